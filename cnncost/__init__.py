@@ -1,0 +1,28 @@
+"""cnncost: exact, framework-free cost accounting for convolutional networks.
+
+>>> import cnncost
+>>> report = cnncost.table("alexnet", batch=128)
+>>> report.rows[1].name, report.rows[1].params
+('conv1', 34944)
+"""
+from .api import load, table
+from .conventions import Options
+from .engine import analyze
+from .errors import CnnCostError, ShapeError, SpecError, UnknownArchitecture
+from .layers import (GELU, LRN, AdaptiveAvgPool, AvgPool, BatchNorm, Concat, Conv, Dropout, Flatten, Gate,
+                     GlobalAvgPool, Hardswish, LeakyReLU, Linear, MaxPool, ReLU, ReLU6, Repeat, Residual,
+                     Sequential, Sigmoid, SiLU, SqueezeExcite, Tanh)
+from .net import Net
+from .report import Report, Row
+from .spec import dump_spec, load_spec, parse_spec
+from .zoo import list_archs, register_arch
+
+__version__ = "0.1.0"
+
+__all__ = ["table", "load", "analyze", "Net", "Report", "Row", "Options", "load_spec", "parse_spec",
+           "dump_spec", "list_archs", "register_arch", "CnnCostError", "SpecError", "ShapeError",
+           "UnknownArchitecture", "__version__",
+           # the Python spec language: one dataclass per layer type
+           "Conv", "MaxPool", "AvgPool", "AdaptiveAvgPool", "GlobalAvgPool", "BatchNorm", "LRN", "ReLU",
+           "ReLU6", "LeakyReLU", "SiLU", "Hardswish", "Sigmoid", "Tanh", "GELU", "Dropout", "Flatten",
+           "Linear", "Sequential", "Repeat", "Concat", "Residual", "Gate", "SqueezeExcite"]

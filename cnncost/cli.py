@@ -1,0 +1,117 @@
+"""`cnncost` on the command line: parse, call the public API, print. Errors exit 2 in one line."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from .conventions import ACTIVATION_COUNTS, DTYPE_BYTES, OPTIMIZER_COPIES
+from .errors import CnnCostError
+
+FORMATS = ("text", "markdown", "csv", "json", "html", "latex")
+
+
+def parse_input(text: str) -> tuple[int, ...]:
+    """'3x224x224' or '224' (3 channels, square) -> (3, 224, 224)."""
+    try:
+        dims = tuple(int(v) for v in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected CxHxW like 3x224x224, got '{text}'") from None
+    if len(dims) == 1:
+        dims = (3, dims[0], dims[0])
+    if any(d < 1 for d in dims):
+        raise argparse.ArgumentTypeError(f"dimensions must be positive, got '{text}'")
+    return dims
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
+    return value
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch", type=positive_int, default=128, help="images per step (default 128)")
+    parser.add_argument("--input", type=parse_input, metavar="CxHxW", help="input size, e.g. 3x299x299")
+    parser.add_argument("--dtype", default="fp32", choices=sorted(DTYPE_BYTES), help="default fp32")
+    parser.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZER_COPIES),
+                        help="sets k in k x params: sgd 2, momentum 3, adam/adamw 4 (default adam)")
+    parser.add_argument("--activations", default="all", choices=ACTIVATION_COUNTS,
+                        help="'all' tensors (default) or only each top-level block's output (the lecture's "
+                             "GoogLeNet convention)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    parser = argparse.ArgumentParser(prog="cnncost", description="Exact cost accounting for CNNs: "
+                                     "shapes, params, MACs/FLOPs and training memory, per layer.")
+    parser.add_argument("--version", action="version", version=f"cnncost {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    table = commands.add_parser("table", help="per-layer table of one architecture",
+                                description="Per-layer table of a built-in architecture or a YAML spec.")
+    table.add_argument("arch", metavar="NAME|FILE.yaml")
+    add_training_options(table)
+    table.add_argument("--depth", type=int, metavar="N", help="collapse blocks below depth N into one row")
+    table.add_argument("--format", default="text", choices=FORMATS)
+    table.set_defaults(run=run_table)
+
+    listing = commands.add_parser("list", help="built-in architectures")
+    listing.add_argument("pattern", nargs="?", default="*", help="shell pattern, e.g. 'vgg*'")
+    listing.set_defaults(run=run_list)
+
+    spec = commands.add_parser("spec", help="print an architecture as YAML (loads back to the same numbers)")
+    spec.add_argument("arch", metavar="NAME|FILE.yaml")
+    spec.set_defaults(run=run_spec)
+    return parser
+
+
+def run_table(args: argparse.Namespace) -> str:
+    from .api import table
+    report = table(args.arch, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
+                   input=args.input, depth=args.depth, activations=args.activations)
+    if args.format == "json":
+        return report.to_json()
+    if args.format == "csv":
+        return report.to_csv().rstrip("\n")
+    from .formatting import render
+    return render(report, args.format)
+
+
+def run_list(args: argparse.Namespace) -> str:
+    from tabulate import tabulate
+    from .zoo import list_archs
+    archs = list_archs(args.pattern)
+    if not archs:
+        raise CnnCostError(f"no architecture matches '{args.pattern}'")
+    return tabulate([(a.name, a.source, a.description) for a in archs],
+                    headers=("name", "source", "description"), tablefmt="simple")
+
+
+def run_spec(args: argparse.Namespace) -> str:
+    from .api import load
+    from .spec import dump_spec
+    return dump_spec(load(args.arch)).rstrip("\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], str] = args.run
+    try:
+        output = run(args)
+    except CnnCostError as error:
+        print(f"cnncost: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        print(output)
+    except BrokenPipeError:  # `cnncost table vgg16 | head`
+        sys.stderr.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The knobs every figure depends on, with the lecture's values as defaults."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import CnnCostError
+from .layers.base import suggest
+
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8, "int8": 1}
+DTYPE_ALIASES = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16",
+                 "float64": "fp64", "double": "fp64", "float": "fp32"}
+# Copies of each parameter kept while training: value + gradient + optimizer state.
+OPTIMIZER_COPIES = {"sgd": 2, "momentum": 3, "adam": 4, "adamw": 4}
+ACTIVATION_COUNTS = ("all", "block-outputs")
+
+FLOP_CONVENTION = "FLOPs = 2 x MACs of conv and linear (bias, pooling, norms, activations, merges: 0)"
+MB, GB = 2**20, 2**30
+
+
+@dataclass(frozen=True)
+class Options:
+    """batch: images per step. dtype: storage of activations and params. optimizer: how many
+    copies of the params training keeps. activations: 'all' counts every tensor a layer allocates;
+    'block-outputs' counts only the output of each top-level block (the lecture's GoogLeNet table)."""
+
+    batch: int = 128
+    dtype: str = "fp32"
+    optimizer: str = "adam"
+    activations: Literal["all", "block-outputs"] = "all"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.batch, int) or isinstance(self.batch, bool) or self.batch < 1:
+            raise CnnCostError(f"batch must be a positive integer, got {self.batch!r}")
+        dtype = DTYPE_ALIASES.get(str(self.dtype).lower(), str(self.dtype).lower())
+        if dtype not in DTYPE_BYTES:
+            raise CnnCostError(f"unknown dtype '{self.dtype}'" + suggest(str(self.dtype), DTYPE_BYTES))
+        object.__setattr__(self, "dtype", dtype)
+        if self.optimizer not in OPTIMIZER_COPIES:
+            raise CnnCostError(f"unknown optimizer '{self.optimizer}'" + suggest(str(self.optimizer), OPTIMIZER_COPIES))
+        if self.activations not in ACTIVATION_COUNTS:
+            raise CnnCostError(f"unknown activation count '{self.activations}'"
+                               + suggest(str(self.activations), ACTIVATION_COUNTS))
+
+    @property
+    def bytes_per_element(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+    @property
+    def param_copies(self) -> int:
+        return OPTIMIZER_COPIES[self.optimizer]
+
+    def describe(self) -> str:
+        return (f"batch {self.batch}, {self.dtype} ({self.bytes_per_element} B), "
+                f"optimizer {self.optimizer} ({self.param_copies} x params), "
+                f"activation memory 2 x activations (input 1 x), activations: {self.activations}, "
+                f"{FLOP_CONVENTION}, MB = 2^20 B, GB = 2^30 B")

@@ -1,0 +1,121 @@
+"""Shape propagation: walk a Net once and record, per leaf layer and per block, the exact
+per-sample counts. Batch, dtype and optimizer are applied later, in `report`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import CnnCostError
+from .layers.base import Block, Layer, Node
+from .net import Net, child_name
+from .shapes import Shape, numel
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """One leaf row, per sample. `activations` counts elements of tensors the layer allocates."""
+
+    path: str
+    type: str
+    attrs: str
+    input_shape: Shape
+    output_shape: Shape
+    activations: int
+    params: int
+    macs: int
+
+    @property
+    def depth(self) -> int:
+        return self.path.count(".")
+
+
+@dataclass(frozen=True)
+class BlockSpan:
+    """A block and the leaves `first:stop` it contains."""
+
+    path: str
+    type: str
+    input_shape: Shape
+    output_shape: Shape
+    first: int
+    stop: int
+
+    @property
+    def depth(self) -> int:
+        return self.path.count(".")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the engine knows about a net; leaf 0 is the input."""
+
+    name: str
+    leaves: tuple[LayerCost, ...]
+    blocks: tuple[BlockSpan, ...]
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.leaves[-1].output_shape
+
+
+def analyze(net: Net, input: Shape | None = None) -> Analysis:
+    """Propagate shapes through `net` (or through it at another input size).
+
+    >>> from cnncost import Net, Conv, analyze
+    >>> a = analyze(Net("n", input=(3, 8, 8), layers=[Conv(out=4, kernel=3)]))
+    >>> a.leaves[1].output_shape, a.leaves[1].params, a.leaves[1].macs
+    ((4, 6, 6), 112, 3888)
+    """
+    shape = tuple(input) if input is not None else net.input
+    walker = _Walker(net.source)
+    walker.leaves.append(LayerCost("input", "input", "", shape, shape, numel(shape), 0, 0))
+    x = shape
+    for i, node in enumerate(net.layers):
+        x = walker.visit(node, x, child_name(node, i))
+    return Analysis(net.name, tuple(walker.leaves), tuple(walker.blocks))
+
+
+class _Walker:
+    def __init__(self, source: str) -> None:
+        self.source = source or None
+        self.leaves: list[LayerCost] = []
+        self.blocks: list[BlockSpan] = []
+        self.paths: set[str] = {"input"}
+
+    def visit(self, node: Node, x: Shape, path: str) -> Shape:
+        if path in self.paths:
+            raise CnnCostError("two layers have this name; names must be unique within a block",
+                               path=path, type_name=node.type_name, source=self.source)
+        self.paths.add(path)
+        try:
+            if isinstance(node, Layer):
+                return self._leaf(node, x, path)
+            if isinstance(node, Block):
+                return self._block(node, x, path)
+        except CnnCostError as error:
+            if error.path is None or error.path == node.name:  # raised by this node: give it its full path
+                error.path = path
+            raise error.at(type_name=node.type_name, source=self.source) from None
+        raise CnnCostError(f"{type(node).__name__} is neither a layer nor a block", path=path)
+
+    def _leaf(self, layer: Layer, x: Shape, path: str) -> Shape:
+        y = layer.out_shape(x)
+        made = numel(y) if layer.creates_tensor() else 0
+        self.leaves.append(LayerCost(path, layer.type_name, layer.describe(), x, y, made,
+                                     layer.params(x), layer.macs(x, y)))
+        return y
+
+    def _block(self, block: Block, x: Shape, path: str) -> Shape:
+        first = len(self.leaves)
+        index = iter(range(1 << 62))
+
+        def visit_child(child: Node, shape: Shape) -> Shape:
+            return self.visit(child, shape, f"{path}.{child_name(child, next(index))}")
+
+        def merge(kind: str, y: Shape) -> None:
+            merge_path = f"{path}.{kind}"
+            self.paths.add(merge_path)
+            self.leaves.append(LayerCost(merge_path, kind, "", x, y, numel(y), 0, 0))
+
+        y = block.propagate(x, visit_child, merge)
+        self.blocks.append(BlockSpan(path, block.type_name, x, y, first, len(self.leaves)))
+        return y

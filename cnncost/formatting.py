@@ -1,0 +1,74 @@
+"""Turning a Report into text for people (text, markdown, html, latex) or machines (csv).
+
+Rounding happens here and only here.
+"""
+from __future__ import annotations
+
+import csv
+import io
+
+from .conventions import MB
+from .errors import format_shape
+from .report import NUMERIC_COLUMNS, Report, Row
+
+HEADERS = ("layer", "type", "kernel", "output", "activations", "params", "MACs", "FLOPs",
+           "act. mem (MB)", "param mem (MB)", "memory (MB)")
+TABLEFMT = {"text": "simple", "markdown": "github", "html": "html", "latex": "latex_booktabs"}
+FORMATS = ("text", "markdown", "csv", "json", "html", "latex")
+
+
+def si(value: int) -> str:
+    """1234567 -> '1.23M'; decimal prefixes, as FLOP counts are quoted."""
+    for factor, suffix in ((10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if abs(value) >= factor:
+            return f"{value / factor:.2f}{suffix}"
+    return str(value)
+
+
+def mebibytes(value: int) -> str:
+    return f"{value / MB:,.1f}"
+
+
+def human_bytes(value: int) -> str:
+    for factor, unit in ((2**40, "TB"), (2**30, "GB"), (2**20, "MB"), (2**10, "KB")):
+        if value >= factor:
+            return f"{value / factor:,.2f} {unit}"
+    return f"{value} B"
+
+
+def _cells(row: Row) -> list[str]:
+    return [row.name, row.type, row.attrs, format_shape(row.output_shape), si(row.activations),
+            f"{row.params:,}", si(row.macs), si(row.flops), mebibytes(row.activation_memory_bytes),
+            mebibytes(row.param_memory_bytes), mebibytes(row.memory_bytes)]
+
+
+def render(report: Report, fmt: str) -> str:
+    """Human table: rows, a totals row, and the conventions that produced the figures."""
+    from tabulate import tabulate
+    body = [_cells(row) for row in report.rows] + [_cells(report.totals)]
+    table = tabulate(body, headers=HEADERS, tablefmt=TABLEFMT[fmt], disable_numparse=True,
+                     colalign=("left", "left", "left", "left") + ("right",) * 7)
+    total = report.totals
+    title = (f"{report.architecture}: input {format_shape(report.rows[0].output_shape)}, "
+             f"{total.params:,} params, {si(total.flops)}FLOPs ({si(total.macs // report.batch)}MACs per image), "
+             f"training memory {human_bytes(total.memory_bytes)}")
+    notes = "Conventions: " + report.options.describe()
+    if fmt == "html":
+        return f"<p><b>{title}</b></p>\n{table}\n<p><small>{notes}</small></p>"
+    if fmt == "latex":
+        return f"% {title}\n% {notes}\n{table}"
+    return f"{title}\n\n{table}\n\n{notes}"
+
+
+def csv_table(report: Report) -> str:
+    """Exact integers, one line per row plus a 'total' line; the JSON keys as columns."""
+    columns = ("name", "type", "depth", "attrs", "input_shape", "output_shape") + NUMERIC_COLUMNS
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in report.rows + (report.totals,):
+        record = row.to_dict()
+        record["input_shape"] = format_shape(row.input_shape)
+        record["output_shape"] = format_shape(row.output_shape)
+        writer.writerow([record[c] for c in columns])
+    return out.getvalue()

@@ -1,0 +1,178 @@
+"""Node types and the registry that maps a spec's `type:` to a dataclass.
+
+A leaf `Layer` knows three formulas: its output shape, its parameter count and its
+multiply-accumulates. A `Block` composes other nodes. Adding a layer type means writing one
+frozen dataclass and decorating it with `@register("name")`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from typing import Any, Callable, ClassVar, Literal
+
+from ..errors import ShapeError, SpecError
+from ..shapes import Shape
+
+LAYER_TYPES: dict[str, type[Node]] = {}
+
+
+def register(type_name: str) -> Callable[[type], type]:
+    """Register a node class under its spec `type:` name; a duplicate name is an error."""
+    def decorate(cls: type) -> type:
+        if type_name in LAYER_TYPES:
+            raise ValueError(f"layer type '{type_name}' is registered twice "
+                             f"({LAYER_TYPES[type_name].__qualname__} and {cls.__qualname__})")
+        cls.type_name = type_name
+        LAYER_TYPES[type_name] = cls
+        return cls
+    return decorate
+
+
+def suggest(word: str, allowed: typing.Iterable[str]) -> str:
+    """"; did you mean 'k'? allowed: a, b" — the tail of every unknown-name message."""
+    allowed = sorted(allowed)
+    close = difflib.get_close_matches(word, allowed, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ";"
+    return f"{hint} allowed: {', '.join(allowed)}"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Node:
+    """Anything that can stand in a spec's layer list."""
+
+    name: str | None = None
+    type_name: ClassVar[str] = "node"
+
+    def __post_init__(self) -> None:
+        hints = _hints(type(self))
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, list):  # keep nodes hashable and comparable whatever the caller passed
+                value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+                object.__setattr__(self, field.name, value)
+            if not _matches(value, hints[field.name]):
+                raise SpecError(f"field '{field.name}' must be {_describe(hints[field.name])}, "
+                                f"got {value!r}", path=self.name, type_name=self.type_name)
+        if self.name is not None and (not self.name or "." in self.name):
+            raise SpecError(f"name {self.name!r} must be non-empty and contain no '.'",
+                            path=self.name, type_name=self.type_name)
+        self.validate()
+
+    def validate(self) -> None:
+        """Check field values that the type hints cannot express (positivity, divisibility...)."""
+
+    def fail(self, problem: str, shape: Shape | None = None) -> typing.NoReturn:
+        raise ShapeError(problem, path=self.name, type_name=self.type_name, shape=shape)
+
+    def require(self, condition: bool, problem: str, shape: Shape | None = None) -> None:
+        if not condition:
+            self.fail(problem, shape)
+
+    def require_positive(self, **values: int | tuple[int, ...]) -> None:
+        for field_name, value in values.items():
+            items = value if isinstance(value, tuple) else (value,)
+            if any(v < 1 for v in items):
+                raise SpecError(f"field '{field_name}' must be positive, got {value!r}",
+                                path=self.name, type_name=self.type_name)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def required_fields(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+
+
+class Layer(Node):
+    """A leaf: one operation, one output tensor (or a view of its input)."""
+
+    # False for in-place ops and views: they produce no new tensor.
+    def creates_tensor(self) -> bool:
+        return True
+
+    def out_shape(self, x: Shape) -> Shape:
+        raise NotImplementedError
+
+    def params(self, x: Shape) -> int:
+        return 0
+
+    def macs(self, x: Shape, y: Shape) -> int:
+        return 0
+
+    def describe(self) -> str:
+        """Kernel, stride, padding and the like, for display."""
+        return ""
+
+    def expect_map(self, x: Shape) -> None:
+        self.require(len(x) == 3, "needs a CxHxW feature map; got a flat vector", x)
+
+
+class Block(Node):
+    """A node made of other nodes. `propagate` drives the walk through its children."""
+
+    def propagate(self, x: Shape, visit: Callable[[Node, Shape], Shape],
+                  merge: Callable[[str, Shape], None]) -> Shape:
+        raise NotImplementedError
+
+    def children(self) -> tuple[Node, ...]:
+        raise NotImplementedError
+
+
+# --- field type checking (a spec from YAML can put anything anywhere) ---
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, h) for h in typing.get_args(hint))
+    if origin is Literal:
+        return value in typing.get_args(hint)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_matches(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_matches(v, a) for v, a in zip(value, args))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(h) for h in typing.get_args(hint))
+    if origin is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(hint))
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_describe(args[0])}"
+        return f"a pair [{', '.join(_describe(a) for a in args)}]"
+    if hint is type(None):
+        return "null"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+        hint, getattr(hint, "__name__", str(hint)))

@@ -1,0 +1,62 @@
+"""Fully connected layers and the shape-only ops around them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..shapes import Shape, numel
+from .base import Layer, register
+
+
+@register("flatten")
+@dataclass(frozen=True, kw_only=True)
+class Flatten(Layer):
+    """CxHxW -> (C*H*W,): a view, no new tensor."""
+
+    def creates_tensor(self) -> bool:
+        return False
+
+    def out_shape(self, x: Shape) -> Shape:
+        return (numel(x),)
+
+
+@register("dropout")
+@dataclass(frozen=True, kw_only=True)
+class Dropout(Layer):
+    """Zeroes elements with probability p while training: a new tensor unless in place."""
+
+    p: float = 0.5
+    inplace: bool = False
+
+    def validate(self) -> None:
+        self.require(0 <= self.p <= 1, f"p must be in [0, 1], got {self.p}")
+
+    def creates_tensor(self) -> bool:
+        return not self.inplace
+
+    def out_shape(self, x: Shape) -> Shape:
+        return x
+
+    def describe(self) -> str:
+        return f"p={self.p:g}"
+
+
+@register("linear")
+@dataclass(frozen=True, kw_only=True)
+class Linear(Layer):
+    """Fully connected layer on a flat vector. params = in*out (+out); MACs = in*out."""
+
+    out: int
+    bias: bool = True
+
+    def validate(self) -> None:
+        self.require_positive(out=self.out)
+
+    def out_shape(self, x: Shape) -> Shape:
+        self.require(len(x) == 1, "needs a flat vector; put a flatten layer before it", x)
+        return (self.out,)
+
+    def params(self, x: Shape) -> int:
+        return x[0] * self.out + (self.out if self.bias else 0)
+
+    def macs(self, x: Shape, y: Shape) -> int:
+        return x[0] * self.out

@@ -1,0 +1,43 @@
+"""Pure window arithmetic on per-sample shapes: (C, H, W) feature maps or (F,) vectors."""
+from __future__ import annotations
+
+from math import prod
+
+Shape = tuple[int, ...]
+Pair = tuple[int, int]
+
+
+def numel(shape: Shape) -> int:
+    return prod(shape)
+
+
+def pair(value: int | tuple[int, int] | list[int]) -> Pair:
+    """7 -> (7, 7); [1, 7] -> (1, 7)."""
+    if isinstance(value, (tuple, list)):
+        return (value[0], value[1])
+    return (value, value)
+
+
+def window(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int,
+           dilation: int = 1, ceil_mode: bool = False) -> int:
+    """Output length of a sliding window, with PyTorch's rules (ceil_mode included).
+
+    Returns a value < 1 when the window does not fit; callers turn that into an error.
+    """
+    span = dilation * (kernel - 1) + 1
+    room = size + pad_lo + pad_hi - span
+    if room < 0:
+        return 0
+    if not ceil_mode:
+        return room // stride + 1
+    out = -(-room // stride) + 1
+    # PyTorch drops a last window that would start in the right padding only.
+    if (out - 1) * stride >= size + pad_lo:
+        out -= 1
+    return out
+
+
+def same_padding(kernel: int, dilation: int) -> Pair:
+    """PyTorch's padding='same' at stride 1: the odd pixel goes to the right/bottom."""
+    total = dilation * (kernel - 1)
+    return (total // 2, total - total // 2)

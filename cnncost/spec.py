@@ -1,0 +1,236 @@
+"""YAML <-> Net. The only module that knows the spec format; always a safe loader.
+
+    name: tiny
+    input: [3, 32, 32]
+    blocks:                       # optional: a block defined once, instantiated by `type:`
+      conv_relu:
+        params: [width]
+        type: sequential
+        layers: [{name: conv, type: conv, out: $width, kernel: 3, padding: 1}, {name: relu, type: relu}]
+    layers:
+      - {name: stem, type: conv_relu, width: 16}
+      - {name: pool, type: maxpool, kernel: 2}
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import CnnCostError, SpecError
+from .layers import LAYER_TYPES, Block, Concat, Node
+from .layers.base import suggest
+from .net import Net
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TOP_LEVEL = ("name", "input", "layers", "notes", "blocks")
+_NODE_LIST_FIELDS = ("layers", "shortcut")
+_MAX_TEMPLATE_NESTING = 32
+
+
+def load_spec(path: str | os.PathLike[str]) -> Net:
+    """Read a YAML spec file into a Net; every error names the file and the layer."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise SpecError(f"cannot read spec: {error.strerror}", source=source) from None
+    return parse_spec(text, source)
+
+
+def parse_spec(text: str, source: str = "<spec>") -> Net:
+    try:
+        document = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SpecError(f"YAML syntax error at {where}{problem}", source=source) from None
+    try:
+        return _net_from_dict(document, source)
+    except CnnCostError as error:
+        raise error.at(source=source) from None
+
+
+def _net_from_dict(document: Any, source: str) -> Net:
+    if not isinstance(document, dict):
+        raise SpecError("a spec must be a mapping with keys name, input, layers")
+    unknown = [k for k in document if k not in _TOP_LEVEL]
+    if unknown:
+        raise SpecError(f"unknown top-level key '{unknown[0]}'" + suggest(str(unknown[0]), _TOP_LEVEL))
+    for key in ("name", "input", "layers"):
+        if key not in document:
+            raise SpecError(f"missing top-level key '{key}'")
+    templates = document.get("blocks") or {}
+    if not isinstance(templates, dict):
+        raise SpecError("'blocks' must map block names to definitions")
+    clash = [name for name in templates if name in LAYER_TYPES]
+    if clash:
+        raise SpecError(f"block '{clash[0]}' has the name of a built-in layer type; rename it")
+    converter = _Converter(templates)
+    layers = converter.node_list(document["layers"], "")
+    return Net(str(document["name"]), _parse_input(document["input"]), layers,
+               notes=str(document.get("notes") or ""), source=source)
+
+
+def _parse_input(value: Any) -> tuple[int, ...]:
+    if isinstance(value, str):
+        try:
+            return tuple(int(v) for v in value.lower().split("x"))
+        except ValueError:
+            raise SpecError(f"input must look like [3, 224, 224] or 3x224x224, got '{value}'") from None
+    if not isinstance(value, list):
+        raise SpecError(f"input must be a list like [3, 224, 224], got {value!r}")
+    return tuple(value)
+
+
+class _Converter:
+    def __init__(self, templates: dict[str, Any]) -> None:
+        self.templates = templates
+        self.nesting = 0
+
+    def node_list(self, items: Any, parent: str) -> tuple[Node, ...]:
+        if not isinstance(items, list):
+            raise SpecError(f"expected a list of layers, got {items!r}", path=parent or None)
+        return tuple(self.node(item, parent, i) for i, item in enumerate(items))
+
+    def node(self, item: Any, parent: str, index: int) -> Node:
+        if not isinstance(item, dict):
+            raise SpecError(f"layer {index} must be a mapping like {{type: conv, ...}}, got {item!r}",
+                            path=parent or None)
+        type_name = item.get("type")
+        label = item.get("name") if isinstance(item.get("name"), str) else f"{type_name}{index}"
+        path = f"{parent}.{label}" if parent else str(label)
+        if type_name is None:
+            raise SpecError("missing field 'type'", path=path)
+        if type_name in self.templates:
+            return self._instantiate(item, path, parent, index)
+        cls = LAYER_TYPES.get(type_name)
+        if cls is None:
+            raise SpecError(f"unknown layer type '{type_name}'"
+                            + suggest(str(type_name), list(LAYER_TYPES) + list(self.templates)), path=path)
+        fields = dict(item)
+        fields.pop("type")
+        allowed = cls.field_names()
+        for key in fields:
+            if key not in allowed:
+                raise SpecError(f"unknown field '{key}' for {type_name}" + suggest(str(key), allowed),
+                                path=path, type_name=type_name)
+        missing = [key for key in cls.required_fields() if key not in fields]
+        if missing:
+            raise SpecError(f"missing field '{missing[0]}'", path=path, type_name=type_name)
+        if issubclass(cls, Block):
+            for key in _NODE_LIST_FIELDS:
+                if fields.get(key) is not None:
+                    fields[key] = self.node_list(fields[key], path)
+            if cls is Concat:
+                fields["branches"] = self._branches(fields["branches"], path)
+        try:
+            return cls(**fields)
+        except CnnCostError as error:
+            error.path = path
+            raise error.at(type_name=type_name) from None
+
+    def _branches(self, branches: Any, path: str) -> tuple[Node, ...]:
+        if not isinstance(branches, list):
+            raise SpecError("branches must be a list of branches (each a list of layers)", path=path)
+        out: list[Any] = []
+        for i, branch in enumerate(branches):
+            if isinstance(branch, list):
+                out.append(self.node_list(branch, f"{path}.branch{i + 1}"))
+            else:
+                out.append(self.node(branch, path, i))
+        return tuple(out)
+
+    def _instantiate(self, item: dict[str, Any], path: str, parent: str, index: int) -> Node:
+        template = self.templates[item["type"]]
+        if not isinstance(template, dict) or "type" not in template:
+            raise SpecError(f"block '{item['type']}' must be a mapping with a 'type'")
+        params = template.get("params") or []
+        defaults = params if isinstance(params, dict) else {p: None for p in params}
+        given = {k: v for k, v in item.items() if k not in ("name", "type")}
+        for key in given:
+            if key not in defaults:
+                raise SpecError(f"unknown parameter '{key}' for block {item['type']}"
+                                + suggest(str(key), defaults), path=path)
+        values = {**{k: v for k, v in defaults.items() if v is not None}, **given}
+        missing = [k for k in defaults if k not in values]
+        if missing:
+            raise SpecError(f"missing parameter '{missing[0]}' of block {item['type']}", path=path)
+        self.nesting += 1
+        if self.nesting > _MAX_TEMPLATE_NESTING:
+            raise SpecError(f"block '{item['type']}' expands into itself", path=path)
+        try:
+            body = {k: v for k, v in template.items() if k != "params"}
+            body = _substitute(body, values, path)
+            if "name" in item:
+                body["name"] = item["name"]
+            return self.node(body, parent, index)
+        finally:
+            self.nesting -= 1
+
+
+def _substitute(value: Any, values: dict[str, Any], path: str) -> Any:
+    """Replace every string '$p' by parameter p's value: whole values only, never an expression."""
+    if isinstance(value, str) and value.startswith("$"):
+        if value[1:] not in values:
+            raise SpecError(f"'{value}' names no parameter" + suggest(value[1:], values), path=path)
+        return values[value[1:]]
+    if isinstance(value, list):
+        return [_substitute(v, values, path) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, values, path) for k, v in value.items()}
+    return value
+
+
+# --- dumping ---
+
+class _Flow(dict):
+    """A mapping written on one line."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(_Flow, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True))
+_Dumper.add_representer(tuple, lambda d, data: d.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True))
+
+
+def dump_spec(net: Net) -> str:
+    """YAML text that `parse_spec` reads back into an equal Net."""
+    document: dict[str, Any] = {"name": net.name, "input": tuple(net.input)}
+    if net.notes:
+        document["notes"] = net.notes
+    document["layers"] = [node_to_dict(node) for node in net.layers]
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=1 << 16, allow_unicode=True)
+
+
+def node_to_dict(node: Node) -> dict[str, Any]:
+    """Fields that differ from their defaults, with the name and type first."""
+    out: dict[str, Any] = {}
+    if node.name is not None:
+        out["name"] = node.name
+    out["type"] = node.type_name
+    nested = False
+    for field in dataclasses.fields(node):
+        value = getattr(node, field.name)
+        if field.name == "name" or (field.default is not dataclasses.MISSING and value == field.default):
+            continue
+        if field.name in _NODE_LIST_FIELDS and value is not None:
+            value, nested = [node_to_dict(child) for child in value], True
+        elif field.name == "branches":
+            value, nested = [_branch_to_yaml(branch, i) for i, branch in enumerate(value)], True
+        out[field.name] = value
+    return out if nested else _Flow(out)
+
+
+def _branch_to_yaml(branch: Node, index: int) -> Any:
+    from .layers import Sequential
+    if isinstance(branch, Sequential) and branch.name == f"branch{index + 1}":
+        return [node_to_dict(child) for child in branch.layers]
+    return node_to_dict(branch)
+

@@ -1,0 +1,2 @@
+"""Every Python family module, imported explicitly so that registration runs."""
+from . import vgg  # noqa: F401
