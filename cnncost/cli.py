@@ -67,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     spec = commands.add_parser("spec", help="print an architecture as YAML (loads back to the same numbers)")
     spec.add_argument("arch", metavar="NAME|FILE.yaml")
     spec.set_defaults(run=run_spec)
+
+    check = commands.add_parser("check", help="build in PyTorch and check every number on real tensors",
+                                description="Build the network in PyTorch and compare, per layer and in "
+                                "total, the engine's figures with measurements (needs cnncost[torch]).")
+    check.add_argument("arch", metavar="NAME|FILE.yaml")
+    check.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    check.add_argument("--batch", type=positive_int, default=2, help="images per step (default 2)")
+    check.add_argument("--input", type=parse_input, metavar="CxHxW", help="input size, e.g. 3x299x299")
+    check.add_argument("--dtype", default="fp32", choices=sorted(DTYPE_BYTES))
+    check.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZER_COPIES))
+    check.add_argument("--format", default="text", choices=("text", "markdown", "csv", "json"))
+    check.set_defaults(run=run_check)
     return parser
 
 
@@ -98,19 +110,30 @@ def run_spec(args: argparse.Namespace) -> str:
     return dump_spec(load(args.arch)).rstrip("\n")
 
 
+def run_check(args: argparse.Namespace) -> tuple[str, int]:
+    try:
+        from .torch_backend.cli import run_check as run
+    except ImportError as error:
+        if getattr(error, "name", "") != "torch":
+            raise
+        raise CnnCostError("cnncost check needs PyTorch: pip install 'cnncost[torch]'") from None
+    return run(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    run: Callable[[argparse.Namespace], str] = args.run
+    run: Callable[[argparse.Namespace], str | tuple[str, int]] = args.run
     try:
-        output = run(args)
+        result = run(args)
     except CnnCostError as error:
         print(f"cnncost: error: {error}", file=sys.stderr)
         return 2
+    output, code = result if isinstance(result, tuple) else (result, 0)
     try:
         print(output)
     except BrokenPipeError:  # `cnncost table vgg16 | head`
         sys.stderr.close()
-    return 0
+    return code
 
 
 if __name__ == "__main__":

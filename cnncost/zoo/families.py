@@ -1,2 +1,2 @@
 """Every Python family module, imported explicitly so that registration runs."""
-from . import vgg  # noqa: F401
+from . import efficientnet, inception, mobilenet, parnet, resnet, vgg  # noqa: F401
