@@ -11,7 +11,7 @@ from .engine import analyze
 from .errors import CnnCostError, ShapeError, SpecError, UnknownArchitecture
 from .layers import (GELU, LRN, AdaptiveAvgPool, AvgPool, BatchNorm, Concat, Conv, Dropout, Flatten, Gate,
                      GlobalAvgPool, Hardswish, LeakyReLU, Linear, MaxPool, ReLU, ReLU6, Repeat, Residual,
-                     Sequential, Sigmoid, SiLU, SqueezeExcite, Tanh)
+                     Sequential, Side, Sigmoid, SiLU, SqueezeExcite, Tanh)
 from .net import Net
 from .report import Report, Row
 from .spec import dump_spec, load_spec, parse_spec
@@ -25,4 +25,4 @@ __all__ = ["table", "load", "analyze", "Net", "Report", "Row", "Options", "load_
            # the Python spec language: one dataclass per layer type
            "Conv", "MaxPool", "AvgPool", "AdaptiveAvgPool", "GlobalAvgPool", "BatchNorm", "LRN", "ReLU",
            "ReLU6", "LeakyReLU", "SiLU", "Hardswish", "Sigmoid", "Tanh", "GELU", "Dropout", "Flatten",
-           "Linear", "Sequential", "Repeat", "Concat", "Residual", "Gate", "SqueezeExcite"]
+           "Linear", "Sequential", "Repeat", "Concat", "Residual", "Gate", "SqueezeExcite", "Side"]

@@ -1,7 +1,7 @@
 """Every layer and block type; importing this package registers them all."""
 from .base import LAYER_TYPES, Block, Layer, Node, register
 from .act import GELU, Hardswish, LeakyReLU, ReLU, ReLU6, Sigmoid, SiLU, Tanh
-from .blocks import Concat, Gate, Repeat, Residual, Sequential, SqueezeExcite
+from .blocks import Concat, Gate, Repeat, Residual, Sequential, Side, SqueezeExcite
 from .conv import Conv
 from .linear import Dropout, Flatten, Linear
 from .norm import LRN, BatchNorm
@@ -12,5 +12,5 @@ __all__ = [
     "Conv", "MaxPool", "AvgPool", "AdaptiveAvgPool", "GlobalAvgPool", "BatchNorm", "LRN",
     "ReLU", "ReLU6", "LeakyReLU", "SiLU", "Hardswish", "Sigmoid", "Tanh", "GELU",
     "Dropout", "Flatten", "Linear",
-    "Sequential", "Repeat", "Concat", "Residual", "Gate", "SqueezeExcite",
+    "Sequential", "Repeat", "Concat", "Residual", "Gate", "SqueezeExcite", "Side",
 ]

@@ -178,3 +178,21 @@ class SqueezeExcite(Block):
     def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
         self.require(len(x) == 3, "needs a CxHxW feature map", x)
         return self.expand(x[0]).propagate(x, visit, merge)
+
+
+@register("side")
+@dataclass(frozen=True, kw_only=True)
+class Side(Block):
+    """A side branch: layers(x) is an extra output of the network (an auxiliary classifier);
+    x itself passes on unchanged. Its costs count like any other layer's."""
+
+    layers: tuple[Node, ...]
+
+    def children(self) -> tuple[Node, ...]:
+        return self.layers
+
+    def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
+        y = x
+        for child in self.layers:
+            y = visit(child, y)
+        return x
