@@ -41,8 +41,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZER_COPIES),
                         help="sets k in k x params: sgd 2, momentum 3, adam/adamw 4 (default adam)")
     parser.add_argument("--activations", default="all", choices=ACTIVATION_COUNTS,
-                        help="'all' tensors (default) or only each top-level block's output (the lecture's "
-                             "GoogLeNet convention)")
+                        help="'all' allocated tensors (default), or 'lecture': one tensor per conv/pool/FC row "
+                             "and per top-level block output, as the lecture's tables count")
 
 
 def build_parser() -> argparse.ArgumentParser:

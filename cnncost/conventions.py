@@ -12,7 +12,7 @@ DTYPE_ALIASES = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16
                  "float64": "fp64", "double": "fp64", "float": "fp32"}
 # Copies of each parameter kept while training: value + gradient + optimizer state.
 OPTIMIZER_COPIES = {"sgd": 2, "momentum": 3, "adam": 4, "adamw": 4}
-ACTIVATION_COUNTS = ("all", "block-outputs")
+ACTIVATION_COUNTS = ("all", "lecture")
 
 FLOP_CONVENTION = "FLOPs = 2 x MACs of conv and linear (bias, pooling, norms, activations, merges: 0)"
 MB, GB = 2**20, 2**30
@@ -22,12 +22,14 @@ MB, GB = 2**20, 2**30
 class Options:
     """batch: images per step. dtype: storage of activations and params. optimizer: how many
     copies of the params training keeps. activations: 'all' counts every tensor a layer allocates;
-    'block-outputs' counts only the output of each top-level block (the lecture's GoogLeNet table)."""
+    'lecture' counts what the lecture's tables count: one tensor per conv, pool or FC row (activations,
+    norms and dropout fold into the row before them) and, for a top-level block such as an
+    inception module, only its output."""
 
     batch: int = 128
     dtype: str = "fp32"
     optimizer: str = "adam"
-    activations: Literal["all", "block-outputs"] = "all"
+    activations: Literal["all", "lecture"] = "all"
 
     def __post_init__(self) -> None:
         if not isinstance(self.batch, int) or isinstance(self.batch, bool) or self.batch < 1:

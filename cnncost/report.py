@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from .conventions import FLOP_CONVENTION, Options
 from .engine import Analysis, LayerCost
+from .layers import LAYER_TYPES
 from .shapes import Shape, numel
 
 NUMERIC_COLUMNS = ("activations", "params", "macs", "flops", "activation_memory_bytes",
@@ -132,12 +133,18 @@ def build_report(analysis: Analysis, options: Options, depth: int | None = None)
 
 
 def _counted_leaves(analysis: Analysis, options: Options) -> list[LayerCost]:
-    """Under 'block-outputs', a top-level block keeps only its output tensor, charged to its last leaf."""
+    """Under 'lecture', folded layers store nothing and each outermost multi-branch block keeps
+    only its output tensor, charged to its last leaf."""
     leaves = list(analysis.leaves)
     if options.activations == "all":
         return leaves
-    for block in analysis.blocks:
-        if block.depth == 0:
+    leaves = [leaf if getattr(LAYER_TYPES.get(leaf.type), "tabulated", True)
+              else dataclasses.replace(leaf, activations=0) for leaf in leaves]
+    modules = [b for b in analysis.blocks if not LAYER_TYPES[b.type].grouping]
+    covered_until = 0
+    for block in sorted(modules, key=lambda b: (b.first, -b.stop)):
+        if block.first >= covered_until:  # not inside an outer module
+            covered_until = block.stop
             for i in range(block.first, block.stop):
                 leaves[i] = dataclasses.replace(leaves[i], activations=0)
             last = block.stop - 1

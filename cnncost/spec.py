@@ -48,7 +48,7 @@ def parse_spec(text: str, source: str = "<spec>") -> Net:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise SpecError(f"YAML syntax error at {where}{problem}", source=source) from None
+        raise SpecError(f"invalid YAML at {where}{problem}", source=source) from None
     try:
         return _net_from_dict(document, source)
     except CnnCostError as error:

@@ -10,6 +10,8 @@ from .base import Layer, register
 
 @dataclass(frozen=True, kw_only=True)
 class Activation(Layer):
+    tabulated = False
+
     def out_shape(self, x: Shape) -> Shape:
         return x
 

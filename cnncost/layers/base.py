@@ -90,6 +90,10 @@ class Node:
 class Layer(Node):
     """A leaf: one operation, one output tensor (or a view of its input)."""
 
+    # False where the lecture's tables fold the layer into the row before it (ReLU, norms, dropout),
+    # so that its output is not counted under the 'lecture' activation convention.
+    tabulated: ClassVar[bool] = True
+
     # False for in-place ops and views: they produce no new tensor.
     def creates_tensor(self) -> bool:
         return True
@@ -113,6 +117,10 @@ class Layer(Node):
 
 class Block(Node):
     """A node made of other nodes. `propagate` drives the walk through its children."""
+
+    # True for blocks that only group layers in sequence; False for multi-branch modules, which the
+    # lecture's tables show as one row storing only their output.
+    grouping: ClassVar[bool] = False
 
     def propagate(self, x: Shape, visit: Callable[[Node, Shape], Shape],
                   merge: Callable[[str, Shape], None]) -> Shape:

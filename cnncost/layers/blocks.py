@@ -30,6 +30,8 @@ def _as_sequence(value: object, name: str) -> Node:
 class Sequential(Block):
     """Layers applied one after another; a named block."""
 
+    grouping = True
+
     layers: tuple[Node, ...]
 
     def children(self) -> tuple[Node, ...]:
@@ -45,6 +47,8 @@ class Sequential(Block):
 @dataclass(frozen=True, kw_only=True)
 class Repeat(Block):
     """`times` copies of the same layers in sequence, named 0, 1, ... (a stage of N blocks)."""
+
+    grouping = True
 
     times: int
     layers: tuple[Node, ...]

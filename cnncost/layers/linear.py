@@ -24,6 +24,7 @@ class Flatten(Layer):
 class Dropout(Layer):
     """Zeroes elements with probability p while training: a new tensor unless in place."""
 
+    tabulated = False
     p: float = 0.5
     inplace: bool = False
 

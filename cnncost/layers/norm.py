@@ -12,6 +12,7 @@ from .base import Layer, register
 class BatchNorm(Layer):
     """Batch norm over channels. params = 2C (gamma, beta) when affine; running stats are buffers."""
 
+    tabulated = False
     eps: float = 1e-5
     momentum: float = 0.1
     affine: bool = True
@@ -28,6 +29,7 @@ class BatchNorm(Layer):
 class LRN(Layer):
     """Local response normalisation across `size` neighbouring channels (AlexNet, GoogLeNet)."""
 
+    tabulated = False
     size: int = 5
     alpha: float = 1e-4
     beta: float = 0.75

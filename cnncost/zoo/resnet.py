@@ -1,1 +1,255 @@
-"""Placeholder: this family is being written."""
+"""ResNet (He et al. 2015) and its descendants, all from one builder, `resnet()`:
+ResNet-B/C/D (He et al. 2019, "Bag of Tricks"), ResNeXt (Xie et al. 2017), SENet (Hu et al. 2018)
+and Wide ResNet (Zagoruyko & Komodakis 2016; its CIFAR WRN-n-k family is `wrn()`).
+
+A block is `Sequential(<i>: Residual(residual: conv1, bn1, relu1, ...; shortcut: conv, bn), relu)`,
+so paths read layer2.0.residual.conv1, layer2.0.residual.shortcut.conv, layer2.0.relu.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+from ..errors import CnnCostError
+from ..layers import AvgPool, BatchNorm, Conv, Dropout, MaxPool, Node, ReLU, Residual, Sequential, SqueezeExcite
+from ..layers.base import suggest
+from ..net import Net
+from .common import classifier
+from .registry import register_arch
+
+BlockKind = Literal["basic", "bottleneck"]
+EXPANSION = {"basic": 1, "bottleneck": 4}
+
+
+@dataclass(frozen=True)
+class BlockDesign:
+    """What every residual block of a net shares.
+
+    kind: two 3x3 convs ("basic") or 1x1 -> 3x3 -> 1x1 with 4x expansion ("bottleneck").
+    groups, width_per_group: the 3x3 is `groups` x `width_per_group * planes / 64` channels (ResNeXt).
+    reduce_first: conv1 is that many times narrower than the 3x3 (2 in SENet-154).
+    stride_in: where a bottleneck downsamples: "1x1" (the paper, Caffe) or "3x3" (ResNet-B, torchvision).
+    shortcut: projection "conv" (strided 1x1) or "avgpool" (2x2/2 avg pool then 1x1: ResNet-D).
+    shortcut_kernel: kernel of strided projections (3 in SENet-154).
+    se_reduction: squeeze-and-excitation on the residual branch, before the add, C -> C/r -> C.
+    """
+
+    kind: BlockKind = "bottleneck"
+    groups: int = 1
+    width_per_group: int = 64
+    reduce_first: int = 1
+    stride_in: Literal["1x1", "3x3"] = "1x1"
+    shortcut: Literal["conv", "avgpool"] = "conv"
+    shortcut_kernel: int = 1
+    se_reduction: int | None = None
+
+    def __post_init__(self) -> None:
+        choices = (("block", self.kind, tuple(EXPANSION)), ("stride_in", self.stride_in, ("1x1", "3x3")),
+                   ("shortcut", self.shortcut, ("conv", "avgpool")))
+        for field, value, allowed in choices:
+            if value not in allowed:
+                raise CnnCostError(f"unknown {field} {value!r}" + suggest(str(value), allowed))
+
+    def out_channels(self, planes: int) -> int:
+        return planes * EXPANSION[self.kind]
+
+
+def residual_block(design: BlockDesign, in_channels: int, planes: int, stride: int = 1,
+                   name: str = "block") -> Sequential:
+    """One residual block with its post-add ReLU; `planes` is the stage width (64 in layer1).
+
+    >>> from cnncost import Net, table
+    >>> block = residual_block(BlockDesign(kind="bottleneck"), 256, 64)
+    >>> table(Net("b", (256, 56, 56), [block]), batch=1).totals.params
+    70400
+    """
+    out = design.out_channels(planes)
+    if design.kind == "basic":
+        branch = [Conv(name="conv1", out=planes, kernel=3, stride=stride, padding=1, bias=False),
+                  BatchNorm(name="bn1"), ReLU(name="relu1"),
+                  Conv(name="conv2", out=planes, kernel=3, padding=1, bias=False), BatchNorm(name="bn2")]
+    else:
+        width = planes * design.width_per_group // 64 * design.groups
+        stride_1x1, stride_3x3 = (stride, 1) if design.stride_in == "1x1" else (1, stride)
+        branch = [Conv(name="conv1", out=width // design.reduce_first, kernel=1, stride=stride_1x1, bias=False),
+                  BatchNorm(name="bn1"), ReLU(name="relu1"),
+                  Conv(name="conv2", out=width, kernel=3, stride=stride_3x3, padding=1,
+                       groups=design.groups, bias=False),
+                  BatchNorm(name="bn2"), ReLU(name="relu2"),
+                  Conv(name="conv3", out=out, kernel=1, bias=False), BatchNorm(name="bn3")]
+    if design.se_reduction:
+        branch.append(SqueezeExcite(name="se", reduction=design.se_reduction))
+    shortcut = None
+    if stride != 1 or in_channels != out:
+        shortcut = _projection(design, out, stride)
+    return Sequential(name=name, layers=(Residual(name="residual", layers=tuple(branch), shortcut=shortcut),
+                                         ReLU(name="relu")))
+
+
+def _projection(design: BlockDesign, out: int, stride: int) -> tuple[Node, ...]:
+    if design.shortcut == "avgpool" and stride != 1:
+        # ResNet-D: every input pixel reaches the 1x1 conv (timm's avg_down pool).
+        return (AvgPool(name="pool", kernel=2, stride=stride, ceil_mode=True, count_include_pad=False),
+                Conv(name="conv", out=out, kernel=1, bias=False), BatchNorm(name="bn"))
+    kernel = design.shortcut_kernel if stride != 1 else 1
+    return (Conv(name="conv", out=out, kernel=kernel, stride=stride, padding=kernel // 2, bias=False),
+            BatchNorm(name="bn"))
+
+
+def _stem(kind: Literal["7x7", "deep"], width: int, pool_ceil: bool) -> list[Node]:
+    if kind == "7x7":
+        layers: list[Node] = [Conv(name="conv1", out=width, kernel=7, stride=2, padding=3, bias=False),
+                              BatchNorm(name="bn1"), ReLU(name="relu")]
+    else:  # ResNet-C: three 3x3 convs, width/2, width/2, width; the first one strided
+        layers = []
+        for i, (out, stride) in enumerate(((width // 2, 2), (width // 2, 1), (width, 1)), start=1):
+            layers += [Conv(name=f"conv1_{i}", out=out, kernel=3, stride=stride, padding=1, bias=False),
+                       BatchNorm(name=f"bn1_{i}"), ReLU(name=f"relu1_{i}")]
+    if pool_ceil:  # Caffe's rounding, kept by the SENet releases; differs from padding at odd sizes
+        return layers + [MaxPool(name="maxpool", kernel=3, stride=2, ceil_mode=True)]
+    return layers + [MaxPool(name="maxpool", kernel=3, stride=2, padding=1)]
+
+
+def resnet(*, block: BlockKind = "bottleneck", depths: tuple[int, ...] = (3, 4, 6, 3),
+           widths: tuple[int, ...] = (64, 128, 256, 512), groups: int = 1, width_per_group: int = 64,
+           reduce_first: int = 1, stem: Literal["7x7", "deep"] = "7x7", stem_width: int = 64,
+           pool_ceil: bool = False, stride_in: Literal["1x1", "3x3"] = "1x1",
+           shortcut: Literal["conv", "avgpool"] = "conv", shortcut_kernel: int = 1,
+           se_reduction: int | None = None, dropout: float = 0.0, classes: int = 1000, resolution: int = 224, name: str | None = None) -> Net:
+    """An ImageNet ResNet: stem, stages of residual blocks (the first of stages 2+ strided), head.
+
+    `depths` and `widths` give blocks and planes per stage; see `BlockDesign` for the block options.
+    `stem`: one 7x7 conv or three 3x3 ("deep", ResNet-C), ending in `stem_width` channels; then a
+    3x3/2 max pool, padded or (`pool_ceil`) rounding up as Caffe does.
+    The defaults are the paper's ResNet-50.
+
+    >>> from cnncost import table
+    >>> table(resnet(block="basic", depths=(2, 2, 2, 2)), batch=1).totals.params   # ResNet-18
+    11689512
+    """
+    design = BlockDesign(block, groups, width_per_group, reduce_first, stride_in, shortcut,
+                         shortcut_kernel, se_reduction)
+    layers = _stem(stem, stem_width, pool_ceil)
+    channels = stem_width
+    for s, (depth, planes) in enumerate(zip(depths, widths), start=1):
+        blocks = []
+        for i in range(depth):
+            stride = 2 if i == 0 and s > 1 else 1
+            blocks.append(residual_block(design, channels, planes, stride, name=str(i)))
+            channels = design.out_channels(planes)
+        layers.append(Sequential(name=f"layer{s}", layers=tuple(blocks)))
+    layers += classifier(classes, dropout)
+    convs = sum(depths) * (2 if block == "basic" else 3) + 2
+    return Net(name or f"resnet{convs}", (3, resolution, resolution), tuple(layers),
+               notes=f"{block} blocks {depths}, planes {widths}, groups {groups} x {width_per_group}d, "
+                     f"stem {stem}, stride in the {stride_in}, shortcut {shortcut}, SE r={se_reduction}")
+
+
+def equal_complexity_width(cardinality: int, *, channels: int = 256, width: int = 64) -> int:
+    """ResNeXt's d for `cardinality` groups: the group width whose stage-1 block (1x1 channels->C*d,
+    grouped 3x3, 1x1 back) has closest to the weights of the plain bottleneck of `width`.
+    Gives the paper's Table 3 (1x64d, 2x40d, 4x24d, 8x14d, 32x4d).
+
+    >>> [equal_complexity_width(c) for c in (1, 2, 4, 8, 32)]
+    [64, 40, 24, 14, 4]
+    """
+    def weights(groups: int, d: int) -> int:
+        return groups * d * (2 * channels + 9 * d)
+    return min(range(1, width + 1), key=lambda d: abs(weights(cardinality, d) - weights(1, width)))
+
+
+def wrn(depth: int, k: int, *, classes: int = 10, resolution: int = 32, dropout: float = 0.0,
+        name: str | None = None) -> Net:
+    """CIFAR Wide ResNet WRN-`depth`-`k`: (depth-4)/6 pre-activation basic blocks in each of 3
+    stages of 16k, 32k, 64k channels (the paper's Table 1, "B(3,3)"), dropout between the convs.
+
+    >>> from cnncost import table
+    >>> table(wrn(28, 10), batch=1).totals.params
+    36479194
+    """
+    if depth < 10 or (depth - 4) % 6:
+        raise ValueError(f"WRN depth must be 6n+4 with n >= 1, got {depth}")
+    layers: list[Node] = [Conv(name="conv1", out=16, kernel=3, padding=1, bias=False)]
+    channels = 16
+    for s, width in enumerate((16 * k, 32 * k, 64 * k), start=1):
+        blocks = [_preact_block(channels if i == 0 else width, width, 2 if i == 0 and s > 1 else 1,
+                                dropout, str(i)) for i in range((depth - 4) // 6)]
+        layers.append(Sequential(name=f"layer{s}", layers=tuple(blocks)))
+        channels = width
+    layers += [BatchNorm(name="bn"), ReLU(name="relu"), *classifier(classes)]
+    return Net(name or f"wrn-{depth}-{k}", (3, resolution, resolution), tuple(layers),
+               notes="Zagoruyko & Komodakis 2016: pre-activation (BN-ReLU-conv) basic blocks")
+
+
+def _preact_block(in_channels: int, out: int, stride: int, dropout: float, name: str) -> Sequential:
+    branch: list[Node] = [Conv(name="conv1", out=out, kernel=3, stride=stride, padding=1, bias=False),
+                          BatchNorm(name="bn2"), ReLU(name="relu2")]
+    if dropout:
+        branch.append(Dropout(name="dropout", p=dropout))
+    branch.append(Conv(name="conv2", out=out, kernel=3, padding=1, bias=False))
+    pre = [BatchNorm(name="bn1"), ReLU(name="relu1")]
+    if stride == 1 and in_channels == out:
+        return Sequential(name=name, layers=(Residual(name="residual", layers=tuple(pre + branch)),))
+    # A projection sees the pre-activated input, as the residual branch does.
+    projection = (Conv(name="conv", out=out, kernel=1, stride=stride, bias=False),)
+    return Sequential(name=name, layers=(*pre, Residual(name="residual", layers=tuple(branch),
+                                                        shortcut=projection)))
+
+
+def _register(name: str, source: str, description: str, params: int, build: Callable[[], Net]) -> None:
+    register_arch(name, source=source, description=description, reference={"params": params})(build)
+
+
+DEPTHS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+TV = "torchvision 0.29.1"
+# Reference params: sum(p.numel()) of the torch model named in `source` (weights=None).
+_register("resnet18", f"{TV} resnet18", "ResNet-18: basic blocks (2, 2, 2, 2)", 11_689_512,
+          lambda: resnet(block="basic", depths=DEPTHS[18], name="resnet18"))
+_register("resnet34", f"{TV} resnet34", "ResNet-34: basic blocks (3, 4, 6, 3)", 21_797_672,
+          lambda: resnet(block="basic", depths=DEPTHS[34], name="resnet34"))
+for _depth, _params in ((50, 25_557_032), (101, 44_549_160), (152, 60_192_808)):
+    _register(f"resnet{_depth}", f"paper (params = {TV} resnet{_depth})",
+              f"ResNet-{_depth} as in the paper: bottlenecks {DEPTHS[_depth]}, stride in the first 1x1",
+              _params, lambda d=_depth: resnet(depths=DEPTHS[d], name=f"resnet{d}"))
+    _register(f"resnet{_depth}-tv", f"{TV} resnet{_depth}",
+              f"ResNet-{_depth} as torchvision builds it: stride in the 3x3 (ResNet-B)",
+              _params, lambda d=_depth: resnet(depths=DEPTHS[d], stride_in="3x3", name=f"resnet{d}-tv"))
+_register("resnet50-b", "timm 1.0.31 resnet50 (= torchvision resnet50)",
+          "ResNet-50-B: stride moved into the 3x3", 25_557_032,
+          lambda: resnet(stride_in="3x3", name="resnet50-b"))
+_register("resnet50-c", "timm 1.0.31 resnet50c", "ResNet-50-C: ResNet-B with a 3x3-3x3-3x3 stem",
+          25_576_264, lambda: resnet(stride_in="3x3", stem="deep", name="resnet50-c"))
+_register("resnet50-d", "timm 1.0.31 resnet50d", "ResNet-50-D: ResNet-C with 2x2 avg pool in the shortcut",
+          25_576_264, lambda: resnet(stride_in="3x3", stem="deep", shortcut="avgpool", name="resnet50-d"))
+
+# ResNeXt and Wide ResNet come from fb.resnet.torch: stride in the 3x3, as torchvision.
+RESNEXT50_PARAMS = {1: 25_557_032, 2: 25_425_000, 4: 25_292_968, 8: 25_603_016, 32: 25_028_904}
+for _groups, _params in RESNEXT50_PARAMS.items():  # the paper's Table 3: equal complexity
+    _d = equal_complexity_width(_groups)
+    _register(f"resnext50-{_groups}x{_d}d", f"{TV} ResNet(Bottleneck, [3, 4, 6, 3], groups={_groups}, "
+              f"width_per_group={_d})", f"ResNeXt-50 ({_groups}x{_d}d): cardinality {_groups}, "
+              "width chosen for the complexity of ResNet-50", _params,
+              lambda g=_groups, d=_d: resnet(groups=g, width_per_group=d, stride_in="3x3", name=f"resnext50-{g}x{d}d"))
+_register("resnext101-32x8d", f"{TV} resnext101_32x8d", "ResNeXt-101 (32x8d)", 88_791_336,
+          lambda: resnet(depths=DEPTHS[101], groups=32, width_per_group=8, stride_in="3x3",
+                         name="resnext101-32x8d"))
+for _depth, _params in ((50, 68_883_240), (101, 126_886_696)):
+    _register(f"wide-resnet{_depth}-2", f"{TV} wide_resnet{_depth}_2",
+              f"WRN-{_depth}-2 (bottleneck): ResNet-{_depth} with 3x3s twice as wide", _params,
+              lambda d=_depth: resnet(depths=DEPTHS[d], width_per_group=128, stride_in="3x3",
+                                      name=f"wide-resnet{d}-2"))
+for (_depth, _k), _params in {(16, 8): 10_961_370, (28, 10): 36_479_194, (40, 4): 8_949_210}.items():
+    _register(f"wrn-{_depth}-{_k}", "paper (WRN Table 1, pre-activation; no torchvision/timm model)",
+              f"CIFAR WRN-{_depth}-{_k}, 3x32x32, 10 classes", _params, lambda d=_depth, k=_k: wrn(d, k))
+
+# SENets as released by the SENet authors (Caffe), as timm's legacy_* ports them.
+_register("se-resnet50", "timm 1.0.31 legacy_seresnet50", "SE-ResNet-50: r=16, stride in the first 1x1",
+          28_088_024, lambda: resnet(se_reduction=16, pool_ceil=True, name="se-resnet50"))
+_register("se-resnext50-32x4d", "timm 1.0.31 legacy_seresnext50_32x4d", "SE-ResNeXt-50 (32x4d), r=16",
+          27_559_896, lambda: resnet(groups=32, width_per_group=4, stride_in="3x3", se_reduction=16,
+                                     pool_ceil=True, name="se-resnext50-32x4d"))
+_register("senet154", "timm 1.0.31 legacy_senet154",
+          "SENet-154: SE-ResNeXt-152 (64x4d) with a 3x3 stem, 3x3 projections, half-width first 1x1",
+          115_088_984, lambda: resnet(depths=DEPTHS[152], groups=64, width_per_group=4, reduce_first=2,
+                                      stem="deep", stem_width=128, stride_in="3x3", shortcut_kernel=3,
+                                      se_reduction=16, dropout=0.2, pool_ceil=True, name="senet154"))

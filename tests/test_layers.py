@@ -1,0 +1,134 @@
+"""Closed-form cases per layer type, and the errors a bad layer gets."""
+import pytest
+
+import cnncost
+from cnncost import (AdaptiveAvgPool, AvgPool, BatchNorm, Concat, Conv, Dropout, Flatten, GlobalAvgPool, Linear,
+                     LRN, MaxPool, Net, ReLU, Residual, Sequential, Sigmoid, SqueezeExcite, analyze)
+from cnncost.errors import CnnCostError, ShapeError, SpecError
+
+
+def leaf(layer, shape):
+    return analyze(Net("t", shape, [layer])).leaves[1]
+
+
+# (layer, input, output, params, macs, allocates a tensor)
+CASES = {
+    "conv 3x3 same": (Conv(out=8, kernel=3, padding=1), (3, 32, 32), (8, 32, 32), 8 * 3 * 9 + 8, 32 * 32 * 8 * 27, True),
+    "conv stride 2 no bias": (Conv(out=4, kernel=3, stride=2, bias=False), (2, 9, 9), (4, 4, 4), 72, 16 * 4 * 18, True),
+    "conv pair kernel 1x7": (Conv(out=6, kernel=(1, 7), padding=(0, 3)), (4, 17, 17), (6, 17, 17), 6 * 4 * 7 + 6,
+                             17 * 17 * 6 * 28, True),
+    "conv dilation 2": (Conv(out=2, kernel=3, dilation=2), (1, 9, 9), (2, 5, 5), 20, 25 * 2 * 9, True),
+    "conv grouped": (Conv(out=8, kernel=3, padding=1, groups=4, bias=False), (8, 5, 5), (8, 5, 5), 8 * 2 * 9,
+                     25 * 8 * 18, True),
+    "conv depthwise": (Conv(out=16, kernel=3, padding=1, groups=16), (16, 7, 7), (16, 7, 7), 16 * 9 + 16,
+                       49 * 16 * 9, True),
+    "conv same even kernel": (Conv(out=1, kernel=4, padding="same"), (1, 10, 10), (1, 10, 10), 17, 100 * 16, True),
+    "maxpool 3/2": (MaxPool(kernel=3, stride=2), (96, 55, 55), (96, 27, 27), 0, 0, True),
+    "maxpool ceil": (MaxPool(kernel=3, stride=2, ceil_mode=True), (64, 112, 112), (64, 56, 56), 0, 0, True),
+    "maxpool ceil drops window in padding": (MaxPool(kernel=2, stride=2, padding=1, ceil_mode=True), (1, 4, 4),
+                                             (1, 3, 3), 0, 0, True),
+    "avgpool default stride": (AvgPool(kernel=2), (3, 7, 7), (3, 3, 3), 0, 0, True),
+    "adaptive avgpool": (AdaptiveAvgPool(output=6), (256, 13, 13), (256, 6, 6), 0, 0, True),
+    "global avgpool": (GlobalAvgPool(), (1024, 7, 7), (1024, 1, 1), 0, 0, True),
+    "batchnorm": (BatchNorm(), (64, 8, 8), (64, 8, 8), 128, 0, True),
+    "batchnorm no affine": (BatchNorm(affine=False), (64, 8, 8), (64, 8, 8), 0, 0, True),
+    "lrn": (LRN(size=5), (96, 55, 55), (96, 55, 55), 0, 0, True),
+    "relu in place": (ReLU(), (8, 4, 4), (8, 4, 4), 0, 0, False),
+    "relu not in place": (ReLU(inplace=False), (8, 4, 4), (8, 4, 4), 0, 0, True),
+    "sigmoid": (Sigmoid(), (8, 1, 1), (8, 1, 1), 0, 0, True),
+    "dropout": (Dropout(p=0.5), (4096,), (4096,), 0, 0, True),
+    "flatten is a view": (Flatten(), (256, 6, 6), (9216,), 0, 0, False),
+    "linear": (Linear(out=4096), (9216,), (4096,), 9216 * 4096 + 4096, 9216 * 4096, True),
+    "linear no bias": (Linear(out=10, bias=False), (20,), (10,), 200, 200, True),
+}
+
+
+@pytest.mark.parametrize("layer,x,y,params,macs,allocates", CASES.values(), ids=CASES.keys())
+def test_layer_closed_forms(layer, x, y, params, macs, allocates):
+    cost = leaf(layer, x)
+    assert cost.output_shape == y
+    assert cost.params == params
+    assert cost.macs == macs
+    assert cost.activations == (cost.output_shape[0] * (y[1] * y[2] if len(y) == 3 else 1) if allocates else 0)
+
+
+def test_concat_sums_channels_and_allocates_its_output():
+    net = Net("c", (8, 10, 10), [Concat(name="mix", branches=[[Conv(out=3, kernel=1)], [MaxPool(kernel=3, stride=1,
+                                                                                              padding=1)]])])
+    leaves = {c.path: c for c in analyze(net).leaves}
+    assert leaves["mix.concat"].output_shape == (11, 10, 10)
+    assert leaves["mix.concat"].activations == 11 * 100
+    assert "mix.branch1.conv0" in leaves and "mix.branch2.maxpool0" in leaves
+
+
+def test_residual_with_projection_shortcut():
+    net = Net("r", (16, 8, 8), [Residual(name="block", layers=(Conv(name="conv", out=32, kernel=3, stride=2,
+                                                                          padding=1),),
+                                         shortcut=(Conv(name="proj", out=32, kernel=1, stride=2),))])
+    leaves = {c.path: c for c in analyze(net).leaves}
+    assert leaves["block.shortcut.proj"].output_shape == (32, 4, 4)
+    assert leaves["block.add"].output_shape == (32, 4, 4)
+
+
+def test_squeeze_excite_params():
+    # SE on C channels with reduction r: 2*C*(C/r) weights + C/r + C biases
+    net = Net("se", (256, 14, 14), [SqueezeExcite(name="se", reduction=16)])
+    assert sum(c.params for c in analyze(net).leaves) == 2 * 256 * 16 + 16 + 256
+
+
+ERRORS = {
+    "kernel larger than input": (Conv(name="c", out=4, kernel=7), (3, 5, 5), ShapeError,
+                                 r"layer 'c' \(conv\): kernel 7x7 .* larger than its padded input; input shape 3x5x5"),
+    "groups do not divide input": (Conv(name="c", out=8, kernel=1, groups=4), (6, 5, 5), ShapeError,
+                                   r"in channels 6 not divisible by groups=4; input shape 6x5x5"),
+    "linear on a feature map": (Linear(name="fc", out=10), (3, 4, 4), ShapeError, r"put a flatten layer before it"),
+    "conv on a vector": (Conv(name="c", out=4, kernel=1), (10,), ShapeError, r"needs a CxHxW feature map"),
+    "pool larger than input": (MaxPool(name="p", kernel=3), (1, 2, 2), ShapeError, r"larger than its padded input"),
+}
+
+
+@pytest.mark.parametrize("layer,x,error,message", ERRORS.values(), ids=ERRORS.keys())
+def test_shape_errors_name_the_layer(layer, x, error, message):
+    with pytest.raises(error, match=message):
+        analyze(Net("t", x, [layer]))
+
+
+def test_field_errors_at_construction():
+    with pytest.raises(SpecError, match=r"field 'out' must be an integer, got '8'"):
+        Conv(out="8", kernel=3)
+    with pytest.raises(SpecError, match=r"field 'kernel' must be positive"):
+        Conv(out=8, kernel=0)
+    with pytest.raises(CnnCostError, match=r"out channels 6 not divisible by groups=4"):
+        Conv(out=6, kernel=1, groups=4)
+    with pytest.raises(CnnCostError, match=r"padding 'same' needs stride 1"):
+        Conv(out=6, kernel=3, stride=2, padding="same")
+    with pytest.raises(SpecError, match=r"field 'bias' must be true or false"):
+        Conv(out=6, kernel=3, bias=1)
+
+
+def test_error_path_is_the_full_path():
+    net = Net("t", (3, 8, 8), [Sequential(name="stage1", layers=(Conv(name="conv", out=4, kernel=9),))])
+    with pytest.raises(ShapeError, match=r"^layer 'stage1.conv' \(conv\)"):
+        analyze(net)
+
+
+def test_add_of_different_shapes_is_an_error():
+    net = Net("t", (8, 8, 8), [Residual(name="res", layers=(Conv(out=16, kernel=1),))])
+    with pytest.raises(ShapeError, match=r"layer 'res' \(residual\): cannot add the residual branch \(16x8x8\) to the shortcut \(8x8x8\)"):
+        analyze(net)
+
+
+def test_concat_of_different_spatial_sizes_is_an_error():
+    net = Net("t", (8, 8, 8), [Concat(name="mix", branches=[[Conv(name="a", out=4, kernel=1)],
+                                                           [Conv(name="b", out=4, kernel=3)]])])
+    with pytest.raises(ShapeError, match=r"layer 'mix' \(concat\): cannot concat .* 8x8, branch2 6x6"):
+        analyze(net)
+
+
+def test_duplicate_names_are_an_error():
+    with pytest.raises(CnnCostError, match=r"layer 'conv'.*two layers have this name"):
+        analyze(Net("t", (3, 8, 8), [Conv(name="conv", out=4, kernel=1), Conv(name="conv", out=4, kernel=1)]))
+
+
+def test_every_registered_type_is_exported():
+    assert {cls.__name__ for cls in cnncost.layers.LAYER_TYPES.values()} <= set(cnncost.__all__)
