@@ -207,3 +207,13 @@ def test_depthwise_separable_is_under_9x_not_almost_10x(c_in, c_out):
 def test_inception_module_is_a_concat_of_four_branches():
     module = cnncost.load("inception").layers[0]
     assert isinstance(module, Concat) and len(module.branches) == 4
+
+
+def test_vgg16_convolutions_take_3_7_not_5_gflops():
+    # "each convolution takes almost 5 Gflops": per image, a full-width 3x3 conv of VGG-16's stages 1-4
+    # is 2 x H x W x C^2 x 9 = 3.7 GFLOPs (half that where the channels double, a quarter in stage 5).
+    r = rows("vgg16", batch=1)
+    full = ["stage1.conv1_2", "stage2.conv2_2", "stage3.conv3_2", "stage3.conv3_3", "stage4.conv4_2", "stage4.conv4_3"]
+    for name in full:
+        assert r[name].flops == 2 * 224 * 224 * 64 * 64 * 9 == 3_699_376_128
+    assert max(row.flops for row in r.values()) < 4e9
