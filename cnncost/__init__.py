@@ -6,6 +6,7 @@
 ('conv1', 34944)
 """
 from .api import load, table
+from .compare import Comparison, compare
 from .conventions import Options
 from .engine import analyze
 from .errors import CnnCostError, ShapeError, SpecError, UnknownArchitecture
@@ -19,7 +20,7 @@ from .zoo import list_archs, register_arch
 
 __version__ = "0.1.0"
 
-__all__ = ["table", "load", "analyze", "Net", "Report", "Row", "Options", "load_spec", "parse_spec",
+__all__ = ["table", "compare", "Comparison", "load", "analyze", "Net", "Report", "Row", "Options", "load_spec", "parse_spec",
            "dump_spec", "list_archs", "register_arch", "CnnCostError", "SpecError", "ShapeError",
            "UnknownArchitecture", "__version__",
            # the Python spec language: one dataclass per layer type

@@ -68,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     spec.add_argument("arch", metavar="NAME|FILE.yaml")
     spec.set_defaults(run=run_spec)
 
+    compare = commands.add_parser("compare", help="totals of several architectures or blocks side by side",
+                                  description="Totals side by side, with ratios to the first "
+                                  "(e.g. cnncost compare block-conv3x3 block-depthwise-separable).")
+    compare.add_argument("archs", nargs="+", metavar="NAME|FILE.yaml")
+    add_training_options(compare)
+    compare.add_argument("--format", default="text", choices=("text", "markdown", "csv", "json", "html"))
+    compare.set_defaults(run=run_compare)
+
     check = commands.add_parser("check", help="build in PyTorch and check every number on real tensors",
                                 description="Build the network in PyTorch and compare, per layer and in "
                                 "total, the engine's figures with measurements (needs cnncost[torch]).")
@@ -92,6 +100,15 @@ def run_table(args: argparse.Namespace) -> str:
         return report.to_csv().rstrip("\n")
     from .formatting import render
     return render(report, args.format)
+
+
+def run_compare(args: argparse.Namespace) -> str:
+    from .compare import compare
+    comparison = compare(args.archs, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
+                         input=args.input, activations=args.activations)
+    if args.format == "json":
+        return comparison.to_json()
+    return comparison.to_text(args.format).rstrip("\n")
 
 
 def run_list(args: argparse.Namespace) -> str:

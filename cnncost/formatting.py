@@ -72,3 +72,40 @@ def csv_table(report: Report) -> str:
         record["output_shape"] = format_shape(row.output_shape)
         writer.writerow([record[c] for c in columns])
     return out.getvalue()
+
+
+def render_comparison(comparison, fmt: str) -> str:
+    """Totals side by side, each figure followed by its ratio to the first architecture."""
+    from tabulate import tabulate
+    if fmt == "csv":
+        return _comparison_csv(comparison)
+
+    def with_ratio(i: int, column: str, text: str) -> str:
+        return text if i == 0 else f"{text} ({comparison.ratio(i, column):.3g}x)"
+
+    body = []
+    for i, report in enumerate(comparison.reports):
+        t = report.totals
+        body.append([report.architecture, format_shape(t.input_shape), format_shape(t.output_shape),
+                     with_ratio(i, "params", f"{t.params:,}"), with_ratio(i, "macs", si(t.macs)),
+                     with_ratio(i, "flops", si(t.flops)),
+                     with_ratio(i, "activation_memory_bytes", mebibytes(t.activation_memory_bytes)),
+                     with_ratio(i, "memory_bytes", mebibytes(t.memory_bytes))])
+    headers = ("architecture", "input", "output", "params", "MACs", "FLOPs", "act. mem (MB)", "memory (MB)")
+    table = tabulate(body, headers=headers, tablefmt=TABLEFMT[fmt], disable_numparse=True)
+    notes = (f"Ratios are to {comparison.reports[0].architecture}. Conventions: "
+             + comparison.reports[0].options.describe())
+    return f"{table}\n\n{notes}"
+
+
+def _comparison_csv(comparison) -> str:
+    data = comparison.to_dict()["architectures"]
+    columns = ["name", "input_shape", "output_shape"] + [k for k in data[0] if k not in
+                                                        ("name", "input_shape", "output_shape", "ratios")]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns + [f"{k}_ratio" for k in data[0]["ratios"]])
+    for record in data:
+        shapes = {k: "x".join(map(str, record[k])) for k in ("input_shape", "output_shape")}
+        writer.writerow([shapes.get(c, record[c]) for c in columns] + list(record["ratios"].values()))
+    return out.getvalue()

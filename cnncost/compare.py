@@ -1,0 +1,66 @@
+"""Several architectures or blocks side by side: totals and ratios to the first."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from .api import table
+from .net import Net
+from .report import Report
+
+COMPARED = ("params", "macs", "flops", "activations", "activation_memory_bytes", "param_memory_bytes",
+            "memory_bytes")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The reports of several architectures under the same options; the first is the baseline.
+
+    >>> import cnncost
+    >>> c = cnncost.compare(["block-conv3x3", "block-depthwise-separable"], batch=1)
+    >>> round(c.ratio(1, "macs"), 3)
+    0.119
+    """
+
+    reports: tuple[Report, ...]
+
+    def ratio(self, index: int, column: str) -> float:
+        base = getattr(self.reports[0].totals, column)
+        value = getattr(self.reports[index].totals, column)
+        return value / base if base else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        options = self.reports[0].options
+        return {
+            "batch": options.batch, "dtype": options.dtype, "optimizer": options.optimizer,
+            "activation_count": options.activations, "baseline": self.reports[0].architecture,
+            "architectures": [
+                {"name": r.architecture, "input_shape": list(r.totals.input_shape),
+                 "output_shape": list(r.totals.output_shape),
+                 **{column: getattr(r.totals, column) for column in COMPARED},
+                 "ratios": {column: self.ratio(i, column) for column in COMPARED}}
+                for i, r in enumerate(self.reports)],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def to_dataframe(self) -> Any:
+        import pandas as pd
+        frame = pd.DataFrame.from_records(
+            [{k: v for k, v in a.items() if k != "ratios"} for a in self.to_dict()["architectures"]])
+        return frame.set_index("name")
+
+    def to_text(self, fmt: str = "text") -> str:
+        from .formatting import render_comparison
+        return render_comparison(self, fmt)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def compare(archs: Sequence[str | os.PathLike[str] | Net], **options: Any) -> Comparison:
+    """Tabulate each architecture with the same options (see `cnncost.table`)."""
+    return Comparison(tuple(table(arch, **options) for arch in archs))
