@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Callable, Literal
 
 from ..errors import CnnCostError
-from ..layers import AvgPool, BatchNorm, Conv, Dropout, MaxPool, Node, ReLU, Residual, Sequential, SqueezeExcite
+from ..layers import (AvgPool, BatchNorm, Conv, Dropout, MaxPool, Node, ReLU, Residual, Sequential,
+                      SqueezeExcite)
 from ..layers.base import suggest
 from ..net import Net
 from .common import classifier
@@ -71,7 +72,8 @@ def residual_block(design: BlockDesign, in_channels: int, planes: int, stride: i
     else:
         width = planes * design.width_per_group // 64 * design.groups
         stride_1x1, stride_3x3 = (stride, 1) if design.stride_in == "1x1" else (1, stride)
-        branch = [Conv(name="conv1", out=width // design.reduce_first, kernel=1, stride=stride_1x1, bias=False),
+        first = width // design.reduce_first
+        branch = [Conv(name="conv1", out=first, kernel=1, stride=stride_1x1, bias=False),
                   BatchNorm(name="bn1"), ReLU(name="relu1"),
                   Conv(name="conv2", out=width, kernel=3, stride=stride_3x3, padding=1,
                        groups=design.groups, bias=False),
@@ -97,6 +99,8 @@ def _projection(design: BlockDesign, out: int, stride: int) -> tuple[Node, ...]:
 
 
 def _stem(kind: Literal["7x7", "deep"], width: int, pool_ceil: bool) -> list[Node]:
+    if kind not in ("7x7", "deep"):
+        raise CnnCostError(f"unknown stem {kind!r}" + suggest(str(kind), ("7x7", "deep")))
     if kind == "7x7":
         layers: list[Node] = [Conv(name="conv1", out=width, kernel=7, stride=2, padding=3, bias=False),
                               BatchNorm(name="bn1"), ReLU(name="relu")]
@@ -115,7 +119,8 @@ def resnet(*, block: BlockKind = "bottleneck", depths: tuple[int, ...] = (3, 4, 
            reduce_first: int = 1, stem: Literal["7x7", "deep"] = "7x7", stem_width: int = 64,
            pool_ceil: bool = False, stride_in: Literal["1x1", "3x3"] = "1x1",
            shortcut: Literal["conv", "avgpool"] = "conv", shortcut_kernel: int = 1,
-           se_reduction: int | None = None, dropout: float = 0.0, classes: int = 1000, resolution: int = 224, name: str | None = None) -> Net:
+           se_reduction: int | None = None, dropout: float = 0.0, classes: int = 1000,
+           resolution: int = 224, name: str | None = None) -> Net:
     """An ImageNet ResNet: stem, stages of residual blocks (the first of stages 2+ strided), head.
 
     `depths` and `widths` give blocks and planes per stage; see `BlockDesign` for the block options.
@@ -226,10 +231,12 @@ _register("resnet50-d", "timm 1.0.31 resnet50d", "ResNet-50-D: ResNet-C with 2x2
 RESNEXT50_PARAMS = {1: 25_557_032, 2: 25_425_000, 4: 25_292_968, 8: 25_603_016, 32: 25_028_904}
 for _groups, _params in RESNEXT50_PARAMS.items():  # the paper's Table 3: equal complexity
     _d = equal_complexity_width(_groups)
-    _register(f"resnext50-{_groups}x{_d}d", f"{TV} ResNet(Bottleneck, [3, 4, 6, 3], groups={_groups}, "
-              f"width_per_group={_d})", f"ResNeXt-50 ({_groups}x{_d}d): cardinality {_groups}, "
-              "width chosen for the complexity of ResNet-50", _params,
-              lambda g=_groups, d=_d: resnet(groups=g, width_per_group=d, stride_in="3x3", name=f"resnext50-{g}x{d}d"))
+    _name = f"resnext50-{_groups}x{_d}d"
+    _source = (f"{TV} resnext50_32x4d" if _groups == 32 else
+               f"{TV} ResNet(Bottleneck, [3, 4, 6, 3], groups={_groups}, width_per_group={_d})")
+    _register(_name, _source,
+              f"ResNeXt-50 ({_groups}x{_d}d): cardinality {_groups} at the complexity of ResNet-50", _params,
+              lambda g=_groups, d=_d, n=_name: resnet(groups=g, width_per_group=d, stride_in="3x3", name=n))
 _register("resnext101-32x8d", f"{TV} resnext101_32x8d", "ResNeXt-101 (32x8d)", 88_791_336,
           lambda: resnet(depths=DEPTHS[101], groups=32, width_per_group=8, stride_in="3x3",
                          name="resnext101-32x8d"))
