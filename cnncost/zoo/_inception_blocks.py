@@ -4,7 +4,7 @@ function of its channel counts, with the reference implementation's defaults.
 Every conv is a "basic conv": conv (no bias) -> batch norm (eps 1e-3) -> ReLU, as torchvision's
 `BasicConv2d` and timm's `ConvNormAct`. Names follow the reference modules so that a path like
 `Mixed_6e.branch7x7dbl.branch7x7dbl_3.conv` (torchvision) or `features.18.branch1.0.conv` (timm)
-reads the same in both tables; a multi-conv branch adds one level, the branch's own name.
+maps onto the reference module path; a multi-conv branch adds one level, the branch's own name.
 """
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import dataclasses
 
 from ..layers import (AvgPool, BatchNorm, Concat, Conv, Flatten, GlobalAvgPool, Linear, MaxPool,
                       Node, ReLU, Residual, Sequential, Side)
-
-IntOrPair = int | tuple[int, int]
+from ..layers.conv import IntOrPair
 
 
 def basic_conv(name: str | None, out: int, kernel: IntOrPair, stride: int = 1, padding: IntOrPair = 0,
@@ -35,6 +34,11 @@ def row(name: str, out: int, n: int) -> Sequential:
 def col(name: str, out: int, n: int) -> Sequential:
     """An nx1 basic conv that keeps the size."""
     return basic_conv(name, out, (n, 1), padding=(n // 2, 0))
+
+
+def split(name: str, width: int) -> Concat:
+    """Parallel 1x3 and 3x1 convs on one input, named <name>a and <name>b (Inception v3, Figure 7)."""
+    return Concat(name=name, branches=(row(f"{name}a", width, 3), col(f"{name}b", width, 3)))
 
 
 def chain(name: str, *units: Node) -> Sequential:
@@ -104,8 +108,6 @@ def inception_v3_d(name: str, *, c3x3: tuple[int, int] = (192, 320), c7x7x3: int
 def inception_v3_e(name: str, *, c1x1: int = 320, c3x3: int = 384, c3x3dbl: tuple[int, int] = (448, 384),
                    pool_proj: int = 192) -> Concat:
     """8x8 module whose 3x3s end in parallel 1x3 and 3x1 convs (torchvision InceptionE; Figure 7)."""
-    def split(prefix: str, width: int) -> Concat:
-        return Concat(name=prefix, branches=(row(f"{prefix}a", width, 3), col(f"{prefix}b", width, 3)))
     return Concat(name=name, branches=(
         basic_conv("branch1x1", c1x1, 1),
         chain("branch3x3", basic_conv("branch3x3_1", c3x3, 1), split("branch3x3_2", c3x3)),
@@ -206,13 +208,11 @@ def reduction_b(name: str) -> Concat:
 
 def inception_v4_c(name: str) -> Concat:
     """8x8 module, 1536 -> 1536 channels, with split 1x3 / 3x1 ends (Figure 6)."""
-    def split(prefix: str) -> Concat:
-        return Concat(name=prefix, branches=(row(f"{prefix}a", 256, 3), col(f"{prefix}b", 256, 3)))
     return Concat(name=name, branches=(
         basic_conv("branch0", 256, 1),
-        chain("branch1", basic_conv("branch1_0", 384, 1), split("branch1_1")),
+        chain("branch1", basic_conv("branch1_0", 384, 1), split("branch1_1", 256)),
         chain("branch2", basic_conv("branch2_0", 384, 1), col("branch2_1", 448, 3),
-              row("branch2_2", 512, 3), split("branch2_3")),
+              row("branch2_2", 512, 3), split("branch2_3", 256)),
         pool_branch("branch3", 256),
     ))
 

@@ -120,6 +120,10 @@ register_arch("inception-v3", source="torchvision inception_v3(aux_logits=False)
 register_arch("inception-v3-aux", source="torchvision inception_v3 (default aux_logits=True)",
               description="Inception v3, 299x299, with the auxiliary classifier (training graph)",
               reference={"params": 27_161_264})(lambda: inception_v3(aux=True))
+# torchvision's inception_v3() builds the aux classifier by default: the -tv twin is that network.
+register_arch("inception-v3-tv", source="torchvision inception_v3() (aux_logits=True)",
+              description="= inception-v3-aux: what torchvision's default constructor builds",
+              reference={"params": 27_161_264})(lambda: inception_v3(aux=True, name="inception-v3-tv"))
 register_arch("inception-v4", source="timm inception_v4",
               description="Inception-v4, 299x299", reference={"params": 42_679_816})(lambda: inception_v4())
 register_arch("inception-resnet-v2", source="timm inception_resnet_v2",
