@@ -18,6 +18,13 @@ Visit = Callable[[Node, Shape], Shape]
 Merge = Callable[[str, Shape], None]
 
 
+def _chain(nodes: tuple[Node, ...], x: Shape, visit: Visit) -> Shape:
+    """Visit nodes one after another; the shape after the last."""
+    for node in nodes:
+        x = visit(node, x)
+    return x
+
+
 def _as_sequence(value: object, name: str) -> Node:
     """A bare list of layers inside a block becomes a named Sequential."""
     if isinstance(value, (list, tuple)):
@@ -38,9 +45,7 @@ class Sequential(Block):
         return self.layers
 
     def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
-        for child in self.layers:
-            x = visit(child, x)
-        return x
+        return _chain(self.layers, x, visit)
 
 
 @register("repeat")
@@ -60,9 +65,7 @@ class Repeat(Block):
         return tuple(Sequential(name=str(i), layers=self.layers) for i in range(self.times))
 
     def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
-        for child in self.children():
-            x = visit(child, x)
-        return x
+        return _chain(self.children(), x, visit)
 
 
 @register("concat")
@@ -116,9 +119,7 @@ class Residual(Block):
         return Sequential(name="shortcut", layers=self.shortcut or ())
 
     def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
-        y = x
-        for child in self.layers:
-            y = visit(child, y)
+        y = _chain(self.layers, x, visit)
         skip = visit(self.shortcut_block(), x) if self.shortcut else x
         self.require(y == skip, f"cannot add the residual branch ({'x'.join(map(str, y))}) to the "
                      f"shortcut ({'x'.join(map(str, skip))}); add a projection shortcut", x)
@@ -137,9 +138,7 @@ class Gate(Block):
         return self.layers
 
     def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
-        g = x
-        for child in self.layers:
-            g = visit(child, g)
+        g = _chain(self.layers, x, visit)
         self.require(len(x) == 3 and g in ((x[0], 1, 1), x),
                      f"the gate's layers must give {x[0]}x1x1 or the input's shape, got "
                      f"{'x'.join(map(str, g))}", x)
@@ -196,7 +195,5 @@ class Side(Block):
         return self.layers
 
     def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
-        y = x
-        for child in self.layers:
-            y = visit(child, y)
+        _chain(self.layers, x, visit)
         return x
