@@ -51,10 +51,7 @@ class Analysis:
     name: str
     leaves: tuple[LayerCost, ...]
     blocks: tuple[BlockSpan, ...]
-
-    @property
-    def output_shape(self) -> Shape:
-        return self.leaves[-1].output_shape
+    output_shape: Shape  # not the last leaf's: a net may end in a side branch
 
 
 def analyze(net: Net, input: Shape | None = None) -> Analysis:
@@ -71,7 +68,7 @@ def analyze(net: Net, input: Shape | None = None) -> Analysis:
     x = shape
     for i, node in enumerate(net.layers):
         x = walker.visit(node, x, child_name(node, i))
-    return Analysis(net.name, tuple(walker.leaves), tuple(walker.blocks))
+    return Analysis(net.name, tuple(walker.leaves), tuple(walker.blocks), x)
 
 
 class _Walker:

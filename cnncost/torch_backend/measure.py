@@ -1,13 +1,13 @@
 """Measurements on a real forward pass (and, on CUDA, a real training step).
 
 Every function takes a built module and an input batch and returns plain dicts keyed by module
-path (the engine's layer path for leaves). Counts are per sample unless the name says otherwise;
-bytes are for the whole batch.
+path (the engine's layer path for leaves). Shapes are per sample; MACs, FLOPs and bytes are for
+the whole batch.
 
 - `probe`: output shape of every module (forward hooks), parameters of every leaf, and the MACs of
   every conv and linear computed from the tensors it really produced: |output| x (weight
-  elements per output channel). No formula from the engine is reused.
-- `flop_counts`: `torch.utils.flop_counter.FlopCounterMode`, per module and by aten op.
+  elements per output channel); no formula from the engine is reused. The same pass runs
+  `torch.utils.flop_counter.FlopCounterMode`, per module and by aten op.
 - `saved_tensors`: every tensor autograd saves for backward, through
   `torch.autograd.graph.saved_tensors_hooks`, attributed to the innermost module whose forward
   saved it; each storage is counted once, at its first save.
@@ -65,39 +65,6 @@ def is_leaf(module: nn.Module) -> bool:
 
 
 @dataclass
-class Probe:
-    """Per-sample output shapes of every module; params and MACs of every leaf module."""
-
-    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    params: dict[str, int] = field(default_factory=dict)
-    macs: dict[str, int] = field(default_factory=dict)
-
-
-def probe(model: nn.Module, x: torch.Tensor, autocast_dtype: torch.dtype | None = None) -> Probe:
-    """One eval-mode forward pass under no_grad, with a hook on every module."""
-    result, batch = Probe(), x.shape[0]
-
-    def record(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
-        path = paths[module]
-        result.shapes[path] = tuple(output.shape[1:])
-        if is_leaf(module):
-            result.params[path] = sum(p.numel() for p in module.parameters())
-            macs = _conv_linear_macs(module, output)
-            if macs % batch:
-                raise AssertionError(f"{path}: {macs} MACs for a batch of {batch}")
-            result.macs[path] = macs // batch
-
-    was_training = model.training
-    model.eval()
-    try:
-        with _hooks(model, post=record) as paths, torch.no_grad(), autocast(x.device.type, autocast_dtype):
-            model(x)
-    finally:
-        model.train(was_training)
-    return result
-
-
-@dataclass
 class FlopCounts:
     """FlopCounterMode's figures for the whole batch: inclusive per module path, and by op."""
 
@@ -106,25 +73,57 @@ class FlopCounts:
     total: int
 
 
-def flop_counts(model: nn.Module, x: torch.Tensor, autocast_dtype: torch.dtype | None = None) -> FlopCounts:
-    """Forward FLOPs as FlopCounterMode counts them (2 per multiply-add of conv/mm/addmm/bmm...)."""
+@dataclass
+class Probe:
+    """Per-sample output shapes of every module; params and whole-batch MACs of every leaf;
+    FlopCounterMode's counts of the same pass."""
+
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    params: dict[str, int] = field(default_factory=dict)
+    macs: dict[str, int] = field(default_factory=dict)
+    flops: FlopCounts = field(default_factory=lambda: FlopCounts({}, {}, 0))
+
+
+def probe(model: nn.Module, x: torch.Tensor, autocast_dtype: torch.dtype | None = None,
+          train: bool = False) -> Probe:
+    """One forward pass (eval mode unless `train`) under no_grad, with a hook on every module and FlopCounterMode on.
+
+    FlopCounterMode counts 2 FLOPs per multiply-add of convolution and matrix products
+    (mm, addmm, bmm, baddbmm, attention) and nothing else."""
+    result = Probe()
+
+    def record(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        path = paths[module]
+        if isinstance(output, torch.Tensor):  # reference models may return tuples
+            result.shapes[path] = tuple(output.shape[1:])
+        if is_leaf(module) and isinstance(output, torch.Tensor):
+            result.params[path] = sum(p.numel() for p in module.parameters())
+            result.macs[path] = _conv_linear_macs(module, output)
+
     counter = FlopCounterMode(display=False)
     was_training = model.training
-    model.eval()
+    model.train(train)
     try:
-        with counter, torch.no_grad(), autocast(x.device.type, autocast_dtype):
+        with _hooks(model, post=record) as paths, torch.no_grad(), counter, \
+                autocast(x.device.type, autocast_dtype):
             model(x)
     finally:
         model.train(was_training)
-    root = type(model).__name__
+    result.flops = _flops(counter, type(model).__name__)
+    return result
+
+
+def _flops(counter: FlopCounterMode, root: str) -> FlopCounts:
+    """FlopCounterMode names modules '<RootClass>.<path>'; strip the root to get our paths."""
+    counts = counter.get_flop_counts()
     by_path: dict[str, int] = {}
-    for name, ops in counter.get_flop_counts().items():
+    for name, ops in counts.items():
         if name == root:
             by_path[""] = sum(ops.values())
         elif name.startswith(root + "."):
             by_path[name[len(root) + 1:]] = sum(ops.values())
-    by_op = Counter({str(op).split(".")[-1]: n for op, n in counter.get_flop_counts().get("Global", {}).items()})
-    return FlopCounts(by_path, dict(by_op), counter.get_total_flops())
+    by_op = {str(op).split(".")[-1]: n for op, n in counts.get("Global", {}).items()}
+    return FlopCounts(by_path, by_op, counter.get_total_flops())
 
 
 @dataclass(frozen=True)
@@ -179,11 +178,20 @@ def _storage(t: torch.Tensor) -> tuple[tuple[str, int], int]:
 
 
 def _is_param_cast(t: torch.Tensor, param_ids: set[int]) -> bool:
-    """An autocast copy of a parameter: ToCopyBackward0 straight from its AccumulateGrad."""
-    fn = t.grad_fn
-    if fn is None or type(fn).__name__ != "ToCopyBackward0":
-        return False
-    return any(id(getattr(nxt, "variable", None)) in param_ids for nxt, _ in fn.next_functions if nxt)
+    """An autocast copy of a parameter (or a view of one, like linear's weight.t()): a short
+    single-parent chain of autograd nodes through ToCopyBackward0 to a parameter's AccumulateGrad."""
+    fn, cast = t.grad_fn, False
+    for _ in range(4):
+        if fn is None:
+            return False
+        if hasattr(fn, "variable"):
+            return cast and id(fn.variable) in param_ids
+        cast |= type(fn).__name__ == "ToCopyBackward0"
+        parents = [nxt for nxt, _ in fn.next_functions if nxt is not None]
+        if len(parents) != 1:
+            return False
+        fn = parents[0]
+    return False
 
 
 def saved_tensors(model: nn.Module, x: torch.Tensor, autocast_dtype: torch.dtype | None = None) -> SavedBytes:

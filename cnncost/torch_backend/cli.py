@@ -1,0 +1,112 @@
+"""`cnncost check`: run the comparison and render it (text, markdown, csv, json)."""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+
+from ..errors import format_shape
+from ..formatting import si
+from .check import EXACT, CheckResult, CheckRow, check
+
+TABLEFMT = {"text": "simple", "markdown": "github"}
+LAYER_HEADERS = ("layer", "type", "output", "params", "MACs", "FLOPs", "saved MB ours", "saved MB torch",
+                 "check")
+
+
+def run_check(args: argparse.Namespace) -> tuple[str, int]:
+    """Output text and exit code: 1 when an exact quantity differs, else 0."""
+    result = check(args.arch, batch=args.batch, device=args.device, dtype=args.dtype, input=args.input,
+                   optimizer=args.optimizer)
+    return render(result, args.format), 0 if result.ok else 1
+
+
+def render(result: CheckResult, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2)
+    if fmt == "csv":
+        return to_csv(result).rstrip("\n")
+    return to_table(result, fmt)
+
+
+def to_csv(result: CheckResult) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("path", "type", "quantity", "ours", "torch", "diff", "rel_error", "status"))
+    for row in result.rows:
+        data = row.to_dict()
+        writer.writerow([_plain(data[k]) for k in ("path", "type", "quantity", "ours", "torch", "diff",
+                                                   "rel_error", "status")])
+    return buffer.getvalue()
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, list):
+        return "x".join(map(str, value))
+    return "" if value is None else value
+
+
+def _cell(row: CheckRow) -> str:
+    ours = _show(row.ours, row.quantity)
+    return ours if row.status == "ok" else f"{ours} != {_show(row.torch, row.quantity)}"
+
+
+def _show(value: object, quantity: str) -> str:
+    if value is None:
+        return "missing"
+    if isinstance(value, tuple):
+        return format_shape(value)
+    if quantity == "params":
+        return f"{value:,}"
+    return si(value) if isinstance(value, int) else str(value)
+
+
+def _mb(value: int | None) -> str:
+    return "" if value is None else f"{value / 2**20:,.2f}"
+
+
+def _rel(row: CheckRow) -> str:
+    return "" if row.rel_error is None else f"{row.rel_error:+.1%}"
+
+
+def to_table(result: CheckResult, fmt: str) -> str:
+    from tabulate import tabulate
+    by_path: dict[str, dict[str, CheckRow]] = {}
+    for row in result.rows:
+        if row.path != "total":
+            by_path.setdefault(row.path, {})[row.quantity] = row
+    body = []
+    for path, quantities in by_path.items():
+        saved = quantities.get("saved_bytes")
+        bad = [q for q in EXACT if quantities[q].status == "mismatch"]
+        body.append([path, quantities["shape"].type, *(_cell(quantities[q]) for q in EXACT),
+                     _mb(saved.ours) if saved else "", _mb(saved.torch) if saved else "",
+                     "MISMATCH " + ",".join(bad) if bad else "ok"])
+    layers = tabulate(body, headers=LAYER_HEADERS, tablefmt=TABLEFMT[fmt], disable_numparse=True)
+    totals = tabulate([[row.quantity, _total(row.ours, row.quantity), _total(row.torch, row.quantity),
+                        _total(row.diff, row.quantity) if row.diff is not None else "", _rel(row), row.status]
+                       for row in result.totals],
+                      headers=("total", "ours", "torch", "diff", "rel. error", "check"),
+                      tablefmt=TABLEFMT[fmt], disable_numparse=True)
+    verdict = ("all exact quantities agree" if result.ok else
+               f"{len(result.mismatches)} MISMATCHES in exact quantities")
+    title = (f"cnncost check {result.architecture}: batch {result.batch}, {result.dtype}, "
+             f"{result.device}, optimizer {result.optimizer}: {verdict}")
+    extra = []
+    if result.saved is not None:
+        kinds = ", ".join(f"{k} {_mb(v)}" for k, v in result.saved.by_kind().items() if v)
+        dtypes = ", ".join(f"{k} {_mb(v)}" for k, v in result.saved.by_dtype().items())
+        extra.append(f"Saved for backward (MB) by kind: {kinds}; by dtype: {dtypes}")
+    notes = "\n".join(f"- {note}" for note in result.notes + extra)
+    return f"{title}\n\n{layers}\n\n{totals}\n\nNotes:\n{notes}"
+
+
+def _total(value: object, quantity: str) -> str:
+    if value is None:
+        return "missing"
+    if isinstance(value, tuple):
+        return format_shape(value)
+    if quantity.endswith("bytes"):
+        return f"{value / 2**20:,.2f} MB"
+    return f"{value:,}"
