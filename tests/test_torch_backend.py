@@ -17,7 +17,6 @@ from cnncost import Concat, Conv, Flatten, GlobalAvgPool, Linear, Net, ReLU, Res
 from cnncost.cli import main  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.layers import LAYER_TYPES, Layer  # noqa: E402
-from cnncost.layers.base import register  # noqa: E402,F401
 from cnncost.torch_backend import BUILDERS, build, check  # noqa: E402
 from cnncost.torch_backend.build import builder_for  # noqa: E402
 from cnncost.torch_backend.measure import saved_tensors  # noqa: E402
@@ -25,8 +24,8 @@ from cnncost.torch_backend.measure import saved_tensors  # noqa: E402
 
 @pytest.mark.parametrize("type_name", sorted(LAYER_TYPES))
 def test_every_layer_type_has_a_builder(type_name: str) -> None:
-    if LAYER_TYPES[type_name] not in BUILDERS:
-        pytest.fail(f"no torch builder for layer type '{type_name}'; add one in cnncost/torch_backend/build.py")
+    assert LAYER_TYPES[type_name] in BUILDERS, \
+        f"no torch builder for layer type '{type_name}'; add one in cnncost/torch_backend/build.py"
 
 
 def test_missing_builder_is_a_named_error() -> None:
