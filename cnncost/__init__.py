@@ -5,7 +5,7 @@
 >>> report.rows[1].name, report.rows[1].params
 ('conv1', 34944)
 """
-from .api import load, table
+from .api import fit, load, table
 from .compare import Comparison, compare
 from .conventions import Options
 from .engine import analyze
@@ -20,7 +20,7 @@ from .zoo import list_archs, register_arch
 
 __version__ = "0.1.0"
 
-__all__ = ["table", "compare", "Comparison", "load", "analyze", "Net", "Report", "Row", "Options", "load_spec", "parse_spec",
+__all__ = ["table", "fit", "compare", "Comparison", "load", "analyze", "Net", "Report", "Row", "Options", "load_spec", "parse_spec",
            "dump_spec", "list_archs", "register_arch", "CnnCostError", "SpecError", "ShapeError",
            "UnknownArchitecture", "__version__",
            # the Python spec language: one dataclass per layer type

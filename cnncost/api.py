@@ -30,7 +30,7 @@ def load(arch: str | os.PathLike[str] | Net) -> Net:
 
 def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = "fp32",
           optimizer: str = "adam", input: Shape | None = None, depth: int | None = None,
-          activations: str = "all") -> Report:
+          activations: str = "all", memory: str = "lecture") -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     >>> import cnncost
@@ -39,9 +39,38 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     62378344
     >>> round(r.rows[0].activation_memory_bytes / 2**20, 1)    # the input mini-batch, MB
     73.5
+    >>> r = cnncost.table("alexnet", memory="autograd")   # what PyTorch saves, and the step's peak
+    >>> r.totals.saved_bytes, r.to_dict()["training_step"]["phase"]
+    (602210304, 'backward, conv5')
     """
-    options = Options(batch=batch, dtype=dtype, optimizer=optimizer, activations=activations)  # type: ignore[arg-type]
+    options = Options(batch=batch, dtype=dtype, optimizer=optimizer, activations=activations,  # type: ignore[arg-type]
+                      memory=memory)  # type: ignore[arg-type]
     if depth is not None and (not isinstance(depth, int) or depth < 0):
         from .errors import CnnCostError
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
-    return build_report(analyze(load(arch), input), options, depth)
+    net = load(arch)
+    step = _step(net, input, options.dtype, options.optimizer) if options.memory == "autograd" else None
+    return build_report(analyze(net, input), options, depth, step)
+
+
+def fit(arch: str | os.PathLike[str] | Net, memory: int | str, *, dtype: str = "fp32", optimizer: str = "adam",
+        input: Shape | None = None, mode: str = "train", device: str = "cuda"):
+    """The largest batch whose training step (or inference pass) fits in `memory` bytes ('80GiB').
+
+    >>> import cnncost
+    >>> f = cnncost.fit("vgg16", "80GiB", dtype="bf16", optimizer="adamw")
+    >>> f.batch, f.peak.phase
+    (1924, 'backward, stage5.pool5')
+    """
+    from .memory import largest_batch, parse_bytes
+    options = Options(dtype=dtype, optimizer=optimizer, memory="autograd")
+    budget = memory if isinstance(memory, int) else parse_bytes(memory)
+    return largest_batch(_step(load(arch), input, options.dtype, options.optimizer, mode, device), budget)
+
+
+def _step(net: Net, input: Shape | None, dtype: str, optimizer: str, mode: str = "train", device: str = "cuda"):
+    from .memory import MODES, Precision, step_memory, trace
+    if mode not in MODES:
+        from .errors import CnnCostError
+        raise CnnCostError(f"unknown mode '{mode}'; allowed: {', '.join(MODES)}")
+    return step_memory(trace(net, input, Precision(dtype, device)), optimizer, mode)

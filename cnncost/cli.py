@@ -5,7 +5,7 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from .conventions import ACTIVATION_COUNTS, DTYPE_BYTES, OPTIMIZER_COPIES
+from .conventions import ACTIVATION_COUNTS, DTYPE_BYTES, MEMORY_CONVENTIONS, OPTIMIZER_COPIES
 from .errors import CnnCostError
 
 FORMATS = ("text", "markdown", "csv", "json", "html", "latex")
@@ -57,8 +57,25 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("arch", metavar="NAME|FILE.yaml")
     add_training_options(table)
     table.add_argument("--depth", type=int, metavar="N", help="collapse blocks below depth N into one row")
+    table.add_argument("--memory", default="lecture", choices=MEMORY_CONVENTIONS,
+                       help="'lecture': 2 x activations + k x params (default); 'autograd': what PyTorch saves "
+                            "for backward per layer, and the training step's peak with its breakdown")
     table.add_argument("--format", default="text", choices=FORMATS)
     table.set_defaults(run=run_table)
+
+    fit = commands.add_parser("fit", help="largest batch whose PyTorch training step fits in memory",
+                              description="Largest batch whose training step (autograd memory model: "
+                              "parameters, gradients, optimizer state, saved activations) fits, with the "
+                              "breakdown at that batch (e.g. cnncost fit vgg16 --memory 80GiB --dtype bf16).")
+    fit.add_argument("arch", metavar="NAME|FILE.yaml")
+    fit.add_argument("--memory", required=True, metavar="SIZE", help="budget: 80GiB, 40GB, 16000MiB or bytes")
+    fit.add_argument("--input", type=parse_input, metavar="CxHxW", help="input size, e.g. 3x299x299")
+    fit.add_argument("--dtype", default="fp32", choices=("bf16", "fp16", "fp32", "fp64"),
+                     help="fp32 (default); bf16/fp16 = autocast with fp32 master weights")
+    fit.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZER_COPIES))
+    fit.add_argument("--mode", default="train", choices=("train", "inference"))
+    fit.add_argument("--format", default="text", choices=("text", "markdown", "json"))
+    fit.set_defaults(run=run_fit)
 
     listing = commands.add_parser("list", help="built-in architectures")
     listing.add_argument("pattern", nargs="?", default="*", help="shell pattern, e.g. 'vgg*'")
@@ -93,13 +110,36 @@ def build_parser() -> argparse.ArgumentParser:
 def run_table(args: argparse.Namespace) -> str:
     from .api import table
     report = table(args.arch, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
-                   input=args.input, depth=args.depth, activations=args.activations)
+                   input=args.input, depth=args.depth, activations=args.activations, memory=args.memory)
     if args.format == "json":
         return report.to_json()
     if args.format == "csv":
         return report.to_csv().rstrip("\n")
     from .formatting import render
     return render(report, args.format)
+
+
+def run_fit(args: argparse.Namespace) -> str:
+    import json
+    from .api import fit, load
+    from .formatting import breakdown_table, human_bytes
+    result = fit(args.arch, args.memory, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
+                 mode=args.mode)
+    name = load(args.arch).name
+    step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
+            "breakdown": {part: size.at(max(result.batch, 1)) for part, size in result.peak.parts.items()}}
+    if args.format == "json":
+        return json.dumps({"architecture": name, "budget_bytes": result.budget, "batch": result.batch,
+                           "dtype": args.dtype, "optimizer": args.optimizer, "training_step": step}, indent=2)
+    if result.batch == 0:
+        return (f"{name}: not even batch 1 fits in {human_bytes(result.budget)} ({args.dtype}, {args.optimizer}); "
+                f"batch 1 needs {human_bytes(result.peak_bytes)}\n\n" + breakdown_table(step, args.format))
+    same = (f"\n\nSame figures: cnncost table {args.arch} --batch {result.batch} --dtype {args.dtype} "
+            f"--optimizer {args.optimizer} --memory autograd"
+            + (f" --input {'x'.join(map(str, args.input))}" if args.input else "")) if args.mode == "train" else ""
+    return (f"{name}: largest batch that fits in {human_bytes(result.budget)}: {result.batch} "
+            f"({args.dtype}, {args.optimizer}, {args.mode}; peak {human_bytes(result.peak_bytes)})\n\n"
+            + breakdown_table(step, args.format) + same)
 
 
 def run_compare(args: argparse.Namespace) -> str:

@@ -13,6 +13,7 @@ DTYPE_ALIASES = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16
 # Copies of each parameter kept while training: value + gradient + optimizer state.
 OPTIMIZER_COPIES = {"sgd": 2, "momentum": 3, "adam": 4, "adamw": 4}
 ACTIVATION_COUNTS = ("all", "lecture")
+MEMORY_CONVENTIONS = ("lecture", "autograd")
 
 FLOP_CONVENTION = "FLOPs = 2 x MACs of conv and linear (bias, pooling, norms, activations, merges: 0)"
 MB, GB = 2**20, 2**30
@@ -24,12 +25,15 @@ class Options:
     copies of the params training keeps. activations: 'all' counts every tensor a layer allocates;
     'lecture' counts what the lecture's tables count: one tensor per conv, pool or FC row (activations,
     norms and dropout fold into the row before them) and, for a top-level block such as an
-    inception module, only its output."""
+    inception module, only its output. memory: 'lecture' (2 x activations + k x params) or
+    'autograd' (what PyTorch saves for backward, per layer, and the peak of a whole step; see
+    docs/memory.md)."""
 
     batch: int = 128
     dtype: str = "fp32"
     optimizer: str = "adam"
     activations: Literal["all", "lecture"] = "all"
+    memory: Literal["lecture", "autograd"] = "lecture"
 
     def __post_init__(self) -> None:
         if not isinstance(self.batch, int) or isinstance(self.batch, bool) or self.batch < 1:
@@ -43,6 +47,12 @@ class Options:
         if self.activations not in ACTIVATION_COUNTS:
             raise CnnCostError(f"unknown activation count '{self.activations}'"
                                + suggest(str(self.activations), ACTIVATION_COUNTS))
+        if self.memory not in MEMORY_CONVENTIONS:
+            raise CnnCostError(f"unknown memory convention '{self.memory}'"
+                               + suggest(str(self.memory), MEMORY_CONVENTIONS))
+        if self.memory == "autograd" and self.dtype not in ("fp32", "fp64", "fp16", "bf16"):
+            raise CnnCostError(f"--memory autograd models PyTorch training, which needs fp32, fp64, fp16 or "
+                               f"bf16; got '{self.dtype}'")
 
     @property
     def bytes_per_element(self) -> int:
@@ -56,4 +66,7 @@ class Options:
         return (f"batch {self.batch}, {self.dtype} ({self.bytes_per_element} B), "
                 f"optimizer {self.optimizer} ({self.param_copies} x params), "
                 f"activation memory 2 x activations (input 1 x), activations: {self.activations}, "
-                f"{FLOP_CONVENTION}, MB = 2^20 B, GB = 2^30 B")
+                f"{FLOP_CONVENTION}, MB = 2^20 B, GB = 2^30 B" + (
+                    "; memory: autograd (saved = bytes PyTorch saves for backward, charged to the first "
+                    "layer that saves each storage; fp16/bf16 = autocast with fp32 parameters; CUDA)"
+                    if self.memory == "autograd" else ""))

@@ -37,21 +37,29 @@ def human_bytes(value: int) -> str:
 
 
 def _cells(row: Row) -> list[str]:
-    return [row.name, row.type, row.attrs, format_shape(row.output_shape), si(row.activations),
-            f"{row.params:,}", si(row.macs), si(row.flops), mebibytes(row.activation_memory_bytes),
-            mebibytes(row.param_memory_bytes), mebibytes(row.memory_bytes)]
+    cells = [row.name, row.type, row.attrs, format_shape(row.output_shape), si(row.activations),
+             f"{row.params:,}", si(row.macs), si(row.flops), mebibytes(row.activation_memory_bytes),
+             mebibytes(row.param_memory_bytes), mebibytes(row.memory_bytes)]
+    return cells if row.saved_bytes is None else cells + [mebibytes(row.saved_bytes)]
 
 
 def render(report: Report, fmt: str) -> str:
-    """Human table: rows, a totals row, and the conventions that produced the figures."""
+    """Human table: rows, a totals row, and the conventions that produced the figures; under the
+    'autograd' memory convention a saved-bytes column and the step's breakdown at its peak."""
     from tabulate import tabulate
     body = [_cells(row) for row in report.rows] + [_cells(report.totals)]
-    table = tabulate(body, headers=HEADERS, tablefmt=TABLEFMT[fmt], disable_numparse=True,
-                     colalign=("left", "left", "left", "left") + ("right",) * 7)
+    autograd = report.step is not None
+    headers = HEADERS + (("saved (MB)",) if autograd else ())
+    table = tabulate(body, headers=headers, tablefmt=TABLEFMT[fmt], disable_numparse=True,
+                     colalign=("left", "left", "left", "left") + ("right",) * (len(headers) - 4))
     total = report.totals
+    memory = (f"training peak {human_bytes(report.step_breakdown()['peak_bytes'])} (autograd)" if autograd
+              else f"training memory {human_bytes(total.memory_bytes)}")
     title = (f"{report.architecture}: input {format_shape(report.rows[0].output_shape)}, "
              f"{total.params:,} params, {si(total.flops)}FLOPs ({si(total.macs // report.batch)}MACs per image), "
-             f"training memory {human_bytes(total.memory_bytes)}")
+             f"{memory}")
+    if autograd:
+        table += "\n\n" + breakdown_table(report.step_breakdown(), fmt)
     notes = "Conventions: " + report.options.describe()
     if fmt == "html":
         return f"<p><b>{title}</b></p>\n{table}\n<p><small>{notes}</small></p>"
@@ -60,9 +68,24 @@ def render(report: Report, fmt: str) -> str:
     return f"{title}\n\n{table}\n\n{notes}"
 
 
+def breakdown_table(step: dict, fmt: str = "text") -> str:
+    """What the peak moment of a step holds, largest first, with shares of the peak."""
+    from tabulate import tabulate
+    peak = step["peak_bytes"]
+    body = [(part, mebibytes(size), f"{100 * size / peak:.1f}%")
+            for part, size in sorted(step["breakdown"].items(), key=lambda item: -item[1])]
+    body.append(("peak", mebibytes(peak), "100.0%"))
+    title = f"{step['mode']} step peak, at {step['phase']}:"
+    table = tabulate(body, headers=("held", "MB", "share"), tablefmt=TABLEFMT.get(fmt, "simple"),
+                     disable_numparse=True, colalign=("left", "right", "right"))
+    return f"{title}\n{table}"
+
+
 def csv_table(report: Report) -> str:
     """Exact integers, one line per row plus a 'total' line; the JSON keys as columns."""
     columns = ("name", "type", "depth", "attrs", "input_shape", "output_shape") + NUMERIC_COLUMNS
+    if report.step is not None:
+        columns += ("saved_bytes",)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)

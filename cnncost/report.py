@@ -32,6 +32,7 @@ class Row:
     flops: int
     activation_memory_bytes: int
     param_memory_bytes: int
+    saved_bytes: int | None = None  # only under the 'autograd' memory convention
 
     @property
     def memory_bytes(self) -> int:
@@ -41,6 +42,10 @@ class Row:
         out = dataclasses.asdict(self)
         out["input_shape"], out["output_shape"] = list(self.input_shape), list(self.output_shape)
         out["memory_bytes"] = self.memory_bytes
+        if self.saved_bytes is None:
+            del out["saved_bytes"]
+        else:
+            out["saved_bytes"] = out.pop("saved_bytes")  # after the lecture's keys
         return out
 
 
@@ -59,13 +64,14 @@ class Report:
     depth: int | None
     rows: tuple[Row, ...]
     totals: Row
+    step: Any = None  # cnncost.memory.StepMemory under the 'autograd' memory convention
 
     @property
     def batch(self) -> int:
         return self.options.batch
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "architecture": self.architecture,
             "batch": self.options.batch,
             "dtype": self.options.dtype,
@@ -79,6 +85,19 @@ class Report:
             "total": {key: getattr(self.totals, key) for key in ("input_shape", "output_shape") + NUMERIC_COLUMNS}
             | {"input_shape": list(self.totals.input_shape), "output_shape": list(self.totals.output_shape)},
         }
+        if self.step is not None:
+            out["memory_convention"] = "autograd"
+            out["total"]["saved_bytes"] = self.totals.saved_bytes
+            out["training_step"] = self.step_breakdown()
+        return out
+
+    def step_breakdown(self) -> dict[str, Any] | None:
+        """The peak moment of the step at this batch: what takes how much, in bytes."""
+        if self.step is None:
+            return None
+        moment = self.step.peak(self.batch)
+        return {"mode": self.step.mode, "peak_bytes": moment.at(self.batch), "phase": moment.phase,
+                "breakdown": {part: size.at(self.batch) for part, size in moment.parts.items()}}
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -100,7 +119,7 @@ class Report:
         import pandas as pd
         records = [row.to_dict() for row in self.rows]
         frame = pd.DataFrame.from_records(records)
-        for column in NUMERIC_COLUMNS:
+        for column in NUMERIC_COLUMNS + (("saved_bytes",) if self.step is not None else ()):
             values = frame[column]
             # int64 holds all but absurd batches; beyond it keep Python ints (object) rather than floats.
             if max(abs(v) for v in values) < 2**63:
@@ -115,8 +134,9 @@ class Report:
         return self.to_text()
 
 
-def build_report(analysis: Analysis, options: Options, depth: int | None = None) -> Report:
-    """Scale per-sample counts to the batch and collapse blocks deeper than `depth`."""
+def build_report(analysis: Analysis, options: Options, depth: int | None = None, step: Any = None) -> Report:
+    """Scale per-sample counts to the batch and collapse blocks deeper than `depth`. `step` (a
+    `cnncost.memory.StepMemory`, for the 'autograd' memory convention) adds saved bytes."""
     leaves = _counted_leaves(analysis, options)
     rows = [_scale(cost, options, is_input=(cost.path == "input"))
             for cost in _collapse(analysis, leaves, depth)]
@@ -129,7 +149,26 @@ def build_report(analysis: Analysis, options: Options, depth: int | None = None)
     totals = dataclasses.replace(total, activations=total.activations + input_row.activations,
                                  activation_memory_bytes=total.activation_memory_bytes
                                  + input_row.activation_memory_bytes)
-    return Report(analysis.name, options, depth, tuple(rows), totals)
+    if step is not None:
+        rows, totals = _with_saved(rows, totals, step, options.batch)
+    return Report(analysis.name, options, depth, tuple(rows), totals, step)
+
+
+def _with_saved(rows: list[Row], totals: Row, step: Any, batch: int) -> tuple[list[Row], Row]:
+    """Each row's saved bytes: those of its leaf, or of every leaf under a collapsed block."""
+    saved = {path: size.at(batch) for path, size in step.trace.saved_by_path().items()}
+    names = {row.name for row in rows}
+
+    def owner(path: str) -> str:
+        while path not in names and "." in path:
+            path = path.rsplit(".", 1)[0]
+        return path
+
+    per_row: dict[str, int] = {}
+    for path, size in saved.items():
+        per_row[owner(path)] = per_row.get(owner(path), 0) + size
+    rows = [dataclasses.replace(row, saved_bytes=per_row.get(row.name, 0)) for row in rows]
+    return rows, dataclasses.replace(totals, saved_bytes=step.trace.saved().at(batch))
 
 
 def _counted_leaves(analysis: Analysis, options: Options) -> list[LayerCost]:

@@ -1,0 +1,87 @@
+"""Predicted vs measured memory of a whole PyTorch training step (autograd memory model).
+
+    python benchmarks/gpu_memory.py                      # CUDA, batch 64, fp32 and bf16 autocast
+    python benchmarks/gpu_memory.py --device cpu         # CPU: saved-for-backward bytes only
+
+On CUDA, per architecture and precision: the model's step peak (`cnncost table --memory autograd`,
+device cuda) against `torch.cuda.max_memory_allocated` over the second of two training steps
+(`cnncost.torch_backend.measure.train_step_peak`), and the bytes the forward pass leaves allocated
+(saved tensors, weight casts, outputs) against the model's held bytes at the end of the forward
+pass. Target: within 10%; reported either way, never pass/fail. Writes <out>/gpu_memory.md.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import cnncost
+from cnncost.memory import Precision, step_memory, trace
+from cnncost.memory.verify import TORCH_DTYPES, compare_saved
+
+ARCHITECTURES = ("alexnet", "vgg16", "googlenet", "resnet50", "mobilenet-v2", "efficientnet-b0", "inception-v3")
+
+
+def measure_cuda(arch: str, batch: int, dtype: str, optimizer: str) -> dict[str, int]:
+    from cnncost.torch_backend.build import build
+    from cnncost.torch_backend.measure import train_step_peak
+    net = cnncost.load(arch)
+    model = build(net, init=False).cuda()
+    x = torch.randn(batch, *net.input, device="cuda")
+    half = TORCH_DTYPES[dtype] if dtype in ("bf16", "fp16") else None
+    peak = train_step_peak(model, x, optimizer, half)
+    del model, x
+    torch.cuda.empty_cache()
+    return {"peak": peak.peak, "forward": peak.after_forward}
+
+
+def predict(arch: str, batch: int, dtype: str, optimizer: str) -> dict[str, object]:
+    step = step_memory(trace(cnncost.load(arch), precision=Precision(dtype, "cuda")), optimizer)
+    end_of_forward = [m for m in step.moments if m.phase.startswith("forward")][-1]
+    peak = step.peak(batch)
+    return {"peak": peak.at(batch), "phase": peak.phase, "forward": end_of_forward.at(batch)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
+    parser.add_argument("--batch", type=int, help="default 64 on CUDA, 2 on CPU")
+    parser.add_argument("--optimizer", default="adam")
+    parser.add_argument("--dtype", nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--arch", nargs="+", default=list(ARCHITECTURES))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("no CUDA device; use --device cpu")
+    batch = args.batch or (64 if args.device == "cuda" else 2)
+    lines = [f"torch {torch.__version__}, {torch.cuda.get_device_name() if args.device == 'cuda' else 'CPU'}, "
+             f"batch {batch}, optimizer {args.optimizer}; rel. error = (measured - predicted) / measured", ""]
+    if args.device == "cuda":
+        lines += ["| architecture | dtype | predicted peak (MiB) | measured peak (MiB) | rel. error | peak moment "
+                  "| predicted end of forward (MiB) | measured (MiB) | rel. error |", "|---|---|---:|---:|---:|---|---:|---:|---:|"]
+    else:
+        lines += ["| architecture | dtype | predicted saved (B) | measured saved (B) | rel. error |", "|---|---|---:|---:|---:|"]
+    for arch in args.arch:
+        for dtype in args.dtype:
+            start = time.perf_counter()
+            if args.device == "cpu":
+                r = compare_saved(arch, batch=batch, dtype=dtype)
+                lines.append(f"| {arch} | {dtype} | {r.predicted:,} | {r.measured:,} | {r.rel_error:+.2%} |")
+            else:
+                ours, real = predict(arch, batch, dtype, args.optimizer), measure_cuda(arch, batch, dtype, args.optimizer)
+                rel = [(real[k] - ours[k]) / real[k] for k in ("peak", "forward")]
+                lines.append(f"| {arch} | {dtype} | {ours['peak'] / 2**20:,.1f} | {real['peak'] / 2**20:,.1f} | "
+                             f"{rel[0]:+.1%} | {ours['phase']} | {ours['forward'] / 2**20:,.1f} | "
+                             f"{real['forward'] / 2**20:,.1f} | {rel[1]:+.1%} |")
+            print(lines[-1], f"({time.perf_counter() - start:.1f}s)", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "gpu_memory.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out / 'gpu_memory.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

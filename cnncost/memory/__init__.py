@@ -1,0 +1,17 @@
+"""What a PyTorch training step really holds: the tensors autograd saves for backward (one rule per
+layer type, `saved.py`), the whole step's timeline and peak (`step.py`) and the largest batch that
+fits (`fit.py`). Pure Python; `verify.py` (torch) checks it against measurements.
+
+>>> import cnncost
+>>> from cnncost.memory import Precision, step_memory, trace
+>>> steps = step_memory(trace(cnncost.load("alexnet"), precision=Precision("fp32")), "adam")
+>>> steps.peak(128).phase
+'backward, conv5'
+"""
+from .fit import Fit, largest_batch, parse_bytes
+from .step import MODES, OPTIMIZER_STATE, PARTS, Moment, StepMemory, step_memory
+from .tensors import Bytes, Precision
+from .trace import Trace, trace
+
+__all__ = ["trace", "Trace", "step_memory", "StepMemory", "Moment", "largest_batch", "Fit", "parse_bytes",
+           "Precision", "Bytes", "PARTS", "MODES", "OPTIMIZER_STATE"]

@@ -1,0 +1,76 @@
+"""Predicted saved-for-backward bytes against PyTorch's, per layer and in total. Imports torch:
+only tests and benchmarks import this module.
+
+Basis: every storage autograd saves, counted once and charged to the module that saved it first,
+of kinds activation, input and parameter-cast (weight copies made by autocast; the measurement
+files a linear layer's cast under 'activation', because it saves a transposed view of it, so the
+two kinds are compared together). A merge row `<block>.concat|add|mul` is compared with what the
+block's own forward saved.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..api import load
+from ..shapes import Shape
+from .tensors import ELEMENT_BYTES, Precision
+from .trace import trace
+
+KINDS = ("activation", "input", "parameter-cast")
+TORCH_DTYPES = {"fp32": torch.float32, "fp64": torch.float64, "bf16": torch.bfloat16, "fp16": torch.float16}
+MERGES = ("concat", "add", "mul")
+
+
+@dataclass(frozen=True)
+class SavedComparison:
+    architecture: str
+    batch: int
+    dtype: str
+    input: Shape
+    predicted: int
+    measured: int
+    by_path: dict[str, tuple[int, int]]  # path -> (predicted, measured)
+
+    @property
+    def rel_error(self) -> float:
+        """(measured - predicted) / measured."""
+        return (self.measured - self.predicted) / self.measured
+
+    def mismatches(self) -> dict[str, tuple[int, int]]:
+        return {p: v for p, v in self.by_path.items() if v[0] != v[1]}
+
+
+def _module_path(path: str, kind: str) -> str:
+    return path.rsplit(".", 1)[0] if kind in MERGES else path
+
+
+def compare_saved(arch: str, *, batch: int = 2, input: Shape | None = None, dtype: str = "fp32") -> SavedComparison:
+    """Trace and measure one architecture on CPU.
+
+    >>> compare_saved("alexnet", batch=1).rel_error
+    0.0
+    """
+    from ..torch_backend.build import build
+    from ..torch_backend.measure import saved_tensors
+    net = load(arch)
+    if input is not None:
+        net = net.with_input(tuple(input))
+    precision = Precision(dtype, device="cpu")
+    traced = trace(net, precision=precision)
+    batch_casts = {s.path: s.weight_casts * ELEMENT_BYTES[dtype] for s in traced.steps}
+    predicted = {}
+    for step, saved in zip(traced.steps, traced.saved_by_step()):
+        key = _module_path(step.path, step.type)
+        predicted[key] = predicted.get(key, 0) + saved.at(batch) + batch_casts[step.path]
+    model = build(net, init=False)
+    store = torch.float32 if precision.autocast else TORCH_DTYPES[dtype]
+    model.to(dtype=store)
+    x = torch.randn(batch, *net.input, dtype=store)
+    half = TORCH_DTYPES[dtype] if precision.autocast else None
+    measured = saved_tensors(model, x, half).by_path(KINDS)
+    paths = list(predicted) + [p for p in measured if p not in predicted]
+    by_path = {p: (predicted.get(p, 0), measured.get(p, 0)) for p in paths}
+    return SavedComparison(net.name, batch, dtype, net.input, sum(predicted.values()), sum(measured.values()),
+                           by_path)
