@@ -5,9 +5,9 @@
                                                        # (bf16 convs are slow on CPU: ~2 minutes)
 
 Writes <out>/gpu_check.csv and <out>/gpu_check.md: for each architecture and precision, the
-engine's forward activations (1 x activations) and training memory (2 x activations + k x params)
-against the bytes autograd saves for backward and, on CUDA, the peak of one training step
-(torch.cuda.max_memory_allocated). Exact quantities (shapes, params, MACs, FLOPs) are checked too;
+autograd memory model's saved bytes and training-step peak (`--memory autograd`), and the lecture's
+2 x activations + k x params, against the bytes autograd saves for backward and, on CUDA, the peak
+of one training step (torch.cuda.max_memory_allocated). Exact quantities (shapes, params, MACs, FLOPs) are checked too;
 the script exits 1 if any disagree. Finishes in well under 5 minutes on one H100.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from cnncost.zoo import ARCHS, list_archs
 ARCHITECTURES = ("alexnet", "vgg16", "googlenet", "resnet50", "efficientnet-b0")
 DTYPES = ("fp32", "bf16")
 COLUMNS = ("architecture", "dtype", "batch", "device", "exact_ok", "ours_saved_MB", "torch_saved_MB",
-           "saved_rel_error", "torch_saved_param_MB", "ours_train_MB", "torch_peak_MB", "peak_rel_error",
+           "saved_rel_error", "torch_saved_param_MB", "ours_train_MB", "lecture_train_MB", "torch_peak_MB", "peak_rel_error",
            "torch_forward_retained_MB", "seconds")
 
 
@@ -73,13 +73,15 @@ def _row(result, seconds: float) -> dict[str, object]:
         return "" if row is None or row.rel_error is None else f"{row.rel_error:+.3f}"
 
     totals = {row.quantity: row for row in result.totals}
-    saved, peak = totals.get("saved_bytes"), totals.get("train_peak_bytes")
+    saved, peak, lecture = totals.get("saved_bytes"), totals.get("train_peak_bytes"), totals.get("lecture_train_peak_bytes")
+    saved_params = totals.get("saved_param_bytes")
     retained = totals.get("forward_retained_bytes")
     return {"architecture": result.architecture, "dtype": result.dtype, "batch": result.batch,
             "device": result.device, "exact_ok": result.ok,
             "ours_saved_MB": mb(saved.ours), "torch_saved_MB": mb(saved.torch), "saved_rel_error": rel(saved),
-            "torch_saved_param_MB": mb(totals["saved_param_bytes"].torch),
-            "ours_train_MB": mb(peak.ours if peak else None), "torch_peak_MB": mb(peak.torch if peak else None),
+            "torch_saved_param_MB": mb(saved_params.torch if saved_params else None),
+            "ours_train_MB": mb(peak.ours if peak else None), "lecture_train_MB": mb(lecture.ours if lecture else None),
+            "torch_peak_MB": mb(peak.torch if peak else None),
             "peak_rel_error": rel(peak), "torch_forward_retained_MB": mb(retained.torch if retained else None),
             "seconds": f"{seconds:.1f}"}
 

@@ -61,6 +61,9 @@ class StepBuilder:
             self.step.weight_casts, self.step.bias_casts = weight, bias
 
 
+MERGE_KINDS = ("concat", "add", "mul")
+
+
 @dataclass
 class Trace:
     """The steps of one forward pass, in execution order, and who saved each storage first."""
@@ -88,6 +91,16 @@ class Trace:
 
     def saved_by_path(self) -> dict[str, Bytes]:
         return {step.path: b for step, b in zip(self.steps, self.saved_by_step())}
+
+    def saved_by_module(self, batch: int) -> dict[str, int]:
+        """Bytes saved at `batch` per torch module path, autocast weight copies included: the basis of
+        the measurement (a merge row `<block>.concat|add|mul` is its block's module)."""
+        casts = ELEMENT_BYTES[self.precision.dtype]
+        out: dict[str, int] = {}
+        for step, saved in zip(self.steps, self.saved_by_step()):
+            module = step.path.rsplit(".", 1)[0] if step.type in MERGE_KINDS else step.path
+            out[module] = out.get(module, 0) + saved.at(batch) + step.weight_casts * casts
+        return out
 
     def saved(self) -> Bytes:
         return total(tensor.nbytes for _, tensor in self.first_savers().values())

@@ -15,12 +15,11 @@ import torch
 
 from ..api import load
 from ..shapes import Shape
-from .tensors import ELEMENT_BYTES, Precision
+from .tensors import Precision
 from .trace import trace
 
 KINDS = ("activation", "input", "parameter-cast")
 TORCH_DTYPES = {"fp32": torch.float32, "fp64": torch.float64, "bf16": torch.bfloat16, "fp16": torch.float16}
-MERGES = ("concat", "add", "mul")
 
 
 @dataclass(frozen=True)
@@ -42,10 +41,6 @@ class SavedComparison:
         return {p: v for p, v in self.by_path.items() if v[0] != v[1]}
 
 
-def _module_path(path: str, kind: str) -> str:
-    return path.rsplit(".", 1)[0] if kind in MERGES else path
-
-
 def compare_saved(arch: str, *, batch: int = 2, input: Shape | None = None, dtype: str = "fp32") -> SavedComparison:
     """Trace and measure one architecture on CPU.
 
@@ -59,11 +54,7 @@ def compare_saved(arch: str, *, batch: int = 2, input: Shape | None = None, dtyp
         net = net.with_input(tuple(input))
     precision = Precision(dtype, device="cpu")
     traced = trace(net, precision=precision)
-    batch_casts = {s.path: s.weight_casts * ELEMENT_BYTES[dtype] for s in traced.steps}
-    predicted = {}
-    for step, saved in zip(traced.steps, traced.saved_by_step()):
-        key = _module_path(step.path, step.type)
-        predicted[key] = predicted.get(key, 0) + saved.at(batch) + batch_casts[step.path]
+    predicted = traced.saved_by_module(batch)
     model = build(net, init=False)
     store = torch.float32 if precision.autocast else TORCH_DTYPES[dtype]
     model.to(dtype=store)

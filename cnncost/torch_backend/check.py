@@ -34,6 +34,9 @@ AUTOCAST = {"bf16", "fp16"}  # run as mixed precision: fp32 params, autocast to 
 EXACT = ("shape", "params", "macs", "flops")
 MERGES = ("concat", "add", "mul")
 
+# What the autograd model predicts: activations, the input batch and autocast's weight copies.
+SAVED_BASIS = ("activation", "input", "parameter-cast")
+
 
 @dataclass(frozen=True)
 class CheckRow:
@@ -145,18 +148,21 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
         peak = train_step_peak(model, x, options.optimizer, half) if memory and device.startswith("cuda") else None
     except ValueError as error:  # e.g. "Expected more than 1 value per channel when training"
         raise CnnCostError(f"PyTorch could not run {net.name} at batch {batch}: {error}") from None
-    rows = _layer_rows(analysis, model, batch, options.bytes_per_element, seen, flops.by_path, saved)
-    rows += _total_rows(analysis, options, model, seen, flops.total, saved, peak)
+    predicted = _predicted_memory(net, options, device, batch) if memory else None
+    rows = _layer_rows(analysis, model, batch, seen, flops.by_path, saved, predicted)
+    rows += _total_rows(analysis, options, model, seen, flops.total, saved, peak, predicted)
     notes = [f"torch {torch.__version__} on {device}; " + ("mixed precision: fp32 params, autocast to "
              f"{options.dtype}" if half else f"params and activations in {options.dtype}"),
              "FLOPs: FlopCounterMode, 2 per multiply-add of conv and matmul ops only "
              "(no bias, norm, pool, activation, LRN or merge FLOPs), the engine's convention",
-             "saved bytes: ours = 1 x activations (incl. input) x bytes per element; torch = storages "
-             "saved for backward (activations and input; parameters and buffers listed apart), "
-             "each storage counted once, charged to the module that saved it first"]
+             "saved bytes: ours = cnncost.memory's autograd model (--memory autograd); torch = storages "
+             "saved for backward (activations, input and autocast weight copies; parameters and buffers "
+             "listed apart), each storage counted once, charged to the module that saved it first; "
+             "lecture_saved_bytes = the lecture's 1 x activations (incl. input) against the same measurement"]
     if peak:
-        notes.append("train peak: ours = 2 x activations + k x params; torch = max_memory_allocated over "
-                     "one training step after a warm-up step (includes cuDNN workspaces and "
+        notes.append("train peak: ours = the autograd model's step peak (train_peak_bytes) and the lecture's "
+                     "2 x activations + k x params (lecture_train_peak_bytes); torch = max_memory_allocated "
+                     "over one training step after a warm-up step (includes cuDNN workspaces and "
                      "optimizer temporaries)")
     return CheckResult(net.name, batch, device, options.dtype, options.optimizer, rows, notes, saved, peak,
                        flops.by_op)
@@ -172,10 +178,17 @@ def _device(device: str) -> str:
     return device
 
 
-def _layer_rows(analysis: Analysis, model: Network, batch: int, size: int, seen, flops: dict[str, int],
-                saved: SavedBytes | None) -> list[CheckRow]:
+def _predicted_memory(net: Net, options: Options, device: str, batch: int) -> tuple[dict[str, int], int]:
+    """The autograd model's saved bytes per module path, and its training-step peak."""
+    from ..memory import Precision, step_memory, trace
+    traced = trace(net, precision=Precision(options.dtype, "cuda" if device.startswith("cuda") else "cpu"))
+    return traced.saved_by_module(batch), step_memory(traced, options.optimizer).peak(batch).at(batch)
+
+
+def _layer_rows(analysis: Analysis, model: Network, batch: int, seen, flops: dict[str, int],
+                saved: SavedBytes | None, predicted: tuple[dict[str, int], int] | None) -> list[CheckRow]:
     modules = dict(model.named_modules())
-    saved_by_path = saved.by_path() if saved else {}
+    saved_by_path = saved.by_path(SAVED_BASIS) if saved else {}
     rows: list[CheckRow] = []
     for leaf in analysis.leaves[1:]:
         path, kind = leaf.path, leaf.type
@@ -191,14 +204,15 @@ def _layer_rows(analysis: Analysis, model: Network, batch: int, size: int, seen,
                             flops.get(path, 0) if module is not None else None)
         ours = (leaf.output_shape, leaf.params, leaf.macs * batch, 2 * leaf.macs * batch)
         rows += [CheckRow(path, kind, q, o, t, True) for q, o, t in zip(EXACT, ours, torch_values)]
-        if saved is not None:
-            rows.append(CheckRow(path, kind, "saved_bytes", leaf.activations * batch * size,
-                                 saved_by_path.get(module_path if kind in MERGES else path, 0), False))
+        if saved is not None and predicted is not None:
+            rows.append(CheckRow(path, kind, "saved_bytes", predicted[0].get(module_path, 0),
+                                 saved_by_path.get(module_path, 0), False))
     return rows
 
 
 def _total_rows(analysis: Analysis, options: Options, model: Network, seen, flop_total: int,
-                saved: SavedBytes | None, peak: TrainPeak | None) -> list[CheckRow]:
+                saved: SavedBytes | None, peak: TrainPeak | None,
+                predicted: tuple[dict[str, int], int] | None) -> list[CheckRow]:
     report = build_report(analysis, options)
     totals, size = report.totals, options.bytes_per_element
 
@@ -209,11 +223,13 @@ def _total_rows(analysis: Analysis, options: Options, model: Network, seen, flop
             row("params", totals.params, sum(p.numel() for p in model.parameters())),
             row("macs", totals.macs, sum(seen.macs.values())),
             row("flops", totals.flops, flop_total)]
-    if saved is not None:
-        rows.append(row("saved_bytes", totals.activations * size, saved.total(), False))
-        rows.append(row("saved_param_bytes", totals.params * size,
-                        saved.total(("parameter", "parameter-cast")), False))
-    if peak is not None:
+    if saved is not None and predicted is not None:
+        rows.append(row("saved_bytes", sum(predicted[0].values()), saved.total(SAVED_BASIS), False))
+        rows.append(row("lecture_saved_bytes", totals.activations * size, saved.total(SAVED_BASIS), False))
+        if options.dtype not in AUTOCAST:  # under autocast the weights' low-precision copies are saved instead
+            rows.append(row("saved_param_bytes", totals.params * size, saved.total(("parameter",)), False))
+    if peak is not None and predicted is not None:
         rows.append(row("forward_retained_bytes", totals.activations * size, peak.after_forward - peak.start, False))
-        rows.append(row("train_peak_bytes", totals.memory_bytes, peak.peak, False))
+        rows.append(row("train_peak_bytes", predicted[1], peak.peak, False))
+        rows.append(row("lecture_train_peak_bytes", totals.memory_bytes, peak.peak, False))
     return rows
