@@ -61,6 +61,7 @@ def _net_from_dict(document: Any, source: str) -> Net:
     unknown = [k for k in document if k not in _TOP_LEVEL]
     if unknown:
         raise SpecError(f"unknown top-level key '{unknown[0]}'" + suggest(str(unknown[0]), _TOP_LEVEL))
+    _move_input_layer(document)
     for key in ("name", "input", "layers"):
         if key not in document:
             raise SpecError(f"missing top-level key '{key}'")
@@ -74,6 +75,25 @@ def _net_from_dict(document: Any, source: str) -> Net:
     layers = converter.node_list(document["layers"], "")
     return Net(str(document["name"]), _parse_input(document["input"]), layers,
                notes=str(document.get("notes") or ""), source=source)
+
+
+def _move_input_layer(document: dict[str, Any]) -> None:
+    """Accept the input as a first layer, `{type: input, shape: [3, 224, 224]}`, as well as a key."""
+    layers = document.get("layers")
+    if not isinstance(layers, list):
+        return
+    positions = [i for i, item in enumerate(layers) if isinstance(item, dict) and item.get("type") == "input"]
+    if not positions:
+        return
+    if positions != [0] or "input" in document:
+        raise SpecError("an input layer must be the first layer, and replaces the top-level 'input' key",
+                        path=str(layers[positions[-1]].get("name", "input")), type_name="input")
+    item = layers[0]
+    unknown = [k for k in item if k not in ("name", "type", "shape")]
+    if unknown or "shape" not in item:
+        raise SpecError("an input layer takes only 'shape' (and 'name'), e.g. {type: input, shape: [3, 224, 224]}",
+                        path=str(item.get("name", "input")), type_name="input")
+    document["input"], document["layers"] = item["shape"], layers[1:]
 
 
 def _parse_input(value: Any) -> tuple[int, ...]:

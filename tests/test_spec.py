@@ -142,3 +142,17 @@ def test_template_errors():
 def test_load_spec_reports_missing_file(tmp_path):
     with pytest.raises(SpecError, match=r"missing.yaml: cannot read spec"):
         cnncost.load_spec(tmp_path / "missing.yaml")
+
+
+def test_input_may_be_declared_as_the_first_layer():
+    as_layer = spec("""
+        name: n
+        layers:
+          - {name: input, type: input, shape: [3, 16, 16]}
+          - {name: conv, type: conv, out: 4, kernel: 3}
+        """)
+    as_key = spec("name: n\ninput: [3, 16, 16]\nlayers: [{name: conv, type: conv, out: 4, kernel: 3}]\n")
+    assert as_layer == as_key
+    with pytest.raises(SpecError, match=r"layer 'input' \(input\): an input layer must be the first layer"):
+        spec("name: n\nlayers:\n  - {name: conv, type: conv, out: 4, kernel: 3}\n"
+             "  - {name: input, type: input, shape: [3, 16, 16]}\n")
