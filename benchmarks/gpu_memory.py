@@ -20,7 +20,8 @@ import torch
 
 import cnncost
 from cnncost.memory import Precision, step_memory, trace
-from cnncost.memory.verify import TORCH_DTYPES, compare_saved
+from cnncost.torch_backend.check import TORCH_DTYPES
+from cnncost.torch_backend.saved_check import compare_saved
 
 ARCHITECTURES = ("alexnet", "vgg16", "googlenet", "resnet50", "mobilenet-v2", "efficientnet-b0", "inception-v3")
 

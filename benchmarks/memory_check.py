@@ -17,7 +17,7 @@ import time
 import torch
 
 from cnncost import list_archs
-from cnncost.memory.verify import compare_saved
+from cnncost.torch_backend.saved_check import compare_saved
 
 TOLERANCE = 0.02
 

@@ -45,12 +45,13 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     """
     options = Options(batch=batch, dtype=dtype, optimizer=optimizer, activations=activations,  # type: ignore[arg-type]
                       memory=memory)  # type: ignore[arg-type]
-    if depth is not None and (not isinstance(depth, int) or depth < 0):
+    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
         from .errors import CnnCostError
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
     net = load(arch)
+    analysis = analyze(net, input)  # first: it validates the net and names the file and layer of any error
     step = _step(net, input, options.dtype, options.optimizer) if options.memory == "autograd" else None
-    return build_report(analyze(net, input), options, depth, step)
+    return build_report(analysis, options, depth, step)
 
 
 def fit(arch: str | os.PathLike[str] | Net, memory: int | str, *, dtype: str = "fp32", optimizer: str = "adam",
@@ -65,7 +66,9 @@ def fit(arch: str | os.PathLike[str] | Net, memory: int | str, *, dtype: str = "
     from .memory import largest_batch, parse_bytes
     options = Options(dtype=dtype, optimizer=optimizer, memory="autograd")
     budget = memory if isinstance(memory, int) else parse_bytes(memory)
-    return largest_batch(_step(load(arch), input, options.dtype, options.optimizer, mode, device), budget)
+    net = load(arch)
+    analyze(net, input)  # validates the net and names the file and layer of any error
+    return largest_batch(_step(net, input, options.dtype, options.optimizer, mode, device), budget)
 
 
 def _step(net: Net, input: Shape | None, dtype: str, optimizer: str, mode: str = "train", device: str = "cuda"):

@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 
 from .conventions import ACTIVATION_COUNTS, DTYPE_BYTES, MEMORY_CONVENTIONS, OPTIMIZER_COPIES
 from .errors import CnnCostError
+from .shapes import parse_shape
 
 FORMATS = ("text", "markdown", "csv", "json", "html", "latex")
 
@@ -14,14 +15,9 @@ FORMATS = ("text", "markdown", "csv", "json", "html", "latex")
 def parse_input(text: str) -> tuple[int, ...]:
     """'3x224x224' or '224' (3 channels, square) -> (3, 224, 224)."""
     try:
-        dims = tuple(int(v) for v in text.lower().replace(",", "x").split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected CxHxW like 3x224x224, got '{text}'") from None
-    if len(dims) == 1:
-        dims = (3, dims[0], dims[0])
-    if any(d < 1 for d in dims):
-        raise argparse.ArgumentTypeError(f"dimensions must be positive, got '{text}'")
-    return dims
+        return parse_shape(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def positive_int(text: str) -> int:
@@ -121,11 +117,11 @@ def run_table(args: argparse.Namespace) -> str:
 
 def run_fit(args: argparse.Namespace) -> str:
     import json
-    from .api import fit, load
+    from .api import fit
     from .formatting import breakdown_table, human_bytes
     result = fit(args.arch, args.memory, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
                  mode=args.mode)
-    name = load(args.arch).name
+    name = result.architecture
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
             "breakdown": {part: size.at(max(result.batch, 1)) for part, size in result.peak.parts.items()}}
     if args.format == "json":

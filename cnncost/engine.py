@@ -2,12 +2,21 @@
 per-sample counts. Batch, dtype and optimizer are applied later, in `report`."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from .errors import CnnCostError
 from .layers.base import Block, Layer, Node
 from .net import Net, child_name
 from .shapes import Shape, numel
+
+
+MERGE_KINDS = ("concat", "add", "mul")  # rows `<block>.<kind>` that a block's merge emits
+
+
+def module_path(path: str, type_name: str) -> str:
+    """The block a merge row belongs to; any other row is its own module."""
+    return path.rsplit(".", 1)[0] if type_name in MERGE_KINDS else path
 
 
 @dataclass(frozen=True)
@@ -22,6 +31,7 @@ class LayerCost:
     activations: int
     params: int
     macs: int
+    tabulated: bool = True  # False: the lecture's tables fold this layer into the row before it
 
     @property
     def depth(self) -> int:
@@ -38,6 +48,7 @@ class BlockSpan:
     output_shape: Shape
     first: int
     stop: int
+    grouping: bool = True  # False for multi-branch modules (concat, residual, gate)
 
     @property
     def depth(self) -> int:
@@ -62,7 +73,9 @@ def analyze(net: Net, input: Shape | None = None) -> Analysis:
     >>> a.leaves[1].output_shape, a.leaves[1].params, a.leaves[1].macs
     ((4, 6, 6), 112, 3888)
     """
-    shape = tuple(input) if input is not None else net.input
+    if input is not None:
+        net = net.with_input(input)  # validates: positive integers
+    shape = net.input
     walker = _Walker(net.source)
     walker.leaves.append(LayerCost("input", "input", "", shape, shape, numel(shape), 0, 0))
     x = shape
@@ -98,21 +111,24 @@ class _Walker:
         y = layer.out_shape(x)
         made = numel(y) if layer.creates_tensor() else 0
         self.leaves.append(LayerCost(path, layer.type_name, layer.describe(), x, y, made,
-                                     layer.params(x), layer.macs(x, y)))
+                                     layer.params(x), layer.macs(x, y), layer.tabulated))
         return y
 
     def _block(self, block: Block, x: Shape, path: str) -> Shape:
         first = len(self.leaves)
-        index = iter(range(1 << 62))
+        index = itertools.count()
 
         def visit_child(child: Node, shape: Shape) -> Shape:
             return self.visit(child, shape, f"{path}.{child_name(child, next(index))}")
 
         def merge(kind: str, y: Shape) -> None:
             merge_path = f"{path}.{kind}"
+            if merge_path in self.paths:
+                raise CnnCostError(f"a layer inside is named '{kind}', the name of this block's {kind} row; "
+                                   "rename it", path=path, type_name=block.type_name, source=self.source)
             self.paths.add(merge_path)
             self.leaves.append(LayerCost(merge_path, kind, "", x, y, numel(y), 0, 0))
 
         y = block.propagate(x, visit_child, merge)
-        self.blocks.append(BlockSpan(path, block.type_name, x, y, first, len(self.leaves)))
+        self.blocks.append(BlockSpan(path, block.type_name, x, y, first, len(self.leaves), block.grouping))
         return y

@@ -14,7 +14,6 @@ from .report import NUMERIC_COLUMNS, Report, Row
 HEADERS = ("layer", "type", "kernel", "output", "activations", "params", "MACs", "FLOPs",
            "act. mem (MB)", "param mem (MB)", "memory (MB)")
 TABLEFMT = {"text": "simple", "markdown": "github", "html": "html", "latex": "latex_booktabs"}
-FORMATS = ("text", "markdown", "csv", "json", "html", "latex")
 
 
 def si(value: int) -> str:

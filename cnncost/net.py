@@ -33,6 +33,8 @@ class Net:
                 raise SpecError(f"layer {i} is a {type(layer).__name__}, not a layer", source=self.source or None)
 
     def with_input(self, shape: Shape) -> Net:
+        if isinstance(shape, str) or not hasattr(shape, "__iter__"):
+            raise SpecError(f"input must be a sequence of positive integers like (3, 224, 224), got {shape!r}")
         return Net(self.name, tuple(shape), self.layers, self.notes, self.source)
 
 

@@ -5,11 +5,10 @@ import dataclasses
 import itertools
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from .conventions import FLOP_CONVENTION, Options
 from .engine import Analysis, LayerCost
-from .layers import LAYER_TYPES
 from .shapes import Shape, numel
 
 NUMERIC_COLUMNS = ("activations", "params", "macs", "flops", "activation_memory_bytes",
@@ -177,9 +176,8 @@ def _counted_leaves(analysis: Analysis, options: Options) -> list[LayerCost]:
     leaves = list(analysis.leaves)
     if options.activations == "all":
         return leaves
-    leaves = [leaf if getattr(LAYER_TYPES.get(leaf.type), "tabulated", True)
-              else dataclasses.replace(leaf, activations=0) for leaf in leaves]
-    modules = [b for b in analysis.blocks if not LAYER_TYPES[b.type].grouping]
+    leaves = [leaf if leaf.tabulated else dataclasses.replace(leaf, activations=0) for leaf in leaves]
+    modules = [b for b in analysis.blocks if not b.grouping and b.stop > b.first]
     covered_until = 0
     for block in sorted(modules, key=lambda b: (b.first, -b.stop)):
         if block.first >= covered_until:  # not inside an outer module

@@ -7,6 +7,21 @@ Shape = tuple[int, ...]
 Pair = tuple[int, int]
 
 
+def parse_shape(text: str) -> Shape:
+    """'3x224x224' (or '3,224,224') -> (3, 224, 224); a single size '224' means 3x224x224.
+
+    Raises ValueError with a message for anything else."""
+    try:
+        dims = tuple(int(v) for v in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise ValueError(f"expected CxHxW like 3x224x224, got '{text}'") from None
+    if len(dims) == 1:
+        dims = (3, dims[0], dims[0])
+    if any(d < 1 for d in dims):
+        raise ValueError(f"dimensions must be positive, got '{text}'")
+    return dims
+
+
 def numel(shape: Shape) -> int:
     return prod(shape)
 

@@ -24,6 +24,7 @@ from .errors import CnnCostError, SpecError
 from .layers import LAYER_TYPES, Block, Concat, Node
 from .layers.base import suggest
 from .net import Net
+from .shapes import parse_shape
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_LEVEL = ("name", "input", "layers", "notes", "blocks")
@@ -99,9 +100,9 @@ def _move_input_layer(document: dict[str, Any]) -> None:
 def _parse_input(value: Any) -> tuple[int, ...]:
     if isinstance(value, str):
         try:
-            return tuple(int(v) for v in value.lower().split("x"))
-        except ValueError:
-            raise SpecError(f"input must look like [3, 224, 224] or 3x224x224, got '{value}'") from None
+            return parse_shape(value)
+        except ValueError as error:
+            raise SpecError(f"input: {error}") from None
     if not isinstance(value, list):
         raise SpecError(f"input must be a list like [3, 224, 224], got {value!r}")
     return tuple(value)
@@ -126,6 +127,8 @@ class _Converter:
         path = f"{parent}.{label}" if parent else str(label)
         if type_name is None:
             raise SpecError("missing field 'type'", path=path)
+        if not isinstance(type_name, str):
+            raise SpecError(f"field 'type' must be a string, got {type_name!r}", path=path)
         if type_name in self.templates:
             return self._instantiate(item, path, parent, index)
         cls = LAYER_TYPES.get(type_name)
@@ -170,6 +173,9 @@ class _Converter:
         if not isinstance(template, dict) or "type" not in template:
             raise SpecError(f"block '{item['type']}' must be a mapping with a 'type'")
         params = template.get("params") or []
+        if not isinstance(params, (list, dict)) or not all(isinstance(p, str) for p in params):
+            raise SpecError(f"block '{item['type']}': params must be a list of names or a mapping of "
+                            f"names to defaults, got {params!r}", path=path)
         defaults = params if isinstance(params, dict) else {p: None for p in params}
         given = {k: v for k, v in item.items() if k not in ("name", "type")}
         for key in given:

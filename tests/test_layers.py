@@ -1,14 +1,23 @@
 """Closed-form cases per layer type, and the errors a bad layer gets."""
+import dataclasses
+
 import pytest
 
 import cnncost
-from cnncost import (AdaptiveAvgPool, AvgPool, BatchNorm, Concat, Conv, Dropout, Flatten, GlobalAvgPool, Linear,
-                     LRN, MaxPool, Net, ReLU, Residual, Sequential, Sigmoid, SqueezeExcite, analyze)
+from cnncost import (GELU, LRN, AdaptiveAvgPool, AvgPool, BatchNorm, Concat, Conv, Dropout, Flatten, Gate,
+                     GlobalAvgPool, Hardswish, LeakyReLU, Linear, MaxPool, Net, ReLU, ReLU6, Repeat, Residual,
+                     Sequential, Side, Sigmoid, SiLU, SqueezeExcite, Tanh, analyze)
+from cnncost.layers import Layer
+from cnncost.shapes import numel
 from cnncost.errors import CnnCostError, ShapeError, SpecError
 
 
 def leaf(layer, shape):
-    return analyze(Net("t", shape, [layer])).leaves[1]
+    """A layer's row, or for a block the sum of its rows (its output is the last row's)."""
+    leaves = analyze(Net("t", shape, [layer])).leaves[1:]
+    if len(leaves) == 1:
+        return leaves[0]
+    return dataclasses.replace(leaves[-1], params=sum(c.params for c in leaves), macs=sum(c.macs for c in leaves))
 
 
 # (layer, input, output, params, macs, allocates a tensor)
@@ -25,7 +34,8 @@ CASES = {
     "conv same even kernel": (Conv(out=1, kernel=4, padding="same"), (1, 10, 10), (1, 10, 10), 17, 100 * 16, True),
     "maxpool 3/2": (MaxPool(kernel=3, stride=2), (96, 55, 55), (96, 27, 27), 0, 0, True),
     "maxpool ceil": (MaxPool(kernel=3, stride=2, ceil_mode=True), (64, 112, 112), (64, 56, 56), 0, 0, True),
-    "maxpool ceil drops window in padding": (MaxPool(kernel=2, stride=2, padding=1, ceil_mode=True), (1, 4, 4),
+    # ceil((5 + 2 - 2) / 2) + 1 = 4, but the 4th window would start in the right padding: 3
+    "maxpool ceil drops window in padding": (MaxPool(kernel=2, stride=2, padding=1, ceil_mode=True), (1, 5, 5),
                                              (1, 3, 3), 0, 0, True),
     "avgpool default stride": (AvgPool(kernel=2), (3, 7, 7), (3, 3, 3), 0, 0, True),
     "adaptive avgpool": (AdaptiveAvgPool(output=6), (256, 13, 13), (256, 6, 6), 0, 0, True),
@@ -36,6 +46,14 @@ CASES = {
     "relu in place": (ReLU(), (8, 4, 4), (8, 4, 4), 0, 0, False),
     "relu not in place": (ReLU(inplace=False), (8, 4, 4), (8, 4, 4), 0, 0, True),
     "sigmoid": (Sigmoid(), (8, 1, 1), (8, 1, 1), 0, 0, True),
+    "relu6 in place": (ReLU6(), (8, 4, 4), (8, 4, 4), 0, 0, False),
+    "leaky relu not in place": (LeakyReLU(inplace=False), (8, 4, 4), (8, 4, 4), 0, 0, True),
+    "silu in place": (SiLU(), (8, 4, 4), (8, 4, 4), 0, 0, False),
+    "hardswish not in place": (Hardswish(inplace=False), (8, 4, 4), (8, 4, 4), 0, 0, True),
+    "tanh": (Tanh(), (8, 4, 4), (8, 4, 4), 0, 0, True),
+    "gelu": (GELU(), (16,), (16,), 0, 0, True),
+    "gate (SE-like)": (Gate(layers=(GlobalAvgPool(), Conv(out=8, kernel=1), Sigmoid())), (8, 4, 4), (8, 4, 4),
+                       8 * 8 + 8, 64, True),
     "dropout": (Dropout(p=0.5), (4096,), (4096,), 0, 0, True),
     "flatten is a view": (Flatten(), (256, 6, 6), (9216,), 0, 0, False),
     "linear": (Linear(out=4096), (9216,), (4096,), 9216 * 4096 + 4096, 9216 * 4096, True),
@@ -49,7 +67,8 @@ def test_layer_closed_forms(layer, x, y, params, macs, allocates):
     assert cost.output_shape == y
     assert cost.params == params
     assert cost.macs == macs
-    assert cost.activations == (cost.output_shape[0] * (y[1] * y[2] if len(y) == 3 else 1) if allocates else 0)
+    if isinstance(layer, Layer):
+        assert cost.activations == (numel(y) if allocates else 0)
 
 
 def test_concat_sums_channels_and_allocates_its_output():
@@ -132,3 +151,37 @@ def test_duplicate_names_are_an_error():
 
 def test_every_registered_type_is_exported():
     assert {cls.__name__ for cls in cnncost.layers.LAYER_TYPES.values()} <= set(cnncost.__all__)
+
+
+def test_a_child_named_like_the_merge_row_is_an_error():
+    net = Net("t", (4, 8, 8), [Residual(name="res", layers=(Conv(name="add", out=4, kernel=1),))])
+    with pytest.raises(CnnCostError, match=r"layer 'res' \(residual\): a layer inside is named 'add'"):
+        analyze(net)
+
+
+@pytest.mark.parametrize("bad", [(3, 224.0, 224), (0, 224, 224), "3x224x224", 224])
+def test_input_override_is_validated(bad):
+    with pytest.raises(SpecError, match=r"input must be"):
+        cnncost.table("alexnet", input=bad)
+
+
+def test_gate_and_conv_on_the_wrong_rank():
+    with pytest.raises(ShapeError, match=r"layer 'g' \(gate\): needs a CxHxW feature map; input shape 192"):
+        analyze(Net("t", (192,), [Gate(name="g", layers=(Sigmoid(),))]))
+    with pytest.raises(ShapeError, match=r"needs a CxHxW feature map; got a 2-D shape; input shape 224x224"):
+        analyze(Net("t", (224, 224), [Conv(name="c", out=4, kernel=3)]))
+
+
+def test_repeat_is_capped():
+    with pytest.raises(SpecError, match=r"layer 'stage' \(repeat\): times must be at most 10,000"):
+        Repeat(name="stage", times=100_000_000, layers=(ReLU(),))
+
+
+def test_side_branch_is_not_charged_for_the_trunk_under_the_lecture_convention():
+    net = Net("aux", (8, 6, 6), [Conv(name="trunk", out=8, kernel=3, padding=1),
+                                 Side(name="aux", layers=(GlobalAvgPool(name="pool"), Flatten(name="flat"),
+                                                          Linear(name="fc", out=10)))])
+    rows = {r.name: r for r in cnncost.table(net, batch=1, activations="lecture").rows}
+    assert rows["aux.fc"].activations == 10
+    assert rows["aux.pool"].activations == 8
+    assert cnncost.analyze(net).output_shape == (8, 6, 6)

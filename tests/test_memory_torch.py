@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="comparing with PyTorch needs cnncost[torch]")
 
-from cnncost.memory.verify import compare_saved  # noqa: E402
+from cnncost.torch_backend.saved_check import compare_saved  # noqa: E402
 
 # (arch, batch, input, dtype): the lecture's three nets at full size, a sample of the zoo at small
 # inputs to keep CI fast. Inception-v3 needs at least 75x75.

@@ -156,3 +156,15 @@ def test_input_may_be_declared_as_the_first_layer():
     with pytest.raises(SpecError, match=r"layer 'input' \(input\): an input layer must be the first layer"):
         spec("name: n\nlayers:\n  - {name: conv, type: conv, out: 4, kernel: 3}\n"
              "  - {name: input, type: input, shape: [3, 16, 16]}\n")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("name: x\ninput: [3, 8, 8]\nlayers: [{type: [conv]}]\n", r"field 'type' must be a string"),
+    ("name: x\ninput: [3, 8, 8]\nblocks: {b: {params: {7: 1}, type: relu}}\nlayers: [{type: b, '5': 1}]\n",
+     r"params must be a list of names or a mapping"),
+    ("name: x\ninput: [3, 8, 8]\nblocks: {b: {params: width, type: relu}}\nlayers: [{type: b}]\n",
+     r"params must be a list of names or a mapping"),
+], ids=["type not a string", "int parameter names", "params a string"])
+def test_odd_specs_get_one_line_errors(text, message):
+    with pytest.raises(SpecError, match=message):
+        spec(text)

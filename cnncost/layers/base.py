@@ -32,8 +32,8 @@ def register(type_name: str) -> Callable[[type], type]:
 
 def suggest(word: str, allowed: typing.Iterable[str]) -> str:
     """"; did you mean 'k'? allowed: a, b" — the tail of every unknown-name message."""
-    allowed = sorted(allowed)
-    close = difflib.get_close_matches(word, allowed, n=1)
+    allowed = sorted(str(a) for a in allowed)
+    close = difflib.get_close_matches(str(word), allowed, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ";"
     return f"{hint} allowed: {', '.join(allowed)}"
 
@@ -58,7 +58,10 @@ class Node:
         if self.name is not None and (not self.name or "." in self.name):
             raise SpecError(f"name {self.name!r} must be non-empty and contain no '.'",
                             path=self.name, type_name=self.type_name)
-        self.validate()
+        try:
+            self.validate()
+        except ShapeError as error:  # `require` in validate() judges fields, not shapes
+            raise SpecError(error.problem, path=error.path, type_name=error.type_name) from None
 
     def validate(self) -> None:
         """Check field values that the type hints cannot express (positivity, divisibility...)."""
@@ -112,7 +115,8 @@ class Layer(Node):
         return ""
 
     def expect_map(self, x: Shape) -> None:
-        self.require(len(x) == 3, "needs a CxHxW feature map; got a flat vector", x)
+        self.require(len(x) == 3, "needs a CxHxW feature map; got a flat vector" if len(x) == 1
+                     else f"needs a CxHxW feature map; got a {len(x)}-D shape", x)
 
 
 class Block(Node):

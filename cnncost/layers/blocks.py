@@ -15,6 +15,7 @@ from .conv import Conv
 from .pool import GlobalAvgPool
 
 Visit = Callable[[Node, Shape], Shape]
+MAX_REPEAT = 10_000  # every copy is walked; far beyond any real network's depth
 Merge = Callable[[str, Shape], None]
 
 
@@ -60,6 +61,7 @@ class Repeat(Block):
 
     def validate(self) -> None:
         self.require_positive(times=self.times)
+        self.require(self.times <= MAX_REPEAT, f"times must be at most {MAX_REPEAT:,}, got {self.times:,}")
 
     def children(self) -> tuple[Node, ...]:
         return tuple(Sequential(name=str(i), layers=self.layers) for i in range(self.times))
@@ -138,8 +140,9 @@ class Gate(Block):
         return self.layers
 
     def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
+        self.require(len(x) == 3, "needs a CxHxW feature map", x)
         g = _chain(self.layers, x, visit)
-        self.require(len(x) == 3 and g in ((x[0], 1, 1), x),
+        self.require(g in ((x[0], 1, 1), x),
                      f"the gate's layers must give {x[0]}x1x1 or the input's shape, got "
                      f"{'x'.join(map(str, g))}", x)
         merge("mul", x)
@@ -188,6 +191,8 @@ class SqueezeExcite(Block):
 class Side(Block):
     """A side branch: layers(x) is an extra output of the network (an auxiliary classifier);
     x itself passes on unchanged. Its costs count like any other layer's."""
+
+    grouping = True  # its layers are a sequence; it allocates no tensor of its own
 
     layers: tuple[Node, ...]
 

@@ -1,6 +1,6 @@
 """What a PyTorch training step really holds: the tensors autograd saves for backward (one rule per
 layer type, `saved.py`), the whole step's timeline and peak (`step.py`) and the largest batch that
-fits (`fit.py`). Pure Python; `verify.py` (torch) checks it against measurements.
+fits (`fit.py`). Pure Python; `cnncost.torch_backend.saved_check` checks it against measurements.
 
 >>> import cnncost
 >>> from cnncost.memory import Precision, step_memory, trace

@@ -32,13 +32,15 @@ def parse_bytes(text: str) -> int:
 class Fit:
     """`batch`: the largest that fits (0: not even one sample); `peak` the moment that limits it."""
 
+    architecture: str
     budget: int
     batch: int
     peak: Moment
 
     @property
     def peak_bytes(self) -> int:
-        return self.peak.at(self.batch)
+        """The peak at `batch` (at batch 1 when not even that fits)."""
+        return self.peak.at(max(self.batch, 1))
 
 
 def largest_batch(step: StepMemory, budget: int) -> Fit:
@@ -58,4 +60,4 @@ def largest_batch(step: StepMemory, budget: int) -> Fit:
     batch = max(0, min(limits))
     if batch and step.peak(batch).at(batch) > budget or step.peak(batch + 1).at(batch + 1) <= budget:
         raise AssertionError(f"fit: batch {batch} does not solve peak(batch) <= {budget}")  # a bug, not a user error
-    return Fit(budget, batch, step.peak(max(batch, 1)))
+    return Fit(step.trace.name, budget, batch, step.peak(max(batch, 1)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+from ..engine import module_path
 from ..errors import CnnCostError
 from ..layers.base import Block, Layer, Node
 from ..net import Net, child_name
@@ -61,9 +62,6 @@ class StepBuilder:
             self.step.weight_casts, self.step.bias_casts = weight, bias
 
 
-MERGE_KINDS = ("concat", "add", "mul")
-
-
 @dataclass
 class Trace:
     """The steps of one forward pass, in execution order, and who saved each storage first."""
@@ -98,7 +96,7 @@ class Trace:
         casts = ELEMENT_BYTES[self.precision.dtype]
         out: dict[str, int] = {}
         for step, saved in zip(self.steps, self.saved_by_step()):
-            module = step.path.rsplit(".", 1)[0] if step.type in MERGE_KINDS else step.path
+            module = module_path(step.path, step.type)
             out[module] = out.get(module, 0) + saved.at(batch) + step.weight_casts * casts
         return out
 
@@ -140,7 +138,9 @@ def trace(net: Net, input: Shape | None = None, precision: Precision = Precision
     [('conv0', 192), ('relu1', 144)]
     """
     from .saved import leaf_rule, merge_rule, keeps_output
-    shape = tuple(input) if input is not None else net.input
+    if input is not None:
+        net = net.with_input(input)  # validates: positive integers
+    shape = net.input
     ids = itertools.count()
     x0 = Tensor(next(ids), numel(shape), 0, precision.param_dtype, requires_grad=False)
     steps: list[Step] = []

@@ -21,7 +21,7 @@ import torch
 
 from ..api import load
 from ..conventions import Options
-from ..engine import Analysis, analyze
+from ..engine import MERGE_KINDS, Analysis, analyze, module_path
 from ..errors import CnnCostError
 from ..net import Net
 from ..report import build_report
@@ -32,7 +32,6 @@ from .measure import SavedBytes, TrainPeak, probe, saved_tensors, train_step_pea
 TORCH_DTYPES = {"fp32": torch.float32, "fp64": torch.float64, "bf16": torch.bfloat16, "fp16": torch.float16}
 AUTOCAST = {"bf16", "fp16"}  # run as mixed precision: fp32 params, autocast to the half type
 EXACT = ("shape", "params", "macs", "flops")
-MERGES = ("concat", "add", "mul")
 
 # What the autograd model predicts: activations, the input batch and autocast's weight copies.
 SAVED_BASIS = ("activation", "input", "parameter-cast")
@@ -192,21 +191,21 @@ def _layer_rows(analysis: Analysis, model: Network, batch: int, seen, flops: dic
     rows: list[CheckRow] = []
     for leaf in analysis.leaves[1:]:
         path, kind = leaf.path, leaf.type
-        module_path = path.rsplit(".", 1)[0] if kind in MERGES else path
-        module = modules.get(module_path)
-        if kind in MERGES:  # the block's own work: what is not inside any of its children
+        owner = module_path(path, kind)
+        module = modules.get(owner)
+        if kind in MERGE_KINDS:  # the block's own work: what is not inside any of its children
             own_params = sum(p.numel() for p in module.parameters(recurse=False)) if module is not None else None
-            own_flops = flops.get(module_path, 0) - sum(
-                flops.get(f"{module_path}.{name}", 0) for name in (module._modules if module is not None else ()))
-            torch_values = (seen.shapes.get(module_path), own_params, 0 if module is not None else None, own_flops)
+            own_flops = flops.get(owner, 0) - sum(
+                flops.get(f"{owner}.{name}", 0) for name in (module._modules if module is not None else ()))
+            torch_values = (seen.shapes.get(owner), own_params, 0 if module is not None else None, own_flops)
         else:
             torch_values = (seen.shapes.get(path), seen.params.get(path), seen.macs.get(path),
                             flops.get(path, 0) if module is not None else None)
         ours = (leaf.output_shape, leaf.params, leaf.macs * batch, 2 * leaf.macs * batch)
         rows += [CheckRow(path, kind, q, o, t, True) for q, o, t in zip(EXACT, ours, torch_values)]
         if saved is not None and predicted is not None:
-            rows.append(CheckRow(path, kind, "saved_bytes", predicted[0].get(module_path, 0),
-                                 saved_by_path.get(module_path, 0), False))
+            rows.append(CheckRow(path, kind, "saved_bytes", predicted[0].get(owner, 0),
+                                 saved_by_path.get(owner, 0), False))
     return rows
 
 

@@ -2,9 +2,8 @@
 only tests and benchmarks import this module.
 
 Basis: every storage autograd saves, counted once and charged to the module that saved it first,
-of kinds activation, input and parameter-cast (weight copies made by autocast; the measurement
-files a linear layer's cast under 'activation', because it saves a transposed view of it, so the
-two kinds are compared together). A merge row `<block>.concat|add|mul` is compared with what the
+of kinds activation, input and parameter-cast (weight copies made by autocast), the basis of
+`check`'s saved bytes too. A merge row `<block>.concat|add|mul` is compared with what the
 block's own forward saved.
 """
 from __future__ import annotations
@@ -14,12 +13,13 @@ from dataclasses import dataclass
 import torch
 
 from ..api import load
+from ..memory.tensors import Precision
+from ..memory.trace import trace
 from ..shapes import Shape
-from .tensors import Precision
-from .trace import trace
+from .build import build
+from .check import SAVED_BASIS, TORCH_DTYPES
+from .measure import saved_tensors
 
-KINDS = ("activation", "input", "parameter-cast")
-TORCH_DTYPES = {"fp32": torch.float32, "fp64": torch.float64, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,6 @@ def compare_saved(arch: str, *, batch: int = 2, input: Shape | None = None, dtyp
     >>> compare_saved("alexnet", batch=1).rel_error
     0.0
     """
-    from ..torch_backend.build import build
-    from ..torch_backend.measure import saved_tensors
     net = load(arch)
     if input is not None:
         net = net.with_input(tuple(input))
@@ -60,7 +58,7 @@ def compare_saved(arch: str, *, batch: int = 2, input: Shape | None = None, dtyp
     model.to(dtype=store)
     x = torch.randn(batch, *net.input, dtype=store)
     half = TORCH_DTYPES[dtype] if precision.autocast else None
-    measured = saved_tensors(model, x, half).by_path(KINDS)
+    measured = saved_tensors(model, x, half).by_path(SAVED_BASIS)
     paths = list(predicted) + [p for p in measured if p not in predicted]
     by_path = {p: (predicted.get(p, 0), measured.get(p, 0)) for p in paths}
     return SavedComparison(net.name, batch, dtype, net.input, sum(predicted.values()), sum(measured.values()),
