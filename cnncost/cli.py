@@ -5,10 +5,11 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from .conventions import ACTIVATION_COUNTS, DTYPE_BYTES, MEMORY_CONVENTIONS, OPTIMIZER_COPIES
+from .conventions import ACTIVATION_COUNTS, DTYPE_ALIASES, DTYPE_BYTES, MEMORY_CONVENTIONS, OPTIMIZER_COPIES
 from .errors import CnnCostError
 from .shapes import parse_shape
 
+DTYPE_CHOICES = (*DTYPE_BYTES, *DTYPE_ALIASES)
 FORMATS = ("text", "markdown", "csv", "json", "html", "latex")
 
 
@@ -33,7 +34,8 @@ def positive_int(text: str) -> int:
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=positive_int, default=128, help="images per step (default 128)")
     parser.add_argument("--input", type=parse_input, metavar="CxHxW", help="input size, e.g. 3x299x299")
-    parser.add_argument("--dtype", default="fp32", choices=sorted(DTYPE_BYTES), help="default fp32")
+    parser.add_argument("--dtype", default="fp32", choices=DTYPE_CHOICES, metavar="DTYPE",
+                        help=f"{', '.join(DTYPE_BYTES)} (or float32, half, bfloat16, ...); default fp32")
     parser.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZER_COPIES),
                         help="sets k in k x params: sgd 2, momentum 3, adam/adamw 4 (default adam)")
     parser.add_argument("--activations", default="all", choices=ACTIVATION_COUNTS,
@@ -64,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "parameters, gradients, optimizer state, saved activations) fits, with the "
                               "breakdown at that batch (e.g. cnncost fit vgg16 --memory 80GiB --dtype bf16).")
     fit.add_argument("arch", metavar="NAME|FILE.yaml")
-    fit.add_argument("--memory", required=True, metavar="SIZE", help="budget: 80GiB, 40GB, 16000MiB or bytes")
+    fit.add_argument("--memory", required=True, metavar="SIZE", help="budget with a unit: 80GiB, 16000MiB (GB = GiB = 2^30 bytes)")
     fit.add_argument("--input", type=parse_input, metavar="CxHxW", help="input size, e.g. 3x299x299")
     fit.add_argument("--dtype", default="fp32", choices=("bf16", "fp16", "fp32", "fp64"),
                      help="fp32 (default); bf16/fp16 = autocast with fp32 master weights")
@@ -96,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     check.add_argument("--batch", type=positive_int, default=2, help="images per step (default 2)")
     check.add_argument("--input", type=parse_input, metavar="CxHxW", help="input size, e.g. 3x299x299")
-    check.add_argument("--dtype", default="fp32", choices=sorted(DTYPE_BYTES))
+    check.add_argument("--dtype", default="fp32", choices=("fp32", "fp64", "fp16", "bf16"),
+                       help="fp16/bf16 run as autocast with fp32 parameters")
     check.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZER_COPIES))
     check.add_argument("--format", default="text", choices=("text", "markdown", "csv", "json"))
     check.set_defaults(run=run_check)
@@ -115,27 +118,31 @@ def run_table(args: argparse.Namespace) -> str:
     return render(report, args.format)
 
 
-def run_fit(args: argparse.Namespace) -> str:
+def run_fit(args: argparse.Namespace) -> tuple[str, int]:
     import json
     from .api import fit
     from .formatting import breakdown_table, human_bytes
     result = fit(args.arch, args.memory, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
                  mode=args.mode)
-    name = result.architecture
+    name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits
+    setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
             "breakdown": {part: size.at(max(result.batch, 1)) for part, size in result.peak.parts.items()}}
     if args.format == "json":
         return json.dumps({"architecture": name, "budget_bytes": result.budget, "batch": result.batch,
-                           "dtype": args.dtype, "optimizer": args.optimizer, "training_step": step}, indent=2)
+                           "dtype": args.dtype, "optimizer": args.optimizer, "mode": args.mode,
+                           "training_step": step}, indent=2), fits
     if result.batch == 0:
-        return (f"{name}: not even batch 1 fits in {human_bytes(result.budget)} ({args.dtype}, {args.optimizer}); "
-                f"batch 1 needs {human_bytes(result.peak_bytes)}\n\n" + breakdown_table(step, args.format))
+        return (f"{name}: not even batch 1 fits in {human_bytes(result.budget)} ({setting}); "
+                f"batch 1 needs {human_bytes(result.peak_bytes)}\n\n" + breakdown_table(step, args.format)), fits
     same = (f"\n\nSame figures: cnncost table {args.arch} --batch {result.batch} --dtype {args.dtype} "
             f"--optimizer {args.optimizer} --memory autograd"
             + (f" --input {'x'.join(map(str, args.input))}" if args.input else "")) if args.mode == "train" else ""
+    caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
+              "allocator fragmentation: give --memory a margin below the card's capacity.")
     return (f"{name}: largest batch that fits in {human_bytes(result.budget)}: {result.batch} "
-            f"({args.dtype}, {args.optimizer}, {args.mode}; peak {human_bytes(result.peak_bytes)})\n\n"
-            + breakdown_table(step, args.format) + same)
+            f"({setting}; peak {human_bytes(result.peak_bytes)})\n\n"
+            + breakdown_table(step, args.format) + same + caveat), 0
 
 
 def run_compare(args: argparse.Namespace) -> str:

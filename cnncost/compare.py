@@ -57,10 +57,16 @@ class Comparison:
         from .formatting import render_comparison
         return render_comparison(self, fmt)
 
+    def _repr_html_(self) -> str:
+        return self.to_text("html")
+
     def __str__(self) -> str:
         return self.to_text()
 
 
 def compare(archs: Sequence[str | os.PathLike[str] | Net], **options: Any) -> Comparison:
     """Tabulate each architecture with the same options (see `cnncost.table`)."""
+    if not archs:
+        from .errors import CnnCostError
+        raise CnnCostError("compare needs at least one architecture")
     return Comparison(tuple(table(arch, **options) for arch in archs))

@@ -50,6 +50,9 @@ class Options:
         if self.memory not in MEMORY_CONVENTIONS:
             raise CnnCostError(f"unknown memory convention '{self.memory}'"
                                + suggest(str(self.memory), MEMORY_CONVENTIONS))
+        if self.memory == "autograd" and self.activations != "all":
+            raise CnnCostError("--activations chooses what the lecture's rule counts; the autograd model counts "
+                               "what PyTorch saves: use one or the other")
         if self.memory == "autograd" and self.dtype not in ("fp32", "fp64", "fp16", "bf16"):
             raise CnnCostError(f"--memory autograd models PyTorch training, which needs fp32, fp64, fp16 or "
                                f"bf16; got '{self.dtype}'")
@@ -63,10 +66,12 @@ class Options:
         return OPTIMIZER_COPIES[self.optimizer]
 
     def describe(self) -> str:
-        return (f"batch {self.batch}, {self.dtype} ({self.bytes_per_element} B), "
-                f"optimizer {self.optimizer} ({self.param_copies} x params), "
-                f"activation memory 2 x activations (input 1 x), activations: {self.activations}, "
-                f"{FLOP_CONVENTION}, MB = 2^20 B, GB = 2^30 B" + (
-                    "; memory: autograd (saved = bytes PyTorch saves for backward, charged to the first "
-                    "layer that saves each storage; fp16/bf16 = autocast with fp32 parameters; CUDA)"
-                    if self.memory == "autograd" else ""))
+        if self.memory == "autograd":
+            memory = ("memory: autograd (saved = bytes PyTorch saves for backward, charged to the first layer "
+                      "that saves each storage; peak = the largest moment of a training step; fp16/bf16 = "
+                      "autocast with fp32 parameters; CUDA; no allocator or cuDNN workspace overhead)")
+        else:
+            memory = (f"memory: the lecture's, 2 x activations (input 1 x) + {self.param_copies} x params, "
+                      f"activations: {self.activations}")
+        return (f"batch {self.batch}, {self.dtype} ({self.bytes_per_element} B), optimizer {self.optimizer}, "
+                f"{memory}, {FLOP_CONVENTION}, MB = 2^20 B, GB = 2^30 B")

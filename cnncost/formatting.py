@@ -11,13 +11,15 @@ from .conventions import MB
 from .errors import format_shape
 from .report import NUMERIC_COLUMNS, Report, Row
 
-HEADERS = ("layer", "type", "kernel", "output", "activations", "params", "MACs", "FLOPs",
-           "act. mem (MB)", "param mem (MB)", "memory (MB)")
+HEADERS = ("layer", "type", "kernel", "output", "activations", "params", "MACs", "FLOPs")
+LECTURE_MEMORY = ("act. mem (MB)", "param mem (MB)", "memory (MB)")
 TABLEFMT = {"text": "simple", "markdown": "github", "html": "html", "latex": "latex_booktabs"}
 
 
 def si(value: int) -> str:
     """1234567 -> '1.23M'; decimal prefixes, as FLOP counts are quoted."""
+    if abs(value) >= 10**18:
+        return f"{value:.3e}"
     for factor, suffix in ((10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
         if abs(value) >= factor:
             return f"{value / factor:.2f}{suffix}"
@@ -36,10 +38,13 @@ def human_bytes(value: int) -> str:
 
 
 def _cells(row: Row) -> list[str]:
+    """The lecture's memory columns, or under the autograd convention the bytes saved for backward."""
     cells = [row.name, row.type, row.attrs, format_shape(row.output_shape), si(row.activations),
-             f"{row.params:,}", si(row.macs), si(row.flops), mebibytes(row.activation_memory_bytes),
-             mebibytes(row.param_memory_bytes), mebibytes(row.memory_bytes)]
-    return cells if row.saved_bytes is None else cells + [mebibytes(row.saved_bytes)]
+             f"{row.params:,}", si(row.macs), si(row.flops)]
+    if row.saved_bytes is not None:
+        return cells + [mebibytes(row.saved_bytes)]
+    return cells + [mebibytes(row.activation_memory_bytes), mebibytes(row.param_memory_bytes),
+                    mebibytes(row.memory_bytes)]
 
 
 def render(report: Report, fmt: str) -> str:
@@ -48,12 +53,13 @@ def render(report: Report, fmt: str) -> str:
     from tabulate import tabulate
     body = [_cells(row) for row in report.rows] + [_cells(report.totals)]
     autograd = report.step is not None
-    headers = HEADERS + (("saved (MB)",) if autograd else ())
+    headers = HEADERS + (("saved (MB)",) if autograd else LECTURE_MEMORY)
     table = tabulate(body, headers=headers, tablefmt=TABLEFMT[fmt], disable_numparse=True,
                      colalign=("left", "left", "left", "left") + ("right",) * (len(headers) - 4))
     total = report.totals
-    memory = (f"training peak {human_bytes(report.step_breakdown()['peak_bytes'])} (autograd)" if autograd
-              else f"training memory {human_bytes(total.memory_bytes)}")
+    memory = (f"training step peak {human_bytes(report.step_breakdown()['peak_bytes'])} (autograd; the "
+              f"lecture's rule says {human_bytes(total.memory_bytes)})" if autograd
+              else f"training memory {human_bytes(total.memory_bytes)} (the lecture's rule)")
     title = (f"{report.architecture}: input {format_shape(report.rows[0].output_shape)}, "
              f"{total.params:,} params, {si(total.flops)}FLOPs ({si(total.macs // report.batch)}MACs per image), "
              f"{memory}")
@@ -103,7 +109,7 @@ def render_comparison(comparison, fmt: str) -> str:
         return _comparison_csv(comparison)
 
     def with_ratio(i: int, column: str, text: str) -> str:
-        return text if i == 0 else f"{text} ({comparison.ratio(i, column):.3g}x)"
+        return text if i == 0 else f"{text} ({comparison.ratio(i, column):.4g}x)"
 
     body = []
     for i, report in enumerate(comparison.reports):

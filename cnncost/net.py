@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from .errors import SpecError
 from .layers.base import Node
-from .shapes import Shape
+from .shapes import Shape, parse_shape
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,12 @@ class Net:
                 raise SpecError(f"layer {i} is a {type(layer).__name__}, not a layer", source=self.source or None)
 
     def with_input(self, shape: Shape) -> Net:
-        if isinstance(shape, str) or not hasattr(shape, "__iter__"):
+        if isinstance(shape, str):
+            try:
+                shape = parse_shape(shape)
+            except ValueError as error:
+                raise SpecError(f"input must be like (3, 224, 224) or '3x224x224': {error}") from None
+        if not hasattr(shape, "__iter__"):
             raise SpecError(f"input must be a sequence of positive integers like (3, 224, 224), got {shape!r}")
         return Net(self.name, tuple(shape), self.layers, self.notes, self.source)
 

@@ -27,6 +27,9 @@ def layers(report: Report, column: str = "flops", ax: Any = None, skip_zero: boo
     >>> import cnncost, cnncost.plot
     >>> ax = cnncost.plot.layers(cnncost.table("vgg16", depth=0), "memory_bytes")
     """
+    if column not in _SCALES:
+        from .errors import CnnCostError
+        raise CnnCostError(f"cannot plot column '{column}'; allowed: {', '.join(_SCALES)}")
     scale, label = _SCALES[column]
     rows = [r for r in report.rows if not skip_zero or getattr(r, column)]
     if ax is None:

@@ -17,6 +17,8 @@ def parse_shape(text: str) -> Shape:
         raise ValueError(f"expected CxHxW like 3x224x224, got '{text}'") from None
     if len(dims) == 1:
         dims = (3, dims[0], dims[0])
+    if len(dims) != 3:
+        raise ValueError(f"expected CxHxW like 3x224x224 (or one size, 224), got '{text}'")
     if any(d < 1 for d in dims):
         raise ValueError(f"dimensions must be positive, got '{text}'")
     return dims

@@ -32,9 +32,9 @@ _NODE_LIST_FIELDS = ("layers", "shortcut")
 _MAX_TEMPLATE_NESTING = 32
 
 
-def load_spec(path: str | os.PathLike[str]) -> Net:
-    """Read a YAML spec file into a Net; every error names the file and the layer."""
-    source = str(path)
+def load_spec(path: str | os.PathLike[str], source: str | None = None) -> Net:
+    """Read a YAML spec file into a Net; every error names the file (or `source`) and the layer."""
+    source = source or str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:

@@ -96,3 +96,38 @@ def test_version(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.startswith("cnncost ")
+
+
+def test_fit_exits_1_when_nothing_fits_and_warns_about_headroom(capsys):
+    code, out, _ = run(capsys, "fit", "alexnet", "--memory", "100MiB")
+    assert code == 1 and out.startswith("alexnet: not even batch 1 fits in 100.00 MB")
+    code, out, _ = run(capsys, "fit", "alexnet", "--memory", "8GiB")
+    assert code == 0 and "No headroom is included for the CUDA context" in out
+    code, _, err = run(capsys, "fit", "alexnet", "--memory", "80")
+    assert code == 2 and "with a unit" in err
+
+
+def test_autograd_memory_table_shows_saved_bytes_not_the_lecture_columns(capsys):
+    code, out, _ = run(capsys, "table", "alexnet", "--memory", "autograd")
+    assert code == 0 and "saved (MB)" in out and "act. mem (MB)" not in out
+    assert "(autograd; the lecture's rule says 1.75 GB)" in out.splitlines()[0]
+    code, _, err = run(capsys, "table", "alexnet", "--memory", "autograd", "--activations", "lecture")
+    assert code == 2 and "use one or the other" in err
+
+
+@pytest.mark.parametrize("shape", ["224x224", "3x64x64x2", "3xax3"])
+def test_input_option_needs_three_dimensions(capsys, shape):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["table", "alexnet", "--input", shape])
+    assert exit_info.value.code == 2
+    assert "expected CxHxW" in capsys.readouterr().err
+
+
+def test_builtin_spec_errors_name_the_spec_not_site_packages(capsys):
+    code, _, err = run(capsys, "table", "alexnet", "--input", "3x32x32")
+    assert code == 2 and err.startswith("cnncost: error: specs/alexnet.yaml: layer 'pool5' (maxpool)")
+
+
+def test_dtype_aliases(capsys):
+    code, out, _ = run(capsys, "table", "alexnet", "--dtype", "half", "--format", "json")
+    assert code == 0 and json.loads(out)["dtype"] == "fp16"

@@ -62,3 +62,12 @@ def test_compare_dataframe():
     frame = cnncost.compare(["vgg11", "vgg16"]).to_dataframe()
     assert list(frame.index) == ["vgg11", "vgg16"]
     assert frame.loc["vgg16", "params"] == 138_357_544  # torchvision vgg16: sum(p.numel())
+
+
+def test_compare_needs_an_architecture():
+    with pytest.raises(cnncost.CnnCostError, match="at least one architecture"):
+        cnncost.compare([])
+
+
+def test_comparison_renders_html():
+    assert "<table>" in cnncost.compare(["block-conv3x3"], batch=1)._repr_html_()

@@ -159,10 +159,14 @@ def test_a_child_named_like_the_merge_row_is_an_error():
         analyze(net)
 
 
-@pytest.mark.parametrize("bad", [(3, 224.0, 224), (0, 224, 224), "3x224x224", 224])
+@pytest.mark.parametrize("bad", [(3, 224.0, 224), (0, 224, 224), "3x224", 224])
 def test_input_override_is_validated(bad):
     with pytest.raises(SpecError, match=r"input must be"):
         cnncost.table("alexnet", input=bad)
+
+
+def test_input_override_as_text():
+    assert cnncost.table("alexnet", input="3x256x256").rows[1].output_shape == (96, 63, 63)
 
 
 def test_gate_and_conv_on_the_wrong_rank():

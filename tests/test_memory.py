@@ -110,15 +110,17 @@ def test_inference_holds_no_saved_tensors_and_less_than_training():
     assert inference.peak(64).at(64) < training.peak(64).at(64)
 
 
-@pytest.mark.parametrize("text,expected", [("80GiB", 80 * 2**30), ("40GB", 40 * 10**9), ("1.5MiB", 3 * 2**19),
-                                           ("123", 123)], ids=["GiB", "GB", "fraction", "bytes"])
+@pytest.mark.parametrize("text,expected", [("80GiB", 80 * 2**30), ("40GB", 40 * 2**30), ("1.5MiB", 3 * 2**19),
+                                           ("123b", 123)], ids=["GiB", "GB is 2^30 too", "fraction", "bytes"])
 def test_parse_bytes(text, expected):
     assert parse_bytes(text) == expected
 
 
 def test_parse_bytes_rejects_unknown_unit():
-    with pytest.raises(cnncost.CnnCostError, match="expected a memory size like 80GiB.*'80 parsecs'"):
+    with pytest.raises(cnncost.CnnCostError, match="expected a memory size with a unit, like 80GiB, got '80 parsecs'"):
         parse_bytes("80 parsecs")
+    with pytest.raises(cnncost.CnnCostError, match="with a unit"):
+        parse_bytes("80")
 
 
 # --- the convention in reports -----------------------------------------------------------------

@@ -20,3 +20,8 @@ def test_compare_bars_are_ratios():
     comparison = cnncost.compare(["block-conv3x3", "block-grouped-conv3x3"], batch=1)
     ax = cnncost.plot.compare(comparison, columns=("params",))
     assert [patch.get_height() for patch in ax.patches] == [1.0, 0.125]
+
+
+def test_unknown_column_is_a_named_error():
+    with pytest.raises(cnncost.CnnCostError, match=r"cannot plot column 'FLOPs'; allowed: flops"):
+        cnncost.plot.layers(cnncost.table("alexnet"), "FLOPs")

@@ -12,17 +12,18 @@ from dataclasses import dataclass
 from ..errors import CnnCostError
 from .step import Moment, StepMemory
 
-UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+# cnncost's convention throughout: MB = 2^20, GB = 2^30 (an "80 GB" GPU holds 80 GiB).
+UNITS = {"b": 1, "kb": 2**10, "mb": 2**20, "gb": 2**30, "tb": 2**40,
          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
 def parse_bytes(text: str) -> int:
-    """'80GiB' -> 85899345920; '16GB' -> 16000000000 (GB decimal, GiB binary); '1000' -> bytes."""
+    """'80GiB' or '80GB' -> 85899345920 (GB = GiB = 2^30, as everywhere in cnncost); a unit is required."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(text))
     unit = match.group(2).lower() if match else None
     if match is None or unit not in UNITS:
-        raise CnnCostError(f"expected a memory size like 80GiB or 40GB, got '{text}'; units: "
-                           + ", ".join(u for u in UNITS if u))
+        raise CnnCostError(f"expected a memory size with a unit, like 80GiB, got '{text}'; units: "
+                           + ", ".join(UNITS) + " (GB = GiB = 2^30 bytes)")
     number = match.group(1)
     whole, _, frac = number.partition(".")
     return (int(whole) * UNITS[unit]) + (int(frac) * UNITS[unit]) // 10 ** len(frac) if frac else int(whole) * UNITS[unit]

@@ -57,7 +57,7 @@ def _register_yaml_specs() -> None:
     from ..spec import load_spec
     for path in sorted(specs_dir().glob("*.yaml")):
         description = _first_comment(path)
-        _add(Arch(path.stem, lambda p=path: load_spec(p), source=f"specs/{path.name}",
+        _add(Arch(path.stem, lambda p=path: load_spec(p, f"specs/{p.name}"), source=f"specs/{path.name}",
                   description=description))
 
 
