@@ -140,13 +140,21 @@ def test_cli_check_formats_exit_zero(fmt: str, capsys: pytest.CaptureFixture[str
         assert "all exact quantities agree" in out and "saved_bytes" in out
 
 
-@pytest.mark.parametrize("argv", [["check", "no-such-net"], ["check", "inception", "--dtype", "int8"],
+@pytest.mark.parametrize("argv", [["check", "no-such-net"],
                                   ["check", "inception", "--device", "cuda:99" if torch.cuda.is_available() else "cuda"]])
 def test_cli_check_errors_exit_two(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     if torch.cuda.is_available() and argv[-1].startswith("cuda"):
         pytest.skip("a CUDA device is present")
     assert main(argv) == 2
     assert capsys.readouterr().err.startswith("cnncost: error:")
+
+
+def test_int8_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:  # not a choice on the command line
+        main(["check", "inception", "--dtype", "int8"])
+    assert exit_info.value.code == 2 and "invalid choice: 'int8'" in capsys.readouterr().err
+    with pytest.raises(CnnCostError, match="cannot run dtype 'int8' in PyTorch"):  # nor in Python
+        check("inception", dtype="int8")
 
 
 def test_importing_cnncost_does_not_import_torch() -> None:
