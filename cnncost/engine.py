@@ -2,12 +2,11 @@
 per-sample counts. Batch, dtype and optimizer are applied later, in `report`."""
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 from .errors import CnnCostError
 from .layers.base import Block, Layer, Node
-from .net import Net, child_name
+from .net import Net, child_name, propagate_named
 from .shapes import Shape, numel
 
 
@@ -116,10 +115,6 @@ class _Walker:
 
     def _block(self, block: Block, x: Shape, path: str) -> Shape:
         first = len(self.leaves)
-        index = itertools.count()
-
-        def visit_child(child: Node, shape: Shape) -> Shape:
-            return self.visit(child, shape, f"{path}.{child_name(child, next(index))}")
 
         def merge(kind: str, y: Shape) -> None:
             merge_path = f"{path}.{kind}"
@@ -129,6 +124,7 @@ class _Walker:
             self.paths.add(merge_path)
             self.leaves.append(LayerCost(merge_path, kind, "", x, y, numel(y), 0, 0))
 
-        y = block.propagate(x, visit_child, merge)
+        y = propagate_named(block, x, lambda child, shape, name: self.visit(child, shape, f"{path}.{name}"),
+                            merge)
         self.blocks.append(BlockSpan(path, block.type_name, x, y, first, len(self.leaves), block.grouping))
         return y

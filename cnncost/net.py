@@ -1,10 +1,12 @@
 """A network: a name, a per-sample input shape and a list of nodes."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .errors import SpecError
-from .layers.base import Node
+from .layers.base import Block, Node
 from .shapes import Shape, parse_shape
 
 
@@ -46,3 +48,11 @@ class Net:
 def child_name(node: Node, index: int) -> str:
     """The path component of a node: its name, or its type and position when it has none."""
     return node.name if node.name is not None else f"{node.type_name}{index}"
+
+
+def propagate_named(block: Block, x: Shape, visit: Callable[[Node, Shape, str], Shape],
+                    merge: Callable[[str, Shape], None]) -> Shape:
+    """Walk a block's children as the engine does, each with its path component: the one naming
+    rule that the engine, the memory model and the torch builder share."""
+    index = itertools.count()
+    return block.propagate(x, lambda child, shape: visit(child, shape, child_name(child, next(index))), merge)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..engine import module_path
 from ..errors import CnnCostError
 from ..layers.base import Block, Layer, Node
-from ..net import Net, child_name
+from ..net import Net, child_name, propagate_named
 from ..shapes import Shape, numel
 from .tensors import ELEMENT_BYTES, ZERO, Bytes, Precision, Tensor, total
 
@@ -161,10 +161,10 @@ def trace(net: Net, input: Shape | None = None, precision: Precision = Precision
         raise CnnCostError(f"{type(node).__name__} is neither a layer nor a block", path=path)
 
     def visit_block(block: Block, x: _Flow, path: str) -> _Flow:
-        index, outs, merged = itertools.count(), [], []
+        outs, merged = [], []
 
-        def visit_child(child: Node, shape: Shape) -> Shape:
-            out = visit(child, shape, f"{path}.{child_name(child, next(index))}")
+        def visit_child(child: Node, shape: Shape, name: str) -> Shape:
+            out = visit(child, shape, f"{path}.{name}")
             outs.append(out.tensor)
             return out
 
@@ -176,7 +176,7 @@ def trace(net: Net, input: Shape | None = None, precision: Precision = Precision
             steps.append(step)
             merged.append(_flow(y, step.output))
 
-        y = block.propagate(x, visit_child, merge)
+        y = propagate_named(block, x, visit_child, merge)
         if keeps_output(type(block)) and outs:
             outputs.append(outs[-1])
         if merged:

@@ -3,7 +3,7 @@
 One small builder per node class, in `BUILDERS`. A builder gets the node, its per-sample input
 shape and a `build_child` callback, and returns `(module, per-sample output shape)`. Blocks build
 their children through the node's own `propagate`, so children are visited, numbered and named
-exactly as the engine names them (`cnncost.net.child_name`).
+exactly as the engine names them (`cnncost.net.propagate_named`).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ..layers import (GELU, LRN, AdaptiveAvgPool, AvgPool, BatchNorm, Concat, Co
                       Gate, GlobalAvgPool, Hardswish, LeakyReLU, Linear, MaxPool, ReLU, ReLU6, Repeat,
                       Residual, Sequential, Side, Sigmoid, SiLU, SqueezeExcite, Tanh)
 from ..layers.base import Node
-from ..net import Net, child_name
+from ..net import Net, child_name, propagate_named
 from ..shapes import Shape
 
 BuildChild = Callable[[Node, Shape], tuple[nn.Module, Shape]]
@@ -152,15 +152,14 @@ def _children(block: Node, x: Shape, build_child: BuildChild) -> tuple[list[str]
     """Build a block's children in the engine's visiting order, with the engine's names."""
     names: list[str] = []
     modules: list[nn.Module] = []
-    index = itertools.count()
 
-    def visit(child: Node, shape: Shape) -> Shape:
+    def visit(child: Node, shape: Shape, name: str) -> Shape:
         module, y = build_child(child, shape)
-        names.append(child_name(child, next(index)))
+        names.append(name)
         modules.append(module)
         return y
 
-    y = block.propagate(x, visit, lambda kind, shape: None)  # type: ignore[attr-defined]
+    y = propagate_named(block, x, visit, lambda kind, shape: None)  # type: ignore[arg-type]
     return names, modules, y
 
 

@@ -215,8 +215,11 @@ def saved_tensors(model: nn.Module, x: torch.Tensor, autocast_dtype: torch.dtype
             kind = kinds.get(key) or ("parameter-cast" if _is_param_cast(t, param_ids) else "activation")
             first[key] = dict(path=stack[-1] if stack else "", kind=kind, dtype=str(t.dtype).replace("torch.", ""),
                               shape=tuple(t.shape), nbytes=nbytes, saves=1)
-        keep.append(t)
-        return t
+        # A detached alias: returning `t` itself would tie a saved output to its own grad_fn in a
+        # reference cycle that Python's GC cannot see, leaking the whole graph (no backward runs here).
+        alias = t.detach()
+        keep.append(alias)
+        return alias
 
     def enter(module: nn.Module, args: tuple) -> None:
         stack.append(paths[module])
