@@ -9,8 +9,9 @@ from .api import fit, load, table
 from .compare import Comparison, compare
 from .conventions import Options
 from .engine import analyze
+from .graph import Graph, compile
 from .errors import CnnCostError, ShapeError, SpecError, UnknownArchitecture
-from .layers import (GELU, LRN, AdaptiveAvgPool, AvgPool, BatchNorm, Concat, Conv, Dropout, Flatten, Gate,
+from .layers import (GELU, Add, Mul, LRN, AdaptiveAvgPool, AvgPool, BatchNorm, Concat, Conv, Dropout, Flatten, Gate,
                      GlobalAvgPool, Hardswish, LeakyReLU, Linear, MaxPool, ReLU, ReLU6, Repeat, Residual,
                      Sequential, Side, Sigmoid, SiLU, SqueezeExcite, Tanh)
 from .net import Net
@@ -20,10 +21,10 @@ from .zoo import list_archs, register_arch
 
 __version__ = "0.1.0"
 
-__all__ = ["table", "fit", "compare", "Comparison", "load", "analyze", "Net", "Report", "Row", "Options", "load_spec", "parse_spec",
+__all__ = ["table", "fit", "compare", "Comparison", "load", "analyze", "compile", "Graph", "Net", "Report", "Row", "Options", "load_spec", "parse_spec",
            "dump_spec", "list_archs", "register_arch", "CnnCostError", "SpecError", "ShapeError",
            "UnknownArchitecture", "__version__",
            # the Python spec language: one dataclass per layer type
            "Conv", "MaxPool", "AvgPool", "AdaptiveAvgPool", "GlobalAvgPool", "BatchNorm", "LRN", "ReLU",
            "ReLU6", "LeakyReLU", "SiLU", "Hardswish", "Sigmoid", "Tanh", "GELU", "Dropout", "Flatten",
-           "Linear", "Sequential", "Repeat", "Concat", "Residual", "Gate", "SqueezeExcite", "Side"]
+           "Linear", "Add", "Mul", "Sequential", "Repeat", "Concat", "Residual", "Gate", "SqueezeExcite", "Side"]

@@ -1,12 +1,11 @@
 """A network: a name, a per-sample input shape and a list of nodes."""
 from __future__ import annotations
 
-import itertools
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .errors import SpecError
-from .layers.base import Block, Node
+from .layers.base import Node
 from .shapes import Shape, parse_shape
 
 
@@ -23,10 +22,16 @@ class Net:
     layers: tuple[Node, ...]
     notes: str = ""
     source: str = field(default="", compare=False)  # file it came from, for error messages
+    # Names of the network's outputs, the main one first; by default the last layer's output, then
+    # every other tensor that no layer reads (auxiliary heads), in order.
+    outputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input", tuple(self.input))
         object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "outputs", (self.outputs,) if isinstance(self.outputs, str) else tuple(self.outputs))
+        if not all(isinstance(o, str) and o for o in self.outputs):
+            raise SpecError(f"outputs must be layer names, got {list(self.outputs)}", source=self.source or None)
         if not self.input or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in self.input):
             raise SpecError(f"input must be positive integers like [3, 224, 224], got {list(self.input)}",
                             source=self.source or None)
@@ -42,17 +47,9 @@ class Net:
                 raise SpecError(f"input must be like (3, 224, 224) or '3x224x224': {error}") from None
         if not hasattr(shape, "__iter__"):
             raise SpecError(f"input must be a sequence of positive integers like (3, 224, 224), got {shape!r}")
-        return Net(self.name, tuple(shape), self.layers, self.notes, self.source)
+        return dataclasses.replace(self, input=tuple(shape))
 
 
 def child_name(node: Node, index: int) -> str:
     """The path component of a node: its name, or its type and position when it has none."""
     return node.name if node.name is not None else f"{node.type_name}{index}"
-
-
-def propagate_named(block: Block, x: Shape, visit: Callable[[Node, Shape, str], Shape],
-                    merge: Callable[[str, Shape], None]) -> Shape:
-    """Walk a block's children as the engine does, each with its path component: the one naming
-    rule that the engine, the memory model and the torch builder share."""
-    index = itertools.count()
-    return block.propagate(x, lambda child, shape: visit(child, shape, child_name(child, next(index))), merge)

@@ -27,9 +27,10 @@ from .net import Net
 from .shapes import parse_shape
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_TOP_LEVEL = ("name", "input", "layers", "notes", "blocks")
+_TOP_LEVEL = ("name", "input", "layers", "notes", "blocks", "outputs")
 _NODE_LIST_FIELDS = ("layers", "shortcut")
 _MAX_TEMPLATE_NESTING = 32
+YAML_KEYS = {"inputs": "from"}  # Python field -> YAML key, where `from` is a Python keyword
 
 
 def load_spec(path: str | os.PathLike[str], source: str | None = None) -> Net:
@@ -74,8 +75,13 @@ def _net_from_dict(document: Any, source: str) -> Net:
         raise SpecError(f"block '{clash[0]}' has the name of a built-in layer type; rename it")
     converter = _Converter(templates)
     layers = converter.node_list(document["layers"], "")
+    outputs = document.get("outputs") or ()
+    if isinstance(outputs, str):
+        outputs = (outputs,)
+    if not isinstance(outputs, (list, tuple)) or not all(isinstance(o, str) for o in outputs):
+        raise SpecError(f"outputs must be a list of layer names, got {outputs!r}")
     return Net(str(document["name"]), _parse_input(document["input"]), layers,
-               notes=str(document.get("notes") or ""), source=source)
+               notes=str(document.get("notes") or ""), source=source, outputs=tuple(outputs))
 
 
 def _move_input_layer(document: dict[str, Any]) -> None:
@@ -137,11 +143,13 @@ class _Converter:
                             + suggest(str(type_name), list(LAYER_TYPES) + list(self.templates)), path=path)
         fields = dict(item)
         fields.pop("type")
-        allowed = cls.field_names()
+        allowed = [YAML_KEYS.get(f, f) for f in cls.field_names()]
         for key in fields:
             if key not in allowed:
                 raise SpecError(f"unknown field '{key}' for {type_name}" + suggest(str(key), allowed),
                                 path=path, type_name=type_name)
+        if "from" in fields:
+            fields["inputs"] = fields.pop("from")
         missing = [key for key in cls.required_fields() if key not in fields]
         if missing:
             raise SpecError(f"missing field '{missing[0]}'", path=path, type_name=type_name)
@@ -149,7 +157,7 @@ class _Converter:
             for key in _NODE_LIST_FIELDS:
                 if fields.get(key) is not None:
                     fields[key] = self.node_list(fields[key], path)
-            if cls is Concat:
+            if cls is Concat and "branches" in fields:
                 fields["branches"] = self._branches(fields["branches"], path)
         try:
             return cls(**fields)
@@ -232,6 +240,8 @@ def dump_spec(net: Net) -> str:
     if net.notes:
         document["notes"] = net.notes
     document["layers"] = [node_to_dict(node) for node in net.layers]
+    if net.outputs:
+        document["outputs"] = tuple(net.outputs)
     return yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=1 << 16, allow_unicode=True)
 
 
@@ -250,7 +260,7 @@ def node_to_dict(node: Node) -> dict[str, Any]:
             value, nested = [node_to_dict(child) for child in value], True
         elif field.name == "branches":
             value, nested = [_branch_to_yaml(branch, i) for i, branch in enumerate(value)], True
-        out[field.name] = value
+        out[YAML_KEYS.get(field.name, field.name)] = value
     return out if nested else _Flow(out)
 
 

@@ -1,8 +1,10 @@
 """Node types and the registry that maps a spec's `type:` to a dataclass.
 
-A leaf `Layer` knows three formulas: its output shape, its parameter count and its
-multiply-accumulates. A `Block` composes other nodes. Adding a layer type means writing one
-frozen dataclass and decorating it with `@register("name")`.
+A leaf `Layer` is one file's worth of knowledge about one operation: its output shape, parameter
+count and multiply-accumulates, what autograd saves for its backward (`autograd`) and the PyTorch
+module that runs it (`torch_module`). A `Block` composes other nodes and lowers into leaves
+(`lower`). Adding a layer type means writing one frozen dataclass with those methods and
+decorating it with `@register("name")`; `tests/test_layer_types.py` names any method missing.
 """
 from __future__ import annotations
 
@@ -10,10 +12,14 @@ import dataclasses
 import difflib
 import types
 import typing
-from typing import Any, Callable, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generator, Literal
 
 from ..errors import ShapeError, SpecError
 from ..shapes import Shape
+
+if TYPE_CHECKING:
+    from ..memory.tensors import Tensor
+    from ..memory.trace import StepBuilder
 
 LAYER_TYPES: dict[str, type[Node]] = {}
 
@@ -43,9 +49,13 @@ class Node:
     """Anything that can stand in a spec's layer list."""
 
     name: str | None = None
+    # Names of earlier nodes this one reads (YAML `from:`); None: the previous node's output.
+    inputs: tuple[str, ...] | None = None
     type_name: ClassVar[str] = "node"
 
     def __post_init__(self) -> None:
+        if isinstance(self.inputs, str):
+            object.__setattr__(self, "inputs", (self.inputs,))
         hints = _hints(type(self))
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
@@ -53,11 +63,15 @@ class Node:
                 value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
                 object.__setattr__(self, field.name, value)
             if not _matches(value, hints[field.name]):
-                raise SpecError(f"field '{field.name}' must be {_describe(hints[field.name])}, "
+                key = "from" if field.name == "inputs" else field.name  # its YAML spelling
+                raise SpecError(f"field '{key}' must be {_describe(hints[field.name])}, "
                                 f"got {value!r}", path=self.name, type_name=self.type_name)
         if self.name is not None and (not self.name or "." in self.name):
             raise SpecError(f"name {self.name!r} must be non-empty and contain no '.'",
                             path=self.name, type_name=self.type_name)
+        if self.inputs is not None and (not self.inputs or not all(self.inputs)):
+            raise SpecError("'from' must name at least one earlier node", path=self.name,
+                            type_name=self.type_name)
         try:
             self.validate()
         except ShapeError as error:  # `require` in validate() judges fields, not shapes
@@ -91,7 +105,14 @@ class Node:
 
 
 class Layer(Node):
-    """A leaf: one operation, one output tensor (or a view of its input)."""
+    """A leaf: one operation, one output tensor (or a view of its input).
+
+    A layer reads one tensor (`arity = 1`). Layers with `arity = None` (merges) read every tensor
+    named in `inputs` and implement `merge_shape`; their `autograd` and `torch_module` get lists.
+    """
+
+    arity: ClassVar[int | None] = 1
+    min_inputs: ClassVar[int] = 1
 
     # False where the lecture's tables fold the layer into the row before it (ReLU, norms, dropout),
     # so that its output is not counted under the 'lecture' activation convention.
@@ -114,24 +135,67 @@ class Layer(Node):
         """Kernel, stride, padding and the like, for display."""
         return ""
 
+    def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
+        """The output shape of a multi-input layer (arity None)."""
+        raise NotImplementedError
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        """Save what PyTorch's autograd saves for this layer's backward; return the output tensor
+        (`x` itself for views and in-place ops). Measured rules: docs/memory.md."""
+        raise NotImplementedError(f"layer type '{self.type_name}' has no memory rule (Layer.autograd)")
+
+    def torch_module(self, x: Shape) -> Any:
+        """The `torch.nn.Module` that computes this layer on a batch of per-sample shape `x`."""
+        raise NotImplementedError(f"layer type '{self.type_name}' has no torch module (Layer.torch_module)")
+
     def expect_map(self, x: Shape) -> None:
         self.require(len(x) == 3, "needs a CxHxW feature map; got a flat vector" if len(x) == 1
                      else f"needs a CxHxW feature map; got a {len(x)}-D shape", x)
 
 
 class Block(Node):
-    """A node made of other nodes. `propagate` drives the walk through its children."""
+    """A node made of other nodes: sugar that `lower` turns into graph nodes.
+
+    `lower(x)` is a generator run by `cnncost.graph.compile`: it yields `Visit(child, ref)` to add a
+    child (leaf or block) reading the tensor `ref`, or `Merge(layer, refs)` to add a merge row named
+    `<block>.<kind>`, receives each one's output `Ref`, and returns the block's output `Ref`.
+    Generators let the compiler walk any nesting depth without recursion."""
 
     # True for blocks that only group layers in sequence; False for multi-branch modules, which the
     # lecture's tables show as one row storing only their output.
     grouping: ClassVar[bool] = False
 
-    def propagate(self, x: Shape, visit: Callable[[Node, Shape], Shape],
-                  merge: Callable[[str, Shape], None]) -> Shape:
+    def lower(self, x: Ref) -> Generator[Visit | Merge, Ref, Ref]:
         raise NotImplementedError
 
-    def children(self) -> tuple[Node, ...]:
-        raise NotImplementedError
+    def leaf_form(self) -> Layer | None:
+        """A leaf this block stands for instead (a concat without branches is a merge)."""
+        return None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Ref:
+    """A tensor of the graph being compiled: the index of the node that made it, and its shape."""
+
+    index: int
+    shape: Shape
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Visit:
+    """A lowering request: add `node` reading `x`, named `name` (default: type and position)."""
+
+    node: Node
+    x: Ref
+    name: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Merge:
+    """A lowering request: add the multi-input `layer` reading `xs`, as row `<block>.<layer.name>`."""
+
+    layer: Layer
+    xs: tuple[Ref, ...]
 
 
 # --- field type checking (a spec from YAML can put anything anywhere) ---

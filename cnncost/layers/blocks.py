@@ -1,28 +1,28 @@
 """Composition: sequences, repetition, parallel branches and the merges that join them.
 
-A merge (concat, add, mul) allocates its output, so the engine reports it as a row of its own,
+Every block is sugar: `lower` turns it into leaves and merges of the compiled graph
+(`cnncost.graph`). A merge (concat, add, mul) allocates its output, so it is a row of its own,
 named `<block>.<merge>`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Generator, Literal
 
-from ..shapes import Shape
-from .base import Block, Node, register
-from .act import Sigmoid
+from .base import Block, Layer, Merge, Node, Ref, Visit, register
+from .act import Activation
 from .conv import Conv
+from .merge import Add, ConcatMerge, Mul
 from .pool import GlobalAvgPool
 
-Visit = Callable[[Node, Shape], Shape]
-MAX_REPEAT = 10_000  # every copy is walked; far beyond any real network's depth
-Merge = Callable[[str, Shape], None]
+Lowering = Generator[Visit | Merge, Ref, Ref]
+MAX_REPEAT = 10_000  # far beyond any real network's depth; the graph's node cap bounds the total
 
 
-def _chain(nodes: tuple[Node, ...], x: Shape, visit: Visit) -> Shape:
-    """Visit nodes one after another; the shape after the last."""
+def _chain(nodes: tuple[Node, ...], x: Ref) -> Lowering:
+    """Visit nodes one after another; the output of the last."""
     for node in nodes:
-        x = visit(node, x)
+        x = yield Visit(node, x)
     return x
 
 
@@ -42,11 +42,8 @@ class Sequential(Block):
 
     layers: tuple[Node, ...]
 
-    def children(self) -> tuple[Node, ...]:
-        return self.layers
-
-    def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
-        return _chain(self.layers, x, visit)
+    def lower(self, x: Ref) -> Lowering:
+        return (yield from _chain(self.layers, x))
 
 
 @register("repeat")
@@ -63,22 +60,21 @@ class Repeat(Block):
         self.require_positive(times=self.times)
         self.require(self.times <= MAX_REPEAT, f"times must be at most {MAX_REPEAT:,}, got {self.times:,}")
 
-    def children(self) -> tuple[Node, ...]:
-        return tuple(Sequential(name=str(i), layers=self.layers) for i in range(self.times))
-
-    def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
-        return _chain(self.children(), x, visit)
+    def lower(self, x: Ref) -> Lowering:
+        for i in range(self.times):
+            x = yield Visit(Sequential(name=str(i), layers=self.layers), x)
+        return x
 
 
 @register("concat")
 @dataclass(frozen=True, kw_only=True)
 class Concat(Block):
-    """Parallel branches on the same input, concatenated along channels (Inception).
+    """Parallel branches on the same input, concatenated along channels (Inception). A branch
+    given as a bare list of layers is named branch1, branch2, ...; an empty list is the identity.
 
-    A branch given as a bare list of layers is named branch1, branch2, ...
-    """
+    Without branches, a concat joins the tensors named in `from` (a merge leaf)."""
 
-    branches: tuple[Node | tuple[Node, ...], ...]
+    branches: tuple[Node | tuple[Node, ...], ...] = ()
 
     def __post_init__(self) -> None:
         branches = tuple(_as_sequence(b, f"branch{i + 1}") for i, b in enumerate(self.branches))
@@ -86,20 +82,23 @@ class Concat(Block):
         super().__post_init__()
 
     def validate(self) -> None:
-        self.require(len(self.branches) >= 1, "needs at least one branch")
+        self.require(len(self.branches) >= 1 or self.inputs is not None,
+                     "needs branches, or 'from' naming the tensors to join")
+        self.require(not (self.branches and self.inputs and len(self.inputs) > 1),
+                     "a concat with branches reads one tensor; to join named tensors leave out branches")
 
-    def children(self) -> tuple[Node, ...]:
-        return self.branches  # type: ignore[return-value]
+    def leaf_form(self) -> Layer | None:
+        return None if self.branches else ConcatMerge(name=self.name, inputs=self.inputs)
 
-    def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
-        outs = [visit(branch, x) for branch in self.children()]
-        self.require(all(len(y) == 3 for y in outs), "concat needs CxHxW branch outputs", x)
-        sizes = {y[1:] for y in outs}
-        self.require(len(sizes) == 1, "cannot concat branches of different spatial sizes: "
-                     + ", ".join(f"{b.name} {y[1]}x{y[2]}" for b, y in zip(self.children(), outs)), x)
-        y = (sum(o[0] for o in outs), *outs[0][1:])
-        merge("concat", y)
-        return y
+    def lower(self, x: Ref) -> Lowering:
+        outs = []
+        for branch in self.branches:
+            outs.append((yield Visit(branch, x)))  # type: ignore[arg-type]
+        self.require(all(len(y.shape) == 3 for y in outs), "concat needs CxHxW branch outputs", x.shape)
+        self.require(len({y.shape[1:] for y in outs}) == 1, "cannot concat branches of different spatial sizes: "
+                     + ", ".join(f"{b.name} {y.shape[1]}x{y.shape[2]}" for b, y in zip(self.branches, outs)),
+                     x.shape)
+        return (yield Merge(ConcatMerge(name="concat"), tuple(outs)))
 
 
 @register("residual")
@@ -114,19 +113,12 @@ class Residual(Block):
     shortcut: tuple[Node, ...] | None = None
     scale: float = 1.0
 
-    def children(self) -> tuple[Node, ...]:
-        return self.layers + ((self.shortcut_block(),) if self.shortcut else ())
-
-    def shortcut_block(self) -> Sequential:
-        return Sequential(name="shortcut", layers=self.shortcut or ())
-
-    def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
-        y = _chain(self.layers, x, visit)
-        skip = visit(self.shortcut_block(), x) if self.shortcut else x
-        self.require(y == skip, f"cannot add the residual branch ({'x'.join(map(str, y))}) to the "
-                     f"shortcut ({'x'.join(map(str, skip))}); add a projection shortcut", x)
-        merge("add", y)
-        return y
+    def lower(self, x: Ref) -> Lowering:
+        y = yield from _chain(self.layers, x)
+        skip = (yield Visit(Sequential(name="shortcut", layers=self.shortcut), x)) if self.shortcut else x
+        self.require(y.shape == skip.shape, f"cannot add the residual branch ({'x'.join(map(str, y.shape))}) to "
+                     f"the shortcut ({'x'.join(map(str, skip.shape))}); add a projection shortcut", x.shape)
+        return (yield Merge(Add(name="add", scale=self.scale), (y, skip)))
 
 
 @register("gate")
@@ -136,36 +128,38 @@ class Gate(Block):
 
     layers: tuple[Node, ...]
 
-    def children(self) -> tuple[Node, ...]:
-        return self.layers
+    def lower(self, x: Ref) -> Lowering:
+        self.require(len(x.shape) == 3, "needs a CxHxW feature map", x.shape)
+        g = yield from _chain(self.layers, x)
+        return (yield Merge(Mul(name="mul"), (x, g)))
 
-    def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
-        self.require(len(x) == 3, "needs a CxHxW feature map", x)
-        g = _chain(self.layers, x, visit)
-        self.require(g in ((x[0], 1, 1), x),
-                     f"the gate's layers must give {x[0]}x1x1 or the input's shape, got "
-                     f"{'x'.join(map(str, g))}", x)
-        merge("mul", x)
-        return x
+
+GATES = ("sigmoid", "hardsigmoid")
 
 
 @register("se")
 @dataclass(frozen=True, kw_only=True)
 class SqueezeExcite(Block):
-    """Squeeze-and-excitation: x * sigmoid(fc2(act(fc1(avgpool(x))))).
+    """Squeeze-and-excitation: x * gate(fc2(activation(fc1(avgpool(x))))).
 
     The FCs are 1x1 convs with bias (as torchvision and timm build them) to `squeeze` channels,
-    by default C // reduction. params = 2*C*squeeze + squeeze + C.
+    by default C // reduction. params = 2*C*squeeze + squeeze + C. `gate` is sigmoid (SENet,
+    EfficientNet) or hardsigmoid (MobileNetV3); `activation` any activation type (relu, silu...).
     """
 
     reduction: int = 16
     squeeze: int | None = None
-    activation: Literal["relu", "silu"] = "relu"
+    activation: str = "relu"
+    gate: Literal["sigmoid", "hardsigmoid"] = "sigmoid"
 
     def validate(self) -> None:
+        from .base import LAYER_TYPES, suggest
         self.require_positive(reduction=self.reduction)
         if self.squeeze is not None:
             self.require_positive(squeeze=self.squeeze)
+        activations = [n for n, c in LAYER_TYPES.items() if isinstance(c, type) and issubclass(c, Activation)]
+        self.require(self.activation in activations, f"activation '{self.activation}' is not an activation "
+                     "type" + suggest(self.activation, activations))
 
     def expand(self, channels: int) -> Gate:
         from .base import LAYER_TYPES
@@ -175,15 +169,12 @@ class SqueezeExcite(Block):
             Conv(name="fc1", out=squeeze, kernel=1),
             LAYER_TYPES[self.activation](name="act"),
             Conv(name="fc2", out=channels, kernel=1),
-            Sigmoid(name="gate"),
+            LAYER_TYPES[self.gate](name="gate"),
         ))
 
-    def children(self) -> tuple[Node, ...]:
-        raise TypeError("an se block's children depend on its input channels: use expand(channels)")
-
-    def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
-        self.require(len(x) == 3, "needs a CxHxW feature map", x)
-        return self.expand(x[0]).propagate(x, visit, merge)
+    def lower(self, x: Ref) -> Lowering:
+        self.require(len(x.shape) == 3, "needs a CxHxW feature map", x.shape)
+        return (yield from self.expand(x.shape[0]).lower(x))
 
 
 @register("side")
@@ -196,9 +187,6 @@ class Side(Block):
 
     layers: tuple[Node, ...]
 
-    def children(self) -> tuple[Node, ...]:
-        return self.layers
-
-    def propagate(self, x: Shape, visit: Visit, merge: Merge) -> Shape:
-        _chain(self.layers, x, visit)
+    def lower(self, x: Ref) -> Lowering:
+        yield from _chain(self.layers, x)
         return x

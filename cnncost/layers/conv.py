@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..shapes import Pair, Shape, numel, pair, same_padding, window
 from .base import Layer, register
+
+if TYPE_CHECKING:
+    from ..memory.tensors import Tensor
+    from ..memory.trace import StepBuilder
 
 IntOrPair = int | tuple[int, int]
 
@@ -88,3 +92,21 @@ class Conv(Layer):
     def describe(self) -> str:
         return describe_window(self.kernel, self.stride, self.padding, self.dilation,
                                f"g{self.groups}" if self.groups != 1 else "")
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        return save_matmul(self, x, xs, y, b)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.Conv2d(x[0], self.out, self.kernel, self.stride, self.padding, self.dilation,
+                         self.groups, self.bias)
+
+
+def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Conv and linear: the input (cast to the low dtype under autocast) and the weight; the bias
+    is not needed."""
+    low = b.precision.matmul_dtype
+    b.save(b.cast(x, low))
+    bias = layer.out if layer.bias else 0
+    b.cast_params(layer.params(xs) - bias, bias)
+    return b.like(x, y, low)

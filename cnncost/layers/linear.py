@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..shapes import Shape, numel
 from .base import Layer, register
+
+if TYPE_CHECKING:
+    from ..memory.tensors import Tensor
+    from ..memory.trace import StepBuilder
 
 
 @register("flatten")
@@ -17,6 +22,14 @@ class Flatten(Layer):
 
     def out_shape(self, x: Shape) -> Shape:
         return (numel(x),)
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        """A view of its input: same storage, nothing saved."""
+        return x
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.Flatten()
 
 
 @register("dropout")
@@ -40,6 +53,19 @@ class Dropout(Layer):
     def describe(self) -> str:
         return f"p={self.p:g}"
 
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        """A mask: bool from CUDA's fused kernel; elsewhere (and in place) a scaled noise tensor in
+        the input's dtype. p = 0 returns the input untouched."""
+        if self.p == 0:
+            return x
+        fused = b.precision.device == "cuda" and not self.inplace
+        b.save(b.like(x, dtype="bool" if fused else None))
+        return x if self.inplace else b.like(x)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.Dropout(self.p, inplace=self.inplace)
+
 
 @register("linear")
 @dataclass(frozen=True, kw_only=True)
@@ -61,3 +87,11 @@ class Linear(Layer):
 
     def macs(self, x: Shape, y: Shape) -> int:
         return x[0] * self.out
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        from .conv import save_matmul
+        return save_matmul(self, x, xs, y, b)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.Linear(x[0], self.out, bias=self.bias)

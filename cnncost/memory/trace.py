@@ -1,5 +1,6 @@
-"""Walk a net once, as PyTorch would run it, and record per step (a leaf layer or a block's merge)
-which tensors it reads, creates and saves for backward.
+"""Run a net's compiled graph once, as PyTorch would, and record per step (a leaf layer or a merge)
+which tensors it reads, creates and saves for backward. What each layer saves is the layer's own
+rule (`Layer.autograd`).
 
 Storage identity is tracked, so a tensor saved by two consumers (a conv output saved by an in-place
 ReLU and by the next conv) is counted once, charged to its first saver, as
@@ -10,10 +11,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from ..engine import module_path
 from ..errors import CnnCostError
-from ..layers.base import Block, Layer, Node
-from ..net import Net, child_name, propagate_named
+from ..graph import Graph, compile
+from ..net import Net
 from ..shapes import Shape, numel
 from .tensors import ELEMENT_BYTES, ZERO, Bytes, Precision, Tensor, total
 
@@ -96,8 +96,7 @@ class Trace:
         casts = ELEMENT_BYTES[self.precision.dtype]
         out: dict[str, int] = {}
         for step, saved in zip(self.steps, self.saved_by_step()):
-            module = module_path(step.path, step.type)
-            out[module] = out.get(module, 0) + saved.at(batch) + step.weight_casts * casts
+            out[step.path] = out.get(step.path, 0) + saved.at(batch) + step.weight_casts * casts
         return out
 
     def saved(self) -> Bytes:
@@ -117,19 +116,7 @@ class Trace:
         return last
 
 
-class _Flow(tuple):
-    """A shape that also carries the tensor it describes through `Block.propagate`."""
-
-    tensor: Tensor
-
-
-def _flow(shape: Shape, tensor: Tensor) -> _Flow:
-    flow = _Flow(shape)
-    flow.tensor = tensor
-    return flow
-
-
-def trace(net: Net, input: Shape | None = None, precision: Precision = Precision()) -> Trace:
+def trace(net: Net | Graph, input: Shape | None = None, precision: Precision = Precision()) -> Trace:
     """Record the forward pass of `net` under `precision`.
 
     >>> from cnncost import Net, Conv, ReLU
@@ -137,56 +124,26 @@ def trace(net: Net, input: Shape | None = None, precision: Precision = Precision
     >>> [(s.path, s.saved[0].per_sample) for s in t.steps]
     [('conv0', 192), ('relu1', 144)]
     """
-    from .saved import leaf_rule, merge_rule, keeps_output
-    if input is not None:
-        net = net.with_input(input)  # validates: positive integers
-    shape = net.input
+    graph = net if isinstance(net, Graph) else compile(net, input)
+    shape = graph.nodes[0].output_shape
     ids = itertools.count()
     x0 = Tensor(next(ids), numel(shape), 0, precision.param_dtype, requires_grad=False)
+    tensors = [x0]
     steps: list[Step] = []
-    outputs: list[Tensor] = []
-
-    def visit(node: Node, x: Shape, path: str) -> _Flow:
-        if not isinstance(x, _Flow):
-            raise CnnCostError("the memory model lost track of a tensor", path=path, type_name=node.type_name)
-        if isinstance(node, Layer):
-            step = Step(path, node.type_name, [x.tensor], params=node.params(x))
-            y = node.out_shape(x)
-            builder = StepBuilder(step, precision, ids, grad=x.tensor.requires_grad or step.params > 0)
-            step.output = leaf_rule(type(node))(node, x.tensor, tuple(x), y, builder)
-            steps.append(step)
-            return _flow(y, step.output)
-        if isinstance(node, Block):
-            return visit_block(node, x, path)
-        raise CnnCostError(f"{type(node).__name__} is neither a layer nor a block", path=path)
-
-    def visit_block(block: Block, x: _Flow, path: str) -> _Flow:
-        outs, merged = [], []
-
-        def visit_child(child: Node, shape: Shape, name: str) -> Shape:
-            out = visit(child, shape, f"{path}.{name}")
-            outs.append(out.tensor)
-            return out
-
-        def merge(kind: str, y: Shape) -> None:
-            rule = merge_rule(type(block))
-            step = Step(f"{path}.{kind}", kind, [])
-            grad = x.tensor.requires_grad or any(t.requires_grad for t in outs)
-            step.output = rule(block, x.tensor, outs, y, StepBuilder(step, precision, ids, grad))
-            steps.append(step)
-            merged.append(_flow(y, step.output))
-
-        y = propagate_named(block, x, visit_child, merge)
-        if keeps_output(type(block)) and outs:
-            outputs.append(outs[-1])
-        if merged:
-            return merged[-1]
-        if not isinstance(y, _Flow):
-            raise CnnCostError("the memory model lost track of a block's output", path=path,
-                               type_name=block.type_name)
-        return y
-
-    y = _flow(shape, x0)
-    for i, node in enumerate(net.layers):
-        y = visit(node, y, child_name(node, i))
-    return Trace(net.name, precision, x0, steps, [y.tensor] + outputs)
+    for node in graph.nodes[1:]:
+        layer = node.layer
+        reads = [tensors[i] for i in node.inputs]
+        step = Step(node.path, node.type, reads, params=node.params)
+        builder = StepBuilder(step, precision, ids, grad=node.params > 0 or any(t.requires_grad for t in reads))
+        try:
+            if layer.arity is None:
+                out = layer.autograd(reads, node.input_shapes, node.output_shape, builder)
+            else:
+                out = layer.autograd(reads[0], node.input_shape, node.output_shape, builder)
+        except NotImplementedError as error:
+            raise CnnCostError(f"{error}; add it to the layer's class", path=node.path,
+                               type_name=node.type, source=graph.source or None) from None
+        step.output = out
+        steps.append(step)
+        tensors.append(out)
+    return Trace(graph.name, precision, x0, steps, [tensors[i] for i in graph.outputs])

@@ -5,7 +5,7 @@ on real tensors. Imports torch; nothing in the core imports this package.
 >>> check("inception", batch=1).ok
 True
 """
-from .build import BUILDERS, Network, build
+from .build import Network, build, build_graph
 from .check import CheckResult, CheckRow, check
 
-__all__ = ["build", "check", "CheckResult", "CheckRow", "BUILDERS", "Network"]
+__all__ = ["build", "build_graph", "check", "CheckResult", "CheckRow", "Network"]

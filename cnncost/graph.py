@@ -1,0 +1,308 @@
+"""The compiled graph: a Net lowered once into a flat, topologically ordered list of nodes, each
+with its inputs, shapes and exact per-sample counts. Every consumer (the cost table, the autograd
+memory model, the torch builder) walks this list; nothing walks the spec's tree again.
+
+Compiling is iterative: blocks lower through generators (`Block.lower`) on an explicit stack,
+so nesting depth is bounded by memory, not by Python's recursion limit. The total number of
+nodes is capped (`max_nodes`), so a small file cannot expand into billions of nodes.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from .errors import CnnCostError, SpecError
+from .layers.base import Block, Layer, Merge, Node, Ref, Visit
+from .net import Net, child_name
+from .shapes import Shape, numel
+
+DEFAULT_MAX_NODES = 1_000_000  # real networks have up to ~10^4; regnet-y-128gf about 1,000
+
+
+@dataclass(frozen=True, slots=True)
+class GraphNode:
+    """One node, per sample. `activations` counts elements of the tensor it allocates (0 for
+    views and in-place ops); `inputs` are the indices of the nodes it reads (node 0: the input)."""
+
+    path: str
+    type: str
+    attrs: str
+    input_shape: Shape
+    output_shape: Shape
+    activations: int
+    params: int
+    macs: int
+    tabulated: bool = True  # False: the lecture's tables fold this layer into the row before it
+    inputs: tuple[int, ...] = ()
+    input_shapes: tuple[Shape, ...] = ()
+    layer: Layer | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def depth(self) -> int:
+        return self.path.count(".")
+
+
+@dataclass(frozen=True, slots=True)
+class BlockSpan:
+    """A block and the nodes `first:stop` it lowered into."""
+
+    path: str
+    type: str
+    input_shape: Shape
+    output_shape: Shape
+    first: int
+    stop: int
+    grouping: bool = True  # False for multi-branch modules (concat, residual, gate)
+
+    @property
+    def depth(self) -> int:
+        return self.path.count(".")
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A compiled net. `nodes[0]` is the input; `outputs` are node indices, the main output first,
+    then every other node that no node reads (auxiliary heads), in order."""
+
+    name: str
+    nodes: tuple[GraphNode, ...]
+    blocks: tuple[BlockSpan, ...]
+    outputs: tuple[int, ...]
+    source: str = ""
+
+    @property
+    def leaves(self) -> tuple[GraphNode, ...]:  # the name the cost engine has always used
+        return self.nodes
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.nodes[self.outputs[0]].output_shape
+
+
+def compile(net: Net, input: Shape | None = None, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
+    """The graph of `net` (at another input size if given); cached on the Net, so each (net, input)
+    compiles once.
+
+    >>> from cnncost import Net, Conv, ReLU
+    >>> g = compile(Net("n", input=(3, 8, 8), layers=[Conv(out=4, kernel=3), ReLU()]))
+    >>> [(n.path, n.output_shape, n.inputs) for n in g.nodes]
+    [('input', (3, 8, 8), ()), ('conv0', (4, 6, 6), (0,)), ('relu1', (4, 6, 6), (1,))]
+    """
+    if input is not None:
+        input = net.with_input(input).input  # validates: positive integers
+    key = (input or net.input, max_nodes)
+    cache: dict[Any, Graph] = net.__dict__.setdefault("_graphs", {})
+    graph = cache.get(key)
+    if graph is None:
+        graph = _Compiler(net, max_nodes).run(input or net.input)
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = graph
+    return graph
+
+
+@dataclass
+class _Frame:
+    """A block being lowered: its generator, where its nodes start, and its child counter."""
+
+    path: str
+    block: Block | None  # None: the net's top-level list
+    lowering: Any
+    first: int
+    x: Ref
+    children: int = 0
+
+
+class _Compiler:
+    def __init__(self, net: Net, max_nodes: int) -> None:
+        self.net, self.max_nodes = net, max_nodes
+        self.source = net.source or None
+        self.nodes: list[GraphNode] = []
+        self.blocks: list[BlockSpan] = []
+        self.produced: dict[str, Ref] = {}  # path -> the tensor it names (a block: its output)
+        self.readers: list[int] = []       # per node, how many nodes read it
+        self.open_blocks: set[str] = set()  # blocks being lowered: their output is not known yet
+
+    def run(self, shape: Shape) -> Graph:
+        x = self._add(GraphNode("input", "input", "", shape, shape, numel(shape), 0, 0))
+        self.produced["input"] = x
+        top = _Frame("", None, _top_level(self.net.layers, x), 1, x)
+        stack = [top]
+        sent: Ref | None = None
+        main: Ref | None = None
+        while stack:
+            frame = stack[-1]
+            try:
+                request = frame.lowering.send(sent)
+            except StopIteration as done:
+                stack.pop()
+                sent = done.value
+                if frame.block is None:
+                    main = sent
+                else:
+                    self._close_block(frame, sent)
+                continue
+            except CnnCostError as error:
+                raise self._locate(error, frame.path, frame.block) from None
+            sent = None
+            if isinstance(request, Merge):
+                sent = self._merge(frame, request)
+            else:
+                sent = self._visit(frame, request, stack)
+        assert main is not None
+        return Graph(self.net.name, tuple(self.nodes), tuple(self.blocks), self._outputs(main),
+                     self.net.source)
+
+    # --- nodes ---
+
+    def _add(self, node: GraphNode) -> Ref:
+        if len(self.nodes) >= self.max_nodes:
+            raise SpecError(f"the network expands to more than {self.max_nodes:,} nodes (repeats and "
+                            "templates count every copy); raise the cap with --max-nodes if it is real",
+                            path=node.path, source=self.source)
+        for i in node.inputs:
+            self.readers[i] += 1
+        self.nodes.append(node)
+        self.readers.append(0)
+        return Ref(len(self.nodes) - 1, node.output_shape)
+
+    def _name(self, frame: _Frame, node: Node, name: str | None) -> str:
+        if name is None:
+            name = child_name(node, frame.children)
+        frame.children += 1
+        path = f"{frame.path}.{name}" if frame.path else name
+        if path in self.produced:
+            raise CnnCostError("two layers have this name; names must be unique within a block",
+                               path=path, type_name=node.type_name, source=self.source)
+        return path
+
+    def _visit(self, frame: _Frame, request: Visit, stack: list[_Frame]) -> Ref | None:
+        node, path = request.node, self._name(frame, request.node, request.name)
+        xs: tuple[Ref, ...] = ()
+        try:
+            xs = self._inputs(node, request.x, frame.path)
+            if isinstance(node, Block):
+                leaf = node.leaf_form()
+                if leaf is None:
+                    self.require_single(node, xs)
+                    stack.append(_Frame(path, node, node.lower(xs[0]), len(self.nodes), xs[0]))
+                    self.produced[path] = xs[0]  # reserved until the block's output is known
+                    self.open_blocks.add(path)
+                    return None
+                node = leaf
+            if not isinstance(node, Layer):
+                raise CnnCostError(f"{type(node).__name__} is neither a layer nor a block")
+            ref = self._leaf(node, path, xs)
+        except CnnCostError as error:
+            if node.inputs is not None and len(xs) > 1:  # say which tensors met
+                error.problem += "; from: " + ", ".join(
+                    f"{self.nodes[x.index].path} ({'x'.join(map(str, x.shape))})" for x in xs)
+                error.shape = None
+            raise self._locate(error, path, node) from None
+        self.produced[path] = ref
+        return ref
+
+    def _leaf(self, layer: Layer, path: str, xs: tuple[Ref, ...], shown_input: Shape | None = None) -> Ref:
+        shapes = tuple(x.shape for x in xs)
+        if layer.arity is None:
+            layer.require(len(xs) >= layer.min_inputs, f"joins at least {layer.min_inputs} tensors; "
+                          f"name them in 'from' (got {len(xs)})", shapes[0])
+            y = layer.merge_shape(shapes)
+        else:
+            layer.require(len(xs) == layer.arity, f"reads {layer.arity} tensor"
+                          f"{'s' if layer.arity != 1 else ''}, but 'from' names {len(xs)}", shapes[0])
+            y = layer.out_shape(shapes[0])
+        made = numel(y) if layer.creates_tensor() else 0
+        return self._add(GraphNode(path, layer.type_name, layer.describe(), shown_input or shapes[0], y, made,
+                                   layer.params(shapes[0]), layer.macs(shapes[0], y), layer.tabulated,
+                                   tuple(x.index for x in xs), shapes, layer))
+
+    def _merge(self, frame: _Frame, request: Merge) -> Ref:
+        layer = request.layer
+        path = f"{frame.path}.{layer.name}"
+        if path in self.produced:
+            raise CnnCostError(f"a layer inside is named '{layer.name}', the name of this block's "
+                               f"{layer.type_name} row; rename it", path=frame.path,
+                               type_name=frame.block.type_name if frame.block else None, source=self.source)
+        try:
+            ref = self._leaf(layer, path, request.xs, shown_input=frame.x.shape)  # a block's row shows its input
+        except CnnCostError as error:  # a merge's problem is its block's
+            error.path, error.type_name = frame.path or None, None
+            raise self._locate(error, frame.path, frame.block) from None
+        self.produced[path] = ref
+        return ref
+
+    def _close_block(self, frame: _Frame, out: Ref) -> None:
+        assert frame.block is not None
+        self.produced[frame.path] = out
+        self.open_blocks.discard(frame.path)
+        self.blocks.append(BlockSpan(frame.path, frame.block.type_name, frame.x.shape, out.shape,
+                                     frame.first, len(self.nodes), frame.block.grouping))
+
+    @staticmethod
+    def require_single(node: Node, xs: tuple[Ref, ...]) -> None:
+        if len(xs) != 1:
+            raise CnnCostError(f"a {node.type_name} block reads one tensor, but 'from' names {len(xs)}")
+
+    # --- references ---
+
+    def _inputs(self, node: Node, default: Ref, scope: str) -> tuple[Ref, ...]:
+        if node.inputs is None:
+            return (default,)
+        return tuple(self._resolve(name, scope) for name in node.inputs)
+
+    def _resolve(self, name: str, scope: str) -> Ref:
+        """A name seen from inside block `scope`: a sibling first, then outward; `input` is the net input."""
+        while True:
+            path = f"{scope}.{name}" if scope else name
+            ref = self.produced.get(path)
+            if ref is not None:
+                if path in self.open_blocks:
+                    raise CnnCostError(f"'from: {name}' names an enclosing block, whose output is not known "
+                                       "yet; name a layer inside it")
+                return ref
+            if not scope:
+                break
+            scope = scope.rpartition(".")[0]
+        if name in _names_in(self.net):
+            raise CnnCostError(f"'from: {name}' names a node that comes later; a node can only read "
+                               "earlier nodes")
+        close = difflib.get_close_matches(name, [p.rpartition(".")[2] for p in self.produced][-2000:]
+                                          + list(self.produced)[-2000:], n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise CnnCostError(f"'from: {name}' names no earlier node{hint}")
+
+    def _outputs(self, main: Ref) -> tuple[int, ...]:
+        declared = [self._resolve(name, "").index for name in self.net.outputs]
+        first = declared or [main.index]
+        sinks = [i for i in range(1, len(self.nodes)) if self.readers[i] == 0 and i not in first]
+        return tuple(dict.fromkeys(first + sinks))
+
+    def _locate(self, error: CnnCostError, path: str, node: Node | None) -> CnnCostError:
+        if error.path is None or (node is not None and error.path == node.name):
+            error.path = path or None
+        return error.at(type_name=node.type_name if node is not None else None, source=self.source)
+
+
+def _top_level(layers: tuple[Node, ...], x: Ref) -> Iterator[Visit]:
+    for node in layers:
+        x = yield Visit(node, x)
+    return x
+
+
+def _names_in(net: Net) -> set[str]:
+    """Every `name` written anywhere in the spec (to tell a later reference from a typo)."""
+    found: set[str] = set()
+    todo: list[Any] = list(net.layers)
+    while todo:
+        item = todo.pop()
+        if isinstance(item, tuple):
+            todo.extend(item)
+        elif isinstance(item, Node):
+            if item.name:
+                found.add(item.name)
+            for value in vars(item).values():
+                if isinstance(value, (tuple, Node)):
+                    todo.append(value)
+    return found

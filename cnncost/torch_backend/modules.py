@@ -1,0 +1,85 @@
+"""The few modules that torch.nn lacks: merges, views and the network that runs a compiled graph."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class AddModule(nn.Module):
+    """a * scale + b + ... (the scale applies to the first input: a scaled residual branch)."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, first: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        out = first if self.scale == 1.0 else self.scale * first
+        for other in rest:
+            out = out + other
+        return out
+
+
+class MulModule(nn.Module):
+    def forward(self, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        return x * gate
+
+
+class ConcatModule(nn.Module):
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.cat(xs, dim=1)
+
+
+class Holder(nn.Module):
+    """A block's place in the module tree: it owns its children's modules; the network runs them."""
+
+
+def attach(parent: nn.Module, name: str, child: nn.Module) -> None:
+    """Register `child` under any spec name, even one that shadows an nn.Module attribute
+    ('train', 'training'...): modules are looked up through `_modules`, never as attributes."""
+    from ..errors import CnnCostError
+    if name in parent._modules:
+        raise CnnCostError(f"two layers are named '{name}' inside one block")
+    parent._modules[name] = child
+
+
+class Network(nn.Module):
+    """A compiled cnncost graph as one module. Each node's module sits at the node's row path, under
+    `Holder`s for its blocks; `forward_all` runs the nodes in the graph's order, frees every tensor
+    after its last reader (as eager code would) and returns the outputs, the main one first."""
+
+    def __init__(self, spec: object, plan: list[tuple[str, nn.Module, tuple[int, ...]]],
+                 outputs: tuple[int, ...]) -> None:
+        super().__init__()
+        self.spec = spec
+        for path, module, _ in plan:
+            parent: nn.Module = self
+            *blocks, leaf = path.split(".")
+            for name in blocks:
+                if name not in parent._modules:
+                    attach(parent, name, Holder())
+                parent = parent._modules[name]
+            attach(parent, leaf, module)
+        self._steps = [(module, inputs) for _, module, inputs in plan]
+        self._outputs = outputs
+        last_read = {i: i for i in range(len(plan) + 1)}
+        for step, (_, _, inputs) in enumerate(plan, start=1):
+            for i in inputs:
+                last_read[i] = step
+        for i in outputs:
+            last_read[i] = len(plan) + 1
+        # node indices whose tensor is no longer needed once step k has run
+        self._free_after: list[list[int]] = [[] for _ in range(len(plan) + 1)]
+        for i, step in last_read.items():
+            if step <= len(plan):
+                self._free_after[step].append(i)
+
+    def forward_all(self, x: torch.Tensor) -> list[torch.Tensor]:
+        env: list[torch.Tensor | None] = [x]
+        for step, (module, inputs) in enumerate(self._steps, start=1):
+            env.append(module(*[env[i] for i in inputs]))
+            for i in self._free_after[step]:
+                env[i] = None
+        return [env[i] for i in self._outputs]  # type: ignore[misc]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_all(x)[0]
