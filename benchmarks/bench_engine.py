@@ -1,18 +1,22 @@
-"""How fast the engine is: in-process table builds and a cold `cnncost table` process.
+"""How fast the engine is: in-process tables (cold: the spec built and compiled anew; warm: the
+compiled graph cached) and a cold `cnncost table` process. With `--baseline DIR` (a checkout of
+another version, e.g. `git worktree add /tmp/base <commit>`) the same figures are measured for
+that version in the same run, and the ratios printed.
 
-    python benchmarks/bench_engine.py [--repeat N]
-
-Prints the time per table, per layer, and the ratio of a cold CLI run to an in-process build.
+    python benchmarks/bench_engine.py [--repeat N] [--archs NAME ...] [--baseline DIR]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-import cnncost
+HERE = Path(__file__).resolve()
 
 
 def best_of(repeat: int, func) -> float:
@@ -24,37 +28,73 @@ def best_of(repeat: int, func) -> float:
     return min(times)
 
 
+def measure(archs: list[str], repeat: int) -> dict:
+    """Seconds per table, for the cnncost on sys.path."""
+    import cnncost
+    from cnncost import zoo
+    out = {"version": cnncost.__file__, "archs": {}}
+    for name in archs:
+        try:
+            net = cnncost.load(name)
+        except cnncost.UnknownArchitecture:
+            continue
+        arch = next(a for a in zoo.list_archs() if a.name == name)
+
+        def cold() -> None:  # build the Net from its definition and tabulate it: nothing cached
+            cnncost.table(arch.build())
+        rows = len(cnncost.analyze(net).leaves)
+        out["archs"][name] = {"rows": rows, "cold": best_of(repeat, cold),
+                              "warm": best_of(repeat, lambda: cnncost.table(name)),
+                              "autograd": best_of(max(1, repeat // 2), lambda: cnncost.table(name, memory="autograd"))}
+    runs = []
+    for _ in range(max(3, repeat // 4)):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "cnncost.cli", "table", "resnet152"], check=True,
+                       stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(Path(cnncost.__file__).parents[1])})
+        runs.append(time.perf_counter() - start)
+    out["cli_cold"] = min(runs)
+    out["cli_cold_median"] = statistics.median(runs)
+    out["interpreter"] = best_of(3, lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
+    return out
+
+
+def show(label: str, result: dict) -> None:
+    print(f"{label}: {result['version']}")
+    print(f"  {'architecture':16} {'rows':>5} {'cold table':>11} {'warm table':>11} {'autograd':>10} {'per row (cold)':>15}")
+    for name, r in result["archs"].items():
+        print(f"  {name:16} {r['rows']:5d} {r['cold'] * 1e3:9.2f}ms {r['warm'] * 1e3:9.2f}ms "
+              f"{r['autograd'] * 1e3:8.2f}ms {r['cold'] / r['rows'] * 1e6:13.1f}us")
+    print(f"  cold `cnncost table resnet152` process: best {result['cli_cold'] * 1e3:.0f}ms, median "
+          f"{result['cli_cold_median'] * 1e3:.0f}ms (bare interpreter {result['interpreter'] * 1e3:.0f}ms, "
+          f"{result['cli_cold'] / result['interpreter']:.1f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--archs", nargs="*", default=["vgg16", "googlenet", "resnet152", "efficientnet-b7"])
+    parser.add_argument("--baseline", help="a checkout of another cnncost version to compare with")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # the baseline's own run
     args = parser.parse_args()
-    print(f"{'architecture':16} {'layers':>7} {'load+table':>11} {'table only':>11} {'per layer':>10}")
-    in_process = {}
-    for name in args.archs:
-        try:
-            net = cnncost.load(name)
-        except cnncost.UnknownArchitecture:
-            print(f"{name:16} not registered, skipped")
-            continue
-        layers = len(cnncost.analyze(net).leaves)
-        full = best_of(args.repeat, lambda: cnncost.table(name))
-        table_only = best_of(args.repeat, lambda: cnncost.table(net))
-        in_process[name] = full
-        print(f"{name:16} {layers:7d} {full * 1e3:9.2f}ms {table_only * 1e3:9.2f}ms {table_only / layers * 1e6:8.1f}us")
-
-    cold = []
-    for _ in range(max(3, args.repeat // 4)):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "cnncost.cli", "table", "googlenet"], check=True,
-                       stdout=subprocess.DEVNULL)
-        cold.append(time.perf_counter() - start)
-    interpreter = best_of(3, lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
-    cold_best = min(cold)
-    print(f"\ncold `cnncost table googlenet`: best {cold_best * 1e3:.0f}ms, median {statistics.median(cold) * 1e3:.0f}ms"
-          f" (bare interpreter start {interpreter * 1e3:.0f}ms)")
-    if "googlenet" in in_process:
-        print(f"ratio cold process / in-process googlenet table: {cold_best / in_process['googlenet']:.0f}x")
+    result = measure(args.archs, args.repeat)
+    if args.json:
+        print(json.dumps(result))
+        return
+    show("this version", result)
+    if args.baseline:
+        base_dir = Path(args.baseline).resolve()
+        run = subprocess.run([sys.executable, str(HERE), "--json", "--repeat", str(args.repeat), "--archs", *args.archs],
+                             env={**os.environ, "PYTHONPATH": str(base_dir)}, cwd=base_dir,
+                             capture_output=True, text=True, check=True)
+        base = json.loads(run.stdout)
+        show("baseline", base)
+        print("\nratio baseline / this version (above 1: this version is faster)")
+        for name, r in result["archs"].items():
+            b = base["archs"].get(name)
+            if b:
+                print(f"  {name:16} cold table {b['cold'] / r['cold']:5.2f}x   warm table {b['warm'] / r['warm']:5.2f}x"
+                      f"   autograd {b['autograd'] / r['autograd']:5.2f}x")
+        print(f"  cold process     {base['cli_cold'] / result['cli_cold']:5.2f}x")
 
 
 if __name__ == "__main__":

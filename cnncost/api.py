@@ -30,8 +30,11 @@ def load(arch: str | os.PathLike[str] | Net) -> Net:
 
 def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = "fp32",
           optimizer: str = "adam", input: Shape | None = None, depth: int | None = None,
-          activations: str = "all", memory: str = "lecture") -> Report:
+          activations: str = "all", memory: str = "lecture", device: str = "cuda") -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
+
+    `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
+    device for a few ops (dropout's mask is bool on CUDA, noise in the input's dtype on CPU).
 
     >>> import cnncost
     >>> r = cnncost.table("alexnet")          # the lecture's defaults: batch 128, fp32, adam
@@ -50,7 +53,7 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
     net = load(arch)
     analysis = analyze(net, input)  # first: it validates the net and names the file and layer of any error
-    step = _step(net, input, options.dtype, options.optimizer) if options.memory == "autograd" else None
+    step = _step(net, input, options.dtype, options.optimizer, device=device) if options.memory == "autograd" else None
     return build_report(analysis, options, depth, step)
 
 

@@ -17,10 +17,10 @@ from .layers.base import Block, Layer, Merge, Node, Ref, Visit
 from .net import Net, child_name
 from .shapes import Shape, numel
 
-DEFAULT_MAX_NODES = 1_000_000  # real networks have up to ~10^4; regnet-y-128gf about 1,000
+DEFAULT_MAX_NODES = 250_000  # real networks have up to ~10^4 nodes (regnet-y-128gf: about 1,000)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs more than the rest of compiling; read-only by convention
 class GraphNode:
     """One node, per sample. `activations` counts elements of the tensor it allocates (0 for
     views and in-place ops); `inputs` are the indices of the nodes it reads (node 0: the input)."""
@@ -43,7 +43,7 @@ class GraphNode:
         return self.path.count(".")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BlockSpan:
     """A block and the nodes `first:stop` it lowered into."""
 
@@ -95,6 +95,10 @@ def compile(net: Net, input: Shape | None = None, *, max_nodes: int = DEFAULT_MA
     cache: dict[Any, Graph] = net.__dict__.setdefault("_graphs", {})
     graph = cache.get(key)
     if graph is None:
+        if _expanded_size(net.layers, max_nodes) > max_nodes:  # refuse in microseconds, not after minutes
+            raise SpecError(f"the network expands to more than {max_nodes:,} nodes (repeats and templates "
+                            "count every copy); raise the cap with --max-nodes if it is real",
+                            source=net.source or None)
         graph = _Compiler(net, max_nodes).run(input or net.input)
         if len(cache) > 64:
             cache.clear()
@@ -102,7 +106,7 @@ def compile(net: Net, input: Shape | None = None, *, max_nodes: int = DEFAULT_MA
     return graph
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
     """A block being lowered: its generator, where its nodes start, and its child counter."""
 
@@ -121,7 +125,6 @@ class _Compiler:
         self.nodes: list[GraphNode] = []
         self.blocks: list[BlockSpan] = []
         self.produced: dict[str, Ref] = {}  # path -> the tensor it names (a block: its output)
-        self.readers: list[int] = []       # per node, how many nodes read it
         self.open_blocks: set[str] = set()  # blocks being lowered: their output is not known yet
 
     def run(self, shape: Shape) -> Graph:
@@ -161,10 +164,7 @@ class _Compiler:
             raise SpecError(f"the network expands to more than {self.max_nodes:,} nodes (repeats and "
                             "templates count every copy); raise the cap with --max-nodes if it is real",
                             path=node.path, source=self.source)
-        for i in node.inputs:
-            self.readers[i] += 1
         self.nodes.append(node)
-        self.readers.append(0)
         return Ref(len(self.nodes) - 1, node.output_shape)
 
     def _name(self, frame: _Frame, node: Node, name: str | None) -> str:
@@ -178,10 +178,17 @@ class _Compiler:
         return path
 
     def _visit(self, frame: _Frame, request: Visit, stack: list[_Frame]) -> Ref | None:
-        node, path = request.node, self._name(frame, request.node, request.name)
+        node, name = request.node, request.name
+        if name is None:
+            name = node.name if node.name is not None else f"{node.type_name}{frame.children}"
+        frame.children += 1
+        path = f"{frame.path}.{name}" if frame.path else name
+        if path in self.produced:
+            raise CnnCostError("two layers have this name; names must be unique within a block",
+                               path=path, type_name=node.type_name, source=self.source)
         xs: tuple[Ref, ...] = ()
         try:
-            xs = self._inputs(node, request.x, frame.path)
+            xs = (request.x,) if node.inputs is None else self._inputs(node, request.x, frame.path)
             if isinstance(node, Block):
                 leaf = node.leaf_form()
                 if leaf is None:
@@ -204,19 +211,24 @@ class _Compiler:
         return ref
 
     def _leaf(self, layer: Layer, path: str, xs: tuple[Ref, ...], shown_input: Shape | None = None) -> Ref:
-        shapes = tuple(x.shape for x in xs)
-        if layer.arity is None:
-            layer.require(len(xs) >= layer.min_inputs, f"joins at least {layer.min_inputs} tensors; "
-                          f"name them in 'from' (got {len(xs)})", shapes[0])
-            y = layer.merge_shape(shapes)
+        if len(xs) == 1 and layer.arity == 1:  # the common case, kept lean
+            x = xs[0].shape
+            shapes: tuple[Shape, ...] = (x,)
+            y = layer.out_shape(x)
         else:
-            layer.require(len(xs) == layer.arity, f"reads {layer.arity} tensor"
-                          f"{'s' if layer.arity != 1 else ''}, but 'from' names {len(xs)}", shapes[0])
-            y = layer.out_shape(shapes[0])
+            shapes = tuple(r.shape for r in xs)
+            x = shapes[0]
+            if layer.arity is None:
+                if len(xs) < layer.min_inputs:
+                    layer.fail(f"joins at least {layer.min_inputs} tensors; name them in 'from' (got {len(xs)})", x)
+                y = layer.merge_shape(shapes)
+            else:
+                layer.fail(f"reads {layer.arity} tensor{'s' if layer.arity != 1 else ''}, but 'from' names "
+                           f"{len(xs)}", x)
         made = numel(y) if layer.creates_tensor() else 0
-        return self._add(GraphNode(path, layer.type_name, layer.describe(), shown_input or shapes[0], y, made,
-                                   layer.params(shapes[0]), layer.macs(shapes[0], y), layer.tabulated,
-                                   tuple(x.index for x in xs), shapes, layer))
+        return self._add(GraphNode(path, layer.type_name, layer.describe(), shown_input or x, y, made,
+                                   layer.params(x), layer.macs(x, y), layer.tabulated,
+                                   tuple(r.index for r in xs), shapes, layer))
 
     def _merge(self, frame: _Frame, request: Merge) -> Ref:
         layer = request.layer
@@ -248,9 +260,10 @@ class _Compiler:
     # --- references ---
 
     def _inputs(self, node: Node, default: Ref, scope: str) -> tuple[Ref, ...]:
-        if node.inputs is None:
+        names = node.inputs
+        if names is None:
             return (default,)
-        return tuple(self._resolve(name, scope) for name in node.inputs)
+        return tuple(self._resolve(name, scope) for name in names)
 
     def _resolve(self, name: str, scope: str) -> Ref:
         """A name seen from inside block `scope`: a sibling first, then outward; `input` is the net input."""
@@ -276,7 +289,11 @@ class _Compiler:
     def _outputs(self, main: Ref) -> tuple[int, ...]:
         declared = [self._resolve(name, "").index for name in self.net.outputs]
         first = declared or [main.index]
-        sinks = [i for i in range(1, len(self.nodes)) if self.readers[i] == 0 and i not in first]
+        read = bytearray(len(self.nodes))
+        for node in self.nodes:
+            for i in node.inputs:
+                read[i] = 1
+        sinks = [i for i in range(1, len(self.nodes)) if not read[i] and i not in first]
         return tuple(dict.fromkeys(first + sinks))
 
     def _locate(self, error: CnnCostError, path: str, node: Node | None) -> CnnCostError:
@@ -289,6 +306,38 @@ def _top_level(layers: tuple[Node, ...], x: Ref) -> Iterator[Visit]:
     for node in layers:
         x = yield Visit(node, x)
     return x
+
+
+def _expanded_size(layers: tuple[Node, ...], limit: int) -> int:
+    """About how many nodes `layers` lower into (a repeat counts `times` copies; a subtree shared by
+    several parents is sized once), without building them; iterative, capped at 2 x limit."""
+    sizes: dict[int, int] = {}
+    root = tuple(layers)
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        item, children_done = stack.pop()
+        if id(item) in sizes:
+            continue
+        children = _children(item)
+        if not children_done and any(id(c) not in sizes for c in children):
+            stack.append((item, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        total = sum(sizes[id(c)] for c in children)
+        if isinstance(item, Block):
+            total = total * getattr(item, "times", 1) + 1
+        elif isinstance(item, Layer):
+            total = 1
+        sizes[id(item)] = min(total, 2 * limit)
+    return sizes[id(root)]
+
+
+def _children(item: Any) -> list[Any]:
+    if isinstance(item, tuple):
+        return list(item)
+    if isinstance(item, Block):
+        return [v for v in vars(item).values() if isinstance(v, (tuple, Node))]
+    return []
 
 
 def _names_in(net: Net) -> set[str]:

@@ -61,7 +61,9 @@ def test_leaf_module_paths_are_engine_paths() -> None:
 
 
 def test_a_wrong_engine_formula_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cnncost.zoo import registry
     monkeypatch.setattr(Conv, "macs", lambda self, x, y: 1)
+    monkeypatch.setattr(registry, "_BUILT", {})  # built-ins and their compiled graphs are cached: start afresh
     result = check("inception", batch=1, memory=False)
     wrong = {(r.path, r.quantity) for r in result.mismatches}
     assert ("module.branch2.conv", "macs") in wrong and ("module.branch2.conv", "flops") in wrong

@@ -56,16 +56,15 @@ class Node:
     def __post_init__(self) -> None:
         if isinstance(self.inputs, str):
             object.__setattr__(self, "inputs", (self.inputs,))
-        hints = _hints(type(self))
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
+        for field_name, check, hint in _field_checks(type(self)):
+            value = getattr(self, field_name)
             if isinstance(value, list):  # keep nodes hashable and comparable whatever the caller passed
                 value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-                object.__setattr__(self, field.name, value)
-            if not _matches(value, hints[field.name]):
-                key = "from" if field.name == "inputs" else field.name  # its YAML spelling
-                raise SpecError(f"field '{key}' must be {_describe(hints[field.name])}, "
-                                f"got {value!r}", path=self.name, type_name=self.type_name)
+                object.__setattr__(self, field_name, value)
+            if not check(value):
+                key = "from" if field_name == "inputs" else field_name  # its YAML spelling
+                raise SpecError(f"field '{key}' must be {_describe(hint)}, "
+                                f"got {_short(value)}", path=self.name, type_name=self.type_name)
         if self.name is not None and (not self.name or "." in self.name):
             raise SpecError(f"name {self.name!r} must be non-empty and contain no '.'",
                             path=self.name, type_name=self.type_name)
@@ -173,16 +172,14 @@ class Block(Node):
         return None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Ref:
+class Ref(typing.NamedTuple):
     """A tensor of the graph being compiled: the index of the node that made it, and its shape."""
 
     index: int
     shape: Shape
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Visit:
+class Visit(typing.NamedTuple):
     """A lowering request: add `node` reading `x`, named `name` (default: type and position)."""
 
     node: Node
@@ -190,8 +187,7 @@ class Visit:
     name: str | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Merge:
+class Merge(typing.NamedTuple):
     """A lowering request: add the multi-input `layer` reading `xs`, as row `<block>.<layer.name>`."""
 
     layer: Layer
@@ -209,32 +205,65 @@ def _hints(cls: type) -> dict[str, Any]:
     return _HINTS[cls]
 
 
-def _matches(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
+_CHECKS: dict[type, list[tuple[str, Callable[[Any], bool], Any]]] = {}
+_CHECKERS: dict[Any, Callable[[Any], bool]] = {}
+
+
+def _field_checks(cls: type) -> list[tuple[str, Callable[[Any], bool], Any]]:
+    """(field, checker, hint) per field of a node class, built once: nodes are made by the thousand."""
+    checks = _CHECKS.get(cls)
+    if checks is None:
+        hints = _hints(cls)
+        checks = _CHECKS[cls] = [(f.name, _checker(hints[f.name]), hints[f.name]) for f in dataclasses.fields(cls)]
+    return checks
+
+
+def _checker(hint: Any) -> Callable[[Any], bool]:
+    """A predicate for one type hint, composed once per hint."""
+    check = _CHECKERS.get(hint)
+    if check is None:
+        check = _CHECKERS[hint] = _compose(hint)
+    return check
+
+
+def _compose(hint: Any) -> Callable[[Any], bool]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
-        return True
+        return lambda v: True
     if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, h) for h in typing.get_args(hint))
+        parts = tuple(_checker(h) for h in args)
+        if len(parts) == 2:
+            first, second = parts
+            return lambda v: first(v) or second(v)
+        return lambda v: any(p(v) for p in parts)
     if origin is Literal:
-        return value in typing.get_args(hint)
+        return lambda v: any(v == a and type(v) is type(a) for a in args)
     if origin is tuple:
-        args = typing.get_args(hint)
-        if not isinstance(value, tuple):
-            return False
         if len(args) == 2 and args[1] is Ellipsis:
-            return all(_matches(v, args[0]) for v in value)
-        return len(value) == len(args) and all(_matches(v, a) for v, a in zip(value, args))
+            item = _checker(args[0])
+            return lambda v: isinstance(v, tuple) and all(item(x) for x in v)
+        items = tuple(_checker(a) for a in args)
+        return lambda v: isinstance(v, tuple) and len(v) == len(items) and all(c(x) for c, x in zip(items, v))
     if hint is type(None):
-        return value is None
+        return lambda v: v is None
     if hint is bool:
-        return isinstance(value, bool)
+        return lambda v: v is True or v is False
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return lambda v: type(v) is int or (isinstance(v, int) and not isinstance(v, bool))
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
     if isinstance(hint, type):
-        return isinstance(value, hint)
-    return True
+        return lambda v: isinstance(v, hint)
+    return lambda v: True
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    return _checker(hint)(value)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _describe(hint: Any) -> str:

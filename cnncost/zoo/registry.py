@@ -86,7 +86,13 @@ def get_arch(name: str) -> Net:
         close = difflib.get_close_matches(name.lower(), list(ARCHS), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UnknownArchitecture(f"unknown architecture '{name}'{hint} (see `cnncost list`)")
-    return arch.build()
+    net = _BUILT.get(arch.name)
+    if net is None:  # Nets are immutable: build each once, and its compiled graphs stay cached on it
+        net = _BUILT[arch.name] = arch.build()
+    return net
+
+
+_BUILT: dict[str, Net] = {}
 
 
 def arch_info(name: str) -> Arch:
