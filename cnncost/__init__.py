@@ -14,6 +14,9 @@ from .errors import CnnCostError, ShapeError, SpecError, UnknownArchitecture
 from .layers import (GELU, Add, Mul, LRN, AdaptiveAvgPool, AvgPool, BatchNorm, Concat, Conv, Dropout, Flatten, Gate,
                      GlobalAvgPool, Hardswish, LeakyReLU, Linear, MaxPool, ReLU, ReLU6, Repeat, Residual,
                      Sequential, Side, Sigmoid, SiLU, SqueezeExcite, Tanh)
+from .layers import (AdaptiveMaxPool, CenterCrop, ChannelShuffle, Chunk, ConvTranspose, GroupNorm, Hardsigmoid,
+                     Hardtanh, Identity, InstanceNorm, LayerNorm, LayerScale, Mish, Pad, PixelShuffle,
+                     PixelUnshuffle, Softmax, StochasticDepth, Upsample)
 from .net import Net
 from .report import Report, Row
 from .spec import dump_spec, load_spec, parse_spec
@@ -27,4 +30,7 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "analyze", "compile"
            # the Python spec language: one dataclass per layer type
            "Conv", "MaxPool", "AvgPool", "AdaptiveAvgPool", "GlobalAvgPool", "BatchNorm", "LRN", "ReLU",
            "ReLU6", "LeakyReLU", "SiLU", "Hardswish", "Sigmoid", "Tanh", "GELU", "Dropout", "Flatten",
-           "Linear", "Add", "Mul", "Sequential", "Repeat", "Concat", "Residual", "Gate", "SqueezeExcite", "Side"]
+           "Linear", "Add", "Mul", "Sequential", "Repeat", "Concat", "Residual", "Gate", "SqueezeExcite", "Side",
+           "LayerNorm", "GroupNorm", "InstanceNorm", "Hardsigmoid", "Hardtanh", "Mish", "Softmax", "Identity",
+           "Chunk", "ChannelShuffle", "LayerScale", "StochasticDepth", "Upsample", "ConvTranspose", "PixelShuffle",
+           "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool"]

@@ -1,12 +1,15 @@
 """Every layer and block type; importing this package registers them all."""
 from .base import LAYER_TYPES, Block, Layer, Merge, Node, Ref, Visit, register
-from .act import GELU, Hardswish, LeakyReLU, ReLU, ReLU6, Sigmoid, SiLU, Tanh
+from .act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid, SiLU,
+                  Softmax, Tanh)
 from .blocks import Concat, Gate, Repeat, Residual, Sequential, Side, SqueezeExcite
-from .conv import Conv
+from .conv import Conv, ConvTranspose
 from .linear import Dropout, Flatten, Linear
 from .merge import Add, ConcatMerge, Mul
-from .norm import LRN, BatchNorm
-from .pool import AdaptiveAvgPool, AvgPool, GlobalAvgPool, MaxPool
+from .norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
+from .pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
+from .reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
+from .scale import LayerScale, StochasticDepth
 
 __all__ = [
     "LAYER_TYPES", "Block", "Layer", "Node", "Ref", "Visit", "Merge", "register",
@@ -14,4 +17,7 @@ __all__ = [
     "ReLU", "ReLU6", "LeakyReLU", "SiLU", "Hardswish", "Sigmoid", "Tanh", "GELU",
     "Dropout", "Flatten", "Linear", "Add", "Mul", "ConcatMerge",
     "Sequential", "Repeat", "Concat", "Residual", "Gate", "SqueezeExcite", "Side",
+    "LayerNorm", "GroupNorm", "InstanceNorm", "Hardsigmoid", "Hardtanh", "Mish", "Softmax", "Identity",
+    "Chunk", "ChannelShuffle", "LayerScale", "StochasticDepth", "Upsample", "ConvTranspose", "PixelShuffle",
+    "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool",
 ]

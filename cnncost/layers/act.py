@@ -1,9 +1,14 @@
-"""Element-wise activations. Those PyTorch can run in place take `inplace` (default true, as
-torchvision builds them): an in-place activation writes into its input and adds no tensor.
+"""Element-wise activations (and softmax and identity, which an `se` block may also use). Those
+PyTorch can run in place take `inplace`: relu, relu6, leaky_relu, silu and hardswish default to
+true, as torchvision builds them; hardsigmoid, hardtanh and mish default to false (PyTorch's
+default, and how torchvision builds MobileNetV3's hardsigmoid gate). An in-place activation writes
+into its input and adds no tensor.
 
-What autograd saves differs by op (measured, docs/memory.md): relu and leaky_relu their output
-(in place: the input's storage), relu6, silu and hardswish their input (in place: a copy of it,
-taken before it is overwritten), sigmoid and tanh their new output, gelu its input."""
+What autograd saves differs by op (measured, docs/memory.md): relu its output (in place: the
+input's storage); leaky_relu its input out of place, its output (the input's storage) in place;
+relu6, silu, hardswish, hardsigmoid, hardtanh and mish their input (in place: a copy of it, taken
+before it is overwritten); sigmoid, tanh and softmax their new output; gelu its input; identity
+nothing."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -94,7 +99,12 @@ class LeakyReLU(InplaceActivation):
     negative_slope: float = 0.01
 
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return save_output(self, x, b)
+        """Out of place its input (LeakyReluBackward0 keeps `self`); in place its output, which
+        is the input's storage (LeakyReluBackward1 keeps `result`)."""
+        if self.inplace:
+            return save_output(self, x, b)
+        b.save(x)
+        return b.like(x)
 
     def torch_module(self, x: Shape) -> Any:
         from torch import nn
@@ -165,3 +175,93 @@ class GELU(Activation):
     def torch_module(self, x: Shape) -> Any:
         from torch import nn
         return nn.GELU()
+
+
+@register("hardsigmoid")
+@dataclass(frozen=True, kw_only=True)
+class Hardsigmoid(InplaceActivation):
+    """relu6(x + 3) / 6 (MobileNetV3's SE gate: `se` with `gate: hardsigmoid`)."""
+
+    inplace: bool = False
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        return save_input(self, x, b)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.Hardsigmoid(inplace=self.inplace)
+
+
+@register("hardtanh")
+@dataclass(frozen=True, kw_only=True)
+class Hardtanh(InplaceActivation):
+    """x clamped to [min_val, max_val] (relu6 is hardtanh(0, 6))."""
+
+    min_val: float = -1.0
+    max_val: float = 1.0
+    inplace: bool = False
+
+    def validate(self) -> None:
+        self.require(self.max_val > self.min_val,
+                     f"max_val must be greater than min_val, got {self.min_val:g} and {self.max_val:g}")
+
+    def describe(self) -> str:
+        return " ".join(part for part in (f"[{self.min_val:g}, {self.max_val:g}]", super().describe()) if part)
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        return save_input(self, x, b)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.Hardtanh(self.min_val, self.max_val, inplace=self.inplace)
+
+
+@register("mish")
+@dataclass(frozen=True, kw_only=True)
+class Mish(InplaceActivation):
+    """x * tanh(softplus(x))."""
+
+    inplace: bool = False
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        return save_input(self, x, b)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.Mish(inplace=self.inplace)
+
+
+@register("softmax")
+@dataclass(frozen=True, kw_only=True)
+class Softmax(Activation):
+    """exp(x) / sum over channels of exp(x), at each position (`nn.Softmax(dim=1)`); a new tensor."""
+
+    def describe(self) -> str:
+        return "over channels"
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        """Its output. CUDA's autocast runs softmax in fp32 (a low input is cast first, the
+        output is fp32); CPU's runs it in the input's dtype."""
+        if b.precision.autocast and b.precision.device == "cuda":
+            x = b.cast(x, "fp32")
+        return save_new_output(x, b)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.Softmax(dim=1)
+
+
+@register("identity")
+@dataclass(frozen=True, kw_only=True)
+class Identity(Activation):
+    """x itself: no tensor, nothing saved (a placeholder, or an `se` without activation)."""
+
+    def creates_tensor(self) -> bool:
+        return False
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        return x
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.Identity()

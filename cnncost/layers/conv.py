@@ -1,4 +1,4 @@
-"""Convolution."""
+"""Convolution and transposed convolution."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -93,7 +93,25 @@ class Conv(Layer):
         return describe_window(self.kernel, self.stride, self.padding, self.dilation,
                                f"g{self.groups}" if self.groups != 1 else "")
 
+    def same_extra(self) -> Pair:
+        """Rows and columns of the extra zero padding PyTorch adds for padding='same' when the total
+        padding, dilation x (kernel - 1), is odd (an even kernel): it pads the input once more at
+        the bottom/right, with F.pad, before the symmetric padding of the convolution itself."""
+        if self.padding != "same":
+            return (0, 0)
+        kernel, dilation = pair(self.kernel), pair(self.dilation)
+        return (dilation[0] * (kernel[0] - 1) % 2, dilation[1] * (kernel[1] - 1) % 2)
+
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        """Input (cast to the low dtype under autocast) and weight, as `save_matmul`. With an odd
+        'same' padding the saved input is the padded copy: cast first, then padded (new), and x
+        itself is not saved by the conv."""
+        rows, cols = self.same_extra()
+        if rows or cols:
+            low = b.precision.matmul_dtype
+            b.cast(x, low)  # under autocast a new low copy, padded next
+            padded = b.new(xs[0] * (xs[1] + rows) * (xs[2] + cols), low)
+            return save_matmul(self, padded, xs, y, b)
         return save_matmul(self, x, xs, y, b)
 
     def torch_module(self, x: Shape) -> Any:
@@ -102,11 +120,90 @@ class Conv(Layer):
                          self.groups, self.bias)
 
 
-def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """Conv and linear: the input (cast to the low dtype under autocast) and the weight; the bias
-    is not needed."""
+def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder, addmm: bool = False) -> Tensor:
+    """Conv, transposed conv and linear: the input (cast to the low dtype under autocast: a new
+    tensor) and the weight (under autocast a low copy, which autocast caches); the bias is not
+    needed. A linear (`addmm=True`) saves the weight only to compute its input's gradient: with an
+    input that needs none, the weight's copy is not saved (it lives in autocast's cache only). A
+    convolution always saves both (measured, torch 2.13 CPU)."""
     low = b.precision.matmul_dtype
     b.save(b.cast(x, low))
     bias = layer.out if layer.bias else 0
-    b.cast_params(layer.params(xs) - bias, bias)
+    b.cast_params(layer.params(xs) - bias, bias, weight_saved=x.requires_grad or not addmm)
     return b.like(x, y, low)
+
+
+@register("conv_transpose")
+@dataclass(frozen=True, kw_only=True)
+class ConvTranspose(Layer):
+    """Transposed 2-D convolution (PyTorch `nn.ConvTranspose2d`, U-Net's up-convolution).
+
+    H_out = (H - 1)·stride - 2·padding + dilation·(kernel - 1) + output_padding + 1 (W alike)
+    params = in * (out/groups) * kh * kw  (+ out with bias)
+    MACs   = |input| * (out/groups) * kh * kw   (bias adds are not counted)
+
+    Each input element is multiplied by the (out/groups) x kh x kw weights of its group and added
+    into the output: that is what a transposed convolution computes, and what FlopCounterMode
+    counts (2 FLOPs per MAC, on the input's spatial size). It is not |output| * (in/groups) * kh *
+    kw: the output positions that the stride skips over get fewer terms.
+    """
+
+    out: int
+    kernel: IntOrPair
+    stride: IntOrPair = 1
+    padding: IntOrPair = 0
+    output_padding: IntOrPair = 0
+    dilation: IntOrPair = 1
+    groups: int = 1
+    bias: bool = True
+
+    def validate(self) -> None:
+        self.require_positive(out=self.out, kernel=self.kernel, stride=self.stride,
+                              dilation=self.dilation, groups=self.groups)
+        self.require(min(pair(self.padding)) >= 0, f"padding must be >= 0, got {self.padding!r}")
+        self.require(min(pair(self.output_padding)) >= 0,
+                     f"output_padding must be >= 0, got {self.output_padding!r}")
+        for extra, stride, dilation in zip(pair(self.output_padding), pair(self.stride), pair(self.dilation)):
+            self.require(extra < stride or extra < dilation,
+                         f"output_padding {self.output_padding!r} must be smaller than the stride or the "
+                         "dilation (PyTorch's rule)")
+        self.require(self.out % self.groups == 0,
+                     f"out channels {self.out} not divisible by groups={self.groups}")
+
+    def out_shape(self, x: Shape) -> Shape:
+        self.expect_map(x)
+        self.require(x[0] % self.groups == 0,
+                     f"in channels {x[0]} not divisible by groups={self.groups}", x)
+        kernel, stride, padding = pair(self.kernel), pair(self.stride), pair(self.padding)
+        extra, dilation = pair(self.output_padding), pair(self.dilation)
+        hw = [(x[1 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel[i] - 1) + extra[i] + 1
+              for i in range(2)]
+        self.require(min(hw) >= 1, f"padding {self.padding!r} leaves no output "
+                     f"({hw[0]}x{hw[1]})", x)
+        return (self.out, hw[0], hw[1])
+
+    def params(self, x: Shape) -> int:
+        kh, kw = pair(self.kernel)
+        return x[0] * (self.out // self.groups) * kh * kw + (self.out if self.bias else 0)
+
+    def macs(self, x: Shape, y: Shape) -> int:
+        kh, kw = pair(self.kernel)
+        return numel(x) * (self.out // self.groups) * kh * kw
+
+    def describe(self) -> str:
+        extra = pair(self.output_padding)
+        parts = [f"g{self.groups}" if self.groups != 1 else "",
+                 "" if extra == (0, 0) else f"op{extra[0] if extra[0] == extra[1] else f'{extra[0]}x{extra[1]}'}"]
+        return describe_window(self.kernel, self.stride, self.padding, self.dilation,
+                               " ".join(p for p in parts if p))
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        """As a convolution: input (a low cast under autocast) and weight (a low copy), even when
+        the input needs no gradient; the output is new, in the matmul dtype."""
+        return save_matmul(self, x, xs, y, b)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.ConvTranspose2d(x[0], self.out, self.kernel, stride=self.stride, padding=self.padding,
+                                  output_padding=self.output_padding, groups=self.groups, bias=self.bias,
+                                  dilation=self.dilation)

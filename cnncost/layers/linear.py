@@ -24,8 +24,9 @@ class Flatten(Layer):
         return (numel(x),)
 
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """A view of its input: same storage, nothing saved."""
-        return x
+        """A view of its input: same storage, nothing saved (a spatial crop cannot be viewed flat:
+        PyTorch copies it)."""
+        return b.reshape(x, y)
 
     def torch_module(self, x: Shape) -> Any:
         from torch import nn
@@ -45,7 +46,7 @@ class Dropout(Layer):
         self.require(0 <= self.p <= 1, f"p must be in [0, 1], got {self.p}")
 
     def creates_tensor(self) -> bool:
-        return not self.inplace
+        return not self.inplace and self.p != 0
 
     def out_shape(self, x: Shape) -> Shape:
         return x
@@ -54,12 +55,17 @@ class Dropout(Layer):
         return f"p={self.p:g}"
 
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """A mask: bool from CUDA's fused kernel; elsewhere (and in place) a scaled noise tensor in
-        the input's dtype. p = 0 returns the input untouched."""
+        """A mask: bool from CUDA's fused kernel (out of place, 0 < p < 1); elsewhere (CPU, in
+        place) a scaled noise tensor in the input's dtype. p = 1 multiplies by a 0-d zero: that
+        scalar is saved (one element, on both devices: the fused kernel needs p < 1). p = 0
+        returns the input itself."""
         if self.p == 0:
             return x
-        fused = b.precision.device == "cuda" and not self.inplace
-        b.save(b.like(x, dtype="bool" if fused else None))
+        if self.p == 1:
+            b.save(b.new(0, x.dtype, fixed=1))
+        else:
+            fused = b.precision.device == "cuda" and not self.inplace
+            b.save(b.like(x, dtype="bool" if fused else None))
         return x if self.inplace else b.like(x)
 
     def torch_module(self, x: Shape) -> Any:
@@ -90,7 +96,7 @@ class Linear(Layer):
 
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
         from .conv import save_matmul
-        return save_matmul(self, x, xs, y, b)
+        return save_matmul(self, x, xs, y, b, addmm=True)
 
     def torch_module(self, x: Shape) -> Any:
         from torch import nn

@@ -1,15 +1,36 @@
-"""Normalisation layers."""
+"""Normalisation layers: batch, layer, group and instance norm, and LRN.
+
+Every norm saves its input and a mean and an inverse std per normalised group; only the number of
+groups and the statistics' dtype differ (`stat_dtype`). Group and instance norm save a contiguous
+copy of a view (a chunk or crop) instead of the view."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..shapes import Shape
+from ..shapes import Shape, numel
 from .base import Layer, register
 
 if TYPE_CHECKING:
     from ..memory.tensors import Tensor
     from ..memory.trace import StepBuilder
+
+
+def stat_dtype(x: Tensor, b: StepBuilder, weighted: bool) -> str:
+    """The dtype of a norm's saved mean and inverse std. PyTorch's norms keep them in fp32 for a
+    bf16/fp16 input only when an fp32 tensor takes part ("mixed type": an affine weight, BN's
+    running statistics); otherwise in the input's dtype. Measured for batch, layer, group and
+    instance norm, torch 2.13 CPU."""
+    from ..memory.tensors import promote
+    return promote(x.dtype, b.precision.param_dtype) if weighted else x.dtype
+
+
+def fp32_on_cuda(x: Tensor, b: StepBuilder) -> Tensor:
+    """CUDA's autocast runs layer_norm and group_norm in fp32 (its fp32 op list): a low input is
+    cast to a new fp32 copy, which is what the op saves. CPU's autocast leaves them alone."""
+    if b.precision.autocast and b.precision.device == "cuda":
+        return b.cast(x, "fp32")
+    return x
 
 
 @register("batchnorm")
@@ -29,8 +50,9 @@ class BatchNorm(Layer):
         return 2 * x[0] if self.affine else 0
 
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """Input, plus the batch mean and inverse std per channel, always fp32."""
-        b.save(x, b.new(0, "fp32", fixed=2 * xs[0]))
+        """Input, plus the batch mean and inverse std per channel: fp32 under autocast (the
+        running statistics are fp32), else the input's dtype (fp64 in fp64)."""
+        b.save(x, b.new(0, stat_dtype(x, b, weighted=True), fixed=2 * xs[0]))
         return b.like(x, y)
 
     def torch_module(self, x: Shape) -> Any:
@@ -76,3 +98,124 @@ class LRN(Layer):
     def torch_module(self, x: Shape) -> Any:
         from torch import nn
         return nn.LocalResponseNorm(self.size, self.alpha, self.beta, self.k)
+
+
+@register("layer_norm")
+@dataclass(frozen=True, kw_only=True)
+class LayerNorm(Layer):
+    """Layer norm. `over: channels` normalises the C values at each position of a CxHxW map
+    (ConvNeXt's LayerNorm2d: permute to NHWC, `F.layer_norm` over C, permute back); `over: chw`
+    normalises each sample's whole C x H x W (`nn.LayerNorm([C, H, W])`, any shape).
+    params = 2C (channels) or 2·C·H·W (chw) with `elementwise_affine`, else 0."""
+
+    tabulated = False
+    over: Literal["channels", "chw"] = "channels"
+    eps: float = 1e-5
+    elementwise_affine: bool = True
+
+    def out_shape(self, x: Shape) -> Shape:
+        if self.over == "channels":
+            self.expect_map(x)
+        return x
+
+    def normalized(self, x: Shape) -> Shape:
+        return x[:1] if self.over == "channels" else x
+
+    def params(self, x: Shape) -> int:
+        return 2 * numel(self.normalized(x)) if self.elementwise_affine else 0
+
+    def describe(self) -> str:
+        return f"over {self.over}"
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        """Input (for `channels` the NHWC view of it: the same storage), and a mean and an rstd
+        per normalised group: H·W per sample (channels) or 1 (chw); fp32 with an affine weight
+        under autocast, else the input's dtype. Output new, in the input's dtype (CUDA autocast:
+        fp32, see `fp32_on_cuda`)."""
+        x = fp32_on_cuda(x, b)
+        groups = xs[1] * xs[2] if self.over == "channels" else 1
+        b.save(x, b.new(2 * groups, stat_dtype(x, b, self.elementwise_affine)))
+        return b.like(x)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        if self.over == "channels":
+            from .torch_modules import LayerNorm2d
+            return LayerNorm2d(x[0], eps=self.eps, elementwise_affine=self.elementwise_affine)
+        return nn.LayerNorm(list(x), eps=self.eps, elementwise_affine=self.elementwise_affine)
+
+
+@register("group_norm")
+@dataclass(frozen=True, kw_only=True)
+class GroupNorm(Layer):
+    """Group norm (`nn.GroupNorm`): the channels in `groups` groups, each normalised over its
+    channels and all positions. params = 2C with `affine`."""
+
+    tabulated = False
+    groups: int
+    eps: float = 1e-5
+    affine: bool = True
+
+    def validate(self) -> None:
+        self.require_positive(groups=self.groups)
+
+    def out_shape(self, x: Shape) -> Shape:
+        self.require(x[0] % self.groups == 0, f"channels {x[0]} not divisible by groups={self.groups}", x)
+        return x
+
+    def params(self, x: Shape) -> int:
+        return 2 * x[0] if self.affine else 0
+
+    def describe(self) -> str:
+        return f"g{self.groups}"
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        """Input (a contiguous copy of a view), and a mean and an rstd per group and sample, fp32
+        with an affine weight under autocast, else the input's dtype. Output new."""
+        x = fp32_on_cuda(b.contiguous(x), b)
+        b.save(x, b.new(2 * self.groups, stat_dtype(x, b, self.affine)))
+        return b.like(x)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.GroupNorm(self.groups, x[0], eps=self.eps, affine=self.affine)
+
+
+@register("instance_norm")
+@dataclass(frozen=True, kw_only=True)
+class InstanceNorm(Layer):
+    """Instance norm (`nn.InstanceNorm2d`): each channel of each sample normalised over its H x W.
+    params = 2C with `affine`; `track_running_stats` adds buffers, not params."""
+
+    tabulated = False
+    eps: float = 1e-5
+    momentum: float = 0.1
+    affine: bool = False
+    track_running_stats: bool = False
+
+    def out_shape(self, x: Shape) -> Shape:
+        self.expect_map(x)
+        return x
+
+    def params(self, x: Shape) -> int:
+        return 2 * x[0] if self.affine else 0
+
+    def describe(self) -> str:
+        return " ".join(part for part in ("affine" if self.affine else "",
+                                          "running stats" if self.track_running_stats else "") if part)
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        """PyTorch runs batch_norm on the (1, N·C, H, W) reshape of the input (a copy of a view),
+        which saves it with a mean and an inverse std per channel and sample, plus per-sample
+        repeats of the weight (affine) and of both running statistics (track_running_stats):
+        (2 + affine + 2·track) x C per sample, fp32 with affine under autocast, else the input's
+        dtype (the running statistics are cast to it)."""
+        x = b.contiguous(x)
+        count = 2 + (1 if self.affine else 0) + (2 if self.track_running_stats else 0)
+        b.save(x, b.new(count * xs[0], stat_dtype(x, b, self.affine)))
+        return b.like(x)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.InstanceNorm2d(x[0], eps=self.eps, momentum=self.momentum, affine=self.affine,
+                                 track_running_stats=self.track_running_stats)

@@ -1,4 +1,4 @@
-"""Pooling: windowed max/avg, adaptive and global average."""
+"""Pooling: windowed max/avg, adaptive average and max, global average."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -105,6 +105,35 @@ class AdaptiveAvgPool(Layer):
     def torch_module(self, x: Shape) -> Any:
         from torch import nn
         return nn.AdaptiveAvgPool2d(self.output)
+
+
+@register("adaptive_maxpool")
+@dataclass(frozen=True, kw_only=True)
+class AdaptiveMaxPool(Layer):
+    """Adaptive max pooling to a fixed output size (`nn.AdaptiveMaxPool2d`)."""
+
+    output: IntOrPair
+
+    def validate(self) -> None:
+        self.require_positive(output=self.output)
+
+    def out_shape(self, x: Shape) -> Shape:
+        self.expect_map(x)
+        return (x[0], *pair(self.output))
+
+    def describe(self) -> str:
+        oh, ow = pair(self.output)
+        return f"-> {oh}x{ow}"
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        """Input and int64 indices, one per output element, at every output size (1x1 included:
+        unlike the average, PyTorch has no shortcut for it)."""
+        b.save(x, b.new(numel(y), "int64"))
+        return b.like(x, y)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.AdaptiveMaxPool2d(self.output)
 
 
 @register("global_avgpool")

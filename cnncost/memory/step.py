@@ -60,9 +60,14 @@ def _param_bytes(trace: Trace, steps) -> Bytes:
     return Bytes(0, sum(s.params for s in steps) * ELEMENT_BYTES[trace.precision.param_dtype])
 
 
-def _cast_bytes(trace: Trace, steps, biases: bool) -> Bytes:
-    size = ELEMENT_BYTES[trace.precision.dtype]
-    return Bytes(0, sum(s.weight_casts + (s.bias_casts if biases else 0) for s in steps) * size)
+def _running(values: list[int], size: int) -> list[Bytes]:
+    """Bytes(0, size x (values[0] + ... + values[k])) for every k: running sums keep the timeline
+    linear in the number of steps."""
+    out, acc = [], 0
+    for v in values:
+        acc += v
+        out.append(Bytes(0, acc * size))
+    return out
 
 
 def _live(n: int, intervals) -> list[Bytes]:
@@ -102,6 +107,10 @@ def _forward_intervals(trace: Trace, keep_saved: bool):
 def _training(trace: Trace, optimizer: str) -> list[Moment]:
     n, steps = len(trace.steps), trace.steps
     params = _param_bytes(trace, steps)
+    cast_size, param_size = ELEMENT_BYTES[trace.precision.dtype], ELEMENT_BYTES[trace.precision.param_dtype]
+    casts_fw = _running([s.weight_casts + s.bias_casts for s in steps], cast_size)  # cast cache, steps 0..k
+    casts_bw = _running([s.weight_casts for s in steps], cast_size)  # saved weight copies, steps 0..k
+    grads_after = list(reversed(_running([s.params for s in reversed(steps)], param_size)))  # steps k..n-1
     state = params.scaled(OPTIMIZER_STATE[optimizer])
     x = trace.input.nbytes
     outputs = total(t.nbytes for t in {t.id: t for t in trace.outputs}.values() if t.id != trace.input.id)
@@ -112,7 +121,7 @@ def _training(trace: Trace, optimizer: str) -> list[Moment]:
     for k in range(n):
         moments.append(Moment(f"forward, {steps[k].path}", {
             "parameters": params, "optimizer state": state,
-            "weight casts": _cast_bytes(trace, steps[:k + 1], biases=True), "input batch": x,
+            "weight casts": casts_fw[k], "input batch": x,
             "saved for backward": saved_fw[k], "live activations": other_fw[k]}))
     saved_bw = _live(n, [(i, n - 1, t.nbytes) for i, t in trace.first_savers().values()])
     last_read, produced = trace.last_reads(), _producers(trace)
@@ -122,22 +131,32 @@ def _training(trace: Trace, optimizer: str) -> list[Moment]:
                       for tensor_id, (i, tensor) in produced.items() if tensor_id in outputs_needing_grad])
     for k in reversed(range(n)):
         moments.append(Moment(f"backward, {steps[k].path}", {
-            "parameters": params, "gradients": _param_bytes(trace, steps[k:]), "optimizer state": state,
-            "weight casts": _cast_bytes(trace, steps[:k + 1], biases=False), "input batch": x,
+            "parameters": params, "gradients": grads_after[k], "optimizer state": state,
+            "weight casts": casts_bw[k], "input batch": x,
             "saved for backward": saved_bw[k], "live activations": outputs, "activation gradients": grads[k]}))
     moments.append(Moment("optimizer step", {
         "parameters": params, "gradients": params, "optimizer state": state,
         "optimizer temporaries": params.scaled(OPTIMIZER_TEMPORARIES[optimizer]) if trace.precision.device == "cuda"
         else ZERO, "input batch": x, "live activations": outputs}))
-    return [Moment(m.phase, {p: m.parts[p] for p in PARTS if m.parts.get(p, ZERO) != ZERO}) for m in moments]
+    return [Moment(m.phase, _nonzero(m.parts)) for m in moments]
+
+
+def _nonzero(parts: dict[str, Bytes]) -> dict[str, Bytes]:
+    """The parts in PARTS order, zeros left out."""
+    out = {}
+    for name in PARTS:
+        size = parts.get(name)
+        if size is not None and (size.per_sample or size.fixed):
+            out[name] = size
+    return out
 
 
 def _inference(trace: Trace) -> list[Moment]:
     n = len(trace.steps)
     params = _param_bytes(trace, trace.steps)
-    casts = _cast_bytes(trace, trace.steps, biases=True)
+    casts = Bytes(0, sum(s.weight_casts + s.bias_casts for s in trace.steps) * ELEMENT_BYTES[trace.precision.dtype])
     live = _live(n, [(a, b, size) for a, b, size, _ in _forward_intervals(trace, keep_saved=False)])
     moments = [Moment(f"forward, {s.path}", {"parameters": params, "weight casts": casts,
                                              "input batch": trace.input.nbytes, "live activations": live[k]})
                for k, s in enumerate(trace.steps)]
-    return [Moment(m.phase, {p: b for p, b in m.parts.items() if b != ZERO}) for m in moments]
+    return [Moment(m.phase, _nonzero(m.parts)) for m in moments]

@@ -41,10 +41,22 @@ def total(items) -> Bytes:
     return out
 
 
+LAYOUTS = ("contiguous", "channels", "strided")
+
+
 @dataclass(frozen=True)
 class Tensor:
-    """One storage. `per_sample` elements scale with the batch, `fixed` ones (BN statistics,
-    weight casts) do not. Views (flatten) and in-place results keep the storage's `id`.
+    """One storage, or a view of one. `per_sample` elements scale with the batch, `fixed` ones (BN
+    statistics, weight casts) do not. Views (flatten, chunk, crop) and in-place results keep the
+    storage's `id`, its `per_sample` and `fixed`: whoever saves a view keeps the whole storage
+    alive, and autograd's bookkeeping counts a storage once at its full size.
+
+    A view that shows only part of its storage says how much in `shown` (elements per sample; None:
+    all of it), and how it lies in `layout`: "contiguous" (all of it, in order), "channels" (a
+    channel slice of NCHW: each sample contiguous, but the batch stride is the base's: a chunk) or
+    "strided" (a spatial crop). New tensors made from a view (`StepBuilder.like`) have the view's
+    size. At batch 1 a channel slice is contiguous too; the model assumes a batch above 1.
+
     `requires_grad` is false for the input batch and what is computed from it alone: ops on such
     tensors record nothing for backward."""
 
@@ -53,11 +65,23 @@ class Tensor:
     fixed: int
     dtype: str
     requires_grad: bool = True
+    shown: int | None = None
+    layout: str = "contiguous"
 
     @property
     def nbytes(self) -> Bytes:
+        """The storage's bytes (a view's whole base)."""
         size = ELEMENT_BYTES[self.dtype]
         return Bytes(self.per_sample * size, self.fixed * size)
+
+    @property
+    def elements(self) -> int:
+        """Elements per sample this tensor shows (a view: its own size, not its storage's)."""
+        return self.per_sample if self.shown is None else self.shown
+
+    @property
+    def contiguous(self) -> bool:
+        return self.layout == "contiguous"
 
 
 def promote(*dtypes: str) -> str:
@@ -70,7 +94,9 @@ class Precision:
     """How a step runs. fp32 / fp64: everything in that dtype. fp16 / bf16: mixed precision as
     `torch.autocast` does it: fp32 parameters (the master weights), conv and linear in the low
     dtype, everything else in whatever dtype its input has (a few composite ops excepted, see
-    `saved.py`). `device` matters for two rules only: dropout's mask and LRN under autocast."""
+    the layers' `autograd` rules). `device` matters where CUDA and CPU differ: dropout's mask, and
+    the ops autocast runs in fp32 on one device only (LRN's pooling, reflect padding, layer and
+    group norm, softmax); docs/memory.md lists them."""
 
     dtype: str = "fp32"
     device: str = "cuda"

@@ -8,6 +8,7 @@ ReLU and by the next conv) is counted once, charged to its first saver, as
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 
@@ -15,7 +16,7 @@ from ..errors import CnnCostError
 from ..graph import Graph, compile
 from ..net import Net
 from ..shapes import Shape, numel
-from .tensors import ELEMENT_BYTES, ZERO, Bytes, Precision, Tensor, total
+from .tensors import ELEMENT_BYTES, LAYOUTS, ZERO, Bytes, Precision, Tensor, total
 
 
 @dataclass
@@ -35,7 +36,12 @@ class Step:
 
 
 class StepBuilder:
-    """What a rule in `saved.py` works with: make tensors, save them, cast them."""
+    """What a layer's `autograd` rule works with: make tensors, views and casts, save them.
+
+    `like(x)` is a new storage of x's visible size (a view: the view's, not its base's); `view(x,
+    shape, layout)` the same storage seen through a view; `contiguous(x)` x, or a new contiguous
+    copy of a view (ops that call `.contiguous()` save the copy); `reshape(x, shape)` a view where
+    PyTorch can make one, else a copy."""
 
     def __init__(self, step: Step, precision: Precision, ids: itertools.count, grad: bool = True) -> None:
         self.step, self.precision, self._ids, self.grad = step, precision, ids, grad
@@ -46,7 +52,28 @@ class StepBuilder:
         return tensor
 
     def like(self, x: Tensor, shape: Shape | None = None, dtype: str | None = None) -> Tensor:
-        return self.new(x.per_sample if shape is None else numel(shape), dtype or x.dtype)
+        return self.new(x.elements if shape is None else numel(shape), dtype or x.dtype)
+
+    def view(self, x: Tensor, shape: Shape | None = None, layout: str | None = None) -> Tensor:
+        """x's storage seen as `shape` (None: all of x): no new tensor. A slice that shows fewer
+        elements than x gets `layout` ("channels" for a channel slice, "strided" for a crop); a
+        slice of a crop stays strided."""
+        if shape is None or numel(shape) == x.elements:  # all of x: x itself, layout unchanged
+            return x
+        if layout not in LAYOUTS:
+            raise ValueError(f"a view needs a layout, one of {', '.join(LAYOUTS)}; got {layout!r}")
+        if x.layout == "strided":
+            layout = "strided"
+        return dataclasses.replace(x, shown=numel(shape), layout=layout)
+
+    def contiguous(self, x: Tensor) -> Tensor:
+        """x if contiguous, else a new contiguous copy of what it shows."""
+        return x if x.contiguous else self.like(x)
+
+    def reshape(self, x: Tensor, shape: Shape) -> Tensor:
+        """`x.reshape(N, *shape)` (flatten): a view of a contiguous tensor or a channel slice (its
+        per-sample elements are in order), a copy of a crop."""
+        return self.like(x, shape) if x.layout == "strided" else x
 
     def cast(self, x: Tensor, dtype: str) -> Tensor:
         """x in `dtype`: x itself, or a new copy (autocast does not cache casts of activations)."""
@@ -57,9 +84,17 @@ class StepBuilder:
         if self.grad:
             self.step.saved.extend(tensors)
 
-    def cast_params(self, weight: int, bias: int) -> None:
+    def cast_params(self, weight: int, bias: int, weight_saved: bool = True) -> None:
+        """Under autocast, a low-precision copy of `weight` and `bias` elements (autocast caches
+        casts of parameters for the whole forward pass). The weight's copy is saved for backward
+        unless `weight_saved` is false (a linear whose input needs no gradient: addmm saves the
+        weight only to compute the input's gradient); an unsaved copy lives in the cache only,
+        as the bias's does (`Step.bias_casts`)."""
         if self.precision.autocast:
-            self.step.weight_casts, self.step.bias_casts = weight, bias
+            if weight_saved:
+                self.step.weight_casts, self.step.bias_casts = weight, bias
+            else:
+                self.step.weight_casts, self.step.bias_casts = 0, weight + bias
 
 
 @dataclass

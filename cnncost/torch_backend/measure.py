@@ -5,8 +5,9 @@ path (the engine's layer path for leaves). Shapes are per sample; MACs, FLOPs an
 the whole batch.
 
 - `probe`: output shape of every module (forward hooks), parameters of every leaf, and the MACs of
-  every conv and linear computed from the tensors it really produced: |output| x (weight
-  elements per output channel); no formula from the engine is reused. The same pass runs
+  every conv, transposed conv and linear computed from the tensors it really produced: |output| x
+  (weight elements per output channel), for a transposed conv |input| x (weight elements per input
+  channel); no formula from the engine is reused. The same pass runs
   `torch.utils.flop_counter.FlopCounterMode`, per module and by aten op.
 - `saved_tensors`: every tensor autograd saves for backward, through
   `torch.autograd.graph.saved_tensors_hooks`, attributed to the innermost module whose forward
@@ -51,8 +52,10 @@ def autocast(device: str, dtype: torch.dtype | None) -> contextlib.AbstractConte
     return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
-def _conv_linear_macs(module: nn.Module, output: torch.Tensor) -> int:
-    """MACs of the whole batch from the real output tensor and weight."""
+def _conv_linear_macs(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+    """MACs of the whole batch from the real tensors and weight."""
+    if isinstance(module, nn.ConvTranspose2d):  # every input element meets the whole (out/groups) x kh x kw kernel
+        return inputs[0].numel() * module.weight[0].numel()
     if isinstance(module, nn.Conv2d):
         return output.numel() * module.weight[0].numel()  # (in/groups) * kh * kw per output element
     if isinstance(module, nn.Linear):
@@ -98,7 +101,7 @@ def probe(model: nn.Module, x: torch.Tensor, autocast_dtype: torch.dtype | None 
             result.shapes[path] = tuple(output.shape[1:])
         if is_leaf(module) and isinstance(output, torch.Tensor):
             result.params[path] = sum(p.numel() for p in module.parameters())
-            result.macs[path] = _conv_linear_macs(module, output)
+            result.macs[path] = _conv_linear_macs(module, args, output)
 
     counter = FlopCounterMode(display=False)
     was_training = model.training

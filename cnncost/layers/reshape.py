@@ -1,0 +1,314 @@
+"""Layers that move elements without arithmetic: channel chunks and shuffles, pixel (un)shuffle,
+padding, centre crops and upsampling. None has params or MACs; chunk and crop are views (no new
+tensor), the others make one new tensor and, except reflect padding, save nothing for backward
+(measured, docs/memory.md)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..shapes import Shape, pair
+from .base import Layer, register
+from .conv import IntOrPair
+
+if TYPE_CHECKING:
+    from ..memory.tensors import Tensor
+    from ..memory.trace import StepBuilder
+
+
+def _text(shape: Shape) -> str:
+    return "x".join(map(str, shape))
+
+
+def chunk_sizes(channels: int, chunks: int) -> list[int]:
+    """`torch.chunk`'s split of `channels`: pieces of ceil(channels / chunks), the last smaller,
+    and fewer than `chunks` pieces when they run out (5 in 4 chunks: 2, 2, 1)."""
+    size = -(-channels // chunks)
+    return [min(size, channels - start) for start in range(0, channels, size)]
+
+
+@register("chunk")
+@dataclass(frozen=True, kw_only=True)
+class Chunk(Layer):
+    """Piece `index` of the input split into `chunks` along the channels (`x.chunk(chunks, 1)[index]`,
+    ShuffleNetV2's channel split): a view of the input, no new tensor. With C divisible by chunks
+    each piece has C / chunks channels; otherwise torch.chunk's sizes (`chunk_sizes`).
+
+    A layer that saves the chunk keeps its whole input storage alive, and that is what autograd's
+    accounting counts. PyTorch refuses in-place ops on a chunk (a multi-output view): follow it with
+    out-of-place layers."""
+
+    chunks: int
+    index: int = 0
+
+    def validate(self) -> None:
+        self.require_positive(chunks=self.chunks)
+        self.require(0 <= self.index < self.chunks, f"index must be in 0..{self.chunks - 1}, got {self.index}")
+
+    def creates_tensor(self) -> bool:
+        return False
+
+    def out_shape(self, x: Shape) -> Shape:
+        sizes = chunk_sizes(x[0], self.chunks)
+        self.require(self.index < len(sizes), f"{x[0]} channels make only {len(sizes)} chunks of "
+                     f"{sizes[0]} (torch.chunk), so there is no chunk {self.index}", x)
+        return (sizes[self.index], *x[1:])
+
+    def describe(self) -> str:
+        return f"{self.index + 1} of {self.chunks}"
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        """A view: x's storage, nothing saved."""
+        return b.view(x, y, "channels")
+
+    def torch_module(self, x: Shape) -> Any:
+        from .torch_modules import Chunk as ChunkModule
+        return ChunkModule(self.chunks, self.index)
+
+
+@register("channel_shuffle")
+@dataclass(frozen=True, kw_only=True)
+class ChannelShuffle(Layer):
+    """ShuffleNet's channel shuffle, as torchvision's `channel_shuffle`: view as (groups, C/groups),
+    transpose, copy contiguous. A new tensor; nothing saved."""
+
+    groups: int
+
+    def validate(self) -> None:
+        self.require_positive(groups=self.groups)
+
+    def out_shape(self, x: Shape) -> Shape:
+        self.expect_map(x)
+        self.require(x[0] % self.groups == 0, f"channels {x[0]} not divisible by groups={self.groups}", x)
+        return x
+
+    def describe(self) -> str:
+        return f"g{self.groups}"
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        return b.like(x)
+
+    def torch_module(self, x: Shape) -> Any:
+        from .torch_modules import ChannelShuffle as ShuffleModule
+        return ShuffleModule(self.groups)
+
+
+@register("pixel_shuffle")
+@dataclass(frozen=True, kw_only=True)
+class PixelShuffle(Layer):
+    """C x H x W -> C/r^2 x rH x rW (`nn.PixelShuffle(r)`, sub-pixel upsampling). A new tensor."""
+
+    factor: int
+
+    def validate(self) -> None:
+        self.require_positive(factor=self.factor)
+
+    def out_shape(self, x: Shape) -> Shape:
+        self.expect_map(x)
+        r = self.factor
+        self.require(x[0] % (r * r) == 0, f"channels {x[0]} not divisible by {r}^2 = {r * r}", x)
+        return (x[0] // (r * r), x[1] * r, x[2] * r)
+
+    def describe(self) -> str:
+        return f"x{self.factor}"
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        return b.like(x, y)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.PixelShuffle(self.factor)
+
+
+@register("pixel_unshuffle")
+@dataclass(frozen=True, kw_only=True)
+class PixelUnshuffle(Layer):
+    """C x H x W -> C·r^2 x H/r x W/r (`nn.PixelUnshuffle(r)`). A new tensor."""
+
+    factor: int
+
+    def validate(self) -> None:
+        self.require_positive(factor=self.factor)
+
+    def out_shape(self, x: Shape) -> Shape:
+        self.expect_map(x)
+        r = self.factor
+        self.require(x[1] % r == 0 and x[2] % r == 0, f"{x[1]}x{x[2]} not divisible by {r}", x)
+        return (x[0] * r * r, x[1] // r, x[2] // r)
+
+    def describe(self) -> str:
+        return f"/{self.factor}"
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        return b.like(x, y)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        return nn.PixelUnshuffle(self.factor)
+
+
+@register("pad")
+@dataclass(frozen=True, kw_only=True)
+class Pad(Layer):
+    """Spatial padding: `padding` is one size for all four sides, [h, w] (top and bottom h, left
+    and right w, as a conv's padding), or [left, right, top, bottom] (as `F.pad` and
+    `nn.ZeroPad2d`). `mode`: zeros (`nn.ZeroPad2d`) or reflect (`nn.ReflectionPad2d`: each pad
+    must be smaller than the side it mirrors)."""
+
+    padding: int | tuple[int, int] | tuple[int, int, int, int]
+    mode: Literal["zeros", "reflect"] = "zeros"
+
+    def sides(self) -> tuple[int, int, int, int]:
+        """(left, right, top, bottom)."""
+        if isinstance(self.padding, int):
+            return (self.padding,) * 4
+        if len(self.padding) == 2:
+            h, w = self.padding
+            return (w, w, h, h)
+        return self.padding  # type: ignore[return-value]
+
+    def validate(self) -> None:
+        self.require(min(self.sides()) >= 0, f"padding must be >= 0, got {self.padding!r}")
+
+    def out_shape(self, x: Shape) -> Shape:
+        self.expect_map(x)
+        left, right, top, bottom = self.sides()
+        if self.mode == "reflect":
+            self.require(max(left, right) < x[2] and max(top, bottom) < x[1],
+                         f"reflect padding {self.padding!r} must be smaller than the {x[1]}x{x[2]} it mirrors", x)
+        return (x[0], x[1] + top + bottom, x[2] + left + right)
+
+    def describe(self) -> str:
+        left, right, top, bottom = self.sides()
+        text = str(left) if len({left, right, top, bottom}) == 1 else f"l{left} r{right} t{top} b{bottom}"
+        return f"{self.mode} {text}"
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        """Zeros: nothing saved (its backward slices). Reflect: its input; CPU's autocast runs
+        reflection_pad2d in fp32, so a low input is first cast to a new fp32 copy, that copy is
+        saved and the output is fp32 (CUDA's autocast leaves it in the input's dtype)."""
+        if self.mode == "zeros":
+            return b.like(x, y)
+        if b.precision.autocast and b.precision.device == "cpu":
+            x = b.cast(x, "fp32")
+        b.save(x)
+        return b.like(x, y)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        kind = nn.ZeroPad2d if self.mode == "zeros" else nn.ReflectionPad2d
+        return kind(self.sides())
+
+
+@register("crop")
+@dataclass(frozen=True, kw_only=True)
+class CenterCrop(Layer):
+    """The centre `size` ([h, w] or one side) of a CxHxW map; or, without `size` and with two
+    inputs (`from: [x, like]`), x cropped to like's H x W (U-Net's crop-and-concat). A view (a
+    slice of x), no new tensor; nothing saved.
+
+    Offsets as torchvision's `center_crop`: top = round((H - h) / 2), left = round((W - w) / 2)
+    with Python's round, halves to even (a surplus of 1 pixel crops at offset 0, of 3 at offset
+    2). A layer that saves the crop keeps its whole input storage alive."""
+
+    arity = None
+    min_inputs = 1
+
+    size: IntOrPair | None = None
+
+    def validate(self) -> None:
+        if self.size is not None:
+            self.require_positive(size=self.size)
+        self.require(self.size is not None or (self.inputs is not None and len(self.inputs) == 2),
+                     "needs size, or two inputs: from: [x, like] crops x to like's HxW")
+        self.require(self.size is None or self.inputs is None or len(self.inputs) == 1,
+                     "with size, a crop reads one tensor; leave out size to crop to a second input's HxW")
+
+    def creates_tensor(self) -> bool:
+        return False
+
+    def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
+        x = xs[0]
+        self.expect_map(x)
+        if self.size is not None:
+            self.require(len(xs) == 1, f"with size, a crop reads one tensor, got {len(xs)}", x)
+            h, w = pair(self.size)
+        else:
+            self.require(len(xs) == 2, "needs size, or two inputs: from: [x, like] crops x to like's "
+                         f"HxW (got {len(xs)} input{'s' if len(xs) != 1 else ''})", x)
+            like = xs[1]
+            self.require(len(like) == 3, f"crops to the HxW of a CxHxW map; the second input is {_text(like)}", x)
+            h, w = like[1:]
+        self.require(h <= x[1] and w <= x[2], f"cannot crop {x[1]}x{x[2]} to a larger {h}x{w}", x)
+        return (x[0], h, w)
+
+    def describe(self) -> str:
+        if self.size is None:
+            return "to 2nd input"
+        h, w = pair(self.size)
+        return f"-> {h}x{w}"
+
+    def autograd(self, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
+        """A view of the first input (itself when nothing is cropped)."""
+        return b.view(xs[0], y, "strided")
+
+    def torch_module(self, shapes: tuple[Shape, ...]) -> Any:
+        from .torch_modules import CenterCrop as CropModule
+        return CropModule(None if self.size is None else pair(self.size))
+
+
+@register("upsample")
+@dataclass(frozen=True, kw_only=True)
+class Upsample(Layer):
+    """Resize H x W (`nn.Upsample` / `F.interpolate`) by `scale_factor` (one or [h, w]; H_out =
+    floor(H x factor), PyTorch's rule) or to `size` (one or [h, w]); `mode` nearest or bilinear
+    (`align_corners` for bilinear only). A new tensor; nothing saved (the backward needs only the
+    sizes). No MACs counted (the interpolation weights are not multiply-accumulates of a layer's
+    parameters; FlopCounterMode counts none)."""
+
+    scale_factor: float | tuple[float, float] | None = None
+    size: IntOrPair | None = None
+    mode: Literal["nearest", "bilinear"] = "nearest"
+    align_corners: bool = False
+
+    def validate(self) -> None:
+        self.require((self.scale_factor is None) != (self.size is None),
+                     "needs exactly one of scale_factor and size")
+        if self.size is not None:
+            self.require_positive(size=self.size)
+        if self.scale_factor is not None:
+            factors = self.scale_factor if isinstance(self.scale_factor, tuple) else (self.scale_factor,)
+            self.require(all(f > 0 for f in factors), f"scale_factor must be positive, got {self.scale_factor!r}")
+        self.require(self.mode == "bilinear" or not self.align_corners,
+                     "align_corners applies to bilinear only (PyTorch refuses it for nearest)")
+
+    def out_shape(self, x: Shape) -> Shape:
+        self.expect_map(x)
+        if self.size is not None:
+            h, w = pair(self.size)
+        else:
+            fh, fw = pair(self.scale_factor)  # type: ignore[arg-type]
+            h, w = int(x[1] * float(fh)), int(x[2] * float(fw))
+        self.require(min(h, w) >= 1, f"scale_factor {self.scale_factor!r} leaves no output ({h}x{w})", x)
+        return (x[0], h, w)
+
+    def describe(self) -> str:
+        if self.size is not None:
+            h, w = pair(self.size)
+            what = f"-> {h}x{w}"
+        else:
+            fh, fw = pair(self.scale_factor)  # type: ignore[arg-type]
+            what = f"x{fh:g}" if fh == fw else f"x{fh:g}x{fw:g}"
+        return " ".join(p for p in (what, self.mode, "align_corners" if self.align_corners else "") if p)
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        return b.like(x, y)
+
+    def torch_module(self, x: Shape) -> Any:
+        from torch import nn
+        scale = None
+        if self.scale_factor is not None:
+            fh, fw = pair(self.scale_factor)  # type: ignore[arg-type]
+            scale = float(fh) if fh == fw else (float(fh), float(fw))
+        return nn.Upsample(size=None if self.size is None else pair(self.size), scale_factor=scale,
+                           mode=self.mode, align_corners=self.align_corners if self.mode == "bilinear" else None)

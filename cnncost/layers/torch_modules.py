@@ -1,0 +1,130 @@
+"""The PyTorch modules of the layer types that `torch.nn` lacks. Imports torch: only a layer's
+`torch_module` imports this (the command line's cold path never does).
+
+Each copies its reference's arithmetic exactly (torchvision's, where torchvision has the op), so
+that what autograd saves is what the reference saves. None needs torchvision.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision.models.convnext.LayerNorm2d: layer norm over the channels at each position of
+    an NCHW tensor (permute to NHWC, normalise the last dim, permute back)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        x = x.permute(0, 3, 1, 2)
+        return x
+
+
+class Chunk(nn.Module):
+    """`x.chunk(chunks, 1)[index]`: a channel slice, a view of x."""
+
+    def __init__(self, chunks: int, index: int) -> None:
+        super().__init__()
+        self.chunks, self.index = chunks, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.chunk(self.chunks, 1)[self.index]
+
+    def extra_repr(self) -> str:
+        return f"chunks={self.chunks}, index={self.index}"
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """torchvision.models.shufflenetv2.channel_shuffle."""
+    batchsize, num_channels, height, width = x.size()
+    channels_per_group = num_channels // groups
+    # reshape
+    x = x.view(batchsize, groups, channels_per_group, height, width)
+    x = torch.transpose(x, 1, 2).contiguous()
+    # flatten
+    x = x.view(batchsize, num_channels, height, width)
+    return x
+
+
+class ChannelShuffle(nn.Module):
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return channel_shuffle(x, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
+def center_offsets(height: int, width: int, crop_height: int, crop_width: int) -> tuple[int, int]:
+    """torchvision.transforms.functional.center_crop's top and left: round((size - crop) / 2)
+    with Python's round, which rounds halves to even (a 1-pixel surplus: offset 0; 3: offset 2)."""
+    return int(round((height - crop_height) / 2.0)), int(round((width - crop_width) / 2.0))
+
+
+class CenterCrop(nn.Module):
+    """The centre `size` of x (a view), or, given a second tensor, x cropped to its H x W
+    (U-Net's crop-and-concat); torchvision's centre offsets."""
+
+    def __init__(self, size: tuple[int, int] | None) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
+        h, w = self.size if like is None else like.shape[-2:]
+        top, left = center_offsets(x.shape[-2], x.shape[-1], h, w)
+        return x[..., top:top + h, left:left + w]
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}" if self.size else "like the second input"
+
+
+class LayerScale(nn.Module):
+    """torchvision ConvNeXt CNBlock's layer scale: a learnable (C, 1, 1) parameter times x."""
+
+    def __init__(self, channels: int, init: float) -> None:
+        super().__init__()
+        self.layer_scale = nn.Parameter(torch.ones(channels, 1, 1) * init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer_scale * x
+
+
+def stochastic_depth(input: torch.Tensor, p: float, mode: str, training: bool = True) -> torch.Tensor:
+    """torchvision.ops.stochastic_depth, line for line: drop whole samples ("row") or the whole
+    batch ("batch") with probability p while training, scaling the survivors by 1 / (1 - p)."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"drop probability has to be between 0 and 1, but got {p}")
+    if mode not in ["batch", "row"]:
+        raise ValueError(f"mode has to be either 'batch' or 'row', but got {mode}")
+    if not training or p == 0.0:
+        return input
+
+    survival_rate = 1.0 - p
+    if mode == "row":
+        size = [input.shape[0]] + [1] * (input.ndim - 1)
+    else:
+        size = [1] * input.ndim
+    noise = torch.empty(size, dtype=input.dtype, device=input.device)
+    noise = noise.bernoulli_(survival_rate)
+    if survival_rate > 0.0:
+        noise.div_(survival_rate)
+    return input * noise
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth."""
+
+    def __init__(self, p: float, mode: str) -> None:
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return stochastic_depth(input, self.p, self.mode, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"
