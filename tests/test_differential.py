@@ -1,6 +1,11 @@
-"""Differential test: random valid specs must give the same shapes, params, MACs and FLOPs in the
-engine and in PyTorch, layer by layer."""
+"""Differential test: random valid specs, chains and DAGs (named references to earlier tensors,
+merges of non-adjacent tensors, several outputs), must give the same shapes, params, MACs, FLOPs
+and saved bytes in the engine and in PyTorch, layer by layer.
+
+CNNCOST_DIFF_EXAMPLES sets the number of examples (default 300; a long run: 20000)."""
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -10,24 +15,29 @@ from hypothesis import strategies as st  # noqa: E402
 
 from cnncost import analyze  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
-from cnncost.layers import (GELU, LRN, AdaptiveAvgPool, AvgPool, BatchNorm, Concat, Conv, Dropout,  # noqa: E402
-                            Flatten, Gate, GlobalAvgPool, Hardswish, LeakyReLU, Linear, MaxPool, Node, ReLU,
+from cnncost.graph import compile  # noqa: E402
+from cnncost.layers import (GELU, LRN, AdaptiveAvgPool, Add, AvgPool, BatchNorm, Concat, Conv, Dropout,  # noqa: E402
+                            Flatten, Gate, GlobalAvgPool, Hardswish, LeakyReLU, Linear, MaxPool, Mul, Node, ReLU,
                             ReLU6, Repeat, Residual, Sequential, Side, Sigmoid, SiLU, SqueezeExcite, Tanh)
+from cnncost.layers import (AdaptiveMaxPool, CenterCrop, ChannelShuffle, Chunk, ConvTranspose,  # noqa: E402
+                            GroupNorm, Hardsigmoid, Hardtanh, Identity, InstanceNorm, LayerNorm, LayerScale,
+                            Mish, Pad, PixelShuffle, PixelUnshuffle, Softmax, StochasticDepth, Upsample)
 from cnncost.net import Net  # noqa: E402
 from cnncost.torch_backend import check  # noqa: E402
 
-INPLACE_ACTS = (ReLU, ReLU6, LeakyReLU, SiLU, Hardswish)
-PLAIN_ACTS = (Sigmoid, Tanh, GELU)
+INPLACE_ACTS = (ReLU, ReLU6, LeakyReLU, SiLU, Hardswish, Hardsigmoid, Hardtanh, Mish)
+PLAIN_ACTS = (Sigmoid, Tanh, GELU, Softmax, Identity)
+
+
+EXAMPLES = int(os.environ.get("CNNCOST_DIFF_EXAMPLES", "300"))
 
 
 def out_shape(node: Node, x: tuple[int, ...]) -> tuple[int, ...] | None:
     """The engine's output shape, or None when the node does not fit this input."""
     try:
-        analysis = analyze(Net("probe", input=x, layers=[node]))
+        return compile(Net("probe", input=x, layers=[node])).output_shape
     except CnnCostError:
         return None
-    # The outermost block is the last span recorded; a side block's output is its input.
-    return analysis.blocks[-1].output_shape if analysis.blocks else analysis.leaves[-1].output_shape
 
 
 def activation(draw) -> Node:
@@ -72,7 +82,10 @@ def keep_size(draw, c: int, out: int) -> list[Node]:
 def map_layer(draw, x: tuple[int, ...]) -> Node:
     c = x[0]
     kind = draw(st.sampled_from(("conv", "conv", "conv", "conv", "pool", "pool", "bn", "act", "lrn", "adaptive", "concat",
-                                 "residual", "projection", "gate", "se", "repeat", "side", "dropout")))
+                                 "residual", "projection", "gate", "se", "repeat", "side", "dropout", "newer", "newer",
+                                 "newer", "newer")))
+    if kind == "newer":
+        return newer_layer(draw, x)
     if kind == "conv":
         return conv(draw, c)
     if kind == "pool":
@@ -106,6 +119,54 @@ def map_layer(draw, x: tuple[int, ...]) -> Node:
     return Side(layers=(GlobalAvgPool(), Flatten(), Linear(out=draw(st.integers(1, 5)))))
 
 
+def newer_layer(draw, x: tuple[int, ...]) -> Node:
+    """The layer types modern CNNs use (ConvNeXt, ShuffleNet, U-Net, segmentation heads)."""
+    c, h, w = x
+    kind = draw(st.sampled_from(("ln", "gn", "in", "chunk", "shuffle", "scale", "drop", "up", "convt", "pixel",
+                                 "unpixel", "pad", "crop", "amax", "se_hard")))
+    divisors = [g for g in range(1, c + 1) if c % g == 0]
+    if kind == "ln":
+        return LayerNorm(over=draw(st.sampled_from(("channels", "chw"))), elementwise_affine=draw(st.booleans()))
+    if kind == "gn":
+        return GroupNorm(groups=draw(st.sampled_from(divisors)), affine=draw(st.booleans()))
+    if kind == "in":
+        return InstanceNorm(affine=draw(st.booleans()), track_running_stats=draw(st.booleans()))
+    if kind == "chunk":
+        chunks = draw(st.sampled_from(divisors))
+        return Chunk(chunks=chunks, index=draw(st.integers(0, chunks - 1)))
+    if kind == "shuffle":
+        return ChannelShuffle(groups=draw(st.sampled_from(divisors)))
+    if kind == "scale":
+        return LayerScale()
+    if kind == "drop":
+        return StochasticDepth(p=draw(st.sampled_from((0.0, 0.2))), mode=draw(st.sampled_from(("row", "batch"))))
+    if kind == "up":
+        if draw(st.booleans()):
+            return Upsample(scale_factor=draw(st.sampled_from((2.0, 1.5))), mode=draw(st.sampled_from(("nearest", "bilinear"))))
+        return Upsample(size=(draw(st.integers(1, 20)), draw(st.integers(1, 20))), mode="bilinear",
+                        align_corners=draw(st.booleans()))
+    if kind == "convt":
+        stride = draw(st.integers(1, 3))
+        groups = draw(st.sampled_from([g for g in (1, 2, c) if c % g == 0]))
+        return ConvTranspose(out=groups * draw(st.integers(1, 3)), kernel=draw(st.integers(1, 4)), stride=stride,
+                             padding=draw(st.integers(0, 1)), output_padding=draw(st.integers(0, stride - 1)),
+                             groups=groups, bias=draw(st.booleans()))
+    if kind == "pixel":
+        return PixelShuffle(factor=draw(st.sampled_from([r for r in (1, 2) if c % (r * r) == 0])))
+    if kind == "unpixel":
+        return PixelUnshuffle(factor=draw(st.sampled_from([r for r in (1, 2) if h % r == 0 and w % r == 0])))
+    if kind == "pad":
+        mode = draw(st.sampled_from(("zeros", "reflect")))
+        limit = min(h, w) - 1 if mode == "reflect" else 2
+        return Pad(padding=draw(st.integers(0, max(0, min(limit, 2)))), mode=mode)
+    if kind == "crop":
+        return CenterCrop(size=(draw(st.integers(1, h)), draw(st.integers(1, w))))
+    if kind == "amax":
+        return AdaptiveMaxPool(output=small(draw))
+    return SqueezeExcite(squeeze=draw(st.integers(1, 4)), activation=draw(st.sampled_from(("relu", "hardswish"))),
+                         gate="hardsigmoid")
+
+
 def vector_layer(draw, x: tuple[int, ...]) -> Node:
     kind = draw(st.sampled_from(("linear", "linear", "bn", "act", "dropout")))
     if kind == "linear":
@@ -117,29 +178,73 @@ def vector_layer(draw, x: tuple[int, ...]) -> Node:
     return activation(draw)
 
 
+def dag_node(draw, tensors: list[tuple[str, tuple[int, ...]]], x: tuple[int, ...]) -> Node | None:
+    """A node that reads earlier named tensors: a merge of the current tensor with a non-adjacent
+    one, or a layer on an earlier tensor (which leaves the current chain as an extra output)."""
+    kind = draw(st.sampled_from(("add", "concat", "mul", "branch")))
+    last = tensors[-1][0]
+    if kind == "add":
+        same = [name for name, shape in tensors[:-1] if shape == x]
+        return Add(inputs=(last, draw(st.sampled_from(same)))) if same else None
+    if kind == "concat" and len(x) == 3:
+        fits = [name for name, shape in tensors[:-1] if len(shape) == 3 and shape[1:] == x[1:]]
+        if fits:
+            others = draw(st.lists(st.sampled_from(fits), min_size=1, max_size=3))
+            return Concat(inputs=(last, *others))
+        return None
+    if kind == "mul" and len(x) == 3:
+        gates = [name for name, shape in tensors[:-1] if shape in ((x[0], 1, 1), x)]
+        return Mul(inputs=(last, draw(st.sampled_from(gates)))) if gates else None
+    name, shape = draw(st.sampled_from(tensors[:-1] or tensors))
+    node = map_layer(draw, shape) if len(shape) == 3 else vector_layer(draw, shape)
+    return type(node)(**{**node.__dict__, "inputs": (name,)})
+
+
 @st.composite
-def specs(draw) -> Net:
+def specs(draw, dag: bool = True) -> Net:
     x = (draw(st.integers(1, 8)), draw(st.integers(3, 16)), draw(st.integers(3, 16)))
     start, layers = x, []
-    for _ in range(draw(st.integers(1, 7))):
-        if len(x) == 3 and draw(st.integers(0, 9)) == 0:
-            candidate: Node = Flatten()
+    tensors = [("input", x)]  # (name, shape) of every top-level tensor so far
+    for i in range(draw(st.integers(1, 8))):
+        if dag and len(tensors) > 1 and draw(st.integers(0, 3)) == 0:
+            candidate: Node | None = dag_node(draw, tensors, x)
+        elif len(x) == 3 and draw(st.integers(0, 9)) == 0:
+            candidate = Flatten()
         else:
             candidate = map_layer(draw, x) if len(x) == 3 else vector_layer(draw, x)
-        y = out_shape(candidate, x)
-        if y is not None:  # a layer that does not fit is skipped, not rejected: no filtering
-            layers.append(candidate)
-            x = y
+        if candidate is None:
+            continue
+        candidate = type(candidate)(**{**candidate.__dict__, "name": f"n{i}"})
+        try:  # a layer that does not fit is skipped, not rejected: no filtering
+            y = compile(Net("probe", input=start, layers=(*layers, candidate))).nodes
+        except CnnCostError:
+            continue
+        layers.append(candidate)
+        x = compile(Net("probe", input=start, layers=tuple(layers))).output_shape
+        tensors.append((f"n{i}", x))
     if not layers:
         layers.append(Sequential(layers=(ReLU(),)))
     return Net("random", input=start, layers=tuple(layers))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(net=specs(), batch=st.integers(1, 2))
-def test_engine_and_torch_agree_on_random_specs(net: Net, batch: int) -> None:
-    result = check(net, batch=batch, memory=False)
-    assert result.ok, "\n".join(f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}" for r in result.mismatches)
+def describe(net: Net) -> str:
+    from cnncost import dump_spec
+    return dump_spec(net)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=specs())
+def test_engine_and_torch_agree_on_random_specs(net: Net) -> None:
+    """Shapes, params, MACs and FLOPs per layer and in total; saved bytes per layer and in total
+    (batch 2: batch norm needs more than one value per channel to train)."""
+    result = check(net, batch=2, device="cpu")
+    assert result.ok, describe(net) + "\n".join(f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}"
+                                                for r in result.mismatches)
+    saved = [r for r in result.rows if r.quantity == "saved_bytes"]
+    wrong = [r for r in saved if r.ours != r.torch]
+    assert not wrong, describe(net) + "\n".join(f"{r.path}: ours {r.ours}, torch {r.torch}" for r in wrong)
+    graph = compile(net)
+    assert {r.path for r in result.rows} == {n.path for n in graph.nodes[1:]} | {"total"}
 
 
 def test_net_ending_in_a_side_block() -> None:

@@ -83,7 +83,8 @@ def test_macs_equal_the_reference_at_an_odd_resolution(name):
 
 
 def test_every_family_member_has_reference_data():
-    names = {a.name for pattern in FAMILY for a in list_archs(pattern)}
+    # resnext101-64x4d and the other torchvision twins registered elsewhere: test_zoo_torchvision.py
+    names = {a.name for pattern in FAMILY for a in list_archs(pattern) if a.build.__module__ == "cnncost.zoo.resnet"}
     assert names == set(REFERENCE)
 
 

@@ -12,18 +12,23 @@ Blocks, as in the paper's Figure 2 and the authors' `RepVGGBlock` (SiLU everywhe
 - Downsampling: act((conv3x3/2-BN(x) + [avgpool 2x2, conv1x1-BN](x)) * sigmoid(conv1x1(avgpool(x)))).
 - Fusion: BN each input, concatenate, then a downsampling block with groups=2 (half the params).
 
-The network is a DAG that nesting cannot express (stream 2's input feeds both stream 2 and the
-fourth downsampling block, whose stream joins only after the first fusion). We keep every layer's
-input shape, hence every count, exact: `downsample4` runs as a side branch of stream 2, and
-stream 3's blocks take the first fusion's output, which has the same shape as its real input.
-A downsampling block's gate is computed from the block input while it multiplies the conv sum, so
-its SE is a side branch and `scale` books the multiply.
+The network is the authors' DAG (`SimpNet.forward`), written with named references: the inputs of
+the three streams are a chain of downsampling blocks (downsample2 -> downsample3 -> downsample4),
+each also feeding its own stream, so stream 3 reads `fusion1.concat.stream2.to_stream3` (downsample4's
+output) although it is laid out under the second fusion, and stream 2's first block reads
+downsample3 past downsample4. In a downsampling block the conv sum is multiplied by the gate of the
+block *input*: `se` reads the block input by name and `scale` multiplies `convs` by it.
+Zero-cost details of the authors' code that are not modelled: the channel interleave of their
+`Concat2d(shuffle=True)` and the `channel_shuffle` after each groups=2 block (permutations: no
+params, no MACs, but a copy each in their code), the factor 2 on the gate of downsampling blocks
+(`SE1(ver=2)`), and the order of the first fusion's inputs (theirs: stream 2, then stream 1).
 """
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
-from ..layers import (AvgPool, BatchNorm, Concat, Conv, Gate, GlobalAvgPool, Node, Residual, Sequential, Side,
+from ..layers import (AvgPool, BatchNorm, Concat, Conv, Gate, GlobalAvgPool, Mul, Node, Residual, Sequential,
                       Sigmoid, SiLU)
 from ..net import Net
 from .common import classifier, conv_bn_act
@@ -57,11 +62,13 @@ def repvgg_sse(name: str, channels: int, fused: bool = False) -> Sequential:
                                          SiLU(name="act")))
 
 
-def downsampling(name: str, out: int, stride: int = 2, groups: int = 1, fused: bool = False) -> Sequential:
-    """Downsampling (stride 2) or, with groups=2 after a concat, fusion block."""
-    convs = _convs(out, stride, groups, fused)
-    return Sequential(name=name, layers=(Side(name="se", layers=_gate(out, groups)), convs,
-                                         Gate(name="scale", layers=()), SiLU(name="act")))
+def downsampling(name: str, out: int, source: str, stride: int = 2, groups: int = 1,
+                 fused: bool = False) -> Sequential:
+    """Downsampling (stride 2) or, with groups=2 after a concat, fusion block:
+    act(convs(x) * gate(x)). `source` names the block's input x as seen from inside the block."""
+    convs = dataclasses.replace(_convs(out, stride, groups, fused), inputs=(source,))
+    return Sequential(name=name, layers=(Sequential(name="se", layers=_gate(out, groups)), convs,
+                                         Mul(name="scale", inputs=(convs.name or "", "se")), SiLU(name="act")))
 
 
 def parnet(widths: tuple[int, int, int], head: int, *, blocks: tuple[int, int, int] = (4, 5, 5),
@@ -78,26 +85,36 @@ def parnet(widths: tuple[int, int, int], head: int, *, blocks: tuple[int, int, i
     down = partial(downsampling, fused=fused)
     rep = partial(repvgg_sse, fused=fused)
 
-    def stream(name: str, width: int, count: int, entry: tuple[Node, ...] = (),
-               exit: tuple[Node, ...] = ()) -> Sequential:
-        return Sequential(name=name, layers=(*entry, *(rep(str(i), width) for i in range(count)), *exit,
-                                             BatchNorm(name="bn")))
+    def blocks_of(width: int, count: int, source: str | None = None) -> list[Node]:
+        """`count` RepVGG-SSE blocks named 0, 1, ...; the first reads `source` if given."""
+        nodes = [rep(str(i), width) for i in range(count)]
+        if source is not None and nodes:
+            nodes[0] = dataclasses.replace(nodes[0], inputs=(source,))
+        return nodes
 
     def fuse(name: str, branches: tuple[Sequential, Sequential], stride: int) -> Sequential:
         """BN each stream (the streams end in one), concatenate, mix with a grouped block."""
         return Sequential(name=name, layers=(Concat(name="concat", branches=branches),
-                                             down("block", w3, stride, groups=2)))
+                                             down("block", w3, "concat", stride, groups=2)))
 
     w1, w2, w3 = widths
-    stream1 = stream("stream1", w1, blocks[0], exit=(down("downsample", w2),))
-    to_stream3 = Side(name="to_stream3", layers=(down("downsample4", w3),))
-    stream2 = stream("stream2", w2, blocks[1], entry=(down("downsample3", w2), to_stream3))
+    # Stream 1 runs on downsample2's output (the input of the concat) and ends in a downsampling block.
+    last1 = str(blocks[0] - 1) if blocks[0] else "downsample2"
+    stream1 = Sequential(name="stream1", layers=(*blocks_of(w1, blocks[0]), down("downsample", w2, last1),
+                                                 BatchNorm(name="bn")))
+    # downsample3 makes stream 2's input; downsample4 makes stream 3's from it (read by fusion2).
+    to_stream3 = Sequential(name="to_stream3", layers=(down("downsample4", w3, "downsample3"),))
+    stream2 = Sequential(name="stream2", layers=(down("downsample3", w2, "downsample2"), to_stream3,
+                                                 *blocks_of(w2, blocks[1], source="downsample3"),
+                                                 BatchNorm(name="bn", inputs=None if blocks[1] else ("downsample3",))))
+    stream3 = Sequential(name="stream3", inputs=("fusion1.concat.stream2.to_stream3",),
+                         layers=(*blocks_of(w3, blocks[2]), BatchNorm(name="bn")))
     fused_input = Sequential(name="fused", layers=(BatchNorm(name="bn"),))
     layers: list[Node] = [
-        down("downsample1", min(64, w1)), down("downsample2", w1),
+        down("downsample1", min(64, w1), "input"), down("downsample2", w1, "downsample1"),
         fuse("fusion1", (stream1, stream2), stride=2),
-        fuse("fusion2", (stream("stream3", w3, blocks[2]), fused_input), stride=1),
-        down("downsample5", head),
+        fuse("fusion2", (stream3, fused_input), stride=1),
+        down("downsample5", head, "fusion2"),
         *classifier(classes),
     ]
     kind = "inference-time (re-parameterised)" if fused else "training-time (unfused)"

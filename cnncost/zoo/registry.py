@@ -1,10 +1,16 @@
 """Names -> architectures. Python families register with `@register_arch`; every YAML file in
-the specs folder registers itself under its file name. Both are looked up the same way."""
+the specs folder registers itself under its file name. Both are looked up the same way.
+
+Lookups are lazy: `_index.py` maps each built-in name to the family module that registers it, so
+`get_arch("resnet152")` imports `cnncost.zoo.resnet` alone (the CLI's cold start), and a spec name
+reads its one YAML file. A name the index does not know (a family added since) loads everything,
+as `list_archs` does. `python -m cnncost.zoo.registry` rewrites the index; a test checks it."""
 from __future__ import annotations
 
 import difflib
 import fnmatch
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -18,6 +24,9 @@ class Arch:
     """A named architecture: how to build it and where its definition comes from.
 
     `reference` holds published figures (e.g. {"params": 25_557_032}) with `source` saying whose.
+    `scale(width, depth)`, where the family's builder takes multipliers, builds the same net with
+    its channels times `width` and its blocks per stage times `depth` (1, 1: this net);
+    `cnncost.sweep` calls it for its `width` and `depth` axes.
     """
 
     name: str
@@ -25,17 +34,24 @@ class Arch:
     source: str
     description: str = ""
     reference: dict[str, int] = field(default_factory=dict)
+    scale: Callable[[float, float], Net] | None = field(default=None, repr=False, compare=False)
 
 
 ARCHS: dict[str, Arch] = {}
+MODULES: dict[str, str] = {}  # name -> the module that registered it (what `_index.py` records)
 
 
 def register_arch(name: str, *, source: str, description: str = "",
-                  reference: dict[str, int] | None = None) -> Callable[[Callable[[], Net]], Callable[[], Net]]:
-    """Decorate a zero-argument builder; a duplicate name is an error."""
+                  reference: dict[str, int] | None = None,
+                  scale: Callable[[float, float], Net] | None = None) -> Callable[[Callable[[], Net]], Callable[[], Net]]:
+    """Decorate a zero-argument builder; a duplicate name is an error. `scale(width, depth)`: the
+    same architecture with width and depth multipliers (see `Arch`)."""
+    module = sys._getframe(1).f_globals.get("__name__", "")
+
     def decorate(build: Callable[[], Net]) -> Callable[[], Net]:
         _add(Arch(name, build, source, description or (build.__doc__ or "").strip().split("\n")[0],
-                  dict(reference or {})))
+                  dict(reference or {}), scale))
+        MODULES[name] = module
         return build
     return decorate
 
@@ -54,11 +70,19 @@ def specs_dir() -> Path:
 
 
 def _register_yaml_specs() -> None:
-    from ..spec import load_spec
     for path in sorted(specs_dir().glob("*.yaml")):
-        description = _first_comment(path)
-        _add(Arch(path.stem, lambda p=path: load_spec(p, f"specs/{p.name}"), source=f"specs/{path.name}",
-                  description=description))
+        _register_yaml(path)
+
+
+def _register_yaml(path: Path) -> None:
+    if path.stem in ARCHS and ARCHS[path.stem].source == f"specs/{path.name}":
+        return  # registered already, by a lookup of its name
+
+    def build(p: Path = path) -> Net:
+        from ..spec import load_spec
+        return load_spec(p, f"specs/{p.name}")
+    _add(Arch(path.stem, build, source=f"specs/{path.name}", description=_first_comment(path)))
+    MODULES[path.stem] = "specs"
 
 
 def _first_comment(path: Path) -> str:
@@ -78,11 +102,36 @@ def _ensure_loaded() -> None:
         _register_yaml_specs()
 
 
+def _find(name: str) -> Arch | None:
+    """The Arch of `name`, importing only the family module the index names for it (or reading
+    the one spec file of that name); everything when the index does not know the name."""
+    for key in (name, name.lower()):
+        arch = ARCHS.get(key)
+        if arch is not None:
+            return arch
+    if not _loaded:
+        from ._index import INDEX
+        for key in (name, name.lower()):
+            module = INDEX.get(key)
+            if module == "specs":
+                path = specs_dir() / f"{key}.yaml"
+                if path.is_file():
+                    _register_yaml(path)
+            elif module is not None:
+                import importlib
+                importlib.import_module(module)
+            if key in ARCHS:
+                return ARCHS[key]
+        _ensure_loaded()
+        return ARCHS.get(name) or ARCHS.get(name.lower())
+    return None
+
+
 def get_arch(name: str) -> Net:
     """Build a registered architecture by name; an unknown name suggests the closest ones."""
-    _ensure_loaded()
-    arch = ARCHS.get(name) or ARCHS.get(name.lower())
+    arch = _find(name)
     if arch is None:
+        _ensure_loaded()
         close = difflib.get_close_matches(name.lower(), list(ARCHS), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UnknownArchitecture(f"unknown architecture '{name}'{hint} (see `cnncost list`)")
@@ -100,6 +149,31 @@ def arch_info(name: str) -> Arch:
     return ARCHS.get(name) or ARCHS[name.lower()]
 
 
+def index_text() -> str:
+    """The source of `_index.py` for every architecture registered now (load them all first)."""
+    _ensure_loaded()
+    by_module: dict[str, list[str]] = {}
+    for name in sorted(ARCHS, key=_natural):
+        by_module.setdefault(MODULES.get(name, ""), []).append(name)
+    lines = ['"""Built-in architecture name -> the module that registers it (written by',
+             '`python -m cnncost.zoo.registry`; tests/test_sweep.py checks it is complete and current).',
+             'A YAML spec in specs/ is "specs"."""', "", "_BY_MODULE: dict[str, tuple[str, ...]] = {"]
+    for module in sorted(by_module):
+        names = by_module[module]
+        lines.append(f"    {module!r}: (")
+        line = "       "
+        for n in names:
+            item = f" {n!r},"
+            if len(line) + len(item) > 110:
+                lines.append(line)
+                line = "       "
+            line += item
+        lines.append(line)
+        lines.append("    ),")
+    lines += ["}", "INDEX: dict[str, str] = {name: module for module, names in _BY_MODULE.items() for name in names}", ""]
+    return "\n".join(lines)
+
+
 def list_archs(pattern: str = "*") -> list[Arch]:
     """Registered architectures whose name matches a shell pattern, in natural order."""
     _ensure_loaded()
@@ -109,3 +183,15 @@ def list_archs(pattern: str = "*") -> list[Arch]:
 
 def _natural(name: str) -> list[object]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def write_index() -> Path:
+    """Rewrite `_index.py` from the architectures registered now."""
+    target = Path(__file__).with_name("_index.py")
+    target.write_text(index_text(), encoding="utf-8")
+    return target
+
+
+if __name__ == "__main__":  # python -m cnncost.zoo.registry: rewrite the name index
+    from cnncost.zoo import registry as _registry  # the package's module, which the families register in
+    print(f"wrote {_registry.write_index()} ({len(_registry.ARCHS)} architectures)")

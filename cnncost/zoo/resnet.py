@@ -4,6 +4,10 @@ and Wide ResNet (Zagoruyko & Komodakis 2016; its CIFAR WRN-n-k family is `wrn()`
 
 A block is `Sequential(<i>: Residual(residual: conv1, bn1, relu1, ...; shortcut: conv, bn), relu)`,
 so paths read layer2.0.residual.conv1, layer2.0.residual.shortcut.conv, layer2.0.relu.
+`layout="torchvision"` writes the same block with torchvision's (and timm's) module paths instead,
+layer2.0.conv1, layer2.0.downsample.0, as a small DAG: the shortcut reads the block's input by name
+and an `add` joins it to the branch. `dilate` replaces the stride of stages 2-4 by dilation
+(torchvision's `replace_stride_with_dilation`, the segmentation backbones).
 """
 from __future__ import annotations
 
@@ -11,15 +15,18 @@ from dataclasses import dataclass
 from typing import Callable, Literal
 
 from ..errors import CnnCostError
-from ..layers import (AvgPool, BatchNorm, Conv, Dropout, MaxPool, Node, ReLU, Residual, Sequential,
+from ..layers import (Add, AvgPool, BatchNorm, Conv, Dropout, MaxPool, Node, ReLU, Residual, Sequential,
                       SqueezeExcite)
 from ..layers.base import suggest
 from ..net import Net
+from ._torchvision import numbered
 from .common import classifier
 from .registry import register_arch
 
 BlockKind = Literal["basic", "bottleneck"]
+Layout = Literal["cnncost", "torchvision"]
 EXPANSION = {"basic": 1, "bottleneck": 4}
+LAYOUTS = ("cnncost", "torchvision")
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,8 @@ class BlockDesign:
     shortcut: projection "conv" (strided 1x1) or "avgpool" (2x2/2 avg pool then 1x1: ResNet-D).
     shortcut_kernel: kernel of strided projections (3 in SENet-154).
     se_reduction: squeeze-and-excitation on the residual branch, before the add, C -> C/r -> C.
+    se_divisor: round the squeeze width C/r to a multiple of this, as timm's `make_divisible(C/r, 8,
+        round_limit=0)` does (None: C // r, the SENet releases).
     """
 
     kind: BlockKind = "bottleneck"
@@ -43,6 +52,7 @@ class BlockDesign:
     shortcut: Literal["conv", "avgpool"] = "conv"
     shortcut_kernel: int = 1
     se_reduction: int | None = None
+    se_divisor: int | None = None
 
     def __post_init__(self) -> None:
         choices = (("block", self.kind, tuple(EXPANSION)), ("stride_in", self.stride_in, ("1x1", "3x3")),
@@ -54,18 +64,48 @@ class BlockDesign:
     def out_channels(self, planes: int) -> int:
         return planes * EXPANSION[self.kind]
 
+    def squeeze_excite(self, channels: int) -> SqueezeExcite:
+        assert self.se_reduction
+        if self.se_divisor is None:
+            return SqueezeExcite(name="se", reduction=self.se_reduction)
+        return SqueezeExcite(name="se", squeeze=timm_divisible(channels / self.se_reduction, self.se_divisor))
+
+
+def timm_divisible(value: float, divisor: int, round_limit: float = 0.0) -> int:
+    """timm's `make_divisible`: the nearest multiple of `divisor` (at least `divisor`), one step up
+    if that falls below `round_limit` x value. SE widths use round_limit 0 (never bumped).
+
+    >>> timm_divisible(2048 / 16, 8), timm_divisible(200 / 16, 8), timm_divisible(20 / 16, 8)
+    (128, 16, 8)
+    """
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < round_limit * value else rounded
+
 
 def residual_block(design: BlockDesign, in_channels: int, planes: int, stride: int = 1,
-                   name: str = "block") -> Sequential:
+                   name: str = "block", *, dilation: int = 1, layout: Layout = "cnncost",
+                   source: str | None = None) -> Sequential:
     """One residual block with its post-add ReLU; `planes` is the stage width (64 in layer1).
+
+    `dilation` dilates (and pads) the bottleneck's 3x3. `layout="torchvision"` names the layers as
+    torchvision does (conv1, bn1, ..., downsample.0, downsample.1) and joins them with an explicit
+    `add`; `source` is then the name of the block's input as seen from inside the block (the
+    previous block, or the stem's `maxpool`), which the shortcut reads.
 
     >>> from cnncost import Net, table
     >>> block = residual_block(BlockDesign(kind="bottleneck"), 256, 64)
     >>> table(Net("b", (256, 56, 56), [block]), batch=1).totals.params
     70400
+    >>> tv = residual_block(BlockDesign(kind="bottleneck"), 64, 64, name="b", layout="torchvision", source="input")
+    >>> [n.name for n in tv.layers][-4:], tv.layers[-2].inputs
+    (['bn3', 'downsample', 'add', 'relu'], ('bn3', 'downsample'))
     """
+    if layout not in LAYOUTS:
+        raise CnnCostError(f"unknown layout {layout!r}" + suggest(str(layout), LAYOUTS))
     out = design.out_channels(planes)
     if design.kind == "basic":
+        if dilation > 1:  # as torchvision's BasicBlock
+            raise CnnCostError("dilation > 1 needs bottleneck blocks")
         branch = [Conv(name="conv1", out=planes, kernel=3, stride=stride, padding=1, bias=False),
                   BatchNorm(name="bn1"), ReLU(name="relu1"),
                   Conv(name="conv2", out=planes, kernel=3, padding=1, bias=False), BatchNorm(name="bn2")]
@@ -75,15 +115,25 @@ def residual_block(design: BlockDesign, in_channels: int, planes: int, stride: i
         first = width // design.reduce_first
         branch = [Conv(name="conv1", out=first, kernel=1, stride=stride_1x1, bias=False),
                   BatchNorm(name="bn1"), ReLU(name="relu1"),
-                  Conv(name="conv2", out=width, kernel=3, stride=stride_3x3, padding=1,
-                       groups=design.groups, bias=False),
+                  Conv(name="conv2", out=width, kernel=3, stride=stride_3x3, padding=dilation,
+                       dilation=dilation, groups=design.groups, bias=False),
                   BatchNorm(name="bn2"), ReLU(name="relu2"),
                   Conv(name="conv3", out=out, kernel=1, bias=False), BatchNorm(name="bn3")]
     if design.se_reduction:
-        branch.append(SqueezeExcite(name="se", reduction=design.se_reduction))
+        branch.append(design.squeeze_excite(out))
     shortcut = None
     if stride != 1 or in_channels != out:
         shortcut = _projection(design, out, stride)
+    if layout == "torchvision":
+        if source is None:
+            raise CnnCostError("a torchvision-layout block needs the name of its input (source)")
+        nodes: list[Node] = list(branch)
+        skip = source
+        if shortcut is not None:
+            nodes.append(Sequential(name="downsample", inputs=(source,), layers=numbered(shortcut)))
+            skip = "downsample"
+        nodes += [Add(name="add", inputs=(branch[-1].name or "", skip)), ReLU(name="relu")]
+        return Sequential(name=name, layers=tuple(nodes))
     return Sequential(name=name, layers=(Residual(name="residual", layers=tuple(branch), shortcut=shortcut),
                                          ReLU(name="relu")))
 
@@ -119,35 +169,57 @@ def resnet(*, block: BlockKind = "bottleneck", depths: tuple[int, ...] = (3, 4, 
            reduce_first: int = 1, stem: Literal["7x7", "deep"] = "7x7", stem_width: int = 64,
            pool_ceil: bool = False, stride_in: Literal["1x1", "3x3"] = "1x1",
            shortcut: Literal["conv", "avgpool"] = "conv", shortcut_kernel: int = 1,
-           se_reduction: int | None = None, dropout: float = 0.0, classes: int = 1000,
-           resolution: int = 224, name: str | None = None) -> Net:
+           se_reduction: int | None = None, se_divisor: int | None = None, dropout: float = 0.0,
+           classes: int = 1000, resolution: int = 224, dilate: tuple[bool, ...] = (),
+           layout: Layout = "cnncost", head: bool = True, name: str | None = None) -> Net:
     """An ImageNet ResNet: stem, stages of residual blocks (the first of stages 2+ strided), head.
 
     `depths` and `widths` give blocks and planes per stage; see `BlockDesign` for the block options.
     `stem`: one 7x7 conv or three 3x3 ("deep", ResNet-C), ending in `stem_width` channels; then a
     3x3/2 max pool, padded or (`pool_ceil`) rounding up as Caffe does.
+    `dilate`: one flag per stage after the first (torchvision's `replace_stride_with_dilation`): that
+    stage keeps its resolution and dilates its 3x3s instead, the first block by the dilation so far
+    (as torchvision's `previous_dilation`), the others by twice that.
+    `layout`: "cnncost" (paths layer1.0.residual.conv1) or "torchvision" (layer1.0.conv1, downsample.0).
+    `head=False` stops after the last stage (a backbone).
     The defaults are the paper's ResNet-50.
 
     >>> from cnncost import table
     >>> table(resnet(block="basic", depths=(2, 2, 2, 2)), batch=1).totals.params   # ResNet-18
     11689512
+    >>> table(resnet(stride_in="3x3", dilate=(False, True, True), head=False), batch=1).rows[-1].output_shape
+    (2048, 28, 28)
     """
     design = BlockDesign(block, groups, width_per_group, reduce_first, stride_in, shortcut,
-                         shortcut_kernel, se_reduction)
+                         shortcut_kernel, se_reduction, se_divisor)
+    if len(dilate) > max(0, len(depths) - 1):
+        raise CnnCostError(f"dilate has {len(dilate)} flags for {len(depths) - 1} stages after the first")
     layers = _stem(stem, stem_width, pool_ceil)
-    channels = stem_width
+    channels, dilation, source = stem_width, 1, "maxpool"
     for s, (depth, planes) in enumerate(zip(depths, widths), start=1):
         blocks = []
+        stride, previous = (2 if s > 1 else 1), dilation
+        if s > 1 and s - 2 < len(dilate) and dilate[s - 2]:
+            dilation, stride = dilation * stride, 1
         for i in range(depth):
-            stride = 2 if i == 0 and s > 1 else 1
-            blocks.append(residual_block(design, channels, planes, stride, name=str(i)))
+            blocks.append(residual_block(design, channels, planes, stride if i == 0 else 1, name=str(i),
+                                         dilation=previous if i == 0 else dilation, layout=layout,
+                                         source=source if i == 0 else str(i - 1)))
             channels = design.out_channels(planes)
         layers.append(Sequential(name=f"layer{s}", layers=tuple(blocks)))
-    layers += classifier(classes, dropout)
+        source = f"layer{s}"
+    if head:
+        layers += classifier(classes, dropout)
     convs = sum(depths) * (2 if block == "basic" else 3) + 2
-    return Net(name or f"resnet{convs}", (3, resolution, resolution), tuple(layers),
-               notes=f"{block} blocks {depths}, planes {widths}, groups {groups} x {width_per_group}d, "
-                     f"stem {stem}, stride in the {stride_in}, shortcut {shortcut}, SE r={se_reduction}")
+    notes = (f"{block} blocks {depths}, planes {widths}, groups {groups} x {width_per_group}d, "
+             f"stem {stem}, stride in the {stride_in}, shortcut {shortcut}, SE r={se_reduction}")
+    if any(dilate):
+        notes += f", dilated stages {[s + 2 for s, d in enumerate(dilate) if d]}"
+    if layout != "cnncost":
+        notes += f", {layout} paths"
+    if not head:
+        notes += ", no head"
+    return Net(name or f"resnet{convs}", (3, resolution, resolution), tuple(layers), notes=notes)
 
 
 def equal_complexity_width(cardinality: int, *, channels: int = 256, width: int = 64) -> int:
@@ -260,3 +332,11 @@ _register("senet154", "timm 1.0.31 legacy_senet154",
           115_088_984, lambda: resnet(depths=DEPTHS[152], groups=64, width_per_group=4, reduce_first=2,
                                       stem="deep", stem_width=128, stride_in="3x3", shortcut_kernel=3,
                                       se_reduction=16, dropout=0.2, pool_ceil=True, name="senet154"))
+
+# timm's own SE-ResNet-50 (not the legacy Caffe port above): torchvision's ResNet-50 layout, stride in
+# the 3x3, SE after bn3 with timm's SEModule (fc1, act, fc2 as biased 1x1 convs, sigmoid gate), its
+# width make_divisible(C / 16, 8). Paths are timm's (= torchvision's): layer1.0.se.fc1, downsample.0.
+_register("seresnet50-timm", "timm 1.0.31 seresnet50",
+          "SE-ResNet-50 as timm builds it: stride in the 3x3, SE r=16 after the last BN", 28_088_024,
+          lambda: resnet(stride_in="3x3", se_reduction=16, se_divisor=8, layout="torchvision",
+                         name="seresnet50-timm"))
