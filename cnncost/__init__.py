@@ -18,6 +18,8 @@ from .layers import (AdaptiveMaxPool, CenterCrop, ChannelShuffle, Chunk, ConvTra
                      Hardtanh, Identity, InstanceNorm, LayerNorm, LayerScale, Mish, Pad, PixelShuffle,
                      PixelUnshuffle, Softmax, StochasticDepth, Upsample)
 from .net import Net
+from .frames import zoo_frame
+from .receptive import receptive_field, receptive_frame
 from .report import Report, Row
 from .spec import dump_spec, load_spec, parse_spec
 from .zoo import list_archs, register_arch
@@ -26,7 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = ["table", "fit", "compare", "Comparison", "load", "analyze", "compile", "Graph", "Net", "Report", "Row", "Options", "load_spec", "parse_spec",
            "dump_spec", "list_archs", "register_arch", "CnnCostError", "SpecError", "ShapeError",
-           "UnknownArchitecture", "__version__",
+           "UnknownArchitecture", "__version__", "zoo_frame", "receptive_field", "receptive_frame",
            # the Python spec language: one dataclass per layer type
            "Conv", "MaxPool", "AvgPool", "AdaptiveAvgPool", "GlobalAvgPool", "BatchNorm", "LRN", "ReLU",
            "ReLU6", "LeakyReLU", "SiLU", "Hardswish", "Sigmoid", "Tanh", "GELU", "Dropout", "Flatten",

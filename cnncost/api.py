@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import Sequence
 
 from .conventions import Options
 from .engine import analyze
@@ -20,8 +20,15 @@ def load(arch: str | os.PathLike[str] | Net) -> Net:
     """
     if isinstance(arch, Net):
         return arch
+    if not isinstance(arch, (str, os.PathLike)):
+        from .errors import CnnCostError
+        raise CnnCostError(f"an architecture is a built-in name, a spec file or a Net, got {type(arch).__name__}")
+    from .reading import is_spec_path
     text = os.fspath(arch)
-    if isinstance(arch, os.PathLike) or text.endswith((".yaml", ".yml")) or Path(text).is_file():
+    if text.lower().endswith(".onnx"):
+        from .importers.sources import load_source
+        return load_source(text)
+    if is_spec_path(arch):
         from .spec import load_spec
         return load_spec(text)
     from .zoo.registry import get_arch
@@ -30,11 +37,15 @@ def load(arch: str | os.PathLike[str] | Net) -> Net:
 
 def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = "fp32",
           optimizer: str = "adam", input: Shape | None = None, depth: int | None = None,
-          activations: str = "all", memory: str = "lecture", device: str = "cuda") -> Report:
+          activations: str = "all", memory: str = "lecture", device: str = "cuda",
+          count_as: str | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
     device for a few ops (dropout's mask is bool on CUDA, noise in the input's dtype on CPU).
+    Every row has `backward_flops` and `training_flops` (one step; layers whose path matches a
+    `freeze` pattern get no weight gradient); `count_as` (fvcore, ptflops, thop, torchinfo, ...)
+    adds `ops`, what that tool reports: see cnncost.counting and docs/counting.md.
 
     >>> import cnncost
     >>> r = cnncost.table("alexnet")          # the lecture's defaults: batch 128, fp32, adam
@@ -52,13 +63,14 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
         from .errors import CnnCostError
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
     net = load(arch)
-    analysis = analyze(net, input)  # first: it validates the net and names the file and layer of any error
-    step = _step(net, input, options.dtype, options.optimizer, device=device) if options.memory == "autograd" else None
-    return build_report(analysis, options, depth, step)
+    analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
+    step = _step(analysis, options.dtype, options.optimizer, device=device) if options.memory == "autograd" else None
+    from .counting.annotate import annotate
+    return annotate(build_report(analysis, options, depth, step), analysis, count_as, freeze, in_place=True)
 
 
 def fit(arch: str | os.PathLike[str] | Net, memory: int | str, *, dtype: str = "fp32", optimizer: str = "adam",
-        input: Shape | None = None, mode: str = "train", device: str = "cuda"):
+        input: Shape | None = None, mode: str = "train", device: str = "cuda", max_nodes: int | None = None):
     """The largest batch whose training step (or inference pass) fits in `memory` bytes ('80GiB').
 
     >>> import cnncost
@@ -69,14 +81,21 @@ def fit(arch: str | os.PathLike[str] | Net, memory: int | str, *, dtype: str = "
     from .memory import largest_batch, parse_bytes
     options = Options(dtype=dtype, optimizer=optimizer, memory="autograd")
     budget = memory if isinstance(memory, int) else parse_bytes(memory)
-    net = load(arch)
-    analyze(net, input)  # validates the net and names the file and layer of any error
-    return largest_batch(_step(net, input, options.dtype, options.optimizer, mode, device), budget)
+    graph = _compile(load(arch), input, max_nodes)  # validates the net and names the file and layer of any error
+    return largest_batch(_step(graph, options.dtype, options.optimizer, mode, device), budget)
 
 
-def _step(net: Net, input: Shape | None, dtype: str, optimizer: str, mode: str = "train", device: str = "cuda"):
+def _compile(net: Net, input: Shape | None, max_nodes: int | None):
+    from .graph import DEFAULT_MAX_NODES, compile
+    if max_nodes is not None and (not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or max_nodes < 1):
+        from .errors import CnnCostError
+        raise CnnCostError(f"max_nodes must be a positive integer, got {max_nodes!r}")
+    return compile(net, input, max_nodes=max_nodes or DEFAULT_MAX_NODES)
+
+
+def _step(graph, dtype: str, optimizer: str, mode: str = "train", device: str = "cuda"):
     from .memory import MODES, Precision, step_memory, trace
     if mode not in MODES:
         from .errors import CnnCostError
         raise CnnCostError(f"unknown mode '{mode}'; allowed: {', '.join(MODES)}")
-    return step_memory(trace(net, input, Precision(dtype, device)), optimizer, mode)
+    return step_memory(trace(graph, precision=Precision(dtype, device)), optimizer, mode)

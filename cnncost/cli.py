@@ -1,20 +1,49 @@
-"""`cnncost` on the command line: parse, call the public API, print. Errors exit 2 in one line."""
+"""`cnncost` on the command line: parse, call the public API, print.
+
+One boundary: whatever goes wrong ends as ONE line on stderr and exit status 2,
+
+    cnncost: error: FILE: layer 'path' (type): problem
+
+for a bad spec or option (a `CnnCostError`) and equally for anything else (RecursionError,
+MemoryError, OverflowError, UnicodeError, OSError, an exception from PyTorch...), which is also
+named as unexpected. Names are shown escaped (no newline or terminal escape gets through). Set
+CNNCOST_DEBUG=1 to get the traceback of an unexpected exception instead.
+"""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from .conventions import ACTIVATION_COUNTS, DTYPE_ALIASES, DTYPE_BYTES, MEMORY_CONVENTIONS, OPTIMIZER_COPIES
-from .errors import CnnCostError
+from .errors import CnnCostError, SpecError, one_line
 from .shapes import parse_shape
 
 DTYPE_CHOICES = (*DTYPE_BYTES, *DTYPE_ALIASES)
 FORMATS = ("text", "markdown", "csv", "json", "html", "latex")
+DEBUG_ENV = "CNNCOST_DEBUG"
+CHECK_DEVICES = ("cpu", "cuda")
+REFUSED_DEVICES = {
+    "meta": "meta tensors have shapes but no data or memory: every measured figure would be meaningless",
+    "mps": "Apple's MPS backend is not supported: its FLOP counting and memory statistics differ; use cpu",
+    "xla": "XLA devices are not supported: use cpu or cuda", "xpu": "XPU devices are not supported: use cpu or cuda",
+    "hip": "use 'cuda' for ROCm builds of PyTorch",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with errors on one line, in the same shape as every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"cnncost: error: {one_line(message)} (see '{one_line(self.prog)} --help')\n")
+        raise SystemExit(2)
 
 
 def parse_input(text: str) -> tuple[int, ...]:
     """'3x224x224' or '224' (3 channels, square) -> (3, 224, 224)."""
+    if len(text) > 200:
+        raise argparse.ArgumentTypeError(f"expected CxHxW like 3x224x224, got {len(text)} characters")
     try:
         return parse_shape(text)
     except ValueError as error:
@@ -22,13 +51,46 @@ def parse_input(text: str) -> tuple[int, ...]:
 
 
 def positive_int(text: str) -> int:
+    shown = text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
     try:
         value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'") from None
+    except ValueError:  # also an int beyond Python's 4,300-digit limit
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{shown}'") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{shown}'")
     return value
+
+
+def non_negative_int(text: str) -> int:
+    if text.strip() == "0":
+        return 0
+    return positive_int(text)
+
+
+def device_name(text: str) -> str:
+    """cpu, cuda or cuda:N; anything else is refused by name, with the reason."""
+    kind, _, index = text.partition(":")
+    if kind in CHECK_DEVICES and (not index or (kind == "cuda" and index.isdigit() and len(index) < 6)):
+        return text
+    reason = REFUSED_DEVICES.get(kind.lower(), "cnncost check runs on cpu or cuda only")
+    raise argparse.ArgumentTypeError(f"device '{text}' is refused: {reason}")
+
+
+def size_limit(text: str) -> int:
+    from .reading import parse_size
+    try:
+        return parse_size(text)
+    except CnnCostError as error:
+        raise argparse.ArgumentTypeError(error.problem) from None
+
+
+def add_reading_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-spec-bytes", type=size_limit, metavar="SIZE",
+                        help="largest spec file read (default 16MiB; env CNNCOST_MAX_SPEC_BYTES)")
+    parser.add_argument("--max-yaml-nodes", type=positive_int, metavar="N",
+                        help="most YAML nodes, aliases expanded (default 1,000,000; env CNNCOST_MAX_YAML_NODES)")
+    parser.add_argument("--max-nodes", type=positive_int, metavar="N",
+                        help="most nodes the network may expand to (repeats and templates count every copy)")
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -45,20 +107,25 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    parser = argparse.ArgumentParser(prog="cnncost", description="Exact cost accounting for CNNs: "
-                                     "shapes, params, MACs/FLOPs and training memory, per layer.")
+    parser = _Parser(prog="cnncost", description="Exact cost accounting for CNNs: "
+                     "shapes, params, MACs/FLOPs and training memory, per layer.")
     parser.add_argument("--version", action="version", version=f"cnncost {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     table = commands.add_parser("table", help="per-layer table of one architecture",
-                                description="Per-layer table of a built-in architecture or a YAML spec.")
+                                description="Per-layer table of a built-in architecture or a YAML spec "
+                                "('-' reads the spec from stdin).")
     table.add_argument("arch", metavar="NAME|FILE.yaml")
     add_training_options(table)
-    table.add_argument("--depth", type=int, metavar="N", help="collapse blocks below depth N into one row")
+    table.add_argument("--depth", type=non_negative_int, metavar="N", help="collapse blocks below depth N into one row")
     table.add_argument("--memory", default="lecture", choices=MEMORY_CONVENTIONS,
                        help="'lecture': 2 x activations + k x params (default); 'autograd': what PyTorch saves "
                             "for backward per layer, and the training step's peak with its breakdown")
+    table.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
+                       help="under --memory autograd: whose rules (dropout's mask differs; default cuda)")
     table.add_argument("--format", default="text", choices=FORMATS)
+    add_reading_options(table)
+    _add_counting_options(table)
     table.set_defaults(run=run_table)
 
     fit = commands.add_parser("fit", help="largest batch whose PyTorch training step fits in memory",
@@ -72,8 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="fp32 (default); bf16/fp16 = autocast with fp32 master weights")
     fit.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZER_COPIES))
     fit.add_argument("--mode", default="train", choices=("train", "inference"))
+    fit.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
+                     help="whose autograd rules (dropout's mask differs; default cuda)")
     fit.add_argument("--format", default="text", choices=("text", "markdown", "json"))
+    add_reading_options(fit)
     fit.set_defaults(run=run_fit)
+
+    from . import sweep_cli
+    sweep_cli.add_parser(commands)
+    from .importers import cli as import_cli
+    import_cli.add_parser(commands)
 
     listing = commands.add_parser("list", help="built-in architectures")
     listing.add_argument("pattern", nargs="?", default="*", help="shell pattern, e.g. 'vgg*'")
@@ -81,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     spec = commands.add_parser("spec", help="print an architecture as YAML (loads back to the same numbers)")
     spec.add_argument("arch", metavar="NAME|FILE.yaml")
+    add_reading_options(spec)
     spec.set_defaults(run=run_spec)
 
     compare = commands.add_parser("compare", help="totals of several architectures or blocks side by side",
@@ -89,27 +165,82 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("archs", nargs="+", metavar="NAME|FILE.yaml")
     add_training_options(compare)
     compare.add_argument("--format", default="text", choices=("text", "markdown", "csv", "json", "html"))
+    add_reading_options(compare)
     compare.set_defaults(run=run_compare)
 
     check = commands.add_parser("check", help="build in PyTorch and check every number on real tensors",
                                 description="Build the network in PyTorch and compare, per layer and in "
                                 "total, the engine's figures with measurements (needs cnncost[torch]).")
     check.add_argument("arch", metavar="NAME|FILE.yaml")
-    check.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    check.add_argument("--device", default="cpu", type=device_name, help="cpu (default), cuda or cuda:N")
     check.add_argument("--batch", type=positive_int, default=2, help="images per step (default 2)")
     check.add_argument("--input", type=parse_input, metavar="CxHxW", help="input size, e.g. 3x299x299")
     check.add_argument("--dtype", default="fp32", choices=("fp32", "fp64", "fp16", "bf16"),
                        help="fp16/bf16 run as autocast with fp32 parameters")
     check.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZER_COPIES))
     check.add_argument("--format", default="text", choices=("text", "markdown", "csv", "json"))
+    check.add_argument("--allow-large", action="store_true",
+                       help="run even when the check needs more memory than its limit (default 8 GiB; "
+                            "env CNNCOST_CHECK_MAX_BYTES)")
+    add_reading_options(check)
     check.set_defaults(run=run_check)
     return parser
 
 
+# --- resolving architectures: the CLI reads spec files itself, through cnncost.reading ---
+
+def resolve(args: argparse.Namespace, arch: str) -> Any:
+    """A Net from a built-in name, a spec path or '-' (stdin); the file is remembered as the
+    source of any later error."""
+    from .reading import STDIN, is_spec_path
+    args._source = "<stdin>" if arch == STDIN else arch
+    args._is_file = is_spec_path(arch)
+    if args._is_file:
+        if arch == STDIN:
+            if getattr(args, "_stdin_used", False):
+                raise SpecError("'-' (stdin) can be given only once")
+            args._stdin_used = True
+        from .spec import load_spec
+        return load_spec(arch, max_bytes=getattr(args, "max_spec_bytes", None),
+                         max_nodes=getattr(args, "max_yaml_nodes", None))
+    from .zoo.registry import get_arch
+    return get_arch(arch)
+
+
+def _graph_options(args: argparse.Namespace, function: Callable[..., Any]) -> dict[str, Any]:
+    """`max_nodes` for the API call, where the user gave --max-nodes."""
+    if getattr(args, "max_nodes", None) is None:
+        return {}
+    import inspect
+    if "max_nodes" not in inspect.signature(function).parameters:
+        raise CnnCostError("--max-nodes is not supported by this version of cnncost's engine")
+    return {"max_nodes": args.max_nodes}
+
+
+def _add_counting_options(parser: argparse.ArgumentParser) -> None:
+    """--count-as TOOL and --freeze PATTERN (cnncost.counting)."""
+    try:
+        from .counting.cli import add_arguments
+    except ImportError:  # pragma: no cover - the counting package ships with cnncost
+        return
+    add_arguments(parser)
+
+
+def _counting_kwargs(args: argparse.Namespace) -> dict:
+    out = {}
+    if getattr(args, "count_as", None):
+        out["count_as"] = args.count_as
+    if getattr(args, "freeze", None):
+        out["freeze"] = args.freeze
+    return out
+
+
 def run_table(args: argparse.Namespace) -> str:
     from .api import table
-    report = table(args.arch, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
-                   input=args.input, depth=args.depth, activations=args.activations, memory=args.memory)
+    net = resolve(args, args.arch)
+    report = table(net, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
+                   input=args.input, depth=args.depth, activations=args.activations, memory=args.memory,
+                   device=args.device, **_counting_kwargs(args), **_graph_options(args, table))
     if args.format == "json":
         return report.to_json()
     if args.format == "csv":
@@ -119,36 +250,46 @@ def run_table(args: argparse.Namespace) -> str:
 
 
 def run_fit(args: argparse.Namespace) -> tuple[str, int]:
-    import json
     from .api import fit
-    from .formatting import breakdown_table, human_bytes
-    result = fit(args.arch, args.memory, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
-                 mode=args.mode)
+    from .errors import int_text
+    from .formatting import breakdown_table, dumps, human_bytes
+    net = resolve(args, args.arch)
+    result = fit(net, args.memory, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
+                 mode=args.mode, device=args.device, **_graph_options(args, fit))
     name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits
     setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
             "breakdown": {part: size.at(max(result.batch, 1)) for part, size in result.peak.parts.items()}}
     if args.format == "json":
-        return json.dumps({"architecture": name, "budget_bytes": result.budget, "batch": result.batch,
-                           "dtype": args.dtype, "optimizer": args.optimizer, "mode": args.mode,
-                           "training_step": step}, indent=2), fits
+        return dumps({"architecture": name, "budget_bytes": result.budget, "batch": result.batch,
+                      "dtype": args.dtype, "optimizer": args.optimizer, "mode": args.mode,
+                      "training_step": step}), fits
+    shown = one_line(name)
     if result.batch == 0:
-        return (f"{name}: not even batch 1 fits in {human_bytes(result.budget)} ({setting}); "
+        return (f"{shown}: not even batch 1 fits in {human_bytes(result.budget)} ({setting}); "
                 f"batch 1 needs {human_bytes(result.peak_bytes)}\n\n" + breakdown_table(step, args.format)), fits
-    same = (f"\n\nSame figures: cnncost table {args.arch} --batch {result.batch} --dtype {args.dtype} "
+    same = (f"\n\nSame figures: cnncost table {one_line(args.arch)} --batch {result.batch} --dtype {args.dtype} "
             f"--optimizer {args.optimizer} --memory autograd"
             + (f" --input {'x'.join(map(str, args.input))}" if args.input else "")) if args.mode == "train" else ""
     caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
               "allocator fragmentation: give --memory a margin below the card's capacity.")
-    return (f"{name}: largest batch that fits in {human_bytes(result.budget)}: {result.batch} "
+    return (f"{shown}: largest batch that fits in {human_bytes(result.budget)}: {int_text(result.batch)} "
             f"({setting}; peak {human_bytes(result.peak_bytes)})\n\n"
             + breakdown_table(step, args.format) + same + caveat), 0
 
 
 def run_compare(args: argparse.Namespace) -> str:
-    from .compare import compare
-    comparison = compare(args.archs, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
-                         input=args.input, activations=args.activations)
+    from .api import table
+    from .compare import Comparison
+    if not args.archs:
+        raise CnnCostError("compare needs at least one architecture")
+    reports = []
+    options = _graph_options(args, table)
+    for arch in args.archs:
+        net = resolve(args, arch)
+        reports.append(table(net, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
+                             input=args.input, activations=args.activations, **options))
+    comparison = Comparison(tuple(reports))
     if args.format == "json":
         return comparison.to_json()
     return comparison.to_text(args.format).rstrip("\n")
@@ -165,9 +306,8 @@ def run_list(args: argparse.Namespace) -> str:
 
 
 def run_spec(args: argparse.Namespace) -> str:
-    from .api import load
     from .spec import dump_spec
-    return dump_spec(load(args.arch)).rstrip("\n")
+    return dump_spec(resolve(args, args.arch)).rstrip("\n")
 
 
 def run_check(args: argparse.Namespace) -> tuple[str, int]:
@@ -177,20 +317,77 @@ def run_check(args: argparse.Namespace) -> tuple[str, int]:
         if getattr(error, "name", "") != "torch":
             raise
         raise CnnCostError("cnncost check needs PyTorch: pip install 'cnncost[torch]'") from None
+    args.net = resolve(args, args.arch)
     return run(args)
+
+
+# --- the boundary ---
+
+def describe_unexpected(error: BaseException) -> str:
+    """One line for an exception that is not a CnnCostError."""
+    kind = type(error).__name__
+    text = str(error)
+    if isinstance(error, RecursionError):
+        return "the spec nests too deeply to process (Python's recursion limit)"
+    if isinstance(error, MemoryError):
+        return "out of memory while processing the spec"
+    if isinstance(error, OverflowError):
+        return f"a number is too large to compute with ({text})"
+    if isinstance(error, ValueError) and ("int_max_str_digits" in text or "Exceeds the limit" in text):
+        return "an integer has more digits than Python converts (4,300)"
+    if isinstance(error, UnicodeError):
+        return f"text that cannot be encoded or decoded ({kind}: {text})"
+    if isinstance(error, OSError):
+        where = f" ({error.filename})" if error.filename else ""
+        return f"{error.strerror or text}{where}".strip()
+    module = type(error).__module__ or ""
+    origin = "PyTorch" if module.startswith("torch") else "cnncost"
+    return (f"unexpected {kind} in {origin}: {text or 'no message'} (a bug: please report it; "
+            f"{DEBUG_ENV}=1 shows the traceback)")
+
+
+def _message(error: BaseException, source: str | None, is_file: bool = False) -> str:
+    try:
+        if isinstance(error, CnnCostError):
+            if source and not error.source and (is_file or getattr(error, "path", None)):
+                error.at(source=source)  # an error about a spec file, or about a layer: name the file
+            return str(error)
+        text = describe_unexpected(error)
+        return f"{source}: {text}" if source else text
+    except Exception:  # describing must not fail in turn
+        return f"{source + ': ' if source else ''}{type(error).__name__}"
+
+
+def _write(stream: Any, text: str) -> None:
+    """Write text whatever the stream's encoding (a name may hold characters it lacks)."""
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write(text.encode(encoding, "backslashreplace").decode(encoding, "replace"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace], str | tuple[str, int]] = args.run
+    args._source, args._is_file = None, False
     try:
         result = run(args)
+        output, code = result if isinstance(result, tuple) else (result, 0)
     except CnnCostError as error:
-        print(f"cnncost: error: {error}", file=sys.stderr)
+        _write(sys.stderr, f"cnncost: error: {one_line(_message(error, args._source, args._is_file))}\n")
         return 2
-    output, code = result if isinstance(result, tuple) else (result, 0)
+    except KeyboardInterrupt:
+        _write(sys.stderr, "cnncost: interrupted\n")
+        return 130
+    except Exception as error:  # noqa: BLE001  the boundary: nothing escapes as a traceback
+        if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        _write(sys.stderr, f"cnncost: error: {one_line(_message(error, args._source, args._is_file))}\n")
+        return 2
     try:
-        print(output)
+        _write(sys.stdout, output + "\n")
+        sys.stdout.flush()
     except BrokenPipeError:  # `cnncost table vgg16 | head`
         sys.stderr.close()
     return code

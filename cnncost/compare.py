@@ -1,13 +1,13 @@
 """Several architectures or blocks side by side: totals and ratios to the first."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .api import table
 from .net import Net
+from .formatting import count_column, dumps, finite_ratio
 from .report import Report
 
 COMPARED = ("params", "macs", "flops", "activations", "activation_memory_bytes", "param_memory_bytes",
@@ -27,9 +27,14 @@ class Comparison:
     reports: tuple[Report, ...]
 
     def ratio(self, index: int, column: str) -> float:
+        """The float nearest to the exact ratio; NaN where the baseline's figure is 0, infinity
+        past the float range. JSON writes both as null, text as 'n/a' and exact digits."""
         base = getattr(self.reports[0].totals, column)
         value = getattr(self.reports[index].totals, column)
-        return value / base if base else float("nan")
+        if not base:
+            return float("nan")
+        ratio = finite_ratio(value, base)
+        return float("inf") if ratio is None else ratio
 
     def to_dict(self) -> dict[str, Any]:
         options = self.reports[0].options
@@ -40,17 +45,28 @@ class Comparison:
                 {"name": r.architecture, "input_shape": list(r.totals.input_shape),
                  "output_shape": list(r.totals.output_shape),
                  **{column: getattr(r.totals, column) for column in COMPARED},
-                 "ratios": {column: self.ratio(i, column) for column in COMPARED}}
+                 "ratios": {column: finite_ratio(getattr(r.totals, column),
+                                                 getattr(self.reports[0].totals, column))
+                            for column in COMPARED}}
                 for i, r in enumerate(self.reports)],
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
+        """Exact ints; a ratio whose baseline figure is 0 (or that is past the float range) is null."""
+        return dumps(self.to_dict(), indent=indent)
 
     def to_dataframe(self) -> Any:
+        """One row per architecture; count columns int64 where their values and sum fit, else
+        Python ints (object), never uint64 or float; then `<column>_ratio` for each compared
+        column, its ratio to the first architecture (float; NaN where the baseline's figure is 0)."""
         import pandas as pd
-        frame = pd.DataFrame.from_records(
-            [{k: v for k, v in a.items() if k != "ratios"} for a in self.to_dict()["architectures"]])
+        architectures = self.to_dict()["architectures"]
+        records = [{k: v for k, v in a.items() if k != "ratios"} for a in architectures]
+        frame = pd.DataFrame({key: (count_column([r[key] for r in records]) if key in COMPARED
+                                    else pd.Series([r[key] for r in records], dtype=object))
+                              for key in records[0]})
+        for column in COMPARED:
+            frame[f"{column}_ratio"] = pd.Series([a["ratios"][column] for a in architectures], dtype="float64")
         return frame.set_index("name")
 
     def to_text(self, fmt: str = "text") -> str:

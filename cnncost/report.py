@@ -13,6 +13,13 @@ from .shapes import Shape, numel
 
 NUMERIC_COLUMNS = ("activations", "params", "macs", "flops", "activation_memory_bytes",
                    "param_memory_bytes", "memory_bytes")
+# Set by cnncost.counting (table(count_as=..., freeze=...)); a row's key appears only when set.
+COUNTING_COLUMNS = ("ops", "backward_flops", "training_flops")
+
+
+def counting_record(row: Row) -> dict[str, Any]:
+    """The counting columns a row has (none unless cnncost.counting set them)."""
+    return {key: getattr(row, key) for key in COUNTING_COLUMNS if getattr(row, key) is not None}
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,10 @@ class Row:
     activation_memory_bytes: int
     param_memory_bytes: int
     saved_bytes: int | None = None  # only under the 'autograd' memory convention
+    # cnncost.counting: a peer tool's count (table(count_as=...)) and one training step's FLOPs
+    ops: int | None = None
+    backward_flops: int | None = None
+    training_flops: int | None = None
 
     @property
     def memory_bytes(self) -> int:
@@ -45,6 +56,10 @@ class Row:
             del out["saved_bytes"]
         else:
             out["saved_bytes"] = out.pop("saved_bytes")  # after the lecture's keys
+        for key in COUNTING_COLUMNS:
+            value = out.pop(key)
+            if value is not None:
+                out[key] = value
         return out
 
 
@@ -64,12 +79,14 @@ class Report:
     rows: tuple[Row, ...]
     totals: Row
     step: Any = None  # cnncost.memory.StepMemory under the 'autograd' memory convention
+    counting: dict[str, Any] | None = None  # top-level keys cnncost.counting adds ("count_as", ...)
 
     @property
     def batch(self) -> int:
         return self.options.batch
 
     def to_dict(self) -> dict[str, Any]:
+        from .formatting import row_record
         out = {
             "architecture": self.architecture,
             "batch": self.options.batch,
@@ -80,10 +97,13 @@ class Report:
             "activation_count": self.options.activations,
             "flop_convention": FLOP_CONVENTION,
             "depth": self.depth,
-            "layers": [row.to_dict() for row in self.rows],
+            "layers": [row_record(row) | counting_record(row) for row in self.rows],
             "total": {key: getattr(self.totals, key) for key in ("input_shape", "output_shape") + NUMERIC_COLUMNS}
             | {"input_shape": list(self.totals.input_shape), "output_shape": list(self.totals.output_shape)},
         }
+        out["total"] |= counting_record(self.totals)
+        if self.counting:
+            out |= self.counting
         if self.step is not None:
             out["memory_convention"] = "autograd"
             out["total"]["saved_bytes"] = self.totals.saved_bytes
@@ -99,7 +119,9 @@ class Report:
                 "breakdown": {part: size.at(self.batch) for part, size in moment.parts.items()}}
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
+        """Exact ints of any size; never NaN or Infinity."""
+        from .formatting import dumps
+        return dumps(self.to_dict(), indent=indent)
 
     def to_csv(self) -> str:
         from .formatting import csv_table
@@ -114,16 +136,16 @@ class Report:
         return render(self, "text")
 
     def to_dataframe(self) -> Any:
-        """A pandas DataFrame with one row per displayed row; count columns stay int64 or object ints."""
+        """A pandas DataFrame with one row per displayed row; a count column is int64 where its
+        values and its sum fit in int64, else Python ints (dtype object), never float or uint64."""
         import pandas as pd
-        records = [row.to_dict() for row in self.rows]
-        frame = pd.DataFrame.from_records(records)
-        for column in NUMERIC_COLUMNS + (("saved_bytes",) if self.step is not None else ()):
-            values = frame[column]
-            # int64 holds all but absurd batches; beyond it keep Python ints (object) rather than floats.
-            if max(abs(v) for v in values) < 2**63:
-                frame[column] = values.astype("int64")
-        return frame
+        from .formatting import count_column, row_record
+        records = [row_record(row) | counting_record(row) for row in self.rows]
+        counts = NUMERIC_COLUMNS + (("saved_bytes",) if self.step is not None else ()) + COUNTING_COLUMNS
+        columns = list(records[0]) if records else list(counts)
+        return pd.DataFrame({key: (count_column([r[key] for r in records]) if key in counts + ("depth",)
+                                   else pd.Series([r[key] for r in records], dtype=object))
+                             for key in columns})
 
     def _repr_html_(self) -> str:
         from .formatting import render
@@ -135,39 +157,75 @@ class Report:
 
 def build_report(analysis: Analysis, options: Options, depth: int | None = None, step: Any = None) -> Report:
     """Scale per-sample counts to the batch and collapse blocks deeper than `depth`. `step` (a
-    `cnncost.memory.StepMemory`, for the 'autograd' memory convention) adds saved bytes."""
+    `cnncost.memory.StepMemory`, for the 'autograd' memory convention) adds saved bytes.
+
+    One pass over the nodes with plain ints; each Row is made directly (`_row`), not through the
+    frozen dataclass's __init__, which costs more than the arithmetic (a table of 70,000 rows)."""
+    from ._gcpause import paused_gc
+    with paused_gc():
+        return _build(analysis, options, depth, step)
+
+
+def _build(analysis: Analysis, options: Options, depth: int | None, step: Any) -> Report:
     leaves = _counted_leaves(analysis, options)
-    rows = [_scale(cost, options, is_input=(cost.path == "input"))
-            for cost in _collapse(analysis, leaves, depth)]
-    total = _scale(LayerCost("total", "total", "", analysis.leaves[0].input_shape, analysis.output_shape,
-                             sum(leaf.activations for leaf in leaves if leaf.path != "input"),
-                             sum(leaf.params for leaf in leaves), sum(leaf.macs for leaf in leaves)),
-                   options, is_input=False)
+    costs = _collapse(analysis, leaves, depth)
+    batch, size, copies = options.batch, options.bytes_per_element, options.param_copies
+    saved = _saved_per_row(analysis, costs, step, batch) if step is not None else None
+    rows = []
+    for i, cost in enumerate(costs):
+        activations = cost.activations * batch
+        macs = cost.macs * batch
+        path = cost.path
+        rows.append(_row(path, cost.type, path.count("."), cost.attrs, cost.input_shape, cost.output_shape,
+                         activations, cost.params, macs, 2 * macs,
+                         activations * size * (1 if path == "input" else 2), cost.params * size * copies,
+                         None if saved is None else saved[i]))
+    activations = sum(leaf.activations for leaf in leaves if leaf.path != "input") * batch
+    params = sum(leaf.params for leaf in leaves)
+    macs = sum(leaf.macs for leaf in leaves) * batch
     # The input is stored once (no gradient), so its memory is added separately.
     input_row = rows[0]
-    totals = dataclasses.replace(total, activations=total.activations + input_row.activations,
-                                 activation_memory_bytes=total.activation_memory_bytes
-                                 + input_row.activation_memory_bytes)
-    if step is not None:
-        rows, totals = _with_saved(rows, totals, step, options.batch)
+    totals = _row("total", "total", 0, "", analysis.leaves[0].input_shape, analysis.output_shape,
+                  activations + input_row.activations, params, macs, 2 * macs,
+                  activations * size * 2 + input_row.activation_memory_bytes, params * size * copies,
+                  None if step is None else step.trace.saved().at(batch))
     return Report(analysis.name, options, depth, tuple(rows), totals, step)
 
 
-def _with_saved(rows: list[Row], totals: Row, step: Any, batch: int) -> tuple[list[Row], Row]:
+_FIELDS = ("name", "type", "depth", "attrs", "input_shape", "output_shape", "activations", "params", "macs",
+           "flops", "activation_memory_bytes", "param_memory_bytes", "saved_bytes")
+_new = object.__new__
+_set = object.__setattr__
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Row) if f.default is not dataclasses.MISSING}
+
+
+def _row(*values: Any) -> Row:
+    """Row(*values) without the frozen dataclass's per-field __setattr__ (the same object: every
+    field set, those not given at their defaults)."""
+    row = _new(Row)
+    fields = dict(_DEFAULTS)
+    fields.update(zip(_FIELDS, values))
+    _set(row, "__dict__", fields)
+    return row
+
+
+def _saved_per_row(analysis: Analysis, costs: list[LayerCost], step: Any, batch: int) -> list[int]:
     """Each row's saved bytes: those of its leaf, or of every leaf under a collapsed block."""
-    saved = {path: size.at(batch) for path, size in step.trace.saved_by_path().items()}
-    names = {row.name for row in rows}
-
-    def owner(path: str) -> str:
-        while path not in names and "." in path:
-            path = path.rsplit(".", 1)[0]
-        return path
-
-    per_row: dict[str, int] = {}
-    for path, size in saved.items():
-        per_row[owner(path)] = per_row.get(owner(path), 0) + size
-    rows = [dataclasses.replace(row, saved_bytes=per_row.get(row.name, 0)) for row in rows]
-    return rows, dataclasses.replace(totals, saved_bytes=step.trace.saved().at(batch))
+    per_sample, fixed = step.trace._saved_columns()
+    nodes = analysis.leaves
+    if len(costs) == len(nodes):  # one row per node (no collapsing): step i is node i + 1
+        return [0] + [a * batch + c for a, c in zip(per_sample, fixed)]
+    names = {cost.path: i for i, cost in enumerate(costs)}
+    out = [0] * len(costs)
+    for path, a, c in zip((s.path for s in step.trace.steps), per_sample, fixed):
+        owner = path
+        while owner not in names and "." in owner:
+            owner = owner.rsplit(".", 1)[0]
+        if owner in names:
+            out[names[owner]] += a * batch + c
+    return out
 
 
 def _counted_leaves(analysis: Analysis, options: Options) -> list[LayerCost]:
@@ -209,16 +267,3 @@ def _collapse(analysis: Analysis, leaves: list[LayerCost], depth: int | None) ->
 
 def _ancestor(path: str, depth: int) -> str:
     return ".".join(path.split(".")[:depth + 1])
-
-
-def _scale(cost: LayerCost, options: Options, is_input: bool) -> Row:
-    batch, size = options.batch, options.bytes_per_element
-    activations = cost.activations * batch
-    return Row(
-        name=cost.path, type=cost.type, depth=cost.depth, attrs=cost.attrs,
-        input_shape=cost.input_shape, output_shape=cost.output_shape,
-        activations=activations, params=cost.params,
-        macs=cost.macs * batch, flops=2 * cost.macs * batch,
-        activation_memory_bytes=activations * size * (1 if is_input else 2),
-        param_memory_bytes=cost.params * size * options.param_copies,
-    )

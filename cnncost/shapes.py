@@ -1,7 +1,13 @@
-"""Pure window arithmetic on per-sample shapes: (C, H, W) feature maps or (F,) vectors."""
+"""Pure window arithmetic on per-sample shapes: (C, H, W) feature maps or (F,) vectors.
+
+Every formula here (and every layer's `out_shape`, `params` and `macs`) is branch-free in H and W:
+it gives the same exact integers when H and W are Python ints (a table) or numpy int64 arrays, one
+entry per input resolution (a sweep, `cnncost.sweep`). Conditions on sizes go through `holds`,
+which accepts a bool or an array of them; nothing here imports numpy."""
 from __future__ import annotations
 
 from math import prod
+from typing import Any
 
 Shape = tuple[int, ...]
 Pair = tuple[int, int]
@@ -35,26 +41,99 @@ def pair(value: int | tuple[int, int] | list[int]) -> Pair:
     return (value, value)
 
 
-def window(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int,
-           dilation: int = 1, ceil_mode: bool = False) -> int:
+def window(size: Any, kernel: int, stride: int, pad_lo: int, pad_hi: int,
+           dilation: int = 1, ceil_mode: bool = False) -> Any:
     """Output length of a sliding window, with PyTorch's rules (ceil_mode included).
 
     Returns a value < 1 when the window does not fit; callers turn that into an error.
+    Branch-free in `size`, which may be an int or an int64 array (one length per input resolution).
+
+    >>> window(224, 7, 2, 3, 3), window(2, 3, 1, 0, 0), window(6, 3, 2, 0, 0, ceil_mode=True)
+    (112, 0, 3)
     """
     span = dilation * (kernel - 1) + 1
-    room = size + pad_lo + pad_hi - span
-    if room < 0:
-        return 0
-    if not ceil_mode:
-        return room // stride + 1
-    out = -(-room // stride) + 1
-    # PyTorch drops a last window that would start in the right padding only.
-    if (out - 1) * stride >= size + pad_lo:
-        out -= 1
-    return out
+    if stride == 1 and pad_lo + pad_hi == span - 1:  # a 'same' window: the size itself (an array stays the same object)
+        return size
+    room = size + (pad_lo + pad_hi - span)
+    if ceil_mode:
+        out = -(-room // stride) + 1
+        # PyTorch drops a last window that would start in the right padding only.
+        out = out - ((out - 1) * stride >= size + pad_lo)
+        return out * (room >= 0)
+    return room // stride + 1  # < 1 exactly when the window does not fit
 
 
 def same_padding(kernel: int, dilation: int) -> Pair:
     """PyTorch's padding='same' at stride 1: the odd pixel goes to the right/bottom."""
     total = dilation * (kernel - 1)
     return (total // 2, total - total // 2)
+
+
+def holds(*conditions: Any) -> bool:
+    """True when every condition holds: a bool, or an array of bools that must all be true (a size
+    condition evaluated at every resolution of a sweep at once).
+
+    >>> holds(True, 3 > 1), holds(True, False)
+    (True, False)
+    """
+    for condition in conditions:
+        if condition is True or condition is False:
+            if not condition:
+                return False
+        elif not condition.all():
+            return False
+    return True
+
+
+def at_least(bound: int, *values: Any) -> bool:
+    """Every value (an int or an array of them) is >= bound.
+
+    >>> at_least(1, 3, 1), at_least(1, 2, 0)
+    (True, False)
+    """
+    for value in values:
+        if type(value) is int:
+            if value < bound:
+                return False
+        elif not (value >= bound).all():
+            return False
+    return True
+
+
+def same_sizes(a: Any, b: Any) -> bool:
+    """Two sizes (ints or arrays of them, one per resolution) are equal everywhere."""
+    if a is b:
+        return True
+    if type(a) is int and type(b) is int:
+        return a == b
+    return bool((a == b).all())
+
+
+def same_shape(a: Shape, b: Shape) -> bool:
+    """Two shapes whose sizes may be arrays (a sweep) are equal at every resolution."""
+    return len(a) == len(b) and all(same_sizes(x, y) for x, y in zip(a, b))
+
+
+def scale_floor(size: Any, factor: float) -> Any:
+    """floor(size x factor) in double precision, as PyTorch sizes an upsampled map; an int for an
+    int size, an int64 array for an array of sizes (the same IEEE products either way)."""
+    if type(size) is int:
+        return int(size * float(factor))
+    return (size * float(factor)).astype("int64")
+
+
+def is_scalar(shape: Shape) -> bool:
+    """Every size of the shape is a plain int (not one array per resolution)."""
+    return all(type(v) is int for v in shape)
+
+
+def shape_text(shape: Shape) -> str:
+    """'64x56x56'; a size that varies over a sweep's resolutions shows as its range."""
+    parts = []
+    for v in shape:
+        if type(v) is int:
+            parts.append(str(v))
+        else:
+            lo, hi = int(v.min()), int(v.max())
+            parts.append(str(lo) if lo == hi else f"{lo}..{hi}")
+    return "x".join(parts)

@@ -30,27 +30,26 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_LEVEL = ("name", "input", "layers", "notes", "blocks", "outputs")
 _NODE_LIST_FIELDS = ("layers", "shortcut")
 _MAX_TEMPLATE_NESTING = 32
+_MAX_DEPTH = 200  # blocks inside blocks; real networks nest fewer than 10 deep
 YAML_KEYS = {"inputs": "from"}  # Python field -> YAML key, where `from` is a Python keyword
 
 
-def load_spec(path: str | os.PathLike[str], source: str | None = None) -> Net:
-    """Read a YAML spec file into a Net; every error names the file (or `source`) and the layer."""
-    source = source or str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise SpecError(f"cannot read spec: {error.strerror}", source=source) from None
-    return parse_spec(text, source)
+def load_spec(path: str | os.PathLike[str], source: str | None = None, *, max_bytes: int | None = None,
+              max_nodes: int | None = None) -> Net:
+    """Read a YAML spec file (`-`: stdin) into a Net; every error names the file (or `source`) and
+    the layer. Only a regular UTF-8 file below `max_bytes` is read (see `cnncost.reading`)."""
+    from .reading import read_spec_text
+    name = os.fspath(path) if isinstance(path, os.PathLike) else path
+    source = source or ("<stdin>" if name == "-" and not isinstance(path, os.PathLike) else str(name))
+    text = read_spec_text(path, source, max_bytes=max_bytes)
+    return parse_spec(text, source, max_nodes=max_nodes)
 
 
-def parse_spec(text: str, source: str = "<spec>") -> Net:
-    try:
-        document = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise SpecError(f"invalid YAML at {where}{problem}", source=source) from None
+def parse_spec(text: str, source: str = "<spec>", *, max_nodes: int | None = None) -> Net:
+    """A Net from YAML text, through the plain-data loader of `cnncost.reading` (no duplicate
+    keys, aliases expanded to at most `max_nodes` nodes, no tags but the plain ones)."""
+    from .reading import load_yaml
+    document = load_yaml(text, source, max_nodes=max_nodes)
     try:
         return _net_from_dict(document, source)
     except CnnCostError as error:
@@ -74,12 +73,13 @@ def _net_from_dict(document: Any, source: str) -> Net:
     if clash:
         raise SpecError(f"block '{clash[0]}' has the name of a built-in layer type; rename it")
     converter = _Converter(templates)
+    converter.check_size(document["layers"])
     layers = converter.node_list(document["layers"], "")
     outputs = document.get("outputs") or ()
     if isinstance(outputs, str):
         outputs = (outputs,)
     if not isinstance(outputs, (list, tuple)) or not all(isinstance(o, str) for o in outputs):
-        raise SpecError(f"outputs must be a list of layer names, got {outputs!r}")
+        raise SpecError(f"outputs must be a list of layer names, got {_short(outputs)}")
     return Net(str(document["name"]), _parse_input(document["input"]), layers,
                notes=str(document.get("notes") or ""), source=source, outputs=tuple(outputs))
 
@@ -110,23 +110,78 @@ def _parse_input(value: Any) -> tuple[int, ...]:
         except ValueError as error:
             raise SpecError(f"input: {error}") from None
     if not isinstance(value, list):
-        raise SpecError(f"input must be a list like [3, 224, 224], got {value!r}")
+        raise SpecError(f"input must be a list like [3, 224, 224], got {_short(value)}")
     return tuple(value)
 
 
 class _Converter:
-    def __init__(self, templates: dict[str, Any]) -> None:
+    def __init__(self, templates: dict[str, Any], max_nodes: int | None = None) -> None:
+        from .graph import DEFAULT_MAX_NODES
         self.templates = templates
-        self.nesting = 0
+        self.nesting = 0       # template instantiations open
+        self.depth = 0         # blocks open
+        self.created = 0
+        self.max_nodes = max_nodes or DEFAULT_MAX_NODES
+        self.shared: dict[int, tuple[Any, Node]] = {}  # a YAML alias converts once and stays shared
+
+    def check_size(self, layers: Any) -> None:
+        """Refuse, before building anything, a file whose templates expand into too many layers
+        (each template's size is counted once, so a 1 KB file cannot take minutes to refuse)."""
+        sizes: dict[str, int] = {}
+
+        def size_of(value: Any, open_templates: tuple[str, ...]) -> int:
+            if isinstance(value, list):
+                return sum(size_of(v, open_templates) for v in value)
+            if not isinstance(value, dict):
+                return 0
+            kind = value.get("type")
+            if isinstance(kind, str) and kind in self.templates:
+                if kind in open_templates:
+                    raise SpecError(f"block '{kind}' expands into itself")
+                if kind not in sizes:
+                    body = self.templates[kind]
+                    sizes[kind] = size_of({k: v for k, v in body.items() if k not in ("params", "type")}
+                                          if isinstance(body, dict) else None, open_templates + (kind,))
+                total = sizes[kind]
+            else:
+                total = 1
+            for key in ("layers", "shortcut", "branches"):
+                if key in value and not (isinstance(kind, str) and kind in self.templates):
+                    total += size_of(value[key], open_templates)
+            return min(total, 10 * self.max_nodes)  # no need to count further
+
+        if size_of(layers, ()) > self.max_nodes:
+            raise SpecError(f"the spec expands to more than {self.max_nodes:,} layers (templates count every "
+                            "copy); raise the cap with --max-nodes if it is real")
+
+    def node(self, item: Any, parent: str, index: int) -> Node:
+        """One layer or block; nesting is capped (far beyond any real network) and so is the number
+        of layers a file may expand into."""
+        if self.nesting == 0 and id(item) in self.shared:
+            return self.shared[id(item)][1]
+        self.depth += 1
+        self.created += 1
+        try:
+            if self.depth > _MAX_DEPTH:
+                raise SpecError(f"blocks are nested more than {_MAX_DEPTH} deep", path=parent or None)
+            if self.created > self.max_nodes:
+                raise SpecError(f"the spec expands to more than {self.max_nodes:,} layers (templates count "
+                                "every copy); raise the cap with --max-nodes if it is real", path=parent or None)
+            node = self._node(item, parent, index)
+        finally:
+            self.depth -= 1
+        if self.nesting == 0 and isinstance(item, dict):
+            self.shared[id(item)] = (item, node)  # keeps `item` alive, so its id stays unique
+        return node
 
     def node_list(self, items: Any, parent: str) -> tuple[Node, ...]:
         if not isinstance(items, list):
-            raise SpecError(f"expected a list of layers, got {items!r}", path=parent or None)
+            raise SpecError(f"expected a list of layers, got {_short(items)}", path=parent or None)
         return tuple(self.node(item, parent, i) for i, item in enumerate(items))
 
-    def node(self, item: Any, parent: str, index: int) -> Node:
+    def _node(self, item: Any, parent: str, index: int) -> Node:
         if not isinstance(item, dict):
-            raise SpecError(f"layer {index} must be a mapping like {{type: conv, ...}}, got {item!r}",
+            raise SpecError(f"layer {index} must be a mapping like {{type: conv, ...}}, got {_short(item)}",
                             path=parent or None)
         type_name = item.get("type")
         label = item.get("name") if isinstance(item.get("name"), str) else f"{type_name}{index}"
@@ -134,7 +189,7 @@ class _Converter:
         if type_name is None:
             raise SpecError("missing field 'type'", path=path)
         if not isinstance(type_name, str):
-            raise SpecError(f"field 'type' must be a string, got {type_name!r}", path=path)
+            raise SpecError(f"field 'type' must be a string, got {_short(type_name)}", path=path)
         if type_name in self.templates:
             return self._instantiate(item, path, parent, index)
         cls = LAYER_TYPES.get(type_name)
@@ -183,7 +238,7 @@ class _Converter:
         params = template.get("params") or []
         if not isinstance(params, (list, dict)) or not all(isinstance(p, str) for p in params):
             raise SpecError(f"block '{item['type']}': params must be a list of names or a mapping of "
-                            f"names to defaults, got {params!r}", path=path)
+                            f"names to defaults, got {_short(params)}", path=path)
         defaults = params if isinstance(params, dict) else {p: None for p in params}
         given = {k: v for k, v in item.items() if k not in ("name", "type")}
         for key in given:
@@ -207,6 +262,11 @@ class _Converter:
             self.nesting -= 1
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _substitute(value: Any, values: dict[str, Any], path: str) -> Any:
     """Replace every string '$p' by parameter p's value: whole values only, never an expression."""
     if isinstance(value, str) and value.startswith("$"):
@@ -227,7 +287,8 @@ class _Flow(dict):
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data: Any) -> bool:  # a shared tuple is written out again, never as &id001
+        return True
 
 
 _Dumper.add_representer(_Flow, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True))

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..memory.trace import StepBuilder
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Activation(Layer):
     """Any element-wise activation (the `activation` of an `se` block must be one)."""
 
@@ -32,7 +32,7 @@ class Activation(Layer):
         return x
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class InplaceActivation(Activation):
     inplace: bool = True
 
@@ -41,6 +41,14 @@ class InplaceActivation(Activation):
 
     def describe(self) -> str:
         return "in-place" if self.inplace else ""
+
+
+def _number(value: float) -> str:
+    """A bound for display; an int too large for a float is shown by its size, not converted."""
+    try:
+        return f"{float(value):g}"
+    except OverflowError:
+        return f"an integer of {len(str(abs(value)))} digits" if abs(value) < 10**4000 else "a huge integer"
 
 
 def save_output(layer: InplaceActivation, x: Tensor, b: StepBuilder) -> Tensor:
@@ -66,7 +74,7 @@ def save_new_output(x: Tensor, b: StepBuilder) -> Tensor:
 
 
 @register("relu")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class ReLU(InplaceActivation):
     """max(0, x)."""
 
@@ -79,7 +87,7 @@ class ReLU(InplaceActivation):
 
 
 @register("relu6")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class ReLU6(InplaceActivation):
     """min(max(0, x), 6) (MobileNet v2)."""
 
@@ -92,7 +100,7 @@ class ReLU6(InplaceActivation):
 
 
 @register("leaky_relu")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class LeakyReLU(InplaceActivation):
     """x if x > 0 else negative_slope * x."""
 
@@ -112,7 +120,7 @@ class LeakyReLU(InplaceActivation):
 
 
 @register("silu")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class SiLU(InplaceActivation):
     """x * sigmoid(x), a.k.a. swish (EfficientNet)."""
 
@@ -125,7 +133,7 @@ class SiLU(InplaceActivation):
 
 
 @register("hardswish")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Hardswish(InplaceActivation):
     """x * relu6(x + 3) / 6."""
 
@@ -138,7 +146,7 @@ class Hardswish(InplaceActivation):
 
 
 @register("sigmoid")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Sigmoid(Activation):
     """1 / (1 + exp(-x)); always a new tensor."""
 
@@ -151,7 +159,7 @@ class Sigmoid(Activation):
 
 
 @register("tanh")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Tanh(Activation):
     """tanh(x); always a new tensor."""
 
@@ -164,7 +172,7 @@ class Tanh(Activation):
 
 
 @register("gelu")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class GELU(Activation):
     """x * Phi(x); always a new tensor."""
 
@@ -178,7 +186,7 @@ class GELU(Activation):
 
 
 @register("hardsigmoid")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Hardsigmoid(InplaceActivation):
     """relu6(x + 3) / 6 (MobileNetV3's SE gate: `se` with `gate: hardsigmoid`)."""
 
@@ -193,7 +201,7 @@ class Hardsigmoid(InplaceActivation):
 
 
 @register("hardtanh")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Hardtanh(InplaceActivation):
     """x clamped to [min_val, max_val] (relu6 is hardtanh(0, 6))."""
 
@@ -203,10 +211,11 @@ class Hardtanh(InplaceActivation):
 
     def validate(self) -> None:
         self.require(self.max_val > self.min_val,
-                     f"max_val must be greater than min_val, got {self.min_val:g} and {self.max_val:g}")
+                     f"max_val must be greater than min_val, got {_number(self.min_val)} and {_number(self.max_val)}")
 
     def describe(self) -> str:
-        return " ".join(part for part in (f"[{self.min_val:g}, {self.max_val:g}]", super().describe()) if part)
+        return " ".join(part for part in (f"[{_number(self.min_val)}, {_number(self.max_val)}]", super().describe())
+                        if part)
 
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
         return save_input(self, x, b)
@@ -217,7 +226,7 @@ class Hardtanh(InplaceActivation):
 
 
 @register("mish")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Mish(InplaceActivation):
     """x * tanh(softplus(x))."""
 
@@ -232,7 +241,7 @@ class Mish(InplaceActivation):
 
 
 @register("softmax")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Softmax(Activation):
     """exp(x) / sum over channels of exp(x), at each position (`nn.Softmax(dim=1)`); a new tensor."""
 
@@ -252,7 +261,7 @@ class Softmax(Activation):
 
 
 @register("identity")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Identity(Activation):
     """x itself: no tensor, nothing saved (a placeholder, or an `se` without activation)."""
 

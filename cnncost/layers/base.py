@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import reprlib
 import types
 import typing
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generator, Literal
@@ -44,9 +45,38 @@ def suggest(word: str, allowed: typing.Iterable[str]) -> str:
     return f"{hint} allowed: {', '.join(allowed)}"
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+_COMPARED: dict[type, tuple[str, ...]] = {}
+
+
+def _compared(cls: type) -> tuple[str, ...]:
+    names = _COMPARED.get(cls)
+    if names is None:
+        names = _COMPARED[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.compare)
+    return names
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Node:
-    """Anything that can stand in a spec's layer list."""
+    """Anything that can stand in a spec's layer list.
+
+    Every node type is a frozen keyword-only dataclass with `eq=False, repr=False`: equality,
+    hash and repr are these, shared (the same as dataclasses generates: the fields as a tuple,
+    the same class on both sides), so that importing the 50-odd types does not compile three
+    more functions each (the CLI's cold start)."""
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        names = _compared(self.__class__)
+        return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in _compared(self.__class__)))
+
+    @reprlib.recursive_repr()
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.repr)
+        return f"{self.__class__.__qualname__}({fields})"
 
     name: str | None = None
     # Names of earlier nodes this one reads (YAML `from:`); None: the previous node's output.
@@ -148,8 +178,9 @@ class Layer(Node):
         raise NotImplementedError(f"layer type '{self.type_name}' has no torch module (Layer.torch_module)")
 
     def expect_map(self, x: Shape) -> None:
-        self.require(len(x) == 3, "needs a CxHxW feature map; got a flat vector" if len(x) == 1
-                     else f"needs a CxHxW feature map; got a {len(x)}-D shape", x)
+        if len(x) != 3:
+            self.fail("needs a CxHxW feature map; got a flat vector" if len(x) == 1
+                      else f"needs a CxHxW feature map; got a {len(x)}-D shape", x)
 
 
 class Block(Node):

@@ -34,7 +34,7 @@ def _as_sequence(value: object, name: str) -> Node:
 
 
 @register("sequential")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Sequential(Block):
     """Layers applied one after another; a named block."""
 
@@ -47,7 +47,7 @@ class Sequential(Block):
 
 
 @register("repeat")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Repeat(Block):
     """`times` copies of the same layers in sequence, named 0, 1, ... (a stage of N blocks)."""
 
@@ -67,7 +67,7 @@ class Repeat(Block):
 
 
 @register("concat")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Concat(Block):
     """Parallel branches on the same input, concatenated along channels (Inception). A branch
     given as a bare list of layers is named branch1, branch2, ...; an empty list is the identity.
@@ -102,7 +102,7 @@ class Concat(Block):
 
 
 @register("residual")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Residual(Block):
     """layers(x) + shortcut(x); no shortcut means identity (ResNet).
 
@@ -122,7 +122,7 @@ class Residual(Block):
 
 
 @register("gate")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Gate(Block):
     """x * layers(x), where layers(x) is Cx1x1 (or x's shape): channel re-weighting (SE, SSE)."""
 
@@ -138,7 +138,7 @@ GATES = ("sigmoid", "hardsigmoid")
 
 
 @register("se")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class SqueezeExcite(Block):
     """Squeeze-and-excitation: x * gate(fc2(activation(fc1(avgpool(x))))).
 
@@ -178,7 +178,7 @@ class SqueezeExcite(Block):
 
 
 @register("side")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Side(Block):
     """A side branch: layers(x) is an extra output of the network (an auxiliary classifier);
     x itself passes on unchanged. Its costs count like any other layer's."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..shapes import Pair, Shape, numel, pair, same_padding, window
+from ..shapes import Pair, Shape, at_least, numel, pair, same_padding, window
 from .base import Layer, register
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def padding_pairs(padding: IntOrPair | str, kernel: Pair, dilation: Pair) -> tup
 
 
 @register("conv")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Conv(Layer):
     """2-D convolution (PyTorch `nn.Conv2d`).
 
@@ -72,14 +72,15 @@ class Conv(Layer):
 
     def out_shape(self, x: Shape) -> Shape:
         self.expect_map(x)
-        self.require(x[0] % self.groups == 0,
-                     f"in channels {x[0]} not divisible by groups={self.groups}", x)
+        if x[0] % self.groups:
+            self.fail(f"in channels {x[0]} not divisible by groups={self.groups}", x)
         kernel, stride, dilation = pair(self.kernel), pair(self.stride), pair(self.dilation)
         pads = padding_pairs(self.padding, kernel, dilation)
-        hw = [window(x[1 + i], kernel[i], stride[i], *pads[i], dilation[i]) for i in range(2)]
-        self.require(min(hw) >= 1, f"kernel {kernel[0]}x{kernel[1]} (dilation {self.dilation}) "
-                     "is larger than its padded input", x)
-        return (self.out, hw[0], hw[1])
+        h = window(x[1], kernel[0], stride[0], *pads[0], dilation[0])
+        w = window(x[2], kernel[1], stride[1], *pads[1], dilation[1])
+        if not at_least(1, h, w):
+            self.fail(f"kernel {kernel[0]}x{kernel[1]} (dilation {self.dilation}) is larger than its padded input", x)
+        return (self.out, h, w)
 
     def params(self, x: Shape) -> int:
         kh, kw = pair(self.kernel)
@@ -87,7 +88,7 @@ class Conv(Layer):
 
     def macs(self, x: Shape, y: Shape) -> int:
         kh, kw = pair(self.kernel)
-        return numel(y) * (x[0] // self.groups) * kh * kw
+        return numel(y) * ((x[0] // self.groups) * kh * kw)  # the int factors first: one array product in a sweep
 
     def describe(self) -> str:
         return describe_window(self.kernel, self.stride, self.padding, self.dilation,
@@ -106,7 +107,7 @@ class Conv(Layer):
         """Input (cast to the low dtype under autocast) and weight, as `save_matmul`. With an odd
         'same' padding the saved input is the padded copy: cast first, then padded (new), and x
         itself is not saved by the conv."""
-        rows, cols = self.same_extra()
+        rows, cols = self.same_extra() if self.padding == "same" else (0, 0)
         if rows or cols:
             low = b.precision.matmul_dtype
             b.cast(x, low)  # under autocast a new low copy, padded next
@@ -126,15 +127,17 @@ def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder, addm
     needed. A linear (`addmm=True`) saves the weight only to compute its input's gradient: with an
     input that needs none, the weight's copy is not saved (it lives in autocast's cache only). A
     convolution always saves both (measured, torch 2.13 CPU)."""
-    low = b.precision.matmul_dtype
+    precision = b.precision
+    low = precision.matmul_dtype
     b.save(b.cast(x, low))
-    bias = layer.out if layer.bias else 0
-    b.cast_params(layer.params(xs) - bias, bias, weight_saved=x.requires_grad or not addmm)
+    if precision.autocast:  # the parameters' low copies (nothing to record otherwise)
+        bias = layer.out if layer.bias else 0
+        b.cast_params(layer.params(xs) - bias, bias, weight_saved=x.requires_grad or not addmm)
     return b.like(x, y, low)
 
 
 @register("conv_transpose")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class ConvTranspose(Layer):
     """Transposed 2-D convolution (PyTorch `nn.ConvTranspose2d`, U-Net's up-convolution).
 
@@ -172,14 +175,15 @@ class ConvTranspose(Layer):
 
     def out_shape(self, x: Shape) -> Shape:
         self.expect_map(x)
-        self.require(x[0] % self.groups == 0,
-                     f"in channels {x[0]} not divisible by groups={self.groups}", x)
+        if x[0] % self.groups:
+            self.fail(f"in channels {x[0]} not divisible by groups={self.groups}", x)
         kernel, stride, padding = pair(self.kernel), pair(self.stride), pair(self.padding)
         extra, dilation = pair(self.output_padding), pair(self.dilation)
         hw = [(x[1 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel[i] - 1) + extra[i] + 1
               for i in range(2)]
-        self.require(min(hw) >= 1, f"padding {self.padding!r} leaves no output "
-                     f"({hw[0]}x{hw[1]})", x)
+        if not at_least(1, *hw):
+            from ..shapes import shape_text
+            self.fail(f"padding {self.padding!r} leaves no output ({shape_text(tuple(hw))})", x)
         return (self.out, hw[0], hw[1])
 
     def params(self, x: Shape) -> int:
@@ -188,7 +192,7 @@ class ConvTranspose(Layer):
 
     def macs(self, x: Shape, y: Shape) -> int:
         kh, kw = pair(self.kernel)
-        return numel(x) * (self.out // self.groups) * kh * kw
+        return numel(x) * ((self.out // self.groups) * kh * kw)
 
     def describe(self) -> str:
         extra = pair(self.output_padding)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 @register("flatten")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Flatten(Layer):
     """CxHxW -> (C*H*W,): a view, no new tensor."""
 
@@ -34,7 +34,7 @@ class Flatten(Layer):
 
 
 @register("dropout")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Dropout(Layer):
     """Zeroes elements with probability p while training: a new tensor unless in place."""
 
@@ -74,7 +74,7 @@ class Dropout(Layer):
 
 
 @register("linear")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Linear(Layer):
     """Fully connected layer on a flat vector. params = in*out (+out); MACs = in*out."""
 
@@ -85,7 +85,8 @@ class Linear(Layer):
         self.require_positive(out=self.out)
 
     def out_shape(self, x: Shape) -> Shape:
-        self.require(len(x) == 1, "needs a flat vector; put a flatten layer before it", x)
+        if len(x) != 1:
+            self.fail("needs a flat vector; put a flatten layer before it", x)
         return (self.out,)
 
     def params(self, x: Shape) -> int:

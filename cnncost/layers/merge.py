@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..shapes import Shape, numel
+from ..shapes import Shape, numel, same_shape, same_sizes, shape_text
 from .base import Layer, register
 
 if TYPE_CHECKING:
@@ -14,10 +14,10 @@ if TYPE_CHECKING:
 
 
 def _text(shape: Shape) -> str:
-    return "x".join(map(str, shape))
+    return shape_text(shape)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class MergeLayer(Layer):
     """A new tensor from several inputs; no parameters, no MACs."""
 
@@ -26,7 +26,7 @@ class MergeLayer(Layer):
 
 
 @register("add")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Add(MergeLayer):
     """Element-wise sum of tensors of one shape (a residual join). `scale` multiplies the first
     input (Inception-ResNet's scaled residual); it changes values, not counts."""
@@ -34,9 +34,11 @@ class Add(MergeLayer):
     scale: float = 1.0
 
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
-        self.require(len(set(xs)) == 1, "cannot add tensors of different shapes: "
-                     + ", ".join(_text(x) for x in xs) + "; add a projection shortcut", xs[0])
-        return xs[0]
+        first = xs[0]
+        if not all(same_shape(first, x) for x in xs[1:]):
+            self.fail("cannot add tensors of different shapes: " + ", ".join(_text(x) for x in xs)
+                      + "; add a projection shortcut", first)
+        return first
 
     def autograd(self, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
         """Nothing saved: the gradient passes through unchanged (a scale by a Python float neither)."""
@@ -49,15 +51,15 @@ class Add(MergeLayer):
 
 
 @register("mul")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Mul(MergeLayer):
     """x * g: g has x's shape, or is Cx1x1 (a channel gate: SE), broadcast over H and W."""
 
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         self.require(len(xs) == 2, f"multiplies two tensors, got {len(xs)}", xs[0])
         x, g = xs
-        self.require(len(x) == 3 and g in ((x[0], 1, 1), x) or g == x,
-                     f"the gate must be {x[0]}x1x1 or the input's shape {_text(x)}, got {_text(g)}", x)
+        if not (len(x) == 3 and same_shape(g, (x[0], 1, 1)) or same_shape(g, x)):
+            self.fail(f"the gate must be {x[0]}x1x1 or the input's shape {_text(x)}, got {_text(g)}", x)
         return x
 
     def autograd(self, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
@@ -76,7 +78,7 @@ class Mul(MergeLayer):
         return MulModule()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class ConcatMerge(MergeLayer):
     """Channel concatenation of CxHxW tensors of one spatial size (`type: concat` without
     branches, or a concat block's merge row)."""
@@ -84,11 +86,13 @@ class ConcatMerge(MergeLayer):
     min_inputs = 1
 
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
-        self.require(all(len(x) == 3 for x in xs), "concat needs CxHxW inputs: "
-                     + ", ".join(_text(x) for x in xs), xs[0])
-        self.require(len({x[1:] for x in xs}) == 1, "cannot concat tensors of different spatial sizes: "
-                     + ", ".join(f"{x[1]}x{x[2]}" for x in xs), xs[0])
-        return (sum(x[0] for x in xs), *xs[0][1:])
+        if not all(len(x) == 3 for x in xs):
+            self.fail("concat needs CxHxW inputs: " + ", ".join(_text(x) for x in xs), xs[0])
+        h, w = xs[0][1], xs[0][2]
+        if not all(same_sizes(x[1], h) and same_sizes(x[2], w) for x in xs[1:]):
+            self.fail("cannot concat tensors of different spatial sizes: "
+                      + ", ".join(_text(x[1:]) for x in xs), xs[0])
+        return (sum(x[0] for x in xs), h, w)
 
     def autograd(self, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
         """A copy of all inputs; its backward only slices, so nothing is saved."""

@@ -21,8 +21,13 @@ def stat_dtype(x: Tensor, b: StepBuilder, weighted: bool) -> str:
     bf16/fp16 input only when an fp32 tensor takes part ("mixed type": an affine weight, BN's
     running statistics); otherwise in the input's dtype. Measured for batch, layer, group and
     instance norm, torch 2.13 CPU."""
+    if not weighted:
+        return x.dtype
+    param = b.precision.param_dtype
+    if x.dtype == param:
+        return param
     from ..memory.tensors import promote
-    return promote(x.dtype, b.precision.param_dtype) if weighted else x.dtype
+    return promote(x.dtype, param)
 
 
 def fp32_on_cuda(x: Tensor, b: StepBuilder) -> Tensor:
@@ -34,7 +39,7 @@ def fp32_on_cuda(x: Tensor, b: StepBuilder) -> Tensor:
 
 
 @register("batchnorm")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class BatchNorm(Layer):
     """Batch norm over channels. params = 2C (gamma, beta) when affine; running stats are buffers."""
 
@@ -53,7 +58,7 @@ class BatchNorm(Layer):
         """Input, plus the batch mean and inverse std per channel: fp32 under autocast (the
         running statistics are fp32), else the input's dtype (fp64 in fp64)."""
         b.save(x, b.new(0, stat_dtype(x, b, weighted=True), fixed=2 * xs[0]))
-        return b.like(x, y)
+        return b.like(x)  # y is x's shape
 
     def torch_module(self, x: Shape) -> Any:
         from torch import nn
@@ -62,7 +67,7 @@ class BatchNorm(Layer):
 
 
 @register("lrn")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class LRN(Layer):
     """Local response normalisation across `size` neighbouring channels (AlexNet, GoogLeNet)."""
 
@@ -101,7 +106,7 @@ class LRN(Layer):
 
 
 @register("layer_norm")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class LayerNorm(Layer):
     """Layer norm. `over: channels` normalises the C values at each position of a CxHxW map
     (ConvNeXt's LayerNorm2d: permute to NHWC, `F.layer_norm` over C, permute back); `over: chw`
@@ -146,7 +151,7 @@ class LayerNorm(Layer):
 
 
 @register("group_norm")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class GroupNorm(Layer):
     """Group norm (`nn.GroupNorm`): the channels in `groups` groups, each normalised over its
     channels and all positions. params = 2C with `affine`."""
@@ -160,7 +165,8 @@ class GroupNorm(Layer):
         self.require_positive(groups=self.groups)
 
     def out_shape(self, x: Shape) -> Shape:
-        self.require(x[0] % self.groups == 0, f"channels {x[0]} not divisible by groups={self.groups}", x)
+        if x[0] % self.groups:
+            self.fail(f"channels {x[0]} not divisible by groups={self.groups}", x)
         return x
 
     def params(self, x: Shape) -> int:
@@ -182,7 +188,7 @@ class GroupNorm(Layer):
 
 
 @register("instance_norm")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class InstanceNorm(Layer):
     """Instance norm (`nn.InstanceNorm2d`): each channel of each sample normalised over its H x W.
     params = 2C with `affine`; `track_running_stats` adds buffers, not params."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..shapes import Shape, numel, pair, window
+from ..shapes import Shape, at_least, numel, pair, window
 from .base import Layer, register
 from .conv import IntOrPair, describe_window
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ..memory.trace import StepBuilder
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class _WindowPool(Layer):
     """A max or average pool; stride defaults to the kernel, as in PyTorch. No params, no MACs."""
 
@@ -35,10 +35,11 @@ class _WindowPool(Layer):
     def out_shape(self, x: Shape) -> Shape:
         self.expect_map(x)
         kernel, stride, padding = pair(self.kernel), pair(self.effective_stride), pair(self.padding)
-        hw = [window(x[1 + i], kernel[i], stride[i], padding[i], padding[i], 1, self.ceil_mode)
-              for i in range(2)]
-        self.require(min(hw) >= 1, f"kernel {kernel[0]}x{kernel[1]} is larger than its padded input", x)
-        return (x[0], hw[0], hw[1])
+        h = window(x[1], kernel[0], stride[0], padding[0], padding[0], 1, self.ceil_mode)
+        w = window(x[2], kernel[1], stride[1], padding[1], padding[1], 1, self.ceil_mode)
+        if not at_least(1, h, w):
+            self.fail(f"kernel {kernel[0]}x{kernel[1]} is larger than its padded input", x)
+        return (x[0], h, w)
 
     def describe(self) -> str:
         return describe_window(self.kernel, self.effective_stride, self.padding,
@@ -46,7 +47,7 @@ class _WindowPool(Layer):
 
 
 @register("maxpool")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class MaxPool(_WindowPool):
     """Max pooling (`nn.MaxPool2d`)."""
 
@@ -61,7 +62,7 @@ class MaxPool(_WindowPool):
 
 
 @register("avgpool")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class AvgPool(_WindowPool):
     """Average pooling (`nn.AvgPool2d`); `count_include_pad` changes values, not counts."""
 
@@ -79,7 +80,7 @@ class AvgPool(_WindowPool):
 
 
 @register("adaptive_avgpool")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class AdaptiveAvgPool(Layer):
     """Adaptive average pooling to a fixed output size (`nn.AdaptiveAvgPool2d`)."""
 
@@ -108,7 +109,7 @@ class AdaptiveAvgPool(Layer):
 
 
 @register("adaptive_maxpool")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class AdaptiveMaxPool(Layer):
     """Adaptive max pooling to a fixed output size (`nn.AdaptiveMaxPool2d`)."""
 
@@ -137,7 +138,7 @@ class AdaptiveMaxPool(Layer):
 
 
 @register("global_avgpool")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class GlobalAvgPool(Layer):
     """Average over all of H and W: CxHxW -> Cx1x1 (`nn.AdaptiveAvgPool2d(1)`)."""
 

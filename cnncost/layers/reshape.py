@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..shapes import Shape, pair
+from ..shapes import Shape, at_least, holds, pair, scale_floor, shape_text
 from .base import Layer, register
 from .conv import IntOrPair
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def _text(shape: Shape) -> str:
-    return "x".join(map(str, shape))
+    return shape_text(shape)
 
 
 def chunk_sizes(channels: int, chunks: int) -> list[int]:
@@ -27,8 +27,11 @@ def chunk_sizes(channels: int, chunks: int) -> list[int]:
     return [min(size, channels - start) for start in range(0, channels, size)]
 
 
+MAX_FACTOR = 1 << 16  # pixel (un)shuffle and upsample factors: far beyond any real network
+
+
 @register("chunk")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Chunk(Layer):
     """Piece `index` of the input split into `chunks` along the channels (`x.chunk(chunks, 1)[index]`,
     ShuffleNetV2's channel split): a view of the input, no new tensor. With C divisible by chunks
@@ -50,8 +53,9 @@ class Chunk(Layer):
 
     def out_shape(self, x: Shape) -> Shape:
         sizes = chunk_sizes(x[0], self.chunks)
-        self.require(self.index < len(sizes), f"{x[0]} channels make only {len(sizes)} chunks of "
-                     f"{sizes[0]} (torch.chunk), so there is no chunk {self.index}", x)
+        if self.index >= len(sizes):
+            self.fail(f"{x[0]} channels make only {len(sizes)} chunks of {sizes[0]} (torch.chunk), so there "
+                      f"is no chunk {self.index}", x)
         return (sizes[self.index], *x[1:])
 
     def describe(self) -> str:
@@ -67,7 +71,7 @@ class Chunk(Layer):
 
 
 @register("channel_shuffle")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class ChannelShuffle(Layer):
     """ShuffleNet's channel shuffle, as torchvision's `channel_shuffle`: view as (groups, C/groups),
     transpose, copy contiguous. A new tensor; nothing saved."""
@@ -79,13 +83,19 @@ class ChannelShuffle(Layer):
 
     def out_shape(self, x: Shape) -> Shape:
         self.expect_map(x)
-        self.require(x[0] % self.groups == 0, f"channels {x[0]} not divisible by groups={self.groups}", x)
+        if x[0] % self.groups:
+            self.fail(f"channels {x[0]} not divisible by groups={self.groups}", x)
         return x
 
     def describe(self) -> str:
         return f"g{self.groups}"
 
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        """A copy in the shuffled order; with 1 group or one channel per group the transpose only
+        swaps a size-1 dimension, `contiguous()` returns the input itself, and the output is a view
+        of the input's storage (measured)."""
+        if self.groups in (1, xs[0]):
+            return x
         return b.like(x)
 
     def torch_module(self, x: Shape) -> Any:
@@ -94,7 +104,7 @@ class ChannelShuffle(Layer):
 
 
 @register("pixel_shuffle")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class PixelShuffle(Layer):
     """C x H x W -> C/r^2 x rH x rW (`nn.PixelShuffle(r)`, sub-pixel upsampling). A new tensor."""
 
@@ -102,11 +112,13 @@ class PixelShuffle(Layer):
 
     def validate(self) -> None:
         self.require_positive(factor=self.factor)
+        self.require(self.factor <= MAX_FACTOR, f"factor must be at most {MAX_FACTOR:,}")
 
     def out_shape(self, x: Shape) -> Shape:
         self.expect_map(x)
         r = self.factor
-        self.require(x[0] % (r * r) == 0, f"channels {x[0]} not divisible by {r}^2 = {r * r}", x)
+        if x[0] % (r * r):
+            self.fail(f"channels {x[0]} not divisible by {r}^2 = {r * r}", x)
         return (x[0] // (r * r), x[1] * r, x[2] * r)
 
     def describe(self) -> str:
@@ -121,7 +133,7 @@ class PixelShuffle(Layer):
 
 
 @register("pixel_unshuffle")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class PixelUnshuffle(Layer):
     """C x H x W -> C·r^2 x H/r x W/r (`nn.PixelUnshuffle(r)`). A new tensor."""
 
@@ -129,11 +141,13 @@ class PixelUnshuffle(Layer):
 
     def validate(self) -> None:
         self.require_positive(factor=self.factor)
+        self.require(self.factor <= MAX_FACTOR, f"factor must be at most {MAX_FACTOR:,}")
 
     def out_shape(self, x: Shape) -> Shape:
         self.expect_map(x)
         r = self.factor
-        self.require(x[1] % r == 0 and x[2] % r == 0, f"{x[1]}x{x[2]} not divisible by {r}", x)
+        if not holds(x[1] % r == 0, x[2] % r == 0):
+            self.fail(f"{_text(x[1:])} not divisible by {r}", x)
         return (x[0] * r * r, x[1] // r, x[2] // r)
 
     def describe(self) -> str:
@@ -148,7 +162,7 @@ class PixelUnshuffle(Layer):
 
 
 @register("pad")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Pad(Layer):
     """Spatial padding: `padding` is one size for all four sides, [h, w] (top and bottom h, left
     and right w, as a conv's padding), or [left, right, top, bottom] (as `F.pad` and
@@ -174,8 +188,8 @@ class Pad(Layer):
         self.expect_map(x)
         left, right, top, bottom = self.sides()
         if self.mode == "reflect":
-            self.require(max(left, right) < x[2] and max(top, bottom) < x[1],
-                         f"reflect padding {self.padding!r} must be smaller than the {x[1]}x{x[2]} it mirrors", x)
+            if not holds(max(left, right) < x[2], max(top, bottom) < x[1]):
+                self.fail(f"reflect padding {self.padding!r} must be smaller than the {_text(x[1:])} it mirrors", x)
         return (x[0], x[1] + top + bottom, x[2] + left + right)
 
     def describe(self) -> str:
@@ -201,7 +215,7 @@ class Pad(Layer):
 
 
 @register("crop")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class CenterCrop(Layer):
     """The centre `size` ([h, w] or one side) of a CxHxW map; or, without `size` and with two
     inputs (`from: [x, like]`), x cropped to like's H x W (U-Net's crop-and-concat). A view (a
@@ -237,9 +251,11 @@ class CenterCrop(Layer):
             self.require(len(xs) == 2, "needs size, or two inputs: from: [x, like] crops x to like's "
                          f"HxW (got {len(xs)} input{'s' if len(xs) != 1 else ''})", x)
             like = xs[1]
-            self.require(len(like) == 3, f"crops to the HxW of a CxHxW map; the second input is {_text(like)}", x)
+            if len(like) != 3:
+                self.fail(f"crops to the HxW of a CxHxW map; the second input is {_text(like)}", x)
             h, w = like[1:]
-        self.require(h <= x[1] and w <= x[2], f"cannot crop {x[1]}x{x[2]} to a larger {h}x{w}", x)
+        if not holds(h <= x[1], w <= x[2]):
+            self.fail(f"cannot crop {_text(x[1:])} to a larger {_text((h, w))}", x)
         return (x[0], h, w)
 
     def describe(self) -> str:
@@ -258,7 +274,7 @@ class CenterCrop(Layer):
 
 
 @register("upsample")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Upsample(Layer):
     """Resize H x W (`nn.Upsample` / `F.interpolate`) by `scale_factor` (one or [h, w]; H_out =
     floor(H x factor), PyTorch's rule) or to `size` (one or [h, w]); `mode` nearest or bilinear
@@ -278,7 +294,8 @@ class Upsample(Layer):
             self.require_positive(size=self.size)
         if self.scale_factor is not None:
             factors = self.scale_factor if isinstance(self.scale_factor, tuple) else (self.scale_factor,)
-            self.require(all(f > 0 for f in factors), f"scale_factor must be positive, got {self.scale_factor!r}")
+            self.require(all(0 < f <= MAX_FACTOR for f in factors),
+                         f"scale_factor must be positive and at most {MAX_FACTOR:,}")
         self.require(self.mode == "bilinear" or not self.align_corners,
                      "align_corners applies to bilinear only (PyTorch refuses it for nearest)")
 
@@ -288,8 +305,9 @@ class Upsample(Layer):
             h, w = pair(self.size)
         else:
             fh, fw = pair(self.scale_factor)  # type: ignore[arg-type]
-            h, w = int(x[1] * float(fh)), int(x[2] * float(fw))
-        self.require(min(h, w) >= 1, f"scale_factor {self.scale_factor!r} leaves no output ({h}x{w})", x)
+            h, w = scale_floor(x[1], fh), scale_floor(x[2], fw)
+        if not at_least(1, h, w):
+            self.fail(f"scale_factor {self.scale_factor!r} leaves no output ({_text((h, w))})", x)
         return (x[0], h, w)
 
     def describe(self) -> str:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 @register("layer_scale")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class LayerScale(Layer):
     """x times a learnable per-channel scale, initialised to `init` (ConvNeXt's layer scale, as
     torchvision's CNBlock: a (C, 1, 1) parameter times x). params = C; no MACs counted (an
@@ -47,7 +47,7 @@ class LayerScale(Layer):
 
 
 @register("stochastic_depth")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class StochasticDepth(Layer):
     """Drop path (`torchvision.ops.StochasticDepth`): while training, zero the whole branch with
     probability p, per sample (`mode: row`) or for the whole batch (`batch`), and scale the kept

@@ -11,19 +11,28 @@ Model (PyTorch eager, `optimizer.zero_grad(set_to_none=True)` between steps):
   implementation allocates one fp32 copy of all parameters);
 - inference (no grad): parameters, weight copies, and the tensors alive at each step.
 Not modelled: cuDNN workspaces, allocator rounding, the loss.
+
+The timeline is kept by column: per part, the per-sample and fixed bytes of every moment as lists
+of ints (running sums and difference arrays, linear in the number of steps). A `Moment` with its
+breakdown is made only when asked for (`moments[i]`, `peak`), so the model costs a few list passes
+per step, whatever the depth.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any, Iterator, Sequence
 
-from .tensors import ELEMENT_BYTES, ZERO, Bytes, Tensor, total
-from .trace import Trace
+from .tensors import ELEMENT_BYTES, Bytes, Tensor
+from .trace import Trace, paused_gc
 
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}   # fp32 copies of the parameters
 OPTIMIZER_TEMPORARIES = {"sgd": 0, "momentum": 0, "adam": 1, "adamw": 1}
 PARTS = ("parameters", "gradients", "optimizer state", "optimizer temporaries", "weight casts",
          "input batch", "saved for backward", "live activations", "activation gradients")
 MODES = ("train", "inference")
+
+Column = Any  # an int (the same at every moment) or a list of ints, one per moment
 
 
 @dataclass(frozen=True)
@@ -37,126 +46,277 @@ class Moment:
         return sum(b.at(batch) for b in self.parts.values())
 
 
-@dataclass(frozen=True)
 class StepMemory:
-    """Every moment of one step; `peak(batch)` is the largest."""
+    """Every moment of one step; `peak(batch)` is the largest. `totals` = (per-sample, fixed) bytes
+    of each whole moment, as lists; `parts[name]` = (per-sample, fixed) columns of one part (an int
+    where it is the same at every moment), computed on first use."""
 
-    trace: Trace
-    optimizer: str
-    mode: str
-    moments: tuple[Moment, ...]
+    def __init__(self, trace: Trace, optimizer: str, mode: str, count: int, totals: tuple[list[int], list[int]],
+                 parts: Any, breakdown: Any, phase: Any) -> None:
+        self.trace, self.optimizer, self.mode, self.count, self.totals = trace, optimizer, mode, count, totals
+        self._parts, self._breakdown, self._phase = parts, breakdown, phase
+
+    @property
+    def parts(self) -> dict[str, tuple[Column, Column]]:
+        if callable(self._parts):
+            self._parts = self._parts()
+        return self._parts
+
+    @property
+    def moments(self) -> Sequence[Moment]:
+        return _Moments(self)
+
+    def moment(self, i: int) -> Moment:
+        """Moment i with its breakdown: from the part columns once they exist, else computed for
+        this moment alone (one pass over the step's storages, no columns)."""
+        if callable(self._parts):
+            values = self._breakdown(i)
+        else:
+            values = {}
+            for name, (a, c) in self._parts.items():
+                values[name] = (a if type(a) is int else a[i], c if type(c) is int else c[i])
+        parts = {}
+        for name in PARTS:
+            a, c = values.get(name, (0, 0))
+            if a or c:
+                parts[name] = Bytes(a, c)
+        return Moment(self._phase(i), parts)
+
+    def peak_index(self, batch: int) -> int:
+        """The first moment holding the most at `batch`."""
+        per_sample, fixed = self.totals
+        values = [a * batch + c for a, c in zip(per_sample, fixed)]
+        return values.index(max(values))
 
     def peak(self, batch: int) -> Moment:
-        return max(self.moments, key=lambda m: m.at(batch))
+        return self.moment(self.peak_index(batch))
+
+    def envelope(self) -> tuple[list[int], list[int]]:
+        """The moments that can be the peak at some batch: the upper envelope of the lines
+        per_sample x batch + fixed, as (slopes, intercepts). max over them = the peak's bytes."""
+        best: dict[int, int] = {}
+        for a, c in zip(*self.totals):
+            if best.get(a, c - 1) < c:
+                best[a] = c
+        hull: list[tuple[int, int]] = []
+        for a, c in sorted(best.items()):
+            while len(hull) >= 2:
+                (a1, c1), (a2, c2) = hull[-2], hull[-1]
+                # the middle line is never above both neighbours (exact, in integers)
+                if (c - c1) * (a2 - a1) >= (c2 - c1) * (a - a1):
+                    hull.pop()
+                else:
+                    break
+            hull.append((a, c))
+        return [a for a, _ in hull], [c for _, c in hull]
+
+
+class _Moments(Sequence):
+    """The moments of a step, made on demand; iterating makes the part columns first."""
+
+    def __init__(self, step: StepMemory) -> None:
+        self._step = step
+
+    def __len__(self) -> int:
+        return self._step.count
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            self._step.parts
+            return tuple(self._step.moment(i) for i in range(*index.indices(len(self))))
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("moment index out of range")
+        return self._step.moment(index)
+
+    def __iter__(self) -> Iterator[Moment]:
+        self._step.parts  # columns once, then each moment is a lookup
+        for i in range(len(self)):
+            yield self._step.moment(i)
 
 
 def step_memory(trace: Trace, optimizer: str = "adam", mode: str = "train") -> StepMemory:
-    """The timeline of one training step (or inference pass) of a traced net."""
-    moments = _inference(trace) if mode == "inference" else _training(trace, optimizer)
-    return StepMemory(trace, optimizer, mode, tuple(moments))
+    """The timeline of one training step (or inference pass) of a traced net (computed once per
+    trace, optimizer and mode, then shared: read-only)."""
+    cache: dict[tuple[str, str], StepMemory] = trace.__dict__.setdefault("_steps", {})
+    step = cache.get((optimizer, mode))
+    if step is None:
+        step = cache[(optimizer, mode)] = _inference(trace, optimizer) if mode == "inference" else _training(trace, optimizer)
+    return step
 
 
-def _param_bytes(trace: Trace, steps) -> Bytes:
-    return Bytes(0, sum(s.params for s in steps) * ELEMENT_BYTES[trace.precision.param_dtype])
+def _param_total(trace: Trace) -> int:
+    return sum(s.params for s in trace.steps) * ELEMENT_BYTES[trace.precision.param_dtype]
 
 
-def _running(values: list[int], size: int) -> list[Bytes]:
-    """Bytes(0, size x (values[0] + ... + values[k])) for every k: running sums keep the timeline
-    linear in the number of steps."""
-    out, acc = [], 0
-    for v in values:
-        acc += v
-        out.append(Bytes(0, acc * size))
-    return out
+def _running(values: list[int], size: int) -> list[int]:
+    """size x (values[0] + ... + values[k]) for every k."""
+    sums = list(accumulate(values))
+    return sums if size == 1 else [v * size for v in sums]
 
 
-def _live(n: int, intervals) -> list[Bytes]:
-    """Sum of `bytes` over (first, last, bytes) intervals, at each of the n positions."""
+def _live(n: int, intervals: Any) -> tuple[list[int], list[int]]:
+    """Sum of (per-sample, fixed) bytes over (first, last, per_sample, fixed) intervals, at each of
+    the n positions: a difference array, then one running sum."""
     per_sample, fixed = [0] * (n + 1), [0] * (n + 1)
-    for first, last, b in intervals:
-        first, last = max(first, 0), min(last, n - 1)
+    any_fixed = False
+    for first, last, a, c in intervals:
+        if first < 0:
+            first = 0
+        if last > n - 1:
+            last = n - 1
         if first <= last:
-            per_sample[first] += b.per_sample
-            per_sample[last + 1] -= b.per_sample
-            fixed[first] += b.fixed
-            fixed[last + 1] -= b.fixed
-    out, a, c = [], 0, 0
-    for i in range(n):
-        a, c = a + per_sample[i], c + fixed[i]
-        out.append(Bytes(a, c))
-    return out
+            per_sample[first] += a
+            per_sample[last + 1] -= a
+            if c:
+                any_fixed = True
+                fixed[first] += c
+                fixed[last + 1] -= c
+    del per_sample[n], fixed[n]
+    return list(accumulate(per_sample)), (list(accumulate(fixed)) if any_fixed else fixed)
 
 
 def _producers(trace: Trace) -> dict[int, tuple[int, Tensor]]:
     made: dict[int, tuple[int, Tensor]] = {}
     for i, step in enumerate(trace.steps):
         for tensor in step.created:
-            made.setdefault(tensor.id, (i, tensor))
+            if tensor.id not in made:
+                made[tensor.id] = (i, tensor)
     return made
 
 
-def _forward_intervals(trace: Trace, keep_saved: bool):
-    """(first, last, bytes) of every activation storage during the forward pass."""
+def _forward_intervals(trace: Trace, keep_saved: bool, produced: dict[int, tuple[int, Tensor]]):
+    """(first, last, per-sample bytes, fixed bytes, saved) of every activation storage during the
+    forward pass."""
     last_read, savers = trace.last_reads(), trace.first_savers()
-    for tensor_id, (i, tensor) in _producers(trace).items():
+    n = len(trace.steps)
+    for tensor_id, (i, tensor) in produced.items():
         saved = keep_saved and tensor_id in savers
-        end = len(trace.steps) if saved else max(i, last_read.get(tensor_id, i))
-        yield i, end, tensor.nbytes, saved
+        end = n if saved else max(i, last_read.get(tensor_id, i))
+        yield i, end, tensor.nbytes_per_sample, tensor.nbytes_fixed, saved
 
 
-def _training(trace: Trace, optimizer: str) -> list[Moment]:
+def _covering(k: int, intervals: list[tuple[int, int, int, int]]) -> tuple[int, int]:
+    """Sum of (per-sample, fixed) over the intervals that contain position k."""
+    a = c = 0
+    for first, last, p, f in intervals:
+        if first <= k <= last:
+            a += p
+            c += f
+    return a, c
+
+
+def _add(*columns: Any) -> list[int]:
+    """Element-wise sum of lists (and ints, added to every element)."""
+    lists = [c for c in columns if type(c) is not int]
+    constant = sum(c for c in columns if type(c) is int)
+    out = list(map(sum, zip(*lists))) if len(lists) > 1 else list(lists[0])
+    return [v + constant for v in out] if constant else out
+
+
+def _training(trace: Trace, optimizer: str) -> StepMemory:
+    with paused_gc():
+        return _training_step(trace, optimizer)
+
+
+def _training_step(trace: Trace, optimizer: str) -> StepMemory:
     n, steps = len(trace.steps), trace.steps
-    params = _param_bytes(trace, steps)
+    m = 2 * n + 1  # forward 0..n-1, backward n..2n-1 (steps n-1..0), the optimizer step
+    params = _param_total(trace)
     cast_size, param_size = ELEMENT_BYTES[trace.precision.dtype], ELEMENT_BYTES[trace.precision.param_dtype]
     casts_fw = _running([s.weight_casts + s.bias_casts for s in steps], cast_size)  # cast cache, steps 0..k
     casts_bw = _running([s.weight_casts for s in steps], cast_size)  # saved weight copies, steps 0..k
-    grads_after = list(reversed(_running([s.params for s in reversed(steps)], param_size)))  # steps k..n-1
-    state = params.scaled(OPTIMIZER_STATE[optimizer])
-    x = trace.input.nbytes
-    outputs = total(t.nbytes for t in {t.id: t for t in trace.outputs}.values() if t.id != trace.input.id)
-    intervals = list(_forward_intervals(trace, keep_saved=True))
-    saved_fw = _live(n, [(a, b, size) for a, b, size, saved in intervals if saved])
-    other_fw = _live(n, [(a, b, size) for a, b, size, saved in intervals if not saved])
-    moments = []
-    for k in range(n):
-        moments.append(Moment(f"forward, {steps[k].path}", {
-            "parameters": params, "optimizer state": state,
-            "weight casts": casts_fw[k], "input batch": x,
-            "saved for backward": saved_fw[k], "live activations": other_fw[k]}))
-    saved_bw = _live(n, [(i, n - 1, t.nbytes) for i, t in trace.first_savers().values()])
-    last_read, produced = trace.last_reads(), _producers(trace)
+    grads_after = _running([s.params for s in reversed(steps)], param_size)  # steps k..n-1, in backward order
+    state = params * OPTIMIZER_STATE[optimizer]
+    temporaries = params * OPTIMIZER_TEMPORARIES[optimizer] if trace.precision.device == "cuda" else 0
+    x = trace.input
+    outputs = {t.id: t for t in trace.outputs if t.id != x.id}
+    out_a = sum(t.nbytes_per_sample for t in outputs.values())
+    out_c = sum(t.nbytes_fixed for t in outputs.values())
+    savers, last_read = trace.first_savers(), trace.last_reads()
     # One gradient per storage that requires grad: each step's output (in place: its input's storage).
-    outputs_needing_grad = {s.output.id for s in steps if s.output is not None and s.output.requires_grad}
-    grads = _live(n, [(i, last_read.get(tensor_id, i), tensor.nbytes)
-                      for tensor_id, (i, tensor) in produced.items() if tensor_id in outputs_needing_grad])
-    for k in reversed(range(n)):
-        moments.append(Moment(f"backward, {steps[k].path}", {
-            "parameters": params, "gradients": grads_after[k], "optimizer state": state,
-            "weight casts": casts_bw[k], "input batch": x,
-            "saved for backward": saved_bw[k], "live activations": outputs, "activation gradients": grads[k]}))
-    moments.append(Moment("optimizer step", {
-        "parameters": params, "gradients": params, "optimizer state": state,
-        "optimizer temporaries": params.scaled(OPTIMIZER_TEMPORARIES[optimizer]) if trace.precision.device == "cuda"
-        else ZERO, "input batch": x, "live activations": outputs}))
-    return [Moment(m.phase, _nonzero(m.parts)) for m in moments]
+    needing_grad = {s.output.id for s in steps if s.output is not None and s.output.requires_grad}
+    saved_iv, other_iv, grad_iv = [], [], []
+    for i, step in enumerate(steps):  # every storage, where it is made (ids are unique: made once)
+        for t in step.created:
+            tensor_id = t.id
+            end = last_read.get(tensor_id, i)
+            item = (i, n if tensor_id in savers else (end if end > i else i), t.nbytes_per_sample, t.nbytes_fixed)
+            (saved_iv if tensor_id in savers else other_iv).append(item)
+            if tensor_id in needing_grad:
+                grad_iv.append((i, end, t.nbytes_per_sample, t.nbytes_fixed))
+    saved_ps, saved_fx = [0] * n, [0] * n  # bytes first saved at each step; held in backward until then
+    for i, t in savers.values():
+        saved_ps[i] += t.nbytes_per_sample
+        saved_fx[i] += t.nbytes_fixed
+    saved_bw = (_running(saved_ps, 1), _running(saved_fx, 1))
+    grads = _live(n, grad_iv)
+    live_fw = _live(n, saved_iv + other_iv)  # saved and other together
+    fixed_all = params + state
+    totals_ps = (_add(live_fw[0], x.nbytes_per_sample)
+                 + _add(saved_bw[0], grads[0], x.nbytes_per_sample + out_a)[::-1]
+                 + [x.nbytes_per_sample + out_a])
+    totals_fx = (_add(live_fw[1], casts_fw, fixed_all + x.nbytes_fixed)
+                 + _add(saved_bw[1], grads[1], grads_after[::-1], casts_bw, fixed_all + x.nbytes_fixed + out_c)[::-1]
+                 + [fixed_all + params + temporaries + x.nbytes_fixed + out_c])
+
+    def timeline(fw: list[int], bw: list[int], last: int) -> list[int]:
+        """fw[k] at moment k, bw[k] at moment 2n-1-k, then the optimizer step's value."""
+        return fw + bw[::-1] + [last]
+
+    def columns() -> dict[str, tuple[Column, Column]]:
+        saved_fw, other_fw = _live(n, saved_iv), _live(n, other_iv)
+        zeros = [0] * n
+        return {
+            "parameters": (0, params),
+            "gradients": (0, [0] * n + grads_after + [params]),
+            "optimizer state": (0, state),
+            "optimizer temporaries": (0, [0] * (m - 1) + [temporaries]),
+            "weight casts": (0, timeline(casts_fw, casts_bw, 0)),
+            "input batch": (x.nbytes_per_sample, x.nbytes_fixed),
+            "saved for backward": (timeline(saved_fw[0], saved_bw[0], 0), timeline(saved_fw[1], saved_bw[1], 0)),
+            "live activations": (timeline(other_fw[0], [out_a] * n, out_a), timeline(other_fw[1], [out_c] * n, out_c)),
+            "activation gradients": (timeline(zeros, grads[0], 0), timeline(zeros, grads[1], 0)),
+        }
+
+    def breakdown(i: int) -> dict[str, tuple[int, int]]:
+        common = {"parameters": (0, params), "optimizer state": (0, state),
+                  "input batch": (x.nbytes_per_sample, x.nbytes_fixed)}
+        if i < n:
+            return common | {"weight casts": (0, casts_fw[i]), "saved for backward": _covering(i, saved_iv),
+                             "live activations": _covering(i, other_iv)}
+        if i < 2 * n:
+            k = 2 * n - 1 - i
+            return common | {"gradients": (0, grads_after[n - 1 - k]), "weight casts": (0, casts_bw[k]),
+                             "saved for backward": (saved_bw[0][k], saved_bw[1][k]),
+                             "live activations": (out_a, out_c), "activation gradients": (grads[0][k], grads[1][k])}
+        return common | {"gradients": (0, params), "optimizer temporaries": (0, temporaries),
+                         "live activations": (out_a, out_c)}
+
+    paths = [s.path for s in steps]
+
+    def phase(i: int) -> str:
+        if i < n:
+            return f"forward, {paths[i]}"
+        if i < 2 * n:
+            return f"backward, {paths[2 * n - 1 - i]}"
+        return "optimizer step"
+    return StepMemory(trace, optimizer, "train", m, (totals_ps, totals_fx), columns, breakdown, phase)
 
 
-def _nonzero(parts: dict[str, Bytes]) -> dict[str, Bytes]:
-    """The parts in PARTS order, zeros left out."""
-    out = {}
-    for name in PARTS:
-        size = parts.get(name)
-        if size is not None and (size.per_sample or size.fixed):
-            out[name] = size
-    return out
-
-
-def _inference(trace: Trace) -> list[Moment]:
-    n = len(trace.steps)
-    params = _param_bytes(trace, trace.steps)
-    casts = Bytes(0, sum(s.weight_casts + s.bias_casts for s in trace.steps) * ELEMENT_BYTES[trace.precision.dtype])
-    live = _live(n, [(a, b, size) for a, b, size, _ in _forward_intervals(trace, keep_saved=False)])
-    moments = [Moment(f"forward, {s.path}", {"parameters": params, "weight casts": casts,
-                                             "input batch": trace.input.nbytes, "live activations": live[k]})
-               for k, s in enumerate(trace.steps)]
-    return [Moment(m.phase, _nonzero(m.parts)) for m in moments]
+def _inference(trace: Trace, optimizer: str = "adam") -> StepMemory:
+    with paused_gc():
+        n = len(trace.steps)
+        casts = sum(s.weight_casts + s.bias_casts for s in trace.steps) * ELEMENT_BYTES[trace.precision.dtype]
+        intervals = [(a, b, p, f) for a, b, p, f, _ in _forward_intervals(trace, False, _producers(trace))]
+        live = _live(n, intervals)
+        x = trace.input
+        params = _param_total(trace)
+        parts: dict[str, tuple[Column, Column]] = {
+            "parameters": (0, params), "weight casts": (0, casts),
+            "input batch": (x.nbytes_per_sample, x.nbytes_fixed), "live activations": live}
+        totals = (_add(live[0], x.nbytes_per_sample), _add(live[1], params + casts + x.nbytes_fixed))
+        paths = [s.path for s in trace.steps]
+        return StepMemory(trace, optimizer, "inference", n, totals, parts, None, lambda i: f"forward, {paths[i]}")

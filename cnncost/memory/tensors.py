@@ -5,7 +5,7 @@ turned into one integer with `.at(batch)`. That is what lets `fit` solve for the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import CnnCostError
 
@@ -14,12 +14,15 @@ FLOAT_RANK = {"fp16": 1, "bf16": 1, "fp32": 2, "fp64": 3}
 DEVICES = ("cuda", "cpu")
 
 
-@dataclass(frozen=True)
 class Bytes:
-    """per_sample x batch + fixed bytes."""
+    """per_sample x batch + fixed bytes. Immutable by convention; a slotted class, not a frozen
+    dataclass: the memory model makes one per storage and per moment, and a frozen dataclass's
+    __init__ costs several times more."""
 
-    per_sample: int = 0
-    fixed: int = 0
+    __slots__ = ("per_sample", "fixed")
+
+    def __init__(self, per_sample: int = 0, fixed: int = 0) -> None:
+        self.per_sample, self.fixed = per_sample, fixed
 
     def at(self, batch: int) -> int:
         return self.per_sample * batch + self.fixed
@@ -29,6 +32,17 @@ class Bytes:
 
     def scaled(self, factor: int) -> Bytes:
         return Bytes(self.per_sample * factor, self.fixed * factor)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Bytes):
+            return NotImplemented
+        return self.per_sample == other.per_sample and self.fixed == other.fixed
+
+    def __hash__(self) -> int:
+        return hash((self.per_sample, self.fixed))
+
+    def __repr__(self) -> str:
+        return f"Bytes(per_sample={self.per_sample!r}, fixed={self.fixed!r})"
 
 
 ZERO = Bytes()
@@ -44,7 +58,6 @@ def total(items) -> Bytes:
 LAYOUTS = ("contiguous", "channels", "strided")
 
 
-@dataclass(frozen=True)
 class Tensor:
     """One storage, or a view of one. `per_sample` elements scale with the batch, `fixed` ones (BN
     statistics, weight casts) do not. Views (flatten, chunk, crop) and in-place results keep the
@@ -60,19 +73,20 @@ class Tensor:
     `requires_grad` is false for the input batch and what is computed from it alone: ops on such
     tensors record nothing for backward."""
 
-    id: int
-    per_sample: int
-    fixed: int
-    dtype: str
-    requires_grad: bool = True
-    shown: int | None = None
-    layout: str = "contiguous"
+    __slots__ = ("id", "per_sample", "fixed", "dtype", "requires_grad", "shown", "layout", "nbytes_per_sample",
+                 "nbytes_fixed")
+
+    def __init__(self, id: int, per_sample: int, fixed: int, dtype: str, requires_grad: bool = True,
+                 shown: int | None = None, layout: str = "contiguous") -> None:
+        self.id, self.per_sample, self.fixed, self.dtype = id, per_sample, fixed, dtype
+        self.requires_grad, self.shown, self.layout = requires_grad, shown, layout
+        size = ELEMENT_BYTES[dtype]
+        self.nbytes_per_sample, self.nbytes_fixed = per_sample * size, fixed * size
 
     @property
     def nbytes(self) -> Bytes:
         """The storage's bytes (a view's whole base)."""
-        size = ELEMENT_BYTES[self.dtype]
-        return Bytes(self.per_sample * size, self.fixed * size)
+        return Bytes(self.nbytes_per_sample, self.nbytes_fixed)
 
     @property
     def elements(self) -> int:
@@ -83,10 +97,34 @@ class Tensor:
     def contiguous(self) -> bool:
         return self.layout == "contiguous"
 
+    def view(self, shown: int | None, layout: str) -> Tensor:
+        """The same storage seen through a view showing `shown` elements per sample."""
+        return Tensor(self.id, self.per_sample, self.fixed, self.dtype, self.requires_grad, shown, layout)
+
+    def _fields(self) -> tuple:
+        return (self.id, self.per_sample, self.fixed, self.dtype, self.requires_grad, self.shown, self.layout)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Tensor):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return ("Tensor(" + ", ".join(f"{k}={v!r}" for k, v in zip(
+            ("id", "per_sample", "fixed", "dtype", "requires_grad", "shown", "layout"), self._fields())) + ")")
+
 
 def promote(*dtypes: str) -> str:
-    """The result dtype of an element-wise op or concat on mixed float inputs (PyTorch promotion)."""
-    return max(dtypes, key=lambda d: FLOAT_RANK[d])
+    """The result dtype of an element-wise op or concat on mixed float inputs (PyTorch promotion):
+    the first of the highest rank."""
+    best = dtypes[0]
+    for d in dtypes[1:]:
+        if d != best and FLOAT_RANK[d] > FLOAT_RANK[best]:
+            best = d
+    return best
 
 
 @dataclass(frozen=True)
@@ -107,17 +145,14 @@ class Precision:
                                f"allowed: {', '.join(sorted(FLOAT_RANK))}")
         if self.device not in DEVICES:
             raise CnnCostError(f"unknown device '{self.device}'; allowed: {', '.join(DEVICES)}")
+        autocast = self.dtype in ("fp16", "bf16")
+        object.__setattr__(self, "autocast", autocast)
+        object.__setattr__(self, "param_dtype", "fp32" if autocast else self.dtype)
+        object.__setattr__(self, "matmul_dtype", self.dtype)
 
-    @property
-    def autocast(self) -> bool:
-        return self.dtype in ("fp16", "bf16")
-
-    @property
-    def param_dtype(self) -> str:
-        """Parameters, their gradients, optimizer state and the input batch."""
-        return "fp32" if self.autocast else self.dtype
-
-    @property
-    def matmul_dtype(self) -> str:
-        """What conv and linear compute (and save) in."""
-        return self.dtype
+    # autocast, param_dtype and matmul_dtype are set once in __post_init__ (read per layer of a trace):
+    # autocast: fp16/bf16 mixed precision; param_dtype: parameters, their gradients, optimizer state
+    # and the input batch; matmul_dtype: what conv and linear compute (and save) in.
+    autocast: bool = field(init=False, repr=False, compare=False)
+    param_dtype: str = field(init=False, repr=False, compare=False)
+    matmul_dtype: str = field(init=False, repr=False, compare=False)

@@ -8,10 +8,10 @@ ReLU and by the next conv) is counted once, charged to its first saver, as
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from dataclasses import dataclass, field
 
+from .._gcpause import paused_gc
 from ..errors import CnnCostError
 from ..graph import Graph, compile
 from ..net import Net
@@ -19,20 +19,22 @@ from ..shapes import Shape, numel
 from .tensors import ELEMENT_BYTES, LAYOUTS, ZERO, Bytes, Precision, Tensor, total
 
 
-@dataclass
 class Step:
     """One leaf layer or merge. `weight_casts` / `bias_casts`: elements of parameters that autocast
     copies to the low dtype (weights are saved for backward; biases only live in the cast cache)."""
 
-    path: str
-    type: str
-    reads: list[Tensor]
-    output: Tensor | None = None
-    created: list[Tensor] = field(default_factory=list)
-    saved: list[Tensor] = field(default_factory=list)
-    params: int = 0
-    weight_casts: int = 0
-    bias_casts: int = 0
+    __slots__ = ("path", "type", "reads", "output", "created", "saved", "params", "weight_casts", "bias_casts")
+
+    def __init__(self, path: str, type: str, reads: list[Tensor], output: Tensor | None = None,
+                 created: list[Tensor] | None = None, saved: list[Tensor] | None = None, params: int = 0,
+                 weight_casts: int = 0, bias_casts: int = 0) -> None:
+        self.path, self.type, self.reads, self.output = path, type, reads, output
+        self.created = [] if created is None else created
+        self.saved = [] if saved is None else saved
+        self.params, self.weight_casts, self.bias_casts = params, weight_casts, bias_casts
+
+    def __repr__(self) -> str:
+        return f"Step({self.path!r}, {self.type!r}, saved={self.saved!r})"
 
 
 class StepBuilder:
@@ -51,8 +53,15 @@ class StepBuilder:
         self.step.created.append(tensor)
         return tensor
 
+    def _like(self, x: Tensor, dtype: str | None) -> Tensor:  # like(x) without a shape: the common case
+        tensor = Tensor(next(self._ids), x.per_sample if x.shown is None else x.shown, 0, dtype or x.dtype, self.grad)
+        self.step.created.append(tensor)
+        return tensor
+
     def like(self, x: Tensor, shape: Shape | None = None, dtype: str | None = None) -> Tensor:
-        return self.new(x.elements if shape is None else numel(shape), dtype or x.dtype)
+        if shape is None:
+            return self._like(x, dtype)
+        return self.new(numel(shape), dtype or x.dtype)
 
     def view(self, x: Tensor, shape: Shape | None = None, layout: str | None = None) -> Tensor:
         """x's storage seen as `shape` (None: all of x): no new tensor. A slice that shows fewer
@@ -64,7 +73,7 @@ class StepBuilder:
             raise ValueError(f"a view needs a layout, one of {', '.join(LAYOUTS)}; got {layout!r}")
         if x.layout == "strided":
             layout = "strided"
-        return dataclasses.replace(x, shown=numel(shape), layout=layout)
+        return x.view(numel(shape), layout)
 
     def contiguous(self, x: Tensor) -> Tensor:
         """x if contiguous, else a new contiguous copy of what it shows."""
@@ -109,18 +118,27 @@ class Trace:
 
     def first_savers(self) -> dict[int, tuple[int, Tensor]]:
         """storage id -> (index of the step that saved it first, the tensor)."""
-        first: dict[int, tuple[int, Tensor]] = {}
-        for i, step in enumerate(self.steps):
-            for tensor in step.saved:
-                first.setdefault(tensor.id, (i, tensor))
+        first = self.__dict__.get("_first_savers")
+        if first is None:
+            first = {}
+            for i, step in enumerate(self.steps):
+                for tensor in step.saved:
+                    if tensor.id not in first:
+                        first[tensor.id] = (i, tensor)
+            self.__dict__["_first_savers"] = first
         return first
+
+    def _saved_columns(self) -> tuple[list[int], list[int]]:
+        """(per-sample bytes, fixed bytes) each step saves first."""
+        per_sample, fixed = [0] * len(self.steps), [0] * len(self.steps)
+        for i, tensor in self.first_savers().values():
+            per_sample[i] += tensor.nbytes_per_sample
+            fixed[i] += tensor.nbytes_fixed
+        return per_sample, fixed
 
     def saved_by_step(self) -> list[Bytes]:
         """Bytes each step saves first (activations, input, statistics, masks; no parameters)."""
-        out = [ZERO] * len(self.steps)
-        for i, tensor in self.first_savers().values():
-            out[i] = out[i] + tensor.nbytes
-        return out
+        return [Bytes(a, c) for a, c in zip(*self._saved_columns())]
 
     def saved_by_path(self) -> dict[str, Bytes]:
         return {step.path: b for step, b in zip(self.steps, self.saved_by_step())}
@@ -130,29 +148,37 @@ class Trace:
         the measurement (a merge row `<block>.concat|add|mul` is its block's module)."""
         casts = ELEMENT_BYTES[self.precision.dtype]
         out: dict[str, int] = {}
-        for step, saved in zip(self.steps, self.saved_by_step()):
-            out[step.path] = out.get(step.path, 0) + saved.at(batch) + step.weight_casts * casts
+        for step, a, c in zip(self.steps, *self._saved_columns()):
+            out[step.path] = out.get(step.path, 0) + a * batch + c + step.weight_casts * casts
         return out
 
     def saved(self) -> Bytes:
-        return total(tensor.nbytes for _, tensor in self.first_savers().values())
+        per_sample = fixed = 0
+        for _, tensor in self.first_savers().values():
+            per_sample += tensor.nbytes_per_sample
+            fixed += tensor.nbytes_fixed
+        return Bytes(per_sample, fixed)
 
     def weight_casts(self) -> Bytes:
         return Bytes(0, sum(s.weight_casts for s in self.steps) * ELEMENT_BYTES[self.precision.dtype])
 
     def last_reads(self) -> dict[int, int]:
         """storage id -> index of the last step that reads it (outputs: one past the end)."""
-        last: dict[int, int] = {}
-        for i, step in enumerate(self.steps):
-            for tensor in step.reads:
-                last[tensor.id] = i
-        for tensor in self.outputs:
-            last[tensor.id] = len(self.steps)
+        last = self.__dict__.get("_last_reads")
+        if last is None:
+            last = {}
+            for i, step in enumerate(self.steps):
+                for tensor in step.reads:
+                    last[tensor.id] = i
+            for tensor in self.outputs:
+                last[tensor.id] = len(self.steps)
+            self.__dict__["_last_reads"] = last
         return last
 
 
 def trace(net: Net | Graph, input: Shape | None = None, precision: Precision = Precision()) -> Trace:
-    """Record the forward pass of `net` under `precision`.
+    """Record the forward pass of `net` under `precision` (computed once per compiled graph and
+    precision, then shared: treat a Trace as read-only).
 
     >>> from cnncost import Net, Conv, ReLU
     >>> t = trace(Net("n", input=(3, 8, 8), layers=[Conv(out=4, kernel=3), ReLU()]))
@@ -160,25 +186,45 @@ def trace(net: Net | Graph, input: Shape | None = None, precision: Precision = P
     [('conv0', 192), ('relu1', 144)]
     """
     graph = net if isinstance(net, Graph) else compile(net, input)
+    cache: dict[Precision, Trace] = graph.__dict__.setdefault("_traces", {})
+    traced = cache.get(precision)
+    if traced is None:  # a trace is a pure function of the graph and the precision: kept with the graph
+        traced = _trace(graph, precision)
+        if len(cache) >= 8:
+            cache.clear()
+        cache[precision] = traced
+    return traced
+
+
+def _trace(graph: Graph, precision: Precision) -> Trace:
     shape = graph.nodes[0].output_shape
     ids = itertools.count()
     x0 = Tensor(next(ids), numel(shape), 0, precision.param_dtype, requires_grad=False)
     tensors = [x0]
     steps: list[Step] = []
-    for node in graph.nodes[1:]:
-        layer = node.layer
-        reads = [tensors[i] for i in node.inputs]
-        step = Step(node.path, node.type, reads, params=node.params)
-        builder = StepBuilder(step, precision, ids, grad=node.params > 0 or any(t.requires_grad for t in reads))
-        try:
-            if layer.arity is None:
-                out = layer.autograd(reads, node.input_shapes, node.output_shape, builder)
+    builder = StepBuilder(Step("", "", []), precision, ids)
+    with paused_gc():  # tens of thousands of small objects and no cycles: the collector only costs time
+        for node in graph.nodes[1:]:
+            layer = node.layer
+            inputs = node.inputs
+            if len(inputs) == 1:
+                x = tensors[inputs[0]]
+                reads = [x]
+                grad = node.params > 0 or x.requires_grad
             else:
-                out = layer.autograd(reads[0], node.input_shape, node.output_shape, builder)
-        except NotImplementedError as error:
-            raise CnnCostError(f"{error}; add it to the layer's class", path=node.path,
-                               type_name=node.type, source=graph.source or None) from None
-        step.output = out
-        steps.append(step)
-        tensors.append(out)
+                reads = [tensors[i] for i in inputs]
+                grad = node.params > 0 or any(t.requires_grad for t in reads)
+            step = Step(node.path, node.type, reads, None, [], [], node.params)
+            builder.step, builder.grad = step, grad
+            try:
+                if layer.arity is None:
+                    out = layer.autograd(reads, node.input_shapes, node.output_shape, builder)
+                else:
+                    out = layer.autograd(reads[0], node.input_shape, node.output_shape, builder)
+            except NotImplementedError as error:
+                raise CnnCostError(f"{error}; add it to the layer's class", path=node.path,
+                                   type_name=node.type, source=graph.source or None) from None
+            step.output = out
+            steps.append(step)
+            tensors.append(out)
     return Trace(graph.name, precision, x0, steps, [tensors[i] for i in graph.outputs])

@@ -13,19 +13,22 @@ memory (2 x activations + k x params) against the peak of a real training step.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
 from ..api import load
 from ..conventions import Options
 from ..engine import MERGE_KINDS, Analysis, analyze, module_path
-from ..errors import CnnCostError
+from ..errors import CnnCostError, escape, format_shape
+from ..formatting import finite_ratio, human_bytes, sci
 from ..net import Net
 from ..report import build_report
-from ..shapes import Shape
+from ..shapes import Shape, numel
 from .build import Network, build
 from .measure import SavedBytes, TrainPeak, probe, saved_tensors, train_step_peak
 
@@ -59,7 +62,7 @@ class CheckRow:
         """(torch - ours) / torch: how far the estimate is from what was measured."""
         if self.diff is None or not self.torch:
             return None
-        return self.diff / self.torch
+        return finite_ratio(self.diff, self.torch)
 
     @property
     def status(self) -> str:
@@ -115,11 +118,15 @@ class CheckResult:
 
 def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "cpu", dtype: str = "fp32",
           input: Shape | None = None, optimizer: str = "adam", memory: bool = True,
-          init: bool = True) -> CheckResult:
+          init: bool = True, allow_large: bool = False, max_bytes: int | None = None) -> CheckResult:
     """Build `arch` in PyTorch, run it, and compare every figure with the engine's.
 
     `memory=False` skips the saved-tensor pass and the CUDA training step (exact checks only);
     `init=False` skips weight initialisation (faster; values do not matter for any figure).
+    Before anything is allocated, every field and tensor must fit PyTorch's int64 sizes and the
+    run's estimated memory (the lecture's rule, 2 x activations + k x params, at the stored dtype)
+    must stay below `max_bytes` (default 8 GiB, env CNNCOST_CHECK_MAX_BYTES; on CUDA also the free
+    memory), unless `allow_large`. PyTorch's own failures are raised as CnnCostError.
 
     >>> from cnncost.torch_backend import check
     >>> result = check("inception", batch=1)
@@ -135,18 +142,21 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
     if input is not None:
         net = net.with_input(tuple(input))
     analysis = analyze(net)
-    model = build(net, init=init)
     half = TORCH_DTYPES[options.dtype] if options.dtype in AUTOCAST else None
     store = torch.float32 if half else TORCH_DTYPES[options.dtype]
-    model.to(device=device, dtype=store)
-    x = torch.randn(batch, *net.input, device=device, dtype=store)
-    try:
+    check_torch_limits(analysis, batch, net.source or None)
+    if not allow_large:
+        check_size(analysis, options, device, store.itemsize, max_bytes, net.source or None,
+                   train_step=memory and device.startswith("cuda"))
+    with _torch_errors(f"PyTorch could not build {escape(net.name, 100)}", net.source or None):
+        model = build(net, init=init)
+        model.to(device=device, dtype=store)
+        x = torch.randn(batch, *net.input, device=device, dtype=store)
+    with _torch_errors(f"PyTorch could not run {escape(net.name, 100)} at batch {batch}", net.source or None):
         seen = probe(model, x, half)
         flops = seen.flops
         saved = saved_tensors(model, x, half) if memory else None
         peak = train_step_peak(model, x, options.optimizer, half) if memory and device.startswith("cuda") else None
-    except ValueError as error:  # e.g. "Expected more than 1 value per channel when training"
-        raise CnnCostError(f"PyTorch could not run {net.name} at batch {batch}: {error}") from None
     predicted = _predicted_memory(net, options, device, batch) if memory else None
     rows = _layer_rows(analysis, model, batch, seen, flops.by_path, saved, predicted)
     rows += _total_rows(analysis, options, model, seen, flops.total, saved, peak, predicted)
@@ -168,13 +178,112 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
 
 
 def _device(device: str) -> str:
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise CnnCostError(f"device '{device}' requested but torch.cuda.is_available() is False")
-    try:
-        torch.device(device)
-    except RuntimeError:
-        raise CnnCostError(f"unknown device '{device}'; use cpu or cuda") from None
+    """cpu, cuda or cuda:N (an existing one); any other device is refused by name."""
+    if not isinstance(device, str):
+        raise CnnCostError(f"device must be a string like 'cpu' or 'cuda', got {device!r}")
+    kind, _, index = device.partition(":")
+    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit() or len(index) > 5)):
+        reasons = {"meta": "meta tensors have shapes but no data or memory: every measured figure would be "
+                           "meaningless",
+                   "mps": "Apple's MPS backend is not supported: its FLOP counting and memory statistics "
+                          "differ; use cpu"}
+        raise CnnCostError(f"device '{escape(device, 60)}' is refused: "
+                           + reasons.get(kind.lower(), "cnncost check runs on cpu or cuda only"))
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise CnnCostError(f"device '{device}' requested but torch.cuda.is_available() is False")
+        if index and int(index) >= torch.cuda.device_count():
+            raise CnnCostError(f"device '{device}' requested but there are {torch.cuda.device_count()} CUDA devices")
     return device
+
+
+INT64_MAX = 2**63 - 1
+_OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+DEFAULT_MAX_BYTES = 8 * 2**30
+MAX_BYTES_ENV = "CNNCOST_CHECK_MAX_BYTES"
+
+
+def _fields(value: Any) -> Iterator[Any]:
+    if isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _fields(item)
+    else:
+        yield value
+
+
+def check_torch_limits(graph: Any, batch: int, source: str | None = None) -> None:
+    """Every int field of every layer, and every tensor's size at this batch, within int64, which
+    is all PyTorch can index; else a one-line CnnCostError naming the layer."""
+    for node in graph.nodes:
+        layer = getattr(node, "layer", None)
+        if layer is not None and dataclasses.is_dataclass(layer):
+            for f in dataclasses.fields(layer):
+                for value in _fields(getattr(layer, f.name, None)):
+                    if isinstance(value, int) and not isinstance(value, bool) and not -INT64_MAX - 1 <= value <= INT64_MAX:
+                        raise CnnCostError(f"field '{f.name}' = {sci(value)} is beyond PyTorch's int64 limit "
+                                           f"({INT64_MAX:,})", path=node.path, type_name=node.type, source=source)
+        shapes = (node.output_shape, *(getattr(node, "input_shapes", ()) or (node.input_shape,)))
+        for shape in shapes:
+            elements = batch * numel(shape)
+            if elements > INT64_MAX:
+                raise CnnCostError(f"a tensor of {sci(elements)} elements (batch {batch} x "
+                                   f"{format_shape(shape)}) is beyond PyTorch's int64 limit",
+                                   path=node.path, type_name=node.type, source=source)
+
+
+def estimate_bytes(graph: Any, options: Options, element_size: int, train_step: bool = False) -> int:
+    """What a check run may hold at once, from the engine's figures at the stored element size:
+    the parameters and every activation of the batch (the input included) for the forward passes;
+    for a training step (CUDA, with memory figures) the lecture's rule, 2 x activations + k x params
+    (values, gradients, optimizer state)."""
+    totals = build_report(graph, options).totals
+    if train_step:
+        return (2 * totals.activations + options.param_copies * totals.params) * element_size
+    return (totals.activations + totals.params) * element_size
+
+
+def check_size(graph: Any, options: Options, device: str, element_size: int, max_bytes: int | None = None,
+               source: str | None = None, train_step: bool = False) -> int:
+    """Refuse a run whose estimate exceeds `max_bytes` (or, on CUDA, the device's free memory)."""
+    need = estimate_bytes(graph, options, element_size, train_step)
+    limit = max_bytes
+    if limit is None:
+        text = os.environ.get(MAX_BYTES_ENV)
+        limit = DEFAULT_MAX_BYTES
+        if text:
+            from ..reading import parse_size
+            try:
+                limit = parse_size(text)
+            except CnnCostError as error:
+                raise CnnCostError(f"{MAX_BYTES_ENV}: {error.problem}") from None
+    where = f"the {human_bytes(limit)} limit of cnncost check"
+    if device.startswith("cuda") and need <= limit:
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        if need > free:
+            limit, where = free, f"the {human_bytes(free)} free on {device}"
+    if need > limit:
+        rule = (f"2 x activations + {options.param_copies} x params" if train_step
+                else "activations + params")
+        raise CnnCostError(f"the check needs about {human_bytes(need)} at batch {options.batch} ({rule}), above "
+                           f"{where}; use a smaller --batch or --input, or --allow-large "
+                           "(check(..., allow_large=True)) to run it anyway", source=source)
+    return need
+
+
+@contextlib.contextmanager
+def _torch_errors(what: str, source: str | None) -> Iterator[None]:
+    """PyTorch's failures on sizes, memory and values as one-line CnnCostErrors; anything else
+    (a bug) goes on to the command line's boundary."""
+    try:
+        yield
+    except CnnCostError:
+        raise
+    except _OOM:
+        raise CnnCostError(f"{what}: out of memory (the estimate before the run was below the limit)",
+                           source=source) from None
+    except (RuntimeError, ValueError, OverflowError, MemoryError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise CnnCostError(f"{what}: {escape(first, 300)}", source=source) from None
 
 
 def _predicted_memory(net: Net, options: Options, device: str, batch: int) -> tuple[dict[str, int], int]:

@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 
 from ..errors import format_shape
-from ..formatting import si
+from ..formatting import csv_line, dumps, fixed, grouped, si, text_cell
 from .check import EXACT, CheckResult, CheckRow, check
 
 TABLEFMT = {"text": "simple", "markdown": "github"}
@@ -17,33 +14,32 @@ LAYER_HEADERS = ("layer", "type", "output", "params", "MACs", "FLOPs", "saved MB
 
 def run_check(args: argparse.Namespace) -> tuple[str, int]:
     """Output text and exit code: 1 when an exact quantity differs, else 0."""
-    result = check(args.arch, batch=args.batch, device=args.device, dtype=args.dtype, input=args.input,
-                   optimizer=args.optimizer)
+    result = check(getattr(args, "net", None) or args.arch, batch=args.batch, device=args.device,
+                   dtype=args.dtype, input=args.input, optimizer=args.optimizer,
+                   allow_large=getattr(args, "allow_large", False))
     return render(result, args.format), 0 if result.ok else 1
 
 
 def render(result: CheckResult, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(result.to_dict(), indent=2)
+        return dumps(result.to_dict(), indent=2)
     if fmt == "csv":
         return to_csv(result).rstrip("\n")
     return to_table(result, fmt)
 
 
 def to_csv(result: CheckResult) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("path", "type", "quantity", "ours", "torch", "diff", "rel_error", "status"))
+    columns = ("path", "type", "quantity", "ours", "torch", "diff", "rel_error", "status")
+    lines = [csv_line(list(columns))]
     for row in result.rows:
         data = row.to_dict()
-        writer.writerow([_plain(data[k]) for k in ("path", "type", "quantity", "ours", "torch", "diff",
-                                                   "rel_error", "status")])
-    return buffer.getvalue()
+        lines.append(csv_line([_plain(data[k]) for k in columns]))
+    return "".join(lines)
 
 
 def _plain(value: object) -> object:
     if isinstance(value, list):
-        return "x".join(map(str, value))
+        return format_shape(tuple(value))
     return "" if value is None else value
 
 
@@ -58,16 +54,20 @@ def _show(value: object, quantity: str) -> str:
     if isinstance(value, tuple):
         return format_shape(value)
     if quantity == "params":
-        return f"{value:,}"
+        return grouped(value)
     return si(value) if isinstance(value, int) else str(value)
 
 
 def _mb(value: int | None) -> str:
-    return "" if value is None else f"{value / 2**20:,.2f}"
+    return "" if value is None else fixed(value, 2**20, 2)
 
 
 def _rel(row: CheckRow) -> str:
-    return "" if row.rel_error is None else f"{row.rel_error:+.1%}"
+    """(torch - ours) / torch as a signed percentage, from the exact ints."""
+    if row.diff is None or not row.torch:
+        return ""
+    text = fixed(100 * row.diff, row.torch, 1)
+    return f"{text}%" if text.startswith("-") else f"+{text}%"
 
 
 def to_table(result: CheckResult, fmt: str) -> str:
@@ -80,7 +80,7 @@ def to_table(result: CheckResult, fmt: str) -> str:
     for path, quantities in by_path.items():
         saved = quantities.get("saved_bytes")
         bad = [q for q in EXACT if quantities[q].status == "mismatch"]
-        body.append([path, quantities["shape"].type, *(_cell(quantities[q]) for q in EXACT),
+        body.append([text_cell(path, fmt), text_cell(quantities["shape"].type, fmt), *(_cell(quantities[q]) for q in EXACT),
                      _mb(saved.ours) if saved else "", _mb(saved.torch) if saved else "",
                      "MISMATCH " + ",".join(bad) if bad else "ok"])
     layers = tabulate(body, headers=LAYER_HEADERS, tablefmt=TABLEFMT[fmt], disable_numparse=True)
@@ -91,7 +91,7 @@ def to_table(result: CheckResult, fmt: str) -> str:
                       tablefmt=TABLEFMT[fmt], disable_numparse=True)
     verdict = ("all exact quantities agree" if result.ok else
                f"{len(result.mismatches)} MISMATCHES in exact quantities")
-    title = (f"cnncost check {result.architecture}: batch {result.batch}, {result.dtype}, "
+    title = (f"cnncost check {text_cell(result.architecture, fmt)}: batch {result.batch}, {result.dtype}, "
              f"{result.device}, optimizer {result.optimizer}: {verdict}")
     extra = []
     if result.saved is not None:
@@ -108,5 +108,5 @@ def _total(value: object, quantity: str) -> str:
     if isinstance(value, tuple):
         return format_shape(value)
     if quantity.endswith("bytes"):
-        return f"{value / 2**20:,.2f} MB"
-    return f"{value:,}"
+        return f"{fixed(value, 2**20, 2)} MB"
+    return grouped(value) if isinstance(value, int) else str(value)

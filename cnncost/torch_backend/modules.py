@@ -29,7 +29,18 @@ class ConcatModule(nn.Module):
         return torch.cat(xs, dim=1)
 
 
-class Holder(nn.Module):
+class NamedChildren(nn.Module):
+    """A module whose children may carry any spec name, even one nn.Module assigns itself: with a
+    child named `training`, `model.train()` would otherwise fail assigning the flag."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if not isinstance(value, nn.Module) and name in self.__dict__.get("_modules", {}):
+            object.__setattr__(self, name, value)  # the attribute, beside the child of that name
+        else:
+            super().__setattr__(name, value)
+
+
+class Holder(NamedChildren):
     """A block's place in the module tree: it owns its children's modules; the network runs them."""
 
 
@@ -42,7 +53,7 @@ def attach(parent: nn.Module, name: str, child: nn.Module) -> None:
     parent._modules[name] = child
 
 
-class Network(nn.Module):
+class Network(NamedChildren):
     """A compiled cnncost graph as one module. Each node's module sits at the node's row path, under
     `Holder`s for its blocks; `forward_all` runs the nodes in the graph's order, frees every tensor
     after its last reader (as eager code would) and returns the outputs, the main one first."""

@@ -90,6 +90,8 @@ for _variant, (_w, _d, _r, _p) in PUBLISHED.items():
     register_arch(f"efficientnet-{_variant}",
                   source=f"torchvision 0.29.1 efficientnet_{_variant}" if _tv else "TF efficientnet_params",
                   reference={"params": TORCHVISION_PARAMS[_variant]} if _tv else {},
-                  description=f"EfficientNet-{_variant.upper()}: B0 x width {_w:g}, depth {_d:g}, {_r}x{_r}")(
+                  description=f"EfficientNet-{_variant.upper()}: B0 x width {_w:g}, depth {_d:g}, {_r}x{_r}",
+                  scale=lambda w, d, w0=_w, d0=_d, r=_r, p=_p, v=_variant: efficientnet_scaled(
+                      w0 * w, d0 * d, r, dropout=p, name=f"efficientnet-{v}-w{w:g}-d{d:g}"))(
         lambda w=_w, d=_d, r=_r, p=_p, v=_variant: efficientnet_scaled(w, d, r, dropout=p,
                                                                        name=f"efficientnet-{v}"))

@@ -62,20 +62,30 @@ MOBILENET_V2 = (
 
 
 def mobilenet_v2(alpha: float = 1.0, resolution: int = 224, *, classes: int = 1000,
-                 name: str | None = None) -> Net:
+                 name: str | None = None, depth: float = 1.0) -> Net:
     """MobileNet V2 with width multiplier `alpha`, rounded as torchvision does (`make_divisible`).
 
     The 1280-channel head conv only ever widens (alpha > 1), as in the paper and torchvision.
+    `depth` multiplies every stage's blocks (rounded up; 1: the paper's Table 2).
 
     >>> from cnncost.zoo.mobilenet import mobilenet_v2
     >>> net = mobilenet_v2(0.5)
     >>> net.layers[0].layers[0].out, net.layers[-5].layers[0].out     # stem, head
     (16, 1280)
     """
-    return mbconv_net(name or f"mobilenet-v2-{alpha:g}-{resolution}", scale_stages(MOBILENET_V2, width=alpha),
+    return mbconv_net(name or f"mobilenet-v2-{alpha:g}-{resolution}", scale_stages(MOBILENET_V2, width=alpha, depth=depth),
                       stem=make_divisible(32 * alpha), head=make_divisible(1280 * max(1.0, alpha)),
                       act=ReLU6, resolution=resolution, classes=classes, dropout=0.2,
                       notes="Sandler et al. 2018, Table 2; equal to torchvision's mobilenet_v2")
+
+
+def _v1_scaled(alpha: float, width: float, depth: float, name: str) -> Net:
+    """The `scale` hook of the V1s: the width multiplier only (V1 has no stages to deepen)."""
+    if depth != 1:
+        from ..errors import CnnCostError
+        raise CnnCostError(f"{name} takes a width multiplier only (MobileNet V1 has no repeated stages); "
+                           f"got depth {depth:g}")
+    return mobilenet_v1(alpha * width, name=f"{name}-w{width:g}-d1")
 
 
 # Reference params: sum(p.numel()) of the torch model named in `source` (weights=None).
@@ -83,7 +93,8 @@ TIMM_V1 = "timm 1.0.31 _gen_mobilenet_v1(channel_multiplier={:g}) (paper Table 1
 for _alpha, _params in ((1.0, 4_231_976), (0.75, 2_585_560), (0.5, 1_331_592), (0.25, 470_072)):
     _name = "mobilenet-v1" if _alpha == 1 else f"mobilenet-v1-{_alpha:g}"
     register_arch(_name, source=TIMM_V1.format(_alpha), reference={"params": _params},
-                  description=f"MobileNet V1, width multiplier {_alpha:g}, 224x224")(
+                  description=f"MobileNet V1, width multiplier {_alpha:g}, 224x224",
+                  scale=lambda w, d, a=_alpha, n=_name: _v1_scaled(a, w, d, n))(
         lambda a=_alpha, n=_name: mobilenet_v1(a, name=n))
 
 TV_V2 = "torchvision 0.29.1 mobilenet_v2"
@@ -91,5 +102,6 @@ for _alpha, _params in ((1.0, 3_504_872), (0.75, 2_636_424), (0.5, 1_968_680), (
     _name = "mobilenet-v2" if _alpha == 1 else f"mobilenet-v2-{_alpha:g}"
     register_arch(_name, source=TV_V2 if _alpha == 1 else f"{TV_V2}(width_mult={_alpha:g})",
                   reference={"params": _params},
-                  description=f"MobileNet V2, width multiplier {_alpha:g}, 224x224")(
+                  description=f"MobileNet V2, width multiplier {_alpha:g}, 224x224",
+                  scale=lambda w, d, a=_alpha, n=_name: mobilenet_v2(a * w, depth=d, name=f"{n}-w{w:g}-d{d:g}"))(
         lambda a=_alpha, n=_name: mobilenet_v2(a, name=n))

@@ -93,6 +93,16 @@ def regnet(depth: int, w_0: int, w_a: float, w_m: float, group_width: int, se_ra
                      f"group width {group_width}" + (f", SE {se_ratio:g}" if se_ratio else ""))
 
 
+def scaled_regnet(width: float, depth: float, d: int, w_0: int, w_a: float, w_m: float, group_width: int,
+                  se_ratio: float | None = None, *, resolution: int = 224, name: str = "regnet") -> Net:
+    """The `scale` hook: w_0 and w_a times `width` (the widths are then snapped to the grid, to 8 and
+    to the group width as usual) and the block count times `depth` (rounded up)."""
+    if (width, depth) == (1, 1):
+        return regnet(d, w_0, w_a, w_m, group_width, se_ratio, resolution=resolution, name=name)
+    return regnet(max(1, math.ceil(d * depth)), max(8, round(w_0 * width)), w_a * width, w_m, group_width,
+                  se_ratio, resolution=resolution, name=f"{name}-w{width:g}-d{depth:g}")
+
+
 # torchvision builder suffix: (depth, w_0, w_a, w_m, group width, se_ratio, eval crop, params)
 REGNETS: dict[str, tuple[int, int, float, float, int, float | None, int, int]] = {
     "x_400mf": (22, 24, 24.48, 2.54, 16, None, 224, 5_495_976),
@@ -115,5 +125,6 @@ for _suffix, (*_args, _crop, _params) in REGNETS.items():
     _name = f"regnet-{_suffix.replace('_', '-')}"
     register_arch(_name, source=f"{TV} regnet_{_suffix}", reference={"params": _params},
                   description=f"RegNet{_suffix[0].upper()}-{_suffix[2:].upper().replace('_', '.')}, "
-                              f"{_crop}x{_crop}")(
+                              f"{_crop}x{_crop}",
+                  scale=lambda w, d, a=tuple(_args), r=_crop, n=_name: scaled_regnet(w, d, *a, resolution=r, name=n))(
         lambda a=tuple(_args), r=_crop, n=_name: regnet(*a, resolution=r, name=n))

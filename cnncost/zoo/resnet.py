@@ -11,6 +11,7 @@ and an `add` joins it to the branch. `dilate` replaces the stride of stages 2-4 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Literal
 
@@ -274,30 +275,57 @@ def _preact_block(in_channels: int, out: int, stride: int, dropout: float, name:
 
 
 def _register(name: str, source: str, description: str, params: int, build: Callable[[], Net]) -> None:
-    register_arch(name, source=source, description=description, reference={"params": params})(build)
+    register_arch(name, source=source, description=description, reference={"params": params},
+                  scale=getattr(build, "scale", None))(build)
+
+
+def _resnet(**kwargs) -> Callable[[], Net]:
+    """`lambda: resnet(**kwargs)`, with the `scale(width, depth)` hook `cnncost.sweep` uses."""
+    def build() -> Net:
+        return resnet(**kwargs)
+    build.scale = lambda width, depth: scaled_resnet(width, depth, **kwargs)  # type: ignore[attr-defined]
+    return build
+
+
+def scaled_resnet(width: float = 1.0, depth: float = 1.0, **kwargs) -> Net:
+    """`resnet(**kwargs)` with every stage's planes and the stem times `width` (rounded to a multiple of
+    8, as torchvision's `_make_divisible`) and every stage's blocks times `depth` (rounded up).
+
+    >>> from cnncost import table
+    >>> table(scaled_resnet(0.5, 2, depths=(2, 2, 2, 2), block="basic"), batch=1).totals.params
+    6193160
+    """
+    from .mbconv import make_divisible
+    depths = kwargs.pop("depths", (3, 4, 6, 3))
+    widths = kwargs.pop("widths", (64, 128, 256, 512))
+    name = kwargs.pop("name", None) or "resnet"
+    kwargs["stem_width"] = make_divisible(kwargs.get("stem_width", 64) * width)
+    return resnet(depths=tuple(max(1, math.ceil(n * depth)) for n in depths),
+                  widths=tuple(make_divisible(w * width) for w in widths),
+                  name=f"{name}-w{width:g}-d{depth:g}", **kwargs)
 
 
 DEPTHS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 TV = "torchvision 0.29.1"
 # Reference params: sum(p.numel()) of the torch model named in `source` (weights=None).
 _register("resnet18", f"{TV} resnet18", "ResNet-18: basic blocks (2, 2, 2, 2)", 11_689_512,
-          lambda: resnet(block="basic", depths=DEPTHS[18], name="resnet18"))
+          _resnet(block="basic", depths=DEPTHS[18], name="resnet18"))
 _register("resnet34", f"{TV} resnet34", "ResNet-34: basic blocks (3, 4, 6, 3)", 21_797_672,
-          lambda: resnet(block="basic", depths=DEPTHS[34], name="resnet34"))
+          _resnet(block="basic", depths=DEPTHS[34], name="resnet34"))
 for _depth, _params in ((50, 25_557_032), (101, 44_549_160), (152, 60_192_808)):
     _register(f"resnet{_depth}", f"paper (params = {TV} resnet{_depth})",
               f"ResNet-{_depth} as in the paper: bottlenecks {DEPTHS[_depth]}, stride in the first 1x1",
-              _params, lambda d=_depth: resnet(depths=DEPTHS[d], name=f"resnet{d}"))
+              _params, _resnet(depths=DEPTHS[_depth], name=f"resnet{_depth}"))
     _register(f"resnet{_depth}-tv", f"{TV} resnet{_depth}",
               f"ResNet-{_depth} as torchvision builds it: stride in the 3x3 (ResNet-B)",
-              _params, lambda d=_depth: resnet(depths=DEPTHS[d], stride_in="3x3", name=f"resnet{d}-tv"))
+              _params, _resnet(depths=DEPTHS[_depth], stride_in="3x3", name=f"resnet{_depth}-tv"))
 _register("resnet50-b", "timm 1.0.31 resnet50 (= torchvision resnet50)",
           "ResNet-50-B: stride moved into the 3x3", 25_557_032,
-          lambda: resnet(stride_in="3x3", name="resnet50-b"))
+          _resnet(stride_in="3x3", name="resnet50-b"))
 _register("resnet50-c", "timm 1.0.31 resnet50c", "ResNet-50-C: ResNet-B with a 3x3-3x3-3x3 stem",
-          25_576_264, lambda: resnet(stride_in="3x3", stem="deep", name="resnet50-c"))
+          25_576_264, _resnet(stride_in="3x3", stem="deep", name="resnet50-c"))
 _register("resnet50-d", "timm 1.0.31 resnet50d", "ResNet-50-D: ResNet-C with 2x2 avg pool in the shortcut",
-          25_576_264, lambda: resnet(stride_in="3x3", stem="deep", shortcut="avgpool", name="resnet50-d"))
+          25_576_264, _resnet(stride_in="3x3", stem="deep", shortcut="avgpool", name="resnet50-d"))
 
 # ResNeXt and Wide ResNet come from fb.resnet.torch: stride in the 3x3, as torchvision.
 RESNEXT50_PARAMS = {1: 25_557_032, 2: 25_425_000, 4: 25_292_968, 8: 25_603_016, 32: 25_028_904}
@@ -308,28 +336,28 @@ for _groups, _params in RESNEXT50_PARAMS.items():  # the paper's Table 3: equal 
                f"{TV} ResNet(Bottleneck, [3, 4, 6, 3], groups={_groups}, width_per_group={_d})")
     _register(_name, _source,
               f"ResNeXt-50 ({_groups}x{_d}d): cardinality {_groups} at the complexity of ResNet-50", _params,
-              lambda g=_groups, d=_d, n=_name: resnet(groups=g, width_per_group=d, stride_in="3x3", name=n))
+              _resnet(groups=_groups, width_per_group=_d, stride_in="3x3", name=_name))
 _register("resnext101-32x8d", f"{TV} resnext101_32x8d", "ResNeXt-101 (32x8d)", 88_791_336,
-          lambda: resnet(depths=DEPTHS[101], groups=32, width_per_group=8, stride_in="3x3",
-                         name="resnext101-32x8d"))
+          _resnet(depths=DEPTHS[101], groups=32, width_per_group=8, stride_in="3x3",
+                  name="resnext101-32x8d"))
 for _depth, _params in ((50, 68_883_240), (101, 126_886_696)):
     _register(f"wide-resnet{_depth}-2", f"{TV} wide_resnet{_depth}_2",
               f"WRN-{_depth}-2 (bottleneck): ResNet-{_depth} with 3x3s twice as wide", _params,
-              lambda d=_depth: resnet(depths=DEPTHS[d], width_per_group=128, stride_in="3x3",
-                                      name=f"wide-resnet{d}-2"))
+              _resnet(depths=DEPTHS[_depth], width_per_group=128, stride_in="3x3",
+                      name=f"wide-resnet{_depth}-2"))
 for (_depth, _k), _params in {(16, 8): 10_961_370, (28, 10): 36_479_194, (40, 4): 8_949_210}.items():
     _register(f"wrn-{_depth}-{_k}", "paper (WRN Table 1, pre-activation; no torchvision/timm model)",
               f"CIFAR WRN-{_depth}-{_k}, 3x32x32, 10 classes", _params, lambda d=_depth, k=_k: wrn(d, k))
 
 # SENets as released by the SENet authors (Caffe), as timm's legacy_* ports them.
 _register("se-resnet50", "timm 1.0.31 legacy_seresnet50", "SE-ResNet-50: r=16, stride in the first 1x1",
-          28_088_024, lambda: resnet(se_reduction=16, pool_ceil=True, name="se-resnet50"))
+          28_088_024, _resnet(se_reduction=16, pool_ceil=True, name="se-resnet50"))
 _register("se-resnext50-32x4d", "timm 1.0.31 legacy_seresnext50_32x4d", "SE-ResNeXt-50 (32x4d), r=16",
-          27_559_896, lambda: resnet(groups=32, width_per_group=4, stride_in="3x3", se_reduction=16,
+          27_559_896, _resnet(groups=32, width_per_group=4, stride_in="3x3", se_reduction=16,
                                      pool_ceil=True, name="se-resnext50-32x4d"))
 _register("senet154", "timm 1.0.31 legacy_senet154",
           "SENet-154: SE-ResNeXt-152 (64x4d) with a 3x3 stem, 3x3 projections, half-width first 1x1",
-          115_088_984, lambda: resnet(depths=DEPTHS[152], groups=64, width_per_group=4, reduce_first=2,
+          115_088_984, _resnet(depths=DEPTHS[152], groups=64, width_per_group=4, reduce_first=2,
                                       stem="deep", stem_width=128, stride_in="3x3", shortcut_kernel=3,
                                       se_reduction=16, dropout=0.2, pool_ceil=True, name="senet154"))
 
@@ -338,5 +366,5 @@ _register("senet154", "timm 1.0.31 legacy_senet154",
 # width make_divisible(C / 16, 8). Paths are timm's (= torchvision's): layer1.0.se.fc1, downsample.0.
 _register("seresnet50-timm", "timm 1.0.31 seresnet50",
           "SE-ResNet-50 as timm builds it: stride in the 3x3, SE r=16 after the last BN", 28_088_024,
-          lambda: resnet(stride_in="3x3", se_reduction=16, se_divisor=8, layout="torchvision",
+          _resnet(stride_in="3x3", se_reduction=16, se_divisor=8, layout="torchvision",
                          name="seresnet50-timm"))

@@ -1,0 +1,47 @@
+"""Shapes and sizes of one node at a batch, as the counters see them (whole-batch tensors)."""
+from __future__ import annotations
+
+from math import prod
+from typing import TYPE_CHECKING
+
+from ..shapes import pair
+
+if TYPE_CHECKING:
+    from ..graph import GraphNode
+
+
+def x_of(node: GraphNode) -> tuple[int, ...]:
+    """The (first) input's per-sample shape (a merge row shows its block's input instead)."""
+    return node.input_shapes[0] if node.input_shapes else node.input_shape
+
+
+def n_in(node: GraphNode, batch: int) -> int:
+    return batch * prod(x_of(node))
+
+
+def n_out(node: GraphNode, batch: int) -> int:
+    return batch * prod(node.output_shape)
+
+
+def kernel_area(node: GraphNode) -> int:
+    kh, kw = pair(node.layer.kernel)
+    return kh * kw
+
+
+def has_bias(node: GraphNode) -> bool:
+    return bool(getattr(node.layer, "bias", False))
+
+
+def macs(node: GraphNode, batch: int) -> int:
+    """Conv, transposed conv and linear multiply-accumulates (the engine's), whole batch."""
+    return batch * node.macs
+
+
+def affine(node: GraphNode) -> bool:
+    """A norm with a learnable scale and shift."""
+    layer = node.layer
+    return bool(getattr(layer, "affine", getattr(layer, "elementwise_affine", False)))
+
+
+def spatial(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return shape[1:]

@@ -1,0 +1,110 @@
+"""ptflops 0.7.5, `get_model_complexity_info(model, (C, H, W))` with its default `pytorch` backend.
+
+Two mechanisms add up. (1) A forward hook on every module whose type is *exactly* one of its
+mapped `torch.nn` classes (subclasses such as torchvision's LayerNorm2d or timm's BatchNormAct2d
+get none). (2) While the model runs, `torch.nn.functional.relu/relu6/gelu/silu/elu/prelu`, the max,
+average and adaptive pools, `softmax` and `interpolate` are replaced by counting wrappers, and so
+are `torch.add/mul/matmul/mm/bmm/addmm` and their Tensor methods (not the `+`/`*` operators). A
+module whose forward calls a patched function is therefore counted twice: `nn.ReLU` (hook + F.relu),
+`nn.GELU`, every pooling module, `nn.Upsample`; `nn.ReLU6` (F.hardtanh is not patched) and
+`nn.LeakyReLU` once; `nn.SiLU` (no hook) and `nn.Softmax` once, through the function. A model that
+calls `F.relu` itself (torchvision's GoogLeNet and Inception-v3) is counted once there.
+
+| node, as implemented | count (|x| input, |y| output elements, whole batch) |
+|---|---|
+| nn.Conv2d, nn.ConvTranspose2d | MACs + |y| if bias |
+| nn.Linear (also on a channels-last map) | MACs + |y| if bias |
+| nn.BatchNorm2d/1d, nn.InstanceNorm2d, nn.GroupNorm | |x| x 2 if affine, else |x| |
+| nn.LayerNorm | |x| (it looks for `affine`, which LayerNorm does not have) |
+| nn.ReLU, nn.GELU | 2 |y| (hook + patched function) |
+| nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.PReLU | |y| |
+| nn.SiLU, nn.Softmax | |x| (the patched function only) |
+| nn.MaxPool2d, nn.AvgPool2d, nn.Adaptive{Avg,Max}Pool2d | 2 |x| |
+| F.relu, F.relu6, F.gelu, F.silu, F.softmax, F.*pool* | |x| |
+| nn.Upsample | |y| + the F.interpolate wrapper (|y| for a size, |x| x scale^2 for a factor) |
+| F.interpolate | as the wrapper above |
+| nn.LocalResponseNorm | 3 |x| + the channel-padded square (Tensor.mul x2, Tensor.add and F.avg_pool3d inside F.local_response_norm are patched) |
+| anything else (Hardswish, Hardsigmoid, Sigmoid, Tanh, Mish, Dropout, timm's BatchNormAct2d, LayerNorm2d, `+`, `*`, `cat`, `x.mean()`) | 0 |
+
+ptflops reports per image: it divides the hooks' sum by the batch (never the patched functions'
+sum); with its own batch-1 input both are per image. At batch B we give B x that figure, the
+whole batch's work. Parameters: `sum(p.numel() for p in model.parameters() if p.requires_grad)`,
+so every parameter, auxiliary heads included, frozen ones excluded.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..shapes import pair
+from ._util import affine, has_bias, macs, n_in, n_out, x_of
+
+if TYPE_CHECKING:
+    from ..graph import GraphNode
+    from .impl import Impl
+
+NAME = "ptflops"
+UNIT = "ptflops MACs (its own mix: MACs + bias adds + one per element of norms, activations, pools)"
+MEASURED = "ptflops 0.7.5 get_model_complexity_info(model, (C,H,W), as_strings=False, backend='pytorch')"
+
+PATCHED = {"relu", "prelu", "elu", "relu6", "gelu", "silu", "avg_pool2d", "max_pool2d", "adaptive_avg_pool2d",
+           "adaptive_max_pool2d", "softmax", "interpolate", "upsample", "avg_pool1d", "avg_pool3d", "max_pool1d",
+           "max_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool3d"}
+POOLS = ("MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxPool1d", "AvgPool1d")
+# module -> the patched function its forward calls (counted on top of the module's own hook)
+CALLS = {"ReLU": "relu", "GELU": "gelu", "SiLU": "silu", "ELU": "elu", "PReLU": "prelu", "Softmax": "softmax",
+         "MaxPool2d": "max_pool2d", "AvgPool2d": "avg_pool2d", "AdaptiveAvgPool2d": "adaptive_avg_pool2d",
+         "AdaptiveMaxPool2d": "adaptive_max_pool2d", "Upsample": "interpolate"}
+
+
+def node_ops(node: GraphNode, impl: Impl, batch: int) -> int:
+    if impl.kind == "module":
+        hook = _hook(node, impl, batch) if impl.cls.startswith("nn.") else 0
+        function = CALLS.get(impl.name) if impl.cls.startswith("nn.") else None
+        extra = _function(node, function, batch) if function else 0
+        if impl.is_nn("LocalResponseNorm"):
+            extra = _lrn(node, batch)
+        return hook + extra
+    if impl.kind == "F" and impl.name in PATCHED:
+        return _function(node, impl.name, batch)
+    return 0
+
+
+def _hook(node: GraphNode, impl: Impl, batch: int) -> int:
+    name = impl.name
+    if name in ("Conv2d", "ConvTranspose2d", "Linear"):
+        return macs(node, batch) + (n_out(node, batch) if has_bias(node) else 0)
+    if name in ("ReLU", "PReLU", "ELU", "LeakyReLU", "ReLU6", "GELU"):
+        return n_out(node, batch)
+    if name in POOLS:
+        return n_in(node, batch)
+    if name in ("BatchNorm1d", "BatchNorm2d", "InstanceNorm2d", "GroupNorm"):
+        return n_in(node, batch) * (2 if affine(node) else 1)
+    if name == "LayerNorm":  # no `affine` attribute: counted once per element
+        return n_in(node, batch)
+    if name == "Upsample":
+        return n_out(node, batch)
+    return 0
+
+
+def _function(node: GraphNode, name: str, batch: int) -> int:
+    if name in ("interpolate", "upsample"):
+        layer = node.layer
+        if getattr(layer, "size", None) is not None or getattr(layer, "scale_factor", None) is None:
+            return n_out(node, batch)  # batch x C x prod(size)
+        fh, fw = pair(layer.scale_factor)
+        if fh == fw:  # nn.Upsample keeps one float: |x| x factor ** 2 (ptflops int()s only its total)
+            return int(n_in(node, batch) * float(fh) ** 2)
+        return n_in(node, batch) * int(float(fh) * float(fw))  # a pair: int(np.prod(pair))
+    return n_in(node, batch)
+
+
+def _lrn(node: GraphNode, batch: int) -> int:
+    """F.local_response_norm: input.mul(input), avg_pool3d over the (C + size - 1)-channel padded
+    square, div.mul(alpha), .add(k): the Tensor methods and F.avg_pool3d are patched."""
+    c, h, w = x_of(node)
+    padded = batch * (c + node.layer.size - 1) * h * w
+    return 3 * n_in(node, batch) + padded
+
+
+def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -> int:
+    return node.params if trainable else 0

@@ -1,0 +1,83 @@
+"""thop 0.1.1 (`thop.profile(model, inputs=(x,))`, release 0.1.1.post2209072238), eval mode.
+
+A forward hook on every module whose type is *exactly* one of its registered `torch.nn` classes;
+functional calls, operators and unregistered modules (subclasses included) count 0. Each hook adds
+to a float64 total (exact for these sizes). Per node (|x| input, |y| output elements, whole batch):
+
+| node, as implemented | thop's rule | count |
+|---|---|---|
+| nn.Conv2d | count_convNd | |y| x C_in/groups x kh x kw = MACs, no bias |
+| nn.ConvTranspose2d | count_convNd (the same formula) | |y| x C_in/groups x kh x kw: on the *output's* positions, not the MACs |
+| nn.Linear | count_linear | in_features x |y| = MACs, no bias |
+| nn.BatchNorm1d/2d, nn.InstanceNorm2d, nn.LayerNorm | count_normalization | 2 |x|, x 2 with affine (4 |x|) |
+| nn.AvgPool2d | count_avgpool | |y| |
+| nn.AdaptiveAvgPool2d | count_adap_avgpool | int((prod(in size / out size) + 1) x |y|), in float64 |
+| nn.Softmax | count_softmax | positions x (3 x C - 1) |
+| nn.Upsample | count_upsample | |y| nearest, 11 |y| bilinear |
+| nn.ReLU, ReLU6, LeakyReLU, MaxPool2d, AdaptiveMaxPool2d, Dropout, ZeroPad2d, PixelShuffle | zero_ops | 0 |
+| anything else (GroupNorm, SiLU, GELU, Sigmoid, Hardswish, LayerNorm2d, BatchNormAct2d, F.*, +, cat) | none | 0 |
+
+Parameters: thop sums `m.parameters()` only over registered modules that ran (a forward hook sets
+them), so it leaves out the parameters of unregistered modules (GroupNorm, torchvision's
+LayerNorm2d, timm's BatchNormAct2d), of a parent's own parameters (ConvNeXt's layer scale) and of
+auxiliary classifiers that eval mode does not run.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._util import affine, kernel_area, n_in, n_out, x_of
+
+if TYPE_CHECKING:
+    from ..graph import GraphNode
+    from .impl import Impl
+
+NAME = "thop"
+UNIT = "thop MACs (its own mix: conv/linear MACs + norms and average pools)"
+MEASURED = "thop 0.1.1.post2209072238 thop.profile(model, inputs=(x,)) with x of batch 1"
+
+REGISTERED = {"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "BatchNorm1d",
+              "BatchNorm2d", "BatchNorm3d", "LayerNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "PReLU",
+              "Softmax", "ReLU", "ReLU6", "LeakyReLU", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AdaptiveMaxPool1d",
+              "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
+              "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "Linear", "Dropout", "Upsample", "UpsamplingBilinear2d",
+              "UpsamplingNearest2d", "ZeroPad2d", "PixelShuffle", "Sequential", "SyncBatchNorm", "RNN", "GRU", "LSTM",
+              "RNNCell", "GRUCell", "LSTMCell"}
+UPSAMPLE = {"nearest": 1, "linear": 5, "bilinear": 11, "bicubic": 259}
+
+
+def registered(impl: Impl | None) -> bool:
+    return impl is not None and impl.kind == "module" and impl.cls.startswith("nn.") and impl.name in REGISTERED
+
+
+def node_ops(node: GraphNode, impl: Impl, batch: int) -> int:
+    if not registered(impl):
+        return 0
+    name = impl.name
+    if name in ("Conv2d", "ConvTranspose2d"):
+        c_in = x_of(node)[0]
+        return n_out(node, batch) * (c_in // node.layer.groups) * kernel_area(node)
+    if name == "Linear":
+        return x_of(node)[0] * n_out(node, batch)  # in_features (a channels-last linear: the channels)
+    if name in ("BatchNorm1d", "BatchNorm2d", "InstanceNorm2d", "LayerNorm"):
+        return 2 * n_in(node, batch) * (2 if affine(node) else 1)
+    if name == "AvgPool2d":
+        return n_out(node, batch)
+    if name == "AdaptiveAvgPool2d":
+        x, y = x_of(node), node.output_shape
+        kernel = 1.0
+        for size_in, size_out in zip(x[1:], y[1:]):
+            kernel *= float(size_in) / float(size_out)  # torch.prod of a float64 ratio tensor
+        return int((kernel + 1) * n_out(node, batch))
+    if name == "Softmax":
+        c = x_of(node)[0]
+        return (n_in(node, batch) // c) * (3 * c - 1)
+    if name == "PReLU":
+        return n_in(node, batch)
+    if name == "Upsample":
+        return n_out(node, batch) * UPSAMPLE.get(node.layer.mode, 0)
+    return 0
+
+
+def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -> int:
+    return node.params if visible and registered(impl) else 0

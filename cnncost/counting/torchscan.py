@@ -1,0 +1,94 @@
+"""torchscan 0.2.0, `crawl_module(model, (C, H, W))`: module formulas on every call of a leaf
+module, chosen by `isinstance` (subclasses count as their base), in eval mode under no_grad.
+`NAME` gives its "Module-formula forward FLOPs" (`totals["module_flops"]`); `torchscan-macs` its
+"Multiply-Accumulations" (`totals["macs"]`). Per node, n = |x| (input), m = |y| (output), whole
+batch; k = the pooling module's `kernel_size` as stored: an int k stays k (not k x k, torchscan's
+quirk), a pair multiplies out.
+
+| node, as implemented | FLOPs | MACs |
+|---|---|---|
+| Conv2d | m x (2 C_in/g kh kw - 1 + bias) | m x C_in/g x kh x kw |
+| ConvTranspose2d | 16 + m x (2 C_in/g kh kw - 1 + bias), on the output's positions | 8 + m x C_in/g x kh x kw |
+| Linear (also channels-last) | m x (2 in - 1 + bias) | in x m |
+| BatchNorm (leaf only: timm's BatchNormAct2d has children and counts 0) | 2C + 2n (+ 2n affine) | n (+ n affine) |
+| LayerNorm, LayerNorm2d | 6n + 2 rows + n (weight) + n (bias); rows = n / prod(normalized_shape) | 0 |
+| ReLU / ReLU6 / LeakyReLU / ELU / Tanh / nn.Sigmoid | n / 2n / 4n / 6n / 6n / 4n | 0 |
+| MaxPool2d | m x (k - 1) | m x (k - 1) |
+| AvgPool2d | m x (k + 1) | m x (k + 1) |
+| AdaptiveAvgPool2d / AdaptiveMaxPool2d | m x (prod(kernel) + 1) / m x (prod(kernel) - 1); kernel per side = in // out if it divides, else in % out + 1 | the same |
+| Dropout (p > 0, counted even in eval) | n | 0 |
+| anything else (GELU, SiLU, Hardswish, Hardsigmoid, timm's Sigmoid, Softmax, GroupNorm, Upsample, Identity, Flatten, functions, operators) | 0 | 0 |
+"""
+from __future__ import annotations
+
+from math import prod
+from typing import TYPE_CHECKING
+
+from ..shapes import pair
+from ._util import has_bias, kernel_area, n_in, n_out, x_of
+
+if TYPE_CHECKING:
+    from ..graph import GraphNode
+    from .impl import Impl
+
+NAME = "torchscan"
+UNIT = "torchscan module-formula FLOPs"
+MEASURED = "torchscan 0.2.0 crawl_module(model, (C,H,W))['totals']['module_flops']"
+
+ACTIVATIONS = {"ReLU": 1, "ReLU6": 2, "LeakyReLU": 4, "ELU": 6, "Tanh": 6, "Sigmoid": 4}
+
+
+def _stored_kernel(layer) -> int:
+    kernel = layer.kernel
+    return prod(pair(kernel)) if isinstance(kernel, (tuple, list)) else kernel
+
+
+def _adaptive_kernel(node: GraphNode) -> tuple[int, ...]:
+    return tuple(i // o if i % o == 0 else i % o + 1 for i, o in zip(x_of(node)[1:], node.output_shape[1:]))
+
+
+def node_ops(node: GraphNode, impl: Impl, batch: int) -> int:
+    return _count(node, impl, batch, macs=False)
+
+
+def node_macs(node: GraphNode, impl: Impl, batch: int) -> int:
+    return _count(node, impl, batch, macs=True)
+
+
+def _count(node: GraphNode, impl: Impl, batch: int, macs: bool) -> int:
+    if impl.kind != "module" or not impl.leaf or impl.base is None:
+        return 0
+    base, layer = impl.base, node.layer
+    n, m = n_in(node, batch), n_out(node, batch)
+    if base == "Linear":
+        width = x_of(node)[0]  # in_features (a channels-last linear: the channels)
+        return width * m if macs else m * (2 * width - 1 + has_bias(node))
+    if base in ("Conv2d", "ConvTranspose2d"):
+        terms = kernel_area(node) * (x_of(node)[0] // layer.groups)
+        extra = (4 if macs else 8) * 2 if base == "ConvTranspose2d" else 0
+        return extra + (m * terms if macs else m * (2 * terms - 1 + has_bias(node)))
+    if base in ("BatchNorm2d", "BatchNorm1d"):
+        scale = 2 if layer.affine else 0
+        if macs:
+            return n * (1 + scale // 2)
+        return 2 * x_of(node)[0] + 2 * n + scale * n
+    if base == "LayerNorm":
+        if macs:
+            return 0
+        shape = x_of(node)
+        normalized = shape[0] if getattr(layer, "over", "channels") == "channels" else prod(shape)
+        weighted = 2 if layer.elementwise_affine else 0
+        return 6 * n + 2 * (n // normalized) + weighted * n
+    if base in ACTIVATIONS:
+        return 0 if macs else ACTIVATIONS[base] * n
+    if base == "MaxPool2d":
+        return m * (_stored_kernel(layer) - 1)
+    if base == "AvgPool2d":
+        return m * (_stored_kernel(layer) + 1)
+    if base == "AdaptiveAvgPool2d":
+        return m * (prod(_adaptive_kernel(node)) + 1)
+    if base == "AdaptiveMaxPool2d":
+        return m * (prod(_adaptive_kernel(node)) - 1)
+    if base == "Dropout":
+        return 0 if macs or layer.p == 0 or impl.p0 else n
+    return 0

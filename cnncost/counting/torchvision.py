@@ -1,0 +1,28 @@
+"""torchvision's published cost ("GFLOPS" in the model docs, `_ops` in each weight's meta).
+
+torchvision counts the multiply-accumulates of convolutions (transposed ones on their input's
+positions) and linear layers per image and publishes them in 10^9, rounded to 3 decimals, under
+the name GFLOPS: they are GMACs. No bias, norm, activation, pooling or merge is counted; an
+eval-mode pass does not run auxiliary classifiers. Per node: the engine's MACs, times the batch.
+`published(macs)` rounds a per-image total the way the docs print it.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..graph import GraphNode
+    from .impl import Impl
+
+NAME = "torchvision"
+UNIT = "MACs (torchvision prints them /1e9 as 'GFLOPS')"
+MEASURED = "torchvision 0.29.1 weights meta _ops; conv + transposed conv + linear hooks (tests/fixtures/measure_torchvision.py)"
+
+
+def node_ops(node: GraphNode, impl: Impl, batch: int) -> int:
+    return batch * node.macs
+
+
+def published(macs_per_image: int) -> float:
+    """The figure in torchvision's docs: GMACs rounded to 3 decimals."""
+    return round(macs_per_image / 1e9, 3)

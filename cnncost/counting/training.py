@@ -1,0 +1,112 @@
+"""Backward and training FLOPs per node, analytically, in FlopCounterMode's unit (2 per MAC).
+
+A training step runs the forward pass (2 x MACs of conv, transposed conv and linear; every node,
+auxiliary classifiers included: they run in training mode), then the backward pass. For each conv,
+transposed conv and linear layer the backward computes, at 2 FLOPs per multiply-accumulate:
+
+- the input gradient (a transposed convolution of the output gradient with the weight; for a
+  linear layer `grad_out @ W`): exactly the forward's MACs, and only if the layer's input needs a
+  gradient, i.e. some layer before it has trainable parameters. The first layer's input (the
+  image) needs none; neither does the input of a layer behind frozen layers only;
+- the weight gradient (a convolution of the input with the output gradient; `x^T @ grad_out`):
+  the forward's MACs again, if the layer's own parameters are trainable (not frozen).
+
+Bias gradients (a sum), norms, activations, pooling and merges cost 0 in this unit, as in the
+forward pass. So an ungrouped layer in the middle of a trainable net costs 2 + 2 + 2 = 6 x its MACs
+per step, the first layer 4 x, a frozen one 4 x (or 2 x before any trainable layer).
+
+`convention="flopcounter"` gives what torch's FlopCounterMode reports instead (torch 2.13 and
+2.14.1 share the formula): its `convolution_backward` formula computes the weight gradient as a
+convolution over all C_in input channels at once, ignoring `groups`, so a grouped convolution's
+weight gradient is counted `groups` times: 2 x MACs x groups. A depthwise 3x3 layer of C channels
+thus shows (1 + C) x its forward FLOPs in backward instead of 2 x. Ungrouped layers and linear
+layers agree with the analytic count.
+"""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from ..graph import Graph
+
+MATMUL = ("conv", "conv_transpose", "linear")
+CONVENTIONS = ("exact", "flopcounter")
+
+
+@dataclass(frozen=True)
+class Training:
+    """Per node (graph order) and in total, whole batch: forward, backward and their sum."""
+
+    batch: int
+    convention: str
+    frozen: tuple[bool, ...]
+    forward: tuple[int, ...]
+    backward: tuple[int, ...]
+    input_grad: tuple[int, ...]
+    weight_grad: tuple[int, ...]
+
+    @property
+    def training(self) -> tuple[int, ...]:
+        return tuple(f + b for f, b in zip(self.forward, self.backward))
+
+    @property
+    def total_forward(self) -> int:
+        return sum(self.forward)
+
+    @property
+    def total_backward(self) -> int:
+        return sum(self.backward)
+
+    @property
+    def total(self) -> int:
+        return self.total_forward + self.total_backward
+
+
+def frozen_nodes(graph: Graph, patterns: Iterable[str] = ()) -> tuple[bool, ...]:
+    """True for nodes whose row path matches one of the fnmatch patterns (`--freeze 'layer1.*'`;
+    a pattern without wildcards also freezes everything under that path)."""
+    patterns = tuple(patterns)
+    if not patterns:
+        return (False,) * len(graph.nodes)
+    out = []
+    for node in graph.nodes:
+        out.append(any(fnmatch.fnmatchcase(node.path, p) or fnmatch.fnmatchcase(node.path, p + ".*")
+                       for p in patterns))
+    return tuple(out)
+
+
+def needs_grad(graph: Graph, frozen: tuple[bool, ...]) -> tuple[bool, ...]:
+    """Whether each node's output requires a gradient: some input does, or the node has trainable
+    parameters (autograd's rule). The input image does not."""
+    out = [False] * len(graph.nodes)
+    for i, node in enumerate(graph.nodes[1:], start=1):
+        inputs = node.inputs
+        out[i] = (out[inputs[0]] if len(inputs) == 1 else any(out[j] for j in inputs)) \
+            or (node.params > 0 and not frozen[i])
+    return tuple(out)
+
+
+def training(graph: Graph, batch: int = 1, frozen: Iterable[str] | tuple[bool, ...] = (),
+             convention: str = "exact") -> Training:
+    """Forward, input-gradient and weight-gradient FLOPs per node for one step at this batch."""
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown convention '{convention}'; allowed: {', '.join(CONVENTIONS)}")
+    frozen = tuple(frozen)
+    if not frozen or not isinstance(frozen[0], bool):
+        frozen = frozen_nodes(graph, frozen)  # type: ignore[arg-type]
+    grad = needs_grad(graph, frozen)
+    n = len(graph.nodes)
+    forward, input_grad, weight_grad = [0] * n, [0] * n, [0] * n
+    grouped = convention == "flopcounter"
+    for i, node in enumerate(graph.nodes):
+        if not node.macs or node.type not in MATMUL:
+            continue
+        flops = forward[i] = 2 * batch * node.macs
+        if any(grad[j] for j in node.inputs):
+            input_grad[i] = flops
+        if not frozen[i]:
+            weight_grad[i] = flops * node.layer.groups if grouped and node.type != "linear" else flops
+    backward = tuple(a + b for a, b in zip(input_grad, weight_grad))
+    return Training(batch, convention, frozen, tuple(forward), backward, tuple(input_grad), tuple(weight_grad))

@@ -1,0 +1,162 @@
+"""Two layer types the importers need that the spec language lacked: a second call of a module
+whose parameters an earlier node owns (`shared`), and a plain view to another per-sample shape
+(`reshape`). Each follows the one-place layer API (counts, memory rule, torch module).
+
+    - {name: conv@1, type: shared, of: stem.conv, layer: {type: conv, out: 16, kernel: 3, padding: 1}}
+    - {name: unflat, type: reshape, shape: [64, 1, 1]}
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SpecError
+from ..layers.base import LAYER_TYPES, Layer, register
+from ..shapes import Shape, numel
+
+if TYPE_CHECKING:
+    from ..memory.tensors import Tensor
+    from ..memory.trace import StepBuilder
+
+
+def _canonical(value: Any) -> Any:
+    """Lists as tuples, all the way down: YAML gives lists, Python code tuples."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_canonical(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    return value
+
+
+def layer_fields(layer: Layer) -> dict[str, Any]:
+    """The mapping `shared` stores for `layer`: its type and the fields that differ from defaults."""
+    out: dict[str, Any] = {"type": layer.type_name}
+    for f in dataclasses.fields(layer):
+        if f.name in ("name", "inputs"):
+            continue
+        value = getattr(layer, f.name)
+        if f.default is not dataclasses.MISSING and value == f.default:
+            continue
+        out[f.name] = value
+    return _canonical(out)
+
+
+@register("shared")
+@dataclass(frozen=True, kw_only=True)
+class Shared(Layer):
+    """A module called again: the operation of `layer` (a mapping {type: ..., fields...}), whose
+    parameters belong to the earlier node `of` (a path). params = 0 (they are counted once, at
+    `of`); MACs and what autograd saves are those of the call itself (each call saves its input)."""
+
+    of: str
+    layer: dict  # {type: conv, out: 64, kernel: 3, ...}: a leaf layer, without name or from
+
+    def __post_init__(self) -> None:
+        if isinstance(self.layer, dict):
+            object.__setattr__(self, "layer", _canonical(self.layer))
+        super().__post_init__()
+
+    def validate(self) -> None:
+        fields = dict(self.layer)
+        kind = fields.pop("type", None)
+        cls = LAYER_TYPES.get(kind) if isinstance(kind, str) else None
+        if cls is None or not isinstance(cls, type) or not issubclass(cls, Layer) or cls is Shared:
+            raise SpecError(f"field 'layer' must be a leaf layer mapping with a 'type', got {self.layer!r}",
+                            path=self.name, type_name=self.type_name)
+        for key in ("name", "from", "inputs"):
+            if key in fields:
+                raise SpecError(f"field 'layer' of a shared call takes no '{key}'", path=self.name,
+                                type_name=self.type_name)
+        try:
+            inner = cls(name=self.name, **fields)
+        except TypeError as error:
+            raise SpecError(f"field 'layer': {error}", path=self.name, type_name=self.type_name) from None
+        object.__setattr__(self, "_inner", inner)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.inputs, self.of, repr(sorted(self.layer.items()))))
+
+    @property
+    def inner(self) -> Layer:
+        return self.__dict__["_inner"]
+
+    @property  # type: ignore[override]
+    def arity(self) -> int | None:  # a shared merge reads several tensors, like its layer
+        return self.inner.arity
+
+    @property  # type: ignore[override]
+    def tabulated(self) -> bool:
+        return self.inner.tabulated
+
+    @property  # type: ignore[override]
+    def min_inputs(self) -> int:
+        return self.inner.min_inputs
+
+    def creates_tensor(self) -> bool:
+        return self.inner.creates_tensor()
+
+    def out_shape(self, x: Shape) -> Shape:
+        return self.inner.out_shape(x)
+
+    def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
+        return self.inner.merge_shape(xs)
+
+    def params(self, x: Any) -> int:
+        return 0
+
+    def macs(self, x: Any, y: Shape) -> int:
+        return self.inner.macs(x, y)
+
+    def describe(self) -> str:
+        text = self.inner.describe()
+        return f"{text} (params of {self.of})" if text else f"params of {self.of}"
+
+    def autograd(self, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
+        """The inner layer's rule. Its parameters need gradients even when its input does not
+        (the graph's builder decides from params, which are 0 here)."""
+        b.grad = True
+        return self.inner.autograd(x, xs, y, b)
+
+    def torch_module(self, x: Any) -> Any:
+        """The inner layer's module with its parameters turned into buffers, so that the rebuilt
+        network does not count them twice (a rebuild cannot share the earlier module's tensors;
+        for the real sharing compare with the real network: check --against)."""
+        module = self.inner.torch_module(x)
+        for sub in module.modules():
+            for key, param in list(sub._parameters.items()):
+                if param is not None:
+                    del sub._parameters[key]
+                    sub.register_buffer(key, param.detach(), persistent=False)
+        return module
+
+
+@register("reshape")
+@dataclass(frozen=True, kw_only=True)
+class Reshape(Layer):
+    """x.reshape(N, *shape): the same elements seen as another per-sample shape (a view of a
+    contiguous tensor, a copy of a crop, as `flatten`). No params, no MACs, nothing saved."""
+
+    shape: tuple[int, ...]
+
+    def validate(self) -> None:
+        self.require(len(self.shape) >= 1 and all(d >= 1 for d in self.shape),
+                     f"shape must be positive sizes, got {list(self.shape)}")
+
+    def creates_tensor(self) -> bool:
+        return False
+
+    def out_shape(self, x: Shape) -> Shape:
+        self.require(numel(x) == numel(self.shape), f"cannot view {numel(x)} elements as "
+                     f"{'x'.join(map(str, self.shape))}", x)
+        return tuple(self.shape)
+
+    def describe(self) -> str:
+        return "-> " + "x".join(map(str, self.shape))
+
+    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+        return b.reshape(x, y)
+
+    def torch_module(self, x: Shape) -> Any:
+        from .torch_modules import View
+        return View(tuple(self.shape))

@@ -1,0 +1,180 @@
+"""Where a model comes from: `torchvision:NAME`, `timm:NAME`, `package.module:callable`, a `.onnx`
+file, or anything `cnncost.load` takes (a built-in name, a YAML spec, a Net).
+
+Weights are never downloaded: torchvision builders get `weights=None` (and `weights_backbone=None`),
+timm models `pretrained=False`. The default input is the model's own: torchvision's first weights'
+crop size (segmentation: its resize size), timm's `pretrained_cfg["input_size"]`, else 3x224x224.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import CnnCostError
+from ..net import Net
+from ..shapes import Shape
+
+__all__ = ["load_source", "resolve_module", "is_torch_source", "is_onnx"]
+
+DEFAULT_INPUT = (3, 224, 224)
+_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+# torchvision builders with an init_weights switch: skipping the init changes no count and saves time
+_NO_INIT = ("googlenet", "inception_v3", "vgg")
+
+
+def is_onnx(text: str) -> bool:
+    return isinstance(text, str) and text.lower().endswith(".onnx")
+
+
+def is_torch_source(text: Any) -> bool:
+    """torchvision:NAME, timm:NAME or package.module:callable (not a file that exists)."""
+    if not isinstance(text, str) or Path(text).exists():
+        return False
+    return text.startswith(("torchvision:", "timm:")) or bool(_CALLABLE.match(text))
+
+
+def load_source(source: Any, *, input: Shape | str | None = None, allow_unknown: bool = False,
+                train: bool = True, max_bytes: int | None = None) -> Net:
+    """A Net from any source a command takes: a model to import (torch source, `.onnx` file, or an
+    `nn.Module`) or a spec (built-in name, YAML file, Net). `input` is the per-sample input size for
+    an import (default: the model's own); a spec keeps its own (apply `--input` to it as usual).
+
+    >>> load_source("resnet18").name          # a built-in spec passes through
+    'resnet18'
+    """
+    if isinstance(source, Net):
+        return source
+    if _is_module(source):
+        from .from_torch import from_torch
+        return from_torch(source, _shape(input) or DEFAULT_INPUT, allow_unknown=allow_unknown, train=train)
+    text = os.fspath(source)
+    if is_onnx(text):
+        from .from_onnx import from_onnx
+        return from_onnx(text, allow_unknown=allow_unknown, input=_shape(input))
+    if is_torch_source(text):
+        module, default, name = resolve_module(text)
+        from .from_torch import from_torch
+        return from_torch(module, _shape(input) or default, name=name, allow_unknown=allow_unknown, train=train)
+    from ..api import load
+    return load(text)
+
+
+def _is_module(value: Any) -> bool:
+    torch = _loaded("torch")
+    return torch is not None and isinstance(value, torch.nn.Module)
+
+
+def _loaded(name: str) -> Any:
+    import sys
+    return sys.modules.get(name)
+
+
+def _shape(value: Shape | str | None) -> Shape | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        from ..shapes import parse_shape
+        try:
+            return parse_shape(value)
+        except ValueError as error:
+            raise CnnCostError(f"--input: {error}") from None
+    return tuple(int(v) for v in value)
+
+
+def resolve_module(text: str) -> tuple[Any, Shape, str]:
+    """(nn.Module, default input shape, name) for a torch source string."""
+    _need("torch", "importing a PyTorch model needs torch: pip install torch")
+    kind, _, rest = text.partition(":")
+    if kind == "torchvision":
+        return _torchvision(rest)
+    if kind == "timm":
+        return _timm(rest)
+    return _callable(kind, rest)
+
+
+def _need(package: str, message: str) -> Any:
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        raise CnnCostError(message) from None
+
+
+def _torchvision(name: str) -> tuple[Any, Shape, str]:
+    models = _need("torchvision.models", "torchvision:NAME needs torchvision: pip install torchvision")
+    known = list(models.list_models())
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=3)
+        raise CnnCostError(f"torchvision has no model '{name}'" + (f"; did you mean {', '.join(close)}?" if close else
+                                                                    f"; see torchvision.models.list_models()"))
+    builder = models.get_model_builder(name)
+    kwargs: dict[str, Any] = {"weights": None}
+    params = inspect.signature(builder).parameters
+    if "weights_backbone" in params:
+        kwargs["weights_backbone"] = None
+    if name.startswith(_NO_INIT):
+        kwargs["init_weights"] = False
+    try:
+        module = builder(**kwargs)
+    except TypeError:
+        kwargs.pop("init_weights", None)
+        module = builder(**kwargs)
+    return module, _torchvision_input(models, name), name
+
+
+def _torchvision_input(models: Any, name: str) -> Shape:
+    try:
+        weights = list(models.get_model_weights(name))
+    except Exception:  # noqa: BLE001 - a model without weights
+        return DEFAULT_INPUT
+    if not weights:
+        return DEFAULT_INPUT
+    try:
+        transforms = weights[0].transforms()
+    except Exception:  # noqa: BLE001
+        return DEFAULT_INPUT
+    size = getattr(transforms, "crop_size", None) or getattr(transforms, "resize_size", None)
+    if not size:
+        return DEFAULT_INPUT
+    size = list(size)
+    return (3, int(size[0]), int(size[-1]))
+
+
+def _timm(name: str) -> tuple[Any, Shape, str]:
+    timm = _need("timm", "timm:NAME needs timm: pip install timm")
+    try:
+        module = timm.create_model(name, pretrained=False)
+    except RuntimeError as error:  # timm's "Unknown model"
+        known = timm.list_models()
+        close = difflib.get_close_matches(name, known, n=3)
+        raise CnnCostError(f"timm: {str(error).splitlines()[0]}" + (f"; did you mean {', '.join(close)}?" if close else ""))
+    cfg = getattr(module, "pretrained_cfg", None) or {}
+    shape = tuple(cfg.get("input_size") or DEFAULT_INPUT)
+    return module, shape, f"timm-{name}"
+
+
+def _callable(module_name: str, attr: str) -> tuple[Any, Shape, str]:
+    import torch
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise CnnCostError(f"cannot import module '{module_name}': {error}") from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise CnnCostError(f"module '{module_name}' has no '{attr}'")
+        obj = getattr(obj, part)
+    if not isinstance(obj, torch.nn.Module):
+        if not callable(obj):
+            raise CnnCostError(f"'{module_name}:{attr}' is neither an nn.Module nor a callable returning one")
+        try:
+            obj = obj()
+        except TypeError as error:
+            raise CnnCostError(f"'{module_name}:{attr}' must be callable without arguments: {error}") from None
+    if not isinstance(obj, torch.nn.Module):
+        raise CnnCostError(f"'{module_name}:{attr}' returned a {type(obj).__name__}, not an nn.Module")
+    return obj, DEFAULT_INPUT, attr.rpartition(".")[2]

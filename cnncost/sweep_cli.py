@@ -1,0 +1,206 @@
+"""`cnncost sweep NAME --batch 1,8,64 --input 3x224x224,3x256x256 [--width ...] [--depth ...]
+[--dtype ...] [--optimizer ...] [--memory lecture|autograd] --format csv|json|text|markdown`:
+one line per configuration, the totals of the JSON contract (docs/sweeps.md).
+
+cli.py wires it: `sweep_cli.add_parser(commands)` in `build_parser`; the parser's default `run`
+is `sweep_cli.run`, which returns the text to print. numpy and pandas are imported only when the
+command runs.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .errors import CnnCostError
+
+FORMATS = ("text", "markdown", "csv", "json")
+MAX_VALUES = 1_000_000  # values one list option may expand to (a range like 1:10**9 is refused)
+
+
+def _split(text: str, what: str) -> list[str]:
+    if len(text) > 100_000:
+        raise argparse.ArgumentTypeError(f"{what}: {len(text)} characters is too long")
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise argparse.ArgumentTypeError(f"{what}: empty item in '{text[:60]}'")
+    return items
+
+
+def _int_range(item: str, what: str) -> list[int]:
+    """'64' or 'START:STOP[:STEP]' (STOP included)."""
+    parts = item.split(":")
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what}: expected an integer or START:STOP[:STEP], got '{item[:60]}'") from None
+    if len(numbers) == 1:
+        return numbers
+    if len(numbers) > 3 or (len(numbers) == 3 and numbers[2] < 1):
+        raise argparse.ArgumentTypeError(f"{what}: expected START:STOP[:STEP] with STEP >= 1, got '{item[:60]}'")
+    start, stop, step = numbers[0], numbers[1], numbers[2] if len(numbers) == 3 else 1
+    if stop < start:
+        raise argparse.ArgumentTypeError(f"{what}: range '{item[:60]}' is empty")
+    if (stop - start) // step + 1 > MAX_VALUES:
+        raise argparse.ArgumentTypeError(f"{what}: '{item[:60]}' has more than {MAX_VALUES:,} values")
+    return list(range(start, stop + 1, step))
+
+
+def batch_list(text: str) -> list[int]:
+    """'1,8,64' or '1:256:8' (inclusive) or a mix."""
+    out: list[int] = []
+    for item in _split(text, "--batch"):
+        out += _int_range(item, "--batch")
+    if any(v < 1 for v in out):
+        raise argparse.ArgumentTypeError("--batch: batches must be positive")
+    return out
+
+
+def input_list(text: str) -> list[Any]:
+    """'3x224x224,3x256x256', sizes '224,256' (the net's channels, square) or a range of sizes
+    '128:512:32' (inclusive)."""
+    from .shapes import parse_shape
+    out: list[Any] = []
+    for item in _split(text, "--input"):
+        if "x" in item.lower():
+            try:
+                out.append(parse_shape(item))
+            except ValueError as error:
+                raise argparse.ArgumentTypeError(f"--input: {error}") from None
+        else:
+            sizes = _int_range(item, "--input")
+            if any(v < 1 for v in sizes):
+                raise argparse.ArgumentTypeError("--input: sizes must be positive")
+            out += sizes
+    if len(out) > MAX_VALUES:
+        raise argparse.ArgumentTypeError(f"--input: more than {MAX_VALUES:,} values")
+    return out
+
+
+def float_list(text: str) -> list[float]:
+    import math
+    out = []
+    for item in _split(text, "multiplier"):
+        try:
+            value = float(item)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected multipliers like 0.5,1,2, got '{item[:60]}'") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"multipliers must be positive, got '{item[:60]}'")
+        out.append(value)
+    return out
+
+
+def name_list(text: str) -> list[str]:
+    return _split(text, "list")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """The `sweep` subcommand, on cli.py's subparsers; its default `run` is `run` below."""
+    from .cli import add_reading_options
+    from .conventions import ACTIVATION_COUNTS, MEMORY_CONVENTIONS
+    parser = subparsers.add_parser(
+        "sweep", help="totals over a grid of batches, inputs, widths, depths, dtypes, optimizers",
+        description="Totals of one architecture for every combination of the values given, one line per "
+        "configuration, exact (e.g. cnncost sweep resnet50 --batch 1,8,64 --input 224,256,288). Lists are "
+        "comma-separated; START:STOP[:STEP] is a range with STOP included.")
+    parser.add_argument("arch", metavar="NAME|FILE.yaml")
+    parser.add_argument("--batch", type=batch_list, default=[128], metavar="LIST",
+                        help="batch sizes, e.g. 1,8,64 or 1:256:8 (default 128)")
+    parser.add_argument("--input", type=input_list, metavar="LIST",
+                        help="input shapes 3x224x224,3x256x256, or sizes 224,256 or 128:512:32 (default: the net's)")
+    parser.add_argument("--width", type=float_list, metavar="LIST",
+                        help="width multipliers, e.g. 0.5,1,2 (families with a scaling hook: resnet, mobilenet, "
+                             "efficientnet, regnet)")
+    parser.add_argument("--depth", type=float_list, metavar="LIST", help="depth multipliers, e.g. 1,1.5,2")
+    parser.add_argument("--dtype", type=name_list, default=["fp32"], metavar="LIST", help="e.g. fp32,bf16 (default fp32)")
+    parser.add_argument("--optimizer", type=name_list, default=["adam"], metavar="LIST",
+                        help="e.g. sgd,adam (default adam)")
+    parser.add_argument("--activations", default="all", choices=ACTIVATION_COUNTS)
+    parser.add_argument("--memory", default="lecture", choices=MEMORY_CONVENTIONS,
+                        help="'autograd' adds saved_bytes and peak_bytes (the training step's peak)")
+    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
+                        help="for --memory autograd: what autograd saves differs by device for a few ops")
+    parser.add_argument("--invalid", default="raise", choices=("raise", "drop"),
+                        help="configurations the net cannot run (an input too small): an error (default) or left out")
+    parser.add_argument("--format", default="text", choices=FORMATS)
+    add_reading_options(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> str:
+    from .cli import resolve
+    from .sweep import sweep
+    net = resolve(args, args.arch)
+    arch: Any = args.arch if (args.width or args.depth) and not _is_file(args.arch) else net
+    frame = sweep(arch, batch=args.batch, input=args.input, width=args.width, depth=args.depth, dtype=args.dtype,
+                  optimizer=args.optimizer, memory=args.memory, device=args.device, activations=args.activations,
+                  invalid=args.invalid)
+    if args.format == "csv":
+        return to_csv(frame).rstrip("\n")
+    if args.format == "json":
+        return to_json(frame)
+    return to_text(frame, args.format)
+
+
+def _is_file(arch: str) -> bool:
+    from .reading import is_spec_path
+    return is_spec_path(arch)
+
+
+def _records(frame: Any) -> tuple[list[str], list[list[Any]]]:
+    columns = list(frame.columns)
+    values = [frame[c].astype(str).tolist() if c in ("input", "dtype", "optimizer") else frame[c].tolist()
+              for c in columns]
+    return columns, [list(row) for row in zip(*values)]
+
+
+def to_csv(frame: Any) -> str:
+    """A header line and one line per configuration; exact integers."""
+    from .formatting import csv_line
+    columns, rows = _records(frame)
+    return csv_line(columns) + "".join(csv_line(row) for row in rows)
+
+
+def to_json(frame: Any) -> str:
+    """{"architecture", "memory", ..., "configurations": [{column: value}, ...]}; exact integers."""
+    from .formatting import dumps
+    columns, rows = _records(frame)
+    meta = {k: v for k, v in frame.attrs.items() if v is not None}
+    return dumps(meta | {"columns": columns, "configurations": [dict(zip(columns, row)) for row in rows]})
+
+
+def to_text(frame: Any, fmt: str = "text") -> str:
+    from tabulate import tabulate
+    from .formatting import TABLEFMT, grouped, mebibytes, si, text_cell
+    columns, rows = _records(frame)
+    shown = {"activations": si, "params": grouped, "macs": si, "flops": si,
+             "activation_memory_bytes": mebibytes, "param_memory_bytes": mebibytes, "memory_bytes": mebibytes,
+             "saved_bytes": mebibytes, "peak_bytes": mebibytes, "backward_flops": si, "training_flops": si}
+    headers = {"activation_memory_bytes": "act. mem (MB)", "param_memory_bytes": "param mem (MB)",
+               "memory_bytes": "memory (MB)", "saved_bytes": "saved (MB)", "peak_bytes": "step peak (MB)",
+               "macs": "MACs", "flops": "FLOPs", "backward_flops": "bwd FLOPs", "training_flops": "train FLOPs"}
+    body = []
+    for row in rows:
+        cells = []
+        for column, value in zip(columns, row):
+            if column in shown:
+                cells.append(shown[column](value))
+            elif column in ("width", "depth"):
+                cells.append(f"{value:g}")
+            else:
+                cells.append(text_cell(value, fmt))
+        body.append(cells)
+    table = tabulate(body, headers=[headers.get(c, c) for c in columns], tablefmt=TABLEFMT[fmt],
+                     disable_numparse=True, colalign=tuple("right" if c in shown or c in ("batch", "width", "depth")
+                                                           else "left" for c in columns))
+    name = text_cell(frame.attrs.get("architecture", ""), fmt)
+    memory = frame.attrs.get("memory", "lecture")
+    notes = (f"{name}: {len(frame):,} configurations. Memory: "
+             + ("autograd (saved = what PyTorch saves for backward; step peak = the training step's largest moment)"
+                if memory == "autograd" else "the lecture's rule, 2 x activations (input 1 x) + k x params")
+             + f"; {frame.attrs.get('flop_convention', '')}; MB = 2^20 B. Exact figures: --format csv or json.")
+    return f"{table}\n\n{notes}"
+
+
+__all__ = ["add_parser", "run", "to_csv", "to_json", "to_text", "CnnCostError"]

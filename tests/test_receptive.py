@@ -1,0 +1,445 @@
+"""Receptive fields: the closed forms of the lecture's nets, one rule per layer type, and, on
+random nets, exactly the input pixels the gradient of one output position reaches (torch backend).
+
+CNNCOST_RF_EXAMPLES sets the number of random nets per property (default 30)."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+import cnncost
+from cnncost import (Add, AdaptiveAvgPool, AvgPool, Concat, Conv, ConvTranspose, Flatten, GlobalAvgPool, Linear,
+                     MaxPool, Mul, Net, Pad, PixelShuffle, PixelUnshuffle, ReLU, Residual, Sequential, Sigmoid,
+                     Upsample)
+from cnncost.errors import CnnCostError
+from cnncost.graph import compile
+from cnncost.layers import LAYER_TYPES, ConcatMerge, Layer
+from cnncost.receptive import receptive_field, receptive_frame, rules
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = int(os.environ.get("CNNCOST_RF_EXAMPLES", "30"))
+
+
+def by_name(arch, input=None):
+    return {r.name: r for r in receptive_field(arch, input)}
+
+
+def closed_form(arch: str, row: str) -> tuple[int, int]:
+    """r = 1 + sum (k_i - 1) * prod_{j < i} s_j over the conv and pool rows of a chain, up to `row`."""
+    r, jump = 1, 1
+    for node in compile(cnncost.load(arch)).nodes[1:]:
+        layer = node.layer
+        if isinstance(layer, (Conv, MaxPool, AvgPool)):
+            k = layer.kernel if isinstance(layer.kernel, int) else layer.kernel[0]
+            s = layer.effective_stride if isinstance(layer, (MaxPool, AvgPool)) else layer.stride
+            r, jump = r + (k - 1) * jump, jump * (s if isinstance(s, int) else s[0])
+        if node.path == row:
+            return r, jump
+    raise AssertionError(row)
+
+
+# --- the lecture's figures ---
+
+def test_alexnet_pool5_is_195_and_vgg16_pool5_is_212() -> None:
+    alexnet, vgg = by_name("alexnet")["pool5"], by_name("vgg16")["stage5.pool5"]
+    assert (alexnet.receptive_field, alexnet.effective_stride) == (195, 32) == closed_form("alexnet", "pool5")
+    assert (vgg.receptive_field, vgg.effective_stride) == (212, 32) == closed_form("vgg16", "stage5.pool5")
+    assert vgg.center_offset == Fraction(31, 2)  # 2x2 pools shift the centre by half a step each
+    rows = by_name("vgg16")
+    assert [rows[f"stage{i}.pool{i}"].receptive_field for i in range(1, 6)] == [6, 16, 44, 100, 212]
+    assert rows["stage1.conv1_1"].receptive_field == 3 and rows["stage1.conv1_1"].center_offset == 0
+
+
+def test_resnet50_and_a_dag() -> None:
+    # ResNet-50 with the stride in the first 1x1 (the paper, TF-slim's resnet_v1_50): 483, as Araujo
+    # et al. (Distill 2019) tabulate; torchvision's (stride in the 3x3) 427.
+    assert by_name("resnet50")["layer4.2.residual.add"].receptive_field == 483
+    assert by_name("resnet50-tv")["layer4.2.residual.add"].receptive_field == 427
+    googlenet = by_name("googlenet")
+    # a concat takes the largest branch: the 5x5 branch beats the 1x1 and the pool branch
+    concat = googlenet["inception3a.concat"]
+    branches = [r for name, r in googlenet.items() if name.startswith("inception3a.branch")]
+    assert concat.receptive_field == max(r.receptive_field for r in branches)
+    # whole-input rows after global pooling: the image itself
+    for arch, row, size in (("resnet50", "avgpool", 224), ("vgg16", "fc8", 224), ("inception-v3", "fc", 299)):
+        r = by_name(arch)[row]
+        assert r.whole_input and r.receptive_field == size and r.center_offset == Fraction(size - 1, 2)
+
+
+def test_squeeze_excitation_makes_every_row_after_it_see_the_whole_image() -> None:
+    rows = by_name("se-resnet50")
+    assert not rows["layer1.0.residual.conv3"].whole_input
+    assert rows["layer1.0.residual.se.mul"].whole_input
+    assert rows["layer4.2.residual.add"].receptive_field == 224
+    assert rows["layer4.2.residual.add"].effective_stride == 32  # the stride still follows the feature map
+
+
+# --- one rule per layer type ---
+
+def test_every_registered_layer_type_has_a_rule() -> None:
+    import cnncost.importers  # noqa: F401  (registers the layer types of imported graphs)
+    leaves = {name: cls for name, cls in LAYER_TYPES.items() if isinstance(cls, type) and issubclass(cls, Layer)}
+    table = rules()
+    missing = sorted(name for name, cls in leaves.items() if cls not in table)
+    assert not missing, f"layer types without a receptive-field rule in cnncost.receptive.RULES: {missing}"
+    assert ConcatMerge in table and {"opaque", "shared", "reshape"} <= set(leaves)
+
+
+def test_imported_graph_nodes() -> None:
+    from cnncost.importers import Opaque, Reshape, Shared
+    net = Net("n", input=(4, 16, 16), layers=[
+        Conv(name="c", out=4, kernel=3, padding=1),
+        Shared(name="again", of="c", layer={"type": "conv", "out": 4, "kernel": 3, "padding": 1}),
+        Reshape(name="same", shape=(4, 16, 16)),       # channels regrouped over the same H x W
+        Reshape(name="regroup", shape=(8, 8, 16)),     # positions mixed: the whole map
+        Opaque(name="mystery", op="torch.nn.LSTM", shape=(8, 8, 16))])
+    rows = by_name(net)
+    assert rows["again"].receptive_field == 5  # the shared conv's own window
+    assert rows["same"].receptive_field == 5 and not rows["same"].whole_input
+    assert rows["regroup"].whole_input and rows["regroup"].receptive_field == 16
+    assert rows["mystery"].whole_input and "opaque" in rows["mystery"].note
+
+
+def test_a_class_without_a_rule_is_a_named_error() -> None:
+    @dataclass(frozen=True, kw_only=True)
+    class Wobble(Layer):
+        def out_shape(self, x):
+            return x
+    Wobble.type_name = "wobble"
+    net = Net("n", input=(3, 8, 8), layers=[Conv(name="c", out=2, kernel=3), Wobble(name="w")])
+    with pytest.raises(CnnCostError, match=r"layer 'w' \(wobble\): layer type 'wobble' has no receptive-field rule"):
+        receptive_field(net)
+
+
+def test_a_flat_input_is_refused() -> None:
+    with pytest.raises(CnnCostError, match="need a CxHxW input"):
+        receptive_field(Net("v", input=(10,), layers=[Linear(out=3)]))
+
+
+# --- rules by hand ---
+
+def one(layers, input=(4, 16, 16)):
+    return receptive_field(Net("n", input=input, layers=layers))
+
+
+def test_window_rules_with_dilation_padding_and_asymmetric_kernels() -> None:
+    rows = one([Conv(name="a", out=4, kernel=(3, 5), stride=(1, 2), padding=1, dilation=2),
+                MaxPool(name="p", kernel=3, stride=2, padding=1), PixelUnshuffle(name="u", factor=2)], (4, 34, 36))
+    a, p, u = rows[1:]
+    assert a.size == (5, 9) and a.stride == (1, 2) and a.offset == (1, 3)  # dilated: 5 and 9 pixels
+    assert p.size == (5 + 2, 9 + 4) and p.stride == (2, 4) and p.offset == (1, 3)
+    assert u.size == (7 + 2, 13 + 4) and u.stride == (4, 8) and u.offset == (2, 5)
+
+
+def test_pad_and_crop_shift_the_centre() -> None:
+    rows = one([Pad(name="pad", padding=(1, 2, 3, 4)), cnncost.CenterCrop(name="crop", size=(8, 9))])
+    pad, crop = rows[1:]
+    assert pad.offset == (-3, -1) and pad.size == (1, 1)
+    # 23x19 cropped to 8x9: top round(15 / 2) = 8 (half to even), left round(10 / 2) = 5
+    assert crop.offset == (-3 + 8, -1 + 5)
+
+
+def test_fractional_strides_are_exact() -> None:
+    rows = one([Conv(name="c", out=4, kernel=3, stride=2), Upsample(name="up", scale_factor=2.0),
+                PixelShuffle(name="ps", factor=2), ConvTranspose(name="t", out=2, kernel=2, stride=2)])
+    c, up, ps, t = rows[1:]
+    assert (c.effective_stride, up.effective_stride, ps.effective_stride, t.effective_stride) == \
+        (2, 1, Fraction(1, 2), Fraction(1, 4))
+    assert up.receptive_field == 3 and up.note == ""  # nearest: every position reads one input position
+    assert t.receptive_field == 3  # a 2x2 transposed conv at stride 2: each output reads one input
+    bilinear = one([Upsample(name="up", scale_factor=2.0, mode="bilinear")])[1]
+    assert bilinear.effective_stride == Fraction(1, 2) and bilinear.receptive_field == 2
+    assert bilinear.extent(2, 3) == ((0, 1), (1, 2))  # src (v + 1/2) / 2 - 1/2: 0.75 and 1.25
+    odd = one([ConvTranspose(name="t", out=2, kernel=3, stride=2)])[1]
+    assert odd.receptive_field == 2 and "varies with the position (1..2, period 2)" in odd.note
+    gap = one([ConvTranspose(name="t", out=2, kernel=1, stride=2)])[1]
+    assert "some positions read no input" in gap.note
+
+
+def test_merges_take_the_union_of_their_paths() -> None:
+    # two paths of one stride but different centres: the union is wider than either
+    net = Net("n", input=(2, 20, 20), layers=[
+        Conv(name="a", out=2, kernel=3, padding=0), Pad(name="pa", padding=1),
+        Conv(name="b", inputs=("input",), out=2, kernel=5, padding=2),
+        Add(name="add", inputs=("pa", "b"))])
+    rows = by_name(net)
+    assert (rows["pa"].size, rows["b"].size, rows["add"].size) == ((3, 3), (5, 5), (5, 5))
+    shifted = Net("n", input=(2, 20, 20), layers=[
+        Conv(name="a", out=2, kernel=3), Pad(name="pa", padding=(0, 2, 1, 1)),   # centre moved right
+        Conv(name="b", inputs=("input",), out=2, kernel=3, padding=1), Add(name="add", inputs=("pa", "b"))])
+    add = by_name(shifted)["add"]
+    assert add.size == (3, 4) and add.extent(0, 0) == ((-1, 1), (-1, 2))
+    # different strides, equal shapes: the largest field, and a note that travels on
+    mixed = Net("n", input=(2, 16, 16), layers=[
+        Conv(name="a", out=2, kernel=9, stride=1), Conv(name="b", inputs=("input",), out=2, kernel=2, stride=2),
+        Add(name="add", inputs=("a", "b")), ReLU(name="relu")])
+    rows = by_name(mixed)
+    assert rows["add"].receptive_field == 9 and "strides differ (h 1, 2; w 1, 2)" in rows["relu"].note
+    # a broadcast gate: every position sees what the gate saw
+    gate = Net("n", input=(2, 16, 16), layers=[
+        Conv(name="c", out=2, kernel=3, padding=1), GlobalAvgPool(name="g"), Sigmoid(name="s"),
+        Mul(name="mul", inputs=("c", "s"))])
+    mul = by_name(gate)["mul"]
+    assert mul.whole_input and mul.size == (16, 16) and mul.extent(5, 7) == ((0, 15), (0, 15))
+
+
+def test_adaptive_pools() -> None:
+    rows = one([Conv(name="c", out=4, kernel=3, padding=1), AdaptiveAvgPool(name="a", output=(4, 6))])
+    a = rows[2]
+    assert a.stride == (4, Fraction(8, 3)) and a.size == (3 + 3, 3 + 3) and not a.whole_input
+    assert "w: the field varies with the position (5..6, period 3)" in a.note  # bins of 16 / 6: 3 or 4 columns
+    flat = one([Conv(name="c", out=4, kernel=3), Flatten(name="f"), Linear(name="fc", out=3)])
+    assert flat[2].whole_input and flat[2].size == (16, 16)  # 14x14 from 16: every pixel
+    assert flat[3].size == (16, 16)
+
+
+def test_frame_columns_and_types() -> None:
+    frame = receptive_frame("vgg16")
+    assert list(frame.columns[:5]) == ["name", "type", "receptive_field", "effective_stride", "center_offset"]
+    assert list(frame["name"]) == list(cnncost.table("vgg16").to_dataframe()["name"])  # to join on
+    assert str(frame["receptive_field"].dtype) == "int64" and frame["center_offset"].dtype == object
+    row = frame.set_index("name").loc["stage5.pool5"]
+    assert (row.receptive_field_h, row.effective_stride_w, row.center_offset_h) == (212, 32, Fraction(31, 2))
+    assert frame["whole_input"].dtype == bool and frame.set_index("name").loc["fc8", "whole_input"]
+    rect = receptive_frame(Net("n", input=(3, 9, 9), layers=[Conv(name="c", out=2, kernel=(1, 3))]))
+    assert rect.loc[1, "receptive_field"] == (1, 3) and rect.loc[1, "receptive_field_w"] == 3
+
+
+def test_the_whole_zoo_has_receptive_fields() -> None:
+    for arch in ("unet", "deeplabv3-resnet50", "lraspp-mobilenet-v3-large", "shufflenet-v2-x1-0", "convnext-tiny",
+                 "densenet121", "inception-v3-aux", "mobilenet-v3-large", "parnet-s", "squeezenet1-0"):
+        rows = receptive_field(arch)
+        assert len(rows) == len(compile(cnncost.load(arch)).nodes)
+        assert all(r.size[0] >= 1 and r.size[1] >= 1 for r in rows)
+
+
+# --- the gradient: what one output position really depends on ---
+
+torch = pytest.importorskip("torch", reason="the gradient measurement builds the net in PyTorch")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from test_differential import conv, pool, small  # noqa: E402  (tests/ is on sys.path)
+
+
+def positive_model(net: Net):
+    """The net with positive weights (1 / fan-in: values stay near 1), zero biases, and max pools
+    as average pools (a max pool routes its gradient to one pixel; what it depends on is its
+    window): on a positive input nothing cancels, so every dependence shows in the gradient."""
+    from torch import nn
+    from cnncost.torch_backend import build
+    model = build(net).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.fill_(0.0 if name.endswith("bias") else 1.0 / max(1, p[0].numel()))
+
+    def swap(m):
+        if isinstance(m, nn.MaxPool2d):
+            return nn.AvgPool2d(m.kernel_size, m.stride, m.padding, m.ceil_mode)
+        if isinstance(m, nn.AdaptiveMaxPool2d):
+            return nn.AdaptiveAvgPool2d(m.output_size)
+        return m
+    model._steps = [(swap(m), inputs) for m, inputs in model._steps]
+    return model
+
+
+def measure(model, shape, positions: dict[int, list[tuple[int, int]]]):
+    """For each row index, the (rows, columns) extent of the nonzero input gradient of each of its
+    output positions (all channels summed), one sample of a batch per position."""
+    total = sum(len(p) for p in positions.values())
+    x = (torch.rand((total, *shape)) + 0.5).requires_grad_(True)
+    env = [x]
+    for module, inputs in model._steps:
+        env.append(module(*[env[i] for i in inputs]))
+    loss, b = 0, 0
+    for row, spots in positions.items():
+        pick = torch.zeros(env[row].shape[:1] + (1,) + env[row].shape[2:])
+        for i, j in spots:
+            pick[b, 0, i, j] = 1.0
+            b += 1
+        loss = loss + (env[row] * pick).sum()
+    loss.backward()
+    grad = x.grad.abs().sum(1)
+    out, b = {}, 0
+    for row, spots in positions.items():
+        got = []
+        for _ in spots:
+            rows, cols = torch.nonzero(grad[b].sum(1)).flatten(), torch.nonzero(grad[b].sum(0)).flatten()
+            got.append(((int(rows.min()), int(rows.max())), (int(cols.min()), int(cols.max())))
+                       if len(rows) else (None, None))  # a position that reads no input (a transposed conv's gap)
+            b += 1
+        out[row] = got
+    return out
+
+
+def reads(node, axis: int, v: int) -> list[tuple[int, int]]:
+    """(input, position) pairs that position v of `node` reads along `axis` (1: H, 2: W), unclamped,
+    as PyTorch computes them (written here apart from cnncost.receptive: it only decides which
+    positions the gradient is compared at)."""
+    layer, shapes = node.layer, node.input_shapes
+    pick = (lambda value: value[axis - 1] if isinstance(value, (tuple, list)) else value)
+    if isinstance(layer, (Conv, MaxPool, AvgPool)):
+        k, pad = pick(layer.kernel), layer.padding
+        if isinstance(layer, Conv):
+            s, d = pick(layer.stride), pick(layer.dilation)
+            top = (d * (k - 1)) // 2 if pad == "same" else 0 if pad == "valid" else pick(pad)
+        else:
+            s, d, top = pick(layer.effective_stride), 1, pick(pad)
+        return [(0, v * s - top + m * d) for m in range(k)]
+    if isinstance(layer, ConvTranspose):
+        k, s, p, d = (pick(layer.kernel), pick(layer.stride), pick(layer.padding), pick(layer.dilation))
+        return [(0, (v + p - m * d) // s) for m in range(k) if (v + p - m * d) % s == 0]
+    if isinstance(layer, PixelUnshuffle):
+        return [(0, v * layer.factor + m) for m in range(layer.factor)]
+    if isinstance(layer, PixelShuffle):
+        return [(0, v // layer.factor)]
+    if isinstance(layer, Upsample):
+        n_in, n_out = shapes[0][axis], node.output_shape[axis]
+        scale = Fraction(n_in, n_out) if layer.scale_factor is None else 1 / Fraction(pick(layer.scale_factor))
+        src = (v + Fraction(1, 2)) * scale - Fraction(1, 2) if layer.mode == "bilinear" else v * scale
+        first = src.numerator // src.denominator
+        return [(0, first)] + ([(0, first + 1)] if layer.mode == "bilinear" and src != first else [])
+    if isinstance(layer, Pad):
+        left, _, top, _ = layer.sides()
+        return [(0, v - (top if axis == 1 else left))]
+    if node.layer.arity is None:  # merges: the same position of each input (a broadcast gate: its only one)
+        return [(i, 0 if shape[axis] == 1 else v) for i, shape in enumerate(shapes)]
+    return [(0, v)]  # element-wise
+
+
+def clean(graph, k: int, axis: int, u: int) -> bool:
+    """No padding (and no position PyTorch clamps) anywhere in the cone of position u of node k."""
+    need: dict[int, set[int]] = {k: {u}}
+    for index in range(k, 0, -1):
+        node = graph.nodes[index]
+        for v in need.pop(index, ()):
+            for which, position in reads(node, axis, v):
+                if not 0 <= position < node.input_shapes[which][axis]:
+                    return False
+                need.setdefault(node.inputs[which], set()).add(position)
+    return True
+
+
+def check_against_gradient(net: Net, per_row: int = 6, rows: set[str] | None = None,
+                           spots: dict[str, list[tuple[int, int]]] | None = None) -> dict[str, list]:
+    """Every spatial row (or those named): the exact extent of each of up to `per_row` clean
+    positions (or of the `spots` given for a row) equals the gradient's. Returns, per row, the
+    extents compared."""
+    graph = compile(net)
+    records = receptive_field(net)
+    _, H, W = net.input
+    positions = {}
+    for k, (node, record) in enumerate(zip(graph.nodes, records)):
+        if k == 0 or len(node.output_shape) != 3 or record.model.span is not None:
+            continue
+        if spots and node.path in spots:
+            positions[k] = spots[node.path]
+            assert all(clean(graph, k, 1, i) and clean(graph, k, 2, j) for i, j in positions[k])
+            continue
+        if rows is not None and node.path not in rows:
+            continue
+        hs = [u for u in range(node.output_shape[1]) if clean(graph, k, 1, u)]
+        ws = [u for u in range(node.output_shape[2]) if clean(graph, k, 2, u)]
+        if hs and ws:
+            count = min(per_row, max(len(hs), len(ws)))
+            positions[k] = [(hs[(t * 7) % len(hs)], ws[(t * 5) % len(ws)]) for t in range(count)]
+    if not positions:
+        return {}
+    measured = measure(positive_model(net), net.input, positions)
+    for k, spots in positions.items():
+        for (i, j), got in zip(spots, measured[k]):
+            predicted = records[k].extent(i, j)
+            if None in predicted:
+                predicted = (None, None)
+            assert predicted == got, (
+                f"{graph.nodes[k].path} at ({i}, {j}): predicted {records[k].extent(i, j)}, gradient {got}\n"
+                + cnncost.dump_spec(net))
+    return {graph.nodes[k].path: measured[k] for k in positions}
+
+
+@st.composite
+def conv_pool_nets(draw, resampling: bool = False) -> Net:
+    """Chains and DAGs of convolutions and pools (test_differential's), with same-size residual and
+    concat branches and merges of earlier tensors; with `resampling`, also upsampling, transposed
+    convs, pixel (un)shuffles and zero padding."""
+    x = (draw(st.integers(1, 3)), draw(st.integers(12, 36)), draw(st.integers(12, 36)))
+    start, layers, tensors = x, [], [("input", x)]
+    for i in range(draw(st.integers(1, 6))):
+        c = x[0]
+        kind = draw(st.sampled_from(("conv", "conv", "pool", "residual", "concat", "merge")
+                                    + (("up", "convt", "pixel", "unpixel", "pad") if resampling else ())))
+        if kind == "conv":
+            node = conv(draw, c)
+        elif kind == "pool":
+            node = pool(draw)
+        elif kind == "residual":
+            node = Residual(layers=(Conv(out=c, kernel=draw(st.integers(1, 4)), padding="same",
+                                         dilation=draw(st.integers(1, 2))),))
+        elif kind == "concat":
+            node = Concat(branches=tuple((Conv(out=draw(st.integers(1, 2)), kernel=k, padding="same"),)
+                                         for k in draw(st.lists(st.integers(1, 5), min_size=1, max_size=3))))
+        elif kind == "merge":
+            same = [name for name, shape in tensors[:-1] if shape == x]
+            if not same:
+                continue
+            node = Add(inputs=(tensors[-1][0], draw(st.sampled_from(same))))
+        elif kind == "up":
+            node = draw(st.sampled_from((Upsample(scale_factor=2.0), Upsample(scale_factor=2.0, mode="bilinear"),
+                                         Upsample(size=(2 * x[1], 2 * x[2]), mode="bilinear"))))
+        elif kind == "convt":
+            stride = draw(st.integers(1, 3))
+            node = ConvTranspose(out=draw(st.integers(1, 3)), kernel=small(draw, 1, 4), stride=stride,
+                                 padding=draw(st.integers(0, 1)), output_padding=draw(st.integers(0, stride - 1)),
+                                 dilation=draw(st.integers(1, 2)))
+        elif kind == "pixel":
+            # a conv first: channels that a pixel unshuffle made from different positions are mixed
+            # (a shuffle that undoes an unshuffle directly reads each pixel once: the field is an upper bound)
+            node = Sequential(layers=(Conv(out=4 * draw(st.integers(1, 2)), kernel=1), PixelShuffle(factor=2)))
+        elif kind == "unpixel":
+            node = PixelUnshuffle(factor=2)
+        else:
+            node = Pad(padding=draw(st.sampled_from((1, (0, 2), (1, 0, 2, 3)))))
+        node = type(node)(**{**node.__dict__, "name": f"n{i}"})
+        try:
+            y = compile(Net("probe", input=start, layers=(*layers, node))).output_shape
+        except CnnCostError:
+            continue
+        if y[1] * y[2] > 80 * 80:
+            continue
+        layers.append(node)
+        x = y
+        tensors.append((f"n{i}", x))
+    if not layers:
+        layers.append(Conv(name="only", out=1, kernel=3))
+    return Net("random", input=start, layers=tuple(layers))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=conv_pool_nets())
+def test_random_conv_pool_nets_match_the_gradient(net: Net) -> None:
+    check_against_gradient(net)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=conv_pool_nets(resampling=True))
+def test_random_nets_with_upsampling_match_the_gradient(net: Net) -> None:
+    check_against_gradient(net)
+
+
+def test_unet_matches_the_gradient_at_every_phase() -> None:
+    """U-Net (crops, transposed convs) with 2 channels a level at 204 x 204 (20 x 20 out): the field
+    of an output position varies with the position modulo 16; all 16 phases are exact, and the
+    largest is the row's receptive field."""
+    text = (ROOT / "specs" / "unet.yaml").read_text(encoding="utf-8")
+    net = cnncost.parse_spec(re.sub(r"width: \d+", "width: 2", text).replace("[1, 572, 572]", "[1, 204, 204]"))
+    rows = {f"up{i}.{name}" for i in range(1, 5) for name in ("upconv", "crop", "concat", "conv2")}
+    measured = check_against_gradient(net, per_row=3, rows=rows, spots={"out": [(u, (3 * u) % 20) for u in range(16)]})
+    assert len(measured) == len(rows) + 1
+    sizes = {h[1] - h[0] + 1 for h, _ in measured["out"]}
+    out = by_name(net)["out"]
+    assert min(sizes) == 188 and max(sizes) == out.receptive_field == 204
+    assert "varies with the position (188..204, period 16)" in out.note
