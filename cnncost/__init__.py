@@ -18,8 +18,6 @@ from .layers import (AdaptiveMaxPool, CenterCrop, ChannelShuffle, Chunk, ConvTra
                      Hardtanh, Identity, InstanceNorm, LayerNorm, LayerScale, Mish, Pad, PixelShuffle,
                      PixelUnshuffle, Softmax, StochasticDepth, Upsample)
 from .net import Net
-from .frames import zoo_frame
-from .receptive import receptive_field, receptive_frame
 from .report import Report, Row
 from .spec import dump_spec, load_spec, parse_spec
 from .zoo import list_archs, register_arch
@@ -36,3 +34,18 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "analyze", "compile"
            "LayerNorm", "GroupNorm", "InstanceNorm", "Hardsigmoid", "Hardtanh", "Mish", "Softmax", "Identity",
            "Chunk", "ChannelShuffle", "LayerScale", "StochasticDepth", "Upsample", "ConvTranspose", "PixelShuffle",
            "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool"]
+
+
+_LAZY = {"receptive_field": "receptive", "receptive_frame": "receptive", "zoo_frame": "frames"}
+
+
+def __getattr__(name: str):
+    """Functions whose modules load on first use (they are off the command line's cold path)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cnncost' has no attribute '{name}'")
+    import importlib
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+

@@ -58,7 +58,8 @@ class Comparison:
     def to_dataframe(self) -> Any:
         """One row per architecture; count columns int64 where their values and sum fit, else
         Python ints (object), never uint64 or float; then `<column>_ratio` for each compared
-        column, its ratio to the first architecture (float; NaN where the baseline's figure is 0)."""
+        column, its ratio to the first architecture as in the JSON: the nearest Python float, None
+        where the baseline's figure is 0 (dtype object: never NaN)."""
         import pandas as pd
         architectures = self.to_dict()["architectures"]
         records = [{k: v for k, v in a.items() if k != "ratios"} for a in architectures]
@@ -66,7 +67,7 @@ class Comparison:
                                     else pd.Series([r[key] for r in records], dtype=object))
                               for key in records[0]})
         for column in COMPARED:
-            frame[f"{column}_ratio"] = pd.Series([a["ratios"][column] for a in architectures], dtype="float64")
+            frame[f"{column}_ratio"] = pd.Series([a["ratios"][column] for a in architectures], dtype=object)
         return frame.set_index("name")
 
     def to_text(self, fmt: str = "text") -> str:

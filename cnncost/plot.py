@@ -204,8 +204,8 @@ def timeline(report: Report, ax: Any = None, batch: int | None = None) -> Any:
         if first:
             ax.axvline(first - 0.5, color="0.35", linestyle=":", linewidth=1)
         last = stop - first == 1  # the optimizer step: one moment, at the right edge
-        ax.text(stop - 0.5 if last else (first + stop - 1) / 2, top * 1.13, name, ha="right" if last else "center",
-                va="bottom", fontsize=9, color="0.25")
+        ax.text(stop - 0.5 - 0.01 * n if last else (first + stop - 1) / 2, top * 1.13, name,
+                ha="right" if last else "center", va="bottom", fontsize=9, color="0.25")
     moment = step.moment(peak)
     ax.plot([peak], [totals[peak] / size], marker="v", color="black", markersize=8, zorder=5)
     left = peak > 0.6 * n

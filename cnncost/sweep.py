@@ -65,8 +65,8 @@ def sweep(arch: str | os.PathLike[str] | Net, *, batch: int | Iterable[int] = 12
     Each of batch, input, width, depth, dtype and optimizer takes one value or a list (any
     iterable: `range(1, 257)` works). `input`: "3x224x224", (3, 224, 224) or a single size 224
     (the net's channels, square); default the net's own input. `width` / `depth`: multipliers for
-    the families that take them (`cnncost list` marks them; resnet, mobilenet, efficientnet,
-    regnet...), 1 = the registered net. `invalid="drop"` leaves out configurations the net cannot
+    the families whose builder takes them (resnet, mobilenet, efficientnet, regnet: the `scale`
+    hook of `register_arch`, docs/sweeps.md), 1 = the registered net. `invalid="drop"` leaves out configurations the net cannot
     run (an input too small for its kernels); the default raises the error `table` would.
 
     Columns: `width` and `depth` (when given), `input`, `batch`, `dtype`, `optimizer`, then the
@@ -165,7 +165,7 @@ def sweep(arch: str | os.PathLike[str] | Net, *, batch: int | Iterable[int] = 12
 # --- arguments ---
 
 def _positive_ints(value: Any, what: str) -> list[int]:
-    values = [value] if isinstance(value, int) else list(value)
+    values = [value] if isinstance(value, (int, np.integer)) else list(value)
     if not values:
         raise CnnCostError(f"{what} needs at least one value")
     for v in values:

@@ -78,7 +78,7 @@ def test_bad_option_exits_2(capsys):
 def test_real_process_no_traceback_and_no_heavy_imports(tmp_path):
     # A cold process: errors are one line, and pandas/torch are never imported for a table.
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\ninput: [3, 8, 8]\nlayers: [{name: c, type: nope}]\n")
+    bad.write_text("name: x\ninput: [3, 8, 8]\nlayers: [{name: c, type: qqqq}]\n")
     probe = ("import sys; from cnncost.cli import main; code = main(sys.argv[1:]); "
              "heavy = [m for m in ('torch', 'pandas', 'matplotlib', 'numpy') if m in sys.modules]; "
              "print('HEAVY', heavy, file=sys.stderr); sys.exit(code)")
@@ -87,7 +87,7 @@ def test_real_process_no_traceback_and_no_heavy_imports(tmp_path):
     failed = subprocess.run([sys.executable, "-c", probe, "table", str(bad)], capture_output=True, text=True)
     assert failed.returncode == 2
     assert "Traceback" not in failed.stderr
-    assert failed.stderr.splitlines()[0] == (f"cnncost: error: {bad}: layer 'c': unknown layer type 'nope'; "
+    assert failed.stderr.splitlines()[0] == (f"cnncost: error: {bad}: layer 'c': unknown layer type 'qqqq'; "
                                              "allowed: " + failed.stderr.split("allowed: ")[1].splitlines()[0])
 
 

@@ -351,6 +351,12 @@ def test_table_without_count_as_has_no_ops_key() -> None:
     assert data["total"]["training_flops"] == MODELS["alexnet"]["tools"]["flopcounter"]["train_step_b2"]
 
 
+def test_a_freeze_pattern_that_matches_nothing_is_an_error() -> None:
+    with pytest.raises(CnnCostError, match="matches no layer; did you mean 'layer1.0.residual.conv"):
+        cnncost.table("resnet18", freeze=["layer1.0.residual.conv"])
+    assert cnncost.table("resnet18", freeze="layer1").totals.backward_flops < cnncost.table("resnet18").totals.backward_flops
+
+
 def test_cli_flags() -> None:
     import argparse
     parser = argparse.ArgumentParser()

@@ -16,7 +16,6 @@ FLOPs convention; `tool_params`, `param_split` and `torchinfo_sizes` the tools' 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Iterable
 
 from . import (allops, flopcounter, fvcore, profiles, ptflops, ptflops_aten, thop, torchinfo, torchscan,

@@ -42,6 +42,3 @@ def affine(node: GraphNode) -> bool:
     layer = node.layer
     return bool(getattr(layer, "affine", getattr(layer, "elementwise_affine", False)))
 
-
-def spatial(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return shape[1:]

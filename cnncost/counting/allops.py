@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..shapes import pair
 from ._util import has_bias, kernel_area, n_in, n_out, x_of
 
 if TYPE_CHECKING:

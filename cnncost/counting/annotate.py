@@ -42,6 +42,15 @@ def annotate(report: Report, graph: Graph, count_as: str | None = None, freeze: 
     that nobody else holds: `cnncost.table` does) instead of copying them."""
     from . import TOOLS, ops, tool_name
     patterns = tuple(freeze or ())
+    if isinstance(freeze, str):
+        patterns = (freeze,)
+    for pattern in patterns:  # a typo would silently freeze nothing
+        if not any(frozen_nodes(graph, (pattern,))):
+            import difflib
+            from ..errors import CnnCostError
+            close = difflib.get_close_matches(pattern, [n.path for n in graph.nodes[1:]], n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; row paths look like '{graph.nodes[-1].path}'"
+            raise CnnCostError(f"--freeze '{pattern}' matches no layer{hint}")
     frozen = frozen_nodes(graph, patterns)
     batch = report.options.batch
     step = training(graph, batch, frozen)
