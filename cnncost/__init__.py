@@ -19,7 +19,6 @@ from .layers import (AdaptiveMaxPool, CenterCrop, ChannelShuffle, Chunk, ConvTra
                      PixelUnshuffle, Softmax, StochasticDepth, Upsample)
 from .net import Net
 from .report import Report, Row
-from .spec import dump_spec, load_spec, parse_spec
 from .zoo import list_archs, register_arch
 
 __version__ = "0.1.0"
@@ -36,7 +35,9 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "analyze", "compile"
            "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool"]
 
 
-_LAZY = {"receptive_field": "receptive", "receptive_frame": "receptive", "zoo_frame": "frames"}
+_LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml
+         "receptive_field": "receptive", "receptive_frame": "receptive", "zoo_frame": "frames", "sweep": "sweep",
+         "from_torch": "importers", "from_onnx": "importers"}
 
 
 def __getattr__(name: str):
