@@ -173,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "total, the engine's figures with measurements (needs cnncost[torch]).")
     check.add_argument("arch", metavar="NAME|FILE.yaml")
     check.add_argument("--device", default="cpu", type=device_name, help="cpu (default), cuda or cuda:N")
+    check.add_argument("--against", metavar="SOURCE",
+                       help="compare the spec with the real network SOURCE (torchvision:NAME, timm:NAME, "
+                            "package.module:callable or FILE.onnx), layer by layer: see docs/import.md")
     check.add_argument("--batch", type=positive_int, default=2, help="images per step (default 2)")
     check.add_argument("--input", type=parse_input, metavar="CxHxW", help="input size, e.g. 3x299x299")
     check.add_argument("--dtype", default="fp32", choices=("fp32", "fp64", "fp16", "bf16"),

@@ -31,6 +31,7 @@ _TOP_LEVEL = ("name", "input", "layers", "notes", "blocks", "outputs")
 _NODE_LIST_FIELDS = ("layers", "shortcut")
 _MAX_TEMPLATE_NESTING = 32
 _MAX_DEPTH = 200  # blocks inside blocks; real networks nest fewer than 10 deep
+IMPORTER_TYPES = ("opaque", "shared", "reshape")  # registered by cnncost.importers, loaded on first use
 YAML_KEYS = {"inputs": "from"}  # Python field -> YAML key, where `from` is a Python keyword
 
 
@@ -193,6 +194,9 @@ class _Converter:
         if type_name in self.templates:
             return self._instantiate(item, path, parent, index)
         cls = LAYER_TYPES.get(type_name)
+        if cls is None and type_name in IMPORTER_TYPES:
+            from . import importers  # noqa: F401  (registers the node types imported graphs use)
+            cls = LAYER_TYPES.get(type_name)
         if cls is None:
             raise SpecError(f"unknown layer type '{type_name}'"
                             + suggest(str(type_name), list(LAYER_TYPES) + list(self.templates)), path=path)

@@ -14,10 +14,21 @@ LAYER_HEADERS = ("layer", "type", "output", "params", "MACs", "FLOPs", "saved MB
 
 def run_check(args: argparse.Namespace) -> tuple[str, int]:
     """Output text and exit code: 1 when an exact quantity differs, else 0."""
+    if getattr(args, "against", None):
+        return run_against(args)
     result = check(getattr(args, "net", None) or args.arch, batch=args.batch, device=args.device,
                    dtype=args.dtype, input=args.input, optimizer=args.optimizer,
                    allow_large=getattr(args, "allow_large", False))
     return render(result, args.format), 0 if result.ok else 1
+
+
+def run_against(args: argparse.Namespace) -> tuple[str, int]:
+    """`check SPEC --against SOURCE`: exit 1 naming the first layer that differs from the real network."""
+    from .against import check_against
+    result = check_against(getattr(args, "net", None) or args.arch, args.against, batch=args.batch, input=args.input)
+    if args.format == "json":
+        return dumps(result.to_dict(), indent=2), 0 if result.ok else 1
+    return result.summary(), 0 if result.ok else 1
 
 
 def render(result: CheckResult, fmt: str) -> str:
