@@ -360,6 +360,8 @@ def _cells(row: Row, fmt: str) -> list[str]:
     """The lecture's memory columns, or under the autograd convention the bytes saved for backward."""
     cells = [text_cell(row.name, fmt), text_cell(row.type, fmt), text_cell(row.attrs, fmt),
              format_shape(row.output_shape), si(row.activations), grouped(row.params), si(row.macs), si(row.flops)]
+    if row.ops is not None:  # --count-as TOOL: what that tool reports
+        cells.append(si(row.ops))
     if row.saved_bytes is not None:
         return cells + [mebibytes(row.saved_bytes)]
     return cells + [mebibytes(row.activation_memory_bytes), mebibytes(row.param_memory_bytes),
@@ -371,7 +373,8 @@ def render(report: Report, fmt: str) -> str:
     'autograd' memory convention a saved-bytes column and the step's breakdown at its peak."""
     body = [_cells(row, fmt) for row in report.rows] + [_cells(report.totals, fmt)]
     autograd = report.step is not None
-    headers = HEADERS + (("saved (MB)",) if autograd else LECTURE_MEMORY)
+    headers = HEADERS + (("ops",) if report.totals.ops is not None else ()) \
+        + (("saved (MB)",) if autograd else LECTURE_MEMORY)
     table = grid(headers, body, TABLEFMT[fmt], ("left", "left", "left", "left") + ("right",) * (len(headers) - 4))
     total = report.totals
     breakdown = report.step_breakdown() if autograd else None
@@ -413,6 +416,8 @@ def csv_table(report: Report) -> str:
     columns = ("name", "type", "depth", "attrs", "input_shape", "output_shape") + NUMERIC_COLUMNS
     if report.step is not None:
         columns += ("saved_bytes",)
+    if report.totals.ops is not None:  # --count-as TOOL
+        columns += ("ops", "backward_flops", "training_flops")
     lines = [csv_line(list(columns))]
     for row in report.rows + (report.totals,):
         record = {c: getattr(row, c) for c in columns}
