@@ -79,10 +79,9 @@ class AvgPool(_WindowPool):
                             count_include_pad=self.count_include_pad)
 
 
-@register("adaptive_avgpool")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
-class AdaptiveAvgPool(Layer):
-    """Adaptive average pooling to a fixed output size (`nn.AdaptiveAvgPool2d`)."""
+class _AdaptivePool(Layer):
+    """Pooling to a fixed output size, whatever the input's; no params, no MACs."""
 
     output: IntOrPair
 
@@ -96,6 +95,12 @@ class AdaptiveAvgPool(Layer):
     def describe(self) -> str:
         oh, ow = pair(self.output)
         return f"-> {oh}x{ow}"
+
+
+@register("adaptive_avgpool")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class AdaptiveAvgPool(_AdaptivePool):
+    """Adaptive average pooling to a fixed output size (`nn.AdaptiveAvgPool2d`)."""
 
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
         """Input; to 1x1 PyTorch computes a mean instead, which saves nothing."""
@@ -110,21 +115,8 @@ class AdaptiveAvgPool(Layer):
 
 @register("adaptive_maxpool")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
-class AdaptiveMaxPool(Layer):
+class AdaptiveMaxPool(_AdaptivePool):
     """Adaptive max pooling to a fixed output size (`nn.AdaptiveMaxPool2d`)."""
-
-    output: IntOrPair
-
-    def validate(self) -> None:
-        self.require_positive(output=self.output)
-
-    def out_shape(self, x: Shape) -> Shape:
-        self.expect_map(x)
-        return (x[0], *pair(self.output))
-
-    def describe(self) -> str:
-        oh, ow = pair(self.output)
-        return f"-> {oh}x{ow}"
 
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
         """Input and int64 indices, one per output element, at every output size (1x1 included:
