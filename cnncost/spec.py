@@ -49,7 +49,7 @@ def load_spec(path: str | os.PathLike[str], source: str | None = None, *, max_by
 def parse_spec(text: str, source: str = "<spec>", *, max_nodes: int | None = None) -> Net:
     """A Net from YAML text, through the plain-data loader of `cnncost.reading` (no duplicate
     keys, aliases expanded to at most `max_nodes` nodes, no tags but the plain ones)."""
-    from .reading import load_yaml
+    from .safe_yaml import load_yaml
     document = load_yaml(text, source, max_nodes=max_nodes)
     try:
         return _net_from_dict(document, source)

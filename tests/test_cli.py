@@ -91,6 +91,20 @@ def test_real_process_no_traceback_and_no_heavy_imports(tmp_path):
                                              "allowed: " + failed.stderr.split("allowed: ")[1].splitlines()[0])
 
 
+def test_cold_table_of_a_python_family_loads_only_what_it_prints_with():
+    # The cold path (issue 12's 5x target): a built-in Python family needs no YAML parser, no peer
+    # tool's counting rules, no importer; each of these was imported once.
+    probe = ("import sys; from cnncost.cli import main; code = main(sys.argv[1:]); "
+             "print('LOADED', sorted(m for m in ('yaml', 'cnncost.counting.tools', 'cnncost.importers.torch_trace', "
+             "'cnncost.importers.onnx_graph', 'cnncost.safe_yaml') if m in sys.modules), "
+             "file=sys.stderr); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", probe, "table", "resnet152"], capture_output=True, text=True)
+    assert done.returncode == 0 and "LOADED []" in done.stderr, done.stderr[-500:]
+    counted = subprocess.run([sys.executable, "-c", probe, "table", "resnet18", "--count-as", "fvcore"],
+                             capture_output=True, text=True)
+    assert counted.returncode == 0 and "'cnncost.counting.tools'" in counted.stderr
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])

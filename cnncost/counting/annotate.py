@@ -40,7 +40,6 @@ def annotate(report: Report, graph: Graph, count_as: str | None = None, freeze: 
     `ops`, per row and in the total; the JSON gains `count_as`, `ops_unit`, `freeze` (when given)
     and `training_flop_convention`. `in_place` fills the report's own rows (a report just built,
     that nobody else holds: `cnncost.table` does) instead of copying them."""
-    from . import TOOLS, ops, tool_name
     patterns = tuple(freeze or ())
     if isinstance(freeze, str):
         patterns = (freeze,)
@@ -58,6 +57,7 @@ def annotate(report: Report, graph: Graph, count_as: str | None = None, freeze: 
     total_ops = None
     extra: dict = {}
     if count_as is not None:
+        from .tools import TOOLS, ops, tool_name  # the tools load only when one is asked for
         name = tool_name(count_as)
         counted = ops(graph, name, batch, frozen=frozen)
         column = per_row(report, graph, counted.per_node)

@@ -13,12 +13,21 @@ from typing import Any
 from . import opaque as _opaque, reuse as _reuse  # noqa: F401  (registers the layer types)
 from .opaque import Opaque
 from .reuse import Reshape, Shared
-# The functions, bound after their modules (a submodule import would otherwise leave the package
-# attribute `from_torch` naming the module); neither module imports torch or onnx at import time.
-from .from_onnx import from_onnx
-from .from_torch import from_torch
 
 __all__ = ["from_torch", "from_onnx", "load_source", "resolve_module", "Opaque", "Shared", "Reshape"]
+
+
+_FUNCTIONS = {"from_torch": "torch_trace", "from_onnx": "onnx_graph"}
+
+
+def __getattr__(name: str) -> Any:
+    """`from_torch` and `from_onnx`, from their modules on first use (off the command line's cold path)."""
+    if name not in _FUNCTIONS:
+        raise AttributeError(f"module 'cnncost.importers' has no attribute '{name}'")
+    import importlib
+    value = getattr(importlib.import_module(f".{_FUNCTIONS[name]}", __name__), name)
+    globals()[name] = value
+    return value
 
 
 def load_source(text: str, **options: Any):

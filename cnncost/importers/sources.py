@@ -50,15 +50,15 @@ def load_source(source: Any, *, input: Shape | str | None = None, allow_unknown:
     if isinstance(source, Net):
         return source
     if _is_module(source):
-        from .from_torch import from_torch
+        from .torch_trace import from_torch
         return from_torch(source, _shape(input) or DEFAULT_INPUT, allow_unknown=allow_unknown, train=train)
     text = os.fspath(source)
     if is_onnx(text):
-        from .from_onnx import from_onnx
+        from .onnx_graph import from_onnx
         return from_onnx(text, allow_unknown=allow_unknown, input=_shape(input))
     if is_torch_source(text):
         module, default, name = resolve_module(text)
-        from .from_torch import from_torch
+        from .torch_trace import from_torch
         return from_torch(module, _shape(input) or default, name=name, allow_unknown=allow_unknown, train=train)
     from ..api import load
     return load(text)

@@ -126,10 +126,10 @@ def check_against(spec: Any, source: Any, *, batch: int = 2, input: Shape | None
         raise CnnCostError(f"--against needs a network: torchvision:NAME, timm:NAME, package.module:callable "
                            f"or a .onnx file; got {source!r}")
     if module is not None:
-        from ..importers.from_torch import from_torch
+        from ..importers.torch_trace import from_torch
         reference = from_torch(module, shape, name=name, allow_unknown=allow_unknown, train=train)
     else:
-        from ..importers.from_onnx import from_onnx
+        from ..importers.onnx_graph import from_onnx
         reference = from_onnx(source, allow_unknown=allow_unknown, input=shape)
     notes: list[str] = []
     spec_rows = _rows(net, batch, saved)
