@@ -76,3 +76,7 @@ class Options:
                       f"activations: {self.activations}")
         return (f"batch {self.batch}, {self.dtype} ({self.bytes_per_element} B), optimizer {self.optimizer}, "
                 f"{memory}, {FLOP_CONVENTION}, MB = 2^20 B, GB = 2^30 B")
+
+# The JSON contract's version (docs/output.md): every JSON output carries it as "schema_version";
+# bumped when a field changes meaning. 1: the first versioned contract.
+SCHEMA_VERSION = 1
