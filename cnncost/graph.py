@@ -154,8 +154,9 @@ class _Compiler:
             else:
                 sent = self._visit(frame, request, stack)
         assert main is not None
-        return Graph(self.net.name, tuple(self.nodes), tuple(self.blocks), self._outputs(main),
-                     self.net.source)
+        outputs = self._outputs(main)
+        _refuse_inplace_on_split_views(self.nodes, outputs, self.source)
+        return Graph(self.net.name, tuple(self.nodes), tuple(self.blocks), outputs, self.net.source)
 
     # --- nodes ---
 
@@ -300,6 +301,46 @@ class _Compiler:
         if error.path is None or (node is not None and error.path == node.name):
             error.path = path or None
         return error.at(type_name=node.type_name if node is not None else None, source=self.source)
+
+
+def _refuse_inplace_on_split_views(nodes: list[GraphNode], outputs: tuple[int, ...], source: str | None) -> None:
+    """PyTorch's rule for the views `chunk` returns (outputs of one split): none of them, nor a view
+    of one, may be modified in place, nor may their base be while one is still to be read."""
+    if not any(node.type == "chunk" for node in nodes):
+        return
+    storage: list[int] = []  # the node whose tensor each node's output lies in
+    split_of: list[int | None] = []  # the chunk node whose output this is, or a view of
+    last_read = list(range(len(nodes)))
+    for i, node in enumerate(nodes):
+        for j in node.inputs:
+            last_read[j] = i
+    for j in outputs:  # the loss reads every output after the whole forward pass
+        last_read[j] = len(nodes)
+    inplace = [bool(getattr(node.layer, "inplace", False)) for node in nodes]
+    for i, node in enumerate(nodes):
+        keeps = node.layer is not None and not node.layer.creates_tensor() and bool(node.inputs)
+        first = node.inputs[0] if node.inputs else i
+        storage.append(storage[first] if keeps else i)
+        split_of.append(i if node.type == "chunk" else split_of[first] if keeps and not inplace[i] else None)
+    pending: dict[int, int] = {}  # chunk node -> the last node reading it or a view of it
+    for i, node in enumerate(nodes):
+        if split_of[i] is not None:
+            c = split_of[i]
+            pending[c] = max(pending.get(c, c), last_read[i])
+    for i, node in enumerate(nodes):
+        if not inplace[i] or not node.inputs:
+            continue
+        x = node.inputs[0]
+        if split_of[x] is not None:
+            problem = (f"modifies in place the output of chunk '{nodes[split_of[x]].path}', one of several views "
+                       "of one tensor, which PyTorch refuses; use inplace: false")
+        else:
+            later = [c for c, last in pending.items() if c < i < last and storage[nodes[c].inputs[0]] == storage[x]]
+            if not later:
+                continue
+            problem = (f"modifies in place a tensor that chunk '{nodes[later[0]].path}' splits while that "
+                       "chunk is still to be read, which PyTorch refuses; use inplace: false")
+        raise SpecError(problem, path=node.path, type_name=node.type, source=source)
 
 
 def _top_level(layers: tuple[Node, ...], x: Ref) -> Iterator[Visit]:

@@ -214,6 +214,15 @@ class Pad(Layer):
         return kind(self.sides())
 
 
+def _merges_flat(x: Shape, y: Shape) -> bool:
+    """Whether the crop y (C, h, w) of a map laid out as x (C, H, W) in memory flattens to one
+    view: its dimensions of size > 1, with x's strides (H*W, W, 1), must be nested
+    (each stride = the next one's stride x size), as `view` requires."""
+    strides = (x[1] * x[2], x[2], 1)
+    kept = [(size, stride) for size, stride in zip(y, strides) if size != 1]
+    return all(outer == inner * size for (_, outer), (size, inner) in zip(kept, kept[1:]))
+
+
 @register("crop")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class CenterCrop(Layer):
@@ -265,8 +274,11 @@ class CenterCrop(Layer):
         return f"-> {h}x{w}"
 
     def autograd(self, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
-        """A view of the first input (itself when nothing is cropped)."""
-        return b.view(xs[0], y, "strided")
+        """A view of the first input (itself when nothing is cropped). PyTorch flattens a crop
+        without copying when its per-sample dimensions still merge (a crop to full rows of one
+        channel, or to one pixel of a 1-channel map): such a view lies like a channel slice."""
+        flat = _merges_flat(shapes[0], y)
+        return b.view(xs[0], y, "channels" if flat else "strided")
 
     def torch_module(self, shapes: tuple[Shape, ...]) -> Any:
         from .torch_modules import CenterCrop as CropModule
