@@ -58,7 +58,7 @@ def sweep(arch: str | os.PathLike[str] | Net, *, batch: int | Iterable[int] = 12
           input: Any = None, width: float | Iterable[float] | None = None,
           depth: float | Iterable[float] | None = None, dtype: str | Iterable[str] = "fp32",
           optimizer: str | Iterable[str] = "adam", memory: str = "lecture", device: str = "cuda",
-          activations: str = "all", invalid: str = "raise") -> Any:
+          activations: str = "all", invalid: str = "raise", freeze: str | Iterable[str] = ()) -> Any:
     """Totals of `arch` for every combination of the swept values: a pandas DataFrame, one row per
     configuration.
 
@@ -67,7 +67,8 @@ def sweep(arch: str | os.PathLike[str] | Net, *, batch: int | Iterable[int] = 12
     (the net's channels, square); default the net's own input. `width` / `depth`: multipliers for
     the families whose builder takes them (resnet, mobilenet, efficientnet, regnet: the `scale`
     hook of `register_arch`, docs/sweeps.md), 1 = the registered net. `invalid="drop"` leaves out configurations the net cannot
-    run (an input too small for its kernels); the default raises the error `table` would.
+    run (an input too small for its kernels); the default raises the error `table` would. `freeze`:
+row-path patterns of layers without weight gradients, as in `table` (backward and training FLOPs).
 
     Columns: `width` and `depth` (when given), `input`, `batch`, `dtype`, `optimizer`, then the
     totals of the JSON contract, `activations`, `params`, `macs`, `flops`,
@@ -94,6 +95,7 @@ def sweep(arch: str | os.PathLike[str] | Net, *, batch: int | Iterable[int] = 12
         from .memory import Precision
         Precision("fp32", device)  # validates the device
     structures, swept = _structures(arch, width, depth)
+    frozen = (freeze,) if isinstance(freeze, str) else tuple(freeze)
     name = structures[0][1].name if len(structures) == 1 else _base_name(arch)
 
     elements = np.array([DTYPE_BYTES[d] for d in dtypes], dtype=np.int64)
@@ -104,7 +106,7 @@ def sweep(arch: str | os.PathLike[str] | Net, *, batch: int | Iterable[int] = 12
     blocks = []
     for (w, d), net in structures:
         inputs = _inputs(input, net)
-        counts = per_sample(net, inputs, activations=activations, invalid=invalid)
+        counts = per_sample(net, inputs, activations=activations, invalid=invalid, freeze=frozen)
         if not counts.inputs:
             continue
         saved = peaks = None
@@ -279,7 +281,8 @@ class PerSample:
     backward: Any  # backward FLOPs of one training step (cnncost.counting's exact convention)
 
 
-def per_sample(net: Net, inputs: list[Shape], *, activations: str = "all", invalid: str = "raise") -> PerSample:
+def per_sample(net: Net, inputs: list[Shape], *, activations: str = "all", invalid: str = "raise",
+               freeze: tuple[str, ...] = ()) -> PerSample:
     """Exact per-sample totals of `net` at every input shape, evaluated once per channel count."""
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, shape in enumerate(inputs):
@@ -293,14 +296,14 @@ def per_sample(net: Net, inputs: list[Shape], *, activations: str = "all", inval
             ok = _check_each(net, shapes, invalid)
             for i, shape in zip(members, shapes):
                 if ok[shapes.index(shape)]:
-                    results[i] = _scalar_counts(net, shape, lecture)
+                    results[i] = _scalar_counts(net, shape, lecture, freeze)
             continue
         valid = _valid_members(net, shapes, invalid)
         if valid is None:  # none of them compiles
             continue
         members = [m for m, v in zip(members, valid) if v]
         shapes = [inputs[i] for i in members]
-        plan = _plan(net, shapes[0], lecture)
+        plan = _plan(net, shapes[0], lecture, freeze)
         H = np.array([s[1] for s in shapes], dtype=np.int64)
         W = np.array([s[2] for s in shapes], dtype=np.int64)
         try:
@@ -364,11 +367,21 @@ def _at_input(error: CnnCostError, shape: Shape) -> CnnCostError:
     return error
 
 
-def _scalar_counts(net: Net, shape: Shape, lecture: bool) -> tuple[int, int, int, int, int]:
+def _scalar_counts(net: Net, shape: Shape, lecture: bool, freeze: tuple[str, ...] = ()) -> tuple[int, int, int, int, int]:
     """A flat (F,) input: the plan evaluated on it in Python ints."""
-    plan = _plan(net, shape, lecture)
+    plan = _plan(net, shape, lecture, freeze)
     p, m, a, _, bw = _evaluate(plan, shape, None, None)
     return p, m, a, numel(shape), bw
+
+
+def _frozen(graph: Any, freeze: tuple[str, ...]) -> tuple[bool, ...]:
+    """The nodes `freeze` matches; a pattern matching nothing is `table`'s error (a typo)."""
+    if not freeze:
+        return (False,) * len(graph.nodes)
+    from .counting.annotate import check_patterns
+    from .counting.training import frozen_nodes
+    check_patterns(graph, freeze)
+    return frozen_nodes(graph, freeze)
 
 
 class _Plan:
@@ -402,11 +415,12 @@ def _layer_key(layer: Any) -> Any:
     return key
 
 
-def _plan(net: Net, shape: Shape, lecture: bool) -> _Plan:
-    """The plan of `net` at input channels `shape[0]` (cached on the Net: any H and W share it)."""
+def _plan(net: Net, shape: Shape, lecture: bool, freeze: tuple[str, ...] = ()) -> _Plan:
+    """The plan of `net` at input channels `shape[0]` (cached on the Net: any H and W share it);
+    `freeze` patterns remove weight gradients from backward FLOPs, as in `table`."""
     from .graph import compile
     cache: dict[Any, _Plan] = net.__dict__.setdefault("_sweep_plans", {})
-    key = (shape[:-2], lecture)
+    key = (shape[:-2], lecture, freeze)
     plan = cache.get(key)
     if plan is not None:
         return plan
@@ -443,14 +457,15 @@ def _plan(net: Net, shape: Shape, lecture: bool) -> _Plan:
                 block_out.append(block.stop - 1)
     backward = [0] * n
     grad = [False] * len(nodes)  # the node's output needs a gradient (autograd's rule; the image does not)
+    frozen = _frozen(graph, freeze)
     for i in range(1, len(nodes)):
         node = nodes[i]
         needs = any(grad[j] for j in node.inputs)
-        grad[i] = needs or node.params > 0
+        grad[i] = needs or (node.params > 0 and not frozen[i])
         mult[node_op[i]] += 1
         made[node_op[i]] += counted[i]
-        if node.type in MATMUL:  # weight gradient, and the input's when it needs one: 2 FLOPs a MAC each
-            backward[node_op[i]] += 2 * (2 if needs else 1)
+        if node.type in MATMUL:  # weight gradient unless frozen, the input's when it needs one: 2 FLOPs a MAC each
+            backward[node_op[i]] += 2 * ((not frozen[i]) + needs)
     for i in block_out:
         outputs[node_op[i]] += 1
     builtin = all(type(layer).__module__.startswith("cnncost.layers.") for layer, _ in ops[1:])

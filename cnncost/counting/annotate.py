@@ -34,6 +34,17 @@ def per_row(report: Report, graph: Graph, values: tuple[int, ...]) -> list[int]:
     return sums
 
 
+def check_patterns(graph: Graph, patterns: tuple[str, ...]) -> None:
+    """Each --freeze pattern must match a layer: a typo would silently freeze nothing."""
+    for pattern in patterns:
+        if not any(frozen_nodes(graph, (pattern,))):
+            import difflib
+            from ..errors import CnnCostError
+            close = difflib.get_close_matches(pattern, [n.path for n in graph.nodes[1:]], n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; row paths look like '{graph.nodes[-1].path}'"
+            raise CnnCostError(f"--freeze '{pattern}' matches no layer{hint}")
+
+
 def annotate(report: Report, graph: Graph, count_as: str | None = None, freeze: Iterable[str] = (),
              in_place: bool = False) -> Report:
     """The report with `backward_flops` and `training_flops` (always) and, with `count_as`, the tool's
@@ -43,13 +54,7 @@ def annotate(report: Report, graph: Graph, count_as: str | None = None, freeze: 
     patterns = tuple(freeze or ())
     if isinstance(freeze, str):
         patterns = (freeze,)
-    for pattern in patterns:  # a typo would silently freeze nothing
-        if not any(frozen_nodes(graph, (pattern,))):
-            import difflib
-            from ..errors import CnnCostError
-            close = difflib.get_close_matches(pattern, [n.path for n in graph.nodes[1:]], n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; row paths look like '{graph.nodes[-1].path}'"
-            raise CnnCostError(f"--freeze '{pattern}' matches no layer{hint}")
+    check_patterns(graph, patterns)
     frozen = frozen_nodes(graph, patterns)
     batch = report.options.batch
     step = training(graph, batch, frozen)

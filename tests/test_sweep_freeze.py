@@ -1,0 +1,40 @@
+"""`freeze` in sweeps: backward and training FLOPs without the frozen layers' weight gradients,
+row for row equal to `table(freeze=...)`."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import cnncost
+from cnncost.errors import CnnCostError
+from cnncost.graph import compile
+from cnncost.sweep import sweep
+from test_sweep import nets, shape_of
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=nets(), hs=st.lists(st.integers(8, 48), min_size=1, max_size=3, unique=True),
+       batch=st.lists(st.integers(1, 5000), min_size=1, max_size=3, unique=True), data=st.data())
+def test_frozen_rows_equal_frozen_tables(net, hs, batch, data):
+    paths = [n.path for n in compile(net).nodes[1:]]
+    freeze = data.draw(st.lists(st.sampled_from(paths), min_size=1, max_size=3, unique=True))
+    frame = sweep(net, batch=batch, input=[(net.input[0], h, h) for h in hs], freeze=freeze, invalid="drop")
+    for row in frame.to_dict("records"):
+        totals = cnncost.table(net, batch=row["batch"], input=shape_of(str(row["input"])), freeze=freeze).totals
+        assert (row["backward_flops"], row["training_flops"]) == (totals.backward_flops, totals.training_flops)
+
+
+def test_freezing_removes_exactly_the_frozen_weight_gradients():
+    # resnet50 at 224: freezing the stem and layer1 removes their weight gradients, and the stem
+    # conv's input gradient (nothing before it is trainable any more) as well as layer1's.
+    free = sweep("resnet50", batch=8)
+    frozen = sweep("resnet50", batch=8, freeze=["conv1", "bn1", "layer1"])
+    table = cnncost.table("resnet50", batch=8, freeze=["conv1", "bn1", "layer1"]).totals
+    assert frozen["backward_flops"][0] == table.backward_flops < free["backward_flops"][0]
+    assert frozen["macs"][0] == free["macs"][0]
+
+
+def test_a_pattern_matching_nothing_is_the_tables_error():
+    with pytest.raises(CnnCostError, match="matches no layer; did you mean 'conv1'"):
+        sweep("resnet50", batch=8, freeze=["cnv1"])
