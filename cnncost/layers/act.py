@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 class Activation(Layer):
     """Any element-wise activation (the `activation` of an `se` block must be one)."""
 
+    elementwise = True
+
     tabulated = False
 
     def out_shape(self, x: Shape) -> Shape:
@@ -247,6 +249,9 @@ class Softmax(Activation):
 
     def describe(self) -> str:
         return "over channels"
+
+    def keeps_channels_last(self, xs: list[Tensor], x: Shape) -> bool:
+        return False  # softmax over dim 1 writes NCHW whatever its input (measured, torch 2.13 CPU)
 
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
         """Its output. CUDA's autocast runs softmax in fp32 (a low input is cast first, the

@@ -151,6 +151,18 @@ class Layer(Node):
     def creates_tensor(self) -> bool:
         return True
 
+    # True for PyTorch's element-wise (TensorIterator) ops: they write NCHW when the input's
+    # strides are ambiguous (one channel or one position), where other ops keep channels last.
+    elementwise: ClassVar[bool] = False
+
+    def keeps_channels_last(self, xs: list[Any], x: Shape) -> bool:
+        """Whether the new tensor this layer makes from inputs `xs` (the first of shape x) has
+        channels-last strides (memory model; measured, torch 2.13 CPU): convs, pools, norms and
+        element-wise ops keep the first input's layout."""
+        if self.elementwise and (len(x) != 3 or x[0] == 1 or x[1] * x[2] == 1):
+            return False
+        return xs[0].channels_last
+
     def out_shape(self, x: Shape) -> Shape:
         raise NotImplementedError
 

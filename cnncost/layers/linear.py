@@ -24,9 +24,9 @@ class Flatten(Layer):
         return (numel(x),)
 
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """A view of its input: same storage, nothing saved (a spatial crop cannot be viewed flat:
-        PyTorch copies it)."""
-        return b.reshape(x, y)
+        """A view of its input: same storage, nothing saved (where PyTorch cannot view it flat, a
+        crop or a channels-last map, it copies: `StepBuilder.reshape`)."""
+        return b.reshape(x, y, xs)
 
     def torch_module(self, x: Shape) -> Any:
         from torch import nn
@@ -37,6 +37,8 @@ class Flatten(Layer):
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Dropout(Layer):
     """Zeroes elements with probability p while training: a new tensor unless in place."""
+
+    elementwise = True
 
     tabulated = False
     p: float = 0.5

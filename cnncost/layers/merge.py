@@ -31,6 +31,8 @@ class Add(MergeLayer):
     """Element-wise sum of tensors of one shape (a residual join). `scale` multiplies the first
     input (Inception-ResNet's scaled residual); it changes values, not counts."""
 
+    elementwise = True
+
     scale: float = 1.0
 
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
@@ -54,6 +56,8 @@ class Add(MergeLayer):
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Mul(MergeLayer):
     """x * g: g has x's shape, or is Cx1x1 (a channel gate: SE), broadcast over H and W."""
+
+    elementwise = True
 
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         self.require(len(xs) == 2, f"multiplies two tensors, got {len(xs)}", xs[0])
@@ -93,6 +97,9 @@ class ConcatMerge(MergeLayer):
             self.fail("cannot concat tensors of different spatial sizes: "
                       + ", ".join(_text(x[1:]) for x in xs), xs[0])
         return (sum(x[0] for x in xs), h, w)
+
+    def keeps_channels_last(self, xs: list[Tensor], x: Shape) -> bool:
+        return all(x.channels_last for x in xs)  # torch.cat: the inputs' layout when they share one, else NCHW
 
     def autograd(self, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
         """A copy of all inputs; its backward only slices, so nothing is saved."""

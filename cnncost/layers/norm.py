@@ -43,6 +43,8 @@ def fp32_on_cuda(x: Tensor, b: StepBuilder) -> Tensor:
 class BatchNorm(Layer):
     """Batch norm over channels. params = 2C (gamma, beta) when affine; running stats are buffers."""
 
+    elementwise = True
+
     tabulated = False
     eps: float = 1e-5
     momentum: float = 0.1
@@ -70,6 +72,8 @@ class BatchNorm(Layer):
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class LRN(Layer):
     """Local response normalisation across `size` neighbouring channels (AlexNet, GoogLeNet)."""
+
+    elementwise = True
 
     tabulated = False
     size: int = 5
@@ -132,6 +136,11 @@ class LayerNorm(Layer):
     def describe(self) -> str:
         return f"over {self.over}"
 
+    def keeps_channels_last(self, xs: list[Tensor], x: Shape) -> bool:
+        # LayerNorm2d permutes to NHWC, normalises, permutes back: its output is channels last;
+        # nn.LayerNorm over C, H, W writes NCHW.
+        return self.over == "channels"
+
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
         """Input (for `channels` the NHWC view of it: the same storage), and a mean and an rstd
         per normalised group: H·W per sample (channels) or 1 (chw); fp32 with an affine weight
@@ -178,7 +187,9 @@ class GroupNorm(Layer):
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
         """Input (a contiguous copy of a view), and a mean and an rstd per group and sample, fp32
         with an affine weight under autocast, else the input's dtype. Output new."""
-        x = fp32_on_cuda(b.contiguous(x), b)
+        if not x.contiguous:  # a view is copied; a channels-last map is used as it is
+            x = b.contiguous(x, xs)
+        x = fp32_on_cuda(x, b)
         b.save(x, b.new(2 * self.groups, stat_dtype(x, b, self.affine)))
         return b.like(x)
 
@@ -210,13 +221,16 @@ class InstanceNorm(Layer):
         return " ".join(part for part in ("affine" if self.affine else "",
                                           "running stats" if self.track_running_stats else "") if part)
 
+    def keeps_channels_last(self, xs: list[Tensor], x: Shape) -> bool:
+        return False  # batch_norm on the (1, N*C, H, W) contiguous reshape: NCHW
+
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
         """PyTorch runs batch_norm on the (1, N·C, H, W) reshape of the input (a copy of a view),
         which saves it with a mean and an inverse std per channel and sample, plus per-sample
         repeats of the weight (affine) and of both running statistics (track_running_stats):
         (2 + affine + 2·track) x C per sample, fp32 with affine under autocast, else the input's
         dtype (the running statistics are cast to it)."""
-        x = b.contiguous(x)
+        x = b.contiguous(x, xs)
         count = 2 + (1 if self.affine else 0) + (2 if self.track_running_stats else 0)
         b.save(x, b.new(count * xs[0], stat_dtype(x, b, self.affine)))
         return b.like(x)

@@ -78,6 +78,9 @@ class ChannelShuffle(Layer):
 
     groups: int
 
+    def keeps_channels_last(self, xs: list[Tensor], x: Shape) -> bool:
+        return False  # `.contiguous()` after the transpose: NCHW
+
     def validate(self) -> None:
         self.require_positive(groups=self.groups)
 
@@ -109,6 +112,11 @@ class PixelShuffle(Layer):
     """C x H x W -> C/r^2 x rH x rW (`nn.PixelShuffle(r)`, sub-pixel upsampling). A new tensor."""
 
     factor: int
+
+    def keeps_channels_last(self, xs: list[Tensor], x: Shape) -> bool:
+        # pixel_shuffle writes NCHW (measured), but keeps the strides of a one-position input;
+        # pixel_unshuffle keeps channels last
+        return xs[0].channels_last and x[1] * x[2] == 1
 
     def validate(self) -> None:
         self.require_positive(factor=self.factor)

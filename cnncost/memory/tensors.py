@@ -70,16 +70,21 @@ class Tensor:
     "strided" (a spatial crop). New tensors made from a view (`StepBuilder.like`) have the view's
     size. At batch 1 a channel slice is contiguous too; the model assumes a batch above 1.
 
+    `channels_last`: the storage is laid out N, H, W, C (what LayerNorm2d's permutes leave, and
+    what most ops then keep): dense, but a flatten or `.contiguous()` copies it, unless it has one
+    channel or one position (then both layouts are the same: PyTorch copies nothing).
+
     `requires_grad` is false for the input batch and what is computed from it alone: ops on such
     tensors record nothing for backward."""
 
     __slots__ = ("id", "per_sample", "fixed", "dtype", "requires_grad", "shown", "layout", "nbytes_per_sample",
-                 "nbytes_fixed")
+                 "nbytes_fixed", "channels_last")
 
     def __init__(self, id: int, per_sample: int, fixed: int, dtype: str, requires_grad: bool = True,
                  shown: int | None = None, layout: str = "contiguous") -> None:
         self.id, self.per_sample, self.fixed, self.dtype = id, per_sample, fixed, dtype
         self.requires_grad, self.shown, self.layout = requires_grad, shown, layout
+        self.channels_last = False
         size = ELEMENT_BYTES[dtype]
         self.nbytes_per_sample, self.nbytes_fixed = per_sample * size, fixed * size
 
@@ -95,14 +100,17 @@ class Tensor:
 
     @property
     def contiguous(self) -> bool:
-        return self.layout == "contiguous"
+        return self.layout == "contiguous"  # in its own layout: channels last is dense too
 
     def view(self, shown: int | None, layout: str) -> Tensor:
         """The same storage seen through a view showing `shown` elements per sample."""
-        return Tensor(self.id, self.per_sample, self.fixed, self.dtype, self.requires_grad, shown, layout)
+        seen = Tensor(self.id, self.per_sample, self.fixed, self.dtype, self.requires_grad, shown, layout)
+        seen.channels_last = self.channels_last
+        return seen
 
     def _fields(self) -> tuple:
-        return (self.id, self.per_sample, self.fixed, self.dtype, self.requires_grad, self.shown, self.layout)
+        return (self.id, self.per_sample, self.fixed, self.dtype, self.requires_grad, self.shown, self.layout,
+                self.channels_last)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Tensor):

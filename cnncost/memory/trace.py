@@ -75,13 +75,19 @@ class StepBuilder:
             layout = "strided"
         return x.view(numel(shape), layout)
 
-    def contiguous(self, x: Tensor) -> Tensor:
-        """x if contiguous, else a new contiguous copy of what it shows."""
+    def contiguous(self, x: Tensor, shape: Shape) -> Tensor:
+        """`x.contiguous()` of a `shape` map: x if contiguous, else a new copy of what it shows."""
+        if x.channels_last and len(shape) == 3 and shape[0] > 1 and shape[1] * shape[2] > 1:
+            return self.like(x)
         return x if x.contiguous else self.like(x)
 
-    def reshape(self, x: Tensor, shape: Shape) -> Tensor:
-        """`x.reshape(N, *shape)` (flatten): a view of a contiguous tensor or a channel slice (its
-        per-sample elements are in order), a copy of a crop."""
+    def reshape(self, x: Tensor, shape: Shape, from_shape: Shape) -> Tensor:
+        """`x.reshape(N, *shape)` (flatten) of x, a `from_shape` map: a view of a contiguous tensor,
+        a channel slice or a crop whose dimensions nest; a copy of other crops and of a
+        channels-last map (unless it is one channel or one position: then its dimensions nest)."""
+        if x.channels_last:
+            flat = len(from_shape) != 3 or from_shape[0] == 1 or from_shape[1] * from_shape[2] == 1
+            return x if flat else self.like(x, shape)
         return self.like(x, shape) if x.layout == "strided" else x
 
     def cast(self, x: Tensor, dtype: str) -> Tensor:
@@ -224,6 +230,9 @@ def _trace(graph: Graph, precision: Precision) -> Trace:
             except NotImplementedError as error:
                 raise CnnCostError(f"{error}; add it to the layer's class", path=node.path,
                                    type_name=node.type, source=graph.source or None) from None
+            if len(node.output_shape) == 3 and all(out.id != r.id for r in reads):
+                c, h, w = node.output_shape
+                out.channels_last = layer.keeps_channels_last(reads, node.input_shape)
             step.output = out
             steps.append(step)
             tensors.append(out)
