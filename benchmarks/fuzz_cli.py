@@ -419,7 +419,7 @@ def _options(rng: random.Random, command: str) -> list[str]:
         if rng.random() < 0.2:
             out += ["--depth", str(rng.choice([0, 1, 2, 5]))]
     if command == "fit":
-        out += ["--memory", rng.choice(["1GiB", "80GiB", "1B", "16MiB", "1000000TiB", "0.5KiB"]),
+        out += ["--budget", rng.choice(["1GiB", "80GiB", "1B", "16MiB", "1000000TiB", "0.5KiB"]),
                 "--format", rng.choice(["text", "markdown", "json"])]
         if rng.random() < 0.3:
             out += ["--dtype", rng.choice(["fp32", "bf16", "fp16", "fp64"])]
@@ -544,7 +544,7 @@ def check_output(argv: list[str], out: str) -> str | None:
         return None
     if _CONTROL.search(out):
         return f"control character {_CONTROL.search(out).group()!r} in {fmt} output"
-    if fmt == "html" and re.search(r"<(?!/?(table|thead|tbody|tr|th|td|p|b|small)\b)", out, re.I):
+    if fmt == "html" and re.search(r"<(?!/?(div|table|colgroup|col|thead|tbody|tr|th|td|p|b|br|small|details|summary)\b)", out, re.I):
         return "unescaped '<' in HTML output"
     if fmt == "latex":
         for table in out.split("\\begin{tabular}")[1:]:

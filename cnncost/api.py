@@ -11,8 +11,14 @@ from .report import Report, build_report
 from .shapes import Shape
 
 
-def load(arch: str | os.PathLike[str] | Net) -> Net:
-    """A Net from a built-in name, a YAML file, or a Net itself.
+def load(arch: str | os.PathLike[str] | Net, *, input: Shape | str | None = None) -> Net:
+    """A Net from a built-in name, a YAML file, a Python spec `FILE.py:callable` (the file is run:
+    see cnncost.pyspec), a model to import (`torchvision:NAME`, `timm:NAME`,
+    `package.module:callable`, `FILE.onnx`), or a Net itself.
+
+    `input` supplies the input size of a YAML spec without an `input:` key, and is passed to a
+    Python spec's callable when it takes an `input` parameter (else the net keeps its own input;
+    `table` and `fit` then apply `input` to any net).
 
     >>> import cnncost
     >>> cnncost.load("vgg16").input
@@ -25,12 +31,27 @@ def load(arch: str | os.PathLike[str] | Net) -> Net:
         raise CnnCostError(f"an architecture is a built-in name, a spec file or a Net, got {type(arch).__name__}")
     from .reading import is_spec_path
     text = os.fspath(arch)
+    if isinstance(input, str):
+        from .shapes import parse_shape
+        try:
+            input = parse_shape(input)
+        except ValueError as error:  # the same error as Net.with_input gives
+            from .errors import SpecError
+            raise SpecError(f"input must be like (3, 224, 224) or '3x224x224': {error}") from None
+    if not isinstance(arch, os.PathLike) and ":" in text:
+        from .pyspec import is_python_spec, load_python_spec
+        if is_python_spec(text):
+            return load_python_spec(text, input=input)
+        from .importers.sources import is_torch_source
+        if is_torch_source(text):
+            from .importers.sources import load_source
+            return load_source(text, input=input)
     if text.lower().endswith(".onnx"):
         from .importers.sources import load_source
         return load_source(text)
     if is_spec_path(arch):
         from .spec import load_spec
-        return load_spec(text)
+        return load_spec(text, input=input)
     from .zoo.registry import get_arch
     return get_arch(text)
 
@@ -62,27 +83,40 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
         from .errors import CnnCostError
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
-    net = load(arch)
+    net = load(arch, input=input)
     analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
     step = _step(analysis, options.dtype, options.optimizer, device=device) if options.memory == "autograd" else None
     from .counting.annotate import annotate
     return annotate(build_report(analysis, options, depth, step), analysis, count_as, freeze, in_place=True)
 
 
-def fit(arch: str | os.PathLike[str] | Net, memory: int | str, *, dtype: str = "fp32", optimizer: str = "adam",
-        input: Shape | None = None, mode: str = "train", device: str = "cuda", max_nodes: int | None = None):
-    """The largest batch whose training step (or inference pass) fits in `memory` bytes ('80GiB').
+def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, dtype: str = "fp32",
+        optimizer: str = "adam", input: Shape | None = None, mode: str = "train", device: str = "cuda",
+        max_nodes: int | None = None, memory: int | str | None = None):
+    """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
+    with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
+    `memory=` is the old name of `budget`.
 
     >>> import cnncost
     >>> f = cnncost.fit("vgg16", "80GiB", dtype="bf16", optimizer="adamw")
     >>> f.batch, f.peak.phase
     (1924, 'backward, stage5.pool5')
     """
-    from .memory import largest_batch, parse_bytes
+    from .errors import CnnCostError
+    from .memory import largest_batch
+    from .memory.fit import parse_budget
+    if budget is None:
+        budget = memory
+    elif memory is not None:
+        raise CnnCostError("give the budget once: budget= (memory= is its old name)")
+    if budget is None:
+        raise CnnCostError("fit needs a memory budget, e.g. '80GB' or '80GiB'")
     options = Options(dtype=dtype, optimizer=optimizer, memory="autograd")
-    budget = memory if isinstance(memory, int) else parse_bytes(memory)
-    graph = _compile(load(arch), input, max_nodes)  # validates the net and names the file and layer of any error
-    return largest_batch(_step(graph, options.dtype, options.optimizer, mode, device), budget)
+    if isinstance(budget, bool) or not isinstance(budget, (int, str)):
+        raise CnnCostError(f"the budget is bytes (an int) or a size like '80GiB', got {type(budget).__name__}")
+    size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
+    graph = _compile(load(arch, input=input), input, max_nodes)  # validates the net, names the file and layer of an error
+    return largest_batch(_step(graph, options.dtype, options.optimizer, mode, device), size, written)
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):

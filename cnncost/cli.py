@@ -23,6 +23,9 @@ from .shapes import parse_shape
 DTYPE_CHOICES = (*DTYPE_BYTES, *DTYPE_ALIASES)
 FORMATS = ("text", "markdown", "csv", "json", "html", "latex")
 DEBUG_ENV = "CNNCOST_DEBUG"
+ARCH_METAVAR = "NAME|FILE.yaml|FILE.py:callable"
+ARCH_HELP = ("a built-in name (cnncost list), a YAML spec, '-' (a spec on stdin), FILE.py:callable (runs the file: "
+             "see docs/spec.md) or a model to import (torchvision:NAME, timm:NAME, package.module:callable, FILE.onnx)")
 CHECK_DEVICES = ("cpu", "cuda")
 REFUSED_DEVICES = {
     "meta": "meta tensors have shapes but no data or memory: every measured figure would be meaningless",
@@ -115,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     table = commands.add_parser("table", help="per-layer table of one architecture",
                                 description="Per-layer table of a built-in architecture or a YAML spec "
                                 "('-' reads the spec from stdin).")
-    table.add_argument("arch", metavar="NAME|FILE.yaml")
+    table.add_argument("arch", metavar=ARCH_METAVAR, help=ARCH_HELP)
     add_training_options(table)
     table.add_argument("--depth", type=non_negative_int, metavar="N", help="collapse blocks below depth N into one row")
     table.add_argument("--memory", default="lecture", choices=MEMORY_CONVENTIONS,
@@ -131,9 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", help="largest batch whose PyTorch training step fits in memory",
                               description="Largest batch whose training step (autograd memory model: "
                               "parameters, gradients, optimizer state, saved activations) fits, with the "
-                              "breakdown at that batch (e.g. cnncost fit vgg16 --memory 80GiB --dtype bf16).")
-    fit.add_argument("arch", metavar="NAME|FILE.yaml")
-    fit.add_argument("--memory", required=True, metavar="SIZE", help="budget with a unit: 80GiB, 16000MiB (GB = GiB = 2^30 bytes)")
+                              "breakdown at that batch (e.g. cnncost fit vgg16 --budget 80GiB --dtype bf16). "
+                              "Sizes take SI or IEC units: GB = 10^9 bytes, GiB = 2^30 bytes.")
+    fit.add_argument("arch", metavar=ARCH_METAVAR, help=ARCH_HELP)
+    fit.add_argument("--budget", metavar="SIZE",
+                     help="memory budget with a unit: 80GB = 80*10^9 B, 80GiB = 80*2^30 B; kB, MB, GB, TB are "
+                          "decimal (10^3, 10^6, 10^9, 10^12), KiB, MiB, GiB, TiB binary (2^10 ... 2^40); "
+                          "case-insensitive; fractions allowed (1.5TB). Note: GB used to mean 2^30 here")
+    fit.add_argument("--memory", dest="memory_deprecated", metavar="SIZE", help=argparse.SUPPRESS)
     fit.add_argument("--input", type=parse_input, metavar="CxHxW", help="input size, e.g. 3x299x299")
     fit.add_argument("--dtype", default="fp32", choices=("bf16", "fp16", "fp32", "fp64"),
                      help="fp32 (default); bf16/fp16 = autocast with fp32 master weights")
@@ -150,19 +158,34 @@ def build_parser() -> argparse.ArgumentParser:
     from .importers import cli as import_cli
     import_cli.add_parser(commands)
 
-    listing = commands.add_parser("list", help="built-in architectures")
+    listing = commands.add_parser("list", help="built-in architectures",
+                                  description="Built-in architectures: name, source and description as text; "
+                                  "--format csv or json adds family, input and output shapes and the exact totals "
+                                  "of each (cnncost.zoo_frame) at one training configuration.")
     listing.add_argument("pattern", nargs="?", default="*", help="shell pattern, e.g. 'vgg*'")
+    listing.add_argument("--format", default="text", choices=("text", "csv", "json"),
+                         help="text (default): name, source, description; csv, json: every field of "
+                              "cnncost.zoo_frame(), exact integers")
+    listing.add_argument("--batch", type=positive_int, default=128, help="for csv/json totals (default 128)")
+    listing.add_argument("--dtype", default="fp32", choices=DTYPE_CHOICES, metavar="DTYPE",
+                         help="for csv/json totals (default fp32)")
+    listing.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZER_COPIES),
+                         help="for csv/json totals (default adam)")
+    listing.add_argument("--activations", default="all", choices=ACTIVATION_COUNTS,
+                         help="for csv/json totals (default all)")
     listing.set_defaults(run=run_list)
 
     spec = commands.add_parser("spec", help="print an architecture as YAML (loads back to the same numbers)")
-    spec.add_argument("arch", metavar="NAME|FILE.yaml")
+    spec.add_argument("arch", metavar=ARCH_METAVAR, help=ARCH_HELP)
+    spec.add_argument("--input", type=parse_input, metavar="CxHxW",
+                      help="input size: fills in a spec without an input: key, or replaces the net's")
     add_reading_options(spec)
     spec.set_defaults(run=run_spec)
 
     compare = commands.add_parser("compare", help="totals of several architectures or blocks side by side",
                                   description="Totals side by side, with ratios to the first "
                                   "(e.g. cnncost compare block-conv3x3 block-depthwise-separable).")
-    compare.add_argument("archs", nargs="+", metavar="NAME|FILE.yaml")
+    compare.add_argument("archs", nargs="+", metavar=ARCH_METAVAR, help=ARCH_HELP)
     add_training_options(compare)
     compare.add_argument("--format", default="text", choices=("text", "markdown", "csv", "json", "html"))
     add_reading_options(compare)
@@ -171,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="build in PyTorch and check every number on real tensors",
                                 description="Build the network in PyTorch and compare, per layer and in "
                                 "total, the engine's figures with measurements (needs cnncost[torch]).")
-    check.add_argument("arch", metavar="NAME|FILE.yaml")
+    check.add_argument("arch", metavar=ARCH_METAVAR, help=ARCH_HELP)
     check.add_argument("--device", default="cpu", type=device_name, help="cpu (default), cuda or cuda:N")
     check.add_argument("--against", metavar="SOURCE",
                        help="compare the spec with the real network SOURCE (torchvision:NAME, timm:NAME, "
@@ -187,16 +210,39 @@ def build_parser() -> argparse.ArgumentParser:
                             "env CNNCOST_CHECK_MAX_BYTES)")
     add_reading_options(check)
     check.set_defaults(run=run_check)
+
+    completion = commands.add_parser("completion", help="print a shell completion script (bash, zsh, fish)",
+                                     description="Print a completion script for subcommands, options and built-in "
+                                     "architecture names. bash: eval \"$(cnncost completion bash)\" (in "
+                                     "~/.bashrc); zsh: eval \"$(cnncost completion zsh)\" (in ~/.zshrc); fish: "
+                                     "cnncost completion fish > ~/.config/fish/completions/cnncost.fish")
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
+    completion.set_defaults(run=run_completion)
     return parser
 
 
 # --- resolving architectures: the CLI reads spec files itself, through cnncost.reading ---
 
 def resolve(args: argparse.Namespace, arch: str) -> Any:
-    """A Net from a built-in name, a spec path or '-' (stdin); the file is remembered as the
-    source of any later error."""
+    """A Net from a built-in name, a spec path, '-' (stdin), FILE.py:callable (the file is run) or a
+    model to import (.onnx, torchvision:NAME, timm:NAME, package.module:callable); the file is
+    remembered as the source of any later error. --input fills in a YAML spec without `input:` and
+    reaches a Python spec's callable when it takes `input`."""
     from .reading import STDIN, is_spec_path
     args._source = "<stdin>" if arch == STDIN else arch
+    args._builtin = False
+    given = _given_input(args)
+    if ":" in arch and arch != STDIN:
+        from .pyspec import is_python_spec, load_python_spec
+        if is_python_spec(arch):
+            args._is_file = True
+            return load_python_spec(arch, input=given)
+    if ":" in arch or arch.lower().endswith(".onnx"):
+        from .importers import cli as import_cli
+        net = import_cli.resolve_source(args, arch)
+        if net is not None:
+            args._is_file = True
+            return net
     args._is_file = is_spec_path(arch)
     if args._is_file:
         if arch == STDIN:
@@ -205,9 +251,18 @@ def resolve(args: argparse.Namespace, arch: str) -> Any:
             args._stdin_used = True
         from .spec import load_spec
         return load_spec(arch, max_bytes=getattr(args, "max_spec_bytes", None),
-                         max_nodes=getattr(args, "max_yaml_nodes", None))
+                         max_nodes=getattr(args, "max_yaml_nodes", None), input=given)
     from .zoo.registry import get_arch
+    args._builtin = True
     return get_arch(arch)
+
+
+def _given_input(args: argparse.Namespace) -> tuple[int, ...] | None:
+    """The command's --input as one shape (sweep's list: its first full CxHxW shape), or None."""
+    value = getattr(args, "input", None)
+    if isinstance(value, list):
+        value = next((v for v in value if isinstance(v, tuple)), None)
+    return value if isinstance(value, tuple) else None
 
 
 def _graph_options(args: argparse.Namespace, function: Callable[..., Any]) -> dict[str, Any]:
@@ -252,32 +307,53 @@ def run_table(args: argparse.Namespace) -> str:
     return render(report, args.format)
 
 
+BUDGET_DEPRECATED = "cnncost: note: --memory in fit is deprecated: use --budget (GB = 10^9 B, GiB = 2^30 B)\n"
+
+
+def _budget(args: argparse.Namespace) -> str:
+    """fit's --budget, or the deprecated --memory (one note on stderr)."""
+    budget, old = getattr(args, "budget", None), getattr(args, "memory_deprecated", None)
+    if budget is not None and old is not None:
+        raise CnnCostError("give --budget only (--memory is its deprecated name)")
+    if budget is None and old is None:
+        raise CnnCostError("fit needs --budget SIZE, e.g. --budget 80GB (80*10^9 B) or --budget 80GiB (80*2^30 B)")
+    if budget is None:
+        _write(sys.stderr, BUDGET_DEPRECATED)
+        return old
+    return budget
+
+
 def run_fit(args: argparse.Namespace) -> tuple[str, int]:
     from .api import fit
+    from .conventions import SCHEMA_VERSION
     from .errors import int_text
-    from .formatting import breakdown_table, dumps, human_bytes
+    from .formatting import breakdown_table, dumps
+    from .units import size_text
+    budget = _budget(args)
     net = resolve(args, args.arch)
-    result = fit(net, args.memory, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
+    result = fit(net, budget, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
                  mode=args.mode, device=args.device, **_graph_options(args, fit))
     name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits
     setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
-            "breakdown": {part: size.at(max(result.batch, 1)) for part, size in result.peak.parts.items()}}
+            "breakdown": result.breakdown}
     if args.format == "json":
-        return dumps({"architecture": name, "budget_bytes": result.budget, "batch": result.batch,
-                      "dtype": args.dtype, "optimizer": args.optimizer, "mode": args.mode,
-                      "training_step": step}), fits
+        return dumps({"schema_version": SCHEMA_VERSION, "architecture": name, "budget_bytes": result.budget,
+                      "budget": result.budget_text, "batch": result.batch, "dtype": args.dtype,
+                      "optimizer": args.optimizer, "mode": args.mode, "training_step": step}), fits
     shown = one_line(name)
+    units = "Units: kB, MB, GB = 10^3, 10^6, 10^9 B; KiB, MiB, GiB = 2^10, 2^20, 2^30 B."
     if result.batch == 0:
-        return (f"{shown}: not even batch 1 fits in {human_bytes(result.budget)} ({setting}); "
-                f"batch 1 needs {human_bytes(result.peak_bytes)}\n\n" + breakdown_table(step, args.format)), fits
+        return (f"{shown}: not even batch 1 fits in budget {result.budget_shown} ({setting}); "
+                f"batch 1 needs {size_text(result.peak_bytes)}\n\n" + breakdown_table(step, args.format)
+                + f"\n\n{units}"), fits
     same = (f"\n\nSame figures: cnncost table {one_line(args.arch)} --batch {result.batch} --dtype {args.dtype} "
             f"--optimizer {args.optimizer} --memory autograd"
             + (f" --input {'x'.join(map(str, args.input))}" if args.input else "")) if args.mode == "train" else ""
     caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
-              "allocator fragmentation: give --memory a margin below the card's capacity.")
-    return (f"{shown}: largest batch that fits in {human_bytes(result.budget)}: {int_text(result.batch)} "
-            f"({setting}; peak {human_bytes(result.peak_bytes)})\n\n"
+              f"allocator fragmentation: give --budget a margin below the card's capacity. {units}")
+    return (f"{shown}: largest batch that fits in budget {result.budget_shown}: {int_text(result.batch)} "
+            f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
             + breakdown_table(step, args.format) + same + caveat), 0
 
 
@@ -299,18 +375,47 @@ def run_compare(args: argparse.Namespace) -> str:
 
 
 def run_list(args: argparse.Namespace) -> str:
-    from tabulate import tabulate
     from .zoo import list_archs
     archs = list_archs(args.pattern)
     if not archs:
         raise CnnCostError(f"no architecture matches '{args.pattern}'")
-    return tabulate([(a.name, a.source, a.description) for a in archs],
-                    headers=("name", "source", "description"), tablefmt="simple")
+    if getattr(args, "format", "text") == "text":
+        from tabulate import tabulate
+        return tabulate([(a.name, a.source, a.description) for a in archs],
+                        headers=("name", "source", "description"), tablefmt="simple")
+    from .frames import zoo_frame
+    frame = zoo_frame(args.pattern, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
+                      activations=args.activations)
+    columns = [str(c) for c in frame.columns]
+    rows = [[_plain(value) for value in row] for row in zip(*(frame[c].tolist() for c in frame.columns))]
+    if args.format == "csv":
+        from .formatting import csv_line
+        return (csv_line(columns) + "".join(csv_line(row) for row in rows)).rstrip("\n")
+    from .conventions import FLOP_CONVENTION, SCHEMA_VERSION
+    from .formatting import dumps
+    return dumps({"schema_version": SCHEMA_VERSION, "pattern": args.pattern, "batch": args.batch,
+                  "dtype": args.dtype, "optimizer": args.optimizer, "activations": args.activations,
+                  "flop_convention": FLOP_CONVENTION, "columns": columns,
+                  "architectures": [dict(zip(columns, row)) for row in rows]})
+
+
+def _plain(value: Any) -> Any:
+    """A Python int or str from a DataFrame cell (numpy ints become exact ints)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and not isinstance(value, (str, int)) else value
 
 
 def run_spec(args: argparse.Namespace) -> str:
     from .spec import dump_spec
-    return dump_spec(resolve(args, args.arch)).rstrip("\n")
+    net = resolve(args, args.arch)
+    if getattr(args, "input", None) and tuple(net.input) != tuple(args.input):
+        net = net.with_input(args.input)
+    return dump_spec(net).rstrip("\n")
+
+
+def run_completion(args: argparse.Namespace) -> str:
+    from .completion import script
+    return script(args.shell, build_parser())
 
 
 def run_check(args: argparse.Namespace) -> tuple[str, int]:
@@ -373,7 +478,7 @@ def _write(stream: Any, text: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace], str | tuple[str, int]] = args.run
-    args._source, args._is_file = None, False
+    args._source, args._is_file, args._builtin = None, False, False
     try:
         result = run(args)
         output, code = result if isinstance(result, tuple) else (result, 0)

@@ -8,7 +8,8 @@ from typing import Any, Sequence
 from .api import table
 from .net import Net
 from .formatting import count_column, dumps, finite_ratio
-from .report import Report
+from .conventions import SCHEMA_VERSION
+from .report import Report, Row
 
 COMPARED = ("params", "macs", "flops", "activations", "activation_memory_bytes", "param_memory_bytes",
             "memory_bytes")
@@ -37,18 +38,16 @@ class Comparison:
         return float("inf") if ratio is None else ratio
 
     def to_dict(self) -> dict[str, Any]:
+        """`schema_version` first; per architecture its totals (an unknown figure, from an opaque
+        layer, null, with `unknown` naming those figures) and `ratios` to the first (null where
+        the baseline's figure is 0, or either is unknown)."""
         options = self.reports[0].options
+        base = self.reports[0].totals
         return {
+            "schema_version": SCHEMA_VERSION,
             "batch": options.batch, "dtype": options.dtype, "optimizer": options.optimizer,
             "activation_count": options.activations, "baseline": self.reports[0].architecture,
-            "architectures": [
-                {"name": r.architecture, "input_shape": list(r.totals.input_shape),
-                 "output_shape": list(r.totals.output_shape),
-                 **{column: getattr(r.totals, column) for column in COMPARED},
-                 "ratios": {column: finite_ratio(getattr(r.totals, column),
-                                                 getattr(self.reports[0].totals, column))
-                            for column in COMPARED}}
-                for i, r in enumerate(self.reports)],
+            "architectures": [_record(r.architecture, r.totals, base) for r in self.reports],
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -56,13 +55,14 @@ class Comparison:
         return dumps(self.to_dict(), indent=indent)
 
     def to_dataframe(self) -> Any:
-        """One row per architecture; count columns int64 where their values and sum fit, else
+        """One row per architecture (index `name`), shapes as tuples; count columns int64 where their values and sum fit, else
         Python ints (object), never uint64 or float; then `<column>_ratio` for each compared
         column, its ratio to the first architecture as in the JSON: the nearest Python float, None
         where the baseline's figure is 0 (dtype object: never NaN)."""
         import pandas as pd
         architectures = self.to_dict()["architectures"]
-        records = [{k: v for k, v in a.items() if k != "ratios"} for a in architectures]
+        records = [{k: tuple(v) if k.endswith("_shape") else v for k, v in a.items() if k not in ("ratios", "unknown")}
+                   for a in architectures]
         frame = pd.DataFrame({key: (count_column([r[key] for r in records]) if key in COMPARED
                                     else pd.Series([r[key] for r in records], dtype=object))
                               for key in records[0]})
@@ -79,6 +79,19 @@ class Comparison:
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+def _record(name: str, totals: Row, base: Row) -> dict[str, Any]:
+    unknown = [column for column in COMPARED if column in totals.unknown]
+    out: dict[str, Any] = {"name": name, "input_shape": list(totals.input_shape),
+                           "output_shape": list(totals.output_shape),
+                           **{column: None if column in unknown else getattr(totals, column) for column in COMPARED},
+                           "ratios": {column: None if column in totals.unknown or column in base.unknown
+                                      else finite_ratio(getattr(totals, column), getattr(base, column))
+                                      for column in COMPARED}}
+    if unknown:
+        out["unknown"] = unknown
+    return out
 
 
 def compare(archs: Sequence[str | os.PathLike[str] | Net], **options: Any) -> Comparison:

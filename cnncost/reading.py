@@ -38,21 +38,17 @@ ENV_MAX_YAML_DEPTH = "CNNCOST_MAX_YAML_DEPTH"
 SPEC_SUFFIXES = (".yaml", ".yml")
 STDIN = "-"
 
-_SIZE_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
-               "g": 2**30, "gb": 2**30, "gib": 2**30}
 
 
 # --- limits ---
 
 def parse_size(text: str | int) -> int:
-    """'64MiB', '64MB', '65536' -> bytes (MB = MiB = 2^20, as everywhere in cnncost)."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        value = text
-    else:
-        match = re.fullmatch(r"\s*(\d{1,18})\s*([a-zA-Z]{0,3})\s*", str(text))
-        if match is None or match.group(2).lower() not in _SIZE_UNITS:
-            raise SpecError(f"expected a size like 64MiB or 1000000, got '{escape(str(text), 60)}'")
-        value = int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+    """'64MiB' (2^20), '64MB' (10^6), '65536' -> bytes: the units of `cnncost.units` (SI and IEC)."""
+    from .units import SizeError, parse_size as parse
+    try:
+        value = parse(text)
+    except SizeError as error:
+        raise SpecError(error.problem) from None
     if value < 1:
         raise SpecError(f"a size limit must be positive, got {value}")
     return value

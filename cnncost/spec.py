@@ -36,37 +36,48 @@ YAML_KEYS = {"inputs": "from"}  # Python field -> YAML key, where `from` is a Py
 
 
 def load_spec(path: str | os.PathLike[str], source: str | None = None, *, max_bytes: int | None = None,
-              max_nodes: int | None = None) -> Net:
+              max_nodes: int | None = None, input: Any = None) -> Net:
     """Read a YAML spec file (`-`: stdin) into a Net; every error names the file (or `source`) and
-    the layer. Only a regular UTF-8 file below `max_bytes` is read (see `cnncost.reading`)."""
+    the layer. Only a regular UTF-8 file below `max_bytes` is read (see `cnncost.reading`).
+    `input` (a shape, e.g. from --input) supplies the input size of a spec that has no `input:`;
+    a spec's own `input:` stays its default (the commands then apply --input to it)."""
     from .reading import read_spec_text
     name = os.fspath(path) if isinstance(path, os.PathLike) else path
     source = source or ("<stdin>" if name == "-" and not isinstance(path, os.PathLike) else str(name))
     text = read_spec_text(path, source, max_bytes=max_bytes)
-    return parse_spec(text, source, max_nodes=max_nodes)
+    return parse_spec(text, source, max_nodes=max_nodes, input=input)
 
 
-def parse_spec(text: str, source: str = "<spec>", *, max_nodes: int | None = None) -> Net:
+def parse_spec(text: str, source: str = "<spec>", *, max_nodes: int | None = None, input: Any = None) -> Net:
     """A Net from YAML text, through the plain-data loader of `cnncost.reading` (no duplicate
-    keys, aliases expanded to at most `max_nodes` nodes, no tags but the plain ones)."""
+    keys, aliases expanded to at most `max_nodes` nodes, no tags but the plain ones). `input`:
+    the input size when the text has no `input:` key."""
     from .safe_yaml import load_yaml
     document = load_yaml(text, source, max_nodes=max_nodes)
     try:
-        return _net_from_dict(document, source)
+        return _net_from_dict(document, source, input)
     except CnnCostError as error:
         raise error.at(source=source) from None
 
 
-def _net_from_dict(document: Any, source: str) -> Net:
+MISSING_INPUT = ("missing top-level key 'input': give the input size in the spec (input: [3, 224, 224]) "
+                 "or with --input CxHxW (input= in Python)")
+
+
+def _net_from_dict(document: Any, source: str, input: Any = None) -> Net:
     if not isinstance(document, dict):
         raise SpecError("a spec must be a mapping with keys name, input, layers")
     unknown = [k for k in document if k not in _TOP_LEVEL]
     if unknown:
         raise SpecError(f"unknown top-level key '{unknown[0]}'" + suggest(str(unknown[0]), _TOP_LEVEL))
     _move_input_layer(document)
-    for key in ("name", "input", "layers"):
+    for key in ("name", "layers"):
         if key not in document:
             raise SpecError(f"missing top-level key '{key}'")
+    if "input" not in document:
+        if input is None:
+            raise SpecError(MISSING_INPUT)
+        document = {**document, "input": _given_input(input)}
     templates = document.get("blocks") or {}
     if not isinstance(templates, dict):
         raise SpecError("'blocks' must map block names to definitions")
@@ -102,6 +113,15 @@ def _move_input_layer(document: dict[str, Any]) -> None:
         raise SpecError("an input layer takes only 'shape' (and 'name'), e.g. {type: input, shape: [3, 224, 224]}",
                         path=str(item.get("name", "input")), type_name="input")
     document["input"], document["layers"] = item["shape"], layers[1:]
+
+
+def _given_input(value: Any) -> Any:
+    """--input's shape (a tuple or '3x224x224') as the spec's `input:` value."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (tuple, list)):
+        return list(value)
+    raise SpecError(f"input must be a shape like (3, 224, 224) or '3x224x224', got {_short(value)}")
 
 
 def _parse_input(value: Any) -> tuple[int, ...]:

@@ -96,14 +96,14 @@ def name_list(text: str) -> list[str]:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """The `sweep` subcommand, on cli.py's subparsers; its default `run` is `run` below."""
-    from .cli import add_reading_options
+    from .cli import ARCH_HELP, ARCH_METAVAR, add_reading_options
     from .conventions import ACTIVATION_COUNTS, MEMORY_CONVENTIONS
     parser = subparsers.add_parser(
         "sweep", help="totals over a grid of batches, inputs, widths, depths, dtypes, optimizers",
         description="Totals of one architecture for every combination of the values given, one line per "
         "configuration, exact (e.g. cnncost sweep resnet50 --batch 1,8,64 --input 224,256,288). Lists are "
         "comma-separated; START:STOP[:STEP] is a range with STOP included.")
-    parser.add_argument("arch", metavar="NAME|FILE.yaml")
+    parser.add_argument("arch", metavar=ARCH_METAVAR, help=ARCH_HELP)
     parser.add_argument("--batch", type=batch_list, default=[128], metavar="LIST",
                         help="batch sizes, e.g. 1,8,64 or 1:256:8 (default 128)")
     parser.add_argument("--input", type=input_list, metavar="LIST",
@@ -132,7 +132,8 @@ def run(args: argparse.Namespace) -> str:
     from .cli import resolve
     from .sweep import sweep
     net = resolve(args, args.arch)
-    arch: Any = args.arch if (args.width or args.depth) and not _is_file(args.arch) else net
+    # --width/--depth rebuild a built-in family by name; any other net is swept as it is
+    arch: Any = args.arch if (args.width or args.depth) and getattr(args, "_builtin", False) else net
     frame = sweep(arch, batch=args.batch, input=args.input, width=args.width, depth=args.depth, dtype=args.dtype,
                   optimizer=args.optimizer, memory=args.memory, device=args.device, activations=args.activations,
                   invalid=args.invalid)
@@ -141,11 +142,6 @@ def run(args: argparse.Namespace) -> str:
     if args.format == "json":
         return to_json(frame)
     return to_text(frame, args.format)
-
-
-def _is_file(arch: str) -> bool:
-    from .reading import is_spec_path
-    return is_spec_path(arch)
 
 
 def _records(frame: Any) -> tuple[list[str], list[list[Any]]]:
@@ -163,11 +159,13 @@ def to_csv(frame: Any) -> str:
 
 
 def to_json(frame: Any) -> str:
-    """{"architecture", "memory", ..., "configurations": [{column: value}, ...]}; exact integers."""
+    """{"schema_version", "architecture", "memory", ..., "configurations": [{column: value}, ...]};
+    exact integers."""
+    from .conventions import SCHEMA_VERSION
     from .formatting import dumps
     columns, rows = _records(frame)
     meta = {k: v for k, v in frame.attrs.items() if v is not None}
-    return dumps(meta | {"columns": columns, "configurations": [dict(zip(columns, row)) for row in rows]})
+    return dumps({"schema_version": SCHEMA_VERSION} | meta | {"columns": columns, "configurations": [dict(zip(columns, row)) for row in rows]})
 
 
 def to_text(frame: Any, fmt: str = "text") -> str:

@@ -47,12 +47,13 @@ def test_comparison_frame_keeps_its_ratios() -> None:
 def test_fit_reads_well() -> None:
     fit = cnncost.fit("vgg16", "80GiB", dtype="bf16", optimizer="adamw")
     text = repr(fit)
-    assert text.startswith("Fit(vgg16: batch 1924 fits in 80.00 GiB; peak 79.99 GiB in backward, stage5.pool5")
+    assert text.startswith("Fit(vgg16: batch 1924 fits in 80 GiB = 85,899,345,920 B; peak 79.99 GiB in backward, "
+                           "stage5.pool5")
     assert str(fit) == text and "to spare" in text
     html = fit._repr_html_()
     assert "<b>1924</b>" in html and "saved for backward" in html and "85,899,345,920 bytes" in html
     nothing = cnncost.fit("vgg16", "1GiB")
-    assert "not even batch 1 fits in 1.00 GiB" in repr(nothing) and "not even batch 1" in nothing._repr_html_()
+    assert "not even batch 1 fits in 1 GiB = 1,073,741,824 B" in repr(nothing) and "not even batch 1" in nothing._repr_html_()
 
 
 def test_fit_html_escapes_names() -> None:

@@ -99,8 +99,9 @@ def test_inference_holds_no_saved_tensors_and_less_than_training():
     assert inference.peak(64).at(64) < training.peak(64).at(64)
 
 
-@pytest.mark.parametrize("text,expected", [("80GiB", 80 * 2**30), ("40GB", 40 * 2**30), ("1.5MiB", 3 * 2**19),
-                                           ("123b", 123)], ids=["GiB", "GB is 2^30 too", "fraction", "bytes"])
+@pytest.mark.parametrize("text,expected", [("80GiB", 80 * 2**30), ("40GB", 40 * 10**9), ("1.5MiB", 3 * 2**19),
+                                           ("123b", 123), ("80gb", 80 * 10**9), ("1.5TB", 15 * 10**11)],
+                         ids=["GiB", "GB is SI, 10^9", "fraction", "bytes", "case-insensitive", "TB"])
 def test_parse_bytes(text, expected):
     assert parse_bytes(text) == expected
 
@@ -149,7 +150,7 @@ def test_cli_fit_and_table_show_the_same_peak(capsys):
 def test_cli_fit_text_names_the_batch(capsys):
     assert main(["fit", "alexnet", "--memory", "8GiB"]) == 0
     out = capsys.readouterr().out
-    assert "largest batch that fits in 8.00 GB:" in out and "saved for backward" in out
+    assert "largest batch that fits in budget 8 GiB = 8,589,934,592 B:" in out and "saved for backward" in out
 
 
 def test_memory_model_does_not_import_torch():

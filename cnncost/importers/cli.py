@@ -120,7 +120,9 @@ def run_against(args: argparse.Namespace) -> tuple[str, int]:
     spec = getattr(args, "net", None) or args.arch
     result = check_against(spec, args.against, batch=args.batch, input=args.input, train=not getattr(args, "eval", False))
     if getattr(args, "format", "text") == "json":
-        return dumps(result.to_dict(), indent=2), 0 if result.ok else 1
+        from ..conventions import SCHEMA_VERSION
+        data = {"schema_version": SCHEMA_VERSION, **{k: v for k, v in result.to_dict().items() if k != "schema_version"}}
+        return dumps(data, indent=2), 0 if result.ok else 1
     return render_against(result), 0 if result.ok else 1
 
 

@@ -218,11 +218,16 @@ def _record(gm: Any, x_shape: tuple[int, ...]) -> dict[Any, Any]:
 # ----------------------------------------------------------------------------- the importer
 
 def from_torch(module: Any, input: Shape | str = (3, 224, 224), *, name: str | None = None,
-               allow_unknown: bool = False, train: bool = True) -> Net:
+               allow_unknown: bool = False, train: bool = True, tracer: str = "auto") -> Net:
     """The cnncost Net of a PyTorch module at per-sample input shape `input`.
 
     `train=True` (the default) traces the module in training mode, as a training step runs it
     (dropout, stochastic depth and auxiliary heads included); `train=False` traces eval mode.
+
+    `tracer="auto"` traces with torch.fx (module-level structure: torch.nn and torchvision layers
+    stay leaves) and falls back to torch.export (`cnncost.importers.torch_export`) when fx cannot
+    trace the module (Python control flow on shapes, loops over tensors), or when a module fx could
+    not trace into maps to nothing; `"fx"` or `"export"` forces one. The Net's notes say which ran.
 
     >>> import torch.nn as nn, cnncost
     >>> net = cnncost.from_torch(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()), input=(3, 32, 32))
@@ -237,32 +242,86 @@ def from_torch(module: Any, input: Shape | str = (3, 224, 224), *, name: str | N
     shape = tuple(int(d) for d in input)
     if not isinstance(module, torch.nn.Module):
         raise CnnCostError(f"from_torch needs a torch.nn.Module, got {type(module).__name__}")
+    if tracer not in ("auto", "fx", "export"):
+        raise CnnCostError(f"tracer must be 'auto', 'fx' or 'export', got {tracer!r}")
+    if tracer == "export":
+        from .torch_export import from_exported
+        return from_exported(module, shape, name=name, allow_unknown=allow_unknown, train=train)
     was_training = [m.training for m in module.modules()]
     module.train(train)
+    label = name or type(module).__name__
     try:
         try:
             gm, untraceable = trace_module(module)
-        except Exception as error:  # noqa: BLE001 - any tracing failure: say which and why
-            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise CnnCostError(f"torch.fx cannot trace {type(module).__name__}: {type(error).__name__}: "
-                               f"{first[:300]}") from None
-        buffers = [(b, b.detach().clone()) for b in module.buffers()]
+        except Exception as error:  # noqa: BLE001 - fx cannot trace the module itself: torch.export can
+            why = f"torch.fx cannot trace {type(module).__name__}: {type(error).__name__}: {_first_line(error)}"
+            if tracer == "fx":
+                raise CnnCostError(why) from None
+            return _exported(module, shape, label, allow_unknown, train, why, fail=why)
+        buffers = _save_buffers(module)
         try:
             results = _record(gm, shape)
         except Exception as error:  # noqa: BLE001
-            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise CnnCostError(f"{type(module).__name__} does not run on a {'x'.join(map(str, shape))} "
-                               f"input: {type(error).__name__}: {first[:300]}") from None
+                               f"input: {type(error).__name__}: {_first_line(error)}") from None
         finally:  # a train-mode pass moves BatchNorm's running statistics and counters: put them back
-            with torch.no_grad():
-                for b, copy in buffers:
-                    b.copy_(copy)
-        importer = _Importer(module, gm, results, shape, name or type(module).__name__, allow_unknown, train)
+            _restore_buffers(buffers)
+        importer = _Importer(module, gm, results, shape, label, allow_unknown, train)
         importer.untraceable = untraceable
-        return importer.run()
+        try:
+            net = importer.run()
+        except CnnCostError as error:
+            if not importer.untraceable_unknown or tracer == "fx":
+                raise
+            # a module fx could not trace into and no handler maps: torch.export traces through it
+            inner = importer.untraceable_unknown[0]
+            why = f"torch.fx cannot trace into '{inner}': {untraceable[inner]}"
+            try:
+                return _exported(module, shape, label, allow_unknown, train, why, fail=None)
+            except CnnCostError:
+                raise error from None
+        if importer.untraceable_unknown and tracer == "auto":  # opaque for fx: export may map them
+            inner = importer.untraceable_unknown[0]
+            why = f"torch.fx cannot trace into '{inner}': {untraceable[inner]}"
+            from .torch_export import import_exported
+            try:
+                other, opaque = import_exported(module, shape, name=label, allow_unknown=allow_unknown, train=train,
+                                                why=why)
+            except CnnCostError:
+                return net
+            if opaque < len(importer.opaque):
+                return other
+        return net
     finally:
         for m, mode in zip(module.modules(), was_training):
             m.training = mode
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+
+
+def _save_buffers(module: Any) -> list[tuple[Any, Any]]:
+    return [(b, b.detach().clone()) for b in module.buffers()]
+
+
+def _restore_buffers(buffers: list[tuple[Any, Any]]) -> None:
+    import torch
+    with torch.no_grad():
+        for b, copy in buffers:
+            b.copy_(copy)
+
+
+def _exported(module: Any, shape: Shape, name: str, allow_unknown: bool, train: bool, why: str,
+              fail: str | None) -> Net:
+    """The net through torch.export (`torch_export`); `fail`: what to say first if export fails too."""
+    from .torch_export import from_exported
+    try:
+        return from_exported(module, shape, name=name, allow_unknown=allow_unknown, train=train, why=why)
+    except CnnCostError as error:
+        if fail is None or str(error).startswith("unsupported operation"):
+            raise
+        raise CnnCostError(f"{fail}; {error}") from None
 
 
 class _Importer:
@@ -282,20 +341,17 @@ class _Importer:
         self.modules = dict(root.named_modules())
         self.children_names: dict[str, frozenset[str]] = {}
         self.untraceable: dict[str, str] = {}
+        self.untraceable_unknown: list[str] = []  # modules fx could not trace into that no handler maps
 
     # --- driving ---
 
     def run(self) -> Net:
         outputs: list[int] = []
-        placeholders = 0
+        self.placeholders = 0
         for node in self.gm.graph.nodes:
             self.node = node
             if node.op == "placeholder":
-                placeholders += 1
-                if placeholders > 1:
-                    self.env[node] = self._python(self.results.get(node))
-                    continue
-                self.env[node] = TV(0, self.input_shape)
+                self.env[node] = self._placeholder(node)
             elif node.op == "get_attr":
                 tensor = self._attr(node.target)
                 self.env[node] = PV(node.target, tensor, tuple(tensor.shape)) \
@@ -308,6 +364,13 @@ class _Importer:
         net = self.builder.finish(outputs, notes)
         self._verify(net)
         return net
+
+    def _placeholder(self, node: Any) -> Any:
+        """The first placeholder is the network's input; later ones (default arguments) are values."""
+        self.placeholders += 1
+        if self.placeholders > 1:
+            return self._python(self.results.get(node))
+        return TV(0, self.input_shape)
 
     def _attr(self, target: str) -> Any:
         obj = self.root
@@ -361,15 +424,18 @@ class _Importer:
             target = node.target
             if node.op == "call_function" and isinstance(target, type) and issubclass(target, (tuple, list, dict)):
                 return target(*args, **kwargs)  # a namedtuple or dict of outputs: structure only
-            if node.op == "call_method":
-                handler = METHODS.get(node.target)
-            else:
-                handler = FUNCTIONS.get(node.target) or _by_name(node.target)
+            handler = self._handler(node)
             if handler is None:
                 raise Unsupported("")
             return handler(self, node, args, kwargs, result)
         except Unsupported as why:
             return self._unknown(node, args, kwargs, result, str(why))
+
+    def _handler(self, node: Any) -> Callable | None:
+        """The handler of a call_function / call_method node (the export importer: by ATen op)."""
+        if node.op == "call_method":
+            return METHODS.get(node.target)
+        return FUNCTIONS.get(node.target) or _by_name(node.target)
 
     @staticmethod
     def _has_tensor(value: Any) -> bool:
@@ -399,15 +465,22 @@ class _Importer:
             return f"operator.{qual}"
         return f"{module}.{qual}" if module else qual
 
+    @staticmethod
+    def _module_stack(node: Any) -> list[tuple[Any, Any]]:
+        """The (key, (path, type)) of the modules enclosing `node`, outermost first; the root
+        (which torch.export lists, as path '') left out."""
+        return [(key, value) for key, value in (node.meta.get("nn_module_stack") or {}).items()
+                if (value[0] if isinstance(value, tuple) else str(value))]
+
     def _where(self, node: Any) -> str:
         if node.op == "call_module":
             return node.target
-        stack = list(node.meta.get("nn_module_stack", {}).values())
+        stack = [value for _, value in self._module_stack(node)]
         return stack[-1][0] if stack else "(top level)"
 
     def _scopes(self, node: Any) -> tuple[list[Scope], str | None]:
         """The blocks enclosing `node`, and for a module call the leaf's name."""
-        stack = list(node.meta.get("nn_module_stack", {}).items())
+        stack = self._module_stack(node)
         leaf_rel: list[str] | None = None
         if node.op == "call_module":
             if stack and stack[-1][1][0] == node.target:
@@ -481,6 +554,8 @@ class _Importer:
     def _unknown(self, node: Any, args: Any, kwargs: Any, result: Any, why: str) -> Any:
         op = self._op_name(node)
         where = self._where(node)
+        if node.op == "call_module" and node.target in self.untraceable:
+            self.untraceable_unknown.append(node.target)
         if not why and node.op == "call_module" and node.target in self.untraceable:
             why = f"torch.fx cannot trace into it: {self.untraceable[node.target]}"
         detail = f" ({why})" if why else ""
@@ -603,10 +678,14 @@ class _Importer:
 
     # --- the end ---
 
+    tracer = "torch.fx"
+    tracer_note = ""  # why this tracer (the export importer: why torch.fx could not)
+
     def _notes(self) -> str:
         root = self.root
-        parts = [f"imported from torch: {type(root).__module__}.{type(root).__qualname__}, traced with torch.fx in "
-                 f"{'train' if self.train else 'eval'} mode at {'x'.join(map(str, self.input_shape))}"]
+        parts = [f"imported from torch: {type(root).__module__}.{type(root).__qualname__}, traced with {self.tracer} in "
+                 f"{'train' if self.train else 'eval'} mode at {'x'.join(map(str, self.input_shape))}"
+                 + (f" ({self.tracer_note})" if self.tracer_note else "")]
         all_params = {id(p): p for p in root.parameters()}
         unused = sum(p.numel() for i, p in all_params.items() if i not in self.owner)
         if unused:
@@ -649,10 +728,23 @@ def _cnncost_shape(shape: Shape, form: str) -> Shape:
     return tuple(shape)
 
 
+def _mutating(node: Any) -> bool:
+    """An in-place call: x.add_(y), x += y, aten.relu_ (an ATen op overload named `relu_`)."""
+    target = node.target
+    if target in (operator.iadd, operator.imul):
+        return True
+    if isinstance(target, str):
+        return target.endswith("_")
+    packet = getattr(target, "overloadpacket", None)
+    return packet is not None and getattr(packet, "__name__", "").endswith("_")
+
+
 def _base_name(node: Any) -> str:
     target = node.target
     if node.op == "call_method":
         name = str(target)
+    elif getattr(target, "overloadpacket", None) is not None:  # an ATen op: aten.conv2d.default
+        name = target.overloadpacket.__name__
     else:
         name = getattr(target, "__name__", None) or str(target)
     name = name.rstrip("_") or "op"
@@ -662,7 +754,14 @@ def _base_name(node: Any) -> str:
 _RENAME = {"iadd": "add", "imul": "mul", "cat": "concat", "concatenate": "concat", "truediv": "div",
            "getitem": "chunk", "adaptive_avg_pool2d": "avgpool", "adaptive_max_pool2d": "maxpool",
            "max_pool2d": "maxpool", "avg_pool2d": "avgpool", "interpolate": "upsample", "conv2d": "conv",
-           "batch_norm": "bn", "layer_norm": "norm", "group_norm": "norm", "linear": "fc"}
+           "batch_norm": "bn", "layer_norm": "norm", "group_norm": "norm", "linear": "fc",
+           # ATen ops (the torch.export importer)
+           "max_pool2d_with_indices": "maxpool", "_adaptive_avg_pool2d": "avgpool", "upsample_nearest2d": "upsample",
+           "upsample_bilinear2d": "upsample", "conv_transpose2d": "conv_transpose", "convolution": "conv",
+           "_convolution": "conv", "native_batch_norm": "bn", "_native_batch_norm_legit": "bn",
+           "_native_batch_norm_legit_functional": "bn", "_native_batch_norm_legit_no_training": "bn",
+           "native_layer_norm": "norm", "addmm": "fc", "mm": "fc", "matmul": "fc", "native_dropout": "dropout",
+           "_softmax": "softmax", "slice": "chunk", "split_with_sizes": "chunk", "hardtanh": "hardtanh"}
 
 
 # ----------------------------------------------------------------------------- activations
@@ -678,7 +777,7 @@ def _act(cls: type, *, inplace_arg: int | None = 1, fields: Callable[[tuple, dic
             inplace = bool(_arg(args, kwargs, inplace_arg, "inplace", False))
         else:
             inplace = False
-        mutates = inplace or (isinstance(node.target, str) and node.target.endswith("_"))
+        mutates = inplace or _mutating(node)
         extra = fields(args, kwargs) if fields else {}
         if "inplace" in cls.__dataclass_fields__:
             extra["inplace"] = inplace
@@ -718,7 +817,7 @@ def _clamp(imp: _Importer, node: Any, args: tuple, kwargs: dict, result: Any) ->
     lo, hi = _arg(args, kwargs, 1, "min"), _arg(args, kwargs, 2, "max")
     if not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)):
         raise Unsupported("clamp needs constant min and max")
-    inplace = isinstance(node.target, str) and node.target.endswith("_")
+    inplace = _mutating(node)
     layer = ReLU6(inplace=inplace) if (lo, hi) == (0, 6) else Hardtanh(min_val=float(lo), max_val=float(hi),
                                                                       inplace=inplace)
     v = imp.emit(layer, [x], x.shape, form=x.form)
@@ -810,18 +909,28 @@ def _params(*values: Any) -> list[Any]:
 def _m_conv_t(imp: _Importer, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     if type(m).__name__ != "ConvTranspose2d" or m.padding_mode != "zeros":
         raise Unsupported("")
-    x = imp._tensor(args[0])
+    return _conv_t_on(imp, args[0], int(m.out_channels), m.kernel_size, m.stride, m.padding, m.dilation, m.groups,
+                      m.bias is not None, result, list(m.parameters()))
+
+
+def _conv_t_on(imp: _Importer, x: Any, out: int, kernel: Any, stride: Any, padding: Any, dilation: Any, groups: int,
+               bias: bool, result: Any, params: list) -> TV:
+    """A transposed convolution; its output padding: what the traced output size needs."""
+    x = imp._tensor(x)
     y = imp.out(result)
-    kh, kw = m.kernel_size
-    sh, sw = m.stride
-    ph, pw = m.padding
-    dh, dw = m.dilation
+    if len(x.shape) != 3:
+        raise Unsupported("transposed convolution of a flat tensor")
+
+    def two(v: Any) -> tuple[int, int]:
+        v = tuple(int(a) for a in v) if isinstance(v, (list, tuple)) else (int(v),)
+        return (v[0], v[0]) if len(v) == 1 else (v[0], v[1])
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = two(kernel), two(stride), two(padding), two(dilation)
     base = [(x.shape[1] - 1) * sh - 2 * ph + dh * (kh - 1) + 1, (x.shape[2] - 1) * sw - 2 * pw + dw * (kw - 1) + 1]
     extra = (y[1] - base[0], y[2] - base[1])
-    layer = ConvTranspose(out=int(m.out_channels), kernel=_pair_or_int(m.kernel_size), stride=_pair_or_int(m.stride),
-                          padding=_pair_or_int(m.padding), output_padding=_pair_or_int(extra),
-                          dilation=_pair_or_int(m.dilation), groups=int(m.groups), bias=m.bias is not None)
-    return imp.emit(layer, [x], y, params=list(m.parameters()))
+    layer = ConvTranspose(out=int(out), kernel=_pair_or_int((kh, kw)), stride=_pair_or_int((sh, sw)),
+                          padding=_pair_or_int((ph, pw)), output_padding=_pair_or_int(extra),
+                          dilation=_pair_or_int((dh, dw)), groups=int(groups), bias=bias)
+    return imp.emit(layer, [x], y, params=params)
 
 
 def _m_linear(imp: _Importer, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -1221,13 +1330,13 @@ def _add(imp: _Importer, node: Any, args: tuple, kwargs: dict, result: Any) -> T
         scale = a.scale
     inputs = [TV(a.leaf, a.shape, a.form), TV(b.leaf, b.shape, b.form)]
     v = imp.emit(Add(scale=scale), inputs, a.shape, form=a.form)
-    inplace = isinstance(node.target, str) and node.target.endswith("_") or node.target is operator.iadd
+    inplace = _mutating(node)
     return imp.rebind(node, v) if inplace else v
 
 
 def _mul(imp: _Importer, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     a, b = args[0], _arg(args, kwargs, 1, "other")
-    inplace = isinstance(node.target, str) and node.target.endswith("_") or node.target is operator.imul
+    inplace = _mutating(node)
     if _number(a):
         a, b = b, a
     if isinstance(a, TV) and _number(b):

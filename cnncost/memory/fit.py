@@ -6,27 +6,28 @@ checked afterwards at that batch and the next.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import CnnCostError
+from ..units import SIZE_UNITS as UNITS, SizeError, grouped, iec, parse_size_text, size_text
 from .step import Moment, StepMemory
 
-# cnncost's convention throughout: MB = 2^20, GB = 2^30 (an "80 GB" GPU holds 80 GiB).
-UNITS = {"b": 1, "kb": 2**10, "mb": 2**20, "gb": 2**30, "tb": 2**40,
-         "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+__all__ = ["Fit", "largest_batch", "parse_bytes", "parse_budget", "UNITS"]
 
 
 def parse_bytes(text: str) -> int:
-    """'80GiB' or '80GB' -> 85899345920 (GB = GiB = 2^30, as everywhere in cnncost); a unit is required."""
-    match = re.fullmatch(r"\s*(\d{1,30}(?:\.\d{1,30})?)\s*([a-zA-Z]*)\s*", str(text)[:200])
-    unit = match.group(2).lower() if match else None
-    if match is None or unit not in UNITS:
-        raise CnnCostError(f"expected a memory size with a unit, like 80GiB, got '{text}'; units: "
-                           + ", ".join(UNITS) + " (GB = GiB = 2^30 bytes)")
-    number = match.group(1)
-    whole, _, frac = number.partition(".")
-    return (int(whole) * UNITS[unit]) + (int(frac) * UNITS[unit]) // 10 ** len(frac) if frac else int(whole) * UNITS[unit]
+    """A memory budget with a unit -> bytes: '80GB' = 80 * 10^9 (SI), '80GiB' = 80 * 2^30 (IEC),
+    '1.5TB'; letters are case-insensitive; a bare number is refused (see `cnncost.units`)."""
+    return parse_budget(text)[0]
+
+
+def parse_budget(text: str) -> tuple[int, str]:
+    """(bytes, the budget as it reads back, '80 GB')."""
+    try:
+        return parse_size_text(text, unit_required=True, what="a memory size")
+    except SizeError as error:
+        raise CnnCostError(error.problem) from None
 
 
 @dataclass(frozen=True)
@@ -37,18 +38,37 @@ class Fit:
     budget: int
     batch: int
     peak: Moment
+    budget_text: str = field(default="", compare=False)  # the budget as written, '80 GB'
 
     @property
     def peak_bytes(self) -> int:
         """The peak at `batch` (at batch 1 when not even that fits)."""
         return self.peak.at(max(self.batch, 1))
 
+    @property
+    def budget_shown(self) -> str:
+        """'80 GB = 80,000,000,000 B' (as written), or '8.00 GiB = 8,589,934,592 B' for a plain int."""
+        return size_text(self.budget, self.budget_text or None)
+
+    @property
+    def breakdown(self) -> dict[str, int]:
+        """What the limiting moment holds, part -> bytes, at `batch` (at 1 when not even that fits)."""
+        batch = max(self.batch, 1)
+        return {part: size.at(batch) for part, size in self.peak.parts.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, exact ints: architecture, budget_bytes, budget (as written), batch, peak_bytes, phase,
+        breakdown."""
+        return {"architecture": self.architecture, "budget_bytes": self.budget,
+                "budget": self.budget_text or f"{self.budget} B", "batch": self.batch,
+                "peak_bytes": self.peak_bytes, "phase": self.peak.phase, "breakdown": self.breakdown}
+
     def __repr__(self) -> str:
         """One readable line: the batch, the budget, and the moment that limits it."""
         if self.batch == 0:
-            return (f"Fit({self.architecture}: not even batch 1 fits in {_size(self.budget)}; "
+            return (f"Fit({self.architecture}: not even batch 1 fits in {self.budget_shown}; "
                     f"batch 1 peaks at {_size(self.peak_bytes)} in {self.peak.phase})")
-        return (f"Fit({self.architecture}: batch {self.batch} fits in {_size(self.budget)}; peak "
+        return (f"Fit({self.architecture}: batch {self.batch} fits in {self.budget_shown}; peak "
                 f"{_size(self.peak_bytes)} in {self.peak.phase}, {_size(self.budget - self.peak_bytes)} to spare)")
 
     __str__ = __repr__
@@ -59,32 +79,39 @@ class Fit:
         batch = max(self.batch, 1)
         peak = self.peak_bytes
         head = (f"batch <b>{self.batch}</b> fits" if self.batch else "<b>not even batch 1</b> fits")
-        rows = [("budget", self.budget), (f"peak at batch {batch}", peak)]
+        rows = [("budget" + (f" ({self.budget_text})" if self.budget_text else ""), self.budget),
+                (f"peak at batch {batch}", peak)]
         if self.batch:
             rows.append(("to spare", self.budget - peak))
         cells = "".join(f"<tr><td style='text-align:left'>{escape(name)}</td>"
-                        f"<td style='text-align:right' title='{value:,} bytes'>{escape(_size(value))}</td></tr>"
+                        f"<td style='text-align:right' title='{grouped(value)} bytes'>{escape(_size(value))}</td></tr>"
                         for name, value in rows)
         parts = "".join(f"<tr><td style='text-align:left'>&nbsp;&nbsp;{escape(part)}</td>"
-                        f"<td style='text-align:right' title='{b.at(batch):,} bytes'>{escape(_size(b.at(batch)))}</td>"
-                        f"<td style='text-align:right'>{100 * b.at(batch) / peak:.1f}%</td></tr>"
+                        f"<td style='text-align:right' title='{grouped(b.at(batch))} bytes'>{escape(_size(b.at(batch)))}</td>"
+                        f"<td style='text-align:right'>{_share(b.at(batch), peak)}</td></tr>"
                         for part, b in self.peak.parts.items() if b.at(batch))
-        return (f"<div><p><b>{escape(self.architecture)}</b>: {head} in {escape(_size(self.budget))}; the peak is "
+        return (f"<div><p><b>{escape(self.architecture)}</b>: {head} in {escape(self.budget_shown)}; the peak is "
                 f"at <code>{escape(self.peak.phase)}</code></p><table>{cells}"
                 f"<tr><td style='text-align:left' colspan='3'><i>held at the peak</i></td></tr>{parts}</table>"
-                "<p style='font-size:smaller'>KiB, MiB, GiB = 2^10, 2^20, 2^30 bytes</p></div>")
+                "<p style='font-size:smaller'>KiB, MiB, GiB = 2^10, 2^20, 2^30 bytes; kB, MB, GB = 10^3, 10^6, "
+                "10^9 bytes</p></div>")
 
 
 def _size(value: int) -> str:
-    """Bytes in the largest IEC unit that keeps the number at least 1 (2 decimals)."""
-    for size, name in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if abs(value) >= size:
-            return f"{value / size:.2f} {name}"
-    return f"{value} bytes"
+    """Bytes in the largest IEC unit that keeps the number at least 1 (2 decimals, exact)."""
+    return iec(value)
 
 
-def largest_batch(step: StepMemory, budget: int) -> Fit:
-    """Solve for the batch directly, then verify it exactly."""
+def _share(part: int, whole: int) -> str:
+    if not whole:
+        return "n/a"
+    tenths = (2000 * part + whole) // (2 * whole)
+    return f"{tenths // 10}.{tenths % 10}%"
+
+
+def largest_batch(step: StepMemory, budget: int, budget_text: str = "") -> Fit:
+    """Solve for the batch directly, then verify it exactly. `budget_text`: the budget as the user
+    wrote it ('80 GB'), shown back with the exact bytes."""
     if budget < 1:
         raise CnnCostError(f"the memory budget must be positive, got {budget} bytes")
     limits = []
@@ -98,4 +125,4 @@ def largest_batch(step: StepMemory, budget: int) -> Fit:
     batch = max(0, min(limits))
     if batch and step.peak(batch).at(batch) > budget or step.peak(batch + 1).at(batch + 1) <= budget:
         raise AssertionError(f"fit: batch {batch} does not solve peak(batch) <= {budget}")  # a bug, not a user error
-    return Fit(step.trace.name, budget, batch, step.peak(max(batch, 1)))
+    return Fit(step.trace.name, budget, batch, step.peak(max(batch, 1)), budget_text)

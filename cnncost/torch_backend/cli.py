@@ -27,13 +27,19 @@ def run_against(args: argparse.Namespace) -> tuple[str, int]:
     from .against import check_against
     result = check_against(getattr(args, "net", None) or args.arch, args.against, batch=args.batch, input=args.input)
     if args.format == "json":
-        return dumps(result.to_dict(), indent=2), 0 if result.ok else 1
+        return dumps(_versioned(result.to_dict()), indent=2), 0 if result.ok else 1
     return result.summary(), 0 if result.ok else 1
+
+
+def _versioned(data: dict) -> dict:
+    """The JSON contract's version first (docs/output.md), then the result's own fields."""
+    from ..conventions import SCHEMA_VERSION
+    return {"schema_version": SCHEMA_VERSION, **{k: v for k, v in data.items() if k != "schema_version"}}
 
 
 def render(result: CheckResult, fmt: str) -> str:
     if fmt == "json":
-        return dumps(result.to_dict(), indent=2)
+        return dumps(_versioned(result.to_dict()), indent=2)
     if fmt == "csv":
         return to_csv(result).rstrip("\n")
     return to_table(result, fmt)
