@@ -137,10 +137,8 @@ def mebibytes(value: int) -> str:
 
 
 def human_bytes(value: int) -> str:
-    for factor, unit in ((2**40, "TB"), (2**30, "GB"), (2**20, "MB"), (2**10, "KB")):
-        if value >= factor:
-            return f"{fixed(value, factor, 2)} {unit}"
-    return f"{value} B"
+    """Bytes with an IEC unit (KiB, MiB, GiB, TiB): '1.75 GiB'."""
+    return binary_bytes(value)
 
 
 def percent(part: int, whole: int) -> str:

@@ -170,14 +170,18 @@ def to_json(frame: Any) -> str:
 
 def to_text(frame: Any, fmt: str = "text") -> str:
     from tabulate import tabulate
-    from .formatting import TABLEFMT, grouped, mebibytes, si, text_cell
+    from .formatting import TABLEFMT, byte_unit, grouped, in_unit, si_spaced, text_cell
     columns, rows = _records(frame)
-    shown = {"activations": si, "params": grouped, "macs": si, "flops": si,
-             "activation_memory_bytes": mebibytes, "param_memory_bytes": mebibytes, "memory_bytes": mebibytes,
-             "saved_bytes": mebibytes, "peak_bytes": mebibytes, "backward_flops": si, "training_flops": si}
-    headers = {"activation_memory_bytes": "act. mem (MB)", "param_memory_bytes": "param mem (MB)",
-               "memory_bytes": "memory (MB)", "saved_bytes": "saved (MB)", "peak_bytes": "step peak (MB)",
+    shown = {"activations": si_spaced, "params": grouped, "macs": si_spaced, "flops": si_spaced,
+             "backward_flops": si_spaced, "training_flops": si_spaced}
+    headers = {"activation_memory_bytes": "act. mem", "param_memory_bytes": "param mem", "memory_bytes": "memory",
+               "saved_bytes": "saved", "peak_bytes": "step peak",
                "macs": "MACs", "flops": "FLOPs", "backward_flops": "bwd FLOPs", "training_flops": "train FLOPs"}
+    for i, column in enumerate(columns):  # bytes: one IEC unit per column, scaled to its largest value
+        if column.endswith("_bytes"):
+            factor, unit = byte_unit([row[i] for row in rows])
+            shown[column] = lambda value, factor=factor: in_unit(value, factor)
+            headers[column] = f"{headers.get(column, column)} ({unit})"
     body = []
     for row in rows:
         cells = []
@@ -197,7 +201,7 @@ def to_text(frame: Any, fmt: str = "text") -> str:
     notes = (f"{name}: {len(frame):,} configurations. Memory: "
              + ("autograd (saved = what PyTorch saves for backward; step peak = the training step's largest moment)"
                 if memory == "autograd" else "the lecture's rule, 2 x activations (input 1 x) + k x params")
-             + f"; {frame.attrs.get('flop_convention', '')}; MB = 2^20 B. Exact figures: --format csv or json.")
+             + f"; {frame.attrs.get('flop_convention', '')}; KiB, MiB, GiB = 2^10, 2^20, 2^30 B (the lecture's KB, MB, GB). Exact figures: --format csv or json.")
     return f"{table}\n\n{notes}"
 
 

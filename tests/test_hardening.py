@@ -231,7 +231,7 @@ def test_human_figures_are_exact_integer_arithmetic():
     assert f"{(2**53 + 1) / 1:,.1f}" != fixed(2**53 + 1, 1, 1)
     assert sci(value, 2**20) == "9.537e+23" and float(exact) == pytest.approx(9.537e23, rel=1e-4)
     assert si(999_995) == "1.00M" and si(10**400) == "1.000e+400" and si(123) == "123"
-    assert human_bytes(2**1100) .endswith(" TB") and "e+" in human_bytes(2**1100)
+    assert human_bytes(2**1100).endswith(" TiB") and "e+" in human_bytes(2**1100)
     assert ratio_text(1, 8) == "0.125" and ratio_text(5, 0) == "n/a" and ratio_text(10**500, 3) == "3.333e+499"
 
 
@@ -415,14 +415,14 @@ def test_check_refuses_a_run_too_large_for_memory_before_allocating(capsys, tmp_
     path = spec_file(tmp_path, "name: big\ninput: [3, 100000, 100000]\nlayers: [{type: conv, out: 8, kernel: 1}]\n")
     code, _, err = run(capsys, "check", path)
     line = one_error(err)
-    assert code == 2 and "the check needs about 819.56 GB at batch 2" in line and "--allow-large" in line
+    assert code == 2 and "the check needs about 819.56 GiB at batch 2" in line and "--allow-large" in line
     from cnncost.torch_backend import check
-    with pytest.raises(CnnCostError, match="above the 1.00 KB limit"):
+    with pytest.raises(CnnCostError, match="above the 1.00 KiB limit"):
         check(str(spec_file(tmp_path, TINY, "tiny.yaml")), batch=1, max_bytes=1024)
     assert check(str(tmp_path / "tiny.yaml"), batch=1, max_bytes=1024, allow_large=True).ok
     monkeypatch.setenv("CNNCOST_CHECK_MAX_BYTES", "1KiB")
     code, _, err = run(capsys, "check", tmp_path / "tiny.yaml", "--batch", "1")
-    assert code == 2 and "above the 1.00 KB limit" in one_error(err)
+    assert code == 2 and "above the 1.00 KiB limit" in one_error(err)
     code, out, _ = run(capsys, "check", tmp_path / "tiny.yaml", "--batch", "1", "--allow-large")
     assert code == 0 and "all exact quantities agree" in out
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import format_shape
-from ..formatting import csv_line, dumps, fixed, grouped, si, text_cell
+from ..formatting import binary_bytes, byte_unit, csv_line, dumps, fixed, grouped, in_unit, si, text_cell
 from .check import EXACT, CheckResult, CheckRow, check
 
 TABLEFMT = {"text": "simple", "markdown": "github"}
@@ -75,8 +75,8 @@ def _show(value: object, quantity: str) -> str:
     return si(value) if isinstance(value, int) else str(value)
 
 
-def _mb(value: int | None) -> str:
-    return "" if value is None else fixed(value, 2**20, 2)
+def _in(value: int | None, factor: int) -> str:
+    return "" if value is None else in_unit(value, factor)
 
 
 def _rel(row: CheckRow) -> str:
@@ -93,14 +93,18 @@ def to_table(result: CheckResult, fmt: str) -> str:
     for row in result.rows:
         if row.path != "total":
             by_path.setdefault(row.path, {})[row.quantity] = row
+    saved_values = [v for q in by_path.values() if "saved_bytes" in q
+                    for v in (q["saved_bytes"].ours, q["saved_bytes"].torch) if v is not None]
+    factor, unit = byte_unit(saved_values)  # one unit per column, scaled to its largest value
+    headers = [h.replace("MB", unit) for h in LAYER_HEADERS]
     body = []
     for path, quantities in by_path.items():
         saved = quantities.get("saved_bytes")
         bad = [q for q in EXACT if quantities[q].status == "mismatch"]
         body.append([text_cell(path, fmt), text_cell(quantities["shape"].type, fmt), *(_cell(quantities[q]) for q in EXACT),
-                     _mb(saved.ours) if saved else "", _mb(saved.torch) if saved else "",
+                     _in(saved.ours, factor) if saved else "", _in(saved.torch, factor) if saved else "",
                      "MISMATCH " + ",".join(bad) if bad else "ok"])
-    layers = tabulate(body, headers=LAYER_HEADERS, tablefmt=TABLEFMT[fmt], disable_numparse=True)
+    layers = tabulate(body, headers=headers, tablefmt=TABLEFMT[fmt], disable_numparse=True)
     totals = tabulate([[row.quantity, _total(row.ours, row.quantity), _total(row.torch, row.quantity),
                         _total(row.diff, row.quantity) if row.diff is not None else "", _rel(row), row.status]
                        for row in result.totals],
@@ -112,9 +116,9 @@ def to_table(result: CheckResult, fmt: str) -> str:
              f"{result.device}, optimizer {result.optimizer}: {verdict}")
     extra = []
     if result.saved is not None:
-        kinds = ", ".join(f"{k} {_mb(v)}" for k, v in result.saved.by_kind().items() if v)
-        dtypes = ", ".join(f"{k} {_mb(v)}" for k, v in result.saved.by_dtype().items())
-        extra.append(f"Saved for backward (MB) by kind: {kinds}; by dtype: {dtypes}")
+        kinds = ", ".join(f"{k} {binary_bytes(v)}" for k, v in result.saved.by_kind().items() if v)
+        dtypes = ", ".join(f"{k} {binary_bytes(v)}" for k, v in result.saved.by_dtype().items())
+        extra.append(f"Saved for backward by kind: {kinds}; by dtype: {dtypes} (KiB, MiB, GiB = 2^10, 2^20, 2^30 B)")
     notes = "\n".join(f"- {note}" for note in result.notes + extra)
     return f"{title}\n\n{layers}\n\n{totals}\n\nNotes:\n{notes}"
 
@@ -125,5 +129,5 @@ def _total(value: object, quantity: str) -> str:
     if isinstance(value, tuple):
         return format_shape(value)
     if quantity.endswith("bytes"):
-        return f"{fixed(value, 2**20, 2)} MB"
+        return binary_bytes(value)
     return grouped(value) if isinstance(value, int) else str(value)
