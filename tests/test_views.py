@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cnncost.errors import SpecError
+from cnncost.errors import CnnCostError, SpecError
 from cnncost.graph import compile
 from cnncost.layers import CenterCrop, Chunk, Conv, Flatten, Linear, ReLU, Sigmoid
 from cnncost.net import Net
@@ -92,3 +92,50 @@ def test_inplace_on_a_chunk_is_refused_exactly_where_pytorch_refuses(case: str) 
         return
     assert not refuses, f"{case}: PyTorch refuses, the engine accepts"
     assert saved_mismatches(net) == []
+
+
+def runs(net: Net) -> bool:
+    """The net compiles and PyTorch trains it (instance norm refuses one position per channel)."""
+    try:
+        graph = compile(net)
+    except CnnCostError:
+        return False
+    return not any(n.type == "instance_norm" and n.input_shape[1:] == (1, 1) for n in graph.nodes)
+
+
+# Channels last: LayerNorm2d's permutes leave an N, H, W, C layout that most ops keep, so a later
+# flatten or .contiguous() copies (found by the long differential run of issue 9).
+from cnncost import layers as L  # noqa: E402
+
+AFTER_LAYER_NORM = {
+    "none": [], "conv": [L.Conv(out=4, kernel=3, padding=1)], "bn": [L.BatchNorm()], "relu": [L.ReLU()],
+    "sigmoid": [L.Sigmoid()], "softmax": [L.Softmax()], "dropout": [L.Dropout(p=0.3)], "maxpool": [L.MaxPool(kernel=2)],
+    "gap": [L.GlobalAvgPool()], "ln_chw": [L.LayerNorm(over="chw")], "gn": [L.GroupNorm(groups=2)],
+    "in": [L.InstanceNorm()], "shuffle": [L.ChannelShuffle(groups=2)], "scale": [L.LayerScale()],
+    "up": [L.Upsample(scale_factor=2)], "convt": [L.ConvTranspose(out=4, kernel=2, stride=2)],
+    "pixel": [L.PixelShuffle(factor=2)], "unpixel": [L.PixelUnshuffle(factor=2)], "pad": [L.Pad(padding=1)],
+    "crop": [L.CenterCrop(size=2)], "crop1": [L.CenterCrop(size=1)], "chunk": [L.Chunk(chunks=2)],
+    "chunk4": [L.Chunk(chunks=4)], "amax": [L.AdaptiveMaxPool(output=2)],
+}
+READERS = {"flatten-linear": [L.Flatten(), L.Linear(out=2)], "instance_norm": [L.InstanceNorm()],
+           "group_norm": [L.GroupNorm(groups=1)], "shuffle-conv": [L.ChannelShuffle(groups=1), L.Conv(out=2, kernel=1)]}
+
+
+@pytest.mark.parametrize("middle", sorted(AFTER_LAYER_NORM))
+def test_channels_last_maps_are_copied_where_pytorch_copies_them(middle: str) -> None:
+    for reader, side in ((r, s) for r in sorted(READERS) for s in (4, 1)):  # side 1: both layouts at once
+        net = Net("cl", input=(4, side, side), layers=(Conv(out=4, kernel=1), L.LayerNorm(over="channels"),
+                                                       *AFTER_LAYER_NORM[middle], *READERS[reader]))
+        if runs(net):
+            assert saved_mismatches(net) == [], (reader, side)
+
+
+@pytest.mark.parametrize("view", ["chunk", "crop1", "crop2", "none"])
+def test_shuffle_with_one_group_copies_a_view(view: str) -> None:
+    # x.view(...).transpose(1, 2).contiguous() with one group: the input itself only if contiguous.
+    views = {"chunk": [Chunk(chunks=2)], "crop1": [CenterCrop(size=1)], "crop2": [CenterCrop(size=2)], "none": []}
+    for side in (3, 1):
+        net = Net("s", input=(4, side, side), layers=(Conv(out=4, kernel=1), *views[view], L.ChannelShuffle(groups=1),
+                                                      Conv(out=2, kernel=1)))
+        if runs(net):
+            assert saved_mismatches(net) == [], side

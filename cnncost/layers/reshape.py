@@ -95,10 +95,10 @@ class ChannelShuffle(Layer):
 
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
         """A copy in the shuffled order; with 1 group or one channel per group the transpose only
-        swaps a size-1 dimension, `contiguous()` returns the input itself, and the output is a view
-        of the input's storage (measured)."""
+        swaps a size-1 dimension, and `contiguous()` returns a contiguous input itself (a view of
+        its storage) and copies a view or a channels-last map (measured)."""
         if self.groups in (1, xs[0]):
-            return x
+            return b.contiguous(x, xs)
         return b.like(x)
 
     def torch_module(self, x: Shape) -> Any:
