@@ -84,6 +84,12 @@ def test_an_nn_module_is_imported(capsys, pyfile):
     assert code == 0 and json.loads(out)["total"]["params"] == 3 * 8 * 9 + 8
 
 
+def test_import_traces_a_returned_module_at_the_given_input(capsys, pyfile):
+    pytest.importorskip("torch")
+    code, out, _ = _run(capsys, "import", "mynet.py:torch_model", "--input", "3x16x16")
+    assert code == 0 and "input: [3, 16, 16]" in out and "at 3x16x16" in out
+
+
 @pytest.mark.parametrize("arch,message", [
     ("missing.py:build", "missing.py:build: cannot read Python spec: no such file or directory"),
     ("mynet.py:biuld", "mynet.py has no 'biuld'; did you mean build?"),

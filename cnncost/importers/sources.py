@@ -56,12 +56,13 @@ def load_source(source: Any, *, input: Shape | str | None = None, allow_unknown:
     if is_onnx(text):
         from .onnx_graph import from_onnx
         return from_onnx(text, allow_unknown=allow_unknown, input=_shape(input))
-    if is_torch_source(text):
+    from ..pyspec import is_python_spec
+    if is_torch_source(text) and not is_python_spec(text):  # FILE.py:callable is a file, not a module path
         module, default, name = resolve_module(text)
         from .torch_trace import from_torch
         return from_torch(module, _shape(input) or default, name=name, allow_unknown=allow_unknown, train=train)
-    from ..api import load
-    return load(text)
+    from ..api import load  # FILE.py:callable gets the input (a module it returns is traced there)
+    return load(text, input=_shape(input))
 
 
 def _is_module(value: Any) -> bool:
