@@ -139,3 +139,15 @@ def test_shuffle_with_one_group_copies_a_view(view: str) -> None:
                                                       Conv(out=2, kernel=1)))
         if runs(net):
             assert saved_mismatches(net) == [], side
+
+
+@pytest.mark.parametrize("c, h, w", [(2, 3, 3), (1, 4, 5)])
+def test_a_crop_of_a_crop_flattens_with_the_first_storage_strides(c: int, h: int, w: int) -> None:
+    # (2, 3, 3) -> crop 1x2 (cannot be viewed flat) -> crop 1x1: now one dimension, a view of the
+    # 3x3 storage (found by the long differential run).
+    for first in ((1, 2), (2, 2), (h, 1), (1, w)):
+        for second in ((1, 1), (1, first[1]), (first[0], 1)):
+            net = Net("crops", input=(c, h, w), layers=(Conv(out=c, kernel=1), CenterCrop(size=first),
+                                                       CenterCrop(size=second), Flatten(), Linear(out=2)))
+            if runs(net):
+                assert saved_mismatches(net) == [], (first, second)

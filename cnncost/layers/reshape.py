@@ -62,8 +62,8 @@ class Chunk(Layer):
         return f"{self.index + 1} of {self.chunks}"
 
     def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """A view: x's storage, nothing saved."""
-        return b.view(x, y, "channels")
+        """A view: x's storage (and its strides), nothing saved."""
+        return b.view(x, y, "channels", strides=x.map_strides(xs))
 
     def torch_module(self, x: Shape) -> Any:
         from .torch_modules import Chunk as ChunkModule
@@ -222,15 +222,6 @@ class Pad(Layer):
         return kind(self.sides())
 
 
-def _merges_flat(x: Shape, y: Shape) -> bool:
-    """Whether the crop y (C, h, w) of a map laid out as x (C, H, W) in memory flattens to one
-    view: its dimensions of size > 1, with x's strides (H*W, W, 1), must be nested
-    (each stride = the next one's stride x size), as `view` requires."""
-    strides = (x[1] * x[2], x[2], 1)
-    kept = [(size, stride) for size, stride in zip(y, strides) if size != 1]
-    return all(outer == inner * size for (_, outer), (size, inner) in zip(kept, kept[1:]))
-
-
 @register("crop")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class CenterCrop(Layer):
@@ -282,11 +273,9 @@ class CenterCrop(Layer):
         return f"-> {h}x{w}"
 
     def autograd(self, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
-        """A view of the first input (itself when nothing is cropped). PyTorch flattens a crop
-        without copying when its per-sample dimensions still merge (a crop to full rows of one
-        channel, or to one pixel of a 1-channel map): such a view lies like a channel slice."""
-        flat = _merges_flat(shapes[0], y)
-        return b.view(xs[0], y, "channels" if flat else "strided")
+        """A view of the first input (itself when nothing is cropped), with the input's strides:
+        whether a later flatten can view it depends on them (`StepBuilder.reshape`)."""
+        return b.view(xs[0], y, "strided", strides=xs[0].map_strides(shapes[0]))
 
     def torch_module(self, shapes: tuple[Shape, ...]) -> Any:
         from .torch_modules import CenterCrop as CropModule

@@ -78,13 +78,14 @@ class Tensor:
     tensors record nothing for backward."""
 
     __slots__ = ("id", "per_sample", "fixed", "dtype", "requires_grad", "shown", "layout", "nbytes_per_sample",
-                 "nbytes_fixed", "channels_last")
+                 "nbytes_fixed", "channels_last", "strides")
 
     def __init__(self, id: int, per_sample: int, fixed: int, dtype: str, requires_grad: bool = True,
                  shown: int | None = None, layout: str = "contiguous") -> None:
         self.id, self.per_sample, self.fixed, self.dtype = id, per_sample, fixed, dtype
         self.requires_grad, self.shown, self.layout = requires_grad, shown, layout
         self.channels_last = False
+        self.strides: tuple[int, ...] | None = None  # a view's per-sample (C, H, W) strides in its storage
         size = ELEMENT_BYTES[dtype]
         self.nbytes_per_sample, self.nbytes_fixed = per_sample * size, fixed * size
 
@@ -102,15 +103,23 @@ class Tensor:
     def contiguous(self) -> bool:
         return self.layout == "contiguous"  # in its own layout: channels last is dense too
 
-    def view(self, shown: int | None, layout: str) -> Tensor:
+    def view(self, shown: int | None, layout: str, strides: tuple[int, ...] | None = None) -> Tensor:
         """The same storage seen through a view showing `shown` elements per sample."""
         seen = Tensor(self.id, self.per_sample, self.fixed, self.dtype, self.requires_grad, shown, layout)
-        seen.channels_last = self.channels_last
+        seen.channels_last, seen.strides = self.channels_last, strides
         return seen
+
+    def map_strides(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Per-sample strides of this tensor seen as the CxHxW map `shape`: a view's own, else those
+        of its layout (NCHW, or N, H, W, C for channels last)."""
+        if self.strides is not None:
+            return self.strides
+        c, h, w = shape
+        return (1, w * c, c) if self.channels_last else (h * w, w, 1)
 
     def _fields(self) -> tuple:
         return (self.id, self.per_sample, self.fixed, self.dtype, self.requires_grad, self.shown, self.layout,
-                self.channels_last)
+                self.channels_last, self.strides)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Tensor):

@@ -63,17 +63,18 @@ class StepBuilder:
             return self._like(x, dtype)
         return self.new(numel(shape), dtype or x.dtype)
 
-    def view(self, x: Tensor, shape: Shape | None = None, layout: str | None = None) -> Tensor:
+    def view(self, x: Tensor, shape: Shape | None = None, layout: str | None = None,
+             strides: tuple[int, ...] | None = None) -> Tensor:
         """x's storage seen as `shape` (None: all of x): no new tensor. A slice that shows fewer
-        elements than x gets `layout` ("channels" for a channel slice, "strided" for a crop); a
-        slice of a crop stays strided."""
+        elements than x gets `layout` ("channels" for a channel slice, "strided" for a crop; a
+        slice of a crop stays strided) and its per-sample `strides` in the storage."""
         if shape is None or numel(shape) == x.elements:  # all of x: x itself, layout unchanged
             return x
         if layout not in LAYOUTS:
             raise ValueError(f"a view needs a layout, one of {', '.join(LAYOUTS)}; got {layout!r}")
         if x.layout == "strided":
             layout = "strided"
-        return x.view(numel(shape), layout)
+        return x.view(numel(shape), layout, strides)
 
     def contiguous(self, x: Tensor, shape: Shape) -> Tensor:
         """`x.contiguous()` of a `shape` map: x if contiguous, else a new copy of what it shows."""
@@ -82,13 +83,15 @@ class StepBuilder:
         return x if x.contiguous else self.like(x)
 
     def reshape(self, x: Tensor, shape: Shape, from_shape: Shape) -> Tensor:
-        """`x.reshape(N, *shape)` (flatten) of x, a `from_shape` map: a view of a contiguous tensor,
-        a channel slice or a crop whose dimensions nest; a copy of other crops and of a
-        channels-last map (unless it is one channel or one position: then its dimensions nest)."""
-        if x.channels_last:
-            flat = len(from_shape) != 3 or from_shape[0] == 1 or from_shape[1] * from_shape[2] == 1
-            return x if flat else self.like(x, shape)
-        return self.like(x, shape) if x.layout == "strided" else x
+        """`x.reshape(N, *shape)` (flatten) of x, a `from_shape` map: a view where `view` can
+        make one (the dimensions of size > 1 nest: each stride = the next one's x its size: a
+        contiguous map, a channel slice, some crops, a channels-last map of one channel or one
+        position), else a copy (PyTorch's rule)."""
+        if len(from_shape) != 3 or (x.strides is None and not x.channels_last):
+            return x
+        kept = [(size, stride) for size, stride in zip(from_shape, x.map_strides(from_shape)) if size != 1]
+        nested = all(outer == inner * size for (_, outer), (size, inner) in zip(kept, kept[1:]))
+        return x if nested else self.like(x, shape)
 
     def cast(self, x: Tensor, dtype: str) -> Tensor:
         """x in `dtype`: x itself, or a new copy (autocast does not cache casts of activations)."""
