@@ -109,10 +109,10 @@ class Tensor:
         seen.channels_last, seen.strides = self.channels_last, strides
         return seen
 
-    def map_strides(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+    def map_strides(self, shape: tuple[int, ...]) -> tuple[int, ...] | None:
         """Per-sample strides of this tensor seen as the CxHxW map `shape`: a view's own, else those
-        of its layout (NCHW, or N, H, W, C for channels last)."""
-        if self.strides is not None:
+        of its layout (NCHW, or N, H, W, C for channels last); None for a vector."""
+        if self.strides is not None or len(shape) != 3:
             return self.strides
         c, h, w = shape
         return (1, w * c, c) if self.channels_last else (h * w, w, 1)
