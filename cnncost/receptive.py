@@ -9,6 +9,11 @@ position modulo the upsampling factor: the model keeps one (lo, hi) per phase of
 lo(u + P) = lo(u) + T pixels. Every pixel number is an integer; the effective stride `T / P` is a
 `fractions.Fraction` where it is not whole.
 
+In two dimensions a tensor keeps a few classes of paths, each a pair of such axes: position (u, v)
+depends on the union over the classes of (rows of u) x (columns of v), and a class that reads no
+row at u adds no column at v (a transposed conv's gap on one axis); see `_classes`. So a position's
+extent is exact on any DAG, and a row's figures come from the extents of its positions.
+
 Per row and axis:
 
 - `receptive_field`: hi - lo + 1, the largest over the positions of the row (all equal unless an
@@ -18,9 +23,12 @@ Per row and axis:
   (negative with padding; a half where the field is even).
 
 Image borders are not clipped (the usual convention: AlexNet's pool5 is 195, VGG-16's 212, ResNet-
-50's last block 483, more than the image); `ReceptiveField.extent(i, j)` gives the pixels of one
-position, and where no padding is in its cone that is exactly what the gradient of that output
-position reaches (tests/test_receptive.py measures it through the torch backend on random nets).
+50's last block 483, more than the image: padding counts as pixels beyond the border, and a
+position beyond a map reads on as the layer's arithmetic says); `ReceptiveField.extent(i, j)`
+gives the box around the pixels of one position, (None, None) where it reads none, and where no
+padding is in its cone that is exactly what the gradient of that output position reaches
+(tests/test_receptive.py measures it through the torch backend on random nets, and compares every
+phase with sets of pixels built from the layers' reads alone).
 
 Rows that have reduced a whole map (global or 1x1 adaptive pooling, flatten, linear, and every row
 after a gate broadcast over H x W, such as squeeze-and-excitation's) see the same pixels at every
@@ -38,10 +46,11 @@ One rule per layer class, in `RULES` (a test names any registered layer type wit
 - pad and crop shift the positions; element-wise layers (activations, norms, dropout, channel
   ops) change nothing: normalisation statistics are not counted as a dependence (with batch or
   instance statistics every output depends on every pixel, which no receptive field reports);
-- merges (add, mul, concat): per position, the union of their inputs' fields (so the largest over
-  all paths of a DAG, and larger than each path's where the paths are not centred alike) when the
-  inputs' strides agree; where they differ, the input with the largest field, and `note` says so
-  on that row and every row after it.
+- merges (add, mul, concat): per position, the union of their inputs' sets of pixels (so the
+  largest over all paths of a DAG, and larger than each path's where the paths are not centred
+  alike). Where the inputs' strides differ each position is still exact, but the row has no one
+  stride or period: its stride is the largest field's, its field the largest over the map's
+  positions, and `note` says so on that row and every row after it.
 
 Channels are not tracked: a pixel shuffle reads input position v // r whatever the channel, so one
 that undoes a pixel unshuffle with no channel-mixing layer between reports the unshuffle's field,
@@ -71,6 +80,7 @@ from .shapes import Shape, pair
 
 Number = int | Fraction
 MAX_PERIOD = 1 << 20  # phases kept per axis; only chains of odd-ratio resizes come near it
+MAX_PATH_CLASSES = 1 << 12  # classes of paths kept per tensor (see `_classes`); the zoo needs one
 
 
 def _plain(value: Fraction) -> Number:
@@ -105,35 +115,165 @@ class Axis:
 
 
 Span = tuple[int, int]
+Path = tuple[Axis, Axis]  # one class of paths: (h, w)
+
+
+# Why classes of paths: every layer reads a product of positions (rows R_h(u) x columns R_w(v)),
+# so along one path the pixels of output (u, v) are a product A(u) x B(v), and a chain of layers
+# keeps it one: the union over R_h(u) x R_w(v) of products is the product of the unions. A merge
+# makes a union of products, which per-axis unions overstate: a path that reads no row at u but
+# some column at v adds nothing at (u, v), not its column (a transposed conv's gap on one axis).
+# So a tensor keeps a set of path classes, each a pair of per-axis maps, and position (u, v)
+# depends on the union over the classes p of A_p(u) x B_p(v); its extent is the hull of the
+# boxes of the classes live at both u and v.
+# Invariant: within a field, no two classes have the same strides and the same pattern of empty
+# phases on both axes (`_key`). Two such classes merge exactly (their per-axis unions): at every
+# (u, v) both are live or both empty, and the hull of two boxes is the box of the per-axis hulls;
+# each layer maps both alike, so they stay mergeable. So there are at most as many classes as
+# distinct (strides, patterns of gaps): one on any net without a transposed conv's gaps and
+# without a merge of different strides (the whole zoo). Whole-map fields and fields that read
+# nothing keep a single class, for the stride alone.
+
+
+def _live(path: Path) -> bool:
+    """The class reads some pixel at some position (u, v): both axes read some pixel."""
+    return any(lo is not None for lo in path[0].lo) and any(lo is not None for lo in path[1].lo)
+
+
+def _support(ax: Axis) -> tuple[bool, ...]:
+    """Which phases read any pixel, over the shortest period of that pattern (so equal patterns
+    of different periods compare equal)."""
+    live = tuple(lo is not None for lo in ax.lo)
+    if all(live):
+        return (True,)
+    for p in _divisors(len(live)):
+        if all(live[r] == live[r % p] for r in range(len(live))):
+            return live[:p]
+    return live  # pragma: no cover  (p = the period itself always matches)
+
+
+def _key(path: Path) -> tuple[Any, ...]:
+    return (path[0].jump, path[1].jump, _support(path[0]), _support(path[1]))
+
+
+def _union(axes: Sequence[Axis]) -> Axis:
+    """Per position, the hull of axes that move by the same jump (the period: their lcm)."""
+    if len(axes) == 1:
+        return axes[0]
+    period = math.lcm(*(ax.period for ax in axes))
+    if period > MAX_PERIOD:
+        raise CnnCostError(f"the receptive field's pattern repeats only every {period:,} positions")
+    los: list[int | None] = []
+    his: list[int | None] = []
+    for v in range(period):
+        spans = [s for s in (ax.at(v) for ax in axes) if s is not None]
+        los.append(min(s[0] for s in spans) if spans else None)
+        his.append(max(s[1] for s in spans) if spans else None)
+    return _compact(Axis(tuple(los), tuple(his), axes[0].T * period // axes[0].period))
+
+
+def _dead(ax: Axis) -> Axis:
+    """An axis with `ax`'s stride that reads no pixel anywhere."""
+    return Axis((None,) * ax.period, (None,) * ax.period, ax.T)
+
+
+def _stride_axis(axes: Iterable[Axis]) -> Axis:
+    """The axis that sets a row's stride: of the moving ones (a broadcast, stride 0, follows no
+    map), the one with the largest field; where strides differ (a merge), that is the row's."""
+    axes = list(axes)
+    moving = [ax for ax in axes if ax.T] or axes
+    return max(moving, key=lambda ax: (max(ax.sizes(), default=0), ax.jump))
+
+
+def _stride_only(paths: Sequence[Path], dead: bool) -> tuple[Path, ...]:
+    """One class with the stride of `paths`. `dead`: it reads nothing (its axes may come from
+    different classes, whose product is no path)."""
+    h, w = _stride_axis(p[0] for p in paths), _stride_axis(p[1] for p in paths)
+    return ((_dead(h), _dead(w)),) if dead else ((h, w),)
+
+
+def _classes(paths: Sequence[Path], whole_map: bool = False) -> tuple[Path, ...]:
+    """The canonical set: live classes, those of one `_key` merged; none live: one dead class
+    that carries the stride. A whole-map field (`whole_map`) needs only its stride."""
+    if len(paths) == 1:
+        return tuple(paths)
+    if whole_map:  # its axes still rank it where strides differ at a merge (`_merge`)
+        return _stride_only(paths, dead=False)
+    groups: dict[tuple[Any, ...], list[Path]] = {}
+    for path in paths:
+        if _live(path):
+            groups.setdefault(_key(path), []).append(path)
+    if not groups:
+        return _stride_only(paths, dead=True)
+    if len(groups) > MAX_PATH_CLASSES:
+        raise CnnCostError(f"the receptive field needs {len(groups):,} classes of paths (more than "
+                           f"{MAX_PATH_CLASSES:,}): too many different patterns of gaps meet")
+    return tuple((_union([p[0] for p in group]), _union([p[1] for p in group])) for group in groups.values())
+
+
+def _extent(paths: Sequence[Path], i: int, j: int) -> tuple[Span, Span] | tuple[None, None]:
+    """The hull of the boxes of the classes that read some pixel at both i and j."""
+    boxes = [(h, w) for h, w in ((p[0].at(i), p[1].at(j)) for p in paths) if h is not None and w is not None]
+    if not boxes:
+        return (None, None)
+    return ((min(b[0][0] for b in boxes), max(b[0][1] for b in boxes)),
+            (min(b[1][0] for b in boxes), max(b[1][1] for b in boxes)))
+
+
+def _axis_reach(ax: Axis, n: int) -> Span | None:
+    """The pixels positions 0 ... n-1 of the axis reach together (lo and hi never decrease with
+    the position: the first period has the least lo, the last the largest hi)."""
+    first = [s for s in (ax.at(u) for u in range(min(n, ax.period))) if s is not None]
+    last = [s for s in (ax.at(u) for u in range(max(0, n - ax.period), n)) if s is not None]
+    if not first or not last:
+        return None
+    return (min(s[0] for s in first), max(s[1] for s in last))
+
+
+NOTHING: tuple[Span, Span] = ((0, -1), (0, -1))  # a span that reaches no pixel
 
 
 @dataclass(frozen=True, slots=True)
 class _Field:
-    """A tensor's two axes. `span`: once the tensor has reduced a whole map (global pooling,
-    flatten, a broadcast gate), every position depends on the same pixels, (first, last) per
-    axis, clipped to the image `image` (H, W); the axes then only carry the stride."""
+    """A tensor: its classes of paths (see above). `span`: once the tensor has reduced a whole
+    map (global pooling, flatten, a broadcast gate), every position depends on the same pixels,
+    (first, last) per axis, clipped to the image `image` (H, W); the classes then only carry the
+    stride."""
 
-    h: Axis
-    w: Axis
+    paths: tuple[Path, ...]
     image: tuple[int, int]
     span: tuple[Span, Span] | None = None
     note: str = ""
 
     @property
-    def axes(self) -> tuple[Axis, Axis]:
-        return (self.h, self.w)
+    def stride(self) -> tuple[Fraction, Fraction]:
+        return (_stride_axis(p[0] for p in self.paths).jump, _stride_axis(p[1] for p in self.paths).jump)
 
-    def reach(self, i: int, n: int) -> Span:
-        """The pixels that positions 0 ... n-1 of axis i reach together, clipped to the image."""
+    def reach(self, shape: Shape) -> tuple[Span, Span]:
+        """The pixels that all positions of a map of `shape` (C, H, W; flat: one position) reach
+        together, clipped to the image (NOTHING: none). A class counts where it reaches some
+        pixel of the image on both axes."""
         if self.span is not None:
-            return self.span[i]
-        ax = self.axes[i]
-        spans = [s for s in (ax.at(u) for u in range(min(n, ax.period))) if s is not None]
-        last = [s for s in (ax.at(u) for u in range(max(0, n - ax.period), n)) if s is not None]
-        if not spans or not last:
-            return (0, -1)  # reaches no pixel
-        lo, hi = min(s[0] for s in spans), max(s[1] for s in last)
-        return (max(lo, 0), min(hi, self.image[i] - 1))
+            return self.span
+        n = (shape[1], shape[2]) if len(shape) == 3 else (1, 1)
+        boxes = []
+        for path in self.paths:
+            box = [_axis_reach(path[i], n[i]) for i in (0, 1)]
+            if None in box:
+                continue
+            clipped = [(max(box[i][0], 0), min(box[i][1], self.image[i] - 1)) for i in (0, 1)]  # type: ignore[index]
+            if all(lo <= hi for lo, hi in clipped):
+                boxes.append(clipped)
+        return _hull(boxes)
+
+
+def _hull(boxes: Sequence[Sequence[Span]]) -> tuple[Span, Span]:
+    """The box around boxes (NOTHING where there are none or each reaches nothing)."""
+    boxes = [b for b in boxes if all(lo <= hi for lo, hi in b)]
+    if not boxes:
+        return NOTHING
+    return ((min(b[0][0] for b in boxes), max(b[0][1] for b in boxes)),
+            (min(b[1][0] for b in boxes), max(b[1][1] for b in boxes)))
 
 
 @dataclass(frozen=True)
@@ -142,14 +282,15 @@ class ReceptiveField:
     largest field of any position of the row; `stride`: the effective stride (a `Fraction` after
     an upsampling); `offset`: the centre of output position (0, 0) in input pixel coordinates
     (pixel i's centre is i; position (i, j) is centred near `offset + (i, j) * stride`, exactly
-    there unless an upsampling made positions vary). `whole_input`: the row depends on every
+    there unless an upsampling made positions vary; where (0, 0) reads nothing, the first
+    position in row-major order that reads some pixel). `whole_input`: the row depends on every
     pixel (after global pooling, flatten, linear, or a broadcast gate)."""
 
     name: str
     type: str
     size: tuple[Number, Number]
     stride: tuple[Number, Number]
-    offset: tuple[Number, Number]
+    offset: tuple[Number | None, Number | None]
     whole_input: bool = False
     note: str = ""
     model: Any = field(default=None, repr=False, compare=False)
@@ -167,16 +308,17 @@ class ReceptiveField:
     def center_offset(self) -> Number | tuple[Number, Number]:
         return _one(self.offset)
 
-    def extent(self, i: int = 0, j: int = 0) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
-        """((first row, last row), (first column, last column)) of the input pixels output
-        position (i, j) depends on, not clipped to the image (None: on no pixel of that axis)."""
+    def extent(self, i: int = 0, j: int = 0) -> tuple[tuple[int, int], tuple[int, int]] | tuple[None, None]:
+        """((first row, last row), (first column, last column)), the box around the input pixels
+        output position (i, j) depends on, not clipped to the image; (None, None): it depends on
+        no pixel (a transposed conv's gap on either axis)."""
         f = self.model
         if f.span is not None:
             return f.span
-        return f.h.at(i), f.w.at(j)
+        return _extent(f.paths, i, j)
 
 
-def _one(values: tuple[Number, Number]) -> Number | tuple[Number, Number]:
+def _one(values: tuple[Any, Any]) -> Any:
     return values[0] if values[0] == values[1] else values
 
 
@@ -247,8 +389,7 @@ def _shift(ax: Axis, by: int) -> Axis:
 def _constant(ax: Axis) -> Axis:
     """Every output position reads input position 0 (a 1-position axis broadcast): stride 0."""
     span = ax.at(0)
-    assert span is not None
-    return Axis((span[0],), (span[1],), 0)
+    return Axis((None,), (None,), 0) if span is None else Axis((span[0],), (span[1],), 0)
 
 
 def _ratio(value: Fraction) -> tuple[int, int]:
@@ -265,11 +406,13 @@ def _same(layer: Any, node: GraphNode, ins: list[_Field]) -> _Field:
 
 
 def _per_axis(x: _Field, make: Callable[[int, Axis], Axis], reduce: Shape | None = None) -> _Field:
-    """Each axis through `make`; `reduce` (the input shape): the layer reduces the whole map."""
+    """Each axis of each class through `make`; `reduce` (the input shape): the layer reduces the
+    whole map."""
     span = x.span
     if reduce is not None and span is None:
-        span = (x.reach(0, reduce[1]), x.reach(1, reduce[2]))
-    return _Field(make(0, x.h), make(1, x.w), x.image, span, x.note)
+        span = x.reach(reduce)
+    paths = [(make(0, h), make(1, w)) for h, w in x.paths]
+    return _Field(_classes(paths, whole_map=span is not None), x.image, span, x.note)
 
 
 def _conv(layer: Conv, node: GraphNode, ins: list[_Field]) -> _Field:
@@ -363,47 +506,34 @@ def _crop(layer: CenterCrop, node: GraphNode, ins: list[_Field]) -> _Field:
 
 
 def _merge(layer: Add | Mul | ConcatMerge, node: GraphNode, ins: list[_Field]) -> _Field:
+    """The union of the inputs' classes (an input of one position along an axis the output has
+    more of is broadcast: stride 0 there)."""
     out = node.output_shape
+    inherited = next((f.note for f in ins if f.note), "")  # an approximation holds for every row after it
     if len(out) != 3:  # flat vectors: each saw its whole map
-        spans = [f.span for f in ins if f.span is not None]
-        span = tuple((min(s[i][0] for s in spans), max(s[i][1] for s in spans)) for i in (0, 1))
-        return _Field(ins[0].h, ins[0].w, ins[0].image, span, next((f.note for f in ins if f.note), ""))  # type: ignore[arg-type]
-    axes, notes = [], []
-    for i, name in ((1, "h"), (2, "w")):
-        paths, broadcast = [], []
-        for f, shape in zip(ins, node.input_shapes):
-            ax = f.h if i == 1 else f.w
-            fixed = (len(shape) == 3 and shape[i] == 1 and out[i] > 1) or ax.T == 0
-            (broadcast if fixed else paths).append(ax)
-        if not paths:  # every input is the same everywhere along this axis
-            paths, broadcast = broadcast[:1], broadcast[1:]
-        jumps = sorted({ax.jump for ax in paths})
-        if len(jumps) > 1:
-            paths = [max(paths, key=lambda ax: max(ax.sizes(), default=0))]
-            notes.append(f"{name} {', '.join(str(_plain(j)) for j in jumps)}")
-        period = math.lcm(*(ax.period for ax in paths))
-        if period > MAX_PERIOD:
-            raise CnnCostError(f"the receptive field's pattern repeats only every {period:,} positions")
-        fixed = [ax.at(0) for ax in broadcast]  # a gate broadcast over the axis: every position sees all of it
-        los: list[int | None] = []
-        his: list[int | None] = []
-        for v in range(period):
-            spans = [s for s in [ax.at(v) for ax in paths] + fixed if s is not None]
-            los.append(min(s[0] for s in spans) if spans else None)
-            his.append(max(s[1] for s in spans) if spans else None)
-        axes.append(_compact(Axis(tuple(los), tuple(his), paths[0].T * period // paths[0].period)))
-    # an approximation here holds for every row after it: the note travels on
-    inherited = [f.note for f in ins if f.note]
+        span = _hull([f.span for f in ins if f.span is not None])
+        return _Field(ins[0].paths, ins[0].image, span, inherited)
+    per_input = []
+    for f, shape in zip(ins, node.input_shapes):
+        paths = list(f.paths)
+        for i in (0, 1):
+            if len(shape) == 3 and shape[1 + i] == 1 and out[1 + i] > 1:
+                paths = [(_constant(h), w) if i == 0 else (h, _constant(w)) for h, w in paths]
+        per_input.append(paths)
+    # classes keep their own strides, so every position stays exact; but the row then has no one
+    # stride (`_stride_axis` picks the largest field's) and no period (its sizes are the map's)
+    jumps = [sorted({p[i].jump for paths in per_input for p in paths if p[i].T}) for i in (0, 1)]
+    notes = [f"{name} {', '.join(str(_plain(j)) for j in jumps[i])}" for i, name in enumerate("hw")
+             if len(jumps[i]) > 1]
+    merged = [p for paths in per_input for p in paths]
     span = None
     if any(f.span is not None for f in ins):  # a whole-map input: every position sees its pixels and the rest
-        reaches = [[f.reach(i, shape[1 + i] if len(shape) == 3 else 1) for f, shape in zip(ins, node.input_shapes)]
-                   for i in (0, 1)]
-        reaches = [[r for r in rs if r[0] <= r[1]] or [(0, -1)] for rs in reaches]
-        span = tuple((min(r[0] for r in rs), max(r[1] for r in rs)) for rs in reaches)
+        span = _hull([f.reach(shape) for f, shape in zip(ins, node.input_shapes)])
     note = ""
     if notes and span is None:  # (a whole-map row's field is its span: the strides do not matter)
-        note = f"at {node.path} the inputs' strides differ ({'; '.join(notes)}): the largest field is taken"
-    return _Field(axes[0], axes[1], ins[0].image, span, note or (inherited[0] if inherited else ""))
+        note = (f"at {node.path} the inputs' strides differ ({'; '.join(notes)}): the stride is the largest "
+                "field's, the field the largest over the map's positions")
+    return _Field(_classes(merged, whole_map=span is not None), ins[0].image, span, note or inherited)
 
 
 # Element-wise in H and W: activations (added below), norms (statistics not counted), dropout,
@@ -437,11 +567,9 @@ RULES.update(_activations())
 
 def _opaque(layer: Any, node: GraphNode, ins: list[_Field]) -> _Field:
     """An operation cnncost does not know: assumed to depend on every pixel its inputs reach."""
-    reaches = [[f.reach(i, shape[1 + i] if len(shape) == 3 else 1) for f, shape in zip(ins, node.input_shapes)]
-               for i in (0, 1)]
-    span = tuple((min(r[0] for r in rs), max(r[1] for r in rs)) for rs in reaches)
+    span = _hull([f.reach(shape) for f, shape in zip(ins, node.input_shapes)])
     note = next((f.note for f in ins if f.note), "") or f"{node.path} ({layer.op}) is opaque: assumed to see all of its input"
-    return _Field(ins[0].h, ins[0].w, ins[0].image, span, note)  # type: ignore[arg-type]
+    return _Field(_classes([p for f in ins for p in f.paths], whole_map=True), ins[0].image, span, note)
 
 
 def _shared(layer: Any, node: GraphNode, ins: list[_Field]) -> _Field:
@@ -499,7 +627,7 @@ def receptive_field(arch: str | os.PathLike[str] | Net, input: Shape | None = No
     if len(shape) != 3:
         raise CnnCostError(f"receptive fields need a CxHxW input, got {'x'.join(map(str, shape))}")
     start = Axis((0,), (0,), 1)
-    fields: list[_Field] = [_Field(start, start, (shape[1], shape[2]))]
+    fields: list[_Field] = [_Field(((start, start),), (shape[1], shape[2]))]
     for node in graph.nodes[1:]:
         try:
             fields.append(rule_for(node.layer)(node.layer, node, [fields[i] for i in node.inputs]))
@@ -508,31 +636,84 @@ def receptive_field(arch: str | os.PathLike[str] | Net, input: Shape | None = No
     return [_record(node, f) for node, f in zip(graph.nodes, fields)]
 
 
+def _positions(paths: Sequence[Path], i: int, n: int) -> tuple[range, str]:
+    """Positions along axis i that show every field the row has: one period where the classes
+    move alike; where a broadcast class (stride 0) meets a moving one their hull grows with the
+    distance between them, so the map's n positions."""
+    axes = [p[i] for p in paths]
+    if len({ax.jump for ax in axes}) > 1:
+        return range(n), f"over the map's {n} positions"
+    period = math.lcm(*(ax.period for ax in axes))
+    if period > MAX_PERIOD:
+        raise CnnCostError(f"the receptive field's pattern repeats only every {period:,} positions")
+    return range(period), f"period {period}"
+
+
+def _first_read(paths: Sequence[Path], rows: range, columns: range) -> tuple[int, int]:
+    """The first position (u, v) in row-major order at which some class reads a pixel."""
+    first_column = [next((v for v in columns if p[1].at(v) is not None), None) for p in paths]
+    for u in rows:
+        live = [v for p, v in zip(paths, first_column) if v is not None and p[0].at(u) is not None]
+        if live:
+            return u, min(live)
+    raise AssertionError("a live class reads some pixel within one period")  # pragma: no cover
+
+
+def _sizes(paths: Sequence[Path], rows: range, columns: range) -> tuple[list[list[int]], bool]:
+    """Per axis, the sizes of the fields of the positions rows x columns that read some pixel,
+    and whether some position reads none. The field along axis i at (u, v) depends on v only
+    through which classes are live at v: one pass over u per distinct set of them."""
+    sizes: list[list[int]] = [[], []]
+    gaps = False
+    positions = (rows, columns)
+    for i in (0, 1):
+        other = 1 - i
+        groups = dict.fromkeys(tuple(k for k, p in enumerate(paths) if p[other].at(v) is not None)
+                               for v in positions[other])
+        for live in groups:
+            gaps = gaps or not live
+            for u in positions[i] if live else ():
+                spans = [s for s in (paths[k][i].at(u) for k in live) if s is not None]
+                if spans:
+                    sizes[i].append(max(s[1] for s in spans) - min(s[0] for s in spans) + 1)
+                else:
+                    gaps = True
+    return sizes, gaps
+
+
 def _record(node: GraphNode, f: _Field) -> ReceptiveField:
-    sizes, offsets, notes = [], [], [f.note] if f.note else []
-    for i, (name, ax) in enumerate((("h", f.h), ("w", f.w))):
-        if f.span is not None:
-            lo, hi = f.span[i]
-            sizes.append(hi - lo + 1)
-            offsets.append(_plain(Fraction(lo + hi, 2)))
-            continue
-        values = ax.sizes()
-        if not values:  # no position reads any input (a stride that lands on a transposed conv's gaps)
-            sizes.append(0)
-            offsets.append(None)
-            notes.append(f"{name}: no position reads any input")
-            continue
-        sizes.append(max(values))
-        zero = ax.at(0) or next(s for s in (ax.at(u) for u in range(ax.period)) if s is not None)
-        offsets.append(_plain(Fraction(zero[0] + zero[1], 2)))
-        if len(values) < ax.period:
-            notes.append(f"{name}: some positions read no input")
-        if min(values) != max(values):
-            notes.append(f"{name}: the field varies with the position ({min(values)}..{max(values)}, "
-                         f"period {ax.period})")
-    whole = f.span is not None and all(f.span[i] == (0, f.image[i] - 1) for i in (0, 1))
-    return ReceptiveField(node.path, node.type, (sizes[0], sizes[1]), (_plain(f.h.jump), _plain(f.w.jump)),
-                          (offsets[0], offsets[1]), whole, "; ".join(dict.fromkeys(notes)), f)
+    stride = (_plain(f.stride[0]), _plain(f.stride[1]))
+    notes = [f.note] if f.note else []
+    if f.span is not None:
+        sizes = tuple(hi - lo + 1 for lo, hi in f.span)
+        offsets = tuple(_plain(Fraction(lo + hi, 2)) for lo, hi in f.span)
+        whole = all(f.span[i] == (0, f.image[i] - 1) for i in (0, 1))
+        return ReceptiveField(node.path, node.type, sizes, stride, offsets, whole, "; ".join(notes), f)  # type: ignore[arg-type]
+    out = node.output_shape
+    paths = [p for p in f.paths if _live(p)]
+    sizes: list[list[int]] = [[], []]
+    if len(paths) == 1:  # one class (the zoo's every row): a product, so per axis
+        grid = [(range(ax.period), f"period {ax.period}") for ax in paths[0]]
+        sizes = [ax.sizes() for ax in paths[0]]
+        gaps = any(len(sizes[i]) < ax.period for i, ax in enumerate(paths[0]))
+    else:
+        grid = [_positions(paths, i, out[1 + i] if len(out) == 3 else 1) if paths else (range(0), "") for i in (0, 1)]
+        sizes, gaps = _sizes(paths, grid[0][0], grid[1][0])
+    if not sizes[0]:  # no position reads any input (a stride that lands on a transposed conv's gaps)
+        notes.append("no position reads any input")
+        return ReceptiveField(node.path, node.type, (0, 0), stride, (None, None), False, "; ".join(notes), f)
+    if gaps:
+        notes.append("some positions read no input")
+    for i, name in enumerate("hw"):
+        if min(sizes[i]) != max(sizes[i]):
+            notes.append(f"{name}: the field varies with the position ({min(sizes[i])}..{max(sizes[i])}, "
+                         f"{grid[i][1]})")
+    box = _extent(paths, 0, 0)
+    if box[0] is None:
+        box = _extent(paths, *_first_read(paths, grid[0][0], grid[1][0]))
+    offsets = tuple(_plain(Fraction(lo + hi, 2)) for lo, hi in box)  # type: ignore[union-attr]
+    return ReceptiveField(node.path, node.type, (max(sizes[0]), max(sizes[1])), stride, offsets,  # type: ignore[arg-type]
+                          False, "; ".join(notes), f)
 
 
 FRAME_COLUMNS = ("name", "type", "receptive_field", "effective_stride", "center_offset", "receptive_field_h",

@@ -180,6 +180,16 @@ def test_merges_take_the_union_of_their_paths() -> None:
         Add(name="add", inputs=("a", "b")), ReLU(name="relu")])
     rows = by_name(mixed)
     assert rows["add"].receptive_field == 9 and "strides differ (h 1, 2; w 1, 2)" in rows["relu"].note
+    # ... yet each position is exact: column v reads input column 3v through `a` and 6(v - 1)
+    # through `b`, `c` (the largest field per axis used to be all there was)
+    apart = Net("n", input=(1, 12, 12), layers=[
+        Conv(name="a", out=1, kernel=1, stride=(1, 3)), Conv(name="b", out=1, kernel=1, stride=(1, 2)),
+        Conv(name="c", out=1, kernel=1, padding=(0, 1)), Add(name="add", inputs=("c", "a"))])
+    add = by_name(apart)["add"]
+    assert [add.extent(4, v)[1] for v in range(4)] == [(-6, 0), (0, 3), (6, 6), (9, 12)]
+    assert add.size == (1, 7) and "w: the field varies with the position (1..7, over the map's 4 positions)" in add.note
+    assert check_against_gradient(apart, spots={"add": [(4, 1), (7, 2)]})["add"] == [((4, 4), (0, 3)), ((7, 7), (6, 6))]
+    assert check_exact_everywhere(apart) > 0
     # a broadcast gate: every position sees what the gate saw
     gate = Net("n", input=(2, 16, 16), layers=[
         Conv(name="c", out=2, kernel=3, padding=1), GlobalAvgPool(name="g"), Sigmoid(name="s"),
@@ -307,7 +317,7 @@ def reads(node, axis: int, v: int) -> list[tuple[int, int]]:
         left, _, top, _ = layer.sides()
         return [(0, v - (top if axis == 1 else left))]
     if node.layer.arity is None:  # merges: the same position of each input (a broadcast gate: its only one)
-        return [(i, 0 if shape[axis] == 1 else v) for i, shape in enumerate(shapes)]
+        return [(i, 0 if shape[axis] == 1 < node.output_shape[axis] else v) for i, shape in enumerate(shapes)]
     return [(0, v)]  # element-wise
 
 
@@ -364,23 +374,39 @@ def check_against_gradient(net: Net, per_row: int = 6, rows: set[str] | None = N
 @st.composite
 def conv_pool_nets(draw, resampling: bool = False) -> Net:
     """Chains and DAGs of convolutions and pools (test_differential's), with same-size residual and
-    concat branches and merges of earlier tensors; with `resampling`, also upsampling, transposed
-    convs, pixel (un)shuffles and zero padding."""
+    concat branches (some centred off their input: pad unevenly, then a valid conv) and merges of
+    earlier tensors; with `resampling`, also upsampling, transposed convs (whose gaps give merged
+    paths different empty phases; `gaps`: one followed by a branch that reads other phases),
+    pixel (un)shuffles and zero padding."""
     x = (draw(st.integers(1, 3)), draw(st.integers(12, 36)), draw(st.integers(12, 36)))
     start, layers, tensors = x, [], [("input", x)]
     for i in range(draw(st.integers(1, 6))):
         c = x[0]
-        kind = draw(st.sampled_from(("conv", "conv", "pool", "residual", "concat", "merge")
-                                    + (("up", "convt", "pixel", "unpixel", "pad") if resampling else ())))
+        kind = draw(st.sampled_from(("conv", "conv", "pool", "residual", "shifted", "concat", "merge")
+                                    + (("up", "convt", "convt", "gaps", "pixel", "unpixel", "pad") if resampling else ())))
         if kind == "conv":
             node = conv(draw, c)
         elif kind == "pool":
             node = pool(draw)
         elif kind == "residual":
             node = Residual(layers=(Conv(out=c, kernel=draw(st.integers(1, 4)), padding="same",
-                                         dilation=draw(st.integers(1, 2))),))
+                                         dilation=draw(st.integers(1, 3))),))
+        elif kind == "shifted":
+            # a branch centred off its input by a different amount per axis: pad unevenly, then a
+            # valid conv (after a transposed conv's gaps its phases differ from the identity's)
+            (kh, dh), (kw, dw) = [(draw(st.integers(1, 4)), draw(st.integers(1, 2))) for _ in "hw"]
+            top, left = draw(st.integers(0, dh * (kh - 1))), draw(st.integers(0, dw * (kw - 1)))
+            node = Residual(layers=(Pad(padding=(left, dw * (kw - 1) - left, top, dh * (kh - 1) - top)),
+                                    Conv(out=c, kernel=(kh, kw), dilation=(dh, dw))))
+        elif kind == "gaps":
+            # a transposed conv's gaps, then a branch that reads other phases of them than the
+            # identity does: merged paths that are empty on different axes at the same position
+            stride, d = draw(st.integers(2, 3)), (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+            node = Sequential(layers=(ConvTranspose(out=c, kernel=draw(st.integers(1, 2)), stride=stride),
+                                      Residual(layers=(Conv(out=c, kernel=2, padding="same", dilation=d),))))
         elif kind == "concat":
-            node = Concat(branches=tuple((Conv(out=draw(st.integers(1, 2)), kernel=k, padding="same"),)
+            node = Concat(branches=tuple((Conv(out=draw(st.integers(1, 2)), kernel=k, padding="same",
+                                               dilation=draw(st.integers(1, 3))),)
                                          for k in draw(st.lists(st.integers(1, 5), min_size=1, max_size=3))))
         elif kind == "merge":
             same = [name for name, shape in tensors[:-1] if shape == x]
@@ -428,6 +454,159 @@ def test_random_conv_pool_nets_match_the_gradient(net: Net) -> None:
 @given(net=conv_pool_nets(resampling=True))
 def test_random_nets_with_upsampling_match_the_gradient(net: Net) -> None:
     check_against_gradient(net)
+
+
+# --- exact sets of pixels, from the layers' reads alone ---
+
+COLUMN_ORIGIN = 1 << 12  # bit c + COLUMN_ORIGIN of a row's mask: column c (padding columns are negative)
+
+
+def exact_extents(net: Net):
+    """A function (row index, u, v) -> the box around the input pixels position (u, v) of that
+    row depends on, or (None, None): the union of the sets of pixels of what the position reads
+    (`reads`, unclamped: positions beyond a map read on as the layer's arithmetic says, and beyond
+    the image are padding pixels, as cnncost.receptive counts them), each set {row: mask of its
+    columns}, nothing summarised per axis on the way."""
+    graph = compile(net)
+    memo: dict[tuple[int, int, int], dict[int, int]] = {}
+
+    def pixels(k: int, u: int, v: int) -> dict[int, int]:
+        key = (k, u, v)
+        if key not in memo:
+            if k == 0:
+                assert v + COLUMN_ORIGIN >= 0
+                memo[key] = {u: 1 << (v + COLUMN_ORIGIN)}
+            else:
+                node, union = graph.nodes[k], {}
+                for which, r in reads(node, 1, u):
+                    for other, c in reads(node, 2, v):
+                        if which == other:  # a merge reads the same position of each input on both axes
+                            for row, mask in pixels(node.inputs[which], r, c).items():
+                                union[row] = union.get(row, 0) | mask
+                memo[key] = union
+        return memo[key]
+
+    def box(k: int, u: int, v: int):
+        rows = pixels(k, u, v)
+        if not rows:
+            return (None, None)
+        columns = 0
+        for mask in rows.values():
+            columns |= mask
+        return ((min(rows), max(rows)),
+                ((columns & -columns).bit_length() - 1 - COLUMN_ORIGIN, columns.bit_length() - 1 - COLUMN_ORIGIN))
+    return box
+
+
+def upsampling_product(graph, axis: int) -> int:
+    """A multiple of every row's period along `axis`: the product of the layers' upsampling factors
+    (a window's output period divides its input's; an upsampling by b / a multiplies it by b at
+    most)."""
+    product = 1
+    for node in graph.nodes[1:]:
+        layer = node.layer
+        if isinstance(layer, ConvTranspose):
+            product *= layer.stride[axis - 1] if isinstance(layer.stride, tuple) else layer.stride
+        elif isinstance(layer, PixelShuffle):
+            product *= layer.factor
+        elif isinstance(layer, Upsample):
+            product *= Fraction(node.output_shape[axis], node.input_shape[axis]).numerator
+    return product
+
+
+def check_exact_everywhere(net: Net, grid_limit: int = 400) -> int:
+    """Every spatial row: `extent` equals the exact box at positions inside, at and beyond the
+    borders of its map; and where one full period fits in `grid_limit` positions, the row's size,
+    offset and notes are those of the exact boxes of every phase. Returns the positions compared."""
+    graph = compile(net)
+    records = receptive_field(net)
+    exact = exact_extents(net)
+    periods = (upsampling_product(graph, 1), upsampling_product(graph, 2))
+    compared = 0
+    for k, (node, record) in enumerate(zip(graph.nodes, records)):
+        if len(node.output_shape) != 3 or record.model.span is not None:
+            continue
+        _, n_h, n_w = node.output_shape
+        us, vs = ({-2, -1, 0, 1, n // 2, n - 1, n, n + 1} for n in (n_h, n_w))
+        for u in sorted(us):
+            for v in sorted(vs):
+                assert record.extent(u, v) == exact(k, u, v), (
+                    f"{node.path} at ({u}, {v}): predicted {record.extent(u, v)}, exact {exact(k, u, v)}\n"
+                    + cnncost.dump_spec(net))
+        compared += len(us) * len(vs)
+        if periods[0] * periods[1] > grid_limit or "over the map" in record.note:
+            continue
+        boxes = [exact(k, u, v) for u in range(periods[0]) for v in range(periods[1])]  # row-major
+        compared += len(boxes)
+        assert [record.extent(u, v) for u in range(periods[0]) for v in range(periods[1])] == boxes
+        live = [b for b in boxes if b[0] is not None]
+        context = f"{node.path}: {record}\n" + cnncost.dump_spec(net)
+        if not live:
+            assert record.size == (0, 0) and "no position reads any input" in record.note, context
+            continue
+        sizes = [[b[i][1] - b[i][0] + 1 for b in live] for i in (0, 1)]
+        assert record.size == (max(sizes[0]), max(sizes[1])), context
+        assert record.offset == tuple(Fraction(lo + hi, 2) for lo, hi in live[0]), context
+        assert ("some positions read no input" in record.note) == (len(live) < len(boxes)), context
+        for i in (0, 1):
+            assert (f"({min(sizes[i])}..{max(sizes[i])}, period" in record.note) == (min(sizes[i]) < max(sizes[i])), context
+    return compared
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=conv_pool_nets(resampling=True))
+def test_random_nets_match_the_exact_pixel_sets_at_every_phase(net: Net) -> None:
+    check_exact_everywhere(net)
+
+
+GAPS_ON_DIFFERENT_AXES = """\
+name: random
+input: [1, 12, 12]
+layers:
+- {name: n0, type: conv_transpose, out: 1, kernel: 1, stride: 2}
+- name: n1
+  type: concat
+  branches:
+  - - {type: conv, out: 1, kernel: 1, padding: same}
+- name: n2
+  type: residual
+  layers:
+  - {type: conv, out: 1, kernel: 2, padding: same, dilation: 2}
+"""
+
+
+def test_a_path_empty_on_one_axis_adds_nothing_on_the_other() -> None:
+    """Hypothesis's find: n0 fills only even rows and columns. At n2.add, the identity reads
+    n0 (u, v), the dilated conv n0 (u -+ 1, v -+ 1): at (1, 16) the identity reads no row (an odd
+    one) and the conv no column (15 and 17), so the position depends on nothing, though per axis
+    the conv reaches rows 0..1 and the identity column 8."""
+    net = cnncost.parse_spec(GAPS_ON_DIFFERENT_AXES)
+    add = by_name(net)["n2.add"]
+    assert add.extent(1, 16) == (None, None)
+    # the four phases: (even, even) the identity's pixel; (odd, odd) the conv's 2 x 2; mixed: nothing
+    assert [[add.extent(u, v) for v in (0, 1)] for u in (0, 1)] == [
+        [((0, 0), (0, 0)), (None, None)], [(None, None), ((0, 1), (0, 1))]]
+    assert add.size == (2, 2) and add.stride == (Fraction(1, 2), Fraction(1, 2)) and add.offset == (0, 0)
+    assert "some positions read no input" in add.note
+    measured = check_against_gradient(net, spots={"n2.add": [(1, 16), (2, 4), (3, 5), (4, 7)]})
+    assert measured["n2.add"] == [(None, None), ((1, 1), (2, 2)), ((1, 2), (2, 3)), (None, None)]
+    assert check_exact_everywhere(net) > 0
+
+
+def test_gaps_that_no_path_fills() -> None:
+    """A stride-2 transposed conv read at its gaps only (a 1x1 conv at stride 2 reading 2v - 1): no
+    position reads any input; with a path that fills them merged in, every position reads."""
+    empty = one([ConvTranspose(name="t", out=1, kernel=1, stride=2),
+                 Conv(name="c", out=1, kernel=1, stride=2, padding=1)], (1, 8, 8))[-1]
+    assert empty.size == (0, 0) and empty.offset == (None, None) and empty.extent(2, 3) == (None, None)
+    assert "no position reads any input" in empty.note and empty.stride == (1, 1)
+    net = Net("n", input=(1, 8, 8), layers=[
+        ConvTranspose(name="t", out=1, kernel=1, stride=2),
+        Conv(name="c", out=1, kernel=3, padding=1),   # each position now reads a pixel on both axes
+        Add(name="add", inputs=("t", "c"))])
+    add = by_name(net)["add"]
+    assert "read no input" not in add.note and add.extent(1, 1) == ((0, 1), (0, 1))
+    assert add.extent(1, 2) == ((0, 1), (1, 1)) and check_exact_everywhere(net) > 0
 
 
 def test_unet_matches_the_gradient_at_every_phase() -> None:
