@@ -64,6 +64,21 @@ class Block:
         return f"{self.parent.path}.{self.name}" if self.parent.path else self.name
 
 
+@dataclass
+class TV:
+    """A tensor of the graph being built: the leaf that made it (0: the input), its torch shape per
+    sample, and how the torch tensor relates to the cnncost one: `std` (the same), `nhwc` (a
+    permute to channels-last), `grouped` / `grouped_t` (a channel shuffle in progress: viewed as
+    (g, C/g, H, W), then transposed), `regrouped` (a shuffle's output still seen as (C/g, g, H, W)).
+    `scale`: a pending multiplication by a constant (folded into the add that reads it)."""
+
+    leaf: int
+    shape: Shape
+    form: str = "std"
+    groups: int = 1
+    scale: float | None = None
+
+
 @dataclass(frozen=True)
 class Scope:
     """One enclosing module: `key` identifies the call (a new key: a new block), `name` the path

@@ -39,7 +39,7 @@ from ..layers import (GELU, LRN, AdaptiveMaxPool, Add, AvgPool, BatchNorm, Chann
 from ..layers.reshape import chunk_sizes
 from ..net import Net
 from ..shapes import Shape, numel
-from .graphbuild import GraphBuilder, Scope
+from .graphbuild import TV, GraphBuilder, Scope
 from .opaque import Opaque
 from .reuse import Reshape
 
@@ -48,18 +48,6 @@ __all__ = ["from_onnx"]
 
 class Unsupported(Exception):
     pass
-
-
-@dataclass
-class TV:
-    """A tensor of the graph being built (see from_torch.TV): producer leaf, per-sample shape,
-    layout form, pending constant scale."""
-
-    leaf: int
-    shape: Shape
-    form: str = "std"
-    groups: int = 1
-    scale: float | None = None
 
 
 @dataclass

@@ -38,7 +38,7 @@ from ..layers import (GELU, LRN, AdaptiveAvgPool, AdaptiveMaxPool, Add, AvgPool,
 from ..layers.reshape import chunk_sizes
 from ..net import Net
 from ..shapes import Shape, numel
-from .graphbuild import GraphBuilder, Scope
+from .graphbuild import TV, GraphBuilder, Scope
 from .opaque import Opaque
 from .reuse import Reshape
 
@@ -52,21 +52,6 @@ class Unsupported(Exception):
 
 
 # ----------------------------------------------------------------------------- values
-
-@dataclass
-class TV:
-    """A tensor of the graph being built: the leaf that made it (0: the input), its torch shape per
-    sample, and how the torch tensor relates to the cnncost one: `std` (the same), `nhwc` (a
-    permute to channels-last), `grouped` / `grouped_t` (a channel shuffle in progress: viewed as
-    (g, C/g, H, W), then transposed), `regrouped` (a shuffle's output still seen as (C/g, g, H, W)).
-    `scale`: a pending multiplication by a constant (folded into the add that reads it)."""
-
-    leaf: int
-    shape: Shape
-    form: str = "std"
-    groups: int = 1
-    scale: float | None = None
-
 
 @dataclass
 class PV:
