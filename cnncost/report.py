@@ -342,7 +342,10 @@ def _chw(side: str, shape: tuple) -> dict[str, Any]:
 
 
 def _layer_unknown(leaf: LayerCost, step: Any) -> tuple[str, ...]:
-    names = unknown_names(getattr(leaf.layer, "counts_unknown", ()))
+    declared = getattr(leaf.layer, "counts_unknown", ())
+    if not declared:  # every built-in layer: the common case, kept lean
+        return ()
+    names = unknown_names(declared)
     if step is None:
         names = tuple(k for k in names if k != "saved_bytes")
     return names
