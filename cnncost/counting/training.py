@@ -96,6 +96,17 @@ def training(graph: Graph, batch: int = 1, frozen: Iterable[str] | tuple[bool, .
     frozen = tuple(frozen)
     if not frozen or not isinstance(frozen[0], bool):
         frozen = frozen_nodes(graph, frozen)  # type: ignore[arg-type]
+    cache: dict = graph.__dict__.setdefault("_training", {})  # a pure function of the graph and these
+    key = (frozen, batch, convention)
+    if key in cache:
+        return cache[key]
+    if len(cache) >= 16:
+        cache.clear()
+    cache[key] = result = _training(graph, batch, frozen, convention)
+    return result
+
+
+def _training(graph: Graph, batch: int, frozen: tuple[bool, ...], convention: str) -> Training:
     grad = needs_grad(graph, frozen)
     n = len(graph.nodes)
     forward, input_grad, weight_grad = [0] * n, [0] * n, [0] * n
