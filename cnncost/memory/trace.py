@@ -20,18 +20,19 @@ from .tensors import ELEMENT_BYTES, LAYOUTS, ZERO, Bytes, Precision, Tensor, tot
 
 
 class Step:
-    """One leaf layer or merge. `weight_casts` / `bias_casts`: elements of parameters that autocast
-    copies to the low dtype (weights are saved for backward; biases only live in the cast cache)."""
+    """One leaf layer or merge. `weight_casts` / `cached_casts`: elements of parameters that autocast
+    copies to the low dtype, saved for backward / living only in the cast cache (biases, and the
+    weight of a linear whose input needs no gradient)."""
 
-    __slots__ = ("path", "type", "reads", "output", "created", "saved", "params", "weight_casts", "bias_casts")
+    __slots__ = ("path", "type", "reads", "output", "created", "saved", "params", "weight_casts", "cached_casts")
 
     def __init__(self, path: str, type: str, reads: list[Tensor], output: Tensor | None = None,
                  created: list[Tensor] | None = None, saved: list[Tensor] | None = None, params: int = 0,
-                 weight_casts: int = 0, bias_casts: int = 0) -> None:
+                 weight_casts: int = 0, cached_casts: int = 0) -> None:
         self.path, self.type, self.reads, self.output = path, type, reads, output
         self.created = [] if created is None else created
         self.saved = [] if saved is None else saved
-        self.params, self.weight_casts, self.bias_casts = params, weight_casts, bias_casts
+        self.params, self.weight_casts, self.cached_casts = params, weight_casts, cached_casts
 
     def __repr__(self) -> str:
         return f"Step({self.path!r}, {self.type!r}, saved={self.saved!r})"
@@ -107,12 +108,12 @@ class StepBuilder:
         casts of parameters for the whole forward pass). The weight's copy is saved for backward
         unless `weight_saved` is false (a linear whose input needs no gradient: addmm saves the
         weight only to compute the input's gradient); an unsaved copy lives in the cache only,
-        as the bias's does (`Step.bias_casts`)."""
+        as the bias's does (`Step.cached_casts`)."""
         if self.precision.autocast:
             if weight_saved:
-                self.step.weight_casts, self.step.bias_casts = weight, bias
+                self.step.weight_casts, self.step.cached_casts = weight, bias
             else:
-                self.step.weight_casts, self.step.bias_casts = 0, weight + bias
+                self.step.weight_casts, self.step.cached_casts = 0, weight + bias
 
 
 @dataclass
