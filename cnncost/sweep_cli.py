@@ -122,6 +122,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="for --memory autograd: what autograd saves differs by device for a few ops")
     parser.add_argument("--invalid", default="raise", choices=("raise", "drop"),
                         help="configurations the net cannot run (an input too small): an error (default) or left out")
+    parser.add_argument("--freeze", action="append", default=[], metavar="PATTERN",
+                        help="layers whose row path matches PATTERN (fnmatch; repeatable) get no weight gradient in "
+                             "backward_flops / training_flops, as in table")
     parser.add_argument("--format", default="text", choices=FORMATS)
     add_reading_options(parser)
     parser.set_defaults(run=run)
@@ -136,7 +139,7 @@ def run(args: argparse.Namespace) -> str:
     arch: Any = args.arch if (args.width or args.depth) and getattr(args, "_builtin", False) else net
     frame = sweep(arch, batch=args.batch, input=args.input, width=args.width, depth=args.depth, dtype=args.dtype,
                   optimizer=args.optimizer, memory=args.memory, device=args.device, activations=args.activations,
-                  invalid=args.invalid)
+                  invalid=args.invalid, freeze=tuple(args.freeze))
     if args.format == "csv":
         return to_csv(frame).rstrip("\n")
     if args.format == "json":

@@ -2,6 +2,8 @@
 row for row equal to `table(freeze=...)`."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -38,3 +40,11 @@ def test_freezing_removes_exactly_the_frozen_weight_gradients():
 def test_a_pattern_matching_nothing_is_the_tables_error():
     with pytest.raises(CnnCostError, match="matches no layer; did you mean 'conv1'"):
         sweep("resnet50", batch=8, freeze=["cnv1"])
+
+
+def test_the_command_line_takes_freeze(capsys):
+    from cnncost.cli import main
+    assert main(["sweep", "resnet18", "--batch", "4", "--input", "64", "--freeze", "layer1", "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)["configurations"][0]
+    totals = cnncost.table("resnet18", batch=4, input=(3, 64, 64), freeze=["layer1"]).totals
+    assert row["backward_flops"] == totals.backward_flops != cnncost.table("resnet18", batch=4, input=(3, 64, 64)).totals.backward_flops
