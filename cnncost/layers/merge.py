@@ -48,7 +48,7 @@ class Add(MergeLayer):
         return b.new(numel(y), promote(*(t.dtype for t in xs)))
 
     def torch_module(self, shapes: tuple[Shape, ...]) -> Any:
-        from ..torch_backend.modules import AddModule
+        from .torch_modules import AddModule
         return AddModule(self.scale)
 
 
@@ -78,7 +78,7 @@ class Mul(MergeLayer):
         return b.new(numel(y), promote(x.dtype, g.dtype))
 
     def torch_module(self, shapes: tuple[Shape, ...]) -> Any:
-        from ..torch_backend.modules import MulModule
+        from .torch_modules import MulModule
         return MulModule()
 
 
@@ -107,7 +107,7 @@ class ConcatMerge(MergeLayer):
         return b.new(numel(y), promote(*(t.dtype for t in xs)))
 
     def torch_module(self, shapes: tuple[Shape, ...]) -> Any:
-        from ..torch_backend.modules import ConcatModule
+        from .torch_modules import ConcatModule
         return ConcatModule()
 
 

@@ -128,3 +128,27 @@ class StochasticDepth(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mode={self.mode}"
+
+
+class AddModule(nn.Module):
+    """a * scale + b + ... (the scale applies to the first input: a scaled residual branch)."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, first: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        out = first if self.scale == 1.0 else self.scale * first
+        for other in rest:
+            out = out + other
+        return out
+
+
+class MulModule(nn.Module):
+    def forward(self, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        return x * gate
+
+
+class ConcatModule(nn.Module):
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.cat(xs, dim=1)

@@ -1,32 +1,9 @@
-"""The few modules that torch.nn lacks: merges, views and the network that runs a compiled graph."""
+"""The network that runs a compiled graph, and the containers it builds (the layer types' own
+modules are in cnncost/layers/torch_modules.py)."""
 from __future__ import annotations
 
 import torch
 from torch import nn
-
-
-class AddModule(nn.Module):
-    """a * scale + b + ... (the scale applies to the first input: a scaled residual branch)."""
-
-    def __init__(self, scale: float = 1.0) -> None:
-        super().__init__()
-        self.scale = scale
-
-    def forward(self, first: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
-        out = first if self.scale == 1.0 else self.scale * first
-        for other in rest:
-            out = out + other
-        return out
-
-
-class MulModule(nn.Module):
-    def forward(self, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-        return x * gate
-
-
-class ConcatModule(nn.Module):
-    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        return torch.cat(xs, dim=1)
 
 
 class NamedChildren(nn.Module):
