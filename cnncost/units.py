@@ -7,9 +7,8 @@ Both systems, as their standards define them; letters are case-insensitive (`80g
 - IEC (binary): KiB = 2^10, MiB = 2^20, GiB = 2^30, TiB = 2^40;
 - a bare letter, K/M/G/T, is binary (as GNU coreutils reads `16M`).
 
-Every result is an exact int (a fraction of a byte is dropped: `0.1KiB` = 102 bytes). cnncost's
-*reports* keep their own display convention (MB = 2^20 in tables); this module is only about what
-a user types.
+Every result is an exact int (a fraction of a byte is dropped: `0.1KiB` = 102 bytes). Reports
+print bytes in IEC units (cnncost.formatting); this module is about what a user types.
 """
 from __future__ import annotations
 
