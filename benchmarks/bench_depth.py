@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from timing import best_of  # benchmarks/timing.py (scripts run with benchmarks/ on sys.path)
+
 
 def deep(blocks: int, channels: int = 16, size: int = 32):
     from cnncost import BatchNorm, Conv, Net, ReLU, Repeat, Residual
@@ -26,17 +28,6 @@ def deep(blocks: int, channels: int = 16, size: int = 32):
                                        BatchNorm(name="bn2")))
     return Net(f"deep{blocks}", (channels, size, size),
                [Repeat(name="blocks", times=blocks, layers=(block, ReLU(name="relu")))])
-
-
-def best_of(repeat: int, func, before=None) -> float:
-    times = []
-    for _ in range(repeat):
-        if before:
-            before()
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

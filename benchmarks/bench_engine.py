@@ -16,16 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+from timing import best_of  # benchmarks/timing.py (scripts run with benchmarks/ on sys.path)
+
 HERE = Path(__file__).resolve()
-
-
-def best_of(repeat: int, func) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def measure(archs: list[str], repeat: int) -> dict:

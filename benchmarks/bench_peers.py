@@ -23,21 +23,16 @@ import io
 import json
 import subprocess
 import sys
-import time
 import warnings
+
+import timing  # benchmarks/timing.py (scripts run with benchmarks/ on sys.path)
 
 MODELS = {"resnet152": ("resnet152", 224), "efficientnet_b7": ("efficientnet-b7", 600)}  # torchvision -> cnncost
 TARGET = 100
 
 
 def best_of(repeat: int, func) -> float:
-    func()  # warm-up: imports, caches, first-call dispatch
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return timing.best_of(repeat, func, warm_up=True)
 
 
 def peers():

@@ -15,16 +15,8 @@ configurations/s at 10,000, and >= 1,000x the table loop).
 from __future__ import annotations
 
 import argparse
-import time
 
-
-def best_of(repeat: int, func) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_of  # benchmarks/timing.py (scripts run with benchmarks/ on sys.path)
 
 
 def main() -> None:

@@ -121,17 +121,8 @@ class Report:
         the report's `freeze` patterns. None for a report built without its graph."""
         if self.graph is None:
             return None
-        from .counting.training import frozen_nodes  # loaded with every table (annotate)
-        # As cnncost.counting.tools.param_split (tests check they agree), without loading the tools.
-        graph = self.graph
-        frozen = frozen_nodes(graph, tuple((self.counting or {}).get("freeze", ())))
-        total = sum(node.params for node in graph.nodes)
-        trainable = sum(node.params for node, f in zip(graph.nodes, frozen) if not f)
-        buffers = sum(2 * node.input_shape[0] + 1 for node in graph.nodes
-                      if node.type == "batchnorm"
-                      or (node.type == "instance_norm" and getattr(node.layer, "track_running_stats", False)))
-        return {"params": total, "trainable_params": trainable, "non_trainable_params": total - trainable,
-                "buffers": buffers}
+        from .counting.training import param_split  # loaded with every table (annotate)
+        return param_split(self.graph, tuple((self.counting or {}).get("freeze", ())))
 
     def to_dict(self) -> dict[str, Any]:
         from .formatting import row_record

@@ -58,18 +58,10 @@ def size_text(value: int, written: str | None = None) -> str:
     exact = f"{grouped(value)} B"
     if written and written != exact:
         return f"{written} = {exact}"
-    shown = iec(value)
-    return exact if shown == exact else f"{shown} = {exact}"
-
-
-def iec(value: int) -> str:
-    """Bytes in the largest IEC unit that keeps the number at least 1, two decimals (exact rounding)."""
-    for size, name in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if abs(value) >= size:
-            hundredths = (abs(value) * 100 * 2 + size) // (2 * size)
-            sign = "-" if value < 0 else ""
-            return f"{sign}{grouped(hundredths // 100)}.{hundredths % 100:02d} {name}"
-    return f"{grouped(value)} B"
+    if abs(value) < 2**10:
+        return exact
+    from .formatting import binary_bytes
+    return f"{binary_bytes(value)} = {exact}"
 
 
 def grouped(value: int) -> str:

@@ -8,7 +8,7 @@ from . import (allops, flopcounter, fvcore, profiles, ptflops, ptflops_aten, tho
                torchvision)
 from .impl import Impl, eval_visible, impls
 from .profiles import Profile
-from .training import Training, frozen_nodes, needs_grad, training
+from .training import Training, frozen_nodes, needs_grad, param_split, training
 
 if TYPE_CHECKING:
     from ..graph import Graph
@@ -135,24 +135,6 @@ def tool_params(graph: Graph, tool: str, profile: Profile | str | None = None,
     kinds, visible = impls(graph, chosen), _visible(graph, chosen)
     return sum(rule(node, impl, seen, not frozen[i])
                for i, (node, impl, seen) in enumerate(zip(graph.nodes, kinds, visible)))
-
-
-def param_split(graph: Graph, frozen: Iterable[str] | tuple[bool, ...] = ()) -> dict[str, int]:
-    """Trainable and non-trainable parameters (as Keras and torchinfo print them) and buffers
-    (batch norm's running mean and variance and its num_batches_tracked counter; instance norm's
-    with track_running_stats), per model."""
-    frozen = tuple(frozen)
-    if not frozen or not isinstance(frozen[0], bool):
-        frozen = frozen_nodes(graph, frozen)  # type: ignore[arg-type]
-    trainable = sum(node.params for node, f in zip(graph.nodes, frozen) if not f)
-    total = sum(node.params for node in graph.nodes)
-    buffers = 0
-    for node in graph.nodes:
-        layer = node.layer
-        if node.type == "batchnorm" or (node.type == "instance_norm" and layer.track_running_stats):
-            buffers += 2 * node.input_shape[0] + 1
-    return {"params": total, "trainable_params": trainable, "non_trainable_params": total - trainable,
-            "buffers": buffers}
 
 
 def torchinfo_sizes(graph: Graph, batch: int = 1, profile: Profile | str | None = None,

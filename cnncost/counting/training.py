@@ -77,6 +77,24 @@ def frozen_nodes(graph: Graph, patterns: Iterable[str] = ()) -> tuple[bool, ...]
     return tuple(out)
 
 
+def param_split(graph: Graph, frozen: Iterable[str] | tuple[bool, ...] = ()) -> dict[str, int]:
+    """Trainable and non-trainable parameters (as Keras and torchinfo print them) and buffers
+    (batch norm's running mean and variance and its num_batches_tracked counter; instance norm's
+    with track_running_stats), per model."""
+    frozen = tuple(frozen)
+    if not frozen or not isinstance(frozen[0], bool):
+        frozen = frozen_nodes(graph, frozen)  # type: ignore[arg-type]
+    trainable = sum(node.params for node, f in zip(graph.nodes, frozen) if not f)
+    total = sum(node.params for node in graph.nodes)
+    buffers = 0
+    for node in graph.nodes:
+        layer = node.layer
+        if node.type == "batchnorm" or (node.type == "instance_norm" and layer.track_running_stats):
+            buffers += 2 * node.input_shape[0] + 1
+    return {"params": total, "trainable_params": trainable, "non_trainable_params": total - trainable,
+            "buffers": buffers}
+
+
 def needs_grad(graph: Graph, frozen: tuple[bool, ...]) -> tuple[bool, ...]:
     """Whether each node's output requires a gradient: some input does, or the node has trainable
     parameters (autograd's rule). The input image does not."""

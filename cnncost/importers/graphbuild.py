@@ -79,6 +79,22 @@ class TV:
     scale: float | None = None
 
 
+class Unsupported(Exception):
+    """A mapping that does not apply; the importer turns it into an error or an opaque node."""
+
+
+def plain(v: Any, forms: tuple[str, ...] = ("std",), what: str = "") -> TV:
+    """v as a tensor in one of `forms` with no pending scale, else Unsupported (`what`: the reader)."""
+    reader = f"{what} " if what else ""
+    if not isinstance(v, TV):
+        raise Unsupported(f"{reader}reads a {type(v).__name__}")
+    if v.scale is not None:
+        raise Unsupported("a multiplication by a constant that no add reads")
+    if v.form not in forms:
+        raise Unsupported(f"{reader}reads a tensor in {v.form} layout")
+    return v
+
+
 @dataclass(frozen=True)
 class Scope:
     """One enclosing module: `key` identifies the call (a new key: a new block), `name` the path

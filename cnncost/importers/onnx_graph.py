@@ -39,15 +39,11 @@ from ..layers import (GELU, LRN, AdaptiveMaxPool, Add, AvgPool, BatchNorm, Chann
 from ..layers.reshape import chunk_sizes
 from ..net import Net
 from ..shapes import Shape, numel
-from .graphbuild import TV, GraphBuilder, Scope
+from .graphbuild import TV, GraphBuilder, Scope, Unsupported, plain
 from .opaque import Opaque
 from .reuse import Reshape
 
 __all__ = ["from_onnx"]
-
-
-class Unsupported(Exception):
-    pass
 
 
 @dataclass
@@ -354,13 +350,7 @@ class _OnnxImporter:
     def _plain(self, v: Any, forms: tuple[str, ...] = ("std",)) -> TV:
         if isinstance(v, Parts):
             raise Unsupported("reads a split")
-        if not isinstance(v, TV):
-            raise Unsupported(f"reads a {type(v).__name__}")
-        if v.scale is not None:
-            raise Unsupported("a multiplication by a constant that no add reads")
-        if v.form not in forms:
-            raise Unsupported(f"reads a tensor in {v.form} layout")
-        return v
+        return plain(v, forms)
 
     def cshape(self, v: TV) -> Shape:
         return self.builder.shapes[v.leaf] if v.form != "std" else v.shape

@@ -38,17 +38,13 @@ from ..layers import (GELU, LRN, AdaptiveAvgPool, AdaptiveMaxPool, Add, AvgPool,
 from ..layers.reshape import chunk_sizes
 from ..net import Net
 from ..shapes import Shape, numel
-from .graphbuild import TV, GraphBuilder, Scope
+from .graphbuild import TV, GraphBuilder, Scope, Unsupported, plain
 from .opaque import Opaque
 from .reuse import Reshape
 
 __all__ = ["from_torch", "trace_module"]
 
 BATCH = 2  # traced batch: 2, so the batch dimension never looks like a size-1 dimension
-
-
-class Unsupported(Exception):
-    """A mapping that does not apply; the converter turns it into an error or an opaque node."""
 
 
 # ----------------------------------------------------------------------------- values
@@ -609,22 +605,10 @@ class _Importer:
         """A tensor in the standard layout with no pending scale, else Unsupported."""
         if isinstance(v, Pieces):
             raise Unsupported(f"{what} reads a chunk tuple")
-        if not isinstance(v, TV):
-            raise Unsupported(f"{what} reads a {type(v).__name__}")
-        if v.scale is not None:
-            raise Unsupported("a multiplication by a constant that no add reads")
-        if v.form != "std":
-            raise Unsupported(f"{what} reads a tensor in {v.form} layout")
-        return v
+        return plain(v, what=what)
 
     def _tensor(self, v: Any, forms: tuple[str, ...] = ("std",)) -> TV:
-        if not isinstance(v, TV):
-            raise Unsupported(f"expected a tensor, got {type(v).__name__}")
-        if v.scale is not None:
-            raise Unsupported("a multiplication by a constant that no add reads")
-        if v.form not in forms:
-            raise Unsupported(f"reads a tensor in {v.form} layout")
-        return v
+        return plain(v, forms)
 
     def cshape(self, v: TV) -> Shape:
         return self.builder.shapes[v.leaf] if v.form != "std" else v.shape

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CnnCostError
-from ..units import SIZE_UNITS as UNITS, SizeError, grouped, iec, parse_size_text, size_text
+from ..formatting import binary_bytes
+from ..units import SIZE_UNITS as UNITS, SizeError, grouped, parse_size_text, size_text
 from .step import Moment, StepMemory
 
 __all__ = ["Fit", "largest_batch", "parse_bytes", "parse_budget", "UNITS"]
@@ -99,7 +100,7 @@ class Fit:
 
 def _size(value: int) -> str:
     """Bytes in the largest IEC unit that keeps the number at least 1 (2 decimals, exact)."""
-    return iec(value)
+    return binary_bytes(value) if abs(value) >= 2**10 else f"{grouped(value)} B"
 
 
 def _share(part: int, whole: int) -> str:
