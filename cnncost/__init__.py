@@ -19,7 +19,8 @@ from .layers import (AdaptiveMaxPool, CenterCrop, ChannelShuffle, Chunk, ConvTra
                      PixelUnshuffle, Softmax, StochasticDepth, Upsample)
 from .net import Net
 from .report import Report, Row
-from .zoo import list_archs, register_arch
+from .zoo.arch import register_arch
+from .zoo.registry import list_archs
 
 __version__ = "0.1.0"
 
@@ -37,7 +38,7 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "analyze", "compile"
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml
          "receptive_field": "receptive", "receptive_frame": "receptive", "zoo_frame": "frames", "sweep": "sweep",
-         "from_torch": "importers", "from_onnx": "importers"}
+         "from_torch": "importers.torch_trace", "from_onnx": "importers.onnx_graph"}
 
 
 def __getattr__(name: str):

@@ -2,58 +2,37 @@
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Any, Sequence
 
 from .conventions import Options
 from .engine import analyze
 from .net import Net
 from .report import Report, build_report
+from .resolve import kind_of, resolve
 from .shapes import Shape
 
 
-def load(arch: str | os.PathLike[str] | Net, *, input: Shape | str | None = None) -> Net:
+def load(arch: str | os.PathLike[str] | Net | Any, *, input: Shape | str | None = None) -> Net:
     """A Net from a built-in name, a YAML file, a Python spec `FILE.py:callable` (the file is run:
     see cnncost.pyspec), a model to import (`torchvision:NAME`, `timm:NAME`,
-    `package.module:callable`, `FILE.onnx`), or a Net itself.
+    `package.module:callable`, `FILE.onnx`, an `nn.Module`), or a Net itself (`cnncost.resolve`).
 
-    `input` supplies the input size of a YAML spec without an `input:` key, and is passed to a
-    Python spec's callable when it takes an `input` parameter (else the net keeps its own input;
-    `table` and `fit` then apply `input` to any net).
+    `input` supplies the input size of a YAML spec without an `input:` key, is passed to a
+    Python spec's callable when it takes an `input` parameter, and is the size a model is
+    imported at (else the net keeps its own input; `table` and `fit` then apply `input` to any net).
 
     >>> import cnncost
     >>> cnncost.load("vgg16").input
     (3, 224, 224)
     """
-    if isinstance(arch, Net):
-        return arch
-    if not isinstance(arch, (str, os.PathLike)):
-        from .errors import CnnCostError
-        raise CnnCostError(f"an architecture is a built-in name, a spec file or a Net, got {type(arch).__name__}")
-    from .reading import is_spec_path
-    text = os.fspath(arch)
-    if isinstance(input, str):
+    if isinstance(input, str) and kind_of(arch) not in ("net", "unknown"):  # those refuse or ignore input
         from .shapes import parse_shape
         try:
             input = parse_shape(input)
         except ValueError as error:  # the same error as Net.with_input gives
             from .errors import SpecError
             raise SpecError(f"input must be like (3, 224, 224) or '3x224x224': {error}") from None
-    if not isinstance(arch, os.PathLike) and ":" in text:
-        from .pyspec import is_python_spec, load_python_spec
-        if is_python_spec(text):
-            return load_python_spec(text, input=input)
-        from .importers.sources import is_torch_source
-        if is_torch_source(text):
-            from .importers.sources import load_source
-            return load_source(text, input=input)
-    if text.lower().endswith(".onnx"):
-        from .importers.sources import load_source
-        return load_source(text)
-    if is_spec_path(arch):
-        from .spec import load_spec
-        return load_spec(text, input=input)
-    from .zoo.registry import get_arch
-    return get_arch(text)
+    return resolve(arch, input=input, import_input=input)
 
 
 def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = "fp32",

@@ -1,6 +1,6 @@
-"""Reading spec files: what is read, how much, in which encoding; `cnncost.safe_yaml` is the YAML
-loader that only ever returns plain data of a bounded size (it loads PyYAML, which a built-in name
-never needs).
+"""Reading spec files: what is read, how much, in which encoding. The YAML loader that only ever
+returns plain data of a bounded size is `cnncost.safe_yaml` (it loads PyYAML, which a built-in
+name never needs), and uses the limits defined here.
 
 Every refusal is a `SpecError` with a one-line message naming the file:
 
@@ -37,7 +37,6 @@ ENV_MAX_YAML_NODES = "CNNCOST_MAX_YAML_NODES"
 ENV_MAX_YAML_DEPTH = "CNNCOST_MAX_YAML_DEPTH"
 SPEC_SUFFIXES = (".yaml", ".yml")
 STDIN = "-"
-
 
 
 # --- limits ---
@@ -261,14 +260,3 @@ def decode_spec(data: bytes, source: str = "<spec>") -> str:
 def _looks_latin1(data: bytes) -> bool:
     text = data[:65536].decode("latin-1")
     return sum(1 for c in text if c.isprintable() or c in "\t\n\r") >= 0.95 * len(text)
-
-
-_YAML_NAMES = ("load_yaml", "check_node_graph", "SpecLoader", "YamlLimitError", "describe_yaml_error")
-
-
-def __getattr__(name: str) -> Any:
-    """The YAML loader's names, from `cnncost.safe_yaml` on first use."""
-    if name not in _YAML_NAMES:
-        raise AttributeError(f"module 'cnncost.reading' has no attribute '{name}'")
-    from . import safe_yaml
-    return getattr(safe_yaml, name)

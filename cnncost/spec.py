@@ -31,7 +31,7 @@ _TOP_LEVEL = ("name", "input", "layers", "notes", "blocks", "outputs")
 _NODE_LIST_FIELDS = ("layers", "shortcut")
 _MAX_TEMPLATE_NESTING = 32
 _MAX_DEPTH = 200  # blocks inside blocks; real networks nest fewer than 10 deep
-IMPORTER_TYPES = ("opaque", "shared", "reshape")  # registered by cnncost.importers, loaded on first use
+IMPORTER_TYPES = ("opaque", "shared", "reshape")  # registered by their modules, loaded on first use
 YAML_KEYS = {"inputs": "from"}  # Python field -> YAML key, where `from` is a Python keyword
 
 
@@ -49,7 +49,7 @@ def load_spec(path: str | os.PathLike[str], source: str | None = None, *, max_by
 
 
 def parse_spec(text: str, source: str = "<spec>", *, max_nodes: int | None = None, input: Any = None) -> Net:
-    """A Net from YAML text, through the plain-data loader of `cnncost.reading` (no duplicate
+    """A Net from YAML text, through the plain-data loader of `cnncost.safe_yaml` (no duplicate
     keys, aliases expanded to at most `max_nodes` nodes, no tags but the plain ones). `input`:
     the input size when the text has no `input:` key."""
     from .safe_yaml import load_yaml
@@ -135,6 +135,12 @@ def _parse_input(value: Any) -> tuple[int, ...]:
     return tuple(value)
 
 
+def _register_importer_types() -> None:
+    """The layer types of imported graphs register when their modules load (not on the cold path)."""
+    from .importers.opaque import Opaque  # noqa: F401
+    from .importers.reuse import Reshape, Shared  # noqa: F401
+
+
 class _Converter:
     def __init__(self, templates: dict[str, Any], max_nodes: int | None = None) -> None:
         from .graph import DEFAULT_MAX_NODES
@@ -215,7 +221,7 @@ class _Converter:
             return self._instantiate(item, path, parent, index)
         cls = LAYER_TYPES.get(type_name)
         if cls is None and type_name in IMPORTER_TYPES:
-            from . import importers  # noqa: F401  (registers the node types imported graphs use)
+            _register_importer_types()
             cls = LAYER_TYPES.get(type_name)
         if cls is None:
             raise SpecError(f"unknown layer type '{type_name}'"

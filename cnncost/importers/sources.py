@@ -1,5 +1,6 @@
-"""Where a model comes from: `torchvision:NAME`, `timm:NAME`, `package.module:callable`, a `.onnx`
-file, or anything `cnncost.load` takes (a built-in name, a YAML spec, a Net).
+"""Where a PyTorch model comes from: `torchvision:NAME`, `timm:NAME` or `package.module:callable`
+gives the nn.Module (`resolve_module`), its default input and its name; `cnncost.resolve` turns
+it, like every other kind of architecture argument, into a Net.
 
 Weights are never downloaded: torchvision builders get `weights=None` (and `weights_backbone=None`),
 timm models `pretrained=False`. The default input is the model's own: torchvision's first weights'
@@ -16,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CnnCostError
-from ..net import Net
 from ..shapes import Shape
 
-__all__ = ["load_source", "resolve_module", "is_torch_source", "is_onnx"]
+__all__ = ["resolve_module", "is_torch_source", "is_onnx", "DEFAULT_INPUT"]
 
 DEFAULT_INPUT = (3, 224, 224)
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -36,55 +36,6 @@ def is_torch_source(text: Any) -> bool:
     if not isinstance(text, str) or Path(text).exists():
         return False
     return text.startswith(("torchvision:", "timm:")) or bool(_CALLABLE.match(text))
-
-
-def load_source(source: Any, *, input: Shape | str | None = None, allow_unknown: bool = False,
-                train: bool = True, max_bytes: int | None = None) -> Net:
-    """A Net from any source a command takes: a model to import (torch source, `.onnx` file, or an
-    `nn.Module`) or a spec (built-in name, YAML file, Net). `input` is the per-sample input size for
-    an import (default: the model's own); a spec keeps its own (apply `--input` to it as usual).
-
-    >>> load_source("resnet18").name          # a built-in spec passes through
-    'resnet18'
-    """
-    if isinstance(source, Net):
-        return source
-    if _is_module(source):
-        from .torch_trace import from_torch
-        return from_torch(source, _shape(input) or DEFAULT_INPUT, allow_unknown=allow_unknown, train=train)
-    text = os.fspath(source)
-    if is_onnx(text):
-        from .onnx_graph import from_onnx
-        return from_onnx(text, allow_unknown=allow_unknown, input=_shape(input))
-    from ..pyspec import is_python_spec
-    if is_torch_source(text) and not is_python_spec(text):  # FILE.py:callable is a file, not a module path
-        module, default, name = resolve_module(text)
-        from .torch_trace import from_torch
-        return from_torch(module, _shape(input) or default, name=name, allow_unknown=allow_unknown, train=train)
-    from ..api import load  # FILE.py:callable gets the input (a module it returns is traced there)
-    return load(text, input=_shape(input))
-
-
-def _is_module(value: Any) -> bool:
-    torch = _loaded("torch")
-    return torch is not None and isinstance(value, torch.nn.Module)
-
-
-def _loaded(name: str) -> Any:
-    import sys
-    return sys.modules.get(name)
-
-
-def _shape(value: Shape | str | None) -> Shape | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        from ..shapes import parse_shape
-        try:
-            return parse_shape(value)
-        except ValueError as error:
-            raise CnnCostError(f"--input: {error}") from None
-    return tuple(int(v) for v in value)
 
 
 def resolve_module(text: str) -> tuple[Any, Shape, str]:

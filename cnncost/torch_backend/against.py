@@ -110,17 +110,19 @@ def check_against(spec: Any, source: Any, *, batch: int = 2, input: Shape | None
     `train` traces and runs the reference in training mode (dropout, stochastic depth, auxiliary
     heads); `saved=False` leaves out saved bytes; `measure=False` skips running the real network
     (the imported reference alone)."""
-    from ..importers.sources import is_onnx, load_source, resolve_module, is_torch_source
-    net = load_source(spec)
+    from ..importers.sources import resolve_module
+    from ..resolve import kind_of, resolve
+    net = resolve(spec)
     if input is not None:
         net = net.with_input(tuple(input))
     shape = tuple(net.input)
     module = None
-    if isinstance(source, str) and is_torch_source(source):
+    kind = kind_of(source)  # the reference must stay a module (it is run), so it is not resolved to a Net
+    if kind == "torch":
         module, _, name = resolve_module(source)
-    elif not isinstance(source, str) and hasattr(source, "named_modules"):
+    elif kind == "module":
         module, name = source, type(source).__name__
-    elif isinstance(source, str) and is_onnx(source):
+    elif kind == "onnx" and isinstance(source, str):
         name = source
     else:
         raise CnnCostError(f"--against needs a network: torchvision:NAME, timm:NAME, package.module:callable "

@@ -1,4 +1,2 @@
-"""The built-in architectures."""
-from .registry import ARCHS, Arch, arch_info, get_arch, list_archs, register_arch
-
-__all__ = ["ARCHS", "Arch", "arch_info", "get_arch", "list_archs", "register_arch"]
+"""The built-in architectures: `arch` holds the table and `@register_arch`, each family module
+registers its nets there, and `registry` looks names up (loading only the family a name needs)."""

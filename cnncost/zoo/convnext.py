@@ -19,7 +19,7 @@ from ..layers import (GELU, Conv, Flatten, GlobalAvgPool, LayerNorm, LayerScale,
                       Sequential, StochasticDepth)
 from ..net import Net
 from ._torchvision import TV, sequential
-from .registry import register_arch
+from .arch import register_arch
 
 
 def cn_block(name: str, dim: int, drop: float) -> Residual:

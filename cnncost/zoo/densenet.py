@@ -15,7 +15,7 @@ from ..layers import (AvgPool, BatchNorm, Concat, Conv, Flatten, GlobalAvgPool, 
                       Sequential)
 from ..net import Net
 from ._torchvision import TV
-from .registry import register_arch
+from .arch import register_arch
 
 
 def dense_block(name: str, layers: int, growth: int, bn_size: int, before: str) -> Sequential:

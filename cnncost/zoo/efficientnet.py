@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..layers import SiLU
 from ..net import Net
 from .mbconv import Stage, make_divisible, mbconv_net, scale_stages
-from .registry import register_arch
+from .arch import register_arch
 
 ALPHA, BETA, GAMMA = 1.2, 1.1, 1.15
 

@@ -29,7 +29,7 @@ from ..net import Net
 from ._torchvision import TV, conv_norm_act, sequential
 from .efficientnet import PUBLISHED, TORCHVISION_PARAMS
 from .mbconv import make_divisible
-from .registry import register_arch
+from .arch import register_arch
 
 
 @dataclass(frozen=True)

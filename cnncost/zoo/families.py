@@ -1,4 +1,5 @@
-"""Every Python family module, imported explicitly so that registration runs."""
+"""Every Python family module: importing this module registers them all (`registry` imports it
+when a lookup needs every architecture)."""
 from . import efficientnet, inception, mobilenet, parnet, resnet, vgg  # noqa: F401
 # torchvision's families and twins (docs/zoo-torchvision.md)
 from . import convnext, densenet, efficientnet_v2, mnasnet, mobilenet_v3, regnet, shufflenet  # noqa: F401

@@ -12,7 +12,7 @@ from ._inception_blocks import (basic_conv, block8, block17, block35, inception_
                                 inception_resnet_v2_7a, inception_v3_a, inception_v3_aux, inception_v3_b,
                                 inception_v3_c, inception_v3_d, inception_v3_e, inception_v4_a,
                                 inception_v4_b, inception_v4_c, inception_v4_stem, reduction_a, reduction_b)
-from .registry import register_arch
+from .arch import register_arch
 
 
 def _head(classes: int, dropout: float, fc: str) -> list[Node]:

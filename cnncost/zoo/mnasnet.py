@@ -13,7 +13,7 @@ from ..layers import BatchNorm, Conv, Dropout, Flatten, GlobalAvgPool, Linear, N
 from ..net import Net
 from ._torchvision import TV, sequential
 from .mbconv import make_divisible
-from .registry import register_arch
+from .arch import register_arch
 
 BN_MOMENTUM = 1 - 0.9997  # torchvision's _BN_MOMENTUM: TF's decay 0.9997
 DEPTHS = (32, 16, 24, 40, 80, 96, 192, 320)  # stem, separable conv, then the six stages' outputs

@@ -10,7 +10,7 @@ from ..layers import Node, ReLU, ReLU6, Sequential
 from ..net import Net
 from .common import classifier, conv_bn_act
 from .mbconv import Stage, make_divisible, mbconv_net, scale_stages
-from .registry import register_arch
+from .arch import register_arch
 
 # The paper's Table 1 after the stem: (stride of the depthwise conv, pointwise out channels).
 # The table prints s2 for the 13th depthwise conv, but its input and output are both 7x7: the

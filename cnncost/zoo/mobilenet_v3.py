@@ -19,7 +19,7 @@ from ..layers import (Dropout, Flatten, GlobalAvgPool, Hardswish, Linear, Node, 
 from ..net import Net
 from ._torchvision import TV, conv_norm_act, sequential
 from .mbconv import make_divisible
-from .registry import register_arch
+from .arch import register_arch
 
 BN = {"eps": 0.001, "momentum": 0.01}
 

@@ -32,7 +32,7 @@ from ..layers import (AvgPool, BatchNorm, Concat, Conv, Gate, GlobalAvgPool, Mul
                       Sigmoid, SiLU)
 from ..net import Net
 from .common import classifier, conv_bn_act
-from .registry import register_arch
+from .arch import register_arch
 
 
 def _conv_bn(name: str, out: int, kernel: int, stride: int = 1, groups: int = 1) -> list[Node]:

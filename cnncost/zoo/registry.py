@@ -1,5 +1,6 @@
-"""Names -> architectures. Python families register with `@register_arch`; every YAML file in
-the specs folder registers itself under its file name. Both are looked up the same way.
+"""Names -> architectures. Python families register with `@register_arch` (`cnncost.zoo.arch`);
+every YAML file in the specs folder registers itself under its file name. Both are looked up the
+same way.
 
 Lookups are lazy: `_index.py` maps each built-in name to the family module that registers it, so
 `get_arch("resnet152")` imports `cnncost.zoo.resnet` alone (the CLI's cold start), and a spec name
@@ -10,56 +11,11 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ..errors import UnknownArchitecture
 from ..net import Net
-
-
-@dataclass(frozen=True)
-class Arch:
-    """A named architecture: how to build it and where its definition comes from.
-
-    `reference` holds published figures (e.g. {"params": 25_557_032}) with `source` saying whose.
-    `scale(width, depth)`, where the family's builder takes multipliers, builds the same net with
-    its channels times `width` and its blocks per stage times `depth` (1, 1: this net);
-    `cnncost.sweep` calls it for its `width` and `depth` axes.
-    """
-
-    name: str
-    build: Callable[[], Net] = field(repr=False)
-    source: str
-    description: str = ""
-    reference: dict[str, int] = field(default_factory=dict)
-    scale: Callable[[float, float], Net] | None = field(default=None, repr=False, compare=False)
-
-
-ARCHS: dict[str, Arch] = {}
-MODULES: dict[str, str] = {}  # name -> the module that registered it (what `_index.py` records)
-
-
-def register_arch(name: str, *, source: str, description: str = "",
-                  reference: dict[str, int] | None = None,
-                  scale: Callable[[float, float], Net] | None = None) -> Callable[[Callable[[], Net]], Callable[[], Net]]:
-    """Decorate a zero-argument builder; a duplicate name is an error. `scale(width, depth)`: the
-    same architecture with width and depth multipliers (see `Arch`)."""
-    module = sys._getframe(1).f_globals.get("__name__", "")
-
-    def decorate(build: Callable[[], Net]) -> Callable[[], Net]:
-        _add(Arch(name, build, source, description or (build.__doc__ or "").strip().split("\n")[0],
-                  dict(reference or {}), scale))
-        MODULES[name] = module
-        return build
-    return decorate
-
-
-def _add(arch: Arch) -> None:
-    if arch.name in ARCHS:
-        raise ValueError(f"architecture '{arch.name}' is registered twice")
-    ARCHS[arch.name] = arch
+from .arch import ARCHS, MODULES, Arch, add_arch
 
 
 def specs_dir() -> Path:
@@ -81,8 +37,7 @@ def _register_yaml(path: Path) -> None:
     def build(p: Path = path) -> Net:
         from ..spec import load_spec
         return load_spec(p, f"specs/{p.name}")
-    _add(Arch(path.stem, build, source=f"specs/{path.name}", description=_first_comment(path)))
-    MODULES[path.stem] = "specs"
+    add_arch(Arch(path.stem, build, source=f"specs/{path.name}", description=_first_comment(path)), "specs")
 
 
 def _first_comment(path: Path) -> str:
@@ -193,5 +148,4 @@ def write_index() -> Path:
 
 
 if __name__ == "__main__":  # python -m cnncost.zoo.registry: rewrite the name index
-    from cnncost.zoo import registry as _registry  # the package's module, which the families register in
-    print(f"wrote {_registry.write_index()} ({len(_registry.ARCHS)} architectures)")
+    print(f"wrote {write_index()} ({len(ARCHS)} architectures)")

@@ -22,7 +22,7 @@ from ..layers import Add, Flatten, GlobalAvgPool, Linear, Node, ReLU, Sequential
 from ..net import Net
 from ._torchvision import TV, conv_norm_act
 from .mbconv import make_divisible
-from .registry import register_arch
+from .arch import register_arch
 
 
 def regnet_stages(depth: int, w_0: int, w_a: float, w_m: float, group_width: int

@@ -22,7 +22,7 @@ from ..layers.base import suggest
 from ..net import Net
 from ._torchvision import numbered
 from .common import classifier
-from .registry import register_arch
+from .arch import register_arch
 
 BlockKind = Literal["basic", "bottleneck"]
 Layout = Literal["cnncost", "torchvision"]

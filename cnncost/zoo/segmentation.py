@@ -32,7 +32,7 @@ from ..net import Net
 from ..shapes import Shape
 from ._torchvision import TV, numbered, sequential
 from .mobilenet_v3 import mobilenet_v3
-from .registry import register_arch
+from .arch import register_arch
 from .resnet import DEPTHS, resnet
 
 RESOLUTION = 520  # torchvision's segmentation presets resize to 520

@@ -17,7 +17,7 @@ from ..layers import (BatchNorm, ChannelShuffle, Chunk, Concat, Conv, Flatten, G
                       Node, ReLU, Sequential)
 from ..net import Net
 from ._torchvision import TV, numbered, sequential
-from .registry import register_arch
+from .arch import register_arch
 
 
 def _branch2(inp: int, width: int, stride: int) -> tuple[Node, ...]:

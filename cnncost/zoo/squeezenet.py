@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..layers import AdaptiveAvgPool, Concat, Conv, Dropout, Flatten, MaxPool, Node, ReLU, Sequential
 from ..net import Net
 from ._torchvision import TV, sequential
-from .registry import register_arch
+from .arch import register_arch
 
 # Per version: the stem conv (out, kernel), then the features after it: "M" a 3x3/2 max pool,
 # (squeeze, expand) a fire module whose 1x1 and 3x3 expansions have `expand` channels each.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..layers import AdaptiveAvgPool, BatchNorm, Conv, Dropout, Flatten, Linear, MaxPool, Node, ReLU
 from ..net import Net
 from ._torchvision import TV, sequential
-from .registry import register_arch
+from .arch import register_arch
 from .resnet import DEPTHS, resnet
 from .vgg import CONFIGS
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..layers import BatchNorm, Conv, Dropout, Flatten, Linear, MaxPool, Node, ReLU, Sequential
 from ..net import Net
-from .registry import register_arch
+from .arch import register_arch
 
 # Convolution widths per stage; every stage ends with a 2x2/2 max pool.
 CONFIGS: dict[int, tuple[tuple[int, ...], ...]] = {
