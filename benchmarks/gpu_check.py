@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 
 from cnncost.torch_backend import check
-from cnncost.zoo import ARCHS, list_archs
+from cnncost.zoo.arch import ARCHS
+from cnncost.zoo.registry import list_archs
 
 ARCHITECTURES = ("alexnet", "vgg16", "googlenet", "resnet50", "efficientnet-b0")
 DTYPES = ("fp32", "bf16")

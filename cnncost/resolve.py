@@ -27,6 +27,7 @@ from .net import Net
 from .shapes import Shape
 
 KINDS = ("net", "module", "python", "onnx", "torch", "spec", "builtin")
+ONNX_SUFFIX = ".onnx"
 
 
 def kind_of(arch: Any) -> str:
@@ -36,17 +37,19 @@ def kind_of(arch: Any) -> str:
     if _is_module(arch):
         return "module"
     if isinstance(arch, os.PathLike):
-        return "onnx" if os.fspath(arch).lower().endswith(".onnx") else "spec"
+        return "onnx" if os.fspath(arch).lower().endswith(ONNX_SUFFIX) else "spec"
     if not isinstance(arch, str):
         return "unknown"
-    from .importers.sources import is_onnx, is_torch_source
-    from .pyspec import is_python_spec
-    if ":" in arch and is_python_spec(arch):
-        return "python"
-    if is_onnx(arch):
+    if ":" in arch:  # pyspec and the importers load only for the arguments that may need them
+        from .pyspec import is_python_spec
+        if is_python_spec(arch):
+            return "python"
+    if arch.lower().endswith(ONNX_SUFFIX):
         return "onnx"
-    if ":" in arch and is_torch_source(arch):
-        return "torch"
+    if ":" in arch:
+        from .importers.sources import is_torch_source
+        if is_torch_source(arch):
+            return "torch"
     from .reading import is_spec_path
     return "spec" if is_spec_path(arch) else "builtin"
 

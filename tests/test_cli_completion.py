@@ -62,7 +62,7 @@ def test_unknown_shell_is_one_line(capsys):
 
 
 def test_every_subcommand_is_in_the_scripts():
-    from cnncost.completion import commands_of, script
+    from cnncost.cli.completion_script import commands_of, script
     names = [c.name for c in commands_of(build_parser())]
     assert {"table", "fit", "list", "spec", "compare", "check", "sweep", "import", "completion"} <= set(names)
     assert all(name in script("fish", build_parser()) for name in names)
@@ -70,7 +70,7 @@ def test_every_subcommand_is_in_the_scripts():
 
 def test_cold_table_loads_none_of_the_new_modules():
     probe = ("import sys; from cnncost.cli import main; code = main(sys.argv[1:]); "
-             "print('LOADED', sorted(m for m in ('cnncost.completion', 'cnncost.pyspec', 'cnncost.units', 'yaml', "
+             "print('LOADED', sorted(m for m in ('cnncost.cli.completion_script', 'cnncost.pyspec', 'cnncost.units', 'yaml', "
              "'pandas', 'numpy', 'torch') if m in sys.modules), file=sys.stderr); sys.exit(code)")
     done = subprocess.run([sys.executable, "-c", probe, "table", "resnet152"], capture_output=True, text=True)
     assert done.returncode == 0 and "LOADED []" in done.stderr, done.stderr[-500:]

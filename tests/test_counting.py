@@ -14,7 +14,8 @@ import pytest
 import cnncost
 import counting_reference as ref
 from cnncost.counting import (TOOLS, allops, ops, param_split, tool_params, torchinfo_sizes, training)
-from cnncost.counting.cli import TOOL_CHOICES, add_arguments, table_kwargs
+from cnncost.cli.options import add_counting_options, counting_kwargs
+from cnncost.counting.names import TOOL_NAMES
 from cnncost.counting.impl import impls, parse
 from cnncost.errors import CnnCostError
 
@@ -360,10 +361,10 @@ def test_a_freeze_pattern_that_matches_nothing_is_an_error() -> None:
 def test_cli_flags() -> None:
     import argparse
     parser = argparse.ArgumentParser()
-    add_arguments(parser)
+    add_counting_options(parser)
     args = parser.parse_args(["--count-as", "thop", "--freeze", "layer1.*", "--freeze", "fc"])
-    assert table_kwargs(args) == {"count_as": "thop", "freeze": ("layer1.*", "fc")}
-    assert table_kwargs(parser.parse_args([])) == {"count_as": None, "freeze": ()}
-    assert set(TOOL_CHOICES) == set(TOOLS)
+    assert counting_kwargs(args) == {"count_as": "thop", "freeze": ("layer1.*", "fc")}
+    assert counting_kwargs(parser.parse_args([])) == {"count_as": None, "freeze": ()}
+    assert set(TOOL_NAMES) == set(TOOLS)
     with pytest.raises(SystemExit):
         parser.parse_args(["--count-as", "nonsense"])

@@ -139,7 +139,7 @@ def test_alias_expansion_is_counted_without_expanding(capsys, tmp_path):
     code, _, err = run(capsys, "table", path)
     assert code == 2 and time.perf_counter() - start < 5
     assert "the YAML expands to more than 1,000,000 nodes with its aliases expanded" in one_error(err)
-    from cnncost.reading import check_node_graph, load_yaml
+    from cnncost.safe_yaml import check_node_graph, load_yaml
     data = load_yaml("a: &x [1, 2, 3]\nb: [*x, *x, *x]\n")
     assert data["b"][0] is data["b"][2] is data["a"]  # shared, not copied
     import yaml
@@ -179,7 +179,7 @@ def test_hostile_yaml_is_one_line(capsys, tmp_path, text, expected):
 
 
 def test_dates_stay_strings_and_only_plain_data_loads():
-    from cnncost.reading import load_yaml
+    from cnncost.safe_yaml import load_yaml
     assert load_yaml("a: 2024-01-01\nb: !!str 12\nc: 0x10\nd: 1_000\ne: ~\n") == {
         "a": "2024-01-01", "b": "12", "c": 16, "d": 1000, "e": None}
     with pytest.raises(SpecError, match="!!timestamp is not allowed"):

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import cnncost
-import cnncost.importers  # noqa: F401  (registers the importers' layer types)
+import cnncost.importers.opaque, cnncost.importers.reuse  # noqa: F401  (registers the importers' layer types)
 from cnncost.errors import CnnCostError
 from cnncost.spec import dump_spec, parse_spec
 
@@ -49,7 +49,7 @@ def expected(name: str) -> tuple[int, int, int]:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_committed_onnx_fixture_imports_exactly(name: str) -> None:
     pytest.importorskip("onnx")
-    from cnncost.importers import from_onnx
+    from cnncost.importers.onnx_graph import from_onnx
     net = from_onnx(ONNX_DIR / f"{name}.onnx")
     assert list(net.input) == EXPECTED[name]["input"]
     assert figures(net) == expected(name), name
@@ -57,7 +57,7 @@ def test_committed_onnx_fixture_imports_exactly(name: str) -> None:
 
 def test_onnx_batchnorm_keeps_scale_and_bias_as_params_and_statistics_as_buffers() -> None:
     pytest.importorskip("onnx")
-    from cnncost.importers import from_onnx
+    from cnncost.importers.onnx_graph import from_onnx
     graph = cnncost.compile(from_onnx(ONNX_DIR / "plain_cnn.onnx"))
     bn = next(n for n in graph.nodes if n.path == "stem.1")
     assert (bn.type, bn.params) == ("batchnorm", 2 * 16)  # not 4 x 16: mean and var are buffers
@@ -65,7 +65,7 @@ def test_onnx_batchnorm_keeps_scale_and_bias_as_params_and_statistics_as_buffers
 
 def test_onnx_paths_are_module_paths() -> None:
     pytest.importorskip("onnx")
-    from cnncost.importers import from_onnx
+    from cnncost.importers.onnx_graph import from_onnx
     paths = [n.path for n in cnncost.compile(from_onnx(ONNX_DIR / "plain_cnn.onnx")).nodes]
     assert paths[:6] == ["input", "stem.0", "stem.1", "stem.2", "pool", "conv1"]
     assert "down.0" in paths and "head.3" in paths
@@ -87,7 +87,7 @@ def _tiny_onnx(tmp_path: Path, op: str = "Erf") -> Path:
 
 def test_onnx_unknown_operator_is_one_line_naming_it(tmp_path: Path) -> None:
     pytest.importorskip("onnx")
-    from cnncost.importers import from_onnx
+    from cnncost.importers.onnx_graph import from_onnx
     with pytest.raises(CnnCostError, match=r"unsupported ONNX operator Erf at 'act'") as info:
         from_onnx(_tiny_onnx(tmp_path))
     assert "\n" not in str(info.value) and "allow-unknown" in str(info.value)
@@ -95,7 +95,8 @@ def test_onnx_unknown_operator_is_one_line_naming_it(tmp_path: Path) -> None:
 
 def test_onnx_unknown_operator_as_opaque_node(tmp_path: Path) -> None:
     pytest.importorskip("onnx")
-    from cnncost.importers import Opaque, from_onnx
+    from cnncost.importers.opaque import Opaque
+    from cnncost.importers.onnx_graph import from_onnx
     net = from_onnx(_tiny_onnx(tmp_path), allow_unknown=True)
     node = cnncost.compile(net).nodes[-1]
     assert isinstance(node.layer, Opaque) and node.output_shape == (4, 8, 8) and node.path == "act"
@@ -108,7 +109,7 @@ def test_onnx_import_needs_no_torch() -> None:
     pytest.importorskip("onnx")
     import subprocess
     import sys
-    code = ("import sys, cnncost, cnncost.importers; from cnncost.importers import from_onnx; "
+    code = ("import sys, cnncost, cnncost.importers; from cnncost.importers.onnx_graph import from_onnx; "
             f"net = from_onnx({str(ONNX_DIR / 'inplace_net.onnx')!r}); cnncost.table(net); "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -117,14 +118,14 @@ def test_onnx_import_needs_no_torch() -> None:
 
 def test_missing_onnx_file_is_a_clear_error(tmp_path: Path) -> None:
     pytest.importorskip("onnx")
-    from cnncost.importers import load_source
+    from cnncost.resolve import resolve
     with pytest.raises(CnnCostError, match="no such ONNX file"):
-        load_source(str(tmp_path / "nope.onnx"))
+        resolve(str(tmp_path / "nope.onnx"))
 
 
-def test_builtin_specs_pass_through_load_source() -> None:
-    from cnncost.importers import load_source
-    assert load_source("resnet18") == cnncost.load("resnet18")
+def test_builtin_specs_pass_through_the_resolver() -> None:
+    from cnncost.resolve import resolve
+    assert resolve("resnet18") == cnncost.load("resnet18")
 
 
 # ----------------------------------------------------------------------------- PyTorch
@@ -147,7 +148,7 @@ MODELS = _models()
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_plain_torch_models_import_exactly(name: str) -> None:
     """Shared modules, functional ops, in-place ops, chunk and split, nested containers."""
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     model, shape = MODELS.build(name)
     net = from_torch(model, shape)
     assert figures(net) == expected(name), name
@@ -156,7 +157,7 @@ def test_plain_torch_models_import_exactly(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_import_yaml_table_round_trip(name: str) -> None:
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     model, shape = MODELS.build(name)
     net = from_torch(model, shape)
     back = parse_spec(dump_spec(net))
@@ -167,7 +168,8 @@ def test_import_yaml_table_round_trip(name: str) -> None:
 
 
 def test_shared_module_counts_params_once_and_macs_per_call() -> None:
-    from cnncost.importers import Shared, from_torch
+    from cnncost.importers.reuse import Shared
+    from cnncost.importers.torch_trace import from_torch
     conv = nn.Conv2d(4, 4, 3, padding=1)
     model = nn.Sequential(nn.Conv2d(3, 4, 1), conv, nn.ReLU(), conv)
     graph = cnncost.compile(from_torch(model, (3, 8, 8)))
@@ -179,7 +181,7 @@ def test_shared_module_counts_params_once_and_macs_per_call() -> None:
 
 
 def test_paths_are_module_paths_and_edges_are_the_dag() -> None:
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     model, shape = MODELS.build("plain_cnn")
     graph = cnncost.compile(from_torch(model, shape))
     paths = [n.path for n in graph.nodes]
@@ -191,7 +193,7 @@ def test_paths_are_module_paths_and_edges_are_the_dag() -> None:
 
 def test_single_op_module_takes_the_module_path() -> None:
     """A module computing one functional op (torchvision's LayerNorm2d) is one row at its path."""
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
 
     class LayerNorm2d(nn.LayerNorm):
         def forward(self, x):
@@ -204,7 +206,7 @@ def test_single_op_module_takes_the_module_path() -> None:
 
 
 def test_unknown_op_is_one_line_naming_op_and_module_path() -> None:
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
 
     class Odd(nn.Module):
         def __init__(self):
@@ -227,7 +229,8 @@ def test_unknown_op_is_one_line_naming_op_and_module_path() -> None:
 
 
 def test_unknown_module_with_allow_unknown_is_an_opaque_node() -> None:
-    from cnncost.importers import Opaque, from_torch
+    from cnncost.importers.opaque import Opaque
+    from cnncost.importers.torch_trace import from_torch
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Dropout2d(0.1), nn.Conv2d(4, 2, 1))
     with pytest.raises(CnnCostError, match=r"unsupported operation torch\.nn\.modules\.dropout\.Dropout2d at module '1'"):
         from_torch(model, (3, 8, 8))
@@ -242,14 +245,14 @@ def test_unknown_module_with_allow_unknown_is_an_opaque_node() -> None:
 
 
 def test_opaque_params_are_the_modules_own() -> None:
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.PReLU(4))
     net = from_torch(model, (3, 5, 5), allow_unknown=True)
     assert cnncost.table(net, batch=1).totals.params == sum(p.numel() for p in model.parameters())
 
 
 def test_eval_mode_drops_dropout_and_train_mode_keeps_it() -> None:
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Dropout(0.5), nn.Linear(4 * 6 * 6, 2))
     train = [n.type for n in cnncost.compile(from_torch(model, (3, 8, 8))).nodes]
     evaluated = [n.type for n in cnncost.compile(from_torch(model, (3, 8, 8), train=False)).nodes]
@@ -258,7 +261,7 @@ def test_eval_mode_drops_dropout_and_train_mode_keeps_it() -> None:
 
 
 def test_tracing_leaves_the_module_untouched() -> None:
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     model, shape = MODELS.build("plain_cnn")
     before = {k: v.clone() for k, v in model.state_dict().items()}
     from_torch(model, shape)
@@ -268,7 +271,7 @@ def test_tracing_leaves_the_module_untouched() -> None:
 def test_shadowed_reference_gets_an_alias() -> None:
     """A block holding a node of the same relative path as an outer one (timm's blocks.0.0.bn1.act
     hides bn1.act) still reads the outer one."""
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
 
     class Inner(nn.Module):
         def __init__(self):
@@ -295,17 +298,17 @@ def test_shadowed_reference_gets_an_alias() -> None:
 
 
 def test_package_module_callable_source() -> None:
-    from cnncost.importers import load_source
-    net = load_source("torch.nn:Identity", input=(3, 8, 8), allow_unknown=True)
+    from cnncost.resolve import resolve
+    net = resolve("torch.nn:Identity", import_input=(3, 8, 8), allow_unknown=True)
     assert net.input == (3, 8, 8)
     with pytest.raises(CnnCostError, match="has no 'Nope'"):
-        load_source("torch.nn:Nope")
+        resolve("torch.nn:Nope")
 
 
 def _cli(*argv: str) -> str:
-    from cnncost.importers import cli
+    from cnncost.cli.importing import add_parser
     parser = argparse.ArgumentParser()
-    cli.add_parser(parser.add_subparsers())
+    add_parser(parser.add_subparsers())
     args = parser.parse_args(list(argv))
     out = args.run(args)
     return out if isinstance(out, str) else out[0]
@@ -322,7 +325,7 @@ def test_cli_import_writes_yaml_that_loads_back_to_the_same_numbers(tmp_path: Pa
 
 
 def test_check_against_passes_for_its_own_import_and_names_a_changed_layer() -> None:
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     from cnncost.torch_backend.against import check_against
     model, shape = MODELS.build("plain_cnn")
     net = from_torch(model, shape)
@@ -344,7 +347,7 @@ def test_random_specs_round_trip_spec_torch_import_spec() -> None:
     hypothesis = pytest.importorskip("hypothesis")
     from hypothesis import HealthCheck, given, settings
     import test_differential as diff
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     from cnncost.torch_backend import build
 
     @settings(max_examples=int(os.environ.get("CNNCOST_IMPORT_EXAMPLES", "40")), deadline=None,
@@ -394,9 +397,10 @@ def _builder(name: str):
 @pytest.mark.parametrize("name", TORCHVISION)
 def test_torchvision_model_imports_exactly(name: str) -> None:
     _torchvision()
-    from cnncost.importers import from_torch, load_source
+    from cnncost.importers.torch_trace import from_torch
+    from cnncost.resolve import resolve
     module = _builder(name)
-    net = from_torch(module, tuple(REFERENCE[name]["input"])) if module is not None else load_source(_source(name))
+    net = from_torch(module, tuple(REFERENCE[name]["input"])) if module is not None else resolve(_source(name))
     assert list(net.input) == REFERENCE[name]["input"]
     assert figures(net) == _train_figures(name), name  # traced in train mode: aux heads, dropout included
 
@@ -404,8 +408,8 @@ def test_torchvision_model_imports_exactly(name: str) -> None:
 @pytest.mark.parametrize("name", TIMM)
 def test_timm_model_imports_exactly(name: str) -> None:
     pytest.importorskip("timm")
-    from cnncost.importers import load_source
-    net = load_source(_source(name))
+    from cnncost.resolve import resolve
+    net = resolve(_source(name))
     assert figures(net) == _train_figures(name), name
 
 
@@ -416,7 +420,7 @@ def test_torchvision_onnx_export_imports_exactly(name: str, tmp_path: Path) -> N
     (an adaptive pool to 4x4 of 14x14): it is exported in eval mode and compared without them."""
     _torchvision()
     pytest.importorskip("onnx")
-    from cnncost.importers import from_onnx
+    from cnncost.importers.onnx_graph import from_onnx
     from cnncost.importers.sources import resolve_module
     module = _builder(name)
     if module is None:

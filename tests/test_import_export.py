@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import cnncost
-import cnncost.importers  # noqa: F401  (registers the importers' layer types)
+import cnncost.importers.opaque, cnncost.importers.reuse  # noqa: F401  (registers the importers' layer types)
 from cnncost.errors import CnnCostError
 from cnncost.spec import dump_spec, parse_spec
 
@@ -76,7 +76,7 @@ class Branchy(nn.Module):
 
 
 def test_shape_branch_imports_through_export_exactly() -> None:
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     model = Branchy()
     net = from_torch(model, (3, 16, 16))
     assert "traced with torch.export" in net.notes and "torch.fx cannot trace Branchy: TraceError" in net.notes
@@ -89,7 +89,7 @@ def test_shape_branch_imports_through_export_exactly() -> None:
 
 def test_export_rows_are_the_fx_rows() -> None:
     """The same module traced both ways: the same rows, types, shapes, params, MACs and edges."""
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     fx = from_torch(Branchy(branch=False), (3, 16, 16))
     exported = from_torch(Branchy(branch=True), (3, 16, 16))
     forced = from_torch(Branchy(branch=False), (3, 16, 16), tracer="export")
@@ -100,7 +100,7 @@ def test_export_rows_are_the_fx_rows() -> None:
 
 
 def test_fx_traceable_module_still_goes_through_fx() -> None:
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     from cnncost.importers.torch_trace import trace_module
     model, shape = MODELS.build("plain_cnn")
     trace_module(model)  # fx traces it
@@ -111,7 +111,8 @@ def test_fx_traceable_module_still_goes_through_fx() -> None:
 
 
 def test_module_called_twice_is_shared_through_export() -> None:
-    from cnncost.importers import Shared, from_torch
+    from cnncost.importers.reuse import Shared
+    from cnncost.importers.torch_trace import from_torch
     model = Branchy()
     graph = cnncost.compile(from_torch(model, (3, 16, 16)))
     by_path = {n.path: n for n in graph.nodes}
@@ -140,7 +141,7 @@ class Looped(nn.Module):
 
 
 def test_loop_over_a_size_imports_through_export_exactly() -> None:
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     model = Looped()
     net = from_torch(model, (3, 8, 8))
     assert "torch.fx cannot trace Looped: TypeError" in net.notes
@@ -190,7 +191,7 @@ class Zoo(nn.Module):
 
 
 def test_aten_vocabulary_gives_the_fx_import() -> None:
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     fx = from_torch(Zoo(branch=False), (3, 16, 16))
     exported = from_torch(Zoo(branch=True), (3, 16, 16))
     assert "traced with torch.fx" in fx.notes and "traced with torch.export" in exported.notes
@@ -225,14 +226,15 @@ class Outer(nn.Module):
 
 
 def test_unknown_aten_op_is_one_line_naming_op_and_module_path() -> None:
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     with pytest.raises(CnnCostError, match=r"unsupported operation aten\.erf\.default at module 'block'") as info:
         from_torch(Outer(), (3, 8, 8))
     assert "\n" not in str(info.value) and "allow-unknown" in str(info.value)
 
 
 def test_unknown_aten_op_with_allow_unknown_is_an_opaque_node() -> None:
-    from cnncost.importers import Opaque, from_torch
+    from cnncost.importers.opaque import Opaque
+    from cnncost.importers.torch_trace import from_torch
     model = Outer()
     net = from_torch(model, (3, 8, 8), allow_unknown=True)
     graph = cnncost.compile(net)
@@ -246,7 +248,7 @@ def test_unknown_aten_op_with_allow_unknown_is_an_opaque_node() -> None:
 
 
 def test_value_dependent_branch_is_a_clear_error_naming_both_tracers() -> None:
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
 
     class ByValue(nn.Module):
         def __init__(self):
@@ -263,7 +265,7 @@ def test_value_dependent_branch_is_a_clear_error_naming_both_tracers() -> None:
 
 def test_submodule_fx_cannot_trace_into_goes_through_export() -> None:
     """fx keeps an untraceable submodule as a leaf that maps to nothing: export traces through it."""
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
 
     class Flexible(nn.Module):
         def __init__(self):
@@ -282,7 +284,7 @@ def test_submodule_fx_cannot_trace_into_goes_through_export() -> None:
 
 
 def test_export_leaves_the_module_untouched_and_its_mode_restored() -> None:
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     model = Branchy()
     model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -23,7 +23,7 @@ def tiny() -> Net:
 
 
 def opaque_net() -> Net:
-    from cnncost.importers import Opaque
+    from cnncost.importers.opaque import Opaque
     return Net("op", input=(3, 8, 8), layers=[Conv(out=4, kernel=3, name="conv0"),
                                              Opaque(name="lstm", op="torch.nn.LSTM", shape=(4, 6, 6)),
                                              Conv(out=2, kernel=1, name="conv2")])
@@ -277,7 +277,7 @@ def test_unknown_under_autograd_depth_and_count_as() -> None:
 
 def test_unknown_from_an_imported_module() -> None:
     nn = pytest.importorskip("torch.nn")
-    from cnncost.importers import from_torch
+    from cnncost.importers.torch_trace import from_torch
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Dropout2d(0.1), nn.Conv2d(4, 2, 1))
     report = cnncost.table(from_torch(model, (3, 8, 8), allow_unknown=True), batch=1)
     assert report.to_dict()["unknown_counts"]["macs"] == ["1"]

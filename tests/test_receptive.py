@@ -82,7 +82,7 @@ def test_squeeze_excitation_makes_every_row_after_it_see_the_whole_image() -> No
 # --- one rule per layer type ---
 
 def test_every_registered_layer_type_has_a_rule() -> None:
-    import cnncost.importers  # noqa: F401  (registers the layer types of imported graphs)
+    import cnncost.importers.opaque, cnncost.importers.reuse  # noqa: F401  (registers the layer types of imported graphs)
     leaves = {name: cls for name, cls in LAYER_TYPES.items() if isinstance(cls, type) and issubclass(cls, Layer)}
     table = rules()
     missing = sorted(name for name, cls in leaves.items() if cls not in table)
@@ -91,7 +91,8 @@ def test_every_registered_layer_type_has_a_rule() -> None:
 
 
 def test_imported_graph_nodes() -> None:
-    from cnncost.importers import Opaque, Reshape, Shared
+    from cnncost.importers.opaque import Opaque
+    from cnncost.importers.reuse import Reshape, Shared
     net = Net("n", input=(4, 16, 16), layers=[
         Conv(name="c", out=4, kernel=3, padding=1),
         Shared(name="again", of="c", layer={"type": "conv", "out": 4, "kernel": 3, "padding": 1}),

@@ -329,9 +329,10 @@ def test_a_lookup_imports_only_its_family():
 # --- the command ---
 
 def run_cli(argv):
-    from cnncost import cli, sweep_cli
-    parser = cli._Parser(prog="cnncost")
-    sweep_cli.add_parser(parser.add_subparsers(dest="command"))
+    from cnncost.cli.options import Parser
+    from cnncost.cli.sweep import add_parser
+    parser = Parser(prog="cnncost")
+    add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(argv)
     args._source = None
     return args.run(args)

@@ -11,7 +11,7 @@ import pytest
 
 import cnncost
 from cnncost import analyze
-from cnncost.zoo import arch_info
+from cnncost.zoo.registry import arch_info
 from cnncost.zoo._inception_blocks import block35, inception_v3_c, reduction_a
 from cnncost.zoo.inception import inception_resnet_v2, inception_v3
 

@@ -13,7 +13,7 @@ import pytest
 
 import cnncost
 from cnncost import Conv, Net, ReLU, Residual, analyze
-from cnncost.zoo import arch_info, list_archs
+from cnncost.zoo.registry import arch_info, list_archs
 from cnncost.zoo.efficientnet import (ALPHA, BETA, GAMMA, PUBLISHED, compound, efficientnet,
                                       efficientnet_scaled)
 from cnncost.zoo.mbconv import Stage, make_divisible, mbconv_block, mbconv_net

@@ -12,7 +12,7 @@ import pytest
 import cnncost
 from cnncost import Conv, Net, analyze
 from cnncost.errors import CnnCostError
-from cnncost.zoo import arch_info, list_archs
+from cnncost.zoo.registry import arch_info, list_archs
 from cnncost.zoo.resnet import BlockDesign, equal_complexity_width, residual_block, resnet, wrn
 
 TV, TIMM = "torchvision 0.29.1", "timm 1.0.31"

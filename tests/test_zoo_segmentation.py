@@ -19,7 +19,7 @@ import pytest
 
 import cnncost
 from cnncost.graph import compile
-from cnncost.zoo import arch_info
+from cnncost.zoo.registry import arch_info
 from cnncost.zoo.parnet import VARIANTS, parnet
 from cnncost.zoo.resnet import DEPTHS, resnet
 from cnncost.zoo.segmentation import segmentation

@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -19,16 +18,12 @@ from typing import Any
 from ..errors import CnnCostError
 from ..shapes import Shape
 
-__all__ = ["resolve_module", "is_torch_source", "is_onnx", "DEFAULT_INPUT"]
+__all__ = ["resolve_module", "is_torch_source", "DEFAULT_INPUT"]
 
 DEFAULT_INPUT = (3, 224, 224)
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 # torchvision builders with an init_weights switch: skipping the init changes no count and saves time
 _NO_INIT = ("googlenet", "inception_v3", "vgg")
-
-
-def is_onnx(text: str) -> bool:
-    return isinstance(text, str) and text.lower().endswith(".onnx")
 
 
 def is_torch_source(text: Any) -> bool:

@@ -1,19 +1,17 @@
-"""`cnncost sweep NAME --batch 1,8,64 --input 3x224x224,3x256x256 [--width ...] [--depth ...]
+"""`cnncost sweep ARCH --batch 1,8,64 --input 3x224x224,3x256x256 [--width ...] [--depth ...]
 [--dtype ...] [--optimizer ...] [--memory lecture|autograd] --format csv|json|text|markdown`:
-one line per configuration, the totals of the JSON contract (docs/sweeps.md).
-
-cli.py wires it: `sweep_cli.add_parser(commands)` in `build_parser`; the parser's default `run`
-is `sweep_cli.run`, which returns the text to print. numpy and pandas are imported only when the
-command runs.
+one line per configuration, the totals of the JSON contract (docs/sweeps.md). numpy and pandas
+are imported only when the command runs.
 """
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from .errors import CnnCostError
+from .arch import resolve_arch
+from .options import (add_activations, add_arch, add_device, add_format, add_freeze, add_memory,
+                      add_reading_options)
 
-FORMATS = ("text", "markdown", "csv", "json")
 MAX_VALUES = 1_000_000  # values one list option may expand to (a range like 1:10**9 is refused)
 
 
@@ -58,7 +56,7 @@ def batch_list(text: str) -> list[int]:
 def input_list(text: str) -> list[Any]:
     """'3x224x224,3x256x256', sizes '224,256' (the net's channels, square) or a range of sizes
     '128:512:32' (inclusive)."""
-    from .shapes import parse_shape
+    from ..shapes import parse_shape
     out: list[Any] = []
     for item in _split(text, "--input"):
         if "x" in item.lower():
@@ -94,16 +92,13 @@ def name_list(text: str) -> list[str]:
     return _split(text, "list")
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """The `sweep` subcommand, on cli.py's subparsers; its default `run` is `run` below."""
-    from .cli import ARCH_HELP, ARCH_METAVAR, add_reading_options
-    from .conventions import ACTIVATION_COUNTS, MEMORY_CONVENTIONS
-    parser = subparsers.add_parser(
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
         "sweep", help="totals over a grid of batches, inputs, widths, depths, dtypes, optimizers",
         description="Totals of one architecture for every combination of the values given, one line per "
         "configuration, exact (e.g. cnncost sweep resnet50 --batch 1,8,64 --input 224,256,288). Lists are "
         "comma-separated; START:STOP[:STEP] is a range with STOP included.")
-    parser.add_argument("arch", metavar=ARCH_METAVAR, help=ARCH_HELP)
+    add_arch(parser)
     parser.add_argument("--batch", type=batch_list, default=[128], metavar="LIST",
                         help="batch sizes, e.g. 1,8,64 or 1:256:8 (default 128)")
     parser.add_argument("--input", type=input_list, metavar="LIST",
@@ -115,26 +110,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--dtype", type=name_list, default=["fp32"], metavar="LIST", help="e.g. fp32,bf16 (default fp32)")
     parser.add_argument("--optimizer", type=name_list, default=["adam"], metavar="LIST",
                         help="e.g. sgd,adam (default adam)")
-    parser.add_argument("--activations", default="all", choices=ACTIVATION_COUNTS)
-    parser.add_argument("--memory", default="lecture", choices=MEMORY_CONVENTIONS,
-                        help="'autograd' adds saved_bytes and peak_bytes (the training step's peak)")
-    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
-                        help="for --memory autograd: what autograd saves differs by device for a few ops")
+    add_activations(parser)
+    add_memory(parser, help="'autograd' adds saved_bytes and peak_bytes (the training step's peak)")
+    add_device(parser, help="for --memory autograd: what autograd saves differs by device for a few ops")
     parser.add_argument("--invalid", default="raise", choices=("raise", "drop"),
                         help="configurations the net cannot run (an input too small): an error (default) or left out")
-    parser.add_argument("--freeze", action="append", default=[], metavar="PATTERN",
-                        help="layers whose row path matches PATTERN (fnmatch; repeatable) get no weight gradient in "
-                             "backward_flops / training_flops, as in table")
-    parser.add_argument("--format", default="text", choices=FORMATS)
+    add_freeze(parser, help="layers whose row path matches PATTERN (fnmatch; repeatable) get no weight gradient in "
+                            "backward_flops / training_flops, as in table")
+    add_format(parser, "text", "markdown", "csv", "json")
     add_reading_options(parser)
     parser.set_defaults(run=run)
-    return parser
 
 
 def run(args: argparse.Namespace) -> str:
-    from .cli import resolve
-    from .sweep import sweep
-    net = resolve(args, args.arch)
+    from ..sweep import sweep
+    net = resolve_arch(args, args.arch)
     # --width/--depth rebuild a built-in family by name; any other net is swept as it is
     arch: Any = args.arch if (args.width or args.depth) and getattr(args, "_builtin", False) else net
     frame = sweep(arch, batch=args.batch, input=args.input, width=args.width, depth=args.depth, dtype=args.dtype,
@@ -156,7 +146,7 @@ def _records(frame: Any) -> tuple[list[str], list[list[Any]]]:
 
 def to_csv(frame: Any) -> str:
     """A header line and one line per configuration; exact integers."""
-    from .formatting import csv_line
+    from ..formatting import csv_line
     columns, rows = _records(frame)
     return csv_line(columns) + "".join(csv_line(row) for row in rows)
 
@@ -164,8 +154,8 @@ def to_csv(frame: Any) -> str:
 def to_json(frame: Any) -> str:
     """{"schema_version", "architecture", "memory", ..., "configurations": [{column: value}, ...]};
     exact integers."""
-    from .conventions import SCHEMA_VERSION
-    from .formatting import dumps
+    from ..conventions import SCHEMA_VERSION
+    from ..formatting import dumps
     columns, rows = _records(frame)
     meta = {k: v for k, v in frame.attrs.items() if v is not None}
     return dumps({"schema_version": SCHEMA_VERSION} | meta | {"columns": columns, "configurations": [dict(zip(columns, row)) for row in rows]})
@@ -173,7 +163,7 @@ def to_json(frame: Any) -> str:
 
 def to_text(frame: Any, fmt: str = "text") -> str:
     from tabulate import tabulate
-    from .formatting import TABLEFMT, byte_unit, grouped, in_unit, si_spaced, text_cell
+    from ..formatting import TABLEFMT, byte_unit, grouped, in_unit, si_spaced, text_cell
     columns, rows = _records(frame)
     shown = {"activations": si_spaced, "params": grouped, "macs": si_spaced, "flops": si_spaced,
              "backward_flops": si_spaced, "training_flops": si_spaced}
@@ -207,5 +197,3 @@ def to_text(frame: Any, fmt: str = "text") -> str:
              + f"; {frame.attrs.get('flop_convention', '')}; KiB, MiB, GiB = 2^10, 2^20, 2^30 B (the lecture's KB, MB, GB). Exact figures: --format csv or json.")
     return f"{table}\n\n{notes}"
 
-
-__all__ = ["add_parser", "run", "to_csv", "to_json", "to_text", "CnnCostError"]

@@ -76,14 +76,14 @@ def _words(values: list[str]) -> str:
 
 
 def _arch_names() -> list[str]:
-    from .zoo.registry import list_archs
+    from ..zoo.registry import list_archs
     return [a.name for a in list_archs("*")]
 
 
 def script(shell: str, parser: argparse.ArgumentParser) -> str:
     """The completion script for `shell` (bash, zsh or fish)."""
     if shell not in SHELLS:
-        from .errors import CnnCostError
+        from ..errors import CnnCostError
         raise CnnCostError(f"no completion for shell '{shell}'; allowed: {', '.join(SHELLS)}")
     commands = commands_of(parser)
     archs = _arch_names()

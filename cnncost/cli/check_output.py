@@ -1,37 +1,17 @@
-"""`cnncost check`: run the comparison and render it (text, markdown, csv, json)."""
+"""What `cnncost check` prints: the per-layer comparison of the engine's figures with PyTorch's
+measurements as a table (text, markdown), CSV or JSON."""
 from __future__ import annotations
-
-import argparse
 
 from ..errors import format_shape
 from ..formatting import binary_bytes, byte_unit, csv_line, dumps, fixed, grouped, in_unit, si, text_cell
-from .check import EXACT, CheckResult, CheckRow, check
+from ..torch_backend.check import EXACT, CheckResult, CheckRow
 
 TABLEFMT = {"text": "simple", "markdown": "github"}
 LAYER_HEADERS = ("layer", "type", "output", "params", "MACs", "FLOPs", "saved MB ours", "saved MB torch",
                  "check")
 
 
-def run_check(args: argparse.Namespace) -> tuple[str, int]:
-    """Output text and exit code: 1 when an exact quantity differs, else 0."""
-    if getattr(args, "against", None):
-        return run_against(args)
-    result = check(getattr(args, "net", None) or args.arch, batch=args.batch, device=args.device,
-                   dtype=args.dtype, input=args.input, optimizer=args.optimizer,
-                   allow_large=getattr(args, "allow_large", False))
-    return render(result, args.format), 0 if result.ok else 1
-
-
-def run_against(args: argparse.Namespace) -> tuple[str, int]:
-    """`check SPEC --against SOURCE`: exit 1 naming the first layer that differs from the real network."""
-    from .against import check_against
-    result = check_against(getattr(args, "net", None) or args.arch, args.against, batch=args.batch, input=args.input)
-    if args.format == "json":
-        return dumps(_versioned(result.to_dict()), indent=2), 0 if result.ok else 1
-    return result.summary(), 0 if result.ok else 1
-
-
-def _versioned(data: dict) -> dict:
+def versioned(data: dict) -> dict:
     """The JSON contract's version first (docs/output.md), then the result's own fields."""
     from ..conventions import SCHEMA_VERSION
     return {"schema_version": SCHEMA_VERSION, **{k: v for k, v in data.items() if k != "schema_version"}}
@@ -39,7 +19,7 @@ def _versioned(data: dict) -> dict:
 
 def render(result: CheckResult, fmt: str) -> str:
     if fmt == "json":
-        return dumps(_versioned(result.to_dict()), indent=2)
+        return dumps(versioned(result.to_dict()), indent=2)
     if fmt == "csv":
         return to_csv(result).rstrip("\n")
     return to_table(result, fmt)

@@ -1,0 +1,65 @@
+"""`cnncost import SOURCE`: a PyTorch model (traced with torch.fx) or an ONNX file as a YAML spec
+whose row paths are the model's module paths. Nothing here imports torch or onnx until a model is
+imported."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import CnnCostError
+from .options import add_input
+
+SOURCE_HELP = ("torchvision:NAME, timm:NAME, package.module:callable (a function or class returning an "
+               "nn.Module), or a .onnx file")
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "import", help="a PyTorch or ONNX model as a YAML spec (loads back to the same numbers)",
+        description="Trace a model (PyTorch, with torch.fx) or read it (ONNX, with the onnx package) and print "
+                    "it as a cnncost spec whose row paths are the model's module paths. Weights are never "
+                    "downloaded.")
+    parser.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
+    add_input(parser, help="input size (default: the model's own, e.g. torchvision's crop size; else 3x224x224)")
+    parser.add_argument("-o", "--output", metavar="FILE.yaml", help="write the spec to FILE instead of stdout")
+    parser.add_argument("--allow-unknown", action="store_true",
+                        help="keep operations cnncost does not know as opaque nodes (counts marked unknown) "
+                             "instead of stopping with an error")
+    parser.add_argument("--eval", action="store_true",
+                        help="trace in eval mode (default: train mode, as a training step runs: dropout, "
+                             "stochastic depth and auxiliary heads included)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> str:
+    """The spec as YAML on stdout, or written to --output (then a one-line summary). The model is
+    imported at --input; a spec given instead keeps its own input."""
+    from ..resolve import resolve
+    from ..spec import dump_spec
+    args._source = args.source
+    net = resolve(args.source, input=args.input, import_input=args.input, allow_unknown=args.allow_unknown,
+                  train=not args.eval)
+    opaque = _opaque_nodes(net)
+    if opaque:
+        sys.stderr.write(f"cnncost: warning: {len(opaque)} opaque node(s) with unknown MACs and saved bytes: "
+                         + ", ".join(opaque[:10]) + (", ..." if len(opaque) > 10 else "") + "\n")
+    text = dump_spec(net)
+    if args.output:
+        path = Path(args.output)
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise CnnCostError(f"cannot write {args.output}: {error.strerror or error}") from None
+        from ..api import table
+        totals = table(net, batch=1).totals
+        return (f"wrote {args.output}: {net.name}, input {'x'.join(map(str, net.input))}, "
+                f"{totals.params:,} params, {totals.macs:,} MACs per image")
+    return text.rstrip("\n")
+
+
+def _opaque_nodes(net: Any) -> list[str]:
+    from ..graph import compile
+    from ..importers.opaque import Opaque
+    return [n.path for n in compile(net).nodes[1:] if isinstance(n.layer, Opaque)]

@@ -1,0 +1,179 @@
+"""The command line's parser and the options its commands share, each defined once: the value
+types (positive integers, CxHxW, sizes, devices), the architecture argument, the training
+configuration, --format, the reading limits and the counting options. A command picks the
+options it takes and, where its meaning differs, their default and help. Importing this module
+loads nothing beyond the conventions' tables (the cold path)."""
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from typing import Any, Callable, NoReturn, Sequence
+
+from ..conventions import ACTIVATION_COUNTS, DTYPE_ALIASES, DTYPE_BYTES, MEMORY_CONVENTIONS, OPTIMIZER_COPIES
+from ..counting.names import TOOL_NAMES
+from ..errors import CnnCostError, one_line
+from ..shapes import parse_shape
+
+FORMATS = ("text", "markdown", "csv", "json", "html", "latex")  # every command offers these, or a few
+DTYPE_CHOICES = (*DTYPE_BYTES, *DTYPE_ALIASES)
+ARCH_METAVAR = "NAME|FILE.yaml|FILE.py:callable"
+ARCH_HELP = ("a built-in name (cnncost list), a YAML spec, '-' (a spec on stdin), FILE.py:callable (runs the file: "
+             "see docs/spec.md) or a model to import (torchvision:NAME, timm:NAME, package.module:callable, FILE.onnx)")
+CHECK_DEVICES = ("cpu", "cuda")
+REFUSED_DEVICES = {
+    "meta": "meta tensors have shapes but no data or memory: every measured figure would be meaningless",
+    "mps": "Apple's MPS backend is not supported: its FLOP counting and memory statistics differ; use cpu",
+    "xla": "XLA devices are not supported: use cpu or cuda", "xpu": "XPU devices are not supported: use cpu or cuda",
+    "hip": "use 'cuda' for ROCm builds of PyTorch",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with errors on one line, in the same shape as every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"cnncost: error: {one_line(message)} (see '{one_line(self.prog)} --help')\n")
+        raise SystemExit(2)
+
+
+# --- value types ---
+
+def parse_input(text: str) -> tuple[int, ...]:
+    """'3x224x224' or '224' (3 channels, square) -> (3, 224, 224)."""
+    if len(text) > 200:
+        raise argparse.ArgumentTypeError(f"expected CxHxW like 3x224x224, got {len(text)} characters")
+    try:
+        return parse_shape(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def positive_int(text: str) -> int:
+    shown = text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
+    try:
+        value = int(text)
+    except ValueError:  # also an int beyond Python's 4,300-digit limit
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{shown}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{shown}'")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    if text.strip() == "0":
+        return 0
+    return positive_int(text)
+
+
+def device_name(text: str) -> str:
+    """cpu, cuda or cuda:N; anything else is refused by name, with the reason."""
+    kind, _, index = text.partition(":")
+    if kind in CHECK_DEVICES and (not index or (kind == "cuda" and index.isdigit() and len(index) < 6)):
+        return text
+    reason = REFUSED_DEVICES.get(kind.lower(), "cnncost check runs on cpu or cuda only")
+    raise argparse.ArgumentTypeError(f"device '{text}' is refused: {reason}")
+
+
+def size_limit(text: str) -> int:
+    from ..reading import parse_size
+    try:
+        return parse_size(text)
+    except CnnCostError as error:
+        raise argparse.ArgumentTypeError(error.problem) from None
+
+
+# --- options ---
+
+def add_arch(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
+    """The architecture argument (`archs`, one or more, where `many`)."""
+    if many:
+        parser.add_argument("archs", nargs="+", metavar=ARCH_METAVAR, help=ARCH_HELP)
+    else:
+        parser.add_argument("arch", metavar=ARCH_METAVAR, help=ARCH_HELP)
+
+
+def add_batch(parser: argparse.ArgumentParser, default: int = 128, help: str | None = None) -> None:
+    parser.add_argument("--batch", type=positive_int, default=default, help=help or f"images per step (default {default})")
+
+
+def add_input(parser: argparse.ArgumentParser, help: str = "input size, e.g. 3x299x299") -> None:
+    parser.add_argument("--input", type=parse_input, metavar="CxHxW", help=help)
+
+
+def add_dtype(parser: argparse.ArgumentParser, choices: Sequence[str] = DTYPE_CHOICES, help: str | None = None) -> None:
+    """Every dtype and alias (named DTYPE in the usage line), or the few a command runs."""
+    metavar = "DTYPE" if tuple(choices) == DTYPE_CHOICES else None
+    parser.add_argument("--dtype", default="fp32", choices=choices, metavar=metavar, help=help)
+
+
+def add_optimizer(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    parser.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZER_COPIES), help=help)
+
+
+def add_activations(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    parser.add_argument("--activations", default="all", choices=ACTIVATION_COUNTS, help=help)
+
+
+def add_memory(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--memory", default="lecture", choices=MEMORY_CONVENTIONS, help=help)
+
+
+def add_device(parser: argparse.ArgumentParser, help: str) -> None:
+    """Whose autograd rules the memory model follows (check's --device runs on one instead)."""
+    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"), help=help)
+
+
+def add_format(parser: argparse.ArgumentParser, *supported: str, help: str | None = None) -> None:
+    """--format, with the formats the command renders (all of them when none are named)."""
+    choices = tuple(f for f in FORMATS if not supported or f in supported)
+    parser.add_argument("--format", default="text", choices=choices, help=help)
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    """The training configuration of `table` and `compare`."""
+    add_batch(parser)
+    add_input(parser)
+    add_dtype(parser, help=f"{', '.join(DTYPE_BYTES)} (or float32, half, bfloat16, ...); default fp32")
+    add_optimizer(parser, help="sets k in k x params: sgd 2, momentum 3, adam/adamw 4 (default adam)")
+    add_activations(parser, help="'all' allocated tensors (default), or 'lecture': one tensor per conv/pool/FC row "
+                                 "and per top-level block output, as the lecture's tables count")
+
+
+def add_reading_options(parser: argparse.ArgumentParser) -> None:
+    """How much of a spec is read (`cnncost.reading`) and how far a net may expand."""
+    parser.add_argument("--max-spec-bytes", type=size_limit, metavar="SIZE",
+                        help="largest spec file read (default 16MiB; env CNNCOST_MAX_SPEC_BYTES)")
+    parser.add_argument("--max-yaml-nodes", type=positive_int, metavar="N",
+                        help="most YAML nodes, aliases expanded (default 1,000,000; env CNNCOST_MAX_YAML_NODES)")
+    parser.add_argument("--max-nodes", type=positive_int, metavar="N",
+                        help="most nodes the network may expand to (repeats and templates count every copy)")
+
+
+def add_freeze(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--freeze", dest="freeze", action="append", default=[], metavar="PATTERN", help=help)
+
+
+def add_counting_options(parser: argparse.ArgumentParser) -> None:
+    """--count-as TOOL (`cnncost.counting`) and --freeze PATTERN."""
+    parser.add_argument("--count-as", dest="count_as", choices=TOOL_NAMES, metavar="TOOL",
+                        help="add a column 'ops': what TOOL reports for each layer and the net, an exact int in its "
+                             "own unit (" + ", ".join(TOOL_NAMES) + "; see docs/counting.md)")
+    add_freeze(parser, help="layers whose row path matches PATTERN (fnmatch, e.g. 'layer1.*'; repeatable) are "
+                            "frozen: no weight gradient in backward_flops / training_flops")
+
+
+# --- from parsed options to API keywords ---
+
+def counting_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The keywords `cnncost.table` takes from the counting options."""
+    return {"count_as": getattr(args, "count_as", None), "freeze": tuple(getattr(args, "freeze", None) or ())}
+
+
+def graph_kwargs(args: argparse.Namespace, function: Callable[..., Any]) -> dict[str, Any]:
+    """`max_nodes` for the API call, where the user gave --max-nodes."""
+    if getattr(args, "max_nodes", None) is None:
+        return {}
+    if "max_nodes" not in inspect.signature(function).parameters:
+        raise CnnCostError("--max-nodes is not supported by this version of cnncost's engine")
+    return {"max_nodes": args.max_nodes}

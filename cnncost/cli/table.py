@@ -1,0 +1,39 @@
+"""`cnncost table ARCH`: the per-layer table of one architecture, in any output format."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .arch import resolve_arch
+from .options import (add_arch, add_counting_options, add_device, add_format, add_memory, add_reading_options,
+                      add_training_options, counting_kwargs, graph_kwargs, non_negative_int)
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("table", help="per-layer table of one architecture",
+                                 description="Per-layer table of a built-in architecture or a YAML spec "
+                                 "('-' reads the spec from stdin).")
+    add_arch(parser)
+    add_training_options(parser)
+    parser.add_argument("--depth", type=non_negative_int, metavar="N", help="collapse blocks below depth N into one row")
+    add_memory(parser, help="'lecture': 2 x activations + k x params (default); 'autograd': what PyTorch saves "
+                            "for backward per layer, and the training step's peak with its breakdown")
+    add_device(parser, help="under --memory autograd: whose rules (dropout's mask differs; default cuda)")
+    add_format(parser)
+    add_reading_options(parser)
+    add_counting_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> str:
+    from ..api import table
+    net = resolve_arch(args, args.arch)
+    report = table(net, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
+                   input=args.input, depth=args.depth, activations=args.activations, memory=args.memory,
+                   device=args.device, **counting_kwargs(args), **graph_kwargs(args, table))
+    if args.format == "json":
+        return report.to_json()
+    if args.format == "csv":
+        return report.to_csv().rstrip("\n")
+    from ..formatting import render
+    return render(report, args.format)
