@@ -110,7 +110,7 @@ def check_against(spec: Any, source: Any, *, batch: int = 2, input: Shape | None
     `train` traces and runs the reference in training mode (dropout, stochastic depth, auxiliary
     heads); `saved=False` leaves out saved bytes; `measure=False` skips running the real network
     (the imported reference alone)."""
-    from ..importers.sources import resolve_module
+    from ..importers.sources import is_torch_source, resolve_module
     from ..resolve import kind_of, resolve
     net = resolve(spec)
     if input is not None:
@@ -118,7 +118,7 @@ def check_against(spec: Any, source: Any, *, batch: int = 2, input: Shape | None
     shape = tuple(net.input)
     module = None
     kind = kind_of(source)  # the reference must stay a module (it is run), so it is not resolved to a Net
-    if kind == "torch":
+    if is_torch_source(source):
         module, _, name = resolve_module(source)
     elif kind == "module":
         module, name = source, type(source).__name__
