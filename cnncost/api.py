@@ -5,7 +5,6 @@ import os
 from typing import Any, Sequence
 
 from .conventions import Options
-from .engine import analyze
 from .net import Net
 from .report import Report, build_report
 from .resolve import kind_of, resolve
