@@ -4,11 +4,7 @@ true, as torchvision builds them; hardsigmoid, hardtanh and mish default to fals
 default, and how torchvision builds MobileNetV3's hardsigmoid gate). An in-place activation writes
 into its input and adds no tensor.
 
-What autograd saves differs by op (measured, docs/memory.md): relu its output (in place: the
-input's storage); leaky_relu its input out of place, its output (the input's storage) in place;
-relu6, silu, hardswish, hardsigmoid, hardtanh and mish their input (in place: a copy of it, taken
-before it is overwritten); sigmoid, tanh and softmax their new output; gelu its input; identity
-nothing."""
+What autograd saves for each is its memory rule (`cnncost.memory.rules`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -101,7 +101,7 @@ class Shared(Layer):
         super().__post_init__()
 
     def validate(self) -> None:
-        self.inner  # builds it: a bad mapping is a SpecError here, when the node is made
+        self._build_inner()  # a bad mapping is a SpecError here, when the node is made
 
     def __hash__(self) -> int:
         return hash((self.name, self.inputs, self.of, repr(sorted(self.layer.items()))))
@@ -109,6 +109,9 @@ class Shared(Layer):
     @property
     def inner(self) -> Layer:
         """The layer `layer` describes, named as this node (made on each use: shared calls are few)."""
+        return self._build_inner()
+
+    def _build_inner(self) -> Layer:
         fields = dict(self.layer)
         kind = fields.pop("type", None)
         cls = LAYER_TYPES.get(kind) if isinstance(kind, str) else None

@@ -1,8 +1,5 @@
-"""Normalisation layers: batch, layer, group and instance norm, and LRN.
-
-Every norm saves its input and a mean and an inverse std per normalised group; only the number of
-groups and the statistics' dtype differ (`stat_dtype`). Group and instance norm save a contiguous
-copy of a view (a chunk or crop) instead of the view."""
+"""Normalisation layers: batch, layer, group and instance norm, and LRN. What autograd saves for
+them (the input, and a mean and an inverse std per normalised group) is in `cnncost.memory.rules`."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -121,3 +121,12 @@ def test_a_type_without_a_torch_module_is_a_named_error(unruled_net) -> None:
     from cnncost.torch_backend import build
     with pytest.raises(CnnCostError, match=r"layer 'u' \(unruled\): layer type 'unruled' has no torch module"):
         build(unruled_net)
+
+
+def test_flopcounter_train_counts_exactly_the_matmuls_training_counts() -> None:
+    """flopcounter-train's rules say which types count; the counts are `training()`'s, which
+    counts the matmul-like types: the two must name the same types."""
+    from cnncost.counting.flopcounter import TRAIN_RULES, step
+    from cnncost.counting.training import MATMUL
+    counted = {cls.type_name for cls, rule in TRAIN_RULES.items() if rule is step}
+    assert counted == set(MATMUL)
