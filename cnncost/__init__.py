@@ -17,6 +17,7 @@ from .layers import (GELU, Add, Mul, LRN, AdaptiveAvgPool, AvgPool, BatchNorm, C
 from .layers import (AdaptiveMaxPool, CenterCrop, ChannelShuffle, Chunk, ConvTranspose, GroupNorm, Hardsigmoid,
                      Hardtanh, Identity, InstanceNorm, LayerNorm, LayerScale, Mish, Pad, PixelShuffle,
                      PixelUnshuffle, Softmax, StochasticDepth, Upsample)
+from .layers import Opaque, Reshape, Shared
 from .net import Net
 from .report import Report, Row
 from .zoo.arch import register_arch
@@ -33,7 +34,9 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "analyze", "compile"
            "Linear", "Add", "Mul", "Sequential", "Repeat", "Concat", "Residual", "Gate", "SqueezeExcite", "Side",
            "LayerNorm", "GroupNorm", "InstanceNorm", "Hardsigmoid", "Hardtanh", "Mish", "Softmax", "Identity",
            "Chunk", "ChannelShuffle", "LayerScale", "StochasticDepth", "Upsample", "ConvTranspose", "PixelShuffle",
-           "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool"]
+           "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool",
+           # what imported graphs use besides: a call without a formula, a reused module, a view
+           "Opaque", "Shared", "Reshape"]
 
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml

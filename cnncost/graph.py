@@ -70,9 +70,12 @@ class Graph:
     blocks: tuple[BlockSpan, ...]
     outputs: tuple[int, ...]
     source: str = ""
+    # What the passes computed from this graph, keyed by the pass and its arguments (each a pure
+    # function of the graph and them: the memory trace per precision, the training FLOPs...).
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
-    def leaves(self) -> tuple[GraphNode, ...]:  # the name the cost engine has always used
+    def leaves(self) -> tuple[GraphNode, ...]:  # the cost engine's name for `nodes`, still read elsewhere
         return self.nodes
 
     @property
@@ -92,7 +95,7 @@ def compile(net: Net, input: Shape | None = None, *, max_nodes: int = DEFAULT_MA
     if input is not None:
         input = net.with_input(input).input  # validates: positive integers
     key = (input or net.input, max_nodes)
-    cache: dict[Any, Graph] = net.__dict__.setdefault("_graphs", {})
+    cache = net.graphs
     graph = cache.get(key)
     if graph is None:
         if _expanded_size(net.layers, max_nodes) > max_nodes:  # refuse in microseconds, not after minutes

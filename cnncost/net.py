@@ -25,6 +25,8 @@ class Net:
     # Names of the network's outputs, the main one first; by default the last layer's output, then
     # every other tensor that no layer reads (auxiliary heads), in order.
     outputs: tuple[str, ...] = ()
+    # Its compiled graphs, by (input shape, node cap): `cnncost.graph.compile` fills it.
+    graphs: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input", tuple(self.input))

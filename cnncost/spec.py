@@ -30,7 +30,6 @@ _TOP_LEVEL = ("name", "input", "layers", "notes", "blocks", "outputs")
 _NODE_LIST_FIELDS = ("layers", "shortcut")
 _MAX_TEMPLATE_NESTING = 32
 _MAX_DEPTH = 200  # blocks inside blocks; real networks nest fewer than 10 deep
-IMPORTER_TYPES = ("opaque", "shared", "reshape")  # registered by their modules, loaded on first use
 YAML_KEYS = {"inputs": "from"}  # Python field -> YAML key, where `from` is a Python keyword
 
 
@@ -134,12 +133,6 @@ def _parse_input(value: Any) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _register_importer_types() -> None:
-    """The layer types of imported graphs register when their modules load (not on the cold path)."""
-    from .importers.opaque import Opaque  # noqa: F401
-    from .importers.reuse import Reshape, Shared  # noqa: F401
-
-
 class _Converter:
     def __init__(self, templates: dict[str, Any], max_nodes: int | None = None) -> None:
         from .graph import DEFAULT_MAX_NODES
@@ -219,9 +212,6 @@ class _Converter:
         if type_name in self.templates:
             return self._instantiate(item, path, parent, index)
         cls = LAYER_TYPES.get(type_name)
-        if cls is None and type_name in IMPORTER_TYPES:
-            _register_importer_types()
-            cls = LAYER_TYPES.get(type_name)
         if cls is None:
             raise SpecError(f"unknown layer type '{type_name}'"
                             + suggest(str(type_name), list(LAYER_TYPES) + list(self.templates)), path=path)

@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 
 import cnncost
-import cnncost.importers.opaque, cnncost.importers.reuse  # noqa: F401  (registers the importers' layer types)
 from cnncost.errors import CnnCostError
 from cnncost.spec import dump_spec, parse_spec
 
@@ -95,7 +94,7 @@ def test_onnx_unknown_operator_is_one_line_naming_it(tmp_path: Path) -> None:
 
 def test_onnx_unknown_operator_as_opaque_node(tmp_path: Path) -> None:
     pytest.importorskip("onnx")
-    from cnncost.importers.opaque import Opaque
+    from cnncost.layers.imported import Opaque
     from cnncost.importers.onnx_graph import from_onnx
     net = from_onnx(_tiny_onnx(tmp_path), allow_unknown=True)
     node = cnncost.compile(net).nodes[-1]
@@ -168,7 +167,7 @@ def test_import_yaml_table_round_trip(name: str) -> None:
 
 
 def test_shared_module_counts_params_once_and_macs_per_call() -> None:
-    from cnncost.importers.reuse import Shared
+    from cnncost.layers.imported import Shared
     from cnncost.importers.torch_trace import from_torch
     conv = nn.Conv2d(4, 4, 3, padding=1)
     model = nn.Sequential(nn.Conv2d(3, 4, 1), conv, nn.ReLU(), conv)
@@ -229,7 +228,7 @@ def test_unknown_op_is_one_line_naming_op_and_module_path() -> None:
 
 
 def test_unknown_module_with_allow_unknown_is_an_opaque_node() -> None:
-    from cnncost.importers.opaque import Opaque
+    from cnncost.layers.imported import Opaque
     from cnncost.importers.torch_trace import from_torch
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Dropout2d(0.1), nn.Conv2d(4, 2, 1))
     with pytest.raises(CnnCostError, match=r"unsupported operation torch\.nn\.modules\.dropout\.Dropout2d at module '1'"):

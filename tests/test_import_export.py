@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 import cnncost
-import cnncost.importers.opaque, cnncost.importers.reuse  # noqa: F401  (registers the importers' layer types)
 from cnncost.errors import CnnCostError
 from cnncost.spec import dump_spec, parse_spec
 
@@ -111,7 +110,7 @@ def test_fx_traceable_module_still_goes_through_fx() -> None:
 
 
 def test_module_called_twice_is_shared_through_export() -> None:
-    from cnncost.importers.reuse import Shared
+    from cnncost.layers.imported import Shared
     from cnncost.importers.torch_trace import from_torch
     model = Branchy()
     graph = cnncost.compile(from_torch(model, (3, 16, 16)))
@@ -233,7 +232,7 @@ def test_unknown_aten_op_is_one_line_naming_op_and_module_path() -> None:
 
 
 def test_unknown_aten_op_with_allow_unknown_is_an_opaque_node() -> None:
-    from cnncost.importers.opaque import Opaque
+    from cnncost.layers.imported import Opaque
     from cnncost.importers.torch_trace import from_torch
     model = Outer()
     net = from_torch(model, (3, 8, 8), allow_unknown=True)

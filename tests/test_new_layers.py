@@ -455,7 +455,7 @@ def test_reflect_pad_runs_in_fp32_under_cpu_autocast_only():
 
 def test_center_offsets_round_half_to_even_as_torchvision():
     pytest.importorskip("torch")
-    from cnncost.layers.torch_modules import center_offsets
+    from cnncost.torch_backend.own_modules import center_offsets
     assert center_offsets(7, 9, 6, 6) == (0, 2)     # surplus 1: round(0.5) = 0; surplus 3: round(1.5) = 2
     assert center_offsets(10, 10, 4, 4) == (3, 3)
 

@@ -23,7 +23,7 @@ def tiny() -> Net:
 
 
 def opaque_net() -> Net:
-    from cnncost.importers.opaque import Opaque
+    from cnncost.layers.imported import Opaque
     return Net("op", input=(3, 8, 8), layers=[Conv(out=4, kernel=3, name="conv0"),
                                              Opaque(name="lstm", op="torch.nn.LSTM", shape=(4, 6, 6)),
                                              Conv(out=2, kernel=1, name="conv2")])

@@ -19,7 +19,8 @@ from cnncost import (Add, AdaptiveAvgPool, AvgPool, Concat, Conv, ConvTranspose,
 from cnncost.errors import CnnCostError
 from cnncost.graph import compile
 from cnncost.layers import LAYER_TYPES, ConcatMerge, Layer
-from cnncost.receptive import receptive_field, receptive_frame, rules
+from cnncost.receptive import receptive_field, receptive_frame
+from cnncost.receptive.rules import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = int(os.environ.get("CNNCOST_RF_EXAMPLES", "30"))
@@ -82,17 +83,16 @@ def test_squeeze_excitation_makes_every_row_after_it_see_the_whole_image() -> No
 # --- one rule per layer type ---
 
 def test_every_registered_layer_type_has_a_rule() -> None:
-    import cnncost.importers.opaque, cnncost.importers.reuse  # noqa: F401  (registers the layer types of imported graphs)
     leaves = {name: cls for name, cls in LAYER_TYPES.items() if isinstance(cls, type) and issubclass(cls, Layer)}
-    table = rules()
+    table = RULES
     missing = sorted(name for name, cls in leaves.items() if cls not in table)
-    assert not missing, f"layer types without a receptive-field rule in cnncost.receptive.RULES: {missing}"
+    assert not missing, f"layer types without a receptive-field rule in cnncost.receptive.rules.RULES: {missing}"
     assert ConcatMerge in table and {"opaque", "shared", "reshape"} <= set(leaves)
 
 
 def test_imported_graph_nodes() -> None:
-    from cnncost.importers.opaque import Opaque
-    from cnncost.importers.reuse import Reshape, Shared
+    from cnncost.layers.imported import Opaque
+    from cnncost.layers.imported import Reshape, Shared
     net = Net("n", input=(4, 16, 16), layers=[
         Conv(name="c", out=4, kernel=3, padding=1),
         Shared(name="again", of="c", layer={"type": "conv", "out": 4, "kernel": 3, "padding": 1}),

@@ -61,5 +61,5 @@ def run(args: argparse.Namespace) -> str:
 
 def _opaque_nodes(net: Any) -> list[str]:
     from ..graph import compile
-    from ..importers.opaque import Opaque
+    from ..layers.imported import Opaque
     return [n.path for n in compile(net).nodes[1:] if isinstance(n.layer, Opaque)]

@@ -35,18 +35,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
+                          SiLU, Softmax, Tanh)
+from ..layers.conv import Conv, ConvTranspose
+from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.linear import Dropout, Flatten, Linear
+from ..layers.merge import Add, ConcatMerge, Mul
+from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
+from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
+from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
+from ..layers.scale import LayerScale, StochasticDepth
 from ._util import has_bias, kernel_area, n_in, n_out, x_of
+from .convention import ZERO, Convention, CountRule
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
-
-NAME = "allops"
-UNIT = "FLOPs (GEMM 2 per MAC + bias adds + element-wise work of every layer)"
-
-PER_ELEMENT = {"relu": 1, "relu6": 2, "hardtanh": 2, "leaky_relu": 2, "sigmoid": 3, "tanh": 1, "silu": 4, "gelu": 5,
-               "hardsigmoid": 4, "hardswish": 5, "mish": 5, "layer_scale": 1, "mul": 1}
-FREE = {"concat", "flatten", "chunk", "crop", "pad", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
-        "identity", "dropout", "stochastic_depth", "input"}
 
 
 def _windows(size_in: int, size_out: int) -> int:
@@ -54,37 +57,82 @@ def _windows(size_in: int, size_out: int) -> int:
     return sum(-(-((i + 1) * size_in) // size_out) - (i * size_in) // size_out for i in range(size_out))
 
 
-def node_ops(node: GraphNode, impl: object, batch: int) -> int:
-    kind, layer = node.type, node.layer
-    if kind in ("conv", "conv_transpose", "linear"):
-        return 2 * batch * node.macs + (n_out(node, batch) if has_bias(node) else 0)
-    n, m = n_in(node, batch), n_out(node, batch)
-    if kind in PER_ELEMENT:
-        return PER_ELEMENT[kind] * m
-    if kind == "batchnorm":
-        return n * (4 if layer.affine else 2)
-    if kind in ("layer_norm", "group_norm", "instance_norm"):
-        weighted = getattr(layer, "affine", getattr(layer, "elementwise_affine", False))
-        return n * (8 if weighted else 6)
-    if kind == "lrn":
-        return n * (layer.size + 5)
-    if kind == "softmax":
-        c = x_of(node)[0]
-        return (n // c) * (3 * c - 1)
-    if kind == "maxpool":
-        return m * (kernel_area(node) - 1)
-    if kind == "avgpool":
-        return m * kernel_area(node)
-    if kind in ("adaptive_avgpool", "global_avgpool", "adaptive_maxpool"):
-        c, h, w = x_of(node)
-        oh, ow = node.output_shape[1:]
-        summed = batch * c * _windows(h, oh) * _windows(w, ow)
-        return summed - m if kind == "adaptive_maxpool" else summed
-    if kind == "upsample":
-        return 9 * m if layer.mode == "bilinear" else 0
-    if kind == "add":
-        k = len(node.inputs)
-        return (k - 1) * m + (m if layer.scale != 1.0 else 0)
-    if kind in FREE:
-        return 0
-    return 0
+def _gemm(node: GraphNode, impl: object, batch: int) -> int:
+    return 2 * batch * node.macs + (n_out(node, batch) if has_bias(node) else 0)
+
+
+def per_output(flops: int) -> CountRule:
+    """`flops` per output element (element-wise ops)."""
+    def rule(node: GraphNode, impl: object, batch: int) -> int:
+        return flops * n_out(node, batch)
+    return rule
+
+
+def _batchnorm(node: GraphNode, impl: object, batch: int) -> int:
+    return n_in(node, batch) * (4 if node.layer.affine else 2)
+
+
+def _norm(node: GraphNode, impl: object, batch: int) -> int:
+    layer = node.layer
+    weighted = getattr(layer, "affine", getattr(layer, "elementwise_affine", False))
+    return n_in(node, batch) * (8 if weighted else 6)
+
+
+def _lrn(node: GraphNode, impl: object, batch: int) -> int:
+    return n_in(node, batch) * (node.layer.size + 5)
+
+
+def _softmax(node: GraphNode, impl: object, batch: int) -> int:
+    c = x_of(node)[0]
+    return (n_in(node, batch) // c) * (3 * c - 1)
+
+
+def _maxpool(node: GraphNode, impl: object, batch: int) -> int:
+    return n_out(node, batch) * (kernel_area(node) - 1)
+
+
+def _avgpool(node: GraphNode, impl: object, batch: int) -> int:
+    return n_out(node, batch) * kernel_area(node)
+
+
+def _adaptive_sum(node: GraphNode, batch: int) -> int:
+    c, h, w = x_of(node)
+    oh, ow = node.output_shape[1:]
+    return batch * c * _windows(h, oh) * _windows(w, ow)
+
+
+def _adaptive_avgpool(node: GraphNode, impl: object, batch: int) -> int:
+    return _adaptive_sum(node, batch)
+
+
+def _adaptive_maxpool(node: GraphNode, impl: object, batch: int) -> int:
+    return _adaptive_sum(node, batch) - n_out(node, batch)
+
+
+def _upsample(node: GraphNode, impl: object, batch: int) -> int:
+    return 9 * n_out(node, batch) if node.layer.mode == "bilinear" else 0
+
+
+def _add(node: GraphNode, impl: object, batch: int) -> int:
+    m = n_out(node, batch)
+    return (len(node.inputs) - 1) * m + (m if node.layer.scale != 1.0 else 0)
+
+
+RULES: dict[type, CountRule] = {
+    Conv: _gemm, ConvTranspose: _gemm, Linear: _gemm,
+    ReLU: per_output(1), ReLU6: per_output(2), Hardtanh: per_output(2), LeakyReLU: per_output(2),
+    Sigmoid: per_output(3), Tanh: per_output(1), SiLU: per_output(4), GELU: per_output(5),
+    Hardsigmoid: per_output(4), Hardswish: per_output(5), Mish: per_output(5), LayerScale: per_output(1),
+    Mul: per_output(1), Softmax: _softmax,
+    BatchNorm: _batchnorm, LayerNorm: _norm, GroupNorm: _norm, InstanceNorm: _norm, LRN: _lrn,
+    MaxPool: _maxpool, AvgPool: _avgpool, AdaptiveAvgPool: _adaptive_avgpool, GlobalAvgPool: _adaptive_avgpool,
+    AdaptiveMaxPool: _adaptive_maxpool, Upsample: _upsample, Add: _add,
+    # data movement and the identity in eval mode
+    **dict.fromkeys((ConcatMerge, Flatten, Chunk, CenterCrop, Pad, PixelShuffle, PixelUnshuffle, ChannelShuffle,
+                     Identity, Dropout, StochasticDepth, Reshape), ZERO),
+    # an unknown op (its count is flagged unknown); a shared call counts 0 here, as it always has
+    Opaque: ZERO, Shared: ZERO,
+}
+
+ALLOPS = Convention("allops", "FLOPs (GEMM 2 per MAC + bias adds + element-wise work of every layer)", __doc__,
+                    RULES, f"{__name__}.RULES")

@@ -67,7 +67,7 @@ def annotate(report: Report, graph: Graph, count_as: str | None = None, freeze: 
         counted = ops(graph, name, batch, frozen=frozen)
         column = per_row(report, graph, counted.per_node)
         total_ops = counted.total
-        extra = {"count_as": name, "ops_unit": TOOLS[name].UNIT}
+        extra = {"count_as": name, "ops_unit": TOOLS[name].unit}
         if counted.profile:
             extra["implementation_profile"] = counted.profile
     else:

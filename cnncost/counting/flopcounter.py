@@ -6,20 +6,63 @@ attention. Per node that is exactly 2 x the engine's MACs of conv, transposed co
 bias additions, norms, activations, pooling, merges and everything else count 0, whatever module
 or function computes them. An eval-mode pass does not run auxiliary classifiers (`side` blocks).
 
-Its backward formulas are in `training.py` (`training(..., convention="flopcounter")`).
+Its backward formulas are in `training.py` (`training(..., convention="flopcounter")`);
+`FLOPCOUNTER_TRAIN` is that figure, forward + backward of one training step.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
+                          SiLU, Softmax, Tanh)
+from ..layers.conv import Conv, ConvTranspose
+from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.linear import Dropout, Flatten, Linear
+from ..layers.merge import Add, ConcatMerge, Mul
+from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
+from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
+from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
+from ..layers.scale import LayerScale, StochasticDepth
+from .convention import ZERO, Convention, CountRule
+from .training import training
+
 if TYPE_CHECKING:
     from ..graph import GraphNode
     from .impl import Impl
 
-NAME = "flopcounter"
-UNIT = "FLOPs (2 per multiply-accumulate of conv and matmul)"
-MEASURED = "torch 2.14.1 FlopCounterMode(display=False) around model.eval()(x) under no_grad"
 
-
-def node_ops(node: GraphNode, impl: Impl, batch: int) -> int:
+def gemm(node: GraphNode, impl: Impl, batch: int) -> int:
+    """2 FLOPs per multiply-accumulate of the convolution or matmul."""
     return 2 * batch * node.macs
+
+
+# The types FlopCounterMode's formulas cover (a shared call: its layer's, once per call), and the
+# rest, which it counts 0.
+GEMM_TYPES = (Conv, ConvTranspose, Linear, Shared)
+NO_FORMULA = (ReLU, ReLU6, LeakyReLU, SiLU, Hardswish, Hardsigmoid, Hardtanh, Mish, Sigmoid, Tanh, GELU, Softmax,
+              Identity, BatchNorm, LRN, LayerNorm, GroupNorm, InstanceNorm, MaxPool, AvgPool, AdaptiveAvgPool,
+              AdaptiveMaxPool, GlobalAvgPool, Flatten, Dropout, Chunk, ChannelShuffle, PixelShuffle, PixelUnshuffle,
+              Pad, CenterCrop, Upsample, LayerScale, StochasticDepth, Add, Mul, ConcatMerge, Opaque, Reshape)
+
+RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, gemm), **dict.fromkeys(NO_FORMULA, ZERO)}
+
+FLOPCOUNTER = Convention(
+    "flopcounter", "FLOPs (2 per multiply-accumulate of conv and matmul)", __doc__, RULES, f"{__name__}.RULES",
+    measured="torch 2.14.1 FlopCounterMode(display=False) around model.eval()(x) under no_grad")
+
+
+def step(node: GraphNode, impl: Impl, batch: int) -> int:
+    """A marker, not called: the node's forward + backward FLOPs from `training(convention="flopcounter")`."""
+    raise AssertionError("flopcounter-train counts through training(); see tools.ops")
+
+
+# The types whose forward and backward FlopCounterMode counts in a training step (training.py's
+# matmuls; a shared call counts 0 there), and the rest, 0.
+TRAIN_RULES: dict[type, CountRule] = {**dict.fromkeys((Conv, ConvTranspose, Linear), step),
+                                      **dict.fromkeys(NO_FORMULA + (Shared,), ZERO)}
+
+FLOPCOUNTER_TRAIN = Convention(
+    "flopcounter-train", "FLOPs (2 per multiply-accumulate), forward + backward of one training step",
+    training.__doc__ or "", TRAIN_RULES, f"{__name__}.TRAIN_RULES",
+    measured="torch 2.14.1 FlopCounterMode around model.train()(x) and loss.backward(), "
+             "loss = sum of every output's sum")

@@ -19,30 +19,63 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
+                          SiLU, Softmax, Tanh)
+from ..layers.conv import Conv, ConvTranspose
+from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.linear import Dropout, Flatten, Linear
+from ..layers.merge import Add, ConcatMerge, Mul
+from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
+from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
+from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
+from ..layers.scale import LayerScale, StochasticDepth
 from ._util import affine, macs, n_in, n_out
+from .convention import ZERO, Convention, CountRule
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
     from .impl import Impl
 
-NAME = "fvcore"
-UNIT = "fvcore flops (one per fused multiply-add)"
-TRACED = True  # counts only what the main output depends on
-MEASURED = "fvcore 0.1.5.post20221221 FlopCountAnalysis(model.eval(), x).total(), batch 1"
 
-
-def node_ops(node: GraphNode, impl: Impl, batch: int) -> int:
-    kind = node.type
-    if kind == "conv" and isinstance(node.layer.padding, str):
+def _conv(node: GraphNode, impl: Impl, batch: int) -> int:
+    if isinstance(node.layer.padding, str):
         return 0  # aten::_convolution_mode: unsupported
-    if kind in ("conv", "conv_transpose", "linear"):
-        return macs(node, batch)
-    if kind == "batchnorm":
-        return n_in(node, batch) * (2 if affine(node) else 1)
-    if kind in ("layer_norm", "group_norm", "instance_norm"):
-        return n_in(node, batch) * (5 if affine(node) else 4)
-    if kind in ("adaptive_avgpool", "global_avgpool"):
-        return 0 if impl.kind == "method" else n_in(node, batch)
-    if kind == "upsample":
-        return n_out(node, batch) * (4 if node.layer.mode == "bilinear" else 1)
-    return 0
+    return macs(node, batch)
+
+
+def _matmul(node: GraphNode, impl: Impl, batch: int) -> int:
+    return macs(node, batch)
+
+
+def _batchnorm(node: GraphNode, impl: Impl, batch: int) -> int:
+    return n_in(node, batch) * (2 if affine(node) else 1)
+
+
+def _norm(node: GraphNode, impl: Impl, batch: int) -> int:
+    return n_in(node, batch) * (5 if affine(node) else 4)
+
+
+def _adaptive_avgpool(node: GraphNode, impl: Impl, batch: int) -> int:
+    return 0 if impl.kind == "method" else n_in(node, batch)
+
+
+def _upsample(node: GraphNode, impl: Impl, batch: int) -> int:
+    return n_out(node, batch) * (4 if node.layer.mode == "bilinear" else 1)
+
+
+RULES: dict[type, CountRule] = {
+    Conv: _conv, ConvTranspose: _matmul, Linear: _matmul,
+    BatchNorm: _batchnorm, LayerNorm: _norm, GroupNorm: _norm, InstanceNorm: _norm,
+    AdaptiveAvgPool: _adaptive_avgpool, GlobalAvgPool: _adaptive_avgpool, Upsample: _upsample,
+    # no handle: ignored or unsupported aten ops
+    **dict.fromkeys((ReLU, ReLU6, LeakyReLU, SiLU, Hardswish, Hardsigmoid, Hardtanh, Mish, Sigmoid, Tanh, GELU,
+                     Softmax, Identity, LRN, MaxPool, AvgPool, AdaptiveMaxPool, Flatten, Dropout, Chunk,
+                     ChannelShuffle, PixelShuffle, PixelUnshuffle, Pad, CenterCrop, LayerScale, StochasticDepth,
+                     Add, Mul, ConcatMerge, Opaque, Reshape), ZERO),
+    Shared: ZERO,  # a shared call counts 0 here (unlike flopcounter, which counts its layer's MACs)
+}
+
+FVCORE = Convention(
+    "fvcore", "fvcore flops (one per fused multiply-add)", __doc__, RULES, f"{__name__}.RULES",
+    measured="fvcore 0.1.5.post20221221 FlopCountAnalysis(model.eval(), x).total(), batch 1",
+    traced=True)

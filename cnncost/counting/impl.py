@@ -5,8 +5,9 @@ patched `torch.nn.functional` call, an aten operator in a trace, or nothing at a
 `x.mean()`, a parameter multiplied in its parent's forward). Which one a node is depends on how the
 model was written, not on the network: torchvision's GoogLeNet calls `F.relu`, its ResNet has
 `nn.ReLU` modules; timm fuses batch norm and activation into one `BatchNormAct2d`. `Impl` records
-that fact per node; `impls(graph, profile)` gives one per node, from the layer's own module (what
-`cnncost check` builds) unless the architecture's profile (`profiles.py`) says otherwise.
+that fact per node; `profiles.impls(graph, profile)` gives one per node, from the layer's own
+module (what `cnncost check` builds: `DEFAULT`) unless the architecture's profile (`profiles.py`)
+says otherwise.
 
 Spelling of an implementation (the profile tables use it):
 
@@ -26,14 +27,23 @@ Spelling of an implementation (the profile tables use it):
 """
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
+
+from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
+                          SiLU, Softmax, Tanh)
+from ..layers.conv import Conv, ConvTranspose
+from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.linear import Dropout, Flatten, Linear
+from ..layers.merge import Add, ConcatMerge, Mul
+from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
+from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
+from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
+from ..layers.scale import LayerScale, StochasticDepth
 
 if TYPE_CHECKING:
     from ..graph import Graph, GraphNode
-    from .profiles import Profile
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,7 @@ class Impl:
 # Library classes: the torch.nn class each subclasses (None: a plain nn.Module) and whether it has children.
 KNOWN: dict[str, tuple[str | None, bool]] = {
     "tv.LayerNorm2d": ("LayerNorm", True),          # torchvision.models.convnext.LayerNorm2d
-    "cnncost.LayerNorm2d": ("LayerNorm", True),     # cnncost.layers.torch_modules.LayerNorm2d
+    "cnncost.LayerNorm2d": ("LayerNorm", True),     # cnncost.torch_backend.own_modules.LayerNorm2d
     "timm.BatchNormAct2d": ("BatchNorm2d", False),  # timm.layers.norm_act.BatchNormAct2d: children drop, act
     "timm.Sigmoid": (None, True),                   # timm.layers.activations.Sigmoid (not nn.Sigmoid)
     "tv.StochasticDepth": (None, True),
@@ -107,51 +117,48 @@ def parse(spec: str) -> Impl:
     return Impl("module", spec, base=base, leaf=leaf, nhwc=nhwc, p0=p0)
 
 
-# The module each layer type's own `torch_module` builds (cnncost's torch backend), by layer type.
-DEFAULT = {
-    "conv": "nn.Conv2d", "conv_transpose": "nn.ConvTranspose2d", "linear": "nn.Linear",
-    "batchnorm": "nn.BatchNorm2d", "lrn": "nn.LocalResponseNorm", "group_norm": "nn.GroupNorm",
-    "instance_norm": "nn.InstanceNorm2d", "relu": "nn.ReLU", "relu6": "nn.ReLU6", "leaky_relu": "nn.LeakyReLU",
-    "silu": "nn.SiLU", "hardswish": "nn.Hardswish", "sigmoid": "nn.Sigmoid", "tanh": "nn.Tanh", "gelu": "nn.GELU",
-    "hardsigmoid": "nn.Hardsigmoid", "hardtanh": "nn.Hardtanh", "mish": "nn.Mish", "softmax": "nn.Softmax",
-    "identity": "nn.Identity", "dropout": "nn.Dropout", "flatten": "nn.Flatten", "maxpool": "nn.MaxPool2d",
-    "avgpool": "nn.AvgPool2d", "adaptive_avgpool": "nn.AdaptiveAvgPool2d", "global_avgpool": "nn.AdaptiveAvgPool2d",
-    "adaptive_maxpool": "nn.AdaptiveMaxPool2d", "upsample": "nn.Upsample", "pixel_shuffle": "nn.PixelShuffle",
-    "pixel_unshuffle": "nn.PixelUnshuffle", "add": "cnncost.AddModule", "mul": "cnncost.MulModule",
-    "concat": "cnncost.ConcatModule", "chunk": "cnncost.Chunk", "channel_shuffle": "cnncost.ChannelShuffle",
-    "layer_scale": "cnncost.LayerScale", "stochastic_depth": "cnncost.StochasticDepth", "crop": "cnncost.CenterCrop",
+def _batchnorm(node: GraphNode) -> str:
+    return "nn.BatchNorm1d" if len(node.input_shape) == 1 else "nn.BatchNorm2d"
+
+
+def _layer_norm(node: GraphNode) -> str:
+    return "cnncost.LayerNorm2d" if node.layer.over == "channels" else "nn.LayerNorm"
+
+
+def _pad(node: GraphNode) -> str:
+    return "nn.ZeroPad2d" if node.layer.mode == "zeros" else "nn.ReflectionPad2d"
+
+
+# The module cnncost's own torch backend builds for each layer type (`torch_backend.layer_modules`),
+# spelled as above: a spelling, or a function of the node where it depends on the layer's fields.
+DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
+    Conv: "nn.Conv2d", ConvTranspose: "nn.ConvTranspose2d", Linear: "nn.Linear",
+    BatchNorm: _batchnorm, LRN: "nn.LocalResponseNorm", LayerNorm: _layer_norm, GroupNorm: "nn.GroupNorm",
+    InstanceNorm: "nn.InstanceNorm2d",
+    ReLU: "nn.ReLU", ReLU6: "nn.ReLU6", LeakyReLU: "nn.LeakyReLU", SiLU: "nn.SiLU", Hardswish: "nn.Hardswish",
+    Sigmoid: "nn.Sigmoid", Tanh: "nn.Tanh", GELU: "nn.GELU", Hardsigmoid: "nn.Hardsigmoid",
+    Hardtanh: "nn.Hardtanh", Mish: "nn.Mish", Softmax: "nn.Softmax", Identity: "nn.Identity",
+    Dropout: "nn.Dropout", Flatten: "nn.Flatten", MaxPool: "nn.MaxPool2d", AvgPool: "nn.AvgPool2d",
+    AdaptiveAvgPool: "nn.AdaptiveAvgPool2d", GlobalAvgPool: "nn.AdaptiveAvgPool2d",
+    AdaptiveMaxPool: "nn.AdaptiveMaxPool2d", Upsample: "nn.Upsample", PixelShuffle: "nn.PixelShuffle",
+    PixelUnshuffle: "nn.PixelUnshuffle", Pad: _pad,
+    Add: "cnncost.AddModule", Mul: "cnncost.MulModule", ConcatMerge: "cnncost.ConcatModule",
+    Chunk: "cnncost.Chunk", ChannelShuffle: "cnncost.ChannelShuffle", LayerScale: "cnncost.LayerScale",
+    StochasticDepth: "cnncost.StochasticDepth", CenterCrop: "cnncost.CenterCrop",
+    # cnncost's own modules no counter formula knows
+    Opaque: "cnncost.Opaque", Shared: "cnncost.Shared", Reshape: "cnncost.Reshape",
 }
 
 
 def default_impl(node: GraphNode) -> Impl:
-    """The module cnncost's own torch backend builds for the node."""
-    layer = node.layer
-    kind = node.type
-    spec = DEFAULT.get(kind)
-    if spec is not None and kind != "batchnorm":
-        return parse(spec)
-    if kind == "batchnorm":
-        return parse("nn.BatchNorm1d" if len(node.input_shape) == 1 else "nn.BatchNorm2d")
-    if kind == "layer_norm":
-        return parse("cnncost.LayerNorm2d" if getattr(layer, "over", "channels") == "channels" else "nn.LayerNorm")
-    if kind == "pad":
-        return parse("nn.ZeroPad2d" if getattr(layer, "mode", "zeros") == "zeros" else "nn.ReflectionPad2d")
-    return parse(f"cnncost.{type(layer).__name__}")  # a layer type added since: a plain module no counter knows
-
-
-def impls(graph: Graph, profile: Profile | None = None) -> tuple[Impl | None, ...]:
-    """One implementation per node (None for the input node): the profile's first matching rule,
-    else the default."""
-    out: list[Impl | None] = [None]
-    rules = profile.rules if profile is not None else ()
-    for node in graph.nodes[1:]:
-        chosen = None
-        for rule in rules:
-            if rule.matches(node):
-                chosen = rule.impl
-                break
-        out.append(chosen if chosen is not None else default_impl(node))
-    return tuple(out)
+    """The module cnncost's own torch backend builds for the node; a layer type without an entry
+    is a named error."""
+    spec = DEFAULT.get(type(node.layer))
+    if spec is None:
+        from ..errors import CnnCostError
+        raise CnnCostError(f"layer type '{node.type}' has no implementation rule (the module cnncost builds for "
+                           "it); add its class to cnncost.counting.impl.DEFAULT", type_name=node.type)
+    return parse(spec if isinstance(spec, str) else spec(node))
 
 
 def eval_visible(graph: Graph) -> tuple[bool, ...]:
@@ -163,20 +170,3 @@ def eval_visible(graph: Graph) -> tuple[bool, ...]:
             for i in range(block.first, block.stop):
                 visible[i] = False
     return tuple(visible)
-
-
-@dataclass(frozen=True)
-class Rule:
-    """Nodes whose row path matches `pattern` (fnmatch) and, if given, whose type is one of `types`,
-    are implemented as `impl`."""
-
-    pattern: str
-    impl: Impl
-    types: tuple[str, ...] = ()
-
-    def matches(self, node: GraphNode) -> bool:
-        return (not self.types or node.type in self.types) and fnmatch.fnmatchcase(node.path, self.pattern)
-
-
-def rule(pattern: str, spec: str, *types: str) -> Rule:
-    return Rule(pattern, parse(spec), tuple(types))

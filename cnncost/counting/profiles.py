@@ -1,10 +1,9 @@
 """How the reference implementation of each built-in architecture computes its nodes: the
 implementation profile that hook-based counters depend on (see `impl.py` for the spelling).
 
-Keyed by architecture name (the zoo registry's `Arch` would be the natural home of this field;
-that file belongs to another developer, so the table lives here). A name not listed uses the
-default: every node is the module cnncost's own torch backend builds for it (`impl.default_impl`),
-which is how `cnncost check` runs a YAML spec.
+Keyed by architecture name. A name not listed uses the default: every node is the module
+cnncost's own torch backend builds for it (`impl.default_impl`), which is how `cnncost check`
+runs a YAML spec. `impls(graph, profile)` gives each node's implementation.
 
 Each profile is a list of rules, first match wins: an fnmatch pattern on the row path, optional
 layer types, and the implementation. The notes say where in the reference code each rule comes
@@ -12,9 +11,31 @@ from (torchvision 0.29.1, timm 1.0.31).
 """
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .impl import Rule, rule
+from .impl import Impl, default_impl, parse
+
+if TYPE_CHECKING:
+    from ..graph import Graph, GraphNode
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Nodes whose row path matches `pattern` (fnmatch) and, if given, whose type is one of `types`,
+    are implemented as `impl`."""
+
+    pattern: str
+    impl: Impl
+    types: tuple[str, ...] = ()
+
+    def matches(self, node: GraphNode) -> bool:
+        return (not self.types or node.type in self.types) and fnmatch.fnmatchcase(node.path, self.pattern)
+
+
+def rule(pattern: str, spec: str, *types: str) -> Rule:
+    return Rule(pattern, parse(spec), tuple(types))
 
 
 @dataclass(frozen=True)
@@ -44,6 +65,21 @@ def profile(names: str | tuple[str, ...], reference: str, notes: str, *rules: Ru
 
 def get(name: str) -> Profile | None:
     return PROFILES.get(name)
+
+
+def impls(graph: Graph, profile: Profile | None = None) -> tuple[Impl | None, ...]:
+    """One implementation per node (None for the input node): the profile's first matching rule,
+    else the default."""
+    out: list[Impl | None] = [None]
+    rules = profile.rules if profile is not None else ()
+    for node in graph.nodes[1:]:
+        chosen = None
+        for rule in rules:
+            if rule.matches(node):
+                chosen = rule.impl
+                break
+        out.append(chosen if chosen is not None else default_impl(node))
+    return tuple(out)
 
 
 # The network as cnncost's torch backend builds it (`cnncost check`): every node its own module

@@ -37,14 +37,12 @@ from typing import TYPE_CHECKING
 
 from ..shapes import pair
 from ._util import affine, has_bias, macs, n_in, n_out, x_of
+from .convention import Convention, CountRule
+from .impl import DEFAULT
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
     from .impl import Impl
-
-NAME = "ptflops"
-UNIT = "ptflops MACs (its own mix: MACs + bias adds + one per element of norms, activations, pools)"
-MEASURED = "ptflops 0.7.5 get_model_complexity_info(model, (C,H,W), as_strings=False, backend='pytorch')"
 
 PATCHED = {"relu", "prelu", "elu", "relu6", "gelu", "silu", "avg_pool2d", "max_pool2d", "adaptive_avg_pool2d",
            "adaptive_max_pool2d", "softmax", "interpolate", "upsample", "avg_pool1d", "avg_pool3d", "max_pool1d",
@@ -56,7 +54,8 @@ CALLS = {"ReLU": "relu", "GELU": "gelu", "SiLU": "silu", "ELU": "elu", "PReLU": 
          "AdaptiveMaxPool2d": "adaptive_max_pool2d", "Upsample": "interpolate"}
 
 
-def node_ops(node: GraphNode, impl: Impl, batch: int) -> int:
+def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
+    """ptflops' module hook and patched functions for what runs the node; 0 for the rest."""
     if impl.kind == "module":
         hook = _hook(node, impl, batch) if impl.cls.startswith("nn.") else 0
         function = CALLS.get(impl.name) if impl.cls.startswith("nn.") else None
@@ -108,3 +107,14 @@ def _lrn(node: GraphNode, batch: int) -> int:
 
 def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -> int:
     return node.params if trainable else 0
+
+# ptflops counts the module that runs a node (`impl`), not the layer type: every type that has an
+# implementation (`impl.DEFAULT`) is counted by its module, and a module ptflops has no formula for
+# counts 0 (no hook, no patched function).
+RULES: dict[type, CountRule] = dict.fromkeys(DEFAULT, hooked)
+
+PTFLOPS = Convention(
+    "ptflops", "ptflops MACs (its own mix: MACs + bias adds + one per element of norms, activations, pools)",
+    __doc__, RULES, f"{__name__}.RULES (from cnncost.counting.impl.DEFAULT)",
+    measured="ptflops 0.7.5 get_model_complexity_info(model, (C,H,W), as_strings=False, backend='pytorch')",
+    params=params)

@@ -8,22 +8,33 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..layers.conv import Conv, ConvTranspose
+from ..layers.imported import Shared
+from ..layers.linear import Linear
 from ._util import has_bias, macs, n_out
+from .convention import ZERO, Convention, CountRule
+from .flopcounter import NO_FORMULA
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
     from .impl import Impl
 
-NAME = "ptflops-aten"
-UNIT = "ptflops MACs (aten: conv/matmul MACs + bias adds)"
-MEASURED = "ptflops 0.7.5 get_model_complexity_info(model, (C,H,W), as_strings=False, backend='aten')"
 
-
-def node_ops(node: GraphNode, impl: Impl, batch: int) -> int:
-    if node.type in ("conv", "conv_transpose", "linear"):
-        return macs(node, batch) + (n_out(node, batch) if has_bias(node) else 0)
-    return 0
+def _matmul(node: GraphNode, impl: Impl, batch: int) -> int:
+    """aten.convolution / addmm: MACs, plus |y| for the bias."""
+    return macs(node, batch) + (n_out(node, batch) if has_bias(node) else 0)
 
 
 def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -> int:
     return node.params if trainable else 0
+
+
+# Only convolutions and matmuls dispatch a counted aten op (FlopCounterMode's others count 0 here
+# too; a shared call counts 0).
+RULES: dict[type, CountRule] = {**dict.fromkeys((Conv, ConvTranspose, Linear), _matmul),
+                                **dict.fromkeys(NO_FORMULA + (Shared,), ZERO)}
+
+PTFLOPS_ATEN = Convention(
+    "ptflops-aten", "ptflops MACs (aten: conv/matmul MACs + bias adds)", __doc__, RULES, f"{__name__}.RULES",
+    measured="ptflops 0.7.5 get_model_complexity_info(model, (C,H,W), as_strings=False, backend='aten')",
+    params=params)

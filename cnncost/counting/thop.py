@@ -27,14 +27,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._util import affine, kernel_area, n_in, n_out, x_of
+from .convention import Convention, CountRule
+from .impl import DEFAULT
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
     from .impl import Impl
-
-NAME = "thop"
-UNIT = "thop MACs (its own mix: conv/linear MACs + norms and average pools)"
-MEASURED = "thop 0.1.1.post2209072238 thop.profile(model, inputs=(x,)) with x of batch 1"
 
 REGISTERED = {"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "BatchNorm1d",
               "BatchNorm2d", "BatchNorm3d", "LayerNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "PReLU",
@@ -50,7 +48,8 @@ def registered(impl: Impl | None) -> bool:
     return impl is not None and impl.kind == "module" and impl.cls.startswith("nn.") and impl.name in REGISTERED
 
 
-def node_ops(node: GraphNode, impl: Impl, batch: int) -> int:
+def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
+    """thop's hook for the module that runs the node; 0 for a module it has no hook for."""
     if not registered(impl):
         return 0
     name = impl.name
@@ -81,3 +80,13 @@ def node_ops(node: GraphNode, impl: Impl, batch: int) -> int:
 
 def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -> int:
     return node.params if visible and registered(impl) else 0
+
+# thop counts the module that runs a node (`impl`), not the layer type: every type that has an
+# implementation (`impl.DEFAULT`) is counted by its module, and a module thop has no formula for
+# counts 0 (the table above: `zero_ops`, or no hook at all).
+RULES: dict[type, CountRule] = dict.fromkeys(DEFAULT, hooked)
+
+THOP = Convention("thop", "thop MACs (its own mix: conv/linear MACs + norms and average pools)", __doc__, RULES,
+                  f"{__name__}.RULES (from cnncost.counting.impl.DEFAULT)",
+                  measured="thop 0.1.1.post2209072238 thop.profile(model, inputs=(x,)) with x of batch 1",
+                  params=params)

@@ -1,13 +1,23 @@
-"""The tools' counts (`cnncost.counting` re-exports this module's names, loaded on first use)."""
+"""The tools' counts: each tool's `Convention` (its rule per layer type, in `counting/<tool>.py`)
+run over a graph. `cnncost.counting` exposes this module's names, loaded on first use."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
-from . import (allops, flopcounter, fvcore, profiles, ptflops, ptflops_aten, thop, torchinfo, torchscan,
-               torchvision)
-from .impl import Impl, eval_visible, impls
-from .profiles import Profile
+from .allops import ALLOPS
+from .convention import ZERO, Convention
+from .flopcounter import FLOPCOUNTER, FLOPCOUNTER_TRAIN
+from .fvcore import FVCORE
+from .impl import Impl, eval_visible
+from .profiles import PROFILES, Profile, impls
+from .ptflops import PTFLOPS
+from .ptflops_aten import PTFLOPS_ATEN
+from .thop import THOP
+from .torchinfo import TORCHINFO
+from .torchinfo import sizes as torchinfo_footer
+from .torchscan import TORCHSCAN, TORCHSCAN_MACS
+from .torchvision import TORCHVISION
 from .training import Training, frozen_nodes, needs_grad, param_split, training
 
 if TYPE_CHECKING:
@@ -16,29 +26,10 @@ if TYPE_CHECKING:
 __all__ = ["TOOLS", "Count", "ops", "tool_params", "param_split", "torchinfo_sizes", "training", "Training",
            "profile_for", "implementations", "frozen_nodes", "needs_grad", "Profile", "Impl", "describe"]
 
-
-class _TorchscanMacs:
-    NAME = "torchscan-macs"
-    UNIT = "torchscan module-formula MACs"
-    MEASURED = "torchscan 0.2.0 crawl_module(model, (C,H,W))['totals']['macs']"
-    __doc__ = torchscan.__doc__
-    node_ops = staticmethod(torchscan.node_macs)
-
-
-class _FlopcounterTrain:
-    NAME = "flopcounter-train"
-    UNIT = "FLOPs (2 per multiply-accumulate), forward + backward of one training step"
-    MEASURED = ("torch 2.14.1 FlopCounterMode around model.train()(x) and loss.backward(), "
-                "loss = sum of every output's sum")
-    __doc__ = training.__doc__
-
-
 # Tools in the order the docs list them. flopcounter-train and torchscan-macs are the tools' second figures.
-TOOLS: dict[str, Any] = {module.NAME: module for module in (
-    flopcounter, torchvision, fvcore, ptflops, ptflops_aten, thop, torchinfo, torchscan)}
-TOOLS["torchscan-macs"] = _TorchscanMacs
-TOOLS["flopcounter-train"] = _FlopcounterTrain
-TOOLS["allops"] = allops
+TOOLS: dict[str, Convention] = {convention.name: convention for convention in (
+    FLOPCOUNTER, TORCHVISION, FVCORE, PTFLOPS, PTFLOPS_ATEN, THOP, TORCHINFO, TORCHSCAN, TORCHSCAN_MACS,
+    FLOPCOUNTER_TRAIN, ALLOPS)}
 ALIASES = {"ptflops_aten": "ptflops-aten", "torchscan_macs": "torchscan-macs", "fcm": "flopcounter",
            "flop_counter": "flopcounter", "flopcountermode": "flopcounter", "all-ops": "allops",
            "flopcounter_train": "flopcounter-train"}
@@ -72,7 +63,7 @@ def profile_for(graph: Graph, profile: Profile | str | None = None) -> Profile |
     """The architecture's implementation profile: given, named, or looked up by the net's name."""
     if isinstance(profile, Profile):
         return profile
-    return profiles.get(profile if profile is not None else graph.name)
+    return PROFILES.get(profile if profile is not None else graph.name)
 
 
 def _visible(graph: Graph, chosen: Profile | None) -> tuple[bool, ...]:
@@ -105,18 +96,20 @@ def ops(graph: Graph, tool: str, batch: int = 1, profile: Profile | str | None =
     flopcounter-train (no weight gradient for frozen layers)."""
     name = tool_name(tool)
     chosen = profile_for(graph, profile)
-    if name == "flopcounter-train":
-        step = training(graph, batch, frozen, convention="flopcounter")
-        return Count(name, TOOLS[name].UNIT, batch, step.training, chosen.name if chosen else None)
-    module = TOOLS[name]
+    convention = TOOLS[name]
+    if convention is FLOPCOUNTER_TRAIN:  # its rules say which types count; the counts are training()'s
+        step = training(graph, batch, frozen, convention="flopcounter").training
+        counted = [convention.rule_for(node.layer) is not ZERO for node in graph.nodes[1:]]
+        per_node = (0,) + tuple(value if count else 0 for value, count in zip(step[1:], counted))
+        return Count(name, convention.unit, batch, per_node, chosen.name if chosen else None)
     visible = _visible(graph, chosen)
-    if getattr(module, "TRACED", False):  # a JIT trace drops what the returned output does not need
+    if convention.traced:  # a JIT trace drops what the returned output does not need
         live = _feeds_main_output(graph)
         visible = tuple(v and f for v, f in zip(visible, live))
     kinds = impls(graph, chosen)
-    per_node = [0] + [module.node_ops(node, impl, batch) if seen else 0
+    per_node = [0] + [convention.node_ops(node, impl, batch) if seen else 0
                       for node, impl, seen in zip(graph.nodes[1:], kinds[1:], visible[1:])]
-    return Count(name, module.UNIT, batch, tuple(per_node), chosen.name if chosen else None)
+    return Count(name, convention.unit, batch, tuple(per_node), chosen.name if chosen else None)
 
 
 def tool_params(graph: Graph, tool: str, profile: Profile | str | None = None,
@@ -127,8 +120,7 @@ def tool_params(graph: Graph, tool: str, profile: Profile | str | None = None,
     frozen = tuple(frozen)
     if not frozen or not isinstance(frozen[0], bool):
         frozen = frozen_nodes(graph, frozen)  # type: ignore[arg-type]
-    module = TOOLS[name]
-    rule = getattr(module, "params", None)
+    rule = TOOLS[name].params
     if rule is None:
         return sum(node.params for node in graph.nodes)
     chosen = profile_for(graph, profile)
@@ -142,9 +134,9 @@ def torchinfo_sizes(graph: Graph, batch: int = 1, profile: Profile | str | None 
     """torchinfo's "Input size", "Forward/backward pass size", "Params size" and "Estimated Total
     Size", in bytes (MB = 10^6 bytes there); see torchinfo.py."""
     chosen = profile_for(graph, profile)
-    return torchinfo.sizes(graph, impls(graph, chosen), _visible(graph, chosen), batch, bytes_per_element)
+    return torchinfo_footer(graph, impls(graph, chosen), _visible(graph, chosen), batch, bytes_per_element)
 
 
 def describe(tool: str) -> str:
     """The tool's documented rules (its module's docstring)."""
-    return (TOOLS[tool_name(tool)].__doc__ or "").strip()
+    return TOOLS[tool_name(tool)].doc.strip()

@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..shapes import numel
 from ._util import n_out
+from .convention import Convention, CountRule
+from .impl import DEFAULT
 
 if TYPE_CHECKING:
     from ..graph import Graph, GraphNode
     from .impl import Impl
 
-NAME = "torchinfo"
-UNIT = "torchinfo mult-adds (one per parameter per output position of a conv, per sample otherwise)"
-MEASURED = "torchinfo 1.8.0 summary(model, input_size=(1,C,H,W), mode='eval', verbose=0).total_mult_adds"
 INPUT_OVERHEAD = 64  # sys.getsizeof(UntypedStorage) - nbytes, CPython 3.11 / torch 2.14
 
 
@@ -40,7 +39,8 @@ def weighted_leaf(node: GraphNode, impl: Impl | None) -> bool:
     return impl is not None and impl.owns_params and node.params > 0
 
 
-def node_ops(node: GraphNode, impl: Impl, batch: int) -> int:
+def leaf_mult_adds(node: GraphNode, impl: Impl, batch: int) -> int:
+    """One multiply-add per weight/bias parameter of the leaf module that runs the node."""
     if not weighted_leaf(node, impl) or impl.cls == "cnncost.LayerScale":  # its parameter is not named weight/bias
         return 0
     if "Conv" in impl.name:
@@ -51,6 +51,18 @@ def node_ops(node: GraphNode, impl: Impl, batch: int) -> int:
 
 def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -> int:
     return node.params if trainable else 0
+
+
+# torchinfo counts the module that runs a node (`impl`), not the layer type: every type that has an
+# implementation (`impl.DEFAULT`) is counted by its module, and a module torchinfo has no formula for
+# counts 0 (a module with children or without weight/bias parameters, a function, an operator).
+RULES: dict[type, CountRule] = dict.fromkeys(DEFAULT, leaf_mult_adds)
+
+TORCHINFO = Convention(
+    "torchinfo", "torchinfo mult-adds (one per parameter per output position of a conv, per sample otherwise)",
+    __doc__, RULES, f"{__name__}.RULES (from cnncost.counting.impl.DEFAULT)",
+    measured="torchinfo 1.8.0 summary(model, input_size=(1,C,H,W), mode='eval', verbose=0).total_mult_adds",
+    params=params)
 
 
 def sizes(graph: Graph, impls: tuple[Impl | None, ...], visible: tuple[bool, ...], batch: int,

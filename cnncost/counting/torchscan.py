@@ -26,14 +26,12 @@ from typing import TYPE_CHECKING
 
 from ..shapes import pair
 from ._util import has_bias, kernel_area, n_in, n_out, x_of
+from .convention import Convention, CountRule
+from .impl import DEFAULT
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
     from .impl import Impl
-
-NAME = "torchscan"
-UNIT = "torchscan module-formula FLOPs"
-MEASURED = "torchscan 0.2.0 crawl_module(model, (C,H,W))['totals']['module_flops']"
 
 ACTIVATIONS = {"ReLU": 1, "ReLU6": 2, "LeakyReLU": 4, "ELU": 6, "Tanh": 6, "Sigmoid": 4}
 
@@ -47,11 +45,13 @@ def _adaptive_kernel(node: GraphNode) -> tuple[int, ...]:
     return tuple(i // o if i % o == 0 else i % o + 1 for i, o in zip(x_of(node)[1:], node.output_shape[1:]))
 
 
-def node_ops(node: GraphNode, impl: Impl, batch: int) -> int:
+def module_flops(node: GraphNode, impl: Impl, batch: int) -> int:
+    """torchscan's FLOPs formula for the leaf module that runs the node."""
     return _count(node, impl, batch, macs=False)
 
 
-def node_macs(node: GraphNode, impl: Impl, batch: int) -> int:
+def module_macs(node: GraphNode, impl: Impl, batch: int) -> int:
+    """torchscan's MACs formula for the leaf module that runs the node."""
     return _count(node, impl, batch, macs=True)
 
 
@@ -92,3 +92,16 @@ def _count(node: GraphNode, impl: Impl, batch: int, macs: bool) -> int:
     if base == "Dropout":
         return 0 if macs or layer.p == 0 or impl.p0 else n
     return 0
+
+# torchscan counts the module that runs a node (`impl`), not the layer type: every type that has an
+# implementation (`impl.DEFAULT`) is counted by its module, and a module torchscan has no formula for
+# counts 0 (not a leaf, no torch.nn base class, or a class without a formula).
+RULES: dict[type, CountRule] = dict.fromkeys(DEFAULT, module_flops)
+MACS_RULES: dict[type, CountRule] = dict.fromkeys(DEFAULT, module_macs)
+
+TORCHSCAN = Convention("torchscan", "torchscan module-formula FLOPs", __doc__, RULES,
+                       f"{__name__}.RULES (from cnncost.counting.impl.DEFAULT)",
+                       measured="torchscan 0.2.0 crawl_module(model, (C,H,W))['totals']['module_flops']")
+TORCHSCAN_MACS = Convention("torchscan-macs", "torchscan module-formula MACs", __doc__, MACS_RULES,
+                            f"{__name__}.MACS_RULES (from cnncost.counting.impl.DEFAULT)",
+                            measured="torchscan 0.2.0 crawl_module(model, (C,H,W))['totals']['macs']")

@@ -10,17 +10,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .convention import ZERO, Convention, CountRule
+from .flopcounter import GEMM_TYPES, NO_FORMULA
+
 if TYPE_CHECKING:
     from ..graph import GraphNode
     from .impl import Impl
 
-NAME = "torchvision"
-UNIT = "MACs (torchvision prints them /1e9 as 'GFLOPS')"
-MEASURED = "torchvision 0.29.1 weights meta _ops; conv + transposed conv + linear hooks (tests/fixtures/measure_torchvision.py)"
 
-
-def node_ops(node: GraphNode, impl: Impl, batch: int) -> int:
+def engine_macs(node: GraphNode, impl: Impl, batch: int) -> int:
     return batch * node.macs
+
+
+# FlopCounterMode's split: the engine's MACs of convs and linears (and of a shared call), 0 elsewhere.
+RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, engine_macs), **dict.fromkeys(NO_FORMULA, ZERO)}
+
+TORCHVISION = Convention(
+    "torchvision", "MACs (torchvision prints them /1e9 as 'GFLOPS')", __doc__, RULES, f"{__name__}.RULES",
+    measured="torchvision 0.29.1 weights meta _ops; conv + transposed conv + linear hooks "
+             "(tests/fixtures/measure_torchvision.py)")
 
 
 def published(macs_per_image: int) -> float:

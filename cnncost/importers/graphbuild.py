@@ -243,7 +243,7 @@ class GraphBuilder:
                 continue
             layer = child.layer
             if child.shared_of is not None:
-                from .reuse import Shared, layer_fields
+                from ..layers.imported import Shared, layer_fields
                 layer = Shared(name=child.name, of=self.leaves[child.shared_of].path,  # type: ignore[union-attr]
                                layer=layer_fields(layer))
             multi = layer.arity is None or isinstance(layer, (ConcatMerge, Concat))

@@ -40,8 +40,7 @@ from ..layers.reshape import chunk_sizes
 from ..net import Net
 from ..shapes import Shape, numel
 from .graphbuild import TV, GraphBuilder, Scope, Unsupported, plain
-from .opaque import Opaque
-from .reuse import Reshape
+from ..layers.imported import Opaque, Reshape
 
 __all__ = ["from_onnx"]
 

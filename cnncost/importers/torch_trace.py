@@ -39,8 +39,7 @@ from ..layers.reshape import chunk_sizes
 from ..net import Net
 from ..shapes import Shape, numel
 from .graphbuild import TV, GraphBuilder, Scope, Unsupported, plain
-from .opaque import Opaque
-from .reuse import Reshape
+from ..layers.imported import Opaque, Reshape
 
 __all__ = ["from_torch", "trace_module"]
 
@@ -134,9 +133,9 @@ def trace_module(module: Any, *, attempts: int = 50) -> tuple[Any, dict[str, str
     inside a module, that module becomes a leaf and tracing starts again."""
     import torch
     import torch.fx
-    from ..layers import torch_modules as own
+    from ..torch_backend.own_modules import CenterCrop as CropModule, StochasticDepth as DropPathModule
 
-    extra = _leaf_classes() + (own.StochasticDepth, own.CenterCrop)
+    extra = _leaf_classes() + (DropPathModule, CropModule)
     untraceable: dict[str, str] = {}
 
     class Tracer(torch.fx.Tracer):
@@ -638,7 +637,7 @@ class _Importer:
         handler = None
         for cls in type(m).__mro__:
             handler = MODULES.get(cls.__name__) if cls.__module__.startswith(
-                ("torch.nn", "torchvision", "timm", "cnncost.layers.torch_modules")) else None
+                ("torch.nn", "torchvision", "timm", "cnncost.torch_backend.own_modules")) else None
             if handler is not None:
                 break
         if handler is None:

@@ -4,6 +4,7 @@ from .act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, M
                   Softmax, Tanh)
 from .blocks import Concat, Gate, Repeat, Residual, Sequential, Side, SqueezeExcite
 from .conv import Conv, ConvTranspose
+from .imported import Opaque, Reshape, Shared
 from .linear import Dropout, Flatten, Linear
 from .merge import Add, ConcatMerge, Mul
 from .norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -19,5 +20,5 @@ __all__ = [
     "Sequential", "Repeat", "Concat", "Residual", "Gate", "SqueezeExcite", "Side",
     "LayerNorm", "GroupNorm", "InstanceNorm", "Hardsigmoid", "Hardtanh", "Mish", "Softmax", "Identity",
     "Chunk", "ChannelShuffle", "LayerScale", "StochasticDepth", "Upsample", "ConvTranspose", "PixelShuffle",
-    "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool",
+    "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool", "Opaque", "Shared", "Reshape",
 ]

@@ -4,22 +4,13 @@ true, as torchvision builds them; hardsigmoid, hardtanh and mish default to fals
 default, and how torchvision builds MobileNetV3's hardsigmoid gate). An in-place activation writes
 into its input and adds no tensor.
 
-What autograd saves differs by op (measured, docs/memory.md): relu its output (in place: the
-input's storage); leaky_relu its input out of place, its output (the input's storage) in place;
-relu6, silu, hardswish, hardsigmoid, hardtanh and mish their input (in place: a copy of it, taken
-before it is overwritten); sigmoid, tanh and softmax their new output; gelu its input; identity
-nothing."""
+What autograd saves for each is its memory rule (`cnncost.memory.rules`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from ..shapes import Shape
 from .base import Layer, register
-
-if TYPE_CHECKING:
-    from ..memory.tensors import Tensor
-    from ..memory.trace import StepBuilder
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
@@ -53,52 +44,16 @@ def _number(value: float) -> str:
         return f"an integer of {len(str(abs(value)))} digits" if abs(value) < 10**4000 else "a huge integer"
 
 
-def save_output(layer: InplaceActivation, x: Tensor, b: StepBuilder) -> Tensor:
-    """Output; in place that is the input's storage, shared with whoever saves it next."""
-    out = x if layer.inplace else b.like(x)
-    b.save(out)
-    return out
-
-
-def save_input(layer: InplaceActivation, x: Tensor, b: StepBuilder) -> Tensor:
-    """Input. In place, autograd saves a copy of the input before overwriting it."""
-    if layer.inplace:
-        b.save(b.like(x))
-        return x
-    b.save(x)
-    return b.like(x)
-
-
-def save_new_output(x: Tensor, b: StepBuilder) -> Tensor:
-    out = b.like(x)
-    b.save(out)
-    return out
-
-
 @register("relu")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class ReLU(InplaceActivation):
     """max(0, x)."""
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return save_output(self, x, b)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.ReLU(inplace=self.inplace)
 
 
 @register("relu6")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class ReLU6(InplaceActivation):
     """min(max(0, x), 6) (MobileNet v2)."""
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return save_input(self, x, b)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.ReLU6(inplace=self.inplace)
 
 
 @register("leaky_relu")
@@ -108,30 +63,11 @@ class LeakyReLU(InplaceActivation):
 
     negative_slope: float = 0.01
 
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """Out of place its input (LeakyReluBackward0 keeps `self`); in place its output, which
-        is the input's storage (LeakyReluBackward1 keeps `result`)."""
-        if self.inplace:
-            return save_output(self, x, b)
-        b.save(x)
-        return b.like(x)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.LeakyReLU(self.negative_slope, inplace=self.inplace)
-
 
 @register("silu")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class SiLU(InplaceActivation):
     """x * sigmoid(x), a.k.a. swish (EfficientNet)."""
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return save_input(self, x, b)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.SiLU(inplace=self.inplace)
 
 
 @register("hardswish")
@@ -139,25 +75,11 @@ class SiLU(InplaceActivation):
 class Hardswish(InplaceActivation):
     """x * relu6(x + 3) / 6."""
 
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return save_input(self, x, b)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.Hardswish(inplace=self.inplace)
-
 
 @register("sigmoid")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Sigmoid(Activation):
     """1 / (1 + exp(-x)); always a new tensor."""
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return save_new_output(x, b)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.Sigmoid()
 
 
 @register("tanh")
@@ -165,26 +87,11 @@ class Sigmoid(Activation):
 class Tanh(Activation):
     """tanh(x); always a new tensor."""
 
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return save_new_output(x, b)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.Tanh()
-
 
 @register("gelu")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class GELU(Activation):
     """x * Phi(x); always a new tensor."""
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        b.save(x)
-        return b.like(x)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.GELU()
 
 
 @register("hardsigmoid")
@@ -193,13 +100,6 @@ class Hardsigmoid(InplaceActivation):
     """relu6(x + 3) / 6 (MobileNetV3's SE gate: `se` with `gate: hardsigmoid`)."""
 
     inplace: bool = False
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return save_input(self, x, b)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.Hardsigmoid(inplace=self.inplace)
 
 
 @register("hardtanh")
@@ -219,13 +119,6 @@ class Hardtanh(InplaceActivation):
         return " ".join(part for part in (f"[{_number(self.min_val)}, {_number(self.max_val)}]", super().describe())
                         if part)
 
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return save_input(self, x, b)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.Hardtanh(self.min_val, self.max_val, inplace=self.inplace)
-
 
 @register("mish")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
@@ -233,13 +126,6 @@ class Mish(InplaceActivation):
     """x * tanh(softplus(x))."""
 
     inplace: bool = False
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return save_input(self, x, b)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.Mish(inplace=self.inplace)
 
 
 @register("softmax")
@@ -250,20 +136,6 @@ class Softmax(Activation):
     def describe(self) -> str:
         return "over channels"
 
-    def keeps_channels_last(self, xs: list[Tensor], x: Shape) -> bool:
-        return False  # softmax over dim 1 writes NCHW whatever its input (measured, torch 2.13 CPU)
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """Its output. CUDA's autocast runs softmax in fp32 (a low input is cast first, the
-        output is fp32); CPU's runs it in the input's dtype."""
-        if b.precision.autocast and b.precision.device == "cuda":
-            x = b.cast(x, "fp32")
-        return save_new_output(x, b)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.Softmax(dim=1)
-
 
 @register("identity")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
@@ -272,10 +144,3 @@ class Identity(Activation):
 
     def creates_tensor(self) -> bool:
         return False
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return x
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.Identity()

@@ -1,10 +1,12 @@
 """Node types and the registry that maps a spec's `type:` to a dataclass.
 
-A leaf `Layer` is one file's worth of knowledge about one operation: its output shape, parameter
-count and multiply-accumulates, what autograd saves for its backward (`autograd`) and the PyTorch
-module that runs it (`torch_module`). A `Block` composes other nodes and lowers into leaves
-(`lower`). Adding a layer type means writing one frozen dataclass with those methods and
-decorating it with `@register("name")`; `tests/test_layer_types.py` names any method missing.
+A leaf `Layer` is an op schema: its fields and their validation, output shape, parameter count,
+multiply-accumulates, display text and the plain properties the passes read (arity, tabulated,
+creates_tensor, elementwise, counts_unknown). What each pass does with a layer lives in that
+pass's own class-keyed table: the memory model (`cnncost.memory.rules`), the torch build
+(`cnncost.torch_backend.layer_modules`), the receptive field (`cnncost.receptive.rules`) and each
+peer tool's convention (`cnncost.counting.<tool>`). `tests/layers/test_completeness.py` names every
+(type, pass) pair without a rule. A `Block` composes other nodes and lowers into leaves (`lower`).
 """
 from __future__ import annotations
 
@@ -13,14 +15,10 @@ import difflib
 import reprlib
 import types
 import typing
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generator, Literal
+from typing import Any, Callable, ClassVar, Generator, Literal
 
 from ..errors import ShapeError, SpecError
 from ..shapes import Shape
-
-if TYPE_CHECKING:
-    from ..memory.tensors import Tensor
-    from ..memory.trace import StepBuilder
 
 LAYER_TYPES: dict[str, type[Node]] = {}
 
@@ -137,7 +135,7 @@ class Layer(Node):
     """A leaf: one operation, one output tensor (or a view of its input).
 
     A layer reads one tensor (`arity = 1`). Layers with `arity = None` (merges) read every tensor
-    named in `inputs` and implement `merge_shape`; their `autograd` and `torch_module` get lists.
+    named in `inputs` and implement `merge_shape`; their pass rules get lists.
     """
 
     arity: ClassVar[int | None] = 1
@@ -155,13 +153,8 @@ class Layer(Node):
     # strides are ambiguous (one channel or one position), where other ops keep channels last.
     elementwise: ClassVar[bool] = False
 
-    def keeps_channels_last(self, xs: list[Any], x: Shape) -> bool:
-        """Whether the new tensor this layer makes from inputs `xs` (the first of shape x) has
-        channels-last strides (memory model; measured, torch 2.13 CPU): convs, pools, norms and
-        element-wise ops keep the first input's layout."""
-        if self.elementwise and (len(x) != 3 or x[0] == 1 or x[1] * x[2] == 1):
-            return False
-        return xs[0].channels_last
+    # The figures this type cannot give (an opaque node's MACs); reports show them as unknown, not 0.
+    counts_unknown: ClassVar[tuple[str, ...]] = ()
 
     def out_shape(self, x: Shape) -> Shape:
         raise NotImplementedError
@@ -179,15 +172,6 @@ class Layer(Node):
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         """The output shape of a multi-input layer (arity None)."""
         raise NotImplementedError
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """Save what PyTorch's autograd saves for this layer's backward; return the output tensor
-        (`x` itself for views and in-place ops). Measured rules: docs/memory.md."""
-        raise NotImplementedError(f"layer type '{self.type_name}' has no memory rule (Layer.autograd)")
-
-    def torch_module(self, x: Shape) -> Any:
-        """The `torch.nn.Module` that computes this layer on a batch of per-sample shape `x`."""
-        raise NotImplementedError(f"layer type '{self.type_name}' has no torch module (Layer.torch_module)")
 
     def expect_map(self, x: Shape) -> None:
         if len(x) != 3:

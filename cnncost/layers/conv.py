@@ -2,14 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from ..shapes import Pair, Shape, at_least, numel, pair, same_padding, window
 from .base import Layer, register
-
-if TYPE_CHECKING:
-    from ..memory.tensors import Tensor
-    from ..memory.trace import StepBuilder
 
 IntOrPair = int | tuple[int, int]
 
@@ -103,38 +99,6 @@ class Conv(Layer):
         kernel, dilation = pair(self.kernel), pair(self.dilation)
         return (dilation[0] * (kernel[0] - 1) % 2, dilation[1] * (kernel[1] - 1) % 2)
 
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """Input (cast to the low dtype under autocast) and weight, as `save_matmul`. With an odd
-        'same' padding the saved input is the padded copy: cast first, then padded (new), and x
-        itself is not saved by the conv."""
-        rows, cols = self.same_extra() if self.padding == "same" else (0, 0)
-        if rows or cols:
-            low = b.precision.matmul_dtype
-            b.cast(x, low)  # under autocast a new low copy, padded next
-            padded = b.new(xs[0] * (xs[1] + rows) * (xs[2] + cols), low)
-            return save_matmul(self, padded, xs, y, b)
-        return save_matmul(self, x, xs, y, b)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.Conv2d(x[0], self.out, self.kernel, self.stride, self.padding, self.dilation,
-                         self.groups, self.bias)
-
-
-def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder, addmm: bool = False) -> Tensor:
-    """Conv, transposed conv and linear: the input (cast to the low dtype under autocast: a new
-    tensor) and the weight (under autocast a low copy, which autocast caches); the bias is not
-    needed. A linear (`addmm=True`) saves the weight only to compute its input's gradient: with an
-    input that needs none, the weight's copy is not saved (it lives in autocast's cache only). A
-    convolution always saves both (measured, torch 2.13 CPU)."""
-    precision = b.precision
-    low = precision.matmul_dtype
-    b.save(b.cast(x, low))
-    if precision.autocast:  # the parameters' low copies (nothing to record otherwise)
-        bias = layer.out if layer.bias else 0
-        b.cast_params(layer.params(xs) - bias, bias, weight_saved=x.requires_grad or not addmm)
-    return b.like(x, y, low)
-
 
 @register("conv_transpose")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
@@ -200,14 +164,3 @@ class ConvTranspose(Layer):
                  "" if extra == (0, 0) else f"op{extra[0] if extra[0] == extra[1] else f'{extra[0]}x{extra[1]}'}"]
         return describe_window(self.kernel, self.stride, self.padding, self.dilation,
                                " ".join(p for p in parts if p))
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """As a convolution: input (a low cast under autocast) and weight (a low copy), even when
-        the input needs no gradient; the output is new, in the matmul dtype."""
-        return save_matmul(self, x, xs, y, b)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.ConvTranspose2d(x[0], self.out, self.kernel, stride=self.stride, padding=self.padding,
-                                  output_padding=self.output_padding, groups=self.groups, bias=self.bias,
-                                  dilation=self.dilation)

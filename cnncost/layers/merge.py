@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-from ..shapes import Shape, numel, same_shape, same_sizes, shape_text
+from ..shapes import Shape, same_shape, same_sizes, shape_text
 from .base import Layer, register
-
-if TYPE_CHECKING:
-    from ..memory.tensors import Tensor
-    from ..memory.trace import StepBuilder
 
 
 def _text(shape: Shape) -> str:
@@ -42,15 +37,6 @@ class Add(MergeLayer):
                       + "; add a projection shortcut", first)
         return first
 
-    def autograd(self, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
-        """Nothing saved: the gradient passes through unchanged (a scale by a Python float neither)."""
-        from ..memory.tensors import promote
-        return b.new(numel(y), promote(*(t.dtype for t in xs)))
-
-    def torch_module(self, shapes: tuple[Shape, ...]) -> Any:
-        from .torch_modules import AddModule
-        return AddModule(self.scale)
-
 
 @register("mul")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
@@ -65,21 +51,6 @@ class Mul(MergeLayer):
         if not (len(x) == 3 and same_shape(g, (x[0], 1, 1)) or same_shape(g, x)):
             self.fail(f"the gate must be {x[0]}x1x1 or the input's shape {_text(x)}, got {_text(g)}", x)
         return x
-
-    def autograd(self, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
-        """Each operand is the other's gradient factor: both saved (one storage when x * x).
-        An operand that needs no gradient does not need the other one saved."""
-        from ..memory.tensors import promote
-        x, g = xs
-        if g.requires_grad:
-            b.save(x)
-        if x.requires_grad:
-            b.save(g)
-        return b.new(numel(y), promote(x.dtype, g.dtype))
-
-    def torch_module(self, shapes: tuple[Shape, ...]) -> Any:
-        from .torch_modules import MulModule
-        return MulModule()
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
@@ -97,18 +68,6 @@ class ConcatMerge(MergeLayer):
             self.fail("cannot concat tensors of different spatial sizes: "
                       + ", ".join(_text(x[1:]) for x in xs), xs[0])
         return (sum(x[0] for x in xs), h, w)
-
-    def keeps_channels_last(self, xs: list[Tensor], x: Shape) -> bool:
-        return all(x.channels_last for x in xs)  # torch.cat: the inputs' layout when they share one, else NCHW
-
-    def autograd(self, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
-        """A copy of all inputs; its backward only slices, so nothing is saved."""
-        from ..memory.tensors import promote
-        return b.new(numel(y), promote(*(t.dtype for t in xs)))
-
-    def torch_module(self, shapes: tuple[Shape, ...]) -> Any:
-        from .torch_modules import ConcatModule
-        return ConcatModule()
 
 
 ConcatMerge.type_name = "concat"  # the row type; YAML `type: concat` is the Concat block

@@ -2,15 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-from ..shapes import Shape, at_least, numel, pair, window
+from ..shapes import Shape, at_least, pair, window
 from .base import Layer, register
 from .conv import IntOrPair, describe_window
-
-if TYPE_CHECKING:
-    from ..memory.tensors import Tensor
-    from ..memory.trace import StepBuilder
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
@@ -51,15 +46,6 @@ class _WindowPool(Layer):
 class MaxPool(_WindowPool):
     """Max pooling (`nn.MaxPool2d`)."""
 
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """Input, and the argmax of every output element as int64."""
-        b.save(x, b.new(numel(y), "int64"))
-        return b.like(x, y)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.MaxPool2d(self.kernel, self.effective_stride, self.padding, ceil_mode=self.ceil_mode)
-
 
 @register("avgpool")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
@@ -67,16 +53,6 @@ class AvgPool(_WindowPool):
     """Average pooling (`nn.AvgPool2d`); `count_include_pad` changes values, not counts."""
 
     count_include_pad: bool = True
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """Input (its backward reads only the shape, but the input is what autograd saves)."""
-        b.save(x)
-        return b.like(x, y)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.AvgPool2d(self.kernel, self.effective_stride, self.padding, ceil_mode=self.ceil_mode,
-                            count_include_pad=self.count_include_pad)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
@@ -102,31 +78,11 @@ class _AdaptivePool(Layer):
 class AdaptiveAvgPool(_AdaptivePool):
     """Adaptive average pooling to a fixed output size (`nn.AdaptiveAvgPool2d`)."""
 
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """Input; to 1x1 PyTorch computes a mean instead, which saves nothing."""
-        if pair(self.output) != (1, 1):
-            b.save(x)
-        return b.like(x, y)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.AdaptiveAvgPool2d(self.output)
-
 
 @register("adaptive_maxpool")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class AdaptiveMaxPool(_AdaptivePool):
     """Adaptive max pooling to a fixed output size (`nn.AdaptiveMaxPool2d`)."""
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """Input and int64 indices, one per output element, at every output size (1x1 included:
-        unlike the average, PyTorch has no shortcut for it)."""
-        b.save(x, b.new(numel(y), "int64"))
-        return b.like(x, y)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.AdaptiveMaxPool2d(self.output)
 
 
 @register("global_avgpool")
@@ -140,11 +96,3 @@ class GlobalAvgPool(Layer):
 
     def describe(self) -> str:
         return "global"
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """Nothing: a mean over H and W."""
-        return b.like(x, y)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.AdaptiveAvgPool2d(1)

@@ -5,15 +5,11 @@ tensor), the others make one new tensor and, except reflect padding, save nothin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from ..shapes import Shape, at_least, holds, pair, scale_floor, shape_text
 from .base import Layer, register
 from .conv import IntOrPair
-
-if TYPE_CHECKING:
-    from ..memory.tensors import Tensor
-    from ..memory.trace import StepBuilder
 
 
 def _text(shape: Shape) -> str:
@@ -61,14 +57,6 @@ class Chunk(Layer):
     def describe(self) -> str:
         return f"{self.index + 1} of {self.chunks}"
 
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """A view: x's storage (and its strides), nothing saved."""
-        return b.view(x, y, "channels", strides=x.map_strides(xs))
-
-    def torch_module(self, x: Shape) -> Any:
-        from .torch_modules import Chunk as ChunkModule
-        return ChunkModule(self.chunks, self.index)
-
 
 @register("channel_shuffle")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
@@ -77,9 +65,6 @@ class ChannelShuffle(Layer):
     transpose, copy contiguous. A new tensor; nothing saved."""
 
     groups: int
-
-    def keeps_channels_last(self, xs: list[Tensor], x: Shape) -> bool:
-        return False  # `.contiguous()` after the transpose: NCHW
 
     def validate(self) -> None:
         self.require_positive(groups=self.groups)
@@ -93,18 +78,6 @@ class ChannelShuffle(Layer):
     def describe(self) -> str:
         return f"g{self.groups}"
 
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """A copy in the shuffled order; with 1 group or one channel per group the transpose only
-        swaps a size-1 dimension, and `contiguous()` returns a contiguous input itself (a view of
-        its storage) and copies a view or a channels-last map (measured)."""
-        if self.groups in (1, xs[0]):
-            return b.contiguous(x, xs)
-        return b.like(x)
-
-    def torch_module(self, x: Shape) -> Any:
-        from .torch_modules import ChannelShuffle as ShuffleModule
-        return ShuffleModule(self.groups)
-
 
 @register("pixel_shuffle")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
@@ -112,11 +85,6 @@ class PixelShuffle(Layer):
     """C x H x W -> C/r^2 x rH x rW (`nn.PixelShuffle(r)`, sub-pixel upsampling). A new tensor."""
 
     factor: int
-
-    def keeps_channels_last(self, xs: list[Tensor], x: Shape) -> bool:
-        # pixel_shuffle writes NCHW (measured), but keeps the strides of a one-position input;
-        # pixel_unshuffle keeps channels last
-        return xs[0].channels_last and x[1] * x[2] == 1
 
     def validate(self) -> None:
         self.require_positive(factor=self.factor)
@@ -131,13 +99,6 @@ class PixelShuffle(Layer):
 
     def describe(self) -> str:
         return f"x{self.factor}"
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return b.like(x, y)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.PixelShuffle(self.factor)
 
 
 @register("pixel_unshuffle")
@@ -160,13 +121,6 @@ class PixelUnshuffle(Layer):
 
     def describe(self) -> str:
         return f"/{self.factor}"
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return b.like(x, y)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        return nn.PixelUnshuffle(self.factor)
 
 
 @register("pad")
@@ -204,22 +158,6 @@ class Pad(Layer):
         left, right, top, bottom = self.sides()
         text = str(left) if len({left, right, top, bottom}) == 1 else f"l{left} r{right} t{top} b{bottom}"
         return f"{self.mode} {text}"
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """Zeros: nothing saved (its backward slices). Reflect: its input; CPU's autocast runs
-        reflection_pad2d in fp32, so a low input is first cast to a new fp32 copy, that copy is
-        saved and the output is fp32 (CUDA's autocast leaves it in the input's dtype)."""
-        if self.mode == "zeros":
-            return b.like(x, y)
-        if b.precision.autocast and b.precision.device == "cpu":
-            x = b.cast(x, "fp32")
-        b.save(x)
-        return b.like(x, y)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        kind = nn.ZeroPad2d if self.mode == "zeros" else nn.ReflectionPad2d
-        return kind(self.sides())
 
 
 @register("crop")
@@ -272,15 +210,6 @@ class CenterCrop(Layer):
         h, w = pair(self.size)
         return f"-> {h}x{w}"
 
-    def autograd(self, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
-        """A view of the first input (itself when nothing is cropped), with the input's strides:
-        whether a later flatten can view it depends on them (`StepBuilder.reshape`)."""
-        return b.view(xs[0], y, "strided", strides=xs[0].map_strides(shapes[0]))
-
-    def torch_module(self, shapes: tuple[Shape, ...]) -> Any:
-        from .torch_modules import CenterCrop as CropModule
-        return CropModule(None if self.size is None else pair(self.size))
-
 
 @register("upsample")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
@@ -327,15 +256,3 @@ class Upsample(Layer):
             fh, fw = pair(self.scale_factor)  # type: ignore[arg-type]
             what = f"x{fh:g}" if fh == fw else f"x{fh:g}x{fw:g}"
         return " ".join(p for p in (what, self.mode, "align_corners" if self.align_corners else "") if p)
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return b.like(x, y)
-
-    def torch_module(self, x: Shape) -> Any:
-        from torch import nn
-        scale = None
-        if self.scale_factor is not None:
-            fh, fw = pair(self.scale_factor)  # type: ignore[arg-type]
-            scale = float(fh) if fh == fw else (float(fh), float(fw))
-        return nn.Upsample(size=None if self.size is None else pair(self.size), scale_factor=scale,
-                           mode=self.mode, align_corners=self.align_corners if self.mode == "bilinear" else None)

@@ -3,14 +3,10 @@ residual branch, as torchvision builds them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from ..shapes import Shape
 from .base import Layer, register
-
-if TYPE_CHECKING:
-    from ..memory.tensors import Tensor
-    from ..memory.trace import StepBuilder
 
 
 @register("layer_scale")
@@ -32,18 +28,6 @@ class LayerScale(Layer):
 
     def describe(self) -> str:
         return f"init {self.init:g}"
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """Its input (for the parameter's gradient; the parameter, saved for the input's, is not an
-        activation). The product follows type promotion, not autocast: a bf16 x times the fp32
-        parameter is a new fp32 tensor, so under autocast the residual stream after it is fp32."""
-        from ..memory.tensors import promote
-        b.save(x)
-        return b.like(x, dtype=promote(x.dtype, b.precision.param_dtype))
-
-    def torch_module(self, x: Shape) -> Any:
-        from .torch_modules import LayerScale as LayerScaleModule
-        return LayerScaleModule(x[0], self.init)
 
 
 @register("stochastic_depth")
@@ -68,16 +52,3 @@ class StochasticDepth(Layer):
 
     def describe(self) -> str:
         return f"p={self.p:g} {self.mode}"
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        """`input * noise`: the noise is saved (one element per sample for row, one in all for
-        batch, in the input's dtype), the input is not (the noise needs no gradient). p = 0
-        returns the input itself."""
-        if self.p == 0:
-            return x
-        b.save(b.new(1, x.dtype) if self.mode == "row" else b.new(0, x.dtype, fixed=1))
-        return b.like(x)
-
-    def torch_module(self, x: Shape) -> Any:
-        from .torch_modules import StochasticDepth as StochasticDepthModule
-        return StochasticDepthModule(self.p, self.mode)

@@ -1,6 +1,7 @@
 """What a PyTorch training step really holds: the tensors autograd saves for backward (one rule per
-layer type, `Layer.autograd`, run over the graph by `trace.py`), the whole step's timeline and peak (`step.py`) and the largest batch that
-fits (`fit.py`). Pure Python; `cnncost.torch_backend.saved_check` checks it against measurements.
+layer type in `rules.py`, run over the graph by `trace.py`), the whole step's timeline and peak
+(`step.py`) and the largest batch that fits (`fit.py`). Pure Python; `cnncost.torch_backend.saved_check`
+checks it against measurements.
 
 >>> import cnncost
 >>> from cnncost.memory import Precision, step_memory, trace

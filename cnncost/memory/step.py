@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, Iterator, Sequence
 
+from .._gcpause import paused_gc
 from .tensors import ELEMENT_BYTES, Bytes, Tensor
-from .trace import Trace, paused_gc
+from .trace import Trace
 
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}   # fp32 copies of the parameters
 OPTIMIZER_TEMPORARIES = {"sgd": 0, "momentum": 0, "adam": 1, "adamw": 1}
@@ -140,7 +141,7 @@ class _Moments(Sequence):
 def step_memory(trace: Trace, optimizer: str = "adam", mode: str = "train") -> StepMemory:
     """The timeline of one training step (or inference pass) of a traced net (computed once per
     trace, optimizer and mode, then shared: read-only)."""
-    cache: dict[tuple[str, str], StepMemory] = trace.__dict__.setdefault("_steps", {})
+    cache = trace.step_memories
     step = cache.get((optimizer, mode))
     if step is None:
         step = cache[(optimizer, mode)] = _inference(trace, optimizer) if mode == "inference" else _training(trace, optimizer)

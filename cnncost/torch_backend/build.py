@@ -1,7 +1,7 @@
 """A cnncost spec as an `nn.Module` whose module paths are the graph's row paths.
 
-Each node of the compiled graph brings its own module (`Layer.torch_module`); `Network` places it
-at the node's path and runs the nodes in the graph's order.
+Each node of the compiled graph gets the module its layer type's rule builds (`layer_modules.py`);
+`Network` places it at the node's path and runs the nodes in the graph's order.
 """
 from __future__ import annotations
 
@@ -13,20 +13,12 @@ from torch import nn
 from ..api import load
 from ..errors import CnnCostError
 from ..graph import Graph, compile
-from ..layers.base import Layer
 from ..net import Net
 from ..shapes import Shape
+from .layer_modules import module_for
 from .modules import Network
 
-__all__ = ["build", "build_graph", "module_for", "Network"]
-
-
-def module_for(layer: Layer, x: Shape | tuple[Shape, ...]) -> nn.Module:
-    """The layer's module; a layer type without one is a named error."""
-    try:
-        return layer.torch_module(x)
-    except NotImplementedError as error:
-        raise CnnCostError(f"{error}; add it to the layer's class", type_name=layer.type_name) from None
+__all__ = ["build", "build_graph", "Network"]
 
 
 def build_graph(graph: Graph, spec: object = None) -> Network:

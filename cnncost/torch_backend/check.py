@@ -23,9 +23,10 @@ import torch
 
 from ..api import load
 from ..conventions import Options
-from ..engine import MERGE_KINDS, Analysis, analyze, module_path
+from ..engine import MERGE_KINDS, analyze, module_path
 from ..errors import CnnCostError, escape, format_shape
 from ..formatting import finite_ratio, human_bytes, sci
+from ..graph import Graph
 from ..net import Net
 from ..report import build_report
 from ..shapes import Shape, numel
@@ -293,12 +294,12 @@ def _predicted_memory(net: Net, options: Options, device: str, batch: int) -> tu
     return traced.saved_by_module(batch), step_memory(traced, options.optimizer).peak(batch).at(batch)
 
 
-def _layer_rows(analysis: Analysis, model: Network, batch: int, seen, flops: dict[str, int],
+def _layer_rows(analysis: Graph, model: Network, batch: int, seen, flops: dict[str, int],
                 saved: SavedBytes | None, predicted: tuple[dict[str, int], int] | None) -> list[CheckRow]:
     modules = dict(model.named_modules())
     saved_by_path = saved.by_path(SAVED_BASIS) if saved else {}
     rows: list[CheckRow] = []
-    for leaf in analysis.leaves[1:]:
+    for leaf in analysis.nodes[1:]:
         path, kind = leaf.path, leaf.type
         owner = module_path(path, kind)
         module = modules.get(owner)
@@ -318,7 +319,7 @@ def _layer_rows(analysis: Analysis, model: Network, batch: int, seen, flops: dic
     return rows
 
 
-def _total_rows(analysis: Analysis, options: Options, model: Network, seen, flop_total: int,
+def _total_rows(analysis: Graph, options: Options, model: Network, seen, flop_total: int,
                 saved: SavedBytes | None, peak: TrainPeak | None,
                 predicted: tuple[dict[str, int], int] | None) -> list[CheckRow]:
     report = build_report(analysis, options)

@@ -1,5 +1,5 @@
 """The network that runs a compiled graph, and the containers it builds (the layer types' own
-modules are in cnncost/layers/torch_modules.py)."""
+modules are in `own_modules.py`)."""
 from __future__ import annotations
 
 import torch

@@ -1,5 +1,5 @@
-"""The PyTorch modules of the layer types that `torch.nn` lacks. Imports torch: only a layer's
-`torch_module` imports this (the command line's cold path never does).
+"""The PyTorch modules of the layer types that `torch.nn` lacks (`layer_modules.py` builds them).
+Imports torch: the command line's cold path never imports this.
 
 Each copies its reference's arithmetic exactly (torchvision's, where torchvision has the op), so
 that what autograd saves is what the reference saves. None needs torchvision.
@@ -152,3 +152,17 @@ class MulModule(nn.Module):
 class ConcatModule(nn.Module):
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         return torch.cat(xs, dim=1)
+
+
+class View(nn.Module):
+    """x.reshape(N, *shape)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"

@@ -1,23 +1,65 @@
-"""Two layer types the importers need that the spec language lacked: a second call of a module
-whose parameters an earlier node owns (`shared`), and a plain view to another per-sample shape
-(`reshape`). Each follows the one-place layer API (counts, memory rule, torch module).
+"""The layer types of imported graphs: an operation cnncost does not know (`opaque`), a second call
+of a module whose parameters an earlier node owns (`shared`) and a plain view to another per-sample
+shape (`reshape`). The importers make them; a spec may write them too.
 
     - {name: conv@1, type: shared, of: stem.conv, layer: {type: conv, out: 16, kernel: 3, padding: 1}}
     - {name: unflat, type: reshape, shape: [64, 1, 1]}
+
+An opaque node is never a silent zero: its `describe()` says UNKNOWN, `counts_unknown` names the
+figures it cannot give (MACs and what autograd saves), and the importer lists every opaque node in
+the net's notes. Its parameters are the exception: they are real tensors the importer counted
+(those of the module it stands for), so `weights` is exact and is reported as params.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import SpecError
-from ..layers.base import LAYER_TYPES, Layer, register
 from ..shapes import Shape, numel
+from .base import LAYER_TYPES, Layer, register
 
-if TYPE_CHECKING:
-    from ..memory.tensors import Tensor
-    from ..memory.trace import StepBuilder
+
+@register("opaque")
+@dataclass(frozen=True, kw_only=True)
+class Opaque(Layer):
+    """An operation cnncost does not know (`op`: what it was, e.g. `torch.nn.LSTM` or `aten.erfinv`).
+
+    `shape` is its output per sample as tracing measured it; `weights` the parameters of the
+    module it stands for (exact; counted as params). MACs are unknown (0 in sums, flagged), and
+    so is what autograd saves: the memory model gives it a new output tensor and saves nothing.
+    It reads every tensor in `from` (one or more)."""
+
+    arity = None
+    min_inputs = 1
+    counts_unknown = ("macs", "flops", "saved_bytes")
+
+    op: str
+    shape: tuple[int, ...]
+    weights: int = 0
+
+    def validate(self) -> None:
+        self.require(bool(self.op), "op must name the unknown operation")
+        self.require(len(self.shape) >= 1 and all(d >= 1 for d in self.shape),
+                     f"shape must be positive sizes, got {list(self.shape)}")
+        self.require(self.weights >= 0, f"weights must be >= 0, got {self.weights}")
+
+    def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
+        return tuple(self.shape)
+
+    def out_shape(self, x: Shape) -> Shape:
+        return tuple(self.shape)
+
+    def params(self, x: Shape) -> int:
+        return self.weights
+
+    def describe(self) -> str:
+        return f"UNKNOWN {self.op}: MACs and saved bytes unknown"
+
+
+def is_opaque(layer: object) -> bool:
+    return isinstance(layer, Opaque)
 
 
 def _canonical(value: Any) -> Any:
@@ -47,7 +89,8 @@ def layer_fields(layer: Layer) -> dict[str, Any]:
 class Shared(Layer):
     """A module called again: the operation of `layer` (a mapping {type: ..., fields...}), whose
     parameters belong to the earlier node `of` (a path). params = 0 (they are counted once, at
-    `of`); MACs and what autograd saves are those of the call itself (each call saves its input)."""
+    `of`); MACs and what autograd saves are those of the call itself (each call saves its input).
+    The passes apply the inner layer's rules (`inner`)."""
 
     of: str
     layer: dict  # {type: conv, out: 64, kernel: 3, ...}: a leaf layer, without name or from
@@ -58,6 +101,17 @@ class Shared(Layer):
         super().__post_init__()
 
     def validate(self) -> None:
+        self._build_inner()  # a bad mapping is a SpecError here, when the node is made
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.inputs, self.of, repr(sorted(self.layer.items()))))
+
+    @property
+    def inner(self) -> Layer:
+        """The layer `layer` describes, named as this node (made on each use: shared calls are few)."""
+        return self._build_inner()
+
+    def _build_inner(self) -> Layer:
         fields = dict(self.layer)
         kind = fields.pop("type", None)
         cls = LAYER_TYPES.get(kind) if isinstance(kind, str) else None
@@ -69,17 +123,9 @@ class Shared(Layer):
                 raise SpecError(f"field 'layer' of a shared call takes no '{key}'", path=self.name,
                                 type_name=self.type_name)
         try:
-            inner = cls(name=self.name, **fields)
+            return cls(name=self.name, **fields)
         except TypeError as error:
             raise SpecError(f"field 'layer': {error}", path=self.name, type_name=self.type_name) from None
-        object.__setattr__(self, "_inner", inner)
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.inputs, self.of, repr(sorted(self.layer.items()))))
-
-    @property
-    def inner(self) -> Layer:
-        return self.__dict__["_inner"]
 
     @property  # type: ignore[override]
     def arity(self) -> int | None:  # a shared merge reads several tensors, like its layer
@@ -112,24 +158,6 @@ class Shared(Layer):
         text = self.inner.describe()
         return f"{text} (params of {self.of})" if text else f"params of {self.of}"
 
-    def autograd(self, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
-        """The inner layer's rule. Its parameters need gradients even when its input does not
-        (the graph's builder decides from params, which are 0 here)."""
-        b.grad = True
-        return self.inner.autograd(x, xs, y, b)
-
-    def torch_module(self, x: Any) -> Any:
-        """The inner layer's module with its parameters turned into buffers, so that the rebuilt
-        network does not count them twice (a rebuild cannot share the earlier module's tensors;
-        for the real sharing compare with the real network: check --against)."""
-        module = self.inner.torch_module(x)
-        for sub in module.modules():
-            for key, param in list(sub._parameters.items()):
-                if param is not None:
-                    del sub._parameters[key]
-                    sub.register_buffer(key, param.detach(), persistent=False)
-        return module
-
 
 @register("reshape")
 @dataclass(frozen=True, kw_only=True)
@@ -153,10 +181,3 @@ class Reshape(Layer):
 
     def describe(self) -> str:
         return "-> " + "x".join(map(str, self.shape))
-
-    def autograd(self, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-        return b.reshape(x, y)
-
-    def torch_module(self, x: Shape) -> Any:
-        from .torch_modules import View
-        return View(tuple(self.shape))

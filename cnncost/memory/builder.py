@@ -1,0 +1,105 @@
+"""What the memory rules work with: one `Step` (a leaf layer or merge of the trace) and the
+`StepBuilder` that makes its tensors, views and casts and records what it saves."""
+from __future__ import annotations
+
+import itertools
+
+from ..shapes import Shape, numel
+from .tensors import LAYOUTS, Precision, Tensor
+
+
+class Step:
+    """One leaf layer or merge. `weight_casts` / `cached_casts`: elements of parameters that autocast
+    copies to the low dtype, saved for backward / living only in the cast cache (biases, and the
+    weight of a linear whose input needs no gradient)."""
+
+    __slots__ = ("path", "type", "reads", "output", "created", "saved", "params", "weight_casts", "cached_casts")
+
+    def __init__(self, path: str, type: str, reads: list[Tensor], output: Tensor | None = None,
+                 created: list[Tensor] | None = None, saved: list[Tensor] | None = None, params: int = 0,
+                 weight_casts: int = 0, cached_casts: int = 0) -> None:
+        self.path, self.type, self.reads, self.output = path, type, reads, output
+        self.created = [] if created is None else created
+        self.saved = [] if saved is None else saved
+        self.params, self.weight_casts, self.cached_casts = params, weight_casts, cached_casts
+
+    def __repr__(self) -> str:
+        return f"Step({self.path!r}, {self.type!r}, saved={self.saved!r})"
+
+
+class StepBuilder:
+    """What a layer type's memory rule (`rules.py`) works with: make tensors, views and casts, save them.
+
+    `like(x)` is a new storage of x's visible size (a view: the view's, not its base's); `view(x,
+    shape, layout)` the same storage seen through a view; `contiguous(x)` x, or a new contiguous
+    copy of a view (ops that call `.contiguous()` save the copy); `reshape(x, shape)` a view where
+    PyTorch can make one, else a copy."""
+
+    def __init__(self, step: Step, precision: Precision, ids: itertools.count, grad: bool = True) -> None:
+        self.step, self.precision, self._ids, self.grad = step, precision, ids, grad
+
+    def new(self, per_sample: int, dtype: str, fixed: int = 0) -> Tensor:
+        tensor = Tensor(next(self._ids), per_sample, fixed, dtype, self.grad)
+        self.step.created.append(tensor)
+        return tensor
+
+    def _like(self, x: Tensor, dtype: str | None) -> Tensor:  # like(x) without a shape: the common case
+        tensor = Tensor(next(self._ids), x.per_sample if x.shown is None else x.shown, 0, dtype or x.dtype, self.grad)
+        self.step.created.append(tensor)
+        return tensor
+
+    def like(self, x: Tensor, shape: Shape | None = None, dtype: str | None = None) -> Tensor:
+        if shape is None:
+            return self._like(x, dtype)
+        return self.new(numel(shape), dtype or x.dtype)
+
+    def view(self, x: Tensor, shape: Shape | None = None, layout: str | None = None,
+             strides: tuple[int, ...] | None = None) -> Tensor:
+        """x's storage seen as `shape` (None: all of x): no new tensor. A slice that shows fewer
+        elements than x gets `layout` ("channels" for a channel slice, "strided" for a crop; a
+        slice of a crop stays strided) and its per-sample `strides` in the storage."""
+        if shape is None or numel(shape) == x.elements:  # all of x: x itself, layout unchanged
+            return x
+        if layout not in LAYOUTS:
+            raise ValueError(f"a view needs a layout, one of {', '.join(LAYOUTS)}; got {layout!r}")
+        if x.layout == "strided":
+            layout = "strided"
+        return x.view(numel(shape), layout, strides)
+
+    def contiguous(self, x: Tensor, shape: Shape) -> Tensor:
+        """`x.contiguous()` of a `shape` map: x if contiguous, else a new copy of what it shows."""
+        if x.channels_last and len(shape) == 3 and shape[0] > 1 and shape[1] * shape[2] > 1:
+            return self.like(x)
+        return x if x.contiguous else self.like(x)
+
+    def reshape(self, x: Tensor, shape: Shape, from_shape: Shape) -> Tensor:
+        """`x.reshape(N, *shape)` (flatten) of x, a `from_shape` map: a view where `view` can
+        make one (the dimensions of size > 1 nest: each stride = the next one's x its size: a
+        contiguous map, a channel slice, some crops, a channels-last map of one channel or one
+        position), else a copy (PyTorch's rule)."""
+        if len(from_shape) != 3 or (x.strides is None and not x.channels_last):
+            return x
+        kept = [(size, stride) for size, stride in zip(from_shape, x.map_strides(from_shape)) if size != 1]
+        nested = all(outer == inner * size for (_, outer), (size, inner) in zip(kept, kept[1:]))
+        return x if nested else self.like(x, shape)
+
+    def cast(self, x: Tensor, dtype: str) -> Tensor:
+        """x in `dtype`: x itself, or a new copy (autocast does not cache casts of activations)."""
+        return x if x.dtype == dtype else self.like(x, dtype=dtype)
+
+    def save(self, *tensors: Tensor) -> None:
+        """Kept for backward, unless nothing here needs a gradient (autograd records no node)."""
+        if self.grad:
+            self.step.saved.extend(tensors)
+
+    def cast_params(self, weight: int, bias: int, weight_saved: bool = True) -> None:
+        """Under autocast, a low-precision copy of `weight` and `bias` elements (autocast caches
+        casts of parameters for the whole forward pass). The weight's copy is saved for backward
+        unless `weight_saved` is false (a linear whose input needs no gradient: addmm saves the
+        weight only to compute the input's gradient); an unsaved copy lives in the cache only,
+        as the bias's does (`Step.cached_casts`)."""
+        if self.precision.autocast:
+            if weight_saved:
+                self.step.weight_casts, self.step.cached_casts = weight, bias
+            else:
+                self.step.weight_casts, self.step.cached_casts = 0, weight + bias

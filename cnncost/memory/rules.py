@@ -1,0 +1,372 @@
+"""The memory model's rule per layer type: what PyTorch's autograd saves for the layer's backward,
+and the tensor it returns (the input itself for views and in-place ops). Measured rules:
+docs/memory.md (torch 2.13 CPU unless a rule says otherwise).
+
+A rule is `rule(layer, x, xs, y, b)`: the input tensor `x` of per-sample shape `xs`, the output
+shape `y` and the `StepBuilder` b; a multi-input layer (arity None) gets the list of its input
+tensors and the tuple of their shapes. One entry per layer class in `RULES`;
+`tests/layers/test_completeness.py` names any class without one.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
+                          SiLU, Softmax, Tanh)
+from ..layers.base import Layer
+from ..layers.conv import Conv, ConvTranspose
+from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.linear import Dropout, Flatten, Linear
+from ..layers.merge import Add, ConcatMerge, Mul
+from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
+from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
+from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
+from ..layers.scale import LayerScale, StochasticDepth
+from ..shapes import Shape, numel, pair
+from .builder import StepBuilder
+from .tensors import Tensor, promote
+
+MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
+
+
+# --- matmuls: conv, transposed conv, linear ---
+
+def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder, addmm: bool = False) -> Tensor:
+    """Conv, transposed conv and linear: the input (cast to the low dtype under autocast: a new
+    tensor) and the weight (under autocast a low copy, which autocast caches); the bias is not
+    needed. A linear (`addmm=True`) saves the weight only to compute its input's gradient: with an
+    input that needs none, the weight's copy is not saved (it lives in autocast's cache only). A
+    convolution always saves both (measured, torch 2.13 CPU)."""
+    precision = b.precision
+    low = precision.matmul_dtype
+    b.save(b.cast(x, low))
+    if precision.autocast:  # the parameters' low copies (nothing to record otherwise)
+        bias = layer.out if layer.bias else 0
+        b.cast_params(layer.params(xs) - bias, bias, weight_saved=x.requires_grad or not addmm)
+    return b.like(x, y, low)
+
+
+def _conv(layer: Conv, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Input (cast to the low dtype under autocast) and weight, as `save_matmul`. With an odd
+    'same' padding the saved input is the padded copy: cast first, then padded (new), and x
+    itself is not saved by the conv."""
+    rows, cols = layer.same_extra() if layer.padding == "same" else (0, 0)
+    if rows or cols:
+        low = b.precision.matmul_dtype
+        b.cast(x, low)  # under autocast a new low copy, padded next
+        padded = b.new(xs[0] * (xs[1] + rows) * (xs[2] + cols), low)
+        return save_matmul(layer, padded, xs, y, b)
+    return save_matmul(layer, x, xs, y, b)
+
+
+def _conv_transpose(layer: ConvTranspose, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """As a convolution: input (a low cast under autocast) and weight (a low copy), even when
+    the input needs no gradient; the output is new, in the matmul dtype."""
+    return save_matmul(layer, x, xs, y, b)
+
+
+def _linear(layer: Linear, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    return save_matmul(layer, x, xs, y, b, addmm=True)
+
+
+# --- activations: relu its output (in place: the input's storage); leaky_relu its input out of
+# place, its output in place; relu6, silu, hardswish, hardsigmoid, hardtanh and mish their input
+# (in place: a copy of it, taken before it is overwritten); sigmoid, tanh and softmax their new
+# output; gelu its input; identity nothing ---
+
+def _save_output(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Output; in place that is the input's storage, shared with whoever saves it next."""
+    out = x if layer.inplace else b.like(x)
+    b.save(out)
+    return out
+
+
+def _save_input(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Input. In place, autograd saves a copy of the input before overwriting it."""
+    if layer.inplace:
+        b.save(b.like(x))
+        return x
+    b.save(x)
+    return b.like(x)
+
+
+def _save_new_output(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    out = b.like(x)
+    b.save(out)
+    return out
+
+
+def _leaky_relu(layer: LeakyReLU, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Out of place its input (LeakyReluBackward0 keeps `self`); in place its output, which
+    is the input's storage (LeakyReluBackward1 keeps `result`)."""
+    if layer.inplace:
+        return _save_output(layer, x, xs, y, b)
+    b.save(x)
+    return b.like(x)
+
+
+def _gelu(layer: GELU, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    b.save(x)
+    return b.like(x)
+
+
+def _softmax(layer: Softmax, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Its output. CUDA's autocast runs softmax in fp32 (a low input is cast first, the
+    output is fp32); CPU's runs it in the input's dtype."""
+    if b.precision.autocast and b.precision.device == "cuda":
+        x = b.cast(x, "fp32")
+    return _save_new_output(layer, x, xs, y, b)
+
+
+def _itself(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """x itself: no tensor, nothing saved."""
+    return x
+
+
+# --- norms: the input and a mean and an inverse std per normalised group; group and instance
+# norm save a contiguous copy of a view (a chunk or crop) instead of the view ---
+
+def stat_dtype(x: Tensor, b: StepBuilder, weighted: bool) -> str:
+    """The dtype of a norm's saved mean and inverse std. PyTorch's norms keep them in fp32 for a
+    bf16/fp16 input only when an fp32 tensor takes part ("mixed type": an affine weight, BN's
+    running statistics); otherwise in the input's dtype. Measured for batch, layer, group and
+    instance norm, torch 2.13 CPU."""
+    if not weighted:
+        return x.dtype
+    param = b.precision.param_dtype
+    if x.dtype == param:
+        return param
+    return promote(x.dtype, param)
+
+
+def fp32_on_cuda(x: Tensor, b: StepBuilder) -> Tensor:
+    """CUDA's autocast runs layer_norm and group_norm in fp32 (its fp32 op list): a low input is
+    cast to a new fp32 copy, which is what the op saves. CPU's autocast leaves them alone."""
+    if b.precision.autocast and b.precision.device == "cuda":
+        return b.cast(x, "fp32")
+    return x
+
+
+def _batchnorm(layer: BatchNorm, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Input, plus the batch mean and inverse std per channel: fp32 under autocast (the
+    running statistics are fp32), else the input's dtype (fp64 in fp64)."""
+    b.save(x, b.new(0, stat_dtype(x, b, weighted=True), fixed=2 * xs[0]))
+    return b.like(x)  # y is x's shape
+
+
+def _lrn(layer: LRN, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """PyTorch's composite `local_response_norm`: x / (k + alpha * avg_pool3d(pad(x^2)))^beta saves
+    the input, the channel-padded square (C + size - 1 channels), the base of the power and the
+    power. Under autocast the power runs in fp32 (so does the output), and on CPU avg_pool3d too."""
+    c, h, w = xs
+    wide = promote(x.dtype, "fp32") if b.precision.autocast else x.dtype
+    padded_dtype = wide if b.precision.device == "cpu" else x.dtype
+    padded = b.new((c + layer.size - 1) * h * w, padded_dtype)
+    base, power = b.like(x, dtype=wide), b.like(x, dtype=wide)
+    b.save(x, padded, base, power)
+    return b.like(x, dtype=wide)
+
+
+def _layer_norm(layer: LayerNorm, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Input (for `channels` the NHWC view of it: the same storage), and a mean and an rstd
+    per normalised group: H·W per sample (channels) or 1 (chw); fp32 with an affine weight
+    under autocast, else the input's dtype. Output new, in the input's dtype (CUDA autocast:
+    fp32, see `fp32_on_cuda`)."""
+    x = fp32_on_cuda(x, b)
+    groups = xs[1] * xs[2] if layer.over == "channels" else 1
+    b.save(x, b.new(2 * groups, stat_dtype(x, b, layer.elementwise_affine)))
+    return b.like(x)
+
+
+def _group_norm(layer: GroupNorm, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Input (a contiguous copy of a view), and a mean and an rstd per group and sample, fp32
+    with an affine weight under autocast, else the input's dtype. Output new."""
+    if not x.contiguous:  # a view is copied; a channels-last map is used as it is
+        x = b.contiguous(x, xs)
+    x = fp32_on_cuda(x, b)
+    b.save(x, b.new(2 * layer.groups, stat_dtype(x, b, layer.affine)))
+    return b.like(x)
+
+
+def _instance_norm(layer: InstanceNorm, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """PyTorch runs batch_norm on the (1, N·C, H, W) reshape of the input (a copy of a view),
+    which saves it with a mean and an inverse std per channel and sample, plus per-sample
+    repeats of the weight (affine) and of both running statistics (track_running_stats):
+    (2 + affine + 2·track) x C per sample, fp32 with affine under autocast, else the input's
+    dtype (the running statistics are cast to it)."""
+    x = b.contiguous(x, xs)
+    count = 2 + (1 if layer.affine else 0) + (2 if layer.track_running_stats else 0)
+    b.save(x, b.new(count * xs[0], stat_dtype(x, b, layer.affine)))
+    return b.like(x)
+
+
+# --- pools ---
+
+def _save_input_and_indices(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Input, and the argmax of every output element as int64 (max pools; the adaptive one at
+    every output size, 1x1 included: unlike the average, PyTorch has no shortcut for it)."""
+    b.save(x, b.new(numel(y), "int64"))
+    return b.like(x, y)
+
+
+def _avgpool(layer: AvgPool, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Input (its backward reads only the shape, but the input is what autograd saves)."""
+    b.save(x)
+    return b.like(x, y)
+
+
+def _adaptive_avgpool(layer: AdaptiveAvgPool, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Input; to 1x1 PyTorch computes a mean instead, which saves nothing."""
+    if pair(layer.output) != (1, 1):
+        b.save(x)
+    return b.like(x, y)
+
+
+def _new_output(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """A new output tensor; nothing saved (the backward needs only the sizes: a global mean,
+    pixel (un)shuffle, upsampling)."""
+    return b.like(x, y)
+
+
+# --- moving elements ---
+
+def _flatten(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """A view of its input: same storage, nothing saved (where PyTorch cannot view it flat, a
+    crop or a channels-last map, it copies: `StepBuilder.reshape`)."""
+    return b.reshape(x, y, xs)
+
+
+def _dropout(layer: Dropout, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """A mask: bool from CUDA's fused kernel (out of place, 0 < p < 1); elsewhere (CPU, in
+    place) a scaled noise tensor in the input's dtype. p = 1 multiplies by a 0-d zero: that
+    scalar is saved (one element, on both devices: the fused kernel needs p < 1). p = 0
+    returns the input itself."""
+    if layer.p == 0:
+        return x
+    if layer.p == 1:
+        b.save(b.new(0, x.dtype, fixed=1))
+    else:
+        fused = b.precision.device == "cuda" and not layer.inplace
+        b.save(b.like(x, dtype="bool" if fused else None))
+    return x if layer.inplace else b.like(x)
+
+
+def _chunk(layer: Chunk, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """A view: x's storage (and its strides), nothing saved."""
+    return b.view(x, y, "channels", strides=x.map_strides(xs))
+
+
+def _channel_shuffle(layer: ChannelShuffle, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """A copy in the shuffled order; with 1 group or one channel per group the transpose only
+    swaps a size-1 dimension, and `contiguous()` returns a contiguous input itself (a view of
+    its storage) and copies a view or a channels-last map (measured)."""
+    if layer.groups in (1, xs[0]):
+        return b.contiguous(x, xs)
+    return b.like(x)
+
+
+def _pad(layer: Pad, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Zeros: nothing saved (its backward slices). Reflect: its input; CPU's autocast runs
+    reflection_pad2d in fp32, so a low input is first cast to a new fp32 copy, that copy is
+    saved and the output is fp32 (CUDA's autocast leaves it in the input's dtype)."""
+    if layer.mode == "zeros":
+        return b.like(x, y)
+    if b.precision.autocast and b.precision.device == "cpu":
+        x = b.cast(x, "fp32")
+    b.save(x)
+    return b.like(x, y)
+
+
+def _crop(layer: CenterCrop, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
+    """A view of the first input (itself when nothing is cropped), with the input's strides:
+    whether a later flatten can view it depends on them (`StepBuilder.reshape`)."""
+    return b.view(xs[0], y, "strided", strides=xs[0].map_strides(shapes[0]))
+
+
+def _layer_scale(layer: LayerScale, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Its input (for the parameter's gradient; the parameter, saved for the input's, is not an
+    activation). The product follows type promotion, not autocast: a bf16 x times the fp32
+    parameter is a new fp32 tensor, so under autocast the residual stream after it is fp32."""
+    b.save(x)
+    return b.like(x, dtype=promote(x.dtype, b.precision.param_dtype))
+
+
+def _stochastic_depth(layer: StochasticDepth, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """`input * noise`: the noise is saved (one element per sample for row, one in all for
+    batch, in the input's dtype), the input is not (the noise needs no gradient). p = 0
+    returns the input itself."""
+    if layer.p == 0:
+        return x
+    b.save(b.new(1, x.dtype) if layer.mode == "row" else b.new(0, x.dtype, fixed=1))
+    return b.like(x)
+
+
+# --- merges ---
+
+def _new_merged(layer: Any, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
+    """A new tensor, nothing saved: an add's gradient passes through unchanged (a scale by a
+    Python float neither); a concat's backward only slices."""
+    return b.new(numel(y), promote(*(t.dtype for t in xs)))
+
+
+def _mul(layer: Mul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
+    """Each operand is the other's gradient factor: both saved (one storage when x * x).
+    An operand that needs no gradient does not need the other one saved."""
+    x, g = xs
+    if g.requires_grad:
+        b.save(x)
+    if x.requires_grad:
+        b.save(g)
+    return b.new(numel(y), promote(x.dtype, g.dtype))
+
+
+# --- imported graphs ---
+
+def _opaque(layer: Opaque, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
+    """Unknown: a new output tensor of the traced shape; nothing saved (flagged unknown)."""
+    return b.new(numel(y), promote(*(t.dtype for t in xs)))
+
+
+def _shared(layer: Shared, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
+    """The inner layer's rule. Its parameters need gradients even when its input does not
+    (the graph's builder decides from params, which are 0 here)."""
+    b.grad = True
+    inner = layer.inner
+    return rule_for(inner)(inner, x, xs, y, b)
+
+
+def _reshape(layer: Reshape, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    return b.reshape(x, y, xs)
+
+
+RULES: dict[type, MemoryRule] = {
+    Conv: _conv, ConvTranspose: _conv_transpose, Linear: _linear,
+    # activations
+    ReLU: _save_output, LeakyReLU: _leaky_relu,
+    ReLU6: _save_input, SiLU: _save_input, Hardswish: _save_input, Hardsigmoid: _save_input,
+    Hardtanh: _save_input, Mish: _save_input,
+    Sigmoid: _save_new_output, Tanh: _save_new_output, Softmax: _softmax, GELU: _gelu, Identity: _itself,
+    # norms
+    BatchNorm: _batchnorm, LRN: _lrn, LayerNorm: _layer_norm, GroupNorm: _group_norm, InstanceNorm: _instance_norm,
+    # pools
+    MaxPool: _save_input_and_indices, AdaptiveMaxPool: _save_input_and_indices, AvgPool: _avgpool,
+    AdaptiveAvgPool: _adaptive_avgpool, GlobalAvgPool: _new_output,
+    # moving elements
+    Flatten: _flatten, Dropout: _dropout, Chunk: _chunk, ChannelShuffle: _channel_shuffle,
+    PixelShuffle: _new_output, PixelUnshuffle: _new_output, Upsample: _new_output, Pad: _pad, CenterCrop: _crop,
+    LayerScale: _layer_scale, StochasticDepth: _stochastic_depth,
+    # merges
+    Add: _new_merged, ConcatMerge: _new_merged, Mul: _mul,
+    # imported graphs
+    Opaque: _opaque, Shared: _shared, Reshape: _reshape,
+}
+
+
+def rule_for(layer: Layer) -> MemoryRule:
+    """The rule of the layer's own class; a class without one is a named error."""
+    rule = RULES.get(type(layer))
+    if rule is None:
+        from ..errors import CnnCostError
+        raise CnnCostError(f"layer type '{layer.type_name}' has no memory rule; add its class to "
+                           "cnncost.memory.rules.RULES", type_name=layer.type_name)
+    return rule

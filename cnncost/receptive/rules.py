@@ -1,0 +1,210 @@
+"""The receptive field's rule per layer type: how a layer maps the fields of its inputs to its
+output's (`Field`s, see `paths.py`). One entry per layer class in `RULES`."""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any, Callable
+
+from ..errors import CnnCostError
+from ..graph import GraphNode
+from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
+                          SiLU, Softmax, Tanh)
+from ..layers.base import Layer
+from ..layers.conv import Conv, ConvTranspose, padding_pairs
+from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.linear import Dropout, Flatten, Linear
+from ..layers.merge import Add, ConcatMerge, Mul
+from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
+from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
+from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
+from ..layers.scale import LayerScale, StochasticDepth
+from ..shapes import Shape, pair
+from .paths import (Axis, Field, classes, constant_axis, hull, map_axis, plain, ratio, shift_axis,
+                    window_axis)
+
+Rule = Callable[[Any, GraphNode, list[Field]], Field]
+
+
+def _same(layer: Any, node: GraphNode, ins: list[Field]) -> Field:
+    return ins[0]
+
+
+def per_axis(x: Field, make: Callable[[int, Axis], Axis], reduce: Shape | None = None) -> Field:
+    """Each axis of each class through `make`; `reduce` (the input shape): the layer reduces the
+    whole map."""
+    span = x.span
+    if reduce is not None and span is None:
+        span = x.reach(reduce)
+    paths = [(make(0, h), make(1, w)) for h, w in x.paths]
+    return Field(classes(paths, whole_map=span is not None), x.image, span, x.note)
+
+
+def _conv(layer: Conv, node: GraphNode, ins: list[Field]) -> Field:
+    kernel, stride, dilation = pair(layer.kernel), pair(layer.stride), pair(layer.dilation)
+    pads = padding_pairs(layer.padding, kernel, dilation)
+    return per_axis(ins[0], lambda i, ax: window_axis(ax, kernel[i], stride[i], pads[i][0], dilation[i]))
+
+
+def _pool(layer: MaxPool | AvgPool, node: GraphNode, ins: list[Field]) -> Field:
+    kernel, stride, padding = pair(layer.kernel), pair(layer.effective_stride), pair(layer.padding)
+    return per_axis(ins[0], lambda i, ax: window_axis(ax, kernel[i], stride[i], padding[i]))
+
+
+def _pixel_unshuffle(layer: PixelUnshuffle, node: GraphNode, ins: list[Field]) -> Field:
+    r = layer.factor
+    return per_axis(ins[0], lambda i, ax: window_axis(ax, r, r, 0))
+
+
+def _conv_transpose(layer: ConvTranspose, node: GraphNode, ins: list[Field]) -> Field:
+    """Input i reaches output i*stride - padding + m*dilation through tap m (output_padding only
+    adds positions at the end)."""
+    kernel, stride, padding, dilation = (pair(layer.kernel), pair(layer.stride), pair(layer.padding),
+                                         pair(layer.dilation))
+
+    def make(i: int, ax: Axis) -> Axis:
+        k, s, p, d = kernel[i], stride[i], padding[i], dilation[i]
+        return map_axis(ax, 1, s, lambda v: [(v + p - m * d) // s for m in range(k) if (v + p - m * d) % s == 0])
+    return per_axis(ins[0], make)
+
+
+def _upsample(layer: Upsample, node: GraphNode, ins: list[Field]) -> Field:
+    """PyTorch's source index of output v, with scale = input / output size (1 / scale_factor where
+    given): nearest floor(v * scale); bilinear (v + 1/2) * scale - 1/2, or v * (in - 1) / (out - 1)
+    with align_corners, reading floor(src) and, unless src is whole, the next."""
+    factors = None if layer.scale_factor is None else pair(layer.scale_factor)
+    bilinear = layer.mode == "bilinear"
+
+    def make(i: int, ax: Axis) -> Axis:
+        n_in, n_out = node.input_shape[1 + i], node.output_shape[1 + i]
+        if n_in == 1:  # PyTorch clamps the source index: every output reads the one input position
+            return constant_axis(ax)
+        if bilinear and layer.align_corners:
+            scale, shift = (Fraction(n_in - 1, n_out - 1) if n_out > 1 else Fraction(n_in)), Fraction(0)
+        else:
+            scale = 1 / Fraction(repr(float(factors[i]))) if factors else Fraction(n_in, n_out)
+            shift = (scale - 1) / 2 if bilinear else Fraction(0)
+
+        def reads(v: int) -> tuple[int, ...]:
+            src = v * scale + shift
+            first = math.floor(src)
+            return (first, first + 1) if bilinear and src != first else (first,)
+        return map_axis(ax, *ratio(scale), reads)
+    return per_axis(ins[0], make)
+
+
+def _pixel_shuffle(layer: PixelShuffle, node: GraphNode, ins: list[Field]) -> Field:
+    r = layer.factor
+    return per_axis(ins[0], lambda i, ax: map_axis(ax, 1, r, lambda v: (v // r,)))
+
+
+def _adaptive(layer: AdaptiveAvgPool | AdaptiveMaxPool | GlobalAvgPool, node: GraphNode, ins: list[Field]) -> Field:
+    """PyTorch's bins: output v pools input floor(v * n / o) ... ceil((v + 1) * n / o) - 1."""
+    def make(i: int, ax: Axis) -> Axis:
+        n, o = node.input_shape[1 + i], node.output_shape[1 + i]
+        return map_axis(ax, *ratio(Fraction(n, o)), lambda v: range(v * n // o, -(-(v + 1) * n // o)))
+    return per_axis(ins[0], make, reduce=node.input_shape if node.output_shape[1:] == (1, 1) else None)
+
+
+def _flatten(layer: Flatten, node: GraphNode, ins: list[Field]) -> Field:
+    shape = node.input_shape
+    if len(shape) != 3:
+        return ins[0]
+    return per_axis(ins[0], lambda i, ax: window_axis(ax, shape[1 + i], shape[1 + i], 0), reduce=shape)
+
+
+def _linear(layer: Linear, node: GraphNode, ins: list[Field]) -> Field:
+    return ins[0]  # a flat vector: flatten or a linear made it, and they see the whole map
+
+
+def _pad(layer: Pad, node: GraphNode, ins: list[Field]) -> Field:
+    left, right, top, bottom = layer.sides()
+    return per_axis(ins[0], lambda i, ax: shift_axis(ax, -(top, left)[i]))
+
+
+def _crop(layer: CenterCrop, node: GraphNode, ins: list[Field]) -> Field:
+    """torchvision's centre offsets (round half to even); a second input gives only the size."""
+    _, h, w = node.input_shapes[0]
+    # as torch_modules.center_offsets (which imports torch): Python's round of (size - crop) / 2
+    offsets = (int(round((h - node.output_shape[1]) / 2.0)), int(round((w - node.output_shape[2]) / 2.0)))
+    return per_axis(ins[0], lambda i, ax: shift_axis(ax, offsets[i]))
+
+
+def _merge(layer: Add | Mul | ConcatMerge, node: GraphNode, ins: list[Field]) -> Field:
+    """The union of the inputs' classes (an input of one position along an axis the output has
+    more of is broadcast: stride 0 there)."""
+    out = node.output_shape
+    inherited = next((f.note for f in ins if f.note), "")  # an approximation holds for every row after it
+    if len(out) != 3:  # flat vectors: each saw its whole map
+        span = hull([f.span for f in ins if f.span is not None])
+        return Field(ins[0].paths, ins[0].image, span, inherited)
+    per_input = []
+    for f, shape in zip(ins, node.input_shapes):
+        paths = list(f.paths)
+        for i in (0, 1):
+            if len(shape) == 3 and shape[1 + i] == 1 and out[1 + i] > 1:
+                paths = [(constant_axis(h), w) if i == 0 else (h, constant_axis(w)) for h, w in paths]
+        per_input.append(paths)
+    # classes keep their own strides, so every position stays exact; but the row then has no one
+    # stride (`stride_axis` picks the largest field's) and no period (its sizes are the map's)
+    jumps = [sorted({p[i].jump for paths in per_input for p in paths if p[i].T}) for i in (0, 1)]
+    notes = [f"{name} {', '.join(str(plain(j)) for j in jumps[i])}" for i, name in enumerate("hw")
+             if len(jumps[i]) > 1]
+    merged = [p for paths in per_input for p in paths]
+    span = None
+    if any(f.span is not None for f in ins):  # a whole-map input: every position sees its pixels and the rest
+        span = hull([f.reach(shape) for f, shape in zip(ins, node.input_shapes)])
+    note = ""
+    if notes and span is None:  # (a whole-map row's field is its span: the strides do not matter)
+        note = (f"at {node.path} the inputs' strides differ ({'; '.join(notes)}): the stride is the largest "
+                "field's, the field the largest over the map's positions")
+    return Field(classes(merged, whole_map=span is not None), ins[0].image, span, note or inherited)
+
+
+def _opaque(layer: Opaque, node: GraphNode, ins: list[Field]) -> Field:
+    """An operation cnncost does not know: assumed to depend on every pixel its inputs reach."""
+    span = hull([f.reach(shape) for f, shape in zip(ins, node.input_shapes)])
+    note = next((f.note for f in ins if f.note), "") or f"{node.path} ({layer.op}) is opaque: assumed to see all of its input"
+    return Field(classes([p for f in ins for p in f.paths], whole_map=True), ins[0].image, span, note)
+
+
+def _shared(layer: Shared, node: GraphNode, ins: list[Field]) -> Field:
+    """A module called again: its layer's rule."""
+    inner = layer.inner
+    return rule_for(inner)(inner, node, ins)
+
+
+def _reshape(layer: Reshape, node: GraphNode, ins: list[Field]) -> Field:
+    """Channels regrouped over the same H x W: nothing moves; any other reshape of a map mixes its
+    positions, and is taken as seeing the whole map (as flatten)."""
+    shape, out = node.input_shape, node.output_shape
+    if len(shape) != 3 or (len(out) == 3 and out[1:] == shape[1:]):
+        return ins[0]
+    return per_axis(ins[0], lambda i, ax: window_axis(ax, shape[1 + i], shape[1 + i], 0), reduce=shape)
+
+
+RULES: dict[type, Rule] = {
+    Conv: _conv, ConvTranspose: _conv_transpose,
+    MaxPool: _pool, AvgPool: _pool, PixelUnshuffle: _pixel_unshuffle,
+    AdaptiveAvgPool: _adaptive, AdaptiveMaxPool: _adaptive, GlobalAvgPool: _adaptive,
+    Upsample: _upsample, PixelShuffle: _pixel_shuffle,
+    Pad: _pad, CenterCrop: _crop,
+    Add: _merge, Mul: _merge, ConcatMerge: _merge,
+    Flatten: _flatten, Linear: _linear,
+    # element-wise in H and W: activations, norms (statistics not counted), dropout, channel ops
+    ReLU: _same, ReLU6: _same, LeakyReLU: _same, SiLU: _same, Hardswish: _same, Hardsigmoid: _same,
+    Hardtanh: _same, Mish: _same, Sigmoid: _same, Tanh: _same, GELU: _same, Softmax: _same, Identity: _same,
+    BatchNorm: _same, LRN: _same, LayerNorm: _same, GroupNorm: _same, InstanceNorm: _same,
+    Dropout: _same, Chunk: _same, ChannelShuffle: _same, LayerScale: _same, StochasticDepth: _same,
+    # imported graphs
+    Opaque: _opaque, Shared: _shared, Reshape: _reshape,
+}
+
+
+def rule_for(layer: Layer) -> Rule:
+    """The rule of the layer's own class; a class without one is a named error."""
+    rule = RULES.get(type(layer))
+    if rule is None:
+        raise CnnCostError(f"layer type '{layer.type_name}' has no receptive-field rule; add its class to "
+                           "cnncost.receptive.rules.RULES", type_name=layer.type_name)
+    return rule
