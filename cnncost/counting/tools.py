@@ -9,6 +9,7 @@ from .allops import ALLOPS
 from .convention import ZERO, Convention
 from .flopcounter import FLOPCOUNTER, FLOPCOUNTER_TRAIN
 from .fvcore import FVCORE
+from .names import TOOL_NAMES
 from .impl import Impl, eval_visible
 from .profiles import PROFILES, Profile, impls
 from .ptflops import PTFLOPS
@@ -26,10 +27,12 @@ if TYPE_CHECKING:
 __all__ = ["TOOLS", "Count", "ops", "tool_params", "param_split", "torchinfo_sizes", "training", "Training",
            "profile_for", "implementations", "frozen_nodes", "needs_grad", "Profile", "Impl", "describe"]
 
-# Tools in the order the docs list them. flopcounter-train and torchscan-macs are the tools' second figures.
-TOOLS: dict[str, Convention] = {convention.name: convention for convention in (
+_CONVENTIONS = {convention.name: convention for convention in (
     FLOPCOUNTER, TORCHVISION, FVCORE, PTFLOPS, PTFLOPS_ATEN, THOP, TORCHINFO, TORCHSCAN, TORCHSCAN_MACS,
     FLOPCOUNTER_TRAIN, ALLOPS)}
+# In the order counting.names lists them (the command line's choices): a name there without a
+# convention here fails at import.
+TOOLS: dict[str, Convention] = {name: _CONVENTIONS[name] for name in TOOL_NAMES}
 ALIASES = {"ptflops_aten": "ptflops-aten", "torchscan_macs": "torchscan-macs", "fcm": "flopcounter",
            "flop_counter": "flopcounter", "flopcountermode": "flopcounter", "all-ops": "allops",
            "flopcounter_train": "flopcounter-train"}
