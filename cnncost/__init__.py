@@ -36,7 +36,7 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "analyze", "compile"
 
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml
-         "receptive_field": "receptive", "receptive_frame": "receptive", "zoo_frame": "frames", "sweep": "sweep",
+         "receptive_field": "receptive", "receptive_frame": "receptive", "zoo_frame": "frames", "sweep": "sweeps",
          "from_torch": "importers", "from_onnx": "importers"}
 
 
