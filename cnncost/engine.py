@@ -1,18 +1,13 @@
-"""The cost engine's view of a net: its compiled graph (`cnncost.graph`), whose nodes carry the
-exact per-sample counts. Batch, dtype and optimizer are applied later, in `report`."""
+"""`analyze`: a net's compiled graph (`cnncost.graph`), whose nodes carry the exact per-sample
+counts (batch, dtype and optimizer are applied by the cost pass, `cnncost.costs`); and how the
+torch backend names a row's module."""
 from __future__ import annotations
 
-from .graph import BlockSpan, Graph, GraphNode, compile
+from .graph import Graph, compile
 from .net import Net
 from .shapes import Shape
 
 MERGE_KINDS = ("concat", "add", "mul")  # rows `<block>.<kind>` that a block's merge emits
-
-# The names this module has always exported.
-Analysis = Graph
-LayerCost = GraphNode
-
-__all__ = ["analyze", "Analysis", "LayerCost", "BlockSpan", "MERGE_KINDS", "module_path"]
 
 
 def module_path(path: str, type_name: str) -> str:
@@ -25,7 +20,7 @@ def analyze(net: Net, input: Shape | None = None) -> Graph:
 
     >>> from cnncost import Net, Conv, analyze
     >>> a = analyze(Net("n", input=(3, 8, 8), layers=[Conv(out=4, kernel=3)]))
-    >>> a.leaves[1].output_shape, a.leaves[1].params, a.leaves[1].macs
+    >>> a.nodes[1].output_shape, a.nodes[1].params, a.nodes[1].macs
     ((4, 6, 6), 112, 3888)
     """
     return compile(net, input)
