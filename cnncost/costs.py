@@ -15,6 +15,7 @@ The rules stated here, once:
 from __future__ import annotations
 
 import operator
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -22,17 +23,13 @@ from .columns import COLUMNS, Column, row_columns, unknown_names
 from .counting.training import backward_per_mac
 from .shapes import numel
 
-# The per-sample node quantities (the names a column's formula reads from `q`, besides the
-# configuration's batch, element_bytes and param_copies).
-QUANTITIES = ("stored", "input", "params", "macs", "backward", "saved_per_sample", "saved_per_step", "ops")
-
-
 @dataclass(frozen=True)
 class Quantities:
-    """What a formula reads: ints (a row, a total), numpy arrays (a sweep) or `Elementwise`
-    lists (all rows of a table at once). Optional ones are None where not computed."""
+    """What a formula reads: per node (lists, `node_costs`), per row or in total (ints), for all
+    rows of a table at once (`Elementwise` lists) or per configuration of a sweep (numpy arrays).
+    Optional ones are None where not computed: they decide which figures exist (`Column.needs`)."""
 
-    batch: Any
+    batch: Any  # the configuration: these three fields first (`per_node` skips them)
     element_bytes: Any
     param_copies: Any
     stored: Any  # activation elements the layers store, per sample (the input not included)
@@ -45,26 +42,14 @@ class Quantities:
     ops: Any = None  # a peer tool's count, whole batch, in its unit
     peak: Any = None  # a training step's peak bytes (sweeps)
 
-
-@dataclass(frozen=True)
-class NodeCosts:
-    """The quantities of every node of a graph (graph order), per sample except `ops`, and the
-    figures each node does not know (None when every node knows every figure)."""
-
-    stored: list[int]
-    input: list[int]
-    params: list[int]
-    macs: list[int]
-    backward: list[int]
-    saved_per_sample: list[int] | None = None
-    saved_per_step: list[int] | None = None
-    ops: list[int] | None = None
-    unknown: list[tuple[str, ...]] | None = None
-
     @property
     def optional(self) -> tuple[str, ...]:
-        """The optional quantities computed ('saved', 'ops'): they decide which figures exist."""
+        """The optional quantities present, as `Column.needs` names them ('saved', 'ops')."""
         return tuple(k for k, v in (("saved", self.saved_per_sample), ("ops", self.ops)) if v is not None)
+
+    def per_node(self) -> dict[str, Any]:
+        """The quantities present that are not the configuration, by name."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)[3:] if getattr(self, f.name) is not None}
 
 
 def activation_weights(graph: Any, rule: str) -> tuple[list[int], list[int]]:
@@ -86,31 +71,33 @@ def activation_weights(graph: Any, rule: str) -> tuple[list[int], list[int]]:
     return counted, outputs
 
 
-def node_costs(graph: Any, activations: str = "all", frozen: tuple[bool, ...] | None = None, step: Any = None,
-               ops: tuple[int, ...] | None = None) -> NodeCosts:
-    """Every node's quantities. `frozen`: per node, no weight gradient; `step` (a
-    `cnncost.memory.StepMemory`) adds saved bytes; `ops` a tool's count per node."""
+def node_costs(graph: Any, options: Any, frozen: tuple[bool, ...] | None = None, step: Any = None,
+               ops: tuple[int, ...] | None = None) -> tuple[Quantities, list[tuple[str, ...]] | None]:
+    """Every node's quantities (lists in graph order) under `options` (a `cnncost.Options`), and
+    the figures each node does not know (None when every node knows every figure). `frozen`: per
+    node, no weight gradient; `step` (a `cnncost.memory.StepMemory`) adds saved bytes; `ops` a
+    tool's count per node."""
     nodes = graph.nodes
-    counted, outputs = activation_weights(graph, activations)
-    if activations == "lecture":
+    counted, outputs = activation_weights(graph, options.activations)
+    if options.activations == "lecture":
         made = [c * node.activations + o * numel(node.output_shape) for node, c, o in zip(nodes, counted, outputs)]
     else:
         made = [node.activations for node in nodes]
-    stored, inputs = [0] + made[1:], [made[0]] + [0] * (len(nodes) - 1)
     per_mac = backward_per_mac(graph, frozen or (False,) * len(nodes))
     macs = [node.macs for node in nodes]
     saved_per_sample = saved_per_step = None
     if step is not None:
         saved_per_sample, saved_per_step = _saved_per_node(graph, step)
+    quantities = Quantities(options.batch, options.bytes_per_element, options.param_copies,
+                            stored=[0] + made[1:], input=[made[0]] + [0] * (len(nodes) - 1),
+                            params=[node.params for node in nodes], macs=macs,
+                            backward=[w * m for w, m in zip(per_mac, macs)], saved_per_sample=saved_per_sample,
+                            saved_per_step=saved_per_step, ops=None if ops is None else list(ops))
     declared = [getattr(node.layer, "counts_unknown", ()) for node in nodes]
-    unknown = None
-    if any(declared):
-        have = {k for k, v in (("saved", step), ("ops", ops)) if v is not None}
-        present = {c.name for c in COLUMNS.values() if set(c.needs) <= have}
-        unknown = [tuple(k for k in unknown_names(d) if k in present) if d else () for d in declared]
-    return NodeCosts(stored, inputs, [node.params for node in nodes], macs,
-                     [w * m for w, m in zip(per_mac, macs)], saved_per_sample, saved_per_step,
-                     None if ops is None else list(ops), unknown)
+    if not any(declared):
+        return quantities, None
+    present = {c.name for c in COLUMNS.values() if set(c.needs) <= set(quantities.optional)}
+    return quantities, [tuple(k for k in unknown_names(d) if k in present) if d else () for d in declared]
 
 
 def _saved_per_node(graph: Any, step: Any) -> tuple[list[int], list[int]]:

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from .columns import COLUMNS, ordered_union
 from .conventions import Options
-from .costs import Elementwise, NodeCosts, Quantities, figure, node_costs, present_columns, row_figures
+from .costs import Elementwise, Quantities, figure, node_costs, present_columns, row_figures
 from .counting.training import TRAINING_CONVENTION, check_patterns, frozen_nodes
 from .formatting import dumps
 from .outputs.frames import report_frame
@@ -159,37 +159,32 @@ def build_report(graph: Any, options: Options, depth: int | None = None, step: A
         counting["freeze"] = list(patterns)
     counting["training_flop_convention"] = TRAINING_CONVENTION
     with paused_gc():
-        costs = node_costs(graph, options.activations, frozen, step, ops)
-        return _report(graph, options, depth, step, costs, counting, per_image)
+        nodes, unknown = node_costs(graph, options, frozen, step, ops)
+        return _report(graph, options, depth, step, nodes, unknown, counting, per_image)
 
 
-def _quantities(options: Options, values: dict[str, Any]) -> Quantities:
-    return Quantities(batch=options.batch, element_bytes=options.bytes_per_element,
-                      param_copies=options.param_copies, **values)
-
-
-def _report(graph: Any, options: Options, depth: int | None, step: Any, costs: NodeCosts,
-            counting: dict[str, Any], per_image: bool) -> Report:
+def _report(graph: Any, options: Options, depth: int | None, step: Any, nodes: Quantities,
+            unknown: list[tuple[str, ...]] | None, counting: dict[str, Any], per_image: bool) -> Report:
+    """The rows: node quantities summed per row (`cnncost.rollup`), every figure from them."""
     layout = row_layout(graph, depth)
-    columns = present_columns(costs.optional, per_image)
+    columns = present_columns(nodes.optional, per_image)
     names = tuple(c.name for c in columns)
-    per_node = {f.name: getattr(costs, f.name) for f in dataclasses.fields(costs)
-                if f.name != "unknown" and getattr(costs, f.name) is not None}
-    per_row = _quantities(options, {k: Elementwise(layout.sum(v)) for k, v in per_node.items()})
+    per_node = nodes.per_node()
+    per_row = dataclasses.replace(nodes, **{k: Elementwise(layout.sum(v)) for k, v in per_node.items()})
     n = len(layout.heads)
     table = zip(*row_figures(columns, per_row, n, per_image))
     unknown_layers: dict[str, tuple[str, ...]] = {}
-    if costs.unknown is not None:
-        for node, node_unknown in zip(graph.nodes, costs.unknown):
+    if unknown is not None:
+        for node, node_unknown in zip(graph.nodes, unknown):
             for key in node_unknown:
                 unknown_layers[key] = unknown_layers.get(key, ()) + (node.path,)
-        row_unknown = layout.union(costs.unknown)
+        row_unknown = layout.union(unknown)
     else:
         row_unknown = [()] * n
     rows = tuple(Row(h.name, h.type, h.name.count("."), h.attrs, h.input_shape, h.output_shape,
                      dict(zip(names, values)), unknown)
                  for h, values, unknown in zip(layout.heads, table, row_unknown))
-    total = _quantities(options, {k: sum(v) for k, v in per_node.items()})
+    total = dataclasses.replace(nodes, **{k: sum(v) for k, v in per_node.items()})
     totals = Row("total", "total", 0, "", graph.nodes[0].input_shape, graph.output_shape,
                  {c.name: figure(c, total, per_image) for c in columns}, ordered_union([tuple(unknown_layers)]))
     return Report(graph.name, options, depth, rows, totals, step, counting, graph, unknown_layers)

@@ -35,15 +35,18 @@ SAFE = 2**58  # int64 is used when every per-sample count at the grid's largest 
 
 @dataclasses.dataclass
 class PerSample:
-    """Per-sample totals at each valid input (numpy arrays, int64 or object): params, MACs,
-    activations of the layers (the input not included) and elements of the input."""
+    """Per-sample totals at each valid input (numpy arrays, int64 or object), named as the cost
+    pass's quantities (`cnncost.costs.Quantities`)."""
 
     inputs: list[Shape]
     params: Any
     macs: Any
-    activations: Any
-    input: Any
+    stored: Any  # activation elements of the layers (the input not included)
+    input: Any  # elements of the input
     backward: Any  # backward FLOPs of one training step (cnncost.counting's exact convention)
+
+    def quantities(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "inputs"}
 
 
 def per_sample(net: Net, inputs: list[Shape], *, activations: str = "all", invalid: str = "raise",
