@@ -73,11 +73,11 @@ def unregister(name: str) -> None:
 
 def _activation_bytes(q: Any) -> Any:
     """The lecture's rule: 2 x activations (forward value and gradient), the input once."""
-    return (2 * q.stored + q.input) * q.batch * q.element_bytes
+    return (2 * q.stored + q.input) * (q.batch * q.element_bytes)  # the configuration's factors first
 
 
 def _param_bytes(q: Any) -> Any:
-    return q.params * q.element_bytes * q.param_copies
+    return q.params * (q.element_bytes * q.param_copies)
 
 
 _MACS = ("macs", "flops")
@@ -87,7 +87,7 @@ for _column in (
     Column("params", lambda q: q.params, "grouped", "params", summary=0, unit="params"),
     Column("macs", lambda q: q.macs * q.batch, header="MACs", unknowable=True, unknown_if=_MACS, summary=1,
            unit="MACs"),
-    Column("flops", lambda q: 2 * q.macs * q.batch, header="FLOPs", unknowable=True, unknown_if=_MACS,
+    Column("flops", lambda q: q.macs * (2 * q.batch), header="FLOPs", unknowable=True, unknown_if=_MACS,
            summary=2, unit="FLOPs"),
     Column("activation_memory_bytes", _activation_bytes, "bytes", "act. mem", hidden_by="saved_bytes",
            summary=4, unit="bytes"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import operator
 import dataclasses
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -83,7 +84,7 @@ def node_costs(graph: Any, options: Any, frozen: tuple[bool, ...] | None = None,
         made = [c * node.activations + o * numel(node.output_shape) for node, c, o in zip(nodes, counted, outputs)]
     else:
         made = [node.activations for node in nodes]
-    per_mac = backward_per_mac(graph, frozen or (False,) * len(nodes))
+    per_mac = _backward_per_mac(graph, frozen or (False,) * len(nodes))
     macs = [node.macs for node in nodes]
     saved_per_sample = saved_per_step = None
     if step is not None:
@@ -98,6 +99,24 @@ def node_costs(graph: Any, options: Any, frozen: tuple[bool, ...] | None = None,
         return quantities, None
     present = {c.name for c in COLUMNS.values() if set(c.needs) <= set(quantities.optional)}
     return quantities, [tuple(k for k in unknown_names(d) if k in present) if d else () for d in declared]
+
+
+_BACKWARD: OrderedDict[tuple[int, tuple[bool, ...]], tuple[Any, tuple[int, ...]]] = OrderedDict()
+
+
+def _backward_per_mac(graph: Any, frozen: tuple[bool, ...]) -> tuple[int, ...]:
+    """`backward_per_mac`, for the last 16 (graph, frozen) pairs asked (a warm table's graph is
+    cached by `compile`); each entry holds its graph, so that its id cannot be reused."""
+    key = (id(graph), frozen)
+    hit = _BACKWARD.get(key)
+    if hit is not None and hit[0] is graph:
+        _BACKWARD.move_to_end(key)
+        return hit[1]
+    per_mac = backward_per_mac(graph, frozen)
+    _BACKWARD[key] = (graph, per_mac)
+    if len(_BACKWARD) > 16:
+        _BACKWARD.popitem(last=False)
+    return per_mac
 
 
 def _saved_per_node(graph: Any, step: Any) -> tuple[list[int], list[int]]:
@@ -177,5 +196,5 @@ def row_figures(columns: tuple[Column, ...], q: Quantities, n: int, per_image: b
     out = []
     for column in columns:
         values = figure(column, q, per_image)
-        out.append(list(values) if isinstance(values, list) else [values] * n)
+        out.append(values if isinstance(values, list) else [values] * n)
     return out

@@ -19,7 +19,7 @@ from .rollup import row_layout
 from .shapes import Shape
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs more than the row's figures; read-only by convention
 class Row:
     """One displayed row, for the whole batch (params are per model). Its figures, one per
     registered column the report has (`cnncost.columns`), read as attributes: `row.macs`; a
@@ -181,7 +181,7 @@ def _report(graph: Any, options: Options, depth: int | None, step: Any, nodes: Q
         row_unknown = layout.union(unknown)
     else:
         row_unknown = [()] * n
-    rows = tuple(Row(h.name, h.type, h.name.count("."), h.attrs, h.input_shape, h.output_shape,
+    rows = tuple(Row(h.path, h.type, h.path.count("."), h.attrs, h.input_shape, h.output_shape,
                      dict(zip(names, values)), unknown)
                  for h, values, unknown in zip(layout.heads, table, row_unknown))
     total = dataclasses.replace(nodes, **{k: sum(v) for k, v in per_node.items()})

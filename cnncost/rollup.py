@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from .columns import ordered_union
 from .shapes import Shape
 
 
-@dataclass(frozen=True)
-class RowHead:
-    """What a displayed row says about itself: its path, type, attributes and shapes."""
+class RowHead(NamedTuple):
+    """What a collapsed block's row says about itself (a node's row: the graph node, which has
+    the same fields)."""
 
-    name: str
+    path: str
     type: str
     attrs: str
     input_shape: Shape
@@ -25,10 +25,10 @@ class RowHead:
 
 @dataclass(frozen=True)
 class RowLayout:
-    """The displayed rows of a graph: `heads[i]` stands for nodes `bounds[i]:bounds[i + 1]`;
-    `per_node`: one row per node (nothing collapsed)."""
+    """The displayed rows of a graph: `heads[i]` (a `RowHead` or a graph node) stands for nodes
+    `bounds[i]:bounds[i + 1]`; `per_node`: one row per node (nothing collapsed)."""
 
-    heads: tuple[RowHead, ...]
+    heads: tuple[Any, ...]
     bounds: tuple[int, ...]
     per_node: bool
 
@@ -52,20 +52,18 @@ def row_layout(graph: Any, depth: int | None) -> RowLayout:
     block at that depth (a node outside any such block keeps its own row)."""
     nodes = graph.nodes
     if depth is None:
-        return RowLayout(tuple(RowHead(n.path, n.type, n.attrs, n.input_shape, n.output_shape) for n in nodes),
-                         tuple(range(len(nodes) + 1)), True)
+        return RowLayout(tuple(nodes), tuple(range(len(nodes) + 1)), True)
     spans = {block.path: block for block in graph.blocks}
-    heads: list[RowHead] = []
+    heads: list[Any] = []
     bounds = [0]
     start = 0
     for key, group in itertools.groupby(nodes, key=lambda node: ".".join(node.path.split(".")[:depth + 1])):
         members = list(group)
         block = spans.get(key)
         if block is None:
-            for n in members:
-                heads.append(RowHead(n.path, n.type, n.attrs, n.input_shape, n.output_shape))
-                start += 1
-                bounds.append(start)
+            heads.extend(members)
+            bounds.extend(range(start + 1, start + len(members) + 1))
+            start += len(members)
             continue
         heads.append(RowHead(block.path, block.type, f"{len(members)} layers", block.input_shape, block.output_shape))
         start += len(members)
