@@ -18,7 +18,7 @@ import operator
 import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .columns import COLUMNS, Column, row_columns, unknown_names
 from .counting.training import backward_per_mac

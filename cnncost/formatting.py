@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from .conventions import MB
-from .errors import escape, format_shape, int_text
+from .errors import escape, int_text
 
 TABLEFMT = {"text": "simple", "markdown": "github", "html": "html", "latex": "latex_booktabs"}
 SCI_FROM = 10**21  # human formats: from here on, scientific notation
