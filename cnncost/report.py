@@ -12,7 +12,7 @@ from .conventions import Options
 from .costs import Elementwise, Quantities, figure, node_costs, present_columns, row_figures
 from .counting.training import TRAINING_CONVENTION, check_patterns, frozen_nodes
 from .formatting import dumps
-from .outputs.frames import report_frame
+from .outputs.dataframe import report_frame
 from .outputs.records import csv_table, report_record, row_record
 from .outputs.tables import render
 from .rollup import row_layout
@@ -121,7 +121,10 @@ class Report:
         proportional to the batch at batch 1, exactly (params and param memory unchanged; saved
         bytes split into its per-image part and `saved_bytes_per_step`; see docs/output.md)."""
         rows = self.rows
-        if per_image and self.graph is not None:
+        if per_image:
+            if self.graph is None:
+                from .errors import CnnCostError
+                raise CnnCostError("a per-image DataFrame needs the graph the report was built from")
             counting = self.counting or {}
             rows = build_report(self.graph, dataclasses.replace(self.options, batch=1), self.depth, self.step,
                                 count_as=counting.get("count_as"), freeze=counting.get("freeze", ()),
