@@ -173,7 +173,8 @@ def _report(graph: Any, options: Options, depth: int | None, step: Any, nodes: Q
     columns = present_columns(nodes.optional, per_image)
     names = tuple(c.name for c in columns)
     per_node = nodes.per_node()
-    per_row = dataclasses.replace(nodes, **{k: Elementwise(layout.sum(v)) for k, v in per_node.items()})
+    config = (nodes.batch, nodes.element_bytes, nodes.param_copies)
+    per_row = Quantities(*config, **{k: Elementwise(layout.sum(v)) for k, v in per_node.items()})
     n = len(layout.heads)
     table = zip(*row_figures(columns, per_row, n, per_image))
     unknown_layers: dict[str, tuple[str, ...]] = {}
@@ -187,7 +188,7 @@ def _report(graph: Any, options: Options, depth: int | None, step: Any, nodes: Q
     rows = tuple(Row(h.path, h.type, h.path.count("."), h.attrs, h.input_shape, h.output_shape,
                      dict(zip(names, values)), unknown)
                  for h, values, unknown in zip(layout.heads, table, row_unknown))
-    total = dataclasses.replace(nodes, **{k: sum(v) for k, v in per_node.items()})
+    total = Quantities(*config, **{k: sum(v) for k, v in per_node.items()})
     totals = Row("total", "total", 0, "", graph.nodes[0].input_shape, graph.output_shape,
                  {c.name: figure(c, total, per_image) for c in columns}, ordered_union([tuple(unknown_layers)]))
     return Report(graph.name, options, depth, rows, totals, step, counting, graph, unknown_layers)

@@ -131,8 +131,9 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
                                "saved_per_step": saved[1].reshape(r, 1, D, 1), "peak": _peak(peaks, b)}
         quantities.append(Quantities(batch=bb, element_bytes=e, param_copies=k, **per_resolution))
     shapes = [(r, B, D, O) for r in R]
+    maxima = [_maxima(q) for q in quantities]
     for column in sweep_columns(memory == "autograd"):
-        columns[column.name] = _column(column, quantities, shapes)
+        columns[column.name] = _column(column, quantities, maxima, shapes)
     frame = pd.DataFrame(columns, copy=False)
     frame.attrs.update({"architecture": name, "memory": memory, "activations": activations,
                         "device": device if memory == "autograd" else None,
@@ -298,11 +299,12 @@ def _config(values: Any, R: list[int], outer: int, n: int, inner: int) -> Any:
     return np.concatenate([np.tile(one, r) for r in R]) if len(R) > 1 else np.tile(one, R[0])
 
 
-def _column(column: Column, quantities: list[Quantities], shapes: list[tuple[int, ...]]) -> Any:
+def _column(column: Column, quantities: list[Quantities], maxima: list[Quantities],
+            shapes: list[tuple[int, ...]]) -> Any:
     """A count column: the column's formula per block of configurations, laid out C-order over
     (resolution, batch, dtype, optimizer). int64 when every value, and every partial result,
-    provably fits: the formula at every quantity's maximum (at least 1) bounds them all."""
-    bound = max(column.formula(_maxima(q)) for q in quantities) if column.monotone else INT64_MAX + 1
+    provably fits: the formula at every quantity's maximum (at least 1: `maxima`) bounds them all."""
+    bound = max(column.formula(m) for m in maxima) if column.monotone else INT64_MAX + 1
     fits = bound <= INT64_MAX
     parts = [np.broadcast_to(column.formula(q if fits else _objects(q)), shape).reshape(-1)
              for q, shape in zip(quantities, shapes)]
