@@ -9,6 +9,13 @@ ints for a table row or its total and on numpy arrays for a sweep, so a sweep eq
 construction. Every output reads the registry: keys and order of JSON, CSV and DataFrames, text
 headers and formats, what compare and zoo_frame show, a sweep's columns and a search's budgets.
 
+Per sample, per batch, per model or per step is what the formula says: `macs * batch` for a
+whole batch, `params` alone per model, `saved_per_sample * batch + saved_per_step` for saved bytes;
+per image (`Report.to_dataframe(per_image=True)`) every formula runs at batch 1, or `per_image`.
+Rows and totals never sum figures: the quantities are summed (over a row's nodes, over all nodes)
+and each figure's formula applied to the sums, so the input counted once in memory, a collapsed
+block and the total all follow from the one formula.
+
 Order: `COLUMNS` is the declaration order (text columns: counts, then bytes; a sweep's columns;
 the order of `unknown` lists); records (JSON, CSV, DataFrame) go section by section (`SECTIONS`).
 """

@@ -14,8 +14,8 @@ The rules stated here, once:
 """
 from __future__ import annotations
 
-import operator
 import dataclasses
+import operator
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -120,8 +120,8 @@ def _backward_per_mac(graph: Any, frozen: tuple[bool, ...]) -> tuple[int, ...]:
 
 
 def _saved_per_node(graph: Any, step: Any) -> tuple[list[int], list[int]]:
-    """Bytes each node saves first for backward, as (per sample, per step); a trace step is
-    charged to the node of its path (or, for a step of a fused node, the nearest enclosing one)."""
+    """Bytes each node saves first for backward, as (per sample, per step): a trace step's bytes
+    go to the node of its path (else of the nearest enclosing path, else the input's)."""
     per_sample, fixed = step.trace._saved_columns()
     nodes = graph.nodes
     steps = step.trace.steps
