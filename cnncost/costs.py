@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections import OrderedDict
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,21 +101,23 @@ def node_costs(graph: Any, options: Any, frozen: tuple[bool, ...] | None = None,
     return quantities, [tuple(k for k in unknown_names(d) if k in present) if d else () for d in declared]
 
 
-_BACKWARD: OrderedDict[tuple[int, tuple[bool, ...]], tuple[Any, tuple[int, ...]]] = OrderedDict()
+# id(graph) -> (a weak reference to it, frozen -> backward FLOPs per MAC): a warm table's graph is
+# cached by `compile`; an entry goes with its graph (nothing here keeps a graph alive).
+_BACKWARD: dict[int, tuple[weakref.ref, dict[tuple[bool, ...], tuple[int, ...]]]] = {}
 
 
 def _backward_per_mac(graph: Any, frozen: tuple[bool, ...]) -> tuple[int, ...]:
-    """`backward_per_mac`, for the last 16 (graph, frozen) pairs asked (a warm table's graph is
-    cached by `compile`); each entry holds its graph, so that its id cannot be reused."""
-    key = (id(graph), frozen)
-    hit = _BACKWARD.get(key)
-    if hit is not None and hit[0] is graph:
-        _BACKWARD.move_to_end(key)
-        return hit[1]
-    per_mac = backward_per_mac(graph, frozen)
-    _BACKWARD[key] = (graph, per_mac)
-    if len(_BACKWARD) > 16:
-        _BACKWARD.popitem(last=False)
+    """`backward_per_mac`, remembered per graph for a few `frozen` masks."""
+    key = id(graph)
+    entry = _BACKWARD.get(key)
+    if entry is None or entry[0]() is not graph:
+        entry = _BACKWARD[key] = (weakref.ref(graph, lambda _, key=key: _BACKWARD.pop(key, None)), {})
+    masks = entry[1]
+    per_mac = masks.get(frozen)
+    if per_mac is None:
+        if len(masks) >= 8:
+            masks.clear()
+        per_mac = masks[frozen] = backward_per_mac(graph, frozen)
     return per_mac
 
 

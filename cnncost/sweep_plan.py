@@ -17,7 +17,7 @@ numpy object arrays of Python ints.
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
+import weakref
 from typing import Any, Iterable
 
 import numpy as np
@@ -177,23 +177,25 @@ def _layer_key(layer: Any) -> Any:
     return key
 
 
-_PLANS: OrderedDict[tuple[Any, ...], tuple[Net, _Plan]] = OrderedDict()  # least recently used first
-PLAN_CACHE_SIZE = 32
+# id(net) -> (a weak reference to it, (channels, lecture, freeze) -> plan): any H and W share a
+# plan; an entry goes with its net (nothing here keeps a net alive).
+_PLANS: dict[int, tuple[weakref.ref, dict[tuple[Any, ...], _Plan]]] = {}
 
 
 def _plan(net: Net, shape: Shape, lecture: bool, freeze: tuple[str, ...] = ()) -> _Plan:
-    """The plan of `net` at input channels `shape[0]` (any H and W share it; the last
-    PLAN_CACHE_SIZE plans are kept, each with its net, so that a key's id cannot be reused);
-    `freeze` patterns remove weight gradients from backward FLOPs, as in `table`."""
-    key = (id(net), shape[:-2], lecture, freeze)
-    hit = _PLANS.get(key)
-    if hit is not None and hit[0] is net:
-        _PLANS.move_to_end(key)
-        return hit[1]
-    plan = _make_plan(net, shape, lecture, freeze)
-    _PLANS[key] = (net, plan)
-    if len(_PLANS) > PLAN_CACHE_SIZE:
-        _PLANS.popitem(last=False)
+    """The plan of `net` at input channels `shape[0]`, remembered per net; `freeze` patterns
+    remove weight gradients from backward FLOPs, as in `table`."""
+    key = id(net)
+    entry = _PLANS.get(key)
+    if entry is None or entry[0]() is not net:
+        entry = _PLANS[key] = (weakref.ref(net, lambda _, key=key: _PLANS.pop(key, None)), {})
+    plans = entry[1]
+    variant = (shape[:-2], lecture, freeze)
+    plan = plans.get(variant)
+    if plan is None:
+        if len(plans) >= 16:
+            plans.clear()
+        plan = plans[variant] = _make_plan(net, shape, lecture, freeze)
     return plan
 
 
