@@ -35,7 +35,7 @@ def measure(archs: list[str], repeat: int) -> dict:
 
         def cold() -> None:  # build the Net from its definition and tabulate it: nothing cached
             cnncost.table(arch.build())
-        rows = len(cnncost.analyze(net).leaves)
+        rows = len(cnncost.compile(net).nodes)
         out["archs"][name] = {"rows": rows, "cold": best_of(repeat, cold),
                               "warm": best_of(repeat, lambda: cnncost.table(name)),
                               "autograd": best_of(max(1, repeat // 2), lambda: cnncost.table(name, memory="autograd"))}

@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--loop-sample", type=int, default=2000, help="tables timed for the loop's rate")
     args = parser.parse_args()
     import cnncost
-    from cnncost.sweep import sweep
+    sweep = cnncost.sweep  # the package exports the function
 
     arch = args.arch
     res100, batch100 = list(range(128, 128 + 4 * 100, 4)), list(range(1, 101))

@@ -8,7 +8,6 @@
 from .api import fit, load, table
 from .compare import Comparison, compare
 from .conventions import Options
-from .engine import analyze
 from .graph import Graph, compile
 from .errors import CnnCostError, ShapeError, SpecError, UnknownArchitecture
 from .layers import (GELU, Add, Mul, LRN, AdaptiveAvgPool, AvgPool, BatchNorm, Concat, Conv, Dropout, Flatten, Gate,
@@ -25,7 +24,7 @@ from .zoo.registry import list_archs
 
 __version__ = "0.1.0"
 
-__all__ = ["table", "fit", "compare", "Comparison", "load", "analyze", "compile", "Graph", "Net", "Report", "Row", "Options", "load_spec", "parse_spec",
+__all__ = ["table", "fit", "compare", "Comparison", "load", "compile", "Graph", "Net", "Report", "Row", "Options", "load_spec", "parse_spec",
            "dump_spec", "list_archs", "register_arch", "CnnCostError", "SpecError", "ShapeError",
            "UnknownArchitecture", "__version__", "zoo_frame", "receptive_field", "receptive_frame",
            # the Python spec language: one dataclass per layer type
@@ -40,7 +39,7 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "analyze", "compile"
 
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml
-         "receptive_field": "receptive", "receptive_frame": "receptive", "zoo_frame": "frames", "sweep": "sweep",
+         "receptive_field": "receptive", "receptive_frame": "receptive", "zoo_frame": "frames", "sweep": "sweeps",
          "from_torch": "importers.torch_trace", "from_onnx": "importers.onnx_graph"}
 
 

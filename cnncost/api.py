@@ -64,8 +64,7 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     net = load(arch, input=input)
     analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
     step = _step(analysis, options.dtype, options.optimizer, device=device) if options.memory == "autograd" else None
-    from .counting.annotate import annotate
-    return annotate(build_report(analysis, options, depth, step), analysis, count_as, freeze, in_place=True)
+    return build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze)
 
 
 def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, dtype: str = "fp32",

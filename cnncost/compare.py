@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .api import table
-from .net import Net
-from .formatting import count_column, dumps, finite_ratio
+from .columns import summary_columns
 from .conventions import SCHEMA_VERSION
+from .formatting import count_column, dumps, finite_ratio
+from .net import Net
+from .outputs.comparison import render_comparison
 from .report import Report, Row
-
-COMPARED = ("params", "macs", "flops", "activations", "activation_memory_bytes", "param_memory_bytes",
-            "memory_bytes")
 
 
 @dataclass(frozen=True)
@@ -30,8 +29,8 @@ class Comparison:
     def ratio(self, index: int, column: str) -> float:
         """The float nearest to the exact ratio; NaN where the baseline's figure is 0, infinity
         past the float range. JSON writes both as null, text as 'n/a' and exact digits."""
-        base = getattr(self.reports[0].totals, column)
-        value = getattr(self.reports[index].totals, column)
+        base = self.reports[0].totals.figures[column]
+        value = self.reports[index].totals.figures[column]
         if not base:
             return float("nan")
         ratio = finite_ratio(value, base)
@@ -60,18 +59,18 @@ class Comparison:
         column, its ratio to the first architecture as in the JSON: the nearest Python float, None
         where the baseline's figure is 0 (dtype object: never NaN)."""
         import pandas as pd
+        compared = [c.name for c in summary_columns()]
         architectures = self.to_dict()["architectures"]
         records = [{k: tuple(v) if k.endswith("_shape") else v for k, v in a.items() if k not in ("ratios", "unknown")}
                    for a in architectures]
-        frame = pd.DataFrame({key: (count_column([r[key] for r in records]) if key in COMPARED
+        frame = pd.DataFrame({key: (count_column([r[key] for r in records]) if key in compared
                                     else pd.Series([r[key] for r in records], dtype=object))
                               for key in records[0]})
-        for column in COMPARED:
+        for column in compared:
             frame[f"{column}_ratio"] = pd.Series([a["ratios"][column] for a in architectures], dtype=object)
         return frame.set_index("name")
 
     def to_text(self, fmt: str = "text") -> str:
-        from .formatting import render_comparison
         return render_comparison(self, fmt)
 
     def _repr_html_(self) -> str:
@@ -82,13 +81,14 @@ class Comparison:
 
 
 def _record(name: str, totals: Row, base: Row) -> dict[str, Any]:
-    unknown = [column for column in COMPARED if column in totals.unknown]
+    compared = [c.name for c in summary_columns()]
+    unknown = [column for column in compared if column in totals.unknown]
     out: dict[str, Any] = {"name": name, "input_shape": list(totals.input_shape),
                            "output_shape": list(totals.output_shape),
-                           **{column: None if column in unknown else getattr(totals, column) for column in COMPARED},
+                           **{column: None if column in unknown else totals.figures[column] for column in compared},
                            "ratios": {column: None if column in totals.unknown or column in base.unknown
-                                      else finite_ratio(getattr(totals, column), getattr(base, column))
-                                      for column in COMPARED}}
+                                      else finite_ratio(totals.figures[column], base.figures[column])
+                                      for column in compared}}
     if unknown:
         out["unknown"] = unknown
     return out

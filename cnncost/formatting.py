@@ -1,4 +1,4 @@
-"""Turning a Report into text for people (text, markdown, html, latex) or machines (csv, json).
+"""Exact figures as text: numbers for people, JSON and CSV for machines, tables of text cells.
 
 Rounding happens here and only here, and it is integer arithmetic on the exact figures: no float
 is involved, so nothing overflows past 1.8e308 and no digit is invented past 2^53. Human formats
@@ -16,15 +16,11 @@ import re
 from typing import Any
 
 from .conventions import MB
-from .errors import escape, format_shape, int_text
-from .report import NUMERIC_COLUMNS, Report, Row
+from .errors import escape, int_text
 
-HEADERS = ("layer", "type", "kernel", "output", "activations", "params", "MACs", "FLOPs")
-LECTURE_MEMORY = ("act. mem (MB)", "param mem (MB)", "memory (MB)")
 TABLEFMT = {"text": "simple", "markdown": "github", "html": "html", "latex": "latex_booktabs"}
 SCI_FROM = 10**21  # human formats: from here on, scientific notation
 _LOG10_2 = math.log10(2)
-
 
 # --- exact numbers ---
 
@@ -155,27 +151,6 @@ def finite_ratio(num: int, den: int) -> float | None:
         return None
     return value if math.isfinite(value) else None
 
-
-# --- records ---
-
-_ROW_KEYS = ("name", "type", "depth", "attrs", "input_shape", "output_shape", "activations", "params", "macs",
-             "flops", "activation_memory_bytes", "param_memory_bytes")
-
-
-def row_record(row: Row) -> dict[str, Any]:
-    """`Row.to_dict()` without `dataclasses.asdict`'s deep copies (10x faster on 100,000 rows)."""
-    out = {key: getattr(row, key) for key in _ROW_KEYS}
-    out["input_shape"], out["output_shape"] = list(row.input_shape), list(row.output_shape)
-    out["memory_bytes"] = row.memory_bytes
-    if row.saved_bytes is not None:
-        out["saved_bytes"] = row.saved_bytes
-    if row.unknown:  # unknown figures are null (their known part is no count of the layer)
-        for key in row.unknown:
-            if key in out:
-                out[key] = None
-    return out
-
-
 # --- DataFrames ---
 
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
@@ -252,7 +227,6 @@ def _layout(value: Any, indent: int | None, level: int = 0) -> str:
             items = [inner + _layout(v, indent, level + 1) for v in value]
         return "[\n" + ",\n".join(items) + "\n" + " " * (indent * level) + "]"
     return _compact(value)
-
 
 # --- tables ---
 
@@ -348,7 +322,7 @@ def csv_line(cells: list[object]) -> str:
     return ",".join(out) + "\n"
 
 
-def _title_text(text: str, fmt: str) -> str:
+def title_text(text: str, fmt: str) -> str:
     """Free text around a table: the title and the conventions line."""
     text = escape(text)
     if fmt == "html":
@@ -394,218 +368,6 @@ def si_spaced(value: int, unit: str = "") -> str:
         return f"{text[:-1]} {text[-1]}{unit}"
     return f"{text} {unit}".rstrip()
 
-
-def _known(row: Row, key: str, text: str) -> str:
-    """A cell of a figure the row may not know: '?' where nothing of it is known, '>= x' where
-    only part (a total, a collapsed block over an unknown layer)."""
-    if key not in row.unknown:
-        return text
-    return "?" if not getattr(row, key) else f">= {text}"
-
-
-_MEMORY_KEYS = ("activation_memory_bytes", "param_memory_bytes", "memory_bytes")
-
-
-def _columns(report: Report) -> tuple[list[str], list[str], list[tuple[str, Any]]]:
-    """Headers, alignments and (key, format) per column of a report's table; memory columns in one
-    binary unit each, scaled to the column's largest layer (the total in the same unit)."""
-    spec: list[tuple[str, str, str, Any]] = [
-        ("layer", "left", "name", None), ("type", "left", "type", None), ("kernel", "left", "attrs", None),
-        ("output", "left", "output_shape", None), ("activations", "right", "activations", si_spaced),
-        ("params", "right", "params", grouped), ("MACs", "right", "macs", si_spaced),
-        ("FLOPs", "right", "flops", si_spaced)]
-    if report.totals.ops is not None:  # --count-as TOOL: what that tool reports
-        spec.append(("ops", "right", "ops", si_spaced))
-    memory = (("saved", "saved_bytes"),) if report.step is not None else \
-        (("act. mem", "activation_memory_bytes"), ("param mem", "param_memory_bytes"), ("memory", "memory_bytes"))
-    for label, key in memory:
-        factor, unit = byte_unit([getattr(row, key) for row in report.rows])  # the layers', not the total's
-        spec.append((f"{label} ({unit})", "right", key, lambda v, f=factor: in_unit(v, f)))
-    return [h for h, _, _, _ in spec], [a for _, a, _, _ in spec], [(k, f) for _, _, k, f in spec]
-
-
-def _cells(row: Row, fmt: str, columns: list[tuple[str, Any]]) -> list[str]:
-    out = []
-    for key, form in columns:
-        value = getattr(row, key)
-        if form is None:
-            out.append(format_shape(value) if key == "output_shape" else text_cell(value, fmt))
-        else:
-            out.append(_known(row, key, form(value)))
-    return out
-
-
-def summary_line(report: Report) -> str:
-    """'alexnet: input 3x224x224, 62,378,344 params; per image 1.14 GMACs = 2.27 GFLOPs; per batch
-    of 128: 145.31 GMACs = 290.63 GFLOPs; training memory 1.75 GiB (the lecture's rule)'."""
-    total, batch = report.totals, report.batch
-    bound = "macs" in total.unknown or "flops" in total.unknown
-    sign, eq = (">= ", ", >= ") if bound else ("", " = ")
-
-    def work(macs: int, flops: int) -> str:
-        return f"{sign}{si_spaced(macs, 'MACs')}{eq}{si_spaced(flops, 'FLOPs')}"
-
-    breakdown = report.step_breakdown()
-    memory = (f"training step peak {binary_bytes(breakdown['peak_bytes'])} (autograd; the "
-              f"lecture's rule says {binary_bytes(total.memory_bytes)})" if breakdown is not None
-              else f"training memory {binary_bytes(total.memory_bytes)} (the lecture's rule)")
-    return (f"{report.architecture}: input {format_shape(report.rows[0].output_shape)}, "
-            f"{grouped(total.params)} params; per image {work(total.macs // batch, total.flops // batch)}; "
-            f"per batch of {grouped(batch)}: {work(total.macs, total.flops)}; {memory}")
-
-
-def footer_lines(report: Report) -> list[str]:
-    """torchinfo's footer, in the lecture's memory terms, each figure with its unit; then what is
-    unknown, if anything."""
-    total, options = report.totals, report.options
-    lines = [f"Total params: {grouped(total.params)}"]
-    split = report.param_split()
-    if split is not None:
-        lines += [f"Trainable params: {grouped(split['trainable_params'])}",
-                  f"Non-trainable params: {grouped(split['non_trainable_params'])}",
-                  f"Buffers: {grouped(split['buffers'])} (batch norm running mean and variance, "
-                  "num_batches_tracked; not in params)"]
-    input_bytes = report.rows[0].activation_memory_bytes
-    lines += [f"Input size (batch {grouped(report.batch)}): {binary_bytes(input_bytes)}",
-              f"Forward/backward pass size: {binary_bytes(total.activation_memory_bytes - input_bytes)} "
-              "(2 x activations)",
-              f"Params size: {binary_bytes(total.params * options.bytes_per_element)}; with gradients and "
-              f"optimizer state ({options.param_copies} copies, {options.optimizer}): "
-              f"{binary_bytes(total.param_memory_bytes)}",
-              f"Estimated total size: {binary_bytes(total.memory_bytes)} (the lecture's rule)"]
-    if report.step is not None:
-        breakdown = report.step_breakdown()
-        lines += [f"Saved for backward: {_known(total, 'saved_bytes', binary_bytes(total.saved_bytes))}",
-                  f"Training step peak: {binary_bytes(breakdown['peak_bytes'])} ({breakdown['phase']})"]
-    unknown = report.unknown_counts()
-    if unknown:
-        order = {path: i for layer_paths in unknown.values() for i, path in enumerate(layer_paths)}
-        if report.graph is not None:
-            order = {node.path: i for i, node in enumerate(report.graph.nodes)}
-        paths = sorted({p for layer_paths in unknown.values() for p in layer_paths}, key=lambda p: order.get(p, 0))
-        named = ", ".join(paths[:3]) + (f", ... ({len(paths) - 3} more)" if len(paths) > 3 else "")
-        figures = ", ".join(_FIGURE_NAMES.get(k, k) for k in unknown)
-        lines.append(f"Unknown: {len(paths)} layer{'s' if len(paths) != 1 else ''} ({named}) "
-                     f"{'have' if len(paths) != 1 else 'has'} unknown {figures}: shown '?'; "
-                     "totals marked '>=' are lower bounds")
-    return lines
-
-
-_FIGURE_NAMES = {"macs": "MACs", "flops": "FLOPs", "ops": "ops", "backward_flops": "backward FLOPs",
-                 "training_flops": "training FLOPs", "saved_bytes": "saved bytes"}
-
-
-def render(report: Report, fmt: str) -> str:
-    """Human table: rows, a totals row, a footer (params, buffers, memory, what is unknown) and the
-    conventions that produced the figures; under the 'autograd' memory convention a saved-bytes
-    column and the step's breakdown at its peak. HTML nests rows under their blocks (`details`)."""
-    headers, align, columns = _columns(report)
-    body = [_cells(row, fmt, columns) for row in report.rows]
-    total = _cells(report.totals, fmt, columns)
-    if fmt == "html":
-        table = html_report_table(report, headers, align, body, total)
-    else:
-        table = grid(headers, body + [total], TABLEFMT[fmt], tuple(align))
-    breakdown = report.step_breakdown()
-    if breakdown is not None:
-        table += "\n\n" + breakdown_table(breakdown, fmt)
-    title = _title_text(summary_line(report), fmt)
-    footer = [_title_text(line, fmt) for line in footer_lines(report)]
-    notes = _title_text("Conventions: " + report.options.describe(), fmt)
-    units = _title_text(UNITS_NOTE, fmt)
-    if fmt == "html":
-        return (f"<div class=\"cnncost-report\">\n<p><b>{title}</b></p>\n{table}\n<p>" + "<br>\n".join(footer)
-                + f"</p>\n<p><small>{notes}<br>\n{units}</small></p>\n</div>")
-    if fmt == "latex":
-        return "\n".join([f"% {title}", *(f"% {line}" for line in footer), f"% {notes}", f"% {units}", table])
-    if fmt == "markdown":
-        return f"{title}\n\n{table}\n\n" + "\n".join(f"- {line}" for line in footer) + f"\n\n{notes}\n{units}"
-    return f"{title}\n\n{table}\n\n" + "\n".join(footer) + f"\n\n{notes}\n{units}"
-
-
-# --- HTML ---
-
-_LEFT = ' style="text-align: left;"'
-_RIGHT = ' style="text-align: right;"'
-HTML_NEST = 2  # <details> levels: top-level blocks and their children; deeper rows list flat inside
-
-
-def html_report_table(report: Report, headers: list[str], align: list[str], body: list[list[str]],
-                      total: list[str]) -> str:
-    """The table as HTML for notebooks: every cell aligned by an inline style (which wins over
-    Jupyter's right-aligning CSS): text left, numbers right; the rows of each block inside a
-    `<details>` (collapsed; its summary gives the block's params, MACs and output), up to
-    HTML_NEST levels; a bold total row. One table per run of rows, with the same column widths."""
-    styles = [_LEFT if a == "left" else _RIGHT for a in align]
-    widths = [len(h) for h in headers]
-    for cells in body + [total]:
-        for i, cell in enumerate(cells):
-            widths[i] = max(widths[i], len(cell))
-    width = sum(w + 2 for w in widths)
-    colgroup = "<colgroup>" + "".join(f'<col style="width: {w + 2}ch;">' for w in widths) + "</colgroup>"
-    table_open = f'<table style="table-layout: fixed; width: {width}ch; border-collapse: collapse;">'
-
-    def row_html(cells: list[str], tag: str = "td", bold: bool = False) -> str:
-        if bold:
-            inner = "".join(f"<{tag}{styles[i]}><b>{html.escape(c)}</b></{tag}>" for i, c in enumerate(cells))
-            return f'<tr style="font-weight: bold;">{inner}</tr>'
-        return "<tr>" + "".join(f"<{tag}{styles[i]}>{html.escape(c)}</{tag}>" for i, c in enumerate(cells)) + "</tr>"
-
-    def table(rows: list[str], head: bool = False) -> list[str]:
-        out = [table_open, colgroup]
-        if head:
-            out += ["<thead>", row_html(headers, "th"), "</thead>"]
-        return out + ["<tbody>", *rows, "</tbody>", "</table>"]
-
-    rows = report.rows
-    index = list(range(len(rows)))
-    out: list[str] = []
-    first = [True]
-
-    def emit(members: list[int], level: int) -> None:
-        pending: list[str] = []
-
-        def flush() -> None:
-            if pending or first[0]:
-                out.extend(table(pending, head=first[0]))
-                first[0] = False
-                pending.clear()
-
-        groups: list[tuple[str, list[int]]] = []
-        for i in members:
-            parts = rows[i].name.split(".")
-            key = ".".join(parts[:level + 1])
-            if groups and groups[-1][0] == key:
-                groups[-1][1].append(i)
-            else:
-                groups.append((key, [i]))
-        for key, group in groups:
-            if level >= HTML_NEST or (len(group) == 1 and rows[group[0]].depth <= level):
-                pending.extend(row_html(body[i]) for i in group)
-                continue
-            flush()
-            out.append(f"<details><summary>{_block_summary(report, key, group)}</summary>")
-            emit(group, level + 1)
-            out.append("</details>")
-        if pending:
-            flush()
-
-    emit(index, 0)
-    out.extend(table([row_html(total, bold=True)], head=first[0]))
-    return "\n".join(out)
-
-
-def _block_summary(report: Report, path: str, members: list[int]) -> str:
-    """'<b>layer1</b> (10 rows): 215,808 params, 2.77 GMACs, output 256x56x56', escaped."""
-    rows = [report.rows[i] for i in members]
-    params = sum(r.params for r in rows)
-    macs = sum(r.macs for r in rows)
-    unknown = any("macs" in r.unknown for r in rows)
-    text = (f" ({len(rows)} rows): {grouped(params)} params, {'>= ' if unknown else ''}"
-            f"{si_spaced(macs, 'MACs')}, output {format_shape(rows[-1].output_shape)}")
-    return f"<b>{html.escape(escape(path), quote=True)}</b>{html.escape(escape(text), quote=True)}"
-
-
 def breakdown_table(step: dict, fmt: str = "text") -> str:
     """What the peak moment of a step holds, largest first, with shares of the peak."""
     peak = step["peak_bytes"]
@@ -614,83 +376,9 @@ def breakdown_table(step: dict, fmt: str = "text") -> str:
     body.append(("peak", mebibytes(peak), "100.0%"))
     title = f"{step['mode']} step peak, at {step['phase']}:"
     table = grid(("held", "MiB", "share"), body, TABLEFMT.get(fmt, "simple"), ("left", "right", "right"))
-    title = _title_text(title, fmt)
+    title = title_text(title, fmt)
     if fmt == "html":
         title = f"<p>{title}</p>"
     elif fmt == "latex":
         title = f"% {title}"
     return f"{title}\n{table}"
-
-
-def csv_table(report: Report) -> str:
-    """Exact integers, one line per row plus a 'total' line; the JSON keys as columns. Where a
-    figure is unknown (an opaque layer) its cell is empty and a last column `unknown` names the
-    row's unknown figures, space-separated."""
-    columns = ("name", "type", "depth", "attrs", "input_shape", "output_shape") + NUMERIC_COLUMNS
-    if report.step is not None:
-        columns += ("saved_bytes",)
-    if report.totals.ops is not None:  # --count-as TOOL
-        columns += ("ops", "backward_flops", "training_flops")
-    unknown = bool(report.totals.unknown)
-    lines = [csv_line(list(columns) + (["unknown"] if unknown else []))]
-    for row in report.rows + (report.totals,):
-        record = {c: getattr(row, c) for c in columns}
-        record["input_shape"] = format_shape(row.input_shape)
-        record["output_shape"] = format_shape(row.output_shape)
-        for key in row.unknown:  # an unknown figure is an empty cell (null), named in the last column
-            if key in record:
-                record[key] = None
-        cells = [record[c] for c in columns]
-        if unknown:
-            cells.append(" ".join(k for k in row.unknown if k in record))
-        lines.append(csv_line(cells))
-    return "".join(lines)
-
-
-def render_comparison(comparison, fmt: str) -> str:
-    """Totals side by side, each figure followed by its ratio to the first architecture ('n/a'
-    where the first one's figure is 0)."""
-    if fmt == "csv":
-        return _comparison_csv(comparison)
-    base = comparison.reports[0].totals
-
-    def with_ratio(i: int, column: str, text: str) -> str:
-        if i == 0:
-            return text
-        if column in comparison.reports[i].totals.unknown or column in base.unknown:
-            return f"{text} (n/a)"
-        ratio = ratio_text(getattr(comparison.reports[i].totals, column), getattr(base, column))
-        return f"{text} ({ratio})" if ratio == "n/a" else f"{text} ({ratio}x)"
-
-    reports = comparison.reports
-    body = []
-    for i, report in enumerate(reports):
-        t = report.totals
-        body.append([text_cell(report.architecture, fmt), format_shape(t.input_shape), format_shape(t.output_shape),
-                     with_ratio(i, "params", grouped(t.params)),
-                     with_ratio(i, "macs", _known(t, "macs", si_spaced(t.macs))),
-                     with_ratio(i, "flops", _known(t, "flops", si_spaced(t.flops))),
-                     with_ratio(i, "activation_memory_bytes", binary_bytes(t.activation_memory_bytes)),
-                     with_ratio(i, "memory_bytes", binary_bytes(t.memory_bytes))])
-    headers = ("architecture", "input", "output", "params", "MACs", "FLOPs", "act. mem", "memory")
-    table = grid(headers, body, TABLEFMT[fmt], ("left", "left", "left") + ("right",) * 5)
-    notes = _title_text(f"Ratios are to {comparison.reports[0].architecture} (n/a: its figure is 0). "
-                        "Conventions: " + comparison.reports[0].options.describe() + ". " + UNITS_NOTE
-                        + (". '>=': a lower bound (a layer's count is unknown)"
-                           if any(r.totals.unknown for r in reports) else ""), fmt)
-    if fmt == "html":
-        notes = f"<p><small>{notes}</small></p>"
-    elif fmt == "latex":
-        notes = f"% {notes}"
-    return f"{table}\n\n{notes}"
-
-
-def _comparison_csv(comparison) -> str:
-    data = comparison.to_dict()["architectures"]
-    columns = ["name", "input_shape", "output_shape"] + [k for k in data[0] if k not in
-                                                        ("name", "input_shape", "output_shape", "ratios", "unknown")]
-    lines = [csv_line(columns + [f"{k}_ratio" for k in data[0]["ratios"]])]
-    for record in data:
-        shapes = {k: format_shape(tuple(record[k])) for k in ("input_shape", "output_shape")}
-        lines.append(csv_line([shapes.get(c, record[c]) for c in columns] + list(record["ratios"].values())))
-    return "".join(lines)

@@ -19,9 +19,6 @@ FAMILIES: tuple[tuple[str, str], ...] = (
     ("lraspp", "LR-ASPP"), ("unet", "U-Net"),
 )
 
-TOTALS = ("params", "macs", "flops", "activations", "activation_memory_bytes", "param_memory_bytes",
-          "memory_bytes")
-
 
 def family(name: str) -> str:
     """The family of a built-in name ('resnext50-32x4d' -> 'ResNeXt'); an unknown name's own stem."""
@@ -46,8 +43,10 @@ def zoo_frame(pattern: str = "*", *, batch: int = 128, dtype: str = "fp32", opti
     """
     import pandas as pd
     from .api import table
+    from .columns import summary_columns
     from .formatting import count_column
     from .zoo.registry import list_archs
+    totals_columns = [c.name for c in summary_columns()]
     records = []
     for arch in list_archs(pattern):
         report = table(arch.name, batch=batch, dtype=dtype, optimizer=optimizer, activations=activations)
@@ -55,11 +54,12 @@ def zoo_frame(pattern: str = "*", *, batch: int = 128, dtype: str = "fp32", opti
         records.append({
             "architecture": arch.name, "name": arch.name, "family": family(arch.name), "source": arch.source, "description": arch.description,
             "input": shape_text(totals.input_shape), "output": shape_text(totals.output_shape), "batch": batch,
-            **{key: getattr(totals, key) for key in TOTALS}, "macs_per_image": totals.macs // batch,
+            **{key: totals.figures[key] for key in totals_columns}, "macs_per_image": totals.macs // batch,
             "flops_per_image": totals.flops // batch,
         })
-    columns = ["architecture", "name", "family", "source", "description", "input", "output", "batch", *TOTALS, "macs_per_image",
+    columns = ["architecture", "name", "family", "source", "description", "input", "output", "batch", *totals_columns,
+               "macs_per_image",
                "flops_per_image"]
-    counts = set(TOTALS) | {"batch", "macs_per_image", "flops_per_image"}
+    counts = set(totals_columns) | {"batch", "macs_per_image", "flops_per_image"}
     return pd.DataFrame({key: (count_column([r[key] for r in records]) if key in counts
                                else pd.Series([r[key] for r in records], dtype=object)) for key in columns})

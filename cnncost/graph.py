@@ -75,10 +75,6 @@ class Graph:
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
-    def leaves(self) -> tuple[GraphNode, ...]:  # the cost engine's name for `nodes`, still read elsewhere
-        return self.nodes
-
-    @property
     def output_shape(self) -> Shape:
         return self.nodes[self.outputs[0]].output_shape
 

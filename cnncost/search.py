@@ -12,18 +12,19 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .columns import sweep_columns
 from .errors import CnnCostError
 from .net import Net
-from .sweep import sweep
+from .sweeps import sweep
 
-LIMITS = ("activations", "params", "macs", "flops", "activation_memory_bytes", "param_memory_bytes",
-          "memory_bytes", "saved_bytes", "peak_bytes")
 MAX_BATCH = 2**40
+_MEMORY_MODEL = {c.name for c in sweep_columns(autograd=True) if c.needs}  # saved and peak bytes
 
 
 def _budget(column: str, value: Any) -> int:
-    if column not in LIMITS:
-        raise CnnCostError(f"unknown budget column '{column}'; allowed: {', '.join(LIMITS)}")
+    limits = [c.name for c in sweep_columns(autograd=True)]  # a budget on any figure a sweep has
+    if column not in limits:
+        raise CnnCostError(f"unknown budget column '{column}'; allowed: {', '.join(limits)}")
     if isinstance(value, str):
         if column.endswith("bytes"):
             from .memory import parse_bytes
@@ -62,7 +63,7 @@ def largest(frame: Any, axis: str = "batch", **budgets: Any) -> Any:
     `axis` ("batch" or "input": the largest H x W) whose figures are all within the budgets, e.g.
     `largest(df, "batch", peak_bytes="80GiB")`. Combinations where nothing fits are left out.
 
-    >>> import cnncost.sweep
+    >>> import cnncost
     >>> from cnncost.search import largest
     >>> df = cnncost.sweep("resnet50", batch=[64, 128, 256, 512], input=[224, 288])
     >>> largest(df, "batch", memory_bytes="32GiB")[["input", "batch"]].to_string(index=False)
@@ -102,7 +103,7 @@ def largest_batch(arch: str | os.PathLike[str] | Net, *, input: Any = None, dtyp
     """
     limits = _budgets(budgets)
     if memory is None:
-        memory = "autograd" if {"peak_bytes", "saved_bytes"} & set(limits) else "lecture"
+        memory = "autograd" if _MEMORY_MODEL & set(limits) else "lecture"
 
     def within(batches: list[int]) -> list[bool]:
         frame = sweep(arch, batch=batches, input=input, dtype=dtype, optimizer=optimizer, memory=memory,
@@ -145,7 +146,7 @@ def largest_input(arch: str | os.PathLike[str] | Net, sizes: Iterable[int] = ran
     """
     limits = _budgets(budgets)
     if memory is None:
-        memory = "autograd" if {"peak_bytes", "saved_bytes"} & set(limits) else "lecture"
+        memory = "autograd" if _MEMORY_MODEL & set(limits) else "lecture"
     from .api import load
     net = load(arch)
     c = channels or net.input[0]
@@ -165,7 +166,7 @@ def pareto(frame: Any, columns: Sequence[str] = ("params", "macs", "memory_bytes
     `input` resolution or the `width` bought with them). Exact integer comparisons; rows with
     equal figures are all kept.
 
-    >>> import cnncost.sweep
+    >>> import cnncost
     >>> from cnncost.search import pareto
     >>> df = cnncost.sweep("mobilenet-v2", width=[0.5, 0.75, 1.0], input=[128, 160, 192, 224], batch=1)
     >>> len(pareto(df, ["params", "macs"])) <= len(df)

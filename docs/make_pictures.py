@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 
 def pictures() -> dict[str, object]:
     """name -> Figure, the ones docs/pictures.md shows."""
-    sweep = __import__("cnncost.sweep", fromlist=["sweep"])  # the callable module
+    sweep = cnncost.sweep
     zoo = cnncost.zoo_frame()
     resnet = cnncost.table("resnet50", batch=64, memory="autograd")
     batches = [1, 2, 4, 8, 16, 32, 64, 128, 256]

@@ -13,7 +13,7 @@ pytest.importorskip("torch", reason="the differential test builds every spec in 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from cnncost import analyze  # noqa: E402
+from cnncost import compile as compile_graph  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.graph import compile  # noqa: E402
 from cnncost.layers import (GELU, LRN, AdaptiveAvgPool, Add, AvgPool, BatchNorm, Concat, Conv, Dropout,  # noqa: E402
@@ -254,5 +254,5 @@ def test_net_ending_in_a_side_block() -> None:
     # The net's output is what passes the side branch, not the side branch's own output.
     net = Net("side-last", input=(2, 4, 4), layers=(
         Side(layers=(GlobalAvgPool(), Flatten(), Linear(out=3))),))
-    assert analyze(net).output_shape == (2, 4, 4)
+    assert compile_graph(net).output_shape == (2, 4, 4)
     assert check(net, batch=1, memory=False).ok

@@ -6,7 +6,8 @@ import pytest
 import cnncost
 from cnncost import (GELU, LRN, AdaptiveAvgPool, AvgPool, BatchNorm, Concat, Conv, Dropout, Flatten, Gate,
                      GlobalAvgPool, Hardswish, LeakyReLU, Linear, MaxPool, Net, ReLU, ReLU6, Repeat, Residual,
-                     Sequential, Side, Sigmoid, SiLU, SqueezeExcite, Tanh, analyze)
+                     Sequential, Side, Sigmoid, SiLU, SqueezeExcite, Tanh)
+from cnncost import compile as compile_graph
 from cnncost.layers import Layer
 from cnncost.shapes import numel
 from cnncost.errors import CnnCostError, ShapeError, SpecError
@@ -14,7 +15,7 @@ from cnncost.errors import CnnCostError, ShapeError, SpecError
 
 def leaf(layer, shape):
     """A layer's row, or for a block the sum of its rows (its output is the last row's)."""
-    leaves = analyze(Net("t", shape, [layer])).leaves[1:]
+    leaves = compile_graph(Net("t", shape, [layer])).nodes[1:]
     if len(leaves) == 1:
         return leaves[0]
     return dataclasses.replace(leaves[-1], params=sum(c.params for c in leaves), macs=sum(c.macs for c in leaves))
@@ -74,7 +75,7 @@ def test_layer_closed_forms(layer, x, y, params, macs, allocates):
 def test_concat_sums_channels_and_allocates_its_output():
     net = Net("c", (8, 10, 10), [Concat(name="mix", branches=[[Conv(out=3, kernel=1)], [MaxPool(kernel=3, stride=1,
                                                                                               padding=1)]])])
-    leaves = {c.path: c for c in analyze(net).leaves}
+    leaves = {c.path: c for c in compile_graph(net).nodes}
     assert leaves["mix.concat"].output_shape == (11, 10, 10)
     assert leaves["mix.concat"].activations == 11 * 100
     assert "mix.branch1.conv0" in leaves and "mix.branch2.maxpool0" in leaves
@@ -84,7 +85,7 @@ def test_residual_with_projection_shortcut():
     net = Net("r", (16, 8, 8), [Residual(name="block", layers=(Conv(name="conv", out=32, kernel=3, stride=2,
                                                                           padding=1),),
                                          shortcut=(Conv(name="proj", out=32, kernel=1, stride=2),))])
-    leaves = {c.path: c for c in analyze(net).leaves}
+    leaves = {c.path: c for c in compile_graph(net).nodes}
     assert leaves["block.shortcut.proj"].output_shape == (32, 4, 4)
     assert leaves["block.add"].output_shape == (32, 4, 4)
 
@@ -92,7 +93,7 @@ def test_residual_with_projection_shortcut():
 def test_squeeze_excite_params():
     # SE on C channels with reduction r: 2*C*(C/r) weights + C/r + C biases
     net = Net("se", (256, 14, 14), [SqueezeExcite(name="se", reduction=16)])
-    assert sum(c.params for c in analyze(net).leaves) == 2 * 256 * 16 + 16 + 256
+    assert sum(c.params for c in compile_graph(net).nodes) == 2 * 256 * 16 + 16 + 256
 
 
 ERRORS = {
@@ -109,7 +110,7 @@ ERRORS = {
 @pytest.mark.parametrize("layer,x,error,message", ERRORS.values(), ids=ERRORS.keys())
 def test_shape_errors_name_the_layer(layer, x, error, message):
     with pytest.raises(error, match=message):
-        analyze(Net("t", x, [layer]))
+        compile_graph(Net("t", x, [layer]))
 
 
 def test_field_errors_at_construction():
@@ -128,25 +129,25 @@ def test_field_errors_at_construction():
 def test_error_path_is_the_full_path():
     net = Net("t", (3, 8, 8), [Sequential(name="stage1", layers=(Conv(name="conv", out=4, kernel=9),))])
     with pytest.raises(ShapeError, match=r"^layer 'stage1.conv' \(conv\)"):
-        analyze(net)
+        compile_graph(net)
 
 
 def test_add_of_different_shapes_is_an_error():
     net = Net("t", (8, 8, 8), [Residual(name="res", layers=(Conv(out=16, kernel=1),))])
     with pytest.raises(ShapeError, match=r"layer 'res' \(residual\): cannot add the residual branch \(16x8x8\) to the shortcut \(8x8x8\)"):
-        analyze(net)
+        compile_graph(net)
 
 
 def test_concat_of_different_spatial_sizes_is_an_error():
     net = Net("t", (8, 8, 8), [Concat(name="mix", branches=[[Conv(name="a", out=4, kernel=1)],
                                                            [Conv(name="b", out=4, kernel=3)]])])
     with pytest.raises(ShapeError, match=r"layer 'mix' \(concat\): cannot concat .* 8x8, branch2 6x6"):
-        analyze(net)
+        compile_graph(net)
 
 
 def test_duplicate_names_are_an_error():
     with pytest.raises(CnnCostError, match=r"layer 'conv'.*two layers have this name"):
-        analyze(Net("t", (3, 8, 8), [Conv(name="conv", out=4, kernel=1), Conv(name="conv", out=4, kernel=1)]))
+        compile_graph(Net("t", (3, 8, 8), [Conv(name="conv", out=4, kernel=1), Conv(name="conv", out=4, kernel=1)]))
 
 
 def test_every_registered_type_is_exported():
@@ -158,7 +159,7 @@ def test_every_registered_type_is_exported():
 def test_a_child_named_like_the_merge_row_is_an_error():
     net = Net("t", (4, 8, 8), [Residual(name="res", layers=(Conv(name="add", out=4, kernel=1),))])
     with pytest.raises(CnnCostError, match=r"layer 'res' \(residual\): a layer inside is named 'add'"):
-        analyze(net)
+        compile_graph(net)
 
 
 @pytest.mark.parametrize("bad", [(3, 224.0, 224), (0, 224, 224), "3x224", 224])
@@ -173,9 +174,9 @@ def test_input_override_as_text():
 
 def test_gate_and_conv_on_the_wrong_rank():
     with pytest.raises(ShapeError, match=r"layer 'g' \(gate\): needs a CxHxW feature map; input shape 192"):
-        analyze(Net("t", (192,), [Gate(name="g", layers=(Sigmoid(),))]))
+        compile_graph(Net("t", (192,), [Gate(name="g", layers=(Sigmoid(),))]))
     with pytest.raises(ShapeError, match=r"needs a CxHxW feature map; got a 2-D shape; input shape 224x224"):
-        analyze(Net("t", (224, 224), [Conv(name="c", out=4, kernel=3)]))
+        compile_graph(Net("t", (224, 224), [Conv(name="c", out=4, kernel=3)]))
 
 
 def test_repeat_is_capped():
@@ -190,4 +191,4 @@ def test_side_branch_is_not_charged_for_the_trunk_under_the_lecture_convention()
     rows = {r.name: r for r in cnncost.table(net, batch=1, activations="lecture").rows}
     assert rows["aux.fc"].activations == 10
     assert rows["aux.pool"].activations == 8
-    assert cnncost.analyze(net).output_shape == (8, 6, 6)
+    assert cnncost.compile(net).output_shape == (8, 6, 6)

@@ -5,7 +5,7 @@ Lecture conventions: batch 128, fp32, FLOPs = 2 x MACs, MB = 2^20 B, GB = 2^30 B
 import pytest
 
 import cnncost
-from cnncost import Concat, Conv, Net, ReLU, Residual, analyze
+from cnncost import Concat, Conv, Net, ReLU, Residual, compile as compile_graph
 
 MB, GB = 2**20, 2**30
 
@@ -165,7 +165,7 @@ def test_grouped_conv_g_times_fewer_params_and_flops_not_g_squared(groups):
     # "G times less parameters and G^2 times less flops": params yes, FLOPs only G times.
     def conv(g):
         net = Net("g", (256, 28, 28), [Conv(out=256, kernel=3, padding=1, groups=g, bias=False)])
-        return analyze(net).leaves[1]
+        return compile_graph(net).nodes[1]
     dense, grouped = conv(1), conv(groups)
     assert dense.params == groups * grouped.params
     assert dense.macs == groups * grouped.macs
@@ -175,7 +175,7 @@ def test_grouped_conv_g_times_fewer_params_and_flops_not_g_squared(groups):
 # --- Bottleneck ---
 
 def block_params(net):
-    return sum(leaf.params for leaf in analyze(net).leaves)
+    return sum(leaf.params for leaf in compile_graph(net).nodes)
 
 
 @pytest.mark.parametrize("c", [64, 128])
@@ -196,10 +196,10 @@ def test_bottleneck_is_17c2_not_11c2(c):
 @pytest.mark.parametrize("c_in,c_out", [(32, 64), (128, 128), (512, 512), (1024, 1024)])
 def test_depthwise_separable_is_under_9x_not_almost_10x(c_in, c_out):
     # "This brings to a reduction of flops of almost 10 times": the ratio is 1 / (1/C_out + 1/9) < 9.
-    standard = analyze(Net("s", (c_in, 14, 14), [Conv(out=c_out, kernel=3, padding=1, bias=False)]))
-    separable = analyze(Net("dw", (c_in, 14, 14), [
+    standard = compile_graph(Net("s", (c_in, 14, 14), [Conv(out=c_out, kernel=3, padding=1, bias=False)]))
+    separable = compile_graph(Net("dw", (c_in, 14, 14), [
         Conv(out=c_in, kernel=3, padding=1, groups=c_in, bias=False), Conv(out=c_out, kernel=1, bias=False)]))
-    ratio = sum(x.macs for x in standard.leaves) / sum(x.macs for x in separable.leaves)
+    ratio = sum(x.macs for x in standard.nodes) / sum(x.macs for x in separable.nodes)
     assert ratio == pytest.approx(1 / (1 / c_out + 1 / 9))
     assert ratio < 9
 

@@ -162,7 +162,7 @@ def test_bad_fields_are_spec_errors(make, message):
 ])
 def test_bad_shapes_are_named_errors(layers, input, message):
     with pytest.raises(CnnCostError, match=message):
-        cnncost.analyze(Net("n", input=input, layers=layers))
+        cnncost.compile(Net("n", input=input, layers=layers))
 
 
 def test_se_with_a_hardsigmoid_gate():

@@ -132,7 +132,7 @@ def test_sweep_lines_are_the_frame(tmp_path) -> None:
 
 
 def test_sweep_of_a_real_sweep_against_batch(tmp_path) -> None:
-    sweep = pytest.importorskip("cnncost.sweep")
+    sweep = pytest.importorskip("cnncost.sweeps").sweep
     frame = sweep("resnet18", batch=[1, 4, 16, 64], memory="autograd")
     ax = cnncost.plot.sweep(frame, x="batch", y="peak_bytes").axes[0]
     (line,) = ax.get_lines()

@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnncost
-from cnncost import Concat, Conv, MaxPool, Net, ReLU, analyze
+from cnncost import Concat, Conv, MaxPool, Net, ReLU, compile as compile_graph
 from cnncost.shapes import numel
 
 small = st.integers(min_value=1, max_value=8)
@@ -35,8 +35,8 @@ def test_params_independent_of_batch_and_counts_linear_in_batch(net, batch):
        size=st.integers(5, 30))
 def test_grouped_conv_has_one_over_g_params_and_macs(c, groups, out, kernel, size):
     x = (c * groups, size, size)
-    dense = analyze(Net("d", x, [Conv(out=out * groups, kernel=kernel, bias=False)])).leaves[1]
-    grouped = analyze(Net("g", x, [Conv(out=out * groups, kernel=kernel, groups=groups, bias=False)])).leaves[1]
+    dense = compile_graph(Net("d", x, [Conv(out=out * groups, kernel=kernel, bias=False)])).nodes[1]
+    grouped = compile_graph(Net("g", x, [Conv(out=out * groups, kernel=kernel, groups=groups, bias=False)])).nodes[1]
     assert dense.params == groups * grouped.params
     assert dense.macs == groups * grouped.macs
 
@@ -45,14 +45,14 @@ def test_grouped_conv_has_one_over_g_params_and_macs(c, groups, out, kernel, siz
 @given(widths=st.lists(small, min_size=1, max_size=5), size=st.integers(3, 20))
 def test_concat_channels_are_the_sum_of_branches(widths, size):
     net = Net("c", (4, size, size), [Concat(name="cat", branches=[[Conv(out=w, kernel=3, padding=1)] for w in widths])])
-    assert analyze(net).output_shape == (sum(widths), size, size)
+    assert compile_graph(net).output_shape == (sum(widths), size, size)
 
 
 @settings(max_examples=80, deadline=None)
 @given(kernel=st.integers(1, 9), dilation=st.integers(1, 3), size=st.integers(1, 40))
 def test_same_padding_keeps_size(kernel, dilation, size):
     net = Net("s", (2, size, size + 1), [Conv(out=3, kernel=kernel, dilation=dilation, padding="same")])
-    assert analyze(net).output_shape == (3, size, size + 1)
+    assert compile_graph(net).output_shape == (3, size, size + 1)
 
 
 @settings(max_examples=30, deadline=None)

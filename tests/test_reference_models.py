@@ -96,7 +96,7 @@ def _walk(nodes):
 
 
 def ours(name: str) -> dict[str, int]:
-    leaves = cnncost.analyze(cnncost.load(name)).leaves
+    leaves = cnncost.compile(cnncost.load(name)).nodes
     return {"params": sum(leaf.params for leaf in leaves), "macs": sum(leaf.macs for leaf in leaves)}
 
 

@@ -6,7 +6,9 @@ import json
 import pytest
 
 import cnncost
-from cnncost.report import NUMERIC_COLUMNS
+
+NUMERIC_COLUMNS = ("activations", "params", "macs", "flops", "activation_memory_bytes", "param_memory_bytes",
+                   "memory_bytes")  # the JSON contract's figures of every row
 
 SUMMED = ("params", "macs", "flops", "activations", "activation_memory_bytes", "param_memory_bytes", "memory_bytes")
 

@@ -54,7 +54,7 @@ def test_block_template_is_defined_once_and_instantiated():
           - {name: a, type: conv_relu, width: 8}
           - {name: b, type: conv_relu, width: 16, kernel: 3}
         """)
-    leaves = {c.path: c for c in cnncost.analyze(net).leaves}
+    leaves = {c.path: c for c in cnncost.compile(net).nodes}
     assert leaves["a.conv"].output_shape == (8, 16, 16)
     assert leaves["b.conv"].params == 16 * 8 * 9 + 16
 
@@ -87,7 +87,7 @@ BAD = {
 def test_bad_layers_name_file_layer_and_problem(layer, message):
     with pytest.raises(SpecError if "larger" not in message else cnncost.ShapeError, match=message):
         net = spec(f"name: x\ninput: [3, 32, 32]\nlayers:\n  - {layer}\n")
-        cnncost.analyze(net)
+        cnncost.compile(net)
 
 
 def test_nested_error_paths():

@@ -14,7 +14,7 @@ from cnncost import (AvgPool, BatchNorm, Concat, Conv, Dropout, Flatten, GlobalA
                      Residual, SiLU, SqueezeExcite, Upsample, Pad, CenterCrop)
 from cnncost.errors import CnnCostError
 from cnncost.search import compound_family, compound_grid, largest, largest_batch, largest_input, pareto
-from cnncost.sweep import sweep
+from cnncost.sweeps import sweep
 
 COUNTS = ["activations", "params", "macs", "flops", "activation_memory_bytes", "param_memory_bytes", "memory_bytes",
           "backward_flops", "training_flops"]
@@ -232,8 +232,9 @@ def test_inputs_in_every_spelling():
 
 
 def test_sweep_is_callable_as_cnncost_sweep():
-    import cnncost.sweep as module
-    assert len(module("resnet18", batch=[1, 2])) == 2
+    import cnncost
+    assert cnncost.sweep is sweep
+    assert len(cnncost.sweep("resnet18", batch=[1, 2])) == 2
 
 
 # --- the memory model's envelope (what the autograd sweep evaluates) ---

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import cnncost
 from cnncost.errors import CnnCostError
 from cnncost.graph import compile
-from cnncost.sweep import sweep
+from cnncost.sweeps import sweep
 from test_sweep import nets, shape_of
 
 

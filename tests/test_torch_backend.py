@@ -30,12 +30,12 @@ TEST_SIDES = (64, 80, 96, 112, 128, 160, 192)
 
 
 def reduced_input(net: Net) -> tuple[int, ...]:
-    if FULL or sum(leaf.macs for leaf in cnncost.analyze(net).leaves) <= TEST_MACS_LIMIT:
+    if FULL or sum(leaf.macs for leaf in cnncost.compile(net).nodes) <= TEST_MACS_LIMIT:
         return net.input
     for side in TEST_SIDES:
         if side < min(net.input[1:]):
             try:
-                cnncost.analyze(net, (net.input[0], side, side))
+                cnncost.compile(net, (net.input[0], side, side))
                 return (net.input[0], side, side)
             except CnnCostError:
                 continue
@@ -48,14 +48,14 @@ def test_architecture_agrees_exactly_per_layer(arch: str) -> None:
     result = check(net, batch=1, input=reduced_input(net), memory=False, init=False)
     assert not result.mismatches, "\n".join(f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}"
                                             for r in result.mismatches[:20])
-    analysis = cnncost.analyze(net)
-    assert {r.path for r in result.rows} == {leaf.path for leaf in analysis.leaves[1:]} | {"total"}
+    analysis = cnncost.compile(net)
+    assert {r.path for r in result.rows} == {leaf.path for leaf in analysis.nodes[1:]} | {"total"}
 
 
 def test_leaf_module_paths_are_engine_paths() -> None:
     model = build("googlenet", init=False)
     leaves = {path for path, m in model.named_modules() if path and not list(m.children())}
-    engine = {leaf.path for leaf in cnncost.analyze(cnncost.load("googlenet")).leaves[1:]}
+    engine = {leaf.path for leaf in cnncost.compile(cnncost.load("googlenet")).nodes[1:]}
     assert leaves == engine  # merges are modules too: `inception3a.concat`
     assert "inception3a.branch3.conv" in leaves
 

@@ -10,7 +10,7 @@ training mode, so the with-aux figures come from a forward pass in train mode.
 import pytest
 
 import cnncost
-from cnncost import analyze
+from cnncost import compile as compile_graph
 from cnncost.zoo.registry import arch_info
 from cnncost.zoo._inception_blocks import block35, inception_v3_c, reduction_a
 from cnncost.zoo.inception import inception_resnet_v2, inception_v3
@@ -43,7 +43,7 @@ def test_registry_reference_params_match(name, params, macs):
 
 
 def block_shapes(name):
-    analysis = analyze(cnncost.load(name))
+    analysis = compile_graph(cnncost.load(name))
     return {block.path: block.output_shape for block in analysis.blocks}
 
 
@@ -86,7 +86,7 @@ def test_aux_classifier_adds_its_own_costs_only():
 def test_reduction_a_is_one_definition_with_the_papers_k_l_m_n():
     # Table 1 of the Inception-v4 paper: the output has n + m + input channels
     net = cnncost.Net("r", input=(384, 35, 35), layers=[reduction_a("r", k=192, l=224, m=256, n=384)])
-    assert analyze(net).output_shape == (384 + 256 + 384, 17, 17)
+    assert compile_graph(net).output_shape == (384 + 256 + 384, 17, 17)
 
 
 def test_residual_scale_changes_values_not_counts():
@@ -94,17 +94,17 @@ def test_residual_scale_changes_values_not_counts():
     assert cnncost.table(net, batch=1).totals == cnncost.table("inception-resnet-v2", batch=1).totals
     x = (320, 35, 35)
     one = cnncost.Net("a", input=x, layers=[block35(0.17)])
-    assert analyze(one).output_shape == x
+    assert compile_graph(one).output_shape == x
 
 
 def test_v3_c_module_width_is_a_parameter():
     wide = cnncost.Net("c", input=(768, 17, 17), layers=[inception_v3_c("c", c7=256, out=256)])
-    assert analyze(wide).output_shape == (4 * 256, 17, 17)
+    assert compile_graph(wide).output_shape == (4 * 256, 17, 17)
 
 
 def test_families_take_classes_and_resolution():
     small = inception_v3(classes=10, resolution=75)  # torchvision's meta min_size for inception_v3
     assert small.input == (3, 75, 75)
-    assert analyze(small).output_shape == (10,)
+    assert compile_graph(small).output_shape == (10,)
     assert (cnncost.table("inception-v3", batch=1).totals.params - cnncost.table(small, batch=1).totals.params
             == 2048 * 990 + 990)

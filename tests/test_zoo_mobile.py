@@ -12,7 +12,7 @@ from fractions import Fraction
 import pytest
 
 import cnncost
-from cnncost import Conv, Net, ReLU, Residual, analyze
+from cnncost import Conv, Net, ReLU, Residual, compile as compile_graph
 from cnncost.zoo.registry import arch_info, list_archs
 from cnncost.zoo.efficientnet import (ALPHA, BETA, GAMMA, PUBLISHED, compound, efficientnet,
                                       efficientnet_scaled)
@@ -120,7 +120,7 @@ def test_parnet_fused_params_are_the_papers(size):
 def test_parnet_streams_run_at_three_resolutions():
     # Streams of 4, 5 and 5 RepVGG-SSE blocks at 56, 28 and 14 px: depth 4 + 5 + 3 = 12 with the
     # downsampling blocks, the second fusion, the last downsampling and the FC.
-    spans = {b.path: b for b in analyze(cnncost.load("parnet-m")).blocks}
+    spans = {b.path: b for b in compile_graph(cnncost.load("parnet-m")).blocks}
     blocks = {s: sorted(p for p in spans if p.count(".") == 3 and p.split(".")[2] == s
                         and p.split(".")[3].isdigit()) for s in ("stream1", "stream2", "stream3")}
     assert [len(b) for b in blocks.values()] == [4, 5, 5]
@@ -137,10 +137,10 @@ SEPARABLE_CASES = [(3, 32, 112), (32, 64, 112), (256, 256, 28), (512, 512, 14), 
 def test_depthwise_separable_saves_1_over_c_out_plus_1_over_9(c_in, c_out, size):
     # "This brings to a reduction of flops of almost 10 times": exactly 1/C_out + 1/9 of a 3x3 conv.
     x = (c_in, size, size)
-    standard = analyze(Net("std", x, [Conv(out=c_out, kernel=3, padding=1)]))
-    separable = analyze(Net("dws", x, [Conv(out=c_in, kernel=3, padding=1, groups=c_in),
+    standard = compile_graph(Net("std", x, [Conv(out=c_out, kernel=3, padding=1)]))
+    separable = compile_graph(Net("dws", x, [Conv(out=c_in, kernel=3, padding=1, groups=c_in),
                                        Conv(out=c_out, kernel=1)]))
-    ratio = Fraction(sum(r.macs for r in separable.leaves), sum(r.macs for r in standard.leaves))
+    ratio = Fraction(sum(r.macs for r in separable.nodes), sum(r.macs for r in standard.nodes))
     assert ratio == Fraction(1, c_out) + Fraction(1, 9)
     assert 1 / ratio < 9  # "almost 10": never more than 9x; 8.8x at 512 channels
 
@@ -148,7 +148,7 @@ def test_depthwise_separable_saves_1_over_c_out_plus_1_over_9(c_in, c_out, size)
 # --- Lecture: inverted residual vs bottleneck ---
 
 def block_macs(block, x):
-    return sum(r.macs for r in analyze(Net("b", x, [block])).leaves)
+    return sum(r.macs for r in compile_graph(Net("b", x, [block])).nodes)
 
 
 @pytest.mark.parametrize("channels", [24, 64, 160], ids=["c24", "c64", "c160"])
@@ -170,13 +170,13 @@ def test_inverted_residual_vs_bottleneck(channels):
 
 def test_mobilenet_v2_has_residuals_only_where_shapes_match():
     # "whenever spatial dimensions or number of channels do not match ... no residual connections"
-    adds = [r for r in analyze(cnncost.load("mobilenet-v2")).leaves if r.type == "add"]
+    adds = [r for r in compile_graph(cnncost.load("mobilenet-v2")).nodes if r.type == "add"]
     assert len(adds) == 10  # 17 blocks minus the 7 that open a stage
     assert all(r.input_shape == r.output_shape for r in adds)
 
 
 def test_linear_bottleneck_has_no_activation_after_the_projection():
-    names = [r.path for r in analyze(cnncost.load("mobilenet-v2")).leaves if ".stage2.0." in f".{r.path}"]
+    names = [r.path for r in compile_graph(cnncost.load("mobilenet-v2")).nodes if ".stage2.0." in f".{r.path}"]
     assert names[-2:] == ["stage2.0.project", "stage2.0.project_bn"]
 
 
@@ -246,19 +246,19 @@ def test_mbconv_net_builds_any_table():
             Stage(expand=3, kernel=5, stride=2, out=24, repeats=2, se=0.25),
             Stage(expand=6, kernel=7, stride=2, out=40, repeats=1)]
     net = mbconv_net("nas", rows, stem=16, head=320, classes=10, resolution=64)
-    report = analyze(net)
+    report = compile_graph(net)
     assert report.output_shape == (10,)
-    se = {r.path: r for r in report.leaves if ".se." in r.path}
+    se = {r.path: r for r in report.nodes if ".se." in r.path}
     # SE of stage2.1: 24 -> 72 expanded, squeeze int(24 * 0.25) = 6, two 1x1 convs with bias.
     assert se["stage2.1.se.fc1"].params == 72 * 6 + 6
     assert se["stage2.1.se.fc2"].params == 6 * 72 + 72
-    residual = {r.path.removesuffix(".add") for r in report.leaves if r.type == "add"}
+    residual = {r.path.removesuffix(".add") for r in report.nodes if r.type == "add"}
     assert residual == {"stage1.0", "stage2.1"}  # the blocks that keep their input's shape
 
 
 def test_batchnorm_counts_in_blocks():
     # Every conv of an MBConv block is followed by a BN with 2C params.
-    block = analyze(Net("b", (16, 8, 8), [mbconv_block("b", 16, Stage(expand=6, kernel=3, stride=1, out=16,
+    block = compile_graph(Net("b", (16, 8, 8), [mbconv_block("b", 16, Stage(expand=6, kernel=3, stride=1, out=16,
                                                                         repeats=1), 1, ReLU, "relu")]))
-    bns = [r.params for r in block.leaves if r.type == "batchnorm"]
+    bns = [r.params for r in block.nodes if r.type == "batchnorm"]
     assert bns == [2 * 96, 2 * 96, 2 * 16]

@@ -10,7 +10,7 @@ Models built with weights=None / pretrained=False in torch 2.14.1, torchvision 0
 import pytest
 
 import cnncost
-from cnncost import Conv, Net, analyze
+from cnncost import Conv, Net, compile as compile_graph
 from cnncost.errors import CnnCostError
 from cnncost.zoo.registry import arch_info, list_archs
 from cnncost.zoo.resnet import BlockDesign, equal_complexity_width, residual_block, resnet, wrn
@@ -118,7 +118,7 @@ def test_eleven_c_squared_counts_a_bottleneck_without_expansion():
     c = 64
     layers = [Conv(out=c, kernel=1, bias=False), Conv(out=c, kernel=3, padding=1, bias=False),
               Conv(out=c, kernel=1, bias=False)]
-    assert sum(leaf.params for leaf in analyze(Net("c-c-c", (c, 56, 56), layers)).leaves) == 11 * c * c
+    assert sum(leaf.params for leaf in compile_graph(Net("c-c-c", (c, 56, 56), layers)).nodes) == 11 * c * c
 
 
 # --- ResNet-B, -C, -D ("Further model tweaks") ---
@@ -161,7 +161,7 @@ def test_resnext_trade_off_keeps_params_within_two_percent():
 def test_grouped_3x3_has_g_times_fewer_params():
     plain = Net("g1", (128, 28, 28), [Conv(out=128, kernel=3, padding=1, bias=False)])
     grouped = Net("g32", (128, 28, 28), [Conv(out=128, kernel=3, padding=1, groups=32, bias=False)])
-    p1, p32 = (analyze(n).leaves[1] for n in (plain, grouped))
+    p1, p32 = (compile_graph(n).nodes[1] for n in (plain, grouped))
     assert p1.params == 32 * p32.params and p1.macs == 32 * p32.macs
 
 

@@ -74,7 +74,7 @@ def _graph(name: str):
         pytest.skip(f"'{name}' is not registered: its family needs the layer types {waits} "
                     "(and its import in cnncost/zoo/families.py)")
     net = cnncost.load(name)
-    return net, cnncost.analyze(net)
+    return net, cnncost.compile(net)
 
 
 def _entry(table: dict, builder: str) -> dict:

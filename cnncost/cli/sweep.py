@@ -123,7 +123,7 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> str:
-    from ..sweep import sweep
+    from ..sweeps import sweep
     net = resolve_arch(args, args.arch)
     # --width/--depth rebuild a built-in family by name; any other net is swept as it is
     arch: Any = args.arch if (args.width or args.depth) and getattr(args, "_builtin", False) else net

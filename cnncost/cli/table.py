@@ -35,5 +35,5 @@ def run(args: argparse.Namespace) -> str:
         return report.to_json()
     if args.format == "csv":
         return report.to_csv().rstrip("\n")
-    from ..formatting import render
+    from ..outputs.tables import render
     return render(report, args.format)

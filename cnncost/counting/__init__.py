@@ -28,7 +28,7 @@ __all__ = ["TOOLS", "Count", "ops", "tool_params", "param_split", "torchinfo_siz
 
 def __getattr__(name: str) -> Any:
     """The package's names load with their tool modules on first use: every table imports
-    `counting.annotate` (backward FLOPs), which needs none of the tools."""
+    `counting.training` (backward FLOPs), which needs none of the tools."""
     if name not in __all__:
         raise AttributeError(f"module 'cnncost.counting' has no attribute '{name}'")
     from . import tools

@@ -56,8 +56,8 @@ def step(node: GraphNode, impl: Impl, batch: int) -> int:
     raise AssertionError("flopcounter-train counts through training(); see tools.ops")
 
 
-# The types whose forward and backward FlopCounterMode counts in a training step (training.py's
-# matmuls; a shared call counts 0 there), and the rest, 0.
+# The types whose forward and backward FlopCounterMode counts in a training step (the matmul-like
+# ones, as training() counts them; a shared call counts 0 there), and the rest, 0.
 TRAIN_RULES: dict[type, CountRule] = {**dict.fromkeys((Conv, ConvTranspose, Linear), step),
                                       **dict.fromkeys(NO_FORMULA + (Shared,), ZERO)}
 

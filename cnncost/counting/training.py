@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING, Iterable
 if TYPE_CHECKING:
     from ..graph import Graph
 
-MATMUL = ("conv", "conv_transpose", "linear")
 CONVENTIONS = ("exact", "flopcounter")
+TRAINING_CONVENTION = ("training_flops = forward + backward FLOPs of one step (2 per MAC of conv, transposed "
+                       "conv and linear; backward: input gradient unless nothing before the layer is trainable, "
+                       "weight gradient unless frozen; exact for grouped convs; auxiliary heads included)")
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,17 @@ def frozen_nodes(graph: Graph, patterns: Iterable[str] = ()) -> tuple[bool, ...]
     return tuple(out)
 
 
+def check_patterns(graph: Graph, patterns: tuple[str, ...]) -> None:
+    """Each --freeze pattern must match a layer: a typo would silently freeze nothing."""
+    for pattern in patterns:
+        if not any(frozen_nodes(graph, (pattern,))):
+            import difflib
+            from ..errors import CnnCostError
+            close = difflib.get_close_matches(pattern, [n.path for n in graph.nodes[1:]], n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; row paths look like '{graph.nodes[-1].path}'"
+            raise CnnCostError(f"--freeze '{pattern}' matches no layer{hint}")
+
+
 def param_split(graph: Graph, frozen: Iterable[str] | tuple[bool, ...] = ()) -> dict[str, int]:
     """Trainable and non-trainable parameters (as Keras and torchinfo print them) and buffers
     (batch norm's running mean and variance and its num_batches_tracked counter; instance norm's
@@ -106,6 +119,24 @@ def needs_grad(graph: Graph, frozen: tuple[bool, ...]) -> tuple[bool, ...]:
     return tuple(out)
 
 
+def gradients(graph: Graph, frozen: tuple[bool, ...]) -> tuple[tuple[bool, bool], ...]:
+    """The backward rule, per node: (computes an input gradient, computes a weight gradient), both
+    False for ops that are not `matmul_like` (their backward costs 0 FLOPs in this unit)."""
+    grad = needs_grad(graph, frozen)
+    out = []
+    for i, node in enumerate(graph.nodes):
+        if not node.layer or not node.layer.matmul_like:
+            out.append((False, False))
+        else:
+            out.append((any(grad[j] for j in node.inputs), not frozen[i]))
+    return tuple(out)
+
+
+def backward_per_mac(graph: Graph, frozen: tuple[bool, ...]) -> tuple[int, ...]:
+    """Per node, the backward FLOPs of one MAC of its forward: 2 per gradient it computes."""
+    return tuple(2 * (a + w) for a, w in gradients(graph, frozen))
+
+
 def training(graph: Graph, batch: int = 1, frozen: Iterable[str] | tuple[bool, ...] = (),
              convention: str = "exact") -> Training:
     """Forward, input-gradient and weight-gradient FLOPs per node for one step at this batch."""
@@ -114,28 +145,20 @@ def training(graph: Graph, batch: int = 1, frozen: Iterable[str] | tuple[bool, .
     frozen = tuple(frozen)
     if not frozen or not isinstance(frozen[0], bool):
         frozen = frozen_nodes(graph, frozen)  # type: ignore[arg-type]
-    cache: dict = graph.__dict__.setdefault("_training", {})  # a pure function of the graph and these
-    key = (frozen, batch, convention)
-    if key in cache:
-        return cache[key]
-    if len(cache) >= 16:
-        cache.clear()
-    cache[key] = result = _training(graph, batch, frozen, convention)
-    return result
+    return _training(graph, batch, frozen, convention)
 
 
 def _training(graph: Graph, batch: int, frozen: tuple[bool, ...], convention: str) -> Training:
-    grad = needs_grad(graph, frozen)
     n = len(graph.nodes)
     forward, input_grad, weight_grad = [0] * n, [0] * n, [0] * n
     grouped = convention == "flopcounter"
-    for i, node in enumerate(graph.nodes):
-        if not node.macs or node.type not in MATMUL:
+    for i, (node, (inputs, weights)) in enumerate(zip(graph.nodes, gradients(graph, frozen))):
+        if not node.macs or not node.layer.matmul_like:
             continue
         flops = forward[i] = 2 * batch * node.macs
-        if any(grad[j] for j in node.inputs):
+        if inputs:
             input_grad[i] = flops
-        if not frozen[i]:
+        if weights:
             weight_grad[i] = flops * node.layer.groups if grouped and node.type != "linear" else flops
     backward = tuple(a + b for a, b in zip(input_grad, weight_grad))
     return Training(batch, convention, frozen, tuple(forward), backward, tuple(input_grad), tuple(weight_grad))

@@ -145,6 +145,10 @@ class Layer(Node):
     # so that its output is not counted under the 'lecture' activation convention.
     tabulated: ClassVar[bool] = True
 
+    # True for the ops whose MACs are a matrix product (conv, transposed conv, linear): FLOPs count
+    # 2 per MAC forward, and the backward pass computes an input and a weight gradient of as many.
+    matmul_like: ClassVar[bool] = False
+
     # False for in-place ops and views: they produce no new tensor.
     def creates_tensor(self) -> bool:
         return True

@@ -48,6 +48,8 @@ class Conv(Layer):
     MACs   = |output| * (in/groups) * kh * kw      (bias adds are not counted)
     """
 
+    matmul_like = True
+
     out: int
     kernel: IntOrPair
     stride: IntOrPair = 1
@@ -114,6 +116,8 @@ class ConvTranspose(Layer):
     counts (2 FLOPs per MAC, on the input's spatial size). It is not |output| * (in/groups) * kh *
     kw: the output positions that the stride skips over get fewer terms.
     """
+
+    matmul_like = True
 
     out: int
     kernel: IntOrPair

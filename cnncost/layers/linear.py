@@ -48,6 +48,8 @@ class Dropout(Layer):
 class Linear(Layer):
     """Fully connected layer on a flat vector. params = in*out (+out); MACs = in*out."""
 
+    matmul_like = True
+
     out: int
     bias: bool = True
 

@@ -23,15 +23,16 @@ import torch
 
 from ..api import load
 from ..conventions import Options
-from ..engine import MERGE_KINDS, analyze, module_path
 from ..errors import CnnCostError, escape, format_shape
 from ..formatting import finite_ratio, human_bytes, sci
-from ..graph import Graph
+from ..graph import Graph, compile
 from ..net import Net
 from ..report import build_report
 from ..shapes import Shape, numel
 from .build import Network, build
 from .measure import SavedBytes, TrainPeak, probe, saved_tensors, train_step_peak
+
+MERGE_KINDS = ("concat", "add", "mul")  # rows `<block>.<kind>` that a block's merge emits
 
 TORCH_DTYPES = {"fp32": torch.float32, "fp64": torch.float64, "bf16": torch.bfloat16, "fp16": torch.float16}
 AUTOCAST = {"bf16", "fp16"}  # run as mixed precision: fp32 params, autocast to the half type
@@ -142,7 +143,7 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
     net = load(arch)
     if input is not None:
         net = net.with_input(tuple(input))
-    analysis = analyze(net)
+    analysis = compile(net)
     half = TORCH_DTYPES[options.dtype] if options.dtype in AUTOCAST else None
     store = torch.float32 if half else TORCH_DTYPES[options.dtype]
     check_torch_limits(analysis, batch, net.source or None)
@@ -301,7 +302,7 @@ def _layer_rows(analysis: Graph, model: Network, batch: int, seen, flops: dict[s
     rows: list[CheckRow] = []
     for leaf in analysis.nodes[1:]:
         path, kind = leaf.path, leaf.type
-        owner = module_path(path, kind)
+        owner = path  # merges are modules of their own: a row's module is at its path
         module = modules.get(owner)
         if kind in MERGE_KINDS:  # the block's own work: what is not inside any of its children
             own_params = sum(p.numel() for p in module.parameters(recurse=False)) if module is not None else None

@@ -127,6 +127,7 @@ def test_flopcounter_train_counts_exactly_the_matmuls_training_counts() -> None:
     """flopcounter-train's rules say which types count; the counts are `training()`'s, which
     counts the matmul-like types: the two must name the same types."""
     from cnncost.counting.flopcounter import TRAIN_RULES, step
-    from cnncost.counting.training import MATMUL
+    from cnncost.layers import LAYER_TYPES
     counted = {cls.type_name for cls, rule in TRAIN_RULES.items() if rule is step}
-    assert counted == set(MATMUL)
+    assert counted == {name for name, cls in LAYER_TYPES.items() if getattr(cls, "matmul_like", False)}
+    assert counted == {"conv", "conv_transpose", "linear"}

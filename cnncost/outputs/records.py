@@ -1,0 +1,92 @@
+"""A report for machines: its JSON record and its CSV, the registry's figures as keys and columns
+(`cnncost.columns`), in record order; an unknown figure is null (an empty CSV cell) and named in
+`unknown`."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..columns import COLUMNS, SECTIONS
+from ..conventions import FLOP_CONVENTION, SCHEMA_VERSION
+from ..errors import format_shape
+from ..formatting import csv_line
+
+IDENTITY = ("name", "type", "depth", "attrs", "input_shape", "output_shape")
+
+
+def _figures(row: Any) -> dict[str, Any]:
+    figures = row.figures
+    if not row.unknown:
+        return dict(figures)
+    out = {key: None if key in row.unknown else value for key, value in figures.items()}
+    out["unknown"] = list(row.unknown)
+    return out
+
+
+def row_record(row: Any) -> dict[str, Any]:
+    """A row as JSON has it: unknown figures null (their known part is no count of the layer),
+    `unknown` naming them (only when any are)."""
+    return {"name": row.name, "type": row.type, "depth": row.depth, "attrs": row.attrs,
+            "input_shape": list(row.input_shape), "output_shape": list(row.output_shape)} | _figures(row)
+
+
+def report_record(report: Any) -> dict[str, Any]:
+    """The JSON contract (docs/output.md): the options, every row, the total; the counting keys;
+    under the autograd memory convention the step's peak; what is unknown, and then the total's
+    known part (`known_total`)."""
+    options, totals = report.options, report.totals
+    total = {"input_shape": list(totals.input_shape), "output_shape": list(totals.output_shape)} | _figures(totals)
+    out = {
+        "schema_version": SCHEMA_VERSION,
+        "architecture": report.architecture,
+        "batch": options.batch,
+        "dtype": options.dtype,
+        "bytes_per_element": options.bytes_per_element,
+        "optimizer": options.optimizer,
+        "param_copies": options.param_copies,
+        "activation_count": options.activations,
+        "flop_convention": FLOP_CONVENTION,
+        "depth": report.depth,
+        "layers": [row_record(row) for row in report.rows],
+        "total": total,
+    }
+    if report.counting:
+        out |= report.counting
+    if report.step is not None:
+        out["memory_convention"] = "autograd"
+        out["training_step"] = report.step_breakdown()
+    unknown = report.unknown_counts()
+    out["unknown_counts"] = unknown
+    if unknown:
+        known = {"input_shape": total["input_shape"], "output_shape": total["output_shape"]}
+        for section in (SECTIONS[0], SECTIONS[2], SECTIONS[1]):  # as the contract has always listed them
+            known |= {k: v for k, v in totals.figures.items() if COLUMNS[k].section == section}
+        out["known_total"] = known
+    return out
+
+
+def csv_columns(report: Any) -> list[str]:
+    """The figures a report's CSV has: those it has, but a figure listed only with another
+    (`csv_with`: backward and training FLOPs with a tool's ops) only where that one is."""
+    have = report.totals.figures
+    return [k for k in have if not COLUMNS[k].csv_with or COLUMNS[k].csv_with in have]
+
+
+def csv_table(report: Any) -> str:
+    """Exact integers, one line per row plus a 'total' line; the JSON keys as columns. Where a
+    figure is unknown (an opaque layer) its cell is empty and a last column `unknown` names the
+    row's unknown figures, space-separated."""
+    figures = csv_columns(report)
+    unknown = bool(report.totals.unknown)
+    lines = [csv_line(list(IDENTITY) + figures + (["unknown"] if unknown else []))]
+    for row in report.rows + (report.totals,):
+        values = row.figures
+        cells = [row.name, row.type, row.depth, row.attrs, format_shape(row.input_shape),
+                 format_shape(row.output_shape)]
+        if row.unknown:
+            cells += [None if k in row.unknown else values[k] for k in figures]
+        else:
+            cells += [values[k] for k in figures]
+        if unknown:
+            cells.append(" ".join(k for k in row.unknown if k in figures))
+        lines.append(csv_line(cells))
+    return "".join(lines)

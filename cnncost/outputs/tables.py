@@ -1,0 +1,151 @@
+"""A report as a table for people: text, markdown, HTML (`cnncost.outputs.html`) and LaTeX, with
+a summary line, torchinfo's footer and the conventions. Its columns are the registry's figures
+that have a header (`cnncost.columns`): counts first, then bytes, each in its column's style."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..columns import COLUMNS, Column
+from ..errors import format_shape
+from ..formatting import (TABLEFMT, UNITS_NOTE, binary_bytes, breakdown_table, byte_unit, grid, grouped, in_unit,
+                          si_spaced, text_cell, title_text)
+from .html import html_report_table
+
+IDENTITY = (("layer", "name"), ("type", "type"), ("kernel", "attrs"), ("output", "output_shape"))
+
+
+def known(row: Any, key: str, text: str) -> str:
+    """A cell of a figure the row may not know: '?' where nothing of it is known, '>= x' where
+    only part (a total, a collapsed block over an unknown layer)."""
+    if key not in row.unknown:
+        return text
+    return "?" if not row.figures[key] else f">= {text}"
+
+
+def table_columns(report: Any) -> list[Column]:
+    """The figures the human table shows: those with a header that the report has (and that no
+    other figure it has hides), counts first, then bytes, each group in declaration order."""
+    have = report.totals.figures
+    shown = [c for c in COLUMNS.values() if c.header and c.per_row and c.name in have
+             and not (c.hidden_by and c.hidden_by in have)]
+    return [c for c in shown if c.style != "bytes"] + [c for c in shown if c.style == "bytes"]
+
+
+def _formatter(column: Column, rows: Any) -> tuple[str, Callable[[int], str]]:
+    """The header and cell format of a figure: bytes in one binary unit per column, scaled to the
+    column's largest layer (the total in the same unit)."""
+    if column.style == "bytes":
+        factor, unit = byte_unit([row.figures[column.name] for row in rows])  # the layers', not the total's
+        return f"{column.header} ({unit})", lambda v, f=factor: in_unit(v, f)
+    return column.header or column.name, grouped if column.style == "grouped" else si_spaced
+
+
+def _columns(report: Any) -> tuple[list[str], list[str], list[tuple[str, Any]]]:
+    """Headers, alignments and (key, format) per column of a report's table."""
+    headers = [h for h, _ in IDENTITY]
+    align = ["left"] * len(IDENTITY)
+    columns: list[tuple[str, Any]] = [(k, None) for _, k in IDENTITY]
+    for column in table_columns(report):
+        header, form = _formatter(column, report.rows)
+        headers.append(header)
+        align.append("right")
+        columns.append((column.name, form))
+    return headers, align, columns
+
+
+def _cells(row: Any, fmt: str, columns: list[tuple[str, Any]]) -> list[str]:
+    out = []
+    figures = row.figures
+    for key, form in columns:
+        if form is None:
+            value = getattr(row, key)
+            out.append(format_shape(value) if key == "output_shape" else text_cell(value, fmt))
+        else:
+            value = figures[key]
+            out.append(known(row, key, form(value)) if row.unknown else form(value))
+    return out
+
+
+def summary_line(report: Any) -> str:
+    """'alexnet: input 3x224x224, 62,378,344 params; per image 1.14 GMACs = 2.27 GFLOPs; per batch
+    of 128: 145.31 GMACs = 290.63 GFLOPs; training memory 1.75 GiB (the lecture's rule)'."""
+    total, batch = report.totals, report.batch
+    bound = "macs" in total.unknown or "flops" in total.unknown
+    sign, eq = (">= ", ", >= ") if bound else ("", " = ")
+
+    def work(macs: int, flops: int) -> str:
+        return f"{sign}{si_spaced(macs, 'MACs')}{eq}{si_spaced(flops, 'FLOPs')}"
+
+    breakdown = report.step_breakdown()
+    memory = (f"training step peak {binary_bytes(breakdown['peak_bytes'])} (autograd; the "
+              f"lecture's rule says {binary_bytes(total.memory_bytes)})" if breakdown is not None
+              else f"training memory {binary_bytes(total.memory_bytes)} (the lecture's rule)")
+    return (f"{report.architecture}: input {format_shape(report.rows[0].output_shape)}, "
+            f"{grouped(total.params)} params; per image {work(total.macs // batch, total.flops // batch)}; "
+            f"per batch of {grouped(batch)}: {work(total.macs, total.flops)}; {memory}")
+
+
+def footer_lines(report: Any) -> list[str]:
+    """torchinfo's footer, in the lecture's memory terms, each figure with its unit; then what is
+    unknown, if anything."""
+    total, options = report.totals, report.options
+    lines = [f"Total params: {grouped(total.params)}"]
+    split = report.param_split()
+    if split is not None:
+        lines += [f"Trainable params: {grouped(split['trainable_params'])}",
+                  f"Non-trainable params: {grouped(split['non_trainable_params'])}",
+                  f"Buffers: {grouped(split['buffers'])} (batch norm running mean and variance, "
+                  "num_batches_tracked; not in params)"]
+    input_bytes = report.rows[0].activation_memory_bytes
+    lines += [f"Input size (batch {grouped(report.batch)}): {binary_bytes(input_bytes)}",
+              f"Forward/backward pass size: {binary_bytes(total.activation_memory_bytes - input_bytes)} "
+              "(2 x activations)",
+              f"Params size: {binary_bytes(total.params * options.bytes_per_element)}; with gradients and "
+              f"optimizer state ({options.param_copies} copies, {options.optimizer}): "
+              f"{binary_bytes(total.param_memory_bytes)}",
+              f"Estimated total size: {binary_bytes(total.memory_bytes)} (the lecture's rule)"]
+    if report.step is not None:
+        breakdown = report.step_breakdown()
+        lines += [f"Saved for backward: {known(total, 'saved_bytes', binary_bytes(total.saved_bytes))}",
+                  f"Training step peak: {binary_bytes(breakdown['peak_bytes'])} ({breakdown['phase']})"]
+    unknown = report.unknown_counts()
+    if unknown:
+        order = {path: i for layer_paths in unknown.values() for i, path in enumerate(layer_paths)}
+        if report.graph is not None:
+            order = {node.path: i for i, node in enumerate(report.graph.nodes)}
+        paths = sorted({p for layer_paths in unknown.values() for p in layer_paths}, key=lambda p: order.get(p, 0))
+        named = ", ".join(paths[:3]) + (f", ... ({len(paths) - 3} more)" if len(paths) > 3 else "")
+        figures = ", ".join(COLUMNS[k].label if k in COLUMNS else k for k in unknown)
+        lines.append(f"Unknown: {len(paths)} layer{'s' if len(paths) != 1 else ''} ({named}) "
+                     f"{'have' if len(paths) != 1 else 'has'} unknown {figures}: shown '?'; "
+                     "totals marked '>=' are lower bounds")
+    return lines
+
+
+def render(report: Any, fmt: str) -> str:
+    """Human table: rows, a totals row, a footer (params, buffers, memory, what is unknown) and the
+    conventions that produced the figures; under the 'autograd' memory convention a saved-bytes
+    column and the step's breakdown at its peak. HTML nests rows under their blocks (`details`)."""
+    headers, align, columns = _columns(report)
+    body = [_cells(row, fmt, columns) for row in report.rows]
+    total = _cells(report.totals, fmt, columns)
+    if fmt == "html":
+        table = html_report_table(report, headers, align, body, total)
+    else:
+        table = grid(headers, body + [total], TABLEFMT[fmt], tuple(align))
+    breakdown = report.step_breakdown()
+    if breakdown is not None:
+        table += "\n\n" + breakdown_table(breakdown, fmt)
+    title = title_text(summary_line(report), fmt)
+    footer = [title_text(line, fmt) for line in footer_lines(report)]
+    notes = title_text("Conventions: " + report.options.describe(), fmt)
+    units = title_text(UNITS_NOTE, fmt)
+    if fmt == "html":
+        return (f"<div class=\"cnncost-report\">\n<p><b>{title}</b></p>\n{table}\n<p>" + "<br>\n".join(footer)
+                + f"</p>\n<p><small>{notes}<br>\n{units}</small></p>\n</div>")
+    if fmt == "latex":
+        return "\n".join([f"% {title}", *(f"% {line}" for line in footer), f"% {notes}", f"% {units}", table])
+    if fmt == "markdown":
+        return f"{title}\n\n{table}\n\n" + "\n".join(f"- {line}" for line in footer) + f"\n\n{notes}\n{units}"
+    return f"{title}\n\n{table}\n\n" + "\n".join(footer) + f"\n\n{notes}\n{units}"
+

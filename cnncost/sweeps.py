@@ -1,0 +1,341 @@
+"""`cnncost.sweep`: the totals of one architecture over a grid of configurations, as a tidy pandas
+DataFrame, exact, at millions of configurations a second.
+
+How (docs/sweeps.md):
+
+- One compiled graph per distinct structure: a width or depth multiplier rebuilds the net through
+  its family's `scale` hook (`register_arch(..., scale=...)`); the input's H and W never change a
+  graph's structure, only its sizes.
+- The per-sample quantities of the cost pass (`cnncost.costs`) are evaluated for every input
+  resolution at once (`cnncost.sweep_plan`).
+- Each column is its registered formula (`cnncost.columns`), the one a table's total uses, on
+  numpy arrays laid out over (resolution, batch, dtype, optimizer): batch, dtype and optimizer
+  enter as broadcast axes. A column is int64 where every value and the column's sum fit in int64
+  (bounded exactly beforehand: the formulas are non-decreasing in every quantity), else Python
+  ints (dtype object); never float.
+
+Under memory="autograd" the saved bytes and the training step's peak come from the memory model
+(`cnncost.memory`), traced once per distinct (structure, resolution, dtype); batch and optimizer
+are again linear (the peak is the upper envelope of the step's moments, each a line in the batch).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Any, Iterable
+
+import numpy as np
+
+from .columns import Column, sweep_columns
+from .conventions import DTYPE_BYTES, FLOP_CONVENTION, OPTIMIZER_COPIES, Options
+from .costs import Quantities
+from .errors import CnnCostError
+from .net import Net
+from .shapes import Shape, parse_shape, shape_text
+from .sweep_plan import per_sample
+
+INT64_MAX = 2**63 - 1
+INVALID = ("raise", "drop")
+
+
+# --- the public call ---
+
+def sweep(arch: str | os.PathLike[str] | Net, *, batch: int | Iterable[int] = 128,
+          input: Any = None, width: float | Iterable[float] | None = None,
+          depth: float | Iterable[float] | None = None, dtype: str | Iterable[str] = "fp32",
+          optimizer: str | Iterable[str] = "adam", memory: str = "lecture", device: str = "cuda",
+          activations: str = "all", invalid: str = "raise", freeze: str | Iterable[str] = ()) -> Any:
+    """Totals of `arch` for every combination of the swept values: a pandas DataFrame, one row per
+    configuration.
+
+    Each of batch, input, width, depth, dtype and optimizer takes one value or a list (any
+    iterable: `range(1, 257)` works). `input`: "3x224x224", (3, 224, 224) or a single size 224
+    (the net's channels, square); default the net's own input. `width` / `depth`: multipliers for
+    the families whose builder takes them (resnet, mobilenet, efficientnet, regnet: the `scale`
+    hook of `register_arch`, docs/sweeps.md), 1 = the registered net. `invalid="drop"` leaves out configurations the net cannot
+    run (an input too small for its kernels); the default raises the error `table` would. `freeze`:
+row-path patterns of layers without weight gradients, as in `table` (backward and training FLOPs).
+
+    Columns: `width` and `depth` (when given), `input`, `batch`, `dtype`, `optimizer`, then the
+    totals of the JSON contract, `activations`, `params`, `macs`, `flops`,
+    `activation_memory_bytes`, `param_memory_bytes`, `memory_bytes`, `backward_flops` and
+    `training_flops` (one training step, as `table`'s total), and under memory="autograd"
+    `saved_bytes` and `peak_bytes` (the training step's peak). Every row equals
+    `cnncost.table(...).totals` for its configuration.
+
+    >>> import cnncost
+    >>> df = cnncost.sweep("resnet50", batch=[1, 64], input=[224, 256])
+    >>> df[["input", "batch", "macs"]].to_string(index=False)
+    '    input  batch         macs\\n3x224x224      1   3857973248\\n3x224x224     64 246910287872\\n3x256x256      1   5038358528\\n3x256x256     64 322454945792'
+    """
+    import pandas as pd
+
+    if invalid not in INVALID:
+        raise CnnCostError(f"invalid must be one of {', '.join(INVALID)}, got {invalid!r}")
+    batches = _positive_ints(batch, "batch")
+    dtypes, optimizers = _strings(dtype, "dtype"), _strings(optimizer, "optimizer")
+    options = [[Options(batch=1, dtype=d, optimizer=o, activations=activations, memory=memory)  # type: ignore[arg-type]
+                for o in optimizers] for d in dtypes]
+    dtypes = [row[0].dtype for row in options]  # canonical spellings (float32 -> fp32)
+    if memory == "autograd":
+        from .memory import Precision
+        Precision("fp32", device)  # validates the device
+    structures, swept = _structures(arch, width, depth)
+    frozen = (freeze,) if isinstance(freeze, str) else tuple(freeze)
+    name = structures[0][1].name if len(structures) == 1 else _base_name(arch)
+
+    elements = np.array([DTYPE_BYTES[d] for d in dtypes], dtype=np.int64)
+    copies = np.array([OPTIMIZER_COPIES[o] for o in optimizers], dtype=np.int64)
+    b = np.array(batches, dtype=np.int64) if max(batches) <= INT64_MAX else np.array(batches, dtype=object)
+
+    labels: dict[str, int] = {}
+    blocks = []
+    for (w, d), net in structures:
+        inputs = _inputs(input, net)
+        counts = per_sample(net, inputs, activations=activations, invalid=invalid, freeze=frozen)
+        if not counts.inputs:
+            continue
+        saved = peaks = None
+        if memory == "autograd":
+            saved, peaks = _autograd(net, counts.inputs, dtypes, optimizers, device)
+        codes = np.array([labels.setdefault(shape_text(s), len(labels)) for s in counts.inputs], dtype=np.int64)
+        blocks.append((w, d, counts, codes, saved, peaks))
+    names = tuple(c.name for c in sweep_columns(memory == "autograd"))
+    if not blocks:  # invalid="drop" left out every input: an empty frame with the usual columns
+        empty = [k for k in ("width", "depth") if k in swept] + ["input", "batch", "dtype", "optimizer"] + list(names)
+        frame = pd.DataFrame({k: pd.Series([], dtype=np.int64 if k in names or k == "batch" else object)
+                              for k in empty})
+        frame.attrs.update({"architecture": name, "memory": memory, "activations": activations,
+                            "device": device if memory == "autograd" else None, "flop_convention": FLOP_CONVENTION})
+        return frame
+
+    R = [len(block[3]) for block in blocks]
+    B, D, O = len(batches), len(dtypes), len(optimizers)
+    columns: dict[str, Any] = {}
+    for key, values in (("width", [blk[0] for blk in blocks]), ("depth", [blk[1] for blk in blocks])):
+        if key in swept:
+            columns[key] = np.concatenate([np.full(r * B * D * O, v, dtype=np.float64) for v, r in zip(values, R)])
+    codes = np.concatenate([np.repeat(blk[3], B * D * O) for blk in blocks])
+    columns["input"] = pd.Categorical.from_codes(codes, categories=list(labels))
+    columns["batch"] = _config(b, R, 1, B, D * O)
+    columns["dtype"] = pd.Categorical.from_codes(_config(np.arange(D), R, B, D, O), categories=dtypes)
+    columns["optimizer"] = pd.Categorical.from_codes(_config(np.arange(O), R, B * D, O, 1), categories=optimizers)
+
+    bb, e, k = b.reshape(1, B, 1, 1), elements.reshape(1, 1, D, 1), copies.reshape(1, 1, 1, O)
+    quantities = []
+    for r, (_, _, c, _, saved, peaks) in zip(R, blocks):
+        per_resolution = {key: v.reshape(r, 1, 1, 1) for key, v in c.quantities().items()}
+        if saved is not None:
+            per_resolution |= {"saved_per_sample": saved[0].reshape(r, 1, D, 1),
+                               "saved_per_step": saved[1].reshape(r, 1, D, 1), "peak": _peak(peaks, b)}
+        quantities.append(Quantities(batch=bb, element_bytes=e, param_copies=k, **per_resolution))
+    shapes = [(r, B, D, O) for r in R]
+    maxima = [_maxima(q) for q in quantities]
+    for column in sweep_columns(memory == "autograd"):
+        columns[column.name] = _column(column, quantities, maxima, shapes)
+    frame = pd.DataFrame(columns, copy=False)
+    frame.attrs.update({"architecture": name, "memory": memory, "activations": activations,
+                        "device": device if memory == "autograd" else None,
+                        "flop_convention": FLOP_CONVENTION})
+    return frame
+
+
+# --- arguments ---
+
+def _positive_ints(value: Any, what: str) -> list[int]:
+    values = [value] if isinstance(value, (int, np.integer)) else list(value)
+    if not values:
+        raise CnnCostError(f"{what} needs at least one value")
+    for v in values:
+        if isinstance(v, np.integer):
+            v = int(v)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise CnnCostError(f"{what} must be positive integers, got {v!r}")
+    return [int(v) for v in values]
+
+
+def _strings(value: Any, what: str) -> list[str]:
+    values = [value] if isinstance(value, str) else list(value)
+    if not values:
+        raise CnnCostError(f"{what} needs at least one value")
+    return [str(v) for v in values]
+
+
+def _multipliers(value: Any, what: str) -> list[float] | None:
+    if value is None:
+        return None
+    values = [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else list(value)
+    if not values:
+        raise CnnCostError(f"{what} needs at least one value")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not v > 0 \
+                or not math.isfinite(v):
+            raise CnnCostError(f"{what} multipliers must be positive numbers, got {v!r}")
+        out.append(float(v))
+    return out
+
+
+def _inputs(value: Any, net: Net) -> list[Shape]:
+    """The input shapes: strings "3x224x224", tuples, or single sizes (the net's channels, square)."""
+    if value is None:
+        return [net.input]
+    items = [value] if isinstance(value, (str, int)) or (isinstance(value, tuple) and value
+                                                         and all(isinstance(v, int) for v in value)) else list(value)
+    if not items:
+        raise CnnCostError("input needs at least one value")
+    out = []
+    for item in items:
+        if isinstance(item, np.integer):
+            item = int(item)
+        if isinstance(item, int) and not isinstance(item, bool):
+            shape: Shape = (net.input[0], item, item)
+        elif isinstance(item, str):
+            try:
+                shape = parse_shape(item) if "x" in item.lower() or "," in item else (net.input[0], int(item), int(item))
+            except ValueError as error:
+                raise CnnCostError(f"input: {error}") from None
+        else:
+            shape = tuple(int(v) for v in item)
+        if len(shape) != len(net.input) or any(d < 1 for d in shape):
+            raise CnnCostError(f"input {shape!r} must be {len(net.input)} positive sizes like "
+                               f"{'x'.join(map(str, net.input))}")
+        out.append(shape)
+    return out
+
+
+def _base_name(arch: Any) -> str:
+    return arch.name if isinstance(arch, Net) else os.fspath(arch)
+
+
+def _structures(arch: Any, width: Any, depth: Any) -> tuple[list[tuple[tuple[float, float], Net]], set[str]]:
+    """((width, depth), Net) per distinct combination; `swept`: which of the two were given."""
+    from .api import load
+    widths, depths = _multipliers(width, "width"), _multipliers(depth, "depth")
+    swept = {k for k, v in (("width", widths), ("depth", depths)) if v is not None}
+    base = load(arch)
+    if not swept:
+        return [((1.0, 1.0), base)], swept
+    scale = None
+    if isinstance(arch, str) and not isinstance(arch, os.PathLike):
+        from .zoo.registry import ARCHS, arch_info
+        try:
+            scale = arch_info(arch).scale
+        except CnnCostError:
+            scale = None
+        if scale is None and any(v != 1 for v in (widths or []) + (depths or [])):
+            hooked = sorted(n for n, a in ARCHS.items() if a.scale is not None)
+            raise CnnCostError(f"'{arch}' has no width/depth scaling hook; architectures that take width and "
+                               f"depth multipliers: {', '.join(hooked[:12])}{', ...' if len(hooked) > 12 else ''}")
+    elif any(v != 1 for v in (widths or []) + (depths or [])):
+        raise CnnCostError("width and depth multipliers need a built-in architecture with a scaling hook "
+                           "(a spec file or a Net has none); sweep the resolution and batch instead")
+    out = []
+    for w in widths or [1.0]:
+        for d in depths or [1.0]:
+            net = base if (w, d) == (1.0, 1.0) or scale is None else scale(w, d)
+            out.append(((w, d), net))
+    return out, swept
+
+
+# --- autograd: saved bytes and the step's peak ---
+
+def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list[str], device: str):
+    """saved = (per_sample, fixed) arrays of shape (R, D); peaks[r][d][o] = the step's moments
+    reduced to their upper envelope, as (per_sample, fixed) int arrays."""
+    from .graph import compile
+    from .memory import Precision, step_memory, trace
+    R, D = len(inputs), len(dtypes)
+    sp = np.empty((R, D), dtype=object)
+    sf = np.empty((R, D), dtype=object)
+    peaks: list[list[list[tuple[list[int], list[int]]]]] = []
+    for r, shape in enumerate(inputs):
+        graph = compile(net, shape)
+        row = []
+        for d, dtype in enumerate(dtypes):
+            traced = trace(graph, precision=Precision(dtype, device))
+            saved = traced.saved()
+            sp[r, d], sf[r, d] = saved.per_sample, saved.fixed
+            row.append([step_memory(traced, o).envelope() for o in optimizers])
+        peaks.append(row)
+    return (_narrow(sp), _narrow(sf)), peaks
+
+
+def _narrow(array: Any) -> Any:
+    values = array.ravel().tolist()
+    if values and max(values) <= INT64_MAX:
+        return np.array(values, dtype=np.int64).reshape(array.shape)
+    return array
+
+
+def _peak(peaks: Any, b: Any) -> Any:
+    """Peak bytes, shape (R, B, D, O): the max over each step's envelope lines at every batch."""
+    R, D, O = len(peaks), len(peaks[0]), len(peaks[0][0])
+    B = len(b)
+    bound = max(max(a) * int(b.max()) + max(c) for row in peaks for cell in row for a, c in cell)
+    exact = bound > INT64_MAX
+    out = np.empty((R, B, D, O), dtype=object if exact else np.int64)
+    bb = b.astype(object) if exact else b
+    for r in range(R):
+        for d in range(D):
+            for o in range(O):
+                a, c = peaks[r][d][o]
+                if exact:
+                    A = np.array(a, dtype=object)
+                    C = np.array(c, dtype=object)
+                else:
+                    A, C = np.array(a, dtype=np.int64), np.array(c, dtype=np.int64)
+                out[r, :, d, o] = (A[:, None] * bb[None, :] + C[:, None]).max(axis=0)
+    return out
+
+
+# --- columns ---
+
+def _config(values: Any, R: list[int], outer: int, n: int, inner: int) -> Any:
+    """A configuration column: `values` (length n) repeated `inner` times each, the whole
+    `outer` times, per block of R resolutions."""
+    one = np.tile(np.repeat(values, inner), outer)
+    return np.concatenate([np.tile(one, r) for r in R]) if len(R) > 1 else np.tile(one, R[0])
+
+
+def _column(column: Column, quantities: list[Quantities], maxima: list[Quantities],
+            shapes: list[tuple[int, ...]]) -> Any:
+    """A count column: the column's formula per block of configurations, laid out C-order over
+    (resolution, batch, dtype, optimizer). int64 when every value, and every partial result,
+    provably fits: the formula at every quantity's maximum (at least 1: `maxima`) bounds them all."""
+    bound = max(column.formula(m) for m in maxima) if column.monotone else INT64_MAX + 1
+    fits = bound <= INT64_MAX
+    parts = [np.broadcast_to(column.formula(q if fits else _objects(q)), shape).reshape(-1)
+             for q, shape in zip(quantities, shapes)]
+    values = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    if not fits:
+        return _exact(values)
+    values = values.astype(np.int64, copy=False)
+    return values if _sum_fits(values, bound) else values.astype(object)  # the sum would wrap: Python ints
+
+
+def _maxima(q: Quantities) -> Quantities:
+    return Quantities(**{f.name: None if v is None else max(int(np.max(v)), 1)
+                         for f in dataclasses.fields(q) for v in [getattr(q, f.name)]})
+
+
+def _objects(q: Quantities) -> Quantities:
+    return Quantities(**{f.name: None if v is None else np.asarray(v).astype(object)
+                         for f in dataclasses.fields(q) for v in [getattr(q, f.name)]})
+
+
+def _sum_fits(values: Any, bound: int) -> bool:
+    """The exact sum of a non-negative int64 column is at most INT64_MAX (summed as 32-bit halves)."""
+    if bound * len(values) <= INT64_MAX:
+        return True
+    low, high = int((values & 0xFFFFFFFF).sum()), int((values >> 32).sum())
+    return (high << 32) + low <= INT64_MAX
+
+
+def _exact(column: Any) -> Any:
+    """count_column's rule on an object column: int64 if every value and the sum fit."""
+    values = column.tolist()
+    if max(values) <= INT64_MAX and sum(values) <= INT64_MAX:
+        return np.array(values, dtype=np.int64)
+    return column if column.dtype == object else column.astype(object)
