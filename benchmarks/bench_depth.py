@@ -47,8 +47,7 @@ def main() -> None:
         compiled = time.perf_counter() - start
 
         def forget() -> None:
-            for key in [k for k in graph.memo if k[0] == "memory trace"]:
-                del graph.memo[key]
+            graph.memo.pop("memory traces", None)
         lecture = best_of(args.repeat, lambda: cnncost.table(net))
         autograd = best_of(args.repeat, lambda: cnncost.table(net, memory="autograd"), forget)
         cached = best_of(args.repeat, lambda: cnncost.table(net, memory="autograd"))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,18 +100,9 @@ def node_costs(graph: Any, options: Any, frozen: tuple[bool, ...] | None = None,
     return quantities, [tuple(k for k in unknown_names(d) if k in present) if d else () for d in declared]
 
 
-# id(graph) -> (a weak reference to it, frozen -> backward FLOPs per MAC): a warm table's graph is
-# cached by `compile`; an entry goes with its graph (nothing here keeps a graph alive).
-_BACKWARD: dict[int, tuple[weakref.ref, dict[tuple[bool, ...], tuple[int, ...]]]] = {}
-
-
 def _backward_per_mac(graph: Any, frozen: tuple[bool, ...]) -> tuple[int, ...]:
     """`backward_per_mac`, remembered per graph for a few `frozen` masks."""
-    key = id(graph)
-    entry = _BACKWARD.get(key)
-    if entry is None or entry[0]() is not graph:
-        entry = _BACKWARD[key] = (weakref.ref(graph, lambda _, key=key: _BACKWARD.pop(key, None)), {})
-    masks = entry[1]
+    masks = graph.memo.setdefault("backward per mac", {})
     per_mac = masks.get(frozen)
     if per_mac is None:
         if len(masks) >= 8:

@@ -70,8 +70,8 @@ class Graph:
     blocks: tuple[BlockSpan, ...]
     outputs: tuple[int, ...]
     source: str = ""
-    # What the passes computed from this graph, keyed by the pass and its arguments (each a pure
-    # function of the graph and them: the memory trace per precision, the training FLOPs...).
+    # What the passes computed from this graph, by kind, each a pure function of the graph and its
+    # arguments: "memory traces" (per precision), "backward per mac" (per frozen-layer mask).
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -91,7 +91,7 @@ def compile(net: Net, input: Shape | None = None, *, max_nodes: int = DEFAULT_MA
     if input is not None:
         input = net.with_input(input).input  # validates: positive integers
     key = (input or net.input, max_nodes)
-    cache = net.graphs
+    cache = net.memo.setdefault("graphs", {})
     graph = cache.get(key)
     if graph is None:
         if _expanded_size(net.layers, max_nodes) > max_nodes:  # refuse in microseconds, not after minutes

@@ -25,8 +25,9 @@ class Net:
     # Names of the network's outputs, the main one first; by default the last layer's output, then
     # every other tensor that no layer reads (auxiliary heads), in order.
     outputs: tuple[str, ...] = ()
-    # Its compiled graphs, by (input shape, node cap): `cnncost.graph.compile` fills it.
-    graphs: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+    # What passes compute from the net, by kind: "graphs" (`cnncost.graph.compile`, by input shape and
+    # node cap), "sweep plans" (`cnncost.sweep_plan`).
+    memo: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input", tuple(self.input))

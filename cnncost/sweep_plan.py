@@ -17,7 +17,6 @@ numpy object arrays of Python ints.
 from __future__ import annotations
 
 import dataclasses
-import weakref
 from typing import Any, Iterable
 
 import numpy as np
@@ -177,19 +176,10 @@ def _layer_key(layer: Any) -> Any:
     return key
 
 
-# id(net) -> (a weak reference to it, (channels, lecture, freeze) -> plan): any H and W share a
-# plan; an entry goes with its net (nothing here keeps a net alive).
-_PLANS: dict[int, tuple[weakref.ref, dict[tuple[Any, ...], _Plan]]] = {}
-
-
 def _plan(net: Net, shape: Shape, lecture: bool, freeze: tuple[str, ...] = ()) -> _Plan:
     """The plan of `net` at input channels `shape[0]`, remembered per net; `freeze` patterns
     remove weight gradients from backward FLOPs, as in `table`."""
-    key = id(net)
-    entry = _PLANS.get(key)
-    if entry is None or entry[0]() is not net:
-        entry = _PLANS[key] = (weakref.ref(net, lambda _, key=key: _PLANS.pop(key, None)), {})
-    plans = entry[1]
+    plans = net.memo.setdefault("sweep plans", {})  # any H and W share a plan
     variant = (shape[:-2], lecture, freeze)
     plan = plans.get(variant)
     if plan is None:

@@ -108,15 +108,12 @@ def trace(net: Net | Graph, input: Shape | None = None, precision: Precision = P
     [('conv0', 192), ('relu1', 144)]
     """
     graph = net if isinstance(net, Graph) else compile(net, input)
-    key = ("memory trace", precision)
-    traced = graph.memo.get(key)
+    traces = graph.memo.setdefault("memory traces", {})
+    traced = traces.get(precision)
     if traced is None:  # a trace is a pure function of the graph and the precision: kept with the graph
-        traced = _trace(graph, precision)
-        traces = [k for k in graph.memo if isinstance(k, tuple) and k[0] == "memory trace"]
         if len(traces) >= 8:
-            for k in traces:
-                del graph.memo[k]
-        graph.memo[key] = traced
+            traces.clear()
+        traced = traces[precision] = _trace(graph, precision)
     return traced
 
 
