@@ -9,7 +9,7 @@ unescaped HTML name, a control character in a table, a multi-line error).
     python benchmarks/fuzz_cli.py                  # 100,000 cases, seed 0
     python benchmarks/fuzz_cli.py -n 5000 --seed 7 --save-failures /tmp/fuzz
 
-The test suite (tests/test_fuzz_cli.py) runs the same generator on 2,000 cases
+The test suite (tests/cli/test_fuzz_cli.py) runs the same generator on 2,000 cases
 (CNNCOST_FUZZ_CASES for more). Reproducible: case i of seed s is always the same spec.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ Figures in 10^9 of each tool's own unit; `--exact` prints the integers; "spread"
 smallest) / torchvision's MACs over the seven tools that call their figure MACs. `--training`
 prints instead, at batch 2, one training step's FLOPs (forward + backward) as counted exactly and
 as FlopCounterMode counts them (its grouped-convolution weight gradients x groups). The twins and profiles
-are those of tests/counting_reference.py (the models tests/fixtures/tools_reference.json measured:
+are those of tests/support/counting_reference.py (the models tests/fixtures/tools_reference.json measured:
 every one of these figures is checked against the real tool there)."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent))
-sys.path.insert(0, str(HERE.parent.parent / "tests"))
+sys.path.insert(0, str(HERE.parent.parent / "tests" / "support"))
 
 import cnncost  # noqa: E402
 from cnncost.counting import ops, training  # noqa: E402

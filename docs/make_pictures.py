@@ -6,7 +6,7 @@
 Every picture is a function of cnncost.plot on the built-in nets; the script prints each file and
 the figures that docs/pictures.md quotes, so a change in the numbers shows in its output.
 `--notebook` also runs the tutorial's code cells in this process (no Jupyter needed) and stores
-their outputs in it; tests/test_notebook.py runs it the same way (`execute_notebook`).
+their outputs in it; tests/docs/test_notebook.py runs it the same way (`execute_notebook`).
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ Image borders are not clipped (the usual convention: AlexNet's pool5 is 195, VGG
 position beyond a map reads on as the layer's arithmetic says); `ReceptiveField.extent(i, j)`
 gives the box around the pixels of one position, (None, None) where it reads none, and where no
 padding is in its cone that is exactly what the gradient of that output position reaches
-(tests/test_receptive.py measures it through the torch backend on random nets, and compares every
+(tests/receptive/test_receptive.py measures it through the torch backend on random nets, and compares every
 phase with sets of pixels built from the layers' reads alone).
 
 Rows that have reduced a whole map (global or 1x1 adaptive pooling, flatten, linear, and every row

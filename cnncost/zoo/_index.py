@@ -1,5 +1,5 @@
 """Built-in architecture name -> the module that registers it (written by
-`python -m cnncost.zoo.registry`; tests/test_sweep.py checks it is complete and current).
+`python -m cnncost.zoo.registry`; tests/sweeps/test_sweep.py checks it is complete and current).
 A YAML spec in specs/ is "specs"."""
 
 _BY_MODULE: dict[str, tuple[str, ...]] = {

@@ -124,7 +124,7 @@ def parnet(widths: tuple[int, int, int], head: int, *, blocks: tuple[int, int, i
 
 # The paper's widths per variant. The authors' released S config has 92 instead of 96 channels in
 # stream 1; 96 reproduces the paper's 19.2M (docs/zoo-mobile.md). Reference params: training-time,
-# from an independent torch model of the real DAG (tests/test_zoo_mobile.py says how).
+# from an independent torch model of the real DAG (tests/zoo/test_zoo_mobile.py says how).
 VARIANTS = {"s": ((96, 192, 384), 1280, 20_983_848), "m": ((128, 256, 512), 2048, 38_953_256),
             "l": ((160, 320, 640), 2560, 60_180_008), "xl": ((200, 400, 800), 3200, 93_176_168)}
 for _size, (_widths, _head, _params) in VARIANTS.items():

@@ -111,7 +111,7 @@ def index_text() -> str:
     for name in sorted(ARCHS, key=_natural):
         by_module.setdefault(MODULES.get(name, ""), []).append(name)
     lines = ['"""Built-in architecture name -> the module that registers it (written by',
-             '`python -m cnncost.zoo.registry`; tests/test_sweep.py checks it is complete and current).',
+             '`python -m cnncost.zoo.registry`; tests/sweeps/test_sweep.py checks it is complete and current).',
              'A YAML spec in specs/ is "specs"."""', "", "_BY_MODULE: dict[str, tuple[str, ...]] = {"]
     for module in sorted(by_module):
         names = by_module[module]

@@ -150,7 +150,7 @@ def segmentation(head: Literal["fcn", "deeplabv3", "lraspp"], kind: Backbone, *,
 
 
 # Reference params: sum(p.numel()) of the torchvision model (weights=None, weights_backbone=None,
-# aux_loss=False); tests/test_zoo_segmentation.py compares params, MACs and every module with the fixture.
+# aux_loss=False); tests/zoo/test_zoo_segmentation.py compares params, MACs and every module with the fixture.
 MODELS = {
     ("fcn", "resnet50"): 32_957_013, ("fcn", "resnet101"): 51_949_141,
     ("deeplabv3", "resnet50"): 39_638_869, ("deeplabv3", "resnet101"): 58_630_997,

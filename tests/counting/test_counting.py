@@ -245,7 +245,7 @@ def test_tools_remeasured_where_installed(tmp_path) -> None:
                 assert ops(g, tool, 1, "cnncost").total == value, (net.name, key)
     try:
         import importlib.util
-        spec = importlib.util.spec_from_file_location("mtv", ref.HERE / "fixtures" / "measure_torchvision.py")
+        spec = importlib.util.spec_from_file_location("mtv", ref.TESTS / "fixtures" / "measure_torchvision.py")
         mtv = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mtv)  # type: ignore[union-attr]
         pytest.importorskip("torchvision")

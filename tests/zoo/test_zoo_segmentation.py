@@ -24,7 +24,7 @@ from cnncost.zoo.parnet import VARIANTS, parnet
 from cnncost.zoo.resnet import DEPTHS, resnet
 from cnncost.zoo.segmentation import segmentation
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 # cnncost name -> name in the fixture (torchvision builder, or timm/<name>)
 SEGMENTATION = {

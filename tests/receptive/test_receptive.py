@@ -22,7 +22,7 @@ from cnncost.layers import LAYER_TYPES, ConcatMerge, Layer
 from cnncost.receptive import receptive_field, receptive_frame
 from cnncost.receptive.rules import RULES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("CNNCOST_RF_EXAMPLES", "30"))
 
 
@@ -234,7 +234,7 @@ def test_the_whole_zoo_has_receptive_fields() -> None:
 torch = pytest.importorskip("torch", reason="the gradient measurement builds the net in PyTorch")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from test_differential import conv, pool, small  # noqa: E402  (tests/ is on sys.path)
+from random_nets import conv, pool, small  # noqa: E402  (tests/support)
 
 
 def positive_model(net: Net):

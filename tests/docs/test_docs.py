@@ -1,7 +1,7 @@
-"""The README's and docs/'s examples print what the docs show (tests/docs_blocks.py does the work).
+"""The README's and docs/'s examples print what the docs show (tests/docs/docs_blocks.py does the work).
 
 A failure shows the command, a diff of shown vs printed output, and the command that regenerates
-the docs after a deliberate output change: python tests/docs_blocks.py --update FILE.
+the docs after a deliberate output change: python tests/docs/docs_blocks.py --update FILE.
 """
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_a_stale_command_output_fails_and_update_fixes_it(tmp_path: Path) -> Non
     (result,) = printed(tmp_path, f"Intro.\n\n```console\n$ {COMMAND}   # a comment\n{bad}\n```\n")
     assert result.status == "failed"
     message = db.describe(doc, result)
-    assert f"$ {COMMAND}" in message and "python tests/docs_blocks.py --update" in message
+    assert f"$ {COMMAND}" in message and "python tests/docs/docs_blocks.py --update" in message
     assert "--- shown in the doc" in message and "+++ printed now" in message
 
     assert db.update(doc, [result]) == 1

@@ -1,5 +1,5 @@
 """Random specs, written as a user types them (plain YAML data, chains and `from:` merges), checked
-against an independent calculator (tests/reference_calculator.py: no cnncost code), for batch
+against an independent calculator (tests/support/reference_calculator.py: no cnncost code), for batch
 linearity and for `spec` round trips. CNNCOST_INDEPENDENT_EXAMPLES raises the count."""
 from __future__ import annotations
 

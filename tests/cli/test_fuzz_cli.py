@@ -29,7 +29,7 @@ SOFT_S, HARD_S = 5.0, 20.0  # per case: slow, interrupted (a typical case takes 
 
 
 def _fuzzer():
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz_cli.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_cli.py"
     spec = importlib.util.spec_from_file_location("cnncost_fuzz_cli", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

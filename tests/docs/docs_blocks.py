@@ -1,7 +1,7 @@
 """Run the examples in README.md and docs/*.md and compare what they print with what the docs show.
 
-    python tests/docs_blocks.py [FILE...]            # check (all docs by default)
-    python tests/docs_blocks.py --update [FILE...]   # rewrite the shown output from what runs now
+    python tests/docs/docs_blocks.py [FILE...]            # check (all docs by default)
+    python tests/docs/docs_blocks.py --update [FILE...]   # rewrite the shown output from what runs now
 
 What runs:
 
@@ -57,7 +57,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FENCE = re.compile(r"^(\s*)```\s*([\w+-]*)\s*$")
 DIRECTIVE = re.compile(r"^\s*<!--\s*docs:\s*(.*?)\s*-->\s*$")
 OUTPUT_OF = re.compile(r"^output of\s+`([^`]+)`$")   # a region of prose the command prints
@@ -66,7 +66,7 @@ DIRECTIVE_BODY = re.compile(r"^(skip|run|torch|needs|file)\s*(?:`([^`]+)`)?\s*(?
 TRUNCATED = "..."
 MAX_DIFF_LINES = 80
 SCRIPT_TIMEOUT_S = 120
-UPDATE_COMMAND = "python tests/docs_blocks.py --update"
+UPDATE_COMMAND = "python tests/docs/docs_blocks.py --update"
 # pandas' repr wraps at 80 columns and hides columns; docs show whole rows, as a notebook does
 PANDAS_OPTIONS = {"display.width": 250, "display.max_columns": None}
 

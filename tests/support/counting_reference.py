@@ -1,14 +1,16 @@
 """The measured peer-tool figures (tests/fixtures/tools_reference.json, written by
 tests/fixtures/measure_tools.py) and each measured model's cnncost twin with the implementation
-profile that describes it. Shared by tests/test_counting.py and benchmarks/tools_table.py."""
+profile that describes it. Shared by tests/counting/test_counting.py and benchmarks/tools_table.py."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-TOOLS_FIXTURE = HERE / "fixtures" / "tools_reference.json"
-TORCHVISION_FIXTURE = HERE / "fixtures" / "torchvision_reference.json"
+import cnncost
+
+TESTS = Path(__file__).resolve().parents[1]
+TOOLS_FIXTURE = TESTS / "fixtures" / "tools_reference.json"
+TORCHVISION_FIXTURE = TESTS / "fixtures" / "torchvision_reference.json"
 
 # timm models measured by measure_tools.py -> their twins (test_reference_fixture.twin maps torchvision's).
 TIMM_TWINS = {"timm/inception_v4": "inception-v4", "timm/inception_resnet_v2": "inception-resnet-v2",
@@ -41,12 +43,30 @@ def load(path: Path = TOOLS_FIXTURE) -> dict:
 def twin(name: str) -> str | None:
     if name in TIMM_TWINS:
         return TIMM_TWINS[name]
-    import sys
-    sys.path.insert(0, str(HERE))
-    from test_reference_fixture import twin as torchvision_twin
     return torchvision_twin(name)
 
 
 def profile(name: str) -> str | None:
     """The profile to count the twin of reference model `name` with (None: the twin's own)."""
     return PROFILES.get(name)
+
+
+# torchvision builder -> cnncost name, where the rule (`_` -> `-`, and `NAME-tv` where NAME already
+# means the paper's network) does not give it.
+TWINS = {
+    "timm/seresnet50": "seresnet50-timm",
+    "googlenet_no_aux": "googlenet-tv",
+}
+
+
+def torchvision_twin(reference_name: str) -> str | None:
+    if reference_name in TWINS:
+        return TWINS[reference_name]
+    if "/" in reference_name:
+        return None
+    names = {arch.name for arch in cnncost.list_archs()}
+    base = reference_name.replace("_", "-")
+    for candidate in (f"{base}-tv", base):
+        if candidate in names:
+            return candidate
+    return None

@@ -26,10 +26,10 @@ import cnncost
 from cnncost.errors import CnnCostError
 from cnncost.spec import dump_spec, parse_spec
 
-HERE = Path(__file__).parent
-ONNX_DIR = HERE / "fixtures" / "onnx"
+TESTS = Path(__file__).resolve().parents[1]
+ONNX_DIR = TESTS / "fixtures" / "onnx"
 EXPECTED = json.loads((ONNX_DIR / "expected.json").read_text())["models"]
-REFERENCE = json.loads((HERE / "fixtures" / "torchvision_reference.json").read_text())["models"]
+REFERENCE = json.loads((TESTS / "fixtures" / "torchvision_reference.json").read_text())["models"]
 
 
 def figures(net) -> tuple[int, int, int]:

@@ -1,6 +1,6 @@
 """`from_torch` through torch.export where torch.fx cannot trace: plain-PyTorch modules with Python
 control flow on shapes import with the params, MACs and saved bytes of the real module (measured with
-hooks and autograd's saved tensors, as tests/test_import.py does), rows at the module paths, as the
+hooks and autograd's saved tensors, as tests/importers/test_import.py does), rows at the module paths, as the
 fx import names them; a module called twice counted once; unknown ATen ops a one-line error or an
 opaque node; and modules fx can trace still go through fx."""
 from __future__ import annotations
@@ -18,11 +18,11 @@ torch = pytest.importorskip("torch", reason="the PyTorch importer needs torch")
 nn = torch.nn
 F = torch.nn.functional
 
-HERE = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1]
 
 
 def _models():
-    spec = importlib.util.spec_from_file_location("make_onnx_models_export", HERE / "fixtures" / "onnx" / "make_onnx.py")
+    spec = importlib.util.spec_from_file_location("make_onnx_models_export", TESTS / "fixtures" / "onnx" / "make_onnx.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module

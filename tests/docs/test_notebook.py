@@ -15,7 +15,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def load_runner():

@@ -14,34 +14,16 @@ from pathlib import Path
 import pytest
 
 import cnncost
+from counting_reference import torchvision_twin as twin  # tests/support
 
-FIXTURE = Path(__file__).parent / "fixtures" / "torchvision_reference.json"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "torchvision_reference.json"
 REFERENCE = json.loads(FIXTURE.read_text())
 MODELS = REFERENCE["models"]
 
-# torchvision builder -> cnncost name, where the rule (`_` -> `-`, and `NAME-tv` where NAME already
-# means the paper's network) does not give it.
-TWINS = {
-    "timm/seresnet50": "seresnet50-timm",
-    "googlenet_no_aux": "googlenet-tv",
-}
 # torchvision's googlenet(weights=None) has aux heads that only train mode runs; its twin is the network
 # the first weights load, without them (measured as `googlenet_no_aux`): compared here without the aux
 # share of params, on the eval-mode MACs, and not on saved bytes (train mode runs the aux heads).
 NOT_TRAIN_MODE_TWIN = {"googlenet"}
-
-
-def twin(reference_name: str) -> str | None:
-    if reference_name in TWINS:
-        return TWINS[reference_name]
-    if "/" in reference_name:
-        return None
-    names = {arch.name for arch in cnncost.list_archs()}
-    base = reference_name.replace("_", "-")
-    for candidate in (f"{base}-tv", base):
-        if candidate in names:
-            return candidate
-    return None
 
 
 TORCHVISION = sorted(name for name, m in MODELS.items() if m.get("source") == "torchvision")

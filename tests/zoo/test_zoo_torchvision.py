@@ -22,7 +22,7 @@ import pytest
 import cnncost
 from cnncost.zoo.registry import ARCHS, _ensure_loaded
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 # cnncost name -> torchvision builder
 MODELS: dict[str, str] = {

@@ -1,0 +1,15 @@
+"""Shared by every test folder: the helper modules in tests/support (reference calculators, the
+measured figures' readers, random-net strategies) import by their plain names, and `FIXTURES` is
+the folder of measured reference figures."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+FIXTURES = TESTS / "fixtures"
+ROOT = TESTS.parent
+
+for folder in (TESTS / "support", TESTS / "docs"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
