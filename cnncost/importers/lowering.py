@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol, Sequence
 
-from ..layers import (Add, ChannelShuffle, Chunk, ConcatMerge, Conv, Dropout, Flatten, GlobalAvgPool, Layer, LayerScale,
-                      Linear, Mul, Pad, Softmax)
+from ..layers import (Add, AvgPool, ChannelShuffle, Chunk, ConcatMerge, Conv, Dropout, Flatten, GlobalAvgPool, Layer,
+                      LayerNorm, LayerScale, Linear, MaxPool, Mul, Pad, Softmax, Upsample)
 from ..layers.reshape import chunk_sizes
 from ..shapes import Shape, numel
 from .graphbuild import TV, GraphBuilder, Unsupported
@@ -231,6 +231,51 @@ def linear(imp: Emitter, x: TV, out: int, bias: bool, params: Sequence[Any], sha
         raise Unsupported(f"linear on a {shape_text(x.shape)} tensor (only on a flat vector, or on the "
                           "channels of a channels-last map)")
     return imp.emit(Linear(out=out, bias=bias), [x], shape, params=params)
+
+
+def layer_norm(imp: Emitter, x: TV, normalized: Shape, eps: float, affine: bool, params: Sequence[Any]) -> TV:
+    """LayerNorm over the last dims `normalized`: the channels of a channels-last map (ConvNeXt),
+    or all of a channels-first tensor."""
+    if x.form == "nhwc" and tuple(normalized) == x.shape[-1:]:
+        over = "channels"
+    elif x.form == "std" and tuple(normalized) == x.shape:
+        over = "chw"
+    else:
+        raise Unsupported(f"layer norm over {list(normalized)} of a {shape_text(x.shape)} tensor ({x.form})")
+    return imp.emit(LayerNorm(over=over, eps=float(eps), elementwise_affine=affine), [x], x.shape, params=params,
+                    form=x.form)
+
+
+# ----------------------------------------------------------------------------- pools, resampling, padding
+
+def max_pool(imp: Emitter, x: TV, kernel: Any, *, stride: Any, padding: Any, ceil: bool,
+             shape: Shape | None = None) -> TV:
+    layer = MaxPool(kernel=pair_or_int(kernel), stride=pair_or_int(stride), padding=pair_or_int(padding),
+                    ceil_mode=bool(ceil))
+    return imp.emit(layer, [x], shape if shape is not None else layer.out_shape(x.shape))
+
+
+def avg_pool(imp: Emitter, x: TV, kernel: Any, *, stride: Any, padding: Any, ceil: bool, include_pad: bool,
+             shape: Shape | None = None) -> TV:
+    layer = AvgPool(kernel=pair_or_int(kernel), stride=pair_or_int(stride), padding=pair_or_int(padding),
+                    ceil_mode=bool(ceil), count_include_pad=bool(include_pad))
+    return imp.emit(layer, [x], shape if shape is not None else layer.out_shape(x.shape))
+
+
+def upsample(imp: Emitter, x: TV, mode: str, align: Any, *, factors: tuple[float, float] | None = None,
+             shape: Shape | None = None) -> TV:
+    """Nearest or bilinear resampling by `factors` (H, W), or else to `shape`'s size."""
+    if mode not in ("nearest", "bilinear") or len(x.shape) != 3:
+        raise Unsupported(f"interpolation mode '{mode}'")
+    align_corners = bool(align) and mode == "bilinear"
+    if factors is not None:
+        fh, fw = float(factors[0]), float(factors[1])
+        layer = Upsample(scale_factor=fh if fh == fw else (fh, fw), mode=mode, align_corners=align_corners)
+    elif shape is not None:
+        layer = Upsample(size=pair_or_int(shape[1:]), mode=mode, align_corners=align_corners)
+    else:
+        raise Unsupported("resampling without scales or sizes")
+    return imp.emit(layer, [x], shape if shape is not None else layer.out_shape(x.shape))
 
 
 def pad(imp: Emitter, x: TV, sides: tuple[int, ...], mode: str, value: Any, shape: Shape | None = None) -> TV:

@@ -78,8 +78,7 @@ def import_exported(module: Any, shape: Shape, *, name: str | None = None, allow
                                f"{type(error).__name__}: {first_line(error)}") from None
         finally:
             restore_buffers(buffers)
-        importer = ExportWalker(module, program, shape, name or type(module).__name__, allow_unknown, train)
-        importer.tracer_note = why
+        importer = ExportWalker(module, program, shape, name or type(module).__name__, allow_unknown, train, why)
         net = importer.run()
         return net, len(importer.opaque)
     finally:

@@ -90,8 +90,7 @@ def from_torch(module: Any, input: Shape | str = (3, 224, 224), *, name: str | N
                                f"input: {type(error).__name__}: {first_line(error)}") from None
         finally:  # a train-mode pass moves BatchNorm's running statistics and counters: put them back
             restore_buffers(buffers)
-        importer = FxWalker(module, gm, results, shape, label, allow_unknown, train)
-        importer.untraceable = untraceable
+        importer = FxWalker(module, gm, results, shape, label, allow_unknown, train, untraceable=untraceable)
         try:
             net = importer.run()
         except CnnCostError as error:

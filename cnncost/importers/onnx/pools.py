@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
+from ...layers import AdaptiveMaxPool, GlobalAvgPool
 from ..graphbuild import TV, Unsupported
-from ..lowering import pair_or_int, spatial_mean
+from ..lowering import avg_pool, max_pool, spatial_mean
 from .values import W, ints, window
 from .walker import OnnxWalker
 
@@ -17,16 +17,14 @@ def maxpool(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> list:
     kernel = tuple(attrs["kernel_shape"])
     if tuple(attrs.get("dilations", (1, 1))) != (1, 1):
         raise Unsupported("dilated max pool")
-    layer = MaxPool(kernel=pair_or_int(kernel), ceil_mode=bool(attrs.get("ceil_mode", 0)), **window(attrs))
-    return [imp.emit(layer, [x], layer.out_shape(x.shape))]
+    return [max_pool(imp, x, kernel, ceil=bool(attrs.get("ceil_mode", 0)), **window(attrs))]
 
 
 def avgpool(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
     x = imp.tensor(inputs[0])
     kernel = tuple(attrs["kernel_shape"])
-    layer = AvgPool(kernel=pair_or_int(kernel), ceil_mode=bool(attrs.get("ceil_mode", 0)),
-                    count_include_pad=bool(attrs.get("count_include_pad", 0)), **window(attrs))
-    return imp.emit(layer, [x], layer.out_shape(x.shape))
+    return avg_pool(imp, x, kernel, ceil=bool(attrs.get("ceil_mode", 0)),
+                    include_pad=bool(attrs.get("count_include_pad", 0)), **window(attrs))
 
 
 def global_avg(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:

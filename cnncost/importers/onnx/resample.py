@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import PixelShuffle, Upsample
+from ...layers import PixelShuffle
 from ..graphbuild import TV, Unsupported
-from ..lowering import pad as lower_pad, pair_or_int
+from ..lowering import pad as lower_pad, upsample
 from .values import W, ints, scalar, text_attr
 from .walker import OnnxWalker
 
@@ -20,20 +20,16 @@ def resize(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
     kind = {"nearest": "nearest", "linear": "bilinear"}.get(mode)
     if kind is None:
         raise Unsupported(f"resize mode {mode}")
-    align_corners = align and kind == "bilinear"
     if sizes is not None and not (isinstance(sizes, W) and sizes.data is None):
         s = ints(sizes.data if isinstance(sizes, W) else sizes)
         if len(s):
             h, w = s[-2:]
-            return imp.emit(Upsample(size=pair_or_int((h, w)), mode=kind, align_corners=align_corners), [x],
-                            (x.shape[0], h, w))
+            return upsample(imp, x, kind, align, shape=(x.shape[0], h, w))
     if scales is not None:
         import numpy as np
         f = np.asarray(scales.data if isinstance(scales, W) else scales, dtype=float).reshape(-1)
         if f.size == 4:
-            fh, fw = float(f[2]), float(f[3])
-            layer = Upsample(scale_factor=fh if fh == fw else (fh, fw), mode=kind, align_corners=align_corners)
-            return imp.emit(layer, [x], layer.out_shape(x.shape))
+            return upsample(imp, x, kind, align, factors=(float(f[2]), float(f[3])))
     raise Unsupported("resize without scales or sizes")
 
 

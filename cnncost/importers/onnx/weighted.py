@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import LRN, BatchNorm, ConvTranspose, GroupNorm, InstanceNorm, LayerNorm
+from ...layers import LRN, BatchNorm, ConvTranspose, GroupNorm, InstanceNorm
 from ...shapes import numel
 from ..graphbuild import TV, Unsupported
-from ..lowering import conv as conv_layer, linear, pair_or_int
+from ..lowering import conv as conv_layer, layer_norm, linear, pair_or_int
 from .values import W, no_extra_outputs, window
 from .walker import OnnxWalker
 
@@ -100,15 +100,11 @@ def layernorm(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
     bias = _optional(inputs, 2)
     if bias is None:
         raise Unsupported("layer norm without a bias")
-    axis = int(attrs.get("axis", -1)) % (len(x.shape) + 1)
-    eps = float(attrs.get("epsilon", 1e-5))
-    if x.form == "nhwc" and axis == 3:
-        layer = LayerNorm(over="channels", eps=eps)
-    elif x.form == "std" and axis == 1:
-        layer = LayerNorm(over="chw", eps=eps)
-    else:
-        raise Unsupported(f"layer norm from axis {axis} of a {x.form} tensor")
-    return imp.emit(layer, [x], x.shape, params=[scale, imp.weight(bias, "the bias")], form=x.form)
+    axis = int(attrs.get("axis", -1)) % (len(x.shape) + 1)  # normalises dims axis.. (0: the batch)
+    if axis == 0:
+        raise Unsupported("layer norm over the batch")
+    return layer_norm(imp, x, x.shape[axis - 1:], float(attrs.get("epsilon", 1e-5)), True,
+                      [scale, imp.weight(bias, "the bias")])
 
 
 def groupnorm(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:

@@ -29,10 +29,11 @@ def _first_pv(value: Any) -> PV | None:
 class ExportWalker(GraphWalker):
     tracer = "torch.export"
 
-    def __init__(self, root: Any, program: Any, shape: Shape, name: str, allow_unknown: bool, train: bool) -> None:
+    def __init__(self, root: Any, program: Any, shape: Shape, name: str, allow_unknown: bool, train: bool,
+                 why: str) -> None:
         gm = program.graph_module
         results = {n: n.meta.get("val") for n in gm.graph.nodes}
-        super().__init__(root, gm, results, shape, name, allow_unknown, train)
+        super().__init__(root, gm, results, shape, name, allow_unknown, train, tracer_note=why)
         signature = program.graph_signature
         params = dict(root.named_parameters(remove_duplicate=False))
         buffers = dict(root.named_buffers(remove_duplicate=False))

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, MaxPool
+from ...layers import AdaptiveAvgPool, AdaptiveMaxPool
 from ..graphbuild import TV, Unsupported
-from ..lowering import pair_or_int, spatial_mean
+from ..lowering import avg_pool, max_pool, pair_or_int, spatial_mean
 from .values import arg, dims
 from .walker import GraphWalker
 
@@ -17,8 +17,7 @@ def max_pool_on(imp: GraphWalker, x: TV, kernel: Any, stride: Any, padding: Any,
     if pair_or_int(dilation) != 1:
         raise Unsupported("dilated max pool")
     stride = kernel if stride in (None, (), []) else stride
-    return imp.emit(MaxPool(kernel=pair_or_int(kernel), stride=pair_or_int(stride), padding=pair_or_int(padding),
-                            ceil_mode=bool(ceil)), [x], imp.out(result))
+    return max_pool(imp, x, kernel, stride=stride, padding=padding, ceil=ceil, shape=imp.out(result))
 
 
 def m_maxpool(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -39,8 +38,8 @@ def avg_pool_on(imp: GraphWalker, x: TV, kernel: Any, stride: Any, padding: Any,
     if divisor is not None:
         raise Unsupported("avg pool with divisor_override")
     stride = kernel if stride in (None, (), []) else stride
-    return imp.emit(AvgPool(kernel=pair_or_int(kernel), stride=pair_or_int(stride), padding=pair_or_int(padding),
-                            ceil_mode=bool(ceil), count_include_pad=bool(include)), [x], imp.out(result))
+    return avg_pool(imp, x, kernel, stride=stride, padding=padding, ceil=ceil, include_pad=include,
+                    shape=imp.out(result))
 
 
 def m_avgpool(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:

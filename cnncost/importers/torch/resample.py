@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import CenterCrop, ChannelShuffle, PixelShuffle, PixelUnshuffle, Upsample
+from ...layers import CenterCrop, ChannelShuffle, PixelShuffle, PixelUnshuffle
 from ..graphbuild import TV, Unsupported
-from ..lowering import pad, pair_or_int
+from ..lowering import pad, pair_or_int, upsample
 from .values import arg, number
 from .walker import GraphWalker
 
@@ -24,16 +24,13 @@ def interpolate(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: 
 
 def upsample_on(imp: GraphWalker, x: TV, factor: Any, mode: str, align: Any, result: Any) -> TV:
     """An Upsample by `factor` where it gives the traced size, else to the traced size."""
-    if mode not in ("nearest", "bilinear") or len(x.shape) != 3:
-        raise Unsupported(f"interpolation mode '{mode}'")
     y = imp.out(result)
-    align_corners = bool(align) if mode == "bilinear" else False
+    factors = None
     if factor is not None:
         fh, fw = (factor, factor) if number(factor) else tuple(factor)
-        if (int(x.shape[1] * float(fh)), int(x.shape[2] * float(fw))) == y[1:]:
-            scale = float(fh) if fh == fw else (float(fh), float(fw))
-            return imp.emit(Upsample(scale_factor=scale, mode=mode, align_corners=align_corners), [x], y)
-    return imp.emit(Upsample(size=pair_or_int(y[1:]), mode=mode, align_corners=align_corners), [x], y)
+        if len(x.shape) == 3 and (int(x.shape[1] * float(fh)), int(x.shape[2] * float(fw))) == y[1:]:
+            factors = (float(fh), float(fw))
+    return upsample(imp, x, mode, align, factors=factors, shape=y)
 
 
 def m_upsample(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:

@@ -21,8 +21,10 @@ from .values import PV, Pieces, holds
 class GraphWalker:
     """One import: walks `gm` (its nodes' traced values in `results`) and builds the Net."""
 
+    tracer = ""  # the tracer that made `gm`, for the notes
+
     def __init__(self, root: Any, gm: Any, results: dict, shape: Shape, name: str, allow_unknown: bool,
-                 train: bool) -> None:
+                 train: bool, *, untraceable: dict[str, str] | None = None, tracer_note: str = "") -> None:
         import torch
         self.torch = torch
         self.root, self.gm, self.results = root, gm, results
@@ -35,7 +37,8 @@ class GraphWalker:
         self.node: Any = None
         self.modules = dict(root.named_modules())
         self.children_names: dict[str, frozenset[str]] = {}
-        self.untraceable: dict[str, str] = {}
+        self.untraceable = untraceable or {}  # modules fx kept as leaves, with why it could not trace them
+        self.tracer_note = tracer_note  # why this tracer (torch.export: why torch.fx could not)
         self.untraceable_unknown: list[str] = []  # modules fx could not trace into that no handler maps
 
     # --- driving ---
@@ -346,9 +349,6 @@ class GraphWalker:
 
     # --- the end ---
 
-    tracer = ""  # the tracer that made `gm`, for the notes
-    tracer_note = ""  # why this tracer (torch.export: why torch.fx could not)
-
     def _notes(self) -> str:
         root = self.root
         parts = [f"imported from torch: {type(root).__module__}.{type(root).__qualname__}, traced with {self.tracer} in "
@@ -386,8 +386,8 @@ def _rebuild(result: Any, made: Any, torch: Any) -> Any:
     return result
 
 
-
 def _base_name(node: Any) -> str:
+    """A functional op's row name: the function's, method's or ATen op's (`_RENAME`d)."""
     target = node.target
     if node.op == "call_method":
         name = str(target)

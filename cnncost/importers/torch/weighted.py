@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import LRN, BatchNorm, ConvTranspose, GroupNorm, InstanceNorm, LayerNorm
+from ...layers import LRN, BatchNorm, ConvTranspose, GroupNorm, InstanceNorm
 from ...shapes import Shape
 from ..graphbuild import TV, Unsupported
-from ..lowering import conv, linear, pair_or_int
+from ..lowering import conv, layer_norm as lower_layer_norm, linear, pair_or_int
 from .values import PV, arg, params_of
 from .walker import GraphWalker
 
@@ -103,19 +103,11 @@ def batch_norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
 
 def layer_norm_on(imp: GraphWalker, x: Any, normalized: Any, eps: float, affine: bool, bias: bool,
                   params: list) -> TV:
-    """LayerNorm over the channels of a channels-last map (ConvNeXt), or over all of C, H, W."""
     x = imp.tensor(x, ("std", "nhwc"))
     if affine and not bias:
         raise Unsupported("layer norm without a bias")
     normalized = tuple(int(n) for n in normalized) if isinstance(normalized, (list, tuple)) else (int(normalized),)
-    if x.form == "nhwc" and normalized == x.shape[-1:]:
-        return imp.emit(LayerNorm(over="channels", eps=float(eps), elementwise_affine=affine), [x], x.shape,
-                        params=params, form="nhwc")
-    if x.form == "std" and normalized == x.shape:
-        return imp.emit(LayerNorm(over="chw", eps=float(eps), elementwise_affine=affine), [x], x.shape,
-                        params=params)
-    raise Unsupported(f"layer norm over {list(normalized)} of a {'x'.join(map(str, x.shape))} tensor "
-                      f"({x.form})")
+    return lower_layer_norm(imp, x, normalized, eps, affine, params)
 
 
 def m_layer_norm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
