@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from ...shapes import Shape
 from ..graphbuild import TV
-from .aten import ATEN
+from .tables import ATEN
 from .values import PV, Pieces, holds
 from .views import getitem
 from .walker import GraphWalker
