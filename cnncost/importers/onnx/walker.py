@@ -37,25 +37,46 @@ class OnnxWalker:
     def __init__(self, model: Any, name: str, allow_unknown: bool, input: Shape | None, source: str,
                  handlers: dict[str, Handler]) -> None:
         import onnx
-        from onnx import numpy_helper
         self.onnx = onnx
         self.handlers = handlers
         self.model, self.graph = model, model.graph
         self.allow_unknown, self.source = allow_unknown, source
-        self.values: dict[str, Any] = {}
         self.owner: dict[str, int] = {}  # weight name -> leaf that counts it
         self.opaque: list[str] = []
-        self.skip: set[int] = set()
-        self.fused: dict[int, Any] = {}
-        init_names = {t.name for t in self.graph.initializer}
+        self.skip: set[int] = set()  # nodes a handler fused into an earlier one (a MatMul's bias Add...)
+        self.values: dict[str, Any] = self._initializers()
+        first = self._read_inputs(input)
+        self.builder = GraphBuilder(name, self.input_shape)
+        self.values[first.name] = TV(0, self.input_shape)
+        self.consumers: dict[str, list[int]] = {}
+        for i, node in enumerate(self.graph.node):
+            for n in node.input:
+                if n:
+                    self.consumers.setdefault(n, []).append(i)
+        self.outputs_read = {o.name for o in self.graph.output}
+        self.producers = {out: node for node in self.graph.node for out in node.output}
+        self.node: Any = None
+        self.index = 0
+
+    def _initializers(self) -> dict[str, Any]:
+        """The weights the file holds: their shapes, and their data where it is small (a constant
+        a handler reads: a layer scale's init, a shape), else None."""
+        from onnx import TensorProto, numpy_helper
+        values: dict[str, Any] = {}
         for t in self.graph.initializer:
             data = None
-            if t.data_location != onnx.TensorProto.EXTERNAL and numel(tuple(t.dims) or (1,)) <= 4096:
+            if t.data_location != TensorProto.EXTERNAL and numel(tuple(t.dims) or (1,)) <= 4096:
                 try:
                     data = numpy_helper.to_array(t)
                 except Exception:  # noqa: BLE001
                     data = None
-            self.values[t.name] = W(t.name, tuple(int(d) for d in t.dims), data)
+            values[t.name] = W(t.name, tuple(int(d) for d in t.dims), data)
+        return values
+
+    def _read_inputs(self, input: Shape | None) -> Any:
+        """The image input (its shape per sample: `input_shape`, its batch: `batch`); the other graph
+        inputs are weights (a file exported with export_params=False)."""
+        init_names = {t.name for t in self.graph.initializer}
         data_inputs = [i for i in self.graph.input if i.name not in init_names]
         if not data_inputs:
             raise CnnCostError("the ONNX graph has no input")
@@ -75,17 +96,7 @@ class OnnxWalker:
                 raise CnnCostError(f"graph input '{w.name}' ({wd}) is a second data input; cnncost imports "
                                    "single-input models")
             self.values[w.name] = W(w.name, tuple(wd))
-        self.builder = GraphBuilder(name, self.input_shape)
-        self.values[first.name] = TV(0, self.input_shape)
-        self.consumers: dict[str, list[int]] = {}
-        for i, node in enumerate(self.graph.node):
-            for n in node.input:
-                if n:
-                    self.consumers.setdefault(n, []).append(i)
-        self.outputs_read = {o.name for o in self.graph.output}
-        self.producers = {out: node for node in self.graph.node for out in node.output}
-        self.node: Any = None
-        self.index = 0
+        return first
 
     @staticmethod
     def _dims(value_info: Any) -> list[Any]:

@@ -40,12 +40,12 @@ class GraphWalker:
         self.untraceable = untraceable or {}  # modules fx kept as leaves, with why it could not trace them
         self.tracer_note = tracer_note  # why this tracer (torch.export: why torch.fx could not)
         self.untraceable_unknown: list[str] = []  # modules fx could not trace into that no handler maps
+        self.placeholders = 0  # seen so far: the first is the network's input
 
     # --- driving ---
 
     def run(self) -> Net:
         outputs: list[int] = []
-        self.placeholders = 0
         for node in self.gm.graph.nodes:
             self.node = node
             if node.op == "placeholder":
