@@ -168,7 +168,8 @@ MODULES: dict[str, Callable] = {
 _MODULE_HOMES = ("torch.nn", "torchvision", "timm", "cnncost.layers.torch_modules")
 
 
-def _resolve(name: str) -> Any:
+def torch_function(name: str) -> Any:
+    """The torch function a `FUNCTION_NAMES` key names (`F.relu`, `torch.cat`), None where this torch lacks it."""
     import torch
     import torch.nn.functional as F
     obj: Any = F if name.startswith("F.") else torch
@@ -184,7 +185,7 @@ def functions() -> dict[Any, Callable]:
     """Handlers keyed by torch's function objects (imports torch: built on the first import)."""
     table = dict(OPERATORS)
     for key, handler in FUNCTION_NAMES.items():
-        obj = _resolve(key)
+        obj = torch_function(key)
         if obj is not None:
             table.setdefault(obj, handler)
     return table
