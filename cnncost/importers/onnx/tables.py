@@ -33,5 +33,6 @@ HANDLERS: dict[str, Callable] = {
     # arithmetic
     "Add": arith.add, "Mul": arith.mul, "Div": arith.div,
     # resampling, padding
-    "Resize": resample.resize, "Upsample": resample.resize, "Pad": resample.pad, "DepthToSpace": resample.depth_to_space,
+    "Resize": resample.resize, "Upsample": resample.resize, "Pad": resample.pad,
+    "DepthToSpace": resample.depth_to_space,
 }

@@ -133,7 +133,8 @@ class OnnxWalker:
             f"{o.domain or 'ai.onnx'} {o.version}" for o in self.model.opset_import) + f") at " \
             f"{'x'.join(map(str, self.input_shape))}"
         if self.opaque:
-            notes += f"; {len(self.opaque)} opaque node(s) with unknown MACs and saved bytes: " + "; ".join(self.opaque[:20])
+            notes += (f"; {len(self.opaque)} opaque node(s) with unknown MACs and saved bytes: "
+                      + "; ".join(self.opaque[:20]))
         net = self.builder.finish(outputs, notes)
         from ...graph import compile
         compile(net)

@@ -49,7 +49,8 @@ def leaky_fields(args: tuple, kwargs: dict) -> dict:
 
 
 def hardtanh_fields(args: tuple, kwargs: dict) -> dict:
-    return {"min_val": float(arg(args, kwargs, 1, "min_val", -1.0)), "max_val": float(arg(args, kwargs, 2, "max_val", 1.0))}
+    return {"min_val": float(arg(args, kwargs, 1, "min_val", -1.0)),
+            "max_val": float(arg(args, kwargs, 2, "max_val", 1.0))}
 
 
 def softmax(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:

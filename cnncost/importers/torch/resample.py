@@ -46,8 +46,8 @@ def pad_on(imp: GraphWalker, x: TV, sides: tuple, mode: str, value: Any, result:
 
 
 def pad_call(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    return pad_on(imp, imp.tensor(args[0]), tuple(arg(args, kwargs, 1, "pad")), arg(args, kwargs, 2, "mode", "constant"),
-                  arg(args, kwargs, 3, "value", None), result)
+    return pad_on(imp, imp.tensor(args[0]), tuple(arg(args, kwargs, 1, "pad")),
+                  arg(args, kwargs, 2, "mode", "constant"), arg(args, kwargs, 3, "value", None), result)
 
 
 def m_pad(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:

@@ -351,7 +351,8 @@ class GraphWalker:
 
     def _notes(self) -> str:
         root = self.root
-        parts = [f"imported from torch: {type(root).__module__}.{type(root).__qualname__}, traced with {self.tracer} in "
+        parts = [f"imported from torch: {type(root).__module__}.{type(root).__qualname__}, "
+                 f"traced with {self.tracer} in "
                  f"{'train' if self.train else 'eval'} mode at {'x'.join(map(str, self.input_shape))}"
                  + (f" ({self.tracer_note})" if self.tracer_note else "")]
         all_params = {id(p): p for p in root.parameters()}

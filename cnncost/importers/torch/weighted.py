@@ -134,8 +134,9 @@ def group_norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
     weight, bias = arg(args, kwargs, 2, "weight"), arg(args, kwargs, 3, "bias")
     if (weight is None) != (bias is None):
         raise Unsupported("group norm with a weight but no bias")
-    return imp.emit(GroupNorm(groups=int(arg(args, kwargs, 1, "num_groups")), eps=float(arg(args, kwargs, 4, "eps", 1e-5)),
-                              affine=weight is not None), [x], x.shape, params=params_of(weight, bias))
+    layer = GroupNorm(groups=int(arg(args, kwargs, 1, "num_groups")), eps=float(arg(args, kwargs, 4, "eps", 1e-5)),
+                      affine=weight is not None)
+    return imp.emit(layer, [x], x.shape, params=params_of(weight, bias))
 
 
 def m_instance_norm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
