@@ -2,8 +2,8 @@
 up, its handler (found by the tracer's vocabulary: `handler`, `module_handler`) maps it onto
 cnncost layers through `emit`, and an op no handler maps becomes an error or an opaque node.
 
-Rows are named by the module they ran in: `nn_module_stack` gives the enclosing module calls
-(`_scopes`), the builder keeps one block per call (see `graphbuild`).
+Rows are named by the module they ran in (`naming`); the builder keeps one block per module call
+(see `graphbuild`).
 """
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from ...errors import CnnCostError
 from ...layers import Chunk, Layer
 from ...net import Net
 from ...shapes import Shape
-from ..graphbuild import TV, GraphBuilder, Scope, Unsupported, channels_first, plain
+from ..graphbuild import TV, GraphBuilder, Unsupported, channels_first, plain
 from ..opaque import Opaque
+from .naming import RowNames, base_name, op_name
 from .values import PV, Pieces, holds
 
 
@@ -35,8 +36,7 @@ class GraphWalker:
         self.owner: dict[int, int] = {}  # id(parameter) -> leaf index that counts it
         self.opaque: list[str] = []
         self.node: Any = None
-        self.modules = dict(root.named_modules())
-        self.children_names: dict[str, frozenset[str]] = {}
+        self.names = RowNames(root)
         self.untraceable = untraceable or {}  # modules fx kept as leaves, with why it could not trace them
         self.tracer_note = tracer_note  # why this tracer (torch.export: why torch.fx could not)
         self.untraceable_unknown: list[str] = []  # modules fx could not trace into that no handler maps
@@ -144,81 +144,8 @@ class GraphWalker:
     def _has_tensor(self, value: Any) -> bool:
         return holds(value, (self.torch.Tensor,))
 
-    # --- naming ---
-
     def _op_name(self, node: Any) -> str:
-        if node.op == "call_module":
-            m = self.gm.get_submodule(node.target)
-            return f"{type(m).__module__}.{type(m).__qualname__}"
-        if node.op == "call_method":
-            return f"Tensor.{node.target}"
-        target = node.target
-        module = getattr(target, "__module__", None) or ""
-        qual = getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or str(target)
-        if "_VariableFunctionsClass" in qual or not module:  # torch's builtins: torch.erf
-            module, qual = module or "torch", getattr(target, "__name__", qual)
-        if module in ("_operator", "operator"):
-            return f"operator.{qual}"
-        return f"{module}.{qual}" if module else qual
-
-    @staticmethod
-    def _module_stack(node: Any) -> list[tuple[Any, Any]]:
-        """The (key, (path, type)) of the modules enclosing `node`, outermost first; the root
-        (which torch.export lists, as path '') left out."""
-        return [(key, value) for key, value in (node.meta.get("nn_module_stack") or {}).items()
-                if (value[0] if isinstance(value, tuple) else str(value))]
-
-    def _where(self, node: Any) -> str:
-        if node.op == "call_module":
-            return node.target
-        stack = [value for _, value in self._module_stack(node)]
-        return stack[-1][0] if stack else "(top level)"
-
-    def _scopes(self, node: Any) -> tuple[list[Scope], str | None]:
-        """The blocks enclosing `node`, and for a module call the leaf's name."""
-        stack = self._module_stack(node)
-        leaf_rel: list[str] | None = None
-        if node.op == "call_module":
-            if stack and stack[-1][1][0] == node.target:
-                stack = stack[:-1]
-        scopes: list[Scope] = []
-        prev, parent_key = "", ("root",)
-        for key, value in stack:
-            qual = value[0] if isinstance(value, tuple) else str(value)
-            parts = self._relative(prev, qual)
-            for j, part in enumerate(parts):
-                is_last = j == len(parts) - 1
-                partial = ".".join(parts[:j + 1])
-                sub_qual = f"{prev}.{partial}" if prev else partial
-                scope_key = key if is_last else (parent_key, partial)
-                scopes.append(Scope(scope_key, part, self._reserved(sub_qual), is_call=is_last))
-                if is_last:
-                    parent_key = key
-            prev = qual
-        if node.op == "call_module":
-            parts = self._relative(prev, node.target)
-            for j, part in enumerate(parts[:-1]):
-                partial = ".".join(parts[:j + 1])
-                sub_qual = f"{prev}.{partial}" if prev else partial
-                scopes.append(Scope((parent_key, partial), part, self._reserved(sub_qual), is_call=False))
-            leaf_rel = parts
-        return scopes, leaf_rel[-1] if leaf_rel else None
-
-    @staticmethod
-    def _relative(prev: str, qual: str) -> list[str]:
-        if not prev:
-            return qual.split(".")
-        if qual.startswith(prev + "."):
-            return qual[len(prev) + 1:].split(".")
-        return [qual.replace(".", "_")]  # a module reached from outside its parent: one name
-
-    def _reserved(self, qual: str) -> frozenset[str]:
-        names = self.children_names.get(qual)
-        if names is None:
-            module = self.modules.get(qual)
-            names = frozenset(n for n, _ in module.named_children()) if module is not None else frozenset()
-            self.children_names[qual] = names
-        return names
+        return op_name(node, self.gm)
 
     # --- emitting ---
 
@@ -227,11 +154,11 @@ class GraphWalker:
         """Add `layer` reading `inputs` (their leaves) at the current node's scope. `out_shape`:
         the torch shape per sample of the result (in `form`)."""
         node = self.node
-        scopes, leaf_name = self._scopes(node)
+        scopes, leaf_name = self.names.scopes(node)
         functional = node.op != "call_module" or base is not None
         name = base if base is not None else leaf_name
         if name is None:
-            name = _base_name(node)
+            name = base_name(node)
         shared_of = None
         ids = [id(p) for p in params]
         owned = [self.owner[i] for i in ids if i in self.owner]
@@ -248,7 +175,7 @@ class GraphWalker:
 
     def _unknown(self, node: Any, args: Any, kwargs: Any, result: Any, why: str) -> Any:
         op = self._op_name(node)
-        where = self._where(node)
+        where = self.names.where(node)
         if node.op == "call_module" and node.target in self.untraceable:
             self.untraceable_unknown.append(node.target)
         if not why and node.op == "call_module" and node.target in self.untraceable:
@@ -297,7 +224,7 @@ class GraphWalker:
             if node.op == "call_module":
                 base = None if k == 0 else f"{str(node.target).rpartition('.')[2]}_out{k}"
             else:
-                base = _base_name(node) if k == 0 else f"{_base_name(node)}_out{k}"
+                base = base_name(node) if k == 0 else f"{base_name(node)}_out{k}"
             v = self.emit(layer, inputs, shape, base=base, params=list(unique.values()) if k == 0 else [])
             made.append(v)
         self.opaque.append(f"{self.builder.leaves[made[0].leaf].path if made else where}: {op}")
@@ -385,30 +312,3 @@ def _rebuild(result: Any, made: Any, torch: Any) -> Any:
         items = [_rebuild(v, made, torch) for v in result]
         return type(result)(*items) if hasattr(result, "_fields") else type(result)(items)
     return result
-
-
-def _base_name(node: Any) -> str:
-    """A functional op's row name: the function's, method's or ATen op's (`_RENAME`d)."""
-    target = node.target
-    if node.op == "call_method":
-        name = str(target)
-    elif getattr(target, "overloadpacket", None) is not None:  # an ATen op: aten.conv2d.default
-        name = target.overloadpacket.__name__
-    else:
-        name = getattr(target, "__name__", None) or str(target)
-    name = name.rstrip("_") or "op"
-    return _RENAME.get(name, name)
-
-
-_RENAME = {"iadd": "add", "imul": "mul", "cat": "concat", "concatenate": "concat", "truediv": "div",
-           "getitem": "chunk", "adaptive_avg_pool2d": "avgpool", "adaptive_max_pool2d": "maxpool",
-           "max_pool2d": "maxpool", "avg_pool2d": "avgpool", "interpolate": "upsample", "conv2d": "conv",
-           "batch_norm": "bn", "layer_norm": "norm", "group_norm": "norm", "linear": "fc",
-           # ATen ops (the torch.export importer)
-           "max_pool2d_with_indices": "maxpool", "_adaptive_avg_pool2d": "avgpool", "upsample_nearest2d": "upsample",
-           "upsample_bilinear2d": "upsample", "conv_transpose2d": "conv_transpose", "convolution": "conv",
-           "_convolution": "conv", "native_batch_norm": "bn", "_native_batch_norm_legit": "bn",
-           "_native_batch_norm_legit_functional": "bn", "_native_batch_norm_legit_no_training": "bn",
-           "native_layer_norm": "norm", "addmm": "fc", "mm": "fc", "matmul": "fc", "native_dropout": "dropout",
-           "_softmax": "softmax", "slice": "chunk", "split_with_sizes": "chunk", "hardtanh": "hardtanh"}
-
