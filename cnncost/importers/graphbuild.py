@@ -79,6 +79,17 @@ class TV:
     scale: float | None = None
 
 
+def channels_first(shape: Shape, form: str) -> Shape:
+    """A torch shape per sample in layout `form` as cnncost's (C, H, W)."""
+    if form == "nhwc":
+        h, w, c = shape
+        return (c, h, w)
+    if form in ("grouped", "grouped_t", "regrouped"):
+        a, b, h, w = shape
+        return (a * b, h, w)
+    return tuple(shape)
+
+
 class Unsupported(Exception):
     """A mapping that does not apply; the importer turns it into an error or an opaque node."""
 
@@ -113,6 +124,11 @@ class GraphBuilder:
         self.open: list[Block] = [self.root]
         self.leaves: list[Leaf | None] = [None]  # index 0: the net input
         self.shapes: list[Shape] = [self.input_shape]
+
+    def cnncost_shape(self, v: TV) -> Shape:
+        """v's shape in cnncost's channels-first terms: a tensor in another layout (channels-last, a
+        shuffle in progress) is a view of its leaf, whose shape the builder keeps."""
+        return self.shapes[v.leaf] if v.form != "std" else v.shape
 
     # --- emission ---
 

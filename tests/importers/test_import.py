@@ -267,6 +267,14 @@ def test_tracing_leaves_the_module_untouched() -> None:
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
+def test_every_spelling_in_the_torch_vocabulary_names_something_torch_has() -> None:
+    # a misspelt row would never match a traced op and import it as unknown, silently
+    from cnncost.importers.torch import tables
+    assert [n for n in tables.FUNCTION_NAMES if tables.torch_function(n) is None] == []
+    assert [m for m in tables.METHODS if not hasattr(torch.Tensor, m)] == []
+    assert [op for op in tables.ATEN if not hasattr(torch.ops.aten, op)] == []
+
+
 def test_shadowed_reference_gets_an_alias() -> None:
     """A block holding a node of the same relative path as an outer one (timm's blocks.0.0.bn1.act
     hides bn1.act) still reads the outer one."""

@@ -99,8 +99,8 @@ def test_export_rows_are_the_fx_rows() -> None:
 
 
 def test_fx_traceable_module_still_goes_through_fx() -> None:
+    from cnncost.importers.torch.tracing import trace_module
     from cnncost.importers.torch_trace import from_torch
-    from cnncost.importers.torch_trace import trace_module
     model, shape = MODELS.build("plain_cnn")
     trace_module(model)  # fx traces it
     net = from_torch(model, shape)

@@ -1,0 +1,82 @@
+"""The values an ONNX graph carries besides tensors (weights, random noise) and the attribute
+helpers the handlers share."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..graphbuild import TV, Unsupported
+from ..lowering import pair_or_int
+
+# Ops that only reshape or retype: a weight through them is the same weight.
+SHAPE_ONLY = {"Identity", "Cast", "CastLike", "Transpose", "Reshape", "Unsqueeze", "Squeeze"}
+
+
+@dataclass
+class W:
+    """A weight (initializer or weight input): name, full shape, data when the file has it."""
+
+    name: str
+    shape: tuple[int, ...]
+    data: Any = None
+
+
+@dataclass
+class Noise:
+    """A random tensor (stochastic depth's noise): full shape and keep probability."""
+
+    shape: tuple[int, ...]
+    keep: float | None = None
+
+
+def safe(text: str) -> str:
+    """A node name as a row name: no dots, slashes or spaces."""
+    out = re.sub(r"[./\s]+", "_", text).strip("_")
+    return out or "node"
+
+
+def ints(value: Any) -> tuple[int, ...]:
+    import numpy as np
+    return tuple(int(v) for v in np.asarray(value).reshape(-1))
+
+
+def scalar(v: Any) -> float | None:
+    """A one-element constant (or weight with data) as a float; None for anything else."""
+    import numpy as np
+    if isinstance(v, W):
+        v = v.data
+    if v is None:
+        return None
+    a = np.asarray(v)
+    if a.size != 1 or a.dtype.kind not in "fiub":
+        return None
+    return float(a.reshape(-1)[0])
+
+
+def constant_ints(v: Any) -> tuple[int, ...] | None:
+    """An input that should be constant ints (axes, pads, sizes): from a weight's data or a folded
+    constant; None when absent or computed."""
+    if isinstance(v, W):
+        v = v.data
+    return None if v is None else ints(v)
+
+
+def text_attr(attrs: dict, name: str, default: str) -> str:
+    value = attrs.get(name, default)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def window(attrs: dict) -> dict:
+    """A conv's or pool's stride and symmetric padding (explicit pads or VALID only)."""
+    pads = tuple(attrs.get("pads", (0, 0, 0, 0)))
+    if text_attr(attrs, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        raise Unsupported(f"auto_pad {attrs['auto_pad']!r}")
+    if pads[:2] != pads[2:]:
+        raise Unsupported(f"asymmetric pads {list(pads)}")
+    return {"stride": pair_or_int(tuple(attrs.get("strides", (1, 1)))), "padding": pair_or_int(pads[:2])}
+
+
+def no_extra_outputs(v: TV, node: Any) -> list:
+    """A value for each output of `node`: v, then nothing (mask, statistics)."""
+    return [v] + [None] * (len(node.output) - 1)

@@ -1,0 +1,93 @@
+"""Handlers of the pools and of x.mean over H and W."""
+from __future__ import annotations
+
+from typing import Any
+
+from ...layers import AdaptiveAvgPool, AdaptiveMaxPool
+from ..graphbuild import TV, Unsupported
+from ..lowering import avg_pool, max_pool, pair_or_int, spatial_mean
+from .values import arg, dims
+from .walker import GraphWalker
+
+
+def max_pool_on(imp: GraphWalker, x: TV, kernel: Any, stride: Any, padding: Any, dilation: Any, ceil: bool,
+                indices: bool, result: Any) -> TV:
+    if indices:
+        raise Unsupported("max pool returning indices")
+    if pair_or_int(dilation) != 1:
+        raise Unsupported("dilated max pool")
+    stride = kernel if stride in (None, (), []) else stride
+    return max_pool(imp, x, kernel, stride=stride, padding=padding, ceil=ceil, shape=imp.out(result))
+
+
+def m_maxpool(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    if type(m).__name__ != "MaxPool2d":
+        raise Unsupported("")
+    return max_pool_on(imp, imp.tensor(args[0]), m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode,
+                       m.return_indices, result)
+
+
+def max_pool2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    return max_pool_on(imp, imp.tensor(args[0]), arg(args, kwargs, 1, "kernel_size"), arg(args, kwargs, 2, "stride"),
+                       arg(args, kwargs, 3, "padding", 0), arg(args, kwargs, 4, "dilation", 1),
+                       arg(args, kwargs, 5, "ceil_mode", False), arg(args, kwargs, 6, "return_indices", False), result)
+
+
+def avg_pool_on(imp: GraphWalker, x: TV, kernel: Any, stride: Any, padding: Any, ceil: bool, include: bool,
+                divisor: Any, result: Any) -> TV:
+    if divisor is not None:
+        raise Unsupported("avg pool with divisor_override")
+    stride = kernel if stride in (None, (), []) else stride
+    return avg_pool(imp, x, kernel, stride=stride, padding=padding, ceil=ceil, include_pad=include,
+                    shape=imp.out(result))
+
+
+def m_avgpool(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    if type(m).__name__ != "AvgPool2d":
+        raise Unsupported("")
+    return avg_pool_on(imp, imp.tensor(args[0]), m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad,
+                       m.divisor_override, result)
+
+
+def avg_pool2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    return avg_pool_on(imp, imp.tensor(args[0]), arg(args, kwargs, 1, "kernel_size"), arg(args, kwargs, 2, "stride"),
+                       arg(args, kwargs, 3, "padding", 0), arg(args, kwargs, 4, "ceil_mode", False),
+                       arg(args, kwargs, 5, "count_include_pad", True), arg(args, kwargs, 6, "divisor_override"),
+                       result)
+
+
+def adaptive(imp: GraphWalker, x: TV, result: Any, kind: type) -> TV:
+    """An adaptive pool to the traced output size."""
+    if len(x.shape) != 3:
+        raise Unsupported("adaptive pool of a flat tensor")
+    y = imp.out(result)
+    return imp.emit(kind(output=pair_or_int(y[1:])), [x], y)
+
+
+def m_adaptive_avg(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    if type(m).__name__ != "AdaptiveAvgPool2d":
+        raise Unsupported("")
+    return adaptive(imp, imp.tensor(args[0]), result, AdaptiveAvgPool)
+
+
+def m_adaptive_max(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    if type(m).__name__ != "AdaptiveMaxPool2d" or m.return_indices:
+        raise Unsupported("")
+    return adaptive(imp, imp.tensor(args[0]), result, AdaptiveMaxPool)
+
+
+def adaptive_avg_pool2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    return adaptive(imp, imp.tensor(args[0]), result, AdaptiveAvgPool)
+
+
+def adaptive_max_pool2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    if arg(args, kwargs, 2, "return_indices", False):
+        raise Unsupported("adaptive max pool returning indices")
+    return adaptive(imp, imp.tensor(args[0]), result, AdaptiveMaxPool)
+
+
+def mean(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    x = imp.tensor(args[0], ("std", "nhwc"))
+    over = arg(args, kwargs, 1, "dim")
+    return spatial_mean(imp, x, None if over is None else dims(over, 4), bool(arg(args, kwargs, 2, "keepdim", False)),
+                        base="mean")

@@ -1,0 +1,81 @@
+"""The values a traced torch graph carries and the argument helpers every handler uses; shared by
+the torch.fx and torch.export paths."""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Any
+
+from ...shapes import Shape
+from ..graphbuild import TV
+
+# The traced batch: 2, so that the batch dimension never looks like a size-1 dimension.
+BATCH = 2
+
+
+@dataclass
+class PV:
+    """A parameter or buffer (or a view of one): its attribute path and the real tensor."""
+
+    path: str
+    tensor: Any
+    shape: Shape
+
+
+@dataclass
+class Pieces:
+    """The result of chunk/split along the channels: `chunks` pieces of `src`, each made into a
+    Chunk layer when something reads it."""
+
+    src: TV
+    chunks: int
+    sizes: list[int]
+    made: dict[int, TV]
+
+
+def holds(value: Any, kinds: tuple[type, ...]) -> bool:
+    """Whether `value` (or an item of a list, tuple or dict in it) is one of `kinds`."""
+    if isinstance(value, kinds):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(holds(v, kinds) for v in value)
+    if isinstance(value, dict):
+        return any(holds(v, kinds) for v in value.values())
+    return False
+
+
+def arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) -> Any:
+    """A call's argument, by keyword or by position."""
+    if name in kwargs:
+        return kwargs[name]
+    if index < len(args):
+        return args[index]
+    return default
+
+
+def dims(value: Any, rank: int) -> tuple[int, ...]:
+    """Dimensions (one or several, maybe negative) as non-negative indices."""
+    if isinstance(value, int):
+        value = (value,)
+    return tuple(d % rank for d in value)
+
+
+def number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def params_of(*values: Any) -> list[Any]:
+    """The trainable parameters among `values` (buffers are not params)."""
+    import torch
+    return [v.tensor for v in values if isinstance(v, PV) and isinstance(v.tensor, torch.nn.Parameter)]
+
+
+def mutating(node: Any) -> bool:
+    """An in-place call: x.add_(y), x += y, aten.relu_ (an ATen op overload named `relu_`)."""
+    target = node.target
+    if target in (operator.iadd, operator.imul):
+        return True
+    if isinstance(target, str):
+        return target.endswith("_")
+    packet = getattr(target, "overloadpacket", None)
+    return packet is not None and getattr(packet, "__name__", "").endswith("_")

@@ -1,0 +1,314 @@
+"""The walk over a traced torch graph that both tracers share: each node's arguments are looked
+up, its handler (found by the tracer's vocabulary: `handler`, `module_handler`) maps it onto
+cnncost layers through `emit`, and an op no handler maps becomes an error or an opaque node.
+
+Rows are named by the module they ran in (`naming`); the builder keeps one block per module call
+(see `graphbuild`).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from ...errors import CnnCostError
+from ...layers import Chunk, Layer
+from ...net import Net
+from ...shapes import Shape
+from ..graphbuild import TV, GraphBuilder, Unsupported, channels_first, plain
+from ...layers.imported import Opaque
+from .naming import RowNames, base_name, op_name
+from .values import PV, Pieces, holds
+
+
+class GraphWalker:
+    """One import: walks `gm` (its nodes' traced values in `results`) and builds the Net."""
+
+    tracer = ""  # the tracer that made `gm`, for the notes
+
+    def __init__(self, root: Any, gm: Any, results: dict, shape: Shape, name: str, allow_unknown: bool,
+                 train: bool, *, untraceable: dict[str, str] | None = None, tracer_note: str = "") -> None:
+        import torch
+        self.torch = torch
+        self.root, self.gm, self.results = root, gm, results
+        self.input_shape = shape
+        self.allow_unknown, self.train = allow_unknown, train
+        self.builder = GraphBuilder(name, shape)
+        self.env: dict[Any, Any] = {}
+        self.owner: dict[int, int] = {}  # id(parameter) -> leaf index that counts it
+        self.opaque: list[str] = []
+        self.node: Any = None
+        self.names = RowNames(root)
+        self.untraceable = untraceable or {}  # modules fx kept as leaves, with why it could not trace them
+        self.tracer_note = tracer_note  # why this tracer (torch.export: why torch.fx could not)
+        self.untraceable_unknown: list[str] = []  # modules fx could not trace into that no handler maps
+        self.placeholders = 0  # seen so far: the first is the network's input
+
+    # --- driving ---
+
+    def run(self) -> Net:
+        outputs: list[int] = []
+        for node in self.gm.graph.nodes:
+            self.node = node
+            if node.op == "placeholder":
+                self.env[node] = self._placeholder(node)
+            elif node.op == "get_attr":
+                tensor = self._attr(node.target)
+                self.env[node] = PV(node.target, tensor, tuple(tensor.shape)) \
+                    if isinstance(tensor, self.torch.Tensor) else tensor
+            elif node.op == "output":
+                outputs = self._outputs(node.args[0])
+            else:
+                self.env[node] = self._call(node)
+        notes = self._notes()
+        net = self.builder.finish(outputs, notes)
+        self._verify(net)
+        return net
+
+    def _placeholder(self, node: Any) -> Any:
+        """The first placeholder is the network's input; later ones (default arguments) are values."""
+        self.placeholders += 1
+        if self.placeholders > 1:
+            return self._python(self.results.get(node))
+        return TV(0, self.input_shape)
+
+    def _attr(self, target: str) -> Any:
+        obj = self.root
+        for part in target.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    def _python(self, value: Any) -> Any:
+        torch = self.torch
+        if isinstance(value, torch.Size):
+            return tuple(int(v) for v in value)
+        if type(value) in (list, tuple):
+            return type(value)(self._python(v) for v in value)
+        return value
+
+    def _outputs(self, value: Any) -> list[int]:
+        found: list[int] = []
+
+        def walk(v: Any) -> None:
+            v = self.env.get(v, v) if isinstance(v, self.torch.fx.Node) else v
+            if isinstance(v, TV):
+                v = self._plain(v, "the network's output")
+                found.append(v.leaf)
+            elif isinstance(v, Pieces):
+                for i in range(v.chunks):
+                    walk(self.piece(v, i))
+            elif isinstance(v, dict):
+                for item in v.values():
+                    walk(item)
+            elif isinstance(v, (list, tuple)):
+                for item in v:
+                    walk(item)
+        walk(value)
+        return found
+
+    def _call(self, node: Any) -> Any:
+        torch = self.torch
+        args = torch.fx.node.map_arg(node.args, lambda n: self.env[n])
+        kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: self.env[n])
+        result = self.results.get(node)
+        reads, makes = holds((args, kwargs), (TV, PV, Pieces)), self._has_tensor(result)
+        if not reads:
+            if makes:
+                return self._unknown(node, args, kwargs, result, "makes a tensor from no input tensor")
+            return self._python(result)
+        if not makes:  # x.size(), x.shape, x.dim(): plain values
+            return self._python(result)
+        try:
+            if node.op == "call_module":
+                m = self.gm.get_submodule(node.target)
+                module_handler = self.module_handler(m)
+                if module_handler is None:
+                    raise Unsupported("")
+                return module_handler(self, node, m, args, kwargs, result)
+            target = node.target
+            if node.op == "call_function" and isinstance(target, type) and issubclass(target, (tuple, list, dict)):
+                return target(*args, **kwargs)  # a namedtuple or dict of outputs: structure only
+            handler = self.handler(node)
+            if handler is None:
+                raise Unsupported("")
+            return handler(self, node, args, kwargs, result)
+        except Unsupported as why:
+            return self._unknown(node, args, kwargs, result, str(why))
+
+    def handler(self, node: Any) -> Callable | None:
+        """The handler of a call_function / call_method node, from the tracer's table."""
+        raise NotImplementedError
+
+    def module_handler(self, m: Any) -> Callable | None:
+        """The handler of a call of module `m` (a leaf of the trace), from the tracer's table."""
+        raise NotImplementedError
+
+    def _has_tensor(self, value: Any) -> bool:
+        return holds(value, (self.torch.Tensor,))
+
+    def _op_name(self, node: Any) -> str:
+        return op_name(node, self.gm)
+
+    # --- emitting ---
+
+    def emit(self, layer: Layer, inputs: list[TV], out_shape: Shape, *, base: str | None = None,
+             params: Sequence[Any] = (), form: str = "std") -> TV:
+        """Add `layer` reading `inputs` (their leaves) at the current node's scope. `out_shape`:
+        the torch shape per sample of the result (in `form`)."""
+        node = self.node
+        scopes, leaf_name = self.names.scopes(node)
+        functional = node.op != "call_module" or base is not None
+        name = base if base is not None else leaf_name
+        if name is None:
+            name = base_name(node)
+        shared_of = None
+        ids = [id(p) for p in params]
+        owned = [self.owner[i] for i in ids if i in self.owner]
+        if owned:
+            if len(owned) != len(ids):
+                raise Unsupported("uses some parameters of an earlier op and some of its own")
+            shared_of = owned[0]
+        index = self.builder.emit(scopes, name, layer, [v.leaf for v in inputs], channels_first(out_shape, form),
+                                  functional=functional, shared_of=shared_of)
+        if shared_of is None:
+            for i in ids:
+                self.owner[i] = index
+        return TV(index, tuple(out_shape), form)
+
+    def _unknown(self, node: Any, args: Any, kwargs: Any, result: Any, why: str) -> Any:
+        op = self._op_name(node)
+        where = self.names.where(node)
+        if node.op == "call_module" and node.target in self.untraceable:
+            self.untraceable_unknown.append(node.target)
+        if not why and node.op == "call_module" and node.target in self.untraceable:
+            why = f"torch.fx cannot trace into it: {self.untraceable[node.target]}"
+        detail = f" ({why})" if why else ""
+        if not self.allow_unknown:
+            raise CnnCostError(f"unsupported operation {op} at module '{where}'{detail}; "
+                               "import with --allow-unknown (allow_unknown=True) to keep it as an opaque node "
+                               "with unknown counts")
+        inputs: list[TV] = []
+
+        def collect(v: Any) -> None:
+            if isinstance(v, TV):
+                inputs.append(v)
+            elif isinstance(v, Pieces):
+                collect(v.src)
+            elif isinstance(v, (list, tuple)):
+                for item in v:
+                    collect(item)
+            elif isinstance(v, dict):
+                for item in v.values():
+                    collect(item)
+        collect((args, kwargs))
+        params: list[Any] = []
+        if node.op == "call_module":
+            params = list(self.gm.get_submodule(node.target).parameters())
+        else:
+            def params_of(v: Any) -> None:
+                if isinstance(v, PV) and isinstance(v.tensor, self.torch.nn.Parameter):
+                    params.append(v.tensor)
+                elif isinstance(v, (list, tuple)):
+                    for item in v:
+                        params_of(item)
+            params_of((args, kwargs))
+        new_params = [p for p in params if id(p) not in self.owner]
+        unique = {id(p): p for p in new_params}
+        weights = sum(p.numel() for p in unique.values())
+        if not inputs:
+            inputs = [TV(0, self.input_shape)]
+        inputs = [TV(v.leaf, v.shape) for v in inputs]
+        tensors = self._tensors(result)
+        made: list[TV] = []
+        for k, tensor in enumerate(tensors):
+            shape = tuple(int(d) for d in tensor.shape[1:]) or (1,)
+            layer = Opaque(op=op, shape=shape, weights=weights if k == 0 else 0)
+            if node.op == "call_module":
+                base = None if k == 0 else f"{str(node.target).rpartition('.')[2]}_out{k}"
+            else:
+                base = base_name(node) if k == 0 else f"{base_name(node)}_out{k}"
+            v = self.emit(layer, inputs, shape, base=base, params=list(unique.values()) if k == 0 else [])
+            made.append(v)
+        self.opaque.append(f"{self.builder.leaves[made[0].leaf].path if made else where}: {op}")
+        return _rebuild(result, iter(made), self.torch)
+
+    def _tensors(self, value: Any) -> list[Any]:
+        torch = self.torch
+        if isinstance(value, torch.Tensor):
+            return [value]
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, (list, tuple)):
+            return [t for v in value for t in self._tensors(v)]
+        return []
+
+    # --- helpers for handlers ---
+
+    def _plain(self, v: Any, what: str) -> TV:
+        """A tensor in the standard layout with no pending scale, else Unsupported."""
+        if isinstance(v, Pieces):
+            raise Unsupported(f"{what} reads a chunk tuple")
+        return plain(v, what=what)
+
+    def tensor(self, v: Any, forms: tuple[str, ...] = ("std",)) -> TV:
+        """v as a tensor in one of `forms` with no pending scale, else Unsupported."""
+        return plain(v, forms)
+
+    def out(self, result: Any) -> Shape:
+        return tuple(int(d) for d in result.shape[1:])
+
+    def rebind(self, node: Any, value: TV) -> TV:
+        """An in-place op: later readers of its argument read the result."""
+        arg = node.args[0] if node.args else None
+        if isinstance(arg, self.torch.fx.Node):
+            self.env[arg] = value
+        return value
+
+    def piece(self, pieces: Pieces, i: int) -> TV:
+        """Piece i of a chunk, made into a Chunk layer the first time something reads it."""
+        if i < 0:
+            i += pieces.chunks
+        if i in pieces.made:
+            return pieces.made[i]
+        src = pieces.src
+        shape = (pieces.sizes[i], *src.shape[1:])
+        v = self.emit(Chunk(chunks=pieces.chunks, index=i), [src], shape, base="chunk")
+        pieces.made[i] = v
+        return v
+
+    # --- the end ---
+
+    def _notes(self) -> str:
+        root = self.root
+        parts = [f"imported from torch: {type(root).__module__}.{type(root).__qualname__}, "
+                 f"traced with {self.tracer} in "
+                 f"{'train' if self.train else 'eval'} mode at {'x'.join(map(str, self.input_shape))}"
+                 + (f" ({self.tracer_note})" if self.tracer_note else "")]
+        all_params = {id(p): p for p in root.parameters()}
+        unused = sum(p.numel() for i, p in all_params.items() if i not in self.owner)
+        if unused:
+            parts.append(f"{unused:,} parameters are never used by the traced forward and are not counted")
+        if self.opaque:
+            parts.append(f"{len(self.opaque)} opaque node(s) with unknown MACs and saved bytes: "
+                         + "; ".join(self.opaque[:20]) + ("; ..." if len(self.opaque) > 20 else ""))
+        return "; ".join(parts)
+
+    def _verify(self, net: Net) -> None:
+        """Compile the net and check every leaf's shape against the traced one."""
+        from ...graph import compile
+        graph = compile(net)
+        paths = {leaf.path: leaf for leaf in self.builder.leaves[1:] if leaf is not None}
+        for gnode in graph.nodes[1:]:
+            leaf = paths.get(gnode.path)
+            if leaf is not None and tuple(gnode.output_shape) != tuple(leaf.shape):
+                raise CnnCostError(f"internal: imported {gnode.type} gives {'x'.join(map(str, gnode.output_shape))}, "
+                                   f"the traced module {'x'.join(map(str, leaf.shape))}", path=gnode.path)
+
+
+def _rebuild(result: Any, made: Any, torch: Any) -> Any:
+    if isinstance(result, torch.Tensor):
+        return next(made)
+    if isinstance(result, dict):
+        return {k: _rebuild(v, made, torch) for k, v in result.items()}
+    if isinstance(result, (list, tuple)):
+        items = [_rebuild(v, made, torch) for v in result]
+        return type(result)(*items) if hasattr(result, "_fields") else type(result)(items)
+    return result
