@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping
 
-from ..errors import CnnCostError
+from ..layers.pass_rules import rule_in
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
@@ -41,12 +41,7 @@ class Convention:
     params: ParamsRule | None = None
 
     def rule_for(self, layer: object) -> CountRule:
-        rule = self.rules.get(type(layer))
-        if rule is None:
-            type_name = getattr(layer, "type_name", type(layer).__name__)
-            raise CnnCostError(f"layer type '{type_name}' has no counting rule for {self.name}; add its class "
-                               f"to {self.home}", type_name=type_name)
-        return rule
+        return rule_in(self.rules, layer, f"counting rule for {self.name}", self.home)
 
     def node_ops(self, node: GraphNode, impl: Impl, batch: int) -> int:
         return self.rule_for(node.layer)(node, impl, batch)

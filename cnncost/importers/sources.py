@@ -57,7 +57,7 @@ def _torchvision(name: str) -> tuple[Any, Shape, str]:
     if name not in known:
         close = difflib.get_close_matches(name, known, n=3)
         raise CnnCostError(f"torchvision has no model '{name}'" + (f"; did you mean {', '.join(close)}?" if close else
-                                                                    f"; see torchvision.models.list_models()"))
+                                                                    "; see torchvision.models.list_models()"))
     builder = models.get_model_builder(name)
     kwargs: dict[str, Any] = {"weights": None}
     params = inspect.signature(builder).parameters

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
 from ..layers.base import Layer
+from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.linear import Dropout, Flatten, Linear
@@ -364,9 +365,4 @@ RULES: dict[type, MemoryRule] = {
 
 def rule_for(layer: Layer) -> MemoryRule:
     """The rule of the layer's own class; a class without one is a named error."""
-    rule = RULES.get(type(layer))
-    if rule is None:
-        from ..errors import CnnCostError
-        raise CnnCostError(f"layer type '{layer.type_name}' has no memory rule; add its class to "
-                           "cnncost.memory.rules.RULES", type_name=layer.type_name)
-    return rule
+    return rule_in(RULES, layer, "memory rule", "cnncost.memory.rules.RULES")

@@ -6,11 +6,11 @@ import math
 from fractions import Fraction
 from typing import Any, Callable
 
-from ..errors import CnnCostError
 from ..graph import GraphNode
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
 from ..layers.base import Layer
+from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose, padding_pairs
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.linear import Dropout, Flatten, Linear
@@ -203,8 +203,4 @@ RULES: dict[type, Rule] = {
 
 def rule_for(layer: Layer) -> Rule:
     """The rule of the layer's own class; a class without one is a named error."""
-    rule = RULES.get(type(layer))
-    if rule is None:
-        raise CnnCostError(f"layer type '{layer.type_name}' has no receptive-field rule; add its class to "
-                           "cnncost.receptive.rules.RULES", type_name=layer.type_name)
-    return rule
+    return rule_in(RULES, layer, "receptive-field rule", "cnncost.receptive.rules.RULES")

@@ -11,6 +11,7 @@ from ..errors import CnnCostError
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
 from ..layers.base import Layer
+from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.linear import Dropout, Flatten, Linear
@@ -124,8 +125,4 @@ MODULES: dict[type, ModuleRule] = {
 
 def module_for(layer: Layer, x: Any) -> nn.Module:
     """The layer's module; a layer type without a rule is a named error."""
-    rule = MODULES.get(type(layer))
-    if rule is None:
-        raise CnnCostError(f"layer type '{layer.type_name}' has no torch module; add its class to "
-                           "cnncost.torch_backend.layer_modules.MODULES", type_name=layer.type_name)
-    return rule(layer, x)
+    return rule_in(MODULES, layer, "torch module", "cnncost.torch_backend.layer_modules.MODULES")(layer, x)
