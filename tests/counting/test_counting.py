@@ -161,7 +161,7 @@ try:
     import torch  # noqa: F401
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
-    from test_differential import specs
+    from random_nets import specs  # tests/support
 except (ImportError, pytest.skip.Exception):
     specs = None
 

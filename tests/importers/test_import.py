@@ -353,7 +353,7 @@ def test_random_specs_round_trip_spec_torch_import_spec() -> None:
     such as a centre crop, are skipped)."""
     hypothesis = pytest.importorskip("hypothesis")
     from hypothesis import HealthCheck, given, settings
-    import test_differential as diff
+    import random_nets as diff  # tests/support
     from cnncost.importers.torch_trace import from_torch
     from cnncost.torch_backend import build
 
