@@ -24,14 +24,13 @@ HERE = Path(__file__).resolve()
 def measure(archs: list[str], repeat: int) -> dict:
     """Seconds per table, for the cnncost on sys.path."""
     import cnncost
-    from cnncost import zoo
     out = {"version": cnncost.__file__, "archs": {}}
     for name in archs:
         try:
             net = cnncost.load(name)
         except cnncost.UnknownArchitecture:
             continue
-        arch = next(a for a in zoo.list_archs() if a.name == name)
+        arch = next(a for a in cnncost.list_archs() if a.name == name)
 
         def cold() -> None:  # build the Net from its definition and tabulate it: nothing cached
             cnncost.table(arch.build())
