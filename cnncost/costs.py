@@ -19,7 +19,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
-from .columns import COLUMNS, Column, row_columns, unknown_names
+from .columns import Column, row_columns, unknown_names
 from .counting.training import backward_per_mac
 from .shapes import numel
 
@@ -96,7 +96,7 @@ def node_costs(graph: Any, options: Any, frozen: tuple[bool, ...] | None = None,
     declared = [getattr(node.layer, "counts_unknown", ()) for node in nodes]
     if not any(declared):
         return quantities, None
-    present = {c.name for c in COLUMNS.values() if set(c.needs) <= set(quantities.optional)}
+    present = {c.name for c in present_columns(quantities.optional)}
     return quantities, [tuple(k for k in unknown_names(d) if k in present) if d else () for d in declared]
 
 

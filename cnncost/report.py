@@ -7,10 +7,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ._gcpause import paused_gc
 from .columns import COLUMNS, ordered_union
 from .conventions import Options
 from .costs import Elementwise, Quantities, figure, node_costs, present_columns, row_figures
-from .counting.training import TRAINING_CONVENTION, check_patterns, frozen_nodes
+from .counting.training import TRAINING_CONVENTION, check_patterns, frozen_nodes, param_split
 from .formatting import dumps
 from .outputs.dataframe import report_frame
 from .outputs.records import csv_table, report_record, row_record
@@ -83,7 +84,6 @@ class Report:
         the report's `freeze` patterns. None for a report built without its graph."""
         if self.graph is None:
             return None
-        from .counting.training import param_split
         return param_split(self.graph, tuple((self.counting or {}).get("freeze", ())))
 
     def step_breakdown(self) -> dict[str, Any] | None:
@@ -144,7 +144,6 @@ def build_report(graph: Any, options: Options, depth: int | None = None, step: A
     collapsed). `step` (a `cnncost.memory.StepMemory`, for the 'autograd' memory convention) adds
     saved bytes; `freeze` patterns take layers' weight gradients out of backward FLOPs; `count_as`
     adds a peer tool's `ops`. `per_image`: every figure for one image (`options.batch` 1)."""
-    from ._gcpause import paused_gc
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
     check_patterns(graph, patterns)
     frozen = frozen_nodes(graph, patterns)

@@ -56,10 +56,9 @@ def step(node: GraphNode, impl: Impl, batch: int) -> int:
     raise AssertionError("flopcounter-train counts through training(); see tools.ops")
 
 
-# The types whose forward and backward FlopCounterMode counts in a training step (the matmul-like
-# ones, as training() counts them; a shared call counts 0 there), and the rest, 0.
-TRAIN_RULES: dict[type, CountRule] = {**dict.fromkeys((Conv, ConvTranspose, Linear), step),
-                                      **dict.fromkeys(NO_FORMULA + (Shared,), ZERO)}
+# A training step's forward and backward FLOPs are training()'s, which counts the matmul-like ops
+# (a shared call counts 0 there): the rule follows the op property, stated once on the layer.
+TRAIN_RULES: dict[type, CountRule] = {cls: step if cls.matmul_like else ZERO for cls in GEMM_TYPES + NO_FORMULA}
 
 FLOPCOUNTER_TRAIN = Convention(
     "flopcounter-train", "FLOPs (2 per multiply-accumulate), forward + backward of one training step",
