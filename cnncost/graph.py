@@ -226,8 +226,12 @@ class _Compiler:
                 layer.fail(f"reads {layer.arity} tensor{'s' if layer.arity != 1 else ''}, but 'from' names "
                            f"{len(xs)}", x)
         made = numel(y) if layer.creates_tensor() else 0
+        if layer.arity is None:
+            params, macs = layer.merge_params(shapes), layer.merge_macs(shapes, y)
+        else:
+            params, macs = layer.params(x), layer.macs(x, y)
         return self._add(GraphNode(path, layer.type_name, layer.describe(), shown_input or x, y, made,
-                                   layer.params(x), layer.macs(x, y), layer.tabulated,
+                                   params, macs, layer.tabulated,
                                    tuple(r.index for r in xs), shapes, layer))
 
     def _merge(self, frame: _Frame, request: Merge) -> Ref:

@@ -247,15 +247,16 @@ def _evaluate(plan: _Plan, channels: Any, H: Any, W: Any) -> tuple[Any, Any, Any
         if layer.arity == 1:
             x = shapes[ins[0]]
             y = layer.out_shape(x)
+            layer_params, layer_macs = layer.params(x), layer.macs(x, y)
         else:
             xs = tuple(shapes[j] for j in ins)
-            x = xs[0]
             y = layer.merge_shape(xs)
+            layer_params, layer_macs = layer.merge_params(xs), layer.merge_macs(xs, y)
         key = tuple(v if type(v) is int else ~id(v) for v in y)
         size = sized.get(key)
         if size is None:
             size = sized[key] = numel(y)
-        result = (y, key, layer.params(x), layer.macs(x, y), size, size if layer.creates_tensor() else 0)
+        result = (y, key, layer_params, layer_macs, size, size if layer.creates_tensor() else 0)
         done[memo] = result
         shapes[i], shape_keys[i], params[i], macs[i], sizes[i], made[i] = result
     activations = _weighted(made, plan.made)

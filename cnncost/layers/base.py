@@ -177,6 +177,14 @@ class Layer(Node):
         """The output shape of a multi-input layer (arity None)."""
         raise NotImplementedError
 
+    def merge_params(self, xs: tuple[Shape, ...]) -> int:
+        """The parameters of a multi-input layer; by default those of its first input's layer."""
+        return self.params(xs[0])
+
+    def merge_macs(self, xs: tuple[Shape, ...], y: Shape) -> int:
+        """The MACs of a multi-input layer (a matmul reads both operands' shapes)."""
+        return self.macs(xs[0], y)
+
     def expect_map(self, x: Shape) -> None:
         if len(x) != 3:
             self.fail("needs a CxHxW feature map; got a flat vector" if len(x) == 1
