@@ -230,7 +230,7 @@ class _Compiler:
             params, macs = layer.merge_params(shapes), layer.merge_macs(shapes, y)
         else:
             params, macs = layer.params(x), layer.macs(x, y)
-        return self._add(GraphNode(path, layer.type_name, layer.describe(), shown_input or x, y, made,
+        return self._add(GraphNode(path, layer.type_name, layer.describe_at(x), shown_input or x, y, made,
                                    params, macs, layer.tabulated,
                                    tuple(r.index for r in xs), shapes, layer))
 

@@ -137,3 +137,18 @@ def shape_text(shape: Shape) -> str:
             lo, hi = int(v.min()), int(v.max())
             parts.append(str(lo) if lo == hi else f"{lo}..{hi}")
     return "x".join(parts)
+
+
+def spatial(value: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
+    """A window field for `rank` spatial dims: 3 -> (3,) * rank; a tuple as it is (its length is the
+    caller's to check: `cnncost.layers.conv.sizes` names the layer).
+
+    >>> spatial(3, 3), spatial((1, 7), 2)
+    ((3, 3, 3), (1, 7))
+    """
+    return value if isinstance(value, tuple) else (value,) * rank
+
+
+def sizes_text(values: tuple[int, ...]) -> str:
+    """'3x3x3' (one size per dim; what a window's description shows)."""
+    return "x".join(str(v) for v in values)

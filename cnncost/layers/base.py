@@ -173,6 +173,10 @@ class Layer(Node):
         """Kernel, stride, padding and the like, for display."""
         return ""
 
+    def describe_at(self, x: Shape) -> str:
+        """`describe` for an input of shape x (a window's kernel shows one size per spatial dim)."""
+        return self.describe()
+
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         """The output shape of a multi-input layer (arity None)."""
         raise NotImplementedError

@@ -1,140 +1,189 @@
-"""Convolution and transposed convolution."""
+"""Convolution and transposed convolution over maps with 1, 2 or 3 spatial dims (C x L, C x H x W,
+C x D x H x W): the spatial rank is the input's rank - 1, as PyTorch's Conv1d/2d/3d. Window fields
+(kernel, stride, padding, dilation...) are one int for every spatial dim or a list with one per dim.
+The helpers here (`map_rank`, `sizes`, `describe_window`) serve every windowed layer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from math import prod
+from typing import Any, Literal
 
-from ..shapes import Pair, Shape, at_least, numel, pair, same_padding, window
+from ..shapes import Shape, at_least, numel, same_padding, shape_text, sizes_text, spatial, window
 from .base import Layer, register
 
-IntOrPair = int | tuple[int, int]
+Sizes = int | tuple[int, ...]  # one size for every spatial dim, or one per dim
+MAP_KINDS = {1: "C x L", 2: "C x H x W", 3: "C x D x H x W"}
 
 
-def describe_window(kernel: IntOrPair, stride: IntOrPair, padding: IntOrPair | str,
-                    dilation: IntOrPair = 1, extra: str = "") -> str:
-    """"3x3/2 p1" style text; "s" pairs print as 1x2."""
-    def text(v: IntOrPair | str) -> str:
+def map_rank(layer: Layer, x: Shape) -> int:
+    """The spatial rank (1, 2 or 3) of a channels-first map; any other shape fails, naming the layer."""
+    rank = len(x) - 1
+    if rank not in MAP_KINDS:
+        layer.fail(f"needs a map with 1, 2 or 3 spatial dims ({', '.join(MAP_KINDS.values())}); "
+                   f"got {'a flat vector' if rank == 0 else f'a {len(x)}-D shape'}", x)
+    return rank
+
+
+def sizes(layer: Layer, field: str, value: Sizes, rank: int, x: Shape | None = None) -> tuple[int, ...]:
+    """`value` as one size per spatial dim; a list of the wrong length fails, naming the layer."""
+    if isinstance(value, tuple) and len(value) != rank:
+        layer.fail(f"{field} {list(value)} has {len(value)} value{'s' if len(value) != 1 else ''}; a map with "
+                   f"{rank} spatial dim{'s' if rank != 1 else ''} takes one value or {rank} (one per dim)", x)
+    return spatial(value, rank)
+
+
+def field_rank(layer: Layer, **values: Any) -> int | None:
+    """The spatial rank the list-valued fields imply (None: all ints); lists of different lengths
+    fail, naming the layer (caught when the layer is made, before any shape is known)."""
+    lengths = {name: len(v) for name, v in values.items() if isinstance(v, tuple)}
+    if len(set(lengths.values())) > 1:
+        layer.fail("fields " + ", ".join(f"{name} ({n} values)" for name, n in lengths.items())
+                   + " must have one value per spatial dim, the same number each")
+    if any(n not in MAP_KINDS for n in lengths.values()):
+        layer.fail("window fields take one value or one per spatial dim (1, 2 or 3); got "
+                   + ", ".join(f"{name} with {n}" for name, n in lengths.items()))
+    return next(iter(lengths.values()), None)
+
+
+def describe_window(kernel: Sizes, stride: Sizes, padding: Sizes | str, dilation: Sizes = 1,
+                    extra: str = "", rank: int = 2) -> str:
+    """"3x3/2 p1" style text: the kernel one size per spatial dim; stride, padding and dilation
+    one number where every dim agrees."""
+    def text(v: Sizes | str) -> str:
         if isinstance(v, str):
             return v
-        a, b = pair(v)
-        return str(a) if a == b else f"{a}x{b}"
-    kh, kw = pair(kernel)
-    parts = [f"{kh}x{kw}/{text(stride)}"]
-    if padding not in (0, (0, 0), "valid"):
+        values = spatial(v, rank)
+        return str(values[0]) if len(set(values)) == 1 else sizes_text(values)
+    parts = [f"{sizes_text(spatial(kernel, rank))}/{text(stride)}"]
+    if padding != "valid" and (isinstance(padding, str) or any(spatial(padding, rank))):
         parts.append(f"p{text(padding)}")
-    if dilation not in (1, (1, 1)):
+    if any(d != 1 for d in spatial(dilation, rank)):
         parts.append(f"d{text(dilation)}")
     if extra:
         parts.append(extra)
     return " ".join(parts)
 
 
-def padding_pairs(padding: IntOrPair | str, kernel: Pair, dilation: Pair) -> tuple[Pair, Pair]:
-    """((top, bottom), (left, right)) for int, pair, 'valid' or 'same' padding."""
+def describe_rank(x: Shape) -> int:
+    """The spatial rank a description uses: the map's, 2 for anything else."""
+    return len(x) - 1 if len(x) - 1 in MAP_KINDS else 2
+
+
+def padding_pairs(padding: Sizes | str, kernel: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """(before, after) per spatial dim for int, list, 'valid' or 'same' padding."""
     if padding == "same":
-        return same_padding(kernel[0], dilation[0]), same_padding(kernel[1], dilation[1])
+        return tuple(same_padding(k, d) for k, d in zip(kernel, dilation))
     if padding == "valid":
-        return (0, 0), (0, 0)
-    ph, pw = pair(padding)
-    return (ph, ph), (pw, pw)
+        return ((0, 0),) * len(kernel)
+    return tuple((p, p) for p in spatial(padding, len(kernel)))  # type: ignore[arg-type]
 
 
 @register("conv")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Conv(Layer):
-    """2-D convolution (PyTorch `nn.Conv2d`).
+    """Convolution over 1, 2 or 3 spatial dims (PyTorch `nn.Conv1d`/`Conv2d`/`Conv3d`, from the input's rank).
 
-    params = out * (in/groups) * kh * kw  (+ out with bias)
-    MACs   = |output| * (in/groups) * kh * kw      (bias adds are not counted)
+    params = out * (in/groups) * prod(kernel)  (+ out with bias)
+    MACs   = |output| * (in/groups) * prod(kernel)      (bias adds are not counted)
     """
 
     matmul_like = True
 
     out: int
-    kernel: IntOrPair
-    stride: IntOrPair = 1
-    padding: IntOrPair | Literal["same", "valid"] = 0
-    dilation: IntOrPair = 1
+    kernel: Sizes
+    stride: Sizes = 1
+    padding: Sizes | Literal["same", "valid"] = 0
+    dilation: Sizes = 1
     groups: int = 1
     bias: bool = True
 
     def validate(self) -> None:
         self.require_positive(out=self.out, kernel=self.kernel, stride=self.stride,
                               dilation=self.dilation, groups=self.groups)
-        if not isinstance(self.padding, str):
-            self.require(min(pair(self.padding)) >= 0, f"padding must be >= 0, got {self.padding!r}")
-        self.require(self.padding != "same" or pair(self.stride) == (1, 1),
+        padding = None if isinstance(self.padding, str) else self.padding
+        field_rank(self, kernel=self.kernel, stride=self.stride, padding=padding, dilation=self.dilation)
+        if padding is not None:
+            self.require(min(spatial(padding, 1)) >= 0, f"padding must be >= 0, got {self.padding!r}")
+        self.require(self.padding != "same" or set(spatial(self.stride, 1)) == {1},
                      "padding 'same' needs stride 1 (as in PyTorch)")
         self.require(self.out % self.groups == 0,
                      f"out channels {self.out} not divisible by groups={self.groups}")
 
     def out_shape(self, x: Shape) -> Shape:
-        self.expect_map(x)
+        rank = map_rank(self, x)
         if x[0] % self.groups:
             self.fail(f"in channels {x[0]} not divisible by groups={self.groups}", x)
-        kernel, stride, dilation = pair(self.kernel), pair(self.stride), pair(self.dilation)
+        kernel, stride = sizes(self, "kernel", self.kernel, rank, x), sizes(self, "stride", self.stride, rank, x)
+        dilation = sizes(self, "dilation", self.dilation, rank, x)
+        if not isinstance(self.padding, str):
+            sizes(self, "padding", self.padding, rank, x)
         pads = padding_pairs(self.padding, kernel, dilation)
-        h = window(x[1], kernel[0], stride[0], *pads[0], dilation[0])
-        w = window(x[2], kernel[1], stride[1], *pads[1], dilation[1])
-        if not at_least(1, h, w):
-            self.fail(f"kernel {kernel[0]}x{kernel[1]} (dilation {self.dilation}) is larger than its padded input", x)
-        return (self.out, h, w)
+        out = tuple(window(x[1 + i], kernel[i], stride[i], *pads[i], dilation[i]) for i in range(rank))
+        if not at_least(1, *out):
+            self.fail(f"kernel {sizes_text(kernel)} (dilation {self.dilation}) is larger than its padded input", x)
+        return (self.out, *out)
 
     def params(self, x: Shape) -> int:
-        kh, kw = pair(self.kernel)
-        return self.out * (x[0] // self.groups) * kh * kw + (self.out if self.bias else 0)
+        return self.out * (x[0] // self.groups) * prod(spatial(self.kernel, len(x) - 1)) + (self.out if self.bias else 0)
 
     def macs(self, x: Shape, y: Shape) -> int:
-        kh, kw = pair(self.kernel)
-        return numel(y) * ((x[0] // self.groups) * kh * kw)  # the int factors first: one array product in a sweep
+        # the int factors first: one array product in a sweep
+        return numel(y) * ((x[0] // self.groups) * prod(spatial(self.kernel, len(x) - 1)))
 
     def describe(self) -> str:
-        return describe_window(self.kernel, self.stride, self.padding, self.dilation,
-                               f"g{self.groups}" if self.groups != 1 else "")
+        return self.describe_at((0, 0, 0))
 
-    def same_extra(self) -> Pair:
-        """Rows and columns of the extra zero padding PyTorch adds for padding='same' when the total
+    def describe_at(self, x: Shape) -> str:
+        return describe_window(self.kernel, self.stride, self.padding, self.dilation,
+                               f"g{self.groups}" if self.groups != 1 else "", describe_rank(x))
+
+    def same_extra(self, rank: int = 2) -> tuple[int, ...]:
+        """Per spatial dim, the extra zero padding PyTorch adds for padding='same' when the total
         padding, dilation x (kernel - 1), is odd (an even kernel): it pads the input once more at
-        the bottom/right, with F.pad, before the symmetric padding of the convolution itself."""
+        the end of that dim, with F.pad, before the symmetric padding of the convolution itself."""
         if self.padding != "same":
-            return (0, 0)
-        kernel, dilation = pair(self.kernel), pair(self.dilation)
-        return (dilation[0] * (kernel[0] - 1) % 2, dilation[1] * (kernel[1] - 1) % 2)
+            return (0,) * rank
+        kernel, dilation = spatial(self.kernel, rank), spatial(self.dilation, rank)
+        return tuple(d * (k - 1) % 2 for k, d in zip(kernel, dilation))
 
 
 @register("conv_transpose")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class ConvTranspose(Layer):
-    """Transposed 2-D convolution (PyTorch `nn.ConvTranspose2d`, U-Net's up-convolution).
+    """Transposed convolution over 1, 2 or 3 spatial dims (PyTorch `nn.ConvTranspose1d/2d/3d`,
+    U-Net's up-convolution).
 
-    H_out = (H - 1)·stride - 2·padding + dilation·(kernel - 1) + output_padding + 1 (W alike)
-    params = in * (out/groups) * kh * kw  (+ out with bias)
-    MACs   = |input| * (out/groups) * kh * kw   (bias adds are not counted)
+    size_out = (size - 1)·stride - 2·padding + dilation·(kernel - 1) + output_padding + 1, per dim
+    params = in * (out/groups) * prod(kernel)  (+ out with bias)
+    MACs   = |input| * (out/groups) * prod(kernel)   (bias adds are not counted)
 
-    Each input element is multiplied by the (out/groups) x kh x kw weights of its group and added
-    into the output: that is what a transposed convolution computes, and what FlopCounterMode
-    counts (2 FLOPs per MAC, on the input's spatial size). It is not |output| * (in/groups) * kh *
-    kw: the output positions that the stride skips over get fewer terms.
+    Each input element is multiplied by the (out/groups) x prod(kernel) weights of its group and
+    added into the output: that is what a transposed convolution computes, and what
+    FlopCounterMode counts (2 FLOPs per MAC, on the input's spatial size). It is not |output| *
+    (in/groups) * prod(kernel): the output positions that the stride skips over get fewer terms.
     """
 
     matmul_like = True
 
     out: int
-    kernel: IntOrPair
-    stride: IntOrPair = 1
-    padding: IntOrPair = 0
-    output_padding: IntOrPair = 0
-    dilation: IntOrPair = 1
+    kernel: Sizes
+    stride: Sizes = 1
+    padding: Sizes = 0
+    output_padding: Sizes = 0
+    dilation: Sizes = 1
     groups: int = 1
     bias: bool = True
 
     def validate(self) -> None:
         self.require_positive(out=self.out, kernel=self.kernel, stride=self.stride,
                               dilation=self.dilation, groups=self.groups)
-        self.require(min(pair(self.padding)) >= 0, f"padding must be >= 0, got {self.padding!r}")
-        self.require(min(pair(self.output_padding)) >= 0,
+        rank = field_rank(self, kernel=self.kernel, stride=self.stride, padding=self.padding,
+                          output_padding=self.output_padding, dilation=self.dilation) or 1
+        self.require(min(spatial(self.padding, 1)) >= 0, f"padding must be >= 0, got {self.padding!r}")
+        self.require(min(spatial(self.output_padding, 1)) >= 0,
                      f"output_padding must be >= 0, got {self.output_padding!r}")
-        for extra, stride, dilation in zip(pair(self.output_padding), pair(self.stride), pair(self.dilation)):
+        for extra, stride, dilation in zip(spatial(self.output_padding, rank), spatial(self.stride, rank),
+                                           spatial(self.dilation, rank)):
             self.require(extra < stride or extra < dilation,
                          f"output_padding {self.output_padding!r} must be smaller than the stride or the "
                          "dilation (PyTorch's rule)")
@@ -142,29 +191,31 @@ class ConvTranspose(Layer):
                      f"out channels {self.out} not divisible by groups={self.groups}")
 
     def out_shape(self, x: Shape) -> Shape:
-        self.expect_map(x)
+        rank = map_rank(self, x)
         if x[0] % self.groups:
             self.fail(f"in channels {x[0]} not divisible by groups={self.groups}", x)
-        kernel, stride, padding = pair(self.kernel), pair(self.stride), pair(self.padding)
-        extra, dilation = pair(self.output_padding), pair(self.dilation)
-        hw = [(x[1 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel[i] - 1) + extra[i] + 1
-              for i in range(2)]
-        if not at_least(1, *hw):
-            from ..shapes import shape_text
-            self.fail(f"padding {self.padding!r} leaves no output ({shape_text(tuple(hw))})", x)
-        return (self.out, hw[0], hw[1])
+        kernel, stride = sizes(self, "kernel", self.kernel, rank, x), sizes(self, "stride", self.stride, rank, x)
+        padding, dilation = sizes(self, "padding", self.padding, rank, x), sizes(self, "dilation", self.dilation, rank, x)
+        extra = sizes(self, "output_padding", self.output_padding, rank, x)
+        out = [(x[1 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel[i] - 1) + extra[i] + 1
+               for i in range(rank)]
+        if not at_least(1, *out):
+            self.fail(f"padding {self.padding!r} leaves no output ({shape_text(tuple(out))})", x)
+        return (self.out, *out)
 
     def params(self, x: Shape) -> int:
-        kh, kw = pair(self.kernel)
-        return x[0] * (self.out // self.groups) * kh * kw + (self.out if self.bias else 0)
+        return x[0] * (self.out // self.groups) * prod(spatial(self.kernel, len(x) - 1)) + (self.out if self.bias else 0)
 
     def macs(self, x: Shape, y: Shape) -> int:
-        kh, kw = pair(self.kernel)
-        return numel(x) * ((self.out // self.groups) * kh * kw)
+        return numel(x) * ((self.out // self.groups) * prod(spatial(self.kernel, len(x) - 1)))
 
     def describe(self) -> str:
-        extra = pair(self.output_padding)
+        return self.describe_at((0, 0, 0))
+
+    def describe_at(self, x: Shape) -> str:
+        rank = describe_rank(x)
+        extra = spatial(self.output_padding, rank)
         parts = [f"g{self.groups}" if self.groups != 1 else "",
-                 "" if extra == (0, 0) else f"op{extra[0] if extra[0] == extra[1] else f'{extra[0]}x{extra[1]}'}"]
+                 "" if not any(extra) else f"op{extra[0] if len(set(extra)) == 1 else sizes_text(extra)}"]
         return describe_window(self.kernel, self.stride, self.padding, self.dilation,
-                               " ".join(p for p in parts if p))
+                               " ".join(p for p in parts if p), rank)

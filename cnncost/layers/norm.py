@@ -7,12 +7,14 @@ from typing import Literal
 
 from ..shapes import Shape, numel
 from .base import Layer, register
+from .conv import map_rank
 
 
 @register("batchnorm")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class BatchNorm(Layer):
-    """Batch norm over channels. params = 2C (gamma, beta) when affine; running stats are buffers."""
+    """Batch norm over channels (dim 0) of a vector or of a map with 1, 2 or 3 spatial dims
+    (`nn.BatchNorm1d/2d/3d`). params = 2C (gamma, beta) when affine; running stats are buffers."""
 
     elementwise = True
 
@@ -22,6 +24,8 @@ class BatchNorm(Layer):
     affine: bool = True
 
     def out_shape(self, x: Shape) -> Shape:
+        if len(x) > 1:
+            map_rank(self, x)
         return x
 
     def params(self, x: Shape) -> int:
@@ -31,7 +35,8 @@ class BatchNorm(Layer):
 @register("lrn")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class LRN(Layer):
-    """Local response normalisation across `size` neighbouring channels (AlexNet, GoogLeNet)."""
+    """Local response normalisation across `size` neighbouring channels (AlexNet, GoogLeNet), of a
+    map with 1, 2 or 3 spatial dims (`nn.LocalResponseNorm`)."""
 
     elementwise = True
 
@@ -45,7 +50,7 @@ class LRN(Layer):
         self.require_positive(size=self.size)
 
     def out_shape(self, x: Shape) -> Shape:
-        self.expect_map(x)
+        map_rank(self, x)
         return x
 
     def describe(self) -> str:
@@ -83,8 +88,9 @@ class LayerNorm(Layer):
 @register("group_norm")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class GroupNorm(Layer):
-    """Group norm (`nn.GroupNorm`): the channels in `groups` groups, each normalised over its
-    channels and all positions. params = 2C with `affine`."""
+    """Group norm (`nn.GroupNorm`): the channels (dim 0) in `groups` groups, each normalised over
+    its channels and all positions, whatever the rank (a vector, a map with 1, 2 or 3 spatial dims).
+    params = 2C with `affine`."""
 
     tabulated = False
     groups: int
@@ -109,7 +115,8 @@ class GroupNorm(Layer):
 @register("instance_norm")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class InstanceNorm(Layer):
-    """Instance norm (`nn.InstanceNorm2d`): each channel of each sample normalised over its H x W.
+    """Instance norm (`nn.InstanceNorm1d/2d/3d`): each channel of each sample normalised over its
+    positions, in a map with 1, 2 or 3 spatial dims.
     params = 2C with `affine`; `track_running_stats` adds buffers, not params."""
 
     tabulated = False
@@ -119,7 +126,7 @@ class InstanceNorm(Layer):
     track_running_stats: bool = False
 
     def out_shape(self, x: Shape) -> Shape:
-        self.expect_map(x)
+        map_rank(self, x)
         return x
 
     def params(self, x: Shape) -> int:

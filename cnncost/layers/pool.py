@@ -1,56 +1,62 @@
-"""Pooling: windowed max/avg, adaptive average and max, global average."""
+"""Pooling over maps with 1, 2 or 3 spatial dims: windowed max/avg, adaptive average and max,
+global average (PyTorch's *1d/2d/3d modules, from the input's rank)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..shapes import Shape, at_least, pair, window
+from ..shapes import Shape, at_least, sizes_text, spatial, window
 from .base import Layer, register
-from .conv import IntOrPair, describe_window
+from .conv import Sizes, describe_rank, describe_window, field_rank, map_rank, sizes
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class _WindowPool(Layer):
     """A max or average pool; stride defaults to the kernel, as in PyTorch. No params, no MACs."""
 
-    kernel: IntOrPair
-    stride: IntOrPair | None = None
-    padding: IntOrPair = 0
+    kernel: Sizes
+    stride: Sizes | None = None
+    padding: Sizes = 0
     ceil_mode: bool = False
 
     def validate(self) -> None:
         self.require_positive(kernel=self.kernel, stride=self.effective_stride)
-        kernel, padding = pair(self.kernel), pair(self.padding)
+        rank = field_rank(self, kernel=self.kernel, stride=self.stride, padding=self.padding) or 1
+        kernel, padding = spatial(self.kernel, rank), spatial(self.padding, rank)
         self.require(all(0 <= p <= k // 2 for p, k in zip(padding, kernel)),
                      f"padding {self.padding!r} must be between 0 and half the kernel (PyTorch's rule)")
 
     @property
-    def effective_stride(self) -> IntOrPair:
+    def effective_stride(self) -> Sizes:
         return self.kernel if self.stride is None else self.stride
 
     def out_shape(self, x: Shape) -> Shape:
-        self.expect_map(x)
-        kernel, stride, padding = pair(self.kernel), pair(self.effective_stride), pair(self.padding)
-        h = window(x[1], kernel[0], stride[0], padding[0], padding[0], 1, self.ceil_mode)
-        w = window(x[2], kernel[1], stride[1], padding[1], padding[1], 1, self.ceil_mode)
-        if not at_least(1, h, w):
-            self.fail(f"kernel {kernel[0]}x{kernel[1]} is larger than its padded input", x)
-        return (x[0], h, w)
+        rank = map_rank(self, x)
+        kernel, padding = sizes(self, "kernel", self.kernel, rank, x), sizes(self, "padding", self.padding, rank, x)
+        stride = sizes(self, "stride", self.effective_stride, rank, x)
+        out = tuple(window(x[1 + i], kernel[i], stride[i], padding[i], padding[i], 1, self.ceil_mode)
+                    for i in range(rank))
+        if not at_least(1, *out):
+            self.fail(f"kernel {sizes_text(kernel)} is larger than its padded input", x)
+        return (x[0], *out)
 
     def describe(self) -> str:
+        return self.describe_at((0, 0, 0))
+
+    def describe_at(self, x: Shape) -> str:
         return describe_window(self.kernel, self.effective_stride, self.padding,
-                               extra="ceil" if self.ceil_mode else "")
+                               extra="ceil" if self.ceil_mode else "", rank=describe_rank(x))
 
 
 @register("maxpool")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class MaxPool(_WindowPool):
-    """Max pooling (`nn.MaxPool2d`)."""
+    """Max pooling (`nn.MaxPool1d/2d/3d`)."""
 
 
 @register("avgpool")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class AvgPool(_WindowPool):
-    """Average pooling (`nn.AvgPool2d`); `count_include_pad` changes values, not counts."""
+    """Average pooling (`nn.AvgPool1d/2d/3d`); `count_include_pad` changes values, not counts."""
 
     count_include_pad: bool = True
 
@@ -59,40 +65,43 @@ class AvgPool(_WindowPool):
 class _AdaptivePool(Layer):
     """Pooling to a fixed output size, whatever the input's; no params, no MACs."""
 
-    output: IntOrPair
+    output: Sizes
 
     def validate(self) -> None:
         self.require_positive(output=self.output)
+        field_rank(self, output=self.output)
 
     def out_shape(self, x: Shape) -> Shape:
-        self.expect_map(x)
-        return (x[0], *pair(self.output))
+        rank = map_rank(self, x)
+        return (x[0], *sizes(self, "output", self.output, rank, x))
 
     def describe(self) -> str:
-        oh, ow = pair(self.output)
-        return f"-> {oh}x{ow}"
+        return self.describe_at((0, 0, 0))
+
+    def describe_at(self, x: Shape) -> str:
+        return f"-> {sizes_text(spatial(self.output, describe_rank(x)))}"
 
 
 @register("adaptive_avgpool")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class AdaptiveAvgPool(_AdaptivePool):
-    """Adaptive average pooling to a fixed output size (`nn.AdaptiveAvgPool2d`)."""
+    """Adaptive average pooling to a fixed output size (`nn.AdaptiveAvgPool1d/2d/3d`)."""
 
 
 @register("adaptive_maxpool")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class AdaptiveMaxPool(_AdaptivePool):
-    """Adaptive max pooling to a fixed output size (`nn.AdaptiveMaxPool2d`)."""
+    """Adaptive max pooling to a fixed output size (`nn.AdaptiveMaxPool1d/2d/3d`)."""
 
 
 @register("global_avgpool")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class GlobalAvgPool(Layer):
-    """Average over all of H and W: CxHxW -> Cx1x1 (`nn.AdaptiveAvgPool2d(1)`)."""
+    """Average over every spatial dim: C x ... -> C x 1 x ... x 1 (`nn.AdaptiveAvgPool1d/2d/3d(1)`)."""
 
     def out_shape(self, x: Shape) -> Shape:
-        self.expect_map(x)
-        return (x[0], 1, 1)
+        rank = map_rank(self, x)
+        return (x[0], *(1,) * rank)
 
     def describe(self) -> str:
         return "global"

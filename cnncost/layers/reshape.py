@@ -1,15 +1,16 @@
 """Layers that move elements without arithmetic: channel chunks and shuffles, pixel (un)shuffle,
-padding, centre crops and upsampling. None has params or MACs; chunk and crop are views (no new
-tensor), the others make one new tensor and, except reflect padding, save nothing for backward
-(measured, docs/memory.md)."""
+padding, centre crops and upsampling, on maps with 1, 2 or 3 spatial dims where PyTorch has the op
+(pixel (un)shuffle: C x H x W only; padding: any dim, the channels included). None has params or
+MACs; chunk and crop are views (no new tensor), the others make one new tensor and, except reflect
+and replicate padding, save nothing for backward (measured, docs/memory.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from ..shapes import Shape, at_least, holds, pair, scale_floor, shape_text
+from ..shapes import Shape, at_least, holds, scale_floor, shape_text, sizes_text, spatial
 from .base import Layer, register
-from .conv import IntOrPair
+from .conv import MAP_KINDS, Sizes, describe_rank, field_rank, map_rank, sizes
 
 
 def _text(shape: Shape) -> str:
@@ -62,7 +63,7 @@ class Chunk(Layer):
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class ChannelShuffle(Layer):
     """ShuffleNet's channel shuffle, as torchvision's `channel_shuffle`: view as (groups, C/groups),
-    transpose, copy contiguous. A new tensor; nothing saved."""
+    transpose, copy contiguous; on a map with 1, 2 or 3 spatial dims. A new tensor; nothing saved."""
 
     groups: int
 
@@ -70,7 +71,7 @@ class ChannelShuffle(Layer):
         self.require_positive(groups=self.groups)
 
     def out_shape(self, x: Shape) -> Shape:
-        self.expect_map(x)
+        map_rank(self, x)
         if x[0] % self.groups:
             self.fail(f"channels {x[0]} not divisible by groups={self.groups}", x)
         return x
@@ -126,59 +127,94 @@ class PixelUnshuffle(Layer):
 @register("pad")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Pad(Layer):
-    """Spatial padding: `padding` is one size for all four sides, [h, w] (top and bottom h, left
-    and right w, as a conv's padding), or [left, right, top, bottom] (as `F.pad` and
-    `nn.ZeroPad2d`). `mode`: zeros (`nn.ZeroPad2d`) or reflect (`nn.ReflectionPad2d`: each pad
-    must be smaller than the side it mirrors)."""
+    """Padding of any dims. `padding`: one size for both sides of every spatial dim of a map; a list
+    with one size per spatial dim ([h, w] on a C x H x W map, [d, h, w] on C x D x H x W: both sides,
+    as a conv's padding); or `F.pad`'s list of (before, after) pairs from the last dim backwards,
+    which may reach the channels ([left, right, top, bottom] as `nn.ZeroPad2d`; [0, 0, 0, 0, 4, 4]
+    pads 4 zero channels on each side of a C x H x W map: ResNet's option-A shortcut). `mode`:
+    zeros, reflect (each pad smaller than the dim it mirrors) or replicate; these two pad the last
+    1, 2 or 3 dims of a tensor with that many or one more dims per sample (PyTorch's rule)."""
 
-    padding: int | tuple[int, int] | tuple[int, int, int, int]
-    mode: Literal["zeros", "reflect"] = "zeros"
-
-    def sides(self) -> tuple[int, int, int, int]:
-        """(left, right, top, bottom)."""
-        if isinstance(self.padding, int):
-            return (self.padding,) * 4
-        if len(self.padding) == 2:
-            h, w = self.padding
-            return (w, w, h, h)
-        return self.padding  # type: ignore[return-value]
+    padding: int | tuple[int, ...]
+    mode: Literal["zeros", "reflect", "replicate"] = "zeros"
 
     def validate(self) -> None:
-        self.require(min(self.sides()) >= 0, f"padding must be >= 0, got {self.padding!r}")
+        values = spatial(self.padding, 1)
+        self.require(len(values) > 0 and min(values) >= 0, f"padding must be >= 0, got {self.padding!r}")
+
+    def pads(self, x: Shape) -> tuple[tuple[int, int], ...]:
+        """(before, after) for every dim of x (the channels first)."""
+        rank, padding = len(x), self.padding
+        if isinstance(padding, int):
+            if rank < 2:
+                self.fail("one padding size pads every spatial dim, and a vector has none: give [before, after]", x)
+            return ((0, 0),) + ((padding, padding),) * (rank - 1)
+        if rank - 1 in MAP_KINDS and len(padding) == rank - 1:
+            return ((0, 0),) + tuple((p, p) for p in padding)
+        if len(padding) % 2 or len(padding) // 2 > rank:
+            self.fail(f"padding {list(padding)} fits neither form: one size per spatial dim, or (before, after) "
+                      f"pairs from the last dim backwards (F.pad's order) for at most the {rank} dims", x)
+        pairs = [(padding[i], padding[i + 1]) for i in range(0, len(padding), 2)]
+        return ((0, 0),) * (rank - len(pairs)) + tuple(reversed(pairs))
+
+    def padded_dims(self, x: Shape) -> int:
+        """How many trailing dims the padding covers (F.pad's len(pad) // 2)."""
+        if isinstance(self.padding, int) or (len(x) - 1 in MAP_KINDS and len(self.padding) == len(x) - 1):
+            return len(x) - 1
+        return len(self.padding) // 2
+
+    def torch_pad(self, x: Shape) -> tuple[int, ...]:
+        """The padding in F.pad's order: (before, after) of the last dim, then the one before..."""
+        pads = self.pads(x)
+        return tuple(v for before_after in reversed(pads[len(x) - self.padded_dims(x):]) for v in before_after)
 
     def out_shape(self, x: Shape) -> Shape:
-        self.expect_map(x)
-        left, right, top, bottom = self.sides()
+        pads = self.pads(x)
+        if self.mode != "zeros":
+            k = self.padded_dims(x)
+            if not (1 <= k <= 3 and len(x) in (k, k + 1)):
+                self.fail(f"{self.mode} padding pads the last 1, 2 or 3 dims of a tensor with that many or one more "
+                          f"dims per sample (PyTorch's rule); this pads {k} of {len(x)}", x)
         if self.mode == "reflect":
-            if not holds(max(left, right) < x[2], max(top, bottom) < x[1]):
-                self.fail(f"reflect padding {self.padding!r} must be smaller than the {_text(x[1:])} it mirrors", x)
-        return (x[0], x[1] + top + bottom, x[2] + left + right)
+            if not holds(*(max(p) < size for p, size in zip(pads, x) if max(p))):
+                mirrored = x[1:] if pads[0] == (0, 0) else x
+                self.fail(f"reflect padding {self.padding!r} must be smaller than the {_text(mirrored)} it mirrors", x)
+        return tuple(size + before + after for size, (before, after) in zip(x, pads))
 
     def describe(self) -> str:
-        left, right, top, bottom = self.sides()
-        text = str(left) if len({left, right, top, bottom}) == 1 else f"l{left} r{right} t{top} b{bottom}"
-        return f"{self.mode} {text}"
+        return self.describe_at((0, 0, 0))
+
+    def describe_at(self, x: Shape) -> str:
+        padding = self.padding
+        if isinstance(padding, int):
+            return f"{self.mode} {padding}"
+        if len(x) == 3 and len(padding) in (2, 4):  # [h, w] or [left, right, top, bottom]
+            left, right, top, bottom = (padding[1], padding[1], padding[0], padding[0]) if len(padding) == 2 else padding
+            text = str(left) if len({left, right, top, bottom}) == 1 else f"l{left} r{right} t{top} b{bottom}"
+            return f"{self.mode} {text}"
+        return f"{self.mode} {list(padding)}"
 
 
 @register("crop")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class CenterCrop(Layer):
-    """The centre `size` ([h, w] or one side) of a CxHxW map; or, without `size` and with two
-    inputs (`from: [x, like]`), x cropped to like's H x W (U-Net's crop-and-concat). A view (a
-    slice of x), no new tensor; nothing saved.
+    """The centre `size` (one size per spatial dim, or one for all) of a map with 1, 2 or 3 spatial
+    dims; or, without `size` and with two inputs (`from: [x, like]`), x cropped to like's spatial
+    sizes (U-Net's crop-and-concat). A view (a slice of x), no new tensor; nothing saved.
 
-    Offsets as torchvision's `center_crop`: top = round((H - h) / 2), left = round((W - w) / 2)
-    with Python's round, halves to even (a surplus of 1 pixel crops at offset 0, of 3 at offset
-    2). A layer that saves the crop keeps its whole input storage alive."""
+    Offsets as torchvision's `center_crop`, per dim: round((size - crop) / 2) with Python's round,
+    halves to even (a surplus of 1 pixel crops at offset 0, of 3 at offset 2). A layer that saves
+    the crop keeps its whole input storage alive."""
 
     arity = None
     min_inputs = 1
 
-    size: IntOrPair | None = None
+    size: Sizes | None = None
 
     def validate(self) -> None:
         if self.size is not None:
             self.require_positive(size=self.size)
+            field_rank(self, size=self.size)
         self.require(self.size is not None or (self.inputs is not None and len(self.inputs) == 2),
                      "needs size, or two inputs: from: [x, like] crops x to like's HxW")
         self.require(self.size is None or self.inputs is None or len(self.inputs) == 1,
@@ -189,40 +225,47 @@ class CenterCrop(Layer):
 
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         x = xs[0]
-        self.expect_map(x)
+        rank = map_rank(self, x)
         if self.size is not None:
             self.require(len(xs) == 1, f"with size, a crop reads one tensor, got {len(xs)}", x)
-            h, w = pair(self.size)
+            crop = sizes(self, "size", self.size, rank, x)
         else:
             self.require(len(xs) == 2, "needs size, or two inputs: from: [x, like] crops x to like's "
                          f"HxW (got {len(xs)} input{'s' if len(xs) != 1 else ''})", x)
             like = xs[1]
-            if len(like) != 3:
-                self.fail(f"crops to the HxW of a CxHxW map; the second input is {_text(like)}", x)
-            h, w = like[1:]
-        if not holds(h <= x[1], w <= x[2]):
-            self.fail(f"cannot crop {_text(x[1:])} to a larger {_text((h, w))}", x)
-        return (x[0], h, w)
+            if len(like) != len(x):
+                self.fail(f"crops to the spatial sizes of a map of its rank; the second input is {_text(like)}", x)
+            crop = like[1:]
+        if not holds(*(c <= size for c, size in zip(crop, x[1:]))):
+            self.fail(f"cannot crop {_text(x[1:])} to a larger {_text(crop)}", x)
+        return (x[0], *crop)
 
     def describe(self) -> str:
+        return self.describe_at((0, 0, 0))
+
+    def describe_at(self, x: Shape) -> str:
         if self.size is None:
             return "to 2nd input"
-        h, w = pair(self.size)
-        return f"-> {h}x{w}"
+        return f"-> {sizes_text(spatial(self.size, describe_rank(x)))}"
+
+
+# the interpolation modes by spatial rank, as PyTorch names them ('nearest' for every rank)
+LINEAR_MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
 @register("upsample")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Upsample(Layer):
-    """Resize H x W (`nn.Upsample` / `F.interpolate`) by `scale_factor` (one or [h, w]; H_out =
-    floor(H x factor), PyTorch's rule) or to `size` (one or [h, w]); `mode` nearest or bilinear
-    (`align_corners` for bilinear only). A new tensor; nothing saved (the backward needs only the
-    sizes). No MACs counted (the interpolation weights are not multiply-accumulates of a layer's
-    parameters; FlopCounterMode counts none)."""
+    """Resize the spatial dims of a map with 1, 2 or 3 (`nn.Upsample` / `F.interpolate`) by
+    `scale_factor` (one or one per dim; size_out = floor(size x factor), PyTorch's rule) or to
+    `size` (one or one per dim); `mode` nearest, or the linear mode of the map's rank (linear,
+    bilinear, trilinear; `align_corners` for those only). A new tensor; nothing saved (the backward
+    needs only the sizes). No MACs counted (the interpolation weights are not multiply-accumulates
+    of a layer's parameters; FlopCounterMode counts none)."""
 
-    scale_factor: float | tuple[float, float] | None = None
-    size: IntOrPair | None = None
-    mode: Literal["nearest", "bilinear"] = "nearest"
+    scale_factor: float | tuple[float, ...] | None = None
+    size: Sizes | None = None
+    mode: Literal["nearest", "linear", "bilinear", "trilinear"] = "nearest"
     align_corners: bool = False
 
     def validate(self) -> None:
@@ -230,29 +273,37 @@ class Upsample(Layer):
                      "needs exactly one of scale_factor and size")
         if self.size is not None:
             self.require_positive(size=self.size)
+            field_rank(self, size=self.size)
         if self.scale_factor is not None:
             factors = self.scale_factor if isinstance(self.scale_factor, tuple) else (self.scale_factor,)
             self.require(all(0 < f <= MAX_FACTOR for f in factors),
                          f"scale_factor must be positive and at most {MAX_FACTOR:,}")
-        self.require(self.mode == "bilinear" or not self.align_corners,
-                     "align_corners applies to bilinear only (PyTorch refuses it for nearest)")
+            field_rank(self, scale_factor=self.scale_factor)
+        self.require(self.mode != "nearest" or not self.align_corners,
+                     "align_corners applies to the linear modes only (linear, bilinear, trilinear; PyTorch refuses it for nearest)")
 
     def out_shape(self, x: Shape) -> Shape:
-        self.expect_map(x)
+        rank = map_rank(self, x)
+        if self.mode != "nearest" and self.mode != LINEAR_MODES[rank]:
+            self.fail(f"mode '{self.mode}' needs a map with {list(LINEAR_MODES.values()).index(self.mode) + 1} "
+                      f"spatial dim(s); a map with {rank} takes '{LINEAR_MODES[rank]}' (as PyTorch)", x)
         if self.size is not None:
-            h, w = pair(self.size)
+            out = sizes(self, "size", self.size, rank, x)
         else:
-            fh, fw = pair(self.scale_factor)  # type: ignore[arg-type]
-            h, w = scale_floor(x[1], fh), scale_floor(x[2], fw)
-        if not at_least(1, h, w):
-            self.fail(f"scale_factor {self.scale_factor!r} leaves no output ({_text((h, w))})", x)
-        return (x[0], h, w)
+            factors = sizes(self, "scale_factor", self.scale_factor, rank, x)  # type: ignore[arg-type]
+            out = tuple(scale_floor(x[1 + i], factors[i]) for i in range(rank))
+        if not at_least(1, *out):
+            self.fail(f"scale_factor {self.scale_factor!r} leaves no output ({_text(out)})", x)
+        return (x[0], *out)
 
     def describe(self) -> str:
+        return self.describe_at((0, 0, 0))
+
+    def describe_at(self, x: Shape) -> str:
+        rank = describe_rank(x)
         if self.size is not None:
-            h, w = pair(self.size)
-            what = f"-> {h}x{w}"
+            what = f"-> {sizes_text(spatial(self.size, rank))}"
         else:
-            fh, fw = pair(self.scale_factor)  # type: ignore[arg-type]
-            what = f"x{fh:g}" if fh == fw else f"x{fh:g}x{fw:g}"
+            factors = spatial(self.scale_factor, rank)  # type: ignore[arg-type]
+            what = f"x{factors[0]:g}" if len(set(factors)) == 1 else "x" + "x".join(f"{f:g}" for f in factors)
         return " ".join(p for p in (what, self.mode, "align_corners" if self.align_corners else "") if p)

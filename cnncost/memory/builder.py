@@ -77,7 +77,7 @@ class StepBuilder:
         make one (the dimensions of size > 1 nest: each stride = the next one's x its size: a
         contiguous map, a channel slice, some crops, a channels-last map of one channel or one
         position), else a copy (PyTorch's rule)."""
-        if len(from_shape) != 3 or (x.strides is None and not x.channels_last):
+        if len(from_shape) < 2 or (x.strides is None and not x.channels_last):
             return x
         kept = [(size, stride) for size, stride in zip(from_shape, x.map_strides(from_shape)) if size != 1]
         nested = all(outer == inner * size for (_, outer), (size, inner) in zip(kept, kept[1:]))

@@ -23,7 +23,7 @@ from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
-from ..shapes import Shape, numel, pair
+from ..shapes import Shape, numel, spatial
 from .builder import StepBuilder
 from .tensors import Tensor, promote
 
@@ -51,11 +51,11 @@ def _conv(layer: Conv, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor
     """Input (cast to the low dtype under autocast) and weight, as `save_matmul`. With an odd
     'same' padding the saved input is the padded copy: cast first, then padded (new), and x
     itself is not saved by the conv."""
-    rows, cols = layer.same_extra() if layer.padding == "same" else (0, 0)
-    if rows or cols:
+    extra = layer.same_extra(len(xs) - 1) if layer.padding == "same" else ()
+    if any(extra):
         low = b.precision.matmul_dtype
         b.cast(x, low)  # under autocast a new low copy, padded next
-        padded = b.new(xs[0] * (xs[1] + rows) * (xs[2] + cols), low)
+        padded = b.new(xs[0] * numel(tuple(size + more for size, more in zip(xs[1:], extra))), low)
         return save_matmul(layer, padded, xs, y, b)
     return save_matmul(layer, x, xs, y, b)
 
@@ -156,13 +156,13 @@ def _batchnorm(layer: BatchNorm, x: Tensor, xs: Shape, y: Shape, b: StepBuilder)
 
 
 def _lrn(layer: LRN, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """PyTorch's composite `local_response_norm`: x / (k + alpha * avg_pool3d(pad(x^2)))^beta saves
+    """PyTorch's composite `local_response_norm`: x / (k + alpha * avg_pool(pad(x^2)))^beta saves
     the input, the channel-padded square (C + size - 1 channels), the base of the power and the
-    power. Under autocast the power runs in fp32 (so does the output), and on CPU avg_pool3d too."""
-    c, h, w = xs
+    power. Under autocast the power runs in fp32 (so does the output), and on CPU the pooling
+    too (avg_pool2d on a C x L map, avg_pool3d on the others)."""
     wide = promote(x.dtype, "fp32") if b.precision.autocast else x.dtype
     padded_dtype = wide if b.precision.device == "cpu" else x.dtype
-    padded = b.new((c + layer.size - 1) * h * w, padded_dtype)
+    padded = b.new((xs[0] + layer.size - 1) * numel(xs[1:]), padded_dtype)
     base, power = b.like(x, dtype=wide), b.like(x, dtype=wide)
     b.save(x, padded, base, power)
     return b.like(x, dtype=wide)
@@ -217,8 +217,8 @@ def _avgpool(layer: AvgPool, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> 
 
 
 def _adaptive_avgpool(layer: AdaptiveAvgPool, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """Input; to 1x1 PyTorch computes a mean instead, which saves nothing."""
-    if pair(layer.output) != (1, 1):
+    """Input; to 1 (1x1, 1x1x1) PyTorch computes a mean instead, which saves nothing."""
+    if set(spatial(layer.output, len(xs) - 1)) != {1}:
         b.save(x)
     return b.like(x, y)
 

@@ -110,12 +110,17 @@ class Tensor:
         return seen
 
     def map_strides(self, shape: tuple[int, ...]) -> tuple[int, ...] | None:
-        """Per-sample strides of this tensor seen as the CxHxW map `shape`: a view's own, else those
-        of its layout (NCHW, or N, H, W, C for channels last); None for a vector."""
-        if self.strides is not None or len(shape) != 3:
+        """Per-sample strides of this tensor seen as the map `shape`: a view's own, else those of its
+        layout (row-major: NCHW, NCDHW...; N, H, W, C for a channels-last CxHxW map); None for a vector."""
+        if self.strides is not None or len(shape) < 2:
             return self.strides
-        c, h, w = shape
-        return (1, w * c, c) if self.channels_last else (h * w, w, 1)
+        if self.channels_last and len(shape) == 3:
+            c, h, w = shape
+            return (1, w * c, c)
+        strides = [1]
+        for size in reversed(shape[1:]):
+            strides.append(strides[-1] * size)
+        return tuple(reversed(strides))
 
     def _fields(self) -> tuple:
         return (self.id, self.per_sample, self.fixed, self.dtype, self.requires_grad, self.shown, self.layout,

@@ -125,7 +125,7 @@ def _pad(layer: Pad, node: GraphNode, ins: list[Field]) -> Field:
 def _crop(layer: CenterCrop, node: GraphNode, ins: list[Field]) -> Field:
     """torchvision's centre offsets (round half to even); a second input gives only the size."""
     _, h, w = node.input_shapes[0]
-    # as torch_modules.center_offsets (which imports torch): Python's round of (size - crop) / 2
+    # as own_modules.center_offset (which imports torch): Python's round of (size - crop) / 2
     offsets = (int(round((h - node.output_shape[1]) / 2.0)), int(round((w - node.output_shape[2]) / 2.0)))
     return per_axis(ins[0], lambda i, ax: shift_axis(ax, offsets[i]))
 

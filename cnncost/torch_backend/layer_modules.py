@@ -20,21 +20,51 @@ from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
-from ..shapes import pair
+from ..shapes import spatial
 from .own_modules import AddModule, ConcatModule, LayerNorm2d, MulModule, View
 from .own_modules import CenterCrop as CropModule, ChannelShuffle as ShuffleModule, Chunk as ChunkModule
 from .own_modules import LayerScale as LayerScaleModule, StochasticDepth as StochasticDepthModule
+from .own_modules import Pad as PadModule
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
 
+def by_rank(x: Any, *classes: type[nn.Module]) -> type[nn.Module]:
+    """The module class for a map's spatial rank: classes for 1, 2 and 3 spatial dims."""
+    return classes[len(x) - 2]
+
+
 def _upsample(layer: Upsample, x: Any) -> nn.Module:
+    rank = len(x) - 1
     scale = None
     if layer.scale_factor is not None:
-        fh, fw = pair(layer.scale_factor)  # type: ignore[arg-type]
-        scale = float(fh) if fh == fw else (float(fh), float(fw))
-    return nn.Upsample(size=None if layer.size is None else pair(layer.size), scale_factor=scale,
-                       mode=layer.mode, align_corners=layer.align_corners if layer.mode == "bilinear" else None)
+        factors = spatial(layer.scale_factor, rank)  # type: ignore[arg-type]
+        scale = float(factors[0]) if len(set(factors)) == 1 else tuple(float(f) for f in factors)
+    return nn.Upsample(size=None if layer.size is None else spatial(layer.size, rank), scale_factor=scale,
+                       mode=layer.mode, align_corners=layer.align_corners if layer.mode != "nearest" else None)
+
+
+def _batchnorm(layer: BatchNorm, x: Any) -> nn.Module:
+    kind = nn.BatchNorm1d if len(x) <= 2 else by_rank(x, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+    return kind(x[0], eps=layer.eps, momentum=layer.momentum, affine=layer.affine)
+
+
+PADS = {"zeros": (nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d),
+        "reflect": (nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReflectionPad3d),
+        "replicate": (nn.ReplicationPad1d, nn.ReplicationPad2d, nn.ReplicationPad3d)}
+
+
+def _pad(layer: Pad, x: Any) -> nn.Module:
+    """`nn.ZeroPad2d` and the like where the padding covers every spatial dim of a map, else F.pad."""
+    pad = layer.torch_pad(x)
+    if 2 <= len(x) <= 4 and layer.padded_dims(x) == len(x) - 1:
+        return by_rank(x, *PADS[layer.mode])(pad)
+    return PadModule(pad, "constant" if layer.mode == "zeros" else layer.mode)
+
+
+def _layer_scale(layer: LayerScale, x: Any) -> nn.Module:
+    dim = layer.scaled_dim(x)
+    return LayerScaleModule(tuple(size if i == dim else 1 for i, size in enumerate(x)), layer.init)
 
 
 def _layer_norm(layer: LayerNorm, x: Any) -> nn.Module:
@@ -63,9 +93,9 @@ def _shared(layer: Shared, x: Any) -> nn.Module:
 
 
 MODULES: dict[type, ModuleRule] = {
-    Conv: lambda layer, x: nn.Conv2d(x[0], layer.out, layer.kernel, layer.stride, layer.padding, layer.dilation,
-                                     layer.groups, layer.bias),
-    ConvTranspose: lambda layer, x: nn.ConvTranspose2d(
+    Conv: lambda layer, x: by_rank(x, nn.Conv1d, nn.Conv2d, nn.Conv3d)(
+        x[0], layer.out, layer.kernel, layer.stride, layer.padding, layer.dilation, layer.groups, layer.bias),
+    ConvTranspose: lambda layer, x: by_rank(x, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)(
         x[0], layer.out, layer.kernel, stride=layer.stride, padding=layer.padding,
         output_padding=layer.output_padding, groups=layer.groups, bias=layer.bias, dilation=layer.dilation),
     Linear: lambda layer, x: nn.Linear(x[0], layer.out, bias=layer.bias),
@@ -86,31 +116,32 @@ MODULES: dict[type, ModuleRule] = {
     Softmax: lambda layer, x: nn.Softmax(dim=1),
     Identity: lambda layer, x: nn.Identity(),
     # norms
-    BatchNorm: lambda layer, x: (nn.BatchNorm2d if len(x) == 3 else nn.BatchNorm1d)(
-        x[0], eps=layer.eps, momentum=layer.momentum, affine=layer.affine),
+    BatchNorm: _batchnorm,
     LRN: lambda layer, x: nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k),
     LayerNorm: _layer_norm,
     GroupNorm: lambda layer, x: nn.GroupNorm(layer.groups, x[0], eps=layer.eps, affine=layer.affine),
-    InstanceNorm: lambda layer, x: nn.InstanceNorm2d(x[0], eps=layer.eps, momentum=layer.momentum,
+    InstanceNorm: lambda layer, x: by_rank(x, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)(x[0], eps=layer.eps, momentum=layer.momentum,
                                                      affine=layer.affine,
                                                      track_running_stats=layer.track_running_stats),
     # pools
-    MaxPool: lambda layer, x: nn.MaxPool2d(layer.kernel, layer.effective_stride, layer.padding,
+    MaxPool: lambda layer, x: by_rank(x, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)(layer.kernel, layer.effective_stride, layer.padding,
                                            ceil_mode=layer.ceil_mode),
-    AvgPool: lambda layer, x: nn.AvgPool2d(layer.kernel, layer.effective_stride, layer.padding,
+    AvgPool: lambda layer, x: by_rank(x, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)(layer.kernel, layer.effective_stride, layer.padding,
                                            ceil_mode=layer.ceil_mode, count_include_pad=layer.count_include_pad),
-    AdaptiveAvgPool: lambda layer, x: nn.AdaptiveAvgPool2d(layer.output),
-    AdaptiveMaxPool: lambda layer, x: nn.AdaptiveMaxPool2d(layer.output),
-    GlobalAvgPool: lambda layer, x: nn.AdaptiveAvgPool2d(1),
+    AdaptiveAvgPool: lambda layer, x: by_rank(x, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
+                                              nn.AdaptiveAvgPool3d)(layer.output),
+    AdaptiveMaxPool: lambda layer, x: by_rank(x, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d,
+                                              nn.AdaptiveMaxPool3d)(layer.output),
+    GlobalAvgPool: lambda layer, x: by_rank(x, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)(1),
     # moving elements
     Chunk: lambda layer, x: ChunkModule(layer.chunks, layer.index),
     ChannelShuffle: lambda layer, x: ShuffleModule(layer.groups),
     PixelShuffle: lambda layer, x: nn.PixelShuffle(layer.factor),
     PixelUnshuffle: lambda layer, x: nn.PixelUnshuffle(layer.factor),
-    Pad: lambda layer, x: (nn.ZeroPad2d if layer.mode == "zeros" else nn.ReflectionPad2d)(layer.sides()),
-    CenterCrop: lambda layer, shapes: CropModule(None if layer.size is None else pair(layer.size)),
+    Pad: _pad,
+    CenterCrop: lambda layer, shapes: CropModule(None if layer.size is None else spatial(layer.size, len(shapes[0]) - 1)),
     Upsample: _upsample,
-    LayerScale: lambda layer, x: LayerScaleModule(x[0], layer.init),
+    LayerScale: _layer_scale,
     StochasticDepth: lambda layer, x: StochasticDepthModule(layer.p, layer.mode),
     # merges
     Add: lambda layer, shapes: AddModule(layer.scale),

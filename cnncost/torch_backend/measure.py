@@ -54,10 +54,11 @@ def autocast(device: str, dtype: torch.dtype | None) -> contextlib.AbstractConte
 
 def _conv_linear_macs(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
     """MACs of the whole batch from the real tensors and weight."""
-    if isinstance(module, nn.ConvTranspose2d):  # every input element meets the whole (out/groups) x kh x kw kernel
+    # every input element meets the whole (out/groups) x prod(kernel) kernel (1, 2 or 3 spatial dims)
+    if isinstance(module, nn.modules.conv._ConvTransposeNd):
         return inputs[0].numel() * module.weight[0].numel()
-    if isinstance(module, nn.Conv2d):
-        return output.numel() * module.weight[0].numel()  # (in/groups) * kh * kw per output element
+    if isinstance(module, nn.modules.conv._ConvNd):
+        return output.numel() * module.weight[0].numel()  # (in/groups) * prod(kernel) per output element
     if isinstance(module, nn.Linear):
         return output.numel() * module.in_features
     return 0

@@ -37,14 +37,14 @@ class Chunk(nn.Module):
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
-    """torchvision.models.shufflenetv2.channel_shuffle."""
-    batchsize, num_channels, height, width = x.size()
+    """torchvision.models.shufflenetv2.channel_shuffle, over any number of spatial dims."""
+    batchsize, num_channels, *positions = x.size()
     channels_per_group = num_channels // groups
     # reshape
-    x = x.view(batchsize, groups, channels_per_group, height, width)
+    x = x.view(batchsize, groups, channels_per_group, *positions)
     x = torch.transpose(x, 1, 2).contiguous()
     # flatten
-    x = x.view(batchsize, num_channels, height, width)
+    x = x.view(batchsize, num_channels, *positions)
     return x
 
 
@@ -60,35 +60,51 @@ class ChannelShuffle(nn.Module):
         return f"groups={self.groups}"
 
 
-def center_offsets(height: int, width: int, crop_height: int, crop_width: int) -> tuple[int, int]:
-    """torchvision.transforms.functional.center_crop's top and left: round((size - crop) / 2)
+def center_offset(size: int, crop: int) -> int:
+    """torchvision.transforms.functional.center_crop's offset along one dim: round((size - crop) / 2)
     with Python's round, which rounds halves to even (a 1-pixel surplus: offset 0; 3: offset 2)."""
-    return int(round((height - crop_height) / 2.0)), int(round((width - crop_width) / 2.0))
+    return int(round((size - crop) / 2.0))
 
 
 class CenterCrop(nn.Module):
-    """The centre `size` of x (a view), or, given a second tensor, x cropped to its H x W
-    (U-Net's crop-and-concat); torchvision's centre offsets."""
+    """The centre `size` of x (a view), or, given a second tensor, x cropped to its spatial sizes
+    (U-Net's crop-and-concat); torchvision's centre offsets, on 1, 2 or 3 spatial dims."""
 
-    def __init__(self, size: tuple[int, int] | None) -> None:
+    def __init__(self, size: tuple[int, ...] | None) -> None:
         super().__init__()
         self.size = size
 
     def forward(self, x: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
-        h, w = self.size if like is None else like.shape[-2:]
-        top, left = center_offsets(x.shape[-2], x.shape[-1], h, w)
-        return x[..., top:top + h, left:left + w]
+        crop = self.size if like is None else tuple(like.shape[2:])
+        starts = [center_offset(size, c) for size, c in zip(x.shape[2:], crop)]
+        return x[(..., *(slice(start, start + c) for start, c in zip(starts, crop)))]
 
     def extra_repr(self) -> str:
         return f"size={self.size}" if self.size else "like the second input"
 
 
-class LayerScale(nn.Module):
-    """torchvision ConvNeXt CNBlock's layer scale: a learnable (C, 1, 1) parameter times x."""
+class Pad(nn.Module):
+    """`F.pad(x, pad, mode)`: padding that no `nn.*Pad*d` module expresses (the channels, or only
+    some spatial dims)."""
 
-    def __init__(self, channels: int, init: float) -> None:
+    def __init__(self, pad: tuple[int, ...], mode: str) -> None:
         super().__init__()
-        self.layer_scale = nn.Parameter(torch.ones(channels, 1, 1) * init)
+        self.pad, self.mode = pad, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, self.pad, self.mode)
+
+    def extra_repr(self) -> str:
+        return f"pad={self.pad}, mode={self.mode}"
+
+
+class LayerScale(nn.Module):
+    """torchvision ConvNeXt CNBlock's layer scale: a learnable (C, 1, 1) parameter times x (in
+    general: `shape`, the scaled dim's size and 1 elsewhere)."""
+
+    def __init__(self, shape: tuple[int, ...], init: float) -> None:
+        super().__init__()
+        self.layer_scale = nn.Parameter(torch.ones(shape) * init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layer_scale * x

@@ -12,10 +12,10 @@ import dataclasses
 
 from ..layers import (AvgPool, BatchNorm, Concat, Conv, Flatten, GlobalAvgPool, Linear, MaxPool,
                       Node, ReLU, Residual, Sequential, Side)
-from ..layers.conv import IntOrPair
+from ..layers.conv import Sizes
 
 
-def basic_conv(name: str | None, out: int, kernel: IntOrPair, stride: int = 1, padding: IntOrPair = 0,
+def basic_conv(name: str | None, out: int, kernel: Sizes, stride: int = 1, padding: Sizes = 0,
                *, pool: Node | None = None) -> Sequential:
     """conv -> bn -> relu, named <name>.conv, .bn, .relu; `pool` goes first (an Inception pool branch)."""
     return Sequential(name=name, layers=(
@@ -137,7 +137,7 @@ def seq(name: str, *units: Node) -> Sequential:
     return Sequential(name=name, layers=tuple(dataclasses.replace(u, name=str(i)) for i, u in enumerate(units)))
 
 
-def cbr(out: int, kernel: IntOrPair, stride: int = 1, padding: IntOrPair = 0) -> Sequential:
+def cbr(out: int, kernel: Sizes, stride: int = 1, padding: Sizes = 0) -> Sequential:
     """An unnamed basic conv, for `seq` to number."""
     return basic_conv(None, out, kernel, stride, padding)
 

@@ -102,7 +102,8 @@ ERRORS = {
     "groups do not divide input": (Conv(name="c", out=8, kernel=1, groups=4), (6, 5, 5), ShapeError,
                                    r"in channels 6 not divisible by groups=4; input shape 6x5x5"),
     "linear on a feature map": (Linear(name="fc", out=10), (3, 4, 4), ShapeError, r"put a flatten layer before it"),
-    "conv on a vector": (Conv(name="c", out=4, kernel=1), (10,), ShapeError, r"needs a CxHxW feature map"),
+    "conv on a vector": (Conv(name="c", out=4, kernel=1), (10,), ShapeError,
+                         r"layer 'c' \(conv\): needs a map with 1, 2 or 3 spatial dims .*; got a flat vector"),
     "pool larger than input": (MaxPool(name="p", kernel=3), (1, 2, 2), ShapeError, r"larger than its padded input"),
 }
 
@@ -175,8 +176,11 @@ def test_input_override_as_text():
 def test_gate_and_conv_on_the_wrong_rank():
     with pytest.raises(ShapeError, match=r"layer 'g' \(gate\): needs a CxHxW feature map; input shape 192"):
         compile_graph(Net("t", (192,), [Gate(name="g", layers=(Sigmoid(),))]))
-    with pytest.raises(ShapeError, match=r"needs a CxHxW feature map; got a 2-D shape; input shape 224x224"):
-        compile_graph(Net("t", (224, 224), [Conv(name="c", out=4, kernel=3)]))
+    # a 2-D shape is a C x L map (a 1-D convolution); a 5-D one has too many spatial dims
+    assert compile_graph(Net("t", (224, 224), [Conv(name="c", out=4, kernel=3)])).output_shape == (4, 222)
+    with pytest.raises(ShapeError, match=r"needs a map with 1, 2 or 3 spatial dims .*; got a 5-D shape; "
+                                         r"input shape 2x4x4x4x4"):
+        compile_graph(Net("t", (2, 4, 4, 4, 4), [Conv(name="c", out=4, kernel=3)]))
 
 
 def test_repeat_is_capped():

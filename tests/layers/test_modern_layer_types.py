@@ -134,7 +134,7 @@ def test_lecture_folds_norms_activations_scales_and_drop_path():
     (lambda: Hardtanh(min_val=1.0, max_val=1.0), "max_val must be greater"),
     (lambda: Upsample(), "exactly one of scale_factor and size"),
     (lambda: Upsample(size=4, scale_factor=2), "exactly one of scale_factor and size"),
-    (lambda: Upsample(scale_factor=2, align_corners=True), "align_corners applies to bilinear only"),
+    (lambda: Upsample(scale_factor=2, align_corners=True), "align_corners applies to the linear modes only"),
     (lambda: ConvTranspose(out=4, kernel=3, stride=2, output_padding=2), "output_padding .* smaller"),
     (lambda: Pad(padding=(1, -1)), "padding must be >= 0"),
     (lambda: CenterCrop(), "needs size, or two inputs"),
@@ -455,9 +455,9 @@ def test_reflect_pad_runs_in_fp32_under_cpu_autocast_only():
 
 def test_center_offsets_round_half_to_even_as_torchvision():
     pytest.importorskip("torch")
-    from cnncost.torch_backend.own_modules import center_offsets
-    assert center_offsets(7, 9, 6, 6) == (0, 2)     # surplus 1: round(0.5) = 0; surplus 3: round(1.5) = 2
-    assert center_offsets(10, 10, 4, 4) == (3, 3)
+    from cnncost.torch_backend.own_modules import center_offset
+    assert (center_offset(7, 6), center_offset(9, 6)) == (0, 2)  # surplus 1: round(0.5) = 0; surplus 3: round(1.5) = 2
+    assert center_offset(10, 4) == 3
 
 
 def test_the_shufflenet_unit_of_docs_spec():
