@@ -161,6 +161,8 @@ def _lrn(layer: LRN, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     power. Under autocast the power runs in fp32 (so does the output), and on CPU the pooling
     too (avg_pool2d on a C x L map, avg_pool3d on the others)."""
     wide = promote(x.dtype, "fp32") if b.precision.autocast else x.dtype
+    if len(xs) == 2 and b.precision.device == "cpu":  # avg_pool2d: CPU's autocast leaves it (and all after it) low
+        wide = x.dtype
     padded_dtype = wide if b.precision.device == "cpu" else x.dtype
     padded = b.new((xs[0] + layer.size - 1) * numel(xs[1:]), padded_dtype)
     base, power = b.like(x, dtype=wide), b.like(x, dtype=wide)
@@ -203,24 +205,41 @@ def _instance_norm(layer: InstanceNorm, x: Tensor, xs: Shape, y: Shape, b: StepB
 
 # --- pools ---
 
+def fp32_pool_on_cpu(x: Tensor, xs: Shape, b: StepBuilder) -> Tensor:
+    """CPU's autocast runs the 3-D pools (max, avg, adaptive avg and max) in fp32: a low input is
+    cast to a new fp32 copy, which the pool saves, and its output is fp32 (measured, torch 2.13
+    CPU; the 1-D and 2-D pools run in the input's dtype)."""
+    if len(xs) == 4 and b.precision.autocast and b.precision.device == "cpu":
+        return b.cast(x, "fp32")
+    return x
+
+
 def _save_input_and_indices(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     """Input, and the argmax of every output element as int64 (max pools; the adaptive one at
     every output size, 1x1 included: unlike the average, PyTorch has no shortcut for it)."""
+    x = fp32_pool_on_cpu(x, xs, b)
     b.save(x, b.new(numel(y), "int64"))
     return b.like(x, y)
 
 
 def _avgpool(layer: AvgPool, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     """Input (its backward reads only the shape, but the input is what autograd saves)."""
+    x = fp32_pool_on_cpu(x, xs, b)
     b.save(x)
     return b.like(x, y)
 
 
 def _adaptive_avgpool(layer: AdaptiveAvgPool, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     """Input; to 1 (1x1, 1x1x1) PyTorch computes a mean instead, which saves nothing."""
+    x = fp32_pool_on_cpu(x, xs, b)
     if set(spatial(layer.output, len(xs) - 1)) != {1}:
         b.save(x)
     return b.like(x, y)
+
+
+def _global_avgpool(layer: GlobalAvgPool, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """A mean: nothing saved; on a 3-D map under CPU's autocast, of an fp32 copy (`fp32_pool_on_cpu`)."""
+    return b.like(fp32_pool_on_cpu(x, xs, b), y)
 
 
 def _new_output(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
@@ -267,12 +286,14 @@ def _channel_shuffle(layer: ChannelShuffle, x: Tensor, xs: Shape, y: Shape, b: S
 
 
 def _pad(layer: Pad, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """Zeros: nothing saved (its backward slices). Reflect: its input; CPU's autocast runs
-    reflection_pad2d in fp32, so a low input is first cast to a new fp32 copy, that copy is
-    saved and the output is fp32 (CUDA's autocast leaves it in the input's dtype)."""
+    """Zeros: nothing saved (its backward slices). Reflect and replicate: its input; CPU's
+    autocast runs reflection_pad1d/2d and replication_pad1d/2d/3d in fp32 (not reflection_pad3d),
+    so a low input is first cast to a new fp32 copy, that copy is saved and the output is fp32
+    (CUDA's autocast leaves them in the input's dtype)."""
     if layer.mode == "zeros":
         return b.like(x, y)
-    if b.precision.autocast and b.precision.device == "cpu":
+    fp32 = layer.mode == "replicate" or layer.padded_dims(xs) < 3
+    if fp32 and b.precision.autocast and b.precision.device == "cpu":
         x = b.cast(x, "fp32")
     b.save(x)
     return b.like(x, y)
@@ -351,7 +372,7 @@ RULES: dict[type, MemoryRule] = {
     BatchNorm: _batchnorm, LRN: _lrn, LayerNorm: _layer_norm, GroupNorm: _group_norm, InstanceNorm: _instance_norm,
     # pools
     MaxPool: _save_input_and_indices, AdaptiveMaxPool: _save_input_and_indices, AvgPool: _avgpool,
-    AdaptiveAvgPool: _adaptive_avgpool, GlobalAvgPool: _new_output,
+    AdaptiveAvgPool: _adaptive_avgpool, GlobalAvgPool: _global_avgpool,
     # moving elements
     Flatten: _flatten, Dropout: _dropout, Chunk: _chunk, ChannelShuffle: _channel_shuffle,
     PixelShuffle: _new_output, PixelUnshuffle: _new_output, Upsample: _new_output, Pad: _pad, CenterCrop: _crop,
