@@ -2,6 +2,7 @@
 and records each row's size, stride and centre (`ReceptiveField`)."""
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from dataclasses import dataclass, field
@@ -13,56 +14,68 @@ from ..graph import GraphNode, compile
 from ..net import Net
 from ..shapes import Shape
 from .paths import MAX_PERIOD, Axis, Field, Number, Path, extent, live, plain
-from .rules import rule_for
+from .rules import AXIS_NAMES, rule_for
 
 @dataclass(frozen=True)
 class ReceptiveField:
-    """The receptive field of one row, per axis (h, w), in input pixels, exact. `size`: the
-    largest field of any position of the row; `stride`: the effective stride (a `Fraction` after
-    an upsampling); `offset`: the centre of output position (0, 0) in input pixel coordinates
-    (pixel i's centre is i; position (i, j) is centred near `offset + (i, j) * stride`, exactly
-    there unless an upsampling made positions vary; where (0, 0) reads nothing, the first
-    position in row-major order that reads some pixel). `whole_input`: the row depends on every
-    pixel (after global pooling, flatten, linear, or a broadcast gate)."""
+    """The receptive field of one row, per spatial axis ((l), (h, w) or (d, h, w): the input map's
+    spatial dims), in input pixels, exact. `size`: the largest field of any position of the row;
+    `stride`: the effective stride (a `Fraction` after an upsampling); `offset`: the centre of
+    output position (0, 0) in input pixel coordinates (pixel i's centre is i; position (i, j) is
+    centred near `offset + (i, j) * stride`, exactly there unless an upsampling made positions
+    vary; where (0, 0) reads nothing, the first position in row-major order that reads some
+    pixel). `whole_input`: the row depends on every pixel (after global pooling, flatten, linear,
+    or a broadcast gate). Past a layer whose output is not a channels-first map of the input's
+    positions (tokens, a permute) the field is not defined: size, stride and offset are None on
+    every axis and `note` says where and why."""
 
     name: str
     type: str
-    size: tuple[Number, Number]
-    stride: tuple[Number, Number]
-    offset: tuple[Number | None, Number | None]
+    size: tuple[Number | None, ...]
+    stride: tuple[Number | None, ...]
+    offset: tuple[Number | None, ...]
     whole_input: bool = False
     note: str = ""
     model: Any = field(default=None, repr=False, compare=False)
 
     @property
-    def receptive_field(self) -> Number | tuple[Number, Number]:
-        """One number where h and w agree, else (h, w)."""
+    def defined(self) -> bool:
+        return not self.model.lost
+
+    @property
+    def receptive_field(self) -> Number | tuple[Number, ...] | None:
+        """One number where every axis agrees, else one per axis ((h, w) on a C x H x W input)."""
         return _one(self.size)
 
     @property
-    def effective_stride(self) -> Number | tuple[Number, Number]:
+    def effective_stride(self) -> Number | tuple[Number, ...] | None:
         return _one(self.stride)
 
     @property
-    def center_offset(self) -> Number | tuple[Number, Number]:
+    def center_offset(self) -> Number | tuple[Number, ...] | None:
         return _one(self.offset)
 
-    def extent(self, i: int = 0, j: int = 0) -> tuple[tuple[int, int], tuple[int, int]] | tuple[None, None]:
-        """((first row, last row), (first column, last column)), the box around the input pixels
-        output position (i, j) depends on, not clipped to the image; (None, None): it depends on
-        no pixel (a transposed conv's gap on either axis)."""
+    def extent(self, *position: int) -> tuple[tuple[int, int], ...] | tuple[None, ...]:
+        """((first row, last row), (first column, last column)) on a C x H x W input (one span per
+        spatial axis in general), the box around the input pixels output position (i, j) (default:
+        the first) depends on, not clipped to the image; None per axis: it depends on no pixel (a
+        transposed conv's gap on some axis) or the field is not defined."""
         f = self.model
+        position = position or (0,) * f.rank
+        if f.lost:
+            return (None,) * f.rank
         if f.span is not None:
             return f.span
-        return extent(f.paths, i, j)
+        return extent(f.paths, *position)
 
 
-def _one(values: tuple[Any, Any]) -> Any:
-    return values[0] if values[0] == values[1] else values
+def _one(values: tuple[Any, ...]) -> Any:
+    return values[0] if len(set(values)) == 1 else values
 
 
 def receptive_field(arch: str | os.PathLike[str] | Net, input: Shape | None = None) -> list[ReceptiveField]:
-    """The receptive field of every row of the compiled graph (the input first), per axis (h, w).
+    """The receptive field of every row of the compiled graph (the input first), per spatial axis
+    of the input map ((l), (h, w) or (d, h, w)).
 
     >>> import cnncost
     >>> pool5 = {r.name: r for r in cnncost.receptive_field("alexnet")}["pool5"]
@@ -72,13 +85,19 @@ def receptive_field(arch: str | os.PathLike[str] | Net, input: Shape | None = No
     from ..api import load
     graph = compile(load(arch), input)
     shape = graph.nodes[0].output_shape
-    if len(shape) != 3:
-        raise CnnCostError(f"receptive fields need a CxHxW input, got {'x'.join(map(str, shape))}")
+    if not 2 <= len(shape) <= 4:
+        raise CnnCostError("receptive fields need a channels-first map input with 1, 2 or 3 spatial dims "
+                           f"(C x L, C x H x W, C x D x H x W), got {'x'.join(map(str, shape))}")
     start = Axis((0,), (0,), 1)
-    fields: list[Field] = [Field(((start, start),), (shape[1], shape[2]))]
+    fields: list[Field] = [Field(((start,) * (len(shape) - 1),), tuple(shape[1:]))]
     for node in graph.nodes[1:]:
+        ins = [fields[i] for i in node.inputs]
+        gone = next((f for f in ins if f.lost), None)
+        if gone is not None:  # not defined past an earlier row: nothing to compute
+            fields.append(gone)
+            continue
         try:
-            fields.append(rule_for(node.layer)(node.layer, node, [fields[i] for i in node.inputs]))
+            fields.append(rule_for(node.layer)(node.layer, node, ins))
         except CnnCostError as error:
             raise error.at(path=node.path, source=graph.source or None) from None
     return [_record(node, f) for node, f in zip(graph.nodes, fields)]
@@ -97,30 +116,31 @@ def _positions(paths: Sequence[Path], i: int, n: int) -> tuple[range, str]:
     return range(period), f"period {period}"
 
 
-def _first_read(paths: Sequence[Path], rows: range, columns: range) -> tuple[int, int]:
-    """The first position (u, v) in row-major order at which some class reads a pixel."""
-    first_column = [next((v for v in columns if p[1].at(v) is not None), None) for p in paths]
-    for u in rows:
-        live = [v for p, v in zip(paths, first_column) if v is not None and p[0].at(u) is not None]
-        if live:
-            return u, min(live)
+def _first_read(paths: Sequence[Path], grid: Sequence[range]) -> tuple[int, ...]:
+    """The first position in row-major order at which some class reads a pixel."""
+    for position in itertools.product(*grid):
+        if any(all(ax.at(u) is not None for ax, u in zip(p, position)) for p in paths):
+            return position
     raise AssertionError("a live class reads some pixel within one period")  # pragma: no cover
 
 
-def _sizes(paths: Sequence[Path], rows: range, columns: range) -> tuple[list[list[int]], bool]:
-    """Per axis, the sizes of the fields of the positions rows x columns that read some pixel,
-    and whether some position reads none. The field along axis i at (u, v) depends on v only
-    through which classes are live at v: one pass over u per distinct set of them."""
-    sizes: list[list[int]] = [[], []]
+def _sizes(paths: Sequence[Path], grid: Sequence[range]) -> tuple[list[list[int]], bool]:
+    """Per axis, the sizes of the fields of the grid's positions that read some pixel, and
+    whether some position reads none. The field along axis i at a position depends on the other
+    coordinates only through which classes are live there: one pass over axis i per distinct set
+    of them (the intersection of one live set per other axis)."""
+    rank = len(grid)
+    sizes: list[list[int]] = [[] for _ in range(rank)]
     gaps = False
-    positions = (rows, columns)
-    for i in (0, 1):
-        other = 1 - i
-        groups = dict.fromkeys(tuple(k for k, p in enumerate(paths) if p[other].at(v) is not None)
-                               for v in positions[other])
+    live_sets = [dict.fromkeys(frozenset(k for k, p in enumerate(paths) if p[j].at(v) is not None)
+                               for v in grid[j]) for j in range(rank)]
+    for i in range(rank):
+        others = [list(live_sets[j]) for j in range(rank) if j != i]
+        groups = dict.fromkeys(tuple(sorted(frozenset(range(len(paths))).intersection(*combo)))
+                               for combo in itertools.product(*others))
         for alive in groups:
             gaps = gaps or not alive
-            for u in positions[i] if alive else ():
+            for u in grid[i] if alive else ():
                 spans = [s for s in (paths[k][i].at(u) for k in alive) if s is not None]
                 if spans:
                     sizes[i].append(max(s[1] for s in spans) - min(s[0] for s in spans) + 1)
@@ -130,35 +150,39 @@ def _sizes(paths: Sequence[Path], rows: range, columns: range) -> tuple[list[lis
 
 
 def _record(node: GraphNode, f: Field) -> ReceptiveField:
-    stride = (plain(f.stride[0]), plain(f.stride[1]))
+    rank = f.rank
+    if f.lost:
+        return ReceptiveField(node.path, node.type, (None,) * rank, (None,) * rank, (None,) * rank, False, f.lost, f)
+    stride = tuple(plain(s) for s in f.stride)
     notes = [f.note] if f.note else []
     if f.span is not None:
         sizes = tuple(hi - lo + 1 for lo, hi in f.span)
         offsets = tuple(plain(Fraction(lo + hi, 2)) for lo, hi in f.span)
-        whole = all(f.span[i] == (0, f.image[i] - 1) for i in (0, 1))
+        whole = all(f.span[i] == (0, f.image[i] - 1) for i in range(rank))
         return ReceptiveField(node.path, node.type, sizes, stride, offsets, whole, "; ".join(notes), f)  # type: ignore[arg-type]
     out = node.output_shape
     paths = [p for p in f.paths if live(p)]
-    sizes: list[list[int]] = [[], []]
+    sizes: list[list[int]] = [[] for _ in range(rank)]
     if len(paths) == 1:  # one class (the zoo's every row): a product, so per axis
         grid = [(range(ax.period), f"period {ax.period}") for ax in paths[0]]
         sizes = [ax.sizes() for ax in paths[0]]
         gaps = any(len(sizes[i]) < ax.period for i, ax in enumerate(paths[0]))
     else:
-        grid = [_positions(paths, i, out[1 + i] if len(out) == 3 else 1) if paths else (range(0), "") for i in (0, 1)]
-        sizes, gaps = _sizes(paths, grid[0][0], grid[1][0])
+        grid = [_positions(paths, i, out[1 + i] if len(out) == rank + 1 else 1) if paths else (range(0), "")
+                for i in range(rank)]
+        sizes, gaps = _sizes(paths, [g[0] for g in grid])
     if not sizes[0]:  # no position reads any input (a stride that lands on a transposed conv's gaps)
         notes.append("no position reads any input")
-        return ReceptiveField(node.path, node.type, (0, 0), stride, (None, None), False, "; ".join(notes), f)
+        return ReceptiveField(node.path, node.type, (0,) * rank, stride, (None,) * rank, False, "; ".join(notes), f)
     if gaps:
         notes.append("some positions read no input")
-    for i, name in enumerate("hw"):
+    for i, name in enumerate(AXIS_NAMES[rank]):
         if min(sizes[i]) != max(sizes[i]):
             notes.append(f"{name}: the field varies with the position ({min(sizes[i])}..{max(sizes[i])}, "
                          f"{grid[i][1]})")
-    box = extent(paths, 0, 0)
+    box = extent(paths, *(0,) * rank)
     if box[0] is None:
-        box = extent(paths, *_first_read(paths, grid[0][0], grid[1][0]))
+        box = extent(paths, *_first_read(paths, [g[0] for g in grid]))
     offsets = tuple(plain(Fraction(lo + hi, 2)) for lo, hi in box)  # type: ignore[union-attr]
-    return ReceptiveField(node.path, node.type, (max(sizes[0]), max(sizes[1])), stride, offsets,  # type: ignore[arg-type]
+    return ReceptiveField(node.path, node.type, tuple(max(s) for s in sizes), stride, offsets,  # type: ignore[arg-type]
                           False, "; ".join(notes), f)

@@ -48,10 +48,11 @@ class Axis:
 
 
 Span = tuple[int, int]
-Path = tuple[Axis, Axis]  # one class of paths: (h, w)
+Path = tuple[Axis, ...]  # one class of paths: one axis per spatial dim ((l), (h, w), (d, h, w))
 
 
-# Why classes of paths: every layer reads a product of positions (rows R_h(u) x columns R_w(v)),
+# Why classes of paths (written for two axes; every statement holds per axis for one or three):
+# every layer reads a product of positions (rows R_h(u) x columns R_w(v)),
 # so along one path the pixels of output (u, v) are a product A(u) x B(v), and a chain of layers
 # keeps it one: the union over R_h(u) x R_w(v) of products is the product of the unions. A merge
 # makes a union of products, which per-axis unions overstate: a path that reads no row at u but
@@ -69,8 +70,8 @@ Path = tuple[Axis, Axis]  # one class of paths: (h, w)
 
 
 def live(path: Path) -> bool:
-    """The class reads some pixel at some position (u, v): both axes read some pixel."""
-    return any(lo is not None for lo in path[0].lo) and any(lo is not None for lo in path[1].lo)
+    """The class reads some pixel at some position (u, v): every axis reads some pixel."""
+    return all(any(lo is not None for lo in ax.lo) for ax in path)
 
 
 def _support(ax: Axis) -> tuple[bool, ...]:
@@ -86,7 +87,7 @@ def _support(ax: Axis) -> tuple[bool, ...]:
 
 
 def _key(path: Path) -> tuple[Any, ...]:
-    return (path[0].jump, path[1].jump, _support(path[0]), _support(path[1]))
+    return tuple(ax.jump for ax in path) + tuple(_support(ax) for ax in path)
 
 
 def _union(axes: Sequence[Axis]) -> Axis:
@@ -121,8 +122,8 @@ def stride_axis(axes: Iterable[Axis]) -> Axis:
 def _stride_only(paths: Sequence[Path], dead: bool) -> tuple[Path, ...]:
     """One class with the stride of `paths`. `dead`: it reads nothing (its axes may come from
     different classes, whose product is no path)."""
-    h, w = stride_axis(p[0] for p in paths), stride_axis(p[1] for p in paths)
-    return ((_dead(h), _dead(w)),) if dead else ((h, w),)
+    axes = tuple(stride_axis(p[i] for p in paths) for i in range(len(paths[0])))
+    return (tuple(_dead(ax) for ax in axes),) if dead else (axes,)
 
 
 def classes(paths: Sequence[Path], whole_map: bool = False) -> tuple[Path, ...]:
@@ -141,16 +142,15 @@ def classes(paths: Sequence[Path], whole_map: bool = False) -> tuple[Path, ...]:
     if len(groups) > MAX_PATH_CLASSES:
         raise CnnCostError(f"the receptive field needs {len(groups):,} classes of paths (more than "
                            f"{MAX_PATH_CLASSES:,}): too many different patterns of gaps meet")
-    return tuple((_union([p[0] for p in group]), _union([p[1] for p in group])) for group in groups.values())
+    return tuple(tuple(_union([p[i] for p in group]) for i in range(len(group[0]))) for group in groups.values())
 
 
-def extent(paths: Sequence[Path], i: int, j: int) -> tuple[Span, Span] | tuple[None, None]:
-    """The hull of the boxes of the classes that read some pixel at both i and j."""
-    boxes = [(h, w) for h, w in ((p[0].at(i), p[1].at(j)) for p in paths) if h is not None and w is not None]
+def extent(paths: Sequence[Path], *position: int) -> tuple[Span, ...] | tuple[None, ...]:
+    """The hull of the boxes of the classes that read some pixel at `position` (one index per axis)."""
+    boxes = [box for box in (tuple(ax.at(u) for ax, u in zip(p, position)) for p in paths) if None not in box]
     if not boxes:
-        return (None, None)
-    return ((min(b[0][0] for b in boxes), max(b[0][1] for b in boxes)),
-            (min(b[1][0] for b in boxes), max(b[1][1] for b in boxes)))
+        return (None,) * len(position)
+    return tuple((min(b[i][0] for b in boxes), max(b[i][1] for b in boxes)) for i in range(len(position)))
 
 
 def _axis_reach(ax: Axis, n: int) -> Span | None:
@@ -163,50 +163,58 @@ def _axis_reach(ax: Axis, n: int) -> Span | None:
     return (min(s[0] for s in first), max(s[1] for s in last))
 
 
-NOTHING: tuple[Span, Span] = ((0, -1), (0, -1))  # a span that reaches no pixel
+def nothing(rank: int) -> tuple[Span, ...]:
+    """A span that reaches no pixel."""
+    return ((0, -1),) * rank
 
 
 @dataclass(frozen=True, slots=True)
 class Field:
     """A tensor: its classes of paths (see above). `span`: once the tensor has reduced a whole
     map (global pooling, flatten, a broadcast gate), every position depends on the same pixels,
-    (first, last) per axis, clipped to the image `image` (H, W); the classes then only carry the
-    stride."""
+    (first, last) per axis, clipped to the image `image` (its spatial sizes); the classes then
+    only carry the stride. `lost`: why the field is not defined for this tensor (a layer made it
+    from something other than a channels-first map: tokens, a permute; every row after it too)."""
 
     paths: tuple[Path, ...]
-    image: tuple[int, int]
-    span: tuple[Span, Span] | None = None
+    image: tuple[int, ...]
+    span: tuple[Span, ...] | None = None
     note: str = ""
+    lost: str = ""
 
     @property
-    def stride(self) -> tuple[Fraction, Fraction]:
-        return (stride_axis(p[0] for p in self.paths).jump, stride_axis(p[1] for p in self.paths).jump)
+    def rank(self) -> int:
+        return len(self.image)
 
-    def reach(self, shape: Shape) -> tuple[Span, Span]:
-        """The pixels that all positions of a map of `shape` (C, H, W; flat: one position) reach
-        together, clipped to the image (NOTHING: none). A class counts where it reaches some
-        pixel of the image on both axes."""
+    @property
+    def stride(self) -> tuple[Fraction, ...]:
+        return tuple(stride_axis(p[i] for p in self.paths).jump for i in range(self.rank))
+
+    def reach(self, shape: Shape) -> tuple[Span, ...]:
+        """The pixels that all positions of a map of `shape` (C and the image's spatial dims; any
+        other shape: one position) reach together, clipped to the image (`nothing`: none). A class
+        counts where it reaches some pixel of the image on every axis."""
         if self.span is not None:
             return self.span
-        n = (shape[1], shape[2]) if len(shape) == 3 else (1, 1)
+        rank = self.rank
+        n = tuple(shape[1:]) if len(shape) == rank + 1 else (1,) * rank
         boxes = []
         for path in self.paths:
-            box = [_axis_reach(path[i], n[i]) for i in (0, 1)]
+            box = [_axis_reach(path[i], n[i]) for i in range(rank)]
             if None in box:
                 continue
-            clipped = [(max(box[i][0], 0), min(box[i][1], self.image[i] - 1)) for i in (0, 1)]  # type: ignore[index]
+            clipped = [(max(box[i][0], 0), min(box[i][1], self.image[i] - 1)) for i in range(rank)]  # type: ignore[index]
             if all(lo <= hi for lo, hi in clipped):
                 boxes.append(clipped)
-        return hull(boxes)
+        return hull(boxes, rank)
 
 
-def hull(boxes: Sequence[Sequence[Span]]) -> tuple[Span, Span]:
-    """The box around boxes (NOTHING where there are none or each reaches nothing)."""
+def hull(boxes: Sequence[Sequence[Span]], rank: int) -> tuple[Span, ...]:
+    """The box around boxes of `rank` axes (`nothing` where there are none or each reaches nothing)."""
     boxes = [b for b in boxes if all(lo <= hi for lo, hi in b)]
     if not boxes:
-        return NOTHING
-    return ((min(b[0][0] for b in boxes), max(b[0][1] for b in boxes)),
-            (min(b[1][0] for b in boxes), max(b[1][1] for b in boxes)))
+        return nothing(rank)
+    return tuple((min(b[i][0] for b in boxes), max(b[i][1] for b in boxes)) for i in range(rank))
 
 
 

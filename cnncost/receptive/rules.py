@@ -19,14 +19,31 @@ from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
-from ..shapes import Shape, pair
+from ..shapes import Shape, spatial
 from .paths import (Axis, Field, classes, constant_axis, hull, map_axis, plain, ratio, shift_axis,
                     window_axis)
 
 Rule = Callable[[Any, GraphNode, list[Field]], Field]
 
 
+def lost(field: Field, node: GraphNode, why: str) -> Field:
+    """The field is not defined from this row on: `why` says what the layer did to the map."""
+    return Field(field.paths, field.image, field.span, field.note,
+                 f"not defined past {node.path} ({node.type}: {why})")
+
+
+def leaves_the_map(layer: Any, node: GraphNode, ins: list[Field]) -> Field:
+    """The rule of a layer whose output is not a channels-first map of the input's positions
+    (tokens, a permute, a reshape across the spatial dims): no receptive field past it."""
+    return lost(ins[0], node, "its output is not a channels-first map of the input's positions")
+
+
 def _same(layer: Any, node: GraphNode, ins: list[Field]) -> Field:
+    """Element-wise along the spatial dims: nothing moves. A layer of such a type that changes the
+    spatial sizes (a chunk or softmax along a spatial dim) is not tracked."""
+    x, y = node.input_shape, node.output_shape
+    if len(x) == len(y) == ins[0].rank + 1 and tuple(x[1:]) != tuple(y[1:]):
+        return lost(ins[0], node, f"it changes the spatial sizes {'x'.join(map(str, x[1:]))}")
     return ins[0]
 
 
@@ -36,18 +53,25 @@ def per_axis(x: Field, make: Callable[[int, Axis], Axis], reduce: Shape | None =
     span = x.span
     if reduce is not None and span is None:
         span = x.reach(reduce)
-    paths = [(make(0, h), make(1, w)) for h, w in x.paths]
+    paths = [tuple(make(i, ax) for i, ax in enumerate(path)) for path in x.paths]
     return Field(classes(paths, whole_map=span is not None), x.image, span, x.note)
 
 
+def _rank(node: GraphNode) -> int:
+    return len(node.input_shape) - 1
+
+
 def _conv(layer: Conv, node: GraphNode, ins: list[Field]) -> Field:
-    kernel, stride, dilation = pair(layer.kernel), pair(layer.stride), pair(layer.dilation)
+    rank = _rank(node)
+    kernel, stride, dilation = spatial(layer.kernel, rank), spatial(layer.stride, rank), spatial(layer.dilation, rank)
     pads = padding_pairs(layer.padding, kernel, dilation)
     return per_axis(ins[0], lambda i, ax: window_axis(ax, kernel[i], stride[i], pads[i][0], dilation[i]))
 
 
 def _pool(layer: MaxPool | AvgPool, node: GraphNode, ins: list[Field]) -> Field:
-    kernel, stride, padding = pair(layer.kernel), pair(layer.effective_stride), pair(layer.padding)
+    rank = _rank(node)
+    kernel, stride = spatial(layer.kernel, rank), spatial(layer.effective_stride, rank)
+    padding = spatial(layer.padding, rank)
     return per_axis(ins[0], lambda i, ax: window_axis(ax, kernel[i], stride[i], padding[i]))
 
 
@@ -59,8 +83,9 @@ def _pixel_unshuffle(layer: PixelUnshuffle, node: GraphNode, ins: list[Field]) -
 def _conv_transpose(layer: ConvTranspose, node: GraphNode, ins: list[Field]) -> Field:
     """Input i reaches output i*stride - padding + m*dilation through tap m (output_padding only
     adds positions at the end)."""
-    kernel, stride, padding, dilation = (pair(layer.kernel), pair(layer.stride), pair(layer.padding),
-                                         pair(layer.dilation))
+    rank = _rank(node)
+    kernel, stride, padding, dilation = (spatial(layer.kernel, rank), spatial(layer.stride, rank),
+                                         spatial(layer.padding, rank), spatial(layer.dilation, rank))
 
     def make(i: int, ax: Axis) -> Axis:
         k, s, p, d = kernel[i], stride[i], padding[i], dilation[i]
@@ -70,10 +95,10 @@ def _conv_transpose(layer: ConvTranspose, node: GraphNode, ins: list[Field]) -> 
 
 def _upsample(layer: Upsample, node: GraphNode, ins: list[Field]) -> Field:
     """PyTorch's source index of output v, with scale = input / output size (1 / scale_factor where
-    given): nearest floor(v * scale); bilinear (v + 1/2) * scale - 1/2, or v * (in - 1) / (out - 1)
-    with align_corners, reading floor(src) and, unless src is whole, the next."""
-    factors = None if layer.scale_factor is None else pair(layer.scale_factor)
-    bilinear = layer.mode == "bilinear"
+    given): nearest floor(v * scale); (bi/tri)linear (v + 1/2) * scale - 1/2, or v * (in - 1) /
+    (out - 1) with align_corners, reading floor(src) and, unless src is whole, the next."""
+    factors = None if layer.scale_factor is None else spatial(layer.scale_factor, _rank(node))
+    bilinear = layer.mode != "nearest"  # linear, bilinear, trilinear: per axis the same
 
     def make(i: int, ax: Axis) -> Axis:
         n_in, n_out = node.input_shape[1 + i], node.output_shape[1 + i]
@@ -103,30 +128,39 @@ def _adaptive(layer: AdaptiveAvgPool | AdaptiveMaxPool | GlobalAvgPool, node: Gr
     def make(i: int, ax: Axis) -> Axis:
         n, o = node.input_shape[1 + i], node.output_shape[1 + i]
         return map_axis(ax, *ratio(Fraction(n, o)), lambda v: range(v * n // o, -(-(v + 1) * n // o)))
-    return per_axis(ins[0], make, reduce=node.input_shape if node.output_shape[1:] == (1, 1) else None)
+    whole = all(size == 1 for size in node.output_shape[1:])
+    return per_axis(ins[0], make, reduce=node.input_shape if whole else None)
 
 
 def _flatten(layer: Flatten, node: GraphNode, ins: list[Field]) -> Field:
     shape = node.input_shape
-    if len(shape) != 3:
+    if len(shape) != ins[0].rank + 1:
         return ins[0]
     return per_axis(ins[0], lambda i, ax: window_axis(ax, shape[1 + i], shape[1 + i], 0), reduce=shape)
 
 
 def _linear(layer: Linear, node: GraphNode, ins: list[Field]) -> Field:
-    return ins[0]  # a flat vector: flatten or a linear made it, and they see the whole map
+    """A flat vector: flatten or a linear made it, and they see the whole map. A linear over the
+    last dim of a larger tensor treats it as tokens, not as a map."""
+    if len(node.input_shape) > 1:
+        return lost(ins[0], node, "a linear over the last dim mixes the positions along it")
+    return ins[0]
+
+
+AXIS_NAMES = {1: ("l",), 2: ("h", "w"), 3: ("d", "h", "w")}  # the spatial axes of a map, by rank
 
 
 def _pad(layer: Pad, node: GraphNode, ins: list[Field]) -> Field:
-    left, right, top, bottom = layer.sides()
-    return per_axis(ins[0], lambda i, ax: shift_axis(ax, -(top, left)[i]))
+    """A shift by the padding before each spatial dim (padded channels add no positions)."""
+    pads = layer.pads(node.input_shape)[1:]
+    return per_axis(ins[0], lambda i, ax: shift_axis(ax, -pads[i][0]))
 
 
 def _crop(layer: CenterCrop, node: GraphNode, ins: list[Field]) -> Field:
     """torchvision's centre offsets (round half to even); a second input gives only the size."""
-    _, h, w = node.input_shapes[0]
+    sizes = node.input_shapes[0][1:]
     # as own_modules.center_offset (which imports torch): Python's round of (size - crop) / 2
-    offsets = (int(round((h - node.output_shape[1]) / 2.0)), int(round((w - node.output_shape[2]) / 2.0)))
+    offsets = [int(round((size - crop) / 2.0)) for size, crop in zip(sizes, node.output_shape[1:])]
     return per_axis(ins[0], lambda i, ax: shift_axis(ax, offsets[i]))
 
 
@@ -134,26 +168,30 @@ def _merge(layer: Add | Mul | ConcatMerge, node: GraphNode, ins: list[Field]) ->
     """The union of the inputs' classes (an input of one position along an axis the output has
     more of is broadcast: stride 0 there)."""
     out = node.output_shape
+    rank = ins[0].rank
     inherited = next((f.note for f in ins if f.note), "")  # an approximation holds for every row after it
-    if len(out) != 3:  # flat vectors: each saw its whole map
-        span = hull([f.span for f in ins if f.span is not None])
+    if len(out) != rank + 1:  # flat vectors: each saw its whole map
+        span = hull([f.span for f in ins if f.span is not None], rank)
         return Field(ins[0].paths, ins[0].image, span, inherited)
+    if any(len(shape) == rank + 1 and any(size not in (1, o) for size, o in zip(shape[1:], out[1:]))
+           for shape in node.input_shapes):
+        return lost(ins[0], node, "it joins maps along a spatial dim")
     per_input = []
     for f, shape in zip(ins, node.input_shapes):
         paths = list(f.paths)
-        for i in (0, 1):
-            if len(shape) == 3 and shape[1 + i] == 1 and out[1 + i] > 1:
-                paths = [(constant_axis(h), w) if i == 0 else (h, constant_axis(w)) for h, w in paths]
+        for i in range(rank):
+            if len(shape) == rank + 1 and shape[1 + i] == 1 and out[1 + i] > 1:
+                paths = [tuple(constant_axis(ax) if k == i else ax for k, ax in enumerate(p)) for p in paths]
         per_input.append(paths)
     # classes keep their own strides, so every position stays exact; but the row then has no one
     # stride (`stride_axis` picks the largest field's) and no period (its sizes are the map's)
-    jumps = [sorted({p[i].jump for paths in per_input for p in paths if p[i].T}) for i in (0, 1)]
-    notes = [f"{name} {', '.join(str(plain(j)) for j in jumps[i])}" for i, name in enumerate("hw")
+    jumps = [sorted({p[i].jump for paths in per_input for p in paths if p[i].T}) for i in range(rank)]
+    notes = [f"{name} {', '.join(str(plain(j)) for j in jumps[i])}" for i, name in enumerate(AXIS_NAMES[rank])
              if len(jumps[i]) > 1]
     merged = [p for paths in per_input for p in paths]
     span = None
     if any(f.span is not None for f in ins):  # a whole-map input: every position sees its pixels and the rest
-        span = hull([f.reach(shape) for f, shape in zip(ins, node.input_shapes)])
+        span = hull([f.reach(shape) for f, shape in zip(ins, node.input_shapes)], rank)
     note = ""
     if notes and span is None:  # (a whole-map row's field is its span: the strides do not matter)
         note = (f"at {node.path} the inputs' strides differ ({'; '.join(notes)}): the stride is the largest "
@@ -163,7 +201,7 @@ def _merge(layer: Add | Mul | ConcatMerge, node: GraphNode, ins: list[Field]) ->
 
 def _opaque(layer: Opaque, node: GraphNode, ins: list[Field]) -> Field:
     """An operation cnncost does not know: assumed to depend on every pixel its inputs reach."""
-    span = hull([f.reach(shape) for f, shape in zip(ins, node.input_shapes)])
+    span = hull([f.reach(shape) for f, shape in zip(ins, node.input_shapes)], ins[0].rank)
     note = next((f.note for f in ins if f.note), "") or f"{node.path} ({layer.op}) is opaque: assumed to see all of its input"
     return Field(classes([p for f in ins for p in f.paths], whole_map=True), ins[0].image, span, note)
 
@@ -175,10 +213,10 @@ def _shared(layer: Shared, node: GraphNode, ins: list[Field]) -> Field:
 
 
 def _reshape(layer: Reshape, node: GraphNode, ins: list[Field]) -> Field:
-    """Channels regrouped over the same H x W: nothing moves; any other reshape of a map mixes its
-    positions, and is taken as seeing the whole map (as flatten)."""
+    """Channels regrouped over the same positions: nothing moves; any other reshape of a map mixes
+    its positions, and is taken as seeing the whole map (as flatten)."""
     shape, out = node.input_shape, node.output_shape
-    if len(shape) != 3 or (len(out) == 3 and out[1:] == shape[1:]):
+    if len(shape) != ins[0].rank + 1 or (len(out) == len(shape) and out[1:] == shape[1:]):
         return ins[0]
     return per_axis(ins[0], lambda i, ax: window_axis(ax, shape[1 + i], shape[1 + i], 0), reduce=shape)
 

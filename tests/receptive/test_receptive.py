@@ -118,7 +118,7 @@ def test_a_class_without_a_rule_is_a_named_error() -> None:
 
 
 def test_a_flat_input_is_refused() -> None:
-    with pytest.raises(CnnCostError, match="need a CxHxW input"):
+    with pytest.raises(CnnCostError, match=r"need a channels-first map input with 1, 2 or 3 spatial dims .*got 10$"):
         receptive_field(Net("v", input=(10,), layers=[Linear(out=3)]))
 
 
@@ -315,8 +315,7 @@ def reads(node, axis: int, v: int) -> list[tuple[int, int]]:
         first = src.numerator // src.denominator
         return [(0, first)] + ([(0, first + 1)] if layer.mode == "bilinear" and src != first else [])
     if isinstance(layer, Pad):
-        left, _, top, _ = layer.sides()
-        return [(0, v - (top if axis == 1 else left))]
+        return [(0, v - layer.pads(shapes[0])[axis][0])]  # (before, after) per dim of the input
     if node.layer.arity is None:  # merges: the same position of each input (a broadcast gate: its only one)
         return [(i, 0 if shape[axis] == 1 < node.output_shape[axis] else v) for i, shape in enumerate(shapes)]
     return [(0, v)]  # element-wise
