@@ -4,7 +4,7 @@ from __future__ import annotations
 from math import prod
 from typing import TYPE_CHECKING
 
-from ..shapes import pair
+from ..shapes import spatial
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
@@ -24,8 +24,15 @@ def n_out(node: GraphNode, batch: int) -> int:
 
 
 def kernel_area(node: GraphNode) -> int:
-    kh, kw = pair(node.layer.kernel)
-    return kh * kw
+    """The kernel's elements per channel: kh x kw on a C x H x W map (one size per spatial dim)."""
+    return prod(spatial(node.layer.kernel, len(x_of(node)) - 1))
+
+
+def family(name: str) -> tuple[str, int | None]:
+    """A torch.nn class name without its spatial rank: 'Conv3d' -> ('Conv', 3); 'Linear' -> ('Linear', None)."""
+    if len(name) > 2 and name[-1] == "d" and name[-2] in "123":
+        return name[:-2], int(name[-2])
+    return name, None
 
 
 def has_bias(node: GraphNode) -> bool:

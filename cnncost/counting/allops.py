@@ -21,11 +21,11 @@ counted. Reductions of K terms are counted as K (K - 1 adds and the divide of a 
 | hardswish | 5 |x| (hardsigmoid, multiply) |
 | mish | 5 |x| (exp, add, log, tanh, multiply) |
 | softmax (over C) | positions x (3C - 1) (C exps, C - 1 adds, C divides) |
-| maxpool | |y| x (kh kw - 1) comparisons |
-| avgpool | |y| x kh kw (kh kw - 1 adds and a divide; padded positions included) |
-| adaptive_avgpool, global_avgpool | C x (sum of the window heights) x (sum of the window widths): each window's elements (adds and the divide); global: |x| |
+| maxpool | |y| x (K - 1) comparisons, K = prod(kernel) (kh kw on a C x H x W map) |
+| avgpool | |y| x K (K - 1 adds and a divide; padded positions included) |
+| adaptive_avgpool, global_avgpool | C x the product over the spatial dims of the sum of the window lengths along each (heights x widths): each window's elements (adds and the divide); global: |x| |
 | adaptive_maxpool | the same sum minus |y| (comparisons) |
-| upsample | nearest 0; bilinear 9 |y| (PyTorch's CPU kernel: 6 multiplies, 3 adds per output) |
+| upsample | nearest 0; the linear modes 3 (2^r - 1) |y| on r spatial dims: linear 3, bilinear 9 (PyTorch's CPU kernel: 6 multiplies, 3 adds per output), trilinear 21 |
 | add | (k - 1) |y| for k inputs, + |y| with a scale |
 | mul | |y| |
 | layer_scale | |y| |
@@ -96,9 +96,11 @@ def _avgpool(node: GraphNode, impl: object, batch: int) -> int:
 
 
 def _adaptive_sum(node: GraphNode, batch: int) -> int:
-    c, h, w = x_of(node)
-    oh, ow = node.output_shape[1:]
-    return batch * c * _windows(h, oh) * _windows(w, ow)
+    x = x_of(node)
+    total = batch * x[0]
+    for size_in, size_out in zip(x[1:], node.output_shape[1:]):
+        total *= _windows(size_in, size_out)
+    return total
 
 
 def _adaptive_avgpool(node: GraphNode, impl: object, batch: int) -> int:
@@ -110,7 +112,10 @@ def _adaptive_maxpool(node: GraphNode, impl: object, batch: int) -> int:
 
 
 def _upsample(node: GraphNode, impl: object, batch: int) -> int:
-    return 9 * n_out(node, batch) if node.layer.mode == "bilinear" else 0
+    """Linear interpolation along r dims: 2^r - 1 lerps per output, each 2 multiplies and an add."""
+    if node.layer.mode == "nearest":
+        return 0
+    return 3 * (2 ** (len(x_of(node)) - 1) - 1) * n_out(node, batch)
 
 
 def _add(node: GraphNode, impl: object, batch: int) -> int:

@@ -7,8 +7,8 @@ fused multiply-add, for the aten operators it has handles for. Per node:
 | linear | `aten::linear` / `addmm` | MACs, no bias |
 | batchnorm | `aten::batch_norm`, eval | |x| x 2 with affine, |x| without (also inside timm's BatchNormAct2d) |
 | layer_norm, group_norm, instance_norm | `aten::layer_norm` / `group_norm` / `instance_norm` | |x| x 5 with affine, x 4 without |
-| adaptive_avgpool, global_avgpool | `aten::adaptive_avg_pool2d` | |x|; 0 when the model calls `x.mean()` (aten::mean has no handle) |
-| upsample | `aten::upsample_nearest2d` / `upsample_bilinear2d` | |y| nearest, 4 |y| bilinear |
+| adaptive_avgpool, global_avgpool | `aten::adaptive_avg_pool2d` | |x|; 0 when the model calls `x.mean()` (aten::mean has no handle), and on a C x L or C x D x H x W map (`adaptive_avg_pool1d`/`3d` have none) |
+| upsample | `aten::upsample_nearest2d` / `upsample_bilinear2d` | |y| nearest, 4 |y| bilinear; 0 on a C x L or C x D x H x W map (`upsample_nearest1d`/`3d`, `upsample_linear1d`, `upsample_trilinear3d` have none) |
 | anything else | (ignored or unsupported ops: max_pool2d, add_, relu, cat, mul...) | 0 |
 
 Auxiliary classifiers (`side` blocks) are not traced in eval mode. A JIT trace keeps only what the
@@ -56,10 +56,12 @@ def _norm(node: GraphNode, impl: Impl, batch: int) -> int:
 
 
 def _adaptive_avgpool(node: GraphNode, impl: Impl, batch: int) -> int:
-    return 0 if impl.kind == "method" else n_in(node, batch)
+    return 0 if impl.kind == "method" or len(node.input_shape) != 3 else n_in(node, batch)
 
 
 def _upsample(node: GraphNode, impl: Impl, batch: int) -> int:
+    if len(node.input_shape) != 3:
+        return 0
     return n_out(node, batch) * (4 if node.layer.mode == "bilinear" else 1)
 
 

@@ -117,30 +117,46 @@ def parse(spec: str) -> Impl:
     return Impl("module", spec, base=base, leaf=leaf, nhwc=nhwc, p0=p0)
 
 
+def by_rank(name: str) -> Callable[[GraphNode], str]:
+    """`nn.Conv2d`-style spelling with the input map's spatial rank: nn.Conv1d, nn.Conv2d, nn.Conv3d."""
+    def spell(node: GraphNode) -> str:
+        return f"nn.{name}{len(node.input_shape) - 1}d"
+    return spell
+
+
 def _batchnorm(node: GraphNode) -> str:
-    return "nn.BatchNorm1d" if len(node.input_shape) == 1 else "nn.BatchNorm2d"
+    rank = len(node.input_shape) - 1
+    return "nn.BatchNorm1d" if rank <= 1 else f"nn.BatchNorm{rank}d"
 
 
 def _layer_norm(node: GraphNode) -> str:
     return "cnncost.LayerNorm2d" if node.layer.over == "channels" else "nn.LayerNorm"
 
 
+PAD_MODULES = {"zeros": "ZeroPad", "reflect": "ReflectionPad", "replicate": "ReplicationPad"}
+
+
 def _pad(node: GraphNode) -> str:
-    return "nn.ZeroPad2d" if node.layer.mode == "zeros" else "nn.ReflectionPad2d"
+    """As `torch_backend.layer_modules._pad`: `nn.ZeroPad2d` and the like where the padding covers
+    every spatial dim of a map, else cnncost's own F.pad module."""
+    layer, x = node.layer, node.input_shape
+    if 2 <= len(x) <= 4 and layer.padded_dims(x) == len(x) - 1:
+        return f"nn.{PAD_MODULES[layer.mode]}{len(x) - 1}d"
+    return "cnncost.Pad"
 
 
 # The module cnncost's own torch backend builds for each layer type (`torch_backend.layer_modules`),
 # spelled as above: a spelling, or a function of the node where it depends on the layer's fields.
 DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
-    Conv: "nn.Conv2d", ConvTranspose: "nn.ConvTranspose2d", Linear: "nn.Linear",
+    Conv: by_rank("Conv"), ConvTranspose: by_rank("ConvTranspose"), Linear: "nn.Linear",
     BatchNorm: _batchnorm, LRN: "nn.LocalResponseNorm", LayerNorm: _layer_norm, GroupNorm: "nn.GroupNorm",
-    InstanceNorm: "nn.InstanceNorm2d",
+    InstanceNorm: by_rank("InstanceNorm"),
     ReLU: "nn.ReLU", ReLU6: "nn.ReLU6", LeakyReLU: "nn.LeakyReLU", SiLU: "nn.SiLU", Hardswish: "nn.Hardswish",
     Sigmoid: "nn.Sigmoid", Tanh: "nn.Tanh", GELU: "nn.GELU", Hardsigmoid: "nn.Hardsigmoid",
     Hardtanh: "nn.Hardtanh", Mish: "nn.Mish", Softmax: "nn.Softmax", Identity: "nn.Identity",
-    Dropout: "nn.Dropout", Flatten: "nn.Flatten", MaxPool: "nn.MaxPool2d", AvgPool: "nn.AvgPool2d",
-    AdaptiveAvgPool: "nn.AdaptiveAvgPool2d", GlobalAvgPool: "nn.AdaptiveAvgPool2d",
-    AdaptiveMaxPool: "nn.AdaptiveMaxPool2d", Upsample: "nn.Upsample", PixelShuffle: "nn.PixelShuffle",
+    Dropout: "nn.Dropout", Flatten: "nn.Flatten", MaxPool: by_rank("MaxPool"), AvgPool: by_rank("AvgPool"),
+    AdaptiveAvgPool: by_rank("AdaptiveAvgPool"), GlobalAvgPool: by_rank("AdaptiveAvgPool"),
+    AdaptiveMaxPool: by_rank("AdaptiveMaxPool"), Upsample: "nn.Upsample", PixelShuffle: "nn.PixelShuffle",
     PixelUnshuffle: "nn.PixelUnshuffle", Pad: _pad,
     Add: "cnncost.AddModule", Mul: "cnncost.MulModule", ConcatMerge: "cnncost.ConcatModule",
     Chunk: "cnncost.Chunk", ChannelShuffle: "cnncost.ChannelShuffle", LayerScale: "cnncost.LayerScale",

@@ -12,16 +12,16 @@ calls `F.relu` itself (torchvision's GoogLeNet and Inception-v3) is counted once
 
 | node, as implemented | count (|x| input, |y| output elements, whole batch) |
 |---|---|
-| nn.Conv2d, nn.ConvTranspose2d | MACs + |y| if bias |
+| nn.Conv1d/2d/3d, nn.ConvTranspose1d/2d/3d | MACs + |y| if bias |
 | nn.Linear (also on a channels-last map) | MACs + |y| if bias |
-| nn.BatchNorm2d/1d, nn.InstanceNorm2d, nn.GroupNorm | |x| x 2 if affine, else |x| |
+| nn.BatchNorm1d/2d/3d, nn.InstanceNorm1d/2d/3d, nn.GroupNorm | |x| x 2 if affine, else |x| |
 | nn.LayerNorm | |x| (it looks for `affine`, which LayerNorm does not have) |
 | nn.ReLU, nn.GELU | 2 |y| (hook + patched function) |
 | nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.PReLU | |y| |
 | nn.SiLU, nn.Softmax | |x| (the patched function only) |
-| nn.MaxPool2d, nn.AvgPool2d, nn.Adaptive{Avg,Max}Pool2d | 2 |x| |
+| nn.MaxPool1d/2d/3d, nn.AvgPool1d/2d/3d, nn.Adaptive{Avg,Max}Pool1d/2d/3d | 2 |x| |
 | F.relu, F.relu6, F.gelu, F.silu, F.softmax, F.*pool* | |x| |
-| nn.Upsample | |y| + the F.interpolate wrapper (|y| for a size, |x| x scale^2 for a factor) |
+| nn.Upsample | |y| + the F.interpolate wrapper (|y| for a size, |x| x scale^rank for a factor) |
 | F.interpolate | as the wrapper above |
 | nn.LocalResponseNorm | 3 |x| + the channel-padded square (Tensor.mul x2, Tensor.add and F.avg_pool3d inside F.local_response_norm are patched) |
 | anything else (Hardswish, Hardsigmoid, Sigmoid, Tanh, Mish, Dropout, timm's BatchNormAct2d, LayerNorm2d, `+`, `*`, `cat`, `x.mean()`) | 0 |
@@ -35,8 +35,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..shapes import pair
-from ._util import affine, has_bias, macs, n_in, n_out, x_of
+from math import prod
+
+from ..shapes import spatial
+from ._util import affine, family, has_bias, macs, n_in, n_out, x_of
 from .convention import Convention, CountRule
 from .impl import DEFAULT
 
@@ -47,11 +49,13 @@ if TYPE_CHECKING:
 PATCHED = {"relu", "prelu", "elu", "relu6", "gelu", "silu", "avg_pool2d", "max_pool2d", "adaptive_avg_pool2d",
            "adaptive_max_pool2d", "softmax", "interpolate", "upsample", "avg_pool1d", "avg_pool3d", "max_pool1d",
            "max_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool3d"}
-POOLS = ("MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxPool1d", "AvgPool1d")
+POOLS = ("MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool")  # 1d, 2d and 3d: one hook each
+POOL_CALLS = {"MaxPool": "max_pool", "AvgPool": "avg_pool", "AdaptiveAvgPool": "adaptive_avg_pool",
+              "AdaptiveMaxPool": "adaptive_max_pool"}
 # module -> the patched function its forward calls (counted on top of the module's own hook)
 CALLS = {"ReLU": "relu", "GELU": "gelu", "SiLU": "silu", "ELU": "elu", "PReLU": "prelu", "Softmax": "softmax",
-         "MaxPool2d": "max_pool2d", "AvgPool2d": "avg_pool2d", "AdaptiveAvgPool2d": "adaptive_avg_pool2d",
-         "AdaptiveMaxPool2d": "adaptive_max_pool2d", "Upsample": "interpolate"}
+         **{f"{pool}{rank}d": f"{call}{rank}d" for pool, call in POOL_CALLS.items() for rank in (1, 2, 3)},
+         "Upsample": "interpolate"}
 
 
 def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
@@ -70,13 +74,14 @@ def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
 
 def _hook(node: GraphNode, impl: Impl, batch: int) -> int:
     name = impl.name
-    if name in ("Conv2d", "ConvTranspose2d", "Linear"):
+    stem, rank = family(name)
+    if stem in ("Conv", "ConvTranspose") and rank or name == "Linear":
         return macs(node, batch) + (n_out(node, batch) if has_bias(node) else 0)
     if name in ("ReLU", "PReLU", "ELU", "LeakyReLU", "ReLU6", "GELU"):
         return n_out(node, batch)
-    if name in POOLS:
+    if stem in POOLS and rank:
         return n_in(node, batch)
-    if name in ("BatchNorm1d", "BatchNorm2d", "InstanceNorm2d", "GroupNorm"):
+    if (stem in ("BatchNorm", "InstanceNorm") and rank) or name == "GroupNorm":
         return n_in(node, batch) * (2 if affine(node) else 1)
     if name == "LayerNorm":  # no `affine` attribute: counted once per element
         return n_in(node, batch)
@@ -90,18 +95,19 @@ def _function(node: GraphNode, name: str, batch: int) -> int:
         layer = node.layer
         if getattr(layer, "size", None) is not None or getattr(layer, "scale_factor", None) is None:
             return n_out(node, batch)  # batch x C x prod(size)
-        fh, fw = pair(layer.scale_factor)
-        if fh == fw:  # nn.Upsample keeps one float: |x| x factor ** 2 (ptflops int()s only its total)
-            return int(n_in(node, batch) * float(fh) ** 2)
-        return n_in(node, batch) * int(float(fh) * float(fw))  # a pair: int(np.prod(pair))
+        rank = len(x_of(node)) - 1
+        factors = spatial(layer.scale_factor, rank)
+        if len(set(factors)) == 1:  # nn.Upsample keeps one float: |x| x factor ** rank (ptflops int()s only its total)
+            return int(n_in(node, batch) * float(factors[0]) ** rank)
+        return n_in(node, batch) * int(prod(float(f) for f in factors))  # a tuple: int(np.prod(tuple))
     return n_in(node, batch)
 
 
 def _lrn(node: GraphNode, batch: int) -> int:
     """F.local_response_norm: input.mul(input), avg_pool3d over the (C + size - 1)-channel padded
     square, div.mul(alpha), .add(k): the Tensor methods and F.avg_pool3d are patched."""
-    c, h, w = x_of(node)
-    padded = batch * (c + node.layer.size - 1) * h * w
+    x = x_of(node)
+    padded = batch * (x[0] + node.layer.size - 1) * prod(x[1:])
     return 3 * n_in(node, batch) + padded
 
 

@@ -6,16 +6,16 @@ to a float64 total (exact for these sizes). Per node (|x| input, |y| output elem
 
 | node, as implemented | thop's rule | count |
 |---|---|---|
-| nn.Conv2d | count_convNd | |y| x C_in/groups x kh x kw = MACs, no bias |
-| nn.ConvTranspose2d | count_convNd (the same formula) | |y| x C_in/groups x kh x kw: on the *output's* positions, not the MACs |
+| nn.Conv1d/2d/3d | count_convNd | |y| x C_in/groups x prod(kernel) = MACs, no bias |
+| nn.ConvTranspose1d/2d/3d | count_convNd (the same formula) | |y| x C_in/groups x prod(kernel): on the *output's* positions, not the MACs |
 | nn.Linear | count_linear | in_features x |y| = MACs, no bias |
-| nn.BatchNorm1d/2d, nn.InstanceNorm2d, nn.LayerNorm | count_normalization | 2 |x|, x 2 with affine (4 |x|) |
-| nn.AvgPool2d | count_avgpool | |y| |
-| nn.AdaptiveAvgPool2d | count_adap_avgpool | int((prod(in size / out size) + 1) x |y|), in float64 |
+| nn.BatchNorm1d/2d/3d, nn.InstanceNorm1d/2d/3d, nn.LayerNorm | count_normalization | 2 |x|, x 2 with affine (4 |x|) |
+| nn.AvgPool1d/2d/3d | count_avgpool | |y| |
+| nn.AdaptiveAvgPool1d/2d/3d | count_adap_avgpool | int((prod(in size / out size) + 1) x |y|), in float64 |
 | nn.Softmax | count_softmax | positions x (3 x C - 1) |
-| nn.Upsample | count_upsample | |y| nearest, 11 |y| bilinear |
-| nn.ReLU, ReLU6, LeakyReLU, MaxPool2d, AdaptiveMaxPool2d, Dropout, ZeroPad2d, PixelShuffle | zero_ops | 0 |
-| anything else (GroupNorm, SiLU, GELU, Sigmoid, Hardswish, LayerNorm2d, BatchNormAct2d, F.*, +, cat) | none | 0 |
+| nn.Upsample | count_upsample | |y| nearest, 5 |y| linear, 11 |y| bilinear, 0 trilinear (thop 0.1.1 warns "not implemented yet") |
+| nn.ReLU, ReLU6, LeakyReLU, MaxPool1d/2d/3d, AdaptiveMaxPool1d/2d/3d, Dropout, ZeroPad2d, PixelShuffle | zero_ops | 0 |
+| anything else (GroupNorm, SiLU, GELU, Sigmoid, Hardswish, LayerNorm2d, BatchNormAct2d, ZeroPad1d/3d, the reflection and replication pads, F.*, +, cat) | none | 0 |
 
 Parameters: thop sums `m.parameters()` only over registered modules that ran (a forward hook sets
 them), so it leaves out the parameters of unregistered modules (GroupNorm, torchvision's
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._util import affine, kernel_area, n_in, n_out, x_of
+from ._util import affine, family, kernel_area, n_in, n_out, x_of
 from .convention import Convention, CountRule
 from .impl import DEFAULT
 
@@ -53,16 +53,17 @@ def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
     if not registered(impl):
         return 0
     name = impl.name
-    if name in ("Conv2d", "ConvTranspose2d"):
+    stem, rank = family(name)
+    if stem in ("Conv", "ConvTranspose"):
         c_in = x_of(node)[0]
         return n_out(node, batch) * (c_in // node.layer.groups) * kernel_area(node)
     if name == "Linear":
         return x_of(node)[0] * n_out(node, batch)  # in_features (a channels-last linear: the channels)
-    if name in ("BatchNorm1d", "BatchNorm2d", "InstanceNorm2d", "LayerNorm"):
+    if stem in ("BatchNorm", "InstanceNorm") or name == "LayerNorm":
         return 2 * n_in(node, batch) * (2 if affine(node) else 1)
-    if name == "AvgPool2d":
+    if stem == "AvgPool":
         return n_out(node, batch)
-    if name == "AdaptiveAvgPool2d":
+    if stem == "AdaptiveAvgPool":
         x, y = x_of(node), node.output_shape
         kernel = 1.0
         for size_in, size_out in zip(x[1:], y[1:]):

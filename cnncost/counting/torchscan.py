@@ -7,25 +7,24 @@ quirk), a pair multiplies out.
 
 | node, as implemented | FLOPs | MACs |
 |---|---|---|
-| Conv2d | m x (2 C_in/g kh kw - 1 + bias) | m x C_in/g x kh x kw |
-| ConvTranspose2d | 16 + m x (2 C_in/g kh kw - 1 + bias), on the output's positions | 8 + m x C_in/g x kh x kw |
+| Conv1d/2d/3d | m x (2 C_in/g K - 1 + bias), K = prod(kernel) | m x C_in/g x K |
+| ConvTranspose1d/2d/3d | 8 r + m x (2 C_in/g K - 1 + bias), on the output's positions (r spatial dims: 16 in 2-D) | 4 r + m x C_in/g x K |
 | Linear (also channels-last) | m x (2 in - 1 + bias) | in x m |
-| BatchNorm (leaf only: timm's BatchNormAct2d has children and counts 0) | 2C + 2n (+ 2n affine) | n (+ n affine) |
+| BatchNorm1d/2d/3d (leaf only: timm's BatchNormAct2d has children and counts 0) | 2C + 2n (+ 2n affine) | n (+ n affine) |
 | LayerNorm, LayerNorm2d | 6n + 2 rows + n (weight) + n (bias); rows = n / prod(normalized_shape) | 0 |
 | ReLU / ReLU6 / LeakyReLU / ELU / Tanh / nn.Sigmoid | n / 2n / 4n / 6n / 6n / 4n | 0 |
-| MaxPool2d | m x (k - 1) | m x (k - 1) |
-| AvgPool2d | m x (k + 1) | m x (k + 1) |
-| AdaptiveAvgPool2d / AdaptiveMaxPool2d | m x (prod(kernel) + 1) / m x (prod(kernel) - 1); kernel per side = in // out if it divides, else in % out + 1 | the same |
+| MaxPool1d/2d/3d | m x (k - 1) | m x (k - 1) |
+| AvgPool1d/2d/3d | m x (k - 1 + r): k + 1 in 2-D | the same |
+| AdaptiveAvgPool1d/2d/3d / AdaptiveMaxPool1d/2d/3d | m x (prod(kernel) - 1 + r) / m x (prod(kernel) - 1); kernel per side = in // out if it divides, else in % out + 1 | the same |
 | Dropout (p > 0, counted even in eval) | n | 0 |
-| anything else (GELU, SiLU, Hardswish, Hardsigmoid, timm's Sigmoid, Softmax, GroupNorm, Upsample, Identity, Flatten, functions, operators) | 0 | 0 |
+| anything else (GELU, SiLU, Hardswish, Hardsigmoid, timm's Sigmoid, Softmax, GroupNorm, InstanceNorm, Upsample, pads, Identity, Flatten, functions, operators) | 0 | 0 |
 """
 from __future__ import annotations
 
 from math import prod
 from typing import TYPE_CHECKING
 
-from ..shapes import pair
-from ._util import has_bias, kernel_area, n_in, n_out, x_of
+from ._util import family, has_bias, kernel_area, n_in, n_out, x_of
 from .convention import Convention, CountRule
 from .impl import DEFAULT
 
@@ -38,7 +37,7 @@ ACTIVATIONS = {"ReLU": 1, "ReLU6": 2, "LeakyReLU": 4, "ELU": 6, "Tanh": 6, "Sigm
 
 def _stored_kernel(layer) -> int:
     kernel = layer.kernel
-    return prod(pair(kernel)) if isinstance(kernel, (tuple, list)) else kernel
+    return prod(kernel) if isinstance(kernel, (tuple, list)) else kernel
 
 
 def _adaptive_kernel(node: GraphNode) -> tuple[int, ...]:
@@ -59,15 +58,16 @@ def _count(node: GraphNode, impl: Impl, batch: int, macs: bool) -> int:
     if impl.kind != "module" or not impl.leaf or impl.base is None:
         return 0
     base, layer = impl.base, node.layer
+    stem, rank = family(base)
     n, m = n_in(node, batch), n_out(node, batch)
     if base == "Linear":
         width = x_of(node)[0]  # in_features (a channels-last linear: the channels)
         return width * m if macs else m * (2 * width - 1 + has_bias(node))
-    if base in ("Conv2d", "ConvTranspose2d"):
+    if stem in ("Conv", "ConvTranspose") and rank:
         terms = kernel_area(node) * (x_of(node)[0] // layer.groups)
-        extra = (4 if macs else 8) * 2 if base == "ConvTranspose2d" else 0
+        extra = (4 if macs else 8) * rank if stem == "ConvTranspose" else 0  # padding arithmetic per spatial dim
         return extra + (m * terms if macs else m * (2 * terms - 1 + has_bias(node)))
-    if base in ("BatchNorm2d", "BatchNorm1d"):
+    if stem == "BatchNorm" and rank:
         scale = 2 if layer.affine else 0
         if macs:
             return n * (1 + scale // 2)
@@ -81,13 +81,13 @@ def _count(node: GraphNode, impl: Impl, batch: int, macs: bool) -> int:
         return 6 * n + 2 * (n // normalized) + weighted * n
     if base in ACTIVATIONS:
         return 0 if macs else ACTIVATIONS[base] * n
-    if base == "MaxPool2d":
+    if stem == "MaxPool" and rank:
         return m * (_stored_kernel(layer) - 1)
-    if base == "AvgPool2d":
-        return m * (_stored_kernel(layer) + 1)
-    if base == "AdaptiveAvgPool2d":
-        return m * (prod(_adaptive_kernel(node)) + 1)
-    if base == "AdaptiveMaxPool2d":
+    if stem == "AvgPool" and rank:
+        return m * (_stored_kernel(layer) - 1 + rank)
+    if stem == "AdaptiveAvgPool" and rank:
+        return m * (prod(_adaptive_kernel(node)) - 1 + rank)
+    if stem == "AdaptiveMaxPool" and rank:
         return m * (prod(_adaptive_kernel(node)) - 1)
     if base == "Dropout":
         return 0 if macs or layer.p == 0 or impl.p0 else n
