@@ -99,7 +99,8 @@ def _function(node: GraphNode, name: str, batch: int) -> int:
         factors = spatial(layer.scale_factor, rank)
         if len(set(factors)) == 1:  # nn.Upsample keeps one float: |x| x factor ** rank (ptflops int()s only its total)
             return int(n_in(node, batch) * float(factors[0]) ** rank)
-        return n_in(node, batch) * int(prod(float(f) for f in factors))  # a tuple: int(np.prod(tuple))
+        # a tuple: np.prod(tuple, dtype=np.int64) truncates each factor first ((1.5, 2) gives 2)
+        return n_in(node, batch) * prod(int(float(f)) for f in factors)
     return n_in(node, batch)
 
 
