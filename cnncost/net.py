@@ -91,6 +91,11 @@ class Net:
         return dataclasses.replace(self, input=tuple(shape))
 
 
+def several_inputs(value: Any) -> bool:
+    """An input argument that gives several inputs: a mapping of names to shapes or a list of shapes."""
+    return isinstance(value, Mapping) or _is_shape_list(value)
+
+
 def _is_shape_list(value: Any) -> bool:
     """A list of shapes ([[3, 8, 8], [5]]), as opposed to one shape ([3, 8, 8])."""
     return (isinstance(value, (list, tuple)) and bool(value)

@@ -36,5 +36,11 @@ class Input(Layer):
     def out_shape(self, x: Shape) -> Shape:
         return tuple(self.shape)
 
+    def merge_params(self, xs: tuple[Shape, ...]) -> int:
+        return 0
+
+    def merge_macs(self, xs: tuple[Shape, ...], y: Shape) -> int:
+        return 0
+
     def describe(self) -> str:
         return "input"
