@@ -104,7 +104,8 @@ def _move_input_layer(document: dict[str, Any]) -> None:
     if not positions:
         return
     if positions != list(range(len(positions))) or "input" in document:
-        raise SpecError("input layers must be the first layers, and replace the top-level 'input' key",
+        raise SpecError("an input layer must be the first layer (several inputs: the first layers, one each), and "
+                        "replaces the top-level 'input' key",
                         path=str(layers[positions[-1]].get("name", "input")), type_name="input")
     inputs: dict[str, Any] = {}
     for i in positions:
