@@ -273,3 +273,18 @@ def test_python_net_with_concat_of_two_inputs():
         Linear(name="fc", out=2)])
     assert cnncost.compile(net).nodes[2].output_shape == (6, 8, 8)
     assert Add  # the merges read inputs by name like any tensor
+
+
+def test_a_layer_reading_a_further_input_computes_no_input_gradient():
+    """Like the first input, a further input needs no gradient: a conv reading it backpropagates
+    only into its weights (2 FLOPs per MAC), as the conv reading the first input does."""
+    rows = {r.name: r for r in cnncost.table(flow(), batch=1).rows}
+    assert rows["e2"].backward_flops == rows["e1"].backward_flops == 2 * rows["e1"].macs
+    assert rows["head"].backward_flops == 4 * rows["head"].macs
+
+
+def test_check_against_refuses_several_inputs_in_one_line():
+    pytest.importorskip("torch")
+    from cnncost.torch_backend.against import check_against
+    with pytest.raises(CnnCostError, match=r"check --against compares nets with one input; flow has 2 \(image1, image2\)"):
+        check_against(flow(), "torchvision:resnet18")
