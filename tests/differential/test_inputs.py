@@ -3,7 +3,7 @@ inputs by name (some inputs twice, some never, the first by default), join in ad
 and go on; shapes, params, MACs, FLOPs and saved bytes per layer and in total must agree between
 the engine and PyTorch (`cnncost.torch_backend.check`, batch 2, fp32, CPU).
 
-CNNCOST_LONG=1 raises the number of examples (default 25; long: 2000)."""
+CNNCOST_LONG=1 raises the number of examples (default 25; long: 10,000)."""
 from __future__ import annotations
 
 import os
@@ -20,7 +20,7 @@ from cnncost.graph import compile  # noqa: E402
 from cnncost.layers import Concat  # noqa: E402
 from cnncost.torch_backend import check  # noqa: E402
 
-EXAMPLES = 2000 if os.environ.get("CNNCOST_LONG") == "1" else 25
+EXAMPLES = 10_000 if os.environ.get("CNNCOST_LONG") == "1" else 25
 
 ELEMENTWISE = (lambda: ReLU(inplace=False), lambda: ReLU(), lambda: Sigmoid(), lambda: GELU(),
                lambda: Dropout(p=0.5), lambda: Identity())
