@@ -17,6 +17,7 @@ from .layers import (AdaptiveMaxPool, CenterCrop, ChannelShuffle, Chunk, ConvTra
                      Hardtanh, Identity, InstanceNorm, LayerNorm, LayerScale, Mish, Pad, PixelShuffle,
                      PixelUnshuffle, Softmax, StochasticDepth, Upsample)
 from .layers import Opaque, Reshape, Shared
+from .layers import Input
 from .net import Net
 from .report import Report, Row
 from .zoo.arch import register_arch
@@ -36,6 +37,7 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "compile", "Graph", 
            "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool",
            # what imported graphs use besides: a call without a formula, a reused module, a view
            "Opaque", "Shared", "Reshape"]
+__all__ += ["Input"]  # a net's further inputs (the compiler makes them from Net.input)
 
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml

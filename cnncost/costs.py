@@ -88,8 +88,10 @@ def node_costs(graph: Any, options: Any, frozen: tuple[bool, ...] | None = None,
     saved_per_sample = saved_per_step = None
     if step is not None:
         saved_per_sample, saved_per_step = _saved_per_node(graph, step)
+    n_inputs = len(graph.inputs)  # the input nodes come first: 0, then any further inputs
     quantities = Quantities(options.batch, options.bytes_per_element, options.param_copies,
-                            stored=[0] + made[1:], input=[made[0]] + [0] * (len(nodes) - 1),
+                            stored=[0] * n_inputs + made[n_inputs:],
+                            input=made[:n_inputs] + [0] * (len(nodes) - n_inputs),
                             params=[node.params for node in nodes], macs=macs,
                             backward=[w * m for w, m in zip(per_mac, macs)], saved_per_sample=saved_per_sample,
                             saved_per_step=saved_per_step, ops=None if ops is None else list(ops))

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 from .errors import CnnCostError, SpecError
 from .layers.base import Block, Layer, Merge, Node, Ref, Visit
+from .layers.inputs import Input
 from .net import Net, child_name
 from .shapes import Shape, numel
 
@@ -62,14 +63,17 @@ class BlockSpan:
 
 @dataclass(frozen=True)
 class Graph:
-    """A compiled net. `nodes[0]` is the input; `outputs` are node indices, the main output first,
-    then every other node that no node reads (auxiliary heads), in order."""
+    """A compiled net. `nodes[0]` is the (first) input; `inputs` are the input nodes' indices:
+    (0,), or with several inputs 0 and the `Input` nodes right after it (0, 1, ...). `outputs` are
+    node indices, the main output first, then every other node that no node reads (auxiliary
+    heads), in order."""
 
     name: str
     nodes: tuple[GraphNode, ...]
     blocks: tuple[BlockSpan, ...]
     outputs: tuple[int, ...]
     source: str = ""
+    inputs: tuple[int, ...] = (0,)
     # What the passes computed from this graph, by kind, each a pure function of the graph and its
     # arguments: "memory traces" (per precision), "backward per mac" (per frozen-layer mask).
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -77,6 +81,11 @@ class Graph:
     @property
     def output_shape(self) -> Shape:
         return self.nodes[self.outputs[0]].output_shape
+
+    @property
+    def input_shapes(self) -> tuple[Shape, ...]:
+        """Every input's per-sample shape, the first first."""
+        return tuple(self.nodes[i].output_shape for i in self.inputs)
 
 
 def compile(net: Net, input: Shape | None = None, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
@@ -88,9 +97,8 @@ def compile(net: Net, input: Shape | None = None, *, max_nodes: int = DEFAULT_MA
     >>> [(n.path, n.output_shape, n.inputs) for n in g.nodes]
     [('input', (3, 8, 8), ()), ('conv0', (4, 6, 6), (0,)), ('relu1', (4, 6, 6), (1,))]
     """
-    if input is not None:
-        input = net.with_input(input).input  # validates: positive integers
-    key = (input or net.input, max_nodes)
+    named = net.named_inputs if input is None else net.with_input(input).named_inputs  # validates
+    key = (named, max_nodes)
     cache = net.memo.setdefault("graphs", {})
     graph = cache.get(key)
     if graph is None:
@@ -98,7 +106,7 @@ def compile(net: Net, input: Shape | None = None, *, max_nodes: int = DEFAULT_MA
             raise SpecError(f"the network expands to more than {max_nodes:,} nodes (repeats and templates "
                             "count every copy); raise the cap with --max-nodes if it is real",
                             source=net.source or None)
-        graph = _Compiler(net, max_nodes).run(input or net.input)
+        graph = _Compiler(net, max_nodes).run(named)
         if len(cache) > 64:
             cache.clear()
         cache[key] = graph
@@ -126,9 +134,16 @@ class _Compiler:
         self.produced: dict[str, Ref] = {}  # path -> the tensor it names (a block: its output)
         self.open_blocks: set[str] = set()  # blocks being lowered: their output is not known yet
 
-    def run(self, shape: Shape) -> Graph:
-        x = self._add(GraphNode("input", "input", "", shape, shape, numel(shape), 0, 0))
-        self.produced["input"] = x
+    def run(self, inputs: tuple[tuple[str, Shape], ...]) -> Graph:
+        (name, shape), *more = inputs
+        x = self._add(GraphNode(name, "input", "", shape, shape, numel(shape), 0, 0))
+        self.produced[name] = self.produced["input"] = x  # `from: input` is the first input, whatever its name
+        for name, shape in more:  # each further input: an Input node, so every pass has a rule for it
+            if name in self.produced:
+                raise SpecError(f"an input is named '{name}', which names the first input too", source=self.source)
+            layer = Input(shape=shape)
+            self.produced[name] = self._add(GraphNode(name, "input", "", shape, shape, numel(shape), 0, 0,
+                                                      layer=layer))
         top = _Frame("", None, _top_level(self.net.layers, x), 1, x)
         stack = [top]
         sent: Ref | None = None
@@ -153,9 +168,10 @@ class _Compiler:
             else:
                 sent = self._visit(frame, request, stack)
         assert main is not None
-        outputs = self._outputs(main)
+        outputs = self._outputs(main, len(inputs))
         _refuse_inplace_on_split_views(self.nodes, outputs, self.source)
-        return Graph(self.net.name, tuple(self.nodes), tuple(self.blocks), outputs, self.net.source)
+        return Graph(self.net.name, tuple(self.nodes), tuple(self.blocks), outputs, self.net.source,
+                     tuple(range(len(inputs))))
 
     # --- nodes ---
 
@@ -200,6 +216,9 @@ class _Compiler:
                 node = leaf
             if not isinstance(node, Layer):
                 raise CnnCostError(f"{type(node).__name__} is neither a layer nor a block")
+            if isinstance(node, Input):
+                raise CnnCostError("an input is declared in the net's input (input: a list or a mapping of "
+                                   "shapes, or leading input layers), not among its layers")
             ref = self._leaf(node, path, xs)
         except CnnCostError as error:
             if node.inputs is not None and len(xs) > 1:  # say which tensors met
@@ -290,14 +309,14 @@ class _Compiler:
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise CnnCostError(f"'from: {name}' names no earlier node{hint}")
 
-    def _outputs(self, main: Ref) -> tuple[int, ...]:
+    def _outputs(self, main: Ref, n_inputs: int) -> tuple[int, ...]:
         declared = [self._resolve(name, "").index for name in self.net.outputs]
         first = declared or [main.index]
         read = bytearray(len(self.nodes))
         for node in self.nodes:
             for i in node.inputs:
                 read[i] = 1
-        sinks = [i for i in range(1, len(self.nodes)) if not read[i] and i not in first]
+        sinks = [i for i in range(n_inputs, len(self.nodes)) if not read[i] and i not in first]
         return tuple(dict.fromkeys(first + sinks))
 
     def _locate(self, error: CnnCostError, path: str, node: Node | None) -> CnnCostError:

@@ -226,7 +226,8 @@ def _lecture_parts(report: Report) -> dict[str, int]:
     """The lecture's rule, 2 x activations + k x params, split: activations and their gradients,
     the input batch (stored once), parameters, gradients and k - 2 optimizer copies."""
     totals, size = report.totals, report.options.bytes_per_element
-    input_bytes = report.rows[0].activation_memory_bytes if report.rows and report.rows[0].name == "input" else 0
+    names = {name for name, _ in report.inputs}
+    input_bytes = sum(row.activation_memory_bytes for row in report.rows[:len(names)] if row.name in names)
     activations = (totals.activation_memory_bytes - input_bytes) // 2
     params = totals.params * size
     return {"input batch": input_bytes, "activations": activations, "activation gradients": activations,

@@ -29,7 +29,7 @@ import sys
 from typing import Any
 
 from .errors import CnnCostError, SpecError, escape
-from .net import Net
+from .net import Net, several_inputs
 
 __all__ = ["is_python_spec", "split_python_spec", "load_python_spec"]
 
@@ -164,7 +164,7 @@ def _call(obj: Any, attr: str, input: tuple[int, ...] | None, where: str) -> Any
     except (TypeError, ValueError):
         parameters = {}
     if input is not None and "input" in parameters:
-        kwargs["input"] = tuple(input)
+        kwargs["input"] = input if several_inputs(input) else tuple(input)  # a mapping of named shapes stays one
     required = [p.name for p in parameters.values()
                 if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
                                                                       p.KEYWORD_ONLY) and p.name not in kwargs]
@@ -191,6 +191,9 @@ def _as_net(result: Any, attr: str, input: tuple[int, ...] | None, path: str, wh
     if _is_module(result):
         from .importers.torch_trace import from_torch
         name = attr.rpartition(".")[2]
+        if several_inputs(input):
+            raise SpecError(f"'{attr}' returned an nn.Module, which is imported at one input shape; "
+                            "give --input once", source=where)
         return from_torch(result, tuple(input) if input else (3, 224, 224), name=name)
     raise SpecError(f"'{attr}' returned {_kind(result)}, not a cnncost Net (or a torch nn.Module)", source=where)
 

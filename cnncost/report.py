@@ -74,6 +74,14 @@ class Report:
     def batch(self) -> int:
         return self.options.batch
 
+    @property
+    def inputs(self) -> tuple[tuple[str, Shape], ...]:
+        """Every input of the net as (name, per-sample shape), the first first; from the graph
+        (the first row's shape for a report built without it)."""
+        if self.graph is None:
+            return ((self.rows[0].name, self.rows[0].output_shape),) if self.rows else ()
+        return tuple((self.graph.nodes[i].path, self.graph.nodes[i].output_shape) for i in self.graph.inputs)
+
     def unknown_counts(self) -> dict[str, list[str]]:
         """Figure -> the layers that do not know it, for the figures this report has."""
         return {key: list(paths) for key, paths in self.unknown_layers.items() if key in self.totals.figures and paths}

@@ -23,7 +23,8 @@ import os
 import sys
 from typing import Any
 
-from .net import Net
+from .errors import SpecError
+from .net import Net, several_inputs
 from .shapes import Shape
 
 KINDS = ("net", "module", "python", "onnx", "torch", "spec", "builtin")
@@ -66,6 +67,9 @@ def resolve(arch: Any, *, input: Shape | None = None, import_input: Shape | None
     if kind == "python":
         from .pyspec import load_python_spec
         return load_python_spec(arch, input=input)
+    if kind in ("module", "torch", "onnx") and several_inputs(import_input):
+        raise SpecError("a model is imported at one input shape; several inputs (NAME=SHAPE, or --input given "
+                        "more than once) apply to a spec, a Python spec or a built-in")
     if kind in ("module", "torch"):
         from .importers.sources import DEFAULT_INPUT, resolve_module
         from .importers.torch_trace import from_torch

@@ -149,8 +149,11 @@ def largest_input(arch: str | os.PathLike[str] | Net, sizes: Iterable[int] = ran
         memory = "autograd" if _MEMORY_MODEL & set(limits) else "lecture"
     from .api import load
     net = load(arch)
-    c = channels or net.input[0]
-    frame = sweep(net, batch=batch, input=[(c, s, s) for s in sizes], dtype=dtype, optimizer=optimizer,
+    if len(net.input) < 3:
+        raise CnnCostError(f"the largest input is a search over the height and width of a map input; "
+                           f"{net.name}'s input {'x'.join(map(str, net.input))} has none")
+    lead = (channels or net.input[0], *net.input[1:-2])  # a video's C and D stay; H and W are searched
+    frame = sweep(net, batch=batch, input=[(*lead, s, s) for s in sizes], dtype=dtype, optimizer=optimizer,
                   memory=memory, device=device, invalid="drop")
     fits = frame[_fits(frame, limits)]
     if fits.empty:
@@ -225,7 +228,7 @@ def compound_grid(arch: str, *, alphas: Iterable[float] = None, betas: Iterable[
     grid = [round(1 + 0.05 * i, 2) for i in range(0, 21)]
     alphas, betas, gammas = list(alphas or grid), list(betas or grid), list(gammas or grid)
     base = load(arch)
-    r0 = resolution or base.input[1]
+    r0 = resolution or base.input[-2]  # the height of a map input
     candidates = [(a, b, g) for a in alphas for b in betas for g in gammas
                   if abs(a * b * b * g * g - target) <= tolerance]
     if not candidates:
@@ -265,7 +268,7 @@ def compound_family(arch: str, alpha: float, beta: float, gamma: float, phis: It
     import pandas as pd
     from .api import load
     base = load(arch)
-    r0 = resolution or base.input[1]
+    r0 = resolution or base.input[-2]  # the height of a map input
     rows = []
     ref_flops = None
     for phi in phis:

@@ -1,4 +1,4 @@
-"""Pure window arithmetic on per-sample shapes: (C, H, W) feature maps or (F,) vectors.
+"""Pure window arithmetic on per-sample shapes: tuples of any rank ((C, H, W) maps, (F,) vectors, ...).
 
 Every formula here (and every layer's `out_shape`, `params` and `macs`) is branch-free in H and W:
 it gives the same exact integers when H and W are Python ints (a table) or numpy int64 arrays, one
@@ -14,20 +14,42 @@ Pair = tuple[int, int]
 
 
 def parse_shape(text: str) -> Shape:
-    """'3x224x224' (or '3,224,224') -> (3, 224, 224); a single size '224' means 3x224x224.
+    """A per-sample shape of any rank: '3x224x224' (or '3,224,224') -> (3, 224, 224),
+    '3x16x112x112' -> (3, 16, 112, 112), '196x768' -> (196, 768). A single size keeps its old
+    meaning, '224' -> 3x224x224; a vector is written with a trailing x, '768x' -> (768,).
 
-    Raises ValueError with a message for anything else."""
+    Raises ValueError with a message for anything else.
+
+    >>> parse_shape("224"), parse_shape("768x"), parse_shape("3x8x32x32")
+    ((3, 224, 224), (768,), (3, 8, 32, 32))
+    """
+    parts = text.lower().replace(",", "x").split("x")
+    vector = len(parts) == 2 and parts[1] == "" and parts[0] != ""
     try:
-        dims = tuple(int(v) for v in text.lower().replace(",", "x").split("x"))
+        dims = tuple(int(v) for v in (parts[:1] if vector else parts))
     except ValueError:
-        raise ValueError(f"expected CxHxW like 3x224x224, got '{text}'") from None
-    if len(dims) == 1:
+        raise ValueError(f"expected a shape like 3x224x224 (any rank; a vector: 768x), got '{text}'") from None
+    if len(dims) == 1 and not vector:
         dims = (3, dims[0], dims[0])
-    if len(dims) != 3:
-        raise ValueError(f"expected CxHxW like 3x224x224 (or one size, 224), got '{text}'")
     if any(d < 1 for d in dims):
         raise ValueError(f"dimensions must be positive, got '{text}'")
     return dims
+
+
+def parse_named_shape(text: str) -> tuple[str | None, Shape]:
+    """One input of several: 'image1=3x440x1024' -> ('image1', (3, 440, 1024)); a shape alone has
+    no name.
+
+    >>> parse_named_shape("flow=2x64x64"), parse_named_shape("224")
+    (('flow', (2, 64, 64)), (None, (3, 224, 224)))
+    """
+    name, sep, shape = text.rpartition("=")
+    if not sep:
+        return None, parse_shape(text)
+    name = name.strip()
+    if not name or "." in name or "=" in name:
+        raise ValueError(f"expected NAME=SHAPE like image1=3x224x224 (a name without '.' or '='), got '{text}'")
+    return name, parse_shape(shape)
 
 
 def numel(shape: Shape) -> int:

@@ -95,41 +95,65 @@ def _net_from_dict(document: Any, source: str, input: Any = None) -> Net:
 
 
 def _move_input_layer(document: dict[str, Any]) -> None:
-    """Accept the input as a first layer, `{type: input, shape: [3, 224, 224]}`, as well as a key."""
+    """Accept the inputs as the first layers, `{type: input, shape: [3, 224, 224]}` (several: one
+    each, named or input, input1, ...), as well as a key."""
     layers = document.get("layers")
     if not isinstance(layers, list):
         return
     positions = [i for i, item in enumerate(layers) if isinstance(item, dict) and item.get("type") == "input"]
     if not positions:
         return
-    if positions != [0] or "input" in document:
-        raise SpecError("an input layer must be the first layer, and replaces the top-level 'input' key",
+    if positions != list(range(len(positions))) or "input" in document:
+        raise SpecError("an input layer must be the first layer (several inputs: the first layers, one each), and "
+                        "replaces the top-level 'input' key",
                         path=str(layers[positions[-1]].get("name", "input")), type_name="input")
-    item = layers[0]
-    unknown = [k for k in item if k not in ("name", "type", "shape")]
-    if unknown or "shape" not in item:
-        raise SpecError("an input layer takes only 'shape' (and 'name'), e.g. {type: input, shape: [3, 224, 224]}",
-                        path=str(item.get("name", "input")), type_name="input")
-    document["input"], document["layers"] = item["shape"], layers[1:]
+    inputs: dict[str, Any] = {}
+    for i in positions:
+        item = layers[i]
+        name = item.get("name", "input" if i == 0 else f"input{i}")
+        unknown = [k for k in item if k not in ("name", "type", "shape")]
+        if unknown or "shape" not in item:
+            raise SpecError("an input layer takes only 'shape' (and 'name'), e.g. {type: input, shape: [3, 224, 224]}",
+                            path=str(name), type_name="input")
+        if not isinstance(name, str) or name in inputs:
+            raise SpecError(f"input layers need distinct names, got {_short(name)}", path=str(name), type_name="input")
+        inputs[name] = item["shape"]
+    document["input"] = inputs["input"] if list(inputs) == ["input"] else inputs
+    document["layers"] = layers[len(positions):]
 
 
 def _given_input(value: Any) -> Any:
-    """--input's shape (a tuple or '3x224x224') as the spec's `input:` value."""
+    """--input's shape (a tuple or '3x224x224'), list of shapes or mapping of named shapes as the
+    spec's `input:` value."""
     if isinstance(value, str):
         return value
+    if isinstance(value, dict):
+        return {k: _given_input(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
-        return list(value)
+        return [_given_input(v) if isinstance(v, (tuple, list)) else v for v in value]
     raise SpecError(f"input must be a shape like (3, 224, 224) or '3x224x224', got {_short(value)}")
 
 
-def _parse_input(value: Any) -> tuple[int, ...]:
+def _parse_input(value: Any) -> Any:
+    """`input:` as Net takes it: one shape ([3, 224, 224] or '3x224x224', any rank), a list of
+    shapes, or a mapping of input names to shapes."""
+    if isinstance(value, dict):
+        if not value:
+            raise SpecError("input must name at least one input, e.g. {image: [3, 224, 224]}")
+        return {str(name): _parse_shape(shape, f"input '{name}'") for name, shape in value.items()}
+    if isinstance(value, list) and value and all(isinstance(v, (list, str)) for v in value):
+        return [_parse_shape(shape, f"input {i}") for i, shape in enumerate(value)]
+    return _parse_shape(value, "input")
+
+
+def _parse_shape(value: Any, what: str) -> tuple[int, ...]:
     if isinstance(value, str):
         try:
             return parse_shape(value)
         except ValueError as error:
-            raise SpecError(f"input: {error}") from None
+            raise SpecError(f"{what}: {error}") from None
     if not isinstance(value, list):
-        raise SpecError(f"input must be a list like [3, 224, 224], got {_short(value)}")
+        raise SpecError(f"{what} must be a list like [3, 224, 224], got {_short(value)}")
     return tuple(value)
 
 
@@ -259,7 +283,8 @@ class _Converter:
             raise SpecError(f"block '{item['type']}': params must be a list of names or a mapping of "
                             f"names to defaults, got {_short(params)}", path=path)
         defaults = params if isinstance(params, dict) else {p: None for p in params}
-        given = {k: v for k, v in item.items() if k not in ("name", "type")}
+        passed = ("name", "type") if "from" in defaults else ("name", "type", "from")  # `from` reaches the body
+        given = {k: v for k, v in item.items() if k not in passed}
         for key in given:
             if key not in defaults:
                 raise SpecError(f"unknown parameter '{key}' for block {item['type']}"
@@ -274,8 +299,9 @@ class _Converter:
         try:
             body = {k: v for k, v in template.items() if k != "params"}
             body = _substitute(body, values, path)
-            if "name" in item:
-                body["name"] = item["name"]
+            for key in ("name", "from"):
+                if key in item and key not in given:
+                    body[key] = item[key]
             return self.node(body, parent, index)
         finally:
             self.nesting -= 1
@@ -316,7 +342,9 @@ _Dumper.add_representer(tuple, lambda d, data: d.represent_sequence("tag:yaml.or
 
 def dump_spec(net: Net) -> str:
     """YAML text that `parse_spec` reads back into an equal Net."""
-    document: dict[str, Any] = {"name": net.name, "input": tuple(net.input)}
+    named = net.named_inputs
+    shown = tuple(net.input) if len(named) == 1 and net.input_name == "input" else {n: tuple(s) for n, s in named}
+    document: dict[str, Any] = {"name": net.name, "input": shown}
     if net.notes:
         document["notes"] = net.notes
     document["layers"] = [node_to_dict(node) for node in net.layers]

@@ -136,7 +136,7 @@ def _scalar_counts(net: Net, shape: Shape, lecture: bool, freeze: tuple[str, ...
     """A flat (F,) input: the plan evaluated on it in Python ints."""
     plan = _plan(net, shape, lecture, freeze)
     p, m, a, _, bw = _evaluate(plan, shape, None, None)
-    return p, m, a, numel(shape), bw
+    return p, m, a, numel(shape) + plan.more_input, bw
 
 
 def _frozen(graph: Any, freeze: tuple[str, ...]) -> tuple[bool, ...]:
@@ -150,13 +150,14 @@ class _Plan:
     input; `weights`: per op, how many nodes it stands for (params and MACs), how many of them
     count their tensor (activations), and under the lecture's count how many block outputs it is."""
 
-    __slots__ = ("ops", "keys", "mult", "made", "outputs", "backward", "builtin", "bounds")
+    __slots__ = ("ops", "keys", "mult", "made", "outputs", "backward", "builtin", "bounds", "more_input")
 
     def __init__(self, ops: list[tuple[Any, tuple[int, ...]]], keys: list[Any], mult: list[int], made: list[int],
                  outputs: list[int], backward: list[int], builtin: bool) -> None:
         self.ops, self.keys, self.mult, self.made, self.outputs, self.builtin = ops, keys, mult, made, outputs, builtin
         self.backward = backward  # per op: backward FLOPs per MAC, summed over its nodes
         self.bounds: dict[tuple[int, int], bool] = {}  # (channels, side) -> int64 is safe up to side x side
+        self.more_input = 0  # elements of the net's further inputs (fixed sizes: a sweep varies the first)
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
@@ -211,14 +212,17 @@ def _make_plan(net: Net, shape: Shape, lecture: bool, freeze: tuple[str, ...]) -
     mult, made, outputs, backward = [0] * n, [0] * n, [0] * n, [0] * n
     counted, block_outputs = activation_weights(graph, "lecture" if lecture else "all")
     per_mac = backward_per_mac(graph, _frozen(graph, freeze))
+    n_inputs = len(graph.inputs)
     for i in range(1, len(nodes)):
         op = node_op[i]
         mult[op] += 1
-        made[op] += counted[i]
+        made[op] += counted[i] if i >= n_inputs else 0  # a further input counts as input, as in the table
         outputs[op] += block_outputs[i]
         backward[op] += per_mac[i]
     builtin = all(type(layer).__module__.startswith("cnncost.layers.") for layer, _ in ops[1:])
-    return _Plan(ops, keys, mult, made, outputs, backward, builtin)
+    plan = _Plan(ops, keys, mult, made, outputs, backward, builtin)
+    plan.more_input = sum(numel(nodes[i].output_shape) for i in graph.inputs[1:])
+    return plan
 
 
 def _evaluate(plan: _Plan, channels: Any, H: Any, W: Any) -> tuple[Any, Any, Any, Any, Any]:
@@ -322,7 +326,7 @@ def _evaluate_grid(plan: _Plan, channels: int, H: Any, W: Any) -> tuple[Any, Any
     p, m, a, _, bw = _evaluate(plan, channels, H, W)
     r = len(H)
     out = []
-    for v in (p, m, a, channels * H * W, bw):
+    for v in (p, m, a, channels * H * W + plan.more_input, bw):
         if type(v) is int or np.ndim(v) == 0:
             v = np.full(r, int(v), dtype=np.int64 if safe else object)
         out.append(v)

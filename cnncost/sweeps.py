@@ -178,9 +178,14 @@ def _multipliers(value: Any, what: str) -> list[float] | None:
 
 
 def _inputs(value: Any, net: Net) -> list[Shape]:
-    """The input shapes: strings "3x224x224", tuples, or single sizes (the net's channels, square)."""
+    """The input shapes: strings "3x224x224", tuples, or single sizes (the net's channels, square;
+    of a map with more spatial dims, its last two: a video's H and W)."""
     if value is None:
         return [net.input]
+    if net.more_inputs:
+        raise CnnCostError(f"a sweep over input sizes needs a net with one input; {net.name} has "
+                           f"{len(net.named_inputs)} ({', '.join(n for n, _ in net.named_inputs)}): give their sizes "
+                           "with --input NAME=SHAPE to cnncost table")
     items = [value] if isinstance(value, (str, int)) or (isinstance(value, tuple) and value
                                                          and all(isinstance(v, int) for v in value)) else list(value)
     if not items:
@@ -190,10 +195,10 @@ def _inputs(value: Any, net: Net) -> list[Shape]:
         if isinstance(item, np.integer):
             item = int(item)
         if isinstance(item, int) and not isinstance(item, bool):
-            shape: Shape = (net.input[0], item, item)
+            shape: Shape = _square(net, item)
         elif isinstance(item, str):
             try:
-                shape = parse_shape(item) if "x" in item.lower() or "," in item else (net.input[0], int(item), int(item))
+                shape = parse_shape(item) if "x" in item.lower() or "," in item else _square(net, int(item))
             except ValueError as error:
                 raise CnnCostError(f"input: {error}") from None
         else:
@@ -203,6 +208,14 @@ def _inputs(value: Any, net: Net) -> list[Shape]:
                                f"{'x'.join(map(str, net.input))}")
         out.append(shape)
     return out
+
+
+def _square(net: Net, size: int) -> Shape:
+    """The net's input with its last two (spatial) dims set to `size`; only a map has them."""
+    if len(net.input) < 3:
+        raise CnnCostError(f"a single size sweeps the height and width of a map input; {net.name}'s input "
+                           f"{'x'.join(map(str, net.input))} has none: give whole shapes")
+    return (*net.input[:-2], size, size)
 
 
 def _base_name(arch: Any) -> str:

@@ -32,9 +32,10 @@ def resolve_arch(args: argparse.Namespace, arch: str) -> Any:
     return net
 
 
-def _given_input(args: argparse.Namespace) -> tuple[int, ...] | None:
-    """The command's --input as one shape (sweep's list: its first full CxHxW shape), or None."""
+def _given_input(args: argparse.Namespace) -> Any:
+    """The command's --input: a shape, several (a mapping of named shapes or a tuple of shapes),
+    sweep's list: its first full shape, or None."""
     value = getattr(args, "input", None)
     if isinstance(value, list):
         value = next((v for v in value if isinstance(v, tuple)), None)
-    return value if isinstance(value, tuple) else None
+    return value if isinstance(value, (tuple, dict)) else None

@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import CnnCostError, one_line
 from .arch import resolve_arch
 from .boundary import write
-from .options import add_arch, add_device, add_dtype, add_format, add_input, add_optimizer, add_reading_options, graph_kwargs
+from .options import add_arch, add_device, add_dtype, add_format, add_input, add_optimizer, add_reading_options, graph_kwargs, input_arguments
 
 BUDGET_DEPRECATED = "cnncost: note: --memory in fit is deprecated: use --budget (GB = 10^9 B, GiB = 2^30 B)\n"
 
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
                 + f"\n\n{units}"), fits
     same = (f"\n\nSame figures: cnncost table {one_line(args.arch)} --batch {result.batch} --dtype {args.dtype} "
             f"--optimizer {args.optimizer} --memory autograd"
-            + (f" --input {'x'.join(map(str, args.input))}" if args.input else "")) if args.mode == "train" else ""
+            + input_arguments(args.input)) if args.mode == "train" else ""
     caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
               f"allocator fragmentation: give --budget a margin below the card's capacity. {units}")
     return (f"{shown}: largest batch that fits in budget {result.budget_shown}: {int_text(result.batch)} "

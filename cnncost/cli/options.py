@@ -13,7 +13,7 @@ from typing import Any, Callable, NoReturn, Sequence
 from ..conventions import ACTIVATION_COUNTS, DTYPE_ALIASES, DTYPE_BYTES, MEMORY_CONVENTIONS, OPTIMIZER_COPIES
 from ..counting.names import TOOL_NAMES
 from ..errors import CnnCostError, one_line
-from ..shapes import parse_shape
+from ..shapes import parse_named_shape
 
 FORMATS = ("text", "markdown", "csv", "json", "html", "latex")  # every command offers these, or a few
 DTYPE_CHOICES = (*DTYPE_BYTES, *DTYPE_ALIASES)
@@ -39,14 +39,52 @@ class Parser(argparse.ArgumentParser):
 
 # --- value types ---
 
-def parse_input(text: str) -> tuple[int, ...]:
-    """'3x224x224' or '224' (3 channels, square) -> (3, 224, 224)."""
+def parse_input(text: str) -> tuple[str | None, tuple[int, ...]]:
+    """One --input: '3x224x224', any rank ('3x16x112x112', '196x768', a vector '768x'), '224' (3
+    channels, square), or one of several inputs named, 'image1=3x440x1024' -> (name or None, shape)."""
     if len(text) > 200:
-        raise argparse.ArgumentTypeError(f"expected CxHxW like 3x224x224, got {len(text)} characters")
+        raise argparse.ArgumentTypeError(f"expected a shape like 3x224x224, got {len(text)} characters")
     try:
-        return parse_shape(text)
+        return parse_named_shape(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def input_arguments(value: Any) -> str:
+    """--input as given, written back for a command line: ' --input 3x224x224' (a vector: 768x),
+    once per input for several; '' for None."""
+    def shape_text(shape: tuple[int, ...]) -> str:
+        return f"{shape[0]}x" if len(shape) == 1 else "x".join(map(str, shape))
+    if not value:
+        return ""
+    if isinstance(value, dict):
+        return "".join(f" --input {name}={shape_text(shape)}" for name, shape in value.items())
+    if all(isinstance(v, tuple) for v in value):
+        return "".join(f" --input {shape_text(shape)}" for shape in value)
+    return f" --input {shape_text(value)}"
+
+
+class InputAction(argparse.Action):
+    """--input, given once (a shape: `args.input` is that tuple; NAME=SHAPE: a mapping) or once per
+    input of a net with several: all named (a mapping, name -> shape) or none (a tuple of shapes,
+    in the net's input order)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: Any,
+                 option_string: str | None = None) -> None:
+        given = list(getattr(namespace, "_input_items", None) or []) + [value]
+        namespace._input_items = given
+        names = [name for name, _ in given]
+        if len(given) == 1:
+            name, shape = value
+            namespace.input = shape if name is None else {name: shape}
+        elif all(n is None for n in names):
+            namespace.input = tuple(shape for _, shape in given)
+        elif any(n is None for n in names):
+            parser.error("argument --input: name every input (NAME=SHAPE) or none when giving several")
+        elif len(set(names)) < len(names):
+            parser.error(f"argument --input: input '{next(n for n in names if names.count(n) > 1)}' is given twice")
+        else:
+            namespace.input = dict(given)
 
 
 def positive_int(text: str) -> int:
@@ -97,8 +135,12 @@ def add_batch(parser: argparse.ArgumentParser, default: int = 128, help: str | N
     parser.add_argument("--batch", type=positive_int, default=default, help=help or f"images per step (default {default})")
 
 
+INPUT_HELP = ("; any rank (3x16x112x112; a vector: 768x); a net with several inputs: repeat it, NAME=SHAPE "
+              "(--input image1=3x440x1024 --input image2=3x440x1024)")
+
+
 def add_input(parser: argparse.ArgumentParser, help: str = "input size, e.g. 3x299x299") -> None:
-    parser.add_argument("--input", type=parse_input, metavar="CxHxW", help=help)
+    parser.add_argument("--input", type=parse_input, action=InputAction, metavar="SHAPE", help=help + INPUT_HELP)
 
 
 def add_dtype(parser: argparse.ArgumentParser, choices: Sequence[str] = DTYPE_CHOICES, help: str | None = None) -> None:

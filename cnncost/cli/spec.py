@@ -19,6 +19,8 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> str:
     from ..spec import dump_spec
     net = resolve_arch(args, args.arch)
-    if getattr(args, "input", None) and tuple(net.input) != tuple(args.input):
-        net = net.with_input(args.input)
+    if getattr(args, "input", None):
+        given = net.with_input(args.input)
+        if given.named_inputs != net.named_inputs:
+            net = given
     return dump_spec(net).rstrip("\n")

@@ -39,6 +39,7 @@ from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, Leak
                           SiLU, Softmax, Tanh)
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.inputs import Input
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -137,6 +138,7 @@ RULES: dict[type, CountRule] = {
                      Identity, Dropout, StochasticDepth, Reshape), ZERO),
     # an unknown op (its count is flagged unknown); a shared call counts 0 here, as it always has
     Opaque: ZERO, Shared: ZERO,
+    Input: ZERO,  # a net's further inputs: arguments of forward, no op runs
 }
 
 ALLOPS = Convention("allops", "FLOPs (GEMM 2 per MAC + bias adds + element-wise work of every layer)", __doc__,

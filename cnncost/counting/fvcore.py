@@ -23,6 +23,7 @@ from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, Leak
                           SiLU, Softmax, Tanh)
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.inputs import Input
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -75,6 +76,7 @@ RULES: dict[type, CountRule] = {
                      ChannelShuffle, PixelShuffle, PixelUnshuffle, Pad, CenterCrop, LayerScale, StochasticDepth,
                      Add, Mul, ConcatMerge, Opaque, Reshape), ZERO),
     Shared: ZERO,  # a shared call counts 0 here (unlike flopcounter, which counts its layer's MACs)
+    Input: ZERO,  # a net's further inputs: arguments of forward, no op runs
 }
 
 FVCORE = Convention(

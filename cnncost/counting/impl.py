@@ -35,6 +35,7 @@ from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, Leak
                           SiLU, Softmax, Tanh)
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.inputs import Input
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -92,7 +93,8 @@ KNOWN: dict[str, tuple[str | None, bool]] = {
     "tv.Permute": (None, True),
 }
 # What F.* / method / op spellings stand for.
-KINDS = {"F": "F", "mean": "method", "op": "op", "param": "param"}
+KINDS = {"F": "F", "mean": "method", "op": "op", "param": "param",
+         "input": "input"}  # a net's further input: an argument of forward, no module or op
 
 
 @lru_cache(maxsize=None)
@@ -163,6 +165,8 @@ DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
     StochasticDepth: "cnncost.StochasticDepth", CenterCrop: "cnncost.CenterCrop",
     # cnncost's own modules no counter formula knows
     Opaque: "cnncost.Opaque", Shared: "cnncost.Shared", Reshape: "cnncost.Reshape",
+    # a net's further inputs: arguments of forward, which no counter sees
+    Input: "input",
 }
 
 

@@ -69,7 +69,8 @@ def sizes(graph: Graph, impls: tuple[Impl | None, ...], visible: tuple[bool, ...
           bytes_per_element: int = 4) -> dict[str, Any]:
     """torchinfo's footer at this batch, in bytes (and MB = 10^6 bytes as it prints them)."""
     nodes = graph.nodes
-    input_bytes = batch * numel(nodes[0].output_shape) * bytes_per_element + INPUT_OVERHEAD
+    # every input tensor, each with its storage object's overhead (torchinfo sums sys.getsizeof per tensor)
+    input_bytes = sum(batch * numel(nodes[i].output_shape) * bytes_per_element + INPUT_OVERHEAD for i in graph.inputs)
     pass_bytes = sum(2 * n_out(node, batch) * bytes_per_element for node, impl, seen in zip(nodes, impls, visible)
                      if seen and weighted_leaf(node, impl))
     param_bytes = sum(node.params * bytes_per_element for node, impl, seen in zip(nodes, impls, visible)

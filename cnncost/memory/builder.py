@@ -43,6 +43,11 @@ class StepBuilder:
         self.step.created.append(tensor)
         return tensor
 
+    def given(self, per_sample: int) -> Tensor:
+        """A tensor the caller gives (a net's input): made by no step, no gradient, in the
+        parameters' dtype as the first input is."""
+        return Tensor(next(self._ids), per_sample, 0, self.precision.param_dtype, False)
+
     def _like(self, x: Tensor, dtype: str | None) -> Tensor:  # like(x) without a shape: the common case
         tensor = Tensor(next(self._ids), x.per_sample if x.shown is None else x.shown, 0, dtype or x.dtype, self.grad)
         self.step.created.append(tensor)

@@ -17,6 +17,7 @@ from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.inputs import Input
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -361,6 +362,12 @@ def _reshape(layer: Reshape, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> 
     return b.reshape(x, y, xs)
 
 
+def _input(layer: Any, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
+    """A further input of the net: the caller's tensor, like the first input (no gradient, made by
+    no step, so counted as input batch, not as an activation); nothing saved."""
+    return b.given(numel(y))
+
+
 RULES: dict[type, MemoryRule] = {
     Conv: _conv, ConvTranspose: _conv_transpose, Linear: _linear,
     # activations
@@ -381,6 +388,8 @@ RULES: dict[type, MemoryRule] = {
     Add: _new_merged, ConcatMerge: _new_merged, Mul: _mul,
     # imported graphs
     Opaque: _opaque, Shared: _shared, Reshape: _reshape,
+    # a net's further inputs
+    Input: _input,
 }
 
 

@@ -222,6 +222,13 @@ def _training(trace: Trace, optimizer: str) -> StepMemory:
         return _training_step(trace, optimizer)
 
 
+def _input_batch(trace: Trace) -> tuple[int, int, set[int]]:
+    """The input batch: every input's bytes (per sample, fixed) and the inputs' storage ids."""
+    inputs = trace.inputs
+    return (sum(t.nbytes_per_sample for t in inputs), sum(t.nbytes_fixed for t in inputs),
+            {t.id for t in inputs})
+
+
 def _training_step(trace: Trace, optimizer: str) -> StepMemory:
     n, steps = len(trace.steps), trace.steps
     m = 2 * n + 1  # forward 0..n-1, backward n..2n-1 (steps n-1..0), the optimizer step
@@ -232,8 +239,8 @@ def _training_step(trace: Trace, optimizer: str) -> StepMemory:
     grads_after = _running([s.params for s in reversed(steps)], param_size)  # steps k..n-1, in backward order
     state = params * OPTIMIZER_STATE[optimizer]
     temporaries = params * OPTIMIZER_TEMPORARIES[optimizer] if trace.precision.device == "cuda" else 0
-    x = trace.input
-    outputs = {t.id: t for t in trace.outputs if t.id != x.id}
+    x_ps, x_fx, input_ids = _input_batch(trace)
+    outputs = {t.id: t for t in trace.outputs if t.id not in input_ids}
     out_a = sum(t.nbytes_per_sample for t in outputs.values())
     out_c = sum(t.nbytes_fixed for t in outputs.values())
     savers, last_read = trace.first_savers(), trace.last_reads()
@@ -256,12 +263,12 @@ def _training_step(trace: Trace, optimizer: str) -> StepMemory:
     grads = _live(n, grad_iv)
     live_fw = _live(n, saved_iv + other_iv)  # saved and other together
     fixed_all = params + state
-    totals_ps = (_add(live_fw[0], x.nbytes_per_sample)
-                 + _add(saved_bw[0], grads[0], x.nbytes_per_sample + out_a)[::-1]
-                 + [x.nbytes_per_sample + out_a])
-    totals_fx = (_add(live_fw[1], casts_fw, fixed_all + x.nbytes_fixed)
-                 + _add(saved_bw[1], grads[1], grads_after[::-1], casts_bw, fixed_all + x.nbytes_fixed + out_c)[::-1]
-                 + [fixed_all + params + temporaries + x.nbytes_fixed + out_c])
+    totals_ps = (_add(live_fw[0], x_ps)
+                 + _add(saved_bw[0], grads[0], x_ps + out_a)[::-1]
+                 + [x_ps + out_a])
+    totals_fx = (_add(live_fw[1], casts_fw, fixed_all + x_fx)
+                 + _add(saved_bw[1], grads[1], grads_after[::-1], casts_bw, fixed_all + x_fx + out_c)[::-1]
+                 + [fixed_all + params + temporaries + x_fx + out_c])
 
     def timeline(fw: list[int], bw: list[int], last: int) -> list[int]:
         """fw[k] at moment k, bw[k] at moment 2n-1-k, then the optimizer step's value."""
@@ -276,7 +283,7 @@ def _training_step(trace: Trace, optimizer: str) -> StepMemory:
             "optimizer state": (0, state),
             "optimizer temporaries": (0, [0] * (m - 1) + [temporaries]),
             "weight casts": (0, timeline(casts_fw, casts_bw, 0)),
-            "input batch": (x.nbytes_per_sample, x.nbytes_fixed),
+            "input batch": (x_ps, x_fx),
             "saved for backward": (timeline(saved_fw[0], saved_bw[0], 0), timeline(saved_fw[1], saved_bw[1], 0)),
             "live activations": (timeline(other_fw[0], [out_a] * n, out_a), timeline(other_fw[1], [out_c] * n, out_c)),
             "activation gradients": (timeline(zeros, grads[0], 0), timeline(zeros, grads[1], 0)),
@@ -284,7 +291,7 @@ def _training_step(trace: Trace, optimizer: str) -> StepMemory:
 
     def breakdown(i: int) -> dict[str, tuple[int, int]]:
         common = {"parameters": (0, params), "optimizer state": (0, state),
-                  "input batch": (x.nbytes_per_sample, x.nbytes_fixed)}
+                  "input batch": (x_ps, x_fx)}
         if i < n:
             return common | {"weight casts": (0, casts_fw[i]), "saved for backward": _covering(i, saved_iv),
                              "live activations": _covering(i, other_iv)}
@@ -313,11 +320,11 @@ def _inference(trace: Trace, optimizer: str = "adam") -> StepMemory:
         casts = sum(s.weight_casts + s.cached_casts for s in trace.steps) * ELEMENT_BYTES[trace.precision.dtype]
         intervals = [(a, b, p, f) for a, b, p, f, _ in _forward_intervals(trace, False, _producers(trace))]
         live = _live(n, intervals)
-        x = trace.input
+        x_ps, x_fx, _ = _input_batch(trace)
         params = _param_total(trace)
         parts: dict[str, tuple[Column, Column]] = {
             "parameters": (0, params), "weight casts": (0, casts),
-            "input batch": (x.nbytes_per_sample, x.nbytes_fixed), "live activations": live}
-        totals = (_add(live[0], x.nbytes_per_sample), _add(live[1], params + casts + x.nbytes_fixed))
+            "input batch": (x_ps, x_fx), "live activations": live}
+        totals = (_add(live[0], x_ps), _add(live[1], params + casts + x_fx))
         paths = [s.path for s in trace.steps]
         return StepMemory(trace, optimizer, "inference", n, totals, parts, None, lambda i: f"forward, {paths[i]}")

@@ -32,11 +32,17 @@ class Trace:
     input: Tensor
     steps: list[Step]
     outputs: list[Tensor]
+    more_inputs: list[Tensor] = field(default_factory=list)  # the tensors of a net's further inputs
     # Computed on first use (a Trace is read-only once made): see first_savers, last_reads.
     _first_savers: dict[int, tuple[int, Tensor]] | None = field(default=None, init=False, repr=False, compare=False)
     _last_reads: dict[int, int] | None = field(default=None, init=False, repr=False, compare=False)
     # The step timelines `step.step_memory` made from this trace, by (optimizer, mode).
     step_memories: dict[tuple[str, str], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def inputs(self) -> list[Tensor]:
+        """Every input tensor of the net, the first first (each counted as input batch)."""
+        return [self.input, *self.more_inputs]
 
     def first_savers(self) -> dict[int, tuple[int, Tensor]]:
         """storage id -> (index of the step that saved it first, the tensor)."""
@@ -145,9 +151,10 @@ def _trace(graph: Graph, precision: Precision) -> Trace:
                 out = rule(layer, reads, node.input_shapes, node.output_shape, builder)
             else:
                 out = rule(layer, reads[0], node.input_shape, node.output_shape, builder)
-            if len(node.output_shape) == 3 and all(out.id != r.id for r in reads):
+            if len(node.output_shape) == 3 and reads and all(out.id != r.id for r in reads):
                 out.channels_last = keeps_channels_last(layer, reads, node.input_shape)
             step.output = out
             steps.append(step)
             tensors.append(out)
-    return Trace(graph.name, precision, x0, steps, [tensors[i] for i in graph.outputs])
+    return Trace(graph.name, precision, x0, steps, [tensors[i] for i in graph.outputs],
+                 [tensors[i] for i in graph.inputs[1:]])

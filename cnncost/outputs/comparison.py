@@ -32,7 +32,7 @@ def render_comparison(comparison: Any, fmt: str) -> str:
     body = []
     for i, report in enumerate(reports):
         t = report.totals
-        body.append([text_cell(report.architecture, fmt), format_shape(t.input_shape), format_shape(t.output_shape)]
+        body.append([text_cell(report.architecture, fmt), text_cell(_inputs_text(report), fmt), format_shape(t.output_shape)]
                     + [with_ratio(i, c.name, known(t, c.name, _STYLE[c.style](t.figures[c.name]))) for c in columns])
     headers = ["architecture", "input", "output"] + [c.header or c.name for c in columns]
     table = grid(headers, body, TABLEFMT[fmt], ("left", "left", "left") + ("right",) * len(columns))
@@ -45,6 +45,14 @@ def render_comparison(comparison: Any, fmt: str) -> str:
     elif fmt == "latex":
         notes = f"% {notes}"
     return f"{table}\n\n{notes}"
+
+
+def _inputs_text(report: Any) -> str:
+    """The input's shape; a net with several inputs: each, named ('image1 3x64x64, image2 3x64x64')."""
+    inputs = report.inputs
+    if len(inputs) < 2:
+        return format_shape(report.totals.input_shape)
+    return ", ".join(f"{name} {format_shape(shape)}" for name, shape in inputs)
 
 
 def _comparison_csv(comparison: Any) -> str:

@@ -90,8 +90,9 @@ def layer_geometry(layer: Any) -> dict[str, Any]:
 
 
 def _chw(side: str, shape: tuple) -> dict[str, Any]:
-    """in_c, in_h, in_w (or out_...): channels (features of a 1-D shape), height and width; None
-    (shown <NA>) where the shape has no such dimension."""
+    """in_c, in_h, in_w (or out_...): channels (features of a 1-D shape; the first dim of any
+    shape), height and width (the last two dims of a map with 2 or more spatial dims: a video's
+    C x D x H x W gives its H and W); None (shown <NA>) where the shape has no such dimension."""
     c = shape[0] if len(shape) >= 1 else None
-    h, w = (shape[1], shape[2]) if len(shape) == 3 else (None, None)
+    h, w = (shape[-2], shape[-1]) if len(shape) >= 3 else (None, None)
     return {f"{side}_c": c, f"{side}_h": h, f"{side}_w": w}

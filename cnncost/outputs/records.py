@@ -46,6 +46,7 @@ def report_record(report: Any) -> dict[str, Any]:
         "activation_count": options.activations,
         "flop_convention": FLOP_CONVENTION,
         "depth": report.depth,
+        **_inputs(report),
         "layers": [row_record(row) for row in report.rows],
         "total": total,
     }
@@ -62,6 +63,15 @@ def report_record(report: Any) -> dict[str, Any]:
             known |= {k: v for k, v in totals.figures.items() if COLUMNS[k].section == section}
         out["known_total"] = known
     return out
+
+
+def _inputs(report: Any) -> dict[str, Any]:
+    """`inputs`, for a net with several: each input's name and per-sample shape, in order (the
+    first is the one `total.input_shape` shows)."""
+    inputs = report.inputs
+    if len(inputs) < 2:
+        return {}
+    return {"inputs": [{"name": name, "shape": list(shape)} for name, shape in inputs]}
 
 
 def csv_columns(report: Any) -> list[str]:

@@ -80,7 +80,10 @@ def summary_line(report: Any) -> str:
     memory = (f"training step peak {binary_bytes(breakdown['peak_bytes'])} (autograd; the "
               f"lecture's rule says {binary_bytes(total.memory_bytes)})" if breakdown is not None
               else f"training memory {binary_bytes(total.memory_bytes)} (the lecture's rule)")
-    return (f"{report.architecture}: input {format_shape(report.rows[0].output_shape)}, "
+    inputs = report.inputs
+    shown = (f"input {format_shape(report.rows[0].output_shape)}" if len(inputs) < 2 else
+             "inputs " + ", ".join(f"{name} {format_shape(shape)}" for name, shape in inputs))
+    return (f"{report.architecture}: {shown}, "
             f"{grouped(total.params)} params; per image {work(total.macs // batch, total.flops // batch)}; "
             f"per batch of {grouped(batch)}: {work(total.macs, total.flops)}; {memory}")
 
@@ -96,7 +99,7 @@ def footer_lines(report: Any) -> list[str]:
                   f"Non-trainable params: {grouped(split['non_trainable_params'])}",
                   f"Buffers: {grouped(split['buffers'])} (batch norm running mean and variance, "
                   "num_batches_tracked; not in params)"]
-    input_bytes = report.rows[0].activation_memory_bytes
+    input_bytes = sum(row.activation_memory_bytes for row in report.rows[:max(1, len(report.inputs))])  # the input rows
     lines += [f"Input size (batch {grouped(report.batch)}): {binary_bytes(input_bytes)}",
               f"Forward/backward pass size: {binary_bytes(total.activation_memory_bytes - input_bytes)} "
               "(2 x activations)",

@@ -6,6 +6,7 @@ import math
 from fractions import Fraction
 from typing import Any, Callable
 
+from ..errors import CnnCostError
 from ..graph import GraphNode
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
@@ -13,6 +14,7 @@ from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose, padding_pairs
 from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.inputs import Input
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -221,6 +223,16 @@ def _reshape(layer: Reshape, node: GraphNode, ins: list[Field]) -> Field:
     return per_axis(ins[0], lambda i, ax: window_axis(ax, shape[1 + i], shape[1 + i], 0), reduce=shape)
 
 
+def _input(layer: Input, node: GraphNode, ins: list[Field]) -> Field:
+    """A further input: a field starts there, in its own pixels (on the first input's grid, as
+    the second image of a pair is); only a CxHxW input has one."""
+    shape = node.output_shape
+    if len(shape) != 3:
+        raise CnnCostError(f"receptive fields need CxHxW inputs; input '{node.path}' is {'x'.join(map(str, shape))}")
+    start = Axis((0,), (0,), 1)
+    return Field(((start, start),), (shape[1], shape[2]))
+
+
 RULES: dict[type, Rule] = {
     Conv: _conv, ConvTranspose: _conv_transpose,
     MaxPool: _pool, AvgPool: _pool, PixelUnshuffle: _pixel_unshuffle,
@@ -236,6 +248,8 @@ RULES: dict[type, Rule] = {
     Dropout: _same, Chunk: _same, ChannelShuffle: _same, LayerScale: _same, StochasticDepth: _same,
     # imported graphs
     Opaque: _opaque, Shared: _shared, Reshape: _reshape,
+    # a net's further inputs
+    Input: _input,
 }
 
 

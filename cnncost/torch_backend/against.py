@@ -114,7 +114,10 @@ def check_against(spec: Any, source: Any, *, batch: int = 2, input: Shape | None
     from ..resolve import kind_of, resolve
     net = resolve(spec)
     if input is not None:
-        net = net.with_input(tuple(input))
+        net = net.with_input(input)
+    if net.more_inputs:  # the reference is run on one random input
+        raise CnnCostError(f"check --against compares nets with one input; {net.name} has "
+                           f"{len(net.named_inputs)} ({', '.join(n for n, _ in net.named_inputs)})")
     shape = tuple(net.input)
     module = None
     kind = kind_of(source)  # the reference must stay a module (it is run), so it is not resolved to a Net

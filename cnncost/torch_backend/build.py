@@ -46,7 +46,7 @@ def build(arch: str | Net, *, input: Shape | None = None, init: bool = True) -> 
     """
     net = load(arch)
     if input is not None:
-        net = net.with_input(tuple(input))
+        net = net.with_input(input)
     graph = compile(net)
     if init:
         return build_graph(graph, net)

@@ -142,7 +142,7 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
     device = _device(device)
     net = load(arch)
     if input is not None:
-        net = net.with_input(tuple(input))
+        net = net.with_input(input)
     analysis = compile(net)
     half = TORCH_DTYPES[options.dtype] if options.dtype in AUTOCAST else None
     store = torch.float32 if half else TORCH_DTYPES[options.dtype]
@@ -153,7 +153,8 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
     with _torch_errors(f"PyTorch could not build {escape(net.name, 100)}", net.source or None):
         model = build(net, init=init)
         model.to(device=device, dtype=store)
-        x = torch.randn(batch, *net.input, device=device, dtype=store)
+        xs = tuple(torch.randn(batch, *shape, device=device, dtype=store) for shape in analysis.input_shapes)
+        x = xs if len(xs) > 1 else xs[0]
     with _torch_errors(f"PyTorch could not run {escape(net.name, 100)} at batch {batch}", net.source or None):
         seen = probe(model, x, half)
         flops = seen.flops

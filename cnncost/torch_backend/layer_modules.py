@@ -14,6 +14,7 @@ from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.inputs import Input
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -151,6 +152,8 @@ MODULES: dict[type, ModuleRule] = {
     Opaque: _opaque,
     Shared: _shared,
     Reshape: lambda layer, x: View(tuple(layer.shape)),
+    # a net's further inputs: the caller's tensor, passed on
+    Input: lambda layer, x: nn.Identity(),
 }
 
 

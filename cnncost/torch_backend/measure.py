@@ -88,7 +88,12 @@ class Probe:
     flops: FlopCounts = field(default_factory=lambda: FlopCounts({}, {}, 0))
 
 
-def probe(model: nn.Module, x: torch.Tensor, autocast_dtype: torch.dtype | None = None,
+def inputs_of(x: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """The network's inputs: one tensor, or a tuple of them (a net with several inputs)."""
+    return x if isinstance(x, tuple) else (x,)
+
+
+def probe(model: nn.Module, x: torch.Tensor | tuple[torch.Tensor, ...], autocast_dtype: torch.dtype | None = None,
           train: bool = False) -> Probe:
     """One forward pass (eval mode unless `train`) under no_grad, with a hook on every module and FlopCounterMode on.
 
@@ -109,8 +114,8 @@ def probe(model: nn.Module, x: torch.Tensor, autocast_dtype: torch.dtype | None 
     model.train(train)
     try:
         with _hooks(model, post=record) as paths, torch.no_grad(), counter, \
-                autocast(x.device.type, autocast_dtype):
-            model(x)
+                autocast(inputs_of(x)[0].device.type, autocast_dtype):
+            model(*inputs_of(x))
     finally:
         model.train(was_training)
     result.flops = _flops(counter, type(model).__name__)
@@ -198,7 +203,7 @@ def _is_param_cast(t: torch.Tensor, param_ids: set[int]) -> bool:
     return False
 
 
-def saved_tensors(model: nn.Module, x: torch.Tensor, autocast_dtype: torch.dtype | None = None) -> SavedBytes:
+def saved_tensors(model: nn.Module, x: torch.Tensor | tuple[torch.Tensor, ...], autocast_dtype: torch.dtype | None = None) -> SavedBytes:
     """A train-mode forward pass with grad enabled, recording every tensor saved for backward."""
     stack: list[str] = []
     kinds: dict[tuple[str, int], str] = {}
@@ -206,7 +211,8 @@ def saved_tensors(model: nn.Module, x: torch.Tensor, autocast_dtype: torch.dtype
         kinds[_storage(p)[0]] = "parameter"
     for b in model.buffers():
         kinds[_storage(b)[0]] = "buffer"
-    kinds[_storage(x)[0]] = "input"
+    for tensor in inputs_of(x):
+        kinds[_storage(tensor)[0]] = "input"
     param_ids = {id(p) for p in model.parameters()}
     first: dict[tuple[str, int], dict] = {}
     keep: list[torch.Tensor] = []  # keeps every saved storage alive, so no address is reused
@@ -235,8 +241,8 @@ def saved_tensors(model: nn.Module, x: torch.Tensor, autocast_dtype: torch.dtype
     model.train()
     try:
         with _hooks(model, pre=enter, post=leave) as paths, torch.enable_grad(), \
-                torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast(x.device.type, autocast_dtype):
-            outputs = model.forward_all(x) if hasattr(model, "forward_all") else [model(x)]
+                torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast(inputs_of(x)[0].device.type, autocast_dtype):
+            outputs = model.forward_all(*inputs_of(x)) if hasattr(model, "forward_all") else [model(*inputs_of(x))]
     finally:
         model.train(was_training)
     del outputs, keep
@@ -263,10 +269,10 @@ class TrainPeak:
     after_forward: int   # allocated once the forward pass has returned (graph + saved tensors)
 
 
-def train_step_peak(model: nn.Module, x: torch.Tensor, optimizer: str,
+def train_step_peak(model: nn.Module, x: torch.Tensor | tuple[torch.Tensor, ...], optimizer: str,
                     autocast_dtype: torch.dtype | None = None) -> TrainPeak:
     """Forward, backward and optimizer step; the second of two steps is measured."""
-    if x.device.type != "cuda":
+    if inputs_of(x)[0].device.type != "cuda":
         raise ValueError("train_step_peak needs a CUDA tensor")
     opt = make_optimizer(optimizer, model.parameters())
     model.train()
@@ -274,7 +280,7 @@ def train_step_peak(model: nn.Module, x: torch.Tensor, optimizer: str,
 
     def step() -> None:
         with autocast("cuda", autocast_dtype):
-            outputs = model.forward_all(x) if hasattr(model, "forward_all") else [model(x)]
+            outputs = model.forward_all(*inputs_of(x)) if hasattr(model, "forward_all") else [model(*inputs_of(x))]
             loss = sum(o.float().mean() for o in outputs)
         torch.cuda.synchronize()
         marks["after_forward"] = torch.cuda.memory_allocated()

@@ -48,6 +48,7 @@ class Network(NamedChildren):
                 parent = parent._modules[name]
             attach(parent, leaf, module)
         self._steps = [(module, inputs) for _, module, inputs in plan]
+        self._n_inputs = 1 + sum(1 for _, _, inputs in plan if not inputs)  # a node reading nothing is an input
         self._outputs = outputs
         last_read = {i: i for i in range(len(plan) + 1)}
         for step, (_, _, inputs) in enumerate(plan, start=1):
@@ -61,13 +62,18 @@ class Network(NamedChildren):
             if step <= len(plan):
                 self._free_after[step].append(i)
 
-    def forward_all(self, x: torch.Tensor) -> list[torch.Tensor]:
-        env: list[torch.Tensor | None] = [x]
+    def forward_all(self, *xs: torch.Tensor) -> list[torch.Tensor]:
+        """The outputs for the net's inputs `xs`, in order (a further input's node reads none
+        and passes the next one on)."""
+        if len(xs) != self._n_inputs:
+            raise TypeError(f"the network takes {self._n_inputs} input tensor(s), got {len(xs)}")
+        env: list[torch.Tensor | None] = [xs[0]]
+        more = iter(xs[1:])
         for step, (module, inputs) in enumerate(self._steps, start=1):
-            env.append(module(*[env[i] for i in inputs]))
+            env.append(module(*[env[i] for i in inputs]) if inputs else module(next(more)))
             for i in self._free_after[step]:
                 env[i] = None
         return [env[i] for i in self._outputs]  # type: ignore[misc]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_all(x)[0]
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return self.forward_all(*xs)[0]

@@ -49,14 +49,15 @@ def compare_saved(arch: str, *, batch: int = 2, input: Shape | None = None, dtyp
     """
     net = load(arch)
     if input is not None:
-        net = net.with_input(tuple(input))
+        net = net.with_input(input)
     precision = Precision(dtype, device="cpu")
     traced = trace(net, precision=precision)
     predicted = traced.saved_by_module(batch)
     model = build(net, init=False)
     store = torch.float32 if precision.autocast else TORCH_DTYPES[dtype]
     model.to(dtype=store)
-    x = torch.randn(batch, *net.input, dtype=store)
+    xs = tuple(torch.randn(batch, *shape, dtype=store) for _, shape in net.named_inputs)
+    x = xs if len(xs) > 1 else xs[0]
     half = TORCH_DTYPES[dtype] if precision.autocast else None
     measured = saved_tensors(model, x, half).by_path(SAVED_BASIS)
     paths = list(predicted) + [p for p in measured if p not in predicted]

@@ -129,12 +129,20 @@ def test_autograd_memory_table_shows_saved_bytes_not_the_lecture_columns(capsys)
     assert code == 2 and "use one or the other" in err
 
 
-@pytest.mark.parametrize("shape", ["224x224", "3x64x64x2", "3xax3"])
-def test_input_option_needs_three_dimensions(capsys, shape):
+@pytest.mark.parametrize("shape", ["3xax3", "x", "3x64xx64"])
+def test_input_option_needs_a_shape(capsys, shape):
     with pytest.raises(SystemExit) as exit_info:
         main(["table", "alexnet", "--input", shape])
     assert exit_info.value.code == 2
-    assert "expected CxHxW" in capsys.readouterr().err
+    assert "expected a shape like 3x224x224" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("shape", ["3x64x64x2", "3x2x2x64x64"])
+def test_input_option_takes_any_rank_and_the_first_layer_judges_it(capsys, shape):
+    """--input parses shapes of any rank (issue 18); alexnet's first conv (11x11) refuses these."""
+    code, _, err = run(capsys, "table", "alexnet", "--input", shape)
+    assert code == 2 and err.startswith("cnncost: error: specs/alexnet.yaml: layer 'conv1' (conv): ")
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_builtin_spec_errors_name_the_spec_not_site_packages(capsys):

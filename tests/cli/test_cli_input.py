@@ -51,3 +51,93 @@ def test_python_api(spec):
     assert cnncost.fit(spec, "1GB", input=(3, 8, 8)).batch > 0
     with pytest.raises(cnncost.CnnCostError, match="--input CxHxW"):
         cnncost.table(spec)
+
+
+# --- any rank and several inputs (issue 18) ---
+
+TWO = ("name: two\ninput: {left: [3, 8, 8], right: [3, 8, 8]}\nlayers:\n"
+       "  - {name: a, type: conv, out: 4, kernel: 3}\n"
+       "  - {name: b, type: conv, out: 4, kernel: 3, from: right}\n"
+       "  - {name: sum, type: add, from: [a, b]}\n")
+
+
+@pytest.fixture
+def two(tmp_path):
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO)
+    return str(path)
+
+
+def first_line(capsys) -> str:
+    return capsys.readouterr().out.splitlines()[0]
+
+
+@pytest.mark.parametrize("args", [
+    ["--input", "left=3x16x16", "--input", "right=3x16x16"],
+    ["--input", "3x16x16", "--input", "3x16x16"],
+], ids=["named", "in order"])
+def test_several_inputs_on_the_command_line(capsys, two, args):
+    assert main(["table", two, *args]) == 0
+    assert first_line(capsys).startswith("two: inputs left 3x16x16, right 3x16x16, ")
+
+
+def test_one_named_input_replaces_that_one(capsys, two):
+    code = main(["table", two, "--input", "right=3x10x10"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "cannot add tensors of different shapes: 4x6x6, 4x8x8" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--input", "3x8x8", "--input", "right=3x8x8"], "name every input (NAME=SHAPE) or none when giving several"),
+    (["--input", "left=3x8x8", "--input", "left=3x8x8"], "input 'left' is given twice"),
+    (["--input", "middle=3x8x8"], "the net has no input named 'middle'; its inputs: left, right"),
+    (["--input", "3x8x8", "--input", "3x8x8", "--input", "3x8x8"], "3 input shapes given for a net with 2 inputs"),
+    (["--input", "left=3xAx8"], "expected a shape like 3x224x224"),
+])
+def test_bad_several_inputs_are_one_clear_line(capsys, two, args, message):
+    try:
+        code = main(["table", two, *args])
+    except SystemExit as exit_info:  # argparse's own refusals
+        code = exit_info.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_a_spec_without_input_gets_several_from_the_command_line(capsys, spec):
+    text = "name: late\nlayers:\n  - {name: a, type: relu, inplace: false}\n  - {name: s, type: add, from: [a, b]}\n"
+    path = spec.replace("noin.yaml", "late.yaml")
+    with open(path, "w") as file:
+        file.write(text)
+    assert main(["spec", path, "--input", "a0=3x4x4", "--input", "b=3x4x4"]) == 0
+    assert "input:\n  a0: [3, 4, 4]\n  b: [3, 4, 4]\n" in capsys.readouterr().out
+
+
+def test_any_rank_on_the_command_line(capsys, tmp_path):
+    path = tmp_path / "vec.yaml"
+    path.write_text("name: vec\nlayers: [{type: linear, out: 4}, {type: relu}]\n")
+    assert main(["table", str(path), "--input", "768x"]) == 0
+    assert first_line(capsys).startswith("vec: input 768, 3,076 params")  # 768 x 4 + 4
+    path.write_text("name: clip\nlayers: [{type: relu}, {type: flatten}, {type: linear, out: 2}]\n")
+    assert main(["table", str(path), "--input", "3x16x112x112", "--format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["layers"][0]["output_shape"] == [3, 16, 112, 112] and "inputs" not in record
+
+
+def test_fit_repeats_several_inputs_in_its_same_figures_line(capsys, two):
+    assert main(["fit", two, "--budget", "1GB", "--input", "left=3x8x8", "--input", "right=3x8x8"]) == 0
+    assert "--input left=3x8x8 --input right=3x8x8" in capsys.readouterr().out
+
+
+def test_an_import_refuses_several_inputs(capsys):
+    code = main(["import", "torchvision:resnet18", "--input", "a=3x8x8", "--input", "b=3x8x8", "-o", "-"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "a model is imported at one input shape" in err
+
+
+def test_a_python_spec_gets_the_mapping(capsys, tmp_path):
+    path = tmp_path / "two.py"
+    path.write_text("from cnncost import Net, Add\n"
+                    "def build(input={'x': (3, 4, 4), 'y': (3, 4, 4)}):\n"
+                    "    return Net('py2', input=input, layers=[Add(name='s', inputs=('x', 'y'))])\n")
+    assert main(["table", f"{path}:build", "--input", "x=3x6x6", "--input", "y=3x6x6"]) == 0
+    assert first_line(capsys).startswith("py2: inputs x 3x6x6, y 3x6x6, ")

@@ -163,10 +163,16 @@ def test_a_child_named_like_the_merge_row_is_an_error():
         compile_graph(net)
 
 
-@pytest.mark.parametrize("bad", [(3, 224.0, 224), (0, 224, 224), "3x224", 224])
+@pytest.mark.parametrize("bad", [(3, 224.0, 224), (0, 224, 224), "3xax224", 224])
 def test_input_override_is_validated(bad):
     with pytest.raises(SpecError, match=r"input must be"):
         cnncost.table("alexnet", input=bad)
+
+
+def test_an_input_of_another_rank_is_judged_by_the_first_layer():
+    """Shapes have any rank (issue 18): '3x224' is a valid input, which alexnet's conv1 refuses."""
+    with pytest.raises(ShapeError, match=r"layer 'conv1' \(conv\): "):
+        cnncost.table("alexnet", input="3x224")
 
 
 def test_input_override_as_text():
