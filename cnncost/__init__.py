@@ -17,6 +17,9 @@ from .layers import (AdaptiveMaxPool, CenterCrop, ChannelShuffle, Chunk, ConvTra
                      Hardtanh, Identity, InstanceNorm, LayerNorm, LayerScale, Mish, Pad, PixelShuffle,
                      PixelUnshuffle, Softmax, StochasticDepth, Upsample)
 from .layers import Opaque, Reshape, Shared
+from .layers import (CELU, ELU, GLU, SELU, Attention, Hardshrink, LogSigmoid, LogSoftmax, Matmul, MergeHeads,
+                     MultiheadAttention, PReLU, RReLU, Softmin, Softplus, Softshrink, Softsign, SplitHeads, Tanhshrink,
+                     Threshold)
 from .net import Net
 from .report import Report, Row
 from .zoo.arch import register_arch
@@ -35,7 +38,10 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "compile", "Graph", 
            "Chunk", "ChannelShuffle", "LayerScale", "StochasticDepth", "Upsample", "ConvTranspose", "PixelShuffle",
            "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool",
            # what imported graphs use besides: a call without a formula, a reused module, a view
-           "Opaque", "Shared", "Reshape"]
+           "Opaque", "Shared", "Reshape",
+           # tokens and attention; the rest of torch.nn's activations
+           "Attention", "Matmul", "MergeHeads", "MultiheadAttention", "SplitHeads",
+           "CELU", "ELU", "GLU", "SELU", "Hardshrink", "LogSigmoid", "LogSoftmax", "PReLU", "RReLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold"]
 
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
+from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftmax, PReLU, RReLU, Softmin, Softplus,
+                          Softshrink, Softsign, Tanhshrink, Threshold)
+from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.linear import Dropout, Flatten, Linear
@@ -24,7 +27,7 @@ from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPo
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
 from .convention import ZERO, Convention, CountRule
-from .training import training
+from .training import sdpa_fused, training
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
@@ -44,7 +47,17 @@ NO_FORMULA = (ReLU, ReLU6, LeakyReLU, SiLU, Hardswish, Hardsigmoid, Hardtanh, Mi
               AdaptiveMaxPool, GlobalAvgPool, Flatten, Dropout, Chunk, ChannelShuffle, PixelShuffle, PixelUnshuffle,
               Pad, CenterCrop, Upsample, LayerScale, StochasticDepth, Add, Mul, ConcatMerge, Opaque, Reshape)
 
+NO_FORMULA += (ELU, SELU, CELU, GLU, Softplus, Softsign, Softshrink, Hardshrink, Tanhshrink, Threshold, LogSigmoid, PReLU,
+               RReLU, Softmin, LogSoftmax, SplitHeads, MergeHeads)
+
+
+def sdpa(node: GraphNode, impl: Impl, batch: int) -> int:
+    """FlopCounterMode on CPU: the math path's bmm's (2 x MACs), 0 where the fused kernel runs."""
+    return 0 if sdpa_fused(node) else gemm(node, impl, batch)
+
+
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, gemm), **dict.fromkeys(NO_FORMULA, ZERO)}
+RULES.update({Matmul: gemm, Attention: sdpa})
 
 FLOPCOUNTER = Convention(
     "flopcounter", "FLOPs (2 per multiply-accumulate of conv and matmul)", __doc__, RULES, f"{__name__}.RULES",
@@ -58,7 +71,7 @@ def step(node: GraphNode, impl: Impl, batch: int) -> int:
 
 # A training step's forward and backward FLOPs are training()'s, which counts the matmul-like ops
 # (a shared call counts 0 there): the rule follows the op property, stated once on the layer.
-TRAIN_RULES: dict[type, CountRule] = {cls: step if cls.matmul_like else ZERO for cls in GEMM_TYPES + NO_FORMULA}
+TRAIN_RULES: dict[type, CountRule] = {cls: step if cls.matmul_like else ZERO for cls in RULES}
 
 FLOPCOUNTER_TRAIN = Convention(
     "flopcounter-train", "FLOPs (2 per multiply-accumulate), forward + backward of one training step",

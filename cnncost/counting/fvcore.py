@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING
 
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
+from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftmax, PReLU, RReLU, Softmin, Softplus,
+                          Softshrink, Softsign, Tanhshrink, Threshold)
+from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.linear import Dropout, Flatten, Linear
@@ -29,6 +32,7 @@ from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
+from ..shapes import numel
 from ._util import affine, macs, n_in, n_out
 from .convention import ZERO, Convention, CountRule
 
@@ -45,6 +49,13 @@ def _conv(node: GraphNode, impl: Impl, batch: int) -> int:
 
 def _matmul(node: GraphNode, impl: Impl, batch: int) -> int:
     return macs(node, batch)
+
+
+def a_rows_times_n(node: GraphNode, impl: Impl, batch: int) -> int:
+    """aten::matmul's handle (ptflops' torch.matmul wrapper too): prod(a's shape) x b's last dim,
+    a's shape as torch.matmul receives it (no expansion: a broadcast first operand counts once)."""
+    a, b = node.input_shapes
+    return batch * numel(a) * (b[-1] if len(b) > 1 else 1)
 
 
 def _batchnorm(node: GraphNode, impl: Impl, batch: int) -> int:
@@ -72,6 +83,9 @@ RULES: dict[type, CountRule] = {
                      Softmax, Identity, LRN, MaxPool, AvgPool, AdaptiveMaxPool, Flatten, Dropout, Chunk,
                      ChannelShuffle, PixelShuffle, PixelUnshuffle, Pad, CenterCrop, LayerScale, StochasticDepth,
                      Add, Mul, ConcatMerge, Opaque, Reshape), ZERO),
+    Matmul: a_rows_times_n,
+    # no handle: aten::scaled_dot_product_attention, prelu, glu, elu, softplus and the other activations
+    **dict.fromkeys((Attention, SplitHeads, MergeHeads, ELU, SELU, CELU, GLU, Softplus, Softsign, Softshrink, Hardshrink, Tanhshrink, Threshold, LogSigmoid, PReLU, RReLU, Softmin, LogSoftmax), ZERO),
     Shared: ZERO,  # a shared call counts 0 here (unlike flopcounter, which counts its layer's MACs)
 }
 

@@ -48,6 +48,12 @@ def registered(impl: Impl | None) -> bool:
     return impl is not None and impl.kind == "module" and impl.cls.startswith("nn.") and impl.name in REGISTERED
 
 
+def in_features(node: GraphNode) -> int:
+    """A linear layer's last dim; a channels-last linear standing for a 1x1 conv: the channels."""
+    x = x_of(node)
+    return x[-1] if node.type == "linear" else x[0]
+
+
 def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
     """thop's hook for the module that runs the node; 0 for a module it has no hook for."""
     if not registered(impl):
@@ -57,7 +63,7 @@ def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
         c_in = x_of(node)[0]
         return n_out(node, batch) * (c_in // node.layer.groups) * kernel_area(node)
     if name == "Linear":
-        return x_of(node)[0] * n_out(node, batch)  # in_features (a channels-last linear: the channels)
+        return in_features(node) * n_out(node, batch)
     if name in ("BatchNorm1d", "BatchNorm2d", "InstanceNorm2d", "LayerNorm"):
         return 2 * n_in(node, batch) * (2 if affine(node) else 1)
     if name == "AvgPool2d":
@@ -69,7 +75,7 @@ def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
             kernel *= float(size_in) / float(size_out)  # torch.prod of a float64 ratio tensor
         return int((kernel + 1) * n_out(node, batch))
     if name == "Softmax":
-        c = x_of(node)[0]
+        c = x_of(node)[node.layer.dim]
         return (n_in(node, batch) // c) * (3 * c - 1)
     if name == "PReLU":
         return n_in(node, batch)

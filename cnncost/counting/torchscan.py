@@ -28,6 +28,7 @@ from ..shapes import pair
 from ._util import has_bias, kernel_area, n_in, n_out, x_of
 from .convention import Convention, CountRule
 from .impl import DEFAULT
+from .thop import in_features
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
@@ -61,7 +62,7 @@ def _count(node: GraphNode, impl: Impl, batch: int, macs: bool) -> int:
     base, layer = impl.base, node.layer
     n, m = n_in(node, batch), n_out(node, batch)
     if base == "Linear":
-        width = x_of(node)[0]  # in_features (a channels-last linear: the channels)
+        width = in_features(node)
         return width * m if macs else m * (2 * width - 1 + has_bias(node))
     if base in ("Conv2d", "ConvTranspose2d"):
         terms = kernel_area(node) * (x_of(node)[0] // layer.groups)
@@ -76,7 +77,7 @@ def _count(node: GraphNode, impl: Impl, batch: int, macs: bool) -> int:
         if macs:
             return 0
         shape = x_of(node)
-        normalized = shape[0] if getattr(layer, "over", "channels") == "channels" else prod(shape)
+        normalized = prod(layer.normalized(shape))
         weighted = 2 if layer.elementwise_affine else 0
         return 6 * n + 2 * (n // normalized) + weighted * n
     if base in ACTIVATIONS:

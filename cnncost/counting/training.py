@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
-    from ..graph import Graph
+    from ..graph import Graph, GraphNode
 
 CONVENTIONS = ("exact", "flopcounter")
 TRAINING_CONVENTION = ("training_flops = forward + backward FLOPs of one step (2 per MAC of conv, transposed "
@@ -127,9 +127,21 @@ def gradients(graph: Graph, frozen: tuple[bool, ...]) -> tuple[tuple[bool, bool]
     for i, node in enumerate(graph.nodes):
         if not node.layer or not node.layer.matmul_like:
             out.append((False, False))
+        elif node.layer.arity is None:  # a product of activations: no weights
+            out.append((_operand_grads(node, grad), False))
         else:
             out.append((any(grad[j] for j in node.inputs), not frozen[i]))
     return tuple(out)
+
+
+def _operand_grads(node, grad: list[bool]) -> int:
+    """Gradients a matmul or attention computes, in units of its forward MACs: a matmul one per
+    operand that needs one; attention two when any of q, k, v needs one (the weights' and v's
+    gradients, then q's and k's: twice the forward products, as the composite math path's bmm's
+    backward counts them in FlopCounterMode)."""
+    if node.type == "attention":
+        return 2 if any(grad[j] for j in node.inputs[:3]) else 0
+    return sum(1 for j in node.inputs[:2] if grad[j])
 
 
 def backward_per_mac(graph: Graph, frozen: tuple[bool, ...]) -> tuple[int, ...]:
@@ -148,16 +160,25 @@ def training(graph: Graph, batch: int = 1, frozen: Iterable[str] | tuple[bool, .
     return _training(graph, batch, frozen, convention)
 
 
+def sdpa_fused(node: GraphNode, fused_ranks: tuple[int, ...] = (2, 3)) -> bool:
+    """Whether PyTorch's CPU dispatch runs scaled_dot_product_attention's fused kernel in an
+    eval forward, where FlopCounterMode has no formula (it counts the composite math path's bmm's,
+    2 x MACs): q, k, v of per-sample rank 3 (torch 2.14.1 also 2) and one head size for all three
+    (measured: torch 2.14.1 and 2.13 CPU, eval, no_grad)."""
+    q, k, v = node.input_shapes[:3]
+    return len(q) in fused_ranks and q[-1] == v[-1]
+
+
 def _training(graph: Graph, batch: int, frozen: tuple[bool, ...], convention: str) -> Training:
     n = len(graph.nodes)
     forward, input_grad, weight_grad = [0] * n, [0] * n, [0] * n
     grouped = convention == "flopcounter"
     for i, (node, (inputs, weights)) in enumerate(zip(graph.nodes, gradients(graph, frozen))):
-        if not node.macs or not node.layer.matmul_like:
+        if not node.macs or not node.layer.matmul_like or (grouped and node.type == "attention" and sdpa_fused(node)):
             continue
         flops = forward[i] = 2 * batch * node.macs
         if inputs:
-            input_grad[i] = flops
+            input_grad[i] = flops * inputs
         if weights:
             weight_grad[i] = flops * node.layer.groups if grouped and node.type != "linear" else flops
     backward = tuple(a + b for a, b in zip(input_grad, weight_grad))
