@@ -432,6 +432,7 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
     scores = rows * sk[-2]
     if sdpa_fused(layer, shapes, mask is not None and mask.requires_grad):
         out = b.new(numel(y), low)
+        out.strides = (sq[-1], sq[-3] * sq[-1], 1)  # laid out (L, heads, E): merging heads is a view
         saved = [q, k, v, out, b.new(rows, "fp32")]
         if mask is not None:
             saved.append(b.new(numel(shapes[3]), low))
@@ -450,6 +451,13 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
     return b.new(numel(y), low)
 
 
+def _merge_heads(layer: MergeHeads, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """A copy; a view of the fused attention kernel's output, already laid out (L, heads, E)."""
+    if x.strides == (xs[-1], xs[-3] * xs[-1], 1) and len(xs) == 3:
+        return x.view(None, "contiguous")
+    return b.like(x, y)
+
+
 def _split_heads(layer: SplitHeads, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     """A view of part of its input: the same storage, nothing saved."""
     return b.view(x, y, "strided")
@@ -465,7 +473,7 @@ RULES: dict[type, MemoryRule] = {
     ELU: _leaky_relu, SELU: _leaky_relu, CELU: _leaky_relu, Threshold: _save_input, RReLU: _rrelu, GLU: _glu,
     Softplus: _gelu, Softshrink: _gelu, Hardshrink: _gelu, Softsign: _input_and_new, LogSigmoid: _input_and_new,
     Tanhshrink: _new_of_input, PReLU: _prelu, Softmin: _save_new_output, LogSoftmax: _save_new_output,
-    Matmul: _matmul, Attention: _attention, SplitHeads: _split_heads, MergeHeads: _new_output,
+    Matmul: _matmul, Attention: _attention, SplitHeads: _split_heads, MergeHeads: _merge_heads,
     # norms
     BatchNorm: _batchnorm, LRN: _lrn, LayerNorm: _layer_norm, GroupNorm: _group_norm, InstanceNorm: _instance_norm,
     # pools
