@@ -61,6 +61,8 @@ CALLS = {"ReLU": "relu", "GELU": "gelu", "SiLU": "silu", "ELU": "elu", "PReLU": 
 
 def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
     """ptflops' module hook and patched functions for what runs the node; 0 for the rest."""
+    if impl.cls == "cnncost.Matmul":  # no hook; the torch.matmul wrapper inside
+        return a_rows_times_n(node, impl, batch)
     if impl.kind == "module":
         hook = _hook(node, impl, batch) if impl.cls.startswith("nn.") else 0
         function = CALLS.get(impl.name) if impl.cls.startswith("nn.") else None
@@ -68,8 +70,6 @@ def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
         if impl.is_nn("LocalResponseNorm"):
             extra = _lrn(node, batch)
         return hook + extra
-    if impl.cls == "cnncost.Matmul":  # the torch.matmul wrapper
-        return a_rows_times_n(node, impl, batch)
     if impl.kind == "F" and impl.name in PATCHED:
         return _function(node, impl.name, batch)
     return 0

@@ -32,8 +32,10 @@ def _bmm(node: GraphNode, impl: Impl, batch: int) -> int:
 
 
 def _sdpa(node: GraphNode, impl: Impl, batch: int) -> int:
-    """The math path's bmm's: MACs; the fused CPU kernel dispatches nothing it counts."""
-    return 0 if sdpa_fused(node) else macs(node, batch)
+    """The math path's bmm's: MACs; the fused CPU kernel dispatches nothing it counts. ptflops
+    runs with gradients on, so a mask computed from parameters needs one, which sends PyTorch down
+    the math path (measured: a mask from a linear layer)."""
+    return macs(node, batch) if len(node.input_shapes) == 4 or not sdpa_fused(node) else 0
 
 
 def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -> int:
