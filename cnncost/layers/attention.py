@@ -111,7 +111,8 @@ class Attention(Layer):
             self.require(not self.causal, "takes a mask or causal, not both", q)
             mask = xs[3]
             scores = q[:-1] + k[-2:-1]
-            fits = len(mask) <= len(scores) and broadcast(self, mask, scores) == scores
+            fits = len(mask) <= len(scores) and all(same_sizes(m, d) or (type(m) is int and m == 1)
+                                                    for m, d in zip(mask[::-1], scores[::-1]))
             self.require(fits, f"the mask {shape_text(mask)} does not broadcast to {shape_text(scores)}", mask)
         return y
 
