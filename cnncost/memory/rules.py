@@ -418,6 +418,16 @@ def sdpa_fused(layer: Attention, shapes: tuple[Shape, ...], mask_grad: bool) -> 
     return len(q) == 3 and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
 
 
+def _reshape_copies(v: Tensor, shape: Shape) -> bool:
+    """Whether the math path's copy of v (its leading dims merged) is a new tensor (measured,
+    torch 2.13 CPU): a contiguous v of per-sample rank 4 or more is copied; a view with more than
+    one head (a split of a packed projection) cannot merge its heads with the batch and is copied;
+    one head, or rank 3 or less, is seen in place."""
+    if v.contiguous:
+        return len(shape) > 3
+    return len(shape) >= 3 and shape[-3] > 1
+
+
 def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
     """scaled_dot_product_attention (autocast runs it in the low dtype). Fused: q, k and v, the
     output and a log-sum-exp per query row (fp32), plus a copy of the mask (the mask's elements,
@@ -439,7 +449,7 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
         b.save(*saved)
         return out
     work = "fp32" if low in ("bf16", "fp16") else low
-    if work != v.dtype or (len(sv) > 3 or not v.contiguous):
+    if work != v.dtype or _reshape_copies(v, sv):
         v = b.new(numel(sv), work)
     saved = [b.new(rows * sq[-1], work)]  # q x sqrt(scale), for k's gradient
     if q.requires_grad:
