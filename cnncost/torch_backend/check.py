@@ -166,7 +166,8 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
     notes = [f"torch {torch.__version__} on {device}; " + ("mixed precision: fp32 params, autocast to "
              f"{options.dtype}" if half else f"params and activations in {options.dtype}"),
              "FLOPs: FlopCounterMode, 2 per multiply-add of conv and matmul ops only "
-             "(no bias, norm, pool, activation, LRN or merge FLOPs), the engine's convention",
+             "(no bias, norm, pool, activation, LRN or merge FLOPs), the engine's convention; an attention "
+             "that runs PyTorch's fused CPU kernel counts 0 (FlopCounterMode has no formula for it)",
              "saved bytes: ours = cnncost.memory's autograd model (--memory autograd); torch = storages "
              "saved for backward (activations, input and autocast weight copies; parameters and buffers "
              "listed apart), each storage counted once, charged to the module that saved it first; "
