@@ -1,8 +1,9 @@
 """Backward and training FLOPs per node, analytically, in FlopCounterMode's unit (2 per MAC).
 
-A training step runs the forward pass (2 x MACs of conv, transposed conv and linear; every node,
-auxiliary classifiers included: they run in training mode), then the backward pass. For each conv,
-transposed conv and linear layer the backward computes, at 2 FLOPs per multiply-accumulate:
+A training step runs the forward pass (2 x MACs of conv, transposed conv, linear, matmul and
+attention; every node, auxiliary classifiers included: they run in training mode), then the
+backward pass. For each conv, transposed conv and linear layer the backward computes, at 2 FLOPs
+per multiply-accumulate:
 
 - the input gradient (a transposed convolution of the output gradient with the weight; for a
   linear layer `grad_out @ W`): exactly the forward's MACs, and only if the layer's input needs a
@@ -10,6 +11,12 @@ transposed conv and linear layer the backward computes, at 2 FLOPs per multiply-
   image) needs none; neither does the input of a layer behind frozen layers only;
 - the weight gradient (a convolution of the input with the output gradient; `x^T @ grad_out`):
   the forward's MACs again, if the layer's own parameters are trainable (not frozen).
+
+A matmul of two activations computes the gradient of each operand that needs one (its forward's
+MACs each); attention, when q, k or v needs a gradient, twice its forward MACs (the weights' and
+v's gradients, then q's and k's: the composite math path's bmm backward, as FlopCounterMode counts
+it; exact when all or none of q, k, v need gradients). Under `convention="flopcounter"` an
+attention on PyTorch's fused CPU kernel counts 0, forward and backward (no formula for it).
 
 Bias gradients (a sum), norms, activations, pooling and merges cost 0 in this unit, as in the
 forward pass. So an ungrouped layer in the middle of a trainable net costs 2 + 2 + 2 = 6 x its MACs
@@ -33,8 +40,9 @@ if TYPE_CHECKING:
 
 CONVENTIONS = ("exact", "flopcounter")
 TRAINING_CONVENTION = ("training_flops = forward + backward FLOPs of one step (2 per MAC of conv, transposed "
-                       "conv and linear; backward: input gradient unless nothing before the layer is trainable, "
-                       "weight gradient unless frozen; exact for grouped convs; auxiliary heads included)")
+                       "conv, linear, matmul and attention; backward: input gradient unless nothing before the layer "
+                       "is trainable, weight gradient unless frozen, a matmul's gradient per operand that needs one, "
+                       "attention's 2 x its MACs; exact for grouped convs; auxiliary heads included)")
 
 
 @dataclass(frozen=True)
