@@ -2,9 +2,11 @@
 
 It counts aten operators that have a formula: `convolution` (2 x |output| x C_in/groups x kh x kw;
 a transposed convolution on its input's positions), `addmm`, `mm`, `bmm` (2 x m x n x k) and
-attention. Per node that is exactly 2 x the engine's MACs of conv, transposed conv and linear:
-bias additions, norms, activations, pooling, merges and everything else count 0, whatever module
-or function computes them. An eval-mode pass does not run auxiliary classifiers (`side` blocks).
+the fused attention kernels of CUDA. Per node that is exactly 2 x the engine's MACs of conv,
+transposed conv, linear and matmul: bias additions, norms, activations, pooling, merges and
+everything else count 0, whatever module or function computes them. Attention counts 2 x MACs
+where PyTorch runs the composite math path (its bmm's) and 0 on the fused CPU kernel, which has no
+formula (`training.sdpa_fused`: per-sample rank 2 or 3 and one head size; measured, torch 2.14.1). An eval-mode pass does not run auxiliary classifiers (`side` blocks).
 
 Its backward formulas are in `training.py` (`training(..., convention="flopcounter")`);
 `FLOPCOUNTER_TRAIN` is that figure, forward + backward of one training step.

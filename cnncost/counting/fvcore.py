@@ -9,7 +9,9 @@ fused multiply-add, for the aten operators it has handles for. Per node:
 | layer_norm, group_norm, instance_norm | `aten::layer_norm` / `group_norm` / `instance_norm` | |x| x 5 with affine, x 4 without |
 | adaptive_avgpool, global_avgpool | `aten::adaptive_avg_pool2d` | |x|; 0 when the model calls `x.mean()` (aten::mean has no handle) |
 | upsample | `aten::upsample_nearest2d` / `upsample_bilinear2d` | |y| nearest, 4 |y| bilinear |
-| anything else | (ignored or unsupported ops: max_pool2d, add_, relu, cat, mul...) | 0 |
+| matmul | `aten::matmul` | prod(a's shape) x b's last dim (a broadcast first operand once) |
+| attention | `aten::scaled_dot_product_attention`: no handle | 0 |
+| anything else | (ignored or unsupported ops: max_pool2d, add_, relu and every activation, cat, mul...) | 0 |
 
 Auxiliary classifiers (`side` blocks) are not traced in eval mode. A JIT trace keeps only what the
 returned output depends on: layers that feed only another output of a multi-output graph (the

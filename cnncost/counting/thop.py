@@ -12,10 +12,11 @@ to a float64 total (exact for these sizes). Per node (|x| input, |y| output elem
 | nn.BatchNorm1d/2d, nn.InstanceNorm2d, nn.LayerNorm | count_normalization | 2 |x|, x 2 with affine (4 |x|) |
 | nn.AvgPool2d | count_avgpool | |y| |
 | nn.AdaptiveAvgPool2d | count_adap_avgpool | int((prod(in size / out size) + 1) x |y|), in float64 |
-| nn.Softmax | count_softmax | positions x (3 x C - 1) |
+| nn.Softmax | count_softmax | positions x (3 x C - 1), C the size along its dim |
+| nn.PReLU | count_prelu | |x| |
 | nn.Upsample | count_upsample | |y| nearest, 11 |y| bilinear |
 | nn.ReLU, ReLU6, LeakyReLU, MaxPool2d, AdaptiveMaxPool2d, Dropout, ZeroPad2d, PixelShuffle | zero_ops | 0 |
-| anything else (GroupNorm, SiLU, GELU, Sigmoid, Hardswish, LayerNorm2d, BatchNormAct2d, F.*, +, cat) | none | 0 |
+| anything else (GroupNorm, SiLU, GELU, Sigmoid, Hardswish, ELU and the other activations, matmul and attention modules, nn.MultiheadAttention, LayerNorm2d, BatchNormAct2d, F.*, +, cat) | none | 0 |
 
 Parameters: thop sums `m.parameters()` only over registered modules that ran (a forward hook sets
 them), so it leaves out the parameters of unregistered modules (GroupNorm, torchvision's

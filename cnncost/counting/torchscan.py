@@ -17,7 +17,7 @@ quirk), a pair multiplies out.
 | AvgPool2d | m x (k + 1) | m x (k + 1) |
 | AdaptiveAvgPool2d / AdaptiveMaxPool2d | m x (prod(kernel) + 1) / m x (prod(kernel) - 1); kernel per side = in // out if it divides, else in % out + 1 | the same |
 | Dropout (p > 0, counted even in eval) | n | 0 |
-| anything else (GELU, SiLU, Hardswish, Hardsigmoid, timm's Sigmoid, Softmax, GroupNorm, Upsample, Identity, Flatten, functions, operators) | 0 | 0 |
+| anything else (GELU, SiLU, Hardswish, Hardsigmoid, timm's Sigmoid, Softmax and the activations added since, GroupNorm, Upsample, Identity, Flatten, matmul, attention, functions, operators) | 0 | 0 |
 """
 from __future__ import annotations
 
