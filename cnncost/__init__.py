@@ -41,7 +41,8 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "compile", "Graph", 
            "Opaque", "Shared", "Reshape",
            # tokens and attention; the rest of torch.nn's activations
            "Attention", "Matmul", "MergeHeads", "MultiheadAttention", "SplitHeads",
-           "CELU", "ELU", "GLU", "SELU", "Hardshrink", "LogSigmoid", "LogSoftmax", "PReLU", "RReLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold"]
+           "CELU", "ELU", "GLU", "SELU", "Hardshrink", "LogSigmoid", "LogSoftmax", "PReLU", "RReLU", "Softmin",
+           "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold"]
 
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml

@@ -6,7 +6,8 @@ the fused attention kernels of CUDA. Per node that is exactly 2 x the engine's M
 transposed conv, linear and matmul: bias additions, norms, activations, pooling, merges and
 everything else count 0, whatever module or function computes them. Attention counts 2 x MACs
 where PyTorch runs the composite math path (its bmm's) and 0 on the fused CPU kernel, which has no
-formula (`training.sdpa_fused`: per-sample rank 2 or 3 and one head size; measured, torch 2.14.1). An eval-mode pass does not run auxiliary classifiers (`side` blocks).
+formula (`training.sdpa_fused`: per-sample rank 2 or 3 and one head size; measured, torch 2.14.1).
+An eval-mode pass does not run auxiliary classifiers (`side` blocks).
 
 Its backward formulas are in `training.py` (`training(..., convention="flopcounter")`);
 `FLOPCOUNTER_TRAIN` is that figure, forward + backward of one training step.
@@ -49,7 +50,8 @@ NO_FORMULA = (ReLU, ReLU6, LeakyReLU, SiLU, Hardswish, Hardsigmoid, Hardtanh, Mi
               AdaptiveMaxPool, GlobalAvgPool, Flatten, Dropout, Chunk, ChannelShuffle, PixelShuffle, PixelUnshuffle,
               Pad, CenterCrop, Upsample, LayerScale, StochasticDepth, Add, Mul, ConcatMerge, Opaque, Reshape)
 
-NO_FORMULA += (ELU, SELU, CELU, GLU, Softplus, Softsign, Softshrink, Hardshrink, Tanhshrink, Threshold, LogSigmoid, PReLU,
+NO_FORMULA += (ELU, SELU, CELU, GLU, Softplus, Softsign, Softshrink, Hardshrink, Tanhshrink, Threshold,
+               LogSigmoid, PReLU,
                RReLU, Softmin, LogSoftmax, SplitHeads, MergeHeads)
 
 

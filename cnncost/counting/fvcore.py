@@ -87,7 +87,9 @@ RULES: dict[type, CountRule] = {
                      Add, Mul, ConcatMerge, Opaque, Reshape), ZERO),
     Matmul: a_rows_times_n,
     # no handle: aten::scaled_dot_product_attention, prelu, glu, elu, softplus and the other activations
-    **dict.fromkeys((Attention, SplitHeads, MergeHeads, ELU, SELU, CELU, GLU, Softplus, Softsign, Softshrink, Hardshrink, Tanhshrink, Threshold, LogSigmoid, PReLU, RReLU, Softmin, LogSoftmax), ZERO),
+    **dict.fromkeys((Attention, SplitHeads, MergeHeads, ELU, SELU, CELU, GLU, Softplus, Softsign,
+                     Softshrink, Hardshrink, Tanhshrink, Threshold, LogSigmoid, PReLU, RReLU, Softmin, LogSoftmax),
+                     ZERO),
     Shared: ZERO,  # a shared call counts 0 here (unlike flopcounter, which counts its layer's MACs)
 }
 

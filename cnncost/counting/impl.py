@@ -150,7 +150,8 @@ DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
     StochasticDepth: "cnncost.StochasticDepth", CenterCrop: "cnncost.CenterCrop",
     ELU: "nn.ELU", SELU: "nn.SELU", CELU: "nn.CELU", GLU: "nn.GLU", Softplus: "nn.Softplus", Softsign: "nn.Softsign",
     Softshrink: "nn.Softshrink", Hardshrink: "nn.Hardshrink", Tanhshrink: "nn.Tanhshrink", Threshold: "nn.Threshold",
-    LogSigmoid: "nn.LogSigmoid", PReLU: "nn.PReLU", RReLU: "nn.RReLU", Softmin: "nn.Softmin", LogSoftmax: "nn.LogSoftmax",
+    LogSigmoid: "nn.LogSigmoid", PReLU: "nn.PReLU", RReLU: "nn.RReLU", Softmin: "nn.Softmin",
+    LogSoftmax: "nn.LogSoftmax",
     Matmul: "cnncost.Matmul", Attention: "cnncost.Attention", SplitHeads: "cnncost.SplitHeads",
     MergeHeads: "cnncost.MergeHeads",
     # cnncost's own modules no counter formula knows

@@ -25,5 +25,6 @@ __all__ = [
     "Chunk", "ChannelShuffle", "LayerScale", "StochasticDepth", "Upsample", "ConvTranspose", "PixelShuffle",
     "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool", "Opaque", "Shared", "Reshape",
     "CELU", "ELU", "GLU", "SELU", "Hardshrink", "LogSigmoid", "LogSoftmax", "PReLU",
-    "RReLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold", "Attention", "Matmul", "MergeHeads", "MultiheadAttention", "SplitHeads",
+    "RReLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold", "Attention", "Matmul",
+    "MergeHeads", "MultiheadAttention", "SplitHeads",
 ]
