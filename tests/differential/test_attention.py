@@ -59,8 +59,12 @@ def token_net(draw) -> Net:
                        cnncost.SplitHeads(name=f"{name}qh", heads=heads, inputs=(f"{name}q",)),
                        cnncost.SplitHeads(name=f"{name}kh", heads=heads, inputs=(f"{name}k",)),
                        cnncost.SplitHeads(name=f"{name}vh", heads=heads, inputs=(f"{name}v",)),
-                       cnncost.Attention(name=name, inputs=(f"{name}qh", f"{name}kh", f"{name}vh"),
-                                         causal=draw(st.booleans()), dropout=draw(st.sampled_from((0.0, 0.0, 0.25)))),
+                       cnncost.Linear(name=f"{name}mask", out=shape[-2], inputs=(prev,))]
+            masked = rank == 2 and draw(st.booleans())  # a mask (L, S) broadcast over the heads
+            mask = (f"{name}mask",) if masked else ()
+            layers += [cnncost.Attention(name=name, inputs=(f"{name}qh", f"{name}kh", f"{name}vh") + mask,
+                                         causal=not masked and draw(st.booleans()),
+                                         dropout=draw(st.sampled_from((0.0, 0.0, 0.25)))),
                        cnncost.MergeHeads(name=f"{name}m"), cnncost.Linear(name=f"{name}o", out=width)]
         else:  # scores = x @ (x W)^T viewed as (width, L): a matmul of two activations
             prev, length = layers[-1].name, shape[-2]
