@@ -18,6 +18,9 @@ from .layers import (AdaptiveMaxPool, CenterCrop, ChannelShuffle, Chunk, ConvTra
                      PixelUnshuffle, Softmax, StochasticDepth, Upsample)
 from .layers import Opaque, Reshape, Shared
 from .layers import Input
+from .layers import (CELU, ELU, GLU, SELU, Attention, Hardshrink, LogSigmoid, LogSoftmax, Matmul, MergeHeads,
+                     MultiheadAttention, PReLU, RReLU, Softmin, Softplus, Softshrink, Softsign, SplitHeads, Tanhshrink,
+                     Threshold)
 from .net import Net
 from .report import Report, Row
 from .zoo.arch import register_arch
@@ -36,8 +39,13 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "compile", "Graph", 
            "Chunk", "ChannelShuffle", "LayerScale", "StochasticDepth", "Upsample", "ConvTranspose", "PixelShuffle",
            "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool",
            # what imported graphs use besides: a call without a formula, a reused module, a view
-           "Opaque", "Shared", "Reshape"]
-__all__ += ["Input"]  # a net's further inputs (the compiler makes them from Net.input)
+           "Opaque", "Shared", "Reshape",
+           # a net's further inputs (the compiler makes them from Net.input)
+           "Input",
+           # tokens and attention; the rest of torch.nn's activations
+           "Attention", "Matmul", "MergeHeads", "MultiheadAttention", "SplitHeads",
+           "CELU", "ELU", "GLU", "SELU", "Hardshrink", "LogSigmoid", "LogSoftmax", "PReLU", "RReLU", "Softmin",
+           "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold"]
 
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml

@@ -15,8 +15,8 @@ OPTIMIZER_COPIES = {"sgd": 2, "momentum": 3, "adam": 4, "adamw": 4}
 ACTIVATION_COUNTS = ("all", "lecture")
 MEMORY_CONVENTIONS = ("lecture", "autograd")
 
-FLOP_CONVENTION = ("FLOPs = 2 x MACs of conv, transposed conv and linear (bias, pooling, norms, activations, "
-                   "merges: 0)")
+FLOP_CONVENTION = ("FLOPs = 2 x MACs of conv, transposed conv, linear, matmul and attention (attention: "
+                   "FlopCounterMode's sdpa formula; bias, pooling, norms, activations, merges: 0)")
 MB, GB = 2**20, 2**30
 
 

@@ -21,6 +21,10 @@ counted. Reductions of K terms are counted as K (K - 1 adds and the divide of a 
 | hardswish | 5 |x| (hardsigmoid, multiply) |
 | mish | 5 |x| (exp, add, log, tanh, multiply) |
 | softmax (over C) | positions x (3C - 1) (C exps, C - 1 adds, C divides) |
+| softmax, softmin, log_softmax on dim d (C = its size) | positions x (3C - 1); softmin + |x| (negation); log_softmax positions x 3C |
+| matmul | 2 x MACs |
+| attention | 2 x MACs + one scale multiply per score (+ one add with a mask) + rows x (3S - 1) (the softmax) |
+| elu 4, celu 5, selu 5, glu 4 (per output), softplus 5, softsign 3, softshrink 2, hardshrink 2, tanhshrink 2, threshold 1, log_sigmoid 4, prelu 2, rrelu 2 | per element |
 | maxpool | |y| x (K - 1) comparisons, K = prod(kernel) (kh kw on a C x H x W map) |
 | avgpool | |y| x K (K - 1 adds and a divide; padded positions included) |
 | adaptive_avgpool, global_avgpool | C x the product over the spatial dims of the sum of the window lengths along each (heights x widths): each window's elements (adds and the divide); global: |x| |
@@ -29,7 +33,7 @@ counted. Reductions of K terms are counted as K (K - 1 adds and the divide of a 
 | add | (k - 1) |y| for k inputs, + |y| with a scale |
 | mul | |y| |
 | layer_scale | |y| |
-| concat, flatten, chunk, crop, pad, pixel (un)shuffle, channel_shuffle, identity, dropout, stochastic_depth | 0 |
+| concat, flatten, chunk, split_heads, merge_heads, crop, pad, pixel (un)shuffle, channel_shuffle, identity, dropout, stochastic_depth | 0 |
 """
 from __future__ import annotations
 
@@ -37,6 +41,9 @@ from typing import TYPE_CHECKING
 
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
+from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftmax, PReLU, RReLU, Softmin, Softplus,
+                          Softshrink, Softsign, Tanhshrink, Threshold)
+from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
@@ -84,8 +91,32 @@ def _lrn(node: GraphNode, impl: object, batch: int) -> int:
 
 
 def _softmax(node: GraphNode, impl: object, batch: int) -> int:
-    c = x_of(node)[0]
+    c = x_of(node)[node.layer.dim]
     return (n_in(node, batch) // c) * (3 * c - 1)
+
+
+def _softmin(node: GraphNode, impl: object, batch: int) -> int:
+    """softmax(-x): one negation per element more."""
+    return _softmax(node, impl, batch) + n_in(node, batch)
+
+
+def _log_softmax(node: GraphNode, impl: object, batch: int) -> int:
+    """x - log(sum(exp(x))): C exps, C - 1 adds, a log and C subtracts per position."""
+    c = x_of(node)[node.layer.dim]
+    return (n_in(node, batch) // c) * 3 * c
+
+
+def _attention(node: GraphNode, impl: object, batch: int) -> int:
+    """2 x MACs (the two products), the scale (one multiply per score), a mask's add, and the
+    softmax over each row of S scores (3S - 1)."""
+    q, k = node.input_shapes[:2]
+    rows, length = batch * (n_in(node, 1) // q[-1]), k[-2]
+    extra = rows * length * (2 if len(node.input_shapes) == 4 else 1) + rows * (3 * length - 1)
+    return 2 * batch * node.macs + extra
+
+
+def _matmul(node: GraphNode, impl: object, batch: int) -> int:
+    return 2 * batch * node.macs
 
 
 def _maxpool(node: GraphNode, impl: object, batch: int) -> int:
@@ -130,6 +161,11 @@ RULES: dict[type, CountRule] = {
     Sigmoid: per_output(3), Tanh: per_output(1), SiLU: per_output(4), GELU: per_output(5),
     Hardsigmoid: per_output(4), Hardswish: per_output(5), Mish: per_output(5), LayerScale: per_output(1),
     Mul: per_output(1), Softmax: _softmax,
+    ELU: per_output(4), CELU: per_output(5), SELU: per_output(5), GLU: per_output(4), Softplus: per_output(5),
+    Softsign: per_output(3), Softshrink: per_output(2), Hardshrink: per_output(2), Tanhshrink: per_output(2),
+    Threshold: per_output(1), LogSigmoid: per_output(4), PReLU: per_output(2), RReLU: per_output(2),
+    Softmin: _softmin, LogSoftmax: _log_softmax, Matmul: _matmul, Attention: _attention,
+    SplitHeads: ZERO, MergeHeads: ZERO,
     BatchNorm: _batchnorm, LayerNorm: _norm, GroupNorm: _norm, InstanceNorm: _norm, LRN: _lrn,
     MaxPool: _maxpool, AvgPool: _avgpool, AdaptiveAvgPool: _adaptive_avgpool, GlobalAvgPool: _adaptive_avgpool,
     AdaptiveMaxPool: _adaptive_maxpool, Upsample: _upsample, Add: _add,

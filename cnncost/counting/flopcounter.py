@@ -2,9 +2,12 @@
 
 It counts aten operators that have a formula: `convolution` (2 x |output| x C_in/groups x kh x kw;
 a transposed convolution on its input's positions), `addmm`, `mm`, `bmm` (2 x m x n x k) and
-attention. Per node that is exactly 2 x the engine's MACs of conv, transposed conv and linear:
-bias additions, norms, activations, pooling, merges and everything else count 0, whatever module
-or function computes them. An eval-mode pass does not run auxiliary classifiers (`side` blocks).
+the fused attention kernels of CUDA. Per node that is exactly 2 x the engine's MACs of conv,
+transposed conv, linear and matmul: bias additions, norms, activations, pooling, merges and
+everything else count 0, whatever module or function computes them. Attention counts 2 x MACs
+where PyTorch runs the composite math path (its bmm's) and 0 on the fused CPU kernel, which has no
+formula (`training.sdpa_fused`: per-sample rank 2 or 3 and one head size; measured, torch 2.14.1).
+An eval-mode pass does not run auxiliary classifiers (`side` blocks).
 
 Its backward formulas are in `training.py` (`training(..., convention="flopcounter")`);
 `FLOPCOUNTER_TRAIN` is that figure, forward + backward of one training step.
@@ -15,6 +18,9 @@ from typing import TYPE_CHECKING
 
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
+from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftmax, PReLU, RReLU, Softmin, Softplus,
+                          Softshrink, Softsign, Tanhshrink, Threshold)
+from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
@@ -25,7 +31,7 @@ from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPo
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
 from .convention import ZERO, Convention, CountRule
-from .training import training
+from .training import sdpa_fused, training
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
@@ -46,7 +52,18 @@ NO_FORMULA = (ReLU, ReLU6, LeakyReLU, SiLU, Hardswish, Hardsigmoid, Hardtanh, Mi
               Pad, CenterCrop, Upsample, LayerScale, StochasticDepth, Add, Mul, ConcatMerge, Opaque, Reshape)
 NO_FORMULA += (Input,)  # a net's further inputs: arguments of forward, no op runs
 
+NO_FORMULA += (ELU, SELU, CELU, GLU, Softplus, Softsign, Softshrink, Hardshrink, Tanhshrink, Threshold,
+               LogSigmoid, PReLU,
+               RReLU, Softmin, LogSoftmax, SplitHeads, MergeHeads)
+
+
+def sdpa(node: GraphNode, impl: Impl, batch: int) -> int:
+    """FlopCounterMode on CPU: the math path's bmm's (2 x MACs), 0 where the fused kernel runs."""
+    return 0 if sdpa_fused(node) else gemm(node, impl, batch)
+
+
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, gemm), **dict.fromkeys(NO_FORMULA, ZERO)}
+RULES.update({Matmul: gemm, Attention: sdpa})
 
 FLOPCOUNTER = Convention(
     "flopcounter", "FLOPs (2 per multiply-accumulate of conv and matmul)", __doc__, RULES, f"{__name__}.RULES",
@@ -60,7 +77,7 @@ def step(node: GraphNode, impl: Impl, batch: int) -> int:
 
 # A training step's forward and backward FLOPs are training()'s, which counts the matmul-like ops
 # (a shared call counts 0 there): the rule follows the op property, stated once on the layer.
-TRAIN_RULES: dict[type, CountRule] = {cls: step if cls.matmul_like else ZERO for cls in GEMM_TYPES + NO_FORMULA}
+TRAIN_RULES: dict[type, CountRule] = {cls: step if cls.matmul_like else ZERO for cls in RULES}
 
 FLOPCOUNTER_TRAIN = Convention(
     "flopcounter-train", "FLOPs (2 per multiply-accumulate), forward + backward of one training step",

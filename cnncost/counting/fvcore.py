@@ -9,7 +9,9 @@ fused multiply-add, for the aten operators it has handles for. Per node:
 | layer_norm, group_norm, instance_norm | `aten::layer_norm` / `group_norm` / `instance_norm` | |x| x 5 with affine, x 4 without |
 | adaptive_avgpool, global_avgpool | `aten::adaptive_avg_pool2d` | |x|; 0 when the model calls `x.mean()` (aten::mean has no handle), and on a C x L or C x D x H x W map (`adaptive_avg_pool1d`/`3d` have none) |
 | upsample | `aten::upsample_nearest2d` / `upsample_bilinear2d` | |y| nearest, 4 |y| bilinear; 0 on a C x L or C x D x H x W map (`upsample_nearest1d`/`3d`, `upsample_linear1d`, `upsample_trilinear3d` have none) |
-| anything else | (ignored or unsupported ops: max_pool2d, add_, relu, cat, mul...) | 0 |
+| matmul | `aten::matmul` | prod(a's shape) x b's last dim (a broadcast first operand once) |
+| attention | `aten::scaled_dot_product_attention`: no handle | 0 |
+| anything else | (ignored or unsupported ops: max_pool2d, add_, relu and every activation, cat, mul...) | 0 |
 
 Auxiliary classifiers (`side` blocks) are not traced in eval mode. A JIT trace keeps only what the
 returned output depends on: layers that feed only another output of a multi-output graph (the
@@ -21,6 +23,9 @@ from typing import TYPE_CHECKING
 
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
+from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftmax, PReLU, RReLU, Softmin, Softplus,
+                          Softshrink, Softsign, Tanhshrink, Threshold)
+from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
@@ -30,6 +35,7 @@ from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
+from ..shapes import numel
 from ._util import affine, macs, n_in, n_out
 from .convention import ZERO, Convention, CountRule
 
@@ -46,6 +52,13 @@ def _conv(node: GraphNode, impl: Impl, batch: int) -> int:
 
 def _matmul(node: GraphNode, impl: Impl, batch: int) -> int:
     return macs(node, batch)
+
+
+def a_rows_times_n(node: GraphNode, impl: Impl, batch: int) -> int:
+    """aten::matmul's handle (ptflops' torch.matmul wrapper too): prod(a's shape) x b's last dim,
+    a's shape as torch.matmul receives it (no expansion: a broadcast first operand counts once)."""
+    a, b = node.input_shapes
+    return batch * numel(a) * (b[-1] if len(b) > 1 else 1)
 
 
 def _batchnorm(node: GraphNode, impl: Impl, batch: int) -> int:
@@ -75,6 +88,11 @@ RULES: dict[type, CountRule] = {
                      Softmax, Identity, LRN, MaxPool, AvgPool, AdaptiveMaxPool, Flatten, Dropout, Chunk,
                      ChannelShuffle, PixelShuffle, PixelUnshuffle, Pad, CenterCrop, LayerScale, StochasticDepth,
                      Add, Mul, ConcatMerge, Opaque, Reshape), ZERO),
+    Matmul: a_rows_times_n,
+    # no handle: aten::scaled_dot_product_attention, prelu, glu, elu, softplus and the other activations
+    **dict.fromkeys((Attention, SplitHeads, MergeHeads, ELU, SELU, CELU, GLU, Softplus, Softsign,
+                     Softshrink, Hardshrink, Tanhshrink, Threshold, LogSigmoid, PReLU, RReLU, Softmin, LogSoftmax),
+                     ZERO),
     Shared: ZERO,  # a shared call counts 0 here (unlike flopcounter, which counts its layer's MACs)
     Input: ZERO,  # a net's further inputs: arguments of forward, no op runs
 }

@@ -33,6 +33,9 @@ from typing import TYPE_CHECKING, Callable
 
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
+from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftmax, PReLU, RReLU, Softmin, Softplus,
+                          Softshrink, Softsign, Tanhshrink, Threshold)
+from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
@@ -163,6 +166,12 @@ DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
     Add: "cnncost.AddModule", Mul: "cnncost.MulModule", ConcatMerge: "cnncost.ConcatModule",
     Chunk: "cnncost.Chunk", ChannelShuffle: "cnncost.ChannelShuffle", LayerScale: "cnncost.LayerScale",
     StochasticDepth: "cnncost.StochasticDepth", CenterCrop: "cnncost.CenterCrop",
+    ELU: "nn.ELU", SELU: "nn.SELU", CELU: "nn.CELU", GLU: "nn.GLU", Softplus: "nn.Softplus", Softsign: "nn.Softsign",
+    Softshrink: "nn.Softshrink", Hardshrink: "nn.Hardshrink", Tanhshrink: "nn.Tanhshrink", Threshold: "nn.Threshold",
+    LogSigmoid: "nn.LogSigmoid", PReLU: "nn.PReLU", RReLU: "nn.RReLU", Softmin: "nn.Softmin",
+    LogSoftmax: "nn.LogSoftmax",
+    Matmul: "cnncost.Matmul", Attention: "cnncost.Attention", SplitHeads: "cnncost.SplitHeads",
+    MergeHeads: "cnncost.MergeHeads",
     # cnncost's own modules no counter formula knows
     Opaque: "cnncost.Opaque", Shared: "cnncost.Shared", Reshape: "cnncost.Reshape",
     # a net's further inputs: arguments of forward, which no counter sees

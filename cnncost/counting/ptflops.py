@@ -24,6 +24,10 @@ calls `F.relu` itself (torchvision's GoogLeNet and Inception-v3) is counted once
 | nn.Upsample | |y| + the F.interpolate wrapper (|y| for a size, |x| x scale^rank for a factor) |
 | F.interpolate | as the wrapper above |
 | nn.LocalResponseNorm | 3 |x| + the channel-padded square (Tensor.mul x2, Tensor.add and F.avg_pool3d inside F.local_response_norm are patched) |
+| cnncost's matmul (torch.matmul inside) | prod(a's shape) x b's last dim (the wrapper's formula) |
+| nn.PReLU, nn.ELU | 2 |y| (hook + patched F.prelu / F.elu) |
+| F.scaled_dot_product_attention, nn.SELU, CELU, GLU, Softplus, Softsign, Softshrink, Hardshrink, Tanhshrink, Threshold, LogSigmoid, RReLU, Softmin, LogSoftmax | 0 (no hook, no wrapper) |
+| nn.MultiheadAttention (not a node: cnncost lowers it) | its own hook: projections + q scaling + per head L S (E_h + 1 + E_h) + out projection; not reproduced |
 | anything else (Hardswish, Hardsigmoid, Sigmoid, Tanh, Mish, Dropout, timm's BatchNormAct2d, LayerNorm2d, `+`, `*`, `cat`, `x.mean()`) | 0 |
 
 ptflops reports per image: it divides the hooks' sum by the batch (never the patched functions'
@@ -40,6 +44,7 @@ from math import prod
 from ..shapes import spatial
 from ._util import affine, family, has_bias, macs, n_in, n_out, x_of
 from .convention import Convention, CountRule
+from .fvcore import a_rows_times_n
 from .impl import DEFAULT
 
 if TYPE_CHECKING:
@@ -60,6 +65,8 @@ CALLS = {"ReLU": "relu", "GELU": "gelu", "SiLU": "silu", "ELU": "elu", "PReLU": 
 
 def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
     """ptflops' module hook and patched functions for what runs the node; 0 for the rest."""
+    if impl.cls == "cnncost.Matmul":  # no hook; the torch.matmul wrapper inside
+        return a_rows_times_n(node, impl, batch)
     if impl.kind == "module":
         hook = _hook(node, impl, batch) if impl.cls.startswith("nn.") else 0
         function = CALLS.get(impl.name) if impl.cls.startswith("nn.") else None

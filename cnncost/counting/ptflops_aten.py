@@ -13,7 +13,8 @@ from ..layers.imported import Shared
 from ..layers.linear import Linear
 from ._util import has_bias, macs, n_out
 from .convention import ZERO, Convention, CountRule
-from .flopcounter import NO_FORMULA
+from ..layers.attention import Attention, Matmul
+from .flopcounter import NO_FORMULA, sdpa_fused
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
@@ -25,6 +26,18 @@ def _matmul(node: GraphNode, impl: Impl, batch: int) -> int:
     return macs(node, batch) + (n_out(node, batch) if has_bias(node) else 0)
 
 
+def _bmm(node: GraphNode, impl: Impl, batch: int) -> int:
+    """aten.bmm / mm of torch.matmul: MACs (the broadcast operand expanded first)."""
+    return macs(node, batch)
+
+
+def _sdpa(node: GraphNode, impl: Impl, batch: int) -> int:
+    """The math path's bmm's: MACs; the fused CPU kernel dispatches nothing it counts. ptflops
+    runs with gradients on, so a mask computed from parameters needs one, which sends PyTorch down
+    the math path (measured: a mask from a linear layer)."""
+    return macs(node, batch) if len(node.input_shapes) == 4 or not sdpa_fused(node) else 0
+
+
 def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -> int:
     return node.params if trainable else 0
 
@@ -33,6 +46,7 @@ def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -
 # too; a shared call counts 0).
 RULES: dict[type, CountRule] = {**dict.fromkeys((Conv, ConvTranspose, Linear), _matmul),
                                 **dict.fromkeys(NO_FORMULA + (Shared,), ZERO)}
+RULES.update({Matmul: _bmm, Attention: _sdpa})
 
 PTFLOPS_ATEN = Convention(
     "ptflops-aten", "ptflops MACs (aten: conv/matmul MACs + bias adds)", __doc__, RULES, f"{__name__}.RULES",

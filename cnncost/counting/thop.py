@@ -12,10 +12,11 @@ to a float64 total (exact for these sizes). Per node (|x| input, |y| output elem
 | nn.BatchNorm1d/2d/3d, nn.InstanceNorm1d/2d/3d, nn.LayerNorm | count_normalization | 2 |x|, x 2 with affine (4 |x|) |
 | nn.AvgPool1d/2d/3d | count_avgpool | |y| |
 | nn.AdaptiveAvgPool1d/2d/3d | count_adap_avgpool | int((prod(in size / out size) + 1) x |y|), in float64 |
-| nn.Softmax | count_softmax | positions x (3 x C - 1) |
+| nn.Softmax | count_softmax | positions x (3 x C - 1), C the size along its dim |
+| nn.PReLU | count_prelu | |x| |
 | nn.Upsample | count_upsample | |y| nearest, 5 |y| linear, 11 |y| bilinear, 0 trilinear (thop 0.1.1 warns "not implemented yet") |
 | nn.ReLU, ReLU6, LeakyReLU, MaxPool1d/2d/3d, AdaptiveMaxPool1d/2d/3d, Dropout, ZeroPad2d, PixelShuffle | zero_ops | 0 |
-| anything else (GroupNorm, SiLU, GELU, Sigmoid, Hardswish, LayerNorm2d, BatchNormAct2d, ZeroPad1d/3d, the reflection and replication pads, F.*, +, cat) | none | 0 |
+| anything else (GroupNorm, SiLU, GELU, Sigmoid, Hardswish, ELU and the other activations, matmul and attention modules, nn.MultiheadAttention, LayerNorm2d, BatchNormAct2d, ZeroPad1d/3d, the reflection and replication pads, F.*, +, cat) | none | 0 |
 
 Parameters: thop sums `m.parameters()` only over registered modules that ran (a forward hook sets
 them), so it leaves out the parameters of unregistered modules (GroupNorm, torchvision's
@@ -48,6 +49,12 @@ def registered(impl: Impl | None) -> bool:
     return impl is not None and impl.kind == "module" and impl.cls.startswith("nn.") and impl.name in REGISTERED
 
 
+def in_features(node: GraphNode) -> int:
+    """A linear layer's last dim; a channels-last linear standing for a 1x1 conv: the channels."""
+    x = x_of(node)
+    return x[-1] if node.type == "linear" else x[0]
+
+
 def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
     """thop's hook for the module that runs the node; 0 for a module it has no hook for."""
     if not registered(impl):
@@ -58,7 +65,7 @@ def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
         c_in = x_of(node)[0]
         return n_out(node, batch) * (c_in // node.layer.groups) * kernel_area(node)
     if name == "Linear":
-        return x_of(node)[0] * n_out(node, batch)  # in_features (a channels-last linear: the channels)
+        return in_features(node) * n_out(node, batch)
     if stem in ("BatchNorm", "InstanceNorm") or name == "LayerNorm":
         return 2 * n_in(node, batch) * (2 if affine(node) else 1)
     if stem == "AvgPool":
@@ -70,7 +77,7 @@ def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
             kernel *= float(size_in) / float(size_out)  # torch.prod of a float64 ratio tensor
         return int((kernel + 1) * n_out(node, batch))
     if name == "Softmax":
-        c = x_of(node)[0]
+        c = x_of(node)[node.layer.dim]
         return (n_in(node, batch) // c) * (3 * c - 1)
     if name == "PReLU":
         return n_in(node, batch)

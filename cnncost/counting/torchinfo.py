@@ -7,7 +7,7 @@ named `weight` or `bias`, one multiply-add per parameter and output position:
 |---|---|
 | a class whose name contains "Conv" (Conv2d, ConvTranspose2d) | (weight + bias elements) x batch x H_out x W_out: MACs + bias adds for a conv; for a transposed conv C_in x C_out/groups x kh x kw on the *output's* positions |
 | any other leaf with weight/bias (Linear, BatchNorm2d, LayerNorm, LayerNorm2d, GroupNorm) | batch x (weight + bias elements): MACs + bias for a flat linear; 2C per sample for a norm; a linear on a channels-last map (ConvNeXt) counts its parameters once per sample, not once per position |
-| modules with children (timm's BatchNormAct2d), parameters of a parent (ConvNeXt's layer scale), functions, operators | 0 |
+| modules with children (timm's BatchNormAct2d, nn.MultiheadAttention), parameters of a parent (ConvNeXt's layer scale), functions, operators, matmul and attention | 0 |
 
 Its other figures (`sizes`): "Input size (MB)" is `sys.getsizeof(x.untyped_storage())`, the
 input's bytes plus 64 bytes of Python object (CPython 3.11, torch 2.14); "Forward/backward pass

@@ -17,7 +17,7 @@ quirk), a pair multiplies out.
 | AvgPool1d/2d/3d | m x (k - 1 + r): k + 1 in 2-D | the same |
 | AdaptiveAvgPool1d/2d/3d / AdaptiveMaxPool1d/2d/3d | m x (prod(kernel) - 1 + r) / m x (prod(kernel) - 1); kernel per side = in // out if it divides, else in % out + 1 | the same |
 | Dropout (p > 0, counted even in eval) | n | 0 |
-| anything else (GELU, SiLU, Hardswish, Hardsigmoid, timm's Sigmoid, Softmax, GroupNorm, InstanceNorm, Upsample, pads, Identity, Flatten, functions, operators) | 0 | 0 |
+| anything else (GELU, SiLU, Hardswish, Hardsigmoid, timm's Sigmoid, Softmax and the activations added since, GroupNorm, InstanceNorm, Upsample, pads, Identity, Flatten, matmul, attention, functions, operators) | 0 | 0 |
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from ._util import family, has_bias, kernel_area, n_in, n_out, x_of
 from .convention import Convention, CountRule
 from .impl import DEFAULT
+from .thop import in_features
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
@@ -61,7 +62,7 @@ def _count(node: GraphNode, impl: Impl, batch: int, macs: bool) -> int:
     stem, rank = family(base)
     n, m = n_in(node, batch), n_out(node, batch)
     if base == "Linear":
-        width = x_of(node)[0]  # in_features (a channels-last linear: the channels)
+        width = in_features(node)
         return width * m if macs else m * (2 * width - 1 + has_bias(node))
     if stem in ("Conv", "ConvTranspose") and rank:
         terms = kernel_area(node) * (x_of(node)[0] // layer.groups)
@@ -76,7 +77,7 @@ def _count(node: GraphNode, impl: Impl, batch: int, macs: bool) -> int:
         if macs:
             return 0
         shape = x_of(node)
-        normalized = shape[0] if getattr(layer, "over", "channels") == "channels" else prod(shape)
+        normalized = prod(layer.normalized(shape))
         weighted = 2 if layer.elementwise_affine else 0
         return 6 * n + 2 * (n // normalized) + weighted * n
     if base in ACTIVATIONS:

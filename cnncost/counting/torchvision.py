@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .convention import ZERO, Convention, CountRule
+from ..layers.attention import Attention, Matmul
 from .flopcounter import GEMM_TYPES, NO_FORMULA
 
 if TYPE_CHECKING:
@@ -24,6 +25,9 @@ def engine_macs(node: GraphNode, impl: Impl, batch: int) -> int:
 
 # FlopCounterMode's split: the engine's MACs of convs and linears (and of a shared call), 0 elsewhere.
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, engine_macs), **dict.fromkeys(NO_FORMULA, ZERO)}
+# matmul and attention as the default convention counts them (vit_b_16's published 17.564 GFLOPS =
+# conv + linear 16.848 G + attention 0.715 G, torchvision 0.29.1 weights meta)
+RULES.update({Matmul: engine_macs, Attention: engine_macs})
 
 TORCHVISION = Convention(
     "torchvision", "MACs (torchvision prints them /1e9 as 'GFLOPS')", __doc__, RULES, f"{__name__}.RULES",

@@ -1,8 +1,9 @@
 """Backward and training FLOPs per node, analytically, in FlopCounterMode's unit (2 per MAC).
 
-A training step runs the forward pass (2 x MACs of conv, transposed conv and linear; every node,
-auxiliary classifiers included: they run in training mode), then the backward pass. For each conv,
-transposed conv and linear layer the backward computes, at 2 FLOPs per multiply-accumulate:
+A training step runs the forward pass (2 x MACs of conv, transposed conv, linear, matmul and
+attention; every node, auxiliary classifiers included: they run in training mode), then the
+backward pass. For each conv, transposed conv and linear layer the backward computes, at 2 FLOPs
+per multiply-accumulate:
 
 - the input gradient (a transposed convolution of the output gradient with the weight; for a
   linear layer `grad_out @ W`): exactly the forward's MACs, and only if the layer's input needs a
@@ -10,6 +11,12 @@ transposed conv and linear layer the backward computes, at 2 FLOPs per multiply-
   image) needs none; neither does the input of a layer behind frozen layers only;
 - the weight gradient (a convolution of the input with the output gradient; `x^T @ grad_out`):
   the forward's MACs again, if the layer's own parameters are trainable (not frozen).
+
+A matmul of two activations computes the gradient of each operand that needs one (its forward's
+MACs each); attention, when q, k or v needs a gradient, twice its forward MACs (the weights' and
+v's gradients, then q's and k's: the composite math path's bmm backward, as FlopCounterMode counts
+it; exact when all or none of q, k, v need gradients). Under `convention="flopcounter"` an
+attention on PyTorch's fused CPU kernel counts 0, forward and backward (no formula for it).
 
 Bias gradients (a sum), norms, activations, pooling and merges cost 0 in this unit, as in the
 forward pass. So an ungrouped layer in the middle of a trainable net costs 2 + 2 + 2 = 6 x its MACs
@@ -29,12 +36,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
-    from ..graph import Graph
+    from ..graph import Graph, GraphNode
 
 CONVENTIONS = ("exact", "flopcounter")
 TRAINING_CONVENTION = ("training_flops = forward + backward FLOPs of one step (2 per MAC of conv, transposed "
-                       "conv and linear; backward: input gradient unless nothing before the layer is trainable, "
-                       "weight gradient unless frozen; exact for grouped convs; auxiliary heads included)")
+                       "conv, linear, matmul and attention; backward: input gradient unless nothing before the layer "
+                       "is trainable, weight gradient unless frozen, a matmul's gradient per operand that needs one, "
+                       "attention's 2 x its MACs; exact for grouped convs; auxiliary heads included)")
 
 
 @dataclass(frozen=True)
@@ -127,9 +135,21 @@ def gradients(graph: Graph, frozen: tuple[bool, ...]) -> tuple[tuple[bool, bool]
     for i, node in enumerate(graph.nodes):
         if not node.layer or not node.layer.matmul_like:
             out.append((False, False))
+        elif node.layer.arity is None:  # a product of activations: no weights
+            out.append((_operand_grads(node, grad), False))
         else:
             out.append((any(grad[j] for j in node.inputs), not frozen[i]))
     return tuple(out)
+
+
+def _operand_grads(node, grad: list[bool]) -> int:
+    """Gradients a matmul or attention computes, in units of its forward MACs: a matmul one per
+    operand that needs one; attention two when any of q, k, v needs one (the weights' and v's
+    gradients, then q's and k's: twice the forward products, as the composite math path's bmm's
+    backward counts them in FlopCounterMode)."""
+    if node.type == "attention":
+        return 2 if any(grad[j] for j in node.inputs[:3]) else 0
+    return sum(1 for j in node.inputs[:2] if grad[j])
 
 
 def backward_per_mac(graph: Graph, frozen: tuple[bool, ...]) -> tuple[int, ...]:
@@ -148,16 +168,25 @@ def training(graph: Graph, batch: int = 1, frozen: Iterable[str] | tuple[bool, .
     return _training(graph, batch, frozen, convention)
 
 
+def sdpa_fused(node: GraphNode, fused_ranks: tuple[int, ...] = (2, 3)) -> bool:
+    """Whether PyTorch's CPU dispatch runs scaled_dot_product_attention's fused kernel in an
+    eval forward, where FlopCounterMode has no formula (it counts the composite math path's bmm's,
+    2 x MACs): q, k, v of per-sample rank 3 (torch 2.14.1 also 2) and one head size for all three
+    (measured: torch 2.14.1 and 2.13 CPU, eval, no_grad)."""
+    q, k, v = node.input_shapes[:3]
+    return len(q) in fused_ranks and q[-1] == v[-1]
+
+
 def _training(graph: Graph, batch: int, frozen: tuple[bool, ...], convention: str) -> Training:
     n = len(graph.nodes)
     forward, input_grad, weight_grad = [0] * n, [0] * n, [0] * n
     grouped = convention == "flopcounter"
     for i, (node, (inputs, weights)) in enumerate(zip(graph.nodes, gradients(graph, frozen))):
-        if not node.macs or not node.layer.matmul_like:
+        if not node.macs or not node.layer.matmul_like or (grouped and node.type == "attention" and sdpa_fused(node)):
             continue
         flops = forward[i] = 2 * batch * node.macs
         if inputs:
-            input_grad[i] = flops
+            input_grad[i] = flops * inputs
         if weights:
             weight_grad[i] = flops * node.layer.groups if grouped and node.type != "linear" else flops
     backward = tuple(a + b for a, b in zip(input_grad, weight_grad))

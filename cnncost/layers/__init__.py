@@ -2,6 +2,9 @@
 from .base import LAYER_TYPES, Block, Layer, Merge, Node, Ref, Visit, register
 from .act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid, SiLU,
                   Softmax, Tanh)
+from .act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftmax, PReLU, RReLU, Softmin, Softplus,
+                  Softshrink, Softsign, Tanhshrink, Threshold)
+from .attention import Attention, Matmul, MergeHeads, MultiheadAttention, SplitHeads
 from .blocks import Concat, Gate, Repeat, Residual, Sequential, Side, SqueezeExcite
 from .conv import Conv, ConvTranspose
 from .imported import Opaque, Reshape, Shared
@@ -23,4 +26,7 @@ __all__ = [
     "Chunk", "ChannelShuffle", "LayerScale", "StochasticDepth", "Upsample", "ConvTranspose", "PixelShuffle",
     "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool", "Opaque", "Shared", "Reshape",
     "Input",
+    "CELU", "ELU", "GLU", "SELU", "Hardshrink", "LogSigmoid", "LogSoftmax", "PReLU",
+    "RReLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold", "Attention", "Matmul",
+    "MergeHeads", "MultiheadAttention", "SplitHeads",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..shapes import Shape
+from ..shapes import Shape, same_sizes, shape_text
 from .base import Layer, register
 
 
@@ -128,13 +128,32 @@ class Mish(InplaceActivation):
     inplace: bool = False
 
 
-@register("softmax")
+def normalised_dim(layer: Layer, dim: int, x: Shape) -> int:
+    """A per-sample dim (negative counts from the end) as an index into `x`; out of range refused."""
+    layer.require(-len(x) <= dim < len(x), f"dim {dim} is out of range for shape {shape_text(x)}", x)
+    return dim % len(x)
+
+
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
-class Softmax(Activation):
-    """exp(x) / sum over channels of exp(x), at each position (`nn.Softmax(dim=1)`); a new tensor."""
+class DimActivation(Activation):
+    """An activation along one per-sample dim (softmax and its kin): dim 0 is the first dim after
+    the batch (a map's channels), negative dims count from the end."""
+
+    dim: int = 0
+
+    def out_shape(self, x: Shape) -> Shape:
+        normalised_dim(self, self.dim, x)
+        return x
 
     def describe(self) -> str:
-        return "over channels"
+        return "over channels" if self.dim == 0 else f"dim {self.dim}"
+
+
+@register("softmax")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class Softmax(DimActivation):
+    """exp(x) / sum of exp(x) along `dim` (default 0: over channels at each position,
+    `nn.Softmax(dim=1)`); a new tensor."""
 
 
 @register("identity")
@@ -144,3 +163,149 @@ class Identity(Activation):
 
     def creates_tensor(self) -> bool:
         return False
+
+
+# --- the rest of torch.nn's activations (defaults as torch.nn's; in place where torch.nn offers it) ---
+
+@register("elu")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class ELU(InplaceActivation):
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+
+    alpha: float = 1.0
+    inplace: bool = False
+
+
+@register("selu")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class SELU(InplaceActivation):
+    """scale * elu(x, alpha) with SELU's fixed constants."""
+
+    inplace: bool = False
+
+
+@register("celu")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class CELU(InplaceActivation):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+
+    alpha: float = 1.0
+    inplace: bool = False
+
+    def validate(self) -> None:
+        self.require(self.alpha != 0, "alpha must not be 0")
+
+
+@register("glu")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class GLU(DimActivation):
+    """a * sigmoid(b), a and b the two halves of x along `dim` (default -1, as nn.GLU): that dim halves."""
+
+    dim: int = -1
+
+    def out_shape(self, x: Shape) -> Shape:
+        d = normalised_dim(self, self.dim, x)
+        self.require(x[d] % 2 == 0, f"dim {self.dim} has odd size {x[d]}: GLU halves it", x)
+        return x[:d] + (x[d] // 2,) + x[d + 1:]
+
+
+@register("softplus")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class Softplus(Activation):
+    """log(1 + exp(beta x)) / beta (x itself above `threshold`)."""
+
+    beta: float = 1.0
+    threshold: float = 20.0
+
+
+@register("softsign")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class Softsign(Activation):
+    """x / (1 + |x|)."""
+
+
+@register("softshrink")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class Softshrink(Activation):
+    """x - lambd, x + lambd or 0 as x is above lambd, below -lambd or between."""
+
+    lambd: float = 0.5
+
+    def validate(self) -> None:
+        self.require(self.lambd >= 0, f"lambd must be >= 0, got {self.lambd}")
+
+
+@register("hardshrink")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class Hardshrink(Activation):
+    """x where |x| > lambd, else 0."""
+
+    lambd: float = 0.5
+
+
+@register("tanhshrink")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class Tanhshrink(Activation):
+    """x - tanh(x)."""
+
+
+@register("threshold")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class Threshold(InplaceActivation):
+    """x where x > threshold, else value."""
+
+    threshold: float
+    value: float
+    inplace: bool = False
+
+
+@register("log_sigmoid")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class LogSigmoid(Activation):
+    """log(1 / (1 + exp(-x)))."""
+
+
+@register("prelu")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class PReLU(Activation):
+    """x if x > 0 else a * x, a learnable: one slope (`num_parameters: 1`) or one per channel
+    (dim 0 per sample, as nn.PReLU(C) reads dim 1 of the batch). params = num_parameters."""
+
+    num_parameters: int = 1
+    init: float = 0.25
+
+    def validate(self) -> None:
+        self.require_positive(num_parameters=self.num_parameters)
+
+    def out_shape(self, x: Shape) -> Shape:
+        self.require(self.num_parameters == 1 or same_sizes(self.num_parameters, x[0]),
+                     f"num_parameters {self.num_parameters} must be 1 or the channels ({x[0]})", x)
+        return x
+
+    def params(self, x: Shape) -> int:
+        return self.num_parameters
+
+
+@register("rrelu")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class RReLU(InplaceActivation):
+    """x if x > 0 else a * x, a drawn uniformly from [lower, upper] while training."""
+
+    lower: float = 1.0 / 8
+    upper: float = 1.0 / 3
+    inplace: bool = False
+
+    def validate(self) -> None:
+        self.require(self.lower <= self.upper, f"lower must be <= upper, got {self.lower} and {self.upper}")
+
+
+@register("softmin")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class Softmin(DimActivation):
+    """softmax(-x) along `dim`."""
+
+
+@register("log_softmax")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class LogSoftmax(DimActivation):
+    """log(softmax(x)) along `dim`."""

@@ -46,7 +46,8 @@ class Dropout(Layer):
 @register("linear")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Linear(Layer):
-    """Fully connected layer on a flat vector. params = in*out (+out); MACs = in*out."""
+    """Fully connected layer on the last dim (`nn.Linear`): a flat vector, or tokens (..., L, D)
+    -> (..., L, out). params = in*out (+out); MACs = in*out per position (every leading element)."""
 
     matmul_like = True
 
@@ -57,12 +58,10 @@ class Linear(Layer):
         self.require_positive(out=self.out)
 
     def out_shape(self, x: Shape) -> Shape:
-        if len(x) != 1:
-            self.fail("needs a flat vector; put a flatten layer before it", x)
-        return (self.out,)
+        return x[:-1] + (self.out,)
 
     def params(self, x: Shape) -> int:
-        return x[0] * self.out + (self.out if self.bias else 0)
+        return x[-1] * self.out + (self.out if self.bias else 0)
 
     def macs(self, x: Shape, y: Shape) -> int:
-        return x[0] * self.out
+        return numel(x) * self.out

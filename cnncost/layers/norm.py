@@ -62,26 +62,44 @@ class LRN(Layer):
 class LayerNorm(Layer):
     """Layer norm. `over: channels` normalises the C values at each position of a CxHxW map
     (ConvNeXt's LayerNorm2d: permute to NHWC, `F.layer_norm` over C, permute back); `over: chw`
-    normalises each sample's whole C x H x W (`nn.LayerNorm([C, H, W])`, any shape).
-    params = 2C (channels) or 2·C·H·W (chw) with `elementwise_affine`, else 0."""
+    normalises each sample's whole C x H x W (`nn.LayerNorm([C, H, W])`, any shape); `over: last`
+    normalises the last `dims` dims of any shape (`nn.LayerNorm(x.shape[-dims:])`: tokens).
+    params = 2 x the normalised shape's elements with `elementwise_affine`, else 0."""
 
     tabulated = False
-    over: Literal["channels", "chw"] = "channels"
+    over: Literal["channels", "chw", "last"] = "channels"
+    dims: int = 1
     eps: float = 1e-5
     elementwise_affine: bool = True
+
+    def validate(self) -> None:
+        self.require_positive(dims=self.dims)
+        self.require(self.dims == 1 or self.over == "last", "dims applies to over: last only")
 
     def out_shape(self, x: Shape) -> Shape:
         if self.over == "channels":
             self.expect_map(x)
+        if self.over == "last":
+            self.require(self.dims <= len(x), f"dims {self.dims} exceeds the rank of {'x'.join(map(str, x))}", x)
         return x
 
     def normalized(self, x: Shape) -> Shape:
+        if self.over == "last":
+            return x[len(x) - self.dims:]
         return x[:1] if self.over == "channels" else x
+
+    def groups(self, x: Shape) -> int:
+        """Normalised groups per sample (a mean and an rstd each)."""
+        if self.over == "channels":
+            return numel(x[1:])
+        return numel(x[:len(x) - self.dims]) if self.over == "last" else 1
 
     def params(self, x: Shape) -> int:
         return 2 * numel(self.normalized(x)) if self.elementwise_affine else 0
 
     def describe(self) -> str:
+        if self.over == "last":
+            return "over the last dim" if self.dims == 1 else f"over the last {self.dims} dims"
         return f"over {self.over}"
 
 

@@ -13,6 +13,9 @@ from typing import Any, Callable
 
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
+from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftmax, PReLU, RReLU, Softmin, Softplus,
+                          Softshrink, Softsign, Tanhshrink, Threshold)
+from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose
@@ -177,7 +180,7 @@ def _layer_norm(layer: LayerNorm, x: Tensor, xs: Shape, y: Shape, b: StepBuilder
     under autocast, else the input's dtype. Output new, in the input's dtype (CUDA autocast:
     fp32, see `fp32_on_cuda`)."""
     x = fp32_on_cuda(x, b)
-    groups = xs[1] * xs[2] if layer.over == "channels" else 1
+    groups = layer.groups(xs)
     b.save(x, b.new(2 * groups, stat_dtype(x, b, layer.elementwise_affine)))
     return b.like(x)
 
@@ -368,6 +371,138 @@ def _input(layer: Any, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b:
     return b.given(numel(y))
 
 
+# --- the rest of torch.nn's activations (measured, torch 2.13 CPU, fp32 and bf16 autocast: every
+# one saves in its input's dtype; ELU, SELU and CELU as leaky_relu; threshold as relu6) ---
+
+def _glu(layer: GLU, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Its input (the output is half of it along dim)."""
+    b.save(x)
+    return b.like(x, y)
+
+
+def _input_and_new(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Its input and one intermediate of its size: softsign's 1 + |x| (x / (1 + |x|) is
+    composite), log_sigmoid's buffer."""
+    b.save(x, b.like(x))
+    return b.like(x)
+
+
+def _new_of_input(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """One intermediate of the input's size: tanhshrink (x - tanh(x)) keeps tanh's output."""
+    b.save(b.like(x))
+    return b.like(x)
+
+
+def _rrelu(layer: RReLU, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Training: the random slopes (a noise tensor of the input's size) and the input; in place
+    the input's storage is the output's."""
+    b.save(b.like(x), x)
+    return x if layer.inplace else b.like(x)
+
+
+def _prelu(layer: PReLU, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """Its input and the slope; under autocast a low copy of the slope (a parameter cast)."""
+    b.save(x)
+    if b.precision.autocast and x.dtype != b.precision.param_dtype:
+        b.cast_params(layer.num_parameters, 0)
+    return b.like(x)
+
+
+# --- products of activations ---
+
+def _bmm_operand(t: Tensor, shape: Shape, lead: Shape, full_rank: int, b: StepBuilder) -> Tensor:
+    """What torch.matmul hands bmm for one operand: the tensor itself, or a copy where it must
+    broadcast its leading dims (expand + reshape) or reshape a non-contiguous view to 3-D."""
+    rows_cols = numel(shape[-2:]) if len(shape) > 1 else shape[0]
+    if numel(shape[:-2]) != numel(lead):
+        return b.new(numel(lead) * rows_cols, t.dtype)
+    if full_rank > 3 and not t.contiguous:
+        return b.like(t)
+    return t
+
+
+def _matmul(layer: Matmul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
+    """torch.matmul -> bmm: each operand (cast to the low dtype under autocast; a copy where it
+    broadcasts or is a view that reshapes by copying) is saved for the other's gradient."""
+    low = b.precision.matmul_dtype
+    a, m = (b.cast(t, low) for t in xs)
+    sa, sm = shapes
+    lead = y[:-2] if len(sa) > 1 and len(sm) > 1 else y[:-1]
+    full_rank = 1 + max(len(sa), len(sm), 2)
+    a = _bmm_operand(a, sa, lead, full_rank, b)
+    m = _bmm_operand(m, sm, lead, full_rank, b)
+    if xs[1].requires_grad:
+        b.save(a)
+    if xs[0].requires_grad:
+        b.save(m)
+    return b.new(numel(y), low)
+
+
+def sdpa_fused(layer: Attention, shapes: tuple[Shape, ...], mask_grad: bool) -> bool:
+    """Whether PyTorch 2.13's CPU dispatch runs the fused (flash) kernel: q, k, v of rank 4 with
+    the batch, one head size for all three, no dropout, no mask that needs a gradient
+    (measured; everything else runs the composite math path)."""
+    q, k, v = shapes[:3]
+    return len(q) == 3 and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
+
+
+def _reshape_copies(v: Tensor, shape: Shape) -> bool:
+    """Whether the math path's copy of v (its leading dims merged) is a new tensor (measured,
+    torch 2.13 CPU): a contiguous v of per-sample rank 4 or more is copied; a view with more than
+    one head (a split of a packed projection) cannot merge its heads with the batch and is copied;
+    one head, or rank 3 or less, is seen in place."""
+    if v.contiguous:
+        return len(shape) > 3
+    return len(shape) >= 3 and shape[-3] > 1
+
+
+def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
+    """scaled_dot_product_attention (autocast runs it in the low dtype). Fused: q, k and v, the
+    output and a log-sum-exp per query row (fp32), plus a copy of the mask (the mask's elements,
+    in the op's dtype). Math path: q and k scaled (new), the attention weights (L x S per
+    query row group), v (a copy when it is cast or reshaped), and with dropout its mask and the
+    dropped weights; on CPU a low-precision run upcasts to fp32 first. Output new, low. Measured
+    on CPU (torch 2.13); CUDA picks among flash, memory-efficient and math kernels by other rules,
+    not measured yet: the CPU rule stands in."""
+    low = b.precision.matmul_dtype
+    q, k, v = (b.cast(t, low) for t in xs[:3])
+    sq, sk, sv = shapes[:3]
+    mask = xs[3] if len(xs) == 4 else None
+    rows = numel(sq[:-1])
+    scores = rows * sk[-2]
+    if sdpa_fused(layer, shapes, mask is not None and mask.requires_grad):
+        out = b.new(numel(y), low)
+        out.strides = (sq[-1], sq[-3] * sq[-1], 1)  # laid out (L, heads, E): merging heads is a view
+        saved = [q, k, v, out, b.new(rows, "fp32")]
+        if mask is not None:
+            saved.append(b.new(numel(shapes[3]), low))
+        b.save(*saved)
+        return out
+    work = "fp32" if low in ("bf16", "fp16") else low
+    if work != v.dtype or _reshape_copies(v, sv):
+        v = b.new(numel(sv), work)
+    saved = [b.new(rows * sq[-1], work)]  # q x sqrt(scale), for k's gradient
+    if q.requires_grad:
+        saved.append(b.new(numel(sk), work))  # k^T x sqrt(scale), for q's gradient
+    saved += [b.new(scores, work), v]
+    if layer.dropout:
+        saved += [b.new(scores, work), b.new(scores, work)]
+    b.save(*saved)
+    return b.new(numel(y), low)
+
+
+def _merge_heads(layer: MergeHeads, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """A copy; a view of the fused attention kernel's output, already laid out (L, heads, E)."""
+    if x.strides == (xs[-1], xs[-3] * xs[-1], 1) and len(xs) == 3:
+        return x.view(None, "contiguous")
+    return b.like(x, y)
+
+
+def _split_heads(layer: SplitHeads, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """A view of part of its input: the same storage, nothing saved."""
+    return b.view(x, y, "strided")
+
+
 RULES: dict[type, MemoryRule] = {
     Conv: _conv, ConvTranspose: _conv_transpose, Linear: _linear,
     # activations
@@ -375,6 +510,10 @@ RULES: dict[type, MemoryRule] = {
     ReLU6: _save_input, SiLU: _save_input, Hardswish: _save_input, Hardsigmoid: _save_input,
     Hardtanh: _save_input, Mish: _save_input,
     Sigmoid: _save_new_output, Tanh: _save_new_output, Softmax: _softmax, GELU: _gelu, Identity: _itself,
+    ELU: _leaky_relu, SELU: _leaky_relu, CELU: _leaky_relu, Threshold: _save_input, RReLU: _rrelu, GLU: _glu,
+    Softplus: _gelu, Softshrink: _gelu, Hardshrink: _gelu, Softsign: _input_and_new, LogSigmoid: _input_and_new,
+    Tanhshrink: _new_of_input, PReLU: _prelu, Softmin: _save_new_output, LogSoftmax: _save_new_output,
+    Matmul: _matmul, Attention: _attention, SplitHeads: _split_heads, MergeHeads: _merge_heads,
     # norms
     BatchNorm: _batchnorm, LRN: _lrn, LayerNorm: _layer_norm, GroupNorm: _group_norm, InstanceNorm: _instance_norm,
     # pools

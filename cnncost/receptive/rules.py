@@ -10,6 +10,9 @@ from ..errors import CnnCostError
 from ..graph import GraphNode
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
+from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftmax, PReLU, RReLU, Softmin, Softplus,
+                          Softshrink, Softsign, Tanhshrink, Threshold)
+from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose, padding_pairs
@@ -208,6 +211,22 @@ def _opaque(layer: Opaque, node: GraphNode, ins: list[Field]) -> Field:
     return Field(classes([p for f in ins for p in f.paths], whole_map=True), ins[0].image, span, note)
 
 
+def _mixes(layer: Any, node: GraphNode, ins: list[Field]) -> Field:
+    """Matmul and attention mix every position of their operands: the field is all they reach."""
+    span = hull([f.reach(shape) for f, shape in zip(ins, node.input_shapes)])
+    note = next((f.note for f in ins if f.note), "") or f"{node.path} ({node.type}) mixes every position of its inputs"
+    return Field(classes([p for f in ins for p in f.paths], whole_map=True), ins[0].image, span, note)
+
+
+def _along_dim(layer: Any, node: GraphNode, ins: list[Field]) -> Field:
+    """Softmax-like ops and GLU: element-wise in H and W along the channels (dim 0); along a
+    spatial dim of a map they mix its positions."""
+    shape = node.input_shape
+    if layer.dim % len(shape) == 0 or len(shape) != 3:
+        return ins[0]
+    return _mixes(layer, node, ins)
+
+
 def _shared(layer: Shared, node: GraphNode, ins: list[Field]) -> Field:
     """A module called again: its layer's rule."""
     inner = layer.inner
@@ -243,7 +262,11 @@ RULES: dict[type, Rule] = {
     Flatten: _flatten, Linear: _linear,
     # element-wise in H and W: activations, norms (statistics not counted), dropout, channel ops
     ReLU: _same, ReLU6: _same, LeakyReLU: _same, SiLU: _same, Hardswish: _same, Hardsigmoid: _same,
-    Hardtanh: _same, Mish: _same, Sigmoid: _same, Tanh: _same, GELU: _same, Softmax: _same, Identity: _same,
+    Hardtanh: _same, Mish: _same, Sigmoid: _same, Tanh: _same, GELU: _same, Softmax: _along_dim, Identity: _same,
+    ELU: _same, SELU: _same, CELU: _same, Softplus: _same, Softsign: _same, Softshrink: _same, Hardshrink: _same,
+    Tanhshrink: _same, Threshold: _same, LogSigmoid: _same, PReLU: _same, RReLU: _same, GLU: _along_dim,
+    Softmin: _along_dim, LogSoftmax: _along_dim,
+    Matmul: _mixes, Attention: _mixes, SplitHeads: _same, MergeHeads: _same,
     BatchNorm: _same, LRN: _same, LayerNorm: _same, GroupNorm: _same, InstanceNorm: _same,
     Dropout: _same, Chunk: _same, ChannelShuffle: _same, LayerScale: _same, StochasticDepth: _same,
     # imported graphs

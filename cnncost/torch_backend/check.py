@@ -25,7 +25,8 @@ from ..api import load
 from ..conventions import Options
 from ..errors import CnnCostError, escape, format_shape
 from ..formatting import finite_ratio, human_bytes, sci
-from ..graph import Graph, compile
+from ..counting.training import sdpa_fused
+from ..graph import Graph, GraphNode, compile
 from ..net import Net
 from ..report import build_report
 from ..shapes import Shape, numel
@@ -166,7 +167,8 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
     notes = [f"torch {torch.__version__} on {device}; " + ("mixed precision: fp32 params, autocast to "
              f"{options.dtype}" if half else f"params and activations in {options.dtype}"),
              "FLOPs: FlopCounterMode, 2 per multiply-add of conv and matmul ops only "
-             "(no bias, norm, pool, activation, LRN or merge FLOPs), the engine's convention",
+             "(no bias, norm, pool, activation, LRN or merge FLOPs), the engine's convention; an attention "
+             "that runs PyTorch's fused CPU kernel counts 0 (FlopCounterMode has no formula for it)",
              "saved bytes: ours = cnncost.memory's autograd model (--memory autograd); torch = storages "
              "saved for backward (activations, input and autocast weight copies; parameters and buffers "
              "listed apart), each storage counted once, charged to the module that saved it first; "
@@ -296,6 +298,19 @@ def _predicted_memory(net: Net, options: Options, device: str, batch: int) -> tu
     return traced.saved_by_module(batch), step_memory(traced, options.optimizer).peak(batch).at(batch)
 
 
+def counted_flops(node: GraphNode, batch: int) -> int:
+    """2 x MACs, as FlopCounterMode counts them on this PyTorch; 0 for an attention whose fused CPU
+    kernel it has no formula for (per-sample rank 3 q, k, v of one head size; torch >= 2.14 rank 2 too)."""
+    if node.type == "attention" and sdpa_fused(node, (2, 3) if _torch_at_least(2, 14) else (3,)):
+        return 0
+    return 2 * node.macs * batch
+
+
+def _torch_at_least(major: int, minor: int) -> bool:
+    numbers = torch.__version__.split("+")[0].split(".")
+    return (int(numbers[0]), int(numbers[1])) >= (major, minor)
+
+
 def _layer_rows(analysis: Graph, model: Network, batch: int, seen, flops: dict[str, int],
                 saved: SavedBytes | None, predicted: tuple[dict[str, int], int] | None) -> list[CheckRow]:
     modules = dict(model.named_modules())
@@ -313,7 +328,7 @@ def _layer_rows(analysis: Graph, model: Network, batch: int, seen, flops: dict[s
         else:
             torch_values = (seen.shapes.get(path), seen.params.get(path), seen.macs.get(path),
                             flops.get(path, 0) if module is not None else None)
-        ours = (leaf.output_shape, leaf.params, leaf.macs * batch, 2 * leaf.macs * batch)
+        ours = (leaf.output_shape, leaf.params, leaf.macs * batch, counted_flops(leaf, batch))
         rows += [CheckRow(path, kind, q, o, t, True) for q, o, t in zip(EXACT, ours, torch_values)]
         if saved is not None and predicted is not None:
             rows.append(CheckRow(path, kind, "saved_bytes", predicted[0].get(owner, 0),
@@ -333,7 +348,8 @@ def _total_rows(analysis: Graph, options: Options, model: Network, seen, flop_to
     rows = [row("shape", analysis.output_shape, seen.shapes.get("")),
             row("params", totals.params, sum(p.numel() for p in model.parameters())),
             row("macs", totals.macs, sum(seen.macs.values())),
-            row("flops", totals.flops, flop_total)]
+            row("flops", totals.flops - sum(2 * n.macs * options.batch - counted_flops(n, options.batch)
+                                            for n in analysis.nodes[1:]), flop_total)]
     if saved is not None and predicted is not None:
         rows.append(row("saved_bytes", sum(predicted[0].values()), saved.total(SAVED_BASIS), False))
         rows.append(row("lecture_saved_bytes", totals.activations * size, saved.total(SAVED_BASIS), False))

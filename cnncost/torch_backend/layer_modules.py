@@ -10,6 +10,9 @@ from torch import nn
 from ..errors import CnnCostError
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
+from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftmax, PReLU, RReLU, Softmin, Softplus,
+                          Softshrink, Softsign, Tanhshrink, Threshold)
+from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose
@@ -26,6 +29,8 @@ from .own_modules import AddModule, ConcatModule, LayerNorm2d, MulModule, View
 from .own_modules import CenterCrop as CropModule, ChannelShuffle as ShuffleModule, Chunk as ChunkModule
 from .own_modules import LayerScale as LayerScaleModule, StochasticDepth as StochasticDepthModule
 from .own_modules import Pad as PadModule
+from .own_modules import Attention as AttentionModule, Matmul as MatmulModule, MergeHeads as MergeHeadsModule
+from .own_modules import SplitHeads as SplitHeadsModule
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -68,10 +73,15 @@ def _layer_scale(layer: LayerScale, x: Any) -> nn.Module:
     return LayerScaleModule(tuple(size if i == dim else 1 for i, size in enumerate(x)), layer.init)
 
 
+def _dim(dim: int) -> int:
+    """A per-sample dim as a dim of the batch: non-negative ones move past the batch."""
+    return dim + 1 if dim >= 0 else dim
+
+
 def _layer_norm(layer: LayerNorm, x: Any) -> nn.Module:
     if layer.over == "channels":
         return LayerNorm2d(x[0], eps=layer.eps, elementwise_affine=layer.elementwise_affine)
-    return nn.LayerNorm(list(x), eps=layer.eps, elementwise_affine=layer.elementwise_affine)
+    return nn.LayerNorm(list(layer.normalized(x)), eps=layer.eps, elementwise_affine=layer.elementwise_affine)
 
 
 def _opaque(layer: Opaque, x: Any) -> nn.Module:
@@ -99,7 +109,7 @@ MODULES: dict[type, ModuleRule] = {
     ConvTranspose: lambda layer, x: by_rank(x, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)(
         x[0], layer.out, layer.kernel, stride=layer.stride, padding=layer.padding,
         output_padding=layer.output_padding, groups=layer.groups, bias=layer.bias, dilation=layer.dilation),
-    Linear: lambda layer, x: nn.Linear(x[0], layer.out, bias=layer.bias),
+    Linear: lambda layer, x: nn.Linear(x[-1], layer.out, bias=layer.bias),
     Flatten: lambda layer, x: nn.Flatten(),
     Dropout: lambda layer, x: nn.Dropout(layer.p, inplace=layer.inplace),
     # activations
@@ -114,8 +124,28 @@ MODULES: dict[type, ModuleRule] = {
     Sigmoid: lambda layer, x: nn.Sigmoid(),
     Tanh: lambda layer, x: nn.Tanh(),
     GELU: lambda layer, x: nn.GELU(),
-    Softmax: lambda layer, x: nn.Softmax(dim=1),
+    Softmax: lambda layer, x: nn.Softmax(dim=_dim(layer.dim)),
     Identity: lambda layer, x: nn.Identity(),
+    ELU: lambda layer, x: nn.ELU(layer.alpha, inplace=layer.inplace),
+    SELU: lambda layer, x: nn.SELU(inplace=layer.inplace),
+    CELU: lambda layer, x: nn.CELU(layer.alpha, inplace=layer.inplace),
+    GLU: lambda layer, x: nn.GLU(_dim(layer.dim)),
+    Softplus: lambda layer, x: nn.Softplus(layer.beta, layer.threshold),
+    Softsign: lambda layer, x: nn.Softsign(),
+    Softshrink: lambda layer, x: nn.Softshrink(layer.lambd),
+    Hardshrink: lambda layer, x: nn.Hardshrink(layer.lambd),
+    Tanhshrink: lambda layer, x: nn.Tanhshrink(),
+    Threshold: lambda layer, x: nn.Threshold(layer.threshold, layer.value, inplace=layer.inplace),
+    LogSigmoid: lambda layer, x: nn.LogSigmoid(),
+    PReLU: lambda layer, x: nn.PReLU(layer.num_parameters, layer.init),
+    RReLU: lambda layer, x: nn.RReLU(layer.lower, layer.upper, inplace=layer.inplace),
+    Softmin: lambda layer, x: nn.Softmin(dim=_dim(layer.dim)),
+    LogSoftmax: lambda layer, x: nn.LogSoftmax(dim=_dim(layer.dim)),
+    # tokens and attention
+    Matmul: lambda layer, shapes: MatmulModule(),
+    Attention: lambda layer, shapes: AttentionModule(layer.causal, layer.dropout, layer.scale, layer.enable_gqa),
+    SplitHeads: lambda layer, x: SplitHeadsModule(layer.heads, layer.parts, layer.part),
+    MergeHeads: lambda layer, x: MergeHeadsModule(),
     # norms
     BatchNorm: _batchnorm,
     LRN: lambda layer, x: nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k),

@@ -61,7 +61,8 @@ def _conv_linear_macs(module: nn.Module, inputs: tuple, output: torch.Tensor) ->
         return output.numel() * module.weight[0].numel()  # (in/groups) * prod(kernel) per output element
     if isinstance(module, nn.Linear):
         return output.numel() * module.in_features
-    return 0
+    tensor_macs = getattr(module, "tensor_macs", None)  # cnncost's matmul and attention modules
+    return tensor_macs(inputs, output) if tensor_macs is not None else 0
 
 
 def is_leaf(module: nn.Module) -> bool:

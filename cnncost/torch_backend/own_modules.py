@@ -182,3 +182,69 @@ class View(nn.Module):
 
     def extra_repr(self) -> str:
         return f"shape={self.shape}"
+
+
+def _after_batch(t: torch.Tensor, rank: int) -> torch.Tensor:
+    """t (N, *s) with singleton dims inserted after the batch up to `rank` dims: per-sample
+    broadcasting never aligns the batch with a sample's own dims."""
+    return t[(slice(None),) + (None,) * (rank - t.dim())] if t.dim() < rank else t
+
+
+class Matmul(nn.Module):
+    """torch.matmul on per-sample shapes: a 1-D operand is unsqueezed (and its dim dropped after),
+    the smaller rank gets singleton leading dims after the batch."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        vector_a, vector_b = a.dim() == 2, b.dim() == 2
+        a = a.unsqueeze(1) if vector_a else a
+        b = b.unsqueeze(-1) if vector_b else b
+        rank = max(a.dim(), b.dim())
+        y = torch.matmul(_after_batch(a, rank), _after_batch(b, rank))
+        y = y.squeeze(-1) if vector_b else y
+        return y.squeeze(-2) if vector_a else y
+
+    @staticmethod
+    def tensor_macs(args: tuple, output: torch.Tensor) -> int:
+        """Every output element is one dot product of the first operand's last dim."""
+        return output.numel() * args[0].shape[-1]
+
+
+class Attention(nn.Module):
+    """F.scaled_dot_product_attention; dropout while training only (as nn.MultiheadAttention)."""
+
+    def __init__(self, causal: bool = False, dropout: float = 0.0, scale: float | None = None,
+                 enable_gqa: bool = False) -> None:
+        super().__init__()
+        self.causal, self.dropout, self.scale, self.enable_gqa = causal, dropout, scale, enable_gqa
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is not None:
+            mask = _after_batch(mask, q.dim())
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
+                                              is_causal=self.causal, scale=self.scale, enable_gqa=self.enable_gqa)
+
+    @staticmethod
+    def tensor_macs(args: tuple, output: torch.Tensor) -> int:
+        """q @ k^T and the weights @ v, per query row of every head."""
+        q, k, v = args[:3]
+        return q.numel() // q.shape[-1] * k.shape[-2] * (q.shape[-1] + v.shape[-1])
+
+
+class SplitHeads(nn.Module):
+    """(N, ..., L, parts*heads*D) -> (N, ..., heads, L, D), part `part`: a view."""
+
+    def __init__(self, heads: int, parts: int, part: int) -> None:
+        super().__init__()
+        self.heads, self.parts, self.part = heads, parts, part
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.unflatten(-1, (self.parts, self.heads, -1)).select(-3, self.part)
+        return x.transpose(-3, -2)
+
+
+class MergeHeads(nn.Module):
+    """(N, ..., heads, L, D) -> (N, ..., L, heads*D): a copy."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(-3, -2).flatten(-2)

@@ -101,7 +101,9 @@ ERRORS = {
                                  r"layer 'c' \(conv\): kernel 7x7 .* larger than its padded input; input shape 3x5x5"),
     "groups do not divide input": (Conv(name="c", out=8, kernel=1, groups=4), (6, 5, 5), ShapeError,
                                    r"in channels 6 not divisible by groups=4; input shape 6x5x5"),
-    "linear on a feature map": (Linear(name="fc", out=10), (3, 4, 4), ShapeError, r"put a flatten layer before it"),
+    # a linear on a CxHxW map acts on its last dim, as nn.Linear does (tokens: tests/layers/test_attention_layers.py)
+    "softmax dim out of range": (cnncost.Softmax(name="sm", dim=3), (3, 4, 4), ShapeError,
+                                 r"layer 'sm' \(softmax\): dim 3 is out of range for shape 3x4x4"),
     "conv on a vector": (Conv(name="c", out=4, kernel=1), (10,), ShapeError,
                          r"layer 'c' \(conv\): needs a map with 1, 2 or 3 spatial dims .*; got a flat vector"),
     "pool larger than input": (MaxPool(name="p", kernel=3), (1, 2, 2), ShapeError, r"larger than its padded input"),

@@ -73,8 +73,12 @@ def _leaf(item: dict, x: tuple[int, ...]) -> tuple[tuple[int, ...], int, int]:
         for d in x:
             n *= d
         return (n,), 0, 0
-    if kind == "linear":
-        return (item["out"],), x[0] * item["out"] + (item["out"] if item.get("bias", True) else 0), x[0] * item["out"]
+    if kind == "linear":  # nn.Linear: on the last dim, every leading element a row
+        rows = 1
+        for d in x[:-1]:
+            rows *= d
+        out = item["out"]
+        return (*x[:-1], out), x[-1] * out + (out if item.get("bias", True) else 0), rows * x[-1] * out
     if kind == "batchnorm":
         return x, 2 * x[0] if item.get("affine", True) else 0, 0
     if kind in ACTIVATIONS:
