@@ -3,7 +3,8 @@ the N-D ops (conv, conv_transpose, the pools, adaptive and global pools, batch/i
 LRN, upsample, pad on any dims, crop, channel shuffle, layer scale, stochastic depth) with
 residual adds and channel concats, checked against the torch backend per layer: shapes, params,
 MACs and FLOPs (`check`'s exact rows) and saved-for-backward bytes, in fp32 and under bf16
-autocast (torch 2.13 CPU).
+autocast (torch 2.13 CPU); and a training step's FLOPs (forward and backward) against
+FlopCounterMode's.
 
 CNNCOST_ND_EXAMPLES sets the number of examples (default 25; CNNCOST_LONG=1: 2000)."""
 from __future__ import annotations
@@ -16,6 +17,7 @@ pytest.importorskip("torch", reason="the differential test builds every spec in 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from cnncost.counting.training import training  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.graph import compile  # noqa: E402
 from cnncost.layers import (LRN, AdaptiveAvgPool, AdaptiveMaxPool, Add, AvgPool, BatchNorm, CenterCrop,  # noqa: E402
@@ -138,3 +140,26 @@ def test_nd_nets_agree_with_torch(net: Net, bf16: bool) -> None:
     wrong = [r for r in result.rows if r.quantity == "saved_bytes" and r.ours != r.torch]
     assert not wrong, describe(net) + "\n".join(f"{r.path}: ours {r.ours}, torch {r.torch}" for r in wrong)
     assert {r.path for r in result.rows} == {n.path for n in compile(net).nodes[1:]} | {"total"}
+
+
+def _train_step_flops(net: Net) -> int:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    from cnncost.torch_backend import build
+    model = build(net, init=False).train()
+    for module in model.modules():  # in place after a layer that saves its output is an autograd error, not a count
+        if getattr(module, "inplace", False):
+            module.inplace = False
+    counter = FlopCounterMode(display=False)
+    with counter:
+        outs = [o for o in model.forward_all(torch.randn(2, *net.input)) if o.requires_grad]
+        if outs:  # a net without parameters has no backward
+            sum(o.float().sum() for o in outs).backward()
+    return counter.get_total_flops()
+
+
+@settings(max_examples=max(5, EXAMPLES // 3), deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          derandomize=os.environ.get("CI") == "true")
+@given(net=nd_nets())
+def test_nd_training_flops_equal_flopcountermode(net: Net) -> None:
+    assert training(compile(net), 2, [], convention="flopcounter").total == _train_step_flops(net), describe(net)
