@@ -71,8 +71,12 @@ def layer(draw, x: tuple[int, ...]) -> Node:
     if kind == "adaptive":
         cls = draw(st.sampled_from((AdaptiveAvgPool, AdaptiveMaxPool)))
         return cls(output=sizes(draw, rank, 1, 3))
-    if kind == "norm":
-        return draw(st.sampled_from([BatchNorm(), InstanceNorm(affine=draw(st.booleans())), LRN(size=3),
+    if kind == "norm":  # instance norm: PyTorch refuses one position per channel while training
+        positions = 1
+        for size in x[1:]:
+            positions *= size
+        instance = [InstanceNorm(affine=draw(st.booleans()))] if positions > 1 else []
+        return draw(st.sampled_from([BatchNorm(), *instance, LRN(size=3),
                                      GroupNorm(groups=draw(st.sampled_from([g for g in (1, 2) if c % g == 0])))]))
     if kind == "upsample":
         mode = draw(st.sampled_from(["nearest", LINEAR_MODES[rank]]))
