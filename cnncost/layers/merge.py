@@ -55,19 +55,20 @@ class Mul(MergeLayer):
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class ConcatMerge(MergeLayer):
-    """Channel concatenation of CxHxW tensors of one spatial size (`type: concat` without
-    branches, or a concat block's merge row)."""
+    """Channel concatenation of maps of one rank and spatial size (C x H x W, and C x L or
+    C x D x H x W alike) (`type: concat` without branches, or a concat block's merge row)."""
 
     min_inputs = 1
 
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
-        if not all(len(x) == 3 for x in xs):
-            self.fail("concat needs CxHxW inputs: " + ", ".join(_text(x) for x in xs), xs[0])
-        h, w = xs[0][1], xs[0][2]
-        if not all(same_sizes(x[1], h) and same_sizes(x[2], w) for x in xs[1:]):
+        if not all(len(x) == len(xs[0]) and 2 <= len(x) <= 4 for x in xs):
+            self.fail("concat needs CxHxW inputs (or C x L, C x D x H x W maps, all of one rank): "
+                      + ", ".join(_text(x) for x in xs), xs[0])
+        spatial = xs[0][1:]
+        if not all(same_sizes(a, b) for x in xs[1:] for a, b in zip(x[1:], spatial)):
             self.fail("cannot concat tensors of different spatial sizes: "
                       + ", ".join(_text(x[1:]) for x in xs), xs[0])
-        return (sum(x[0] for x in xs), h, w)
+        return (sum(x[0] for x in xs), *spatial)
 
 
 ConcatMerge.type_name = "concat"  # the row type; YAML `type: concat` is the Concat block

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..shapes import Shape, at_least, sizes_text, spatial, window
+from ..shapes import Shape, at_least, holds, sizes_text, spatial, window
 from .base import Layer, register
 from .conv import Sizes, describe_rank, describe_window, field_rank, map_rank, sizes
 
@@ -56,9 +56,20 @@ class MaxPool(_WindowPool):
 @register("avgpool")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class AvgPool(_WindowPool):
-    """Average pooling (`nn.AvgPool1d/2d/3d`); `count_include_pad` changes values, not counts."""
+    """Average pooling (`nn.AvgPool1d/2d/3d`); `count_include_pad` changes values, not counts.
+    On a C x D x H x W map every spatial size must be at least the kernel's, padding aside
+    (avg_pool3d's own check; the 1-D and 2-D pools need only the padded input)."""
 
     count_include_pad: bool = True
+
+    def out_shape(self, x: Shape) -> Shape:
+        y = super().out_shape(x)
+        if len(x) == 4:
+            kernel = sizes(self, "kernel", self.kernel, 3, x)
+            if not holds(*(size >= k for size, k in zip(x[1:], kernel))):
+                self.fail(f"a 3-D average pool needs every spatial size at least its kernel {sizes_text(kernel)}, "
+                          "padding aside (PyTorch's avg_pool3d)", x)
+        return y
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's

@@ -7,7 +7,7 @@ from typing import Any
 from ..conventions import FLOP_CONVENTION, SCHEMA_VERSION
 from ..formatting import count_column
 from ..layers.conv import padding_pairs
-from ..shapes import pair
+from ..shapes import spatial
 from .records import row_record
 
 
@@ -57,9 +57,11 @@ GEOMETRY = ("kernel", "stride", "padding", "groups")
 
 
 def _square(value: Any) -> Any:
-    """An int or (h, w) pair as an int where square, else the (h, w) tuple."""
-    h, w = pair(value)
-    return h if h == w else (h, w)
+    """An int or one size per spatial dim ((h, w); (l); (d, h, w)) as an int where every dim
+    agrees, else the tuple."""
+    if isinstance(value, (tuple, list)):
+        return value[0] if len(set(value)) == 1 else tuple(value)
+    return value
 
 
 def layer_geometry(layer: Any) -> dict[str, Any]:
@@ -77,8 +79,9 @@ def layer_geometry(layer: Any) -> dict[str, Any]:
         out["stride"] = None if stride is None else _square(stride)
         padding = getattr(layer, "padding", None)
         if isinstance(padding, str):
-            (top, bottom), (left, right) = padding_pairs(padding, pair(kernel), pair(getattr(layer, "dilation", 1)))
-            padding = _square((top, left)) if (top, left) == (bottom, right) else ((top, bottom), (left, right))
+            rank = len(kernel) if isinstance(kernel, tuple) else 2
+            pads = padding_pairs(padding, spatial(kernel, rank), spatial(getattr(layer, "dilation", 1), rank))
+            padding = _square(tuple(lo for lo, _ in pads)) if all(lo == hi for lo, hi in pads) else pads
         elif padding is not None:
             padding = _square(padding)
         out["padding"] = padding

@@ -1,5 +1,7 @@
 """Receptive fields: for every row of the compiled graph, which input pixels each output position
-depends on, per axis (h, w); exact.
+depends on, per spatial axis of the input map ((l), (h, w) or (d, h, w): what follows says h and
+w); exact. Past a layer whose output is not a channels-first map of the input's positions (tokens,
+a permute: `rules.leaves_the_map`) the field is not defined, and every later row says so.
 
 The model, per axis of every tensor: position u (any integer: positions beyond the map stand for
 padding) depends on the input pixels `lo(u)` ... `hi(u)` (pixel i's centre is at coordinate i).

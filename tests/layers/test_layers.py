@@ -172,9 +172,10 @@ def test_input_override_is_validated(bad):
 
 
 def test_an_input_of_another_rank_is_judged_by_the_first_layer():
-    """Shapes have any rank (issue 18): '3x224' is a valid input, which alexnet's conv1 refuses."""
-    with pytest.raises(ShapeError, match=r"layer 'conv1' \(conv\): "):
-        cnncost.table("alexnet", input="3x224")
+    """Shapes have any rank (issue 18): a map with 4 spatial dims is a valid input, which alexnet's
+    conv1 refuses (convolutions have 1, 2 or 3)."""
+    with pytest.raises(ShapeError, match=r"layer 'conv1' \(conv\): needs a map with 1, 2 or 3 spatial dims"):
+        cnncost.table("alexnet", input="3x64x64x64x64")
 
 
 def test_input_override_as_text():

@@ -160,6 +160,10 @@ ERRORS = [
     (LayerScale(name="s", dim=2), (4, 5), ShapeError, r"layer 's' \(layer_scale\): dim 2 is out of range for a shape of rank 2"),
     (CenterCrop(name="c", size=(2, 2)), (3, 4, 4, 4), ShapeError, r"layer 'c' \(crop\): size \[2, 2\] has 2 values"),
     (PixelShuffle(name="s", factor=2), (8, 4, 4, 4), ShapeError, r"layer 's' \(pixel_shuffle\): needs a CxHxW"),
+    # PyTorch 2.13: F.avg_pool3d(torch.randn(1, 1, 2, 2, 2), 3, padding=1) raises "input image (T: 2 H: 2 W: 2)
+    # smaller than kernel size"; max_pool3d and the 1-D and 2-D average pools run
+    (AvgPool(name="a", kernel=3, padding=1), (1, 2, 2, 2), ShapeError,
+     r"layer 'a' \(avgpool\): a 3-D average pool needs every spatial size at least its kernel 3x3x3"),
 ]
 
 

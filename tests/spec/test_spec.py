@@ -74,7 +74,8 @@ BAD = {
     "wrong type": ("{name: c1, type: conv, out: eight, kernel: 3}",
                    r"layer 'c1' \(conv\): field 'out' must be an integer, got 'eight'"),
     "bad padding word": ("{name: c1, type: conv, out: 8, kernel: 3, padding: full}",
-                         r"field 'padding' must be an integer or a pair .* or 'same' or 'valid'"),
+                         r"field 'padding' must be an integer or a list of an integer or 'same' or 'valid', "
+                         r"got 'full'"),  # a list: one size per spatial dim (1, 2 or 3)
     "missing type": ("{name: c1, out: 8}", r"layer 'c1': missing field 'type'"),
     "not a mapping": ("conv", r"layer 0 must be a mapping"),
     "kernel too large": ("{name: c1, type: conv, out: 8, kernel: 33}",
