@@ -111,6 +111,13 @@ def add_optimizer(parser: argparse.ArgumentParser, help: str | None = None) -> N
     parser.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZER_COPIES), help=help)
 
 
+def add_allow_unknown(parser: argparse.ArgumentParser) -> None:
+    """An imported model's unknown operations as opaque nodes (figures named unknown), not an error."""
+    parser.add_argument("--allow-unknown", action="store_true",
+                        help="keep operations cnncost does not know as opaque nodes (counts marked unknown) "
+                             "instead of stopping with an error")
+
+
 def add_activations(parser: argparse.ArgumentParser, help: str | None = None) -> None:
     parser.add_argument("--activations", default="all", choices=ACTIVATION_COUNTS, help=help)
 
