@@ -62,10 +62,12 @@ def is_python_spec(text: Any) -> bool:
     return split_python_spec(text) is not None
 
 
-def load_python_spec(text: str, *, input: tuple[int, ...] | None = None, source: str | None = None) -> Net:
-    """Run FILE.py, call its `callable` and return the Net it builds (see the module's docstring)."""
+def load_python_spec(text: str, *, input: tuple[int, ...] | None = None, source: str | None = None,
+                     allow_unknown: bool = False) -> Net:
+    """Run FILE.py, call its `callable` and return the Net it builds (see the module's docstring);
+    `allow_unknown` imports a module's unknown operations as opaque nodes, as `cnncost import`."""
     result, attr, path, where = _load(text, input, source)
-    return _as_net(result, attr, input, path, where)
+    return _as_net(result, attr, input, path, where, allow_unknown)
 
 
 def load_python_object(text: str, *, input: tuple[int, ...] | None = None, source: str | None = None) -> Any:
@@ -195,14 +197,15 @@ def _is_module(value: Any) -> bool:
     return torch is not None and isinstance(value, torch.nn.Module)
 
 
-def _as_net(result: Any, attr: str, input: tuple[int, ...] | None, path: str, where: str) -> Net:
+def _as_net(result: Any, attr: str, input: tuple[int, ...] | None, path: str, where: str,
+            allow_unknown: bool = False) -> Net:
     if isinstance(result, Net):
         import dataclasses
         return result if result.source else dataclasses.replace(result, source=where)
     if _is_module(result):
         from .importers.torch_trace import from_torch
         name = attr.rpartition(".")[2]
-        return from_torch(result, tuple(input) if input else (3, 224, 224), name=name)
+        return from_torch(result, tuple(input) if input else (3, 224, 224), name=name, allow_unknown=allow_unknown)
     raise SpecError(f"'{attr}' returned {_kind(result)}, not a cnncost Net (or a torch nn.Module)", source=where)
 
 

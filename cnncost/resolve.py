@@ -65,7 +65,7 @@ def resolve(arch: Any, *, input: Shape | None = None, import_input: Shape | None
         return arch
     if kind == "python":
         from .pyspec import load_python_spec
-        return load_python_spec(arch, input=input)
+        return load_python_spec(arch, input=input, allow_unknown=allow_unknown)
     if kind in ("module", "torch"):
         from .importers.sources import DEFAULT_INPUT, resolve_module
         from .importers.torch_trace import from_torch

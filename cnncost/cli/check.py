@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import CnnCostError
 from .arch import resolve_arch
-from .options import add_allow_unknown, add_arch, add_batch, add_dtype, add_format, add_input, add_optimizer, add_reading_options, device_name
+from .options import add_arch, add_batch, add_dtype, add_format, add_input, add_optimizer, add_reading_options, device_name
 
 
 def add_parser(commands: Any) -> None:
@@ -21,7 +21,6 @@ def add_parser(commands: Any) -> None:
                         help="compare the spec with the real network SOURCE (torchvision:NAME, timm:NAME, "
                              "package.module:callable, FILE.py:callable or FILE.onnx), layer by layer: "
                              "see docs/import.md")
-    add_allow_unknown(parser)
     add_batch(parser, default=2)
     add_input(parser)
     add_dtype(parser, choices=("fp32", "fp64", "fp16", "bf16"), help="fp16/bf16 run as autocast with fp32 parameters")

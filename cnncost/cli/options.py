@@ -148,7 +148,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_reading_options(parser: argparse.ArgumentParser) -> None:
-    """How much of a spec is read (`cnncost.reading`) and how far a net may expand."""
+    """How much of a spec is read (`cnncost.reading`), how far a net may expand, and whether an
+    imported model's unknown operations are opaque nodes (`--allow-unknown`)."""
+    add_allow_unknown(parser)
     parser.add_argument("--max-spec-bytes", type=size_limit, metavar="SIZE",
                         help="largest spec file read (default 16MiB; env CNNCOST_MAX_SPEC_BYTES)")
     parser.add_argument("--max-yaml-nodes", type=positive_int, metavar="N",

@@ -17,6 +17,7 @@ from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, Leak
                           SiLU, Softmax, Tanh)
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.imported import Fixed
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -45,6 +46,7 @@ NO_FORMULA = (ReLU, ReLU6, LeakyReLU, SiLU, Hardswish, Hardsigmoid, Hardtanh, Mi
               Pad, CenterCrop, Upsample, LayerScale, StochasticDepth, Add, Mul, ConcatMerge, Opaque, Reshape)
 
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, gemm), **dict.fromkeys(NO_FORMULA, ZERO)}
+RULES[Fixed] = gemm  # a convolution with buffer weights: aten.convolution all the same
 
 FLOPCOUNTER = Convention(
     "flopcounter", "FLOPs (2 per multiply-accumulate of conv and matmul)", __doc__, RULES, f"{__name__}.RULES",
@@ -59,6 +61,7 @@ def step(node: GraphNode, impl: Impl, batch: int) -> int:
 # A training step's forward and backward FLOPs are training()'s, which counts the matmul-like ops
 # (a shared call counts 0 there): the rule follows the op property, stated once on the layer.
 TRAIN_RULES: dict[type, CountRule] = {cls: step if cls.matmul_like else ZERO for cls in GEMM_TYPES + NO_FORMULA}
+TRAIN_RULES[Fixed] = step  # forward, and the input's gradient only (no weight gradient for a buffer)
 
 FLOPCOUNTER_TRAIN = Convention(
     "flopcounter-train", "FLOPs (2 per multiply-accumulate), forward + backward of one training step",

@@ -23,13 +23,14 @@ from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, Leak
                           SiLU, Softmax, Tanh)
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.imported import Fixed
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
-from ._util import affine, macs, n_in, n_out
+from ._util import affine, macs, n_in, n_out, on_inner
 from .convention import ZERO, Convention, CountRule
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ RULES: dict[type, CountRule] = {
                      Add, Mul, ConcatMerge, Opaque, Reshape), ZERO),
     Shared: ZERO,  # a shared call counts 0 here (unlike flopcounter, which counts its layer's MACs)
 }
+RULES[Fixed] = on_inner(RULES)  # buffer weights: the aten.convolution is counted all the same
 
 FVCORE = Convention(
     "fvcore", "fvcore flops (one per fused multiply-add)", __doc__, RULES, f"{__name__}.RULES",

@@ -27,6 +27,7 @@ Spelling of an implementation (the profile tables use it):
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
@@ -35,6 +36,7 @@ from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, Leak
                           SiLU, Softmax, Tanh)
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.imported import Fixed
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -129,6 +131,13 @@ def _pad(node: GraphNode) -> str:
     return "nn.ZeroPad2d" if node.layer.mode == "zeros" else "nn.ReflectionPad2d"
 
 
+def _fixed(node: GraphNode) -> str:
+    """A `fixed` op runs its layer's module (its weights registered as buffers)."""
+    inner = node.layer.inner
+    spelling = DEFAULT[type(inner)]
+    return spelling(dataclasses.replace(node, layer=inner)) if callable(spelling) else spelling
+
+
 # The module cnncost's own torch backend builds for each layer type (`torch_backend.layer_modules`),
 # spelled as above: a spelling, or a function of the node where it depends on the layer's fields.
 DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
@@ -147,6 +156,7 @@ DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
     StochasticDepth: "cnncost.StochasticDepth", CenterCrop: "cnncost.CenterCrop",
     # cnncost's own modules no counter formula knows
     Opaque: "cnncost.Opaque", Shared: "cnncost.Shared", Reshape: "cnncost.Reshape",
+    Fixed: _fixed,
 }
 
 

@@ -36,7 +36,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..shapes import pair
-from ._util import affine, has_bias, macs, n_in, n_out, x_of
+from ..layers.imported import Fixed
+from ._util import affine, has_bias, macs, n_in, n_out, on_inner, x_of
 from .convention import Convention, CountRule
 from .impl import DEFAULT
 
@@ -112,6 +113,7 @@ def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -
 # implementation (`impl.DEFAULT`) is counted by its module, and a module ptflops has no formula for
 # counts 0 (no hook, no patched function).
 RULES: dict[type, CountRule] = dict.fromkeys(DEFAULT, hooked)
+RULES[Fixed] = on_inner(RULES)  # its layer's module, weights as buffers: hooked by its class all the same
 
 PTFLOPS = Convention(
     "ptflops", "ptflops MACs (its own mix: MACs + bias adds + one per element of norms, activations, pools)",

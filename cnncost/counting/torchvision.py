@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..layers.imported import Fixed
 from .convention import ZERO, Convention, CountRule
 from .flopcounter import GEMM_TYPES, NO_FORMULA
 
@@ -24,6 +25,7 @@ def engine_macs(node: GraphNode, impl: Impl, batch: int) -> int:
 
 # FlopCounterMode's split: the engine's MACs of convs and linears (and of a shared call), 0 elsewhere.
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, engine_macs), **dict.fromkeys(NO_FORMULA, ZERO)}
+RULES[Fixed] = engine_macs  # a convolution with buffer weights is hooked as a convolution
 
 TORCHVISION = Convention(
     "torchvision", "MACs (torchvision prints them /1e9 as 'GFLOPS')", __doc__, RULES, f"{__name__}.RULES",

@@ -128,7 +128,7 @@ def gradients(graph: Graph, frozen: tuple[bool, ...]) -> tuple[tuple[bool, bool]
         if not node.layer or not node.layer.matmul_like:
             out.append((False, False))
         else:
-            out.append((any(grad[j] for j in node.inputs), not frozen[i]))
+            out.append((any(grad[j] for j in node.inputs), not frozen[i] and node.layer.has_weight_gradient))
     return tuple(out)
 
 

@@ -5,6 +5,7 @@ from .act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, M
 from .blocks import Concat, Gate, Repeat, Residual, Sequential, Side, SqueezeExcite
 from .conv import Conv, ConvTranspose
 from .imported import Opaque, Reshape, Shared
+from .imported import Fixed
 from .linear import Dropout, Flatten, Linear
 from .merge import Add, ConcatMerge, Mul
 from .norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -21,4 +22,5 @@ __all__ = [
     "LayerNorm", "GroupNorm", "InstanceNorm", "Hardsigmoid", "Hardtanh", "Mish", "Softmax", "Identity",
     "Chunk", "ChannelShuffle", "LayerScale", "StochasticDepth", "Upsample", "ConvTranspose", "PixelShuffle",
     "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool", "Opaque", "Shared", "Reshape",
+    "Fixed",
 ]

@@ -17,6 +17,7 @@ from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.imported import Fixed
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -336,6 +337,13 @@ def _shared(layer: Shared, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
     return rule_for(inner)(inner, x, xs, y, b)
 
 
+def _fixed(layer: Fixed, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
+    """The inner layer's rule: a convolution saves its input and its weight, buffer or not
+    (measured, torch 2.13 CPU); its output needs a gradient only if its input does."""
+    inner = layer.inner
+    return rule_for(inner)(inner, x, xs, y, b)
+
+
 def _reshape(layer: Reshape, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     return b.reshape(x, y, xs)
 
@@ -360,6 +368,7 @@ RULES: dict[type, MemoryRule] = {
     Add: _new_merged, ConcatMerge: _new_merged, Mul: _mul,
     # imported graphs
     Opaque: _opaque, Shared: _shared, Reshape: _reshape,
+    Fixed: _fixed,
 }
 
 

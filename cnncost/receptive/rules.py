@@ -13,6 +13,7 @@ from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose, padding_pairs
 from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.imported import Fixed
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -198,6 +199,7 @@ RULES: dict[type, Rule] = {
     Dropout: _same, Chunk: _same, ChannelShuffle: _same, LayerScale: _same, StochasticDepth: _same,
     # imported graphs
     Opaque: _opaque, Shared: _shared, Reshape: _reshape,
+    Fixed: _shared,  # fixed weights: its layer's rule, as a shared call's
 }
 
 

@@ -6,8 +6,8 @@ This compares it with the reference network itself (`torchvision:NAME`, `timm:NA
 
 1. the reference is imported (`cnncost.importers`), which gives one row per module call and
    functional op, at the module's path, with shapes measured by tracing the real module;
-2. for a torch reference the real network is also run: its parameters, its conv/linear MACs
-   (forward hooks, per call) and the bytes autograd saves at the batch (train mode, CPU fp32) are
+2. for a torch reference the real network is also run: its parameters, its MACs
+   (FlopCounterMode's FLOPs / 2, per call) and the bytes autograd saves at the batch (train mode, CPU fp32) are
    measured, and the imported reference must equal them (else the reference row is reported as
    unreliable, and the check fails naming it);
 3. spec rows are matched with reference rows by path, then by their place in the graph (type,
@@ -162,7 +162,7 @@ def check_against(spec: Any, source: Any, *, batch: int = 2, input: Shape | None
     if module is not None and measure:
         real = _measure(module, shape, batch, train, saved)
         notes.append(f"reference measured on the real network at batch {batch} ({'train' if train else 'eval'} mode, "
-                     "CPU fp32): parameters, conv/linear MACs by forward hooks"
+                     "CPU fp32): parameters, MACs by FlopCounterMode (FLOPs / 2)"
                      + (", saved bytes by autograd's saved-tensor hooks" if saved else ""))
         for q, value in real.items():
             imported = totals[q][1]
@@ -250,34 +250,25 @@ def _unknown(node: Any) -> frozenset[str]:
 
 
 def _measure(module: Any, shape: Shape, batch: int, train: bool, saved: bool) -> dict[str, int]:
-    """The real network's parameters, conv/linear MACs (whole batch, per call) and saved bytes."""
+    """The real network's parameters, MACs (FlopCounterMode's FLOPs / 2 over one forward, whole
+    batch: convolutions whatever holds their weights, matrix products) and saved bytes."""
     import torch
-    from torch import nn
+    from torch.utils.flop_counter import FlopCounterMode
     from .measure import saved_tensors
     states = [m.training for m in module.modules()]
-    macs = 0
-
-    def hook(m: nn.Module, args: tuple, out: Any) -> None:
-        nonlocal macs
-        if isinstance(m, nn.Conv2d):
-            macs += out.numel() * m.weight[0].numel()
-        elif isinstance(m, nn.ConvTranspose2d):
-            kh, kw = m.kernel_size
-            macs += args[0].numel() * (m.out_channels // m.groups) * kh * kw
-        elif isinstance(m, nn.Linear):
-            macs += out.numel() * m.in_features
     torch.manual_seed(0)
     x = torch.randn(batch, *shape)
-    handles = [m.register_forward_hook(hook) for m in module.modules()]
     buffers = {k: v.clone() for k, v in module.state_dict().items()}
+    counter = FlopCounterMode(display=False)
     try:
         module.train(train)
-        with torch.no_grad():
+        with torch.no_grad(), counter:
             module(x)
     finally:
-        for h in handles:
-            h.remove()
-    out = {"params": sum(p.numel() for p in {id(p): p for p in module.parameters()}.values()), "macs": macs}
+        for m, state in zip(module.modules(), states):
+            m.training = state
+    out = {"params": sum(p.numel() for p in {id(p): p for p in module.parameters()}.values()),
+           "macs": counter.get_total_flops() // 2}
     if saved and train:  # saved_tensors runs a train-mode pass
         out["saved_bytes"] = saved_tensors(module, x).total()
     module.load_state_dict(buffers)  # a train-mode pass moved the running statistics

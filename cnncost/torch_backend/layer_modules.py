@@ -14,6 +14,7 @@ from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
+from ..layers.imported import Fixed
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -119,6 +120,7 @@ MODULES: dict[type, ModuleRule] = {
     # imported graphs
     Opaque: _opaque,
     Shared: _shared,
+    Fixed: _shared,  # the layer's module with its weights as buffers, as a shared call's
     Reshape: lambda layer, x: View(tuple(layer.shape)),
 }
 

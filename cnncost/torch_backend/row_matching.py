@@ -3,11 +3,11 @@ structure, then by order, never by execution order alone.
 
 A spec may list its layers in another order than the model runs them (an FPN's laterals before its
 top-down path) and name its functional ops its own way; what identifies a row is where it sits in
-the graph. So rows pair, in turn:
+the graph. So rows pair, in turn, each step among the rows still unpaired:
 
-1. by path (call suffixes `@k` ignored), when the types agree too;
-2. by a strong structural key: type, output shape, params, MACs and, recursively, the keys of the
-   rows it reads (the rows equal on both sides);
+1. by a strong structural key: type, output shape, params, MACs and, recursively, the keys of the
+   rows it reads (the rows that are equal on both sides), the same path first;
+2. by path (call suffixes `@k` ignored), when the types agree;
 3. by a weak structural key: type and the weak keys of the rows it reads (a row whose figures
    differ still finds its counterpart, so the difference is reported at the right row);
 4. what is left by order, aligned on type and output shape where the runs differ in length.
@@ -46,16 +46,10 @@ def match(spec: list[dict[str, Any]], ref: list[dict[str, Any]]) -> list[RowPair
     row before it."""
     partner: dict[int, tuple[int, str]] = {}  # spec index -> (reference index, how)
     taken: set[int] = set()
-    by_path: dict[str, int] = {}
-    for j, row in enumerate(ref):
-        by_path.setdefault(_plain_path(row["path"]), j)
-    for i, row in enumerate(spec):
-        j = by_path.get(_plain_path(row["path"]))
-        if j is not None and j not in taken and ref[j]["type"] == row["type"]:
-            partner[i] = (j, "path")
-            taken.add(j)
-    for key in ("strong", "weak"):
-        _pair_by(lambda r: r[key], spec, ref, partner, taken)
+    _pair_by(lambda r: (r["strong"], _plain_path(r["path"])), spec, ref, partner, taken, "path")
+    _pair_by(lambda r: r["strong"], spec, ref, partner, taken, "structure")
+    _pair_by(lambda r: (r["type"], _plain_path(r["path"])), spec, ref, partner, taken, "path")
+    _pair_by(lambda r: r["weak"], spec, ref, partner, taken, "structure")
     rest_spec = [i for i in range(len(spec)) if i not in partner]
     rest_ref = [j for j in range(len(ref)) if j not in taken]
     leftover: list[int] = []
@@ -85,7 +79,7 @@ def _plain_path(path: str) -> str:
 
 
 def _pair_by(key: Callable[[dict], Any], spec: list[dict], ref: list[dict], partner: dict[int, tuple[int, str]],
-             taken: set[int]) -> None:
+             taken: set[int], how: str) -> None:
     """Pair still unpaired rows with equal keys, in their own order within each key."""
     waiting: dict[Any, list[int]] = {}
     for j, row in enumerate(ref):
@@ -97,7 +91,7 @@ def _pair_by(key: Callable[[dict], Any], spec: list[dict], ref: list[dict], part
         queue = waiting.get(key(row))
         if queue:
             j = queue.pop(0)
-            partner[i] = (j, "structure")
+            partner[i] = (j, how)
             taken.add(j)
 
 

@@ -176,5 +176,5 @@ def test_check_allow_unknown_compares_what_is_known(fpn_file: Path, tmp_path: Pa
     out = capsys.readouterr().out
     assert out.startswith("odd matches build_odd: 2 layers, params at batch 2 equal; MACs and saved bytes unknown")
     assert "params           112          112  yes" in out  # 4*3*3*3 + 4
-    assert "MACs         unknown        7,776  unknown" in out  # the real conv's, by forward hook: 2*4*6*6*27
+    assert "MACs         unknown        7,776  unknown" in out  # the real conv's, by FlopCounterMode: 2*4*6*6*27
     assert "opaque row(s) erf have unknown figures" in out

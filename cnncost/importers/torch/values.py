@@ -33,6 +33,21 @@ class Pieces:
     made: dict[int, TV]
 
 
+def per_sample(shape: Any) -> Shape:
+    """A traced tensor's shape per sample. Where a view merged the batch into its first dimension
+    ((N*L, C): batch-major rows), the samples' rows stay apart: (L, C); a sample's elements are
+    always the tensor's / N."""
+    dims = tuple(int(d) for d in shape)
+    if dims[:1] == (BATCH,):
+        return dims[1:] or (1,)
+    if dims and dims[0] % BATCH == 0:
+        return (dims[0] // BATCH, *dims[1:])
+    total = 1
+    for d in dims:
+        total *= d
+    return (max(total // BATCH, 1),)
+
+
 def holds(value: Any, kinds: tuple[type, ...]) -> bool:
     """Whether `value` (or an item of a list, tuple or dict in it) is one of `kinds`."""
     if isinstance(value, kinds):

@@ -16,7 +16,7 @@ from ...shapes import Shape
 from ..graphbuild import TV, GraphBuilder, Unsupported, channels_first, plain
 from ...layers.imported import Opaque
 from .naming import RowNames, base_name, op_name
-from .values import PV, Pieces, holds
+from .values import PV, Pieces, holds, per_sample
 
 
 class GraphWalker:
@@ -203,11 +203,11 @@ class GraphWalker:
         if node.op == "call_module":
             params = list(self.gm.get_submodule(node.target).parameters())
         else:
-            def params_of(v: Any) -> None:
+            def params_of(v: Any) -> None:  # passed by position or by keyword, maybe in a list
                 if isinstance(v, PV) and isinstance(v.tensor, self.torch.nn.Parameter):
                     params.append(v.tensor)
-                elif isinstance(v, (list, tuple)):
-                    for item in v:
+                elif isinstance(v, (list, tuple, dict)):
+                    for item in (v.values() if isinstance(v, dict) else v):
                         params_of(item)
             params_of((args, kwargs))
         new_params = [p for p in params if id(p) not in self.owner]
@@ -219,7 +219,7 @@ class GraphWalker:
         tensors = self._tensors(result)
         made: list[TV] = []
         for k, tensor in enumerate(tensors):
-            shape = tuple(int(d) for d in tensor.shape[1:]) or (1,)
+            shape = per_sample(tensor.shape)
             layer = Opaque(op=op, shape=shape, weights=weights if k == 0 else 0)
             if node.op == "call_module":
                 base = None if k == 0 else f"{str(node.target).rpartition('.')[2]}_out{k}"
