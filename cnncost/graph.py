@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from .errors import CnnCostError, SpecError
 from .layers.base import Block, Layer, Merge, Node, Ref, Visit
-from .net import Net, child_name
+from .net import Net, child_name, note_warnings
 from .shapes import Shape, numel
 
 DEFAULT_MAX_NODES = 250_000  # real networks have up to ~10^4 nodes (regnet-y-128gf: about 1,000)
@@ -70,6 +70,7 @@ class Graph:
     blocks: tuple[BlockSpan, ...]
     outputs: tuple[int, ...]
     source: str = ""
+    notes: str = field(default="", compare=False)  # the net's (`Net.warnings` reads the importers' warnings)
     # What the passes computed from this graph, by kind, each a pure function of the graph and its
     # arguments: "memory traces" (per precision), "backward per mac" (per frozen-layer mask).
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -77,6 +78,11 @@ class Graph:
     @property
     def output_shape(self) -> Shape:
         return self.nodes[self.outputs[0]].output_shape
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What an importer warned about in the net's notes (`Net.warnings`)."""
+        return note_warnings(self.notes)
 
 
 def compile(net: Net, input: Shape | None = None, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
@@ -155,7 +161,7 @@ class _Compiler:
         assert main is not None
         outputs = self._outputs(main)
         _refuse_inplace_on_split_views(self.nodes, outputs, self.source)
-        return Graph(self.net.name, tuple(self.nodes), tuple(self.blocks), outputs, self.net.source)
+        return Graph(self.net.name, tuple(self.nodes), tuple(self.blocks), outputs, self.net.source, self.net.notes)
 
     # --- nodes ---
 

@@ -9,6 +9,14 @@ from .layers.base import Node
 from .shapes import Shape, parse_shape
 
 
+WARNING = "WARNING: "  # starts an importer's warning among the notes' '; '-separated parts
+
+
+def note_warnings(notes: str) -> tuple[str, ...]:
+    """The warnings among a net's notes, each one sentence without its 'WARNING: '."""
+    return tuple(part[len(WARNING):] for part in (notes or "").split("; ") if part.startswith(WARNING))
+
+
 @dataclass(frozen=True)
 class Net:
     """A whole architecture. `input` is per sample, (C, H, W); batch size is a report option.
@@ -41,6 +49,11 @@ class Net:
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Node):
                 raise SpecError(f"layer {i} is a {type(layer).__name__}, not a layer", source=self.source or None)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What an importer warned about in the notes (an ONNX export whose batch norms were folded)."""
+        return note_warnings(self.notes)
 
     def with_input(self, shape: Shape) -> Net:
         if isinstance(shape, str):

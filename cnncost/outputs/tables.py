@@ -110,6 +110,8 @@ def footer_lines(report: Any) -> list[str]:
         lines += [f"Saved for backward: {known(total, 'saved_bytes', binary_bytes(total.saved_bytes))}",
                   f"Training step peak: {'>= ' if 'saved_bytes' in total.unknown else ''}"
                   f"{binary_bytes(breakdown['peak_bytes'])} ({breakdown['phase']})"]
+    if report.graph is not None:
+        lines += [f"Warning: {line}" for line in report.graph.warnings]
     unknown = report.unknown_counts()
     if unknown:
         order = {path: i for layer_paths in unknown.values() for i, path in enumerate(layer_paths)}

@@ -175,6 +175,8 @@ def check_against(spec: Any, source: Any, *, batch: int = 2, input: Shape | None
     for q, (a, b) in totals.items():
         if a is not None and b is not None and a != b and not any(d.quantity == q for d in differences):
             differences.append(Difference("(total)", "(total)", q, a, b))
+    for side, imported in (("spec", net), ("reference", reference)):
+        notes += [f"the {side}: {line}" for line in imported.warnings]
     for side, rows in (("spec", spec_rows), ("reference", ref_rows)):
         opaque = [r["path"] for r in rows if r["unknown"]]
         if opaque:
