@@ -133,6 +133,8 @@ def test_cli_against_a_python_file_shows_the_totals_side_by_side(fpn_file: Path,
     assert out.startswith("fpn-by-hand matches build: 14 layers")
     assert "params          6,796        6,796  yes" in out  # spec, reference (measured), equal
     assert "saved bytes" in out and "NO" not in out
+    assert main(["check", str(spec), "--against", f"{fpn_file}:build", "--eval"]) == 0
+    assert "(eval mode" in capsys.readouterr().out
     spec.write_text(FPN_SPEC.replace("out: 32, kernel: 3", "out: 33, kernel: 3"))
     assert main(["check", str(spec), "--against", f"{fpn_file}:build"]) == 1
     out = capsys.readouterr().out
