@@ -62,3 +62,12 @@ def test_the_warning_is_in_text_json_and_import(tmp_path: Path, capsys) -> None:
     assert main(["import", str(FOLDED), "-o", str(out)]) == 0
     assert "cnncost: warning: the exporter folded 4 batch norm(s)" in capsys.readouterr().err
     assert cnncost.load(str(out)).warnings == from_onnx(FOLDED).warnings  # kept in the spec's notes
+
+
+def test_check_against_a_folded_export_says_so() -> None:
+    pytest.importorskip("torch")
+    from cnncost.torch_backend.against import check_against
+    result = check_against(str(ONNX_DIR / "plain_cnn.onnx"), str(FOLDED))
+    assert any(note.startswith("the reference: the exporter folded 4 batch norm(s)") for note in result.notes)
+    assert result.totals["params"] == (EXPECTED["params"], EXPECTED["params"] - 224)  # the norms' scale and bias
+    assert result.first.quantity in ("row", "params", "shape", "saved_bytes")
