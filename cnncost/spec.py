@@ -259,7 +259,7 @@ class _Converter:
             raise SpecError(f"block '{item['type']}': params must be a list of names or a mapping of "
                             f"names to defaults, got {_short(params)}", path=path)
         defaults = params if isinstance(params, dict) else {p: None for p in params}
-        given = {k: v for k, v in item.items() if k not in ("name", "type")}
+        given = {k: v for k, v in item.items() if k not in ("name", "type", "from")}  # any block takes from:
         for key in given:
             if key not in defaults:
                 raise SpecError(f"unknown parameter '{key}' for block {item['type']}"
@@ -274,8 +274,9 @@ class _Converter:
         try:
             body = {k: v for k, v in template.items() if k != "params"}
             body = _substitute(body, values, path)
-            if "name" in item:
-                body["name"] = item["name"]
+            for key in ("name", "from"):
+                if key in item:
+                    body[key] = item[key]
             return self.node(body, parent, index)
         finally:
             self.nesting -= 1

@@ -191,7 +191,8 @@ def test_unknown_figures_are_named_in_every_output(tmp_path: Path) -> None:
 
 def test_views_that_merge_the_batch_give_a_spec_that_compiles() -> None:
     model = BatchRows()
-    with pytest.raises(CnnCostError, match="merges the batch dimension"):
+    with pytest.raises(CnnCostError, match=r"a result of shape \(128, 8\): its first dimension is not the batch \(it "
+                       "merges the batch dimension"):
         from_torch(model, (3, 8, 8))
     net = from_torch(model, (3, 8, 8), allow_unknown=True)
     back = parse_spec(dump_spec(net))
@@ -203,9 +204,57 @@ def test_views_that_merge_the_batch_give_a_spec_that_compiles() -> None:
     assert cnncost.table(back, batch=1).totals.params == sum(p.numel() for p in model.parameters())
 
 
+class AveragedHeads(nn.Module):
+    """Two heads averaged at the output, `(a + b) / 2` (timm's distilled LeViT and DeiT)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 1)
+        self.b = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x):
+        return (self.a(x) + self.b(x)) / 2
+
+
+class ConstantPositions(nn.Module):
+    """A positional map made from constants without the batch (timm's XCiT), projected and repeated."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.proj = nn.Conv2d(2, 4, 1)
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        ys = torch.arange(h, dtype=torch.float32).view(1, 1, h, 1).expand(1, 1, h, w)
+        xs = torch.arange(w, dtype=torch.float32).view(1, 1, 1, w).expand(1, 1, h, w)
+        pos = self.proj(torch.cat([ys, xs], dim=1))
+        return self.conv(x) + pos.repeat(n, 1, 1, 1)
+
+
+def test_a_scaled_output_is_refused_in_one_line_or_opaque() -> None:
+    model = AveragedHeads()
+    with pytest.raises(CnnCostError, match="a multiplication by a constant that no add reads") as info:
+        from_torch(model, (3, 8, 8))
+    assert "\n" not in str(info.value)
+    net = from_torch(model, (3, 8, 8), allow_unknown=True)
+    assert cnncost.table(parse_spec(dump_spec(net)), batch=1).totals.params == 2 * (3 * 4 + 4)
+
+
+def test_tensors_made_without_the_batch_are_opaque_and_the_spec_compiles() -> None:
+    model = ConstantPositions()
+    net = from_torch(model, (3, 8, 8), allow_unknown=True)
+    graph = cnncost.compile(parse_spec(dump_spec(net)))
+    assert graph.output_shape == (4, 8, 8)
+    assert cnncost.table(net, batch=1).totals.params == sum(p.numel() for p in model.parameters())
+    proj = next(n for n in graph.nodes if n.path == "proj")
+    assert proj.type == "opaque" and proj.params == 2 * 4 + 4  # its batch is 1, not the network's
+
+
 # ----------------------------------------------------------------------------- import -o x.yaml, table x.yaml
 
-MODULES = {"unflatten": Unflatten, "blurred": Blurred, "unknowns": Unknowns, "batch_rows": BatchRows}
+MODULES = {"unflatten": Unflatten, "blurred": Blurred, "unknowns": Unknowns, "batch_rows": BatchRows,
+           "averaged_heads": AveragedHeads, "constant_positions": ConstantPositions}
 
 
 def _sources(tmp_path: Path) -> list[tuple[str, str, list[str]]]:
@@ -245,7 +294,7 @@ def test_every_imported_model_round_trips_through_import_and_table(tmp_path: Pat
                                             for r in data["layers"]]))
         assert outputs[0] == outputs[1], label
         checked.append(label)
-    assert len(checked) >= 9 + (5 if importlib.util.find_spec("onnx") else 0)
+    assert len(checked) >= 11 + (6 if importlib.util.find_spec("onnx") else 0)
 
 
 def test_every_peer_tool_counts_a_fixed_conv_as_its_convention_says() -> None:
