@@ -21,6 +21,7 @@ from .layers import Input
 from .layers import (CELU, ELU, GLU, SELU, Attention, Hardshrink, LogSigmoid, LogSoftmax, Matmul, MergeHeads,
                      MultiheadAttention, PReLU, RReLU, Softmin, Softplus, Softshrink, Softsign, SplitHeads, Tanhshrink,
                      Threshold)
+from .layers import Fixed
 from .net import Net
 from .report import Report, Row
 from .zoo.arch import register_arch
@@ -45,7 +46,9 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "compile", "Graph", 
            # tokens and attention; the rest of torch.nn's activations
            "Attention", "Matmul", "MergeHeads", "MultiheadAttention", "SplitHeads",
            "CELU", "ELU", "GLU", "SELU", "Hardshrink", "LogSigmoid", "LogSoftmax", "PReLU", "RReLU", "Softmin",
-           "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold"]
+           "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
+           # a convolution with fixed (buffer) weights
+           "Fixed"]
 
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml

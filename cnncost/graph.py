@@ -15,7 +15,7 @@ from typing import Any, Iterator
 from .errors import CnnCostError, SpecError
 from .layers.base import Block, Layer, Merge, Node, Ref, Visit
 from .layers.inputs import Input
-from .net import Net, child_name
+from .net import Net, child_name, note_warnings
 from .shapes import Shape, numel
 
 DEFAULT_MAX_NODES = 250_000  # real networks have up to ~10^4 nodes (regnet-y-128gf: about 1,000)
@@ -74,6 +74,7 @@ class Graph:
     outputs: tuple[int, ...]
     source: str = ""
     inputs: tuple[int, ...] = (0,)
+    notes: str = field(default="", compare=False)  # the net's (`Net.warnings` reads the importers' warnings)
     # What the passes computed from this graph, by kind, each a pure function of the graph and its
     # arguments: "memory traces" (per precision), "backward per mac" (per frozen-layer mask).
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -86,6 +87,11 @@ class Graph:
     def input_shapes(self) -> tuple[Shape, ...]:
         """Every input's per-sample shape, the first first."""
         return tuple(self.nodes[i].output_shape for i in self.inputs)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What an importer warned about in the net's notes (`Net.warnings`)."""
+        return note_warnings(self.notes)
 
 
 def compile(net: Net, input: Shape | None = None, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
@@ -171,7 +177,7 @@ class _Compiler:
         outputs = self._outputs(main, len(inputs))
         _refuse_inplace_on_split_views(self.nodes, outputs, self.source)
         return Graph(self.net.name, tuple(self.nodes), tuple(self.blocks), outputs, self.net.source,
-                     tuple(range(len(inputs))))
+                     tuple(range(len(inputs))), self.net.notes)
 
     # --- nodes ---
 

@@ -10,6 +10,14 @@ from .layers.base import Node
 from .shapes import Shape, parse_shape
 
 
+WARNING = "WARNING: "  # starts an importer's warning among the notes' '; '-separated parts
+
+
+def note_warnings(notes: str) -> tuple[str, ...]:
+    """The warnings among a net's notes, each one sentence without its 'WARNING: '."""
+    return tuple(part[len(WARNING):] for part in (notes or "").split("; ") if part.startswith(WARNING))
+
+
 @dataclass(frozen=True)
 class Net:
     """A whole architecture. `input` is per sample, a shape of any rank ((3, 224, 224), (768,),
@@ -65,6 +73,11 @@ class Net:
     def named_inputs(self) -> tuple[tuple[str, Shape], ...]:
         """Every input as (name, shape), the first (the one the first layer reads) first."""
         return ((self.input_name, self.input),) + self.more_inputs
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What an importer warned about in the notes (an ONNX export whose batch norms were folded)."""
+        return note_warnings(self.notes)
 
     def with_input(self, shape: Any) -> Net:
         """This net at other input sizes: a shape (or '3x224x224') replaces the first input's; a

@@ -31,7 +31,7 @@ from typing import Any
 from .errors import CnnCostError, SpecError, escape
 from .net import Net, several_inputs
 
-__all__ = ["is_python_spec", "split_python_spec", "load_python_spec"]
+__all__ = ["is_python_spec", "split_python_spec", "load_python_spec", "load_python_object"]
 
 _ATTR = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
 _PY_SPEC = re.compile(rf"(?P<file>.+\.py):(?P<attr>{_ATTR})", re.IGNORECASE | re.DOTALL)
@@ -62,8 +62,22 @@ def is_python_spec(text: Any) -> bool:
     return split_python_spec(text) is not None
 
 
-def load_python_spec(text: str, *, input: tuple[int, ...] | None = None, source: str | None = None) -> Net:
-    """Run FILE.py, call its `callable` and return the Net it builds (see the module's docstring)."""
+def load_python_spec(text: str, *, input: tuple[int, ...] | None = None, source: str | None = None,
+                     allow_unknown: bool = False) -> Net:
+    """Run FILE.py, call its `callable` and return the Net it builds (see the module's docstring);
+    `allow_unknown` imports a module's unknown operations as opaque nodes, as `cnncost import`."""
+    result, attr, path, where = _load(text, input, source)
+    return _as_net(result, attr, input, path, where, allow_unknown)
+
+
+def load_python_object(text: str, *, input: tuple[int, ...] | None = None, source: str | None = None) -> Any:
+    """What FILE.py's `callable` gives, a Net or an nn.Module not yet imported (`check --against`
+    runs the module itself); anything else is the same SpecError as `load_python_spec`'s."""
+    result, attr, path, where = _load(text, input, source)
+    return result if _is_module(result) else _as_net(result, attr, input, path, where)
+
+
+def _load(text: str, input: tuple[int, ...] | None, source: str | None) -> tuple[Any, str, str, str]:
     parts = split_python_spec(text)
     if parts is None:
         raise SpecError(f"expected FILE.py:callable, got '{escape(text, 80)}'")
@@ -74,8 +88,7 @@ def load_python_spec(text: str, *, input: tuple[int, ...] | None = None, source:
                         source=where)
     module = _run_file(path, where)
     obj = _lookup(module, attr, path, where)
-    result = _call(obj, attr, input, where) if _needs_call(obj) else obj
-    return _as_net(result, attr, input, path, where)
+    return (_call(obj, attr, input, where) if _needs_call(obj) else obj), attr, path, where
 
 
 def _run_file(path: str, where: str) -> Any:
@@ -184,7 +197,8 @@ def _is_module(value: Any) -> bool:
     return torch is not None and isinstance(value, torch.nn.Module)
 
 
-def _as_net(result: Any, attr: str, input: tuple[int, ...] | None, path: str, where: str) -> Net:
+def _as_net(result: Any, attr: str, input: tuple[int, ...] | None, path: str, where: str,
+            allow_unknown: bool = False) -> Net:
     if isinstance(result, Net):
         import dataclasses
         return result if result.source else dataclasses.replace(result, source=where)
@@ -194,7 +208,7 @@ def _as_net(result: Any, attr: str, input: tuple[int, ...] | None, path: str, wh
         if several_inputs(input):
             raise SpecError(f"'{attr}' returned an nn.Module, which is imported at one input shape; "
                             "give --input once", source=where)
-        return from_torch(result, tuple(input) if input else (3, 224, 224), name=name)
+        return from_torch(result, tuple(input) if input else (3, 224, 224), name=name, allow_unknown=allow_unknown)
     raise SpecError(f"'{attr}' returned {_kind(result)}, not a cnncost Net (or a torch nn.Module)", source=where)
 
 

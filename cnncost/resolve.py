@@ -66,7 +66,7 @@ def resolve(arch: Any, *, input: Shape | None = None, import_input: Shape | None
         return arch
     if kind == "python":
         from .pyspec import load_python_spec
-        return load_python_spec(arch, input=input)
+        return load_python_spec(arch, input=input, allow_unknown=allow_unknown)
     if kind in ("module", "torch", "onnx") and several_inputs(import_input):
         raise SpecError("a model is imported at one input shape; several inputs (NAME=SHAPE, or --input given "
                         "more than once) apply to a spec, a Python spec or a built-in")

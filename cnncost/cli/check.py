@@ -19,7 +19,11 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--device", default="cpu", type=device_name, help="cpu (default), cuda or cuda:N")
     parser.add_argument("--against", metavar="SOURCE",
                         help="compare the spec with the real network SOURCE (torchvision:NAME, timm:NAME, "
-                             "package.module:callable or FILE.onnx), layer by layer: see docs/import.md")
+                             "package.module:callable, FILE.py:callable or FILE.onnx), layer by layer: "
+                             "see docs/import.md")
+    parser.add_argument("--eval", action="store_true",
+                        help="with --against: compare with the eval-mode network (no dropout, no auxiliary heads; "
+                             "saved bytes are then not measured)")
     add_batch(parser, default=2)
     add_input(parser)
     add_dtype(parser, choices=("fp32", "fp64", "fp16", "bf16"), help="fp16/bf16 run as autocast with fp32 parameters")
@@ -53,9 +57,7 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
 def _against(net: Any, args: argparse.Namespace) -> tuple[str, int]:
     """`check SPEC --against SOURCE`: exit 1 naming the first layer that differs from the real network."""
     from ..torch_backend.against import check_against
-    result = check_against(net, args.against, batch=args.batch, input=args.input)
-    if args.format == "json":
-        from ..formatting import dumps
-        from .check_output import versioned
-        return dumps(versioned(result.to_dict()), indent=2), 0 if result.ok else 1
-    return result.summary(), 0 if result.ok else 1
+    from .check_output import render_against
+    result = check_against(net, args.against, batch=args.batch, input=args.input, allow_unknown=args.allow_unknown,
+                           train=not args.eval)
+    return render_against(result, args.format), 0 if result.ok else 1

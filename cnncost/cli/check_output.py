@@ -1,9 +1,11 @@
 """What `cnncost check` prints: the per-layer comparison of the engine's figures with PyTorch's
-measurements as a table (text, markdown), CSV or JSON."""
+measurements (and, `--against`, the spec's totals and differences beside the reference's) as a
+table (text, markdown), CSV or JSON."""
 from __future__ import annotations
 
 from ..errors import format_shape
 from ..formatting import binary_bytes, byte_unit, csv_line, dumps, fixed, grouped, in_unit, si, text_cell
+from ..torch_backend.against import CheckAgainst
 from ..torch_backend.check import EXACT, CheckResult, CheckRow
 
 TABLEFMT = {"text": "simple", "markdown": "github"}
@@ -35,7 +37,7 @@ def to_csv(result: CheckResult) -> str:
 
 
 def _plain(value: object) -> object:
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return format_shape(tuple(value))
     return "" if value is None else value
 
@@ -111,3 +113,49 @@ def _total(value: object, quantity: str) -> str:
     if quantity.endswith("bytes"):
         return binary_bytes(value)
     return grouped(value) if isinstance(value, int) else str(value)
+
+
+AGAINST_QUANTITIES = {"params": "params", "macs": "MACs", "saved_bytes": "saved bytes"}
+
+
+def render_against(result: CheckAgainst, fmt: str) -> str:
+    """`check --against`: the verdict, the totals side by side (equal or not, unknown where an opaque
+    row enters them), every difference by row, the notes."""
+    if fmt == "json":
+        return dumps(versioned(result.to_dict()), indent=2)
+    totals = [(AGAINST_QUANTITIES.get(q, q), _against_value(a, q), _against_value(b, q), _equal(result.totals_equal[q]))
+              for q, (a, b) in result.totals.items()]
+    differences = [(d.spec_path or "", d.reference_path or "", d.quantity, _against_value(d.spec, d.quantity),
+                    _against_value(d.reference, d.quantity)) for d in result.differences]
+    if fmt == "csv":
+        lines = [csv_line(["section", "spec_path", "reference_path", "quantity", "spec", "reference", "equal"])]
+        lines += [csv_line(["total", "", "", q, _plain(a), _plain(b), result.totals_equal[q]])
+                  for q, (a, b) in result.totals.items()]
+        lines += [csv_line(["difference", d.spec_path or "", d.reference_path or "", d.quantity, _plain(d.spec),
+                            _plain(d.reference), False]) for d in result.differences]
+        return "".join(lines).rstrip("\n")
+    from tabulate import tabulate
+    parts = [text_cell(result.summary(), fmt),
+             tabulate(totals, headers=("total", "spec", "reference", "equal"), tablefmt=TABLEFMT[fmt],
+                      disable_numparse=True, colalign=("left", "right", "right", "left"))]
+    if differences:
+        parts.append(tabulate([[text_cell(str(c), fmt) for c in row] for row in differences],
+                              headers=("spec layer", "reference layer", "differs in", "spec", "reference"),
+                              tablefmt=TABLEFMT[fmt], disable_numparse=True))
+    if result.notes:
+        parts.append("Notes:\n" + "\n".join(f"- {note}" for note in result.notes))
+    return "\n\n".join(parts)
+
+
+def _against_value(value: object, quantity: str) -> str:
+    if value is None:
+        return "unknown" if quantity in AGAINST_QUANTITIES else "none"
+    if isinstance(value, tuple):
+        return format_shape(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{grouped(value)} B" if quantity.startswith("saved_bytes") else grouped(value)
+    return str(value)
+
+
+def _equal(flag: bool | None) -> str:
+    return "unknown" if flag is None else "yes" if flag else "NO"

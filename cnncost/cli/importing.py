@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> str:
     args._source = args.source
     net = resolve(args.source, input=args.input, import_input=args.input, allow_unknown=args.allow_unknown,
                   train=not args.eval)
+    for line in net.warnings:  # an ONNX export whose batch norms were folded
+        sys.stderr.write(f"cnncost: warning: {line}\n")
     opaque = _opaque_nodes(net)
     if opaque:
         sys.stderr.write(f"cnncost: warning: {len(opaque)} opaque node(s) with unknown MACs and saved bytes: "

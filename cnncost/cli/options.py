@@ -153,6 +153,13 @@ def add_optimizer(parser: argparse.ArgumentParser, help: str | None = None) -> N
     parser.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZER_COPIES), help=help)
 
 
+def add_allow_unknown(parser: argparse.ArgumentParser) -> None:
+    """An imported model's unknown operations as opaque nodes (figures named unknown), not an error."""
+    parser.add_argument("--allow-unknown", action="store_true",
+                        help="keep operations cnncost does not know as opaque nodes (counts marked unknown) "
+                             "instead of stopping with an error")
+
+
 def add_activations(parser: argparse.ArgumentParser, help: str | None = None) -> None:
     parser.add_argument("--activations", default="all", choices=ACTIVATION_COUNTS, help=help)
 
@@ -183,7 +190,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_reading_options(parser: argparse.ArgumentParser) -> None:
-    """How much of a spec is read (`cnncost.reading`) and how far a net may expand."""
+    """How much of a spec is read (`cnncost.reading`), how far a net may expand, and whether an
+    imported model's unknown operations are opaque nodes (`--allow-unknown`)."""
+    add_allow_unknown(parser)
     parser.add_argument("--max-spec-bytes", type=size_limit, metavar="SIZE",
                         help="largest spec file read (default 16MiB; env CNNCOST_MAX_SPEC_BYTES)")
     parser.add_argument("--max-yaml-nodes", type=positive_int, metavar="N",

@@ -1,13 +1,23 @@
 """Shapes and sizes of one node at a batch, as the counters see them (whole-batch tensors)."""
 from __future__ import annotations
 
+import dataclasses
 from math import prod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..shapes import spatial
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
+
+
+def on_inner(rules: Any) -> Any:
+    """A `fixed` node's rule: the rule of the layer it wraps, on the node seen as that layer (its
+    params stay 0: the weights are buffers)."""
+    def rule(node: GraphNode, impl: Any, batch: int) -> int:
+        inner = node.layer.inner
+        return rules[type(inner)](dataclasses.replace(node, layer=inner), impl, batch)
+    return rule
 
 
 def x_of(node: GraphNode) -> tuple[int, ...]:

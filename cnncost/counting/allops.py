@@ -47,13 +47,14 @@ from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
+from ..layers.imported import Fixed
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
-from ._util import has_bias, kernel_area, n_in, n_out, x_of
+from ._util import has_bias, kernel_area, n_in, n_out, on_inner, x_of
 from .convention import ZERO, Convention, CountRule
 
 if TYPE_CHECKING:
@@ -176,6 +177,7 @@ RULES: dict[type, CountRule] = {
     Opaque: ZERO, Shared: ZERO,
     Input: ZERO,  # a net's further inputs: arguments of forward, no op runs
 }
+RULES[Fixed] = on_inner(RULES)  # buffer weights: the same arithmetic as its layer's
 
 ALLOPS = Convention("allops", "FLOPs (GEMM 2 per MAC + bias adds + element-wise work of every layer)", __doc__,
                     RULES, f"{__name__}.RULES")

@@ -24,6 +24,7 @@ from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
+from ..layers.imported import Fixed
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -64,6 +65,7 @@ def sdpa(node: GraphNode, impl: Impl, batch: int) -> int:
 
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, gemm), **dict.fromkeys(NO_FORMULA, ZERO)}
 RULES.update({Matmul: gemm, Attention: sdpa})
+RULES[Fixed] = gemm  # a convolution with buffer weights: aten.convolution all the same
 
 FLOPCOUNTER = Convention(
     "flopcounter", "FLOPs (2 per multiply-accumulate of conv and matmul)", __doc__, RULES, f"{__name__}.RULES",
@@ -78,6 +80,7 @@ def step(node: GraphNode, impl: Impl, batch: int) -> int:
 # A training step's forward and backward FLOPs are training()'s, which counts the matmul-like ops
 # (a shared call counts 0 there): the rule follows the op property, stated once on the layer.
 TRAIN_RULES: dict[type, CountRule] = {cls: step if cls.matmul_like else ZERO for cls in RULES}
+TRAIN_RULES[Fixed] = step  # forward, and the input's gradient only (no weight gradient for a buffer)
 
 FLOPCOUNTER_TRAIN = Convention(
     "flopcounter-train", "FLOPs (2 per multiply-accumulate), forward + backward of one training step",

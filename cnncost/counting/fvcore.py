@@ -29,6 +29,7 @@ from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
+from ..layers.imported import Fixed
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -36,7 +37,7 @@ from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPo
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
 from ..shapes import numel
-from ._util import affine, macs, n_in, n_out
+from ._util import affine, macs, n_in, n_out, on_inner
 from .convention import ZERO, Convention, CountRule
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ RULES: dict[type, CountRule] = {
     Shared: ZERO,  # a shared call counts 0 here (unlike flopcounter, which counts its layer's MACs)
     Input: ZERO,  # a net's further inputs: arguments of forward, no op runs
 }
+RULES[Fixed] = on_inner(RULES)  # buffer weights: the aten.convolution is counted all the same
 
 FVCORE = Convention(
     "fvcore", "fvcore flops (one per fused multiply-add)", __doc__, RULES, f"{__name__}.RULES",

@@ -27,6 +27,7 @@ Spelling of an implementation (the profile tables use it):
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
@@ -39,6 +40,7 @@ from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
+from ..layers.imported import Fixed
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -150,6 +152,13 @@ def _pad(node: GraphNode) -> str:
     return "cnncost.Pad"
 
 
+def _fixed(node: GraphNode) -> str:
+    """A `fixed` op runs its layer's module (its weights registered as buffers)."""
+    inner = node.layer.inner
+    spelling = DEFAULT[type(inner)]
+    return spelling(dataclasses.replace(node, layer=inner)) if callable(spelling) else spelling
+
+
 # The module cnncost's own torch backend builds for each layer type (`torch_backend.layer_modules`),
 # spelled as above: a spelling, or a function of the node where it depends on the layer's fields.
 DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
@@ -176,6 +185,7 @@ DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
     Opaque: "cnncost.Opaque", Shared: "cnncost.Shared", Reshape: "cnncost.Reshape",
     # a net's further inputs: arguments of forward, which no counter sees
     Input: "input",
+    Fixed: _fixed,
 }
 
 

@@ -41,8 +41,9 @@ from typing import TYPE_CHECKING
 
 from math import prod
 
+from ..layers.imported import Fixed
 from ..shapes import spatial
-from ._util import affine, family, has_bias, macs, n_in, n_out, x_of
+from ._util import affine, family, has_bias, macs, n_in, n_out, on_inner, x_of
 from .convention import Convention, CountRule
 from .fvcore import a_rows_times_n
 from .impl import DEFAULT
@@ -126,6 +127,7 @@ def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -
 # implementation (`impl.DEFAULT`) is counted by its module, and a module ptflops has no formula for
 # counts 0 (no hook, no patched function).
 RULES: dict[type, CountRule] = dict.fromkeys(DEFAULT, hooked)
+RULES[Fixed] = on_inner(RULES)  # its layer's module, weights as buffers: hooked by its class all the same
 
 PTFLOPS = Convention(
     "ptflops", "ptflops MACs (its own mix: MACs + bias adds + one per element of norms, activations, pools)",

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Shared
+from ..layers.imported import Fixed
 from ..layers.linear import Linear
-from ._util import has_bias, macs, n_out
+from ._util import has_bias, macs, n_out, on_inner
 from .convention import ZERO, Convention, CountRule
 from ..layers.attention import Attention, Matmul
 from .flopcounter import NO_FORMULA, sdpa_fused
@@ -47,6 +48,7 @@ def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -
 RULES: dict[type, CountRule] = {**dict.fromkeys((Conv, ConvTranspose, Linear), _matmul),
                                 **dict.fromkeys(NO_FORMULA + (Shared,), ZERO)}
 RULES.update({Matmul: _bmm, Attention: _sdpa})
+RULES[Fixed] = on_inner(RULES)  # buffer weights: the aten convolution is counted all the same
 
 PTFLOPS_ATEN = Convention(
     "ptflops-aten", "ptflops MACs (aten: conv/matmul MACs + bias adds)", __doc__, RULES, f"{__name__}.RULES",

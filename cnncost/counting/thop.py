@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._util import affine, family, kernel_area, n_in, n_out, x_of
+from ..layers.imported import Fixed
+from ._util import affine, family, kernel_area, n_in, n_out, on_inner, x_of
 from .convention import Convention, CountRule
 from .impl import DEFAULT
 
@@ -93,6 +94,7 @@ def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -
 # implementation (`impl.DEFAULT`) is counted by its module, and a module thop has no formula for
 # counts 0 (the table above: `zero_ops`, or no hook at all).
 RULES: dict[type, CountRule] = dict.fromkeys(DEFAULT, hooked)
+RULES[Fixed] = on_inner(RULES)  # its layer's module, weights as buffers: hooked by its class all the same
 
 THOP = Convention("thop", "thop MACs (its own mix: conv/linear MACs + norms and average pools)", __doc__, RULES,
                   f"{__name__}.RULES (from cnncost.counting.impl.DEFAULT)",

@@ -23,7 +23,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..shapes import numel
-from ._util import n_out
+from ..layers.imported import Fixed
+from ._util import n_out, on_inner
 from .convention import Convention, CountRule
 from .impl import DEFAULT
 
@@ -57,6 +58,7 @@ def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -
 # implementation (`impl.DEFAULT`) is counted by its module, and a module torchinfo has no formula for
 # counts 0 (a module with children or without weight/bias parameters, a function, an operator).
 RULES: dict[type, CountRule] = dict.fromkeys(DEFAULT, leaf_mult_adds)
+RULES[Fixed] = on_inner(RULES)  # weights as buffers: no parameters, so no mult-adds
 
 TORCHINFO = Convention(
     "torchinfo", "torchinfo mult-adds (one per parameter per output position of a conv, per sample otherwise)",

@@ -24,7 +24,8 @@ from __future__ import annotations
 from math import prod
 from typing import TYPE_CHECKING
 
-from ._util import family, has_bias, kernel_area, n_in, n_out, x_of
+from ..layers.imported import Fixed
+from ._util import family, has_bias, kernel_area, n_in, n_out, on_inner, x_of
 from .convention import Convention, CountRule
 from .impl import DEFAULT
 from .thop import in_features
@@ -99,6 +100,7 @@ def _count(node: GraphNode, impl: Impl, batch: int, macs: bool) -> int:
 # counts 0 (not a leaf, no torch.nn base class, or a class without a formula).
 RULES: dict[type, CountRule] = dict.fromkeys(DEFAULT, module_flops)
 MACS_RULES: dict[type, CountRule] = dict.fromkeys(DEFAULT, module_macs)
+RULES[Fixed], MACS_RULES[Fixed] = on_inner(RULES), on_inner(MACS_RULES)  # its layer's module, weights as buffers
 
 TORCHSCAN = Convention("torchscan", "torchscan module-formula FLOPs", __doc__, RULES,
                        f"{__name__}.RULES (from cnncost.counting.impl.DEFAULT)",

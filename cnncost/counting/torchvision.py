@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..layers.imported import Fixed
 from .convention import ZERO, Convention, CountRule
 from ..layers.attention import Attention, Matmul
 from .flopcounter import GEMM_TYPES, NO_FORMULA
@@ -28,6 +29,7 @@ RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, engine_macs), **dict
 # matmul and attention as the default convention counts them (vit_b_16's published 17.564 GFLOPS =
 # conv + linear 16.848 G + attention 0.715 G, torchvision 0.29.1 weights meta)
 RULES.update({Matmul: engine_macs, Attention: engine_macs})
+RULES[Fixed] = engine_macs  # a convolution with buffer weights is hooked as a convolution
 
 TORCHVISION = Convention(
     "torchvision", "MACs (torchvision prints them /1e9 as 'GFLOPS')", __doc__, RULES, f"{__name__}.RULES",

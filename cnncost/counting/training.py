@@ -138,7 +138,7 @@ def gradients(graph: Graph, frozen: tuple[bool, ...]) -> tuple[tuple[bool, bool]
         elif node.layer.arity is None:  # a product of activations: no weights
             out.append((_operand_grads(node, grad), False))
         else:
-            out.append((any(grad[j] for j in node.inputs), not frozen[i]))
+            out.append((any(grad[j] for j in node.inputs), not frozen[i] and node.layer.has_weight_gradient))
     return tuple(out)
 
 

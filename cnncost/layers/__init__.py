@@ -9,6 +9,7 @@ from .blocks import Concat, Gate, Repeat, Residual, Sequential, Side, SqueezeExc
 from .conv import Conv, ConvTranspose
 from .imported import Opaque, Reshape, Shared
 from .inputs import Input
+from .imported import Fixed
 from .linear import Dropout, Flatten, Linear
 from .merge import Add, ConcatMerge, Mul
 from .norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -29,4 +30,5 @@ __all__ = [
     "CELU", "ELU", "GLU", "SELU", "Hardshrink", "LogSigmoid", "LogSoftmax", "PReLU",
     "RReLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold", "Attention", "Matmul",
     "MergeHeads", "MultiheadAttention", "SplitHeads",
+    "Fixed",
 ]

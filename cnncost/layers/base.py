@@ -148,6 +148,8 @@ class Layer(Node):
     # True for the ops whose MACs are a matrix product (conv, transposed conv, linear): FLOPs count
     # 2 per MAC forward, and the backward pass computes an input and a weight gradient of as many.
     matmul_like: ClassVar[bool] = False
+    # False where the weights are buffers (a fixed blur filter): no weight gradient in backward.
+    has_weight_gradient: ClassVar[bool] = True
 
     # False for in-place ops and views: they produce no new tensor.
     def creates_tensor(self) -> bool:

@@ -71,6 +71,25 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+def inner_layer(wrapper: Any) -> Layer:
+    """The leaf layer a wrapper's `layer` mapping describes (a `shared` call's, a `fixed` op's),
+    named as the wrapper; a bad mapping is one SpecError naming the wrapper."""
+    fields = dict(wrapper.layer)
+    kind = fields.pop("type", None)
+    cls = LAYER_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None or not isinstance(cls, type) or not issubclass(cls, Layer) or cls in (Shared, Fixed):
+        raise SpecError(f"field 'layer' must be a leaf layer mapping with a 'type', got {wrapper.layer!r}",
+                        path=wrapper.name, type_name=wrapper.type_name)
+    for key in ("name", "from", "inputs"):
+        if key in fields:
+            raise SpecError(f"field 'layer' of a {wrapper.type_name} node takes no '{key}'", path=wrapper.name,
+                            type_name=wrapper.type_name)
+    try:
+        return cls(name=wrapper.name, **fields)
+    except TypeError as error:
+        raise SpecError(f"field 'layer': {error}", path=wrapper.name, type_name=wrapper.type_name) from None
+
+
 def layer_fields(layer: Layer) -> dict[str, Any]:
     """The mapping `shared` stores for `layer`: its type and the fields that differ from defaults."""
     out: dict[str, Any] = {"type": layer.type_name}
@@ -112,20 +131,7 @@ class Shared(Layer):
         return self._build_inner()
 
     def _build_inner(self) -> Layer:
-        fields = dict(self.layer)
-        kind = fields.pop("type", None)
-        cls = LAYER_TYPES.get(kind) if isinstance(kind, str) else None
-        if cls is None or not isinstance(cls, type) or not issubclass(cls, Layer) or cls is Shared:
-            raise SpecError(f"field 'layer' must be a leaf layer mapping with a 'type', got {self.layer!r}",
-                            path=self.name, type_name=self.type_name)
-        for key in ("name", "from", "inputs"):
-            if key in fields:
-                raise SpecError(f"field 'layer' of a shared call takes no '{key}'", path=self.name,
-                                type_name=self.type_name)
-        try:
-            return cls(name=self.name, **fields)
-        except TypeError as error:
-            raise SpecError(f"field 'layer': {error}", path=self.name, type_name=self.type_name) from None
+        return inner_layer(self)
 
     @property  # type: ignore[override]
     def arity(self) -> int | None:  # a shared merge reads several tensors, like its layer
@@ -181,3 +187,48 @@ class Reshape(Layer):
 
     def describe(self) -> str:
         return "-> " + "x".join(map(str, self.shape))
+
+
+@register("fixed")
+@dataclass(frozen=True, kw_only=True)
+class Fixed(Layer):
+    """An operation whose weights are fixed buffers, not parameters: an anti-aliasing blur filter
+    (`F.conv2d(x, self.filt, groups=C)` with `filt` a registered buffer, timm's BlurPool2d).
+    `layer` is the operation ({type: conv, ...}). params = 0 (buffers are never params, and get no
+    gradient, so no weight-gradient FLOPs); MACs and what autograd saves are the layer's own (a
+    convolution saves its input and its weight whether or not the weight needs a gradient)."""
+
+    layer: dict  # {type: conv, out: 8, kernel: 3, groups: 8, bias: false}: a leaf layer, without name or from
+
+    matmul_like = True  # its MACs are a product's; its backward computes the input's gradient only
+    has_weight_gradient = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.layer, dict):
+            object.__setattr__(self, "layer", _canonical(self.layer))
+        super().__post_init__()
+
+    def validate(self) -> None:
+        inner = inner_layer(self)
+        self.require(inner.matmul_like, f"a fixed op is a layer with weights (conv, linear...), got '{inner.type_name}'")
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.inputs, repr(sorted(self.layer.items()))))
+
+    @property
+    def inner(self) -> Layer:
+        """The layer `layer` describes, named as this node."""
+        return inner_layer(self)
+
+    def out_shape(self, x: Shape) -> Shape:
+        return self.inner.out_shape(x)
+
+    def params(self, x: Any) -> int:
+        return 0
+
+    def macs(self, x: Any, y: Shape) -> int:
+        return self.inner.macs(x, y)
+
+    def describe(self) -> str:
+        text = self.inner.describe()
+        return f"{text} (fixed weights)" if text else "fixed weights"

@@ -21,6 +21,7 @@ from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
+from ..layers.imported import Fixed
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -361,6 +362,13 @@ def _shared(layer: Shared, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
     return rule_for(inner)(inner, x, xs, y, b)
 
 
+def _fixed(layer: Fixed, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
+    """The inner layer's rule: a convolution saves its input and its weight, buffer or not
+    (measured, torch 2.13 CPU); its output needs a gradient only if its input does."""
+    inner = layer.inner
+    return rule_for(inner)(inner, x, xs, y, b)
+
+
 def _reshape(layer: Reshape, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     return b.reshape(x, y, xs)
 
@@ -529,6 +537,7 @@ RULES: dict[type, MemoryRule] = {
     Opaque: _opaque, Shared: _shared, Reshape: _reshape,
     # a net's further inputs
     Input: _input,
+    Fixed: _fixed,
 }
 
 

@@ -62,6 +62,9 @@ def report_record(report: Any) -> dict[str, Any]:
         for section in (SECTIONS[0], SECTIONS[2], SECTIONS[1]):  # as the contract has always listed them
             known |= {k: v for k, v in totals.figures.items() if COLUMNS[k].section == section}
         out["known_total"] = known
+    warnings = report.graph.warnings if report.graph is not None else ()
+    if warnings:  # an importer's (an ONNX export whose batch norms were folded)
+        out["warnings"] = list(warnings)
     return out
 
 

@@ -77,7 +77,8 @@ def summary_line(report: Any) -> str:
         return f"{sign}{si_spaced(macs, 'MACs')}{eq}{si_spaced(flops, 'FLOPs')}"
 
     breakdown = report.step_breakdown()
-    memory = (f"training step peak {binary_bytes(breakdown['peak_bytes'])} (autograd; the "
+    at_least = ">= " if "saved_bytes" in total.unknown else ""  # an opaque node's saved bytes are unknown
+    memory = (f"training step peak {at_least}{binary_bytes(breakdown['peak_bytes'])} (autograd; the "
               f"lecture's rule says {binary_bytes(total.memory_bytes)})" if breakdown is not None
               else f"training memory {binary_bytes(total.memory_bytes)} (the lecture's rule)")
     inputs = report.inputs
@@ -110,7 +111,10 @@ def footer_lines(report: Any) -> list[str]:
     if report.step is not None:
         breakdown = report.step_breakdown()
         lines += [f"Saved for backward: {known(total, 'saved_bytes', binary_bytes(total.saved_bytes))}",
-                  f"Training step peak: {binary_bytes(breakdown['peak_bytes'])} ({breakdown['phase']})"]
+                  f"Training step peak: {'>= ' if 'saved_bytes' in total.unknown else ''}"
+                  f"{binary_bytes(breakdown['peak_bytes'])} ({breakdown['phase']})"]
+    if report.graph is not None:
+        lines += [f"Warning: {line}" for line in report.graph.warnings]
     unknown = report.unknown_counts()
     if unknown:
         order = {path: i for layer_paths in unknown.values() for i, path in enumerate(layer_paths)}

@@ -18,6 +18,7 @@ from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose, padding_pairs
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
+from ..layers.imported import Fixed
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -273,6 +274,7 @@ RULES: dict[type, Rule] = {
     Opaque: _opaque, Shared: _shared, Reshape: _reshape,
     # a net's further inputs
     Input: _input,
+    Fixed: _shared,  # fixed weights: its layer's rule, as a shared call's
 }
 
 

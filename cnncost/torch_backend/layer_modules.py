@@ -18,6 +18,7 @@ from ..layers.pass_rules import rule_in
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
+from ..layers.imported import Fixed
 from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
@@ -181,6 +182,7 @@ MODULES: dict[type, ModuleRule] = {
     # imported graphs
     Opaque: _opaque,
     Shared: _shared,
+    Fixed: _shared,  # the layer's module with its weights as buffers, as a shared call's
     Reshape: lambda layer, x: View(tuple(layer.shape)),
     # a net's further inputs: the caller's tensor, passed on
     Input: lambda layer, x: nn.Identity(),

@@ -130,4 +130,4 @@ def test_flopcounter_train_counts_exactly_the_matmuls_training_counts() -> None:
     from cnncost.layers import LAYER_TYPES
     counted = {cls.type_name for cls, rule in TRAIN_RULES.items() if rule is step}
     assert counted == {name for name, cls in LAYER_TYPES.items() if getattr(cls, "matmul_like", False)}
-    assert counted == {"conv", "conv_transpose", "linear", "matmul", "attention"}
+    assert counted == {"conv", "conv_transpose", "linear", "matmul", "attention", "fixed"}  # fixed: a conv with buffer weights

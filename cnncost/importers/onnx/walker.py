@@ -19,6 +19,7 @@ from ...shapes import Shape, numel
 from ..graphbuild import TV, GraphBuilder, Scope, Unsupported, channels_first, plain
 from ...layers.imported import Opaque
 from .constants import fold
+from .folding import folded_batch_norms
 from .values import SHAPE_ONLY, W, safe
 
 # Row names of functional ops, by operator (the rest: the operator in lower case).
@@ -135,6 +136,9 @@ class OnnxWalker:
         if self.opaque:
             notes += (f"; {len(self.opaque)} opaque node(s) with unknown MACs and saved bytes: "
                       + "; ".join(self.opaque[:20]))
+        folded = folded_batch_norms(self.model)
+        if folded:
+            notes += f"; {folded}"
         net = self.builder.finish(outputs, notes)
         from ...graph import compile
         compile(net)

@@ -33,6 +33,16 @@ class Pieces:
     made: dict[int, TV]
 
 
+def per_sample(shape: Any) -> Shape:
+    """A traced tensor's shape per sample. Where a view merged the batch into its first dimension
+    ((N*L, C): batch-major rows), the samples' rows stay apart: (L, C), a sample's elements the
+    tensor's / N; a tensor made without the batch (from constants, (1, H, W)) keeps (H, W)."""
+    dims = tuple(int(d) for d in shape)
+    if dims[:1] == (BATCH,) or not dims or dims[0] % BATCH:  # a tensor made without the batch: its own shape
+        return dims[1:] or (1,)
+    return (dims[0] // BATCH, *dims[1:])
+
+
 def holds(value: Any, kinds: tuple[type, ...]) -> bool:
     """Whether `value` (or an item of a list, tuple or dict in it) is one of `kinds`."""
     if isinstance(value, kinds):

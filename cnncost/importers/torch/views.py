@@ -6,6 +6,7 @@ from typing import Any
 
 from ...layers import ChannelShuffle
 from ...layers.reshape import chunk_sizes
+from ...shapes import numel
 from ..graphbuild import TV, Unsupported
 from ..lowering import channel_slice, chunk_count, concat, permute as lower_permute, view_to
 from .values import BATCH, PV, Pieces, arg, dims
@@ -30,6 +31,9 @@ def view(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) ->
         return PV(args[0].path, args[0].tensor, tuple(int(d) for d in result.shape))
     if tuple(result.shape[:1]) != (BATCH,):
         raise Unsupported("a view that merges the batch dimension")
+    x = args[0]
+    if isinstance(x, TV) and x.form == "std" and numel(x.shape) * BATCH != result.numel():  # merged rows before
+        raise Unsupported("a view that splits the batch dimension back out of merged rows")
     return view_to(imp, args[0], imp.out(result), "view")
 
 

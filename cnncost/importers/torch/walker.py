@@ -7,6 +7,7 @@ Rows are named by the module they ran in (`naming`); the builder keeps one block
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Sequence
 
 from ...errors import CnnCostError
@@ -16,7 +17,7 @@ from ...shapes import Shape
 from ..graphbuild import TV, GraphBuilder, Unsupported, channels_first, plain
 from ...layers.imported import Opaque
 from .naming import RowNames, base_name, op_name
-from .values import PV, Pieces, holds
+from .values import BATCH, PV, Pieces, holds, per_sample
 
 
 class GraphWalker:
@@ -88,7 +89,11 @@ class GraphWalker:
         found: list[int] = []
 
         def walk(v: Any) -> None:
-            v = self.env.get(v, v) if isinstance(v, self.torch.fx.Node) else v
+            node = v if isinstance(v, self.torch.fx.Node) else None
+            v = self.env.get(v, v) if node is not None else v
+            if isinstance(v, TV) and v.scale is not None and node is not None:  # an output (a + b) / 2
+                v = self._unknown(node, (dataclasses.replace(v, scale=None),), {}, self.results.get(node),
+                                  "a multiplication by a constant that no add reads")
             if isinstance(v, TV):
                 v = self._plain(v, "the network's output")
                 found.append(v.leaf)
@@ -117,6 +122,10 @@ class GraphWalker:
         if not makes:  # x.size(), x.shape, x.dim(): plain values
             return self._python(result)
         try:
+            if holds((args, kwargs), (TV, Pieces)) and isinstance(result, torch.Tensor) \
+                    and tuple(result.shape[:1]) != (BATCH,):  # the per-sample layers cannot say it
+                raise Unsupported(f"a result of shape {tuple(result.shape)}: its first dimension is not the batch "
+                                  "(it merges the batch dimension, or is made without it)")
             if node.op == "call_module":
                 m = self.gm.get_submodule(node.target)
                 module_handler = self.module_handler(m)
@@ -203,11 +212,11 @@ class GraphWalker:
         if node.op == "call_module":
             params = list(self.gm.get_submodule(node.target).parameters())
         else:
-            def params_of(v: Any) -> None:
+            def params_of(v: Any) -> None:  # passed by position or by keyword, maybe in a list
                 if isinstance(v, PV) and isinstance(v.tensor, self.torch.nn.Parameter):
                     params.append(v.tensor)
-                elif isinstance(v, (list, tuple)):
-                    for item in v:
+                elif isinstance(v, (list, tuple, dict)):
+                    for item in (v.values() if isinstance(v, dict) else v):
                         params_of(item)
             params_of((args, kwargs))
         new_params = [p for p in params if id(p) not in self.owner]
@@ -219,7 +228,7 @@ class GraphWalker:
         tensors = self._tensors(result)
         made: list[TV] = []
         for k, tensor in enumerate(tensors):
-            shape = tuple(int(d) for d in tensor.shape[1:]) or (1,)
+            shape = per_sample(tensor.shape)
             layer = Opaque(op=op, shape=shape, weights=weights if k == 0 else 0)
             if node.op == "call_module":
                 base = None if k == 0 else f"{str(node.target).rpartition('.')[2]}_out{k}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...layers import LRN, BatchNorm, ConvTranspose, GroupNorm, InstanceNorm
+from ...layers.imported import Fixed, layer_fields
 from ...shapes import Shape
 from ..graphbuild import TV, Unsupported
 from ..lowering import conv, layer_norm as lower_layer_norm, linear, pair_or_int
@@ -32,7 +33,13 @@ def conv2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) 
     layer = conv(out, (kh, kw), stride=arg(args, kwargs, 3, "stride", 1), padding=arg(args, kwargs, 4, "padding", 0),
                  dilation=arg(args, kwargs, 5, "dilation", 1), groups=arg(args, kwargs, 6, "groups", 1),
                  bias=bias is not None)
-    return imp.emit(layer, [x], imp.out(result), params=params_of(weight, bias))
+    params = params_of(weight, bias)
+    learned = {bool(params_of(v)) for v in (weight, bias) if v is not None}
+    if learned == {False}:  # a blur filter registered as a buffer: buffers are never params
+        layer = Fixed(layer=layer_fields(layer))
+    elif learned != {True}:
+        raise Unsupported("conv2d with a buffer weight and a parameter bias (or the reverse)")
+    return imp.emit(layer, [x], imp.out(result), params=params)
 
 
 def m_conv_t(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:

@@ -1,0 +1,182 @@
+"""`check SPEC --against SOURCE` pairs rows by module path and by their place in the graph, not by
+execution order: a correct spec of an FPN that lists its laterals before the top-down path (and
+names its ops its own way) matches the model, and a wrong channel count is reported at its own row.
+The text output shows the totals side by side; `--against FILE.py:callable` and `--allow-unknown`
+work as in every other command."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from cnncost.cli import main  # noqa: E402
+from cnncost.spec import parse_spec  # noqa: E402
+from cnncost.torch_backend.against import check_against  # noqa: E402
+
+FPN_MODULE = textwrap.dedent('''
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+
+    class FPN(nn.Module):
+        """Bottom-up c1..c3, laterals, top-down sums: it runs lat3 before lat2 before lat1."""
+
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+            self.c2 = nn.Conv2d(8, 16, 3, stride=2, padding=1)
+            self.c3 = nn.Conv2d(16, 32, 3, stride=2, padding=1)
+            self.lat1 = nn.Conv2d(8, 8, 1)
+            self.lat2 = nn.Conv2d(16, 8, 1)
+            self.lat3 = nn.Conv2d(32, 8, 1)
+            self.head = nn.Conv2d(8, 4, 3, padding=1)
+
+        def forward(self, x):
+            x1 = F.relu(self.c1(x))
+            x2 = F.relu(self.c2(x1))
+            x3 = F.relu(self.c3(x2))
+            p3 = self.lat3(x3)
+            p2 = self.lat2(x2) + F.interpolate(p3, scale_factor=2.0, mode="nearest")
+            p1 = self.lat1(x1) + F.interpolate(p2, scale_factor=2.0, mode="nearest")
+            return self.head(p1)
+
+
+    def build():
+        return FPN()
+
+
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            return torch.erf(self.conv(x))
+
+
+    def build_odd():
+        return Odd()
+''')
+
+# The same network as a person writes it: every lateral first, then the top-down path; the
+# functional ops named r1.., up3.., p2.. instead of the import's relu, relu_1, upsample, add...
+FPN_SPEC = textwrap.dedent('''
+    name: fpn-by-hand
+    input: [3, 32, 32]
+    layers:
+    - {name: c1, type: conv, out: 8, kernel: 3, stride: 2, padding: 1}
+    - {name: r1, type: relu}
+    - {name: c2, type: conv, out: 16, kernel: 3, stride: 2, padding: 1}
+    - {name: r2, type: relu}
+    - {name: c3, type: conv, out: 32, kernel: 3, stride: 2, padding: 1}
+    - {name: r3, type: relu}
+    - {name: lat1, type: conv, from: r1, out: 8, kernel: 1}
+    - {name: lat2, type: conv, from: r2, out: 8, kernel: 1}
+    - {name: lat3, type: conv, from: r3, out: 8, kernel: 1}
+    - {name: up3, type: upsample, from: lat3, scale_factor: 2}
+    - {name: p2, type: add, from: [up3, lat2]}
+    - {name: up2, type: upsample, from: p2, scale_factor: 2}
+    - {name: p1, type: add, from: [up2, lat1]}
+    - {name: head, type: conv, out: 4, kernel: 3, padding: 1}
+''')
+
+
+@pytest.fixture()
+def fpn_file(tmp_path: Path) -> Path:
+    path = tmp_path / "fpn.py"
+    path.write_text(FPN_MODULE)
+    return path
+
+
+def _fpn_module(path: Path):
+    import runpy
+    return runpy.run_path(str(path))["build"]()
+
+
+def test_spec_in_another_order_than_execution_matches_the_fpn(fpn_file: Path) -> None:
+    model = _fpn_module(fpn_file)
+    result = check_against(parse_spec(FPN_SPEC), model)
+    assert result.ok, result.summary()
+    # every total equals the real network's, measured by forward hooks and saved-tensor hooks
+    params = sum(p.numel() for p in model.parameters())
+    assert result.totals["params"] == (params, params) == (6796, 6796)
+    assert result.totals["macs"][0] == result.totals["macs"][1]
+    assert result.totals["saved_bytes"][0] == result.totals["saved_bytes"][1]
+    assert result.totals_equal == {"params": True, "macs": True, "saved_bytes": True}
+    pairs = {p.spec_path: (p.reference_path, p.matched_by) for p in result.pairs}
+    assert pairs["lat1"] == ("lat1", "path") and pairs["lat3"] == ("lat3", "path")
+    assert pairs["up3"] == ("upsample", "structure") and pairs["p1"] == ("add_1", "structure")
+
+
+def test_a_changed_channel_is_reported_at_its_own_row_whatever_the_names(fpn_file: Path) -> None:
+    wrong = (FPN_SPEC.replace("name: c2, type: conv, out: 16", "name: second, type: conv, out: 17")
+             .replace("from: r2", "from: r2").replace("name: lat2,", "name: lateral_b,")
+             .replace("[up3, lat2]", "[up3, lateral_b]"))
+    result = check_against(parse_spec(wrong), _fpn_module(fpn_file))
+    assert not result.ok
+    first = result.first
+    assert (first.spec_path, first.reference_path, first.quantity) == ("second", "c2", "shape")
+    assert (first.spec, first.reference) == ((17, 8, 8), (16, 8, 8))
+    rows = {(d.spec_path, d.reference_path) for d in result.differences}
+    assert ("lateral_b", "lat2") in rows and ("r2", "relu_1") in rows
+
+
+def test_cli_against_a_python_file_shows_the_totals_side_by_side(fpn_file: Path, tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "fpn.yaml"
+    spec.write_text(FPN_SPEC)
+    assert main(["check", str(spec), "--against", f"{fpn_file}:build"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("fpn-by-hand matches build: 14 layers")
+    assert "params          6,796        6,796  yes" in out  # spec, reference (measured), equal
+    assert "saved bytes" in out and "NO" not in out
+    assert main(["check", str(spec), "--against", f"{fpn_file}:build", "--eval"]) == 0
+    assert "(eval mode" in capsys.readouterr().out
+    spec.write_text(FPN_SPEC.replace("out: 32, kernel: 3", "out: 33, kernel: 3"))
+    assert main(["check", str(spec), "--against", f"{fpn_file}:build"]) == 1
+    out = capsys.readouterr().out
+    assert "params          6,949        6,796  NO" in out  # 6,796 + (16*9 + 1) (c3) + 8 (lat3)
+    assert "c3            c3                 shape         33x4x4   32x4x4" in out
+
+
+def test_cli_against_json_and_csv_carry_the_totals(fpn_file: Path, tmp_path: Path, capsys) -> None:
+    import json
+    spec = tmp_path / "fpn.yaml"
+    spec.write_text(FPN_SPEC)
+    assert main(["check", str(spec), "--against", f"{fpn_file}:build", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] and data["totals"]["params"] == {"spec": 6796, "reference": 6796, "equal": True}
+    assert main(["check", str(spec), "--against", f"{fpn_file}:build", "--format", "csv"]) == 0
+    assert "total,,,params,6796,6796,True" in capsys.readouterr().out
+
+
+def test_against_a_python_file_that_is_not_a_module_or_net_is_one_clear_error(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("def build():\n    return 3\n")
+    spec = tmp_path / "fpn.yaml"
+    spec.write_text(FPN_SPEC)
+    assert main(["check", str(spec), "--against", f"{bad}:build"]) == 2
+    err = capsys.readouterr().err
+    assert "returned an int, not a cnncost Net" in err and "No module named" not in err
+
+
+def test_check_allow_unknown_compares_what_is_known(fpn_file: Path, tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "odd.yaml"
+    spec.write_text(textwrap.dedent('''
+        name: odd
+        input: [3, 8, 8]
+        layers:
+        - {name: conv, type: conv, out: 4, kernel: 3}
+        - {name: erf, type: opaque, op: torch.erf, shape: [4, 6, 6]}
+    '''))
+    assert main(["check", str(spec), "--against", f"{fpn_file}:build_odd"]) == 2
+    assert "unsupported operation torch.erf" in capsys.readouterr().err
+    assert main(["check", str(spec), "--against", f"{fpn_file}:build_odd", "--allow-unknown"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("odd matches build_odd: 2 layers, params at batch 2 equal; MACs and saved bytes unknown")
+    assert "params           112          112  yes" in out  # 4*3*3*3 + 4
+    assert "MACs         unknown        7,776  unknown" in out  # the real conv's, by FlopCounterMode: 2*4*6*6*27
+    assert "opaque row(s) erf have unknown figures" in out
