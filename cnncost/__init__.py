@@ -17,6 +17,8 @@ from .layers import (AdaptiveMaxPool, CenterCrop, ChannelShuffle, Chunk, ConvTra
                      Hardtanh, Identity, InstanceNorm, LayerNorm, LayerScale, Mish, Pad, PixelShuffle,
                      PixelUnshuffle, Softmax, StochasticDepth, Upsample)
 from .layers import Opaque, Reshape, Shared
+from .layers import (Affine, Arith, Contiguous, Div, Expand, Learnable, Maximum, Minimum, Permute, Reduce, Select,
+                     Slice, Split, Stack, Sub, Tokens, Transpose, Unflatten)
 from .net import Net
 from .report import Report, Row
 from .zoo.arch import register_arch
@@ -35,7 +37,9 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "compile", "Graph", 
            "Chunk", "ChannelShuffle", "LayerScale", "StochasticDepth", "Upsample", "ConvTranspose", "PixelShuffle",
            "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool",
            # what imported graphs use besides: a call without a formula, a reused module, a view
-           "Opaque", "Shared", "Reshape"]
+           "Opaque", "Shared", "Reshape",
+           "Permute", "Transpose", "Unflatten", "Slice", "Select", "Expand", "Contiguous", "Split",
+           "Sub", "Div", "Maximum", "Minimum", "Stack", "Arith", "Learnable", "Affine", "Reduce", "Tokens"]
 
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml

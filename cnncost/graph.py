@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 from .errors import CnnCostError, SpecError
 from .layers.base import Block, Layer, Merge, Node, Ref, Visit
+from .layers.strides import Layout, contiguous, is_contiguous
 from .net import Net, child_name
 from .shapes import Shape, numel
 
@@ -125,6 +126,7 @@ class _Compiler:
         self.blocks: list[BlockSpan] = []
         self.produced: dict[str, Ref] = {}  # path -> the tensor it names (a block: its output)
         self.open_blocks: set[str] = set()  # blocks being lowered: their output is not known yet
+        self.layouts: dict[int, Layout] = {}  # node -> its output's strides, where a view's are not contiguous
 
     def run(self, shape: Shape) -> Graph:
         x = self._add(GraphNode("input", "input", "", shape, shape, numel(shape), 0, 0))
@@ -225,7 +227,7 @@ class _Compiler:
             else:
                 layer.fail(f"reads {layer.arity} tensor{'s' if layer.arity != 1 else ''}, but 'from' names "
                            f"{len(xs)}", x)
-        made = numel(y) if layer.creates_tensor() else 0
+        made = numel(y) if layer.creates_tensor() else self._view(layer, xs[0], y)
         if layer.arity is None:
             params, macs = layer.merge_params(shapes), layer.merge_macs(shapes, y)
         else:
@@ -233,6 +235,18 @@ class _Compiler:
         return self._add(GraphNode(path, layer.type_name, layer.describe(), shown_input or x, y, made,
                                    params, macs, layer.tabulated,
                                    tuple(r.index for r in xs), shapes, layer))
+
+    def _view(self, layer: Layer, x: Ref, y: Shape) -> int:
+        """What a layer that makes no tensor of its own allocates: 0 for a view of x (its layout,
+        where not contiguous, kept in `layouts` for the views after it), all of y where PyTorch
+        must copy (a reshape of a view whose strides allow none: `layers/strides.py`)."""
+        layout = self.layouts.get(x.index) or contiguous(x.shape)
+        out = layer.out_layout(x.shape, y, layout)
+        if out is None:
+            return numel(y)
+        if not is_contiguous(y, out):
+            self.layouts[len(self.nodes)] = out
+        return 0
 
     def _merge(self, frame: _Frame, request: Merge) -> Ref:
         layer = request.layer

@@ -19,6 +19,7 @@ from typing import Any, Callable, ClassVar, Generator, Literal
 
 from ..errors import ShapeError, SpecError
 from ..shapes import Shape
+from . import strides
 
 LAYER_TYPES: dict[str, type[Node]] = {}
 
@@ -172,6 +173,16 @@ class Layer(Node):
     def describe(self) -> str:
         """Kernel, stride, padding and the like, for display."""
         return ""
+
+    def out_layout(self, x: Shape, y: Shape, layout: tuple[int, ...]) -> tuple[int, ...] | None:
+        """Where the output is the input's storage (a view, an in-place op): its layout, (batch
+        stride, *strides) as in `layers/strides.py`, from the input's; None where it is a new
+        tensor. The compiler asks it of layers that create no tensor: a reshape that cannot view
+        its input copies. By default a view keeps the input's batch stride and is contiguous
+        within a sample (a crop or a chunk of the channels)."""
+        if self.creates_tensor():
+            return None
+        return layout if y == x else (layout[0], *strides.contiguous(y)[1:])
 
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         """The output shape of a multi-input layer (arity None)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+from ..layers import strides
 from ..shapes import Shape, numel
 from .tensors import LAYOUTS, Precision, Tensor
 
@@ -73,15 +74,21 @@ class StepBuilder:
         return x if x.contiguous else self.like(x)
 
     def reshape(self, x: Tensor, shape: Shape, from_shape: Shape) -> Tensor:
-        """`x.reshape(N, *shape)` (flatten) of x, a `from_shape` map: a view where `view` can
-        make one (the dimensions of size > 1 nest: each stride = the next one's x its size: a
-        contiguous map, a channel slice, some crops, a channels-last map of one channel or one
-        position), else a copy (PyTorch's rule)."""
-        if len(from_shape) != 3 or (x.strides is None and not x.channels_last):
+        """`x.reshape(N, *shape)` of x, a `from_shape` tensor: a view where `view` can make one
+        (ATen's computeStride, `layers/strides.py`: a contiguous tensor, a channel slice, some
+        crops and permutes, a channels-last map of one channel or one position), else a copy."""
+        out = strides.reshape(from_shape, x.batch_layout(from_shape), shape)
+        return self.like(x, shape) if out is None else self.strided(x, shape, out)
+
+    def strided(self, x: Tensor, shape: Shape, layout: tuple[int, ...]) -> Tensor:
+        """x's storage seen as `shape` through `layout` (batch stride, *strides): no new tensor.
+        x itself where that is what x already is (all of a contiguous x, seen contiguously)."""
+        dense = strides.is_contiguous(shape, layout)
+        if dense and x.shown is None and x.strides is None and not x.channels_last:
             return x
-        kept = [(size, stride) for size, stride in zip(from_shape, x.map_strides(from_shape)) if size != 1]
-        nested = all(outer == inner * size for (_, outer), (size, inner) in zip(kept, kept[1:]))
-        return x if nested else self.like(x, shape)
+        shown = numel(shape)
+        return x.view(None if shown == x.per_sample and dense else shown, "contiguous" if dense else "strided",
+                      layout[1:])
 
     def cast(self, x: Tensor, dtype: str) -> Tensor:
         """x in `dtype`: x itself, or a new copy (autocast does not cache casts of activations)."""

@@ -25,6 +25,10 @@ from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffl
 from ..layers.scale import LayerScale, StochasticDepth
 from ..shapes import Shape, numel, pair
 from .builder import StepBuilder
+from . import tensor_rules
+from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
+from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
+from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from .tensors import Tensor, promote
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
@@ -252,9 +256,6 @@ def _dropout(layer: Dropout, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> 
     return x if layer.inplace else b.like(x)
 
 
-def _chunk(layer: Chunk, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """A view: x's storage (and its strides), nothing saved."""
-    return b.view(x, y, "channels", strides=x.map_strides(xs))
 
 
 def _channel_shuffle(layer: ChannelShuffle, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
@@ -353,7 +354,13 @@ RULES: dict[type, MemoryRule] = {
     MaxPool: _save_input_and_indices, AdaptiveMaxPool: _save_input_and_indices, AvgPool: _avgpool,
     AdaptiveAvgPool: _adaptive_avgpool, GlobalAvgPool: _new_output,
     # moving elements
-    Flatten: _flatten, Dropout: _dropout, Chunk: _chunk, ChannelShuffle: _channel_shuffle,
+    Flatten: _flatten, Dropout: _dropout, Chunk: tensor_rules.view, ChannelShuffle: _channel_shuffle,
+    Permute: tensor_rules.view, Transpose: tensor_rules.view, Unflatten: tensor_rules.view, Slice: tensor_rules.view,
+    Select: tensor_rules.view, Expand: tensor_rules.view, Split: tensor_rules.view,
+    Contiguous: tensor_rules.contiguous, Arith: tensor_rules.arith, Learnable: tensor_rules.learnable,
+    Affine: tensor_rules.affine, Reduce: tensor_rules.reduce, Tokens: tensor_rules.tokens,
+    Sub: tensor_rules.binary, Div: tensor_rules.binary, Maximum: tensor_rules.binary, Minimum: tensor_rules.binary,
+    Stack: tensor_rules.stack,
     PixelShuffle: _new_output, PixelUnshuffle: _new_output, Upsample: _new_output, Pad: _pad, CenterCrop: _crop,
     LayerScale: _layer_scale, StochasticDepth: _stochastic_depth,
     # merges

@@ -15,6 +15,7 @@ from typing import Any
 from .._gcpause import paused_gc
 from ..errors import CnnCostError
 from ..graph import Graph, compile
+from ..layers import strides
 from ..net import Net
 from ..shapes import Shape, numel
 from .builder import Step, StepBuilder
@@ -117,6 +118,17 @@ def trace(net: Net | Graph, input: Shape | None = None, precision: Precision = P
     return traced
 
 
+def _keep_order(out: Tensor, reads: list[Tensor], x: Shape, y: Shape) -> None:
+    """An element-wise (TensorIterator) op on a strided view (a permute) writes a dense tensor in
+    the view's memory order, not a contiguous one (`layers/strides.dense_like`): a later reshape
+    may view it, and `.contiguous()` copies it."""
+    if x != y or any(out.id == r.id for r in reads):
+        return
+    dense = strides.dense_like(x, reads[0].batch_layout(x))
+    if not strides.is_contiguous(x, dense):
+        out.strides, out.layout = dense[1:], "strided"
+
+
 def _trace(graph: Graph, precision: Precision) -> Trace:
     shape = graph.nodes[0].output_shape
     ids = itertools.count()
@@ -147,6 +159,8 @@ def _trace(graph: Graph, precision: Precision) -> Trace:
                 out = rule(layer, reads[0], node.input_shape, node.output_shape, builder)
             if len(node.output_shape) == 3 and all(out.id != r.id for r in reads):
                 out.channels_last = keeps_channels_last(layer, reads, node.input_shape)
+            if reads[0].strides is not None and layer.elementwise and out.strides is None:
+                _keep_order(out, reads, node.input_shape, node.output_shape)
             step.output = out
             steps.append(step)
             tensors.append(out)

@@ -24,6 +24,11 @@ from ..shapes import pair
 from .own_modules import AddModule, ConcatModule, LayerNorm2d, MulModule, View
 from .own_modules import CenterCrop as CropModule, ChannelShuffle as ShuffleModule, Chunk as ChunkModule
 from .own_modules import LayerScale as LayerScaleModule, StochasticDepth as StochasticDepthModule
+from . import tensor_modules as tm
+from .tensor_modules import torch_dim
+from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
+from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
+from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -69,7 +74,7 @@ MODULES: dict[type, ModuleRule] = {
         x[0], layer.out, layer.kernel, stride=layer.stride, padding=layer.padding,
         output_padding=layer.output_padding, groups=layer.groups, bias=layer.bias, dilation=layer.dilation),
     Linear: lambda layer, x: nn.Linear(x[0], layer.out, bias=layer.bias),
-    Flatten: lambda layer, x: nn.Flatten(),
+    Flatten: lambda layer, x: nn.Flatten(torch_dim(layer.start_dim), torch_dim(layer.end_dim)),
     Dropout: lambda layer, x: nn.Dropout(layer.p, inplace=layer.inplace),
     # activations
     ReLU: lambda layer, x: nn.ReLU(inplace=layer.inplace),
@@ -103,7 +108,7 @@ MODULES: dict[type, ModuleRule] = {
     AdaptiveMaxPool: lambda layer, x: nn.AdaptiveMaxPool2d(layer.output),
     GlobalAvgPool: lambda layer, x: nn.AdaptiveAvgPool2d(1),
     # moving elements
-    Chunk: lambda layer, x: ChunkModule(layer.chunks, layer.index),
+    Chunk: lambda layer, x: ChunkModule(layer.chunks, layer.index, torch_dim(layer.dim)),
     ChannelShuffle: lambda layer, x: ShuffleModule(layer.groups),
     PixelShuffle: lambda layer, x: nn.PixelShuffle(layer.factor),
     PixelUnshuffle: lambda layer, x: nn.PixelUnshuffle(layer.factor),
@@ -115,11 +120,25 @@ MODULES: dict[type, ModuleRule] = {
     # merges
     Add: lambda layer, shapes: AddModule(layer.scale),
     Mul: lambda layer, shapes: MulModule(),
-    ConcatMerge: lambda layer, shapes: ConcatModule(),
+    ConcatMerge: lambda layer, shapes: ConcatModule(torch_dim(layer.dim)),
     # imported graphs
     Opaque: _opaque,
     Shared: _shared,
     Reshape: lambda layer, x: View(tuple(layer.shape)),
+    # views and element-wise ops of tensors of any rank
+    Permute: lambda layer, x: tm.Permute(layer.dims), Transpose: lambda layer, x: tm.Transpose(layer.dim0, layer.dim1),
+    Unflatten: lambda layer, x: tm.Unflatten(layer.dim, layer.sizes),
+    Slice: lambda layer, x: tm.Slice(layer.dim, layer.start, layer.stop, layer.step),
+    Select: lambda layer, x: tm.Select(layer.dim, layer.index), Expand: lambda layer, x: tm.Expand(layer.shape),
+    Contiguous: lambda layer, x: tm.Contiguous(), Split: lambda layer, x: tm.Split(layer.sizes, layer.index, layer.dim),
+    Arith: lambda layer, x: tm.Arith(layer.op, layer.value, layer.reverse),
+    Learnable: lambda layer, x: tm.Learnable(layer.op, layer.shape, layer.init),
+    Affine: lambda layer, x: tm.Affine(x[layer.dim % len(x)], layer.dim, len(x), layer.bias),
+    Reduce: lambda layer, x: tm.Reduce(layer.op, layer.dims, len(x), layer.keepdim, layer.p),
+    Tokens: lambda layer, x: tm.Tokens(layer.count, tuple(x[1:])),
+    Sub: lambda layer, shapes: tm.Binary("sub"), Div: lambda layer, shapes: tm.Binary("div"),
+    Maximum: lambda layer, shapes: tm.Binary("maximum"), Minimum: lambda layer, shapes: tm.Binary("minimum"),
+    Stack: lambda layer, shapes: tm.Stack(layer.dim),
 }
 
 
