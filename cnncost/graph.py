@@ -323,7 +323,7 @@ class _Compiler:
 def _refuse_inplace_on_split_views(nodes: list[GraphNode], outputs: tuple[int, ...], source: str | None) -> None:
     """PyTorch's rule for the views `chunk` returns (outputs of one split): none of them, nor a view
     of one, may be modified in place, nor may their base be while one is still to be read."""
-    if not any(node.type == "chunk" for node in nodes):
+    if not any(node.type in ("chunk", "split") for node in nodes):
         return
     storage: list[int] = []  # the node whose tensor each node's output lies in
     split_of: list[int | None] = []  # the chunk node whose output this is, or a view of
@@ -338,7 +338,7 @@ def _refuse_inplace_on_split_views(nodes: list[GraphNode], outputs: tuple[int, .
         keeps = node.layer is not None and not node.layer.creates_tensor() and bool(node.inputs)
         first = node.inputs[0] if node.inputs else i
         storage.append(storage[first] if keeps else i)
-        split_of.append(i if node.type == "chunk" else split_of[first] if keeps and not inplace[i] else None)
+        split_of.append(i if node.type in ("chunk", "split") else split_of[first] if keeps and not inplace[i] else None)
     pending: dict[int, int] = {}  # chunk node -> the last node reading it or a view of it
     for i, node in enumerate(nodes):
         if split_of[i] is not None:

@@ -29,6 +29,9 @@ from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
+from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
+from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
+from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ._util import affine, macs, n_in, n_out
 from .convention import ZERO, Convention, CountRule
 
@@ -72,6 +75,10 @@ RULES: dict[type, CountRule] = {
                      Softmax, Identity, LRN, MaxPool, AvgPool, AdaptiveMaxPool, Flatten, Dropout, Chunk,
                      ChannelShuffle, PixelShuffle, PixelUnshuffle, Pad, CenterCrop, LayerScale, StochasticDepth,
                      Add, Mul, ConcatMerge, Opaque, Reshape), ZERO),
+    # views, copies, element-wise ops and reductions: ignored ops or no handle (aten::permute, slice,
+    # select, expand, cat, stack, add, sub, mul, div, pow, addcmul, maximum, sum, mean, amax, linalg_vector_norm)
+    **dict.fromkeys((Permute, Transpose, Unflatten, Slice, Select, Expand, Contiguous, Split, Arith, Learnable, Affine, Reduce, Tokens,
+                     Sub, Div, Maximum, Minimum, Stack), ZERO),
     Shared: ZERO,  # a shared call counts 0 here (unlike flopcounter, which counts its layer's MACs)
 }
 

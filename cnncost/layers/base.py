@@ -19,7 +19,7 @@ from typing import Any, Callable, ClassVar, Generator, Literal
 
 from ..errors import ShapeError, SpecError
 from ..shapes import Shape
-from . import strides
+from .strides import Layout, contiguous
 
 LAYER_TYPES: dict[str, type[Node]] = {}
 
@@ -174,7 +174,7 @@ class Layer(Node):
         """Kernel, stride, padding and the like, for display."""
         return ""
 
-    def out_layout(self, x: Shape, y: Shape, layout: tuple[int, ...]) -> tuple[int, ...] | None:
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout | None:
         """Where the output is the input's storage (a view, an in-place op): its layout, (batch
         stride, *strides) as in `layers/strides.py`, from the input's; None where it is a new
         tensor. The compiler asks it of layers that create no tensor: a reshape that cannot view
@@ -182,7 +182,7 @@ class Layer(Node):
         within a sample (a crop or a chunk of the channels)."""
         if self.creates_tensor():
             return None
-        return layout if y == x else (layout[0], *strides.contiguous(y)[1:])
+        return layout if y == x else (layout[0], *contiguous(y)[1:])
 
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         """The output shape of a multi-input layer (arity None)."""

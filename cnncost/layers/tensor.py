@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..shapes import Shape, at_least, holds, numel, shape_text
-from . import strides
+from .strides import Layout, contiguous, is_contiguous, permute, reshape
 from .base import Layer, Node, register
 
 
@@ -60,8 +60,8 @@ class Permute(View):
     def order(self, x: Shape) -> tuple[int, ...]:
         return tuple(d % len(x) for d in self.dims)
 
-    def out_layout(self, x: Shape, y: Shape, layout: strides.Layout) -> strides.Layout:
-        return strides.permute(layout, self.order(x))
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout:
+        return permute(layout, self.order(x))
 
     def describe(self) -> str:
         return "(" + ", ".join(map(str, self.dims)) + ")"
@@ -84,8 +84,8 @@ class Transpose(View):
     def out_shape(self, x: Shape) -> Shape:
         return tuple(x[d] for d in self.order(x))
 
-    def out_layout(self, x: Shape, y: Shape, layout: strides.Layout) -> strides.Layout:
-        return strides.permute(layout, self.order(x))
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout:
+        return permute(layout, self.order(x))
 
     def describe(self) -> str:
         return f"{self.dim0}<->{self.dim1}"
@@ -110,10 +110,10 @@ class Unflatten(View):
         sizes = infer_sizes(self, self.sizes, x[d], x)
         return (*x[:d], *sizes, *x[d + 1:])
 
-    def out_layout(self, x: Shape, y: Shape, layout: strides.Layout) -> strides.Layout:
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout:
         d = dim_in(self, self.dim, x)
         k = len(y) - len(x) + 1
-        inner = strides.contiguous(y[d:d + k])[1:]
+        inner = contiguous(y[d:d + k])[1:]
         return (*layout[:1 + d], *(s * layout[1 + d] for s in inner), *layout[2 + d:])
 
     def describe(self) -> str:
@@ -174,7 +174,7 @@ class Slice(View):
         d = dim_in(self, self.dim, x)
         return slice_range(self, x[d], self.start, self.stop, self.step, x)[0]
 
-    def out_layout(self, x: Shape, y: Shape, layout: strides.Layout) -> strides.Layout:
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout:
         d = dim_in(self, self.dim, x)
         return (*layout[:1 + d], layout[1 + d] * self.step, *layout[2 + d:])
 
@@ -201,7 +201,7 @@ class Select(View):
             self.fail(f"index {self.index} is out of range for dim {self.dim} of size {shape_text((x[d],))}", x)
         return (*x[:d], *x[d + 1:])
 
-    def out_layout(self, x: Shape, y: Shape, layout: strides.Layout) -> strides.Layout:
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout:
         d = dim_in(self, self.dim, x)
         return (*layout[:1 + d], *layout[2 + d:])
 
@@ -240,7 +240,7 @@ class Expand(View):
                 self.fail(f"cannot expand dim {i - lead} of size {have} to {size} (only a size-1 dim expands)", x)
         return tuple(out)
 
-    def out_layout(self, x: Shape, y: Shape, layout: strides.Layout) -> strides.Layout:
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout:
         lead = len(y) - len(x)
         kept = [0 if x[i] != y[lead + i] else layout[1 + i] for i in range(len(x))]
         return (layout[0], *([0] * lead), *kept)
@@ -258,13 +258,13 @@ class Contiguous(View):
     def out_shape(self, x: Shape) -> Shape:
         return x
 
-    def out_layout(self, x: Shape, y: Shape, layout: strides.Layout) -> strides.Layout | None:
-        return layout if strides.is_contiguous(x, layout) else None
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout | None:
+        return layout if is_contiguous(x, layout) else None
 
 
-def reshape_layout(x: Shape, y: Shape, layout: strides.Layout) -> strides.Layout | None:
+def reshape_layout(x: Shape, y: Shape, layout: Layout) -> Layout | None:
     """`reshape`'s rule, for the reshaping layers: a view's layout, or None (a copy)."""
-    return strides.reshape(x, layout, y)
+    return reshape(x, layout, y)
 
 
 
@@ -308,7 +308,7 @@ class Split(View):
     def first(self, x: Shape) -> int:
         return sum(self.pieces(x)[:self.index])
 
-    def out_layout(self, x: Shape, y: Shape, layout: strides.Layout) -> strides.Layout:
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout:
         return layout
 
     def describe(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from ..layers import strides
+from ..layers.strides import is_contiguous, reshape
 from ..shapes import Shape, numel
 from .tensors import LAYOUTS, Precision, Tensor
 
@@ -77,13 +77,13 @@ class StepBuilder:
         """`x.reshape(N, *shape)` of x, a `from_shape` tensor: a view where `view` can make one
         (ATen's computeStride, `layers/strides.py`: a contiguous tensor, a channel slice, some
         crops and permutes, a channels-last map of one channel or one position), else a copy."""
-        out = strides.reshape(from_shape, x.batch_layout(from_shape), shape)
+        out = reshape(from_shape, x.batch_layout(from_shape), shape)
         return self.like(x, shape) if out is None else self.strided(x, shape, out)
 
     def strided(self, x: Tensor, shape: Shape, layout: tuple[int, ...]) -> Tensor:
         """x's storage seen as `shape` through `layout` (batch stride, *strides): no new tensor.
         x itself where that is what x already is (all of a contiguous x, seen contiguously)."""
-        dense = strides.is_contiguous(shape, layout)
+        dense = is_contiguous(shape, layout)
         if dense and x.shown is None and x.strides is None and not x.channels_last:
             return x
         shown = numel(shape)

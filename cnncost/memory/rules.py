@@ -25,7 +25,8 @@ from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffl
 from ..layers.scale import LayerScale, StochasticDepth
 from ..shapes import Shape, numel, pair
 from .builder import StepBuilder
-from . import tensor_rules
+from .tensor_rules import (affine, arith, binary, contiguous as contiguous_rule, learnable, reduce, stack,
+                           tokens, view)
 from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
@@ -354,13 +355,13 @@ RULES: dict[type, MemoryRule] = {
     MaxPool: _save_input_and_indices, AdaptiveMaxPool: _save_input_and_indices, AvgPool: _avgpool,
     AdaptiveAvgPool: _adaptive_avgpool, GlobalAvgPool: _new_output,
     # moving elements
-    Flatten: _flatten, Dropout: _dropout, Chunk: tensor_rules.view, ChannelShuffle: _channel_shuffle,
-    Permute: tensor_rules.view, Transpose: tensor_rules.view, Unflatten: tensor_rules.view, Slice: tensor_rules.view,
-    Select: tensor_rules.view, Expand: tensor_rules.view, Split: tensor_rules.view,
-    Contiguous: tensor_rules.contiguous, Arith: tensor_rules.arith, Learnable: tensor_rules.learnable,
-    Affine: tensor_rules.affine, Reduce: tensor_rules.reduce, Tokens: tensor_rules.tokens,
-    Sub: tensor_rules.binary, Div: tensor_rules.binary, Maximum: tensor_rules.binary, Minimum: tensor_rules.binary,
-    Stack: tensor_rules.stack,
+    Flatten: _flatten, Dropout: _dropout, Chunk: view, ChannelShuffle: _channel_shuffle,
+    Permute: view, Transpose: view, Unflatten: view, Slice: view,
+    Select: view, Expand: view, Split: view,
+    Contiguous: contiguous_rule, Arith: arith, Learnable: learnable,
+    Affine: affine, Reduce: reduce, Tokens: tokens,
+    Sub: binary, Div: binary, Maximum: binary, Minimum: binary,
+    Stack: stack,
     PixelShuffle: _new_output, PixelUnshuffle: _new_output, Upsample: _new_output, Pad: _pad, CenterCrop: _crop,
     LayerScale: _layer_scale, StochasticDepth: _stochastic_depth,
     # merges

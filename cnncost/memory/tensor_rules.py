@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..layers import strides
+from ..layers.strides import is_contiguous
 from ..shapes import Shape, numel
 from .builder import StepBuilder
 from .tensors import Tensor, promote
@@ -24,7 +24,7 @@ def view(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
 
 def contiguous(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     """x itself where contiguous, else a contiguous copy; nothing saved."""
-    return x if strides.is_contiguous(xs, x.batch_layout(xs)) else b.like(x)
+    return x if is_contiguous(xs, x.batch_layout(xs)) else b.like(x)
 
 
 def arith(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:

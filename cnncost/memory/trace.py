@@ -15,7 +15,7 @@ from typing import Any
 from .._gcpause import paused_gc
 from ..errors import CnnCostError
 from ..graph import Graph, compile
-from ..layers import strides
+from ..layers.strides import dense_like, is_contiguous
 from ..net import Net
 from ..shapes import Shape, numel
 from .builder import Step, StepBuilder
@@ -124,8 +124,8 @@ def _keep_order(out: Tensor, reads: list[Tensor], x: Shape, y: Shape) -> None:
     may view it, and `.contiguous()` copies it."""
     if x != y or any(out.id == r.id for r in reads):
         return
-    dense = strides.dense_like(x, reads[0].batch_layout(x))
-    if not strides.is_contiguous(x, dense):
+    dense = dense_like(x, reads[0].batch_layout(x))
+    if not is_contiguous(x, dense):
         out.strides, out.layout = dense[1:], "strided"
 
 

@@ -19,6 +19,8 @@ from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
+from .tensor_rules import RULES as TENSOR_RULES
+from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..shapes import Shape, pair
 from .paths import (Axis, Field, classes, constant_axis, hull, map_axis, plain, ratio, shift_axis,
                     window_axis)
@@ -108,7 +110,7 @@ def _adaptive(layer: AdaptiveAvgPool | AdaptiveMaxPool | GlobalAvgPool, node: Gr
 
 def _flatten(layer: Flatten, node: GraphNode, ins: list[Field]) -> Field:
     shape = node.input_shape
-    if len(shape) != 3:
+    if len(shape) != 3 or node.output_shape == shape:
         return ins[0]
     return per_axis(ins[0], lambda i, ax: window_axis(ax, shape[1 + i], shape[1 + i], 0), reduce=shape)
 
@@ -195,9 +197,11 @@ RULES: dict[type, Rule] = {
     ReLU: _same, ReLU6: _same, LeakyReLU: _same, SiLU: _same, Hardswish: _same, Hardsigmoid: _same,
     Hardtanh: _same, Mish: _same, Sigmoid: _same, Tanh: _same, GELU: _same, Softmax: _same, Identity: _same,
     BatchNorm: _same, LRN: _same, LayerNorm: _same, GroupNorm: _same, InstanceNorm: _same,
-    Dropout: _same, Chunk: _same, ChannelShuffle: _same, LayerScale: _same, StochasticDepth: _same,
+    Dropout: _same, ChannelShuffle: _same, LayerScale: _same, StochasticDepth: _same,
     # imported graphs
     Opaque: _opaque, Shared: _shared, Reshape: _reshape,
+    # tensor ops of any rank (receptive/tensor_rules.py)
+    **TENSOR_RULES, Sub: _merge, Div: _merge, Maximum: _merge, Minimum: _merge, Stack: _merge,
 }
 
 

@@ -24,8 +24,11 @@ from ..shapes import pair
 from .own_modules import AddModule, ConcatModule, LayerNorm2d, MulModule, View
 from .own_modules import CenterCrop as CropModule, ChannelShuffle as ShuffleModule, Chunk as ChunkModule
 from .own_modules import LayerScale as LayerScaleModule, StochasticDepth as StochasticDepthModule
-from . import tensor_modules as tm
-from .tensor_modules import torch_dim
+from .tensor_modules import (Affine as AffineModule, Arith as ArithModule, Binary, Contiguous as ContiguousModule,
+                             Expand as ExpandModule, Learnable as LearnableModule, Permute as PermuteModule,
+                             Reduce as ReduceModule, Select as SelectModule, Slice as SliceModule,
+                             Split as SplitModule, Stack as StackModule, Tokens as TokensModule,
+                             Transpose as TransposeModule, Unflatten as UnflattenModule, torch_dim)
 from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
@@ -126,19 +129,19 @@ MODULES: dict[type, ModuleRule] = {
     Shared: _shared,
     Reshape: lambda layer, x: View(tuple(layer.shape)),
     # views and element-wise ops of tensors of any rank
-    Permute: lambda layer, x: tm.Permute(layer.dims), Transpose: lambda layer, x: tm.Transpose(layer.dim0, layer.dim1),
-    Unflatten: lambda layer, x: tm.Unflatten(layer.dim, layer.sizes),
-    Slice: lambda layer, x: tm.Slice(layer.dim, layer.start, layer.stop, layer.step),
-    Select: lambda layer, x: tm.Select(layer.dim, layer.index), Expand: lambda layer, x: tm.Expand(layer.shape),
-    Contiguous: lambda layer, x: tm.Contiguous(), Split: lambda layer, x: tm.Split(layer.sizes, layer.index, layer.dim),
-    Arith: lambda layer, x: tm.Arith(layer.op, layer.value, layer.reverse),
-    Learnable: lambda layer, x: tm.Learnable(layer.op, layer.shape, layer.init),
-    Affine: lambda layer, x: tm.Affine(x[layer.dim % len(x)], layer.dim, len(x), layer.bias),
-    Reduce: lambda layer, x: tm.Reduce(layer.op, layer.dims, len(x), layer.keepdim, layer.p),
-    Tokens: lambda layer, x: tm.Tokens(layer.count, tuple(x[1:])),
-    Sub: lambda layer, shapes: tm.Binary("sub"), Div: lambda layer, shapes: tm.Binary("div"),
-    Maximum: lambda layer, shapes: tm.Binary("maximum"), Minimum: lambda layer, shapes: tm.Binary("minimum"),
-    Stack: lambda layer, shapes: tm.Stack(layer.dim),
+    Permute: lambda layer, x: PermuteModule(layer.dims), Transpose: lambda layer, x: TransposeModule(layer.dim0, layer.dim1),
+    Unflatten: lambda layer, x: UnflattenModule(layer.dim, layer.sizes),
+    Slice: lambda layer, x: SliceModule(layer.dim, layer.start, layer.stop, layer.step),
+    Select: lambda layer, x: SelectModule(layer.dim, layer.index), Expand: lambda layer, x: ExpandModule(layer.shape),
+    Contiguous: lambda layer, x: ContiguousModule(), Split: lambda layer, x: SplitModule(layer.sizes, layer.index, layer.dim),
+    Arith: lambda layer, x: ArithModule(layer.op, layer.value, layer.reverse),
+    Learnable: lambda layer, x: LearnableModule(layer.op, layer.shape, layer.init),
+    Affine: lambda layer, x: AffineModule(x[layer.dim % len(x)], layer.dim, len(x), layer.bias),
+    Reduce: lambda layer, x: ReduceModule(layer.op, layer.dims, len(x), layer.keepdim, layer.p),
+    Tokens: lambda layer, x: TokensModule(layer.count, tuple(x[1:])),
+    Sub: lambda layer, shapes: Binary("sub"), Div: lambda layer, shapes: Binary("div"),
+    Maximum: lambda layer, shapes: Binary("maximum"), Minimum: lambda layer, shapes: Binary("minimum"),
+    Stack: lambda layer, shapes: StackModule(layer.dim),
 }
 
 
