@@ -56,7 +56,7 @@ class Learnable(Layer):
     def out_shape(self, x: Shape) -> Shape:
         self.require(len(self.shape) <= len(x), f"the parameter's shape {list(self.shape)} has more dims than "
                      f"the per-sample {shape_text(x)} (its batch dim would broadcast too)", x)
-        out = broadcast((x, self.shape))
+        out = broadcast((x, (1,) * (len(x) - len(self.shape)) + tuple(self.shape)))  # p has no batch dim
         if out is None:
             self.fail(f"the parameter's shape {list(self.shape)} does not broadcast against {shape_text(x)}", x)
         return out

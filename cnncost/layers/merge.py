@@ -23,9 +23,13 @@ class MergeLayer(Layer):
 
 
 def broadcast(shapes: tuple[Shape, ...]) -> Shape | None:
-    """PyTorch's broadcast of per-sample shapes (aligned at their last dims; a dim of size 1
-    stretches), or None where two sizes differ and neither is 1. Sizes may be a sweep's arrays."""
-    rank = max(len(s) for s in shapes)
+    """PyTorch's broadcast of per-sample shapes of one rank (a dim of size 1 stretches), or None
+    where two sizes differ and neither is 1, or where the ranks differ: batched tensors of two
+    ranks align the batch of one with a per-sample dim of the other. Sizes may be a sweep's
+    arrays."""
+    rank = len(shapes[0])
+    if any(len(s) != rank for s in shapes):
+        return None
     out = []
     for i in range(rank):
         size: object = 1
@@ -99,8 +103,8 @@ class Binary(MergeLayer):
             return xs[0]
         out = broadcast(xs)
         if out is None:
-            self.fail(f"cannot broadcast {_text(xs[0])} and {_text(xs[1])} (each dim, from the last, must be "
-                      "equal or 1)", xs[0])
+            self.fail(f"cannot broadcast {_text(xs[0])} and {_text(xs[1])} (per-sample shapes of one rank, each "
+                      "dim equal or 1)", xs[0])
         return out
 
 

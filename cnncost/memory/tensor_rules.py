@@ -45,10 +45,11 @@ def arith(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
 
 def learnable(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     """x + p saves nothing; x * p saves x (p's gradient; p itself is a parameter, not counted).
-    The output is promoted with the (fp32 under autocast) parameter."""
+    The output is promoted with the (fp32 under autocast) parameter, unless p is a scalar: a
+    0-dim tensor does not promote a float tensor of more dims (bf16 x + fp32 scalar is bf16)."""
     if layer.op == "mul":
         b.save(x)
-    return b.new(numel(y), promote(x.dtype, b.precision.param_dtype))
+    return b.new(numel(y), promote(x.dtype, b.precision.param_dtype) if layer.shape else x.dtype)
 
 
 def affine(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:

@@ -34,8 +34,8 @@ NETS = {
     "constants": [conv(out=6), Arith(op="add", value=0), Arith(op="div", value=2), Arith(op="pow", value=2),
                   Arith(op="sub", value=1, reverse=True), Arith(op="div", value=1, reverse=True),
                   Arith(op="pow", value=2, reverse=True), Arith(op="mul", value=3)],
-    "learnable": [conv(out=6), Learnable(op="mul"), Learnable(op="add", shape=(6, 1, 1)),
-                  Learnable(op="add", shape=(3, 5))],
+    "learnable": [conv(out=6), Learnable(op="mul"), Sigmoid(), Learnable(op="add", shape=(6, 1, 1)),
+                  Learnable(op="add", shape=(3, 5)), Learnable(op="mul", shape=(1,))],
     "affine": [conv(out=6), Affine(), Affine(dim=-1, bias=False)],
     "reductions": [conv(name="c", out=6), Reduce(op="sum", dims=(1, 2)),
                    Reduce(name="m", op="mean", dims=(0,), keepdim=True, inputs=("c",)),
@@ -85,10 +85,13 @@ def test_rules_in_closed_form() -> None:
     got = saved([conv(name="c", out=4), Reduce(name="n", op="norm", dims=(0,)),
                  Reduce(name="m", op="mean", inputs=("c",), dims=(1, 2))])
     assert (got["n"], got["m"]) == (60 + 15, 0)
-    # a learnable product saves its input: under bf16 autocast the conv's bf16 output (and the product is fp32)
-    t = trace(Net("n", (4, 3, 5), [conv(out=4), Learnable(name="s", op="mul"), Sigmoid(name="sig")]),
-              precision=Precision("bf16", "cpu"))
-    assert t.saved_by_path()["s"].per_sample == 60 * 2 and t.saved_by_path()["sig"].per_sample == 60 * 4
+    # a learnable product saves its input: under bf16 autocast the conv's bf16 output. With a parameter
+    # of some dims the product is fp32 (type promotion); with a 0-dim one it stays bf16 (torch 2.13:
+    # (bf16 x * fp32 scalar parameter).dtype is bfloat16), which the sigmoid's saved output shows
+    for shape, size in (((), 2), ((4, 1, 1), 4)):
+        t = trace(Net("n", (4, 3, 5), [conv(out=4), Learnable(name="s", op="mul", shape=shape), Sigmoid(name="sig")]),
+                  precision=Precision("bf16", "cpu"))
+        assert t.saved_by_path()["s"].per_sample == 60 * 2 and t.saved_by_path()["sig"].per_sample == 60 * size
     # a flatten of a permuted map copies: the linear saves the copy, 60 elements beside the conv's output
     got = saved([conv(name="c", out=4), Sigmoid(name="s"), Permute(dims=(1, 2, 0)), Flatten(), Linear(name="l", out=2)])
     assert got["l"] == 60
