@@ -190,3 +190,13 @@ def test_against_torch() -> None:
         result = check(net, batch=2, device="cpu", dtype=dtype)
         assert result.ok, result.mismatches
         assert [r.path for r in result.rows if r.quantity == "saved_bytes" and r.ours != r.torch] == []
+
+
+def test_a_sweep_counts_the_copies_the_table_counts() -> None:
+    pytest.importorskip("numpy")
+    from cnncost.sweeps import sweep
+    net = Net("copies", (4, 8, 8), [Conv(out=4, kernel=1), Permute(dims=(1, 2, 0)), Flatten(), Linear(out=2)])
+    frame = sweep(net, input=[8, 16], batch=1)
+    for size, swept in zip((8, 16), frame["activations"]):
+        table = cnncost.table(net, input=(4, size, size), batch=1)
+        assert swept == sum(row.figures["activations"] for row in table.rows) == 4 * size * size * 3 + 2
