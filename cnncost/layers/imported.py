@@ -147,6 +147,9 @@ class Shared(Layer):
     def out_shape(self, x: Shape) -> Shape:
         return self.inner.out_shape(x)
 
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout | None:
+        return self.inner.out_layout(x, y, layout)
+
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         return self.inner.merge_shape(xs)
 

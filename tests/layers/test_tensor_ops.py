@@ -200,3 +200,16 @@ def test_a_sweep_counts_the_copies_the_table_counts() -> None:
     for size, swept in zip((8, 16), frame["activations"]):
         table = cnncost.table(net, input=(4, size, size), batch=1)
         assert swept == sum(row.figures["activations"] for row in table.rows) == 4 * size * size * 3 + 2
+
+
+def test_receptive_fields_through_views() -> None:
+    # a 3x3 conv, then x[:, :, ::2, 1::2]: the field stays 3, the stride is 2 on each axis, and the first
+    # position's centre moves to column 1 (conv centres: pixel i at position i with padding 1)
+    net = Net("rf", (2, 8, 8), [Conv(name="c", out=2, kernel=3, padding=1), Slice(name="rows", dim=1, step=2),
+                                Slice(name="cols", dim=-1, start=1, step=2), Arith(name="a", op="mul", value=2),
+                                Chunk(name="half", chunks=2), Permute(name="p", dims=(1, 2, 0))])
+    rows = {r.name: r for r in cnncost.receptive_field(net)}
+    cols = rows["cols"]
+    assert (cols.size, cols.stride, cols.offset, cols.whole_input) == ((3, 3), (2, 2), (0, 1), False)
+    assert rows["a"].size == rows["half"].size == (3, 3)
+    assert rows["p"].whole_input and "leaves the channels-first map" in rows["p"].note
