@@ -87,8 +87,11 @@ class StepBuilder:
         if dense and x.shown is None and x.strides is None and not x.channels_last:
             return x
         shown = numel(shape)
-        return x.view(None if shown == x.per_sample and dense else shown, "contiguous" if dense else "strided",
+        seen = x.view(None if shown == x.per_sample and dense else shown, "contiguous" if dense else "strided",
                       layout[1:])
+        # a dense view of a channels-last map (permuted to H, W, C) is a plain contiguous tensor
+        seen.channels_last = x.channels_last and not dense and len(shape) == 3
+        return seen
 
     def cast(self, x: Tensor, dtype: str) -> Tensor:
         """x in `dtype`: x itself, or a new copy (autocast does not cache casts of activations)."""

@@ -4,7 +4,7 @@ on any dim), on a 4x3x5 input: the memory test and the live peer-tool test run t
 from __future__ import annotations
 
 from cnncost import (GELU, Add, Affine, Arith, Chunk, Concat, Contiguous, Conv, Div, Expand, Flatten,
-                     GlobalAvgPool, Learnable, Linear, Maximum, Minimum, Mul, Net, Permute, Reduce, Reshape, Select,
+                     GlobalAvgPool, LayerNorm, Learnable, Linear, Maximum, Minimum, Mul, Net, Permute, Reduce, Reshape, Select,
                      Sigmoid, Slice, Split, Stack, Sub, Tokens, Transpose, Unflatten)
 
 INPUT = (4, 3, 5)
@@ -54,6 +54,13 @@ NETS = {
                            conv(out=2)],
     "concat along H": [conv(name="a", out=6), conv(name="b", out=6, inputs=("input",)),
                        Concat(name="c", inputs=("a", "b"), dim=1), Slice(dim=1, step=3), Flatten(), Linear(out=2)],
+    # views of a channels-last map (ConvNeXt's LayerNorm2d output): permuted to H, W, C it is contiguous
+    "channels last, permute, conv": [conv(out=6), LayerNorm(over="channels"), Permute(dims=(1, 2, 0)), conv(out=2),
+                                     Sigmoid(), Flatten(), Linear(out=2)],
+    "channels last, slice, contiguous": [conv(out=6), LayerNorm(over="channels"), Slice(dim=1, step=2), GELU(),
+                                         Contiguous(), Flatten(start_dim=1), Sigmoid()],
+    "channels last, transpose, reshape": [conv(out=6), LayerNorm(over="channels"), Transpose(dim0=0, dim1=2),
+                                          GELU(), Reshape(shape=(-1,)), Linear(out=2)],
 }
 
 
