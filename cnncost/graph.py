@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from .errors import CnnCostError, SpecError
 from .layers.base import Block, Layer, Merge, Node, Ref, Visit
-from .layers.strides import Layout, contiguous, is_contiguous
+from .layers.strides import Layout, contiguous
 from .net import Net, child_name
 from .shapes import Shape, numel
 
@@ -126,7 +126,7 @@ class _Compiler:
         self.blocks: list[BlockSpan] = []
         self.produced: dict[str, Ref] = {}  # path -> the tensor it names (a block: its output)
         self.open_blocks: set[str] = set()  # blocks being lowered: their output is not known yet
-        self.layouts: dict[int, Layout] = {}  # node -> its output's strides, where a view's are not contiguous
+        self.layouts: dict[int, Layout] = {}  # node -> its output's strides, where not those of a new tensor
 
     def run(self, shape: Shape) -> Graph:
         x = self._add(GraphNode("input", "input", "", shape, shape, numel(shape), 0, 0))
@@ -228,6 +228,8 @@ class _Compiler:
                 layer.fail(f"reads {layer.arity} tensor{'s' if layer.arity != 1 else ''}, but 'from' names "
                            f"{len(xs)}", x)
         made = numel(y) if layer.creates_tensor() else self._view(layer, xs[0], y)
+        if made and self.layouts and any(r.index in self.layouts for r in xs):
+            self._new_layout(layer, xs, y)
         if layer.arity is None:
             params, macs = layer.merge_params(shapes), layer.merge_macs(shapes, y)
         else:
@@ -244,9 +246,18 @@ class _Compiler:
         out = layer.out_layout(x.shape, y, layout)
         if out is None:
             return numel(y)
-        if not is_contiguous(y, out):
+        if out != contiguous(y):
             self.layouts[len(self.nodes)] = out
         return 0
+
+    def _new_layout(self, layer: Layer, xs: tuple[Ref, ...], y: Shape) -> None:
+        """A new tensor made from a strided view is not always contiguous (an element-wise op
+        follows its input's order, cat the memory format its inputs suggest): kept for the views
+        after it."""
+        layout = layer.new_layout(tuple(r.shape for r in xs),
+                                  [self.layouts.get(r.index) or contiguous(r.shape) for r in xs], y)
+        if layout != contiguous(y):
+            self.layouts[len(self.nodes)] = layout
 
     def _merge(self, frame: _Frame, request: Merge) -> Ref:
         layer = request.layer

@@ -19,7 +19,7 @@ from typing import Any, Callable, ClassVar, Generator, Literal
 
 from ..errors import ShapeError, SpecError
 from ..shapes import Shape
-from .strides import Layout, contiguous
+from .strides import Layout, contiguous, iterator_layout
 
 LAYER_TYPES: dict[str, type[Node]] = {}
 
@@ -183,6 +183,14 @@ class Layer(Node):
         if self.creates_tensor():
             return None
         return layout if y == x else (layout[0], *contiguous(y)[1:])
+
+    def new_layout(self, xs: tuple[Shape, ...], layouts: list[Layout], y: Shape) -> Layout:
+        """The layout of the new tensor it makes from inputs of these layouts (asked where one is
+        not contiguous): an element-wise (TensorIterator) op writes in the order of its inputs'
+        strides (`layers/strides.iterator_layout`); other ops write contiguous tensors."""
+        if self.elementwise and all(len(x) == len(y) for x in xs):
+            return iterator_layout(y, list(zip(xs, layouts)))
+        return contiguous(y)
 
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         """The output shape of a multi-input layer (arity None)."""

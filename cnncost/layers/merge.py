@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from ..shapes import Shape, same_shape, same_sizes, shape_text
 from .base import Layer, register
+from .strides import Layout, cat_layout, stack_layout
 from .tensor import dim_in
 
 
@@ -162,6 +163,9 @@ class ConcatMerge(MergeLayer):
                       + ", ".join(_text(x) for x in xs), first)
         return (*first[:d], sum(x[d] for x in xs), *first[d + 1:])
 
+    def new_layout(self, xs: tuple[Shape, ...], layouts: list[Layout], y: Shape) -> Layout:
+        return cat_layout(y, list(zip(xs, layouts)))
+
     def describe(self) -> str:
         return f"dim {self.dim}" if self.dim else ""
 
@@ -185,6 +189,9 @@ class Stack(MergeLayer):
             self.fail("stack needs tensors of one shape: " + ", ".join(_text(x) for x in xs), first)
         d = dim_in(self, self.dim, first, extra=1)
         return (*first[:d], len(xs), *first[d:])
+
+    def new_layout(self, xs: tuple[Shape, ...], layouts: list[Layout], y: Shape) -> Layout:
+        return stack_layout(y, self.dim % len(y), list(zip(xs, layouts)))
 
     def describe(self) -> str:
         return f"dim {self.dim}"

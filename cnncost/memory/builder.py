@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from ..layers.strides import is_contiguous, reshape
+from ..layers.strides import BATCH, contiguous, is_contiguous, like_channels_last, reshape
 from ..shapes import Shape, numel
 from .tensors import LAYOUTS, Precision, Tensor
 
@@ -84,13 +84,14 @@ class StepBuilder:
         """x's storage seen as `shape` through `layout` (batch stride, *strides): no new tensor.
         x itself where that is what x already is (all of a contiguous x, seen contiguously)."""
         dense = is_contiguous(shape, layout)
-        if dense and x.shown is None and x.strides is None and not x.channels_last:
-            return x
+        if layout == contiguous(shape) and x.shown is None and x.strides is None and not x.channels_last:
+            return x  # (the strides of size-1 dims matter too: to the memory format cat and stack suggest)
         shown = numel(shape)
         seen = x.view(None if shown == x.per_sample and dense else shown, "contiguous" if dense else "strided",
                       layout[1:])
-        # a dense view of a channels-last map (permuted to H, W, C) is a plain contiguous tensor
-        seen.channels_last = x.channels_last and not dense and len(shape) == 3
+        # channels last as PyTorch suggests it from the strides (what a conv or a pool on it keeps):
+        # a chunk of a channels-last map is, the H, W, C permute of one is a plain contiguous tensor
+        seen.channels_last = len(shape) == 3 and like_channels_last((BATCH, *shape), layout)
         return seen
 
     def cast(self, x: Tensor, dtype: str) -> Tensor:

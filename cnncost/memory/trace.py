@@ -15,7 +15,8 @@ from typing import Any
 from .._gcpause import paused_gc
 from ..errors import CnnCostError
 from ..graph import Graph, compile
-from ..layers.strides import dense_like, is_contiguous
+from ..layers.base import Layer
+from ..layers.strides import BATCH, contiguous, is_contiguous, like_channels_last
 from ..net import Net
 from ..shapes import Shape, numel
 from .builder import Step, StepBuilder
@@ -118,15 +119,17 @@ def trace(net: Net | Graph, input: Shape | None = None, precision: Precision = P
     return traced
 
 
-def _keep_order(out: Tensor, reads: list[Tensor], x: Shape, y: Shape) -> None:
-    """An element-wise (TensorIterator) op on a strided view (a permute) writes a dense tensor in
-    the view's memory order, not a contiguous one (`layers/strides.dense_like`): a later reshape
-    may view it, and `.contiguous()` copies it."""
-    if x != y or any(out.id == r.id for r in reads):
+def _keep_order(layer: Layer, out: Tensor, reads: list[Tensor], shapes: tuple[Shape, ...], y: Shape) -> None:
+    """The new tensor of an op reading a strided view (a permute, a slice) is not always
+    contiguous (`Layer.new_layout`): an element-wise op writes it in the order of its inputs'
+    strides, cat and stack in the memory format the inputs suggest. A later reshape may then
+    view it, and `.contiguous()` copies it."""
+    if any(out.id == r.id for r in reads):
         return
-    dense = dense_like(x, reads[0].batch_layout(x))
-    if not is_contiguous(x, dense):
-        out.strides, out.layout = dense[1:], "strided"
+    layout = layer.new_layout(shapes, [r.batch_layout(s) for s, r in zip(shapes, reads)], y)
+    if layout != contiguous(y):  # (the strides of size-1 dims matter too: to the format cat suggests)
+        out.strides, out.layout = layout[1:], "contiguous" if is_contiguous(y, layout) else "strided"
+        out.channels_last = len(y) == 3 and like_channels_last((BATCH, *y), layout)
 
 
 def _trace(graph: Graph, precision: Precision) -> Trace:
@@ -159,8 +162,8 @@ def _trace(graph: Graph, precision: Precision) -> Trace:
                 out = rule(layer, reads[0], node.input_shape, node.output_shape, builder)
             if len(node.output_shape) == 3 and all(out.id != r.id for r in reads):
                 out.channels_last = keeps_channels_last(layer, reads, node.input_shape)
-            if reads[0].strides is not None and layer.elementwise and out.strides is None:
-                _keep_order(out, reads, node.input_shape, node.output_shape)
+            if out.strides is None and any(r.strides is not None for r in reads):
+                _keep_order(layer, out, reads, node.input_shapes, node.output_shape)
             step.output = out
             steps.append(step)
             tensors.append(out)

@@ -1,6 +1,6 @@
 """Differential test of the tensor ops (issue 18): random DAGs of permutes, transposes, reshapes
 and flattens that view and that copy, slices with steps, selects, expands, splits and chunks on
-any dim, contiguous copies, reductions, constants, learnable scalars, tensors and affines,
+any dim, contiguous copies (also of channels-last maps: LayerNorm2d), reductions, constants, learnable scalars, tensors and affines,
 element-wise merges with broadcasting, stack and concat on any dim, on 3-D maps and whatever
 rank the views leave. Each net is checked layer by layer against the torch backend: shapes,
 params, MACs, FLOPs and saved bytes (batch 2, CPU), in fp32 or bf16 autocast.
@@ -20,8 +20,9 @@ from hypothesis import strategies as st  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.graph import compile  # noqa: E402
 from cnncost.layers import (GELU, Add, Affine, Arith, Chunk, ConcatMerge, Contiguous, Conv, Div, Expand,  # noqa: E402
-                            Flatten, Learnable, Maximum, Minimum, Mul, Permute, Reduce, Reshape, Select, Sigmoid,
+                            Flatten, LayerNorm, Learnable, Maximum, Minimum, Mul, Permute, Reduce, Reshape, Select, Sigmoid,
                             Slice, Split, Stack, Sub, Tanh, Tokens, Transpose, Unflatten)
+from cnncost.memory import Precision, trace  # noqa: E402
 from cnncost.net import Net  # noqa: E402
 from cnncost.torch_backend import check  # noqa: E402
 
@@ -49,7 +50,7 @@ def unary(draw, x: tuple[int, ...]):
     if 1 in x:
         kinds.append("expand")
     if rank == 3:
-        kinds.append("conv")
+        kinds += ["conv", "layer_norm2d"]
     kind = draw(st.sampled_from(kinds))
     if kind == "permute":
         return Permute(dims=tuple(draw(st.permutations(range(rank)))))
@@ -109,6 +110,8 @@ def unary(draw, x: tuple[int, ...]):
         return Tokens(count=draw(st.integers(1, 2)))
     if kind == "conv":
         return Conv(out=draw(st.integers(1, 4)), kernel=draw(st.integers(1, 2)), stride=draw(st.integers(1, 2)))
+    if kind == "layer_norm2d":  # ConvNeXt's LayerNorm2d: its output is channels last
+        return LayerNorm(over="channels")
     return draw(st.sampled_from([Sigmoid, GELU, Tanh]))()
 
 
@@ -177,3 +180,13 @@ def test_engine_and_torch_agree_on_random_tensor_ops(net: Net, dtype: str) -> No
     wrong = [f"{r.path}: ours {r.ours}, torch {r.torch}" for r in result.rows
              if r.quantity == "saved_bytes" and r.ours != r.torch]
     assert not wrong, text + "\n" + "\n".join(wrong)
+    # the graph's elements allocated agree with the memory model: a view that copies is a new tensor
+    # (the graph does not follow channels-last layouts, which only the memory model knows: LayerNorm2d's)
+    if any(isinstance(layer, LayerNorm) for layer in net.layers):
+        return
+    graph = compile(net)
+    steps = trace(graph, precision=Precision(dtype, "cpu")).steps
+    for node, step in zip(graph.nodes[1:], steps):
+        if not node.layer.creates_tensor():
+            copied = all(step.output.id != r.id for r in step.reads)
+            assert (node.activations > 0) == copied, text + f"\n{node.path}: graph {node.activations}, copied {copied}"

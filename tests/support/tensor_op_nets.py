@@ -61,6 +61,17 @@ NETS = {
                                          Contiguous(), Flatten(start_dim=1), Sigmoid()],
     "channels last, transpose, reshape": [conv(out=6), LayerNorm(over="channels"), Transpose(dim0=0, dim1=2),
                                           GELU(), Reshape(shape=(-1,)), Linear(out=2)],
+    # found by the long differential run: a broadcasting add of a contiguous and a permuted tensor
+    # writes in the permuted one's order (TensorIterator), so `contiguous` copies it; stack and cat
+    # of permuted views write in the memory format their strides suggest (channels last here)
+    "broadcast add, permuted": [conv(name="a", out=2), Reduce(name="r", op="sum", dims=(2,), keepdim=True),
+                                Unflatten(name="u", dim=0, sizes=(1, 2)),
+                                Add(name="s", inputs=("u", "u")), Permute(name="p", dims=(0, 3, 2, 1)),
+                                Add(name="b", inputs=("u", "p")), Contiguous(name="c"), Mul(inputs=("b", "c"))],
+    "stack and cat of permuted views": [conv(name="a", out=2), Reduce(name="r", op="sum", dims=(1, 2), keepdim=True),
+                                        Permute(name="p", dims=(1, 0, 2)), Stack(name="st", inputs=("p", "p")),
+                                        Add(name="s", inputs=("st", "st")), Concat(name="c", inputs=("s", "st")),
+                                        Contiguous(name="k"), Mul(inputs=("c", "k"))],
 }
 
 
