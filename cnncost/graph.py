@@ -127,6 +127,7 @@ class _Compiler:
         self.produced: dict[str, Ref] = {}  # path -> the tensor it names (a block: its output)
         self.open_blocks: set[str] = set()  # blocks being lowered: their output is not known yet
         self.layouts: dict[int, Layout] = {}  # node -> its output's strides, where not those of a new tensor
+        self.dense: dict[Shape, Layout] = {}  # shape -> the layout of a new tensor of it
 
     def run(self, shape: Shape) -> Graph:
         x = self._add(GraphNode("input", "input", "", shape, shape, numel(shape), 0, 0))
@@ -242,21 +243,31 @@ class _Compiler:
         """What a layer that makes no tensor of its own allocates: 0 for a view of x (its layout,
         where not contiguous, kept in `layouts` for the views after it), all of y where PyTorch
         must copy (a reshape of a view whose strides allow none: `layers/strides.py`)."""
-        layout = self.layouts.get(x.index) or contiguous(x.shape)
+        layout = self.layouts.get(x.index) or self._contiguous(x.shape)
         out = layer.out_layout(x.shape, y, layout)
         if out is None:
             return numel(y)
-        if out != contiguous(y):
+        if out is layout and y == x.shape:  # the input's own (an in-place op): kept where it was kept
+            if x.index in self.layouts:
+                self.layouts[len(self.nodes)] = out
+        elif out != self._contiguous(y):
             self.layouts[len(self.nodes)] = out
         return 0
+
+    def _contiguous(self, shape: Shape) -> Layout:
+        """The layout of a new tensor of `shape`, made once per shape (in-place ops ask for it often)."""
+        layout = self.dense.get(shape)
+        if layout is None:
+            layout = self.dense[shape] = contiguous(shape)
+        return layout
 
     def _new_layout(self, layer: Layer, xs: tuple[Ref, ...], y: Shape) -> None:
         """A new tensor made from a strided view is not always contiguous (an element-wise op
         follows its input's order, cat the memory format its inputs suggest): kept for the views
         after it."""
         layout = layer.new_layout(tuple(r.shape for r in xs),
-                                  [self.layouts.get(r.index) or contiguous(r.shape) for r in xs], y)
-        if layout != contiguous(y):
+                                  [self.layouts.get(r.index) or self._contiguous(r.shape) for r in xs], y)
+        if layout != self._contiguous(y):
             self.layouts[len(self.nodes)] = layout
 
     def _merge(self, frame: _Frame, request: Merge) -> Ref:

@@ -17,7 +17,7 @@ from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
-from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
+from ..layers.reshape import CenterCrop, ChannelShuffle, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
 from .tensor_rules import RULES as TENSOR_RULES
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
