@@ -69,8 +69,9 @@ class Repeat(Block):
 @register("concat")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Concat(Block):
-    """Parallel branches on the same input, concatenated along channels (Inception). A branch
-    given as a bare list of layers is named branch1, branch2, ...; an empty list is the identity.
+    """Parallel branches on the same input, concatenated along channels (Inception), or along
+    per-sample `dim`. A branch given as a bare list of layers is named branch1, branch2, ...; an
+    empty list is the identity.
 
     Without branches, a concat joins the tensors named in `from` (a merge leaf)."""
 
