@@ -267,7 +267,7 @@ class _Compiler:
         after it."""
         layout = layer.new_layout(tuple(r.shape for r in xs),
                                   [self.layouts.get(r.index) or self._contiguous(r.shape) for r in xs], y)
-        if layout != self._contiguous(y):
+        if layout is not None and layout != self._contiguous(y):
             self.layouts[len(self.nodes)] = layout
 
     def _merge(self, frame: _Frame, request: Merge) -> Ref:

@@ -10,6 +10,7 @@ from typing import Literal
 from ..shapes import Shape, numel, shape_text
 from .base import Layer, register
 from .merge import broadcast
+from .strides import Layout, cat_layout, contiguous
 from .tensor import dim_in, dims_in
 
 SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
@@ -145,6 +146,11 @@ class Tokens(Layer):
 
     def params(self, x: Shape) -> int:
         return self.count * numel(x[1:])
+
+    def new_layout(self, xs: tuple[Shape, ...], layouts: list[Layout], y: Shape) -> Layout | None:
+        """cat's rule, the expanded tokens (batch stride 0) first."""
+        tokens = (self.count, *xs[0][1:])
+        return cat_layout(y, [(tokens, (0, *contiguous(tokens)[1:])), (xs[0], layouts[0])])
 
     def describe(self) -> str:
         return f"+{self.count}"

@@ -184,13 +184,14 @@ class Layer(Node):
             return None
         return layout if y == x else (layout[0], *contiguous(y)[1:])
 
-    def new_layout(self, xs: tuple[Shape, ...], layouts: list[Layout], y: Shape) -> Layout:
+    def new_layout(self, xs: tuple[Shape, ...], layouts: list[Layout], y: Shape) -> Layout | None:
         """The layout of the new tensor it makes from inputs of these layouts (asked where one is
-        not contiguous): an element-wise (TensorIterator) op writes in the order of its inputs'
-        strides (`layers/strides.iterator_layout`); other ops write contiguous tensors."""
+        a strided view): an element-wise (TensorIterator) op writes in the order of its inputs'
+        strides (`layers/strides.iterator_layout`); cat and stack override it. None: the pass's
+        own rule (the graph: contiguous; the memory model: its channels-last rules)."""
         if self.elementwise and all(len(x) == len(y) for x in xs):
             return iterator_layout(y, list(zip(xs, layouts)))
-        return contiguous(y)
+        return None
 
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         """The output shape of a multi-input layer (arity None)."""

@@ -127,9 +127,11 @@ def _keep_order(layer: Layer, out: Tensor, reads: list[Tensor], shapes: tuple[Sh
     if any(out.id == r.id for r in reads):
         return
     layout = layer.new_layout(shapes, [r.batch_layout(s) for s, r in zip(shapes, reads)], y)
+    if layout is None:  # the layer's own layout rule (`layout.py`: channels last or not)
+        return
+    out.channels_last = len(y) == 3 and like_channels_last((BATCH, *y), layout)
     if layout != contiguous(y):  # (the strides of size-1 dims matter too: to the format cat suggests)
         out.strides, out.layout = layout[1:], "contiguous" if is_contiguous(y, layout) else "strided"
-        out.channels_last = len(y) == 3 and like_channels_last((BATCH, *y), layout)
 
 
 def _trace(graph: Graph, precision: Precision) -> Trace:
