@@ -22,6 +22,8 @@ from .layers import (CELU, ELU, GLU, SELU, Attention, Hardshrink, LogSigmoid, Lo
                      MultiheadAttention, PReLU, RReLU, Softmin, Softplus, Softshrink, Softsign, SplitHeads, Tanhshrink,
                      Threshold)
 from .layers import Fixed
+from .layers import (Affine, Arith, Contiguous, Div, Expand, Learnable, Maximum, Minimum, Permute, Reduce, Select,
+                     Slice, Split, Stack, Sub, Tokens, Transpose, Unflatten)
 from .net import Net
 from .report import Report, Row
 from .zoo.arch import register_arch
@@ -48,7 +50,9 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "compile", "Graph", 
            "CELU", "ELU", "GLU", "SELU", "Hardshrink", "LogSigmoid", "LogSoftmax", "PReLU", "RReLU", "Softmin",
            "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
            # a convolution with fixed (buffer) weights
-           "Fixed"]
+           "Fixed",
+           "Permute", "Transpose", "Unflatten", "Slice", "Select", "Expand", "Contiguous", "Split",
+           "Sub", "Div", "Maximum", "Minimum", "Stack", "Arith", "Learnable", "Affine", "Reduce", "Tokens"]
 
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml

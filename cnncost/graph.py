@@ -15,6 +15,7 @@ from typing import Any, Iterator
 from .errors import CnnCostError, SpecError
 from .layers.base import Block, Layer, Merge, Node, Ref, Visit
 from .layers.inputs import Input
+from .layers.strides import Layout, contiguous
 from .net import Net, child_name, note_warnings
 from .shapes import Shape, numel
 
@@ -139,6 +140,8 @@ class _Compiler:
         self.blocks: list[BlockSpan] = []
         self.produced: dict[str, Ref] = {}  # path -> the tensor it names (a block: its output)
         self.open_blocks: set[str] = set()  # blocks being lowered: their output is not known yet
+        self.layouts: dict[int, Layout] = {}  # node -> its output's strides, where not those of a new tensor
+        self.dense: dict[Shape, Layout] = {}  # shape -> the layout of a new tensor of it
 
     def run(self, inputs: tuple[tuple[str, Shape], ...]) -> Graph:
         (name, shape), *more = inputs
@@ -250,7 +253,9 @@ class _Compiler:
             else:
                 layer.fail(f"reads {layer.arity} tensor{'s' if layer.arity != 1 else ''}, but 'from' names "
                            f"{len(xs)}", x)
-        made = numel(y) if layer.creates_tensor() else 0
+        made = numel(y) if layer.creates_tensor() else self._view(layer, xs[0], y)
+        if made and self.layouts and any(r.index in self.layouts for r in xs):
+            self._new_layout(layer, xs, y)
         if layer.arity is None:
             params, macs = layer.merge_params(shapes), layer.merge_macs(shapes, y)
         else:
@@ -258,6 +263,37 @@ class _Compiler:
         return self._add(GraphNode(path, layer.type_name, layer.describe_at(x), shown_input or x, y, made,
                                    params, macs, layer.tabulated,
                                    tuple(r.index for r in xs), shapes, layer))
+
+    def _view(self, layer: Layer, x: Ref, y: Shape) -> int:
+        """What a layer that makes no tensor of its own allocates: 0 for a view of x (its layout,
+        where not contiguous, kept in `layouts` for the views after it), all of y where PyTorch
+        must copy (a reshape of a view whose strides allow none: `layers/strides.py`)."""
+        layout = self.layouts.get(x.index) or self._contiguous(x.shape)
+        out = layer.out_layout(x.shape, y, layout)
+        if out is None:
+            return numel(y)
+        if out is layout and y == x.shape:  # the input's own (an in-place op): kept where it was kept
+            if x.index in self.layouts:
+                self.layouts[len(self.nodes)] = out
+        elif out != self._contiguous(y):
+            self.layouts[len(self.nodes)] = out
+        return 0
+
+    def _contiguous(self, shape: Shape) -> Layout:
+        """The layout of a new tensor of `shape`, made once per shape (in-place ops ask for it often)."""
+        layout = self.dense.get(shape)
+        if layout is None:
+            layout = self.dense[shape] = contiguous(shape)
+        return layout
+
+    def _new_layout(self, layer: Layer, xs: tuple[Ref, ...], y: Shape) -> None:
+        """A new tensor made from a strided view is not always contiguous (an element-wise op
+        follows its input's order, cat the memory format its inputs suggest): kept for the views
+        after it."""
+        layout = layer.new_layout(tuple(r.shape for r in xs),
+                                  [self.layouts.get(r.index) or self._contiguous(r.shape) for r in xs], y)
+        if layout is not None and layout != self._contiguous(y):
+            self.layouts[len(self.nodes)] = layout
 
     def _merge(self, frame: _Frame, request: Merge) -> Ref:
         layer = request.layer
@@ -334,7 +370,7 @@ class _Compiler:
 def _refuse_inplace_on_split_views(nodes: list[GraphNode], outputs: tuple[int, ...], source: str | None) -> None:
     """PyTorch's rule for the views `chunk` returns (outputs of one split): none of them, nor a view
     of one, may be modified in place, nor may their base be while one is still to be read."""
-    if not any(node.type == "chunk" for node in nodes):
+    if not any(node.type in ("chunk", "split") for node in nodes):
         return
     storage: list[int] = []  # the node whose tensor each node's output lies in
     split_of: list[int | None] = []  # the chunk node whose output this is, or a view of
@@ -349,7 +385,7 @@ def _refuse_inplace_on_split_views(nodes: list[GraphNode], outputs: tuple[int, .
         keeps = node.layer is not None and not node.layer.creates_tensor() and bool(node.inputs)
         first = node.inputs[0] if node.inputs else i
         storage.append(storage[first] if keeps else i)
-        split_of.append(i if node.type == "chunk" else split_of[first] if keeps and not inplace[i] else None)
+        split_of.append(i if node.type in ("chunk", "split") else split_of[first] if keeps and not inplace[i] else None)
     pending: dict[int, int] = {}  # chunk node -> the last node reading it or a view of it
     for i, node in enumerate(nodes):
         if split_of[i] is not None:

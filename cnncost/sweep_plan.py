@@ -150,11 +150,14 @@ class _Plan:
     input; `weights`: per op, how many nodes it stands for (params and MACs), how many of them
     count their tensor (activations), and under the lecture's count how many block outputs it is."""
 
-    __slots__ = ("ops", "keys", "mult", "made", "outputs", "backward", "builtin", "bounds", "more_input")
+    __slots__ = ("ops", "keys", "mult", "made", "outputs", "backward", "builtin", "bounds", "copies", "more_input")
 
     def __init__(self, ops: list[tuple[Any, tuple[int, ...]]], keys: list[Any], mult: list[int], made: list[int],
-                 outputs: list[int], backward: list[int], builtin: bool) -> None:
+                 outputs: list[int], backward: list[int], builtin: bool, copies: list[bool]) -> None:
         self.ops, self.keys, self.mult, self.made, self.outputs, self.builtin = ops, keys, mult, made, outputs, builtin
+        # per op: a view that copies (a reshape of a view its strides cannot view), as compiled at the plan's
+        # input; the strides do not depend on H and W unless a size becomes 1
+        self.copies = copies
         self.backward = backward  # per op: backward FLOPs per MAC, summed over its nodes
         self.bounds: dict[tuple[int, int], bool] = {}  # (channels, side) -> int64 is safe up to side x side
         self.more_input = 0  # elements of the net's further inputs (fixed sizes: a sweep varies the first)
@@ -210,6 +213,7 @@ def _make_plan(net: Net, shape: Shape, lecture: bool, freeze: tuple[str, ...]) -
         node_op[i] = op
     n = len(ops)
     mult, made, outputs, backward = [0] * n, [0] * n, [0] * n, [0] * n
+    copies = [False] * n
     counted, block_outputs = activation_weights(graph, "lecture" if lecture else "all")
     per_mac = backward_per_mac(graph, _frozen(graph, freeze))
     n_inputs = len(graph.inputs)
@@ -219,8 +223,9 @@ def _make_plan(net: Net, shape: Shape, lecture: bool, freeze: tuple[str, ...]) -
         made[op] += counted[i] if i >= n_inputs else 0  # a further input counts as input, as in the table
         outputs[op] += block_outputs[i]
         backward[op] += per_mac[i]
+        copies[op] = copies[op] or (nodes[i].activations > 0 and not nodes[i].layer.creates_tensor())
     builtin = all(type(layer).__module__.startswith("cnncost.layers.") for layer, _ in ops[1:])
-    plan = _Plan(ops, keys, mult, made, outputs, backward, builtin)
+    plan = _Plan(ops, keys, mult, made, outputs, backward, builtin, copies)
     plan.more_input = sum(numel(nodes[i].output_shape) for i in graph.inputs[1:])
     return plan
 
@@ -260,7 +265,7 @@ def _evaluate(plan: _Plan, channels: Any, H: Any, W: Any) -> tuple[Any, Any, Any
         size = sized.get(key)
         if size is None:
             size = sized[key] = numel(y)
-        result = (y, key, layer_params, layer_macs, size, size if layer.creates_tensor() else 0)
+        result = (y, key, layer_params, layer_macs, size, size if layer.creates_tensor() or plan.copies[i] else 0)
         done[memo] = result
         shapes[i], shape_keys[i], params[i], macs[i], sizes[i], made[i] = result
     activations = _weighted(made, plan.made)

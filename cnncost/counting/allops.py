@@ -34,6 +34,10 @@ counted. Reductions of K terms are counted as K (K - 1 adds and the divide of a 
 | mul | |y| |
 | layer_scale | |y| |
 | concat, flatten, chunk, split_heads, merge_heads, crop, pad, pixel (un)shuffle, channel_shuffle, identity, dropout, stochastic_depth | 0 |
+| arith (with a constant), learnable, sub, div, maximum, minimum | |y| (`c / x`: 2 |y|, a reciprocal and a multiply) |
+| affine | 2 |y| (multiply, add), |y| without bias |
+| reduce | sum, amax, amin: |x| - |y| (K - 1 adds or compares per output); mean |x|; norm 2 |x| for p = 2 (square, add; the root), 3 |x| otherwise (abs, power, add) |
+| permute, transpose, unflatten, slice, select, expand, contiguous, split, reshape, stack, tokens | 0 |
 """
 from __future__ import annotations
 
@@ -54,6 +58,9 @@ from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
+from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
+from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
+from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ._util import has_bias, kernel_area, n_in, n_out, on_inner, x_of
 from .convention import ZERO, Convention, CountRule
 
@@ -89,6 +96,24 @@ def _norm(node: GraphNode, impl: object, batch: int) -> int:
 
 def _lrn(node: GraphNode, impl: object, batch: int) -> int:
     return n_in(node, batch) * (node.layer.size + 5)
+
+
+def _arith(node: GraphNode, impl: object, batch: int) -> int:
+    layer = node.layer
+    return n_out(node, batch) * (2 if layer.op == "div" and layer.reverse else 1)
+
+
+def _affine(node: GraphNode, impl: object, batch: int) -> int:
+    return n_out(node, batch) * (2 if node.layer.bias else 1)
+
+
+def _reduce(node: GraphNode, impl: object, batch: int) -> int:
+    op, n, m = node.layer.op, n_in(node, batch), n_out(node, batch)
+    if op == "mean":
+        return n
+    if op == "norm":
+        return n * (2 if node.layer.p == 2 else 3)
+    return n - m
 
 
 def _softmax(node: GraphNode, impl: object, batch: int) -> int:
@@ -176,6 +201,10 @@ RULES: dict[type, CountRule] = {
     # an unknown op (its count is flagged unknown); a shared call counts 0 here, as it always has
     Opaque: ZERO, Shared: ZERO,
     Input: ZERO,  # a net's further inputs: arguments of forward, no op runs
+    # tensor ops: views, copies, stack and the tokens' cat move data; element-wise ops one per element
+    **dict.fromkeys((Permute, Transpose, Unflatten, Slice, Select, Expand, Contiguous, Split, Stack, Tokens), ZERO),
+    Arith: _arith, Learnable: per_output(1), Affine: _affine, Sub: per_output(1), Div: per_output(1),
+    Maximum: per_output(1), Minimum: per_output(1), Reduce: _reduce,
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the same arithmetic as its layer's
 

@@ -31,6 +31,9 @@ from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
+from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
+from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
+from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from .convention import ZERO, Convention, CountRule
 from .training import sdpa_fused, training
 
@@ -63,6 +66,9 @@ def sdpa(node: GraphNode, impl: Impl, batch: int) -> int:
     return 0 if sdpa_fused(node) else gemm(node, impl, batch)
 
 
+# views, element-wise ops with constants and parameters, reductions, stack: no formula
+NO_FORMULA += (Permute, Transpose, Unflatten, Slice, Select, Expand, Contiguous, Split, Arith, Learnable, Affine,
+               Reduce, Tokens, Sub, Div, Maximum, Minimum, Stack)
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, gemm), **dict.fromkeys(NO_FORMULA, ZERO)}
 RULES.update({Matmul: gemm, Attention: sdpa})
 RULES[Fixed] = gemm  # a convolution with buffer weights: aten.convolution all the same

@@ -36,6 +36,9 @@ from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
+from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
+from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
+from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..shapes import numel
 from ._util import affine, macs, n_in, n_out, on_inner
 from .convention import ZERO, Convention, CountRule
@@ -94,6 +97,10 @@ RULES: dict[type, CountRule] = {
     **dict.fromkeys((Attention, SplitHeads, MergeHeads, ELU, SELU, CELU, GLU, Softplus, Softsign,
                      Softshrink, Hardshrink, Tanhshrink, Threshold, LogSigmoid, PReLU, RReLU, Softmin, LogSoftmax),
                      ZERO),
+    # views, copies, element-wise ops and reductions: ignored ops or no handle (aten::permute, slice,
+    # select, expand, cat, stack, add, sub, mul, div, pow, addcmul, maximum, sum, mean, amax, linalg_vector_norm)
+    **dict.fromkeys((Permute, Transpose, Unflatten, Slice, Select, Expand, Contiguous, Split, Arith, Learnable, Affine, Reduce, Tokens,
+                     Sub, Div, Maximum, Minimum, Stack), ZERO),
     Shared: ZERO,  # a shared call counts 0 here (unlike flopcounter, which counts its layer's MACs)
     Input: ZERO,  # a net's further inputs: arguments of forward, no op runs
 }

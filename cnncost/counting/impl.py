@@ -47,6 +47,9 @@ from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
 from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
+from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
+from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
+from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 
 if TYPE_CHECKING:
     from ..graph import Graph, GraphNode
@@ -186,6 +189,13 @@ DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
     # a net's further inputs: arguments of forward, which no counter sees
     Input: "input",
     Fixed: _fixed,
+    # the tensor ops' own modules (torch_backend/tensor_modules.py): no counter has a formula for them;
+    # learnable, affine and tokens own parameters named weight (and bias)
+    Permute: "cnncost.Permute", Transpose: "cnncost.Transpose", Unflatten: "cnncost.Unflatten",
+    Slice: "cnncost.Slice", Select: "cnncost.Select", Expand: "cnncost.Expand", Contiguous: "cnncost.Contiguous",
+    Split: "cnncost.Split", Arith: "cnncost.Arith", Learnable: "cnncost.Learnable", Affine: "cnncost.Affine",
+    Reduce: "cnncost.Reduce", Tokens: "cnncost.Tokens", Sub: "cnncost.Binary", Div: "cnncost.Binary",
+    Maximum: "cnncost.Binary", Minimum: "cnncost.Binary", Stack: "cnncost.Stack",
 }
 
 

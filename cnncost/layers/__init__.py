@@ -16,6 +16,9 @@ from .norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from .pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
 from .reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from .scale import LayerScale, StochasticDepth
+from .tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
+from .merge import Div, Maximum, Minimum, Stack, Sub
+from .arith import Affine, Arith, Learnable, Reduce, Tokens
 
 __all__ = [
     "LAYER_TYPES", "Block", "Layer", "Node", "Ref", "Visit", "Merge", "register",
@@ -31,4 +34,6 @@ __all__ = [
     "RReLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold", "Attention", "Matmul",
     "MergeHeads", "MultiheadAttention", "SplitHeads",
     "Fixed",
+    "Permute", "Transpose", "Unflatten", "Slice", "Select", "Expand", "Contiguous", "Split",
+    "Sub", "Div", "Maximum", "Minimum", "Stack", "Arith", "Learnable", "Affine", "Reduce", "Tokens",
 ]

@@ -19,6 +19,7 @@ from typing import Any, Callable, ClassVar, Generator, Literal
 
 from ..errors import ShapeError, SpecError
 from ..shapes import Shape
+from .strides import Layout, contiguous, iterator_layout
 
 LAYER_TYPES: dict[str, type[Node]] = {}
 
@@ -178,6 +179,25 @@ class Layer(Node):
     def describe_at(self, x: Shape) -> str:
         """`describe` for an input of shape x (a window's kernel shows one size per spatial dim)."""
         return self.describe()
+
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout | None:
+        """Where the output is the input's storage (a view, an in-place op): its layout, (batch
+        stride, *strides) as in `layers/strides.py`, from the input's; None where it is a new
+        tensor. The compiler asks it of layers that create no tensor: a reshape that cannot view
+        its input copies. By default a view keeps the input's batch stride and is contiguous
+        within a sample (a crop or a chunk of the channels)."""
+        if self.creates_tensor():
+            return None
+        return layout if y == x else (layout[0], *contiguous(y)[1:])
+
+    def new_layout(self, xs: tuple[Shape, ...], layouts: list[Layout], y: Shape) -> Layout | None:
+        """The layout of the new tensor it makes from inputs of these layouts (asked where one is
+        a strided view): an element-wise (TensorIterator) op writes in the order of its inputs'
+        strides (`layers/strides.iterator_layout`); cat and stack override it. None: the pass's
+        own rule (the graph: contiguous; the memory model: its channels-last rules)."""
+        if self.elementwise and all(len(x) == len(y) for x in xs):
+            return iterator_layout(y, list(zip(xs, layouts)))
+        return None
 
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         """The output shape of a multi-input layer (arity None)."""

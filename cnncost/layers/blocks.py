@@ -69,12 +69,14 @@ class Repeat(Block):
 @register("concat")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Concat(Block):
-    """Parallel branches on the same input, concatenated along channels (Inception). A branch
-    given as a bare list of layers is named branch1, branch2, ...; an empty list is the identity.
+    """Parallel branches on the same input, concatenated along channels (Inception), or along
+    per-sample `dim`. A branch given as a bare list of layers is named branch1, branch2, ...; an
+    empty list is the identity.
 
     Without branches, a concat joins the tensors named in `from` (a merge leaf)."""
 
     branches: tuple[Node | tuple[Node, ...], ...] = ()
+    dim: int = 0  # the per-sample dim to join along (0: the channels)
 
     def __post_init__(self) -> None:
         branches = tuple(_as_sequence(b, f"branch{i + 1}") for i, b in enumerate(self.branches))
@@ -88,17 +90,17 @@ class Concat(Block):
                      "a concat with branches reads one tensor; to join named tensors leave out branches")
 
     def leaf_form(self) -> Layer | None:
-        return None if self.branches else ConcatMerge(name=self.name, inputs=self.inputs)
+        return None if self.branches else ConcatMerge(name=self.name, inputs=self.inputs, dim=self.dim)
 
     def lower(self, x: Ref) -> Lowering:
         outs = []
         for branch in self.branches:
             outs.append((yield Visit(branch, x)))  # type: ignore[arg-type]
-        self.require(all(len(y.shape) == 3 for y in outs), "concat needs CxHxW branch outputs", x.shape)
-        self.require(len({y.shape[1:] for y in outs}) == 1, "cannot concat branches of different spatial sizes: "
-                     + ", ".join(f"{b.name} {y.shape[1]}x{y.shape[2]}" for b, y in zip(self.branches, outs)),
-                     x.shape)
-        return (yield Merge(ConcatMerge(name="concat"), tuple(outs)))
+        if self.dim == 0 and all(len(y.shape) == 3 for y in outs):
+            self.require(len({y.shape[1:] for y in outs}) == 1, "cannot concat branches of different spatial sizes: "
+                         + ", ".join(f"{b.name} {y.shape[1]}x{y.shape[2]}" for b, y in zip(self.branches, outs)),
+                         x.shape)
+        return (yield Merge(ConcatMerge(name="concat", dim=self.dim), tuple(outs)))
 
 
 @register("residual")

@@ -19,6 +19,8 @@ from typing import Any
 from ..errors import SpecError
 from ..shapes import Shape, numel
 from .base import LAYER_TYPES, Layer, register
+from .strides import Layout
+from .tensor import infer_sizes, reshape_layout
 
 
 @register("opaque")
@@ -151,6 +153,9 @@ class Shared(Layer):
     def out_shape(self, x: Shape) -> Shape:
         return self.inner.out_shape(x)
 
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout | None:
+        return self.inner.out_layout(x, y, layout)
+
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         return self.inner.merge_shape(xs)
 
@@ -168,22 +173,26 @@ class Shared(Layer):
 @register("reshape")
 @dataclass(frozen=True, kw_only=True)
 class Reshape(Layer):
-    """x.reshape(N, *shape): the same elements seen as another per-sample shape (a view of a
-    contiguous tensor, a copy of a crop, as `flatten`). No params, no MACs, nothing saved."""
+    """x.reshape(N, *shape): the same elements seen as another per-sample shape (one size may be
+    -1: what the others leave). A view where PyTorch can make one (a contiguous tensor, and the
+    views whose strides allow it), else a copy: a new tensor (`layers/strides.py`). No params,
+    no MACs, nothing saved."""
 
     shape: tuple[int, ...]
 
     def validate(self) -> None:
-        self.require(len(self.shape) >= 1 and all(d >= 1 for d in self.shape),
-                     f"shape must be positive sizes, got {list(self.shape)}")
+        self.require(len(self.shape) >= 1 and all(d >= 1 or d == -1 for d in self.shape)
+                     and list(self.shape).count(-1) <= 1,
+                     f"shape must be positive sizes, with at most one -1, got {list(self.shape)}")
 
     def creates_tensor(self) -> bool:
         return False
 
     def out_shape(self, x: Shape) -> Shape:
-        self.require(numel(x) == numel(self.shape), f"cannot view {numel(x)} elements as "
-                     f"{'x'.join(map(str, self.shape))}", x)
-        return tuple(self.shape)
+        return infer_sizes(self, tuple(self.shape), numel(x), x)
+
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout | None:
+        return reshape_layout(x, y, layout)
 
     def describe(self) -> str:
         return "-> " + "x".join(map(str, self.shape))

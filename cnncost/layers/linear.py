@@ -3,20 +3,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..shapes import Shape, numel
+from ..shapes import Shape, numel, shape_text
 from .base import Layer, register
+from .strides import Layout
+from .tensor import View, dim_in, reshape_layout
 
 
 @register("flatten")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
-class Flatten(Layer):
-    """CxHxW -> (C*H*W,): a view, no new tensor."""
+class Flatten(View):
+    """Per-sample dims `start_dim`..`end_dim` merged into one (`x.flatten(start + 1, end + 1)`;
+    by default all: CxHxW -> (C*H*W,)). A view where PyTorch can make one, a copy (a new tensor)
+    where the input's strides do not allow it (`layers/strides.py`)."""
 
-    def creates_tensor(self) -> bool:
-        return False
+    start_dim: int = 0
+    end_dim: int = -1
+
+    def dims(self, x: Shape) -> tuple[int, int]:
+        first, last = dim_in(self, self.start_dim, x), dim_in(self, self.end_dim, x)
+        self.require(first <= last, f"start_dim {self.start_dim} comes after end_dim {self.end_dim} "
+                     f"in {shape_text(x)}", x)
+        return first, last
 
     def out_shape(self, x: Shape) -> Shape:
-        return (numel(x),)
+        if self.start_dim == 0 and self.end_dim == -1:
+            return (numel(x),)
+        first, last = self.dims(x)
+        return (*x[:first], numel(x[first:last + 1]), *x[last + 1:])
+
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout | None:
+        return reshape_layout(x, y, layout)
+
+    def describe(self) -> str:
+        return "" if (self.start_dim, self.end_dim) == (0, -1) else f"dims {self.start_dim}..{self.end_dim}"
 
 
 @register("dropout")

@@ -11,6 +11,8 @@ from typing import Literal
 from ..shapes import Shape, at_least, holds, scale_floor, shape_text, sizes_text, spatial
 from .base import Layer, register
 from .conv import MAP_KINDS, Sizes, describe_rank, field_rank, map_rank, sizes
+from .strides import Layout
+from .tensor import dim_in
 
 
 def _text(shape: Shape) -> str:
@@ -30,9 +32,10 @@ MAX_FACTOR = 1 << 16  # pixel (un)shuffle and upsample factors: far beyond any r
 @register("chunk")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Chunk(Layer):
-    """Piece `index` of the input split into `chunks` along the channels (`x.chunk(chunks, 1)[index]`,
-    ShuffleNetV2's channel split): a view of the input, no new tensor. With C divisible by chunks
-    each piece has C / chunks channels; otherwise torch.chunk's sizes (`chunk_sizes`).
+    """Piece `index` of the input split into `chunks` along per-sample `dim` (`x.chunk(chunks,
+    dim + 1)[index]`; dim 0, the channels: ShuffleNetV2's channel split): a view of the input,
+    no new tensor. With the size divisible by chunks each piece has size / chunks; otherwise
+    torch.chunk's sizes (`chunk_sizes`).
 
     A layer that saves the chunk keeps its whole input storage alive, and that is what autograd's
     accounting counts. PyTorch refuses in-place ops on a chunk (a multi-output view): follow it with
@@ -40,6 +43,7 @@ class Chunk(Layer):
 
     chunks: int
     index: int = 0
+    dim: int = 0
 
     def validate(self) -> None:
         self.require_positive(chunks=self.chunks)
@@ -49,14 +53,24 @@ class Chunk(Layer):
         return False
 
     def out_shape(self, x: Shape) -> Shape:
-        sizes = chunk_sizes(x[0], self.chunks)
+        d = dim_in(self, self.dim, x)
+        sizes = chunk_sizes(x[d], self.chunks)
         if self.index >= len(sizes):
-            self.fail(f"{x[0]} channels make only {len(sizes)} chunks of {sizes[0]} (torch.chunk), so there "
+            what = "channels" if d == 0 else f"positions along dim {self.dim}"
+            self.fail(f"{x[d]} {what} make only {len(sizes)} chunks of {sizes[0]} (torch.chunk), so there "
                       f"is no chunk {self.index}", x)
-        return (sizes[self.index], *x[1:])
+        return (*x[:d], sizes[self.index], *x[d + 1:])
+
+    def first(self, x: Shape) -> int:
+        """The offset of the chunk along its dim."""
+        d = dim_in(self, self.dim, x)
+        return sum(chunk_sizes(x[d], self.chunks)[:self.index])
+
+    def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout:
+        return layout  # a slice along one dim: the strides stay
 
     def describe(self) -> str:
-        return f"{self.index + 1} of {self.chunks}"
+        return f"{self.index + 1} of {self.chunks}" + (f" dim {self.dim}" if self.dim else "")
 
 
 @register("channel_shuffle")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+from ..layers.strides import BATCH, contiguous, is_contiguous, like_channels_last, reshape
 from ..shapes import Shape, numel
 from .tensors import LAYOUTS, Precision, Tensor
 
@@ -78,15 +79,25 @@ class StepBuilder:
         return x if x.contiguous else self.like(x)
 
     def reshape(self, x: Tensor, shape: Shape, from_shape: Shape) -> Tensor:
-        """`x.reshape(N, *shape)` (flatten) of x, a `from_shape` map: a view where `view` can
-        make one (the dimensions of size > 1 nest: each stride = the next one's x its size: a
-        contiguous map, a channel slice, some crops, a channels-last map of one channel or one
-        position), else a copy (PyTorch's rule)."""
-        if len(from_shape) < 2 or (x.strides is None and not x.channels_last):
-            return x
-        kept = [(size, stride) for size, stride in zip(from_shape, x.map_strides(from_shape)) if size != 1]
-        nested = all(outer == inner * size for (_, outer), (size, inner) in zip(kept, kept[1:]))
-        return x if nested else self.like(x, shape)
+        """`x.reshape(N, *shape)` of x, a `from_shape` tensor: a view where `view` can make one
+        (ATen's computeStride, `layers/strides.py`: a contiguous tensor, a channel slice, some
+        crops and permutes, a channels-last map of one channel or one position), else a copy."""
+        out = reshape(from_shape, x.batch_layout(from_shape), shape)
+        return self.like(x, shape) if out is None else self.strided(x, shape, out)
+
+    def strided(self, x: Tensor, shape: Shape, layout: tuple[int, ...]) -> Tensor:
+        """x's storage seen as `shape` through `layout` (batch stride, *strides): no new tensor.
+        x itself where that is what x already is (all of a contiguous x, seen contiguously)."""
+        dense = is_contiguous(shape, layout)
+        if layout == contiguous(shape) and x.shown is None and x.strides is None and not x.channels_last:
+            return x  # (the strides of size-1 dims matter too: to the memory format cat and stack suggest)
+        shown = numel(shape)
+        seen = x.view(None if shown == x.per_sample and dense else shown, "contiguous" if dense else "strided",
+                      layout[1:])
+        # channels last as PyTorch suggests it from the strides (what a conv or a pool on it keeps):
+        # a chunk of a channels-last map is, the H, W, C permute of one is a plain contiguous tensor
+        seen.channels_last = len(shape) == 3 and like_channels_last((BATCH, *shape), layout)
+        return seen
 
     def cast(self, x: Tensor, dtype: str) -> Tensor:
         """x in `dtype`: x itself, or a new copy (autocast does not cache casts of activations)."""

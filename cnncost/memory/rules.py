@@ -30,6 +30,11 @@ from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffl
 from ..layers.scale import LayerScale, StochasticDepth
 from ..shapes import Shape, numel, spatial
 from .builder import StepBuilder
+from .tensor_rules import (affine, arith, binary, contiguous as contiguous_rule, learnable, reduce, stack,
+                           tokens, view)
+from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
+from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
+from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from .tensors import Tensor, promote
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
@@ -276,9 +281,6 @@ def _dropout(layer: Dropout, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> 
     return x if layer.inplace else b.like(x)
 
 
-def _chunk(layer: Chunk, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """A view: x's storage (and its strides), nothing saved."""
-    return b.view(x, y, "channels", strides=x.map_strides(xs))
 
 
 def _channel_shuffle(layer: ChannelShuffle, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
@@ -528,7 +530,13 @@ RULES: dict[type, MemoryRule] = {
     MaxPool: _save_input_and_indices, AdaptiveMaxPool: _save_input_and_indices, AvgPool: _avgpool,
     AdaptiveAvgPool: _adaptive_avgpool, GlobalAvgPool: _global_avgpool,
     # moving elements
-    Flatten: _flatten, Dropout: _dropout, Chunk: _chunk, ChannelShuffle: _channel_shuffle,
+    Flatten: _flatten, Dropout: _dropout, Chunk: view, ChannelShuffle: _channel_shuffle,
+    Permute: view, Transpose: view, Unflatten: view, Slice: view,
+    Select: view, Expand: view, Split: view,
+    Contiguous: contiguous_rule, Arith: arith, Learnable: learnable,
+    Affine: affine, Reduce: reduce, Tokens: tokens,
+    Sub: binary, Div: binary, Maximum: binary, Minimum: binary,
+    Stack: stack,
     PixelShuffle: _new_output, PixelUnshuffle: _new_output, Upsample: _new_output, Pad: _pad, CenterCrop: _crop,
     LayerScale: _layer_scale, StochasticDepth: _stochastic_depth,
     # merges

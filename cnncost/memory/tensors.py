@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import CnnCostError
+from ..layers.strides import contiguous
 
 ELEMENT_BYTES = {"fp64": 8, "fp32": 4, "bf16": 2, "fp16": 2, "int64": 8, "bool": 1}
 FLOAT_RANK = {"fp16": 1, "bf16": 1, "fp32": 2, "fp64": 3}
@@ -109,18 +110,20 @@ class Tensor:
         seen.channels_last, seen.strides = self.channels_last, strides
         return seen
 
-    def map_strides(self, shape: tuple[int, ...]) -> tuple[int, ...] | None:
-        """Per-sample strides of this tensor seen as the map `shape`: a view's own, else those of its
-        layout (row-major: NCHW, NCDHW...; N, H, W, C for a channels-last CxHxW map); None for a vector."""
-        if self.strides is not None or len(shape) < 2:
+    def map_strides(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Per-sample strides of this tensor seen as `shape`: a view's own, else those of its
+        layout (row-major, or N, H, W, C for a channels-last CxHxW map)."""
+        if self.strides is not None:
             return self.strides
         if self.channels_last and len(shape) == 3:
             c, h, w = shape
             return (1, w * c, c)
-        strides = [1]
-        for size in reversed(shape[1:]):
-            strides.append(strides[-1] * size)
-        return tuple(reversed(strides))
+        return contiguous(shape)[1:]
+
+    def batch_layout(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """(batch stride, *strides) as `shape` (`layers/strides.py`): the batch stride is the
+        storage's elements per sample."""
+        return (self.per_sample, *self.map_strides(shape))
 
     def _fields(self) -> tuple:
         return (self.id, self.per_sample, self.fixed, self.dtype, self.requires_grad, self.shown, self.layout,

@@ -15,6 +15,8 @@ from typing import Any
 from .._gcpause import paused_gc
 from ..errors import CnnCostError
 from ..graph import Graph, compile
+from ..layers.base import Layer
+from ..layers.strides import BATCH, contiguous, is_contiguous, like_channels_last
 from ..net import Net
 from ..shapes import Shape, numel
 from .builder import Step, StepBuilder
@@ -123,6 +125,21 @@ def trace(net: Net | Graph, input: Shape | None = None, precision: Precision = P
     return traced
 
 
+def _keep_order(layer: Layer, out: Tensor, reads: list[Tensor], shapes: tuple[Shape, ...], y: Shape) -> None:
+    """The new tensor of an op reading a strided view (a permute, a slice) is not always
+    contiguous (`Layer.new_layout`): an element-wise op writes it in the order of its inputs'
+    strides, cat and stack in the memory format the inputs suggest. A later reshape may then
+    view it, and `.contiguous()` copies it."""
+    if any(out.id == r.id for r in reads):
+        return
+    layout = layer.new_layout(shapes, [r.batch_layout(s) for s, r in zip(shapes, reads)], y)
+    if layout is None:  # the layer's own layout rule (`layout.py`: channels last or not)
+        return
+    out.channels_last = len(y) == 3 and like_channels_last((BATCH, *y), layout)
+    if layout != contiguous(y):  # (the strides of size-1 dims matter too: to the format cat suggests)
+        out.strides, out.layout = layout[1:], "contiguous" if is_contiguous(y, layout) else "strided"
+
+
 def _trace(graph: Graph, precision: Precision) -> Trace:
     shape = graph.nodes[0].output_shape
     ids = itertools.count()
@@ -153,6 +170,8 @@ def _trace(graph: Graph, precision: Precision) -> Trace:
                 out = rule(layer, reads[0], node.input_shape, node.output_shape, builder)
             if len(node.output_shape) == 3 and reads and all(out.id != r.id for r in reads):
                 out.channels_last = keeps_channels_last(layer, reads, node.input_shape)
+            if out.strides is None and any(r.strides is not None for r in reads):
+                _keep_order(layer, out, reads, node.input_shapes, node.output_shape)
             step.output = out
             steps.append(step)
             tensors.append(out)

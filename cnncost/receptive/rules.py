@@ -23,8 +23,10 @@ from ..layers.linear import Dropout, Flatten, Linear
 from ..layers.merge import Add, ConcatMerge, Mul
 from ..layers.norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from ..layers.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
-from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
+from ..layers.reshape import CenterCrop, ChannelShuffle, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from ..layers.scale import LayerScale, StochasticDepth
+from .tensor_rules import RULES as TENSOR_RULES
+from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..shapes import Shape, spatial
 from .paths import (Axis, Field, classes, constant_axis, hull, map_axis, plain, ratio, shift_axis,
                     window_axis)
@@ -140,7 +142,7 @@ def _adaptive(layer: AdaptiveAvgPool | AdaptiveMaxPool | GlobalAvgPool, node: Gr
 
 def _flatten(layer: Flatten, node: GraphNode, ins: list[Field]) -> Field:
     shape = node.input_shape
-    if len(shape) != ins[0].rank + 1:
+    if len(shape) != ins[0].rank + 1 or node.output_shape == shape:
         return ins[0]
     return per_axis(ins[0], lambda i, ax: window_axis(ax, shape[1 + i], shape[1 + i], 0), reduce=shape)
 
@@ -269,12 +271,14 @@ RULES: dict[type, Rule] = {
     Softmin: _along_dim, LogSoftmax: _along_dim,
     Matmul: _mixes, Attention: _mixes, SplitHeads: _same, MergeHeads: _same,
     BatchNorm: _same, LRN: _same, LayerNorm: _same, GroupNorm: _same, InstanceNorm: _same,
-    Dropout: _same, Chunk: _same, ChannelShuffle: _same, LayerScale: _same, StochasticDepth: _same,
+    Dropout: _same, ChannelShuffle: _same, LayerScale: _same, StochasticDepth: _same,
     # imported graphs
     Opaque: _opaque, Shared: _shared, Reshape: _reshape,
     # a net's further inputs
     Input: _input,
     Fixed: _shared,  # fixed weights: its layer's rule, as a shared call's
+    # tensor ops of any rank (receptive/tensor_rules.py)
+    **TENSOR_RULES, Sub: _merge, Div: _merge, Maximum: _merge, Minimum: _merge, Stack: _merge,
 }
 
 

@@ -32,6 +32,14 @@ from .own_modules import LayerScale as LayerScaleModule, StochasticDepth as Stoc
 from .own_modules import Pad as PadModule
 from .own_modules import Attention as AttentionModule, Matmul as MatmulModule, MergeHeads as MergeHeadsModule
 from .own_modules import SplitHeads as SplitHeadsModule
+from .tensor_modules import (Affine as AffineModule, Arith as ArithModule, Binary, Contiguous as ContiguousModule,
+                             Expand as ExpandModule, Learnable as LearnableModule, Permute as PermuteModule,
+                             Reduce as ReduceModule, Select as SelectModule, Slice as SliceModule,
+                             Split as SplitModule, Stack as StackModule, Tokens as TokensModule,
+                             Transpose as TransposeModule, Unflatten as UnflattenModule, torch_dim)
+from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
+from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
+from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -111,7 +119,7 @@ MODULES: dict[type, ModuleRule] = {
         x[0], layer.out, layer.kernel, stride=layer.stride, padding=layer.padding,
         output_padding=layer.output_padding, groups=layer.groups, bias=layer.bias, dilation=layer.dilation),
     Linear: lambda layer, x: nn.Linear(x[-1], layer.out, bias=layer.bias),
-    Flatten: lambda layer, x: nn.Flatten(),
+    Flatten: lambda layer, x: nn.Flatten(torch_dim(layer.start_dim), torch_dim(layer.end_dim)),
     Dropout: lambda layer, x: nn.Dropout(layer.p, inplace=layer.inplace),
     # activations
     ReLU: lambda layer, x: nn.ReLU(inplace=layer.inplace),
@@ -166,7 +174,7 @@ MODULES: dict[type, ModuleRule] = {
                                               nn.AdaptiveMaxPool3d)(layer.output),
     GlobalAvgPool: lambda layer, x: by_rank(x, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)(1),
     # moving elements
-    Chunk: lambda layer, x: ChunkModule(layer.chunks, layer.index),
+    Chunk: lambda layer, x: ChunkModule(layer.chunks, layer.index, torch_dim(layer.dim)),
     ChannelShuffle: lambda layer, x: ShuffleModule(layer.groups),
     PixelShuffle: lambda layer, x: nn.PixelShuffle(layer.factor),
     PixelUnshuffle: lambda layer, x: nn.PixelUnshuffle(layer.factor),
@@ -178,7 +186,7 @@ MODULES: dict[type, ModuleRule] = {
     # merges
     Add: lambda layer, shapes: AddModule(layer.scale),
     Mul: lambda layer, shapes: MulModule(),
-    ConcatMerge: lambda layer, shapes: ConcatModule(),
+    ConcatMerge: lambda layer, shapes: ConcatModule(torch_dim(layer.dim)),
     # imported graphs
     Opaque: _opaque,
     Shared: _shared,
@@ -186,6 +194,20 @@ MODULES: dict[type, ModuleRule] = {
     Reshape: lambda layer, x: View(tuple(layer.shape)),
     # a net's further inputs: the caller's tensor, passed on
     Input: lambda layer, x: nn.Identity(),
+    # views and element-wise ops of tensors of any rank
+    Permute: lambda layer, x: PermuteModule(layer.dims), Transpose: lambda layer, x: TransposeModule(layer.dim0, layer.dim1),
+    Unflatten: lambda layer, x: UnflattenModule(layer.dim, layer.sizes),
+    Slice: lambda layer, x: SliceModule(layer.dim, layer.start, layer.stop, layer.step),
+    Select: lambda layer, x: SelectModule(layer.dim, layer.index), Expand: lambda layer, x: ExpandModule(layer.shape),
+    Contiguous: lambda layer, x: ContiguousModule(), Split: lambda layer, x: SplitModule(layer.sizes, layer.index, layer.dim),
+    Arith: lambda layer, x: ArithModule(layer.op, layer.value, layer.reverse),
+    Learnable: lambda layer, x: LearnableModule(layer.op, layer.shape, layer.init),
+    Affine: lambda layer, x: AffineModule(x[layer.dim % len(x)], layer.dim, len(x), layer.bias),
+    Reduce: lambda layer, x: ReduceModule(layer.op, layer.dims, len(x), layer.keepdim, layer.p),
+    Tokens: lambda layer, x: TokensModule(layer.count, tuple(x[1:])),
+    Sub: lambda layer, shapes: Binary("sub"), Div: lambda layer, shapes: Binary("div"),
+    Maximum: lambda layer, shapes: Binary("maximum"), Minimum: lambda layer, shapes: Binary("minimum"),
+    Stack: lambda layer, shapes: StackModule(layer.dim),
 }
 
 

@@ -23,14 +23,14 @@ class LayerNorm2d(nn.LayerNorm):
 
 
 class Chunk(nn.Module):
-    """`x.chunk(chunks, 1)[index]`: a channel slice, a view of x."""
+    """`x.chunk(chunks, dim)[index]` (dim 1: a channel slice), a view of x."""
 
-    def __init__(self, chunks: int, index: int) -> None:
+    def __init__(self, chunks: int, index: int, dim: int = 1) -> None:
         super().__init__()
-        self.chunks, self.index = chunks, index
+        self.chunks, self.index, self.dim = chunks, index, dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.chunk(self.chunks, 1)[self.index]
+        return x.chunk(self.chunks, self.dim)[self.index]
 
     def extra_repr(self) -> str:
         return f"chunks={self.chunks}, index={self.index}"
@@ -166,8 +166,14 @@ class MulModule(nn.Module):
 
 
 class ConcatModule(nn.Module):
+    """torch.cat along `dim` of the batched tensors (1: the channels)."""
+
+    def __init__(self, dim: int = 1) -> None:
+        super().__init__()
+        self.dim = dim
+
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        return torch.cat(xs, dim=1)
+        return torch.cat(xs, dim=self.dim)
 
 
 class View(nn.Module):

@@ -1,0 +1,89 @@
+"""Memory rules of the tensor ops (`layers/tensor.py`, `layers/arith.py`, the element-wise
+merges): what autograd saves for each, measured against torch 2.13 CPU, fp32 and bf16 autocast
+(tests/memory/test_tensor_ops_memory.py). `rules.py` lists them in `RULES`.
+
+Views (permute, transpose, unflatten, slice, select, expand, chunk, split) save nothing and
+make no tensor: their output is the input's storage seen through other strides. A reshape
+(flatten, reshape) views where the strides allow it and copies where not; `contiguous` copies a
+tensor that is not contiguous. A parameter taking part in an element-wise op is fp32 under
+autocast (autocast leaves these ops alone), so the result follows type promotion: fp32."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..layers.strides import is_contiguous
+from ..shapes import Shape, numel
+from .builder import StepBuilder
+from .tensors import Tensor, promote
+
+
+def view(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """x's storage through the view's strides (`Layer.out_layout`); nothing saved."""
+    return b.strided(x, y, layer.out_layout(xs, y, x.batch_layout(xs)))
+
+
+def contiguous(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """x itself where contiguous, else a contiguous copy; nothing saved."""
+    return x if is_contiguous(xs, x.batch_layout(xs)) else b.like(x)
+
+
+def arith(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """A Python number does not promote x's dtype. x ** c saves x; c / x is `x.reciprocal() * c`,
+    which saves the reciprocal (a new tensor, then the output); c ** x saves x and its output; the
+    rest save nothing."""
+    if layer.op == "pow":
+        if layer.reverse:
+            out = b.like(x)
+            b.save(x, out)
+            return out
+        b.save(x)
+    elif layer.op == "div" and layer.reverse:
+        reciprocal = b.like(x)
+        b.save(reciprocal)
+    return b.like(x)
+
+
+def learnable(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """x + p saves nothing; x * p saves x (p's gradient; p itself is a parameter, not counted).
+    The output is promoted with the (fp32 under autocast) parameter, unless p is a scalar: a
+    0-dim tensor does not promote a float tensor of more dims (bf16 x + fp32 scalar is bf16)."""
+    if layer.op == "mul":
+        b.save(x)
+    return b.new(numel(y), promote(x.dtype, b.precision.param_dtype) if layer.shape else x.dtype)
+
+
+def affine(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """addcmul(bias, weight, x) or x * weight: x saved (the weight's gradient); promoted output."""
+    b.save(x)
+    return b.new(numel(y), promote(x.dtype, b.precision.param_dtype))
+
+
+def reduce(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """sum and mean save nothing; amax, amin and the norm save their input and output."""
+    out = b.new(numel(y), x.dtype)
+    if layer.op in ("amax", "amin", "norm"):
+        b.save(x, out)
+    return out
+
+
+def tokens(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """cat of the expanded tokens and x: nothing saved; promoted with the parameter."""
+    return b.new(numel(y), promote(x.dtype, b.precision.param_dtype))
+
+
+def binary(layer: Any, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
+    """a - b saves nothing; a / b saves b, and a where b needs a gradient; maximum and minimum
+    save both."""
+    first, second = xs
+    if layer.type_name == "div":
+        if second.requires_grad:
+            b.save(first)
+        b.save(second)
+    elif layer.type_name in ("maximum", "minimum"):
+        b.save(first, second)
+    return b.new(numel(y), promote(first.dtype, second.dtype))
+
+
+def stack(layer: Any, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
+    """A new tensor; nothing saved (its backward unbinds)."""
+    return b.new(numel(y), promote(*(t.dtype for t in xs)))
