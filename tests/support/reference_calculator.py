@@ -98,6 +98,11 @@ def rows(spec: dict) -> dict[str, tuple[tuple[int, ...], int, int]] | None:
         return None
 
 
+def _broadcast(shapes: list) -> tuple[int, ...]:
+    """torch's broadcasting of per-sample shapes of one rank: each dim the one size other than 1."""
+    return tuple(max(sizes) for sizes in zip(*shapes))
+
+
 def _walk(layers: list, x: tuple[int, ...], prefix: str, out: dict, named: dict) -> tuple[int, ...]:
     for i, item in enumerate(layers):
         kind = item["type"]
@@ -108,7 +113,7 @@ def _walk(layers: list, x: tuple[int, ...], prefix: str, out: dict, named: dict)
         else:
             shapes = [x]
         if kind == "add" or (kind == "concat" and "branches" not in item):
-            y = shapes[0] if kind == "add" else (sum(s[0] for s in shapes), *shapes[0][1:])
+            y = _broadcast(shapes) if kind == "add" else (sum(s[0] for s in shapes), *shapes[0][1:])
             out[path] = (y, 0, 0)
         elif kind == "sequential":
             y = _walk(item["layers"], shapes[0], path + ".", out, named)
