@@ -11,6 +11,8 @@ from ..layers.base import Layer
 from ..layers.merge import ConcatMerge
 from ..layers.norm import InstanceNorm, LayerNorm
 from ..layers.reshape import ChannelShuffle, PixelShuffle
+from ..layers.arith import Reduce, Tokens
+from ..layers.tensor import Contiguous
 from ..shapes import Shape
 from .tensors import Tensor
 
@@ -33,6 +35,9 @@ EXCEPTIONS: dict[type, LayoutRule] = {
     # pixel_shuffle writes NCHW, but keeps the strides of a one-position input (pixel_unshuffle
     # keeps channels last)
     PixelShuffle: lambda layer, xs, x: xs[0].channels_last and x[1] * x[2] == 1,
+    # reductions and `.contiguous()` write NCHW; the tokens' cat does (the expanded tokens are not
+    # channels last); measured, torch 2.13 CPU
+    Reduce: _nchw, Contiguous: _nchw, Tokens: _nchw,
 }
 
 

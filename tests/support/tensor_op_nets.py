@@ -61,6 +61,12 @@ NETS = {
                                          Contiguous(), Flatten(start_dim=1), Sigmoid()],
     "channels last, transpose, reshape": [conv(out=6), LayerNorm(over="channels"), Transpose(dim0=0, dim1=2),
                                           GELU(), Reshape(shape=(-1,)), Linear(out=2)],
+    # reductions, `contiguous` and the tokens' cat write NCHW even from a channels-last map
+    "channels last, reduce, contiguous": [conv(out=6), LayerNorm(over="channels"),
+                                          Reduce(op="sum", dims=(0,), keepdim=True), Contiguous(), Flatten(),
+                                          Linear(out=2)],
+    "channels last, contiguous, tokens": [conv(out=6), LayerNorm(over="channels"), Contiguous(), Tokens(),
+                                          Contiguous(), Flatten(), Linear(out=2)],
     # found by the long differential run: a broadcasting add of a contiguous and a permuted tensor
     # writes in the permuted one's order (TensorIterator), so `contiguous` copies it; stack and cat
     # of permuted views write in the memory format their strides suggest (channels last here)
