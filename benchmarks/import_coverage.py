@@ -223,6 +223,21 @@ def git_state() -> dict:
     return {"cnncost_commit": head, "cnncost_tree_modified": dirty}
 
 
+_GROUPS: dict[str, dict] = {}
+
+
+def _group(kind: str, case: str) -> str:
+    """torchvision: classification, video, ...; detection parts as detection/backbone; timm: 'all'
+    (its families are too many for one line)."""
+    if kind == "timm":
+        return "all"
+    if kind not in _GROUPS:
+        _GROUPS[kind] = json.loads(REFERENCES[kind].read_text())["models"]
+    name, _, part = case.partition("/")
+    group = _GROUPS[kind].get(name, {}).get("group", "?")
+    return f"{group}/{part}" if part else group
+
+
 def summary(results: dict) -> str:
     """The table: per fixture, counts by outcome; the differing figures; refusals by cause."""
     lines = []
@@ -239,6 +254,13 @@ def summary(results: dict) -> str:
                 lines.append(f"  {outcome:<10} {counts[outcome]:>4}  ({100 * counts[outcome] / total:.1f}%)")
         imported = counts.get("exact", 0) + counts.get("different", 0)
         lines.append(f"  imported   {imported:>4}  ({100 * imported / total:.1f}%), exact {counts.get('exact', 0)}/{imported}")
+        by_group: dict[str, dict[str, int]] = {}
+        for case, rec in cases.items():
+            g = by_group.setdefault(_group(kind, case), {})
+            g[rec["outcome"]] = g.get(rec["outcome"], 0) + 1
+        lines.append("  by group (exact/imported/cases): " + ", ".join(
+            f"{g} {c.get('exact', 0)}/{c.get('exact', 0) + c.get('different', 0)}/{sum(c.values())}"
+            for g, c in sorted(by_group.items())))
         diff_fig: dict[str, int] = {}
         conv_linear_only = 0
         for rec in cases.values():
@@ -293,13 +315,18 @@ def write_json(path: Path, head: dict, results: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("kinds", nargs="*", choices=("torchvision", "timm"), default=[])
+    parser.add_argument("kinds", nargs="*", metavar="{torchvision,timm}", help="the fixtures (default: both)")
     parser.add_argument("--only", nargs="+", metavar="CASE")
     parser.add_argument("--resume", action="store_true", help="keep the cases already in the JSON")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per model")
     parser.add_argument("--out", default=str(OUT_JSON))
+    parser.add_argument("--table-only", action="store_true", help="rewrite the .txt table from the JSON, run nothing")
     args = parser.parse_args(argv)
+    if args.table_only:
+        return write_table(Path(args.out))
     kinds = args.kinds or ["torchvision", "timm"]
+    if set(kinds) - set(REFERENCES):
+        parser.error(f"unknown fixture(s) {sorted(set(kinds) - set(REFERENCES))}: torchvision or timm")
     import timm  # noqa: F401 - imported once, before forking the children
     import torch
     import torchvision  # noqa: F401
@@ -344,12 +371,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{rec['wall_s']:.0f}s {rec['outcome']} {detail[:150]}", flush=True)
             write_json(out, head, results)
         tmp.unlink(missing_ok=True)
-    text = summary(results)
     write_json(out, head, results)
-    commit = head["cnncost"]
+    return write_table(out)
+
+
+def write_table(out: Path) -> int:
+    data = json.loads(out.read_text())
+    text = summary(data["results"])
+    commit = data["cnncost"]
     out.with_suffix(".txt").write_text(f"cnncost import coverage, cnncost commit {commit['cnncost_commit']}"
-                       f"{' (tree modified)' if commit['cnncost_tree_modified'] else ''}; "
-                       f"reproduce: benchmarks/import_coverage.py\n\n{text}\n")
+                                       f"{' (tree modified)' if commit['cnncost_tree_modified'] else ''}; "
+                                       f"reproduce: benchmarks/import_coverage.py\n\n{text}\n")
     print(text)
     return 0
 
