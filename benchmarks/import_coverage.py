@@ -219,8 +219,9 @@ def git_state() -> dict:
     def git(*args):
         return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
     head = git("rev-parse", "HEAD").stdout.strip()
+    code = git("log", "-1", "--format=%H", "--", "cnncost").stdout.strip()  # the last commit that changed cnncost/
     dirty = git("status", "--porcelain", "--", "cnncost").stdout.strip() != ""
-    return {"cnncost_commit": head, "cnncost_tree_modified": dirty}
+    return {"commit": head, "cnncost_code_commit": code, "cnncost_tree_modified": dirty}
 
 
 _GROUPS: dict[str, dict] = {}
@@ -379,7 +380,8 @@ def write_table(out: Path) -> int:
     data = json.loads(out.read_text())
     text = summary(data["results"])
     commit = data["cnncost"]
-    out.with_suffix(".txt").write_text(f"cnncost import coverage, cnncost commit {commit['cnncost_commit']}"
+    out.with_suffix(".txt").write_text(f"cnncost import coverage, commit {commit['commit']} (cnncost/ as of "
+                                       f"{commit['cnncost_code_commit']})"
                                        f"{' (tree modified)' if commit['cnncost_tree_modified'] else ''}; "
                                        f"reproduce: benchmarks/import_coverage.py\n\n{text}\n")
     print(text)
