@@ -122,7 +122,8 @@ def compare(ref: dict, got: dict) -> dict:
 
 def _reason_key(line: str) -> str:
     """A refusal line without its module paths, quoted names and numbers: one key per cause."""
-    key = re.sub(r"'[^']*'", "'…'", line)
+    key = line.split("; import with --allow-unknown")[0]  # the advice every refusal ends with
+    key = re.sub(r"'[^']*'", "'…'", key)
     key = re.sub(r"\b\d+(x\d+)*\b", "N", key)
     return key[:160]
 
@@ -284,10 +285,18 @@ def summary(results: dict) -> str:
                     parts.append("unknown: " + ", ".join(rec["unknown"]))
                 lines.append(f"    {case}: " + "; ".join(parts))
         groups: dict[str, list[str]] = {}
+        by_op: dict[str, int] = {}
         for case, rec in cases.items():
             if rec["outcome"] in ("refused", "no input", "crashed"):
-                key = f"{rec['outcome']}: {rec.get('key') or rec['why'][:160]}"
+                why = rec.get("key") or rec["why"][:160]
+                key = f"{rec['outcome']}: {why.split('; import with --allow-unknown')[0]}"
                 groups.setdefault(key, []).append(case)
+                op = re.match(r"unsupported operation (\S+)", rec["why"])
+                op_key = op.group(1) if op else f"{rec['outcome']}: {_reason_key(rec['why'])[:60]}"
+                by_op[op_key] = by_op.get(op_key, 0) + 1
+        lines.append("")
+        lines.append("  refused / no input / crashed, by op: " + ", ".join(
+            f"{op} {n}" for op, n in sorted(by_op.items(), key=lambda kv: (-kv[1], kv[0]))))
         lines.append("")
         lines.append("  refused / no input / crashed, by cause (count, cause, models):")
         for key, names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
