@@ -3,6 +3,7 @@ through becomes a leaf), one pass over the trace on fake tensors for every tenso
 keeping the module's buffers as they were."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ...errors import CnnCostError
@@ -10,34 +11,34 @@ from .values import BATCH
 
 
 def _leaf_classes() -> tuple[type, ...]:
-    """Stochastic depth of torchvision and timm, when installed: layers, not code to trace into."""
+    """Stochastic depth of torchvision and timm: layers, not code to trace into. Only where the
+    defining module is loaded: a model holding one has loaded it, and importing timm or torchvision
+    for a model that has none would cost seconds."""
+    import sys
     found: list[type] = []
-    try:
-        from torchvision.ops import StochasticDepth as TvStochasticDepth
-        found.append(TvStochasticDepth)
-    except Exception:  # noqa: BLE001 - torchvision absent or broken: nothing to add
-        pass
-    try:
-        import sys
-        if "timm" in sys.modules or _importable("timm"):
-            from timm.layers import DropPath
-            found.append(DropPath)
-    except Exception:  # noqa: BLE001
-        pass
+    for module, name in (("torchvision.ops.stochastic_depth", "StochasticDepth"), ("timm.layers.drop", "DropPath")):
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type):
+            found.append(cls)
     return tuple(found)
 
 
-def _importable(name: str) -> bool:
-    import importlib.util
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
+@dataclass
+class Trace:
+    """A torch.fx trace: its graph and the module whose submodules and attributes the graph's nodes
+    name. What a GraphModule holds, without the Python code a GraphModule generates and compiles
+    (a third of the trace's time), which the interpreter and the walk never run."""
+
+    root: Any
+    graph: Any
+
+    def get_submodule(self, target: str) -> Any:
+        return self.root.get_submodule(target)
 
 
-def trace_module(module: Any, *, attempts: int = 50) -> tuple[Any, dict[str, str]]:
-    """The torch.fx GraphModule of `module` (torch.nn modules and stochastic depth are leaves), and
-    the modules fx could not trace through, each kept as a leaf with the reason: when tracing fails
+def trace_module(module: Any, *, attempts: int = 50) -> tuple[Trace, dict[str, str]]:
+    """The torch.fx trace of `module` (torch.nn modules and stochastic depth are leaves), and the
+    modules fx could not trace through, each kept as a leaf with the reason: when tracing fails
     inside a module, that module becomes a leaf and tracing starts again."""
     import torch
     import torch.fx
@@ -64,17 +65,29 @@ def trace_module(module: Any, *, attempts: int = 50) -> tuple[Any, dict[str, str
                 raise
             untraceable[inner] = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:200]}"
             continue
-        return torch.fx.GraphModule(tracer.root, graph, type(module).__name__), untraceable
+        return Trace(tracer.root, graph), untraceable
     raise CnnCostError(f"torch.fx cannot trace {type(module).__name__} (gave up after {attempts} modules)")
 
 
-def record(gm: Any, x_shape: tuple[int, ...]) -> dict[Any, Any]:
-    """Run the traced graph once and keep every node's result: on fake tensors (no data, no
-    memory, the module's buffers untouched), else on a copy of the module with real tensors."""
-    import torch
-    import torch.fx
-
+def record(trace: Trace, x_shape: tuple[int, ...]) -> dict[Any, Any]:
+    """Run the traced graph once and keep every node's result. On meta tensors first (the module's
+    parameters and buffers swapped for meta twins for the run: shapes only, no data, no memory,
+    no fake-tensor dispatch), else on fake tensors (the ops meta tensors cannot run), else on a
+    copy of the module with real tensors (the ops neither can)."""
     results: dict[Any, Any] = {}
+    for run in (_on_meta, _on_fake):
+        try:
+            run(trace, x_shape, results)
+            return results
+        except Exception:  # noqa: BLE001 - the next way runs what this one cannot
+            results.clear()
+    _on_real(trace, x_shape, results)
+    return results
+
+
+def _recorder(module: Any, graph: Any, results: dict[Any, Any]) -> Any:
+    """An fx Interpreter running `graph` on `module` that keeps each node's value in `results`."""
+    import torch.fx
 
     class Recorder(torch.fx.Interpreter):
         def run_node(self, n: Any) -> Any:
@@ -82,25 +95,57 @@ def record(gm: Any, x_shape: tuple[int, ...]) -> dict[Any, Any]:
             results[n] = value
             return value
 
+    return Recorder(module, graph=graph)
+
+
+def _on_meta(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) -> None:
+    import torch
+    import torch.nn as nn
+    from torch.func import functional_call
+
+    from .meta_shapes import ShapeRules
+
+    root = trace.root
+    twins = {f"root.{name}": torch.empty_like(t, device="meta")
+             for named in (root.named_parameters(remove_duplicate=False), root.named_buffers(remove_duplicate=False))
+             for name, t in named}
+    recorder = _recorder(root, trace.graph, results)
+
+    class Run(nn.Module):  # functional_call swaps the tensors of the module it calls: this one holds root
+        def __init__(self) -> None:
+            super().__init__()
+            self.root = root
+
+        def forward(self, x: Any) -> Any:
+            with ShapeRules():
+                return recorder.run(x)
+
+    functional_call(Run(), twins, (torch.empty(BATCH, *x_shape, device="meta"),))
+
+
+def _on_fake(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) -> None:
     import logging
+
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
     log = logging.getLogger("torch._subclasses.fake_tensor")
     level = log.level
     log.setLevel(logging.CRITICAL)  # a failing meta kernel logs a traceback before raising
     try:
-        from torch._subclasses.fake_tensor import FakeTensorMode
         with FakeTensorMode(allow_non_fake_inputs=True):
-            x = torch.empty(BATCH, *x_shape)
-            Recorder(gm).run(x)
-        return results
-    except Exception:  # noqa: BLE001 - fake tensors cannot run every op: real ones can
-        results.clear()
+            _recorder(trace.root, trace.graph, results).run(torch.empty(BATCH, *x_shape))
     finally:
         log.setLevel(level)
+
+
+def _on_real(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) -> None:
     import copy
-    clone = copy.deepcopy(gm)
+
+    import torch
+    clone = copy.deepcopy(trace.root)  # the module's buffers untouched
     with torch.no_grad():
-        Recorder(clone).run(torch.randn(BATCH, *x_shape))
-    return results
+        _recorder(clone, trace.graph, results).run(torch.randn(BATCH, *x_shape))
 
 
 def first_line(error: BaseException) -> str:
