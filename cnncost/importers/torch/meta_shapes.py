@@ -52,7 +52,11 @@ def _pair(v: Any) -> tuple[int, int] | None:
 # --- element-wise: a tensor like the input (in place: the input itself) ---
 
 def _like(x: Tensor, inplace: bool = False) -> Tensor:
-    return x if inplace else torch.empty_like(x)
+    """x itself in place, else a tensor like x (torch.empty_like: its Python meta kernel where x is
+    not contiguous, 20 times slower)."""
+    if inplace:
+        return x
+    return x.new_empty(x.shape) if x.is_contiguous() else torch.empty_like(x)
 
 
 def unary(input: Any, *, inplace: bool = False) -> Tensor | None:
@@ -124,7 +128,7 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
         return None
     if training and input.numel() // max(channels, 1) <= 1:
         return None  # torch: "Expected more than 1 value per channel when training"
-    return torch.empty_like(input)
+    return _like(input)
 
 
 def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any = None,
@@ -254,6 +258,72 @@ def _rules() -> dict[Any, Rule]:
 
 
 RULES: dict[Any, Rule] = _rules()
+
+
+# --- leaf modules of torch.nn (exact classes): the rule of the function their forward calls, with
+# the module's arguments, without the module call (its hooks, its Python, the function's wrapper) ---
+
+def _batch_norm_module(m: Any, x: Any) -> Tensor | None:
+    m._check_input_dim(x)  # BatchNorm2d of a 3-D input: the ValueError the module raises
+    keep = not m.training or m.track_running_stats
+    training = m.training or (m.running_mean is None and m.running_var is None)
+    return batch_norm(x, m.running_mean if keep else None, m.running_var if keep else None, m.weight, m.bias,
+                      training, m.momentum, m.eps)
+
+
+def _stochastic_depth_module(m: Any, x: Any) -> Tensor | None:
+    """torchvision.ops.StochasticDepth: the input itself when it drops nothing, else input * noise."""
+    if not (_meta(x) and _number(m.p) and 0 <= m.p <= 1 and m.mode in ("batch", "row")):
+        return None
+    if not m.training or m.p == 0:
+        return x
+    return x.new_empty(x.shape) if x.is_contiguous() else None
+
+
+def _module_rules() -> dict[type, Callable[[Any, Any], "Tensor | None"]]:
+    nn = torch.nn
+    rules: dict[type, Callable[[Any, Any], Tensor | None]] = {
+        nn.Conv2d: lambda m, x: conv2d(x, m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups)
+        if m.padding_mode == "zeros" else None,
+        nn.Linear: lambda m, x: linear(x, m.weight, m.bias),
+        nn.LayerNorm: lambda m, x: layer_norm(x, m.normalized_shape, m.weight, m.bias, m.eps),
+        nn.ReLU6: lambda m, x: hardtanh(x, m.min_val, m.max_val, m.inplace),
+        nn.Hardtanh: lambda m, x: hardtanh(x, m.min_val, m.max_val, m.inplace),
+        nn.GELU: lambda m, x: gelu(x, m.approximate),
+        nn.Sigmoid: lambda m, x: unary(x),
+        nn.Tanh: lambda m, x: unary(x),
+        nn.Dropout: lambda m, x: dropout(x, m.p, m.training, m.inplace),
+        nn.AdaptiveAvgPool2d: lambda m, x: adaptive_avg_pool2d(x, m.output_size),
+        nn.Identity: lambda m, x: x,
+    }
+    for cls in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d):
+        rules[cls] = _batch_norm_module
+    for cls in (nn.ReLU, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Mish):
+        rules[cls] = lambda m, x: unary(x, inplace=m.inplace)
+    return rules
+
+
+_MODULE_RULES: dict[type, Any] = _module_rules()
+
+
+def module_result(m: Any, args: tuple, kwargs: dict) -> Tensor | None:
+    """What calling leaf module `m` on `args` gives, where a rule is sure of it (exact classes, one
+    positional input, no hooks); None: call the module."""
+    cls = type(m)
+    if cls not in _MODULE_RULES:
+        is_drop = cls.__module__ == "torchvision.ops.stochastic_depth" and cls.__name__ == "StochasticDepth"
+        _MODULE_RULES[cls] = _stochastic_depth_module if is_drop else None
+    rule = _MODULE_RULES[cls]
+    if rule is None or kwargs or len(args) != 1 or _hooked(m):
+        return None
+    return rule(m, args[0])
+
+
+def _hooked(m: Any) -> bool:
+    """Whether hooks could change what calling `m` gives (its own or the global ones)."""
+    hooks = torch.nn.modules.module
+    return bool(m._forward_hooks or m._forward_pre_hooks or hooks._global_forward_hooks
+                or hooks._global_forward_pre_hooks)
 
 
 class ShapeRules(TorchFunctionMode):

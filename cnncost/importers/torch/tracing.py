@@ -3,6 +3,8 @@ through becomes a leaf), one pass over the trace on fake tensors for every tenso
 keeping the module's buffers as they were."""
 from __future__ import annotations
 
+import functools
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +55,9 @@ def trace_module(module: Any, *, attempts: int = 50) -> tuple[Trace, dict[str, s
                 return True
             return super().is_leaf_module(m, qualname)
 
+        def proxy(self, node: Any) -> Any:
+            return _proxy_class()(node, self)
+
     for _ in range(attempts):
         tracer = Tracer()
         try:
@@ -67,6 +72,45 @@ def trace_module(module: Any, *, attempts: int = 50) -> tuple[Trace, dict[str, s
             continue
         return Trace(tracer.root, graph), untraceable
     raise CnnCostError(f"torch.fx cannot trace {type(module).__name__} (gave up after {attempts} modules)")
+
+
+def _unpacked(code: Any, offset: int) -> int | None:
+    """How many values the instruction at `offset` of `code` unpacks (UNPACK_SEQUENCE), else None;
+    each code object disassembled once."""
+    import bisect
+    import dis
+    import sys
+
+    table = _INSTRUCTIONS.get(code)
+    if table is None:
+        instructions = list(dis.get_instructions(code))
+        table = _INSTRUCTIONS[code] = ([i.offset for i in instructions], instructions)
+    offsets, instructions = table
+    index = bisect.bisect_left(offsets, offset) if sys.version_info >= (3, 11) else offset // 2
+    instruction = instructions[index]
+    return instruction.argval if instruction.opname == "UNPACK_SEQUENCE" else None
+
+
+_INSTRUCTIONS: "weakref.WeakKeyDictionary[Any, tuple[list[int], list[Any]]]" = weakref.WeakKeyDictionary()
+
+
+@functools.cache
+def _proxy_class() -> type:
+    """torch.fx's Proxy, whose `a, b, c, d = x.size()` reads the unpacking instruction from a cache:
+    torch.fx disassembles the calling function at every unpacking (ShuffleNet: a quarter of the trace)."""
+    import sys
+
+    import torch.fx
+
+    class Proxy(torch.fx.Proxy):
+        def __iter__(self) -> Any:
+            caller = sys._getframe(1)
+            count = _unpacked(caller.f_code, caller.f_lasti)
+            if count is not None:
+                return (self[i] for i in range(count))
+            return self.tracer.iter(self)
+
+    return Proxy
 
 
 def record(trace: Trace, x_shape: tuple[int, ...]) -> dict[Any, Any]:
@@ -106,21 +150,68 @@ def _on_meta(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) ->
     from .meta_shapes import ShapeRules
 
     root = trace.root
-    twins = {f"root.{name}": torch.empty_like(t, device="meta")
+    twins = {f"root.{name}": torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="meta")
              for named in (root.named_parameters(remove_duplicate=False), root.named_buffers(remove_duplicate=False))
              for name, t in named}
-    recorder = _recorder(root, trace.graph, results)
 
     class Run(nn.Module):  # functional_call swaps the tensors of the module it calls: this one holds root
         def __init__(self) -> None:
             super().__init__()
             self.root = root
 
-        def forward(self, x: Any) -> Any:
+        def forward(self, x: Any) -> None:
             with ShapeRules():
-                return recorder.run(x)
+                _run_meta(root, trace.graph, x, results)
 
     functional_call(Run(), twins, (torch.empty(BATCH, *x_shape, device="meta"),))
+
+
+def _run_meta(root: Any, graph: Any, x: Any, results: dict[Any, Any]) -> None:
+    """fx's Interpreter, node by node, without its bookkeeping (a third of the run on meta tensors);
+    a leaf module whose result a rule gives (`meta_shapes.module_result`) is not called."""
+    from torch._C import DisableTorchFunction as no_torch_function
+    from torch.fx.node import map_arg
+
+    from .meta_shapes import module_result
+
+    inputs = [x]
+    lookup = results.__getitem__
+    for node in graph.nodes:
+        op = node.op
+        if op == "placeholder":
+            if node.target.startswith("*"):
+                value: Any = list(inputs)
+                inputs.clear()
+            elif inputs:
+                value = inputs.pop()
+            elif node.args:
+                value = node.args[0]  # a default argument
+            else:
+                raise RuntimeError(f"expected an input for the placeholder {node.target}")
+        elif op == "get_attr":
+            value = _fetch(root, node.target)
+        elif op == "output":
+            value = map_arg(node.args[0], lookup)
+        else:
+            args, kwargs = map_arg(node.args, lookup), map_arg(node.kwargs, lookup)
+            if op == "call_module":
+                m = _fetch(root, node.target)
+                with no_torch_function():  # the rule's own tensor queries skip ShapeRules
+                    value = module_result(m, args, kwargs)
+                if value is None:
+                    value = m(*args, **kwargs)
+            elif op == "call_function":
+                value = node.target(*args, **kwargs)
+            else:
+                value = getattr(args[0], node.target)(*args[1:], **kwargs)
+        results[node] = value
+
+
+def _fetch(root: Any, target: str) -> Any:
+    obj = root
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 def _on_fake(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) -> None:
