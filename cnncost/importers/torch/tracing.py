@@ -48,6 +48,7 @@ def trace_module(module: Any, *, attempts: int = 50) -> tuple[Trace, dict[str, s
 
     extra = _leaf_classes() + (DropPathModule, CropModule)
     untraceable: dict[str, str] = {}
+    proxy = _proxy_class()
 
     class Tracer(torch.fx.Tracer):
         def is_leaf_module(self, m: torch.nn.Module, qualname: str) -> bool:
@@ -56,7 +57,23 @@ def trace_module(module: Any, *, attempts: int = 50) -> tuple[Trace, dict[str, s
             return super().is_leaf_module(m, qualname)
 
         def proxy(self, node: Any) -> Any:
-            return _proxy_class()(node, self)
+            return proxy(node, self)
+
+        def create_arg(self, a: Any) -> Any:
+            # torch.fx's answer for the commonest arguments, without the checks it makes of every
+            # argument first (parameter, buffer, module, constant, opaque type: a third of the trace)
+            kind = type(a)
+            if kind is proxy:
+                return a.node
+            if kind in _PLAIN or a is None:
+                return a
+            if kind is tuple:
+                return tuple(self.create_arg(item) for item in a)
+            if kind is list:
+                return [self.create_arg(item) for item in a]
+            if kind is dict and all(type(k) is str for k in a):
+                return {k: self.create_arg(v) for k, v in a.items()}
+            return super().create_arg(a)
 
     for _ in range(attempts):
         tracer = Tracer()
@@ -90,6 +107,8 @@ def _unpacked(code: Any, offset: int) -> int | None:
     instruction = instructions[index]
     return instruction.argval if instruction.opname == "UNPACK_SEQUENCE" else None
 
+
+_PLAIN = frozenset((int, float, bool, str))  # arguments torch.fx keeps as they are
 
 _INSTRUCTIONS: "weakref.WeakKeyDictionary[Any, tuple[list[int], list[Any]]]" = weakref.WeakKeyDictionary()
 
