@@ -14,6 +14,7 @@ intended node (the shortest such name), or none where it reads the previous node
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Hashable
@@ -57,8 +58,8 @@ class Block:
     children: list[Any] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
 
-    @property
-    def path(self) -> str:
+    @functools.cached_property
+    def path(self) -> str:  # a block keeps its name and parent: computed once (leaves ask it thousands of times)
         if self.parent is None:
             return ""
         return f"{self.parent.path}.{self.name}" if self.parent.path else self.name

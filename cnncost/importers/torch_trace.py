@@ -1,9 +1,10 @@
 """A PyTorch module as a cnncost Net, by tracing it.
 
 `from_torch(module, input=(3, 224, 224))` traces the module with torch.fx (leaf modules: those of
-torch.nn, torchvision's StochasticDepth, timm's DropPath), runs the trace once on fake tensors (no
-memory, no data; the module's buffers are not touched) to learn every tensor's shape, and maps each
-module call and each functional call onto cnncost layers:
+torch.nn, torchvision's StochasticDepth, timm's DropPath), runs the trace once on meta tensors (no
+memory, no data; the module's buffers are not touched; fake tensors, then real ones, where meta
+tensors cannot run an op) to learn every tensor's shape, and maps each module call and each
+functional call onto cnncost layers:
 
 - modules: Conv2d, ConvTranspose2d, Linear, BatchNorm1d/2d, LayerNorm, GroupNorm, InstanceNorm2d,
   LocalResponseNorm, the activations (ReLU, ReLU6, LeakyReLU, SiLU, Hardswish, Hardsigmoid,
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._gcpause import paused_gc
 from ..errors import CnnCostError
 from ..net import Net
 from ..shapes import Shape
@@ -69,14 +71,22 @@ def from_torch(module: Any, input: Shape | str = (3, 224, 224), *, name: str | N
         raise CnnCostError(f"from_torch needs a torch.nn.Module, got {type(module).__name__}")
     if tracer not in ("auto", "fx", "export"):
         raise CnnCostError(f"tracer must be 'auto', 'fx' or 'export', got {tracer!r}")
-    if tracer == "export":
-        return from_exported(module, shape, name=name, allow_unknown=allow_unknown, train=train)
+    # a trace allocates tens of thousands of objects: a full collection in the middle of one costs
+    # more than the whole import (0.2 s), and what the import leaves behind is collected later
+    with paused_gc():
+        if tracer == "export":
+            return from_exported(module, shape, name=name, allow_unknown=allow_unknown, train=train)
+        return _traced(module, shape, name, allow_unknown, train, tracer)
+
+
+def _traced(module: Any, shape: Shape, name: str | None, allow_unknown: bool, train: bool, tracer: str) -> Net:
+    """from_torch with torch.fx first (`tracer` "auto" or "fx")."""
     was_training = [m.training for m in module.modules()]
     module.train(train)
     label = name or type(module).__name__
     try:
         try:
-            gm, untraceable = trace_module(module)
+            trace, untraceable = trace_module(module)
         except Exception as error:  # noqa: BLE001 - fx cannot trace the module itself: torch.export can
             why = f"torch.fx cannot trace {type(module).__name__}: {type(error).__name__}: {first_line(error)}"
             if tracer == "fx":
@@ -84,13 +94,13 @@ def from_torch(module: Any, input: Shape | str = (3, 224, 224), *, name: str | N
             return _exported(module, shape, label, allow_unknown, train, why, fail=why)
         buffers = save_buffers(module)
         try:
-            results = record(gm, shape)
+            results = record(trace, shape)
         except Exception as error:  # noqa: BLE001
             raise CnnCostError(f"{type(module).__name__} does not run on a {'x'.join(map(str, shape))} "
                                f"input: {type(error).__name__}: {first_line(error)}") from None
         finally:  # a train-mode pass moves BatchNorm's running statistics and counters: put them back
             restore_buffers(buffers)
-        importer = FxWalker(module, gm, results, shape, label, allow_unknown, train, untraceable=untraceable)
+        importer = FxWalker(module, trace, results, shape, label, allow_unknown, train, untraceable=untraceable)
         try:
             net = importer.run()
         except CnnCostError as error:

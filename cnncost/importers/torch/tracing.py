@@ -3,41 +3,45 @@ through becomes a leaf), one pass over the trace on fake tensors for every tenso
 keeping the module's buffers as they were."""
 from __future__ import annotations
 
-from typing import Any
+import functools
+import weakref
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 from ...errors import CnnCostError
 from .values import BATCH
 
 
 def _leaf_classes() -> tuple[type, ...]:
-    """Stochastic depth of torchvision and timm, when installed: layers, not code to trace into."""
+    """Stochastic depth of torchvision and timm: layers, not code to trace into. Only where the
+    defining module is loaded: a model holding one has loaded it, and importing timm or torchvision
+    for a model that has none would cost seconds."""
+    import sys
     found: list[type] = []
-    try:
-        from torchvision.ops import StochasticDepth as TvStochasticDepth
-        found.append(TvStochasticDepth)
-    except Exception:  # noqa: BLE001 - torchvision absent or broken: nothing to add
-        pass
-    try:
-        import sys
-        if "timm" in sys.modules or _importable("timm"):
-            from timm.layers import DropPath
-            found.append(DropPath)
-    except Exception:  # noqa: BLE001
-        pass
+    for module, name in (("torchvision.ops.stochastic_depth", "StochasticDepth"), ("timm.layers.drop", "DropPath")):
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type):
+            found.append(cls)
     return tuple(found)
 
 
-def _importable(name: str) -> bool:
-    import importlib.util
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
+@dataclass
+class Trace:
+    """A torch.fx trace: its graph and the module whose submodules and attributes the graph's nodes
+    name. What a GraphModule holds, without the Python code a GraphModule generates and compiles
+    (a third of the trace's time), which the interpreter and the walk never run."""
+
+    root: Any
+    graph: Any
+
+    def get_submodule(self, target: str) -> Any:
+        return self.root.get_submodule(target)
 
 
-def trace_module(module: Any, *, attempts: int = 50) -> tuple[Any, dict[str, str]]:
-    """The torch.fx GraphModule of `module` (torch.nn modules and stochastic depth are leaves), and
-    the modules fx could not trace through, each kept as a leaf with the reason: when tracing fails
+def trace_module(module: Any, *, attempts: int = 50) -> tuple[Trace, dict[str, str]]:
+    """The torch.fx trace of `module` (torch.nn modules and stochastic depth are leaves), and the
+    modules fx could not trace through, each kept as a leaf with the reason: when tracing fails
     inside a module, that module becomes a leaf and tracing starts again."""
     import torch
     import torch.fx
@@ -45,12 +49,32 @@ def trace_module(module: Any, *, attempts: int = 50) -> tuple[Any, dict[str, str
 
     extra = _leaf_classes() + (DropPathModule, CropModule)
     untraceable: dict[str, str] = {}
+    proxy = _proxy_class()
 
     class Tracer(torch.fx.Tracer):
         def is_leaf_module(self, m: torch.nn.Module, qualname: str) -> bool:
             if qualname in untraceable or isinstance(m, extra):
                 return True
             return super().is_leaf_module(m, qualname)
+
+        def proxy(self, node: Any) -> Any:
+            return proxy(node, self)
+
+        def create_arg(self, a: Any) -> Any:
+            # torch.fx's answer for the commonest arguments, without the checks it makes of every
+            # argument first (parameter, buffer, module, constant, opaque type: a third of the trace)
+            kind = type(a)
+            if kind is proxy:
+                return a.node
+            if kind in _PLAIN or a is None:
+                return a
+            if kind is tuple:
+                return tuple(self.create_arg(item) for item in a)
+            if kind is list:
+                return [self.create_arg(item) for item in a]
+            if kind is dict and all(type(k) is str for k in a):
+                return {k: self.create_arg(v) for k, v in a.items()}
+            return super().create_arg(a)
 
     for _ in range(attempts):
         tracer = Tracer()
@@ -64,17 +88,70 @@ def trace_module(module: Any, *, attempts: int = 50) -> tuple[Any, dict[str, str
                 raise
             untraceable[inner] = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:200]}"
             continue
-        return torch.fx.GraphModule(tracer.root, graph, type(module).__name__), untraceable
+        return Trace(tracer.root, graph), untraceable
     raise CnnCostError(f"torch.fx cannot trace {type(module).__name__} (gave up after {attempts} modules)")
 
 
-def record(gm: Any, x_shape: tuple[int, ...]) -> dict[Any, Any]:
-    """Run the traced graph once and keep every node's result: on fake tensors (no data, no
-    memory, the module's buffers untouched), else on a copy of the module with real tensors."""
-    import torch
+def _unpacked(code: Any, offset: int) -> int | None:
+    """How many values the instruction at `offset` of `code` unpacks (UNPACK_SEQUENCE), else None;
+    each code object disassembled once."""
+    import bisect
+    import dis
+    import sys
+
+    table = _INSTRUCTIONS.get(code)
+    if table is None:
+        instructions = list(dis.get_instructions(code))
+        table = _INSTRUCTIONS[code] = ([i.offset for i in instructions], instructions)
+    offsets, instructions = table
+    index = bisect.bisect_left(offsets, offset) if sys.version_info >= (3, 11) else offset // 2
+    instruction = instructions[index]
+    return instruction.argval if instruction.opname == "UNPACK_SEQUENCE" else None
+
+
+_PLAIN = frozenset((int, float, bool, str))  # arguments torch.fx keeps as they are
+
+_INSTRUCTIONS: "weakref.WeakKeyDictionary[Any, tuple[list[int], list[Any]]]" = weakref.WeakKeyDictionary()
+
+
+@functools.cache
+def _proxy_class() -> type:
+    """torch.fx's Proxy, whose `a, b, c, d = x.size()` reads the unpacking instruction from a cache:
+    torch.fx disassembles the calling function at every unpacking (ShuffleNet: a quarter of the trace)."""
+    import sys
+
     import torch.fx
 
+    class Proxy(torch.fx.Proxy):
+        def __iter__(self) -> Any:
+            caller = sys._getframe(1)
+            count = _unpacked(caller.f_code, caller.f_lasti)
+            if count is not None:
+                return (self[i] for i in range(count))
+            return self.tracer.iter(self)
+
+    return Proxy
+
+
+def record(trace: Trace, x_shape: tuple[int, ...]) -> dict[Any, Any]:
+    """Run the traced graph once and keep every node's result. On meta tensors first (the module's
+    parameters and buffers swapped for meta twins for the run: shapes only, no data, no memory,
+    no fake-tensor dispatch), else on fake tensors (the ops meta tensors cannot run), else on a
+    copy of the module with real tensors (the ops neither can)."""
     results: dict[Any, Any] = {}
+    for run in (_on_meta, _on_fake):
+        try:
+            run(trace, x_shape, results)
+            return results
+        except Exception:  # noqa: BLE001 - the next way runs what this one cannot
+            results.clear()
+    _on_real(trace, x_shape, results)
+    return results
+
+
+def _recorder(module: Any, graph: Any, results: dict[Any, Any]) -> Any:
+    """An fx Interpreter running `graph` on `module` that keeps each node's value in `results`."""
+    import torch.fx
 
     class Recorder(torch.fx.Interpreter):
         def run_node(self, n: Any) -> Any:
@@ -82,25 +159,115 @@ def record(gm: Any, x_shape: tuple[int, ...]) -> dict[Any, Any]:
             results[n] = value
             return value
 
+    return Recorder(module, graph=graph)
+
+
+def _on_meta(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) -> None:
+    import torch
+
+    from .meta_shapes import ShapeRules
+
+    with _meta_twins(trace.root), ShapeRules():
+        _run_meta(trace.root, trace.graph, torch.empty(BATCH, *x_shape, device="meta"), results)
+
+
+@contextmanager
+def _meta_twins(root: Any) -> Iterator[None]:
+    """Inside, every parameter and buffer of `root` is a meta tensor of its shape, dtype and strides
+    (one twin per tensor: tied weights stay tied); the module's own tensors are put back on exit.
+    What torch.func.functional_call does, at a third of its cost."""
+    import torch
+    twins: dict[int, Any] = {}
+    swapped: list[tuple[dict, str, Any]] = []
+    try:
+        for m in root.modules():
+            for table in (m._parameters, m._buffers):
+                for name, tensor in table.items():
+                    if tensor is None:
+                        continue
+                    twin = twins.get(id(tensor))
+                    if twin is None:
+                        twin = twins[id(tensor)] = torch.empty_strided(tensor.shape, tensor.stride(),
+                                                                         dtype=tensor.dtype, device="meta")
+                    swapped.append((table, name, tensor))
+                    table[name] = twin
+        yield
+    finally:
+        for table, name, tensor in reversed(swapped):
+            table[name] = tensor
+
+
+def _run_meta(root: Any, graph: Any, x: Any, results: dict[Any, Any]) -> None:
+    """fx's Interpreter, node by node, without its bookkeeping (a third of the run on meta tensors);
+    a leaf module whose result a rule gives (`meta_shapes.module_result`) is not called."""
+    from torch._C import DisableTorchFunction as no_torch_function
+    from torch.fx.node import map_arg
+
+    from .meta_shapes import module_result
+
+    inputs = [x]
+    lookup = results.__getitem__
+    for node in graph.nodes:
+        op = node.op
+        if op == "placeholder":
+            if node.target.startswith("*"):
+                value: Any = list(inputs)
+                inputs.clear()
+            elif inputs:
+                value = inputs.pop()
+            elif node.args:
+                value = node.args[0]  # a default argument
+            else:
+                raise RuntimeError(f"expected an input for the placeholder {node.target}")
+        elif op == "get_attr":
+            value = _fetch(root, node.target)
+        elif op == "output":
+            value = map_arg(node.args[0], lookup)
+        else:
+            args, kwargs = map_arg(node.args, lookup), map_arg(node.kwargs, lookup)
+            if op == "call_module":
+                m = _fetch(root, node.target)
+                with no_torch_function():  # the rule's own tensor queries skip ShapeRules
+                    value = module_result(m, args, kwargs)
+                if value is None:
+                    value = m(*args, **kwargs)
+            elif op == "call_function":
+                value = node.target(*args, **kwargs)
+            else:
+                value = getattr(args[0], node.target)(*args[1:], **kwargs)
+        results[node] = value
+
+
+def _fetch(root: Any, target: str) -> Any:
+    obj = root
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _on_fake(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) -> None:
     import logging
+
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
     log = logging.getLogger("torch._subclasses.fake_tensor")
     level = log.level
     log.setLevel(logging.CRITICAL)  # a failing meta kernel logs a traceback before raising
     try:
-        from torch._subclasses.fake_tensor import FakeTensorMode
         with FakeTensorMode(allow_non_fake_inputs=True):
-            x = torch.empty(BATCH, *x_shape)
-            Recorder(gm).run(x)
-        return results
-    except Exception:  # noqa: BLE001 - fake tensors cannot run every op: real ones can
-        results.clear()
+            _recorder(trace.root, trace.graph, results).run(torch.empty(BATCH, *x_shape))
     finally:
         log.setLevel(level)
+
+
+def _on_real(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) -> None:
     import copy
-    clone = copy.deepcopy(gm)
+
+    import torch
+    clone = copy.deepcopy(trace.root)  # the module's buffers untouched
     with torch.no_grad():
-        Recorder(clone).run(torch.randn(BATCH, *x_shape))
-    return results
+        _recorder(clone, trace.graph, results).run(torch.randn(BATCH, *x_shape))
 
 
 def first_line(error: BaseException) -> str:
