@@ -4,7 +4,7 @@ scaled-dot-product attention (with and without causal, a mask, several heads, on
 sizes) and multi-head attention, checked layer by layer against the torch backend: shapes,
 params, MACs, FlopCounterMode's FLOPs and saved bytes (fp32 and bf16 autocast, CPU).
 
-CNNCOST_ATTN_EXAMPLES sets the number of examples (default 12; CNNCOST_LONG=1: 2000)."""
+CNNCOST_ATTN_EXAMPLES sets the number of examples (default 12; CNNCOST_LONG=1: 10,000)."""
 from __future__ import annotations
 
 import os
@@ -19,7 +19,7 @@ import cnncost  # noqa: E402
 from cnncost import Net  # noqa: E402
 from cnncost.torch_backend import check  # noqa: E402
 
-EXAMPLES = int(os.environ.get("CNNCOST_ATTN_EXAMPLES", "2000" if os.environ.get("CNNCOST_LONG") else "12"))
+EXAMPLES = int(os.environ.get("CNNCOST_ATTN_EXAMPLES", "10000" if os.environ.get("CNNCOST_LONG") == "1" else "12"))
 
 PLAIN = (cnncost.GELU, cnncost.Sigmoid, cnncost.Tanh, cnncost.Softplus, cnncost.Softsign, cnncost.Softshrink,
          cnncost.Hardshrink, cnncost.Tanhshrink, cnncost.LogSigmoid, cnncost.PReLU)

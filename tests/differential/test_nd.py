@@ -6,7 +6,7 @@ MACs and FLOPs (`check`'s exact rows) and saved-for-backward bytes, in fp32 and 
 autocast (torch 2.13 CPU); and a training step's FLOPs (forward and backward) against
 FlopCounterMode's.
 
-CNNCOST_ND_EXAMPLES sets the number of examples (default 25; CNNCOST_LONG=1: 2000)."""
+CNNCOST_ND_EXAMPLES sets the number of examples (default 25; CNNCOST_LONG=1: 10,000)."""
 from __future__ import annotations
 
 import os
@@ -28,7 +28,7 @@ from cnncost.net import Net  # noqa: E402
 from cnncost.torch_backend import check  # noqa: E402
 
 LONG = os.environ.get("CNNCOST_LONG") == "1"
-EXAMPLES = int(os.environ.get("CNNCOST_ND_EXAMPLES", "2000" if LONG else "25"))
+EXAMPLES = int(os.environ.get("CNNCOST_ND_EXAMPLES", "10000" if LONG else "25"))
 LINEAR_MODES = {1: "linear", 3: "trilinear"}
 
 
