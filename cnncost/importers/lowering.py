@@ -32,12 +32,10 @@ class Emitter(Protocol):
 
 
 def pair_or_int(value: Any) -> Any:
-    """A kernel, stride or padding as a spec writes it: one int when both sides agree."""
+    """A kernel, stride or padding as a spec writes it: one int when every spatial side agrees."""
     if isinstance(value, (list, tuple)):
         value = tuple(int(v) for v in value)
-        if len(value) == 1:
-            return value[0]
-        return value[0] if value[0] == value[1] else value
+        return value[0] if len(set(value)) == 1 else value
     return int(value)
 
 
@@ -262,15 +260,16 @@ def avg_pool(imp: Emitter, x: TV, kernel: Any, *, stride: Any, padding: Any, cei
     return imp.emit(layer, [x], shape if shape is not None else layer.out_shape(x.shape))
 
 
-def upsample(imp: Emitter, x: TV, mode: str, align: Any, *, factors: tuple[float, float] | None = None,
+def upsample(imp: Emitter, x: TV, mode: str, align: Any, *, factors: tuple[float, ...] | None = None,
              shape: Shape | None = None) -> TV:
-    """Nearest or bilinear resampling by `factors` (H, W), or else to `shape`'s size."""
-    if mode not in ("nearest", "bilinear") or len(x.shape) != 3:
+    """Nearest or (bi/tri)linear resampling of a map with 1, 2 or 3 spatial dims by `factors` (one
+    per spatial dim), or else to `shape`'s size."""
+    if mode not in ("nearest", "linear", "bilinear", "trilinear") or len(x.shape) not in (2, 3, 4):
         raise Unsupported(f"interpolation mode '{mode}'")
-    align_corners = bool(align) and mode == "bilinear"
+    align_corners = bool(align) and mode != "nearest"
     if factors is not None:
-        fh, fw = float(factors[0]), float(factors[1])
-        layer = Upsample(scale_factor=fh if fh == fw else (fh, fw), mode=mode, align_corners=align_corners)
+        fs = tuple(float(f) for f in factors)
+        layer = Upsample(scale_factor=fs[0] if len(set(fs)) == 1 else fs, mode=mode, align_corners=align_corners)
     elif shape is not None:
         layer = Upsample(size=pair_or_int(shape[1:]), mode=mode, align_corners=align_corners)
     else:

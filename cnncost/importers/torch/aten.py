@@ -63,11 +63,13 @@ def conv_transpose2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, res
 def convolution(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     """aten.convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups)."""
     weight = arg(args, kwargs, 1, "weight")
-    if not isinstance(weight, PV) or len(weight.shape) != 4:
-        raise Unsupported("convolution other than 2-D with parameter weights")
+    if not isinstance(weight, PV) or len(weight.shape) not in (3, 4, 5):
+        raise Unsupported("convolution other than 1-, 2- or 3-D with parameter weights")
     stride, padding, dilation = args[3], args[4], args[5]
     groups = int(arg(args, kwargs, 8, "groups", 1))
     if arg(args, kwargs, 6, "transposed", False):
+        if len(weight.shape) != 4:
+            raise Unsupported("transposed convolution other than 2-D")
         return conv_transpose2d(imp, node, (args[0], weight, args[2], stride, padding, None, groups, dilation), {},
                                  result)
     return w.conv2d(imp, node, (args[0], weight, args[2], stride, padding, dilation, groups), {}, result)
@@ -114,17 +116,18 @@ def adaptive_max(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result:
 
 
 def upsample(mode: str) -> Handler:
-    """upsample_nearest2d / upsample_bilinear2d: .vec (input, output_size, [align_corners,]
+    """upsample_nearest{1,2,3}d / upsample_(bi|tri)linear: .vec (input, output_size, [align_corners,]
     scale_factors) or .default (input, output_size, [align_corners,] scales_h, scales_w)."""
     def handle(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
         x = imp.tensor(args[0])
         rest = list(args[2:])
-        align = rest.pop(0) if mode == "bilinear" and rest else kwargs.get("align_corners", False)
+        align = rest.pop(0) if mode != "nearest" and rest else kwargs.get("align_corners", False)
         if getattr(node.target, "_overloadname", "") == "vec":
             factor = rest[0] if rest else kwargs.get("scale_factors")
         else:
-            scales = [s for s in rest[:2] if s is not None]
-            factor = tuple(scales) if len(scales) == 2 else None
+            spatial = len(x.shape) - 1
+            scales = [s for s in rest[:spatial] if s is not None]
+            factor = tuple(scales) if len(scales) == spatial else None
         if isinstance(factor, list):
             factor = tuple(factor)
         return resample.upsample_on(imp, x, factor, mode, align, result)

@@ -21,7 +21,7 @@ def max_pool_on(imp: GraphWalker, x: TV, kernel: Any, stride: Any, padding: Any,
 
 
 def m_maxpool(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    if type(m).__name__ != "MaxPool2d":
+    if type(m).__name__ not in ("MaxPool1d", "MaxPool2d", "MaxPool3d"):
         raise Unsupported("")
     return max_pool_on(imp, imp.tensor(args[0]), m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode,
                        m.return_indices, result)
@@ -43,10 +43,10 @@ def avg_pool_on(imp: GraphWalker, x: TV, kernel: Any, stride: Any, padding: Any,
 
 
 def m_avgpool(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    if type(m).__name__ != "AvgPool2d":
+    if type(m).__name__ not in ("AvgPool1d", "AvgPool2d", "AvgPool3d"):
         raise Unsupported("")
     return avg_pool_on(imp, imp.tensor(args[0]), m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad,
-                       m.divisor_override, result)
+                       getattr(m, "divisor_override", None), result)
 
 
 def avg_pool2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -58,20 +58,20 @@ def avg_pool2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
 
 def adaptive(imp: GraphWalker, x: TV, result: Any, kind: type) -> TV:
     """An adaptive pool to the traced output size."""
-    if len(x.shape) != 3:
+    if len(x.shape) < 2:
         raise Unsupported("adaptive pool of a flat tensor")
     y = imp.out(result)
     return imp.emit(kind(output=pair_or_int(y[1:])), [x], y)
 
 
 def m_adaptive_avg(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    if type(m).__name__ != "AdaptiveAvgPool2d":
+    if type(m).__name__ not in ("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"):
         raise Unsupported("")
     return adaptive(imp, imp.tensor(args[0]), result, AdaptiveAvgPool)
 
 
 def m_adaptive_max(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    if type(m).__name__ != "AdaptiveMaxPool2d" or m.return_indices:
+    if type(m).__name__ not in ("AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d") or m.return_indices:
         raise Unsupported("")
     return adaptive(imp, imp.tensor(args[0]), result, AdaptiveMaxPool)
 

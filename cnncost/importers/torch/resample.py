@@ -27,9 +27,10 @@ def upsample_on(imp: GraphWalker, x: TV, factor: Any, mode: str, align: Any, res
     y = imp.out(result)
     factors = None
     if factor is not None:
-        fh, fw = (factor, factor) if number(factor) else tuple(factor)
-        if len(x.shape) == 3 and (int(x.shape[1] * float(fh)), int(x.shape[2] * float(fw))) == y[1:]:
-            factors = (float(fh), float(fw))
+        spatial = len(x.shape) - 1
+        fs = (factor,) * spatial if number(factor) else tuple(factor)
+        if len(fs) == spatial and tuple(int(n * float(f)) for n, f in zip(x.shape[1:], fs)) == y[1:]:
+            factors = tuple(float(f) for f in fs)
     return upsample(imp, x, mode, align, factors=factors, shape=y)
 
 
