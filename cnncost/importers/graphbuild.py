@@ -263,7 +263,7 @@ class GraphBuilder:
                 from ..layers.imported import Shared, layer_fields
                 layer = Shared(name=child.name, of=self.leaves[child.shared_of].path,  # type: ignore[union-attr]
                                layer=layer_fields(layer))
-            multi = layer.arity is None or isinstance(layer, (ConcatMerge, Concat))
+            multi = getattr(layer, "arity", 1) is None or isinstance(layer, (ConcatMerge, Concat))
             if not multi and child.inputs == [chain]:
                 spelled = None
             else:

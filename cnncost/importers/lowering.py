@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol, Sequence
 
 from ..layers import (Add, AvgPool, ChannelShuffle, Chunk, ConcatMerge, Conv, Dropout, Flatten, GlobalAvgPool, Layer,
-                      LayerNorm, LayerScale, Linear, MaxPool, Mul, Pad, Softmax, Upsample)
+                      LayerNorm, LayerScale, Linear, MaxPool, Mul, Pad, Permute, Softmax, Upsample)
 from ..layers.reshape import chunk_sizes
 from ..shapes import Shape, numel
 from .graphbuild import TV, GraphBuilder, Unsupported
@@ -60,9 +60,13 @@ def dropout(imp: Emitter, x: TV, p: float, training: bool, inplace: bool) -> TV:
 
 
 def softmax(imp: Emitter, x: TV, dim: int | None) -> TV:
-    if dim is None or dim % (len(x.shape) + 1) != 1:
-        raise Unsupported(f"softmax over dim {dim}: only over the channels")
-    return imp.emit(Softmax(), [x], x.shape)
+    """Softmax over one dim (torch's dim counts the batch: dim 1 is per-sample dim 0)."""
+    if dim is None:
+        raise Unsupported("softmax without a dim")
+    rank = len(x.shape) + 1
+    if not -rank <= dim < rank or dim % rank == 0:
+        raise Unsupported(f"softmax over dim {dim} (the batch, or out of range)")
+    return imp.emit(Softmax(dim=dim % rank - 1), [x], x.shape)
 
 
 # ----------------------------------------------------------------------------- arithmetic
@@ -159,8 +163,11 @@ def permute(imp: Emitter, x: Any, perm: tuple[int, ...]) -> TV:
     if x.form == "grouped" and perm == (0, 2, 1, 3, 4):
         g, per_group, h, w = x.shape
         return TV(x.leaf, (per_group, g, h, w), "grouped_t", groups=x.groups)
-    raise Unsupported(f"permute {list(perm)} of a {x.form} tensor (only to channels-last and back, or "
-                      "inside a channel shuffle)")
+    if x.form == "std" and perm[:1] == (0,):  # any other order keeping the batch first: a Permute view
+        order = tuple(d - 1 for d in perm[1:])
+        return imp.emit(Permute(dims=order), [x], tuple(x.shape[d] for d in order), base="permute")
+    raise Unsupported(f"permute {list(perm)} of a {x.form} tensor (one that moves the batch, or of a view "
+                      "in progress)")
 
 
 def spatial_mean(imp: Emitter, x: TV, dims: Sequence[int] | None, keep: bool, base: str | None = None) -> TV:
@@ -208,7 +215,11 @@ def concat(imp: Emitter, xs: list[TV], dim: int) -> TV:
     if len(xs[0].shape) == 3 and forms == {"nhwc"} and dim % 4 == 3:
         h, w, _ = xs[0].shape
         return imp.emit(ConcatMerge(), xs, (h, w, sum(v.shape[2] for v in xs)), form="nhwc")
-    raise Unsupported(f"concatenation along dim {dim} (only along the channels)")
+    rank = len(xs[0].shape) + 1
+    if forms == {"std"} and all(len(v.shape) + 1 == rank for v in xs) and -rank <= dim < rank and dim % rank:
+        layer = ConcatMerge(dim=dim % rank - 1)
+        return imp.emit(layer, xs, layer.merge_shape(tuple(v.shape for v in xs)))
+    raise Unsupported(f"concatenation along dim {dim} of tensors in {', '.join(sorted(forms))} layout")
 
 
 # ----------------------------------------------------------------------------- layers with weights
@@ -225,10 +236,7 @@ def linear(imp: Emitter, x: TV, out: int, bias: bool, params: Sequence[Any], sha
     channels-first map (ConvNeXt's MLP)."""
     if x.form == "nhwc":
         return imp.emit(Conv(out=out, kernel=1, bias=bias), [x], shape, params=params, form="nhwc")
-    if len(x.shape) != 1:
-        raise Unsupported(f"linear on a {shape_text(x.shape)} tensor (only on a flat vector, or on the "
-                          "channels of a channels-last map)")
-    return imp.emit(Linear(out=out, bias=bias), [x], shape, params=params)
+    return imp.emit(Linear(out=out, bias=bias), [x], shape, params=params)  # on the last dim, any rank
 
 
 def layer_norm(imp: Emitter, x: TV, normalized: Shape, eps: float, affine: bool, params: Sequence[Any]) -> TV:
@@ -238,6 +246,9 @@ def layer_norm(imp: Emitter, x: TV, normalized: Shape, eps: float, affine: bool,
         over = "channels"
     elif x.form == "std" and tuple(normalized) == x.shape:
         over = "chw"
+    elif x.form == "std" and tuple(normalized) == x.shape[len(x.shape) - len(normalized):]:
+        return imp.emit(LayerNorm(over="last", dims=len(normalized), eps=float(eps), elementwise_affine=affine), [x],
+                        x.shape, params=params)
     else:
         raise Unsupported(f"layer norm over {list(normalized)} of a {shape_text(x.shape)} tensor ({x.form})")
     return imp.emit(LayerNorm(over=over, eps=float(eps), elementwise_affine=affine), [x], x.shape, params=params,

@@ -75,14 +75,6 @@ def convolution(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: 
     return w.conv2d(imp, node, (args[0], weight, args[2], stride, padding, dilation, groups), {}, result)
 
 
-def matmul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    """x @ W (mm, matmul) with W a 2-D parameter (or its transpose): a Linear without bias."""
-    x, weight = args[0], args[1]
-    if not isinstance(weight, PV) or len(weight.shape) != 2:
-        raise Unsupported("matrix product other than by a 2-D parameter")
-    return w.linear_on(imp, x, (weight.shape[1], weight.shape[0]), False, result, params_of(weight))
-
-
 def addmm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     """addmm(bias, x, W): a Linear (beta = alpha = 1)."""
     bias, x, weight = args[0], args[1], args[2]
@@ -150,7 +142,13 @@ def slice_tensor(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result:
     start, end, step = arg(args, kwargs, 2, "start"), arg(args, kwargs, 3, "end"), arg(args, kwargs, 4, "step", 1)
     if tuple(result.shape[1:]) == x.shape and tuple(result.shape[:1]) == (BATCH,):
         return x
-    if dim % (len(x.shape) + 1) != 1:
-        raise Unsupported(f"slice along dim {dim} (only along the channels)")
-    return views.slice_index(imp, x, (slice(None), slice(start, end, step)))
+    d = views.sample_dim(x, dim, "slice")
+    return views.slice_index(imp, x, (slice(None), *[slice(None)] * d, slice(start, end, step)))
+
+
+def select(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """select.int(x, dim, index): x[:, ..., index]."""
+    x = imp.tensor(args[0])
+    d = views.sample_dim(x, int(arg(args, kwargs, 1, "dim", 0)), "select")
+    return views.slice_index(imp, x, (slice(None), *[slice(None)] * d, int(arg(args, kwargs, 2, "index"))))
 

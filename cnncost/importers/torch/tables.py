@@ -15,6 +15,7 @@ from typing import Any, Callable
 from ...layers import (GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid, SiLU,
                        Tanh)
 from . import activations as a, arith, aten, pools, resample, views, weighted as w
+from . import attention as attn
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(aten.convolution, aten=("convolution", "_convolution")),
     TorchOp(aten.conv_transpose2d, aten=("conv_transpose2d",)),
     TorchOp(w.linear_call, functions=("F.linear",), aten=("linear",)),
-    TorchOp(aten.matmul, aten=("matmul", "mm")),
+    TorchOp(attn.matmul, functions=("torch.matmul", "torch.bmm", "torch.mm"), methods=("matmul", "bmm", "mm"),
+            aten=("matmul", "mm", "bmm")),
+    TorchOp(attn.sdpa, functions=("F.scaled_dot_product_attention",), aten=("scaled_dot_product_attention",)),
     TorchOp(aten.addmm, aten=("addmm",)),
     # norms
     TorchOp(w.batch_norm, functions=("F.batch_norm",)),
@@ -101,6 +104,11 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(pools.adaptive_max_pool2d, functions=("F.adaptive_max_pool1d", "F.adaptive_max_pool3d")),
     TorchOp(aten.first_of(aten.adaptive_max), aten=("adaptive_max_pool1d", "adaptive_max_pool3d")),
     TorchOp(pools.mean, functions=("torch.mean",), methods=("mean",), aten=("mean",)),
+    TorchOp(pools.reduction("sum"), functions=("torch.sum",), methods=("sum",), aten=("sum",)),
+    TorchOp(pools.reduction("amax"), functions=("torch.amax",), methods=("amax",), aten=("amax",)),
+    TorchOp(pools.reduction("amin"), functions=("torch.amin",), methods=("amin",), aten=("amin",)),
+    TorchOp(pools.norm, functions=("torch.norm", "torch.linalg.vector_norm"), methods=("norm",),
+            aten=("linalg_vector_norm",)),
     # resampling, padding, shuffles
     TorchOp(resample.interpolate, functions=("F.interpolate", "F.upsample")),
     TorchOp(aten.upsample("nearest"), aten=("upsample_nearest2d",)),
@@ -119,13 +127,18 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(arith.add, functions=("torch.add",), methods=("add", "add_"), aten=("add", "add_")),
     TorchOp(arith.mul, functions=("torch.mul", "torch.multiply"), methods=("mul", "mul_"), aten=("mul", "mul_")),
     TorchOp(arith.div, functions=("torch.div",), methods=("div",), aten=("div", "div_")),
+    TorchOp(arith.sub, functions=("torch.sub", "torch.subtract"), methods=("sub",), aten=("sub",)),
+    TorchOp(arith.rsub, aten=("rsub",)),
     # structure: merges, pieces, views
     TorchOp(views.cat, functions=("torch.cat", "torch.concat", "torch.concatenate"),
             aten=("cat", "concat", "concatenate")),
+    TorchOp(views.stack, functions=("torch.stack",), aten=("stack",)),
     TorchOp(views.chunk, functions=("torch.chunk",), methods=("chunk",), aten=("chunk", "unsafe_chunk")),
     TorchOp(views.split, functions=("torch.split",), methods=("split",),
             aten=("split", "unsafe_split", "split_with_sizes")),
     TorchOp(aten.slice_tensor, aten=("slice",)),
+    TorchOp(aten.select, functions=("torch.select",), methods=("select",), aten=("select",)),
+    TorchOp(views.unbind, functions=("torch.unbind",), methods=("unbind",), aten=("unbind",)),
     TorchOp(views.getitem, methods=("__getitem__",)),
     TorchOp(views.flatten, functions=("torch.flatten",), methods=("flatten",), aten=("flatten",)),
     TorchOp(views.view, functions=("torch.reshape",),
@@ -141,7 +154,7 @@ OPS: tuple[TorchOp, ...] = (
 # Python's operators as fx records them (a + b, x[i], a += b).
 OPERATORS: dict[Any, Callable] = {
     operator.add: arith.add, operator.iadd: arith.add, operator.mul: arith.mul, operator.imul: arith.mul,
-    operator.truediv: arith.div, operator.getitem: views.getitem,
+    operator.truediv: arith.div, operator.matmul: attn.matmul, operator.getitem: views.getitem, operator.sub: arith.sub,
 }
 
 
@@ -178,6 +191,7 @@ MODULES: dict[str, Callable] = {
     "AdaptiveMaxPool3d": pools.m_adaptive_max, "Flatten": views.m_flatten, "Upsample": resample.m_upsample,
     "PixelShuffle": resample.m_pixel_shuffle, "PixelUnshuffle": resample.m_pixel_shuffle, "ZeroPad2d": resample.m_pad,
     "ConstantPad2d": resample.m_pad, "ReflectionPad2d": resample.m_pad, "ChannelShuffle": resample.m_channel_shuffle,
+    "MultiheadAttention": attn.m_multihead,
     "StochasticDepth": a.m_stochastic_depth, "DropPath": a.m_stochastic_depth, "CenterCrop": resample.m_center_crop,
 }
 _MODULE_HOMES = ("torch.nn", "torchvision", "timm", "cnncost.torch_backend.own_modules")

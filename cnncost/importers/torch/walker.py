@@ -11,7 +11,7 @@ import dataclasses
 from typing import Any, Callable, Sequence
 
 from ...errors import CnnCostError
-from ...layers import Chunk, Layer
+from ...layers import Arith, Chunk, Layer, Split
 from ...net import Net
 from ...shapes import Shape
 from ..graphbuild import TV, GraphBuilder, Unsupported, channels_first, plain
@@ -258,7 +258,11 @@ class GraphWalker:
         return plain(v, what=what)
 
     def tensor(self, v: Any, forms: tuple[str, ...] = ("std",)) -> TV:
-        """v as a tensor in one of `forms` with no pending scale, else Unsupported."""
+        """v as a tensor in one of `forms`, else Unsupported; a pending constant factor that no
+        add folded in becomes its own row (x * 0.5)."""
+        if isinstance(v, TV) and v.scale is not None and v.form in forms:
+            v = self.emit(Arith(op="mul", value=v.scale), [TV(v.leaf, v.shape, v.form)], v.shape, base="mul",
+                          form=v.form)
         return plain(v, forms)
 
     def out(self, result: Any) -> Shape:
@@ -277,9 +281,13 @@ class GraphWalker:
             i += pieces.chunks
         if i in pieces.made:
             return pieces.made[i]
-        src = pieces.src
-        shape = (pieces.sizes[i], *src.shape[1:])
-        v = self.emit(Chunk(chunks=pieces.chunks, index=i), [src], shape, base="chunk")
+        src, d = pieces.src, pieces.dim
+        shape = (*src.shape[:d], pieces.sizes[i], *src.shape[d + 1:])
+        if pieces.split:
+            layer: Layer = Split(sizes=tuple(pieces.sizes), index=i, dim=d)
+        else:
+            layer = Chunk(chunks=pieces.chunks, index=i, dim=d)
+        v = self.emit(layer, [src], shape, base="split" if pieces.split else "chunk")
         pieces.made[i] = v
         return v
 
