@@ -8,6 +8,7 @@ opaque node.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Protocol, Sequence
 
 from ..layers import (Add, AvgPool, ChannelShuffle, Chunk, ConcatMerge, Conv, Dropout, Flatten, GlobalAvgPool, Layer,
@@ -73,11 +74,11 @@ def softmax(imp: Emitter, x: TV, dim: int | None) -> TV:
 
 def times_constant(x: TV, factor: float) -> TV:
     """x * a constant: no layer yet; the add that reads it folds it in (a scaled residual)."""
-    return TV(x.leaf, x.shape, x.form, x.groups, factor if x.scale is None else x.scale * factor)
+    return dataclasses.replace(x, scale=factor if x.scale is None else x.scale * factor)
 
 
 def over_constant(x: TV, divisor: float) -> TV:
-    return TV(x.leaf, x.shape, x.form, x.groups, (1.0 if x.scale is None else x.scale) / divisor)
+    return dataclasses.replace(x, scale=(1.0 if x.scale is None else x.scale) / divisor)
 
 
 def add(imp: Emitter, a: Any, b: Any) -> TV:
@@ -151,23 +152,29 @@ def view_to(imp: Emitter, x: Any, y: Shape, what: str = "view") -> TV:
 
 
 def permute(imp: Emitter, x: Any, perm: tuple[int, ...]) -> TV:
-    """A permutation with the batch dimension: to channels-last and back (ConvNeXt's blocks), or
-    the transpose inside a channel shuffle. No layer: the readers see the layout."""
+    """A permutation of the torch dims (the batch's included): to channels-last and back
+    (ConvNeXt's blocks) or the transpose inside a channel shuffle (no layer: the readers see the
+    layout); any other order of a plain tensor is a Permute of the per-sample dims, the batch's
+    new place kept on the result (`TV.batch`)."""
     if not isinstance(x, TV) or x.scale is not None:
         raise Unsupported("permute of a non-tensor")
-    if x.form == "std" and len(x.shape) == 3 and perm == (0, 2, 3, 1):
-        c, h, w = x.shape
-        return TV(x.leaf, (h, w, c), "nhwc")
-    if x.form == "nhwc" and perm == (0, 3, 1, 2):
-        return TV(x.leaf, imp.builder.cnncost_shape(x))
-    if x.form == "grouped" and perm == (0, 2, 1, 3, 4):
-        g, per_group, h, w = x.shape
-        return TV(x.leaf, (per_group, g, h, w), "grouped_t", groups=x.groups)
-    if x.form == "std" and perm[:1] == (0,):  # any other order keeping the batch first: a Permute view
-        order = tuple(d - 1 for d in perm[1:])
-        return imp.emit(Permute(dims=order), [x], tuple(x.shape[d] for d in order), base="permute")
-    raise Unsupported(f"permute {list(perm)} of a {x.form} tensor (one that moves the batch, or of a view "
-                      "in progress)")
+    if x.batch == 0:
+        if x.form == "std" and len(x.shape) == 3 and perm == (0, 2, 3, 1):
+            c, h, w = x.shape
+            return TV(x.leaf, (h, w, c), "nhwc")
+        if x.form == "nhwc" and perm == (0, 3, 1, 2):
+            return TV(x.leaf, imp.builder.cnncost_shape(x))
+        if x.form == "grouped" and perm == (0, 2, 1, 3, 4):
+            g, per_group, h, w = x.shape
+            return TV(x.leaf, (per_group, g, h, w), "grouped_t", groups=x.groups)
+    if x.form != "std":
+        raise Unsupported(f"permute {list(perm)} of a {x.form} tensor (a view in progress)")
+    sample = tuple(d - (d > x.batch) for d in perm if d != x.batch)  # torch dims -> per-sample dims
+    shape = tuple(x.shape[d] for d in sample)
+    source = TV(x.leaf, x.shape)
+    v = source if sample == tuple(range(len(sample))) else \
+        imp.emit(Permute(dims=sample), [source], shape, base="permute")
+    return TV(v.leaf, shape, batch=perm.index(x.batch))
 
 
 def spatial_mean(imp: Emitter, x: TV, dims: Sequence[int] | None, keep: bool, base: str | None = None) -> TV:

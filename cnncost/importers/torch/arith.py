@@ -34,6 +34,8 @@ def add(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
 def learnable(imp: GraphWalker, op: str, x: TV, p: PV, init: float) -> TV:
     """x op p with a parameter p (its leading size-1 dims beyond x's rank: the batch's)."""
     shape = tuple(p.shape)
+    if len(p.tensor.shape) == len(shape) and tuple(p.tensor.shape[:1]) == (1,):  # expanded over the batch
+        shape = (1, *shape[1:])
     while len(shape) > len(x.shape) and shape[0] == 1:
         shape = shape[1:]
     params = params_of(p)

@@ -148,7 +148,10 @@ def slice_tensor(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result:
 
 def select(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     """select.int(x, dim, index): x[:, ..., index]."""
-    x = imp.tensor(args[0])
+    x = views.batched(args[0])
     d = views.sample_dim(x, int(arg(args, kwargs, 1, "dim", 0)), "select")
-    return views.slice_index(imp, x, (slice(None), *[slice(None)] * d, int(arg(args, kwargs, 2, "index"))))
+    return views.slice_index(imp, x, (*[slice(None)] * (d + (d >= x.batch)), int(arg(args, kwargs, 2, "index"))))
 
+
+
+select.batch_anywhere = True  # type: ignore[attr-defined]  # it reads a tensor whose batch moved (views.py)

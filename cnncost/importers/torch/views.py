@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import ChannelShuffle, Select, Slice, Stack, Tokens
+from ...layers import ChannelShuffle, Contiguous, Permute, Select, Slice, Stack, Tokens
 from ...layers.reshape import chunk_sizes
 from ...shapes import numel
 from ..graphbuild import TV, Unsupported
@@ -63,6 +63,11 @@ def contiguous(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
         channels_first = imp.builder.cnncost_shape(x)
         v = imp.emit(ChannelShuffle(groups=x.groups), [TV(x.leaf, channels_first)], channels_first, base="shuffle")
         return TV(v.leaf, imp.out(result), "regrouped", groups=x.groups)
+    if isinstance(x, TV) and x.form == "std" and x.scale is None:
+        leaf = imp.builder.leaves[x.leaf]
+        if leaf is not None and isinstance(leaf.layer, (Permute, Slice, Select)):  # maybe a copy: the layer says
+            v = imp.emit(Contiguous(), [TV(x.leaf, x.shape)], x.shape, base="contiguous")
+            return TV(v.leaf, x.shape, batch=x.batch)
     if isinstance(x, TV) and x.form in ("std", "grouped", "regrouped"):
         return x
     raise Unsupported("contiguous copy of a permuted tensor")
@@ -83,11 +88,11 @@ def m_identity(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, r
 
 
 def sample_dim(x: TV, dim: Any, what: str) -> int:
-    """torch's `dim` (the batch is dim 0) as a per-sample dim, else Unsupported."""
+    """torch's `dim` (counting the batch, at `x.batch`) as a per-sample dim, else Unsupported."""
     rank = len(x.shape) + 1
-    if not isinstance(dim, int) or not -rank <= dim < rank or dim % rank == 0:
+    if not isinstance(dim, int) or not -rank <= dim < rank or dim % rank == x.batch:
         raise Unsupported(f"{what} along dim {dim} (the batch, or out of range)")
-    return dim % rank - 1
+    return dim % rank - (dim % rank > x.batch)
 
 
 def chunk(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> Pieces:
@@ -110,12 +115,10 @@ def split(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -
 
 def unbind(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> tuple:
     """x.unbind(dim): one Select per piece."""
-    x = imp.tensor(args[0])
+    x = batched(args[0])
     d = sample_dim(x, arg(args, kwargs, 1, "dim", 0), "unbind")
-    if len(x.shape) < 2:
-        raise Unsupported("unbind of a vector (one number per sample)")
-    return tuple(imp.emit(Select(dim=d, index=i), [x], (*x.shape[:d], *x.shape[d + 1:]), base="select")
-                 for i in range(x.shape[d]))
+    index = [slice(None)] * (len(x.shape) + 1)
+    return tuple(slice_index(imp, x, (*index[:d + (d >= x.batch)], i)) for i in range(x.shape[d]))
 
 
 def getitem(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> Any:
@@ -125,26 +128,27 @@ def getitem(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any)
     if isinstance(seq, (list, tuple, dict)):
         return seq[index]
     if isinstance(seq, TV):
-        return slice_index(imp, imp.tensor(seq), index)
+        return slice_index(imp, batched(seq), index)
     raise Unsupported("indexing")
 
 
 def slice_index(imp: GraphWalker, x: TV, index: Any) -> TV:
     """x[:, a:b] (a channel slice: the chunk it is, as before), or any index of slices and ints
-    after the batch's full slice: one Slice per sliced dim, one Select per int (from the last)."""
+    that keeps the batch whole: one Slice per sliced dim, one Select per int (from the last)."""
     if not isinstance(index, tuple):
         index = (index,)
-    if index[:1] != (slice(None),) or len(index) > len(x.shape) + 1 or Ellipsis in index or None in index:
+    if Ellipsis in index or None in index or len(index) > len(x.shape) + 1 \
+            or (len(index) > x.batch and index[x.batch] != slice(None)):
         raise Unsupported("indexing of the batch dimension, or with ... or None")
-    rest = index[1:]
-    if len(x.shape) == 3 and len(rest) >= 1 and isinstance(rest[0], slice) and rest[0].step in (None, 1) \
+    rest = [i for t, i in enumerate(index) if t != x.batch]  # by per-sample dim
+    if x.batch == 0 and len(x.shape) == 3 and rest and isinstance(rest[0], slice) and rest[0].step in (None, 1) \
             and all(i == slice(None) for i in rest[1:]):
         start, stop, _ = rest[0].indices(x.shape[0])
         try:
             return channel_slice(imp, x, start, stop)
         except Unsupported:
             pass
-    v, shape = x, list(x.shape)
+    v, shape, batch = TV(x.leaf, x.shape), list(x.shape), x.batch
     for d in range(len(rest) - 1, -1, -1):  # from the last dim: the earlier dims keep their numbers
         i = rest[d]
         if isinstance(i, slice):
@@ -153,17 +157,23 @@ def slice_index(imp: GraphWalker, x: TV, index: Any) -> TV:
             start, stop, step = i.indices(shape[d])
             if step < 1 or stop <= start:
                 raise Unsupported(f"slice {i} of dim {d}")
-            count = len(range(start, stop, step))
-            layer = Slice(dim=d, start=start, stop=stop, step=step)
-            shape[d] = count
-            v = imp.emit(layer, [v], tuple(shape), base="slice")
+            shape[d] = len(range(start, stop, step))
+            v = imp.emit(Slice(dim=d, start=start, stop=stop, step=step), [v], tuple(shape), base="slice")
         elif isinstance(i, int) and not isinstance(i, bool):
             if len(shape) < 2:
                 raise Unsupported("indexing a vector to one number per sample")
             del shape[d]
             v = imp.emit(Select(dim=d, index=i), [v], tuple(shape), base="select")
+            batch -= d < batch  # a dim before the batch went away
         else:
             raise Unsupported(f"indexing with a {type(i).__name__}")
+    return TV(v.leaf, tuple(shape), batch=batch)
+
+
+def batched(v: Any) -> TV:
+    """v as a plain tensor whose batch may sit anywhere (the handlers that follow it)."""
+    if not isinstance(v, TV) or v.scale is not None or v.form != "std":
+        raise Unsupported("reads a non-tensor, a scaled tensor or a view in progress")
     return v
 
 
@@ -204,3 +214,8 @@ def stack(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -
         raise Unsupported(f"stack along dim {dim} (the batch, or out of range)")
     layer = Stack(dim=dim % rank - 1)
     return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="stack")
+
+
+# The handlers that read or make a tensor whose batch is not its first dim (see `TV.batch`).
+for _handler in (permute, transpose, unbind, getitem, contiguous):
+    _handler.batch_anywhere = True  # type: ignore[attr-defined]

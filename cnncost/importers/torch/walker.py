@@ -122,8 +122,9 @@ class GraphWalker:
         if not makes:  # x.size(), x.shape, x.dim(): plain values
             return self._python(result)
         try:
+            handler = self.handler(node) if node.op in ("call_function", "call_method") else None
             if holds((args, kwargs), (TV, Pieces)) and isinstance(result, torch.Tensor) \
-                    and tuple(result.shape[:1]) != (BATCH,):  # the per-sample layers cannot say it
+                    and tuple(result.shape[:1]) != (BATCH,) and not getattr(handler, "batch_anywhere", False):
                 raise Unsupported(f"a result of shape {tuple(result.shape)}: its first dimension is not the batch "
                                   "(it merges the batch dimension, or is made without it)")
             if node.op == "call_module":
@@ -135,7 +136,6 @@ class GraphWalker:
             target = node.target
             if node.op == "call_function" and isinstance(target, type) and issubclass(target, (tuple, list, dict)):
                 return target(*args, **kwargs)  # a namedtuple or dict of outputs: structure only
-            handler = self.handler(node)
             if handler is None:
                 raise Unsupported("")
             return handler(self, node, args, kwargs, result)
