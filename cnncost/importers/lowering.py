@@ -296,16 +296,18 @@ def upsample(imp: Emitter, x: TV, mode: str, align: Any, *, factors: tuple[float
 
 
 def pad(imp: Emitter, x: TV, sides: tuple[int, ...], mode: str, value: Any, shape: Shape | None = None) -> TV:
-    """Spatial padding (left, right, top, bottom): zeros or reflection."""
-    if len(x.shape) != 3:
-        raise Unsupported("padding of a flat tensor")
-    if len(sides) != 4 or min(sides) < 0:
-        raise Unsupported(f"padding {list(sides)} (only 4 non-negative spatial pads)")
+    """Padding as F.pad's (before, after) pairs from the last dim back: zeros, reflection or
+    replication; a map's 4 spatial pads keep their short spelling (left, right, top, bottom)."""
     if mode == "constant" and value in (None, 0):
         kind = "zeros"
-    elif mode == "reflect":
-        kind = "reflect"
+    elif mode in ("reflect", "replicate"):
+        kind = mode
     else:
         raise Unsupported(f"padding mode '{mode}'" + (f" with value {value}" if mode == "constant" else ""))
-    layer = Pad(padding=sides[0] if len(set(sides)) == 1 else tuple(sides), mode=kind)
+    if len(x.shape) == 3 and len(sides) == 4 and min(sides) >= 0 and kind != "replicate":
+        layer = Pad(padding=sides[0] if len(set(sides)) == 1 else tuple(sides), mode=kind)
+    elif len(sides) % 2 == 0 and 0 < len(sides) // 2 <= len(x.shape) and min(sides) >= 0:
+        layer = Pad(padding=tuple(sides), mode=kind)
+    else:
+        raise Unsupported(f"padding {list(sides)} of a {shape_text(x.shape)} tensor")
     return imp.emit(layer, [x], shape if shape is not None else layer.out_shape(x.shape))

@@ -157,3 +157,39 @@ def test_token_ops_import_exactly(tracer: str) -> None:
     net = _exact(TokenOps(), (16, 4, 4), tracer, sdpa_macs=_sdpa(1, 16, 16))
     types = set(n.type for n in cnncost.compile(net).nodes)
     assert {"matmul", "softmax", "attention", "arith", "learnable", "reduce", "stack", "slice"} <= types
+
+
+class Einsum(nn.Module):
+    """maxvit's attention products written as einsum: q k^T and a v."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(8, 24)
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).unsqueeze(1).chunk(3, dim=-1)
+        a = torch.einsum("bhid,bhjd->bhij", q, k).softmax(-1)
+        return torch.einsum("bhij,bhjd->bhid", a, v)
+
+
+@pytest.mark.parametrize("tracer", ["fx", "export"])
+def test_einsum_as_a_batched_matrix_product_imports_exactly(tracer: str) -> None:
+    net = _exact(Einsum(), (5, 8), tracer)
+    assert [n.type for n in cnncost.compile(net).nodes].count("matmul") == 2
+
+
+class Padded(nn.Module):
+    """F.pad on a token tensor (coat's crpe pads the sequence dim): zero pads of any dims."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.lin(F.pad(self.lin(x), (0, 0, 1, 0)))
+
+
+@pytest.mark.parametrize("tracer", ["fx", "export"])
+def test_padding_of_any_dim_imports_exactly(tracer: str) -> None:
+    net = _exact(Padded(), (5, 8), tracer)
+    assert cnncost.compile(net).nodes[-1].output_shape == (6, 8)

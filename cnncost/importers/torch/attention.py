@@ -55,3 +55,37 @@ def m_multihead(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, 
     layer = MultiheadAttention(heads=int(m.num_heads), bias=m.in_proj_bias is not None,
                                dropout=float(m.dropout) if imp.train else 0.0)
     return (imp.emit(layer, [x], x.shape, params=list(m.parameters())), None)
+
+
+def einsum(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """torch.einsum of two tensors that is a batched matrix product ("bhid,bhjd->bhij",
+    "bhij,bhjd->bhid"): the operands permuted to (..., M, K) and (..., K, N) where needed, then a
+    Matmul. The leading letters (the batch's first) are shared by both operands and the output."""
+    equation = args[0]
+    operands = list(args[1]) if len(args) == 2 and isinstance(args[1], (list, tuple)) else list(args[1:])
+    if not isinstance(equation, str) or len(operands) != 2 or "->" not in equation or "." in equation:
+        raise Unsupported("einsum other than a product of two tensors with an explicit output")
+    left, out = equation.replace(" ", "").split("->")
+    sa, sb = left.split(",")
+    a, b = imp.tensor(operands[0]), imp.tensor(operands[1])
+    lead = out[:-2]
+    m, n = out[-2], out[-1]
+    shared = set(sa) & set(sb)
+    contracted = shared - set(out)
+    if len(contracted) != 1 or not lead or set(sa) != set(lead) | {m} | contracted \
+            or set(sb) != set(lead) | {n} | contracted or sa[:len(lead)] != lead or sb[:len(lead)] != lead:
+        raise Unsupported(f"einsum '{equation}' (only a batched matrix product)")
+    k = contracted.pop()
+    xa = _order(imp, a, sa, lead + m + k)
+    xb = _order(imp, b, sb, lead + k + n)
+    layer = Matmul()
+    return imp.emit(layer, [xa, xb], layer.merge_shape((xa.shape, xb.shape)), base="einsum")
+
+
+def _order(imp: GraphWalker, x: TV, letters: str, wanted: str) -> TV:
+    """x (its dims named by `letters`, the batch's first) with its per-sample dims in `wanted`'s order."""
+    from ...layers import Permute
+    if letters == wanted:
+        return x
+    order = tuple(letters.index(c) - 1 for c in wanted[1:])
+    return imp.emit(Permute(dims=order), [x], tuple(x.shape[d] for d in order), base="permute")

@@ -40,8 +40,8 @@ def m_upsample(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, r
 
 
 def pad_on(imp: GraphWalker, x: TV, sides: tuple, mode: str, value: Any, result: Any) -> TV:
-    """F.pad's (left, right[, top, bottom])."""
-    if len(sides) == 2:
+    """F.pad's (before, after) pairs from the last dim back; a map's (left, right) as 4 sides."""
+    if len(sides) == 2 and len(x.shape) == 3:
         sides = (*sides, 0, 0)
     return pad(imp, x, tuple(int(p) for p in sides), mode, value, imp.out(result))
 

@@ -76,6 +76,7 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(w.linear_call, functions=("F.linear",), aten=("linear",)),
     TorchOp(attn.matmul, functions=("torch.matmul", "torch.bmm", "torch.mm"), methods=("matmul", "bmm", "mm"),
             aten=("matmul", "mm", "bmm")),
+    TorchOp(attn.einsum, functions=("torch.einsum",), aten=("einsum",)),
     TorchOp(attn.sdpa, functions=("F.scaled_dot_product_attention",), aten=("scaled_dot_product_attention",)),
     TorchOp(aten.addmm, aten=("addmm",)),
     # norms
