@@ -109,6 +109,9 @@ def multiply(imp: Emitter, a: TV, b: TV) -> TV:
         return imp.emit(Mul(), [a, b], a.shape)
     if a.shape == b.shape:
         return imp.emit(Mul(), [a, b], a.shape, form=a.form)
+    if a.form == "std" and len(a.shape) == len(b.shape):  # broadcasting, as torch does
+        layer = Mul()
+        return imp.emit(layer, [a, b], layer.merge_shape((a.shape, b.shape)))
     raise Unsupported(f"broadcast multiplication of {shape_text(a.shape)} and {shape_text(b.shape)}")
 
 

@@ -193,3 +193,26 @@ class Padded(nn.Module):
 def test_padding_of_any_dim_imports_exactly(tracer: str) -> None:
     net = _exact(Padded(), (5, 8), tracer)
     assert cnncost.compile(net).nodes[-1].output_shape == (6, 8)
+
+
+class ChannelsLastArith(nn.Module):
+    """A channels-last map (ConvNeXt's permute) read by ops that want a plain tensor: a norm over
+    H and W (x.pow(2).sum, ** 0.5), tensor / tensor, tensor - tensor; then back to channels-first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 3, padding=1)
+        self.ln = nn.LayerNorm(8)
+
+    def forward(self, x):
+        x = self.ln(self.conv(x).permute(0, 2, 3, 1))
+        gx = x.pow(2).sum(dim=(1, 2), keepdim=True) ** 0.5
+        nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
+        return (x * nx - x).permute(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("tracer", ["fx", "export"])
+def test_channels_last_maps_read_by_plain_ops_import_exactly(tracer: str) -> None:
+    net = _exact(ChannelsLastArith(), (4, 6, 6), tracer)
+    types = [n.type for n in cnncost.compile(net).nodes]
+    assert {"arith", "reduce", "div", "sub", "permute"} <= set(types)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import Arith, Learnable, Sub
+from ...layers import Arith, Div, Learnable, Sub
 from ..graphbuild import TV, Unsupported
 from ..lowering import add as lower_add, layer_scale, multiply, over_constant, times_constant
 from .values import PV, arg, mutating, number, params_of
@@ -63,7 +63,10 @@ def mul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
         except Unsupported:
             v = learnable(imp, "mul", imp.tensor(a), b, init)
     elif isinstance(a, TV) and isinstance(b, TV):
-        v = multiply(imp, imp.tensor(a, ("std", "nhwc")), imp.tensor(b, ("std", "nhwc")))
+        a, b = imp.tensor(a, ("std", "nhwc")), imp.tensor(b, ("std", "nhwc"))
+        if a.form != b.form:  # a channels-last map and a plain tensor: the map as its permute view
+            a, b = imp.tensor(a), imp.tensor(b)
+        v = multiply(imp, a, b)
     else:
         raise Unsupported("multiplication")
     return imp.rebind(node, v) if mutating(node) else v
@@ -75,7 +78,21 @@ def div(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
         return over_constant(a, float(b))
     if number(a) and isinstance(b, TV):  # 1 / x
         return imp.emit(Arith(op="div", value=float(a), reverse=True), [imp.tensor(b)], b.shape, base="div")
+    if isinstance(a, TV) and isinstance(b, TV):
+        xs = [imp.tensor(a), imp.tensor(b)]
+        layer = Div()
+        return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="div")
     raise Unsupported("division")
+
+
+def pow_(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """x ** c, c ** x."""
+    a, b = args[0], arg(args, kwargs, 1, "exponent")
+    if isinstance(a, TV) and number(b):
+        return imp.emit(Arith(op="pow", value=float(b)), [imp.tensor(a)], a.shape, base="pow")
+    if number(a) and isinstance(b, TV):
+        return imp.emit(Arith(op="pow", value=float(a), reverse=True), [imp.tensor(b)], b.shape, base="pow")
+    raise Unsupported("power of two tensors")
 
 
 def sub(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:

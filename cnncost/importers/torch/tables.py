@@ -130,6 +130,7 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(arith.div, functions=("torch.div",), methods=("div",), aten=("div", "div_")),
     TorchOp(arith.sub, functions=("torch.sub", "torch.subtract"), methods=("sub",), aten=("sub",)),
     TorchOp(arith.rsub, aten=("rsub",)),
+    TorchOp(arith.pow_, functions=("torch.pow",), methods=("pow",), aten=("pow",)),
     # structure: merges, pieces, views
     TorchOp(views.cat, functions=("torch.cat", "torch.concat", "torch.concatenate"),
             aten=("cat", "concat", "concatenate")),
@@ -155,7 +156,7 @@ OPS: tuple[TorchOp, ...] = (
 # Python's operators as fx records them (a + b, x[i], a += b).
 OPERATORS: dict[Any, Callable] = {
     operator.add: arith.add, operator.iadd: arith.add, operator.mul: arith.mul, operator.imul: arith.mul,
-    operator.truediv: arith.div, operator.matmul: attn.matmul, operator.getitem: views.getitem, operator.sub: arith.sub,
+    operator.truediv: arith.div, operator.matmul: attn.matmul, operator.getitem: views.getitem, operator.sub: arith.sub, operator.pow: arith.pow_,
 }
 
 

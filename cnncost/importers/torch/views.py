@@ -191,6 +191,8 @@ def cat(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
             flat.extend(imp.piece(item, i) for i in range(item.chunks))
         else:
             flat.append(imp.tensor(item, ("std", "nhwc")))
+    if len({v.form for v in flat}) > 1:  # channels-last and plain tensors: the channels-last ones as views
+        flat = [imp.tensor(v) for v in flat]
     return concat(imp, flat, dim)
 
 

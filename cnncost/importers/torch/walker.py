@@ -11,7 +11,8 @@ import dataclasses
 from typing import Any, Callable, Sequence
 
 from ...errors import CnnCostError
-from ...layers import Arith, Chunk, Layer, Split
+from ...layers import Arith, Chunk, Layer, Permute, Split
+from ...layers.imported import Reshape
 from ...net import Net
 from ...shapes import Shape
 from ..graphbuild import TV, GraphBuilder, Unsupported, channels_first, plain
@@ -260,10 +261,24 @@ class GraphWalker:
     def tensor(self, v: Any, forms: tuple[str, ...] = ("std",)) -> TV:
         """v as a tensor in one of `forms`, else Unsupported; a pending constant factor that no
         add folded in becomes its own row (x * 0.5)."""
+        if isinstance(v, TV) and v.form not in forms and "std" in forms and v.scale is None and not v.batch:
+            v = self.materialize(v)
         if isinstance(v, TV) and v.scale is not None and v.form in forms:
             v = self.emit(Arith(op="mul", value=v.scale), [TV(v.leaf, v.shape, v.form)], v.shape, base="mul",
                           form=v.form)
         return plain(v, forms)
+
+    def materialize(self, v: TV) -> TV:
+        """A tensor in a layer-free layout (channels-last, a shuffle's steps) as the view rows that
+        make it from its channels-first leaf: a permute, a reshape, or both."""
+        first = TV(v.leaf, self.builder.cnncost_shape(v))
+        if v.form == "nhwc":
+            return self.emit(Permute(dims=(1, 2, 0)), [first], v.shape, base="permute")
+        if v.form in ("grouped", "regrouped"):
+            return self.emit(Reshape(shape=v.shape), [first], v.shape, base="view")
+        a, b, h, w = v.shape  # grouped_t: (C/g, g, H, W) of the (g, C/g, H, W) view
+        grouped = self.emit(Reshape(shape=(b, a, h, w)), [first], (b, a, h, w), base="view")
+        return self.emit(Permute(dims=(1, 0, 2, 3)), [grouped], v.shape, base="permute")
 
     def out(self, result: Any) -> Shape:
         return tuple(int(d) for d in result.shape[1:])
