@@ -42,7 +42,13 @@ def permute(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any)
     if not isinstance(x, TV):
         raise Unsupported("permute of a non-tensor")
     order = tuple(args[1:]) if len(args) > 2 else arg(args, kwargs, 1, "dims")
-    return lower_permute(imp, x, dims(tuple(order), len(x.shape) + 1))
+    perm = dims(tuple(order), len(x.shape) + 1)
+    try:
+        return lower_permute(imp, x, perm)
+    except Unsupported:
+        if x.form == "std" or x.scale is not None:
+            raise
+        return lower_permute(imp, imp.tensor(x), perm)  # a view in progress, made plain first (detection heads)
 
 
 def transpose(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
