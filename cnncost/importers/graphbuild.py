@@ -71,13 +71,16 @@ class TV:
     sample, and how the torch tensor relates to the cnncost one: `std` (the same), `nhwc` (a
     permute to channels-last), `grouped` / `grouped_t` (a channel shuffle in progress: viewed as
     (g, C/g, H, W), then transposed), `regrouped` (a shuffle's output still seen as (C/g, g, H, W)).
-    `scale`: a pending multiplication by a constant (folded into the add that reads it)."""
+    `scale`: a pending multiplication by a constant (folded into the add that reads it).
+    `batch`: where the batch dim sits in the torch tensor (a permute moved it: timm's qkv
+    `.permute(2, 0, 3, 1, 4)`); `shape` is still per sample, the batch left out."""
 
     leaf: int
     shape: Shape
     form: str = "std"
     groups: int = 1
     scale: float | None = None
+    batch: int = 0
 
 
 def channels_first(shape: Shape, form: str) -> Shape:
@@ -102,6 +105,8 @@ def plain(v: Any, forms: tuple[str, ...] = ("std",), what: str = "") -> TV:
         raise Unsupported(f"{reader}reads a {type(v).__name__}")
     if v.scale is not None:
         raise Unsupported("a multiplication by a constant that no add reads")
+    if v.batch:
+        raise Unsupported(f"{reader}reads a tensor whose batch is dim {v.batch}, not the first")
     if v.form not in forms:
         raise Unsupported(f"{reader}reads a tensor in {v.form} layout")
     return v
@@ -263,7 +268,7 @@ class GraphBuilder:
                 from ..layers.imported import Shared, layer_fields
                 layer = Shared(name=child.name, of=self.leaves[child.shared_of].path,  # type: ignore[union-attr]
                                layer=layer_fields(layer))
-            multi = layer.arity is None or isinstance(layer, (ConcatMerge, Concat))
+            multi = getattr(layer, "arity", 1) is None or isinstance(layer, (ConcatMerge, Concat))
             if not multi and child.inputs == [chain]:
                 spelled = None
             else:

@@ -8,10 +8,11 @@ opaque node.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Protocol, Sequence
 
 from ..layers import (Add, AvgPool, ChannelShuffle, Chunk, ConcatMerge, Conv, Dropout, Flatten, GlobalAvgPool, Layer,
-                      LayerNorm, LayerScale, Linear, MaxPool, Mul, Pad, Softmax, Upsample)
+                      LayerNorm, LayerScale, Linear, MaxPool, Mul, Pad, Permute, Softmax, Upsample)
 from ..layers.reshape import chunk_sizes
 from ..shapes import Shape, numel
 from .graphbuild import TV, GraphBuilder, Unsupported
@@ -32,12 +33,10 @@ class Emitter(Protocol):
 
 
 def pair_or_int(value: Any) -> Any:
-    """A kernel, stride or padding as a spec writes it: one int when both sides agree."""
+    """A kernel, stride or padding as a spec writes it: one int when every spatial side agrees."""
     if isinstance(value, (list, tuple)):
         value = tuple(int(v) for v in value)
-        if len(value) == 1:
-            return value[0]
-        return value[0] if value[0] == value[1] else value
+        return value[0] if len(set(value)) == 1 else value
     return int(value)
 
 
@@ -62,20 +61,24 @@ def dropout(imp: Emitter, x: TV, p: float, training: bool, inplace: bool) -> TV:
 
 
 def softmax(imp: Emitter, x: TV, dim: int | None) -> TV:
-    if dim is None or dim % (len(x.shape) + 1) != 1:
-        raise Unsupported(f"softmax over dim {dim}: only over the channels")
-    return imp.emit(Softmax(), [x], x.shape)
+    """Softmax over one dim (torch's dim counts the batch: dim 1 is per-sample dim 0)."""
+    if dim is None:
+        raise Unsupported("softmax without a dim")
+    rank = len(x.shape) + 1
+    if not -rank <= dim < rank or dim % rank == 0:
+        raise Unsupported(f"softmax over dim {dim} (the batch, or out of range)")
+    return imp.emit(Softmax(dim=dim % rank - 1), [x], x.shape)
 
 
 # ----------------------------------------------------------------------------- arithmetic
 
 def times_constant(x: TV, factor: float) -> TV:
     """x * a constant: no layer yet; the add that reads it folds it in (a scaled residual)."""
-    return TV(x.leaf, x.shape, x.form, x.groups, factor if x.scale is None else x.scale * factor)
+    return dataclasses.replace(x, scale=factor if x.scale is None else x.scale * factor)
 
 
 def over_constant(x: TV, divisor: float) -> TV:
-    return TV(x.leaf, x.shape, x.form, x.groups, (1.0 if x.scale is None else x.scale) / divisor)
+    return dataclasses.replace(x, scale=(1.0 if x.scale is None else x.scale) / divisor)
 
 
 def add(imp: Emitter, a: Any, b: Any) -> TV:
@@ -106,6 +109,9 @@ def multiply(imp: Emitter, a: TV, b: TV) -> TV:
         return imp.emit(Mul(), [a, b], a.shape)
     if a.shape == b.shape:
         return imp.emit(Mul(), [a, b], a.shape, form=a.form)
+    if a.form == "std" and len(a.shape) == len(b.shape):  # broadcasting, as torch does
+        layer = Mul()
+        return imp.emit(layer, [a, b], layer.merge_shape((a.shape, b.shape)))
     raise Unsupported(f"broadcast multiplication of {shape_text(a.shape)} and {shape_text(b.shape)}")
 
 
@@ -149,20 +155,29 @@ def view_to(imp: Emitter, x: Any, y: Shape, what: str = "view") -> TV:
 
 
 def permute(imp: Emitter, x: Any, perm: tuple[int, ...]) -> TV:
-    """A permutation with the batch dimension: to channels-last and back (ConvNeXt's blocks), or
-    the transpose inside a channel shuffle. No layer: the readers see the layout."""
+    """A permutation of the torch dims (the batch's included): to channels-last and back
+    (ConvNeXt's blocks) or the transpose inside a channel shuffle (no layer: the readers see the
+    layout); any other order of a plain tensor is a Permute of the per-sample dims, the batch's
+    new place kept on the result (`TV.batch`)."""
     if not isinstance(x, TV) or x.scale is not None:
         raise Unsupported("permute of a non-tensor")
-    if x.form == "std" and len(x.shape) == 3 and perm == (0, 2, 3, 1):
-        c, h, w = x.shape
-        return TV(x.leaf, (h, w, c), "nhwc")
-    if x.form == "nhwc" and perm == (0, 3, 1, 2):
-        return TV(x.leaf, imp.builder.cnncost_shape(x))
-    if x.form == "grouped" and perm == (0, 2, 1, 3, 4):
-        g, per_group, h, w = x.shape
-        return TV(x.leaf, (per_group, g, h, w), "grouped_t", groups=x.groups)
-    raise Unsupported(f"permute {list(perm)} of a {x.form} tensor (only to channels-last and back, or "
-                      "inside a channel shuffle)")
+    if x.batch == 0:
+        if x.form == "std" and len(x.shape) == 3 and perm == (0, 2, 3, 1):
+            c, h, w = x.shape
+            return TV(x.leaf, (h, w, c), "nhwc")
+        if x.form == "nhwc" and perm == (0, 3, 1, 2):
+            return TV(x.leaf, imp.builder.cnncost_shape(x))
+        if x.form == "grouped" and perm == (0, 2, 1, 3, 4):
+            g, per_group, h, w = x.shape
+            return TV(x.leaf, (per_group, g, h, w), "grouped_t", groups=x.groups)
+    if x.form != "std":
+        raise Unsupported(f"permute {list(perm)} of a {x.form} tensor (a view in progress)")
+    sample = tuple(d - (d > x.batch) for d in perm if d != x.batch)  # torch dims -> per-sample dims
+    shape = tuple(x.shape[d] for d in sample)
+    source = TV(x.leaf, x.shape)
+    v = source if sample == tuple(range(len(sample))) else \
+        imp.emit(Permute(dims=sample), [source], shape, base="permute")
+    return TV(v.leaf, shape, batch=perm.index(x.batch))
 
 
 def spatial_mean(imp: Emitter, x: TV, dims: Sequence[int] | None, keep: bool, base: str | None = None) -> TV:
@@ -210,7 +225,11 @@ def concat(imp: Emitter, xs: list[TV], dim: int) -> TV:
     if len(xs[0].shape) == 3 and forms == {"nhwc"} and dim % 4 == 3:
         h, w, _ = xs[0].shape
         return imp.emit(ConcatMerge(), xs, (h, w, sum(v.shape[2] for v in xs)), form="nhwc")
-    raise Unsupported(f"concatenation along dim {dim} (only along the channels)")
+    rank = len(xs[0].shape) + 1
+    if forms == {"std"} and all(len(v.shape) + 1 == rank for v in xs) and -rank <= dim < rank and dim % rank:
+        layer = ConcatMerge(dim=dim % rank - 1)
+        return imp.emit(layer, xs, layer.merge_shape(tuple(v.shape for v in xs)))
+    raise Unsupported(f"concatenation along dim {dim} of tensors in {', '.join(sorted(forms))} layout")
 
 
 # ----------------------------------------------------------------------------- layers with weights
@@ -227,10 +246,7 @@ def linear(imp: Emitter, x: TV, out: int, bias: bool, params: Sequence[Any], sha
     channels-first map (ConvNeXt's MLP)."""
     if x.form == "nhwc":
         return imp.emit(Conv(out=out, kernel=1, bias=bias), [x], shape, params=params, form="nhwc")
-    if len(x.shape) != 1:
-        raise Unsupported(f"linear on a {shape_text(x.shape)} tensor (only on a flat vector, or on the "
-                          "channels of a channels-last map)")
-    return imp.emit(Linear(out=out, bias=bias), [x], shape, params=params)
+    return imp.emit(Linear(out=out, bias=bias), [x], shape, params=params)  # on the last dim, any rank
 
 
 def layer_norm(imp: Emitter, x: TV, normalized: Shape, eps: float, affine: bool, params: Sequence[Any]) -> TV:
@@ -240,6 +256,9 @@ def layer_norm(imp: Emitter, x: TV, normalized: Shape, eps: float, affine: bool,
         over = "channels"
     elif x.form == "std" and tuple(normalized) == x.shape:
         over = "chw"
+    elif x.form == "std" and tuple(normalized) == x.shape[len(x.shape) - len(normalized):]:
+        return imp.emit(LayerNorm(over="last", dims=len(normalized), eps=float(eps), elementwise_affine=affine), [x],
+                        x.shape, params=params)
     else:
         raise Unsupported(f"layer norm over {list(normalized)} of a {shape_text(x.shape)} tensor ({x.form})")
     return imp.emit(LayerNorm(over=over, eps=float(eps), elementwise_affine=affine), [x], x.shape, params=params,
@@ -262,15 +281,16 @@ def avg_pool(imp: Emitter, x: TV, kernel: Any, *, stride: Any, padding: Any, cei
     return imp.emit(layer, [x], shape if shape is not None else layer.out_shape(x.shape))
 
 
-def upsample(imp: Emitter, x: TV, mode: str, align: Any, *, factors: tuple[float, float] | None = None,
+def upsample(imp: Emitter, x: TV, mode: str, align: Any, *, factors: tuple[float, ...] | None = None,
              shape: Shape | None = None) -> TV:
-    """Nearest or bilinear resampling by `factors` (H, W), or else to `shape`'s size."""
-    if mode not in ("nearest", "bilinear") or len(x.shape) != 3:
+    """Nearest or (bi/tri)linear resampling of a map with 1, 2 or 3 spatial dims by `factors` (one
+    per spatial dim), or else to `shape`'s size."""
+    if mode not in ("nearest", "linear", "bilinear", "trilinear") or len(x.shape) not in (2, 3, 4):
         raise Unsupported(f"interpolation mode '{mode}'")
-    align_corners = bool(align) and mode == "bilinear"
+    align_corners = bool(align) and mode != "nearest"
     if factors is not None:
-        fh, fw = float(factors[0]), float(factors[1])
-        layer = Upsample(scale_factor=fh if fh == fw else (fh, fw), mode=mode, align_corners=align_corners)
+        fs = tuple(float(f) for f in factors)
+        layer = Upsample(scale_factor=fs[0] if len(set(fs)) == 1 else fs, mode=mode, align_corners=align_corners)
     elif shape is not None:
         layer = Upsample(size=pair_or_int(shape[1:]), mode=mode, align_corners=align_corners)
     else:
@@ -279,16 +299,18 @@ def upsample(imp: Emitter, x: TV, mode: str, align: Any, *, factors: tuple[float
 
 
 def pad(imp: Emitter, x: TV, sides: tuple[int, ...], mode: str, value: Any, shape: Shape | None = None) -> TV:
-    """Spatial padding (left, right, top, bottom): zeros or reflection."""
-    if len(x.shape) != 3:
-        raise Unsupported("padding of a flat tensor")
-    if len(sides) != 4 or min(sides) < 0:
-        raise Unsupported(f"padding {list(sides)} (only 4 non-negative spatial pads)")
+    """Padding as F.pad's (before, after) pairs from the last dim back: zeros, reflection or
+    replication; a map's 4 spatial pads keep their short spelling (left, right, top, bottom)."""
     if mode == "constant" and value in (None, 0):
         kind = "zeros"
-    elif mode == "reflect":
-        kind = "reflect"
+    elif mode in ("reflect", "replicate"):
+        kind = mode
     else:
         raise Unsupported(f"padding mode '{mode}'" + (f" with value {value}" if mode == "constant" else ""))
-    layer = Pad(padding=sides[0] if len(set(sides)) == 1 else tuple(sides), mode=kind)
+    if len(x.shape) == 3 and len(sides) == 4 and min(sides) >= 0 and kind != "replicate":
+        layer = Pad(padding=sides[0] if len(set(sides)) == 1 else tuple(sides), mode=kind)
+    elif len(sides) % 2 == 0 and 0 < len(sides) // 2 <= len(x.shape) and min(sides) >= 0:
+        layer = Pad(padding=tuple(sides), mode=kind)
+    else:
+        raise Unsupported(f"padding {list(sides)} of a {shape_text(x.shape)} tensor")
     return imp.emit(layer, [x], shape if shape is not None else layer.out_shape(x.shape))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...layers import Arith, Div, Learnable, Sub
 from ..graphbuild import TV, Unsupported
 from ..lowering import add as lower_add, layer_scale, multiply, over_constant, times_constant
 from .values import PV, arg, mutating, number, params_of
@@ -17,8 +18,31 @@ def add(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
         if b.scale is not None:
             raise Unsupported("scaled addition")
         b = times_constant(b, float(alpha))
-    v = lower_add(imp, a, b)
+    if number(a) and isinstance(b, TV):
+        a, b = b, a
+    if isinstance(a, PV) and isinstance(b, TV):
+        a, b = b, a
+    if isinstance(a, TV) and number(b):  # x + 0, 1 + x
+        v = imp.emit(Arith(op="add", value=float(b)), [imp.tensor(a)], a.shape, base="add")
+    elif isinstance(a, TV) and isinstance(b, PV):  # a position embedding, a learnable offset
+        v = learnable(imp, "add", imp.tensor(a), b, 0.0)
+    else:
+        v = lower_add(imp, a, b)
     return imp.rebind(node, v) if mutating(node) else v
+
+
+def learnable(imp: GraphWalker, op: str, x: TV, p: PV, init: float) -> TV:
+    """x op p with a parameter p (its leading size-1 dims beyond x's rank: the batch's)."""
+    shape = tuple(p.shape)
+    if len(p.tensor.shape) == len(shape) and tuple(p.tensor.shape[:1]) == (1,):  # expanded over the batch
+        shape = (1, *shape[1:])
+    while len(shape) > len(x.shape) and shape[0] == 1:
+        shape = shape[1:]
+    params = params_of(p)
+    if not params:
+        raise Unsupported(f"{op} of a buffer")
+    layer = Learnable(op=op, shape=shape, init=init)
+    return imp.emit(layer, [x], layer.out_shape(x.shape), base=p.path.rpartition(".")[2], params=params)
 
 
 def mul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -33,10 +57,16 @@ def mul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
         a, b = b, a
     if isinstance(a, TV) and isinstance(b, PV):
         init = float(b.tensor.detach().reshape(-1)[0]) if b.tensor.numel() else 1e-6
-        v = layer_scale(imp, imp.tensor(a, ("std", "nhwc")), b.shape, init, params_of(b),
-                        base=b.path.rpartition(".")[2])
+        try:
+            v = layer_scale(imp, imp.tensor(a, ("std", "nhwc")), b.shape, init, params_of(b),
+                            base=b.path.rpartition(".")[2])
+        except Unsupported:
+            v = learnable(imp, "mul", imp.tensor(a), b, init)
     elif isinstance(a, TV) and isinstance(b, TV):
-        v = multiply(imp, imp.tensor(a, ("std", "nhwc")), imp.tensor(b, ("std", "nhwc")))
+        a, b = imp.tensor(a, ("std", "nhwc")), imp.tensor(b, ("std", "nhwc"))
+        if a.form != b.form:  # a channels-last map and a plain tensor: the map as its permute view
+            a, b = imp.tensor(a), imp.tensor(b)
+        v = multiply(imp, a, b)
     else:
         raise Unsupported("multiplication")
     return imp.rebind(node, v) if mutating(node) else v
@@ -46,4 +76,39 @@ def div(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
     a, b = args[0], arg(args, kwargs, 1, "other")
     if isinstance(a, TV) and number(b) and b != 0:
         return over_constant(a, float(b))
+    if number(a) and isinstance(b, TV):  # 1 / x
+        return imp.emit(Arith(op="div", value=float(a), reverse=True), [imp.tensor(b)], b.shape, base="div")
+    if isinstance(a, TV) and isinstance(b, TV):
+        xs = [imp.tensor(a), imp.tensor(b)]
+        layer = Div()
+        return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="div")
     raise Unsupported("division")
+
+
+def pow_(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """x ** c, c ** x."""
+    a, b = args[0], arg(args, kwargs, 1, "exponent")
+    if isinstance(a, TV) and number(b):
+        return imp.emit(Arith(op="pow", value=float(b)), [imp.tensor(a)], a.shape, base="pow")
+    if number(a) and isinstance(b, TV):
+        return imp.emit(Arith(op="pow", value=float(a), reverse=True), [imp.tensor(b)], b.shape, base="pow")
+    raise Unsupported("power of two tensors")
+
+
+def sub(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """x - constant, constant - x."""
+    a, b = args[0], arg(args, kwargs, 1, "other")
+    if isinstance(a, TV) and number(b):
+        return imp.emit(Arith(op="sub", value=float(b)), [imp.tensor(a)], a.shape, base="sub")
+    if number(a) and isinstance(b, TV):
+        return imp.emit(Arith(op="sub", value=float(a), reverse=True), [imp.tensor(b)], b.shape, base="sub")
+    if isinstance(a, TV) and isinstance(b, TV) and arg(args, kwargs, 2, "alpha", 1) == 1:
+        xs = [imp.tensor(a), imp.tensor(b)]
+        layer = Sub()
+        return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="sub")
+    raise Unsupported("subtraction")
+
+
+def rsub(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """aten.rsub(x, c): c - x."""
+    return sub(imp, node, (args[1], args[0]), {}, result)

@@ -63,22 +63,16 @@ def conv_transpose2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, res
 def convolution(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     """aten.convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups)."""
     weight = arg(args, kwargs, 1, "weight")
-    if not isinstance(weight, PV) or len(weight.shape) != 4:
-        raise Unsupported("convolution other than 2-D with parameter weights")
+    if not isinstance(weight, PV) or len(weight.shape) not in (3, 4, 5):
+        raise Unsupported("convolution other than 1-, 2- or 3-D with parameter weights")
     stride, padding, dilation = args[3], args[4], args[5]
     groups = int(arg(args, kwargs, 8, "groups", 1))
     if arg(args, kwargs, 6, "transposed", False):
+        if len(weight.shape) != 4:
+            raise Unsupported("transposed convolution other than 2-D")
         return conv_transpose2d(imp, node, (args[0], weight, args[2], stride, padding, None, groups, dilation), {},
                                  result)
     return w.conv2d(imp, node, (args[0], weight, args[2], stride, padding, dilation, groups), {}, result)
-
-
-def matmul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    """x @ W (mm, matmul) with W a 2-D parameter (or its transpose): a Linear without bias."""
-    x, weight = args[0], args[1]
-    if not isinstance(weight, PV) or len(weight.shape) != 2:
-        raise Unsupported("matrix product other than by a 2-D parameter")
-    return w.linear_on(imp, x, (weight.shape[1], weight.shape[0]), False, result, params_of(weight))
 
 
 def addmm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -114,17 +108,18 @@ def adaptive_max(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result:
 
 
 def upsample(mode: str) -> Handler:
-    """upsample_nearest2d / upsample_bilinear2d: .vec (input, output_size, [align_corners,]
+    """upsample_nearest{1,2,3}d / upsample_(bi|tri)linear: .vec (input, output_size, [align_corners,]
     scale_factors) or .default (input, output_size, [align_corners,] scales_h, scales_w)."""
     def handle(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
         x = imp.tensor(args[0])
         rest = list(args[2:])
-        align = rest.pop(0) if mode == "bilinear" and rest else kwargs.get("align_corners", False)
+        align = rest.pop(0) if mode != "nearest" and rest else kwargs.get("align_corners", False)
         if getattr(node.target, "_overloadname", "") == "vec":
             factor = rest[0] if rest else kwargs.get("scale_factors")
         else:
-            scales = [s for s in rest[:2] if s is not None]
-            factor = tuple(scales) if len(scales) == 2 else None
+            spatial = len(x.shape) - 1
+            scales = [s for s in rest[:spatial] if s is not None]
+            factor = tuple(scales) if len(scales) == spatial else None
         if isinstance(factor, list):
             factor = tuple(factor)
         return resample.upsample_on(imp, x, factor, mode, align, result)
@@ -147,7 +142,16 @@ def slice_tensor(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result:
     start, end, step = arg(args, kwargs, 2, "start"), arg(args, kwargs, 3, "end"), arg(args, kwargs, 4, "step", 1)
     if tuple(result.shape[1:]) == x.shape and tuple(result.shape[:1]) == (BATCH,):
         return x
-    if dim % (len(x.shape) + 1) != 1:
-        raise Unsupported(f"slice along dim {dim} (only along the channels)")
-    return views.slice_index(imp, x, (slice(None), slice(start, end, step)))
+    d = views.sample_dim(x, dim, "slice")
+    return views.slice_index(imp, x, (slice(None), *[slice(None)] * d, slice(start, end, step)))
 
+
+def select(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """select.int(x, dim, index): x[:, ..., index]."""
+    x = views.batched(args[0])
+    d = views.sample_dim(x, int(arg(args, kwargs, 1, "dim", 0)), "select")
+    return views.slice_index(imp, x, (*[slice(None)] * (d + (d >= x.batch)), int(arg(args, kwargs, 2, "index"))))
+
+
+
+select.batch_anywhere = True  # type: ignore[attr-defined]  # it reads a tensor whose batch moved (views.py)

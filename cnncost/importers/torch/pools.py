@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import AdaptiveAvgPool, AdaptiveMaxPool
+from ...layers import AdaptiveAvgPool, AdaptiveMaxPool, Reduce
 from ..graphbuild import TV, Unsupported
 from ..lowering import avg_pool, max_pool, pair_or_int, spatial_mean
 from .values import arg, dims
@@ -21,7 +21,7 @@ def max_pool_on(imp: GraphWalker, x: TV, kernel: Any, stride: Any, padding: Any,
 
 
 def m_maxpool(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    if type(m).__name__ != "MaxPool2d":
+    if type(m).__name__ not in ("MaxPool1d", "MaxPool2d", "MaxPool3d"):
         raise Unsupported("")
     return max_pool_on(imp, imp.tensor(args[0]), m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode,
                        m.return_indices, result)
@@ -43,10 +43,10 @@ def avg_pool_on(imp: GraphWalker, x: TV, kernel: Any, stride: Any, padding: Any,
 
 
 def m_avgpool(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    if type(m).__name__ != "AvgPool2d":
+    if type(m).__name__ not in ("AvgPool1d", "AvgPool2d", "AvgPool3d"):
         raise Unsupported("")
     return avg_pool_on(imp, imp.tensor(args[0]), m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad,
-                       m.divisor_override, result)
+                       getattr(m, "divisor_override", None), result)
 
 
 def avg_pool2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -58,20 +58,20 @@ def avg_pool2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
 
 def adaptive(imp: GraphWalker, x: TV, result: Any, kind: type) -> TV:
     """An adaptive pool to the traced output size."""
-    if len(x.shape) != 3:
+    if len(x.shape) < 2:
         raise Unsupported("adaptive pool of a flat tensor")
     y = imp.out(result)
     return imp.emit(kind(output=pair_or_int(y[1:])), [x], y)
 
 
 def m_adaptive_avg(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    if type(m).__name__ != "AdaptiveAvgPool2d":
+    if type(m).__name__ not in ("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"):
         raise Unsupported("")
     return adaptive(imp, imp.tensor(args[0]), result, AdaptiveAvgPool)
 
 
 def m_adaptive_max(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    if type(m).__name__ != "AdaptiveMaxPool2d" or m.return_indices:
+    if type(m).__name__ not in ("AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d") or m.return_indices:
         raise Unsupported("")
     return adaptive(imp, imp.tensor(args[0]), result, AdaptiveMaxPool)
 
@@ -87,7 +87,41 @@ def adaptive_max_pool2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, 
 
 
 def mean(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """The mean over H and W of a map (a global average pool), else a Reduce."""
     x = imp.tensor(args[0], ("std", "nhwc"))
     over = arg(args, kwargs, 1, "dim")
-    return spatial_mean(imp, x, None if over is None else dims(over, 4), bool(arg(args, kwargs, 2, "keepdim", False)),
-                        base="mean")
+    keep = bool(arg(args, kwargs, 2, "keepdim", False))
+    try:
+        return spatial_mean(imp, x, None if over is None else dims(over, 4), keep, base="mean")
+    except Unsupported:
+        return reduce_on(imp, "mean", x, over, keep, result)
+
+
+def reduce_on(imp: GraphWalker, op: str, x: Any, over: Any, keep: bool, result: Any, p: float = 2.0) -> TV:
+    """x.sum|mean|amax|amin(dims, keepdim), the p-norm: a Reduce over per-sample dims."""
+    x = imp.tensor(x)
+    rank = len(x.shape) + 1
+    if over is None or over == [] or over == ():
+        raise Unsupported(f"{op} over every dimension, the batch's included")
+    over = (over,) if isinstance(over, int) else tuple(over)
+    if any(not -rank <= d < rank or d % rank == 0 for d in over):
+        raise Unsupported(f"{op} over dims {list(over)} (the batch, or out of range)")
+    layer = Reduce(op=op, dims=tuple(d % rank - 1 for d in over), keepdim=keep, p=float(p))
+    return imp.emit(layer, [x], imp.out(result), base=op)
+
+
+def reduction(op: str) -> Any:
+    """x.sum / amax / amin (dim, keepdim) as functions, methods and ATen ops."""
+    def handle(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+        return reduce_on(imp, op, args[0], arg(args, kwargs, 1, "dim"), bool(arg(args, kwargs, 2, "keepdim", False)),
+                         result)
+    return handle
+
+
+def norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """x.norm(p, dim, keepdim) / torch.linalg.vector_norm(x, ord, dim, keepdim)."""
+    p = arg(args, kwargs, 1, "p", kwargs.get("ord", 2))
+    if not isinstance(p, (int, float)) or isinstance(p, bool):
+        raise Unsupported(f"norm with p={p}")
+    return reduce_on(imp, "norm", args[0], arg(args, kwargs, 2, "dim"), bool(arg(args, kwargs, 3, "keepdim", False)),
+                     result, p)

@@ -27,9 +27,10 @@ def upsample_on(imp: GraphWalker, x: TV, factor: Any, mode: str, align: Any, res
     y = imp.out(result)
     factors = None
     if factor is not None:
-        fh, fw = (factor, factor) if number(factor) else tuple(factor)
-        if len(x.shape) == 3 and (int(x.shape[1] * float(fh)), int(x.shape[2] * float(fw))) == y[1:]:
-            factors = (float(fh), float(fw))
+        spatial = len(x.shape) - 1
+        fs = (factor,) * spatial if number(factor) else tuple(factor)
+        if len(fs) == spatial and tuple(int(n * float(f)) for n, f in zip(x.shape[1:], fs)) == y[1:]:
+            factors = tuple(float(f) for f in fs)
     return upsample(imp, x, mode, align, factors=factors, shape=y)
 
 
@@ -39,8 +40,8 @@ def m_upsample(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, r
 
 
 def pad_on(imp: GraphWalker, x: TV, sides: tuple, mode: str, value: Any, result: Any) -> TV:
-    """F.pad's (left, right[, top, bottom])."""
-    if len(sides) == 2:
+    """F.pad's (before, after) pairs from the last dim back; a map's (left, right) as 4 sides."""
+    if len(sides) == 2 and len(x.shape) == 3:
         sides = (*sides, 0, 0)
     return pad(imp, x, tuple(int(p) for p in sides), mode, value, imp.out(result))
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from ...layers import (GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid, SiLU,
                        Tanh)
 from . import activations as a, arith, aten, pools, resample, views, weighted as w
+from . import attention as attn
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,14 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(aten.first_of(aten.native_dropout), aten=("native_dropout",)),
     # convolution, linear
     TorchOp(w.conv2d, functions=("F.conv2d",), aten=("conv2d",)),
+    TorchOp(w.conv2d, functions=("F.conv1d", "F.conv3d"), aten=("conv1d", "conv3d")),
     TorchOp(aten.convolution, aten=("convolution", "_convolution")),
     TorchOp(aten.conv_transpose2d, aten=("conv_transpose2d",)),
     TorchOp(w.linear_call, functions=("F.linear",), aten=("linear",)),
-    TorchOp(aten.matmul, aten=("matmul", "mm")),
+    TorchOp(attn.matmul, functions=("torch.matmul", "torch.bmm", "torch.mm"), methods=("matmul", "bmm", "mm"),
+            aten=("matmul", "mm", "bmm")),
+    TorchOp(attn.einsum, functions=("torch.einsum",), aten=("einsum",)),
+    TorchOp(attn.sdpa, functions=("F.scaled_dot_product_attention",), aten=("scaled_dot_product_attention",)),
     TorchOp(aten.addmm, aten=("addmm",)),
     # norms
     TorchOp(w.batch_norm, functions=("F.batch_norm",)),
@@ -92,11 +97,26 @@ OPS: tuple[TorchOp, ...] = (
             aten=("adaptive_avg_pool2d", "_adaptive_avg_pool2d")),
     TorchOp(pools.adaptive_max_pool2d, functions=("F.adaptive_max_pool2d",)),
     TorchOp(aten.first_of(aten.adaptive_max), aten=("adaptive_max_pool2d",)),
+    TorchOp(pools.max_pool2d, functions=("F.max_pool1d", "F.max_pool3d"), aten=("max_pool1d", "max_pool3d")),
+    TorchOp(aten.first_of(pools.max_pool2d), aten=("max_pool1d_with_indices", "max_pool3d_with_indices")),
+    TorchOp(pools.avg_pool2d, functions=("F.avg_pool1d", "F.avg_pool3d"), aten=("avg_pool1d", "avg_pool3d")),
+    TorchOp(pools.adaptive_avg_pool2d, functions=("F.adaptive_avg_pool1d", "F.adaptive_avg_pool3d"),
+            aten=("adaptive_avg_pool1d", "adaptive_avg_pool3d", "_adaptive_avg_pool3d")),
+    TorchOp(pools.adaptive_max_pool2d, functions=("F.adaptive_max_pool1d", "F.adaptive_max_pool3d")),
+    TorchOp(aten.first_of(aten.adaptive_max), aten=("adaptive_max_pool1d", "adaptive_max_pool3d")),
     TorchOp(pools.mean, functions=("torch.mean",), methods=("mean",), aten=("mean",)),
+    TorchOp(pools.reduction("sum"), functions=("torch.sum",), methods=("sum",), aten=("sum",)),
+    TorchOp(pools.reduction("amax"), functions=("torch.amax",), methods=("amax",), aten=("amax",)),
+    TorchOp(pools.reduction("amin"), functions=("torch.amin",), methods=("amin",), aten=("amin",)),
+    TorchOp(pools.norm, functions=("torch.norm", "torch.linalg.vector_norm"), methods=("norm",),
+            aten=("linalg_vector_norm",)),
     # resampling, padding, shuffles
     TorchOp(resample.interpolate, functions=("F.interpolate", "F.upsample")),
     TorchOp(aten.upsample("nearest"), aten=("upsample_nearest2d",)),
     TorchOp(aten.upsample("bilinear"), aten=("upsample_bilinear2d",)),
+    TorchOp(aten.upsample("nearest"), aten=("upsample_nearest1d", "upsample_nearest3d")),
+    TorchOp(aten.upsample("linear"), aten=("upsample_linear1d",)),
+    TorchOp(aten.upsample("trilinear"), aten=("upsample_trilinear3d",)),
     TorchOp(resample.pad_call, functions=("F.pad",), aten=("pad",)),
     TorchOp(aten.constant_pad, aten=("constant_pad_nd",)),
     TorchOp(aten.reflection_pad, aten=("reflection_pad2d",)),
@@ -108,13 +128,19 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(arith.add, functions=("torch.add",), methods=("add", "add_"), aten=("add", "add_")),
     TorchOp(arith.mul, functions=("torch.mul", "torch.multiply"), methods=("mul", "mul_"), aten=("mul", "mul_")),
     TorchOp(arith.div, functions=("torch.div",), methods=("div",), aten=("div", "div_")),
+    TorchOp(arith.sub, functions=("torch.sub", "torch.subtract"), methods=("sub",), aten=("sub",)),
+    TorchOp(arith.rsub, aten=("rsub",)),
+    TorchOp(arith.pow_, functions=("torch.pow",), methods=("pow",), aten=("pow",)),
     # structure: merges, pieces, views
     TorchOp(views.cat, functions=("torch.cat", "torch.concat", "torch.concatenate"),
             aten=("cat", "concat", "concatenate")),
+    TorchOp(views.stack, functions=("torch.stack",), aten=("stack",)),
     TorchOp(views.chunk, functions=("torch.chunk",), methods=("chunk",), aten=("chunk", "unsafe_chunk")),
     TorchOp(views.split, functions=("torch.split",), methods=("split",),
             aten=("split", "unsafe_split", "split_with_sizes")),
     TorchOp(aten.slice_tensor, aten=("slice",)),
+    TorchOp(aten.select, functions=("torch.select",), methods=("select",), aten=("select",)),
+    TorchOp(views.unbind, functions=("torch.unbind",), methods=("unbind",), aten=("unbind",)),
     TorchOp(views.getitem, methods=("__getitem__",)),
     TorchOp(views.flatten, functions=("torch.flatten",), methods=("flatten",), aten=("flatten",)),
     TorchOp(views.view, functions=("torch.reshape",),
@@ -130,7 +156,7 @@ OPS: tuple[TorchOp, ...] = (
 # Python's operators as fx records them (a + b, x[i], a += b).
 OPERATORS: dict[Any, Callable] = {
     operator.add: arith.add, operator.iadd: arith.add, operator.mul: arith.mul, operator.imul: arith.mul,
-    operator.truediv: arith.div, operator.getitem: views.getitem,
+    operator.truediv: arith.div, operator.matmul: attn.matmul, operator.getitem: views.getitem, operator.sub: arith.sub, operator.pow: arith.pow_,
 }
 
 
@@ -150,9 +176,10 @@ ATEN = _spellings("aten")
 
 # Module classes by name (the class or a base of it, from torch.nn, torchvision, timm or cnncost).
 MODULES: dict[str, Callable] = {
-    "Conv2d": w.m_conv, "ConvTranspose2d": w.m_conv_t, "Linear": w.m_linear, "BatchNorm2d": w.m_batchnorm,
+    "Conv1d": w.m_conv, "Conv2d": w.m_conv, "Conv3d": w.m_conv, "ConvTranspose2d": w.m_conv_t, "Linear": w.m_linear, "BatchNorm2d": w.m_batchnorm, "BatchNorm3d": w.m_batchnorm,
     "BatchNorm1d": w.m_batchnorm, "SyncBatchNorm": w.m_batchnorm, "LayerNorm": w.m_layer_norm,
-    "GroupNorm": w.m_group_norm, "InstanceNorm2d": w.m_instance_norm, "LocalResponseNorm": w.m_lrn,
+    "GroupNorm": w.m_group_norm, "InstanceNorm1d": w.m_instance_norm, "InstanceNorm2d": w.m_instance_norm,
+    "InstanceNorm3d": w.m_instance_norm, "LocalResponseNorm": w.m_lrn,
     "ReLU": a.module_act(ReLU), "ReLU6": a.module_act(ReLU6),
     "LeakyReLU": a.module_act(LeakyReLU, lambda m: {"negative_slope": float(m.negative_slope)}),
     "SiLU": a.module_act(SiLU), "Hardswish": a.module_act(Hardswish), "Hardsigmoid": a.module_act(Hardsigmoid),
@@ -160,9 +187,13 @@ MODULES: dict[str, Callable] = {
     "Mish": a.module_act(Mish), "Sigmoid": a.module_act(Sigmoid), "Tanh": a.module_act(Tanh),
     "GELU": a.module_act(GELU), "Softmax": a.m_softmax, "Identity": views.m_identity, "Dropout": a.m_dropout,
     "MaxPool2d": pools.m_maxpool, "AvgPool2d": pools.m_avgpool, "AdaptiveAvgPool2d": pools.m_adaptive_avg,
-    "AdaptiveMaxPool2d": pools.m_adaptive_max, "Flatten": views.m_flatten, "Upsample": resample.m_upsample,
+    "AdaptiveMaxPool2d": pools.m_adaptive_max, "MaxPool1d": pools.m_maxpool, "MaxPool3d": pools.m_maxpool,
+    "AvgPool1d": pools.m_avgpool, "AvgPool3d": pools.m_avgpool, "AdaptiveAvgPool1d": pools.m_adaptive_avg,
+    "AdaptiveAvgPool3d": pools.m_adaptive_avg, "AdaptiveMaxPool1d": pools.m_adaptive_max,
+    "AdaptiveMaxPool3d": pools.m_adaptive_max, "Flatten": views.m_flatten, "Upsample": resample.m_upsample,
     "PixelShuffle": resample.m_pixel_shuffle, "PixelUnshuffle": resample.m_pixel_shuffle, "ZeroPad2d": resample.m_pad,
     "ConstantPad2d": resample.m_pad, "ReflectionPad2d": resample.m_pad, "ChannelShuffle": resample.m_channel_shuffle,
+    "MultiheadAttention": attn.m_multihead,
     "StochasticDepth": a.m_stochastic_depth, "DropPath": a.m_stochastic_depth, "CenterCrop": resample.m_center_crop,
 }
 _MODULE_HOMES = ("torch.nn", "torchvision", "timm", "cnncost.torch_backend.own_modules")

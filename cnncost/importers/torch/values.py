@@ -24,13 +24,16 @@ class PV:
 
 @dataclass
 class Pieces:
-    """The result of chunk/split along the channels: `chunks` pieces of `src`, each made into a
-    Chunk layer when something reads it."""
+    """The result of chunk/split along per-sample `dim` (0: the channels): `chunks` pieces of
+    `src`, each made into a Chunk layer (torch.chunk's sizes) or a Split layer (`split`: other
+    sizes) when something reads it."""
 
     src: TV
     chunks: int
     sizes: list[int]
     made: dict[int, TV]
+    dim: int = 0
+    split: bool = False
 
 
 def per_sample(shape: Any) -> Shape:

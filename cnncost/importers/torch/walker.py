@@ -11,7 +11,8 @@ import dataclasses
 from typing import Any, Callable, Sequence
 
 from ...errors import CnnCostError
-from ...layers import Chunk, Layer
+from ...layers import Arith, Chunk, Layer, Permute, Split
+from ...layers.imported import Reshape
 from ...net import Net
 from ...shapes import Shape
 from ..graphbuild import TV, GraphBuilder, Unsupported, channels_first, plain
@@ -122,8 +123,9 @@ class GraphWalker:
         if not makes:  # x.size(), x.shape, x.dim(): plain values
             return self._python(result)
         try:
+            handler = self.handler(node) if node.op in ("call_function", "call_method") else None
             if holds((args, kwargs), (TV, Pieces)) and isinstance(result, torch.Tensor) \
-                    and tuple(result.shape[:1]) != (BATCH,):  # the per-sample layers cannot say it
+                    and tuple(result.shape[:1]) != (BATCH,) and not getattr(handler, "batch_anywhere", False):
                 raise Unsupported(f"a result of shape {tuple(result.shape)}: its first dimension is not the batch "
                                   "(it merges the batch dimension, or is made without it)")
             if node.op == "call_module":
@@ -135,7 +137,6 @@ class GraphWalker:
             target = node.target
             if node.op == "call_function" and isinstance(target, type) and issubclass(target, (tuple, list, dict)):
                 return target(*args, **kwargs)  # a namedtuple or dict of outputs: structure only
-            handler = self.handler(node)
             if handler is None:
                 raise Unsupported("")
             return handler(self, node, args, kwargs, result)
@@ -258,8 +259,26 @@ class GraphWalker:
         return plain(v, what=what)
 
     def tensor(self, v: Any, forms: tuple[str, ...] = ("std",)) -> TV:
-        """v as a tensor in one of `forms` with no pending scale, else Unsupported."""
+        """v as a tensor in one of `forms`, else Unsupported; a pending constant factor that no
+        add folded in becomes its own row (x * 0.5)."""
+        if isinstance(v, TV) and v.form not in forms and "std" in forms and v.scale is None and not v.batch:
+            v = self.materialize(v)
+        if isinstance(v, TV) and v.scale is not None and v.form in forms:
+            v = self.emit(Arith(op="mul", value=v.scale), [TV(v.leaf, v.shape, v.form)], v.shape, base="mul",
+                          form=v.form)
         return plain(v, forms)
+
+    def materialize(self, v: TV) -> TV:
+        """A tensor in a layer-free layout (channels-last, a shuffle's steps) as the view rows that
+        make it from its channels-first leaf: a permute, a reshape, or both."""
+        first = TV(v.leaf, self.builder.cnncost_shape(v))
+        if v.form == "nhwc":
+            return self.emit(Permute(dims=(1, 2, 0)), [first], v.shape, base="permute")
+        if v.form in ("grouped", "regrouped"):
+            return self.emit(Reshape(shape=v.shape), [first], v.shape, base="view")
+        a, b, h, w = v.shape  # grouped_t: (C/g, g, H, W) of the (g, C/g, H, W) view
+        grouped = self.emit(Reshape(shape=(b, a, h, w)), [first], (b, a, h, w), base="view")
+        return self.emit(Permute(dims=(1, 0, 2, 3)), [grouped], v.shape, base="permute")
 
     def out(self, result: Any) -> Shape:
         return tuple(int(d) for d in result.shape[1:])
@@ -277,9 +296,13 @@ class GraphWalker:
             i += pieces.chunks
         if i in pieces.made:
             return pieces.made[i]
-        src = pieces.src
-        shape = (pieces.sizes[i], *src.shape[1:])
-        v = self.emit(Chunk(chunks=pieces.chunks, index=i), [src], shape, base="chunk")
+        src, d = pieces.src, pieces.dim
+        shape = (*src.shape[:d], pieces.sizes[i], *src.shape[d + 1:])
+        if pieces.split:
+            layer: Layer = Split(sizes=tuple(pieces.sizes), index=i, dim=d)
+        else:
+            layer = Chunk(chunks=pieces.chunks, index=i, dim=d)
+        v = self.emit(layer, [src], shape, base="split" if pieces.split else "chunk")
         pieces.made[i] = v
         return v
 

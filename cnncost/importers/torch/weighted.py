@@ -14,12 +14,12 @@ from .walker import GraphWalker
 
 
 def m_conv(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    if type(m).__name__ != "Conv2d":
+    if type(m).__name__ not in ("Conv1d", "Conv2d", "Conv3d"):
         raise Unsupported("")
     if m.padding_mode != "zeros":
         raise Unsupported(f"padding_mode '{m.padding_mode}'")
-    out, _, kh, kw = m.weight.shape
-    layer = conv(out, (kh, kw), stride=m.stride, padding=m.padding, dilation=m.dilation, groups=m.groups,
+    out, _, *kernel = m.weight.shape
+    layer = conv(out, kernel, stride=m.stride, padding=m.padding, dilation=m.dilation, groups=m.groups,
                  bias=m.bias is not None)
     return imp.emit(layer, [imp.tensor(args[0])], imp.out(result), params=list(m.parameters()))
 
@@ -29,8 +29,8 @@ def conv2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) 
     weight, bias = arg(args, kwargs, 1, "weight"), arg(args, kwargs, 2, "bias")
     if not isinstance(weight, PV) or (bias is not None and not isinstance(bias, PV)):
         raise Unsupported("conv2d with computed weights")
-    out, _, kh, kw = weight.shape
-    layer = conv(out, (kh, kw), stride=arg(args, kwargs, 3, "stride", 1), padding=arg(args, kwargs, 4, "padding", 0),
+    out, _, *kernel = weight.shape
+    layer = conv(out, kernel, stride=arg(args, kwargs, 3, "stride", 1), padding=arg(args, kwargs, 4, "padding", 0),
                  dilation=arg(args, kwargs, 5, "dilation", 1), groups=arg(args, kwargs, 6, "groups", 1),
                  bias=bias is not None)
     params = params_of(weight, bias)
@@ -87,11 +87,9 @@ def linear_on(imp: GraphWalker, x: Any, weight_shape: Shape, bias: bool, result:
 
 
 def m_batchnorm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    if type(m).__name__ not in ("BatchNorm2d", "BatchNorm1d", "SyncBatchNorm", "BatchNormAct2d"):
+    if type(m).__name__ not in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "BatchNormAct2d"):
         raise Unsupported("")
     x = imp.tensor(args[0])
-    if len(x.shape) not in (1, 3):
-        raise Unsupported("batch norm on a sequence")
     momentum = 0.1 if m.momentum is None else float(m.momentum)
     return imp.emit(BatchNorm(eps=float(m.eps), momentum=momentum, affine=bool(m.affine)), [x], x.shape,
                     params=list(m.parameters()))
@@ -147,7 +145,7 @@ def group_norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
 
 
 def m_instance_norm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    if type(m).__name__ != "InstanceNorm2d":
+    if type(m).__name__ not in ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"):
         raise Unsupported("")
     x = imp.tensor(args[0])
     return imp.emit(InstanceNorm(eps=float(m.eps), momentum=float(m.momentum or 0.1), affine=bool(m.affine),
