@@ -105,15 +105,12 @@ def layer_fields(layer: Layer) -> dict[str, Any]:
     return _canonical(out)
 
 
-@register("shared")
 @dataclass(frozen=True, kw_only=True)
-class Shared(Layer):
-    """A module called again: the operation of `layer` (a mapping {type: ..., fields...}), whose
-    parameters belong to the earlier node `of` (a path). params = 0 (they are counted once, at
-    `of`); MACs and what autograd saves are those of the call itself (each call saves its input).
-    The passes apply the inner layer's rules (`inner`)."""
+class Wrapping(Layer):
+    """A node that runs the operation of `layer` (a mapping {type: ..., fields...}) without owning
+    its parameters: params = 0, MACs those of the operation. The passes apply the inner layer's
+    rules (`inner`, made on each use: such nodes are few)."""
 
-    of: str
     layer: dict  # {type: conv, out: 64, kernel: 3, ...}: a leaf layer, without name or from
 
     def __post_init__(self) -> None:
@@ -121,19 +118,45 @@ class Shared(Layer):
             object.__setattr__(self, "layer", _canonical(self.layer))
         super().__post_init__()
 
-    def validate(self) -> None:
-        self._build_inner()  # a bad mapping is a SpecError here, when the node is made
-
     def __hash__(self) -> int:
-        return hash((self.name, self.inputs, self.of, repr(sorted(self.layer.items()))))
+        return hash((type(self), self.name, self.inputs, repr(sorted(self.layer.items()))))
 
     @property
     def inner(self) -> Layer:
-        """The layer `layer` describes, named as this node (made on each use: shared calls are few)."""
-        return self._build_inner()
-
-    def _build_inner(self) -> Layer:
+        """The layer `layer` describes, named as this node."""
         return inner_layer(self)
+
+    def out_shape(self, x: Shape) -> Shape:
+        return self.inner.out_shape(x)
+
+    def params(self, x: Any) -> int:
+        return 0
+
+    def macs(self, x: Any, y: Shape) -> int:
+        return self.inner.macs(x, y)
+
+    def whose_weights(self) -> str:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        text = self.inner.describe()
+        return f"{text} ({self.whose_weights()})" if text else self.whose_weights()
+
+
+@register("shared")
+@dataclass(frozen=True, kw_only=True)
+class Shared(Wrapping):
+    """A module called again: the operation of `layer`, whose parameters belong to the earlier node
+    `of` (a path). params = 0 (they are counted once, at `of`); MACs and what autograd saves are
+    those of the call itself (each call saves its input)."""
+
+    of: str
+
+    def validate(self) -> None:
+        inner_layer(self)  # a bad mapping is a SpecError here, when the node is made
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.inputs, self.of, repr(sorted(self.layer.items()))))
 
     @property  # type: ignore[override]
     def arity(self) -> int | None:  # a shared merge reads several tensors, like its layer
@@ -150,24 +173,14 @@ class Shared(Layer):
     def creates_tensor(self) -> bool:
         return self.inner.creates_tensor()
 
-    def out_shape(self, x: Shape) -> Shape:
-        return self.inner.out_shape(x)
-
     def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout | None:
         return self.inner.out_layout(x, y, layout)
 
     def merge_shape(self, xs: tuple[Shape, ...]) -> Shape:
         return self.inner.merge_shape(xs)
 
-    def params(self, x: Any) -> int:
-        return 0
-
-    def macs(self, x: Any, y: Shape) -> int:
-        return self.inner.macs(x, y)
-
-    def describe(self) -> str:
-        text = self.inner.describe()
-        return f"{text} (params of {self.of})" if text else f"params of {self.of}"
+    def whose_weights(self) -> str:
+        return f"params of {self.of}"
 
 
 @register("reshape")
@@ -200,44 +213,19 @@ class Reshape(Layer):
 
 @register("fixed")
 @dataclass(frozen=True, kw_only=True)
-class Fixed(Layer):
+class Fixed(Wrapping):
     """An operation whose weights are fixed buffers, not parameters: an anti-aliasing blur filter
     (`F.conv2d(x, self.filt, groups=C)` with `filt` a registered buffer, timm's BlurPool2d).
     `layer` is the operation ({type: conv, ...}). params = 0 (buffers are never params, and get no
     gradient, so no weight-gradient FLOPs); MACs and what autograd saves are the layer's own (a
     convolution saves its input and its weight whether or not the weight needs a gradient)."""
 
-    layer: dict  # {type: conv, out: 8, kernel: 3, groups: 8, bias: false}: a leaf layer, without name or from
-
     matmul_like = True  # its MACs are a product's; its backward computes the input's gradient only
     has_weight_gradient = False
-
-    def __post_init__(self) -> None:
-        if isinstance(self.layer, dict):
-            object.__setattr__(self, "layer", _canonical(self.layer))
-        super().__post_init__()
 
     def validate(self) -> None:
         inner = inner_layer(self)
         self.require(inner.matmul_like, f"a fixed op is a layer with weights (conv, linear...), got '{inner.type_name}'")
 
-    def __hash__(self) -> int:
-        return hash((self.name, self.inputs, repr(sorted(self.layer.items()))))
-
-    @property
-    def inner(self) -> Layer:
-        """The layer `layer` describes, named as this node."""
-        return inner_layer(self)
-
-    def out_shape(self, x: Shape) -> Shape:
-        return self.inner.out_shape(x)
-
-    def params(self, x: Any) -> int:
-        return 0
-
-    def macs(self, x: Any, y: Shape) -> int:
-        return self.inner.macs(x, y)
-
-    def describe(self) -> str:
-        text = self.inner.describe()
-        return f"{text} (fixed weights)" if text else "fixed weights"
+    def whose_weights(self) -> str:
+        return "fixed weights"
