@@ -39,11 +39,21 @@ def is_contiguous(shape: Shape, layout: Layout) -> bool:
 
 def view(shape: Shape, layout: Layout, new_shape: Shape) -> Layout | None:
     """The layout of `x.view(N, *new_shape)`, or None where PyTorch cannot view it and
-    `reshape` copies (ATen's `computeStride`): the dims are cut into chunks, each a run of
-    dims that nest (each stride = the next one's stride x size), and every chunk must be
-    covered exactly by a run of the new dims."""
-    old_sizes, old_strides = (BATCH, *shape), layout
-    new_sizes = (BATCH, *new_shape)
+    `reshape` copies."""
+    return compute_stride((BATCH, *shape), layout, (BATCH, *new_shape))
+
+
+def folds_rows(shape: Shape, layout: Layout) -> bool:
+    """Whether `x.reshape(-1, x.shape[-1])` (the batch folded into the rows, as `torch.matmul`
+    folds a linear's input of rank 3 or more) is a view; else it copies."""
+    return compute_stride((BATCH, *shape), layout, (BATCH * numel(shape[:-1]), shape[-1])) is not None
+
+
+def compute_stride(old_sizes: Shape, old_strides: Layout, new_sizes: Shape) -> Layout | None:
+    """ATen's `computeStride` on whole sizes (the batch's included): the strides of the view of
+    `new_sizes`, or None where there is none. The dims are cut into chunks, each a run of dims
+    that nest (each stride = the next one's stride x size), and every chunk must be covered
+    exactly by a run of the new dims."""
     if numel(old_sizes) != numel(new_sizes):
         return None
     new_strides = [0] * len(new_sizes)

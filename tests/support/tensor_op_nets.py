@@ -78,6 +78,10 @@ NETS = {
                                         Permute(name="p", dims=(1, 0, 2)), Stack(name="st", inputs=("p", "p")),
                                         Add(name="s", inputs=("st", "st")), Concat(name="c", inputs=("s", "st")),
                                         Contiguous(name="k"), Mul(inputs=("c", "k"))],
+    # a linear on a transposed token map whose base another layer saved: torch.matmul folds the
+    # batch into the rows with reshape, which copies here, and saves the copy (found on timm's CaiT)
+    "linear on a transpose": [conv(out=6), Sigmoid(name="s"), Flatten(start_dim=1), Transpose(dim0=0, dim1=1),
+                              Linear(name="l", out=3)],
 }
 
 
