@@ -16,37 +16,15 @@ from cnncost.cli import main  # noqa: E402
 from cnncost.spec import parse_spec  # noqa: E402
 from cnncost.torch_backend.against import check_against  # noqa: E402
 
-FPN_MODULE = textwrap.dedent('''
+# The FPN of the docs (docs/import.md runs the same check): the model runs lat3 before lat2 before
+# lat1; the spec, as a person writes it, lists every lateral first, then the top-down path, and
+# names the functional ops r1.., up3.., p2.. instead of the import's relu, relu_1, upsample, add...
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+FPN_SPEC = (EXAMPLES / "fpn.yaml").read_text()
+
+ODD_MODULE = textwrap.dedent('''
     import torch
     import torch.nn as nn
-    import torch.nn.functional as F
-
-
-    class FPN(nn.Module):
-        """Bottom-up c1..c3, laterals, top-down sums: it runs lat3 before lat2 before lat1."""
-
-        def __init__(self):
-            super().__init__()
-            self.c1 = nn.Conv2d(3, 8, 3, stride=2, padding=1)
-            self.c2 = nn.Conv2d(8, 16, 3, stride=2, padding=1)
-            self.c3 = nn.Conv2d(16, 32, 3, stride=2, padding=1)
-            self.lat1 = nn.Conv2d(8, 8, 1)
-            self.lat2 = nn.Conv2d(16, 8, 1)
-            self.lat3 = nn.Conv2d(32, 8, 1)
-            self.head = nn.Conv2d(8, 4, 3, padding=1)
-
-        def forward(self, x):
-            x1 = F.relu(self.c1(x))
-            x2 = F.relu(self.c2(x1))
-            x3 = F.relu(self.c3(x2))
-            p3 = self.lat3(x3)
-            p2 = self.lat2(x2) + F.interpolate(p3, scale_factor=2.0, mode="nearest")
-            p1 = self.lat1(x1) + F.interpolate(p2, scale_factor=2.0, mode="nearest")
-            return self.head(p1)
-
-
-    def build():
-        return FPN()
 
 
     class Odd(nn.Module):
@@ -62,33 +40,16 @@ FPN_MODULE = textwrap.dedent('''
         return Odd()
 ''')
 
-# The same network as a person writes it: every lateral first, then the top-down path; the
-# functional ops named r1.., up3.., p2.. instead of the import's relu, relu_1, upsample, add...
-FPN_SPEC = textwrap.dedent('''
-    name: fpn-by-hand
-    input: [3, 32, 32]
-    layers:
-    - {name: c1, type: conv, out: 8, kernel: 3, stride: 2, padding: 1}
-    - {name: r1, type: relu}
-    - {name: c2, type: conv, out: 16, kernel: 3, stride: 2, padding: 1}
-    - {name: r2, type: relu}
-    - {name: c3, type: conv, out: 32, kernel: 3, stride: 2, padding: 1}
-    - {name: r3, type: relu}
-    - {name: lat1, type: conv, from: r1, out: 8, kernel: 1}
-    - {name: lat2, type: conv, from: r2, out: 8, kernel: 1}
-    - {name: lat3, type: conv, from: r3, out: 8, kernel: 1}
-    - {name: up3, type: upsample, from: lat3, scale_factor: 2}
-    - {name: p2, type: add, from: [up3, lat2]}
-    - {name: up2, type: upsample, from: p2, scale_factor: 2}
-    - {name: p1, type: add, from: [up2, lat1]}
-    - {name: head, type: conv, out: 4, kernel: 3, padding: 1}
-''')
+
+@pytest.fixture()
+def fpn_file() -> Path:
+    return EXAMPLES / "fpn.py"
 
 
 @pytest.fixture()
-def fpn_file(tmp_path: Path) -> Path:
-    path = tmp_path / "fpn.py"
-    path.write_text(FPN_MODULE)
+def odd_file(tmp_path: Path) -> Path:
+    path = tmp_path / "odd.py"
+    path.write_text(ODD_MODULE)
     return path
 
 
@@ -163,7 +124,7 @@ def test_against_a_python_file_that_is_not_a_module_or_net_is_one_clear_error(tm
     assert "returned an int, not a cnncost Net" in err and "No module named" not in err
 
 
-def test_check_allow_unknown_compares_what_is_known(fpn_file: Path, tmp_path: Path, capsys) -> None:
+def test_check_allow_unknown_compares_what_is_known(odd_file: Path, tmp_path: Path, capsys) -> None:
     spec = tmp_path / "odd.yaml"
     spec.write_text(textwrap.dedent('''
         name: odd
@@ -172,9 +133,9 @@ def test_check_allow_unknown_compares_what_is_known(fpn_file: Path, tmp_path: Pa
         - {name: conv, type: conv, out: 4, kernel: 3}
         - {name: erf, type: opaque, op: torch.erf, shape: [4, 6, 6]}
     '''))
-    assert main(["check", str(spec), "--against", f"{fpn_file}:build_odd"]) == 2
+    assert main(["check", str(spec), "--against", f"{odd_file}:build_odd"]) == 2
     assert "unsupported operation torch.erf" in capsys.readouterr().err
-    assert main(["check", str(spec), "--against", f"{fpn_file}:build_odd", "--allow-unknown"]) == 0
+    assert main(["check", str(spec), "--against", f"{odd_file}:build_odd", "--allow-unknown"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("odd matches build_odd: 2 layers, params at batch 2 equal; MACs and saved bytes unknown")
     assert "params           112          112  yes" in out  # 4*3*3*3 + 4
