@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CnnCostError
-from .options import add_input
+from .options import add_allow_unknown, add_input
 
 SOURCE_HELP = ("torchvision:NAME, timm:NAME, package.module:callable (a function or class returning an "
                "nn.Module), or a .onnx file")
@@ -24,9 +24,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     add_input(parser, help="input size (default: the model's own, e.g. torchvision's crop size; else 3x224x224)")
     parser.add_argument("-o", "--output", metavar="FILE.yaml", help="write the spec to FILE instead of stdout")
-    parser.add_argument("--allow-unknown", action="store_true",
-                        help="keep operations cnncost does not know as opaque nodes (counts marked unknown) "
-                             "instead of stopping with an error")
+    add_allow_unknown(parser)
     parser.add_argument("--eval", action="store_true",
                         help="trace in eval mode (default: train mode, as a training step runs: dropout, "
                              "stochastic depth and auxiliary heads included)")

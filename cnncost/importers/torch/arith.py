@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import Arith, Div, Learnable, Sub
+from ...layers import Arith, Div, Layer, Learnable, Sub
 from ..graphbuild import TV, Unsupported
 from ..lowering import add as lower_add, layer_scale, multiply, over_constant, times_constant
 from .values import PV, arg, mutating, number, params_of
@@ -72,40 +72,48 @@ def mul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
     return imp.rebind(node, v) if mutating(node) else v
 
 
+def _constant_operand(imp: GraphWalker, op: str, a: Any, b: Any) -> TV | None:
+    """`x op c` or `c op x` as an arith row; None where neither side is a number."""
+    if isinstance(a, TV) and number(b):
+        return imp.emit(Arith(op=op, value=float(b)), [imp.tensor(a)], a.shape, base=op)
+    if number(a) and isinstance(b, TV):
+        return imp.emit(Arith(op=op, value=float(a), reverse=True), [imp.tensor(b)], b.shape, base=op)
+    return None
+
+
+def _tensors(imp: GraphWalker, layer: Layer, a: TV, b: TV, base: str) -> TV:
+    """`a op b` of two tensors, broadcast: a merge row."""
+    xs = [imp.tensor(a), imp.tensor(b)]
+    return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base=base)
+
+
 def div(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     a, b = args[0], arg(args, kwargs, 1, "other")
     if isinstance(a, TV) and number(b) and b != 0:
         return over_constant(a, float(b))
     if number(a) and isinstance(b, TV):  # 1 / x
-        return imp.emit(Arith(op="div", value=float(a), reverse=True), [imp.tensor(b)], b.shape, base="div")
+        return _constant_operand(imp, "div", a, b)
     if isinstance(a, TV) and isinstance(b, TV):
-        xs = [imp.tensor(a), imp.tensor(b)]
-        layer = Div()
-        return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="div")
+        return _tensors(imp, Div(), a, b, "div")
     raise Unsupported("division")
 
 
 def pow_(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     """x ** c, c ** x."""
-    a, b = args[0], arg(args, kwargs, 1, "exponent")
-    if isinstance(a, TV) and number(b):
-        return imp.emit(Arith(op="pow", value=float(b)), [imp.tensor(a)], a.shape, base="pow")
-    if number(a) and isinstance(b, TV):
-        return imp.emit(Arith(op="pow", value=float(a), reverse=True), [imp.tensor(b)], b.shape, base="pow")
-    raise Unsupported("power of two tensors")
+    out = _constant_operand(imp, "pow", args[0], arg(args, kwargs, 1, "exponent"))
+    if out is None:
+        raise Unsupported("power of two tensors")
+    return out
 
 
 def sub(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    """x - constant, constant - x."""
+    """x - constant, constant - x, x - y."""
     a, b = args[0], arg(args, kwargs, 1, "other")
-    if isinstance(a, TV) and number(b):
-        return imp.emit(Arith(op="sub", value=float(b)), [imp.tensor(a)], a.shape, base="sub")
-    if number(a) and isinstance(b, TV):
-        return imp.emit(Arith(op="sub", value=float(a), reverse=True), [imp.tensor(b)], b.shape, base="sub")
+    out = _constant_operand(imp, "sub", a, b)
+    if out is not None:
+        return out
     if isinstance(a, TV) and isinstance(b, TV) and arg(args, kwargs, 2, "alpha", 1) == 1:
-        xs = [imp.tensor(a), imp.tensor(b)]
-        layer = Sub()
-        return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="sub")
+        return _tensors(imp, Sub(), a, b, "sub")
     raise Unsupported("subtraction")
 
 
