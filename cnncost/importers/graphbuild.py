@@ -73,7 +73,10 @@ class TV:
     (g, C/g, H, W), then transposed), `regrouped` (a shuffle's output still seen as (C/g, g, H, W)).
     `scale`: a pending multiplication by a constant (folded into the add that reads it).
     `batch`: where the batch dim sits in the torch tensor (a permute moved it: timm's qkv
-    `.permute(2, 0, 3, 1, 4)`); `shape` is still per sample, the batch left out."""
+    `.permute(2, 0, 3, 1, 4)`); `shape` is still per sample, the batch left out.
+    `folded`: the batch is folded into torch dim `batch` as its outermost factor (Swin's windows,
+    (N*nW, ws*ws, C)): `shape` then has the torch tensor's rank, that dim's size over N (nW), and
+    torch dim t is per-sample dim t."""
 
     leaf: int
     shape: Shape
@@ -81,6 +84,7 @@ class TV:
     groups: int = 1
     scale: float | None = None
     batch: int = 0
+    folded: bool = False
 
 
 def channels_first(shape: Shape, form: str) -> Shape:

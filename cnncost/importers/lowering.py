@@ -64,10 +64,10 @@ def softmax(imp: Emitter, x: TV, dim: int | None) -> TV:
     """Softmax over one dim (torch's dim counts the batch: dim 1 is per-sample dim 0)."""
     if dim is None:
         raise Unsupported("softmax without a dim")
-    rank = len(x.shape) + 1
+    rank = len(x.shape) + (not x.folded)  # a folded batch has no dim of its own (TV.folded)
     if not -rank <= dim < rank or dim % rank == 0:
         raise Unsupported(f"softmax over dim {dim} (the batch, or out of range)")
-    return imp.emit(Softmax(dim=dim % rank - 1), [x], x.shape)
+    return imp.emit(Softmax(dim=dim % rank - (not x.folded)), [x], x.shape)
 
 
 # ----------------------------------------------------------------------------- arithmetic
@@ -161,7 +161,7 @@ def permute(imp: Emitter, x: Any, perm: tuple[int, ...]) -> TV:
     new place kept on the result (`TV.batch`)."""
     if not isinstance(x, TV) or x.scale is not None:
         raise Unsupported("permute of a non-tensor")
-    if x.batch == 0:
+    if x.batch == 0 and not x.folded:
         if x.form == "std" and len(x.shape) == 3 and perm == (0, 2, 3, 1):
             c, h, w = x.shape
             return TV(x.leaf, (h, w, c), "nhwc")
@@ -172,12 +172,13 @@ def permute(imp: Emitter, x: Any, perm: tuple[int, ...]) -> TV:
             return TV(x.leaf, (per_group, g, h, w), "grouped_t", groups=x.groups)
     if x.form != "std":
         raise Unsupported(f"permute {list(perm)} of a {x.form} tensor (a view in progress)")
-    sample = tuple(d - (d > x.batch) for d in perm if d != x.batch)  # torch dims -> per-sample dims
+    # torch dims -> per-sample dims (a folded batch's dim is a per-sample dim: TV.folded)
+    sample = perm if x.folded else tuple(d - (d > x.batch) for d in perm if d != x.batch)
     shape = tuple(x.shape[d] for d in sample)
     source = TV(x.leaf, x.shape)
     v = source if sample == tuple(range(len(sample))) else \
         imp.emit(Permute(dims=sample), [source], shape, base="permute")
-    return TV(v.leaf, shape, batch=perm.index(x.batch))
+    return TV(v.leaf, shape, batch=perm.index(x.batch), folded=x.folded)
 
 
 def spatial_mean(imp: Emitter, x: TV, dims: Sequence[int] | None, keep: bool, base: str | None = None) -> TV:

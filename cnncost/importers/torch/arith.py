@@ -27,6 +27,8 @@ def add(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
     elif isinstance(a, TV) and isinstance(b, PV):  # a position embedding, a learnable offset
         v = learnable(imp, "add", imp.tensor(a), b, 0.0)
     else:
+        if isinstance(a, TV) and isinstance(b, TV) and a.form != b.form:  # a channels-last map as its permute view
+            a, b = imp.tensor(a), imp.tensor(b)
         v = lower_add(imp, a, b)
     return imp.rebind(node, v) if mutating(node) else v
 

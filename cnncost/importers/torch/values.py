@@ -6,6 +6,11 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
+from ...layers import (Add, Arith, Attention, Chunk, ConcatMerge, Contiguous, Dropout, LayerNorm, Learnable, Linear,
+                       Matmul, Mul, Permute, PReLU, Select, Slice, Softmax, Split, Stack)
+from ...layers.act import Activation, DimActivation
+from ...layers.imported import Reshape
+from ...layers.merge import Binary
 from ...shapes import Shape
 from ..graphbuild import TV
 
@@ -44,6 +49,43 @@ def per_sample(shape: Any) -> Shape:
     if dims[:1] == (BATCH,) or not dims or dims[0] % BATCH:  # a tensor made without the batch: its own shape
         return dims[1:] or (1,)
     return (dims[0] // BATCH, *dims[1:])
+
+
+def folded_in(value: Any) -> bool:
+    """Whether `value` (or an item of a list, tuple or dict in it, or a chunk's source) is a
+    tensor whose batch is folded into one of its dims (`TV.folded`)."""
+    if isinstance(value, TV):
+        return value.folded
+    if isinstance(value, Pieces):
+        return value.src.folded
+    if isinstance(value, (list, tuple)):
+        return any(folded_in(v) for v in value)
+    if isinstance(value, dict):
+        return any(folded_in(v) for v in value.values())
+    return False
+
+
+def fold_safe(layer: Any) -> bool:
+    """Whether `layer` maps exactly onto a tensor whose batch is folded into its first dim: it
+    acts on the trailing dims or element-wise (a linear, a layer norm over the last dims, attention,
+    arithmetic), or it is a view whose dims the handler mapped (views.py, lowering.softmax). A
+    conv, a pool or a batch norm would read the folded dim as channels or space."""
+    if isinstance(layer, LayerNorm):
+        return layer.over == "last"
+    if isinstance(layer, Activation):
+        return isinstance(layer, Softmax) or not isinstance(layer, (DimActivation, PReLU))
+    return isinstance(layer, (Add, Arith, Attention, Binary, Chunk, ConcatMerge, Contiguous, Dropout, Learnable, Linear,
+                              Matmul, Mul, Permute, Reshape, Select, Slice, Split, Stack))
+
+
+def torch_rank(x: TV) -> int:
+    """The rank of x's torch tensor: its per-sample rank, plus the batch's dim unless folded."""
+    return len(x.shape) + (not x.folded)
+
+
+def torch_dim(x: TV, d: int) -> int:
+    """Per-sample dim d of x as a torch dim."""
+    return d if x.folded else d + (d >= x.batch)
 
 
 def holds(value: Any, kinds: tuple[type, ...]) -> bool:

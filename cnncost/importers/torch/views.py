@@ -4,37 +4,72 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import ChannelShuffle, Contiguous, Permute, Select, Slice, Stack, Tokens
+from ...layers import ChannelShuffle, ConcatMerge, Contiguous, Permute, Select, Slice, Stack, Tokens
 from ...layers.reshape import chunk_sizes
+from ...layers.imported import Reshape
+from ...layers.strides import compute_stride
 from ...shapes import numel
 from ..graphbuild import TV, Unsupported
 from ..lowering import channel_slice, chunk_count, concat, permute as lower_permute, view_to
-from .values import BATCH, PV, Pieces, arg, dims, params_of
+from .values import BATCH, PV, Pieces, arg, dims, params_of, torch_dim, torch_rank
 from .walker import GraphWalker
 
 
 def flatten(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    start = arg(args, kwargs, 1, "start_dim", 0)
-    if start == 0 and not (isinstance(args[0], TV) and args[0].form == "grouped_t"):
-        raise Unsupported("flatten of the batch dimension")
-    return view_to(imp, args[0], imp.out(result), "flatten")
+    x, start = args[0], arg(args, kwargs, 1, "start_dim", 0)
+    if isinstance(x, TV) and (x.folded or x.batch or start == 0) and x.form != "grouped_t":
+        return fold_view(imp, node, x, result, "flatten")
+    return view_to(imp, x, imp.out(result), "flatten")
 
 
 def m_flatten(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    if m.start_dim == 0:
-        raise Unsupported("flatten of the batch dimension")
-    return view_to(imp, args[0], imp.out(result), "flatten")
+    x = args[0]
+    if isinstance(x, TV) and (x.folded or x.batch or m.start_dim == 0):
+        return fold_view(imp, node, x, result, "flatten")
+    return view_to(imp, x, imp.out(result), "flatten")
 
 
 def view(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> Any:
     if isinstance(args[0], PV):  # a parameter reshaped to broadcast (timm's gamma.reshape(1, -1, 1, 1))
         return PV(args[0].path, args[0].tensor, tuple(int(d) for d in result.shape))
-    if tuple(result.shape[:1]) != (BATCH,):
-        raise Unsupported("a view that merges the batch dimension")
     x = args[0]
+    if isinstance(x, TV) and (x.folded or x.batch or tuple(result.shape[:1]) != (BATCH,)):
+        return fold_view(imp, node, x, result, "view")
     if isinstance(x, TV) and x.form == "std" and numel(x.shape) * BATCH != result.numel():  # merged rows before
         raise Unsupported("a view that splits the batch dimension back out of merged rows")
-    return view_to(imp, args[0], imp.out(result), "view")
+    try:
+        return view_to(imp, x, imp.out(result), "view")
+    except Unsupported:
+        if not isinstance(x, TV) or x.form == "std" or x.scale is not None:
+            raise
+        return view_to(imp, imp.tensor(x), imp.out(result), "view")  # a channels-last map as its permute row
+
+
+def fold_view(imp: GraphWalker, node: Any, x: Any, result: Any, what: str) -> TV:
+    """A view that folds the batch into the result's first dim, (N*k, ...) batch-major (Swin's
+    window partition), or views a folded tensor again, or unfolds it back to (N, ...) (the
+    windows' reverse): a reshape of the per-sample shapes (see `TV.folded`). The batch must be
+    the outermost factor of the first dim: the input's batch is its dim 0."""
+    if not isinstance(x, TV):
+        raise Unsupported(f"{what} of a {type(x).__name__}")
+    if x.batch:
+        raise Unsupported(f"{what} of a tensor whose batch is dim {x.batch}: the batch would not be the outermost "
+                          "factor of the result's first dim")
+    x = imp.tensor(x)
+    size = tuple(int(d) for d in result.shape)
+    if not size or size[0] % BATCH:
+        raise Unsupported(f"{what} to {size}: its first dim does not hold the batch as its outermost factor")
+    folded = size[0] != BATCH
+    y = (size[0] // BATCH, *size[1:]) if folded else (size[1:] or (1,))
+    source = imp.results.get(node.args[0]) if node.args else None
+    if hasattr(source, "stride") and compute_stride(tuple(source.shape), tuple(source.stride()), size) is None:
+        # torch's reshape copies where the batch cannot merge with the dims folded into it; the
+        # per-sample reshape could view (the batch kept apart): the copy, then a view
+        x = imp.emit(Contiguous(), [x], x.shape, base="contiguous")
+    if y == x.shape:
+        return TV(x.leaf, y, folded=folded)
+    v = imp.emit(Reshape(shape=y), [TV(x.leaf, x.shape)], y, base="view" if what == "view" else what)
+    return TV(v.leaf, y, folded=folded)
 
 
 def permute(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -42,7 +77,7 @@ def permute(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any)
     if not isinstance(x, TV):
         raise Unsupported("permute of a non-tensor")
     order = tuple(args[1:]) if len(args) > 2 else arg(args, kwargs, 1, "dims")
-    perm = dims(tuple(order), len(x.shape) + 1)
+    perm = dims(tuple(order), torch_rank(x))
     try:
         return lower_permute(imp, x, perm)
     except Unsupported:
@@ -56,8 +91,8 @@ def transpose(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: An
     x = args[0]
     if not isinstance(x, TV):
         raise Unsupported("transpose of a non-tensor")
-    a, b = dims((arg(args, kwargs, 1, "dim0"), arg(args, kwargs, 2, "dim1")), len(x.shape) + 1)
-    order = list(range(len(x.shape) + 1))
+    a, b = dims((arg(args, kwargs, 1, "dim0"), arg(args, kwargs, 2, "dim1")), torch_rank(x))
+    order = list(range(torch_rank(x)))
     order[a], order[b] = order[b], order[a]
     return lower_permute(imp, x, tuple(order))
 
@@ -72,8 +107,10 @@ def contiguous(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
     if isinstance(x, TV) and x.form == "std" and x.scale is None:
         leaf = imp.builder.leaves[x.leaf]
         if leaf is not None and isinstance(leaf.layer, (Permute, Slice, Select)):  # maybe a copy: the layer says
+            if x.folded and x.batch:  # torch's copy would not keep the batch outermost
+                raise Unsupported(f"contiguous copy of a tensor whose folded batch is dim {x.batch}")
             v = imp.emit(Contiguous(), [TV(x.leaf, x.shape)], x.shape, base="contiguous")
-            return TV(v.leaf, x.shape, batch=x.batch)
+            return TV(v.leaf, x.shape, batch=x.batch, folded=x.folded)
     if isinstance(x, TV) and x.form in ("std", "grouped", "regrouped"):
         return x
     raise Unsupported("contiguous copy of a permuted tensor")
@@ -94,11 +131,12 @@ def m_identity(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, r
 
 
 def sample_dim(x: TV, dim: Any, what: str) -> int:
-    """torch's `dim` (counting the batch, at `x.batch`) as a per-sample dim, else Unsupported."""
-    rank = len(x.shape) + 1
+    """torch's `dim` (counting the batch, at `x.batch`) as a per-sample dim, else Unsupported; a
+    folded batch has no dim of its own (`TV.folded`), and its dim is not cut."""
+    rank = torch_rank(x)
     if not isinstance(dim, int) or not -rank <= dim < rank or dim % rank == x.batch:
         raise Unsupported(f"{what} along dim {dim} (the batch, or out of range)")
-    return dim % rank - (dim % rank > x.batch)
+    return dim % rank - (dim % rank > x.batch and not x.folded)
 
 
 def chunk(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> Pieces:
@@ -112,7 +150,7 @@ def split(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -
     pieces' sizes: from the trace)."""
     x = imp.tensor(args[0])
     d = sample_dim(x, arg(args, kwargs, 2, "dim", 0), "split")
-    sizes = [int(t.shape[d + 1]) for t in result]
+    sizes = [int(t.shape[torch_dim(x, d)]) for t in result]
     chunks = chunk_count(x.shape[d], sizes)
     if chunks is None:
         return Pieces(x, len(sizes), sizes, {}, d, split=True)
@@ -123,8 +161,8 @@ def unbind(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) 
     """x.unbind(dim): one Select per piece."""
     x = batched(args[0])
     d = sample_dim(x, arg(args, kwargs, 1, "dim", 0), "unbind")
-    index = [slice(None)] * (len(x.shape) + 1)
-    return tuple(slice_index(imp, x, (*index[:d + (d >= x.batch)], i)) for i in range(x.shape[d]))
+    index = [slice(None)] * torch_rank(x)
+    return tuple(slice_index(imp, x, (*index[:torch_dim(x, d)], i)) for i in range(x.shape[d]))
 
 
 def getitem(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> Any:
@@ -143,11 +181,11 @@ def slice_index(imp: GraphWalker, x: TV, index: Any) -> TV:
     that keeps the batch whole: one Slice per sliced dim, one Select per int (from the last)."""
     if not isinstance(index, tuple):
         index = (index,)
-    if Ellipsis in index or None in index or len(index) > len(x.shape) + 1 \
+    if Ellipsis in index or None in index or len(index) > torch_rank(x) \
             or (len(index) > x.batch and index[x.batch] != slice(None)):
         raise Unsupported("indexing of the batch dimension, or with ... or None")
-    rest = [i for t, i in enumerate(index) if t != x.batch]  # by per-sample dim
-    if x.batch == 0 and len(x.shape) == 3 and rest and isinstance(rest[0], slice) and rest[0].step in (None, 1) \
+    rest = [i for t, i in enumerate(index) if t != x.batch or x.folded]  # by per-sample dim
+    if x.batch == 0 and not x.folded and len(x.shape) == 3 and rest and isinstance(rest[0], slice) and rest[0].step in (None, 1) \
             and all(i == slice(None) for i in rest[1:]):
         start, stop, _ = rest[0].indices(x.shape[0])
         try:
@@ -173,7 +211,7 @@ def slice_index(imp: GraphWalker, x: TV, index: Any) -> TV:
             batch -= d < batch  # a dim before the batch went away
         else:
             raise Unsupported(f"indexing with a {type(i).__name__}")
-    return TV(v.leaf, tuple(shape), batch=batch)
+    return TV(v.leaf, tuple(shape), batch=batch, folded=x.folded)
 
 
 def batched(v: Any) -> TV:
@@ -199,6 +237,11 @@ def cat(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
             flat.append(imp.tensor(item, ("std", "nhwc")))
     if len({v.form for v in flat}) > 1:  # channels-last and plain tensors: the channels-last ones as views
         flat = [imp.tensor(v) for v in flat]
+    if any(v.folded for v in flat):
+        if not all(v.folded and len(v.shape) == len(flat[0].shape) and v.shape[0] == flat[0].shape[0] for v in flat):
+            raise Unsupported("concatenation of tensors whose batches are folded differently")
+        layer = ConcatMerge(dim=sample_dim(flat[0], dim, "concatenation"))
+        return imp.emit(layer, flat, layer.merge_shape(tuple(v.shape for v in flat)))
     return concat(imp, flat, dim)
 
 
@@ -216,14 +259,16 @@ def stack(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -
     """torch.stack(tensors, dim) along a new per-sample dim."""
     items = arg(args, kwargs, 0, "tensors")
     xs = [imp.tensor(v) for v in items]
-    rank = len(xs[0].shape) + 2  # the batch and the new dim
+    if len({(v.folded, v.shape) for v in xs}) > 1:
+        raise Unsupported("stack of tensors whose batches are folded differently")
+    rank = torch_rank(xs[0]) + 1  # and the new dim
     dim = arg(args, kwargs, 1, "dim", 0)
     if not -rank <= dim < rank or dim % rank == 0:
         raise Unsupported(f"stack along dim {dim} (the batch, or out of range)")
-    layer = Stack(dim=dim % rank - 1)
+    layer = Stack(dim=dim % rank - (not xs[0].folded))
     return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="stack")
 
 
 # The handlers that read or make a tensor whose batch is not its first dim (see `TV.batch`).
-for _handler in (permute, transpose, unbind, getitem, contiguous):
+for _handler in (permute, transpose, unbind, getitem, contiguous, view, flatten, m_flatten):
     _handler.batch_anywhere = True  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from ...shapes import Shape
 from ..graphbuild import TV, GraphBuilder, Unsupported, channels_first, plain
 from ...layers.imported import Opaque
 from .naming import RowNames, base_name, op_name
-from .values import BATCH, PV, Pieces, holds, per_sample
+from .values import BATCH, PV, Pieces, fold_safe, folded_in, holds, per_sample
 
 
 class GraphWalker:
@@ -43,6 +43,7 @@ class GraphWalker:
         self.tracer_note = tracer_note  # why this tracer (torch.export: why torch.fx could not)
         self.untraceable_unknown: list[str] = []  # modules fx could not trace into that no handler maps
         self.placeholders = 0  # seen so far: the first is the network's input
+        self.folding = False  # the node being imported reads a tensor whose batch is folded (TV.folded)
 
     # --- driving ---
 
@@ -122,9 +123,10 @@ class GraphWalker:
             return self._python(result)
         if not makes:  # x.size(), x.shape, x.dim(): plain values
             return self._python(result)
+        self.folding = folded_in((args, kwargs))
         try:
             handler = self.handler(node) if node.op in ("call_function", "call_method") else None
-            if holds((args, kwargs), (TV, Pieces)) and isinstance(result, torch.Tensor) \
+            if holds((args, kwargs), (TV, Pieces)) and isinstance(result, torch.Tensor) and not self.folding \
                     and tuple(result.shape[:1]) != (BATCH,) and not getattr(handler, "batch_anywhere", False):
                 raise Unsupported(f"a result of shape {tuple(result.shape)}: its first dimension is not the batch "
                                   "(it merges the batch dimension, or is made without it)")
@@ -162,7 +164,10 @@ class GraphWalker:
     def emit(self, layer: Layer, inputs: list[TV], out_shape: Shape, *, base: str | None = None,
              params: Sequence[Any] = (), form: str = "std") -> TV:
         """Add `layer` reading `inputs` (their leaves) at the current node's scope. `out_shape`:
-        the torch shape per sample of the result (in `form`)."""
+        the torch shape per sample of the result (in `form`). Where the node reads a tensor whose
+        batch is folded, so is the result, and only layers that map onto one exactly may read it."""
+        if self.folding and not fold_safe(layer):
+            raise Unsupported(f"{type(layer).__name__.lower()} of a tensor whose batch is folded into its first dim")
         node = self.node
         scopes, leaf_name = self.names.scopes(node)
         functional = node.op != "call_module" or base is not None
@@ -181,9 +186,10 @@ class GraphWalker:
         if shared_of is None:
             for i in ids:
                 self.owner[i] = index
-        return TV(index, tuple(out_shape), form)
+        return TV(index, tuple(out_shape), form, folded=self.folding)
 
     def _unknown(self, node: Any, args: Any, kwargs: Any, result: Any, why: str) -> Any:
+        self.folding = False  # an opaque node's outputs: their traced shapes per sample, not folded
         op = self._op_name(node)
         where = self.names.where(node)
         if node.op == "call_module" and node.target in self.untraceable:
@@ -281,7 +287,8 @@ class GraphWalker:
         return self.emit(Permute(dims=(1, 0, 2, 3)), [grouped], v.shape, base="permute")
 
     def out(self, result: Any) -> Shape:
-        return tuple(int(d) for d in result.shape[1:])
+        """A traced result's per-sample shape (a folded one keeps its rank: see `TV.folded`)."""
+        return per_sample(result.shape) if self.folding else tuple(int(d) for d in result.shape[1:])
 
     def rebind(self, node: Any, value: TV) -> TV:
         """An in-place op: later readers of its argument read the result."""
