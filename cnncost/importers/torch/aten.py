@@ -7,7 +7,7 @@ from typing import Any, Callable
 from ...layers import AdaptiveMaxPool, InstanceNorm
 from ..graphbuild import TV, Unsupported
 from . import activations as a, pools, resample, views, weighted as w
-from .values import BATCH, PV, arg, params_of
+from .values import BATCH, PV, arg, params_of, torch_dim
 from .walker import GraphWalker
 
 Handler = Callable[..., Any]
@@ -140,17 +140,17 @@ def slice_tensor(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result:
     x = imp.tensor(args[0])
     dim = int(arg(args, kwargs, 1, "dim", 0))
     start, end, step = arg(args, kwargs, 2, "start"), arg(args, kwargs, 3, "end"), arg(args, kwargs, 4, "step", 1)
-    if tuple(result.shape[1:]) == x.shape and tuple(result.shape[:1]) == (BATCH,):
+    if imp.out(result) == x.shape and (x.folded or tuple(result.shape[:1]) == (BATCH,)):
         return x
     d = views.sample_dim(x, dim, "slice")
-    return views.slice_index(imp, x, (slice(None), *[slice(None)] * d, slice(start, end, step)))
+    return views.slice_index(imp, x, (*[slice(None)] * torch_dim(x, d), slice(start, end, step)))
 
 
 def select(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     """select.int(x, dim, index): x[:, ..., index]."""
     x = views.batched(args[0])
     d = views.sample_dim(x, int(arg(args, kwargs, 1, "dim", 0)), "select")
-    return views.slice_index(imp, x, (*[slice(None)] * (d + (d >= x.batch)), int(arg(args, kwargs, 2, "index"))))
+    return views.slice_index(imp, x, (*[slice(None)] * torch_dim(x, d), int(arg(args, kwargs, 2, "index"))))
 
 
 

@@ -6,8 +6,8 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
-from ...layers import (Add, Arith, Attention, Chunk, ConcatMerge, Contiguous, Dropout, LayerNorm, Learnable, Linear,
-                       Matmul, Mul, Permute, PReLU, Select, Slice, Softmax, Split, Stack)
+from ...layers import (Add, Arith, Attention, Chunk, ConcatMerge, Contiguous, Dropout, Expand, LayerNorm, Learnable,
+                       Linear, Matmul, Mul, Pad, Permute, PReLU, Select, Slice, Softmax, Split, Stack)
 from ...layers.act import Activation, DimActivation
 from ...layers.imported import Reshape
 from ...layers.merge import Binary
@@ -65,16 +65,22 @@ def folded_in(value: Any) -> bool:
     return False
 
 
-def fold_safe(layer: Any) -> bool:
-    """Whether `layer` maps exactly onto a tensor whose batch is folded into its first dim: it
-    acts on the trailing dims or element-wise (a linear, a layer norm over the last dims, attention,
-    arithmetic), or it is a view whose dims the handler mapped (views.py, lowering.softmax). A
-    conv, a pool or a batch norm would read the folded dim as channels or space."""
+def fold_safe(layer: Any, shape: Shape) -> bool:
+    """Whether `layer` reading per-sample `shape` maps exactly onto a tensor whose batch is folded
+    into its first dim: it acts on the trailing dims or element-wise (a linear, a layer norm over
+    the last dims, attention, arithmetic, padding of the trailing dims), or it is a view whose dims
+    the handler mapped (views.py, lowering.softmax). A conv, a pool or a batch norm would read the
+    folded dim as channels or space."""
     if isinstance(layer, LayerNorm):
-        return layer.over == "last"
+        return layer.over == "last" and layer.dims < len(shape)
+    if isinstance(layer, Linear):
+        return len(shape) >= 2
     if isinstance(layer, Activation):
         return isinstance(layer, Softmax) or not isinstance(layer, (DimActivation, PReLU))
-    return isinstance(layer, (Add, Arith, Attention, Binary, Chunk, ConcatMerge, Contiguous, Dropout, Learnable, Linear,
+    if isinstance(layer, Pad):  # F.pad's pairs count from the last dim: the folded first dim kept whole
+        pairs = len(layer.padding) // 2 if isinstance(layer.padding, tuple) and len(layer.padding) != 4 else 2
+        return pairs < len(shape)
+    return isinstance(layer, (Add, Arith, Attention, Binary, Chunk, ConcatMerge, Contiguous, Dropout, Expand, Learnable,
                               Matmul, Mul, Permute, Reshape, Select, Slice, Split, Stack))
 
 

@@ -2,9 +2,10 @@
 steps, chunk/split/slice along the channels, indexing and concatenation."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from ...layers import ChannelShuffle, ConcatMerge, Contiguous, Permute, Select, Slice, Stack, Tokens
+from ...layers import ChannelShuffle, ConcatMerge, Contiguous, Expand, Permute, Select, Slice, Stack, Tokens
 from ...layers.reshape import chunk_sizes
 from ...layers.imported import Reshape
 from ...layers.strides import compute_stride
@@ -120,7 +121,13 @@ def alias(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -
     """A call that returns its input as far as counting goes: x.float(), x.to(...), x.clone()."""
     x = args[0]
     if isinstance(x, TV):
-        return x
+        y = imp.out(result) if hasattr(result, "shape") else x.shape
+        if y == x.shape or len(y) != len(x.shape) or x.form != "std" or x.batch:
+            return x
+        if x.folded and y[0] != x.shape[0]:
+            raise Unsupported("expansion of the dim the batch is folded into")
+        v = imp.emit(Expand(shape=y), [imp.tensor(x)], y, base="expand")  # x.expand(-1, -1, H, -1, -1)
+        return dataclasses.replace(v, folded=x.folded)
     if isinstance(x, PV) and hasattr(result, "shape"):  # a parameter expanded over the batch (a class token)
         return PV(x.path, x.tensor, tuple(int(d) for d in result.shape))
     raise Unsupported("")

@@ -1,0 +1,210 @@
+"""Importing torch views that fold the batch into another dimension and unfold it back (issue 18):
+Swin's window partition and reverse, (N*nW, ws*ws, C) windows through attention, a shifted
+window's mask added to the attention unfolded to (N, nW, heads, L, L), BoTNet's heads folded into
+the batch with its relative-position logits, rows of tokens (N*H*W, C), and channels-last maps
+viewed. Each small module is imported by both tracers and its params, MACs and saved bytes equal
+the real module's (check_against measures them: parameter count, FlopCounterMode's MACs,
+autograd's saved tensors at batch 2, CPU fp32). A fold whose batch is not the outermost factor,
+and a layer that would read the folded dim as channels, are refused with one line."""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import cnncost  # noqa: E402
+from cnncost.errors import CnnCostError  # noqa: E402
+from cnncost.importers.torch_trace import from_torch  # noqa: E402
+from cnncost.torch_backend.against import check_against  # noqa: E402
+
+TRACERS = ["fx", "export"]
+
+
+def _exact(model: nn.Module, shape: tuple[int, ...], tracer: str, sdpa_macs: int = 0) -> cnncost.Net:
+    """Params, MACs and saved bytes (batch 2) equal the real module's. `sdpa_macs`: the MACs of
+    F.scaled_dot_product_attention at batch 2, which FlopCounterMode in torch 2.13 does not count on
+    CPU (see test_import_nd.py), so the measured MACs lack them."""
+    net = from_torch(model, shape, tracer=tracer)
+    result = check_against(net, model)
+    if not sdpa_macs:
+        assert result.ok, result.summary()
+    for q in ("params", "macs", "saved_bytes"):
+        ours, theirs = result.totals[q]
+        assert ours == theirs + (sdpa_macs if q == "macs" else 0) and theirs > 0, q
+    return net
+
+
+def window_partition(x, ws: int):
+    """timm's swin_transformer.window_partition: (N, H, W, C) -> (N*nW, ws, ws, C)."""
+    B, H, W, C = x.shape
+    x = x.view(B, H // ws, ws, W // ws, ws, C)
+    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, ws, ws, C)
+
+
+def window_reverse(windows, ws: int, H: int, W: int):
+    """timm's swin_transformer.window_reverse: (N*nW, ws, ws, C) -> (N, H, W, C)."""
+    C = windows.shape[-1]
+    x = windows.view(-1, H // ws, W // ws, ws, ws, C)
+    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, H, W, C)
+
+
+class SwinBlock(nn.Module):
+    """A Swin block in small on a channels-first map: to channels-last, layer norm, windows, qkv
+    heads permuted with the batch folded in, attention (q @ k^T + a learnable mask on the windows
+    unfolded, softmax, @ v; or F.scaled_dot_product_attention), windows back, the residual, an MLP."""
+
+    def __init__(self, c: int = 8, heads: int = 2, ws: int = 4, fused: bool = False, masked: bool = False) -> None:
+        super().__init__()
+        self.ws, self.heads, self.fused, self.masked = ws, heads, fused, masked
+        self.norm = nn.LayerNorm(c)
+        self.qkv = nn.Linear(c, 3 * c)
+        self.proj = nn.Linear(c, c)
+        self.mlp = nn.Sequential(nn.LayerNorm(c), nn.Linear(c, 2 * c), nn.GELU(), nn.Linear(2 * c, c))
+        if masked:
+            self.mask = nn.Parameter(torch.zeros(4, ws * ws, ws * ws))  # nW windows of an 8x8 map
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        B, H, W, C = x.shape
+        w = window_partition(self.norm(x), self.ws).view(-1, self.ws * self.ws, C)
+        B_, N, _ = w.shape
+        qkv = self.qkv(w).reshape(B_, N, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        if self.fused:
+            o = F.scaled_dot_product_attention(q, k, v)
+        else:
+            a = (q * 0.5) @ k.transpose(-2, -1)
+            if self.masked:
+                nw = self.mask.shape[0]
+                a = a.view(B_ // nw, nw, self.heads, N, N) + self.mask.unsqueeze(1).unsqueeze(0)
+                a = a.view(-1, self.heads, N, N)
+            o = a.softmax(dim=-1) @ v
+        o = self.proj(o.transpose(1, 2).reshape(B_, N, -1)).view(-1, self.ws, self.ws, C)
+        x = x + window_reverse(o, self.ws, H, W)
+        x = x + self.mlp(x)
+        return x.permute(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_swin_windows_fold_the_batch_and_import_exactly(tracer: str) -> None:
+    net = _exact(SwinBlock(), (8, 8, 8), tracer)
+    rows = {n.path: n for n in cnncost.compile(net).nodes}
+    # (N*4, 16, 8) windows: per sample 4 windows of 16 tokens
+    assert any(n.type == "linear" and n.input_shapes[0] == (4, 16, 8) for n in rows.values())
+    assert cnncost.table(net, batch=1).totals.params == sum(p.numel() for p in SwinBlock().parameters())
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_shifted_windows_mask_added_to_the_unfolded_attention_imports_exactly(tracer: str) -> None:
+    _exact(SwinBlock(masked=True), (8, 8, 8), tracer)
+
+
+class BotAttention(nn.Module):
+    """timm's BottleneckAttn in small: heads folded into the batch by reshape(N*heads, d, -1),
+    q @ k, relative-position logits (q times a parameter, padded, flattened, sliced, expanded), softmax,
+    @ v, back to a map."""
+
+    def __init__(self, c: int = 8, heads: int = 2, size: int = 4) -> None:
+        super().__init__()
+        self.heads, self.d, self.size = heads, c // heads, size
+        self.qkv = nn.Conv2d(c, 3 * c, 1, bias=False)
+        self.rel_w = nn.Parameter(torch.randn(2 * size - 1, c // heads) * 0.1)
+
+    def rel_logits(self, q):
+        B, H, W, dim = q.shape
+        x = F.linear(q, self.rel_w).reshape(-1, W, 2 * W - 1)  # timm: q @ rel_w.transpose(-1, -2)
+        x_pad = F.pad(x, [0, 1]).flatten(1)
+        x_pad = F.pad(x_pad, [0, W - 1]).reshape(-1, W + 1, 2 * W - 1)
+        x = x_pad[:, :W][:, :, W - 1:]  # timm: x_pad[:, :W, W - 1:] (one slice a call: both tracers' order)
+        x = x.reshape(B, H, 1, W, W).expand(-1, -1, H, -1, -1)
+        return x.permute(0, 1, 3, 2, 4).reshape(B, H * W, H * W)
+
+    def forward(self, x):
+        B, C, H, W = x.shape
+        q, k, v = torch.split(self.qkv(x), [C, C, C], dim=1)
+        q = q.reshape(B * self.heads, self.d, -1).transpose(-1, -2)
+        k = k.reshape(B * self.heads, self.d, -1)
+        v = v.reshape(B * self.heads, self.d, -1).transpose(-1, -2)
+        attn = (q @ k) * 0.5 + self.rel_logits(q.reshape(-1, H, W, self.d))
+        out = (attn.softmax(dim=-1) @ v).transpose(-1, -2).reshape(B, C, H, W)
+        return out
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_botnet_heads_folded_into_the_batch_import_exactly(tracer: str) -> None:
+    _exact(BotAttention(), (8, 4, 4), tracer)
+
+
+class TokenRows(nn.Module):
+    """A linear over the channels written on the batch's rows, (N*H*W, C) (torch's reshape copies
+    the channels-last view: the batch does not merge with H), and the view back; a channels-last
+    map viewed as tokens (N, H*W, C) and flattened back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 8)
+        self.fc2 = nn.Linear(8, 8)
+
+    def forward(self, x):
+        y = self.conv(x)
+        n, c, h, w = y.shape
+        t = self.fc(y.permute(0, 2, 3, 1).reshape(-1, c))
+        z = t.view(n, h, w, c).permute(0, 3, 1, 2)
+        u = self.fc2(z.permute(0, 2, 3, 1).reshape(n, h * w, c))
+        return z + u.transpose(1, 2).reshape(n, c, h, w)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_rows_of_the_batch_and_channels_last_views_import_exactly(tracer: str) -> None:
+    _exact(TokenRows(), (3, 4, 4), tracer)
+
+
+class NotOutermost(nn.Module):
+    """A fold whose batch is not the outermost factor: (C, N*H*W)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x):
+        return self.conv(x).transpose(0, 1).reshape(4, -1)
+
+
+class ConvOnWindows(nn.Module):
+    """A conv reading windows whose batch is folded: the conv would see the windows as channels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x):
+        B, C, H, W = x.shape
+        w = x.view(B, C, 2, H // 2, W).transpose(1, 2).reshape(B * 2, C, H // 2, W)
+        return self.conv(w)
+
+
+class BatchNormOnRows(nn.Module):
+    """LeViT's LinearNorm: a batch norm over the channels of (N*L, C) rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.bn = nn.BatchNorm1d(4)
+
+    def forward(self, x):
+        y = self.fc(x.flatten(2).transpose(1, 2))
+        return self.bn(y.flatten(0, 1)).reshape_as(y)
+
+
+@pytest.mark.parametrize("model, line", [
+    (NotOutermost(), r"Tensor.reshape at module '\(top level\)' \(view of a tensor whose batch is dim 1: the batch "
+                     r"would not be the outermost factor"),
+    (ConvOnWindows(), r"at module 'conv' \(conv of a tensor whose batch is folded into its first dim\)"),
+    (BatchNormOnRows(), r"at module 'bn' \(batchnorm of a tensor whose batch is folded into its first dim\)"),
+])
+def test_folds_that_do_not_map_are_refused_with_one_line(model: nn.Module, line: str) -> None:
+    with pytest.raises(CnnCostError, match=line):
+        from_torch(model, (3 if not isinstance(model, BatchNormOnRows) else 4, 4, 4))
