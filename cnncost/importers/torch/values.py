@@ -65,12 +65,17 @@ def folded_in(value: Any) -> bool:
     return False
 
 
-def fold_safe(layer: Any, shape: Shape) -> bool:
-    """Whether `layer` reading per-sample `shape` maps exactly onto a tensor whose batch is folded
+def fold_safe(layer: Any, shapes: tuple[Shape, ...]) -> bool:
+    """Whether `layer` reading per-sample `shapes` maps exactly onto a tensor whose batch is folded
     into its first dim: it acts on the trailing dims or element-wise (a linear, a layer norm over
     the last dims, attention, arithmetic, padding of the trailing dims), or it is a view whose dims
     the handler mapped (views.py, lowering.softmax). A conv, a pool or a batch norm would read the
-    folded dim as channels or space."""
+    folded dim as channels or space. Attention on (N*nW, heads, L, E) without a mask or dropout
+    runs PyTorch's fused kernel, which the memory rule (memory/rules.sdpa_fused) takes for the
+    rank-4-per-sample math path: refused until the rule knows a folded batch."""
+    shape = shapes[0] if shapes else ()
+    if isinstance(layer, Attention):
+        return len(shapes) == 4 or len(shape) != 4 or bool(layer.dropout) or shape[-1] != shapes[2][-1]
     if isinstance(layer, LayerNorm):
         return layer.over == "last" and layer.dims < len(shape)
     if isinstance(layer, Linear):

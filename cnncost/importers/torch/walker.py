@@ -166,7 +166,7 @@ class GraphWalker:
         """Add `layer` reading `inputs` (their leaves) at the current node's scope. `out_shape`:
         the torch shape per sample of the result (in `form`). Where the node reads a tensor whose
         batch is folded, so is the result, and only layers that map onto one exactly may read it."""
-        if self.folding and not fold_safe(layer, inputs[0].shape if inputs else ()):
+        if self.folding and not fold_safe(layer, tuple(v.shape for v in inputs)):
             raise Unsupported(f"{type(layer).__name__.lower()} of a tensor whose batch is folded into its first dim")
         node = self.node
         scopes, leaf_name = self.names.scopes(node)
