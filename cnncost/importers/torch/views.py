@@ -50,13 +50,14 @@ def fold_view(imp: GraphWalker, node: Any, x: Any, result: Any, what: str) -> TV
     """A view that folds the batch into the result's first dim, (N*k, ...) batch-major (Swin's
     window partition), or views a folded tensor again, or unfolds it back to (N, ...) (the
     windows' reverse): a reshape of the per-sample shapes (see `TV.folded`). The batch must be
-    the outermost factor of the first dim: the input's batch is its dim 0."""
+    the outermost factor of the first dim: the input's batch is its dim 0, or only dims of size 1
+    come before it."""
     if not isinstance(x, TV):
         raise Unsupported(f"{what} of a {type(x).__name__}")
-    if x.batch:
+    if any(x.shape[d] != 1 for d in range(x.batch)):  # dims of size 1 before the batch leave it outermost
         raise Unsupported(f"{what} of a tensor whose batch is dim {x.batch}: the batch would not be the outermost "
                           "factor of the result's first dim")
-    x = imp.tensor(x)
+    x = imp.tensor(dataclasses.replace(x, batch=0))
     size = tuple(int(d) for d in result.shape)
     if not size or size[0] % BATCH:
         raise Unsupported(f"{what} to {size}: its first dim does not hold the batch as its outermost factor")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import LRN, BatchNorm, ConvTranspose, GroupNorm, InstanceNorm
+from ...layers import LRN, BatchNorm, ConvTranspose, GroupNorm, InstanceNorm, Permute
 from ...layers.imported import Fixed, layer_fields
 from ...shapes import Shape
 from ..graphbuild import TV, Unsupported
@@ -91,8 +91,23 @@ def m_batchnorm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, 
         raise Unsupported("")
     x = imp.tensor(args[0])
     momentum = 0.1 if m.momentum is None else float(m.momentum)
-    return imp.emit(BatchNorm(eps=float(m.eps), momentum=momentum, affine=bool(m.affine)), [x], x.shape,
-                    params=list(m.parameters()))
+    layer = BatchNorm(eps=float(m.eps), momentum=momentum, affine=bool(m.affine))
+    if x.folded and len(x.shape) == 2:
+        return rows_batch_norm(imp, x, layer, list(m.parameters()))
+    return imp.emit(layer, [x], x.shape, params=list(m.parameters()))
+
+
+def rows_batch_norm(imp: GraphWalker, x: TV, layer: BatchNorm, params: list) -> TV:
+    """A batch norm of the channels of rows whose batch is folded in, (N*L, C) (LeViT's
+    LinearNorm): the batch norm of the transposed map (C, L), the same statistics over N*L, between
+    two permute views."""
+    k, c = x.shape
+    t = imp.emit(Permute(dims=(1, 0)), [x], (c, k), base="permute")
+    imp.folding = False  # (C, L) per sample: the channels first, as a batch norm reads them
+    y = imp.emit(layer, [t], (c, k), params=params)
+    imp.folding = True
+    back = imp.emit(Permute(dims=(1, 0)), [y], (k, c), base="permute")
+    return back
 
 
 def batch_norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -103,6 +118,8 @@ def batch_norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
     momentum = arg(args, kwargs, 6, "momentum", 0.1)
     eps = arg(args, kwargs, 7, "eps", 1e-5)
     layer = BatchNorm(eps=float(eps), momentum=0.1 if momentum is None else float(momentum), affine=weight is not None)
+    if x.folded and len(x.shape) == 2:
+        return rows_batch_norm(imp, x, layer, params_of(weight, bias))
     return imp.emit(layer, [x], x.shape, params=params_of(weight, bias))
 
 
