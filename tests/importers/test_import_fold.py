@@ -188,6 +188,33 @@ def test_a_batch_norm_of_rows_with_the_batch_folded_in_imports_exactly(tracer: s
     assert bn.input_shapes[0] == (16, 16) and bn.params == 2 * 16  # (C, L): the channels first
 
 
+class GatedCNN(nn.Module):
+    """MambaOut's gated CNN block on a channels-last map: a split along the last dim, a depthwise
+    conv on one piece (permuted to channels-first and back), a concat along the last dim, the
+    residual added to the channels-last input."""
+
+    def __init__(self, c: int = 8) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(c)
+        self.fc1 = nn.Linear(c, 2 * c)
+        self.conv = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.fc2 = nn.Linear(c, c)
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        g, i, c = torch.split(self.fc1(self.norm(x)), [8, 4, 4], dim=-1)
+        c = self.conv(c.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        y = self.fc2(F.gelu(g) * torch.cat((i, c), dim=-1))
+        return (y + x).permute(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_channels_last_gated_block_imports_exactly(tracer: str) -> None:
+    net = _exact(GatedCNN(), (8, 4, 4), tracer)
+    concat = next(n for n in cnncost.compile(net).nodes if n.type == "concat")
+    assert concat.output_shape == (4, 4, 8)  # along the last dim of (H, W, C)
+
+
 class NotOutermost(nn.Module):
     """A fold whose batch is not the outermost factor: (C, N*H*W)."""
 
