@@ -252,3 +252,13 @@ class ConvOnWindows(nn.Module):
 def test_folds_that_do_not_map_are_refused_with_one_line(model: nn.Module, line: str) -> None:
     with pytest.raises(CnnCostError, match=line):
         from_torch(model, (8, 8, 8) if isinstance(model, SwinBlock) else (3, 4, 4))
+
+
+def test_an_opaque_op_on_folded_windows_gives_folded_windows() -> None:
+    """Under allow_unknown the refused fused attention is one opaque row whose output keeps the
+    windows folded, so the projection and the windows' reverse after it still map."""
+    net = from_torch(SwinBlock(fused=True), (8, 8, 8), allow_unknown=True)
+    nodes = cnncost.compile(net).nodes
+    assert [n.output_shape for n in nodes if n.type == "opaque"] == [(4, 2, 16, 4)]  # 4 windows, 2 heads
+    assert next(n for n in nodes if n.path == "proj").type == "linear"
+    assert cnncost.table(net, batch=1).totals.params == sum(p.numel() for p in SwinBlock(fused=True).parameters())

@@ -189,7 +189,8 @@ class GraphWalker:
         return TV(index, tuple(out_shape), form, folded=self.folding)
 
     def _unknown(self, node: Any, args: Any, kwargs: Any, result: Any, why: str) -> Any:
-        self.folding = False  # an opaque node's outputs: their traced shapes per sample, not folded
+        folded = self.folding  # an opaque row on windows gives windows: (N*k, ...) as (k, ...), folded
+        self.folding = False
         op = self._op_name(node)
         where = self.names.where(node)
         if node.op == "call_module" and node.target in self.untraceable:
@@ -242,6 +243,7 @@ class GraphWalker:
             else:
                 base = base_name(node) if k == 0 else f"{base_name(node)}_out{k}"
             v = self.emit(layer, inputs, shape, base=base, params=list(unique.values()) if k == 0 else [])
+            v.folded = folded and int(tensor.shape[0]) != BATCH
             made.append(v)
         self.opaque.append(f"{self.builder.leaves[made[0].leaf].path if made else where}: {op}")
         return _rebuild(result, iter(made), self.torch)
