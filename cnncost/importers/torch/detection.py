@@ -289,8 +289,10 @@ class Dense(nn.Module):
                                       "no MACs, data-free)",
                                       _anchors(model.anchor_generator.num_anchors_per_location()),
                                       model.anchor_generator)
+        rest = {n: c for n, c in model.named_children() if n not in ("transform", "backbone", "head", "anchor_generator")}
         self.postprocess_detections = Stage(f"box decoding, top-k, NMS (data-dependent: at most {detections} "
-                                            "detections)", _fixed(*_detections(detections)))
+                                            "detections)", _fixed(*_detections(detections)),
+                                            _container(**rest) if rest else None)  # what else it holds runs here
         self.postprocess = Stage("boxes back to the input size (data-dependent count)", _fixed(*_detections(detections)))
 
     def forward(self, x: Any) -> Any:
