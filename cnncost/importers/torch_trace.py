@@ -48,7 +48,9 @@ __all__ = ["from_torch"]
 
 def from_torch(module: Any, input: Shape | str = (3, 224, 224), *, name: str | None = None,
                allow_unknown: bool = False, train: bool = True, tracer: str = "auto") -> Net:
-    """The cnncost Net of a PyTorch module at per-sample input shape `input`.
+    """The cnncost Net of a PyTorch module at per-sample input shape `input` (several inputs: a
+    list of shapes in the forward's order, or a mapping of its argument names to shapes; a
+    detection model: one image's shape, see `torch.detection`).
 
     `train=True` (the default) traces the module in training mode, as a training step runs it
     (dropout, stochastic depth and auxiliary heads included); `train=False` traces eval mode.

@@ -230,6 +230,25 @@ def test_a_detection_model_imports_with_its_data_dependent_steps_opaque() -> Non
         model(images)  # the real model runs on the list the import describes
 
 
+def test_a_detection_import_round_trips_through_yaml(tmp_path) -> None:
+    from cnncost.spec import dump_spec, load_spec
+    net = from_torch(TinyDetector(), input=(3, 40, 48))
+    (tmp_path / "det.yaml").write_text(dump_spec(net))
+    again = load_spec(str(tmp_path / "det.yaml"))
+    ours, theirs = (cnncost.table(n, batch=BATCH, memory="autograd", device="cpu") for n in (net, again))
+    assert (ours.totals.params, ours.totals.macs) == (theirs.totals.params, theirs.totals.macs)
+    assert ours.unknown_counts() == theirs.unknown_counts() and ours.unknown_counts()["macs"]
+
+
+def test_a_custom_detection_models_extra_parameters_are_counted() -> None:
+    """A parameter outside every module the import names (here, beside the ROI-free head) is
+    held by the last opaque step, so the params total is the model's."""
+    model = TinyDetector()
+    model.calibration = nn.Parameter(torch.ones(7))
+    net = from_torch(model, input=(3, 32, 32))
+    assert cnncost.table(net, batch=1).totals.params == sum(p.numel() for p in model.parameters())
+
+
 def test_a_detection_model_takes_one_image_shape() -> None:
     with pytest.raises(CnnCostError, match="takes a list of images: give one image's shape"):
         from_torch(TinyDetector(), input=[(3, 32, 32), (3, 32, 32)])

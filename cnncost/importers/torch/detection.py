@@ -313,4 +313,11 @@ def _roi_pool_size(pool: Any) -> tuple[int, int]:
 def _wrap(model: Any, shape: Shape) -> nn.Module:
     resized, padded = _sizes(model, shape)
     transform = Transform(model.transform, resized, padded)
-    return RCNN(model, transform) if hasattr(model, "rpn") else Dense(model, transform)
+    wrapper = RCNN(model, transform) if hasattr(model, "rpn") else Dense(model, transform)
+    # parameters of modules no step above names (a custom ROI head's extras): the last, opaque
+    # step holds them, so they are counted
+    seen = {id(p) for p in wrapper.parameters()}
+    rest = [p for p in model.parameters() if id(p) not in seen]
+    if rest:
+        wrapper.postprocess.rest = nn.ParameterList(rest)
+    return wrapper
