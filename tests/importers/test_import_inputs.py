@@ -252,3 +252,17 @@ def test_a_custom_detection_models_extra_parameters_are_counted() -> None:
 def test_a_detection_model_takes_one_image_shape() -> None:
     with pytest.raises(CnnCostError, match="takes a list of images: give one image's shape"):
         from_torch(TinyDetector(), input=[(3, 32, 32), (3, 32, 32)])
+
+
+def test_torchvision_defaults_give_detection_one_image_and_optical_flow_two() -> None:
+    """sources' defaults, with a stand-in for torchvision.models (not installed in CI)."""
+    from types import SimpleNamespace
+
+    from cnncost.importers import sources
+    groups = {"detection": ["fasterrcnn_resnet50_fpn"], "optical_flow": ["raft_small"]}
+    models = SimpleNamespace(detection="detection", optical_flow="optical_flow",
+                             list_models=lambda module=None: groups.get(module, []),
+                             get_model_weights=lambda name: [])
+    assert sources._torchvision_input(models, "fasterrcnn_resnet50_fpn") == (3, 800, 800)
+    assert sources._torchvision_input(models, "raft_small") == [(3, 224, 224), (3, 224, 224)]
+    assert sources._torchvision_input(models, "resnet18") == sources.DEFAULT_INPUT
