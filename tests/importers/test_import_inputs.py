@@ -223,7 +223,7 @@ def test_a_detection_model_imports_with_its_data_dependent_steps_opaque() -> Non
     assert unknown["macs"][0] == "anchor_generator" and "postprocess_detections" in unknown["macs"]
     assert "postprocess_detections" in unknown["saved_bytes"]
     assert "opaque node(s) with unknown MACs and saved bytes" in net.notes
-    assert "a list of images" in net.notes
+    assert "eval mode on a list of 3x40x48 images" in net.notes
     paths = [r.name for r in report.rows]
     assert "transform.upsample" in paths and "transform.pad" in paths
     with torch.no_grad():

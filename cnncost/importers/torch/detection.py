@@ -25,7 +25,7 @@ from ...net import Net, several_inputs
 from ...shapes import Shape
 from .fx_walker import FxWalker
 from .inputs import module_inputs, shapes_text
-from .values import BATCH
+from .tracing import record, restore_buffers, save_buffers, trace_module
 
 __all__ = ["is_detection", "from_detection"]
 
@@ -47,7 +47,6 @@ def is_detection(module: Any) -> bool:
 def from_detection(model: Any, input: Any = DEFAULT_IMAGE, *, name: str | None = None,
                    allow_unknown: bool = False) -> Net:
     """The Net of a torchvision detection model in eval mode; `input`: one image's shape."""
-    from .tracing import record, restore_buffers, save_buffers, trace_module
     if several_inputs(input):
         raise CnnCostError(f"{type(model).__name__} takes a list of images: give one image's shape "
                            "(input=(3, 800, 800)); the batch is the number of images")
@@ -69,7 +68,7 @@ def from_detection(model: Any, input: Any = DEFAULT_IMAGE, *, name: str | None =
         finally:
             restore_buffers(buffers)
         walker = DetectionWalker(wrapper, trace, results, shape, label, allow_unknown, False, untraceable=untraceable)
-        walker.described = type(model)
+        walker.described = type(model)  # the notes name the model, not the wrapper traced
         return walker.run()
     finally:
         for m, mode in zip(model.modules(), was_training):
@@ -100,7 +99,8 @@ class DetectionWalker(FxWalker):
         notes = super()._notes()
         model = self.described
         what = f"{model.__module__}.{model.__qualname__}" if model is not None else "a detection model"
-        first = f"imported from torch: {what} (a list of images, one per sample), eval mode"
+        first = (f"imported from torch: {what}, traced with torch.fx in eval mode on a list of "
+                 f"{shape_text(self.input_shape)} images (one per sample)")
         return first + "; " + notes.split("; ", 1)[1] if "; " in notes else first
 
 
@@ -195,9 +195,9 @@ def _fixed(*shapes: Shape) -> Callable[[list], list[Shape]]:
     return lambda tensors: list(shapes)
 
 
-def _detections(n: int, extra: Sequence[Shape] = ()) -> list[Shape]:
-    """boxes, scores, labels (and masks, keypoints...) of at most n detections."""
-    return [(n, 4), (n,), (n,), *extra]
+def _detections(n: int) -> list[Shape]:
+    """boxes, scores, labels of at most n detections."""
+    return [(n, 4), (n,), (n,)]
 
 
 def _container(**children: Any) -> nn.Module:
