@@ -205,10 +205,8 @@ def _as_net(result: Any, attr: str, input: tuple[int, ...] | None, path: str, wh
     if _is_module(result):
         from .importers.torch_trace import from_torch
         name = attr.rpartition(".")[2]
-        if several_inputs(input):
-            raise SpecError(f"'{attr}' returned an nn.Module, which is imported at one input shape; "
-                            "give --input once", source=where)
-        return from_torch(result, tuple(input) if input else (3, 224, 224), name=name, allow_unknown=allow_unknown)
+        shape = input if several_inputs(input) else tuple(input) if input else (3, 224, 224)  # several: by the forward's
+        return from_torch(result, shape, name=name, allow_unknown=allow_unknown)
     raise SpecError(f"'{attr}' returned {_kind(result)}, not a cnncost Net (or a torch nn.Module)", source=where)
 
 

@@ -67,14 +67,15 @@ def resolve(arch: Any, *, input: Shape | None = None, import_input: Shape | None
     if kind == "python":
         from .pyspec import load_python_spec
         return load_python_spec(arch, input=input, allow_unknown=allow_unknown)
-    if kind in ("module", "torch", "onnx") and several_inputs(import_input):
-        raise SpecError("a model is imported at one input shape; several inputs (NAME=SHAPE, or --input given "
-                        "more than once) apply to a spec, a Python spec or a built-in")
+    if kind == "onnx" and several_inputs(import_input):
+        raise SpecError("an ONNX model is imported at one input shape; several inputs (NAME=SHAPE, or --input "
+                        "given more than once) apply to a torch model, a spec, a Python spec or a built-in")
     if kind in ("module", "torch"):
         from .importers.sources import DEFAULT_INPUT, resolve_module
         from .importers.torch_trace import from_torch
         module, default, name = (arch, DEFAULT_INPUT, None) if kind == "module" else resolve_module(arch)
-        shape = tuple(int(v) for v in import_input) if import_input is not None else default
+        # several inputs (a list, or the forward's argument names -> shapes) go as they are
+        shape = import_input if import_input is not None else default
         return from_torch(module, shape, name=name, allow_unknown=allow_unknown, train=train)
     if kind == "onnx":
         from .importers.onnx_graph import from_onnx

@@ -128,8 +128,12 @@ class Scope:
 
 
 class GraphBuilder:
-    def __init__(self, name: str, input_shape: Shape) -> None:
+    def __init__(self, name: str, input_shape: Shape, more_inputs: tuple[tuple[str, Shape], ...] = (),
+                 input_name: str = "input") -> None:
         self.name, self.input_shape = name, tuple(input_shape)
+        # several inputs: the first is leaf 0, further input k (1, 2...) is leaf -k (`input_leaf`)
+        self.input_name, self.more_inputs = input_name, tuple((n, tuple(s)) for n, s in more_inputs)
+        self.input_names = {"input": 0, input_name: 0, **{n: -k for k, (n, _) in enumerate(self.more_inputs, 1)}}
         self.root = Block("", None, ("root",))
         self.open: list[Block] = [self.root]
         self.leaves: list[Leaf | None] = [None]  # index 0: the net input
@@ -147,12 +151,12 @@ class GraphBuilder:
         block = self._enter(scopes)
         if functional:
             final, k = name, 0
-            while final in block.used or final in block.reserved or final == "input":
+            while final in block.used or final in block.reserved or final in self.input_names:
                 k += 1
                 final = f"{name}_{k}"
         else:
             final, k = name, 0
-            while final in block.used or final == "input":
+            while final in block.used or final in self.input_names:
                 k += 1
                 final = f"{name}@{k}"
         block.used.add(final)
@@ -171,7 +175,7 @@ class GraphBuilder:
         for scope in scopes[depth:]:
             parent = self.open[-1]
             final, k = scope.name, 0
-            while final in parent.used or final == "input":
+            while final in parent.used or final in self.input_names:
                 k += 1
                 final = f"{scope.name}@{k}"
             parent.used.add(final)
@@ -203,15 +207,18 @@ class GraphBuilder:
         layers = self._build(self.root, 0, names)[0]
         out_paths = []
         for i in outputs:
-            if i == 0:
+            if i <= 0:
                 continue
             path = self.leaves[i].path  # type: ignore[union-attr]
             if path not in out_paths:
                 out_paths.append(path)
-        return Net(self.name, self.input_shape, tuple(layers), notes=notes, outputs=tuple(out_paths))
+        inputs: Any = self.input_shape
+        if self.more_inputs:
+            inputs = {self.input_name: self.input_shape, **dict(self.more_inputs)}
+        return Net(self.name, inputs, tuple(layers), notes=notes, outputs=tuple(out_paths))
 
     def _names(self) -> dict[str, Any]:
-        names: dict[str, Any] = {"input": 0}
+        names: dict[str, Any] = dict(self.input_names)
         for leaf in self.leaves[1:]:
             assert leaf is not None
             names[leaf.path] = leaf.index
@@ -227,7 +234,7 @@ class GraphBuilder:
         for leaf in list(self.leaves[1:]):
             assert leaf is not None
             for k, i in enumerate(leaf.inputs):
-                if i == 0 or self._spellable(i, leaf.block.path, names):
+                if i <= 0 or self._spellable(i, leaf.block.path, names):
                     continue
                 if i not in aliases:
                     target = self.leaves[i]
@@ -286,7 +293,9 @@ class GraphBuilder:
         return nodes, chain
 
     def _spell(self, index: int, scope: str, names: dict[str, Any]) -> str:
-        target = "input" if index == 0 else self.leaves[index].path  # type: ignore[union-attr]
+        if index <= 0:
+            return "input" if index == 0 else self.more_inputs[-index - 1][0]
+        target = self.leaves[index].path  # type: ignore[union-attr]
         parts = target.split(".")
         for k in range(len(parts) - 1, -1, -1):
             candidate = ".".join(parts[k:])

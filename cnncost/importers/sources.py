@@ -4,7 +4,9 @@ it, like every other kind of architecture argument, into a Net.
 
 Weights are never downloaded: torchvision builders get `weights=None` (and `weights_backbone=None`),
 timm models `pretrained=False`. The default input is the model's own: torchvision's first weights'
-crop size (segmentation: its resize size), timm's `pretrained_cfg["input_size"]`, else 3x224x224.
+crop size (segmentation: its resize size; detection: one 3x800x800 image of the list, 800 being
+the R-CNNs' min_size; optical flow: two 3x224x224 images, a multiple of 8 as RAFT needs),
+timm's `pretrained_cfg["input_size"]`, else 3x224x224.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from ..shapes import Shape
 __all__ = ["resolve_module", "is_torch_source", "DEFAULT_INPUT"]
 
 DEFAULT_INPUT = (3, 224, 224)
+DETECTION_IMAGE = (3, 800, 800)  # one image of a detection model's list (its transform resizes it)
+FLOW_INPUT = [(3, 224, 224), (3, 224, 224)]  # RAFT's two images
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 # torchvision builders with an init_weights switch: skipping the init changes no count and saves time
 _NO_INIT = ("googlenet", "inception_v3", "vgg")
@@ -33,8 +37,9 @@ def is_torch_source(text: Any) -> bool:
     return text.startswith(("torchvision:", "timm:")) or bool(_CALLABLE.match(text))
 
 
-def resolve_module(text: str) -> tuple[Any, Shape, str]:
-    """(nn.Module, default input shape, name) for a torch source string."""
+def resolve_module(text: str) -> tuple[Any, Any, str]:
+    """(nn.Module, default input, name) for a torch source string: the input is a shape, or a
+    list of shapes for a model that takes several tensors."""
     _need("torch", "importing a PyTorch model needs torch: pip install torch")
     kind, _, rest = text.partition(":")
     if kind == "torchvision":
@@ -51,7 +56,7 @@ def _need(package: str, message: str) -> Any:
         raise CnnCostError(message) from None
 
 
-def _torchvision(name: str) -> tuple[Any, Shape, str]:
+def _torchvision(name: str) -> tuple[Any, Any, str]:
     models = _need("torchvision.models", "torchvision:NAME needs torchvision: pip install torchvision")
     known = list(models.list_models())
     if name not in known:
@@ -73,7 +78,11 @@ def _torchvision(name: str) -> tuple[Any, Shape, str]:
     return module, _torchvision_input(models, name), name
 
 
-def _torchvision_input(models: Any, name: str) -> Shape:
+def _torchvision_input(models: Any, name: str) -> Any:
+    if name in models.list_models(module=models.detection):
+        return DETECTION_IMAGE
+    if name in models.list_models(module=models.optical_flow):
+        return FLOW_INPUT
     try:
         weights = list(models.get_model_weights(name))
     except Exception:  # noqa: BLE001 - a model without weights

@@ -28,15 +28,17 @@ from ..errors import CnnCostError
 from ..net import Net
 from ..shapes import Shape
 from .torch.export_walker import ExportWalker
+from .torch.inputs import module_inputs
 from .torch.tracing import first_line, restore_buffers, save_buffers
 from .torch.values import BATCH
 
 __all__ = ["from_exported", "import_exported", "export_module"]
 
 
-def export_module(module: Any, shape: Shape) -> Any:
+def export_module(module: Any, shape: Shape | list[Shape]) -> Any:
     """`torch.export.export(module, (x,), strict=False)` at batch 2 (the module in its current
-    mode; torch's logging of a failed export silenced: the caller reports the error)."""
+    mode; torch's logging of a failed export silenced: the caller reports the error); `shape` one
+    per-sample shape or a list of them (several inputs)."""
     import contextlib
     import io
     import logging
@@ -53,32 +55,36 @@ def export_module(module: Any, shape: Shape) -> Any:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
                 contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
-            return torch.export.export(module, (torch.randn(BATCH, *shape),), strict=False)
+            shapes = shape if shape and isinstance(shape[0], (tuple, list)) else [shape]
+            return torch.export.export(module, tuple(torch.randn(BATCH, *s) for s in shapes), strict=False)
     finally:
         for log, level in zip(logs, levels):
             log.setLevel(level)
 
 
-def import_exported(module: Any, shape: Shape, *, name: str | None = None, allow_unknown: bool = False,
+def import_exported(module: Any, shape: Any, *, name: str | None = None, allow_unknown: bool = False,
                     train: bool = True, why: str = "") -> tuple[Net, int]:
     """The Net through torch.export and its number of opaque nodes; `why`: for the notes (why not
-    torch.fx). The module's mode and buffers are left as they were."""
+    torch.fx); `shape` as `from_torch`'s input (one shape, a list or a mapping of several). The
+    module's mode and buffers are left as they were."""
     import torch
     if not isinstance(module, torch.nn.Module):
         raise CnnCostError(f"from_torch needs a torch.nn.Module, got {type(module).__name__}")
-    shape = tuple(int(d) for d in shape)
+    inputs = module_inputs(module, shape)
+    shape = inputs[0][1]
     was_training = [m.training for m in module.modules()]
     module.train(train)
     try:
         buffers = save_buffers(module)
         try:
-            program = export_module(module, shape)
+            program = export_module(module, [s for _, s in inputs])
         except Exception as error:  # noqa: BLE001 - say which tracer and why
             raise CnnCostError(f"torch.export cannot trace {type(module).__name__} either: "
                                f"{type(error).__name__}: {first_line(error)}") from None
         finally:
             restore_buffers(buffers)
-        importer = ExportWalker(module, program, shape, name or type(module).__name__, allow_unknown, train, why)
+        importer = ExportWalker(module, program, shape, name or type(module).__name__, allow_unknown, train, why,
+                                more_inputs=inputs[1:], input_name=inputs[0][0])
         net = importer.run()
         return net, len(importer.opaque)
     finally:
@@ -89,7 +95,4 @@ def import_exported(module: Any, shape: Shape, *, name: str | None = None, allow
 def from_exported(module: Any, input: Shape | str = (3, 224, 224), *, name: str | None = None,
                   allow_unknown: bool = False, train: bool = True, why: str = "") -> Net:
     """The cnncost Net of `module` traced with torch.export (what `from_torch` falls back to)."""
-    if isinstance(input, str):
-        from ..shapes import parse_shape
-        input = parse_shape(input)
-    return import_exported(module, tuple(input), name=name, allow_unknown=allow_unknown, train=train, why=why)[0]
+    return import_exported(module, input, name=name, allow_unknown=allow_unknown, train=train, why=why)[0]

@@ -37,7 +37,9 @@ from .._gcpause import paused_gc
 from ..errors import CnnCostError
 from ..net import Net
 from ..shapes import Shape
+from .torch.detection import from_detection, is_detection
 from .torch.fx_walker import FxWalker
+from .torch.inputs import Inputs, module_inputs, shapes_text
 from .torch.tracing import first_line, record, restore_buffers, save_buffers, trace_module
 from .torch_export import from_exported, import_exported
 
@@ -46,7 +48,9 @@ __all__ = ["from_torch"]
 
 def from_torch(module: Any, input: Shape | str = (3, 224, 224), *, name: str | None = None,
                allow_unknown: bool = False, train: bool = True, tracer: str = "auto") -> Net:
-    """The cnncost Net of a PyTorch module at per-sample input shape `input`.
+    """The cnncost Net of a PyTorch module at per-sample input shape `input` (several inputs: a
+    list of shapes in the forward's order, or a mapping of its argument names to shapes; a
+    detection model: one image's shape, see `torch.detection`).
 
     `train=True` (the default) traces the module in training mode, as a training step runs it
     (dropout, stochastic depth and auxiliary heads included); `train=False` traces eval mode.
@@ -63,27 +67,28 @@ def from_torch(module: Any, input: Shape | str = (3, 224, 224), *, name: str | N
     """
     import torch
 
-    if isinstance(input, str):
-        from ..shapes import parse_shape
-        input = parse_shape(input)
-    shape = tuple(int(d) for d in input)
     if not isinstance(module, torch.nn.Module):
         raise CnnCostError(f"from_torch needs a torch.nn.Module, got {type(module).__name__}")
     if tracer not in ("auto", "fx", "export"):
         raise CnnCostError(f"tracer must be 'auto', 'fx' or 'export', got {tracer!r}")
+    if is_detection(module):  # a list of images in, data-dependent boxes out: its own importer
+        return from_detection(module, input, name=name, allow_unknown=allow_unknown)
+    inputs = module_inputs(module, input)
     # a trace allocates tens of thousands of objects: a full collection in the middle of one costs
     # more than the whole import (0.2 s), and what the import leaves behind is collected later
     with paused_gc():
         if tracer == "export":
-            return from_exported(module, shape, name=name, allow_unknown=allow_unknown, train=train)
-        return _traced(module, shape, name, allow_unknown, train, tracer)
+            return from_exported(module, input, name=name, allow_unknown=allow_unknown, train=train)
+        return _traced(module, inputs, name, allow_unknown, train, tracer)
 
 
-def _traced(module: Any, shape: Shape, name: str | None, allow_unknown: bool, train: bool, tracer: str) -> Net:
+def _traced(module: Any, inputs: Inputs, name: str | None, allow_unknown: bool, train: bool, tracer: str) -> Net:
     """from_torch with torch.fx first (`tracer` "auto" or "fx")."""
     was_training = [m.training for m in module.modules()]
     module.train(train)
     label = name or type(module).__name__
+    shape = inputs[0][1]  # the first input's; the walkers and torch.export take every input's
+    shapes: Any = [s for _, s in inputs] if len(inputs) > 1 else shape
     try:
         try:
             trace, untraceable = trace_module(module)
@@ -91,16 +96,17 @@ def _traced(module: Any, shape: Shape, name: str | None, allow_unknown: bool, tr
             why = f"torch.fx cannot trace {type(module).__name__}: {type(error).__name__}: {first_line(error)}"
             if tracer == "fx":
                 raise CnnCostError(why) from None
-            return _exported(module, shape, label, allow_unknown, train, why, fail=why)
+            return _exported(module, shapes, label, allow_unknown, train, why, fail=why)
         buffers = save_buffers(module)
         try:
-            results = record(trace, shape)
+            results = record(trace, shapes)
         except Exception as error:  # noqa: BLE001
-            raise CnnCostError(f"{type(module).__name__} does not run on a {'x'.join(map(str, shape))} "
+            raise CnnCostError(f"{type(module).__name__} does not run on a {shapes_text(inputs)} "
                                f"input: {type(error).__name__}: {first_line(error)}") from None
         finally:  # a train-mode pass moves BatchNorm's running statistics and counters: put them back
             restore_buffers(buffers)
-        importer = FxWalker(module, trace, results, shape, label, allow_unknown, train, untraceable=untraceable)
+        importer = FxWalker(module, trace, results, shape, label, allow_unknown, train, untraceable=untraceable,
+                            more_inputs=inputs[1:], input_name=inputs[0][0])
         try:
             net = importer.run()
         except CnnCostError as error:
@@ -110,14 +116,14 @@ def _traced(module: Any, shape: Shape, name: str | None, allow_unknown: bool, tr
             inner = importer.untraceable_unknown[0]
             why = f"torch.fx cannot trace into '{inner}': {untraceable[inner]}"
             try:
-                return _exported(module, shape, label, allow_unknown, train, why, fail=None)
+                return _exported(module, shapes, label, allow_unknown, train, why, fail=None)
             except CnnCostError:
                 raise error from None
         if importer.untraceable_unknown and tracer == "auto":  # opaque for fx: export may map them
             inner = importer.untraceable_unknown[0]
             why = f"torch.fx cannot trace into '{inner}': {untraceable[inner]}"
             try:
-                other, opaque = import_exported(module, shape, name=label, allow_unknown=allow_unknown, train=train,
+                other, opaque = import_exported(module, shapes, name=label, allow_unknown=allow_unknown, train=train,
                                                 why=why)
             except CnnCostError:
                 return net
@@ -130,7 +136,7 @@ def _traced(module: Any, shape: Shape, name: str | None, allow_unknown: bool, tr
 
 
 
-def _exported(module: Any, shape: Shape, name: str, allow_unknown: bool, train: bool, why: str,
+def _exported(module: Any, shape: Any, name: str, allow_unknown: bool, train: bool, why: str,
               fail: str | None) -> Net:
     """The net through torch.export (`torch_export`); `fail`: what to say first if export fails too."""
     try:

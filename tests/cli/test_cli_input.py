@@ -1,5 +1,6 @@
 """--input supplies a spec's missing `input:` (CLI and cnncost.table); without it the error says so."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -128,10 +129,32 @@ def test_fit_repeats_several_inputs_in_its_same_figures_line(capsys, two):
     assert "--input left=3x8x8 --input right=3x8x8" in capsys.readouterr().out
 
 
-def test_an_import_refuses_several_inputs(capsys):
-    code = main(["import", "torchvision:resnet18", "--input", "a=3x8x8", "--input", "b=3x8x8", "-o", "-"])
+def test_an_onnx_import_refuses_several_inputs(capsys):
+    onnx_file = str(Path(__file__).resolve().parents[1] / "fixtures" / "onnx" / "plain_cnn.onnx")
+    code = main(["import", onnx_file, "--input", "a=3x8x8", "--input", "b=3x8x8", "-o", "-"])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "a model is imported at one input shape" in err
+    assert code == 2 and err.count("\n") == 1 and "an ONNX model is imported at one input shape" in err
+
+
+def test_a_torch_import_takes_several_inputs_by_the_forwards_names(capsys, tmp_path):
+    pytest.importorskip("torch")
+    path = tmp_path / "pair.py"
+    path.write_text("import torch.nn as nn\n"
+                    "class Pair(nn.Module):\n"
+                    "    def __init__(self):\n"
+                    "        super().__init__()\n"
+                    "        self.conv = nn.Conv2d(3, 4, 3)\n"
+                    "    def forward(self, left, right):\n"
+                    "        return self.conv(left) + self.conv(right)\n"
+                    "def build():\n"
+                    "    return Pair()\n")
+    args = ["table", f"{path}:build", "--input", "right=3x8x8", "--input", "left=3x8x8", "--format", "json"]
+    assert main(args) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["inputs"] == [{"name": "left", "shape": [3, 8, 8]}, {"name": "right", "shape": [3, 8, 8]}]
+    code = main(["table", f"{path}:build", "--input", "left=3x8x8", "--input", "middle=3x8x8"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Pair.forward has no argument 'middle'" in err
 
 
 def test_a_python_spec_gets_the_mapping(capsys, tmp_path):

@@ -30,10 +30,10 @@ class ExportWalker(GraphWalker):
     tracer = "torch.export"
 
     def __init__(self, root: Any, program: Any, shape: Shape, name: str, allow_unknown: bool, train: bool,
-                 why: str) -> None:
+                 why: str, **inputs: Any) -> None:
         gm = program.graph_module
         results = {n: n.meta.get("val") for n in gm.graph.nodes}
-        super().__init__(root, gm, results, shape, name, allow_unknown, train, tracer_note=why)
+        super().__init__(root, gm, results, shape, name, allow_unknown, train, tracer_note=why, **inputs)
         signature = program.graph_signature
         params = dict(root.named_parameters(remove_duplicate=False))
         buffers = dict(root.named_buffers(remove_duplicate=False))
@@ -51,8 +51,8 @@ class ExportWalker(GraphWalker):
     def _placeholder(self, node: Any) -> Any:
         if node.name in self.lifted:
             return self.lifted[node.name]
-        if self.user_inputs and node.name == self.user_inputs[0]:
-            return TV(0, self.input_shape)
+        if node.name in self.user_inputs[:len(self.input_tvs)]:
+            return self.input_tvs[self.user_inputs.index(node.name)]
         return self._python(self.results.get(node))
 
     def _call(self, node: Any) -> Any:

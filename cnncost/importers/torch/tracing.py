@@ -39,15 +39,15 @@ class Trace:
         return self.root.get_submodule(target)
 
 
-def trace_module(module: Any, *, attempts: int = 50) -> tuple[Trace, dict[str, str]]:
-    """The torch.fx trace of `module` (torch.nn modules and stochastic depth are leaves), and the
-    modules fx could not trace through, each kept as a leaf with the reason: when tracing fails
-    inside a module, that module becomes a leaf and tracing starts again."""
+def trace_module(module: Any, *, attempts: int = 50, leaves: tuple[type, ...] = ()) -> tuple[Trace, dict[str, str]]:
+    """The torch.fx trace of `module` (torch.nn modules, stochastic depth and the classes in
+    `leaves` are leaves), and the modules fx could not trace through, each kept as a leaf with the
+    reason: when tracing fails inside a module, that module becomes a leaf and tracing starts again."""
     import torch
     import torch.fx
     from ...torch_backend.own_modules import CenterCrop as CropModule, StochasticDepth as DropPathModule
 
-    extra = _leaf_classes() + (DropPathModule, CropModule)
+    extra = _leaf_classes() + (DropPathModule, CropModule) + tuple(leaves)
     untraceable: dict[str, str] = {}
     proxy = _proxy_class()
 
@@ -133,7 +133,13 @@ def _proxy_class() -> type:
     return Proxy
 
 
-def record(trace: Trace, x_shape: tuple[int, ...]) -> dict[Any, Any]:
+def _examples(x_shape: Any, make: Any) -> list[Any]:
+    """One example tensor per input: `x_shape` is one per-sample shape or a list of them."""
+    shapes = x_shape if x_shape and isinstance(x_shape[0], (tuple, list)) else [x_shape]
+    return [make(BATCH, *shape) for shape in shapes]
+
+
+def record(trace: Trace, x_shape: Any) -> dict[Any, Any]:
     """Run the traced graph once and keep every node's result. On meta tensors first (the module's
     parameters and buffers swapped for meta twins for the run: shapes only, no data, no memory,
     no fake-tensor dispatch), else on fake tensors (the ops meta tensors cannot run), else on a
@@ -168,7 +174,8 @@ def _on_meta(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) ->
     from .meta_shapes import ShapeRules
 
     with _meta_twins(trace.root), ShapeRules():
-        _run_meta(trace.root, trace.graph, torch.empty(BATCH, *x_shape, device="meta"), results)
+        _run_meta(trace.root, trace.graph, _examples(x_shape, functools.partial(torch.empty, device="meta")),
+                  results)
 
 
 @contextmanager
@@ -197,7 +204,7 @@ def _meta_twins(root: Any) -> Iterator[None]:
             table[name] = tensor
 
 
-def _run_meta(root: Any, graph: Any, x: Any, results: dict[Any, Any]) -> None:
+def _run_meta(root: Any, graph: Any, inputs: list[Any], results: dict[Any, Any]) -> None:
     """fx's Interpreter, node by node, without its bookkeeping (a third of the run on meta tensors);
     a leaf module whose result a rule gives (`meta_shapes.module_result`) is not called."""
     from torch._C import DisableTorchFunction as no_torch_function
@@ -205,7 +212,7 @@ def _run_meta(root: Any, graph: Any, x: Any, results: dict[Any, Any]) -> None:
 
     from .meta_shapes import module_result
 
-    inputs = [x]
+    inputs = list(inputs)
     lookup = results.__getitem__
     for node in graph.nodes:
         op = node.op
@@ -214,7 +221,7 @@ def _run_meta(root: Any, graph: Any, x: Any, results: dict[Any, Any]) -> None:
                 value: Any = list(inputs)
                 inputs.clear()
             elif inputs:
-                value = inputs.pop()
+                value = inputs.pop(0)
             elif node.args:
                 value = node.args[0]  # a default argument
             else:
@@ -256,7 +263,7 @@ def _on_fake(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) ->
     log.setLevel(logging.CRITICAL)  # a failing meta kernel logs a traceback before raising
     try:
         with FakeTensorMode(allow_non_fake_inputs=True):
-            _recorder(trace.root, trace.graph, results).run(torch.empty(BATCH, *x_shape))
+            _recorder(trace.root, trace.graph, results).run(*_examples(x_shape, torch.empty))
     finally:
         log.setLevel(level)
 
@@ -267,7 +274,7 @@ def _on_real(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) ->
     import torch
     clone = copy.deepcopy(trace.root)  # the module's buffers untouched
     with torch.no_grad():
-        _recorder(clone, trace.graph, results).run(torch.randn(BATCH, *x_shape))
+        _recorder(clone, trace.graph, results).run(*_examples(x_shape, torch.randn))
 
 
 def first_line(error: BaseException) -> str:

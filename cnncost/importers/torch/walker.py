@@ -27,13 +27,16 @@ class GraphWalker:
     tracer = ""  # the tracer that made `gm`, for the notes
 
     def __init__(self, root: Any, gm: Any, results: dict, shape: Shape, name: str, allow_unknown: bool,
-                 train: bool, *, untraceable: dict[str, str] | None = None, tracer_note: str = "") -> None:
+                 train: bool, *, untraceable: dict[str, str] | None = None, tracer_note: str = "",
+                 more_inputs: tuple[tuple[str, Shape], ...] = (), input_name: str = "input") -> None:
         import torch
         self.torch = torch
         self.root, self.gm, self.results = root, gm, results
         self.input_shape = shape
+        # several inputs (`from_torch(m, input=[...])`): the forward's first tensors, in order
+        self.input_tvs = [TV(0, tuple(shape))] + [TV(-k, tuple(s)) for k, (_, s) in enumerate(more_inputs, 1)]
         self.allow_unknown, self.train = allow_unknown, train
-        self.builder = GraphBuilder(name, shape)
+        self.builder = GraphBuilder(name, shape, more_inputs, input_name)
         self.env: dict[Any, Any] = {}
         self.owner: dict[int, int] = {}  # id(parameter) -> leaf index that counts it
         self.opaque: list[str] = []
@@ -42,7 +45,7 @@ class GraphWalker:
         self.untraceable = untraceable or {}  # modules fx kept as leaves, with why it could not trace them
         self.tracer_note = tracer_note  # why this tracer (torch.export: why torch.fx could not)
         self.untraceable_unknown: list[str] = []  # modules fx could not trace into that no handler maps
-        self.placeholders = 0  # seen so far: the first is the network's input
+        self.placeholders = 0  # seen so far: the first ones are the network's inputs
         self.folding = False  # the node being imported reads a tensor whose batch is folded (TV.folded)
 
     # --- driving ---
@@ -67,11 +70,11 @@ class GraphWalker:
         return net
 
     def _placeholder(self, node: Any) -> Any:
-        """The first placeholder is the network's input; later ones (default arguments) are values."""
+        """The first placeholders are the network's inputs; later ones (default arguments) are values."""
         self.placeholders += 1
-        if self.placeholders > 1:
+        if self.placeholders > len(self.input_tvs):
             return self._python(self.results.get(node))
-        return TV(0, self.input_shape)
+        return self.input_tvs[self.placeholders - 1]
 
     def _attr(self, target: str) -> Any:
         obj = self.root
@@ -321,7 +324,8 @@ class GraphWalker:
         root = self.root
         parts = [f"imported from torch: {type(root).__module__}.{type(root).__qualname__}, "
                  f"traced with {self.tracer} in "
-                 f"{'train' if self.train else 'eval'} mode at {'x'.join(map(str, self.input_shape))}"
+                 f"{'train' if self.train else 'eval'} mode at "
+                 + ", ".join('x'.join(map(str, n.shape)) for n in self.input_tvs)
                  + (f" ({self.tracer_note})" if self.tracer_note else "")]
         all_params = {id(p): p for p in root.parameters()}
         unused = sum(p.numel() for i, p in all_params.items() if i not in self.owner)
