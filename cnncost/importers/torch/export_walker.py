@@ -26,6 +26,13 @@ def _first_pv(value: Any) -> PV | None:
     return None
 
 
+# Views and copies of one parameter or buffer, passed on as it (a class token expanded, a layer
+# scale reshaped); any other computation on parameters alone is computed once (constants.py).
+_PARAMETER_VIEWS = frozenset({"view", "reshape", "_unsafe_view", "permute", "transpose", "t", "unsqueeze", "squeeze",
+                              "expand", "alias", "detach", "clone", "_to_copy", "lift_fresh_copy", "contiguous",
+                              "slice", "select"})
+
+
 class ExportWalker(GraphWalker):
     tracer = "torch.export"
 
@@ -62,7 +69,8 @@ class ExportWalker(GraphWalker):
         result = self.results.get(node)
         if not holds((args, kwargs), (TV, Pieces)) and self._has_tensor(result):
             pv = _first_pv((args, list(kwargs.values())))
-            if pv is not None:  # computed from parameters and buffers alone: no activation, no cost
+            packet = getattr(getattr(node.target, "overloadpacket", None), "__name__", "")
+            if pv is not None and packet in _PARAMETER_VIEWS:  # a view of a parameter: no activation, no cost
                 shape = tuple(result.shape) if isinstance(result, torch.Tensor) else pv.shape
                 return PV(pv.path, pv.tensor, shape)
         return super()._call(node)
