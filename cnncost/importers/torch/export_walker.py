@@ -10,7 +10,7 @@ from typing import Any, Callable
 from ...shapes import Shape
 from ..graphbuild import TV
 from .tables import ATEN
-from .values import PV, Pieces, holds
+from .values import PV, Pieces, holds, mutating
 from .views import getitem
 from .walker import GraphWalker
 
@@ -70,7 +70,8 @@ class ExportWalker(GraphWalker):
         if not holds((args, kwargs), (TV, Pieces)) and self._has_tensor(result):
             pv = _first_pv((args, list(kwargs.values())))
             packet = getattr(getattr(node.target, "overloadpacket", None), "__name__", "")
-            if pv is not None and packet in _PARAMETER_VIEWS:  # a view of a parameter: no activation, no cost
+            # a view of a parameter, or a buffer's bookkeeping (num_batches_tracked.add_(1)): no cost
+            if pv is not None and (packet in _PARAMETER_VIEWS or mutating(node)):
                 shape = tuple(result.shape) if isinstance(result, torch.Tensor) else pv.shape
                 return PV(pv.path, pv.tensor, shape)
         return super()._call(node)
