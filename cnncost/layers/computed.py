@@ -24,7 +24,9 @@ SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Computed(Layer):
     """x op c (c op x with `reverse`), c of per-sample-broadcastable `shape` computed once per
-    forward from parameters and buffers (`source` says from what). params = `weights` (the
+    forward from parameters and buffers (`source` says from what). `expand`: c itself, made at
+    the batch's size (every sample the same, a new tensor: `torch.zeros(N, H, W)` then a sine
+    encoding), x read for its batch size only; c is then the per-sample `shape`. params = `weights` (the
     parameters c is made of that no earlier row counts); `grad`: c needs a gradient (it is made
     of parameters). Saved: x for mul and div where c needs a gradient, and `saved` elements
     (parameters' dtype) once per forward: what making c saved, and c itself where the op saves it
@@ -32,7 +34,7 @@ class Computed(Layer):
 
     elementwise = True
 
-    op: Literal["add", "sub", "mul", "div"]
+    op: Literal["add", "sub", "mul", "div", "expand"]
     shape: tuple[int, ...] = ()
     reverse: bool = False
     weights: int = 0
@@ -44,8 +46,12 @@ class Computed(Layer):
         self.require(all(d >= 1 for d in self.shape), f"shape must be positive sizes, got {list(self.shape)}")
         self.require(self.weights >= 0 and self.saved >= 0, "weights and saved must not be negative")
         self.require(self.grad or not self.weights, "a tensor made of parameters needs a gradient (grad: true)")
+        self.require(self.op != "expand" or (bool(self.shape) and not self.reverse and not self.saved),
+                     "op expand makes c per sample: it needs a shape, and takes no reverse and nothing saved")
 
     def out_shape(self, x: Shape) -> Shape:
+        if self.op == "expand":
+            return self.shape
         self.require(len(self.shape) <= len(x), f"the computed tensor's shape {list(self.shape)} has more dims "
                      f"than the per-sample {shape_text(x)} (its batch dim would broadcast too)", x)
         out = broadcast((x, (1,) * (len(x) - len(self.shape)) + tuple(self.shape)))
@@ -61,5 +67,7 @@ class Computed(Layer):
 
     def describe(self) -> str:
         what = "x".join(map(str, self.shape)) if self.shape else "scalar"
+        if self.op == "expand":
+            return f"{what} per sample" + (f" ({self.source})" if self.source else "")
         text = f"{what} {SYMBOLS[self.op]} x" if self.reverse else f"x {SYMBOLS[self.op]} {what}"
         return text + (f" ({self.source})" if self.source else "")

@@ -12,7 +12,12 @@ from .tensors import Tensor, promote
 def computed(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     """x * c and x / c (c / x) save x where c needs a gradient (c's gradient reads x); the
     `saved` elements (c's making, and c where the op saves it first) are kept once per forward, in
-    the parameters' dtype (autocast leaves these ops alone). The output is promoted with c."""
+    the parameters' dtype (autocast leaves these ops alone). The output is promoted with c.
+    `expand`: c made at the batch's size, a new per-sample tensor; nothing saved."""
+    if layer.op == "expand":  # c made per sample, needing a gradient only when made of parameters
+        out = b.new(numel(y), b.precision.param_dtype)
+        out.requires_grad = out.requires_grad and layer.grad
+        return out
     if layer.op in ("mul", "div") and layer.grad:
         b.save(x)
     if layer.saved:

@@ -61,6 +61,8 @@ class Computed(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.base if self.weight is None else self.base + self.weight.sum()
+        if self.op == "expand":  # c per sample: a new tensor of the batch's size
+            return c.expand(x.shape[0], *c.shape).contiguous()
         if self.needs_grad:  # grad without parameters (never imported: kept for a hand-written spec)
             c = c.detach().requires_grad_()
         return _Apply.apply(x, c, self.op, self.reverse, self.save_x, self.saved)

@@ -214,3 +214,35 @@ class MlpOnBuffer(nn.Module):
 def test_an_mlp_on_a_buffer_is_refused_naming_its_macs(tracer: str) -> None:
     with pytest.raises(CnnCostError, match=r"MACs computed from parameters and buffers only, once per forward"):
         from_torch(MlpOnBuffer(), (2, 9), tracer=tracer)
+
+
+class FourierEncoding(nn.Module):
+    """timm's EdgeNeXt / XCiT PositionalEncodingFourier: a sine encoding made in forward from
+    torch.zeros(B, H, W) (the batch's size, every sample the same), then a 1x1 convolution: its
+    MACs scale with the batch, as the rows of any other convolution."""
+
+    def __init__(self, hidden: int = 4, dim: int = 6) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.token_projection = nn.Conv2d(hidden * 2, dim, 1)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        not_mask = ~torch.zeros((b, h, w)).bool()
+        y_embed = not_mask.cumsum(1, dtype=torch.float32)
+        x_embed = not_mask.cumsum(2, dtype=torch.float32)
+        dim_t = 10000 ** (2 * (torch.arange(self.hidden, dtype=torch.int64) // 2) / self.hidden)
+        pos_x = x_embed[:, :, :, None] / dim_t
+        pos_y = y_embed[:, :, :, None] / dim_t
+        pos_x = torch.stack((pos_x[:, :, :, 0::2].sin(), pos_x[:, :, :, 1::2].cos()), dim=4).flatten(3)
+        pos_y = torch.stack((pos_y[:, :, :, 0::2].sin(), pos_y[:, :, :, 1::2].cos()), dim=4).flatten(3)
+        pos = torch.cat((pos_y, pos_x), dim=3).permute(0, 3, 1, 2)
+        return x + self.token_projection(pos)
+
+
+def test_a_fourier_encoding_made_at_the_batch_size_is_per_sample_work() -> None:
+    net = _exact(FourierEncoding(), (6, 5, 4), "fx")
+    rows = _computed(net)
+    assert [(r.op, r.shape, r.grad) for r in rows] == [("expand", (8, 5, 4), False)]
+    # the convolution on it: 6 x 8 MACs per position, 20 positions, per sample
+    assert cnncost.table(net, batch=1).totals.macs == 6 * 8 * 20

@@ -38,10 +38,42 @@ class CV:
     saved: dict[Any, int] = field(default_factory=dict)
     source: str = ""
     keep: list[Any] = field(default_factory=list)
+    batched: bool = False  # made at the batch's size (torch.zeros(N, H, W)): every sample the same
 
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.tensor.shape)
+
+
+class BatchInt(int):
+    """The batch size read from the input (`x.shape[0]`, `x.size(0)`): a tensor made at that size
+    (`torch.zeros(B, H, W)`) is the same for every sample, and work on it scales with the batch."""
+
+
+def batch_marked(node: Any, args: Any, value: Any) -> Any:
+    """`x.shape`, `x.size()`, `x.size(0)` of an input tensor: its batch size marked."""
+    if not args or not isinstance(args[0], TV) or args[0].batch:
+        return value
+    name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
+    if name not in ("size", "getattr") or (name == "getattr" and args[1:2] != ("shape",)):
+        return value
+    if isinstance(value, tuple) and value[:1] == (BATCH,):
+        return (BatchInt(BATCH), *value[1:])
+    if name == "size" and value == BATCH and (args[1:2] == (0,) or node.kwargs.get("dim") == 0):
+        return BatchInt(BATCH)
+    return value
+
+
+def item(node: Any, args: Any, value: Any) -> Any:
+    """`shape[0]` of a marked shape keeps the mark."""
+    if node.target is operator.getitem and len(args) == 2 and isinstance(args[0], tuple) \
+            and isinstance(args[1], int) and -len(args[0]) <= args[1] < len(args[0]):
+        found = args[0][args[1]]
+        return found if isinstance(found, BatchInt) else value
+    if isinstance(value, tuple) and node.target is operator.getitem and isinstance(args[0], tuple) \
+            and isinstance(args[1], slice) and args[1].start in (None, 0):
+        return args[0][args[1]]
+    return value
 
 
 def handle(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> Any:
@@ -115,6 +147,9 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
     except Exception as error:  # what torch says of the call, in the refusal
         raise Unsupported(f"computing it from the parameters failed: {type(error).__name__}: {error}") from None
     macs = counter.get_total_flops() // 2
+    batched = holds((args, kwargs), BatchInt) or any(isinstance(v, CV) and v.batched for v in sources)
+    if macs and batched:  # work on a tensor made at the batch's size: per sample, as rows
+        return _per_sample(imp, node, args, kwargs)
     if macs:
         raise Unsupported(f"{macs:,} MACs computed from parameters and buffers only, once per forward "
                           "(cnncost's MACs are per sample: a per-forward count is not carried yet)")
@@ -128,8 +163,8 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
         else:
             params.update((id(p), p) for p in params_of(v))
     before.update(saved)
-    source = next((v.source if isinstance(v, CV) else v.path for v in sources), "")
-    return _wrap(imp, value, lambda t: CV(t, dict(params), dict(before), source, keep))
+    source = next((v.source if isinstance(v, CV) else v.path for v in sources), _name(node))
+    return _wrap(imp, value, lambda t: CV(t, dict(params), dict(before), source, keep, batched))
 
 
 def _wrap(imp: Any, value: Any, make: Any) -> Any:
@@ -287,3 +322,49 @@ def _linear(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     out = imp.out(result)
     y = linear(imp, x, int(weight.shape[0]), False, params_of(weight), out)
     return _emit(imp, node, y, bias, "add", False, result)
+
+
+# --- made at the batch's size ---
+
+def _per_sample(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
+    """A node with MACs reading tensors made at the batch's size (EdgeNeXt's and XCiT's Fourier
+    position encoding, made from torch.zeros(B, H, W), then a convolution): each such tensor
+    becomes a row that makes it per sample (`computed`, op expand), and the node is imported as
+    any other."""
+    made: dict[int, TV] = {}
+
+    def swap(v: Any) -> Any:
+        if isinstance(v, CV) and v.batched:
+            if id(v) not in made:
+                made[id(v)] = _expand(imp, v)
+            return made[id(v)]
+        if isinstance(v, (list, tuple)) and not hasattr(v, "_fields"):
+            return type(v)(swap(item) for item in v)
+        if isinstance(v, dict):
+            return {k: swap(item) for k, item in v.items()}
+        return v
+    args, kwargs = swap(args), swap(kwargs)
+    if holds((args, kwargs), (CV, PV)) and node.op != "call_module":
+        raise Unsupported("work on a tensor made at the batch's size and on parameters")
+    result = imp.results.get(node)
+    if node.op == "call_module":
+        m = imp.gm.get_submodule(node.target)
+        handler = imp.module_handler(m)
+        if handler is None:
+            raise Unsupported("")
+        return handler(imp, node, m, args, kwargs, result)
+    handler = imp.handler(node)
+    if handler is None:
+        raise Unsupported("")
+    return handler(imp, node, args, kwargs, result)
+
+
+def _expand(imp: Any, c: CV) -> TV:
+    t = c.tensor
+    if c.saved or c.params or not t.is_floating_point() or t.dim() < 2 or t.shape[0] != BATCH:
+        raise Unsupported("a tensor made at the batch's size from parameters, or not floating point")
+    if not bool((t == t[:1]).all()):
+        raise Unsupported("a tensor made at the batch's size whose samples differ")
+    shape = tuple(int(d) for d in t.shape[1:])
+    layer = Computed(op="expand", shape=shape, grad=False, source=c.source)
+    return imp.emit(layer, [TV(0, imp.input_shape)], shape, base=(c.source.rpartition(".")[2] or "constant"))
