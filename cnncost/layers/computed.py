@@ -25,8 +25,8 @@ SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 class Computed(Layer):
     """x op c (c op x with `reverse`), c of per-sample-broadcastable `shape` computed once per
     forward from parameters and buffers (`source` says from what). `expand`: c itself, made at
-    the batch's size (every sample the same, a new tensor: `torch.zeros(N, H, W)` then a sine
-    encoding), x read for its batch size only; c is then the per-sample `shape`. params = `weights` (the
+    the batch's size from no parameter (every sample the same, a new tensor: `torch.zeros(N, H,
+    W)` then a sine encoding), x read for its batch size only; c is then the per-sample `shape`. params = `weights` (the
     parameters c is made of that no earlier row counts); `grad`: c needs a gradient (it is made
     of parameters). Saved: x for mul and div where c needs a gradient, and `saved` elements
     (parameters' dtype) once per forward: what making c saved, and c itself where the op saves it
@@ -46,8 +46,10 @@ class Computed(Layer):
         self.require(all(d >= 1 for d in self.shape), f"shape must be positive sizes, got {list(self.shape)}")
         self.require(self.weights >= 0 and self.saved >= 0, "weights and saved must not be negative")
         self.require(self.grad or not self.weights, "a tensor made of parameters needs a gradient (grad: true)")
-        self.require(self.op != "expand" or (bool(self.shape) and not self.reverse and not self.saved),
-                     "op expand makes c per sample: it needs a shape, and takes no reverse and nothing saved")
+        self.require(self.op != "expand" or (bool(self.shape) and not self.reverse and not self.saved
+                                             and not self.weights and not self.grad),
+                     "op expand makes c per sample from no parameter: it needs a shape, and takes no reverse, "
+                     "nothing saved, no weights and grad: false")
 
     def out_shape(self, x: Shape) -> Shape:
         if self.op == "expand":

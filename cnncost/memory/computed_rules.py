@@ -14,9 +14,9 @@ def computed(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tens
     `saved` elements (c's making, and c where the op saves it first) are kept once per forward, in
     the parameters' dtype (autocast leaves these ops alone). The output is promoted with c.
     `expand`: c made at the batch's size, a new per-sample tensor; nothing saved."""
-    if layer.op == "expand":  # c made per sample, needing a gradient only when made of parameters
+    if layer.op == "expand":  # c made per sample from no parameter: no gradient
         out = b.new(numel(y), b.precision.param_dtype)
-        out.requires_grad = out.requires_grad and layer.grad
+        out.requires_grad = False
         return out
     if layer.op in ("mul", "div") and layer.grad:
         b.save(x)
