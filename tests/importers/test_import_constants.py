@@ -246,3 +246,29 @@ def test_a_fourier_encoding_made_at_the_batch_size_is_per_sample_work() -> None:
     assert [(r.op, r.shape, r.grad) for r in rows] == [("expand", (8, 5, 4), False)]
     # the convolution on it: 6 x 8 MACs per position, 20 positions, per sample
     assert cnncost.table(net, batch=1).totals.macs == 6 * 8 * 20
+
+
+class MaskedAttention(nn.Module):
+    """timm's BEiT: the relative position bias passed as scaled_dot_product_attention's mask."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(2, 4, 4))
+
+    def forward(self, x):
+        q = x.unsqueeze(1).expand(-1, 2, -1, -1)
+        return F.scaled_dot_product_attention(q, q, q, attn_mask=self.table.sigmoid())
+
+
+def test_a_computed_tensor_read_by_another_op_is_refused_naming_it() -> None:
+    with pytest.raises(CnnCostError, match=r"scaled_dot_product_attention.*computed from parameters and buffers only"):
+        from_torch(MaskedAttention(), (4, 8), tracer="fx")
+
+
+def test_an_imported_computed_row_round_trips_through_yaml() -> None:
+    net = from_torch(SigmoidGates(), (4, 5, 5), tracer="fx")
+    again = cnncost.parse_spec(cnncost.dump_spec(net))
+    for batch in (1, 3):
+        a = cnncost.table(net, batch=batch, memory="autograd").totals
+        b = cnncost.table(again, batch=batch, memory="autograd").totals
+        assert (a.params, a.macs, a.saved_bytes) == (b.params, b.macs, b.saved_bytes)

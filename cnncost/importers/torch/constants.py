@@ -213,8 +213,8 @@ def _consume(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
         return _tokens(imp, args, kwargs, result)
     if name == "linear" or (node.op == "call_module" and type(imp.gm.get_submodule(node.target)).__name__ == "Linear"):
         return _linear(imp, node, args, kwargs, result)
-    kinds = sorted({type(v).__name__ for v in _inputs(imp, (args, kwargs))})
-    raise Unsupported(f"reads the input and a tensor computed from parameters ({', '.join(kinds)})")
+    raise Unsupported("reads the input and a tensor computed from parameters and buffers only (taken: "
+                      "+ - * / with the input, tokens before a sequence, a linear's bias)")
 
 
 def _as_cv(imp: Any, v: Any) -> CV:
