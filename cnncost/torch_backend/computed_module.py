@@ -4,6 +4,7 @@ layer's shape made of `weights` parameters, saving for backward what the layer's
 that saves exactly those."""
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import torch
@@ -20,6 +21,10 @@ def _reduce_to(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return grad
 
 
+# Python's operators, not torch.add & co., which some peer tools patch and count
+_OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
+
+
 class _Apply(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, c: torch.Tensor, op: str, reverse: bool, save_x: bool,
@@ -28,7 +33,7 @@ class _Apply(torch.autograd.Function):
         ctx.save_for_backward(*([x] if save_x else []), *kept)
         ctx.c, ctx.op, ctx.reverse, ctx.x = c.detach(), op, reverse, None if save_x else x.detach()
         a, b = (c, x) if reverse else (x, c)
-        return {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div}[op](a, b)
+        return _OPS[op](a, b)
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple:
