@@ -28,7 +28,7 @@ class Computed(Layer):
     the batch's size from no parameter (every sample the same, a new tensor: `torch.zeros(N, H,
     W)` then a sine encoding), x read for its batch size only; c is then the per-sample `shape`. params = `weights` (the
     parameters c is made of that no earlier row counts); `grad`: c needs a gradient (it is made
-    of parameters). Saved: x for mul and div where c needs a gradient, and `saved` elements
+    of parameters). Saved: x for mul and div where c needs a gradient and for c / x always, and `saved` elements
     (parameters' dtype) once per forward: what making c saved, and c itself where the op saves it
     and nothing saved it before. No MACs. A new tensor."""
 

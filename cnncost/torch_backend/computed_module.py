@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..memory.computed_rules import saves_x
+
 
 def _reduce_to(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     """`grad` summed over the dims `shape` broadcast over."""
@@ -59,7 +61,7 @@ class Computed(nn.Module):
     def __init__(self, layer: Any) -> None:
         super().__init__()
         self.op, self.reverse, self.saved = layer.op, layer.reverse, layer.saved
-        self.save_x = layer.op in ("mul", "div") and layer.grad
+        self.save_x = saves_x(layer)
         self.weight = nn.Parameter(torch.zeros(layer.weights)) if layer.weights else None
         self.register_buffer("base", torch.ones(layer.shape if layer.shape else ()), persistent=False)
         self.needs_grad = layer.grad and not layer.weights

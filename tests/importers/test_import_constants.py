@@ -181,12 +181,14 @@ class SineEncoding(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.gain = nn.Parameter(torch.zeros(1))
+        self.pre = nn.Linear(6, 6)
         self.fc = nn.Linear(6, 6)
 
     def forward(self, x):
         pos = torch.arange(x.shape[1], dtype=torch.float32)[:, None] / torch.arange(1, 4)
         pos = torch.cat((pos.sin(), pos.cos()), dim=1)
-        x = x + pos
+        x = pos / (self.pre(x) + 2) + pos  # c / x keeps x (and c, once) although c needs no gradient
+        x = x * pos.cos()  # x * c keeps c only (c needs no gradient)
         return self.fc(x) * self.gain.sigmoid()
 
 
@@ -194,7 +196,10 @@ class SineEncoding(nn.Module):
 def test_a_sine_encoding_from_arange(tracer: str) -> None:
     net = _exact(SineEncoding(), (5, 6), tracer)
     rows = _computed(net)
-    assert [(r.op, r.weights, r.grad) for r in rows] == [("add", 0, False), ("mul", 1, True)]
+    assert rows[0].saved == 5 * 6  # c, the 5 x 6 encoding, kept by c / x
+    assert rows[2].saved == 5 * 6  # cos(c), kept by x * cos(c)
+    assert [(r.op, r.reverse, r.weights, r.grad) for r in rows] == [("div", True, 0, False), ("add", False, 0, False),
+                                                                   ("mul", False, 0, False), ("mul", False, 1, True)]
 
 
 class MlpOnBuffer(nn.Module):
