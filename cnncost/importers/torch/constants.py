@@ -45,35 +45,37 @@ class CV:
         return tuple(int(d) for d in self.tensor.shape)
 
 
-class BatchInt(int):
-    """The batch size read from the input (`x.shape[0]`, `x.size(0)`): a tensor made at that size
-    (`torch.zeros(B, H, W)`) is the same for every sample, and work on it scales with the batch."""
-
-
-def batch_marked(node: Any, args: Any, value: Any) -> Any:
-    """`x.shape`, `x.size()`, `x.size(0)` of an input tensor: its batch size marked."""
+def batch_marked(imp: Any, node: Any, args: Any, value: Any) -> Any:
+    """`x.shape`, `x.size()`, `x.size(0)` of an input tensor: the node noted as holding the batch
+    size (a tensor made at that size, `torch.zeros(B, H, W)`, is the same for every sample, and
+    work on it scales with the batch). The value is returned as it is."""
     if not args or not isinstance(args[0], TV) or args[0].batch:
         return value
     name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
-    if name not in ("size", "getattr") or (name == "getattr" and args[1:2] != ("shape",)):
+    if name not in ("size", "getattr") or (name == "getattr" and tuple(args[1:2]) != ("shape",)):
         return value
     if isinstance(value, tuple) and value[:1] == (BATCH,):
-        return (BatchInt(BATCH), *value[1:])
-    if name == "size" and value == BATCH and (args[1:2] == (0,) or node.kwargs.get("dim") == 0):
-        return BatchInt(BATCH)
+        _batch_nodes(imp).add(node)
+    elif name == "size" and value == BATCH and (tuple(args[1:2]) == (0,) or node.kwargs.get("dim") == 0):
+        _batch_nodes(imp).add(node)
     return value
 
 
-def item(node: Any, args: Any, value: Any) -> Any:
-    """`shape[0]` of a marked shape keeps the mark."""
-    if node.target is operator.getitem and len(args) == 2 and isinstance(args[0], tuple) \
-            and isinstance(args[1], int) and -len(args[0]) <= args[1] < len(args[0]):
-        found = args[0][args[1]]
-        return found if isinstance(found, BatchInt) else value
-    if isinstance(value, tuple) and node.target is operator.getitem and isinstance(args[0], tuple) \
-            and isinstance(args[1], slice) and args[1].start in (None, 0):
-        return args[0][args[1]]
+def item(imp: Any, node: Any, args: Any, value: Any) -> Any:
+    """`shape[0]` (or `shape[:k]`) of a noted shape holds the batch size too."""
+    source = node.args[0] if node.target is operator.getitem and len(node.args) == 2 else None
+    if source is not None and source in _batch_nodes(imp) and (
+            node.args[1] == 0 or (isinstance(node.args[1], slice) and node.args[1].start in (None, 0)
+                                  and node.args[1].stop != 0)):
+        _batch_nodes(imp).add(node)
     return value
+
+
+def _batch_nodes(imp: Any) -> set:
+    found = getattr(imp, "_constant_batch_nodes", None)
+    if found is None:
+        found = imp._constant_batch_nodes = set()
+    return found
 
 
 def handle(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> Any:
@@ -147,7 +149,8 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
     except Exception as error:  # what torch says of the call, in the refusal
         raise Unsupported(f"computing it from the parameters failed: {type(error).__name__}: {error}") from None
     macs = counter.get_total_flops() // 2
-    batched = holds((args, kwargs), BatchInt) or any(isinstance(v, CV) and v.batched for v in sources)
+    batched = any(n in _batch_nodes(imp) for n in getattr(node, "all_input_nodes", ())) \
+        or any(isinstance(v, CV) and v.batched for v in sources)
     if macs and batched:  # work on a tensor made at the batch's size: per sample, as rows
         return _per_sample(imp, node, args, kwargs)
     if macs:

@@ -121,9 +121,9 @@ class GraphWalker:
         if not reads:
             if makes:
                 return self._constant(node, args, kwargs, result, "makes a tensor from no input tensor")
-            return constants.item(node, args, self._python(result))
+            return constants.item(self, node, args, self._python(result))
         if not makes:  # x.size(), x.shape, x.dim(): plain values
-            return constants.batch_marked(node, args, self._python(result))
+            return constants.batch_marked(self, node, args, self._python(result))
         if holds((args, kwargs), CV):  # a tensor computed from parameters only (constants.py)
             return self._constant(node, args, kwargs, result, "")
         try:
