@@ -16,6 +16,7 @@ integer figure at every batch.
 from __future__ import annotations
 
 import operator
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,9 +73,27 @@ def item(imp: Any, node: Any, args: Any, value: Any) -> Any:
 
 
 def _batch_nodes(imp: Any) -> set:
-    found = getattr(imp, "_constant_batch_nodes", None)
+    return _state(imp).batch_nodes
+
+
+@dataclass
+class _State:
+    """What one import keeps about its computed tensors: the storages counted as saved already,
+    the model's own parameters' and buffers' storages, the nodes that hold the batch size."""
+
+    model: set
+    charged: set = field(default_factory=set)
+    batch_nodes: set = field(default_factory=set)
+
+
+_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _state(imp: Any) -> _State:
+    found = _STATES.get(imp)
     if found is None:
-        found = imp._constant_batch_nodes = set()
+        model = {_storage(t)[0] for t in (*imp.root.parameters(), *imp.root.buffers())}
+        found = _STATES[imp] = _State(model)
     return found
 
 
@@ -185,11 +204,7 @@ def _storage(t: Any) -> tuple[Any, int]:
 
 def _model_storages(imp: Any) -> set:
     """The storages of the model's parameters and buffers (saved, they are not activations)."""
-    found = getattr(imp, "_constant_model_storages", None)
-    if found is None:
-        found = {_storage(t)[0] for t in (*imp.root.parameters(), *imp.root.buffers())}
-        imp._constant_model_storages = found
-    return found
+    return _state(imp).model
 
 
 # --- meeting the input ---
@@ -285,10 +300,7 @@ def _emit(imp: Any, node: Any, x: TV, c: CV, op: str, reverse: bool, result: Any
 
 def _charged(imp: Any) -> set:
     """The storages of computed tensors already counted as saved in this import."""
-    found = getattr(imp, "_constant_charged", None)
-    if found is None:
-        found = imp._constant_charged = set()
-    return found
+    return _state(imp).charged
 
 
 def _tokens(imp: Any, args: tuple, kwargs: dict, result: Any) -> TV:
