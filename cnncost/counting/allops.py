@@ -61,6 +61,7 @@ from ..layers.scale import LayerScale, StochasticDepth
 from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
+from ..layers.computed import Computed
 from ._util import has_bias, kernel_area, n_in, n_out, on_inner, x_of
 from .convention import ZERO, Convention, CountRule
 
@@ -205,6 +206,8 @@ RULES: dict[type, CountRule] = {
     **dict.fromkeys((Permute, Transpose, Unflatten, Slice, Select, Expand, Contiguous, Split, Stack, Tokens), ZERO),
     Arith: _arith, Learnable: per_output(1), Affine: _affine, Sub: per_output(1), Div: per_output(1),
     Maximum: per_output(1), Minimum: per_output(1), Reduce: _reduce,
+    Computed: lambda node, impl, batch: 0 if node.layer.op == "expand" else n_out(node, batch),  # x op c: one
+    # per output element (making c, once per forward, is not counted); expand: a copy
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the same arithmetic as its layer's
 

@@ -37,6 +37,8 @@ from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, T
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from .tensors import Tensor, promote
+from ..layers.computed import Computed
+from .computed_rules import computed
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
 
@@ -553,6 +555,7 @@ RULES: dict[type, MemoryRule] = {
     # a net's further inputs
     Input: _input,
     Fixed: _fixed,
+    Computed: computed,  # input-independent tensors (memory/computed_rules.py)
 }
 
 

@@ -28,6 +28,7 @@ from ..layers.scale import LayerScale, StochasticDepth
 from .tensor_rules import RULES as TENSOR_RULES
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..shapes import Shape, spatial
+from ..layers.computed import Computed
 from .paths import (Axis, Field, classes, constant_axis, hull, map_axis, plain, ratio, shift_axis,
                     window_axis)
 
@@ -279,6 +280,7 @@ RULES: dict[type, Rule] = {
     Fixed: _shared,  # fixed weights: its layer's rule, as a shared call's
     # tensor ops of any rank (receptive/tensor_rules.py)
     **TENSOR_RULES, Sub: _merge, Div: _merge, Maximum: _merge, Minimum: _merge, Stack: _merge,
+    Computed: _same,  # x op c, c the same for every position it broadcasts over
 }
 
 

@@ -40,6 +40,8 @@ from .tensor_modules import (Affine as AffineModule, Arith as ArithModule, Binar
 from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
+from ..layers.computed import Computed
+from .computed_module import Computed as ComputedModule
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -208,6 +210,7 @@ MODULES: dict[type, ModuleRule] = {
     Sub: lambda layer, shapes: Binary("sub"), Div: lambda layer, shapes: Binary("div"),
     Maximum: lambda layer, shapes: Binary("maximum"), Minimum: lambda layer, shapes: Binary("minimum"),
     Stack: lambda layer, shapes: StackModule(layer.dim),
+    Computed: lambda layer, x: ComputedModule(layer),
 }
 
 

@@ -35,8 +35,8 @@ def structural_keys(rows: list[dict[str, Any]]) -> None:
     """Set each row's "strong" and "weak" keys from its type, figures and the rows it reads
     (`row["inputs"]`: indices of earlier rows, or negative for a network input)."""
     for row in rows:
-        strong = sorted(rows[i]["strong"] if i >= 0 else ("input", i) for i in row["inputs"])
-        weak = sorted(rows[i]["weak"] if i >= 0 else ("input", i) for i in row["inputs"])
+        strong = sorted(rows[i]["strong"] if i >= 0 else hash(("input", i)) for i in row["inputs"])  # ints: sortable
+        weak = sorted(rows[i]["weak"] if i >= 0 else hash(("input", i)) for i in row["inputs"])
         row["strong"] = hash((row["type"], row["shape"], row["params"], row["macs"], tuple(strong)))
         row["weak"] = hash((row["type"], tuple(weak)))
 

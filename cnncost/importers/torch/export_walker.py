@@ -10,7 +10,7 @@ from typing import Any, Callable
 from ...shapes import Shape
 from ..graphbuild import TV
 from .tables import ATEN
-from .values import PV, Pieces, holds
+from .values import PV, Pieces, holds, mutating
 from .views import getitem
 from .walker import GraphWalker
 
@@ -24,6 +24,13 @@ def _first_pv(value: Any) -> PV | None:
             if found is not None:
                 return found
     return None
+
+
+# Views and copies of one parameter or buffer, passed on as it (a class token expanded, a layer
+# scale reshaped); any other computation on parameters alone is computed once (constants.py).
+_PARAMETER_VIEWS = frozenset({"view", "reshape", "_unsafe_view", "permute", "transpose", "t", "unsqueeze", "squeeze",
+                              "expand", "alias", "detach", "clone", "_to_copy", "lift_fresh_copy", "contiguous",
+                              "slice", "select"})
 
 
 class ExportWalker(GraphWalker):
@@ -62,7 +69,9 @@ class ExportWalker(GraphWalker):
         result = self.results.get(node)
         if not holds((args, kwargs), (TV, Pieces)) and self._has_tensor(result):
             pv = _first_pv((args, list(kwargs.values())))
-            if pv is not None:  # computed from parameters and buffers alone: no activation, no cost
+            packet = getattr(getattr(node.target, "overloadpacket", None), "__name__", "")
+            # a view of a parameter, or a buffer's bookkeeping (num_batches_tracked.add_(1)): no cost
+            if pv is not None and (packet in _PARAMETER_VIEWS or mutating(node)):
                 shape = tuple(result.shape) if isinstance(result, torch.Tensor) else pv.shape
                 return PV(pv.path, pv.tensor, shape)
         return super()._call(node)

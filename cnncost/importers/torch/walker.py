@@ -19,6 +19,8 @@ from ..graphbuild import TV, GraphBuilder, Unsupported, channels_first, plain
 from ...layers.imported import Opaque
 from .naming import RowNames, base_name, op_name
 from .values import BATCH, PV, Pieces, fold_safe, folded_in, holds, per_sample
+from . import constants
+from .constants import CV
 
 
 class GraphWalker:
@@ -119,14 +121,16 @@ class GraphWalker:
         args = torch.fx.node.map_arg(node.args, lambda n: self.env[n])
         kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: self.env[n])
         result = self.results.get(node)
-        reads, makes = holds((args, kwargs), (TV, PV, Pieces)), self._has_tensor(result)
+        reads, makes = holds((args, kwargs), (TV, PV, Pieces, CV)), self._has_tensor(result)
         if not reads:
             if makes:
-                return self._unknown(node, args, kwargs, result, "makes a tensor from no input tensor")
-            return self._python(result)
+                return self._constant(node, args, kwargs, result, "makes a tensor from no input tensor")
+            return constants.item(self, node, args, self._python(result))
         if not makes:  # x.size(), x.shape, x.dim(): plain values
-            return self._python(result)
+            return constants.batch_marked(self, node, args, self._python(result))
         self.folding = folded_in((args, kwargs))
+        if holds((args, kwargs), CV):  # a tensor computed from parameters only (constants.py)
+            return self._constant(node, args, kwargs, result, "")
         try:
             handler = self.handler(node) if node.op in ("call_function", "call_method") else None
             if holds((args, kwargs), (TV, Pieces)) and isinstance(result, torch.Tensor) and not self.folding \
@@ -146,7 +150,16 @@ class GraphWalker:
                 raise Unsupported("")
             return handler(self, node, args, kwargs, result)
         except Unsupported as why:
+            if holds((args, kwargs), PV):  # parameters or buffers no handler takes: computed once per forward
+                return self._constant(node, args, kwargs, result, str(why))
             return self._unknown(node, args, kwargs, result, str(why))
+
+    def _constant(self, node: Any, args: Any, kwargs: Any, result: Any, why: str) -> Any:
+        """A computation that does not read the input, or where one meets the input (`constants`)."""
+        try:
+            return constants.handle(self, node, args, kwargs, result)
+        except Unsupported as more:
+            return self._unknown(node, args, kwargs, result, "; ".join(w for w in (why, str(more)) if w))
 
     def handler(self, node: Any) -> Callable | None:
         """The handler of a call_function / call_method node, from the tracer's table."""
@@ -226,6 +239,8 @@ class GraphWalker:
             def params_of(v: Any) -> None:  # passed by position or by keyword, maybe in a list
                 if isinstance(v, PV) and isinstance(v.tensor, self.torch.nn.Parameter):
                     params.append(v.tensor)
+                elif isinstance(v, CV):  # a tensor computed from parameters: theirs
+                    params.extend(v.params.values())
                 elif isinstance(v, (list, tuple, dict)):
                     for item in (v.values() if isinstance(v, dict) else v):
                         params_of(item)

@@ -1,0 +1,385 @@
+"""Computations on parameters, buffers and constants that do not read the input: a relative
+position bias gathered from its table by an index buffer, the sigmoid of a gate parameter, biases
+concatenated with a buffer of zeros, a position embedding resized, sin/cos encodings made from
+`torch.arange`.
+
+Such a computation runs once per forward, not once per sample. The importer runs it for real, on
+the model's own parameters, op by op as the trace reaches it (a `CV`: the value, the parameters
+it is made of, the storages autograd saved while making it: saved_tensors_hooks, parameters and
+buffers left out, as the reference measurement does). Where it meets the input, one `computed` row
+(layers/computed.py) stands for the whole computation: its parameters (each counted once over the
+net), its batch-free tensor broadcast over the batch, and what it saved, as a fixed (per-forward)
+figure. A computation with MACs (an MLP on a coordinates buffer; FlopCounterMode counts them) is
+refused: cnncost's MACs are per sample, and a per-forward count divided by the batch is not an
+integer figure at every batch.
+"""
+from __future__ import annotations
+
+import operator
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...layers import Tokens
+from ...layers.computed import Computed
+from ...shapes import numel
+from ..graphbuild import TV, Unsupported
+from ..lowering import linear
+from .values import BATCH, PV, Pieces, arg, holds, mutating, params_of
+
+
+@dataclass
+class CV:
+    """A tensor computed from parameters, buffers and constants only: its real value, the
+    parameters it is made of (id -> parameter) and the storages saved while making it (key ->
+    bytes), with the tensors themselves kept alive so that no address is reused."""
+
+    tensor: Any
+    params: dict[int, Any] = field(default_factory=dict)
+    saved: dict[Any, int] = field(default_factory=dict)
+    source: str = ""
+    keep: list[Any] = field(default_factory=list)
+    batched: bool = False  # made at the batch's size (torch.zeros(N, H, W)): every sample the same
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.tensor.shape)
+
+
+def batch_marked(imp: Any, node: Any, args: Any, value: Any) -> Any:
+    """`x.shape`, `x.size()`, `x.size(0)` of an input tensor: the node noted as holding the batch
+    size (a tensor made at that size, `torch.zeros(B, H, W)`, is the same for every sample, and
+    work on it scales with the batch). The value is returned as it is."""
+    if not args or not isinstance(args[0], TV) or args[0].batch:
+        return value
+    name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
+    if name not in ("size", "getattr") or (name == "getattr" and tuple(args[1:2]) != ("shape",)):
+        return value
+    if isinstance(value, tuple) and value[:1] == (BATCH,):
+        _batch_nodes(imp).add(node)
+    elif name == "size" and value == BATCH and (tuple(args[1:2]) == (0,) or node.kwargs.get("dim") == 0):
+        _batch_nodes(imp).add(node)
+    return value
+
+
+def item(imp: Any, node: Any, args: Any, value: Any) -> Any:
+    """`shape[0]` (or `shape[:k]`) of a noted shape holds the batch size too."""
+    source = node.args[0] if node.target is operator.getitem and len(node.args) == 2 else None
+    if source is not None and source in _batch_nodes(imp) and (
+            node.args[1] == 0 or (isinstance(node.args[1], slice) and node.args[1].start in (None, 0)
+                                  and node.args[1].stop != 0)):
+        _batch_nodes(imp).add(node)
+    return value
+
+
+def _batch_nodes(imp: Any) -> set:
+    return _state(imp).batch_nodes
+
+
+@dataclass
+class _State:
+    """What one import keeps about its computed tensors: the storages counted as saved already,
+    the model's own parameters' and buffers' storages, the nodes that hold the batch size."""
+
+    model: set
+    charged: set = field(default_factory=set)
+    batch_nodes: set = field(default_factory=set)
+
+
+_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _state(imp: Any) -> _State:
+    found = _STATES.get(imp)
+    if found is None:
+        model = {_storage(t)[0] for t in (*imp.root.parameters(), *imp.root.buffers())}
+        found = _STATES[imp] = _State(model)
+    return found
+
+
+def handle(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> Any:
+    """A node whose arguments hold no input tensor but parameters, buffers or computed values
+    (or nothing: `torch.arange(n)`): computed (a `CV`); one that meets the input: its row."""
+    if holds((args, kwargs), (TV, Pieces)):
+        return _consume(imp, node, args, kwargs, result)
+    return _evaluate(imp, node, args, kwargs)
+
+
+# --- computing ---
+
+def real(imp: Any, v: Any) -> Any:
+    """The real tensor a value stands for (a parameter's view as traced, a computed value)."""
+    torch = imp.torch
+    if isinstance(v, CV):
+        return v.tensor
+    if isinstance(v, PV):
+        t = v.tensor
+        shape = tuple(v.shape)
+        if tuple(t.shape) == shape:
+            return t
+        return t.reshape(shape) if t.numel() == numel(shape) else t.expand(shape)
+    if isinstance(v, torch.device) or (isinstance(v, str) and v == "meta"):
+        return torch.device("cpu")
+    if isinstance(v, (list, tuple)) and not hasattr(v, "_fields"):
+        return type(v)(real(imp, item) for item in v)
+    if isinstance(v, dict):
+        return {k: real(imp, item) for k, item in v.items()}
+    return v
+
+
+def _inputs(imp: Any, value: Any) -> list[Any]:
+    """The PVs and CVs in `value`."""
+    if isinstance(value, (PV, CV)):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _inputs(imp, item)]
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _inputs(imp, item)]
+    return []
+
+
+def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
+    torch = imp.torch
+    from torch.utils.flop_counter import FlopCounterMode
+    sources = _inputs(imp, (args, kwargs))
+    if mutating(node) and any(isinstance(v, PV) for v in sources):
+        raise Unsupported("changes a parameter or buffer in place")
+    model = _model_storages(imp)
+    saved: dict[Any, int] = {}
+    keep: list[Any] = []
+
+    def pack(t: Any) -> Any:
+        key, nbytes = _storage(t)
+        if key not in model and key not in saved:
+            saved[key] = nbytes
+        keep.append(t.detach())
+        return t
+
+    real_args, real_kwargs = real(imp, args), real(imp, kwargs)
+    counter = FlopCounterMode(display=False)
+    try:
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), counter:
+            if node.op == "call_module":
+                value = imp.gm.get_submodule(node.target)(*real_args, **real_kwargs)
+            elif node.op == "call_method":
+                value = getattr(real_args[0], node.target)(*real_args[1:], **real_kwargs)
+            else:
+                value = node.target(*real_args, **real_kwargs)
+    except Exception as error:  # what torch says of the call, in the refusal
+        raise Unsupported(f"computing it from the parameters failed: {type(error).__name__}: {error}") from None
+    macs = counter.get_total_flops() // 2
+    batched = any(n in _batch_nodes(imp) for n in getattr(node, "all_input_nodes", ())) \
+        or any(isinstance(v, CV) and v.batched for v in sources)
+    if macs and batched:  # work on a tensor made at the batch's size: per sample, as rows
+        return _per_sample(imp, node, args, kwargs)
+    if macs:
+        raise Unsupported(f"{macs:,} MACs computed from parameters and buffers only, once per forward "
+                          "(cnncost's MACs are per sample: a per-forward count is not carried yet)")
+    params: dict[int, Any] = {}
+    before: dict[Any, int] = {}
+    for v in sources:
+        if isinstance(v, CV):
+            params.update(v.params)
+            before.update(v.saved)
+            keep.extend(v.keep)
+        else:
+            params.update((id(p), p) for p in params_of(v))
+    before.update(saved)
+    source = next((v.source if isinstance(v, CV) else v.path for v in sources), _name(node))
+    return _wrap(imp, value, lambda t: CV(t, dict(params), dict(before), source, keep, batched))
+
+
+def _wrap(imp: Any, value: Any, make: Any) -> Any:
+    if isinstance(value, imp.torch.Tensor):
+        return make(value)
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(_wrap(imp, v, make) for v in value)
+    return value
+
+
+def _storage(t: Any) -> tuple[Any, int]:
+    storage = t.untyped_storage()
+    return (storage.data_ptr(), str(t.device)), storage.nbytes()
+
+
+def _model_storages(imp: Any) -> set:
+    """The storages of the model's parameters and buffers (saved, they are not activations)."""
+    return _state(imp).model
+
+
+# --- meeting the input ---
+
+_ELEMENTWISE = {"add": "add", "iadd": "add", "sub": "sub", "rsub": "rsub", "mul": "mul", "imul": "mul",
+                "truediv": "div", "div": "div", "multiply": "mul", "subtract": "sub"}
+
+
+def _name(node: Any) -> str:
+    target = node.target
+    packet = getattr(target, "overloadpacket", None)
+    if packet is not None:
+        return getattr(packet, "__name__", "")
+    if isinstance(target, str):
+        return target
+    return getattr(target, "__name__", "")
+
+
+def _consume(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    name = _name(node).rstrip("_")
+    if name in _ELEMENTWISE and len(args) >= 2:
+        return _elementwise(imp, node, _ELEMENTWISE[name], args[0], arg(args, kwargs, 1, "other"), kwargs, result)
+    if name in ("cat", "concat", "concatenate"):
+        return _tokens(imp, args, kwargs, result)
+    if name == "linear" or (node.op == "call_module" and type(imp.gm.get_submodule(node.target)).__name__ == "Linear"):
+        return _linear(imp, node, args, kwargs, result)
+    raise Unsupported("reads the input and a tensor computed from parameters and buffers only (taken: "
+                      "+ - * / with the input, tokens before a sequence, a linear's bias)")
+
+
+def _as_cv(imp: Any, v: Any) -> CV:
+    if isinstance(v, CV):
+        return v
+    return CV(real(imp, v), {id(p): p for p in params_of(v)}, {}, v.path)
+
+
+def _elementwise(imp: Any, node: Any, op: str, a: Any, b: Any, kwargs: dict, result: Any) -> TV:
+    """x op c or c op x: one `computed` row."""
+    if kwargs.get("alpha", 1) != 1:
+        raise Unsupported("a scaled addition of a computed tensor")
+    reverse = False
+    if op == "rsub":  # aten.rsub(x, c): c - x
+        op, a, b = "sub", b, a
+    if isinstance(b, TV) and isinstance(a, (PV, CV)):
+        a, b, reverse = b, a, True
+    if not isinstance(a, TV) or not isinstance(b, (PV, CV)):
+        raise Unsupported(f"{op} of a computed tensor and {type(a).__name__}")
+    if reverse and op in ("add", "mul"):
+        reverse = False
+    c = _as_cv(imp, b)
+    x = imp.tensor(a)
+    v = _emit(imp, node, x, c, op, reverse, result)
+    return imp.rebind(node, v) if mutating(node) else v
+
+
+def _shape(x: TV, c: CV) -> tuple[int, ...]:
+    """c's shape per sample: its leading size-1 dims beyond x's rank are the batch's."""
+    shape = c.shape
+    while len(shape) > len(x.shape) and shape[0] == 1:
+        shape = shape[1:]
+    if len(shape) > len(x.shape):
+        raise Unsupported(f"a computed tensor of shape {c.shape} that does not broadcast over the batch")
+    return shape
+
+
+def _emit(imp: Any, node: Any, x: TV, c: CV, op: str, reverse: bool, result: Any) -> TV:
+    charged = _charged(imp)
+    saved_keys = [k for k in c.saved if k not in charged]
+    saved = sum(c.saved[k] for k in saved_keys)
+    grad = bool(c.tensor.requires_grad)
+    key, nbytes = _storage(c.tensor)
+    saves_c = op in ("mul", "div")  # autograd keeps c for x's gradient
+    if saves_c and key not in charged and key not in saved_keys and key not in _model_storages(imp):
+        saved_keys.append(key)
+        saved += nbytes
+        c.keep.append(c.tensor)
+    element = c.tensor.element_size()
+    if saved % element:
+        raise Unsupported("a computed tensor whose saved bytes are not whole elements")
+    new = {i: p for i, p in c.params.items() if i not in imp.owner}
+    layer = Computed(op=op, reverse=reverse, shape=_shape(x, c), weights=sum(p.numel() for p in new.values()),
+                     saved=saved // element, grad=grad, source=c.source)
+    out = layer.out_shape(x.shape)
+    if out != imp.out(result):
+        raise Unsupported(f"a computed tensor broadcast to {out}, traced {imp.out(result)}")
+    base = (c.source.rpartition(".")[2] or op) if c.source else op
+    v = imp.emit(layer, [x], out, base=base)
+    for i in new:
+        imp.owner[i] = v.leaf
+    charged.update(saved_keys)
+    return v
+
+
+def _charged(imp: Any) -> set:
+    """The storages of computed tensors already counted as saved in this import."""
+    return _state(imp).charged
+
+
+def _tokens(imp: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """torch.cat((cls.expand(N, -1, -1), dist.expand(N, -1, -1), x), 1): parameters prepended
+    to a sequence (DeiT's class and distillation tokens): one tokens row."""
+    items = list(arg(args, kwargs, 0, "tensors"))
+    dim = arg(args, kwargs, 1, "dim", kwargs.get("axis", 0))
+    x = items[-1]
+    if not isinstance(x, TV) or not all(isinstance(v, PV) for v in items[:-1]):
+        raise Unsupported("concatenation of the input with computed tensors (other than tokens before it)")
+    x = imp.tensor(x)
+    rank = len(x.shape) + 1
+    count, params = 0, []
+    for p in items[:-1]:
+        t = tuple(p.tensor.shape)
+        if dim % rank != 1 or len(t) != rank or t[0] != 1 or t[2:] != x.shape[1:] or p.shape[:1] != (BATCH,) \
+                or not params_of(p):
+            raise Unsupported(f"concatenation of a {'x'.join(map(str, t))} parameter with a tensor")
+        count += t[1]
+        params.extend(params_of(p))
+    return imp.emit(Tokens(count=count), [x], (x.shape[0] + count, *x.shape[1:]), base="tokens", params=params)
+
+
+def _linear(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """F.linear(x, weight, bias) with a computed bias (BEiT's cat of q_bias, a buffer of zeros
+    and v_bias): the linear without bias, then + the bias (the same MACs and saved tensors: addmm
+    saves x and the weight, the bias add nothing)."""
+    if node.op == "call_module":
+        raise Unsupported("a linear module reading a computed tensor")
+    x, weight, bias = args[0], arg(args, kwargs, 1, "weight"), arg(args, kwargs, 2, "bias")
+    if not isinstance(x, TV) or not isinstance(weight, PV) or not isinstance(bias, CV) or not params_of(weight):
+        raise Unsupported("a linear with computed weights")
+    x = imp.tensor(x)
+    out = imp.out(result)
+    y = linear(imp, x, int(weight.shape[0]), False, params_of(weight), out)
+    return _emit(imp, node, y, bias, "add", False, result)
+
+
+# --- made at the batch's size ---
+
+def _per_sample(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
+    """A node with MACs reading tensors made at the batch's size (EdgeNeXt's and XCiT's Fourier
+    position encoding, made from torch.zeros(B, H, W), then a convolution): each such tensor
+    becomes a row that makes it per sample (`computed`, op expand), and the node is imported as
+    any other."""
+    made: dict[int, TV] = {}
+
+    def swap(v: Any) -> Any:
+        if isinstance(v, CV) and v.batched:
+            if id(v) not in made:
+                made[id(v)] = _expand(imp, v)
+            return made[id(v)]
+        if isinstance(v, (list, tuple)) and not hasattr(v, "_fields"):
+            return type(v)(swap(item) for item in v)
+        if isinstance(v, dict):
+            return {k: swap(item) for k, item in v.items()}
+        return v
+    args, kwargs = swap(args), swap(kwargs)
+    if holds((args, kwargs), (CV, PV)) and node.op != "call_module":
+        raise Unsupported("work on a tensor made at the batch's size and on parameters")
+    result = imp.results.get(node)
+    if node.op == "call_module":
+        m = imp.gm.get_submodule(node.target)
+        handler = imp.module_handler(m)
+        if handler is None:
+            raise Unsupported("")
+        return handler(imp, node, m, args, kwargs, result)
+    handler = imp.handler(node)
+    if handler is None:
+        raise Unsupported("")
+    return handler(imp, node, args, kwargs, result)
+
+
+def _expand(imp: Any, c: CV) -> TV:
+    t = c.tensor
+    if c.saved or c.params or not t.is_floating_point() or t.dim() < 2 or t.shape[0] != BATCH:
+        raise Unsupported("a tensor made at the batch's size from parameters, or not floating point")
+    if not bool((t == t[:1]).all()):
+        raise Unsupported("a tensor made at the batch's size whose samples differ")
+    shape = tuple(int(d) for d in t.shape[1:])
+    layer = Computed(op="expand", shape=shape, grad=False, source=c.source)
+    return imp.emit(layer, [TV(0, imp.input_shape)], shape, base=(c.source.rpartition(".")[2] or "constant"))

@@ -1,0 +1,75 @@
+"""A tensor computed once per forward from parameters, buffers and constants only (no input),
+applied to the input: a relative position bias gathered from its table, a gate's sigmoid of a
+parameter, biases concatenated with a buffer's zeros, a position embedding resized.
+
+The whole input-independent computation is one row: its parameters (each counted once over the
+net), the batch-free tensor c it makes (which broadcasts over the batch, as a position embedding
+does), and the bytes it saves for backward, which do not scale with the batch (`saved`: once per
+forward, a fixed figure in every total). Its MACs are 0: a computation with MACs (an MLP on a
+coordinates buffer) is refused by the importer, since cnncost's MACs are per sample and a
+per-forward count is not (docs/layers.md)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..shapes import Shape, numel, shape_text
+from .base import Layer, register
+from .merge import broadcast
+
+SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+
+
+@register("computed")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
+class Computed(Layer):
+    """x op c (c op x with `reverse`), c of per-sample-broadcastable `shape` computed once per
+    forward from parameters and buffers (`source` says from what). `expand`: c itself, made at
+    the batch's size from no parameter (every sample the same, a new tensor: `torch.zeros(N, H,
+    W)` then a sine encoding), x read for its batch size only; c is then the per-sample `shape`. params = `weights` (the
+    parameters c is made of that no earlier row counts); `grad`: c needs a gradient (it is made
+    of parameters). Saved: x for mul and div where c needs a gradient and for c / x always, and `saved` elements
+    (parameters' dtype) once per forward: what making c saved, and c itself where the op saves it
+    and nothing saved it before. No MACs. A new tensor."""
+
+    elementwise = True
+
+    op: Literal["add", "sub", "mul", "div", "expand"]
+    shape: tuple[int, ...] = ()
+    reverse: bool = False
+    weights: int = 0
+    saved: int = 0
+    grad: bool = True
+    source: str = ""
+
+    def validate(self) -> None:
+        self.require(all(d >= 1 for d in self.shape), f"shape must be positive sizes, got {list(self.shape)}")
+        self.require(self.weights >= 0 and self.saved >= 0, "weights and saved must not be negative")
+        self.require(self.grad or not self.weights, "a tensor made of parameters needs a gradient (grad: true)")
+        self.require(self.op != "expand" or (bool(self.shape) and not self.reverse and not self.saved
+                                             and not self.weights and not self.grad),
+                     "op expand makes c per sample from no parameter: it needs a shape, and takes no reverse, "
+                     "nothing saved, no weights and grad: false")
+
+    def out_shape(self, x: Shape) -> Shape:
+        if self.op == "expand":
+            return self.shape
+        self.require(len(self.shape) <= len(x), f"the computed tensor's shape {list(self.shape)} has more dims "
+                     f"than the per-sample {shape_text(x)} (its batch dim would broadcast too)", x)
+        out = broadcast((x, (1,) * (len(x) - len(self.shape)) + tuple(self.shape)))
+        if out is None:
+            self.fail(f"the computed tensor's shape {list(self.shape)} does not broadcast against {shape_text(x)}", x)
+        return out
+
+    def params(self, x: Shape) -> int:
+        return self.weights
+
+    def elements(self) -> int:
+        return numel(self.shape)
+
+    def describe(self) -> str:
+        what = "x".join(map(str, self.shape)) if self.shape else "scalar"
+        if self.op == "expand":
+            return f"{what} per sample" + (f" ({self.source})" if self.source else "")
+        text = f"{what} {SYMBOLS[self.op]} x" if self.reverse else f"x {SYMBOLS[self.op]} {what}"
+        return text + (f" ({self.source})" if self.source else "")

@@ -1,0 +1,32 @@
+"""The memory rule of `computed` (layers/computed.py): x op c, c made once per forward from
+parameters and buffers. What making c saved does not scale with the batch: a fixed tensor."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..shapes import Shape, numel
+from .builder import StepBuilder
+from .tensors import Tensor, promote
+
+
+def computed(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """x * c and x / c save x where c needs a gradient (c's gradient reads x), c / x always (x's
+    own gradient reads it); the
+    `saved` elements (c's making, and c where the op saves it first) are kept once per forward, in
+    the parameters' dtype (autocast leaves these ops alone). The output is promoted with c.
+    `expand`: c made at the batch's size, a new per-sample tensor; nothing saved."""
+    if layer.op == "expand":  # c made per sample from no parameter: no gradient
+        out = b.new(numel(y), b.precision.param_dtype)
+        out.requires_grad = False
+        return out
+    if saves_x(layer):
+        b.save(x)
+    if layer.saved:
+        b.save(b.new(0, b.precision.param_dtype, fixed=layer.saved))
+    return b.new(numel(y), promote(x.dtype, b.precision.param_dtype) if layer.shape else x.dtype)
+
+
+def saves_x(layer: Any) -> bool:
+    """Whether autograd keeps x (torch's derivatives.yaml: mul saves self for other's gradient;
+    div saves other for both gradients and self for other's)."""
+    return (layer.op in ("mul", "div") and layer.grad) or (layer.op == "div" and layer.reverse)

@@ -1,0 +1,77 @@
+"""The torch module of `computed` (layers/computed.py) for `check`: x op c, c a tensor of the
+layer's shape made of `weights` parameters, saving for backward what the layer's memory rule says
+(x for mul and div, and `saved` elements once per forward), through a custom autograd function
+that saves exactly those."""
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..memory.computed_rules import saves_x
+
+
+def _reduce_to(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """`grad` summed over the dims `shape` broadcast over."""
+    while grad.dim() > len(shape):
+        grad = grad.sum(0)
+    for i, size in enumerate(shape):
+        if size == 1 and grad.shape[i] != 1:
+            grad = grad.sum(i, keepdim=True)
+    return grad
+
+
+# Python's operators, not torch.add & co., which some peer tools patch and count
+_OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
+
+
+class _Apply(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, c: torch.Tensor, op: str, reverse: bool, save_x: bool,
+                saved: int) -> torch.Tensor:
+        kept = [torch.empty(saved, dtype=c.dtype)] if saved else []
+        ctx.save_for_backward(*([x] if save_x else []), *kept)
+        ctx.c, ctx.op, ctx.reverse, ctx.x = c.detach(), op, reverse, None if save_x else x.detach()
+        a, b = (c, x) if reverse else (x, c)
+        return _OPS[op](a, b)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple:
+        x = ctx.saved_tensors[0] if ctx.x is None else ctx.x
+        c, op = ctx.c, ctx.op
+        if op == "add":
+            gx, gc = g, g
+        elif op == "sub":  # x - c, or c - x
+            gx, gc = (-g, g) if ctx.reverse else (g, -g)
+        elif op == "mul":
+            gx, gc = g * c, g * x
+        elif not ctx.reverse:  # x / c
+            gx, gc = g / c, -g * x / (c * c)
+        else:  # c / x
+            gx, gc = -g * c / (x * x), g / x
+        return gx, _reduce_to(gc, c.shape), None, None, None, None
+
+
+class Computed(nn.Module):
+    """x op c; c = a constant of `shape` plus the sum of `weights` parameters (a sum and an add
+    save nothing, as the gathers and concatenations that make a real c)."""
+
+    def __init__(self, layer: Any) -> None:
+        super().__init__()
+        self.op, self.reverse, self.saved = layer.op, layer.reverse, layer.saved
+        self.save_x = saves_x(layer)
+        self.weight = nn.Parameter(torch.zeros(layer.weights)) if layer.weights else None
+        self.register_buffer("base", torch.ones(layer.shape if layer.shape else ()), persistent=False)
+        self.needs_grad = layer.grad and not layer.weights
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.base if self.weight is None else self.base + self.weight.sum()
+        if self.op == "expand":  # c per sample: a new tensor of the batch's size
+            return c.expand(x.shape[0], *c.shape).contiguous()
+        if self.needs_grad:  # grad without parameters (never imported: kept for a hand-written spec)
+            c = c.detach().requires_grad_()
+        return _Apply.apply(x, c, self.op, self.reverse, self.save_x, self.saved)
+
+

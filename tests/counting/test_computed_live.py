@@ -1,0 +1,38 @@
+"""The peer tools' conventions for `computed` (layers/computed.py), against the live tools (run
+where they are installed: the side venv of tests/fixtures/measure_tools.py): every tool's total and
+parameter count on cnncost's own torch model of a net with every op of it, and the docs' example."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import cnncost
+from cnncost.counting import ops
+from cnncost.counting.tools import tool_params
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def nets() -> list[cnncost.Net]:
+    layers = [cnncost.Conv(out=4, kernel=1), cnncost.Computed(op="mul", shape=(4, 1, 1), weights=4, saved=4),
+              cnncost.Computed(op="add", shape=(4, 5), weights=3), cnncost.Computed(op="div", reverse=True, shape=()),
+              cnncost.Computed(op="sub", shape=(1, 5), grad=False), cnncost.Computed(op="expand", shape=(2, 4, 5), grad=False),
+              cnncost.Conv(out=2, kernel=1)]
+    return [cnncost.Net("computed", (3, 4, 5), layers), cnncost.load(ROOT / "docs" / "examples" / "computed-bias.yaml")]
+
+
+def test_every_tool_counts_computed_rows_as_its_convention_says() -> None:
+    pytest.importorskip("torch")
+    import tools_live
+    if not tools_live.available():
+        pytest.skip("the peer tools are not installed (see tests/fixtures/measure_tools.py for the side venv)")
+    from cnncost.torch_backend import build
+    for net in nets():
+        g = cnncost.compile(net)
+        for key, value in tools_live.measure(build(net), tuple(net.input)).items():
+            tool, _, what = key.partition(".")
+            if what == "params":
+                assert tool_params(g, tool, "cnncost") == value, (net.name, key)
+            elif not what:
+                assert ops(g, tool, 1, "cnncost").total == value, (net.name, key)

@@ -1,0 +1,77 @@
+"""Differential test of `computed` (layers/computed.py, the importer's tensors made once per
+forward from parameters and buffers): random chains of convolutions or linear layers and
+computed rows of every op (add, sub, mul, div, reversed; c of a random broadcastable shape, with
+or without parameters and per-forward saved elements; `expand`: c made per sample, read by a
+convolution), with activations between. Each net is checked layer by layer against the torch
+backend: shapes, params, MACs, FLOPs and saved bytes (batch 2, CPU), fp32 or bf16 autocast.
+
+CNNCOST_DIFF_EXAMPLES sets the number of examples (default 40; CNNCOST_LONG=1: 10,000)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest.importorskip("torch", reason="the differential test builds every net in PyTorch")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from cnncost.layers import Computed, Conv, Linear, Sigmoid, Tanh  # noqa: E402
+from cnncost.net import Net  # noqa: E402
+from cnncost.torch_backend import check  # noqa: E402
+
+EXAMPLES = int(os.environ.get("CNNCOST_DIFF_EXAMPLES", "10000" if os.environ.get("CNNCOST_LONG") == "1" else "40"))
+
+
+@st.composite
+def computed(draw, x: tuple[int, ...]) -> Computed:
+    """x op c, c broadcastable against x: some leading dims left out, the rest x's size or 1."""
+    keep = draw(st.integers(0, len(x)))
+    shape = tuple(draw(st.sampled_from([size, 1])) for size in x[len(x) - keep:])
+    weights = draw(st.integers(0, 12))
+    grad = weights > 0 or draw(st.booleans())
+    return Computed(op=draw(st.sampled_from(["add", "sub", "mul", "div"])), reverse=draw(st.booleans()),
+                    shape=shape, weights=weights, saved=draw(st.integers(0, 20)), grad=grad)
+
+
+@st.composite
+def nets(draw) -> Net:
+    tokens = draw(st.booleans())
+    if tokens:
+        x = (draw(st.integers(1, 5)), draw(st.integers(1, 6)))
+        layers: list = [Linear(out=draw(st.integers(1, 6)))]
+        x = (x[0], layers[0].out)
+    else:
+        x = (draw(st.integers(1, 4)), draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+        layers = [Conv(out=draw(st.integers(1, 4)), kernel=1)]
+        x = (layers[0].out, *x[1:])
+    input_shape = (3, *x[1:]) if not tokens else (x[0], 4)
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["computed", "computed", "act", "expand"]))
+        if kind == "computed":
+            layers.append(draw(computed(x)))
+        elif kind == "act":
+            layers.append(draw(st.sampled_from([Sigmoid(), Tanh()])))
+        else:  # c made per sample (a Fourier encoding), then a layer with MACs reading it
+            shape = tuple(draw(st.integers(1, 4)) for _ in x)
+            layers.append(Computed(op="expand", shape=shape, grad=False))
+            if tokens:
+                layers.append(Linear(out=x[-1]))
+                x = (*shape[:-1], x[-1])
+            else:
+                layers.append(Conv(out=draw(st.integers(1, 4)), kernel=1))
+                x = (layers[-1].out, *shape[1:])
+    return Net("computed", input_shape, layers)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          derandomize=os.environ.get("CNNCOST_LONG") != "1")
+@given(net=nets(), dtype=st.sampled_from(["fp32", "bf16"]))
+def test_engine_and_torch_agree_on_computed_rows(net: Net, dtype: str) -> None:
+    result = check(net, batch=2, device="cpu", dtype=dtype)
+    text = "\n".join(repr(layer) for layer in net.layers)
+    assert result.ok, text + "\n" + "\n".join(f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}"
+                                              for r in result.mismatches)
+    wrong = [f"{r.path}: ours {r.ours}, torch {r.torch}" for r in result.rows
+             if r.quantity == "saved_bytes" and r.ours != r.torch]
+    assert not wrong, text + "\n" + "\n".join(wrong)
