@@ -1,0 +1,47 @@
+"""Operations the torch importer maps since issue 18's coverage round, each in a tiny module that
+reproduces how a real model writes it (the model named in each class's docstring), imported and
+compared with the real module: params, FlopCounterMode's MACs and autograd's saved bytes at batch
+2, CPU fp32 (`check_against` measures them)."""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import cnncost  # noqa: E402
+from cnncost.importers.torch_trace import from_torch  # noqa: E402
+from cnncost.torch_backend.against import check_against  # noqa: E402
+
+TRACERS = ["fx", "export"]
+
+
+def _exact(model: nn.Module, shape: tuple[int, ...], tracer: str) -> set[str]:
+    """Params, MACs and saved bytes (batch 2) equal the real module's; the row types imported."""
+    net = from_torch(model, shape, tracer=tracer)
+    result = check_against(net, model)
+    assert result.ok, result.summary()
+    for q in ("params", "macs", "saved_bytes"):
+        ours, theirs = result.totals[q]
+        assert ours == theirs, q
+    return {n.type for n in cnncost.compile(net).nodes}
+
+
+class DistilledHead(nn.Module):
+    """A distilled head's train-mode output (timm's pit_*_distilled, repvit, iformer): (x + x_dist) / 2."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.head = nn.Linear(8, 5)
+        self.head_dist = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.conv(x).mean((2, 3))
+        return (self.head(x) + self.head_dist(x)) / 2
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_scaled_sum_as_the_output_imports_exactly(tracer: str) -> None:
+    assert "arith" in _exact(DistilledHead(), (3, 8, 8), tracer)
