@@ -249,7 +249,8 @@ def linear(imp: Emitter, x: TV, out: int, bias: bool, params: Sequence[Any], sha
     return imp.emit(Linear(out=out, bias=bias), [x], shape, params=params)  # on the last dim, any rank
 
 
-def layer_norm(imp: Emitter, x: TV, normalized: Shape, eps: float, affine: bool, params: Sequence[Any]) -> TV:
+def layer_norm(imp: Emitter, x: TV, normalized: Shape, eps: float, affine: bool, params: Sequence[Any],
+               bias: bool = True) -> TV:
     """LayerNorm over the last dims `normalized`: the channels of a channels-last map (ConvNeXt),
     or all of a channels-first tensor."""
     if x.form == "nhwc" and tuple(normalized) == x.shape[-1:]:
@@ -257,12 +258,12 @@ def layer_norm(imp: Emitter, x: TV, normalized: Shape, eps: float, affine: bool,
     elif x.form == "std" and tuple(normalized) == x.shape:
         over = "chw"
     elif x.form == "std" and tuple(normalized) == x.shape[len(x.shape) - len(normalized):]:
-        return imp.emit(LayerNorm(over="last", dims=len(normalized), eps=float(eps), elementwise_affine=affine), [x],
-                        x.shape, params=params)
+        return imp.emit(LayerNorm(over="last", dims=len(normalized), eps=float(eps), elementwise_affine=affine,
+                                  bias=bias), [x], x.shape, params=params)
     else:
         raise Unsupported(f"layer norm over {list(normalized)} of a {shape_text(x.shape)} tensor ({x.form})")
-    return imp.emit(LayerNorm(over=over, eps=float(eps), elementwise_affine=affine), [x], x.shape, params=params,
-                    form=x.form)
+    return imp.emit(LayerNorm(over=over, eps=float(eps), elementwise_affine=affine, bias=bias), [x], x.shape,
+                    params=params, form=x.form)
 
 
 # ----------------------------------------------------------------------------- pools, resampling, padding

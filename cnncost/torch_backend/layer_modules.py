@@ -89,8 +89,16 @@ def _dim(dim: int) -> int:
 
 def _layer_norm(layer: LayerNorm, x: Any) -> nn.Module:
     if layer.over == "channels":
-        return LayerNorm2d(x[0], eps=layer.eps, elementwise_affine=layer.elementwise_affine)
-    return nn.LayerNorm(list(layer.normalized(x)), eps=layer.eps, elementwise_affine=layer.elementwise_affine)
+        return LayerNorm2d(x[0], eps=layer.eps, elementwise_affine=layer.elementwise_affine, bias=layer.bias)
+    return nn.LayerNorm(list(layer.normalized(x)), eps=layer.eps, elementwise_affine=layer.elementwise_affine,
+                        bias=layer.bias)
+
+
+def _group_norm(layer: GroupNorm, x: Any) -> nn.Module:
+    module = nn.GroupNorm(layer.groups, x[0], eps=layer.eps, affine=layer.affine)
+    if not layer.bias:  # nn.GroupNorm takes no bias argument: timm's GroupNorm1NoBias drops it so
+        module.bias = None
+    return module
 
 
 def _opaque(layer: Opaque, x: Any) -> nn.Module:
@@ -159,7 +167,7 @@ MODULES: dict[type, ModuleRule] = {
     BatchNorm: _batchnorm,
     LRN: lambda layer, x: nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k),
     LayerNorm: _layer_norm,
-    GroupNorm: lambda layer, x: nn.GroupNorm(layer.groups, x[0], eps=layer.eps, affine=layer.affine),
+    GroupNorm: lambda layer, x: _group_norm(layer, x),
     InstanceNorm: lambda layer, x: by_rank(x, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)(x[0], eps=layer.eps, momentum=layer.momentum,
                                                      affine=layer.affine,
                                                      track_running_stats=layer.track_running_stats),

@@ -45,3 +45,38 @@ class DistilledHead(nn.Module):
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_scaled_sum_as_the_output_imports_exactly(tracer: str) -> None:
     assert "arith" in _exact(DistilledHead(), (3, 8, 8), tracer)
+
+
+def _saved_in_bf16(model: nn.Module, shape: tuple[int, ...]) -> None:
+    """The imported net's autograd rules against its rebuilt torch modules under bf16 autocast."""
+    from cnncost.torch_backend.saved_check import compare_saved
+    result = compare_saved(from_torch(model, shape), batch=2, dtype="bf16")
+    assert result.mismatches() == {} and result.predicted == result.measured
+
+
+class NoBiasNorms(nn.Module):
+    """Norms with a weight and no bias (timm's metaformer: LayerNorm2dNoBias, LayerNormNoBias,
+    GroupNorm1NoBias) and SquaredReLU's torch.square (caformer's head)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.gn = nn.GroupNorm(1, 8)
+        self.gn.bias = None
+        self.ln = nn.LayerNorm(8, bias=False)
+        self.w = nn.Parameter(torch.ones(8))
+
+    def forward(self, x):
+        x = self.gn(self.conv(x))
+        x = F.layer_norm(x.permute(0, 2, 3, 1), (8,), self.w, None, 1e-6).permute(0, 3, 1, 2)
+        x = F.group_norm(x, 2, self.w, None)
+        return torch.square(self.ln(x.flatten(2).transpose(1, 2)))
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_norms_without_a_bias_import_exactly(tracer: str) -> None:
+    assert {"group_norm", "layer_norm", "arith"} <= _exact(NoBiasNorms(), (3, 8, 8), tracer)
+
+
+def test_norms_without_a_bias_save_as_torch_does_in_bf16() -> None:
+    _saved_in_bf16(NoBiasNorms(), (3, 8, 8))

@@ -106,6 +106,11 @@ def pow_(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) ->
     return out
 
 
+def square(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """torch.square(x): x ** 2 (autograd's PowBackward, saving x)."""
+    return pow_(imp, node, (args[0], 2), {}, result)
+
+
 def sub(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     """x - constant, constant - x, x - y."""
     a, b = args[0], arg(args, kwargs, 1, "other")

@@ -131,6 +131,7 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(arith.sub, functions=("torch.sub", "torch.subtract"), methods=("sub",), aten=("sub",)),
     TorchOp(arith.rsub, aten=("rsub",)),
     TorchOp(arith.pow_, functions=("torch.pow",), methods=("pow",), aten=("pow",)),
+    TorchOp(arith.square, functions=("torch.square",), methods=("square",), aten=("square",)),
     # structure: merges, pieces, views
     TorchOp(views.cat, functions=("torch.cat", "torch.concat", "torch.concatenate"),
             aten=("cat", "concat", "concatenate")),
