@@ -80,3 +80,35 @@ def test_norms_without_a_bias_import_exactly(tracer: str) -> None:
 
 def test_norms_without_a_bias_save_as_torch_does_in_bf16() -> None:
     _saved_in_bf16(NoBiasNorms(), (3, 8, 8))
+
+
+class Addcmul(nn.Module):
+    """torch.addcmul(bias, weight, x): ResMLP's Affine on tokens (timm's resmlp_*), and the global
+    response norm of ConvNeXt-V2 (timm's GlobalResponseNorm) on a channels-last and on a
+    channels-first map."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.alpha, self.beta = nn.Parameter(torch.ones(8)), nn.Parameter(torch.zeros(8))
+        self.weight, self.bias = nn.Parameter(torch.ones(8)), nn.Parameter(torch.zeros(8))
+        self.w2, self.b2 = nn.Parameter(torch.ones(8)), nn.Parameter(torch.zeros(8))
+
+    def forward(self, x):
+        x = self.conv(x).permute(0, 2, 3, 1)
+        g = x.norm(p=2, dim=(1, 2), keepdim=True)
+        n = g / (g.mean(dim=-1, keepdim=True) + 1e-6)
+        x = x + torch.addcmul(self.bias.view(1, 1, 1, -1), self.weight.view(1, 1, 1, -1), x * n)
+        x = x.permute(0, 3, 1, 2)
+        g = x.norm(p=2, dim=(2, 3), keepdim=True)
+        x = x + torch.addcmul(self.b2.view(1, -1, 1, 1), self.w2.view(1, -1, 1, 1), x * (g / (g.mean(1, True) + 1e-6)))
+        return torch.addcmul(self.beta, self.alpha, x.flatten(2).transpose(1, 2))
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_addcmul_affines_import_exactly(tracer: str) -> None:
+    assert "affine" in _exact(Addcmul(), (3, 8, 8), tracer)
+
+
+def test_addcmul_affines_save_as_torch_does_in_bf16() -> None:
+    _saved_in_bf16(Addcmul(), (3, 8, 8))

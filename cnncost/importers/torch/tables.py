@@ -132,6 +132,7 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(arith.rsub, aten=("rsub",)),
     TorchOp(arith.pow_, functions=("torch.pow",), methods=("pow",), aten=("pow",)),
     TorchOp(arith.square, functions=("torch.square",), methods=("square",), aten=("square",)),
+    TorchOp(arith.addcmul, functions=("torch.addcmul",), methods=("addcmul",), aten=("addcmul",)),
     # structure: merges, pieces, views
     TorchOp(views.cat, functions=("torch.cat", "torch.concat", "torch.concatenate"),
             aten=("cat", "concat", "concatenate")),
