@@ -112,3 +112,27 @@ def test_addcmul_affines_import_exactly(tracer: str) -> None:
 
 def test_addcmul_affines_save_as_torch_does_in_bf16() -> None:
     _saved_in_bf16(Addcmul(), (3, 8, 8))
+
+
+class Normalize(nn.Module):
+    """F.normalize: torchvision's SSD L2Norm (`weight.view(1, -1, 1, 1) * F.normalize(x)`) on a
+    map, SwiftFormer's efficient additive attention on tokens (dim -1), and a clamp_min."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.scale = nn.Parameter(torch.full((8,), 20.0))
+
+    def forward(self, x):
+        x = self.scale.view(1, -1, 1, 1) * F.normalize(self.conv(x))
+        t = F.normalize(x.flatten(2).transpose(1, 2), dim=-1)
+        return t.clamp_min(0.01), torch.clamp(x, min=-1.0)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_normalize_imports_exactly(tracer: str) -> None:
+    assert {"reduce", "threshold", "div"} <= _exact(Normalize(), (3, 8, 8), tracer)
+
+
+def test_normalize_saves_as_torch_does_in_bf16() -> None:
+    _saved_in_bf16(Normalize(), (3, 8, 8))

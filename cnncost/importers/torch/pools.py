@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...layers import AdaptiveAvgPool, AdaptiveMaxPool, Reduce
+from ...layers import Div, Threshold
 from ..graphbuild import TV, Unsupported
 from ..lowering import avg_pool, max_pool, pair_or_int, spatial_mean
 from .values import arg, dims
@@ -125,3 +126,22 @@ def norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) ->
         raise Unsupported(f"norm with p={p}")
     return reduce_on(imp, "norm", args[0], arg(args, kwargs, 2, "dim"), bool(arg(args, kwargs, 3, "keepdim", False)),
                      result, p)
+
+
+def normalize(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """F.normalize(x, p, dim, eps) as torch computes it: the p-norm over dim (keepdim), clamped
+    below at eps (`clamp_min`, a threshold at eps: both save their input), x divided by it
+    (torchvision's SSD L2Norm, SwiftFormer's attention)."""
+    x = imp.tensor(args[0])
+    p, dim = arg(args, kwargs, 1, "p", 2.0), arg(args, kwargs, 2, "dim", 1)
+    eps = float(arg(args, kwargs, 3, "eps", 1e-12))
+    if arg(args, kwargs, 4, "out") is not None or not isinstance(dim, int) or not isinstance(p, (int, float)):
+        raise Unsupported("normalize with out= or over several dims")
+    rank = len(x.shape) + 1
+    if not -rank <= dim < rank or dim % rank == 0:
+        raise Unsupported(f"normalize over dim {dim} (the batch, or out of range)")
+    layer = Reduce(op="norm", dims=(dim % rank - 1,), keepdim=True, p=float(p))
+    n = imp.emit(layer, [x], layer.out_shape(x.shape), base="norm")
+    n = imp.emit(Threshold(threshold=eps, value=eps), [n], n.shape, base="clamp_min")
+    div = Div()
+    return imp.emit(div, [x, n], div.merge_shape((x.shape, n.shape)), base="div")

@@ -133,6 +133,8 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(arith.pow_, functions=("torch.pow",), methods=("pow",), aten=("pow",)),
     TorchOp(arith.square, functions=("torch.square",), methods=("square",), aten=("square",)),
     TorchOp(arith.addcmul, functions=("torch.addcmul",), methods=("addcmul",), aten=("addcmul",)),
+    TorchOp(pools.normalize, functions=("F.normalize",)),
+    TorchOp(a.clamp_min, functions=("torch.clamp_min",), methods=("clamp_min",), aten=("clamp_min",)),
     # structure: merges, pieces, views
     TorchOp(views.cat, functions=("torch.cat", "torch.concat", "torch.concatenate"),
             aten=("cat", "concat", "concatenate")),
