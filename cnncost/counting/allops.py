@@ -29,7 +29,7 @@ counted. Reductions of K terms are counted as K (K - 1 adds and the divide of a 
 | avgpool | |y| x K (K - 1 adds and a divide; padded positions included) |
 | adaptive_avgpool, global_avgpool | C x the product over the spatial dims of the sum of the window lengths along each (heights x widths): each window's elements (adds and the divide); global: |x| |
 | adaptive_maxpool | the same sum minus |y| (comparisons) |
-| upsample | nearest 0; the linear modes 3 (2^r - 1) |y| on r spatial dims: linear 3, bilinear 9 (PyTorch's CPU kernel: 6 multiplies, 3 adds per output), trilinear 21 |
+| upsample | nearest 0; the linear modes 3 (2^r - 1) |y| on r spatial dims: linear 3, bilinear 9 (PyTorch's CPU kernel: 6 multiplies, 3 adds per output), trilinear 21; bicubic 35 |y| (4 cubic rows of 4 taps, then 4 taps across: 20 multiplies, 15 adds) |
 | add | (k - 1) |y| for k inputs, + |y| with a scale |
 | mul | |y| |
 | layer_scale | |y| |
@@ -173,6 +173,8 @@ def _upsample(node: GraphNode, impl: object, batch: int) -> int:
     """Linear interpolation along r dims: 2^r - 1 lerps per output, each 2 multiplies and an add."""
     if node.layer.mode == "nearest":
         return 0
+    if node.layer.mode == "bicubic":  # separable: 4 rows of 4 taps, then 4 taps across (20 multiplies, 15 adds)
+        return 35 * n_out(node, batch)
     return 3 * (2 ** (len(x_of(node)) - 1) - 1) * n_out(node, batch)
 
 

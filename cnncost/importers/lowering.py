@@ -286,7 +286,7 @@ def upsample(imp: Emitter, x: TV, mode: str, align: Any, *, factors: tuple[float
              shape: Shape | None = None) -> TV:
     """Nearest or (bi/tri)linear resampling of a map with 1, 2 or 3 spatial dims by `factors` (one
     per spatial dim), or else to `shape`'s size."""
-    if mode not in ("nearest", "linear", "bilinear", "trilinear") or len(x.shape) not in (2, 3, 4):
+    if mode not in ("nearest", "linear", "bilinear", "trilinear", "bicubic") or len(x.shape) not in (2, 3, 4):
         raise Unsupported(f"interpolation mode '{mode}'")
     align_corners = bool(align) and mode != "nearest"
     if factors is not None:

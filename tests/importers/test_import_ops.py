@@ -136,3 +136,37 @@ def test_normalize_imports_exactly(tracer: str) -> None:
 
 def test_normalize_saves_as_torch_does_in_bf16() -> None:
     _saved_in_bf16(Normalize(), (3, 8, 8))
+
+
+class Bicubic(nn.Module):
+    """Bicubic resizing (timm's crossvit resizes its second branch's patches with it), to a size
+    and by a factor, with and without align_corners."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.up = nn.Upsample(scale_factor=2, mode="bicubic")
+
+    def forward(self, x):
+        x = self.conv(x)
+        y = F.interpolate(x, size=(9, 11), mode="bicubic", align_corners=True)
+        return self.up(x), y.relu()
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_bicubic_resizing_imports_exactly(tracer: str) -> None:
+    assert "upsample" in _exact(Bicubic(), (3, 8, 8), tracer)
+
+
+def test_bicubic_resizing_saves_as_torch_does_in_bf16() -> None:
+    _saved_in_bf16(Bicubic(), (3, 8, 8))
+
+
+def test_bicubic_receptive_field_reads_four_taps() -> None:
+    from fractions import Fraction
+    from cnncost import Net, Upsample
+    from cnncost.receptive import receptive_field
+    up = receptive_field(Net("n", input=(1, 8, 8), layers=[Upsample(name="up", scale_factor=2.0, mode="bicubic")]))[1]
+    assert up.effective_stride == Fraction(1, 2) and up.receptive_field == 4
+    # output 2 reads src (2 + 1/2) / 2 - 1/2 = 0.75: rows floor - 1 .. floor + 2 = -1..2; 3 (1.25): 0..3
+    assert up.extent(2, 3) == ((-1, 2), (0, 3))

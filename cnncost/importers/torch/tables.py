@@ -117,6 +117,7 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(aten.upsample("nearest"), aten=("upsample_nearest1d", "upsample_nearest3d")),
     TorchOp(aten.upsample("linear"), aten=("upsample_linear1d",)),
     TorchOp(aten.upsample("trilinear"), aten=("upsample_trilinear3d",)),
+    TorchOp(aten.upsample("bicubic"), aten=("upsample_bicubic2d",)),
     TorchOp(resample.pad_call, functions=("F.pad",), aten=("pad",)),
     TorchOp(aten.constant_pad, aten=("constant_pad_nd",)),
     TorchOp(aten.reflection_pad, aten=("reflection_pad2d",)),
