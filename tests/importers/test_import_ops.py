@@ -170,3 +170,26 @@ def test_bicubic_receptive_field_reads_four_taps() -> None:
     assert up.effective_stride == Fraction(1, 2) and up.receptive_field == 4
     # output 2 reads src (2 + 1/2) / 2 - 1/2 = 0.75: rows floor - 1 .. floor + 2 = -1..2; 3 (1.25): 0..3
     assert up.extent(2, 3) == ((-1, 2), (0, 3))
+
+
+class GlobalContext(nn.Module):
+    """timm's GlobalContext (gcresnet): attention-pooled context, `x + mlp_add(context)`, a
+    C x H x W map plus a C x 1 x 1 term."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.conv_attn = nn.Conv2d(8, 1, 1)
+        self.mlp_add = nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        b, c, h, w = x.shape
+        attn = F.softmax(self.conv_attn(x).reshape(b, 1, h * w), dim=-1).unsqueeze(3)
+        context = (x.reshape(b, c, h * w).unsqueeze(1) @ attn).view(b, c, 1, 1)
+        return x + self.mlp_add(context)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_broadcast_addition_imports_exactly(tracer: str) -> None:
+    assert "add" in _exact(GlobalContext(), (3, 8, 8), tracer)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import Affine, Arith, Div, Layer, Learnable, Sub
+from ...layers import Add, Affine, Arith, Div, Layer, Learnable, Sub
+from ...layers.merge import broadcast
 from ..graphbuild import TV, Unsupported
 from ..lowering import add as lower_add, layer_scale, multiply, over_constant, times_constant
 from .values import PV, arg, mutating, number, params_of
@@ -29,7 +30,12 @@ def add(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
     else:
         if isinstance(a, TV) and isinstance(b, TV) and a.form != b.form and a.scale is None and b.scale is None:
             a, b = imp.tensor(a), imp.tensor(b)  # a channels-last map and a plain tensor: the map's permute view
-        v = lower_add(imp, a, b)
+        if isinstance(a, TV) and isinstance(b, TV) and a.shape != b.shape and a.form == b.form == "std" \
+                and a.scale is None and b.scale is None and not a.batch and not b.batch \
+                and broadcast((a.shape, b.shape)) is not None:
+            v = _tensors(imp, Add(), a, b, "add")  # broadcast (a global-context term: C x H x W + C x 1 x 1)
+        else:
+            v = lower_add(imp, a, b)
     return imp.rebind(node, v) if mutating(node) else v
 
 
