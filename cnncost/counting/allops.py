@@ -61,6 +61,7 @@ from ..layers.scale import LayerScale, StochasticDepth
 from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
+from ..layers.unfold import Fold, Unfold
 from ._util import has_bias, kernel_area, n_in, n_out, on_inner, x_of
 from .convention import ZERO, Convention, CountRule
 
@@ -178,6 +179,11 @@ def _upsample(node: GraphNode, impl: object, batch: int) -> int:
     return 3 * (2 ** (len(x_of(node)) - 1) - 1) * n_out(node, batch)
 
 
+def _fold(node: GraphNode, impl: object, batch: int) -> int:
+    """col2im: one add per column element (into the zeroed map; those in the padding too)."""
+    return n_in(node, batch)
+
+
 def _add(node: GraphNode, impl: object, batch: int) -> int:
     m = n_out(node, batch)
     return (len(node.inputs) - 1) * m + (m if node.layer.scale != 1.0 else 0)
@@ -207,6 +213,7 @@ RULES: dict[type, CountRule] = {
     **dict.fromkeys((Permute, Transpose, Unflatten, Slice, Select, Expand, Contiguous, Split, Stack, Tokens), ZERO),
     Arith: _arith, Learnable: per_output(1), Affine: _affine, Sub: per_output(1), Div: per_output(1),
     Maximum: per_output(1), Minimum: per_output(1), Reduce: _reduce,
+    Unfold: ZERO, Fold: _fold,  # im2col copies; col2im adds every column element into the map
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the same arithmetic as its layer's
 

@@ -34,6 +34,7 @@ from ..layers.scale import LayerScale, StochasticDepth
 from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
+from ..layers.unfold import Fold, Unfold
 from .convention import ZERO, Convention, CountRule
 from .training import sdpa_fused, training
 
@@ -69,6 +70,7 @@ def sdpa(node: GraphNode, impl: Impl, batch: int) -> int:
 # views, element-wise ops with constants and parameters, reductions, stack: no formula
 NO_FORMULA += (Permute, Transpose, Unflatten, Slice, Select, Expand, Contiguous, Split, Arith, Learnable, Affine,
                Reduce, Tokens, Sub, Div, Maximum, Minimum, Stack)
+NO_FORMULA += (Unfold, Fold)  # im2col, col2im: copies
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, gemm), **dict.fromkeys(NO_FORMULA, ZERO)}
 RULES.update({Matmul: gemm, Attention: sdpa})
 RULES[Fixed] = gemm  # a convolution with buffer weights: aten.convolution all the same

@@ -50,6 +50,7 @@ from ..layers.scale import LayerScale, StochasticDepth
 from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
+from ..layers.unfold import Fold, Unfold
 
 if TYPE_CHECKING:
     from ..graph import Graph, GraphNode
@@ -196,6 +197,7 @@ DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
     Split: "cnncost.Split", Arith: "cnncost.Arith", Learnable: "cnncost.Learnable", Affine: "cnncost.Affine",
     Reduce: "cnncost.Reduce", Tokens: "cnncost.Tokens", Sub: "cnncost.Binary", Div: "cnncost.Binary",
     Maximum: "cnncost.Binary", Minimum: "cnncost.Binary", Stack: "cnncost.Stack",
+    Unfold: "nn.Unfold", Fold: "nn.Fold",
 }
 
 

@@ -19,6 +19,7 @@ from .scale import LayerScale, StochasticDepth
 from .tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
 from .merge import Div, Maximum, Minimum, Stack, Sub
 from .arith import Affine, Arith, Learnable, Reduce, Tokens
+from .unfold import Fold, Unfold
 
 __all__ = [
     "LAYER_TYPES", "Block", "Layer", "Node", "Ref", "Visit", "Merge", "register",
@@ -36,4 +37,5 @@ __all__ = [
     "Fixed",
     "Permute", "Transpose", "Unflatten", "Slice", "Select", "Expand", "Contiguous", "Split",
     "Sub", "Div", "Maximum", "Minimum", "Stack", "Arith", "Learnable", "Affine", "Reduce", "Tokens",
+    "Unfold", "Fold",
 ]

@@ -27,6 +27,8 @@ from ..layers.reshape import CenterCrop, ChannelShuffle, Pad, PixelShuffle, Pixe
 from ..layers.scale import LayerScale, StochasticDepth
 from .tensor_rules import RULES as TENSOR_RULES
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
+from ..layers.unfold import Fold, Unfold
+from .tensor_rules import whole_map
 from ..shapes import Shape, spatial
 from .paths import (Axis, Field, classes, constant_axis, hull, map_axis, plain, ratio, shift_axis,
                     window_axis)
@@ -281,6 +283,8 @@ RULES: dict[type, Rule] = {
     Fixed: _shared,  # fixed weights: its layer's rule, as a shared call's
     # tensor ops of any rank (receptive/tensor_rules.py)
     **TENSOR_RULES, Sub: _merge, Div: _merge, Maximum: _merge, Minimum: _merge, Stack: _merge,
+    # im2col leaves the map (columns of windows); col2im reads columns, which are not a map
+    Unfold: lambda layer, node, ins: whole_map(node, ins), Fold: _same,
 }
 
 

@@ -40,6 +40,7 @@ from .tensor_modules import (Affine as AffineModule, Arith as ArithModule, Binar
 from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
+from ..layers.unfold import Fold, Unfold
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -99,6 +100,10 @@ def _group_norm(layer: GroupNorm, x: Any) -> nn.Module:
     if not layer.bias:  # nn.GroupNorm takes no bias argument: timm's GroupNorm1NoBias drops it so
         module.bias = None
     return module
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    return tuple(spatial(value, 2))  # type: ignore[return-value]
 
 
 def _opaque(layer: Opaque, x: Any) -> nn.Module:
@@ -216,6 +221,10 @@ MODULES: dict[type, ModuleRule] = {
     Sub: lambda layer, shapes: Binary("sub"), Div: lambda layer, shapes: Binary("div"),
     Maximum: lambda layer, shapes: Binary("maximum"), Minimum: lambda layer, shapes: Binary("minimum"),
     Stack: lambda layer, shapes: StackModule(layer.dim),
+    Unfold: lambda layer, x: nn.Unfold(_pair(layer.kernel), _pair(layer.dilation), _pair(layer.padding),
+                                       _pair(layer.stride)),
+    Fold: lambda layer, x: nn.Fold(_pair(layer.output_size), _pair(layer.kernel), _pair(layer.dilation),
+                                   _pair(layer.padding), _pair(layer.stride)),
 }
 
 

@@ -214,3 +214,30 @@ class EllipsisCrop(nn.Module):
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_indexing_with_an_ellipsis_imports_exactly(tracer: str) -> None:
     assert "slice" in _exact(EllipsisCrop(), (3, 9, 9), tracer, rows=tracer == "fx")
+
+
+class UnfoldFold(nn.Module):
+    """im2col and col2im: nn.Unfold as TNT's inner patches, F.unfold and F.fold as VOLO's outlook
+    attention (3x3 windows, padding 1, stride 2: overlapping windows summed back)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.unfold = nn.Unfold(kernel_size=2, stride=2)
+        self.proj = nn.Linear(16, 8)
+
+    def forward(self, x):
+        x = self.conv(x)
+        cols = self.proj(self.unfold(x).transpose(1, 2))
+        v = F.unfold(x, kernel_size=3, padding=1, stride=2)
+        y = F.fold(v.relu(), output_size=(6, 6), kernel_size=3, padding=1, stride=2)
+        return cols, y
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_unfold_and_fold_import_exactly(tracer: str) -> None:
+    assert {"unfold", "fold"} <= _exact(UnfoldFold(), (3, 8, 8), tracer)
+
+
+def test_unfold_and_fold_save_as_torch_does_in_bf16() -> None:
+    _saved_in_bf16(UnfoldFold(), (3, 8, 8))

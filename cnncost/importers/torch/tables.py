@@ -136,6 +136,8 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(arith.addcmul, functions=("torch.addcmul",), methods=("addcmul",), aten=("addcmul",)),
     TorchOp(pools.normalize, functions=("F.normalize",)),
     TorchOp(a.clamp_min, functions=("torch.clamp_min",), methods=("clamp_min",), aten=("clamp_min",)),
+    TorchOp(resample.unfold, functions=("F.unfold",), aten=("im2col",)),
+    TorchOp(resample.fold, functions=("F.fold",), aten=("col2im",)),
     # structure: merges, pieces, views
     TorchOp(views.cat, functions=("torch.cat", "torch.concat", "torch.concatenate"),
             aten=("cat", "concat", "concatenate")),
@@ -200,6 +202,7 @@ MODULES: dict[str, Callable] = {
     "ConstantPad2d": resample.m_pad, "ReflectionPad2d": resample.m_pad, "ChannelShuffle": resample.m_channel_shuffle,
     "MultiheadAttention": attn.m_multihead,
     "StochasticDepth": a.m_stochastic_depth, "DropPath": a.m_stochastic_depth, "CenterCrop": resample.m_center_crop,
+    "Unfold": resample.m_unfold, "Fold": resample.m_fold,
 }
 _MODULE_HOMES = ("torch.nn", "torchvision", "timm", "cnncost.torch_backend.own_modules")
 
