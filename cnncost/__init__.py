@@ -24,6 +24,7 @@ from .layers import (CELU, ELU, GLU, SELU, Attention, Hardshrink, LogSigmoid, Lo
 from .layers import Fixed
 from .layers import (Affine, Arith, Contiguous, Div, Expand, Learnable, Maximum, Minimum, Permute, Reduce, Select,
                      Slice, Split, Stack, Sub, Tokens, Transpose, Unflatten)
+from .layers import Fold, Unfold
 from .net import Net
 from .report import Report, Row
 from .zoo.arch import register_arch
@@ -52,7 +53,8 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "compile", "Graph", 
            # a convolution with fixed (buffer) weights
            "Fixed",
            "Permute", "Transpose", "Unflatten", "Slice", "Select", "Expand", "Contiguous", "Split",
-           "Sub", "Div", "Maximum", "Minimum", "Stack", "Arith", "Learnable", "Affine", "Reduce", "Tokens"]
+           "Sub", "Div", "Maximum", "Minimum", "Stack", "Arith", "Learnable", "Affine", "Reduce", "Tokens",
+           "Unfold", "Fold"]
 
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml

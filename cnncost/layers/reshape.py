@@ -295,7 +295,8 @@ class Upsample(Layer):
                          f"scale_factor must be positive and at most {MAX_FACTOR:,}")
             field_rank(self, scale_factor=self.scale_factor)
         self.require(self.mode != "nearest" or not self.align_corners,
-                     "align_corners applies to the linear modes and bicubic only (PyTorch refuses it for nearest)")
+                     "align_corners applies to the linear modes only (linear, bilinear, trilinear) and bicubic "
+                     "(PyTorch refuses it for nearest)")
 
     def out_shape(self, x: Shape) -> Shape:
         rank = map_rank(self, x)
