@@ -25,6 +25,7 @@ from .layers import Fixed
 from .layers import (Affine, Arith, Contiguous, Div, Expand, Learnable, Maximum, Minimum, Permute, Reduce, Select,
                      Slice, Split, Stack, Sub, Tokens, Transpose, Unflatten)
 from .layers import Fold, Unfold
+from .layers import Unary
 from .net import Net
 from .report import Report, Row
 from .zoo.arch import register_arch
@@ -54,7 +55,8 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "compile", "Graph", 
            "Fixed",
            "Permute", "Transpose", "Unflatten", "Slice", "Select", "Expand", "Contiguous", "Split",
            "Sub", "Div", "Maximum", "Minimum", "Stack", "Arith", "Learnable", "Affine", "Reduce", "Tokens",
-           "Unfold", "Fold"]
+           "Unfold", "Fold",
+           "Unary"]
 
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml

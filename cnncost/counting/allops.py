@@ -62,6 +62,7 @@ from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, T
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.unfold import Fold, Unfold
+from ..layers.unary import Unary
 from ._util import has_bias, kernel_area, n_in, n_out, on_inner, x_of
 from .convention import ZERO, Convention, CountRule
 
@@ -214,6 +215,7 @@ RULES: dict[type, CountRule] = {
     Arith: _arith, Learnable: per_output(1), Affine: _affine, Sub: per_output(1), Div: per_output(1),
     Maximum: per_output(1), Minimum: per_output(1), Reduce: _reduce,
     Unfold: ZERO, Fold: _fold,  # im2col copies; col2im adds every column element into the map
+    Unary: per_output(1),  # one function evaluation per element
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the same arithmetic as its layer's
 

@@ -40,6 +40,7 @@ from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, T
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.unfold import Fold, Unfold
+from ..layers.unary import Unary
 from ..shapes import numel
 from ._util import affine, macs, n_in, n_out, on_inner
 from .convention import ZERO, Convention, CountRule
@@ -105,6 +106,7 @@ RULES: dict[type, CountRule] = {
     Shared: ZERO,  # a shared call counts 0 here (unlike flopcounter, which counts its layer's MACs)
     Input: ZERO,  # a net's further inputs: arguments of forward, no op runs
     Unfold: ZERO, Fold: ZERO,  # aten::im2col, col2im: no handle
+    Unary: ZERO,  # aten::sqrt, rsqrt, exp, log, reciprocal, abs, neg: no handle
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the aten.convolution is counted all the same
 

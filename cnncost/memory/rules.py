@@ -37,6 +37,7 @@ from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, T
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.unfold import Fold, Unfold
+from ..layers.unary import SAVES as UNARY_SAVES, Unary
 from .tensors import Tensor, promote
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
@@ -474,6 +475,16 @@ def _reshape_copies(v: Tensor, shape: Shape) -> bool:
     return len(shape) >= 3 and shape[-3] > 1
 
 
+def _unary(layer: Unary, x: Tensor, b: StepBuilder) -> Tensor:
+    """A new tensor in x's dtype (autocast leaves these ops alone); saves its output or its input
+    (`layers.unary.SAVES`)."""
+    out = b.like(x)
+    saves = UNARY_SAVES[layer.op]
+    if saves:
+        b.save(out if saves == "output" else x)
+    return out
+
+
 def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
     """scaled_dot_product_attention (autocast runs it in the low dtype). Fused: q, k and v, the
     output and a log-sum-exp per query row (fp32), plus a copy of the mask (the mask's elements,
@@ -556,6 +567,7 @@ RULES: dict[type, MemoryRule] = {
     Fixed: _fixed,
     # im2col, col2im: a new tensor, nothing saved (measured, torch 2.13 CPU)
     Unfold: _new_output, Fold: _new_output,
+    Unary: lambda layer, x, xs, y, b: _unary(layer, x, b),
 }
 
 

@@ -29,6 +29,7 @@ from .tensor_rules import RULES as TENSOR_RULES
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.unfold import Fold, Unfold
 from .tensor_rules import whole_map
+from ..layers.unary import Unary
 from ..shapes import Shape, spatial
 from .paths import (Axis, Field, classes, constant_axis, hull, map_axis, plain, ratio, shift_axis,
                     window_axis)
@@ -285,6 +286,7 @@ RULES: dict[type, Rule] = {
     **TENSOR_RULES, Sub: _merge, Div: _merge, Maximum: _merge, Minimum: _merge, Stack: _merge,
     # im2col leaves the map (columns of windows); col2im reads columns, which are not a map
     Unfold: lambda layer, node, ins: whole_map(node, ins), Fold: _same,
+    Unary: _same,
 }
 
 

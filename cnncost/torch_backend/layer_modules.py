@@ -41,6 +41,8 @@ from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, T
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.unfold import Fold, Unfold
+from ..layers.unary import Unary
+from .own_modules import Unary as UnaryModule
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -225,6 +227,7 @@ MODULES: dict[type, ModuleRule] = {
                                        _pair(layer.stride)),
     Fold: lambda layer, x: nn.Fold(_pair(layer.output_size), _pair(layer.kernel), _pair(layer.dilation),
                                    _pair(layer.padding), _pair(layer.stride)),
+    Unary: lambda layer, x: UnaryModule(layer.op),
 }
 
 

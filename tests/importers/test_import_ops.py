@@ -241,3 +241,29 @@ def test_unfold_and_fold_import_exactly(tracer: str) -> None:
 
 def test_unfold_and_fold_save_as_torch_does_in_bf16() -> None:
     _saved_in_bf16(UnfoldFold(), (3, 8, 8))
+
+
+class RmsNorm(nn.Module):
+    """timm's RmsNorm2d written out (convnext_atto_rms): x * rsqrt(mean(x ** 2) + eps) * weight;
+    and the other element-wise functions: sqrt (EvoNorm's std), exp, log, reciprocal, abs, -x."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.weight = nn.Parameter(torch.ones(8))
+
+    def forward(self, x):
+        x = self.conv(x)
+        v = x.pow(2).mean(dim=1, keepdim=True)
+        x = x * torch.rsqrt(v + 1e-6) * self.weight.view(1, -1, 1, 1)
+        y = torch.exp(x).log() + x.abs().sqrt() - (x * x + 1).reciprocal()
+        return -y
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_element_wise_functions_import_exactly(tracer: str) -> None:
+    assert "unary" in _exact(RmsNorm(), (3, 8, 8), tracer)
+
+
+def test_element_wise_functions_save_as_torch_does_in_bf16() -> None:
+    _saved_in_bf16(RmsNorm(), (3, 8, 8))

@@ -5,6 +5,7 @@ from typing import Any
 
 from ...layers import Add, Affine, Arith, Div, Layer, Learnable, Sub
 from ...layers.merge import broadcast
+from ...layers.unary import Unary
 from ..graphbuild import TV, Unsupported
 from ..lowering import add as lower_add, layer_scale, multiply, over_constant, times_constant
 from .values import PV, arg, mutating, number, params_of
@@ -167,3 +168,13 @@ def sub(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
 def rsub(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     """aten.rsub(x, c): c - x."""
     return sub(imp, node, (args[1], args[0]), {}, result)
+
+
+def unary(op: str) -> Any:
+    """torch.sqrt(x), x.rsqrt(), aten.exp ...: a `unary` row (not in place: sqrt_ saves otherwise)."""
+    def handle(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+        if mutating(node):
+            raise Unsupported(f"{op} in place")
+        x = imp.tensor(args[0], ("std", "nhwc"))
+        return imp.emit(Unary(op=op), [x], x.shape, base=op, form=x.form)
+    return handle

@@ -138,6 +138,8 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(a.clamp_min, functions=("torch.clamp_min",), methods=("clamp_min",), aten=("clamp_min",)),
     TorchOp(resample.unfold, functions=("F.unfold",), aten=("im2col",)),
     TorchOp(resample.fold, functions=("F.fold",), aten=("col2im",)),
+    *(TorchOp(arith.unary(op), functions=(f"torch.{op}",), methods=(op,), aten=(op,))
+      for op in ("sqrt", "rsqrt", "exp", "log", "reciprocal", "abs", "neg")),
     # structure: merges, pieces, views
     TorchOp(views.cat, functions=("torch.cat", "torch.concat", "torch.concatenate"),
             aten=("cat", "concat", "concatenate")),
@@ -164,6 +166,7 @@ OPS: tuple[TorchOp, ...] = (
 OPERATORS: dict[Any, Callable] = {
     operator.add: arith.add, operator.iadd: arith.add, operator.mul: arith.mul, operator.imul: arith.mul,
     operator.truediv: arith.div, operator.matmul: attn.matmul, operator.getitem: views.getitem, operator.sub: arith.sub, operator.pow: arith.pow_,
+    operator.neg: arith.unary("neg"),
 }
 
 
