@@ -115,6 +115,8 @@ def _reduce(node: GraphNode, impl: object, batch: int) -> int:
         return n
     if op == "norm":
         return n * (2 if node.layer.p == 2 else 3)
+    if op == "var":  # the mean, then a subtraction, a square and a sum per element
+        return 4 * n
     return n - m
 
 

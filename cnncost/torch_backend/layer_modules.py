@@ -218,7 +218,7 @@ MODULES: dict[type, ModuleRule] = {
     Arith: lambda layer, x: ArithModule(layer.op, layer.value, layer.reverse),
     Learnable: lambda layer, x: LearnableModule(layer.op, layer.shape, layer.init),
     Affine: lambda layer, x: AffineModule(x[layer.dim % len(x)], layer.dim, len(x), layer.bias),
-    Reduce: lambda layer, x: ReduceModule(layer.op, layer.dims, len(x), layer.keepdim, layer.p),
+    Reduce: lambda layer, x: ReduceModule(layer.op, layer.dims, len(x), layer.keepdim, layer.p, layer.correction),
     Tokens: lambda layer, x: TokensModule(layer.count, tuple(x[1:])),
     Sub: lambda layer, shapes: Binary("sub"), Div: lambda layer, shapes: Binary("div"),
     Maximum: lambda layer, shapes: Binary("maximum"), Minimum: lambda layer, shapes: Binary("minimum"),

@@ -267,3 +267,27 @@ def test_element_wise_functions_import_exactly(tracer: str) -> None:
 
 def test_element_wise_functions_save_as_torch_does_in_bf16() -> None:
     _saved_in_bf16(RmsNorm(), (3, 8, 8))
+
+
+class GroupStd(nn.Module):
+    """EvoNorm-S0's group std (timm's resnetv2_*_evos), as far as a layer goes: the variance over
+    a group's channels and positions (unbiased=False) and over the channels (correction 1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+
+    def forward(self, x):
+        x = self.conv(x)
+        b, c, h, w = x.shape
+        std = x.reshape(b, 2, 4, h, w).var(dim=(2, 3, 4), unbiased=False, keepdim=True).add(1e-5).sqrt()
+        return std, torch.var(x, 1)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_variance_imports_exactly(tracer: str) -> None:
+    assert "reduce" in _exact(GroupStd(), (3, 8, 8), tracer)
+
+
+def test_variance_saves_as_torch_does_in_bf16() -> None:
+    _saved_in_bf16(GroupStd(), (3, 8, 8))

@@ -98,7 +98,8 @@ def mean(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) ->
         return reduce_on(imp, "mean", x, over, keep, result)
 
 
-def reduce_on(imp: GraphWalker, op: str, x: Any, over: Any, keep: bool, result: Any, p: float = 2.0) -> TV:
+def reduce_on(imp: GraphWalker, op: str, x: Any, over: Any, keep: bool, result: Any, p: float = 2.0,
+              correction: int = 1) -> TV:
     """x.sum|mean|amax|amin(dims, keepdim), the p-norm: a Reduce over per-sample dims."""
     x = imp.tensor(x)
     rank = len(x.shape) + 1
@@ -107,7 +108,7 @@ def reduce_on(imp: GraphWalker, op: str, x: Any, over: Any, keep: bool, result: 
     over = (over,) if isinstance(over, int) else tuple(over)
     if any(not -rank <= d < rank or d % rank == 0 for d in over):
         raise Unsupported(f"{op} over dims {list(over)} (the batch, or out of range)")
-    layer = Reduce(op=op, dims=tuple(d % rank - 1 for d in over), keepdim=keep, p=float(p))
+    layer = Reduce(op=op, dims=tuple(d % rank - 1 for d in over), keepdim=keep, p=float(p), correction=correction)
     return imp.emit(layer, [x], imp.out(result), base=op)
 
 
@@ -145,3 +146,19 @@ def normalize(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: An
     n = imp.emit(Threshold(threshold=eps, value=eps), [n], n.shape, base="clamp_min")
     div = Div()
     return imp.emit(div, [x, n], div.merge_shape((x.shape, n.shape)), base="div")
+
+
+def var(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """x.var(dim, unbiased, keepdim), x.var(dim, correction=c, keepdim=k), aten.var.correction."""
+    unbiased = arg(args, kwargs, 2, "unbiased", True)
+    if isinstance(unbiased, bool):
+        correction, keep = int(unbiased), arg(args, kwargs, 3, "keepdim", False)
+    else:  # aten.var.correction(x, dim, *, correction, keepdim): the keyword ones only
+        correction, keep = 1, False
+    correction = kwargs.get("correction", correction)
+    if correction is None:
+        correction = 1
+    if not isinstance(correction, (int, float)) or int(correction) != correction:
+        raise Unsupported(f"var with correction {correction!r}")
+    return reduce_on(imp, "var", args[0], arg(args, kwargs, 1, "dim"), bool(kwargs.get("keepdim", keep)), result,
+                     correction=int(correction))

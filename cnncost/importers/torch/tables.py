@@ -140,6 +140,7 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(resample.fold, functions=("F.fold",), aten=("col2im",)),
     *(TorchOp(arith.unary(op), functions=(f"torch.{op}",), methods=(op,), aten=(op,))
       for op in ("sqrt", "rsqrt", "exp", "log", "reciprocal", "abs", "neg")),
+    TorchOp(pools.var, functions=("torch.var",), methods=("var",), aten=("var",)),
     # structure: merges, pieces, views
     TorchOp(views.cat, functions=("torch.cat", "torch.concat", "torch.concatenate"),
             aten=("cat", "concat", "concatenate")),
