@@ -469,9 +469,15 @@ def _reshape_copies(v: Tensor, shape: Shape) -> bool:
     """Whether the math path's copy of v (its leading dims merged) is a new tensor (measured,
     torch 2.13 CPU): a contiguous v of per-sample rank 4 or more is copied; a view with more than
     one head (a split of a packed projection) cannot merge its heads with the batch and is copied;
-    one head, or rank 3 or less, is seen in place."""
+    one head, or rank 3 or less, is seen in place. A view whose strides are known is seen in place
+    exactly where they let the batch and the leading dims merge (LowFormer's chunk of a
+    permuted packed projection: heads are the batch's inner dim)."""
     if v.contiguous:
         return len(shape) > 3
+    if v.strides is not None and len(v.strides) == len(shape) and len(shape) >= 3:
+        strides, sizes = v.batch_layout(shape), (2, *shape)  # any batch above 1
+        lead = range(len(shape) - 2)  # merge (N, *lead) into one dim: each stride the next's x its size
+        return any(sizes[j + 1] > 1 and strides[j] != strides[j + 1] * sizes[j + 1] for j in lead)
     return len(shape) >= 3 and shape[-3] > 1
 
 
@@ -499,7 +505,8 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
     mask = xs[3] if len(xs) == 4 else None
     rows = numel(sq[:-1])
     scores = rows * sk[-2]
-    if sdpa_fused(layer, shapes, mask is not None and mask.requires_grad):
+    dense_rows = all(t.map_strides(s)[-1] == 1 for t, s in zip((q, k, v), shapes[:3]))  # the CPU flash
+    if sdpa_fused(layer, shapes, mask is not None and mask.requires_grad) and dense_rows:  # kernel needs them
         out = b.new(numel(y), low)
         out.strides = (sq[-1], sq[-3] * sq[-1], 1)  # laid out (L, heads, E): merging heads is a view
         saved = [q, k, v, out, b.new(rows, "fp32")]

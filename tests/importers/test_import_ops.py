@@ -291,3 +291,31 @@ def test_variance_imports_exactly(tracer: str) -> None:
 
 def test_variance_saves_as_torch_does_in_bf16() -> None:
     _saved_in_bf16(GroupStd(), (3, 8, 8))
+
+
+class LowFormerAttention(nn.Module):
+    """LowFormer's ConvAttention (timm's lowformer_*): q, k, v are chunks of a permuted packed
+    projection, so their last dim is not contiguous: PyTorch's CPU dispatch takes sdpa's math
+    path, and v's heads merge with the batch as a view; then the output is cropped with an
+    Ellipsis, o[..., :H, :W]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, stride=2)
+        self.pwise = nn.Conv2d(16, 48, 1)
+        self.o_proj = nn.Conv2d(16, 16, 1)
+
+    def forward(self, x):
+        h0, w0 = x.shape[-2:]
+        x = self.conv(x)
+        n, _, h, w = x.shape
+        qkv = self.pwise(x).reshape(n, 2, 24, h * w).permute(0, 1, 3, 2)
+        q, k, v = qkv.chunk(3, dim=3)
+        o = F.scaled_dot_product_attention(q, k, v)
+        o = self.o_proj(o.permute(0, 1, 3, 2).reshape(n, 16, h, w))
+        return o[..., :h0 // 2 - 2, :w0 // 2 - 2]
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_attention_on_non_contiguous_heads_imports_exactly(tracer: str) -> None:
+    assert {"attention", "slice"} <= _exact(LowFormerAttention(), (3, 10, 10), tracer, rows=tracer == "fx")
