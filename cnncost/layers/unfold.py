@@ -1,7 +1,8 @@
 """im2col and col2im: `nn.Unfold` / `F.unfold` lays the sliding windows of a C x H x W map out
 as columns, `nn.Fold` / `F.fold` sums columns back into a map (TNT's inner patches, VOLO's
 outlook attention). Copies with no MACs; neither saves anything for backward (each one's
-gradient is the other, which needs only the sizes; measured, torch 2.13 CPU)."""
+gradient is the other, which needs only the sizes; measured, torch 2.13 CPU), but each output
+lives in a storage the size of its input where that is larger (memory.rules._im2col)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
