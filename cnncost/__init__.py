@@ -25,6 +25,8 @@ from .layers import Fixed
 from .layers import (Affine, Arith, Contiguous, Div, Expand, Learnable, Maximum, Minimum, Permute, Reduce, Select,
                      Slice, Split, Stack, Sub, Tokens, Transpose, Unflatten)
 from .layers import Computed
+from .layers import Fold, Unfold
+from .layers import Unary
 from .net import Net
 from .report import Report, Row
 from .zoo.arch import register_arch
@@ -56,6 +58,8 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "compile", "Graph", 
            "Sub", "Div", "Maximum", "Minimum", "Stack", "Arith", "Learnable", "Affine", "Reduce", "Tokens",
            # a tensor computed once per forward from parameters and buffers (imported)
            "Computed"]
+           "Unfold", "Fold",
+           "Unary"]
 
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml

@@ -29,7 +29,7 @@ counted. Reductions of K terms are counted as K (K - 1 adds and the divide of a 
 | avgpool | |y| x K (K - 1 adds and a divide; padded positions included) |
 | adaptive_avgpool, global_avgpool | C x the product over the spatial dims of the sum of the window lengths along each (heights x widths): each window's elements (adds and the divide); global: |x| |
 | adaptive_maxpool | the same sum minus |y| (comparisons) |
-| upsample | nearest 0; the linear modes 3 (2^r - 1) |y| on r spatial dims: linear 3, bilinear 9 (PyTorch's CPU kernel: 6 multiplies, 3 adds per output), trilinear 21 |
+| upsample | nearest 0; the linear modes 3 (2^r - 1) |y| on r spatial dims: linear 3, bilinear 9 (PyTorch's CPU kernel: 6 multiplies, 3 adds per output), trilinear 21; bicubic 35 |y| (4 cubic rows of 4 taps, then 4 taps across: 20 multiplies, 15 adds) |
 | add | (k - 1) |y| for k inputs, + |y| with a scale |
 | mul | |y| |
 | layer_scale | |y| |
@@ -62,6 +62,8 @@ from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, T
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
+from ..layers.unfold import Fold, Unfold
+from ..layers.unary import Unary
 from ._util import has_bias, kernel_area, n_in, n_out, on_inner, x_of
 from .convention import ZERO, Convention, CountRule
 
@@ -114,6 +116,8 @@ def _reduce(node: GraphNode, impl: object, batch: int) -> int:
         return n
     if op == "norm":
         return n * (2 if node.layer.p == 2 else 3)
+    if op == "var":  # the mean, then a subtraction, a square and a sum per element
+        return 4 * n
     return n - m
 
 
@@ -174,7 +178,14 @@ def _upsample(node: GraphNode, impl: object, batch: int) -> int:
     """Linear interpolation along r dims: 2^r - 1 lerps per output, each 2 multiplies and an add."""
     if node.layer.mode == "nearest":
         return 0
+    if node.layer.mode == "bicubic":  # separable: 4 rows of 4 taps, then 4 taps across (20 multiplies, 15 adds)
+        return 35 * n_out(node, batch)
     return 3 * (2 ** (len(x_of(node)) - 1) - 1) * n_out(node, batch)
+
+
+def _fold(node: GraphNode, impl: object, batch: int) -> int:
+    """col2im: one add per column element (into the zeroed map; those in the padding too)."""
+    return n_in(node, batch)
 
 
 def _add(node: GraphNode, impl: object, batch: int) -> int:
@@ -208,6 +219,8 @@ RULES: dict[type, CountRule] = {
     Maximum: per_output(1), Minimum: per_output(1), Reduce: _reduce,
     Computed: lambda node, impl, batch: 0 if node.layer.op == "expand" else n_out(node, batch),  # x op c: one
     # per output element (making c, once per forward, is not counted); expand: a copy
+    Unfold: ZERO, Fold: _fold,  # im2col copies; col2im adds every column element into the map
+    Unary: per_output(1),  # one function evaluation per element
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the same arithmetic as its layer's
 

@@ -35,6 +35,8 @@ from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, T
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
+from ..layers.unfold import Fold, Unfold
+from ..layers.unary import Unary
 from .convention import ZERO, Convention, CountRule
 from .training import sdpa_fused, training
 
@@ -71,6 +73,8 @@ def sdpa(node: GraphNode, impl: Impl, batch: int) -> int:
 NO_FORMULA += (Permute, Transpose, Unflatten, Slice, Select, Expand, Contiguous, Split, Arith, Learnable, Affine,
                Reduce, Tokens, Sub, Div, Maximum, Minimum, Stack)
 NO_FORMULA += (Computed,)  # x op c, c made once per forward from parameters: element-wise (aten.add, mul...)
+NO_FORMULA += (Unfold, Fold)  # im2col, col2im: copies
+NO_FORMULA += (Unary,)  # sqrt, rsqrt, exp, log, ...: element-wise
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, gemm), **dict.fromkeys(NO_FORMULA, ZERO)}
 RULES.update({Matmul: gemm, Attention: sdpa})
 RULES[Fixed] = gemm  # a convolution with buffer weights: aten.convolution all the same

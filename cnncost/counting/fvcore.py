@@ -8,7 +8,7 @@ fused multiply-add, for the aten operators it has handles for. Per node:
 | batchnorm | `aten::batch_norm`, eval | |x| x 2 with affine, |x| without (also inside timm's BatchNormAct2d) |
 | layer_norm, group_norm, instance_norm | `aten::layer_norm` / `group_norm` / `instance_norm` | |x| x 5 with affine, x 4 without |
 | adaptive_avgpool, global_avgpool | `aten::adaptive_avg_pool2d` | |x|; 0 when the model calls `x.mean()` (aten::mean has no handle), and on a C x L or C x D x H x W map (`adaptive_avg_pool1d`/`3d` have none) |
-| upsample | `aten::upsample_nearest2d` / `upsample_bilinear2d` | |y| nearest, 4 |y| bilinear; 0 on a C x L or C x D x H x W map (`upsample_nearest1d`/`3d`, `upsample_linear1d`, `upsample_trilinear3d` have none) |
+| upsample | `aten::upsample_nearest2d` / `upsample_bilinear2d` | |y| nearest, 4 |y| bilinear; 0 on a C x L or C x D x H x W map (`upsample_nearest1d`/`3d`, `upsample_linear1d`, `upsample_trilinear3d` have none) and for bicubic (`upsample_bicubic2d` has none) |
 | matmul | `aten::matmul` | prod(a's shape) x b's last dim (a broadcast first operand once) |
 | attention | `aten::scaled_dot_product_attention`: no handle | 0 |
 | anything else | (ignored or unsupported ops: max_pool2d, add_, relu and every activation, cat, mul...) | 0 |
@@ -40,6 +40,8 @@ from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, T
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
+from ..layers.unfold import Fold, Unfold
+from ..layers.unary import Unary
 from ..shapes import numel
 from ._util import affine, macs, n_in, n_out, on_inner
 from .convention import ZERO, Convention, CountRule
@@ -81,7 +83,7 @@ def _adaptive_avgpool(node: GraphNode, impl: Impl, batch: int) -> int:
 def _upsample(node: GraphNode, impl: Impl, batch: int) -> int:
     if len(node.input_shape) != 3:
         return 0
-    return n_out(node, batch) * (4 if node.layer.mode == "bilinear" else 1)
+    return n_out(node, batch) * {"nearest": 1, "bilinear": 4}.get(node.layer.mode, 0)  # bicubic: no handle
 
 
 RULES: dict[type, CountRule] = {
@@ -105,6 +107,8 @@ RULES: dict[type, CountRule] = {
     Shared: ZERO,  # a shared call counts 0 here (unlike flopcounter, which counts its layer's MACs)
     Input: ZERO,  # a net's further inputs: arguments of forward, no op runs
     Computed: ZERO,  # x op c and the making of c: element-wise ops and gathers, no handle
+    Unfold: ZERO, Fold: ZERO,  # aten::im2col, col2im: no handle
+    Unary: ZERO,  # aten::sqrt, rsqrt, exp, log, reciprocal, abs, neg: no handle
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the aten.convolution is counted all the same
 

@@ -51,6 +51,8 @@ from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, T
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
+from ..layers.unfold import Fold, Unfold
+from ..layers.unary import Unary
 
 if TYPE_CHECKING:
     from ..graph import Graph, GraphNode
@@ -198,6 +200,8 @@ DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
     Reduce: "cnncost.Reduce", Tokens: "cnncost.Tokens", Sub: "cnncost.Binary", Div: "cnncost.Binary",
     Maximum: "cnncost.Binary", Minimum: "cnncost.Binary", Stack: "cnncost.Stack",
     Computed: "cnncost.Computed",  # torch_backend/computed_module.py: no counter has a formula for it
+    Unfold: "nn.Unfold", Fold: "nn.Fold",
+    Unary: "cnncost.Unary",
 }
 
 

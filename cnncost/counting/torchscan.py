@@ -79,7 +79,7 @@ def _count(node: GraphNode, impl: Impl, batch: int, macs: bool) -> int:
             return 0
         shape = x_of(node)
         normalized = prod(layer.normalized(shape))
-        weighted = 2 if layer.elementwise_affine else 0
+        weighted = (1 + layer.bias) if layer.elementwise_affine else 0  # one per weight, one per bias
         return 6 * n + 2 * (n // normalized) + weighted * n
     if base in ACTIVATIONS:
         return 0 if macs else ACTIVATIONS[base] * n

@@ -250,7 +250,8 @@ def linear(imp: Emitter, x: TV, out: int, bias: bool, params: Sequence[Any], sha
     return imp.emit(Linear(out=out, bias=bias), [x], shape, params=params)  # on the last dim, any rank
 
 
-def layer_norm(imp: Emitter, x: TV, normalized: Shape, eps: float, affine: bool, params: Sequence[Any]) -> TV:
+def layer_norm(imp: Emitter, x: TV, normalized: Shape, eps: float, affine: bool, params: Sequence[Any],
+               bias: bool = True) -> TV:
     """LayerNorm over the last dims `normalized`: the channels of a channels-last map (ConvNeXt),
     or all of a channels-first tensor."""
     if x.form == "nhwc" and tuple(normalized) == x.shape[-1:]:
@@ -258,12 +259,12 @@ def layer_norm(imp: Emitter, x: TV, normalized: Shape, eps: float, affine: bool,
     elif x.form == "std" and tuple(normalized) == x.shape:
         over = "chw"
     elif x.form == "std" and tuple(normalized) == x.shape[len(x.shape) - len(normalized):]:
-        return imp.emit(LayerNorm(over="last", dims=len(normalized), eps=float(eps), elementwise_affine=affine), [x],
-                        x.shape, params=params)
+        return imp.emit(LayerNorm(over="last", dims=len(normalized), eps=float(eps), elementwise_affine=affine,
+                                  bias=bias), [x], x.shape, params=params)
     else:
         raise Unsupported(f"layer norm over {list(normalized)} of a {shape_text(x.shape)} tensor ({x.form})")
-    return imp.emit(LayerNorm(over=over, eps=float(eps), elementwise_affine=affine), [x], x.shape, params=params,
-                    form=x.form)
+    return imp.emit(LayerNorm(over=over, eps=float(eps), elementwise_affine=affine, bias=bias), [x], x.shape,
+                    params=params, form=x.form)
 
 
 # ----------------------------------------------------------------------------- pools, resampling, padding
@@ -286,7 +287,7 @@ def upsample(imp: Emitter, x: TV, mode: str, align: Any, *, factors: tuple[float
              shape: Shape | None = None) -> TV:
     """Nearest or (bi/tri)linear resampling of a map with 1, 2 or 3 spatial dims by `factors` (one
     per spatial dim), or else to `shape`'s size."""
-    if mode not in ("nearest", "linear", "bilinear", "trilinear") or len(x.shape) not in (2, 3, 4):
+    if mode not in ("nearest", "linear", "bilinear", "trilinear", "bicubic") or len(x.shape) not in (2, 3, 4):
         raise Unsupported(f"interpolation mode '{mode}'")
     align_corners = bool(align) and mode != "nearest"
     if factors is not None:

@@ -20,6 +20,8 @@ from .tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose
 from .merge import Div, Maximum, Minimum, Stack, Sub
 from .arith import Affine, Arith, Learnable, Reduce, Tokens
 from .computed import Computed
+from .unfold import Fold, Unfold
+from .unary import Unary
 
 __all__ = [
     "LAYER_TYPES", "Block", "Layer", "Node", "Ref", "Visit", "Merge", "register",
@@ -38,4 +40,6 @@ __all__ = [
     "Permute", "Transpose", "Unflatten", "Slice", "Select", "Expand", "Contiguous", "Split",
     "Sub", "Div", "Maximum", "Minimum", "Stack", "Arith", "Learnable", "Affine", "Reduce", "Tokens",
     "Computed",
+    "Unfold", "Fold",
+    "Unary",
 ]

@@ -98,16 +98,19 @@ class Affine(Layer):
 class Reduce(Layer):
     """`x.sum|mean|amax|amin(dims)` or the p-norm over `dims` (`torch.linalg.vector_norm`, as
     `Tensor.norm(p, dims)`) of per-sample `dims` (default: all), keeping them as size 1 with
-    `keepdim`. A new tensor. Saved: nothing for sum and mean; x and the output for amax, amin
-    and norm."""
+    `keepdim`; `var` with `correction` (1: unbiased; 0: `unbiased=False`). A new tensor. Saved:
+    nothing for sum and mean; x and the output for amax, amin and norm; x for var."""
 
-    op: Literal["sum", "mean", "amax", "amin", "norm"]
+    op: Literal["sum", "mean", "amax", "amin", "norm", "var"]
     dims: tuple[int, ...] | None = None
     keepdim: bool = False
     p: float = 2.0
+    correction: int = 1
 
     def validate(self) -> None:
         self.require(self.op == "norm" or self.p == 2.0, "p applies to op norm only")
+        self.require(self.op == "var" or self.correction == 1, "correction applies to op var only")
+        self.require(self.correction >= 0, f"correction must be >= 0, got {self.correction}")
         self.require(self.p > 0, f"p must be positive, got {self.p:g}")
         self.require(self.dims is None or len(self.dims) >= 1, "dims must name at least one dim (leave it out: all)")
 
@@ -124,7 +127,7 @@ class Reduce(Layer):
 
     def describe(self) -> str:
         over = "all" if self.dims is None else ",".join(map(str, self.dims))
-        p = f" p={self.p:g}" if self.op == "norm" else ""
+        p = f" p={self.p:g}" if self.op == "norm" else f" correction={self.correction}" if self.op == "var" else ""
         return f"{self.op}{p} over {over}" + (" keepdim" if self.keepdim else "")
 
 

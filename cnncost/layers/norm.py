@@ -64,17 +64,20 @@ class LayerNorm(Layer):
     (ConvNeXt's LayerNorm2d: permute to NHWC, `F.layer_norm` over C, permute back); `over: chw`
     normalises each sample's whole C x H x W (`nn.LayerNorm([C, H, W])`, any shape); `over: last`
     normalises the last `dims` dims of any shape (`nn.LayerNorm(x.shape[-dims:])`: tokens).
-    params = 2 x the normalised shape's elements with `elementwise_affine`, else 0."""
+    params = 2 x the normalised shape's elements with `elementwise_affine` (1 x with `bias: false`,
+    as `nn.LayerNorm(bias=False)`), else 0."""
 
     tabulated = False
     over: Literal["channels", "chw", "last"] = "channels"
     dims: int = 1
     eps: float = 1e-5
     elementwise_affine: bool = True
+    bias: bool = True
 
     def validate(self) -> None:
         self.require_positive(dims=self.dims)
         self.require(self.dims == 1 or self.over == "last", "dims applies to over: last only")
+        self.require(self.bias or self.elementwise_affine, "bias: false applies with elementwise_affine only")
 
     def out_shape(self, x: Shape) -> Shape:
         if self.over == "channels":
@@ -95,12 +98,13 @@ class LayerNorm(Layer):
         return numel(x[:len(x) - self.dims]) if self.over == "last" else 1
 
     def params(self, x: Shape) -> int:
-        return 2 * numel(self.normalized(x)) if self.elementwise_affine else 0
+        return (1 + self.bias) * numel(self.normalized(x)) if self.elementwise_affine else 0
 
     def describe(self) -> str:
+        no_bias = "" if self.bias else " no bias"
         if self.over == "last":
-            return "over the last dim" if self.dims == 1 else f"over the last {self.dims} dims"
-        return f"over {self.over}"
+            return ("over the last dim" if self.dims == 1 else f"over the last {self.dims} dims") + no_bias
+        return f"over {self.over}" + no_bias
 
 
 @register("group_norm")
@@ -108,15 +112,17 @@ class LayerNorm(Layer):
 class GroupNorm(Layer):
     """Group norm (`nn.GroupNorm`): the channels (dim 0) in `groups` groups, each normalised over
     its channels and all positions, whatever the rank (a vector, a map with 1, 2 or 3 spatial dims).
-    params = 2C with `affine`."""
+    params = 2C with `affine` (C with `bias: false`: a weight only, as timm's GroupNorm1NoBias)."""
 
     tabulated = False
     groups: int
     eps: float = 1e-5
     affine: bool = True
+    bias: bool = True
 
     def validate(self) -> None:
         self.require_positive(groups=self.groups)
+        self.require(self.bias or self.affine, "bias: false applies with affine only")
 
     def out_shape(self, x: Shape) -> Shape:
         if x[0] % self.groups:
@@ -124,10 +130,10 @@ class GroupNorm(Layer):
         return x
 
     def params(self, x: Shape) -> int:
-        return 2 * x[0] if self.affine else 0
+        return (1 + self.bias) * x[0] if self.affine else 0
 
     def describe(self) -> str:
-        return f"g{self.groups}"
+        return f"g{self.groups}" + ("" if self.bias else " no bias")
 
 
 @register("instance_norm")

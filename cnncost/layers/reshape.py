@@ -273,13 +273,14 @@ class Upsample(Layer):
     """Resize the spatial dims of a map with 1, 2 or 3 (`nn.Upsample` / `F.interpolate`) by
     `scale_factor` (one or one per dim; size_out = floor(size x factor), PyTorch's rule) or to
     `size` (one or one per dim); `mode` nearest, or the linear mode of the map's rank (linear,
-    bilinear, trilinear; `align_corners` for those only). A new tensor; nothing saved (the backward
+    bilinear, trilinear), or bicubic (2 spatial dims, as PyTorch; `align_corners` for all but
+    nearest). A new tensor; nothing saved (the backward
     needs only the sizes). No MACs counted (the interpolation weights are not multiply-accumulates
     of a layer's parameters; FlopCounterMode counts none)."""
 
     scale_factor: float | tuple[float, ...] | None = None
     size: Sizes | None = None
-    mode: Literal["nearest", "linear", "bilinear", "trilinear"] = "nearest"
+    mode: Literal["nearest", "linear", "bilinear", "trilinear", "bicubic"] = "nearest"
     align_corners: bool = False
 
     def validate(self) -> None:
@@ -294,11 +295,14 @@ class Upsample(Layer):
                          f"scale_factor must be positive and at most {MAX_FACTOR:,}")
             field_rank(self, scale_factor=self.scale_factor)
         self.require(self.mode != "nearest" or not self.align_corners,
-                     "align_corners applies to the linear modes only (linear, bilinear, trilinear; PyTorch refuses it for nearest)")
+                     "align_corners applies to the linear modes only (linear, bilinear, trilinear) and bicubic "
+                     "(PyTorch refuses it for nearest)")
 
     def out_shape(self, x: Shape) -> Shape:
         rank = map_rank(self, x)
-        if self.mode != "nearest" and self.mode != LINEAR_MODES[rank]:
+        if self.mode == "bicubic" and rank != 2:
+            self.fail(f"mode 'bicubic' needs a map with 2 spatial dims (as PyTorch); this one has {rank}", x)
+        if self.mode not in ("nearest", "bicubic") and self.mode != LINEAR_MODES[rank]:
             self.fail(f"mode '{self.mode}' needs a map with {list(LINEAR_MODES.values()).index(self.mode) + 1} "
                       f"spatial dim(s); a map with {rank} takes '{LINEAR_MODES[rank]}' (as PyTorch)", x)
         if self.size is not None:

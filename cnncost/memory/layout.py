@@ -13,6 +13,7 @@ from ..layers.norm import InstanceNorm, LayerNorm
 from ..layers.reshape import ChannelShuffle, PixelShuffle
 from ..layers.arith import Reduce, Tokens
 from ..layers.tensor import Contiguous
+from ..layers.unfold import Fold, Unfold
 from ..shapes import Shape
 from .tensors import Tensor
 
@@ -38,6 +39,7 @@ EXCEPTIONS: dict[type, LayoutRule] = {
     # reductions and `.contiguous()` write NCHW; the tokens' cat does (the expanded tokens are not
     # channels last); measured, torch 2.13 CPU
     Reduce: _nchw, Contiguous: _nchw, Tokens: _nchw,
+    Unfold: _nchw, Fold: _nchw,  # im2col and col2im write contiguous outputs
 }
 
 

@@ -36,6 +36,8 @@ from .tensor_rules import (affine, arith, binary, contiguous as contiguous_rule,
 from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
+from ..layers.unfold import Fold, Unfold
+from ..layers.unary import SAVES as UNARY_SAVES, Unary
 from .tensors import Tensor, promote
 from ..layers.computed import Computed
 from .computed_rules import computed
@@ -469,10 +471,35 @@ def _reshape_copies(v: Tensor, shape: Shape) -> bool:
     """Whether the math path's copy of v (its leading dims merged) is a new tensor (measured,
     torch 2.13 CPU): a contiguous v of per-sample rank 4 or more is copied; a view with more than
     one head (a split of a packed projection) cannot merge its heads with the batch and is copied;
-    one head, or rank 3 or less, is seen in place."""
+    one head, or rank 3 or less, is seen in place. A view whose strides are known is seen in place
+    exactly where they let the batch and the leading dims merge (LowFormer's chunk of a
+    permuted packed projection: heads are the batch's inner dim)."""
     if v.contiguous:
         return len(shape) > 3
+    if v.strides is not None and len(v.strides) == len(shape) and len(shape) >= 3:
+        strides, sizes = v.batch_layout(shape), (2, *shape)  # any batch above 1
+        lead = range(len(shape) - 2)  # merge (N, *lead) into one dim: each stride the next's x its size
+        return any(sizes[j + 1] > 1 and strides[j] != strides[j + 1] * sizes[j + 1] for j in lead)
     return len(shape) >= 3 and shape[-3] > 1
+
+
+def _im2col(x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """im2col and col2im: nothing saved; the output is contiguous, but PyTorch's CPU kernels
+    allocate it in a storage the size of the input where that is larger (measured, torch 2.13:
+    2x4x2 columns folded to 2x1x2x3 keep a 64-byte storage): whoever saves the output keeps that
+    much alive."""
+    out = b.new(max(numel(xs), numel(y)), x.dtype)
+    return out if numel(xs) <= numel(y) else out.view(numel(y), "contiguous")
+
+
+def _unary(layer: Unary, x: Tensor, b: StepBuilder) -> Tensor:
+    """A new tensor in x's dtype (autocast leaves these ops alone); saves its output or its input
+    (`layers.unary.SAVES`)."""
+    out = b.like(x)
+    saves = UNARY_SAVES[layer.op]
+    if saves:
+        b.save(out if saves == "output" else x)
+    return out
 
 
 def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
@@ -489,7 +516,8 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
     mask = xs[3] if len(xs) == 4 else None
     rows = numel(sq[:-1])
     scores = rows * sk[-2]
-    if sdpa_fused(layer, shapes, mask is not None and mask.requires_grad):
+    dense_rows = all(t.map_strides(s)[-1] == 1 for t, s in zip((q, k, v), shapes[:3]))  # the CPU flash
+    if sdpa_fused(layer, shapes, mask is not None and mask.requires_grad) and dense_rows:  # kernel needs them
         out = b.new(numel(y), low)
         out.strides = (sq[-1], sq[-3] * sq[-1], 1)  # laid out (L, heads, E): merging heads is a view
         saved = [q, k, v, out, b.new(rows, "fp32")]
@@ -556,6 +584,9 @@ RULES: dict[type, MemoryRule] = {
     Input: _input,
     Fixed: _fixed,
     Computed: computed,  # input-independent tensors (memory/computed_rules.py)
+    # im2col, col2im: a new tensor, nothing saved (measured, torch 2.13 CPU; its storage: _im2col)
+    Unfold: lambda layer, x, xs, y, b: _im2col(x, xs, y, b), Fold: lambda layer, x, xs, y, b: _im2col(x, xs, y, b),
+    Unary: lambda layer, x, xs, y, b: _unary(layer, x, b),
 }
 
 

@@ -27,6 +27,9 @@ from ..layers.reshape import CenterCrop, ChannelShuffle, Pad, PixelShuffle, Pixe
 from ..layers.scale import LayerScale, StochasticDepth
 from .tensor_rules import RULES as TENSOR_RULES
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
+from ..layers.unfold import Fold, Unfold
+from .tensor_rules import whole_map
+from ..layers.unary import Unary
 from ..shapes import Shape, spatial
 from ..layers.computed import Computed
 from .paths import (Axis, Field, classes, constant_axis, hull, map_axis, plain, ratio, shift_axis,
@@ -105,9 +108,11 @@ def _conv_transpose(layer: ConvTranspose, node: GraphNode, ins: list[Field]) -> 
 def _upsample(layer: Upsample, node: GraphNode, ins: list[Field]) -> Field:
     """PyTorch's source index of output v, with scale = input / output size (1 / scale_factor where
     given): nearest floor(v * scale); (bi/tri)linear (v + 1/2) * scale - 1/2, or v * (in - 1) /
-    (out - 1) with align_corners, reading floor(src) and, unless src is whole, the next."""
+    (out - 1) with align_corners, reading floor(src) and, unless src is whole, the next (bicubic:
+    the one before and the two after too, its cubic weights there being 0 at a whole src)."""
     factors = None if layer.scale_factor is None else spatial(layer.scale_factor, _rank(node))
-    bilinear = layer.mode != "nearest"  # linear, bilinear, trilinear: per axis the same
+    bilinear = layer.mode != "nearest"  # linear, bilinear, trilinear, bicubic: per axis the same
+    taps = (-1, 0, 1, 2) if layer.mode == "bicubic" else (0, 1)
 
     def make(i: int, ax: Axis) -> Axis:
         n_in, n_out = node.input_shape[1 + i], node.output_shape[1 + i]
@@ -122,7 +127,7 @@ def _upsample(layer: Upsample, node: GraphNode, ins: list[Field]) -> Field:
         def reads(v: int) -> tuple[int, ...]:
             src = v * scale + shift
             first = math.floor(src)
-            return (first, first + 1) if bilinear and src != first else (first,)
+            return tuple(first + t for t in taps) if bilinear and src != first else (first,)
         return map_axis(ax, *ratio(scale), reads)
     return per_axis(ins[0], make)
 
@@ -281,6 +286,9 @@ RULES: dict[type, Rule] = {
     # tensor ops of any rank (receptive/tensor_rules.py)
     **TENSOR_RULES, Sub: _merge, Div: _merge, Maximum: _merge, Minimum: _merge, Stack: _merge,
     Computed: _same,  # x op c, c the same for every position it broadcasts over
+    # im2col leaves the map (columns of windows); col2im reads columns, which are not a map
+    Unfold: lambda layer, node, ins: whole_map(node, ins), Fold: _same,
+    Unary: _same,
 }
 
 

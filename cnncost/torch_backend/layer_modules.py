@@ -42,6 +42,9 @@ from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
 from .computed_module import Computed as ComputedModule
+from ..layers.unfold import Fold, Unfold
+from ..layers.unary import Unary
+from .own_modules import Unary as UnaryModule
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -91,8 +94,20 @@ def _dim(dim: int) -> int:
 
 def _layer_norm(layer: LayerNorm, x: Any) -> nn.Module:
     if layer.over == "channels":
-        return LayerNorm2d(x[0], eps=layer.eps, elementwise_affine=layer.elementwise_affine)
-    return nn.LayerNorm(list(layer.normalized(x)), eps=layer.eps, elementwise_affine=layer.elementwise_affine)
+        return LayerNorm2d(x[0], eps=layer.eps, elementwise_affine=layer.elementwise_affine, bias=layer.bias)
+    return nn.LayerNorm(list(layer.normalized(x)), eps=layer.eps, elementwise_affine=layer.elementwise_affine,
+                        bias=layer.bias)
+
+
+def _group_norm(layer: GroupNorm, x: Any) -> nn.Module:
+    module = nn.GroupNorm(layer.groups, x[0], eps=layer.eps, affine=layer.affine)
+    if not layer.bias:  # nn.GroupNorm takes no bias argument: timm's GroupNorm1NoBias drops it so
+        module.bias = None
+    return module
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    return tuple(spatial(value, 2))  # type: ignore[return-value]
 
 
 def _opaque(layer: Opaque, x: Any) -> nn.Module:
@@ -161,7 +176,7 @@ MODULES: dict[type, ModuleRule] = {
     BatchNorm: _batchnorm,
     LRN: lambda layer, x: nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k),
     LayerNorm: _layer_norm,
-    GroupNorm: lambda layer, x: nn.GroupNorm(layer.groups, x[0], eps=layer.eps, affine=layer.affine),
+    GroupNorm: lambda layer, x: _group_norm(layer, x),
     InstanceNorm: lambda layer, x: by_rank(x, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)(x[0], eps=layer.eps, momentum=layer.momentum,
                                                      affine=layer.affine,
                                                      track_running_stats=layer.track_running_stats),
@@ -205,12 +220,17 @@ MODULES: dict[type, ModuleRule] = {
     Arith: lambda layer, x: ArithModule(layer.op, layer.value, layer.reverse),
     Learnable: lambda layer, x: LearnableModule(layer.op, layer.shape, layer.init),
     Affine: lambda layer, x: AffineModule(x[layer.dim % len(x)], layer.dim, len(x), layer.bias),
-    Reduce: lambda layer, x: ReduceModule(layer.op, layer.dims, len(x), layer.keepdim, layer.p),
+    Reduce: lambda layer, x: ReduceModule(layer.op, layer.dims, len(x), layer.keepdim, layer.p, layer.correction),
     Tokens: lambda layer, x: TokensModule(layer.count, tuple(x[1:])),
     Sub: lambda layer, shapes: Binary("sub"), Div: lambda layer, shapes: Binary("div"),
     Maximum: lambda layer, shapes: Binary("maximum"), Minimum: lambda layer, shapes: Binary("minimum"),
     Stack: lambda layer, shapes: StackModule(layer.dim),
     Computed: lambda layer, x: ComputedModule(layer),
+    Unfold: lambda layer, x: nn.Unfold(_pair(layer.kernel), _pair(layer.dilation), _pair(layer.padding),
+                                       _pair(layer.stride)),
+    Fold: lambda layer, x: nn.Fold(_pair(layer.output_size), _pair(layer.kernel), _pair(layer.dilation),
+                                   _pair(layer.padding), _pair(layer.stride)),
+    Unary: lambda layer, x: UnaryModule(layer.op),
 }
 
 

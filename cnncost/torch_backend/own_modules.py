@@ -254,3 +254,14 @@ class MergeHeads(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.transpose(-3, -2).flatten(-2)
+
+
+class Unary(nn.Module):
+    """torch.<op>(x): sqrt, rsqrt, exp, log, reciprocal, abs or neg."""
+
+    def __init__(self, op: str) -> None:
+        super().__init__()
+        self.op = op
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return getattr(torch, self.op)(x)

@@ -138,14 +138,17 @@ class Affine(nn.Module):
 
 
 class Reduce(nn.Module):
-    def __init__(self, op: str, dims: tuple[int, ...] | None, rank: int, keepdim: bool, p: float) -> None:
+    def __init__(self, op: str, dims: tuple[int, ...] | None, rank: int, keepdim: bool, p: float,
+                 correction: int = 1) -> None:
         super().__init__()
-        self.op, self.keepdim, self.p = op, keepdim, p
+        self.op, self.keepdim, self.p, self.correction = op, keepdim, p, correction
         self.dims = tuple(range(1, rank + 1)) if dims is None else tuple(torch_dim(d) for d in dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.op == "norm":
             return torch.linalg.vector_norm(x, self.p, self.dims, self.keepdim)
+        if self.op == "var":
+            return x.var(self.dims, correction=self.correction, keepdim=self.keepdim)
         return getattr(x, self.op)(self.dims, keepdim=self.keepdim)
 
 

@@ -219,7 +219,15 @@ SPECS = ["name: s1\ninput: [3, 16, 16]\nlayers:\n"
          "name: s2\ninput: [4, 13, 11]\nlayers:\n  - {type: lrn, size: 3}\n  - {type: silu}\n"
          "  - {type: conv, out: 6, kernel: 3, padding: same, groups: 2}\n  - {type: instance_norm, affine: true}\n"
          "  - {type: leaky_relu}\n  - {type: adaptive_maxpool, output: 3}\n  - {type: relu6}\n"
-         "  - {type: layer_norm}\n  - {type: layer_scale}\n  - {type: hardswish}\n"]
+         "  - {type: layer_norm}\n  - {type: layer_scale}\n  - {type: hardswish}\n",
+         # issue 18's coverage round: bicubic, im2col / col2im, norms without a bias (checked live, side venv)
+         "name: s3\ninput: [3, 12, 12]\nlayers:\n"
+         "  - {type: conv, out: 4, kernel: 3, padding: 1}\n  - {type: upsample, scale_factor: 2, mode: bicubic}\n"
+         "  - {type: unfold, kernel: 3, padding: 1, stride: 2}\n  - {type: relu}\n"
+         "  - {type: fold, output_size: [24, 24], kernel: 3, padding: 1, stride: 2}\n"
+         "  - {type: layer_norm, over: channels, bias: false}\n  - {type: group_norm, groups: 2, bias: false}\n"
+         "  - {type: unary, op: exp}\n  - {type: unary, op: rsqrt}\n"
+         "  - {type: reduce, op: var, dims: [1, 2], keepdim: true, correction: 0}\n"]
 
 
 def test_tools_remeasured_where_installed(tmp_path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ...layers import Hardtanh, ReLU6, StochasticDepth
+from ...layers import Threshold
 from ..graphbuild import TV, Unsupported
 from ..lowering import ANY_LAYOUT, dropout as lower_dropout, elementwise, softmax as lower_softmax
 from .values import arg, mutating
@@ -65,6 +66,8 @@ def clamp(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -
     """clamp(x, 0, 6) is ReLU6; other constant bounds, Hardtanh."""
     x = imp.tensor(args[0], ("std", "nhwc"))
     lo, hi = arg(args, kwargs, 1, "min"), arg(args, kwargs, 2, "max")
+    if hi is None and lo is not None:
+        return clamp_min(imp, node, (args[0], lo), {}, result)
     if not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)):
         raise Unsupported("clamp needs constant min and max")
     inplace = mutating(node)
@@ -72,6 +75,15 @@ def clamp(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -
                                                                       inplace=inplace)
     v = imp.emit(layer, [x], x.shape, form=x.form)
     return imp.rebind(node, v) if inplace else v
+
+
+def clamp_min(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """x.clamp_min(c), clamp(x, min=c): a threshold at c (both save their input; ReLU saves its output)."""
+    x = imp.tensor(args[0], ("std", "nhwc"))
+    lo = arg(args, kwargs, 1, "min")
+    if mutating(node) or not isinstance(lo, (int, float)) or isinstance(lo, bool):
+        raise Unsupported("clamp_min in place or by a tensor")
+    return imp.emit(Threshold(threshold=float(lo), value=float(lo)), [x], x.shape, form=x.form, base="clamp_min")
 
 
 def dropout(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:

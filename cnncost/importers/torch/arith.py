@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import Arith, Div, Layer, Learnable, Sub
+from ...layers import Add, Affine, Arith, Div, Layer, Learnable, Sub
+from ...layers.merge import broadcast
+from ...layers.unary import Unary
 from ..graphbuild import TV, Unsupported
 from ..lowering import add as lower_add, layer_scale, multiply, over_constant, times_constant
 from .values import PV, arg, mutating, number, params_of
@@ -27,9 +29,14 @@ def add(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
     elif isinstance(a, TV) and isinstance(b, PV):  # a position embedding, a learnable offset
         v = learnable(imp, "add", imp.tensor(a), b, 0.0)
     else:
-        if isinstance(a, TV) and isinstance(b, TV) and a.form != b.form:  # a channels-last map as its permute view
-            a, b = imp.tensor(a), imp.tensor(b)
-        v = lower_add(imp, a, b)
+        if isinstance(a, TV) and isinstance(b, TV) and a.form != b.form and a.scale is None and b.scale is None:
+            a, b = imp.tensor(a), imp.tensor(b)  # a channels-last map and a plain tensor: the map's permute view
+        if isinstance(a, TV) and isinstance(b, TV) and a.shape != b.shape and a.form == b.form == "std" \
+                and a.scale is None and b.scale is None and not a.batch and not b.batch \
+                and broadcast((a.shape, b.shape)) is not None:
+            v = _tensors(imp, Add(), a, b, "add")  # broadcast (a global-context term: C x H x W + C x 1 x 1)
+        else:
+            v = lower_add(imp, a, b)
     return imp.rebind(node, v) if mutating(node) else v
 
 
@@ -108,6 +115,45 @@ def pow_(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) ->
     return out
 
 
+def square(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """torch.square(x): x ** 2 (autograd's PowBackward, saving x)."""
+    return pow_(imp, node, (args[0], 2), {}, result)
+
+
+def addcmul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """torch.addcmul(bias, weight, x): a per-entry affine of one dim (timm's Affine in ResMLP, the
+    global response norm's `bias + weight * (x * n)`), weight and bias parameters of one shape."""
+    bias, a, b = args[0], arg(args, kwargs, 1, "tensor1"), arg(args, kwargs, 2, "tensor2")
+    if isinstance(a, TV):
+        a, b = b, a
+    if arg(args, kwargs, 3, "value", 1) != 1 or not (isinstance(a, PV) and isinstance(bias, PV) and isinstance(b, TV)):
+        raise Unsupported("addcmul other than parameter bias + parameter weight * tensor")
+    x = imp.tensor(b, ("std", "nhwc"))
+    dim = _affine_dim(x, tuple(a.shape), tuple(bias.shape))
+    params = params_of(a, bias)
+    if len(params) != 2:
+        raise Unsupported("addcmul with a buffer")
+    return imp.emit(Affine(dim=dim), [x], x.shape, base=a.path.rpartition(".")[2], params=params, form=x.form)
+
+
+def _affine_dim(x: TV, weight: tuple[int, ...], bias: tuple[int, ...]) -> int:
+    """The per-sample dim (of the cnncost shape) that a weight of shape `weight`, broadcast
+    against x with its batch, runs along: one dim of x's size, every other 1."""
+    rank = len(x.shape)
+    sizes = (1,) * (rank + 1 - len(weight)) + weight  # aligned on the right against (N, *x.shape)
+    along = [i - 1 for i, s in enumerate(sizes) if s != 1]
+    if weight != bias or len(weight) > rank + 1 or len(along) != 1 or along[0] < 0 \
+            or sizes[along[0] + 1] != x.shape[along[0]]:
+        raise Unsupported(f"addcmul with a {'x'.join(map(str, weight))} weight on a "
+                          f"{'x'.join(map(str, x.shape))} tensor")
+    d = along[0]
+    if x.form == "nhwc":  # torch's (H, W, C): only the channels are a dim of the map
+        if d != rank - 1:
+            raise Unsupported("addcmul along a spatial dim of a channels-last map")
+        return 0
+    return -1 if d == rank - 1 and rank > 1 else d
+
+
 def sub(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     """x - constant, constant - x, x - y."""
     a, b = args[0], arg(args, kwargs, 1, "other")
@@ -122,3 +168,13 @@ def sub(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
 def rsub(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     """aten.rsub(x, c): c - x."""
     return sub(imp, node, (args[1], args[0]), {}, result)
+
+
+def unary(op: str) -> Any:
+    """torch.sqrt(x), x.rsqrt(), aten.exp ...: a `unary` row (not in place: sqrt_ saves otherwise)."""
+    def handle(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+        if mutating(node):
+            raise Unsupported(f"{op} in place")
+        x = imp.tensor(args[0], ("std", "nhwc"))
+        return imp.emit(Unary(op=op), [x], x.shape, base=op, form=x.form)
+    return handle

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...layers import AdaptiveAvgPool, AdaptiveMaxPool, Reduce
+from ...layers import Div, Threshold
 from ..graphbuild import TV, Unsupported
 from ..lowering import avg_pool, max_pool, pair_or_int, spatial_mean
 from .values import arg, dims
@@ -97,7 +98,8 @@ def mean(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) ->
         return reduce_on(imp, "mean", x, over, keep, result)
 
 
-def reduce_on(imp: GraphWalker, op: str, x: Any, over: Any, keep: bool, result: Any, p: float = 2.0) -> TV:
+def reduce_on(imp: GraphWalker, op: str, x: Any, over: Any, keep: bool, result: Any, p: float = 2.0,
+              correction: int = 1) -> TV:
     """x.sum|mean|amax|amin(dims, keepdim), the p-norm: a Reduce over per-sample dims."""
     x = imp.tensor(x)
     rank = len(x.shape) + 1
@@ -106,7 +108,7 @@ def reduce_on(imp: GraphWalker, op: str, x: Any, over: Any, keep: bool, result: 
     over = (over,) if isinstance(over, int) else tuple(over)
     if any(not -rank <= d < rank or d % rank == 0 for d in over):
         raise Unsupported(f"{op} over dims {list(over)} (the batch, or out of range)")
-    layer = Reduce(op=op, dims=tuple(d % rank - 1 for d in over), keepdim=keep, p=float(p))
+    layer = Reduce(op=op, dims=tuple(d % rank - 1 for d in over), keepdim=keep, p=float(p), correction=correction)
     return imp.emit(layer, [x], imp.out(result), base=op)
 
 
@@ -125,3 +127,38 @@ def norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) ->
         raise Unsupported(f"norm with p={p}")
     return reduce_on(imp, "norm", args[0], arg(args, kwargs, 2, "dim"), bool(arg(args, kwargs, 3, "keepdim", False)),
                      result, p)
+
+
+def normalize(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """F.normalize(x, p, dim, eps) as torch computes it: the p-norm over dim (keepdim), clamped
+    below at eps (`clamp_min`, a threshold at eps: both save their input), x divided by it
+    (torchvision's SSD L2Norm, SwiftFormer's attention)."""
+    x = imp.tensor(args[0])
+    p, dim = arg(args, kwargs, 1, "p", 2.0), arg(args, kwargs, 2, "dim", 1)
+    eps = float(arg(args, kwargs, 3, "eps", 1e-12))
+    if arg(args, kwargs, 4, "out") is not None or not isinstance(dim, int) or not isinstance(p, (int, float)):
+        raise Unsupported("normalize with out= or over several dims")
+    rank = len(x.shape) + 1
+    if not -rank <= dim < rank or dim % rank == 0:
+        raise Unsupported(f"normalize over dim {dim} (the batch, or out of range)")
+    layer = Reduce(op="norm", dims=(dim % rank - 1,), keepdim=True, p=float(p))
+    n = imp.emit(layer, [x], layer.out_shape(x.shape), base="norm")
+    n = imp.emit(Threshold(threshold=eps, value=eps), [n], n.shape, base="clamp_min")
+    div = Div()
+    return imp.emit(div, [x, n], div.merge_shape((x.shape, n.shape)), base="div")
+
+
+def var(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """x.var(dim, unbiased, keepdim), x.var(dim, correction=c, keepdim=k), aten.var.correction."""
+    unbiased = arg(args, kwargs, 2, "unbiased", True)
+    if isinstance(unbiased, bool):
+        correction, keep = int(unbiased), arg(args, kwargs, 3, "keepdim", False)
+    else:  # aten.var.correction(x, dim, *, correction, keepdim): the keyword ones only
+        correction, keep = 1, False
+    correction = kwargs.get("correction", correction)
+    if correction is None:
+        correction = 1
+    if not isinstance(correction, (int, float)) or int(correction) != correction:
+        raise Unsupported(f"var with correction {correction!r}")
+    return reduce_on(imp, "var", args[0], arg(args, kwargs, 1, "dim"), bool(kwargs.get("keepdim", keep)), result,
+                     correction=int(correction))

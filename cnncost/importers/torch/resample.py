@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...layers import CenterCrop, ChannelShuffle, PixelShuffle, PixelUnshuffle
+from ...layers import Fold, Unfold
 from ..graphbuild import TV, Unsupported
 from ..lowering import pad, pair_or_int, upsample
 from .values import arg, number
@@ -89,3 +90,48 @@ def m_center_crop(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict
     if len(tensors) == 2:
         return imp.emit(CenterCrop(inputs=("x", "like")), tensors, imp.out(result))  # inputs: set by the builder
     return imp.emit(CenterCrop(size=pair_or_int(m.size)), tensors[:1], imp.out(result))
+
+
+def _window(value: Any) -> Any:
+    """A window field as torch gives it (an int, a pair) as a spec value."""
+    value = tuple(int(v) for v in value) if isinstance(value, (list, tuple)) else int(value)
+    return value[0] if isinstance(value, tuple) and len(set(value)) == 1 else value
+
+
+def unfold_on(imp: GraphWalker, x: Any, kernel: Any, dilation: Any, padding: Any, stride: Any) -> TV:
+    x = imp.tensor(x)
+    if len(x.shape) != 3:
+        raise Unsupported(f"unfold of a {'x'.join(map(str, x.shape))} tensor")
+    layer = Unfold(kernel=_window(kernel), dilation=_window(dilation), padding=_window(padding),
+                   stride=_window(stride))
+    return imp.emit(layer, [x], layer.out_shape(x.shape), base="unfold")
+
+
+def fold_on(imp: GraphWalker, x: Any, size: Any, kernel: Any, dilation: Any, padding: Any, stride: Any) -> TV:
+    x = imp.tensor(x)
+    if len(x.shape) != 2:
+        raise Unsupported(f"fold of a {'x'.join(map(str, x.shape))} tensor")
+    layer = Fold(output_size=_window(size), kernel=_window(kernel), dilation=_window(dilation),
+                 padding=_window(padding), stride=_window(stride))
+    return imp.emit(layer, [x], layer.out_shape(x.shape), base="fold")
+
+
+def m_unfold(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    return unfold_on(imp, args[0], m.kernel_size, m.dilation, m.padding, m.stride)
+
+
+def m_fold(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    return fold_on(imp, args[0], m.output_size, m.kernel_size, m.dilation, m.padding, m.stride)
+
+
+def unfold(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """F.unfold(x, kernel_size, dilation=1, padding=0, stride=1); aten.im2col(x, kernel, dilation, padding, stride)."""
+    return unfold_on(imp, args[0], arg(args, kwargs, 1, "kernel_size"), arg(args, kwargs, 2, "dilation", 1),
+                     arg(args, kwargs, 3, "padding", 0), arg(args, kwargs, 4, "stride", 1))
+
+
+def fold(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """F.fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1); aten.col2im alike."""
+    return fold_on(imp, args[0], arg(args, kwargs, 1, "output_size"), arg(args, kwargs, 2, "kernel_size"),
+                   arg(args, kwargs, 3, "dilation", 1), arg(args, kwargs, 4, "padding", 0),
+                   arg(args, kwargs, 5, "stride", 1))

@@ -117,6 +117,7 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(aten.upsample("nearest"), aten=("upsample_nearest1d", "upsample_nearest3d")),
     TorchOp(aten.upsample("linear"), aten=("upsample_linear1d",)),
     TorchOp(aten.upsample("trilinear"), aten=("upsample_trilinear3d",)),
+    TorchOp(aten.upsample("bicubic"), aten=("upsample_bicubic2d",)),
     TorchOp(resample.pad_call, functions=("F.pad",), aten=("pad",)),
     TorchOp(aten.constant_pad, aten=("constant_pad_nd",)),
     TorchOp(aten.reflection_pad, aten=("reflection_pad2d",)),
@@ -131,6 +132,15 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(arith.sub, functions=("torch.sub", "torch.subtract"), methods=("sub",), aten=("sub",)),
     TorchOp(arith.rsub, aten=("rsub",)),
     TorchOp(arith.pow_, functions=("torch.pow",), methods=("pow",), aten=("pow",)),
+    TorchOp(arith.square, functions=("torch.square",), methods=("square",), aten=("square",)),
+    TorchOp(arith.addcmul, functions=("torch.addcmul",), methods=("addcmul",), aten=("addcmul",)),
+    TorchOp(pools.normalize, functions=("F.normalize",)),
+    TorchOp(a.clamp_min, functions=("torch.clamp_min",), methods=("clamp_min",), aten=("clamp_min",)),
+    TorchOp(resample.unfold, functions=("F.unfold",), aten=("im2col",)),
+    TorchOp(resample.fold, functions=("F.fold",), aten=("col2im",)),
+    *(TorchOp(arith.unary(op), functions=(f"torch.{op}",), methods=(op,), aten=(op,))
+      for op in ("sqrt", "rsqrt", "exp", "log", "reciprocal", "abs", "neg")),
+    TorchOp(pools.var, functions=("torch.var",), methods=("var",), aten=("var",)),
     # structure: merges, pieces, views
     TorchOp(views.cat, functions=("torch.cat", "torch.concat", "torch.concatenate"),
             aten=("cat", "concat", "concatenate")),
@@ -157,6 +167,7 @@ OPS: tuple[TorchOp, ...] = (
 OPERATORS: dict[Any, Callable] = {
     operator.add: arith.add, operator.iadd: arith.add, operator.mul: arith.mul, operator.imul: arith.mul,
     operator.truediv: arith.div, operator.matmul: attn.matmul, operator.getitem: views.getitem, operator.sub: arith.sub, operator.pow: arith.pow_,
+    operator.neg: arith.unary("neg"),
 }
 
 
@@ -195,6 +206,7 @@ MODULES: dict[str, Callable] = {
     "ConstantPad2d": resample.m_pad, "ReflectionPad2d": resample.m_pad, "ChannelShuffle": resample.m_channel_shuffle,
     "MultiheadAttention": attn.m_multihead,
     "StochasticDepth": a.m_stochastic_depth, "DropPath": a.m_stochastic_depth, "CenterCrop": resample.m_center_crop,
+    "Unfold": resample.m_unfold, "Fold": resample.m_fold,
 }
 _MODULE_HOMES = ("torch.nn", "torchvision", "timm", "cnncost.torch_backend.own_modules")
 

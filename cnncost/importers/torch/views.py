@@ -189,6 +189,9 @@ def slice_index(imp: GraphWalker, x: TV, index: Any) -> TV:
     that keeps the batch whole: one Slice per sliced dim, one Select per int (from the last)."""
     if not isinstance(index, tuple):
         index = (index,)
+    if index.count(Ellipsis) == 1 and None not in index:  # x[..., :H, :W]: the dims it stands for, whole
+        k = index.index(Ellipsis)
+        index = index[:k] + (slice(None),) * max(torch_rank(x) + 1 - len(index), 0) + index[k + 1:]
     if Ellipsis in index or None in index or len(index) > torch_rank(x) \
             or (len(index) > x.batch and index[x.batch] != slice(None)):
         raise Unsupported("indexing of the batch dimension, or with ... or None")

@@ -7,7 +7,6 @@ Rows are named by the module they ran in (`naming`); the builder keeps one block
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Callable, Sequence
 
 from ...errors import CnnCostError
@@ -98,9 +97,8 @@ class GraphWalker:
         def walk(v: Any) -> None:
             node = v if isinstance(v, self.torch.fx.Node) else None
             v = self.env.get(v, v) if node is not None else v
-            if isinstance(v, TV) and v.scale is not None and node is not None:  # an output (a + b) / 2
-                v = self._unknown(node, (dataclasses.replace(v, scale=None),), {}, self.results.get(node),
-                                  "a multiplication by a constant that no add reads")
+            if isinstance(v, TV) and v.scale is not None:  # an output (a + b) / 2: its own x * 0.5 row
+                v = self.tensor(v, (v.form,))
             if isinstance(v, TV):
                 v = self._plain(v, "the network's output")
                 found.append(v.leaf)

@@ -126,10 +126,8 @@ def batch_norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
 def layer_norm_on(imp: GraphWalker, x: Any, normalized: Any, eps: float, affine: bool, bias: bool,
                   params: list) -> TV:
     x = imp.tensor(x, ("std", "nhwc"))
-    if affine and not bias:
-        raise Unsupported("layer norm without a bias")
     normalized = tuple(int(n) for n in normalized) if isinstance(normalized, (list, tuple)) else (int(normalized),)
-    return lower_layer_norm(imp, x, normalized, eps, affine, params)
+    return lower_layer_norm(imp, x, normalized, eps, affine, params, bias=bias or not affine)
 
 
 def m_layer_norm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -147,17 +145,18 @@ def layer_norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
 
 def m_group_norm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     x = imp.tensor(args[0])
-    return imp.emit(GroupNorm(groups=int(m.num_groups), eps=float(m.eps), affine=bool(m.affine)), [x], x.shape,
-                    params=list(m.parameters()))
+    bias = getattr(m, "bias", None) is not None or not m.affine  # timm's GroupNorm1NoBias: bias None
+    return imp.emit(GroupNorm(groups=int(m.num_groups), eps=float(m.eps), affine=bool(m.affine), bias=bias), [x],
+                    x.shape, params=list(m.parameters()))
 
 
 def group_norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     x = imp.tensor(args[0])
     weight, bias = arg(args, kwargs, 2, "weight"), arg(args, kwargs, 3, "bias")
-    if (weight is None) != (bias is None):
-        raise Unsupported("group norm with a weight but no bias")
+    if weight is None and bias is not None:
+        raise Unsupported("group norm with a bias but no weight")
     layer = GroupNorm(groups=int(arg(args, kwargs, 1, "num_groups")), eps=float(arg(args, kwargs, 4, "eps", 1e-5)),
-                      affine=weight is not None)
+                      affine=weight is not None, bias=bias is not None or weight is None)
     return imp.emit(layer, [x], x.shape, params=params_of(weight, bias))
 
 
