@@ -57,7 +57,7 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "compile", "Graph", 
            "Permute", "Transpose", "Unflatten", "Slice", "Select", "Expand", "Contiguous", "Split",
            "Sub", "Div", "Maximum", "Minimum", "Stack", "Arith", "Learnable", "Affine", "Reduce", "Tokens",
            # a tensor computed once per forward from parameters and buffers (imported)
-           "Computed"]
+           "Computed",
            "Unfold", "Fold",
            "Unary"]
 
