@@ -28,7 +28,7 @@ from ..errors import CnnCostError
 from ..net import Net
 from ..shapes import Shape
 from .torch.export_walker import ExportWalker
-from .torch.tracing import first_line, restore_buffers, save_buffers
+from .torch.tracing import export_call, first_line, restore_buffers, save_buffers
 from .torch.values import BATCH
 
 __all__ = ["from_exported", "import_exported", "export_module"]
@@ -37,26 +37,8 @@ __all__ = ["from_exported", "import_exported", "export_module"]
 def export_module(module: Any, shape: Shape) -> Any:
     """`torch.export.export(module, (x,), strict=False)` at batch 2 (the module in its current
     mode; torch's logging of a failed export silenced: the caller reports the error)."""
-    import contextlib
-    import io
-    import logging
-    import warnings
-
     import torch
-    names = ("torch._dynamo", "torch.export", "torch._export", "torch.fx.experimental.symbolic_shapes",
-             "torch._subclasses.fake_tensor", "torch.fx.experimental.recording")
-    logs = [logging.getLogger(n) for n in names]
-    levels = [log.level for log in logs]
-    for log in logs:
-        log.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            return torch.export.export(module, (torch.randn(BATCH, *shape),), strict=False)
-    finally:
-        for log, level in zip(logs, levels):
-            log.setLevel(level)
+    return export_call(module, (torch.randn(BATCH, *shape),), {})
 
 
 def import_exported(module: Any, shape: Shape, *, name: str | None = None, allow_unknown: bool = False,

@@ -95,12 +95,16 @@ def _traced(module: Any, shape: Shape, name: str | None, allow_unknown: bool, tr
         buffers = save_buffers(module)
         try:
             results = record(trace, shape)
-        except Exception as error:  # noqa: BLE001
-            raise CnnCostError(f"{type(module).__name__} does not run on a {'x'.join(map(str, shape))} "
-                               f"input: {type(error).__name__}: {first_line(error)}") from None
+        except Exception as error:  # noqa: BLE001 - fx's graph does not run as the module does: export runs the module
+            why = (f"{type(module).__name__} does not run on a {'x'.join(map(str, shape))} input as torch.fx "
+                   f"traced it: {type(error).__name__}: {first_line(error)}")
+            if tracer == "fx":
+                raise CnnCostError(why) from None
+            return _exported(module, shape, label, allow_unknown, train, why, fail=why)
         finally:  # a train-mode pass moves BatchNorm's running statistics and counters: put them back
             restore_buffers(buffers)
-        importer = FxWalker(module, trace, results, shape, label, allow_unknown, train, untraceable=untraceable)
+        importer = FxWalker(module, trace, results, shape, label, allow_unknown, train, untraceable=untraceable,
+                            splice=tracer == "auto")
         try:
             net = importer.run()
         except CnnCostError as error:
