@@ -21,7 +21,7 @@ class FxWalker(GraphWalker):
     def __init__(self, *args: Any, splice: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.splice = splice  # export the calls of untraceable modules that no handler maps
-        self.spliced: dict[str, str] = {}  # module path -> why fx could not trace into it
+        self.spliced: dict[str, str] = {}  # module path or function -> why fx did not trace into it, for the notes
 
     def handler(self, node: Any) -> Callable | None:
         if node.op == "call_method":
@@ -80,9 +80,9 @@ class FxWalker(GraphWalker):
                 self.untraceable_unknown.append(node.target)  # the driver may export the whole model instead
             raise
         if node.op == "call_module":
-            self.spliced[node.target] = self.untraceable[node.target]
+            self.spliced[node.target] = f"torch.fx cannot trace into '{node.target}' ({self.untraceable[node.target]})"
         else:
-            self.spliced[self._op_name(node)] = "a function it keeps as a leaf"
+            self.spliced[self._op_name(node)] = f"torch.fx keeps {self._op_name(node)} as a leaf function"
         return value
 
     def _unpieced(self, value: Any) -> Any:
@@ -96,8 +96,7 @@ class FxWalker(GraphWalker):
         if not self.spliced:
             return notes
         first, _, rest = notes.partition("; ")
-        calls = ", ".join(f"'{path}' ({why})" for path, why in self.spliced.items())
-        spliced = f"torch.fx cannot trace into {calls}: traced with torch.export"
+        spliced = ", ".join(self.spliced.values()) + ": traced with torch.export"
         return "; ".join(part for part in (first, spliced, rest) if part)
 
 

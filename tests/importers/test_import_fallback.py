@@ -1,0 +1,190 @@
+"""`from_torch` where torch.fx cannot trace into a module, or into a function it keeps as a leaf,
+or where fx's graph does not run: the call is exported alone with torch.export and its ATen graph
+spliced in place, rows at the module paths of the whole model, the rest still fx's; figures equal
+PyTorch's (params; conv and linear MACs by hooks; bytes saved for backward at batch 2, measured by
+tests/fixtures/onnx/make_onnx.py's `measure`, as tests/importers/test_import_export.py does)."""
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+
+import cnncost
+from cnncost.errors import CnnCostError
+from cnncost.spec import dump_spec, parse_spec
+
+torch = pytest.importorskip("torch", reason="the PyTorch importer needs torch")
+nn = torch.nn
+F = torch.nn.functional
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def _measuring():
+    spec = importlib.util.spec_from_file_location("make_onnx_models_fallback", TESTS / "fixtures" / "onnx" / "make_onnx.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+MODELS = _measuring()
+
+
+def figures(net) -> tuple[int, int, int]:
+    """(params, MACs per image, saved bytes at batch 2 on CPU)."""
+    totals = cnncost.table(net, batch=2, memory="autograd", device="cpu").totals
+    return totals.params, totals.macs // 2, totals.saved_bytes
+
+
+def measured(model, shape) -> tuple[int, int, int]:
+    m = MODELS.measure(model, shape)
+    return m["params"], m["macs"], m["saved_b2"]
+
+
+def rows(net) -> list[tuple[str, str]]:
+    return [(n.path, n.type) for n in cnncost.compile(net).nodes]
+
+
+class SameConv(nn.Conv2d):
+    """TensorFlow's 'same' padding as timm's Conv2dSame computes it: from the input's size (Python
+    on shapes: fx stops), asymmetric (the extra pixel after), with F.pad, then the convolution."""
+
+    def forward(self, x):
+        ih, iw = x.shape[-2:]
+        kh, kw = self.weight.shape[-2:]
+        pad_h = max((math.ceil(ih / self.stride[0]) - 1) * self.stride[0] + (kh - 1) * self.dilation[0] + 1 - ih, 0)
+        pad_w = max((math.ceil(iw / self.stride[1]) - 1) * self.stride[1] + (kw - 1) * self.dilation[1] + 1 - iw, 0)
+        if pad_h > 0 or pad_w > 0:
+            x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def test_a_same_padded_conv_is_its_padding_then_its_convolution() -> None:
+    """A subclass of nn.Conv2d whose forward fx cannot trace: the conv handler refuses a subclass,
+    export maps its asymmetric pad and its conv exactly, at the module's path."""
+    model = nn.Sequential(SameConv(3, 8, 3, stride=2), nn.BatchNorm2d(8), nn.ReLU(), SameConv(8, 8, 4))
+    net = cnncost.from_torch(model, (3, 15, 15))
+    assert rows(net) == [("input", "input"), ("0.pad", "pad"), ("0.conv", "conv"), ("1", "batchnorm"),
+                         ("2", "relu"), ("3.pad", "pad"), ("3.conv", "conv")]
+    graph = cnncost.compile(net)
+    assert graph.nodes[1].output_shape == (3, 17, 17) and graph.nodes[2].output_shape == (8, 8, 8)
+    assert graph.nodes[-2].output_shape == (8, 11, 11) and graph.nodes[-1].output_shape == (8, 8, 8)
+    assert figures(net) == measured(model, (3, 15, 15))
+    assert "traced with torch.fx" in net.notes and "torch.fx cannot trace into '0'" in net.notes
+    assert parse_spec(dump_spec(net)) == net
+
+
+class Windowed(nn.Module):
+    """A block with a branch on the input's width (fx: TraceError), children of its own, a
+    functional op between them."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(c)
+        self.proj = nn.Conv2d(c, c, 1)
+        self.mlp = nn.Sequential(nn.Conv2d(c, 2 * c, 1), nn.GELU(), nn.Conv2d(2 * c, c, 1))
+
+    def forward(self, x):
+        y = self.proj(self.norm(x))
+        if x.shape[-1] % 2:
+            y = F.pad(y, (0, 1, 0, 1))[..., :-1, :-1]
+        return x + self.mlp(torch.sigmoid(y) * y)
+
+
+def test_an_untraceable_block_keeps_its_children_paths_and_fx_keeps_the_rest() -> None:
+    from collections import OrderedDict
+    stage = nn.Sequential(Windowed(4), nn.ReLU())
+    model = nn.Sequential(OrderedDict(stem=nn.Conv2d(3, 4, 3, padding=1), stage=stage, head=nn.Conv2d(4, 2, 1)))
+    net = cnncost.from_torch(model, (3, 8, 8))
+    assert rows(net) == [("input", "input"), ("stem", "conv"), ("stage.0.norm", "batchnorm"), ("stage.0.proj", "conv"),
+                         ("stage.0.sigmoid", "sigmoid"), ("stage.0.mul", "mul"), ("stage.0.mlp.0", "conv"),
+                         ("stage.0.mlp.1", "gelu"), ("stage.0.mlp.2", "conv"), ("stage.0.add", "add"),
+                         ("stage.1", "relu"), ("head", "conv")]
+    assert figures(net) == measured(model, (3, 8, 8))
+    assert "torch.fx cannot trace into 'stage.0' (TraceError" in net.notes and "traced with torch.export" in net.notes
+    assert net.notes.startswith("imported from torch: torch.nn.modules.container.Sequential, traced with torch.fx")
+
+
+def test_an_untraceable_block_called_twice_counts_its_parameters_once() -> None:
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 4, 1)
+            self.block = Windowed(4)
+
+        def forward(self, x):
+            return self.block(self.block(self.stem(x)))
+    model = Twice()
+    net = cnncost.from_torch(model, (3, 6, 6))
+    graph = cnncost.compile(net)
+    assert sum(n.params for n in graph.nodes) == sum(p.numel() for p in model.parameters())
+    assert any(n.path.startswith("block@1.") and n.type == "shared" for n in graph.nodes)
+    assert figures(net) == measured(model, (3, 6, 6))
+
+
+def _half_channels(x):
+    """Python on the tensor's rank: fx's tracer would fail here; fx.wrap keeps it a leaf."""
+    if x.dim() == 4:
+        return x[:, : x.shape[1] // 2]
+    return x
+
+
+torch.fx.wrap("_half_channels")
+
+
+def test_a_function_fx_keeps_as_a_leaf_is_exported_in_place() -> None:
+    class Wrapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3)
+            self.head = nn.Conv2d(4, 2, 1)
+
+        def forward(self, x):
+            return self.head(_half_channels(self.conv(x)))
+    model = Wrapped()
+    net = cnncost.from_torch(model, (3, 8, 8))
+    assert rows(net) == [("input", "input"), ("conv", "conv"), ("chunk", "chunk"), ("head", "conv")]
+    assert cnncost.compile(net).nodes[-1].output_shape == (2, 6, 6)
+    assert figures(net) == measured(model, (3, 8, 8))
+    assert "torch.fx keeps test_import_fallback._half_channels as a leaf function: traced with torch.export" in net.notes
+    with pytest.raises(CnnCostError, match=r"unsupported operation .*_half_channels"):
+        cnncost.from_torch(model, (3, 8, 8), tracer="fx")
+
+
+def test_an_untraceable_block_export_refuses_names_both_tracers() -> None:
+    class ByValue(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 1)
+
+        def forward(self, x):
+            if x.shape[-1] > 2 and x.sum() > 0:  # fx: the shape; export: the value
+                return self.conv(x)
+            return x
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), ByValue())
+    with pytest.raises(CnnCostError, match=r"at module '1' \(torch\.fx cannot trace into it: .*; torch\.export "
+                                           r"cannot trace it either: ") as info:
+        cnncost.from_torch(model, (3, 4, 4))
+    assert "\n" not in str(info.value)
+    net = cnncost.from_torch(model, (3, 4, 4), allow_unknown=True)
+    assert [t for _, t in rows(net)] == ["input", "conv", "opaque"]
+
+
+def test_an_fx_graph_that_does_not_run_falls_back_to_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fx traced the module, but its graph does not run as the module does (torchvision's
+    swin3d: a traced size list mutated): torch.export runs the module's own code."""
+    from cnncost.importers import torch_trace
+
+    def fails(trace, shape):
+        raise TypeError("'immutable_list' object does not support mutation")
+    monkeypatch.setattr(torch_trace, "record", fails)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    net = cnncost.from_torch(model, (3, 8, 8))
+    assert "traced with torch.export" in net.notes and "does not run on a 3x8x8 input as torch.fx traced it" \
+        in net.notes
+    assert figures(net) == measured(model, (3, 8, 8))
+    with pytest.raises(CnnCostError, match=r"Sequential does not run on a 3x8x8 input as torch\.fx traced it: "
+                                           r"TypeError"):
+        cnncost.from_torch(model, (3, 8, 8), tracer="fx")
