@@ -301,16 +301,19 @@ def upsample(imp: Emitter, x: TV, mode: str, align: Any, *, factors: tuple[float
 def pad(imp: Emitter, x: TV, sides: tuple[int, ...], mode: str, value: Any, shape: Shape | None = None) -> TV:
     """Padding as F.pad's (before, after) pairs from the last dim back: zeros, reflection or
     replication; a map's 4 spatial pads keep their short spelling (left, right, top, bottom)."""
+    fill = 0.0
     if mode == "constant" and value in (None, 0):
         kind = "zeros"
+    elif mode == "constant" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        kind, fill = "constant", float(value)  # timm's 'same' max pool: -inf; EfficientViT's LiteMLA: 1
     elif mode in ("reflect", "replicate"):
         kind = mode
     else:
         raise Unsupported(f"padding mode '{mode}'" + (f" with value {value}" if mode == "constant" else ""))
     if len(x.shape) == 3 and len(sides) == 4 and min(sides) >= 0 and kind != "replicate":
-        layer = Pad(padding=sides[0] if len(set(sides)) == 1 else tuple(sides), mode=kind)
+        layer = Pad(padding=sides[0] if len(set(sides)) == 1 else tuple(sides), mode=kind, value=fill)
     elif len(sides) % 2 == 0 and 0 < len(sides) // 2 <= len(x.shape) and min(sides) >= 0:
-        layer = Pad(padding=tuple(sides), mode=kind)
+        layer = Pad(padding=tuple(sides), mode=kind, value=fill)
     else:
         raise Unsupported(f"padding {list(sides)} of a {shape_text(x.shape)} tensor")
     return imp.emit(layer, [x], shape if shape is not None else layer.out_shape(x.shape))

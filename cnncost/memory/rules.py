@@ -300,11 +300,11 @@ def _channel_shuffle(layer: ChannelShuffle, x: Tensor, xs: Shape, y: Shape, b: S
 
 
 def _pad(layer: Pad, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """Zeros: nothing saved (its backward slices). Reflect and replicate: its input; CPU's
+    """Zeros or a constant: nothing saved (its backward slices). Reflect and replicate: its input; CPU's
     autocast runs reflection_pad1d/2d and replication_pad1d/2d/3d in fp32 (not reflection_pad3d),
     so a low input is first cast to a new fp32 copy, that copy is saved and the output is fp32
     (CUDA's autocast leaves them in the input's dtype)."""
-    if layer.mode == "zeros":
+    if layer.mode in ("zeros", "constant"):  # constant_pad_nd: on no autocast list either
         return b.like(x, y)
     fp32 = layer.mode == "replicate" or layer.padded_dims(xs) < 3
     if fp32 and b.precision.autocast and b.precision.device == "cpu":

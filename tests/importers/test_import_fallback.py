@@ -148,7 +148,8 @@ def test_a_function_fx_keeps_as_a_leaf_is_exported_in_place() -> None:
     assert rows(net) == [("input", "input"), ("conv", "conv"), ("chunk", "chunk"), ("head", "conv")]
     assert cnncost.compile(net).nodes[-1].output_shape == (2, 6, 6)
     assert figures(net) == measured(model, (3, 8, 8))
-    assert "torch.fx keeps test_import_fallback._half_channels as a leaf function: traced with torch.export" in net.notes
+    assert f"torch.fx keeps {_half_channels.__module__}._half_channels as a leaf function: traced with torch.export" \
+        in net.notes
     with pytest.raises(CnnCostError, match=r"unsupported operation .*_half_channels"):
         cnncost.from_torch(model, (3, 8, 8), tracer="fx")
 
@@ -188,3 +189,40 @@ def test_an_fx_graph_that_does_not_run_falls_back_to_export(monkeypatch: pytest.
     with pytest.raises(CnnCostError, match=r"Sequential does not run on a 3x8x8 input as torch\.fx traced it: "
                                            r"TypeError"):
         cnncost.from_torch(model, (3, 8, 8), tracer="fx")
+
+
+class MaxPoolSame(nn.MaxPool2d):
+    """timm's MaxPool2dSame: 'same' padding with -inf (a max never picks it), then the pool."""
+
+    def forward(self, x):
+        ih, iw = x.shape[-2:]
+        k, s = self.kernel_size, self.stride
+        pad_h = max((math.ceil(ih / s) - 1) * s + k - ih, 0)
+        pad_w = max((math.ceil(iw / s) - 1) * s + k - iw, 0)
+        x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2], value=-float("inf"))
+        return F.max_pool2d(x, k, s, 0, 1, self.ceil_mode)
+
+
+def test_a_same_padded_max_pool_pads_with_minus_infinity() -> None:
+    from cnncost.layers import Pad
+    from cnncost.torch_backend import build
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), MaxPoolSame(3, 2), nn.Conv2d(4, 4, 1))
+    net = cnncost.from_torch(model, (3, 10, 10))
+    assert rows(net) == [("input", "input"), ("0", "conv"), ("1.pad", "pad"), ("1.maxpool", "maxpool"), ("2", "conv")]
+    pad = cnncost.compile(net).nodes[2]
+    assert pad.layer == Pad(name="pad", padding=(0, 1, 0, 1), mode="constant", value=-math.inf)
+    assert pad.output_shape == (4, 9, 9)
+    assert figures(net) == measured(model, (3, 10, 10))
+    assert parse_spec(dump_spec(net)) == net
+    rebuilt = build(net)  # the torch module for `check` pads with the value
+    x = torch.randn(1, 3, 10, 10)
+    rebuilt.load_state_dict(model.state_dict(), strict=False)
+    assert rebuilt(x).shape == model(x).shape
+
+
+def test_constant_padding_needs_mode_constant() -> None:
+    from cnncost.layers import Pad
+    with pytest.raises(CnnCostError, match="value 1.0 needs mode constant"):
+        cnncost.compile(cnncost.Net("p", input=(2, 4), layers=[Pad(padding=(1, 1), value=1.0)]))
+    net = cnncost.Net("p", input=(2, 4), layers=[Pad(padding=(0, 0, 0, 1), mode="constant", value=1.0)])
+    assert cnncost.compile(net).nodes[1].output_shape == (3, 4)  # F.pad may pad a token map's first dim
