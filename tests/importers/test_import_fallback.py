@@ -226,3 +226,37 @@ def test_constant_padding_needs_mode_constant() -> None:
         cnncost.compile(cnncost.Net("p", input=(2, 4), layers=[Pad(padding=(1, 1), value=1.0)]))
     net = cnncost.Net("p", input=(2, 4), layers=[Pad(padding=(0, 0, 0, 1), mode="constant", value=1.0)])
     assert cnncost.compile(net).nodes[1].output_shape == (3, 4)  # F.pad may pad a token map's first dim
+
+
+class FullPrecision(nn.Module):
+    """EfficientViT's LiteMLA pattern: a branch on the input's type (fx stops), a pad with ones and
+    products under `torch.autocast(enabled=False)`, which torch.export keeps as a higher-order op
+    over a subgraph."""
+
+    def __init__(self):
+        super().__init__()
+        self.qk = nn.Conv2d(4, 8, 1)
+        self.proj = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        b, _, h, w = x.shape
+        q, k = self.qk(x).flatten(2).transpose(1, 2).chunk(2, dim=-1)  # (B, HW, 4) each
+        q, k = torch.relu(q), torch.relu(k)
+        v = F.pad(k, (0, 1), mode="constant", value=1.0)  # (B, HW, 5)
+        if x.device.type != "meta":
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                out = q.float() @ (k.transpose(-1, -2) @ v)
+        else:
+            out = q @ (k.transpose(-1, -2) @ v)
+        return self.proj(out[..., :-1].transpose(1, 2).reshape(b, -1, h, w))
+
+
+def test_a_block_with_autocast_disabled_inside_walks_its_subgraph() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), FullPrecision())
+    net = cnncost.from_torch(model, (3, 4, 4))
+    assert rows(net)[9:13] == [("1.pad", "pad"), ("1.permute_1", "permute"), ("1.matmul", "matmul"),
+                               ("1.matmul_1", "matmul")]
+    assert "torch.fx cannot trace into '1'" in net.notes
+    params, macs, saved = measured(model, (3, 4, 4))  # MACs: its hooks count conv and linear only
+    products = 4 * 5 * 16 + 16 * 5 * 4  # k^T (4x16) @ v (16x5), then q (16x4) @ kv (4x5), per image
+    assert figures(net) == (params, macs + products, saved)

@@ -57,10 +57,22 @@ class ExportWalker(GraphWalker):
             return TV(0, self.input_shape)
         return self._python(self.results.get(node))
 
+    def _attr(self, target: str) -> Any:
+        """A submodule of the program's graph (a higher-order op's body), else the module's attribute."""
+        obj = self.gm
+        try:
+            for part in target.split("."):
+                obj = getattr(obj, part)
+            return obj
+        except AttributeError:
+            return super()._attr(target)
+
     def _call(self, node: Any) -> Any:
         torch = self.torch
         args = torch.fx.node.map_arg(node.args, lambda n: self.env[n])
         kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: self.env[n])
+        if getattr(node.target, "__name__", None) == "wrap_with_autocast" and not kwargs:
+            return self._inline(args)
         result = self.results.get(node)
         if not holds((args, kwargs), (TV, Pieces)) and self._has_tensor(result):
             pv = _first_pv((args, list(kwargs.values())))
@@ -68,6 +80,26 @@ class ExportWalker(GraphWalker):
                 shape = tuple(result.shape) if isinstance(result, torch.Tensor) else pv.shape
                 return PV(pv.path, pv.tensor, shape)
         return super()._call(node)
+
+    def _inline(self, args: tuple) -> tuple:
+        """`with torch.autocast(..., enabled=False):` (EfficientViT's LiteMLA), which export keeps as
+        a higher-order op over a subgraph: the subgraph's ops walked in place (fp32 either way)."""
+        at = next(i for i, a in enumerate(args) if isinstance(a, self.torch.fx.GraphModule))
+        body, operands = args[at].graph, list(args[at + 1:])
+        outer, outputs = self.node, ()
+        try:
+            for node in body.nodes:
+                self.node = node
+                if node.op == "placeholder":
+                    self.env[node] = operands.pop(0)
+                elif node.op == "output":
+                    outputs = node.args[0]
+                else:
+                    self.results[node] = node.meta.get("val")
+                    self.env[node] = self._call(node)
+        finally:
+            self.node = outer
+        return tuple(self.env[v] if isinstance(v, self.torch.fx.Node) else v for v in outputs)
 
     def handler(self, node: Any) -> Callable | None:
         if node.target is operator.getitem:
