@@ -260,3 +260,15 @@ def test_a_block_with_autocast_disabled_inside_walks_its_subgraph() -> None:
     params, macs, saved = measured(model, (3, 4, 4))  # MACs: its hooks count conv and linear only
     products = 4 * 5 * 16 + 16 * 5 * 4  # k^T (4x16) @ v (16x5), then q (16x4) @ kv (4x5), per image
     assert figures(net) == (params, macs + products, saved)
+
+
+def test_a_negative_zero_pad_crops_then_pads() -> None:
+    """NASNet's shifted path: ZeroPad2d((-1, 1, -1, 1)) drops the first row and column and adds a
+    zero row and column at the end; a view then a new tensor, nothing saved."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.ZeroPad2d((-1, 1, -1, 1)), nn.AvgPool2d(1, 2), nn.Conv2d(4, 4, 1))
+    net = cnncost.from_torch(model, (3, 7, 7))
+    graph = cnncost.compile(net)
+    assert [(n.path, n.type, n.output_shape) for n in graph.nodes[2:5]] == [
+        ("slice", "slice", (4, 7, 6)), ("slice_1", "slice", (4, 6, 6)), ("1", "pad", (4, 7, 7))]
+    assert graph.nodes[-1].output_shape == (4, 4, 4)
+    assert figures(net) == measured(model, (3, 7, 7))

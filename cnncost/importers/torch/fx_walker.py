@@ -96,7 +96,9 @@ class FxWalker(GraphWalker):
         if not self.spliced:
             return notes
         first, _, rest = notes.partition("; ")
-        spliced = ", ".join(self.spliced.values()) + ": traced with torch.export"
+        whys = list(self.spliced.values())
+        more = f" and {len(whys) - 3} more" if len(whys) > 3 else ""
+        spliced = ", ".join(whys[:3]) + more + ": traced with torch.export"
         return "; ".join(part for part in (first, spliced, rest) if part)
 
 
