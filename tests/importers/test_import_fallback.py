@@ -272,3 +272,25 @@ def test_a_negative_zero_pad_crops_then_pads() -> None:
         ("slice", "slice", (4, 7, 6)), ("slice_1", "slice", (4, 6, 6)), ("1", "pad", (4, 7, 7))]
     assert graph.nodes[-1].output_shape == (4, 4, 4)
     assert figures(net) == measured(model, (3, 7, 7))
+
+
+class StdSameConv(SameConv):
+    """timm's StdConv2dSame: the weight standardised (F.batch_norm over each filter) every call."""
+
+    def forward(self, x):
+        x = F.pad(x, [0, 1, 0, 1]) if x.shape[-1] % 2 == 0 else x
+        weight = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, training=True,
+                              momentum=0.0, eps=1e-6).reshape_as(self.weight)
+        return F.conv2d(x, weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def test_a_computation_on_parameters_that_autograd_saves_is_refused_not_free() -> None:
+    """torch saves the standardised weight (for the conv) and the batch norm's statistics: the
+    export walk does not count them, so it names the op instead of giving low saved bytes."""
+    model = nn.Sequential(StdSameConv(3, 4, 3), nn.ReLU())
+    with pytest.raises(CnnCostError, match=r"unsupported operation aten\.batch_norm\.default at module '0' "
+                                           r"\(a computation on parameters\)"):
+        cnncost.from_torch(model, (3, 8, 8))
+    # a view of a parameter costs nothing: SameConv's weight read as it is
+    model = nn.Sequential(SameConv(3, 4, 3), nn.ReLU())
+    assert figures(cnncost.from_torch(model, (3, 8, 8))) == measured(model, (3, 8, 8))

@@ -17,6 +17,34 @@ from .naming import RowNames
 from .walker import GraphWalker
 
 
+# ATen ops that make no tensor autograd saves when they read a parameter: views, copies, lookups by
+# index (their indices are buffers), assertions
+_FREE_ON_PARAMETERS = frozenset((
+    "view", "_unsafe_view", "reshape", "t", "transpose", "permute", "expand", "unsqueeze", "squeeze", "slice",
+    "select", "alias", "detach", "to", "_to_copy", "clone", "contiguous", "index", "index_select", "gather",
+    "flatten", "unflatten", "split", "split_with_sizes", "chunk", "unbind", "lift_fresh_copy",
+    "_assert_tensor_metadata", "getitem"))
+
+
+def _packet(node: Any) -> str:
+    packet = getattr(node.target, "overloadpacket", None)
+    return packet.__name__ if packet is not None else getattr(node.target, "__name__", "")
+
+
+def _trains(args: Any, kwargs: dict, torch: Any) -> bool:
+    """Whether a trainable parameter is among the op's arguments."""
+    found = []
+
+    def visit(v: Any) -> None:
+        if isinstance(v, PV) and isinstance(v.tensor, torch.nn.Parameter) and v.tensor.requires_grad:
+            found.append(v)
+        elif isinstance(v, (list, tuple)):
+            for item in v:
+                visit(item)
+    visit((args, list(kwargs.values())))
+    return bool(found)
+
+
 def _first_pv(value: Any) -> PV | None:
     if isinstance(value, PV):
         return value
@@ -76,7 +104,11 @@ class ExportWalker(GraphWalker):
         result = self.results.get(node)
         if not holds((args, kwargs), (TV, Pieces)) and self._has_tensor(result):
             pv = _first_pv((args, list(kwargs.values())))
-            if pv is not None:  # computed from parameters and buffers alone: no activation, no cost
+            if pv is not None and _trains(args, kwargs, torch) and _packet(node) not in _FREE_ON_PARAMETERS:
+                # weight standardisation, gain * weight: autograd saves the new weight and the op's
+                # statistics (the constants' handlers count that; the ATen walk does not)
+                return self._unknown(node, args, kwargs, result, "a computation on parameters")
+            if pv is not None:  # views of parameters, or computed from buffers alone: no activation, no cost
                 shape = tuple(result.shape) if isinstance(result, torch.Tensor) else pv.shape
                 return PV(pv.path, pv.tensor, shape)
         return super()._call(node)
