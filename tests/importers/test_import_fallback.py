@@ -23,7 +23,8 @@ TESTS = Path(__file__).resolve().parents[1]
 
 
 def _measuring():
-    spec = importlib.util.spec_from_file_location("make_onnx_models_fallback", TESTS / "fixtures" / "onnx" / "make_onnx.py")
+    path = TESTS / "fixtures" / "onnx" / "make_onnx.py"
+    spec = importlib.util.spec_from_file_location("make_onnx_models_fallback", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module

@@ -44,8 +44,8 @@ class FxWalker(GraphWalker):
                     pass
             return self._exported_call(node, m)
         if self.splice and node.op == "call_function" and _python_function(node.target) \
-                and tables.function_handler(node.target) is None:
-            return self._exported_call(node, _function_module(node.target))  # a function fx kept as a leaf (torch.fx.wrap)
+                and tables.function_handler(node.target) is None:  # a function fx kept as a leaf (torch.fx.wrap)
+            return self._exported_call(node, _function_module(node.target))
         return super()._call(node)
 
     def _exported_call(self, node: Any, m: Any) -> Any:
