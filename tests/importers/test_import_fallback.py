@@ -295,3 +295,18 @@ def test_a_computation_on_parameters_that_autograd_saves_is_refused_not_free() -
     # a view of a parameter costs nothing: SameConv's weight read as it is
     model = nn.Sequential(SameConv(3, 4, 3), nn.ReLU())
     assert figures(cnncost.from_torch(model, (3, 8, 8))) == measured(model, (3, 8, 8))
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_constant_padding_saves_what_pytorch_saves(dtype: str) -> None:
+    """A -inf pad before a max pool and a channel pad with ones: nothing saved, in fp32 and under
+    CPU bf16 autocast (constant_pad_nd is on no autocast list), as `check` measures PyTorch."""
+    from cnncost.layers import Conv, MaxPool, Pad
+    from cnncost.torch_backend import check
+    net = cnncost.Net("pads", input=(3, 9, 9), layers=[
+        Conv(out=4, kernel=3), Pad(padding=(0, 1, 0, 1), mode="constant", value=-math.inf), MaxPool(kernel=3, stride=2),
+        Pad(padding=(0, 1, 0, 0, 0, 2), mode="constant", value=1.0), Conv(out=2, kernel=1)])
+    result = check(net, batch=2, dtype=dtype)
+    assert result.ok
+    saved = result.total("saved_bytes")
+    assert saved.ours == saved.torch
