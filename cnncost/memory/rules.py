@@ -19,6 +19,7 @@ from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.strides import folds_rows
+from ..layers.strides import BATCH, compute_stride
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
@@ -429,11 +430,14 @@ def _prelu(layer: PReLU, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tens
 
 def _bmm_operand(t: Tensor, shape: Shape, lead: Shape, full_rank: int, b: StepBuilder) -> Tensor:
     """What torch.matmul hands bmm for one operand: the tensor itself, or a copy where it must
-    broadcast its leading dims (expand + reshape) or reshape a non-contiguous view to 3-D."""
+    broadcast its leading dims (expand + reshape) or reshape a non-contiguous view to 3-D whose
+    strides allow no view (ATen's computeStride: a ReLU of a transposed chunk, dense in permuted
+    order, folds its batch into the rows in place)."""
     rows_cols = numel(shape[-2:]) if len(shape) > 1 else shape[0]
     if numel(shape[:-2]) != numel(lead):
         return b.new(numel(lead) * rows_cols, t.dtype)
-    if full_rank > 3 and not t.contiguous:
+    if full_rank > 3 and not t.contiguous and (len(shape) < 2 or compute_stride(
+            (BATCH, *shape), t.batch_layout(shape), (BATCH * numel(shape[:-2]), *shape[-2:])) is None):
         return b.like(t)
     return t
 

@@ -310,3 +310,24 @@ def test_constant_padding_saves_what_pytorch_saves(dtype: str) -> None:
     assert result.ok
     saved = result.total("saved_bytes")
     assert saved.ours == saved.torch
+
+
+def test_a_matmul_operand_dense_in_permuted_order_folds_without_a_copy() -> None:
+    """EfficientViT's LiteMLA: q = relu(a chunk of a transposed map) is dense in permuted order
+    (TensorIterator's output layout); torch.matmul folds its leading dims into bmm's batch as a
+    view, so the saved q is the relu's saved output, not a copy (saved_tensors measures it)."""
+    class LinearAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv = nn.Conv2d(8, 24, 1)
+            self.kernel = nn.ReLU()
+
+        def forward(self, x):
+            b, _, h, w = x.shape
+            q, k, v = self.qkv(x).reshape(b, -1, 24, h * w).transpose(-1, -2).chunk(3, dim=-1)
+            q, k = self.kernel(q), self.kernel(k)
+            v = F.pad(v, (0, 1), mode="constant", value=1.0)
+            return q @ (k.transpose(-1, -2) @ v)
+    model = LinearAttention()
+    net = cnncost.from_torch(model, (8, 4, 4))
+    assert figures(net)[2] == measured(model, (8, 4, 4))[2]
