@@ -153,7 +153,7 @@ def _pad(node: GraphNode) -> str:
     """As `torch_backend.layer_modules._pad`: `nn.ZeroPad2d` and the like where the padding covers
     every spatial dim of a map, else cnncost's own F.pad module."""
     layer, x = node.layer, node.input_shape
-    if 2 <= len(x) <= 4 and layer.padded_dims(x) == len(x) - 1:
+    if layer.mode != "constant" and 2 <= len(x) <= 4 and layer.padded_dims(x) == len(x) - 1:
         return f"nn.{PAD_MODULES[layer.mode]}{len(x) - 1}d"
     return "cnncost.Pad"
 

@@ -17,6 +17,7 @@ from ..layers.reshape import chunk_sizes
 from ..shapes import Shape, numel
 from .graphbuild import TV, GraphBuilder, Unsupported
 from ..layers.imported import Reshape
+from ..layers.tensor import Slice
 
 # The layouts an element-wise op passes through unchanged (it commutes with any view).
 ANY_LAYOUT = ("std", "nhwc", "grouped", "grouped_t", "regrouped")
@@ -300,19 +301,40 @@ def upsample(imp: Emitter, x: TV, mode: str, align: Any, *, factors: tuple[float
     return imp.emit(layer, [x], shape if shape is not None else layer.out_shape(x.shape))
 
 
+def _crop(imp: Emitter, x: TV, sides: tuple[int, ...]) -> TV:
+    """The negative parts of F.pad's (before, after) pairs as slices (views), from the last dim."""
+    shape = list(x.shape)
+    for i in range(len(sides) // 2):
+        d = len(shape) - 1 - i
+        before, after = sides[2 * i], sides[2 * i + 1]
+        if min(before, after) < 0:
+            start, stop = max(-before, 0), shape[d] + min(after, 0)
+            shape[d] = stop - start
+            x = imp.emit(Slice(dim=d, start=start, stop=stop), [x], tuple(shape), base="slice")
+    return x
+
+
 def pad(imp: Emitter, x: TV, sides: tuple[int, ...], mode: str, value: Any, shape: Shape | None = None) -> TV:
     """Padding as F.pad's (before, after) pairs from the last dim back: zeros, reflection or
     replication; a map's 4 spatial pads keep their short spelling (left, right, top, bottom)."""
+    fill = 0.0
     if mode == "constant" and value in (None, 0):
         kind = "zeros"
+    elif mode == "constant" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        kind, fill = "constant", float(value)  # timm's 'same' max pool: -inf; EfficientViT's LiteMLA: 1
     elif mode in ("reflect", "replicate"):
         kind = mode
     else:
         raise Unsupported(f"padding mode '{mode}'" + (f" with value {value}" if mode == "constant" else ""))
+    if kind in ("zeros", "constant") and sides and min(sides) < 0 and len(sides) // 2 <= len(x.shape):
+        x = _crop(imp, x, sides)  # a negative pad crops: NASNet's ZeroPad2d((-1, 1, -1, 1)) shifts a map
+        sides = tuple(max(p, 0) for p in sides)
+        if not any(sides):
+            return x
     if len(x.shape) == 3 and len(sides) == 4 and min(sides) >= 0 and kind != "replicate":
-        layer = Pad(padding=sides[0] if len(set(sides)) == 1 else tuple(sides), mode=kind)
+        layer = Pad(padding=sides[0] if len(set(sides)) == 1 else tuple(sides), mode=kind, value=fill)
     elif len(sides) % 2 == 0 and 0 < len(sides) // 2 <= len(x.shape) and min(sides) >= 0:
-        layer = Pad(padding=tuple(sides), mode=kind)
+        layer = Pad(padding=tuple(sides), mode=kind, value=fill)
     else:
         raise Unsupported(f"padding {list(sides)} of a {shape_text(x.shape)} tensor")
     return imp.emit(layer, [x], shape if shape is not None else layer.out_shape(x.shape))

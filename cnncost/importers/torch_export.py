@@ -29,7 +29,7 @@ from ..net import Net
 from ..shapes import Shape
 from .torch.export_walker import ExportWalker
 from .torch.inputs import module_inputs
-from .torch.tracing import first_line, restore_buffers, save_buffers
+from .torch.tracing import export_call, first_line, restore_buffers, save_buffers
 from .torch.values import BATCH
 
 __all__ = ["from_exported", "import_exported", "export_module"]
@@ -39,27 +39,9 @@ def export_module(module: Any, shape: Shape | list[Shape]) -> Any:
     """`torch.export.export(module, (x,), strict=False)` at batch 2 (the module in its current
     mode; torch's logging of a failed export silenced: the caller reports the error); `shape` one
     per-sample shape or a list of them (several inputs)."""
-    import contextlib
-    import io
-    import logging
-    import warnings
-
     import torch
-    names = ("torch._dynamo", "torch.export", "torch._export", "torch.fx.experimental.symbolic_shapes",
-             "torch._subclasses.fake_tensor", "torch.fx.experimental.recording")
-    logs = [logging.getLogger(n) for n in names]
-    levels = [log.level for log in logs]
-    for log in logs:
-        log.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            shapes = shape if shape and isinstance(shape[0], (tuple, list)) else [shape]
-            return torch.export.export(module, tuple(torch.randn(BATCH, *s) for s in shapes), strict=False)
-    finally:
-        for log, level in zip(logs, levels):
-            log.setLevel(level)
+    shapes = shape if shape and isinstance(shape[0], (tuple, list)) else [shape]
+    return export_call(module, tuple(torch.randn(BATCH, *s) for s in shapes), {})
 
 
 def import_exported(module: Any, shape: Any, *, name: str | None = None, allow_unknown: bool = False,

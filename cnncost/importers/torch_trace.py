@@ -100,13 +100,16 @@ def _traced(module: Any, inputs: Inputs, name: str | None, allow_unknown: bool, 
         buffers = save_buffers(module)
         try:
             results = record(trace, shapes)
-        except Exception as error:  # noqa: BLE001
-            raise CnnCostError(f"{type(module).__name__} does not run on a {shapes_text(inputs)} "
-                               f"input: {type(error).__name__}: {first_line(error)}") from None
+        except Exception as error:  # noqa: BLE001 - fx's graph does not run as the module does: export runs the module
+            why = (f"{type(module).__name__} does not run on a {shapes_text(inputs)} input as torch.fx "
+                   f"traced it: {type(error).__name__}: {first_line(error)}")
+            if tracer == "fx":
+                raise CnnCostError(why) from None
+            return _exported(module, shapes, label, allow_unknown, train, why, fail=why)
         finally:  # a train-mode pass moves BatchNorm's running statistics and counters: put them back
             restore_buffers(buffers)
         importer = FxWalker(module, trace, results, shape, label, allow_unknown, train, untraceable=untraceable,
-                            more_inputs=inputs[1:], input_name=inputs[0][0])
+                            more_inputs=inputs[1:], input_name=inputs[0][0], splice=tracer == "auto")
         try:
             net = importer.run()
         except CnnCostError as error:

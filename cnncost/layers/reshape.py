@@ -146,15 +146,18 @@ class Pad(Layer):
     as a conv's padding); or `F.pad`'s list of (before, after) pairs from the last dim backwards,
     which may reach the channels ([left, right, top, bottom] as `nn.ZeroPad2d`; [0, 0, 0, 0, 4, 4]
     pads 4 zero channels on each side of a C x H x W map: ResNet's option-A shortcut). `mode`:
-    zeros, reflect (each pad smaller than the dim it mirrors) or replicate; these two pad the last
-    1, 2 or 3 dims of a tensor with that many or one more dims per sample (PyTorch's rule)."""
+    zeros, constant (`value`: timm's 'same' max pool pads with -inf), reflect (each pad smaller than
+    the dim it mirrors) or replicate; these two pad the last 1, 2 or 3 dims of a tensor with that
+    many or one more dims per sample (PyTorch's rule)."""
 
     padding: int | tuple[int, ...]
-    mode: Literal["zeros", "reflect", "replicate"] = "zeros"
+    mode: Literal["zeros", "constant", "reflect", "replicate"] = "zeros"
+    value: float = 0.0  # mode constant's fill
 
     def validate(self) -> None:
         values = spatial(self.padding, 1)
         self.require(len(values) > 0 and min(values) >= 0, f"padding must be >= 0, got {self.padding!r}")
+        self.require(self.mode == "constant" or self.value == 0, f"value {self.value!r} needs mode constant")
 
     def pads(self, x: Shape) -> tuple[tuple[int, int], ...]:
         """(before, after) for every dim of x (the channels first)."""
@@ -184,7 +187,7 @@ class Pad(Layer):
 
     def out_shape(self, x: Shape) -> Shape:
         pads = self.pads(x)
-        if self.mode != "zeros":
+        if self.mode not in ("zeros", "constant"):
             k = self.padded_dims(x)
             if not (1 <= k <= 3 and len(x) in (k, k + 1)):
                 self.fail(f"{self.mode} padding pads the last 1, 2 or 3 dims of a tensor with that many or one more "
@@ -200,13 +203,14 @@ class Pad(Layer):
 
     def describe_at(self, x: Shape) -> str:
         padding = self.padding
+        mode = f"constant {self.value:g}" if self.mode == "constant" else self.mode
         if isinstance(padding, int):
-            return f"{self.mode} {padding}"
+            return f"{mode} {padding}"
         if len(x) == 3 and len(padding) in (2, 4):  # [h, w] or [left, right, top, bottom]
             left, right, top, bottom = (padding[1], padding[1], padding[0], padding[0]) if len(padding) == 2 else padding
             text = str(left) if len({left, right, top, bottom}) == 1 else f"l{left} r{right} t{top} b{bottom}"
-            return f"{self.mode} {text}"
-        return f"{self.mode} {list(padding)}"
+            return f"{mode} {text}"
+        return f"{mode} {list(padding)}"
 
 
 @register("crop")

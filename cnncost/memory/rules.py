@@ -19,6 +19,7 @@ from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.strides import folds_rows
+from ..layers.strides import BATCH, compute_stride
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
@@ -304,11 +305,11 @@ def _channel_shuffle(layer: ChannelShuffle, x: Tensor, xs: Shape, y: Shape, b: S
 
 
 def _pad(layer: Pad, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """Zeros: nothing saved (its backward slices). Reflect and replicate: its input; CPU's
+    """Zeros or a constant: nothing saved (its backward slices). Reflect and replicate: its input; CPU's
     autocast runs reflection_pad1d/2d and replication_pad1d/2d/3d in fp32 (not reflection_pad3d),
     so a low input is first cast to a new fp32 copy, that copy is saved and the output is fp32
     (CUDA's autocast leaves them in the input's dtype)."""
-    if layer.mode == "zeros":
+    if layer.mode in ("zeros", "constant"):  # constant_pad_nd: on no autocast list either
         return b.like(x, y)
     fp32 = layer.mode == "replicate" or layer.padded_dims(xs) < 3
     if fp32 and b.precision.autocast and b.precision.device == "cpu":
@@ -433,11 +434,14 @@ def _prelu(layer: PReLU, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tens
 
 def _bmm_operand(t: Tensor, shape: Shape, lead: Shape, full_rank: int, b: StepBuilder) -> Tensor:
     """What torch.matmul hands bmm for one operand: the tensor itself, or a copy where it must
-    broadcast its leading dims (expand + reshape) or reshape a non-contiguous view to 3-D."""
+    broadcast its leading dims (expand + reshape) or reshape a non-contiguous view to 3-D whose
+    strides allow no view (ATen's computeStride: a ReLU of a transposed chunk, dense in permuted
+    order, folds its batch into the rows in place)."""
     rows_cols = numel(shape[-2:]) if len(shape) > 1 else shape[0]
     if numel(shape[:-2]) != numel(lead):
         return b.new(numel(lead) * rows_cols, t.dtype)
-    if full_rank > 3 and not t.contiguous:
+    if full_rank > 3 and not t.contiguous and (len(shape) < 2 or compute_stride(
+            (BATCH, *shape), t.batch_layout(shape), (BATCH * numel(shape[:-2]), *shape[-2:])) is None):
         return b.like(t)
     return t
 

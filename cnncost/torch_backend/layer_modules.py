@@ -77,6 +77,8 @@ PADS = {"zeros": (nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d),
 def _pad(layer: Pad, x: Any) -> nn.Module:
     """`nn.ZeroPad2d` and the like where the padding covers every spatial dim of a map, else F.pad."""
     pad = layer.torch_pad(x)
+    if layer.mode == "constant":
+        return PadModule(pad, "constant", layer.value)
     if 2 <= len(x) <= 4 and layer.padded_dims(x) == len(x) - 1:
         return by_rank(x, *PADS[layer.mode])(pad)
     return PadModule(pad, "constant" if layer.mode == "zeros" else layer.mode)

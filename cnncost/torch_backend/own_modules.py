@@ -87,15 +87,15 @@ class Pad(nn.Module):
     """`F.pad(x, pad, mode)`: padding that no `nn.*Pad*d` module expresses (the channels, or only
     some spatial dims)."""
 
-    def __init__(self, pad: tuple[int, ...], mode: str) -> None:
+    def __init__(self, pad: tuple[int, ...], mode: str, value: float | None = None) -> None:
         super().__init__()
-        self.pad, self.mode = pad, mode
+        self.pad, self.mode, self.value = pad, mode, value
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.pad(x, self.pad, self.mode)
+        return F.pad(x, self.pad, self.mode, self.value)
 
     def extra_repr(self) -> str:
-        return f"pad={self.pad}, mode={self.mode}"
+        return f"pad={self.pad}, mode={self.mode}" + (f", value={self.value}" if self.value else "")
 
 
 class LayerScale(nn.Module):

@@ -1,15 +1,27 @@
 """The graph walk over a torch.fx trace: module calls stay calls (torch.nn and torchvision layers
-are leaves of the trace), functions and tensor methods are looked up in `tables`."""
+are leaves of the trace), functions and tensor methods are looked up in `tables`. A call of a module
+fx could not trace into (Python control flow on shapes) that no handler maps is exported alone with
+torch.export and its ATen graph walked in place (`export_walker.SplicedWalker`): the rest of the
+model keeps fx's module structure."""
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..graphbuild import TV, Unsupported
 from . import tables
+from .export_walker import SplicedWalker
+from .tracing import export_call, first_line, restore_buffers, save_buffers
+from .values import PV, Pieces, holds
 from .walker import GraphWalker
 
 
 class FxWalker(GraphWalker):
     tracer = "torch.fx"
+
+    def __init__(self, *args: Any, splice: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.splice = splice  # export the calls of untraceable modules that no handler maps
+        self.spliced: dict[str, str] = {}  # module path or function -> why fx did not trace into it, for the notes
 
     def handler(self, node: Any) -> Callable | None:
         if node.op == "call_method":
@@ -18,3 +30,106 @@ class FxWalker(GraphWalker):
 
     def module_handler(self, m: Any) -> Callable | None:
         return tables.module_handler(m)
+
+    def _call(self, node: Any) -> Any:
+        if self.splice and node.op == "call_module" and node.target in self.untraceable:
+            m = self.gm.get_submodule(node.target)
+            handler = tables.module_handler(m)  # a subclass of a torch.nn layer (timm's Conv2dSame) may not map
+            if handler is not None:
+                map_arg = self.torch.fx.node.map_arg
+                args, kwargs = map_arg(node.args, self.env.__getitem__), map_arg(node.kwargs, self.env.__getitem__)
+                try:
+                    return handler(self, node, m, args, kwargs, self.results.get(node))
+                except Unsupported:
+                    pass
+            return self._exported_call(node, m)
+        if self.splice and node.op == "call_function" and _python_function(node.target) \
+                and tables.function_handler(node.target) is None:  # a function fx kept as a leaf (torch.fx.wrap)
+            return self._exported_call(node, _function_module(node.target))
+        return super()._call(node)
+
+    def _exported_call(self, node: Any, m: Any) -> Any:
+        """The call of module `m` through torch.export on the traced arguments; where export fails,
+        the call is an unknown op (the error says why both tracers could not)."""
+        torch = self.torch
+        map_arg = torch.fx.node.map_arg
+        args = map_arg(node.args, lambda n: self._unpieced(self.env[n]))
+        kwargs = map_arg(node.kwargs, lambda n: self._unpieced(self.env[n]))
+        result = self.results.get(node)
+        if not holds((args, kwargs), (TV, PV)):
+            return super()._call(node)
+        examples = map_arg((node.args, node.kwargs), lambda n: _example(self.env[n], self.results[n], torch))
+        buffers = save_buffers(m)
+        try:
+            program = export_call(m, tuple(examples[0]), dict(examples[1]))
+        except Exception as error:  # noqa: BLE001 - fx's leaf stays an unknown op, with both reasons
+            fx_why = f"torch.fx cannot trace into it: {self.untraceable[node.target]}; " \
+                if node.target in self.untraceable else ""
+            why = f"{fx_why}torch.export cannot trace it either: {type(error).__name__}: {first_line(error)}"
+            return self._unknown(node, args, kwargs, result, why)
+        finally:
+            restore_buffers(buffers)
+        flat, _ = torch.utils._pytree.tree_flatten((args, kwargs))
+        walker = SplicedWalker(self, node, m, program, flat)
+        if len(walker.user_inputs) != len(flat):
+            return self._unknown(node, args, kwargs, result, "its exported inputs do not match its arguments")
+        try:
+            value = walker.walk()
+        except Exception:
+            if node.op == "call_module":
+                self.untraceable_unknown.append(node.target)  # the driver may export the whole model instead
+            raise
+        if node.op == "call_module":
+            self.spliced[node.target] = f"torch.fx cannot trace into '{node.target}' ({self.untraceable[node.target]})"
+        else:
+            self.spliced[self._op_name(node)] = f"torch.fx keeps {self._op_name(node)} as a leaf function"
+        return value
+
+    def _unpieced(self, value: Any) -> Any:
+        """A chunk tuple passed to a module: its pieces."""
+        if isinstance(value, Pieces):
+            return tuple(self.piece(value, i) for i in range(value.chunks))
+        return value
+
+    def _notes(self) -> str:
+        notes = super()._notes()
+        if not self.spliced:
+            return notes
+        first, _, rest = notes.partition("; ")
+        whys = list(self.spliced.values())
+        more = f" and {len(whys) - 3} more" if len(whys) > 3 else ""
+        spliced = ", ".join(whys[:3]) + more + ": traced with torch.export"
+        return "; ".join(part for part in (first, spliced, rest) if part)
+
+
+def _function_module(fn: Callable) -> Any:
+    """A module whose forward calls `fn`, for torch.export."""
+    import torch
+
+    class Call(torch.nn.Module):
+        def forward(self, *args: Any, **kwargs: Any) -> Any:
+            return fn(*args, **kwargs)
+    return Call()
+
+
+def _python_function(target: Any) -> bool:
+    """A function written in Python outside torch (torchvision's, timm's, the user's)."""
+    import types
+    module = getattr(target, "__module__", "") or ""
+    return isinstance(target, types.FunctionType) and not module.startswith(("torch.", "_operator", "operator")) \
+        and module != "torch"
+
+
+def _example(env: Any, value: Any, torch: Any) -> Any:
+    """A real tensor like a traced value (meta or fake), for torch.export's example inputs; a
+    parameter or buffer: itself (an index table keeps its values)."""
+    if isinstance(env, PV) and isinstance(env.tensor, torch.Tensor) and not env.tensor.is_meta \
+            and tuple(env.tensor.shape) == tuple(value.shape):
+        return env.tensor.detach()
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point():
+            return torch.randn(tuple(value.shape), dtype=value.dtype)
+        return torch.zeros(tuple(value.shape), dtype=value.dtype)
+    if isinstance(value, torch.Size):
+        return tuple(int(v) for v in value)
+    return value

@@ -277,6 +277,31 @@ def _on_real(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) ->
         _recorder(clone, trace.graph, results).run(*_examples(x_shape, torch.randn))
 
 
+def export_call(module: Any, args: tuple, kwargs: dict) -> Any:
+    """`torch.export.export(module, args, kwargs, strict=False)` (the module in its current mode;
+    torch's logging of a failed export silenced: the caller reports the error)."""
+    import contextlib
+    import io
+    import logging
+    import warnings
+
+    import torch
+    names = ("torch._dynamo", "torch.export", "torch._export", "torch.fx.experimental.symbolic_shapes",
+             "torch._subclasses.fake_tensor", "torch.fx.experimental.recording")
+    logs = [logging.getLogger(n) for n in names]
+    levels = [log.level for log in logs]
+    for log in logs:
+        log.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            return torch.export.export(module, args, kwargs, strict=False)
+    finally:
+        for log, level in zip(logs, levels):
+            log.setLevel(level)
+
+
 def first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
 
