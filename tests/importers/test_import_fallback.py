@@ -286,11 +286,11 @@ class StdSameConv(SameConv):
 
 
 def test_a_computation_on_parameters_that_autograd_saves_is_refused_not_free() -> None:
-    """torch saves the standardised weight (for the conv) and the batch norm's statistics: the
-    export walk does not count them, so it names the op instead of giving low saved bytes."""
+    """torch saves the standardised weight (for the conv) and the batch norm's statistics: a conv
+    whose weight is computed from parameters is refused, naming the op, instead of low saved bytes."""
     model = nn.Sequential(StdSameConv(3, 4, 3), nn.ReLU())
-    with pytest.raises(CnnCostError, match=r"unsupported operation aten\.batch_norm\.default at module '0' "
-                                           r"\(a computation on parameters\)"):
+    with pytest.raises(CnnCostError, match=r"unsupported operation aten\.conv2d\.default at module '0' "
+                                           r"\(reads the input and a tensor computed from parameters"):
         cnncost.from_torch(model, (3, 8, 8))
     # a view of a parameter costs nothing: SameConv's weight read as it is
     model = nn.Sequential(SameConv(3, 4, 3), nn.ReLU())

@@ -230,7 +230,7 @@ class RCNN(nn.Module):
         stages = {
             "box_roi_pool": Stage(f"MultiScaleRoIAlign (data-dependent: at most {proposals} boxes)",
                                   _fixed((proposals, channels, *pool)), heads.box_roi_pool),
-            "box_head": Stage(f"box head on the pooled boxes (data-dependent count)",
+            "box_head": Stage("box head on the pooled boxes (data-dependent count)",
                               _fixed(*[(proposals, *s) for s in box]), heads.box_head),
             "box_predictor": Stage("box predictor (data-dependent count)",
                                    _fixed(*[(proposals, *s) for s in logits]), heads.box_predictor),
