@@ -14,7 +14,6 @@ from typing import Any, Iterator
 
 from .errors import CnnCostError, SpecError
 from .layers.base import Block, Layer, Merge, Node, Ref, Visit
-from .layers.inputs import Input
 from .layers.strides import Layout, contiguous
 from .net import Net, child_name, note_warnings
 from .shapes import Shape, numel
@@ -147,6 +146,8 @@ class _Compiler:
         (name, shape), *more = inputs
         x = self._add(GraphNode(name, "input", "", shape, shape, numel(shape), 0, 0))
         self.produced[name] = self.produced["input"] = x  # `from: input` is the first input, whatever its name
+        if more:
+            from .layers.inputs import Input  # its module loads where a net has several inputs
         for name, shape in more:  # each further input: an Input node, so every pass has a rule for it
             if name in self.produced:
                 raise SpecError(f"an input is named '{name}', which names the first input too", source=self.source)
@@ -225,7 +226,7 @@ class _Compiler:
                 node = leaf
             if not isinstance(node, Layer):
                 raise CnnCostError(f"{type(node).__name__} is neither a layer nor a block")
-            if isinstance(node, Input):
+            if node.type_name == "input":
                 raise CnnCostError("an input is declared in the net's input (input: a list or a mapping of "
                                    "shapes, or leading input layers), not among its layers")
             ref = self._leaf(node, path, xs)
