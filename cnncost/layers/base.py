@@ -163,16 +163,36 @@ class Node:
                 key = "from" if field_name == "inputs" else field_name  # its YAML spelling
                 raise SpecError(f"field '{key}' must be {_describe(hint)}, "
                                 f"got {_short(value)}", path=self.name, type_name=self.type_name)
+        self._check_place()
+        try:
+            self.validate()
+        except ShapeError as error:  # `require` in validate() judges fields, not shapes
+            raise SpecError(error.problem, path=error.path, type_name=error.type_name) from None
+
+    def _check_place(self) -> None:
         if self.name is not None and (not self.name or "." in self.name):
             raise SpecError(f"name {self.name!r} must be non-empty and contain no '.'",
                             path=self.name, type_name=self.type_name)
         if self.inputs is not None and (not self.inputs or not all(self.inputs)):
             raise SpecError("'from' must name at least one earlier node", path=self.name,
                             type_name=self.type_name)
-        try:
-            self.validate()
-        except ShapeError as error:  # `require` in validate() judges fields, not shapes
-            raise SpecError(error.problem, path=error.path, type_name=error.type_name) from None
+
+    def placed(self, name: str | None, inputs: tuple[str, ...] | None) -> Node:
+        """This node named `name`, reading `inputs` (None: the node before it), its other fields as
+        they are: `dataclasses.replace(self, name=name, inputs=inputs)` without judging again the
+        fields judged when it was made (an importer places each layer it made once its place in the
+        net is known: half the layer checks of an import)."""
+        other = object.__new__(self.__class__)
+        other.__dict__.update(self.__dict__)
+        object.__setattr__(other, "name", name)
+        object.__setattr__(other, "inputs", inputs)
+        for field_name, check, hint in _field_checks(type(self))[:2]:  # Node's own: name, inputs
+            if not check(getattr(other, field_name)):
+                raise SpecError(f"field '{'from' if field_name == 'inputs' else field_name}' must be "
+                                f"{_describe(hint)}, got {_short(getattr(other, field_name))}",
+                                path=None, type_name=self.type_name)
+        other._check_place()
+        return other
 
     def validate(self) -> None:
         """Check field values that the type hints cannot express (positivity, divisibility...)."""

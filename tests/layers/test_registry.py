@@ -6,6 +6,7 @@ import importlib
 import pkgutil
 import subprocess
 import sys
+import dataclasses
 from dataclasses import dataclass
 
 import pytest
@@ -77,3 +78,14 @@ def test_a_name_declared_in_another_module_is_refused():
     finally:
         del LAYER_TYPES["test_declared"]
     assert "test_declared" not in LAYER_TYPES
+
+
+def test_placed_is_replace_without_a_second_validation():
+    conv = cnncost.Conv(out=8, kernel=3, stride=2)
+    placed = conv.placed("c1", ("x",))
+    assert placed == dataclasses.replace(conv, name="c1", inputs=("x",)) and placed is not conv
+    assert conv.name is None and conv.inputs is None
+    with pytest.raises(cnncost.SpecError, match="must be non-empty and contain no '.'"):
+        conv.placed("a.b", None)
+    with pytest.raises(cnncost.SpecError, match="field 'from' must be"):
+        conv.placed("c", (1,))
