@@ -26,6 +26,15 @@ def _leaf_classes() -> tuple[type, ...]:
     return tuple(found)
 
 
+def _leaf_functions() -> tuple[Any, ...]:
+    """Library functions traced as one call each, where a handler maps the call (`tables.py`,
+    `function_handler`): torchvision's ShuffleNet channel shuffle, whose ten view and size nodes
+    cost an import more than torchinfo's whole forward. Only where the defining module is loaded."""
+    import sys
+    found = getattr(sys.modules.get("torchvision.models.shufflenetv2"), "channel_shuffle", None)
+    return (found,) if callable(found) else ()
+
+
 @dataclass
 class Trace:
     """A torch.fx trace: its graph and the module whose submodules and attributes the graph's nodes
@@ -76,8 +85,9 @@ def trace_module(module: Any, *, attempts: int = 50) -> tuple[Trace, dict[str, s
                 return {k: self.create_arg(v) for k, v in a.items()}
             return super().create_arg(a)
 
+    wrapped = _leaf_functions()
     for _ in range(attempts):
-        tracer = Tracer()
+        tracer = Tracer(autowrap_functions=wrapped)
         try:
             graph = tracer.trace(module)
         except Exception as error:  # noqa: BLE001 - retried with the failing module as a leaf
