@@ -38,7 +38,7 @@ from ..errors import CnnCostError
 from ..net import Net
 from ..shapes import Shape
 from .torch.fx_walker import FxWalker
-from .torch.tracing import first_line, record, restore_buffers, save_buffers, trace_module
+from .torch.tracing import first_line, record, trace_module
 from .torch_export import from_exported, import_exported
 
 __all__ = ["from_torch"]
@@ -92,14 +92,11 @@ def _traced(module: Any, shape: Shape, name: str | None, allow_unknown: bool, tr
             if tracer == "fx":
                 raise CnnCostError(why) from None
             return _exported(module, shape, label, allow_unknown, train, why, fail=why)
-        buffers = save_buffers(module)
         try:
-            results = record(trace, shape)
+            results = record(trace, shape)  # leaves the module's buffers as they were
         except Exception as error:  # noqa: BLE001
             raise CnnCostError(f"{type(module).__name__} does not run on a {'x'.join(map(str, shape))} "
                                f"input: {type(error).__name__}: {first_line(error)}") from None
-        finally:  # a train-mode pass moves BatchNorm's running statistics and counters: put them back
-            restore_buffers(buffers)
         importer = FxWalker(module, trace, results, shape, label, allow_unknown, train, untraceable=untraceable)
         try:
             net = importer.run()

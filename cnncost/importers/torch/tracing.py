@@ -147,16 +147,26 @@ def record(trace: Trace, x_shape: tuple[int, ...]) -> dict[Any, Any]:
     """Run the traced graph once and keep every node's result. On meta tensors first (the module's
     parameters and buffers swapped for meta twins for the run: shapes only, no data, no memory,
     no fake-tensor dispatch), else on fake tensors (the ops meta tensors cannot run), else on a
-    copy of the module with real tensors (the ops neither can)."""
+    copy of the module with real tensors (the ops neither can). The module's buffers are as they
+    were after it: a train-mode pass on fake tensors could move BatchNorm's running statistics, so
+    they are copied first and put back (the meta run reads meta twins of them: no copy needed)."""
     results: dict[Any, Any] = {}
-    for run in (_on_meta, _on_fake):
+    try:
+        _on_meta(trace, x_shape, results)
+        return results
+    except Exception:  # noqa: BLE001 - fake tensors run what meta tensors cannot
+        results.clear()
+    buffers = save_buffers(trace.root)
+    try:
         try:
-            run(trace, x_shape, results)
+            _on_fake(trace, x_shape, results)
             return results
-        except Exception:  # noqa: BLE001 - the next way runs what this one cannot
+        except Exception:  # noqa: BLE001 - real tensors run what fake ones cannot
             results.clear()
-    _on_real(trace, x_shape, results)
-    return results
+        _on_real(trace, x_shape, results)
+        return results
+    finally:
+        restore_buffers(buffers)
 
 
 def _recorder(module: Any, graph: Any, results: dict[Any, Any]) -> Any:
