@@ -9,8 +9,6 @@ as a formula (OWASP's CSV injection rule: a leading `=`, `+`, `-`, `@`, tab or C
 """
 from __future__ import annotations
 
-import html
-import json
 import math
 import re
 from typing import Any
@@ -183,6 +181,7 @@ def dumps(data: Any, indent: int | None = 2) -> str:
     """JSON that never holds NaN or Infinity (None instead), with ints of any size exact (also past
     Python's 4,300-digit str() limit). With `indent`, mappings and lists are laid out one item a
     line, except that a list of mappings (the rows) has each mapping on one line."""
+    import json  # here and below: json and html load only for the formats that need them (the cold path)
     try:
         return _layout(data, indent)
     except ValueError:  # a non-finite float, or an int past the digit limit: the careful way
@@ -208,10 +207,13 @@ def dumps(data: Any, indent: int | None = 2) -> str:
     return text
 
 
-_compact = json.JSONEncoder(allow_nan=False, separators=(", ", ": ")).encode
+def _compact(value: Any) -> str:
+    import json
+    return json.dumps(value, allow_nan=False, separators=(", ", ": "))
 
 
 def _layout(value: Any, indent: int | None, level: int = 0) -> str:
+    import json
     if indent is None:
         return json.dumps(value, allow_nan=False)
     inner = " " * (indent * (level + 1))
@@ -257,6 +259,8 @@ def grid(headers: tuple[str, ...] | list[str], rows: list[list[str]], fmt: str,
         lines = ["| " + " | ".join(padded(headers)) + " |", "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
         lines += ["| " + " | ".join(padded(row)) + " |" for row in rows]
     elif fmt == "html":
+        import html
+
         def html_row(tag: str, row: list[str] | tuple[str, ...]) -> str:
             cells = "".join(f"<{tag}{_HTML_ALIGN.get(align[i], '')}>{html.escape(cell)}</{tag}>"
                             for i, cell in enumerate(padded(row)))
@@ -293,6 +297,7 @@ def text_cell(value: object, fmt: str) -> str:
     format's own syntax (HTML and LaTeX are escaped by `grid`, after padding; markdown here)."""
     text = escape(value)
     if fmt == "markdown":
+        import html
         text = html.escape(text, quote=False).replace("|", "\\|")
     return text
 
@@ -325,10 +330,9 @@ def csv_line(cells: list[object]) -> str:
 def title_text(text: str, fmt: str) -> str:
     """Free text around a table: the title and the conventions line."""
     text = escape(text)
-    if fmt == "html":
-        return html.escape(text, quote=True)
-    if fmt == "markdown":
-        return html.escape(text, quote=False)
+    if fmt in ("html", "markdown"):
+        import html
+        return html.escape(text, quote=fmt == "html")
     return text  # latex: written as a % comment, which holds anything on one line
 
 

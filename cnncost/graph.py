@@ -14,7 +14,6 @@ from typing import Any, Iterator
 
 from .errors import CnnCostError, SpecError
 from .layers.base import Block, Layer, Merge, Node, Ref, Visit
-from .layers.inputs import Input
 from .layers.strides import Layout, contiguous
 from .net import Net, child_name, note_warnings
 from .shapes import Shape, numel
@@ -147,6 +146,8 @@ class _Compiler:
         (name, shape), *more = inputs
         x = self._add(GraphNode(name, "input", "", shape, shape, numel(shape), 0, 0))
         self.produced[name] = self.produced["input"] = x  # `from: input` is the first input, whatever its name
+        if more:
+            from .layers.inputs import Input  # its module loads where a net has several inputs
         for name, shape in more:  # each further input: an Input node, so every pass has a rule for it
             if name in self.produced:
                 raise SpecError(f"an input is named '{name}', which names the first input too", source=self.source)
@@ -225,7 +226,7 @@ class _Compiler:
                 node = leaf
             if not isinstance(node, Layer):
                 raise CnnCostError(f"{type(node).__name__} is neither a layer nor a block")
-            if isinstance(node, Input):
+            if node.type_name == "input":
                 raise CnnCostError("an input is declared in the net's input (input: a list or a mapping of "
                                    "shapes, or leading input layers), not among its layers")
             ref = self._leaf(node, path, xs)
@@ -415,34 +416,42 @@ def _top_level(layers: tuple[Node, ...], x: Ref) -> Iterator[Visit]:
 
 def _expanded_size(layers: tuple[Node, ...], limit: int) -> int:
     """About how many nodes `layers` lower into (a repeat counts `times` copies; a subtree shared by
-    several parents is sized once), without building them; iterative, capped at 2 x limit."""
+    several parents is sized once), without building them; iterative, capped at 2 x limit. Leaves
+    count 1 where they are met: only tuples and blocks are visited (the check costs a fraction of
+    the compile it guards)."""
+    cap = 2 * limit
     sizes: dict[int, int] = {}
     root = tuple(layers)
-    stack: list[tuple[Any, bool]] = [(root, False)]
+    stack: list[tuple[Any, tuple[int, list[Any]] | None]] = [(root, None)]
     while stack:
-        item, children_done = stack.pop()
+        item, parts = stack.pop()
         if id(item) in sizes:
             continue
-        children = _children(item)
-        if not children_done and any(id(c) not in sizes for c in children):
-            stack.append((item, True))
-            stack.extend((c, False) for c in children if id(c) not in sizes)
-            continue
-        total = sum(sizes[id(c)] for c in children)
+        if parts is None:
+            parts = _parts(item)
+            todo = [c for c in parts[1] if id(c) not in sizes]
+            if todo:
+                stack.append((item, parts))
+                stack.extend((c, None) for c in todo)
+                continue
+        leaves, inner = parts
+        total = leaves + sum(sizes[id(c)] for c in inner)
         if isinstance(item, Block):
             total = total * getattr(item, "times", 1) + 1
-        elif isinstance(item, Layer):
-            total = 1
-        sizes[id(item)] = min(total, 2 * limit)
+        sizes[id(item)] = min(total, cap)
     return sizes[id(root)]
 
 
-def _children(item: Any) -> list[Any]:
-    if isinstance(item, tuple):
-        return list(item)
-    if isinstance(item, Block):
-        return [v for v in vars(item).values() if isinstance(v, (tuple, Node))]
-    return []
+def _parts(item: Any) -> tuple[int, list[Any]]:
+    """The leaves directly in a tuple or a block's fields, and its tuples and blocks."""
+    values = item if isinstance(item, tuple) else vars(item).values()
+    leaves, inner = 0, []
+    for value in values:
+        if isinstance(value, Layer):
+            leaves += 1
+        elif isinstance(value, (tuple, Block)):
+            inner.append(value)
+    return leaves, inner
 
 
 def _names_in(net: Net) -> set[str]:

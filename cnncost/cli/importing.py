@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from ..errors import CnnCostError
@@ -47,6 +46,7 @@ def run(args: argparse.Namespace) -> str:
                          + ", ".join(opaque[:10]) + (", ..." if len(opaque) > 10 else "") + "\n")
     text = dump_spec(net)
     if args.output:
+        from pathlib import Path
         path = Path(args.output)
         try:
             path.write_text(text, encoding="utf-8")

@@ -13,7 +13,6 @@ intended node (the shortest such name), or none where it reads the previous node
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
@@ -287,7 +286,7 @@ class GraphBuilder:
             if isinstance(layer, ConcatMerge):
                 layer = Concat(name=child.name, inputs=spelled, dim=layer.dim)
             else:
-                layer = dataclasses.replace(layer, name=child.name, inputs=spelled)
+                layer = layer.placed(child.name, spelled)  # validated when the handler made it
             nodes.append(layer)
             chain = child.index
         return nodes, chain

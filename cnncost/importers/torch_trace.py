@@ -40,7 +40,7 @@ from ..shapes import Shape
 from .torch.detection import from_detection, is_detection
 from .torch.fx_walker import FxWalker
 from .torch.inputs import Inputs, module_inputs, shapes_text
-from .torch.tracing import first_line, record, restore_buffers, save_buffers, trace_module
+from .torch.tracing import first_line, record, trace_module
 from .torch_export import from_exported, import_exported
 
 __all__ = ["from_torch"]
@@ -97,17 +97,14 @@ def _traced(module: Any, inputs: Inputs, name: str | None, allow_unknown: bool, 
             if tracer == "fx":
                 raise CnnCostError(why) from None
             return _exported(module, shapes, label, allow_unknown, train, why, fail=why)
-        buffers = save_buffers(module)
         try:
-            results = record(trace, shapes)
+            results = record(trace, shapes)  # leaves the module's buffers as they were
         except Exception as error:  # noqa: BLE001 - fx's graph does not run as the module does: export runs the module
             why = (f"{type(module).__name__} does not run on a {shapes_text(inputs)} input as torch.fx "
                    f"traced it: {type(error).__name__}: {first_line(error)}")
             if tracer == "fx":
                 raise CnnCostError(why) from None
             return _exported(module, shapes, label, allow_unknown, train, why, fail=why)
-        finally:  # a train-mode pass moves BatchNorm's running statistics and counters: put them back
-            restore_buffers(buffers)
         importer = FxWalker(module, trace, results, shape, label, allow_unknown, train, untraceable=untraceable,
                             more_inputs=inputs[1:], input_name=inputs[0][0], splice=tracer == "auto")
         try:

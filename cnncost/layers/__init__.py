@@ -1,45 +1,74 @@
-"""Every layer and block type; importing this package registers them all."""
-from .base import LAYER_TYPES, Block, Layer, Merge, Node, Ref, Visit, register
-from .act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid, SiLU,
-                  Softmax, Tanh)
-from .act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftmax, PReLU, RReLU, Softmin, Softplus,
-                  Softshrink, Softsign, Tanhshrink, Threshold)
-from .attention import Attention, Matmul, MergeHeads, MultiheadAttention, SplitHeads
-from .blocks import Concat, Gate, Repeat, Residual, Sequential, Side, SqueezeExcite
-from .conv import Conv, ConvTranspose
-from .imported import Opaque, Reshape, Shared
-from .inputs import Input
-from .imported import Fixed
-from .linear import Dropout, Flatten, Linear
-from .merge import Add, ConcatMerge, Mul
-from .norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
-from .pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
-from .reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
-from .scale import LayerScale, StochasticDepth
-from .tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
-from .merge import Div, Maximum, Minimum, Stack, Sub
-from .arith import Affine, Arith, Learnable, Reduce, Tokens
-from .computed import Computed
-from .unfold import Fold, Unfold
-from .unary import Unary
+"""Every layer and block type: `TYPES` below is the one table of them, by module.
 
-__all__ = [
-    "LAYER_TYPES", "Block", "Layer", "Node", "Ref", "Visit", "Merge", "register",
-    "Conv", "MaxPool", "AvgPool", "AdaptiveAvgPool", "GlobalAvgPool", "BatchNorm", "LRN",
-    "ReLU", "ReLU6", "LeakyReLU", "SiLU", "Hardswish", "Sigmoid", "Tanh", "GELU",
-    "Dropout", "Flatten", "Linear", "Add", "Mul", "ConcatMerge",
-    "Sequential", "Repeat", "Concat", "Residual", "Gate", "SqueezeExcite", "Side",
-    "LayerNorm", "GroupNorm", "InstanceNorm", "Hardsigmoid", "Hardtanh", "Mish", "Softmax", "Identity",
-    "Chunk", "ChannelShuffle", "LayerScale", "StochasticDepth", "Upsample", "ConvTranspose", "PixelShuffle",
-    "PixelUnshuffle", "Pad", "CenterCrop", "AdaptiveMaxPool", "Opaque", "Shared", "Reshape",
-    "Input",
-    "CELU", "ELU", "GLU", "SELU", "Hardshrink", "LogSigmoid", "LogSoftmax", "PReLU",
-    "RReLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold", "Attention", "Matmul",
-    "MergeHeads", "MultiheadAttention", "SplitHeads",
-    "Fixed",
-    "Permute", "Transpose", "Unflatten", "Slice", "Select", "Expand", "Contiguous", "Split",
-    "Sub", "Div", "Maximum", "Minimum", "Stack", "Arith", "Learnable", "Affine", "Reduce", "Tokens",
-    "Computed",
-    "Unfold", "Fold",
-    "Unary",
-]
+A family's module is imported the first time one of its types is used: a spec names its `type:`
+(`LAYER_TYPES`, the registry) or Python code names its class (`cnncost.layers.Conv`,
+`cnncost.Conv`, `from cnncost.layers import Conv`). The command line's cold start then imports
+only the families its net uses (`cnncost table resnet152`: no attention, tensor-op or imported
+types).
+
+Adding a layer type: its `@register("type_name")` class in a module of this package, and one entry
+`"type_name": "ClassName"` under that module in `TYPES` (a new module: a new key). Nothing else
+here; `tests/layers/test_registry.py` checks that the table and the modules agree.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .base import LAYER_TYPES, Block, Layer, Merge, Node, Ref, Visit, register
+
+# module -> {spec type name: class name}, in the order `cnncost list` and the docs know them.
+TYPES: dict[str, dict[str, str]] = {
+    "conv": {"conv": "Conv", "conv_transpose": "ConvTranspose"},
+    "pool": {"maxpool": "MaxPool", "avgpool": "AvgPool", "adaptive_avgpool": "AdaptiveAvgPool",
+             "adaptive_maxpool": "AdaptiveMaxPool", "global_avgpool": "GlobalAvgPool"},
+    "norm": {"batchnorm": "BatchNorm", "lrn": "LRN", "layer_norm": "LayerNorm", "group_norm": "GroupNorm",
+             "instance_norm": "InstanceNorm"},
+    "act": {"relu": "ReLU", "relu6": "ReLU6", "leaky_relu": "LeakyReLU", "silu": "SiLU", "hardswish": "Hardswish",
+            "sigmoid": "Sigmoid", "tanh": "Tanh", "gelu": "GELU", "hardsigmoid": "Hardsigmoid",
+            "hardtanh": "Hardtanh", "mish": "Mish", "softmax": "Softmax", "identity": "Identity",
+            "elu": "ELU", "selu": "SELU", "celu": "CELU", "glu": "GLU", "softplus": "Softplus",
+            "softsign": "Softsign", "softshrink": "Softshrink", "hardshrink": "Hardshrink",
+            "tanhshrink": "Tanhshrink", "threshold": "Threshold", "log_sigmoid": "LogSigmoid", "prelu": "PReLU",
+            "rrelu": "RReLU", "softmin": "Softmin", "log_softmax": "LogSoftmax"},
+    "linear": {"flatten": "Flatten", "dropout": "Dropout", "linear": "Linear"},
+    "merge": {"add": "Add", "mul": "Mul", "sub": "Sub", "div": "Div", "maximum": "Maximum", "minimum": "Minimum",
+              "stack": "Stack"},
+    "blocks": {"sequential": "Sequential", "repeat": "Repeat", "concat": "Concat", "residual": "Residual",
+               "gate": "Gate", "se": "SqueezeExcite", "side": "Side"},
+    "reshape": {"chunk": "Chunk", "channel_shuffle": "ChannelShuffle", "pixel_shuffle": "PixelShuffle",
+                "pixel_unshuffle": "PixelUnshuffle", "pad": "Pad", "crop": "CenterCrop", "upsample": "Upsample"},
+    "scale": {"layer_scale": "LayerScale", "stochastic_depth": "StochasticDepth"},
+    "imported": {"opaque": "Opaque", "shared": "Shared", "reshape": "Reshape", "fixed": "Fixed"},
+    "inputs": {"input": "Input"},
+    "tensor": {"permute": "Permute", "transpose": "Transpose", "unflatten": "Unflatten", "slice": "Slice",
+               "select": "Select", "expand": "Expand", "contiguous": "Contiguous", "split": "Split"},
+    "attention": {"matmul": "Matmul", "attention": "Attention", "split_heads": "SplitHeads",
+                  "merge_heads": "MergeHeads", "multihead_attention": "MultiheadAttention"},
+    "arith": {"arith": "Arith", "learnable": "Learnable", "affine": "Affine", "reduce": "Reduce", "tokens": "Tokens"},
+    "computed": {"computed": "Computed"},
+    "unfold": {"unfold": "Unfold", "fold": "Fold"},
+    "unary": {"unary": "Unary"},
+}
+# Classes no spec names directly (a concat block's merge row), by module.
+UNNAMED = {"ConcatMerge": "merge"}
+
+CLASSES = {cls: module for module, types in TYPES.items() for cls in types.values()} | UNNAMED
+for _module, _types in TYPES.items():
+    LAYER_TYPES.declare(f"{__name__}.{_module}", _types)
+del _module, _types
+
+__all__ = ["LAYER_TYPES", "Block", "Layer", "Node", "Ref", "Visit", "Merge", "register", *CLASSES]
+
+
+def __getattr__(name: str) -> type[Node]:
+    """A layer class, its module imported on first use."""
+    module = CLASSES.get(name)
+    if module is None:
+        raise AttributeError(f"module '{__name__}' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

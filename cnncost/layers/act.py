@@ -13,7 +13,6 @@ from ..shapes import Shape, same_sizes, shape_text
 from .base import Layer, register
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Activation(Layer):
     """Any element-wise activation (the `activation` of an `se` block must be one)."""
 
@@ -45,13 +44,11 @@ def _number(value: float) -> str:
 
 
 @register("relu")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class ReLU(InplaceActivation):
     """max(0, x)."""
 
 
 @register("relu6")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class ReLU6(InplaceActivation):
     """min(max(0, x), 6) (MobileNet v2)."""
 
@@ -65,31 +62,26 @@ class LeakyReLU(InplaceActivation):
 
 
 @register("silu")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class SiLU(InplaceActivation):
     """x * sigmoid(x), a.k.a. swish (EfficientNet)."""
 
 
 @register("hardswish")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Hardswish(InplaceActivation):
     """x * relu6(x + 3) / 6."""
 
 
 @register("sigmoid")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Sigmoid(Activation):
     """1 / (1 + exp(-x)); always a new tensor."""
 
 
 @register("tanh")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Tanh(Activation):
     """tanh(x); always a new tensor."""
 
 
 @register("gelu")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class GELU(Activation):
     """x * Phi(x); always a new tensor."""
 
@@ -150,14 +142,12 @@ class DimActivation(Activation):
 
 
 @register("softmax")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Softmax(DimActivation):
     """exp(x) / sum of exp(x) along `dim` (default 0: over channels at each position,
     `nn.Softmax(dim=1)`); a new tensor."""
 
 
 @register("identity")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Identity(Activation):
     """x itself: no tensor, nothing saved (a placeholder, or an `se` without activation)."""
 
@@ -219,7 +209,6 @@ class Softplus(Activation):
 
 
 @register("softsign")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Softsign(Activation):
     """x / (1 + |x|)."""
 
@@ -244,7 +233,6 @@ class Hardshrink(Activation):
 
 
 @register("tanhshrink")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Tanhshrink(Activation):
     """x - tanh(x)."""
 
@@ -260,7 +248,6 @@ class Threshold(InplaceActivation):
 
 
 @register("log_sigmoid")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class LogSigmoid(Activation):
     """log(1 / (1 + exp(-x)))."""
 
@@ -300,12 +287,10 @@ class RReLU(InplaceActivation):
 
 
 @register("softmin")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Softmin(DimActivation):
     """softmax(-x) along `dim`."""
 
 
 @register("log_softmax")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class LogSoftmax(DimActivation):
     """log(softmax(x)) along `dim`."""

@@ -36,7 +36,6 @@ def broadcast(node: Layer, a: Shape, b: Shape) -> Shape:
 
 
 @register("matmul")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Matmul(Layer):
     """torch.matmul of two tensors (`from: [a, b]`; bmm is one): a (..., M, K) @ b (..., K, N) ->
     (..., M, N), the leading dims broadcast; a 1-D a (K) drops M, a 1-D b (K) drops N (two vectors
@@ -158,7 +157,6 @@ class SplitHeads(Layer):
 
 
 @register("merge_heads")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class MergeHeads(Layer):
     """(..., heads, L, D) -> (..., L, heads x D): `x.transpose(-3, -2).reshape(...)`, a copy
     (the transpose is not contiguous); nothing saved."""

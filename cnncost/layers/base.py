@@ -12,28 +12,97 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
 import reprlib
 import types
 import typing
+from collections.abc import MutableMapping
 from typing import Any, Callable, ClassVar, Generator, Literal
 
 from ..errors import ShapeError, SpecError
 from ..shapes import Shape
 from .strides import Layout, contiguous, iterator_layout
 
-LAYER_TYPES: dict[str, type[Node]] = {}
+
+class LayerTypes(MutableMapping):
+    """Spec `type:` name -> node class: the registry. `cnncost/layers/__init__.py` declares the
+    module of each built-in name; the module is imported the first time one of its names is looked
+    up, and its `@register` classes fill the table (so a command imports only the layer families its
+    net uses). Names, `in` and `len` import nothing; values and items import every family."""
+
+    def __init__(self) -> None:
+        self._classes: dict[str, type[Node]] = {}
+        self._modules: dict[str, str] = {}  # declared name -> its module, imported on first lookup
+
+    def declare(self, module: str, names: typing.Iterable[str]) -> None:
+        for name in names:
+            self._modules[name] = module
+
+    def __getitem__(self, name: str) -> type[Node]:
+        cls = self._classes.get(name)
+        if cls is None:
+            module = self._modules.get(name)
+            if module is None:
+                raise KeyError(name)
+            importlib.import_module(module)
+            cls = self._classes.get(name)
+            if cls is None:
+                raise LookupError(f"layer type '{name}' is declared in {module}, which registers no such type")
+        return cls
+
+    def __setitem__(self, name: str, cls: type[Node]) -> None:
+        self._classes[name] = cls
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self:
+            raise KeyError(name)
+        self._classes.pop(name, None)
+        self._modules.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes or name in self._modules
+
+    def __iter__(self) -> typing.Iterator[str]:
+        return iter(dict.fromkeys([*self._modules, *self._classes]))
+
+    def __len__(self) -> int:
+        return len(self._modules.keys() | self._classes.keys())
+
+
+LAYER_TYPES = LayerTypes()
 
 
 def register(type_name: str) -> Callable[[type], type]:
-    """Register a node class under its spec `type:` name; a duplicate name is an error."""
+    """Register a node class under its spec `type:` name; a duplicate name is an error, and so is a
+    name declared (`cnncost/layers/__init__.py`) in another module than the class's. A subclass that
+    declares no field of its own needs no `@dataclass` of its own (it inherits its parent's
+    `__init__`; each dataclass costs the cold start half a millisecond); one that declares fields
+    must have it."""
     def decorate(cls: type) -> type:
-        if type_name in LAYER_TYPES:
+        if type_name in LAYER_TYPES._classes:
             raise ValueError(f"layer type '{type_name}' is registered twice "
-                             f"({LAYER_TYPES[type_name].__qualname__} and {cls.__qualname__})")
+                             f"({LAYER_TYPES._classes[type_name].__qualname__} and {cls.__qualname__})")
+        declared = LAYER_TYPES._modules.get(type_name, cls.__module__)
+        if declared != cls.__module__:
+            raise ValueError(f"layer type '{type_name}' is declared in {declared}, but {cls.__qualname__} is in "
+                             f"{cls.__module__}")
+        _require_own_dataclass(cls)
         cls.type_name = type_name
         LAYER_TYPES[type_name] = cls
         return cls
     return decorate
+
+
+def _require_own_dataclass(cls: type) -> None:
+    """A class whose body declares fields must be a dataclass itself, or they would not be fields."""
+    for klass in cls.__mro__:
+        if klass is Node:
+            return
+        own = [name for name, hint in klass.__dict__.get("__annotations__", {}).items()
+               if "ClassVar" not in str(hint)]
+        if own and "__dataclass_fields__" not in klass.__dict__:
+            raise TypeError(f"{klass.__qualname__} declares fields ({', '.join(own)}) but is not decorated "
+                            "with @dataclass(frozen=True, kw_only=True, eq=False, repr=False)")
 
 
 def suggest(word: str, allowed: typing.Iterable[str]) -> str:
@@ -94,16 +163,36 @@ class Node:
                 key = "from" if field_name == "inputs" else field_name  # its YAML spelling
                 raise SpecError(f"field '{key}' must be {_describe(hint)}, "
                                 f"got {_short(value)}", path=self.name, type_name=self.type_name)
+        self._check_place()
+        try:
+            self.validate()
+        except ShapeError as error:  # `require` in validate() judges fields, not shapes
+            raise SpecError(error.problem, path=error.path, type_name=error.type_name) from None
+
+    def _check_place(self) -> None:
         if self.name is not None and (not self.name or "." in self.name):
             raise SpecError(f"name {self.name!r} must be non-empty and contain no '.'",
                             path=self.name, type_name=self.type_name)
         if self.inputs is not None and (not self.inputs or not all(self.inputs)):
             raise SpecError("'from' must name at least one earlier node", path=self.name,
                             type_name=self.type_name)
-        try:
-            self.validate()
-        except ShapeError as error:  # `require` in validate() judges fields, not shapes
-            raise SpecError(error.problem, path=error.path, type_name=error.type_name) from None
+
+    def placed(self, name: str | None, inputs: tuple[str, ...] | None) -> Node:
+        """This node named `name`, reading `inputs` (None: the node before it), its other fields as
+        they are: `dataclasses.replace(self, name=name, inputs=inputs)` without judging again the
+        fields judged when it was made (an importer places each layer it made once its place in the
+        net is known: half the layer checks of an import)."""
+        other = object.__new__(self.__class__)
+        other.__dict__.update(self.__dict__)
+        object.__setattr__(other, "name", name)
+        object.__setattr__(other, "inputs", inputs)
+        for field_name, check, hint in _field_checks(type(self))[:2]:  # Node's own: name, inputs
+            if not check(getattr(other, field_name)):
+                raise SpecError(f"field '{'from' if field_name == 'inputs' else field_name}' must be "
+                                f"{_describe(hint)}, got {_short(getattr(other, field_name))}",
+                                path=None, type_name=self.type_name)
+        other._check_place()
+        return other
 
     def validate(self) -> None:
         """Check field values that the type hints cannot express (positivity, divisibility...)."""

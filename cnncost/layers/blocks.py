@@ -159,9 +159,10 @@ class SqueezeExcite(Block):
         self.require_positive(reduction=self.reduction)
         if self.squeeze is not None:
             self.require_positive(squeeze=self.squeeze)
+        if self.activation in LAYER_TYPES and issubclass(LAYER_TYPES[self.activation], Activation):
+            return
         activations = [n for n, c in LAYER_TYPES.items() if isinstance(c, type) and issubclass(c, Activation)]
-        self.require(self.activation in activations, f"activation '{self.activation}' is not an activation "
-                     "type" + suggest(self.activation, activations))
+        self.fail(f"activation '{self.activation}' is not an activation type" + suggest(self.activation, activations))
 
     def expand(self, channels: int) -> Gate:
         from .base import LAYER_TYPES

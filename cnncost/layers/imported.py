@@ -212,7 +212,6 @@ class Reshape(Layer):
 
 
 @register("fixed")
-@dataclass(frozen=True, kw_only=True)
 class Fixed(Wrapping):
     """An operation whose weights are fixed buffers, not parameters: an anti-aliasing blur filter
     (`F.conv2d(x, self.filt, groups=C)` with `filt` a registered buffer, timm's BlurPool2d).

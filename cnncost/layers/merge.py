@@ -15,7 +15,6 @@ def _text(shape: Shape) -> str:
     return shape_text(shape)
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class MergeLayer(Layer):
     """A new tensor from several inputs; no parameters, no MACs."""
 
@@ -73,7 +72,6 @@ class Add(MergeLayer):
 
 
 @register("mul")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Mul(MergeLayer):
     """x * g, broadcast as PyTorch does: g has x's shape, or is Cx1x1 (a channel gate: SE), or any
     shape that broadcasts against x's."""
@@ -110,7 +108,6 @@ class Binary(MergeLayer):
 
 
 @register("sub")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Sub(Binary):
     """a - b (`pool(x) - x`: PoolFormer's token mixer). Nothing saved."""
 
@@ -118,7 +115,6 @@ class Sub(Binary):
 
 
 @register("div")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Div(Binary):
     """a / b: saves b (for both gradients) and a (for b's)."""
 
@@ -126,7 +122,6 @@ class Div(Binary):
 
 
 @register("maximum")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Maximum(Binary):
     """`torch.maximum(a, b)`: saves both (which one won)."""
 
@@ -134,7 +129,6 @@ class Maximum(Binary):
 
 
 @register("minimum")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Minimum(Binary):
     """`torch.minimum(a, b)`: saves both (which one won)."""
 

@@ -48,7 +48,6 @@ class _WindowPool(Layer):
 
 
 @register("maxpool")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class MaxPool(_WindowPool):
     """Max pooling (`nn.MaxPool1d/2d/3d`)."""
 
@@ -94,19 +93,16 @@ class _AdaptivePool(Layer):
 
 
 @register("adaptive_avgpool")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class AdaptiveAvgPool(_AdaptivePool):
     """Adaptive average pooling to a fixed output size (`nn.AdaptiveAvgPool1d/2d/3d`)."""
 
 
 @register("adaptive_maxpool")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class AdaptiveMaxPool(_AdaptivePool):
     """Adaptive max pooling to a fixed output size (`nn.AdaptiveMaxPool1d/2d/3d`)."""
 
 
 @register("global_avgpool")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class GlobalAvgPool(Layer):
     """Average over every spatial dim: C x ... -> C x 1 x ... x 1 (`nn.AdaptiveAvgPool1d/2d/3d(1)`)."""
 

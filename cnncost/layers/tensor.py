@@ -250,7 +250,6 @@ class Expand(View):
 
 
 @register("contiguous")
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Contiguous(View):
     """`x.contiguous()`: x itself where it is contiguous, else a contiguous copy (a new tensor;
     nothing saved)."""

@@ -9,7 +9,6 @@ from ..columns import COLUMNS, Column
 from ..errors import format_shape
 from ..formatting import (TABLEFMT, UNITS_NOTE, binary_bytes, breakdown_table, byte_unit, grid, grouped, in_unit,
                           si_spaced, text_cell, title_text)
-from .html import html_report_table
 
 IDENTITY = (("layer", "name"), ("type", "type"), ("kernel", "attrs"), ("output", "output_shape"))
 
@@ -137,6 +136,7 @@ def render(report: Any, fmt: str) -> str:
     body = [_cells(row, fmt, columns) for row in report.rows]
     total = _cells(report.totals, fmt, columns)
     if fmt == "html":
+        from .html import html_report_table  # the html module (and html) only for HTML
         table = html_report_table(report, headers, align, body, total)
     else:
         table = grid(headers, body + [total], TABLEFMT[fmt], tuple(align))

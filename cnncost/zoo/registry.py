@@ -11,15 +11,19 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UnknownArchitecture
 from ..net import Net
 from .arch import ARCHS, MODULES, Arch, add_arch
 
+if TYPE_CHECKING:  # pathlib loads where a spec file is read, off a family's cold path
+    from pathlib import Path
+
 
 def specs_dir() -> Path:
     """The YAML specs: inside the installed package, or at the top of a source checkout."""
+    from pathlib import Path
     here = Path(__file__).resolve().parent.parent
     packaged = here / "specs"
     return packaged if packaged.is_dir() else here.parent / "specs"
@@ -142,6 +146,7 @@ def _natural(name: str) -> list[object]:
 
 def write_index() -> Path:
     """Rewrite `_index.py` from the architectures registered now."""
+    from pathlib import Path
     target = Path(__file__).with_name("_index.py")
     target.write_text(index_text(), encoding="utf-8")
     return target

@@ -105,6 +105,20 @@ def test_cold_table_of_a_python_family_loads_only_what_it_prints_with():
     assert counted.returncode == 0 and "'cnncost.counting.tools'" in counted.stderr
 
 
+def test_cold_table_loads_only_the_layer_families_its_net_uses():
+    # issue 18 added ~40 layer types: the registry loads a family's module on first use, and the
+    # text table needs neither json nor html
+    families = ("attention", "arith", "imported", "reshape", "scale", "inputs")
+    probe = ("import sys; from cnncost.cli import main; code = main(sys.argv[1:]); "
+             f"print('LOADED', sorted(m for m in {['cnncost.layers.' + f for f in families] + ['json', 'html']!r} "
+             "if m in sys.modules), file=sys.stderr); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", probe, "table", "resnet152"], capture_output=True, text=True)
+    assert done.returncode == 0 and "LOADED []" in done.stderr, done.stderr[-500:]
+    as_json = subprocess.run([sys.executable, "-c", probe, "table", "resnet152", "--format", "json"],
+                             capture_output=True, text=True)
+    assert as_json.returncode == 0 and "'json'" in as_json.stderr and as_json.stdout.startswith("{")
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])

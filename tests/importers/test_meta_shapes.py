@@ -22,6 +22,10 @@ def permuted(n: int, c: int, h: int, w: int):
     return m(n, c, h, w).permute(0, 2, 3, 1)  # ConvNeXt's channels-last view
 
 
+def half(n: int, c: int, h: int, w: int, second: bool = False):
+    return m(n, c, h, w).chunk(2, dim=1)[int(second)]  # ShuffleNet's chunk: dense planes, not contiguous
+
+
 T = torch.Tensor
 CASES = [
     # element-wise
@@ -91,6 +95,10 @@ CASES = [
     (torch.conv2d, (m(2, 8, 3, 3), m(4, 8, 5, 5), m(4), 1, 0, 1, 1), {}),  # torch raises: kernel > input
     (torch.conv2d, (m(2, 8, 10, 10), m(4, 3, 3, 3), m(4), 1, 0, 1, 1), {}),  # torch raises: channels
     (torch.conv2d, (nhwc(2, 8, 10, 10), m(4, 8, 3, 3), m(4), 1, 1, 1, 1), {}),
+    (torch.conv2d, (half(2, 16, 10, 10, True), m(4, 8, 3, 3), m(4), 1, 1, 1, 1), {}),
+    (torch.conv2d, (half(2, 16, 10, 10), m(8, 1, 3, 3), None, 2, 1, 1, 8), {}),
+    (torch.conv2d, (half(2, 16, 1, 1), m(4, 8, 1, 1), m(4), 1, 0, 1, 1), {}),
+    (torch.conv2d, (half(2, 16, 10, 10), m(4, 4, 3, 3), m(4), 1, 1, 1, 1), {}),  # torch raises: channels
     # pools, joins, moves
     (F.adaptive_avg_pool2d, (m(2, 8, 7, 7), 1), {}),
     (F.adaptive_avg_pool2d, (m(2, 8, 7, 7), (2, None)), {}),
@@ -102,6 +110,11 @@ CASES = [
     (torch.cat, ([m(2, 8, 5, 5), m(2, 8, 5, 5)], -1), {}),
     (torch.cat, ([nhwc(2, 8, 5, 5), nhwc(2, 4, 5, 5)], 1), {}),
     (torch.cat, ([m(2, 8, 5, 5), m(2, 4, 4, 5)], 1), {}),  # torch raises
+    (torch.cat, ([half(2, 16, 5, 5), m(2, 4, 5, 5)], 1), {}),
+    (torch.cat, ([half(2, 16, 5, 5), half(2, 16, 5, 5, True)], 1), {}),
+    (torch.cat, ([nhwc(2, 8, 5, 5), half(2, 16, 5, 5)], 1), {}),
+    (torch.cat, ([half(2, 16, 1, 1), m(2, 4, 1, 1)], 1), {}),
+    (torch.cat, ([half(2, 16, 5, 5), m(2, 4, 4, 5)], 1), {}),  # torch raises
     (torch.roll, (m(2, 5, 5, 8),), {"shifts": (-2, -2), "dims": (1, 2)}),
     (torch.roll, (permuted(2, 8, 5, 5), 1, 1), {}),
 ]
@@ -156,3 +169,13 @@ def test_the_mode_answers_and_leaves_the_rest_to_torch() -> None:
         with pytest.raises(RuntimeError):
             F.linear(m(2, 3, 8), m(4, 7))
     assert tuple(y.shape) == (2, 3, 4) and tuple(z.shape) == (2, 200)
+
+
+def test_rules_answer_channel_chunks() -> None:
+    """A convolution or a cat of a chunk of a map's channels (ShuffleNet's) is answered, as torch's
+    meta kernel gives it (contiguous), not left to torch's Python decomposition."""
+    x = half(2, 16, 10, 10, True)
+    got = meta_shapes.RULES[torch.conv2d](x, m(4, 8, 3, 3), m(4), 1, 1, 1, 1)
+    assert got is not None and got.stride() == torch.conv2d(x, m(4, 8, 3, 3), m(4), 1, 1, 1, 1).stride()
+    got = meta_shapes.RULES[torch.cat]([half(2, 16, 5, 5), m(2, 4, 5, 5)], 1)
+    assert got is not None and got.is_contiguous() and tuple(got.shape) == (2, 12, 5, 5)

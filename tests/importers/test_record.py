@@ -170,3 +170,18 @@ def test_hooks_and_subclasses_are_left_to_the_module() -> None:
             return torch.cat([x, x], 1)
 
     assert meta_shapes.module_result(Wider().to("meta"), (x,), {}) is None
+
+
+@pytest.mark.parametrize("way", ["meta", "fake"])
+def test_recording_leaves_the_buffers_as_they_were(monkeypatch, way):
+    """A train-mode recording moves no running statistic: the meta run reads meta twins of the
+    buffers; where fake tensors run it, the buffers are copied first and put back."""
+    if way == "fake":
+        def no_meta(*args):
+            raise RuntimeError("meta tensors cannot run this")
+        monkeypatch.setattr(tracing, "_on_meta", no_meta)
+    model = Mixed().train()
+    before = {name: b.clone() for name, b in model.named_buffers()}
+    trace, _ = tracing.trace_module(model)
+    tracing.record(trace, (3, 8, 8))
+    assert all(torch.equal(before[name], b) for name, b in model.named_buffers())

@@ -39,6 +39,16 @@ def _dim(d: Any, rank: int) -> int | None:
     return d % rank
 
 
+def _planes(t: Tensor) -> bool:
+    """A 4-D map laid out channels first whose (H, W) planes are dense, though not contiguous (some
+    of a map's channels: ShuffleNet's chunks): torch suggests the contiguous format for it, as for a
+    contiguous map, and a convolution or a cat of it gives a contiguous result."""
+    if t.dim() != 4:
+        return False
+    n, c, h, w = t.shape
+    return c > 1 and h * w > 1 and t.stride()[1:] == (h * w, w, 1) and t.stride(0) >= c * h * w
+
+
 def _pair(v: Any) -> tuple[int, int] | None:
     if isinstance(v, int) and not isinstance(v, bool):
         return (v, v)
@@ -158,8 +168,10 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor | None:
 
 def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
            groups: int = 1) -> Tensor | None:
-    """A batched, contiguous 4-D input and weight: the window arithmetic, a contiguous result."""
-    if not (_meta(input, weight) and input.dim() == 4 and weight.dim() == 4 and input.is_contiguous()
+    """A batched 4-D input, contiguous or channels first (`_planes`), and a contiguous weight: the
+    window arithmetic, a contiguous result."""
+    if not (_meta(input, weight) and input.dim() == 4 and weight.dim() == 4
+            and (input.is_contiguous() or _planes(input))
             and weight.is_contiguous() and isinstance(groups, int) and groups > 0):
         return None
     n, c, h, w = input.shape
@@ -207,12 +219,13 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor | None:
 
 
 def cat(tensors: Any, dim: int = 0) -> Tensor | None:
-    """Contiguous tensors of one rank and dtype that agree off `dim`: a contiguous result."""
+    """Contiguous (or `_planes`) tensors of one rank and dtype that agree off `dim`: a contiguous result."""
     if not (isinstance(tensors, (list, tuple)) and tensors and _meta(*tensors)):
         return None
     rank = tensors[0].dim()
     axis = _dim(dim, rank) if rank > 0 else None
-    if axis is None or not all(t.dim() == rank and t.is_contiguous() and t.numel() > 0 for t in tensors):
+    if axis is None or not all(t.dim() == rank and (t.is_contiguous() or _planes(t)) and t.numel() > 0
+                               for t in tensors):
         return None
     first = tensors[0].shape
     if not all(t.shape[i] == first[i] for t in tensors for i in range(rank) if i != axis):

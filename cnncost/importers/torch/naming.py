@@ -13,6 +13,7 @@ class RowNames:
     def __init__(self, root: Any) -> None:
         self.modules = dict(root.named_modules())
         self.children: dict[str, frozenset[str]] = {}  # module path -> its children's names
+        self.known: dict[Any, tuple[list[Scope], str | None]] = {}  # `scopes` by module stack and call
 
     @staticmethod
     def _module_stack(node: Any) -> list[tuple[Any, Any]]:
@@ -29,8 +30,16 @@ class RowNames:
         return stack[-1][0] if stack else "(top level)"
 
     def scopes(self, node: Any) -> tuple[list[Scope], str | None]:
-        """The blocks enclosing `node`, and for a module call the leaf's name."""
+        """The blocks enclosing `node`, and for a module call the leaf's name; made once per module
+        stack and called module (the nodes of one module share them: the list is read only)."""
         stack = self._module_stack(node)
+        key = (tuple(stack), node.target if node.op == "call_module" else None)
+        known = self.known.get(key)
+        if known is None:
+            known = self.known[key] = self._scopes(node, stack)
+        return known
+
+    def _scopes(self, node: Any, stack: list[tuple[Any, Any]]) -> tuple[list[Scope], str | None]:
         leaf_rel: list[str] | None = None
         if node.op == "call_module":
             if stack and stack[-1][1][0] == node.target:

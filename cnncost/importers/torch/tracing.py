@@ -26,6 +26,15 @@ def _leaf_classes() -> tuple[type, ...]:
     return tuple(found)
 
 
+def _leaf_functions() -> tuple[Any, ...]:
+    """Library functions traced as one call each, where a handler maps the call (`tables.py`,
+    `function_handler`): torchvision's ShuffleNet channel shuffle, whose ten view and size nodes
+    cost an import more than torchinfo's whole forward. Only where the defining module is loaded."""
+    import sys
+    found = getattr(sys.modules.get("torchvision.models.shufflenetv2"), "channel_shuffle", None)
+    return (found,) if callable(found) else ()
+
+
 @dataclass
 class Trace:
     """A torch.fx trace: its graph and the module whose submodules and attributes the graph's nodes
@@ -76,8 +85,9 @@ def trace_module(module: Any, *, attempts: int = 50, leaves: tuple[type, ...] = 
                 return {k: self.create_arg(v) for k, v in a.items()}
             return super().create_arg(a)
 
+    wrapped = _leaf_functions()
     for _ in range(attempts):
-        tracer = Tracer()
+        tracer = Tracer(autowrap_functions=wrapped)
         try:
             graph = tracer.trace(module)
         except Exception as error:  # noqa: BLE001 - retried with the failing module as a leaf
@@ -143,16 +153,26 @@ def record(trace: Trace, x_shape: Any) -> dict[Any, Any]:
     """Run the traced graph once and keep every node's result. On meta tensors first (the module's
     parameters and buffers swapped for meta twins for the run: shapes only, no data, no memory,
     no fake-tensor dispatch), else on fake tensors (the ops meta tensors cannot run), else on a
-    copy of the module with real tensors (the ops neither can)."""
+    copy of the module with real tensors (the ops neither can). The module's buffers are as they
+    were after it: a train-mode pass on fake tensors could move BatchNorm's running statistics, so
+    they are copied first and put back (the meta run reads meta twins of them: no copy needed)."""
     results: dict[Any, Any] = {}
-    for run in (_on_meta, _on_fake):
+    try:
+        _on_meta(trace, x_shape, results)
+        return results
+    except Exception:  # noqa: BLE001 - fake tensors run what meta tensors cannot
+        results.clear()
+    buffers = save_buffers(trace.root)
+    try:
         try:
-            run(trace, x_shape, results)
+            _on_fake(trace, x_shape, results)
             return results
-        except Exception:  # noqa: BLE001 - the next way runs what this one cannot
+        except Exception:  # noqa: BLE001 - real tensors run what fake ones cannot
             results.clear()
-    _on_real(trace, x_shape, results)
-    return results
+        _on_real(trace, x_shape, results)
+        return results
+    finally:
+        restore_buffers(buffers)
 
 
 def _recorder(module: Any, graph: Any, results: dict[Any, Any]) -> Any:
