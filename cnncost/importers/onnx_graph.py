@@ -33,6 +33,7 @@ import os
 from ..errors import CnnCostError
 from ..net import Net
 from ..shapes import Shape
+from .onnx.attention import find_sdpa
 from .onnx.tables import HANDLERS
 from .onnx.walker import OnnxWalker
 
@@ -41,9 +42,11 @@ __all__ = ["from_onnx"]
 
 def from_onnx(path: str | os.PathLike[str], *, name: str | None = None, allow_unknown: bool = False,
               input: Shape | None = None) -> Net:
-    """The cnncost Net of an ONNX model file (one image input, N x C x H x W).
+    """The cnncost Net of an ONNX model file (one input: a batch of tensors of any rank, N x C x H x W,
+    N x L x D, N x C x D x H x W...).
 
-    `input` overrides a symbolic or missing input size (C, H, W). Needs only the `onnx` package."""
+    `input` overrides a symbolic or missing size per sample ((C, H, W), (L, D)...). Needs only the
+    `onnx` package."""
     try:
         import onnx
     except ImportError:
@@ -59,6 +62,6 @@ def from_onnx(path: str | os.PathLike[str], *, name: str | None = None, allow_un
                            f"{str(error).splitlines()[0][:200] if str(error) else ''}") from None
     base = os.path.splitext(os.path.basename(source))[0]
     try:
-        return OnnxWalker(model, name or base, allow_unknown, input, source, HANDLERS).run()
+        return OnnxWalker(model, name or base, allow_unknown, input, source, HANDLERS, find_sdpa).run()
     except CnnCostError as error:
         raise error.at(source=source) from None

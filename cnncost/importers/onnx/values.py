@@ -10,7 +10,8 @@ from ..graphbuild import TV, Unsupported
 from ..lowering import pair_or_int
 
 # Ops that only reshape or retype: a weight through them is the same weight.
-SHAPE_ONLY = {"Identity", "Cast", "CastLike", "Transpose", "Reshape", "Unsqueeze", "Squeeze"}
+# Expand: a class token expanded over the batch before its Concat.
+SHAPE_ONLY = {"Identity", "Cast", "CastLike", "Transpose", "Reshape", "Unsqueeze", "Squeeze", "Expand"}
 
 
 @dataclass
@@ -67,14 +68,21 @@ def text_attr(attrs: dict, name: str, default: str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def window(attrs: dict) -> dict:
-    """A conv's or pool's stride and symmetric padding (explicit pads or VALID only)."""
-    pads = tuple(attrs.get("pads", (0, 0, 0, 0)))
+def window(attrs: dict, spatial: int = 2) -> dict:
+    """A conv's or pool's stride and symmetric padding over `spatial` dims (explicit pads or VALID
+    only)."""
+    pads = tuple(attrs.get("pads", (0,) * (2 * spatial)))
     if text_attr(attrs, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         raise Unsupported(f"auto_pad {attrs['auto_pad']!r}")
-    if pads[:2] != pads[2:]:
+    if pads[:spatial] != pads[spatial:]:
         raise Unsupported(f"asymmetric pads {list(pads)}")
-    return {"stride": pair_or_int(tuple(attrs.get("strides", (1, 1)))), "padding": pair_or_int(pads[:2])}
+    return {"stride": pair_or_int(tuple(attrs.get("strides", (1,) * spatial))), "padding": pair_or_int(pads[:spatial])}
+
+
+def spatial_rank(attrs: dict, x_rank: int) -> int:
+    """The spatial dims of a conv's or pool's input: the kernel's, else the input's rank less the channels."""
+    kernel = attrs.get("kernel_shape")
+    return len(kernel) if kernel else x_rank - 1
 
 
 def no_extra_outputs(v: TV, node: Any) -> list:

@@ -1,0 +1,122 @@
+"""Products of two tensors: MatMul (a `matmul` row), and the scaled-dot-product attention that
+torch's exporters write for `F.scaled_dot_product_attention` (both the TorchScript exporter's
+symbolic and onnxscript's torchlib):
+
+    MatMul(Mul(q, sqrt(s)), Mul(Transpose(k, last two dims swapped), sqrt(s))) -> Softmax(-1)
+        [-> Dropout(p)] -> MatMul(., v)
+
+which is one `attention` row, as the torch importer maps the call: the same MACs as the two
+matmuls, and the saved bytes of the fused op. Both factors sqrt(s) on q and on k^T are what marks
+the exporters' decomposition (a model that writes `(q * s) @ k.transpose(-2, -1)` itself keeps its
+matmul, softmax and matmul rows, as in PyTorch)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ...layers import Attention, Matmul, Permute
+from ..graphbuild import TV, Unsupported
+from .values import scalar
+from .walker import OnnxWalker
+
+
+def products(imp: OnnxWalker, node: Any, inputs: list[Any]) -> TV:
+    """a @ b of two tensors; the last MatMul of an exported sdpa: its attention row."""
+    found = imp.sdpa.get(imp.index)
+    if found is not None:
+        return _attention(imp, node, found)
+    xs = [imp.tensor(inputs[0]), imp.tensor(inputs[1])]
+    layer = Matmul()
+    return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="matmul")
+
+
+def find_sdpa(graph: Any, consumers: dict[str, list[int]], outputs: set[str]) -> dict[int, dict]:
+    """The exported sdpa decompositions of `graph`, by the index of their last MatMul: the names
+    of q, k, v, the two scale factors and the dropout node, and the nodes folded into the row."""
+    nodes = graph.node
+    producer = {out: i for i, node in enumerate(nodes) for out in node.output}
+
+    def only(name: str) -> int | None:
+        readers = consumers.get(name, [])
+        return readers[0] if len(readers) == 1 and name not in outputs else None
+
+    found: dict[int, dict] = {}
+    for i, soft in enumerate(nodes):
+        if soft.op_type != "Softmax":
+            continue
+        first = producer.get(soft.input[0])
+        if first is None or nodes[first].op_type != "MatMul" or only(nodes[first].output[0]) != i:
+            continue
+        chain = [first, i]
+        after, dropout = only(soft.output[0]), None
+        if after is not None and nodes[after].op_type == "Dropout":
+            dropout = after
+            chain.append(after)
+            after = only(nodes[after].output[0])
+        if after is None or nodes[after].op_type != "MatMul" or nodes[after].input[0] != nodes[chain[-1]].output[0]:
+            continue
+        a, b = (producer.get(n) for n in nodes[first].input)
+        if a is None or b is None or nodes[a].op_type != "Mul" or nodes[b].op_type != "Mul" \
+                or only(nodes[a].output[0]) != first or only(nodes[b].output[0]) != first:
+            continue
+        t = producer.get(nodes[b].input[0])
+        if t is None or nodes[t].op_type != "Transpose" or only(nodes[t].output[0]) != b:
+            continue
+        found[after] = {"q": nodes[a].input[0], "scales": (nodes[a].input[1], nodes[b].input[1]),
+                        "k": nodes[t].input[0], "perm": next((list(x.ints) for x in nodes[t].attribute
+                                                               if x.name == "perm"), None),
+                        "v": nodes[after].input[1], "dropout": dropout, "skip": [a, t, b, *chain]}
+    return found
+
+
+def _attention(imp: OnnxWalker, node: Any, found: dict) -> TV:
+    q, k, v = (imp.values.get(found[n]) for n in ("q", "k", "v"))
+    if not all(isinstance(t, TV) for t in (q, k, v)):
+        raise Unsupported("attention of a non-tensor")
+    q, k, v = imp.tensor(q), imp.tensor(k), imp.tensor(v)
+    rank = len(k.shape) + 1
+    perm = found["perm"]
+    if perm is None or len(perm) != rank or perm[-2:] != [rank - 1, rank - 2] or perm[:-2] != list(range(rank - 2)):
+        raise Unsupported(f"attention whose key is transposed by {perm}")
+    factors = [scalar(imp.values.get(n)) for n in found["scales"]]
+    if None in factors or abs(factors[0] - factors[1]) > 1e-6 * abs(factors[0]):
+        raise Unsupported("attention whose query and key are scaled by different factors")
+    scale = factors[0] * factors[1]
+    default = q.shape[-1] ** -0.5
+    p = 0.0
+    if found["dropout"] is not None:
+        drop = imp.graph.node[found["dropout"]]
+        ratio = scalar(imp.values.get(drop.input[1])) if len(drop.input) > 1 and drop.input[1] else 0.5
+        training = scalar(imp.values.get(drop.input[2])) if len(drop.input) > 2 and drop.input[2] else 0
+        p = float(ratio or 0) if training else 0.0
+    layer = Attention(dropout=p, scale=None if abs(scale - default) <= 1e-6 * default else scale)
+    return imp.emit(layer, [q, k, v], layer.merge_shape((q.shape, k.shape, v.shape)), base="attention")
+
+
+def einsum(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
+    """Einsum of two tensors that is a batched matrix product ("bhid,bhjd->bhij"): the operands
+    permuted to (..., M, K) and (..., K, N) where needed, then a Matmul (the torch importer's
+    reading of torch.einsum). The leading letters (the batch's first) are shared by all three."""
+    equation = attrs.get("equation", b"")
+    equation = equation.decode() if isinstance(equation, bytes) else equation
+    if len(inputs) != 2 or "->" not in equation or "." in equation:
+        raise Unsupported("einsum other than a product of two tensors with an explicit output")
+    left, out = equation.replace(" ", "").split("->")
+    sa, sb = left.split(",")
+    a, b = imp.tensor(inputs[0]), imp.tensor(inputs[1])
+    lead, m, n = out[:-2], out[-2], out[-1]
+    contracted = (set(sa) & set(sb)) - set(out)
+    if len(contracted) != 1 or not lead or set(sa) != set(lead) | {m} | contracted \
+            or set(sb) != set(lead) | {n} | contracted or sa[:len(lead)] != lead or sb[:len(lead)] != lead:
+        raise Unsupported(f"einsum '{equation}' (only a batched matrix product)")
+    k = contracted.pop()
+    xa, xb = _order(imp, a, sa, lead + m + k), _order(imp, b, sb, lead + k + n)
+    layer = Matmul()
+    return imp.emit(layer, [xa, xb], layer.merge_shape((xa.shape, xb.shape)), base="einsum")
+
+
+def _order(imp: OnnxWalker, x: TV, letters: str, wanted: str) -> TV:
+    """x (its dims named by `letters`, the batch's first) with its per-sample dims in `wanted`'s order."""
+    if letters == wanted:
+        return x
+    order = tuple(letters.index(c) - 1 for c in wanted[1:])
+    return imp.emit(Permute(dims=order), [x], tuple(x.shape[d] for d in order), base="permute")
