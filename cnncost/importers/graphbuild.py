@@ -274,7 +274,7 @@ class GraphBuilder:
             else:
                 spelled = tuple(self._spell(i, block.path, names) for i in child.inputs)
             if isinstance(layer, ConcatMerge):
-                layer = Concat(name=child.name, inputs=spelled)
+                layer = Concat(name=child.name, inputs=spelled, dim=layer.dim)
             else:
                 layer = dataclasses.replace(layer, name=child.name, inputs=spelled)
             nodes.append(layer)

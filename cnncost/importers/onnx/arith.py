@@ -145,3 +145,9 @@ def erf(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
     v = imp.emit(GELU(), [TV(x.leaf, x.shape, x.form)], x.shape, base="gelu")
     imp.values[name] = v
     return v
+
+
+def reciprocal(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
+    """1 / x (the TorchScript exporter writes c / x as Reciprocal, then Mul by c)."""
+    x = imp.tensor(inputs[0])
+    return imp.emit(Arith(op="div", value=1.0, reverse=True), [x], x.shape, base="div")

@@ -34,7 +34,7 @@ HANDLERS: dict[str, Callable] = {
     "CastLike": views.passthrough, "Gather": views.gather, "Expand": views.expand,
     # arithmetic
     "Add": arith.add, "Mul": arith.mul, "Div": arith.div, "Sub": arith.sub, "Pow": arith.pow_, "Sqrt": arith.sqrt,
-    "Erf": arith.erf,
+    "Erf": arith.erf, "Reciprocal": arith.reciprocal,
     # resampling, padding
     "Resize": resample.resize, "Upsample": resample.resize, "Pad": resample.pad,
     "DepthToSpace": resample.depth_to_space,
