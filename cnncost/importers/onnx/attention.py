@@ -35,8 +35,9 @@ def find_sdpa(graph: Any, consumers: dict[str, list[int]], outputs: set[str]) ->
     nodes = graph.node
     producer = {out: i for i, node in enumerate(nodes) for out in node.output}
 
-    def only(name: str) -> int | None:
-        readers = consumers.get(name, [])
+    def only(name: str) -> int | None:  # its one reader, a CastLike taking its type aside
+        readers = [r for r in consumers.get(name, []) if not (nodes[r].op_type == "CastLike"
+                                                                and nodes[r].input[1] == name)]
         return readers[0] if len(readers) == 1 and name not in outputs else None
 
     found: dict[int, dict] = {}
@@ -58,14 +59,36 @@ def find_sdpa(graph: Any, consumers: dict[str, list[int]], outputs: set[str]) ->
         if a is None or b is None or nodes[a].op_type != "Mul" or nodes[b].op_type != "Mul" \
                 or only(nodes[a].output[0]) != first or only(nodes[b].output[0]) != first:
             continue
-        t = producer.get(nodes[b].input[0])
-        if t is None or nodes[t].op_type != "Transpose" or only(nodes[t].output[0]) != b:
+        key = _transposed_key(nodes, producer, only, nodes[b].input[0], b)
+        if key is None:
             continue
-        found[after] = {"q": nodes[a].input[0], "scales": (nodes[a].input[1], nodes[b].input[1]),
-                        "k": nodes[t].input[0], "perm": next((list(x.ints) for x in nodes[t].attribute
-                                                               if x.name == "perm"), None),
-                        "v": nodes[after].input[1], "dropout": dropout, "skip": [a, t, b, *chain]}
+        k, perm, steps = key
+        found[after] = {"q": nodes[a].input[0], "scales": (nodes[a].input[1], nodes[b].input[1]), "k": k,
+                        "perm": perm, "v": nodes[after].input[1], "dropout": dropout, "skip": [a, *steps, b, *chain]}
     return found
+
+
+def _transposed_key(nodes: Any, producer: dict[str, int], only: Any, name: str, reader: int) -> tuple | None:
+    """k^T as the exporters write it: Transpose(k) (TorchScript: perm swapping the last two dims,
+    checked against k's rank later), or Reshape(Transpose(Reshape(k, (-1, L, E)), (0, 2, 1)), ...)
+    (onnxscript's torchlib): k's name, the perm (None: the last two dims swapped), the nodes."""
+    t = producer.get(name)
+    if t is None or only(nodes[t].output[0]) != reader:
+        return None
+    perm = next((list(x.ints) for x in nodes[t].attribute if x.name == "perm"), None)
+    if nodes[t].op_type == "Transpose":
+        return nodes[t].input[0], perm or [], [t]
+    if nodes[t].op_type != "Reshape":
+        return None
+    inner = producer.get(nodes[t].input[0])
+    if inner is None or nodes[inner].op_type != "Transpose" or only(nodes[inner].output[0]) != t:
+        return None
+    if next((list(x.ints) for x in nodes[inner].attribute if x.name == "perm"), None) != [0, 2, 1]:
+        return None
+    first = producer.get(nodes[inner].input[0])
+    if first is None or nodes[first].op_type != "Reshape" or only(nodes[first].output[0]) != inner:
+        return None
+    return nodes[first].input[0], None, [first, inner, t]
 
 
 def _attention(imp: OnnxWalker, node: Any, found: dict) -> TV:
@@ -75,7 +98,9 @@ def _attention(imp: OnnxWalker, node: Any, found: dict) -> TV:
     q, k, v = imp.tensor(q), imp.tensor(k), imp.tensor(v)
     rank = len(k.shape) + 1
     perm = found["perm"]
-    if perm is None or len(perm) != rank or perm[-2:] != [rank - 1, rank - 2] or perm[:-2] != list(range(rank - 2)):
+    if perm is None:
+        perm = [*range(rank - 2), rank - 1, rank - 2]
+    if len(perm) != rank or perm[-2:] != [rank - 1, rank - 2] or perm[:-2] != list(range(rank - 2)):
         raise Unsupported(f"attention whose key is transposed by {perm}")
     factors = [scalar(imp.values.get(n)) for n in found["scales"]]
     if None in factors or abs(factors[0] - factors[1]) > 1e-6 * abs(factors[0]):

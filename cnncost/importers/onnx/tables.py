@@ -32,6 +32,7 @@ HANDLERS: dict[str, Callable] = {
     "Split": views.split, "Slice": views.slice_any, "Shape": views.shape, "Squeeze": views.squeeze,
     "Unsqueeze": views.squeeze, "Identity": views.passthrough, "Cast": views.passthrough,
     "CastLike": views.passthrough, "Gather": views.gather, "Expand": views.expand,
+    "SplitToSequence": views.split_to_sequence, "SequenceAt": views.sequence_at,
     # arithmetic
     "Add": arith.add, "Mul": arith.mul, "Div": arith.div, "Sub": arith.sub, "Pow": arith.pow_, "Sqrt": arith.sqrt,
     "Erf": arith.erf, "Reciprocal": arith.reciprocal,

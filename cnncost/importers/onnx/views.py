@@ -130,20 +130,59 @@ def split(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> list:
     unbound = _unbind(imp, node, x, d, axis, sizes)
     if unbound is not None:
         return unbound
-    x = imp.tensor(x)  # a chunk keeps the batch first
-    chunks = chunk_count(x.shape[d], sizes)
-    out: list[Any] = []
-    for i, size in enumerate(sizes):
-        if not read[i]:
-            out.append(None)
-            continue
-        shape = (*x.shape[:d], size, *x.shape[d + 1:])
-        if chunks is not None:
-            layer: Any = Chunk(chunks=chunks, index=i, dim=d) if d else Chunk(chunks=chunks, index=i)
-        else:
-            layer = Split(sizes=tuple(sizes), index=i, dim=d)
-        out.append(imp.emit(layer, [x], shape, base="chunk" if chunks is not None else "split"))
-    return out
+    pieces = Pieces(imp.tensor(x), d, sizes)  # a chunk keeps the batch first
+    return [pieces.piece(imp, i) if read[i] else None for i in range(len(sizes))]
+
+
+class Pieces:
+    """The pieces of a split along per-sample dim `d`: a Chunk per piece where the sizes are
+    torch.chunk's, else a Split; each made the first time it is read."""
+
+    activation = True  # made from a tensor: the walker maps its readers rather than folding them
+
+    def __init__(self, x: TV, d: int, sizes: list[int]) -> None:
+        self.x, self.d, self.sizes = x, d, sizes
+        self.chunks = chunk_count(x.shape[d], sizes)
+        self.made: dict[int, TV] = {}
+
+    def piece(self, imp: OnnxWalker, i: int) -> TV:
+        if i < 0:
+            i += len(self.sizes)
+        if i not in self.made:
+            x, d, chunks = self.x, self.d, self.chunks
+            shape = (*x.shape[:d], self.sizes[i], *x.shape[d + 1:])
+            if chunks is not None:
+                layer: Any = Chunk(chunks=chunks, index=i, dim=d) if d else Chunk(chunks=chunks, index=i)
+            else:
+                layer = Split(sizes=tuple(self.sizes), index=i, dim=d)
+            self.made[i] = imp.emit(layer, [x], shape, base="chunk" if chunks is not None else "split")
+        return self.made[i]
+
+
+def split_to_sequence(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> Pieces:
+    """SplitToSequence (onnxscript's split_with_sizes), read by SequenceAt: the pieces of a split."""
+    x = imp.tensor(inputs[0])
+    d = sample_axis(x, int(attrs.get("axis", 0)), "split")
+    split = constant_ints(inputs[1]) if len(inputs) > 1 and inputs[1] is not None else (1,)
+    size = x.shape[d]
+    import numpy as np
+    if len(inputs) > 1 and inputs[1] is not None and np.asarray(
+            inputs[1].data if isinstance(inputs[1], W) else inputs[1]).ndim == 0:  # pieces of one size
+        sizes = [min(split[0], size - k) for k in range(0, size, split[0])]
+    else:
+        sizes = list(split)
+    if len(inputs) < 2 and not int(attrs.get("keepdims", 1)):
+        raise Unsupported("SplitToSequence without keepdims (an unbind)")
+    if sum(sizes) != size:
+        raise Unsupported(f"split of {size} into {sizes}")
+    return Pieces(x, d, sizes)
+
+
+def sequence_at(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
+    seq, index = inputs[0], constant_ints(inputs[1])
+    if not isinstance(seq, Pieces) or index is None:
+        raise Unsupported("SequenceAt of a sequence that is not a split's, or at a computed position")
+    return seq.piece(imp, index[0])
 
 
 def _unbind(imp: OnnxWalker, node: Any, x: TV, d: int, axis: int, sizes: list[int]) -> list | None:
@@ -224,6 +263,9 @@ def slice_any(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
         cuts[sample_axis(x, a, "slice")] = (start, stop, step)
     if not cuts:
         return x
+    selected = _select_squeezed(imp, node, x, cuts)
+    if selected is not None:
+        return selected
     if not x.batch and len(x.shape) == 3 and list(cuts) == [0] and cuts[0][2] == 1:
         try:
             return channel_slice(imp, x, cuts[0][0], cuts[0][1])
@@ -237,6 +279,33 @@ def slice_any(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
         shape[d] = len(range(start, stop, step))
         v = imp.emit(Slice(dim=d, start=start, stop=stop, step=step), [v], tuple(shape), base="slice")
     return TV(v.leaf, tuple(shape), batch=x.batch)
+
+
+def _select_squeezed(imp: OnnxWalker, node: Any, x: TV, cuts: dict) -> TV | None:
+    """A slice of one element along one axis read only by a Squeeze of that axis (onnxscript's
+    x[:, i], unbind): a Select, the Squeeze's value (the batch may sit anywhere)."""
+    if len(cuts) != 1:
+        return None
+    (d, (start, stop, step)), = cuts.items()
+    reader = imp.only_reader(node.output[0])
+    sq = imp.graph.node[reader] if reader is not None else None
+    if stop - start != 1 or sq is None or sq.op_type != "Squeeze" or len(x.shape) < 2:
+        return None
+    axes = next((list(a.ints) for a in sq.attribute if a.name == "axes"), None)
+    if axes is None and len(sq.input) > 1:
+        axes = constant_ints(imp.constant(sq.input[1]))
+    rank = len(x.shape) + 1
+    axis = d + (d >= x.batch)  # the per-sample dim as the file's axis
+    if axes is None or [a % rank for a in axes] != [axis]:
+        return None
+    imp.node = sq
+    shape = x.shape[:d] + x.shape[d + 1:]
+    v = imp.emit(Select(dim=d, index=start), [TV(x.leaf, x.shape)], shape, base="select")
+    imp.node = node
+    imp.skip.add(reader)
+    out = TV(v.leaf, shape, batch=x.batch - (d < x.batch))
+    imp.values[sq.output[0]] = out
+    return out
 
 
 def expand(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
@@ -263,5 +332,9 @@ def shape(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> Any:
 
 
 def passthrough(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> Any:
-    """Identity, and Cast of a float tensor (cnncost's dtype is the report's)."""
+    """Identity, and Cast of a float tensor (cnncost's dtype is the report's); CastLike of a
+    constant to a tensor's type (onnxscript's scale factors): the constant as float."""
+    if node.op_type == "CastLike" and not isinstance(inputs[0], TV) and isinstance(inputs[1], TV):
+        import numpy as np
+        return np.asarray(inputs[0].data if isinstance(inputs[0], W) else inputs[0], dtype=np.float32)
     return inputs[0]

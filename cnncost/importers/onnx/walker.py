@@ -117,6 +117,9 @@ class OnnxWalker:
             self.node, self.index = node, i
             inputs = [self.values.get(n) if n else None for n in node.input]
             missing = [n for n, v in zip(node.input, inputs) if n and v is None]
+            if missing == node.input[1:2] and node.op_type == "CastLike" and inputs[0] is not None:
+                inputs[1] = TV(0, self.input_shape)  # the type of a tensor folded into an sdpa row: the activations'
+                missing = []
             if missing and i not in self.sdpa:  # an sdpa's last MatMul reads a node that was folded into it
                 raise CnnCostError(f"node {node.name or node.op_type} reads '{missing[0]}', which nothing defines")
             attrs = {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
@@ -152,7 +155,7 @@ class OnnxWalker:
         op = node.op_type
         if node.domain not in ("", "ai.onnx"):
             raise Unsupported(f"custom domain {node.domain}")
-        if all(not isinstance(v, TV) for v in inputs if v is not None):
+        if all(not isinstance(v, TV) and not getattr(v, "activation", False) for v in inputs if v is not None):
             return fold(node, inputs, attrs, self.model.opset_import)
         handler = self.handlers.get(op)
         if handler is None:
