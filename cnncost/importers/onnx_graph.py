@@ -33,7 +33,7 @@ import os
 from ..errors import CnnCostError
 from ..net import Net
 from ..shapes import Shape
-from .onnx.attention import find_sdpa
+from .onnx.attention import find_multihead, find_sdpa
 from .onnx.tables import HANDLERS
 from .onnx.walker import OnnxWalker
 
@@ -62,6 +62,7 @@ def from_onnx(path: str | os.PathLike[str], *, name: str | None = None, allow_un
                            f"{str(error).splitlines()[0][:200] if str(error) else ''}") from None
     base = os.path.splitext(os.path.basename(source))[0]
     try:
-        return OnnxWalker(model, name or base, allow_unknown, input, source, HANDLERS, find_sdpa).run()
+        return OnnxWalker(model, name or base, allow_unknown, input, source, HANDLERS,
+                          (find_multihead, find_sdpa)).run()
     except CnnCostError as error:
         raise error.at(source=source) from None

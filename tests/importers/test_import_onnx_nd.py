@@ -226,3 +226,28 @@ def test_a_tensor_op_chain_imports_exactly(tmp_path, exporter: str) -> None:
     net = _exact(TensorOps(), (12, 6), tmp_path, exporter)
     # torch.chunk is exported as two Slices (their rows: slice), split([4, 8]) as a Split
     assert {"permute", "slice", "split", "concat", "reduce", "arith", "div", "learnable"} <= set(_types(net))
+
+
+class TorchvisionViT(nn.Module):
+    """torchvision's ViT in small: nn.MultiheadAttention (batch first, need_weights=False), whose
+    export (its in-projection on (L, N, E), views that merge the batch with the heads, sdpa) is
+    one multihead_attention row, as the torch importer maps the module."""
+
+    def __init__(self, d: int = 16, heads: int = 2) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(3, d, 4, 4)
+        self.ln = nn.LayerNorm(d)
+        self.att = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.head = nn.Linear(d, 5)
+
+    def forward(self, x):
+        x = self.proj(x).flatten(2).transpose(1, 2)
+        y = self.ln(x)
+        y, _ = self.att(y, y, y, need_weights=False)
+        return self.head((x + y)[:, 0])
+
+
+@pytest.mark.parametrize("exporter", EXPORTERS)
+def test_multihead_attention_modules_import_exactly(tmp_path, exporter: str) -> None:
+    net = _exact(TorchvisionViT(), (3, 16, 16), tmp_path, exporter, _sdpa(2, 16, 8))
+    assert repr(net.layers).count("MultiheadAttention(") == 1 and _types(net).count("attention") == 1

@@ -11,28 +11,26 @@ the exporters' decomposition (a model that writes `(q * s) @ k.transpose(-2, -1)
 matmul, softmax and matmul rows, as in PyTorch)."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from ...layers import Attention, Matmul, Permute
+from ...layers import Attention, Matmul, MultiheadAttention, Permute
 from ..graphbuild import TV, Unsupported
-from .values import scalar
+from .values import Fused, W, ints, scalar
 from .walker import OnnxWalker
 
 
 def products(imp: OnnxWalker, node: Any, inputs: list[Any]) -> TV:
-    """a @ b of two tensors; the last MatMul of an exported sdpa: its attention row."""
-    found = imp.sdpa.get(imp.index)
-    if found is not None:
-        return _attention(imp, node, found)
+    """a @ b of two tensors."""
     xs = [imp.tensor(inputs[0]), imp.tensor(inputs[1])]
     layer = Matmul()
     return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="matmul")
 
 
-def find_sdpa(graph: Any, consumers: dict[str, list[int]], outputs: set[str]) -> dict[int, dict]:
-    """The exported sdpa decompositions of `graph`, by the index of their last MatMul: the names
+def find_sdpa(imp: OnnxWalker) -> dict[int, Fused]:
+    """The exported sdpa decompositions of the graph, by the index of their last MatMul: the names
     of q, k, v, the two scale factors and the dropout node, and the nodes folded into the row."""
-    nodes = graph.node
+    nodes, consumers, outputs = imp.graph.node, imp.consumers, imp.outputs_read
     producer = {out: i for i, node in enumerate(nodes) for out in node.output}
 
     def only(name: str) -> int | None:  # its one reader, a CastLike taking its type aside
@@ -40,7 +38,7 @@ def find_sdpa(graph: Any, consumers: dict[str, list[int]], outputs: set[str]) ->
                                                                 and nodes[r].input[1] == name)]
         return readers[0] if len(readers) == 1 and name not in outputs else None
 
-    found: dict[int, dict] = {}
+    found: dict[int, Fused] = {}
     for i, soft in enumerate(nodes):
         if soft.op_type != "Softmax":
             continue
@@ -63,8 +61,9 @@ def find_sdpa(graph: Any, consumers: dict[str, list[int]], outputs: set[str]) ->
         if key is None:
             continue
         k, perm, steps = key
-        found[after] = {"q": nodes[a].input[0], "scales": (nodes[a].input[1], nodes[b].input[1]), "k": k,
-                        "perm": perm, "v": nodes[after].input[1], "dropout": dropout, "skip": [a, *steps, b, *chain]}
+        found[after] = Fused([a, *steps, b, *chain], functools.partial(
+            _attention, found={"q": nodes[a].input[0], "scales": (nodes[a].input[1], nodes[b].input[1]), "k": k,
+                               "perm": perm, "v": nodes[after].input[1], "dropout": dropout}))
     return found
 
 
@@ -115,6 +114,70 @@ def _attention(imp: OnnxWalker, node: Any, found: dict) -> TV:
         p = float(ratio or 0) if training else 0.0
     layer = Attention(dropout=p, scale=None if abs(scale - default) <= 1e-6 * default else scale)
     return imp.emit(layer, [q, k, v], layer.merge_shape((q.shape, k.shape, v.shape)), base="attention")
+
+
+def find_multihead(imp: OnnxWalker) -> dict[int, Fused]:
+    """nn.MultiheadAttention modules as exported (their weights `<path>.in_proj_weight` and
+    `<path>.out_proj.weight`): the nodes at the module's path that compute with activations, with
+    one tensor in (self-attention) and one out (need_weights=False), by the last of them."""
+    nodes = imp.graph.node
+    prefixes = [n[:-len(".in_proj_weight")] for n, v in imp.values.items()
+                if isinstance(v, W) and n.endswith(".in_proj_weight")]
+    if not prefixes:
+        return {}
+    dynamic = {n for n, v in imp.values.items() if isinstance(v, TV)}
+    producer: dict[str, int] = {}
+    paths: list[str] = []
+    for i, node in enumerate(nodes):
+        if any(n in dynamic for n in node.input if n):
+            dynamic.update(o for o in node.output if o)
+        producer.update((o, i) for o in node.output)
+        scopes, _ = imp.scopes(node)
+        paths.append(".".join(s.name for s in scopes))
+    found: dict[int, Fused] = {}
+    for prefix in prefixes:
+        inside = {i for i, p in enumerate(paths) if p == prefix or p.startswith(prefix + ".")}
+        computing = sorted(i for i in inside if any(o in dynamic for o in nodes[i].output))
+        entering = {n for i in computing for n in nodes[i].input if n in dynamic and producer.get(n) not in inside}
+        leaving = [i for i in computing for o in nodes[i].output if o and (
+            o in imp.outputs_read or any(r not in inside for r in imp.consumers.get(o, [])))]
+        if len(entering) != 1 or len(leaving) != 1:
+            continue
+        last = leaving[0]
+        found[last] = Fused([i for i in computing if i != last], functools.partial(
+            _multihead, prefix=prefix, x=entering.pop(), nodes=computing))
+    return found
+
+
+def _multihead(imp: OnnxWalker, node: Any, prefix: str, x: str, nodes: list[int]) -> TV:
+    """The MultiheadAttention block of the torch importer: heads from the view to (N, heads, L, E / heads)."""
+    v = imp.values.get(x)
+    if not isinstance(v, TV) or len(v.shape) != 2:
+        raise Unsupported("multi-head attention on tokens that are not (L, E) with the batch first")
+    t = imp.tensor(v)
+    length, e = t.shape
+    w_in, w_out = imp.values.get(f"{prefix}.in_proj_weight"), imp.values.get(f"{prefix}.out_proj.weight")
+    b_in, b_out = imp.values.get(f"{prefix}.in_proj_bias"), imp.values.get(f"{prefix}.out_proj.bias")
+    if not isinstance(w_in, W) or w_in.shape != (3 * e, e) or not isinstance(w_out, W) or w_out.shape != (e, e) \
+            or isinstance(b_in, W) != isinstance(b_out, W):
+        raise Unsupported("multi-head attention other than one packed projection of the embedding")
+    heads, p = None, 0.0
+    for i in nodes:
+        n = imp.graph.node[i]
+        if n.op_type == "Reshape":
+            target = imp.values.get(n.input[1])
+            dims = ints(target.data if isinstance(target, W) else target) if target is not None else ()
+            if len(dims) == 4 and dims[0] == imp.batch and dims[2] == length and dims[1] * dims[3] == e:
+                heads = int(dims[1])
+        elif n.op_type == "Dropout":
+            ratio = scalar(imp.values.get(n.input[1])) if len(n.input) > 1 and n.input[1] else 0.5
+            training = scalar(imp.values.get(n.input[2])) if len(n.input) > 2 and n.input[2] else 0
+            p = float(ratio or 0) if training else p
+    if heads is None:
+        raise Unsupported("multi-head attention whose heads the file does not show")
+    params = [w_in] + ([b_in] if isinstance(b_in, W) else []) + [w_out] + ([b_out] if isinstance(b_out, W) else [])
+    layer = MultiheadAttention(heads=heads, bias=isinstance(b_in, W), dropout=p)
+    return imp.emit(layer, [t], t.shape, params=params, base="attention")
 
 
 def einsum(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:

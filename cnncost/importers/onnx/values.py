@@ -31,6 +31,15 @@ class Noise:
     keep: float | None = None
 
 
+@dataclass
+class Fused:
+    """Nodes that one row stands for (an exported sdpa, a MultiheadAttention module): `skip`, the
+    nodes not walked; `emit(imp, node)`, run at the last one instead of its handler."""
+
+    skip: list[int]
+    emit: Any
+
+
 def safe(text: str) -> str:
     """A node name as a row name: no dots, slashes or spaces."""
     out = re.sub(r"[./\s]+", "_", text).strip("_")

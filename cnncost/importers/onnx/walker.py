@@ -20,7 +20,7 @@ from ..graphbuild import TV, GraphBuilder, Scope, Unsupported, channels_first, p
 from ...layers.imported import Opaque
 from .constants import fold
 from .folding import folded_batch_norms
-from .values import SHAPE_ONLY, W, safe
+from .values import SHAPE_ONLY, Fused, W, safe
 
 # Row names of functional ops, by operator (the rest: the operator in lower case).
 OP_NAMES = {"BatchNormalization": "bn", "LayerNormalization": "norm", "GroupNormalization": "norm",
@@ -36,7 +36,7 @@ class OnnxWalker:
     """One import of `model`; `handlers`: operator -> handler `(imp, node, inputs, attrs)`."""
 
     def __init__(self, model: Any, name: str, allow_unknown: bool, input: Shape | None, source: str,
-                 handlers: dict[str, Handler], find_sdpa: Callable[..., dict[int, dict]] | None = None) -> None:
+                 handlers: dict[str, Handler], finders: Sequence[Callable[["OnnxWalker"], dict[int, Fused]]] = ()) -> None:
         import onnx
         self.onnx = onnx
         self.handlers = handlers
@@ -56,10 +56,14 @@ class OnnxWalker:
                     self.consumers.setdefault(n, []).append(i)
         self.outputs_read = {o.name for o in self.graph.output}
         self.producers = {out: node for node in self.graph.node for out in node.output}
-        # the exporters' sdpa decompositions, by their last MatMul (`attention.find_sdpa`); their other nodes skipped
-        self.sdpa = find_sdpa(self.graph, self.consumers, self.outputs_read) if find_sdpa else {}
-        for found in self.sdpa.values():
-            self.skip.update(found["skip"])
+        # patterns that are one row (`attention`: exported sdpa, MultiheadAttention), by their last node;
+        # the first finder's patterns win where they overlap
+        self.fused: dict[int, Fused] = {}
+        for find in finders:
+            for last, fused in find(self).items():
+                if last not in self.skip and last not in self.fused and not self.skip & set(fused.skip):
+                    self.fused[last] = fused
+                    self.skip.update(fused.skip)
         self.node: Any = None
         self.index = 0
 
@@ -120,7 +124,16 @@ class OnnxWalker:
             if missing == node.input[1:2] and node.op_type == "CastLike" and inputs[0] is not None:
                 inputs[1] = TV(0, self.input_shape)  # the type of a tensor folded into an sdpa row: the activations'
                 missing = []
-            if missing and i not in self.sdpa:  # an sdpa's last MatMul reads a node that was folded into it
+            if i in self.fused:  # the last node of a pattern: its row
+                try:
+                    outs = self.fused[i].emit(self, node)
+                except Unsupported as why:
+                    outs = self._unknown(node, [v for v in inputs if v is not None], str(why))
+                for name, value in zip(node.output, outs if isinstance(outs, list) else [outs]):
+                    if name:
+                        self.values[name] = value
+                continue
+            if missing:
                 raise CnnCostError(f"node {node.name or node.op_type} reads '{missing[0]}', which nothing defines")
             attrs = {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
             try:

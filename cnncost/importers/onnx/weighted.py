@@ -65,7 +65,7 @@ def gemm(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
 def matmul(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
     """x @ W (+ b in the Add that follows): a linear on the last dim of a tensor of any rank, or on
     the channels of a channels-last map (a 1x1 conv). x @ y of two tensors: `attention.matmul`."""
-    if isinstance(inputs[0], TV) and isinstance(inputs[1], TV) or imp.index in imp.sdpa:
+    if isinstance(inputs[0], TV) and isinstance(inputs[1], TV):
         return products(imp, node, inputs)
     x = imp.tensor(inputs[0], ("std", "nhwc"))
     w = imp.weight(inputs[1], "the weight")
