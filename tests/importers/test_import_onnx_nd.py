@@ -159,7 +159,7 @@ class Conv3dNet(nn.Module):
         self.bn = nn.BatchNorm3d(8)
         self.pool = nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1))
         self.avg = nn.AvgPool3d(2)
-        self.up = nn.Conv3d(8, 4, 1)
+        self.up = nn.Conv3d(8, 4, 1, bias=False)  # onnxscript: a zero bias expanded from a constant
         self.tri = nn.Upsample(scale_factor=2, mode="trilinear")
         self.gap = nn.AdaptiveAvgPool3d(1)
 

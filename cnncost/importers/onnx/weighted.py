@@ -18,10 +18,22 @@ def _optional(inputs: list[Any], i: int) -> Any:
     return inputs[i] if len(inputs) > i and inputs[i] is not None else None
 
 
+def _bias(inputs: list[Any]) -> Any:
+    """A conv's bias: a weight, or none. onnxscript writes a conv without one (conv3d) with a bias
+    of zeros expanded from a constant: no parameter."""
+    b = _optional(inputs, 2)
+    if b is None or isinstance(b, W):
+        return b
+    import numpy as np
+    if isinstance(b, np.ndarray) and not np.any(b):
+        return None
+    raise Unsupported("a conv bias computed from constants")
+
+
 def conv(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
     x = imp.tensor(inputs[0])
     w = imp.weight(inputs[1], "the conv weight")
-    b = _optional(inputs, 2)
+    b = _bias(inputs)
     spatial = len(w.shape) - 2
     if spatial not in (1, 2, 3) or len(x.shape) != spatial + 1:
         raise Unsupported(f"a conv with a {len(w.shape)}-D weight on a {len(x.shape)}-D tensor per sample")
@@ -35,7 +47,7 @@ def conv(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
 def conv_t(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
     x = imp.tensor(inputs[0])
     w = imp.weight(inputs[1], "the weight")
-    b = _optional(inputs, 2)
+    b = _bias(inputs)
     groups = int(attrs.get("group", 1))
     kernel = tuple(attrs.get("kernel_shape", w.shape[2:]))
     k = len(kernel)
