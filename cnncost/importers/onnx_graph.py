@@ -9,14 +9,16 @@ exporter's scoped names (`/layer1/layer1.0/conv1/Conv`) or the torch.export-base
 `pkg.torch.onnx.name_scopes`; a module scope that holds one op is that op's row at the module's
 path (`layer1.0.conv1`), as `from_torch` names it. Without them, rows are named after the nodes.
 
-Operators: Conv, ConvTranspose, Gemm, MatMul (+ Add: a channels-last linear is a 1x1 conv),
-BatchNormalization, LayerNormalization, GroupNormalization, InstanceNormalization, LRN, Relu, Clip,
-LeakyRelu, Sigmoid (with Mul: SiLU), HardSigmoid, HardSwish, Tanh, Gelu, Mish, Softmax, Dropout,
-MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, ReduceMean over H and W, Flatten, Reshape,
-Transpose (channels-last and channel shuffle), Concat, Split and Slice (channel chunks), Add, Mul
-(gate, layer scale, a constant into a scaled add), Div by a constant, Resize, Pad, DepthToSpace,
-Identity; shape arithmetic (Shape, Gather, Unsqueeze, Concat, Constant...) is folded; stochastic
-depth (RandomUniformLike, Less, Cast, Div, Mul) and Dropout of a training-mode export are kept.
+Operators (docs/import.md lists what each becomes): Conv, ConvTranspose (1-, 2- and 3-D), Gemm,
+MatMul of any rank (by a weight, + its Add: a linear; a channels-last linear is a 1x1 conv; of two
+tensors: a matmul), Einsum (a batched product), BatchNormalization, LayerNormalization,
+GroupNormalization, InstanceNormalization, LRN, the activations, Softmax on any axis, Dropout,
+MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, ReduceMean/Sum/Max/Min/L2/L1, Flatten,
+Reshape, Squeeze, Unsqueeze, Transpose, Expand, Concat, Split, SplitToSequence, Slice, Gather of one
+index, Add, Sub, Mul, Div, Pow, Sqrt, Reciprocal, Resize, Pad, DepthToSpace, Identity; shape
+arithmetic (Shape, Gather, Unsqueeze, Concat, Constant...) is folded; stochastic depth
+(RandomUniformLike, Less, Cast, Div, Mul), Dropout of a training-mode export, the erf GELU, the
+exporters' scaled-dot-product attention and nn.MultiheadAttention modules are put back together.
 
 ONNX does not say which activations ran in place; an activation is taken as in place when it is
 the only reader of a tensor that a layer made (torchvision's and timm's convention), which is what

@@ -19,7 +19,7 @@ def add(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
     if not isinstance(a, TV):
         a, b = b, a
     if isinstance(a, TV) and not isinstance(b, TV):
-        if isinstance(b, W) and (b.data is None or b.data.size > 1):
+        if isinstance(b, W):  # a parameter (the exporters write constants as Constant nodes)
             return learnable(imp, "add", imp.tensor(a), b, 0.0)
         value = scalar(b)
         if value is None:

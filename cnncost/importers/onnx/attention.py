@@ -16,6 +16,7 @@ from typing import Any
 
 from ...layers import Attention, Matmul, MultiheadAttention, Permute
 from ..graphbuild import TV, Unsupported
+from ..lowering import permute
 from .values import Fused, W, ints, scalar
 from .walker import OnnxWalker
 
@@ -94,13 +95,15 @@ def _attention(imp: OnnxWalker, node: Any, found: dict) -> TV:
     q, k, v = (imp.values.get(found[n]) for n in ("q", "k", "v"))
     if not all(isinstance(t, TV) for t in (q, k, v)):
         raise Unsupported("attention of a non-tensor")
-    q, k, v = imp.tensor(q), imp.tensor(k), imp.tensor(v)
     rank = len(k.shape) + 1
     perm = found["perm"]
-    if perm is None:
-        perm = [*range(rank - 2), rank - 1, rank - 2]
-    if len(perm) != rank or perm[-2:] != [rank - 1, rank - 2] or perm[:-2] != list(range(rank - 2)):
-        raise Unsupported(f"attention whose key is transposed by {perm}")
+    if perm is not None and perm != [*range(rank - 2), rank - 1, rank - 2]:
+        # the exporter fused k's own permute with the transpose (a head split's transpose(1, 2)):
+        # k is that permute, its row a view as in PyTorch
+        if sorted(perm) != list(range(rank)):
+            raise Unsupported(f"attention whose key is transposed by {perm}")
+        k = permute(imp, k, (*perm[:-2], perm[-1], perm[-2]))
+    q, k, v = imp.tensor(q), imp.tensor(k), imp.tensor(v)
     factors = [scalar(imp.values.get(n)) for n in found["scales"]]
     if None in factors or abs(factors[0] - factors[1]) > 1e-6 * abs(factors[0]):
         raise Unsupported("attention whose query and key are scaled by different factors")

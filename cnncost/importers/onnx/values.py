@@ -81,7 +81,14 @@ def window(attrs: dict, spatial: int = 2) -> dict:
     """A conv's or pool's stride and symmetric padding over `spatial` dims (explicit pads or VALID
     only)."""
     pads = tuple(attrs.get("pads", (0,) * (2 * spatial)))
-    if text_attr(attrs, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+    auto = text_attr(attrs, "auto_pad", "NOTSET")
+    if auto in ("SAME_UPPER", "SAME_LOWER") and set(attrs.get("strides", (1,))) == {1} and "kernel_shape" in attrs:
+        # stride 1 (PyTorch's padding='same'): (k - 1) * d in all, the same on both sides where it is even
+        total = [(k - 1) * d for k, d in zip(attrs["kernel_shape"], attrs.get("dilations", (1,) * spatial))]
+        if all(t % 2 == 0 for t in total):
+            pads = tuple(t // 2 for t in total) * 2
+            auto = "NOTSET"
+    if auto not in ("NOTSET", "VALID"):
         raise Unsupported(f"auto_pad {attrs['auto_pad']!r}")
     if pads[:spatial] != pads[spatial:]:
         raise Unsupported(f"asymmetric pads {list(pads)}")
