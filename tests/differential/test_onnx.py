@@ -38,7 +38,9 @@ def map_net(draw) -> Net:
                                        padding="same", groups=draw(st.sampled_from([1, 2]))))
         elif kind == "bn":
             layers.append(cnncost.BatchNorm())
-        elif kind == "act":
+        elif kind == "act" and not isinstance(layers[-1], cnncost.ReLU):
+            # ONNX does not record in place: an activation is in place where it is the only reader of a
+            # tensor a layer made (docs/import.md), so a ReLU after an in-place ReLU is not, unlike PyTorch's
             layers.append(draw(st.sampled_from([cnncost.ReLU(inplace=True), cnncost.Sigmoid(), cnncost.GELU()])))
         elif kind in ("maxpool", "avgpool") and size >= 4:
             layers.append((cnncost.MaxPool if kind == "maxpool" else cnncost.AvgPool)(kernel=2, stride=2))
