@@ -19,6 +19,7 @@ import cnncost  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.importers.onnx_graph import from_onnx  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
+from cnncost.spec import dump_spec, parse_spec  # noqa: E402
 from cnncost.torch_backend.against import check_against  # noqa: E402
 
 EXPORTERS = ["torchscript"] + (["dynamo"] if importlib.util.find_spec("onnxscript") else [])
@@ -50,6 +51,7 @@ def _exact(model: nn.Module, shape: tuple[int, ...], tmp_path, exporter: str, sd
     _export(model, shape, path, exporter)
     net = from_onnx(path)
     assert _totals(net) == _totals(from_torch(model, shape))
+    assert _totals(parse_spec(dump_spec(net))) == _totals(net)  # the written spec gives the same numbers
     result = check_against(net, model)
     for q in ("params", "macs", "saved_bytes"):
         ours, theirs = result.totals[q]
