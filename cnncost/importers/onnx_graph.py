@@ -9,14 +9,16 @@ exporter's scoped names (`/layer1/layer1.0/conv1/Conv`) or the torch.export-base
 `pkg.torch.onnx.name_scopes`; a module scope that holds one op is that op's row at the module's
 path (`layer1.0.conv1`), as `from_torch` names it. Without them, rows are named after the nodes.
 
-Operators: Conv, ConvTranspose, Gemm, MatMul (+ Add: a channels-last linear is a 1x1 conv),
-BatchNormalization, LayerNormalization, GroupNormalization, InstanceNormalization, LRN, Relu, Clip,
-LeakyRelu, Sigmoid (with Mul: SiLU), HardSigmoid, HardSwish, Tanh, Gelu, Mish, Softmax, Dropout,
-MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, ReduceMean over H and W, Flatten, Reshape,
-Transpose (channels-last and channel shuffle), Concat, Split and Slice (channel chunks), Add, Mul
-(gate, layer scale, a constant into a scaled add), Div by a constant, Resize, Pad, DepthToSpace,
-Identity; shape arithmetic (Shape, Gather, Unsqueeze, Concat, Constant...) is folded; stochastic
-depth (RandomUniformLike, Less, Cast, Div, Mul) and Dropout of a training-mode export are kept.
+Operators (docs/import.md lists what each becomes): Conv, ConvTranspose (1-, 2- and 3-D), Gemm,
+MatMul of any rank (by a weight, + its Add: a linear; a channels-last linear is a 1x1 conv; of two
+tensors: a matmul), Einsum (a batched product), BatchNormalization, LayerNormalization,
+GroupNormalization, InstanceNormalization, LRN, the activations, Softmax on any axis, Dropout,
+MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, ReduceMean/Sum/Max/Min/L2/L1, Flatten,
+Reshape, Squeeze, Unsqueeze, Transpose, Expand, Concat, Split, SplitToSequence, Slice, Gather of one
+index, Add, Sub, Mul, Div, Pow, Sqrt, Reciprocal, Resize, Pad, DepthToSpace, Identity; shape
+arithmetic (Shape, Gather, Unsqueeze, Concat, Constant...) is folded; stochastic depth
+(RandomUniformLike, Less, Cast, Div, Mul), Dropout of a training-mode export, the erf GELU, the
+exporters' scaled-dot-product attention and nn.MultiheadAttention modules are put back together.
 
 ONNX does not say which activations ran in place; an activation is taken as in place when it is
 the only reader of a tensor that a layer made (torchvision's and timm's convention), which is what
@@ -33,6 +35,7 @@ import os
 from ..errors import CnnCostError
 from ..net import Net
 from ..shapes import Shape
+from .onnx.attention import find_multihead, find_sdpa
 from .onnx.tables import HANDLERS
 from .onnx.walker import OnnxWalker
 
@@ -41,9 +44,11 @@ __all__ = ["from_onnx"]
 
 def from_onnx(path: str | os.PathLike[str], *, name: str | None = None, allow_unknown: bool = False,
               input: Shape | None = None) -> Net:
-    """The cnncost Net of an ONNX model file (one image input, N x C x H x W).
+    """The cnncost Net of an ONNX model file (one input: a batch of tensors of any rank, N x C x H x W,
+    N x L x D, N x C x D x H x W...).
 
-    `input` overrides a symbolic or missing input size (C, H, W). Needs only the `onnx` package."""
+    `input` overrides a symbolic or missing size per sample ((C, H, W), (L, D)...). Needs only the
+    `onnx` package."""
     try:
         import onnx
     except ImportError:
@@ -59,6 +64,7 @@ def from_onnx(path: str | os.PathLike[str], *, name: str | None = None, allow_un
                            f"{str(error).splitlines()[0][:200] if str(error) else ''}") from None
     base = os.path.splitext(os.path.basename(source))[0]
     try:
-        return OnnxWalker(model, name or base, allow_unknown, input, source, HANDLERS).run()
+        return OnnxWalker(model, name or base, allow_unknown, input, source, HANDLERS,
+                          (find_multihead, find_sdpa)).run()
     except CnnCostError as error:
         raise error.at(source=source) from None

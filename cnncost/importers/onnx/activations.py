@@ -66,7 +66,14 @@ def gelu(attrs: dict, inplace: bool) -> Layer:
 
 
 def softmax(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
-    return lower_softmax(imp, imp.tensor(inputs[0]), int(attrs.get("axis", -1)))
+    """Softmax along one axis (before opset 13 it flattened the axes from `axis` on: only the last
+    axis is the same)."""
+    x = imp.tensor(inputs[0])
+    opset = next((o.version for o in imp.model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    axis = int(attrs.get("axis", -1 if opset >= 13 else 1))
+    if opset < 13 and axis % (len(x.shape) + 1) != len(x.shape):
+        raise Unsupported(f"softmax over axes {axis}.. of opset {opset} (flattened)")
+    return lower_softmax(imp, x, axis)
 
 
 def dropout(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> list:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Callable
 
 from ...layers import Hardswish, LeakyReLU, Mish, ReLU, Tanh
-from . import activations as a, arith, pools, resample, views, weighted as w
+from . import activations as a, arith, attention, pools, resample, views, weighted as w
 
 HANDLERS: dict[str, Callable] = {
     # convolution, linear, norms
     "Conv": w.conv, "ConvTranspose": w.conv_t, "Gemm": w.gemm, "MatMul": w.matmul, "BatchNormalization": w.batchnorm,
     "LayerNormalization": w.layernorm, "GroupNormalization": w.groupnorm, "InstanceNormalization": w.instancenorm,
-    "LRN": w.lrn,
+    "LRN": w.lrn, "Einsum": attention.einsum,
     # activations
     "Relu": a.activation(lambda attrs, inplace: ReLU(inplace=inplace)),
     "LeakyRelu": a.activation(lambda attrs, inplace: LeakyReLU(negative_slope=float(attrs.get("alpha", 0.01)),
@@ -24,14 +24,18 @@ HANDLERS: dict[str, Callable] = {
     "Sigmoid": a.sigmoid, "Clip": a.clip, "Softmax": a.softmax, "Dropout": a.dropout,
     # pools
     "MaxPool": pools.maxpool, "AveragePool": pools.avgpool, "GlobalAveragePool": pools.global_avg,
-    "GlobalMaxPool": pools.global_max, "ReduceMean": pools.reduce_mean,
+    "GlobalMaxPool": pools.global_max, "ReduceMean": pools.reduce_mean, "ReduceSum": pools.reduction("sum"),
+    "ReduceMax": pools.reduction("amax"), "ReduceMin": pools.reduction("amin"), "ReduceL2": pools.reduction("norm"),
+    "ReduceL1": pools.reduction("norm", 1.0),
     # views, merges, pieces
     "Flatten": views.flatten, "Reshape": views.reshape, "Transpose": views.transpose, "Concat": views.concat,
-    "Split": views.split, "Slice": views.slice_channels, "Shape": views.shape, "Squeeze": views.squeeze,
+    "Split": views.split, "Slice": views.slice_any, "Shape": views.shape, "Squeeze": views.squeeze,
     "Unsqueeze": views.squeeze, "Identity": views.passthrough, "Cast": views.passthrough,
-    "CastLike": views.passthrough,
+    "CastLike": views.passthrough, "Gather": views.gather, "Expand": views.expand,
+    "SplitToSequence": views.split_to_sequence, "SequenceAt": views.sequence_at,
     # arithmetic
-    "Add": arith.add, "Mul": arith.mul, "Div": arith.div,
+    "Add": arith.add, "Mul": arith.mul, "Div": arith.div, "Sub": arith.sub, "Pow": arith.pow_, "Sqrt": arith.sqrt,
+    "Erf": arith.erf, "Reciprocal": arith.reciprocal,
     # resampling, padding
     "Resize": resample.resize, "Upsample": resample.resize, "Pad": resample.pad,
     "DepthToSpace": resample.depth_to_space,

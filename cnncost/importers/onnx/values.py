@@ -10,7 +10,8 @@ from ..graphbuild import TV, Unsupported
 from ..lowering import pair_or_int
 
 # Ops that only reshape or retype: a weight through them is the same weight.
-SHAPE_ONLY = {"Identity", "Cast", "CastLike", "Transpose", "Reshape", "Unsqueeze", "Squeeze"}
+# Expand: a class token expanded over the batch before its Concat.
+SHAPE_ONLY = {"Identity", "Cast", "CastLike", "Transpose", "Reshape", "Unsqueeze", "Squeeze", "Expand"}
 
 
 @dataclass
@@ -28,6 +29,15 @@ class Noise:
 
     shape: tuple[int, ...]
     keep: float | None = None
+
+
+@dataclass
+class Fused:
+    """Nodes that one row stands for (an exported sdpa, a MultiheadAttention module): `skip`, the
+    nodes not walked; `emit(imp, node)`, run at the last one instead of its handler."""
+
+    skip: list[int]
+    emit: Any
 
 
 def safe(text: str) -> str:
@@ -67,14 +77,28 @@ def text_attr(attrs: dict, name: str, default: str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def window(attrs: dict) -> dict:
-    """A conv's or pool's stride and symmetric padding (explicit pads or VALID only)."""
-    pads = tuple(attrs.get("pads", (0, 0, 0, 0)))
-    if text_attr(attrs, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+def window(attrs: dict, spatial: int = 2) -> dict:
+    """A conv's or pool's stride and symmetric padding over `spatial` dims (explicit pads or VALID
+    only)."""
+    pads = tuple(attrs.get("pads", (0,) * (2 * spatial)))
+    auto = text_attr(attrs, "auto_pad", "NOTSET")
+    if auto in ("SAME_UPPER", "SAME_LOWER") and set(attrs.get("strides", (1,))) == {1} and "kernel_shape" in attrs:
+        # stride 1 (PyTorch's padding='same'): (k - 1) * d in all, the same on both sides where it is even
+        total = [(k - 1) * d for k, d in zip(attrs["kernel_shape"], attrs.get("dilations", (1,) * spatial))]
+        if all(t % 2 == 0 for t in total):
+            pads = tuple(t // 2 for t in total) * 2
+            auto = "NOTSET"
+    if auto not in ("NOTSET", "VALID"):
         raise Unsupported(f"auto_pad {attrs['auto_pad']!r}")
-    if pads[:2] != pads[2:]:
+    if pads[:spatial] != pads[spatial:]:
         raise Unsupported(f"asymmetric pads {list(pads)}")
-    return {"stride": pair_or_int(tuple(attrs.get("strides", (1, 1)))), "padding": pair_or_int(pads[:2])}
+    return {"stride": pair_or_int(tuple(attrs.get("strides", (1,) * spatial))), "padding": pair_or_int(pads[:spatial])}
+
+
+def spatial_rank(attrs: dict, x_rank: int) -> int:
+    """The spatial dims of a conv's or pool's input: the kernel's, else the input's rank less the channels."""
+    kernel = attrs.get("kernel_shape")
+    return len(kernel) if kernel else x_rank - 1
 
 
 def no_extra_outputs(v: TV, node: Any) -> list:

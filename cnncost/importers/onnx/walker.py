@@ -13,14 +13,14 @@ import os
 from typing import Any, Callable, Sequence
 
 from ...errors import CnnCostError
-from ...layers import Layer
+from ...layers import Arith, Layer, Permute
 from ...net import Net
 from ...shapes import Shape, numel
 from ..graphbuild import TV, GraphBuilder, Scope, Unsupported, channels_first, plain
 from ...layers.imported import Opaque
 from .constants import fold
 from .folding import folded_batch_norms
-from .values import SHAPE_ONLY, W, safe
+from .values import SHAPE_ONLY, Fused, W, safe
 
 # Row names of functional ops, by operator (the rest: the operator in lower case).
 OP_NAMES = {"BatchNormalization": "bn", "LayerNormalization": "norm", "GroupNormalization": "norm",
@@ -36,7 +36,7 @@ class OnnxWalker:
     """One import of `model`; `handlers`: operator -> handler `(imp, node, inputs, attrs)`."""
 
     def __init__(self, model: Any, name: str, allow_unknown: bool, input: Shape | None, source: str,
-                 handlers: dict[str, Handler]) -> None:
+                 handlers: dict[str, Handler], finders: Sequence[Callable[["OnnxWalker"], dict[int, Fused]]] = ()) -> None:
         import onnx
         self.onnx = onnx
         self.handlers = handlers
@@ -56,6 +56,14 @@ class OnnxWalker:
                     self.consumers.setdefault(n, []).append(i)
         self.outputs_read = {o.name for o in self.graph.output}
         self.producers = {out: node for node in self.graph.node for out in node.output}
+        # patterns that are one row (`attention`: exported sdpa, MultiheadAttention), by their last node;
+        # the first finder's patterns win where they overlap
+        self.fused: dict[int, Fused] = {}
+        for find in finders:
+            for last, fused in find(self).items():
+                if last not in self.skip and last not in self.fused and not self.skip & set(fused.skip):
+                    self.fused[last] = fused
+                    self.skip.update(fused.skip)
         self.node: Any = None
         self.index = 0
 
@@ -83,13 +91,13 @@ class OnnxWalker:
             raise CnnCostError("the ONNX graph has no input")
         first, weights = data_inputs[0], data_inputs[1:]
         dims = self._dims(first)
-        if len(dims) != 4 and input is None:
-            raise CnnCostError(f"input '{first.name}' has shape {dims}; cnncost imports N x C x H x W image "
-                               "models (give --input CxHxW for a symbolic size)")
+        if len(dims) < 2 and input is None:
+            raise CnnCostError(f"input '{first.name}' has shape {dims}; cnncost imports a batch of tensors "
+                               "(N x C x H x W, N x L x D, N x C x D x H x W...; give --input for a symbolic size)")
         self.batch = dims[0] if dims and isinstance(dims[0], int) else 2
         shape = tuple(input) if input is not None else tuple(dims[1:])
         if not all(isinstance(d, int) and d > 0 for d in shape):
-            raise CnnCostError(f"input '{first.name}' has a symbolic size {dims}; give --input CxHxW")
+            raise CnnCostError(f"input '{first.name}' has a symbolic size {dims}; give --input (CxHxW, LxD...)")
         self.input_shape = tuple(int(d) for d in shape)
         for w in weights:
             wd = self._dims(w)
@@ -113,6 +121,18 @@ class OnnxWalker:
             self.node, self.index = node, i
             inputs = [self.values.get(n) if n else None for n in node.input]
             missing = [n for n, v in zip(node.input, inputs) if n and v is None]
+            if missing == node.input[1:2] and node.op_type == "CastLike" and inputs[0] is not None:
+                inputs[1] = TV(0, self.input_shape)  # the type of a tensor folded into an sdpa row: the activations'
+                missing = []
+            if i in self.fused:  # the last node of a pattern: its row
+                try:
+                    outs = self.fused[i].emit(self, node)
+                except Unsupported as why:
+                    outs = self._unknown(node, [v for v in inputs if v is not None], str(why))
+                for name, value in zip(node.output, outs if isinstance(outs, list) else [outs]):
+                    if name:
+                        self.values[name] = value
+                continue
             if missing:
                 raise CnnCostError(f"node {node.name or node.op_type} reads '{missing[0]}', which nothing defines")
             attrs = {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
@@ -148,7 +168,7 @@ class OnnxWalker:
         op = node.op_type
         if node.domain not in ("", "ai.onnx"):
             raise Unsupported(f"custom domain {node.domain}")
-        if all(not isinstance(v, TV) for v in inputs if v is not None):
+        if all(not isinstance(v, TV) and not getattr(v, "activation", False) for v in inputs if v is not None):
             return fold(node, inputs, attrs, self.model.opset_import)
         handler = self.handlers.get(op)
         if handler is None:
@@ -209,8 +229,27 @@ class OnnxWalker:
         return TV(index, tuple(shape), form)
 
     def tensor(self, v: Any, forms: tuple[str, ...] = ("std",)) -> TV:
-        """v as a tensor in one of `forms` with no pending scale, else Unsupported."""
+        """v as a tensor in one of `forms`, else Unsupported; a pending constant factor that no add
+        folded in becomes its own row (x * 0.5), as in the torch importer."""
+        if isinstance(v, TV) and v.form not in forms and "std" in forms and v.scale is None and not v.batch \
+                and v.form == "nhwc":
+            v = self.emit(Permute(dims=(1, 2, 0)), [TV(v.leaf, self.builder.cnncost_shape(v))], v.shape,
+                          base="permute")  # a channels-last map read by an op that wants a plain tensor
+        if isinstance(v, TV) and v.scale is not None and v.form in forms and not v.batch:
+            v = self.emit(Arith(op="mul", value=v.scale), [TV(v.leaf, v.shape, v.form)], v.shape, base="mul",
+                          form=v.form)
         return plain(v, forms)
+
+    def constant(self, name: str) -> Any:
+        """The value of `name`, or of the Constant node that makes it later in the file (a lookahead
+        by a handler that fuses the nodes after it)."""
+        if name in self.values:
+            return self.values[name]
+        node = self.producers.get(name)
+        if node is not None and node.op_type == "Constant":
+            return fold(node, [], {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute},
+                        self.model.opset_import)
+        return None
 
     def only_reader(self, name: str) -> int | None:
         readers = self.consumers.get(name, [])

@@ -11,21 +11,35 @@ from ..graphbuild import TV, Unsupported
 from ..lowering import conv as conv_layer, layer_norm, linear, pair_or_int
 from .values import W, no_extra_outputs, window
 from .walker import OnnxWalker
+from .attention import products
 
 
 def _optional(inputs: list[Any], i: int) -> Any:
     return inputs[i] if len(inputs) > i and inputs[i] is not None else None
 
 
+def _bias(inputs: list[Any]) -> Any:
+    """A conv's bias: a weight, or none. onnxscript writes a conv without one (conv3d) with a bias
+    of zeros expanded from a constant: no parameter."""
+    b = _optional(inputs, 2)
+    if b is None or isinstance(b, W):
+        return b
+    import numpy as np
+    if isinstance(b, np.ndarray) and not np.any(b):
+        return None
+    raise Unsupported("a conv bias computed from constants")
+
+
 def conv(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
     x = imp.tensor(inputs[0])
     w = imp.weight(inputs[1], "the conv weight")
-    b = _optional(inputs, 2)
-    if len(w.shape) != 4:
-        raise Unsupported("a conv that is not 2-D")
+    b = _bias(inputs)
+    spatial = len(w.shape) - 2
+    if spatial not in (1, 2, 3) or len(x.shape) != spatial + 1:
+        raise Unsupported(f"a conv with a {len(w.shape)}-D weight on a {len(x.shape)}-D tensor per sample")
     layer = conv_layer(w.shape[0], tuple(attrs.get("kernel_shape", w.shape[2:])),
-                       dilation=tuple(attrs.get("dilations", (1, 1))), groups=int(attrs.get("group", 1)),
-                       bias=b is not None, **window(attrs))
+                       dilation=tuple(attrs.get("dilations", (1,) * spatial)), groups=int(attrs.get("group", 1)),
+                       bias=b is not None, **window(attrs, spatial))
     params = [w] + ([imp.weight(b, "the conv bias")] if b is not None else [])
     return imp.emit(layer, [x], layer.out_shape(x.shape), params=params)
 
@@ -33,16 +47,17 @@ def conv(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
 def conv_t(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
     x = imp.tensor(inputs[0])
     w = imp.weight(inputs[1], "the weight")
-    b = _optional(inputs, 2)
+    b = _bias(inputs)
     groups = int(attrs.get("group", 1))
     kernel = tuple(attrs.get("kernel_shape", w.shape[2:]))
-    pads = tuple(attrs.get("pads", (0, 0, 0, 0)))
-    if pads[:2] != pads[2:] or "output_shape" in attrs:
-        raise Unsupported("asymmetric pads or output_shape")
+    k = len(kernel)
+    pads = tuple(attrs.get("pads", (0,) * (2 * k)))
+    if pads[:k] != pads[k:] or "output_shape" in attrs or len(x.shape) != k + 1:
+        raise Unsupported("asymmetric pads, output_shape, or a weight of another rank than the input")
     layer = ConvTranspose(out=int(w.shape[1]) * groups, kernel=pair_or_int(kernel),
-                          stride=pair_or_int(tuple(attrs.get("strides", (1, 1)))), padding=pair_or_int(pads[:2]),
-                          output_padding=pair_or_int(tuple(attrs.get("output_padding", (0, 0)))),
-                          dilation=pair_or_int(tuple(attrs.get("dilations", (1, 1)))), groups=groups,
+                          stride=pair_or_int(tuple(attrs.get("strides", (1,) * k))), padding=pair_or_int(pads[:k]),
+                          output_padding=pair_or_int(tuple(attrs.get("output_padding", (0,) * k))),
+                          dilation=pair_or_int(tuple(attrs.get("dilations", (1,) * k))), groups=groups,
                           bias=b is not None)
     params = [w] + ([imp.weight(b, "the bias")] if b is not None else [])
     return imp.emit(layer, [x], layer.out_shape(x.shape), params=params)
@@ -60,12 +75,14 @@ def gemm(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
 
 
 def matmul(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
-    """x @ W (+ b in the Add that follows): a linear on a flat vector, or on the channels of a
-    channels-last map (a 1x1 conv)."""
+    """x @ W (+ b in the Add that follows): a linear on the last dim of a tensor of any rank, or on
+    the channels of a channels-last map (a 1x1 conv). x @ y of two tensors: `attention.matmul`."""
+    if isinstance(inputs[0], TV) and isinstance(inputs[1], TV):
+        return products(imp, node, inputs)
     x = imp.tensor(inputs[0], ("std", "nhwc"))
     w = imp.weight(inputs[1], "the weight")
     if len(w.shape) != 2:
-        raise Unsupported("a batched MatMul")
+        raise Unsupported("a MatMul by a weight that is not 2-D")
     out = int(w.shape[1])
     params, bias = [w], False
     reader = imp.only_reader(node.output[0])
@@ -80,9 +97,8 @@ def matmul(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
                 imp.skip.add(reader)
                 node = add
     imp.node = node  # the fused Add's scope names the layer
-    if len(x.shape) != 1 and x.form != "nhwc":
-        raise Unsupported("MatMul of a map")
-    v = linear(imp, x, out, bias, params, (*x.shape[:2], out) if x.form == "nhwc" else (out,))
+    shape = (*x.shape[:2], out) if x.form == "nhwc" else (*x.shape[:-1], out)
+    v = linear(imp, x, out, bias, params, shape)
     imp.values[node.output[0]] = v  # a fused Add's output is the fused layer
     return v
 
