@@ -18,7 +18,7 @@ from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftm
 from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
-from ..layers.strides import folds_rows
+from ..layers.strides import BATCH, compute_stride, folds_rows
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
@@ -199,9 +199,10 @@ def _layer_norm(layer: LayerNorm, x: Tensor, xs: Shape, y: Shape, b: StepBuilder
 
 
 def _group_norm(layer: GroupNorm, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """Input (a contiguous copy of a view), and a mean and an rstd per group and sample, fp32
-    with an affine weight under autocast, else the input's dtype. Output new."""
-    if not x.contiguous:  # a view is copied; a channels-last map is used as it is
+    """Input (torch 2.13: a contiguous copy of a view; 2.14 saves the view itself, which keeps its
+    whole base), and a mean and an rstd per group and sample, fp32 with an affine weight under
+    autocast, else the input's dtype. Output new (measured, torch 2.13 and 2.14.1 CPU)."""
+    if not x.contiguous and b.precision.torch < (2, 14):  # a channels-last map is used as it is
         x = b.contiguous(x, xs)
     x = fp32_on_cuda(x, b)
     b.save(x, b.new(2 * layer.groups, stat_dtype(x, b, layer.affine)))
@@ -429,11 +430,14 @@ def _prelu(layer: PReLU, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tens
 
 def _bmm_operand(t: Tensor, shape: Shape, lead: Shape, full_rank: int, b: StepBuilder) -> Tensor:
     """What torch.matmul hands bmm for one operand: the tensor itself, or a copy where it must
-    broadcast its leading dims (expand + reshape) or reshape a non-contiguous view to 3-D."""
+    broadcast its leading dims (expand + reshape) or where `reshape` to 3-D (the batch merged with
+    the leading dims) cannot view it (ATen's computeStride: a transposed operand whose leading
+    dims still nest is viewed, measured torch 2.13 CPU)."""
     rows_cols = numel(shape[-2:]) if len(shape) > 1 else shape[0]
     if numel(shape[:-2]) != numel(lead):
         return b.new(numel(lead) * rows_cols, t.dtype)
-    if full_rank > 3 and not t.contiguous:
+    if full_rank > 3 and compute_stride((BATCH, *shape), t.batch_layout(shape),
+                                        (BATCH * numel(shape[:-2]), *shape[-2:])) is None:
         return b.like(t)
     return t
 
@@ -455,12 +459,16 @@ def _matmul(layer: Matmul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape
     return b.new(numel(y), low)
 
 
-def sdpa_fused(layer: Attention, shapes: tuple[Shape, ...], mask_grad: bool) -> bool:
-    """Whether PyTorch 2.13's CPU dispatch runs the fused (flash) kernel: q, k, v of rank 4 with
-    the batch, one head size for all three, no dropout, no mask that needs a gradient
-    (measured; everything else runs the composite math path)."""
+def sdpa_fused(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], mask_grad: bool,
+               release: tuple[int, int]) -> bool:
+    """Whether PyTorch's CPU dispatch runs the fused (flash) kernel: q, k, v of per-sample rank 3
+    (torch 2.14: 2 or 3), one head size for all three, each with a last dim of stride 1 (a
+    chunk of a transposed projection is not), no dropout, no mask that needs a gradient
+    (measured, torch 2.13 and 2.14.1 CPU; everything else runs the composite math path)."""
     q, k, v = shapes[:3]
-    return len(q) == 3 and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
+    ranks = (2, 3) if release >= (2, 14) else (3,)
+    return (len(q) in ranks and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
+            and all(t.map_strides(s)[-1] == 1 for t, s in zip(xs[:3], shapes[:3])))
 
 
 def _reshape_copies(v: Tensor, shape: Shape) -> bool:
@@ -487,9 +495,10 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
     mask = xs[3] if len(xs) == 4 else None
     rows = numel(sq[:-1])
     scores = rows * sk[-2]
-    if sdpa_fused(layer, shapes, mask is not None and mask.requires_grad):
+    if sdpa_fused(layer, xs, shapes, mask is not None and mask.requires_grad, b.precision.torch):
         out = b.new(numel(y), low)
-        out.strides = (sq[-1], sq[-3] * sq[-1], 1)  # laid out (L, heads, E): merging heads is a view
+        if len(sq) == 3:
+            out.strides = (sq[-1], sq[-3] * sq[-1], 1)  # laid out (L, heads, E): merging heads is a view
         saved = [q, k, v, out, b.new(rows, "fp32")]
         if mask is not None:
             saved.append(b.new(numel(shapes[3]), low))
