@@ -16,6 +16,9 @@ DEVICES = ("cuda", "cpu")
 # The PyTorch release the rules were measured on; where a later one saves otherwise, a rule asks
 # `Precision.torch` (`check` passes the running release's).
 MODELLED_TORCH = (2, 13)
+# The releases whose CPU saved tensors the rules are checked against (2.13: every rule, tests/memory
+# and tests/layers; 2.14.1: the timm sample of tests/fixtures/import_coverage.json)
+MEASURED_RELEASES = ((2, 13), (2, 14))
 
 
 class Bytes:
