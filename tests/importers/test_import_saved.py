@@ -112,3 +112,29 @@ def test_group_norm_on_a_channel_split_by_release(tracer: str) -> None:
     by_release = {release: trace(net, precision=Precision("fp32", "cpu", release)).saved_by_module(2)[norm]
                   for release in ((2, 13), (2, 14))}
     assert by_release == {(2, 13): 384 + 16, (2, 14): 1024 + 16}
+
+
+class TalkingHeads(nn.Module):
+    """CaiT's talking-heads attention: linears across the heads, applied to the weights permuted
+    channels-last. torch.matmul cannot fold that permute of a contiguous tensor into rows: it
+    copies it, and the copy is what the linear saves (so the second one saves a copy of softmax's
+    output, which softmax already saved)."""
+
+    def __init__(self, c: int = 16, heads: int = 4) -> None:
+        super().__init__()
+        self.heads, self.qkv, self.proj = heads, nn.Linear(c, 3 * c), nn.Linear(c, c)
+        self.proj_l, self.proj_w = nn.Linear(heads, heads), nn.Linear(heads, heads)
+
+    def forward(self, x):
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * 0.5, qkv[1], qkv[2]
+        attn = self.proj_l((q @ k.transpose(-2, -1)).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        attn = self.proj_w(attn.softmax(dim=-1).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
+
+
+@pytest.mark.parametrize("tracer", ["fx", "export"])
+def test_talking_heads_linears_on_permuted_weights_save_copies(tracer: str) -> None:
+    net = _exact(TalkingHeads(), (6, 16), tracer)
+    assert [n.type for n in cnncost.compile(net).nodes].count("linear") == 4

@@ -43,6 +43,7 @@ class GraphWalker:
         self.tracer_note = tracer_note  # why this tracer (torch.export: why torch.fx could not)
         self.untraceable_unknown: list[str] = []  # modules fx could not trace into that no handler maps
         self.placeholders = 0  # seen so far: the first is the network's input
+        self.nhwc_rows: set[int] = set()  # rows emitted on a channels-last view (their output is NHWC-dense)
 
     # --- driving ---
 
@@ -181,6 +182,8 @@ class GraphWalker:
         if shared_of is None:
             for i in ids:
                 self.owner[i] = index
+        if form == "nhwc":
+            self.nhwc_rows.add(index)
         return TV(index, tuple(out_shape), form)
 
     def _unknown(self, node: Any, args: Any, kwargs: Any, result: Any, why: str) -> Any:
