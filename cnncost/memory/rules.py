@@ -472,13 +472,15 @@ def sdpa_fused(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], ma
 
 
 def _reshape_copies(v: Tensor, shape: Shape) -> bool:
-    """Whether the math path's copy of v (its leading dims merged) is a new tensor (measured,
-    torch 2.13 CPU): a contiguous v of per-sample rank 4 or more is copied; a view with more than
-    one head (a split of a packed projection) cannot merge its heads with the batch and is copied;
-    one head, or rank 3 or less, is seen in place."""
+    """Whether the math path's copy of v (its leading dims merged with the batch) is a new tensor
+    (measured, torch 2.13 and 2.14.1 CPU): a contiguous v of per-sample rank 4 or more is copied;
+    a view is copied where `reshape` cannot view it (ATen's computeStride: the heads of a packed
+    projection cannot merge with the batch; one head, or heads whose strides nest, such as chunks
+    of a transposed projection, can); rank 2 is seen in place."""
     if v.contiguous:
         return len(shape) > 3
-    return len(shape) >= 3 and shape[-3] > 1
+    return len(shape) >= 3 and compute_stride((BATCH, *shape), v.batch_layout(shape),
+                                              (BATCH * numel(shape[:-2]), *shape[-2:])) is None
 
 
 def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:

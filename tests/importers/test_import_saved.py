@@ -60,15 +60,16 @@ class SoftmaxThenMergeHeads(nn.Module):
 class ConvAttention(nn.Module):
     """CPUBone's attention on a map: q, k, v chunks of a transposed projection have a last dim of
     stride H*W, so PyTorch runs the math path (q and k scaled, the weights, v) instead of the
-    fused kernel; merging the heads back into a map copies."""
+    fused kernel; merging the heads back into a map copies. With several heads, v's heads still
+    nest in the projection's storage, so the math path's bmm sees v as a view, not a copy."""
 
-    def __init__(self, c: int = 8) -> None:
+    def __init__(self, c: int = 8, heads: int = 1) -> None:
         super().__init__()
-        self.pwise, self.out = nn.Conv2d(c, 3 * c, 1), nn.Conv2d(c, c, 1)
+        self.heads, self.pwise, self.out = heads, nn.Conv2d(c, 3 * c, 1), nn.Conv2d(c, c, 1)
 
     def forward(self, x):
         n, c, h, w = x.shape
-        qkv = self.pwise(x).reshape(n, 1, 3 * c, h * w).permute(0, 1, 3, 2)
+        qkv = self.pwise(x).reshape(n, self.heads, 3 * c // self.heads, h * w).permute(0, 1, 3, 2)
         q, k, v = qkv.chunk(3, dim=3)
         o = F.scaled_dot_product_attention(q, k, v)
         return self.out(o.permute(0, 1, 3, 2).reshape(n, c, h, w))
@@ -85,8 +86,9 @@ def test_softmax_output_is_contiguous_so_merging_heads_copies(tracer: str) -> No
 
 
 @pytest.mark.parametrize("tracer", ["fx", "export"])
-def test_attention_on_chunks_with_a_strided_last_dim_runs_the_math_path(tracer: str) -> None:
-    net = _exact(ConvAttention(), (8, 3, 3), tracer)
+@pytest.mark.parametrize("heads", [1, 2])
+def test_attention_on_chunks_with_a_strided_last_dim_runs_the_math_path(tracer: str, heads: int) -> None:
+    net = _exact(ConvAttention(heads=heads), (8, 3, 3), tracer)
     assert "attention" in {n.type for n in cnncost.compile(net).nodes}
 
 
