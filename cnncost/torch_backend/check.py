@@ -316,14 +316,9 @@ def _predicted_memory(net: Net, options: Options, device: str, batch: int) -> tu
 def counted_flops(node: GraphNode, batch: int) -> int:
     """2 x MACs, as FlopCounterMode counts them on this PyTorch; 0 for an attention whose fused CPU
     kernel it has no formula for (per-sample rank 3 q, k, v of one head size; torch >= 2.14 rank 2 too)."""
-    if node.type == "attention" and sdpa_fused(node, (2, 3) if _torch_at_least(2, 14) else (3,)):
+    if node.type == "attention" and sdpa_fused(node, (2, 3) if torch_release(torch.__version__) >= (2, 14) else (3,)):
         return 0
     return 2 * node.macs * batch
-
-
-def _torch_at_least(major: int, minor: int) -> bool:
-    numbers = torch.__version__.split("+")[0].split(".")
-    return (int(numbers[0]), int(numbers[1])) >= (major, minor)
 
 
 def _layer_rows(analysis: Graph, model: Network, batch: int, seen, flops: dict[str, int],
