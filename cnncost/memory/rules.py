@@ -436,10 +436,15 @@ def _bmm_operand(t: Tensor, shape: Shape, lead: Shape, full_rank: int, b: StepBu
     rows_cols = numel(shape[-2:]) if len(shape) > 1 else shape[0]
     if numel(shape[:-2]) != numel(lead):
         return b.new(numel(lead) * rows_cols, t.dtype)
-    if full_rank > 3 and compute_stride((BATCH, *shape), t.batch_layout(shape),
-                                        (BATCH * numel(shape[:-2]), *shape[-2:])) is None:
-        return b.like(t)
+    if full_rank > 3 and not t.contiguous and (t.strides is None or _unfolded(t, shape)):
+        return b.like(t)  # (a view whose strides the model does not track, SplitHeads's: a copy)
     return t
+
+
+def _unfolded(t: Tensor, shape: Shape) -> bool:
+    """Whether `reshape` of t (a view with strides) to 3-D, the batch merged with the leading
+    dims, copies (ATen's computeStride finds no view)."""
+    return compute_stride((BATCH, *shape), t.batch_layout(shape), (BATCH * numel(shape[:-2]), *shape[-2:])) is None
 
 
 def _matmul(layer: Matmul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
@@ -476,11 +481,13 @@ def _reshape_copies(v: Tensor, shape: Shape) -> bool:
     (measured, torch 2.13 and 2.14.1 CPU): a contiguous v of per-sample rank 4 or more is copied;
     a view is copied where `reshape` cannot view it (ATen's computeStride: the heads of a packed
     projection cannot merge with the batch; one head, or heads whose strides nest, such as chunks
-    of a transposed projection, can); rank 2 is seen in place."""
+    of a transposed projection, can; a view without tracked strides: where it has several heads);
+    rank 2 is seen in place."""
     if v.contiguous:
         return len(shape) > 3
-    return len(shape) >= 3 and compute_stride((BATCH, *shape), v.batch_layout(shape),
-                                              (BATCH * numel(shape[:-2]), *shape[-2:])) is None
+    if v.strides is None:  # a view whose strides the model does not track (SplitHeads's): by its heads
+        return len(shape) >= 3 and shape[-3] > 1
+    return len(shape) >= 3 and _unfolded(v, shape)
 
 
 def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
