@@ -86,7 +86,9 @@ def cnncost_figures(module, input, train: bool) -> dict:
     """Import with cnncost and tabulate at batch 2, fp32, autograd memory on CPU."""
     import cnncost
     net = cnncost.from_torch(module, input=input, train=train)
-    report = cnncost.table(net, batch=BATCH, dtype="fp32", memory="autograd", device="cpu")
+    import torch
+    report = cnncost.table(net, batch=BATCH, dtype="fp32", memory="autograd", device="cpu",
+                           torch_version=torch.__version__)  # the release the reference was measured on
     totals = report.totals
     by_class: dict[str, int] = {}
     other_types: dict[str, int] = {}

@@ -37,11 +37,14 @@ def load(arch: str | os.PathLike[str] | Net | Any, *, input: Shape | str | None 
 def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = "fp32",
           optimizer: str = "adam", input: Shape | None = None, depth: int | None = None,
           activations: str = "all", memory: str = "lecture", device: str = "cuda",
-          count_as: str | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None) -> Report:
+          count_as: str | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None,
+          torch_version: str | None = None) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
-    device for a few ops (dropout's mask is bool on CUDA, noise in the input's dtype on CPU).
+    device for a few ops (dropout's mask is bool on CUDA, noise in the input's dtype on CPU), and
+    `torch_version` ('2.14.1'; default: 2.13, the release the rules were measured on) for the few
+    ops whose saved tensors differ by release (docs/memory.md).
     Every row has `backward_flops` and `training_flops` (one step; layers whose path matches a
     `freeze` pattern get no weight gradient); `count_as` (fvcore, ptflops, thop, torchinfo, ...)
     adds `ops`, what that tool reports: see cnncost.counting and docs/counting.md.
@@ -63,7 +66,8 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
     net = load(arch, input=input)
     analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
-    step = _step(analysis, options.dtype, options.optimizer, device=device) if options.memory == "autograd" else None
+    step = (_step(analysis, options.dtype, options.optimizer, device=device, torch_version=torch_version)
+            if options.memory == "autograd" else None)
     return build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze)
 
 
@@ -104,9 +108,12 @@ def _compile(net: Net, input: Shape | None, max_nodes: int | None):
     return compile(net, input, max_nodes=max_nodes or DEFAULT_MAX_NODES)
 
 
-def _step(graph, dtype: str, optimizer: str, mode: str = "train", device: str = "cuda"):
+def _step(graph, dtype: str, optimizer: str, mode: str = "train", device: str = "cuda",
+          torch_version: str | None = None):
     from .memory import MODES, Precision, step_memory, trace
+    from .memory.tensors import MODELLED_TORCH, torch_release
     if mode not in MODES:
         from .errors import CnnCostError
         raise CnnCostError(f"unknown mode '{mode}'; allowed: {', '.join(MODES)}")
-    return step_memory(trace(graph, precision=Precision(dtype, device)), optimizer, mode)
+    release = MODELLED_TORCH if torch_version is None else torch_release(torch_version)
+    return step_memory(trace(graph, precision=Precision(dtype, device, release)), optimizer, mode)

@@ -82,7 +82,7 @@ def to_table(result: CheckResult, fmt: str) -> str:
     body = []
     for path, quantities in by_path.items():
         saved = quantities.get("saved_bytes")
-        bad = [q for q in EXACT if quantities[q].status == "mismatch"]
+        bad = [q for q in (*EXACT, "saved_bytes") if q in quantities and quantities[q].status == "mismatch"]
         body.append([text_cell(path, fmt), text_cell(quantities["shape"].type, fmt), *(_cell(quantities[q]) for q in EXACT),
                      _in(saved.ours, factor) if saved else "", _in(saved.torch, factor) if saved else "",
                      "MISMATCH " + ",".join(bad) if bad else "ok"])

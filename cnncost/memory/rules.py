@@ -18,8 +18,7 @@ from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftm
 from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
-from ..layers.strides import folds_rows
-from ..layers.strides import BATCH, compute_stride
+from ..layers.strides import BATCH, compute_stride, folds_rows
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
@@ -204,9 +203,10 @@ def _layer_norm(layer: LayerNorm, x: Tensor, xs: Shape, y: Shape, b: StepBuilder
 
 
 def _group_norm(layer: GroupNorm, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """Input (a contiguous copy of a view), and a mean and an rstd per group and sample, fp32
-    with an affine weight under autocast, else the input's dtype. Output new."""
-    if not x.contiguous:  # a view is copied; a channels-last map is used as it is
+    """Input (torch 2.13: a contiguous copy of a view; 2.14 saves the view itself, which keeps its
+    whole base), and a mean and an rstd per group and sample, fp32 with an affine weight under
+    autocast, else the input's dtype. Output new (measured, torch 2.13 and 2.14.1 CPU)."""
+    if not x.contiguous and b.precision.torch < (2, 14):  # a channels-last map is used as it is
         x = b.contiguous(x, xs)
     x = fp32_on_cuda(x, b)
     b.save(x, b.new(2 * layer.groups, stat_dtype(x, b, layer.affine)))
@@ -434,16 +434,21 @@ def _prelu(layer: PReLU, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tens
 
 def _bmm_operand(t: Tensor, shape: Shape, lead: Shape, full_rank: int, b: StepBuilder) -> Tensor:
     """What torch.matmul hands bmm for one operand: the tensor itself, or a copy where it must
-    broadcast its leading dims (expand + reshape) or reshape a non-contiguous view to 3-D whose
-    strides allow no view (ATen's computeStride: a ReLU of a transposed chunk, dense in permuted
-    order, folds its batch into the rows in place)."""
+    broadcast its leading dims (expand + reshape) or where `reshape` to 3-D (the batch merged with
+    the leading dims) cannot view it (ATen's computeStride: a transposed operand whose leading
+    dims still nest is viewed, measured torch 2.13 CPU)."""
     rows_cols = numel(shape[-2:]) if len(shape) > 1 else shape[0]
     if numel(shape[:-2]) != numel(lead):
         return b.new(numel(lead) * rows_cols, t.dtype)
-    if full_rank > 3 and not t.contiguous and (len(shape) < 2 or compute_stride(
-            (BATCH, *shape), t.batch_layout(shape), (BATCH * numel(shape[:-2]), *shape[-2:])) is None):
-        return b.like(t)
+    if full_rank > 3 and not t.contiguous and (t.strides is None or _unfolded(t, shape)):
+        return b.like(t)  # (a view whose strides the model does not track, SplitHeads's: a copy)
     return t
+
+
+def _unfolded(t: Tensor, shape: Shape) -> bool:
+    """Whether `reshape` of t (a view with strides) to 3-D, the batch merged with the leading
+    dims, copies (ATen's computeStride finds no view)."""
+    return compute_stride((BATCH, *shape), t.batch_layout(shape), (BATCH * numel(shape[:-2]), *shape[-2:])) is None
 
 
 def _matmul(layer: Matmul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
@@ -463,28 +468,30 @@ def _matmul(layer: Matmul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape
     return b.new(numel(y), low)
 
 
-def sdpa_fused(layer: Attention, shapes: tuple[Shape, ...], mask_grad: bool) -> bool:
-    """Whether PyTorch 2.13's CPU dispatch runs the fused (flash) kernel: q, k, v of rank 4 with
-    the batch, one head size for all three, no dropout, no mask that needs a gradient
-    (measured; everything else runs the composite math path)."""
+def sdpa_fused(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], mask_grad: bool,
+               release: tuple[int, int]) -> bool:
+    """Whether PyTorch's CPU dispatch runs the fused (flash) kernel: q, k, v of per-sample rank 3
+    (torch 2.14: 2 or 3), one head size for all three, each with a last dim of stride 1 (a
+    chunk of a transposed projection is not), no dropout, no mask that needs a gradient
+    (measured, torch 2.13 and 2.14.1 CPU; everything else runs the composite math path)."""
     q, k, v = shapes[:3]
-    return len(q) == 3 and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
+    ranks = (2, 3) if release >= (2, 14) else (3,)
+    return (len(q) in ranks and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
+            and all(t.map_strides(s)[-1] == 1 for t, s in zip(xs[:3], shapes[:3])))
 
 
 def _reshape_copies(v: Tensor, shape: Shape) -> bool:
-    """Whether the math path's copy of v (its leading dims merged) is a new tensor (measured,
-    torch 2.13 CPU): a contiguous v of per-sample rank 4 or more is copied; a view with more than
-    one head (a split of a packed projection) cannot merge its heads with the batch and is copied;
-    one head, or rank 3 or less, is seen in place. A view whose strides are known is seen in place
-    exactly where they let the batch and the leading dims merge (LowFormer's chunk of a
-    permuted packed projection: heads are the batch's inner dim)."""
+    """Whether the math path's copy of v (its leading dims merged with the batch) is a new tensor
+    (measured, torch 2.13 and 2.14.1 CPU): a contiguous v of per-sample rank 4 or more is copied;
+    a view is copied where `reshape` cannot view it (ATen's computeStride: the heads of a packed
+    projection cannot merge with the batch; one head, or heads whose strides nest, such as chunks
+    of a transposed projection, can; a view without tracked strides: where it has several heads);
+    rank 2 is seen in place."""
     if v.contiguous:
         return len(shape) > 3
-    if v.strides is not None and len(v.strides) == len(shape) and len(shape) >= 3:
-        strides, sizes = v.batch_layout(shape), (2, *shape)  # any batch above 1
-        lead = range(len(shape) - 2)  # merge (N, *lead) into one dim: each stride the next's x its size
-        return any(sizes[j + 1] > 1 and strides[j] != strides[j + 1] * sizes[j + 1] for j in lead)
-    return len(shape) >= 3 and shape[-3] > 1
+    if v.strides is None:  # a view whose strides the model does not track (SplitHeads's): by its heads
+        return len(shape) >= 3 and shape[-3] > 1
+    return len(shape) >= 3 and _unfolded(v, shape)
 
 
 def _im2col(x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
@@ -520,10 +527,10 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
     mask = xs[3] if len(xs) == 4 else None
     rows = numel(sq[:-1])
     scores = rows * sk[-2]
-    dense_rows = all(t.map_strides(s)[-1] == 1 for t, s in zip((q, k, v), shapes[:3]))  # the CPU flash
-    if sdpa_fused(layer, shapes, mask is not None and mask.requires_grad) and dense_rows:  # kernel needs them
+    if sdpa_fused(layer, xs, shapes, mask is not None and mask.requires_grad, b.precision.torch):
         out = b.new(numel(y), low)
-        out.strides = (sq[-1], sq[-3] * sq[-1], 1)  # laid out (L, heads, E): merging heads is a view
+        if len(sq) == 3:
+            out.strides = (sq[-1], sq[-3] * sq[-1], 1)  # laid out (L, heads, E): merging heads is a view
         saved = [q, k, v, out, b.new(rows, "fp32")]
         if mask is not None:
             saved.append(b.new(numel(shapes[3]), low))

@@ -13,6 +13,12 @@ from ..layers.strides import contiguous
 ELEMENT_BYTES = {"fp64": 8, "fp32": 4, "bf16": 2, "fp16": 2, "int64": 8, "bool": 1}
 FLOAT_RANK = {"fp16": 1, "bf16": 1, "fp32": 2, "fp64": 3}
 DEVICES = ("cuda", "cpu")
+# The PyTorch release the rules were measured on; where a later one saves otherwise, a rule asks
+# `Precision.torch` (`check` passes the running release's).
+MODELLED_TORCH = (2, 13)
+# The releases whose CPU saved tensors the rules are checked against (2.13: every rule, tests/memory
+# and tests/layers; 2.14.1: the timm sample of tests/fixtures/import_coverage.json)
+MEASURED_RELEASES = ((2, 13), (2, 14))
 
 
 class Bytes:
@@ -159,10 +165,12 @@ class Precision:
     dtype, everything else in whatever dtype its input has (a few composite ops excepted, see
     the layers' `autograd` rules). `device` matters where CUDA and CPU differ: dropout's mask, and
     the ops autocast runs in fp32 on one device only (LRN's pooling, reflect padding, layer and
-    group norm, softmax); docs/memory.md lists them."""
+    group norm, softmax); docs/memory.md lists them. `torch`: the PyTorch release (major, minor)
+    whose rules apply where releases differ (`torch_release` reads one from a version string)."""
 
     dtype: str = "fp32"
     device: str = "cuda"
+    torch: tuple[int, int] = MODELLED_TORCH  # (major, minor): where PyTorch releases differ, whose rules apply
 
     def __post_init__(self) -> None:
         if self.dtype not in FLOAT_RANK:
@@ -170,6 +178,8 @@ class Precision:
                                f"allowed: {', '.join(sorted(FLOAT_RANK))}")
         if self.device not in DEVICES:
             raise CnnCostError(f"unknown device '{self.device}'; allowed: {', '.join(DEVICES)}")
+        if not (isinstance(self.torch, tuple) and len(self.torch) == 2 and all(isinstance(n, int) for n in self.torch)):
+            raise CnnCostError(f"a PyTorch release is (major, minor), got {self.torch!r}")
         autocast = self.dtype in ("fp16", "bf16")
         object.__setattr__(self, "autocast", autocast)
         object.__setattr__(self, "param_dtype", "fp32" if autocast else self.dtype)
@@ -181,3 +191,12 @@ class Precision:
     autocast: bool = field(init=False, repr=False, compare=False)
     param_dtype: str = field(init=False, repr=False, compare=False)
     matmul_dtype: str = field(init=False, repr=False, compare=False)
+
+
+def torch_release(version: str) -> tuple[int, int]:
+    """(major, minor) of a PyTorch version string such as '2.14.1+cu130'."""
+    numbers = version.split("+")[0].split(".")
+    try:
+        return int(numbers[0]), int(numbers[1])
+    except (IndexError, ValueError):
+        raise CnnCostError(f"not a PyTorch version: '{version}'") from None

@@ -227,8 +227,11 @@ def _rows(net: Net, batch: int, saved: bool) -> list[dict[str, Any]]:
     graph = compile(net)
     by_path: dict[str, int] = {}
     if saved:
+        import torch
         from ..memory import Precision, trace
-        by_path = {path: b.at(batch) for path, b in trace(graph, precision=Precision("fp32", "cpu")).saved_by_path().items()}
+        from ..memory.tensors import torch_release
+        precision = Precision("fp32", "cpu", torch_release(torch.__version__))  # the release that measures the reference
+        by_path = {path: b.at(batch) for path, b in trace(graph, precision=precision).saved_by_path().items()}
     rows: list[dict[str, Any]] = []
     row_of: dict[int, tuple[int, ...]] = {}  # graph node -> the rows it stands for (an identity: its inputs')
     for k, node in enumerate(graph.nodes):

@@ -6,10 +6,12 @@ parameters, conv/linear MACs, and FLOPs as `FlopCounterMode` counts them. FlopCo
 no bias adds, norms, pools, activations, LRN or merges. That is the engine's FLOP convention
 (2 x MACs of conv and linear), so the two are compared like with like and must agree exactly.
 
-Memory figures are estimates and are shown with their relative error, never as pass/fail:
-the engine's forward activations (1 x activations, the half of its 2 x convention kept while the
-forward pass runs) against the bytes autograd really saves for backward, and on CUDA its training
-memory (2 x activations + k x params) against the peak of a real training step.
+Saved bytes, per layer and in total (the autograd memory model against the storages autograd
+really saves for backward), are exact where the model is claimed exact: on CPU, under a PyTorch
+release its rules were measured on (`memory.tensors.MEASURED_RELEASES`), for every dtype check
+runs. Elsewhere (CUDA: its kernels save otherwise in places, docs/memory.md) they are shown with
+their relative error, not as pass/fail, like the lecture's estimates (1 x activations against
+the saved bytes; on CUDA 2 x activations + k x params against the peak of a real training step).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from ..report import build_report
 from ..shapes import Shape, numel
 from .build import Network, build
 from .measure import SavedBytes, TrainPeak, probe, saved_tensors, train_step_peak
+from ..memory.tensors import MEASURED_RELEASES, torch_release
 
 MERGE_KINDS = ("concat", "add", "mul")  # rows `<block>.<kind>` that a block's merge emits
 
@@ -162,8 +165,9 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
         saved = saved_tensors(model, x, half) if memory else None
         peak = train_step_peak(model, x, options.optimizer, half) if memory and device.startswith("cuda") else None
     predicted = _predicted_memory(net, options, device, batch) if memory else None
-    rows = _layer_rows(analysis, model, batch, seen, flops.by_path, saved, predicted)
-    rows += _total_rows(analysis, options, model, seen, flops.total, saved, peak, predicted)
+    gated = saved_bytes_exact(device)
+    rows = _layer_rows(analysis, model, batch, seen, flops.by_path, saved, predicted, gated)
+    rows += _total_rows(analysis, options, model, seen, flops.total, saved, peak, predicted, gated)
     notes = [f"torch {torch.__version__} on {device}; " + ("mixed precision: fp32 params, autocast to "
              f"{options.dtype}" if half else f"params and activations in {options.dtype}"),
              "FLOPs: FlopCounterMode, 2 per multiply-add of conv and matmul ops only "
@@ -172,7 +176,10 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
              "saved bytes: ours = cnncost.memory's autograd model (--memory autograd); torch = storages "
              "saved for backward (activations, input and autocast weight copies; parameters and buffers "
              "listed apart), each storage counted once, charged to the module that saved it first; "
-             "lecture_saved_bytes = the lecture's 1 x activations (incl. input) against the same measurement"]
+             + ("exact on CPU (a difference is a mismatch); " if gated else
+                "not checked for exactness here (the model is claimed exact on CPU under torch "
+                + ", ".join(f"{a}.{b}" for a, b in MEASURED_RELEASES) + "); ")
+             + "lecture_saved_bytes = the lecture's 1 x activations (incl. input) against the same measurement"]
     if peak:
         notes.append("train peak: ours = the autograd model's step peak (train_peak_bytes) and the lecture's "
                      "2 x activations + k x params (lecture_train_peak_bytes); torch = max_memory_allocated "
@@ -180,6 +187,13 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
                      "optimizer temporaries)")
     return CheckResult(net.name, batch, device, options.dtype, options.optimizer, rows, notes, saved, peak,
                        flops.by_op)
+
+
+def saved_bytes_exact(device: str) -> bool:
+    """Whether the autograd model's saved bytes are claimed exact for this run: on CPU under a
+    PyTorch release whose saved tensors were measured (on CUDA, kernels such as dropout's and
+    attention's save otherwise and are not measured)."""
+    return device == "cpu" and torch_release(torch.__version__) in MEASURED_RELEASES
 
 
 def _device(device: str) -> str:
@@ -294,25 +308,22 @@ def _torch_errors(what: str, source: str | None) -> Iterator[None]:
 def _predicted_memory(net: Net, options: Options, device: str, batch: int) -> tuple[dict[str, int], int]:
     """The autograd model's saved bytes per module path, and its training-step peak."""
     from ..memory import Precision, step_memory, trace
-    traced = trace(net, precision=Precision(options.dtype, "cuda" if device.startswith("cuda") else "cpu"))
+    traced = trace(net, precision=Precision(options.dtype, "cuda" if device.startswith("cuda") else "cpu",
+                                            torch_release(torch.__version__)))
     return traced.saved_by_module(batch), step_memory(traced, options.optimizer).peak(batch).at(batch)
 
 
 def counted_flops(node: GraphNode, batch: int) -> int:
     """2 x MACs, as FlopCounterMode counts them on this PyTorch; 0 for an attention whose fused CPU
     kernel it has no formula for (per-sample rank 3 q, k, v of one head size; torch >= 2.14 rank 2 too)."""
-    if node.type == "attention" and sdpa_fused(node, (2, 3) if _torch_at_least(2, 14) else (3,)):
+    if node.type == "attention" and sdpa_fused(node, (2, 3) if torch_release(torch.__version__) >= (2, 14) else (3,)):
         return 0
     return 2 * node.macs * batch
 
 
-def _torch_at_least(major: int, minor: int) -> bool:
-    numbers = torch.__version__.split("+")[0].split(".")
-    return (int(numbers[0]), int(numbers[1])) >= (major, minor)
-
-
 def _layer_rows(analysis: Graph, model: Network, batch: int, seen, flops: dict[str, int],
-                saved: SavedBytes | None, predicted: tuple[dict[str, int], int] | None) -> list[CheckRow]:
+                saved: SavedBytes | None, predicted: tuple[dict[str, int], int] | None,
+                saved_exact: bool) -> list[CheckRow]:
     modules = dict(model.named_modules())
     saved_by_path = saved.by_path(SAVED_BASIS) if saved else {}
     rows: list[CheckRow] = []
@@ -332,13 +343,13 @@ def _layer_rows(analysis: Graph, model: Network, batch: int, seen, flops: dict[s
         rows += [CheckRow(path, kind, q, o, t, True) for q, o, t in zip(EXACT, ours, torch_values)]
         if saved is not None and predicted is not None:
             rows.append(CheckRow(path, kind, "saved_bytes", predicted[0].get(owner, 0),
-                                 saved_by_path.get(owner, 0), False))
+                                 saved_by_path.get(owner, 0), saved_exact))
     return rows
 
 
 def _total_rows(analysis: Graph, options: Options, model: Network, seen, flop_total: int,
                 saved: SavedBytes | None, peak: TrainPeak | None,
-                predicted: tuple[dict[str, int], int] | None) -> list[CheckRow]:
+                predicted: tuple[dict[str, int], int] | None, saved_exact: bool) -> list[CheckRow]:
     report = build_report(analysis, options)
     totals, size = report.totals, options.bytes_per_element
 
@@ -351,7 +362,7 @@ def _total_rows(analysis: Graph, options: Options, model: Network, seen, flop_to
             row("flops", totals.flops - sum(2 * n.macs * options.batch - counted_flops(n, options.batch)
                                             for n in analysis.nodes[1:]), flop_total)]
     if saved is not None and predicted is not None:
-        rows.append(row("saved_bytes", sum(predicted[0].values()), saved.total(SAVED_BASIS), False))
+        rows.append(row("saved_bytes", sum(predicted[0].values()), saved.total(SAVED_BASIS), saved_exact))
         rows.append(row("lecture_saved_bytes", totals.activations * size, saved.total(SAVED_BASIS), False))
         if options.dtype not in AUTOCAST:  # under autocast the weights' low-precision copies are saved instead
             rows.append(row("saved_param_bytes", totals.params * size, saved.total(("parameter",)), False))

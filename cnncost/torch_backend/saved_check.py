@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from ..api import load
-from ..memory.tensors import Precision
+from ..memory.tensors import Precision, torch_release
 from ..memory.trace import trace
 from ..shapes import Shape
 from .build import build
@@ -50,7 +50,7 @@ def compare_saved(arch: str, *, batch: int = 2, input: Shape | None = None, dtyp
     net = load(arch)
     if input is not None:
         net = net.with_input(input)
-    precision = Precision(dtype, device="cpu")
+    precision = Precision(dtype, device="cpu", torch=torch_release(torch.__version__))
     traced = trace(net, precision=precision)
     predicted = traced.saved_by_module(batch)
     model = build(net, init=False)

@@ -48,6 +48,7 @@ class GraphWalker:
         self.untraceable_unknown: list[str] = []  # modules fx could not trace into that no handler maps
         self.placeholders = 0  # seen so far: the first ones are the network's inputs
         self.folding = False  # the node being imported reads a tensor whose batch is folded (TV.folded)
+        self.nhwc_rows: set[int] = set()  # rows emitted on a channels-last view (their output is NHWC-dense)
 
     # --- driving ---
 
@@ -200,6 +201,8 @@ class GraphWalker:
         if shared_of is None:
             for i in ids:
                 self.owner[i] = index
+        if form == "nhwc":
+            self.nhwc_rows.add(index)
         return TV(index, tuple(out_shape), form, folded=self.folding)
 
     def _unknown(self, node: Any, args: Any, kwargs: Any, result: Any, why: str) -> Any:

@@ -83,7 +83,12 @@ def linear_call(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: 
 
 
 def linear_on(imp: GraphWalker, x: Any, weight_shape: Shape, bias: bool, result: Any, params: list) -> TV:
-    return linear(imp, imp.tensor(x, ("std", "nhwc")), int(weight_shape[0]), bias, params, imp.out(result))
+    x = imp.tensor(x, ("std", "nhwc"))
+    if x.form == "nhwc" and x.leaf not in imp.nhwc_rows:
+        # the channels-last permute of a channels-first tensor (CaiT's talking heads): a linear on
+        # the permute's view, whose strides tell the memory model that torch.matmul copies it
+        x = imp.materialize(x)
+    return linear(imp, x, int(weight_shape[0]), bias, params, imp.out(result))
 
 
 def m_batchnorm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
