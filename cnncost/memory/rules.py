@@ -466,20 +466,40 @@ def _matmul(layer: Matmul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape
 def sdpa_fused(layer: Attention, shapes: tuple[Shape, ...], mask_grad: bool) -> bool:
     """Whether PyTorch 2.13's CPU dispatch runs the fused (flash) kernel: q, k, v of rank 4 with
     the batch, one head size for all three, no dropout, no mask that needs a gradient
-    (measured; everything else runs the composite math path)."""
+    (measured; everything else runs the composite math path). A folded batch (`Attention.folded`)
+    has no dim of its own: rank 4 per sample is rank 4 in torch."""
     q, k, v = shapes[:3]
-    return len(q) == 3 and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
+    return len(q) == 3 + layer.folded and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
 
 
-def _reshape_copies(v: Tensor, shape: Shape) -> bool:
+def _like_strides(q: Tensor, sq: Shape, y: Shape) -> tuple[int, ...]:
+    """The fused kernel's output strides per sample (measured, torch 2.13 CPU): dense, its dims
+    in the order of q's strides, as empty_like(q) lays it out (timm's q, a slice of a permuted
+    packed projection, gives (L, heads, E): merging the heads after is a view). Where the batch
+    is not q's outermost dim (not representable per sample), or q's strides are not known (a
+    SplitHeads view), the (L, heads, E) layout stands in."""
+    strides = q.batch_layout(sq)
+    order = sorted(range(len(strides)), key=lambda d: -strides[d])  # stable: ties keep the dims' order
+    if order[0] != 0 or (q.strides is None and not q.contiguous):
+        heads_inner = (y[-1], y[-3] * y[-1], 1)
+        return heads_inner if len(y) == 3 else (numel(y[1:]), *heads_inner)  # a folded (fold, heads, L, E)
+    out, step = [0] * len(strides), 1
+    for d in reversed(order):
+        out[d] = step
+        step *= (1, *y)[d]
+    return tuple(out[1:])
+
+
+def _reshape_copies(v: Tensor, shape: Shape, folded: bool = False) -> bool:
     """Whether the math path's copy of v (its leading dims merged) is a new tensor (measured,
     torch 2.13 CPU): a contiguous v of per-sample rank 4 or more is copied; a view with more than
     one head (a split of a packed projection) cannot merge its heads with the batch and is copied;
     one head, or rank 3 or less, is seen in place. A view whose strides are known is seen in place
     exactly where they let the batch and the leading dims merge (LowFormer's chunk of a
-    permuted packed projection: heads are the batch's inner dim)."""
+    permuted packed projection: heads are the batch's inner dim). A folded batch (`Attention.folded`)
+    adds no dim: torch's rank is the per-sample rank."""
     if v.contiguous:
-        return len(shape) > 3
+        return len(shape) > 3 + folded
     if v.strides is not None and len(v.strides) == len(shape) and len(shape) >= 3:
         strides, sizes = v.batch_layout(shape), (2, *shape)  # any batch above 1
         lead = range(len(shape) - 2)  # merge (N, *lead) into one dim: each stride the next's x its size
@@ -523,14 +543,14 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
     dense_rows = all(t.map_strides(s)[-1] == 1 for t, s in zip((q, k, v), shapes[:3]))  # the CPU flash
     if sdpa_fused(layer, shapes, mask is not None and mask.requires_grad) and dense_rows:  # kernel needs them
         out = b.new(numel(y), low)
-        out.strides = (sq[-1], sq[-3] * sq[-1], 1)  # laid out (L, heads, E): merging heads is a view
+        out.strides = _like_strides(q, sq, y)
         saved = [q, k, v, out, b.new(rows, "fp32")]
         if mask is not None:
             saved.append(b.new(numel(shapes[3]), low))
         b.save(*saved)
         return out
     work = "fp32" if low in ("bf16", "fp16") else low
-    if work != v.dtype or _reshape_copies(v, sv):
+    if work != v.dtype or _reshape_copies(v, sv, layer.folded):
         v = b.new(numel(sv), work)
     saved = [b.new(rows * sq[-1], work)]  # q x sqrt(scale), for k's gradient
     if q.requires_grad:

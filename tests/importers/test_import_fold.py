@@ -5,8 +5,8 @@ the batch with its relative-position logits, rows of tokens (N*H*W, C), and chan
 viewed. Each small module is imported by both tracers and its params, MACs and saved bytes equal
 the real module's (check_against measures them: parameter count, FlopCounterMode's MACs,
 autograd's saved tensors at batch 2, CPU fp32). A fold whose batch is not the outermost factor,
-a layer that would read the folded dim as channels, and fused attention on folded windows (its
-kernel's saved tensors not modelled for them yet) are refused with one line."""
+and a layer that would read the folded dim as channels are refused with one line; fused attention on
+folded windows is the kernel PyTorch runs on them (`Attention.folded`)."""
 from __future__ import annotations
 
 import pytest
@@ -56,9 +56,12 @@ class SwinBlock(nn.Module):
     heads permuted with the batch folded in, attention (q @ k^T + a learnable mask on the windows
     unfolded, softmax, @ v; or F.scaled_dot_product_attention), windows back, the residual, an MLP."""
 
-    def __init__(self, c: int = 8, heads: int = 2, ws: int = 4, fused: bool = False, masked: bool = False) -> None:
+    def __init__(self, c: int = 8, heads: int = 2, ws: int = 4, fused: bool = False, masked: bool = False,
+                 opaque: bool = False) -> None:
         super().__init__()
-        self.ws, self.heads, self.fused, self.masked = ws, heads, fused, masked
+        self.ws, self.heads, self.fused, self.masked, self.opaque = ws, heads, fused, masked, opaque
+        if opaque:  # a batch norm over the heads of the windows' q (refused: it reads the folded dim as the batch)
+            self.odd = nn.BatchNorm2d(heads)
         self.norm = nn.LayerNorm(c)
         self.qkv = nn.Linear(c, 3 * c)
         self.proj = nn.Linear(c, c)
@@ -73,7 +76,13 @@ class SwinBlock(nn.Module):
         B_, N, _ = w.shape
         qkv = self.qkv(w).reshape(B_, N, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
-        if self.fused:
+        if self.opaque:
+            o = self.odd(q)
+        elif self.fused == "mask":  # a mask computed from q and k: it needs a gradient (the math path)
+            o = F.scaled_dot_product_attention(q, k, v, attn_mask=q[..., :1] @ k[..., :1].transpose(-2, -1))
+        elif self.fused == "dropout":
+            o = F.scaled_dot_product_attention(q, k, v, dropout_p=0.25)
+        elif self.fused:
             o = F.scaled_dot_product_attention(q, k, v)
         else:
             a = (q * 0.5) @ k.transpose(-2, -1)
@@ -95,6 +104,20 @@ def test_swin_windows_fold_the_batch_and_import_exactly(tracer: str) -> None:
     # (N*4, 16, 8) windows: per sample 4 windows of 16 tokens
     assert any(n.type == "linear" and n.input_shapes[0] == (4, 16, 8) for n in rows.values())
     assert cnncost.table(net, batch=1).totals.params == sum(p.numel() for p in SwinBlock().parameters())
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+# sdpa MACs at batch 2: 8 windows x 2 heads x 16 queries x 16 keys x (4 + 4); FlopCounterMode (torch
+# 2.13 CPU) counts them only where dropout decomposes the op into its matmuls.
+@pytest.mark.parametrize("fused, sdpa_macs", [(True, 32768), ("mask", 32768), ("dropout", 0)])
+def test_attention_on_folded_windows_is_the_kernel_pytorch_runs_on_them(tracer: str, fused: object,
+                                                                        sdpa_macs: int) -> None:
+    """F.scaled_dot_product_attention on (N*nW, heads, L, E): rank 4 in torch, so CPU runs the
+    fused kernel (its saved q, k, v, output and log-sum-exp) where no dropout or mask needing a
+    gradient sends it to the math path; the layer is `folded`, and the saved bytes equal PyTorch's."""
+    net = _exact(SwinBlock(fused=fused), (8, 8, 8), tracer, sdpa_macs=sdpa_macs)
+    attention = next(n for n in cnncost.compile(net).nodes if n.type == "attention")
+    assert attention.layer.folded and attention.input_shapes[0] == (4, 2, 16, 4)
 
 
 @pytest.mark.parametrize("tracer", TRACERS)
@@ -243,8 +266,7 @@ class ConvOnWindows(nn.Module):
 
 
 @pytest.mark.parametrize("model, line", [
-    (SwinBlock(fused=True), r"at module '\(top level\)' \(attention of a tensor whose batch is folded into its first "
-                            r"dim\)"),
+    (SwinBlock(opaque=True), r"at module 'odd' \(batchnorm of a tensor whose batch is folded into its first dim\)"),
     (NotOutermost(), r"Tensor.reshape at module '\(top level\)' \(view of a tensor whose batch is dim 1: the batch "
                      r"would not be the outermost factor"),
     (ConvOnWindows(), r"at module 'conv' \(conv of a tensor whose batch is folded into its first dim\)"),
@@ -255,10 +277,32 @@ def test_folds_that_do_not_map_are_refused_with_one_line(model: nn.Module, line:
 
 
 def test_an_opaque_op_on_folded_windows_gives_folded_windows() -> None:
-    """Under allow_unknown the refused fused attention is one opaque row whose output keeps the
-    windows folded, so the projection and the windows' reverse after it still map."""
-    net = from_torch(SwinBlock(fused=True), (8, 8, 8), allow_unknown=True)
+    """Under allow_unknown a refused op on the windows (a batch norm of q's heads) is one opaque row
+    whose output keeps the windows folded, so the projection and the windows' reverse after it still map."""
+    net = from_torch(SwinBlock(opaque=True), (8, 8, 8), allow_unknown=True)
     nodes = cnncost.compile(net).nodes
     assert [n.output_shape for n in nodes if n.type == "opaque"] == [(4, 2, 16, 4)]  # 4 windows, 2 heads
     assert next(n for n in nodes if n.path == "proj").type == "linear"
-    assert cnncost.table(net, batch=1).totals.params == sum(p.numel() for p in SwinBlock(fused=True).parameters())
+    assert cnncost.table(net, batch=1).totals.params == sum(p.numel() for p in SwinBlock(opaque=True).parameters())
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+@pytest.mark.parametrize("dropout, masked", [(0.0, False), (0.25, False), (0.0, True)])
+def test_a_folded_attention_layer_saves_what_pytorch_saves(dtype: str, dropout: float, masked: bool) -> None:
+    """`Attention(folded=True)` in a spec, on 3 windows x 2 heads x 5 tokens x 4 per sample: the
+    torch backend runs it on (N*3, 2, 5, 4) as the windows were; fused without dropout or a mask
+    needing a gradient, else the math path (fp32 and bf16 autocast, CPU)."""
+    from cnncost.torch_backend import check
+    layers = [cnncost.Linear(name=n, out=4, inputs=("input",)) for n in ("q", "k", "v")]
+    mask = ()
+    if masked:
+        layers.append(cnncost.Linear(name="mask", out=5, inputs=("input",)))
+        mask = ("mask",)
+    layers += [cnncost.Attention(name="attn", inputs=("q", "k", "v") + mask, dropout=dropout, folded=True),
+               cnncost.Linear(name="out", out=4)]
+    result = check(cnncost.Net("windows", input=(3, 2, 5, 4), layers=tuple(layers)), batch=2, device="cpu",
+                   dtype=dtype)
+    wrong = [f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}" for r in result.rows
+             if r.quantity in ("shape", "params", "macs", "saved_bytes") and r.ours != r.torch]
+    assert not wrong, "\n".join(wrong)
+    assert any(r.path == "attn" and r.quantity == "saved_bytes" for r in result.rows)
