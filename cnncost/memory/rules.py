@@ -563,15 +563,19 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
 
 
 def _merge_heads(layer: MergeHeads, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """A copy; a view of the fused attention kernel's output, already laid out (L, heads, E)."""
-    if x.strides == (xs[-1], xs[-3] * xs[-1], 1) and len(xs) == 3:
+    """A copy; a view of the fused attention kernel's output, already laid out (L, heads, E), or
+    of one head (its transpose moves a dim of size 1)."""
+    if len(xs) == 3 and (x.strides == (xs[-1], xs[-3] * xs[-1], 1) or xs[-3] == 1):
         return x.view(None, "contiguous")
     return b.like(x, y)
 
 
 def _split_heads(layer: SplitHeads, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """A view of part of its input: the same storage, nothing saved."""
-    return b.view(x, y, "strided")
+    """A view of part of its input: the same storage, nothing saved; (..., heads, L, E) strided
+    over the (..., L, features) input, so the heads are not contiguous even where it shows all of it."""
+    strides = x.map_strides(xs)
+    heads = (*strides[:-2], y[-1] * strides[-1], strides[-2], strides[-1])
+    return x.view(numel(y), "strided", heads) if numel(y) == x.elements else b.view(x, y, "strided", heads)
 
 
 RULES: dict[type, MemoryRule] = {
