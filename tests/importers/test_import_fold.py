@@ -57,9 +57,15 @@ class SwinBlock(nn.Module):
     unfolded, softmax, @ v; or F.scaled_dot_product_attention), windows back, the residual, an MLP."""
 
     def __init__(self, c: int = 8, heads: int = 2, ws: int = 4, fused: bool = False, masked: bool = False,
-                 opaque: bool = False) -> None:
+                 opaque: bool = False, relbias: bool = False) -> None:
         super().__init__()
         self.ws, self.heads, self.fused, self.masked, self.opaque = ws, heads, fused, masked, opaque
+        self.relbias = relbias
+        if relbias:  # Swin's relative position bias: a table of parameters gathered by a buffer of indices
+            self.table = nn.Parameter(torch.randn((2 * ws - 1) ** 2, heads))
+            coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing="ij")).flatten(1)
+            rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + ws - 1
+            self.register_buffer("index", rel[..., 0] * (2 * ws - 1) + rel[..., 1], persistent=False)
         if opaque:  # a batch norm over the heads of the windows' q (refused: it reads the folded dim as the batch)
             self.odd = nn.BatchNorm2d(heads)
         self.norm = nn.LayerNorm(c)
@@ -86,6 +92,8 @@ class SwinBlock(nn.Module):
             o = F.scaled_dot_product_attention(q, k, v)
         else:
             a = (q * 0.5) @ k.transpose(-2, -1)
+            if self.relbias:
+                a = a + self.table[self.index.view(-1)].view(N, N, -1).permute(2, 0, 1).contiguous().unsqueeze(0)
             if self.masked:
                 nw = self.mask.shape[0]
                 a = a.view(B_ // nw, nw, self.heads, N, N) + self.mask.unsqueeze(1).unsqueeze(0)
@@ -306,3 +314,38 @@ def test_a_folded_attention_layer_saves_what_pytorch_saves(dtype: str, dropout: 
              if r.quantity in ("shape", "params", "macs", "saved_bytes") and r.ours != r.torch]
     assert not wrong, "\n".join(wrong)
     assert any(r.path == "attn" and r.quantity == "saved_bytes" for r in result.rows)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_relative_position_bias_added_to_folded_windows_imports_exactly(tracer: str) -> None:
+    """Swin's bias (heads, L, L), computed from a table of parameters, added to the windows' attention
+    (N*nW, heads, L, L): it broadcasts over the folded dim; the table counted once."""
+    net = _exact(SwinBlock(relbias=True), (8, 8, 8), tracer)
+    assert any(n.type == "computed" and n.input_shapes[0] == (4, 2, 16, 16) for n in cnncost.compile(net).nodes)
+
+
+class ChannelAttention(nn.Module):
+    """DaViT's channel attention: the scaled k transposed, (k^T v) over the tokens, softmax, q by it."""
+
+    def __init__(self, c: int = 8, heads: int = 2) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(c, 3 * c)
+        self.proj = nn.Linear(c, c)
+
+    def forward(self, x):
+        x = x.flatten(2).transpose(1, 2)
+        B, N, C = x.shape
+        q, k, v = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        k = k * 0.25
+        attn = (k.transpose(-1, -2) @ v).softmax(dim=-1)
+        x = (attn @ q.transpose(-1, -2)).transpose(-1, -2)
+        return self.proj(x.transpose(1, 2).reshape(B, N, C))
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_scaled_tensor_transposed_imports_exactly(tracer: str) -> None:
+    """(k * scale).transpose(-1, -2): the product is its own row before the transpose, as torch runs it."""
+    net = _exact(ChannelAttention(), (8, 4, 4), tracer)
+    types = [n.type for n in cnncost.compile(net).nodes]
+    assert "arith" in types or "mul" in types, types

@@ -10,6 +10,7 @@ from ...layers import (Add, Arith, Attention, Chunk, ConcatMerge, Contiguous, Dr
                        Linear, Matmul, Mul, Pad, Permute, PReLU, Select, Slice, Softmax, Split, Stack)
 from ...layers.act import Activation, DimActivation
 from ...layers.imported import Reshape
+from ...layers.computed import Computed
 from ...layers.merge import Binary
 from ...shapes import Shape
 from ..graphbuild import TV
@@ -77,6 +78,8 @@ def fold_safe(layer: Any, shapes: tuple[Shape, ...]) -> bool:
     shape = shapes[0] if shapes else ()
     if isinstance(layer, Attention):
         return layer.folded
+    if isinstance(layer, Computed):  # c broadcasts from the right, its dims of size 1 over the folded dim
+        return layer.op != "expand"
     if isinstance(layer, LayerNorm):
         return layer.over == "last" and layer.dims < len(shape)
     if isinstance(layer, Linear):
