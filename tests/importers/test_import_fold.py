@@ -126,6 +126,10 @@ def test_attention_on_folded_windows_is_the_kernel_pytorch_runs_on_them(tracer: 
     net = _exact(SwinBlock(fused=fused), (8, 8, 8), tracer, sdpa_macs=sdpa_macs)
     attention = next(n for n in cnncost.compile(net).nodes if n.type == "attention")
     assert attention.layer.folded and attention.input_shapes[0] == (4, 2, 16, 4)
+    from cnncost.spec import dump_spec, parse_spec
+    back = parse_spec(dump_spec(net))  # `folded: true` round-trips
+    assert back == net
+    assert cnncost.table(back, batch=2, memory="autograd").totals == cnncost.table(net, batch=2, memory="autograd").totals
 
 
 @pytest.mark.parametrize("tracer", TRACERS)
