@@ -23,13 +23,14 @@ from cnncost.torch_backend.against import check_against  # noqa: E402
 TRACERS = ["fx", "export"]
 
 
-def _exact(model: nn.Module, shape: tuple[int, ...], tracer: str, sdpa_macs: int = 0) -> cnncost.Net:
+def _exact(model: nn.Module, shape: tuple[int, ...], tracer: str, sdpa_macs: int = 0, rows: bool = True) -> cnncost.Net:
     """Params, MACs and saved bytes (batch 2) equal the real module's. `sdpa_macs`: the MACs of
     F.scaled_dot_product_attention at batch 2, which FlopCounterMode in torch 2.13 does not count on
-    CPU (see test_import_nd.py), so the measured MACs lack them."""
+    CPU (see test_import_nd.py), so the measured MACs lack them. `rows`: the rows match too (not
+    where export decomposes an op into rows the reference does not have: F.normalize's expand)."""
     net = from_torch(model, shape, tracer=tracer)
     result = check_against(net, model)
-    if not sdpa_macs:
+    if not sdpa_macs and rows:
         assert result.ok, result.summary()
     for q in ("params", "macs", "saved_bytes"):
         ours, theirs = result.totals[q]
@@ -57,10 +58,10 @@ class SwinBlock(nn.Module):
     unfolded, softmax, @ v; or F.scaled_dot_product_attention), windows back, the residual, an MLP."""
 
     def __init__(self, c: int = 8, heads: int = 2, ws: int = 4, fused: bool = False, masked: bool = False,
-                 opaque: bool = False, relbias: bool = False) -> None:
+                 opaque: bool = False, relbias: bool = False, cosine: bool = False) -> None:
         super().__init__()
         self.ws, self.heads, self.fused, self.masked, self.opaque = ws, heads, fused, masked, opaque
-        self.relbias = relbias
+        self.relbias, self.cosine = relbias, cosine
         if relbias:  # Swin's relative position bias: a table of parameters gathered by a buffer of indices
             self.table = nn.Parameter(torch.randn((2 * ws - 1) ** 2, heads))
             coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing="ij")).flatten(1)
@@ -91,6 +92,8 @@ class SwinBlock(nn.Module):
         elif self.fused:
             o = F.scaled_dot_product_attention(q, k, v)
         else:
+            if self.cosine:  # Swin V2's cosine attention: q and k normalised over their features
+                q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
             a = (q * 0.5) @ k.transpose(-2, -1)
             if self.relbias:
                 a = a + self.table[self.index.view(-1)].view(N, N, -1).permute(2, 0, 1).contiguous().unsqueeze(0)
@@ -353,3 +356,12 @@ def test_a_scaled_tensor_transposed_imports_exactly(tracer: str) -> None:
     net = _exact(ChannelAttention(), (8, 4, 4), tracer)
     types = [n.type for n in cnncost.compile(net).nodes]
     assert "arith" in types or "mul" in types, types
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_norm_over_the_features_of_folded_windows_imports_exactly(tracer: str) -> None:
+    """F.normalize(q, dim=-1) on (N*nW, heads, L, E) (Swin V2's cosine attention): a reduce over the
+    last dim, the folded dim kept; torch's dim -1 is the per-sample dim -1."""
+    net = _exact(SwinBlock(cosine=True), (8, 8, 8), tracer, rows=tracer == "fx")  # export: normalize's expand
+    norms = [n for n in cnncost.compile(net).nodes if n.type == "reduce"]
+    assert len(norms) == 2 and all(n.layer.dims == (3,) and n.input_shapes[0] == (4, 2, 16, 4) for n in norms)

@@ -11,6 +11,7 @@ from ...layers import (Add, Arith, Attention, Chunk, ConcatMerge, Contiguous, Dr
 from ...layers.act import Activation, DimActivation
 from ...layers.imported import Reshape
 from ...layers.computed import Computed
+from ...layers.arith import Reduce
 from ...layers.merge import Binary
 from ...shapes import Shape
 from ..graphbuild import TV
@@ -78,6 +79,8 @@ def fold_safe(layer: Any, shapes: tuple[Shape, ...]) -> bool:
     shape = shapes[0] if shapes else ()
     if isinstance(layer, Attention):
         return layer.folded
+    if isinstance(layer, Reduce):  # over trailing dims: the folded dim (0, where the batch is) kept
+        return layer.dims is not None and all(d % len(shape) != 0 for d in layer.dims)
     if isinstance(layer, Computed):  # c broadcasts from the right, its dims of size 1 over the folded dim
         return layer.op != "expand"
     if isinstance(layer, LayerNorm):
