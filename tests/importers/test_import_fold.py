@@ -365,3 +365,27 @@ def test_a_norm_over_the_features_of_folded_windows_imports_exactly(tracer: str)
     net = _exact(SwinBlock(cosine=True), (8, 8, 8), tracer, rows=tracer == "fx")  # export: normalize's expand
     norms = [n for n in cnncost.compile(net).nodes if n.type == "reduce"]
     assert len(norms) == 2 and all(n.layer.dims == (3,) and n.input_shapes[0] == (4, 2, 16, 4) for n in norms)
+
+
+def test_the_peer_tools_count_a_folded_attention_as_their_conventions_say() -> None:
+    """FlopCounterMode and ptflops' aten backend see no formula for the fused CPU kernel that a
+    folded rank-4 attention runs (the same shape unfolded, rank 5 in torch, runs the math path's
+    bmm's): every live tool's total and params on the torch module (where the side venv's tools are)."""
+    import tools_live  # tests/support
+    if not tools_live.available():
+        pytest.skip("the peer tools are not installed (see tests/fixtures/measure_tools.py for the side venv)")
+    from cnncost.counting import ops
+    from cnncost.counting.tools import tool_params
+    from cnncost.torch_backend import build
+    for folded in (True, False):
+        layers = [cnncost.Linear(name=n, out=4, inputs=("input",)) for n in ("q", "k", "v")]
+        layers += [cnncost.Attention(name="attn", inputs=("q", "k", "v"), folded=folded), cnncost.Linear(name="out", out=4)]
+        net = cnncost.Net("windows", input=(3, 2, 5, 4), layers=tuple(layers))
+        g = cnncost.compile(net)
+        for key, value in tools_live.measure(build(net), tuple(net.input)).items():
+            tool, _, what = key.partition(".")
+            if what == "params":
+                assert tool_params(g, tool, "cnncost") == value, (folded, key)
+            elif not what:
+                assert ops(g, tool, 1, "cnncost").total == value, (folded, key)
+    assert ops(cnncost.compile(net), "flopcounter", 1, "cnncost").total > 0  # unfolded: the math path's bmm's
