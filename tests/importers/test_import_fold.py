@@ -389,3 +389,27 @@ def test_the_peer_tools_count_a_folded_attention_as_their_conventions_say() -> N
             elif not what:
                 assert ops(g, tool, 1, "cnncost").total == value, (folded, key)
     assert ops(cnncost.compile(net), "flopcounter", 1, "cnncost").total > 0  # unfolded: the math path's bmm's
+
+
+class ContiguousHeads(nn.Module):
+    """Heads made contiguous before fused attention: its output is laid out as q is, (heads, L, E),
+    so merging the heads after copies (measured, torch 2.13 CPU); a q sliced from a permuted packed
+    projection gives (L, heads, E), where the merge is a view (the Swin block above)."""
+
+    def __init__(self, c: int = 8, heads: int = 2) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q, self.k, self.v, self.proj = (nn.Linear(c, c) for _ in range(4))
+
+    def forward(self, x):
+        x = x.flatten(2).transpose(1, 2)
+        B, L, C = x.shape
+        q, k, v = (f(x).view(B, L, self.heads, -1).transpose(1, 2).contiguous() for f in (self.q, self.k, self.v))
+        o = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(o.transpose(1, 2).reshape(B, L, C))
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_the_fused_attention_output_is_laid_out_as_q(tracer: str) -> None:
+    # sdpa MACs at batch 2: 2 samples x 2 heads x 16 queries x 16 keys x (4 + 4) = 8192
+    _exact(ContiguousHeads(), (8, 4, 4), tracer, sdpa_macs=8192)
