@@ -16,6 +16,7 @@ from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, Leak
 from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftmax, PReLU, RReLU, Softmin, Softplus,
                           Softshrink, Softsign, Tanhshrink, Threshold)
 from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
+from .sdpa_layout import fused_output_strides, split_heads_view
 from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.strides import folds_rows
@@ -466,28 +467,9 @@ def _matmul(layer: Matmul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape
 def sdpa_fused(layer: Attention, shapes: tuple[Shape, ...], mask_grad: bool) -> bool:
     """Whether PyTorch 2.13's CPU dispatch runs the fused (flash) kernel: q, k, v of rank 4 with
     the batch, one head size for all three, no dropout, no mask that needs a gradient
-    (measured; everything else runs the composite math path). A folded batch (`Attention.folded`)
-    has no dim of its own: rank 4 per sample is rank 4 in torch."""
+    (measured; everything else runs the composite math path); a folded batch adds no dim."""
     q, k, v = shapes[:3]
     return len(q) == 3 + layer.folded and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
-
-
-def _like_strides(q: Tensor, sq: Shape, y: Shape) -> tuple[int, ...]:
-    """The fused kernel's output strides per sample (measured, torch 2.13 CPU): dense, its dims
-    in the order of q's strides, as empty_like(q) lays it out (timm's q, a slice of a permuted
-    packed projection, gives (L, heads, E): merging the heads after is a view). Where the batch
-    is not q's outermost dim (not representable per sample), or q's strides are not known (a
-    SplitHeads view), the (L, heads, E) layout stands in."""
-    strides = q.batch_layout(sq)
-    order = sorted(range(len(strides)), key=lambda d: -strides[d])  # stable: ties keep the dims' order
-    if order[0] != 0 or (q.strides is None and not q.contiguous):
-        heads_inner = (y[-1], y[-3] * y[-1], 1)
-        return heads_inner if len(y) == 3 else (numel(y[1:]), *heads_inner)  # a folded (fold, heads, L, E)
-    out, step = [0] * len(strides), 1
-    for d in reversed(order):
-        out[d] = step
-        step *= (1, *y)[d]
-    return tuple(out[1:])
 
 
 def _reshape_copies(v: Tensor, shape: Shape, folded: bool = False) -> bool:
@@ -496,8 +478,7 @@ def _reshape_copies(v: Tensor, shape: Shape, folded: bool = False) -> bool:
     one head (a split of a packed projection) cannot merge its heads with the batch and is copied;
     one head, or rank 3 or less, is seen in place. A view whose strides are known is seen in place
     exactly where they let the batch and the leading dims merge (LowFormer's chunk of a
-    permuted packed projection: heads are the batch's inner dim). A folded batch (`Attention.folded`)
-    adds no dim: torch's rank is the per-sample rank."""
+    permuted packed projection: heads are the batch's inner dim); a folded batch adds no dim."""
     if v.contiguous:
         return len(shape) > 3 + folded
     if v.strides is not None and len(v.strides) == len(shape) and len(shape) >= 3:
@@ -543,7 +524,7 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
     dense_rows = all(t.map_strides(s)[-1] == 1 for t, s in zip((q, k, v), shapes[:3]))  # the CPU flash
     if sdpa_fused(layer, shapes, mask is not None and mask.requires_grad) and dense_rows:  # kernel needs them
         out = b.new(numel(y), low)
-        out.strides = _like_strides(q, sq, y)
+        out.strides = fused_output_strides(q, sq, y)
         saved = [q, k, v, out, b.new(rows, "fp32")]
         if mask is not None:
             saved.append(b.new(numel(shapes[3]), low))
@@ -563,19 +544,15 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
 
 
 def _merge_heads(layer: MergeHeads, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """A copy; a view of the fused attention kernel's output, already laid out (L, heads, E), or
-    of one head (its transpose moves a dim of size 1)."""
+    """A copy; a view of one head, or of the fused kernel's output laid out (L, heads, E)."""
     if len(xs) == 3 and (x.strides == (xs[-1], xs[-3] * xs[-1], 1) or xs[-3] == 1):
         return x.view(None, "contiguous")
     return b.like(x, y)
 
 
 def _split_heads(layer: SplitHeads, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """A view of part of its input: the same storage, nothing saved; (..., heads, L, E) strided
-    over the (..., L, features) input, so the heads are not contiguous even where it shows all of it."""
-    strides = x.map_strides(xs)
-    heads = (*strides[:-2], y[-1] * strides[-1], strides[-2], strides[-1])
-    return x.view(numel(y), "strided", heads) if numel(y) == x.elements else b.view(x, y, "strided", heads)
+    """A view of (part of) its input, (..., heads, L, E) strided over (..., L, features): nothing saved."""
+    return split_heads_view(x, xs, y, b)
 
 
 RULES: dict[type, MemoryRule] = {
