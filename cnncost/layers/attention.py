@@ -71,7 +71,10 @@ class Attention(Layer):
     are equal, except that with `enable_gqa` the heads dim (third from the end) of k and v may
     divide q's. The mask broadcasts to (..., L, S); `causal` and a mask exclude each other.
     MACs as FlopCounterMode's sdpa formula counts them (its FLOPs / 2): prod(q's leading dims) x
-    (L x S x E + L x S x Ev), whatever the mask, causality or dropout; no params."""
+    (L x S x E + L x S x Ev), whatever the mask, causality or dropout; no params.
+    `folded`: the batch is folded into q's first dim as its outermost factor, as torch sees it
+    ((N*nW, heads, L, E) windows: an importer sets it); the shapes stay per sample, and only which
+    kernel PyTorch picks (memory) and the torch module's view of the inputs change."""
 
     arity = None
     min_inputs = 3
@@ -81,6 +84,7 @@ class Attention(Layer):
     dropout: float = 0.0
     scale: float | None = None
     enable_gqa: bool = False
+    folded: bool = False
 
     def validate(self) -> None:
         self.require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
@@ -106,9 +110,11 @@ class Attention(Layer):
             self.require(all(same_sizes(a, b) for a, b in zip(q[:-2], k[:-2])),
                          f"q, k and v must have the same leading dims: {shape_text(q)}, {shape_text(k)}", q)
         y = q[:-1] + v[-1:]
+        self.require(not self.folded or len(q) >= 3, f"folded: q must be (fold, ..., L, E), got {shape_text(q)}", q)
         if len(xs) == 4:
             self.require(not self.causal, "takes a mask or causal, not both", q)
             mask = xs[3]
+            self.require(not self.folded or len(mask) == len(q), "folded: the mask must have q's rank", mask)
             scores = q[:-1] + k[-2:-1]
             fits = len(mask) <= len(scores) and all(same_sizes(m, d) or (type(m) is int and m == 1)
                                                     for m, d in zip(mask[::-1], scores[::-1]))

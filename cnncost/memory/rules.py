@@ -16,6 +16,7 @@ from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, Leak
 from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftmax, PReLU, RReLU, Softmin, Softplus,
                           Softshrink, Softsign, Tanhshrink, Threshold)
 from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
+from .sdpa_layout import fused_output_strides, split_heads_view
 from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.strides import BATCH, compute_stride, folds_rows
@@ -476,19 +477,19 @@ def sdpa_fused(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], ma
     (measured, torch 2.13 and 2.14.1 CPU; everything else runs the composite math path)."""
     q, k, v = shapes[:3]
     ranks = (2, 3) if release >= (2, 14) else (3,)
-    return (len(q) in ranks and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
+    return (len(q) - layer.folded in ranks and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
             and all(t.map_strides(s)[-1] == 1 for t, s in zip(xs[:3], shapes[:3])))
 
 
-def _reshape_copies(v: Tensor, shape: Shape) -> bool:
+def _reshape_copies(v: Tensor, shape: Shape, folded: bool = False) -> bool:
     """Whether the math path's copy of v (its leading dims merged with the batch) is a new tensor
     (measured, torch 2.13 and 2.14.1 CPU): a contiguous v of per-sample rank 4 or more is copied;
     a view is copied where `reshape` cannot view it (ATen's computeStride: the heads of a packed
     projection cannot merge with the batch; one head, or heads whose strides nest, such as chunks
     of a transposed projection, can; a view without tracked strides: where it has several heads);
-    rank 2 is seen in place."""
+    rank 2 is seen in place; a folded batch adds no dim."""
     if v.contiguous:
-        return len(shape) > 3
+        return len(shape) > 3 + folded
     if v.strides is None:  # a view whose strides the model does not track (SplitHeads's): by its heads
         return len(shape) >= 3 and shape[-3] > 1
     return len(shape) >= 3 and _unfolded(v, shape)
@@ -529,15 +530,14 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
     scores = rows * sk[-2]
     if sdpa_fused(layer, xs, shapes, mask is not None and mask.requires_grad, b.precision.torch):
         out = b.new(numel(y), low)
-        if len(sq) == 3:
-            out.strides = (sq[-1], sq[-3] * sq[-1], 1)  # laid out (L, heads, E): merging heads is a view
+        out.strides = fused_output_strides(q, sq, y)
         saved = [q, k, v, out, b.new(rows, "fp32")]
         if mask is not None:
             saved.append(b.new(numel(shapes[3]), low))
         b.save(*saved)
         return out
     work = "fp32" if low in ("bf16", "fp16") else low
-    if work != v.dtype or _reshape_copies(v, sv):
+    if work != v.dtype or _reshape_copies(v, sv, layer.folded):
         v = b.new(numel(sv), work)
     saved = [b.new(rows * sq[-1], work)]  # q x sqrt(scale), for k's gradient
     if q.requires_grad:
@@ -550,15 +550,15 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
 
 
 def _merge_heads(layer: MergeHeads, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """A copy; a view of the fused attention kernel's output, already laid out (L, heads, E)."""
-    if x.strides == (xs[-1], xs[-3] * xs[-1], 1) and len(xs) == 3:
+    """A copy; a view of one head, or of the fused kernel's output laid out (L, heads, E)."""
+    if len(xs) == 3 and (x.strides == (xs[-1], xs[-3] * xs[-1], 1) or xs[-3] == 1):
         return x.view(None, "contiguous")
     return b.like(x, y)
 
 
 def _split_heads(layer: SplitHeads, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """A view of part of its input: the same storage, nothing saved."""
-    return b.view(x, y, "strided")
+    """A view of (part of) its input, (..., heads, L, E) strided over (..., L, features): nothing saved."""
+    return split_heads_view(x, xs, y, b)
 
 
 RULES: dict[type, MemoryRule] = {

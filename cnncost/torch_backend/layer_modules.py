@@ -171,7 +171,8 @@ MODULES: dict[type, ModuleRule] = {
     LogSoftmax: lambda layer, x: nn.LogSoftmax(dim=_dim(layer.dim)),
     # tokens and attention
     Matmul: lambda layer, shapes: MatmulModule(),
-    Attention: lambda layer, shapes: AttentionModule(layer.causal, layer.dropout, layer.scale, layer.enable_gqa),
+    Attention: lambda layer, shapes: AttentionModule(layer.causal, layer.dropout, layer.scale, layer.enable_gqa,
+                                                            layer.folded),
     SplitHeads: lambda layer, x: SplitHeadsModule(layer.heads, layer.parts, layer.part),
     MergeHeads: lambda layer, x: MergeHeadsModule(),
     # norms

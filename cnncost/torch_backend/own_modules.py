@@ -216,19 +216,27 @@ class Matmul(nn.Module):
 
 
 class Attention(nn.Module):
-    """F.scaled_dot_product_attention; dropout while training only (as nn.MultiheadAttention)."""
+    """F.scaled_dot_product_attention; dropout while training only (as nn.MultiheadAttention).
+    `folded`: the batch and the first per-sample dim merged first, as the imported model ran it
+    (a view: the batch is their outer factor), and split after."""
 
     def __init__(self, causal: bool = False, dropout: float = 0.0, scale: float | None = None,
-                 enable_gqa: bool = False) -> None:
+                 enable_gqa: bool = False, folded: bool = False) -> None:
         super().__init__()
         self.causal, self.dropout, self.scale, self.enable_gqa = causal, dropout, scale, enable_gqa
+        self.folded = folded
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                 mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is not None:
             mask = _after_batch(mask, q.dim())
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
-                                              is_causal=self.causal, scale=self.scale, enable_gqa=self.enable_gqa)
+        if self.folded:
+            n = q.shape[0]
+            q, k, v = (t.flatten(0, 1) for t in (q, k, v))
+            mask = None if mask is None else mask.flatten(0, 1)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
+                                           is_causal=self.causal, scale=self.scale, enable_gqa=self.enable_gqa)
+        return y.unflatten(0, (n, -1)) if self.folded else y
 
     @staticmethod
     def tensor_macs(args: tuple, output: torch.Tensor) -> int:

@@ -33,8 +33,10 @@ def sdpa(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) ->
     layer = Attention(causal=bool(arg(args, kwargs, 5, "is_causal", False)),
                       dropout=float(arg(args, kwargs, 4, "dropout_p", 0.0)),
                       scale=None if scale is None else float(scale),
-                      enable_gqa=bool(arg(args, kwargs, 7, "enable_gqa", False)))
+                      enable_gqa=bool(arg(args, kwargs, 7, "enable_gqa", False)), folded=q.folded)
     xs = [q, k, v] + ([imp.tensor(mask)] if mask is not None else [])
+    if q.folded and any(not x.folded or x.shape[0] != q.shape[0] or len(x.shape) != len(q.shape) for x in xs):
+        raise Unsupported("attention of q whose batch is folded with k, v or a mask folded otherwise")
     return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="attention")
 
 

@@ -8,6 +8,7 @@ from ...layers import Div, Threshold
 from ..graphbuild import TV, Unsupported
 from ..lowering import avg_pool, max_pool, pair_or_int, spatial_mean
 from .values import arg, dims
+from .values import torch_rank
 from .walker import GraphWalker
 
 
@@ -102,13 +103,14 @@ def reduce_on(imp: GraphWalker, op: str, x: Any, over: Any, keep: bool, result: 
               correction: int = 1) -> TV:
     """x.sum|mean|amax|amin(dims, keepdim), the p-norm: a Reduce over per-sample dims."""
     x = imp.tensor(x)
-    rank = len(x.shape) + 1
+    rank = torch_rank(x)  # dim 0: the batch, or the dim it is folded into (never reduced)
     if over is None or over == [] or over == ():
         raise Unsupported(f"{op} over every dimension, the batch's included")
     over = (over,) if isinstance(over, int) else tuple(over)
     if any(not -rank <= d < rank or d % rank == 0 for d in over):
         raise Unsupported(f"{op} over dims {list(over)} (the batch, or out of range)")
-    layer = Reduce(op=op, dims=tuple(d % rank - 1 for d in over), keepdim=keep, p=float(p), correction=correction)
+    layer = Reduce(op=op, dims=tuple(d % rank - (not x.folded) for d in over), keepdim=keep, p=float(p),
+                   correction=correction)
     return imp.emit(layer, [x], imp.out(result), base=op)
 
 
@@ -138,10 +140,10 @@ def normalize(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: An
     eps = float(arg(args, kwargs, 3, "eps", 1e-12))
     if arg(args, kwargs, 4, "out") is not None or not isinstance(dim, int) or not isinstance(p, (int, float)):
         raise Unsupported("normalize with out= or over several dims")
-    rank = len(x.shape) + 1
+    rank = torch_rank(x)
     if not -rank <= dim < rank or dim % rank == 0:
         raise Unsupported(f"normalize over dim {dim} (the batch, or out of range)")
-    layer = Reduce(op="norm", dims=(dim % rank - 1,), keepdim=True, p=float(p))
+    layer = Reduce(op="norm", dims=(dim % rank - (not x.folded),), keepdim=True, p=float(p))
     n = imp.emit(layer, [x], layer.out_shape(x.shape), base="norm")
     n = imp.emit(Threshold(threshold=eps, value=eps), [n], n.shape, base="clamp_min")
     div = Div()

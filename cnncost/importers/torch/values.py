@@ -10,6 +10,8 @@ from ...layers import (Add, Arith, Attention, Chunk, ConcatMerge, Contiguous, Dr
                        Linear, Matmul, Mul, Pad, Permute, PReLU, Select, Slice, Softmax, Split, Stack)
 from ...layers.act import Activation, DimActivation
 from ...layers.imported import Reshape
+from ...layers.computed import Computed
+from ...layers.arith import Reduce
 from ...layers.merge import Binary
 from ...shapes import Shape
 from ..graphbuild import TV
@@ -71,11 +73,16 @@ def fold_safe(layer: Any, shapes: tuple[Shape, ...]) -> bool:
     the last dims, attention, arithmetic, padding of the trailing dims), or it is a view whose dims
     the handler mapped (views.py, lowering.softmax). A conv, a pool or a batch norm would read the
     folded dim as channels or space. Attention on (N*nW, heads, L, E) without a mask or dropout
-    runs PyTorch's fused kernel, which the memory rule (memory/rules.sdpa_fused) takes for the
-    rank-4-per-sample math path: refused until the rule knows a folded batch."""
+    runs PyTorch's fused kernel, which the memory rule (memory/rules.sdpa_fused) would take for the
+    rank-4-per-sample math path unless the layer says it is `folded` (the handler sets it where
+    q, k, v and the mask are all folded the same way)."""
     shape = shapes[0] if shapes else ()
     if isinstance(layer, Attention):
-        return len(shapes) == 4 or len(shape) != 4 or bool(layer.dropout) or shape[-1] != shapes[2][-1]
+        return layer.folded
+    if isinstance(layer, Reduce):  # over trailing dims: the folded dim (0, where the batch is) kept
+        return layer.dims is not None and all(d % len(shape) != 0 for d in layer.dims)
+    if isinstance(layer, Computed):  # c broadcasts from the right, its dims of size 1 over the folded dim
+        return layer.op != "expand"
     if isinstance(layer, LayerNorm):
         return layer.over == "last" and layer.dims < len(shape)
     if isinstance(layer, Linear):

@@ -78,6 +78,7 @@ def permute(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any)
     x = args[0]
     if not isinstance(x, TV):
         raise Unsupported("permute of a non-tensor")
+    x = scaled_first(imp, x)
     order = tuple(args[1:]) if len(args) > 2 else arg(args, kwargs, 1, "dims")
     perm = dims(tuple(order), torch_rank(x))
     try:
@@ -88,11 +89,18 @@ def permute(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any)
         return lower_permute(imp, imp.tensor(x), perm)  # a view in progress, made plain first (detection heads)
 
 
+def scaled_first(imp: GraphWalker, x: TV) -> TV:
+    """x with a pending constant factor made its own row first (DaViT's `(k * scale).transpose`):
+    the product is what torch permutes, and what reads the permuted view sees its strides."""
+    return imp.tensor(x, (x.form,)) if x.scale is not None and not x.batch else x
+
+
 def transpose(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     """A swap of two dimensions: the permutation that swaps them."""
     x = args[0]
     if not isinstance(x, TV):
         raise Unsupported("transpose of a non-tensor")
+    x = scaled_first(imp, x)
     a, b = dims((arg(args, kwargs, 1, "dim0"), arg(args, kwargs, 2, "dim1")), torch_rank(x))
     order = list(range(torch_rank(x)))
     order[a], order[b] = order[b], order[a]

@@ -1,0 +1,33 @@
+"""Where attention's tensors lie in memory (memory/rules.py's attention rules): the fused CPU
+kernel's output, the heads split off a projection; what a later view of them sees."""
+from __future__ import annotations
+
+from ..shapes import Shape, numel
+from .builder import StepBuilder
+from .tensors import Tensor
+
+
+def split_heads_view(x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """x (..., L, features) seen as (..., heads, L, E): the heads strided over the features, so
+    not contiguous even where the view shows all of x."""
+    strides = x.map_strides(xs)
+    heads = (*strides[:-2], y[-1] * strides[-1], strides[-2], strides[-1])
+    return x.view(numel(y), "strided", heads) if numel(y) == x.elements else b.view(x, y, "strided", heads)
+
+
+def fused_output_strides(q: Tensor, sq: Shape, y: Shape) -> tuple[int, ...]:
+    """The fused kernel's output strides per sample (measured, torch 2.13 CPU): dense, its dims
+    in the order of q's strides, as empty_like(q) lays it out (timm's q, a slice of a permuted
+    packed projection, gives (L, heads, E): merging the heads after is a view). Where the batch
+    is not q's outermost dim (not representable per sample), or q's strides are not known (a
+    SplitHeads view), the (L, heads, E) layout stands in."""
+    strides = q.batch_layout(sq)
+    order = sorted(range(len(strides)), key=lambda d: -strides[d])  # stable: ties keep the dims' order
+    if order[0] != 0 or (q.strides is None and not q.contiguous):
+        heads_inner = (y[-1], y[-3] * y[-1], 1)
+        return heads_inner if len(y) == 3 else (numel(y[1:]), *heads_inner)  # a folded (fold, heads, L, E)
+    out, step = [0] * len(strides), 1
+    for d in reversed(order):
+        out[d] = step
+        step *= (1, *y)[d]
+    return tuple(out[1:])
