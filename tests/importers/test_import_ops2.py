@@ -1,0 +1,49 @@
+"""Operations the torch importer maps since issue 18's second coverage round, each in a tiny module
+that reproduces how a real model writes it (the model named in each class's docstring), imported
+and compared with the real module: params, FlopCounterMode's MACs and autograd's saved bytes at
+batch 2, CPU fp32 (`check_against` measures them)."""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import cnncost  # noqa: E402
+from cnncost.importers.torch_trace import from_torch  # noqa: E402
+from cnncost.torch_backend.against import check_against  # noqa: E402
+
+TRACERS = ["fx", "export"]
+
+
+def _exact(model: nn.Module, shape: tuple[int, ...], tracer: str) -> set[str]:
+    """Params, MACs and saved bytes (batch 2) equal the real module's; the row types imported."""
+    net = from_torch(model, shape, tracer=tracer)
+    result = check_against(net, model)
+    assert result.ok, result.summary()
+    for q in ("params", "macs", "saved_bytes"):
+        ours, theirs = result.totals[q]
+        assert ours == theirs, q
+    return {n.type for n in cnncost.compile(net).nodes}
+
+
+class StackedHeads(nn.Module):
+    """Several heads stacked along dim 0, before the batch, then averaged or summed over it (timm's
+    crossvit_*: torch.mean(torch.stack([...], dim=0), dim=0); efficientvim_*: torch.stack(logits).sum(0))."""
+
+    def __init__(self, heads: int, op: str) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.heads = nn.ModuleList(nn.Linear(8, 5) for _ in range(heads))
+        self.op = op
+
+    def forward(self, x):
+        x = self.conv(x).mean((2, 3))
+        stacked = torch.stack([h(x) for h in self.heads], dim=0)
+        return torch.mean(stacked, dim=0) if self.op == "mean" else stacked.sum(0)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+@pytest.mark.parametrize("heads,op", [(2, "mean"), (3, "mean"), (4, "sum")])
+def test_heads_stacked_before_the_batch_import_exactly(tracer: str, heads: int, op: str) -> None:
+    assert {"stack", "reduce"} <= _exact(StackedHeads(heads, op), (3, 8, 8), tracer)
