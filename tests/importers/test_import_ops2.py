@@ -47,3 +47,26 @@ class StackedHeads(nn.Module):
 @pytest.mark.parametrize("heads,op", [(2, "mean"), (3, "mean"), (4, "sum")])
 def test_heads_stacked_before_the_batch_import_exactly(tracer: str, heads: int, op: str) -> None:
     assert {"stack", "reduce"} <= _exact(StackedHeads(heads, op), (3, 8, 8), tracer)
+
+
+class SwappedWindows(nn.Module):
+    """A grid partition's axis swap (torchvision's maxvit_t: SwapAxes(-2, -3) is torch.swapaxes) and
+    torch.movedim / Tensor.swapdims spellings of the same permutes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        x = self.conv(x)  # (N, 8, 6, 6)
+        x = torch.movedim(x, 1, -1)  # channels last
+        x = x.reshape(x.shape[0], 2, 3, 2, 3, 8)
+        x = torch.swapaxes(x, -2, -3).swapdims(2, 3)
+        x = self.fc(x)
+        return torch.movedim(x, (-1, 1), (1, 2)).flatten(1)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_swapaxes_and_movedim_import_exactly(tracer: str) -> None:
+    assert "permute" in _exact(SwappedWindows(), (3, 8, 8), tracer)
