@@ -465,10 +465,10 @@ def _matmul(layer: Matmul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape
 
 def sdpa_fused(layer: Attention, shapes: tuple[Shape, ...], mask_grad: bool) -> bool:
     """Whether PyTorch 2.13's CPU dispatch runs the fused (flash) kernel: q, k, v of rank 4 with
-    the batch, one head size for all three, no dropout, no mask that needs a gradient
-    (measured; everything else runs the composite math path)."""
+    the batch, one head size for all three, k's heads q's (no broadcast), no dropout, no mask that needs a
+    gradient (measured; everything else runs the composite math path)."""
     q, k, v = shapes[:3]
-    return len(q) == 3 and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
+    return len(q) == 3 and q[-1] == v[-1] and not layer.dropout and not mask_grad and (layer.enable_gqa or k[0] == q[0])
 
 
 def _reshape_copies(v: Tensor, shape: Shape) -> bool:
@@ -530,11 +530,12 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
         b.save(*saved)
         return out
     work = "fp32" if low in ("bf16", "fp16") else low
-    if work != v.dtype or _reshape_copies(v, sv):
-        v = b.new(numel(sv), work)
+    heads = numel(sq[:-2]) if not layer.enable_gqa and tuple(sk[:-2]) != tuple(sq[:-2]) else None
+    if heads is not None or work != v.dtype or _reshape_copies(v, sv):  # k, v broadcast (MQA): copied expanded
+        v = b.new(numel(sv) if heads is None else heads * sv[-2] * sv[-1], work)
     saved = [b.new(rows * sq[-1], work)]  # q x sqrt(scale), for k's gradient
     if q.requires_grad:
-        saved.append(b.new(numel(sk), work))  # k^T x sqrt(scale), for q's gradient
+        saved.append(b.new(numel(sk) if heads is None else heads * sk[-2] * sk[-1], work))  # k^T x sqrt(scale)
     saved += [b.new(scores, work), v]
     if layer.dropout:
         saved += [b.new(scores, work), b.new(scores, work)]

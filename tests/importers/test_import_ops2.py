@@ -8,6 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 import cnncost  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
@@ -70,3 +71,55 @@ class SwappedWindows(nn.Module):
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_swapaxes_and_movedim_import_exactly(tracer: str) -> None:
     assert "permute" in _exact(SwappedWindows(), (3, 8, 8), tracer)
+
+
+def _saved_in_bf16(model: nn.Module, shape: tuple[int, ...]) -> None:
+    """The imported net's autograd rules against its rebuilt torch modules under bf16 autocast."""
+    from cnncost.torch_backend.saved_check import compare_saved
+    result = compare_saved(from_torch(model, shape), batch=2, dtype="bf16")
+    assert result.mismatches() == {} and result.predicted == result.measured
+
+
+class MultiQuery(nn.Module):
+    """Multi-query attention: q with several heads, k and v with one that broadcasts (timm's
+    MultiQueryAttention2d in mobilenetv5_*: q (N, 8, L, 64), k and v (N, 1, S, 64))."""
+
+    def __init__(self, heads: int = 4, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.q = nn.Conv2d(8, 4 * heads, 1)
+        self.k = nn.Conv2d(8, 4, 1, stride=2)
+        self.v = nn.Conv2d(8, 4, 1, stride=2)
+
+    def forward(self, x):
+        n = x.shape[0]
+        q = self.q(x).reshape(n, self.heads, 4, -1).transpose(-1, -2).contiguous()
+        k = self.k(x).reshape(n, 4, -1).transpose(1, 2).unsqueeze(1).contiguous()
+        v = self.v(x).reshape(n, 4, -1).transpose(1, 2).unsqueeze(1).contiguous()
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_multi_query_attention_imports_exactly(tracer: str) -> None:
+    assert "attention" in _exact(MultiQuery(), (8, 4, 4), tracer)
+
+
+def test_multi_query_attention_saves_as_pytorch_in_bf16() -> None:
+    _saved_in_bf16(MultiQuery(), (8, 4, 4))
+
+
+def test_multi_query_attention_shape_macs_and_refusals() -> None:
+    """MACs: FlopCounterMode's count of sdpa with one k, v head (the math path's bmm of the k, v
+    expanded to q's heads: it counts q's heads), FLOPs / 2; k's heads must be 1 or q's."""
+    from torch.utils.flop_counter import FlopCounterMode
+    from cnncost.errors import ShapeError
+    from cnncost.layers import Attention
+    q, k = (8, 16, 4), (1, 5, 4)
+    y = Attention().merge_shape((q, k, k))
+    tq, tk = torch.randn(2, *q), torch.randn(2, *k)
+    with FlopCounterMode(display=False) as counter:
+        out = F.scaled_dot_product_attention(tq, tk, tk)
+    assert y == tuple(out.shape[1:])
+    assert 2 * 2 * Attention().merge_macs((q, k, k), y) == counter.get_total_flops()  # batch 2
+    with pytest.raises(ShapeError, match="leading dims must equal q's or be 1: 8x16x4, 2x5x4"):
+        Attention().merge_shape((q, (2, 5, 4), (2, 5, 4)))
