@@ -41,6 +41,7 @@ from ..layers.unfold import Fold, Unfold
 from ..layers.unary import SAVES as UNARY_SAVES, Unary
 from .tensors import Tensor, promote
 from ..layers.computed import Computed
+from ..layers.roll import Roll
 from .computed_rules import computed
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
@@ -507,13 +508,11 @@ def _unary(layer: Unary, x: Tensor, b: StepBuilder) -> Tensor:
 
 
 def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
-    """scaled_dot_product_attention (autocast runs it in the low dtype). Fused: q, k and v, the
-    output and a log-sum-exp per query row (fp32), plus a copy of the mask (the mask's elements,
-    in the op's dtype). Math path: q and k scaled (new), the attention weights (L x S per
-    query row group), v (a copy when it is cast or reshaped), and with dropout its mask and the
-    dropped weights; on CPU a low-precision run upcasts to fp32 first. Output new, low. Measured
-    on CPU (torch 2.13); CUDA picks among flash, memory-efficient and math kernels by other rules,
-    not measured yet: the CPU rule stands in."""
+    """scaled_dot_product_attention (autocast runs it in the low dtype). Fused: q, k, v, the output and a
+    log-sum-exp per query row (fp32), plus a copy of the mask (its elements, in the op's dtype). Math path: q
+    and k scaled (new; k, v expanded to q's leading dims where they broadcast), the weights (L x S per query
+    row group), v (a copy when cast, reshaped or expanded), with dropout its mask and the dropped weights; a
+    low-precision run upcasts to fp32 first. Output new, low. Measured on CPU (torch 2.13); CUDA's kernels not."""
     low = b.precision.matmul_dtype
     q, k, v = (b.cast(t, low) for t in xs[:3])
     sq, sk, sv = shapes[:3]
@@ -531,7 +530,7 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
         return out
     work = "fp32" if low in ("bf16", "fp16") else low
     heads = numel(sq[:-2]) if not layer.enable_gqa and tuple(sk[:-2]) != tuple(sq[:-2]) else None
-    if heads is not None or work != v.dtype or _reshape_copies(v, sv):  # k, v broadcast (MQA): copied expanded
+    if heads is not None or work != v.dtype or _reshape_copies(v, sv):
         v = b.new(numel(sv) if heads is None else heads * sv[-2] * sv[-1], work)
     saved = [b.new(rows * sq[-1], work)]  # q x sqrt(scale), for k's gradient
     if q.requires_grad:
@@ -592,6 +591,7 @@ RULES: dict[type, MemoryRule] = {
     # im2col, col2im: a new tensor, nothing saved (measured, torch 2.13 CPU; its storage: _im2col)
     Unfold: lambda layer, x, xs, y, b: _im2col(x, xs, y, b), Fold: lambda layer, x, xs, y, b: _im2col(x, xs, y, b),
     Unary: lambda layer, x, xs, y, b: _unary(layer, x, b),
+    Roll: _new_output,  # a new tensor in x's layout, nothing saved (measured, torch 2.13 CPU, fp32 and bf16)
 }
 
 

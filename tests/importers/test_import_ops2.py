@@ -123,3 +123,46 @@ def test_multi_query_attention_shape_macs_and_refusals() -> None:
     assert 2 * 2 * Attention().merge_macs((q, k, k), y) == counter.get_total_flops()  # batch 2
     with pytest.raises(ShapeError, match="leading dims must equal q's or be 1: 8x16x4, 2x5x4"):
         Attention().merge_shape((q, (2, 5, 4), (2, 5, 4)))
+
+
+class ShiftedWindows(nn.Module):
+    """Swin's cyclic shift of the windows (timm's swin_*, torchvision's swin_t: torch.roll(x,
+    shifts=(-s, -s), dims=(1, 2)) on the (N, H, W, C) tokens), a linear between, the shift back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        x = self.conv(x).permute(0, 2, 3, 1)  # (N, 6, 6, 8)
+        x = torch.roll(x, shifts=(-2, -2), dims=(1, 2))
+        x = torch.relu(self.fc(x))
+        x = x.roll((2, 1), (-3, 2))
+        return torch.roll(x, 3, 3)  # the channels too
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_roll_imports_exactly(tracer: str) -> None:
+    assert "roll" in _exact(ShiftedWindows(), (3, 8, 8), tracer)
+
+
+def test_roll_saves_as_pytorch_in_bf16() -> None:
+    _saved_in_bf16(ShiftedWindows(), (3, 8, 8))
+
+
+def test_roll_spec_shape_field_and_refusals() -> None:
+    """roll keeps the shape and counts nothing; a roll along H or W leaves the receptive field
+    (positions wrap around); a dim out of range or unmatched shifts are one clear line."""
+    from cnncost.errors import ShapeError, SpecError
+    net = cnncost.Net("r", input=(4, 6, 6), layers=[cnncost.Conv(out=4, kernel=3),
+                                                   cnncost.Roll(shifts=(1, -1), dims=(1, -1))])
+    g = cnncost.compile(net)
+    assert g.nodes[-1].output_shape == (4, 4, 4) and g.nodes[-1].macs == 0 and g.nodes[-1].params == 0
+    from cnncost.receptive import receptive_field
+    row = receptive_field(net)[-1]
+    assert row.whole_input and "leaves the channels-first map" in row.note
+    with pytest.raises(ShapeError, match="dim 3 is out of range"):
+        cnncost.compile(cnncost.Net("r", input=(4, 6, 6), layers=[cnncost.Roll(shifts=(1,), dims=(3,))]))
+    with pytest.raises(SpecError, match="must have one entry each"):
+        cnncost.Roll(shifts=(1, 2), dims=(1,))

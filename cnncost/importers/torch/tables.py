@@ -16,6 +16,7 @@ from ...layers import (GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, Mish, 
                        Tanh)
 from . import activations as a, arith, aten, pools, resample, views, weighted as w
 from . import attention as attn
+from . import moves
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ OPS: tuple[TorchOp, ...] = (
             aten=("swapaxes", "swapdims")),
     TorchOp(aten.movedim, functions=("torch.movedim", "torch.moveaxis"), methods=("movedim", "moveaxis"),
             aten=("movedim", "moveaxis")),
+    TorchOp(moves.roll, functions=("torch.roll",), methods=("roll",), aten=("roll",)),
     TorchOp(views.contiguous, methods=("contiguous",), aten=("contiguous",)),
     TorchOp(views.alias, methods=("expand_as", "expand", "float", "type_as", "to", "clone"),
             aten=("clone", "alias", "detach", "_to_copy", "to", "type_as", "expand", "expand_as", "lift_fresh_copy")),
