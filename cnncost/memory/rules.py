@@ -42,6 +42,7 @@ from ..layers.unary import SAVES as UNARY_SAVES, Unary
 from .tensors import Tensor, promote
 from ..layers.computed import Computed
 from ..layers.roll import Roll
+from .torch_version import torch_at_least
 from .computed_rules import computed
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
@@ -465,11 +466,11 @@ def _matmul(layer: Matmul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape
 
 
 def sdpa_fused(layer: Attention, shapes: tuple[Shape, ...], mask_grad: bool) -> bool:
-    """Whether PyTorch 2.13's CPU dispatch runs the fused (flash) kernel: q, k, v of rank 4 with
-    the batch, one head size for all three, k's heads q's (no broadcast), no dropout, no mask that needs a
-    gradient (measured; everything else runs the composite math path)."""
+    """Whether PyTorch's CPU dispatch runs the fused (flash) kernel (measured, 2.13): q, k, v of rank 4 with
+    the batch, one head size, no dropout, no mask needing a gradient, k's heads q's (or broadcast: torch 2.14)."""
     q, k, v = shapes[:3]
-    return len(q) == 3 and q[-1] == v[-1] and not layer.dropout and not mask_grad and (layer.enable_gqa or k[0] == q[0])
+    return len(q) == 3 and q[-1] == v[-1] and not layer.dropout and not mask_grad \
+        and (k[0] == q[0] or layer.enable_gqa or torch_at_least(2, 14))
 
 
 def _reshape_copies(v: Tensor, shape: Shape) -> bool:
@@ -508,11 +509,10 @@ def _unary(layer: Unary, x: Tensor, b: StepBuilder) -> Tensor:
 
 
 def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
-    """scaled_dot_product_attention (autocast runs it in the low dtype). Fused: q, k, v, the output and a
-    log-sum-exp per query row (fp32), plus a copy of the mask (its elements, in the op's dtype). Math path: q
-    and k scaled (new; k, v expanded to q's leading dims where they broadcast), the weights (L x S per query
-    row group), v (a copy when cast, reshaped or expanded), with dropout its mask and the dropped weights; a
-    low-precision run upcasts to fp32 first. Output new, low. Measured on CPU (torch 2.13); CUDA's kernels not."""
+    """scaled_dot_product_attention (autocast: the low dtype). Fused: q, k, v, the output, a log-sum-exp per query
+    row (fp32), a copy of the mask. Math path (a low dtype upcast to fp32 first): q and k scaled (new; k, v expanded
+    to q's leading dims where they broadcast), the weights (L x S per query row group), v (copied when cast, reshaped
+    or expanded), with dropout its mask and the dropped weights. Output new, low. Measured on CPU (torch 2.13)."""
     low = b.precision.matmul_dtype
     q, k, v = (b.cast(t, low) for t in xs[:3])
     sq, sk, sv = shapes[:3]

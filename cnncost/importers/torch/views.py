@@ -108,7 +108,7 @@ def contiguous(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
         return TV(v.leaf, imp.out(result), "regrouped", groups=x.groups)
     if isinstance(x, TV) and x.form == "std" and x.scale is None:
         leaf = imp.builder.leaves[x.leaf]
-        if leaf is not None and isinstance(leaf.layer, (Permute, Slice, Select)):  # maybe a copy: the layer says
+        if leaf is not None and isinstance(leaf.layer, (Permute, Slice, Select, Reshape)):  # maybe a copy: the layer says
             if x.folded and x.batch:  # torch's copy would not keep the batch outermost
                 raise Unsupported(f"contiguous copy of a tensor whose folded batch is dim {x.batch}")
             v = imp.emit(Contiguous(), [TV(x.leaf, x.shape)], x.shape, base="contiguous")
