@@ -509,20 +509,20 @@ def _unary(layer: Unary, x: Tensor, b: StepBuilder) -> Tensor:
 
 
 def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
-    """scaled_dot_product_attention (autocast: the low dtype). Fused: q, k, v, the output, a log-sum-exp per query
-    row (fp32), a copy of the mask. Math path (a low dtype upcast to fp32 first): q and k scaled (new; k, v expanded
-    to q's leading dims where they broadcast), the weights (L x S per query row group), v (copied when cast, reshaped
-    or expanded), with dropout its mask and the dropped weights. Output new, low. Measured on CPU (torch 2.13)."""
+    """sdpa (autocast: the low dtype). Fused: q, k, v, the output, a log-sum-exp per query row (fp32), a copy of the
+    mask. Math path (a low dtype upcast to fp32): q, k scaled (new; k, v expanded to q's leading dims where they
+    broadcast), the weights (L x S per query row group), v (copied when cast, reshaped or expanded), with dropout
+    its mask and the dropped weights. Output new, low. Measured on CPU (torch 2.13)."""
     low = b.precision.matmul_dtype
     q, k, v = (b.cast(t, low) for t in xs[:3])
     sq, sk, sv = shapes[:3]
-    mask = xs[3] if len(xs) == 4 else None
-    rows = numel(sq[:-1])
+    mask, rows = xs[3] if len(xs) == 4 else None, numel(sq[:-1])
     scores = rows * sk[-2]
     dense_rows = all(t.map_strides(s)[-1] == 1 for t, s in zip((q, k, v), shapes[:3]))  # the CPU flash
     if sdpa_fused(layer, shapes, mask is not None and mask.requires_grad) and dense_rows:  # kernel needs them
         out = b.new(numel(y), low)
-        out.strides = (sq[-1], sq[-3] * sq[-1], 1)  # laid out (L, heads, E): merging heads is a view
+        if q.strides[-3] < q.strides[-2] if q.strides else not q.contiguous:  # laid out as q (measured): (L,
+            out.strides = (sq[-1], sq[-3] * sq[-1], 1)  # heads, E) from a split projection; a contiguous q: contiguous
         saved = [q, k, v, out, b.new(rows, "fp32")]
         if mask is not None:
             saved.append(b.new(numel(shapes[3]), low))
