@@ -166,3 +166,44 @@ def test_roll_spec_shape_field_and_refusals() -> None:
         cnncost.compile(cnncost.Net("r", input=(4, 6, 6), layers=[cnncost.Roll(shifts=(1,), dims=(3,))]))
     with pytest.raises(SpecError, match="must have one entry each"):
         cnncost.Roll(shifts=(1, 2), dims=(1,))
+
+
+class RotaryAttention(nn.Module):
+    """Rotary embeddings on q and k before fused attention (timm's vit_*_rope_*: a class token kept
+    apart, the rest rotated by `x * cos + rot(x) * sin`, rot(x) a stack of -x[..., 1::2] and
+    x[..., ::2], then cat): q and k are contiguous, so the fused kernel's output is too and the
+    heads' merge before the projection copies it."""
+
+    def __init__(self, heads: int = 2, dim: int = 8) -> None:
+        super().__init__()
+        self.heads, self.dim = heads, dim
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.register_buffer("sin", torch.randn(16, dim // heads))
+        self.register_buffer("cos", torch.randn(16, dim // heads))
+
+    def rope(self, x):
+        t = x[:, :, 1:]
+        rot = torch.stack([-t[..., 1::2], t[..., ::2]], -1).reshape(t.shape)
+        return torch.cat([x[:, :, :1], t * self.cos + rot * self.sin], dim=2)
+
+    def forward(self, x):
+        n, length, _ = x.shape
+        q, k, v = self.qkv(x).reshape(n, length, 3, self.heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+        out = F.scaled_dot_product_attention(self.rope(q), self.rope(k), v)
+        return self.proj(out.transpose(1, 2).reshape(n, length, self.dim))
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_fused_attention_on_contiguous_q_imports_exactly(tracer: str) -> None:
+    """Params and saved bytes equal; MACs differ by the attention's alone: FlopCounterMode has no
+    formula for the fused CPU kernel (cnncost counts it as its sdpa formula does)."""
+    model = RotaryAttention()
+    net = from_torch(model, (17, 8), tracer=tracer)
+    result = check_against(net, model)
+    for q in ("params", "saved_bytes"):
+        ours, theirs = result.totals[q]
+        assert ours == theirs, q
+    attention = [n for n in cnncost.compile(net).nodes if n.type == "attention"]
+    assert len(attention) == 1 and attention[0].macs == 2 * 17 * 17 * (4 + 4)  # heads x L x S x (E + Ev)
+    assert result.totals["macs"][0] - result.totals["macs"][1] == 2 * attention[0].macs  # batch 2
