@@ -41,7 +41,7 @@ from ..layers.unfold import Fold, Unfold
 from ..layers.unary import SAVES as UNARY_SAVES, Unary
 from .tensors import Tensor, promote
 from ..layers.computed import Computed
-from ..layers.roll import Roll
+from ..layers.moves import Roll, UnfoldDim
 from .torch_version import torch_at_least
 from .computed_rules import computed
 
@@ -591,7 +591,7 @@ RULES: dict[type, MemoryRule] = {
     # im2col, col2im: a new tensor, nothing saved (measured, torch 2.13 CPU; its storage: _im2col)
     Unfold: lambda layer, x, xs, y, b: _im2col(x, xs, y, b), Fold: lambda layer, x, xs, y, b: _im2col(x, xs, y, b),
     Unary: lambda layer, x, xs, y, b: _unary(layer, x, b),
-    Roll: _new_output,  # a new tensor in x's layout, nothing saved (measured, torch 2.13 CPU, fp32 and bf16)
+    Roll: _new_output, UnfoldDim: view,  # roll: a new tensor in x's layout, nothing saved (measured, torch 2.13 CPU)
 }
 
 

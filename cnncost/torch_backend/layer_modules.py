@@ -45,8 +45,8 @@ from .computed_module import Computed as ComputedModule
 from ..layers.unfold import Fold, Unfold
 from ..layers.unary import Unary
 from .own_modules import Unary as UnaryModule
-from ..layers.roll import Roll
-from .own_modules import Roll as RollModule
+from ..layers.moves import Roll, UnfoldDim
+from .own_modules import Roll as RollModule, UnfoldDim as UnfoldDimModule
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -236,6 +236,7 @@ MODULES: dict[type, ModuleRule] = {
                                    _pair(layer.padding), _pair(layer.stride)),
     Unary: lambda layer, x: UnaryModule(layer.op),
     Roll: lambda layer, x: RollModule(layer.shifts, layer.dims),
+    UnfoldDim: lambda layer, x: UnfoldDimModule(layer.dim, layer.size, layer.step),
 }
 
 

@@ -276,3 +276,14 @@ class Roll(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.roll(x, self.shifts, self.dims)
+
+
+class UnfoldDim(nn.Module):
+    """x.unfold(dim, size, step) along a per-sample dim: a strided view."""
+
+    def __init__(self, dim: int, size: int, step: int) -> None:
+        super().__init__()
+        self.dim, self.size, self.step = dim + 1 if dim >= 0 else dim, size, step
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unfold(self.dim, self.size, self.step)

@@ -207,3 +207,30 @@ def test_fused_attention_on_contiguous_q_imports_exactly(tracer: str) -> None:
     attention = [n for n in cnncost.compile(net).nodes if n.type == "attention"]
     assert len(attention) == 1 and attention[0].macs == 2 * 17 * 17 * (4 + 4)  # heads x L x S x (E + Ev)
     assert result.totals["macs"][0] - result.totals["macs"][1] == 2 * attention[0].macs  # batch 2
+
+
+class HaloWindows(nn.Module):
+    """Overlapping key windows by Tensor.unfold (timm's HaloAttn in halo2botnet50ts_256 and
+    lamhalobotnet50ts_256: F.pad, then kv.unfold(2, win, block).unfold(3, win, block).reshape(...)):
+    the unfolds are views, the reshape copies the overlapping windows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kv = nn.Conv2d(3, 4, 1)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x):
+        n = x.shape[0]
+        kv = F.pad(self.kv(x), [1, 1, 1, 1])  # (N, 4, 10, 10)
+        kv = kv.unfold(2, 4, 2).unfold(3, 4, 2)  # (N, 4, 4, 4, 4, 4)
+        kv = kv.reshape(n, 4, 16, -1).transpose(1, 2)  # (N, blocks, C, window)
+        return self.fc(torch.relu(kv))
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_tensor_unfold_imports_exactly(tracer: str) -> None:
+    assert "unfold_dim" in _exact(HaloWindows(), (3, 8, 8), tracer)
+
+
+def test_tensor_unfold_saves_as_pytorch_in_bf16() -> None:
+    _saved_in_bf16(HaloWindows(), (3, 8, 8))

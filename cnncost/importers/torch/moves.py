@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layers import Roll
+from ...layers import Roll, UnfoldDim
 from ..graphbuild import TV, Unsupported
 from .values import arg
 from .views import sample_dim
@@ -26,3 +26,11 @@ def roll(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) ->
         raise Unsupported(f"roll with shifts {list(shifts)} and dims {list(along)} of different lengths")
     layer = Roll(shifts=shifts, dims=tuple(sample_dim(x, d, "roll") for d in along))
     return imp.emit(layer, [x], x.shape, base="roll")
+
+
+def unfold_dim(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """x.unfold(dimension, size, step) / aten.unfold: sliding windows along one per-sample dim, a view."""
+    x = imp.tensor(args[0])
+    d = sample_dim(x, arg(args, kwargs, 1, "dimension"), "unfold")
+    layer = UnfoldDim(dim=d, size=int(arg(args, kwargs, 2, "size")), step=int(arg(args, kwargs, 3, "step")))
+    return imp.emit(layer, [x], imp.out(result), base="unfold")

@@ -164,6 +164,7 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(aten.movedim, functions=("torch.movedim", "torch.moveaxis"), methods=("movedim", "moveaxis"),
             aten=("movedim", "moveaxis")),
     TorchOp(moves.roll, functions=("torch.roll",), methods=("roll",), aten=("roll",)),
+    TorchOp(moves.unfold_dim, methods=("unfold",), aten=("unfold",)),
     TorchOp(views.contiguous, methods=("contiguous",), aten=("contiguous",)),
     TorchOp(views.alias, methods=("expand_as", "expand", "float", "type_as", "to", "clone"),
             aten=("clone", "alias", "detach", "_to_copy", "to", "type_as", "expand", "expand_as", "lift_fresh_copy")),
