@@ -64,6 +64,7 @@ from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
 from ..layers.unfold import Fold, Unfold
 from ..layers.unary import Unary
+from ..layers.moves import Roll, UnfoldDim
 from ._util import has_bias, kernel_area, n_in, n_out, on_inner, x_of
 from .convention import ZERO, Convention, CountRule
 
@@ -221,6 +222,7 @@ RULES: dict[type, CountRule] = {
     # per output element (making c, once per forward, is not counted); expand: a copy
     Unfold: ZERO, Fold: _fold,  # im2col copies; col2im adds every column element into the map
     Unary: per_output(1),  # one function evaluation per element
+    Roll: ZERO, UnfoldDim: ZERO,  # a copy; a view
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the same arithmetic as its layer's
 

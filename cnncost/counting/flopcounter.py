@@ -37,6 +37,7 @@ from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
 from ..layers.unfold import Fold, Unfold
 from ..layers.unary import Unary
+from ..layers.moves import Roll, UnfoldDim
 from .convention import ZERO, Convention, CountRule
 from .training import sdpa_fused, training
 
@@ -75,6 +76,7 @@ NO_FORMULA += (Permute, Transpose, Unflatten, Slice, Select, Expand, Contiguous,
 NO_FORMULA += (Computed,)  # x op c, c made once per forward from parameters: element-wise (aten.add, mul...)
 NO_FORMULA += (Unfold, Fold)  # im2col, col2im: copies
 NO_FORMULA += (Unary,)  # sqrt, rsqrt, exp, log, ...: element-wise
+NO_FORMULA += (Roll, UnfoldDim)  # aten.roll: a copy; aten.unfold: a view
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, gemm), **dict.fromkeys(NO_FORMULA, ZERO)}
 RULES.update({Matmul: gemm, Attention: sdpa})
 RULES[Fixed] = gemm  # a convolution with buffer weights: aten.convolution all the same

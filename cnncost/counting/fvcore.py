@@ -42,6 +42,7 @@ from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
 from ..layers.unfold import Fold, Unfold
 from ..layers.unary import Unary
+from ..layers.moves import Roll, UnfoldDim
 from ..shapes import numel
 from ._util import affine, macs, n_in, n_out, on_inner
 from .convention import ZERO, Convention, CountRule
@@ -109,6 +110,8 @@ RULES: dict[type, CountRule] = {
     Computed: ZERO,  # x op c and the making of c: element-wise ops and gathers, no handle
     Unfold: ZERO, Fold: ZERO,  # aten::im2col, col2im: no handle
     Unary: ZERO,  # aten::sqrt, rsqrt, exp, log, reciprocal, abs, neg: no handle
+    Roll: ZERO,  # aten::roll: among fvcore's ignored ops (jit_analysis._IGNORED_OPS)
+    UnfoldDim: ZERO,  # aten::unfold: a view, no handle
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the aten.convolution is counted all the same
 

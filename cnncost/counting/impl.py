@@ -53,6 +53,7 @@ from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
 from ..layers.unfold import Fold, Unfold
 from ..layers.unary import Unary
+from ..layers.moves import Roll, UnfoldDim
 
 if TYPE_CHECKING:
     from ..graph import Graph, GraphNode
@@ -202,6 +203,7 @@ DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
     Computed: "cnncost.Computed",  # torch_backend/computed_module.py: no counter has a formula for it
     Unfold: "nn.Unfold", Fold: "nn.Fold",
     Unary: "cnncost.Unary",
+    Roll: "cnncost.Roll", UnfoldDim: "cnncost.UnfoldDim",
 }
 
 

@@ -168,15 +168,16 @@ def training(graph: Graph, batch: int = 1, frozen: Iterable[str] | tuple[bool, .
     return _training(graph, batch, frozen, convention)
 
 
-def sdpa_fused(node: GraphNode, fused_ranks: tuple[int, ...] = (2, 3)) -> bool:
+def sdpa_fused(node: GraphNode, fused_ranks: tuple[int, ...] = (2, 3), broadcast: bool = True) -> bool:
     """Whether PyTorch's CPU dispatch runs scaled_dot_product_attention's fused kernel in an
     eval forward, where FlopCounterMode has no formula (it counts the composite math path's bmm's,
     2 x MACs): q, k, v of per-sample rank 3 (torch 2.14.1 also 2) and one head size for all three
-    (measured: torch 2.14.1 and 2.13 CPU, eval, no_grad). A folded batch (`Attention.folded`) has
-    no dim of its own: its per-sample rank is torch's."""
+    (measured: torch 2.14.1 and 2.13 CPU, eval, no_grad); k and v broadcast over q's heads
+    (multi-query) only where `broadcast` (torch 2.14; 2.13 runs the math path). A folded batch
+    (`Attention.folded`) has no dim of its own: its per-sample rank is torch's."""
     q, k, v = node.input_shapes[:3]
     rank = len(q) - node.layer.folded
-    return rank in fused_ranks and q[-1] == v[-1]
+    return rank in fused_ranks and q[-1] == v[-1] and (broadcast or tuple(k[:-2]) == tuple(q[:-2]))
 
 
 def _training(graph: Graph, batch: int, frozen: tuple[bool, ...], convention: str) -> Training:

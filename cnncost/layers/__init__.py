@@ -48,6 +48,7 @@ TYPES: dict[str, dict[str, str]] = {
     "computed": {"computed": "Computed"},
     "unfold": {"unfold": "Unfold", "fold": "Fold"},
     "unary": {"unary": "Unary"},
+    "moves": {"roll": "Roll", "unfold_dim": "UnfoldDim"},
 }
 # Classes no spec names directly (a concat block's merge row), by module.
 UNNAMED = {"ConcatMerge": "merge"}

@@ -67,9 +67,9 @@ class Matmul(Layer):
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Attention(Layer):
     """F.scaled_dot_product_attention(q, k, v[, mask]) (`from: [q, k, v]` or `[q, k, v, mask]`):
-    q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev); the leading dims of q, k and v
-    are equal, except that with `enable_gqa` the heads dim (third from the end) of k and v may
-    divide q's. The mask broadcasts to (..., L, S); `causal` and a mask exclude each other.
+    q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev); k and v have one set of leading
+    dims, each equal to q's or 1 (broadcast, as multi-query attention's single k, v head), or with
+    `enable_gqa` their heads dim (third from the end) may divide q's. The mask broadcasts to (..., L, S); `causal` and a mask exclude each other.
     MACs as FlopCounterMode's sdpa formula counts them (its FLOPs / 2): prod(q's leading dims) x
     (L x S x E + L x S x Ev), whatever the mask, causality or dropout; no params.
     `folded`: the batch is folded into q's first dim as its outermost factor, as torch sees it
@@ -106,9 +106,9 @@ class Attention(Layer):
         if self.enable_gqa and len(q) >= 3:
             self.require(all(same_sizes(a, b) for a, b in zip(q[:-3], k[:-3])) and q[-3] % k[-3] == 0,
                          f"k's heads ({k[-3]}) must divide q's ({q[-3]}) with equal other leading dims", q)
-        else:
-            self.require(all(same_sizes(a, b) for a, b in zip(q[:-2], k[:-2])),
-                         f"q, k and v must have the same leading dims: {shape_text(q)}, {shape_text(k)}", q)
+        else:  # k's and v's leading dims broadcast to q's (multi-query attention: one k, v head)
+            self.require(all(same_sizes(a, b) or (type(b) is int and b == 1) for a, b in zip(q[:-2], k[:-2])),
+                         f"k's and v's leading dims must equal q's or be 1: {shape_text(q)}, {shape_text(k)}", q)
         y = q[:-1] + v[-1:]
         self.require(not self.folded or len(q) >= 3, f"folded: q must be (fold, ..., L, E), got {shape_text(q)}", q)
         if len(xs) == 4:

@@ -41,6 +41,7 @@ from ..layers.unfold import Fold, Unfold
 from ..layers.unary import SAVES as UNARY_SAVES, Unary
 from .tensors import Tensor, promote
 from ..layers.computed import Computed
+from ..layers.moves import Roll, UnfoldDim
 from .computed_rules import computed
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
@@ -474,11 +475,13 @@ def sdpa_fused(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], ma
     """Whether PyTorch's CPU dispatch runs the fused (flash) kernel: q, k, v of per-sample rank 3
     (torch 2.14: 2 or 3), one head size for all three, each with a last dim of stride 1 (a
     chunk of a transposed projection is not), no dropout, no mask that needs a gradient
-    (measured, torch 2.13 and 2.14.1 CPU; everything else runs the composite math path)."""
+    (measured, torch 2.13 and 2.14.1 CPU; everything else runs the composite math path); k's and
+    v's heads q's, or broadcast over them (multi-query) with enable_gqa or on torch 2.14."""
     q, k, v = shapes[:3]
     ranks = (2, 3) if release >= (2, 14) else (3,)
     return (len(q) - layer.folded in ranks and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
-            and all(t.map_strides(s)[-1] == 1 for t, s in zip(xs[:3], shapes[:3])))
+            and all(t.map_strides(s)[-1] == 1 for t, s in zip(xs[:3], shapes[:3]))
+            and (tuple(k[:-2]) == tuple(q[:-2]) or layer.enable_gqa or release >= (2, 14)))
 
 
 def _reshape_copies(v: Tensor, shape: Shape, folded: bool = False) -> bool:
@@ -515,33 +518,31 @@ def _unary(layer: Unary, x: Tensor, b: StepBuilder) -> Tensor:
 
 
 def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
-    """scaled_dot_product_attention (autocast runs it in the low dtype). Fused: q, k and v, the
-    output and a log-sum-exp per query row (fp32), plus a copy of the mask (the mask's elements,
-    in the op's dtype). Math path: q and k scaled (new), the attention weights (L x S per
-    query row group), v (a copy when it is cast or reshaped), and with dropout its mask and the
-    dropped weights; on CPU a low-precision run upcasts to fp32 first. Output new, low. Measured
-    on CPU (torch 2.13); CUDA picks among flash, memory-efficient and math kernels by other rules,
-    not measured yet: the CPU rule stands in."""
+    """sdpa (autocast: the low dtype). Fused: q, k, v, the output, a log-sum-exp per query row (fp32), a copy of the
+    mask. Math path (a low dtype upcast to fp32): q, k scaled (new; k, v expanded to q's leading dims where they
+    broadcast), the weights (L x S per query row group), v (copied when cast, reshaped or expanded), with dropout
+    its mask and the dropped weights. Output new, low. Measured on CPU (torch 2.13)."""
     low = b.precision.matmul_dtype
     q, k, v = (b.cast(t, low) for t in xs[:3])
     sq, sk, sv = shapes[:3]
-    mask = xs[3] if len(xs) == 4 else None
-    rows = numel(sq[:-1])
+    mask, rows = xs[3] if len(xs) == 4 else None, numel(sq[:-1])
     scores = rows * sk[-2]
     if sdpa_fused(layer, xs, shapes, mask is not None and mask.requires_grad, b.precision.torch):
         out = b.new(numel(y), low)
-        out.strides = fused_output_strides(q, sq, y)
+        if len(sq) >= 3:  # (torch 2.14's rank 2: contiguous)
+            out.strides = fused_output_strides(q, sq, y)
         saved = [q, k, v, out, b.new(rows, "fp32")]
         if mask is not None:
             saved.append(b.new(numel(shapes[3]), low))
         b.save(*saved)
         return out
     work = "fp32" if low in ("bf16", "fp16") else low
-    if work != v.dtype or _reshape_copies(v, sv, layer.folded):
-        v = b.new(numel(sv), work)
+    heads = numel(sq[:-2]) if not layer.enable_gqa and tuple(sk[:-2]) != tuple(sq[:-2]) else None
+    if heads is not None or work != v.dtype or _reshape_copies(v, sv, layer.folded):
+        v = b.new(numel(sv) if heads is None else heads * sv[-2] * sv[-1], work)
     saved = [b.new(rows * sq[-1], work)]  # q x sqrt(scale), for k's gradient
     if q.requires_grad:
-        saved.append(b.new(numel(sk), work))  # k^T x sqrt(scale), for q's gradient
+        saved.append(b.new(numel(sk) if heads is None else heads * sk[-2] * sk[-1], work))  # k^T x sqrt(scale)
     saved += [b.new(scores, work), v]
     if layer.dropout:
         saved += [b.new(scores, work), b.new(scores, work)]
@@ -598,6 +599,7 @@ RULES: dict[type, MemoryRule] = {
     # im2col, col2im: a new tensor, nothing saved (measured, torch 2.13 CPU; its storage: _im2col)
     Unfold: lambda layer, x, xs, y, b: _im2col(x, xs, y, b), Fold: lambda layer, x, xs, y, b: _im2col(x, xs, y, b),
     Unary: lambda layer, x, xs, y, b: _unary(layer, x, b),
+    Roll: _new_output, UnfoldDim: view,  # roll: a new tensor in x's layout, nothing saved (measured, torch 2.13 CPU)
 }
 
 

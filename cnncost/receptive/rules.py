@@ -30,6 +30,7 @@ from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.unfold import Fold, Unfold
 from .tensor_rules import whole_map
 from ..layers.unary import Unary
+from ..layers.moves import Roll, UnfoldDim
 from ..shapes import Shape, spatial
 from ..layers.computed import Computed
 from .paths import (Axis, Field, classes, constant_axis, hull, map_axis, plain, ratio, shift_axis,
@@ -261,6 +262,21 @@ def _input(layer: Input, node: GraphNode, ins: list[Field]) -> Field:
     return Field(((start, start),), (shape[1], shape[2]))
 
 
+def _roll(layer: Roll, node: GraphNode, ins: list[Field]) -> Field:
+    """A roll along H or W of a map wraps positions around the edge: the field is not followed
+    past it (every position is taken to see the whole map); along the channels, or of a tensor
+    that is no map, the field stays."""
+    x = node.input_shape
+    if len(x) == 3 and any(d % 3 for d in layer.dims):
+        return whole_map(node, ins)
+    return ins[0]
+
+
+def _windows(layer: UnfoldDim, node: GraphNode, ins: list[Field]) -> Field:
+    """Sliding windows of a map (a new last dim): no channels-first map any more."""
+    return whole_map(node, ins) if len(node.input_shape) == 3 else ins[0]
+
+
 RULES: dict[type, Rule] = {
     Conv: _conv, ConvTranspose: _conv_transpose,
     MaxPool: _pool, AvgPool: _pool, PixelUnshuffle: _pixel_unshuffle,
@@ -289,6 +305,7 @@ RULES: dict[type, Rule] = {
     # im2col leaves the map (columns of windows); col2im reads columns, which are not a map
     Unfold: lambda layer, node, ins: whole_map(node, ins), Fold: _same,
     Unary: _same,
+    Roll: _roll, UnfoldDim: _windows,
 }
 
 

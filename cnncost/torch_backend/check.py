@@ -316,7 +316,8 @@ def _predicted_memory(net: Net, options: Options, device: str, batch: int) -> tu
 def counted_flops(node: GraphNode, batch: int) -> int:
     """2 x MACs, as FlopCounterMode counts them on this PyTorch; 0 for an attention whose fused CPU
     kernel it has no formula for (per-sample rank 3 q, k, v of one head size; torch >= 2.14 rank 2 too)."""
-    if node.type == "attention" and sdpa_fused(node, (2, 3) if torch_release(torch.__version__) >= (2, 14) else (3,)):
+    new = torch_release(torch.__version__) >= (2, 14)
+    if node.type == "attention" and sdpa_fused(node, (2, 3) if new else (3,), broadcast=new):
         return 0
     return 2 * node.macs * batch
 

@@ -45,6 +45,8 @@ from .computed_module import Computed as ComputedModule
 from ..layers.unfold import Fold, Unfold
 from ..layers.unary import Unary
 from .own_modules import Unary as UnaryModule
+from ..layers.moves import Roll, UnfoldDim
+from .own_modules import Roll as RollModule, UnfoldDim as UnfoldDimModule
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -234,6 +236,8 @@ MODULES: dict[type, ModuleRule] = {
     Fold: lambda layer, x: nn.Fold(_pair(layer.output_size), _pair(layer.kernel), _pair(layer.dilation),
                                    _pair(layer.padding), _pair(layer.stride)),
     Unary: lambda layer, x: UnaryModule(layer.op),
+    Roll: lambda layer, x: RollModule(layer.shifts, layer.dims),
+    UnfoldDim: lambda layer, x: UnfoldDimModule(layer.dim, layer.size, layer.step),
 }
 
 

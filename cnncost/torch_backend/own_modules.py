@@ -273,3 +273,25 @@ class Unary(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return getattr(torch, self.op)(x)
+
+
+class Roll(nn.Module):
+    """torch.roll(x, shifts, dims) along per-sample dims (dim 0: the first after the batch)."""
+
+    def __init__(self, shifts: tuple[int, ...], dims: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shifts, self.dims = tuple(shifts), tuple(d + 1 if d >= 0 else d for d in dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.roll(x, self.shifts, self.dims)
+
+
+class UnfoldDim(nn.Module):
+    """x.unfold(dim, size, step) along a per-sample dim: a strided view."""
+
+    def __init__(self, dim: int, size: int, step: int) -> None:
+        super().__init__()
+        self.dim, self.size, self.step = dim + 1 if dim >= 0 else dim, size, step
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unfold(self.dim, self.size, self.step)

@@ -227,7 +227,9 @@ SPECS = ["name: s1\ninput: [3, 16, 16]\nlayers:\n"
          "  - {type: fold, output_size: [24, 24], kernel: 3, padding: 1, stride: 2}\n"
          "  - {type: layer_norm, over: channels, bias: false}\n  - {type: group_norm, groups: 2, bias: false}\n"
          "  - {type: unary, op: exp}\n  - {type: unary, op: rsqrt}\n"
-         "  - {type: reduce, op: var, dims: [1, 2], keepdim: true, correction: 0}\n"]
+         "  - {type: reduce, op: var, dims: [1, 2], keepdim: true, correction: 0}\n"
+         "  - {type: roll, shifts: [1, -2], dims: [1, 2]}\n"
+         "  - {type: unfold_dim, dim: 0, size: 3, step: 1}\n  - {type: relu}\n"]
 
 
 def test_tools_remeasured_where_installed(tmp_path) -> None:

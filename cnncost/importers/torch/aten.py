@@ -7,7 +7,7 @@ from typing import Any, Callable
 from ...layers import AdaptiveMaxPool, InstanceNorm
 from ..graphbuild import TV, Unsupported
 from . import activations as a, pools, resample, views, weighted as w
-from .values import BATCH, PV, arg, params_of, torch_dim
+from .values import BATCH, PV, arg, dims, params_of, torch_dim, torch_rank
 from .walker import GraphWalker
 
 Handler = Callable[..., Any]
@@ -155,3 +155,31 @@ def select(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) 
 
 
 select.batch_anywhere = True  # type: ignore[attr-defined]  # it reads a tensor whose batch moved (views.py)
+
+
+def swapaxes(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """torch.swapaxes(x, axis0, axis1) / swapdims(x, dim0, dim1): a transpose (maxvit_t's partition_swap)."""
+    a = arg(args, kwargs, 1, "axis0", kwargs.get("dim0"))
+    b = arg(args, kwargs, 2, "axis1", kwargs.get("dim1"))
+    return views.transpose(imp, node, (args[0], a, b), {}, result)
+
+
+def movedim(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """torch.movedim(x, source, destination) (one dim or several; moveaxis too): the permute that moves them."""
+    x = args[0]
+    if not isinstance(x, TV):
+        raise Unsupported("movedim of a non-tensor")
+    rank = torch_rank(x)
+    source = dims(arg(args, kwargs, 1, "source"), rank)
+    destination = dims(arg(args, kwargs, 2, "destination"), rank)
+    if len(source) != len(destination):
+        raise Unsupported("movedim with source and destination of different lengths")
+    order: list[int | None] = [None] * rank
+    for s, d in zip(source, destination):
+        order[d] = s
+    rest = iter(d for d in range(rank) if d not in source)
+    return views.permute(imp, node, (x, tuple(next(rest) if o is None else o for o in order)), {}, result)
+
+
+for _handler in (swapaxes, movedim):
+    _handler.batch_anywhere = True  # type: ignore[attr-defined]  # like permute (views.py)

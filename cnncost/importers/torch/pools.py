@@ -1,14 +1,14 @@
 """Handlers of the pools and of x.mean over H and W."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ...layers import AdaptiveAvgPool, AdaptiveMaxPool, Reduce
 from ...layers import Div, Threshold
 from ..graphbuild import TV, Unsupported
 from ..lowering import avg_pool, max_pool, pair_or_int, spatial_mean
-from .values import arg, dims
-from .values import torch_rank
+from .values import arg, dims, torch_rank
 from .walker import GraphWalker
 
 
@@ -90,10 +90,11 @@ def adaptive_max_pool2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, 
 
 def mean(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     """The mean over H and W of a map (a global average pool), else a Reduce."""
-    x = imp.tensor(args[0], ("std", "nhwc"))
+    x = args[0]
     over = arg(args, kwargs, 1, "dim")
     keep = bool(arg(args, kwargs, 2, "keepdim", False))
     try:
+        x = imp.tensor(x, ("std", "nhwc"))
         return spatial_mean(imp, x, None if over is None else dims(over, 4), keep, base="mean")
     except Unsupported:
         return reduce_on(imp, "mean", x, over, keep, result)
@@ -102,16 +103,19 @@ def mean(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) ->
 def reduce_on(imp: GraphWalker, op: str, x: Any, over: Any, keep: bool, result: Any, p: float = 2.0,
               correction: int = 1) -> TV:
     """x.sum|mean|amax|amin(dims, keepdim), the p-norm: a Reduce over per-sample dims."""
-    x = imp.tensor(x)
-    rank = torch_rank(x)  # dim 0: the batch, or the dim it is folded into (never reduced)
+    x = x if isinstance(x, TV) and x.batch and x.form == "std" and x.scale is None else imp.tensor(x)
+    rank = torch_rank(x)
     if over is None or over == [] or over == ():
         raise Unsupported(f"{op} over every dimension, the batch's included")
     over = (over,) if isinstance(over, int) else tuple(over)
-    if any(not -rank <= d < rank or d % rank == 0 for d in over):
+    if any(not -rank <= d < rank or d % rank == x.batch for d in over):
         raise Unsupported(f"{op} over dims {list(over)} (the batch, or out of range)")
-    layer = Reduce(op=op, dims=tuple(d % rank - (not x.folded) for d in over), keepdim=keep, p=float(p),
-                   correction=correction)
-    return imp.emit(layer, [x], imp.out(result), base=op)
+    sample = tuple(d % rank - (d % rank > x.batch and not x.folded) for d in over)  # the batch at torch dim x.batch
+    layer = Reduce(op=op, dims=sample, keepdim=keep, p=float(p), correction=correction)
+    if not x.batch:
+        return imp.emit(layer, [x], imp.out(result), base=op)
+    y = imp.emit(layer, [x], layer.out_shape(x.shape), base=op)  # (k, N, C).mean(0): the batch moves up
+    return dataclasses.replace(y, batch=x.batch - (0 if keep else sum(d < x.batch for d in sample)))
 
 
 def reduction(op: str) -> Any:

@@ -16,6 +16,7 @@ from ...layers import (GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, Mish, 
                        Tanh)
 from . import activations as a, arith, aten, pools, resample, views, weighted as w
 from . import attention as attn
+from . import moves
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,12 @@ OPS: tuple[TorchOp, ...] = (
             aten=("view", "reshape", "_unsafe_view", "squeeze", "unsqueeze", "view_as", "reshape_as")),
     TorchOp(views.permute, functions=("torch.permute",), methods=("permute",), aten=("permute",)),
     TorchOp(views.transpose, functions=("torch.transpose",), methods=("transpose",), aten=("transpose",)),
+    TorchOp(aten.swapaxes, functions=("torch.swapaxes", "torch.swapdims"), methods=("swapaxes", "swapdims"),
+            aten=("swapaxes", "swapdims")),
+    TorchOp(aten.movedim, functions=("torch.movedim", "torch.moveaxis"), methods=("movedim", "moveaxis"),
+            aten=("movedim", "moveaxis")),
+    TorchOp(moves.roll, functions=("torch.roll",), methods=("roll",), aten=("roll",)),
+    TorchOp(moves.unfold_dim, methods=("unfold",), aten=("unfold",)),
     TorchOp(views.contiguous, methods=("contiguous",), aten=("contiguous",)),
     TorchOp(views.alias, methods=("expand_as", "expand", "float", "type_as", "to", "clone"),
             aten=("clone", "alias", "detach", "_to_copy", "to", "type_as", "expand", "expand_as", "lift_fresh_copy")),

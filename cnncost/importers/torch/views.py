@@ -116,7 +116,7 @@ def contiguous(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
         return TV(v.leaf, imp.out(result), "regrouped", groups=x.groups)
     if isinstance(x, TV) and x.form == "std" and x.scale is None:
         leaf = imp.builder.leaves[x.leaf]
-        if leaf is not None and isinstance(leaf.layer, (Permute, Slice, Select)):  # maybe a copy: the layer says
+        if leaf is not None and isinstance(leaf.layer, (Permute, Slice, Select, Reshape)):  # maybe a copy: the layer says
             if x.folded and x.batch:  # torch's copy would not keep the batch outermost
                 raise Unsupported(f"contiguous copy of a tensor whose folded batch is dim {x.batch}")
             v = imp.emit(Contiguous(), [TV(x.leaf, x.shape)], x.shape, base="contiguous")
@@ -282,10 +282,22 @@ def stack(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -
         raise Unsupported("stack of tensors whose batches are folded differently")
     rank = torch_rank(xs[0]) + 1  # and the new dim
     dim = arg(args, kwargs, 1, "dim", 0)
-    if not -rank <= dim < rank or dim % rank == 0:
-        raise Unsupported(f"stack along dim {dim} (the batch, or out of range)")
+    if not -rank <= dim < rank:
+        raise Unsupported(f"stack along dim {dim} (out of range)")
+    if dim % rank == 0 and not xs[0].folded:
+        # before the batch (crossvit's heads, torch.stack(logits)): (k, N, ...), the batch at dim 1
+        if any(x.batch for x in xs):
+            raise Unsupported("stack along dim 0 of tensors whose batch is not their first dim")
+        layer = Stack(dim=0)
+        v = imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="stack")
+        return dataclasses.replace(v, batch=1)
+    if any(x.batch for x in xs) or dim % rank == 0:
+        raise Unsupported(f"stack along dim {dim} (the batch, or of tensors whose batch moved)")
     layer = Stack(dim=dim % rank - (not xs[0].folded))
     return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="stack")
+
+
+stack.batch_anywhere = True  # type: ignore[attr-defined]  # (k, N, ...) along dim 0
 
 
 # The handlers that read or make a tensor whose batch is not its first dim (see `TV.batch`).
