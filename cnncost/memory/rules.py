@@ -32,13 +32,13 @@ from ..layers.reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffl
 from ..layers.scale import LayerScale, StochasticDepth
 from ..shapes import Shape, numel, spatial
 from .builder import StepBuilder
-from .tensor_rules import (affine, arith, binary, contiguous as contiguous_rule, learnable, reduce, stack,
-                           tokens, view)
+from .tensor_rules import (affine, arith, binary, contiguous as contiguous_rule, im2col, learnable, reduce, stack,
+                           tokens, unary, view)
 from ..layers.tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.unfold import Fold, Unfold
-from ..layers.unary import SAVES as UNARY_SAVES, Unary
+from ..layers.unary import Unary
 from .tensors import Tensor, promote
 from ..layers.computed import Computed
 from ..layers.moves import Roll, UnfoldDim
@@ -498,25 +498,6 @@ def _reshape_copies(v: Tensor, shape: Shape, folded: bool = False) -> bool:
     return len(shape) >= 3 and _unfolded(v, shape)
 
 
-def _im2col(x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """im2col and col2im: nothing saved; the output is contiguous, but PyTorch's CPU kernels
-    allocate it in a storage the size of the input where that is larger (measured, torch 2.13:
-    2x4x2 columns folded to 2x1x2x3 keep a 64-byte storage): whoever saves the output keeps that
-    much alive."""
-    out = b.new(max(numel(xs), numel(y)), x.dtype)
-    return out if numel(xs) <= numel(y) else out.view(numel(y), "contiguous")
-
-
-def _unary(layer: Unary, x: Tensor, b: StepBuilder) -> Tensor:
-    """A new tensor in x's dtype (autocast leaves these ops alone); saves its output or its input
-    (`layers.unary.SAVES`)."""
-    out = b.like(x)
-    saves = UNARY_SAVES[layer.op]
-    if saves:
-        b.save(out if saves == "output" else x)
-    return out
-
-
 def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
     """sdpa (autocast: the low dtype). Fused: q, k, v, the output, a log-sum-exp per query row (fp32), a copy of the
     mask. Math path (a low dtype upcast to fp32): q, k scaled (new; k, v expanded to q's leading dims where they
@@ -596,9 +577,9 @@ RULES: dict[type, MemoryRule] = {
     Input: _input,
     Fixed: _fixed,
     Computed: computed,  # input-independent tensors (memory/computed_rules.py)
-    # im2col, col2im: a new tensor, nothing saved (measured, torch 2.13 CPU; its storage: _im2col)
-    Unfold: lambda layer, x, xs, y, b: _im2col(x, xs, y, b), Fold: lambda layer, x, xs, y, b: _im2col(x, xs, y, b),
-    Unary: lambda layer, x, xs, y, b: _unary(layer, x, b),
+    # im2col, col2im: a new tensor, nothing saved (measured, torch 2.13 CPU; its storage: tensor_rules.im2col)
+    Unfold: lambda layer, x, xs, y, b: im2col(x, xs, y, b), Fold: lambda layer, x, xs, y, b: im2col(x, xs, y, b),
+    Unary: lambda layer, x, xs, y, b: unary(layer, x, b),
     Roll: _new_output, UnfoldDim: view,  # roll: a new tensor in x's layout, nothing saved (measured, torch 2.13 CPU)
 }
 

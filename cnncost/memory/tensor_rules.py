@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..layers.strides import is_contiguous
+from ..layers.unary import SAVES as UNARY_SAVES
 from ..shapes import Shape, numel
 from .builder import StepBuilder
 from .tensors import Tensor, promote
@@ -90,3 +91,22 @@ def binary(layer: Any, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b:
 def stack(layer: Any, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
     """A new tensor; nothing saved (its backward unbinds)."""
     return b.new(numel(y), promote(*(t.dtype for t in xs)))
+
+
+def im2col(x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
+    """im2col and col2im: nothing saved; the output is contiguous, but PyTorch's CPU kernels
+    allocate it in a storage the size of the input where that is larger (measured, torch 2.13:
+    2x4x2 columns folded to 2x1x2x3 keep a 64-byte storage): whoever saves the output keeps that
+    much alive."""
+    out = b.new(max(numel(xs), numel(y)), x.dtype)
+    return out if numel(xs) <= numel(y) else out.view(numel(y), "contiguous")
+
+
+def unary(layer: Any, x: Tensor, b: StepBuilder) -> Tensor:
+    """A new tensor in x's dtype (autocast leaves these ops alone); saves its output or its input
+    (`layers.unary.SAVES`)."""
+    out = b.like(x)
+    saves = UNARY_SAVES[layer.op]
+    if saves:
+        b.save(out if saves == "output" else x)
+    return out
