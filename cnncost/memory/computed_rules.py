@@ -14,7 +14,15 @@ def computed(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tens
     own gradient reads it); the
     `saved` elements (c's making, and c where the op saves it first) are kept once per forward, in
     the parameters' dtype (autocast leaves these ops alone). The output is promoted with c.
-    `expand`: c made at the batch's size, a new per-sample tensor; nothing saved."""
+    `expand`: c made at the batch's size, a new per-sample tensor; nothing saved. `weight`: x
+    itself; what making c saved, and c, which the next op (conv, linear) saves in the parameters'
+    dtype (under autocast it saves its low cast instead, which its own rule counts as a weight
+    cast), once per forward."""
+    if layer.op == "weight":
+        fixed = layer.saved + (0 if b.precision.autocast else numel(layer.shape))
+        # saved whether or not x needs a gradient: c is made of parameters (b.save would skip it)
+        b.step.saved.append(b.new(0, b.precision.param_dtype, fixed=fixed))
+        return x
     if layer.op == "expand":  # c made per sample from no parameter: no gradient
         out = b.new(numel(y), b.precision.param_dtype)
         out.requires_grad = False

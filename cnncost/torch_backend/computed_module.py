@@ -54,6 +54,20 @@ class _Apply(torch.autograd.Function):
         return gx, _reduce_to(gc, c.shape), None, None, None, None
 
 
+class _Made(torch.autograd.Function):
+    """x itself, saving `saved` elements (the op `weight`'s fixed bytes)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, c: torch.Tensor, saved: int) -> torch.Tensor:
+        ctx.save_for_backward(torch.empty(saved, dtype=c.dtype))
+        ctx.c = c.detach()
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple:
+        return g, torch.zeros_like(ctx.c), None
+
+
 class Computed(nn.Module):
     """x op c; c = a constant of `shape` plus the sum of `weights` parameters (a sum and an add
     save nothing, as the gathers and concatenations that make a real c)."""
@@ -70,6 +84,9 @@ class Computed(nn.Module):
         c = self.base if self.weight is None else self.base + self.weight.sum()
         if self.op == "expand":  # c per sample: a new tensor of the batch's size
             return c.expand(x.shape[0], *c.shape).contiguous()
+        if self.op == "weight":  # c the next op's weight, saved by it in fp32 (its low cast under autocast)
+            autocast = torch.is_autocast_enabled(x.device.type)
+            return _Made.apply(x, c, self.saved + (0 if autocast else c.numel()))
         if self.needs_grad:  # grad without parameters (never imported: kept for a hand-written spec)
             c = c.detach().requires_grad_()
         return _Apply.apply(x, c, self.op, self.reverse, self.save_x, self.saved)

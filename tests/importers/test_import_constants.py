@@ -277,3 +277,46 @@ def test_an_imported_computed_row_round_trips_through_yaml() -> None:
         a = cnncost.table(net, batch=batch, memory="autograd").totals
         b = cnncost.table(again, batch=batch, memory="autograd").totals
         assert (a.params, a.macs, a.saved_bytes) == (b.params, b.macs, b.saved_bytes)
+
+
+class ScaledStdConv(nn.Conv2d):
+    """timm's ScaledStdConv2d (NF-ResNets, NFNets): the weight standardised per output channel by
+    a batch norm over its (1, O, I*k*k) view, scaled by gain * gamma / sqrt(fan_in), then the
+    convolution with it. The standardisation runs once per forward: the batch norm saves its
+    statistics and the gain's scaled copy, the convolution the standardised weight."""
+
+    def __init__(self, cin: int, cout: int, k: int, gain: bool = True, **kw) -> None:
+        super().__init__(cin, cout, k, **kw)
+        self.gain = nn.Parameter(torch.full((cout, 1, 1, 1), 1.0)) if gain else None
+        self.scale = self.weight[0].numel() ** -0.5
+
+    def forward(self, x):
+        scale = None if self.gain is None else (self.gain * self.scale).reshape(-1)
+        weight = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, weight=scale,
+                              training=True, momentum=0., eps=1e-6).reshape_as(self.weight)
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class StdConvNet(nn.Module):
+    """A stem as ResNetV2's (StdConv2d, no gain) then NF-ResNet's convs (with gain, grouped)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = ScaledStdConv(3, 8, 3, gain=False, bias=False, stride=2, padding=1)
+        self.conv = ScaledStdConv(8, 8, 3, padding=1, groups=2)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = self.conv(torch.relu(self.stem(x)))
+        return self.fc(x.mean((2, 3)))
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_convolution_with_a_standardised_weight(tracer: str) -> None:
+    net = _exact(StdConvNet(), (3, 10, 10), tracer)
+    rows = _computed(net)
+    # the gain (8) counted once on its row; the weight's own 8x3x3x3 and 8x4x3x3 on the convs
+    assert [(r.op, r.shape, r.weights) for r in rows] == [("weight", (8, 3, 3, 3), 0), ("weight", (8, 4, 3, 3), 8)]
+    # saved once per forward: the standardised weight (the conv's), the mean and 1/std (8 each),
+    # and where there is a gain, its scaled copy (8)
+    assert [r.saved for r in rows] == [8 + 8, 8 + 8 + 8]

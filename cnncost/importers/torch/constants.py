@@ -229,10 +229,14 @@ def _consume(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
         return _elementwise(imp, node, _ELEMENTWISE[name], args[0], arg(args, kwargs, 1, "other"), kwargs, result)
     if name in ("cat", "concat", "concatenate"):
         return _tokens(imp, args, kwargs, result)
+    if name in ("conv1d", "conv2d", "conv3d", "convolution", "linear") and node.op != "call_module" \
+            and isinstance(arg(args, kwargs, 1, "weight"), CV):
+        return _computed_weight(imp, node, args, kwargs, result)
     if name == "linear" or (node.op == "call_module" and type(imp.gm.get_submodule(node.target)).__name__ == "Linear"):
         return _linear(imp, node, args, kwargs, result)
     raise Unsupported("reads the input and a tensor computed from parameters and buffers only (taken: "
-                      "+ - * / with the input, tokens before a sequence, a linear's bias)")
+                      "+ - * / with the input, tokens before a sequence, a linear's bias, a convolution's or "
+                      "linear's weight)")
 
 
 def _as_cv(imp: Any, v: Any) -> CV:
@@ -337,6 +341,48 @@ def _linear(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     out = imp.out(result)
     y = linear(imp, x, int(weight.shape[0]), False, params_of(weight), out)
     return _emit(imp, node, y, bias, "add", False, result)
+
+
+def _computed_weight(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """F.conv2d(x, w, bias) (or F.linear, aten.convolution) with w computed from parameters
+    (timm's ScaledStdConv2d and StdConv2d: the weight standardised per output channel by a batch
+    norm over its (1, O, -1) view, times a gain): a `computed` row of op weight (the parameters w
+    is made of other than the one of w's shape, which the op counts; what making w saved; w
+    itself, which the op saves), then the op, as if on that parameter (the same MACs, and the
+    same input saved)."""
+    x, c = args[0], arg(args, kwargs, 1, "weight")
+    bias = arg(args, kwargs, 2, "bias")
+    if not isinstance(x, TV) or (bias is not None and not isinstance(bias, PV)):
+        raise Unsupported("a convolution or linear with a computed weight and a computed bias or input")
+    own = [p for p in c.params.values() if tuple(p.shape) == c.shape]
+    if len(own) != 1:
+        raise Unsupported(f"a weight computed from parameters none (or more than one) of which has its shape {c.shape}")
+    charged = _charged(imp)
+    keys = [k for k in c.saved if k not in charged]
+    saved = sum(c.saved[k] for k in keys)
+    key = _storage(c.tensor)[0]
+    if key in c.saved or key in charged or key in _model_storages(imp) or saved % c.tensor.element_size():
+        raise Unsupported("a computed weight saved while it was made")
+    x = imp.tensor(x, ("std", "nhwc")) if len(c.shape) == 2 else imp.tensor(x)
+    new = {i: p for i, p in c.params.items() if i not in imp.owner and p is not own[0]}
+    layer = Computed(op="weight", shape=c.shape, weights=sum(p.numel() for p in new.values()),
+                     saved=saved // c.tensor.element_size(), source=c.source)
+    v = imp.emit(layer, [x], x.shape, base=f"{c.source.rpartition('.')[2] or 'weight'}_made", form=x.form)
+    for i in new:
+        imp.owner[i] = v.leaf
+    charged.update(keys)
+    charged.add(key)
+    c.keep.append(c.tensor)
+    weight = PV(c.source, own[0], c.shape)
+    args = (v, *args[1:])
+    if "weight" in kwargs:
+        kwargs = {**kwargs, "weight": weight}
+    else:
+        args = (v, weight, *args[2:])
+    handler = imp.handler(node)
+    if handler is None:
+        raise Unsupported("")
+    return handler(imp, node, args, kwargs, result)
 
 
 # --- made at the batch's size ---
