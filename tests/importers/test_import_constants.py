@@ -320,3 +320,23 @@ def test_a_convolution_with_a_standardised_weight(tracer: str) -> None:
     # saved once per forward: the standardised weight (the conv's), the mean and 1/std (8 each),
     # and where there is a gain, its scaled copy (8)
     assert [r.saved for r in rows] == [8 + 8, 8 + 8 + 8]
+
+
+class ScaledTwice(nn.Module):
+    """NF-ResNet's first block: out = act(x) * beta, read by the shortcut's conv and by conv1:
+    one tensor in PyTorch, so one x * beta row that both convolutions read (each saves it: the
+    same storage, counted once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Conv2d(4, 6, 1), nn.Conv2d(4, 6, 3, padding=1)
+
+    def forward(self, x):
+        out = torch.relu(x) * 0.5
+        return self.a(out) + self.b(out)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_scaled_tensor_read_twice_is_one_row(tracer: str) -> None:
+    net = _exact(ScaledTwice(), (4, 5, 5), tracer)
+    assert [n.type for n in cnncost.compile(net).nodes].count("arith") == 1
