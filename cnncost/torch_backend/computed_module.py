@@ -55,17 +55,18 @@ class _Apply(torch.autograd.Function):
 
 
 class _Made(torch.autograd.Function):
-    """x itself, saving `saved` elements (the op `weight`'s fixed bytes)."""
+    """x itself, saving `saved` elements of c's dtype and `low` of `dtype` (the op `weight`'s
+    fixed bytes)."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, c: torch.Tensor, saved: int) -> torch.Tensor:
-        ctx.save_for_backward(torch.empty(saved, dtype=c.dtype))
+    def forward(ctx: Any, x: torch.Tensor, c: torch.Tensor, saved: int, low: int, dtype: Any) -> torch.Tensor:
+        ctx.save_for_backward(torch.empty(saved, dtype=c.dtype), *([torch.empty(low, dtype=dtype)] if low else []))
         ctx.c = c.detach()
         return x.view_as(x)
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple:
-        return g, torch.zeros_like(ctx.c), None
+        return g, torch.zeros_like(ctx.c), None, None, None
 
 
 class Computed(nn.Module):
@@ -85,8 +86,12 @@ class Computed(nn.Module):
         if self.op == "expand":  # c per sample: a new tensor of the batch's size
             return c.expand(x.shape[0], *c.shape).contiguous()
         if self.op == "weight":  # c the next op's weight, saved by it in fp32 (its low cast under autocast)
-            autocast = torch.is_autocast_enabled(x.device.type)
-            return _Made.apply(x, c, self.saved + (0 if autocast else c.numel()))
+            if not c.requires_grad:  # made of the weight alone (the conv counts it): saved all the same
+                c = c.detach().requires_grad_()
+            if torch.is_autocast_enabled(x.device.type):  # its low cast (the conv's own weight cast aside)
+                low = torch.get_autocast_dtype(x.device.type)
+                return _Made.apply(x, c, self.saved, c.numel(), low)
+            return _Made.apply(x, c, self.saved + c.numel(), 0, None)
         if self.needs_grad:  # grad without parameters (never imported: kept for a hand-written spec)
             c = c.detach().requires_grad_()
         return _Apply.apply(x, c, self.op, self.reverse, self.save_x, self.saved)

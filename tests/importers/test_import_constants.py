@@ -340,3 +340,20 @@ class ScaledTwice(nn.Module):
 def test_a_scaled_tensor_read_twice_is_one_row(tracer: str) -> None:
     net = _exact(ScaledTwice(), (4, 5, 5), tracer)
     assert [n.type for n in cnncost.compile(net).nodes].count("arith") == 1
+
+
+@pytest.mark.parametrize("batch", [2, 5])
+def test_a_standardised_weight_under_bf16_autocast(batch: int) -> None:
+    """Under CPU bf16 autocast the convolution saves its low cast of the standardised weight: a
+    new tensor each forward (an activation, not a parameter's cached cast), beside the fp32
+    statistics; the rebuilt check module saves the same."""
+    from cnncost.torch_backend.measure import saved_tensors
+    from cnncost.torch_backend.saved_check import compare_saved
+    model = StdConvNet()
+    net = from_torch(model, (3, 10, 10), tracer="fx")
+    kinds = saved_tensors(model, torch.randn(batch, 3, 10, 10), torch.bfloat16).by_kind()
+    ours = cnncost.table(net, batch=batch, memory="autograd", device="cpu", dtype="bf16").totals.saved_bytes
+    assert ours == kinds["activation"] + kinds["input"]
+    for dtype in ("fp32", "bf16"):
+        result = compare_saved(net, batch=batch, dtype=dtype)
+        assert result.mismatches() == {} and result.predicted == result.measured, dtype
