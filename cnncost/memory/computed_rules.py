@@ -18,7 +18,14 @@ def computed(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tens
     itself; what making c saved, and c, which the next op (conv, linear) saves: in the
     parameters' dtype, or under autocast its low cast (measured: saved as an activation, not a
     parameter's cached cast; the op's own rule still counts a weight cast, so the peak holds
-    that cast twice under autocast), once per forward."""
+    that cast twice under autocast), once per forward. `tensor`: c, a fixed tensor (not per
+    sample), and what making it saved."""
+    if layer.op == "tensor":  # c itself, once per forward, whatever the batch
+        if layer.saved:
+            b.step.saved.append(b.new(0, b.precision.param_dtype, fixed=layer.saved))
+        out = b.new(0, b.precision.param_dtype, fixed=numel(layer.shape))
+        out.requires_grad = layer.grad
+        return out
     if layer.op == "weight":
         # saved whether or not x needs a gradient: c is made of parameters (b.save would skip it)
         precision = b.precision

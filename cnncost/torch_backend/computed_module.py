@@ -85,6 +85,10 @@ class Computed(nn.Module):
         c = self.base if self.weight is None else self.base + self.weight.sum()
         if self.op == "expand":  # c per sample: a new tensor of the batch's size
             return c.expand(x.shape[0], *c.shape).contiguous()
+        if self.op == "tensor":  # c itself, one for the batch (a leading 1 that broadcasts over it)
+            if self.needs_grad:
+                c = c.detach().requires_grad_()
+            return _Made.apply(c, c, self.saved, 0, None).unsqueeze(0) if self.saved else c.unsqueeze(0)
         if self.op == "weight":  # c the next op's weight, saved by it in fp32 (its low cast under autocast)
             if not c.requires_grad:  # made of the weight alone (the conv counts it): saved all the same
                 c = c.detach().requires_grad_()

@@ -254,20 +254,39 @@ def test_a_fourier_encoding_made_at_the_batch_size_is_per_sample_work() -> None:
 
 
 class MaskedAttention(nn.Module):
-    """timm's BEiT: the relative position bias passed as scaled_dot_product_attention's mask."""
+    """timm's BEiT: the relative position bias passed as scaled_dot_product_attention's mask: a
+    tensor made once per forward, broadcast over the batch (it needs a gradient: the math path)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.table = nn.Parameter(torch.randn(2, 4, 4))
+        self.proj = nn.Linear(8, 8)
 
     def forward(self, x):
-        q = x.unsqueeze(1).expand(-1, 2, -1, -1)
+        q = self.proj(x).unsqueeze(1).expand(-1, 2, -1, -1)
         return F.scaled_dot_product_attention(q, q, q, attn_mask=self.table.sigmoid())
 
 
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_computed_mask_of_attention_is_one_tensor_for_the_batch(tracer: str) -> None:
+    net = _exact(MaskedAttention(), (4, 8), tracer)
+    rows = _computed(net)
+    # the table's 32 counted once; the sigmoid's output (2x4x4) saved once per forward
+    assert [(r.op, r.shape, r.weights, r.saved) for r in rows] == [("tensor", (2, 4, 4), 32, 32)]
+
+
+class ComputedOperand(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(8, 3))
+
+    def forward(self, x):
+        return torch.matmul(x, self.w.sigmoid())
+
+
 def test_a_computed_tensor_read_by_another_op_is_refused_naming_it() -> None:
-    with pytest.raises(CnnCostError, match=r"scaled_dot_product_attention.*computed from parameters and buffers only"):
-        from_torch(MaskedAttention(), (4, 8), tracer="fx")
+    with pytest.raises(CnnCostError, match=r"matmul.*computed from parameters and buffers only"):
+        from_torch(ComputedOperand(), (4, 8), tracer="fx")
 
 
 def test_an_imported_computed_row_round_trips_through_yaml() -> None:
@@ -357,3 +376,18 @@ def test_a_standardised_weight_under_bf16_autocast(batch: int) -> None:
     for dtype in ("fp32", "bf16"):
         result = compare_saved(net, batch=batch, dtype=dtype)
         assert result.mismatches() == {} and result.predicted == result.measured, dtype
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_a_computed_mask_saves_what_pytorch_saves(dtype: str) -> None:
+    """The mask's row against PyTorch under CPU bf16 autocast too, and the rebuilt check module
+    against the memory rule."""
+    from cnncost.torch_backend.measure import saved_tensors
+    from cnncost.torch_backend.saved_check import compare_saved
+    model = MaskedAttention()
+    net = from_torch(model, (4, 8), tracer="fx")
+    kinds = saved_tensors(model, torch.randn(3, 4, 8), torch.bfloat16 if dtype == "bf16" else None).by_kind()
+    ours = cnncost.table(net, batch=3, memory="autograd", device="cpu", dtype=dtype).totals.saved_bytes
+    assert ours == kinds["activation"] + kinds["input"]
+    result = compare_saved(net, batch=3, dtype=dtype)
+    assert result.mismatches() == {} and result.predicted == result.measured

@@ -234,9 +234,12 @@ def _consume(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
         return _computed_weight(imp, node, args, kwargs, result)
     if name == "linear" or (node.op == "call_module" and type(imp.gm.get_submodule(node.target)).__name__ == "Linear"):
         return _linear(imp, node, args, kwargs, result)
+    if name in ("scaled_dot_product_attention", "_scaled_dot_product_attention") \
+            and isinstance(arg(args, kwargs, 3, "attn_mask"), CV):
+        return _mask(imp, node, args, kwargs, result)
     raise Unsupported("reads the input and a tensor computed from parameters and buffers only (taken: "
                       "+ - * / with the input, tokens before a sequence, a linear's bias, a convolution's or "
-                      "linear's weight)")
+                      "linear's weight, attention's mask)")
 
 
 def _as_cv(imp: Any, v: Any) -> CV:
@@ -379,6 +382,37 @@ def _computed_weight(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any
         kwargs = {**kwargs, "weight": weight}
     else:
         args = (v, weight, *args[2:])
+    handler = imp.handler(node)
+    if handler is None:
+        raise Unsupported("")
+    return handler(imp, node, args, kwargs, result)
+
+
+def _mask(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """F.scaled_dot_product_attention(q, k, v, attn_mask=c) with c computed from parameters
+    (BEiT's relative position bias, (1, heads, L, L)): a `computed` row of op tensor (c, one for
+    the batch, its parameters and what making it saved), read by the attention as its mask."""
+    q, c = arg(args, kwargs, 0, "query"), arg(args, kwargs, 3, "attn_mask")
+    if not isinstance(q, TV) or holds((args[:3], {k: v for k, v in kwargs.items() if k != "attn_mask"}), CV):
+        raise Unsupported("attention whose q, k or v is computed from parameters")
+    q = imp.tensor(q)
+    shape = _shape(q, c)
+    charged = _charged(imp)
+    keys = [k for k in c.saved if k not in charged]
+    saved = sum(c.saved[k] for k in keys)
+    if saved % c.tensor.element_size():
+        raise Unsupported("a computed tensor whose saved bytes are not whole elements")
+    new = {i: p for i, p in c.params.items() if i not in imp.owner}
+    layer = Computed(op="tensor", shape=shape, weights=sum(p.numel() for p in new.values()),
+                     saved=saved // c.tensor.element_size(), grad=bool(c.tensor.requires_grad), source=c.source)
+    v = imp.emit(layer, [q], shape, base=(c.source.rpartition(".")[2] or "mask"))
+    for i in new:
+        imp.owner[i] = v.leaf
+    charged.update(keys)
+    if "attn_mask" in kwargs:
+        kwargs = {**kwargs, "attn_mask": v}
+    else:
+        args = (*args[:3], v, *args[4:])
     handler = imp.handler(node)
     if handler is None:
         raise Unsupported("")
