@@ -391,3 +391,35 @@ def test_a_computed_mask_saves_what_pytorch_saves(dtype: str) -> None:
     assert ours == kinds["activation"] + kinds["input"]
     result = compare_saved(net, batch=3, dtype=dtype)
     assert result.mismatches() == {} and result.predicted == result.measured
+
+
+class VideoPositionalEncoding(nn.Module):
+    """torchvision's MViT PositionalEncoding: a class token of shape (D,) expanded over the batch
+    and unsqueezed to one token, then a position embedding made of three parameters
+    (repeat_interleave, an in-place add, a cat) added in place."""
+
+    def __init__(self, d: int = 6, hw: int = 4, t: int = 2) -> None:
+        super().__init__()
+        self.class_token = nn.Parameter(torch.randn(d))
+        self.spatial_pos = nn.Parameter(torch.randn(hw, d))
+        self.temporal_pos = nn.Parameter(torch.randn(t, d))
+        self.class_pos = nn.Parameter(torch.randn(d))
+        self.t = t
+        self.proj = nn.Linear(d, d)
+
+    def forward(self, x):
+        x = self.proj(x)
+        class_token = self.class_token.expand(x.size(0), -1).unsqueeze(1)
+        x = torch.cat((class_token, x), dim=1)
+        hw, d = self.spatial_pos.shape
+        pos = torch.repeat_interleave(self.temporal_pos, hw, dim=0)
+        pos.add_(self.spatial_pos.unsqueeze(0).expand(self.t, -1, -1).reshape(-1, d))
+        pos = torch.cat((self.class_pos.unsqueeze(0), pos), dim=0).unsqueeze(0)
+        x.add_(pos)
+        return x
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_class_token_of_one_dim_and_a_made_position_embedding(tracer: str) -> None:
+    net = _exact(VideoPositionalEncoding(), (8, 6), tracer)
+    assert [(r.op, r.shape, r.weights) for r in _computed(net)] == [("add", (9, 6), 6 * 4 + 2 * 6 + 6)]

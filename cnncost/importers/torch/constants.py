@@ -117,7 +117,14 @@ def real(imp: Any, v: Any) -> Any:
         shape = tuple(v.shape)
         if tuple(t.shape) == shape:
             return t
-        return t.reshape(shape) if t.numel() == numel(shape) else t.expand(shape)
+        if t.numel() == numel(shape):
+            return t.reshape(shape)
+        try:
+            return t.expand(shape)
+        except RuntimeError:  # expanded then reshaped (MViT's spatial_pos.unsqueeze(0).expand(T, -1, -1)
+            if numel(shape) % t.numel():  # .reshape(-1, D)): the PV keeps the last shape only, which is
+                raise  # what the counts read (the values are a stand-in of that shape)
+            return t.expand(numel(shape) // t.numel(), *t.shape).reshape(shape)
     if isinstance(v, torch.device) or (isinstance(v, str) and v == "meta"):
         return torch.device("cpu")
     if isinstance(v, (list, tuple)) and not hasattr(v, "_fields"):
@@ -142,7 +149,7 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
     torch = imp.torch
     from torch.utils.flop_counter import FlopCounterMode
     sources = _inputs(imp, (args, kwargs))
-    if mutating(node) and any(isinstance(v, PV) for v in sources):
+    if mutating(node) and isinstance(args[0] if args else None, PV):  # its first argument is what changes
         raise Unsupported("changes a parameter or buffer in place")
     model = _model_storages(imp)
     saved: dict[Any, int] = {}
@@ -186,7 +193,10 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
             params.update((id(p), p) for p in params_of(v))
     before.update(saved)
     source = next((v.source if isinstance(v, CV) else v.path for v in sources), _name(node))
-    return _wrap(imp, value, lambda t: CV(t, dict(params), dict(before), source, keep, batched))
+    made = _wrap(imp, value, lambda t: CV(t, dict(params), dict(before), source, keep, batched))
+    if mutating(node) and args and isinstance(args[0], CV):  # pos.add_(...): later readers of pos read this
+        imp.rebind(node, made)
+    return made
 
 
 def _wrap(imp: Any, value: Any, make: Any) -> Any:
@@ -321,12 +331,12 @@ def _tokens(imp: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     x = imp.tensor(x)
     rank = len(x.shape) + 1
     count, params = 0, []
-    for p in items[:-1]:
-        t = tuple(p.tensor.shape)
-        if dim % rank != 1 or len(t) != rank or t[0] != 1 or t[2:] != x.shape[1:] or p.shape[:1] != (BATCH,) \
-                or not params_of(p):
+    for p in items[:-1]:  # (1, k, D) or (D,) seen as (N, k, D): the batch's expand of k tokens
+        t, seen = tuple(p.tensor.shape), tuple(p.shape)
+        if dim % rank != 1 or len(seen) != rank or seen[0] != BATCH or seen[2:] != x.shape[1:] \
+                or numel(t) != numel(seen[1:]) or not params_of(p):
             raise Unsupported(f"concatenation of a {'x'.join(map(str, t))} parameter with a tensor")
-        count += t[1]
+        count += seen[1]
         params.extend(params_of(p))
     return imp.emit(Tokens(count=count), [x], (x.shape[0] + count, *x.shape[1:]), base="tokens", params=params)
 
