@@ -218,7 +218,7 @@ RULES: dict[type, CountRule] = {
     **dict.fromkeys((Permute, Transpose, Unflatten, Slice, Select, Expand, Contiguous, Split, Stack, Tokens), ZERO),
     Arith: _arith, Learnable: per_output(1), Affine: _affine, Sub: per_output(1), Div: per_output(1),
     Maximum: per_output(1), Minimum: per_output(1), Reduce: _reduce,
-    Computed: lambda node, impl, batch: 0 if node.layer.op == "expand" else n_out(node, batch),  # x op c: one
+    Computed: lambda node, impl, batch: 0 if node.layer.op in ("expand", "weight", "tensor") else n_out(node, batch),  # x op c: one
     # per output element (making c, once per forward, is not counted); expand: a copy
     Unfold: ZERO, Fold: _fold,  # im2col copies; col2im adds every column element into the map
     Unary: per_output(1),  # one function evaluation per element

@@ -7,7 +7,16 @@ net), the batch-free tensor c it makes (which broadcasts over the batch, as a po
 does), and the bytes it saves for backward, which do not scale with the batch (`saved`: once per
 forward, a fixed figure in every total). Its MACs are 0: a computation with MACs (an MLP on a
 coordinates buffer) is refused by the importer, since cnncost's MACs are per sample and a
-per-forward count is not (docs/layers.md)."""
+per-forward count is not (docs/layers.md).
+
+Op `weight`: c is the weight of the convolution or linear that reads this row's output (a weight
+standardised from parameters, timm's ScaledStdConv2d): x passes through unchanged; that op
+counts the parameter of c's shape, this row the others c is made of (a gain), and what making c
+saved plus c itself (which the op saves) once per forward.
+
+Op `tensor`: c itself, one tensor for the whole batch (broadcast over it), made once per forward,
+for an op that takes it as an operand (BEiT's relative position bias as scaled_dot_product_
+attention's mask); x is read for its place only."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +35,8 @@ class Computed(Layer):
     """x op c (c op x with `reverse`), c of per-sample-broadcastable `shape` computed once per
     forward from parameters and buffers (`source` says from what). `expand`: c itself, made at
     the batch's size from no parameter (every sample the same, a new tensor: `torch.zeros(N, H,
-    W)` then a sine encoding), x read for its batch size only; c is then the per-sample `shape`. params = `weights` (the
+    W)` then a sine encoding), x read for its batch size only; c is then the per-sample `shape`.
+    `weight`: c is the next op's weight (shape: the weight's), x itself passes. params = `weights` (the
     parameters c is made of that no earlier row counts); `grad`: c needs a gradient (it is made
     of parameters). Saved: x for mul and div where c needs a gradient and for c / x always, and `saved` elements
     (parameters' dtype) once per forward: what making c saved, and c itself where the op saves it
@@ -34,7 +44,7 @@ class Computed(Layer):
 
     elementwise = True
 
-    op: Literal["add", "sub", "mul", "div", "expand"]
+    op: Literal["add", "sub", "mul", "div", "expand", "weight", "tensor"]
     shape: tuple[int, ...] = ()
     reverse: bool = False
     weights: int = 0
@@ -50,9 +60,18 @@ class Computed(Layer):
                                              and not self.weights and not self.grad),
                      "op expand makes c per sample from no parameter: it needs a shape, and takes no reverse, "
                      "nothing saved, no weights and grad: false")
+        self.require(self.op != "tensor" or (bool(self.shape) and not self.reverse),
+                     "op tensor is c itself, made once per forward: it needs a shape and takes no reverse")
+        self.require(self.op != "weight" or (bool(self.shape) and not self.reverse and self.grad),
+                     "op weight makes the next op's weight from parameters: it needs a shape and grad: true, "
+                     "and takes no reverse")
 
     def out_shape(self, x: Shape) -> Shape:
         if self.op == "expand":
+            return self.shape
+        if self.op == "weight":  # x passes; c is the next op's weight
+            return x
+        if self.op == "tensor":  # c itself, the same for every sample
             return self.shape
         self.require(len(self.shape) <= len(x), f"the computed tensor's shape {list(self.shape)} has more dims "
                      f"than the per-sample {shape_text(x)} (its batch dim would broadcast too)", x)
@@ -71,5 +90,9 @@ class Computed(Layer):
         what = "x".join(map(str, self.shape)) if self.shape else "scalar"
         if self.op == "expand":
             return f"{what} per sample" + (f" ({self.source})" if self.source else "")
+        if self.op == "tensor":
+            return f"{what} made once" + (f" ({self.source})" if self.source else "")
+        if self.op == "weight":
+            return f"weight {what} made" + (f" ({self.source})" if self.source else "")
         text = f"{what} {SYMBOLS[self.op]} x" if self.reverse else f"x {SYMBOLS[self.op]} {what}"
         return text + (f" ({self.source})" if self.source else "")

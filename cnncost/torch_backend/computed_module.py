@@ -54,6 +54,21 @@ class _Apply(torch.autograd.Function):
         return gx, _reduce_to(gc, c.shape), None, None, None, None
 
 
+class _Made(torch.autograd.Function):
+    """x itself, saving `saved` elements of c's dtype and `low` of `dtype` (the op `weight`'s
+    fixed bytes)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, c: torch.Tensor, saved: int, low: int, dtype: Any) -> torch.Tensor:
+        ctx.save_for_backward(torch.empty(saved, dtype=c.dtype), *([torch.empty(low, dtype=dtype)] if low else []))
+        ctx.c = c.detach()
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple:
+        return g, torch.zeros_like(ctx.c), None, None, None
+
+
 class Computed(nn.Module):
     """x op c; c = a constant of `shape` plus the sum of `weights` parameters (a sum and an add
     save nothing, as the gathers and concatenations that make a real c)."""
@@ -70,6 +85,17 @@ class Computed(nn.Module):
         c = self.base if self.weight is None else self.base + self.weight.sum()
         if self.op == "expand":  # c per sample: a new tensor of the batch's size
             return c.expand(x.shape[0], *c.shape).contiguous()
+        if self.op == "tensor":  # c itself, one for the batch (a leading 1 that broadcasts over it)
+            if self.needs_grad:
+                c = c.detach().requires_grad_()
+            return _Made.apply(c, c, self.saved, 0, None).unsqueeze(0) if self.saved else c.unsqueeze(0)
+        if self.op == "weight":  # c the next op's weight, saved by it in fp32 (its low cast under autocast)
+            if not c.requires_grad:  # made of the weight alone (the conv counts it): saved all the same
+                c = c.detach().requires_grad_()
+            if torch.is_autocast_enabled(x.device.type):  # its low cast (the conv's own weight cast aside)
+                low = torch.get_autocast_dtype(x.device.type)
+                return _Made.apply(x, c, self.saved, c.numel(), low)
+            return _Made.apply(x, c, self.saved + c.numel(), 0, None)
         if self.needs_grad:  # grad without parameters (never imported: kept for a hand-written spec)
             c = c.detach().requires_grad_()
         return _Apply.apply(x, c, self.op, self.reverse, self.save_x, self.saved)

@@ -18,8 +18,18 @@ def nets() -> list[cnncost.Net]:
     layers = [cnncost.Conv(out=4, kernel=1), cnncost.Computed(op="mul", shape=(4, 1, 1), weights=4, saved=4),
               cnncost.Computed(op="add", shape=(4, 5), weights=3), cnncost.Computed(op="div", reverse=True, shape=()),
               cnncost.Computed(op="sub", shape=(1, 5), grad=False), cnncost.Computed(op="expand", shape=(2, 4, 5), grad=False),
-              cnncost.Conv(out=2, kernel=1)]
-    return [cnncost.Net("computed", (3, 4, 5), layers), cnncost.load(ROOT / "docs" / "examples" / "computed-bias.yaml")]
+              cnncost.Conv(out=2, kernel=1),
+              cnncost.Computed(op="weight", shape=(3, 2, 1, 1), weights=3, saved=9), cnncost.Conv(out=3, kernel=1)]
+    tensor = cnncost.parse_spec("""
+name: computed-tensor
+input: [4, 5]
+layers:
+  - {name: lin, type: linear, out: 5}
+  - {name: c, type: computed, op: tensor, shape: [4, 5], weights: 3, saved: 2, from: input}
+  - {name: sum, type: add, from: [lin, c]}
+""")
+    return [cnncost.Net("computed", (3, 4, 5), layers), cnncost.load(ROOT / "docs" / "examples" / "computed-bias.yaml"),
+            tensor]
 
 
 def test_every_tool_counts_computed_rows_as_its_convention_says() -> None:

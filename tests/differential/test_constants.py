@@ -2,7 +2,7 @@
 forward from parameters and buffers): random chains of convolutions or linear layers and
 computed rows of every op (add, sub, mul, div, reversed; c of a random broadcastable shape, with
 or without parameters and per-forward saved elements; `expand`: c made per sample, read by a
-convolution), with activations between. Each net is checked layer by layer against the torch
+convolution; `weight`: c the next convolution's or linear's weight), with activations between. Each net is checked layer by layer against the torch
 backend: shapes, params, MACs, FLOPs and saved bytes (batch 2, CPU), fp32 or bf16 autocast.
 
 CNNCOST_DIFF_EXAMPLES sets the number of examples (default 40; CNNCOST_LONG=1: 10,000)."""
@@ -47,11 +47,18 @@ def nets(draw) -> Net:
         x = (layers[0].out, *x[1:])
     input_shape = (3, *x[1:]) if not tokens else (x[0], 4)
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["computed", "computed", "act", "expand"]))
+        kind = draw(st.sampled_from(["computed", "computed", "act", "expand", "weight"]))
         if kind == "computed":
             layers.append(draw(computed(x)))
         elif kind == "act":
             layers.append(draw(st.sampled_from([Sigmoid(), Tanh()])))
+        elif kind == "weight":  # c the weight of the conv or linear next (a standardised weight)
+            out = draw(st.integers(1, 4))
+            shape = (out, x[-1]) if tokens else (out, x[0], 1, 1)
+            layers.append(Computed(op="weight", shape=shape, weights=draw(st.integers(0, 6)),
+                                   saved=draw(st.integers(0, 20))))
+            layers.append(Linear(out=out) if tokens else Conv(out=out, kernel=1))
+            x = (*x[:-1], out) if tokens else (out, *x[1:])
         else:  # c made per sample (a Fourier encoding), then a layer with MACs reading it
             shape = tuple(draw(st.integers(1, 4)) for _ in x)
             layers.append(Computed(op="expand", shape=shape, grad=False))

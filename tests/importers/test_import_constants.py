@@ -254,20 +254,39 @@ def test_a_fourier_encoding_made_at_the_batch_size_is_per_sample_work() -> None:
 
 
 class MaskedAttention(nn.Module):
-    """timm's BEiT: the relative position bias passed as scaled_dot_product_attention's mask."""
+    """timm's BEiT: the relative position bias passed as scaled_dot_product_attention's mask: a
+    tensor made once per forward, broadcast over the batch (it needs a gradient: the math path)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.table = nn.Parameter(torch.randn(2, 4, 4))
+        self.proj = nn.Linear(8, 8)
 
     def forward(self, x):
-        q = x.unsqueeze(1).expand(-1, 2, -1, -1)
+        q = self.proj(x).unsqueeze(1).expand(-1, 2, -1, -1)
         return F.scaled_dot_product_attention(q, q, q, attn_mask=self.table.sigmoid())
 
 
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_computed_mask_of_attention_is_one_tensor_for_the_batch(tracer: str) -> None:
+    net = _exact(MaskedAttention(), (4, 8), tracer)
+    rows = _computed(net)
+    # the table's 32 counted once; the sigmoid's output (2x4x4) saved once per forward
+    assert [(r.op, r.shape, r.weights, r.saved) for r in rows] == [("tensor", (2, 4, 4), 32, 32)]
+
+
+class ComputedOperand(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(8, 3))
+
+    def forward(self, x):
+        return torch.matmul(x, self.w.sigmoid())
+
+
 def test_a_computed_tensor_read_by_another_op_is_refused_naming_it() -> None:
-    with pytest.raises(CnnCostError, match=r"scaled_dot_product_attention.*computed from parameters and buffers only"):
-        from_torch(MaskedAttention(), (4, 8), tracer="fx")
+    with pytest.raises(CnnCostError, match=r"matmul.*computed from parameters and buffers only"):
+        from_torch(ComputedOperand(), (4, 8), tracer="fx")
 
 
 def test_an_imported_computed_row_round_trips_through_yaml() -> None:
@@ -277,3 +296,130 @@ def test_an_imported_computed_row_round_trips_through_yaml() -> None:
         a = cnncost.table(net, batch=batch, memory="autograd").totals
         b = cnncost.table(again, batch=batch, memory="autograd").totals
         assert (a.params, a.macs, a.saved_bytes) == (b.params, b.macs, b.saved_bytes)
+
+
+class ScaledStdConv(nn.Conv2d):
+    """timm's ScaledStdConv2d (NF-ResNets, NFNets): the weight standardised per output channel by
+    a batch norm over its (1, O, I*k*k) view, scaled by gain * gamma / sqrt(fan_in), then the
+    convolution with it. The standardisation runs once per forward: the batch norm saves its
+    statistics and the gain's scaled copy, the convolution the standardised weight."""
+
+    def __init__(self, cin: int, cout: int, k: int, gain: bool = True, **kw) -> None:
+        super().__init__(cin, cout, k, **kw)
+        self.gain = nn.Parameter(torch.full((cout, 1, 1, 1), 1.0)) if gain else None
+        self.scale = self.weight[0].numel() ** -0.5
+
+    def forward(self, x):
+        scale = None if self.gain is None else (self.gain * self.scale).reshape(-1)
+        weight = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, weight=scale,
+                              training=True, momentum=0., eps=1e-6).reshape_as(self.weight)
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class StdConvNet(nn.Module):
+    """A stem as ResNetV2's (StdConv2d, no gain) then NF-ResNet's convs (with gain, grouped)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = ScaledStdConv(3, 8, 3, gain=False, bias=False, stride=2, padding=1)
+        self.conv = ScaledStdConv(8, 8, 3, padding=1, groups=2)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = self.conv(torch.relu(self.stem(x)))
+        return self.fc(x.mean((2, 3)))
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_convolution_with_a_standardised_weight(tracer: str) -> None:
+    net = _exact(StdConvNet(), (3, 10, 10), tracer)
+    rows = _computed(net)
+    # the gain (8) counted once on its row; the weight's own 8x3x3x3 and 8x4x3x3 on the convs
+    assert [(r.op, r.shape, r.weights) for r in rows] == [("weight", (8, 3, 3, 3), 0), ("weight", (8, 4, 3, 3), 8)]
+    # saved once per forward: the standardised weight (the conv's), the mean and 1/std (8 each),
+    # and where there is a gain, its scaled copy (8)
+    assert [r.saved for r in rows] == [8 + 8, 8 + 8 + 8]
+
+
+class ScaledTwice(nn.Module):
+    """NF-ResNet's first block: out = act(x) * beta, read by the shortcut's conv and by conv1:
+    one tensor in PyTorch, so one x * beta row that both convolutions read (each saves it: the
+    same storage, counted once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Conv2d(4, 6, 1), nn.Conv2d(4, 6, 3, padding=1)
+
+    def forward(self, x):
+        out = torch.relu(x) * 0.5
+        return self.a(out) + self.b(out)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_scaled_tensor_read_twice_is_one_row(tracer: str) -> None:
+    net = _exact(ScaledTwice(), (4, 5, 5), tracer)
+    assert [n.type for n in cnncost.compile(net).nodes].count("arith") == 1
+
+
+@pytest.mark.parametrize("batch", [2, 5])
+def test_a_standardised_weight_under_bf16_autocast(batch: int) -> None:
+    """Under CPU bf16 autocast the convolution saves its low cast of the standardised weight: a
+    new tensor each forward (an activation, not a parameter's cached cast), beside the fp32
+    statistics; the rebuilt check module saves the same."""
+    from cnncost.torch_backend.measure import saved_tensors
+    from cnncost.torch_backend.saved_check import compare_saved
+    model = StdConvNet()
+    net = from_torch(model, (3, 10, 10), tracer="fx")
+    kinds = saved_tensors(model, torch.randn(batch, 3, 10, 10), torch.bfloat16).by_kind()
+    ours = cnncost.table(net, batch=batch, memory="autograd", device="cpu", dtype="bf16").totals.saved_bytes
+    assert ours == kinds["activation"] + kinds["input"]
+    for dtype in ("fp32", "bf16"):
+        result = compare_saved(net, batch=batch, dtype=dtype)
+        assert result.mismatches() == {} and result.predicted == result.measured, dtype
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_a_computed_mask_saves_what_pytorch_saves(dtype: str) -> None:
+    """The mask's row against PyTorch under CPU bf16 autocast too, and the rebuilt check module
+    against the memory rule."""
+    from cnncost.torch_backend.measure import saved_tensors
+    from cnncost.torch_backend.saved_check import compare_saved
+    model = MaskedAttention()
+    net = from_torch(model, (4, 8), tracer="fx")
+    kinds = saved_tensors(model, torch.randn(3, 4, 8), torch.bfloat16 if dtype == "bf16" else None).by_kind()
+    ours = cnncost.table(net, batch=3, memory="autograd", device="cpu", dtype=dtype).totals.saved_bytes
+    assert ours == kinds["activation"] + kinds["input"]
+    result = compare_saved(net, batch=3, dtype=dtype)
+    assert result.mismatches() == {} and result.predicted == result.measured
+
+
+class VideoPositionalEncoding(nn.Module):
+    """torchvision's MViT PositionalEncoding: a class token of shape (D,) expanded over the batch
+    and unsqueezed to one token, then a position embedding made of three parameters
+    (repeat_interleave, an in-place add, a cat) added in place."""
+
+    def __init__(self, d: int = 6, hw: int = 4, t: int = 2) -> None:
+        super().__init__()
+        self.class_token = nn.Parameter(torch.randn(d))
+        self.spatial_pos = nn.Parameter(torch.randn(hw, d))
+        self.temporal_pos = nn.Parameter(torch.randn(t, d))
+        self.class_pos = nn.Parameter(torch.randn(d))
+        self.t = t
+        self.proj = nn.Linear(d, d)
+
+    def forward(self, x):
+        x = self.proj(x)
+        class_token = self.class_token.expand(x.size(0), -1).unsqueeze(1)
+        x = torch.cat((class_token, x), dim=1)
+        hw, d = self.spatial_pos.shape
+        pos = torch.repeat_interleave(self.temporal_pos, hw, dim=0)
+        pos.add_(self.spatial_pos.unsqueeze(0).expand(self.t, -1, -1).reshape(-1, d))
+        pos = torch.cat((self.class_pos.unsqueeze(0), pos), dim=0).unsqueeze(0)
+        x.add_(pos)
+        return x
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_class_token_of_one_dim_and_a_made_position_embedding(tracer: str) -> None:
+    net = _exact(VideoPositionalEncoding(), (8, 6), tracer)
+    assert [(r.op, r.shape, r.weights) for r in _computed(net)] == [("add", (9, 6), 6 * 4 + 2 * 6 + 6)]

@@ -117,7 +117,14 @@ def real(imp: Any, v: Any) -> Any:
         shape = tuple(v.shape)
         if tuple(t.shape) == shape:
             return t
-        return t.reshape(shape) if t.numel() == numel(shape) else t.expand(shape)
+        if t.numel() == numel(shape):
+            return t.reshape(shape)
+        try:
+            return t.expand(shape)
+        except RuntimeError:  # expanded then reshaped (MViT's spatial_pos.unsqueeze(0).expand(T, -1, -1)
+            if numel(shape) % t.numel():  # .reshape(-1, D)): the PV keeps the last shape only, which is
+                raise  # what the counts read (the values are a stand-in of that shape)
+            return t.expand(numel(shape) // t.numel(), *t.shape).reshape(shape)
     if isinstance(v, torch.device) or (isinstance(v, str) and v == "meta"):
         return torch.device("cpu")
     if isinstance(v, (list, tuple)) and not hasattr(v, "_fields"):
@@ -142,7 +149,7 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
     torch = imp.torch
     from torch.utils.flop_counter import FlopCounterMode
     sources = _inputs(imp, (args, kwargs))
-    if mutating(node) and any(isinstance(v, PV) for v in sources):
+    if mutating(node) and isinstance(args[0] if args else None, PV):  # its first argument is what changes
         raise Unsupported("changes a parameter or buffer in place")
     model = _model_storages(imp)
     saved: dict[Any, int] = {}
@@ -186,7 +193,10 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
             params.update((id(p), p) for p in params_of(v))
     before.update(saved)
     source = next((v.source if isinstance(v, CV) else v.path for v in sources), _name(node))
-    return _wrap(imp, value, lambda t: CV(t, dict(params), dict(before), source, keep, batched))
+    made = _wrap(imp, value, lambda t: CV(t, dict(params), dict(before), source, keep, batched))
+    if mutating(node) and args and isinstance(args[0], CV):  # pos.add_(...): later readers of pos read this
+        imp.rebind(node, made)
+    return made
 
 
 def _wrap(imp: Any, value: Any, make: Any) -> Any:
@@ -229,10 +239,17 @@ def _consume(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
         return _elementwise(imp, node, _ELEMENTWISE[name], args[0], arg(args, kwargs, 1, "other"), kwargs, result)
     if name in ("cat", "concat", "concatenate"):
         return _tokens(imp, args, kwargs, result)
+    if name in ("conv1d", "conv2d", "conv3d", "convolution", "linear") and node.op != "call_module" \
+            and isinstance(arg(args, kwargs, 1, "weight"), CV):
+        return _computed_weight(imp, node, args, kwargs, result)
     if name == "linear" or (node.op == "call_module" and type(imp.gm.get_submodule(node.target)).__name__ == "Linear"):
         return _linear(imp, node, args, kwargs, result)
+    if name in ("scaled_dot_product_attention", "_scaled_dot_product_attention") \
+            and isinstance(arg(args, kwargs, 3, "attn_mask"), CV):
+        return _mask(imp, node, args, kwargs, result)
     raise Unsupported("reads the input and a tensor computed from parameters and buffers only (taken: "
-                      "+ - * / with the input, tokens before a sequence, a linear's bias)")
+                      "+ - * / with the input, tokens before a sequence, a linear's bias, a convolution's or "
+                      "linear's weight, attention's mask)")
 
 
 def _as_cv(imp: Any, v: Any) -> CV:
@@ -314,12 +331,12 @@ def _tokens(imp: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     x = imp.tensor(x)
     rank = len(x.shape) + 1
     count, params = 0, []
-    for p in items[:-1]:
-        t = tuple(p.tensor.shape)
-        if dim % rank != 1 or len(t) != rank or t[0] != 1 or t[2:] != x.shape[1:] or p.shape[:1] != (BATCH,) \
-                or not params_of(p):
+    for p in items[:-1]:  # (1, k, D) or (D,) seen as (N, k, D): the batch's expand of k tokens
+        t, seen = tuple(p.tensor.shape), tuple(p.shape)
+        if dim % rank != 1 or len(seen) != rank or seen[0] != BATCH or seen[2:] != x.shape[1:] \
+                or numel(t) != numel(seen[1:]) or not params_of(p):
             raise Unsupported(f"concatenation of a {'x'.join(map(str, t))} parameter with a tensor")
-        count += t[1]
+        count += seen[1]
         params.extend(params_of(p))
     return imp.emit(Tokens(count=count), [x], (x.shape[0] + count, *x.shape[1:]), base="tokens", params=params)
 
@@ -337,6 +354,79 @@ def _linear(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     out = imp.out(result)
     y = linear(imp, x, int(weight.shape[0]), False, params_of(weight), out)
     return _emit(imp, node, y, bias, "add", False, result)
+
+
+def _computed_weight(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """F.conv2d(x, w, bias) (or F.linear, aten.convolution) with w computed from parameters
+    (timm's ScaledStdConv2d and StdConv2d: the weight standardised per output channel by a batch
+    norm over its (1, O, -1) view, times a gain): a `computed` row of op weight (the parameters w
+    is made of other than the one of w's shape, which the op counts; what making w saved; w
+    itself, which the op saves), then the op, as if on that parameter (the same MACs, and the
+    same input saved)."""
+    x, c = args[0], arg(args, kwargs, 1, "weight")
+    bias = arg(args, kwargs, 2, "bias")
+    if not isinstance(x, TV) or (bias is not None and not isinstance(bias, PV)):
+        raise Unsupported("a convolution or linear with a computed weight and a computed bias or input")
+    own = [p for p in c.params.values() if tuple(p.shape) == c.shape]
+    if len(own) != 1:
+        raise Unsupported(f"a weight computed from parameters none (or more than one) of which has its shape {c.shape}")
+    charged = _charged(imp)
+    keys = [k for k in c.saved if k not in charged]
+    saved = sum(c.saved[k] for k in keys)
+    key = _storage(c.tensor)[0]
+    if key in c.saved or key in charged or key in _model_storages(imp) or saved % c.tensor.element_size():
+        raise Unsupported("a computed weight saved while it was made")
+    x = imp.tensor(x, ("std", "nhwc")) if len(c.shape) == 2 else imp.tensor(x)
+    new = {i: p for i, p in c.params.items() if i not in imp.owner and p is not own[0]}
+    layer = Computed(op="weight", shape=c.shape, weights=sum(p.numel() for p in new.values()),
+                     saved=saved // c.tensor.element_size(), source=c.source)
+    v = imp.emit(layer, [x], x.shape, base=f"{c.source.rpartition('.')[2] or 'weight'}_made", form=x.form)
+    for i in new:
+        imp.owner[i] = v.leaf
+    charged.update(keys)
+    charged.add(key)
+    c.keep.append(c.tensor)
+    weight = PV(c.source, own[0], c.shape)
+    args = (v, *args[1:])
+    if "weight" in kwargs:
+        kwargs = {**kwargs, "weight": weight}
+    else:
+        args = (v, weight, *args[2:])
+    handler = imp.handler(node)
+    if handler is None:
+        raise Unsupported("")
+    return handler(imp, node, args, kwargs, result)
+
+
+def _mask(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    """F.scaled_dot_product_attention(q, k, v, attn_mask=c) with c computed from parameters
+    (BEiT's relative position bias, (1, heads, L, L)): a `computed` row of op tensor (c, one for
+    the batch, its parameters and what making it saved), read by the attention as its mask."""
+    q, c = arg(args, kwargs, 0, "query"), arg(args, kwargs, 3, "attn_mask")
+    if not isinstance(q, TV) or holds((args[:3], {k: v for k, v in kwargs.items() if k != "attn_mask"}), CV):
+        raise Unsupported("attention whose q, k or v is computed from parameters")
+    q = imp.tensor(q)
+    shape = _shape(q, c)
+    charged = _charged(imp)
+    keys = [k for k in c.saved if k not in charged]
+    saved = sum(c.saved[k] for k in keys)
+    if saved % c.tensor.element_size():
+        raise Unsupported("a computed tensor whose saved bytes are not whole elements")
+    new = {i: p for i, p in c.params.items() if i not in imp.owner}
+    layer = Computed(op="tensor", shape=shape, weights=sum(p.numel() for p in new.values()),
+                     saved=saved // c.tensor.element_size(), grad=bool(c.tensor.requires_grad), source=c.source)
+    v = imp.emit(layer, [q], shape, base=(c.source.rpartition(".")[2] or "mask"))
+    for i in new:
+        imp.owner[i] = v.leaf
+    charged.update(keys)
+    if "attn_mask" in kwargs:
+        kwargs = {**kwargs, "attn_mask": v}
+    else:
+        args = (*args[:3], v, *args[4:])
+    handler = imp.handler(node)
+    if handler is None:
+        raise Unsupported("")
+    return handler(imp, node, args, kwargs, result)
 
 
 # --- made at the batch's size ---

@@ -85,7 +85,8 @@ class ExportWalker(GraphWalker):
             pv = _first_pv((args, list(kwargs.values())))
             packet = getattr(getattr(node.target, "overloadpacket", None), "__name__", "")
             # a view of a parameter, or a buffer's bookkeeping (num_batches_tracked.add_(1)): no cost
-            if pv is not None and (packet in _PARAMETER_VIEWS or mutating(node)):
+            if pv is not None and (packet in _PARAMETER_VIEWS
+                                   or (mutating(node) and args and isinstance(args[0], PV))):  # a CV changed: computed
                 shape = tuple(result.shape) if isinstance(result, torch.Tensor) else pv.shape
                 return PV(pv.path, pv.tensor, shape)
         return super()._call(node)

@@ -40,6 +40,7 @@ class GraphWalker:
         self.builder = GraphBuilder(name, shape, more_inputs, input_name)
         self.env: dict[Any, Any] = {}
         self.owner: dict[int, int] = {}  # id(parameter) -> leaf index that counts it
+        self.scaled: dict[tuple, TV] = {}  # (leaf, scale, form) -> its x * scale row: one tensor, however many read it
         self.opaque: list[str] = []
         self.node: Any = None
         self.names = RowNames(root)
@@ -291,8 +292,11 @@ class GraphWalker:
         if isinstance(v, TV) and v.form not in forms and "std" in forms and v.scale is None and not v.batch:
             v = self.materialize(v)
         if isinstance(v, TV) and v.scale is not None and v.form in forms:
-            v = self.emit(Arith(op="mul", value=v.scale), [TV(v.leaf, v.shape, v.form)], v.shape, base="mul",
-                          form=v.form)
+            key = (v.leaf, v.scale, v.form, v.shape)
+            if key not in self.scaled:
+                self.scaled[key] = self.emit(Arith(op="mul", value=v.scale), [TV(v.leaf, v.shape, v.form)], v.shape,
+                                             base="mul", form=v.form)
+            v = self.scaled[key]
         return plain(v, forms)
 
     def materialize(self, v: TV) -> TV:
