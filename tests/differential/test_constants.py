@@ -19,6 +19,7 @@ from hypothesis import strategies as st  # noqa: E402
 from cnncost.layers import Computed, Conv, Linear, Sigmoid, Tanh  # noqa: E402
 from cnncost.net import Net  # noqa: E402
 from cnncost.torch_backend import check  # noqa: E402
+from torch_agreement import assert_agrees  # noqa: E402  (tests/support)
 
 EXAMPLES = int(os.environ.get("CNNCOST_DIFF_EXAMPLES", "10000" if os.environ.get("CNNCOST_LONG") == "1" else "40"))
 
@@ -76,9 +77,4 @@ def nets(draw) -> Net:
 @given(net=nets(), dtype=st.sampled_from(["fp32", "bf16"]))
 def test_engine_and_torch_agree_on_computed_rows(net: Net, dtype: str) -> None:
     result = check(net, batch=2, device="cpu", dtype=dtype)
-    text = "\n".join(repr(layer) for layer in net.layers)
-    assert result.ok, text + "\n" + "\n".join(f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}"
-                                              for r in result.mismatches)
-    wrong = [f"{r.path}: ours {r.ours}, torch {r.torch}" for r in result.rows
-             if r.quantity == "saved_bytes" and r.ours != r.torch]
-    assert not wrong, text + "\n" + "\n".join(wrong)
+    assert_agrees(result, "\n".join(repr(layer) for layer in net.layers))

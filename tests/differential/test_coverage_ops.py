@@ -22,6 +22,7 @@ from cnncost.layers import (Conv, Fold, GroupNorm, LayerNorm, Reduce, ReLU, Thre
 from cnncost.layers.unary import SAVES  # noqa: E402
 from cnncost.net import Net  # noqa: E402
 from cnncost.torch_backend import check  # noqa: E402
+from torch_agreement import assert_agrees  # noqa: E402  (tests/support)
 
 EXAMPLES = int(os.environ.get("CNNCOST_DIFF_EXAMPLES", "10000" if os.environ.get("CNNCOST_LONG") == "1" else "30"))
 MAX_ELEMENTS = 600  # per sample: keeps every example fast
@@ -80,9 +81,4 @@ def nets(draw) -> Net:
 @given(net=nets(), dtype=st.sampled_from(["fp32", "bf16"]))
 def test_engine_and_torch_agree_on_random_coverage_ops(net: Net, dtype: str) -> None:
     result = check(net, batch=2, device="cpu", dtype=dtype)
-    text = "\n".join(repr(layer) for layer in net.layers)
-    assert result.ok, text + "\n" + "\n".join(f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}"
-                                              for r in result.mismatches)
-    wrong = [f"{r.path}: ours {r.ours}, torch {r.torch}" for r in result.rows
-             if r.quantity == "saved_bytes" and r.ours != r.torch]
-    assert not wrong, text + "\n" + "\n".join(wrong)
+    assert_agrees(result, "\n".join(repr(layer) for layer in net.layers))

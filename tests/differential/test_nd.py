@@ -20,12 +20,13 @@ from hypothesis import strategies as st  # noqa: E402
 from cnncost.counting.training import training  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.graph import compile  # noqa: E402
-from cnncost.layers import (LRN, AdaptiveAvgPool, AdaptiveMaxPool, Add, AvgPool, BatchNorm, CenterCrop,  # noqa: E402
+from cnncost.layers import (LRN, AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, BatchNorm, CenterCrop,  # noqa: E402
                             ChannelShuffle, Concat, Conv, ConvTranspose, Flatten, GlobalAvgPool, GroupNorm,
                             InstanceNorm, LayerScale, Linear, MaxPool, Node, Pad, ReLU, Residual, Sequential,
                             SiLU, StochasticDepth, Upsample)
 from cnncost.net import Net  # noqa: E402
 from cnncost.torch_backend import check  # noqa: E402
+from torch_agreement import assert_agrees  # noqa: E402  (tests/support)
 
 LONG = os.environ.get("CNNCOST_LONG") == "1"
 EXAMPLES = int(os.environ.get("CNNCOST_ND_EXAMPLES", "10000" if LONG else "25"))
@@ -139,10 +140,7 @@ def describe(net: Net) -> str:
 @given(net=nd_nets(), bf16=st.booleans())
 def test_nd_nets_agree_with_torch(net: Net, bf16: bool) -> None:
     result = check(net, batch=2, device="cpu", dtype="bf16" if bf16 else "fp32", init=False)
-    assert result.ok, describe(net) + "\n".join(f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}"
-                                                for r in result.mismatches)
-    wrong = [r for r in result.rows if r.quantity == "saved_bytes" and r.ours != r.torch]
-    assert not wrong, describe(net) + "\n".join(f"{r.path}: ours {r.ours}, torch {r.torch}" for r in wrong)
+    assert_agrees(result, describe(net))
     assert {r.path for r in result.rows} == {n.path for n in compile(net).nodes[1:]} | {"total"}
 
 

@@ -25,6 +25,7 @@ from cnncost.layers import (GELU, Add, Affine, Arith, Chunk, ConcatMerge, Contig
 from cnncost.memory import Precision, trace  # noqa: E402
 from cnncost.net import Net  # noqa: E402
 from cnncost.torch_backend import check  # noqa: E402
+from torch_agreement import assert_agrees  # noqa: E402  (tests/support)
 
 EXAMPLES = int(os.environ.get("CNNCOST_DIFF_EXAMPLES", "10000" if os.environ.get("CNNCOST_LONG") == "1" else "100"))
 MAX_ELEMENTS = 400  # per sample: keeps every example fast
@@ -175,11 +176,7 @@ def _numel(shape: tuple[int, ...]) -> int:
 def test_engine_and_torch_agree_on_random_tensor_ops(net: Net, dtype: str) -> None:
     result = check(net, batch=2, device="cpu", dtype=dtype)
     text = "\n".join(repr(layer) for layer in net.layers)
-    assert result.ok, text + "\n" + "\n".join(f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}"
-                                              for r in result.mismatches)
-    wrong = [f"{r.path}: ours {r.ours}, torch {r.torch}" for r in result.rows
-             if r.quantity == "saved_bytes" and r.ours != r.torch]
-    assert not wrong, text + "\n" + "\n".join(wrong)
+    assert_agrees(result, text)
     # the graph's elements allocated agree with the memory model: a view that copies is a new tensor
     # (the graph does not follow channels-last layouts, which only the memory model knows: LayerNorm2d's)
     if any(isinstance(layer, LayerNorm) for layer in net.layers):

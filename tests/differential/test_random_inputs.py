@@ -19,6 +19,7 @@ from cnncost import (GELU, Add, BatchNorm, Conv, Dropout, Flatten, Identity, Lin
 from cnncost.graph import compile  # noqa: E402
 from cnncost.layers import Concat  # noqa: E402
 from cnncost.torch_backend import check  # noqa: E402
+from torch_agreement import assert_agrees  # noqa: E402  (tests/support)
 
 EXAMPLES = 10_000 if os.environ.get("CNNCOST_LONG") == "1" else 25
 
@@ -77,10 +78,7 @@ def _fields(layer) -> dict:
 @given(net=multi_input_nets())
 def test_engine_and_torch_agree_on_random_multi_input_nets(net: Net) -> None:
     result = check(net, batch=2, device="cpu")
-    assert result.ok, dump_spec(net) + "\n".join(f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}"
-                                                 for r in result.mismatches)
-    wrong = [r for r in result.rows if r.quantity == "saved_bytes" and r.ours != r.torch]
-    assert not wrong, dump_spec(net) + "\n".join(f"{r.path}: ours {r.ours}, torch {r.torch}" for r in wrong)
+    assert_agrees(result, dump_spec(net))
     graph = compile(net)
     assert graph.inputs == tuple(range(len(net.named_inputs)))
     assert {r.path for r in result.rows} == {n.path for n in graph.nodes[1:]} | {"total"}

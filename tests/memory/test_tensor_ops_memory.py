@@ -9,6 +9,7 @@ from tensor_op_nets import NETS, conv, nets  # tests/support
 
 from cnncost import Arith, Flatten, Learnable, Linear, Net, Permute, Reduce, Sigmoid, Slice
 from cnncost.memory import Precision, trace
+from torch_agreement import assert_agrees  # noqa: E402  (tests/support)
 
 
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
@@ -17,9 +18,7 @@ def test_saved_bytes_match_pytorch(index: int, dtype: str) -> None:
     pytest.importorskip("torch")
     from cnncost.torch_backend import check
     result = check(nets()[index], batch=2, device="cpu", dtype=dtype)
-    assert result.ok, result.mismatches
-    wrong = [(r.path, r.ours, r.torch) for r in result.rows if r.quantity == "saved_bytes" and r.ours != r.torch]
-    assert wrong == []
+    assert_agrees(result)
 
 
 def saved(layers, input=(4, 3, 5), dtype="fp32") -> dict[str, int]:
