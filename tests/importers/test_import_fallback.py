@@ -332,3 +332,55 @@ def test_a_matmul_operand_dense_in_permuted_order_folds_without_a_copy() -> None
     model = LinearAttention()
     net = cnncost.from_torch(model, (8, 4, 4))
     assert figures(net)[2] == measured(model, (8, 4, 4))[2]
+
+
+def _drop_path(x, drop_prob: float):
+    """timm.layers.drop.drop_path in training mode, line for line (timm is not installed in CI)."""
+    keep_prob = 1 - drop_prob
+    shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+    random_tensor = x.new_empty(shape).bernoulli_(keep_prob)
+    random_tensor.div_(keep_prob)
+    return x * random_tensor
+
+
+class DropPathBlock(nn.Module):
+    """A block fx cannot trace into (a branch on the width) with a drop path on its residual
+    branch: export decomposes it into new_empty -> bernoulli_ -> div_ -> mul (timm's nest)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        if x.shape[-1] % 2:
+            x = x * 2
+        return x + _drop_path(F.gelu(self.fc(x)), 0.1)
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_a_decomposed_drop_path_is_the_stochastic_depth_row(dtype: str) -> None:
+    """The mask is no row of its own; the product is the stochastic_depth row fx's leaf DropPath
+    maps to (p = 1 - keep), and autograd saves the same: the mask (one element per sample, x's
+    dtype: bf16 under autocast after the linear), not x (saved_tensors measures PyTorch)."""
+    from cnncost.torch_backend.measure import saved_tensors
+    model = nn.Sequential(DropPathBlock(), nn.Linear(8, 4))
+    net = cnncost.from_torch(model, (4, 8))
+    nodes = cnncost.compile(net).nodes
+    assert [(n.path, n.type) for n in nodes] == [("input", "input"), ("0.fc", "linear"), ("0.gelu", "gelu"),
+                                                 ("0.mul", "stochastic_depth"), ("0.add", "add"), ("1", "linear")]
+    assert nodes[3].layer.p == 0.1 and nodes[3].layer.mode == "row"
+    assert figures(net)[:2] == measured(model, (4, 8))[:2]
+    kinds = saved_tensors(model, torch.randn(2, 4, 8), torch.bfloat16 if dtype == "bf16" else None).by_kind()
+    ours = cnncost.table(net, batch=2, memory="autograd", device="cpu", dtype=dtype).totals.saved_bytes
+    assert ours == kinds["activation"] + kinds["input"]
+
+
+def test_an_unscaled_drop_path_mask_refuses_naming_the_product() -> None:
+    """timm's scale_by_keep=False (no div_): refused, as fx's leaf DropPath refuses it, not counted."""
+    class Unscaled(nn.Module):
+        def forward(self, x):
+            if x.shape[-1] % 2:
+                x = x * 2
+            return x * x.new_empty((x.shape[0], 1, 1)).bernoulli_(0.9)
+    with pytest.raises(CnnCostError, match=r"unsupported operation aten\.mul\.Tensor .*drop-path mask"):
+        cnncost.from_torch(nn.Sequential(nn.Linear(8, 8), Unscaled()), (4, 8))

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from ...shapes import Shape
-from ..graphbuild import TV, Scope
+from ..graphbuild import TV, Scope, Unsupported
+from . import drop_path
 from .tables import ATEN
 from .values import PV, Pieces, holds, mutating
 from .views import getitem
@@ -81,6 +82,14 @@ class ExportWalker(GraphWalker):
         if getattr(node.target, "__name__", None) == "wrap_with_autocast" and not kwargs:
             return self._inline(args)
         result = self.results.get(node)
+        if holds((args, kwargs), drop_path.DropMask):  # timm's DropPath, decomposed (drop_path.py)
+            self.folding = False
+            try:
+                if getattr(getattr(node.target, "overloadpacket", None), "__name__", "") == "mul":
+                    return drop_path.mul(self, node, args, kwargs, result)
+                return drop_path.step(self, node, args, kwargs)
+            except Unsupported as why:
+                return self._unknown(node, args, kwargs, result, str(why))
         if not holds((args, kwargs), (TV, Pieces)) and self._has_tensor(result):
             pv = _first_pv((args, list(kwargs.values())))
             packet = getattr(getattr(node.target, "overloadpacket", None), "__name__", "")
@@ -115,6 +124,8 @@ class ExportWalker(GraphWalker):
         if node.target is operator.getitem:
             return getitem
         packet = getattr(node.target, "overloadpacket", None)
+        if packet is not None and packet.__name__ == "new_empty":
+            return drop_path.new_empty
         return ATEN.get(packet.__name__) if packet is not None else None
 
     def module_handler(self, m: Any) -> Callable | None:
