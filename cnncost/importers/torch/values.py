@@ -33,7 +33,8 @@ class PV:
 class Pieces:
     """The result of chunk/split along per-sample `dim` (0: the channels): `chunks` pieces of
     `src`, each made into a Chunk layer (torch.chunk's sizes) or a Split layer (`split`: other
-    sizes) when something reads it."""
+    sizes) when something reads it. `refused`: the pieces not in `made` cannot be read, and why
+    (x.max(dim)'s indices beside its values)."""
 
     src: TV
     chunks: int
@@ -41,6 +42,7 @@ class Pieces:
     made: dict[int, TV]
     dim: int = 0
     split: bool = False
+    refused: str = ""
 
 
 def per_sample(shape: Any) -> Shape:

@@ -328,6 +328,8 @@ class GraphWalker:
             i += pieces.chunks
         if i in pieces.made:
             return pieces.made[i]
+        if pieces.refused:
+            raise Unsupported(pieces.refused)
         src, d = pieces.src, pieces.dim
         shape = (*src.shape[:d], pieces.sizes[i], *src.shape[d + 1:])
         if pieces.split:
