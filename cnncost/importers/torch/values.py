@@ -119,6 +119,14 @@ def holds(value: Any, kinds: tuple[type, ...]) -> bool:
     return False
 
 
+def refused_in(value: Any) -> str:
+    """Why a value in `value` cannot be read (a refused piece: `Pieces.refused`), else ""."""
+    if isinstance(value, Pieces):
+        return value.refused if not value.made else ""
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return next((why for why in map(refused_in, items) if why), "")
+
+
 def arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) -> Any:
     """A call's argument, by keyword or by position."""
     if name in kwargs:
