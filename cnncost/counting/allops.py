@@ -36,7 +36,7 @@ counted. Reductions of K terms are counted as K (K - 1 adds and the divide of a 
 | concat, flatten, chunk, split_heads, merge_heads, crop, pad, pixel (un)shuffle, channel_shuffle, identity, dropout, stochastic_depth | 0 |
 | arith (with a constant), learnable, sub, div, maximum, minimum | |y| (`c / x`: 2 |y|, a reciprocal and a multiply) |
 | affine | 2 |y| (multiply, add), |y| without bias |
-| reduce | sum, amax, amin: |x| - |y| (K - 1 adds or compares per output); mean |x|; norm 2 |x| for p = 2 (square, add; the root), 3 |x| otherwise (abs, power, add) |
+| reduce | sum, amax, amin, max(dim): |x| - |y| (K - 1 adds or compares per output); mean |x|; norm 2 |x| for p = 2 (square, add; the root), 3 |x| otherwise (abs, power, add) |
 | permute, transpose, unflatten, slice, select, expand, contiguous, split, reshape, stack, tokens | 0 |
 """
 from __future__ import annotations

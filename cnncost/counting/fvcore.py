@@ -102,7 +102,8 @@ RULES: dict[type, CountRule] = {
                      Softshrink, Hardshrink, Tanhshrink, Threshold, LogSigmoid, PReLU, RReLU, Softmin, LogSoftmax),
                      ZERO),
     # views, copies, element-wise ops and reductions: ignored ops or no handle (aten::permute, slice,
-    # select, expand, cat, stack, add, sub, mul, div, pow, addcmul, maximum, sum, mean, amax, linalg_vector_norm)
+    # select, expand, cat, stack, add, sub, mul, div, pow, addcmul, maximum, sum, mean, amax, linalg_vector_norm;
+    # aten::max(dim): ignored, 0, checked with fvcore live)
     **dict.fromkeys((Permute, Transpose, Unflatten, Slice, Select, Expand, Contiguous, Split, Arith, Learnable, Affine, Reduce, Tokens,
                      Sub, Div, Maximum, Minimum, Stack), ZERO),
     Shared: ZERO,  # a shared call counts 0 here (unlike flopcounter, which counts its layer's MACs)

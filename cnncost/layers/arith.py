@@ -98,10 +98,11 @@ class Affine(Layer):
 class Reduce(Layer):
     """`x.sum|mean|amax|amin(dims)` or the p-norm over `dims` (`torch.linalg.vector_norm`, as
     `Tensor.norm(p, dims)`) of per-sample `dims` (default: all), keeping them as size 1 with
-    `keepdim`; `var` with `correction` (1: unbiased; 0: `unbiased=False`). A new tensor. Saved:
-    nothing for sum and mean; x and the output for amax, amin and norm; x for var."""
+    `keepdim`; `var` with `correction` (1: unbiased; 0: `unbiased=False`); `max`: the values of
+    `x.max(dim)` (one dim). A new tensor. Saved: nothing for sum and mean; x and the output for
+    amax, amin and norm; x for var; max(dim) its int64 indices (one per output element)."""
 
-    op: Literal["sum", "mean", "amax", "amin", "norm", "var"]
+    op: Literal["sum", "mean", "amax", "amin", "norm", "var", "max"]
     dims: tuple[int, ...] | None = None
     keepdim: bool = False
     p: float = 2.0
@@ -113,6 +114,8 @@ class Reduce(Layer):
         self.require(self.correction >= 0, f"correction must be >= 0, got {self.correction}")
         self.require(self.p > 0, f"p must be positive, got {self.p:g}")
         self.require(self.dims is None or len(self.dims) >= 1, "dims must name at least one dim (leave it out: all)")
+        self.require(self.op != "max" or (self.dims is not None and len(self.dims) == 1),
+                     "op max (x.max(dim)) reduces exactly one dim: name it in dims")
 
     def reduced(self, x: Shape) -> tuple[int, ...]:
         return tuple(range(len(x))) if self.dims is None else dims_in(self, self.dims, x)

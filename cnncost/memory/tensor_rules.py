@@ -61,9 +61,11 @@ def affine(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor
 
 def reduce(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     """sum and mean save nothing; amax, amin and the norm save their input and output; var its
-    input (measured, torch 2.13 CPU)."""
+    input; max(dim) only its indices, int64 whatever x's dtype (measured, torch 2.13 CPU)."""
     out = b.new(numel(y), x.dtype)
-    if layer.op in ("amax", "amin", "norm"):
+    if layer.op == "max":
+        b.save(b.new(numel(y), "int64"))
+    elif layer.op in ("amax", "amin", "norm"):
         b.save(x, out)
     elif layer.op == "var":
         b.save(x)

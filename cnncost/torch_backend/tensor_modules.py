@@ -149,6 +149,8 @@ class Reduce(nn.Module):
             return torch.linalg.vector_norm(x, self.p, self.dims, self.keepdim)
         if self.op == "var":
             return x.var(self.dims, correction=self.correction, keepdim=self.keepdim)
+        if self.op == "max":  # the values of torch.max(x, dim); it saves the indices
+            return x.max(self.dims[0], keepdim=self.keepdim)[0]
         return getattr(x, self.op)(self.dims, keepdim=self.keepdim)
 
 

@@ -93,8 +93,10 @@ def unary(draw, x: tuple[int, ...]):
     if kind == "contiguous":
         return Contiguous()
     if kind == "reduce":
-        op = draw(st.sampled_from(["sum", "mean", "amax", "amin", "norm"]))
+        op = draw(st.sampled_from(["sum", "mean", "amax", "amin", "norm", "max"]))
         dims = draw(st.one_of(st.none(), st.lists(st.integers(0, rank - 1), min_size=1, max_size=rank, unique=True)))
+        if op == "max":  # x.max(dim): one dim
+            dims = [draw(st.integers(0, rank - 1))]
         return Reduce(op=op, dims=None if dims is None else tuple(dims), keepdim=draw(st.booleans()),
                       p=draw(st.sampled_from([2.0, 3.0])) if op == "norm" else 2.0)
     if kind == "arith":

@@ -234,3 +234,62 @@ def test_tensor_unfold_imports_exactly(tracer: str) -> None:
 
 def test_tensor_unfold_saves_as_pytorch_in_bf16() -> None:
     _saved_in_bf16(HaloWindows(), (3, 8, 8))
+
+
+class TokenMaxHead(nn.Module):
+    """The values of x.max(dim) (timm's VOLO head: x_cls + 0.5 * aux_head(x[:, 1:]).max(1)[0]):
+    torch.max(dim) saves its int64 indices, not x and the output as amax does."""
+
+    def __init__(self, keepdim: bool = False) -> None:
+        super().__init__()
+        self.head, self.aux = nn.Linear(6, 5), nn.Linear(6, 5)
+        self.keepdim = keepdim
+
+    def forward(self, x):  # (N, L, 6)
+        aux = self.aux(x[:, 1:])
+        return self.head(x[:, 0]) + 0.5 * aux.max(1, keepdim=self.keepdim)[0].reshape(x.shape[0], 5)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_max_values_import_exactly(tracer: str, keepdim: bool) -> None:
+    net = from_torch(TokenMaxHead(keepdim), (7, 6), tracer=tracer)
+    reduce = [n for n in cnncost.compile(net).nodes if n.type == "reduce"]
+    assert [n.layer.op for n in reduce] == ["max"]
+    _exact(TokenMaxHead(keepdim), (7, 6), tracer)
+
+
+def test_max_values_save_their_indices_in_bf16() -> None:
+    _saved_in_bf16(TokenMaxHead(), (7, 6))
+
+
+class MaxIndicesUsed(nn.Module):
+    def forward(self, x):
+        values, indices = x.max(1)
+        return values + indices
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_max_indices_refused(tracer: str) -> None:
+    with pytest.raises(Exception, match=r"unsupported operation (operator.add|aten.add\S*) .*\(the indices of x.max\(dim\)\)"):
+        from_torch(MaxIndicesUsed(), (7, 6), tracer=tracer)
+
+
+class ClassTokenSplit(nn.Module):
+    """torch.tensor_split splitting the class token off (torchvision's mvit_v1_b / mvit_v2_s
+    _MultiScaleAttention pooling: torch.tensor_split(x, indices=(1,), dim=2))."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(6, 6)
+
+    def forward(self, x):  # (N, L, 6)
+        y = self.fc(x).reshape(x.shape[0], 7, 2, 3).transpose(1, 2)  # (N, 2, 7, 3)
+        cls, rest = torch.tensor_split(y, indices=(1,), dim=2)
+        first, second = rest.tensor_split(2, dim=2)  # sections: torch.chunk's sizes
+        return torch.cat((cls, torch.relu(first) * 2, second), dim=2)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_tensor_split_imports_exactly(tracer: str) -> None:
+    assert {"split", "chunk"} <= _exact(ClassTokenSplit(), (7, 6), tracer)

@@ -61,6 +61,7 @@ FORMULAS = [
     ([Reduce(op="mean", dims=(1, 2))], (8, 6, 4), (8,), 0, 8),
     ([Reduce(op="norm", dims=(0,), keepdim=True)], (8, 6, 4), (1, 6, 4), 0, 24),
     ([Reduce(op="amax")], (8, 6, 4), None, 0, 0),                          # all dims without keepdim: refused
+    ([Reduce(op="max", dims=(-2,))], (8, 6, 4), (8, 4), 0, 32),            # x.max(-2)[0]
     ([Reduce(op="sum", keepdim=True)], (8, 6, 4), (1, 1, 1), 0, 1),
     ([Tokens(count=2)], (196, 768), (198, 768), 2 * 768, 198 * 768),       # class + one register token
 ]
@@ -142,6 +143,12 @@ def test_bad_input_is_one_clear_line(layers, message) -> None:
     with pytest.raises(CnnCostError, match=message) as error:
         last(layers, input)
     assert "\n" not in str(error.value)
+
+
+def test_max_reduces_one_dim() -> None:
+    for dims in ((0, 1), None):
+        with pytest.raises(CnnCostError, match=r"op max \(x.max\(dim\)\) reduces exactly one dim: name it in dims"):
+            Reduce(name="m", op="max", dims=dims)
 
 
 def test_merge_errors() -> None:

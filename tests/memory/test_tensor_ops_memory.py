@@ -36,6 +36,14 @@ def test_rules_in_closed_form() -> None:
     got = saved([conv(name="c", out=4), Reduce(name="n", op="norm", dims=(0,)),
                  Reduce(name="m", op="mean", inputs=("c",), dims=(1, 2))])
     assert (got["n"], got["m"]) == (60 + 15, 0)
+    # x.max(dim)[0] saves only its indices, int64 in fp32 and bf16 alike (torch 2.13 CPU: x.max(1) of
+    # (2, 197, 384) saved one int64 (2, 384) tensor, 6144 bytes, under bf16 autocast too); amax x and the output
+    for dtype in ("fp32", "bf16"):
+        t = trace(Net("n", (4, 3, 5), [conv(name="c", out=4), Reduce(name="mx", op="max", dims=(1,)),
+                                      Reduce(name="am", op="amax", dims=(1,), inputs=("c",))]),
+                  precision=Precision(dtype, "cpu"))
+        size = 4 if dtype == "fp32" else 2
+        assert t.saved_by_path()["mx"].per_sample == 20 * 8 and t.saved_by_path()["am"].per_sample == (60 + 20) * size
     # a learnable product saves its input: under bf16 autocast the conv's bf16 output. With a parameter
     # of some dims the product is fp32 (type promotion); with a 0-dim one it stays bf16 (torch 2.13:
     # (bf16 x * fp32 scalar parameter).dtype is bfloat16), which the sigmoid's saved output shows

@@ -41,7 +41,9 @@ NETS = {
                    Reduce(name="x", op="amax", dims=(-1,), inputs=("c",)),
                    Reduce(name="n", op="amin", dims=(1,), inputs=("c",)),
                    Reduce(name="no", op="norm", dims=(0,), inputs=("c",)),
-                   Reduce(name="p3", op="norm", p=3.0, dims=(1, 2), keepdim=True, inputs=("c",))],
+                   Reduce(name="p3", op="norm", p=3.0, dims=(1, 2), keepdim=True, inputs=("c",)),
+                   Reduce(name="mx", op="max", dims=(1,), inputs=("c",)),  # x.max(dim)[0]: saves int64 indices
+                   Reduce(name="mk", op="max", dims=(-1,), keepdim=True, inputs=("c",))],
     "tokens": [conv(out=6), Flatten(start_dim=1), Transpose(dim0=0, dim1=1), Tokens(count=2),
                Learnable(op="add", shape=(17, 6))],
     "binary": [conv(name="a", out=6), conv(name="b", out=6, inputs=("input",)), Sub(name="s", inputs=("a", "b")),

@@ -8,7 +8,7 @@ from ...layers import AdaptiveAvgPool, AdaptiveMaxPool, Reduce
 from ...layers import Div, Threshold
 from ..graphbuild import TV, Unsupported
 from ..lowering import avg_pool, max_pool, pair_or_int, spatial_mean
-from .values import arg, dims, torch_rank
+from .values import Pieces, arg, dims, torch_rank
 from .walker import GraphWalker
 
 
@@ -124,6 +124,18 @@ def reduction(op: str) -> Any:
         return reduce_on(imp, op, args[0], arg(args, kwargs, 1, "dim"), bool(arg(args, kwargs, 2, "keepdim", False)),
                          result)
     return handle
+
+
+def max_values(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> Pieces:
+    """x.max(dim, keepdim): (values, indices), a Reduce op max (it saves the indices, not x); the
+    values can be read, the indices not (a gather by them is not mapped). x.max() and
+    torch.max(a, b) stay refused."""
+    dim = arg(args, kwargs, 1, "dim")
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise Unsupported("max over every dimension, or of two tensors (torch.maximum)")
+    x = imp.tensor(args[0])
+    values = reduce_on(imp, "max", x, dim, bool(arg(args, kwargs, 2, "keepdim", False)), result[0])
+    return Pieces(values, 2, [], {0: values}, refused="the indices of x.max(dim)")
 
 
 def norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:

@@ -33,7 +33,8 @@ class PV:
 class Pieces:
     """The result of chunk/split along per-sample `dim` (0: the channels): `chunks` pieces of
     `src`, each made into a Chunk layer (torch.chunk's sizes) or a Split layer (`split`: other
-    sizes) when something reads it."""
+    sizes) when something reads it. `refused`: the pieces not in `made` cannot be read, and why
+    (x.max(dim)'s indices beside its values)."""
 
     src: TV
     chunks: int
@@ -41,6 +42,7 @@ class Pieces:
     made: dict[int, TV]
     dim: int = 0
     split: bool = False
+    refused: str = ""
 
 
 def per_sample(shape: Any) -> Shape:
@@ -115,6 +117,14 @@ def holds(value: Any, kinds: tuple[type, ...]) -> bool:
     if isinstance(value, dict):
         return any(holds(v, kinds) for v in value.values())
     return False
+
+
+def refused_in(value: Any) -> str:
+    """Why a value in `value` cannot be read (a refused piece: `Pieces.refused`), else ""."""
+    if isinstance(value, Pieces):
+        return value.refused if not value.made else ""
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return next((why for why in map(refused_in, items) if why), "")
 
 
 def arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) -> Any:

@@ -183,6 +183,8 @@ def unbind(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) 
 
 def getitem(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> Any:
     seq, index = args[0], args[1]
+    if isinstance(seq, Pieces) and seq.refused and int(index) % seq.chunks not in seq.made:
+        return Pieces(seq.src, 1, [], {}, refused=seq.refused)  # refused where something reads it
     if isinstance(seq, Pieces):
         return imp.piece(seq, int(index))
     if isinstance(seq, (list, tuple, dict)):

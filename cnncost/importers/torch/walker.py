@@ -17,7 +17,7 @@ from ...shapes import Shape
 from ..graphbuild import TV, GraphBuilder, Unsupported, channels_first, plain
 from ...layers.imported import Opaque
 from .naming import RowNames, base_name, op_name
-from .values import BATCH, PV, Pieces, fold_safe, folded_in, holds, per_sample
+from .values import BATCH, PV, Pieces, fold_safe, folded_in, holds, per_sample, refused_in
 from . import constants
 from .constants import CV
 
@@ -132,6 +132,8 @@ class GraphWalker:
         if holds((args, kwargs), CV):  # a tensor computed from parameters only (constants.py)
             return self._constant(node, args, kwargs, result, "")
         try:
+            if refused_in((args, kwargs)):
+                raise Unsupported(refused_in((args, kwargs)))
             handler = self.handler(node) if node.op in ("call_function", "call_method") else None
             if holds((args, kwargs), (TV, Pieces)) and isinstance(result, torch.Tensor) and not self.folding \
                     and tuple(result.shape[:1]) != (BATCH,) and not getattr(handler, "batch_anywhere", False):
@@ -328,6 +330,8 @@ class GraphWalker:
             i += pieces.chunks
         if i in pieces.made:
             return pieces.made[i]
+        if pieces.refused:
+            raise Unsupported(pieces.refused)
         src, d = pieces.src, pieces.dim
         shape = (*src.shape[:d], pieces.sizes[i], *src.shape[d + 1:])
         if pieces.split:
