@@ -384,3 +384,54 @@ def test_an_unscaled_drop_path_mask_refuses_naming_the_product() -> None:
             return x * x.new_empty((x.shape[0], 1, 1)).bernoulli_(0.9)
     with pytest.raises(CnnCostError, match=r"unsupported operation aten\.mul\.Tensor .*drop-path mask"):
         cnncost.from_torch(nn.Sequential(nn.Linear(8, 8), Unscaled()), (4, 8))
+
+
+def _position_bias(table, index, n):
+    """torchvision's _get_relative_position_bias: a parameter table gathered by a buffer index."""
+    return table[index].view(n, n, -1).permute(2, 0, 1).contiguous()
+
+
+torch.fx.wrap("_position_bias")
+
+
+def test_a_wrapped_function_gathering_by_a_buffer_index_saves_no_activation() -> None:
+    """The spliced walk knows the model's buffers: the index the gather saves is a buffer, not an
+    activation (as PyTorch files it), so the saved bytes equal PyTorch's (torchvision's Swin)."""
+    class Biased(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qk = nn.Linear(4, 8)
+            self.table = nn.Parameter(torch.randn(9, 1))
+            self.register_buffer("index", torch.randint(0, 9, (625,)))
+
+        def forward(self, x):  # x: (N, 25, 4); the bias (1, 25, 25)
+            q, k = self.qk(x).chunk(2, dim=-1)
+            return (q @ k.transpose(-2, -1) + _position_bias(self.table, self.index, 25)).softmax(-1)
+    model = Biased()
+    ours, theirs = figures(cnncost.from_torch(model, (25, 4))), measured(model, (25, 4))
+    assert (ours[0], ours[2]) == (theirs[0], theirs[2])  # params, saved bytes
+    assert ours[1] == theirs[1] + 25 * 25 * 4  # MACs: the measure counts the linear; q @ k^T besides
+
+
+def _masked(x):
+    """A mask made with x.new_zeros (x lends its dtype only) and filled in place: Swin's shift mask."""
+    mask = x.new_zeros((x.shape[-2], x.shape[-1]))
+    mask[1:, 1:] = -100.0
+    return x + mask
+
+
+torch.fx.wrap("_masked")
+
+
+def test_a_tensor_made_with_new_zeros_is_computed_once_per_forward() -> None:
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            return _masked(self.conv(x)).softmax(-1)
+    model = Masked()
+    net = cnncost.from_torch(model, (3, 7, 7))
+    assert "computed" in {t for _, t in rows(net)}
+    assert figures(net) == measured(model, (3, 7, 7))

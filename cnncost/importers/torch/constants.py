@@ -92,7 +92,8 @@ _STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def _state(imp: Any) -> _State:
     found = _STATES.get(imp)
     if found is None:
-        model = {_storage(t)[0] for t in (*imp.root.parameters(), *imp.root.buffers())}
+        root = getattr(imp, "model_root", imp.root)  # a spliced call's walk: the whole model's
+        model = {_storage(t)[0] for t in (*root.parameters(), *root.buffers())}
         found = _STATES[imp] = _State(model)
     return found
 
@@ -103,6 +104,17 @@ def handle(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> Any:
     if holds((args, kwargs), (TV, Pieces)):
         return _consume(imp, node, args, kwargs, result)
     return _evaluate(imp, node, args, kwargs)
+
+
+def made_like(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> Any:
+    """x.new_zeros/new_ones/new_full(size) without the batch: x lends its dtype only (Swin's
+    shifted-window mask), so the tensor is computed once per forward, as torch.zeros(size)."""
+    if not isinstance(args[0] if args else None, TV) or tuple(result.shape[:1]) == (BATCH,):
+        raise Unsupported("a tensor made at the batch's size from the input")
+    return _evaluate(imp, node, (imp.torch.empty(0, dtype=result.dtype), *args[1:]), kwargs)
+
+
+made_like.batch_anywhere = True  # type: ignore[attr-defined]  # its result has no batch: it says so itself
 
 
 # --- computing ---

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from ...shapes import Shape
 from ..graphbuild import TV, Scope, Unsupported
-from . import drop_path
+from . import constants, drop_path
 from .tables import ATEN
 from .values import PV, Pieces, holds, mutating
 from .views import getitem
@@ -126,6 +126,8 @@ class ExportWalker(GraphWalker):
         packet = getattr(node.target, "overloadpacket", None)
         if packet is not None and packet.__name__ == "new_empty":
             return drop_path.new_empty
+        if packet is not None and packet.__name__ in ("new_zeros", "new_ones", "new_full"):
+            return constants.made_like
         return ATEN.get(packet.__name__) if packet is not None else None
 
     def module_handler(self, m: Any) -> Callable | None:
@@ -176,6 +178,7 @@ class SplicedWalker(ExportWalker):
     def __init__(self, outer: GraphWalker, node: Any, module: Any, program: Any, inputs: list[Any]) -> None:
         super().__init__(module, program, outer.input_shape, "", outer.allow_unknown, outer.train, "")
         self.builder, self.owner, self.opaque = outer.builder, outer.owner, outer.opaque
+        self.model_root = getattr(outer, "model_root", outer.root)  # whose parameters and buffers are the model's
         self.untraceable, self.untraceable_unknown = outer.untraceable, outer.untraceable_unknown
         self.names = SplicedNames(outer.names, node, module)  # type: ignore[assignment]
         self.program = program
