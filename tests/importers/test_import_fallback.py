@@ -435,3 +435,28 @@ def test_a_tensor_made_with_new_zeros_is_computed_once_per_forward() -> None:
     net = cnncost.from_torch(model, (3, 7, 7))
     assert "computed" in {t for _, t in rows(net)}
     assert figures(net) == measured(model, (3, 7, 7))
+
+
+class TorchvisionDropBlock(DropPathBlock):
+    """torchvision.ops.stochastic_depth's "row" mode in training, line for line (its noise made with
+    torch.empty, not x.new_empty), in a block fx cannot trace into (torchvision's swin3d)."""
+
+    def forward(self, x):
+        if x.shape[-1] % 2:
+            x = x * 2
+        y = F.gelu(self.fc(x))
+        noise = torch.empty([y.shape[0]] + [1] * (y.ndim - 1), dtype=y.dtype, device=y.device)
+        noise = noise.bernoulli_(0.9)
+        noise.div_(0.9)
+        return x + y * noise
+
+
+def test_torchvisions_decomposed_stochastic_depth_is_the_same_row() -> None:
+    from cnncost.torch_backend.measure import saved_tensors
+    model = nn.Sequential(TorchvisionDropBlock(), nn.Linear(8, 4))
+    net = cnncost.from_torch(model, (4, 8))
+    nodes = cnncost.compile(net).nodes
+    assert [n.type for n in nodes] == ["input", "linear", "gelu", "stochastic_depth", "add", "linear"]
+    assert nodes[3].layer.p == 0.1 and nodes[3].layer.mode == "row"
+    kinds = saved_tensors(model, torch.randn(2, 4, 8)).by_kind()
+    assert figures(net)[2] == kinds["activation"] + kinds["input"]

@@ -90,6 +90,8 @@ class ExportWalker(GraphWalker):
                 return drop_path.step(self, node, args, kwargs)
             except Unsupported as why:
                 return self._unknown(node, args, kwargs, result, str(why))
+        if drop_path.is_empty_mask(node, args):  # torchvision's stochastic_depth, decomposed
+            return drop_path.empty_mask(tuple(args[0]))
         if not holds((args, kwargs), (TV, Pieces)) and self._has_tensor(result):
             pv = _first_pv((args, list(kwargs.values())))
             packet = getattr(getattr(node.target, "overloadpacket", None), "__name__", "")
