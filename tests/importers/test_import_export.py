@@ -31,15 +31,7 @@ def _models():
 MODELS = _models()
 
 
-def figures(net) -> tuple[int, int, int]:
-    """(params, MACs per image, saved bytes at batch 2 on CPU)."""
-    totals = cnncost.table(net, batch=2, memory="autograd", device="cpu").totals
-    return totals.params, totals.macs // 2, totals.saved_bytes
-
-
-def measured(model, shape) -> tuple[int, int, int]:
-    m = MODELS.measure(model, shape)
-    return m["params"], m["macs"], m["saved_b2"]
+from import_figures import figures, measured  # noqa: E402  (tests/support)
 
 
 def rows(net) -> list[tuple]:

@@ -5,9 +5,7 @@ PyTorch's (params; conv and linear MACs by hooks; bytes saved for backward at ba
 tests/fixtures/onnx/make_onnx.py's `measure`, as tests/importers/test_import_export.py does)."""
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 
@@ -19,29 +17,7 @@ torch = pytest.importorskip("torch", reason="the PyTorch importer needs torch")
 nn = torch.nn
 F = torch.nn.functional
 
-TESTS = Path(__file__).resolve().parents[1]
-
-
-def _measuring():
-    path = TESTS / "fixtures" / "onnx" / "make_onnx.py"
-    spec = importlib.util.spec_from_file_location("make_onnx_models_fallback", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-MODELS = _measuring()
-
-
-def figures(net) -> tuple[int, int, int]:
-    """(params, MACs per image, saved bytes at batch 2 on CPU)."""
-    totals = cnncost.table(net, batch=2, memory="autograd", device="cpu").totals
-    return totals.params, totals.macs // 2, totals.saved_bytes
-
-
-def measured(model, shape) -> tuple[int, int, int]:
-    m = MODELS.measure(model, shape)
-    return m["params"], m["macs"], m["saved_b2"]
+from import_figures import figures, measured  # noqa: E402  (tests/support)
 
 
 def rows(net) -> list[tuple[str, str]]:

@@ -23,7 +23,8 @@ from cnncost.torch_backend.against import check_against  # noqa: E402
 TRACERS = ["fx", "export"]
 
 
-def _exact(model: nn.Module, shape: tuple[int, ...], tracer: str, sdpa_macs: int = 0, rows: bool = True) -> cnncost.Net:
+def _assert_exact(model: nn.Module, shape: tuple[int, ...], tracer: str, sdpa_macs: int = 0,
+                  rows: bool = True) -> cnncost.Net:
     """Params, MACs and saved bytes (batch 2) equal the real module's. `sdpa_macs`: the MACs of
     F.scaled_dot_product_attention at batch 2, which FlopCounterMode in torch 2.13 does not count on
     CPU (see test_import_nd.py), so the measured MACs lack them. `rows`: the rows match too (not
@@ -110,7 +111,7 @@ class SwinBlock(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_swin_windows_fold_the_batch_and_import_exactly(tracer: str) -> None:
-    net = _exact(SwinBlock(), (8, 8, 8), tracer)
+    net = _assert_exact(SwinBlock(), (8, 8, 8), tracer)
     rows = {n.path: n for n in cnncost.compile(net).nodes}
     # (N*4, 16, 8) windows: per sample 4 windows of 16 tokens
     assert any(n.type == "linear" and n.input_shapes[0] == (4, 16, 8) for n in rows.values())
@@ -126,7 +127,7 @@ def test_attention_on_folded_windows_is_the_kernel_pytorch_runs_on_them(tracer: 
     """F.scaled_dot_product_attention on (N*nW, heads, L, E): rank 4 in torch, so CPU runs the
     fused kernel (its saved q, k, v, output and log-sum-exp) where no dropout or mask needing a
     gradient sends it to the math path; the layer is `folded`, and the saved bytes equal PyTorch's."""
-    net = _exact(SwinBlock(fused=fused), (8, 8, 8), tracer, sdpa_macs=sdpa_macs)
+    net = _assert_exact(SwinBlock(fused=fused), (8, 8, 8), tracer, sdpa_macs=sdpa_macs)
     attention = next(n for n in cnncost.compile(net).nodes if n.type == "attention")
     assert attention.layer.folded and attention.input_shapes[0] == (4, 2, 16, 4)
     from cnncost.spec import dump_spec, parse_spec
@@ -137,7 +138,7 @@ def test_attention_on_folded_windows_is_the_kernel_pytorch_runs_on_them(tracer: 
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_shifted_windows_mask_added_to_the_unfolded_attention_imports_exactly(tracer: str) -> None:
-    _exact(SwinBlock(masked=True), (8, 8, 8), tracer)
+    _assert_exact(SwinBlock(masked=True), (8, 8, 8), tracer)
 
 
 class BotAttention(nn.Module):
@@ -173,7 +174,7 @@ class BotAttention(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_botnet_heads_folded_into_the_batch_import_exactly(tracer: str) -> None:
-    _exact(BotAttention(), (8, 4, 4), tracer)
+    _assert_exact(BotAttention(), (8, 4, 4), tracer)
 
 
 class TokenRows(nn.Module):
@@ -198,7 +199,7 @@ class TokenRows(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_rows_of_the_batch_and_channels_last_views_import_exactly(tracer: str) -> None:
-    net = _exact(TokenRows(), (3, 4, 4), tracer)
+    net = _assert_exact(TokenRows(), (3, 4, 4), tracer)
     types = [n.type for n in cnncost.compile(net).nodes]
     # the fold copies (torch's reshape cannot merge the batch with H): one copy row, before it only
     assert types[2:6] == ["permute", "contiguous", "reshape", "linear"] and types.count("contiguous") == 1
@@ -224,7 +225,7 @@ class LinearNorm(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_batch_norm_of_rows_with_the_batch_folded_in_imports_exactly(tracer: str) -> None:
-    net = _exact(LinearNorm(), (3, 8, 8), tracer)
+    net = _assert_exact(LinearNorm(), (3, 8, 8), tracer)
     bn = next(n for n in cnncost.compile(net).nodes if n.type == "batchnorm")
     assert bn.input_shapes[0] == (16, 16) and bn.params == 2 * 16  # (C, L): the channels first
 
@@ -251,7 +252,7 @@ class GatedCNN(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_channels_last_gated_block_imports_exactly(tracer: str) -> None:
-    net = _exact(GatedCNN(), (8, 4, 4), tracer)
+    net = _assert_exact(GatedCNN(), (8, 4, 4), tracer)
     concat = next(n for n in cnncost.compile(net).nodes if n.type == "concat")
     assert concat.output_shape == (4, 4, 8)  # along the last dim of (H, W, C)
 
@@ -327,7 +328,7 @@ def test_a_folded_attention_layer_saves_what_pytorch_saves(dtype: str, dropout: 
 def test_a_relative_position_bias_added_to_folded_windows_imports_exactly(tracer: str) -> None:
     """Swin's bias (heads, L, L), computed from a table of parameters, added to the windows' attention
     (N*nW, heads, L, L): it broadcasts over the folded dim; the table counted once."""
-    net = _exact(SwinBlock(relbias=True), (8, 8, 8), tracer)
+    net = _assert_exact(SwinBlock(relbias=True), (8, 8, 8), tracer)
     assert any(n.type == "computed" and n.input_shapes[0] == (4, 2, 16, 16) for n in cnncost.compile(net).nodes)
 
 
@@ -353,7 +354,7 @@ class ChannelAttention(nn.Module):
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_scaled_tensor_transposed_imports_exactly(tracer: str) -> None:
     """(k * scale).transpose(-1, -2): the product is its own row before the transpose, as torch runs it."""
-    net = _exact(ChannelAttention(), (8, 4, 4), tracer)
+    net = _assert_exact(ChannelAttention(), (8, 4, 4), tracer)
     types = [n.type for n in cnncost.compile(net).nodes]
     assert "arith" in types or "mul" in types, types
 
@@ -362,7 +363,7 @@ def test_a_scaled_tensor_transposed_imports_exactly(tracer: str) -> None:
 def test_a_norm_over_the_features_of_folded_windows_imports_exactly(tracer: str) -> None:
     """F.normalize(q, dim=-1) on (N*nW, heads, L, E) (Swin V2's cosine attention): a reduce over the
     last dim, the folded dim kept; torch's dim -1 is the per-sample dim -1."""
-    net = _exact(SwinBlock(cosine=True), (8, 8, 8), tracer, rows=tracer == "fx")  # export: normalize's expand
+    net = _assert_exact(SwinBlock(cosine=True), (8, 8, 8), tracer, rows=tracer == "fx")  # export: normalize's expand
     norms = [n for n in cnncost.compile(net).nodes if n.type == "reduce"]
     assert len(norms) == 2 and all(n.layer.dims == (3,) and n.input_shapes[0] == (4, 2, 16, 4) for n in norms)
 
@@ -412,4 +413,4 @@ class ContiguousHeads(nn.Module):
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_the_fused_attention_output_is_laid_out_as_q(tracer: str) -> None:
     # sdpa MACs at batch 2: 2 samples x 2 heads x 16 queries x 16 keys x (4 + 4) = 8192
-    _exact(ContiguousHeads(), (8, 4, 4), tracer, sdpa_macs=8192)
+    _assert_exact(ContiguousHeads(), (8, 4, 4), tracer, sdpa_macs=8192)

@@ -49,7 +49,7 @@ def test_a_scaled_sum_as_the_output_imports_exactly(tracer: str) -> None:
     assert "arith" in _exact(DistilledHead(), (3, 8, 8), tracer)
 
 
-def _saved_in_bf16(model: nn.Module, shape: tuple[int, ...]) -> None:
+def _assert_saves_as_torch_in_bf16(model: nn.Module, shape: tuple[int, ...]) -> None:
     """The imported net's autograd rules against its rebuilt torch modules under bf16 autocast."""
     from cnncost.torch_backend.saved_check import compare_saved
     result = compare_saved(from_torch(model, shape), batch=2, dtype="bf16")
@@ -81,7 +81,7 @@ def test_norms_without_a_bias_import_exactly(tracer: str) -> None:
 
 
 def test_norms_without_a_bias_save_as_torch_does_in_bf16() -> None:
-    _saved_in_bf16(NoBiasNorms(), (3, 8, 8))
+    _assert_saves_as_torch_in_bf16(NoBiasNorms(), (3, 8, 8))
 
 
 class Addcmul(nn.Module):
@@ -113,7 +113,7 @@ def test_addcmul_affines_import_exactly(tracer: str) -> None:
 
 
 def test_addcmul_affines_save_as_torch_does_in_bf16() -> None:
-    _saved_in_bf16(Addcmul(), (3, 8, 8))
+    _assert_saves_as_torch_in_bf16(Addcmul(), (3, 8, 8))
 
 
 class Normalize(nn.Module):
@@ -139,7 +139,7 @@ def test_normalize_imports_exactly(tracer: str) -> None:
 
 
 def test_normalize_saves_as_torch_does_in_bf16() -> None:
-    _saved_in_bf16(Normalize(), (3, 8, 8))
+    _assert_saves_as_torch_in_bf16(Normalize(), (3, 8, 8))
 
 
 class Bicubic(nn.Module):
@@ -163,7 +163,7 @@ def test_bicubic_resizing_imports_exactly(tracer: str) -> None:
 
 
 def test_bicubic_resizing_saves_as_torch_does_in_bf16() -> None:
-    _saved_in_bf16(Bicubic(), (3, 8, 8))
+    _assert_saves_as_torch_in_bf16(Bicubic(), (3, 8, 8))
 
 
 def test_bicubic_receptive_field_reads_four_taps() -> None:
@@ -242,7 +242,7 @@ def test_unfold_and_fold_import_exactly(tracer: str) -> None:
 
 
 def test_unfold_and_fold_save_as_torch_does_in_bf16() -> None:
-    _saved_in_bf16(UnfoldFold(), (3, 8, 8))
+    _assert_saves_as_torch_in_bf16(UnfoldFold(), (3, 8, 8))
 
 
 class RmsNorm(nn.Module):
@@ -268,7 +268,7 @@ def test_element_wise_functions_import_exactly(tracer: str) -> None:
 
 
 def test_element_wise_functions_save_as_torch_does_in_bf16() -> None:
-    _saved_in_bf16(RmsNorm(), (3, 8, 8))
+    _assert_saves_as_torch_in_bf16(RmsNorm(), (3, 8, 8))
 
 
 class GroupStd(nn.Module):
@@ -292,7 +292,7 @@ def test_variance_imports_exactly(tracer: str) -> None:
 
 
 def test_variance_saves_as_torch_does_in_bf16() -> None:
-    _saved_in_bf16(GroupStd(), (3, 8, 8))
+    _assert_saves_as_torch_in_bf16(GroupStd(), (3, 8, 8))
 
 
 class LowFormerAttention(nn.Module):
