@@ -463,17 +463,7 @@ def _per_sample(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
     args, kwargs = swap(args), swap(kwargs)
     if holds((args, kwargs), (CV, PV)) and node.op != "call_module":
         raise Unsupported("work on a tensor made at the batch's size and on parameters")
-    result = imp.results.get(node)
-    if node.op == "call_module":
-        m = imp.gm.get_submodule(node.target)
-        handler = imp.module_handler(m)
-        if handler is None:
-            raise Unsupported("")
-        return handler(imp, node, m, args, kwargs, result)
-    handler = imp.handler(node)
-    if handler is None:
-        raise Unsupported("")
-    return handler(imp, node, args, kwargs, result)
+    return imp.dispatch(node, args, kwargs, imp.results.get(node))
 
 
 def _expand(imp: Any, c: CV) -> TV:

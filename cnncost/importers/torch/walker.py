@@ -139,22 +139,28 @@ class GraphWalker:
                     and tuple(result.shape[:1]) != (BATCH,) and not getattr(handler, "batch_anywhere", False):
                 raise Unsupported(f"a result of shape {tuple(result.shape)}: its first dimension is not the batch "
                                   "(it merges the batch dimension, or is made without it)")
-            if node.op == "call_module":
-                m = self.gm.get_submodule(node.target)
-                module_handler = self.module_handler(m)
-                if module_handler is None:
-                    raise Unsupported("")
-                return module_handler(self, node, m, args, kwargs, result)
             target = node.target
             if node.op == "call_function" and isinstance(target, type) and issubclass(target, (tuple, list, dict)):
                 return target(*args, **kwargs)  # a namedtuple or dict of outputs: structure only
-            if handler is None:
-                raise Unsupported("")
-            return handler(self, node, args, kwargs, result)
+            return self.dispatch(node, args, kwargs, result, handler)
         except Unsupported as why:
             if holds((args, kwargs), PV):  # parameters or buffers no handler takes: computed once per forward
                 return self._constant(node, args, kwargs, result, str(why))
             return self._unknown(node, args, kwargs, result, str(why))
+
+    def dispatch(self, node: Any, args: Any, kwargs: Any, result: Any, handler: Callable | None = None) -> Any:
+        """The node's handler (of its module, or of its function or method) on these arguments;
+        Unsupported where none maps it."""
+        if node.op == "call_module":
+            m = self.gm.get_submodule(node.target)
+            module_handler = self.module_handler(m)
+            if module_handler is None:
+                raise Unsupported("")
+            return module_handler(self, node, m, args, kwargs, result)
+        handler = handler or self.handler(node)
+        if handler is None:
+            raise Unsupported("")
+        return handler(self, node, args, kwargs, result)
 
     def _constant(self, node: Any, args: Any, kwargs: Any, result: Any, why: str) -> Any:
         """A computation that does not read the input, or where one meets the input (`constants`)."""
