@@ -87,15 +87,29 @@ def _param_bytes(q: Any) -> Any:
     return q.params * (q.element_bytes * q.param_copies)
 
 
+def _once(v: Any) -> Any:
+    """A per-forward quantity, 0 where the net has none (`Quantities.fixed_macs`)."""
+    return 0 if v is None else v
+
+
+def _macs(q: Any) -> Any:
+    """Per sample x batch, plus what is done once per forward whatever the batch."""
+    return q.macs * q.batch + _once(q.fixed_macs)
+
+
+def _backward(q: Any) -> Any:
+    return q.backward * q.batch + _once(q.fixed_backward)
+
+
 _MACS = ("macs", "flops")
 for _column in (
     Column("activations", lambda q: (q.stored + q.input) * q.batch, header="activations", summary=3,
            compare_text=False),
     Column("params", lambda q: q.params, "grouped", "params", summary=0, unit="params"),
-    Column("macs", lambda q: q.macs * q.batch, header="MACs", unknowable=True, unknown_if=_MACS, summary=1,
-           unit="MACs"),
-    Column("flops", lambda q: q.macs * (2 * q.batch), header="FLOPs", unknowable=True, unknown_if=_MACS,
-           summary=2, unit="FLOPs"),
+    Column("macs", _macs, header="MACs", unknowable=True, unknown_if=_MACS, summary=1, unit="MACs",
+           per_image=lambda q: q.macs),
+    Column("flops", lambda q: 2 * _macs(q), header="FLOPs", unknowable=True, unknown_if=_MACS,
+           summary=2, unit="FLOPs", per_image=lambda q: 2 * q.macs),
     Column("activation_memory_bytes", _activation_bytes, "bytes", "act. mem", hidden_by="saved_bytes",
            summary=4, unit="bytes"),
     Column("param_memory_bytes", _param_bytes, "bytes", "param mem", hidden_by="saved_bytes", summary=5,
@@ -104,10 +118,13 @@ for _column in (
            hidden_by="saved_bytes", summary=6, unit="bytes"),
     Column("ops", lambda q: q.ops, header="ops", section="extra", needs=("ops",), unknowable=True,
            unknown_if=_MACS, in_sweep=False, unit="ops"),
-    Column("backward_flops", lambda q: q.backward * q.batch, section="extra", unknowable=True,
-           unknown_if=_MACS, csv_with="ops", unit="FLOPs", label="backward FLOPs"),
-    Column("training_flops", lambda q: (2 * q.macs + q.backward) * q.batch, section="extra",
-           unknowable=True, unknown_if=_MACS, csv_with="ops", unit="FLOPs", label="training FLOPs"),
+    Column("backward_flops", _backward, section="extra", unknowable=True, unknown_if=_MACS, csv_with="ops",
+           unit="FLOPs", label="backward FLOPs", per_image=lambda q: q.backward),
+    Column("training_flops", lambda q: 2 * _macs(q) + _backward(q), section="extra", unknowable=True,
+           unknown_if=_MACS, csv_with="ops", unit="FLOPs", label="training FLOPs",
+           per_image=lambda q: 2 * q.macs + q.backward),
+    Column("fixed_macs", lambda q: q.fixed_macs, section="extra", needs=("fixed_macs",), unknowable=True,
+           unknown_if=_MACS, in_sweep=False, unit="MACs", label="MACs once per forward"),
     Column("saved_bytes", lambda q: q.saved_per_sample * q.batch + q.saved_per_step, "bytes", "saved",
            section="autograd", needs=("saved",), unknowable=True, per_image=lambda q: q.saved_per_sample,
            unit="bytes", label="saved bytes"),

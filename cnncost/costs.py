@@ -41,11 +41,14 @@ class Quantities:
     saved_per_step: Any = None
     ops: Any = None  # a peer tool's count, whole batch, in its unit
     peak: Any = None  # a training step's peak bytes (sweeps)
+    fixed_macs: Any = None  # MACs done once per forward whatever the batch: macs = per sample x batch + fixed
+    fixed_backward: Any = None  # their backward FLOPs in a training step
 
     @property
     def optional(self) -> tuple[str, ...]:
-        """The optional quantities present, as `Column.needs` names them ('saved', 'ops')."""
-        return tuple(k for k, v in (("saved", self.saved_per_sample), ("ops", self.ops)) if v is not None)
+        """The optional quantities present, as `Column.needs` names them ('saved', 'ops', 'fixed_macs')."""
+        return tuple(k for k, v in (("saved", self.saved_per_sample), ("ops", self.ops),
+                                    ("fixed_macs", self.fixed_macs)) if v is not None)
 
     def per_node(self) -> dict[str, Any]:
         """The quantities present that are not the configuration, by name."""
@@ -85,7 +88,11 @@ def node_costs(graph: Any, options: Any, frozen: tuple[bool, ...] | None = None,
         made = [node.activations for node in nodes]
     per_mac = _backward_per_mac(graph, frozen or (False,) * len(nodes))
     macs = [node.macs for node in nodes]
-    saved_per_sample = saved_per_step = None
+    saved_per_sample = saved_per_step = fixed_backward = None
+    fixed = fixed_macs(graph)
+    if fixed is not None:
+        fixed_backward = [node.layer.backward_per_forward(not f) if m else 0 for node, f, m in
+                          zip(nodes, frozen or (False,) * len(nodes), fixed)]
     if step is not None:
         saved_per_sample, saved_per_step = _saved_per_node(graph, step)
     n_inputs = len(graph.inputs)  # the input nodes come first: 0, then any further inputs
@@ -94,12 +101,22 @@ def node_costs(graph: Any, options: Any, frozen: tuple[bool, ...] | None = None,
                             input=made[:n_inputs] + [0] * (len(nodes) - n_inputs),
                             params=[node.params for node in nodes], macs=macs,
                             backward=[w * m for w, m in zip(per_mac, macs)], saved_per_sample=saved_per_sample,
-                            saved_per_step=saved_per_step, ops=None if ops is None else list(ops))
+                            saved_per_step=saved_per_step, ops=None if ops is None else list(ops),
+                            fixed_macs=fixed, fixed_backward=fixed_backward)
     declared = [getattr(node.layer, "counts_unknown", ()) for node in nodes]
     if not any(declared):
         return quantities, None
     present = {c.name for c in present_columns(quantities.optional)}
     return quantities, [tuple(k for k in unknown_names(d) if k in present) if d else () for d in declared]
+
+
+def fixed_macs(graph: Any) -> list[int] | None:
+    """Per node, the MACs it does once per forward; None where no node does any (most nets)."""
+    memo = graph.memo
+    if "fixed macs" not in memo:
+        fixed = [node.layer.macs_per_forward() if node.layer is not None else 0 for node in graph.nodes]
+        memo["fixed macs"] = fixed if any(fixed) else None
+    return memo["fixed macs"]
 
 
 def _backward_per_mac(graph: Any, frozen: tuple[bool, ...]) -> tuple[int, ...]:

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .costs import activation_weights
+from .costs import activation_weights, fixed_macs
 from .counting.training import backward_per_mac, check_patterns, frozen_nodes
 from .errors import CnnCostError
 from .graph import compile
@@ -43,6 +43,8 @@ class PerSample:
     stored: Any  # activation elements of the layers (the input not included)
     input: Any  # elements of the input
     backward: Any  # backward FLOPs of one training step (cnncost.counting's exact convention)
+    fixed_macs: Any = None  # MACs done once per forward whatever the batch (None: none); their backward
+    fixed_backward: Any = None
 
     def quantities(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "inputs"}
@@ -89,7 +91,21 @@ def per_sample(net: Net, inputs: list[Shape], *, activations: str = "all", inval
     if not keep:
         return PerSample([], *(np.zeros(0, dtype=np.int64),) * 5)
     cols = list(zip(*(results[i] for i in keep)))
-    return PerSample([inputs[i] for i in keep], *(_array(col) for col in cols))
+    counts = PerSample([inputs[i] for i in keep], *(_array(col) for col in cols))
+    return _with_fixed(counts, net, freeze)
+
+
+def _with_fixed(counts: PerSample, net: Net, freeze: tuple[str, ...]) -> PerSample:
+    """The work done once per forward (parameters alone: its size does not follow the input's), at
+    every input: present only where the net does some."""
+    graph = compile(net, counts.inputs[0])
+    fixed = fixed_macs(graph)
+    if fixed is None:
+        return counts
+    frozen = frozen_nodes(graph, freeze)
+    backward = sum(node.layer.backward_per_forward(not f) for node, f, m in zip(graph.nodes, frozen, fixed) if m)
+    r = len(counts.inputs)
+    return dataclasses.replace(counts, fixed_macs=_array([sum(fixed)] * r), fixed_backward=_array([backward] * r))
 
 
 def _array(values: Iterable[Any]) -> Any:

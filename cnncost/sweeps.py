@@ -125,7 +125,7 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     bb, e, k = b.reshape(1, B, 1, 1), elements.reshape(1, 1, D, 1), copies.reshape(1, 1, 1, O)
     quantities = []
     for r, (_, _, c, _, saved, peaks) in zip(R, blocks):
-        per_resolution = {key: v.reshape(r, 1, 1, 1) for key, v in c.quantities().items()}
+        per_resolution = {key: v.reshape(r, 1, 1, 1) for key, v in c.quantities().items() if v is not None}
         if saved is not None:
             per_resolution |= {"saved_per_sample": saved[0].reshape(r, 1, D, 1),
                                "saved_per_step": saved[1].reshape(r, 1, D, 1), "peak": _peak(peaks, b)}

@@ -73,13 +73,22 @@ def sdpa(node: GraphNode, impl: Impl, batch: int) -> int:
 # views, element-wise ops with constants and parameters, reductions, stack: no formula
 NO_FORMULA += (Permute, Transpose, Unflatten, Slice, Select, Expand, Contiguous, Split, Arith, Learnable, Affine,
                Reduce, Tokens, Sub, Div, Maximum, Minimum, Stack)
-NO_FORMULA += (Computed,)  # x op c, c made once per forward from parameters: element-wise (aten.add, mul...)
 NO_FORMULA += (Unfold, Fold)  # im2col, col2im: copies
 NO_FORMULA += (Unary,)  # sqrt, rsqrt, exp, log, ...: element-wise
 NO_FORMULA += (Roll, UnfoldDim)  # aten.roll: a copy; aten.unfold: a view
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, gemm), **dict.fromkeys(NO_FORMULA, ZERO)}
 RULES.update({Matmul: gemm, Attention: sdpa})
 RULES[Fixed] = gemm  # a convolution with buffer weights: aten.convolution all the same
+
+
+def made_once(node: GraphNode, impl: Impl, batch: int) -> int:
+    """x op c is element-wise (aten.add, mul...: no formula); making c, once per forward whatever
+    the batch, runs convolutions and matmuls FlopCounterMode counts (the importer measured them
+    with it: `macs_once`)."""
+    return 2 * node.layer.macs_once
+
+
+RULES[Computed] = made_once
 
 FLOPCOUNTER = Convention(
     "flopcounter", "FLOPs (2 per multiply-accumulate of conv and matmul)", __doc__, RULES, f"{__name__}.RULES",
@@ -95,6 +104,7 @@ def step(node: GraphNode, impl: Impl, batch: int) -> int:
 # (a shared call counts 0 there): the rule follows the op property, stated once on the layer.
 TRAIN_RULES: dict[type, CountRule] = {cls: step if cls.matmul_like else ZERO for cls in RULES}
 TRAIN_RULES[Fixed] = step  # forward, and the input's gradient only (no weight gradient for a buffer)
+TRAIN_RULES[Computed] = step  # making c: its forward and backward, once per step
 
 FLOPCOUNTER_TRAIN = Convention(
     "flopcounter-train", "FLOPs (2 per multiply-accumulate), forward + backward of one training step",

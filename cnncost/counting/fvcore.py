@@ -108,7 +108,9 @@ RULES: dict[type, CountRule] = {
                      Sub, Div, Maximum, Minimum, Stack), ZERO),
     Shared: ZERO,  # a shared call counts 0 here (unlike flopcounter, which counts its layer's MACs)
     Input: ZERO,  # a net's further inputs: arguments of forward, no op runs
-    Computed: ZERO,  # x op c and the making of c: element-wise ops and gathers, no handle
+    # x op c: element-wise, no handle; making c, once per forward: its aten::linear, matmul, einsum and
+    # _convolution are handled, one per MAC
+    Computed: lambda node, impl, batch: node.layer.macs_once,
     Unfold: ZERO, Fold: ZERO,  # aten::im2col, col2im: no handle
     Unary: ZERO,  # aten::sqrt, rsqrt, exp, log, reciprocal, abs, neg: no handle
     Roll: ZERO,  # aten::roll: among fvcore's ignored ops (jit_analysis._IGNORED_OPS)

@@ -15,6 +15,7 @@ from ..layers.linear import Linear
 from ._util import has_bias, macs, n_out, on_inner
 from .convention import ZERO, Convention, CountRule
 from ..layers.attention import Attention, Matmul
+from ..layers.computed import Computed
 from .flopcounter import NO_FORMULA, sdpa_fused
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ RULES: dict[type, CountRule] = {**dict.fromkeys((Conv, ConvTranspose, Linear), _
                                 **dict.fromkeys(NO_FORMULA + (Shared,), ZERO)}
 RULES.update({Matmul: _bmm, Attention: _sdpa})
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the aten convolution is counted all the same
+# making c once per forward (`computed`): its aten convolutions and matmuls, their MACs (bias adds left out)
+RULES[Computed] = lambda node, impl, batch: node.layer.macs_once
 
 PTFLOPS_ATEN = Convention(
     "ptflops-aten", "ptflops MACs (aten: conv/matmul MACs + bias adds)", __doc__, RULES, f"{__name__}.RULES",

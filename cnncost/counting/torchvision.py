@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..layers.imported import Fixed
 from .convention import ZERO, Convention, CountRule
 from ..layers.attention import Attention, Matmul
+from ..layers.computed import Computed
 from .flopcounter import GEMM_TYPES, NO_FORMULA
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, engine_macs), **dict
 # conv + linear 16.848 G + attention 0.715 G, torchvision 0.29.1 weights meta)
 RULES.update({Matmul: engine_macs, Attention: engine_macs})
 RULES[Fixed] = engine_macs  # a convolution with buffer weights is hooked as a convolution
+# making c once per forward (Swin V2's position MLP): its linears' MACs, once (measured on one image)
+RULES[Computed] = lambda node, impl, batch: node.layer.macs_once
 
 TORCHVISION = Convention(
     "torchvision", "MACs (torchvision prints them /1e9 as 'GFLOPS')", __doc__, RULES, f"{__name__}.RULES",

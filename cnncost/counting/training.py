@@ -12,6 +12,10 @@ per multiply-accumulate:
 - the weight gradient (a convolution of the input with the output gradient; `x^T @ grad_out`):
   the forward's MACs again, if the layer's own parameters are trainable (not frozen).
 
+Work done once per forward from parameters alone (a `computed` row's MLP making a position bias)
+counts once whatever the batch, forward and backward (its gradients under `weight_grad`: they
+exist for its parameters).
+
 A matmul of two activations computes the gradient of each operand that needs one (its forward's
 MACs each); attention, when q, k or v needs a gradient, twice its forward MACs (the weights' and
 v's gradients, then q's and k's: the composite math path's bmm backward, as FlopCounterMode counts
@@ -185,12 +189,17 @@ def _training(graph: Graph, batch: int, frozen: tuple[bool, ...], convention: st
     forward, input_grad, weight_grad = [0] * n, [0] * n, [0] * n
     grouped = convention == "flopcounter"
     for i, (node, (inputs, weights)) in enumerate(zip(graph.nodes, gradients(graph, frozen))):
+        once = node.layer.macs_per_forward() if node.layer is not None else 0
+        if once:  # made once per forward from parameters: its gradients all exist for them (weight_grad)
+            forward[i] += 2 * once
+            weight_grad[i] += node.layer.backward_per_forward(not frozen[i])
         if not node.macs or not node.layer.matmul_like or (grouped and node.type == "attention" and sdpa_fused(node)):
             continue
-        flops = forward[i] = 2 * batch * node.macs
+        flops = 2 * batch * node.macs
+        forward[i] += flops
         if inputs:
             input_grad[i] = flops * inputs
         if weights:
-            weight_grad[i] = flops * node.layer.groups if grouped and node.type != "linear" else flops
+            weight_grad[i] += flops * node.layer.groups if grouped and node.type != "linear" else flops
     backward = tuple(a + b for a, b in zip(input_grad, weight_grad))
     return Training(batch, convention, frozen, tuple(forward), backward, tuple(input_grad), tuple(weight_grad))

@@ -261,6 +261,16 @@ class Layer(Node):
     def macs(self, x: Shape, y: Shape) -> int:
         return 0
 
+    def macs_per_forward(self) -> int:
+        """MACs done once per forward pass whatever the batch (an MLP making a position bias
+        from a coordinates buffer), beside the per-sample `macs`."""
+        return 0
+
+    def backward_per_forward(self, trains: bool) -> int:
+        """The backward FLOPs of that work in one training step (none where the layer's
+        parameters are frozen: `trains` False)."""
+        return 0
+
     def describe(self) -> str:
         """Kernel, stride, padding and the like, for display."""
         return ""

@@ -5,9 +5,9 @@ parameter, biases concatenated with a buffer's zeros, a position embedding resiz
 The whole input-independent computation is one row: its parameters (each counted once over the
 net), the batch-free tensor c it makes (which broadcasts over the batch, as a position embedding
 does), and the bytes it saves for backward, which do not scale with the batch (`saved`: once per
-forward, a fixed figure in every total). Its MACs are 0: a computation with MACs (an MLP on a
-coordinates buffer) is refused by the importer, since cnncost's MACs are per sample and a
-per-forward count is not (docs/layers.md).
+forward, a fixed figure in every total). Its per-sample MACs are 0; the MACs of making c (an MLP
+on a coordinates buffer: Swin V2's continuous position bias) are done once per forward whatever
+the batch (`macs_once`, the engine's `fixed_macs`), and so is their backward.
 
 Op `weight`: c is the weight of the convolution or linear that reads this row's output (a weight
 standardised from parameters, timm's ScaledStdConv2d): x passes through unchanged; that op
@@ -34,13 +34,16 @@ SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 class Computed(Layer):
     """x op c (c op x with `reverse`), c of per-sample-broadcastable `shape` computed once per
     forward from parameters and buffers (`source` says from what). `expand`: c itself, made at
-    the batch's size from no parameter (every sample the same, a new tensor: `torch.zeros(N, H,
-    W)` then a sine encoding), x read for its batch size only; c is then the per-sample `shape`.
+    the batch's size, every sample the same (a new tensor: `torch.zeros(N, H, W)` then a sine
+    encoding; or made from parameters once, then expanded or repeated over the batch), x read for
+    its batch size only; c is then the per-sample `shape`.
     `weight`: c is the next op's weight (shape: the weight's), x itself passes. params = `weights` (the
     parameters c is made of that no earlier row counts); `grad`: c needs a gradient (it is made
     of parameters). Saved: x for mul and div where c needs a gradient and for c / x always, and `saved` elements
     (parameters' dtype) once per forward: what making c saved, and c itself where the op saves it
-    and nothing saved it before. No MACs. A new tensor."""
+    and nothing saved it before. No per-sample MACs: `macs_once` MACs make c, once per forward
+    and backward computes gradients of `input_grad_macs_once` and `weight_grad_macs_once` of them (2
+    FLOPs per MAC each). A new tensor."""
 
     elementwise = True
 
@@ -51,15 +54,20 @@ class Computed(Layer):
     saved: int = 0
     grad: bool = True
     source: str = ""
+    macs_once: int = 0
+    input_grad_macs_once: int = 0
+    weight_grad_macs_once: int = 0
 
     def validate(self) -> None:
         self.require(all(d >= 1 for d in self.shape), f"shape must be positive sizes, got {list(self.shape)}")
         self.require(self.weights >= 0 and self.saved >= 0, "weights and saved must not be negative")
         self.require(self.grad or not self.weights, "a tensor made of parameters needs a gradient (grad: true)")
-        self.require(self.op != "expand" or (bool(self.shape) and not self.reverse and not self.saved
-                                             and not self.weights and not self.grad),
-                     "op expand makes c per sample from no parameter: it needs a shape, and takes no reverse, "
-                     "nothing saved, no weights and grad: false")
+        once = (self.macs_once, self.input_grad_macs_once, self.weight_grad_macs_once)
+        self.require(min(once) >= 0, "macs_once and the gradients' MACs must not be negative")
+        self.require(self.grad or not (self.input_grad_macs_once or self.weight_grad_macs_once),
+                     "gradients of making c need c to need a gradient (grad: true)")
+        self.require(self.op != "expand" or (bool(self.shape) and not self.reverse),
+                     "op expand makes c per sample: it needs a shape and takes no reverse")
         self.require(self.op != "tensor" or (bool(self.shape) and not self.reverse),
                      "op tensor is c itself, made once per forward: it needs a shape and takes no reverse")
         self.require(self.op != "weight" or (bool(self.shape) and not self.reverse and self.grad),
@@ -82,6 +90,12 @@ class Computed(Layer):
 
     def params(self, x: Shape) -> int:
         return self.weights
+
+    def macs_per_forward(self) -> int:
+        return self.macs_once
+
+    def backward_per_forward(self, trains: bool) -> int:
+        return 2 * (self.input_grad_macs_once + self.weight_grad_macs_once) if trains else 0
 
     def elements(self) -> int:
         return numel(self.shape)

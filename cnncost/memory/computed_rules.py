@@ -14,7 +14,7 @@ def computed(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tens
     own gradient reads it); the
     `saved` elements (c's making, and c where the op saves it first) are kept once per forward, in
     the parameters' dtype (autocast leaves these ops alone). The output is promoted with c.
-    `expand`: c made at the batch's size, a new per-sample tensor; nothing saved. `weight`: x
+    `expand`: c made at the batch's size, a new per-sample tensor; what making it saved, once. `weight`: x
     itself; what making c saved, and c, which the next op (conv, linear) saves: in the
     parameters' dtype, or under autocast its low cast (measured: saved as an activation, not a
     parameter's cached cast; the op's own rule still counts a weight cast, so the peak holds
@@ -33,9 +33,11 @@ def computed(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tens
         if precision.autocast:  # the op's low cast of c: a new tensor each forward, not a cached cast
             b.step.saved.append(b.new(0, precision.matmul_dtype, fixed=numel(layer.shape)))
         return x
-    if layer.op == "expand":  # c made per sample from no parameter: no gradient
+    if layer.op == "expand":  # c made per sample; what making it saved, once per forward
+        if layer.saved:
+            b.step.saved.append(b.new(0, b.precision.param_dtype, fixed=layer.saved))
         out = b.new(numel(y), b.precision.param_dtype)
-        out.requires_grad = False
+        out.requires_grad = layer.grad
         return out
     if saves_x(layer):
         b.save(x)

@@ -83,8 +83,11 @@ def summary_line(report: Any) -> str:
     inputs = report.inputs
     shown = (f"input {format_shape(report.rows[0].output_shape)}" if len(inputs) < 2 else
              "inputs " + ", ".join(f"{name} {format_shape(shape)}" for name, shape in inputs))
+    fixed = total.figures.get("fixed_macs") or 0  # done once per forward: not per image
+    once = f" plus {si_spaced(fixed, 'MACs')} once per forward" if fixed else ""
+    per_image = work((total.macs - fixed) // batch, (total.flops - 2 * fixed) // batch)
     return (f"{report.architecture}: {shown}, "
-            f"{grouped(total.params)} params; per image {work(total.macs // batch, total.flops // batch)}; "
+            f"{grouped(total.params)} params; per image {per_image}{once}; "
             f"per batch of {grouped(batch)}: {work(total.macs, total.flops)}; {memory}")
 
 
@@ -107,6 +110,10 @@ def footer_lines(report: Any) -> list[str]:
               f"optimizer state ({options.param_copies} copies, {options.optimizer}): "
               f"{binary_bytes(total.param_memory_bytes)}",
               f"Estimated total size: {binary_bytes(total.memory_bytes)} (the lecture's rule)"]
+    fixed = total.figures.get("fixed_macs")
+    if fixed:
+        lines.append(f"MACs once per forward, whatever the batch: {known(total, 'fixed_macs', grouped(fixed))} "
+                     "(in the MACs and FLOPs totals, not in per-image figures: work on parameters alone)")
     if report.step is not None:
         breakdown = report.step_breakdown()
         lines += [f"Saved for backward: {known(total, 'saved_bytes', binary_bytes(total.saved_bytes))}",

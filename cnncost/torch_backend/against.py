@@ -245,7 +245,7 @@ def _rows(net: Net, batch: int, saved: bool) -> list[dict[str, Any]]:
         unknown = _unknown(node)
         row_of[k] = (len(rows),)
         rows.append({"path": node.path, "type": node.type, "shape": tuple(node.output_shape), "params": node.params,
-                     "macs": node.macs * batch, "saved_bytes": by_path.get(node.path, 0), "unknown": unknown,
+                     "macs": node.macs * batch + node.layer.macs_per_forward(), "saved_bytes": by_path.get(node.path, 0), "unknown": unknown,
                      "inputs": reads})
     structural_keys(rows)
     return rows

@@ -319,7 +319,7 @@ def counted_flops(node: GraphNode, batch: int) -> int:
     new = torch_release(torch.__version__) >= (2, 14)
     if node.type == "attention" and sdpa_fused(node, (2, 3) if new else (3,), broadcast=new):
         return 0
-    return 2 * node.macs * batch
+    return 2 * (node.macs * batch + node.layer.macs_per_forward())
 
 
 def _layer_rows(analysis: Graph, model: Network, batch: int, seen, flops: dict[str, int],
@@ -340,7 +340,8 @@ def _layer_rows(analysis: Graph, model: Network, batch: int, seen, flops: dict[s
         else:
             torch_values = (seen.shapes.get(path), seen.params.get(path), seen.macs.get(path),
                             flops.get(path, 0) if module is not None else None)
-        ours = (leaf.output_shape, leaf.params, leaf.macs * batch, counted_flops(leaf, batch))
+        ours = (leaf.output_shape, leaf.params, leaf.macs * batch + leaf.layer.macs_per_forward(),
+                counted_flops(leaf, batch))
         rows += [CheckRow(path, kind, q, o, t, True) for q, o, t in zip(EXACT, ours, torch_values)]
         if saved is not None and predicted is not None:
             rows.append(CheckRow(path, kind, "saved_bytes", predicted[0].get(owner, 0),
@@ -360,8 +361,9 @@ def _total_rows(analysis: Graph, options: Options, model: Network, seen, flop_to
     rows = [row("shape", analysis.output_shape, seen.shapes.get("")),
             row("params", totals.params, sum(p.numel() for p in model.parameters())),
             row("macs", totals.macs, sum(seen.macs.values())),
-            row("flops", totals.flops - sum(2 * n.macs * options.batch - counted_flops(n, options.batch)
-                                            for n in analysis.nodes[1:]), flop_total)]
+            row("flops", totals.flops - sum(2 * (n.macs * options.batch + n.layer.macs_per_forward())
+                                            - counted_flops(n, options.batch) for n in analysis.nodes[1:]),
+                flop_total)]
     if saved is not None and predicted is not None:
         rows.append(row("saved_bytes", sum(predicted[0].values()), saved.total(SAVED_BASIS), saved_exact))
         rows.append(row("lecture_saved_bytes", totals.activations * size, saved.total(SAVED_BASIS), False))

@@ -1,7 +1,8 @@
 """The torch module of `computed` (layers/computed.py) for `check`: x op c, c a tensor of the
 layer's shape made of `weights` parameters, saving for backward what the layer's memory rule says
 (x for mul and div, and `saved` elements once per forward), through a custom autograd function
-that saves exactly those."""
+that saves exactly those. The MACs of making c once per forward (`macs_once`) and of its
+backward run as matrix products of those sizes, which FlopCounterMode counts as the real ones."""
 from __future__ import annotations
 
 import operator
@@ -69,6 +70,36 @@ class _Made(torch.autograd.Function):
         return g, torch.zeros_like(ctx.c), None, None, None
 
 
+def _products(macs: int) -> list[tuple[int, int, int]]:
+    """(m, k, n) matrix products of `macs` MACs in all, none larger than 1024 x 1024 x 1024."""
+    out, side = [], 1024
+    for size in (side ** 3, side ** 2, side, 1):
+        count, macs = divmod(macs, size)
+        shape = {side ** 3: (side, side, side), side ** 2: (1, side, side), side: (1, side, 1), 1: (1, 1, 1)}[size]
+        out += [shape] * count
+    return out
+
+
+def _run(macs: int, dtype: Any) -> None:
+    for m, k, n in _products(macs):
+        torch.mm(torch.zeros(m, k, dtype=dtype), torch.zeros(k, n, dtype=dtype))
+
+
+class _Work(torch.autograd.Function):
+    """c itself (a new tensor), after `macs` MACs of work, and `grad_macs` in backward."""
+
+    @staticmethod
+    def forward(ctx: Any, c: torch.Tensor, macs: int, grad_macs: int) -> torch.Tensor:
+        _run(macs, c.dtype)
+        ctx.grad_macs = grad_macs
+        return c.clone()
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple:
+        _run(ctx.grad_macs, g.dtype)
+        return g, None, None
+
+
 class Computed(nn.Module):
     """x op c; c = a constant of `shape` plus the sum of `weights` parameters (a sum and an add
     save nothing, as the gathers and concatenations that make a real c)."""
@@ -80,10 +111,17 @@ class Computed(nn.Module):
         self.weight = nn.Parameter(torch.zeros(layer.weights)) if layer.weights else None
         self.register_buffer("base", torch.ones(layer.shape if layer.shape else ()), persistent=False)
         self.needs_grad = layer.grad and not layer.weights
+        self.macs_once, self.grad_macs_once = layer.macs_once, layer.input_grad_macs_once + layer.weight_grad_macs_once
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.base if self.weight is None else self.base + self.weight.sum()
+        if self.macs_once:  # the work of making c, once per forward
+            c = _Work.apply(c, self.macs_once, self.grad_macs_once)
         if self.op == "expand":  # c per sample: a new tensor of the batch's size
+            if self.needs_grad:
+                c = c.detach().requires_grad_()
+            if self.saved:
+                c = _Made.apply(c, c, self.saved, 0, None)
             return c.expand(x.shape[0], *c.shape).contiguous()
         if self.op == "tensor":  # c itself, one for the batch (a leading 1 that broadcasts over it)
             if self.needs_grad:

@@ -242,14 +242,18 @@ def test_a_scaled_output_is_its_own_arith_row() -> None:
     assert cnncost.table(parse_spec(dump_spec(net)), batch=1).totals.params == 2 * (3 * 4 + 4)
 
 
-def test_tensors_made_without_the_batch_are_opaque_and_the_spec_compiles() -> None:
+def test_a_projection_made_once_then_repeated_over_the_batch_is_exact() -> None:
+    """The projection runs once per forward on the constant map (its MACs once, whatever the
+    batch); the repeat makes the result per sample."""
     model = ConstantPositions()
-    net = from_torch(model, (3, 8, 8), allow_unknown=True)
-    graph = cnncost.compile(parse_spec(dump_spec(net)))
-    assert graph.output_shape == (4, 8, 8)
-    assert cnncost.table(net, batch=1).totals.params == sum(p.numel() for p in model.parameters())
-    proj = next(n for n in graph.nodes if n.path == "proj")
-    assert proj.type == "opaque" and proj.params == 2 * 4 + 4  # its batch is 1, not the network's
+    net = from_torch(model, (3, 8, 8))
+    for batch in (2, 3):
+        result = check_against(net, model, batch=batch)
+        assert result.ok, result.summary()
+    made = [n.layer for n in cnncost.compile(net).nodes if n.type == "computed"]
+    assert [(m.op, m.macs_once, m.weights) for m in made] == [("expand", 8 * 8 * 2 * 4, 2 * 4 + 4)]
+    spec = parse_spec(dump_spec(net))
+    assert cnncost.table(spec, batch=3).totals.figures == cnncost.table(net, batch=3).totals.figures
 
 
 # ----------------------------------------------------------------------------- import -o x.yaml, table x.yaml

@@ -125,9 +125,13 @@ def test_a_type_without_a_torch_module_is_a_named_error(unruled_net) -> None:
 
 def test_flopcounter_train_counts_exactly_the_matmuls_training_counts() -> None:
     """flopcounter-train's rules say which types count; the counts are `training()`'s, which
-    counts the matmul-like types: the two must name the same types."""
+    counts the matmul-like types and the work types do once per forward: the two must name the
+    same types."""
     from cnncost.counting.flopcounter import TRAIN_RULES, step
     from cnncost.layers import LAYER_TYPES
+    from cnncost.layers.base import Layer
     counted = {cls.type_name for cls, rule in TRAIN_RULES.items() if rule is step}
-    assert counted == {name for name, cls in LAYER_TYPES.items() if getattr(cls, "matmul_like", False)}
-    assert counted == {"conv", "conv_transpose", "linear", "matmul", "attention", "fixed"}  # fixed: a conv with buffer weights
+    assert counted == {name for name, cls in LAYER_TYPES.items() if getattr(cls, "matmul_like", False)
+                       or getattr(cls, "macs_per_forward", Layer.macs_per_forward) is not Layer.macs_per_forward}
+    # fixed: a conv with buffer weights; computed: what making c does once per forward
+    assert counted == {"conv", "conv_transpose", "linear", "matmul", "attention", "fixed", "computed"}

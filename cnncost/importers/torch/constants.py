@@ -9,9 +9,10 @@ it is made of, the storages autograd saved while making it: saved_tensors_hooks,
 buffers left out, as the reference measurement does). Where it meets the input, one `computed` row
 (layers/computed.py) stands for the whole computation: its parameters (each counted once over the
 net), its batch-free tensor broadcast over the batch, and what it saved, as a fixed (per-forward)
-figure. A computation with MACs (an MLP on a coordinates buffer; FlopCounterMode counts them) is
-refused: cnncost's MACs are per sample, and a per-forward count divided by the batch is not an
-integer figure at every batch.
+figure. A computation with MACs (an MLP on a coordinates buffer: Swin V2's continuous position
+bias) is measured as it runs, with FlopCounterMode (forward, and the backward of each op toward
+the parameters and toward computed operands): the row's MACs once per forward (`macs_once`,
+the engine's `fixed_macs`), each op charged once however many rows read its result.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class CV:
     source: str = ""
     keep: list[Any] = field(default_factory=list)
     batched: bool = False  # made at the batch's size (torch.zeros(N, H, W)): every sample the same
+    work: dict[Any, tuple[int, int, int]] = field(default_factory=dict)  # node -> MACs, input/weight grad MACs
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -53,6 +55,9 @@ def batch_marked(imp: Any, node: Any, args: Any, value: Any) -> Any:
     if not args or not isinstance(args[0], TV) or args[0].batch:
         return value
     name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
+    if name.startswith("sym_size") and value == BATCH and tuple(args[1:2]) == (0,):  # aten's x.size(0)
+        _batch_nodes(imp).add(node)
+        return value
     if name not in ("size", "getattr") or (name == "getattr" and tuple(args[1:2]) != ("shape",)):
         return value
     if isinstance(value, tuple) and value[:1] == (BATCH,):
@@ -83,6 +88,7 @@ class _State:
 
     model: set
     charged: set = field(default_factory=set)
+    charged_work: set = field(default_factory=set)  # the nodes whose MACs a row counts already
     batch_nodes: set = field(default_factory=set)
 
 
@@ -188,27 +194,83 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
         raise Unsupported(f"computing it from the parameters failed: {type(error).__name__}: {error}") from None
     macs = counter.get_total_flops() // 2
     batched = any(n in _batch_nodes(imp) for n in getattr(node, "all_input_nodes", ())) \
-        or any(isinstance(v, CV) and v.batched for v in sources)
-    if macs and batched:  # work on a tensor made at the batch's size: per sample, as rows
+        or any(isinstance(v, CV) and v.batched for v in sources) or _expanded_to_batch(node, sources, value)
+    if batched and (macs or saved):  # work on a tensor made at the batch's size: per sample, as rows
         return _per_sample(imp, node, args, kwargs)
-    if macs:
-        raise Unsupported(f"{macs:,} MACs computed from parameters and buffers only, once per forward "
-                          "(cnncost's MACs are per sample: a per-forward count is not carried yet)")
     params: dict[int, Any] = {}
     before: dict[Any, int] = {}
+    work: dict[Any, tuple[int, int, int]] = {}
     for v in sources:
         if isinstance(v, CV):
             params.update(v.params)
             before.update(v.saved)
             keep.extend(v.keep)
+            work.update(v.work)
         else:
             params.update((id(p), p) for p in params_of(v))
+    if node.op == "call_module":  # a module's own parameters are no argument (Swin V2's MLP on a buffer)
+        params.update((id(p), p) for p in imp.gm.get_submodule(node.target).parameters())
     before.update(saved)
+    if macs:
+        work[node] = (macs, *_gradient_macs(imp, node, real_args, real_kwargs, value))
     source = next((v.source if isinstance(v, CV) else v.path for v in sources), _name(node))
-    made = _wrap(imp, value, lambda t: CV(t, dict(params), dict(before), source, keep, batched))
+    made = _wrap(imp, value, lambda t: CV(t, dict(params), dict(before), source, keep, batched, dict(work)))
     if mutating(node) and args and isinstance(args[0], CV):  # pos.add_(...): later readers of pos read this
         imp.rebind(node, made)
     return made
+
+
+def _expanded_to_batch(node: Any, sources: list[Any], value: Any) -> bool:
+    """aten.expand or repeat of a (1, ...) tensor to the batch's size in an exported graph, whose
+    sizes are the traced ones (ConViT's `pos_proj(rel_indices).expand(B, -1, -1, -1)`)."""
+    packet = getattr(node.target, "overloadpacket", None)
+    if getattr(packet, "__name__", "") not in ("expand", "repeat") or not hasattr(value, "shape"):
+        return False
+    first = next((v for v in sources if isinstance(v, (PV, CV))), None)
+    return first is not None and tuple(value.shape[:1]) == (BATCH,) and tuple(first.shape[:1]) == (1,)
+
+
+def _gradient_macs(imp: Any, node: Any, args: Any, kwargs: Any, value: Any) -> tuple[int, int]:
+    """The MACs of the gradients backward computes for this op of making c (FlopCounterMode's
+    backward formulas / 2): toward the computed tensors it reads (made of parameters) and toward
+    the parameters it reads, each only where it needs one, as autograd does."""
+    torch = imp.torch
+    from torch.utils.flop_counter import FlopCounterMode
+    read = [t for t in _tensors((args, kwargs)) if t.requires_grad]
+    if node.op == "call_module":
+        read += [p for p in imp.gm.get_submodule(node.target).parameters() if p.requires_grad]
+    outputs = [t for t in _tensors(value) if t.requires_grad]
+    counts = []
+    for part in ([t for t in read if not t.is_leaf], [t for t in read if t.is_leaf]):
+        counter = FlopCounterMode(display=False)
+        if part and outputs:
+            try:
+                with counter:
+                    torch.autograd.grad(outputs, part, [torch.ones_like(t) for t in outputs], retain_graph=True,
+                                        allow_unused=True)
+            except RuntimeError as error:
+                raise Unsupported(f"the backward of a computation on parameters failed: {error}") from None
+        counts.append(counter.get_total_flops() // 2)
+    return counts[0], counts[1]
+
+
+def _tensors(value: Any) -> list[Any]:
+    if hasattr(value, "requires_grad") and hasattr(value, "is_leaf"):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _tensors(item)]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _tensors(item)]
+    return []
+
+
+def work_once(imp: Any, c: CV) -> dict[str, int]:
+    """The `computed` row's fields for the MACs of making c that no row counts yet (charged now)."""
+    charged = _state(imp).charged_work
+    new = [k for k in c.work if k not in charged]
+    charged.update(new)
+    totals = [sum(c.work[k][i] for k in new) for i in range(3)]
+    return {"macs_once": totals[0], "input_grad_macs_once": totals[1], "weight_grad_macs_once": totals[2]}
 
 
 def _wrap(imp: Any, value: Any, make: Any) -> Any:
@@ -246,6 +308,8 @@ def _name(node: Any) -> str:
 
 
 def _consume(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
+    if any(isinstance(v, CV) and v.batched for v in _inputs(imp, (args, kwargs))):  # XCiT's pos.repeat(B, 1, 1, 1)
+        return _per_sample(imp, node, args, kwargs)
     name = _name(node).rstrip("_")
     if name in _ELEMENTWISE and len(args) >= 2:
         return _elementwise(imp, node, _ELEMENTWISE[name], args[0], arg(args, kwargs, 1, "other"), kwargs, result)
@@ -315,7 +379,7 @@ def _emit(imp: Any, node: Any, x: TV, c: CV, op: str, reverse: bool, result: Any
         raise Unsupported("a computed tensor whose saved bytes are not whole elements")
     new = {i: p for i, p in c.params.items() if i not in imp.owner}
     layer = Computed(op=op, reverse=reverse, shape=_shape(x, c), weights=sum(p.numel() for p in new.values()),
-                     saved=saved // element, grad=grad, source=c.source)
+                     saved=saved // element, grad=grad, source=c.source, **work_once(imp, c))
     out = layer.out_shape(x.shape)
     if out != imp.out(result):
         raise Unsupported(f"a computed tensor broadcast to {out}, traced {imp.out(result)}")
@@ -391,7 +455,7 @@ def _computed_weight(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any
     x = imp.tensor(x, ("std", "nhwc")) if len(c.shape) == 2 else imp.tensor(x)
     new = {i: p for i, p in c.params.items() if i not in imp.owner and p is not own[0]}
     layer = Computed(op="weight", shape=c.shape, weights=sum(p.numel() for p in new.values()),
-                     saved=saved // c.tensor.element_size(), source=c.source)
+                     saved=saved // c.tensor.element_size(), source=c.source, **work_once(imp, c))
     v = imp.emit(layer, [x], x.shape, base=f"{c.source.rpartition('.')[2] or 'weight'}_made", form=x.form)
     for i in new:
         imp.owner[i] = v.leaf
@@ -426,7 +490,8 @@ def _mask(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
         raise Unsupported("a computed tensor whose saved bytes are not whole elements")
     new = {i: p for i, p in c.params.items() if i not in imp.owner}
     layer = Computed(op="tensor", shape=shape, weights=sum(p.numel() for p in new.values()),
-                     saved=saved // c.tensor.element_size(), grad=bool(c.tensor.requires_grad), source=c.source)
+                     saved=saved // c.tensor.element_size(), grad=bool(c.tensor.requires_grad), source=c.source,
+                     **work_once(imp, c))
     v = imp.emit(layer, [q], shape, base=(c.source.rpartition(".")[2] or "mask"))
     for i in new:
         imp.owner[i] = v.leaf
@@ -461,17 +526,31 @@ def _per_sample(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
             return {k: swap(item) for k, item in v.items()}
         return v
     args, kwargs = swap(args), swap(kwargs)
-    if holds((args, kwargs), (CV, PV)) and node.op != "call_module":
-        raise Unsupported("work on a tensor made at the batch's size and on parameters")
+    if holds((args, kwargs), CV):
+        raise Unsupported("work on a tensor made at the batch's size and on a tensor computed from parameters")
     return imp.dispatch(node, args, kwargs, imp.results.get(node))
 
 
 def _expand(imp: Any, c: CV) -> TV:
+    """c made at the batch's size, every sample the same (torch.zeros(B, H, W), or made from
+    parameters then expanded or repeated over the batch: ConViT's positional scores, XCiT's
+    projected Fourier encoding): one row making it per sample, with what making it took once."""
     t = c.tensor
-    if c.saved or c.params or not t.is_floating_point() or t.dim() < 2 or t.shape[0] != BATCH:
-        raise Unsupported("a tensor made at the batch's size from parameters, or not floating point")
+    if not t.is_floating_point() or t.dim() < 2 or t.shape[0] != BATCH:
+        raise Unsupported("a tensor made at the batch's size that is not floating point")
     if not bool((t == t[:1]).all()):
         raise Unsupported("a tensor made at the batch's size whose samples differ")
+    charged = _charged(imp)
+    keys = [k for k in c.saved if k not in charged]
+    saved = sum(c.saved[k] for k in keys)
+    if saved % t.element_size():
+        raise Unsupported("a computed tensor whose saved bytes are not whole elements")
+    new = {i: p for i, p in c.params.items() if i not in imp.owner}
     shape = tuple(int(d) for d in t.shape[1:])
-    layer = Computed(op="expand", shape=shape, grad=False, source=c.source)
-    return imp.emit(layer, [TV(0, imp.input_shape)], shape, base=(c.source.rpartition(".")[2] or "constant"))
+    layer = Computed(op="expand", shape=shape, grad=bool(t.requires_grad), weights=sum(p.numel() for p in new.values()),
+                     saved=saved // t.element_size(), source=c.source, **work_once(imp, c))
+    v = imp.emit(layer, [TV(0, imp.input_shape)], shape, base=(c.source.rpartition(".")[2] or "constant"))
+    for i in new:
+        imp.owner[i] = v.leaf
+    charged.update(keys)
+    return v
