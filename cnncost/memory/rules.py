@@ -17,6 +17,7 @@ from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftm
                           Softshrink, Softsign, Tanhshrink, Threshold)
 from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from .sdpa_layout import fused_output_strides, split_heads_view
+from .sdpa_layout import mask_folds
 from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.strides import BATCH, compute_stride, folds_rows
@@ -498,14 +499,6 @@ def _reshape_copies(v: Tensor, shape: Shape, folded: bool = False) -> bool:
     return len(shape) >= 3 and _unfolded(v, shape)
 
 
-def _mask_folds(layer: Attention, mask: Tensor, q: Shape, m: Shape) -> int:
-    """How many copies of a per-sample mask the fused kernel keeps: a folded attention's mask
-    without the fold (a lower rank, or a leading 1) is expanded over q's folds and merged with the
-    batch, a copy (measured, torch 2.13 and 2.14.1 CPU, batch 2 and 3); one made once per forward
-    (fixed) is not."""
-    return q[0] if layer.folded and mask.per_sample and (len(m) < len(q) or m[0] == 1) else 1
-
-
 def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
     """sdpa (autocast: the low dtype). Fused: q, k, v, the output, a log-sum-exp per query row (fp32), a copy of the
     mask. Math path (a low dtype upcast to fp32): q, k scaled (new; k, v expanded to q's leading dims where they
@@ -522,7 +515,7 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
             out.strides = fused_output_strides(q, sq, y)
         saved = [q, k, v, out, b.new(rows, "fp32")]
         if mask is not None:
-            saved.append(b.new(numel(shapes[3]) * _mask_folds(layer, mask, sq, shapes[3]), low))
+            saved.append(b.new(numel(shapes[3]) * mask_folds(layer, mask, sq, shapes[3]), low))
         b.save(*saved)
         return out
     work = "fp32" if low in ("bf16", "fp16") else low
