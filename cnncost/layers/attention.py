@@ -74,7 +74,8 @@ class Attention(Layer):
     (L x S x E + L x S x Ev), whatever the mask, causality or dropout; no params.
     `folded`: the batch is folded into q's first dim as its outermost factor, as torch sees it
     ((N*nW, heads, L, E) windows: an importer sets it); the shapes stay per sample, and only which
-    kernel PyTorch picks (memory) and the torch module's view of the inputs change."""
+    kernel PyTorch picks (memory) and the torch module's view of the inputs change. A mask of a
+    lower rank than q's broadcasts over the folded dim (TinyViT's biases, (heads, L, L))."""
 
     arity = None
     min_inputs = 3
@@ -114,7 +115,6 @@ class Attention(Layer):
         if len(xs) == 4:
             self.require(not self.causal, "takes a mask or causal, not both", q)
             mask = xs[3]
-            self.require(not self.folded or len(mask) == len(q), "folded: the mask must have q's rank", mask)
             scores = q[:-1] + k[-2:-1]
             fits = len(mask) <= len(scores) and all(same_sizes(m, d) or (type(m) is int and m == 1)
                                                     for m, d in zip(mask[::-1], scores[::-1]))

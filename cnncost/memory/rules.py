@@ -17,6 +17,7 @@ from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftm
                           Softshrink, Softsign, Tanhshrink, Threshold)
 from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from .sdpa_layout import fused_output_strides, split_heads_view
+from .sdpa_layout import mask_folds
 from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.strides import BATCH, compute_stride, folds_rows
@@ -514,7 +515,7 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
             out.strides = fused_output_strides(q, sq, y)
         saved = [q, k, v, out, b.new(rows, "fp32")]
         if mask is not None:
-            saved.append(b.new(numel(shapes[3]), low))
+            saved.append(b.new(numel(shapes[3]) * mask_folds(layer, mask, sq, shapes[3]), low))
         b.save(*saved)
         return out
     work = "fp32" if low in ("bf16", "fp16") else low

@@ -1,7 +1,9 @@
 """Where attention's tensors lie in memory (memory/rules.py's attention rules): the fused CPU
-kernel's output, the heads split off a projection; what a later view of them sees."""
+kernel's output, the heads split off a projection; what a later view of them sees; the copies of
+a mask it keeps."""
 from __future__ import annotations
 
+from ..layers.attention import Attention
 from ..shapes import Shape, numel
 from .builder import StepBuilder
 from .tensors import Tensor
@@ -31,3 +33,11 @@ def fused_output_strides(q: Tensor, sq: Shape, y: Shape) -> tuple[int, ...]:
         out[d] = step
         step *= (1, *y)[d]
     return tuple(out[1:])
+
+
+def mask_folds(layer: Attention, mask: Tensor, q: Shape, m: Shape) -> int:
+    """How many copies of a per-sample mask the fused kernel keeps: a folded attention's mask
+    without the fold (a lower rank, or a leading 1) is expanded over q's folds and merged with the
+    batch, a copy (measured, torch 2.13 and 2.14.1 CPU, batch 1 to 3); one made once per forward
+    (fixed) is not."""
+    return q[0] if layer.folded and mask.per_sample and (len(m) < len(q) or m[0] == 1) else 1

@@ -218,7 +218,8 @@ class Matmul(nn.Module):
 class Attention(nn.Module):
     """F.scaled_dot_product_attention; dropout while training only (as nn.MultiheadAttention).
     `folded`: the batch and the first per-sample dim merged first, as the imported model ran it
-    (a view: the batch is their outer factor), and split after."""
+    (a view: the batch is their outer factor), and split after; a per-sample mask without the
+    fold is expanded over it (a copy), one for the whole batch (a leading 1) broadcasts."""
 
     def __init__(self, causal: bool = False, dropout: float = 0.0, scale: float | None = None,
                  enable_gqa: bool = False, folded: bool = False) -> None:
@@ -233,7 +234,11 @@ class Attention(nn.Module):
         if self.folded:
             n = q.shape[0]
             q, k, v = (t.flatten(0, 1) for t in (q, k, v))
-            mask = None if mask is None else mask.flatten(0, 1)
+            folds = q.shape[0] // n
+            if mask is not None and mask.shape[0] == n and mask.shape[1] == 1 < folds:  # a per-sample mask without
+                mask = mask.expand(n, folds, *mask.shape[2:]).flatten(0, 1).contiguous()  # the fold: copied over it
+            elif mask is not None:
+                mask = mask.flatten(0, 1)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
                                            is_causal=self.causal, scale=self.scale, enable_gqa=self.enable_gqa)
         return y.unflatten(0, (n, -1)) if self.folded else y

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...layers import Attention, Matmul, MultiheadAttention
+from ...layers.computed import Computed
 from ..graphbuild import TV, Unsupported
 from .values import PV, arg, params_of
 from .walker import GraphWalker
@@ -35,9 +36,33 @@ def sdpa(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) ->
                       scale=None if scale is None else float(scale),
                       enable_gqa=bool(arg(args, kwargs, 7, "enable_gqa", False)), folded=q.folded)
     xs = [q, k, v] + ([imp.tensor(mask)] if mask is not None else [])
-    if q.folded and any(not x.folded or x.shape[0] != q.shape[0] or len(x.shape) != len(q.shape) for x in xs):
-        raise Unsupported("attention of q whose batch is folded with k, v or a mask folded otherwise")
+    if q.folded and any(not x.folded or x.shape[0] != q.shape[0] or len(x.shape) != len(q.shape) for x in xs[:3]):
+        raise Unsupported("attention of q whose batch is folded with k or v folded otherwise")
+    if q.folded and len(xs) == 4 and not _folded_alike(q, xs[3]):
+        _check_broadcast_over_folds(imp, q, xs[3])
     return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="attention")
+
+
+def _folded_alike(q: TV, mask: TV) -> bool:
+    """Whether the mask's batch is folded into its first dim as q's is (Swin's shifted-window mask,
+    (N*nW, heads, L, L))."""
+    return mask.folded and mask.shape[0] == q.shape[0] and len(mask.shape) == len(q.shape)
+
+
+def _check_broadcast_over_folds(imp: GraphWalker, q: TV, mask: TV) -> None:
+    """A mask without q's fold must be one tensor for the whole batch (a `computed` tensor row:
+    TinyViT's attention biases gathered by an index buffer, (heads, L, L)), of a lower rank than
+    q's or with a leading 1, so that it broadcasts over the folds, and it must need a gradient:
+    PyTorch then runs the math path whatever its rank (measured, torch 2.13 and 2.14.1 CPU). One
+    that needs none runs the fused kernel if torch sees it 2-D or 4-D and the math path if 3-D,
+    which the attention row does not tell apart: refused."""
+    leaf = imp.builder.leaves[mask.leaf] if mask.leaf > 0 else None
+    made_once = leaf is not None and isinstance(leaf.layer, Computed) and leaf.layer.op == "tensor"
+    if not made_once or not (len(mask.shape) < len(q.shape) or mask.shape[0] == 1):
+        raise Unsupported("attention of q whose batch is folded with a mask folded otherwise")
+    if not leaf.layer.grad:
+        raise Unsupported("attention of q whose batch is folded with a mask made once per forward that needs "
+                          "no gradient (PyTorch's kernel then depends on the mask's rank)")
 
 
 def m_multihead(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> tuple:

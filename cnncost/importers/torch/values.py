@@ -77,7 +77,7 @@ def fold_safe(layer: Any, shapes: tuple[Shape, ...]) -> bool:
     folded dim as channels or space. Attention on (N*nW, heads, L, E) without a mask or dropout
     runs PyTorch's fused kernel, which the memory rule (memory/rules.sdpa_fused) would take for the
     rank-4-per-sample math path unless the layer says it is `folded` (the handler sets it where
-    q, k, v and the mask are all folded the same way)."""
+    q, k and v are folded the same way, and the mask too or made once per forward)."""
     shape = shapes[0] if shapes else ()
     if isinstance(layer, Attention):
         return layer.folded
