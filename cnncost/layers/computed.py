@@ -39,7 +39,7 @@ class Computed(Layer):
     its batch size only; c is then the per-sample `shape`.
     `weight`: c is the next op's weight (shape: the weight's), x itself passes. params = `weights` (the
     parameters c is made of that no earlier row counts); `grad`: c needs a gradient (it is made
-    of parameters). Saved: x for mul and div where c needs a gradient and for c / x always, and `saved` elements
+    of trainable parameters; false where they are frozen, requires_grad off). Saved: x for mul and div where c needs a gradient and for c / x always, and `saved` elements
     (parameters' dtype) once per forward: what making c saved, and c itself where the op saves it
     and nothing saved it before. No per-sample MACs: `macs_once` MACs make c, once per forward
     and backward computes gradients of `input_grad_macs_once` and `weight_grad_macs_once` of them (2
@@ -61,7 +61,6 @@ class Computed(Layer):
     def validate(self) -> None:
         self.require(all(d >= 1 for d in self.shape), f"shape must be positive sizes, got {list(self.shape)}")
         self.require(self.weights >= 0 and self.saved >= 0, "weights and saved must not be negative")
-        self.require(self.grad or not self.weights, "a tensor made of parameters needs a gradient (grad: true)")
         once = (self.macs_once, self.input_grad_macs_once, self.weight_grad_macs_once)
         self.require(min(once) >= 0, "macs_once and the gradients' MACs must not be negative")
         self.require(self.grad or not (self.input_grad_macs_once or self.weight_grad_macs_once),

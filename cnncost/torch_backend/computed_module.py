@@ -108,7 +108,8 @@ class Computed(nn.Module):
         super().__init__()
         self.op, self.reverse, self.saved = layer.op, layer.reverse, layer.saved
         self.save_x = saves_x(layer)
-        self.weight = nn.Parameter(torch.zeros(layer.weights)) if layer.weights else None
+        # frozen parameters (grad false): c needs no gradient
+        self.weight = nn.Parameter(torch.zeros(layer.weights), requires_grad=layer.grad) if layer.weights else None
         self.register_buffer("base", torch.ones(layer.shape if layer.shape else ()), persistent=False)
         self.needs_grad = layer.grad and not layer.weights
         self.macs_once, self.grad_macs_once = layer.macs_once, layer.input_grad_macs_once + layer.weight_grad_macs_once

@@ -162,3 +162,24 @@ def test_sweep_rows_equal_the_tables():
         for row in frame.itertuples():
             totals = cnncost.table(net, batch=row.batch, freeze=freeze).totals
             assert (row.macs, row.flops, row.backward_flops) == (totals.macs, totals.flops, totals.backward_flops)
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_bias_made_of_frozen_parameters_imports_exactly(tracer):
+    """requires_grad off on the MLP making c: c needs no gradient, nothing of its making is saved,
+    and its MACs still run once per forward."""
+    model = ContinuousBias()
+    for p in model.cpb_mlp.parameters():
+        p.requires_grad_(False)
+    net = from_torch(model, (9, 8), tracer=tracer)
+    made = [n.layer for n in cnncost.compile(net).nodes if n.type == "computed" and n.layer.macs_once]
+    assert [(m.grad, m.input_grad_macs_once, m.weight_grad_macs_once) for m in made] == [(False, 0, 0)]
+    for batch in (2, 3):
+        result = check_against(net, model, batch=batch)
+        assert result.ok, result.summary()
+        for q in ("params", "macs", "saved_bytes"):
+            ours, theirs = result.totals[q]
+            assert ours == theirs, (q, batch)
+    forward, backward = _torch_step(model, (9, 8), 3)
+    totals = cnncost.table(net, batch=3).totals
+    assert (totals.flops, totals.backward_flops) == (forward, backward)
