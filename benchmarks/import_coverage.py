@@ -14,7 +14,8 @@ detection eval mode, without --allow-unknown), and tabulated with
 `cnncost.table(net, batch=2, dtype="fp32", memory="autograd", device="cpu")`. Each runs in its own
 forked process with a time limit. Outcomes:
 - exact: params, MACs (all five classes: conv, conv-transpose, linear, matmul, attention; the
-  whole batch's, work done once per forward included) and saved bytes equal the reference;
+  whole batch's, work done once per forward included) and saved bytes equal the reference, and
+  the spec the import writes (`import -o x.yaml`) gives the same three figures (`table x.yaml`);
 - different: which figure, cnncost's and the reference's value, and the relative difference;
   MACs also say whether they equal the reference's conv + conv-transpose + linear (the convention
   cnncost counted before issue 18), and cnncost's MACs by class (rows grouped by type) beside
@@ -90,6 +91,11 @@ def cnncost_figures(module, input, train: bool) -> dict:
     report = cnncost.table(net, batch=BATCH, dtype="fp32", memory="autograd", device="cpu",
                            torch_version=torch.__version__)  # the release the reference was measured on
     totals = report.totals
+    # the round trip every import promises: import -o x.yaml, then table x.yaml, the same figures
+    from cnncost.spec import dump_spec, parse_spec
+    again = cnncost.table(parse_spec(dump_spec(net)), batch=BATCH, dtype="fp32", memory="autograd", device="cpu",
+                          torch_version=torch.__version__).totals
+    round_trip = [k for k in ("params", "macs", "saved_bytes") if again.figures.get(k) != totals.figures.get(k)]
     by_class: dict[str, int] = {}
     other_types: dict[str, int] = {}
     for row in report.rows:
@@ -101,7 +107,7 @@ def cnncost_figures(module, input, train: bool) -> dict:
             other_types[row.type] = other_types.get(row.type, 0) + row.macs // BATCH
     return {"params": totals.params, "macs": totals.macs // BATCH, "macs_b2": totals.macs, "macs_by_class": by_class,
             "macs_other_types": other_types, "saved_b2": totals.saved_bytes,
-            "unknown": report.unknown_counts(), "rows": len(report.rows)}
+            "unknown": report.unknown_counts(), "rows": len(report.rows), "round_trip": round_trip}
 
 
 def compare(ref: dict, got: dict) -> dict:
@@ -201,6 +207,9 @@ def run_case(kind: str, case: str, name: str, ref: dict) -> dict:
         return {"outcome": "crashed", "why": line[:400], "traceback_tail": traceback.format_exc()[-1200:],
                 "seconds": round(time.perf_counter() - t, 2)}
     result = compare_detection(ref, got) if group == "detection" and "/" not in case else compare(ref, got)
+    if got["round_trip"]:  # the spec written by import -o gives other figures: not exact
+        result["outcome"] = "different"
+        result.setdefault("diffs", {})["round_trip"] = {"figures": got["round_trip"]}
     result["cnncost"] = {k: got[k] for k in ("params", "macs", "saved_b2", "macs_by_class", "rows")}
     if got["macs_other_types"]:
         result["cnncost"]["macs_other_types"] = got["macs_other_types"]
