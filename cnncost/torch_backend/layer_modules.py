@@ -43,6 +43,8 @@ from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
 from .computed_module import Computed as ComputedModule
 from ..layers.unfold import Fold, Unfold
+from ..layers.sample import GridSample
+from .sample_module import GridSample as GridSampleModule
 from ..layers.unary import Unary
 from .own_modules import Unary as UnaryModule
 from ..layers.moves import Roll, UnfoldDim
@@ -238,6 +240,8 @@ MODULES: dict[type, ModuleRule] = {
     Unary: lambda layer, x: UnaryModule(layer.op),
     Roll: lambda layer, x: RollModule(layer.shifts, layer.dims),
     UnfoldDim: lambda layer, x: UnfoldDimModule(layer.dim, layer.size, layer.step),
+    GridSample: lambda layer, shapes: GridSampleModule(layer.mode, layer.padding_mode, layer.align_corners,
+                                                       layer.folded),
 }
 
 
