@@ -188,7 +188,7 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
         raise Unsupported(f"computing it from the parameters failed: {type(error).__name__}: {error}") from None
     macs = counter.get_total_flops() // 2
     batched = any(n in _batch_nodes(imp) for n in getattr(node, "all_input_nodes", ())) \
-        or any(isinstance(v, CV) and v.batched for v in sources)
+        or any(isinstance(v, CV) and v.batched for v in sources) or repeated_over_batch(node, sources, value)
     if macs and batched:  # work on a tensor made at the batch's size: per sample, as rows
         return _per_sample(imp, node, args, kwargs)
     if macs:
@@ -247,6 +247,8 @@ def _name(node: Any) -> str:
 
 def _consume(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     name = _name(node).rstrip("_")
+    if batch_sized_operands(imp, args, kwargs):  # RAFT's coordinate grids: rows that make them per sample
+        return _per_sample(imp, node, args, kwargs)
     if name in _ELEMENTWISE and len(args) >= 2:
         return _elementwise(imp, node, _ELEMENTWISE[name], args[0], arg(args, kwargs, 1, "other"), kwargs, result)
     if name in ("cat", "concat", "concatenate"):
@@ -461,17 +463,45 @@ def _per_sample(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
             return {k: swap(item) for k, item in v.items()}
         return v
     args, kwargs = swap(args), swap(kwargs)
-    if holds((args, kwargs), (CV, PV)) and node.op != "call_module":
+    if holds((args, kwargs), CV) or (holds((args, kwargs), PV) and node.op != "call_module"
+                                     and _name(node) not in ("conv2d", "conv1d", "conv3d", "convolution", "linear")):
         raise Unsupported("work on a tensor made at the batch's size and on parameters")
     return imp.dispatch(node, args, kwargs, imp.results.get(node))
 
 
 def _expand(imp: Any, c: CV) -> TV:
     t = c.tensor
-    if c.saved or c.params or not t.is_floating_point() or t.dim() < 2 or t.shape[0] != BATCH:
+    if c.saved or c.params or not t.is_floating_point() or t.dim() < 2 or t.shape[0] % BATCH:
         raise Unsupported("a tensor made at the batch's size from parameters, or not floating point")
-    if not bool((t == t[:1]).all()):
+    per_sample = t.reshape(BATCH, -1)
+    if not bool((per_sample == per_sample[:1]).all()):
         raise Unsupported("a tensor made at the batch's size whose samples differ")
-    shape = tuple(int(d) for d in t.shape[1:])
+    fold = int(t.shape[0]) // BATCH  # (N*k, ...): k rows per sample, the batch folded in (TV.folded)
+    shape = tuple(int(d) for d in t.shape[1:]) if fold == 1 else (fold, *(int(d) for d in t.shape[1:]))
     layer = Computed(op="expand", shape=shape, grad=False, source=c.source)
-    return imp.emit(layer, [TV(0, imp.input_shape)], shape, base=(c.source.rpartition(".")[2] or "constant"))
+    folding, imp.folding = imp.folding, False  # made from nothing per sample: not a row on the folded operand
+    try:
+        v = imp.emit(layer, [TV(0, imp.input_shape)], shape, base=(c.source.rpartition(".")[2] or "constant"))
+    finally:
+        imp.folding = folding
+    v.folded = fold > 1
+    return v
+
+
+def repeated_over_batch(node: Any, sources: list[Any], value: Any) -> bool:
+    """`c[None].repeat(N, 1, 1, 1)` (or expand) of a constant, N the batch as torch.export writes
+    it (a number, not a `size` node to note): made at the batch's size (RAFT's coordinate grids)."""
+    shape = tuple(getattr(value, "shape", ()))
+    return _name(node) in ("repeat", "expand") and shape[:1] == (BATCH,) and bool(sources) \
+        and all(isinstance(v, CV) and not v.params and (v.tensor.dim() < len(shape) or v.shape[:1] == (1,))
+                for v in sources)
+
+
+def batch_sized_operands(imp: Any, args: tuple, kwargs: dict) -> bool:
+    """Whether every computed operand of a node that reads the input was made at the batch's size
+    (`CV.batched`, torch.arange(...).repeat(N, ...) and what follows) with the batch as the first
+    dim (N*k rows, k per sample), and no parameter is read beside them: each is made per sample
+    by a row (`_expand`) and the node is imported as any other."""
+    found = [v for v in _inputs(imp, (args, kwargs))]
+    return bool(found) and all(isinstance(v, CV) and v.batched and v.tensor.dim() >= 2 and v.tensor.shape[0] % BATCH == 0
+                               and not v.params and not v.saved for v in found)

@@ -34,6 +34,8 @@ def view(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) ->
     if isinstance(args[0], PV):  # a parameter reshaped to broadcast (timm's gamma.reshape(1, -1, 1, 1))
         return PV(args[0].path, args[0].tensor, tuple(int(d) for d in result.shape))
     x = args[0]
+    if isinstance(x, TV) and x.scale is not None and not x.batch:  # (RAFT's 0.25 * mask).view(...): the product first
+        x = imp.tensor(x, (x.form,))
     if isinstance(x, TV) and (x.folded or x.batch or tuple(result.shape[:1]) != (BATCH,)):
         return fold_view(imp, node, x, result, "view")
     if isinstance(x, TV) and x.form == "std" and numel(x.shape) * BATCH != result.numel():  # merged rows before
