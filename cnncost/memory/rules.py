@@ -225,7 +225,8 @@ def _instance_norm(layer: InstanceNorm, x: Tensor, xs: Shape, y: Shape, b: StepB
     dtype (the running statistics are cast to it)."""
     x = b.contiguous(x, xs)
     count = 2 + (1 if layer.affine else 0) + (2 if layer.track_running_stats else 0)
-    b.save(x, b.new(count * xs[0], stat_dtype(x, b, layer.affine)))
+    channels = xs[0] * xs[1] if layer.folded else xs[0]  # folded: k maps of C channels each per sample
+    b.save(x, b.new(count * channels, stat_dtype(x, b, layer.affine)))
     return b.like(x)
 
 

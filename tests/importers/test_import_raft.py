@@ -144,3 +144,20 @@ class ScaledMask(nn.Module):
 
 def test_upsampling_with_a_learned_mask():
     assert_exact(ScaledMask(), [(4, 5, 6)])
+
+
+class NormBoth(nn.Module):
+    """RAFT's feature encoder norm: InstanceNorm2d on both images as one batch of 2N."""
+
+    def __init__(self, affine: bool, track: bool) -> None:
+        super().__init__()
+        self.norm = nn.InstanceNorm2d(3, affine=affine, track_running_stats=track)
+
+    def forward(self, a, b):
+        x, y = torch.chunk(torch.relu(self.norm(torch.cat([a, b], dim=0))), 2, dim=0)
+        return x * y
+
+
+@pytest.mark.parametrize("affine,track", [(False, False), (True, False), (True, True)])
+def test_instance_norm_on_both_images(affine, track):
+    assert_exact(NormBoth(affine, track), [(3, 6, 5), (3, 6, 5)])

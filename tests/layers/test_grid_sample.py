@@ -82,3 +82,4 @@ def test_peer_tools():
                 "torchscan": 0, "torchvision": 0, "allops": 2 * 60 + 9 * out}
     for tool, count in expected.items():
         assert ops(graph, tool, profile="cnncost", batch=1).per_node[index] == count, tool
+
