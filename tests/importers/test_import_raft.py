@@ -161,3 +161,20 @@ class NormBoth(nn.Module):
 @pytest.mark.parametrize("affine,track", [(False, False), (True, False), (True, True)])
 def test_instance_norm_on_both_images(affine, track):
     assert_exact(NormBoth(affine, track), [(3, 6, 5), (3, 6, 5)])
+
+
+class RepeatedConstant(nn.Module):
+    """A constant repeated to 2 rows (the traced batch's size) that lines up with a per-sample dim,
+    not the batch: one tensor for every sample, not a grid made per sample."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    def forward(self, x):
+        c = torch.arange(4.0).view(1, 4).repeat(2, 1)  # (2, 4): x's (N, 2, 4) broadcasts it over N
+        return self.proj(x) + c
+
+
+def test_a_constant_repeated_to_the_batch_size_along_another_dim():
+    assert_exact(RepeatedConstant(), [(2, 4)], tracers=("export",))

@@ -501,7 +501,19 @@ def batch_sized_operands(imp: Any, args: tuple, kwargs: dict) -> bool:
     """Whether every computed operand of a node that reads the input was made at the batch's size
     (`CV.batched`, torch.arange(...).repeat(N, ...) and what follows) with the batch as the first
     dim (N*k rows, k per sample), and no parameter is read beside them: each is made per sample
-    by a row (`_expand`) and the node is imported as any other."""
-    found = [v for v in _inputs(imp, (args, kwargs))]
-    return bool(found) and all(isinstance(v, CV) and v.batched and v.tensor.dim() >= 2 and v.tensor.shape[0] % BATCH == 0
-                               and not v.params and not v.saved for v in found)
+    by a row (`_expand`) and the node is imported as any other. Each lines up with the input
+    tensors it meets: their torch rank, their first dim (the batch, or N*k where k is folded in)."""
+    found = _inputs(imp, (args, kwargs))
+    tensors = [v for v in _flat((args, kwargs)) if isinstance(v, TV)]
+    torch_shapes = {(len(v.shape) + (not v.folded), BATCH * (v.shape[0] if v.folded else 1)) for v in tensors}
+    return bool(found) and len(torch_shapes) == 1 and all(
+        isinstance(v, CV) and v.batched and not v.params and not v.saved
+        and (v.tensor.dim(), int(v.tensor.shape[0])) in torch_shapes for v in found)
+
+
+def _flat(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _flat(item)]
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _flat(item)]
+    return [value]
