@@ -20,8 +20,7 @@ def grid_net(folded: bool = False, mode: str = "bilinear") -> Net:
             Conv(name="c", out=4, kernel=1), Reshape(name="fold", shape=(2, 2, 6, 6)),
             Conv(name="g", out=4, kernel=3, padding=1, inputs=("input",)), Reshape(shape=(2, 2, 6, 6)),
             Permute(dims=(0, 2, 3, 1)), Tanh(name="grid"),
-            GridSample(name="gs", inputs=("fold", "grid"), align_corners=True, folded=True),
-            Conv(name="out", out=3, kernel=1, inputs=("gs",)) if False else Tanh(name="out")])
+            GridSample(name="gs", inputs=("fold", "grid"), align_corners=True, folded=True), Tanh(name="out")])
     return Net("grid", input=(3, 6, 6), layers=[
         Conv(name="c", out=4, kernel=3, padding=1),
         Conv(name="g", out=2, kernel=(2, 1), inputs=("input",)), Permute(dims=(1, 2, 0)), Tanh(name="grid"),
