@@ -38,6 +38,7 @@ counted. Reductions of K terms are counted as K (K - 1 adds and the divide of a 
 | affine | 2 |y| (multiply, add), |y| without bias |
 | reduce | sum, amax, amin, max(dim): |x| - |y| (K - 1 adds or compares per output); mean |x|; norm 2 |x| for p = 2 (square, add; the root), 3 |x| otherwise (abs, power, add) |
 | permute, transpose, unflatten, slice, select, expand, contiguous, split, reshape, stack, tokens | 0 |
+| grid_sample | 2 per grid coordinate (unnormalise: multiply, add) + per output element as upsample's mode (bilinear 9, trilinear 21, bicubic 35, nearest 0) |
 """
 from __future__ import annotations
 
@@ -63,9 +64,11 @@ from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
 from ..layers.unfold import Fold, Unfold
+from ..layers.sample import GridSample
 from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
 from ._util import has_bias, kernel_area, n_in, n_out, on_inner, x_of
+from ..shapes import numel
 from .convention import ZERO, Convention, CountRule
 
 if TYPE_CHECKING:
@@ -184,6 +187,15 @@ def _upsample(node: GraphNode, impl: object, batch: int) -> int:
     return 3 * (2 ** (len(x_of(node)) - 1) - 1) * n_out(node, batch)
 
 
+def _grid_sample(node: GraphNode, impl: object, batch: int) -> int:
+    """Each grid coordinate unnormalised (a multiply and an add), then each output element
+    interpolated as `upsample` counts its mode, on the grid's r spatial dims."""
+    grid = node.input_shapes[1]
+    rank = grid[-1]
+    per_output = {"nearest": 0, "bicubic": 35}.get(node.layer.mode, 3 * (2 ** rank - 1))
+    return 2 * batch * numel(grid) + per_output * n_out(node, batch)
+
+
 def _fold(node: GraphNode, impl: object, batch: int) -> int:
     """col2im: one add per column element (into the zeroed map; those in the padding too)."""
     return n_in(node, batch)
@@ -223,6 +235,7 @@ RULES: dict[type, CountRule] = {
     Unfold: ZERO, Fold: _fold,  # im2col copies; col2im adds every column element into the map
     Unary: per_output(1),  # one function evaluation per element
     Roll: ZERO, UnfoldDim: ZERO,  # a copy; a view
+    GridSample: _grid_sample,
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the same arithmetic as its layer's
 

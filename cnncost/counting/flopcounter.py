@@ -36,6 +36,7 @@ from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
 from ..layers.unfold import Fold, Unfold
+from ..layers.sample import GridSample
 from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
 from .convention import ZERO, Convention, CountRule
@@ -76,6 +77,7 @@ NO_FORMULA += (Permute, Transpose, Unflatten, Slice, Select, Expand, Contiguous,
 NO_FORMULA += (Unfold, Fold)  # im2col, col2im: copies
 NO_FORMULA += (Unary,)  # sqrt, rsqrt, exp, log, ...: element-wise
 NO_FORMULA += (Roll, UnfoldDim)  # aten.roll: a copy; aten.unfold: a view
+NO_FORMULA += (GridSample,)  # aten.grid_sampler_2d/3d: no formula (RAFT's reference: convolution and bmm FLOPs only)
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, gemm), **dict.fromkeys(NO_FORMULA, ZERO)}
 RULES.update({Matmul: gemm, Attention: sdpa})
 RULES[Fixed] = gemm  # a convolution with buffer weights: aten.convolution all the same

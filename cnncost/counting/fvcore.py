@@ -41,6 +41,7 @@ from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
 from ..layers.unfold import Fold, Unfold
+from ..layers.sample import GridSample
 from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
 from ..shapes import numel
@@ -87,6 +88,11 @@ def _upsample(node: GraphNode, impl: Impl, batch: int) -> int:
     return n_out(node, batch) * {"nearest": 1, "bilinear": 4}.get(node.layer.mode, 0)  # bicubic: no handle
 
 
+def _grid_sampler(node: GraphNode, impl: Impl, batch: int) -> int:
+    """aten::grid_sampler's handle, elementwise_flop_counter(0, 4) ("assume bilinear"): 4 |y|, any mode."""
+    return 4 * n_out(node, batch)
+
+
 RULES: dict[type, CountRule] = {
     Conv: _conv, ConvTranspose: _matmul, Linear: _matmul,
     BatchNorm: _batchnorm, LayerNorm: _norm, GroupNorm: _norm, InstanceNorm: _norm,
@@ -115,6 +121,7 @@ RULES: dict[type, CountRule] = {
     Unary: ZERO,  # aten::sqrt, rsqrt, exp, log, reciprocal, abs, neg: no handle
     Roll: ZERO,  # aten::roll: among fvcore's ignored ops (jit_analysis._IGNORED_OPS)
     UnfoldDim: ZERO,  # aten::unfold: a view, no handle
+    GridSample: _grid_sampler,
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the aten.convolution is counted all the same
 

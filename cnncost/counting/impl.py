@@ -52,6 +52,7 @@ from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
 from ..layers.unfold import Fold, Unfold
+from ..layers.sample import GridSample
 from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
 
@@ -204,6 +205,7 @@ DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
     Unfold: "nn.Unfold", Fold: "nn.Fold",
     Unary: "cnncost.Unary",
     Roll: "cnncost.Roll", UnfoldDim: "cnncost.UnfoldDim",
+    GridSample: "cnncost.GridSample",  # torch_backend/sample_module.py: F.grid_sample inside
 }
 
 

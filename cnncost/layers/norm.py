@@ -141,21 +141,27 @@ class GroupNorm(Layer):
 class InstanceNorm(Layer):
     """Instance norm (`nn.InstanceNorm1d/2d/3d`): each channel of each sample normalised over its
     positions, in a map with 1, 2 or 3 spatial dims.
-    params = 2C with `affine`; `track_running_stats` adds buffers, not params."""
+    params = 2C with `affine`; `track_running_stats` adds buffers, not params.
+    `folded`: the batch is folded into the input's first dim, (k, C, ...) per sample (an imported
+    model's (N*k, C, H, W): RAFT's encoder on both images): each of the k maps normalised alike."""
 
     tabulated = False
     eps: float = 1e-5
     momentum: float = 0.1
     affine: bool = False
     track_running_stats: bool = False
+    folded: bool = False
 
     def out_shape(self, x: Shape) -> Shape:
-        map_rank(self, x)
+        if self.folded:
+            self.require(len(x) >= 3, f"folded: needs (maps, C, ...), got a {len(x)}-D shape", x)
+        map_rank(self, x[1:] if self.folded else x)
         return x
 
     def params(self, x: Shape) -> int:
-        return 2 * x[0] if self.affine else 0
+        return 2 * x[self.folded] if self.affine else 0
 
     def describe(self) -> str:
         return " ".join(part for part in ("affine" if self.affine else "",
-                                          "running stats" if self.track_running_stats else "") if part)
+                                          "running stats" if self.track_running_stats else "",
+                                          "folded" if self.folded else "") if part)

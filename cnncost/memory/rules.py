@@ -44,6 +44,8 @@ from .tensors import Tensor, promote
 from ..layers.computed import Computed
 from ..layers.moves import Roll, UnfoldDim
 from .computed_rules import computed
+from ..layers.sample import GridSample
+from .sample_rules import grid_sample
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
 
@@ -224,7 +226,8 @@ def _instance_norm(layer: InstanceNorm, x: Tensor, xs: Shape, y: Shape, b: StepB
     dtype (the running statistics are cast to it)."""
     x = b.contiguous(x, xs)
     count = 2 + (1 if layer.affine else 0) + (2 if layer.track_running_stats else 0)
-    b.save(x, b.new(count * xs[0], stat_dtype(x, b, layer.affine)))
+    channels = xs[0] * xs[1] if layer.folded else xs[0]  # folded: k maps of C channels each per sample
+    b.save(x, b.new(count * channels, stat_dtype(x, b, layer.affine)))
     return b.like(x)
 
 
@@ -582,6 +585,7 @@ RULES: dict[type, MemoryRule] = {
     Unfold: lambda layer, x, xs, y, b: im2col(x, xs, y, b), Fold: lambda layer, x, xs, y, b: im2col(x, xs, y, b),
     Unary: lambda layer, x, xs, y, b: unary(layer, x, b),
     Roll: _new_output, UnfoldDim: view,  # roll: a new tensor in x's layout, nothing saved (measured, torch 2.13 CPU)
+    GridSample: grid_sample,  # input and grid (memory/sample_rules.py)
 }
 
 

@@ -28,6 +28,7 @@ from ..layers.scale import LayerScale, StochasticDepth
 from .tensor_rules import RULES as TENSOR_RULES
 from ..layers.merge import Div, Maximum, Minimum, Stack, Sub
 from ..layers.unfold import Fold, Unfold
+from ..layers.sample import GridSample
 from .tensor_rules import whole_map
 from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
@@ -306,6 +307,7 @@ RULES: dict[type, Rule] = {
     Unfold: lambda layer, node, ins: whole_map(node, ins), Fold: _same,
     Unary: _same,
     Roll: _roll, UnfoldDim: _windows,
+    GridSample: _mixes,  # reads the input where the grid points: any position, data-dependent
 }
 
 

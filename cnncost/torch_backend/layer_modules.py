@@ -43,6 +43,9 @@ from ..layers.arith import Affine, Arith, Learnable, Reduce, Tokens
 from ..layers.computed import Computed
 from .computed_module import Computed as ComputedModule
 from ..layers.unfold import Fold, Unfold
+from ..layers.sample import GridSample
+from .sample_module import GridSample as GridSampleModule
+from .folded_norm import instance_norm_module
 from ..layers.unary import Unary
 from .own_modules import Unary as UnaryModule
 from ..layers.moves import Roll, UnfoldDim
@@ -182,9 +185,7 @@ MODULES: dict[type, ModuleRule] = {
     LRN: lambda layer, x: nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k),
     LayerNorm: _layer_norm,
     GroupNorm: lambda layer, x: _group_norm(layer, x),
-    InstanceNorm: lambda layer, x: by_rank(x, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)(x[0], eps=layer.eps, momentum=layer.momentum,
-                                                     affine=layer.affine,
-                                                     track_running_stats=layer.track_running_stats),
+    InstanceNorm: instance_norm_module,  # folded too (torch_backend/folded_norm.py)
     # pools
     MaxPool: lambda layer, x: by_rank(x, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)(layer.kernel, layer.effective_stride, layer.padding,
                                            ceil_mode=layer.ceil_mode),
@@ -238,6 +239,8 @@ MODULES: dict[type, ModuleRule] = {
     Unary: lambda layer, x: UnaryModule(layer.op),
     Roll: lambda layer, x: RollModule(layer.shifts, layer.dims),
     UnfoldDim: lambda layer, x: UnfoldDimModule(layer.dim, layer.size, layer.step),
+    GridSample: lambda layer, shapes: GridSampleModule(layer.mode, layer.padding_mode, layer.align_corners,
+                                                       layer.folded),
 }
 
 

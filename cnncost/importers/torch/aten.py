@@ -45,7 +45,7 @@ def instance_norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result
     running = arg(args, kwargs, 3, "running_mean")
     layer = InstanceNorm(eps=float(arg(args, kwargs, 7, "eps", 1e-5)),
                          momentum=float(arg(args, kwargs, 6, "momentum", 0.1) or 0.1), affine=weight is not None,
-                         track_running_stats=running is not None)
+                         track_running_stats=running is not None, folded=x.folded and len(x.shape) >= 3)
     return imp.emit(layer, [x], x.shape, params=params_of(weight, bias))
 
 

@@ -194,7 +194,7 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
         raise Unsupported(f"computing it from the parameters failed: {type(error).__name__}: {error}") from None
     macs = counter.get_total_flops() // 2
     batched = any(n in _batch_nodes(imp) for n in getattr(node, "all_input_nodes", ())) \
-        or any(isinstance(v, CV) and v.batched for v in sources) or _expanded_to_batch(node, sources, value)
+        or any(isinstance(v, CV) and v.batched for v in sources) or repeated_over_batch(node, sources, value)
     if batched and (macs or saved):  # work on a tensor made at the batch's size: per sample, as rows
         return _per_sample(imp, node, args, kwargs)
     params: dict[int, Any] = {}
@@ -218,16 +218,6 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
     if mutating(node) and args and isinstance(args[0], CV):  # pos.add_(...): later readers of pos read this
         imp.rebind(node, made)
     return made
-
-
-def _expanded_to_batch(node: Any, sources: list[Any], value: Any) -> bool:
-    """aten.expand or repeat of a (1, ...) tensor to the batch's size in an exported graph, whose
-    sizes are the traced ones (ConViT's `pos_proj(rel_indices).expand(B, -1, -1, -1)`)."""
-    packet = getattr(node.target, "overloadpacket", None)
-    if getattr(packet, "__name__", "") not in ("expand", "repeat") or not hasattr(value, "shape"):
-        return False
-    first = next((v for v in sources if isinstance(v, (PV, CV))), None)
-    return first is not None and tuple(value.shape[:1]) == (BATCH,) and tuple(first.shape[:1]) == (1,)
 
 
 def _gradient_macs(imp: Any, node: Any, args: Any, kwargs: Any, value: Any) -> tuple[int, int]:
@@ -308,9 +298,9 @@ def _name(node: Any) -> str:
 
 
 def _consume(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
-    if any(isinstance(v, CV) and v.batched for v in _inputs(imp, (args, kwargs))):  # XCiT's pos.repeat(B, 1, 1, 1)
-        return _per_sample(imp, node, args, kwargs)
     name = _name(node).rstrip("_")
+    if batch_sized_operands(imp, args, kwargs):  # RAFT's coordinate grids: rows that make them per sample
+        return _per_sample(imp, node, args, kwargs)
     if name in _ELEMENTWISE and len(args) >= 2:
         return _elementwise(imp, node, _ELEMENTWISE[name], args[0], arg(args, kwargs, 1, "other"), kwargs, result)
     if name in ("cat", "concat", "concatenate"):
@@ -536,9 +526,10 @@ def _expand(imp: Any, c: CV) -> TV:
     parameters then expanded or repeated over the batch: ConViT's positional scores, XCiT's
     projected Fourier encoding): one row making it per sample, with what making it took once."""
     t = c.tensor
-    if not t.is_floating_point() or t.dim() < 2 or t.shape[0] != BATCH:
+    if not t.is_floating_point() or t.dim() < 2 or t.shape[0] % BATCH:
         raise Unsupported("a tensor made at the batch's size that is not floating point")
-    if not bool((t == t[:1]).all()):
+    per_sample = t.reshape(BATCH, -1)
+    if not bool((per_sample == per_sample[:1]).all()):
         raise Unsupported("a tensor made at the batch's size whose samples differ")
     charged = _charged(imp)
     keys = [k for k in c.saved if k not in charged]
@@ -546,11 +537,49 @@ def _expand(imp: Any, c: CV) -> TV:
     if saved % t.element_size():
         raise Unsupported("a computed tensor whose saved bytes are not whole elements")
     new = {i: p for i, p in c.params.items() if i not in imp.owner}
-    shape = tuple(int(d) for d in t.shape[1:])
+    fold = int(t.shape[0]) // BATCH  # (N*k, ...): k rows per sample, the batch folded in (TV.folded)
+    shape = tuple(int(d) for d in t.shape[1:]) if fold == 1 else (fold, *(int(d) for d in t.shape[1:]))
     layer = Computed(op="expand", shape=shape, grad=bool(t.requires_grad), weights=sum(p.numel() for p in new.values()),
                      saved=saved // t.element_size(), source=c.source, **work_once(imp, c))
-    v = imp.emit(layer, [TV(0, imp.input_shape)], shape, base=(c.source.rpartition(".")[2] or "constant"))
+    folding, imp.folding = imp.folding, False  # made per sample: not a row on the folded operand
+    try:
+        v = imp.emit(layer, [TV(0, imp.input_shape)], shape, base=(c.source.rpartition(".")[2] or "constant"))
+    finally:
+        imp.folding = folding
+    v.folded = fold > 1
     for i in new:
         imp.owner[i] = v.leaf
     charged.update(keys)
     return v
+
+
+def repeated_over_batch(node: Any, sources: list[Any], value: Any) -> bool:
+    """`c[None].repeat(N, 1, 1, 1)` (or expand) of a tensor without the batch, N the batch as
+    torch.export writes it (a number, not a `size` node to note): made at the batch's size (RAFT's
+    coordinate grids; ConViT's `pos_proj(rel_indices).expand(B, -1, -1, -1)`)."""
+    shape = tuple(getattr(value, "shape", ()))
+    return _name(node) in ("repeat", "expand") and shape[:1] == (BATCH,) and bool(sources) \
+        and all(isinstance(v, (CV, PV)) and (len(v.shape) < len(shape) or v.shape[:1] == (1,)) for v in sources)
+
+
+def batch_sized_operands(imp: Any, args: tuple, kwargs: dict) -> bool:
+    """Whether every computed operand of a node that reads the input was made at the batch's size
+    (`CV.batched`, torch.arange(...).repeat(N, ...) and what follows) with the batch as the first
+    dim (N*k rows, k per sample): each is made per sample by a row (`_expand`, with what making
+    it took once: XCiT's projected encoding repeated over the batch) and the node is imported as
+    any other. Each lines up with the input
+    tensors it meets: their torch rank, their first dim (the batch, or N*k where k is folded in)."""
+    found = _inputs(imp, (args, kwargs))
+    tensors = [v for v in _flat((args, kwargs)) if isinstance(v, TV)]
+    torch_shapes = {(len(v.shape) + (not v.folded), BATCH * (v.shape[0] if v.folded else 1)) for v in tensors}
+    return bool(found) and len(torch_shapes) == 1 and all(
+        isinstance(v, CV) and v.batched
+        and (v.tensor.dim(), int(v.tensor.shape[0])) in torch_shapes for v in found)
+
+
+def _flat(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _flat(item)]
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _flat(item)]
+    return [value]

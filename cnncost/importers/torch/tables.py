@@ -17,6 +17,7 @@ from ...layers import (GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, Mish, 
 from . import activations as a, arith, aten, pools, resample, views, weighted as w
 from . import attention as attn
 from . import moves
+from . import sampling
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(a.clamp_min, functions=("torch.clamp_min",), methods=("clamp_min",), aten=("clamp_min",)),
     TorchOp(resample.unfold, functions=("F.unfold",), aten=("im2col",)),
     TorchOp(resample.fold, functions=("F.fold",), aten=("col2im",)),
+    TorchOp(sampling.grid_sample, functions=("F.grid_sample",), aten=("grid_sampler", "grid_sampler_2d", "grid_sampler_3d")),
     *(TorchOp(arith.unary(op), functions=(f"torch.{op}",), methods=(op,), aten=(op,))
       for op in ("sqrt", "rsqrt", "exp", "log", "reciprocal", "abs", "neg")),
     TorchOp(pools.var, functions=("torch.var",), methods=("var",), aten=("var",)),

@@ -12,6 +12,8 @@ from ...layers.act import Activation, DimActivation
 from ...layers.imported import Reshape
 from ...layers.computed import Computed
 from ...layers.arith import Reduce
+from ...layers.sample import GridSample
+from ...layers.norm import InstanceNorm
 from ...layers.merge import Binary
 from ...shapes import Shape
 from ..graphbuild import TV
@@ -80,6 +82,10 @@ def fold_safe(layer: Any, shapes: tuple[Shape, ...]) -> bool:
     q, k and v are folded the same way, and the mask too or made once per forward)."""
     shape = shapes[0] if shapes else ()
     if isinstance(layer, Attention):
+        return layer.folded
+    if isinstance(layer, GridSample):  # both inputs folded alike: the handler says so (importers/torch/sampling.py)
+        return layer.folded
+    if isinstance(layer, InstanceNorm):  # each of the folded maps normalised alike (aten.instance_norm's handler)
         return layer.folded
     if isinstance(layer, Reduce):  # over trailing dims: the folded dim (0, where the batch is) kept
         return layer.dims is not None and all(d % len(shape) != 0 for d in layer.dims)

@@ -34,6 +34,8 @@ def view(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) ->
     if isinstance(args[0], PV):  # a parameter reshaped to broadcast (timm's gamma.reshape(1, -1, 1, 1))
         return PV(args[0].path, args[0].tensor, tuple(int(d) for d in result.shape))
     x = args[0]
+    if isinstance(x, TV) and x.scale is not None and not x.batch:  # (RAFT's 0.25 * mask).view(...): the product first
+        x = imp.tensor(x, (x.form,))
     if isinstance(x, TV) and (x.folded or x.batch or tuple(result.shape[:1]) != (BATCH,)):
         return fold_view(imp, node, x, result, "view")
     if isinstance(x, TV) and x.form == "std" and numel(x.shape) * BATCH != result.numel():  # merged rows before
@@ -155,8 +157,10 @@ def sample_dim(x: TV, dim: Any, what: str) -> int:
     return dim % rank - (dim % rank > x.batch and not x.folded)
 
 
-def chunk(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> Pieces:
+def chunk(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> Any:
     x = imp.tensor(args[0])
+    if unstacking(x, arg(args, kwargs, 2, "dim", 0), result):
+        return unstack(imp, x)
     chunks, d = int(arg(args, kwargs, 1, "chunks")), sample_dim(x, arg(args, kwargs, 2, "dim", 0), "chunk")
     return Pieces(x, chunks, chunk_sizes(x.shape[d], chunks), {}, d)
 
@@ -165,12 +169,41 @@ def split(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -
     """split along one dim: torch.chunk's sizes where they are (a Chunk), else a Split (the
     pieces' sizes: from the trace)."""
     x = imp.tensor(args[0])
+    if unstacking(x, arg(args, kwargs, 2, "dim", 0), result):
+        return unstack(imp, x)
     d = sample_dim(x, arg(args, kwargs, 2, "dim", 0), "split")
     sizes = [int(t.shape[torch_dim(x, d)]) for t in result]
     chunks = chunk_count(x.shape[d], sizes)
     if chunks is None:
         return Pieces(x, len(sizes), sizes, {}, d, split=True)
     return Pieces(x, chunks, sizes, {}, d)
+
+
+def batch_cat(imp: GraphWalker, xs: list[TV], result: Any) -> TV:
+    """torch.cat([a, b], dim=0) of k tensors of one shape (RAFT's encoder on both images): the
+    batch of k*N runs one op per layer on every sample of every tensor, as a tensor whose batch is
+    folded into a new first dim of size k (`TV.folded`; torch's rows are tensor-major, cnncost's
+    sample-major: no count depends on the order, and `unstack` takes the tensors back out)."""
+    if any(v.folded or v.batch or v.shape != xs[0].shape for v in xs) or int(result.shape[0]) != len(xs) * BATCH:
+        raise Unsupported("concatenation along the batch dim of tensors of different shapes, or folded")
+    layer = Stack(dim=0)
+    v = imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="cat")
+    return dataclasses.replace(v, folded=True)
+
+
+def unstacking(x: TV, dim: Any, result: Any) -> bool:
+    """Whether chunk/split(dim) cuts a folded tensor along its torch dim 0 into pieces of one
+    batch each: `batch_cat`'s tensors taken back out."""
+    pieces = list(result) if isinstance(result, (list, tuple)) else []
+    return x.folded and isinstance(dim, int) and dim % torch_rank(x) == 0 and len(pieces) == x.shape[0] \
+        and all(int(t.shape[0]) == BATCH for t in pieces)
+
+
+def unstack(imp: GraphWalker, x: TV) -> tuple:
+    """The k pieces of a folded (k, ...) tensor along its fold, each one sample's (...): a Select
+    (a view) each, no longer folded."""
+    return tuple(dataclasses.replace(imp.emit(Select(dim=0, index=i), [x], x.shape[1:], base="chunk"), folded=False)
+                 for i in range(x.shape[0]))
 
 
 def unbind(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> tuple:
@@ -258,6 +291,11 @@ def cat(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
             flat.append(imp.tensor(item, ("std", "nhwc")))
     if len({v.form for v in flat}) > 1:  # channels-last and plain tensors: the channels-last ones as views
         flat = [imp.tensor(v) for v in flat]
+    if not any(v.folded for v in flat) and tuple(result.shape[:1]) != (BATCH,):
+        if isinstance(dim, int) and dim % torch_rank(flat[0]) == flat[0].batch == 0 and len(flat) > 1:
+            return batch_cat(imp, flat, result)
+        raise Unsupported(f"a result of shape {tuple(result.shape)}: its first dimension is not the batch "
+                          "(it merges the batch dimension, or is made without it)")
     if any(v.folded for v in flat):
         if not all(v.folded and len(v.shape) == len(flat[0].shape) and v.shape[0] == flat[0].shape[0] for v in flat):
             raise Unsupported("concatenation of tensors whose batches are folded differently")
@@ -303,5 +341,5 @@ stack.batch_anywhere = True  # type: ignore[attr-defined]  # (k, N, ...) along d
 
 
 # The handlers that read or make a tensor whose batch is not its first dim (see `TV.batch`).
-for _handler in (permute, transpose, unbind, getitem, contiguous, view, flatten, m_flatten):
+for _handler in (permute, transpose, unbind, getitem, contiguous, view, flatten, m_flatten, cat):
     _handler.batch_anywhere = True  # type: ignore[attr-defined]

@@ -170,7 +170,8 @@ def m_instance_norm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: di
         raise Unsupported("")
     x = imp.tensor(args[0])
     return imp.emit(InstanceNorm(eps=float(m.eps), momentum=float(m.momentum or 0.1), affine=bool(m.affine),
-                                 track_running_stats=bool(m.track_running_stats)), [x], x.shape,
+                                 track_running_stats=bool(m.track_running_stats), folded=x.folded and len(x.shape) >= 3),
+                    [x], x.shape,
                     params=list(m.parameters()))
 
 
