@@ -10,7 +10,7 @@ from ...layers import Contiguous, Expand, Roll, UnfoldDim
 from ...layers.imported import Reshape
 from ..graphbuild import TV, Unsupported
 from .constants import holds_batch
-from .values import arg, number, torch_rank
+from .values import BATCH, arg, number, torch_rank
 from .views import sample_dim
 from .walker import GraphWalker
 
@@ -46,24 +46,30 @@ def repeat_interleave(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, re
     batch (GCViT's global query repeated over each image's windows, (N, ...) -> (N*r, ...), each
     image's copies together) the result's batch is folded (`TV.folded`): per sample (r, ...)."""
     x, repeats, dim = args[0], arg(args, kwargs, 1, "repeats"), arg(args, kwargs, 2, "dim", None)
-    if not number(repeats) or not isinstance(repeats, int) or repeats < 1:
-        raise Unsupported(f"repeat_interleave by {type(repeats).__name__} repeats (a count per slice)")
+    if not (number(repeats) and isinstance(repeats, int)):
+        raise Unsupported("repeat_interleave by a tensor of counts (one per slice)")
+    if repeats < 1:
+        raise Unsupported(f"repeat_interleave by {repeats} (an empty result)")
     if dim is None:
         raise Unsupported("repeat_interleave without dim (of the flattened tensor: it mixes the samples)")
     if holds_batch(imp, node.args[1] if len(node.args) > 1 else node.kwargs.get("repeats")):
         raise Unsupported("repeat_interleave by a count made from the batch size (the copies per sample would "
                           "grow with the batch)")
     x = imp.tensor(x)
-    if x.batch and not x.folded:
+    if x.batch:
         raise Unsupported(f"repeat_interleave of a tensor whose batch is dim {x.batch}")
     rank = torch_rank(x)
     if not isinstance(dim, int) or not -rank <= dim < rank:
         raise Unsupported(f"repeat_interleave along dim {dim} (out of range)")
     if dim % rank == 0 and not x.folded:  # along the batch: per sample, r copies of the whole sample
+        if repeats == BATCH and imp.tracer == "torch.export":  # export leaves sizes as numbers: x.shape[0] is 2 too
+            raise Unsupported(f"repeat_interleave along the batch by {BATCH}, the traced batch: torch.export cannot "
+                              "say whether the count is the batch size (copies growing with it)")
         copies = imp.emit(Expand(shape=(repeats, *x.shape)), [x], (repeats, *x.shape), base="expand")
         v = imp.emit(Contiguous(), [copies], copies.shape, base="repeat_interleave")
         return dataclasses.replace(v, folded=True)
-    d = sample_dim(x, dim, "repeat_interleave")
+    # along a folded dim each sample's rows stay together, the batch outermost: (N*k, ...) -> (N*k*r, ...)
+    d = dim % rank if x.folded else sample_dim(x, dim, "repeat_interleave")
     s = x.shape
     one, many = (*s[:d + 1], 1, *s[d + 1:]), (*s[:d + 1], repeats, *s[d + 1:])
     v = imp.emit(Reshape(shape=one), [x], one, base="unsqueeze")
