@@ -61,6 +61,9 @@ def repeat_interleave(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, re
     rank = torch_rank(x)
     if not isinstance(dim, int) or not -rank <= dim < rank:
         raise Unsupported(f"repeat_interleave along dim {dim} (out of range)")
+    if repeats == 1:  # a copy in the contiguous layout (a contiguous x: as the importer's x.clone(), x itself)
+        v = imp.emit(Contiguous(), [x], x.shape, base="repeat_interleave")
+        return dataclasses.replace(v, folded=x.folded)
     if dim % rank == 0 and not x.folded:  # along the batch: per sample, r copies of the whole sample
         if repeats == BATCH and imp.tracer == "torch.export":  # export leaves sizes as numbers: x.shape[0] is 2 too
             raise Unsupported(f"repeat_interleave along the batch by {BATCH}, the traced batch: torch.export cannot "
