@@ -77,6 +77,11 @@ def item(imp: Any, node: Any, args: Any, value: Any) -> Any:
     return value
 
 
+def holds_batch(imp: Any, value: Any) -> bool:
+    """Whether `value` (a call's argument as the graph has it) is a node noted as holding the batch size."""
+    return value in _batch_nodes(imp) if isinstance(value, imp.torch.fx.Node) else False
+
+
 def _batch_nodes(imp: Any) -> set:
     return _state(imp).batch_nodes
 

@@ -169,6 +169,8 @@ OPS: tuple[TorchOp, ...] = (
             aten=("movedim", "moveaxis")),
     TorchOp(moves.roll, functions=("torch.roll",), methods=("roll",), aten=("roll",)),
     TorchOp(moves.unfold_dim, methods=("unfold",), aten=("unfold",)),
+    TorchOp(moves.repeat_interleave, functions=("torch.repeat_interleave",), methods=("repeat_interleave",),
+            aten=("repeat_interleave",)),
     TorchOp(views.contiguous, methods=("contiguous",), aten=("contiguous",)),
     TorchOp(views.alias, methods=("expand_as", "expand", "float", "type_as", "to", "clone"),
             aten=("clone", "alias", "detach", "_to_copy", "to", "type_as", "expand", "expand_as", "lift_fresh_copy")),
