@@ -9,11 +9,17 @@ from ..graphbuild import TV, Unsupported
 from .values import PV, arg, params_of
 from .walker import GraphWalker
 from . import weighted as w
+from .computed_products import parameter_view
+from .constants import CV
 
 
 def matmul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     """a @ b of two tensors (Matmul); by a 2-D parameter it is a Linear without bias."""
     a, b = args[0], arg(args, kwargs, 1, "other", arg(args, kwargs, 1, "mat2"))
+    if isinstance(a, CV):
+        raise Unsupported("a matrix product whose first operand is computed from parameters")
+    if isinstance(b, CV):  # q @ rel_k.transpose(-1, -2): by the parameter itself
+        b = parameter_view(imp, b)
     if isinstance(b, PV):
         if len(b.shape) != 2:
             raise Unsupported("matrix product by a parameter that is not 2-D")
@@ -21,6 +27,9 @@ def matmul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) 
     xs = [imp.tensor(a), imp.tensor(b)]
     layer = Matmul()
     return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="matmul")
+
+
+matmul.takes_computed = True  # type: ignore[attr-defined]  # constants hands it a computed operand
 
 
 def sdpa(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:

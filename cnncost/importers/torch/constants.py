@@ -256,6 +256,9 @@ def _consume(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
         return _computed_weight(imp, node, args, kwargs, result)
     if name == "linear" or (node.op == "call_module" and type(imp.gm.get_submodule(node.target)).__name__ == "Linear"):
         return _linear(imp, node, args, kwargs, result)
+    handler = imp.handler(node) if node.op != "call_module" else None
+    if getattr(handler, "takes_computed", False):  # matmul, einsum: computed_products.py
+        return handler(imp, node, args, kwargs, result)
     if name in ("scaled_dot_product_attention", "_scaled_dot_product_attention") \
             and isinstance(arg(args, kwargs, 3, "attn_mask"), CV):
         return _mask(imp, node, args, kwargs, result)
