@@ -43,6 +43,7 @@ from .tensors import Tensor, promote
 from ..layers.computed import Computed
 from ..layers.moves import Roll, UnfoldDim
 from .computed_rules import computed
+from .fixed_operand import batch_free, folded_rows
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
 
@@ -456,6 +457,8 @@ def _unfolded(t: Tensor, shape: Shape) -> bool:
 def _matmul(layer: Matmul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
     """torch.matmul -> bmm: each operand (cast to the low dtype under autocast; a copy where it
     broadcasts or is a view that reshapes by copying) is saved for the other's gradient."""
+    if batch_free(xs[1]) and len(shapes[1]) > 1:  # a table made once per forward: memory/fixed_operand.py
+        return folded_rows(xs, shapes, y, b)
     low = b.precision.matmul_dtype
     a, m = (b.cast(t, low) for t in xs)
     sa, sm = shapes

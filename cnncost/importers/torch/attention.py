@@ -9,7 +9,7 @@ from ..graphbuild import TV, Unsupported
 from .values import PV, arg, params_of
 from .walker import GraphWalker
 from . import weighted as w
-from .computed_products import parameter_view
+from . import computed_products as products
 from .constants import CV
 
 
@@ -19,7 +19,7 @@ def matmul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) 
     if isinstance(a, CV):
         raise Unsupported("a matrix product whose first operand is computed from parameters")
     if isinstance(b, CV):  # q @ rel_k.transpose(-1, -2): by the parameter itself
-        b = parameter_view(imp, b)
+        b = products.parameter_view(imp, b)
     if isinstance(b, PV):
         if len(b.shape) != 2:
             raise Unsupported("matrix product by a parameter that is not 2-D")
@@ -78,6 +78,8 @@ def einsum(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) 
         raise Unsupported("einsum other than a product of two tensors with an explicit output")
     left, out = equation.replace(" ", "").split("->")
     sa, sb = left.split(",")
+    if isinstance(operands[1], CV):  # by a tensor computed from parameters (computed_products.py)
+        return products.einsum(imp, equation, *operands)
     a, b = imp.tensor(operands[0]), imp.tensor(operands[1])
     lead = out[:-2]
     m, n = out[-2], out[-1]
@@ -91,6 +93,9 @@ def einsum(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) 
     xb = _order(imp, b, sb, lead + k + n)
     layer = Matmul()
     return imp.emit(layer, [xa, xb], layer.merge_shape((xa.shape, xb.shape)), base="einsum")
+
+
+einsum.takes_computed = True  # type: ignore[attr-defined]  # constants hands it a computed operand
 
 
 def _order(imp: GraphWalker, x: TV, letters: str, wanted: str) -> TV:

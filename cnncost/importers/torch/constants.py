@@ -444,6 +444,25 @@ def _mask(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     return handler(imp, node, args, kwargs, result)
 
 
+def tensor_row(imp: Any, x: TV, c: CV, shape: tuple[int, ...], base: str) -> TV:
+    """c as an operand of a per-sample op beside x (the relative position table an einsum reads),
+    seen with its dims in the op's order (`shape`): a `computed` row of op tensor (c, one for the
+    batch: its parameters counted once and what making it saved, once per forward)."""
+    charged = _charged(imp)
+    keys = [k for k in c.saved if k not in charged]
+    saved = sum(c.saved[k] for k in keys)
+    if saved % c.tensor.element_size():
+        raise Unsupported("a computed tensor whose saved bytes are not whole elements")
+    new = {i: p for i, p in c.params.items() if i not in imp.owner}
+    layer = Computed(op="tensor", shape=shape, weights=sum(p.numel() for p in new.values()),
+                     saved=saved // c.tensor.element_size(), grad=bool(c.tensor.requires_grad), source=c.source)
+    v = imp.emit(layer, [x], shape, base=(c.source.rpartition(".")[2] or base))
+    for i in new:
+        imp.owner[i] = v.leaf
+    charged.update(keys)
+    return v
+
+
 # --- made at the batch's size ---
 
 def _per_sample(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
