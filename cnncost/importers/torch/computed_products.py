@@ -29,7 +29,7 @@ def parameter_view(imp: Any, c: CV) -> PV:
         raise Unsupported(f"a matrix product by a {'x'.join(map(str, c.shape))} tensor computed from parameters and buffers only "
                           "(other than a 2-D parameter or its transpose)")
     p = params[0]
-    same = t.untyped_storage().data_ptr() == p.untyped_storage().data_ptr() and t.storage_offset() == p.storage_offset()
+    same = (t.untyped_storage().data_ptr(), t.storage_offset()) == (p.untyped_storage().data_ptr(), p.storage_offset())
     if not same or tuple(t.shape) not in (tuple(p.shape), tuple(p.shape)[::-1]) or t.stride() not in (
             p.stride(), p.stride()[::-1]) or (tuple(t.shape) != tuple(p.shape)) != (t.stride() != p.stride()):
         raise Unsupported(f"a matrix product by a {'x'.join(map(str, c.shape))} tensor computed from a parameter "
