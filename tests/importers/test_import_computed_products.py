@@ -141,3 +141,47 @@ def test_other_products_by_a_computed_tensor_are_refused_naming_them(model: nn.M
     with pytest.raises(CnnCostError, match=why) as error:
         from_torch(model, shape, tracer="fx")
     assert "\n" not in str(error.value)
+
+
+class SliceAssignedLogits(RelativePositionEinsum):
+    """timm's MViTv2 cal_rel_pos_type whole: the relative positions written into the attention
+    logits by a slice assignment, `attn[:, :, s:, s:] = ...` (s = 1 with a class token; with s = 0
+    torch.export records a copy into the whole tensor)."""
+
+    def __init__(self, cls: int) -> None:
+        super().__init__()
+        self.cls = cls
+
+    def forward(self, x):
+        b, n, _ = x.shape
+        s, h, w = self.cls, self.h, self.w
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+        attn = q @ k.transpose(-2, -1)
+        dist_h = torch.arange(h).unsqueeze(-1) - torch.arange(h).unsqueeze(0) + (h - 1)
+        dist_w = torch.arange(w).unsqueeze(-1) - torch.arange(w).unsqueeze(0) + (w - 1)
+        r_q = q[:, :, s:].reshape(b, self.heads, h, w, -1)
+        rel_h = torch.einsum("byhwc,hkc->byhwk", r_q, self.rel_pos_h[dist_h.long()])
+        rel_w = torch.einsum("byhwc,wkc->byhwk", r_q, self.rel_pos_w[dist_w.long()])
+        attn[:, :, s:, s:] = (attn[:, :, s:, s:].view(b, -1, h, w, h, w) + rel_h.unsqueeze(-1)
+                              + rel_w.unsqueeze(-2)).view(b, -1, h * w, h * w)
+        return (attn.softmax(-1) @ v).transpose(1, 2).reshape(b, n, -1)
+
+
+@pytest.mark.parametrize("cls", [0, 1])
+def test_a_slice_assignment_into_the_logits_is_exact(cls: int) -> None:
+    net = _exact(SliceAssignedLogits(cls), (12 + cls, 8), "export")  # fx cannot trace item assignment
+    joins = [n for n in cnncost.compile(net).nodes if n.type == "concat"]
+    # with a class token: the written block joined to the logits' first column, then their first row
+    assert [n.output_shape for n in joins] == ([(2, 12, 13), (2, 13, 13)] if cls else [])
+
+
+class StridedAssignment(nn.Module):
+    def forward(self, x):
+        y = x * 2
+        y[:, ::2] = x[:, ::2] + 1
+        return y
+
+
+def test_a_copy_into_a_strided_slice_is_refused_naming_it() -> None:
+    with pytest.raises(CnnCostError, match=r"copy_.*a copy into a strided slice"):
+        from_torch(StridedAssignment(), (4, 3), tracer="export")
