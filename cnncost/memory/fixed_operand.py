@@ -17,7 +17,9 @@ def folded_rows(xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBu
     where ATen's computeStride finds one, else a copy; c seen in place. x so seen is saved where
     c needs a gradient, c (once per forward) where x needs one; the output is a new tensor."""
     low = b.precision.matmul_dtype
-    x, c = (b.cast(t, low) for t in xs)
+    x, c = b.cast(xs[0], low), xs[1]
+    if c.dtype != low:  # its low copy, made once too (autocast casts it as an activation)
+        c = b.new(0, low, fixed=c.fixed)
     sx, sc = shapes
     lead = len(sc) - 2
     outer = len(sx) - 2 - lead  # x's own leading dims (L1)

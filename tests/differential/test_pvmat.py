@@ -3,9 +3,10 @@ the importer's relative position tables): random token tensors of per-sample ran
 permuted (a strided view: the batch folded into the rows copies it or not), times a table
 (*L2, K, P) whose leading dims are the tensor's last leading dims (or none: a 2-D table), with
 parameters and per-forward saved elements, then a linear. Each net is checked layer by layer
-against the torch backend: shapes, params, MACs, FLOPs and saved bytes (batch 2, CPU, fp32). Not
-covered yet: a table made of no parameter (the torch backend's is its buffer, not a new tensor)
-and bf16 autocast (the backend saves 2 bytes more than the rule on a 1-element table).
+against the torch backend: shapes, params, MACs, FLOPs and saved bytes (batch 2, CPU), fp32 or
+bf16 autocast. Not covered: a table made of no parameter (weights: 0), which the torch backend's
+`computed` module of op tensor gives as its own buffer (not a new tensor; with grad: true it
+fails in FlopCounterMode's module tracker), whatever reads it.
 
 CNNCOST_PVMAT_EXAMPLES sets the number of examples (default 15; CNNCOST_LONG=1: 10,000)."""
 from __future__ import annotations
@@ -48,7 +49,7 @@ def nets(draw) -> Net:
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           derandomize=os.environ.get("CI") == "true")
-@given(net=nets(), dtype=st.just("fp32"))  # bf16 autocast: not yet matched (see the module's note)
+@given(net=nets(), dtype=st.sampled_from(("fp32", "bf16")))
 def test_a_product_by_a_table_made_once_agrees_with_torch(net: Net, dtype: str) -> None:
     result = check(net, batch=2, device="cpu", dtype=dtype)
     wrong = [f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}" for r in result.rows

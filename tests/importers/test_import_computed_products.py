@@ -185,3 +185,18 @@ class StridedAssignment(nn.Module):
 def test_a_copy_into_a_strided_slice_is_refused_naming_it() -> None:
     with pytest.raises(CnnCostError, match=r"copy_.*a copy into a strided slice"):
         from_torch(StridedAssignment(), (4, 3), tracer="export")
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_the_relative_position_products_save_what_pytorch_saves(dtype: str) -> None:
+    """Both patterns against PyTorch under CPU bf16 autocast too (the table's low cast is made,
+    and saved, once per forward), and the rebuilt check module against the memory rule."""
+    from cnncost.torch_backend.measure import saved_tensors
+    from cnncost.torch_backend.saved_check import compare_saved
+    for model, shape in ((RelativePositionEinsum(), (12, 8)), (RelativeLogits(), (4, 4, 8))):
+        net = from_torch(model, shape, tracer="fx")
+        kinds = saved_tensors(model, torch.randn(3, *shape), torch.bfloat16 if dtype == "bf16" else None).by_kind()
+        ours = cnncost.table(net, batch=3, memory="autograd", device="cpu", dtype=dtype).totals.saved_bytes
+        assert ours == kinds["activation"] + kinds["input"], type(model).__name__
+        result = compare_saved(net, batch=3, dtype=dtype)
+        assert result.mismatches() == {} and result.predicted == result.measured, type(model).__name__
