@@ -264,7 +264,7 @@ def _consume(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
         return _mask(imp, node, args, kwargs, result)
     raise Unsupported("reads the input and a tensor computed from parameters and buffers only (taken: "
                       "+ - * / with the input, tokens before a sequence, a linear's bias, a convolution's or "
-                      "linear's weight, attention's mask)")
+                      "linear's weight, attention's mask, a matmul's or einsum's second operand)")
 
 
 def _as_cv(imp: Any, v: Any) -> CV:
