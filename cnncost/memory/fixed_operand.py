@@ -17,9 +17,7 @@ def folded_rows(xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBu
     where ATen's computeStride finds one, else a copy; c seen in place. x so seen is saved where
     c needs a gradient, c (once per forward) where x needs one; the output is a new tensor."""
     low = b.precision.matmul_dtype
-    x, c = b.cast(xs[0], low), xs[1]
-    if c.dtype != low:  # its low copy, made once too (autocast casts it as an activation)
-        c = b.new(0, low, fixed=c.fixed)
+    x, c = (cast(t, low, b) for t in xs)
     sx, sc = shapes
     lead = len(sc) - 2
     outer = len(sx) - 2 - lead  # x's own leading dims (L1)
@@ -37,6 +35,22 @@ def folded_rows(xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBu
     return b.new(numel(y), low)
 
 
+def cast(t: Tensor, dtype: str, b: StepBuilder) -> Tensor:
+    """t in `dtype`: t itself, or a new copy; one made once per forward is copied once (autocast
+    casts it as an activation, each forward)."""
+    if batch_free(t) and t.dtype != dtype:
+        return b.new(0, dtype, fixed=t.fixed)
+    return b.cast(t, dtype)
+
+
 def batch_free(t: Any) -> bool:
     """Whether t is made once per forward (no per-sample elements)."""
     return t.per_sample == 0 and t.fixed > 0
+
+
+def folds_rows(x: Shape, c: Shape) -> bool:
+    """Whether x @ c, c made once per forward, runs as `folded_rows`: x of per-sample rank 2 or
+    more, c a matrix or a stack of them whose leading dims are x's last leading dims (not
+    broadcast); otherwise torch.matmul's own broadcasting (c copied per sample)."""
+    lead = len(c) - 2
+    return len(x) >= 2 and lead >= 0 and len(x) - 2 >= lead and tuple(x[len(x) - 2 - lead:-2]) == tuple(c[:-2])

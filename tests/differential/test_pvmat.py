@@ -1,7 +1,7 @@
 """Differential test of a matmul by a tensor made once per forward (a `computed` row of op tensor,
 the importer's relative position tables): random token tensors of per-sample rank 3 to 5, maybe
 permuted (a strided view: the batch folded into the rows copies it or not), times a table
-(*L2, K, P) whose leading dims are the tensor's last leading dims (or none: a 2-D table), with
+(*L2, K, P) whose leading dims are the tensor's last leading dims or 1 (or none: a 2-D table), with
 parameters and per-forward saved elements, then a linear. Each net is checked layer by layer
 against the torch backend: shapes, params, MACs, FLOPs and saved bytes (batch 2, CPU), fp32 or
 bf16 autocast. Not covered: a table made of no parameter (weights: 0), which the torch backend's
@@ -37,7 +37,8 @@ def nets(draw) -> Net:
         shape = tuple(shape[d] for d in order)
     lead = draw(st.integers(0, rank - 2))
     weights = draw(st.integers(1, 6))  # made of parameters, as the importer's tables are
-    table = shape[rank - 2 - lead:rank - 2] + (shape[-1], draw(st.integers(1, 5)))
+    table = tuple(draw(st.sampled_from((d, 1))) for d in shape[rank - 2 - lead:rank - 2])  # 1: broadcast
+    table += (shape[-1], draw(st.integers(1, 5)))
     prev = layers[-1].name
     layers += [Computed(name="table", op="tensor", shape=table, weights=weights, saved=draw(st.integers(0, 8)),
                         inputs=(prev,)),
