@@ -48,7 +48,7 @@ def batch_free(t: Any) -> bool:
     return t.per_sample == 0 and t.fixed > 0
 
 
-def folds_rows(x: Shape, c: Shape) -> bool:
+def by_table_rows(x: Shape, c: Shape) -> bool:
     """Whether x @ c, c made once per forward, runs as `folded_rows`: x of per-sample rank 2 or
     more, c a matrix or a stack of them whose leading dims are x's last leading dims (not
     broadcast); otherwise torch.matmul's own broadcasting (c copied per sample)."""

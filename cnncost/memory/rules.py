@@ -43,7 +43,7 @@ from .tensors import Tensor, promote
 from ..layers.computed import Computed
 from ..layers.moves import Roll, UnfoldDim
 from .computed_rules import computed
-from .fixed_operand import batch_free, cast, folded_rows, folds_rows
+from .fixed_operand import batch_free, by_table_rows, cast, folded_rows
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
 
@@ -459,7 +459,7 @@ def _unfolded(t: Tensor, shape: Shape) -> bool:
 def _matmul(layer: Matmul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
     """torch.matmul -> bmm: each operand (cast to the low dtype under autocast; a copy where it
     broadcasts or is a view that reshapes by copying) is saved for the other's gradient."""
-    if batch_free(xs[1]) and folds_rows(*shapes):  # a table made once per forward: memory/fixed_operand.py
+    if batch_free(xs[1]) and by_table_rows(*shapes):  # a table made once per forward: memory/fixed_operand.py
         return folded_rows(xs, shapes, y, b)
     low = b.precision.matmul_dtype
     a, m = (cast(t, low, b) for t in xs)  # (a table made once per forward: cast once)

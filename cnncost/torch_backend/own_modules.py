@@ -11,7 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from ..memory.fixed_operand import folds_rows
+from ..memory.fixed_operand import by_table_rows
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -208,7 +208,7 @@ class Matmul(nn.Module):
     once = False
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        if self.once and folds_rows(tuple(a.shape[1:]), tuple(b.shape[1:])):
+        if self.once and by_table_rows(tuple(a.shape[1:]), tuple(b.shape[1:])):
             return _folded_rows(a, b[0])
         vector_a, vector_b = a.dim() == 2, b.dim() == 2
         a = a.unsqueeze(1) if vector_a else a
