@@ -79,7 +79,10 @@ def _rebuilt(imp: Any, v: TV, slices: list, src: TV) -> TV:
     def part(a: int, b: int) -> TV:
         shape = (*v.shape[:d], b - a, *v.shape[d + 1:])
         return imp.emit(Slice(dim=d, start=a, stop=b), [v], shape, base="slice")
-    inner = _rebuilt(imp, part(start, end), slices[1:], src) if len(slices) > 1 else src
+    if len(slices) > 1:  # (a whole dim's slice is v itself: no row)
+        inner = _rebuilt(imp, v if (start, end) == (0, size) else part(start, end), slices[1:], src)
+    else:
+        inner = src
     parts = ([part(0, start)] if start else []) + [inner] + ([part(end, size)] if end < size else [])
     if len(parts) == 1:
         return inner
