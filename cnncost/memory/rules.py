@@ -46,6 +46,7 @@ from ..layers.moves import Roll, UnfoldDim
 from .computed_rules import computed
 from ..layers.sample import GridSample
 from .sample_rules import grid_sample
+from .fixed_operand import batch_free, by_table_rows, cast, folded_rows
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
 
@@ -444,6 +445,8 @@ def _bmm_operand(t: Tensor, shape: Shape, lead: Shape, full_rank: int, b: StepBu
     the leading dims) cannot view it (ATen's computeStride: a transposed operand whose leading
     dims still nest is viewed, measured torch 2.13 CPU)."""
     rows_cols = numel(shape[-2:]) if len(shape) > 1 else shape[0]
+    if batch_free(t) and numel(shape[:-2]) == 1:  # made once, expanded over the batch: reshape views it
+        return t
     if numel(shape[:-2]) != numel(lead):
         return b.new(numel(lead) * rows_cols, t.dtype)
     if full_rank > 3 and not t.contiguous and (t.strides is None or _unfolded(t, shape)):
@@ -460,8 +463,10 @@ def _unfolded(t: Tensor, shape: Shape) -> bool:
 def _matmul(layer: Matmul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
     """torch.matmul -> bmm: each operand (cast to the low dtype under autocast; a copy where it
     broadcasts or is a view that reshapes by copying) is saved for the other's gradient."""
+    if batch_free(xs[1]) and by_table_rows(*shapes):  # a table made once per forward: memory/fixed_operand.py
+        return folded_rows(xs, shapes, y, b)
     low = b.precision.matmul_dtype
-    a, m = (b.cast(t, low) for t in xs)
+    a, m = (cast(t, low, b) for t in xs)  # (a table made once per forward: cast once)
     sa, sm = shapes
     lead = y[:-2] if len(sa) > 1 and len(sm) > 1 else y[:-1]
     full_rank = 1 + max(len(sa), len(sm), 2)

@@ -17,6 +17,8 @@ from ..net import Net
 from ..shapes import Shape
 from .layer_modules import module_for
 from .modules import Network
+from .own_modules import Matmul as MatmulModule
+from ..layers.computed import Computed
 
 __all__ = ["build", "build_graph", "Network"]
 
@@ -29,8 +31,15 @@ def build_graph(graph: Graph, spec: object = None) -> Network:
             module = module_for(layer, node.input_shapes if layer.arity is None else node.input_shape)
         except CnnCostError as error:
             raise error.at(path=node.path, source=graph.source or None) from None
+        if isinstance(module, MatmulModule) and _made_once(graph.nodes[node.inputs[1]].layer):
+            module.once = True  # b made once per forward: the batch folds into a's rows
         plan.append((node.path, module, node.inputs))
     return Network(spec, plan, graph.outputs)
+
+
+def _made_once(layer: object) -> bool:
+    """A tensor made once per forward for the batch (a `computed` row of op tensor)."""
+    return isinstance(layer, Computed) and layer.op == "tensor"
 
 
 def build(arch: str | Net, *, input: Shape | None = None, init: bool = True) -> Network:

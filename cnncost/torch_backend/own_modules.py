@@ -6,9 +6,12 @@ that what autograd saves is what the reference saves. None needs torchvision.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from ..memory.fixed_operand import by_table_rows
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -198,9 +201,15 @@ def _after_batch(t: torch.Tensor, rank: int) -> torch.Tensor:
 
 class Matmul(nn.Module):
     """torch.matmul on per-sample shapes: a 1-D operand is unsqueezed (and its dim dropped after),
-    the smaller rank gets singleton leading dims after the batch."""
+    the smaller rank gets singleton leading dims after the batch. `once`: b is made once per
+    forward (a `computed` row of op tensor, (1, *L2, K, P)): one bmm over b's leading dims with
+    the batch folded into a's rows, as torch.einsum runs it (memory/fixed_operand.py)."""
+
+    once = False
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if self.once and by_table_rows(tuple(a.shape[1:]), tuple(b.shape[1:])):
+            return _folded_rows(a, b[0])
         vector_a, vector_b = a.dim() == 2, b.dim() == 2
         a = a.unsqueeze(1) if vector_a else a
         b = b.unsqueeze(-1) if vector_b else b
@@ -213,6 +222,22 @@ class Matmul(nn.Module):
     def tensor_macs(args: tuple, output: torch.Tensor) -> int:
         """Every output element is one dot product of the first operand's last dim."""
         return output.numel() * args[0].shape[-1]
+
+
+def _folded_rows(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """a (N, *L1, *L2, M, K) @ c (*L2, K, P): a permuted to (L2, N, L1, M, K), reshaped to
+    (prod L2, rows, K), one bmm by c (prod L2, K, P), the result permuted back."""
+    lead = c.dim() - 2
+    outer = a.dim() - 3 - lead
+    order = [1 + outer + i for i in range(lead)] + list(range(1 + outer)) + [a.dim() - 2, a.dim() - 1]
+    seen = a.permute(order)
+    sizes = seen.shape[:-1]
+    rows = seen.reshape(math.prod(sizes[:lead]), -1, a.shape[-1])
+    y = torch.bmm(rows, c.reshape(-1, *c.shape[-2:])).reshape(*sizes, c.shape[-1])
+    back = [0] * len(order)
+    for i, d in enumerate(order):
+        back[d] = i
+    return y.permute(back)
 
 
 class Attention(nn.Module):

@@ -10,11 +10,17 @@ from ..graphbuild import TV, Unsupported
 from .values import PV, arg, params_of
 from .walker import GraphWalker
 from . import weighted as w
+from . import computed_products as products
+from .constants import CV
 
 
 def matmul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     """a @ b of two tensors (Matmul); by a 2-D parameter it is a Linear without bias."""
     a, b = args[0], arg(args, kwargs, 1, "other", arg(args, kwargs, 1, "mat2"))
+    if isinstance(a, CV):
+        raise Unsupported("a matrix product whose first operand is computed from parameters")
+    if isinstance(b, CV):  # q @ rel_k.transpose(-1, -2): by the parameter itself
+        b = products.parameter_view(imp, b)
     if isinstance(b, PV):
         if len(b.shape) != 2:
             raise Unsupported("matrix product by a parameter that is not 2-D")
@@ -22,6 +28,9 @@ def matmul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) 
     xs = [imp.tensor(a), imp.tensor(b)]
     layer = Matmul()
     return imp.emit(layer, xs, layer.merge_shape(tuple(x.shape for x in xs)), base="matmul")
+
+
+matmul.takes_computed = True  # type: ignore[attr-defined]  # constants hands it a computed operand
 
 
 def sdpa(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -94,6 +103,8 @@ def einsum(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) 
         raise Unsupported("einsum other than a product of two tensors with an explicit output")
     left, out = equation.replace(" ", "").split("->")
     sa, sb = left.split(",")
+    if isinstance(operands[1], CV):  # by a tensor computed from parameters (computed_products.py)
+        return products.einsum(imp, equation, *operands)
     a, b = imp.tensor(operands[0]), imp.tensor(operands[1])
     lead = out[:-2]
     m, n = out[-2], out[-1]
@@ -107,6 +118,9 @@ def einsum(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) 
     xb = _order(imp, b, sb, lead + k + n)
     layer = Matmul()
     return imp.emit(layer, [xa, xb], layer.merge_shape((xa.shape, xb.shape)), base="einsum")
+
+
+einsum.takes_computed = True  # type: ignore[attr-defined]  # constants hands it a computed operand
 
 
 def _order(imp: GraphWalker, x: TV, letters: str, wanted: str) -> TV:

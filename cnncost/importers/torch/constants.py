@@ -315,12 +315,15 @@ def _consume(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
         return _computed_weight(imp, node, args, kwargs, result)
     if name == "linear" or (node.op == "call_module" and type(imp.gm.get_submodule(node.target)).__name__ == "Linear"):
         return _linear(imp, node, args, kwargs, result)
+    handler = imp.handler(node) if node.op != "call_module" else None
+    if getattr(handler, "takes_computed", False):  # matmul, einsum: computed_products.py
+        return handler(imp, node, args, kwargs, result)
     if name in ("scaled_dot_product_attention", "_scaled_dot_product_attention") \
             and isinstance(arg(args, kwargs, 3, "attn_mask"), CV):
         return _mask(imp, node, args, kwargs, result)
     raise Unsupported("reads the input and a tensor computed from parameters and buffers only (taken: "
                       "+ - * / with the input, tokens before a sequence, a linear's bias, a convolution's or "
-                      "linear's weight, attention's mask)")
+                      "linear's weight, attention's mask, a matmul's or einsum's second operand)")
 
 
 def _as_cv(imp: Any, v: Any) -> CV:
@@ -499,6 +502,25 @@ def _mask(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     if handler is None:
         raise Unsupported("")
     return handler(imp, node, args, kwargs, result)
+
+
+def tensor_row(imp: Any, x: TV, c: CV, shape: tuple[int, ...], base: str) -> TV:
+    """c as an operand of a per-sample op beside x (the relative position table an einsum reads),
+    seen with its dims in the op's order (`shape`): a `computed` row of op tensor (c, one for the
+    batch: its parameters counted once and what making it saved, once per forward)."""
+    charged = _charged(imp)
+    keys = [k for k in c.saved if k not in charged]
+    saved = sum(c.saved[k] for k in keys)
+    if saved % c.tensor.element_size():
+        raise Unsupported("a computed tensor whose saved bytes are not whole elements")
+    new = {i: p for i, p in c.params.items() if i not in imp.owner}
+    layer = Computed(op="tensor", shape=shape, weights=sum(p.numel() for p in new.values()),
+                     saved=saved // c.tensor.element_size(), grad=bool(c.tensor.requires_grad), source=c.source)
+    v = imp.emit(layer, [x], shape, base=(c.source.rpartition(".")[2] or base))
+    for i in new:
+        imp.owner[i] = v.leaf
+    charged.update(keys)
+    return v
 
 
 # --- made at the batch's size ---

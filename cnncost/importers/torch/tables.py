@@ -18,6 +18,7 @@ from . import activations as a, arith, aten, pools, resample, views, weighted as
 from . import attention as attn
 from . import moves
 from . import sampling
+from . import copy_into
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(views.contiguous, methods=("contiguous",), aten=("contiguous",)),
     TorchOp(views.alias, methods=("expand_as", "expand", "float", "type_as", "to", "clone"),
             aten=("clone", "alias", "detach", "_to_copy", "to", "type_as", "expand", "expand_as", "lift_fresh_copy")),
+    TorchOp(copy_into.copy_, methods=("copy_",), aten=("copy_",)),
 )
 
 # Python's operators as fx records them (a + b, x[i], a += b).
