@@ -43,6 +43,8 @@ from .tensors import Tensor, promote
 from ..layers.computed import Computed
 from ..layers.moves import Roll, UnfoldDim
 from .computed_rules import computed
+from ..layers.rnn import LSTM
+from .rnn_rules import lstm
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
 
@@ -581,6 +583,7 @@ RULES: dict[type, MemoryRule] = {
     Unfold: lambda layer, x, xs, y, b: im2col(x, xs, y, b), Fold: lambda layer, x, xs, y, b: im2col(x, xs, y, b),
     Unary: lambda layer, x, xs, y, b: unary(layer, x, b),
     Roll: _new_output, UnfoldDim: view,  # roll: a new tensor in x's layout, nothing saved (measured, torch 2.13 CPU)
+    LSTM: lstm,  # memory/rnn_rules.py: oneDNN's LSTM on CPU
 }
 
 

@@ -47,6 +47,8 @@ from ..layers.unary import Unary
 from .own_modules import Unary as UnaryModule
 from ..layers.moves import Roll, UnfoldDim
 from .own_modules import Roll as RollModule, UnfoldDim as UnfoldDimModule
+from ..layers.rnn import LSTM
+from .rnn_module import LSTM as LSTMModule
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -238,6 +240,8 @@ MODULES: dict[type, ModuleRule] = {
     Unary: lambda layer, x: UnaryModule(layer.op),
     Roll: lambda layer, x: RollModule(layer.shifts, layer.dims),
     UnfoldDim: lambda layer, x: UnfoldDimModule(layer.dim, layer.size, layer.step),
+    LSTM: lambda layer, x: LSTMModule(x[-1], layer.hidden, layer.layers, bias=layer.bias, batch_first=True,
+                                      bidirectional=layer.bidirectional),
 }
 
 
