@@ -17,6 +17,7 @@ from ...layers import (GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, Mish, 
 from . import activations as a, arith, aten, pools, resample, views, weighted as w
 from . import attention as attn
 from . import moves
+from .rnn import m_lstm
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,7 @@ MODULES: dict[str, Callable] = {
     "MultiheadAttention": attn.m_multihead,
     "StochasticDepth": a.m_stochastic_depth, "DropPath": a.m_stochastic_depth, "CenterCrop": resample.m_center_crop,
     "Unfold": resample.m_unfold, "Fold": resample.m_fold,
+    "LSTM": m_lstm,
 }
 _MODULE_HOMES = ("torch.nn", "torchvision", "timm", "cnncost.torch_backend.own_modules")
 
