@@ -205,7 +205,7 @@ DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
     Unfold: "nn.Unfold", Fold: "nn.Fold",
     Unary: "cnncost.Unary",
     Roll: "cnncost.Roll", UnfoldDim: "cnncost.UnfoldDim",
-    LSTM: "nn.LSTM",  # torch_backend/rnn_module.py: an nn.LSTM subclass
+    LSTM: "nn.LSTM",  # torch_backend/rnn_module.py: an nn.LSTM with hooks of its own
 }
 
 

@@ -48,7 +48,7 @@ from .own_modules import Unary as UnaryModule
 from ..layers.moves import Roll, UnfoldDim
 from .own_modules import Roll as RollModule, UnfoldDim as UnfoldDimModule
 from ..layers.rnn import LSTM
-from .rnn_module import LSTM as LSTMModule
+from .rnn_module import lstm_module
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -240,8 +240,7 @@ MODULES: dict[type, ModuleRule] = {
     Unary: lambda layer, x: UnaryModule(layer.op),
     Roll: lambda layer, x: RollModule(layer.shifts, layer.dims),
     UnfoldDim: lambda layer, x: UnfoldDimModule(layer.dim, layer.size, layer.step),
-    LSTM: lambda layer, x: LSTMModule(x[-1], layer.hidden, layer.layers, bias=layer.bias, batch_first=True,
-                                      bidirectional=layer.bidirectional),
+    LSTM: lstm_module,
 }
 
 
