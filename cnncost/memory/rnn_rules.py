@@ -56,8 +56,9 @@ def lstm(layer: LSTM, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     batches), else under by the rounding."""
     precision = b.precision
     if precision.device != "cpu" or precision.dtype not in ELEMENT:
-        raise CnnCostError(f"lstm: saved tensors are modelled on CPU in fp32 and bf16 (oneDNN's LSTM), not "
-                           f"{precision.dtype} on {precision.device}", type_name=layer.type_name)
+        raise CnnCostError(f"its saved tensors are modelled on CPU in fp32 and bf16 only (oneDNN's LSTM), not "
+                           f"{precision.dtype} on {precision.device}: use device 'cpu' (--device cpu)",
+                           type_name=layer.type_name)
     low = precision.matmul_dtype
     rows, steps, h = numel(xs[:-2]), xs[-2], layer.hidden
     slices = layer.layers * layer.directions
