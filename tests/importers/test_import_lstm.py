@@ -113,3 +113,14 @@ class WithStates(nn.Module):
 def test_lstms_not_modelled_are_refused_with_one_line(model: nn.Module, line: str) -> None:
     with pytest.raises(CnnCostError, match=line):
         from_torch(model, (5, 8))
+
+
+def test_an_imported_lstm_round_trips_through_yaml() -> None:
+    net = from_torch(Sequencer(), (3, 32, 32))
+    text = cnncost.dump_spec(net)
+    assert "type: lstm" in text and "bidirectional: true" in text
+    again = cnncost.parse_spec(text)
+    for batch in (1, 3):
+        a = cnncost.table(net, batch=batch, memory="autograd", device="cpu").totals
+        b = cnncost.table(again, batch=batch, memory="autograd", device="cpu").totals
+        assert (a.params, a.macs, a.saved_bytes) == (b.params, b.macs, b.saved_bytes)
