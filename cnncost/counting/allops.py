@@ -70,6 +70,8 @@ from ..layers.moves import Roll, UnfoldDim
 from ._util import has_bias, kernel_area, n_in, n_out, on_inner, x_of
 from ..shapes import numel
 from .convention import ZERO, Convention, CountRule
+from ..layers.rnn import LSTM
+from .rnn import allops as lstm_allops
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
@@ -238,6 +240,7 @@ RULES: dict[type, CountRule] = {
     GridSample: _grid_sample,
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the same arithmetic as its layer's
+RULES[LSTM] = lstm_allops  # the gates' products and the cell's element-wise work (counting/rnn.py)
 
 ALLOPS = Convention("allops", "FLOPs (GEMM 2 per MAC + bias adds + element-wise work of every layer)", __doc__,
                     RULES, f"{__name__}.RULES")

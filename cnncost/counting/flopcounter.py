@@ -41,6 +41,7 @@ from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
 from .convention import ZERO, Convention, CountRule
 from .training import sdpa_fused, training
+from ..layers.rnn import LSTM
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
@@ -78,6 +79,7 @@ NO_FORMULA += (Unfold, Fold)  # im2col, col2im: copies
 NO_FORMULA += (Unary,)  # sqrt, rsqrt, exp, log, ...: element-wise
 NO_FORMULA += (Roll, UnfoldDim)  # aten.roll: a copy; aten.unfold: a view
 NO_FORMULA += (GridSample,)  # aten.grid_sampler_2d/3d: no formula (RAFT's reference: convolution and bmm FLOPs only)
+NO_FORMULA += (LSTM,)  # aten.mkldnn_rnn_layer (CPU), _cudnn_rnn: no formula (counting/rnn.py)
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, gemm), **dict.fromkeys(NO_FORMULA, ZERO)}
 RULES.update({Matmul: gemm, Attention: sdpa})
 RULES[Fixed] = gemm  # a convolution with buffer weights: aten.convolution all the same

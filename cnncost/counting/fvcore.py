@@ -47,6 +47,7 @@ from ..layers.moves import Roll, UnfoldDim
 from ..shapes import numel
 from ._util import affine, macs, n_in, n_out, on_inner
 from .convention import ZERO, Convention, CountRule
+from ..layers.rnn import LSTM
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
@@ -124,6 +125,7 @@ RULES: dict[type, CountRule] = {
     GridSample: _grid_sampler,
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the aten.convolution is counted all the same
+RULES[LSTM] = ZERO  # aten::lstm: no handle (counting/rnn.py)
 
 FVCORE = Convention(
     "fvcore", "fvcore flops (one per fused multiply-add)", __doc__, RULES, f"{__name__}.RULES",

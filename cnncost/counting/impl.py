@@ -55,6 +55,7 @@ from ..layers.unfold import Fold, Unfold
 from ..layers.sample import GridSample
 from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
+from ..layers.rnn import LSTM
 
 if TYPE_CHECKING:
     from ..graph import Graph, GraphNode
@@ -206,6 +207,7 @@ DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
     Unary: "cnncost.Unary",
     Roll: "cnncost.Roll", UnfoldDim: "cnncost.UnfoldDim",
     GridSample: "cnncost.GridSample",  # torch_backend/sample_module.py: F.grid_sample inside
+    LSTM: "nn.LSTM",  # torch_backend/rnn_module.py: an nn.LSTM with hooks of its own
 }
 
 

@@ -47,6 +47,8 @@ from ._util import affine, family, has_bias, macs, n_in, n_out, on_inner, x_of
 from .convention import Convention, CountRule
 from .fvcore import a_rows_times_n
 from .impl import DEFAULT
+from ..layers.rnn import LSTM
+from .rnn import ptflops as lstm_ptflops
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
@@ -128,6 +130,7 @@ def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -
 # counts 0 (no hook, no patched function).
 RULES: dict[type, CountRule] = dict.fromkeys(DEFAULT, hooked)
 RULES[Fixed] = on_inner(RULES)  # its layer's module, weights as buffers: hooked by its class all the same
+RULES[LSTM] = lstm_ptflops  # nn.LSTM's own hook (counting/rnn.py)
 
 PTFLOPS = Convention(
     "ptflops", "ptflops MACs (its own mix: MACs + bias adds + one per element of norms, activations, pools)",

@@ -31,6 +31,8 @@ from ..layers.imported import Fixed
 from ._util import affine, family, kernel_area, n_in, n_out, on_inner, x_of
 from .convention import Convention, CountRule
 from .impl import DEFAULT
+from ..layers.rnn import LSTM
+from .rnn import thop as lstm_thop
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
@@ -95,6 +97,7 @@ def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -
 # counts 0 (the table above: `zero_ops`, or no hook at all).
 RULES: dict[type, CountRule] = dict.fromkeys(DEFAULT, hooked)
 RULES[Fixed] = on_inner(RULES)  # its layer's module, weights as buffers: hooked by its class all the same
+RULES[LSTM] = lstm_thop  # nn.LSTM's own hook (counting/rnn.py)
 
 THOP = Convention("thop", "thop MACs (its own mix: conv/linear MACs + norms and average pools)", __doc__, RULES,
                   f"{__name__}.RULES (from cnncost.counting.impl.DEFAULT)",

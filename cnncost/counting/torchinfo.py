@@ -27,6 +27,8 @@ from ..layers.imported import Fixed
 from ._util import n_out, on_inner
 from .convention import Convention, CountRule
 from .impl import DEFAULT
+from ..layers.rnn import LSTM
+from .rnn import torchinfo as lstm_torchinfo
 
 if TYPE_CHECKING:
     from ..graph import Graph, GraphNode
@@ -59,6 +61,7 @@ def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -
 # counts 0 (a module with children or without weight/bias parameters, a function, an operator).
 RULES: dict[type, CountRule] = dict.fromkeys(DEFAULT, leaf_mult_adds)
 RULES[Fixed] = on_inner(RULES)  # weights as buffers: no parameters, so no mult-adds
+RULES[LSTM] = lstm_torchinfo  # nn.LSTM's own hook (counting/rnn.py)
 
 TORCHINFO = Convention(
     "torchinfo", "torchinfo mult-adds (one per parameter per output position of a conv, per sample otherwise)",

@@ -50,6 +50,7 @@ TYPES: dict[str, dict[str, str]] = {
     "unary": {"unary": "Unary"},
     "moves": {"roll": "Roll", "unfold_dim": "UnfoldDim"},
     "sample": {"grid_sample": "GridSample"},
+    "rnn": {"lstm": "LSTM"},
 }
 # Classes no spec names directly (a concat block's merge row), by module.
 UNNAMED = {"ConcatMerge": "merge"}

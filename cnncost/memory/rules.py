@@ -47,6 +47,8 @@ from .computed_rules import computed
 from ..layers.sample import GridSample
 from .sample_rules import grid_sample
 from .fixed_operand import batch_free, by_table_rows, cast, folded_rows
+from ..layers.rnn import LSTM
+from .rnn_rules import lstm
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
 
@@ -591,6 +593,7 @@ RULES: dict[type, MemoryRule] = {
     Unary: lambda layer, x, xs, y, b: unary(layer, x, b),
     Roll: _new_output, UnfoldDim: view,  # roll: a new tensor in x's layout, nothing saved (measured, torch 2.13 CPU)
     GridSample: grid_sample,  # input and grid (memory/sample_rules.py)
+    LSTM: lstm,  # memory/rnn_rules.py: oneDNN's LSTM on CPU
 }
 
 

@@ -34,6 +34,7 @@ from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
 from ..shapes import Shape, spatial
 from ..layers.computed import Computed
+from ..layers.rnn import LSTM
 from .paths import (Axis, Field, classes, constant_axis, hull, map_axis, plain, ratio, shift_axis,
                     window_axis)
 
@@ -308,6 +309,7 @@ RULES: dict[type, Rule] = {
     Unary: _same,
     Roll: _roll, UnfoldDim: _windows,
     GridSample: _mixes,  # reads the input where the grid points: any position, data-dependent
+    LSTM: lambda layer, node, ins: lost(ins[0], node, "a recurrence: each step reads every step before it"),
 }
 
 

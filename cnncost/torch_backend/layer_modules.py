@@ -50,6 +50,8 @@ from ..layers.unary import Unary
 from .own_modules import Unary as UnaryModule
 from ..layers.moves import Roll, UnfoldDim
 from .own_modules import Roll as RollModule, UnfoldDim as UnfoldDimModule
+from ..layers.rnn import LSTM
+from .rnn_module import lstm_module
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -241,6 +243,7 @@ MODULES: dict[type, ModuleRule] = {
     UnfoldDim: lambda layer, x: UnfoldDimModule(layer.dim, layer.size, layer.step),
     GridSample: lambda layer, shapes: GridSampleModule(layer.mode, layer.padding_mode, layer.align_corners,
                                                        layer.folded),
+    LSTM: lstm_module,
 }
 
 

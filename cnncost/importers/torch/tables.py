@@ -19,6 +19,7 @@ from . import attention as attn
 from . import moves
 from . import sampling
 from . import copy_into
+from .rnn import m_lstm
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ MODULES: dict[str, Callable] = {
     "MultiheadAttention": attn.m_multihead,
     "StochasticDepth": a.m_stochastic_depth, "DropPath": a.m_stochastic_depth, "CenterCrop": resample.m_center_crop,
     "Unfold": resample.m_unfold, "Fold": resample.m_fold,
+    "LSTM": m_lstm,
 }
 _MODULE_HOMES = ("torch.nn", "torchvision", "timm", "cnncost.torch_backend.own_modules")
 

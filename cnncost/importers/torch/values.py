@@ -17,6 +17,7 @@ from ...layers.norm import InstanceNorm
 from ...layers.merge import Binary
 from ...shapes import Shape
 from ..graphbuild import TV
+from ...layers.rnn import LSTM
 
 # The traced batch: 2, so that the batch dimension never looks like a size-1 dimension.
 BATCH = 2
@@ -100,6 +101,8 @@ def fold_safe(layer: Any, shapes: tuple[Shape, ...]) -> bool:
     if isinstance(layer, Pad):  # F.pad's pairs count from the last dim: the folded first dim kept whole
         pairs = len(layer.padding) // 2 if isinstance(layer.padding, tuple) and len(layer.padding) != 4 else 2
         return pairs < len(shape)
+    if isinstance(layer, LSTM):  # on the last two dims: the folded first dim is not the sequence
+        return len(shape) >= 3
     return isinstance(layer, (Add, Arith, Attention, Binary, Chunk, ConcatMerge, Contiguous, Dropout, Expand, Learnable,
                               Matmul, Mul, Permute, Reshape, Select, Slice, Split, Stack))
 
