@@ -59,3 +59,9 @@ class LSTM(Layer):
         parts = [f"hidden {self.hidden}", f"{self.layers} layers" if self.layers > 1 else "",
                  "bidirectional" if self.bidirectional else "", "" if self.bias else "no bias"]
         return ", ".join(p for p in parts if p)
+
+    def describe_at(self, x: Shape) -> str:
+        """With the gates' MACs per sample, which `macs` leaves out (FlopCounterMode's convention):
+        so that a table never shows an LSTM's work as nothing without saying so."""
+        from ..formatting import si
+        return f"{self.describe()}; gates {si(self.gate_macs(x))} MACs/sample, not counted"
