@@ -49,18 +49,29 @@ MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
 
 # --- matmuls: conv, transposed conv, linear ---
 
-def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder, addmm: bool = False) -> Tensor:
+def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder, addmm: bool = False,
+                read: Tensor | None = None) -> Tensor:
     """Conv, transposed conv and linear: the input (cast to the low dtype under autocast: a new
     tensor) and the weight (under autocast a low copy, which autocast caches); the bias is not
     needed. A linear (`addmm=True`) saves the weight only to compute its input's gradient: with an
     input that needs none, the weight's copy is not saved (it lives in autocast's cache only). A
-    convolution always saves both (measured, torch 2.13 CPU)."""
+    convolution always saves both (measured, torch 2.13 CPU). A weight a `computed` row made
+    (`read`: the tensor the layer read, where x is a copy of it) is no parameter: autocast casts it
+    anew each forward, not from its cache, and the op saves that copy as it would an activation
+    (fixed size; measured, torch 2.13 CPU bf16); only the bias is cast from the cache."""
     precision = b.precision
     low = precision.matmul_dtype
+    made = (x if read is None else read) is b.made_weight
     b.save(b.cast(x, low))
     if precision.autocast:  # the parameters' low copies (nothing to record otherwise)
         bias = layer.out if layer.bias else 0
-        b.cast_params(layer.params(xs) - bias, bias, weight_saved=x.requires_grad or not addmm)
+        weight_saved = x.requires_grad or not addmm
+        if made:
+            if weight_saved:
+                b.step.saved.append(b.new(0, low, fixed=layer.params(xs) - bias))
+            b.cast_params(0, bias, weight_saved=False)
+        else:
+            b.cast_params(layer.params(xs) - bias, bias, weight_saved)
     return b.like(x, y, low)
 
 
@@ -73,7 +84,7 @@ def _conv(layer: Conv, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor
         low = b.precision.matmul_dtype
         b.cast(x, low)  # under autocast a new low copy, padded next
         padded = b.new(xs[0] * numel(tuple(size + more for size, more in zip(xs[1:], extra))), low)
-        return save_matmul(layer, padded, xs, y, b)
+        return save_matmul(layer, padded, xs, y, b, read=x)
     return save_matmul(layer, x, xs, y, b)
 
 
@@ -88,9 +99,10 @@ def _linear(layer: Linear, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Te
     `torch.matmul` folds it into rows with `reshape`: where its strides allow no such view (a
     transposed token map), the rows are a new copy, and the copy is what is saved (measured,
     torch 2.13 CPU)."""
+    read = x
     if len(xs) >= 2 and x.dtype == b.precision.matmul_dtype and not folds_rows(xs, x.batch_layout(xs)):
         x = b.like(x)  # (a cast under autocast is a new contiguous tensor, which folds)
-    return save_matmul(layer, x, xs, y, b, addmm=True)
+    return save_matmul(layer, x, xs, y, b, addmm=True, read=read)
 
 
 # --- activations: relu its output (in place: the input's storage); leaky_relu its input out of
@@ -372,10 +384,14 @@ def _opaque(layer: Opaque, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape
 
 def _shared(layer: Shared, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
     """The inner layer's rule. Its parameters need gradients even when its input does not
-    (the graph's builder decides from params, which are 0 here)."""
-    b.grad = True
+    (the graph's builder decides from params, which are 0 here); under autocast their low copies
+    are those the owner `of` cast (autocast's cache): cast and saved once per forward."""
+    b.grad, b.owner = True, layer.of  # its parameters' casts: the owner's, from autocast's cache
     inner = layer.inner
-    return rule_for(inner)(inner, x, xs, y, b)
+    try:
+        return rule_for(inner)(inner, x, xs, y, b)
+    finally:
+        b.owner = None
 
 
 def _fixed(layer: Fixed, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
