@@ -516,9 +516,10 @@ def _reshape_copies(v: Tensor, shape: Shape, folded: bool = False) -> bool:
 
 def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
     """sdpa (autocast: the low dtype). Fused: q, k, v, the output, a log-sum-exp per query row (fp32), a copy of the
-    mask. Math path (a low dtype upcast to fp32): q, k scaled (new; k, v expanded to q's leading dims where they
-    broadcast), the weights (L x S per query row group), v (copied when cast, reshaped or expanded), with dropout
-    its mask and the dropped weights. Output new, low. Measured on CPU (torch 2.13)."""
+    mask. Math path (a low dtype upcast to fp32): q scaled where k needs a gradient, k scaled (new; k, v expanded to
+    q's leading dims where they broadcast) where q does, the weights (L x S per query row group) and v (copied when
+    cast, reshaped or expanded) where the weights need one, with dropout its noise (likewise) and the dropped weights
+    (where v needs a gradient). Output new, low. Measured on CPU (torch 2.13)."""
     low = b.precision.matmul_dtype
     q, k, v = (b.cast(t, low) for t in xs[:3])
     sq, sk, sv = shapes[:3]
@@ -537,12 +538,19 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
     heads = numel(sq[:-2]) if not layer.enable_gqa and tuple(sk[:-2]) != tuple(sq[:-2]) else None
     if heads is not None or work != v.dtype or _reshape_copies(v, sv, layer.folded):
         v = b.new(numel(sv) if heads is None else heads * sv[-2] * sv[-1], work)
-    saved = [b.new(rows * sq[-1], work)]  # q x sqrt(scale), for k's gradient
-    if q.requires_grad:
-        saved.append(b.new(numel(sk) if heads is None else heads * sk[-2] * sk[-1], work))  # k^T x sqrt(scale)
-    saved += [b.new(scores, work), v]
+    q_scaled = b.new(rows * sq[-1], work)  # q x sqrt(scale)
+    k_scaled = b.new(numel(sk) if heads is None else heads * sk[-2] * sk[-1], work)  # k^T x sqrt(scale)
+    weights = b.new(scores, work)  # softmax's output
+    q_grad, k_grad, v_grad = (t.requires_grad for t in xs[:3])  # (not their casts': new tensors of this step)
+    weights_grad = q_grad or k_grad or (mask is not None and mask.requires_grad)
+    # each matmul saves an operand for the other's gradient; softmax its output, dropout its noise,
+    # for the weights' gradient (measured, torch 2.13 CPU: every combination of q, k, v needing one)
+    saved = ([q_scaled] if k_grad else []) + ([k_scaled] if q_grad else []) + ([weights, v] if weights_grad else [])
     if layer.dropout:
-        saved += [b.new(scores, work), b.new(scores, work)]
+        noise, dropped = b.new(scores, work), b.new(scores, work)
+        saved += ([noise] if weights_grad else []) + ([dropped] if v_grad else [])
+    elif v_grad and not weights_grad:
+        saved.append(weights)
     b.save(*saved)
     return b.new(numel(y), low)
 
