@@ -65,6 +65,7 @@ from ..layers.computed import Computed
 from ..layers.unfold import Fold, Unfold
 from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
+from ..layers.embedding import Embedding
 from ._util import has_bias, kernel_area, n_in, n_out, on_inner, x_of
 from .convention import ZERO, Convention, CountRule
 
@@ -223,6 +224,7 @@ RULES: dict[type, CountRule] = {
     Unfold: ZERO, Fold: _fold,  # im2col copies; col2im adds every column element into the map
     Unary: per_output(1),  # one function evaluation per element
     Roll: ZERO, UnfoldDim: ZERO,  # a copy; a view
+    Embedding: ZERO,  # a gather: rows copied, no arithmetic
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the same arithmetic as its layer's
 

@@ -38,6 +38,7 @@ from ..layers.computed import Computed
 from ..layers.unfold import Fold, Unfold
 from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
+from ..layers.embedding import Embedding
 from .convention import ZERO, Convention, CountRule
 from .training import sdpa_fused, training
 
@@ -77,6 +78,7 @@ NO_FORMULA += (Computed,)  # x op c, c made once per forward from parameters: el
 NO_FORMULA += (Unfold, Fold)  # im2col, col2im: copies
 NO_FORMULA += (Unary,)  # sqrt, rsqrt, exp, log, ...: element-wise
 NO_FORMULA += (Roll, UnfoldDim)  # aten.roll: a copy; aten.unfold: a view
+NO_FORMULA += (Embedding,)  # aten.embedding: a gather (torch 2.14.1 live: 0)
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, gemm), **dict.fromkeys(NO_FORMULA, ZERO)}
 RULES.update({Matmul: gemm, Attention: sdpa})
 RULES[Fixed] = gemm  # a convolution with buffer weights: aten.convolution all the same

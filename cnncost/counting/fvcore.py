@@ -43,6 +43,7 @@ from ..layers.computed import Computed
 from ..layers.unfold import Fold, Unfold
 from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
+from ..layers.embedding import Embedding
 from ..shapes import numel
 from ._util import affine, macs, n_in, n_out, on_inner
 from .convention import ZERO, Convention, CountRule
@@ -113,6 +114,7 @@ RULES: dict[type, CountRule] = {
     Unary: ZERO,  # aten::sqrt, rsqrt, exp, log, reciprocal, abs, neg: no handle
     Roll: ZERO,  # aten::roll: among fvcore's ignored ops (jit_analysis._IGNORED_OPS)
     UnfoldDim: ZERO,  # aten::unfold: a view, no handle
+    Embedding: ZERO,  # aten::embedding: no handle (an unsupported op; checked with fvcore live)
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the aten.convolution is counted all the same
 

@@ -54,6 +54,7 @@ from ..layers.computed import Computed
 from ..layers.unfold import Fold, Unfold
 from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
+from ..layers.embedding import Embedding
 
 if TYPE_CHECKING:
     from ..graph import Graph, GraphNode
@@ -204,6 +205,7 @@ DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
     Unfold: "nn.Unfold", Fold: "nn.Fold",
     Unary: "cnncost.Unary",
     Roll: "cnncost.Roll", UnfoldDim: "cnncost.UnfoldDim",
+    Embedding: "nn.Embedding",
 }
 
 

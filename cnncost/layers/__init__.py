@@ -49,6 +49,7 @@ TYPES: dict[str, dict[str, str]] = {
     "unfold": {"unfold": "Unfold", "fold": "Fold"},
     "unary": {"unary": "Unary"},
     "moves": {"roll": "Roll", "unfold_dim": "UnfoldDim"},
+    "embedding": {"embedding": "Embedding"},
 }
 # Classes no spec names directly (a concat block's merge row), by module.
 UNNAMED = {"ConcatMerge": "merge"}

@@ -17,6 +17,7 @@ from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftm
                           Softshrink, Softsign, Tanhshrink, Threshold)
 from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from .sdpa_layout import fused_output_strides, split_heads_view
+from .sdpa_layout import sdpa_fused
 from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.strides import BATCH, compute_stride, folds_rows
@@ -43,6 +44,8 @@ from .tensors import Tensor, promote
 from ..layers.computed import Computed
 from ..layers.moves import Roll, UnfoldDim
 from .computed_rules import computed
+from ..layers.embedding import Embedding
+from .tensor_rules import embedding
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
 
@@ -55,23 +58,19 @@ def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder, addm
     tensor) and the weight (under autocast a low copy, which autocast caches); the bias is not
     needed. A linear (`addmm=True`) saves the weight only to compute its input's gradient: with an
     input that needs none, the weight's copy is not saved (it lives in autocast's cache only). A
-    convolution always saves both (measured, torch 2.13 CPU). A weight a `computed` row made
-    (`read`: the tensor the layer read, where x is a copy of it) is no parameter: autocast casts it
-    anew each forward, not from its cache, and the op saves that copy as it would an activation
-    (fixed size; measured, torch 2.13 CPU bf16); only the bias is cast from the cache."""
+    convolution always saves both (measured, torch 2.13 CPU). A weight a `computed` row made (`read`:
+    what the layer read, x's original) is cast anew each forward, not cached, and saved as an activation."""
     precision = b.precision
     low = precision.matmul_dtype
-    made = (x if read is None else read) is b.made_weight
     b.save(b.cast(x, low))
     if precision.autocast:  # the parameters' low copies (nothing to record otherwise)
-        bias = layer.out if layer.bias else 0
-        weight_saved = x.requires_grad or not addmm
-        if made:
-            if weight_saved:
-                b.step.saved.append(b.new(0, low, fixed=layer.params(xs) - bias))
-            b.cast_params(0, bias, weight_saved=False)
-        else:
-            b.cast_params(layer.params(xs) - bias, bias, weight_saved)
+        bias, saves_weight = layer.out if layer.bias else 0, x.requires_grad or not addmm
+        if (x if read is None else read) is not b.made_weight:
+            b.cast_params(layer.params(xs) - bias, bias, saves_weight)
+            return b.like(x, y, low)
+        if saves_weight:  # (measured, torch 2.13 CPU bf16)
+            b.step.saved.append(b.new(0, low, fixed=layer.params(xs) - bias))
+        b.cast_params(0, bias, weight_saved=False)
     return b.like(x, y, low)
 
 
@@ -386,12 +385,10 @@ def _shared(layer: Shared, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
     """The inner layer's rule. Its parameters need gradients even when its input does not
     (the graph's builder decides from params, which are 0 here); under autocast their low copies
     are those the owner `of` cast (autocast's cache): cast and saved once per forward."""
-    b.grad, b.owner = True, layer.of  # its parameters' casts: the owner's, from autocast's cache
-    inner = layer.inner
-    try:
-        return rule_for(inner)(inner, x, xs, y, b)
-    finally:
-        b.owner = None
+    b.grad, b.owner, inner = True, layer.of, layer.inner  # its parameters' casts: the owner's
+    out = rule_for(inner)(inner, x, xs, y, b)
+    b.owner = None
+    return out
 
 
 def _fixed(layer: Fixed, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
@@ -486,20 +483,6 @@ def _matmul(layer: Matmul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape
     return b.new(numel(y), low)
 
 
-def sdpa_fused(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], mask_grad: bool,
-               release: tuple[int, int]) -> bool:
-    """Whether PyTorch's CPU dispatch runs the fused (flash) kernel: q, k, v of per-sample rank 3
-    (torch 2.14: 2 or 3), one head size for all three, each with a last dim of stride 1 (a
-    chunk of a transposed projection is not), no dropout, no mask that needs a gradient
-    (measured, torch 2.13 and 2.14.1 CPU; everything else runs the composite math path); k's and
-    v's heads q's, or broadcast over them (multi-query) with enable_gqa or on torch 2.14."""
-    q, k, v = shapes[:3]
-    ranks = (2, 3) if release >= (2, 14) else (3,)
-    return (len(q) - layer.folded in ranks and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
-            and all(t.map_strides(s)[-1] == 1 for t, s in zip(xs[:3], shapes[:3]))
-            and (tuple(k[:-2]) == tuple(q[:-2]) or layer.enable_gqa or release >= (2, 14)))
-
-
 def _reshape_copies(v: Tensor, shape: Shape, folded: bool = False) -> bool:
     """Whether the math path's copy of v (its leading dims merged with the batch) is a new tensor
     (measured, torch 2.13 and 2.14.1 CPU): a contiguous v of per-sample rank 4 or more is copied;
@@ -538,13 +521,11 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
     heads = numel(sq[:-2]) if not layer.enable_gqa and tuple(sk[:-2]) != tuple(sq[:-2]) else None
     if heads is not None or work != v.dtype or _reshape_copies(v, sv, layer.folded):
         v = b.new(numel(sv) if heads is None else heads * sv[-2] * sv[-1], work)
-    q_scaled = b.new(rows * sq[-1], work)  # q x sqrt(scale)
+    q_scaled, weights = b.new(rows * sq[-1], work), b.new(scores, work)  # q x sqrt(scale), softmax's output
     k_scaled = b.new(numel(sk) if heads is None else heads * sk[-2] * sk[-1], work)  # k^T x sqrt(scale)
-    weights = b.new(scores, work)  # softmax's output
     q_grad, k_grad, v_grad = (t.requires_grad for t in xs[:3])  # (not their casts': new tensors of this step)
     weights_grad = q_grad or k_grad or (mask is not None and mask.requires_grad)
-    # each matmul saves an operand for the other's gradient; softmax its output, dropout its noise,
-    # for the weights' gradient (measured, torch 2.13 CPU: every combination of q, k, v needing one)
+    # each matmul saves an operand for the other's gradient; softmax its output, dropout its noise (measured)
     saved = ([q_scaled] if k_grad else []) + ([k_scaled] if q_grad else []) + ([weights, v] if weights_grad else [])
     if layer.dropout:
         noise, dropped = b.new(scores, work), b.new(scores, work)
@@ -605,6 +586,7 @@ RULES: dict[type, MemoryRule] = {
     Unfold: lambda layer, x, xs, y, b: im2col(x, xs, y, b), Fold: lambda layer, x, xs, y, b: im2col(x, xs, y, b),
     Unary: lambda layer, x, xs, y, b: unary(layer, x, b),
     Roll: _new_output, UnfoldDim: view,  # roll: a new tensor in x's layout, nothing saved (measured, torch 2.13 CPU)
+    Embedding: embedding,
 }
 
 

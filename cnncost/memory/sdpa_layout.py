@@ -1,7 +1,9 @@
 """Where attention's tensors lie in memory (memory/rules.py's attention rules): the fused CPU
-kernel's output, the heads split off a projection; what a later view of them sees."""
+kernel's output, the heads split off a projection; what a later view of them sees; and whether
+the fused kernel runs at all."""
 from __future__ import annotations
 
+from ..layers.attention import Attention
 from ..shapes import Shape, numel
 from .builder import StepBuilder
 from .tensors import Tensor
@@ -31,3 +33,17 @@ def fused_output_strides(q: Tensor, sq: Shape, y: Shape) -> tuple[int, ...]:
         out[d] = step
         step *= (1, *y)[d]
     return tuple(out[1:])
+
+
+def sdpa_fused(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], mask_grad: bool,
+               release: tuple[int, int]) -> bool:
+    """Whether PyTorch's CPU dispatch runs the fused (flash) kernel: q, k, v of per-sample rank 3
+    (torch 2.14: 2 or 3), one head size for all three, each with a last dim of stride 1 (a
+    chunk of a transposed projection is not), no dropout, no mask that needs a gradient
+    (measured, torch 2.13 and 2.14.1 CPU; everything else runs the composite math path); k's and
+    v's heads q's, or broadcast over them (multi-query) with enable_gqa or on torch 2.14."""
+    q, k, v = shapes[:3]
+    ranks = (2, 3) if release >= (2, 14) else (3,)
+    return (len(q) - layer.folded in ranks and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
+            and all(t.map_strides(s)[-1] == 1 for t, s in zip(xs[:3], shapes[:3]))
+            and (tuple(k[:-2]) == tuple(q[:-2]) or layer.enable_gqa or release >= (2, 14)))

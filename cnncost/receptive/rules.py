@@ -33,6 +33,7 @@ from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
 from ..shapes import Shape, spatial
 from ..layers.computed import Computed
+from ..layers.embedding import Embedding
 from .paths import (Axis, Field, classes, constant_axis, hull, map_axis, plain, ratio, shift_axis,
                     window_axis)
 
@@ -306,6 +307,7 @@ RULES: dict[type, Rule] = {
     Unfold: lambda layer, node, ins: whole_map(node, ins), Fold: _same,
     Unary: _same,
     Roll: _roll, UnfoldDim: _windows,
+    Embedding: leaves_the_map,  # ids -> a vector each: tokens, no map of the input's positions
 }
 
 

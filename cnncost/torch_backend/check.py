@@ -35,6 +35,7 @@ from ..shapes import Shape, numel
 from .build import Network, build
 from .measure import SavedBytes, TrainPeak, probe, saved_tensors, train_step_peak
 from ..memory.tensors import MEASURED_RELEASES, torch_release
+from .example_inputs import example_inputs
 
 MERGE_KINDS = ("concat", "add", "mul")  # rows `<block>.<kind>` that a block's merge emits
 
@@ -157,7 +158,7 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
     with _torch_errors(f"PyTorch could not build {escape(net.name, 100)}", net.source or None):
         model = build(net, init=init)
         model.to(device=device, dtype=store)
-        xs = tuple(torch.randn(batch, *shape, device=device, dtype=store) for shape in analysis.input_shapes)
+        xs = example_inputs(analysis, batch, store, device)
         x = xs if len(xs) > 1 else xs[0]
     with _torch_errors(f"PyTorch could not run {escape(net.name, 100)} at batch {batch}", net.source or None):
         seen = probe(model, x, half)

@@ -47,6 +47,7 @@ from ..layers.unary import Unary
 from .own_modules import Unary as UnaryModule
 from ..layers.moves import Roll, UnfoldDim
 from .own_modules import Roll as RollModule, UnfoldDim as UnfoldDimModule
+from ..layers.embedding import Embedding
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -238,6 +239,7 @@ MODULES: dict[type, ModuleRule] = {
     Unary: lambda layer, x: UnaryModule(layer.op),
     Roll: lambda layer, x: RollModule(layer.shifts, layer.dims),
     UnfoldDim: lambda layer, x: UnfoldDimModule(layer.dim, layer.size, layer.step),
+    Embedding: lambda layer, x: nn.Embedding(layer.num_embeddings, layer.embedding_dim, padding_idx=layer.padding_idx),
 }
 
 
