@@ -17,6 +17,7 @@ from ...layers import (GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, Mish, 
 from . import activations as a, arith, aten, pools, resample, views, weighted as w
 from . import attention as attn
 from . import moves
+from . import embedding as emb
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ OPS: tuple[TorchOp, ...] = (
             aten=("movedim", "moveaxis")),
     TorchOp(moves.roll, functions=("torch.roll",), methods=("roll",), aten=("roll",)),
     TorchOp(moves.unfold_dim, methods=("unfold",), aten=("unfold",)),
+    TorchOp(emb.embedding_call, functions=("F.embedding",)),
+    TorchOp(emb.aten_embedding, aten=("embedding",)),
     TorchOp(views.contiguous, methods=("contiguous",), aten=("contiguous",)),
     TorchOp(views.alias, methods=("expand_as", "expand", "float", "type_as", "to", "clone"),
             aten=("clone", "alias", "detach", "_to_copy", "to", "type_as", "expand", "expand_as", "lift_fresh_copy")),
@@ -216,6 +219,7 @@ MODULES: dict[str, Callable] = {
     "MultiheadAttention": attn.m_multihead,
     "StochasticDepth": a.m_stochastic_depth, "DropPath": a.m_stochastic_depth, "CenterCrop": resample.m_center_crop,
     "Unfold": resample.m_unfold, "Fold": resample.m_fold,
+    "Embedding": emb.m_embedding,
 }
 _MODULE_HOMES = ("torch.nn", "torchvision", "timm", "cnncost.torch_backend.own_modules")
 
