@@ -393,9 +393,12 @@ def _shared(layer: Shared, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
 
 def _fixed(layer: Fixed, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
     """The inner layer's rule: a convolution saves its input and its weight, buffer or not
-    (measured, torch 2.13 CPU); its output needs a gradient only if its input does."""
-    inner = layer.inner
-    return rule_for(inner)(inner, x, xs, y, b)
+    (measured, torch 2.13 CPU); its output needs a gradient only if its input does. Autocast
+    caches casts of parameters only: a buffer's low copy is made each forward, saved as an activation."""
+    inner, before, b.made_weight = layer.inner, b.made_weight, x
+    out = rule_for(inner)(inner, x, xs, y, b)
+    b.made_weight, b.step.new_casts = before, 0
+    return out
 
 
 def _reshape(layer: Reshape, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:

@@ -100,3 +100,40 @@ def test_a_computed_weight_is_no_cached_parameter_copy() -> None:
     train = step_memory(traced).parts["weight casts"][1]
     assert max(train) == cached
     assert step_memory(traced, mode="inference").parts["weight casts"][1] == cached
+
+
+class BlurAfterConv(nn.Module):
+    """timm's anti-aliasing: F.conv2d with a buffer as the weight (a `fixed` row)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3, padding=1)
+        self.register_buffer("filt", torch.ones(4, 1, 3, 3) / 9)
+
+    def forward(self, x):
+        return nn.functional.conv2d(self.c(x), self.filt, groups=4, padding=1)
+
+
+def test_a_buffer_weight_is_cast_anew_and_saved_as_an_activation() -> None:
+    """Autocast caches casts of parameters only: the blur filter's low copy (36 elements, 2 bytes)
+    is a new tensor each forward, saved by the convolution as an activation (the table's saved
+    bytes: activation + input), and never in the cast cache; the weight casts are conv c's alone."""
+    m = BlurAfterConv()
+    traced = trace(from_torch(m, (3, 6, 6)), precision=BF16)
+    measured = saved_tensors(m, torch.randn(2, 3, 6, 6), torch.bfloat16)
+    kinds = measured.by_kind()
+    assert traced.saved().at(2) == kinds["activation"] + kinds["input"]
+    assert traced.weight_casts().at(2) == kinds["parameter-cast"] == 2 * 4 * 3 * 9
+    assert sum(traced.saved_by_module(2).values()) == sum(measured.by_path(SAVED_BASIS).values())
+    assert step_memory(traced, mode="inference").parts["weight casts"][1] == 2 * (4 * 3 * 9 + 4)
+
+
+def test_check_does_not_gate_saved_bytes_where_the_rebuild_cannot_share() -> None:
+    """`check` rebuilds a shared call with buffer copies of its parameters: PyTorch casts those anew
+    (no cache hit) and, for a linear, saves otherwise; its saved bytes there are information (a
+    note says why), the real network is the reference (test above)."""
+    from cnncost.torch_backend import check
+    result = check(from_torch(ConvTwice(), (4, 5, 5)), batch=2, device="cpu", dtype="bf16")
+    assert result.ok and any("saved bytes not gated" in note for note in result.notes)
+    row = next(r for r in result.rows if r.path == "c@1" and r.quantity == "saved_bytes")
+    assert (row.ours, row.torch, row.exact) == (400, 688, False)  # 688: the buffer copy's cast, saved anew
