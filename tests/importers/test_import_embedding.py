@@ -72,3 +72,24 @@ def test_an_embedding_with_max_norm_is_refused_by_name() -> None:
 
     with pytest.raises(CnnCostError, match="max_norm"):
         from_torch(Renormed(), (12,), tracer="fx")
+
+
+def test_an_onnx_gather_of_a_table_by_ids_is_an_embedding(tmp_path) -> None:
+    """nn.Embedding exported to ONNX (the TorchScript exporter) is Gather(table, ids): an
+    `embedding` of the table (params 50 x 8), its input int64 ids; the numbers equal the torch
+    import's (padding_idx is not in the file, and changes no count)."""
+    pytest.importorskip("onnx")
+    import warnings
+
+    from cnncost.importers.onnx_graph import from_onnx
+    m, path = TokensAndPositions(), str(tmp_path / "tok.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(m, (torch.zeros(2, 12, dtype=torch.long),), path, dynamo=False,
+                          training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False)
+    net = from_onnx(path)
+    rows = [(n.type, n.output_shape, n.params) for n in cnncost.compile(net).nodes if n.type == "embedding"]
+    assert rows == [("embedding", (12, 8), 400)]
+    ours = cnncost.table(net, batch=2, memory="autograd", device="cpu").totals
+    theirs = cnncost.table(from_torch(m, (12,)), batch=2, memory="autograd", device="cpu").totals
+    assert (ours.params, ours.macs, ours.saved_bytes) == (theirs.params, theirs.macs, theirs.saved_bytes)
