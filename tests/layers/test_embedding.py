@@ -39,7 +39,8 @@ def test_bad_fields_are_one_line(fields: dict, message: str) -> None:
 
 def test_an_input_only_embeddings_read_holds_int64_ids() -> None:
     two = Net("two", input={"image": (8,), "ids": (5,)},
-              layers=[Linear(name="fc", out=4), Embedding(name="tok", num_embeddings=30, embedding_dim=4, inputs=("ids",)),
+              layers=[Linear(name="fc", out=4),
+                      Embedding(name="tok", num_embeddings=30, embedding_dim=4, inputs=("ids",)),
                       Embedding(name="pos", num_embeddings=7, embedding_dim=4, inputs=("ids",))])
     graph = cnncost.compile(two)
     assert ids_inputs(graph) == {1: 7}  # the image is read by a linear: floats
