@@ -73,10 +73,10 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
 
 def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, dtype: str = "fp32",
         optimizer: str = "adam", input: Shape | None = None, mode: str = "train", device: str = "cuda",
-        max_nodes: int | None = None, memory: int | str | None = None):
+        max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
-    `memory=` is the old name of `budget`.
+    `memory=` is the old name of `budget`. `device` and `torch_version` as in `table`.
 
     >>> import cnncost
     >>> f = cnncost.fit("vgg16", "80GiB", dtype="bf16", optimizer="adamw")
@@ -97,7 +97,7 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         raise CnnCostError(f"the budget is bytes (an int) or a size like '80GiB', got {type(budget).__name__}")
     size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
     graph = _compile(load(arch, input=input), input, max_nodes)  # validates the net, names the file and layer of an error
-    return largest_batch(_step(graph, options.dtype, options.optimizer, mode, device), size, written)
+    return largest_batch(_step(graph, options.dtype, options.optimizer, mode, device, torch_version), size, written)
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):

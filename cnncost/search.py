@@ -90,12 +90,13 @@ def _pixels(label: str) -> tuple[int, int]:
 
 def largest_batch(arch: str | os.PathLike[str] | Net, *, input: Any = None, dtype: str = "fp32",
                   optimizer: str = "adam", memory: str | None = None, device: str = "cuda",
-                  **budgets: Any) -> int:
+                  torch_version: str | None = None, **budgets: Any) -> int:
     """The largest batch whose figures stay within every budget (0: not even batch 1), exact. Every
     count is non-decreasing in the batch, so a bisection finds it; each round is one vectorised
     sweep over 64 batches, so even 2^40 needs a handful of rounds.
 
-    `memory` defaults to "autograd" when a budget names peak_bytes or saved_bytes.
+    `memory` defaults to "autograd" when a budget names peak_bytes or saved_bytes; `device` and
+    `torch_version` as in `cnncost.table`.
 
     >>> from cnncost.search import largest_batch
     >>> largest_batch("vgg16", peak_bytes="80GiB", dtype="bf16", optimizer="adamw")   # = cnncost fit
@@ -107,7 +108,7 @@ def largest_batch(arch: str | os.PathLike[str] | Net, *, input: Any = None, dtyp
 
     def within(batches: list[int]) -> list[bool]:
         frame = sweep(arch, batch=batches, input=input, dtype=dtype, optimizer=optimizer, memory=memory,
-                      device=device)
+                      device=device, torch_version=torch_version)
         return _fits(frame, limits).tolist()
 
     if not within([1])[0]:
@@ -136,7 +137,8 @@ def largest_batch(arch: str | os.PathLike[str] | Net, *, input: Any = None, dtyp
 
 def largest_input(arch: str | os.PathLike[str] | Net, sizes: Iterable[int] = range(32, 4097, 8), *,
                   batch: int = 1, dtype: str = "fp32", optimizer: str = "adam", memory: str | None = None,
-                  device: str = "cuda", channels: int | None = None, **budgets: Any) -> tuple[int, ...] | None:
+                  device: str = "cuda", channels: int | None = None, torch_version: str | None = None,
+                  **budgets: Any) -> tuple[int, ...] | None:
     """The largest square input (of the candidate `sizes`) that the net accepts and whose figures
     at `batch` stay within every budget; None if none does. Sizes the net cannot run are skipped.
 
@@ -154,7 +156,7 @@ def largest_input(arch: str | os.PathLike[str] | Net, sizes: Iterable[int] = ran
                            f"{net.name}'s input {'x'.join(map(str, net.input))} has none")
     lead = (channels or net.input[0], *net.input[1:-2])  # a video's C and D stay; H and W are searched
     frame = sweep(net, batch=batch, input=[(*lead, s, s) for s in sizes], dtype=dtype, optimizer=optimizer,
-                  memory=memory, device=device, invalid="drop")
+                  memory=memory, device=device, torch_version=torch_version, invalid="drop")
     fits = frame[_fits(frame, limits)]
     if fits.empty:
         return None

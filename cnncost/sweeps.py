@@ -45,7 +45,8 @@ def sweep(arch: str | os.PathLike[str] | Net, *, batch: int | Iterable[int] = 12
           input: Any = None, width: float | Iterable[float] | None = None,
           depth: float | Iterable[float] | None = None, dtype: str | Iterable[str] = "fp32",
           optimizer: str | Iterable[str] = "adam", memory: str = "lecture", device: str = "cuda",
-          activations: str = "all", invalid: str = "raise", freeze: str | Iterable[str] = ()) -> Any:
+          activations: str = "all", invalid: str = "raise", freeze: str | Iterable[str] = (),
+          torch_version: str | None = None) -> Any:
     """Totals of `arch` for every combination of the swept values: a pandas DataFrame, one row per
     configuration.
 
@@ -56,6 +57,7 @@ def sweep(arch: str | os.PathLike[str] | Net, *, batch: int | Iterable[int] = 12
     hook of `register_arch`, docs/sweeps.md), 1 = the registered net. `invalid="drop"` leaves out configurations the net cannot
     run (an input too small for its kernels); the default raises the error `table` would. `freeze`:
 row-path patterns of layers without weight gradients, as in `table` (backward and training FLOPs).
+    `device` and `torch_version` as in `table` (under memory="autograd").
 
     Columns: `width` and `depth` (when given), `input`, `batch`, `dtype`, `optimizer`, then the
     totals of the JSON contract, `activations`, `params`, `macs`, `flops`,
@@ -78,9 +80,12 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     options = [[Options(batch=1, dtype=d, optimizer=o, activations=activations, memory=memory)  # type: ignore[arg-type]
                 for o in optimizers] for d in dtypes]
     dtypes = [row[0].dtype for row in options]  # canonical spellings (float32 -> fp32)
+    release = None
     if memory == "autograd":
         from .memory import Precision
-        Precision("fp32", device)  # validates the device
+        from .memory.tensors import MODELLED_TORCH, torch_release
+        release = MODELLED_TORCH if torch_version is None else torch_release(torch_version)
+        Precision("fp32", device, release)  # validates the device
     structures, swept = _structures(arch, width, depth)
     frozen = (freeze,) if isinstance(freeze, str) else tuple(freeze)
     name = structures[0][1].name if len(structures) == 1 else _base_name(arch)
@@ -98,7 +103,7 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
             continue
         saved = peaks = None
         if memory == "autograd":
-            saved, peaks = _autograd(net, counts.inputs, dtypes, optimizers, device)
+            saved, peaks = _autograd(net, counts.inputs, dtypes, optimizers, device, release)
         codes = np.array([labels.setdefault(shape_text(s), len(labels)) for s in counts.inputs], dtype=np.int64)
         blocks.append((w, d, counts, codes, saved, peaks))
     names = tuple(c.name for c in sweep_columns(memory == "autograd"))
@@ -254,7 +259,8 @@ def _structures(arch: Any, width: Any, depth: Any) -> tuple[list[tuple[tuple[flo
 
 # --- autograd: saved bytes and the step's peak ---
 
-def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list[str], device: str):
+def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list[str], device: str,
+              release: tuple[int, int]):
     """saved = (per_sample, fixed) arrays of shape (R, D); peaks[r][d][o] = the step's moments
     reduced to their upper envelope, as (per_sample, fixed) int arrays."""
     from .graph import compile
@@ -267,7 +273,7 @@ def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list
         graph = compile(net, shape)
         row = []
         for d, dtype in enumerate(dtypes):
-            traced = trace(graph, precision=Precision(dtype, device))
+            traced = trace(graph, precision=Precision(dtype, device, release))
             saved = traced.saved()
             sp[r, d], sf[r, d] = saved.per_sample, saved.fixed
             row.append([step_memory(traced, o).envelope() for o in optimizers])

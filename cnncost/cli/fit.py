@@ -10,6 +10,7 @@ from ..errors import CnnCostError, one_line
 from .arch import resolve_arch
 from .boundary import write
 from .options import add_arch, add_device, add_dtype, add_format, add_input, add_optimizer, add_reading_options, graph_kwargs, input_arguments
+from .options import add_torch_version
 
 BUDGET_DEPRECATED = "cnncost: note: --memory in fit is deprecated: use --budget (GB = 10^9 B, GiB = 2^30 B)\n"
 
@@ -32,6 +33,7 @@ def add_parser(commands: Any) -> None:
     add_optimizer(parser)
     parser.add_argument("--mode", default="train", choices=("train", "inference"))
     add_device(parser, help="whose autograd rules (dropout's mask differs; default cuda)")
+    add_torch_version(parser)
     add_format(parser, "text", "markdown", "json")
     add_reading_options(parser)
     parser.set_defaults(run=run)
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     budget = _budget(args)
     net = resolve_arch(args, args.arch)
     result = fit(net, budget, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
-                 mode=args.mode, device=args.device, **graph_kwargs(args, fit))
+                 mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit))
     name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits
     setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
@@ -76,6 +78,8 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
                 + f"\n\n{units}"), fits
     same = (f"\n\nSame figures: cnncost table {one_line(args.arch)} --batch {result.batch} --dtype {args.dtype} "
             f"--optimizer {args.optimizer} --memory autograd"
+            + (f" --device {args.device}" if args.device != "cuda" else "")
+            + (f" --torch-version {args.torch_version}" if args.torch_version else "")
             + input_arguments(args.input)) if args.mode == "train" else ""
     caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
               f"allocator fragmentation: give --budget a margin below the card's capacity. {units}")

@@ -173,6 +173,13 @@ def add_device(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"), help=help)
 
 
+def add_torch_version(parser: argparse.ArgumentParser) -> None:
+    """The PyTorch release whose autograd rules apply where releases differ (docs/memory.md)."""
+    parser.add_argument("--torch-version", dest="torch_version", metavar="VERSION",
+                        help="under the autograd memory model: the PyTorch release whose rules apply where releases "
+                             "save differently (e.g. 2.14.1; default 2.13, the release the rules were measured on)")
+
+
 def add_format(parser: argparse.ArgumentParser, *supported: str, help: str | None = None) -> None:
     """--format, with the formats the command renders (all of them when none are named)."""
     choices = tuple(f for f in FORMATS if not supported or f in supported)

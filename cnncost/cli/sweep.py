@@ -11,6 +11,7 @@ from typing import Any
 from .arch import resolve_arch
 from .options import (add_activations, add_arch, add_device, add_format, add_freeze, add_memory,
                       add_reading_options)
+from .options import add_torch_version
 
 MAX_VALUES = 1_000_000  # values one list option may expand to (a range like 1:10**9 is refused)
 
@@ -113,6 +114,7 @@ def add_parser(commands: Any) -> None:
     add_activations(parser)
     add_memory(parser, help="'autograd' adds saved_bytes and peak_bytes (the training step's peak)")
     add_device(parser, help="for --memory autograd: what autograd saves differs by device for a few ops")
+    add_torch_version(parser)
     parser.add_argument("--invalid", default="raise", choices=("raise", "drop"),
                         help="configurations the net cannot run (an input too small): an error (default) or left out")
     add_freeze(parser, help="layers whose row path matches PATTERN (fnmatch; repeatable) get no weight gradient in "
@@ -128,7 +130,8 @@ def run(args: argparse.Namespace) -> str:
     # --width/--depth rebuild a built-in family by name; any other net is swept as it is
     arch: Any = args.arch if (args.width or args.depth) and getattr(args, "_builtin", False) else net
     frame = sweep(arch, batch=args.batch, input=args.input, width=args.width, depth=args.depth, dtype=args.dtype,
-                  optimizer=args.optimizer, memory=args.memory, device=args.device, activations=args.activations,
+                  optimizer=args.optimizer, memory=args.memory, device=args.device,
+                  torch_version=args.torch_version, activations=args.activations,
                   invalid=args.invalid, freeze=tuple(args.freeze))
     if args.format == "csv":
         return to_csv(frame).rstrip("\n")

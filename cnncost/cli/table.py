@@ -7,6 +7,7 @@ from typing import Any
 from .arch import resolve_arch
 from .options import (add_arch, add_counting_options, add_device, add_format, add_memory, add_reading_options,
                       add_training_options, counting_kwargs, graph_kwargs, non_negative_int)
+from .options import add_torch_version
 
 
 def add_parser(commands: Any) -> None:
@@ -19,6 +20,7 @@ def add_parser(commands: Any) -> None:
     add_memory(parser, help="'lecture': 2 x activations + k x params (default); 'autograd': what PyTorch saves "
                             "for backward per layer, and the training step's peak with its breakdown")
     add_device(parser, help="under --memory autograd: whose rules (dropout's mask differs; default cuda)")
+    add_torch_version(parser)
     add_format(parser)
     add_reading_options(parser)
     add_counting_options(parser)
@@ -30,7 +32,8 @@ def run(args: argparse.Namespace) -> str:
     net = resolve_arch(args, args.arch)
     report = table(net, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
                    input=args.input, depth=args.depth, activations=args.activations, memory=args.memory,
-                   device=args.device, **counting_kwargs(args), **graph_kwargs(args, table))
+                   device=args.device, torch_version=args.torch_version, **counting_kwargs(args),
+                   **graph_kwargs(args, table))
     if args.format == "json":
         return report.to_json()
     if args.format == "csv":

@@ -67,6 +67,7 @@ from ..layers.unfold import Fold, Unfold
 from ..layers.sample import GridSample
 from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
+from ..layers.embedding import Embedding
 from ._util import has_bias, kernel_area, n_in, n_out, on_inner, x_of
 from ..shapes import numel
 from .convention import ZERO, Convention, CountRule
@@ -238,6 +239,7 @@ RULES: dict[type, CountRule] = {
     Unary: per_output(1),  # one function evaluation per element
     Roll: ZERO, UnfoldDim: ZERO,  # a copy; a view
     GridSample: _grid_sample,
+    Embedding: ZERO,  # a gather: rows copied, no arithmetic
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the same arithmetic as its layer's
 RULES[LSTM] = lstm_allops  # the gates' products and the cell's element-wise work (counting/rnn.py)

@@ -39,6 +39,7 @@ from ..layers.unfold import Fold, Unfold
 from ..layers.sample import GridSample
 from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
+from ..layers.embedding import Embedding
 from .convention import ZERO, Convention, CountRule
 from .training import sdpa_fused, training
 from ..layers.rnn import LSTM
@@ -80,6 +81,7 @@ NO_FORMULA += (Unary,)  # sqrt, rsqrt, exp, log, ...: element-wise
 NO_FORMULA += (Roll, UnfoldDim)  # aten.roll: a copy; aten.unfold: a view
 NO_FORMULA += (GridSample,)  # aten.grid_sampler_2d/3d: no formula (RAFT's reference: convolution and bmm FLOPs only)
 NO_FORMULA += (LSTM,)  # aten.mkldnn_rnn_layer (CPU), _cudnn_rnn: no formula (counting/rnn.py)
+NO_FORMULA += (Embedding,)  # aten.embedding: a gather (torch 2.14.1 live: 0)
 RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, gemm), **dict.fromkeys(NO_FORMULA, ZERO)}
 RULES.update({Matmul: gemm, Attention: sdpa})
 RULES[Fixed] = gemm  # a convolution with buffer weights: aten.convolution all the same

@@ -44,6 +44,7 @@ from ..layers.unfold import Fold, Unfold
 from ..layers.sample import GridSample
 from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
+from ..layers.embedding import Embedding
 from ..shapes import numel
 from ._util import affine, macs, n_in, n_out, on_inner
 from .convention import ZERO, Convention, CountRule
@@ -123,6 +124,7 @@ RULES: dict[type, CountRule] = {
     Roll: ZERO,  # aten::roll: among fvcore's ignored ops (jit_analysis._IGNORED_OPS)
     UnfoldDim: ZERO,  # aten::unfold: a view, no handle
     GridSample: _grid_sampler,
+    Embedding: ZERO,  # aten::embedding: no handle (an unsupported op; checked with fvcore live)
 }
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the aten.convolution is counted all the same
 RULES[LSTM] = ZERO  # aten::lstm: no handle (counting/rnn.py)

@@ -56,6 +56,7 @@ from ..layers.sample import GridSample
 from ..layers.unary import Unary
 from ..layers.moves import Roll, UnfoldDim
 from ..layers.rnn import LSTM
+from ..layers.embedding import Embedding
 
 if TYPE_CHECKING:
     from ..graph import Graph, GraphNode
@@ -208,6 +209,7 @@ DEFAULT: dict[type, str | Callable[[GraphNode], str]] = {
     Roll: "cnncost.Roll", UnfoldDim: "cnncost.UnfoldDim",
     GridSample: "cnncost.GridSample",  # torch_backend/sample_module.py: F.grid_sample inside
     LSTM: "nn.LSTM",  # torch_backend/rnn_module.py: an nn.LSTM with hooks of its own
+    Embedding: "nn.Embedding",
 }
 
 

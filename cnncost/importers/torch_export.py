@@ -38,10 +38,16 @@ __all__ = ["from_exported", "import_exported", "export_module"]
 def export_module(module: Any, shape: Shape | list[Shape]) -> Any:
     """`torch.export.export(module, (x,), strict=False)` at batch 2 (the module in its current
     mode; torch's logging of a failed export silenced: the caller reports the error); `shape` one
-    per-sample shape or a list of them (several inputs)."""
+    per-sample shape or a list of them (several inputs). A single input that F.embedding refuses as
+    floats is given integer ids instead (zeros: a row of any table)."""
     import torch
     shapes = shape if shape and isinstance(shape[0], (tuple, list)) else [shape]
-    return export_call(module, tuple(torch.randn(BATCH, *s) for s in shapes), {})
+    try:
+        return export_call(module, tuple(torch.randn(BATCH, *s) for s in shapes), {})
+    except Exception as error:  # noqa: BLE001 - only the embedding's refusal of float ids is retried
+        if len(shapes) > 1 or "argument #1 'indices'" not in str(error):
+            raise
+    return export_call(module, (torch.zeros(BATCH, *shapes[0], dtype=torch.long),), {})
 
 
 def import_exported(module: Any, shape: Any, *, name: str | None = None, allow_unknown: bool = False,

@@ -51,6 +51,7 @@ TYPES: dict[str, dict[str, str]] = {
     "moves": {"roll": "Roll", "unfold_dim": "UnfoldDim"},
     "sample": {"grid_sample": "GridSample"},
     "rnn": {"lstm": "LSTM"},
+    "embedding": {"embedding": "Embedding"},
 }
 # Classes no spec names directly (a concat block's merge row), by module.
 UNNAMED = {"ConcatMerge": "merge"}

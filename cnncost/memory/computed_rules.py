@@ -16,9 +16,8 @@ def computed(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tens
     the parameters' dtype (autocast leaves these ops alone). The output is promoted with c.
     `expand`: c made at the batch's size, a new per-sample tensor; what making it saved, once. `weight`: x
     itself; what making c saved, and c, which the next op (conv, linear) saves: in the
-    parameters' dtype, or under autocast its low cast (measured: saved as an activation, not a
-    parameter's cached cast; the op's own rule still counts a weight cast, so the peak holds
-    that cast twice under autocast), once per forward. `tensor`: c, a fixed tensor (not per
+    parameters' dtype (under autocast the op saves its own low cast of c: `save_matmul`), once
+    per forward. `tensor`: c, a fixed tensor (not per
     sample), and what making it saved."""
     if layer.op == "tensor":  # c itself, once per forward, whatever the batch
         if layer.saved:
@@ -30,9 +29,8 @@ def computed(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tens
         # saved whether or not x needs a gradient: c is made of parameters (b.save would skip it)
         precision = b.precision
         b.step.saved.append(b.new(0, precision.param_dtype, fixed=layer.saved + numel(layer.shape) * (not precision.autocast)))
-        if precision.autocast:  # the op's low cast of c: a new tensor each forward, not a cached cast
-            b.step.saved.append(b.new(0, precision.matmul_dtype, fixed=numel(layer.shape)))
-        return x
+        b.made_weight = x.view(x.shown, x.layout, x.strides)  # under autocast the op saves its low cast of c
+        return b.made_weight
     if layer.op == "expand":  # c made per sample; what making it saved, once per forward
         if layer.saved:
             b.step.saved.append(b.new(0, b.precision.param_dtype, fixed=layer.saved))

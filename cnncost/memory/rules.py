@@ -17,7 +17,8 @@ from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftm
                           Softshrink, Softsign, Tanhshrink, Threshold)
 from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from .sdpa_layout import fused_output_strides, split_heads_view
-from .sdpa_layout import mask_folds
+from .sdpa_layout import mask_folds, sdpa_fused
+from .activation_rules import glu, input_and_new, new_of_input, prelu, rrelu
 from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.strides import BATCH, compute_stride, folds_rows
@@ -49,24 +50,33 @@ from .sample_rules import grid_sample
 from .fixed_operand import batch_free, by_table_rows, cast, folded_rows
 from ..layers.rnn import LSTM
 from .rnn_rules import lstm
+from ..layers.embedding import Embedding
+from .tensor_rules import embedding
 
 MemoryRule = Callable[[Any, Any, Any, Shape, StepBuilder], Tensor]
 
 
 # --- matmuls: conv, transposed conv, linear ---
 
-def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder, addmm: bool = False) -> Tensor:
+def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder, addmm: bool = False,
+                read: Tensor | None = None) -> Tensor:
     """Conv, transposed conv and linear: the input (cast to the low dtype under autocast: a new
     tensor) and the weight (under autocast a low copy, which autocast caches); the bias is not
     needed. A linear (`addmm=True`) saves the weight only to compute its input's gradient: with an
     input that needs none, the weight's copy is not saved (it lives in autocast's cache only). A
-    convolution always saves both (measured, torch 2.13 CPU)."""
+    convolution always saves both (measured, torch 2.13 CPU). A weight a `computed` row made (`read`:
+    what the layer read, x's original) is cast anew each forward, not cached, and saved as an activation."""
     precision = b.precision
     low = precision.matmul_dtype
     b.save(b.cast(x, low))
     if precision.autocast:  # the parameters' low copies (nothing to record otherwise)
-        bias = layer.out if layer.bias else 0
-        b.cast_params(layer.params(xs) - bias, bias, weight_saved=x.requires_grad or not addmm)
+        bias, saves_weight = layer.out if layer.bias else 0, x.requires_grad or not addmm
+        if (x if read is None else read) is not b.made_weight:
+            b.cast_params(layer.params(xs) - bias, bias, saves_weight)
+            return b.like(x, y, low)
+        if saves_weight:  # (measured, torch 2.13 CPU bf16)
+            b.step.saved.append(b.new(0, low, fixed=layer.params(xs) - bias))
+        b.cast_params(0, bias, weight_saved=False)
     return b.like(x, y, low)
 
 
@@ -79,7 +89,7 @@ def _conv(layer: Conv, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor
         low = b.precision.matmul_dtype
         b.cast(x, low)  # under autocast a new low copy, padded next
         padded = b.new(xs[0] * numel(tuple(size + more for size, more in zip(xs[1:], extra))), low)
-        return save_matmul(layer, padded, xs, y, b)
+        return save_matmul(layer, padded, xs, y, b, read=x)
     return save_matmul(layer, x, xs, y, b)
 
 
@@ -94,9 +104,10 @@ def _linear(layer: Linear, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Te
     `torch.matmul` folds it into rows with `reshape`: where its strides allow no such view (a
     transposed token map), the rows are a new copy, and the copy is what is saved (measured,
     torch 2.13 CPU)."""
+    read = x
     if len(xs) >= 2 and x.dtype == b.precision.matmul_dtype and not folds_rows(xs, x.batch_layout(xs)):
         x = b.like(x)  # (a cast under autocast is a new contiguous tensor, which folds)
-    return save_matmul(layer, x, xs, y, b, addmm=True)
+    return save_matmul(layer, x, xs, y, b, addmm=True, read=read)
 
 
 # --- activations: relu its output (in place: the input's storage); leaky_relu its input out of
@@ -379,17 +390,22 @@ def _opaque(layer: Opaque, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape
 
 def _shared(layer: Shared, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
     """The inner layer's rule. Its parameters need gradients even when its input does not
-    (the graph's builder decides from params, which are 0 here)."""
-    b.grad = True
-    inner = layer.inner
-    return rule_for(inner)(inner, x, xs, y, b)
+    (the graph's builder decides from params, which are 0 here); under autocast their low copies
+    are those the owner `of` cast (autocast's cache): cast and saved once per forward."""
+    b.grad, b.owner, inner = True, layer.of, layer.inner  # its parameters' casts: the owner's
+    out = rule_for(inner)(inner, x, xs, y, b)
+    b.owner = None
+    return out
 
 
 def _fixed(layer: Fixed, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
     """The inner layer's rule: a convolution saves its input and its weight, buffer or not
-    (measured, torch 2.13 CPU); its output needs a gradient only if its input does."""
-    inner = layer.inner
-    return rule_for(inner)(inner, x, xs, y, b)
+    (measured, torch 2.13 CPU); its output needs a gradient only if its input does. Autocast
+    caches casts of parameters only: a buffer's low copy is made each forward, saved as an activation."""
+    inner, before, b.made_weight = layer.inner, b.made_weight, x
+    out = rule_for(inner)(inner, x, xs, y, b)
+    b.made_weight, b.step.new_casts = before, 0
+    return out
 
 
 def _reshape(layer: Reshape, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
@@ -400,43 +416,6 @@ def _input(layer: Any, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b:
     """A further input of the net: the caller's tensor, like the first input (no gradient, made by
     no step, so counted as input batch, not as an activation); nothing saved."""
     return b.given(numel(y))
-
-
-# --- the rest of torch.nn's activations (measured, torch 2.13 CPU, fp32 and bf16 autocast: every
-# one saves in its input's dtype; ELU, SELU and CELU as leaky_relu; threshold as relu6) ---
-
-def _glu(layer: GLU, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """Its input (the output is half of it along dim)."""
-    b.save(x)
-    return b.like(x, y)
-
-
-def _input_and_new(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """Its input and one intermediate of its size: softsign's 1 + |x| (x / (1 + |x|) is
-    composite), log_sigmoid's buffer."""
-    b.save(x, b.like(x))
-    return b.like(x)
-
-
-def _new_of_input(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """One intermediate of the input's size: tanhshrink (x - tanh(x)) keeps tanh's output."""
-    b.save(b.like(x))
-    return b.like(x)
-
-
-def _rrelu(layer: RReLU, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """Training: the random slopes (a noise tensor of the input's size) and the input; in place
-    the input's storage is the output's."""
-    b.save(b.like(x), x)
-    return x if layer.inplace else b.like(x)
-
-
-def _prelu(layer: PReLU, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """Its input and the slope; under autocast a low copy of the slope (a parameter cast)."""
-    b.save(x)
-    if b.precision.autocast and x.dtype != b.precision.param_dtype:
-        b.cast_params(layer.num_parameters, 0)
-    return b.like(x)
 
 
 # --- products of activations ---
@@ -481,20 +460,6 @@ def _matmul(layer: Matmul, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape
     return b.new(numel(y), low)
 
 
-def sdpa_fused(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], mask_grad: bool,
-               release: tuple[int, int]) -> bool:
-    """Whether PyTorch's CPU dispatch runs the fused (flash) kernel: q, k, v of per-sample rank 3
-    (torch 2.14: 2 or 3), one head size for all three, each with a last dim of stride 1 (a
-    chunk of a transposed projection is not), no dropout, no mask that needs a gradient
-    (measured, torch 2.13 and 2.14.1 CPU; everything else runs the composite math path); k's and
-    v's heads q's, or broadcast over them (multi-query) with enable_gqa or on torch 2.14."""
-    q, k, v = shapes[:3]
-    ranks = (2, 3) if release >= (2, 14) else (3,)
-    return (len(q) - layer.folded in ranks and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
-            and all(t.map_strides(s)[-1] == 1 for t, s in zip(xs[:3], shapes[:3]))
-            and (tuple(k[:-2]) == tuple(q[:-2]) or layer.enable_gqa or release >= (2, 14)))
-
-
 def _reshape_copies(v: Tensor, shape: Shape, folded: bool = False) -> bool:
     """Whether the math path's copy of v (its leading dims merged with the batch) is a new tensor
     (measured, torch 2.13 and 2.14.1 CPU): a contiguous v of per-sample rank 4 or more is copied;
@@ -511,9 +476,10 @@ def _reshape_copies(v: Tensor, shape: Shape, folded: bool = False) -> bool:
 
 def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y: Shape, b: StepBuilder) -> Tensor:
     """sdpa (autocast: the low dtype). Fused: q, k, v, the output, a log-sum-exp per query row (fp32), a copy of the
-    mask. Math path (a low dtype upcast to fp32): q, k scaled (new; k, v expanded to q's leading dims where they
-    broadcast), the weights (L x S per query row group), v (copied when cast, reshaped or expanded), with dropout
-    its mask and the dropped weights. Output new, low. Measured on CPU (torch 2.13)."""
+    mask. Math path (a low dtype upcast to fp32): q scaled where k needs a gradient, k scaled (new; k, v expanded to
+    q's leading dims where they broadcast) where q does, the weights (L x S per query row group) and v (copied when
+    cast, reshaped or expanded) where the weights need one, with dropout its noise (likewise) and the dropped weights
+    (where v needs a gradient). Output new, low. Measured on CPU (torch 2.13)."""
     low = b.precision.matmul_dtype
     q, k, v = (b.cast(t, low) for t in xs[:3])
     sq, sk, sv = shapes[:3]
@@ -532,12 +498,17 @@ def _attention(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], y:
     heads = numel(sq[:-2]) if not layer.enable_gqa and tuple(sk[:-2]) != tuple(sq[:-2]) else None
     if heads is not None or work != v.dtype or _reshape_copies(v, sv, layer.folded):
         v = b.new(numel(sv) if heads is None else heads * sv[-2] * sv[-1], work)
-    saved = [b.new(rows * sq[-1], work)]  # q x sqrt(scale), for k's gradient
-    if q.requires_grad:
-        saved.append(b.new(numel(sk) if heads is None else heads * sk[-2] * sk[-1], work))  # k^T x sqrt(scale)
-    saved += [b.new(scores, work), v]
+    q_scaled, weights = b.new(rows * sq[-1], work), b.new(scores, work)  # q x sqrt(scale), softmax's output
+    k_scaled = b.new(numel(sk) if heads is None else heads * sk[-2] * sk[-1], work)  # k^T x sqrt(scale)
+    q_grad, k_grad, v_grad = (t.requires_grad for t in xs[:3])  # (not their casts': new tensors of this step)
+    weights_grad = q_grad or k_grad or (mask is not None and mask.requires_grad)
+    # each matmul saves an operand for the other's gradient; softmax its output, dropout its noise (measured)
+    saved = ([q_scaled] if k_grad else []) + ([k_scaled] if q_grad else []) + ([weights, v] if weights_grad else [])
     if layer.dropout:
-        saved += [b.new(scores, work), b.new(scores, work)]
+        noise, dropped = b.new(scores, work), b.new(scores, work)
+        saved += ([noise] if weights_grad else []) + ([dropped] if v_grad else [])
+    elif v_grad and not weights_grad:
+        saved.append(weights)
     b.save(*saved)
     return b.new(numel(y), low)
 
@@ -561,9 +532,9 @@ RULES: dict[type, MemoryRule] = {
     ReLU6: _save_input, SiLU: _save_input, Hardswish: _save_input, Hardsigmoid: _save_input,
     Hardtanh: _save_input, Mish: _save_input,
     Sigmoid: _save_new_output, Tanh: _save_new_output, Softmax: _softmax, GELU: _gelu, Identity: _itself,
-    ELU: _leaky_relu, SELU: _leaky_relu, CELU: _leaky_relu, Threshold: _save_input, RReLU: _rrelu, GLU: _glu,
-    Softplus: _gelu, Softshrink: _gelu, Hardshrink: _gelu, Softsign: _input_and_new, LogSigmoid: _input_and_new,
-    Tanhshrink: _new_of_input, PReLU: _prelu, Softmin: _save_new_output, LogSoftmax: _save_new_output,
+    ELU: _leaky_relu, SELU: _leaky_relu, CELU: _leaky_relu, Threshold: _save_input, RReLU: rrelu, GLU: glu,
+    Softplus: _gelu, Softshrink: _gelu, Hardshrink: _gelu, Softsign: input_and_new, LogSigmoid: input_and_new,
+    Tanhshrink: new_of_input, PReLU: prelu, Softmin: _save_new_output, LogSoftmax: _save_new_output,
     Matmul: _matmul, Attention: _attention, SplitHeads: _split_heads, MergeHeads: _merge_heads,
     # norms
     BatchNorm: _batchnorm, LRN: _lrn, LayerNorm: _layer_norm, GroupNorm: _group_norm, InstanceNorm: _instance_norm,
@@ -594,6 +565,7 @@ RULES: dict[type, MemoryRule] = {
     Roll: _new_output, UnfoldDim: view,  # roll: a new tensor in x's layout, nothing saved (measured, torch 2.13 CPU)
     GridSample: grid_sample,  # input and grid (memory/sample_rules.py)
     LSTM: lstm,  # memory/rnn_rules.py: oneDNN's LSTM on CPU
+    Embedding: embedding,
 }
 
 

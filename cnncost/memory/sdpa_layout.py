@@ -1,6 +1,6 @@
 """Where attention's tensors lie in memory (memory/rules.py's attention rules): the fused CPU
 kernel's output, the heads split off a projection; what a later view of them sees; the copies of
-a mask it keeps."""
+a mask it keeps; and whether the fused kernel runs at all."""
 from __future__ import annotations
 
 from ..layers.attention import Attention
@@ -41,3 +41,15 @@ def mask_folds(layer: Attention, mask: Tensor, q: Shape, m: Shape) -> int:
     batch, a copy (measured, torch 2.13 and 2.14.1 CPU, batch 1 to 3); one made once per forward
     (fixed) is not."""
     return q[0] if layer.folded and mask.per_sample and (len(m) < len(q) or m[0] == 1) else 1
+def sdpa_fused(layer: Attention, xs: list[Tensor], shapes: tuple[Shape, ...], mask_grad: bool,
+               release: tuple[int, int]) -> bool:
+    """Whether PyTorch's CPU dispatch runs the fused (flash) kernel: q, k, v of per-sample rank 3
+    (torch 2.14: 2 or 3), one head size for all three, each with a last dim of stride 1 (a
+    chunk of a transposed projection is not), no dropout, no mask that needs a gradient
+    (measured, torch 2.13 and 2.14.1 CPU; everything else runs the composite math path); k's and
+    v's heads q's, or broadcast over them (multi-query) with enable_gqa or on torch 2.14."""
+    q, k, v = shapes[:3]
+    ranks = (2, 3) if release >= (2, 14) else (3,)
+    return (len(q) - layer.folded in ranks and q[-1] == v[-1] and layer.dropout == 0 and not mask_grad
+            and all(t.map_strides(s)[-1] == 1 for t, s in zip(xs[:3], shapes[:3]))
+            and (tuple(k[:-2]) == tuple(q[:-2]) or layer.enable_gqa or release >= (2, 14)))

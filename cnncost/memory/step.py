@@ -234,7 +234,7 @@ def _training_step(trace: Trace, optimizer: str) -> StepMemory:
     m = 2 * n + 1  # forward 0..n-1, backward n..2n-1 (steps n-1..0), the optimizer step
     params = _param_total(trace)
     cast_size, param_size = ELEMENT_BYTES[trace.precision.dtype], ELEMENT_BYTES[trace.precision.param_dtype]
-    casts_fw = _running([s.weight_casts + s.cached_casts for s in steps], cast_size)  # cast cache, steps 0..k
+    casts_fw = _running([s.new_casts for s in steps], cast_size)  # cast cache, steps 0..k
     casts_bw = _running([s.weight_casts for s in steps], cast_size)  # saved weight copies, steps 0..k
     grads_after = _running([s.params for s in reversed(steps)], param_size)  # steps k..n-1, in backward order
     state = params * OPTIMIZER_STATE[optimizer]
@@ -317,7 +317,7 @@ def _training_step(trace: Trace, optimizer: str) -> StepMemory:
 def _inference(trace: Trace, optimizer: str = "adam") -> StepMemory:
     with paused_gc():
         n = len(trace.steps)
-        casts = sum(s.weight_casts + s.cached_casts for s in trace.steps) * ELEMENT_BYTES[trace.precision.dtype]
+        casts = sum(s.new_casts for s in trace.steps) * ELEMENT_BYTES[trace.precision.dtype]
         intervals = [(a, b, p, f) for a, b, p, f, _ in _forward_intervals(trace, False, _producers(trace))]
         live = _live(n, intervals)
         x_ps, x_fx, _ = _input_batch(trace)

@@ -16,6 +16,7 @@ from .._gcpause import paused_gc
 from ..errors import CnnCostError
 from ..graph import Graph, compile
 from ..layers.base import Layer
+from ..layers.embedding import ids_inputs
 from ..layers.strides import BATCH, contiguous, is_contiguous, like_channels_last
 from ..net import Net
 from ..shapes import Shape, numel
@@ -143,7 +144,8 @@ def _keep_order(layer: Layer, out: Tensor, reads: list[Tensor], shapes: tuple[Sh
 def _trace(graph: Graph, precision: Precision) -> Trace:
     shape = graph.nodes[0].output_shape
     ids = itertools.count()
-    x0 = Tensor(next(ids), numel(shape), 0, precision.param_dtype, requires_grad=False)
+    token_ids = ids_inputs(graph)  # inputs of integer ids (int64): read by embeddings only
+    x0 = Tensor(next(ids), numel(shape), 0, "int64" if 0 in token_ids else precision.param_dtype, requires_grad=False)
     tensors = [x0]
     steps: list[Step] = []
     builder = StepBuilder(Step("", "", []), precision, ids)
@@ -172,6 +174,8 @@ def _trace(graph: Graph, precision: Precision) -> Trace:
                 out.channels_last = keeps_channels_last(layer, reads, node.input_shape)
             if out.strides is None and any(r.strides is not None for r in reads):
                 _keep_order(layer, out, reads, node.input_shapes, node.output_shape)
+            if len(tensors) in token_ids:  # a further input of ids
+                out = Tensor(out.id, out.per_sample, 0, "int64", requires_grad=False)
             step.output = out
             steps.append(step)
             tensors.append(out)

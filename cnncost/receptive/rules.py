@@ -35,6 +35,7 @@ from ..layers.moves import Roll, UnfoldDim
 from ..shapes import Shape, spatial
 from ..layers.computed import Computed
 from ..layers.rnn import LSTM
+from ..layers.embedding import Embedding
 from .paths import (Axis, Field, classes, constant_axis, hull, map_axis, plain, ratio, shift_axis,
                     window_axis)
 
@@ -310,6 +311,7 @@ RULES: dict[type, Rule] = {
     Roll: _roll, UnfoldDim: _windows,
     GridSample: _mixes,  # reads the input where the grid points: any position, data-dependent
     LSTM: lambda layer, node, ins: lost(ins[0], node, "a recurrence: each step reads every step before it"),
+    Embedding: leaves_the_map,  # ids -> a vector each: tokens, no map of the input's positions
 }
 
 

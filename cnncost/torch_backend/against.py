@@ -28,6 +28,7 @@ from typing import Any
 
 from ..errors import CnnCostError, format_shape
 from ..graph import compile
+from ..layers.embedding import ids_inputs
 from ..net import Net
 from ..shapes import Shape
 from .row_matching import RowPair, match, structural_keys
@@ -163,7 +164,7 @@ def check_against(spec: Any, source: Any, *, batch: int = 2, input: Shape | None
                 differences.append(Difference(pair.spec_path, pair.reference_path, q, pair.spec[q], pair.reference[q]))
     totals = {q: (_total(spec_rows, q), _total(ref_rows, q)) for q in ("params", "macs") + (("saved_bytes",) if saved else ())}
     if module is not None and measure:
-        real = _measure(module, shape, batch, train, saved)
+        real = _measure(module, shape, batch, train, saved, ids_inputs(compile(reference)).get(0))
         notes.append(f"reference measured on the real network at batch {batch} ({'train' if train else 'eval'} mode, "
                      "CPU fp32): parameters, MACs by FlopCounterMode (FLOPs / 2)"
                      + (", saved bytes by autograd's saved-tensor hooks" if saved else ""))
@@ -257,15 +258,17 @@ def _unknown(node: Any) -> frozenset[str]:
     return frozenset(q for q in ("macs", "saved_bytes") if q in names)
 
 
-def _measure(module: Any, shape: Shape, batch: int, train: bool, saved: bool) -> dict[str, int]:
+def _measure(module: Any, shape: Shape, batch: int, train: bool, saved: bool,
+             ids: int | None = None) -> dict[str, int]:
     """The real network's parameters, MACs (FlopCounterMode's FLOPs / 2 over one forward, whole
-    batch: convolutions whatever holds their weights, matrix products) and saved bytes."""
+    batch: convolutions whatever holds their weights, matrix products) and saved bytes; its input
+    random ids below `ids` where it holds ids (an input only embeddings read), else random floats."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
     from .measure import saved_tensors
     states = [m.training for m in module.modules()]
     torch.manual_seed(0)
-    x = torch.randn(batch, *shape)
+    x = torch.randn(batch, *shape) if ids is None else torch.randint(0, ids, (batch, *shape))
     buffers = {k: v.clone() for k, v in module.state_dict().items()}
     counter = FlopCounterMode(display=False)
     try:

@@ -35,6 +35,7 @@ from ..shapes import Shape, numel
 from .build import Network, build
 from .measure import SavedBytes, TrainPeak, probe, saved_tensors, train_step_peak
 from ..memory.tensors import MEASURED_RELEASES, torch_release
+from .example_inputs import example_inputs
 
 MERGE_KINDS = ("concat", "add", "mul")  # rows `<block>.<kind>` that a block's merge emits
 
@@ -157,7 +158,7 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
     with _torch_errors(f"PyTorch could not build {escape(net.name, 100)}", net.source or None):
         model = build(net, init=init)
         model.to(device=device, dtype=store)
-        xs = tuple(torch.randn(batch, *shape, device=device, dtype=store) for shape in analysis.input_shapes)
+        xs = example_inputs(analysis, batch, store, device)
         x = xs if len(xs) > 1 else xs[0]
     with _torch_errors(f"PyTorch could not run {escape(net.name, 100)} at batch {batch}", net.source or None):
         seen = probe(model, x, half)
@@ -165,7 +166,10 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
         saved = saved_tensors(model, x, half) if memory else None
         peak = train_step_peak(model, x, options.optimizer, half) if memory and device.startswith("cuda") else None
     predicted = _predicted_memory(net, options, device, batch) if memory else None
-    gated = saved_bytes_exact(device)
+    # a rebuild cannot share a module's parameters (a `shared` row gets buffer copies: no weight
+    # gradient, no autocast cache hit), so what it saves there is information, not a reference
+    shares = any(node.type == "shared" for node in analysis.nodes)
+    gated = saved_bytes_exact(device) and not shares
     rows = _layer_rows(analysis, model, batch, seen, flops.by_path, saved, predicted, gated)
     rows += _total_rows(analysis, options, model, seen, flops.total, saved, peak, predicted, gated)
     notes = [f"torch {torch.__version__} on {device}; " + ("mixed precision: fp32 params, autocast to "
@@ -180,6 +184,10 @@ def check(arch: str | os.PathLike[str] | Net, *, batch: int = 2, device: str = "
                 "not checked for exactness here (the model is claimed exact on CPU under torch "
                 + ", ".join(f"{a}.{b}" for a, b in MEASURED_RELEASES) + "); ")
              + "lecture_saved_bytes = the lecture's 1 x activations (incl. input) against the same measurement"]
+    if shares and memory:
+        notes.append("saved bytes not gated: the rebuild's shared calls hold copies of their parameters as buffers "
+                     "(PyTorch then saves otherwise than with the shared tensors); check --against compares "
+                     "with the real network's sharing")
     if peak:
         notes.append("train peak: ours = the autograd model's step peak (train_peak_bytes) and the lecture's "
                      "2 x activations + k x params (lecture_train_peak_bytes); torch = max_memory_allocated "

@@ -128,12 +128,11 @@ class Computed(nn.Module):
             if self.needs_grad:
                 c = c.detach().requires_grad_()
             return _Made.apply(c, c, self.saved, 0, None).unsqueeze(0) if self.saved else c.unsqueeze(0)
-        if self.op == "weight":  # c the next op's weight, saved by it in fp32 (its low cast under autocast)
+        if self.op == "weight":  # c the next op's weight, saved by it in fp32
             if not c.requires_grad:  # made of the weight alone (the conv counts it): saved all the same
                 c = c.detach().requires_grad_()
-            if torch.is_autocast_enabled(x.device.type):  # its low cast (the conv's own weight cast aside)
-                low = torch.get_autocast_dtype(x.device.type)
-                return _Made.apply(x, c, self.saved, c.numel(), low)
+            if torch.is_autocast_enabled(x.device.type):  # the next op saves its low cast of c: as the
+                return _Made.apply(x, c, self.saved, 0, None)  # rebuilt conv's own weight cast, same bytes
             return _Made.apply(x, c, self.saved + c.numel(), 0, None)
         if self.needs_grad:  # grad without parameters (never imported: kept for a hand-written spec)
             c = c.detach().requires_grad_()

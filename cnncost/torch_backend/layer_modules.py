@@ -52,6 +52,7 @@ from ..layers.moves import Roll, UnfoldDim
 from .own_modules import Roll as RollModule, UnfoldDim as UnfoldDimModule
 from ..layers.rnn import LSTM
 from .rnn_module import lstm_module
+from ..layers.embedding import Embedding
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -244,6 +245,7 @@ MODULES: dict[type, ModuleRule] = {
     GridSample: lambda layer, shapes: GridSampleModule(layer.mode, layer.padding_mode, layer.align_corners,
                                                        layer.folded),
     LSTM: lstm_module,
+    Embedding: lambda layer, x: nn.Embedding(layer.num_embeddings, layer.embedding_dim, padding_idx=layer.padding_idx),
 }
 
 

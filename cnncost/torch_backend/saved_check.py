@@ -13,11 +13,13 @@ from dataclasses import dataclass
 import torch
 
 from ..api import load
+from ..graph import compile
 from ..memory.tensors import Precision, torch_release
 from ..memory.trace import trace
 from ..shapes import Shape
 from .build import build
 from .check import SAVED_BASIS, TORCH_DTYPES
+from .example_inputs import example_inputs
 from .measure import saved_tensors
 
 
@@ -56,7 +58,7 @@ def compare_saved(arch: str, *, batch: int = 2, input: Shape | None = None, dtyp
     model = build(net, init=False)
     store = torch.float32 if precision.autocast else TORCH_DTYPES[dtype]
     model.to(dtype=store)
-    xs = tuple(torch.randn(batch, *shape, dtype=store) for _, shape in net.named_inputs)
+    xs = example_inputs(compile(net), batch, store)
     x = xs if len(xs) > 1 else xs[0]
     half = TORCH_DTYPES[dtype] if precision.autocast else None
     measured = saved_tensors(model, x, half).by_path(SAVED_BASIS)

@@ -389,7 +389,7 @@ def test_autocast_linear_whose_input_needs_no_grad_saves_no_weight_copy():
     t = trace(net, precision=Precision("bf16", "cpu"))
     assert t.weight_casts().fixed == 0                        # was 48*7 elements x 2 B
     assert t.saved_by_module(2)["fc"] == 2 * 48 * 2           # only the bf16 cast of its input
-    assert t.steps[1].cached_casts == 48 * 7 + 7                # the copies live in autocast's cache
+    assert t.steps[1].new_casts == 48 * 7 + 7                # the copies live in autocast's cache
 
 
 def test_autocast_conv_whose_input_needs_no_grad_still_saves_its_weight_copy():

@@ -220,8 +220,13 @@ def _unbind(imp: OnnxWalker, node: Any, x: TV, d: int, axis: int, sizes: list[in
 
 
 def gather(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
-    """Gather of one constant index along an axis (x[:, i], qkv[0]): a Select."""
+    """Gather of one constant index along an axis (x[:, i], qkv[0]): a Select. Gather of a 2-D
+    weight's rows by a tensor of ids (nn.Embedding exported): an `embedding`."""
     x, index = inputs[0], inputs[1]
+    if isinstance(x, W) and isinstance(index, TV) and len(x.shape) == 2 and int(attrs.get("axis", 0)) == 0:
+        from ...layers.embedding import Embedding
+        layer = Embedding(num_embeddings=int(x.shape[0]), embedding_dim=int(x.shape[1]))
+        return imp.emit(layer, [index], layer.out_shape(index.shape), params=[x])
     if not isinstance(x, TV) or x.scale is not None or x.form != "std":
         raise Unsupported("gather from a non-tensor, a scaled tensor or a view in progress")
     if isinstance(index, TV) or isinstance(index, W) and index.data is None:

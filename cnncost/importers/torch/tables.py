@@ -20,6 +20,7 @@ from . import moves
 from . import sampling
 from . import copy_into
 from .rnn import m_lstm
+from . import embedding as emb
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,8 @@ OPS: tuple[TorchOp, ...] = (
     TorchOp(moves.unfold_dim, methods=("unfold",), aten=("unfold",)),
     TorchOp(moves.repeat_interleave, functions=("torch.repeat_interleave",), methods=("repeat_interleave",),
             aten=("repeat_interleave",)),
+    TorchOp(emb.embedding_call, functions=("F.embedding",)),
+    TorchOp(emb.aten_embedding, aten=("embedding",)),
     TorchOp(views.contiguous, methods=("contiguous",), aten=("contiguous",)),
     TorchOp(views.alias, methods=("expand_as", "expand", "float", "type_as", "to", "clone"),
             aten=("clone", "alias", "detach", "_to_copy", "to", "type_as", "expand", "expand_as", "lift_fresh_copy")),
@@ -224,6 +227,7 @@ MODULES: dict[str, Callable] = {
     "StochasticDepth": a.m_stochastic_depth, "DropPath": a.m_stochastic_depth, "CenterCrop": resample.m_center_crop,
     "Unfold": resample.m_unfold, "Fold": resample.m_fold,
     "LSTM": m_lstm,
+    "Embedding": emb.m_embedding,
 }
 _MODULE_HOMES = ("torch.nn", "torchvision", "timm", "cnncost.torch_backend.own_modules")
 

@@ -143,10 +143,28 @@ def _proxy_class() -> type:
     return Proxy
 
 
-def _examples(x_shape: Any, make: Any) -> list[Any]:
-    """One example tensor per input: `x_shape` is one per-sample shape or a list of them."""
+def _examples(x_shape: Any, make: Any, ids: frozenset[int] = frozenset()) -> list[Any]:
+    """One example tensor per input: `x_shape` is one per-sample shape or a list of them; the
+    inputs numbered in `ids` are integer ids (int64 zeros: a row of any table)."""
+    import torch
     shapes = x_shape if x_shape and isinstance(x_shape[0], (tuple, list)) else [x_shape]
-    return [make(BATCH, *shape) for shape in shapes]
+    return [torch.zeros_like(make(BATCH, *shape), dtype=torch.long) if i in ids else make(BATCH, *shape)
+            for i, shape in enumerate(shapes)]
+
+
+def id_inputs(trace: Trace) -> frozenset[int]:
+    """The inputs (placeholders, in order) that only embeddings read: integer ids, which a float
+    example would fail in F.embedding (`layers.embedding.ids_inputs` says the same of the net)."""
+    import torch
+    import torch.nn.functional as F
+
+    def embeds(user: Any, placeholder: Any) -> bool:
+        if user.op == "call_module":
+            return isinstance(_fetch(trace.root, user.target), torch.nn.Embedding)
+        return user.op == "call_function" and user.target is F.embedding and user.args[:1] == (placeholder,)
+
+    placeholders = [n for n in trace.graph.nodes if n.op == "placeholder"]
+    return frozenset(i for i, p in enumerate(placeholders) if p.users and all(embeds(u, p) for u in p.users))
 
 
 def record(trace: Trace, x_shape: Any) -> dict[Any, Any]:
@@ -194,8 +212,8 @@ def _on_meta(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) ->
     from .meta_shapes import ShapeRules
 
     with _meta_twins(trace.root), ShapeRules():
-        _run_meta(trace.root, trace.graph, _examples(x_shape, functools.partial(torch.empty, device="meta")),
-                  results)
+        _run_meta(trace.root, trace.graph,
+                  _examples(x_shape, functools.partial(torch.empty, device="meta"), id_inputs(trace)), results)
 
 
 @contextmanager
@@ -283,7 +301,7 @@ def _on_fake(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) ->
     log.setLevel(logging.CRITICAL)  # a failing meta kernel logs a traceback before raising
     try:
         with FakeTensorMode(allow_non_fake_inputs=True):
-            _recorder(trace.root, trace.graph, results).run(*_examples(x_shape, torch.empty))
+            _recorder(trace.root, trace.graph, results).run(*_examples(x_shape, torch.empty, id_inputs(trace)))
     finally:
         log.setLevel(level)
 
@@ -294,7 +312,7 @@ def _on_real(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) ->
     import torch
     clone = copy.deepcopy(trace.root)  # the module's buffers untouched
     with torch.no_grad():
-        _recorder(clone, trace.graph, results).run(*_examples(x_shape, torch.randn))
+        _recorder(clone, trace.graph, results).run(*_examples(x_shape, torch.randn, id_inputs(trace)))
 
 
 def export_call(module: Any, args: tuple, kwargs: dict) -> Any:
