@@ -131,7 +131,7 @@ class Tensor:
 
     def batch_layout(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """(batch stride, *strides) as `shape` (`layers/strides.py`): the batch stride is the
-        storage's elements per sample."""
+        storage's elements per sample, or `batch_stride` where the samples interleave."""
         return (self.per_sample if self.batch_stride is None else self.batch_stride, *self.map_strides(shape))
 
     def _fields(self) -> tuple:
