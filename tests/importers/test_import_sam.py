@@ -183,30 +183,3 @@ def test_a_copy_of_parts_permuted_before_the_batch_imports_exactly(tracer: str, 
     copies = [n for n in cnncost.compile(net).nodes if n.type == "contiguous"]
     assert [(n.layer.batch_dim, n.output_shape) for n in copies] == [(1, (3, 2, 16, 4))]
 
-
-class WindowsPermutedCopy(nn.Module):
-    """The same copy on windows, the batch folded into their dim first: (3, N*nW, heads, L, E)
-    laid out with the batch before the windows."""
-
-    def __init__(self, c: int = 8, heads: int = 2) -> None:
-        super().__init__()
-        self.heads = heads
-        self.qkv = nn.Linear(c, 3 * c)
-        self.proj = nn.Linear(c, c)
-
-    def forward(self, x):
-        x = x.permute(0, 2, 3, 1)
-        B, H, W, C = x.shape
-        w = x.view(B, 2, H // 2, 2, W // 2, C).permute(0, 1, 3, 2, 4, 5).reshape(-1, H * W // 4, C)
-        B_, N, _ = w.shape
-        q, k, v = self.qkv(w).reshape(B_, N, 3, self.heads, -1).permute(2, 0, 3, 1, 4).contiguous().unbind(0)
-        o = ((q * 0.5) @ k.transpose(-2, -1)).softmax(dim=-1) @ v
-        o = self.proj(o.transpose(1, 2).reshape(B_, N, C))
-        return o.view(B, 2, 2, H // 2, W // 2, C).permute(0, 5, 1, 3, 2, 4).reshape(B, C, H, W)
-
-
-@pytest.mark.parametrize("tracer", TRACERS)
-def test_a_copy_of_parts_permuted_before_folded_windows_imports_exactly(tracer: str) -> None:
-    net = _assert_exact(WindowsPermutedCopy(), tracer)
-    copies = [n for n in cnncost.compile(net).nodes if n.type == "contiguous" and n.layer.batch_dim]
-    assert [(n.layer.batch_dim, n.output_shape) for n in copies] == [(1, (3, 4, 2, 4, 4))]  # 4 windows of 4

@@ -142,6 +142,8 @@ def contiguous(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
     if isinstance(x, TV) and x.form == "std" and x.scale is None:
         leaf = imp.builder.leaves[x.leaf]
         if leaf is not None and isinstance(leaf.layer, (Permute, Slice, Select, Reshape)):  # maybe a copy: the layer says
+            if x.folded and x.batch:  # (kept refused: an opaque row's output is taken to be folded at dim 0)
+                raise Unsupported(f"contiguous copy of a tensor whose folded batch is dim {x.batch}")
             # a batch moved to dim b (timm's qkv.permute(2, 0, 3, 1, 4).contiguous()): the copy keeps it there
             v = imp.emit(Contiguous(batch_dim=x.batch), [TV(x.leaf, x.shape)], x.shape, base="contiguous")
             return TV(v.leaf, x.shape, batch=x.batch, folded=x.folded)
