@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..shapes import Shape, at_least, holds, numel, shape_text
-from .strides import Layout, contiguous, is_contiguous, permute, reshape
+from .strides import BATCH, Layout, contiguous, is_contiguous, permute, reshape
 from .base import Layer, Node, register
 
 
@@ -250,15 +250,37 @@ class Expand(View):
 
 
 @register("contiguous")
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Contiguous(View):
     """`x.contiguous()`: x itself where it is contiguous, else a contiguous copy (a new tensor;
-    nothing saved)."""
+    nothing saved). `batch_dim` k > 0: the copy is laid out with the batch before per-sample dim
+    k, `x.movedim(0, k).contiguous().movedim(k, 0)`, as torch's reshape copies SAM's
+    (3, N, heads, L, E) to (3, N * heads, L, E): the samples interleave in the storage, and the
+    pieces along the dims before k are each contiguous."""
+
+    batch_dim: int = 0
+
+    def validate(self) -> None:
+        self.require(self.batch_dim >= 0, f"batch_dim must be 0 or more, got {self.batch_dim}")
 
     def out_shape(self, x: Shape) -> Shape:
+        self.require(self.batch_dim < max(len(x), 1), f"batch_dim {self.batch_dim} must name a dim of the "
+                     f"{len(x)}-D per-sample shape {shape_text(x)}", x)
         return x
 
     def out_layout(self, x: Shape, y: Shape, layout: Layout) -> Layout | None:
+        if self.batch_dim:
+            return layout if layout == self.copy_layout(x) else None
         return layout if is_contiguous(x, layout) else None
+
+    def copy_layout(self, x: Shape) -> Layout:
+        """(batch stride, *strides) of the copy: row-major over (x[:k], batch, x[k:])."""
+        k = self.batch_dim
+        whole = contiguous((*x[:k], BATCH, *x[k:]))[1:]
+        return (whole[k], *whole[:k], *whole[k + 1:])
+
+    def describe(self) -> str:
+        return f"batch at dim {self.batch_dim}" if self.batch_dim else ""
 
 
 def reshape_layout(x: Shape, y: Shape, layout: Layout) -> Layout | None:

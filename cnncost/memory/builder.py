@@ -106,6 +106,8 @@ class StepBuilder:
         # channels last as PyTorch suggests it from the strides (what a conv or a pool on it keeps):
         # a chunk of a channels-last map is, the H, W, C permute of one is a plain contiguous tensor
         seen.channels_last = len(shape) == 3 and like_channels_last((BATCH, *shape), layout)
+        if x.batch_stride is not None:  # a view of a copy laid out with the batch inside: its own batch stride
+            seen.batch_stride = layout[0]
         return seen
 
     def cast(self, x: Tensor, dtype: str) -> Tensor:

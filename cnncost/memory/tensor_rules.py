@@ -24,7 +24,16 @@ def view(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
 
 
 def contiguous(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """x itself where contiguous, else a contiguous copy; nothing saved."""
+    """x itself where contiguous, else a contiguous copy; nothing saved. With `batch_dim` the copy
+    is laid out with the batch before that per-sample dim (SAM's (3, N * heads, L, E)): its
+    strides and batch stride say so, for the views of it and what folds them."""
+    if layer.batch_dim:
+        layout = layer.copy_layout(xs)
+        if x.batch_layout(xs) == layout:
+            return x
+        out = b.like(x)
+        out.layout, out.strides, out.batch_stride = "strided", layout[1:], layout[0]
+        return out
     return x if is_contiguous(xs, x.batch_layout(xs)) else b.like(x)
 
 

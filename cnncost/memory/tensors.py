@@ -85,7 +85,7 @@ class Tensor:
     tensors record nothing for backward."""
 
     __slots__ = ("id", "per_sample", "fixed", "dtype", "requires_grad", "shown", "layout", "nbytes_per_sample",
-                 "nbytes_fixed", "channels_last", "strides")
+                 "nbytes_fixed", "channels_last", "strides", "batch_stride")
 
     def __init__(self, id: int, per_sample: int, fixed: int, dtype: str, requires_grad: bool = True,
                  shown: int | None = None, layout: str = "contiguous") -> None:
@@ -93,6 +93,9 @@ class Tensor:
         self.requires_grad, self.shown, self.layout = requires_grad, shown, layout
         self.channels_last = False
         self.strides: tuple[int, ...] | None = None  # a view's per-sample (C, H, W) strides in its storage
+        # where the samples do not follow one another in the storage (a copy laid out with the batch
+        # inside, `Contiguous.batch_dim`, and its views): the stride from one sample to the next
+        self.batch_stride: int | None = None
         size = ELEMENT_BYTES[dtype]
         self.nbytes_per_sample, self.nbytes_fixed = per_sample * size, fixed * size
 
@@ -113,7 +116,7 @@ class Tensor:
     def view(self, shown: int | None, layout: str, strides: tuple[int, ...] | None = None) -> Tensor:
         """The same storage seen through a view showing `shown` elements per sample."""
         seen = Tensor(self.id, self.per_sample, self.fixed, self.dtype, self.requires_grad, shown, layout)
-        seen.channels_last, seen.strides = self.channels_last, strides
+        seen.channels_last, seen.strides, seen.batch_stride = self.channels_last, strides, self.batch_stride
         return seen
 
     def map_strides(self, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -128,12 +131,12 @@ class Tensor:
 
     def batch_layout(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """(batch stride, *strides) as `shape` (`layers/strides.py`): the batch stride is the
-        storage's elements per sample."""
-        return (self.per_sample, *self.map_strides(shape))
+        storage's elements per sample, or `batch_stride` where the samples interleave."""
+        return (self.per_sample if self.batch_stride is None else self.batch_stride, *self.map_strides(shape))
 
     def _fields(self) -> tuple:
         return (self.id, self.per_sample, self.fixed, self.dtype, self.requires_grad, self.shown, self.layout,
-                self.channels_last, self.strides)
+                self.channels_last, self.strides, self.batch_stride)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Tensor):

@@ -225,7 +225,7 @@ MODULES: dict[type, ModuleRule] = {
     Unflatten: lambda layer, x: UnflattenModule(layer.dim, layer.sizes),
     Slice: lambda layer, x: SliceModule(layer.dim, layer.start, layer.stop, layer.step),
     Select: lambda layer, x: SelectModule(layer.dim, layer.index), Expand: lambda layer, x: ExpandModule(layer.shape),
-    Contiguous: lambda layer, x: ContiguousModule(), Split: lambda layer, x: SplitModule(layer.sizes, layer.index, layer.dim),
+    Contiguous: lambda layer, x: ContiguousModule(layer.batch_dim), Split: lambda layer, x: SplitModule(layer.sizes, layer.index, layer.dim),
     Arith: lambda layer, x: ArithModule(layer.op, layer.value, layer.reverse),
     Learnable: lambda layer, x: LearnableModule(layer.op, layer.shape, layer.init),
     Affine: lambda layer, x: AffineModule(x[layer.dim % len(x)], layer.dim, len(x), layer.bias),

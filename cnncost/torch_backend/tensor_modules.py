@@ -74,7 +74,15 @@ class Expand(nn.Module):
 
 
 class Contiguous(nn.Module):
+    """x.contiguous(); with `batch_dim` k > 0 the copy laid out with the batch before per-sample dim k."""
+
+    def __init__(self, batch_dim: int = 0) -> None:
+        super().__init__()
+        self.batch_dim = batch_dim
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.batch_dim:
+            return x.movedim(0, self.batch_dim).contiguous().movedim(self.batch_dim, 0)
         return x.contiguous()
 
 

@@ -258,11 +258,19 @@ def test_a_channels_last_gated_block_imports_exactly(tracer: str) -> None:
 
 
 class NotOutermost(nn.Module):
-    """A fold whose batch is not the outermost factor: (C, N*H*W)."""
+    """A fold whose batch is not the outermost factor: (C*N, H*W), the channels outside the batch."""
 
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x):
+        return self.conv(x).transpose(0, 1).reshape(-1, 16)
+
+
+class BatchInside(NotOutermost):
+    """(C, N*H*W): the batch folded into dim 1 (SAM's qkv view maps so), given as the output,
+    which must have the batch first."""
 
     def forward(self, x):
         return self.conv(x).transpose(0, 1).reshape(4, -1)
@@ -286,6 +294,7 @@ class ConvOnWindows(nn.Module):
     (NotOutermost(), r"Tensor.reshape at module '\(top level\)' \(view of a tensor whose batch is dim 1: the batch "
                      r"would not be the outermost factor"),
     (ConvOnWindows(), r"at module 'conv' \(conv of a tensor whose batch is folded into its first dim\)"),
+    (BatchInside(), r"the network's output reads a tensor whose batch is dim 1, not the first"),
 ])
 def test_folds_that_do_not_map_are_refused_with_one_line(model: nn.Module, line: str) -> None:
     with pytest.raises(CnnCostError, match=line):

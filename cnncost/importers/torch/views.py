@@ -56,11 +56,14 @@ def fold_view(imp: GraphWalker, node: Any, x: Any, result: Any, what: str) -> TV
     come before it."""
     if not isinstance(x, TV):
         raise Unsupported(f"{what} of a {type(x).__name__}")
+    size = tuple(int(d) for d in result.shape)
+    if x.batch and x.scale is None and x.form == "std" and size[:x.batch] == x.shape[:x.batch] \
+            and (any(d != 1 for d in x.shape[:x.batch]) or size[0] % BATCH):
+        return fold_after(imp, node, x, size, what)
     if any(x.shape[d] != 1 for d in range(x.batch)):  # dims of size 1 before the batch leave it outermost
         raise Unsupported(f"{what} of a tensor whose batch is dim {x.batch}: the batch would not be the outermost "
                           "factor of the result's first dim")
     x = imp.tensor(dataclasses.replace(x, batch=0))
-    size = tuple(int(d) for d in result.shape)
     if not size or size[0] % BATCH:
         raise Unsupported(f"{what} to {size}: its first dim does not hold the batch as its outermost factor")
     folded = size[0] != BATCH
@@ -74,6 +77,28 @@ def fold_view(imp: GraphWalker, node: Any, x: Any, result: Any, what: str) -> TV
         return TV(x.leaf, y, folded=folded)
     v = imp.emit(Reshape(shape=y), [TV(x.leaf, x.shape)], y, base="view" if what == "view" else what)
     return TV(v.leaf, y, folded=folded)
+
+
+def fold_after(imp: GraphWalker, node: Any, x: TV, size: tuple[int, ...], what: str) -> TV:
+    """A view that keeps the dims before the batch (torch dim `x.batch`) and folds the batch into
+    the result's dim there as its outermost factor, or views the dims after it (SAM's
+    `qkv.reshape(3, N * heads, L, E)` of (3, N, heads, L, E)): per sample, a reshape of the dims
+    from there on, the leading ones kept; the result's batch stays at that dim (folded, unless
+    the dim is the batch alone)."""
+    b = x.batch
+    if size[b] % BATCH:
+        raise Unsupported(f"{what} to {size}: its dim {b} does not hold the batch as its outermost factor")
+    folded = size[b] != BATCH
+    y = (*size[:b], size[b] // BATCH, *size[b + 1:]) if folded else (*size[:b], *size[b + 1:])
+    if not y:
+        raise Unsupported(f"{what} to {size}: nothing per sample")
+    source = imp.results.get(node.args[0]) if node.args else None
+    v = TV(x.leaf, x.shape)
+    if hasattr(source, "stride") and compute_stride(tuple(source.shape), tuple(source.stride()), size) is None:
+        v = imp.emit(Contiguous(batch_dim=b), [v], x.shape, base="contiguous")  # torch's reshape copies, the batch inside
+    if y != x.shape:
+        v = imp.emit(Reshape(shape=y), [TV(v.leaf, x.shape)], y, base="view" if what == "view" else what)
+    return TV(v.leaf, y, batch=b, folded=folded)
 
 
 def permute(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -119,9 +144,10 @@ def contiguous(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
     if isinstance(x, TV) and x.form == "std" and x.scale is None:
         leaf = imp.builder.leaves[x.leaf]
         if leaf is not None and isinstance(leaf.layer, (Permute, Slice, Select, Reshape)):  # maybe a copy: the layer says
-            if x.folded and x.batch:  # torch's copy would not keep the batch outermost
+            if x.folded and x.batch:  # (kept refused: an opaque row's output is taken to be folded at dim 0)
                 raise Unsupported(f"contiguous copy of a tensor whose folded batch is dim {x.batch}")
-            v = imp.emit(Contiguous(), [TV(x.leaf, x.shape)], x.shape, base="contiguous")
+            # a batch moved to dim b (timm's qkv.permute(2, 0, 3, 1, 4).contiguous()): the copy keeps it there
+            v = imp.emit(Contiguous(batch_dim=x.batch), [TV(x.leaf, x.shape)], x.shape, base="contiguous")
             return TV(v.leaf, x.shape, batch=x.batch, folded=x.folded)
     if isinstance(x, TV) and x.form in ("std", "grouped", "regrouped"):
         return x
@@ -222,9 +248,26 @@ def getitem(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any)
         return imp.piece(seq, int(index))
     if isinstance(seq, (list, tuple, dict)):
         return seq[index]
+    if isinstance(seq, TV) and isinstance(index, tuple) and None in index:
+        return index_unsqueezed(imp, batched(seq), index, result)
     if isinstance(seq, TV):
         return slice_index(imp, batched(seq), index)
     raise Unsupported("indexing")
+
+
+def index_unsqueezed(imp: GraphWalker, x: TV, index: tuple, result: Any) -> TV:
+    """x[:, :, None] (SAM's `rel_h[:, :, :, :, None] + rel_w[:, :, :, None, :]`): the index
+    without its Nones, then a view with their dims of size 1, the batch kept first."""
+    if index[0] is None or x.batch:
+        raise Unsupported("indexing with None before the batch dimension")
+    y = slice_index(imp, x, tuple(i for i in index if i is not None))
+    if y.batch:
+        raise Unsupported("indexing with None of a tensor whose batch moved")
+    shape = imp.out(result)
+    if shape == y.shape:
+        return y
+    v = imp.emit(Reshape(shape=shape), [TV(y.leaf, y.shape)], shape, base="unsqueeze")
+    return TV(v.leaf, shape, folded=y.folded)
 
 
 def slice_index(imp: GraphWalker, x: TV, index: Any) -> TV:

@@ -64,7 +64,10 @@ class GraphWalker:
                 self.env[node] = PV(node.target, tensor, tuple(tensor.shape)) \
                     if isinstance(tensor, self.torch.Tensor) else tensor
             elif node.op == "output":
-                outputs = self._outputs(node.args[0])
+                try:
+                    outputs = self._outputs(node.args[0])
+                except Unsupported as why:  # an output whose batch moved: one line, not a traceback
+                    raise CnnCostError(str(why)) from None
             else:
                 self.env[node] = self._call(node)
         notes = self._notes()
