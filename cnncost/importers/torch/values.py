@@ -2,6 +2,7 @@
 the torch.fx and torch.export paths."""
 from __future__ import annotations
 
+import dataclasses
 import operator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,10 @@ from ...layers.arith import Reduce
 from ...layers.merge import Binary
 from ...shapes import Shape
 from ..graphbuild import TV
+from ...layers import AvgPool, BatchNorm, Conv, MaxPool
+
+# The layers that run on each map of a tensor whose batch is folded into its first dim (`on_maps`).
+MAP_LAYERS = (Conv, BatchNorm, MaxPool, AvgPool)
 
 # The traced batch: 2, so that the batch dimension never looks like a size-1 dimension.
 BATCH = 2
@@ -69,6 +74,16 @@ def folded_in(value: Any) -> bool:
     return False
 
 
+def on_maps(layer: Any, x: TV) -> Any:
+    """A conv, a windowed pool or a batch norm reading x, a tensor whose batch is folded into its
+    first dim ((N*k, C, H, W) windows or heads, per sample (k, C, H, W)), as the layer on each of
+    its k maps (`folded`: torch runs it on the N*k maps); any other layer as it is."""
+    if isinstance(layer, MAP_LAYERS) and not layer.folded and x.folded and x.batch == 0 and x.form == "std" \
+            and len(x.shape) >= 2 + (not isinstance(layer, BatchNorm)):
+        return dataclasses.replace(layer, folded=True)
+    return layer
+
+
 def fold_safe(layer: Any, shapes: tuple[Shape, ...]) -> bool:
     """Whether `layer` reading per-sample `shapes` maps exactly onto a tensor whose batch is folded
     into its first dim: it acts on the trailing dims or element-wise (a linear, a layer norm over
@@ -80,6 +95,8 @@ def fold_safe(layer: Any, shapes: tuple[Shape, ...]) -> bool:
     q, k, v and the mask are all folded the same way)."""
     shape = shapes[0] if shapes else ()
     if isinstance(layer, Attention):
+        return layer.folded
+    if isinstance(layer, MAP_LAYERS):  # on each map of the folded dim (`on_maps`)
         return layer.folded
     if isinstance(layer, Reduce):  # over trailing dims: the folded dim (0, where the batch is) kept
         return layer.dims is not None and all(d % len(shape) != 0 for d in layer.dims)
