@@ -22,6 +22,7 @@ from ..layers.pass_rules import rule_in
 from ..layers.strides import BATCH, compute_stride, folds_rows
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.conv import maps
+from ..layers.strides import like_channels_last
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
 from ..layers.imported import Fixed
@@ -76,7 +77,23 @@ def _conv(layer: Conv, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor
         b.cast(x, low)  # under autocast a new low copy, padded next
         padded = b.new(numel(xs[:-rank]) * numel(tuple(size + more for size, more in zip(xs[-rank:], extra))), low)
         return save_matmul(layer, padded, xs, y, b)
-    return save_matmul(layer, x, xs, y, b)
+    return on_folded_maps(layer, x, xs, save_matmul(layer, x, xs, y, b), y)
+
+
+def on_folded_maps(layer: Any, x: Tensor, xs: Shape, out: Tensor, y: Shape) -> Tensor:
+    """The new output of a `folded` conv or pool laid out as PyTorch lays out its (N*k, C, ...)
+    result: channels last where the input's strides suggest it (a map permuted from channels-last
+    windows: hieradet's pooled q), else contiguous. The per-sample strides of a folded tensor are
+    its torch strides (the batch is the fold dim's outer factor); measured, torch 2.13 CPU."""
+    if not getattr(layer, "folded", False) or x.strides is None or not like_channels_last((BATCH * xs[0], *xs[1:]),
+                                                                                        x.strides):
+        return out
+    strides, step = [0] * len(y), 1
+    for d in (1, *range(len(y) - 1, 1, -1), 0):  # C fastest, then the spatial dims from the last, the maps
+        strides[d] = step
+        step *= y[d]
+    out.strides, out.layout = tuple(strides), "strided"
+    return out
 
 
 def _conv_transpose(layer: ConvTranspose, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
@@ -246,14 +263,14 @@ def _save_input_and_indices(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepB
     every output size, 1x1 included: unlike the average, PyTorch has no shortcut for it)."""
     x = fp32_pool_on_cpu(x, maps(layer, xs), b)
     b.save(x, b.new(numel(y), "int64"))
-    return b.like(x, y)
+    return on_folded_maps(layer, x, xs, b.like(x, y), y)
 
 
 def _avgpool(layer: AvgPool, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     """Input (its backward reads only the shape, but the input is what autograd saves)."""
     x = fp32_pool_on_cpu(x, maps(layer, xs), b)
     b.save(x)
-    return b.like(x, y)
+    return on_folded_maps(layer, x, xs, b.like(x, y), y)
 
 
 def _adaptive_avgpool(layer: AdaptiveAvgPool, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
