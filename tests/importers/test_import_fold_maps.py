@@ -271,3 +271,14 @@ def test_the_peer_tools_count_folded_layers_as_their_conventions_say() -> None:
             if ours != value:
                 wrong.append(f"{type(model).__name__} {key}: ours {ours}, the tool's {value}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_an_imported_net_with_folded_layers_round_trips_through_yaml(tmp_path) -> None:
+    """`import -o x.yaml` then `table x.yaml`: the folded field is written and read back."""
+    from cnncost.spec import dump_spec
+    net = from_torch(HieraQPool(), (8, 8, 8))
+    path = tmp_path / "hiera.yaml"
+    path.write_text(dump_spec(net))
+    assert "folded: true" in path.read_text()
+    a, b = (cnncost.table(n, batch=2, memory="autograd", device="cpu").totals for n in (net, str(path)))
+    assert (a.params, a.macs, a.saved_bytes) == (b.params, b.macs, b.saved_bytes)
