@@ -88,8 +88,9 @@ def fold_safe(layer: Any, shapes: tuple[Shape, ...]) -> bool:
     """Whether `layer` reading per-sample `shapes` maps exactly onto a tensor whose batch is folded
     into its first dim: it acts on the trailing dims or element-wise (a linear, a layer norm over
     the last dims, attention, arithmetic, padding of the trailing dims), or it is a view whose dims
-    the handler mapped (views.py, lowering.softmax). A conv, a pool or a batch norm would read the
-    folded dim as channels or space. Attention on (N*nW, heads, L, E) without a mask or dropout
+    the handler mapped (views.py, lowering.softmax). A conv, a windowed pool or a batch norm maps
+    only as the layer on each map (`on_maps` marks it `folded`); any other layer with spatial axes
+    (an adaptive pool, a group norm...) would read the folded dim as channels or space. Attention on (N*nW, heads, L, E) without a mask or dropout
     runs PyTorch's fused kernel, which the memory rule (memory/rules.sdpa_fused) would take for the
     rank-4-per-sample math path unless the layer says it is `folded` (the handler sets it where
     q, k, v and the mask are all folded the same way)."""
