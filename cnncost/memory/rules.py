@@ -22,7 +22,7 @@ from ..layers.pass_rules import rule_in
 from ..layers.strides import BATCH, compute_stride, folds_rows
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.conv import maps
-from ..layers.strides import like_channels_last
+from .folded import on_folded_maps
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
 from ..layers.imported import Fixed
@@ -78,22 +78,6 @@ def _conv(layer: Conv, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor
         padded = b.new(numel(xs[:-rank]) * numel(tuple(size + more for size, more in zip(xs[-rank:], extra))), low)
         return save_matmul(layer, padded, xs, y, b)
     return on_folded_maps(layer, x, xs, save_matmul(layer, x, xs, y, b), y)
-
-
-def on_folded_maps(layer: Any, x: Tensor, xs: Shape, out: Tensor, y: Shape) -> Tensor:
-    """The new output of a `folded` conv or pool laid out as PyTorch lays out its (N*k, C, ...)
-    result: channels last where the input's strides suggest it (a map permuted from channels-last
-    windows: hieradet's pooled q), else contiguous. The per-sample strides of a folded tensor are
-    its torch strides (the batch is the fold dim's outer factor); measured, torch 2.13 CPU."""
-    if not getattr(layer, "folded", False) or x.strides is None or not like_channels_last((BATCH * xs[0], *xs[1:]),
-                                                                                        x.strides):
-        return out
-    strides, step = [0] * len(y), 1
-    for d in (1, *range(len(y) - 1, 1, -1), 0):  # C fastest, then the spatial dims from the last, the maps
-        strides[d] = step
-        step *= y[d]
-    out.strides, out.layout = tuple(strides), "strided"
-    return out
 
 
 def _conv_transpose(layer: ConvTranspose, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
