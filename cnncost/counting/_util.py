@@ -6,6 +6,7 @@ from math import prod
 from typing import TYPE_CHECKING, Any
 
 from ..shapes import spatial
+from ..layers.conv import maps
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
@@ -35,7 +36,13 @@ def n_out(node: GraphNode, batch: int) -> int:
 
 def kernel_area(node: GraphNode) -> int:
     """The kernel's elements per channel: kh x kw on a C x H x W map (one size per spatial dim)."""
-    return prod(spatial(node.layer.kernel, len(x_of(node)) - 1))
+    return prod(spatial(node.layer.kernel, len(maps(node.layer, x_of(node))) - 1))
+
+
+def channels(node: GraphNode) -> int:
+    """The input channels of a conv or norm, as torch sees them: C of a `folded` layer's (k, C, ...)
+    too (torch's (N*k, C, ...))."""
+    return maps(node.layer, x_of(node))[0]
 
 
 def family(name: str) -> tuple[str, int | None]:

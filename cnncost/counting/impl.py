@@ -38,6 +38,7 @@ from ..layers.act import (CELU, ELU, GLU, SELU, Hardshrink, LogSigmoid, LogSoftm
                           Softshrink, Softsign, Tanhshrink, Threshold)
 from ..layers.attention import Attention, Matmul, MergeHeads, SplitHeads
 from ..layers.conv import Conv, ConvTranspose
+from ..layers.conv import maps
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
 from ..layers.imported import Fixed
@@ -135,14 +136,15 @@ def parse(spec: str) -> Impl:
 
 
 def by_rank(name: str) -> Callable[[GraphNode], str]:
-    """`nn.Conv2d`-style spelling with the input map's spatial rank: nn.Conv1d, nn.Conv2d, nn.Conv3d."""
+    """`nn.Conv2d`-style spelling with the input map's spatial rank: nn.Conv1d, nn.Conv2d, nn.Conv3d
+    (of a `folded` layer's maps: a conv on (N*k, C, H, W) windows is a Conv2d)."""
     def spell(node: GraphNode) -> str:
-        return f"nn.{name}{len(node.input_shape) - 1}d"
+        return f"nn.{name}{len(maps(node.layer, node.input_shape)) - 1}d"
     return spell
 
 
 def _batchnorm(node: GraphNode) -> str:
-    rank = len(node.input_shape) - 1
+    rank = len(maps(node.layer, node.input_shape)) - 1
     return "nn.BatchNorm1d" if rank <= 1 else f"nn.BatchNorm{rank}d"
 
 

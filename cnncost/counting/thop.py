@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from ..layers.imported import Fixed
 from ._util import affine, family, kernel_area, n_in, n_out, on_inner, x_of
+from ._util import channels
 from .convention import Convention, CountRule
 from .impl import DEFAULT
 from ..layers.rnn import LSTM
@@ -65,7 +66,7 @@ def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
     name = impl.name
     stem, rank = family(name)
     if stem in ("Conv", "ConvTranspose"):
-        c_in = x_of(node)[0]
+        c_in = channels(node)
         return n_out(node, batch) * (c_in // node.layer.groups) * kernel_area(node)
     if name == "Linear":
         return in_features(node) * n_out(node, batch)

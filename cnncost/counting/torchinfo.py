@@ -46,10 +46,12 @@ def leaf_mult_adds(node: GraphNode, impl: Impl, batch: int) -> int:
     """One multiply-add per weight/bias parameter of the leaf module that runs the node."""
     if not weighted_leaf(node, impl) or impl.cls == "cnncost.LayerScale":  # its parameter is not named weight/bias
         return 0
+    folded = getattr(node.layer, "folded", False)  # torch runs it on N*k maps: a batch of N*k
+    calls = batch * node.input_shape[0] if folded else batch
     if "Conv" in impl.name:
         y = node.output_shape
-        return node.params * batch * numel(y[1:])
-    return batch * node.params
+        return node.params * calls * numel(y[2:] if folded else y[1:])
+    return calls * node.params
 
 
 def params(node: GraphNode, impl: Impl | None, visible: bool, trainable: bool) -> int:

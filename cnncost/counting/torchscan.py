@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..layers.imported import Fixed
 from ._util import family, has_bias, kernel_area, n_in, n_out, on_inner, x_of
+from ._util import channels
 from .convention import Convention, CountRule
 from .impl import DEFAULT
 from .thop import in_features
@@ -66,14 +67,14 @@ def _count(node: GraphNode, impl: Impl, batch: int, macs: bool) -> int:
         width = in_features(node)
         return width * m if macs else m * (2 * width - 1 + has_bias(node))
     if stem in ("Conv", "ConvTranspose") and rank:
-        terms = kernel_area(node) * (x_of(node)[0] // layer.groups)
+        terms = kernel_area(node) * (channels(node) // layer.groups)
         extra = (4 if macs else 8) * rank if stem == "ConvTranspose" else 0  # padding arithmetic per spatial dim
         return extra + (m * terms if macs else m * (2 * terms - 1 + has_bias(node)))
     if stem == "BatchNorm" and rank:
         scale = 2 if layer.affine else 0
         if macs:
             return n * (1 + scale // 2)
-        return 2 * x_of(node)[0] + 2 * n + scale * n
+        return 2 * channels(node) + 2 * n + scale * n
     if base == "LayerNorm":
         if macs:
             return 0

@@ -39,6 +39,8 @@ import fnmatch
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
+from ..layers.conv import maps
+
 if TYPE_CHECKING:
     from ..graph import Graph, GraphNode
 
@@ -115,7 +117,7 @@ def param_split(graph: Graph, frozen: Iterable[str] | tuple[bool, ...] = ()) -> 
     for node in graph.nodes:
         layer = node.layer
         if node.type == "batchnorm" or (node.type == "instance_norm" and layer.track_running_stats):
-            buffers += 2 * node.input_shape[0] + 1
+            buffers += 2 * maps(layer, node.input_shape)[0] + 1  # a folded norm's channels, not its maps
     return {"params": total, "trainable_params": trainable, "non_trainable_params": total - trainable,
             "buffers": buffers}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import prod
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from ..shapes import Shape, at_least, numel, same_padding, shape_text, sizes_text, spatial, window
 from .base import Layer, register
@@ -64,6 +64,24 @@ def describe_window(kernel: Sizes, stride: Sizes, padding: Sizes | str, dilation
     return " ".join(parts)
 
 
+def maps(layer: Layer, x: Shape) -> Shape:
+    """The map a windowed layer or a batch norm reads per sample: x, or, where the layer is
+    `folded` (the batch folded into the first dim as its outermost factor: torch's (N*k, C, ...)
+    as (k, C, ...) per sample, k maps each), x without that first dim."""
+    if not getattr(layer, "folded", False):
+        return x
+    if len(x) < 2:
+        layer.fail(f"folded: needs (maps, C, ...), got {shape_text(x)}", x)
+    return x[1:]
+
+
+def on_maps(layer: Layer, x: Shape, out: Callable[[Shape], Shape]) -> Shape:
+    """`out` of the map x, or, for a `folded` layer, of each of its maps (`maps`), their count kept first."""
+    if not getattr(layer, "folded", False):
+        return out(x)
+    return (x[0], *out(maps(layer, x)))
+
+
 def describe_rank(x: Shape) -> int:
     """The spatial rank a description uses: the map's, 2 for anything else."""
     return len(x) - 1 if len(x) - 1 in MAP_KINDS else 2
@@ -85,6 +103,10 @@ class Conv(Layer):
 
     params = out * (in/groups) * prod(kernel)  (+ out with bias)
     MACs   = |output| * (in/groups) * prod(kernel)      (bias adds are not counted)
+
+    `folded`: the batch is folded into the input's first dim (an imported model's (N*k, C, H, W)
+    windows or heads, per sample (k, C, H, W)): the conv runs on each of the k maps, its
+    weights counted once (see `maps`).
     """
 
     matmul_like = True
@@ -96,6 +118,7 @@ class Conv(Layer):
     dilation: Sizes = 1
     groups: int = 1
     bias: bool = True
+    folded: bool = False
 
     def validate(self) -> None:
         self.require_positive(out=self.out, kernel=self.kernel, stride=self.stride,
@@ -110,6 +133,9 @@ class Conv(Layer):
                      f"out channels {self.out} not divisible by groups={self.groups}")
 
     def out_shape(self, x: Shape) -> Shape:
+        return on_maps(self, x, self.map_out)
+
+    def map_out(self, x: Shape) -> Shape:
         rank = map_rank(self, x)
         if x[0] % self.groups:
             self.fail(f"in channels {x[0]} not divisible by groups={self.groups}", x)
@@ -124,9 +150,11 @@ class Conv(Layer):
         return (self.out, *out)
 
     def params(self, x: Shape) -> int:
+        x = maps(self, x)
         return self.out * (x[0] // self.groups) * prod(spatial(self.kernel, len(x) - 1)) + (self.out if self.bias else 0)
 
     def macs(self, x: Shape, y: Shape) -> int:
+        x = maps(self, x)  # y holds the k maps of a folded conv
         # the int factors first: one array product in a sweep
         return numel(y) * ((x[0] // self.groups) * prod(spatial(self.kernel, len(x) - 1)))
 
@@ -135,7 +163,9 @@ class Conv(Layer):
 
     def describe_at(self, x: Shape) -> str:
         return describe_window(self.kernel, self.stride, self.padding, self.dilation,
-                               f"g{self.groups}" if self.groups != 1 else "", describe_rank(x))
+                               " ".join(p for p in (f"g{self.groups}" if self.groups != 1 else "",
+                                                    "folded" if self.folded else "") if p),
+                               describe_rank(maps(self, x)))
 
     def same_extra(self, rank: int = 2) -> tuple[int, ...]:
         """Per spatial dim, the extra zero padding PyTorch adds for padding='same' when the total

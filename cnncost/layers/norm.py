@@ -7,14 +7,16 @@ from typing import Literal
 
 from ..shapes import Shape, numel
 from .base import Layer, register
-from .conv import map_rank
+from .conv import map_rank, maps
 
 
 @register("batchnorm")
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class BatchNorm(Layer):
     """Batch norm over channels (dim 0) of a vector or of a map with 1, 2 or 3 spatial dims
-    (`nn.BatchNorm1d/2d/3d`). params = 2C (gamma, beta) when affine; running stats are buffers."""
+    (`nn.BatchNorm1d/2d/3d`). params = 2C (gamma, beta) when affine; running stats are buffers.
+    `folded`: the batch is folded into the input's first dim, (k, C, ...) per sample: the
+    statistics run over the N*k maps (see `conv.maps`)."""
 
     elementwise = True
 
@@ -22,14 +24,19 @@ class BatchNorm(Layer):
     eps: float = 1e-5
     momentum: float = 0.1
     affine: bool = True
+    folded: bool = False
 
     def out_shape(self, x: Shape) -> Shape:
-        if len(x) > 1:
-            map_rank(self, x)
+        m = maps(self, x)
+        if len(m) > 1:
+            map_rank(self, m)
         return x
 
     def params(self, x: Shape) -> int:
-        return 2 * x[0] if self.affine else 0
+        return 2 * x[self.folded] if self.affine else 0
+
+    def describe(self) -> str:
+        return "folded" if self.folded else ""
 
 
 @register("lrn")

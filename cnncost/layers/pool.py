@@ -6,17 +6,19 @@ from dataclasses import dataclass
 
 from ..shapes import Shape, at_least, holds, sizes_text, spatial, window
 from .base import Layer, register
-from .conv import Sizes, describe_rank, describe_window, field_rank, map_rank, sizes
+from .conv import Sizes, describe_rank, describe_window, field_rank, map_rank, maps, on_maps, sizes
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class _WindowPool(Layer):
-    """A max or average pool; stride defaults to the kernel, as in PyTorch. No params, no MACs."""
+    """A max or average pool; stride defaults to the kernel, as in PyTorch. No params, no MACs.
+    `folded`: the batch is folded into the input's first dim, k maps per sample (see `conv.maps`)."""
 
     kernel: Sizes
     stride: Sizes | None = None
     padding: Sizes = 0
     ceil_mode: bool = False
+    folded: bool = False
 
     def validate(self) -> None:
         self.require_positive(kernel=self.kernel, stride=self.effective_stride)
@@ -30,6 +32,9 @@ class _WindowPool(Layer):
         return self.kernel if self.stride is None else self.stride
 
     def out_shape(self, x: Shape) -> Shape:
+        return on_maps(self, x, self.map_out)
+
+    def map_out(self, x: Shape) -> Shape:
         rank = map_rank(self, x)
         kernel, padding = sizes(self, "kernel", self.kernel, rank, x), sizes(self, "padding", self.padding, rank, x)
         stride = sizes(self, "stride", self.effective_stride, rank, x)
@@ -43,8 +48,9 @@ class _WindowPool(Layer):
         return self.describe_at((0, 0, 0))
 
     def describe_at(self, x: Shape) -> str:
-        return describe_window(self.kernel, self.effective_stride, self.padding,
-                               extra="ceil" if self.ceil_mode else "", rank=describe_rank(x))
+        extra = " ".join(p for p in ("ceil" if self.ceil_mode else "", "folded" if self.folded else "") if p)
+        return describe_window(self.kernel, self.effective_stride, self.padding, extra=extra,
+                               rank=describe_rank(maps(self, x)))
 
 
 @register("maxpool")
@@ -61,8 +67,8 @@ class AvgPool(_WindowPool):
 
     count_include_pad: bool = True
 
-    def out_shape(self, x: Shape) -> Shape:
-        y = super().out_shape(x)
+    def map_out(self, x: Shape) -> Shape:
+        y = super().map_out(x)
         if len(x) == 4:
             kernel = sizes(self, "kernel", self.kernel, 3, x)
             if not holds(*(size >= k for size, k in zip(x[1:], kernel))):

@@ -23,6 +23,8 @@ from ..layers.base import Layer
 from ..layers.pass_rules import rule_in
 from ..layers.strides import BATCH, compute_stride, folds_rows
 from ..layers.conv import Conv, ConvTranspose
+from ..layers.conv import maps
+from .folded import on_folded_maps
 from ..layers.imported import Opaque, Reshape, Shared
 from ..layers.inputs import Input
 from ..layers.imported import Fixed
@@ -84,13 +86,14 @@ def _conv(layer: Conv, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor
     """Input (cast to the low dtype under autocast) and weight, as `save_matmul`. With an odd
     'same' padding the saved input is the padded copy: cast first, then padded (new), and x
     itself is not saved by the conv."""
-    extra = layer.same_extra(len(xs) - 1) if layer.padding == "same" else ()
+    rank = len(maps(layer, xs)) - 1  # a folded conv pads each of its maps
+    extra = layer.same_extra(rank) if layer.padding == "same" else ()
     if any(extra):
         low = b.precision.matmul_dtype
         b.cast(x, low)  # under autocast a new low copy, padded next
-        padded = b.new(xs[0] * numel(tuple(size + more for size, more in zip(xs[1:], extra))), low)
+        padded = b.new(numel(xs[:-rank]) * numel(tuple(size + more for size, more in zip(xs[-rank:], extra))), low)
         return save_matmul(layer, padded, xs, y, b, read=x)
-    return save_matmul(layer, x, xs, y, b)
+    return on_folded_maps(layer, x, xs, save_matmul(layer, x, xs, y, b), y)
 
 
 def _conv_transpose(layer: ConvTranspose, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
@@ -190,8 +193,9 @@ def fp32_on_cuda(x: Tensor, b: StepBuilder) -> Tensor:
 
 def _batchnorm(layer: BatchNorm, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     """Input, plus the batch mean and inverse std per channel: fp32 under autocast (the
-    running statistics are fp32), else the input's dtype (fp64 in fp64)."""
-    b.save(x, b.new(0, stat_dtype(x, b, weighted=True), fixed=2 * xs[0]))
+    running statistics are fp32), else the input's dtype (fp64 in fp64). Folded ((N*k, C, ...)
+    in torch), the statistics are still one per channel."""
+    b.save(x, b.new(0, stat_dtype(x, b, weighted=True), fixed=2 * maps(layer, xs)[0]))
     return b.like(x)  # y is x's shape
 
 
@@ -250,7 +254,7 @@ def _instance_norm(layer: InstanceNorm, x: Tensor, xs: Shape, y: Shape, b: StepB
 def fp32_pool_on_cpu(x: Tensor, xs: Shape, b: StepBuilder) -> Tensor:
     """CPU's autocast runs the 3-D pools (max, avg, adaptive avg and max) in fp32: a low input is
     cast to a new fp32 copy, which the pool saves, and its output is fp32 (measured, torch 2.13
-    CPU; the 1-D and 2-D pools run in the input's dtype)."""
+    CPU; the 1-D and 2-D pools run in the input's dtype). `xs`: the map (`maps`: one of a folded pool's)."""
     if len(xs) == 4 and b.precision.autocast and b.precision.device == "cpu":
         return b.cast(x, "fp32")
     return x
@@ -259,16 +263,16 @@ def fp32_pool_on_cpu(x: Tensor, xs: Shape, b: StepBuilder) -> Tensor:
 def _save_input_and_indices(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     """Input, and the argmax of every output element as int64 (max pools; the adaptive one at
     every output size, 1x1 included: unlike the average, PyTorch has no shortcut for it)."""
-    x = fp32_pool_on_cpu(x, xs, b)
+    x = fp32_pool_on_cpu(x, maps(layer, xs), b)
     b.save(x, b.new(numel(y), "int64"))
-    return b.like(x, y)
+    return on_folded_maps(layer, x, xs, b.like(x, y), y)
 
 
 def _avgpool(layer: AvgPool, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     """Input (its backward reads only the shape, but the input is what autograd saves)."""
-    x = fp32_pool_on_cpu(x, xs, b)
+    x = fp32_pool_on_cpu(x, maps(layer, xs), b)
     b.save(x)
-    return b.like(x, y)
+    return on_folded_maps(layer, x, xs, b.like(x, y), y)
 
 
 def _adaptive_avgpool(layer: AdaptiveAvgPool, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:

@@ -77,7 +77,18 @@ def _rank(node: GraphNode) -> int:
     return len(node.input_shape) - 1
 
 
+def on_folded_maps(node: GraphNode, ins: list[Field]) -> Field:
+    """A conv or a pool on maps folded into the batch (`folded`: windows or heads of an imported
+    model): their positions are not the input's, so the field is not followed past it, unless
+    every position already sees the whole input (the view that folded them mixed it)."""
+    if ins[0].span is not None:
+        return ins[0]
+    return lost(ins[0], node, "it runs on maps folded into the batch, not on the input's positions")
+
+
 def _conv(layer: Conv, node: GraphNode, ins: list[Field]) -> Field:
+    if layer.folded:
+        return on_folded_maps(node, ins)
     rank = _rank(node)
     kernel, stride, dilation = spatial(layer.kernel, rank), spatial(layer.stride, rank), spatial(layer.dilation, rank)
     pads = padding_pairs(layer.padding, kernel, dilation)
@@ -85,6 +96,8 @@ def _conv(layer: Conv, node: GraphNode, ins: list[Field]) -> Field:
 
 
 def _pool(layer: MaxPool | AvgPool, node: GraphNode, ins: list[Field]) -> Field:
+    if layer.folded:
+        return on_folded_maps(node, ins)
     rank = _rank(node)
     kernel, stride = spatial(layer.kernel, rank), spatial(layer.effective_stride, rank)
     padding = spatial(layer.padding, rank)

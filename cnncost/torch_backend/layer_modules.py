@@ -53,6 +53,8 @@ from .own_modules import Roll as RollModule, UnfoldDim as UnfoldDimModule
 from ..layers.rnn import LSTM
 from .rnn_module import lstm_module
 from ..layers.embedding import Embedding
+from ..layers.conv import maps
+from .folded_modules import folded
 
 ModuleRule = Callable[[Any, Any], nn.Module]
 
@@ -60,6 +62,13 @@ ModuleRule = Callable[[Any, Any], nn.Module]
 def by_rank(x: Any, *classes: type[nn.Module]) -> type[nn.Module]:
     """The module class for a map's spatial rank: classes for 1, 2 and 3 spatial dims."""
     return classes[len(x) - 2]
+
+
+def by_map_rank(layer: Layer, x: Any, *classes: type[nn.Module]) -> type[nn.Module]:
+    """`by_rank` of the map the layer reads (`maps`); a `folded` layer's class runs on the batch
+    folded into the maps, as the imported model ran it (`folded_modules`)."""
+    cls = by_rank(maps(layer, x), *classes)
+    return folded(cls) if getattr(layer, "folded", False) else cls
 
 
 def _upsample(layer: Upsample, x: Any) -> nn.Module:
@@ -73,8 +82,9 @@ def _upsample(layer: Upsample, x: Any) -> nn.Module:
 
 
 def _batchnorm(layer: BatchNorm, x: Any) -> nn.Module:
-    kind = nn.BatchNorm1d if len(x) <= 2 else by_rank(x, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-    return kind(x[0], eps=layer.eps, momentum=layer.momentum, affine=layer.affine)
+    m = maps(layer, x)
+    kind = nn.BatchNorm1d if len(m) <= 2 else by_rank(m, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+    return (folded(kind) if layer.folded else kind)(m[0], eps=layer.eps, momentum=layer.momentum, affine=layer.affine)
 
 
 PADS = {"zeros": (nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d),
@@ -140,8 +150,8 @@ def _shared(layer: Shared, x: Any) -> nn.Module:
 
 
 MODULES: dict[type, ModuleRule] = {
-    Conv: lambda layer, x: by_rank(x, nn.Conv1d, nn.Conv2d, nn.Conv3d)(
-        x[0], layer.out, layer.kernel, layer.stride, layer.padding, layer.dilation, layer.groups, layer.bias),
+    Conv: lambda layer, x: by_map_rank(layer, x, nn.Conv1d, nn.Conv2d, nn.Conv3d)(
+        maps(layer, x)[0], layer.out, layer.kernel, layer.stride, layer.padding, layer.dilation, layer.groups, layer.bias),
     ConvTranspose: lambda layer, x: by_rank(x, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)(
         x[0], layer.out, layer.kernel, stride=layer.stride, padding=layer.padding,
         output_padding=layer.output_padding, groups=layer.groups, bias=layer.bias, dilation=layer.dilation),
@@ -190,9 +200,9 @@ MODULES: dict[type, ModuleRule] = {
     GroupNorm: lambda layer, x: _group_norm(layer, x),
     InstanceNorm: instance_norm_module,  # folded too (torch_backend/folded_norm.py)
     # pools
-    MaxPool: lambda layer, x: by_rank(x, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)(layer.kernel, layer.effective_stride, layer.padding,
+    MaxPool: lambda layer, x: by_map_rank(layer, x, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)(layer.kernel, layer.effective_stride, layer.padding,
                                            ceil_mode=layer.ceil_mode),
-    AvgPool: lambda layer, x: by_rank(x, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)(layer.kernel, layer.effective_stride, layer.padding,
+    AvgPool: lambda layer, x: by_map_rank(layer, x, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)(layer.kernel, layer.effective_stride, layer.padding,
                                            ceil_mode=layer.ceil_mode, count_include_pad=layer.count_include_pad),
     AdaptiveAvgPool: lambda layer, x: by_rank(x, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
                                               nn.AdaptiveAvgPool3d)(layer.output),

@@ -68,8 +68,8 @@ class SwinBlock(nn.Module):
             coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing="ij")).flatten(1)
             rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + ws - 1
             self.register_buffer("index", rel[..., 0] * (2 * ws - 1) + rel[..., 1], persistent=False)
-        if opaque:  # a batch norm over the heads of the windows' q (refused: it reads the folded dim as the batch)
-            self.odd = nn.BatchNorm2d(heads)
+        if opaque:  # a group norm over the heads of the windows' q (refused: its statistics are per window)
+            self.odd = nn.GroupNorm(1, heads)
         self.norm = nn.LayerNorm(c)
         self.qkv = nn.Linear(c, 3 * c)
         self.proj = nn.Linear(c, c)
@@ -277,7 +277,8 @@ class BatchInside(NotOutermost):
 
 
 class ConvOnWindows(nn.Module):
-    """A conv reading windows whose batch is folded: the conv would see the windows as channels."""
+    """A conv reading windows whose batch is folded: the conv runs on each window (`Conv.folded`,
+    tests/importers/test_import_fold_maps.py has more)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -290,10 +291,9 @@ class ConvOnWindows(nn.Module):
 
 
 @pytest.mark.parametrize("model, line", [
-    (SwinBlock(opaque=True), r"at module 'odd' \(batchnorm of a tensor whose batch is folded into its first dim\)"),
+    (SwinBlock(opaque=True), r"at module 'odd' \(groupnorm of a tensor whose batch is folded into its first dim\)"),
     (NotOutermost(), r"Tensor.reshape at module '\(top level\)' \(view of a tensor whose batch is dim 1: the batch "
                      r"would not be the outermost factor"),
-    (ConvOnWindows(), r"at module 'conv' \(conv of a tensor whose batch is folded into its first dim\)"),
     (BatchInside(), r"the network's output reads a tensor whose batch is dim 1, not the first"),
 ])
 def test_folds_that_do_not_map_are_refused_with_one_line(model: nn.Module, line: str) -> None:
@@ -301,8 +301,15 @@ def test_folds_that_do_not_map_are_refused_with_one_line(model: nn.Module, line:
         from_torch(model, (8, 8, 8) if isinstance(model, SwinBlock) else (3, 4, 4))
 
 
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_a_conv_on_windows_runs_on_each_window(tracer: str) -> None:
+    net = _assert_exact(ConvOnWindows(), (3, 4, 4), tracer)
+    conv = next(n for n in cnncost.compile(net).nodes if n.type == "conv")
+    assert conv.layer.folded and conv.input_shapes[0] == (2, 3, 2, 4) and conv.params == 3 * 3 + 3
+
+
 def test_an_opaque_op_on_folded_windows_gives_folded_windows() -> None:
-    """Under allow_unknown a refused op on the windows (a batch norm of q's heads) is one opaque row
+    """Under allow_unknown a refused op on the windows (a group norm of q's heads) is one opaque row
     whose output keeps the windows folded, so the projection and the windows' reverse after it still map."""
     net = from_torch(SwinBlock(opaque=True), (8, 8, 8), allow_unknown=True)
     nodes = cnncost.compile(net).nodes

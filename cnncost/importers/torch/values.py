@@ -2,6 +2,7 @@
 the torch.fx and torch.export paths."""
 from __future__ import annotations
 
+import dataclasses
 import operator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,10 @@ from ...layers.merge import Binary
 from ...shapes import Shape
 from ..graphbuild import TV
 from ...layers.rnn import LSTM
+from ...layers import AvgPool, BatchNorm, Conv, MaxPool
+
+# The layers that run on each map of a tensor whose batch is folded into its first dim (`on_maps`).
+MAP_LAYERS = (Conv, BatchNorm, MaxPool, AvgPool)
 
 # The traced batch: 2, so that the batch dimension never looks like a size-1 dimension.
 BATCH = 2
@@ -72,12 +77,23 @@ def folded_in(value: Any) -> bool:
     return False
 
 
+def on_maps(layer: Any, x: TV) -> Any:
+    """A conv, a windowed pool or a batch norm reading x, a tensor whose batch is folded into its
+    first dim ((N*k, C, H, W) windows or heads, per sample (k, C, H, W)), as the layer on each of
+    its k maps (`folded`: torch runs it on the N*k maps); any other layer as it is."""
+    if isinstance(layer, MAP_LAYERS) and not layer.folded and x.folded and x.batch == 0 and x.form == "std" \
+            and len(x.shape) >= 2 + (not isinstance(layer, BatchNorm)):
+        return dataclasses.replace(layer, folded=True)
+    return layer
+
+
 def fold_safe(layer: Any, shapes: tuple[Shape, ...]) -> bool:
     """Whether `layer` reading per-sample `shapes` maps exactly onto a tensor whose batch is folded
     into its first dim: it acts on the trailing dims or element-wise (a linear, a layer norm over
     the last dims, attention, arithmetic, padding of the trailing dims), or it is a view whose dims
-    the handler mapped (views.py, lowering.softmax). A conv, a pool or a batch norm would read the
-    folded dim as channels or space. Attention on (N*nW, heads, L, E) without a mask or dropout
+    the handler mapped (views.py, lowering.softmax). A conv, a windowed pool or a batch norm maps
+    only as the layer on each map (`on_maps` marks it `folded`); any other layer with spatial axes
+    (an adaptive pool, a group norm...) would read the folded dim as channels or space. Attention on (N*nW, heads, L, E) without a mask or dropout
     runs PyTorch's fused kernel, which the memory rule (memory/rules.sdpa_fused) would take for the
     rank-4-per-sample math path unless the layer says it is `folded` (the handler sets it where
     q, k and v are folded the same way, and the mask too or made once per forward)."""
@@ -86,7 +102,8 @@ def fold_safe(layer: Any, shapes: tuple[Shape, ...]) -> bool:
         return layer.folded
     if isinstance(layer, GridSample):  # both inputs folded alike: the handler says so (importers/torch/sampling.py)
         return layer.folded
-    if isinstance(layer, InstanceNorm):  # each of the folded maps normalised alike (aten.instance_norm's handler)
+    # on each map of the folded dim (`on_maps`); an instance norm's maps normalised alike (its handler says so)
+    if isinstance(layer, MAP_LAYERS + (InstanceNorm,)):
         return layer.folded
     if isinstance(layer, Reduce):  # over trailing dims: the folded dim (0, where the batch is) kept
         return layer.dims is not None and all(d % len(shape) != 0 for d in layer.dims)

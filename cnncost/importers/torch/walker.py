@@ -18,6 +18,7 @@ from ..graphbuild import TV, GraphBuilder, Unsupported, channels_first, plain
 from ...layers.imported import Opaque
 from .naming import RowNames, base_name, op_name
 from .values import BATCH, PV, Pieces, fold_safe, folded_in, holds, per_sample, refused_in
+from .values import on_maps
 from . import constants
 from .constants import CV
 
@@ -193,6 +194,8 @@ class GraphWalker:
         """Add `layer` reading `inputs` (their leaves) at the current node's scope. `out_shape`:
         the torch shape per sample of the result (in `form`). Where the node reads a tensor whose
         batch is folded, so is the result, and only layers that map onto one exactly may read it."""
+        if self.folding and inputs:
+            layer = on_maps(layer, inputs[0])
         if self.folding and not fold_safe(layer, tuple(v.shape for v in inputs)):
             raise Unsupported(f"{type(layer).__name__.lower()} of a tensor whose batch is folded into its first dim")
         node = self.node
