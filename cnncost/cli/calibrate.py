@@ -4,6 +4,7 @@ PyTorch is imported only when the command runs."""
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 
@@ -36,6 +37,10 @@ def run(args: argparse.Namespace) -> str:
     from ..hardware.calibrate import calibrate
     from ..hardware.files import profile_yaml
     from .hardware import _detail
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):  # before a minute of measuring
+        raise CnnCostError(f"cannot write the profile: {'no folder' if not os.path.isdir(folder) else 'no write access to'} "
+                           f"{folder}", source=args.out)
     profile = calibrate(budget_seconds=args.budget_seconds, device=args.device, name=args.name)
     text = profile_yaml(profile, header=f"cnncost calibrate --device {args.device} --budget-seconds "
                         f"{args.budget_seconds:g}: a hardware profile; load it with --hardware FILE")
