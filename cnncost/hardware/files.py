@@ -86,7 +86,7 @@ def profile_from_data(data: Any) -> HardwareProfile:
             raise CnnCostError(f"field '{key}': missing (required: {', '.join(REQUIRED)})")
     if "matrix" not in data and "vector" not in data:
         raise CnnCostError("field 'matrix': missing (a profile needs matrix or vector peaks, dtype -> ops/s)")
-    from .builtin import ACHIEVABLE, LAUNCH_NS
+    from .builtin import ACHIEVABLE, ACHIEVABLE_SOURCES, LAUNCH_NS, LAUNCH_SOURCE
     fields: dict[str, Any] = {k: data[k] for k in ("name", "vendor_name", "kind", "notes") if k in data}
     fields["origin"] = data.get("origin", "user")
     for unit in UNITS:
@@ -96,7 +96,13 @@ def profile_from_data(data: Any) -> HardwareProfile:
     fields["launch_overhead_ns"] = data.get("launch_overhead_ns", LAUNCH_NS)
     achievable = _mapping("achievable", data.get("achievable") or {})
     fields["achievable"] = {**ACHIEVABLE, **{k: _fraction(f"achievable.{k}", v) for k, v in achievable.items()}}
-    fields["sources"] = _mapping("sources", data.get("sources") or {})
+    sources = dict(_mapping("sources", data.get("sources") or {}))
+    if "launch_overhead_ns" not in data:  # a default names where it comes from
+        sources.setdefault("launch_overhead_ns", "default: " + LAUNCH_SOURCE)
+    for op_class in OP_CLASSES:
+        if op_class not in achievable:
+            sources.setdefault(f"achievable.{op_class}", "default: " + ACHIEVABLE_SOURCES[op_class])
+    fields["sources"] = sources
     fields["measured"] = _mapping("measured", data.get("measured") or {})
     return HardwareProfile(**fields)
 
