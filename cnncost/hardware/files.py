@@ -19,7 +19,7 @@ FIELDS = ("name", "vendor_name", "kind", "origin", "matrix", "vector", "memory_b
 REQUIRED = ("name", "vendor_name", "kind", "memory_bandwidth", "memory_bytes")
 _SUFFIXES = (".yaml", ".yml")
 # '312T', '19.5 TFLOPS', '2039 GB/s', '3.35TB/s': SI prefixes, decimal as datasheets mean them
-_RATE = re.compile(r"\s*(\d{1,30})(?:\.(\d{1,30}))?\s*([kKMGTP]?)\s*(?:FLOPS|OPS|B/s|B|/s)?\s*", re.IGNORECASE)
+_RATE = re.compile(r"\s*(\d{1,30})(?:\.(\d{1,30}))?\s*([kKMGTP]?)\s*(?:FLOPS|FLOP/s|OPS|OP/s|B/s|B|/s)?\s*", re.IGNORECASE)
 _PREFIX = {"": 0, "k": 3, "m": 6, "g": 9, "t": 12, "p": 15}
 
 
@@ -122,7 +122,7 @@ def rate(where: str, value: Any) -> int:
         pass
     elif isinstance(value, int):
         return value
-    elif isinstance(value, float) and value.is_integer() and value < 2**63:
+    elif isinstance(value, float) and value.is_integer() and 0 < value <= 2**53:  # exact as a float
         return int(value)
     elif isinstance(value, str):
         match = _RATE.fullmatch(value[:100])
