@@ -60,7 +60,7 @@ def _median(timer: _Timer, fn: Callable[[], Any], slice_s: float) -> tuple[float
     fn()  # warm-up: allocation, kernel selection, page faults
     times = [timer(fn)]
     while len(times) < MAX_REPEATS and (len(times) < MIN_REPEATS or time.perf_counter() < end):
-        if time.perf_counter() + times[-1] > end and len(times) >= 1:
+        if time.perf_counter() + times[-1] > end:
             break
         times.append(timer(fn))
     return statistics.median(times), len(times)
@@ -75,12 +75,14 @@ def _grow(timer: _Timer, make: Callable[[int], tuple[Callable[[], Any], int, str
     for index, size in enumerate(sizes):
         if index:
             fn, work, shape = make(size)
+        fn()  # a first call pays for allocation and kernel selection: time the second
         seconds = timer(fn)
         best = (fn, work, shape, seconds)
         growth = (sizes[index + 1] / size) ** power if index + 1 < len(sizes) else 1.0
         # stop growing once a run is long enough to time well, or the next one would not fit
         if seconds > 0.05 * slice_s or time.perf_counter() + seconds * growth * (MIN_REPEATS + 2) > end:
             break
+    assert best is not None
     fn, work, shape, _ = best
     median, repeats = _median(timer, fn, max(0.0, end - time.perf_counter()))
     return work / max(median, 1e-9), shape, repeats
