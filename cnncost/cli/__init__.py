@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 from ..errors import CnnCostError, one_line
 from . import check, compare, completion, fit, importing, listing, spec, sweep, table
+from . import calibrate, hardware
 from .boundary import DEBUG_ENV, error_message, write
 from .options import Parser
 
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "shapes, params, MACs/FLOPs and training memory, per layer.")
     parser.add_argument("--version", action="version", version=f"cnncost {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (table, fit, sweep, importing, listing, spec, compare, check):
+    for command in (table, fit, sweep, importing, listing, spec, compare, check, hardware, calibrate):
         command.add_parser(commands)
     completion.add_parser(commands, parser)
     return parser

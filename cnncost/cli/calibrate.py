@@ -1,0 +1,52 @@
+"""`cnncost calibrate --out FILE`: measure this machine through PyTorch (CPU, or CUDA when asked)
+within a time budget and write its hardware profile as YAML (`load_profile(FILE)` reads it back).
+PyTorch is imported only when the command runs."""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+
+def budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got '{text[:40]}'") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"expected seconds in (0, 3600], got '{text[:40]}'")
+    return value
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("calibrate", help="measure this machine (PyTorch) and write a hardware profile",
+                                 description="Microbenchmarks through PyTorch within a time budget: matmul and conv "
+                                 "throughput per dtype and shape class, a depthwise conv, copy bandwidth and a tiny "
+                                 "op's time (medians of repeats); writes a YAML hardware profile (see docs/time.md). "
+                                 "Needs cnncost[torch].")
+    parser.add_argument("--out", required=True, metavar="FILE", help="the YAML profile to write")
+    parser.add_argument("--budget-seconds", type=budget, default=60.0, metavar="S",
+                        help="time for the measurements, after PyTorch is imported (default 60)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cpu (default) or cuda")
+    parser.add_argument("--name", default=None, help="the profile's name (default local-cpu or local-cuda)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> str:
+    from ..errors import CnnCostError
+    from ..hardware.calibrate import calibrate
+    from ..hardware.files import profile_yaml
+    from .hardware import _detail
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):  # before a minute of measuring
+        raise CnnCostError(f"cannot write the profile: {'no folder' if not os.path.isdir(folder) else 'no write access to'} "
+                           f"{folder}", source=args.out)
+    profile = calibrate(budget_seconds=args.budget_seconds, device=args.device, name=args.name)
+    text = profile_yaml(profile, header=f"cnncost calibrate --device {args.device} --budget-seconds "
+                        f"{args.budget_seconds:g}: a hardware profile; load it with --hardware FILE")
+    try:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise CnnCostError(f"cannot write the profile: {error.strerror or error}", source=args.out) from None
+    return f"{_detail(profile)}\n\nWrote {args.out}"

@@ -1,0 +1,279 @@
+"""`cnncost calibrate`: measure this machine through PyTorch and write a profile of it.
+
+Within a time budget: matmul and conv throughput per dtype (fp32, bf16 where it runs; on CUDA also
+tf32 and fp16) and shape class (large: grown until one run is long enough to time, within the
+budget; small: a fixed small shape), a depthwise conv, copy bandwidth and a tiny op's time (the
+per-op launch overhead). Each figure is the median of repeats, timed with time.perf_counter (CUDA:
+CUDA events). PyTorch is imported here only.
+
+The profile's peaks are the best any measured kernel reached on that unit (so every achievable
+fraction is <= 1): `matrix[dtype]` the best of the large matmul and conv, the conv and matmul
+fractions their rates over it; memory bandwidth is the copy's (its fraction 1).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import CnnCostError
+from .profile import HardwareProfile
+
+MIN_REPEATS, MAX_REPEATS = 3, 25
+
+
+@dataclass
+class _Timer:
+    """Seconds of one call of fn: perf_counter on the CPU, CUDA events on a GPU."""
+    torch: Any
+    cuda: bool
+
+    def __call__(self, fn: Callable[[], Any]) -> float:
+        if not self.cuda:
+            start = time.perf_counter()
+            fn()
+            return time.perf_counter() - start
+        begin, end = (self.torch.cuda.Event(enable_timing=True) for _ in range(2))
+        begin.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return begin.elapsed_time(end) / 1e3
+
+
+class _Clock:
+    """The budget: each measurement gets a share of what is left."""
+
+    def __init__(self, budget: float, start: float) -> None:
+        self.deadline = start + budget
+
+    def left(self) -> float:
+        return max(0.0, self.deadline - time.perf_counter())
+
+
+def _median(timer: _Timer, fn: Callable[[], Any], slice_s: float) -> tuple[float, int]:
+    """Median seconds of fn over repeats within slice_s (one warm-up first, at least one timed run)."""
+    end = time.perf_counter() + slice_s
+    fn()  # warm-up: allocation, kernel selection, page faults
+    times = [timer(fn)]
+    while len(times) < MAX_REPEATS and (len(times) < MIN_REPEATS or time.perf_counter() < end):
+        if time.perf_counter() + times[-1] > end:
+            break
+        times.append(timer(fn))
+    return statistics.median(times), len(times)
+
+
+def _grow(timer: _Timer, make: Callable[[int], tuple[Callable[[], Any], int, str]], sizes: list[int],
+          slice_s: float, power: int = 1) -> tuple[float, str, int]:
+    """(work per second, shape text, repeats) at the largest size whose repeats fit in slice_s."""
+    end = time.perf_counter() + slice_s
+    fn, work, shape = make(sizes[0])
+    best = None
+    for index, size in enumerate(sizes):
+        if index:
+            fn, work, shape = make(size)
+        fn()  # a first call pays for allocation and kernel selection: time the second
+        seconds = timer(fn)
+        best = (fn, work, shape, seconds)
+        growth = (sizes[index + 1] / size) ** power if index + 1 < len(sizes) else 1.0
+        # stop growing once a run is long enough to time well, or the next one would not fit
+        if seconds > 0.05 * slice_s or time.perf_counter() + seconds * growth * (MIN_REPEATS + 2) > end:
+            break
+    assert best is not None
+    fn, work, shape, _ = best
+    median, repeats = _median(timer, fn, max(0.0, end - time.perf_counter()))
+    return work / max(median, 1e-9), shape, repeats
+
+
+def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | None = None) -> HardwareProfile:
+    """Measure this machine (device cpu or cuda) within budget_seconds; its profile. The budget
+    counts from when PyTorch is imported (its import, a few seconds, comes before)."""
+    try:
+        import torch
+    except ImportError as error:
+        if getattr(error, "name", "") != "torch":
+            raise
+        raise CnnCostError("cnncost calibrate needs PyTorch: pip install 'cnncost[torch]'") from None
+    cuda = device.startswith("cuda")
+    if cuda and not torch.cuda.is_available():
+        raise CnnCostError("--device cuda: PyTorch sees no CUDA device here (torch.cuda.is_available() is False)")
+    dev = torch.device(device)
+    timer = _Timer(torch, cuda)
+    clock = _Clock(budget_seconds, time.perf_counter())
+    dtypes = ["fp32", "tf32", "fp16", "bf16"] if cuda else ["fp32", "bf16"]
+    torch_dtype = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+    plan: list[tuple[str, Callable[[float], Any]]] = []
+    measured: dict[str, int] = {}
+    sources: dict[str, str] = {}
+    where = f"cnncost calibrate on {'CUDA' if cuda else 'CPU'} ({_threads(torch, cuda)}), torch {torch.__version__}"
+
+    def tf32(enabled: bool) -> None:
+        if cuda:
+            torch.backends.cuda.matmul.allow_tf32 = enabled
+            torch.backends.cudnn.allow_tf32 = enabled
+
+    def record(key: str, value: float, text: str) -> None:
+        measured[key] = max(1, round(value))
+        sources[f"measured.{key}"] = f"{where}: {text}"
+
+    def matmul(dtype: str, shape_class: str) -> Callable[[float], Any]:
+        def run(slice_s: float) -> None:
+            def make(n: int) -> tuple[Callable[[], Any], int, str]:
+                a = torch.randn(n, n, device=dev).to(torch_dtype[dtype])
+                b = torch.randn(n, n, device=dev).to(torch_dtype[dtype])
+                out = torch.empty(n, n, device=dev, dtype=torch_dtype[dtype])
+                return (lambda: torch.mm(a, b, out=out)), 2 * n**3, f"{n}x{n}x{n}"
+            sizes = ([256, 512, 1024, 2048, 4096, 8192] if cuda else [128, 256, 512, 1024, 2048]) \
+                if shape_class == "large" else [128]
+            tf32(dtype == "tf32")
+            rate, shape, repeats = _grow(timer, make, sizes, slice_s, power=3)
+            record(f"matmul.{dtype}.{shape_class}", rate, f"torch.mm {shape}, median of {repeats}")
+        return run
+
+    def conv(dtype: str, shape_class: str, depthwise: bool = False) -> Callable[[float], Any]:
+        def run(slice_s: float) -> None:
+            channels, side = (64, 56) if shape_class == "large" else (32, 14)
+            groups = channels if depthwise else 1
+            weight = torch.randn(channels, channels // groups, 3, 3, device=dev).to(torch_dtype[dtype])
+
+            def make(batch: int) -> tuple[Callable[[], Any], int, str]:
+                x = torch.randn(batch, channels, side, side, device=dev).to(torch_dtype[dtype])
+                work = 2 * batch * channels * (channels // groups) * 9 * side * side
+                return ((lambda: torch.nn.functional.conv2d(x, weight, padding=1, groups=groups)), work,
+                        f"batch {batch}, {channels}->{channels} channels{' depthwise' if depthwise else ''}, "
+                        f"{side}x{side}, 3x3")
+            sizes = [1, 2, 4, 8, 16, 32, 64] if shape_class == "large" else [1]
+            tf32(dtype == "tf32")
+            rate, shape, repeats = _grow(timer, make, sizes, slice_s)
+            key = f"depthwise.{dtype}" if depthwise else f"conv.{dtype}.{shape_class}"
+            record(key, rate, f"torch.nn.functional.conv2d {shape}, median of {repeats}")
+        return run
+
+    def copy(slice_s: float) -> None:
+        def make(mib: int) -> tuple[Callable[[], Any], int, str]:  # past the last-level cache
+            n = mib * 2**20 // 4
+            src = torch.ones(n, device=dev)
+            dst = torch.empty(n, device=dev)
+            return (lambda: dst.copy_(src)), 2 * n * 4, f"{mib} MiB fp32 copy_ (bytes read + written)"
+        rate, shape, repeats = _grow(timer, make, [64, 256] if not cuda else [256, 1024], slice_s)
+        record("copy", rate, f"{shape}, median of {repeats}")
+
+    def launch(slice_s: float) -> None:
+        a = torch.ones(1, device=dev)
+        out = torch.empty(1, device=dev)
+        ops = 200
+
+        def many() -> None:
+            for _ in range(ops):
+                torch.add(a, a, out=out)
+        seconds, repeats = _median(timer, many, slice_s)
+        record("launch_ns", seconds / ops * 1e9, f"torch.add of 1-element tensors, {ops} back to back, "
+               f"median of {repeats}")
+
+    plan.append(("launch", launch))
+    plan.append(("copy", copy))
+    for dtype in dtypes:
+        if not _runs(torch, dev, torch_dtype[dtype]):
+            continue
+        plan += [(f"matmul.{dtype}.large", matmul(dtype, "large")), (f"matmul.{dtype}.small", matmul(dtype, "small")),
+                 (f"conv.{dtype}.large", conv(dtype, "large")), (f"conv.{dtype}.small", conv(dtype, "small"))]
+    plan.append(("depthwise.fp32", conv("fp32", "large", depthwise=True)))
+    try:
+        for index, (_, run) in enumerate(plan):
+            run(clock.left() / (len(plan) - index))
+    finally:
+        tf32(False)
+    return _profile(torch, cuda, dev, name, measured, sources, where, dtypes)
+
+
+def _runs(torch: Any, dev: Any, dtype: Any) -> bool:
+    """Whether matmul and conv run in this dtype here (bf16 on an old GPU or CPU may not)."""
+    try:
+        a = torch.ones(8, 8, device=dev, dtype=dtype)
+        torch.mm(a, a)
+        torch.nn.functional.conv2d(torch.ones(1, 4, 4, 4, device=dev, dtype=dtype),
+                                   torch.ones(4, 4, 3, 3, device=dev, dtype=dtype))
+        return True
+    except (RuntimeError, TypeError):
+        return False
+
+
+def _threads(torch: Any, cuda: bool) -> str:
+    threads = torch.get_num_threads()
+    return torch.cuda.get_device_name() if cuda else f"{threads} thread{'s' if threads > 1 else ''}"
+
+
+def _profile(torch: Any, cuda: bool, dev: Any, name: str | None, measured: dict[str, int],
+             sources: dict[str, str], where: str, dtypes: list[str]) -> HardwareProfile:
+    matrix: dict[str, int] = {}
+    vector: dict[str, int] = {}
+    for dtype in dtypes:
+        rates = [measured.get(f"{k}.{dtype}.large", 0) for k in ("matmul", "conv")]
+        if max(rates) < 1:
+            continue
+        if cuda and dtype == "fp32":  # TF32 off: CUDA cores, not tensor cores
+            vector["fp32"] = max(rates)
+        else:
+            matrix[dtype] = max(rates)
+            if not cuda:  # a CPU's matmuls and elementwise ops run on the same SIMD units
+                vector[dtype] = max(rates)
+    from .builtin import ACHIEVABLE, ACHIEVABLE_SOURCES, LAUNCH_NS
+    # fractions per op class, from the dtype the matrix units run best (fp32 on a CPU)
+    base = next((d for d in ("bf16", "fp16", "tf32") if cuda and d in matrix), "fp32")
+    peak = matrix.get(base) or vector.get(base)
+
+    def fraction(key: str, over: int | None) -> float | None:
+        return min(1.0, measured[key] / over) if key in measured and over else None
+    achievable = dict(ACHIEVABLE)
+    for op_class, key, over in (("matmul", f"matmul.{base}.large", peak), ("conv", f"conv.{base}.large", peak),
+                                ("depthwise", "depthwise.fp32", vector.get("fp32"))):
+        value = fraction(key, over)
+        if value is not None:
+            achievable[op_class] = value
+            sources[f"achievable.{op_class}"] = (f"{where}: measured.{key} over the "
+                                                 f"{'vector fp32' if op_class == 'depthwise' else base} peak")
+        else:
+            sources[f"achievable.{op_class}"] = "not measured: " + ACHIEVABLE_SOURCES[op_class]
+    achievable["bandwidth"] = 1.0
+    for key in ("matrix", "vector"):
+        for dtype in (matrix if key == "matrix" else vector):
+            sources[f"{key}.{dtype}"] = (f"{where}: the best of the large matmul and conv in {dtype} "
+                                         "(measured.matmul/conv)")
+    sources["memory_bandwidth"] = f"{where}: copy bandwidth (measured.copy)"
+    sources["launch_overhead_ns"] = f"{where}: a tiny op's time (measured.launch_ns)"
+    sources["achievable.bandwidth"] = f"{where}: 1 (memory_bandwidth is the measured copy rate)"
+    sources["achievable.vector"] = "not measured: " + ACHIEVABLE_SOURCES["vector"]
+    memory, memory_source = _memory(torch, cuda)
+    sources["memory_bytes"] = memory_source
+    vendor = torch.cuda.get_device_name() if cuda else _cpu_name()
+    return HardwareProfile(
+        name=name or ("local-cuda" if cuda else "local-cpu"), vendor_name=vendor, kind="gpu" if cuda else "cpu",
+        matrix=matrix, vector=vector, memory_bandwidth=measured.get("copy", 1), memory_bytes=memory,
+        launch_overhead_ns=measured.get("launch_ns", LAUNCH_NS), achievable=achievable, sources=sources,
+        origin="calibrated", measured=measured,
+        notes=f"{where}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+
+
+def _memory(torch: Any, cuda: bool) -> tuple[int, str]:
+    if cuda:
+        return (int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory),
+                "torch.cuda.get_device_properties().total_memory")
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "os.sysconf: SC_PHYS_PAGES x SC_PAGE_SIZE"
+    except (ValueError, OSError, AttributeError):
+        raise CnnCostError("cannot read this machine's memory size (os.sysconf); write memory_bytes into the "
+                           "profile by hand") from None
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip() or platform.machine()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
