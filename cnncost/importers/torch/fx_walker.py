@@ -22,6 +22,7 @@ class FxWalker(GraphWalker):
         super().__init__(*args, **kwargs)
         self.splice = splice  # export the calls of untraceable modules that no handler maps
         self.spliced: dict[str, str] = {}  # module path or function -> why fx did not trace into it, for the notes
+        self.exported: dict[Any, Any] = {}  # a leaf function's exported graph, by `_call_key`
 
     def handler(self, node: Any) -> Callable | None:
         if node.op == "call_method":
@@ -60,8 +61,13 @@ class FxWalker(GraphWalker):
             return super()._call(node)
         examples = map_arg((node.args, node.kwargs), lambda n: _example(self.env[n], self.results[n], torch))
         buffers = save_buffers(m)
+        key = _call_key(node, examples, torch) if node.op == "call_function" else None
         try:
-            program = export_call(m, tuple(examples[0]), dict(examples[1]))
+            program = self.exported.get(key) if key is not None else None
+            if program is None:
+                program = export_call(m, tuple(examples[0]), dict(examples[1]))
+                if key is not None:
+                    self.exported[key] = program
         except Exception as error:  # noqa: BLE001 - fx's leaf stays an unknown op, with both reasons
             fx_why = f"torch.fx cannot trace into it: {self.untraceable[node.target]}; " \
                 if node.target in self.untraceable else ""
@@ -100,6 +106,22 @@ class FxWalker(GraphWalker):
         more = f" and {len(whys) - 3} more" if len(whys) > 3 else ""
         spliced = ", ".join(whys[:3]) + more + ": traced with torch.export"
         return "; ".join(part for part in (first, spliced, rest) if part)
+
+
+def _call_key(node: Any, examples: Any, torch: Any) -> Any:
+    """What a leaf function's exported graph depends on: the function, its tensors' shapes and
+    dtypes, its other arguments (Swin's 24 window-attention calls have 8 such keys: one export
+    each). None where an argument is not plainly comparable."""
+    flat, spec = torch.utils._pytree.tree_flatten(examples)
+    parts = []
+    for v in flat:
+        if isinstance(v, torch.Tensor):
+            parts.append(("tensor", tuple(v.shape), v.dtype))
+        elif v is None or isinstance(v, (bool, int, float, str)):
+            parts.append(v)
+        else:
+            return None
+    return node.target, str(spec), tuple(parts)
 
 
 def _function_module(fn: Callable) -> Any:
