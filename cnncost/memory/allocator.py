@@ -195,19 +195,19 @@ class Replay:
     small_segments: int
     large_segments: int
     state: CachingAllocator = field(repr=False)
+    live: dict = field(repr=False, default_factory=dict)  # id -> (block, bytes asked) at the end
 
     @property
     def segments(self) -> int:
         return self.small_segments + self.large_segments
 
 
-def replay(events: Iterable[Sequence], max_split_size: int | None = None,
-           allocator: CachingAllocator | None = None) -> Replay:
-    """Run `events` through a fresh allocator (or `allocator`, to continue one): ("alloc", id, size)
-    asks for size bytes under a new id, ("free", id) frees it. An id freed twice or never
-    allocated raises ValueError."""
-    state = allocator if allocator is not None else CachingAllocator(max_split_size)
-    live: dict = {}
+def replay(events: Iterable[Sequence], max_split_size: int | None = None, after: Replay | None = None) -> Replay:
+    """Run `events` through a fresh allocator (or on from where replay `after` ended, which it
+    changes): ("alloc", id, size) asks for size bytes under a new id, ("free", id) frees it. An id
+    freed twice or never allocated raises ValueError."""
+    state = after.state if after is not None else CachingAllocator(max_split_size)
+    live: dict = after.live if after is not None else {}
     allocated: list[int] = []
     requested: list[int] = []
     reserved: list[int] = []
@@ -232,4 +232,4 @@ def replay(events: Iterable[Sequence], max_split_size: int | None = None,
         add_r(state.reserved)
     at = reserved.index(state.peak_reserved) if state.peak_reserved and reserved else 0
     return Replay(allocated, requested, reserved, state.peak_allocated, state.peak_requested,
-                  state.peak_reserved, at, state.small_segments, state.large_segments, state)
+                  state.peak_reserved, at, state.small_segments, state.large_segments, state, live)
