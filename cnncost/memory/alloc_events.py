@@ -120,7 +120,8 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
     blas_fw = next((i for i, st in enumerate(s) if st.type in BLAS_TYPES), None) if blas_workspace else None
     blas_bw = next((i for i in reversed(range(n)) if s[i].type in BLAS_TYPES), None) if blas_workspace else None
     convs = {i for i, st in enumerate(s) if st.type in CONV_TYPES} if conv_workspace else set()
-    workspaces = (2 * (blas_workspace + blaslt_workspace) if blas_fw is not None else 0) + (conv_workspace if convs else 0)
+    workspaces = 2 * (blas_workspace + blaslt_workspace) if blas_fw is not None else 0
+    workspaces += conv_workspace if convs else 0
 
     events: list[tuple] = []
     for i, st in enumerate(s):
@@ -128,7 +129,7 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
             events.append((ALLOC, ("param", i), st.params * param))
     for k, t in enumerate(trace.inputs):
         events.append((ALLOC, ("input", k), t.nbytes_per_sample * batch + t.nbytes_fixed))
-    phases = [step.moment(i).phase for i in range(m)]
+    phases = [moment.phase for moment in step.moments]  # the part columns once, then lookups
     marks = [(len(events) - 1, "setup")]
     state_slots = OPTIMIZER_STATE[optimizer]
     moment_ends: list[list[int]] = []
