@@ -18,12 +18,13 @@ Each storage of the step model becomes one allocation, alive over the same momen
   end of the step frees the temporaries, outputs and gradients.
 Within a moment the new allocations come before the frees (an op's output is made while its
 inputs are alive). So after the last event of every moment of the last step, the bytes asked for
-equal the step model's moment, exactly (`Sequence.moment_ends`); the first step lacks the optimizer
-state until its optimizer step.
+equal the step model's moment (`AllocationSequence.moment_ends`), exactly, but for an input batch
+that a layer saves itself (fp32): the step model counts it twice during backward, as input and as
+saved, where it is one storage. The first step lacks the optimizer state until its optimizer step.
 
 Approximated: the order of allocations within one layer's forward and backward (the model knows
-what a layer makes, not in which order), temporaries inside an op (cuDNN and cuBLAS workspaces are
-added by `reserved.py` as options), one allocation per layer's parameters, gradient accumulation
+what a layer makes, not in which order), temporaries inside an op (cuBLAS and cuDNN workspaces are
+options, which `reserved.py` sets), one allocation per layer's parameters, gradient accumulation
 buffers of a tensor read twice (one allocation), the loss and its scalar gradients (a few bytes).
 """
 from __future__ import annotations
@@ -41,7 +42,7 @@ CONV_TYPES = frozenset({"conv", "conv_transpose"})
 
 
 @dataclass
-class Sequence:
+class AllocationSequence:
     """Allocation events of `steps` training steps at one batch. `events`: ("alloc", key, bytes) and
     ("free", key) in order; `moment_ends[s][m]`: the index of the last event of moment m of step s,
     m as in `StepMemory.moments` (named `phases[m]`); `marks`: (index of the last event, name) of
@@ -63,7 +64,7 @@ class Sequence:
 
 
 def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspace: int = 0,
-                      conv_workspace: int = 0, blaslt_workspace: int = 0) -> Sequence:
+                      conv_workspace: int = 0, blaslt_workspace: int = 0) -> AllocationSequence:
     """The allocate/free events of `steps` training steps of `step` (a `step_memory(..., mode="train")`)
     at `batch`. `blas_workspace` > 0: cuBLAS's workspace (and `blaslt_workspace`, cuBLASLt's),
     allocated at the first cuBLAS layer of the first forward pass and again at the first of the
@@ -159,4 +160,4 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
             events.append((FREE, (rep, key)))
         marks.append((len(events) - 1, f"step {rep + 1}, end"))
         moment_ends.append(here)
-    return Sequence(events, moment_ends, phases, batch, marks, workspaces)
+    return AllocationSequence(events, moment_ends, phases, batch, marks, workspaces)

@@ -81,8 +81,8 @@ class Reserved:
       `torch.cuda.max_memory_reserved`; peak_reserved_at: the moment it is first reached
       ("step S, PHASE", or "setup");
     fragmentation: peak_reserved - peak_allocated;
-    workspaces: cuBLAS, cuBLASLt and cuDNN workspaces within peak_requested (the cuBLAS ones held
-      for the whole run);
+    workspaces: the cuBLAS and cuBLASLt workspaces made (two handles: forward and backward
+      threads; held for the whole run) plus one cuDNN workspace where convolutions get one;
     context: the CUDA context; nvidia_smi: peak_reserved + context, what nvidia-smi shows for the
       process at the peak;
     small_segments, large_segments: segments reserved (small: 2 MiB each)."""
