@@ -1,0 +1,163 @@
+"""The allocations of training steps in order, from the memory model's timeline (`step.py`): what
+the CUDA caching allocator (`allocator.py`) is asked for and given back, moment by moment.
+
+Each storage of the step model becomes one allocation, alive over the same moments as in
+`step_memory` (forward after step k, backward at step k, the optimizer step):
+- parameters, one allocation per layer (PyTorch: one per tensor, weight and bias), made first
+  and never freed; then the input batch, made once and kept for every step (as
+  `benchmarks/gpu_memory.py` measures);
+- forward: every new storage at the step that makes it, freed after its last reader unless
+  saved for backward; autocast's weight copies (the saved ones held until their layer's
+  backward, the cache-only ones until the end of the forward pass); the net's outputs held to
+  the end of the step;
+- backward, at step k: the gradients of step k's parameters (kept until the step ends:
+  `zero_grad(set_to_none=True)`) and of its inputs; then the saved storages whose first saver is
+  past and the activation gradients whose producer is past are freed;
+- the optimizer step: its state (PyTorch makes it lazily at the first step: allocated there in the
+  first step, held after) and its temporaries (Adam on CUDA: a copy of the parameters), then the
+  end of the step frees the temporaries, outputs and gradients.
+Within a moment the new allocations come before the frees (an op's output is made while its
+inputs are alive). So after the last event of every moment of the last step, the bytes asked for
+equal the step model's moment (`AllocationSequence.moment_ends`), exactly, but for an input batch
+that a layer saves itself (fp32): the step model counts it twice during backward, as input and as
+saved, where it is one storage. The first step lacks the optimizer state until its optimizer step.
+
+Approximated: the order of allocations within one layer's forward and backward (the model knows
+what a layer makes, not in which order), temporaries inside an op (cuBLAS and cuDNN workspaces are
+options, which `reserved.py` sets), one allocation per layer's parameters, gradient accumulation
+buffers of a tensor read twice (one allocation), the loss and its scalar gradients (a few bytes).
+"""
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+
+from .allocator import ALLOC, FREE
+from .step import OPTIMIZER_STATE, OPTIMIZER_TEMPORARIES, StepMemory
+from .tensors import ELEMENT_BYTES
+
+# layer types whose forward and backward call cuBLAS (convolutions go to cuDNN)
+BLAS_TYPES = frozenset({"linear", "matmul", "attention", "multihead_attention"})
+CONV_TYPES = frozenset({"conv", "conv_transpose"})
+
+
+@dataclass
+class AllocationSequence:
+    """Allocation events of `steps` training steps at one batch. `events`: ("alloc", key, bytes) and
+    ("free", key) in order; `moment_ends[s][m]`: the index of the last event of moment m of step s,
+    m as in `StepMemory.moments` (named `phases[m]`); `marks`: (index of the last event, name) of
+    every stretch in order: "setup" (parameters, the input), "step S, PHASE", "step S, end" (the
+    frees between steps). `workspaces`: bytes of the cuBLAS/cuBLASLt workspaces made (held to the
+    end) plus one cuDNN workspace where there is one."""
+
+    events: list[tuple]
+    moment_ends: list[list[int]]
+    phases: list[str]
+    batch: int
+    marks: list[tuple[int, str]]
+    workspaces: int = 0
+
+    def where(self, index: int) -> str:
+        """The name of the stretch event `index` belongs to."""
+        i = bisect_left([end for end, _ in self.marks], index)
+        return self.marks[min(i, len(self.marks) - 1)][1]
+
+
+def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspace: int = 0,
+                      conv_workspace: int = 0, blaslt_workspace: int = 0) -> AllocationSequence:
+    """The allocate/free events of `steps` training steps of `step` (a `step_memory(..., mode="train")`)
+    at `batch`. `blas_workspace` > 0: cuBLAS's workspace (and `blaslt_workspace`, cuBLASLt's),
+    allocated at the first cuBLAS layer of the first forward pass and again at the first of the
+    first backward pass (autograd runs backward on its own thread, which gets its own cuBLAS
+    handle), never freed. `conv_workspace` > 0: a cuDNN workspace of that size in each
+    convolution's forward and backward (allocated after its output, freed before the moment's
+    frees)."""
+    if step.mode != "train":
+        raise ValueError("allocation_events models a training step; got mode " + repr(step.mode))
+    if steps < 1:
+        raise ValueError("steps must be at least 1")
+    trace, optimizer = step.trace, step.optimizer
+    s, n = trace.steps, len(trace.steps)
+    m = 2 * n + 1
+    cast = ELEMENT_BYTES[trace.precision.dtype]
+    param = ELEMENT_BYTES[trace.precision.param_dtype]
+    savers, last_read = trace.first_savers(), trace.last_reads()
+    output_ids = {t.id for t in trace.outputs}
+    needing_grad = {st.output.id for st in s if st.output is not None and st.output.requires_grad}
+
+    def bw(k: int) -> int:  # the moment of step k's backward
+        return 2 * n - 1 - k
+
+    # (first moment, last moment, key, bytes) of every storage of one step; last = m: to the end
+    items: list[tuple[int, int, object, int]] = []
+    for i, st in enumerate(s):
+        for t in st.created:
+            size = t.nbytes_per_sample * batch + t.nbytes_fixed
+            if t.id in output_ids:
+                last = m
+            elif t.id in savers:
+                last = bw(savers[t.id][0])
+            else:
+                last = max(i, last_read.get(t.id, i))
+            items.append((i, last, ("act", t.id), size))
+            if t.id in needing_grad:
+                end = min(last_read.get(t.id, i), n - 1)
+                items.append((bw(end), bw(i), ("grad", t.id), size))
+        if st.weight_casts:
+            items.append((i, bw(i), ("wcast", i), st.weight_casts * cast))
+        if st.cached_casts:
+            items.append((i, n - 1, ("ccast", i), st.cached_casts * cast))
+        if st.params:
+            items.append((bw(i), m, ("pgrad", i), st.params * param))
+    temporaries = OPTIMIZER_TEMPORARIES[optimizer] if trace.precision.device == "cuda" else 0
+    for i, st in enumerate(s):
+        for j in range(temporaries if st.params else 0):
+            items.append((m - 1, m - 1, ("tmp", i, j), st.params * param))
+    starts: list[list[tuple]] = [[] for _ in range(m)]
+    ends: list[list[tuple]] = [[] for _ in range(m + 1)]
+    for first, last, key, size in items:
+        starts[first].append((key, size))
+        ends[last].append(key)  # freed after moment `last` (m: at the end of the step)
+    blas_fw = next((i for i, st in enumerate(s) if st.type in BLAS_TYPES), None) if blas_workspace else None
+    blas_bw = next((i for i in reversed(range(n)) if s[i].type in BLAS_TYPES), None) if blas_workspace else None
+    convs = {i for i, st in enumerate(s) if st.type in CONV_TYPES} if conv_workspace else set()
+    workspaces = 2 * (blas_workspace + blaslt_workspace) if blas_fw is not None else 0
+    workspaces += conv_workspace if convs else 0
+
+    events: list[tuple] = []
+    for i, st in enumerate(s):
+        if st.params:
+            events.append((ALLOC, ("param", i), st.params * param))
+    for k, t in enumerate(trace.inputs):
+        events.append((ALLOC, ("input", k), t.nbytes_per_sample * batch + t.nbytes_fixed))
+    phases = [moment.phase for moment in step.moments]  # the part columns once, then lookups
+    marks = [(len(events) - 1, "setup")]
+    state_slots = OPTIMIZER_STATE[optimizer]
+    moment_ends: list[list[int]] = []
+    for rep in range(steps):
+        here: list[int] = []
+        for moment in range(m):
+            for key, size in starts[moment]:
+                events.append((ALLOC, (rep, key), size))
+            layer = moment if moment < n else bw(moment) if moment < 2 * n else None
+            if rep == 0 and layer is not None and layer == (blas_fw if moment < n else blas_bw):
+                events.append((ALLOC, ("blas", moment < n), blas_workspace))
+                if blaslt_workspace:
+                    events.append((ALLOC, ("blaslt", moment < n), blaslt_workspace))
+            if layer in convs:
+                events.append((ALLOC, (rep, "cudnn", moment), conv_workspace))
+                events.append((FREE, (rep, "cudnn", moment)))
+            if moment == m - 1 and rep == 0:  # the optimizer's state, made at its first step
+                for i, st in enumerate(s):
+                    for j in range(state_slots if st.params else 0):
+                        events.append((ALLOC, ("state", i, j), st.params * param))
+            if moment:
+                for key in ends[moment - 1]:
+                    events.append((FREE, (rep, key)))
+            here.append(len(events) - 1)
+            marks.append((len(events) - 1, f"step {rep + 1}, {phases[moment]}"))
+        for key in ends[m - 1] + ends[m]:  # the step's end: temporaries, then outputs and gradients
+            events.append((FREE, (rep, key)))
+        marks.append((len(events) - 1, f"step {rep + 1}, end"))
+        moment_ends.append(here)
+    return AllocationSequence(events, moment_ends, phases, batch, marks, workspaces)
