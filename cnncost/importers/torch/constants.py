@@ -480,20 +480,7 @@ def _mask(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     if not isinstance(q, TV) or holds((args[:3], {k: v for k, v in kwargs.items() if k != "attn_mask"}), CV):
         raise Unsupported("attention whose q, k or v is computed from parameters")
     q = imp.tensor(q)
-    shape = _shape(q, c)
-    charged = _charged(imp)
-    keys = [k for k in c.saved if k not in charged]
-    saved = sum(c.saved[k] for k in keys)
-    if saved % c.tensor.element_size():
-        raise Unsupported("a computed tensor whose saved bytes are not whole elements")
-    new = {i: p for i, p in c.params.items() if i not in imp.owner}
-    layer = Computed(op="tensor", shape=shape, weights=sum(p.numel() for p in new.values()),
-                     saved=saved // c.tensor.element_size(), grad=bool(c.tensor.requires_grad), source=c.source,
-                     **work_once(imp, c))
-    v = imp.emit(layer, [q], shape, base=(c.source.rpartition(".")[2] or "mask"))
-    for i in new:
-        imp.owner[i] = v.leaf
-    charged.update(keys)
+    v = tensor_row(imp, q, c, _shape(q, c), "mask")
     if "attn_mask" in kwargs:
         kwargs = {**kwargs, "attn_mask": v}
     else:
@@ -515,7 +502,8 @@ def tensor_row(imp: Any, x: TV, c: CV, shape: tuple[int, ...], base: str) -> TV:
         raise Unsupported("a computed tensor whose saved bytes are not whole elements")
     new = {i: p for i, p in c.params.items() if i not in imp.owner}
     layer = Computed(op="tensor", shape=shape, weights=sum(p.numel() for p in new.values()),
-                     saved=saved // c.tensor.element_size(), grad=bool(c.tensor.requires_grad), source=c.source)
+                     saved=saved // c.tensor.element_size(), grad=bool(c.tensor.requires_grad), source=c.source,
+                     **work_once(imp, c))
     v = imp.emit(layer, [x], shape, base=(c.source.rpartition(".")[2] or base))
     for i in new:
         imp.owner[i] = v.leaf
