@@ -15,21 +15,9 @@ import torch.nn.functional as F  # noqa: E402
 import cnncost  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
-from cnncost.torch_backend.against import check_against  # noqa: E402
+from import_figures import assert_imports_exactly  # noqa: E402  (tests/support)
 
 TRACERS = ["fx", "export"]
-
-
-def _exact(model: nn.Module, shape: tuple[int, ...], tracer: str) -> cnncost.Net:
-    """Params, MACs and saved bytes equal the real module's at batch 2 and batch 5."""
-    net = from_torch(model, shape, tracer=tracer)
-    for batch in (2, 5):
-        result = check_against(net, model, batch=batch)
-        assert result.ok, result.summary()
-        for q in ("params", "macs", "saved_bytes"):
-            ours, theirs = result.totals[q]
-            assert ours == theirs, (q, batch)
-    return net
 
 
 def _computed(net: cnncost.Net) -> list:
@@ -66,7 +54,7 @@ class RelativePositionBias(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_relative_position_bias_table_is_one_computed_row(tracer: str) -> None:
-    net = _exact(RelativePositionBias(), (9, 8), tracer)
+    net = assert_imports_exactly(RelativePositionBias(), (9, 8), tracer, batches=(2, 5))
     rows = _computed(net)
     # the table's 25 x 2 and the biases' 2 x 9: each parameter once; the gathers save nothing
     assert [(r.weights, r.shape, r.saved) for r in rows] == [(50, (2, 9, 9), 0), (18, (2, 9, 9), 0)]
@@ -95,7 +83,7 @@ class SigmoidGates(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_sigmoid_of_a_parameter_gates_with_fixed_saved_bytes(tracer: str) -> None:
-    net = _exact(SigmoidGates(), (4, 5, 5), tracer)
+    net = assert_imports_exactly(SigmoidGates(), (4, 5, 5), tracer, batches=(2, 5))
     rows = _computed(net)
     # the sigmoid's output (8 fp32 elements) saved once, by the first row; the parameter counted once
     assert [(r.op, r.weights, r.saved) for r in rows] == [("mul", 8, 8), ("mul", 0, 0), ("div", 0, 0)]
@@ -124,7 +112,7 @@ class DistilledTokens(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_two_tokens_prepended_are_one_tokens_row(tracer: str) -> None:
-    net = _exact(DistilledTokens(), (4, 8), tracer)
+    net = assert_imports_exactly(DistilledTokens(), (4, 8), tracer, batches=(2, 5))
     assert [n.layer.count for n in cnncost.compile(net).nodes if n.type == "tokens"] == [2]
 
 
@@ -146,7 +134,7 @@ class ConcatenatedBias(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_bias_concatenated_from_parameters_and_a_buffer(tracer: str) -> None:
-    net = _exact(ConcatenatedBias(), (5, 8), tracer)
+    net = assert_imports_exactly(ConcatenatedBias(), (5, 8), tracer, batches=(2, 5))
     assert [(r.weights, r.shape) for r in _computed(net)] == [(16, (24,))]  # q_bias and v_bias, not the buffer
 
 
@@ -170,7 +158,7 @@ class ResizedPositionEmbedding(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_position_embedding_resized_by_interpolation(tracer: str) -> None:
-    net = _exact(ResizedPositionEmbedding(), (3, 8, 8), tracer)
+    net = assert_imports_exactly(ResizedPositionEmbedding(), (3, 8, 8), tracer, batches=(2, 5))
     assert [r.weights for r in _computed(net)] == [36 + 16]
 
 
@@ -194,7 +182,7 @@ class SineEncoding(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_sine_encoding_from_arange(tracer: str) -> None:
-    net = _exact(SineEncoding(), (5, 6), tracer)
+    net = assert_imports_exactly(SineEncoding(), (5, 6), tracer, batches=(2, 5))
     rows = _computed(net)
     assert rows[0].saved == 5 * 6  # c, the 5 x 6 encoding, kept by c / x
     assert rows[2].saved == 5 * 6  # cos(c), kept by x * cos(c)
@@ -217,7 +205,7 @@ class MlpOnBuffer(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_an_mlp_on_a_buffer_counts_its_macs_once_per_forward(tracer: str) -> None:
-    net = _exact(MlpOnBuffer(), (2, 9), tracer)
+    net = assert_imports_exactly(MlpOnBuffer(), (2, 9), tracer, batches=(2, 5))
     assert sum(r.macs_once for r in _computed(net)) == 9 * (2 * 8 + 8 * 2)  # two linears on 9 coordinates
 
 
@@ -246,7 +234,7 @@ class FourierEncoding(nn.Module):
 
 
 def test_a_fourier_encoding_made_at_the_batch_size_is_per_sample_work() -> None:
-    net = _exact(FourierEncoding(), (6, 5, 4), "fx")
+    net = assert_imports_exactly(FourierEncoding(), (6, 5, 4), "fx", batches=(2, 5))
     rows = _computed(net)
     assert [(r.op, r.shape, r.grad) for r in rows] == [("expand", (8, 5, 4), False)]
     # the convolution on it: 6 x 8 MACs per position, 20 positions, per sample
@@ -269,7 +257,7 @@ class MaskedAttention(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_computed_mask_of_attention_is_one_tensor_for_the_batch(tracer: str) -> None:
-    net = _exact(MaskedAttention(), (4, 8), tracer)
+    net = assert_imports_exactly(MaskedAttention(), (4, 8), tracer, batches=(2, 5))
     rows = _computed(net)
     # the table's 32 counted once; the sigmoid's output (2x4x4) saved once per forward
     assert [(r.op, r.shape, r.weights, r.saved) for r in rows] == [("tensor", (2, 4, 4), 32, 32)]
@@ -332,7 +320,7 @@ class StdConvNet(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_convolution_with_a_standardised_weight(tracer: str) -> None:
-    net = _exact(StdConvNet(), (3, 10, 10), tracer)
+    net = assert_imports_exactly(StdConvNet(), (3, 10, 10), tracer, batches=(2, 5))
     rows = _computed(net)
     # the gain (8) counted once on its row; the weight's own 8x3x3x3 and 8x4x3x3 on the convs
     assert [(r.op, r.shape, r.weights) for r in rows] == [("weight", (8, 3, 3, 3), 0), ("weight", (8, 4, 3, 3), 8)]
@@ -357,7 +345,7 @@ class ScaledTwice(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_scaled_tensor_read_twice_is_one_row(tracer: str) -> None:
-    net = _exact(ScaledTwice(), (4, 5, 5), tracer)
+    net = assert_imports_exactly(ScaledTwice(), (4, 5, 5), tracer, batches=(2, 5))
     assert [n.type for n in cnncost.compile(net).nodes].count("arith") == 1
 
 
@@ -421,5 +409,5 @@ class VideoPositionalEncoding(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_class_token_of_one_dim_and_a_made_position_embedding(tracer: str) -> None:
-    net = _exact(VideoPositionalEncoding(), (8, 6), tracer)
+    net = assert_imports_exactly(VideoPositionalEncoding(), (8, 6), tracer, batches=(2, 5))
     assert [(r.op, r.shape, r.weights) for r in _computed(net)] == [("add", (9, 6), 6 * 4 + 2 * 6 + 6)]

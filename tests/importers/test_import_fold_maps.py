@@ -20,22 +20,9 @@ import torch.nn.functional as F  # noqa: E402
 import cnncost  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
-from cnncost.torch_backend.against import check_against  # noqa: E402
+from import_figures import assert_imports_exactly  # noqa: E402  (tests/support)
 
 TRACERS = ["fx", "export"]
-
-
-def assert_exact(model: nn.Module, shape: tuple[int, ...], tracer: str, sdpa_macs: int = 0) -> cnncost.Net:
-    """Params, MACs and saved bytes (batch 2) equal the real module's; `sdpa_macs`: the MACs of a
-    fused F.scaled_dot_product_attention at batch 2, which FlopCounterMode (torch 2.13) does not count on CPU."""
-    net = from_torch(model, shape, tracer=tracer)
-    result = check_against(net, model)
-    if not sdpa_macs:
-        assert result.ok, result.summary()
-    for q in ("params", "macs", "saved_bytes"):
-        ours, theirs = result.totals[q]
-        assert ours == theirs + (sdpa_macs if q == "macs" else 0) and theirs > 0, q
-    return net
 
 
 def folded_rows(net: cnncost.Net) -> dict[str, tuple]:
@@ -64,7 +51,7 @@ class WindowConvs(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_conv_batch_norm_and_pools_on_windows_import_exactly(tracer: str) -> None:
-    net = assert_exact(WindowConvs(), (3, 8, 8), tracer)
+    net = assert_imports_exactly(WindowConvs(), (3, 8, 8), tracer)
     assert folded_rows(net) == {"conv": (2, 3, 4, 8), "batchnorm": (2, 5, 4, 8), "maxpool": (2, 5, 4, 8),
                                 "avgpool": (2, 5, 2, 4)}
     nodes = {n.path: n for n in cnncost.compile(net).nodes}
@@ -120,7 +107,7 @@ class CascadedGroupAttention(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_efficientvit_cascaded_attention_on_windows_imports_exactly(tracer: str) -> None:
-    net = assert_exact(CascadedGroupAttention(), (8, 8, 8), tracer)
+    net = assert_imports_exactly(CascadedGroupAttention(), (8, 8, 8), tracer)
     assert folded_rows(net)["conv"][0] == 4  # 4 windows of 4x4 per sample
 
 
@@ -145,7 +132,7 @@ class PixelEmbed(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_tnt_pixel_embedding_on_patches_imports_exactly(tracer: str) -> None:
-    net = assert_exact(PixelEmbed(), (3, 8, 8), tracer)
+    net = assert_imports_exactly(PixelEmbed(), (3, 8, 8), tracer)
     assert folded_rows(net) == {"conv": (4, 3, 4, 4)}
 
 
@@ -170,7 +157,7 @@ class HeadsPool3d(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_mvit_heads_pooled_by_a_conv3d_import_exactly(tracer: str) -> None:
-    net = assert_exact(HeadsPool3d(), (8, 2, 4, 4), tracer)
+    net = assert_imports_exactly(HeadsPool3d(), (8, 2, 4, 4), tracer)
     assert folded_rows(net) == {"conv": (2, 4, 2, 4, 4)}
     conv = next(n for n in cnncost.compile(net).nodes if n.type == "conv")
     assert "folded" in conv.layer.describe_at(conv.input_shapes[0]) and conv.params == 4 * 27
@@ -210,7 +197,7 @@ class HieraQPool(nn.Module):
 @pytest.mark.parametrize("fused", [True, False])
 def test_hieradet_q_pooled_on_windows_imports_exactly(tracer: str, fused: bool) -> None:
     # fused sdpa MACs at batch 2: 2 samples x 4 windows x 2 heads x 4 queries x 16 keys x (4 + 4)
-    net = assert_exact(HieraQPool(fused=fused), (8, 8, 8), tracer, sdpa_macs=8192 if fused else 0)
+    net = assert_imports_exactly(HieraQPool(fused=fused), (8, 8, 8), tracer, sdpa_macs=8192 if fused else 0)
     assert folded_rows(net)["maxpool"] == (4, 8, 4, 4)
 
 
@@ -257,20 +244,9 @@ def test_the_peer_tools_count_folded_layers_as_their_conventions_say() -> None:
     says, on the imported net; params too. (TNT's position parameter left out: under the `cnncost`
     profile a learnable is its own module, which torchinfo would count.)"""
     import tools_live  # tests/support
-    if not tools_live.available():
-        pytest.skip("the peer tools are not installed (see tests/fixtures/measure_tools.py for the side venv)")
-    from cnncost.counting import ops
-    from cnncost.counting.tools import tool_params
-    wrong = []
+    tools_live.require()
     for model, shape in ((WindowConvs(), (3, 8, 8)), (PixelEmbed(pos=False), (3, 8, 8)), (HeadsPool3d(), (8, 2, 4, 4))):
-        g = cnncost.compile(from_torch(model, shape))
-        for key, value in tools_live.measure(model, shape).items():
-            tool, _, what = key.partition(".")
-            ours = tool_params(g, tool, "cnncost") if what == "params" else ops(g, tool, 1, "cnncost").total \
-                if not what else value
-            if ours != value:
-                wrong.append(f"{type(model).__name__} {key}: ours {ours}, the tool's {value}")
-    assert not wrong, "\n".join(wrong)
+        tools_live.assert_tools_count_as_their_conventions(from_torch(model, shape), model, shape)
 
 
 def test_an_imported_net_with_folded_layers_round_trips_through_yaml(tmp_path) -> None:

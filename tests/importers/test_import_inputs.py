@@ -19,24 +19,9 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 import cnncost  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
-from cnncost.torch_backend.measure import saved_tensors  # noqa: E402
+from import_figures import figures, measured_run  # noqa: E402  (tests/support)
 
 BATCH = 2
-
-
-def _measured(model: nn.Module, *xs: torch.Tensor) -> tuple[int, int, int]:
-    """(params, MACs per sample, saved bytes at batch 2) of the real module, train mode."""
-    model.train()
-    params = sum(p.numel() for p in model.parameters())
-    with FlopCounterMode(display=False) as counter:
-        model(*xs)
-    saved = saved_tensors(model, xs if len(xs) > 1 else xs[0]).total()
-    return params, counter.get_total_flops() // 2 // BATCH, saved
-
-
-def _ours(net: cnncost.Net) -> tuple[int, int, int]:
-    report = cnncost.table(net, batch=BATCH, dtype="fp32", memory="autograd", device="cpu")
-    return report.totals.params, report.totals.macs // BATCH, report.totals.saved_bytes
 
 
 class TwoImages(nn.Module):
@@ -67,11 +52,11 @@ def test_several_inputs_as_a_list_are_exact(tracer: str) -> None:
     net = from_torch(model, input=SHAPES, tracer=tracer)
     # the inputs take the forward's argument names, in its order
     assert net.named_inputs == (("image1", (3, 6, 6)), ("image2", (3, 6, 6)), ("extra", (5,)))
-    params, macs, saved = _measured(model, *xs)
+    params, macs, saved = measured_run(model, *xs)
     # MACs by hand: conv 3->8 3x3 on 6x6 twice (2 x 7,776), matmul 36x8x36 (10,368), fuse 16->4
     # on 36 pixels (2,304), linear 5x4 (20): 28,244 per sample
     assert macs == 2 * 7776 + 10368 + 2304 + 20
-    assert _ours(net) == (params, macs, saved)
+    assert figures(net) == (params, macs, saved)
 
 
 def test_several_inputs_by_name_in_any_order_give_the_same_net() -> None:
@@ -79,7 +64,7 @@ def test_several_inputs_by_name_in_any_order_give_the_same_net() -> None:
     by_list = from_torch(model, input=SHAPES)
     by_name = from_torch(model, input={"extra": (5,), "image2": (3, 6, 6), "image1": (3, 6, 6)})
     assert by_name.named_inputs == by_list.named_inputs
-    assert _ours(by_name) == _ours(by_list)
+    assert figures(by_name) == figures(by_list)
 
 
 def test_several_inputs_as_text() -> None:
@@ -102,7 +87,7 @@ def test_several_inputs_round_trip_through_yaml(tmp_path) -> None:
     (tmp_path / "two.yaml").write_text(dump_spec(net))
     again = load_spec(str(tmp_path / "two.yaml"))
     assert again.named_inputs == net.named_inputs
-    assert _ours(again) == _ours(net)
+    assert figures(again) == figures(net)
 
 
 # ----------------------------------------------------------------------------- detection

@@ -11,23 +11,7 @@ from torch import nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import cnncost  # noqa: E402
-from cnncost.importers.torch_trace import from_torch  # noqa: E402
-from cnncost.torch_backend.against import check_against  # noqa: E402
-
-
-def _exact(model: nn.Module, shape: tuple[int, ...], tracer: str, sdpa_macs: int = 0) -> cnncost.Net:
-    """Params, MACs and saved bytes (batch 2) equal the real module's. `sdpa_macs`: the MACs of
-    F.scaled_dot_product_attention calls at batch 2, which FlopCounterMode in torch 2.13 does not
-    count on CPU (its fused CPU kernel has no formula there; the math path, taken with dropout or
-    by `q @ k.T`, is counted), so the measured MACs lack them."""
-    net = from_torch(model, shape, tracer=tracer)
-    result = check_against(net, model)
-    if not sdpa_macs:
-        assert result.ok, result.summary()
-    for q in ("params", "macs", "saved_bytes"):
-        ours, theirs = result.totals[q]
-        assert ours == theirs + (sdpa_macs if q == "macs" else 0) and theirs > 0, q
-    return net
+from import_figures import assert_imports_exactly  # noqa: E402  (tests/support)
 
 
 def _sdpa(heads: int, length: int, head_dim: int) -> int:
@@ -61,7 +45,7 @@ class Video(nn.Module):
 
 @pytest.mark.parametrize("tracer", ["fx", "export"])
 def test_a_video_net_with_3d_and_1d_maps_imports_exactly(tracer: str) -> None:
-    net = _exact(Video(), (3, 4, 16, 16), tracer)
+    net = assert_imports_exactly(Video(), (3, 4, 16, 16), tracer)
     types = [n.type for n in cnncost.compile(net).nodes]
     assert types.count("conv") == 2 and "upsample" in types and "adaptive_avgpool" in types
     # 8 x 3 x 3 x 5 x 5 + 8 (conv3d) + 16 (bn3d) + 4 x 8 x 3 + 4 (conv1d) + 8 (bn1d): the module's own count
@@ -95,7 +79,7 @@ class ViTBlock(nn.Module):
 
 
 def test_a_vit_block_with_multihead_attention_imports_exactly() -> None:
-    net = _exact(ViTBlock(), (3, 16, 16), "fx", sdpa_macs=_sdpa(2, 17, 8))
+    net = assert_imports_exactly(ViTBlock(), (3, 16, 16), "fx", sdpa_macs=_sdpa(2, 17, 8))
     types = [n.type for n in cnncost.compile(net).nodes]
     assert {"tokens", "learnable", "permute", "layer_norm", "attention", "select"} <= set(types)
     # conv 16x3x4x4+16, cls 16, pos 17x16, 2 norms 2x32, in_proj 48x16+48, out_proj 16x16+16, mlp 32x16+32+16x32+16, head 16x5+5
@@ -126,7 +110,7 @@ class TimmAttention(nn.Module):
 @pytest.mark.parametrize("tracer", ["fx", "export"])
 @pytest.mark.parametrize("fused", [True, False])
 def test_timm_attention_with_the_batch_moved_imports_exactly(tracer: str, fused: bool) -> None:
-    net = _exact(TimmAttention(fused=fused), (9, 16), tracer, sdpa_macs=_sdpa(2, 9, 8) if fused else 0)
+    net = assert_imports_exactly(TimmAttention(fused=fused), (9, 16), tracer, sdpa_macs=_sdpa(2, 9, 8) if fused else 0)
     types = [n.type for n in cnncost.compile(net).nodes]
     assert ("attention" in types) == fused and (types.count("matmul") == 2) == (not fused)
 
@@ -154,7 +138,7 @@ class TokenOps(nn.Module):
 
 @pytest.mark.parametrize("tracer", ["fx", "export"])
 def test_token_ops_import_exactly(tracer: str) -> None:
-    net = _exact(TokenOps(), (16, 4, 4), tracer, sdpa_macs=_sdpa(1, 16, 16))
+    net = assert_imports_exactly(TokenOps(), (16, 4, 4), tracer, sdpa_macs=_sdpa(1, 16, 16))
     types = set(n.type for n in cnncost.compile(net).nodes)
     assert {"matmul", "softmax", "attention", "arith", "learnable", "reduce", "stack", "slice"} <= types
 
@@ -174,7 +158,7 @@ class Einsum(nn.Module):
 
 @pytest.mark.parametrize("tracer", ["fx", "export"])
 def test_einsum_as_a_batched_matrix_product_imports_exactly(tracer: str) -> None:
-    net = _exact(Einsum(), (5, 8), tracer)
+    net = assert_imports_exactly(Einsum(), (5, 8), tracer)
     assert [n.type for n in cnncost.compile(net).nodes].count("matmul") == 2
 
 
@@ -191,7 +175,7 @@ class Padded(nn.Module):
 
 @pytest.mark.parametrize("tracer", ["fx", "export"])
 def test_padding_of_any_dim_imports_exactly(tracer: str) -> None:
-    net = _exact(Padded(), (5, 8), tracer)
+    net = assert_imports_exactly(Padded(), (5, 8), tracer)
     assert cnncost.compile(net).nodes[-1].output_shape == (6, 8)
 
 
@@ -213,6 +197,6 @@ class ChannelsLastArith(nn.Module):
 
 @pytest.mark.parametrize("tracer", ["fx", "export"])
 def test_channels_last_maps_read_by_plain_ops_import_exactly(tracer: str) -> None:
-    net = _exact(ChannelsLastArith(), (4, 6, 6), tracer)
+    net = assert_imports_exactly(ChannelsLastArith(), (4, 6, 6), tracer)
     types = [n.type for n in cnncost.compile(net).nodes]
     assert {"arith", "reduce", "div", "sub", "permute"} <= set(types)

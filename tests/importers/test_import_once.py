@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import cnncost  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
-from cnncost.torch_backend.against import check_against  # noqa: E402
+from import_figures import assert_imports_exactly  # noqa: E402  (tests/support)
 
 TRACERS = ["fx", "export"]
 
@@ -97,15 +97,9 @@ def _torch_step(model: nn.Module, shape: tuple[int, ...], batch: int) -> tuple[i
 def test_made_once_is_exact_at_every_batch(make, shape, tracer):
     torch.manual_seed(0)
     model = make()
-    net = from_torch(model, shape, tracer=tracer)
+    net = assert_imports_exactly(model, shape, tracer, batches=(2, 5))
     fixed = sum(n.layer.macs_once for n in cnncost.compile(net).nodes if n.type == "computed")
     assert fixed > 0  # the MLP or projection on the buffer: once per forward
-    for batch in (2, 5):
-        result = check_against(net, model, batch=batch)
-        assert result.ok, result.summary()
-        for q in ("params", "macs", "saved_bytes"):
-            ours, theirs = result.totals[q]
-            assert ours == theirs, (q, batch)
     for batch in (1, 3):
         totals = cnncost.table(net, batch=batch).totals
         forward, backward = _torch_step(model, shape, batch)
@@ -171,15 +165,9 @@ def test_a_bias_made_of_frozen_parameters_imports_exactly(tracer):
     model = ContinuousBias()
     for p in model.cpb_mlp.parameters():
         p.requires_grad_(False)
-    net = from_torch(model, (9, 8), tracer=tracer)
+    net = assert_imports_exactly(model, (9, 8), tracer, batches=(2, 3))
     made = [n.layer for n in cnncost.compile(net).nodes if n.type == "computed" and n.layer.macs_once]
     assert [(m.grad, m.input_grad_macs_once, m.weight_grad_macs_once) for m in made] == [(False, 0, 0)]
-    for batch in (2, 3):
-        result = check_against(net, model, batch=batch)
-        assert result.ok, result.summary()
-        for q in ("params", "macs", "saved_bytes"):
-            ours, theirs = result.totals[q]
-            assert ours == theirs, (q, batch)
     forward, backward = _torch_step(model, (9, 8), 3)
     totals = cnncost.table(net, batch=3).totals
     assert (totals.flops, totals.backward_flops) == (forward, backward)

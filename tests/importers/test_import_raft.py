@@ -10,12 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-import cnncost  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
-from cnncost.torch_backend.measure import saved_tensors  # noqa: E402
+from import_figures import figures, measured_run  # noqa: E402  (tests/support)
 
 BATCH = 2
 
@@ -23,19 +21,11 @@ BATCH = 2
 def _measured(model: nn.Module, shapes: list[tuple[int, ...]]) -> tuple[int, int, int]:
     """(params, MACs per sample, saved bytes at batch 2) of the real module, train mode."""
     torch.manual_seed(0)
-    xs = tuple(torch.randn(BATCH, *s) for s in shapes)
-    model.train()
-    params = sum(p.numel() for p in model.parameters())
-    with FlopCounterMode(display=False) as counter:
-        model(*xs)
-    saved = saved_tensors(model, xs if len(xs) > 1 else xs[0]).total()
-    return params, counter.get_total_flops() // 2 // BATCH, saved
+    return measured_run(model, *(torch.randn(BATCH, *s) for s in shapes))
 
 
 def _ours(model: nn.Module, shapes: list[tuple[int, ...]], tracer: str) -> tuple[int, int, int]:
-    net = from_torch(model, input=shapes, train=True, tracer=tracer)
-    report = cnncost.table(net, batch=BATCH, dtype="fp32", memory="autograd", device="cpu")
-    return report.totals.params, report.totals.macs // BATCH, report.totals.saved_bytes
+    return figures(from_torch(model, input=shapes, train=True, tracer=tracer))
 
 
 def assert_exact(model: nn.Module, shapes: list[tuple[int, ...]], tracers: tuple[str, ...] = ("fx", "export")) -> None:

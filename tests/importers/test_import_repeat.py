@@ -17,20 +17,9 @@ import cnncost  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
 from cnncost.spec import dump_spec, parse_spec  # noqa: E402
-from cnncost.torch_backend.against import check_against  # noqa: E402
+from import_figures import assert_imports_exactly  # noqa: E402  (tests/support)
 
 TRACERS = ["fx", "export"]
-
-
-def _assert_exact(model: nn.Module, shape: tuple[int, ...], tracer: str, rows: bool = True) -> cnncost.Net:
-    """Params, MACs and saved bytes (batch 2) equal the real module's; `rows`: row by row too."""
-    net = from_torch(model, shape, tracer=tracer)
-    result = check_against(net, model)
-    assert result.ok or not rows, result.summary()
-    for q in ("params", "macs", "saved_bytes"):
-        ours, theirs = result.totals[q]
-        assert ours == theirs and theirs > 0, q
-    return net
 
 
 def window_partition(x, ws: int):
@@ -77,7 +66,7 @@ class GlobalQueryBlock(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_global_query_repeated_over_each_images_windows_imports_exactly(tracer: str) -> None:
-    net = _assert_exact(GlobalQueryBlock(), (8, 8, 8), tracer)
+    net = assert_imports_exactly(GlobalQueryBlock(), (8, 8, 8), tracer)
     nodes = cnncost.compile(net).nodes
     # per sample: the (4, 4, 8) query seen 4 times (one per window of the 8x8 map), then copied
     expand = next(n for n in nodes if n.type == "expand")
@@ -94,7 +83,7 @@ def test_a_global_query_over_one_window_imports_exactly(tracer: str) -> None:
     the channels-last query (the batch not folded: (N, h, w, C) as it was)."""
     # torch.export drops the window partition's .contiguous() of a contiguous permute (one window):
     # a row fewer than the reference's fx import, the totals equal
-    net = _assert_exact(GlobalQueryBlock(stride=1), (8, 4, 4), tracer, rows=tracer == "fx")
+    net = assert_imports_exactly(GlobalQueryBlock(stride=1), (8, 4, 4), tracer, rows=tracer == "fx")
     nodes = cnncost.compile(net).nodes
     assert "expand" not in [n.type for n in nodes]
     copy = next(n for n in nodes if n.path.endswith("repeat_interleave"))
@@ -129,7 +118,7 @@ class RepeatAlong(nn.Module):
 ])
 def test_repeats_along_a_per_sample_dim_import_exactly(tracer: str, dim: int, folded: bool,
                                                        out: tuple[int, ...]) -> None:
-    net = _assert_exact(RepeatAlong(dim, folded), (3, 4, 4), tracer)
+    net = assert_imports_exactly(RepeatAlong(dim, folded), (3, 4, 4), tracer)
     nodes = cnncost.compile(net).nodes
     assert nodes[-1].type == "linear" and nodes[-1].output_shape == out
 

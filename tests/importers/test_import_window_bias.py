@@ -19,7 +19,7 @@ import torch.nn.functional as F  # noqa: E402
 import cnncost  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
-from cnncost.torch_backend.against import check_against  # noqa: E402
+from import_figures import assert_imports_exactly  # noqa: E402  (tests/support)
 
 TRACERS = ["fx", "export"]
 
@@ -75,22 +75,10 @@ class WindowBlock(nn.Module):
         return (x + w).permute(0, 3, 1, 2)
 
 
-def _exact(model: nn.Module, shape: tuple[int, ...], tracer: str) -> cnncost.Net:
-    """Params, MACs and saved bytes equal the real module's at batch 2 and batch 5."""
-    net = from_torch(model, shape, tracer=tracer)
-    for batch in (2, 5):
-        result = check_against(net, model, batch=batch)
-        assert result.ok, result.summary()
-        for q in ("params", "macs", "saved_bytes"):
-            ours, theirs = result.totals[q]
-            assert ours == theirs and theirs > 0, (q, batch)
-    return net
-
-
 @pytest.mark.parametrize("tracer", TRACERS)
 @pytest.mark.parametrize("fused", [True, False])
 def test_a_window_attention_bias_broadcast_over_the_windows_imports_exactly(tracer: str, fused: bool) -> None:
-    net = _exact(WindowBlock(fused=fused), (8, 6, 6), tracer)
+    net = assert_imports_exactly(WindowBlock(fused=fused), (8, 6, 6), tracer, batches=(2, 5))
     nodes = cnncost.compile(net).nodes
     [bias] = [n.layer for n in nodes if n.type == "computed"]
     # 2 heads x the 9 distinct offsets (|dy|, |dx|) of a 3x3 window, counted once; the gather
@@ -107,8 +95,8 @@ def test_a_window_attention_bias_broadcast_over_the_windows_imports_exactly(trac
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_window_attention_with_one_head_and_windows_of_two(tracer: str) -> None:
-    _exact(WindowBlock(c=6, heads=1, ws=2), (6, 4, 6), tracer)
-    _exact(WindowBlock(c=12, heads=3, ws=2), (12, 4, 4), tracer)
+    assert_imports_exactly(WindowBlock(c=6, heads=1, ws=2), (6, 4, 6), tracer, batches=(2, 5))
+    assert_imports_exactly(WindowBlock(c=12, heads=3, ws=2), (12, 4, 4), tracer, batches=(2, 5))
 
 
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
