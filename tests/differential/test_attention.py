@@ -17,7 +17,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import cnncost  # noqa: E402
 from cnncost import Net  # noqa: E402
-from cnncost.torch_backend import check  # noqa: E402
+from torch_agreement import assert_check_agrees  # noqa: E402  (tests/support)
 
 EXAMPLES = int(os.environ.get("CNNCOST_ATTN_EXAMPLES", "10000" if os.environ.get("CNNCOST_LONG") == "1" else "12"))
 
@@ -76,18 +76,11 @@ def token_net(draw) -> Net:
     return Net("tokens", input=shape, layers=tuple(layers))
 
 
-def assert_agrees(net: Net, dtype: str) -> None:
-    result = check(net, batch=2, device="cpu", dtype=dtype)
-    wrong = [f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}" for r in result.rows
-             if r.quantity in ("shape", "params", "macs", "flops", "saved_bytes") and r.ours != r.torch]
-    assert not wrong, f"{net.input} {[n.type_name for n in net.layers]}\n" + "\n".join(wrong)
-
-
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           derandomize=os.environ.get("CI") == "true")
 @given(net=token_net(), dtype=st.sampled_from(("fp32", "bf16")))
 def test_token_nets_agree_with_torch(net: Net, dtype: str) -> None:
-    assert_agrees(net, dtype)
+    assert_check_agrees(net, dtype)
 
 
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
@@ -96,4 +89,4 @@ def test_a_vit_block(dtype: str) -> None:
     block = (cnncost.LayerNorm(name="ln1", over="last"), cnncost.MultiheadAttention(name="attn", heads=4),
              cnncost.LayerNorm(name="ln2", over="last"), cnncost.Linear(name="fc1", out=32),
              cnncost.GELU(name="act"), cnncost.Linear(name="fc2", out=16), cnncost.Softmax(name="sm", dim=-1))
-    assert_agrees(Net("vit-block", input=(6, 16), layers=(cnncost.Linear(name="embed", out=16),) + block), dtype)
+    assert_check_agrees(Net("vit-block", input=(6, 16), layers=(cnncost.Linear(name="embed", out=16),) + block), dtype)

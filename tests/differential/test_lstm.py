@@ -21,6 +21,7 @@ from cnncost import Net  # noqa: E402
 from cnncost.layers.rnn import LSTM  # noqa: E402
 from cnncost.memory.rnn_rules import workspace_bytes, workspace_regions  # noqa: E402
 from cnncost.torch_backend import check  # noqa: E402
+from torch_agreement import assert_check_agrees  # noqa: E402  (tests/support)
 
 EXAMPLES = int(os.environ.get("CNNCOST_LSTM_EXAMPLES", "10000" if os.environ.get("CNNCOST_LONG") == "1" else "10"))
 
@@ -73,7 +74,4 @@ def test_whole_pages_are_exact(dtype: str) -> None:
     net = Net("pages", input=(32, 16, 64), layers=(cnncost.Linear(name="embed", out=64),
                                                   LSTM(name="r", hidden=32, layers=2, bidirectional=True),
                                                   cnncost.Linear(name="fc", out=4)))
-    result = check(net, batch=2, device="cpu", dtype=dtype)
-    wrong = [f"{r.path} {r.quantity}" for r in result.rows
-             if r.quantity in ("shape", "params", "macs", "flops", "saved_bytes") and r.ours != r.torch]
-    assert not wrong, wrong
+    assert_check_agrees(net, dtype)

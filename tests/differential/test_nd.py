@@ -17,34 +17,18 @@ pytest.importorskip("torch", reason="the differential test builds every spec in 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from cnncost.counting.training import training  # noqa: E402
-from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.graph import compile  # noqa: E402
 from cnncost.layers import (LRN, AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, BatchNorm, CenterCrop,  # noqa: E402
                             ChannelShuffle, Concat, Conv, ConvTranspose, Flatten, GlobalAvgPool, GroupNorm,
                             InstanceNorm, LayerScale, Linear, MaxPool, Node, Pad, ReLU, Residual, Sequential,
                             SiLU, StochasticDepth, Upsample)
 from cnncost.net import Net  # noqa: E402
-from cnncost.torch_backend import check  # noqa: E402
-from torch_agreement import assert_agrees  # noqa: E402  (tests/support)
+from random_nets import out_shape, sizes  # noqa: E402  (tests/support)
+from torch_agreement import assert_check_agrees, assert_training_flops_equal_flopcountermode  # noqa: E402
 
 LONG = os.environ.get("CNNCOST_LONG") == "1"
 EXAMPLES = int(os.environ.get("CNNCOST_ND_EXAMPLES", "10000" if LONG else "25"))
 LINEAR_MODES = {1: "linear", 3: "trilinear"}
-
-
-def fits(node: Node, x: tuple[int, ...]) -> tuple[int, ...] | None:
-    try:
-        return compile(Net("probe", input=x, layers=[node])).output_shape
-    except CnnCostError:
-        return None
-
-
-def sizes(draw, rank: int, low: int, high: int) -> int | tuple[int, ...]:
-    """One int for every spatial dim, or one per dim."""
-    if draw(st.booleans()):
-        return draw(st.integers(low, high))
-    return tuple(draw(st.integers(low, high)) for _ in range(rank))
 
 
 def layer(draw, x: tuple[int, ...]) -> Node:
@@ -119,7 +103,7 @@ def nd_nets(draw) -> Net:
                                     Sequential(layers=(Conv(out=3, kernel=3, padding=1), ReLU()))))
         else:
             node = layer(draw, shape)
-        out = fits(node, shape)
+        out = out_shape(node, shape)
         if out is None or any(s > 64 for s in out) or sum(1 for _ in out) != len(shape):
             continue
         layers.append(node)
@@ -131,37 +115,16 @@ def nd_nets(draw) -> Net:
     return Net(f"nd{rank}", input=x, layers=tuple(layers))
 
 
-def describe(net: Net) -> str:
-    return f"input {net.input}: " + ", ".join(repr(n) for n in net.layers) + "\n"
-
-
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           derandomize=os.environ.get("CI") == "true")
 @given(net=nd_nets(), bf16=st.booleans())
 def test_nd_nets_agree_with_torch(net: Net, bf16: bool) -> None:
-    result = check(net, batch=2, device="cpu", dtype="bf16" if bf16 else "fp32", init=False)
-    assert_agrees(result, describe(net))
+    result = assert_check_agrees(net, "bf16" if bf16 else "fp32", init=False)
     assert {r.path for r in result.rows} == {n.path for n in compile(net).nodes[1:]} | {"total"}
-
-
-def _train_step_flops(net: Net) -> int:
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-    from cnncost.torch_backend import build
-    model = build(net, init=False).train()
-    for module in model.modules():  # in place after a layer that saves its output is an autograd error, not a count
-        if getattr(module, "inplace", False):
-            module.inplace = False
-    counter = FlopCounterMode(display=False)
-    with counter:
-        outs = [o for o in model.forward_all(torch.randn(2, *net.input)) if o.requires_grad]
-        if outs:  # a net without parameters has no backward
-            sum(o.float().sum() for o in outs).backward()
-    return counter.get_total_flops()
 
 
 @settings(max_examples=max(5, EXAMPLES // 3), deadline=None, suppress_health_check=[HealthCheck.too_slow],
           derandomize=os.environ.get("CI") == "true")
 @given(net=nd_nets())
 def test_nd_training_flops_equal_flopcountermode(net: Net) -> None:
-    assert training(compile(net), 2, [], convention="flopcounter").total == _train_step_flops(net), describe(net)
+    assert_training_flops_equal_flopcountermode(net)

@@ -19,7 +19,7 @@ import cnncost  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.graph import compile  # noqa: E402
 from cnncost.net import Net  # noqa: E402
-from cnncost.torch_backend import check  # noqa: E402
+from torch_agreement import assert_check_agrees  # noqa: E402  (tests/support)
 
 EXAMPLES = int(os.environ.get("CNNCOST_DIFF_EXAMPLES", "10000" if os.environ.get("CNNCOST_LONG") == "1" else "25"))
 MAX_ELEMENTS = 800  # per sample: keeps every example fast
@@ -81,23 +81,15 @@ def mqa_nets(draw) -> Net:
     return Net("mqa", input=(length, 8), layers=tuple(layers))
 
 
-def assert_agrees(net: Net, dtype: str) -> None:
-    result = check(net, batch=2, device="cpu", dtype=dtype)
-    wrong = [f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}" for r in result.rows
-             if r.quantity in ("shape", "params", "macs", "flops", "saved_bytes") and r.ours != r.torch]
-    assert result.ok and not wrong, "\n".join(repr(layer) for layer in net.layers) + "\n" + "\n".join(
-        wrong + [f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}" for r in result.mismatches])
-
-
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           derandomize=os.environ.get("CI") == "true")
 @given(net=nets(), dtype=st.sampled_from(["fp32", "bf16"]))
 def test_engine_and_torch_agree_on_random_rolls_and_windows(net: Net, dtype: str) -> None:
-    assert_agrees(net, dtype)
+    assert_check_agrees(net, dtype)
 
 
 @settings(max_examples=max(EXAMPLES // 2, 1), deadline=None, suppress_health_check=[HealthCheck.too_slow],
           derandomize=os.environ.get("CI") == "true")
 @given(net=mqa_nets(), dtype=st.sampled_from(["fp32", "bf16"]))
 def test_engine_and_torch_agree_on_multi_query_attention(net: Net, dtype: str) -> None:
-    assert_agrees(net, dtype)
+    assert_check_agrees(net, dtype)

@@ -20,7 +20,7 @@ import cnncost  # noqa: E402
 from cnncost.layers import GridSample  # noqa: E402
 from cnncost.layers.imported import Reshape  # noqa: E402
 from cnncost.net import Net  # noqa: E402
-from cnncost.torch_backend import check  # noqa: E402
+from torch_agreement import assert_check_agrees  # noqa: E402  (tests/support)
 
 EXAMPLES = int(os.environ.get("CNNCOST_DIFF_EXAMPLES", "10000" if os.environ.get("CNNCOST_LONG") == "1" else "25"))
 
@@ -79,16 +79,8 @@ def nets(draw) -> Net:
     return Net("random-raft", input=(max(channels, rank), *spatial), layers=layers)
 
 
-def assert_agrees(net: Net, dtype: str) -> None:
-    result = check(net, batch=2, device="cpu", dtype=dtype)
-    wrong = [f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}" for r in result.rows
-             if r.quantity in ("shape", "params", "macs", "flops", "saved_bytes") and r.ours != r.torch]
-    assert result.ok and not wrong, "\n".join(repr(layer) for layer in net.layers) + "\n" + "\n".join(
-        wrong + [f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}" for r in result.mismatches])
-
-
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           derandomize=os.environ.get("CI") == "true")
 @given(net=nets(), dtype=st.sampled_from(["fp32", "bf16"]))
 def test_engine_and_torch_agree_on_random_grid_samples(net: Net, dtype: str) -> None:
-    assert_agrees(net, dtype)
+    assert_check_agrees(net, dtype)

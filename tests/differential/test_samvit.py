@@ -19,7 +19,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import cnncost  # noqa: E402
 from cnncost import Net  # noqa: E402
-from cnncost.torch_backend import check  # noqa: E402
+from torch_agreement import assert_check_agrees  # noqa: E402  (tests/support)
 
 EXAMPLES = int(os.environ.get("CNNCOST_SAMVIT_EXAMPLES", "10000" if os.environ.get("CNNCOST_LONG") == "1" else "10"))
 
@@ -54,15 +54,8 @@ def packed_heads_net(draw) -> Net:
     return Net("packed-heads", input=(length, width), layers=tuple(layers))
 
 
-def assert_agrees(net: Net, dtype: str) -> None:
-    result = check(net, batch=2, device="cpu", dtype=dtype)
-    wrong = [f"{r.path} {r.quantity}: ours {r.ours}, torch {r.torch}" for r in result.rows
-             if r.quantity in ("shape", "params", "macs", "flops", "saved_bytes") and r.ours != r.torch]
-    assert not wrong, f"{net.input} {[(n.name, n.type_name) for n in net.layers]}\n" + "\n".join(wrong)
-
-
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           derandomize=os.environ.get("CI") == "true")
 @given(net=packed_heads_net(), dtype=st.sampled_from(("fp32", "bf16")))
 def test_packed_heads_copied_with_the_batch_inside_agree_with_torch(net: Net, dtype: str) -> None:
-    assert_agrees(net, dtype)
+    assert_check_agrees(net, dtype)

@@ -40,6 +40,13 @@ def small(draw, low: int = 1, high: int = 3) -> int | tuple[int, int]:
     return (draw(st.integers(low, high)), draw(st.integers(low, high)))
 
 
+def sizes(draw, rank: int, low: int, high: int) -> int | tuple[int, ...]:
+    """One int for every spatial dim, or one per dim."""
+    if draw(st.booleans()):
+        return draw(st.integers(low, high))
+    return tuple(draw(st.integers(low, high)) for _ in range(rank))
+
+
 def conv(draw, c: int) -> Conv:
     groups = draw(st.sampled_from([g for g in (1, 2, 3, 4, c) if c % g == 0]))  # c: depthwise
     out = groups * draw(st.integers(1, 3))

@@ -1,5 +1,6 @@
-"""One assertion for the tests that compare the engine with PyTorch through
-`cnncost.torch_backend.check`: every mismatching row, saved bytes included, named in the failure."""
+"""The assertions for the tests that compare the engine with PyTorch through
+`cnncost.torch_backend`: `check`'s rows (every mismatching row, saved bytes included, named in the
+failure) and a training step's FLOPs against FlopCounterMode's."""
 from __future__ import annotations
 
 from typing import Any
@@ -17,3 +18,44 @@ def assert_agrees(result: Any, context: str = "") -> None:
     """Fails naming every disagreeing row, after `context` (the spec that was checked)."""
     wrong = disagreements(result)
     assert result.ok and not wrong, context + "\n" + "\n".join(wrong)
+
+
+def spelled(net: Any) -> str:
+    """A failure's context: the net's input and layers."""
+    return f"input {net.input}: " + ", ".join(repr(n) for n in net.layers) + "\n"
+
+
+def assert_check_agrees(net: Any, dtype: str = "fp32", **options: Any) -> Any:
+    """`check` of `net` at batch 2 on CPU, in `dtype` (fp32, or bf16 autocast), agrees with PyTorch
+    on every row: shape, params, MACs, FLOPs and saved bytes (`assert_agrees`). `options` go to
+    check (init=False: no weight initialisation). Returns check's result."""
+    from cnncost.torch_backend import check
+    result = check(net, batch=2, device="cpu", dtype=dtype, **options)
+    assert_agrees(result, spelled(net))
+    return result
+
+
+def train_step_flops(net: Any) -> int:
+    """FlopCounterMode's FLOPs of a training step (forward and backward) of cnncost's torch build of
+    `net` at batch 2, CPU fp32 (in-place modules made out of place)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from cnncost.torch_backend import build
+    model = build(net, init=False).train()
+    for module in model.modules():  # in place after a layer that saves its output is an autograd error, not a count
+        if getattr(module, "inplace", False):
+            module.inplace = False
+    counter = FlopCounterMode(display=False)
+    with counter:
+        outs = [o for o in model.forward_all(torch.randn(2, *net.input)) if o.requires_grad]
+        if outs:  # a net without parameters has no backward
+            sum(o.float().sum() for o in outs).backward()
+    return counter.get_total_flops()
+
+
+def assert_training_flops_equal_flopcountermode(net: Any) -> None:
+    """The engine's training-step FLOPs at batch 2 (the flopcounter convention) equal FlopCounterMode's."""
+    from cnncost.counting.training import training
+    from cnncost.graph import compile
+    assert training(compile(net), 2, [], convention="flopcounter").total == train_step_flops(net), spelled(net)
