@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 
 import cnncost
-from cnncost.counting import ops
-from cnncost.counting.tools import tool_params
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,14 +33,6 @@ layers:
 def test_every_tool_counts_computed_rows_as_its_convention_says() -> None:
     pytest.importorskip("torch")
     import tools_live
-    if not tools_live.available():
-        pytest.skip("the peer tools are not installed (see tests/fixtures/measure_tools.py for the side venv)")
-    from cnncost.torch_backend import build
+    tools_live.require()
     for net in nets():
-        g = cnncost.compile(net)
-        for key, value in tools_live.measure(build(net), tuple(net.input)).items():
-            tool, _, what = key.partition(".")
-            if what == "params":
-                assert tool_params(g, tool, "cnncost") == value, (net.name, key)
-            elif not what:
-                assert ops(g, tool, 1, "cnncost").total == value, (net.name, key)
+        tools_live.assert_tools_count_as_their_conventions(net)

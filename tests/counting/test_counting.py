@@ -234,25 +234,14 @@ SPECS = ["name: s1\ninput: [3, 16, 16]\nlayers:\n"
 
 def test_tools_remeasured_where_installed(tmp_path) -> None:
     import tools_live
-    if not tools_live.available():
-        pytest.skip("the peer tools are not installed (see tests/fixtures/measure_tools.py for the side venv)")
-    from cnncost.torch_backend import build
+    tools_live.require()
     nets = [cnncost.load("alexnet")]
     for i, text in enumerate(SPECS):
         path = tmp_path / f"s{i}.yaml"
         path.write_text(text)
         nets.append(cnncost.load(path))
     for net in nets:  # cnncost's own torch model: the 'cnncost' profile
-        g = cnncost.compile(net)
-        measured = tools_live.measure(build(net), tuple(net.input))
-        for key, value in measured.items():
-            tool, _, what = key.partition(".")
-            if what == "params":
-                assert tool_params(g, tool, "cnncost") == value, (net.name, key)
-            elif what:
-                assert torchinfo_sizes(g, 1, "cnncost")[what] == value, (net.name, key)
-            else:
-                assert ops(g, tool, 1, "cnncost").total == value, (net.name, key)
+        tools_live.assert_tools_count_as_their_conventions(net, sizes=True)
     try:
         import importlib.util
         spec = importlib.util.spec_from_file_location("mtv", ref.TESTS / "fixtures" / "measure_torchvision.py")

@@ -8,7 +8,6 @@ import pytest
 
 import cnncost
 from cnncost.counting import ops
-from cnncost.counting.tools import tool_params
 from cnncost.layers.rnn import LSTM
 
 
@@ -24,20 +23,9 @@ def nets() -> list[cnncost.Net]:
 def test_every_tool_counts_lstms_as_its_convention_says() -> None:
     pytest.importorskip("torch")
     import tools_live
-    if not tools_live.available():
-        pytest.skip("the peer tools are not installed (see tests/fixtures/measure_tools.py for the side venv)")
-    from cnncost.torch_backend import build
+    tools_live.require()
     for net in nets():
-        g = cnncost.compile(net)
-        errors: dict[str, str] = {}
-        measured = tools_live.measure(build(net), tuple(net.input), errors)
-        assert not errors, errors
-        for key, value in measured.items():
-            tool, _, what = key.partition(".")
-            if what == "params":
-                assert tool_params(g, tool, "cnncost") == value, (net.name, key)
-            elif not what:
-                assert ops(g, tool, 1, "cnncost").total == value, (net.name, key)
+        tools_live.assert_tools_count_as_their_conventions(net, every_tool=True)
 
 
 def test_the_conventions_on_one_lstm() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 import cnncost
 from cnncost import Net
-from cnncost.counting import ops, tool_params
+from cnncost.counting import ops
 
 L = cnncost.Linear
 
@@ -89,17 +89,6 @@ def test_training_flops_count_both_operand_gradients() -> None:
 
 def test_tools_remeasured_on_token_nets_where_installed() -> None:
     import tools_live
-    if not tools_live.available():
-        pytest.skip("the peer tools are not installed (see tests/fixtures/measure_tools.py for the side venv)")
-    from cnncost.torch_backend import build
+    tools_live.require()
     for net in (vit_like(), attention_net(6), attention_net(8, 4), matmul_net()):
-        g = cnncost.compile(net)
-        errors: dict[str, str] = {}
-        measured = tools_live.measure(build(net), tuple(net.input), errors)
-        assert not errors, errors
-        for key, value in measured.items():
-            tool, _, what = key.partition(".")
-            if what == "params":
-                assert tool_params(g, tool, "cnncost") == value, (net.name, key)
-            elif not what:
-                assert ops(g, tool, 1, "cnncost").total == value, (net.name, key)
+        tools_live.assert_tools_count_as_their_conventions(net, every_tool=True)

@@ -307,10 +307,7 @@ def test_every_peer_tool_counts_a_fixed_conv_as_its_convention_says() -> None:
     cnncost's own torch build of a `fixed` conv (weights as buffers) measured by each tool equals
     that tool's convention (all 16 figures agreed with torch 2.14.1 and the tools' versions there)."""
     import tools_live
-    if not tools_live.available():
-        pytest.skip("the peer tools are not installed")
-    from cnncost.counting.tools import ops, tool_params, torchinfo_sizes
-    from cnncost.torch_backend import build
+    tools_live.require()
     net = parse_spec(textwrap.dedent("""
         name: fixed-live
         input: [8, 16, 16]
@@ -320,11 +317,5 @@ def test_every_peer_tool_counts_a_fixed_conv_as_its_convention_says() -> None:
         - {name: blurb, type: fixed, layer: {type: conv, out: 8, kernel: 3, padding: 1, groups: 8, bias: true}}
         - {name: head, type: conv, out: 4, kernel: 1}
     """))
-    graph = cnncost.compile(net)
-    measured = tools_live.measure(build(net), tuple(net.input))
+    measured = tools_live.assert_tools_count_as_their_conventions(net, sizes=True)
     assert len(measured) >= 16
-    for key, value in measured.items():
-        tool, _, what = key.partition(".")
-        ours = (tool_params(graph, tool, "cnncost") if what == "params" else
-                torchinfo_sizes(graph, 1, "cnncost")[what] if what else ops(graph, tool, 1, "cnncost").total)
-        assert ours == value, key

@@ -18,25 +18,9 @@ import torch.nn.functional as F  # noqa: E402
 import cnncost  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
-from cnncost.torch_backend.against import check_against  # noqa: E402
+from import_figures import assert_imports_exactly  # noqa: E402  (tests/support)
 
 TRACERS = ["fx", "export"]
-
-
-def _assert_exact(model: nn.Module, shape: tuple[int, ...], tracer: str, sdpa_macs: int = 0,
-                  rows: bool = True) -> cnncost.Net:
-    """Params, MACs and saved bytes (batch 2) equal the real module's. `sdpa_macs`: the MACs of
-    F.scaled_dot_product_attention at batch 2, which FlopCounterMode in torch 2.13 does not count on
-    CPU (see test_import_nd.py), so the measured MACs lack them. `rows`: the rows match too (not
-    where export decomposes an op into rows the reference does not have: F.normalize's expand)."""
-    net = from_torch(model, shape, tracer=tracer)
-    result = check_against(net, model)
-    if not sdpa_macs and rows:
-        assert result.ok, result.summary()
-    for q in ("params", "macs", "saved_bytes"):
-        ours, theirs = result.totals[q]
-        assert ours == theirs + (sdpa_macs if q == "macs" else 0) and theirs > 0, q
-    return net
 
 
 def window_partition(x, ws: int):
@@ -111,7 +95,7 @@ class SwinBlock(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_swin_windows_fold_the_batch_and_import_exactly(tracer: str) -> None:
-    net = _assert_exact(SwinBlock(), (8, 8, 8), tracer)
+    net = assert_imports_exactly(SwinBlock(), (8, 8, 8), tracer)
     rows = {n.path: n for n in cnncost.compile(net).nodes}
     # (N*4, 16, 8) windows: per sample 4 windows of 16 tokens
     assert any(n.type == "linear" and n.input_shapes[0] == (4, 16, 8) for n in rows.values())
@@ -127,7 +111,7 @@ def test_attention_on_folded_windows_is_the_kernel_pytorch_runs_on_them(tracer: 
     """F.scaled_dot_product_attention on (N*nW, heads, L, E): rank 4 in torch, so CPU runs the
     fused kernel (its saved q, k, v, output and log-sum-exp) where no dropout or mask needing a
     gradient sends it to the math path; the layer is `folded`, and the saved bytes equal PyTorch's."""
-    net = _assert_exact(SwinBlock(fused=fused), (8, 8, 8), tracer, sdpa_macs=sdpa_macs)
+    net = assert_imports_exactly(SwinBlock(fused=fused), (8, 8, 8), tracer, sdpa_macs=sdpa_macs)
     attention = next(n for n in cnncost.compile(net).nodes if n.type == "attention")
     assert attention.layer.folded and attention.input_shapes[0] == (4, 2, 16, 4)
     from cnncost.spec import dump_spec, parse_spec
@@ -138,7 +122,7 @@ def test_attention_on_folded_windows_is_the_kernel_pytorch_runs_on_them(tracer: 
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_shifted_windows_mask_added_to_the_unfolded_attention_imports_exactly(tracer: str) -> None:
-    _assert_exact(SwinBlock(masked=True), (8, 8, 8), tracer)
+    assert_imports_exactly(SwinBlock(masked=True), (8, 8, 8), tracer)
 
 
 class BotAttention(nn.Module):
@@ -174,7 +158,7 @@ class BotAttention(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_botnet_heads_folded_into_the_batch_import_exactly(tracer: str) -> None:
-    _assert_exact(BotAttention(), (8, 4, 4), tracer)
+    assert_imports_exactly(BotAttention(), (8, 4, 4), tracer)
 
 
 class TokenRows(nn.Module):
@@ -199,7 +183,7 @@ class TokenRows(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_rows_of_the_batch_and_channels_last_views_import_exactly(tracer: str) -> None:
-    net = _assert_exact(TokenRows(), (3, 4, 4), tracer)
+    net = assert_imports_exactly(TokenRows(), (3, 4, 4), tracer)
     types = [n.type for n in cnncost.compile(net).nodes]
     # the fold copies (torch's reshape cannot merge the batch with H): one copy row, before it only
     assert types[2:6] == ["permute", "contiguous", "reshape", "linear"] and types.count("contiguous") == 1
@@ -225,7 +209,7 @@ class LinearNorm(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_batch_norm_of_rows_with_the_batch_folded_in_imports_exactly(tracer: str) -> None:
-    net = _assert_exact(LinearNorm(), (3, 8, 8), tracer)
+    net = assert_imports_exactly(LinearNorm(), (3, 8, 8), tracer)
     bn = next(n for n in cnncost.compile(net).nodes if n.type == "batchnorm")
     assert bn.input_shapes[0] == (16, 16) and bn.params == 2 * 16  # (C, L): the channels first
 
@@ -252,7 +236,7 @@ class GatedCNN(nn.Module):
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_channels_last_gated_block_imports_exactly(tracer: str) -> None:
-    net = _assert_exact(GatedCNN(), (8, 4, 4), tracer)
+    net = assert_imports_exactly(GatedCNN(), (8, 4, 4), tracer)
     concat = next(n for n in cnncost.compile(net).nodes if n.type == "concat")
     assert concat.output_shape == (4, 4, 8)  # along the last dim of (H, W, C)
 
@@ -303,7 +287,7 @@ def test_folds_that_do_not_map_are_refused_with_one_line(model: nn.Module, line:
 
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_conv_on_windows_runs_on_each_window(tracer: str) -> None:
-    net = _assert_exact(ConvOnWindows(), (3, 4, 4), tracer)
+    net = assert_imports_exactly(ConvOnWindows(), (3, 4, 4), tracer)
     conv = next(n for n in cnncost.compile(net).nodes if n.type == "conv")
     assert conv.layer.folded and conv.input_shapes[0] == (2, 3, 2, 4) and conv.params == 3 * 3 + 3
 
@@ -344,7 +328,7 @@ def test_a_folded_attention_layer_saves_what_pytorch_saves(dtype: str, dropout: 
 def test_a_relative_position_bias_added_to_folded_windows_imports_exactly(tracer: str) -> None:
     """Swin's bias (heads, L, L), computed from a table of parameters, added to the windows' attention
     (N*nW, heads, L, L): it broadcasts over the folded dim; the table counted once."""
-    net = _assert_exact(SwinBlock(relbias=True), (8, 8, 8), tracer)
+    net = assert_imports_exactly(SwinBlock(relbias=True), (8, 8, 8), tracer)
     assert any(n.type == "computed" and n.input_shapes[0] == (4, 2, 16, 16) for n in cnncost.compile(net).nodes)
 
 
@@ -370,7 +354,7 @@ class ChannelAttention(nn.Module):
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_a_scaled_tensor_transposed_imports_exactly(tracer: str) -> None:
     """(k * scale).transpose(-1, -2): the product is its own row before the transpose, as torch runs it."""
-    net = _assert_exact(ChannelAttention(), (8, 4, 4), tracer)
+    net = assert_imports_exactly(ChannelAttention(), (8, 4, 4), tracer)
     types = [n.type for n in cnncost.compile(net).nodes]
     assert "arith" in types or "mul" in types, types
 
@@ -379,7 +363,8 @@ def test_a_scaled_tensor_transposed_imports_exactly(tracer: str) -> None:
 def test_a_norm_over_the_features_of_folded_windows_imports_exactly(tracer: str) -> None:
     """F.normalize(q, dim=-1) on (N*nW, heads, L, E) (Swin V2's cosine attention): a reduce over the
     last dim, the folded dim kept; torch's dim -1 is the per-sample dim -1."""
-    net = _assert_exact(SwinBlock(cosine=True), (8, 8, 8), tracer, rows=tracer == "fx")  # export: normalize's expand
+    # export: normalize's expand, rows the reference does not have
+    net = assert_imports_exactly(SwinBlock(cosine=True), (8, 8, 8), tracer, rows=tracer == "fx")
     norms = [n for n in cnncost.compile(net).nodes if n.type == "reduce"]
     assert len(norms) == 2 and all(n.layer.dims == (3,) and n.input_shapes[0] == (4, 2, 16, 4) for n in norms)
 
@@ -389,22 +374,13 @@ def test_the_peer_tools_count_a_folded_attention_as_their_conventions_say() -> N
     folded rank-4 attention runs (the same shape unfolded, rank 5 in torch, runs the math path's
     bmm's): every live tool's total and params on the torch module (where the side venv's tools are)."""
     import tools_live  # tests/support
-    if not tools_live.available():
-        pytest.skip("the peer tools are not installed (see tests/fixtures/measure_tools.py for the side venv)")
+    tools_live.require()
     from cnncost.counting import ops
-    from cnncost.counting.tools import tool_params
-    from cnncost.torch_backend import build
     for folded in (True, False):
         layers = [cnncost.Linear(name=n, out=4, inputs=("input",)) for n in ("q", "k", "v")]
         layers += [cnncost.Attention(name="attn", inputs=("q", "k", "v"), folded=folded), cnncost.Linear(name="out", out=4)]
         net = cnncost.Net("windows", input=(3, 2, 5, 4), layers=tuple(layers))
-        g = cnncost.compile(net)
-        for key, value in tools_live.measure(build(net), tuple(net.input)).items():
-            tool, _, what = key.partition(".")
-            if what == "params":
-                assert tool_params(g, tool, "cnncost") == value, (folded, key)
-            elif not what:
-                assert ops(g, tool, 1, "cnncost").total == value, (folded, key)
+        tools_live.assert_tools_count_as_their_conventions(net)
     assert ops(cnncost.compile(net), "flopcounter", 1, "cnncost").total > 0  # unfolded: the math path's bmm's
 
 
@@ -429,4 +405,4 @@ class ContiguousHeads(nn.Module):
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_the_fused_attention_output_is_laid_out_as_q(tracer: str) -> None:
     # sdpa MACs at batch 2: 2 samples x 2 heads x 16 queries x 16 keys x (4 + 4) = 8192
-    _assert_exact(ContiguousHeads(), (8, 4, 4), tracer, sdpa_macs=8192)
+    assert_imports_exactly(ContiguousHeads(), (8, 4, 4), tracer, sdpa_macs=8192)

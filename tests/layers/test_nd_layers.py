@@ -194,10 +194,7 @@ def test_peer_tools_count_1d_and_3d_layers_as_measured():
     """Every tool's convention against the live tools (the side venv: torch 2.14.1, fvcore 0.1.5,
     ptflops 0.7.5, thop 0.1.1, torchinfo 1.8.0, torchscan 0.2.0); skipped where they are absent."""
     import tools_live
-    if not tools_live.available():
-        pytest.skip("the peer tools are not installed (see tests/fixtures/measure_tools.py for the side venv)")
-    from cnncost.counting.tools import ops, tool_params
-    from cnncost.torch_backend import build
+    tools_live.require()
     nets = [
         Net("one", input=(4, 33), layers=[
             Conv(out=6, kernel=3, padding=1), BatchNorm(), MaxPool(kernel=3, stride=2), AvgPool(kernel=2),
@@ -213,11 +210,4 @@ def test_peer_tools_count_1d_and_3d_layers_as_measured():
             Upsample(scale_factor=(1.0, 2.0, 1.5)), MaxPool(kernel=3, stride=2, padding=1), GlobalAvgPool()]),
     ]
     for net in nets:
-        g = compile(net)
-        measured = tools_live.measure(build(net), tuple(net.input))
-        for key, value in measured.items():
-            tool, _, what = key.partition(".")
-            if what == "params":
-                assert tool_params(g, tool, "cnncost") == value, (net.name, key)
-            elif not what:
-                assert ops(g, tool, 1, "cnncost").total == value, (net.name, key)
+        tools_live.assert_tools_count_as_their_conventions(net)

@@ -1,7 +1,9 @@
 """Run the peer FLOP counters on a real model and return their totals (for test_counting.py's
 re-measurement, where the tools are installed: torch 2.14.1, fvcore, ptflops, thop, torchinfo,
 torchscan; tests/fixtures/measure_tools.py has the versions). Each tool gets a deep copy of the
-model in eval mode and a batch-1 input, as measure_tools.py runs them."""
+model in eval mode and a batch-1 input, as measure_tools.py runs them.
+`assert_tools_count_as_their_conventions`: every tool's figures on a module equal that tool's
+convention in cnncost.counting."""
 from __future__ import annotations
 
 import contextlib
@@ -20,6 +22,13 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def require() -> None:
+    """Skips the calling test where the peer tools are not installed."""
+    import pytest
+    if not available():
+        pytest.skip("the peer tools are not installed (see tests/fixtures/measure_tools.py for the side venv)")
 
 
 def _flopcounter(model, shape, x):
@@ -94,3 +103,35 @@ def measure(model, shape: tuple[int, ...], errors: dict[str, str] | None = None)
                 if errors is not None:
                     errors[tool] = f"{type(error).__name__}: {error}"
     return out
+
+
+def assert_tools_count_as_their_conventions(net, model=None, shape: tuple[int, ...] | None = None, *,
+                                            every_tool: bool = False, sizes: bool = False) -> dict[str, int]:
+    """Every tool's total and parameter count, measured live on `model` (default: cnncost's own torch
+    build of `net`) at `shape` (default: the net's input), equal that tool's convention on `net`
+    under the 'cnncost' profile; `sizes`: torchinfo's byte sizes too (else they are not compared);
+    `every_tool`: no tool may fail. Fails naming every figure that differs; returns the measured ones."""
+    from cnncost.counting.tools import ops, tool_params, torchinfo_sizes
+    from cnncost.graph import compile
+    if model is None:
+        from cnncost.torch_backend import build
+        model = build(net)
+    g = compile(net)
+    errors: dict[str, str] = {}
+    measured = measure(model, tuple(net.input) if shape is None else shape, errors)
+    assert not (every_tool and errors), errors
+    wrong = []
+    for key, value in measured.items():
+        tool, _, what = key.partition(".")
+        if what == "params":
+            ours = tool_params(g, tool, "cnncost")
+        elif not what:
+            ours = ops(g, tool, 1, "cnncost").total
+        elif sizes:
+            ours = torchinfo_sizes(g, 1, "cnncost")[what]
+        else:
+            continue
+        if ours != value:
+            wrong.append(f"{net.name} {key}: ours {ours}, the tool's {value}")
+    assert not wrong, "\n".join(wrong)
+    return measured
