@@ -19,22 +19,9 @@ import cnncost  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
 from import_figures import assert_imports_exactly  # noqa: E402  (tests/support)
+from timm_windows import window_partition, window_reverse  # noqa: E402  (tests/support)
 
 TRACERS = ["fx", "export"]
-
-
-def window_partition(x, ws: int):
-    """timm's swin_transformer.window_partition: (N, H, W, C) -> (N*nW, ws, ws, C)."""
-    B, H, W, C = x.shape
-    x = x.view(B, H // ws, ws, W // ws, ws, C)
-    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, ws, ws, C)
-
-
-def window_reverse(windows, ws: int, H: int, W: int):
-    """timm's swin_transformer.window_reverse: (N*nW, ws, ws, C) -> (N, H, W, C)."""
-    C = windows.shape[-1]
-    x = windows.view(-1, H // ws, W // ws, ws, ws, C)
-    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, H, W, C)
 
 
 class SwinBlock(nn.Module):

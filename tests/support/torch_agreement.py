@@ -25,13 +25,17 @@ def spelled(net: Any) -> str:
     return f"input {net.input}: " + ", ".join(repr(n) for n in net.layers) + "\n"
 
 
-def assert_check_agrees(net: Any, dtype: str = "fp32", **options: Any) -> Any:
+def assert_check_agrees(net: Any, dtype: str = "fp32", *, row_per_node: bool = False, **options: Any) -> Any:
     """`check` of `net` at batch 2 on CPU, in `dtype` (fp32, or bf16 autocast), agrees with PyTorch
-    on every row: shape, params, MACs, FLOPs and saved bytes (`assert_agrees`). `options` go to
+    on every row: shape, params, MACs, FLOPs and saved bytes (`assert_agrees`); `row_per_node`: the
+    rows are those of every node of the compiled net (and the totals), no other. `options` go to
     check (init=False: no weight initialisation). Returns check's result."""
+    from cnncost.graph import compile
     from cnncost.torch_backend import check
     result = check(net, batch=2, device="cpu", dtype=dtype, **options)
     assert_agrees(result, spelled(net))
+    if row_per_node:
+        assert {r.path for r in result.rows} == {n.path for n in compile(net).nodes[1:]} | {"total"}, spelled(net)
     return result
 
 
