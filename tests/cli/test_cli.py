@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from cnncost.cli import main
+from cold_process import cold_run  # tests/support
 
 
 def run(capsys, *argv):
@@ -94,29 +95,20 @@ def test_real_process_no_traceback_and_no_heavy_imports(tmp_path):
 def test_cold_table_of_a_python_family_loads_only_what_it_prints_with():
     # The cold path (issue 12's 5x target): a built-in Python family needs no YAML parser, no peer
     # tool's counting rules, no importer; each of these was imported once.
-    probe = ("import sys; from cnncost.cli import main; code = main(sys.argv[1:]); "
-             "print('LOADED', sorted(m for m in ('yaml', 'cnncost.counting.tools', 'cnncost.importers.torch_trace', "
-             "'cnncost.importers.onnx_graph', 'cnncost.safe_yaml') if m in sys.modules), "
-             "file=sys.stderr); sys.exit(code)")
-    done = subprocess.run([sys.executable, "-c", probe, "table", "resnet152"], capture_output=True, text=True)
-    assert done.returncode == 0 and "LOADED []" in done.stderr, done.stderr[-500:]
-    counted = subprocess.run([sys.executable, "-c", probe, "table", "resnet18", "--count-as", "fvcore"],
-                             capture_output=True, text=True)
-    assert counted.returncode == 0 and "'cnncost.counting.tools'" in counted.stderr
+    modules = ("yaml", "cnncost.counting.tools", "cnncost.importers.torch_trace", "cnncost.importers.onnx_graph",
+               "cnncost.safe_yaml")
+    assert cold_run(["table", "resnet152"], modules)[0] == []
+    assert "cnncost.counting.tools" in cold_run(["table", "resnet18", "--count-as", "fvcore"], modules)[0]
 
 
 def test_cold_table_loads_only_the_layer_families_its_net_uses():
     # issue 18 added ~40 layer types: the registry loads a family's module on first use, and the
     # text table needs neither json nor html
     families = ("attention", "arith", "imported", "reshape", "scale", "inputs")
-    probe = ("import sys; from cnncost.cli import main; code = main(sys.argv[1:]); "
-             f"print('LOADED', sorted(m for m in {['cnncost.layers.' + f for f in families] + ['json', 'html']!r} "
-             "if m in sys.modules), file=sys.stderr); sys.exit(code)")
-    done = subprocess.run([sys.executable, "-c", probe, "table", "resnet152"], capture_output=True, text=True)
-    assert done.returncode == 0 and "LOADED []" in done.stderr, done.stderr[-500:]
-    as_json = subprocess.run([sys.executable, "-c", probe, "table", "resnet152", "--format", "json"],
-                             capture_output=True, text=True)
-    assert as_json.returncode == 0 and "'json'" in as_json.stderr and as_json.stdout.startswith("{")
+    modules = ["cnncost.layers." + f for f in families] + ["json", "html"]
+    assert cold_run(["table", "resnet152"], modules)[0] == []
+    loaded, out = cold_run(["table", "resnet152", "--format", "json"], modules)
+    assert "json" in loaded and out.startswith("{")
 
 
 def test_version(capsys):

@@ -1,11 +1,11 @@
 """`cnncost completion bash|zsh|fish`, and the cold path that must not load it."""
 import shutil
 import subprocess
-import sys
 
 import pytest
 
 from cnncost.cli import build_parser, main
+from cold_process import cold_run  # tests/support
 
 
 def _script(capsys, shell):
@@ -69,8 +69,5 @@ def test_every_subcommand_is_in_the_scripts():
 
 
 def test_cold_table_loads_none_of_the_new_modules():
-    probe = ("import sys; from cnncost.cli import main; code = main(sys.argv[1:]); "
-             "print('LOADED', sorted(m for m in ('cnncost.cli.completion_script', 'cnncost.pyspec', 'cnncost.units', 'yaml', "
-             "'pandas', 'numpy', 'torch') if m in sys.modules), file=sys.stderr); sys.exit(code)")
-    done = subprocess.run([sys.executable, "-c", probe, "table", "resnet152"], capture_output=True, text=True)
-    assert done.returncode == 0 and "LOADED []" in done.stderr, done.stderr[-500:]
+    modules = ("cnncost.cli.completion_script", "cnncost.pyspec", "cnncost.units", "yaml", "pandas", "numpy", "torch")
+    assert cold_run(["table", "resnet152"], modules)[0] == []

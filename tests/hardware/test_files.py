@@ -1,15 +1,13 @@
 """User profiles in YAML: read with the safe loader, written back exactly, bad ones refused in one line."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from cnncost.cli import main
 from cnncost.errors import CnnCostError
 from cnncost.hardware import builtin_profiles, load_profile, profile_yaml
 from cnncost.hardware.builtin import ACHIEVABLE, LAUNCH_NS
+from cold_process import cold_run  # tests/support
 
 MINIMAL = """\
 name: my-gpu
@@ -131,10 +129,6 @@ def test_the_hardware_command_lists_and_shows_profiles(capsys):
 
 
 def test_built_in_profiles_need_no_yaml_and_tables_no_hardware():
-    probe = ("import sys; from cnncost.cli import main; code = main(sys.argv[1:]); print('LOADED', sorted(m for m in "
-             "('yaml', 'torch', 'cnncost.hardware', 'cnncost.safe_yaml') if m in sys.modules), file=sys.stderr); "
-             "sys.exit(code)")
-    shown = subprocess.run([sys.executable, "-c", probe, "hardware", "a100-sxm4-80gb"], capture_output=True, text=True)
-    assert shown.returncode == 0 and "LOADED ['cnncost.hardware']" in shown.stderr, shown.stderr[-500:]
-    table = subprocess.run([sys.executable, "-c", probe, "table", "resnet152"], capture_output=True, text=True)
-    assert table.returncode == 0 and "LOADED []" in table.stderr, table.stderr[-500:]
+    modules = ("yaml", "torch", "cnncost.hardware", "cnncost.safe_yaml")
+    assert cold_run(["hardware", "a100-sxm4-80gb"], modules)[0] == ["cnncost.hardware"]
+    assert cold_run(["table", "resnet152"], modules)[0] == []
