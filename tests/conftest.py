@@ -1,7 +1,7 @@
 """Shared by every test folder: the helper modules in tests/support (reference calculators, the
 measured figures' readers, random-net strategies, the `assert_*` helpers that compare with PyTorch
-and the peer tools) import by their plain names, and `FIXTURES` is
-the folder of measured reference figures."""
+and the peer tools) import by their plain names, and `FIXTURES` is the folder of measured
+reference figures."""
 from __future__ import annotations
 
 import sys
