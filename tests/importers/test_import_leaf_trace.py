@@ -73,3 +73,29 @@ def test_a_leaf_function_is_traced_with_make_fx_and_gives_exports_rows(monkeypat
     assert str(cnncost.table(net, batch=2, memory="autograd", device="cpu")) \
         == str(cnncost.table(exported, batch=2, memory="autograd", device="cpu"))
     assert figures(net) == figures(exported)
+
+
+def _many_ops(q, k, w):
+    a = torch.einsum("bhqd,bhkd->bhqk", q, k)
+    x = F.layer_norm(a, a.shape[-1:])
+    y = F.interpolate(x, scale_factor=2.0) if x.dim() == 4 else x
+    z = F.scaled_dot_product_attention(q, k, k)
+    g = F.gelu(y) + F.silu(y) + F.hardswish(y)
+    n = F.normalize(q, dim=-1)
+    return g.sum(-1), z @ w, n.repeat_interleave(2, dim=1), F.group_norm(q, 2), F.batch_norm(q, None, None, training=True)
+
+
+def test_make_fx_records_the_ops_torch_export_records() -> None:
+    """Composite ops (einsum, layer_norm, attention, normalize) stay whole in both graphs: the
+    walker's ATen table sees the same calls whichever tracer made the graph."""
+    from cnncost.importers.torch.fx_walker import _function_module
+    from cnncost.importers.torch.tracing import export_call, trace_function
+    args = (torch.randn(2, 4, 8, 16), torch.randn(2, 4, 8, 16), torch.randn(16, 16))
+    fast = trace_function(_many_ops, args, {}).graph_module.graph
+    exported = export_call(_function_module(_many_ops), args, {}).graph_module.graph
+
+    def calls(graph):
+        return [(str(n.target), tuple(n.meta["val"].shape) if hasattr(n.meta.get("val"), "shape") else None)
+                for n in graph.nodes if n.op == "call_function"]
+    assert calls(fast) == calls(exported)
+    assert "aten.einsum.default" in [target for target, _ in calls(fast)]
