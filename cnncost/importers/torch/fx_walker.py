@@ -10,7 +10,7 @@ from typing import Any, Callable
 from ..graphbuild import TV, Unsupported
 from . import tables
 from .export_walker import SplicedWalker
-from .tracing import export_call, first_line, restore_buffers, save_buffers
+from .tracing import export_call, first_line, restore_buffers, save_buffers, trace_function
 from .values import PV, Pieces, holds
 from .walker import GraphWalker
 
@@ -65,7 +65,7 @@ class FxWalker(GraphWalker):
         try:
             program = self.exported.get(key) if key is not None else None
             if program is None:
-                program = export_call(m, tuple(examples[0]), dict(examples[1]))
+                program = _leaf_program(node, m, examples)
                 if key is not None:
                     self.exported[key] = program
         except Exception as error:  # noqa: BLE001 - fx's leaf stays an unknown op, with both reasons
@@ -106,6 +106,17 @@ class FxWalker(GraphWalker):
         more = f" and {len(whys) - 3} more" if len(whys) > 3 else ""
         spliced = ", ".join(whys[:3]) + more + ": traced with torch.export"
         return "; ".join(part for part in (first, spliced, rest) if part)
+
+
+def _leaf_program(node: Any, m: Any, examples: Any) -> Any:
+    """The call's graph: a leaf function's through make_fx (`trace_function`, the faster), torch.export's
+    where that fails or for a module's call (export lifts its parameters and buffers)."""
+    if node.op == "call_function":
+        try:
+            return trace_function(node.target, tuple(examples[0]), dict(examples[1]))
+        except Exception:  # noqa: BLE001 - torch.export gives the error the note names
+            pass
+    return export_call(m, tuple(examples[0]), dict(examples[1]))
 
 
 def _call_key(node: Any, examples: Any, torch: Any) -> Any:
