@@ -105,8 +105,9 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
                 items.append((bw(end), bw(i), ("grad", t.id), size))
         if st.weight_casts:
             items.append((i, bw(i), ("wcast", i), st.weight_casts * cast))
-        if st.cached_casts:
-            items.append((i, n - 1, ("ccast", i), st.cached_casts * cast))
+        cached = st.new_casts - st.weight_casts  # in the cast cache only: freed when the forward ends
+        if cached > 0:  # (a copy a later call saves counts there, approximately: made again at that call)
+            items.append((i, n - 1, ("ccast", i), cached * cast))
         if st.params:
             items.append((bw(i), m, ("pgrad", i), st.params * param))
     temporaries = OPTIMIZER_TEMPORARIES[optimizer] if trace.precision.device == "cuda" else 0
