@@ -186,3 +186,19 @@ def test_sam_einsums_on_q_folded_with_the_heads_are_exact(tracer: str) -> None:
     # a 4-term dot product
     assert [(e.output_shape, e.macs) for e in einsums] == [((2, 3, 4, 3), 2 * 3 * 4 * 3 * 4),
                                                            ((2, 4, 3, 4), 2 * 4 * 3 * 4 * 4)]
+
+
+def test_chunk_count_is_torch_chunks_least_count_without_a_search() -> None:
+    """MViT V2 splits its 1 + 8 x 56 x 56 tokens (class token off): the count of torch.chunk
+    giving those sizes, once searched over every count (minutes), is computed; it equals that
+    search's answer for every split of up to 60."""
+    from cnncost.importers.lowering import chunk_count
+    from cnncost.layers.reshape import chunk_sizes
+
+    def searched(c: int, sizes: list[int]) -> int | None:
+        return next((k for k in range(1, c + 1) if chunk_sizes(c, k) == sizes), None)
+
+    for c in range(1, 61):
+        for sizes in [chunk_sizes(c, k) for k in range(1, c + 1)] + [[c - 1, 1], [2, 3], [3, 3, 1], [], [0]]:
+            assert chunk_count(c, sizes) == searched(c, sizes), (c, sizes)
+    assert chunk_count(25089, [1, 25088]) is None and chunk_count(25089, [12545, 12544]) == 2
