@@ -199,12 +199,15 @@ def spatial_mean(imp: Emitter, x: TV, dims: Sequence[int] | None, keep: bool, ba
 # ----------------------------------------------------------------------------- channel pieces, merges
 
 def chunk_count(channels: int, sizes: Sequence[int]) -> int | None:
-    """The `chunks` of torch.chunk that cuts `channels` into `sizes`, if any does."""
+    """The least `chunks` of torch.chunk that cuts `channels` into `sizes`, if any does. The
+    pieces depend only on their size ceil(channels / chunks), the first's; the least chunks
+    giving size s is ceil(channels / s) (a search over every count took minutes on MViT V2's
+    25,089 tokens)."""
     sizes = list(sizes)
-    for chunks in range(1, channels + 1):
-        if chunk_sizes(channels, chunks) == sizes:
-            return chunks
-    return None
+    if not sizes or sizes[0] < 1 or channels < 1:
+        return None
+    chunks = -(-channels // sizes[0])
+    return chunks if chunk_sizes(channels, chunks) == sizes else None
 
 
 def channel_slice(imp: Emitter, x: TV, start: int, stop: int) -> TV:

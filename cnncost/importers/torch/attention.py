@@ -19,6 +19,8 @@ def matmul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) 
     a, b = args[0], arg(args, kwargs, 1, "other", arg(args, kwargs, 1, "mat2"))
     if isinstance(a, CV):
         raise Unsupported("a matrix product whose first operand is computed from parameters")
+    if isinstance(b, CV) and products.by_table_rows(a, b):  # MViT V2's time axis: rows by a table
+        return products.matmul_rows(imp, a, b)
     if isinstance(b, CV):  # q @ rel_k.transpose(-1, -2): by the parameter itself
         b = products.parameter_view(imp, b)
     if isinstance(b, PV):

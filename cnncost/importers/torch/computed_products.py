@@ -6,6 +6,9 @@ each is an ordinary row, the computed tensor an operand read by it.
   transpose of a 2-D parameter is that parameter seen as a matrix: torch.matmul folds q to rows
   and multiplies them by it, a linear without bias by the parameter (its storage is the
   parameter's: nothing saved beyond q's rows).
+- `torch.matmul(r_q, Rt.transpose(1, 2))` with r_q (t, N*rows, c), the batch folded into the rows
+  (torchvision's MViT V2, the time axis): per sample a matmul of (t, rows, c) by the table (t,
+  c, k), one bmm as torch runs it.
 - `torch.einsum("byhwc,hkc->byhwk", q, rel)` (MViTv2's relative position tables gathered by
   index): a matmul by the table made once per forward (a `computed` row of op tensor).
 """
@@ -37,6 +40,29 @@ def parameter_view(imp: Any, c: CV) -> PV:
     return PV(c.source, p, c.shape)
 
 
+def by_table_rows(x: Any, c: CV) -> bool:
+    """Whether x @ c is a bmm by a table with the batch folded into x's rows: x's batch folded
+    into its second-to-last torch dim, c of rank 3 or more with x's leading dims (not broadcast:
+    torch.matmul would expand c to the batch's leading dims and copy it) and x's last dim as its
+    rows."""
+    return isinstance(x, TV) and x.folded and x.form == "std" and x.scale is None and len(x.shape) >= 3 \
+        and x.batch == len(x.shape) - 2 and c.tensor.dim() == len(x.shape) \
+        and tuple(c.shape[:-1]) == (*x.shape[:-2], x.shape[-1])
+
+
+def matmul_rows(imp: Any, x: TV, c: CV) -> TV:
+    """torch.matmul(r_q, Rt.transpose(1, 2)), r_q (t, N*rows, c) (torchvision's MViT V2's time
+    axis, r_q permuted and reshaped so that the batch sits inside the rows): per sample a matmul
+    of (t, rows, c) by the table (t, c, k) made once per forward, torch's bmm over t with the
+    batch in the rows (the Matmul's rule for a batch-free operand: the table saved once, x per
+    sample, copied first only where the rows do not view it). The result keeps x's batch in its
+    rows."""
+    table = constants.tensor_row(imp, x, c, tuple(c.shape), "table")
+    layer = Matmul()
+    y = imp.emit(layer, [TV(x.leaf, x.shape), table], layer.merge_shape((x.shape, table.shape)), base="matmul")
+    return TV(y.leaf, y.shape, batch=x.batch, folded=True)
+
+
 def einsum(imp: Any, equation: str, x: Any, c: Any) -> TV:
     """torch.einsum("byhwc,hkc->byhwk", q, rel) with rel computed from parameters (MViTv2's
     relative position table gathered by index): per sample a matmul of q, its dims ordered (...,
@@ -54,9 +80,16 @@ def einsum(imp: Any, equation: str, x: Any, c: Any) -> TV:
             or sa[-1] not in contracted or len(sa) < 4 or out != sa[:-1] + "".join(own):
         raise Unsupported(f"einsum '{equation}' of the input and a tensor computed from parameters (only "
                           "'b...lmk,lnk->b...lmn' and its like: one matrix per dim of the table)")
+    if x.batch:
+        raise Unsupported(f"einsum '{equation}' of a tensor whose batch is dim {x.batch} and a tensor computed "
+                          "from parameters")
     (l,), (k,), (n,) = lead, contracted, own
     x = imp.tensor(x)
-    letters = sa[1:]  # x's per-sample dims (the batch's letter is sa's first)
+    # x's per-sample dims: sa's first letter is the batch's dim, per sample the dim it is folded
+    # into (SAM's (N*heads, h, w, c)) or none
+    letters = sa if x.folded else sa[1:]
+    if len(letters) != len(x.shape):
+        raise Unsupported(f"einsum '{equation}' of a {len(x.shape)}-D tensor per sample")
     m = [ch for ch in letters if ch not in (l, k)][-1]  # the rows: x's last dim other than l and k
     wanted = "".join(ch for ch in letters if ch not in (l, m, k)) + l + m + k
     xm = _order(imp, x, letters, wanted)
