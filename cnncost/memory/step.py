@@ -257,6 +257,8 @@ def _training_step(trace: Trace, optimizer: str) -> StepMemory:
                 grad_iv.append((i, end, t.nbytes_per_sample, t.nbytes_fixed))
     saved_ps, saved_fx = [0] * n, [0] * n  # bytes first saved at each step; held in backward until then
     for i, t in savers.values():
+        if t.id in input_ids:  # the input batch itself (fp32 conv1 saves it): held as the input, once
+            continue
         saved_ps[i] += t.nbytes_per_sample
         saved_fx[i] += t.nbytes_fixed
     saved_bw = (_running(saved_ps, 1), _running(saved_fx, 1))

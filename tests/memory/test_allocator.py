@@ -218,18 +218,17 @@ def test_events_match_the_step_model_at_every_moment(name):
     assert r.peak_requested >= step.peak(batch).at(batch)
 
 
-def test_fp32_saved_input_is_counted_twice_by_the_step_model():
-    """In fp32 conv1 saves the input batch itself; the step model counts it in the input batch and
-    in the saved bytes during backward (one storage, one allocation here): the moments differ by
-    exactly the input's bytes in backward, nowhere else. A fix in step.py turns this into equality."""
+def test_fp32_saved_input_is_held_once_by_the_step_model():
+    """In fp32 conv1 saves the input batch itself: one storage, held as the input batch; the step
+    model's moments equal the bytes the events ask for at every moment, backward included (they
+    differed by the input's bytes in backward before the fix)."""
     batch = 2
     step = _step("resnet18", "fp32")
     n = len(step.trace.steps)
     seq = allocation_events(step, batch)
     r = replay(seq.events)
-    x = step.trace.input.nbytes_per_sample * batch
     diffs = [m.at(batch) - r.requested[e] for m, e in zip(step.moments, seq.moment_ends[-1])]
-    assert diffs == [0] * n + [x] * n + [0]
+    assert diffs == [0] * (2 * n + 1)
 
 
 def test_every_allocation_freed_at_most_once_and_what_stays():
