@@ -114,6 +114,11 @@ class Computed(nn.Module):
         self.needs_grad = layer.grad and not layer.weights
         self.macs_once, self.grad_macs_once = layer.macs_once, layer.input_grad_macs_once + layer.weight_grad_macs_once
 
+    def tensor_macs(self, args: tuple, output: torch.Tensor) -> int:
+        """The MACs of making c, once per forward whatever the batch (the products `_Work` runs,
+        which FlopCounterMode measures apart as FLOPs)."""
+        return self.macs_once
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.base if self.weight is None else self.base + self.weight.sum()
         if self.macs_once:  # the work of making c, once per forward

@@ -1,7 +1,7 @@
 """Differential test of `computed` (layers/computed.py, the importer's tensors made once per
 forward from parameters and buffers): random chains of convolutions or linear layers and
 computed rows of every op (add, sub, mul, div, reversed; c of a random broadcastable shape, with
-or without parameters and per-forward saved elements; `expand`: c made per sample, read by a
+or without parameters, per-forward saved elements and MACs made once per forward; `expand`: c made per sample, read by a
 convolution; `weight`: c the next convolution's or linear's weight), with activations between. Each net is checked layer by layer against the torch
 backend: shapes, params, MACs, FLOPs and saved bytes (batch 2, CPU), fp32 or bf16 autocast.
 
@@ -32,7 +32,16 @@ def computed(draw, x: tuple[int, ...]) -> Computed:
     weights = draw(st.integers(0, 12))
     grad = weights > 0 or draw(st.booleans())
     return Computed(op=draw(st.sampled_from(["add", "sub", "mul", "div"])), reverse=draw(st.booleans()),
-                    shape=shape, weights=weights, saved=draw(st.integers(0, 20)), grad=grad)
+                    shape=shape, weights=weights, saved=draw(st.integers(0, 20)), grad=grad, **draw(made_once(grad)))
+
+
+@st.composite
+def made_once(draw, grad: bool) -> dict:
+    """MACs of making c once per forward (an MLP on a buffer), and the gradients' (where c has one);
+    past 1024 and 1024^2 the check module splits them into several products."""
+    macs = draw(st.sampled_from([0, 0, draw(st.integers(1, 3000)), 1024 ** 2 + draw(st.integers(0, 50))]))
+    return {"macs_once": macs, "input_grad_macs_once": draw(st.integers(0, macs)) if grad else 0,
+            "weight_grad_macs_once": draw(st.integers(0, macs)) if grad else 0}
 
 
 @st.composite
@@ -57,7 +66,7 @@ def nets(draw) -> Net:
             out = draw(st.integers(1, 4))
             shape = (out, x[-1]) if tokens else (out, x[0], 1, 1)
             layers.append(Computed(op="weight", shape=shape, weights=draw(st.integers(0, 6)),
-                                   saved=draw(st.integers(0, 20))))
+                                   saved=draw(st.integers(0, 20)), **draw(made_once(True))))
             layers.append(Linear(out=out) if tokens else Conv(out=out, kernel=1))
             x = (*x[:-1], out) if tokens else (out, *x[1:])
         else:  # c made per sample (a Fourier encoding), then a layer with MACs reading it
