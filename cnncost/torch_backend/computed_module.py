@@ -72,11 +72,10 @@ class _Made(torch.autograd.Function):
 
 def _products(macs: int) -> list[tuple[int, int, int]]:
     """(m, k, n) matrix products of `macs` MACs in all, none larger than 1024 x 1024 x 1024."""
-    out, side = [], 1024
-    for size in (side ** 3, side ** 2, side, 1):
-        count, macs = divmod(macs, size)
-        shape = {side ** 3: (side, side, side), side ** 2: (1, side, side), side: (1, side, 1), 1: (1, 1, 1)}[size]
-        out += [shape] * count
+    out = []
+    for m, k, n in ((1024, 1024, 1024), (1, 1024, 1024), (1, 1024, 1), (1, 1, 1)):
+        count, macs = divmod(macs, m * k * n)
+        out += [(m, k, n)] * count
     return out
 
 

@@ -13,21 +13,14 @@ from torch import nn  # noqa: E402
 import cnncost  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
-from cnncost.torch_backend.against import check_against  # noqa: E402
+from import_figures import assert_imports_exactly, assert_saves_what_torch_saves  # noqa: E402  (tests/support)
 from cnncost.torch_backend.check import check  # noqa: E402
 
 TRACERS = ["fx", "export"]
 
 
 def _exact(model: nn.Module, shape: tuple[int, ...], tracer: str) -> cnncost.Net:
-    net = from_torch(model, shape, tracer=tracer)
-    for batch in (1, 2, 5):
-        result = check_against(net, model, batch=batch)
-        assert result.ok, result.summary()
-        for q in ("params", "macs", "saved_bytes"):
-            ours, theirs = result.totals[q]
-            assert ours == theirs, (q, batch)
-    return net
+    return assert_imports_exactly(model, shape, tracer, batches=(1, 2, 5), nonzero=False)
 
 
 def _nodes(net: cnncost.Net, kind: str) -> list:
@@ -191,12 +184,5 @@ def test_a_copy_into_a_strided_slice_is_refused_naming_it() -> None:
 def test_the_relative_position_products_save_what_pytorch_saves(dtype: str) -> None:
     """Both patterns against PyTorch under CPU bf16 autocast too (the table's low cast is made,
     and saved, once per forward), and the rebuilt check module against the memory rule."""
-    from cnncost.torch_backend.measure import saved_tensors
-    from cnncost.torch_backend.saved_check import compare_saved
     for model, shape in ((RelativePositionEinsum(), (12, 8)), (RelativeLogits(), (4, 4, 8))):
-        net = from_torch(model, shape, tracer="fx")
-        kinds = saved_tensors(model, torch.randn(3, *shape), torch.bfloat16 if dtype == "bf16" else None).by_kind()
-        ours = cnncost.table(net, batch=3, memory="autograd", device="cpu", dtype=dtype).totals.saved_bytes
-        assert ours == kinds["activation"] + kinds["input"], type(model).__name__
-        result = compare_saved(net, batch=3, dtype=dtype)
-        assert result.mismatches() == {} and result.predicted == result.measured, type(model).__name__
+        assert_saves_what_torch_saves(model, from_torch(model, shape, tracer="fx"), shape, dtype)

@@ -15,7 +15,7 @@ import torch.nn.functional as F  # noqa: E402
 import cnncost  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
-from import_figures import assert_imports_exactly  # noqa: E402  (tests/support)
+from import_figures import assert_imports_exactly, assert_saves_what_torch_saves  # noqa: E402  (tests/support)
 
 TRACERS = ["fx", "export"]
 
@@ -370,15 +370,8 @@ def test_a_standardised_weight_under_bf16_autocast(batch: int) -> None:
 def test_a_computed_mask_saves_what_pytorch_saves(dtype: str) -> None:
     """The mask's row against PyTorch under CPU bf16 autocast too, and the rebuilt check module
     against the memory rule."""
-    from cnncost.torch_backend.measure import saved_tensors
-    from cnncost.torch_backend.saved_check import compare_saved
     model = MaskedAttention()
-    net = from_torch(model, (4, 8), tracer="fx")
-    kinds = saved_tensors(model, torch.randn(3, 4, 8), torch.bfloat16 if dtype == "bf16" else None).by_kind()
-    ours = cnncost.table(net, batch=3, memory="autograd", device="cpu", dtype=dtype).totals.saved_bytes
-    assert ours == kinds["activation"] + kinds["input"]
-    result = compare_saved(net, batch=3, dtype=dtype)
-    assert result.mismatches() == {} and result.predicted == result.measured
+    assert_saves_what_torch_saves(model, from_torch(model, (4, 8), tracer="fx"), (4, 8), dtype)
 
 
 class VideoPositionalEncoding(nn.Module):

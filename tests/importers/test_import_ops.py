@@ -10,9 +10,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-import cnncost  # noqa: E402
-from cnncost.importers.torch_trace import from_torch  # noqa: E402
-from cnncost.torch_backend.against import check_against  # noqa: E402
+from import_figures import assert_imports_exactly, assert_saves_as_torch_in_bf16, row_types  # noqa: E402  (tests/support)
 
 TRACERS = ["fx", "export"]
 
@@ -21,13 +19,7 @@ def _exact(model: nn.Module, shape: tuple[int, ...], tracer: str, rows: bool = T
     """Params, MACs and saved bytes (batch 2) equal the real module's; the row types imported.
     `rows=False`: the totals only (torch.export slices H before W, fx's import W before H, so the
     rows of a two-dim slice pair up differently with the reference's)."""
-    net = from_torch(model, shape, tracer=tracer)
-    result = check_against(net, model)
-    assert result.ok or not rows, result.summary()
-    for q in ("params", "macs", "saved_bytes"):
-        ours, theirs = result.totals[q]
-        assert ours == theirs, q
-    return {n.type for n in cnncost.compile(net).nodes}
+    return row_types(assert_imports_exactly(model, shape, tracer, rows=rows, nonzero=False))
 
 
 class DistilledHead(nn.Module):
@@ -49,11 +41,6 @@ def test_a_scaled_sum_as_the_output_imports_exactly(tracer: str) -> None:
     assert "arith" in _exact(DistilledHead(), (3, 8, 8), tracer)
 
 
-def _assert_saves_as_torch_in_bf16(model: nn.Module, shape: tuple[int, ...]) -> None:
-    """The imported net's autograd rules against its rebuilt torch modules under bf16 autocast."""
-    from cnncost.torch_backend.saved_check import compare_saved
-    result = compare_saved(from_torch(model, shape), batch=2, dtype="bf16")
-    assert result.mismatches() == {} and result.predicted == result.measured
 
 
 class NoBiasNorms(nn.Module):
@@ -81,7 +68,7 @@ def test_norms_without_a_bias_import_exactly(tracer: str) -> None:
 
 
 def test_norms_without_a_bias_save_as_torch_does_in_bf16() -> None:
-    _assert_saves_as_torch_in_bf16(NoBiasNorms(), (3, 8, 8))
+    assert_saves_as_torch_in_bf16(NoBiasNorms(), (3, 8, 8))
 
 
 class Addcmul(nn.Module):
@@ -113,7 +100,7 @@ def test_addcmul_affines_import_exactly(tracer: str) -> None:
 
 
 def test_addcmul_affines_save_as_torch_does_in_bf16() -> None:
-    _assert_saves_as_torch_in_bf16(Addcmul(), (3, 8, 8))
+    assert_saves_as_torch_in_bf16(Addcmul(), (3, 8, 8))
 
 
 class Normalize(nn.Module):
@@ -139,7 +126,7 @@ def test_normalize_imports_exactly(tracer: str) -> None:
 
 
 def test_normalize_saves_as_torch_does_in_bf16() -> None:
-    _assert_saves_as_torch_in_bf16(Normalize(), (3, 8, 8))
+    assert_saves_as_torch_in_bf16(Normalize(), (3, 8, 8))
 
 
 class Bicubic(nn.Module):
@@ -163,7 +150,7 @@ def test_bicubic_resizing_imports_exactly(tracer: str) -> None:
 
 
 def test_bicubic_resizing_saves_as_torch_does_in_bf16() -> None:
-    _assert_saves_as_torch_in_bf16(Bicubic(), (3, 8, 8))
+    assert_saves_as_torch_in_bf16(Bicubic(), (3, 8, 8))
 
 
 def test_bicubic_receptive_field_reads_four_taps() -> None:
@@ -242,7 +229,7 @@ def test_unfold_and_fold_import_exactly(tracer: str) -> None:
 
 
 def test_unfold_and_fold_save_as_torch_does_in_bf16() -> None:
-    _assert_saves_as_torch_in_bf16(UnfoldFold(), (3, 8, 8))
+    assert_saves_as_torch_in_bf16(UnfoldFold(), (3, 8, 8))
 
 
 class RmsNorm(nn.Module):
@@ -268,7 +255,7 @@ def test_element_wise_functions_import_exactly(tracer: str) -> None:
 
 
 def test_element_wise_functions_save_as_torch_does_in_bf16() -> None:
-    _assert_saves_as_torch_in_bf16(RmsNorm(), (3, 8, 8))
+    assert_saves_as_torch_in_bf16(RmsNorm(), (3, 8, 8))
 
 
 class GroupStd(nn.Module):
@@ -292,7 +279,7 @@ def test_variance_imports_exactly(tracer: str) -> None:
 
 
 def test_variance_saves_as_torch_does_in_bf16() -> None:
-    _assert_saves_as_torch_in_bf16(GroupStd(), (3, 8, 8))
+    assert_saves_as_torch_in_bf16(GroupStd(), (3, 8, 8))
 
 
 class LowFormerAttention(nn.Module):

@@ -13,19 +13,14 @@ import torch.nn.functional as F  # noqa: E402
 import cnncost  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
 from cnncost.torch_backend.against import check_against  # noqa: E402
+from import_figures import assert_imports_exactly, assert_saves_as_torch_in_bf16, row_types  # noqa: E402  (tests/support)
 
 TRACERS = ["fx", "export"]
 
 
 def _exact(model: nn.Module, shape: tuple[int, ...], tracer: str) -> set[str]:
     """Params, MACs and saved bytes (batch 2) equal the real module's; the row types imported."""
-    net = from_torch(model, shape, tracer=tracer)
-    result = check_against(net, model)
-    assert result.ok, result.summary()
-    for q in ("params", "macs", "saved_bytes"):
-        ours, theirs = result.totals[q]
-        assert ours == theirs, q
-    return {n.type for n in cnncost.compile(net).nodes}
+    return row_types(assert_imports_exactly(model, shape, tracer, nonzero=False))
 
 
 class StackedHeads(nn.Module):
@@ -73,11 +68,6 @@ def test_swapaxes_and_movedim_import_exactly(tracer: str) -> None:
     assert "permute" in _exact(SwappedWindows(), (3, 8, 8), tracer)
 
 
-def _saved_in_bf16(model: nn.Module, shape: tuple[int, ...]) -> None:
-    """The imported net's autograd rules against its rebuilt torch modules under bf16 autocast."""
-    from cnncost.torch_backend.saved_check import compare_saved
-    result = compare_saved(from_torch(model, shape), batch=2, dtype="bf16")
-    assert result.mismatches() == {} and result.predicted == result.measured
 
 
 class MultiQuery(nn.Module):
@@ -105,7 +95,7 @@ def test_multi_query_attention_imports_exactly(tracer: str) -> None:
 
 
 def test_multi_query_attention_saves_as_pytorch_in_bf16() -> None:
-    _saved_in_bf16(MultiQuery(), (8, 4, 4))
+    assert_saves_as_torch_in_bf16(MultiQuery(), (8, 4, 4))
 
 
 def test_multi_query_attention_shape_macs_and_refusals() -> None:
@@ -148,7 +138,7 @@ def test_roll_imports_exactly(tracer: str) -> None:
 
 
 def test_roll_saves_as_pytorch_in_bf16() -> None:
-    _saved_in_bf16(ShiftedWindows(), (3, 8, 8))
+    assert_saves_as_torch_in_bf16(ShiftedWindows(), (3, 8, 8))
 
 
 def test_roll_spec_shape_field_and_refusals() -> None:
@@ -233,7 +223,7 @@ def test_tensor_unfold_imports_exactly(tracer: str) -> None:
 
 
 def test_tensor_unfold_saves_as_pytorch_in_bf16() -> None:
-    _saved_in_bf16(HaloWindows(), (3, 8, 8))
+    assert_saves_as_torch_in_bf16(HaloWindows(), (3, 8, 8))
 
 
 class TokenMaxHead(nn.Module):
@@ -260,7 +250,7 @@ def test_max_values_import_exactly(tracer: str, keepdim: bool) -> None:
 
 
 def test_max_values_save_their_indices_in_bf16() -> None:
-    _saved_in_bf16(TokenMaxHead(), (7, 6))
+    assert_saves_as_torch_in_bf16(TokenMaxHead(), (7, 6))
 
 
 class MaxIndicesUsed(nn.Module):

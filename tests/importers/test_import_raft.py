@@ -11,7 +11,6 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
 from import_figures import figures, measured_run  # noqa: E402  (tests/support)
 

@@ -19,20 +19,13 @@ import torch.nn.functional as F  # noqa: E402
 
 import cnncost  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
-from cnncost.torch_backend.against import check_against  # noqa: E402
+from import_figures import assert_imports_exactly, assert_saves_what_torch_saves  # noqa: E402  (tests/support)
 
 TRACERS = ["fx", "export"]
 
 
 def _exact(model: nn.Module, shape: tuple[int, ...], tracer: str, batches: tuple[int, ...] = (2, 3)) -> cnncost.Net:
-    net = from_torch(model, shape, tracer=tracer)
-    for batch in batches:
-        result = check_against(net, model, batch=batch)
-        assert result.ok, result.summary()
-        for q in ("params", "macs", "saved_bytes"):
-            ours, theirs = result.totals[q]
-            assert ours == theirs and theirs > 0, (q, batch)
-    return net
+    return assert_imports_exactly(model, shape, tracer, batches=batches)
 
 
 def _nodes(net: cnncost.Net, kind: str) -> list:
@@ -110,15 +103,8 @@ def test_mvit_time_axis_product_by_a_gathered_table_is_exact(tracer: str, norm: 
 def test_mvit_time_axis_saves_what_pytorch_saves(dtype: str) -> None:
     """Against PyTorch's saved tensors under CPU fp32 and bf16 autocast, and the rebuilt check
     module against the memory rule (the table's low cast made once, r_q's copy saved per sample)."""
-    from cnncost.torch_backend.measure import saved_tensors
-    from cnncost.torch_backend.saved_check import compare_saved
     model = VideoRelPos(norm=True)
-    net = from_torch(model, (13, 8), tracer="export")
-    kinds = saved_tensors(model, torch.randn(3, 13, 8), torch.bfloat16 if dtype == "bf16" else None).by_kind()
-    ours = cnncost.table(net, batch=3, memory="autograd", device="cpu", dtype=dtype).totals.saved_bytes
-    assert ours == kinds["activation"] + kinds["input"]
-    result = compare_saved(net, batch=3, dtype=dtype)
-    assert result.mismatches() == {} and result.predicted == result.measured
+    assert_saves_what_torch_saves(model, from_torch(model, (13, 8), tracer="export"), (13, 8), dtype)
 
 
 def test_mvit_time_axis_round_trips_through_yaml() -> None:

@@ -17,7 +17,7 @@ import torch.nn.functional as F  # noqa: E402
 
 import cnncost  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
-from cnncost.torch_backend.against import check_against  # noqa: E402
+from import_figures import assert_imports_exactly  # noqa: E402  (tests/support)
 
 TRACERS = ["fx", "export"]
 
@@ -85,13 +85,7 @@ class SamBlock(nn.Module):
 
 
 def _assert_exact(model: nn.Module, tracer: str) -> cnncost.Net:
-    net = from_torch(model, (8, 4, 4), tracer=tracer)
-    result = check_against(net, model)
-    assert result.ok, result.summary()
-    for q in ("params", "macs", "saved_bytes"):
-        ours, theirs = result.totals[q]
-        assert ours == theirs and theirs > 0, q
-    return net
+    return assert_imports_exactly(model, (8, 4, 4), tracer)
 
 
 @pytest.mark.parametrize("tracer", TRACERS)

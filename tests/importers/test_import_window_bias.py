@@ -19,7 +19,7 @@ import torch.nn.functional as F  # noqa: E402
 import cnncost  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.importers.torch_trace import from_torch  # noqa: E402
-from import_figures import assert_imports_exactly  # noqa: E402  (tests/support)
+from import_figures import assert_imports_exactly, assert_saves_what_torch_saves  # noqa: E402  (tests/support)
 
 TRACERS = ["fx", "export"]
 
@@ -103,15 +103,8 @@ def test_window_attention_with_one_head_and_windows_of_two(tracer: str) -> None:
 def test_a_window_attention_bias_saves_what_pytorch_saves(dtype: str) -> None:
     """The math path under CPU bf16 autocast too (it computes in fp32), against the real module
     and the rebuilt check module."""
-    from cnncost.torch_backend.measure import saved_tensors
-    from cnncost.torch_backend.saved_check import compare_saved
     model = WindowBlock()
-    net = from_torch(model, (8, 6, 6), tracer="export")
-    kinds = saved_tensors(model, torch.randn(3, 8, 6, 6), torch.bfloat16 if dtype == "bf16" else None).by_kind()
-    ours = cnncost.table(net, batch=3, memory="autograd", device="cpu", dtype=dtype).totals.saved_bytes
-    assert ours == kinds["activation"] + kinds["input"]
-    result = compare_saved(net, batch=3, dtype=dtype)
-    assert result.mismatches() == {} and result.predicted == result.measured
+    assert_saves_what_torch_saves(model, from_torch(model, (8, 6, 6), tracer="export"), (8, 6, 6), dtype)
 
 
 def test_a_window_attention_mask_that_needs_no_gradient_is_refused_naming_it() -> None:

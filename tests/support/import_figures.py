@@ -68,3 +68,34 @@ def assert_imports_exactly(model: Any, shape: tuple[int, ...], tracer: str, *, b
             assert ours == theirs + (sdpa_macs if q == "macs" else 0), (q, batch)
             assert theirs > 0 or not nonzero, (q, batch)
     return net
+
+
+def row_types(net: cnncost.Net) -> set[str]:
+    """The layer types the net compiles to (which rows an import made)."""
+    return {n.type for n in cnncost.compile(net).nodes}
+
+
+def assert_saves_as_torch_in_bf16(model: Any, shape: tuple[int, ...]) -> None:
+    """The imported net's autograd rules against its rebuilt torch modules under bf16 autocast
+    (batch 2, CPU): every module's saved bytes and the total agree."""
+    from cnncost.importers.torch_trace import from_torch
+    from cnncost.torch_backend.saved_check import compare_saved
+    result = compare_saved(from_torch(model, shape), batch=2, dtype="bf16")
+    assert result.mismatches() == {} and result.predicted == result.measured
+
+
+def assert_saves_what_torch_saves(model: Any, net: cnncost.Net, shape: tuple[int, ...], dtype: str,
+                                  batch: int = 3) -> None:
+    """The imported `net`'s saved bytes at `batch` (CPU; fp32, or bf16 autocast) equal what autograd
+    saves running `model` (its activations and input), and its rebuilt torch modules save what its
+    memory rules say."""
+    import torch
+
+    from cnncost.torch_backend.measure import saved_tensors
+    from cnncost.torch_backend.saved_check import compare_saved
+    name = type(model).__name__
+    kinds = saved_tensors(model, torch.randn(batch, *shape), torch.bfloat16 if dtype == "bf16" else None).by_kind()
+    ours = cnncost.table(net, batch=batch, memory="autograd", device="cpu", dtype=dtype).totals.saved_bytes
+    assert ours == kinds["activation"] + kinds["input"], name
+    result = compare_saved(net, batch=batch, dtype=dtype)
+    assert result.mismatches() == {} and result.predicted == result.measured, name
