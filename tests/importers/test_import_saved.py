@@ -15,11 +15,6 @@ from cnncost.memory import Precision, trace  # noqa: E402
 from import_figures import assert_imports_exactly  # noqa: E402  (tests/support)
 
 
-def _exact(model: nn.Module, shape: tuple[int, ...], tracer: str) -> cnncost.Net:
-    """Params, MACs and saved bytes (batch 2) equal the real module's, each above 0 (the totals)."""
-    return assert_imports_exactly(model, shape, tracer, rows=False)
-
-
 class FactorAttention(nn.Module):
     """CoaT's factorized attention: softmax over the tokens of k (a view of the packed qkv), its
     transpose times v, q times that. softmax writes a contiguous tensor whatever its input's
@@ -72,18 +67,18 @@ class ConvAttention(nn.Module):
 
 @pytest.mark.parametrize("tracer", ["fx", "export"])
 def test_factorized_attention_saves_the_transposed_softmax_once(tracer: str) -> None:
-    _exact(FactorAttention(), (9, 16), tracer)
+    assert_imports_exactly(FactorAttention(), (9, 16), tracer, rows=False)
 
 
 @pytest.mark.parametrize("tracer", ["fx", "export"])
 def test_softmax_output_is_contiguous_so_merging_heads_copies(tracer: str) -> None:
-    _exact(SoftmaxThenMergeHeads(), (9, 16), tracer)
+    assert_imports_exactly(SoftmaxThenMergeHeads(), (9, 16), tracer, rows=False)
 
 
 @pytest.mark.parametrize("tracer", ["fx", "export"])
 @pytest.mark.parametrize("heads", [1, 2])
 def test_attention_on_chunks_with_a_strided_last_dim_runs_the_math_path(tracer: str, heads: int) -> None:
-    net = _exact(ConvAttention(heads=heads), (8, 3, 3), tracer)
+    net = assert_imports_exactly(ConvAttention(heads=heads), (8, 3, 3), tracer, rows=False)
     assert "attention" in {n.type for n in cnncost.compile(net).nodes}
 
 
@@ -104,7 +99,7 @@ def test_group_norm_on_a_channel_split_by_release(tracer: str) -> None:
     """torch 2.13 saves a contiguous copy of the split (measured here); 2.14 saves the view, which
     keeps the whole 8-channel conv output: 2 x 8 x 4 x 4 x 4 B = 1024 B instead of 2 x 3 x 4 x 4
     x 4 B = 384 B (measured, torch 2.14.1 CPU: the norm's saved storages 1024, 8, 8 B)."""
-    net = _exact(SplitGroupNorm(), (3, 4, 4), tracer)
+    net = assert_imports_exactly(SplitGroupNorm(), (3, 4, 4), tracer, rows=False)
     norm = next(n.path for n in cnncost.compile(net).nodes if n.type == "group_norm")
     by_release = {release: trace(net, precision=Precision("fp32", "cpu", release)).saved_by_module(2)[norm]
                   for release in ((2, 13), (2, 14))}
@@ -133,5 +128,5 @@ class TalkingHeads(nn.Module):
 
 @pytest.mark.parametrize("tracer", ["fx", "export"])
 def test_talking_heads_linears_on_permuted_weights_save_copies(tracer: str) -> None:
-    net = _exact(TalkingHeads(), (6, 16), tracer)
+    net = assert_imports_exactly(TalkingHeads(), (6, 16), tracer, rows=False)
     assert [n.type for n in cnncost.compile(net).nodes].count("linear") == 4
