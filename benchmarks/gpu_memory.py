@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 import cnncost
-from cnncost.memory import Precision, step_memory, trace
+from cnncost.memory import Precision, Setup, step_memory, trace
 from cnncost.torch_backend.check import TORCH_DTYPES
 from cnncost.torch_backend.saved_check import compare_saved
 
@@ -81,7 +81,7 @@ def measure_reserved(arch: str, batch: int, dtype: str, optimizer: str) -> dict[
 
 def predict_reserved(arch: str, batch: int, dtype: str, optimizer: str, device: str) -> object:
     from cnncost.memory.reserved import reserved_bytes
-    step = step_memory(trace(cnncost.load(arch), precision=Precision(dtype, "cuda")), optimizer)
+    step = step_memory(trace(cnncost.load(arch), precision=Precision(dtype, "cuda")), Setup(optimizer))
     return reserved_bytes(step, batch, device)
 
 
@@ -105,7 +105,7 @@ def reserved_table(args: argparse.Namespace, batch: int) -> list[str]:
 
 
 def predict(arch: str, batch: int, dtype: str, optimizer: str) -> dict[str, object]:
-    step = step_memory(trace(cnncost.load(arch), precision=Precision(dtype, "cuda")), optimizer)
+    step = step_memory(trace(cnncost.load(arch), precision=Precision(dtype, "cuda")), Setup(optimizer))
     end_of_forward = [m for m in step.moments if m.phase.startswith("forward")][-1]
     peak = step.peak(batch)
     return {"peak": peak.at(batch), "phase": peak.phase, "forward": end_of_forward.at(batch)}

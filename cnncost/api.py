@@ -66,7 +66,7 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
     net = load(arch, input=input)
     analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
-    step = (_step(analysis, options.dtype, options.optimizer, device=device, torch_version=torch_version)
+    step = (_step(analysis, options.dtype, _setup(options.optimizer), device=device, torch_version=torch_version)
             if options.memory == "autograd" else None)
     return build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze)
 
@@ -97,7 +97,7 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         raise CnnCostError(f"the budget is bytes (an int) or a size like '80GiB', got {type(budget).__name__}")
     size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
     graph = _compile(load(arch, input=input), input, max_nodes)  # validates the net, names the file and layer of an error
-    return largest_batch(_step(graph, options.dtype, options.optimizer, mode, device, torch_version), size, written)
+    return largest_batch(_step(graph, options.dtype, _setup(options.optimizer, mode), device, torch_version), size, written)
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):
@@ -108,12 +108,14 @@ def _compile(net: Net, input: Shape | None, max_nodes: int | None):
     return compile(net, input, max_nodes=max_nodes or DEFAULT_MAX_NODES)
 
 
-def _step(graph, dtype: str, optimizer: str, mode: str = "train", device: str = "cuda",
-          torch_version: str | None = None):
-    from .memory import MODES, Precision, step_memory, trace
+def _setup(optimizer: str, mode: str = "train", **how: Any):
+    """The job's setup (`cnncost.memory.setup`), imported only where memory is modelled."""
+    from .memory.setup import Setup
+    return Setup(optimizer, mode, **how)
+
+
+def _step(graph, dtype: str, setup: Any, device: str = "cuda", torch_version: str | None = None):
+    from .memory import Precision, step_memory, trace
     from .memory.tensors import MODELLED_TORCH, torch_release
-    if mode not in MODES:
-        from .errors import CnnCostError
-        raise CnnCostError(f"unknown mode '{mode}'; allowed: {', '.join(MODES)}")
     release = MODELLED_TORCH if torch_version is None else torch_release(torch_version)
-    return step_memory(trace(graph, precision=Precision(dtype, device, release)), optimizer, mode)
+    return step_memory(trace(graph, precision=Precision(dtype, device, release)), setup)

@@ -264,7 +264,7 @@ def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list
     """saved = (per_sample, fixed) arrays of shape (R, D); peaks[r][d][o] = the step's moments
     reduced to their upper envelope, as (per_sample, fixed) int arrays."""
     from .graph import compile
-    from .memory import Precision, step_memory, trace
+    from .memory import Precision, Setup, step_memory, trace
     R, D = len(inputs), len(dtypes)
     sp = np.empty((R, D), dtype=object)
     sf = np.empty((R, D), dtype=object)
@@ -276,7 +276,7 @@ def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list
             traced = trace(graph, precision=Precision(dtype, device, release))
             saved = traced.saved()
             sp[r, d], sf[r, d] = saved.per_sample, saved.fixed
-            row.append([step_memory(traced, o).envelope() for o in optimizers])
+            row.append([step_memory(traced, Setup(o)).envelope() for o in optimizers])
         peaks.append(row)
     return (_narrow(sp), _narrow(sf)), peaks
 

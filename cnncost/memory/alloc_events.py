@@ -65,7 +65,7 @@ class AllocationSequence:
 
 def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspace: int = 0,
                       conv_workspace: int = 0, blaslt_workspace: int = 0) -> AllocationSequence:
-    """The allocate/free events of `steps` training steps of `step` (a `step_memory(..., mode="train")`)
+    """The allocate/free events of `steps` training steps of `step` (a `step_memory(trace, Setup(mode="train"))`)
     at `batch`. `blas_workspace` > 0: cuBLAS's workspace (and `blaslt_workspace`, cuBLASLt's),
     allocated at the first cuBLAS layer of the first forward pass and again at the first of the
     first backward pass (autograd runs backward on its own thread, which gets its own cuBLAS

@@ -106,7 +106,7 @@ def reserved_bytes(step: StepMemory, batch: int, device: str | Device = DEFAULT_
                    cublas_config: str | None = None, cublaslt_workspace: int = CUBLASLT_DEFAULT,
                    conv_workspace: int = 0, context: int | None = None, steps: int = 2,
                    max_split_size: int | None = None) -> Reserved:
-    """Replay `steps` training steps of `step` (`step_memory(trace, optimizer)`, device cuda) at
+    """Replay `steps` training steps of `step` (`step_memory(trace, Setup(optimizer))`, device cuda) at
     `batch` through the caching allocator model and add the CUDA context. `device`: a name of
     `DEVICES` or a `Device`; `cublas_config`: CUBLAS_WORKSPACE_CONFIG (None: PyTorch's default for
     the device); `conv_workspace`: bytes of cuDNN workspace around each convolution (0: none);

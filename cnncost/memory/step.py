@@ -24,6 +24,7 @@ from itertools import accumulate
 from typing import Any, Iterator, Sequence
 
 from .._gcpause import paused_gc
+from .setup import Setup
 from .tensors import ELEMENT_BYTES, Bytes, Tensor
 from .trace import Trace
 
@@ -31,7 +32,6 @@ OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}   # fp32 copi
 OPTIMIZER_TEMPORARIES = {"sgd": 0, "momentum": 0, "adam": 1, "adamw": 1}
 PARTS = ("parameters", "gradients", "optimizer state", "optimizer temporaries", "weight casts",
          "input batch", "saved for backward", "live activations", "activation gradients")
-MODES = ("train", "inference")
 
 Column = Any  # an int (the same at every moment) or a list of ints, one per moment
 
@@ -52,10 +52,18 @@ class StepMemory:
     of each whole moment, as lists; `parts[name]` = (per-sample, fixed) columns of one part (an int
     where it is the same at every moment), computed on first use."""
 
-    def __init__(self, trace: Trace, optimizer: str, mode: str, count: int, totals: tuple[list[int], list[int]],
+    def __init__(self, trace: Trace, setup: Setup, count: int, totals: tuple[list[int], list[int]],
                  parts: Any, breakdown: Any, phase: Any) -> None:
-        self.trace, self.optimizer, self.mode, self.count, self.totals = trace, optimizer, mode, count, totals
+        self.trace, self.setup, self.count, self.totals = trace, setup, count, totals
         self._parts, self._breakdown, self._phase = parts, breakdown, phase
+
+    @property
+    def optimizer(self) -> str:
+        return self.setup.optimizer
+
+    @property
+    def mode(self) -> str:
+        return self.setup.mode
 
     @property
     def parts(self) -> dict[str, tuple[Column, Column]]:
@@ -138,13 +146,13 @@ class _Moments(Sequence):
             yield self._step.moment(i)
 
 
-def step_memory(trace: Trace, optimizer: str = "adam", mode: str = "train") -> StepMemory:
-    """The timeline of one training step (or inference pass) of a traced net (computed once per
-    trace, optimizer and mode, then shared: read-only)."""
+def step_memory(trace: Trace, setup: Setup = Setup()) -> StepMemory:
+    """The timeline of one training step (or inference pass) of a traced net under `setup`
+    (computed once per trace and setup, then shared: read-only)."""
     cache = trace.step_memories
-    step = cache.get((optimizer, mode))
+    step = cache.get(setup)
     if step is None:
-        step = cache[(optimizer, mode)] = _inference(trace, optimizer) if mode == "inference" else _training(trace, optimizer)
+        step = cache[setup] = _inference(trace, setup) if setup.mode == "inference" else _training(trace, setup)
     return step
 
 
@@ -217,9 +225,9 @@ def _add(*columns: Any) -> list[int]:
     return [v + constant for v in out] if constant else out
 
 
-def _training(trace: Trace, optimizer: str) -> StepMemory:
+def _training(trace: Trace, setup: Setup) -> StepMemory:
     with paused_gc():
-        return _training_step(trace, optimizer)
+        return _training_step(trace, setup)
 
 
 def _input_batch(trace: Trace) -> tuple[int, int, set[int]]:
@@ -229,7 +237,8 @@ def _input_batch(trace: Trace) -> tuple[int, int, set[int]]:
             {t.id for t in inputs})
 
 
-def _training_step(trace: Trace, optimizer: str) -> StepMemory:
+def _training_step(trace: Trace, setup: Setup) -> StepMemory:
+    optimizer = setup.optimizer
     n, steps = len(trace.steps), trace.steps
     m = 2 * n + 1  # forward 0..n-1, backward n..2n-1 (steps n-1..0), the optimizer step
     params = _param_total(trace)
@@ -313,10 +322,10 @@ def _training_step(trace: Trace, optimizer: str) -> StepMemory:
         if i < 2 * n:
             return f"backward, {paths[2 * n - 1 - i]}"
         return "optimizer step"
-    return StepMemory(trace, optimizer, "train", m, (totals_ps, totals_fx), columns, breakdown, phase)
+    return StepMemory(trace, setup, m, (totals_ps, totals_fx), columns, breakdown, phase)
 
 
-def _inference(trace: Trace, optimizer: str = "adam") -> StepMemory:
+def _inference(trace: Trace, setup: Setup) -> StepMemory:
     with paused_gc():
         n = len(trace.steps)
         casts = sum(s.new_casts for s in trace.steps) * ELEMENT_BYTES[trace.precision.dtype]
@@ -329,4 +338,4 @@ def _inference(trace: Trace, optimizer: str = "adam") -> StepMemory:
             "input batch": (x_ps, x_fx), "live activations": live}
         totals = (_add(live[0], x_ps), _add(live[1], params + casts + x_fx))
         paths = [s.path for s in trace.steps]
-        return StepMemory(trace, optimizer, "inference", n, totals, parts, None, lambda i: f"forward, {paths[i]}")
+        return StepMemory(trace, setup, n, totals, parts, None, lambda i: f"forward, {paths[i]}")

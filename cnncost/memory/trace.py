@@ -39,8 +39,8 @@ class Trace:
     # Computed on first use (a Trace is read-only once made): see first_savers, last_reads.
     _first_savers: dict[int, tuple[int, Tensor]] | None = field(default=None, init=False, repr=False, compare=False)
     _last_reads: dict[int, int] | None = field(default=None, init=False, repr=False, compare=False)
-    # The step timelines `step.step_memory` made from this trace, by (optimizer, mode).
-    step_memories: dict[tuple[str, str], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # The step timelines `step.step_memory` made from this trace, by setup.
+    step_memories: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def inputs(self) -> list[Tensor]:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnncost
-from cnncost.memory import Precision, step_memory, trace
+from cnncost.memory import Precision, Setup, step_memory, trace
 from cnncost.memory.alloc_events import allocation_events
 from cnncost.memory.allocator import CachingAllocator, allocation_size, replay, round_size
 from cnncost.memory.reserved import DEVICES, STATUS, Device, cublas_workspace, reserved_bytes
@@ -197,7 +197,7 @@ def test_speed_of_10_5_events():
 # --- the step's events -------------------------------------------------------------------------
 
 def _step(name, dtype, optimizer="adam"):
-    return step_memory(trace(cnncost.load(name), precision=Precision(dtype, "cuda")), optimizer)
+    return step_memory(trace(cnncost.load(name), precision=Precision(dtype, "cuda")), Setup(optimizer))
 
 
 @pytest.mark.parametrize("name", ["resnet18", "alexnet"])
@@ -282,6 +282,6 @@ def test_reserved_bytes_fields():
 
 
 def test_inference_steps_are_refused():
-    step = step_memory(trace(cnncost.load("resnet18"), precision=Precision("fp32")), "adam", "inference")
+    step = step_memory(trace(cnncost.load("resnet18"), precision=Precision("fp32")), Setup("adam", "inference"))
     with pytest.raises(ValueError, match="training step"):
         allocation_events(step, 2)

@@ -10,7 +10,7 @@ import cnncost
 from cnncost import (LRN, BatchNorm, Conv, Dropout, Flatten, Linear, MaxPool, Net, ReLU, SiLU, Residual,
                      GlobalAvgPool, Concat)
 from cnncost.cli import main
-from cnncost.memory import Precision, largest_batch, parse_bytes, step_memory, trace
+from cnncost.memory import Precision, Setup, largest_batch, parse_bytes, step_memory, trace
 
 
 def saved_per_sample(layers, input=(3, 8, 8), dtype="fp32", device="cuda"):
@@ -71,7 +71,7 @@ def test_autocast_casts_conv_input_and_weights():
 @pytest.mark.parametrize("arch", ["alexnet", "googlenet", "resnet50"])
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
 def test_fit_is_the_exact_largest_batch(arch, dtype):
-    step = step_memory(trace(cnncost.load(arch), precision=Precision(dtype)), "adamw")
+    step = step_memory(trace(cnncost.load(arch), precision=Precision(dtype)), Setup("adamw"))
     budget = parse_bytes("24GiB")
     fit = largest_batch(step, budget)
     assert fit.batch > 100
@@ -79,7 +79,7 @@ def test_fit_is_the_exact_largest_batch(arch, dtype):
 
 
 def test_fit_reports_zero_when_one_sample_does_not_fit():
-    step = step_memory(trace(cnncost.load("alexnet")), "adam")
+    step = step_memory(trace(cnncost.load("alexnet")), Setup("adam"))
     assert largest_batch(step, parse_bytes("1MiB")).batch == 0
 
 
@@ -87,14 +87,14 @@ def test_optimizer_state_copies():
     t = trace(cnncost.load("alexnet"), precision=Precision("bf16"))
     params = 62_378_344 * 4  # fp32 master weights under mixed precision
     for optimizer, copies in (("sgd", 0), ("momentum", 1), ("adam", 2), ("adamw", 2)):
-        moment = step_memory(t, optimizer).moments[0]
+        moment = step_memory(t, Setup(optimizer)).moments[0]
         assert moment.parts["parameters"].fixed == params
         assert moment.parts.get("optimizer state", cnncost.memory.Bytes()).fixed == copies * params
 
 
 def test_inference_holds_no_saved_tensors_and_less_than_training():
     t = trace(cnncost.load("vgg16"))
-    inference, training = step_memory(t, mode="inference"), step_memory(t, "sgd")
+    inference, training = step_memory(t, Setup(mode="inference")), step_memory(t, Setup("sgd"))
     assert all("saved for backward" not in m.parts for m in inference.moments)
     assert inference.peak(64).at(64) < training.peak(64).at(64)
 

@@ -243,9 +243,9 @@ def test_sweep_is_callable_as_cnncost_sweep():
 @given(net=nets(), batch=st.integers(1, 10**7), optimizer=st.sampled_from(["sgd", "adam"]),
        mode=st.sampled_from(["train", "inference"]))
 def test_envelope_gives_the_peak(net, batch, optimizer, mode):
-    from cnncost.memory import Precision, step_memory, trace
+    from cnncost.memory import Precision, Setup, step_memory, trace
     try:
-        step = step_memory(trace(net, precision=Precision("fp32")), optimizer, mode)
+        step = step_memory(trace(net, precision=Precision("fp32")), Setup(optimizer, mode))
     except CnnCostError:
         return
     a, c = step.envelope()
