@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..conventions import OPTIMIZER_COPIES
 from ..errors import CnnCostError
 from ..layers.base import suggest
+from .sharding import check_parallel
 
 MODES = ("train", "inference")
 
@@ -16,9 +17,17 @@ MODES = ("train", "inference")
 class Setup:
     optimizer: str = "adam"
     mode: str = "train"  # train: forward, backward, optimizer step; inference: eval, no autograd
+    # several GPUs (memory/sharding.py): ranks, strategy, and the knobs of DDP, hybrid and FSDP
+    world_size: int = 1
+    sharding: str | None = None  # None: one device; ddp, zero1-3, fsdp, fsdp-grad-op, hybrid (SHARDINGS)
+    ranks_per_node: int = 8  # hybrid: parameters sharded within a node, replicated across nodes
+    gradient_as_bucket_view: bool = False  # ddp: .grad are views of the reducer's buckets
+    bucket_cap_mb: int = 25  # ddp: bucket cap after the first (1 MiB) bucket
+    fsdp_units: tuple[str, ...] = ()  # block path patterns wrapped as FSDP units (default: top-level children)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZER_COPIES:
             raise CnnCostError(f"unknown optimizer '{self.optimizer}'" + suggest(str(self.optimizer), OPTIMIZER_COPIES))
         if self.mode not in MODES:
             raise CnnCostError(f"unknown mode '{self.mode}'; allowed: {', '.join(MODES)}")
+        check_parallel(self)

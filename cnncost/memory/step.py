@@ -25,13 +25,14 @@ from typing import Any, Iterator, Sequence
 
 from .._gcpause import paused_gc
 from .setup import Setup
+from .sharding import RANK_PARTS, per_rank
 from .tensors import ELEMENT_BYTES, Bytes, Tensor
 from .trace import Trace
 
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}   # fp32 copies of the parameters
 OPTIMIZER_TEMPORARIES = {"sgd": 0, "momentum": 0, "adam": 1, "adamw": 1}
 PARTS = ("parameters", "gradients", "optimizer state", "optimizer temporaries", "weight casts",
-         "input batch", "saved for backward", "live activations", "activation gradients")
+         "input batch", "saved for backward", "live activations", "activation gradients") + RANK_PARTS
 
 Column = Any  # an int (the same at every moment) or a list of ints, one per moment
 
@@ -315,6 +316,8 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
                          "live activations": (out_a, out_c)}
 
     paths = [s.path for s in steps]
+    if setup.sharding is not None:  # several GPUs: one rank's parameters, gradients, state and buffers
+        totals_fx, columns, breakdown = per_rank(trace, setup, totals_fx, columns, breakdown)
 
     def phase(i: int) -> str:
         if i < n:
