@@ -38,13 +38,16 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
           optimizer: str = "adam", input: Shape | None = None, depth: int | None = None,
           activations: str = "all", memory: str = "lecture", device: str = "cuda",
           count_as: str | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None,
-          torch_version: str | None = None) -> Report:
+          torch_version: str | None = None,
+          parallel: dict[str, Any] | None = None) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
     device for a few ops (dropout's mask is bool on CUDA, noise in the input's dtype on CPU), and
     `torch_version` ('2.14.1'; default: 2.13, the release the rules were measured on) for the few
     ops whose saved tensors differ by release (docs/memory.md).
+    `parallel` (autograd memory): several GPUs, the `Setup` fields world_size, sharding, ranks_per_node,
+    gradient_as_bucket_view, bucket_cap_mb, fsdp_units; `batch` is then per rank, the step per rank.
     Every row has `backward_flops` and `training_flops` (one step; layers whose path matches a
     `freeze` pattern get no weight gradient); `count_as` (fvcore, ptflops, thop, torchinfo, ...)
     adds `ops`, what that tool reports: see cnncost.counting and docs/counting.md.
@@ -66,17 +69,20 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
     net = load(arch, input=input)
     analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
-    step = (_step(analysis, options.dtype, _setup(options.optimizer), device=device, torch_version=torch_version)
+    step = (_step(analysis, options.dtype, _setup(options.optimizer, **(parallel or {})), device=device,
+                  torch_version=torch_version)
             if options.memory == "autograd" else None)
     return build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze)
 
 
 def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, dtype: str = "fp32",
         optimizer: str = "adam", input: Shape | None = None, mode: str = "train", device: str = "cuda",
-        max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None):
+        max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None,
+        parallel: dict[str, Any] | None = None):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
-    `memory=` is the old name of `budget`. `device` and `torch_version` as in `table`.
+    `memory=` is the old name of `budget`. `device`, `torch_version` and `parallel` (several GPUs:
+    the batch found is per rank) as in `table`.
 
     >>> import cnncost
     >>> f = cnncost.fit("vgg16", "80GiB", dtype="bf16", optimizer="adamw")
@@ -97,7 +103,8 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         raise CnnCostError(f"the budget is bytes (an int) or a size like '80GiB', got {type(budget).__name__}")
     size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
     graph = _compile(load(arch, input=input), input, max_nodes)  # validates the net, names the file and layer of an error
-    return largest_batch(_step(graph, options.dtype, _setup(options.optimizer, mode), device, torch_version), size, written)
+    return largest_batch(_step(graph, options.dtype, _setup(options.optimizer, mode, **(parallel or {})), device,
+                               torch_version), size, written)
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):

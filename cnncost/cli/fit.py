@@ -11,6 +11,7 @@ from .arch import resolve_arch
 from .boundary import write
 from .options import add_arch, add_device, add_dtype, add_format, add_input, add_optimizer, add_reading_options, graph_kwargs, input_arguments
 from .options import add_torch_version
+from .options import add_parallel, parallel_argument_text, parallel_kwargs
 
 BUDGET_DEPRECATED = "cnncost: note: --memory in fit is deprecated: use --budget (GB = 10^9 B, GiB = 2^30 B)\n"
 
@@ -36,6 +37,7 @@ def add_parser(commands: Any) -> None:
     add_torch_version(parser)
     add_format(parser, "text", "markdown", "json")
     add_reading_options(parser)
+    add_parallel(parser)
     parser.set_defaults(run=run)
 
 
@@ -61,15 +63,19 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     budget = _budget(args)
     net = resolve_arch(args, args.arch)
     result = fit(net, budget, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
-                 mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit))
+                 mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit),
+                 **({"parallel": parallel_kwargs(args)} if parallel_kwargs(args) else {}))
     name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits
     setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
             "breakdown": result.breakdown}
+    parallel = _parallel(result)  # several GPUs: the batch is per rank (outputs/parallel.py)
     if args.format == "json":
         return dumps({"schema_version": SCHEMA_VERSION, "architecture": name, "budget_bytes": result.budget,
                       "budget": result.budget_text, "batch": result.batch, "dtype": args.dtype,
-                      "optimizer": args.optimizer, "mode": args.mode, "training_step": step}), fits
+                      "optimizer": args.optimizer, "mode": args.mode, "training_step": step}
+                     | ({"global_batch": parallel[0]["global_batch"], "communication": parallel[0]} if parallel else {})
+                     ), fits
     shown = one_line(name)
     units = "Units: kB, MB, GB = 10^3, 10^6, 10^9 B; KiB, MiB, GiB = 2^10, 2^20, 2^30 B."
     if result.batch == 0:
@@ -80,9 +86,19 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
             f"--optimizer {args.optimizer} --memory autograd"
             + (f" --device {args.device}" if args.device != "cuda" else "")
             + (f" --torch-version {args.torch_version}" if args.torch_version else "")
-            + input_arguments(args.input)) if args.mode == "train" else ""
+            + input_arguments(args.input) + parallel_argument_text(args)) if args.mode == "train" else ""
     caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
               f"allocator fragmentation: give --budget a margin below the card's capacity. {units}")
-    return (f"{shown}: largest batch that fits in budget {result.budget_shown}: {int_text(result.batch)} "
+    per_rank = f" per rank (global batch {parallel[0]['global_batch']:,})" if parallel else ""
+    return (f"{shown}: largest batch that fits in budget {result.budget_shown}: {int_text(result.batch)}{per_rank} "
             f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
-            + breakdown_table(step, args.format) + same + caveat), 0
+            + breakdown_table(step, args.format) + "".join(f"\n\n{line}" for line in parallel[1:]) + same
+            + caveat), 0
+
+
+def _parallel(result: Any) -> tuple:
+    """(the communication object, footer lines) of a fit on several GPUs; () on one device."""
+    from ..outputs.parallel import communication_record, parallel_lines
+    batch = max(result.batch, 1)
+    record = communication_record(result.step, batch)
+    return (record, *parallel_lines(result.step, batch)) if record is not None else ()

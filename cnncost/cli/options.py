@@ -235,3 +235,61 @@ def graph_kwargs(args: argparse.Namespace, function: Callable[..., Any]) -> dict
     if "max_nodes" not in inspect.signature(function).parameters:
         raise CnnCostError("--max-nodes is not supported by this version of cnncost's engine")
     return {"max_nodes": args.max_nodes}
+
+
+# --- several GPUs (cnncost.memory.sharding) ---
+
+SHARDING_CHOICES = ("ddp", "zero1", "zero2", "zero3", "fsdp", "fsdp-grad-op", "hybrid")
+
+
+def add_parallel(parser: argparse.ArgumentParser) -> None:
+    """--world-size, --sharding and the knobs of DDP, hybrid and FSDP: the step per rank."""
+    group = parser.add_argument_group("several GPUs (the training step of one rank; --batch is per rank)")
+    group.add_argument("--world-size", dest="world_size", type=positive_int, metavar="N",
+                       help="ranks of a data-parallel job (default 1: one device; with N > 1 and no --sharding: ddp)")
+    group.add_argument("--sharding", choices=SHARDING_CHOICES,
+                       help="ddp (PyTorch DistributedDataParallel), zero1/zero2/zero3 (DeepSpeed ZeRO stages), "
+                            "fsdp (FULL_SHARD), fsdp-grad-op (SHARD_GRAD_OP), hybrid (HYBRID_SHARD)")
+    group.add_argument("--ranks-per-node", dest="ranks_per_node", type=positive_int, metavar="N",
+                       help="hybrid: ranks of one node, over which parameters are sharded (default 8)")
+    group.add_argument("--gradient-as-bucket-view", dest="gradient_as_bucket_view", action="store_true",
+                       help="ddp: gradients are views of the reducer's buckets (else copies: twice the memory)")
+    group.add_argument("--bucket-cap-mb", dest="bucket_cap_mb", type=positive_int, metavar="MIB",
+                       help="ddp: gradient bucket cap in MiB after the 1 MiB first bucket (default 25)")
+    group.add_argument("--fsdp-unit", dest="fsdp_units", action="append", default=[], metavar="PATTERN",
+                       help="fsdp, hybrid: blocks whose path matches PATTERN (fnmatch, repeatable) are FSDP units "
+                            "(default: every top-level child of the net)")
+
+
+def parallel_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The `parallel=` keyword of `cnncost.table` / `cnncost.fit`: {} on one device."""
+    world, sharding = getattr(args, "world_size", None), getattr(args, "sharding", None)
+    if world is None and sharding is None:
+        for flag, value in (("--ranks-per-node", args.ranks_per_node), ("--bucket-cap-mb", args.bucket_cap_mb),
+                            ("--fsdp-unit", args.fsdp_units or None),
+                            ("--gradient-as-bucket-view", args.gradient_as_bucket_view or None)):
+            if value is not None:
+                raise CnnCostError(f"{flag} needs --world-size N (and --sharding)")
+        return {}
+    out: dict[str, Any] = {"world_size": world or 1, "sharding": sharding or "ddp"}
+    for name in ("ranks_per_node", "bucket_cap_mb"):
+        if getattr(args, name) is not None:
+            out[name] = getattr(args, name)
+    if args.gradient_as_bucket_view:
+        out["gradient_as_bucket_view"] = True
+    if args.fsdp_units:
+        out["fsdp_units"] = tuple(args.fsdp_units)
+    return out
+
+
+def parallel_argument_text(args: argparse.Namespace) -> str:
+    """The several-GPU options as typed, for a 'Same figures: cnncost table ...' line."""
+    kwargs = parallel_kwargs(args)
+    if not kwargs:
+        return ""
+    text = f" --world-size {kwargs['world_size']} --sharding {kwargs['sharding']}"
+    for name in ("ranks_per_node", "bucket_cap_mb"):
+        if name in kwargs:
+            text += f" --{name.replace('_', '-')} {kwargs[name]}"
+    text += " --gradient-as-bucket-view" if kwargs.get("gradient_as_bucket_view") else ""
+    return text + "".join(f" --fsdp-unit '{p}'" for p in kwargs.get("fsdp_units", ()))

@@ -8,6 +8,8 @@ from .arch import resolve_arch
 from .options import (add_arch, add_counting_options, add_device, add_format, add_memory, add_reading_options,
                       add_training_options, counting_kwargs, graph_kwargs, non_negative_int)
 from .options import add_torch_version
+from .options import add_parallel, parallel_kwargs
+from ..errors import CnnCostError
 
 
 def add_parser(commands: Any) -> None:
@@ -24,6 +26,7 @@ def add_parser(commands: Any) -> None:
     add_format(parser)
     add_reading_options(parser)
     add_counting_options(parser)
+    add_parallel(parser)
     parser.set_defaults(run=run)
 
 
@@ -33,10 +36,18 @@ def run(args: argparse.Namespace) -> str:
     report = table(net, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
                    input=args.input, depth=args.depth, activations=args.activations, memory=args.memory,
                    device=args.device, torch_version=args.torch_version, **counting_kwargs(args),
-                   **graph_kwargs(args, table))
+                   **graph_kwargs(args, table), **_parallel(args))
     if args.format == "json":
         return report.to_json()
     if args.format == "csv":
         return report.to_csv().rstrip("\n")
     from ..outputs.tables import render
     return render(report, args.format)
+
+
+def _parallel(args: argparse.Namespace) -> dict:
+    """`parallel=` for several GPUs (under --memory autograd only)."""
+    kwargs = parallel_kwargs(args)
+    if kwargs and args.memory != "autograd":
+        raise CnnCostError("--world-size and --sharding model the training step per rank: add --memory autograd")
+    return {"parallel": kwargs} if kwargs else {}

@@ -40,6 +40,7 @@ class Fit:
     batch: int
     peak: Moment
     budget_text: str = field(default="", compare=False)  # the budget as written, '80 GB'
+    step: Any = field(default=None, compare=False, repr=False)  # the StepMemory solved (its setup, its trace)
 
     @property
     def peak_bytes(self) -> int:
@@ -126,4 +127,4 @@ def largest_batch(step: StepMemory, budget: int, budget_text: str = "") -> Fit:
     batch = max(0, min(limits))
     if batch and step.peak(batch).at(batch) > budget or step.peak(batch + 1).at(batch + 1) <= budget:
         raise AssertionError(f"fit: batch {batch} does not solve peak(batch) <= {budget}")  # a bug, not a user error
-    return Fit(step.trace.name, budget, batch, step.peak(max(batch, 1)), budget_text)
+    return Fit(step.trace.name, budget, batch, step.peak(max(batch, 1)), budget_text, step)

@@ -54,12 +54,12 @@ def shards(setup: Any) -> int:
     return setup.world_size
 
 
-def _shard(nbytes: int, size: int, parts: int) -> int:
+def shard_bytes(nbytes: int, size: int, parts: int) -> int:
     """Bytes of one rank's shard of a flat tensor of `nbytes` (elements of `size` bytes), padded."""
     return -(-(nbytes // size) // parts) * size
 
 
-def _units(trace: Any, setup: Any) -> list[int]:
+def units_of(trace: Any, setup: Any) -> list[int]:
     """The unit of every step: an index, or -1 for the root unit (FSDP) / no unit."""
     keys: dict[str, int] = {}
     out = []
@@ -126,12 +126,12 @@ def _deltas(trace: Any, setup: Any, base: dict) -> dict[str, list[int]]:
         if setup.gradient_as_bucket_view:
             want["gradients"] = [0] * n + [fresh[2 * n - 1 - i] for i in range(n, 2 * n)] + [0]
     else:
-        units = _units(trace, setup) if kind in ("zero3", "fsdp", "fsdp-grad-op", "hybrid") else [0] * n
-        flat_params = (sum(_shard(p, size, parts) for p in _per_unit(units, step_params).values())
-                       if kind != "zero1" and kind != "zero2" else _shard(params, size, parts))
+        units = units_of(trace, setup) if kind in ("zero3", "fsdp", "fsdp-grad-op", "hybrid") else [0] * n
+        flat_params = (sum(shard_bytes(p, size, parts) for p in per_unit(units, step_params).values())
+                       if kind != "zero1" and kind != "zero2" else shard_bytes(params, size, parts))
         copies = state // params if params else 0
         temporary_copies = temporaries // params if params else 0
-        sharded = _shard(params, size, parts) if kind in ("zero1", "zero2") else flat_params
+        sharded = shard_bytes(params, size, parts) if kind in ("zero1", "zero2") else flat_params
         want["optimizer state"] = [copies * sharded] * m
         want["optimizer temporaries"] = [0] * (m - 1) + [temporary_copies * sharded]
         if kind != "zero1":
@@ -144,7 +144,7 @@ def _deltas(trace: Any, setup: Any, base: dict) -> dict[str, list[int]]:
             if want[name] != have[name]}
 
 
-def _per_unit(units: list[int], values: list[int]) -> dict[int, int]:
+def per_unit(units: list[int], values: list[int]) -> dict[int, int]:
     out: dict[int, int] = {}
     for u, v in zip(units, values):
         out[u] = out.get(u, 0) + v
@@ -159,21 +159,21 @@ def _sharded_grads(n: int, units: list[int], fresh: list[int], size: int, parts:
     pending = 0  # the current unit's full gradients
     for k in range(n - 1, -1, -1):  # backward order
         if by_layer:
-            buffer[k], grads[k] = fresh[k], _shard(done, size, parts)
+            buffer[k], grads[k] = fresh[k], shard_bytes(done, size, parts)
             done += fresh[k]
             continue
         pending += fresh[k]
         buffer[k], grads[k] = pending, done
         if k == 0 or units[k - 1] != units[k]:  # the unit's backward ends: reduce-scatter
-            done += _shard(pending, size, parts)
+            done += shard_bytes(pending, size, parts)
             pending = 0
-    final = _shard(done, size, parts) if by_layer else done + _shard(pending, size, parts)
+    final = shard_bytes(done, size, parts) if by_layer else done + shard_bytes(pending, size, parts)
     return [0] * n + grads[::-1] + [final], [0] * n + buffer[::-1] + [0]
 
 
 def _gathered(n: int, units: list[int], step_params: list[int], size: int, parts: int, kind: str) -> list[int]:
     """The all-gather buffer at every moment: full (padded) parameters of the units gathered then."""
-    full = {u: _shard(p, size, parts) * parts for u, p in _per_unit(units, step_params).items() if p}
+    full = {u: shard_bytes(p, size, parts) * parts for u, p in per_unit(units, step_params).items() if p}
     root = full.pop(-1, 0)
     order = list(dict.fromkeys(u for u in units if u in full))  # units with parameters, in forward order
     first = {u: units.index(u) for u in order}
@@ -233,3 +233,17 @@ def check_parallel(setup: Any) -> None:
                            f"of {setup.ranks_per_node} ranks per node")
     if not isinstance(setup.fsdp_units, tuple):
         raise CnnCostError("fsdp_units must be a tuple of block path patterns")
+
+
+# The ZeRO paper's model states (Rajbhandari et al. 2020, "ZeRO: Memory Optimizations Toward
+# Training Trillion Parameter Models", section 5.1 and Figure 1): mixed-precision Adam keeps fp16
+# parameters (2 Psi bytes) and gradients (2 Psi) and K Psi of optimizer state (fp32 master weights,
+# momentum and variance: K = 12), each device of Nd holding:
+ZERO_STAGES = {0: (1, 1, 1), 1: (1, 1, 0), 2: (1, 0, 0), 3: (0, 0, 0)}  # replicated? params, grads, state
+
+
+def zero_model_states(psi: int, devices: int, stage: int, k: int = 12) -> float:
+    """Bytes of model states per device at ZeRO `stage` (0: data parallel): 2 Psi of parameters, 2 Psi
+    of gradients and K Psi of optimizer state, each divided by Nd once its stage shards it."""
+    params, grads, state = ZERO_STAGES[stage]
+    return sum(b * psi / (1 if whole else devices) for b, whole in ((2, params), (2, grads), (k, state)))

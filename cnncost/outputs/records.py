@@ -9,6 +9,7 @@ from ..columns import COLUMNS, SECTIONS
 from ..conventions import FLOP_CONVENTION, SCHEMA_VERSION
 from ..errors import format_shape
 from ..formatting import csv_line
+from .parallel import communication_record
 
 IDENTITY = ("name", "type", "depth", "attrs", "input_shape", "output_shape")
 
@@ -55,6 +56,10 @@ def report_record(report: Any) -> dict[str, Any]:
     if report.step is not None:
         out["memory_convention"] = "autograd"
         out["training_step"] = report.step_breakdown()
+        # several GPUs: what one step sends (cnncost.memory.communication); absent on one device
+        communication = communication_record(report.step, report.batch)
+        if communication is not None:
+            out["communication"] = communication
     unknown = report.unknown_counts()
     out["unknown_counts"] = unknown
     if unknown:

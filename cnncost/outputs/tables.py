@@ -9,6 +9,7 @@ from ..columns import COLUMNS, Column
 from ..errors import format_shape
 from ..formatting import (TABLEFMT, UNITS_NOTE, binary_bytes, breakdown_table, byte_unit, grid, grouped, in_unit,
                           si_spaced, text_cell, title_text)
+from .parallel import parallel_lines
 
 IDENTITY = (("layer", "name"), ("type", "type"), ("kernel", "attrs"), ("output", "output_shape"))
 
@@ -119,6 +120,7 @@ def footer_lines(report: Any) -> list[str]:
         lines += [f"Saved for backward: {known(total, 'saved_bytes', binary_bytes(total.saved_bytes))}",
                   f"Training step peak: {'>= ' if 'saved_bytes' in total.unknown else ''}"
                   f"{binary_bytes(breakdown['peak_bytes'])} ({breakdown['phase']})"]
+        lines += parallel_lines(report.step, report.batch)  # several GPUs (outputs/parallel.py)
     if report.graph is not None:
         lines += [f"Warning: {line}" for line in report.graph.warnings]
     unknown = report.unknown_counts()
