@@ -63,7 +63,6 @@ def _peak(case: DdpCase) -> tuple[int, int]:
         step()
         step()  # DDP rebuilds its buckets in this one's forward
         passes, update = step()
-        del net, opt
     base = _storage_bytes(held)
     return base + passes, base + update
 
