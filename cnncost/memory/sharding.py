@@ -156,18 +156,19 @@ def _sharded_grads(n: int, units: list[int], fresh: list[int], size: int, parts:
     the full gradients of the layer (ZeRO) or unit (FSDP) in backward, until its reduce-scatter."""
     grads, buffer = [0] * n, [0] * n
     done = 0  # ZeRO: bytes reduced so far (one flat partition); FSDP: sum of the finished units' shards
-    pending = 0  # the current unit's full gradients
+    pending: dict[int, int] = {}  # FSDP: each unit's full gradients, until its first layer's backward is done
+    first = {u: units.index(u) for u in set(units)}
     for k in range(n - 1, -1, -1):  # backward order
         if by_layer:
             buffer[k], grads[k] = fresh[k], shard_bytes(done, size, parts)
             done += fresh[k]
             continue
-        pending += fresh[k]
-        buffer[k], grads[k] = pending, done
-        if k == 0 or units[k - 1] != units[k]:  # the unit's backward ends: reduce-scatter
-            done += shard_bytes(pending, size, parts)
-            pending = 0
-    final = shard_bytes(done, size, parts) if by_layer else done + shard_bytes(pending, size, parts)
+        u = units[k]
+        pending[u] = pending.get(u, 0) + fresh[k]
+        buffer[k], grads[k] = sum(pending.values()), done
+        if k == first[u]:  # the unit's flat gradient is complete: reduce-scattered, then freed
+            done += shard_bytes(pending.pop(u), size, parts)
+    final = shard_bytes(done, size, parts) if by_layer else done
     return [0] * n + grads[::-1] + [final], [0] * n + buffer[::-1] + [0]
 
 

@@ -66,6 +66,12 @@ def test_fsdp_gathers_a_unit_and_prefetches_the_next_in_backward():
     # one unit holding b and c ('[bc]'), a left in the root unit: a stays gathered (288 B)
     assert _held("fsdp", "forward, b", fsdp_units=("[bc]",))["all-gather buffer"] == 288 + 144
     assert _held("fsdp", "forward, b", fsdp_units=("[bc]",))["parameters"] == 4 * (18 + 9 + 3)
+    # a unit of b alone: the root unit (a and c: 82 elements, padded to 84: 336 B) stays gathered, and its
+    # gradients stay whole until its first layer's backward: c's 40 B and a's 288 B, b's shard (36 B) done
+    assert _held("fsdp", "backward, b", fsdp_units=("b",))["all-gather buffer"] == 336 + 144
+    held = _held("fsdp", "backward, a", fsdp_units=("b",))
+    assert (held["reduce-scatter buffer"], held["gradients"], held["all-gather buffer"]) == (328, 36, 336)
+    assert _held("fsdp", "optimizer step", fsdp_units=("b",))["gradients"] == 36 + 84
 
 
 def test_communication_per_step_is_the_ring_volume():
