@@ -255,7 +255,7 @@ def add_parallel(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--gradient-as-bucket-view", dest="gradient_as_bucket_view", action="store_true",
                        help="ddp: gradients are views of the reducer's buckets (else copies: twice the memory)")
     group.add_argument("--bucket-cap-mb", dest="bucket_cap_mb", type=positive_int, metavar="MIB",
-                       help="ddp: gradient bucket cap in MiB after the 1 MiB first bucket (default 25)")
+                       help="ddp: gradient bucket cap in MiB, the first bucket's too (default: 25, the first 1 MiB)")
     group.add_argument("--fsdp-unit", dest="fsdp_units", action="append", default=[], metavar="PATTERN",
                        help="fsdp, hybrid: blocks whose path matches PATTERN (fnmatch, repeatable) are FSDP units "
                             "(default: every top-level child of the net)")

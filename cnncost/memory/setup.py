@@ -22,7 +22,7 @@ class Setup:
     sharding: str | None = None  # None: one device; ddp, zero1-3, fsdp, fsdp-grad-op, hybrid (SHARDINGS)
     ranks_per_node: int = 8  # hybrid: parameters sharded within a node, replicated across nodes
     gradient_as_bucket_view: bool = False  # ddp: .grad are views of the reducer's buckets
-    bucket_cap_mb: int = 25  # ddp: bucket cap after the first (1 MiB) bucket
+    bucket_cap_mb: int | None = None  # ddp: bucket cap in MiB (None: PyTorch's 25, the first bucket 1 MiB)
     fsdp_units: tuple[str, ...] = ()  # block path patterns wrapped as FSDP units (default: top-level children)
 
     def __post_init__(self) -> None:

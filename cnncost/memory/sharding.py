@@ -42,6 +42,7 @@ from .tensors import ELEMENT_BYTES
 SHARDINGS = ("ddp", "zero1", "zero2", "zero3", "fsdp", "fsdp-grad-op", "hybrid")
 RANK_PARTS = ("gradient buckets", "all-gather buffer", "reduce-scatter buffer")
 FIRST_BUCKET_BYTES = 2**20  # torch.distributed._DEFAULT_FIRST_BUCKET_BYTES
+DEFAULT_BUCKET_CAP_MB = 25  # torch.nn.parallel.distributed._DEFAULT_BUCKET_CAP_MB
 FIXED_PARTS = ("parameters", "gradients", "optimizer state", "optimizer temporaries") + RANK_PARTS
 
 
@@ -199,17 +200,19 @@ def _gathered(n: int, units: list[int], step_params: list[int], size: int, parts
 def ddp_buckets(trace: Any, setup: Any) -> list[int]:
     """Bytes of each DDP gradient bucket after the rebuild, in the order they are reduced: the
     reducer's `compute_bucket_assignment_by_size` over the gradients in backward order (a layer's
-    parameters taken together), the first bucket closing at 1 MiB, the others at `bucket_cap_mb`
-    MiB (a bucket closes once it reaches its cap)."""
+    parameters taken together; a bucket closes once it reaches its cap). PyTorch's default: the
+    first bucket's cap 1 MiB, the others' 25 MiB; a `bucket_cap_mb` given is every bucket's cap
+    (DDP's `_BucketConfig`)."""
     size = ELEMENT_BYTES[trace.precision.param_dtype]
-    buckets, current, cap = [], 0, FIRST_BUCKET_BYTES
+    later = (setup.bucket_cap_mb or DEFAULT_BUCKET_CAP_MB) * 2**20
+    buckets, current, cap = [], 0, FIRST_BUCKET_BYTES if setup.bucket_cap_mb is None else later
     for step in reversed(trace.steps):
         if not step.params:
             continue
         current += step.params * size
         if current >= cap:
             buckets.append(current)
-            current, cap = 0, setup.bucket_cap_mb * 2**20
+            current, cap = 0, later
     if current:
         buckets.append(current)
     return buckets
@@ -219,6 +222,8 @@ def check_parallel(setup: Any) -> None:
     """One clear line for a setup several GPUs cannot run."""
     for name in ("world_size", "ranks_per_node", "bucket_cap_mb"):
         value = getattr(setup, name)
+        if value is None and name == "bucket_cap_mb":
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise CnnCostError(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
     if setup.sharding is None:

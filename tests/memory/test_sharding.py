@@ -128,3 +128,16 @@ def test_cli_table_and_fit(capsys):
     assert "per rank (global batch" in text and "--world-size 2 --sharding ddp" in text
     assert main(["table", "resnet18", "--world-size", "2"]) != 0  # needs --memory autograd
     assert "--memory autograd" in capsys.readouterr().err
+
+
+def test_ddp_buckets_as_the_reducer_rebuilds_them():
+    from cnncost import load
+    from cnncost.memory.sharding import ddp_buckets
+    # resnet18 in backward order: fc (2,052,000 B) closes the 1 MiB first bucket; layer4 fills the
+    # 25 MiB ones; the rest (44.59 MiB in all) ends in a last bucket
+    t = trace(load("resnet18"))
+    buckets = ddp_buckets(t, Setup(world_size=2, sharding="ddp"))
+    assert buckets[0] == 4 * (512 * 1000 + 1000) and sum(buckets) == 4 * 11_689_512
+    assert all(b >= 25 * 2**20 for b in buckets[1:-1])
+    # a cap given caps the first bucket too (DDP's _BucketConfig): fc fits under 100 MiB, so one bucket
+    assert ddp_buckets(t, Setup(world_size=2, sharding="ddp", bucket_cap_mb=100)) == [4 * 11_689_512]
