@@ -254,7 +254,7 @@ def add_parallel(parser: argparse.ArgumentParser) -> None:
                        help="hybrid: ranks of one node, over which parameters are sharded (default 8)")
     group.add_argument("--gradient-as-bucket-view", dest="gradient_as_bucket_view", action="store_true",
                        help="ddp: gradients are views of the reducer's buckets (else copies: twice the memory)")
-    group.add_argument("--bucket-cap-mb", dest="bucket_cap_mb", type=positive_int, metavar="MIB",
+    group.add_argument("--ddp-bucket-cap-mb", dest="bucket_cap_mb", type=positive_int, metavar="MIB",
                        help="ddp: gradient bucket cap in MiB, the first bucket's too (default: 25, the first 1 MiB)")
     group.add_argument("--fsdp-unit", dest="fsdp_units", action="append", default=[], metavar="PATTERN",
                        help="fsdp, hybrid: blocks whose path matches PATTERN (fnmatch, repeatable) are FSDP units "
@@ -265,7 +265,7 @@ def parallel_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The `parallel=` keyword of `cnncost.table` / `cnncost.fit`: {} on one device."""
     world, sharding = getattr(args, "world_size", None), getattr(args, "sharding", None)
     if world is None and sharding is None:
-        for flag, value in (("--ranks-per-node", args.ranks_per_node), ("--bucket-cap-mb", args.bucket_cap_mb),
+        for flag, value in (("--ranks-per-node", args.ranks_per_node), ("--ddp-bucket-cap-mb", args.bucket_cap_mb),
                             ("--fsdp-unit", args.fsdp_units or None),
                             ("--gradient-as-bucket-view", args.gradient_as_bucket_view or None)):
             if value is not None:
@@ -288,8 +288,8 @@ def parallel_argument_text(args: argparse.Namespace) -> str:
     if not kwargs:
         return ""
     text = f" --world-size {kwargs['world_size']} --sharding {kwargs['sharding']}"
-    for name in ("ranks_per_node", "bucket_cap_mb"):
+    for name, flag in (("ranks_per_node", "--ranks-per-node"), ("bucket_cap_mb", "--ddp-bucket-cap-mb")):
         if name in kwargs:
-            text += f" --{name.replace('_', '-')} {kwargs[name]}"
+            text += f" {flag} {kwargs[name]}"
     text += " --gradient-as-bucket-view" if kwargs.get("gradient_as_bucket_view") else ""
     return text + "".join(f" --fsdp-unit '{p}'" for p in kwargs.get("fsdp_units", ()))

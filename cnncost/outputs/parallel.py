@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..formatting import binary_bytes
-from ..units import grouped
+from ..formatting import binary_bytes, grouped
 
 
 def communication_record(step: Any, batch: int) -> dict[str, Any] | None:
