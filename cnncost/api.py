@@ -117,5 +117,7 @@ def _setup(optimizer: str, mode: str = "train", **how: Any):
 def _step(graph, dtype: str, setup: Any, device: str = "cuda", torch_version: str | None = None):
     from .memory import Precision, step_memory, trace
     from .memory.tensors import MODELLED_TORCH, torch_release
+    from .memory.trace import frozen_paths
     release = MODELLED_TORCH if torch_version is None else torch_release(torch_version)
-    return step_memory(trace(graph, precision=Precision(dtype, device, release)), setup)
+    frozen = frozen_paths(graph, setup.freeze)  # --freeze: a trace per frozen set
+    return step_memory(trace(graph, precision=Precision(dtype, device, release), frozen=frozen), setup)
