@@ -65,3 +65,38 @@ def accumulated(single: Any, setup: Any) -> tuple[int, Any, Any, Any, Any]:
         return f"{which} of {k}, {text}"
 
     return 4 * n + 1, totals, parts, values, phase
+
+
+def setup_fields(step: Any, batch: int, training_flops: int | None = None) -> dict[str, Any]:
+    """What `--freeze` and `--accumulate` add to `training_step` (JSON): nothing for a plain step.
+    freeze: the patterns, trainable_params and frozen_params; accumulate: the micro-steps, the
+    micro-batch (= batch), the global batch, and training FLOPs per micro-step and per step."""
+    setup, out = step.setup, {}
+    if setup.freeze:
+        params = sum(s.params for s in step.trace.steps)
+        trainable = sum(s.trainable_params for s in step.trace.steps)
+        out |= {"freeze": list(setup.freeze), "trainable_params": trainable, "frozen_params": params - trainable}
+    if setup.accumulate > 1:
+        k = setup.accumulate
+        out |= {"accumulate": k, "micro_batch": batch, "global_batch": batch * k}
+        if training_flops is not None:
+            out |= {"training_flops_per_micro_step": training_flops, "training_flops_per_step": k * training_flops}
+    return out
+
+
+def setup_lines(fields: dict[str, Any]) -> list[str]:
+    """The text footer's lines for `setup_fields`."""
+    lines = []
+    if "freeze" in fields:
+        lines.append(f"Frozen ({', '.join(fields['freeze'])}): {fields['frozen_params']:,} params, trainable "
+                     f"{fields['trainable_params']:,}; frozen params get no gradient and no optimizer state, and "
+                     "layers before the first trainable one save nothing")
+    if "accumulate" in fields:
+        flops = ""
+        if "training_flops_per_step" in fields:
+            flops = (f"; training FLOPs per micro-step {fields['training_flops_per_micro_step']:,}, per optimizer "
+                     f"step {fields['training_flops_per_step']:,}")
+        lines.append(f"Gradient accumulation: {fields['accumulate']} micro-steps of batch {fields['micro_batch']:,} "
+                     f"(every figure above is per micro-step) = global batch {fields['global_batch']:,} per "
+                     f"optimizer step{flops}")
+    return lines

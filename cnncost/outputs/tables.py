@@ -119,6 +119,9 @@ def footer_lines(report: Any) -> list[str]:
         lines += [f"Saved for backward: {known(total, 'saved_bytes', binary_bytes(total.saved_bytes))}",
                   f"Training step peak: {'>= ' if 'saved_bytes' in total.unknown else ''}"
                   f"{binary_bytes(breakdown['peak_bytes'])} ({breakdown['phase']})"]
+        if "freeze" in breakdown or "accumulate" in breakdown:  # --freeze / --accumulate
+            from ..memory.accumulate import setup_lines
+            lines += setup_lines(breakdown)
     if report.graph is not None:
         lines += [f"Warning: {line}" for line in report.graph.warnings]
     unknown = report.unknown_counts()
