@@ -14,6 +14,7 @@ from ..memory.setup import Setup
 from ..memory.step import step_memory
 from ..memory.tensors import Precision, torch_release
 from ..memory.trace import frozen_paths, trace
+from ..net import Net
 from ..shapes import Shape
 from .build import build
 from .check import SAVED_BASIS, TORCH_DTYPES
@@ -52,7 +53,7 @@ class FrozenComparison:
         return {p: v for p, v in self.by_path.items() if v[0] != v[1]}
 
 
-def _prepared(arch: str, input: Shape | None, dtype: str, freeze: tuple[str, ...]):
+def _prepared(arch: "str | Net", input: Shape | None, dtype: str, freeze: tuple[str, ...]):
     net = load(arch)
     if input is not None:
         net = net.with_input(input)
@@ -62,7 +63,7 @@ def _prepared(arch: str, input: Shape | None, dtype: str, freeze: tuple[str, ...
     return net, graph, precision, frozen, trace(graph, precision=precision, frozen=frozen)
 
 
-def compare_frozen(arch: str, freeze: tuple[str, ...], *, batch: int = 2, input: Shape | None = None,
+def compare_frozen(arch: "str | Net", freeze: tuple[str, ...], *, batch: int = 2, input: Shape | None = None,
                    dtype: str = "fp32", optimizer: str = "sgd", accumulate: int = 1,
                    live: bool = False) -> FrozenComparison:
     """Saved bytes per layer of `arch` with the layers `freeze` matches frozen, predicted and
