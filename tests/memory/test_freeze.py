@@ -99,3 +99,12 @@ def test_fit_with_frozen_layers_fits_a_larger_batch(capsys):
     record = json.loads(capsys.readouterr().out)
     assert record["freeze"] == ["conv1", "bn1", "layer1.*", "layer2.*"]
     assert record["batch"] > plain_batch
+
+
+def test_sweep_frees_the_same_memory_as_table():
+    import cnncost
+    patterns = ("conv1", "bn1", "layer1.*")
+    frame = cnncost.sweep("resnet18", batch=64, memory="autograd", freeze=patterns)
+    report = cnncost.table("resnet18", batch=64, memory="autograd", freeze=patterns)
+    assert int(frame["saved_bytes"].iloc[0]) == report.totals.saved_bytes
+    assert int(frame["peak_bytes"].iloc[0]) == report.to_dict()["training_step"]["peak_bytes"]
