@@ -70,8 +70,11 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     net = load(arch, input=input)
     analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
-    setup = _setup(options.optimizer, freeze=patterns, accumulate=accumulate)
-    step = (_step(analysis, options.dtype, setup, device=device, torch_version=torch_version)
+    if accumulate != 1 and options.memory != "autograd":
+        from .errors import CnnCostError
+        raise CnnCostError("accumulate models the training step's memory: use memory='autograd' (--memory autograd)")
+    step = (_step(analysis, options.dtype, _setup(options.optimizer, freeze=patterns, accumulate=accumulate),
+                  device=device, torch_version=torch_version)
             if options.memory == "autograd" else None)
     return build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze)
 

@@ -96,3 +96,8 @@ def test_table_states_the_micro_batch_and_flops_per_step(capsys):
     step = record["training_step"]
     assert (step["accumulate"], step["micro_batch"], step["global_batch"]) == (4, 32, 128)
     assert step["training_flops_per_step"] == 4 * record["total"]["training_flops"]
+
+
+def test_table_refuses_accumulate_without_the_autograd_memory_model(capsys):
+    assert main(["table", "alexnet", "--accumulate", "2"]) == 2
+    assert "--memory autograd" in capsys.readouterr().err
