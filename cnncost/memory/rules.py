@@ -75,7 +75,8 @@ def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder, addm
     else:
         b.cast(x, low)
     if precision.autocast:  # the parameters' low copies (nothing to record otherwise)
-        bias, saves_weight = layer.out if layer.bias else 0, x.requires_grad or not addmm
+        # (whether the input needs a gradient: what the layer read, not the copy it made of it in a step with grad)
+        bias, saves_weight = layer.out if layer.bias else 0, (x if read is None else read).requires_grad or not addmm
         if (x if read is None else read) is not b.made_weight:
             b.cast_params(layer.params(xs) - bias, bias, saves_weight)
             return b.like(x, y, low)

@@ -45,3 +45,15 @@ def test_frozen_saved_bytes_match_pytorch_per_layer(arch, input, dtype, what, pa
 def test_a_real_step_holds_gradients_of_the_trainable_parameters_only(arch, input, patterns):
     result = compare_frozen(arch, patterns, batch=2, input=input, live=True)
     assert result.measured_gradients == result.predicted_gradients
+
+
+def test_a_linear_after_a_frozen_lstm_saves_no_weight_copy_under_autocast():
+    # the LSTM's output needs no gradient; torch.matmul copies it (strided: steps apart) inside the
+    # linear's step, and that copy needs none either: the weight's bf16 copy is not saved (measured:
+    # linear2 saves 140 B, its input's copy only)
+    from cnncost import Linear, Net
+    from cnncost.layers import LSTM
+    net = Net("l", input=(5, 6), layers=[Linear(out=8), LSTM(name="r", hidden=7), Linear(out=3)])
+    result = compare_frozen(net, ("linear0", "r"), dtype="bf16")
+    assert result.by_path["linear2"] == (140, 140)
+    assert result.mismatches() == {}
