@@ -38,7 +38,7 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
           optimizer: str = "adam", input: Shape | None = None, depth: int | None = None,
           activations: str = "all", memory: str = "lecture", device: str = "cuda",
           count_as: str | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None,
-          torch_version: str | None = None,
+          torch_version: str | None = None, accumulate: int = 1,
           parallel: dict[str, Any] | None = None) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
@@ -50,7 +50,10 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     gradient_as_bucket_view, bucket_cap_mb, fsdp_units; `batch` is then per rank, the step per rank.
     Every row has `backward_flops` and `training_flops` (one step; layers whose path matches a
     `freeze` pattern get no weight gradient); `count_as` (fvcore, ptflops, thop, torchinfo, ...)
-    adds `ops`, what that tool reports: see cnncost.counting and docs/counting.md.
+    adds `ops`, what that tool reports: see cnncost.counting and docs/counting.md. Under
+    memory="autograd", frozen layers also free memory (no gradients, no optimizer state, nothing
+    saved before the first trainable layer), and `accumulate` K makes the step K micro-steps of
+    `batch` samples (the batch is the micro-batch; docs/memory.md).
 
     >>> import cnncost
     >>> r = cnncost.table("alexnet")          # the lecture's defaults: batch 128, fp32, adam
@@ -69,8 +72,12 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
     net = load(arch, input=input)
     analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
-    step = (_step(analysis, options.dtype, _setup(options.optimizer, **(parallel or {})), device=device,
-                  torch_version=torch_version)
+    patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
+    if accumulate != 1 and options.memory != "autograd":
+        from .errors import CnnCostError
+        raise CnnCostError("accumulate models the training step's memory: use memory='autograd' (--memory autograd)")
+    step = (_step(analysis, options.dtype, _setup(options.optimizer, freeze=patterns, accumulate=accumulate,
+                                                  **(parallel or {})), device=device, torch_version=torch_version)
             if options.memory == "autograd" else None)
     return build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze)
 
@@ -78,11 +85,15 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
 def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, dtype: str = "fp32",
         optimizer: str = "adam", input: Shape | None = None, mode: str = "train", device: str = "cuda",
         max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None,
+        freeze: Sequence[str] = (), accumulate: int = 1, global_batch: int | None = None,
         parallel: dict[str, Any] | None = None):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
     `memory=` is the old name of `budget`. `device`, `torch_version` and `parallel` (several GPUs:
-    the batch found is per rank) as in `table`.
+    the batch found is per rank) as in `table`. `freeze`: layer path patterns whose parameters are
+    frozen (no gradients, no optimizer state). `accumulate` K: the largest micro-batch of a
+    K-micro-step step (samples per step = batch x K); `global_batch` N: the fewest micro-steps whose
+    micro-batch fits (`memory.fit.fit_global_batch`).
 
     >>> import cnncost
     >>> f = cnncost.fit("vgg16", "80GiB", dtype="bf16", optimizer="adamw")
@@ -103,8 +114,17 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         raise CnnCostError(f"the budget is bytes (an int) or a size like '80GiB', got {type(budget).__name__}")
     size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
     graph = _compile(load(arch, input=input), input, max_nodes)  # validates the net, names the file and layer of an error
-    return largest_batch(_step(graph, options.dtype, _setup(options.optimizer, mode, **(parallel or {})), device,
-                               torch_version), size, written)
+    patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
+    if global_batch is not None:  # --global-batch: plain step and accumulating step (any K > 1: the same peak)
+        if accumulate != 1:
+            raise CnnCostError("give accumulate or global_batch, not both")
+        from .memory.fit import fit_global_batch
+        return fit_global_batch(lambda k: _step(graph, options.dtype, _setup(options.optimizer, mode, freeze=patterns,
+                                                                             accumulate=k, **(parallel or {})),
+                                                             device, torch_version),
+                                global_batch, size, written)
+    setup = _setup(options.optimizer, mode, freeze=patterns, accumulate=accumulate, **(parallel or {}))
+    return largest_batch(_step(graph, options.dtype, setup, device, torch_version), size, written)
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):
@@ -124,5 +144,7 @@ def _setup(optimizer: str, mode: str = "train", **how: Any):
 def _step(graph, dtype: str, setup: Any, device: str = "cuda", torch_version: str | None = None):
     from .memory import Precision, step_memory, trace
     from .memory.tensors import MODELLED_TORCH, torch_release
+    from .memory.trace import frozen_paths
     release = MODELLED_TORCH if torch_version is None else torch_release(torch_version)
-    return step_memory(trace(graph, precision=Precision(dtype, device, release)), setup)
+    frozen = frozen_paths(graph, setup.freeze)  # --freeze: a trace per frozen set
+    return step_memory(trace(graph, precision=Precision(dtype, device, release), frozen=frozen), setup)

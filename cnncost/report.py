@@ -99,8 +99,13 @@ class Report:
         if self.step is None:
             return None
         moment = self.step.peak(self.batch)
-        return {"mode": self.step.mode, "peak_bytes": moment.at(self.batch), "phase": moment.phase,
-                "breakdown": {part: size.at(self.batch) for part, size in moment.parts.items()}}
+        out = {"mode": self.step.mode, "peak_bytes": moment.at(self.batch), "phase": moment.phase,
+               "breakdown": {part: size.at(self.batch) for part, size in moment.parts.items()}}
+        setup = self.step.setup  # --freeze / --accumulate: their fields (`memory.accumulate.setup_fields`)
+        if setup.freeze or setup.accumulate > 1:
+            from .memory.accumulate import setup_fields
+            out |= setup_fields(self.step, self.batch, self.totals.figures.get("training_flops"))
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return report_record(self)

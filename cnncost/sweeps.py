@@ -103,7 +103,7 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
             continue
         saved = peaks = None
         if memory == "autograd":
-            saved, peaks = _autograd(net, counts.inputs, dtypes, optimizers, device, release)
+            saved, peaks = _autograd(net, counts.inputs, dtypes, optimizers, device, release, frozen)
         codes = np.array([labels.setdefault(shape_text(s), len(labels)) for s in counts.inputs], dtype=np.int64)
         blocks.append((w, d, counts, codes, saved, peaks))
     names = tuple(c.name for c in sweep_columns(memory == "autograd"))
@@ -260,11 +260,13 @@ def _structures(arch: Any, width: Any, depth: Any) -> tuple[list[tuple[tuple[flo
 # --- autograd: saved bytes and the step's peak ---
 
 def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list[str], device: str,
-              release: tuple[int, int]):
+              release: tuple[int, int], freeze: tuple[str, ...] = ()):
     """saved = (per_sample, fixed) arrays of shape (R, D); peaks[r][d][o] = the step's moments
-    reduced to their upper envelope, as (per_sample, fixed) int arrays."""
+    reduced to their upper envelope, as (per_sample, fixed) int arrays. `freeze`: patterns of
+    frozen layers (no gradients, no optimizer state, nothing saved before the first trainable one)."""
     from .graph import compile
     from .memory import Precision, Setup, step_memory, trace
+    from .memory.trace import frozen_paths
     R, D = len(inputs), len(dtypes)
     sp = np.empty((R, D), dtype=object)
     sf = np.empty((R, D), dtype=object)
@@ -273,10 +275,10 @@ def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list
         graph = compile(net, shape)
         row = []
         for d, dtype in enumerate(dtypes):
-            traced = trace(graph, precision=Precision(dtype, device, release))
+            traced = trace(graph, precision=Precision(dtype, device, release), frozen=frozen_paths(graph, freeze))
             saved = traced.saved()
             sp[r, d], sf[r, d] = saved.per_sample, saved.fixed
-            row.append([step_memory(traced, Setup(o)).envelope() for o in optimizers])
+            row.append([step_memory(traced, Setup(o, freeze=freeze)).envelope() for o in optimizers])
         peaks.append(row)
     return (_narrow(sp), _narrow(sf)), peaks
 

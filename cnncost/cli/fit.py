@@ -12,6 +12,7 @@ from .boundary import write
 from .options import add_arch, add_device, add_dtype, add_format, add_input, add_optimizer, add_reading_options, graph_kwargs, input_arguments
 from .options import add_torch_version
 from .options import add_parallel, parallel_argument_text, parallel_kwargs
+from .options import add_fit_accumulate, add_freeze
 
 BUDGET_DEPRECATED = "cnncost: note: --memory in fit is deprecated: use --budget (GB = 10^9 B, GiB = 2^30 B)\n"
 
@@ -38,6 +39,11 @@ def add_parser(commands: Any) -> None:
     add_format(parser, "text", "markdown", "json")
     add_reading_options(parser)
     add_parallel(parser)
+    # --- freeze and accumulate ---
+    add_freeze(parser, help="layers whose row path matches PATTERN (fnmatch, e.g. 'layer1.*'; repeatable) are frozen: "
+                            "no gradients, no optimizer state, nothing saved before the first trainable layer")
+    add_fit_accumulate(parser)
+    # --- end freeze and accumulate ---
     parser.set_defaults(run=run)
 
 
@@ -64,18 +70,22 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     net = resolve_arch(args, args.arch)
     result = fit(net, budget, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
                  mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit),
-                 **({"parallel": parallel_kwargs(args)} if parallel_kwargs(args) else {}))
+                 **({"parallel": parallel_kwargs(args)} if parallel_kwargs(args) else {}),
+                 **_freeze_accumulate_kwargs(args))
     name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits
     setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
             "breakdown": result.breakdown}
+    extra = _freeze_accumulate_record(args, result)  # --freeze / --accumulate / --global-batch: {} otherwise
+    setting += _freeze_accumulate_setting(args, extra)
     parallel = _parallel(result)  # several GPUs: the batch is per rank (outputs/parallel.py)
+    ranks = result.step.setup.world_size if parallel else 1
+    if parallel:  # samples per optimizer step over all ranks
+        extra |= {"global_batch": result.samples_per_step * ranks, "communication": parallel[0]}
     if args.format == "json":
         return dumps({"schema_version": SCHEMA_VERSION, "architecture": name, "budget_bytes": result.budget,
                       "budget": result.budget_text, "batch": result.batch, "dtype": args.dtype,
-                      "optimizer": args.optimizer, "mode": args.mode, "training_step": step}
-                     | ({"global_batch": parallel[0]["global_batch"], "communication": parallel[0]} if parallel else {})
-                     ), fits
+                      "optimizer": args.optimizer, "mode": args.mode, "training_step": step, **extra}), fits
     shown = one_line(name)
     units = "Units: kB, MB, GB = 10^3, 10^6, 10^9 B; KiB, MiB, GiB = 2^10, 2^20, 2^30 B."
     if result.batch == 0:
@@ -86,14 +96,20 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
             f"--optimizer {args.optimizer} --memory autograd"
             + (f" --device {args.device}" if args.device != "cuda" else "")
             + (f" --torch-version {args.torch_version}" if args.torch_version else "")
-            + input_arguments(args.input) + parallel_argument_text(args)) if args.mode == "train" else ""
+            + input_arguments(args.input) + parallel_argument_text(args) + _freeze_accumulate_arguments(args, result)
+            ) if args.mode == "train" else ""
     caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
               f"allocator fragmentation: give --budget a margin below the card's capacity. {units}")
-    per_rank = f" per rank (global batch {parallel[0]['global_batch']:,})" if parallel else ""
+    footer = "".join(f"\n\n{line}" for line in parallel[1:])
+    if "accumulate" in extra:
+        per_rank = f" per rank ({extra['global_batch']:,} over all ranks)" if parallel else ""
+        return (f"{shown}: {_accumulation_answer(result)}{per_rank} in budget {result.budget_shown} "
+                f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
+                + breakdown_table(step, args.format) + footer + same + caveat), 0
+    per_rank = f" per rank (global batch {extra['global_batch']:,})" if parallel else ""
     return (f"{shown}: largest batch that fits in budget {result.budget_shown}: {int_text(result.batch)}{per_rank} "
             f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
-            + breakdown_table(step, args.format) + "".join(f"\n\n{line}" for line in parallel[1:]) + same
-            + caveat), 0
+            + breakdown_table(step, args.format) + footer + same + caveat), 0
 
 
 def _parallel(result: Any) -> tuple:
@@ -102,3 +118,56 @@ def _parallel(result: Any) -> tuple:
     batch = max(result.batch, 1)
     record = communication_record(result.step, batch)
     return (record, *parallel_lines(result.step, batch)) if record is not None else ()
+
+
+# --- freeze and accumulate (issue 19 items 2, 3) ---
+
+def _freeze_accumulate_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    if args.accumulate is not None and args.global_batch is not None:
+        raise CnnCostError("give --accumulate or --global-batch, not both")
+    out: dict[str, Any] = {}
+    if args.freeze:
+        out["freeze"] = tuple(args.freeze)
+    if args.accumulate is not None:
+        out["accumulate"] = args.accumulate
+    if args.global_batch is not None:
+        out["global_batch"] = args.global_batch
+    return out
+
+
+def _freeze_accumulate_record(args: argparse.Namespace, result: Any) -> dict[str, Any]:
+    """JSON fields: freeze (the patterns); accumulate, micro_batch, last_micro_batch, global_batch."""
+    out: dict[str, Any] = {}
+    if args.freeze:
+        out["freeze"] = list(args.freeze)
+    if args.accumulate is not None or args.global_batch is not None:
+        out |= {"accumulate": result.accumulate, "micro_batch": result.batch,
+                "last_micro_batch": result.last_micro_batch if result.batch else 0,
+                "global_batch": result.samples_per_step}
+    return out
+
+
+def _freeze_accumulate_setting(args: argparse.Namespace, extra: dict[str, Any]) -> str:
+    return f"; frozen: {', '.join(extra['freeze'])}" if "freeze" in extra else ""
+
+
+def _accumulation_answer(result: Any) -> str:
+    """'largest micro-batch that fits: 86 (x 4 micro-steps = global batch 344)' and the like."""
+    from ..errors import int_text
+    if result.global_batch is None:
+        return (f"largest micro-batch that fits: {int_text(result.batch)} (x {result.accumulate} micro-step{'s' if result.accumulate > 1 else ''} = "
+                f"global batch {int_text(result.samples_per_step)})")
+    if result.accumulate == 1:
+        return f"global batch {int_text(result.global_batch)} fits in one step, no accumulation needed,"
+    last = (f", the last micro-batch {int_text(result.last_micro_batch)}"
+            if result.last_micro_batch != result.batch else "")
+    return (f"global batch {int_text(result.global_batch)} fits as micro-batch {int_text(result.batch)} x "
+            f"{result.accumulate} micro-steps{last},")
+
+
+def _freeze_accumulate_arguments(args: argparse.Namespace, result: Any) -> str:
+    """The options `table` needs to show the same step."""
+    text = "".join(f" --freeze '{p}'" for p in args.freeze)
+    if result.accumulate > 1:
+        text += f" --accumulate {result.accumulate}"
+    return text

@@ -218,7 +218,26 @@ def add_counting_options(parser: argparse.ArgumentParser) -> None:
                         help="add a column 'ops': what TOOL reports for each layer and the net, an exact int in its "
                              "own unit (" + ", ".join(TOOL_NAMES) + "; see docs/counting.md)")
     add_freeze(parser, help="layers whose row path matches PATTERN (fnmatch, e.g. 'layer1.*'; repeatable) are "
-                            "frozen: no weight gradient in backward_flops / training_flops")
+                            "frozen: no weight gradient in backward_flops / training_flops; under --memory autograd no "
+                            "gradients, no optimizer state and nothing saved before the first trainable layer")
+
+
+def add_accumulate(parser: argparse.ArgumentParser) -> None:
+    """--accumulate K: gradient accumulation (`cnncost.memory.accumulate`)."""
+    parser.add_argument("--accumulate", type=positive_int, default=1, metavar="K",
+                        help="gradient accumulation: K micro-steps per optimizer step, each of --batch samples (the "
+                             "batch is the micro-batch; global batch = batch x K); gradients are held from the first "
+                             "micro-step's backward to the optimizer step (memory under --memory autograd)")
+
+
+def add_fit_accumulate(parser: argparse.ArgumentParser) -> None:
+    """fit's --accumulate K and --global-batch N (`cnncost.memory.fit.fit_global_batch`)."""
+    parser.add_argument("--accumulate", type=positive_int, metavar="K",
+                        help="gradient accumulation: the largest micro-batch of a K-micro-step step, and the global "
+                             "batch (micro-batch x K)")
+    parser.add_argument("--global-batch", dest="global_batch", type=positive_int, metavar="N",
+                        help="samples per optimizer step: the fewest micro-steps K whose micro-batch ceil(N/K) fits "
+                             "(the last micro-batch takes the rest); K = 1 when N fits in one step")
 
 
 # --- from parsed options to API keywords ---

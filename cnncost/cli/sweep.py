@@ -118,7 +118,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--invalid", default="raise", choices=("raise", "drop"),
                         help="configurations the net cannot run (an input too small): an error (default) or left out")
     add_freeze(parser, help="layers whose row path matches PATTERN (fnmatch; repeatable) get no weight gradient in "
-                            "backward_flops / training_flops, as in table")
+                            "backward_flops / training_flops, as in table; under --memory autograd no gradients, no "
+                            "optimizer state and nothing saved before the first trainable layer")
     add_format(parser, "text", "markdown", "csv", "json")
     add_reading_options(parser)
     parser.set_defaults(run=run)

@@ -8,7 +8,7 @@ from .arch import resolve_arch
 from .options import (add_arch, add_counting_options, add_device, add_format, add_memory, add_reading_options,
                       add_training_options, counting_kwargs, graph_kwargs, non_negative_int)
 from .options import add_torch_version
-from .options import add_parallel, parallel_kwargs
+from .options import add_accumulate, add_parallel, parallel_kwargs
 from ..errors import CnnCostError
 
 
@@ -27,6 +27,7 @@ def add_parser(commands: Any) -> None:
     add_reading_options(parser)
     add_counting_options(parser)
     add_parallel(parser)
+    add_accumulate(parser)
     parser.set_defaults(run=run)
 
 
@@ -36,7 +37,8 @@ def run(args: argparse.Namespace) -> str:
     report = table(net, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
                    input=args.input, depth=args.depth, activations=args.activations, memory=args.memory,
                    device=args.device, torch_version=args.torch_version, **counting_kwargs(args),
-                   **graph_kwargs(args, table), **_parallel(args))
+                   **graph_kwargs(args, table), **_parallel(args),
+                   **({"accumulate": args.accumulate} if args.accumulate > 1 else {}))
     if args.format == "json":
         return report.to_json()
     if args.format == "csv":

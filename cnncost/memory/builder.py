@@ -13,9 +13,11 @@ class Step:
     """One leaf layer or merge. `new_casts`: elements of parameters that autocast copies to the low
     dtype here (its cast cache grows by them: a parameter cast once per forward, whichever call
     casts it first); `weight_casts`: elements of such copies first saved for backward here (not
-    biases, nor the weight of a linear whose input needs no gradient)."""
+    biases, nor the weight of a linear whose input needs no gradient). `frozen`: the step's
+    parameters are frozen (`--freeze`: requires_grad off), so they get no gradient nor optimizer state."""
 
-    __slots__ = ("path", "type", "reads", "output", "created", "saved", "params", "weight_casts", "new_casts")
+    __slots__ = ("path", "type", "reads", "output", "created", "saved", "params", "weight_casts", "new_casts",
+                 "frozen")
 
     def __init__(self, path: str, type: str, reads: list[Tensor], output: Tensor | None = None,
                  created: list[Tensor] | None = None, saved: list[Tensor] | None = None, params: int = 0,
@@ -24,6 +26,12 @@ class Step:
         self.created = [] if created is None else created
         self.saved = [] if saved is None else saved
         self.params, self.weight_casts, self.new_casts = params, weight_casts, new_casts
+        self.frozen = False
+
+    @property
+    def trainable_params(self) -> int:
+        """Parameters that get a gradient and optimizer state (none where frozen)."""
+        return 0 if self.frozen else self.params
 
     def __repr__(self) -> str:
         return f"Step({self.path!r}, {self.type!r}, saved={self.saved!r})"
@@ -35,10 +43,16 @@ class StepBuilder:
     `like(x)` is a new storage of x's visible size (a view: the view's, not its base's); `view(x,
     shape, layout)` the same storage seen through a view; `contiguous(x)` x, or a new contiguous
     copy of a view (ops that call `.contiguous()` save the copy); `reshape(x, shape)` a view where
-    PyTorch can make one, else a copy."""
+    PyTorch can make one, else a copy.
+
+    `grad`: the step's output requires grad (an input does, or its parameters are trainable):
+    without it autograd records nothing and `save` keeps nothing. `trainable`: the step's weights
+    require grad; false where `--freeze` froze them, and a rule saves then only what its input's
+    gradient needs (a linear: not its input)."""
 
     def __init__(self, step: Step, precision: Precision, ids: itertools.count, grad: bool = True) -> None:
         self.step, self.precision, self._ids, self.grad = step, precision, ids, grad
+        self.trainable = True
         # autocast's cast cache over the forward: the path owning the parameters -> whether their
         # weight's copy is saved yet; `owner`: whose parameters the current step uses (a shared
         # call's `of`; None: its own)
@@ -127,6 +141,10 @@ class StepBuilder:
         input needs no gradient: addmm saves the weight only to compute the input's gradient); an
         unsaved copy lives in the cache only, as the bias's does, until a later call saves it."""
         if not self.precision.autocast:
+            return
+        if not self.trainable:  # frozen: autocast caches casts of leaves that require grad only, so each
+            # call casts anew; an unsaved copy is freed at once (measured, torch 2.13 CPU bf16)
+            self.step.new_casts = self.step.weight_casts = weight if weight_saved and self.grad else 0
             return
         owner = self.step.path if self.owner is None else self.owner
         saved = self.casts.get(owner)  # None: not cast yet in this forward

@@ -7,14 +7,14 @@ checked afterwards at that batch and the next.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import CnnCostError
 from ..formatting import binary_bytes
 from ..units import SIZE_UNITS as UNITS, SizeError, grouped, parse_size_text, size_text
 from .step import Moment, StepMemory
 
-__all__ = ["Fit", "largest_batch", "parse_bytes", "parse_budget", "UNITS"]
+__all__ = ["Fit", "largest_batch", "fit_global_batch", "parse_bytes", "parse_budget", "UNITS"]
 
 
 def parse_bytes(text: str) -> int:
@@ -41,6 +41,27 @@ class Fit:
     peak: Moment
     budget_text: str = field(default="", compare=False)  # the budget as written, '80 GB'
     step: Any = field(default=None, compare=False, repr=False)  # the StepMemory solved (its setup, its trace)
+    # --- accumulate (`--accumulate K`, `--global-batch N`): `batch` is then the micro-batch ---
+    accumulate: int = 1  # micro-steps per optimizer step
+    global_batch: int | None = None  # samples per optimizer step asked for (--global-batch); else batch x K
+
+    @property
+    def samples_per_step(self) -> int:
+        """The global batch: samples per optimizer step."""
+        return self.global_batch if self.global_batch is not None else self.batch * self.accumulate
+
+    @property
+    def last_micro_batch(self) -> int:
+        """The last micro-batch of a step (smaller than `batch` where the global batch asked for is
+        not a multiple of it)."""
+        return self.samples_per_step - self.batch * (self.accumulate - 1)
+
+    def _accumulation_dict(self) -> dict[str, Any]:
+        if self.accumulate == 1 and self.global_batch is None:
+            return {}
+        return {"accumulate": self.accumulate, "micro_batch": self.batch, "last_micro_batch": self.last_micro_batch,
+                "global_batch": self.samples_per_step}
+    # --- end accumulate ---
 
     @property
     def peak_bytes(self) -> int:
@@ -63,13 +84,19 @@ class Fit:
         breakdown."""
         return {"architecture": self.architecture, "budget_bytes": self.budget,
                 "budget": self.budget_text or f"{self.budget} B", "batch": self.batch,
-                "peak_bytes": self.peak_bytes, "phase": self.peak.phase, "breakdown": self.breakdown}
+                "peak_bytes": self.peak_bytes, "phase": self.peak.phase, "breakdown": self.breakdown,
+                **self._accumulation_dict()}
 
     def __repr__(self) -> str:
         """One readable line: the batch, the budget, and the moment that limits it."""
         if self.batch == 0:
             return (f"Fit({self.architecture}: not even batch 1 fits in {self.budget_shown}; "
                     f"batch 1 peaks at {_size(self.peak_bytes)} in {self.peak.phase})")
+        if self.accumulate > 1:
+            last = f", last {self.last_micro_batch}" if self.last_micro_batch != self.batch else ""
+            return (f"Fit({self.architecture}: micro-batch {self.batch} x {self.accumulate} micro-steps{last} = "
+                    f"global batch {self.samples_per_step} fits in {self.budget_shown}; peak "
+                    f"{_size(self.peak_bytes)} in {self.peak.phase}, {_size(self.budget - self.peak_bytes)} to spare)")
         return (f"Fit({self.architecture}: batch {self.batch} fits in {self.budget_shown}; peak "
                 f"{_size(self.peak_bytes)} in {self.peak.phase}, {_size(self.budget - self.peak_bytes)} to spare)")
 
@@ -127,4 +154,25 @@ def largest_batch(step: StepMemory, budget: int, budget_text: str = "") -> Fit:
     batch = max(0, min(limits))
     if batch and step.peak(batch).at(batch) > budget or step.peak(batch + 1).at(batch + 1) <= budget:
         raise AssertionError(f"fit: batch {batch} does not solve peak(batch) <= {budget}")  # a bug, not a user error
-    return Fit(step.trace.name, budget, batch, step.peak(max(batch, 1)), budget_text, step)
+    return Fit(step.trace.name, budget, batch, step.peak(max(batch, 1)), budget_text, step, step.setup.accumulate)
+
+
+def fit_global_batch(step_for: Callable[[int], StepMemory], global_batch: int, budget: int,
+                     budget_text: str = "") -> Fit:
+    """The fewest micro-steps K whose micro-batch fits, for `global_batch` samples N per optimizer
+    step (`step_for(k)`: the step of k micro-steps): K = 1 when the whole batch fits in one step;
+    else, with B the largest micro-batch of an accumulating step (any K > 1: its peak does not
+    depend on K), K = ceil(N / B) and the micro-batch ceil(N / K) (balanced, at most B; the last
+    micro-batch takes the rest, N - micro x (K - 1) >= 1, which may be smaller). Not even one
+    sample: batch 0."""
+    if isinstance(global_batch, bool) or not isinstance(global_batch, int) or global_batch < 1:
+        raise CnnCostError(f"the global batch must be a positive integer, got {global_batch!r}")
+    single = step_for(1)
+    if single.peak(global_batch).at(global_batch) <= budget:
+        return Fit(single.trace.name, budget, global_batch, single.peak(global_batch), budget_text, single, 1, global_batch)
+    largest = largest_batch(step_for(2), budget, budget_text).batch
+    if largest == 0:
+        return Fit(single.trace.name, budget, 0, step_for(2).peak(1), budget_text, step_for(2), 1, global_batch)
+    steps = -(-global_batch // largest)
+    micro = -(-global_batch // steps)
+    return Fit(single.trace.name, budget, micro, step_for(steps).peak(micro), budget_text, step_for(steps), steps, global_batch)

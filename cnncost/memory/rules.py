@@ -70,9 +70,13 @@ def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder, addm
     what the layer read, x's original) is cast anew each forward, not cached, and saved as an activation."""
     precision = b.precision
     low = precision.matmul_dtype
-    b.save(b.cast(x, low))
+    if b.trainable or not addmm:  # --freeze: a frozen linear's input is needed by no gradient (a conv saves it)
+        b.save(b.cast(x, low))
+    else:
+        b.cast(x, low)
     if precision.autocast:  # the parameters' low copies (nothing to record otherwise)
-        bias, saves_weight = layer.out if layer.bias else 0, x.requires_grad or not addmm
+        # (whether the input needs a gradient: what the layer read, not the copy it made of it in a step with grad)
+        bias, saves_weight = layer.out if layer.bias else 0, (x if read is None else read).requires_grad or not addmm
         if (x if read is None else read) is not b.made_weight:
             b.cast_params(layer.params(xs) - bias, bias, saves_weight)
             return b.like(x, y, low)
@@ -352,7 +356,8 @@ def _layer_scale(layer: LayerScale, x: Tensor, xs: Shape, y: Shape, b: StepBuild
     """Its input (for the parameter's gradient; the parameter, saved for the input's, is not an
     activation). The product follows type promotion, not autocast: a bf16 x times the fp32
     parameter is a new fp32 tensor, so under autocast the residual stream after it is fp32."""
-    b.save(x)
+    if b.trainable:  # --freeze: a frozen parameter needs no gradient, so x is not saved
+        b.save(x)
     return b.like(x, dtype=promote(x.dtype, b.precision.param_dtype))
 
 
@@ -396,7 +401,7 @@ def _shared(layer: Shared, x: Any, xs: Any, y: Shape, b: StepBuilder) -> Tensor:
     """The inner layer's rule. Its parameters need gradients even when its input does not
     (the graph's builder decides from params, which are 0 here); under autocast their low copies
     are those the owner `of` cast (autocast's cache): cast and saved once per forward."""
-    b.grad, b.owner, inner = True, layer.of, layer.inner  # its parameters' casts: the owner's
+    b.grad, b.owner, inner = b.grad or b.trainable, layer.of, layer.inner  # its parameters' casts: the owner's
     out = rule_for(inner)(inner, x, xs, y, b)
     b.owner = None
     return out

@@ -1,6 +1,12 @@
 """What one training or serving job is, beyond the net, the batch and the precision: the optimizer,
 train or inference, and how the job is run (one field per concern). `step_memory(trace, setup)`
-models the step of that job; a Setup is hashable, so each is modelled once per trace."""
+models the step of that job; a Setup is hashable, so each is modelled once per trace.
+
+freeze (`--freeze`): fnmatch patterns of the layers whose parameters are frozen; the trace must be
+made with that frozen set (`trace.frozen_paths(graph, setup.freeze)`; api's `_step` does both).
+accumulate (`--accumulate K`): the step is K micro-steps of `batch` samples each (the batch is the
+micro-batch), gradients kept from the first micro-step's backward to the optimizer step
+(`accumulate.py`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,6 +30,10 @@ class Setup:
     gradient_as_bucket_view: bool = False  # ddp: .grad are views of the reducer's buckets
     bucket_cap_mb: int | None = None  # ddp: bucket cap in MiB (None: PyTorch's 25, the first bucket 1 MiB)
     fsdp_units: tuple[str, ...] = ()  # block path patterns wrapped as FSDP units (default: top-level children)
+    # --- freeze and accumulate (issue 19 items 2, 3) ---
+    freeze: tuple[str, ...] = ()  # fnmatch patterns of frozen layers: no gradients, no optimizer state
+    accumulate: int = 1  # micro-steps per optimizer step
+    # --- end freeze and accumulate ---
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZER_COPIES:
@@ -31,3 +41,13 @@ class Setup:
         if self.mode not in MODES:
             raise CnnCostError(f"unknown mode '{self.mode}'; allowed: {', '.join(MODES)}")
         check_parallel(self)
+        self._check_freeze_accumulate()
+
+    def _check_freeze_accumulate(self) -> None:
+        if isinstance(self.freeze, str) or not all(isinstance(p, str) and p for p in self.freeze):
+            raise CnnCostError(f"freeze takes a tuple of layer path patterns, got {self.freeze!r}")
+        object.__setattr__(self, "freeze", tuple(self.freeze))
+        if isinstance(self.accumulate, bool) or not isinstance(self.accumulate, int) or self.accumulate < 1:
+            raise CnnCostError(f"accumulate must be a positive integer (micro-steps per step), got {self.accumulate!r}")
+        if self.accumulate > 1 and self.mode != "train":
+            raise CnnCostError("accumulate (gradient accumulation) needs mode 'train'")

@@ -19,11 +19,12 @@ per step, whatever the depth.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import accumulate
 from typing import Any, Iterator, Sequence
 
 from .._gcpause import paused_gc
+from .accumulate import accumulated
 from .setup import Setup
 from .sharding import RANK_PARTS, per_rank
 from .tensors import ELEMENT_BYTES, Bytes, Tensor
@@ -153,6 +154,10 @@ def step_memory(trace: Trace, setup: Setup = Setup()) -> StepMemory:
     cache = trace.step_memories
     step = cache.get(setup)
     if step is None:
+        if setup.accumulate > 1:  # --accumulate: built from the plain step (accumulate.py)
+            single = step_memory(trace, replace(setup, accumulate=1))
+            step = cache[setup] = StepMemory(trace, setup, *accumulated(single, setup))
+            return step
         step = cache[setup] = _inference(trace, setup) if setup.mode == "inference" else _training(trace, setup)
     return step
 
@@ -246,9 +251,11 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
     cast_size, param_size = ELEMENT_BYTES[trace.precision.dtype], ELEMENT_BYTES[trace.precision.param_dtype]
     casts_fw = _running([s.new_casts for s in steps], cast_size)  # cast cache, steps 0..k
     casts_bw = _running([s.weight_casts for s in steps], cast_size)  # saved weight copies, steps 0..k
-    grads_after = _running([s.params for s in reversed(steps)], param_size)  # steps k..n-1, in backward order
-    state = params * OPTIMIZER_STATE[optimizer]
-    temporaries = params * OPTIMIZER_TEMPORARIES[optimizer] if trace.precision.device == "cuda" else 0
+    # --freeze: gradients, optimizer state and temporaries of the trainable parameters only
+    grads_after = _running([s.trainable_params for s in reversed(steps)], param_size)  # steps k..n-1, backward order
+    trainable = grads_after[-1] if steps else 0
+    state = trainable * OPTIMIZER_STATE[optimizer]
+    temporaries = trainable * OPTIMIZER_TEMPORARIES[optimizer] if trace.precision.device == "cuda" else 0
     x_ps, x_fx, input_ids = _input_batch(trace)
     outputs = {t.id: t for t in trace.outputs if t.id not in input_ids}
     out_a = sum(t.nbytes_per_sample for t in outputs.values())
@@ -280,7 +287,7 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
                  + [x_ps + out_a])
     totals_fx = (_add(live_fw[1], casts_fw, fixed_all + x_fx)
                  + _add(saved_bw[1], grads[1], grads_after[::-1], casts_bw, fixed_all + x_fx + out_c)[::-1]
-                 + [fixed_all + params + temporaries + x_fx + out_c])
+                 + [fixed_all + trainable + temporaries + x_fx + out_c])
 
     def timeline(fw: list[int], bw: list[int], last: int) -> list[int]:
         """fw[k] at moment k, bw[k] at moment 2n-1-k, then the optimizer step's value."""
@@ -291,7 +298,7 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
         zeros = [0] * n
         return {
             "parameters": (0, params),
-            "gradients": (0, [0] * n + grads_after + [params]),
+            "gradients": (0, [0] * n + grads_after + [trainable]),
             "optimizer state": (0, state),
             "optimizer temporaries": (0, [0] * (m - 1) + [temporaries]),
             "weight casts": (0, timeline(casts_fw, casts_bw, 0)),
@@ -312,7 +319,7 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
             return common | {"gradients": (0, grads_after[n - 1 - k]), "weight casts": (0, casts_bw[k]),
                              "saved for backward": (saved_bw[0][k], saved_bw[1][k]),
                              "live activations": (out_a, out_c), "activation gradients": (grads[0][k], grads[1][k])}
-        return common | {"gradients": (0, params), "optimizer temporaries": (0, temporaries),
+        return common | {"gradients": (0, trainable), "optimizer temporaries": (0, temporaries),
                          "live activations": (out_a, out_c)}
 
     paths = [s.path for s in steps]

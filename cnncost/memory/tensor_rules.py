@@ -57,14 +57,15 @@ def learnable(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Ten
     """x + p saves nothing; x * p saves x (p's gradient; p itself is a parameter, not counted).
     The output is promoted with the (fp32 under autocast) parameter, unless p is a scalar: a
     0-dim tensor does not promote a float tensor of more dims (bf16 x + fp32 scalar is bf16)."""
-    if layer.op == "mul":
+    if layer.op == "mul" and b.trainable:  # --freeze: a frozen p needs no gradient, x is not saved
         b.save(x)
     return b.new(numel(y), promote(x.dtype, b.precision.param_dtype) if layer.shape else x.dtype)
 
 
 def affine(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
     """addcmul(bias, weight, x) or x * weight: x saved (the weight's gradient); promoted output."""
-    b.save(x)
+    if b.trainable:  # --freeze: no weight gradient, x is not saved
+        b.save(x)
     return b.new(numel(y), promote(x.dtype, b.precision.param_dtype))
 
 

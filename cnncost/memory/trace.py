@@ -2,6 +2,10 @@
 which tensors it reads, creates and saves for backward. What each layer saves is its type's rule
 (`rules.py`); whether its output is channels last, `layout.py`.
 
+Frozen layers (`--freeze`, `frozen_paths`): their parameters do not require grad, so a step
+records nothing for backward unless an input requires grad, and the rules save only what the
+input's gradient needs (`StepBuilder.trainable`). A trace is made per (precision, frozen set).
+
 Storage identity is tracked, so a tensor saved by two consumers (a conv output saved by an in-place
 ReLU and by the next conv) is counted once, charged to its first saver, as
 `cnncost.torch_backend.measure.saved_tensors` charges it.
@@ -36,6 +40,7 @@ class Trace:
     steps: list[Step]
     outputs: list[Tensor]
     more_inputs: list[Tensor] = field(default_factory=list)  # the tensors of a net's further inputs
+    frozen: frozenset[str] = frozenset()  # paths of the nodes whose parameters are frozen
     # Computed on first use (a Trace is read-only once made): see first_savers, last_reads.
     _first_savers: dict[int, tuple[int, Tensor]] | None = field(default=None, init=False, repr=False, compare=False)
     _last_reads: dict[int, int] | None = field(default=None, init=False, repr=False, compare=False)
@@ -107,9 +112,21 @@ class Trace:
         return last
 
 
-def trace(net: Net | Graph, input: Shape | None = None, precision: Precision = Precision()) -> Trace:
-    """Record the forward pass of `net` under `precision` (computed once per compiled graph and
-    precision, then shared: treat a Trace as read-only).
+def frozen_paths(graph: Graph, patterns: tuple[str, ...]) -> frozenset[str]:
+    """The paths of the nodes with parameters that `--freeze` patterns match (a pattern matching
+    no layer is an error: `check_patterns`)."""
+    if not patterns:
+        return frozenset()
+    from ..counting.training import check_patterns, frozen_nodes
+    check_patterns(graph, patterns)
+    return frozenset(n.path for n, f in zip(graph.nodes, frozen_nodes(graph, patterns)) if f)
+
+
+def trace(net: Net | Graph, input: Shape | None = None, precision: Precision = Precision(),
+          frozen: frozenset[str] = frozenset()) -> Trace:
+    """Record the forward pass of `net` under `precision` with the layers at `frozen` paths
+    frozen (computed once per compiled graph, precision and frozen set, then shared: treat a
+    Trace as read-only).
 
     >>> from cnncost import Net, Conv, ReLU
     >>> t = trace(Net("n", input=(3, 8, 8), layers=[Conv(out=4, kernel=3), ReLU()]))
@@ -118,11 +135,12 @@ def trace(net: Net | Graph, input: Shape | None = None, precision: Precision = P
     """
     graph = net if isinstance(net, Graph) else compile(net, input)
     traces = graph.memo.setdefault("memory traces", {})
-    traced = traces.get(precision)
-    if traced is None:  # a trace is a pure function of the graph and the precision: kept with the graph
+    key = (precision, frozen) if frozen else precision
+    traced = traces.get(key)
+    if traced is None:  # a trace is a pure function of the graph, the precision and the frozen set: kept with the graph
         if len(traces) >= 8:
             traces.clear()
-        traced = traces[precision] = _trace(graph, precision)
+        traced = traces[key] = _trace(graph, precision, frozen)
     return traced
 
 
@@ -141,7 +159,7 @@ def _keep_order(layer: Layer, out: Tensor, reads: list[Tensor], shapes: tuple[Sh
         out.strides, out.layout = layout[1:], "contiguous" if is_contiguous(y, layout) else "strided"
 
 
-def _trace(graph: Graph, precision: Precision) -> Trace:
+def _trace(graph: Graph, precision: Precision, frozen: frozenset[str] = frozenset()) -> Trace:
     shape = graph.nodes[0].output_shape
     ids = itertools.count()
     token_ids = ids_inputs(graph)  # inputs of integer ids (int64): read by embeddings only
@@ -153,15 +171,18 @@ def _trace(graph: Graph, precision: Precision) -> Trace:
         for node in graph.nodes[1:]:
             layer = node.layer
             inputs = node.inputs
+            # --freeze: a frozen node's parameters (a shared call's: its owner's) need no gradient
+            trainable = (getattr(layer, "of", node.path) if node.type == "shared" else node.path) not in frozen
             if len(inputs) == 1:
                 x = tensors[inputs[0]]
                 reads = [x]
-                grad = node.params > 0 or x.requires_grad
+                grad = node.params > 0 and trainable or x.requires_grad
             else:
                 reads = [tensors[i] for i in inputs]
-                grad = node.params > 0 or any(t.requires_grad for t in reads)
+                grad = node.params > 0 and trainable or any(t.requires_grad for t in reads)
             step = Step(node.path, node.type, reads, None, [], [], node.params)
-            builder.step, builder.grad = step, grad
+            step.frozen = not trainable
+            builder.step, builder.grad, builder.trainable = step, grad, trainable
             try:
                 rule = rule_for(layer)
             except CnnCostError as error:
@@ -180,4 +201,4 @@ def _trace(graph: Graph, precision: Precision) -> Trace:
             steps.append(step)
             tensors.append(out)
     return Trace(graph.name, precision, x0, steps, [tensors[i] for i in graph.outputs],
-                 [tensors[i] for i in graph.inputs[1:]])
+                 [tensors[i] for i in graph.inputs[1:]], frozen)

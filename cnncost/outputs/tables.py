@@ -121,6 +121,9 @@ def footer_lines(report: Any) -> list[str]:
                   f"Training step peak: {'>= ' if 'saved_bytes' in total.unknown else ''}"
                   f"{binary_bytes(breakdown['peak_bytes'])} ({breakdown['phase']})"]
         lines += parallel_lines(report.step, report.batch)  # several GPUs (outputs/parallel.py)
+        if "freeze" in breakdown or "accumulate" in breakdown:  # --freeze / --accumulate
+            from ..memory.accumulate import setup_lines
+            lines += setup_lines(breakdown)
     if report.graph is not None:
         lines += [f"Warning: {line}" for line in report.graph.warnings]
     unknown = report.unknown_counts()

@@ -1,0 +1,38 @@
+"""--accumulate (and --freeze) against a real CPU step measured by the live-tensor tracker (torch
+2.13): the gradients held by micro-steps 2..K, and the peak. The plain model is off the tracker by
+an offset of its own (batch norm's buffers, the loss: not modelled), the same at the end of the
+forward pass as at the peak in these nets; accumulation and freezing must not change it."""
+import pytest
+
+torch = pytest.importorskip("torch", reason="measuring a step needs cnncost[torch]")
+
+from cnncost.memory import Setup, step_memory  # noqa: E402
+from cnncost.torch_backend.build import build  # noqa: E402
+from cnncost.torch_backend.example_inputs import example_inputs  # noqa: E402
+from cnncost.torch_backend.freeze_check import _prepared, freeze_modules  # noqa: E402
+from cnncost.torch_backend.live import live_step  # noqa: E402
+
+CASES = [  # (arch, input, freeze, K): peaks in micro-step 2..K's backward
+    ("resnet18", (3, 32, 32), ("conv1", "bn1", "layer1.*"), 2),
+    ("mobilenet-v2", (3, 32, 32), ("stem.*", "stage1.*", "stage2.*"), 3),
+    ("vgg11", (3, 32, 32), ("stage1.*", "stage2.*"), 3),
+    ("resnet18", (3, 32, 32), (), 3),
+]
+
+
+@pytest.mark.parametrize("arch,input,freeze,k", CASES, ids=[f"{a}-K{k}-{len(f)}frozen" for a, _, f, k in CASES])
+def test_accumulated_step_against_the_live_tracker(arch, input, freeze, k):
+    net, graph, _, frozen, traced = _prepared(arch, input, "fp32", freeze)
+    step = step_memory(traced, Setup("sgd", freeze=freeze, accumulate=k))
+    n, batch = len(traced.steps), 2
+    model = build(net, init=False)
+    freeze_modules(model, frozen)
+    measured = live_step(model, example_inputs(graph, batch, torch.float32)[0], "sgd", accumulate=k)
+    gradients = sum(s.trainable_params for s in traced.steps) * 4
+    marks = measured.marks
+    assert marks["after backward 1"] - measured.baseline_bytes == gradients
+    assert marks["after forward 2"] - marks["after forward 1"] == gradients
+    assert step.moments[3 * n - 1].at(batch) - step.moments[n - 1].at(batch) == gradients
+    offset = marks["after forward 1"] - step.moments[n - 1].at(batch)
+    assert step.peak(batch).phase.startswith("micro-step")
+    assert measured.peak_bytes - step.peak(batch).at(batch) == offset + 4  # + 4: the loss's gradient
