@@ -1,0 +1,29 @@
+"""The five findings of issue 19's differential campaign (random PyTorch nets imported and compared
+with the saved tensors of PyTorch 2.13 CPU), each pinned by a test that failed before its fix."""
+from __future__ import annotations
+
+import pytest
+
+from cnncost import layers as L
+from cnncost.net import Net
+
+torch = pytest.importorskip("torch")
+from cnncost.torch_backend import check  # noqa: E402
+
+
+def saved_mismatches(net: Net, dtype: str) -> list[tuple[str, int, int]]:
+    result = check(net, batch=2, device="cpu", dtype=dtype, init=False)
+    return [(r.path, r.ours, r.torch) for r in result.rows if r.quantity == "saved_bytes" and r.ours != r.torch]
+
+
+# (a) pixel_shuffle keeps a channels-last input's layout (torch 2.13 CPU: the output of
+# F.pixel_shuffle on a (2, 4, 8, 8) channels-last map has strides (256, 1, 16, 1)); a conv on it
+# then writes channels last, and a later flatten copies. One output channel (the campaign's case:
+# the layout looks ambiguous, the conv still reads it as channels last) and two (the second case).
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+@pytest.mark.parametrize("channels", [4, 8])
+def test_pixel_shuffle_keeps_channels_last(channels: int, dtype: str) -> None:
+    net = Net("ps", input=(channels, 4, 4), layers=(
+        L.Conv(out=channels, kernel=1), L.LayerNorm(over="channels"), L.PixelShuffle(factor=2),
+        L.Conv(out=3, kernel=1), L.ReLU(), L.Flatten(), L.Linear(out=2)))
+    assert saved_mismatches(net, dtype) == []
