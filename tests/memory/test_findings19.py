@@ -27,3 +27,17 @@ def test_pixel_shuffle_keeps_channels_last(channels: int, dtype: str) -> None:
         L.Conv(out=channels, kernel=1), L.LayerNorm(over="channels"), L.PixelShuffle(factor=2),
         L.Conv(out=3, kernel=1), L.ReLU(), L.Flatten(), L.Linear(out=2)))
     assert saved_mismatches(net, dtype) == []
+
+
+# (b) batch norm without an affine weight and without running statistics keeps its mean and
+# inverse std in the input's dtype under autocast (torch 2.13 CPU bf16: two bf16 (C,) tensors);
+# with either fp32 tensor taking part they are fp32 (the mixed-type rule of docs/memory.md).
+@pytest.mark.parametrize("affine, track", [(False, False), (True, False), (False, True), (True, True)])
+def test_batch_norm_statistics_dtype_follows_what_takes_part(affine: bool, track: bool) -> None:
+    from tests.support.import_figures import assert_saves_what_torch_saves
+
+    from cnncost.importers.torch_trace import from_torch
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 1), torch.nn.BatchNorm2d(8, affine=affine, track_running_stats=track))
+    net = from_torch(model, (3, 4, 4))
+    for dtype in ("fp32", "bf16"):
+        assert_saves_what_torch_saves(model, net, (3, 4, 4), dtype)
