@@ -41,3 +41,26 @@ def test_batch_norm_statistics_dtype_follows_what_takes_part(affine: bool, track
     net = from_torch(model, (3, 4, 4))
     for dtype in ("fp32", "bf16"):
         assert_saves_what_torch_saves(model, net, (3, 4, 4), dtype)
+
+
+class _InputFirst(torch.nn.Module):
+    """forward returns (its input, a conv of it): the main output is the input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 5, 3)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x, self.conv(x)
+
+
+# (c) the net's outputs keep the module's order, the input included: total.output_shape is the
+# first output's (the input's (3, 8, 8), not the conv's (5, 6, 6)).
+@pytest.mark.parametrize("tracer", ["fx", "export"])
+def test_an_input_returned_first_is_the_main_output(tracer: str) -> None:
+    import cnncost
+    from cnncost.importers.torch_trace import from_torch
+    net = from_torch(_InputFirst(), (3, 8, 8), tracer=tracer)
+    assert net.outputs == ("input", "conv")
+    assert cnncost.table(net, batch=2).totals.output_shape == (3, 8, 8)
+    assert cnncost.table(net, batch=2, memory="autograd", device="cpu").totals.saved_bytes == 2 * 3 * 8 * 8 * 4
