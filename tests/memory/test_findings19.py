@@ -64,3 +64,38 @@ def test_an_input_returned_first_is_the_main_output(tracer: str) -> None:
     assert net.outputs == ("input", "conv")
     assert cnncost.table(net, batch=2).totals.output_shape == (3, 8, 8)
     assert cnncost.table(net, batch=2, memory="autograd", device="cpu").totals.saved_bytes == 2 * 3 * 8 * 8 * 4
+
+
+# (d) the output of a bias-free conv whose input needs no gradient (its grad_fn's one parent is the
+# weight's cast) is an activation, not a parameter's cast: SavedBytes.total() counts it. A linear's
+# weight.t() view of its cast is still a cast.
+def test_a_conv_output_is_not_a_weight_cast() -> None:
+    from cnncost.torch_backend.measure import saved_tensors
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, bias=False), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
+                                torch.nn.Linear(4 * 4 * 4, 2))
+    saved = saved_tensors(model, torch.randn(2, 3, 6, 6), torch.bfloat16)
+    kinds = {(t.path, t.shape): t.kind for t in saved.tensors}
+    assert kinds[("1", (2, 4, 4, 4))] == "activation"  # BN's input: the conv's bf16 output
+    assert kinds[("0", (4, 3, 3, 3))] == kinds[("3", (64, 2))] == "parameter-cast"  # conv's weight, linear's weight.t()
+    # measured, torch 2.13 CPU bf16: the input's bf16 cast (432 B), the conv's output (256 B), BN's fp32 mean
+    # and inverse std (16 B each), the linear's input (256 B)
+    assert saved.total() == 432 + 256 + 16 + 16 + 256
+
+
+# (e) batch norm saves its running mean and variance for backward (torch 2.13 CPU: two fp32 (C,)
+# buffers, by reference); saved bytes leave them out, as they leave out the weights, and the text
+# says so with their size, measured here.
+def test_saved_bytes_say_they_leave_out_the_running_statistics() -> None:
+    import cnncost
+    from cnncost.formatting import binary_bytes
+    from cnncost.importers.torch_trace import from_torch
+    from cnncost.torch_backend.measure import saved_tensors
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 1), torch.nn.BatchNorm2d(8), torch.nn.Conv2d(8, 4, 1),
+                                torch.nn.BatchNorm2d(4), torch.nn.BatchNorm2d(4, track_running_stats=False))
+    buffers = saved_tensors(model, torch.randn(2, 3, 4, 4)).by_kind()["buffer"]
+    assert buffers == 2 * (8 + 4) * 4
+    text = cnncost.table(from_torch(model, (3, 4, 4)), batch=2, memory="autograd", device="cpu").to_text()
+    line = next(line for line in text.splitlines() if line.startswith("Saved for backward"))
+    assert f"not counted: the batch norm running statistics autograd also saves, {binary_bytes(buffers)}" in line
+    plain = cnncost.table(from_torch(model[:1], (3, 4, 4)), batch=2, memory="autograd", device="cpu").to_text()
+    assert "not counted" not in plain
