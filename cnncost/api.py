@@ -1,6 +1,7 @@
 """The calls a notebook makes: resolve a name or file to a Net, then tabulate it."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Sequence
 
@@ -38,7 +39,8 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
           optimizer: str = "adam", input: Shape | None = None, depth: int | None = None,
           activations: str = "all", memory: str = "lecture", device: str = "cuda",
           count_as: str | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None,
-          torch_version: str | None = None) -> Report:
+          torch_version: str | None = None, gpu: str | None = None, cuda_context: int | str | None = None,
+          cudnn_workspace: int | str | None = None) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
@@ -48,6 +50,9 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     Every row has `backward_flops` and `training_flops` (one step; layers whose path matches a
     `freeze` pattern get no weight gradient); `count_as` (fvcore, ptflops, thop, torchinfo, ...)
     adds `ops`, what that tool reports: see cnncost.counting and docs/counting.md.
+    `gpu` (a profile: h100, the default, h200, a100-80gb, ...), `cuda_context` and `cudnn_workspace`
+    (bytes, or sizes like '512MiB') shape the modelled CUDA figures of an autograd training step on
+    cuda (`Report.device_memory()`: reserved bytes, nvidia-smi; docs/memory.md).
 
     >>> import cnncost
     >>> r = cnncost.table("alexnet")          # the lecture's defaults: batch 128, fp32, adam
@@ -68,15 +73,36 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
     step = (_step(analysis, options.dtype, _setup(options.optimizer), device=device, torch_version=torch_version)
             if options.memory == "autograd" else None)
-    return build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze)
+    report = build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze)
+    if step is not None:  # the GPU profile of the modelled reserved and nvidia-smi figures (issue 19)
+        report = dataclasses.replace(report, gpu=_gpu(gpu, cuda_context, cudnn_workspace))
+    return report
+
+
+def _gpu(name: str | None, context: int | str | None, conv_workspace: int | str | None):
+    """The GPU profile (cnncost.memory.reserved.gpu_profile) with sizes given as bytes or text."""
+    from .memory.reserved import gpu_profile
+    from .units import SizeError, parse_size
+    try:
+        sizes = [None if v is None else parse_size(v, what="a size") for v in (context, conv_workspace)]
+    except SizeError as error:
+        from .errors import CnnCostError
+        raise CnnCostError(error.problem) from None
+    return gpu_profile(name, *sizes)
 
 
 def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, dtype: str = "fp32",
         optimizer: str = "adam", input: Shape | None = None, mode: str = "train", device: str = "cuda",
-        max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None):
+        max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None,
+        budget_of: str = "allocated", gpu: str | None = None, cuda_context: int | str | None = None,
+        cudnn_workspace: int | str | None = None):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
     `memory=` is the old name of `budget`. `device` and `torch_version` as in `table`.
+    `budget_of`: which figure the budget bounds: "allocated" (the step model's peak, default),
+    "reserved" or "nvidia-smi" (the caching allocator's, and with the CUDA context: modelled on the
+    GPU profile `gpu`, `cuda_context`, `cudnn_workspace` as in `table`; the figures at the batch
+    found in `Fit.device`).
 
     >>> import cnncost
     >>> f = cnncost.fit("vgg16", "80GiB", dtype="bf16", optimizer="adamw")
@@ -97,7 +123,11 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         raise CnnCostError(f"the budget is bytes (an int) or a size like '80GiB', got {type(budget).__name__}")
     size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
     graph = _compile(load(arch, input=input), input, max_nodes)  # validates the net, names the file and layer of an error
-    return largest_batch(_step(graph, options.dtype, _setup(options.optimizer, mode), device, torch_version), size, written)
+    step = _step(graph, options.dtype, _setup(options.optimizer, mode), device, torch_version)
+    if budget_of != "allocated":  # a GPU figure (issue 19): modelled reserved bytes or nvidia-smi
+        from .memory.device_fit import largest_batch_on
+        return largest_batch_on(step, size, budget_of, _gpu(gpu, cuda_context, cudnn_workspace), written)
+    return largest_batch(step, size, written)
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):

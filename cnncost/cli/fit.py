@@ -11,6 +11,7 @@ from .arch import resolve_arch
 from .boundary import write
 from .options import add_arch, add_device, add_dtype, add_format, add_input, add_optimizer, add_reading_options, graph_kwargs, input_arguments
 from .options import add_torch_version
+from .options import add_gpu_memory, gpu_kwargs
 
 BUDGET_DEPRECATED = "cnncost: note: --memory in fit is deprecated: use --budget (GB = 10^9 B, GiB = 2^30 B)\n"
 
@@ -34,6 +35,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--mode", default="train", choices=("train", "inference"))
     add_device(parser, help="whose autograd rules (dropout's mask differs; default cuda)")
     add_torch_version(parser)
+    add_gpu_memory(parser, budget=True)
     add_format(parser, "text", "markdown", "json")
     add_reading_options(parser)
     parser.set_defaults(run=run)
@@ -61,19 +63,26 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     budget = _budget(args)
     net = resolve_arch(args, args.arch)
     result = fit(net, budget, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
-                 mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit))
+                 mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit),
+                 **gpu_kwargs(args))
     name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits
     setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
             "breakdown": result.breakdown}
+    bound = ""  # the budget bounds a modelled GPU figure (--budget-of; issue 19)
+    if result.device is not None:
+        from ..memory.reserved import device_record
+        step |= device_record(result.device)
+        shown_of = {"reserved": "reserved bytes", "nvidia-smi": "nvidia-smi figure"}[result.budget_of]
+        bound = f" (bounding the {shown_of}, {result.device.status})"
     if args.format == "json":
         return dumps({"schema_version": SCHEMA_VERSION, "architecture": name, "budget_bytes": result.budget,
-                      "budget": result.budget_text, "batch": result.batch, "dtype": args.dtype,
-                      "optimizer": args.optimizer, "mode": args.mode, "training_step": step}), fits
+                      "budget": result.budget_text, "budget_of": result.budget_of, "batch": result.batch,
+                      "dtype": args.dtype, "optimizer": args.optimizer, "mode": args.mode, "training_step": step}), fits
     shown = one_line(name)
     units = "Units: kB, MB, GB = 10^3, 10^6, 10^9 B; KiB, MiB, GiB = 2^10, 2^20, 2^30 B."
     if result.batch == 0:
-        return (f"{shown}: not even batch 1 fits in budget {result.budget_shown} ({setting}); "
+        return (f"{shown}: not even batch 1 fits in budget {result.budget_shown}{bound} ({setting}); "
                 f"batch 1 needs {size_text(result.peak_bytes)}\n\n" + breakdown_table(step, args.format)
                 + f"\n\n{units}"), fits
     same = (f"\n\nSame figures: cnncost table {one_line(args.arch)} --batch {result.batch} --dtype {args.dtype} "
@@ -82,7 +91,12 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
             + (f" --torch-version {args.torch_version}" if args.torch_version else "")
             + input_arguments(args.input)) if args.mode == "train" else ""
     caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
-              f"allocator fragmentation: give --budget a margin below the card's capacity. {units}")
-    return (f"{shown}: largest batch that fits in budget {result.budget_shown}: {int_text(result.batch)} "
+              "allocator fragmentation: give --budget a margin below the card's capacity, or bound the modelled "
+              f"figures with --budget-of reserved|nvidia-smi. {units}")
+    if result.device is not None:
+        caveat = (f"\n\nAt batch {int_text(result.batch)}: reserved {size_text(result.device.peak_reserved)}, "
+                  f"nvidia-smi {size_text(result.device.nvidia_smi)} (reserved + CUDA context "
+                  f"{size_text(result.device.context)}; {result.device.device}) [{result.device.status}]. {units}")
+    return (f"{shown}: largest batch that fits in budget {result.budget_shown}{bound}: {int_text(result.batch)} "
             f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
             + breakdown_table(step, args.format) + same + caveat), 0

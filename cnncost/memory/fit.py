@@ -33,13 +33,18 @@ def parse_budget(text: str) -> tuple[int, str]:
 
 @dataclass(frozen=True)
 class Fit:
-    """`batch`: the largest that fits (0: not even one sample); `peak` the moment that limits it."""
+    """`batch`: the largest that fits (0: not even one sample); `peak` the moment that limits it.
+    `budget_of`: which figure the budget bounds (`device_fit.py`: allocated, reserved, nvidia-smi);
+    `device`: the modelled GPU figures at `batch` (a `reserved.Reserved`) where that is not the
+    allocated peak, else None."""
 
     architecture: str
     budget: int
     batch: int
     peak: Moment
     budget_text: str = field(default="", compare=False)  # the budget as written, '80 GB'
+    budget_of: str = "allocated"
+    device: Any = field(default=None, compare=False)
 
     @property
     def peak_bytes(self) -> int:

@@ -55,6 +55,10 @@ def report_record(report: Any) -> dict[str, Any]:
     if report.step is not None:
         out["memory_convention"] = "autograd"
         out["training_step"] = report.step_breakdown()
+        device = report.device_memory()  # the caching allocator and nvidia-smi (modelled; issue 19)
+        if device is not None:
+            from ..memory.reserved import device_record
+            out["training_step"] |= device_record(device)
     unknown = report.unknown_counts()
     out["unknown_counts"] = unknown
     if unknown:

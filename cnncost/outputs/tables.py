@@ -121,6 +121,7 @@ def footer_lines(report: Any) -> list[str]:
                   f"{_running_statistics_note(report)}",
                   f"Training step peak: {'>= ' if 'saved_bytes' in total.unknown else ''}"
                   f"{binary_bytes(breakdown['peak_bytes'])} ({breakdown['phase']})"]
+        lines += _device_memory_lines(report)
     if report.graph is not None:
         lines += [f"Warning: {line}" for line in report.graph.warnings]
     unknown = report.unknown_counts()
@@ -135,6 +136,20 @@ def footer_lines(report: Any) -> list[str]:
                      f"{'have' if len(paths) != 1 else 'has'} unknown {figures}: shown '?'; "
                      "totals marked '>=' are lower bounds")
     return lines
+
+
+def _device_memory_lines(report: Any) -> list[str]:
+    """The caching allocator's reserved bytes and what nvidia-smi shows, beside the allocated peak
+    (issue 19), labelled as modelled."""
+    r = report.device_memory()
+    if r is None:
+        return []
+    over = r.nvidia_smi > report.gpu.memory if report.gpu is not None else False
+    return [f"CUDA reserved (max_memory_reserved): {binary_bytes(r.peak_reserved)} ({r.peak_reserved_at}); "
+            f"nvidia-smi: {binary_bytes(r.nvidia_smi)} [{r.status}]",
+            f"  (reserved: the caching allocator's segments, cuBLAS/cuDNN workspaces {binary_bytes(r.workspaces)} "
+            f"included; nvidia-smi: reserved + CUDA context {binary_bytes(r.context)}; GPU profile {r.device}"
+            + (f": more than its {binary_bytes(report.gpu.memory)}" if over else "") + ")"]
 
 
 def _running_statistics_note(report: Any) -> str:
