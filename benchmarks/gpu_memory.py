@@ -134,8 +134,8 @@ def predict_reserved(arch: str, batch: int, dtype: str, optimizer: str, device: 
 
 def fake_measure(predicted: object) -> dict[str, int]:
     """--fake: the model's figures x FAKE_FACTOR, as if measured."""
-    return {"allocated": int(predicted.peak_allocated * FAKE_FACTOR), "reserved": int(predicted.peak_reserved * FAKE_FACTOR),
-            "smi": int(predicted.nvidia_smi * FAKE_FACTOR)}
+    return {"allocated": int(predicted.peak_allocated * FAKE_FACTOR),
+            "reserved": int(predicted.peak_reserved * FAKE_FACTOR), "smi": int(predicted.nvidia_smi * FAKE_FACTOR)}
 
 
 def rel_error(measured: int, predicted: int) -> float:
@@ -146,8 +146,8 @@ def rel_error(measured: int, predicted: int) -> float:
 def reserved_row(arch: str, dtype: str, batch: int, predicted: object, measured: dict[str, int]) -> str:
     """One markdown row: allocated, reserved and nvidia-smi, modelled vs measured (MiB) and error."""
     cells = []
-    for mine, theirs in ((predicted.peak_allocated, measured["allocated"]), (predicted.peak_reserved, measured["reserved"]),
-                         (predicted.nvidia_smi, measured["smi"])):
+    for mine, theirs in ((predicted.peak_allocated, measured["allocated"]),
+                         (predicted.peak_reserved, measured["reserved"]), (predicted.nvidia_smi, measured["smi"])):
         cells.append(f"{mine / 2**20:,.1f} | {theirs / 2**20:,.1f} | {rel_error(theirs, mine):+.1%}")
     return f"| {arch} | {dtype} | {batch} | " + " | ".join(cells) + " |"
 
@@ -170,8 +170,8 @@ def reserved_table(args: argparse.Namespace, measure=measure_reserved) -> list[s
     context = "not measured (--fake)" if args.fake else f"{cuda_context() / 2**20:,.1f} MiB measured"
     lines = [f"torch {torch.__version__}, {name} (modelled as {device}), optimizer {args.optimizer}; CUDA context: "
              f"{context} (modelled: 512 MiB); rel. error = (measured - modelled) / measured", "",
-             "| architecture | dtype | batch | allocated model (MiB) | meas. | err | reserved model (MiB) | meas. | err "
-             "| nvidia-smi model (MiB) | meas. | err |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| architecture | dtype | batch | allocated model (MiB) | meas. | err | reserved model (MiB) | meas. "
+             "| err | nvidia-smi model (MiB) | meas. | err |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     errors: dict[str, list[float]] = {"allocated": [], "reserved": [], "nvidia-smi": []}
     start, skipped = time.perf_counter(), 0
     for arch in args.arch:

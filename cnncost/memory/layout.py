@@ -1,8 +1,9 @@
 """Whether the new tensor a layer makes is channels last (the memory model's strides; measured,
 torch 2.13 CPU). Convs, pools, norms, pixel (un)shuffles and element-wise ops keep their first
 input's layout (pixel_shuffle too when its output has one channel: a conv then reads it as channels
-last; issue 19), except that element-wise (TensorIterator) ops write NCHW where the input's strides are ambiguous (one
-channel or one position): `Layer.elementwise`. `EXCEPTIONS` holds the types that decide otherwise."""
+last; issue 19), except that element-wise (TensorIterator) ops write NCHW where the input's strides
+are ambiguous (one channel or one position): `Layer.elementwise`. `EXCEPTIONS` holds the types that
+decide otherwise."""
 from __future__ import annotations
 
 from typing import Any, Callable

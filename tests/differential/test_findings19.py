@@ -5,7 +5,8 @@ running statistics, element-wise ops, pools, and a flatten + linear or conv head
 the torch backend per layer (shapes, params, MACs and saved bytes), fp32 and bf16 autocast (torch
 2.13 CPU).
 
-CNNCOST_FINDINGS19_EXAMPLES sets the number of examples (default 60, which finds the pixel-shuffle layout finding; CNNCOST_LONG=1: 2,000)."""
+CNNCOST_FINDINGS19_EXAMPLES sets the number of examples (default 60, which finds the pixel-shuffle
+layout finding; CNNCOST_LONG=1: 2,000)."""
 from __future__ import annotations
 
 import os

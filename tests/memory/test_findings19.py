@@ -37,7 +37,8 @@ def test_batch_norm_statistics_dtype_follows_what_takes_part(affine: bool, track
     from tests.support.import_figures import assert_saves_what_torch_saves
 
     from cnncost.importers.torch_trace import from_torch
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 1), torch.nn.BatchNorm2d(8, affine=affine, track_running_stats=track))
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 1),
+                                torch.nn.BatchNorm2d(8, affine=affine, track_running_stats=track))
     net = from_torch(model, (3, 4, 4))
     for dtype in ("fp32", "bf16"):
         assert_saves_what_torch_saves(model, net, (3, 4, 4), dtype)
