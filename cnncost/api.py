@@ -110,7 +110,6 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
     (1924, 'backward, stage5.pool5')
     """
     from .errors import CnnCostError
-    from .memory import largest_batch
     from .memory.fit import parse_budget
     if budget is None:
         budget = memory
@@ -124,10 +123,9 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
     size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
     graph = _compile(load(arch, input=input), input, max_nodes)  # validates the net, names the file and layer of an error
     step = _step(graph, options.dtype, _setup(options.optimizer, mode), device, torch_version)
-    if budget_of != "allocated":  # a GPU figure (issue 19): modelled reserved bytes or nvidia-smi
-        from .memory.device_fit import largest_batch_on
-        return largest_batch_on(step, size, budget_of, _gpu(gpu, cuda_context, cudnn_workspace), written)
-    return largest_batch(step, size, written)
+    # the budget bounds the allocated peak, or a modelled GPU figure; the GPU figures at the batch found (issue 19)
+    from .memory.device_fit import largest_batch_on
+    return largest_batch_on(step, size, budget_of, _gpu(gpu, cuda_context, cudnn_workspace), written)
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):

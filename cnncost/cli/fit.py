@@ -69,10 +69,11 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
             "breakdown": result.breakdown}
-    bound = ""  # the budget bounds a modelled GPU figure (--budget-of; issue 19)
+    bound = ""  # the modelled GPU figures at the batch found; the budget may bound one (--budget-of; issue 19)
     if result.device is not None:
         from ..memory.reserved import device_record
         step |= device_record(result.device)
+    if result.budget_of != "allocated":
         shown_of = {"reserved": "reserved bytes", "nvidia-smi": "nvidia-smi figure"}[result.budget_of]
         bound = f" (bounding the {shown_of}, {result.device.status})"
     if args.format == "json":
@@ -93,10 +94,12 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
               "allocator fragmentation: give --budget a margin below the card's capacity, or bound the modelled "
               f"figures with --budget-of reserved|nvidia-smi. {units}")
+    if result.budget_of != "allocated":
+        caveat = f"\n\n{units}"
     if result.device is not None:
         caveat = (f"\n\nAt batch {int_text(result.batch)}: reserved {size_text(result.device.peak_reserved)}, "
                   f"nvidia-smi {size_text(result.device.nvidia_smi)} (reserved + CUDA context "
-                  f"{size_text(result.device.context)}; {result.device.device}) [{result.device.status}]. {units}")
+                  f"{size_text(result.device.context)}; {result.device.device}) [{result.device.status}]." + caveat)
     return (f"{shown}: largest batch that fits in budget {result.budget_shown}{bound}: {int_text(result.batch)} "
             f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
             + breakdown_table(step, args.format) + same + caveat), 0

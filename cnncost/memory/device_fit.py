@@ -28,13 +28,14 @@ def _figure(step: StepMemory, batch: int, budget_of: str, gpu: Device) -> int:
 
 
 def largest_batch_on(step: StepMemory, budget: int, budget_of: str, gpu: Device, budget_text: str = "") -> Fit:
-    """The largest batch whose `budget_of` figure (reserved or nvidia-smi; allocated: `largest_batch`)
-    is at most `budget` bytes on the GPU profile `gpu`; the figures at that batch in `Fit.device`."""
+    """The largest batch whose `budget_of` figure (allocated: `largest_batch`; reserved or
+    nvidia-smi) is at most `budget` bytes on the GPU profile `gpu`; the GPU figures at that batch in
+    `Fit.device` wherever the allocator model applies (as `table` shows them at that batch)."""
     if budget_of not in BUDGET_FIGURES:
         raise CnnCostError(f"the budget bounds one of {', '.join(BUDGET_FIGURES)}; got '{budget_of}'")
     base = largest_batch(step, budget, budget_text)
     if budget_of == "allocated":
-        return base
+        return replace(base, device=reserved_bytes(step, max(base.batch, 1), gpu)) if modelled_for(step) else base
     if not modelled_for(step):
         raise CnnCostError(f"--budget-of {budget_of} models a plain training step on cuda (no checkpointing, "
                            "accumulation, freezing or sharding yet): use --budget-of allocated")

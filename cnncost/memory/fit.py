@@ -35,8 +35,8 @@ def parse_budget(text: str) -> tuple[int, str]:
 class Fit:
     """`batch`: the largest that fits (0: not even one sample); `peak` the moment that limits it.
     `budget_of`: which figure the budget bounds (`device_fit.py`: allocated, reserved, nvidia-smi);
-    `device`: the modelled GPU figures at `batch` (a `reserved.Reserved`) where that is not the
-    allocated peak, else None."""
+    `device`: the modelled GPU figures at `batch` (a `reserved.Reserved`; `cnncost.fit` sets them
+    where the allocator model applies), else None."""
 
     architecture: str
     budget: int

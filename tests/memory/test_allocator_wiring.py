@@ -102,7 +102,8 @@ def test_fit_bounds_the_figure_asked_for(budget_of):
     assert figure(result.batch) <= 6 * 10**9 < figure(result.batch + 1)
     assert result.budget_of == budget_of and result.device.status == STATUS
     allocated = cnncost.fit("resnet18", "6GB", dtype="bf16")
-    assert allocated.budget_of == "allocated" and allocated.device is None
+    assert allocated.budget_of == "allocated" and allocated.peak_bytes <= 6 * 10**9
+    assert allocated.device == reserved_bytes(step, allocated.batch, "h100")  # the figures at its batch, as table's
     assert result.batch < allocated.batch  # segments and the context cost room
 
 
@@ -112,7 +113,10 @@ def test_fit_cli_budget_of(capsys):
     assert out["budget_of"] == "nvidia-smi" and out["training_step"]["nvidia_smi_bytes"] <= 6 * 10**9
     assert out["training_step"]["reserved_status"] == STATUS
     plain = json.loads(run(capsys, "fit", "resnet18", "--budget", "6GB", "--dtype", "bf16", "--format", "json"))
-    assert plain["budget_of"] == "allocated" and "reserved_bytes" not in plain["training_step"]
+    assert plain["budget_of"] == "allocated" and plain["training_step"]["peak_bytes"] <= 6 * 10**9
+    table = json.loads(run(capsys, "table", "resnet18", "--batch", str(plain["batch"]), "--dtype", "bf16",
+                           "--memory", "autograd", "--format", "json"))
+    assert table["training_step"] == plain["training_step"]  # reserved and nvidia-smi at fit's batch included
     text = run(capsys, "fit", "resnet18", "--budget", "6GB", "--dtype", "bf16", "--budget-of", "reserved")
     assert "(bounding the reserved bytes, modelled; measured on CUDA: not yet)" in text.splitlines()[0]
     assert main(["fit", "resnet18", "--budget", "6GB", "--mode", "inference", "--budget-of", "reserved"]) != 0
