@@ -1,6 +1,7 @@
 """The calls a notebook makes: resolve a name or file to a Net, then tabulate it."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Sequence
 
@@ -39,7 +40,8 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
           activations: str = "all", memory: str = "lecture", device: str = "cuda",
           count_as: str | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None,
           torch_version: str | None = None, accumulate: int = 1,
-          parallel: dict[str, Any] | None = None) -> Report:
+          parallel: dict[str, Any] | None = None, gpu: str | None = None, cuda_context: int | str | None = None,
+          cudnn_workspace: int | str | None = None) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
@@ -54,6 +56,9 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     memory="autograd", frozen layers also free memory (no gradients, no optimizer state, nothing
     saved before the first trainable layer), and `accumulate` K makes the step K micro-steps of
     `batch` samples (the batch is the micro-batch; docs/memory.md).
+    `gpu` (a profile: h100, the default, h200, a100-80gb, ...), `cuda_context` and `cudnn_workspace`
+    (bytes, or sizes like '512MiB') shape the modelled CUDA figures of an autograd training step on
+    cuda (`Report.device_memory()`: reserved bytes, nvidia-smi; docs/memory.md).
 
     >>> import cnncost
     >>> r = cnncost.table("alexnet")          # the lecture's defaults: batch 128, fp32, adam
@@ -79,14 +84,30 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     step = (_step(analysis, options.dtype, _setup(options.optimizer, freeze=patterns, accumulate=accumulate,
                                                   **(parallel or {})), device=device, torch_version=torch_version)
             if options.memory == "autograd" else None)
-    return build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze)
+    report = build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze)
+    if step is not None:  # the GPU profile of the modelled reserved and nvidia-smi figures (issue 19)
+        report = dataclasses.replace(report, gpu=_gpu(gpu, cuda_context, cudnn_workspace))
+    return report
+
+
+def _gpu(name: str | None, context: int | str | None, conv_workspace: int | str | None):
+    """The GPU profile (cnncost.memory.reserved.gpu_profile) with sizes given as bytes or text."""
+    from .memory.reserved import gpu_profile
+    from .units import SizeError, parse_size
+    try:
+        sizes = [None if v is None else parse_size(v, what="a size") for v in (context, conv_workspace)]
+    except SizeError as error:
+        from .errors import CnnCostError
+        raise CnnCostError(error.problem) from None
+    return gpu_profile(name, *sizes)
 
 
 def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, dtype: str = "fp32",
         optimizer: str = "adam", input: Shape | None = None, mode: str = "train", device: str = "cuda",
         max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None,
         freeze: Sequence[str] = (), accumulate: int = 1, global_batch: int | None = None,
-        parallel: dict[str, Any] | None = None):
+        parallel: dict[str, Any] | None = None, budget_of: str = "allocated", gpu: str | None = None,
+        cuda_context: int | str | None = None, cudnn_workspace: int | str | None = None):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
     `memory=` is the old name of `budget`. `device`, `torch_version` and `parallel` (several GPUs:
@@ -94,6 +115,10 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
     frozen (no gradients, no optimizer state). `accumulate` K: the largest micro-batch of a
     K-micro-step step (samples per step = batch x K); `global_batch` N: the fewest micro-steps whose
     micro-batch fits (`memory.fit.fit_global_batch`).
+    `budget_of`: which figure the budget bounds: "allocated" (the step model's peak, default),
+    "reserved" or "nvidia-smi" (the caching allocator's, and with the CUDA context: modelled on the
+    GPU profile `gpu`, `cuda_context`, `cudnn_workspace` as in `table`; the figures at the batch
+    found in `Fit.device`).
 
     >>> import cnncost
     >>> f = cnncost.fit("vgg16", "80GiB", dtype="bf16", optimizer="adamw")
@@ -101,7 +126,6 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
     (1924, 'backward, stage5.pool5')
     """
     from .errors import CnnCostError
-    from .memory import largest_batch
     from .memory.fit import parse_budget
     if budget is None:
         budget = memory
@@ -118,13 +142,18 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
     if global_batch is not None:  # --global-batch: plain step and accumulating step (any K > 1: the same peak)
         if accumulate != 1:
             raise CnnCostError("give accumulate or global_batch, not both")
+        if budget_of != "allocated":
+            raise CnnCostError(f"budget_of '{budget_of}' models a plain training step: use 'allocated' with global_batch")
         from .memory.fit import fit_global_batch
         return fit_global_batch(lambda k: _step(graph, options.dtype, _setup(options.optimizer, mode, freeze=patterns,
                                                                              accumulate=k, **(parallel or {})),
                                                              device, torch_version),
                                 global_batch, size, written)
     setup = _setup(options.optimizer, mode, freeze=patterns, accumulate=accumulate, **(parallel or {}))
-    return largest_batch(_step(graph, options.dtype, setup, device, torch_version), size, written)
+    step = _step(graph, options.dtype, setup, device, torch_version)
+    # the budget bounds the allocated peak, or a modelled GPU figure; the GPU figures at the batch found (issue 19)
+    from .memory.device_fit import largest_batch_on
+    return largest_batch_on(step, size, budget_of, _gpu(gpu, cuda_context, cudnn_workspace), written)
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):

@@ -69,6 +69,9 @@ class Report:
     graph: Any = field(default=None, compare=False, repr=False)  # the compiled graph it was built from
     # figure -> paths of the layers (graph nodes) that do not know it; {} when every figure is known
     unknown_layers: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    # the GPU profile (cnncost.memory.reserved.Device) whose caching allocator, workspaces and CUDA
+    # context `device_memory` models; None: the default profile
+    gpu: Any = field(default=None, compare=False, repr=False)
 
     @property
     def batch(self) -> int:
@@ -106,6 +109,17 @@ class Report:
             from .memory.accumulate import setup_fields
             out |= setup_fields(self.step, self.batch, self.totals.figures.get("training_flops"))
         return out
+
+    def device_memory(self) -> Any:
+        """What the GPU holds for this training step (cnncost.memory.reserved.Reserved: the caching
+        allocator's reserved bytes, the nvidia-smi figure; modelled), computed on first use; None
+        without the autograd memory model, off CUDA, or where the allocator model does not apply."""
+        if self.step is None:
+            return None
+        if "_device_memory" not in self.__dict__:  # frozen: the cache is written past __setattr__
+            from .memory.reserved import device_memory, gpu_profile
+            self.__dict__["_device_memory"] = device_memory(self.step, self.batch, self.gpu or gpu_profile())
+        return self.__dict__["_device_memory"]
 
     def to_dict(self) -> dict[str, Any]:
         return report_record(self)

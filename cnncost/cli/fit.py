@@ -13,6 +13,7 @@ from .options import add_arch, add_device, add_dtype, add_format, add_input, add
 from .options import add_torch_version
 from .options import add_parallel, parallel_argument_text, parallel_kwargs
 from .options import add_fit_accumulate, add_freeze
+from .options import add_gpu_memory, gpu_kwargs
 
 BUDGET_DEPRECATED = "cnncost: note: --memory in fit is deprecated: use --budget (GB = 10^9 B, GiB = 2^30 B)\n"
 
@@ -36,6 +37,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--mode", default="train", choices=("train", "inference"))
     add_device(parser, help="whose autograd rules (dropout's mask differs; default cuda)")
     add_torch_version(parser)
+    add_gpu_memory(parser, budget=True)
     add_format(parser, "text", "markdown", "json")
     add_reading_options(parser)
     add_parallel(parser)
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     result = fit(net, budget, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
                  mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit),
                  **({"parallel": parallel_kwargs(args)} if parallel_kwargs(args) else {}),
-                 **_freeze_accumulate_kwargs(args))
+                 **_freeze_accumulate_kwargs(args), **gpu_kwargs(args))
     name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits
     setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
@@ -82,14 +84,22 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     ranks = result.step.setup.world_size if parallel else 1
     if parallel:  # samples per optimizer step over all ranks
         extra |= {"global_batch": result.samples_per_step * ranks, "communication": parallel[0]}
+    bound = ""  # the modelled GPU figures at the batch found; the budget may bound one (--budget-of; issue 19)
+    if result.device is not None:
+        from ..memory.reserved import device_record
+        step |= device_record(result.device)
+    if result.budget_of != "allocated":
+        shown_of = {"reserved": "reserved bytes", "nvidia-smi": "nvidia-smi figure"}[result.budget_of]
+        bound = f" (bounding the {shown_of}, {result.device.status})"
     if args.format == "json":
         return dumps({"schema_version": SCHEMA_VERSION, "architecture": name, "budget_bytes": result.budget,
-                      "budget": result.budget_text, "batch": result.batch, "dtype": args.dtype,
-                      "optimizer": args.optimizer, "mode": args.mode, "training_step": step, **extra}), fits
+                      "budget": result.budget_text, "budget_of": result.budget_of, "batch": result.batch,
+                      "dtype": args.dtype, "optimizer": args.optimizer, "mode": args.mode, "training_step": step,
+                      **extra}), fits
     shown = one_line(name)
     units = "Units: kB, MB, GB = 10^3, 10^6, 10^9 B; KiB, MiB, GiB = 2^10, 2^20, 2^30 B."
     if result.batch == 0:
-        return (f"{shown}: not even batch 1 fits in budget {result.budget_shown} ({setting}); "
+        return (f"{shown}: not even batch 1 fits in budget {result.budget_shown}{bound} ({setting}); "
                 f"batch 1 needs {size_text(result.peak_bytes)}\n\n" + breakdown_table(step, args.format)
                 + f"\n\n{units}"), fits
     same = (f"\n\nSame figures: cnncost table {one_line(args.arch)} --batch {result.batch} --dtype {args.dtype} "
@@ -99,7 +109,14 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
             + input_arguments(args.input) + parallel_argument_text(args) + _freeze_accumulate_arguments(args, result)
             ) if args.mode == "train" else ""
     caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
-              f"allocator fragmentation: give --budget a margin below the card's capacity. {units}")
+              "allocator fragmentation: give --budget a margin below the card's capacity, or bound the modelled "
+              f"figures with --budget-of reserved|nvidia-smi. {units}")
+    if result.budget_of != "allocated":
+        caveat = f"\n\n{units}"
+    if result.device is not None:
+        caveat = (f"\n\nAt batch {int_text(result.batch)}: reserved {size_text(result.device.peak_reserved)}, "
+                  f"nvidia-smi {size_text(result.device.nvidia_smi)} (reserved + CUDA context "
+                  f"{size_text(result.device.context)}; {result.device.device}) [{result.device.status}]." + caveat)
     footer = "".join(f"\n\n{line}" for line in parallel[1:])
     if "accumulate" in extra:
         per_rank = f" per rank ({extra['global_batch']:,} over all ranks)" if parallel else ""
@@ -107,7 +124,7 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
                 f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
                 + breakdown_table(step, args.format) + footer + same + caveat), 0
     per_rank = f" per rank (global batch {extra['global_batch']:,})" if parallel else ""
-    return (f"{shown}: largest batch that fits in budget {result.budget_shown}: {int_text(result.batch)}{per_rank} "
+    return (f"{shown}: largest batch that fits in budget {result.budget_shown}{bound}: {int_text(result.batch)}{per_rank} "
             f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
             + breakdown_table(step, args.format) + footer + same + caveat), 0
 

@@ -240,6 +240,35 @@ def add_fit_accumulate(parser: argparse.ArgumentParser) -> None:
                              "(the last micro-batch takes the rest); K = 1 when N fits in one step")
 
 
+def add_gpu_memory(parser: argparse.ArgumentParser, budget: bool = False) -> None:
+    """The GPU profile whose caching allocator, workspaces and CUDA context the reserved and
+    nvidia-smi figures model (cnncost.memory.reserved; issue 19); `budget`: fit's --budget-of."""
+    parser.add_argument("--gpu", metavar="PROFILE", help="under --memory autograd on cuda: the GPU profile of the "
+                        "reserved and nvidia-smi figures (modelled): h100 (default), h200, a100-80gb, a100-40gb, "
+                        "l4, rtx4090, v100 (docs/memory.md)")
+    parser.add_argument("--cuda-context", metavar="SIZE", help="the CUDA context's bytes in the nvidia-smi figure "
+                        "(default the profile's, 512MiB)")
+    parser.add_argument("--cudnn-workspace", metavar="SIZE", help="a cuDNN workspace around each convolution's "
+                        "forward and backward (default 0: not modelled)")
+    if budget:
+        parser.add_argument("--budget-of", choices=("allocated", "reserved", "nvidia-smi"), default="allocated",
+                            help="which figure the budget bounds: allocated (default: the step model's peak, "
+                                 "torch.cuda.max_memory_allocated), reserved (the caching allocator's, "
+                                 "max_memory_reserved) or nvidia-smi (reserved + the CUDA context: what the card "
+                                 "must hold); the last two are modelled, not yet measured on CUDA")
+
+
+def gpu_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The keywords `cnncost.table` / `fit` take from --gpu, --cuda-context, --cudnn-workspace (and
+    --budget-of), where given."""
+    out: dict[str, Any] = {}
+    for option, key in (("gpu", "gpu"), ("cuda_context", "cuda_context"), ("cudnn_workspace", "cudnn_workspace"),
+                        ("budget_of", "budget_of")):
+        if getattr(args, option, None) is not None:
+            out[key] = getattr(args, option)
+    return out
+
+
 # --- from parsed options to API keywords ---
 
 def counting_kwargs(args: argparse.Namespace) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from .arch import resolve_arch
 from .options import (add_arch, add_counting_options, add_device, add_format, add_memory, add_reading_options,
                       add_training_options, counting_kwargs, graph_kwargs, non_negative_int)
 from .options import add_torch_version
-from .options import add_accumulate, add_parallel, parallel_kwargs
+from .options import add_accumulate, add_gpu_memory, add_parallel, gpu_kwargs, parallel_kwargs
 from ..errors import CnnCostError
 
 
@@ -23,6 +23,7 @@ def add_parser(commands: Any) -> None:
                             "for backward per layer, and the training step's peak with its breakdown")
     add_device(parser, help="under --memory autograd: whose rules (dropout's mask differs; default cuda)")
     add_torch_version(parser)
+    add_gpu_memory(parser)
     add_format(parser)
     add_reading_options(parser)
     add_counting_options(parser)
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> str:
     report = table(net, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
                    input=args.input, depth=args.depth, activations=args.activations, memory=args.memory,
                    device=args.device, torch_version=args.torch_version, **counting_kwargs(args),
-                   **graph_kwargs(args, table), **_parallel(args),
+                   **graph_kwargs(args, table), **_parallel(args), **gpu_kwargs(args),
                    **({"accumulate": args.accumulate} if args.accumulate > 1 else {}))
     if args.format == "json":
         return report.to_json()

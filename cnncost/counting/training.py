@@ -116,7 +116,7 @@ def param_split(graph: Graph, frozen: Iterable[str] | tuple[bool, ...] = ()) -> 
     buffers = 0
     for node in graph.nodes:
         layer = node.layer
-        if node.type == "batchnorm" or (node.type == "instance_norm" and layer.track_running_stats):
+        if node.type in ("batchnorm", "instance_norm") and layer.track_running_stats:
             buffers += 2 * maps(layer, node.input_shape)[0] + 1  # a folded norm's channels, not its maps
     return {"params": total, "trainable_params": trainable, "non_trainable_params": total - trainable,
             "buffers": buffers}

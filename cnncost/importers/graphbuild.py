@@ -205,10 +205,8 @@ class GraphBuilder:
         names = self._names()
         layers = self._build(self.root, 0, names)[0]
         out_paths = []
-        for i in outputs:
-            if i <= 0:
-                continue
-            path = self.leaves[i].path  # type: ignore[union-attr]
+        for i in outputs:  # in the module's order: an input it returns is an output too (issue 19)
+            path = self._spell(i, "", names) if i <= 0 else self.leaves[i].path  # type: ignore[union-attr]
             if path not in out_paths:
                 out_paths.append(path)
         inputs: Any = self.input_shape

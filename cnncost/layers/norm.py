@@ -14,7 +14,8 @@ from .conv import map_rank, maps
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class BatchNorm(Layer):
     """Batch norm over channels (dim 0) of a vector or of a map with 1, 2 or 3 spatial dims
-    (`nn.BatchNorm1d/2d/3d`). params = 2C (gamma, beta) when affine; running stats are buffers.
+    (`nn.BatchNorm1d/2d/3d`). params = 2C (gamma, beta) when affine; running stats are buffers
+    (none with `track_running_stats: false`: the statistics of each batch, in training and eval).
     `folded`: the batch is folded into the input's first dim, (k, C, ...) per sample: the
     statistics run over the N*k maps (see `conv.maps`)."""
 
@@ -24,6 +25,7 @@ class BatchNorm(Layer):
     eps: float = 1e-5
     momentum: float = 0.1
     affine: bool = True
+    track_running_stats: bool = True
     folded: bool = False
 
     def out_shape(self, x: Shape) -> Shape:
@@ -36,7 +38,8 @@ class BatchNorm(Layer):
         return 2 * x[self.folded] if self.affine else 0
 
     def describe(self) -> str:
-        return "folded" if self.folded else ""
+        return " ".join(part for part in ("" if self.track_running_stats else "no running stats",
+                                          "folded" if self.folded else "") if part)
 
 
 @register("lrn")

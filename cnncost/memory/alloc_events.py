@@ -45,22 +45,27 @@ CONV_TYPES = frozenset({"conv", "conv_transpose"})
 class AllocationSequence:
     """Allocation events of `steps` training steps at one batch. `events`: ("alloc", key, bytes) and
     ("free", key) in order; `moment_ends[s][m]`: the index of the last event of moment m of step s,
-    m as in `StepMemory.moments` (named `phases[m]`); `marks`: (index of the last event, name) of
-    every stretch in order: "setup" (parameters, the input), "step S, PHASE", "step S, end" (the
-    frees between steps). `workspaces`: bytes of the cuBLAS/cuBLASLt workspaces made (held to the
-    end) plus one cuDNN workspace where there is one."""
+    m as in `StepMemory.moments` (named by `step.moment(m).phase`); `marks`: (index of the last
+    event, step S, moment m) of every stretch in order: S 0 "setup" (parameters, the input), "step
+    S, PHASE" for m < len(moments), "step S, end" (the frees between steps) for m = len(moments);
+    `where` names them (lazily: naming every moment costs more than the events).
+    `workspaces`: bytes of the cuBLAS/cuBLASLt workspaces made (held to the end) plus one cuDNN
+    workspace where there is one."""
 
     events: list[tuple]
     moment_ends: list[list[int]]
-    phases: list[str]
+    step: StepMemory
     batch: int
-    marks: list[tuple[int, str]]
+    marks: list[tuple[int, int, int]]
     workspaces: int = 0
 
     def where(self, index: int) -> str:
         """The name of the stretch event `index` belongs to."""
-        i = bisect_left([end for end, _ in self.marks], index)
-        return self.marks[min(i, len(self.marks) - 1)][1]
+        i = bisect_left([end for end, _, _ in self.marks], index)
+        _, rep, moment = self.marks[min(i, len(self.marks) - 1)]
+        if rep == 0:
+            return "setup"
+        return f"step {rep}, " + ("end" if moment == self.step.count else self.step.moment(moment).phase)
 
 
 def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspace: int = 0,
@@ -131,8 +136,7 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
             events.append((ALLOC, ("param", i), st.params * param))
     for k, t in enumerate(trace.inputs):
         events.append((ALLOC, ("input", k), t.nbytes_per_sample * batch + t.nbytes_fixed))
-    phases = [moment.phase for moment in step.moments]  # the part columns once, then lookups
-    marks = [(len(events) - 1, "setup")]
+    marks = [(len(events) - 1, 0, 0)]
     state_slots = OPTIMIZER_STATE[optimizer]
     moment_ends: list[list[int]] = []
     for rep in range(steps):
@@ -156,9 +160,9 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
                 for key in ends[moment - 1]:
                     events.append((FREE, (rep, key)))
             here.append(len(events) - 1)
-            marks.append((len(events) - 1, f"step {rep + 1}, {phases[moment]}"))
+            marks.append((len(events) - 1, rep + 1, moment))
         for key in ends[m - 1] + ends[m]:  # the step's end: temporaries, then outputs and gradients
             events.append((FREE, (rep, key)))
-        marks.append((len(events) - 1, f"step {rep + 1}, end"))
+        marks.append((len(events) - 1, rep + 1, m))
         moment_ends.append(here)
-    return AllocationSequence(events, moment_ends, phases, batch, marks, workspaces)
+    return AllocationSequence(events, moment_ends, step, batch, marks, workspaces)

@@ -108,11 +108,17 @@ class CachingAllocator:
         return (self.max_split is None or size < self.max_split) and remaining > SMALL_SIZE
 
     def malloc(self, size: int) -> Block:
+        # round_size, _take and _should_split inlined where they are plain (the replay's hot path)
         if size < 0:
             raise ValueError(f"a negative allocation: {size}")
-        rounded = round_size(size)
+        rounded = MIN_BLOCK if size < MIN_BLOCK else -(-size // MIN_BLOCK) * MIN_BLOCK
         small = rounded <= SMALL_SIZE
-        block = self._take(small, rounded)
+        if self.max_split is None:
+            keys = self._free[small]
+            i = bisect_left(keys, (rounded, -1))
+            block = self._blocks.pop(keys.pop(i)[1]) if i < len(keys) else None
+        else:
+            block = self._take(small, rounded)
         if block is None:  # cudaMalloc a new segment
             seg = allocation_size(rounded)
             block = Block(self._next_addr, seg, small)
@@ -124,13 +130,15 @@ class CachingAllocator:
                 self.large_segments += 1
             if self.reserved > self.peak_reserved:
                 self.peak_reserved = self.reserved
-        if self._should_split(block, rounded):
-            rest = Block(block.addr + rounded, block.size - rounded, small)
+        remaining = block.size - rounded
+        if (remaining >= MIN_BLOCK) if small else (remaining > SMALL_SIZE and self._should_split(block, rounded)):
+            rest = Block(block.addr + rounded, remaining, small)
             rest.prev, rest.next = block, block.next
             if block.next is not None:
                 block.next.prev = rest
             block.next, block.size = rest, rounded
-            self._insert(rest)
+            insort(self._free[small], (remaining, rest.addr))
+            self._blocks[rest.addr] = rest
         block.allocated = True
         self.allocated += block.size
         self.requested += size
@@ -202,10 +210,14 @@ class Replay:
         return self.small_segments + self.large_segments
 
 
-def replay(events: Iterable[Sequence], max_split_size: int | None = None, after: Replay | None = None) -> Replay:
+def replay(events: Iterable[Sequence], max_split_size: int | None = None, after: Replay | None = None,
+           record: bool = True) -> Replay:
     """Run `events` through a fresh allocator (or on from where replay `after` ended, which it
     changes): ("alloc", id, size) asks for size bytes under a new id, ("free", id) frees it. An id
-    freed twice or never allocated raises ValueError."""
+    freed twice or never allocated raises ValueError. `record=False`: the peaks only, without the
+    per-event lists (which stay empty; what the tables need, faster)."""
+    if not record:
+        return _peaks(events, max_split_size)
     state = after.state if after is not None else CachingAllocator(max_split_size)
     live: dict = after.live if after is not None else {}
     allocated: list[int] = []
@@ -233,3 +245,29 @@ def replay(events: Iterable[Sequence], max_split_size: int | None = None, after:
     at = reserved.index(state.peak_reserved) if state.peak_reserved and reserved else 0
     return Replay(allocated, requested, reserved, state.peak_allocated, state.peak_requested,
                   state.peak_reserved, at, state.small_segments, state.large_segments, state, live)
+
+
+def _peaks(events: Iterable[Sequence], max_split_size: int | None) -> Replay:
+    """`replay` without the per-event lists: the same allocator, the peaks and where the reserved
+    peak is first reached."""
+    state = CachingAllocator(max_split_size)
+    live: dict = {}
+    malloc, free = state.malloc, state.free
+    at = top = 0
+    for i, event in enumerate(events):
+        if event[0] == ALLOC:
+            if event[1] in live:
+                raise ValueError(f"allocation {event[1]!r} made twice")
+            live[event[1]] = (malloc(event[2]), event[2])
+            if state.reserved > top:
+                top, at = state.reserved, i
+        elif event[0] == FREE:
+            try:
+                block, size = live.pop(event[1])
+            except KeyError:
+                raise ValueError(f"allocation {event[1]!r} freed but not live") from None
+            free(block, size)
+        else:
+            raise ValueError(f"unknown event {event!r}")
+    return Replay([], [], [], state.peak_allocated, state.peak_requested, state.peak_reserved, at,
+                  state.small_segments, state.large_segments, state, live)

@@ -33,7 +33,10 @@ def parse_budget(text: str) -> tuple[int, str]:
 
 @dataclass(frozen=True)
 class Fit:
-    """`batch`: the largest that fits (0: not even one sample); `peak` the moment that limits it."""
+    """`batch`: the largest that fits (0: not even one sample); `peak` the moment that limits it.
+    `budget_of`: which figure the budget bounds (`device_fit.py`: allocated, reserved, nvidia-smi);
+    `device`: the modelled GPU figures at `batch` (a `reserved.Reserved`; `cnncost.fit` sets them
+    where the allocator model applies), else None."""
 
     architecture: str
     budget: int
@@ -62,6 +65,8 @@ class Fit:
         return {"accumulate": self.accumulate, "micro_batch": self.batch, "last_micro_batch": self.last_micro_batch,
                 "global_batch": self.samples_per_step}
     # --- end accumulate ---
+    budget_of: str = "allocated"
+    device: Any = field(default=None, compare=False)
 
     @property
     def peak_bytes(self) -> int:

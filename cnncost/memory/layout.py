@@ -1,7 +1,9 @@
 """Whether the new tensor a layer makes is channels last (the memory model's strides; measured,
-torch 2.13 CPU). Convs, pools, norms and element-wise ops keep their first input's layout, except
-that element-wise (TensorIterator) ops write NCHW where the input's strides are ambiguous (one
-channel or one position): `Layer.elementwise`. `EXCEPTIONS` holds the types that decide otherwise."""
+torch 2.13 CPU). Convs, pools, norms, pixel (un)shuffles and element-wise ops keep their first
+input's layout (pixel_shuffle too when its output has one channel: a conv then reads it as channels
+last; issue 19), except that element-wise (TensorIterator) ops write NCHW where the input's strides
+are ambiguous (one channel or one position): `Layer.elementwise`. `EXCEPTIONS` holds the types that
+decide otherwise."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -10,7 +12,7 @@ from ..layers.act import Softmax
 from ..layers.base import Layer
 from ..layers.merge import ConcatMerge
 from ..layers.norm import InstanceNorm, LayerNorm
-from ..layers.reshape import ChannelShuffle, PixelShuffle
+from ..layers.reshape import ChannelShuffle
 from ..layers.arith import Reduce, Tokens
 from ..layers.tensor import Contiguous
 from ..layers.unfold import Fold, Unfold
@@ -33,9 +35,6 @@ EXCEPTIONS: dict[type, LayoutRule] = {
     # LayerNorm2d permutes to NHWC, normalises, permutes back: its output is channels last;
     # nn.LayerNorm over C, H, W writes NCHW
     LayerNorm: lambda layer, xs, x: layer.over == "channels",
-    # pixel_shuffle writes NCHW, but keeps the strides of a one-position input (pixel_unshuffle
-    # keeps channels last)
-    PixelShuffle: lambda layer, xs, x: xs[0].channels_last and x[1] * x[2] == 1,
     # reductions and `.contiguous()` write NCHW; the tokens' cat does (the expanded tokens are not
     # channels last); measured, torch 2.13 CPU
     Reduce: _nchw, Contiguous: _nchw, Tokens: _nchw,

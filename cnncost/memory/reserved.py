@@ -21,10 +21,12 @@ Every figure here is modelled; measured on CUDA: not yet (`STATUS`). Sources:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ..errors import CnnCostError
 from .alloc_events import allocation_events
 from .allocator import replay
+from .setup import Setup
 from .step import StepMemory
 
 STATUS = "modelled; measured on CUDA: not yet"
@@ -35,13 +37,15 @@ CUBLASLT_DEFAULT = 1024 * 1024   # CUBLASLT_WORKSPACE_SIZE's default, 1024 KiB
 
 @dataclass(frozen=True)
 class Device:
-    """A GPU as the model needs it: its memory, its compute capability (which picks cuBLAS's default
-    workspace) and the CUDA context's bytes (modelled)."""
+    """A GPU profile as the model needs it: its memory, its compute capability (which picks cuBLAS's
+    default workspace), the CUDA context's bytes (modelled) and the cuDNN workspace around each
+    convolution (bytes; 0: not modelled, the algorithm cuDNN picks decides it at run time)."""
 
     name: str
     memory: int
     capability: tuple[int, int]
     context: int = DEFAULT_CONTEXT
+    conv_workspace: int = 0
 
 
 DEVICES = {
@@ -54,6 +58,20 @@ DEVICES = {
     "v100": Device("Tesla V100 32GB", 32 * 1024 * MiB, (7, 0)),
 }
 DEFAULT_DEVICE = "h100"
+
+
+def gpu_profile(name: str | None = None, context: int | None = None, conv_workspace: int | None = None) -> Device:
+    """The profile `name` of `DEVICES` (None: the default, an H100), with its CUDA context and cuDNN
+    workspace replaced where given (bytes)."""
+    key = DEFAULT_DEVICE if name is None else name.lower()
+    if key not in DEVICES:
+        raise CnnCostError(f"unknown GPU profile '{name}'; known: {', '.join(DEVICES)}")
+    for what, value in (("the CUDA context", context), ("the cuDNN workspace", conv_workspace)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise CnnCostError(f"{what} is a number of bytes >= 0, got {value!r}")
+    device = DEVICES[key]
+    return replace(device, context=device.context if context is None else context,
+                   conv_workspace=device.conv_workspace if conv_workspace is None else conv_workspace)
 
 
 def cublas_workspace(config: str | None, capability: tuple[int, int]) -> int:
@@ -104,22 +122,46 @@ class Reserved:
 
 def reserved_bytes(step: StepMemory, batch: int, device: str | Device = DEFAULT_DEVICE,
                    cublas_config: str | None = None, cublaslt_workspace: int = CUBLASLT_DEFAULT,
-                   conv_workspace: int = 0, context: int | None = None, steps: int = 2,
+                   conv_workspace: int | None = None, context: int | None = None, steps: int = 2,
                    max_split_size: int | None = None) -> Reserved:
     """Replay `steps` training steps of `step` (`step_memory(trace, Setup(optimizer))`, device cuda) at
     `batch` through the caching allocator model and add the CUDA context. `device`: a name of
     `DEVICES` or a `Device`; `cublas_config`: CUBLAS_WORKSPACE_CONFIG (None: PyTorch's default for
-    the device); `conv_workspace`: bytes of cuDNN workspace around each convolution (0: none);
-    `context`: the CUDA context's bytes (None: the device's); `max_split_size`: the allocator option
-    max_split_size_mb, in bytes (None: unset)."""
+    the device); `conv_workspace`: bytes of cuDNN workspace around each convolution (None: the
+    device's, 0: none); `context`: the CUDA context's bytes (None: the device's); `max_split_size`:
+    the allocator option max_split_size_mb, in bytes (None: unset)."""
     spec = DEVICES[device] if isinstance(device, str) else device
     blas = cublas_workspace(cublas_config, spec.capability)
     lt = min(cublaslt_workspace, blas)
-    seq = allocation_events(step, batch, steps, blas_workspace=blas, conv_workspace=conv_workspace,
-                            blaslt_workspace=lt)
-    result = replay(seq.events, max_split_size)
+    conv = spec.conv_workspace if conv_workspace is None else conv_workspace
+    seq = allocation_events(step, batch, steps, blas_workspace=blas, conv_workspace=conv, blaslt_workspace=lt)
+    result = replay(seq.events, max_split_size, record=False)
     held = context if context is not None else spec.context
     return Reserved(batch, spec.name, result.peak_requested, result.peak_allocated, result.peak_reserved,
                     seq.where(result.peak_reserved_at), result.peak_reserved - result.peak_allocated,
                     seq.workspaces, held, result.peak_reserved + held, result.small_segments,
                     result.large_segments)
+
+
+def modelled_for(step: StepMemory) -> bool:
+    """Whether the allocator model applies to `step`: a training step on CUDA of the plain setup
+    (the allocation events follow the plain step's timeline; checkpointing, accumulation, freezing
+    and sharding change it, and are not replayed yet)."""
+    return (step.mode == "train" and step.trace.precision.device == "cuda"
+            and step.setup == Setup(step.optimizer, "train"))
+
+
+def device_memory(step: StepMemory, batch: int, device: Device) -> Reserved | None:
+    """`reserved_bytes` on the GPU profile `device`, or None where the model does not apply."""
+    return reserved_bytes(step, batch, device) if modelled_for(step) else None
+
+
+def device_record(r: Reserved) -> dict:
+    """The JSON fields of `training_step` (docs/output.md): what the caching allocator reserves at
+    its peak (a predicted torch.cuda.max_memory_reserved), what nvidia-smi shows (reserved + the
+    CUDA context), the allocator's allocated peak in blocks, the workspaces and context counted,
+    the GPU profile, where reserved bytes peak, and that all of this is modelled."""
+    return {"reserved_bytes": r.peak_reserved, "nvidia_smi_bytes": r.nvidia_smi,
+            "allocator_allocated_bytes": r.peak_allocated, "workspace_bytes": r.workspaces,
+            "cuda_context_bytes": r.context, "gpu": r.device, "reserved_peak_at": r.peak_reserved_at,
+            "reserved_status": r.status}

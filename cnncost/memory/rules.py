@@ -196,10 +196,11 @@ def fp32_on_cuda(x: Tensor, b: StepBuilder) -> Tensor:
 
 
 def _batchnorm(layer: BatchNorm, x: Tensor, xs: Shape, y: Shape, b: StepBuilder) -> Tensor:
-    """Input, plus the batch mean and inverse std per channel: fp32 under autocast (the
-    running statistics are fp32), else the input's dtype (fp64 in fp64). Folded ((N*k, C, ...)
-    in torch), the statistics are still one per channel."""
-    b.save(x, b.new(0, stat_dtype(x, b, weighted=True), fixed=2 * maps(layer, xs)[0]))
+    """Input, plus the batch mean and inverse std per channel: fp32 under autocast where an fp32
+    weight or running statistics take part, else the input's dtype (fp64 in fp64; issue 19: bf16
+    without either). Folded ((N*k, C, ...) in torch), the statistics are still one per channel."""
+    weighted = layer.affine or layer.track_running_stats
+    b.save(x, b.new(0, stat_dtype(x, b, weighted=weighted), fixed=2 * maps(layer, xs)[0]))
     return b.like(x)  # y is x's shape
 
 

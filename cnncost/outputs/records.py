@@ -60,6 +60,10 @@ def report_record(report: Any) -> dict[str, Any]:
         communication = communication_record(report.step, report.batch)
         if communication is not None:
             out["communication"] = communication
+        device = report.device_memory()  # the caching allocator and nvidia-smi (modelled; issue 19)
+        if device is not None:
+            from ..memory.reserved import device_record
+            out["training_step"] |= device_record(device)
     unknown = report.unknown_counts()
     out["unknown_counts"] = unknown
     if unknown:

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from ..columns import COLUMNS, Column
 from ..errors import format_shape
+from ..layers.conv import maps
 from ..formatting import (TABLEFMT, UNITS_NOTE, binary_bytes, breakdown_table, byte_unit, grid, grouped, in_unit,
                           si_spaced, text_cell, title_text)
 from .parallel import parallel_lines
@@ -117,13 +118,15 @@ def footer_lines(report: Any) -> list[str]:
                      "(in the MACs and FLOPs totals, not in per-image figures: work on parameters alone)")
     if report.step is not None:
         breakdown = report.step_breakdown()
-        lines += [f"Saved for backward: {known(total, 'saved_bytes', binary_bytes(total.saved_bytes))}",
+        lines += [f"Saved for backward: {known(total, 'saved_bytes', binary_bytes(total.saved_bytes))}"
+                  f"{_running_statistics_note(report)}",
                   f"Training step peak: {'>= ' if 'saved_bytes' in total.unknown else ''}"
                   f"{binary_bytes(breakdown['peak_bytes'])} ({breakdown['phase']})"]
         lines += parallel_lines(report.step, report.batch)  # several GPUs (outputs/parallel.py)
         if "freeze" in breakdown or "accumulate" in breakdown:  # --freeze / --accumulate
             from ..memory.accumulate import setup_lines
             lines += setup_lines(breakdown)
+        lines += _device_memory_lines(report)
     if report.graph is not None:
         lines += [f"Warning: {line}" for line in report.graph.warnings]
     unknown = report.unknown_counts()
@@ -138,6 +141,35 @@ def footer_lines(report: Any) -> list[str]:
                      f"{'have' if len(paths) != 1 else 'has'} unknown {figures}: shown '?'; "
                      "totals marked '>=' are lower bounds")
     return lines
+
+
+def _device_memory_lines(report: Any) -> list[str]:
+    """The caching allocator's reserved bytes and what nvidia-smi shows, beside the allocated peak
+    (issue 19), labelled as modelled."""
+    r = report.device_memory()
+    if r is None:
+        return []
+    over = r.nvidia_smi > report.gpu.memory if report.gpu is not None else False
+    return [f"CUDA reserved (max_memory_reserved): {binary_bytes(r.peak_reserved)} ({r.peak_reserved_at}); "
+            f"nvidia-smi: {binary_bytes(r.nvidia_smi)} [{r.status}]",
+            f"  (reserved: the caching allocator's segments, cuBLAS/cuDNN workspaces {binary_bytes(r.workspaces)} "
+            f"included; nvidia-smi: reserved + CUDA context {binary_bytes(r.context)}; GPU profile {r.device}"
+            + (f": more than its {binary_bytes(report.gpu.memory)}" if over else "") + ")"]
+
+
+def _running_statistics_note(report: Any) -> str:
+    """Batch norm's forward also saves its running mean and variance for backward (measured, torch
+    2.13 CPU): the module's own buffers, by reference, so saved bytes leave them out, as they leave
+    out the weights (issue 19). Said where a net has them, with their size."""
+    if report.graph is None:
+        return ""
+    size = 8 if report.options.dtype == "fp64" else 4  # the buffers' dtype: fp32 under autocast
+    stats = sum(2 * maps(node.layer, node.input_shape)[0] for node in report.graph.nodes
+                if node.type == "batchnorm" and node.layer.track_running_stats)
+    if not stats:
+        return ""
+    return (f" (not counted: the batch norm running statistics autograd also saves, {binary_bytes(stats * size)}, "
+            "by reference: buffers, held anyway)")
 
 
 def render(report: Any, fmt: str) -> str:

@@ -84,7 +84,8 @@ def _upsample(layer: Upsample, x: Any) -> nn.Module:
 def _batchnorm(layer: BatchNorm, x: Any) -> nn.Module:
     m = maps(layer, x)
     kind = nn.BatchNorm1d if len(m) <= 2 else by_rank(m, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-    return (folded(kind) if layer.folded else kind)(m[0], eps=layer.eps, momentum=layer.momentum, affine=layer.affine)
+    return (folded(kind) if layer.folded else kind)(m[0], eps=layer.eps, momentum=layer.momentum, affine=layer.affine,
+                                                       track_running_stats=layer.track_running_stats)
 
 
 PADS = {"zeros": (nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d),

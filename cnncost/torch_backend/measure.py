@@ -187,15 +187,27 @@ def _storage(t: torch.Tensor) -> tuple[tuple[str, int], int]:
         return ("tensor", id(t)), t.numel() * t.element_size()
 
 
+# The autograd nodes between a parameter's autocast copy and what is saved: the cast itself and
+# views of it (linear's weight.t()). Any other node computes something new: the output of a
+# bias-free conv whose input needs no gradient has the weight's cast as its one parent, but it is an
+# activation (issue 19).
+_CAST_OR_VIEW = frozenset({"ToCopyBackward0", "TBackward0", "ViewBackward0", "UnsafeViewBackward0",
+                           "PermuteBackward0", "TransposeBackward0", "ExpandBackward0", "UnsqueezeBackward0",
+                           "SqueezeBackward0", "SqueezeBackward1", "AliasBackward0", "AsStridedBackward0"})
+
+
 def _is_param_cast(t: torch.Tensor, param_ids: set[int]) -> bool:
     """An autocast copy of a parameter (or a view of one, like linear's weight.t()): a short
-    single-parent chain of autograd nodes through ToCopyBackward0 to a parameter's AccumulateGrad."""
+    single-parent chain of cast and view nodes, one ToCopyBackward0 among them, to a parameter's
+    AccumulateGrad."""
     fn, cast = t.grad_fn, False
     for _ in range(4):
         if fn is None:
             return False
         if hasattr(fn, "variable"):
             return cast and id(fn.variable) in param_ids
+        if type(fn).__name__ not in _CAST_OR_VIEW:
+            return False
         cast |= type(fn).__name__ == "ToCopyBackward0"
         parents = [nxt for nxt, _ in fn.next_functions if nxt is not None]
         if len(parents) != 1:

@@ -42,7 +42,7 @@ def test_bash_script_is_valid_and_completes(capsys, tmp_path):
     assert _bash(script, ["cnncost", "ta"], tmp_path) == ["table"]
     assert _bash(script, ["cnncost", "co"], tmp_path) == ["compare", "completion"]
     assert "resnet50" in _bash(script, ["cnncost", "table", "resnet5"], tmp_path)
-    assert _bash(script, ["cnncost", "fit", "vgg16", "--bu"], tmp_path) == ["--budget"]
+    assert _bash(script, ["cnncost", "fit", "vgg16", "--bu"], tmp_path) == ["--budget", "--budget-of"]
     assert _bash(script, ["cnncost", "table", "x", "--format", "cs"], tmp_path) == ["csv"]
     assert _bash(script, ["cnncost", "completion", "f"], tmp_path) == ["fish"]
     assert "--memory" not in _bash(script, ["cnncost", "fit", "x", "--"], tmp_path)  # deprecated: hidden

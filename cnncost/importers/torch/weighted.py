@@ -96,7 +96,8 @@ def m_batchnorm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, 
         raise Unsupported("")
     x = imp.tensor(args[0])
     momentum = 0.1 if m.momentum is None else float(m.momentum)
-    layer = BatchNorm(eps=float(m.eps), momentum=momentum, affine=bool(m.affine))
+    layer = BatchNorm(eps=float(m.eps), momentum=momentum, affine=bool(m.affine),
+                      track_running_stats=bool(m.track_running_stats))
     if x.folded and len(x.shape) == 2:
         return rows_batch_norm(imp, x, layer, list(m.parameters()))
     return imp.emit(layer, [x], x.shape, params=list(m.parameters()))
@@ -122,7 +123,8 @@ def batch_norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: A
         raise Unsupported("batch norm with a weight but no bias (or the reverse)")
     momentum = arg(args, kwargs, 6, "momentum", 0.1)
     eps = arg(args, kwargs, 7, "eps", 1e-5)
-    layer = BatchNorm(eps=float(eps), momentum=0.1 if momentum is None else float(momentum), affine=weight is not None)
+    layer = BatchNorm(eps=float(eps), momentum=0.1 if momentum is None else float(momentum), affine=weight is not None,
+                      track_running_stats=arg(args, kwargs, 1, "running_mean") is not None)
     if x.folded and len(x.shape) == 2:
         return rows_batch_norm(imp, x, layer, params_of(weight, bias))
     return imp.emit(layer, [x], x.shape, params=params_of(weight, bias))
