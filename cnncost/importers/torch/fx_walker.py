@@ -15,7 +15,7 @@ from . import constants, tables
 from .constants import CV
 from .export_walker import SplicedWalker
 from .tracing import export_call, first_line, restore_buffers, save_buffers, trace_function
-from .inline import refusal, traced
+from .inline import MADE_LIKE, refusal, traced
 from .values import PV, Pieces, holds, mutating
 from .walker import GraphWalker
 
@@ -56,7 +56,7 @@ class FxWalker(GraphWalker):
 
     def handler(self, node: Any) -> Callable | None:
         if node.op == "call_method":
-            if node.target in _MADE_LIKE:
+            if node.target in MADE_LIKE:  # x lends its dtype: computed once per forward
                 return constants.made_like
             return tables.METHODS.get(node.target)
         return tables.function_handler(node.target)
@@ -106,9 +106,8 @@ class FxWalker(GraphWalker):
         try:
             for n in inlined.graph.nodes:
                 self.node = n
-                if n.op == "get_attr":  # a tensor constant the function made
-                    tensor = getattr(inlined.root, n.target)
-                    env[n] = PV(n.target, tensor, tuple(tensor.shape))
+                if n.op == "get_attr":  # a tensor the function made from numbers alone: computed once per forward
+                    env[n] = CV(inlined.constants[n.target])
                 elif n.op in ("call_function", "call_method"):
                     env[n] = self._inlined_node(n, inlined.values[n], map_arg)
         except Exception as error:  # noqa: BLE001 - whatever stops the walk: exported alone instead
@@ -190,9 +189,6 @@ class FxWalker(GraphWalker):
         more = f" and {len(whys) - 3} more" if len(whys) > 3 else ""
         spliced = ", ".join(whys[:3]) + more + ": traced with torch.export"
         return "; ".join(part for part in (first, spliced, rest) if part)
-
-
-_MADE_LIKE = frozenset(("new_zeros", "new_ones", "new_full"))  # x lends its dtype: constants.made_like
 
 
 def _leaf_program(node: Any, m: Any, examples: Any) -> Any:

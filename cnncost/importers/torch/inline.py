@@ -27,7 +27,7 @@ class Inlined:
     values: dict[Any, Any]
     sources: list[Any]
     result: Any
-    root: Any  # holds the tensor constants the function made (get_attr nodes)
+    constants: dict[str, Any]  # the tensors the function made from numbers alone, by get_attr target
 
 
 def trace_call(fn: Any, args: tuple, kwargs: dict, results: dict[Any, Any], stack: Any) -> Inlined:
@@ -59,7 +59,8 @@ def trace_call(fn: Any, args: tuple, kwargs: dict, results: dict[Any, Any], stac
     result = torch.fx.node.map_aggregate(out, lambda v: v.node if isinstance(v, torch.fx.Proxy) else v)
     if holds(result, (torch.Tensor,)):  # a tensor made from no argument: not a value the walk has
         raise TypeError(f"{getattr(fn, '__name__', fn)} returns a tensor made from none of its arguments")
-    return Inlined(tracer.graph, tracer.values, sources, result, tracer.root)
+    made = {n.target: getattr(tracer.root, n.target) for n in tracer.graph.nodes if n.op == "get_attr"}
+    return Inlined(tracer.graph, tracer.values, sources, result, made)
 
 
 def traced(cache: dict[Any, Inlined], fn: Any, args: tuple, kwargs: dict, results: dict[Any, Any],
@@ -83,7 +84,8 @@ def traced(cache: dict[Any, Inlined], fn: Any, args: tuple, kwargs: dict, result
     sources: list[Any] = []
     torch.fx.node.map_arg((args, kwargs), lambda n: sources.append(n) if n not in sources else None)
     result = torch.fx.node.map_aggregate(first.result, lambda v: copies[v] if isinstance(v, torch.fx.Node) else v)
-    return Inlined(graph, {copies[n]: v for n, v in first.values.items()}, sources, result, first.root)
+    made = {name: t.clone() for name, t in first.constants.items()}  # each call's own (saved apart, as torch would)
+    return Inlined(graph, {copies[n]: v for n, v in first.values.items()}, sources, result, made)
 
 
 def _call_key(fn: Any, args: tuple, kwargs: dict, results: dict[Any, Any], torch: Any) -> Any:
@@ -126,6 +128,33 @@ def _as_meta(value: Any, torch: Any) -> Any:
 
 
 _PLAIN = frozenset((int, float, bool, str))  # arguments torch.fx keeps as they are
+
+MADE_LIKE = frozenset(("new_zeros", "new_ones", "new_full"))  # x lends its dtype only
+
+
+def _has_proxy(value: Any) -> bool:
+    import torch.fx
+    if isinstance(value, torch.fx.Proxy):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_has_proxy(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_proxy(v) for v in value.values())
+    return False
+
+
+def _later_size(target: Any, values: list[Any]) -> bool:
+    """An item of a shape other than its first (`shape[1]`, `shape[-3:]`): a plain number for the
+    walk anyway (it notes only x.shape, x.size() and a shape's first item as holding the batch:
+    `constants.batch_marked`), so the arithmetic on it runs as Python's (`W % window`, `pad_H >=
+    window`), without nodes; what reads the batch (`B * windows`) stays a node."""
+    if target is not operator.getitem or len(values) != 2 or not isinstance(values[0], (tuple, list)) \
+            or not all(type(v) is int for v in values[0]):
+        return False
+    index = values[1]
+    if isinstance(index, slice):
+        return index.start not in (None, 0)
+    return type(index) is int and index != 0
 
 
 @functools.cache
@@ -180,6 +209,13 @@ def _tracer_class() -> type:
 
         def create_proxy(self, kind: str, target: Any, args: Any, kwargs: Any, name: Any = None,
                          type_expr: Any = None, proxy_factory_fn: Any = None) -> Any:
+            if kind == "call_function" and not kwargs and _later_size(target, [self._concrete(a) for a in args]):
+                return target(*(self._concrete(a) for a in args))
+            if kind == "call_method" and target in MADE_LIKE and not _has_proxy((args[1:], kwargs)):
+                # x.new_zeros(size) of plain sizes (Swin's shifted-window mask): x lends its dtype only,
+                # the tensor and what is computed from it alone are constants, made for real as the
+                # function runs (the walk takes them as computed tensors: `Inlined.constants`)
+                return getattr(torch.empty(0, dtype=self.values[args[0].node].dtype), target)(*args[1:], **kwargs)
             proxy = super().create_proxy(kind, target, args, kwargs, name, type_expr, proxy_factory_fn)
             proxy.node.meta["nn_module_stack"] = self.stack
             if kind in ("call_function", "call_method"):
@@ -205,6 +241,8 @@ def _tracer_class() -> type:
         def _concrete(self, v: Any) -> Any:
             if isinstance(v, torch.fx.Proxy):
                 return self.values[v.node]
+            if isinstance(v, torch.Tensor) and not v.is_meta:  # a constant the function made, beside meta values
+                return _as_meta(v, torch)
             if isinstance(v, slice):
                 return slice(self._concrete(v.start), self._concrete(v.stop), self._concrete(v.step))
             return v
