@@ -116,11 +116,10 @@ def _call_key(fn: Any, args: tuple, kwargs: dict, results: dict[Any, Any], torch
 
 
 def _as_meta(value: Any, torch: Any) -> Any:
-    """A traced value with its tensors as meta tensors of the same shapes, dtypes and strides (the
-    recorded values may be fake or real where meta tensors could not run the module)."""
+    """A traced value with its tensors as new meta tensors of the same shapes, dtypes and strides
+    (the recorded values may be fake or real where meta tensors could not run the module; an
+    in-place op of the function changes its own copy, not the recorded value)."""
     if isinstance(value, torch.Tensor):
-        if value.is_meta:
-            return value
         return torch.empty_strided(tuple(value.shape), tuple(value.stride()), dtype=value.dtype, device="meta")
     if type(value) in (list, tuple):
         return type(value)(_as_meta(v, torch) for v in value)
