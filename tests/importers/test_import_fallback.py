@@ -111,16 +111,35 @@ def _half_channels(x):
 torch.fx.wrap("_half_channels")
 
 
-def test_a_function_fx_keeps_as_a_leaf_is_exported_in_place() -> None:
-    class Wrapped(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2d(3, 8, 3)
-            self.head = nn.Conv2d(4, 2, 1)
+class _Wrapped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.head = nn.Conv2d(4, 2, 1)
 
-        def forward(self, x):
-            return self.head(_half_channels(self.conv(x)))
-    model = Wrapped()
+    def forward(self, x):
+        return self.head(_half_channels(self.conv(x)))
+
+
+def test_a_function_fx_keeps_as_a_leaf_is_traced_through() -> None:
+    """The Python on the rank runs on the traced values (importers/torch/inline.py): fx alone imports it."""
+    model = _Wrapped()
+    for tracer in ("auto", "fx"):
+        net = cnncost.from_torch(model, (3, 8, 8), tracer=tracer)
+        assert rows(net) == [("input", "input"), ("conv", "conv"), ("chunk", "chunk"), ("head", "conv")]
+        assert cnncost.compile(net).nodes[-1].output_shape == (2, 6, 6)
+        assert figures(net) == measured(model, (3, 8, 8))
+        assert "torch.export" not in net.notes
+
+
+def test_a_function_fx_keeps_as_a_leaf_is_exported_in_place(monkeypatch) -> None:
+    """Where it cannot be traced through, the call is exported alone: the same rows; fx alone refuses it."""
+    from cnncost.importers.torch import fx_walker
+
+    def not_through(*args, **kwargs):
+        raise RuntimeError("not traced through")
+    monkeypatch.setattr(fx_walker, "traced", not_through)
+    model = _Wrapped()
     net = cnncost.from_torch(model, (3, 8, 8))
     assert rows(net) == [("input", "input"), ("conv", "conv"), ("chunk", "chunk"), ("head", "conv")]
     assert cnncost.compile(net).nodes[-1].output_shape == (2, 6, 6)

@@ -1,6 +1,7 @@
-"""A function torch.fx keeps as a leaf (torch.fx.wrap, as torchvision's Swin window attention) is
-traced alone with make_fx on fake tensors (`tracing.trace_function`) rather than torch.export: the
-same training-IR graph, so the same rows and figures as torch.export's, in about half the time."""
+"""A function torch.fx keeps as a leaf (torch.fx.wrap, as torchvision's Swin window attention) that
+is not traced through (`inline.py`; tests/importers/test_import_inline.py) is traced alone with
+make_fx on fake tensors (`tracing.trace_function`) rather than torch.export: the same training-IR
+graph, so the same rows and figures as torch.export's, in about half the time."""
 from __future__ import annotations
 
 import pytest
@@ -53,6 +54,10 @@ class Windows(nn.Module):
 
 def test_a_leaf_function_is_traced_with_make_fx_and_gives_exports_rows(monkeypatch) -> None:
     from cnncost.importers.torch import fx_walker
+
+    def not_through(*args, **kwargs):
+        raise RuntimeError("not traced through")
+    monkeypatch.setattr(fx_walker, "traced", not_through)  # the leaf path, which tracing through replaces
     model = Windows()
     traced: list[str] = []
     real_trace = fx_walker.trace_function

@@ -170,7 +170,7 @@ def _inputs(imp: Any, value: Any) -> list[Any]:
 
 def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
     torch = imp.torch
-    from torch.utils.flop_counter import FlopCounterMode
+    from . import op_work  # FlopCounterMode, once per kind of call
     sources = _inputs(imp, (args, kwargs))
     if mutating(node) and isinstance(args[0] if args else None, PV):  # its first argument is what changes
         raise Unsupported("changes a parameter or buffer in place")
@@ -186,7 +186,7 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
         return t
 
     real_args, real_kwargs = real(imp, args), real(imp, kwargs)
-    counter = FlopCounterMode(display=False)
+    counter = op_work.counter(imp, node, real_args, real_kwargs)
     try:
         with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), counter:
             if node.op == "call_module":
@@ -217,7 +217,7 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
         params.update((id(p), p) for p in imp.gm.get_submodule(node.target).parameters())
     before.update(saved)
     if macs:
-        work[node] = (macs, *_gradient_macs(imp, node, real_args, real_kwargs, value))
+        work[node] = (macs, *op_work.gradient_macs(imp, node, real_args, real_kwargs, value, _gradient_macs))
     source = next((v.source if isinstance(v, CV) else v.path for v in sources), _name(node))
     made = _wrap(imp, value, lambda t: CV(t, dict(params), dict(before), source, keep, batched, dict(work)))
     if mutating(node) and args and isinstance(args[0], CV):  # pos.add_(...): later readers of pos read this

@@ -2,17 +2,31 @@
 are leaves of the trace), functions and tensor methods are looked up in `tables`. A call of a module
 fx could not trace into (Python control flow on shapes) that no handler maps is exported alone with
 torch.export and its ATen graph walked in place (`export_walker.SplicedWalker`): the rest of the
-model keeps fx's module structure."""
+model keeps fx's module structure. A Python function fx kept as one call (`torch.fx.wrap`) is traced
+through at the torch level and walked in place (`inline`), else exported alone like such a module."""
 from __future__ import annotations
 
+import operator
 from typing import Any, Callable
 
+from ...net import Net
 from ..graphbuild import TV, Unsupported
-from . import tables
+from . import constants, tables
+from .constants import CV
 from .export_walker import SplicedWalker
 from .tracing import export_call, first_line, restore_buffers, save_buffers, trace_function
-from .values import PV, Pieces, holds
+from .inline import MADE_LIKE, refusal, traced
+from .values import PV, Pieces, holds, mutating
 from .walker import GraphWalker
+
+
+class InlineFailed(Exception):
+    """The walk of a traced-through function call met what it cannot take: the import starts again
+    with that function exported alone (`FxWalker.run`)."""
+
+    def __init__(self, fn: Any, why: str) -> None:
+        super().__init__(why)
+        self.fn = fn
 
 
 class FxWalker(GraphWalker):
@@ -20,12 +34,30 @@ class FxWalker(GraphWalker):
 
     def __init__(self, *args: Any, splice: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.arguments = (args, dict(kwargs, splice=splice))  # for a fresh start (`run`)
+        self.not_inlined: set[Any] = set()  # functions whose calls are exported, not traced through
+        self.inline_traces: dict[Any, Any] = {}  # traced-through calls, by what their trace depends on
         self.splice = splice  # export the calls of untraceable modules that no handler maps
         self.spliced: dict[str, str] = {}  # module path or function -> why fx did not trace into it, for the notes
         self.exported: dict[Any, Any] = {}  # a leaf function's exported graph, by `_call_key`
 
+    def run(self) -> Net:
+        """The walk; where a traced-through function's call meets what the walk cannot take (rows
+        of it may be in the builder already), the walk starts again from a fresh state with that
+        function's calls exported alone (as before tracing through: the same counts, slower)."""
+        while True:
+            try:
+                return super().run()
+            except InlineFailed as failed:
+                not_inlined = self.not_inlined | {failed.fn}
+                args, kwargs = self.arguments
+                self.__init__(*args, **kwargs)  # type: ignore[misc]  # every bit of walk state anew
+                self.not_inlined = not_inlined
+
     def handler(self, node: Any) -> Callable | None:
         if node.op == "call_method":
+            if node.target in MADE_LIKE:  # x lends its dtype: computed once per forward
+                return constants.made_like
             return tables.METHODS.get(node.target)
         return tables.function_handler(node.target)
 
@@ -44,10 +76,61 @@ class FxWalker(GraphWalker):
                 except Unsupported:
                     pass
             return self._exported_call(node, m)
-        if self.splice and node.op == "call_function" and _python_function(node.target) \
+        if node.op == "call_function" and _python_function(node.target) \
                 and tables.function_handler(node.target) is None:  # a function fx kept as a leaf (torch.fx.wrap)
-            return self._exported_call(node, _function_module(node.target))
+            if node.target not in self.not_inlined:
+                return self._inlined_call(node)
+            if self.splice:
+                return self._exported_call(node, _function_module(node.target))
         return super()._call(node)
+
+    def _inlined_call(self, node: Any) -> Any:
+        """The call of a Python function fx kept as a leaf, traced through (`inline.trace_call`)
+        and its nodes walked here, under the caller's module path; where the function does not
+        run on meta proxies, exported alone. Inside, an op no handler maps is no opaque row:
+        the import starts again with the function exported alone (`InlineFailed`)."""
+        torch = self.torch
+        fn = node.target
+        try:
+            inlined = traced(self.inline_traces, fn, node.args, node.kwargs, self.results,
+                             node.meta.get("nn_module_stack"))
+        except Exception:  # noqa: BLE001 - code meta proxies cannot run: the exported path
+            self.not_inlined.add(fn)
+            return self._call(node)
+        env, map_arg = self.env, torch.fx.node.map_arg
+        placeholders = [n for n in inlined.graph.nodes if n.op == "placeholder"]
+        for placeholder, source in zip(placeholders, inlined.sources):
+            env[placeholder] = env[source]
+        outer, allow = self.node, self.allow_unknown
+        self.allow_unknown = False
+        try:
+            for n in inlined.graph.nodes:
+                self.node = n
+                if n.op == "get_attr":  # a tensor the function made from numbers alone: computed once per forward
+                    env[n] = CV(inlined.constants[n.target])
+                elif n.op in ("call_function", "call_method"):
+                    env[n] = self._inlined_node(n, inlined.values[n], map_arg)
+        except Exception as error:  # noqa: BLE001 - whatever stops the walk: exported alone instead
+            raise InlineFailed(fn, f"{type(error).__name__}: {error}") from error
+        finally:
+            self.node, self.allow_unknown = outer, allow
+        return torch.fx.node.map_aggregate(inlined.result, lambda v: env[v] if isinstance(v, torch.fx.Node) else v)
+
+    def _inlined_node(self, n: Any, value: Any, map_arg: Any) -> Any:
+        self.results[n] = value
+        args, kwargs = map_arg(n.args, self.env.__getitem__), map_arg(n.kwargs, self.env.__getitem__)
+        handler = self.handler(n)
+        why = refusal(n, args, kwargs, value, handler, (TV, Pieces), self.torch)
+        if why:
+            raise Unsupported(why)
+        if n.target is operator.setitem and isinstance(args[0], CV):  # a mask written in place: its value
+            return constants.handle(self, n, args, kwargs, value)
+        if (mutating(n) or n.target is operator.getitem) and args and isinstance(args[0], PV) \
+                and isinstance(value, self.torch.Tensor) and not holds((args[1:], kwargs), (TV, PV, Pieces, CV)):
+            # Swin V2's `qkv_bias.clone()[L:2 * L].zero_()`: a part of a parameter's copy changed,
+            # no cost (as the export walker takes its slice and zero_)
+            return PV(args[0].path, args[0].tensor, tuple(int(d) for d in value.shape))
+        return self._call(n)
 
     def _exported_call(self, node: Any, m: Any) -> Any:
         """The call of module `m` through torch.export on the traced arguments; where export fails,
