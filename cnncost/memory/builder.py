@@ -15,7 +15,8 @@ class Step:
     casts it first); `weight_casts`: elements of such copies first saved for backward here (not
     biases, nor the weight of a linear whose input needs no gradient)."""
 
-    __slots__ = ("path", "type", "reads", "output", "created", "saved", "params", "weight_casts", "new_casts")
+    __slots__ = ("path", "type", "reads", "output", "created", "saved", "params", "weight_casts", "new_casts",
+                 "param_tensors")
 
     def __init__(self, path: str, type: str, reads: list[Tensor], output: Tensor | None = None,
                  created: list[Tensor] | None = None, saved: list[Tensor] | None = None, params: int = 0,
@@ -24,6 +25,9 @@ class Step:
         self.created = [] if created is None else created
         self.saved = [] if saved is None else saved
         self.params, self.weight_casts, self.new_casts = params, weight_casts, new_casts
+        # elements of each parameter tensor, in registration order: (weight, bias) where the rule
+        # names them (save_matmul), else one tensor of all (optimizer_step.py splits norms' halves)
+        self.param_tensors = (params,) if params else ()
 
     def __repr__(self) -> str:
         return f"Step({self.path!r}, {self.type!r}, saved={self.saved!r})"

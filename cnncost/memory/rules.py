@@ -71,6 +71,8 @@ def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder, addm
     precision = b.precision
     low = precision.matmul_dtype
     b.save(b.cast(x, low))
+    if b.step.params:  # its weight and bias, one by one (CPU Adam's temporaries: optimizer_step.py)
+        b.step.param_tensors = (b.step.params - layer.out, layer.out) if layer.bias else (b.step.params,)
     if precision.autocast:  # the parameters' low copies (nothing to record otherwise)
         bias, saves_weight = layer.out if layer.bias else 0, x.requires_grad or not addmm
         if (x if read is None else read) is not b.made_weight:

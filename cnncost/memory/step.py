@@ -24,6 +24,8 @@ from itertools import accumulate
 from typing import Any, Iterator, Sequence
 
 from .._gcpause import paused_gc
+from .grad_moments import add_in_place
+from .optimizer_step import optimizer_temporaries
 from .setup import Setup
 from .tensors import ELEMENT_BYTES, Bytes, Tensor
 from .trace import Trace
@@ -247,7 +249,8 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
     casts_bw = _running([s.weight_casts for s in steps], cast_size)  # saved weight copies, steps 0..k
     grads_after = _running([s.params for s in reversed(steps)], param_size)  # steps k..n-1, in backward order
     state = params * OPTIMIZER_STATE[optimizer]
-    temporaries = params * OPTIMIZER_TEMPORARIES[optimizer] if trace.precision.device == "cuda" else 0
+    # CUDA's foreach copies of all parameters; the CPU's per-parameter loop (optimizer_step.py)
+    temporaries = optimizer_temporaries(trace, optimizer, OPTIMIZER_TEMPORARIES[optimizer])
     x_ps, x_fx, input_ids = _input_batch(trace)
     outputs = {t.id: t for t in trace.outputs if t.id not in input_ids}
     out_a = sum(t.nbytes_per_sample for t in outputs.values())
@@ -272,6 +275,7 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
         saved_fx[i] += t.nbytes_fixed
     saved_bw = (_running(saved_ps, 1), _running(saved_fx, 1))
     grads = _live(n, grad_iv)
+    add_in_place(grads, trace)  # in-place ops: two gradients of one storage at their backward (grad_moments.py)
     live_fw = _live(n, saved_iv + other_iv)  # saved and other together
     fixed_all = params + state
     totals_ps = (_add(live_fw[0], x_ps)
