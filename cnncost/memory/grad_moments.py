@@ -22,14 +22,19 @@ def in_place_gradients(trace: Trace) -> tuple[list[int], list[int]]:
     return per_sample, fixed
 
 
-def add_in_place(grads: tuple[list[int], list[int]], trace: Trace) -> None:
-    """Add the in-place ops' second gradients and the gradient sums to the backward gradient
-    columns (in place)."""
-    for extras in (in_place_gradients(trace), accumulations(trace)):
-        for column, extra in zip(grads, extras):
-            for k, value in enumerate(extra):
-                if value:
-                    column[k] += value
+def backward_extras(trace: Trace) -> tuple[list[int], list[int]]:
+    """Per step, the (per-sample, fixed) gradient bytes its backward moment holds beyond one
+    gradient per storage: in-place ops' second gradients and gradient sums."""
+    (a1, c1), (a2, c2) = in_place_gradients(trace), accumulations(trace)
+    return [x + y for x, y in zip(a1, a2)], [x + y for x, y in zip(c1, c2)]
+
+
+def add_backward_extras(grads: tuple[list[int], list[int]], trace: Trace) -> None:
+    """Add `backward_extras` to the backward gradient columns (in place)."""
+    for column, extra in zip(grads, backward_extras(trace)):
+        for k, value in enumerate(extra):
+            if value:
+                column[k] += value
 
 
 # Readers whose backward hands on its output's gradient (or a view of it) as the input's partial:

@@ -24,7 +24,7 @@ from itertools import accumulate
 from typing import Any, Iterator, Sequence
 
 from .._gcpause import paused_gc
-from .grad_moments import add_in_place
+from .grad_moments import add_backward_extras
 from .optimizer_step import optimizer_temporaries
 from .setup import Setup
 from .tensors import ELEMENT_BYTES, Bytes, Tensor
@@ -275,7 +275,7 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
         saved_fx[i] += t.nbytes_fixed
     saved_bw = (_running(saved_ps, 1), _running(saved_fx, 1))
     grads = _live(n, grad_iv)
-    add_in_place(grads, trace)  # in-place ops: two gradients of one storage at their backward (grad_moments.py)
+    add_backward_extras(grads, trace)  # in-place ops' second gradients, gradient sums (grad_moments.py)
     live_fw = _live(n, saved_iv + other_iv)  # saved and other together
     fixed_all = params + state
     totals_ps = (_add(live_fw[0], x_ps)

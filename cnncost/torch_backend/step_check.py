@@ -25,6 +25,13 @@ from .example_inputs import example_inputs
 from .live import live_step
 
 LOSS_BYTES = 4  # the loss, an fp32 scalar, alive from the forward's end until backward (not modelled)
+# the loss's gradient scalars (backward of `sum(o.float().mean())`), alive in backward: not modelled
+DOCUMENTED_BOUND = 8
+# (net, batch, input): the zoo at small inputs (googlenet's 7x7 pool needs 224)
+ZOO_CASES = [("alexnet", 2, None), ("vgg11", 2, (3, 32, 32)), ("resnet18", 4, (3, 64, 64)),
+             ("resnet50", 2, (3, 64, 64)), ("mobilenet-v2", 2, (3, 64, 64)), ("efficientnet-b0", 2, (3, 64, 64)),
+             ("densenet121", 2, (3, 64, 64)), ("googlenet", 1, None), ("convnext-tiny", 2, (3, 64, 64)),
+             ("squeezenet1-0", 2, (3, 64, 64)), ("unet", 1, (1, 188, 188))]
 POINTS = ("peak", "after forward", "after backward", "after the step")
 
 
@@ -38,6 +45,10 @@ class StepComparison:
     measured: dict[str, int]
     peak_phase: str            # where the modelled peak is
     unmodelled: int = 0        # held by the real step, not modelled: buffers, Adam's step counters (docs/memory.md)
+
+    def residuals(self) -> dict[str, int]:
+        """point -> modelled - measured + the bytes left out by design (`unmodelled`)."""
+        return {p: self.modelled[p] - self.measured[p] + self.unmodelled for p in POINTS}
 
     def differences(self) -> dict[str, int]:
         """point -> modelled - measured, where they differ."""
