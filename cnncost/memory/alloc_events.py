@@ -33,7 +33,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from .allocator import ALLOC, FREE
-from .grad_moments import backward_extras
+from .grad_moments import backward_extras, concat_views
 from .optimizer_step import optimizer_temporaries
 from .step import OPTIMIZER_STATE, OPTIMIZER_TEMPORARIES, StepMemory
 from .tensors import ELEMENT_BYTES
@@ -116,6 +116,8 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
     for k, (a, c) in enumerate(zip(*backward_extras(trace))):
         if a * batch + c:
             items.append((bw(k), bw(k), ("gextra", k), a * batch + c))
+    for j, (first, last, a, c) in enumerate(concat_views(trace)):  # a concat's gradient's shares, held longer
+        items.append((bw(last), bw(first), ("gview", j), a * batch + c))
     temporaries = OPTIMIZER_TEMPORARIES[optimizer] if trace.precision.device == "cuda" else 0
     for i, st in enumerate(s):
         for j in range(temporaries if st.params else 0):

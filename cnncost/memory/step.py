@@ -24,7 +24,7 @@ from itertools import accumulate
 from typing import Any, Iterator, Sequence
 
 from .._gcpause import paused_gc
-from .grad_moments import add_backward_extras
+from .grad_moments import add_backward_extras, concat_views
 from .optimizer_step import optimizer_temporaries
 from .setup import Setup
 from .tensors import ELEMENT_BYTES, Bytes, Tensor
@@ -274,6 +274,7 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
         saved_ps[i] += t.nbytes_per_sample
         saved_fx[i] += t.nbytes_fixed
     saved_bw = (_running(saved_ps, 1), _running(saved_fx, 1))
+    grad_iv += concat_views(trace)  # a concat's gradient, held until its last view is used (grad_moments.py)
     grads = _live(n, grad_iv)
     add_backward_extras(grads, trace)  # in-place ops' second gradients, gradient sums (grad_moments.py)
     live_fw = _live(n, saved_iv + other_iv)  # saved and other together
