@@ -2,7 +2,8 @@
 live-tensor tracker (`live.live_step`): the peak and the bytes held after forward, after backward
 and after the optimizer step. Imports torch: only tests and benchmarks import this module.
 
-The modelled points: after forward = the last forward moment plus the loss; after backward = the
+The modelled points: after forward = the last forward moment plus the loss, less autocast's cast
+cache (freed as the autocast region ends; the saved weight copies stay); after backward = the
 optimizer step's moment less its temporaries; after the step = parameters, optimizer state and the
 input batch (`zero_grad(set_to_none=True)` dropped the gradients).
 """
@@ -62,7 +63,12 @@ def modelled_points(step, batch: int) -> dict[str, int]:
     after_backward = last.at(batch) - (last.parts["optimizer temporaries"].at(batch)
                                          if "optimizer temporaries" in last.parts else 0)
     held = sum(last.parts[p].at(batch) for p in ("parameters", "optimizer state", "input batch", "live activations") if p in last.parts)
-    return {"peak": step.peak(batch).at(batch), "after forward": step.moment(n - 1).at(batch) + LOSS_BYTES,
+    # autocast's cast cache is freed when the autocast region ends, after forward: the weight
+    # copies left are those saved for backward (the first backward moment's)
+    casts = step.moment(n - 1).parts, step.moment(n).parts
+    cache = sum(p["weight casts"].at(batch) if "weight casts" in p else 0 for p in casts[:1]) - \
+        sum(p["weight casts"].at(batch) if "weight casts" in p else 0 for p in casts[1:])
+    return {"peak": step.peak(batch).at(batch), "after forward": step.moment(n - 1).at(batch) - cache + LOSS_BYTES,
             "after backward": after_backward, "after the step": held}
 
 
