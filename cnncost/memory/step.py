@@ -6,11 +6,15 @@ Model (PyTorch eager, `optimizer.zero_grad(set_to_none=True)` between steps):
   batch, every storage saved so far, and the other tensors still to be read;
 - backward, at step k (in reverse): the saved storages whose first saver is k or earlier (autograd
   frees a node's saved tensors once it ran), gradients of the parameters of steps k and later, and
-  the gradient of every tensor between its last reader and its producer;
-- optimizer step: parameters, gradients, state, and Adam's temporary sqrt(v) (CUDA's foreach
-  implementation allocates one fp32 copy of all parameters);
+  the gradient of every tensor between its last reader and its producer, plus what one gradient
+  per storage misses (grad_moments.py: an in-place op's second gradient, the sum of a storage's
+  partial gradients, a concat's gradient held until its last view is used);
+- optimizer step: parameters, gradients, state, and Adam's temporaries (optimizer_step.py: CUDA's
+  foreach implementation allocates one fp32 copy of all parameters, the CPU's per-parameter loop
+  two of the largest);
 - inference (no grad): parameters, weight copies, and the tensors alive at each step.
-Not modelled: cuDNN workspaces, allocator rounding, the loss.
+Not modelled: cuDNN workspaces, allocator rounding, the loss, buffers (docs/memory.md, "The step on
+CPU, measured").
 
 The timeline is kept by column: per part, the per-sample and fixed bytes of every moment as lists
 of ints (running sums and difference arrays, linear in the number of steps). A `Moment` with its
