@@ -25,7 +25,7 @@ saved, where it is one storage. The first step lacks the optimizer state until i
 Approximated: the order of allocations within one layer's forward and backward (the model knows
 what a layer makes, not in which order), temporaries inside an op (cuBLAS and cuDNN workspaces are
 options, which `reserved.py` sets), one allocation per layer's parameters, gradient accumulation
-buffers of a tensor read twice (one allocation), the loss and its scalar gradients (a few bytes).
+buffers of a tensor read twice (one allocation per backward moment), the loss and its scalar gradients (a few bytes).
 """
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from .allocator import ALLOC, FREE
+from .grad_moments import backward_extras, concat_views
+from .optimizer_step import optimizer_temporaries
 from .step import OPTIMIZER_STATE, OPTIMIZER_TEMPORARIES, StepMemory
 from .tensors import ELEMENT_BYTES
 
@@ -115,10 +117,18 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
             items.append((i, n - 1, ("ccast", i), cached * cast))
         if st.params:
             items.append((bw(i), m, ("pgrad", i), st.params * param))
+    # an in-place op's second gradient, a gradient sum: alive at one backward moment (grad_moments.py)
+    for k, (a, c) in enumerate(zip(*backward_extras(trace))):
+        if a * batch + c:
+            items.append((bw(k), bw(k), ("gextra", k), a * batch + c))
+    for j, (first, last, a, c) in enumerate(concat_views(trace)):  # a concat's gradient's shares, held longer
+        items.append((bw(last), bw(first), ("gview", j), a * batch + c))
     temporaries = OPTIMIZER_TEMPORARIES[optimizer] if trace.precision.device == "cuda" else 0
     for i, st in enumerate(s):
         for j in range(temporaries if st.params else 0):
             items.append((m - 1, m - 1, ("tmp", i, j), st.params * param))
+    if trace.precision.device == "cpu" and optimizer_temporaries(trace, optimizer, 0):  # the per-parameter loop's
+        items.append((m - 1, m - 1, ("tmp",), optimizer_temporaries(trace, optimizer, 0)))
     starts: list[list[tuple]] = [[] for _ in range(m)]
     ends: list[list[tuple]] = [[] for _ in range(m + 1)]
     for first, last, key, size in items:

@@ -17,7 +17,7 @@ class Step:
     parameters are frozen (`--freeze`: requires_grad off), so they get no gradient nor optimizer state."""
 
     __slots__ = ("path", "type", "reads", "output", "created", "saved", "params", "weight_casts", "new_casts",
-                 "frozen")
+                 "frozen", "param_tensors")
 
     def __init__(self, path: str, type: str, reads: list[Tensor], output: Tensor | None = None,
                  created: list[Tensor] | None = None, saved: list[Tensor] | None = None, params: int = 0,
@@ -27,6 +27,9 @@ class Step:
         self.saved = [] if saved is None else saved
         self.params, self.weight_casts, self.new_casts = params, weight_casts, new_casts
         self.frozen = False
+        # elements of each parameter tensor, in registration order: (weight, bias) where the rule
+        # names them (save_matmul), else one tensor of all (optimizer_step.py splits norms' halves)
+        self.param_tensors = (params,) if params else ()
 
     @property
     def trainable_params(self) -> int:

@@ -74,6 +74,8 @@ def save_matmul(layer: Any, x: Tensor, xs: Shape, y: Shape, b: StepBuilder, addm
         b.save(b.cast(x, low))
     else:
         b.cast(x, low)
+    if b.step.params:  # its weight and bias, one by one (CPU Adam's temporaries: optimizer_step.py)
+        b.step.param_tensors = (b.step.params - layer.out, layer.out) if layer.bias else (b.step.params,)
     if precision.autocast:  # the parameters' low copies (nothing to record otherwise)
         # (whether the input needs a gradient: what the layer read, not the copy it made of it in a step with grad)
         bias, saves_weight = layer.out if layer.bias else 0, (x if read is None else read).requires_grad or not addmm

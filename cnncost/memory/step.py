@@ -6,11 +6,15 @@ Model (PyTorch eager, `optimizer.zero_grad(set_to_none=True)` between steps):
   batch, every storage saved so far, and the other tensors still to be read;
 - backward, at step k (in reverse): the saved storages whose first saver is k or earlier (autograd
   frees a node's saved tensors once it ran), gradients of the parameters of steps k and later, and
-  the gradient of every tensor between its last reader and its producer;
-- optimizer step: parameters, gradients, state, and Adam's temporary sqrt(v) (CUDA's foreach
-  implementation allocates one fp32 copy of all parameters);
+  the gradient of every tensor between its last reader and its producer, plus what one gradient
+  per storage misses (grad_moments.py: an in-place op's second gradient, the sum of a storage's
+  partial gradients, a concat's gradient held until its last view is used);
+- optimizer step: parameters, gradients, state, and Adam's temporaries (optimizer_step.py: CUDA's
+  foreach implementation allocates one fp32 copy of all parameters, the CPU's per-parameter loop
+  two of the largest);
 - inference (no grad): parameters, weight copies, and the tensors alive at each step.
-Not modelled: cuDNN workspaces, allocator rounding, the loss.
+Not modelled: cuDNN workspaces, allocator rounding, the loss, buffers (docs/memory.md, "The step on
+CPU, measured").
 
 The timeline is kept by column: per part, the per-sample and fixed bytes of every moment as lists
 of ints (running sums and difference arrays, linear in the number of steps). A `Moment` with its
@@ -25,6 +29,8 @@ from typing import Any, Iterator, Sequence
 
 from .._gcpause import paused_gc
 from .accumulate import accumulated
+from .grad_moments import add_backward_extras, concat_views
+from .optimizer_step import optimizer_temporaries
 from .setup import Setup
 from .sharding import RANK_PARTS, per_rank
 from .tensors import ELEMENT_BYTES, Bytes, Tensor
@@ -255,7 +261,8 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
     grads_after = _running([s.trainable_params for s in reversed(steps)], param_size)  # steps k..n-1, backward order
     trainable = grads_after[-1] if steps else 0
     state = trainable * OPTIMIZER_STATE[optimizer]
-    temporaries = trainable * OPTIMIZER_TEMPORARIES[optimizer] if trace.precision.device == "cuda" else 0
+    # CUDA's foreach copies of the trainable parameters; the CPU's per-parameter loop (optimizer_step.py)
+    temporaries = optimizer_temporaries(trace, optimizer, OPTIMIZER_TEMPORARIES[optimizer])
     x_ps, x_fx, input_ids = _input_batch(trace)
     outputs = {t.id: t for t in trace.outputs if t.id not in input_ids}
     out_a = sum(t.nbytes_per_sample for t in outputs.values())
@@ -279,7 +286,9 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
         saved_ps[i] += t.nbytes_per_sample
         saved_fx[i] += t.nbytes_fixed
     saved_bw = (_running(saved_ps, 1), _running(saved_fx, 1))
+    grad_iv += concat_views(trace)  # a concat's gradient, held until its last view is used (grad_moments.py)
     grads = _live(n, grad_iv)
+    add_backward_extras(grads, trace)  # in-place ops' second gradients, gradient sums (grad_moments.py)
     live_fw = _live(n, saved_iv + other_iv)  # saved and other together
     fixed_all = params + state
     totals_ps = (_add(live_fw[0], x_ps)

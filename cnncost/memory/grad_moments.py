@@ -1,0 +1,113 @@
+"""Gradients the step's per-storage model (one gradient per activation storage, from its last
+reader back to its producer) misses in backward, measured with `torch_backend.live` (torch 2.13
+CPU): at an in-place op's backward, the gradient of its output (the storage after the op) and the
+new gradient of its input (the storage before) are two tensors of the storage's size, alive at
+once (ReLU(inplace=True)'s threshold_backward writes a new tensor); and where a storage is read by
+several steps, the partial gradients and their sum (`accumulations`).
+"""
+from __future__ import annotations
+
+from .trace import Trace
+
+
+def in_place_gradients(trace: Trace) -> tuple[list[int], list[int]]:
+    """Per step, the (per-sample, fixed) bytes of the second gradient alive at its backward: the
+    output's where the step overwrote its input in place and autograd recorded a node for it
+    (it saved something); zero elsewhere (an identity returns its input with no node)."""
+    per_sample, fixed = [0] * len(trace.steps), [0] * len(trace.steps)
+    for k, step in enumerate(trace.steps):
+        out = step.output
+        if out is not None and out.requires_grad and step.saved and any(out is r for r in step.reads):
+            per_sample[k], fixed[k] = out.nbytes_per_sample, out.nbytes_fixed
+    return per_sample, fixed
+
+
+def backward_extras(trace: Trace) -> tuple[list[int], list[int]]:
+    """Per step, the (per-sample, fixed) gradient bytes its backward moment holds beyond one
+    gradient per storage: in-place ops' second gradients and gradient sums."""
+    (a1, c1), (a2, c2) = in_place_gradients(trace), accumulations(trace)
+    return [x + y for x, y in zip(a1, a2)], [x + y for x, y in zip(c1, c2)]
+
+
+def add_backward_extras(grads: tuple[list[int], list[int]], trace: Trace) -> None:
+    """Add `backward_extras` to the backward gradient columns (in place)."""
+    for column, extra in zip(grads, backward_extras(trace)):
+        for k, value in enumerate(extra):
+            if value:
+                column[k] += value
+
+
+# Readers whose backward hands on its output's gradient (or a view of it) as the input's partial:
+# no new tensor, only the sum (add: AddBackward returns its grad; concat: narrow views of it).
+ALIAS_READERS = ("add", "concat", "flatten", "reshape", "identity")
+
+
+def accumulations(trace: Trace) -> tuple[list[int], list[int]]:
+    """Per step, the (per-sample, fixed) bytes a gradient sum adds at its backward. A storage read
+    by several steps gets one partial gradient from each, summed as they arrive (in reverse
+    order): at every reader but the last (in forward order) autograd holds the gradient so far,
+    the new partial and their sum (`old + new`, out of place: measured, torch 2.13 CPU), after
+    the reader's node freed its output's gradient and what it alone saved. Extra over the model's
+    one gradient per storage: S for an aliasing reader (its partial is a view of a gradient the
+    model already holds); max(S, 2S - that output gradient - those saved bytes) for a reader that
+    computes its partial (the partial beside the old one, or the sum). Readers are grouped by
+    version (an in-place op reads the storage's old version; later readers the new one); a view
+    of the storage is no reader (its readers read the storage)."""
+    n = len(trace.steps)
+    per_sample, fixed = [0] * n, [0] * n
+    saved_at: dict[int, tuple[int, int]] = {}
+    for i, t in trace.first_savers().values():
+        a, c = saved_at.get(i, (0, 0))
+        saved_at[i] = (a + t.nbytes_per_sample, c + t.nbytes_fixed)
+    version: dict[int, int] = {}
+    readers: dict[tuple[int, int], list[int]] = {}
+    sizes: dict[int, tuple[int, int]] = {}
+    for k, step in enumerate(trace.steps):
+        out = step.output
+        in_place = out is not None and any(out is r for r in step.reads)
+        for r in {r.id: r for r in step.reads}.values():
+            if not r.requires_grad or (out is not None and out.id == r.id and not in_place):
+                continue  # no gradient to pass, or a view: its readers count
+            readers.setdefault((r.id, version.get(r.id, 0)), []).append(k)
+            sizes.setdefault(r.id, (r.nbytes_per_sample, r.nbytes_fixed))
+        if in_place:
+            version[out.id] = version.get(out.id, 0) + 1
+    for (tensor_id, _), ks in readers.items():
+        s_ps, s_fx = sizes[tensor_id]
+        for k in ks[:-1]:
+            step = trace.steps[k]
+            extra = (s_ps, s_fx)
+            if step.type not in ALIAS_READERS and step.output is not None:
+                sv_ps, sv_fx = saved_at.get(k, (0, 0))
+                summed = (2 * s_ps - step.output.nbytes_per_sample - sv_ps,
+                          2 * s_fx - step.output.nbytes_fixed - sv_fx)
+                extra = max(extra, summed)  # by bytes per sample first: linear in the batch
+            per_sample[k] += extra[0]
+            fixed[k] += extra[1]
+    return per_sample, fixed
+
+
+def concat_views(trace: Trace) -> list[tuple[int, int, int, int]]:
+    """Gradient intervals (first step, last step, per-sample, fixed) the per-storage model misses
+    at a concat: its backward hands each input a narrow view of its output's gradient, and that
+    one storage lives until its last view is released (measured, torch 2.13 CPU: GoogLeNet's
+    inception blocks, DenseNet's dense blocks). An input's view is released at the backward of its
+    producer, or, for an input an earlier step reads too, at that reader's (where autograd sums it
+    with that reader's partial into a new tensor). Each input's share of the storage is held from
+    the earliest release up to its own, where the model does not hold its gradient already."""
+    producer: dict[int, int] = {}
+    readers: dict[int, list[int]] = {}
+    extra = []
+    for k, step in enumerate(trace.steps):
+        for t in step.created:
+            producer.setdefault(t.id, k)
+        pieces = {r.id: r for r in step.reads if r.requires_grad and r.id in producer}
+        if step.type == "concat" and step.output is not None and step.output.requires_grad and len(pieces) > 1:
+            release = {i: max([producer[i], *readers.get(i, ())]) for i in pieces}
+            first = min(release.values())
+            for tensor_id, r in pieces.items():
+                if release[tensor_id] > first:
+                    extra.append((first, release[tensor_id] - 1, r.nbytes_per_sample, r.nbytes_fixed))
+        for i in pieces:
+            readers.setdefault(i, []).append(k)
+    return extra

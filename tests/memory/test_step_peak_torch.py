@@ -1,0 +1,103 @@
+"""The step timeline (cnncost.memory.step) against a real CPU step measured by the live-tensor
+tracker (cnncost.torch_backend.live): the peak and the bytes after forward, after backward and
+after the step, exact but for what the model leaves out by design (batch-norm buffers, Adam's step
+counters: `StepComparison.unmodelled`) and the loss's gradient scalars (`DOCUMENTED_BOUND`).
+Each case is chosen so that one cause sets the measured peak: without its fix the case fails."""
+import pytest
+
+torch = pytest.importorskip("torch", reason="comparing with PyTorch needs cnncost[torch]")
+
+from cnncost.api import load  # noqa: E402
+from cnncost.memory.grad_moments import accumulations, in_place_gradients  # noqa: E402
+from cnncost.memory.optimizer_step import optimizer_temporaries, parameter_tensors  # noqa: E402
+from cnncost.memory.tensors import Precision  # noqa: E402
+from cnncost.memory.trace import trace  # noqa: E402
+from cnncost.torch_backend.build import build  # noqa: E402
+from cnncost.torch_backend.step_check import DOCUMENTED_BOUND, compare_step  # noqa: E402
+
+
+def _assert_exact(r):
+    residuals = r.residuals()
+    for point in ("after forward", "after backward", "after the step"):
+        assert residuals[point] == 0, (point, residuals)
+    assert -DOCUMENTED_BOUND <= residuals["peak"] <= 0, residuals  # the loss's gradient scalars
+
+
+# (net, batch, input, dtype, optimizer, where the modelled peak is): each sets its peak by one cause
+CASES = [
+    # CPU Adam's per-parameter loop: two copies of the largest weight and the previous parameter's
+    # denominator (CUDA's foreach copy of all parameters would be 2.4x too much here, none 9.4 MB short)
+    ("resnet18", 2, (3, 32, 32), "fp32", "adam", "optimizer step"),
+    ("resnet18", 2, (3, 32, 32), "fp32", "adamw", "optimizer step"),
+    # ReLU(inplace=True): the gradient after and before the op, two tensors of one storage
+    ("vgg11", 2, (3, 32, 32), "fp32", "sgd", "backward, stage1.relu1_1"),
+    # a block input read by the residual branch and the downsampling shortcut: partial, old and sum
+    ("resnet18", 8, (3, 64, 64), "fp32", "momentum", "backward, layer2.0.residual.conv1"),
+    # an inception block's concat: its gradient held until the last branch has used its view
+    ("googlenet", 1, None, "fp32", "sgd", "backward, inception4d.branch2.reduce"),
+    # dense blocks: views released where they are summed with an earlier concat's partial
+    ("densenet121", 2, (3, 64, 64), "fp32", "sgd", "backward, features.transition2.relu"),
+]
+
+
+@pytest.mark.parametrize("arch,batch,input,dtype,optimizer,phase", CASES,
+                         ids=[f"{c[0]}-b{c[1]}-{c[3]}-{c[4]}" for c in CASES])
+def test_step_matches_a_measured_cpu_step(arch, batch, input, dtype, optimizer, phase):
+    r = compare_step(arch, batch=batch, input=input, dtype=dtype, optimizer=optimizer)
+    _assert_exact(r)
+    assert r.peak_phase == phase
+
+
+def test_unmodelled_is_buffers_and_adam_step_counters():
+    """What the comparison forgives, from the torch module itself: resnet18's 20 batch norms hold
+    running mean and variance (fp32) and an int64 counter, 38,560 B; Adam one fp32 step per
+    parameter tensor (62), 248 B."""
+    r = compare_step("resnet18", batch=2, input=(3, 32, 32), dtype="fp32", optimizer="adam")
+    assert r.unmodelled == 38_560 + 248
+
+
+def test_cpu_adam_temporaries_are_two_of_the_largest_weight_and_the_one_before():
+    """resnet18: the largest tensor is layer4's 512x512x3x3 conv weight (2,359,296 elements), the
+    one before it in registration order its preceding batch norm's bias (512)."""
+    t = trace(load("resnet18"), precision=Precision("fp32", device="cpu"))
+    model = build(load("resnet18"), init=False)
+    assert parameter_tensors(t) == [p.numel() for p in model.parameters()]
+    assert optimizer_temporaries(t, "adam", 1) == (2 * 2_359_296 + 512) * 4
+    assert optimizer_temporaries(t, "sgd", 0) == optimizer_temporaries(t, "momentum", 0) == 0
+    cuda = trace(load("resnet18"), precision=Precision("fp32", device="cuda"))
+    assert optimizer_temporaries(cuda, "adam", 1) == sum(p.numel() for p in model.parameters()) * 4
+
+
+def test_backward_extras_of_resnet18():
+    """Per sample, fp32, 3x64x64: the stem's in-place ReLU a second 64x32x32 gradient; layer1.0's
+    conv1 the sum of the block input's gradients (64x16x16: the shortcut's is an alias of the
+    add's, so the partial beside it, S); layer2.0's conv1 2S less its own output's gradient
+    (128x8x8) once that is freed."""
+    t = trace(load("resnet18").with_input((3, 64, 64)), precision=Precision("fp32", device="cpu"))
+    paths = [s.path for s in t.steps]
+    inplace, sums = in_place_gradients(t)[0], accumulations(t)[0]
+    assert inplace[paths.index("relu")] == 64 * 32 * 32 * 4
+    assert sums[paths.index("layer1.0.residual.conv1")] == 64 * 16 * 16 * 4
+    assert sums[paths.index("layer2.0.residual.conv1")] == 2 * 64 * 16 * 16 * 4 - 128 * 8 * 8 * 4
+    assert sums[paths.index("layer2.0.residual.shortcut.conv")] == 0  # the last reader: the first to arrive
+
+
+def test_bf16_backward_is_above_by_at_most_the_weight_gradients_cast():
+    """Under autocast a conv's weight gradient is made in bf16, then converted to the fp32 .grad:
+    the model holds the fp32 gradient from the start of the layer's backward, so it is above the
+    measured peak, never below, by at most 2 B per element of the layer's weight (docs/memory.md,
+    "The step on CPU, measured"); here by the output gradient freed first (4x128x8x8 bf16)."""
+    r = compare_step("resnet18", batch=4, input=(3, 64, 64), dtype="bf16", optimizer="sgd")
+    residuals = r.residuals()
+    assert residuals["after forward"] == residuals["after backward"] == residuals["after the step"] == 0
+    assert residuals["peak"] == 4 * 128 * 8 * 8 * 2 - DOCUMENTED_BOUND
+
+
+def test_channels_last_weight_gradient_copy_is_within_its_bound():
+    """ConvNeXt's downsampling convs read channels-last maps: their weight gradient is channels
+    last and AccumulateGrad copies it into the parameter's layout, a transient the model leaves
+    out, bounded by that weight's bytes (features.2.1: 384x192x2x2 fp32, 1,179,648 B)."""
+    r = compare_step("convnext-tiny", batch=2, input=(3, 64, 64), dtype="fp32", optimizer="sgd")
+    residuals = r.residuals()
+    assert residuals["after forward"] == residuals["after backward"] == residuals["after the step"] == 0
+    assert -384 * 192 * 2 * 2 * 4 <= residuals["peak"] < 0
