@@ -133,7 +133,7 @@ def _backward_per_mac(graph: Any, frozen: tuple[bool, ...]) -> tuple[int, ...]:
 def _saved_per_node(graph: Any, step: Any) -> tuple[list[int], list[int]]:
     """Bytes each node saves first for backward, as (per sample, per step): a trace step's bytes
     go to the node of its path (else of the nearest enclosing path, else the input's)."""
-    per_sample, fixed = step.trace._saved_columns()
+    per_sample, fixed = step.saved_columns()
     nodes = graph.nodes
     steps = step.trace.steps
     if len(steps) == len(nodes) - 1 and all(s.path == n.path for s, n in zip(steps, nodes[1:])):

@@ -16,9 +16,12 @@ MODES = ("train", "inference")
 class Setup:
     optimizer: str = "adam"
     mode: str = "train"  # train: forward, backward, optimizer step; inference: eval, no autograd
+    checkpoint: tuple[str, ...] = ()  # regions run under torch.utils.checkpoint: block paths or 'A..B' runs
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZER_COPIES:
             raise CnnCostError(f"unknown optimizer '{self.optimizer}'" + suggest(str(self.optimizer), OPTIMIZER_COPIES))
         if self.mode not in MODES:
             raise CnnCostError(f"unknown mode '{self.mode}'; allowed: {', '.join(MODES)}")
+        if not isinstance(self.checkpoint, tuple) or not all(isinstance(r, str) and r for r in self.checkpoint):
+            raise CnnCostError(f"checkpoint must be a tuple of block paths, got {self.checkpoint!r}")

@@ -31,7 +31,8 @@ from .trace import Trace
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}   # fp32 copies of the parameters
 OPTIMIZER_TEMPORARIES = {"sgd": 0, "momentum": 0, "adam": 1, "adamw": 1}
 PARTS = ("parameters", "gradients", "optimizer state", "optimizer temporaries", "weight casts",
-         "input batch", "saved for backward", "live activations", "activation gradients")
+         "input batch", "saved for backward", "live activations", "activation gradients",
+         "recomputed", "checkpoint state")  # the last two: activation checkpointing only (`checkpoint.py`)
 
 Column = Any  # an int (the same at every moment) or a list of ints, one per moment
 
@@ -56,6 +57,10 @@ class StepMemory:
                  parts: Any, breakdown: Any, phase: Any) -> None:
         self.trace, self.setup, self.count, self.totals = trace, setup, count, totals
         self._parts, self._breakdown, self._phase = parts, breakdown, phase
+
+    def saved_columns(self) -> tuple[list[int], list[int]]:
+        """(per-sample, fixed) bytes each trace step saves first (checkpointing changes them)."""
+        return self.trace._saved_columns()
 
     @property
     def optimizer(self) -> str:
@@ -152,7 +157,13 @@ def step_memory(trace: Trace, setup: Setup = Setup()) -> StepMemory:
     cache = trace.step_memories
     step = cache.get(setup)
     if step is None:
-        step = cache[setup] = _inference(trace, setup) if setup.mode == "inference" else _training(trace, setup)
+        if setup.mode == "inference":
+            step = cache[setup] = _inference(trace, setup)
+        elif setup.checkpoint:  # activation checkpointing: its own timeline (`checkpoint.py`)
+            from .checkpoint import checkpointed_training
+            step = cache[setup] = checkpointed_training(trace, setup)
+        else:
+            step = cache[setup] = _training(trace, setup)
     return step
 
 
