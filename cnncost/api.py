@@ -38,7 +38,7 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
           optimizer: str = "adam", input: Shape | None = None, depth: int | None = None,
           activations: str = "all", memory: str = "lecture", device: str = "cuda",
           count_as: str | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None,
-          torch_version: str | None = None) -> Report:
+          torch_version: str | None = None, checkpoint: Sequence[str] = ()) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
@@ -66,14 +66,19 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
     net = load(arch, input=input)
     analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
-    step = (_step(analysis, options.dtype, _setup(options.optimizer), device=device, torch_version=torch_version)
+    how = _checkpointing(analysis, checkpoint)  # activation checkpointing: autograd memory only
+    if how and options.memory != "autograd":
+        from .errors import CnnCostError
+        raise CnnCostError("--checkpoint changes what autograd saves: use it with --memory autograd")
+    step = (_step(analysis, options.dtype, _setup(options.optimizer, **how), device=device, torch_version=torch_version)
             if options.memory == "autograd" else None)
     return build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze)
 
 
 def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, dtype: str = "fp32",
         optimizer: str = "adam", input: Shape | None = None, mode: str = "train", device: str = "cuda",
-        max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None):
+        max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None,
+        checkpoint: Sequence[str] = ()):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
     `memory=` is the old name of `budget`. `device` and `torch_version` as in `table`.
@@ -97,7 +102,22 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         raise CnnCostError(f"the budget is bytes (an int) or a size like '80GiB', got {type(budget).__name__}")
     size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
     graph = _compile(load(arch, input=input), input, max_nodes)  # validates the net, names the file and layer of an error
-    return largest_batch(_step(graph, options.dtype, _setup(options.optimizer, mode), device, torch_version), size, written)
+    specs = (checkpoint,) if isinstance(checkpoint, str) else tuple(checkpoint)
+    if "auto" in specs:  # the largest batch with the regions it needs (`checkpoint_auto.py`)
+        from .memory.checkpoint_auto import fit_auto
+        return fit_auto(graph, lambda how: _step(graph, options.dtype, _setup(options.optimizer, mode, **how),
+                                                   device, torch_version), size, written)
+    how = _checkpointing(graph, specs)
+    return largest_batch(_step(graph, options.dtype, _setup(options.optimizer, mode, **how), device, torch_version),
+                         size, written)
+
+
+def _checkpointing(graph, specs: Sequence[str]) -> dict[str, Any]:
+    """Setup fields for `--checkpoint` specs: the regions they name ({} without any)."""
+    if not specs:
+        return {}
+    from .memory.checkpoint_policy import resolve
+    return {"checkpoint": resolve(graph, (specs,) if isinstance(specs, str) else tuple(specs))}
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):

@@ -100,7 +100,8 @@ class Report:
             return None
         moment = self.step.peak(self.batch)
         return {"mode": self.step.mode, "peak_bytes": moment.at(self.batch), "phase": moment.phase,
-                "breakdown": {part: size.at(self.batch) for part, size in moment.parts.items()}}
+                "breakdown": {part: size.at(self.batch) for part, size in moment.parts.items()}} | (
+                    {"checkpoint": list(self.step.setup.checkpoint)} if self.step.setup.checkpoint else {})
 
     def to_dict(self) -> dict[str, Any]:
         return report_record(self)
@@ -168,6 +169,8 @@ def build_report(graph: Any, options: Options, depth: int | None = None, step: A
     if patterns:
         counting["freeze"] = list(patterns)
     counting["training_flop_convention"] = TRAINING_CONVENTION
+    if getattr(step, "checkpoint_convention", None):  # activation checkpointing (cnncost.memory.checkpoint)
+        counting["checkpoint_convention"] = step.checkpoint_convention
     with paused_gc():
         nodes, unknown = node_costs(graph, options, frozen, step, ops)
         return _report(graph, options, depth, step, nodes, unknown, counting, per_image)

@@ -11,6 +11,7 @@ from .arch import resolve_arch
 from .boundary import write
 from .options import add_arch, add_device, add_dtype, add_format, add_input, add_optimizer, add_reading_options, graph_kwargs, input_arguments
 from .options import add_torch_version
+from .options import add_checkpoint
 
 BUDGET_DEPRECATED = "cnncost: note: --memory in fit is deprecated: use --budget (GB = 10^9 B, GiB = 2^30 B)\n"
 
@@ -36,6 +37,7 @@ def add_parser(commands: Any) -> None:
     add_torch_version(parser)
     add_format(parser, "text", "markdown", "json")
     add_reading_options(parser)
+    add_checkpoint(parser, auto=True)
     parser.set_defaults(run=run)
 
 
@@ -61,15 +63,18 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     budget = _budget(args)
     net = resolve_arch(args, args.arch)
     result = fit(net, budget, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
-                 mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit))
+                 mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit),
+                 **({"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}))
     name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits
     setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
             "breakdown": result.breakdown}
+    checkpointing = _checkpointing(result, args)
     if args.format == "json":
         return dumps({"schema_version": SCHEMA_VERSION, "architecture": name, "budget_bytes": result.budget,
                       "budget": result.budget_text, "batch": result.batch, "dtype": args.dtype,
-                      "optimizer": args.optimizer, "mode": args.mode, "training_step": step}), fits
+                      "optimizer": args.optimizer, "mode": args.mode, "training_step": step}
+                     | ({"checkpoint": checkpointing} if checkpointing else {})), fits
     shown = one_line(name)
     units = "Units: kB, MB, GB = 10^3, 10^6, 10^9 B; KiB, MiB, GiB = 2^10, 2^20, 2^30 B."
     if result.batch == 0:
@@ -80,9 +85,34 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
             f"--optimizer {args.optimizer} --memory autograd"
             + (f" --device {args.device}" if args.device != "cuda" else "")
             + (f" --torch-version {args.torch_version}" if args.torch_version else "")
+            + "".join(f" --checkpoint {r}" for r in (checkpointing or {}).get("regions", ()))
             + input_arguments(args.input)) if args.mode == "train" else ""
     caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
               f"allocator fragmentation: give --budget a margin below the card's capacity. {units}")
     return (f"{shown}: largest batch that fits in budget {result.budget_shown}: {int_text(result.batch)} "
             f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
-            + breakdown_table(step, args.format) + same + caveat), 0
+            + breakdown_table(step, args.format) + _checkpoint_text(checkpointing) + same + caveat), 0
+
+
+def _checkpointing(result: Any, args: argparse.Namespace) -> dict[str, Any] | None:
+    """What --checkpoint did: its regions and their recompute FLOPs per step (None without it)."""
+    if not getattr(args, "checkpoint", None):
+        return None
+    if hasattr(result, "regions"):  # auto
+        return result.to_dict()["checkpoint"]
+    from ..api import table
+    report = table(resolve_arch(args, args.arch), batch=max(result.batch, 1), dtype=args.dtype,
+                   optimizer=args.optimizer, input=args.input, memory="autograd", device=args.device,
+                   torch_version=args.torch_version, checkpoint=tuple(args.checkpoint))
+    return {"policy": " ".join(args.checkpoint), "regions": list(report.step.setup.checkpoint),
+            "recompute_flops": report.totals.recompute_flops, "saved_bytes": report.totals.saved_bytes}
+
+
+def _checkpoint_text(checkpointing: dict[str, Any] | None) -> str:
+    if not checkpointing:
+        return ""
+    from ..formatting import si
+    regions = checkpointing["regions"]
+    shown = ", ".join(regions) if len(regions) <= 12 else ", ".join(regions[:12]) + f", ... ({len(regions)} in all)"
+    return (f"\n\nCheckpointed ({checkpointing['policy']}): {shown or 'none needed'}; recompute "
+            f"{si(checkpointing['recompute_flops'])}FLOPs per step; saved for backward {checkpointing['saved_bytes']:,} B")

@@ -6,13 +6,13 @@ trace steps from the first one's first row to the last one's last row. What PyTo
 2.13 CPU, measured: tests/memory/test_checkpoint_torch.py):
 - forward: the region's ops save nothing (checkpoint's saved-tensor hooks keep a tiny holder
   instead); the region's inputs (the tensors it reads that were made before it) are saved once by
-  checkpoint's own `_NoopSaveInputs` node, and the CPU RNG state (`torch.get_rng_state()`, 5,056
-  bytes) is kept; both are held until autograd has run the backward of the region's earliest op
-  that saved anything;
+  checkpoint's own `_NoopSaveInputs` node and held until autograd has run the backward of the
+  region's earliest op that saved anything. The RNG states it keeps (`torch.get_rng_state()`,
+  5,056 bytes, and on CUDA `torch.cuda.get_rng_state()`) are host tensors, not device memory: not
+  counted (nor does the live tracker see them: they are made outside the dispatcher);
 - backward: when autograd first unpacks a tensor of the region (the backward of its last op that
   saves anything, `last`), the region's forward runs again from its inputs up to that op (early
-  stop: ops after `last` are not run again) with the RNG state restored (`fork_rng` keeps a second
-  5,056-byte copy while it runs): what the ops save is kept (new storages: a tensor the region made
+  stop: ops after `last` are not run again) with the RNG state restored: what the ops save is kept (new storages: a tensor the region made
   and saved is made again, even where a later op outside saved the original), the other tensors
   are freed after their last reader, and at the stop the op `last` has made its outputs only if it
   saves one of them (inputs are packed before the kernel runs, outputs after). Backward then goes
@@ -32,8 +32,11 @@ from ..errors import CnnCostError
 from .tensors import ELEMENT_BYTES, Bytes
 from .trace import Trace
 
-CPU_RNG_STATE_BYTES = 5056  # torch.get_rng_state().nbytes (mt19937's state), torch 2.13 CPU: measured
-SEPARATOR = ".."  # 'layer1.0..layer2.1': a run of consecutive blocks checkpointed as one region
+SEPARATOR = ".."
+CONVENTION = ("checkpointed regions run under torch.utils.checkpoint(use_reentrant=False): their ops save nothing, "
+              "checkpoint saves their inputs; in backward each region's forward runs again up to its last op that "
+              "saves anything (early stop), holding what it saves; recompute_flops = 2 x the MACs run again, "
+              "included in training_flops; RNG states (host memory) not counted")  # 'layer1.0..layer2.1': a run of consecutive blocks checkpointed as one region
 
 
 @dataclass(frozen=True)
@@ -224,11 +227,6 @@ def _checkpointed(trace: Trace, setup: Any) -> Any:
     out_a = sum(t.nbytes_per_sample for t in outputs.values())
     out_c = sum(t.nbytes_fixed for t in outputs.values())
     cols.add("live activations", bw[n - 1], m - 1, out_a, out_c)
-    # RNG states: from the region's forward to the backward of its earliest saving op
-    for j, r in enumerate(regs):
-        if r.first_saver is not None:
-            cols.add("checkpoint state", r.first, n - 1, 0, CPU_RNG_STATE_BYTES)
-            cols.add("checkpoint state", bw[n - 1], bw[r.first_saver], 0, CPU_RNG_STATE_BYTES)
     # weight casts: the cast cache in forward; saved copies in backward (a region's: from its recompute)
     casts = list(accumulate(s.new_casts for s in steps))
     for k in range(n):
@@ -277,7 +275,6 @@ def _checkpointed(trace: Trace, setup: Any) -> Any:
                     cols.add("recomputed", at[i - r.first], at[max(i, end) - r.first] if end >= i else at[i - r.first],
                              t.nbytes_per_sample, t.nbytes_fixed)
             cols.at("weight casts", at[i - r.first], 0, sum(s.new_casts for s in steps[r.first:i + 1]) * cast_size)
-        cols.add("checkpoint state", at[0], at[-1], 0, CPU_RNG_STATE_BYTES)  # fork_rng's copy
         # what else is held during the recompute (saved tensors, gradients, the states of regions not
         # yet done) is the backward's between steps last+1 and last: the intervals above span these moments
     parts = cols.finish()
@@ -299,6 +296,7 @@ def _checkpointed(trace: Trace, setup: Any) -> Any:
     step = StepMemory(trace, setup, m, totals, parts, breakdown, phase)
     step.saved_columns = lambda: (saved_ps, saved_fx)  # type: ignore[method-assign]
     step.recomputed = recomputed_steps(trace, setup.checkpoint)  # type: ignore[attr-defined]
+    step.checkpoint_convention = CONVENTION  # type: ignore[attr-defined]
     return step
 
 

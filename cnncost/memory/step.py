@@ -32,7 +32,7 @@ OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}   # fp32 copi
 OPTIMIZER_TEMPORARIES = {"sgd": 0, "momentum": 0, "adam": 1, "adamw": 1}
 PARTS = ("parameters", "gradients", "optimizer state", "optimizer temporaries", "weight casts",
          "input batch", "saved for backward", "live activations", "activation gradients",
-         "recomputed", "checkpoint state")  # the last two: activation checkpointing only (`checkpoint.py`)
+         "recomputed")  # the last: activation checkpointing only (`checkpoint.py`)
 
 Column = Any  # an int (the same at every moment) or a list of ints, one per moment
 
