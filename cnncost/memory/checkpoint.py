@@ -136,13 +136,49 @@ class _Columns:
                 for name, (ps, fx) in self.parts.items()}
 
 
-def checkpointed_training(trace: Trace, setup: Any) -> Any:
+@dataclass
+class Timeline:
+    """What `step.StepMemory` is made of (`step.py` makes it): moments, their totals and parts, and
+    the checkpointing's own figures."""
+
+    count: int
+    totals: tuple[list[int], list[int]]
+    parts: dict[str, tuple[list[int], list[int]]]
+    phase: Any
+    saved: tuple[list[int], list[int]]  # per trace step, bytes it saves first (region inputs: the region's first row)
+    recomputed: list[int]  # trace steps run again in backward
+
+
+NOISE_FIRST = ("dropout", "stochastic_depth", "rrelu")  # `input * noise`: the saved noise is made before the output
+
+
+def _unmade_at_stop(step: Any, device: str) -> set[int]:
+    """Storage ids of what the region's last saving op has not made yet when the recompute stops
+    at its last pack: autograd packs an op's inputs before its kernel runs and its outputs after,
+    so nothing of its own where it saves only inputs; where it saves a noise it made first (a
+    composite `input * noise`), its output; else (batch norm's statistics, max pool's indices,
+    an output: made by the kernel with the output) nothing."""
+    made = {t.id for t in step.created}
+    saved_made = {t.id for t in step.saved if t.id in made}
+    if not saved_made:
+        return made
+    fused = step.type == "dropout" and device == "cuda"  # CUDA's fused kernel makes its mask with the output
+    if step.type in NOISE_FIRST and not fused:
+        return made - saved_made
+    return set()
+
+
+def checkpointed_timeline(trace: Trace, setup: Any, params: int, state: int, temporaries: int,
+                          input_batch: tuple[int, int, set[int]]) -> Timeline:
+    """The moments of a training step with `setup.checkpoint`'s regions checkpointed; `params`,
+    `state`, `temporaries`: bytes of the parameters, optimizer state and its temporaries (as
+    `step.py` counts them); `input_batch`: (per-sample, fixed bytes, storage ids) of the inputs."""
     with paused_gc():
-        return _checkpointed(trace, setup)
+        return _checkpointed(trace, setup, params, state, temporaries, input_batch)
 
 
-def _checkpointed(trace: Trace, setup: Any) -> Any:
-    from .step import OPTIMIZER_STATE, OPTIMIZER_TEMPORARIES, StepMemory, _input_batch, _param_total
+def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries: int,
+                  input_batch: tuple[int, int, set[int]]) -> Timeline:
     steps = trace.steps
     n = len(steps)
     regs = regions(trace, setup.checkpoint)
@@ -153,11 +189,8 @@ def _checkpointed(trace: Trace, setup: Any) -> Any:
     axis = _Axis(n, regs)
     m, bw = axis.m, axis.backward_at
     cols = _Columns(m)
-    params = _param_total(trace)
     cast_size, param_size = ELEMENT_BYTES[trace.precision.dtype], ELEMENT_BYTES[trace.precision.param_dtype]
-    state = params * OPTIMIZER_STATE[setup.optimizer]
-    temporaries = params * OPTIMIZER_TEMPORARIES[setup.optimizer] if trace.precision.device == "cuda" else 0
-    x_ps, x_fx, input_ids = _input_batch(trace)
+    x_ps, x_fx, input_ids = input_batch
     cols.add("parameters", 0, m - 1, 0, params)
     cols.add("optimizer state", 0, m - 1, 0, state)
     cols.add("input batch", 0, m - 1, x_ps, x_fx)
@@ -257,8 +290,7 @@ def _checkpointed(trace: Trace, setup: Any) -> Any:
             continue
         at = axis.recompute_at[j]
         # copies: what the region's ops save, made again; held until the backward of their first saver inside
-        own = set(id(t) for t in steps[r.last].created)
-        last_saves_output = any(t.id in {u.id for u in steps[r.last].created} for t in steps[r.last].saved)
+        unmade = _unmade_at_stop(steps[r.last], trace.precision.device)
         inside_first: dict[int, int] = {}
         for i in range(r.first, r.last + 1):
             for t in steps[i].saved:
@@ -266,8 +298,8 @@ def _checkpointed(trace: Trace, setup: Any) -> Any:
                     inside_first.setdefault(t.id, i)
         for i in range(r.first, r.last + 1):
             for t in steps[i].created:
-                if i == r.last and not last_saves_output and id(t) in own:
-                    continue  # early stop: `last` packs its inputs before its kernel runs
+                if i == r.last and t.id in unmade:
+                    continue  # the early stop came before this tensor was made
                 if t.id in inside_first:
                     cols.add("recomputed", at[i - r.first], bw[inside_first[t.id]], t.nbytes_per_sample, t.nbytes_fixed)
                 else:
@@ -291,16 +323,10 @@ def _checkpointed(trace: Trace, setup: Any) -> Any:
             return f"recompute {region_names[k]}, {paths[k]}"
         return f"{kind}, {paths[k]}"
 
-    def breakdown(i: int) -> dict[str, tuple[int, int]]:
-        return {p: (a[i], c[i]) for p, (a, c) in parts.items()}
-    step = StepMemory(trace, setup, m, totals, parts, breakdown, phase)
-    step.saved_columns = lambda: (saved_ps, saved_fx)  # type: ignore[method-assign]
-    step.recomputed = recomputed_steps(trace, setup.checkpoint)  # type: ignore[attr-defined]
-    step.checkpoint_convention = CONVENTION  # type: ignore[attr-defined]
-    return step
+    return Timeline(m, totals, parts, phase, (saved_ps, saved_fx), recomputed_steps(trace, setup.checkpoint))
 
 
 def saved(step: Any) -> Bytes:
-    """Total saved bytes of a (checkpointed) step."""
+    """Total saved bytes of a step (checkpointed or not)."""
     a, c = step.saved_columns()
     return Bytes(sum(a), sum(c))

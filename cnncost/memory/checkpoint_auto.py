@@ -14,7 +14,7 @@ then checked on the exact timeline, and the target raised by what is still missi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from .checkpoint_policy import chain

@@ -4,7 +4,8 @@
   nested matches only the outermost is checkpointed (PyTorch would recompute the inner one twice).
 - `all[:STAGE]`, `every:K[:STAGE]`, `sqrt[:STAGE]`: policies over *the chain*: the blocks directly
   under the net's top level, where a block whose children are all blocks (a stage: resnet's
-  `layer1`, densenet's `denseblock1`) stands for its children, recursively; with `:STAGE` (a block
+  `layer1`, densenet's `denseblock1`), or the only block of its level (a wrapper: densenet's
+  `features`), stands for its child blocks, recursively; with `:STAGE` (a block
   path or pattern) the chain is built from the children of the matching blocks instead. `all`:
   every block of the chain; `every:K`: the 1st, (K+1)th, (2K+1)th...; `sqrt`: the chain cut into
   segments of ceil(sqrt(n)) consecutive blocks (Chen et al. 2016), each checkpointed as one region
@@ -45,7 +46,7 @@ def _expand(graph: Any, blocks: list[Any]) -> list[Any]:
     out = []
     for b in blocks:
         kids = _children(graph, b)
-        out.extend(_expand(graph, kids) if _covers_all(graph, b, kids) else [b])
+        out.extend(_expand(graph, kids) if _covers_all(graph, b, kids) or (len(blocks) == 1 and kids) else [b])
     return out
 
 

@@ -160,8 +160,7 @@ def step_memory(trace: Trace, setup: Setup = Setup()) -> StepMemory:
         if setup.mode == "inference":
             step = cache[setup] = _inference(trace, setup)
         elif setup.checkpoint:  # activation checkpointing: its own timeline (`checkpoint.py`)
-            from .checkpoint import checkpointed_training
-            step = cache[setup] = checkpointed_training(trace, setup)
+            step = cache[setup] = _checkpointed(trace, setup)
         else:
             step = cache[setup] = _training(trace, setup)
     return step
@@ -334,6 +333,22 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
             return f"backward, {paths[2 * n - 1 - i]}"
         return "optimizer step"
     return StepMemory(trace, setup, m, (totals_ps, totals_fx), columns, breakdown, phase)
+
+
+def _checkpointed(trace: Trace, setup: Setup) -> StepMemory:
+    """A training step with activation checkpointing (`checkpoint.py` makes its timeline)."""
+    from .checkpoint import CONVENTION, checkpointed_timeline
+    params = _param_total(trace)
+    temporaries = params * OPTIMIZER_TEMPORARIES[setup.optimizer] if trace.precision.device == "cuda" else 0
+    made = checkpointed_timeline(trace, setup, params, params * OPTIMIZER_STATE[setup.optimizer], temporaries,
+                                 _input_batch(trace))
+    parts = made.parts
+    step = StepMemory(trace, setup, made.count, made.totals, parts,
+                      lambda i: {p: (a[i], c[i]) for p, (a, c) in parts.items()}, made.phase)
+    step.saved_columns = lambda: made.saved  # type: ignore[method-assign]
+    step.recomputed = made.recomputed  # type: ignore[attr-defined]
+    step.checkpoint_convention = CONVENTION  # type: ignore[attr-defined]
+    return step
 
 
 def _inference(trace: Trace, setup: Setup) -> StepMemory:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import torch
 from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
@@ -41,8 +42,11 @@ def _policy(save: tuple[str, ...]) -> Any:
     return policy
 
 
-def apply_checkpoints(model: Network, graph: Graph, names: Sequence[str], save: Sequence[str] = ()) -> Network:
-    """Make `model.forward_all` run the regions `names` under checkpoint (in place; returns model)."""
+def apply_checkpoints(model: Network, graph: Graph, names: Sequence[str], save: Sequence[str] = (),
+                      observer: Callable[[str, int], None] | None = None) -> Network:
+    """Make `model.forward_all` run the regions `names` under checkpoint (in place; returns model).
+    `observer(event, first)` is told 'start' and 'end' of each recompute (a region's function run
+    during backward), `first` the region's first node."""
     ranges = sorted(node_range(graph, name) for name in names)
     n = len(model._steps)
     last_read = {i: i for i in range(n + 1)}
@@ -60,6 +64,15 @@ def apply_checkpoints(model: Network, graph: Graph, names: Sequence[str], save: 
                                                                    _policy(tuple(save)))}
 
     def run_region(first: int, stop: int, ext: list[int], outs: list[int], *args: torch.Tensor) -> tuple:
+        if observer is not None and torch._C._current_graph_task_id() != -1:  # in backward: a recompute
+            observer("start", first)
+            try:
+                return _run(first, stop, ext, outs, *args)
+            finally:
+                observer("end", first)
+        return _run(first, stop, ext, outs, *args)
+
+    def _run(first: int, stop: int, ext: list[int], outs: list[int], *args: torch.Tensor) -> tuple:
         local: dict[int, Any] = dict(zip(ext, args))
         del args
         for s in range(first, stop):
@@ -97,3 +110,52 @@ def apply_checkpoints(model: Network, graph: Graph, names: Sequence[str], save: 
 
     model.forward_all = types.MethodType(forward_all, model)  # type: ignore[method-assign]
     return model
+
+
+@dataclass(frozen=True)
+class CheckpointedStep:
+    """One measured training step with checkpointed regions (CPU, `live.live_step`): the peak, the
+    saved bytes of its forward, and per region (its first node) the most its recompute held over
+    what was held when it started."""
+
+    peak_bytes: int
+    saved_bytes: int
+    recompute_bytes: dict[int, int]
+
+
+def measure_checkpointed(graph: Graph, x: torch.Tensor, names: Sequence[str], optimizer: str = "sgd",
+                         autocast_dtype: torch.dtype | None = None, save: Sequence[str] = ()) -> CheckpointedStep:
+    """Build `graph`, checkpoint `names` and measure one step (saved tensors and live bytes)."""
+    from . import live
+    from .build import build_graph
+    from .measure import saved_tensors
+    torch.manual_seed(0)
+    model = build_graph(graph)
+    extra: dict[int, int] = {}
+    started: dict[int, int] = {}
+    trackers: list[Any] = []
+
+    class Tracker(live._Tracker):  # the live tracker, remembered so the observer can read it
+        def __init__(self, held: Any = ()) -> None:
+            super().__init__(held)
+            trackers.append(self)
+
+    def observe(event: str, first: int) -> None:
+        if not trackers:
+            return
+        tracker = trackers[-1]
+        if event == "start":
+            started[first] = (tracker.live, tracker.peak)
+            tracker.peak = tracker.live
+        else:
+            live_at_start, peak_before = started.pop(first)
+            extra[first] = tracker.peak - live_at_start
+            tracker.peak = max(tracker.peak, peak_before)
+    apply_checkpoints(model, graph, names, save, observe)
+    saved = saved_tensors(model, x, autocast_dtype).total()
+    original, live._Tracker = live._Tracker, Tracker
+    try:
+        step = live.live_step(model, x, optimizer, autocast_dtype)
+    finally:
+        live._Tracker = original
+    return CheckpointedStep(step.peak_bytes, saved, extra)
