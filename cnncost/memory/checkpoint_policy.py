@@ -1,5 +1,6 @@
 """Which regions `--checkpoint` names: block patterns and the policies over a chain of blocks.
 
+- `A..B`: one region from block A's first row to block B's last (a run of consecutive blocks).
 - `PATTERN`: every block whose path matches (fnmatch, as `--freeze`: 'layer2.1', 'layer3.*'); of
   nested matches only the outermost is checkpointed (PyTorch would recompute the inner one twice).
 - `all[:STAGE]`, `every:K[:STAGE]`, `sqrt[:STAGE]`: policies over *the chain*: the blocks directly
@@ -68,6 +69,16 @@ def chain(graph: Any, stage: str | None = None) -> list[Any]:
 
 def _policy(graph: Any, spec: str) -> list[str] | None:
     """The regions of a policy spec, or None when `spec` is a pattern."""
+    if SEPARATOR in spec:  # a run 'A..B', as sqrt writes them
+        a, b = spec.split(SEPARATOR, 1)
+        paths = {blk.path: blk for blk in graph.blocks}
+        for end in (a, b):
+            if end not in paths:
+                matching(graph, end)  # the error, with a close path
+                raise CnnCostError(f"--checkpoint '{spec}': '{end}' is a pattern; a run names two block paths")
+        if paths[b].stop <= paths[a].first:
+            raise CnnCostError(f"--checkpoint '{spec}': '{b}' comes before '{a}'")
+        return [spec]
     head, _, rest = spec.partition(":")
     if head == "auto":
         raise CnnCostError("--checkpoint auto needs a memory budget: use it with fit")

@@ -121,6 +121,7 @@ class CheckpointedStep:
     peak_bytes: int
     saved_bytes: int
     recompute_bytes: dict[int, int]
+    after_forward: int  # bytes held once the forward pass has returned (the loss included)
 
 
 def measure_checkpointed(graph: Graph, x: torch.Tensor, names: Sequence[str], optimizer: str = "sgd",
@@ -158,4 +159,4 @@ def measure_checkpointed(graph: Graph, x: torch.Tensor, names: Sequence[str], op
         step = live.live_step(model, x, optimizer, autocast_dtype)
     finally:
         live._Tracker = original
-    return CheckpointedStep(step.peak_bytes, saved, extra)
+    return CheckpointedStep(step.peak_bytes, saved, extra, step.marks["after forward"])
