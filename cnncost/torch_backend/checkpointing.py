@@ -160,3 +160,76 @@ def measure_checkpointed(graph: Graph, x: torch.Tensor, names: Sequence[str], op
     finally:
         live._Tracker = original
     return CheckpointedStep(step.peak_bytes, saved, extra, step.marks["after forward"])
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Model against measurement for one checkpointed step (bytes at the batch): `saved` (predicted,
+    measured); `after_forward`: the model's error after the forward pass, with and without the
+    checkpoints (equal when checkpointing changes what is held exactly as PyTorch does); `recompute`:
+    per region, the most its recompute holds beyond what was held when it started (predicted,
+    measured); `peak`: (predicted, measured) and the model's error without checkpoints."""
+
+    saved: tuple[int, int]
+    saved_change: tuple[int, int]  # (predicted, measured) saved bytes with the checkpoints less without
+    after_forward: tuple[int, int]
+    recompute: dict[str, tuple[int, int]]
+    peak: tuple[int, int]
+    peak_error_without: int
+
+    def mismatches(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.saved[0] != self.saved[1]:
+            out["saved"] = self.saved
+        if self.saved_change[0] != self.saved_change[1]:
+            out["saved_change"] = self.saved_change
+        if self.after_forward[0] != self.after_forward[1]:
+            out["after_forward"] = self.after_forward
+        out.update({f"recompute {k}": v for k, v in self.recompute.items() if v[0] != v[1]})
+        return out
+
+
+def agreement(graph: Graph, batch: int, names: Sequence[str], optimizer: str = "sgd", dtype: str = "fp32") -> Agreement:
+    """Predict (`cnncost.memory`, device cpu) and measure one step of `graph` with regions `names`."""
+    from ..memory import Precision, Setup, step_memory, trace
+    from ..memory.checkpoint import regions, saved
+    low = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    traced = trace(graph, precision=Precision(dtype, "cpu"))
+    torch.manual_seed(0)
+    x = torch.randn(batch, *graph.nodes[0].output_shape)
+    n = len(traced.steps)
+
+    outputs = {t.id: t for t in traced.outputs}
+    kept = sum(t.nbytes_per_sample * batch + t.nbytes_fixed for t in outputs.values())
+
+    def part(moment: Any, name: str) -> int:
+        return moment.parts[name].at(batch) if name in moment.parts else 0
+
+    def after_forward(step: Any) -> int:
+        """Held once forward has returned: the last moment with its op's unsaved inputs freed (the
+        outputs kept) and autocast's cast cache cleared (the copies saved for backward kept)."""
+        moment = step.moment(n - 1)
+        backward = next(step.moment(i) for i in range(n, step.count) if step.moment(i).phase.startswith("backward"))
+        return (moment.at(batch) - part(moment, "live activations") + kept - part(moment, "weight casts")
+                + part(backward, "weight casts"))
+    plain, checked = step_memory(traced, Setup(optimizer)), step_memory(traced, Setup(optimizer, checkpoint=tuple(names)))
+    base = measure_checkpointed(graph, x, (), optimizer, low)
+    got = measure_checkpointed(graph, x, names, optimizer, low)
+    recomputed = checked.parts.get("recomputed", ([0] * checked.count, [0] * checked.count))
+    index = {step.path: i for i, step in enumerate(traced.steps)}
+    firsts = {r.name: r.first for r in regions(traced, names)}
+    cast_size = 2 if low is not None else 0
+    held: dict[str, int] = {}
+    for i in range(checked.count):
+        phase = checked.moment(i).phase
+        if phase.startswith("recompute "):
+            name, path = phase[len("recompute "):].split(", ")
+            casts = sum(s.new_casts for s in traced.steps[firsts[name]:index[path] + 1]) * cast_size  # its cast cache
+            held[name] = max(held.get(name, 0), recomputed[0][i] * batch + recomputed[1][i] + casts)
+    recompute = {r.name: (held.get(r.name, 0), got.recompute_bytes.get(r.first + 1, 0))
+                 for r in regions(traced, names) if r.last is not None}
+    return Agreement((saved(checked).at(batch), got.saved_bytes),
+                     (saved(checked).at(batch) - traced.saved().at(batch), got.saved_bytes - base.saved_bytes),
+                     (base.after_forward - after_forward(plain), got.after_forward - after_forward(checked)),
+                     recompute, (checked.peak(batch).at(batch), got.peak_bytes),
+                     base.peak_bytes - plain.peak(batch).at(batch))
