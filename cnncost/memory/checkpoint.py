@@ -149,23 +149,27 @@ class Timeline:
     recomputed: list[int]  # trace steps run again in backward
 
 
-NOISE_FIRST = ("dropout", "stochastic_depth", "rrelu")  # `input * noise`: the saved noise is made before the output
+NOISE_FIRST = ("dropout", "stochastic_depth", "rrelu")  # `input * noise`: the saved noise is made first
 
 
 def _unmade_at_stop(step: Any, device: str) -> set[int]:
     """Storage ids of what the region's last saving op has not made yet when the recompute stops
-    at its last pack: autograd packs an op's inputs before its kernel runs and its outputs after,
-    so nothing of its own where it saves only inputs; where it saves a noise it made first (a
-    composite `input * noise`), its output; else (batch norm's statistics, max pool's indices,
-    an output: made by the kernel with the output) nothing."""
+    at its last pack. Autograd packs an op's inputs before its kernel runs and its outputs after:
+    so where the op saves only inputs, and tensors it made before its kernel (autocast's copy of
+    an input: the input's elements in another dtype; a dropout's noise), its output is not made;
+    where it saves what its kernel makes with the output (batch norm's statistics, max pool's
+    indices, the output itself), everything is."""
     made = {t.id for t in step.created}
-    saved_made = {t.id for t in step.saved if t.id in made}
-    if not saved_made:
-        return made
+    saved_made = {t.id: t for t in step.saved if t.id in made}
     fused = step.type == "dropout" and device == "cuda"  # CUDA's fused kernel makes its mask with the output
-    if step.type in NOISE_FIRST and not fused:
-        return made - saved_made
-    return set()
+    first = set()
+    for tid, t in saved_made.items():
+        cast = any(t.per_sample == r.per_sample and t.dtype != r.dtype for r in step.reads)
+        if cast or (step.type in NOISE_FIRST and not fused):
+            first.add(tid)
+    if set(saved_made) - first:
+        return set()
+    return made - first
 
 
 def checkpointed_timeline(trace: Trace, setup: Any, params: int, state: int, temporaries: int,
@@ -250,16 +254,16 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
         else:
             cols.add("live activations", i, min(max(i, last_read.get(tid, i)), n - 1), t.nbytes_per_sample,
                      t.nbytes_fixed)
-    # backward: held from the backward's start until the backward of the effective first saver
+    # backward (moments n..): held from its first moment until the backward of the effective first saver
     for tid, i in effective.items():
         if tid in input_ids:
             continue
         t = tensors[tid]
-        cols.add("saved for backward", bw[n - 1], bw[i], t.nbytes_per_sample, t.nbytes_fixed)
+        cols.add("saved for backward", n, bw[i], t.nbytes_per_sample, t.nbytes_fixed)
     outputs = {t.id: t for t in trace.outputs if t.id not in input_ids}
     out_a = sum(t.nbytes_per_sample for t in outputs.values())
     out_c = sum(t.nbytes_fixed for t in outputs.values())
-    cols.add("live activations", bw[n - 1], m - 1, out_a, out_c)
+    cols.add("live activations", n, m - 1, out_a, out_c)
     # weight casts: the cast cache in forward; saved copies in backward (a region's: from its recompute)
     casts = list(accumulate(s.new_casts for s in steps))
     for k in range(n):
@@ -269,7 +273,7 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             continue
         j = region_of[i]
         # a region's copies: the recompute's cast cache holds them while it runs (below), then its ops
-        start = bw[n - 1] if j < 0 else (bw[regs[j].last] if regs[j].last is not None and i <= regs[j].last else None)
+        start = n if j < 0 else (bw[regs[j].last] if regs[j].last is not None and i <= regs[j].last else None)
         if start is not None:
             cols.add("weight casts", start, bw[i], 0, s.weight_casts * cast_size)
     # parameter gradients: from a step's backward to the optimizer step
@@ -278,12 +282,11 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             cols.add("gradients", bw[i], m - 2, 0, s.params * param_size)
     # activation gradients: the gradient of a tensor from the backward of its last reader to its producer's
     needing = {s.output.id for s in steps if s.output is not None and s.output.requires_grad}
-    grad_iv = []
     for tid, (i, t) in made.items():
         if tid in needing:
             end = last_read.get(tid, i)
-            grad_iv.append((i, min(end, n - 1), t))
-            cols.add("activation gradients", bw[min(end, n - 1)], bw[i], t.nbytes_per_sample, t.nbytes_fixed)
+            # an output's gradient exists from the backward's first moment (a recompute, where the last op is in a region)
+            cols.add("activation gradients", n if end >= n else bw[end], bw[i], t.nbytes_per_sample, t.nbytes_fixed)
     # the recomputes
     for j, r in enumerate(regs):
         if r.last is None:

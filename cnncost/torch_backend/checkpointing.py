@@ -168,7 +168,7 @@ class Agreement:
     measured); `after_forward`: the model's error after the forward pass, with and without the
     checkpoints (equal when checkpointing changes what is held exactly as PyTorch does); `recompute`:
     per region, the most its recompute holds beyond what was held when it started (predicted,
-    measured); `peak`: (predicted, measured) and the model's error without checkpoints."""
+    measured; an op's own temporaries count here: the model leaves a few out); `peak`: (predicted, measured) and the model's error without checkpoints."""
 
     saved: tuple[int, int]
     saved_change: tuple[int, int]  # (predicted, measured) saved bytes with the checkpoints less without
@@ -205,20 +205,22 @@ def agreement(graph: Graph, batch: int, names: Sequence[str], optimizer: str = "
     def part(moment: Any, name: str) -> int:
         return moment.parts[name].at(batch) if name in moment.parts else 0
 
-    def after_forward(step: Any) -> int:
+    cast_size = 2 if low is not None else 0
+    inside = {i for r in regions(traced, names) for i in range(r.first, r.stop)}
+
+    def after_forward(step: Any, regions_on: bool) -> int:
         """Held once forward has returned: the last moment with its op's unsaved inputs freed (the
-        outputs kept) and autocast's cast cache cleared (the copies saved for backward kept)."""
+        outputs kept) and autocast's cast cache cleared (the copies saved outside regions kept)."""
         moment = step.moment(n - 1)
-        backward = next(step.moment(i) for i in range(n, step.count) if step.moment(i).phase.startswith("backward"))
+        casts = sum(s.weight_casts for i, s in enumerate(traced.steps) if not (regions_on and i in inside))
         return (moment.at(batch) - part(moment, "live activations") + kept - part(moment, "weight casts")
-                + part(backward, "weight casts"))
+                + casts * cast_size)
     plain, checked = step_memory(traced, Setup(optimizer)), step_memory(traced, Setup(optimizer, checkpoint=tuple(names)))
     base = measure_checkpointed(graph, x, (), optimizer, low)
     got = measure_checkpointed(graph, x, names, optimizer, low)
     recomputed = checked.parts.get("recomputed", ([0] * checked.count, [0] * checked.count))
     index = {step.path: i for i, step in enumerate(traced.steps)}
     firsts = {r.name: r.first for r in regions(traced, names)}
-    cast_size = 2 if low is not None else 0
     held: dict[str, int] = {}
     for i in range(checked.count):
         phase = checked.moment(i).phase
@@ -230,6 +232,6 @@ def agreement(graph: Graph, batch: int, names: Sequence[str], optimizer: str = "
                  for r in regions(traced, names) if r.last is not None}
     return Agreement((saved(checked).at(batch), got.saved_bytes),
                      (saved(checked).at(batch) - traced.saved().at(batch), got.saved_bytes - base.saved_bytes),
-                     (base.after_forward - after_forward(plain), got.after_forward - after_forward(checked)),
+                     (base.after_forward - after_forward(plain, False), got.after_forward - after_forward(checked, True)),
                      recompute, (checked.peak(batch).at(batch), got.peak_bytes),
                      base.peak_bytes - plain.peak(batch).at(batch))

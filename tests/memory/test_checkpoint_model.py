@@ -1,6 +1,6 @@
 """Activation checkpointing in the memory model (no torch): which regions each policy names, what
 checkpointing does to saved bytes, the step's timeline and training FLOPs, and fit --checkpoint auto.
-The figures against PyTorch are in test_checkpoint_torch.py."""
+The figures against PyTorch: test_checkpoint_torch.py and tests/differential/test_checkpoint.py."""
 import json
 import time
 
