@@ -67,7 +67,7 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     net = load(arch, input=input)
     analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
     how = _checkpointing(analysis, checkpoint)  # activation checkpointing: autograd memory only
-    if how and options.memory != "autograd":
+    if checkpoint and options.memory != "autograd":
         from .errors import CnnCostError
         raise CnnCostError("--checkpoint changes what autograd saves: use it with --memory autograd")
     step = (_step(analysis, options.dtype, _setup(options.optimizer, **how), device=device, torch_version=torch_version)
@@ -114,7 +114,7 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
 
 def _checkpointing(graph, specs: Sequence[str]) -> dict[str, Any]:
     """Setup fields for `--checkpoint` specs: the regions they name ({} without any)."""
-    if not specs:
+    if not specs and not any(b.checkpoint for b in graph.blocks):  # nor blocks marked `checkpoint: true`
         return {}
     from .memory.checkpoint_policy import resolve
     return {"checkpoint": resolve(graph, (specs,) if isinstance(specs, str) else tuple(specs))}

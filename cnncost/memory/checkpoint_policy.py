@@ -109,9 +109,15 @@ def matching(graph: Any, pattern: str) -> list[str]:
     return [b.path for b in hits]
 
 
+def marked(graph: Any) -> list[str]:
+    """The blocks the spec marks `checkpoint: true`."""
+    return [b.path for b in graph.blocks if b.checkpoint]
+
+
 def resolve(graph: Any, specs: Sequence[str]) -> tuple[str, ...]:
-    """The regions (block paths, 'A..B' runs) `specs` name, outermost only, in graph order."""
-    names: list[str] = []
+    """The regions (block paths, 'A..B' runs) `specs` and the spec's marks name, outermost only, in
+    graph order."""
+    names: list[str] = marked(graph)
     for spec in specs:
         got = _policy(graph, spec)
         names.extend(matching(graph, spec) if got is None else got)

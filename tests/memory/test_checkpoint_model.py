@@ -167,3 +167,21 @@ def test_table_cli_checkpoint_changes_saved_bytes(capsys):
     record = json.loads(capsys.readouterr().out)
     assert record["training_step"]["checkpoint"] == ["layer1.0", "layer2.0", "layer3.0", "layer4.0"]
     assert record["total"]["recompute_flops"] > 0
+
+
+def test_a_spec_marks_a_block_checkpoint_true():
+    from cnncost import Net
+    from cnncost.layers import BatchNorm, Conv, GlobalAvgPool, ReLU, Sequential
+    layers = [Conv(out=8, kernel=3, padding=1), BatchNorm(), ReLU()]
+    marked = Net("n", input=(3, 16, 16), layers=(Conv(out=8, kernel=3, padding=1),
+                                                 Sequential(name="block", layers=tuple(layers), checkpoint=True),
+                                                 GlobalAvgPool()))
+    plain = Net("n", input=(3, 16, 16), layers=(Conv(out=8, kernel=3, padding=1),
+                                                Sequential(name="block", layers=tuple(layers)), GlobalAvgPool()))
+    assert resolve(compile(marked), []) == ("block",)
+    ck = cnncost.table(marked, memory="autograd", batch=4)
+    by_option = cnncost.table(plain, memory="autograd", batch=4, checkpoint=["block"])
+    assert ck.to_dict()["training_step"] == by_option.to_dict()["training_step"]
+    assert ck.totals.recompute_flops == by_option.totals.recompute_flops > 0
+    # the lecture's figures ignore the mark
+    assert cnncost.table(marked).to_dict() | {"architecture": 0} == cnncost.table(plain).to_dict() | {"architecture": 0}
