@@ -38,7 +38,7 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
           optimizer: str = "adam", input: Shape | None = None, depth: int | None = None,
           activations: str = "all", memory: str = "lecture", device: str = "cuda",
           count_as: str | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None,
-          torch_version: str | None = None, checkpoint: Sequence[str] = ()) -> Report:
+          torch_version: str | None = None, checkpoint: Sequence[str] = (), checkpoint_save: Sequence[str] = ()) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
@@ -66,8 +66,8 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
     net = load(arch, input=input)
     analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
-    how = _checkpointing(analysis, checkpoint)  # activation checkpointing: autograd memory only
-    if checkpoint and options.memory != "autograd":
+    how = _checkpointing(analysis, checkpoint, checkpoint_save)  # activation checkpointing: autograd memory only
+    if (checkpoint or checkpoint_save) and options.memory != "autograd":
         from .errors import CnnCostError
         raise CnnCostError("--checkpoint changes what autograd saves: use it with --memory autograd")
     step = (_step(analysis, options.dtype, _setup(options.optimizer, **how), device=device, torch_version=torch_version)
@@ -78,7 +78,7 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
 def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, dtype: str = "fp32",
         optimizer: str = "adam", input: Shape | None = None, mode: str = "train", device: str = "cuda",
         max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None,
-        checkpoint: Sequence[str] = ()):
+        checkpoint: Sequence[str] = (), checkpoint_save: Sequence[str] = ()):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
     `memory=` is the old name of `budget`. `device` and `torch_version` as in `table`.
@@ -105,19 +105,25 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
     specs = (checkpoint,) if isinstance(checkpoint, str) else tuple(checkpoint)
     if "auto" in specs:  # the largest batch with the regions it needs (`checkpoint_auto.py`)
         from .memory.checkpoint_auto import fit_auto
-        return fit_auto(graph, lambda how: _step(graph, options.dtype, _setup(options.optimizer, mode, **how),
-                                                   device, torch_version), size, written)
-    how = _checkpointing(graph, specs)
+        save = {"checkpoint_save": tuple(checkpoint_save)} if checkpoint_save else {}
+        return fit_auto(graph, lambda how: _step(graph, options.dtype, _setup(
+            options.optimizer, mode, **how, **(save if how else {})), device, torch_version), size, written)
+    how = _checkpointing(graph, specs, checkpoint_save)
     return largest_batch(_step(graph, options.dtype, _setup(options.optimizer, mode, **how), device, torch_version),
                          size, written)
 
 
-def _checkpointing(graph, specs: Sequence[str]) -> dict[str, Any]:
-    """Setup fields for `--checkpoint` specs: the regions they name ({} without any)."""
+def _checkpointing(graph, specs: Sequence[str], save: Sequence[str] = ()) -> dict[str, Any]:
+    """Setup fields for `--checkpoint` specs (and `--checkpoint-save` layer types): the regions they
+    name ({} without any)."""
     if not specs and not any(b.checkpoint for b in graph.blocks):  # nor blocks marked `checkpoint: true`
+        if save:
+            from .errors import CnnCostError
+            raise CnnCostError("--checkpoint-save chooses what checkpointed regions keep: give --checkpoint too")
         return {}
     from .memory.checkpoint_policy import resolve
-    return {"checkpoint": resolve(graph, (specs,) if isinstance(specs, str) else tuple(specs))}
+    regions = resolve(graph, (specs,) if isinstance(specs, str) else tuple(specs))
+    return {"checkpoint": regions} | ({"checkpoint_save": (save,) if isinstance(save, str) else tuple(save)} if save else {})
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):

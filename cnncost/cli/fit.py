@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     net = resolve_arch(args, args.arch)
     result = fit(net, budget, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
                  mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit),
-                 **({"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}))
+                 **({"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}),
+                   **({"checkpoint_save": args.checkpoint_save} if getattr(args, "checkpoint_save", None) else {}))
     name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits
     setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
             + (f" --device {args.device}" if args.device != "cuda" else "")
             + (f" --torch-version {args.torch_version}" if args.torch_version else "")
             + "".join(f" --checkpoint {r}" for r in (checkpointing or {}).get("regions", ()))
+            + (f" --checkpoint-save {','.join(args.checkpoint_save)}" if getattr(args, "checkpoint_save", None) else "")
             + input_arguments(args.input)) if args.mode == "train" else ""
     caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
               f"allocator fragmentation: give --budget a margin below the card's capacity. {units}")
@@ -103,7 +105,8 @@ def _checkpointing(result: Any, args: argparse.Namespace) -> dict[str, Any] | No
     from ..api import table
     report = table(resolve_arch(args, args.arch), batch=max(result.batch, 1), dtype=args.dtype,
                    optimizer=args.optimizer, input=args.input, memory="autograd", device=args.device,
-                   torch_version=args.torch_version, checkpoint=tuple(args.checkpoint))
+                   torch_version=args.torch_version, checkpoint=tuple(args.checkpoint),
+                   checkpoint_save=tuple(args.checkpoint_save or ()))
     return {"policy": " ".join(args.checkpoint), "regions": list(report.step.setup.checkpoint),
             "recompute_flops": report.totals.recompute_flops, "saved_bytes": report.totals.saved_bytes}
 

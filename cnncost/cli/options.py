@@ -220,6 +220,9 @@ def add_checkpoint(parser: argparse.ArgumentParser, auto: bool = False) -> None:
                              "sqrt (each with an optional :STAGE)" + (", or auto: the cheapest blocks that let the "
                              "largest batch fit" if auto else "") + "; repeatable; needs --memory autograd"
                              * (not auto))
+    parser.add_argument("--checkpoint-save", dest="checkpoint_save", type=lambda text: tuple(text.split(",")),
+                        default=(), metavar="TYPES", help="selective checkpointing: the checkpointed regions keep the "
+                        "outputs of these layer types (conv, linear; comma-separated) and recompute the rest")
 
 
 def add_counting_options(parser: argparse.ArgumentParser) -> None:

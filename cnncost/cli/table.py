@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> str:
                    input=args.input, depth=args.depth, activations=args.activations, memory=args.memory,
                    device=args.device, torch_version=args.torch_version, **counting_kwargs(args),
                    **graph_kwargs(args, table),
-                   **({"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}))
+                   **({"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}),
+                   **({"checkpoint_save": args.checkpoint_save} if getattr(args, "checkpoint_save", None) else {}))
     if args.format == "json":
         return report.to_json()
     if args.format == "csv":

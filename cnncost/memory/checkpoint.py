@@ -147,6 +147,7 @@ class Timeline:
     phase: Any
     saved: tuple[list[int], list[int]]  # per trace step, bytes it saves first (region inputs: the region's first row)
     recomputed: list[int]  # trace steps run again in backward
+    cached: tuple[int, int]  # (per-sample, fixed) bytes of the outputs selective checkpointing keeps (in `saved`)
 
 
 NOISE_FIRST = ("dropout", "stochastic_depth", "rrelu")  # `input * noise`: the saved noise is made first
@@ -237,6 +238,15 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             tensors.setdefault(tid, next(t for i in range(r.first, r.stop) for t in steps[i].reads if t.id == tid))
             if effective.get(tid, n) > r.first_saver:
                 effective[tid] = r.first_saver
+    # selective checkpointing: the outputs of the chosen ops in a region are kept from the forward (PyTorch's
+    # caching dispatch mode), and handed back, not made again, when the recompute reaches them
+    keep = set(getattr(setup, "checkpoint_save", ()))
+    cached: dict[int, tuple[int, int]] = {}  # storage id -> (region, step)
+    for j, r in enumerate(regs):
+        for i in range(r.first, r.stop):
+            out = steps[i].output
+            if steps[i].type in keep and out is not None and any(t.id == out.id for t in steps[i].created):
+                cached[out.id] = (j, i)
     saved_ps, saved_fx = [0] * n, [0] * n  # per step, what it saves first (the table's rows): region inputs at its first row
     for tid, i in effective.items():
         t = tensors[tid]
@@ -247,9 +257,17 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
         saved_ps[row] += t.nbytes_per_sample
         saved_fx[row] += t.nbytes_fixed
 
+    cached_ps = cached_fx = 0
+    for tid, (j, i) in cached.items():
+        if tid not in effective:
+            t = tensors[tid]
+            saved_ps[i] += t.nbytes_per_sample
+            saved_fx[i] += t.nbytes_fixed
+            cached_ps, cached_fx = cached_ps + t.nbytes_per_sample, cached_fx + t.nbytes_fixed
+
     # forward: saved storages from creation to the end of forward, the others until their last read
     for tid, (i, t) in made.items():
-        if tid in effective:
+        if tid in effective or tid in cached:
             cols.add("saved for backward", i, n - 1, t.nbytes_per_sample, t.nbytes_fixed)
         else:
             cols.add("live activations", i, min(max(i, last_read.get(tid, i)), n - 1), t.nbytes_per_sample,
@@ -260,6 +278,14 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             continue
         t = tensors[tid]
         cols.add("saved for backward", n, bw[i], t.nbytes_per_sample, t.nbytes_fixed)
+    for tid, (j, i) in cached.items():  # the cache: from the backward's start until the recompute takes it back
+        t, r = tensors[tid], regs[j]
+        start = bw[effective[tid]] + 1 if tid in effective else n
+        if r.last is not None and i <= r.last and not (i == r.last and tid in _unmade_at_stop(steps[i], trace.precision.device)):
+            end = axis.recompute_at[j][i - r.first] - 1
+        else:  # never taken back (the recompute stopped before): freed with checkpoint's frame
+            end = bw[r.first_saver] if r.first_saver is not None else n - 1
+        cols.add("saved for backward", start, end, t.nbytes_per_sample, t.nbytes_fixed)
     outputs = {t.id: t for t in trace.outputs if t.id not in input_ids}
     out_a = sum(t.nbytes_per_sample for t in outputs.values())
     out_c = sum(t.nbytes_fixed for t in outputs.values())
@@ -303,11 +329,12 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             for t in steps[i].created:
                 if i == r.last and t.id in unmade:
                     continue  # the early stop came before this tensor was made
+                part = "saved for backward" if t.id in cached else "recomputed"  # a kept output is not made again
                 if t.id in inside_first:
-                    cols.add("recomputed", at[i - r.first], bw[inside_first[t.id]], t.nbytes_per_sample, t.nbytes_fixed)
+                    cols.add(part, at[i - r.first], bw[inside_first[t.id]], t.nbytes_per_sample, t.nbytes_fixed)
                 else:
                     end = min(last_read.get(t.id, i), r.last)
-                    cols.add("recomputed", at[i - r.first], at[max(i, end) - r.first] if end >= i else at[i - r.first],
+                    cols.add(part, at[i - r.first], at[max(i, end) - r.first] if end >= i else at[i - r.first],
                              t.nbytes_per_sample, t.nbytes_fixed)
             cols.at("weight casts", at[i - r.first], 0, sum(s.new_casts for s in steps[r.first:i + 1]) * cast_size)
         # what else is held during the recompute (saved tensors, gradients, the states of regions not
@@ -326,7 +353,9 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             return f"recompute {region_names[k]}, {paths[k]}"
         return f"{kind}, {paths[k]}"
 
-    return Timeline(m, totals, parts, phase, (saved_ps, saved_fx), recomputed_steps(trace, setup.checkpoint))
+    again = [k for k in recomputed_steps(trace, setup.checkpoint) if not (steps[k].output is not None
+                                                                        and cached.get(steps[k].output.id, (0, -1))[1] == k)]
+    return Timeline(m, totals, parts, phase, (saved_ps, saved_fx), again, (cached_ps, cached_fx))
 
 
 def saved(step: Any) -> Bytes:

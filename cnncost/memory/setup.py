@@ -10,6 +10,7 @@ from ..errors import CnnCostError
 from ..layers.base import suggest
 
 MODES = ("train", "inference")
+SAVABLE = ("conv", "linear")  # selective checkpointing: layer types whose outputs a region may keep
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class Setup:
     optimizer: str = "adam"
     mode: str = "train"  # train: forward, backward, optimizer step; inference: eval, no autograd
     checkpoint: tuple[str, ...] = ()  # regions run under torch.utils.checkpoint: block paths or 'A..B' runs
+    checkpoint_save: tuple[str, ...] = ()  # selective checkpointing: layer types whose outputs the regions keep
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZER_COPIES:
@@ -25,3 +27,8 @@ class Setup:
             raise CnnCostError(f"unknown mode '{self.mode}'; allowed: {', '.join(MODES)}")
         if not isinstance(self.checkpoint, tuple) or not all(isinstance(r, str) and r for r in self.checkpoint):
             raise CnnCostError(f"checkpoint must be a tuple of block paths, got {self.checkpoint!r}")
+        for kind in self.checkpoint_save:
+            if kind not in SAVABLE:
+                raise CnnCostError(f"--checkpoint-save: cannot keep '{kind}' outputs; allowed: {', '.join(SAVABLE)}")
+        if self.checkpoint_save and not self.checkpoint:
+            raise CnnCostError("--checkpoint-save chooses what checkpointed regions keep: give --checkpoint too")

@@ -347,6 +347,7 @@ def _checkpointed(trace: Trace, setup: Setup) -> StepMemory:
                       lambda i: {p: (a[i], c[i]) for p, (a, c) in parts.items()}, made.phase)
     step.saved_columns = lambda: made.saved  # type: ignore[method-assign]
     step.recomputed = made.recomputed  # type: ignore[attr-defined]
+    step.cached = made.cached  # type: ignore[attr-defined]
     step.checkpoint_convention = CONVENTION  # type: ignore[attr-defined]
     return step
 

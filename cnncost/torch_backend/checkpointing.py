@@ -2,8 +2,8 @@
 `cnncost.memory.checkpoint` models it: each region (a block path, or 'A..B' from block A's first
 row to block B's last) is one `torch.utils.checkpoint.checkpoint(fn, *inputs, use_reentrant=False)`
 call whose `fn` runs the region's nodes in graph order (freeing each tensor after its last reader
-inside) and returns the tensors read after the region. `save` (op names, e.g. ('convolution',))
-turns it into selective checkpointing: those ops' outputs are saved, the rest recomputed.
+inside) and returns the tensors read after the region. `save` (layer types, e.g. ('conv',))
+turns it into selective checkpointing: the outputs of their ops are kept, the rest recomputed.
 """
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def node_range(graph: Graph, name: str) -> tuple[int, int]:
     return span(name)
 
 
+ATEN_OPS = {"conv": ("convolution",), "linear": ("addmm", "mm", "bmm")}  # what a kept layer type runs as
+
+
 def _policy(save: tuple[str, ...]) -> Any:
     def policy(ctx: Any, op: Any, *args: Any, **kwargs: Any) -> Any:
         name = str(op).split(".")[1] if str(op).startswith("aten.") else str(op)
@@ -60,8 +63,8 @@ def apply_checkpoints(model: Network, graph: Graph, names: Sequence[str], save: 
         ext = sorted({i for s in range(first, stop) for i in model._steps[s - 1][1] if i < first})
         outs = [i for i in range(first, stop) if last_read[i] >= stop]
         regions[first] = (stop, ext, outs)
-    context = {} if not save else {"context_fn": functools.partial(create_selective_checkpoint_contexts,
-                                                                   _policy(tuple(save)))}
+    ops = tuple(op for kind in save for op in ATEN_OPS[kind])
+    context = {} if not save else {"context_fn": functools.partial(create_selective_checkpoint_contexts, _policy(ops))}
 
     def run_region(first: int, stop: int, ext: list[int], outs: list[int], *args: torch.Tensor) -> tuple:
         if observer is not None and torch._C._current_graph_task_id() != -1:  # in backward: a recompute
@@ -189,8 +192,12 @@ class Agreement:
         return out
 
 
-def agreement(graph: Graph, batch: int, names: Sequence[str], optimizer: str = "sgd", dtype: str = "fp32") -> Agreement:
-    """Predict (`cnncost.memory`, device cpu) and measure one step of `graph` with regions `names`."""
+def agreement(graph: Graph, batch: int, names: Sequence[str], optimizer: str = "sgd", dtype: str = "fp32",
+              save: Sequence[str] = ()) -> Agreement:
+    """Predict (`cnncost.memory`, device cpu) and measure one step of `graph` with regions `names`
+    (keeping the outputs of the layer types `save`: selective checkpointing). `saved` compares
+    autograd's saved tensors: the model's saved bytes less the outputs selective checkpointing keeps
+    (PyTorch's cache is not autograd's)."""
     from ..memory import Precision, Setup, step_memory, trace
     from ..memory.checkpoint import regions, saved
     low = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
@@ -215,9 +222,11 @@ def agreement(graph: Graph, batch: int, names: Sequence[str], optimizer: str = "
         casts = sum(s.weight_casts for i, s in enumerate(traced.steps) if not (regions_on and i in inside))
         return (moment.at(batch) - part(moment, "live activations") + kept - part(moment, "weight casts")
                 + casts * cast_size)
-    plain, checked = step_memory(traced, Setup(optimizer)), step_memory(traced, Setup(optimizer, checkpoint=tuple(names)))
+    plain = step_memory(traced, Setup(optimizer))
+    checked = step_memory(traced, Setup(optimizer, checkpoint=tuple(names), checkpoint_save=tuple(save)))
+    cache = checked.cached[0] * batch + checked.cached[1]
     base = measure_checkpointed(graph, x, (), optimizer, low)
-    got = measure_checkpointed(graph, x, names, optimizer, low)
+    got = measure_checkpointed(graph, x, names, optimizer, low, save)
     recomputed = checked.parts.get("recomputed", ([0] * checked.count, [0] * checked.count))
     index = {step.path: i for i, step in enumerate(traced.steps)}
     firsts = {r.name: r.first for r in regions(traced, names)}
@@ -230,8 +239,8 @@ def agreement(graph: Graph, batch: int, names: Sequence[str], optimizer: str = "
             held[name] = max(held.get(name, 0), recomputed[0][i] * batch + recomputed[1][i] + casts)
     recompute = {r.name: (held.get(r.name, 0), got.recompute_bytes.get(r.first + 1, 0))
                  for r in regions(traced, names) if r.last is not None}
-    return Agreement((saved(checked).at(batch), got.saved_bytes),
-                     (saved(checked).at(batch) - traced.saved().at(batch), got.saved_bytes - base.saved_bytes),
+    return Agreement((saved(checked).at(batch) - cache, got.saved_bytes),
+                     (saved(checked).at(batch) - cache - traced.saved().at(batch), got.saved_bytes - base.saved_bytes),
                      (base.after_forward - after_forward(plain, False), got.after_forward - after_forward(checked, True)),
                      recompute, (checked.peak(batch).at(batch), got.peak_bytes),
                      base.peak_bytes - plain.peak(batch).at(batch))

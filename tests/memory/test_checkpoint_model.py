@@ -185,3 +185,24 @@ def test_a_spec_marks_a_block_checkpoint_true():
     assert ck.totals.recompute_flops == by_option.totals.recompute_flops > 0
     # the lecture's figures ignore the mark
     assert cnncost.table(marked).to_dict() | {"architecture": 0} == cnncost.table(plain).to_dict() | {"architecture": 0}
+
+
+def test_selective_checkpointing_keeps_conv_outputs_and_recomputes_no_conv():
+    plain = cnncost.table("resnet18", memory="autograd", batch=8, checkpoint=["all"])
+    kept = cnncost.table("resnet18", memory="autograd", batch=8, checkpoint=["all"], checkpoint_save=["conv"])
+    g = graph("resnet18")
+    # only the blocks' non-conv ops run again: their MACs (batch norm's, the adds') are none in this count
+    convs = {n.path for n in g.nodes if n.type == "conv"}
+    assert kept.totals.recompute_flops == 2 * 8 * sum(
+        n.macs for n in g.nodes if n.path.startswith("layer") and n.path not in convs)
+    assert kept.totals.recompute_flops < plain.totals.recompute_flops
+    # the kept outputs count as saved for backward: 8 convs' outputs more than plain checkpointing
+    outputs = sum(n.activations for n in g.nodes if n.path.startswith("layer") and n.path in convs) * 4 * 8
+    assert kept.totals.saved_bytes == plain.totals.saved_bytes + outputs
+
+
+def test_checkpoint_save_needs_regions_and_known_types():
+    with pytest.raises(CnnCostError, match="give --checkpoint too"):
+        cnncost.table("resnet18", memory="autograd", checkpoint_save=["conv"])
+    with pytest.raises(CnnCostError, match="allowed: conv, linear"):
+        cnncost.table("resnet18", memory="autograd", checkpoint=["all"], checkpoint_save=["relu"])

@@ -42,3 +42,14 @@ def test_bf16_autocast_saved_bytes_and_recompute():
     # to them is compared exactly (saved_change), as are the recompute and the after-forward bytes.
     assert set(result.mismatches()) <= {"saved"}
     assert result.saved_change[0] < 0
+
+
+@pytest.mark.parametrize("arch,specs", [("resnet18", ("sqrt",)), ("mobilenet-v2", ("all",))])
+def test_selective_checkpointing_keeps_the_conv_outputs(arch, specs):
+    """`create_selective_checkpoint_contexts` with convolution MUST_SAVE: the conv outputs are held
+    from the forward and handed back to the recompute, which makes only the rest again."""
+    graph = compile(load(arch).with_input((3, 64, 64)))
+    result = agreement(graph, 2, resolve(graph, specs), save=("conv",))
+    assert result.mismatches() == {}
+    plain = agreement(graph, 2, resolve(graph, specs))
+    assert all(result.recompute[name][1] < plain.recompute[name][1] for name in result.recompute)
