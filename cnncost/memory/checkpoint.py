@@ -150,6 +150,7 @@ class Timeline:
     cached: tuple[int, int]  # (per-sample, fixed) bytes of the outputs selective checkpointing keeps (in `saved`)
 
 
+FLOATS = ("fp16", "bf16", "fp32", "fp64")
 NOISE_FIRST = ("dropout", "stochastic_depth", "rrelu")  # `input * noise`: the saved noise is made first
 
 
@@ -165,7 +166,8 @@ def _unmade_at_stop(step: Any, device: str) -> set[int]:
     fused = step.type == "dropout" and device == "cuda"  # CUDA's fused kernel makes its mask with the output
     first = set()
     for tid, t in saved_made.items():
-        cast = any(t.per_sample == r.per_sample and t.dtype != r.dtype for r in step.reads)
+        cast = t.dtype in FLOATS and any(t.per_sample == r.per_sample and r.dtype in FLOATS and t.dtype != r.dtype
+                                         for r in step.reads)  # (max pool's int64 indices are not a cast)
         if cast or (step.type in NOISE_FIRST and not fused):
             first.add(tid)
     if set(saved_made) - first:

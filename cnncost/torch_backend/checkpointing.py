@@ -230,13 +230,19 @@ def agreement(graph: Graph, batch: int, names: Sequence[str], optimizer: str = "
     recomputed = checked.parts.get("recomputed", ([0] * checked.count, [0] * checked.count))
     index = {step.path: i for i, step in enumerate(traced.steps)}
     firsts = {r.name: r.first for r in regions(traced, names)}
+    saved_part = checked.parts.get("saved for backward", ([0] * checked.count, [0] * checked.count))
     held: dict[str, int] = {}
+    start: dict[str, int] = {}
     for i in range(checked.count):
         phase = checked.moment(i).phase
         if phase.startswith("recompute "):
             name, path = phase[len("recompute "):].split(", ")
             casts = sum(s.new_casts for s in traced.steps[firsts[name]:index[path] + 1]) * cast_size  # its cast cache
-            held[name] = max(held.get(name, 0), recomputed[0][i] * batch + recomputed[1][i] + casts)
+            # selective checkpointing's kept outputs, held at its start, are freed after their last reader in it
+            saved_now = saved_part[0][i] * batch + saved_part[1][i]
+            start.setdefault(name, saved_now)
+            held[name] = max(held.get(name, 0), recomputed[0][i] * batch + recomputed[1][i] + casts
+                             + saved_now - start[name])
     recompute = {r.name: (held.get(r.name, 0), got.recompute_bytes.get(r.first + 1, 0))
                  for r in regions(traced, names) if r.last is not None}
     return Agreement((saved(checked).at(batch) - cache, got.saved_bytes),
