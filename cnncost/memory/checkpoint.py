@@ -150,29 +150,23 @@ class Timeline:
     cached: tuple[int, int]  # (per-sample, fixed) bytes of the outputs selective checkpointing keeps (in `saved`)
 
 
-FLOATS = ("fp16", "bf16", "fp32", "fp64")
-NOISE_FIRST = ("dropout", "stochastic_depth", "rrelu")  # `input * noise`: the saved noise is made first
+# Ops whose kernel makes what they save with their output: statistics, indices
+CO_OUTPUTS = ("batchnorm", "layer_norm", "group_norm", "instance_norm", "maxpool", "adaptive_maxpool")
 
 
 def _unmade_at_stop(step: Any, device: str) -> set[int]:
     """Storage ids of what the region's last saving op has not made yet when the recompute stops
-    at its last pack. Autograd packs an op's inputs before its kernel runs and its outputs after:
-    so where the op saves only inputs, and tensors it made before its kernel (autocast's copy of
-    an input: the input's elements in another dtype; a dropout's noise), its output is not made;
-    where it saves what its kernel makes with the output (batch norm's statistics, max pool's
-    indices, the output itself), everything is."""
+    at its last pack. Autograd packs an op's inputs before its kernel runs and its outputs after.
+    What an op saves is either an input of its final kernel (the op's input; a tensor it made
+    first: autocast's copy, a zero-padded copy, a dropout's noise) or made by the kernel with the
+    output (the output itself, batch norm's statistics, max pool's indices): in the first case the
+    op's output is not made yet at the stop, in the second everything is."""
     made = {t.id for t in step.created}
-    saved_made = {t.id: t for t in step.saved if t.id in made}
+    saved_made = {t.id for t in step.saved if t.id in made}
     fused = step.type == "dropout" and device == "cuda"  # CUDA's fused kernel makes its mask with the output
-    first = set()
-    for tid, t in saved_made.items():
-        cast = t.dtype in FLOATS and any(t.per_sample == r.per_sample and r.dtype in FLOATS and t.dtype != r.dtype
-                                         for r in step.reads)  # (max pool's int64 indices are not a cast)
-        if cast or (step.type in NOISE_FIRST and not fused):
-            first.add(tid)
-    if set(saved_made) - first:
+    if (step.output is not None and step.output.id in saved_made) or (saved_made and (step.type in CO_OUTPUTS or fused)):
         return set()
-    return made - first
+    return made - saved_made
 
 
 def checkpointed_timeline(trace: Trace, setup: Any, params: int, state: int, temporaries: int,
