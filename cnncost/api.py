@@ -41,7 +41,8 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
           count_as: str | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None,
           torch_version: str | None = None, accumulate: int = 1,
           parallel: dict[str, Any] | None = None, gpu: str | None = None, cuda_context: int | str | None = None,
-          cudnn_workspace: int | str | None = None) -> Report:
+          cudnn_workspace: int | str | None = None, checkpoint: Sequence[str] = (),
+          checkpoint_save: Sequence[str] = ()) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
@@ -81,8 +82,12 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     if accumulate != 1 and options.memory != "autograd":
         from .errors import CnnCostError
         raise CnnCostError("accumulate models the training step's memory: use memory='autograd' (--memory autograd)")
+    how = _checkpointing(analysis, checkpoint, checkpoint_save)  # activation checkpointing: autograd memory only
+    if (checkpoint or checkpoint_save) and options.memory != "autograd":
+        from .errors import CnnCostError
+        raise CnnCostError("--checkpoint changes what autograd saves: use it with --memory autograd")
     step = (_step(analysis, options.dtype, _setup(options.optimizer, freeze=patterns, accumulate=accumulate,
-                                                  **(parallel or {})), device=device, torch_version=torch_version)
+                                                  **how, **(parallel or {})), device=device, torch_version=torch_version)
             if options.memory == "autograd" else None)
     report = build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze)
     if step is not None:  # the GPU profile of the modelled reserved and nvidia-smi figures (issue 19)
@@ -107,7 +112,8 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None,
         freeze: Sequence[str] = (), accumulate: int = 1, global_batch: int | None = None,
         parallel: dict[str, Any] | None = None, budget_of: str = "allocated", gpu: str | None = None,
-        cuda_context: int | str | None = None, cudnn_workspace: int | str | None = None):
+        cuda_context: int | str | None = None, cudnn_workspace: int | str | None = None,
+        checkpoint: Sequence[str] = (), checkpoint_save: Sequence[str] = ()):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
     `memory=` is the old name of `budget`. `device`, `torch_version` and `parallel` (several GPUs:
@@ -139,21 +145,43 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
     size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
     graph = _compile(load(arch, input=input), input, max_nodes)  # validates the net, names the file and layer of an error
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
+    job = {"freeze": patterns, **(parallel or {})}
+    specs = (checkpoint,) if isinstance(checkpoint, str) else tuple(checkpoint)
+    if "auto" in specs:  # the largest batch with the regions it needs (`checkpoint_auto.py`)
+        if accumulate != 1 or global_batch is not None or budget_of != "allocated":
+            raise CnnCostError("checkpoint 'auto' finds the largest plain batch: give it without accumulate, "
+                               "global_batch or budget_of")
+        from .memory.checkpoint_auto import fit_auto
+        save = {"checkpoint_save": tuple(checkpoint_save)} if checkpoint_save else {}
+        return fit_auto(graph, lambda how: _step(graph, options.dtype, _setup(
+            options.optimizer, mode, **how, **(save if how else {}), **job), device, torch_version), size, written)
+    job |= _checkpointing(graph, specs, checkpoint_save)
     if global_batch is not None:  # --global-batch: plain step and accumulating step (any K > 1: the same peak)
         if accumulate != 1:
             raise CnnCostError("give accumulate or global_batch, not both")
         if budget_of != "allocated":
             raise CnnCostError(f"budget_of '{budget_of}' models a plain training step: use 'allocated' with global_batch")
         from .memory.fit import fit_global_batch
-        return fit_global_batch(lambda k: _step(graph, options.dtype, _setup(options.optimizer, mode, freeze=patterns,
-                                                                             accumulate=k, **(parallel or {})),
-                                                             device, torch_version),
+        return fit_global_batch(lambda k: _step(graph, options.dtype, _setup(options.optimizer, mode, accumulate=k, **job),
+                                                device, torch_version),
                                 global_batch, size, written)
-    setup = _setup(options.optimizer, mode, freeze=patterns, accumulate=accumulate, **(parallel or {}))
-    step = _step(graph, options.dtype, setup, device, torch_version)
+    step = _step(graph, options.dtype, _setup(options.optimizer, mode, accumulate=accumulate, **job), device, torch_version)
     # the budget bounds the allocated peak, or a modelled GPU figure; the GPU figures at the batch found (issue 19)
     from .memory.device_fit import largest_batch_on
     return largest_batch_on(step, size, budget_of, _gpu(gpu, cuda_context, cudnn_workspace), written)
+
+
+def _checkpointing(graph, specs: Sequence[str], save: Sequence[str] = ()) -> dict[str, Any]:
+    """Setup fields for `--checkpoint` specs (and `--checkpoint-save` layer types): the regions they
+    name ({} without any)."""
+    if not specs and not any(b.checkpoint for b in graph.blocks):  # nor blocks marked `checkpoint: true`
+        if save:
+            from .errors import CnnCostError
+            raise CnnCostError("--checkpoint-save chooses what checkpointed regions keep: give --checkpoint too")
+        return {}
+    from .memory.checkpoint_policy import resolve
+    regions = resolve(graph, (specs,) if isinstance(specs, str) else tuple(specs))
+    return {"checkpoint": regions} | ({"checkpoint_save": (save,) if isinstance(save, str) else tuple(save)} if save else {})
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):

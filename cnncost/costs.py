@@ -43,12 +43,13 @@ class Quantities:
     peak: Any = None  # a training step's peak bytes (sweeps)
     fixed_macs: Any = None  # MACs done once per forward whatever the batch: macs = per sample x batch + fixed
     fixed_backward: Any = None  # their backward FLOPs in a training step
+    recompute: Any = None  # forward FLOPs run again in backward by activation checkpointing, per sample
 
     @property
     def optional(self) -> tuple[str, ...]:
         """The optional quantities present, as `Column.needs` names them ('saved', 'ops', 'fixed_macs')."""
         return tuple(k for k, v in (("saved", self.saved_per_sample), ("ops", self.ops),
-                                    ("fixed_macs", self.fixed_macs)) if v is not None)
+                                    ("fixed_macs", self.fixed_macs), ("recompute", self.recompute)) if v is not None)
 
     def per_node(self) -> dict[str, Any]:
         """The quantities present that are not the configuration, by name."""
@@ -102,7 +103,8 @@ def node_costs(graph: Any, options: Any, frozen: tuple[bool, ...] | None = None,
                             params=[node.params for node in nodes], macs=macs,
                             backward=[w * m for w, m in zip(per_mac, macs)], saved_per_sample=saved_per_sample,
                             saved_per_step=saved_per_step, ops=None if ops is None else list(ops),
-                            fixed_macs=fixed, fixed_backward=fixed_backward)
+                            fixed_macs=fixed, fixed_backward=fixed_backward,
+                            recompute=_recompute_per_node(graph, step))
     declared = [getattr(node.layer, "counts_unknown", ()) for node in nodes]
     if not any(declared):
         return quantities, None
@@ -130,10 +132,24 @@ def _backward_per_mac(graph: Any, frozen: tuple[bool, ...]) -> tuple[int, ...]:
     return per_mac
 
 
+def _recompute_per_node(graph: Any, step: Any) -> list[int] | None:
+    """Per node, the FLOPs (2 per MAC, as `flops`) its checkpointed recompute runs again, per
+    sample; None without checkpointing (`cnncost.memory.checkpoint`)."""
+    steps = getattr(step, "recomputed", None)
+    if steps is None:
+        return None
+    index = {node.path: i for i, node in enumerate(graph.nodes)}
+    out = [0] * len(graph.nodes)
+    for k in steps:
+        i = index[step.trace.steps[k].path]
+        out[i] = 2 * graph.nodes[i].macs
+    return out
+
+
 def _saved_per_node(graph: Any, step: Any) -> tuple[list[int], list[int]]:
     """Bytes each node saves first for backward, as (per sample, per step): a trace step's bytes
     go to the node of its path (else of the nearest enclosing path, else the input's)."""
-    per_sample, fixed = step.trace._saved_columns()
+    per_sample, fixed = step.saved_columns()
     nodes = graph.nodes
     steps = step.trace.steps
     if len(steps) == len(nodes) - 1 and all(s.path == n.path for s, n in zip(steps, nodes[1:])):

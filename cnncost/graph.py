@@ -55,6 +55,7 @@ class BlockSpan:
     first: int
     stop: int
     grouping: bool = True  # False for multi-branch modules (concat, residual, gate)
+    checkpoint: bool = False  # the spec marks it `checkpoint: true` (activation checkpointing)
 
     @property
     def depth(self) -> int:
@@ -316,7 +317,7 @@ class _Compiler:
         self.produced[frame.path] = out
         self.open_blocks.discard(frame.path)
         self.blocks.append(BlockSpan(frame.path, frame.block.type_name, frame.x.shape, out.shape,
-                                     frame.first, len(self.nodes), frame.block.grouping))
+                                     frame.first, len(self.nodes), frame.block.grouping, frame.block.checkpoint))
 
     @staticmethod
     def require_single(node: Node, xs: tuple[Ref, ...]) -> None:

@@ -104,6 +104,8 @@ class Report:
         moment = self.step.peak(self.batch)
         out = {"mode": self.step.mode, "peak_bytes": moment.at(self.batch), "phase": moment.phase,
                "breakdown": {part: size.at(self.batch) for part, size in moment.parts.items()}}
+        if self.step.setup.checkpoint:  # --checkpoint: the regions
+            out["checkpoint"] = list(self.step.setup.checkpoint)
         setup = self.step.setup  # --freeze / --accumulate: their fields (`memory.accumulate.setup_fields`)
         if setup.freeze or setup.accumulate > 1:
             from .memory.accumulate import setup_fields
@@ -187,6 +189,8 @@ def build_report(graph: Any, options: Options, depth: int | None = None, step: A
     if patterns:
         counting["freeze"] = list(patterns)
     counting["training_flop_convention"] = TRAINING_CONVENTION
+    if getattr(step, "checkpoint_convention", None):  # activation checkpointing (cnncost.memory.checkpoint)
+        counting["checkpoint_convention"] = step.checkpoint_convention
     with paused_gc():
         nodes, unknown = node_costs(graph, options, frozen, step, ops)
         return _report(graph, options, depth, step, nodes, unknown, counting, per_image)

@@ -14,6 +14,7 @@ from .options import add_torch_version
 from .options import add_parallel, parallel_argument_text, parallel_kwargs
 from .options import add_fit_accumulate, add_freeze
 from .options import add_gpu_memory, gpu_kwargs
+from .options import add_checkpoint
 
 BUDGET_DEPRECATED = "cnncost: note: --memory in fit is deprecated: use --budget (GB = 10^9 B, GiB = 2^30 B)\n"
 
@@ -46,6 +47,7 @@ def add_parser(commands: Any) -> None:
                             "no gradients, no optimizer state, nothing saved before the first trainable layer")
     add_fit_accumulate(parser)
     # --- end freeze and accumulate ---
+    add_checkpoint(parser, auto=True)
     parser.set_defaults(run=run)
 
 
@@ -73,7 +75,9 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     result = fit(net, budget, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
                  mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit),
                  **({"parallel": parallel_kwargs(args)} if parallel_kwargs(args) else {}),
-                 **_freeze_accumulate_kwargs(args), **gpu_kwargs(args))
+                 **_freeze_accumulate_kwargs(args), **gpu_kwargs(args),
+                 **({"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}),
+                 **({"checkpoint_save": args.checkpoint_save} if getattr(args, "checkpoint_save", None) else {}))
     name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits
     setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
@@ -91,6 +95,9 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     if result.budget_of != "allocated":
         shown_of = {"reserved": "reserved bytes", "nvidia-smi": "nvidia-smi figure"}[result.budget_of]
         bound = f" (bounding the {shown_of}, {result.device.status})"
+    checkpointing = _checkpointing(result, args)
+    if checkpointing:
+        extra["checkpoint"] = checkpointing
     if args.format == "json":
         return dumps({"schema_version": SCHEMA_VERSION, "architecture": name, "budget_bytes": result.budget,
                       "budget": result.budget_text, "budget_of": result.budget_of, "batch": result.batch,
@@ -107,6 +114,8 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
             + (f" --device {args.device}" if args.device != "cuda" else "")
             + (f" --torch-version {args.torch_version}" if args.torch_version else "")
             + input_arguments(args.input) + parallel_argument_text(args) + _freeze_accumulate_arguments(args, result)
+            + "".join(f" --checkpoint {r}" for r in (checkpointing or {}).get("regions", ()))
+            + (f" --checkpoint-save {','.join(args.checkpoint_save)}" if getattr(args, "checkpoint_save", None) else "")
             ) if args.mode == "train" else ""
     caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
               "allocator fragmentation: give --budget a margin below the card's capacity, or bound the modelled "
@@ -122,11 +131,11 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
         per_rank = f" per rank ({extra['global_batch']:,} over all ranks)" if parallel else ""
         return (f"{shown}: {_accumulation_answer(result)}{per_rank} in budget {result.budget_shown} "
                 f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
-                + breakdown_table(step, args.format) + footer + same + caveat), 0
+                + breakdown_table(step, args.format) + footer + _checkpoint_text(checkpointing) + same + caveat), 0
     per_rank = f" per rank (global batch {extra['global_batch']:,})" if parallel else ""
     return (f"{shown}: largest batch that fits in budget {result.budget_shown}{bound}: {int_text(result.batch)}{per_rank} "
             f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
-            + breakdown_table(step, args.format) + footer + same + caveat), 0
+            + breakdown_table(step, args.format) + footer + _checkpoint_text(checkpointing) + same + caveat), 0
 
 
 def _parallel(result: Any) -> tuple:
@@ -188,3 +197,28 @@ def _freeze_accumulate_arguments(args: argparse.Namespace, result: Any) -> str:
     if result.accumulate > 1:
         text += f" --accumulate {result.accumulate}"
     return text
+
+
+def _checkpointing(result: Any, args: argparse.Namespace) -> dict[str, Any] | None:
+    """What --checkpoint did: its regions and their recompute FLOPs per step (None without it)."""
+    if not getattr(args, "checkpoint", None):
+        return None
+    if hasattr(result, "regions"):  # auto
+        return result.to_dict()["checkpoint"]
+    from ..api import table
+    report = table(resolve_arch(args, args.arch), batch=max(result.batch, 1), dtype=args.dtype,
+                   optimizer=args.optimizer, input=args.input, memory="autograd", device=args.device,
+                   torch_version=args.torch_version, freeze=tuple(args.freeze), checkpoint=tuple(args.checkpoint),
+                   checkpoint_save=tuple(args.checkpoint_save or ()))
+    return {"policy": " ".join(args.checkpoint), "regions": list(report.step.setup.checkpoint),
+            "recompute_flops": report.totals.recompute_flops, "saved_bytes": report.totals.saved_bytes}
+
+
+def _checkpoint_text(checkpointing: dict[str, Any] | None) -> str:
+    if not checkpointing:
+        return ""
+    from ..formatting import si
+    regions = checkpointing["regions"]
+    shown = ", ".join(regions) if len(regions) <= 12 else ", ".join(regions[:12]) + f", ... ({len(regions)} in all)"
+    return (f"\n\nCheckpointed ({checkpointing['policy']}): {shown or 'none needed'}; recompute "
+            f"{si(checkpointing['recompute_flops'])}FLOPs per step; saved for backward {checkpointing['saved_bytes']:,} B")

@@ -212,6 +212,19 @@ def add_freeze(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--freeze", dest="freeze", action="append", default=[], metavar="PATTERN", help=help)
 
 
+def add_checkpoint(parser: argparse.ArgumentParser, auto: bool = False) -> None:
+    """--checkpoint PATTERN|POLICY (repeatable): activation checkpointing (`cnncost.memory.checkpoint`)."""
+    parser.add_argument("--checkpoint", dest="checkpoint", action="append", default=[], metavar="PATTERN",
+                        help="run these blocks under torch.utils.checkpoint (non-reentrant): a block path or fnmatch "
+                             "pattern ('layer2.1', 'layer3.*'), or a policy over the chain of blocks: all, every:K, "
+                             "sqrt (each with an optional :STAGE)" + (", or auto: the cheapest blocks that let the "
+                             "largest batch fit" if auto else "") + "; repeatable; needs --memory autograd"
+                             * (not auto))
+    parser.add_argument("--checkpoint-save", dest="checkpoint_save", type=lambda text: tuple(text.split(",")),
+                        default=(), metavar="TYPES", help="selective checkpointing: the checkpointed regions keep the "
+                        "outputs of these layer types (conv, linear; comma-separated) and recompute the rest")
+
+
 def add_counting_options(parser: argparse.ArgumentParser) -> None:
     """--count-as TOOL (`cnncost.counting`) and --freeze PATTERN."""
     parser.add_argument("--count-as", dest="count_as", choices=TOOL_NAMES, metavar="TOOL",

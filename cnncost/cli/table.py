@@ -8,7 +8,7 @@ from .arch import resolve_arch
 from .options import (add_arch, add_counting_options, add_device, add_format, add_memory, add_reading_options,
                       add_training_options, counting_kwargs, graph_kwargs, non_negative_int)
 from .options import add_torch_version
-from .options import add_accumulate, add_gpu_memory, add_parallel, gpu_kwargs, parallel_kwargs
+from .options import add_accumulate, add_checkpoint, add_gpu_memory, add_parallel, gpu_kwargs, parallel_kwargs
 from ..errors import CnnCostError
 
 
@@ -29,6 +29,7 @@ def add_parser(commands: Any) -> None:
     add_counting_options(parser)
     add_parallel(parser)
     add_accumulate(parser)
+    add_checkpoint(parser)
     parser.set_defaults(run=run)
 
 
@@ -39,7 +40,9 @@ def run(args: argparse.Namespace) -> str:
                    input=args.input, depth=args.depth, activations=args.activations, memory=args.memory,
                    device=args.device, torch_version=args.torch_version, **counting_kwargs(args),
                    **graph_kwargs(args, table), **_parallel(args), **gpu_kwargs(args),
-                   **({"accumulate": args.accumulate} if args.accumulate > 1 else {}))
+                   **({"accumulate": args.accumulate} if args.accumulate > 1 else {}),
+                   **({"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}),
+                   **({"checkpoint_save": args.checkpoint_save} if getattr(args, "checkpoint_save", None) else {}))
     if args.format == "json":
         return report.to_json()
     if args.format == "csv":

@@ -316,6 +316,7 @@ class Layer(Node):
                       else f"needs a CxHxW feature map; got a {len(x)}-D shape", x)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False, repr=False)  # eq, hash, repr: Node's
 class Block(Node):
     """A node made of other nodes: sugar that `lower` turns into graph nodes.
 
@@ -327,6 +328,8 @@ class Block(Node):
     # True for blocks that only group layers in sequence; False for multi-branch modules, which the
     # lecture's tables show as one row storing only their output.
     grouping: ClassVar[bool] = False
+    # Run under torch.utils.checkpoint in training (activation checkpointing: docs/memory.md)
+    checkpoint: bool = False
 
     def lower(self, x: Ref) -> Generator[Visit | Merge, Ref, Ref]:
         raise NotImplementedError

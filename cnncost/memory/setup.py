@@ -17,6 +17,7 @@ from ..layers.base import suggest
 from .sharding import check_parallel
 
 MODES = ("train", "inference")
+SAVABLE = ("conv", "linear")  # selective checkpointing: layer types whose outputs a region may keep
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class Setup:
     freeze: tuple[str, ...] = ()  # fnmatch patterns of frozen layers: no gradients, no optimizer state
     accumulate: int = 1  # micro-steps per optimizer step
     # --- end freeze and accumulate ---
+    # --- activation checkpointing (issue 19 item 1) ---
+    checkpoint: tuple[str, ...] = ()  # regions run under torch.utils.checkpoint: block paths or 'A..B' runs
+    checkpoint_save: tuple[str, ...] = ()  # selective checkpointing: layer types whose outputs the regions keep
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZER_COPIES:
@@ -42,6 +46,7 @@ class Setup:
             raise CnnCostError(f"unknown mode '{self.mode}'; allowed: {', '.join(MODES)}")
         check_parallel(self)
         self._check_freeze_accumulate()
+        self._check_checkpoint()
 
     def _check_freeze_accumulate(self) -> None:
         if isinstance(self.freeze, str) or not all(isinstance(p, str) and p for p in self.freeze):
@@ -51,3 +56,12 @@ class Setup:
             raise CnnCostError(f"accumulate must be a positive integer (micro-steps per step), got {self.accumulate!r}")
         if self.accumulate > 1 and self.mode != "train":
             raise CnnCostError("accumulate (gradient accumulation) needs mode 'train'")
+
+    def _check_checkpoint(self) -> None:
+        if not isinstance(self.checkpoint, tuple) or not all(isinstance(r, str) and r for r in self.checkpoint):
+            raise CnnCostError(f"checkpoint must be a tuple of block paths, got {self.checkpoint!r}")
+        for kind in self.checkpoint_save:
+            if kind not in SAVABLE:
+                raise CnnCostError(f"--checkpoint-save: cannot keep '{kind}' outputs; allowed: {', '.join(SAVABLE)}")
+        if self.checkpoint_save and not self.checkpoint:
+            raise CnnCostError("--checkpoint-save chooses what checkpointed regions keep: give --checkpoint too")

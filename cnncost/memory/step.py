@@ -39,7 +39,8 @@ from .trace import Trace
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}   # fp32 copies of the parameters
 OPTIMIZER_TEMPORARIES = {"sgd": 0, "momentum": 0, "adam": 1, "adamw": 1}
 PARTS = ("parameters", "gradients", "optimizer state", "optimizer temporaries", "weight casts",
-         "input batch", "saved for backward", "live activations", "activation gradients") + RANK_PARTS
+         "input batch", "saved for backward", "live activations", "activation gradients",
+         "recomputed") + RANK_PARTS  # recomputed: activation checkpointing only (`checkpoint.py`)
 
 Column = Any  # an int (the same at every moment) or a list of ints, one per moment
 
@@ -64,6 +65,10 @@ class StepMemory:
                  parts: Any, breakdown: Any, phase: Any) -> None:
         self.trace, self.setup, self.count, self.totals = trace, setup, count, totals
         self._parts, self._breakdown, self._phase = parts, breakdown, phase
+
+    def saved_columns(self) -> tuple[list[int], list[int]]:
+        """(per-sample, fixed) bytes each trace step saves first (checkpointing changes them)."""
+        return self.trace._saved_columns()
 
     @property
     def optimizer(self) -> str:
@@ -164,7 +169,12 @@ def step_memory(trace: Trace, setup: Setup = Setup()) -> StepMemory:
             single = step_memory(trace, replace(setup, accumulate=1))
             step = cache[setup] = StepMemory(trace, setup, *accumulated(single, setup))
             return step
-        step = cache[setup] = _inference(trace, setup) if setup.mode == "inference" else _training(trace, setup)
+        if setup.mode == "inference":
+            step = cache[setup] = _inference(trace, setup)
+        elif setup.checkpoint:  # activation checkpointing: its own timeline (`checkpoint.py`)
+            step = cache[setup] = _checkpointed(trace, setup)
+        else:
+            step = cache[setup] = _training(trace, setup)
     return step
 
 
@@ -342,6 +352,23 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
             return f"backward, {paths[2 * n - 1 - i]}"
         return "optimizer step"
     return StepMemory(trace, setup, m, (totals_ps, totals_fx), columns, breakdown, phase)
+
+
+def _checkpointed(trace: Trace, setup: Setup) -> StepMemory:
+    """A training step with activation checkpointing (`checkpoint.py` makes its timeline)."""
+    from .checkpoint import CONVENTION, checkpointed_timeline
+    params = _param_total(trace)
+    temporaries = params * OPTIMIZER_TEMPORARIES[setup.optimizer] if trace.precision.device == "cuda" else 0
+    made = checkpointed_timeline(trace, setup, params, params * OPTIMIZER_STATE[setup.optimizer], temporaries,
+                                 _input_batch(trace))
+    parts = made.parts
+    step = StepMemory(trace, setup, made.count, made.totals, parts,
+                      lambda i: {p: (a[i], c[i]) for p, (a, c) in parts.items()}, made.phase)
+    step.saved_columns = lambda: made.saved  # type: ignore[method-assign]
+    step.recomputed = made.recomputed  # type: ignore[attr-defined]
+    step.cached = made.cached  # type: ignore[attr-defined]
+    step.checkpoint_convention = CONVENTION  # type: ignore[attr-defined]
+    return step
 
 
 def _inference(trace: Trace, setup: Setup) -> StepMemory:

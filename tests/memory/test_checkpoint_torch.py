@@ -1,0 +1,55 @@
+"""Activation checkpointing against PyTorch 2.13 on CPU: the zoo's nets with regions run under
+non-reentrant `torch.utils.checkpoint` (cnncost.torch_backend.checkpointing), each policy. Exact:
+the bytes saved for backward (`measure.saved_tensors`), what the step holds after the forward pass
+(the live tracker, as an error equal to the model's without checkpoints), and per region the most
+its recompute holds beyond what was held when it started."""
+import pytest
+
+torch = pytest.importorskip("torch", reason="comparing with PyTorch needs cnncost[torch]")
+
+from cnncost.api import load  # noqa: E402
+from cnncost.graph import compile  # noqa: E402
+from cnncost.memory.checkpoint_policy import resolve  # noqa: E402
+from cnncost.torch_backend.checkpointing import agreement  # noqa: E402
+
+CASES = [  # (arch, input, batch, --checkpoint specs)
+    ("resnet18", (3, 64, 64), 2, ("layer2.1",)),
+    ("resnet18", (3, 64, 64), 2, ("sqrt",)),
+    ("resnet50", (3, 64, 64), 2, ("every:3",)),
+    ("vgg11", (3, 32, 32), 4, ("all",)),
+    ("mobilenet-v2", (3, 64, 64), 2, ("all",)),
+    ("densenet121", (3, 64, 64), 1, ("every:2",)),
+    ("efficientnet-b0", (3, 64, 64), 2, ("sqrt",)),
+    ("convnext-tiny", (3, 64, 64), 1, ("all",)),  # stochastic depth last: the recompute stops before its output
+]
+
+
+@pytest.mark.parametrize("arch,input,batch,specs", CASES, ids=[f"{a}-{'+'.join(s)}" for a, _, _, s in CASES])
+def test_checkpointed_step_agrees_with_pytorch(arch, input, batch, specs):
+    graph = compile(load(arch).with_input(input))
+    result = agreement(graph, batch, resolve(graph, specs))
+    assert result.mismatches() == {}
+    assert result.recompute  # something was recomputed and compared
+
+
+def test_bf16_autocast_saved_bytes_and_recompute():
+    """Under autocast the recompute casts the region's weights again (its own cast cache, held while
+    it runs), and the copies its ops save are made anew."""
+    graph = compile(load("resnet18").with_input((3, 64, 64)))
+    result = agreement(graph, 2, resolve(graph, ["every:2"]), dtype="bf16")
+    # The absolute saved bytes may differ by the measurement's own misfiling of conv1's bf16 output
+    # as a weight cast (issue 19's fourth finding, fixed elsewhere); the change checkpointing makes
+    # to them is compared exactly (saved_change), as are the recompute and the after-forward bytes.
+    assert set(result.mismatches()) <= {"saved"}
+    assert result.saved_change[0] < 0
+
+
+@pytest.mark.parametrize("arch,specs", [("resnet18", ("sqrt",)), ("mobilenet-v2", ("all",))])
+def test_selective_checkpointing_keeps_the_conv_outputs(arch, specs):
+    """`create_selective_checkpoint_contexts` with convolution MUST_SAVE: the conv outputs are held
+    from the forward and handed back to the recompute, which makes only the rest again."""
+    graph = compile(load(arch).with_input((3, 64, 64)))
+    result = agreement(graph, 2, resolve(graph, specs), save=("conv",))
+    assert result.mismatches() == {}
+    plain = agreement(graph, 2, resolve(graph, specs))
+    assert all(result.recompute[name][1] < plain.recompute[name][1] for name in result.recompute)
