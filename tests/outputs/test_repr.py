@@ -41,5 +41,6 @@ def test_comparison_repr_is_one_short_line() -> None:
 
 
 def test_fit_repr_is_one_line() -> None:
-    text = repr(cnncost.fit("alexnet", budget="8GiB"))
-    assert text.startswith("Fit(alexnet: batch ") and "\n" not in text and len(text) < 200
+    fit = cnncost.fit("alexnet", budget="8GiB")
+    text = repr(fit)
+    assert f"alexnet: batch {fit.batch} fits in " in text and "\n" not in text and len(text) < 200
