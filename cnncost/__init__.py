@@ -18,7 +18,8 @@ from .zoo.registry import list_archs
 
 __version__ = "0.1.0"
 
-__all__ = ["table", "fit", "compare", "Comparison", "load", "compile", "Graph", "Net", "Report", "Row", "Options", "load_spec", "parse_spec",
+__all__ = ["table", "fit", "Fit", "compare", "Comparison", "sweep", "load", "from_torch", "from_onnx", "compile",
+           "Graph", "Net", "Report", "Row", "Options", "load_spec", "parse_spec",
            "dump_spec", "list_archs", "register_arch", "CnnCostError", "SpecError", "ShapeError",
            "UnknownArchitecture", "__version__", "zoo_frame", "receptive_field", "receptive_frame",
            # the Python spec language: one dataclass per layer type (cnncost.layers.TYPES), each
@@ -28,7 +29,7 @@ __all__ = ["table", "fit", "compare", "Comparison", "load", "compile", "Graph", 
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml
          "receptive_field": "receptive", "receptive_frame": "receptive", "zoo_frame": "frames", "sweep": "sweeps",
-         "from_torch": "importers.torch_trace", "from_onnx": "importers.onnx_graph"}
+         "from_torch": "importers.torch_trace", "from_onnx": "importers.onnx_graph", "Fit": "memory.fit"}
 
 
 def __getattr__(name: str):
@@ -46,3 +47,7 @@ def __getattr__(name: str):
     globals()[name] = value
     return value
 
+
+def __dir__() -> list[str]:
+    """The loaded names and every public one, those that load on first use included (tab completion)."""
+    return sorted(set(globals()) | set(__all__))

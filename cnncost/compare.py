@@ -11,7 +11,7 @@ from .conventions import SCHEMA_VERSION
 from .formatting import count_column, dumps, finite_ratio
 from .net import Net
 from .outputs.comparison import render_comparison
-from .report import Report, Row
+from .report import Report, Row, summary
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,12 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         return self.to_text("html")
+
+    def __repr__(self) -> str:
+        """One line (the table is `str`): each architecture's params and MACs per image, the batch."""
+        shown = [f"{r.architecture} ({summary(r.totals, r.batch)})" for r in self.reports[:3]]
+        more = f", and {len(self.reports) - 3} more" if len(self.reports) > 3 else ""
+        return f"<Comparison of {len(self.reports)}: {', '.join(shown)}{more}; batch {self.reports[0].batch:,}>"
 
     def __str__(self) -> str:
         return self.to_text()

@@ -12,7 +12,7 @@ from .columns import COLUMNS, ordered_union
 from .conventions import Options
 from .costs import Elementwise, Quantities, figure, node_costs, present_columns, row_figures
 from .counting.training import TRAINING_CONVENTION, check_patterns, frozen_nodes, param_split
-from .formatting import dumps
+from .formatting import dumps, si_spaced
 from .outputs.dataframe import report_frame
 from .outputs.records import csv_table, report_record, row_record
 from .outputs.tables import render
@@ -163,8 +163,24 @@ class Report:
     def _repr_html_(self) -> str:
         return render(self, "html")
 
+    def __repr__(self) -> str:
+        """One line (a notebook stores what it displays; the table is `str`): architecture, rows,
+        params, MACs per image, batch."""
+        figures = summary(self.totals, self.batch)
+        return f"<Report {self.architecture}: {len(self.rows):,} rows, {figures}, batch {self.batch:,}>"
+
     def __str__(self) -> str:
         return self.to_text()
+
+
+def summary(totals: Row, batch: int) -> str:
+    """'25,557,032 params, 3.86 GMACs/image' (MACs of one image of the batch); an unknown figure (an opaque layer's) reads
+    as the lower bound it is, '>= ...'."""
+    def known(column: str) -> str:
+        return ">= " if column in totals.unknown else ""
+    macs = totals.figures.get("macs")
+    per_image = "" if macs is None else f", {known('macs')}{si_spaced((macs + batch // 2) // batch, 'MACs')}/image"
+    return f"{known('params')}{totals.figures['params']:,} params{per_image}"
 
 
 def build_report(graph: Any, options: Options, depth: int | None = None, step: Any = None, *,

@@ -89,7 +89,10 @@ def resolve(arch: Any, *, input: Shape | None = None, import_input: Shape | None
         from .zoo.registry import get_arch
         return get_arch(arch)
     from .errors import CnnCostError
-    raise CnnCostError(f"an architecture is a built-in name, a spec file or a Net, got {type(arch).__name__}")
+    what = f"the class {arch.__name__}, not a model" if isinstance(arch, type) else type(arch).__name__
+    raise CnnCostError(f"an architecture is a built-in name, a spec file, a Net, a torch.nn.Module (cnncost.from_torch "
+                       f"imports one with its options), an ONNX file or a torch source such as 'torchvision:resnet18'; "
+                       f"got {what}")
 
 
 def _is_module(value: Any) -> bool:

@@ -37,7 +37,6 @@ from .._gcpause import paused_gc
 from ..errors import CnnCostError
 from ..net import Net
 from ..shapes import Shape
-from .torch.detection import from_detection, is_detection
 from .torch.fx_walker import FxWalker
 from .torch.inputs import Inputs, module_inputs, shapes_text
 from .torch.tracing import first_line, record, trace_module
@@ -66,6 +65,8 @@ def from_torch(module: Any, input: Shape | str = (3, 224, 224), *, name: str | N
     [('input', 0), ('0', 224), ('1', 0)]
     """
     import torch
+
+    from .torch.detection import from_detection, is_detection  # here: it imports torch (`cnncost.from_torch` must not)
 
     if not isinstance(module, torch.nn.Module):
         raise CnnCostError(f"from_torch needs a torch.nn.Module, got {type(module).__name__}")

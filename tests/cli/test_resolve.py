@@ -27,7 +27,7 @@ def test_each_kind_of_argument(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_an_argument_of_no_kind_is_refused() -> None:
-    with pytest.raises(CnnCostError, match="an architecture is a built-in name, a spec file or a Net, got int"):
+    with pytest.raises(CnnCostError, match=r"an architecture is a built-in name, a spec file, a Net, a torch.nn.Module \(cnncost.from_torch .*; got int"):
         resolve(3)
     with pytest.raises(CnnCostError, match="got int"):
         cnncost.load(3)
