@@ -69,6 +69,7 @@ class Report:
     graph: Any = field(default=None, compare=False, repr=False)  # the compiled graph it was built from
     # figure -> paths of the layers (graph nodes) that do not know it; {} when every figure is known
     unknown_layers: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    timing: Any = field(default=None, compare=False)  # cnncost.timing.Timing with a hardware profile
 
     @property
     def batch(self) -> int:
@@ -147,11 +148,13 @@ class Report:
 
 
 def build_report(graph: Any, options: Options, depth: int | None = None, step: Any = None, *,
-                 count_as: str | None = None, freeze: Iterable[str] | str = (), per_image: bool = False) -> Report:
+                 count_as: str | None = None, freeze: Iterable[str] | str = (), per_image: bool = False,
+                 timing: Any = None) -> Report:
     """Run the cost pass on a compiled graph and roll it up into rows (blocks deeper than `depth`
     collapsed). `step` (a `cnncost.memory.StepMemory`, for the 'autograd' memory convention) adds
     saved bytes; `freeze` patterns take layers' weight gradients out of backward FLOPs; `count_as`
-    adds a peer tool's `ops`. `per_image`: every figure for one image (`options.batch` 1)."""
+    adds a peer tool's `ops`. `per_image`: every figure for one image (`options.batch` 1). `timing`
+    (a `cnncost.timing.Timing` at `options.batch`) adds the time columns and the report's `timing`."""
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
     check_patterns(graph, patterns)
     frozen = frozen_nodes(graph, patterns)
@@ -169,8 +172,9 @@ def build_report(graph: Any, options: Options, depth: int | None = None, step: A
         counting["freeze"] = list(patterns)
     counting["training_flop_convention"] = TRAINING_CONVENTION
     with paused_gc():
-        nodes, unknown = node_costs(graph, options, frozen, step, ops)
-        return _report(graph, options, depth, step, nodes, unknown, counting, per_image)
+        nodes, unknown = node_costs(graph, options, frozen, step, ops, timing)
+        report = _report(graph, options, depth, step, nodes, unknown, counting, per_image)
+    return report if timing is None else dataclasses.replace(report, timing=timing)
 
 
 def _report(graph: Any, options: Options, depth: int | None, step: Any, nodes: Quantities,

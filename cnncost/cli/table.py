@@ -8,6 +8,7 @@ from .arch import resolve_arch
 from .options import (add_arch, add_counting_options, add_device, add_format, add_memory, add_reading_options,
                       add_training_options, counting_kwargs, graph_kwargs, non_negative_int)
 from .options import add_torch_version
+from .options import add_hardware, hardware_kwargs
 
 
 def add_parser(commands: Any) -> None:
@@ -24,6 +25,7 @@ def add_parser(commands: Any) -> None:
     add_format(parser)
     add_reading_options(parser)
     add_counting_options(parser)
+    add_hardware(parser)
     parser.set_defaults(run=run)
 
 
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> str:
     report = table(net, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
                    input=args.input, depth=args.depth, activations=args.activations, memory=args.memory,
                    device=args.device, torch_version=args.torch_version, **counting_kwargs(args),
-                   **graph_kwargs(args, table))
+                   **graph_kwargs(args, table), **hardware_kwargs(args))
     if args.format == "json":
         return report.to_json()
     if args.format == "csv":

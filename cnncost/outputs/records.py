@@ -55,6 +55,8 @@ def report_record(report: Any) -> dict[str, Any]:
     if report.step is not None:
         out["memory_convention"] = "autograd"
         out["training_step"] = report.step_breakdown()
+    if report.timing is not None:
+        out["timing"] = report.timing.to_dict()
     unknown = report.unknown_counts()
     out["unknown_counts"] = unknown
     if unknown:
