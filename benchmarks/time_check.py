@@ -7,8 +7,11 @@
 Measured: each net built with the torch backend (`cnncost.torch_backend.build`), train mode, fp32
 (or --dtype bf16: CPU autocast), SGD with momentum 0.9; per repeat one whole step timed with
 time.perf_counter (no CUDA): forward, `loss.backward()` (loss = the sum of the outputs) and
-`optimizer.step()`, zero_grad(set_to_none) outside the timing; the median of the repeats after
-warm-up steps. Per layer: forward hooks around each layer's module, in separate passes.
+`optimizer.step()`, zero_grad(set_to_none) outside the timing; the median of all repeats after
+warm-up steps. The nets are measured in `--rounds` passes over the whole list (each net a few
+repeats per round), so a burst of load from other processes on a shared machine lands in one
+round of a few nets, not in every repeat of one. Per layer: forward hooks around each layer's
+module, in separate passes (first round).
 Predicted: `cnncost.timing.time_step` (the `expected` estimate) on the given profile, autograd
 trace on CPU rules, optimizer `momentum`.
 
@@ -70,41 +73,44 @@ def _loss(out: object) -> torch.Tensor:
     return sum(_loss(o) for o in (out.values() if isinstance(out, dict) else out))  # type: ignore[union-attr]
 
 
-def measure(model: torch.nn.Module, x: torch.Tensor, dtype: str, repeats: int, warmup: int) -> dict[str, float]:
-    """Median seconds of forward, backward, optimizer and the whole step."""
+NOW = time.perf_counter  # --clock cpu: time.process_time (one thread on a shared machine)
+
+
+def measure(model: torch.nn.Module, x: torch.Tensor, dtype: str, repeats: int, warmup: int) -> dict[str, list[float]]:
+    """Seconds of forward, backward, optimizer and the whole step, per repeat."""
     opt = torch.optim.SGD(model.parameters(), lr=1e-6, momentum=0.9)
     times: dict[str, list[float]] = {"forward": [], "backward": [], "optimizer": [], "step": []}
     for index in range(warmup + repeats):
-        t0 = time.perf_counter()
+        t0 = NOW()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
             out = model(x)
-        t1 = time.perf_counter()
+        t1 = NOW()
         loss = _loss(out)
-        t2 = time.perf_counter()
+        t2 = NOW()
         loss.backward()
-        t3 = time.perf_counter()
+        t3 = NOW()
         opt.step()
-        t4 = time.perf_counter()
+        t4 = NOW()
         opt.zero_grad(set_to_none=True)
         del out, loss
         if index >= warmup:
             for key, seconds in (("forward", t1 - t0), ("backward", t3 - t2), ("optimizer", t4 - t3),
                                  ("step", t4 - t0)):
                 times[key].append(seconds)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return times
 
 
-def layer_forward(model: torch.nn.Module, x: torch.Tensor, dtype: str, repeats: int) -> dict[str, float]:
+def layer_forward(model: torch.nn.Module, x: torch.Tensor, dtype: str, repeats: int,
+                  paths: set[str]) -> dict[str, float]:
     """Median forward seconds per layer module (train mode, grad on), from hooks."""
     start: dict[str, float] = {}
     seen: dict[str, list[float]] = {}
     handles = []
-    for name, module in model.named_modules():
-        if name.startswith("module.") and not list(module.children()):
-            path = name[len("module."):]
-            handles.append(module.register_forward_pre_hook(lambda m, a, p=path: start.__setitem__(p, time.perf_counter())))
+    for path, module in model.named_modules():
+        if path in paths:
+            handles.append(module.register_forward_pre_hook(lambda m, a, p=path: start.__setitem__(p, NOW())))
             handles.append(module.register_forward_hook(
-                lambda m, a, o, p=path: seen.setdefault(p, []).append(time.perf_counter() - start[p])))
+                lambda m, a, o, p=path: seen.setdefault(p, []).append(NOW() - start[p])))
     try:
         for _ in range(repeats):
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
@@ -122,47 +128,64 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", nargs="+", type=int, default=[2, 8])
     parser.add_argument("--input", default="3x128x128", help="every net's input (default 3x128x128)")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16"))
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps per net, batch and round")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps before them")
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the list of nets")
+    parser.add_argument("--clock", default="wall", choices=("wall", "cpu"),
+                        help="wall: time.perf_counter (default); cpu: time.process_time, the process's CPU time "
+                             "(with OMP_NUM_THREADS=1 on a machine shared with other jobs; calibrate --clock cpu)")
     parser.add_argument("--no-layers", action="store_true", help="skip the per-layer forward timing")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
+    global NOW
+    NOW = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.manual_seed(0)
     profile = load_profile(args.hardware)
     shape = parse_shape(args.input)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; profile {profile.name} ({profile.origin}); "
-          f"input {args.input}, {args.dtype}, SGD momentum; medians of {args.repeats} after {args.warmup} warm-up",
+          f"input {args.input}, {args.dtype}, SGD momentum, {args.clock} clock; medians of {args.rounds} rounds x {args.repeats} "
+          f"steps (each after {args.warmup} warm-up)",
           flush=True)
-    rows = []
-    layer_rhos = []
+    nets = {}
     for arch in args.arch:
         graph = _compile(load(arch), shape, None)
         traced = trace(graph, precision=Precision(args.dtype, "cpu"))
-        model = build(arch, input=shape)
-        model.train()
+        nets[arch] = (graph, traced, build(arch, input=shape).train())
+    samples: dict[tuple[str, int], dict[str, list[float]]] = {}
+    layer_rhos: dict[tuple[str, int], float] = {}
+    for round_index in range(args.rounds):
+        started = time.perf_counter()
+        for arch, (graph, traced, model) in nets.items():
+            for batch in args.batch:
+                x = torch.randn(batch, *shape)
+                times = measure(model, x, args.dtype, args.repeats, args.warmup)
+                kept = samples.setdefault((arch, batch), {k: [] for k in times})
+                for key, values in times.items():
+                    kept[key] += values
+                if round_index == 0 and not args.no_layers:
+                    predicted = time_step(graph, traced, profile, dtype=args.dtype, optimizer="momentum", batch=batch)
+                    pred = {n.path: t[0].seconds for n, t in zip(predicted.nodes, predicted.expected_nodes)}
+                    layers = layer_forward(model, x, args.dtype, max(3, args.repeats), {p for p in pred if pred[p] > 0})
+                    common = [p for p in layers if p in pred]
+                    layer_rhos[arch, batch] = spearman([pred[p] for p in common], [layers[p] for p in common])
+        print(f"round {round_index + 1}/{args.rounds}: {time.perf_counter() - started:.0f}s", flush=True)
+    rows = []
+    for arch, (graph, traced, _) in nets.items():
         for batch in args.batch:
             predicted = time_step(graph, traced, profile, dtype=args.dtype, optimizer="momentum", batch=batch)
-            x = torch.randn(batch, *shape)
-            started = time.perf_counter()
-            measured = measure(model, x, args.dtype, args.repeats, args.warmup)
-            rho = float("nan")
-            if not args.no_layers:
-                layers = layer_forward(model, x, args.dtype, max(3, args.repeats))
-                pred = {n.path: t[0].seconds for n, t in zip(predicted.nodes, predicted.expected_nodes)}
-                common = [p for p in layers if p in pred and pred[p] > 0]
-                rho = spearman([pred[p] for p in common], [layers[p] for p in common])
-                layer_rhos.append(rho)
+            measured = {k: statistics.median(v) for k, v in samples[arch, batch].items()}
+            rho = layer_rhos.get((arch, batch), float("nan"))
             e = predicted.expected
             row = (arch, batch, e.forward_seconds, measured["forward"], e.backward_seconds, measured["backward"],
-                   e.optimizer_seconds, measured["optimizer"], e.step_seconds, measured["step"], rho)
+                   e.optimizer_seconds, measured["optimizer"], e.step_seconds, measured["step"], rho,
+                   predicted.bound.step_seconds)
             rows.append(row)
             print(f"{arch:20s} b{batch:<3d} fwd {e.forward_seconds * 1e3:8.1f} / {measured['forward'] * 1e3:8.1f} ms  "
                   f"bwd {e.backward_seconds * 1e3:8.1f} / {measured['backward'] * 1e3:8.1f}  "
                   f"opt {e.optimizer_seconds * 1e3:6.1f} / {measured['optimizer'] * 1e3:6.1f}  "
                   f"step {e.step_seconds * 1e3:8.1f} / {measured['step'] * 1e3:8.1f} ms  "
                   f"err {e.step_seconds / measured['step'] - 1:+6.1%}  layer rho {rho:+.2f}  "
-                  f"bound {predicted.bound.step_seconds * 1e3:.1f} ms ({time.perf_counter() - started:.0f}s)",
-                  flush=True)
+                  f"bound {predicted.bound.step_seconds * 1e3:.1f} ms", flush=True)
     errors = [r[8] / r[9] - 1 for r in rows]
     within = sum(abs(e) <= WITHIN for e in errors) / len(errors)
     print(f"\nstep error (predicted / measured - 1): median {statistics.median(errors):+.1%}, "
@@ -173,9 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [r for r in rows if r[1] == batch]
         print(f"Spearman rho of step times across nets at batch {batch}: {spearman([r[8] for r in chosen], [r[9] for r in chosen]):.3f}")
     print(f"Spearman rho over all (net, batch): {spearman([r[8] for r in rows], [r[9] for r in rows]):.3f}")
-    if layer_rhos:
-        print(f"per-layer forward rank correlation: median {statistics.median(layer_rhos):.2f}, "
-              f"min {min(layer_rhos):.2f}")
+    rhos = [r for r in layer_rhos.values() if r == r]
+    if rhos:
+        print(f"per-layer forward rank correlation: median {statistics.median(rhos):.2f}, min {min(rhos):.2f}")
+    bounds_ok = sum(r[11] <= r[9] for r in rows)
+    print(f"roofline bound <= measured step: {bounds_ok} of {len(rows)}")
     if args.markdown:
         print("\n| net | batch | forward (ms) pred / meas | backward (ms) pred / meas | step (ms) pred / meas | error | layer rho |")
         print("|---|---:|---:|---:|---:|---:|---:|")

@@ -9,9 +9,11 @@ the largest of its three terms: compute, memory or launch. Floats from here on (
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from .ops import WEIGHT_GRADIENT
 from .passes import PassCost
 
 BOUNDS = ("compute", "memory", "launch")
@@ -38,6 +40,33 @@ class PassTime:
 ZERO = PassTime(0.0, 0.0, 0.0, 0.0)
 
 
+def measured_rate(measured: Any, op_class: str, dtype: str, reduction: int) -> float | None:
+    """A calibrated profile's rate for this op where it measured one: a conv's at its reduction
+    length, log-linear between the measured lengths (`conv.DTYPE.kK`; clamped at the ends), its
+    weight gradient's (`conv_weight_grad.DTYPE`), a pool's and a norm's (`maxpool.fp32`,
+    `batchnorm.fp32`, any dtype). None: not measured (the profile's fraction applies)."""
+    if op_class in ("pool", "norm"):
+        return measured.get("maxpool.fp32" if op_class == "pool" else "batchnorm.fp32")
+    if op_class != "conv":
+        return None
+    if reduction == WEIGHT_GRADIENT and f"conv_weight_grad.{dtype}" in measured:
+        return float(measured[f"conv_weight_grad.{dtype}"])
+    prefix = f"conv.{dtype}.k"
+    points = sorted((int(k[len(prefix):]), v) for k, v in measured.items()
+                    if k.startswith(prefix) and k[len(prefix):].isdigit())
+    if not points:
+        return None
+    if reduction <= 0 or reduction >= points[-1][0]:
+        return float(points[-1][1])
+    if reduction <= points[0][0]:
+        return float(points[0][1])
+    for (k0, r0), (k1, r1) in zip(points, points[1:]):
+        if reduction <= k1:
+            share = (math.log(reduction) - math.log(k0)) / (math.log(k1) - math.log(k0))
+            return r0 + (r1 - r0) * share
+    return float(points[-1][1])
+
+
 class Rates:
     """What one estimate divides by: ops/s per (op class, dtype), bytes/s, seconds per kernel."""
 
@@ -50,15 +79,22 @@ class Rates:
         self.launch = profile.launch_overhead_seconds
         self._ops: dict[tuple[str, str], float] = {}
 
-    def ops(self, op_class: str, unit: str, dtype: str) -> float:
-        """Ops/s of an op class in a dtype on its unit (a dtype the part lacks: its fp32 rate)."""
-        key = (op_class, dtype)
+    def ops(self, op_class: str, unit: str, dtype: str, reduction: int = 0) -> float:
+        """Ops/s of an op class in a dtype on its unit (a dtype the part lacks: its fp32 rate).
+        Expected estimate of a calibrated profile: a conv at its reduction length's measured rate,
+        a pool at the measured maxpool rate (`measured_rate`)."""
+        key = (op_class, dtype, reduction)
         rate = self._ops.get(key)
         if rate is None:
             profile = self.profile
-            peak = profile.peak(dtype, unit) or profile.peak("fp32", unit) or profile.peak("fp32", "vector")
-            fraction = profile.achievable[op_class] if self.estimate == "expected" else 1.0
-            rate = self._ops[key] = float(peak) * fraction
+            peak = float(profile.peak(dtype, unit) or profile.peak("fp32", unit) or profile.peak("fp32", "vector"))
+            if self.estimate == "bound":
+                rate = peak
+            else:
+                measured = measured_rate(profile.measured, op_class, dtype, reduction)
+                fraction = profile.achievable.get(op_class, profile.achievable["vector"])
+                rate = min(peak, measured) if measured else peak * fraction
+            self._ops[key] = rate
         return rate
 
     def time(self, cost: PassCost, batch: int) -> PassTime:
@@ -66,7 +102,7 @@ class Rates:
             return ZERO
         w, r, o = cost.work, cost.read, cost.written  # (Amount.at inlined: a table times every pass twice)
         work = w.per_sample * batch + w.fixed
-        compute = work / self.ops(cost.op_class, cost.unit, cost.dtype) if work else 0.0
+        compute = work / self.ops(cost.op_class, cost.unit, cost.dtype, cost.reduction) if work else 0.0
         memory = (r.per_sample * batch + r.fixed + o.per_sample * batch + o.fixed) / self.bandwidth
         launch = cost.kernels * self.launch
         return PassTime((compute if compute > memory else memory) + launch, compute, memory, launch)

@@ -6,6 +6,9 @@ vector work of ops that are not products.
 - `depthwise` (vector units): convs with fewer than `DEPTHWISE_CHANNELS` input channels per group
   (depthwise and narrow grouped convs). They have too little reuse per output for the matrix
   units: cuDNN and oneDNN run them as direct loops on the CUDA cores / SIMD lanes.
+- `pool`: pooling windows, on the vector units (their own class: a CPU runs them far below its
+  vector peak; a calibrated profile's `maxpool` rate, else the vector fraction).
+- `norm`: batch, group, layer and instance norms, likewise (a calibrated `batchnorm` rate).
 - `vector`: everything else that touches data (activations, norms, pooling, merges, softmax):
   a few ops per element, `VECTOR_OPS` per type (norms' statistics and scaling; a pool's window).
 """
@@ -23,19 +26,32 @@ VECTOR_OPS = {"batchnorm": 4, "group_norm": 5, "layer_norm": 5, "instance_norm":
               "tanh": 4, "hardswish": 3, "hardsigmoid": 2, "se": 2}
 POOLS = ("maxpool", "avgpool", "adaptive_avgpool", "adaptive_maxpool", "global_avgpool")
 BACKWARD_VECTOR_OPS = 2
-UNIT = {"matmul": "matrix", "conv": "matrix", "depthwise": "vector", "vector": "vector"}
+UNIT = {"matmul": "matrix", "conv": "matrix", "depthwise": "vector", "vector": "vector", "pool": "vector",
+        "norm": "vector"}
+NORMS = ("batchnorm", "group_norm", "layer_norm", "instance_norm")
 
 
 def op_class(node: Any) -> str:
-    """matmul, conv, depthwise or vector (see the module docstring)."""
+    """matmul, conv, depthwise, pool, norm or vector (see the module docstring)."""
     layer = node.layer
     if layer is None or not layer.matmul_like:
-        return "vector"
+        return "pool" if node.type in POOLS else "norm" if node.type in NORMS else "vector"
     if node.type in ("conv", "conv_transpose"):
         groups = getattr(layer, "groups", 1) or 1
         channels = node.input_shape[0] // groups
         return "depthwise" if groups > 1 and channels < DEPTHWISE_CHANNELS else "conv"
     return "matmul"
+
+
+WEIGHT_GRADIENT = -1  # the reduction a conv's weight gradient is marked with (its rate is measured apart)
+
+
+def reduction(node: Any, gradient: bool = False) -> int:
+    """How many products each output element of a conv sums (its reduction length, C_in / groups x
+    kernel area; the input gradient's: its MACs per input element); 0 for other ops."""
+    if node.type not in ("conv", "conv_transpose") or not node.macs:
+        return 0
+    return max(1, node.macs // max(1, numel(node.input_shape if gradient else node.output_shape)))
 
 
 def vector_ops(node: Any) -> int:

@@ -15,13 +15,13 @@ from typing import Any
 
 from ..memory.tensors import ELEMENT_BYTES
 from .amount import Amount
+from .ops import NORMS
 from .passes import PassCost
 
 ACCESSES = {"sgd": 3, "momentum": 5, "adam": 7, "adamw": 7}
 FLOPS = {"sgd": 2, "momentum": 4, "adam": 12, "adamw": 13}
 KERNELS = {"sgd": 1, "momentum": 2, "adam": 6, "adamw": 7}
 FOREACH_TENSORS = 36  # tensors per launch of a foreach kernel with 4 lists (PyTorch's multi_tensor_apply)
-NORMS = ("batchnorm", "group_norm", "layer_norm", "instance_norm")
 
 
 def parameter_tensors(node: Any) -> int:

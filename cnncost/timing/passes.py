@@ -20,7 +20,7 @@ from ..counting.training import gradients
 from ..memory.tensors import ELEMENT_BYTES
 from ..shapes import numel
 from .amount import NONE, Amount
-from .ops import BACKWARD_VECTOR_OPS, MATRIX_CLASSES, UNIT, op_class, vector_ops
+from .ops import BACKWARD_VECTOR_OPS, MATRIX_CLASSES, UNIT, WEIGHT_GRADIENT, op_class, reduction, vector_ops
 
 PASSES = ("forward", "input_grad", "weight_grad")
 COMPUTE_DTYPES = ("fp32", "tf32", "fp16", "bf16")  # the profile's dtypes a training step computes in
@@ -38,6 +38,8 @@ class PassCost:
     read: Amount
     written: Amount
     kernels: int
+    reduction: int = 0  # a conv's reduction length (`ops.reduction`): its rate follows it; 0: not a conv;
+    # WEIGHT_GRADIENT: a conv's weight gradient
 
     @property
     def unit(self) -> str:
@@ -134,8 +136,10 @@ def node_costs(graph: Any, trace: Any, compute_dtype: str, frozen: tuple[bool, .
         if kernels:
             read_f += params
         once = node.layer.macs_per_forward() if node.layer is not None else 0
-        work = Amount(2 * node.macs, 2 * once) if klass != "vector" else Amount(vector_ops(node) if kernels else 0)
-        forward = PassCost(klass, dtype, work, Amount(read_s, read_f), Amount(written_s, written_f), kernels)
+        work = (Amount(2 * node.macs, 2 * once) if klass in MATRIX_CLASSES or klass == "depthwise"
+                else Amount(vector_ops(node) if kernels else 0))
+        forward = PassCost(klass, dtype, work, Amount(read_s, read_f), Amount(written_s, written_f), kernels,
+                           reduction(node))
         input_grad, weight_grad = _backward(node, steps[-1], klass, dtype, forward, grads[i], frozen[i], params,
                                             param_bytes, consumers[i])
         out.append(NodeCost(node.path, node.type, forward, input_grad, weight_grad))
@@ -152,17 +156,22 @@ def _backward(node: Any, last: Any, klass: str, dtype: str, forward: PassCost, g
     forks = consumers - 1 if consumers > 1 else 0  # gradient accumulation at a fork: read two, write one each
     fork_work, fork_s, fork_f = output.elements * forks, 3 * forks * out_s, 3 * forks * out_f
     in_s, in_f = _sum_bytes([t for t in last.reads if t.requires_grad])
-    if klass != "vector":
+    if klass in MATRIX_CLASSES or klass == "depthwise":
         operands, weights = gradient
         work = forward.work
+        if operands:  # the output's gradient, and the weights (a product of activations: the other operands)
+            other_s, other_f = _sum_bytes(last.reads) if node.layer.arity is None else (0, params)
+            read = Amount(out_s + other_s + fork_s, out_f + other_f + fork_f)
+        else:
+            read = Amount(fork_s, fork_f)
         input_grad = PassCost(klass, dtype, Amount(work.per_sample * operands + fork_work, work.fixed * operands),
-                              Amount(out_s + fork_s, out_f + params + fork_f),
-                              Amount(in_s, in_f) if operands else NONE, (1 if operands else 0) + forks)
+                              read, Amount(in_s, in_f) if operands else NONE, (1 if operands else 0) + forks,
+                              reduction(node, gradient=True))
         if not (weights and node.params):
             return input_grad, IDLE
         saved_s, saved_f = _sum_bytes(last.reads)
         return input_grad, PassCost(klass, dtype, work, Amount(out_s + saved_s, out_f + saved_f),
-                                    Amount(0, node.params * param_bytes), 1)
+                                    Amount(0, node.params * param_bytes), 1, WEIGHT_GRADIENT if klass == "conv" else 0)
     if not forward.kernels or node.type in FREE_BACKWARD:
         if not forks:
             return IDLE, IDLE
@@ -170,7 +179,7 @@ def _backward(node: Any, last: Any, klass: str, dtype: str, forward: PassCost, g
     saved_s, saved_f = _sum_bytes(last.saved)
     trained = node.params * param_bytes if node.params and not frozen else 0
     work = forward.work
-    return PassCost("vector", dtype, Amount(work.per_sample * BACKWARD_VECTOR_OPS + fork_work,
+    return PassCost(klass, dtype, Amount(work.per_sample * BACKWARD_VECTOR_OPS + fork_work,
                                             work.fixed * BACKWARD_VECTOR_OPS),
                     Amount(out_s + saved_s + fork_s, out_f + saved_f + fork_f), Amount(in_s, in_f + trained),
                     1 + forks), IDLE
