@@ -14,7 +14,9 @@ Raw figures the time model reads where present (`cnncost.timing.model`): `conv.D
 convs at reduction lengths K = 9 x channels (a conv's rate follows its reduction length), and
 `conv_weight_grad.DTYPE` (a conv's weight gradient, slower than its forward on a CPU) and
 `maxpool.fp32` and `batchnorm.fp32` (pooling and training-mode norms run far below the vector
-peak, and below the copy bandwidth, on a CPU).
+peak, and below the copy bandwidth, on a CPU), `conv_call_ns` (a tiny conv's time: the conv
+library's own overhead per call) and, on a CPU, `page_fault` (bytes/s of first writes to fresh
+pages, which large weight gradients pay every step).
 """
 from __future__ import annotations
 
@@ -228,6 +230,30 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
         rate, shape, repeats = _grow(timer, make, [1, 2, 4, 8, 16, 32, 64], slice_s)
         record("batchnorm.fp32", rate, f"torch.nn.functional.batch_norm {shape}, median of {repeats}")
 
+    def conv_call(slice_s: float) -> None:
+        """A tiny conv's time: the conv library's own per-call overhead (primitive lookup, dispatch)."""
+        x, weight = torch.randn(1, 8, 4, 4, device=dev), torch.randn(8, 8, 3, 3, device=dev)
+        calls = 50
+
+        def many() -> None:
+            for _ in range(calls):
+                torch.nn.functional.conv2d(x, weight, padding=1)
+        seconds, repeats = _median(timer, many, slice_s)
+        record("conv_call_ns", seconds / calls * 1e9, f"torch.nn.functional.conv2d of 8 -> 8 channels, 4x4, batch 1, "
+               f"{calls} back to back, per call, median of {repeats}")
+
+    def page_fault(slice_s: float) -> None:
+        """Writing 256 MiB to fresh pages (a new tensor: the OS maps it in on first touch) against
+        writing it to pages already mapped: the difference is the cost of fresh pages (CPU only)."""
+        n = 64 * 2**20
+        kept = torch.empty(n)
+        kept.fill_(0.0)
+        touched, _ = _median(timer, lambda: kept.fill_(1.0), slice_s / 2)
+        fresh, repeats = _median(timer, lambda: torch.empty(n).fill_(1.0), slice_s / 2)
+        if fresh > touched:
+            record("page_fault", 4 * n / (fresh - touched), f"256 MiB filled in a new tensor less in a kept one, "
+                   f"bytes per second, median of {repeats}")
+
     def launch_train(slice_s: float) -> None:
         x = torch.ones(1, device=dev, requires_grad=True)
         ops = 50
@@ -264,6 +290,9 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
 
     plan.append(("launch", launch))
     plan.append(("launch_train", launch_train))
+    plan.append(("conv_call", conv_call))
+    if not cuda:
+        plan.append(("page_fault", page_fault))
     plan.append(("copy", copy))
     plan.append(("maxpool.fp32", maxpool))
     plan.append(("batchnorm.fp32", batchnorm))

@@ -17,6 +17,7 @@ from .ops import WEIGHT_GRADIENT
 from .passes import PassCost
 
 BOUNDS = ("compute", "memory", "launch")
+CONV_CLASSES = ("conv", "depthwise")
 ESTIMATES = ("expected", "bound")
 
 
@@ -77,7 +78,12 @@ class Rates:
         expected = estimate == "expected"
         self.bandwidth = profile.memory_bandwidth * (profile.achievable["bandwidth"] if expected else 1.0)
         self.launch = profile.launch_overhead_seconds
-        self._ops: dict[tuple[str, str], float] = {}
+        measured = profile.measured
+        # a conv's own per-call overhead (oneDNN's, cuDNN's: a tiny conv's time), and the rate of first
+        # writes to fresh pages (CPU): the expected estimate's, where calibrated
+        self.conv_launch = measured.get("conv_call_ns", 0) / 1e9 if expected else 0.0
+        self.page_fault = measured.get("page_fault", 0) if expected and profile.kind == "cpu" else 0
+        self._ops: dict[tuple[str, int], float] = {}
 
     def ops(self, op_class: str, unit: str, dtype: str, reduction: int = 0) -> float:
         """Ops/s of an op class in a dtype on its unit (a dtype the part lacks: its fp32 rate).
@@ -104,5 +110,8 @@ class Rates:
         work = w.per_sample * batch + w.fixed
         compute = work / self.ops(cost.op_class, cost.unit, cost.dtype, cost.reduction) if work else 0.0
         memory = (r.per_sample * batch + r.fixed + o.per_sample * batch + o.fixed) / self.bandwidth
-        launch = cost.kernels * self.launch
+        if cost.fresh and self.page_fault:
+            memory += cost.fresh / self.page_fault
+        launch = cost.kernels * (self.conv_launch if self.conv_launch and cost.op_class in CONV_CLASSES
+                                 else self.launch)
         return PassTime((compute if compute > memory else memory) + launch, compute, memory, launch)

@@ -25,6 +25,11 @@ from .ops import BACKWARD_VECTOR_OPS, MATRIX_CLASSES, UNIT, WEIGHT_GRADIENT, op_
 PASSES = ("forward", "input_grad", "weight_grad")
 COMPUTE_DTYPES = ("fp32", "tf32", "fp16", "bf16")  # the profile's dtypes a training step computes in
 FREE_BACKWARD = ("add", "concat", "stack", "sub")  # gradients passed on as views or as they are
+# Weight gradients are made anew each step (zero_grad(set_to_none=True), PyTorch's default); on a CPU
+# a block this large comes from the OS each time (glibc's largest dynamic mmap threshold: 32 MiB), so
+# its first write faults every page in (a calibrated profile's `page_fault` rate; GPUs' caching
+# allocators reuse their blocks)
+FRESH_BYTES = 32 * 2**20
 
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs more than the pass's figures; read-only by convention
@@ -40,6 +45,7 @@ class PassCost:
     kernels: int
     reduction: int = 0  # a conv's reduction length (`ops.reduction`): its rate follows it; 0: not a conv;
     # WEIGHT_GRADIENT: a conv's weight gradient
+    fresh: int = 0  # bytes written to new pages each step (a large weight gradient: see FRESH_BYTES)
 
     @property
     def unit(self) -> str:
@@ -170,8 +176,9 @@ def _backward(node: Any, last: Any, klass: str, dtype: str, forward: PassCost, g
         if not (weights and node.params):
             return input_grad, IDLE
         saved_s, saved_f = _sum_bytes(last.reads)
-        return input_grad, PassCost(klass, dtype, work, Amount(out_s + saved_s, out_f + saved_f),
-                                    Amount(0, node.params * param_bytes), 1, WEIGHT_GRADIENT if klass == "conv" else 0)
+        grads = node.params * param_bytes
+        return input_grad, PassCost(klass, dtype, work, Amount(out_s + saved_s, out_f + saved_f), Amount(0, grads), 1,
+                                    WEIGHT_GRADIENT if klass == "conv" else 0, grads if grads >= FRESH_BYTES else 0)
     if not forward.kernels or node.type in FREE_BACKWARD:
         if not forks:
             return IDLE, IDLE
@@ -179,6 +186,7 @@ def _backward(node: Any, last: Any, klass: str, dtype: str, forward: PassCost, g
     saved_s, saved_f = _sum_bytes(last.saved)
     trained = node.params * param_bytes if node.params and not frozen else 0
     work = forward.work
+    klass = "vector" if klass == "pool" else klass  # a pool's gradient is a scatter through its indices or a spread
     return PassCost(klass, dtype, Amount(work.per_sample * BACKWARD_VECTOR_OPS + fork_work,
                                             work.fixed * BACKWARD_VECTOR_OPS),
                     Amount(out_s + saved_s + fork_s, out_f + saved_f + fork_f), Amount(in_s, in_f + trained),

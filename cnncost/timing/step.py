@@ -9,7 +9,7 @@ from typing import Any
 
 from .model import BOUNDS, ZERO, PassTime, Rates
 from .optimizer import optimizer_cost
-from .passes import NodeCost, PassCost, node_costs
+from .passes import IDLE, NodeCost, PassCost, node_costs
 
 CONVENTION = ("time: roofline per op, max(work / peak of its unit, bytes / bandwidth) + kernels x launch "
               "overhead; 'expected' at the profile's achievable fractions, 'bound' at its peaks (a lower "
@@ -123,7 +123,11 @@ def _phase_times(rates: Rates, nodes: list[NodeCost], optimizer: PassCost, batch
     per_node = []
     forward = backward = 0.0
     by_bound = dict.fromkeys(BOUNDS, 0.0)
+    idle = (ZERO, ZERO, ZERO)
     for node in nodes:
+        if node.forward is IDLE and node.input_grad is IDLE:  # the input, a view: nothing to time
+            per_node.append(idle)
+            continue
         f, a, w = time(node.forward, batch), time(node.input_grad, batch), time(node.weight_grad, batch)
         per_node.append((f, a, w))
         forward += f.seconds

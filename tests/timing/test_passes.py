@@ -69,9 +69,10 @@ def test_relu_batch_norm_and_pool():
                                    ("norm", Amount(8 * 256), Amount(2048, 32), Amount(1024, 32), 1)]
     assert c["bn"].weight_grad.kernels == 0
     # 2x2 max pool of 8x8x8: 128 outputs x a 4-element window; writes the output and its int64 indices;
-    # backward reads dy, the saved input and indices, writes dx
+    # backward (a scatter through the indices: a vector op, not a window) reads dy, the saved input and
+    # indices, writes dx
     assert passes(c["p"])[:2] == [("pool", Amount(128 * 4), Amount(512 * 4), Amount(128 * 4 + 128 * 8), 1),
-                                  ("pool", Amount(2 * 128 * 4), Amount(128 * 4 + 512 * 4 + 128 * 8), Amount(512 * 4), 1)]
+                                  ("vector", Amount(2 * 128 * 4), Amount(128 * 4 + 512 * 4 + 128 * 8), Amount(512 * 4), 1)]
 
 
 def test_linear_and_matmul():
