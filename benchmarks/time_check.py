@@ -22,6 +22,7 @@ and over all), and the median per-layer rank correlation of forward times. --mar
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
                              "(with OMP_NUM_THREADS=1 on a machine shared with other jobs; calibrate --clock cpu)")
     parser.add_argument("--no-layers", action="store_true", help="skip the per-layer forward timing")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--save", metavar="FILE", help="write the measured seconds (JSON) for --replay")
+    parser.add_argument("--replay", metavar="FILE", help="predict against measurements saved with --save "
+                                                           "(measures nothing; no per-layer figures)")
     args = parser.parse_args(argv)
     global NOW
     NOW = time.process_time if args.clock == "cpu" else time.perf_counter
@@ -150,10 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     for arch in args.arch:
         graph = _compile(load(arch), shape, None)
         traced = trace(graph, precision=Precision(args.dtype, "cpu"))
-        nets[arch] = (graph, traced, build(arch, input=shape).train())
+        nets[arch] = (graph, traced, None if args.replay else build(arch, input=shape).train())
     samples: dict[tuple[str, int], dict[str, list[float]]] = {}
     layer_rhos: dict[tuple[str, int], float] = {}
-    for round_index in range(args.rounds):
+    if args.replay:
+        with open(args.replay, encoding="utf-8") as handle:
+            samples = {(k.rsplit(" ", 1)[0], int(k.rsplit(" ", 1)[1])): v for k, v in json.load(handle).items()}
+    for round_index in range(0 if args.replay else args.rounds):
         started = time.perf_counter()
         for arch, (graph, traced, model) in nets.items():
             for batch in args.batch:
@@ -169,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                     common = [p for p in layers if p in pred]
                     layer_rhos[arch, batch] = spearman([pred[p] for p in common], [layers[p] for p in common])
         print(f"round {round_index + 1}/{args.rounds}: {time.perf_counter() - started:.0f}s", flush=True)
+    if args.save:
+        with open(args.save, "w", encoding="utf-8") as handle:
+            json.dump({f"{a} {b}": v for (a, b), v in samples.items()}, handle)
     rows = []
     for arch, (graph, traced, _) in nets.items():
         for batch in args.batch:
