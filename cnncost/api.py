@@ -42,7 +42,8 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
           torch_version: str | None = None, accumulate: int = 1,
           parallel: dict[str, Any] | None = None, gpu: str | None = None, cuda_context: int | str | None = None,
           cudnn_workspace: int | str | None = None, checkpoint: Sequence[str] = (),
-          checkpoint_save: Sequence[str] = ()) -> Report:
+          checkpoint_save: Sequence[str] = (), hardware: Any = None, epoch_images: int | None = None,
+          price_per_hour: float | None = None) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
@@ -60,6 +61,10 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     `gpu` (a profile: h100, the default, h200, a100-80gb, ...), `cuda_context` and `cudnn_workspace`
     (bytes, or sizes like '512MiB') shape the modelled CUDA figures of an autograd training step on
     cuda (`Report.device_memory()`: reserved bytes, nvidia-smi; docs/memory.md).
+    `hardware` (a built-in profile's name, a profile file, or a `cnncost.hardware.HardwareProfile`)
+    adds the time model (`cnncost.timing`, docs/time.md): per-row forward and backward seconds and
+    what bounds them, and `report.timing` (the step's time, images/s); `epoch_images` an epoch's
+    time, `price_per_hour` (USD) its cost. dtype "tf32": fp32 memory, TF32 tensor-core products.
 
     >>> import cnncost
     >>> r = cnncost.table("alexnet")          # the lecture's defaults: batch 128, fp32, adam
@@ -89,10 +94,44 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     step = (_step(analysis, options.dtype, _setup(options.optimizer, freeze=patterns, accumulate=accumulate,
                                                   **how, **(parallel or {})), device=device, torch_version=torch_version)
             if options.memory == "autograd" else None)
-    report = build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze)
+    timing = None
+    if hardware is not None:
+        timing = _timing(analysis, options, step, hardware, device, torch_version, freeze, epoch_images,
+                         price_per_hour)
+    elif epoch_images is not None or price_per_hour is not None:
+        from .errors import CnnCostError
+        raise CnnCostError("an epoch's time and cost need a hardware profile: give hardware= (--hardware)")
+    report = build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze, timing=timing)
     if step is not None:  # the GPU profile of the modelled reserved and nvidia-smi figures (issue 19)
         report = dataclasses.replace(report, gpu=_gpu(gpu, cuda_context, cudnn_workspace))
     return report
+
+
+def _timing(graph, options: Options, step, hardware: Any, device: str, torch_version: str | None,
+            freeze: Sequence[str], epoch_images: int | None, price_per_hour: float | None):
+    """The time model on the step's trace (traced here under the lecture's memory convention)."""
+    from .counting.training import frozen_nodes
+    from .errors import CnnCostError
+    from .hardware import load_profile
+    from .timing import time_step
+    if epoch_images is not None and (not isinstance(epoch_images, int) or isinstance(epoch_images, bool)
+                                     or epoch_images < 1):
+        raise CnnCostError(f"epoch_images must be a positive integer, got {epoch_images!r}")
+    if price_per_hour is not None and (isinstance(price_per_hour, bool) or not isinstance(price_per_hour, (int, float))
+                                       or not 0 <= price_per_hour < float("inf")):
+        raise CnnCostError(f"price_per_hour must be a non-negative number (USD), got {price_per_hour!r}")
+    if price_per_hour is not None and epoch_images is None:
+        raise CnnCostError("a price per hour gives an epoch's cost: give epoch_images (--epoch-images) too")
+    if options.dtype not in ("fp32", "tf32", "fp16", "bf16"):
+        raise CnnCostError(f"the time model needs a training dtype (fp32, tf32, fp16, bf16), got '{options.dtype}'")
+    profile = load_profile(hardware)
+    traced = step.trace if step is not None else _step(graph, options.dtype, _setup(options.optimizer), device,
+                                                        torch_version).trace
+    patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
+    frozen = frozen_nodes(graph, patterns) if patterns else None
+    return time_step(graph, traced, profile, dtype=options.dtype, optimizer=options.optimizer, batch=options.batch,
+                     frozen=frozen, epoch_images=epoch_images,
+                     price_per_hour=None if price_per_hour is None else float(price_per_hour))
 
 
 def _gpu(name: str | None, context: int | str | None, conv_workspace: int | str | None):
@@ -199,9 +238,10 @@ def _setup(optimizer: str, mode: str = "train", **how: Any):
 
 
 def _step(graph, dtype: str, setup: Any, device: str = "cuda", torch_version: str | None = None):
+    from .conventions import memory_dtype
     from .memory import Precision, step_memory, trace
     from .memory.tensors import MODELLED_TORCH, torch_release
     from .memory.trace import frozen_paths
     release = MODELLED_TORCH if torch_version is None else torch_release(torch_version)
     frozen = frozen_paths(graph, setup.freeze)  # --freeze: a trace per frozen set
-    return step_memory(trace(graph, precision=Precision(dtype, device, release), frozen=frozen), setup)
+    return step_memory(trace(graph, precision=Precision(memory_dtype(dtype), device, release), frozen=frozen), setup)

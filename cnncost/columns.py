@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 SECTIONS = ("lecture", "autograd", "extra")  # records: the lecture's figures, saved bytes, then the rest
-STYLES = ("si", "grouped", "bytes")  # text: '1.14 G', '62,378,344', a binary unit per column
+STYLES = ("si", "grouped", "bytes", "seconds", "text")  # text: '1.14 G', '62,378,344', a binary unit per
+# column, '12.3 ms' (a float: the time model's), a word (what bounds a row)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,33 @@ for _column in (
            per_image_only=True, in_sweep=False, unit="bytes"),
     Column("peak_bytes", lambda q: q.peak, "bytes", section="autograd", needs=("saved",), per_row=False,
            unit="bytes"),
+):
+    register(_column)
+
+
+def _bound(q: Any) -> Any:
+    """What holds most of a row's time (expected estimate): compute, memory or launch; per row
+    for a table's `Elementwise` lists."""
+    def one(compute: float, memory: float, launch: float) -> str:
+        if not (compute or memory or launch):
+            return ""
+        return "compute" if compute >= memory and compute >= launch else "memory" if memory >= launch else "launch"
+    if isinstance(q.compute_seconds, list):
+        return [one(*t) for t in zip(q.compute_seconds, q.memory_seconds, q.launch_seconds)]
+    return one(q.compute_seconds, q.memory_seconds, q.launch_seconds)
+
+
+# The time model's per-row figures (a table with --hardware; `cnncost.timing`): seconds at the report's
+# batch (floats), expected estimate; a lower bound where a layer's MACs are unknown
+for _column in (
+    Column("forward_seconds", lambda q: q.forward_seconds, "seconds", "fwd time", section="extra",
+           needs=("timing",), unknowable=True, unknown_if=_MACS, in_sweep=False, unit="seconds",
+           label="forward seconds"),
+    Column("backward_seconds", lambda q: q.backward_seconds, "seconds", "bwd time", section="extra",
+           needs=("timing",), unknowable=True, unknown_if=_MACS, in_sweep=False, unit="seconds",
+           label="backward seconds"),
+    Column("bound", _bound, "text", "bound", section="extra", needs=("timing",), in_sweep=False, unit="bound",
+           monotone=False, label="what bounds the time"),
 ):
     register(_column)
 

@@ -7,7 +7,10 @@ from typing import Literal
 from .errors import CnnCostError
 from .layers.base import suggest
 
-DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8, "int8": 1}
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8, "int8": 1, "tf32": 4}
+# tf32: fp32 storage (its memory is fp32's exactly), TF32 tensor-core math for conv and matmul
+# (PyTorch's default for convolutions on Ampere and newer): only the time model tells them apart
+MEMORY_DTYPE = {"tf32": "fp32"}
 DTYPE_ALIASES = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16",
                  "float64": "fp64", "double": "fp64", "float": "fp32"}
 # Copies of each parameter kept while training: value + gradient + optimizer state.
@@ -54,9 +57,14 @@ class Options:
         if self.memory == "autograd" and self.activations != "all":
             raise CnnCostError("--activations chooses what the lecture's rule counts; the autograd model counts "
                                "what PyTorch saves: use one or the other")
-        if self.memory == "autograd" and self.dtype not in ("fp32", "fp64", "fp16", "bf16"):
-            raise CnnCostError(f"--memory autograd models PyTorch training, which needs fp32, fp64, fp16 or "
+        if self.memory == "autograd" and self.dtype not in ("fp32", "tf32", "fp64", "fp16", "bf16"):
+            raise CnnCostError(f"--memory autograd models PyTorch training, which needs fp32, tf32, fp64, fp16 or "
                                f"bf16; got '{self.dtype}'")
+
+    @property
+    def memory_dtype(self) -> str:
+        """The dtype the memory model traces: tf32 is fp32 in memory."""
+        return memory_dtype(self.dtype)
 
     @property
     def bytes_per_element(self) -> int:
@@ -76,6 +84,11 @@ class Options:
                       f"activations: {self.activations}")
         return (f"batch {self.batch}, {self.dtype} ({self.bytes_per_element} B), optimizer {self.optimizer}, "
                 f"{memory}, {FLOP_CONVENTION}, MB = 2^20 B, GB = 2^30 B")
+
+def memory_dtype(dtype: str) -> str:
+    """The storage dtype of a training dtype (tf32 -> fp32; others unchanged)."""
+    return MEMORY_DTYPE.get(dtype, dtype)
+
 
 # The JSON contract's version (docs/output.md): every JSON output carries it as "schema_version";
 # bumped when a field changes meaning. 1: the first versioned contract.

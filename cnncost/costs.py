@@ -44,12 +44,21 @@ class Quantities:
     fixed_macs: Any = None  # MACs done once per forward whatever the batch: macs = per sample x batch + fixed
     fixed_backward: Any = None  # their backward FLOPs in a training step
     recompute: Any = None  # forward FLOPs run again in backward by activation checkpointing, per sample
+    # the time model (`cnncost.timing`, a table with a hardware profile), seconds at the report's batch,
+    # expected estimate: forward, backward (both gradients), and the same time split by what bounds each pass
+    forward_seconds: Any = None
+    backward_seconds: Any = None
+    compute_seconds: Any = None
+    memory_seconds: Any = None
+    launch_seconds: Any = None
 
     @property
     def optional(self) -> tuple[str, ...]:
         """The optional quantities present, as `Column.needs` names them ('saved', 'ops', 'fixed_macs')."""
         return tuple(k for k, v in (("saved", self.saved_per_sample), ("ops", self.ops),
-                                    ("fixed_macs", self.fixed_macs), ("recompute", self.recompute)) if v is not None)
+                                    ("fixed_macs", self.fixed_macs), ("recompute", self.recompute),
+                                    ("timing", self.forward_seconds))
+                     if v is not None)
 
     def per_node(self) -> dict[str, Any]:
         """The quantities present that are not the configuration, by name."""
@@ -76,7 +85,7 @@ def activation_weights(graph: Any, rule: str) -> tuple[list[int], list[int]]:
 
 
 def node_costs(graph: Any, options: Any, frozen: tuple[bool, ...] | None = None, step: Any = None,
-               ops: tuple[int, ...] | None = None) -> tuple[Quantities, list[tuple[str, ...]] | None]:
+               ops: tuple[int, ...] | None = None, timing: Any = None) -> tuple[Quantities, list[tuple[str, ...]] | None]:
     """Every node's quantities (lists in graph order) under `options` (a `cnncost.Options`), and
     the figures each node does not know (None when every node knows every figure). `frozen`: per
     node, no weight gradient; `step` (a `cnncost.memory.StepMemory`) adds saved bytes; `ops` a
@@ -104,7 +113,8 @@ def node_costs(graph: Any, options: Any, frozen: tuple[bool, ...] | None = None,
                             backward=[w * m for w, m in zip(per_mac, macs)], saved_per_sample=saved_per_sample,
                             saved_per_step=saved_per_step, ops=None if ops is None else list(ops),
                             fixed_macs=fixed, fixed_backward=fixed_backward,
-                            recompute=_recompute_per_node(graph, step))
+                            recompute=_recompute_per_node(graph, step),
+                            **({} if timing is None else timing.node_seconds()))
     declared = [getattr(node.layer, "counts_unknown", ()) for node in nodes]
     if not any(declared):
         return quantities, None

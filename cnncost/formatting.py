@@ -386,3 +386,14 @@ def breakdown_table(step: dict, fmt: str = "text") -> str:
     elif fmt == "latex":
         title = f"% {title}"
     return f"{title}\n{table}"
+
+
+def duration(seconds: float) -> str:
+    """Seconds for people, 3 significant digits: '812 us', '12.3 ms', '4.56 s', '2.50 h' (from 2 hours)."""
+    if seconds >= 7200:
+        return f"{seconds / 3600:.3g} h"
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns")):
+        if seconds >= scale or unit == "ns":
+            value = seconds / scale
+            return f"{value:.3g} {unit}" if value < 1000 else f"{value:.0f} {unit}"
+    return f"{seconds:.3g} s"

@@ -72,6 +72,7 @@ class Report:
     # the GPU profile (cnncost.memory.reserved.Device) whose caching allocator, workspaces and CUDA
     # context `device_memory` models; None: the default profile
     gpu: Any = field(default=None, compare=False, repr=False)
+    timing: Any = field(default=None, compare=False)  # cnncost.timing.Timing with a hardware profile
 
     @property
     def batch(self) -> int:
@@ -184,11 +185,13 @@ def summary(totals: Row, batch: int) -> str:
 
 
 def build_report(graph: Any, options: Options, depth: int | None = None, step: Any = None, *,
-                 count_as: str | None = None, freeze: Iterable[str] | str = (), per_image: bool = False) -> Report:
+                 count_as: str | None = None, freeze: Iterable[str] | str = (), per_image: bool = False,
+                 timing: Any = None) -> Report:
     """Run the cost pass on a compiled graph and roll it up into rows (blocks deeper than `depth`
     collapsed). `step` (a `cnncost.memory.StepMemory`, for the 'autograd' memory convention) adds
     saved bytes; `freeze` patterns take layers' weight gradients out of backward FLOPs; `count_as`
-    adds a peer tool's `ops`. `per_image`: every figure for one image (`options.batch` 1)."""
+    adds a peer tool's `ops`. `per_image`: every figure for one image (`options.batch` 1). `timing`
+    (a `cnncost.timing.Timing` at `options.batch`) adds the time columns and the report's `timing`."""
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
     check_patterns(graph, patterns)
     frozen = frozen_nodes(graph, patterns)
@@ -208,8 +211,9 @@ def build_report(graph: Any, options: Options, depth: int | None = None, step: A
     if getattr(step, "checkpoint_convention", None):  # activation checkpointing (cnncost.memory.checkpoint)
         counting["checkpoint_convention"] = step.checkpoint_convention
     with paused_gc():
-        nodes, unknown = node_costs(graph, options, frozen, step, ops)
-        return _report(graph, options, depth, step, nodes, unknown, counting, per_image)
+        nodes, unknown = node_costs(graph, options, frozen, step, ops, timing)
+        report = _report(graph, options, depth, step, nodes, unknown, counting, per_image)
+    return report if timing is None else dataclasses.replace(report, timing=timing)
 
 
 def _report(graph: Any, options: Options, depth: int | None, step: Any, nodes: Quantities,

@@ -28,7 +28,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .columns import Column, sweep_columns
-from .conventions import DTYPE_BYTES, FLOP_CONVENTION, OPTIMIZER_COPIES, Options
+from .conventions import DTYPE_BYTES, FLOP_CONVENTION, OPTIMIZER_COPIES, Options, memory_dtype
 from .costs import Quantities
 from .errors import CnnCostError
 from .net import Net
@@ -275,7 +275,7 @@ def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list
         graph = compile(net, shape)
         row = []
         for d, dtype in enumerate(dtypes):
-            traced = trace(graph, precision=Precision(dtype, device, release), frozen=frozen_paths(graph, freeze))
+            traced = trace(graph, precision=Precision(memory_dtype(dtype), device, release), frozen=frozen_paths(graph, freeze))
             saved = traced.saved()
             sp[r, d], sf[r, d] = saved.per_sample, saved.fixed
             row.append([step_memory(traced, Setup(o, freeze=freeze)).envelope() for o in optimizers])

@@ -28,6 +28,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--budget-seconds", type=budget, default=60.0, metavar="S",
                         help="time for the measurements, after PyTorch is imported (default 60)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cpu (default) or cuda")
+    parser.add_argument("--clock", default="wall", choices=("wall", "cpu"),
+                        help="CPU timings: wall clock (default), or the process's CPU time (on a machine shared with "
+                             "other jobs, with one thread: OMP_NUM_THREADS=1)")
     parser.add_argument("--name", default=None, help="the profile's name (default local-cpu or local-cuda)")
     parser.set_defaults(run=run)
 
@@ -41,9 +44,9 @@ def run(args: argparse.Namespace) -> str:
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):  # before a minute of measuring
         raise CnnCostError(f"cannot write the profile: {'no folder' if not os.path.isdir(folder) else 'no write access to'} "
                            f"{folder}", source=args.out)
-    profile = calibrate(budget_seconds=args.budget_seconds, device=args.device, name=args.name)
+    profile = calibrate(budget_seconds=args.budget_seconds, device=args.device, name=args.name, clock=args.clock)
     text = profile_yaml(profile, header=f"cnncost calibrate --device {args.device} --budget-seconds "
-                        f"{args.budget_seconds:g}: a hardware profile; load it with --hardware FILE")
+                        f"{args.budget_seconds:g} --clock {args.clock}: a hardware profile; load it with --hardware FILE")
     try:
         with open(args.out, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -354,3 +354,31 @@ def parallel_argument_text(args: argparse.Namespace) -> str:
             text += f" {flag} {kwargs[name]}"
     text += " --gradient-as-bucket-view" if kwargs.get("gradient_as_bucket_view") else ""
     return text + "".join(f" --fsdp-unit '{p}'" for p in kwargs.get("fsdp_units", ()))
+
+
+def non_negative_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text[:40]}'") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got '{text[:40]}'")
+    return value
+
+
+def add_hardware(parser: argparse.ArgumentParser) -> None:
+    """The time model (docs/time.md): a hardware profile, an epoch's images, a price per hour."""
+    parser.add_argument("--hardware", metavar="NAME|FILE",
+                        help="add the time model on this hardware: a built-in profile (cnncost hardware) or a "
+                             "profile file (cnncost calibrate --out FILE): per-row forward/backward time and bound, "
+                             "step time and images/s")
+    parser.add_argument("--epoch-images", dest="epoch_images", type=positive_int, metavar="N",
+                        help="with --hardware: the time of an epoch of N images")
+    parser.add_argument("--price-per-hour", dest="price_per_hour", type=non_negative_number, metavar="USD",
+                        help="with --hardware and --epoch-images: the epoch's cost at this price per hour")
+
+
+def hardware_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The keywords `cnncost.table` takes from the time options (none where not given)."""
+    names = ("hardware", "epoch_images", "price_per_hour")
+    return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}

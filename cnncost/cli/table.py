@@ -9,6 +9,7 @@ from .options import (add_arch, add_counting_options, add_device, add_format, ad
                       add_training_options, counting_kwargs, graph_kwargs, non_negative_int)
 from .options import add_torch_version
 from .options import add_accumulate, add_checkpoint, add_gpu_memory, add_parallel, gpu_kwargs, parallel_kwargs
+from .options import add_hardware, hardware_kwargs
 from ..errors import CnnCostError
 
 
@@ -30,6 +31,7 @@ def add_parser(commands: Any) -> None:
     add_parallel(parser)
     add_accumulate(parser)
     add_checkpoint(parser)
+    add_hardware(parser)
     parser.set_defaults(run=run)
 
 
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> str:
     report = table(net, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
                    input=args.input, depth=args.depth, activations=args.activations, memory=args.memory,
                    device=args.device, torch_version=args.torch_version, **counting_kwargs(args),
-                   **graph_kwargs(args, table), **_parallel(args), **gpu_kwargs(args),
+                   **graph_kwargs(args, table), **_parallel(args), **gpu_kwargs(args), **hardware_kwargs(args),
                    **({"accumulate": args.accumulate} if args.accumulate > 1 else {}),
                    **({"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}),
                    **({"checkpoint_save": args.checkpoint_save} if getattr(args, "checkpoint_save", None) else {}))

@@ -7,8 +7,16 @@ per-op launch overhead). Each figure is the median of repeats, timed with time.p
 CUDA events). PyTorch is imported here only.
 
 The profile's peaks are the best any measured kernel reached on that unit (so every achievable
-fraction is <= 1): `matrix[dtype]` the best of the large matmul and conv, the conv and matmul
-fractions their rates over it; memory bandwidth is the copy's (its fraction 1).
+fraction is <= 1): `matrix[dtype]` the best of the large matmul and the convs, the conv and
+matmul fractions their rates over it; memory bandwidth is the copy's (its fraction 1); the
+launch overhead a tiny op's time in a training step (forward and backward), else a lone op's.
+Raw figures the time model reads where present (`cnncost.timing.model`): `conv.DTYPE.kK`, 3x3
+convs at reduction lengths K = 9 x channels (a conv's rate follows its reduction length), and
+`conv_weight_grad.DTYPE` (a conv's weight gradient, slower than its forward on a CPU) and
+`maxpool.fp32` and `batchnorm.fp32` (pooling and training-mode norms run far below the vector
+peak, and below the copy bandwidth, on a CPU), `conv_call_ns` (a tiny conv's time: the conv
+library's own overhead per call) and, on a CPU, `page_fault` (bytes/s of first writes to fresh
+pages, which large weight gradients pay every step).
 """
 from __future__ import annotations
 
@@ -23,19 +31,27 @@ from ..errors import CnnCostError
 from .profile import HardwareProfile
 
 MIN_REPEATS, MAX_REPEATS = 3, 25
+REDUCTION_CHANNELS = (16, 64, 128, 256)  # 3x3 convs: reduction lengths 144, 576, 1152, 2304
+
+
+CLOCKS = ("wall", "cpu")
 
 
 @dataclass
 class _Timer:
-    """Seconds of one call of fn: perf_counter on the CPU, CUDA events on a GPU."""
+    """Seconds of one call of fn: perf_counter on the CPU (or, clock "cpu", the process's CPU time:
+    on a machine shared with other jobs, time slices lost to them do not count; meant for one
+    thread), CUDA events on a GPU."""
     torch: Any
     cuda: bool
+    clock: str = "wall"
 
     def __call__(self, fn: Callable[[], Any]) -> float:
         if not self.cuda:
-            start = time.perf_counter()
+            now = time.process_time if self.clock == "cpu" else time.perf_counter
+            start = now()
             fn()
-            return time.perf_counter() - start
+            return now() - start
         begin, end = (self.torch.cuda.Event(enable_timing=True) for _ in range(2))
         begin.record()
         fn()
@@ -60,7 +76,7 @@ def _median(timer: _Timer, fn: Callable[[], Any], slice_s: float) -> tuple[float
     fn()  # warm-up: allocation, kernel selection, page faults
     times = [timer(fn)]
     while len(times) < MAX_REPEATS and (len(times) < MIN_REPEATS or time.perf_counter() < end):
-        if time.perf_counter() + times[-1] > end:
+        if len(times) >= MIN_REPEATS and time.perf_counter() + times[-1] > end:
             break
         times.append(timer(fn))
     return statistics.median(times), len(times)
@@ -88,9 +104,13 @@ def _grow(timer: _Timer, make: Callable[[int], tuple[Callable[[], Any], int, str
     return work / max(median, 1e-9), shape, repeats
 
 
-def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | None = None) -> HardwareProfile:
+def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | None = None,
+              clock: str = "wall") -> HardwareProfile:
     """Measure this machine (device cpu or cuda) within budget_seconds; its profile. The budget
-    counts from when PyTorch is imported (its import, a few seconds, comes before)."""
+    counts from when PyTorch is imported (its import, a few seconds, comes before). `clock`
+    "cpu" times the CPU with the process's CPU time instead of the wall clock."""
+    if clock not in CLOCKS:
+        raise CnnCostError(f"unknown clock '{clock}'; clocks: {', '.join(CLOCKS)}")
     try:
         import torch
     except ImportError as error:
@@ -101,14 +121,15 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
     if cuda and not torch.cuda.is_available():
         raise CnnCostError("--device cuda: PyTorch sees no CUDA device here (torch.cuda.is_available() is False)")
     dev = torch.device(device)
-    timer = _Timer(torch, cuda)
+    timer = _Timer(torch, cuda, clock)
     clock = _Clock(budget_seconds, time.perf_counter())
     dtypes = ["fp32", "tf32", "fp16", "bf16"] if cuda else ["fp32", "bf16"]
     torch_dtype = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
     plan: list[tuple[str, Callable[[float], Any]]] = []
     measured: dict[str, int] = {}
     sources: dict[str, str] = {}
-    where = f"cnncost calibrate on {'CUDA' if cuda else 'CPU'} ({_threads(torch, cuda)}), torch {torch.__version__}"
+    where = (f"cnncost calibrate on {'CUDA' if cuda else 'CPU'} ({_threads(torch, cuda)}"
+             f"{', process CPU time' if clock == 'cpu' and not cuda else ''}), torch {torch.__version__}")
 
     def tf32(enabled: bool) -> None:
         if cuda:
@@ -152,6 +173,100 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
             record(key, rate, f"torch.nn.functional.conv2d {shape}, median of {repeats}")
         return run
 
+    def conv_reduction(dtype: str, channels: int) -> Callable[[float], Any]:
+        """A 3x3 conv of `channels` -> `channels` on 28x28: its rate at reduction length 9 x channels
+        (how much each output sums: what a CPU's or GPU's conv efficiency follows most)."""
+        def run(slice_s: float) -> None:
+            weight = torch.randn(channels, channels, 3, 3, device=dev).to(torch_dtype[dtype])
+
+            def make(batch: int) -> tuple[Callable[[], Any], int, str]:
+                x = torch.randn(batch, channels, 28, 28, device=dev).to(torch_dtype[dtype])
+                return ((lambda: torch.nn.functional.conv2d(x, weight, padding=1)),
+                        2 * batch * channels * channels * 9 * 28 * 28,
+                        f"batch {batch}, {channels}->{channels} channels, 28x28, 3x3")
+            tf32(dtype == "tf32")
+            rate, shape, repeats = _grow(timer, make, [1, 2, 4, 8, 16, 32], slice_s)
+            record(f"conv.{dtype}.k{9 * channels}", rate, f"torch.nn.functional.conv2d {shape}, median of {repeats}")
+        return run
+
+    def conv_weight_grad(dtype: str) -> Callable[[float], Any]:
+        """The weight gradient of a 3x3 conv 128 -> 128 on 28x28 (forward and weight gradient timed,
+        the forward's time then taken off): a CPU runs it slower than the forward."""
+        def run(slice_s: float) -> None:
+            weight = torch.randn(128, 128, 3, 3, device=dev).to(torch_dtype[dtype]).requires_grad_()
+
+            def make(batch: int) -> tuple[Callable[[], Any], int, str]:
+                x = torch.randn(batch, 128, 28, 28, device=dev).to(torch_dtype[dtype])
+                grad = torch.randn(batch, 128, 28, 28, device=dev).to(torch_dtype[dtype])
+
+                def both() -> None:
+                    torch.nn.functional.conv2d(x, weight, padding=1).backward(grad)
+                    weight.grad = None
+                return both, 2 * batch * 128 * 128 * 9 * 28 * 28, f"batch {batch}, 128->128 channels, 28x28, 3x3"
+            tf32(dtype == "tf32")
+            rate, shape, repeats = _grow(timer, make, [1, 2, 4, 8, 16, 32, 64], slice_s)
+            forward = measured.get(f"conv.{dtype}.k1152")
+            # both passes took work / rate seconds, the forward work / forward: the gradient the rest
+            wgrad = 1 / max(1 / rate - 1 / forward, 1e-30) if forward and 1 / rate > 1 / forward else rate
+            record(f"conv_weight_grad.{dtype}", wgrad, f"torch.nn.functional.conv2d {shape}, forward and weight "
+                   f"gradient, median of {repeats}, less the forward at measured.conv.{dtype}.k1152")
+        return run
+
+    def maxpool(slice_s: float) -> None:
+        def make(batch: int) -> tuple[Callable[[], Any], int, str]:
+            x = torch.randn(batch, 64, 56, 56, device=dev)
+            return ((lambda: torch.nn.functional.max_pool2d(x, 3, 2, 1)), batch * 64 * 28 * 28 * 9,
+                    f"batch {batch}, 64 channels, 56x56, 3x3/2 p1 (window ops)")
+        rate, shape, repeats = _grow(timer, make, [1, 2, 4, 8], slice_s)
+        record("maxpool.fp32", rate, f"torch.nn.functional.max_pool2d {shape}, median of {repeats}")
+
+    def batchnorm(slice_s: float) -> None:
+        mean, var = torch.zeros(64, device=dev), torch.ones(64, device=dev)
+
+        def make(batch: int) -> tuple[Callable[[], Any], int, str]:
+            x = torch.randn(batch, 64, 56, 56, device=dev)
+            return ((lambda: torch.nn.functional.batch_norm(x, mean, var, training=True)), 4 * batch * 64 * 56 * 56,
+                    f"batch {batch}, 64 channels, 56x56, training mode (4 ops per element)")
+        rate, shape, repeats = _grow(timer, make, [1, 2, 4, 8], slice_s)
+        record("batchnorm.fp32", rate, f"torch.nn.functional.batch_norm {shape}, median of {repeats}")
+
+    def conv_call(slice_s: float) -> None:
+        """A tiny conv's time: the conv library's own per-call overhead (primitive lookup, dispatch)."""
+        x, weight = torch.randn(1, 8, 4, 4, device=dev), torch.randn(8, 8, 3, 3, device=dev)
+        calls = 50
+
+        def many() -> None:
+            for _ in range(calls):
+                torch.nn.functional.conv2d(x, weight, padding=1)
+        seconds, repeats = _median(timer, many, slice_s)
+        record("conv_call_ns", seconds / calls * 1e9, f"torch.nn.functional.conv2d of 8 -> 8 channels, 4x4, batch 1, "
+               f"{calls} back to back, per call, median of {repeats}")
+
+    def page_fault(slice_s: float) -> None:
+        """Writing 256 MiB to fresh pages (a new tensor: the OS maps it in on first touch) against
+        writing it to pages already mapped: the difference is the cost of fresh pages (CPU only)."""
+        n = 64 * 2**20
+        kept = torch.empty(n)
+        kept.fill_(0.0)
+        touched, _ = _median(timer, lambda: kept.fill_(1.0), slice_s / 2)
+        fresh, repeats = _median(timer, lambda: torch.empty(n).fill_(1.0), slice_s / 2)
+        if fresh > touched:
+            record("page_fault", 4 * n / (fresh - touched), f"256 MiB filled in a new tensor less in a kept one, "
+                   f"bytes per second, median of {repeats}")
+
+    def launch_train(slice_s: float) -> None:
+        x = torch.ones(1, device=dev, requires_grad=True)
+        ops = 50
+
+        def chain() -> None:
+            y = x
+            for _ in range(ops):
+                y = torch.tanh(y)
+            y.backward()
+        seconds, repeats = _median(timer, chain, slice_s)
+        record("launch_train_ns", seconds / (2 * ops) * 1e9, f"{ops} torch.tanh of a 1-element tensor that needs a "
+               f"gradient, forward and backward (2 ops each), median of {repeats}")
+
     def copy(slice_s: float) -> None:
         def make(mib: int) -> tuple[Callable[[], Any], int, str]:  # past the last-level cache
             n = mib * 2**20 // 4
@@ -174,12 +289,20 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
                f"median of {repeats}")
 
     plan.append(("launch", launch))
+    plan.append(("launch_train", launch_train))
+    plan.append(("conv_call", conv_call))
+    if not cuda:
+        plan.append(("page_fault", page_fault))
     plan.append(("copy", copy))
+    plan.append(("maxpool.fp32", maxpool))
+    plan.append(("batchnorm.fp32", batchnorm))
     for dtype in dtypes:
         if not _runs(torch, dev, torch_dtype[dtype]):
             continue
         plan += [(f"matmul.{dtype}.large", matmul(dtype, "large")), (f"matmul.{dtype}.small", matmul(dtype, "small")),
                  (f"conv.{dtype}.large", conv(dtype, "large")), (f"conv.{dtype}.small", conv(dtype, "small"))]
+        plan += [(f"conv.{dtype}.k{9 * c}", conv_reduction(dtype, c)) for c in REDUCTION_CHANNELS]
+        plan.append((f"conv_weight_grad.{dtype}", conv_weight_grad(dtype)))
     plan.append(("depthwise.fp32", conv("fp32", "large", depthwise=True)))
     try:
         for index, (_, run) in enumerate(plan):
@@ -212,6 +335,7 @@ def _profile(torch: Any, cuda: bool, dev: Any, name: str | None, measured: dict[
     vector: dict[str, int] = {}
     for dtype in dtypes:
         rates = [measured.get(f"{k}.{dtype}.large", 0) for k in ("matmul", "conv")]
+        rates += [measured.get(f"conv.{dtype}.k{9 * c}", 0) for c in REDUCTION_CHANNELS]
         if max(rates) < 1:
             continue
         if cuda and dtype == "fp32":  # TF32 off: CUDA cores, not tensor cores
@@ -240,10 +364,12 @@ def _profile(torch: Any, cuda: bool, dev: Any, name: str | None, measured: dict[
     achievable["bandwidth"] = 1.0
     for key in ("matrix", "vector"):
         for dtype in (matrix if key == "matrix" else vector):
-            sources[f"{key}.{dtype}"] = (f"{where}: the best of the large matmul and conv in {dtype} "
+            sources[f"{key}.{dtype}"] = (f"{where}: the best of the large matmul and the convs in {dtype} "
                                          "(measured.matmul/conv)")
     sources["memory_bandwidth"] = f"{where}: copy bandwidth (measured.copy)"
-    sources["launch_overhead_ns"] = f"{where}: a tiny op's time (measured.launch_ns)"
+    sources["launch_overhead_ns"] = (f"{where}: a tiny op's time in a training step, forward and backward "
+                                     "(measured.launch_train_ns)" if "launch_train_ns" in measured else
+                                     f"{where}: a tiny op's time (measured.launch_ns)")
     sources["achievable.bandwidth"] = f"{where}: 1 (memory_bandwidth is the measured copy rate)"
     sources["achievable.vector"] = "not measured: " + ACHIEVABLE_SOURCES["vector"]
     memory, memory_source = _memory(torch, cuda)
@@ -252,7 +378,7 @@ def _profile(torch: Any, cuda: bool, dev: Any, name: str | None, measured: dict[
     return HardwareProfile(
         name=name or ("local-cuda" if cuda else "local-cpu"), vendor_name=vendor, kind="gpu" if cuda else "cpu",
         matrix=matrix, vector=vector, memory_bandwidth=measured.get("copy", 1), memory_bytes=memory,
-        launch_overhead_ns=measured.get("launch_ns", LAUNCH_NS), achievable=achievable, sources=sources,
+        launch_overhead_ns=measured.get("launch_train_ns", measured.get("launch_ns", LAUNCH_NS)), achievable=achievable, sources=sources,
         origin="calibrated", measured=measured,
         notes=f"{where}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 

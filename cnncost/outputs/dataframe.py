@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..columns import COLUMNS
 from ..conventions import FLOP_CONVENTION, SCHEMA_VERSION
 from ..formatting import count_column
 from ..layers.conv import padding_pairs
@@ -41,7 +42,11 @@ def report_frame(report: Any, rows: Any, per_image: bool) -> Any:
     data = {}
     for key in columns:
         values = [r.get(key) for r in extended]
-        if key in counts:
+        if key in COLUMNS and COLUMNS[key].style == "seconds":  # the time model's: floats
+            data[key] = pd.Series(values, dtype="float64")
+        elif key in COLUMNS and COLUMNS[key].style == "text":
+            data[key] = pd.Series(values, dtype=object)
+        elif key in counts:
             data[key] = count_column(values)
         elif key in sides and all(v is None or type(v) is int for v in values):
             data[key] = pd.Series(values, dtype="Int64")  # nullable: <NA> where the layer has none

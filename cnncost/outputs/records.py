@@ -64,6 +64,8 @@ def report_record(report: Any) -> dict[str, Any]:
         if device is not None:
             from ..memory.reserved import device_record
             out["training_step"] |= device_record(device)
+    if report.timing is not None:
+        out["timing"] = report.timing.to_dict()
     unknown = report.unknown_counts()
     out["unknown_counts"] = unknown
     if unknown:

@@ -316,7 +316,7 @@ def _torch_errors(what: str, source: str | None) -> Iterator[None]:
 def _predicted_memory(net: Net, options: Options, device: str, batch: int) -> tuple[dict[str, int], int]:
     """The autograd model's saved bytes per module path, and its training-step peak."""
     from ..memory import Precision, Setup, step_memory, trace
-    traced = trace(net, precision=Precision(options.dtype, "cuda" if device.startswith("cuda") else "cpu",
+    traced = trace(net, precision=Precision(options.memory_dtype, "cuda" if device.startswith("cuda") else "cpu",
                                             torch_release(torch.__version__)))
     return traced.saved_by_module(batch), step_memory(traced, Setup(options.optimizer)).peak(batch).at(batch)
 

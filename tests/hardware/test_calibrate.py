@@ -5,6 +5,7 @@ import pytest
 
 from cnncost.cli import main
 from cnncost.hardware import OP_CLASSES, load_profile, profile_yaml
+from cnncost.hardware.calibrate import REDUCTION_CHANNELS
 
 torch = pytest.importorskip("torch")
 
@@ -19,19 +20,23 @@ def test_calibrate_on_a_tiny_budget_writes_a_loadable_profile(tmp_path, capsys):
     assert out.read_text() == profile_yaml(profile, header=out.read_text().splitlines()[0][2:])  # exact round trip
     assert load_profile(str(out)) == profile
     measured = profile.measured
-    for key in ("launch_ns", "copy", "matmul.fp32.large", "matmul.fp32.small", "conv.fp32.large",
-                "conv.fp32.small", "depthwise.fp32"):
+    convs = [f"conv.fp32.k{9 * c}" for c in REDUCTION_CHANNELS]
+    for key in ("launch_ns", "launch_train_ns", "copy", "matmul.fp32.large", "matmul.fp32.small", "conv.fp32.large",
+                "conv.fp32.small", "depthwise.fp32", "maxpool.fp32", "batchnorm.fp32", "conv_weight_grad.fp32",
+                "conv_call_ns", *convs):
         assert type(measured[key]) is int and measured[key] > 0, key
         assert profile.sources[f"measured.{key}"].startswith("cnncost calibrate on CPU"), key
     # the peaks are the best measured kernel, so every fraction is at most 1
-    assert profile.matrix["fp32"] == max(measured["matmul.fp32.large"], measured["conv.fp32.large"])
+    assert profile.matrix["fp32"] == max(measured[k] for k in ("matmul.fp32.large", "conv.fp32.large", *convs))
     assert profile.vector["fp32"] == profile.matrix["fp32"]
     assert profile.achievable["matmul"] == measured["matmul.fp32.large"] / profile.matrix["fp32"]
-    assert profile.memory_bandwidth == measured["copy"] and profile.launch_overhead_ns == measured["launch_ns"]
+    # the launch overhead: a tiny op's in a training step (forward and backward)
+    assert profile.memory_bandwidth == measured["copy"] and profile.launch_overhead_ns == measured["launch_train_ns"]
     assert profile.achievable["bandwidth"] == 1.0 and all(0 < profile.achievable[c] <= 1 for c in OP_CLASSES)
     assert profile.memory_bytes > 2**20 and profile.missing_sources() == []
     if "bf16" in profile.matrix:
-        assert profile.matrix["bf16"] == max(measured["matmul.bf16.large"], measured["conv.bf16.large"])
+        assert profile.matrix["bf16"] == max(measured[k] for k in ("matmul.bf16.large", "conv.bf16.large",
+                                                                   *(f"conv.bf16.k{9 * c}" for c in REDUCTION_CHANNELS)))
 
 
 def test_calibrate_refuses_what_it_cannot_do(tmp_path, capsys):

@@ -1,0 +1,195 @@
+"""Bytes moved and work done per graph node, for the forward, the input gradient and the weight
+gradient, from the memory model's trace (what each step reads, creates and saves, with dtypes).
+
+Forward: reads every input it reads (a view: the elements it shows), its parameters (fp32 master
+weights; under autocast also the low-precision copy it makes once per forward, written and read
+back), writes what it creates; an in-place op reads and writes its input; a view moves nothing.
+Backward, input gradient: reads the output's gradient, the weights (products) or what the op
+saved (others), writes each input's gradient that is needed; weight gradient: reads the output's
+gradient and the saved input, writes the parameters' gradients (in the parameters' dtype). Where
+a tensor feeds k consumers its gradient is summed k - 1 times (charged to its producer). Work:
+2 FLOPs per MAC on the unit its op class runs on (`ops.py`), vector ops a few per element.
+Exact ints, per sample and fixed (`Amount`); seconds come later (`model.py`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..counting.training import gradients
+from ..memory.tensors import ELEMENT_BYTES
+from ..shapes import numel
+from .amount import NONE, Amount
+from .ops import (BACKWARD_VECTOR_OPS, MATRIX_CLASSES, UNIT, WEIGHT_GRADIENT, op_class, positions, reduction,
+                  vector_ops)
+
+PASSES = ("forward", "input_grad", "weight_grad")
+COMPUTE_DTYPES = ("fp32", "tf32", "fp16", "bf16")  # the profile's dtypes a training step computes in
+FREE_BACKWARD = ("add", "concat", "stack", "sub")  # gradients passed on as views or as they are
+# Weight gradients are made anew each step (zero_grad(set_to_none=True), PyTorch's default); on a CPU
+# a block this large comes from the OS each time (glibc's largest dynamic mmap threshold: 32 MiB), so
+# its first write faults every page in (a calibrated profile's `page_fault` rate; GPUs' caching
+# allocators reuse their blocks)
+FRESH_BYTES = 32 * 2**20
+
+
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs more than the pass's figures; read-only by convention
+class PassCost:
+    """One pass of one node: its op class (which unit and fraction), the dtype it computes in,
+    its work (FLOPs), bytes read and written, and the kernels (ops) it issues."""
+
+    op_class: str
+    dtype: str
+    work: Amount
+    read: Amount
+    written: Amount
+    kernels: int
+    reduction: int = 0  # a conv's reduction length (`ops.reduction`): its rate follows it; 0: not a conv;
+    # WEIGHT_GRADIENT: a conv's weight gradient
+    fresh: int = 0  # bytes written to new pages each step (a large weight gradient: see FRESH_BYTES)
+    positions: int = 0  # a conv's output positions per sample: x batch, the rows of its GEMM (0: many)
+
+    @property
+    def unit(self) -> str:
+        return UNIT.get(self.op_class, "vector")
+
+    @property
+    def bytes(self) -> Amount:
+        return self.read + self.written
+
+    def intensity(self, batch: int) -> float | None:
+        """Arithmetic intensity at this batch: FLOPs per byte moved (None: no bytes)."""
+        moved = self.bytes.at(batch)
+        return self.work.at(batch) / moved if moved else None
+
+
+IDLE = PassCost("vector", "fp32", NONE, NONE, NONE, 0)
+
+
+@dataclass(slots=True)  # read-only by convention
+class NodeCost:
+    """The three passes of one graph node (`IDLE` where a pass does nothing)."""
+
+    path: str
+    type: str
+    forward: PassCost
+    input_grad: PassCost
+    weight_grad: PassCost
+
+    @property
+    def backward(self) -> tuple[PassCost, PassCost]:
+        return self.input_grad, self.weight_grad
+
+
+def _sum_bytes(tensors: list[Any]) -> tuple[int, int]:
+    """(per-sample, fixed) bytes of what the tensors show (a view: its elements, not its base's)."""
+    per_sample = fixed = 0
+    for t in tensors:
+        size = ELEMENT_BYTES[t.dtype]
+        per_sample += (t.per_sample if t.shown is None else t.shown) * size
+        fixed += t.fixed * size
+    return per_sample, fixed
+
+
+def _vector_dtype(dtype: str) -> str:
+    return dtype if dtype in COMPUTE_DTYPES else "fp32"
+
+
+def steps_by_node(graph: Any, trace: Any) -> list[list[Any]]:
+    """The trace's steps of each graph node (a step's path, else its nearest enclosing one)."""
+    index = {node.path: i for i, node in enumerate(graph.nodes)}
+    out: list[list[Any]] = [[] for _ in graph.nodes]
+    for step in trace.steps:
+        owner = step.path
+        while owner not in index and "." in owner:
+            owner = owner.rsplit(".", 1)[0]
+        out[index.get(owner, 0)].append(step)
+    return out
+
+
+def node_costs(graph: Any, trace: Any, compute_dtype: str, frozen: tuple[bool, ...] | None = None) -> list[NodeCost]:
+    """Per graph node (graph order), its three passes. `compute_dtype`: what products compute in
+    (tf32, or the trace's dtype; under autocast its low dtype). Sums are kept as (per-sample,
+    fixed) int pairs until each pass is made: a table computes this for every node."""
+    frozen = frozen or (False,) * len(graph.nodes)
+    grads = gradients(graph, frozen)
+    precision = trace.precision
+    param_bytes = ELEMENT_BYTES[precision.param_dtype]
+    low_bytes = ELEMENT_BYTES[precision.matmul_dtype]
+    consumers = [0] * len(graph.nodes)
+    for node in graph.nodes[1:]:
+        for j in set(node.inputs):
+            consumers[j] += 1
+    out = []
+    for i, (node, steps) in enumerate(zip(graph.nodes, steps_by_node(graph, trace))):
+        if i == 0 or not steps:
+            out.append(NodeCost(node.path, node.type, IDLE, IDLE, IDLE))
+            continue
+        klass = op_class(node)
+        matrix = klass in MATRIX_CLASSES
+        dtype = compute_dtype if matrix else _vector_dtype(steps[-1].output.dtype)
+        read_s = read_f = written_s = written_f = kernels = 0
+        for step in steps:
+            if step.created:
+                a, c = _sum_bytes(step.reads)
+                b, d = _sum_bytes(step.created)
+                read_s, read_f, written_s, written_f, kernels = read_s + a, read_f + c, written_s + b, written_f + d, kernels + 1
+            elif getattr(node.layer, "inplace", False) and step.reads:  # in place: reads and writes its input
+                a, c = _sum_bytes(step.reads[:1])
+                read_s, read_f, written_s, written_f, kernels = read_s + a, read_f + c, written_s + a, written_f + c, kernels + 1
+            if step.new_casts:  # autocast's low-precision copy of the parameters, made once per forward
+                read_f += step.new_casts * param_bytes
+                written_f += step.new_casts * low_bytes
+        params = node.params * (low_bytes if precision.autocast and matrix else param_bytes)
+        if kernels:
+            read_f += params
+        once = node.layer.macs_per_forward() if node.layer is not None else 0
+        work = (Amount(2 * node.macs, 2 * once) if klass in MATRIX_CLASSES or klass == "depthwise"
+                else Amount(vector_ops(node) if kernels else 0))
+        forward = PassCost(klass, dtype, work, Amount(read_s, read_f), Amount(written_s, written_f), kernels,
+                           reduction(node), positions=positions(node))
+        input_grad, weight_grad = _backward(node, steps[-1], klass, dtype, forward, grads[i], frozen[i], params,
+                                            param_bytes, consumers[i])
+        out.append(NodeCost(node.path, node.type, forward, input_grad, weight_grad))
+    return out
+
+
+def _backward(node: Any, last: Any, klass: str, dtype: str, forward: PassCost, gradient: tuple[int, bool],
+              frozen: bool, params: int, param_bytes: int, consumers: int) -> tuple[PassCost, PassCost]:
+    """The input-gradient and weight-gradient passes (`IDLE` where autograd records nothing)."""
+    output = last.output
+    if not output.requires_grad:
+        return IDLE, IDLE
+    out_s, out_f = _sum_bytes((output,))
+    forks = consumers - 1 if consumers > 1 else 0  # gradient accumulation at a fork: read two, write one each
+    fork_work, fork_s, fork_f = output.elements * forks, 3 * forks * out_s, 3 * forks * out_f
+    in_s, in_f = _sum_bytes([t for t in last.reads if t.requires_grad])
+    if klass in MATRIX_CLASSES or klass == "depthwise":
+        operands, weights = gradient
+        work = forward.work
+        if operands:  # the output's gradient, and the weights (a product of activations: the other operands)
+            other_s, other_f = _sum_bytes(last.reads) if node.layer.arity is None else (0, params)
+            read = Amount(out_s + other_s + fork_s, out_f + other_f + fork_f)
+        else:
+            read = Amount(fork_s, fork_f)
+        input_grad = PassCost(klass, dtype, Amount(work.per_sample * operands + fork_work, work.fixed * operands),
+                              read, Amount(in_s, in_f) if operands else NONE, (1 if operands else 0) + forks,
+                              reduction(node, gradient=True), positions=positions(node, gradient=True))
+        if not (weights and node.params):
+            return input_grad, IDLE
+        saved_s, saved_f = _sum_bytes(last.reads)
+        grads = node.params * param_bytes
+        return input_grad, PassCost(klass, dtype, work, Amount(out_s + saved_s, out_f + saved_f), Amount(0, grads), 1,
+                                    WEIGHT_GRADIENT if klass == "conv" else 0, grads if grads >= FRESH_BYTES else 0)
+    if not forward.kernels or node.type in FREE_BACKWARD:
+        if not forks:
+            return IDLE, IDLE
+        return PassCost("vector", dtype, Amount(fork_work), Amount(fork_s, fork_f), NONE, forks), IDLE
+    saved_s, saved_f = _sum_bytes(last.saved)
+    trained = node.params * param_bytes if node.params and not frozen else 0
+    work = forward.work
+    klass = "vector" if klass == "pool" else klass  # a pool's gradient is a scatter through its indices or a spread
+    return PassCost(klass, dtype, Amount(work.per_sample * BACKWARD_VECTOR_OPS + fork_work,
+                                            work.fixed * BACKWARD_VECTOR_OPS),
+                    Amount(out_s + saved_s + fork_s, out_f + saved_f + fork_f), Amount(in_s, in_f + trained),
+                    1 + forks), IDLE

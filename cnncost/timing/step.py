@@ -1,0 +1,172 @@
+"""A training step's time on one hardware profile: per node and pass, and forward + backward +
+optimizer for the batch, as the `expected` estimate and the pure roofline `bound`; images per
+second, and an epoch's time and cost where the user gives its images and a price per hour."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import BOUNDS, ZERO, PassTime, Rates
+from .optimizer import optimizer_cost
+from .passes import IDLE, NodeCost, PassCost, node_costs
+
+CONVENTION = ("time: roofline per op, max(work / peak of its unit, bytes / bandwidth) + kernels x launch "
+              "overhead; 'expected' at the profile's achievable fractions, 'bound' at its peaks (a lower "
+              "bound); step = forward + backward (input and weight gradients) + optimizer; no data loading, "
+              "loss, communication or host overlap")
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """One estimate of a whole step at a batch: seconds per phase, and seconds by bound."""
+
+    estimate: str  # expected or bound
+    batch: int
+    forward_seconds: float
+    backward_seconds: float
+    optimizer_seconds: float
+    by_bound: dict[str, float] = field(compare=False)  # compute/memory/launch -> seconds of passes so bound
+
+    @property
+    def step_seconds(self) -> float:
+        return self.forward_seconds + self.backward_seconds + self.optimizer_seconds
+
+    @property
+    def images_per_second(self) -> float:
+        return self.batch / self.step_seconds if self.step_seconds > 0 else math.inf
+
+    @property
+    def bound(self) -> str:
+        """The bound that holds most of the step's time."""
+        return max(BOUNDS, key=lambda b: self.by_bound[b])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"forward_seconds": self.forward_seconds, "backward_seconds": self.backward_seconds,
+                "optimizer_seconds": self.optimizer_seconds, "step_seconds": self.step_seconds,
+                "images_per_second": self.images_per_second, "limited_by": self.bound,
+                "seconds_by_bound": dict(self.by_bound)}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The time model's result for one net, dtype, optimizer, batch and profile. `nodes`: per graph
+    node its three passes' costs; `expected_nodes`/`bound_nodes`: their times (forward, input
+    gradient, weight gradient)."""
+
+    profile: Any  # cnncost.hardware.HardwareProfile
+    dtype: str
+    optimizer_name: str
+    batch: int
+    nodes: list[NodeCost]
+    optimizer: PassCost
+    expected: StepTime
+    bound: StepTime
+    expected_nodes: list[tuple[PassTime, PassTime, PassTime]] = field(repr=False)
+    bound_nodes: list[tuple[PassTime, PassTime, PassTime]] = field(repr=False)
+    epoch_images: int | None = None
+    price_per_hour: float | None = None
+
+    @property
+    def hardware(self) -> str:
+        return self.profile.name
+
+    def epoch_seconds(self, estimate: str = "expected") -> float | None:
+        """ceil(images / batch) steps (the last, partial batch counted as a full step)."""
+        if self.epoch_images is None:
+            return None
+        return math.ceil(self.epoch_images / self.batch) * getattr(self, estimate).step_seconds
+
+    def epoch_cost(self, estimate: str = "expected") -> float | None:
+        seconds = self.epoch_seconds(estimate)
+        if seconds is None or self.price_per_hour is None:
+            return None
+        return seconds / 3600 * self.price_per_hour
+
+    def node_seconds(self) -> dict[str, list[float]]:
+        """Per graph node, the expected estimate's seconds: forward, backward (both gradients), and
+        their sum split by the bound of each pass (what a table's rows sum: `cnncost.costs`)."""
+        forward, backward = [], []
+        split = {b: [0.0] * len(self.expected_nodes) for b in BOUNDS}
+        for i, (f, a, w) in enumerate(self.expected_nodes):
+            forward.append(f.seconds)
+            backward.append(a.seconds + w.seconds)
+            for t in (f, a, w):
+                if t is not ZERO:
+                    split[t.bound][i] += t.seconds
+        return {"forward_seconds": forward, "backward_seconds": backward,
+                **{f"{b}_seconds": v for b, v in split.items()}}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON `timing` object (docs/output.md): the expected estimate's fields at the top,
+        the pure roofline's in `bound`."""
+        out: dict[str, Any] = {"hardware": self.hardware, "hardware_origin": self.profile.origin,
+                               "compute_dtype": self.dtype, "estimate": "expected", "batch": self.batch}
+        out |= self.expected.to_dict()
+        bound = self.bound.to_dict()
+        if self.epoch_images is not None:
+            out["epoch_images"] = self.epoch_images
+            out["epoch_seconds"] = self.epoch_seconds("expected")
+            bound["epoch_seconds"] = self.epoch_seconds("bound")
+            if self.price_per_hour is not None:
+                out["price_per_hour"] = self.price_per_hour
+                out["epoch_cost"] = self.epoch_cost("expected")
+                bound["epoch_cost"] = self.epoch_cost("bound")
+        out["bound"] = bound
+        out["convention"] = CONVENTION
+        return out
+
+
+def _phase_times(rates: Rates, nodes: list[NodeCost], optimizer: PassCost, batch: int, estimate: str
+                 ) -> tuple[StepTime, list[tuple[PassTime, PassTime, PassTime]]]:
+    time = rates.time
+    per_node = []
+    forward = backward = 0.0
+    by_bound = dict.fromkeys(BOUNDS, 0.0)
+    idle = (ZERO, ZERO, ZERO)
+    for node in nodes:
+        if node.forward is IDLE and node.input_grad is IDLE:  # the input, a view: nothing to time
+            per_node.append(idle)
+            continue
+        f, a, w = time(node.forward, batch), time(node.input_grad, batch), time(node.weight_grad, batch)
+        per_node.append((f, a, w))
+        forward += f.seconds
+        backward += a.seconds + w.seconds
+        for t in (f, a, w):
+            if t is not ZERO:
+                by_bound[t.bound] += t.seconds
+    step = time(optimizer, batch)
+    if step is not ZERO:
+        by_bound[step.bound] += step.seconds
+    return StepTime(estimate, batch, forward, backward, step.seconds, by_bound), per_node
+
+
+def compute_dtype(dtype: str, precision: Any) -> str:
+    """What products compute in: tf32 where asked (fp32 storage), else the trace's matmul dtype."""
+    return "tf32" if dtype == "tf32" else precision.matmul_dtype
+
+
+def step_costs(graph: Any, trace: Any, dtype: str, optimizer: str, frozen: tuple[bool, ...] | None = None,
+               foreach: bool = False) -> tuple[list[NodeCost], PassCost]:
+    """Per node passes and the optimizer pass: exact ints, batch-free (kept with the graph).
+    `foreach`: the optimizer's multi-tensor kernels (a GPU's default)."""
+    key = (trace.precision, dtype, optimizer, frozen, foreach)
+    memo = graph.memo.setdefault("time costs", {})
+    costs = memo.get(key)
+    if costs is None:
+        if len(memo) >= 8:
+            memo.clear()
+        costs = memo[key] = (node_costs(graph, trace, compute_dtype(dtype, trace.precision), frozen),
+                             optimizer_cost(graph, optimizer, trace.precision.param_dtype, frozen, foreach))
+    return costs
+
+
+def time_step(graph: Any, trace: Any, profile: Any, *, dtype: str, optimizer: str, batch: int,
+              frozen: tuple[bool, ...] | None = None, epoch_images: int | None = None,
+              price_per_hour: float | None = None) -> Timing:
+    """The time of one training step of `graph` (traced under `trace`'s precision) on `profile`."""
+    nodes, optimizer_pass = step_costs(graph, trace, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
+    expected, expected_nodes = _phase_times(Rates(profile, "expected"), nodes, optimizer_pass, batch, "expected")
+    bound, bound_nodes = _phase_times(Rates(profile, "bound"), nodes, optimizer_pass, batch, "bound")
+    return Timing(profile, dtype, optimizer, batch, nodes, optimizer_pass, expected, bound, expected_nodes,
+                  bound_nodes, epoch_images, price_per_hour)
