@@ -16,9 +16,13 @@ MODES = ("train", "inference")
 class Setup:
     optimizer: str = "adam"
     mode: str = "train"  # train: forward, backward, optimizer step; inference: eval, no autograd
+    int8: bool = False  # inference only: weights, buffers and activations stored in 1 byte (memory/inference.py)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZER_COPIES:
             raise CnnCostError(f"unknown optimizer '{self.optimizer}'" + suggest(str(self.optimizer), OPTIMIZER_COPIES))
         if self.mode not in MODES:
             raise CnnCostError(f"unknown mode '{self.mode}'; allowed: {', '.join(MODES)}")
+        if self.int8 and self.mode != "inference":
+            raise CnnCostError("int8 is a deployment (inference) estimate: training runs in fp32, fp16 or bf16; "
+                               "use --mode inference")
