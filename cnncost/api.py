@@ -38,7 +38,7 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
           optimizer: str = "adam", input: Shape | None = None, depth: int | None = None,
           activations: str = "all", memory: str = "lecture", device: str = "cuda",
           count_as: str | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None,
-          torch_version: str | None = None) -> Report:
+          torch_version: str | None = None, mode: str = "train") -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
@@ -58,9 +58,16 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     >>> r = cnncost.table("alexnet", memory="autograd")   # what PyTorch saves, and the step's peak
     >>> r.totals.saved_bytes, r.to_dict()["training_step"]["phase"]
     (602210304, 'backward, conv5')
+
+    `mode="inference"`: an eval pass without autograd (`cnncost.memory.inference`): a `live_bytes`
+    column, the JSON object `inference` (peak, where, arena) and no training figures; dtype fp32,
+    bf16, fp16 (autocast) or int8 (a deployment estimate).
+
+    >>> cnncost.table("resnet18", batch=1, mode="inference").to_dict()["inference"]["peak_at"]
+    'bn1'
     """
     options = Options(batch=batch, dtype=dtype, optimizer=optimizer, activations=activations,  # type: ignore[arg-type]
-                      memory=memory)  # type: ignore[arg-type]
+                      memory=memory, mode=mode)  # type: ignore[arg-type]
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
         from .errors import CnnCostError
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
@@ -68,7 +75,9 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
     step = (_step(analysis, options.dtype, _setup(options.optimizer), device=device, torch_version=torch_version)
             if options.memory == "autograd" else None)
-    return build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze)
+    inference = (_step(analysis, *_inference_setup(options.dtype, options.optimizer), device, torch_version)
+                 if options.mode == "inference" else None)
+    return build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze, inference=inference)
 
 
 def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, dtype: str = "fp32",
@@ -92,12 +101,19 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         raise CnnCostError("give the budget once: budget= (memory= is its old name)")
     if budget is None:
         raise CnnCostError("fit needs a memory budget, e.g. '80GB' or '80GiB'")
-    options = Options(dtype=dtype, optimizer=optimizer, memory="autograd")
+    if mode != "inference" and Options(dtype=dtype).dtype == "int8":
+        raise CnnCostError("int8 is a deployment (inference) estimate: training runs in fp32, fp16 or bf16; "
+                           "use mode='inference' (--mode inference)")
+    if mode == "inference":
+        dtype, setup = _inference_setup(Options(dtype=dtype, mode="inference").dtype, optimizer)
+    else:
+        options = Options(dtype=dtype, optimizer=optimizer, memory="autograd")
+        dtype, setup = options.dtype, _setup(options.optimizer, mode)
     if isinstance(budget, bool) or not isinstance(budget, (int, str)):
         raise CnnCostError(f"the budget is bytes (an int) or a size like '80GiB', got {type(budget).__name__}")
     size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
     graph = _compile(load(arch, input=input), input, max_nodes)  # validates the net, names the file and layer of an error
-    return largest_batch(_step(graph, options.dtype, _setup(options.optimizer, mode), device, torch_version), size, written)
+    return largest_batch(_step(graph, dtype, setup, device, torch_version), size, written)
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):
@@ -112,6 +128,13 @@ def _setup(optimizer: str, mode: str = "train", **how: Any):
     """The job's setup (`cnncost.memory.setup`), imported only where memory is modelled."""
     from .memory.setup import Setup
     return Setup(optimizer, mode, **how)
+
+
+def _inference_setup(dtype: str, optimizer: str) -> tuple[str, Any]:
+    """(the dtype to trace in, the setup) of an inference pass: int8 is traced in fp32 and
+    stored in 1 byte per element (`cnncost.memory.inference`)."""
+    int8 = dtype == "int8"
+    return ("fp32" if int8 else dtype), _setup(optimizer, "inference", int8=int8)
 
 
 def _step(graph, dtype: str, setup: Any, device: str = "cuda", torch_version: str | None = None):

@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from ._gcpause import paused_gc
 from .columns import COLUMNS, ordered_union
 from .conventions import Options
-from .costs import Elementwise, Quantities, figure, node_costs, present_columns, row_figures
+from .costs import PEAKS, Elementwise, Quantities, figure, node_costs, present_columns, row_figures
 from .counting.training import TRAINING_CONVENTION, check_patterns, frozen_nodes, param_split
 from .formatting import dumps
 from .outputs.dataframe import report_frame
@@ -69,6 +69,7 @@ class Report:
     graph: Any = field(default=None, compare=False, repr=False)  # the compiled graph it was built from
     # figure -> paths of the layers (graph nodes) that do not know it; {} when every figure is known
     unknown_layers: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    inference: Any = None  # cnncost.memory.InferenceMemory under mode 'inference'
 
     @property
     def batch(self) -> int:
@@ -136,7 +137,7 @@ class Report:
             counting = self.counting or {}
             rows = build_report(self.graph, dataclasses.replace(self.options, batch=1), self.depth, self.step,
                                 count_as=counting.get("count_as"), freeze=counting.get("freeze", ()),
-                                per_image=True).rows
+                                per_image=True, inference=self.inference).rows
         return report_frame(self, rows, per_image)
 
     def _repr_html_(self) -> str:
@@ -147,11 +148,13 @@ class Report:
 
 
 def build_report(graph: Any, options: Options, depth: int | None = None, step: Any = None, *,
-                 count_as: str | None = None, freeze: Iterable[str] | str = (), per_image: bool = False) -> Report:
+                 count_as: str | None = None, freeze: Iterable[str] | str = (), per_image: bool = False,
+                 inference: Any = None) -> Report:
     """Run the cost pass on a compiled graph and roll it up into rows (blocks deeper than `depth`
     collapsed). `step` (a `cnncost.memory.StepMemory`, for the 'autograd' memory convention) adds
     saved bytes; `freeze` patterns take layers' weight gradients out of backward FLOPs; `count_as`
-    adds a peer tool's `ops`. `per_image`: every figure for one image (`options.batch` 1)."""
+    adds a peer tool's `ops`. `per_image`: every figure for one image (`options.batch` 1).
+    `inference` (a `cnncost.memory.InferenceMemory`) adds live bytes and leaves the training figures out."""
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
     check_patterns(graph, patterns)
     frozen = frozen_nodes(graph, patterns)
@@ -169,8 +172,9 @@ def build_report(graph: Any, options: Options, depth: int | None = None, step: A
         counting["freeze"] = list(patterns)
     counting["training_flop_convention"] = TRAINING_CONVENTION
     with paused_gc():
-        nodes, unknown = node_costs(graph, options, frozen, step, ops)
-        return _report(graph, options, depth, step, nodes, unknown, counting, per_image)
+        nodes, unknown = node_costs(graph, options, frozen, step, ops, inference)
+        report = _report(graph, options, depth, step, nodes, unknown, counting, per_image)
+    return report if inference is None else dataclasses.replace(report, inference=inference)
 
 
 def _report(graph: Any, options: Options, depth: int | None, step: Any, nodes: Quantities,
@@ -181,7 +185,8 @@ def _report(graph: Any, options: Options, depth: int | None, step: Any, nodes: Q
     names = tuple(c.name for c in columns)
     per_node = nodes.per_node()
     config = (nodes.batch, nodes.element_bytes, nodes.param_copies)
-    per_row = Quantities(*config, **{k: Elementwise(layout.sum(v)) for k, v in per_node.items()})
+    per_row = Quantities(*config, **{k: Elementwise(layout.peak(v) if k in PEAKS else layout.sum(v))
+                                     for k, v in per_node.items()})
     n = len(layout.heads)
     table = zip(*row_figures(columns, per_row, n, per_image))
     unknown_layers: dict[str, tuple[str, ...]] = {}
@@ -195,7 +200,7 @@ def _report(graph: Any, options: Options, depth: int | None, step: Any, nodes: Q
     rows = tuple(Row(h.path, h.type, h.path.count("."), h.attrs, h.input_shape, h.output_shape,
                      dict(zip(names, values)), unknown)
                  for h, values, unknown in zip(layout.heads, table, row_unknown))
-    total = Quantities(*config, **{k: sum(v) for k, v in per_node.items()})
+    total = Quantities(*config, **{k: max(v) if k in PEAKS else sum(v) for k, v in per_node.items()})
     totals = Row("total", "total", 0, "", graph.nodes[0].input_shape, graph.output_shape,
                  {c.name: figure(c, total, per_image) for c in columns}, ordered_union([tuple(unknown_layers)]))
     return Report(graph.name, options, depth, rows, totals, step, counting, graph, unknown_layers)

@@ -28,8 +28,9 @@ def add_parser(commands: Any) -> None:
                              "case-insensitive; fractions allowed (1.5TB). Note: GB used to mean 2^30 here")
     parser.add_argument("--memory", dest="memory_deprecated", metavar="SIZE", help=argparse.SUPPRESS)
     add_input(parser)
-    add_dtype(parser, choices=("bf16", "fp16", "fp32", "fp64"),
-              help="fp32 (default); bf16/fp16 = autocast with fp32 master weights")
+    add_dtype(parser, choices=("bf16", "fp16", "fp32", "fp64", "int8"),
+              help="fp32 (default); bf16/fp16 = autocast with fp32 master weights; int8 (--mode inference only): "
+                   "weights and activations in 1 byte")
     add_optimizer(parser)
     parser.add_argument("--mode", default="train", choices=("train", "inference"))
     add_device(parser, help="whose autograd rules (dropout's mask differs; default cuda)")

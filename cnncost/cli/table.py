@@ -8,6 +8,7 @@ from .arch import resolve_arch
 from .options import (add_arch, add_counting_options, add_device, add_format, add_memory, add_reading_options,
                       add_training_options, counting_kwargs, graph_kwargs, non_negative_int)
 from .options import add_torch_version
+from .options import add_mode
 
 
 def add_parser(commands: Any) -> None:
@@ -21,6 +22,8 @@ def add_parser(commands: Any) -> None:
                             "for backward per layer, and the training step's peak with its breakdown")
     add_device(parser, help="under --memory autograd: whose rules (dropout's mask differs; default cuda)")
     add_torch_version(parser)
+    add_mode(parser, help="'inference': an eval pass without autograd: a live-bytes column, the peak and where, a "
+                          "static arena; no training figures; --dtype int8 for deployment estimates (default train)")
     add_format(parser)
     add_reading_options(parser)
     add_counting_options(parser)
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> str:
     net = resolve_arch(args, args.arch)
     report = table(net, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
                    input=args.input, depth=args.depth, activations=args.activations, memory=args.memory,
-                   device=args.device, torch_version=args.torch_version, **counting_kwargs(args),
+                   device=args.device, torch_version=args.torch_version, mode=args.mode, **counting_kwargs(args),
                    **graph_kwargs(args, table))
     if args.format == "json":
         return report.to_json()

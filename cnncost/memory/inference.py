@@ -18,8 +18,8 @@ allocates and frees inside itself (oneDNN's reorders on CPU, cuDNN's workspaces)
 and are not modelled.
 
 `int8`: a deployment estimate: every floating tensor (weights, buffers, activations) is stored in
-1 byte; int64 indices and bool masks keep their size; per-tensor or per-channel scales and zero
-points are not counted.
+1 byte; int64 indices and bool masks keep their size, but max pools make no indices (int8
+runtimes return the values only); per-tensor or per-channel scales and zero points are not counted.
 
 `arena(batch)`: the size of a static plan placing every activation storage (the input batch
 included) at one offset for its whole lifetime, greedy by size: TFLite's `GreedyBySizePlanner`
@@ -42,6 +42,9 @@ from .trace import Trace
 IDENTITY_IN_EVAL = ("dropout", "stochastic_depth")  # their output is their input in eval mode
 RUNNING_STATISTICS = ("batchnorm",)  # eval mode normalises with the buffers: no batch statistics made
 INT8_KEPT = ("int64", "bool")  # int8 estimates keep these dtypes' sizes
+# int8 runtimes' max pools return the values only (TFLite's MAX_POOL_2D, PyTorch's quantized
+# max_pool2d): no int64 indices, which eager PyTorch's float max pool makes and drops
+INDEX_POOLS = ("maxpool", "adaptive_maxpool")
 
 
 class InferenceMemory(StepMemory):
@@ -131,6 +134,8 @@ def _storages(trace: Trace, int8: bool) -> tuple[list[tuple[int, int, int, int]]
             continue  # in place, or a view: nothing new without autograd
         for tensor in step.created:
             if step.type in RUNNING_STATISTICS and (out is None or tensor.id != out.id):
+                continue
+            if int8 and step.type in INDEX_POOLS and tensor.dtype == "int64":
                 continue
             made.setdefault(tensor.id, (i, tensor))
     for tensor in trace.outputs:
