@@ -1,0 +1,88 @@
+"""The inference model (`cnncost.memory.inference`): hand-derived figures of small nets, the arena
+planner, int8, and the zoo's peaks against the live-tensor tracker (torch 2.13 CPU)."""
+from __future__ import annotations
+
+import pytest
+
+import cnncost
+from cnncost import Net
+from cnncost.errors import CnnCostError
+from cnncost.layers import BatchNorm, Conv, Dropout, MaxPool, ReLU
+from cnncost.memory import Precision, Setup, step_memory, trace
+from cnncost.memory.inference import greedy_by_size
+
+FP32 = Precision("fp32", device="cpu")
+
+
+def _pass(net: Net, int8: bool = False, precision: Precision = FP32):
+    return step_memory(trace(net, precision=precision), Setup(mode="inference", int8=int8))
+
+
+def test_a_chain_frees_each_tensor_after_its_last_reader() -> None:
+    """conv (4x8x8 = 256 elements) -> bn (new) -> relu in place -> dropout (identity in eval):
+    at bn the conv output and bn's are alive; bn's running stats are buffers, not tensors made."""
+    net = Net("n", input=(3, 8, 8), layers=[Conv(out=4, kernel=3, padding=1, bias=False), BatchNorm(),
+                                            ReLU(inplace=True), Dropout(p=0.5)])
+    p = _pass(net)
+    params = (4 * 3 * 9 + 8) * 4
+    buffers = 8 * 4 + 8  # running mean and variance, num_batches_tracked (int64)
+    x = 192 * 4
+    assert [m.at(1) for m in p.moments] == [params + buffers + x + 1024, params + buffers + x + 2048,
+                                            params + buffers + x + 1024, params + buffers + x + 1024]
+    s = p.summary(1)
+    assert (s["peak_bytes"], s["peak_at"], s["peak_activation_bytes"]) == (params + buffers + x + 2048, "batchnorm1", x + 2048)
+    assert s["baseline_bytes"] == params + buffers + x
+    assert s["arena_bytes"] == x + 2048  # conv's and bn's outputs side by side, above the input
+
+
+def test_max_pool_indices_are_a_temporary_and_int8_has_none() -> None:
+    net = Net("n", input=(1, 4, 4), layers=[MaxPool(kernel=2)])
+    fp32, int8 = _pass(net), _pass(net, int8=True)
+    assert fp32.summary(2)["breakdown"] == {"input batch": 128, "live activations": 32, "op temporaries": 64}
+    assert int8.summary(2)["breakdown"] == {"input batch": 32, "live activations": 8}
+
+
+def test_greedy_by_size_reuses_the_gaps_of_dead_tensors() -> None:
+    # a (100 B, rows 0-1) and c (100 B, rows 2-3) share an offset; b (60 B, rows 1-2) overlaps both
+    assert greedy_by_size([(0, 1, 100), (1, 2, 60), (2, 3, 100)]) == 160
+    # best fit: the 40 B tensor takes the 50 B gap, not the 80 B one
+    assert greedy_by_size([(0, 0, 50), (0, 3, 10), (1, 1, 80), (2, 2, 40)]) == 90
+
+
+def test_int8_is_for_inference_only() -> None:
+    with pytest.raises(CnnCostError, match="int8 is a deployment"):
+        Setup(mode="train", int8=True)
+    with pytest.raises(CnnCostError, match="int8 is a deployment"):
+        cnncost.fit("resnet18", "8GiB", dtype="int8")
+    assert cnncost.fit("resnet18", "8GiB", dtype="int8", mode="inference").batch > \
+        cnncost.fit("resnet18", "8GiB", mode="inference").batch
+
+
+def test_an_inference_report_has_live_bytes_and_no_training_figures() -> None:
+    r = cnncost.table("resnet18", batch=4, mode="inference", depth=1)
+    d = r.to_dict()
+    assert d["total"]["live_bytes"] == d["inference"]["peak_bytes"] == max(row["live_bytes"] for row in d["layers"])
+    for key in ("backward_flops", "training_flops", "memory_bytes", "activation_memory_bytes", "param_memory_bytes"):
+        assert key not in d["total"]
+    assert (d["mode"], d["optimizer"]) == ("inference", None)
+    assert "live_bytes" in r.to_csv().splitlines()[0]
+    assert "inference" in str(r).splitlines()[-2]  # the conventions line
+    with pytest.raises(CnnCostError, match="use one or the other"):
+        cnncost.table("resnet18", mode="inference", memory="autograd")
+
+
+ZOO = ["resnet18", "vgg11", "densenet121", "mobilenet-v2", "efficientnet-b0", "convnext-tiny", "unet", "resnet50"]
+
+
+@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_zoo_inference_peak_equals_the_live_tracker(name: str, dtype: str) -> None:
+    torch = pytest.importorskip("torch")
+    from cnncost.torch_backend import build
+    from cnncost.torch_backend.live import live_step
+    net = cnncost.load(name)
+    torch.manual_seed(0)
+    measured = live_step(build(net), torch.randn(2, *net.input), mode="inference",
+                         autocast_dtype=torch.bfloat16 if dtype == "bf16" else None)
+    s = _pass(net, precision=Precision(dtype, device="cpu")).summary(2)
+    assert (s["peak_bytes"], s["baseline_bytes"]) == (measured.peak_bytes, measured.baseline_bytes)
