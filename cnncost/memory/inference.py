@@ -47,6 +47,30 @@ INT8_KEPT = ("int64", "bool")  # int8 estimates keep these dtypes' sizes
 INDEX_POOLS = ("maxpool", "adaptive_maxpool")
 
 
+def _lrn_temporary(step: Any, int8: bool) -> int:
+    """Per-sample bytes LRN holds at its fullest beyond its output. PyTorch's composite
+    `local_response_norm` reassigns one variable: square A (the input's dtype), zero-padded B, on
+    CPU under autocast B's fp32 copy C for the 3-D average pool, pooled D, then D x alpha, + k and
+    ^beta (T1, T2, T3 in the output's dtype W), and the output. Alive after each op: A + B,
+    B + C + D, D + T1 + T2 (and D + T2 + T3), T3 + output (measured, torch 2.13 CPU, fp32 and bf16).
+    The trace's tensors give the sizes: padded (C's dtype where there is a cast), base, power, output."""
+    padded, _, _, out = step.created[-4:]
+    x = step.reads[0]
+    if int8:
+        low = pooled = wide = 1
+    else:
+        low, pooled, wide = (ELEMENT_BYTES[d] for d in (x.dtype, padded.dtype, out.dtype))
+    square, padded_low = out.per_sample * low, padded.per_sample * low
+    cast = padded.per_sample * pooled if padded.dtype != x.dtype and not int8 else 0
+    pool, w = out.per_sample * pooled, out.per_sample * wide
+    return max(square + padded_low, padded_low + cast + pool, pool + 2 * w, 2 * w) - w
+
+
+# op type -> per-sample bytes its intermediates hold at the op's fullest, beyond its output, where
+# PyTorch frees them one by one inside the op (the trace's other tensors of that row are not used)
+SEQUENTIAL = {"lrn": _lrn_temporary}
+
+
 class InferenceMemory(StepMemory):
     """The moments of an inference pass, one per row, and what the arena plan needs: every
     activation storage as (first row, last row, per-sample bytes, fixed bytes)."""
@@ -121,6 +145,7 @@ def _storages(trace: Trace, int8: bool) -> tuple[list[tuple[int, int, int, int]]
     steps, n = trace.steps, len(trace.steps)
     alias: dict[int, int] = {}  # an eval identity's output -> its input's storage
     made: dict[int, tuple[int, Tensor]] = {}
+    inside: list[tuple[int, int, int, int]] = []  # what a composite op holds beyond its output (`SEQUENTIAL`)
     last: dict[int, int] = {}
     for i, step in enumerate(steps):
         reads = [alias.get(t.id, t.id) for t in step.reads]
@@ -132,6 +157,10 @@ def _storages(trace: Trace, int8: bool) -> tuple[list[tuple[int, int, int, int]]
             continue
         if out is not None and out.id in reads:
             continue  # in place, or a view: nothing new without autograd
+        if step.type in SEQUENTIAL and out is not None:
+            inside.append((i, i, SEQUENTIAL[step.type](step, int8), 0))
+            made.setdefault(out.id, (i, out))
+            continue
         for tensor in step.created:
             if step.type in RUNNING_STATISTICS and (out is None or tensor.id != out.id):
                 continue
@@ -145,7 +174,7 @@ def _storages(trace: Trace, int8: bool) -> tuple[list[tuple[int, int, int, int]]
         end = last.get(tensor_id, i)
         a, c = _size(tensor, int8)
         (kept if end > i else temporaries).append((i, max(i, end), a, c))
-    return kept, temporaries
+    return kept, temporaries + inside
 
 
 def _buffers(trace: Trace, int8: bool) -> int:

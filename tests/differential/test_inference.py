@@ -26,10 +26,6 @@ from random_nets import describe, specs  # noqa: E402  (tests/support)
 LONG = os.environ.get("CNNCOST_LONG") == "1"
 EXAMPLES = int(os.environ.get("CNNCOST_INFERENCE_EXAMPLES", "2000" if LONG else "20"))
 BATCH = 2
-# composite ops whose intermediates PyTorch frees one by one inside the op (LRN's square, padded
-# square, pooled sum, scaled, shifted and powered base): the model holds them all at the op's row,
-# an upper bound (docs/memory.md, inference)
-SEQUENTIAL_INTERMEDIATES = ("lrn",)
 
 
 def assert_inference_exact(net: Net, dtype: str) -> None:
@@ -45,10 +41,7 @@ def assert_inference_exact(net: Net, dtype: str) -> None:
     summary = pass_.summary(BATCH)
     shown = describe(net)
     assert summary["baseline_bytes"] == measured.baseline_bytes, shown
-    if any(n.type in SEQUENTIAL_INTERMEDIATES for n in nodes):
-        assert summary["peak_bytes"] >= measured.peak_bytes, shown
-    else:
-        assert summary["peak_bytes"] == measured.peak_bytes, shown
+    assert summary["peak_bytes"] == measured.peak_bytes, shown
     assert summary["arena_bytes"] >= summary["peak_activation_bytes"], shown
 
 

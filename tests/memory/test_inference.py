@@ -71,7 +71,8 @@ def test_an_inference_report_has_live_bytes_and_no_training_figures() -> None:
         cnncost.table("resnet18", mode="inference", memory="autograd")
 
 
-ZOO = ["resnet18", "vgg11", "densenet121", "mobilenet-v2", "efficientnet-b0", "convnext-tiny", "unet", "resnet50"]
+ZOO = ["resnet18", "vgg11", "densenet121", "mobilenet-v2", "efficientnet-b0", "convnext-tiny", "unet", "resnet50",
+       "alexnet", "googlenet"]  # googlenet: its peak is at LRN (norm2)
 
 
 @pytest.mark.parametrize("name", ZOO)
@@ -86,3 +87,13 @@ def test_zoo_inference_peak_equals_the_live_tracker(name: str, dtype: str) -> No
                          autocast_dtype=torch.bfloat16 if dtype == "bf16" else None)
     s = _pass(net, precision=Precision(dtype, device="cpu")).summary(2)
     assert (s["peak_bytes"], s["baseline_bytes"]) == (measured.peak_bytes, measured.baseline_bytes)
+
+
+def test_lrn_holds_its_intermediates_one_after_another() -> None:
+    """LRN(size=3) on a 4x3x3 map (36 elements, 144 B in fp32): square + padded square (6 channels,
+    216 B) = 360 B, then pooled + 2 of the base's steps = 432 B: 288 B beyond the output, not the
+    padded, base and power all at once (216 + 2 x 144 = 504 B). Measured, torch 2.13 CPU: the
+    differential test (tests/differential/test_inference.py)."""
+    from cnncost.layers import LRN
+    p = _pass(Net("n", input=(4, 3, 3), layers=[LRN(size=3)]))
+    assert p.summary(1)["breakdown"] == {"input batch": 144, "live activations": 144, "op temporaries": 288}
