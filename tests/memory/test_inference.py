@@ -10,6 +10,7 @@ from cnncost.errors import CnnCostError
 from cnncost.layers import BatchNorm, Conv, Dropout, MaxPool, ReLU
 from cnncost.memory import Precision, Setup, step_memory, trace
 from cnncost.memory.inference import greedy_by_size
+from tensor_op_nets import nets as tensor_op_nets  # tests/support
 
 FP32 = Precision("fp32", device="cpu")
 
@@ -75,18 +76,29 @@ ZOO = ["resnet18", "vgg11", "densenet121", "mobilenet-v2", "efficientnet-b0", "c
        "alexnet", "googlenet"]  # googlenet: its peak is at LRN (norm2)
 
 
-@pytest.mark.parametrize("name", ZOO)
-@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
-def test_zoo_inference_peak_equals_the_live_tracker(name: str, dtype: str) -> None:
+def assert_equals_live_tracker(net: Net, dtype: str) -> None:
+    """The model's peak and baseline at batch 2 equal `live_step(mode="inference")` (torch 2.13 CPU)."""
     torch = pytest.importorskip("torch")
     from cnncost.torch_backend import build
     from cnncost.torch_backend.live import live_step
-    net = cnncost.load(name)
     torch.manual_seed(0)
     measured = live_step(build(net), torch.randn(2, *net.input), mode="inference",
                          autocast_dtype=torch.bfloat16 if dtype == "bf16" else None)
     s = _pass(net, precision=Precision(dtype, device="cpu")).summary(2)
     assert (s["peak_bytes"], s["baseline_bytes"]) == (measured.peak_bytes, measured.baseline_bytes)
+
+
+@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_zoo_inference_peak_equals_the_live_tracker(name: str, dtype: str) -> None:
+    assert_equals_live_tracker(cnncost.load(name), dtype)
+
+
+@pytest.mark.parametrize("net", tensor_op_nets(), ids=lambda net: net.name)
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_tensor_op_nets_inference_peak_equals_the_live_tracker(net: Net, dtype: str) -> None:
+    """Views that view or copy, tokens (under autocast cat's fp32 copy of a bf16 input), reductions..."""
+    assert_equals_live_tracker(net, dtype)
 
 
 def test_lrn_holds_its_intermediates_one_after_another() -> None:
