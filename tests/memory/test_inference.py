@@ -109,3 +109,13 @@ def test_lrn_holds_its_intermediates_one_after_another() -> None:
     from cnncost.layers import LRN
     p = _pass(Net("n", input=(4, 3, 3), layers=[LRN(size=3)]))
     assert p.summary(1)["breakdown"] == {"input batch": 144, "live activations": 144, "op temporaries": 288}
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_softmin_holds_its_negated_input_during_the_op(dtype: str) -> None:
+    """softmin = softmax(-x): the negation lives until the op returns (20 B per sample beside the
+    output, fp32), measured by the tracker."""
+    from cnncost.layers import Linear, Softmin
+    net = Net("n", input=(5, 4), layers=[Linear(out=4), Softmin(dim=-1)])
+    assert _pass(net).summary(1)["breakdown"]["op temporaries"] == 5 * 4 * 4
+    assert_equals_live_tracker(net, dtype)
