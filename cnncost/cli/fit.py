@@ -77,11 +77,11 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
         return (f"{shown}: not even batch 1 fits in budget {result.budget_shown} ({setting}); "
                 f"batch 1 needs {size_text(result.peak_bytes)}\n\n" + breakdown_table(step, args.format)
                 + f"\n\n{units}"), fits
-    same = (f"\n\nSame figures: cnncost table {one_line(args.arch)} --batch {result.batch} --dtype {args.dtype} "
-            f"--optimizer {args.optimizer} --memory autograd"
+    how = f"--optimizer {args.optimizer} --memory autograd" if args.mode == "train" else "--mode inference"
+    same = (f"\n\nSame figures: cnncost table {one_line(args.arch)} --batch {result.batch} --dtype {args.dtype} {how}"
             + (f" --device {args.device}" if args.device != "cuda" else "")
             + (f" --torch-version {args.torch_version}" if args.torch_version else "")
-            + input_arguments(args.input)) if args.mode == "train" else ""
+            + input_arguments(args.input))
     caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
               f"allocator fragmentation: give --budget a margin below the card's capacity. {units}")
     return (f"{shown}: largest batch that fits in budget {result.budget_shown}: {int_text(result.batch)} "
