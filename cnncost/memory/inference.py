@@ -89,13 +89,20 @@ class InferenceMemory(StepMemory):
         super().__init__(*args)
         self.storages = storages
         self.baseline = baseline  # (per-sample, fixed) bytes held before the first row
+        self._summaries: dict[int, dict[str, Any]] = {}  # by batch: the arena is planned once
 
     def arena(self, batch: int) -> int:
         """Bytes of a greedy-by-size static plan of the activation storages at `batch`."""
         return greedy_by_size([(first, last, a * batch + c) for first, last, a, c in self.storages])
 
     def summary(self, batch: int) -> dict[str, Any]:
-        """The JSON object `inference` at `batch` (docs/output.md)."""
+        """The JSON object `inference` at `batch` (docs/output.md); a new dict each call."""
+        if batch not in self._summaries:
+            self._summaries[batch] = self._summary(batch)
+        found = self._summaries[batch]
+        return found | {"breakdown": dict(found["breakdown"])}
+
+    def _summary(self, batch: int) -> dict[str, Any]:
         i = self.peak_index(batch)
         moment = self.moment(i)
         parts = {name: size.at(batch) for name, size in moment.parts.items()}
@@ -118,13 +125,15 @@ class InferenceMemory(StepMemory):
 def greedy_by_size(storages: list[tuple[int, int, int]]) -> int:
     """The arena of (first, last, bytes) storages, each placed at an offset for rows first..last:
     largest first (ties: the earlier first), each at the best-fitting gap among the placed storages
-    whose rows overlap its own, else above the highest of them (TFLite's GreedyBySizePlanner)."""
-    placed: list[tuple[int, int, int, int]] = []  # (offset, size, first, last)
+    whose rows overlap its own, else above the highest of them (TFLite's GreedyBySizePlanner).
+    The placed storages are indexed by row, so a storage meets only those alive beside it."""
+    rows = 1 + max((last for _, last, _ in storages), default=0)
+    by_row: list[list[tuple[int, int]]] = [[] for _ in range(rows)]  # row -> (offset, size) placed there
     arena = 0
     for first, last, size in sorted(storages, key=lambda s: (-s[2], s[0], s[1])):
         if size <= 0:
             continue
-        overlapping = sorted((o, s) for o, s, f, l in placed if f <= last and first <= l)
+        overlapping = sorted({placed for row in range(first, last + 1) for placed in by_row[row]})
         best, best_gap, top = None, None, 0
         for offset, used in overlapping:
             gap = offset - top
@@ -132,7 +141,8 @@ def greedy_by_size(storages: list[tuple[int, int, int]]) -> int:
                 best, best_gap = top, gap
             top = max(top, offset + used)
         offset = top if best is None else best
-        placed.append((offset, size, first, last))
+        for row in range(first, last + 1):
+            by_row[row].append((offset, size))
         arena = max(arena, offset + size)
     return arena
 
