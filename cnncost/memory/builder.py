@@ -16,6 +16,7 @@ class Step:
     biases, nor the weight of a linear whose input needs no gradient)."""
 
     __slots__ = ("path", "type", "reads", "output", "created", "saved", "params", "weight_casts", "new_casts")
+    __slots__ += ("layer",)  # the layer it runs (None for a hand-made step): the inference model reads its fields
 
     def __init__(self, path: str, type: str, reads: list[Tensor], output: Tensor | None = None,
                  created: list[Tensor] | None = None, saved: list[Tensor] | None = None, params: int = 0,
@@ -24,6 +25,7 @@ class Step:
         self.created = [] if created is None else created
         self.saved = [] if saved is None else saved
         self.params, self.weight_casts, self.new_casts = params, weight_casts, new_casts
+        self.layer = None
 
     def __repr__(self) -> str:
         return f"Step({self.path!r}, {self.type!r}, saved={self.saved!r})"

@@ -161,6 +161,7 @@ def _trace(graph: Graph, precision: Precision) -> Trace:
                 reads = [tensors[i] for i in inputs]
                 grad = node.params > 0 or any(t.requires_grad for t in reads)
             step = Step(node.path, node.type, reads, None, [], [], node.params)
+            step.layer = layer  # (memory/inference.py: an add's scale)
             builder.step, builder.grad = step, grad
             try:
                 rule = rule_for(layer)

@@ -119,3 +119,17 @@ def test_softmin_holds_its_negated_input_during_the_op(dtype: str) -> None:
     net = Net("n", input=(5, 4), layers=[Linear(out=4), Softmin(dim=-1)])
     assert _pass(net).summary(1)["breakdown"]["op temporaries"] == 5 * 4 * 4
     assert_equals_live_tracker(net, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_a_scaled_add_of_three_keeps_one_running_value(dtype: str) -> None:
+    """0.5 * a + b + c: the scaled a, then a + b, each alive until the next partial result is made
+    (2x4x4 = 32 elements: 128 B per sample beside the output in fp32), measured by the tracker."""
+    from cnncost.layers import Add
+    net = Net("n", input=(2, 4, 4), layers=[
+        Conv(name="a", out=2, kernel=1), Conv(name="b", out=2, kernel=1, inputs=("input",)),
+        Conv(name="c", out=2, kernel=1, inputs=("input",)), Add(name="s", inputs=("a", "b", "c"), scale=0.5),
+        ReLU()])
+    p = _pass(net)
+    assert p.summary(1)["peak_at"] == "s" and p.summary(1)["breakdown"]["op temporaries"] == 128
+    assert_equals_live_tracker(net, dtype)
