@@ -43,7 +43,7 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
           parallel: dict[str, Any] | None = None, gpu: str | None = None, cuda_context: int | str | None = None,
           cudnn_workspace: int | str | None = None, checkpoint: Sequence[str] = (),
           checkpoint_save: Sequence[str] = (), hardware: Any = None, epoch_images: int | None = None,
-          price_per_hour: float | None = None) -> Report:
+          price_per_hour: float | None = None, mode: str = "train") -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
@@ -75,9 +75,16 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     >>> r = cnncost.table("alexnet", memory="autograd")   # what PyTorch saves, and the step's peak
     >>> r.totals.saved_bytes, r.to_dict()["training_step"]["phase"]
     (602210304, 'backward, conv5')
+
+    `mode="inference"`: an eval pass without autograd (`cnncost.memory.inference`): a `live_bytes`
+    column, the JSON object `inference` (peak, where, arena) and no training figures; dtype fp32,
+    bf16, fp16 (autocast) or int8 (a deployment estimate).
+
+    >>> cnncost.table("resnet18", batch=1, mode="inference").to_dict()["inference"]["peak_at"]
+    'bn1'
     """
     options = Options(batch=batch, dtype=dtype, optimizer=optimizer, activations=activations,  # type: ignore[arg-type]
-                      memory=memory)  # type: ignore[arg-type]
+                      memory=memory, mode=mode)  # type: ignore[arg-type]
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
         from .errors import CnnCostError
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
@@ -101,7 +108,10 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     elif epoch_images is not None or price_per_hour is not None:
         from .errors import CnnCostError
         raise CnnCostError("an epoch's time and cost need a hardware profile: give hardware= (--hardware)")
-    report = build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze, timing=timing)
+    inference = (_step(analysis, *_inference_setup(options.dtype, options.optimizer), device, torch_version)
+                 if options.mode == "inference" else None)
+    report = build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze, timing=timing,
+                          inference=inference)
     if step is not None:  # the GPU profile of the modelled reserved and nvidia-smi figures (issue 19)
         report = dataclasses.replace(report, gpu=_gpu(gpu, cuda_context, cudnn_workspace))
     return report
@@ -178,11 +188,29 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         raise CnnCostError("give the budget once: budget= (memory= is its old name)")
     if budget is None:
         raise CnnCostError("fit needs a memory budget, e.g. '80GB' or '80GiB'")
-    options = Options(dtype=dtype, optimizer=optimizer, memory="autograd")
+    if mode != "inference" and Options(dtype=dtype).dtype == "int8":
+        raise CnnCostError("int8 is a deployment (inference) estimate: training runs in fp32, fp16 or bf16; "
+                           "use mode='inference' (--mode inference)")
+    if mode == "inference":
+        dtype, setup = _inference_setup(Options(dtype=dtype, mode="inference").dtype, optimizer)
+    else:
+        options = Options(dtype=dtype, optimizer=optimizer, memory="autograd")
+        dtype, setup = options.dtype, _setup(options.optimizer, mode)
     if isinstance(budget, bool) or not isinstance(budget, (int, str)):
         raise CnnCostError(f"the budget is bytes (an int) or a size like '80GiB', got {type(budget).__name__}")
     size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
     graph = _compile(load(arch, input=input), input, max_nodes)  # validates the net, names the file and layer of an error
+    if mode == "inference":  # eval, no autograd: none of the training setup applies
+        training_only = {"freeze": freeze, "accumulate": accumulate != 1, "global_batch": global_batch is not None,
+                         "parallel": parallel, "checkpoint": checkpoint, "budget_of": budget_of != "allocated"}
+        given = [name for name, value in training_only.items() if value]
+        if budget_of != "allocated":  # the allocator model (`memory.device_fit`)
+            raise CnnCostError(f"--budget-of {budget_of} models a plain training step on cuda: use --budget-of allocated")
+        if given:
+            raise CnnCostError(f"{', '.join(given)} model{'s' if len(given) == 1 else ''} a training step; "
+                               "not an inference pass (mode 'inference')")
+        from .memory import largest_batch
+        return largest_batch(_step(graph, dtype, setup, device, torch_version), size, written)
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
     job = {"freeze": patterns, **(parallel or {})}
     specs = (checkpoint,) if isinstance(checkpoint, str) else tuple(checkpoint)
@@ -192,8 +220,8 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
                                "global_batch or budget_of")
         from .memory.checkpoint_auto import fit_auto
         save = {"checkpoint_save": tuple(checkpoint_save)} if checkpoint_save else {}
-        return fit_auto(graph, lambda how: _step(graph, options.dtype, _setup(
-            options.optimizer, mode, **how, **(save if how else {}), **job), device, torch_version), size, written)
+        return fit_auto(graph, lambda how: _step(graph, dtype, _setup(
+            optimizer, mode, **how, **(save if how else {}), **job), device, torch_version), size, written)
     job |= _checkpointing(graph, specs, checkpoint_save)
     if global_batch is not None:  # --global-batch: plain step and accumulating step (any K > 1: the same peak)
         if accumulate != 1:
@@ -201,10 +229,10 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         if budget_of != "allocated":
             raise CnnCostError(f"budget_of '{budget_of}' models a plain training step: use 'allocated' with global_batch")
         from .memory.fit import fit_global_batch
-        return fit_global_batch(lambda k: _step(graph, options.dtype, _setup(options.optimizer, mode, accumulate=k, **job),
+        return fit_global_batch(lambda k: _step(graph, dtype, _setup(optimizer, mode, accumulate=k, **job),
                                                 device, torch_version),
                                 global_batch, size, written)
-    step = _step(graph, options.dtype, _setup(options.optimizer, mode, accumulate=accumulate, **job), device, torch_version)
+    step = _step(graph, dtype, _setup(optimizer, mode, accumulate=accumulate, **job), device, torch_version)
     # the budget bounds the allocated peak, or a modelled GPU figure; the GPU figures at the batch found (issue 19)
     from .memory.device_fit import largest_batch_on
     return largest_batch_on(step, size, budget_of, _gpu(gpu, cuda_context, cudnn_workspace), written)
@@ -235,6 +263,13 @@ def _setup(optimizer: str, mode: str = "train", **how: Any):
     """The job's setup (`cnncost.memory.setup`), imported only where memory is modelled."""
     from .memory.setup import Setup
     return Setup(optimizer, mode, **how)
+
+
+def _inference_setup(dtype: str, optimizer: str) -> tuple[str, Any]:
+    """(the dtype to trace in, the setup) of an inference pass: int8 is traced in fp32 and
+    stored in 1 byte per element (`cnncost.memory.inference`)."""
+    int8 = dtype == "int8"
+    return ("fp32" if int8 else dtype), _setup(optimizer, "inference", int8=int8)
 
 
 def _step(graph, dtype: str, setup: Any, device: str = "cuda", torch_version: str | None = None):

@@ -53,6 +53,7 @@ class Column:
     unit: str = "count"  # count, params, MACs, FLOPs, bytes, or the tool's unit
     compare_text: bool = True  # in the human table of a comparison (when a summary figure)
     label: str = ""  # what a sentence calls it ('backward FLOPs'); default its header, else its name
+    training: bool = False  # a figure of training (left out of inference reports: `costs.present_columns`)
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -112,20 +113,20 @@ for _column in (
     Column("flops", lambda q: 2 * _macs(q), header="FLOPs", unknowable=True, unknown_if=_MACS,
            summary=2, unit="FLOPs", per_image=lambda q: 2 * q.macs),
     Column("activation_memory_bytes", _activation_bytes, "bytes", "act. mem", hidden_by="saved_bytes",
-           summary=4, unit="bytes"),
+           summary=4, unit="bytes", training=True),
     Column("param_memory_bytes", _param_bytes, "bytes", "param mem", hidden_by="saved_bytes", summary=5,
-           compare_text=False, unit="bytes"),
+           compare_text=False, unit="bytes", training=True),
     Column("memory_bytes", lambda q: _activation_bytes(q) + _param_bytes(q), "bytes", "memory",
-           hidden_by="saved_bytes", summary=6, unit="bytes"),
+           hidden_by="saved_bytes", summary=6, unit="bytes", training=True),
     Column("ops", lambda q: q.ops, header="ops", section="extra", needs=("ops",), unknowable=True,
            unknown_if=_MACS, in_sweep=False, unit="ops"),
     Column("backward_flops", _backward, section="extra", unknowable=True, unknown_if=_MACS, csv_with="ops",
-           unit="FLOPs", label="backward FLOPs", per_image=lambda q: q.backward),
+           unit="FLOPs", label="backward FLOPs", per_image=lambda q: q.backward, training=True),
     Column("training_flops", lambda q: 2 * _macs(q) + _backward(q) + _once(q.recompute) * q.batch, section="extra",
            unknowable=True, unknown_if=_MACS, csv_with="ops", unit="FLOPs", label="training FLOPs",
-           per_image=lambda q: 2 * q.macs + q.backward + _once(q.recompute)),
+           per_image=lambda q: 2 * q.macs + q.backward + _once(q.recompute), training=True),
     Column("recompute_flops", lambda q: q.recompute * q.batch, section="extra", needs=("recompute",), unknowable=True,
-           unknown_if=_MACS, in_sweep=False, unit="FLOPs", label="recompute FLOPs", per_image=lambda q: q.recompute),
+           unknown_if=_MACS, in_sweep=False, unit="FLOPs", label="recompute FLOPs", per_image=lambda q: q.recompute, training=True),
     Column("fixed_macs", lambda q: q.fixed_macs, section="extra", needs=("fixed_macs",), unknowable=True,
            unknown_if=_MACS, in_sweep=False, unit="MACs", label="MACs once per forward"),
     Column("saved_bytes", lambda q: q.saved_per_sample * q.batch + q.saved_per_step, "bytes", "saved",
@@ -135,6 +136,10 @@ for _column in (
            per_image_only=True, in_sweep=False, unit="bytes"),
     Column("peak_bytes", lambda q: q.peak, "bytes", section="autograd", needs=("saved",), per_row=False,
            unit="bytes"),
+    # inference (memory/inference.py): bytes held while the row runs, everything included; a
+    # collapsed block and the total: the largest of their rows (the total is the pass's peak)
+    Column("live_bytes", lambda q: q.live, "bytes", "live", section="extra", needs=("live",), in_sweep=False,
+           unit="bytes", label="live bytes"),
 ):
     register(_column)
 

@@ -17,6 +17,7 @@ DTYPE_ALIASES = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16
 OPTIMIZER_COPIES = {"sgd": 2, "momentum": 3, "adam": 4, "adamw": 4}
 ACTIVATION_COUNTS = ("all", "lecture")
 MEMORY_CONVENTIONS = ("lecture", "autograd")
+JOB_MODES = ("train", "inference")  # inference: eval, no autograd (cnncost.memory.inference); int8 only there
 
 FLOP_CONVENTION = ("FLOPs = 2 x MACs of conv, transposed conv, linear, matmul and attention (attention: "
                    "FlopCounterMode's sdpa formula; bias, pooling, norms, activations, merges: 0)")
@@ -38,6 +39,7 @@ class Options:
     optimizer: str = "adam"
     activations: Literal["all", "lecture"] = "all"
     memory: Literal["lecture", "autograd"] = "lecture"
+    mode: Literal["train", "inference"] = "train"  # inference: an eval pass, its live bytes; no training figures
 
     def __post_init__(self) -> None:
         if not isinstance(self.batch, int) or isinstance(self.batch, bool) or self.batch < 1:
@@ -57,6 +59,13 @@ class Options:
         if self.memory == "autograd" and self.activations != "all":
             raise CnnCostError("--activations chooses what the lecture's rule counts; the autograd model counts "
                                "what PyTorch saves: use one or the other")
+        if self.mode not in JOB_MODES:
+            raise CnnCostError(f"unknown mode '{self.mode}'; allowed: {', '.join(JOB_MODES)}")
+        if self.mode == "inference" and (self.memory == "autograd" or self.activations != "all"):
+            raise CnnCostError("--mode inference models an eval pass tensor by tensor; --memory autograd and "
+                               "--activations lecture are training conventions: use one or the other")
+        if self.mode == "inference" and self.dtype == "fp64":
+            raise CnnCostError("--mode inference models fp32, bf16 or fp16 (autocast) or int8; got 'fp64'")
         if self.memory == "autograd" and self.dtype not in ("fp32", "tf32", "fp64", "fp16", "bf16"):
             raise CnnCostError(f"--memory autograd models PyTorch training, which needs fp32, tf32, fp64, fp16 or "
                                f"bf16; got '{self.dtype}'")
@@ -75,6 +84,13 @@ class Options:
         return OPTIMIZER_COPIES[self.optimizer]
 
     def describe(self) -> str:
+        if self.mode == "inference":
+            return (f"batch {self.batch}, {self.dtype} ({self.bytes_per_element} B), inference: eval mode under "
+                    "torch.no_grad (live = bytes held while a row runs: parameters, buffers, the input batch and "
+                    "every tensor from its maker to its last reader; fp16/bf16 = autocast with fp32 parameters"
+                    + ("; int8 = weights, buffers and activations 1 B, scales not counted" if self.dtype == "int8"
+                       else "") + "; no allocator or workspace overhead; no training figures), "
+                    f"{FLOP_CONVENTION}, MB = 2^20 B, GB = 2^30 B")
         if self.memory == "autograd":
             memory = ("memory: autograd (saved = bytes PyTorch saves for backward, charged to the first layer "
                       "that saves each storage; peak = the largest moment of a training step; fp16/bf16 = "

@@ -51,18 +51,22 @@ class Quantities:
     compute_seconds: Any = None
     memory_seconds: Any = None
     launch_seconds: Any = None
+    live: Any = None  # inference: bytes held while the node runs, at the batch (rows, totals: the largest, `PEAKS`)
 
     @property
     def optional(self) -> tuple[str, ...]:
         """The optional quantities present, as `Column.needs` names them ('saved', 'ops', 'fixed_macs')."""
         return tuple(k for k, v in (("saved", self.saved_per_sample), ("ops", self.ops),
                                     ("fixed_macs", self.fixed_macs), ("recompute", self.recompute),
-                                    ("timing", self.forward_seconds))
+                                    ("timing", self.forward_seconds), ("live", self.live))
                      if v is not None)
 
     def per_node(self) -> dict[str, Any]:
         """The quantities present that are not the configuration, by name."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)[3:] if getattr(self, f.name) is not None}
+
+
+PEAKS = ("live",)  # quantities a row or total takes the largest of, not the sum
 
 
 def activation_weights(graph: Any, rule: str) -> tuple[list[int], list[int]]:
@@ -85,11 +89,12 @@ def activation_weights(graph: Any, rule: str) -> tuple[list[int], list[int]]:
 
 
 def node_costs(graph: Any, options: Any, frozen: tuple[bool, ...] | None = None, step: Any = None,
-               ops: tuple[int, ...] | None = None, timing: Any = None) -> tuple[Quantities, list[tuple[str, ...]] | None]:
+               ops: tuple[int, ...] | None = None, timing: Any = None, inference: Any = None
+               ) -> tuple[Quantities, list[tuple[str, ...]] | None]:
     """Every node's quantities (lists in graph order) under `options` (a `cnncost.Options`), and
     the figures each node does not know (None when every node knows every figure). `frozen`: per
     node, no weight gradient; `step` (a `cnncost.memory.StepMemory`) adds saved bytes; `ops` a
-    tool's count per node."""
+    tool's count per node; `inference` (a `cnncost.memory.InferenceMemory`) live bytes."""
     nodes = graph.nodes
     counted, outputs = activation_weights(graph, options.activations)
     if options.activations == "lecture":
@@ -114,6 +119,7 @@ def node_costs(graph: Any, options: Any, frozen: tuple[bool, ...] | None = None,
                             saved_per_step=saved_per_step, ops=None if ops is None else list(ops),
                             fixed_macs=fixed, fixed_backward=fixed_backward,
                             recompute=_recompute_per_node(graph, step),
+                            live=None if inference is None else _live_per_node(graph, inference, options.batch),
                             **({} if timing is None else timing.node_seconds()))
     declared = [getattr(node.layer, "counts_unknown", ()) for node in nodes]
     if not any(declared):
@@ -176,6 +182,14 @@ def _saved_per_node(graph: Any, step: Any) -> tuple[list[int], list[int]]:
     return a_out, c_out
 
 
+def _live_per_node(graph: Any, inference: Any, batch: int) -> list[int]:
+    """Bytes held while each node runs: its trace step's (a node traced as several steps: the
+    largest; a node with none, such as the input: what is held before the first step)."""
+    by_path = inference.live_by_path(batch)
+    before = inference.baseline[0] * batch + inference.baseline[1]
+    return [by_path.get(node.path, before) for node in graph.nodes]
+
+
 def figure(column: Column, q: Quantities, per_image: bool = False) -> Any:
     """One figure from the quantities (per image: its `per_image` formula where it has one)."""
     if per_image and column.per_image is not None:
@@ -184,9 +198,12 @@ def figure(column: Column, q: Quantities, per_image: bool = False) -> Any:
 
 
 def present_columns(optional: tuple[str, ...], per_image: bool = False) -> tuple[Column, ...]:
-    """The per-row figures a report with these optional quantities has, in record order."""
+    """The per-row figures a report with these optional quantities has, in record order (a report
+    of an inference pass, with live bytes, has no training figures)."""
     have = set(optional)
-    return row_columns(lambda c: set(c.needs) <= have and (per_image or not c.per_image_only))
+    training = "live" not in have
+    return row_columns(lambda c: set(c.needs) <= have and (per_image or not c.per_image_only)
+                       and (training or not c.training))
 
 
 class Elementwise(list):

@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from ._gcpause import paused_gc
 from .columns import COLUMNS, ordered_union
 from .conventions import Options
-from .costs import Elementwise, Quantities, figure, node_costs, present_columns, row_figures
+from .costs import PEAKS, Elementwise, Quantities, figure, node_costs, present_columns, row_figures
 from .counting.training import TRAINING_CONVENTION, check_patterns, frozen_nodes, param_split
 from .formatting import dumps, si_spaced
 from .outputs.dataframe import report_frame
@@ -73,6 +73,7 @@ class Report:
     # context `device_memory` models; None: the default profile
     gpu: Any = field(default=None, compare=False, repr=False)
     timing: Any = field(default=None, compare=False)  # cnncost.timing.Timing with a hardware profile
+    inference: Any = None  # cnncost.memory.InferenceMemory under mode 'inference'
 
     @property
     def batch(self) -> int:
@@ -158,7 +159,7 @@ class Report:
             counting = self.counting or {}
             rows = build_report(self.graph, dataclasses.replace(self.options, batch=1), self.depth, self.step,
                                 count_as=counting.get("count_as"), freeze=counting.get("freeze", ()),
-                                per_image=True).rows
+                                per_image=True, inference=self.inference).rows
         return report_frame(self, rows, per_image)
 
     def _repr_html_(self) -> str:
@@ -186,12 +187,13 @@ def summary(totals: Row, batch: int) -> str:
 
 def build_report(graph: Any, options: Options, depth: int | None = None, step: Any = None, *,
                  count_as: str | None = None, freeze: Iterable[str] | str = (), per_image: bool = False,
-                 timing: Any = None) -> Report:
+                 timing: Any = None, inference: Any = None) -> Report:
     """Run the cost pass on a compiled graph and roll it up into rows (blocks deeper than `depth`
     collapsed). `step` (a `cnncost.memory.StepMemory`, for the 'autograd' memory convention) adds
     saved bytes; `freeze` patterns take layers' weight gradients out of backward FLOPs; `count_as`
     adds a peer tool's `ops`. `per_image`: every figure for one image (`options.batch` 1). `timing`
-    (a `cnncost.timing.Timing` at `options.batch`) adds the time columns and the report's `timing`."""
+    (a `cnncost.timing.Timing` at `options.batch`) adds the time columns and the report's `timing`.
+    `inference` (a `cnncost.memory.InferenceMemory`) adds live bytes and leaves the training figures out."""
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
     check_patterns(graph, patterns)
     frozen = frozen_nodes(graph, patterns)
@@ -211,9 +213,11 @@ def build_report(graph: Any, options: Options, depth: int | None = None, step: A
     if getattr(step, "checkpoint_convention", None):  # activation checkpointing (cnncost.memory.checkpoint)
         counting["checkpoint_convention"] = step.checkpoint_convention
     with paused_gc():
-        nodes, unknown = node_costs(graph, options, frozen, step, ops, timing)
+        nodes, unknown = node_costs(graph, options, frozen, step, ops, timing, inference)
         report = _report(graph, options, depth, step, nodes, unknown, counting, per_image)
-    return report if timing is None else dataclasses.replace(report, timing=timing)
+    if timing is not None:
+        report = dataclasses.replace(report, timing=timing)
+    return report if inference is None else dataclasses.replace(report, inference=inference)
 
 
 def _report(graph: Any, options: Options, depth: int | None, step: Any, nodes: Quantities,
@@ -224,7 +228,8 @@ def _report(graph: Any, options: Options, depth: int | None, step: Any, nodes: Q
     names = tuple(c.name for c in columns)
     per_node = nodes.per_node()
     config = (nodes.batch, nodes.element_bytes, nodes.param_copies)
-    per_row = Quantities(*config, **{k: Elementwise(layout.sum(v)) for k, v in per_node.items()})
+    per_row = Quantities(*config, **{k: Elementwise(layout.peak(v) if k in PEAKS else layout.sum(v))
+                                     for k, v in per_node.items()})
     n = len(layout.heads)
     table = zip(*row_figures(columns, per_row, n, per_image))
     unknown_layers: dict[str, tuple[str, ...]] = {}
@@ -238,7 +243,7 @@ def _report(graph: Any, options: Options, depth: int | None, step: Any, nodes: Q
     rows = tuple(Row(h.path, h.type, h.path.count("."), h.attrs, h.input_shape, h.output_shape,
                      dict(zip(names, values)), unknown)
                  for h, values, unknown in zip(layout.heads, table, row_unknown))
-    total = Quantities(*config, **{k: sum(v) for k, v in per_node.items()})
+    total = Quantities(*config, **{k: max(v) if k in PEAKS else sum(v) for k, v in per_node.items()})
     totals = Row("total", "total", 0, "", graph.nodes[0].input_shape, graph.output_shape,
                  {c.name: figure(c, total, per_image) for c in columns}, ordered_union([tuple(unknown_layers)]))
     return Report(graph.name, options, depth, rows, totals, step, counting, graph, unknown_layers)

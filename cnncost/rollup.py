@@ -39,6 +39,13 @@ class RowLayout:
         b = self.bounds
         return [sum(values[b[i]:b[i + 1]]) for i in range(len(self.heads))]
 
+    def peak(self, values: Sequence[int]) -> list[int]:
+        """The largest node value per row."""
+        if self.per_node:
+            return list(values)
+        b = self.bounds
+        return [max(values[b[i]:b[i + 1]]) for i in range(len(self.heads))]
+
     def union(self, names: Sequence[tuple[str, ...]]) -> list[tuple[str, ...]]:
         """Node name sets (unknown figures) merged per row, in declaration order."""
         if self.per_node:

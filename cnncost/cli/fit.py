@@ -32,8 +32,9 @@ def add_parser(commands: Any) -> None:
                              "case-insensitive; fractions allowed (1.5TB). Note: GB used to mean 2^30 here")
     parser.add_argument("--memory", dest="memory_deprecated", metavar="SIZE", help=argparse.SUPPRESS)
     add_input(parser)
-    add_dtype(parser, choices=("bf16", "fp16", "fp32", "tf32", "fp64"),
-              help="fp32 (default); bf16/fp16 = autocast with fp32 master weights; tf32 = fp32 in memory")
+    add_dtype(parser, choices=("bf16", "fp16", "fp32", "tf32", "fp64", "int8"),
+              help="fp32 (default); bf16/fp16 = autocast with fp32 master weights; tf32 = fp32 in memory; int8 "
+                   "(--mode inference only): weights and activations in 1 byte")
     add_optimizer(parser)
     parser.add_argument("--mode", default="train", choices=("train", "inference"))
     add_device(parser, help="whose autograd rules (dropout's mask differs; default cuda)")
@@ -109,14 +110,15 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
         return (f"{shown}: not even batch 1 fits in budget {result.budget_shown}{bound} ({setting}); "
                 f"batch 1 needs {size_text(result.peak_bytes)}\n\n" + breakdown_table(step, args.format)
                 + f"\n\n{units}"), fits
-    same = (f"\n\nSame figures: cnncost table {one_line(args.arch)} --batch {result.batch} --dtype {args.dtype} "
-            f"--optimizer {args.optimizer} --memory autograd"
+    how = f"--optimizer {args.optimizer} --memory autograd" if args.mode == "train" else "--mode inference"
+    same = (f"\n\nSame figures: cnncost table {one_line(args.arch)} --batch {result.batch} --dtype {args.dtype} {how}"
             + (f" --device {args.device}" if args.device != "cuda" else "")
             + (f" --torch-version {args.torch_version}" if args.torch_version else "")
-            + input_arguments(args.input) + parallel_argument_text(args) + _freeze_accumulate_arguments(args, result)
-            + "".join(f" --checkpoint {r}" for r in (checkpointing or {}).get("regions", ()))
-            + (f" --checkpoint-save {','.join(args.checkpoint_save)}" if getattr(args, "checkpoint_save", None) else "")
-            ) if args.mode == "train" else ""
+            + input_arguments(args.input)
+            + (parallel_argument_text(args) + _freeze_accumulate_arguments(args, result)
+               + "".join(f" --checkpoint {r}" for r in (checkpointing or {}).get("regions", ()))
+               + (f" --checkpoint-save {','.join(args.checkpoint_save)}" if getattr(args, "checkpoint_save", None) else "")
+               if args.mode == "train" else ""))
     caveat = ("\n\nNo headroom is included for the CUDA context (about 0.3-1 GB), cuDNN workspaces or "
               "allocator fragmentation: give --budget a margin below the card's capacity, or bound the modelled "
               f"figures with --budget-of reserved|nvidia-smi. {units}")

@@ -11,6 +11,7 @@ import sys
 from typing import Any, Callable, NoReturn, Sequence
 
 from ..conventions import ACTIVATION_COUNTS, DTYPE_ALIASES, DTYPE_BYTES, MEMORY_CONVENTIONS, OPTIMIZER_COPIES
+from ..conventions import JOB_MODES
 from ..counting.names import TOOL_NAMES
 from ..errors import CnnCostError, one_line
 from ..shapes import parse_named_shape
@@ -206,6 +207,11 @@ def add_reading_options(parser: argparse.ArgumentParser) -> None:
                         help="most YAML nodes, aliases expanded (default 1,000,000; env CNNCOST_MAX_YAML_NODES)")
     parser.add_argument("--max-nodes", type=positive_int, metavar="N",
                         help="most nodes the network may expand to (repeats and templates count every copy)")
+
+
+def add_mode(parser: argparse.ArgumentParser, help: str) -> None:
+    """--mode train|inference: a training step, or an eval pass without autograd (int8 only there)."""
+    parser.add_argument("--mode", default="train", choices=JOB_MODES, help=help)
 
 
 def add_freeze(parser: argparse.ArgumentParser, help: str) -> None:

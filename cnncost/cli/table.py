@@ -11,6 +11,7 @@ from .options import add_torch_version
 from .options import add_accumulate, add_checkpoint, add_gpu_memory, add_parallel, gpu_kwargs, parallel_kwargs
 from .options import add_hardware, hardware_kwargs
 from ..errors import CnnCostError
+from .options import add_mode
 
 
 def add_parser(commands: Any) -> None:
@@ -25,6 +26,8 @@ def add_parser(commands: Any) -> None:
     add_device(parser, help="under --memory autograd: whose rules (dropout's mask differs; default cuda)")
     add_torch_version(parser)
     add_gpu_memory(parser)
+    add_mode(parser, help="'inference': an eval pass without autograd: a live-bytes column, the peak and where, a "
+                          "static arena; no training figures; --dtype int8 for deployment estimates (default train)")
     add_format(parser)
     add_reading_options(parser)
     add_counting_options(parser)
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> str:
     net = resolve_arch(args, args.arch)
     report = table(net, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
                    input=args.input, depth=args.depth, activations=args.activations, memory=args.memory,
-                   device=args.device, torch_version=args.torch_version, **counting_kwargs(args),
+                   device=args.device, torch_version=args.torch_version, mode=args.mode, **counting_kwargs(args),
                    **graph_kwargs(args, table), **_parallel(args), **gpu_kwargs(args), **hardware_kwargs(args),
                    **({"accumulate": args.accumulate} if args.accumulate > 1 else {}),
                    **({"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}),

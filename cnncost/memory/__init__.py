@@ -10,10 +10,12 @@ checks it against measurements.
 'backward, conv5'
 """
 from .fit import Fit, largest_batch, parse_bytes
+from .inference import InferenceMemory  # (registers the inference model: step.MODELS)
 from .setup import MODES, Setup
 from .step import OPTIMIZER_STATE, PARTS, Moment, StepMemory, step_memory
 from .tensors import Bytes, Precision
 from .trace import Trace, trace
 
 __all__ = ["trace", "Trace", "step_memory", "StepMemory", "Moment", "largest_batch", "Fit", "parse_bytes",
-           "Precision", "Bytes", "PARTS", "MODES", "OPTIMIZER_STATE", "Setup"]
+           "Precision", "Bytes", "PARTS", "MODES", "OPTIMIZER_STATE", "Setup",
+           "InferenceMemory"]

@@ -18,6 +18,7 @@ class Step:
 
     __slots__ = ("path", "type", "reads", "output", "created", "saved", "params", "weight_casts", "new_casts",
                  "frozen", "param_tensors")
+    __slots__ += ("layer",)  # the layer it runs (None for a hand-made step): the inference model reads its fields
 
     def __init__(self, path: str, type: str, reads: list[Tensor], output: Tensor | None = None,
                  created: list[Tensor] | None = None, saved: list[Tensor] | None = None, params: int = 0,
@@ -26,6 +27,7 @@ class Step:
         self.created = [] if created is None else created
         self.saved = [] if saved is None else saved
         self.params, self.weight_casts, self.new_casts = params, weight_casts, new_casts
+        self.layer = None
         self.frozen = False
         # elements of each parameter tensor, in registration order: (weight, bias) where the rule
         # names them (save_matmul), else one tensor of all (optimizer_step.py splits norms' halves)

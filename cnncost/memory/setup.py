@@ -38,6 +38,8 @@ class Setup:
     # --- activation checkpointing (issue 19 item 1) ---
     checkpoint: tuple[str, ...] = ()  # regions run under torch.utils.checkpoint: block paths or 'A..B' runs
     checkpoint_save: tuple[str, ...] = ()  # selective checkpointing: layer types whose outputs the regions keep
+    # --- inference (issue 19 item 4) ---
+    int8: bool = False  # inference only: weights, buffers and activations stored in 1 byte (memory/inference.py)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZER_COPIES:
@@ -47,6 +49,9 @@ class Setup:
         check_parallel(self)
         self._check_freeze_accumulate()
         self._check_checkpoint()
+        if self.int8 and self.mode != "inference":
+            raise CnnCostError("int8 is a deployment (inference) estimate: training runs in fp32, fp16 or bf16; "
+                               "use --mode inference")
 
     def _check_freeze_accumulate(self) -> None:
         if isinstance(self.freeze, str) or not all(isinstance(p, str) and p for p in self.freeze):

@@ -12,7 +12,7 @@ Model (PyTorch eager, `optimizer.zero_grad(set_to_none=True)` between steps):
 - optimizer step: parameters, gradients, state, and Adam's temporaries (optimizer_step.py: CUDA's
   foreach implementation allocates one fp32 copy of all parameters, the CPU's per-parameter loop
   two of the largest);
-- inference (no grad): parameters, weight copies, and the tensors alive at each step.
+- inference (eval, no grad): `inference.py`.
 Not modelled: cuDNN workspaces, allocator rounding, the loss, buffers (docs/memory.md, "The step on
 CPU, measured").
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from itertools import accumulate
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .._gcpause import paused_gc
 from .accumulate import accumulated
@@ -33,7 +33,7 @@ from .grad_moments import add_backward_extras, concat_views
 from .optimizer_step import optimizer_temporaries
 from .setup import Setup
 from .sharding import RANK_PARTS, per_rank
-from .tensors import ELEMENT_BYTES, Bytes, Tensor
+from .tensors import ELEMENT_BYTES, Bytes
 from .trace import Trace
 
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}   # fp32 copies of the parameters
@@ -41,6 +41,7 @@ OPTIMIZER_TEMPORARIES = {"sgd": 0, "momentum": 0, "adam": 1, "adamw": 1}
 PARTS = ("parameters", "gradients", "optimizer state", "optimizer temporaries", "weight casts",
          "input batch", "saved for backward", "live activations", "activation gradients",
          "recomputed") + RANK_PARTS  # recomputed: activation checkpointing only (`checkpoint.py`)
+PARTS += ("buffers", "op temporaries")  # inference only (inference.py)
 
 Column = Any  # an int (the same at every moment) or a list of ints, one per moment
 
@@ -169,12 +170,10 @@ def step_memory(trace: Trace, setup: Setup = Setup()) -> StepMemory:
             single = step_memory(trace, replace(setup, accumulate=1))
             step = cache[setup] = StepMemory(trace, setup, *accumulated(single, setup))
             return step
-        if setup.mode == "inference":
-            step = cache[setup] = _inference(trace, setup)
-        elif setup.checkpoint:  # activation checkpointing: its own timeline (`checkpoint.py`)
+        if setup.mode == "train" and setup.checkpoint:  # activation checkpointing: its own timeline (`checkpoint.py`)
             step = cache[setup] = _checkpointed(trace, setup)
         else:
-            step = cache[setup] = _training(trace, setup)
+            step = cache[setup] = MODELS[setup.mode](trace, setup)
     return step
 
 
@@ -207,26 +206,6 @@ def _live(n: int, intervals: Any) -> tuple[list[int], list[int]]:
                 fixed[last + 1] -= c
     del per_sample[n], fixed[n]
     return list(accumulate(per_sample)), (list(accumulate(fixed)) if any_fixed else fixed)
-
-
-def _producers(trace: Trace) -> dict[int, tuple[int, Tensor]]:
-    made: dict[int, tuple[int, Tensor]] = {}
-    for i, step in enumerate(trace.steps):
-        for tensor in step.created:
-            if tensor.id not in made:
-                made[tensor.id] = (i, tensor)
-    return made
-
-
-def _forward_intervals(trace: Trace, keep_saved: bool, produced: dict[int, tuple[int, Tensor]]):
-    """(first, last, per-sample bytes, fixed bytes, saved) of every activation storage during the
-    forward pass."""
-    last_read, savers = trace.last_reads(), trace.first_savers()
-    n = len(trace.steps)
-    for tensor_id, (i, tensor) in produced.items():
-        saved = keep_saved and tensor_id in savers
-        end = n if saved else max(i, last_read.get(tensor_id, i))
-        yield i, end, tensor.nbytes_per_sample, tensor.nbytes_fixed, saved
 
 
 def _covering(k: int, intervals: list[tuple[int, int, int, int]]) -> tuple[int, int]:
@@ -358,7 +337,7 @@ def _checkpointed(trace: Trace, setup: Setup) -> StepMemory:
     """A training step with activation checkpointing (`checkpoint.py` makes its timeline)."""
     from .checkpoint import CONVENTION, checkpointed_timeline
     params = _param_total(trace)
-    temporaries = params * OPTIMIZER_TEMPORARIES[setup.optimizer] if trace.precision.device == "cuda" else 0
+    temporaries = optimizer_temporaries(trace, setup.optimizer, OPTIMIZER_TEMPORARIES[setup.optimizer])
     made = checkpointed_timeline(trace, setup, params, params * OPTIMIZER_STATE[setup.optimizer], temporaries,
                                  _input_batch(trace))
     parts = made.parts
@@ -371,17 +350,5 @@ def _checkpointed(trace: Trace, setup: Setup) -> StepMemory:
     return step
 
 
-def _inference(trace: Trace, setup: Setup) -> StepMemory:
-    with paused_gc():
-        n = len(trace.steps)
-        casts = sum(s.new_casts for s in trace.steps) * ELEMENT_BYTES[trace.precision.dtype]
-        intervals = [(a, b, p, f) for a, b, p, f, _ in _forward_intervals(trace, False, _producers(trace))]
-        live = _live(n, intervals)
-        x_ps, x_fx, _ = _input_batch(trace)
-        params = _param_total(trace)
-        parts: dict[str, tuple[Column, Column]] = {
-            "parameters": (0, params), "weight casts": (0, casts),
-            "input batch": (x_ps, x_fx), "live activations": live}
-        totals = (_add(live[0], x_ps), _add(live[1], params + casts + x_fx))
-        paths = [s.path for s in trace.steps]
-        return StepMemory(trace, setup, n, totals, parts, None, lambda i: f"forward, {paths[i]}")
+# The model of each mode (setup.MODES): training here; inference.py adds its own on import (the package does).
+MODELS: dict[str, Callable[[Trace, Setup], StepMemory]] = {"train": _training}

@@ -182,6 +182,7 @@ def _trace(graph: Graph, precision: Precision, frozen: frozenset[str] = frozense
                 grad = node.params > 0 and trainable or any(t.requires_grad for t in reads)
             step = Step(node.path, node.type, reads, None, [], [], node.params)
             step.frozen = not trainable
+            step.layer = layer  # (memory/inference.py: an add's scale)
             builder.step, builder.grad, builder.trainable = step, grad, trainable
             try:
                 rule = rule_for(layer)

@@ -66,6 +66,8 @@ def report_record(report: Any) -> dict[str, Any]:
             out["training_step"] |= device_record(device)
     if report.timing is not None:
         out["timing"] = report.timing.to_dict()
+    if report.inference is not None:
+        out |= inference_record(report)
     unknown = report.unknown_counts()
     out["unknown_counts"] = unknown
     if unknown:
@@ -77,6 +79,14 @@ def report_record(report: Any) -> dict[str, Any]:
     if warnings:  # an importer's (an ONNX export whose batch norms were folded)
         out["warnings"] = list(warnings)
     return out
+
+
+def inference_record(report: Any) -> dict[str, Any]:
+    """Under mode 'inference': `mode`, no optimizer (null, as its parameter copies), and the
+    object `inference` (`InferenceMemory.summary`: peak_bytes, peak_activation_bytes, peak_at,
+    arena_bytes, baseline_bytes, int8, breakdown)."""
+    return {"mode": "inference", "optimizer": None, "param_copies": None,
+            "inference": report.inference.summary(report.batch)}
 
 
 def _inputs(report: Any) -> dict[str, Any]:

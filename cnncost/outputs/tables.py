@@ -83,7 +83,10 @@ def summary_line(report: Any) -> str:
 
     breakdown = report.step_breakdown()
     at_least = ">= " if "saved_bytes" in total.unknown else ""  # an opaque node's saved bytes are unknown
-    memory = (f"training step peak {at_least}{binary_bytes(breakdown['peak_bytes'])} (autograd; the "
+    inference = report.inference.summary(batch) if report.inference is not None else None
+    memory = (f"inference peak {binary_bytes(inference['peak_bytes'])} at {inference['peak_at']} (arena "
+              f"{binary_bytes(inference['arena_bytes'])})" if inference is not None else
+              f"training step peak {at_least}{binary_bytes(breakdown['peak_bytes'])} (autograd; the "
               f"lecture's rule says {binary_bytes(total.memory_bytes)})" if breakdown is not None
               else f"training memory {binary_bytes(total.memory_bytes)} (the lecture's rule)")
     inputs = report.inputs
@@ -127,9 +130,22 @@ def time_lines(report: Any) -> list[str]:
     return lines
 
 
+def _inference_lines(report: Any) -> list[str]:
+    """The inference pass's memory (`cnncost.memory.inference`) instead of the lecture's training rule."""
+    s = report.inference.summary(report.batch)
+    parts = s["breakdown"]
+    return [f"Input size (batch {grouped(report.batch)}): {binary_bytes(parts.get('input batch', 0))}",
+            f"Params size: {binary_bytes(parts.get('parameters', 0))}; buffers: {binary_bytes(parts.get('buffers', 0))}",
+            f"Inference peak: {binary_bytes(s['peak_bytes'])} at {s['peak_at']} (eval, no autograd: parameters, "
+            "buffers, weight casts, the input batch and the live tensors)",
+            f"Activations at the peak: {binary_bytes(s['peak_activation_bytes'])} (the input batch and the live tensors)",
+            f"Arena: {binary_bytes(s['arena_bytes'])} (a static plan of every activation tensor, greedy by size "
+            "as TFLite plans it)"]
+
+
 def footer_lines(report: Any) -> list[str]:
-    """torchinfo's footer, in the lecture's memory terms, each figure with its unit; then what is
-    unknown, if anything."""
+    """torchinfo's footer, in the lecture's memory terms (an inference pass: its own), each figure
+    with its unit; then what is unknown, if anything."""
     total, options = report.totals, report.options
     lines = [f"Total params: {grouped(total.params)}"]
     split = report.param_split()
@@ -138,6 +154,8 @@ def footer_lines(report: Any) -> list[str]:
                   f"Non-trainable params: {grouped(split['non_trainable_params'])}",
                   f"Buffers: {grouped(split['buffers'])} (batch norm running mean and variance, "
                   "num_batches_tracked; not in params)"]
+    if report.inference is not None:
+        return lines + _inference_lines(report) + _unknown_lines(report)
     input_bytes = sum(row.activation_memory_bytes for row in report.rows[:max(1, len(report.inputs))])  # the input rows
     lines += [f"Input size (batch {grouped(report.batch)}): {binary_bytes(input_bytes)}",
               f"Forward/backward pass size: {binary_bytes(total.activation_memory_bytes - input_bytes)} "
@@ -162,6 +180,12 @@ def footer_lines(report: Any) -> list[str]:
             lines += setup_lines(breakdown)
         lines += _device_memory_lines(report)
     lines += time_lines(report)
+    return lines + _unknown_lines(report)
+
+
+def _unknown_lines(report: Any) -> list[str]:
+    """An importer's warnings, then which layers have which figures unknown."""
+    lines = []
     if report.graph is not None:
         lines += [f"Warning: {line}" for line in report.graph.warnings]
     unknown = report.unknown_counts()
@@ -229,6 +253,10 @@ def render(report: Any, fmt: str) -> str:
     else:
         table = grid(headers, body + [total], TABLEFMT[fmt], tuple(align))
     breakdown = report.step_breakdown()
+    if breakdown is None and report.inference is not None:
+        s = report.inference.summary(report.batch)
+        breakdown = {"mode": "inference", "peak_bytes": s["peak_bytes"], "phase": f"forward, {s['peak_at']}",
+                     "breakdown": s["breakdown"]}
     if breakdown is not None:
         table += "\n\n" + breakdown_table(breakdown, fmt)
     title = title_text(summary_line(report), fmt)
