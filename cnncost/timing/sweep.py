@@ -1,0 +1,114 @@
+"""Step time over many batches at once (`cnncost.sweep(..., hardware=)`, `cnncost.search`).
+
+A pass's time is max(C(b), M(b)) + L, with C and M lines in the batch b (work and bytes are
+per sample x b + fixed: `Amount`) and L its launch term; which of the three is largest (its bound)
+changes only where two of them cross. So the step's time, split by phase (forward, backward,
+optimizer) and by bound, is piecewise linear in b with at most three breakpoints per pass: each
+pass contributes, per interval between its breakpoints, a line to its phase and to its bound.
+The intervals' changes, sorted by breakpoint and summed, give every batch's totals by one
+`searchsorted`: O(passes log passes + batches) per (resolution, dtype, optimizer), however many
+batches. Floats (seconds); the counts they come from are the exact ints of `passes.py`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .model import BOUNDS, CONV_CLASSES, Rates
+from .passes import IDLE
+
+PHASES = ("forward", "backward", "optimizer")
+SLOTS = len(PHASES) + len(BOUNDS)  # each a line (slope, intercept): the phases' sums, then the bounds'
+
+
+def pass_lines(nodes: list[Any], optimizer: Any, rates: Rates) -> dict[str, np.ndarray]:
+    """Per timed pass: compute C = ca b + cc, memory M = ma b + mc (seconds), launch L, phase index
+    (as `step._phase_times`: a node whose forward and input gradient are idle is not timed)."""
+    passes: list[tuple[Any, int]] = []
+    for node in nodes:
+        if node.forward is IDLE and node.input_grad is IDLE:
+            continue
+        passes += [(node.forward, 0), (node.input_grad, 1), (node.weight_grad, 1)]
+    passes.append((optimizer, 2))
+    rows = []
+    for cost, phase in passes:
+        if not cost.kernels:
+            continue
+        rate = rates.ops(cost.op_class, cost.unit, cost.dtype, cost.reduction)
+        w, r, o = cost.work, cost.read, cost.written
+        fresh = cost.fresh / rates.page_fault if cost.fresh and rates.page_fault else 0.0
+        launch = cost.kernels * (rates.conv_launch if rates.conv_launch and cost.op_class in CONV_CLASSES
+                                 else rates.launch)
+        rows.append((w.per_sample / rate, w.fixed / rate, (r.per_sample + o.per_sample) / rates.bandwidth,
+                     (r.fixed + o.fixed) / rates.bandwidth + fresh, launch, phase))
+    table = np.array(rows, dtype=np.float64).reshape(-1, 6)
+    return {"ca": table[:, 0], "cc": table[:, 1], "ma": table[:, 2], "mc": table[:, 3], "L": table[:, 4],
+            "phase": table[:, 5].astype(np.int64)}
+
+
+def _contributions(lines: dict[str, np.ndarray], b: np.ndarray) -> np.ndarray:
+    """(P, SLOTS, 2): each pass's line at the points b (P,) placed in its phase's and its bound's slot."""
+    ca, cc, ma, mc, L = lines["ca"], lines["cc"], lines["ma"], lines["mc"], lines["L"]
+    C, M = ca * b + cc, ma * b + mc
+    use_c = C > M  # the value: max(C, M) + L (as Rates.time: memory where equal)
+    slope, intercept = np.where(use_c, ca, ma), np.where(use_c, cc, mc) + L
+    bound = np.where((C >= M) & (C >= L), 0, np.where(M >= L, 1, 2))  # compute, memory, launch
+    out = np.zeros((len(ca), SLOTS, 2))
+    rows = np.arange(len(ca))
+    out[rows, lines["phase"], 0], out[rows, lines["phase"], 1] = slope, intercept
+    out[rows, len(PHASES) + bound, 0], out[rows, len(PHASES) + bound, 1] = slope, intercept
+    return out
+
+
+def step_lines(lines: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The step's piecewise-linear totals: breakpoints x (sorted, > 1) and, per interval (before x[0],
+    between, after x[-1]), the (SLOTS, 2) lines; batches from 1 up."""
+    ca, cc, ma, mc, L = lines["ca"], lines["cc"], lines["ma"], lines["mc"], lines["L"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossings = np.stack([(mc - cc) / (ca - ma), (L - cc) / ca, (L - mc) / ma], axis=1)  # C=M, C=L, M=L
+    crossings = np.where(np.isfinite(crossings) & (crossings > 1), crossings, np.inf)
+    crossings.sort(axis=1)
+    P = len(ca)
+    # each pass's state at b = 1, then just after each of its breakpoints (midway to the next)
+    nxt = np.concatenate([crossings[:, 1:], np.full((P, 1), np.inf)], axis=1)
+    after = np.where(np.isfinite(nxt), (crossings + nxt) / 2, crossings + 1)
+    base = _contributions(lines, np.ones(P))
+    states = [base] + [_contributions(lines, np.where(np.isfinite(after[:, k]), after[:, k], 1.0)) for k in range(3)]
+    deltas, points = [], []
+    for k in range(3):
+        live = np.isfinite(crossings[:, k])
+        deltas.append((states[k + 1] - states[k])[live])
+        points.append(crossings[live, k])
+    x = np.concatenate(points)
+    order = np.argsort(x, kind="stable")
+    running = np.cumsum(np.concatenate(deltas)[order], axis=0)
+    totals = np.concatenate([base.sum(axis=0)[None], base.sum(axis=0)[None] + running], axis=0)
+    return x[order], totals
+
+
+def at_batches(x: np.ndarray, totals: np.ndarray, batches: np.ndarray) -> np.ndarray:
+    """(B, SLOTS) seconds at each batch: forward, backward, optimizer, then by bound."""
+    b = batches.astype(np.float64)
+    lines = totals[np.searchsorted(x, b, side="left")]  # events strictly below b have happened
+    return lines[:, :, 0] * b[:, None] + lines[:, :, 1]
+
+
+def batch_times(nodes: list[Any], optimizer: Any, profile: Any, batches: np.ndarray) -> dict[str, np.ndarray]:
+    """Per batch, both estimates: `forward_seconds` ... `step_seconds`, `images_per_second`,
+    `limited_by` (index into BOUNDS: the bound holding most of the expected step), and the pure
+    roofline's `bound_step_seconds`, `bound_images_per_second`."""
+    out: dict[str, np.ndarray] = {}
+    b = batches.astype(np.float64)
+    for estimate in ("expected", "bound"):
+        seconds = at_batches(*step_lines(pass_lines(nodes, optimizer, Rates(profile, estimate))), batches)
+        step = seconds[:, 0] + seconds[:, 1] + seconds[:, 2]
+        prefix = "" if estimate == "expected" else "bound_"
+        if estimate == "expected":
+            for i, phase in enumerate(PHASES):
+                out[f"{phase}_seconds"] = seconds[:, i]
+            out["limited_by"] = np.argmax(seconds[:, len(PHASES):], axis=1)
+        out[f"{prefix}step_seconds"] = step
+        with np.errstate(divide="ignore"):
+            out[f"{prefix}images_per_second"] = b / step
+    return out
