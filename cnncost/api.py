@@ -112,10 +112,12 @@ def _timing(graph, options: Options, step, hardware: Any, device: str, torch_ver
 
 def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, dtype: str = "fp32",
         optimizer: str = "adam", input: Shape | None = None, mode: str = "train", device: str = "cuda",
-        max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None):
+        max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None,
+        hardware: Any = None):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
-    `memory=` is the old name of `budget`. `device` and `torch_version` as in `table`.
+    `memory=` is the old name of `budget`. `device` and `torch_version` as in `table`. `hardware`
+    (as in `table`): `.timing`, the time model's step at the batch found (images/s; docs/time.md).
 
     >>> import cnncost
     >>> f = cnncost.fit("vgg16", "80GiB", dtype="bf16", optimizer="adamw")
@@ -136,7 +138,12 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         raise CnnCostError(f"the budget is bytes (an int) or a size like '80GiB', got {type(budget).__name__}")
     size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
     graph = _compile(load(arch, input=input), input, max_nodes)  # validates the net, names the file and layer of an error
-    return largest_batch(_step(graph, options.dtype, options.optimizer, mode, device, torch_version), size, written)
+    step = _step(graph, options.dtype, options.optimizer, mode, device, torch_version)
+    result = largest_batch(step, size, written)
+    if hardware is not None:  # --- fit --hardware: the throughput of the batch found ---
+        from .timing.fit import with_timing
+        result = with_timing(result, graph, step.trace, hardware, options.dtype, options.optimizer, mode)
+    return result
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):

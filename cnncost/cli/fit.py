@@ -11,6 +11,7 @@ from .arch import resolve_arch
 from .boundary import write
 from .options import add_arch, add_device, add_dtype, add_format, add_input, add_optimizer, add_reading_options, graph_kwargs, input_arguments
 from .options import add_torch_version
+from .options import add_time_profile
 
 BUDGET_DEPRECATED = "cnncost: note: --memory in fit is deprecated: use --budget (GB = 10^9 B, GiB = 2^30 B)\n"
 
@@ -34,6 +35,10 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--mode", default="train", choices=("train", "inference"))
     add_device(parser, help="whose autograd rules (dropout's mask differs; default cuda)")
     add_torch_version(parser)
+    # --- time (issue 20): the throughput of the batch found ---
+    add_time_profile(parser, help="also the time model's training step at the batch found on this hardware profile "
+                                  "(built-in name or file): step seconds and images/s, expected and roofline bound")
+    # --- end time ---
     add_format(parser, "text", "markdown", "json")
     add_reading_options(parser)
     parser.set_defaults(run=run)
@@ -61,7 +66,8 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     budget = _budget(args)
     net = resolve_arch(args, args.arch)
     result = fit(net, budget, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
-                 mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit))
+                 mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit),
+                 **_time_kwargs(args))
     name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits
     setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
@@ -69,7 +75,8 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     if args.format == "json":
         return dumps({"schema_version": SCHEMA_VERSION, "architecture": name, "budget_bytes": result.budget,
                       "budget": result.budget_text, "batch": result.batch, "dtype": args.dtype,
-                      "optimizer": args.optimizer, "mode": args.mode, "training_step": step}), fits
+                      "optimizer": args.optimizer, "mode": args.mode, "training_step": step,
+                      **_time_record(result)}), fits
     shown = one_line(name)
     units = "Units: kB, MB, GB = 10^3, 10^6, 10^9 B; KiB, MiB, GiB = 2^10, 2^20, 2^30 B."
     if result.batch == 0:
@@ -85,4 +92,30 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
               f"allocator fragmentation: give --budget a margin below the card's capacity. {units}")
     return (f"{shown}: largest batch that fits in budget {result.budget_shown}: {int_text(result.batch)} "
             f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
-            + breakdown_table(step, args.format) + same + caveat), 0
+            + breakdown_table(step, args.format) + _time_lines(result) + same + caveat), 0
+
+
+# --- time (issue 20): fit --hardware ---
+
+def _time_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {"hardware": args.hardware} if getattr(args, "hardware", None) else {}
+
+
+def _time_record(result: Any) -> dict[str, Any]:
+    """JSON: `timing`, table's object at the batch found (docs/output.md); absent without --hardware."""
+    return {"timing": result.timing.to_dict()} if result.timing is not None else {}
+
+
+def _time_lines(result: Any) -> str:
+    """'Throughput at batch 1,924 on a100-sxm4-80gb: step 412 ms = 4,670.2 images/s expected (...)'."""
+    from ..formatting import duration, grouped
+    timing = result.timing
+    if timing is None:
+        return ""
+    e, b = timing.expected, timing.bound
+    return (f"\n\nThroughput at batch {grouped(result.batch)} on {timing.hardware} ({timing.dtype}): step "
+            f"{duration(e.step_seconds)} = {e.images_per_second:,.1f} images/s expected, mostly {e.bound}-bound "
+            f"(forward {duration(e.forward_seconds)} + backward {duration(e.backward_seconds)} + optimizer "
+            f"{duration(e.optimizer_seconds)}); roofline bound {duration(b.step_seconds)} = "
+            f"{b.images_per_second:,.1f} images/s (docs/time.md)")
+# --- end time ---
