@@ -22,29 +22,47 @@ PHASES = ("forward", "backward", "optimizer")
 SLOTS = len(PHASES) + len(BOUNDS)  # each a line (slope, intercept): the phases' sums, then the bounds'
 
 
-def pass_lines(nodes: list[Any], optimizer: Any, rates: Rates) -> dict[str, np.ndarray]:
-    """Per timed pass: compute C = ca b + cc, memory M = ma b + mc (seconds), launch L, phase index
-    (as `step._phase_times`: a node whose forward and input gradient are idle is not timed)."""
+_ARRAYS: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(nodes) -> (nodes, their passes as arrays)
+
+
+def _pass_arrays(nodes: list[Any], optimizer: Any) -> dict[str, Any]:
+    """The timed passes' exact counts as float arrays (kept per node list: a sweep's cells reuse
+    them for every profile and estimate), their rate keys and phases."""
+    cached = _ARRAYS.get(id(nodes))
+    if cached is not None and cached[0] is nodes:
+        return cached[1]
     passes: list[tuple[Any, int]] = []
     for node in nodes:
-        if node.forward is IDLE and node.input_grad is IDLE:
+        if node.forward is IDLE and node.input_grad is IDLE:  # as step._phase_times: not timed
             continue
         passes += [(node.forward, 0), (node.input_grad, 1), (node.weight_grad, 1)]
     passes.append((optimizer, 2))
-    rows = []
-    for cost, phase in passes:
-        if not cost.kernels:
-            continue
-        rate = rates.ops(cost.op_class, cost.unit, cost.dtype, cost.reduction)
-        w, r, o = cost.work, cost.read, cost.written
-        fresh = cost.fresh / rates.page_fault if cost.fresh and rates.page_fault else 0.0
-        launch = cost.kernels * (rates.conv_launch if rates.conv_launch and cost.op_class in CONV_CLASSES
-                                 else rates.launch)
-        rows.append((w.per_sample / rate, w.fixed / rate, (r.per_sample + o.per_sample) / rates.bandwidth,
-                     (r.fixed + o.fixed) / rates.bandwidth + fresh, launch, phase))
-    table = np.array(rows, dtype=np.float64).reshape(-1, 6)
-    return {"ca": table[:, 0], "cc": table[:, 1], "ma": table[:, 2], "mc": table[:, 3], "L": table[:, 4],
-            "phase": table[:, 5].astype(np.int64)}
+    passes = [(cost, phase) for cost, phase in passes if cost.kernels]
+    keys: dict[tuple[str, str, str, int], int] = {}
+    index = [keys.setdefault((c.op_class, c.unit, c.dtype, c.reduction), len(keys)) for c, _ in passes]
+    counts = np.array([(c.work.per_sample, c.work.fixed, c.read.per_sample + c.written.per_sample,
+                        c.read.fixed + c.written.fixed, c.fresh, c.kernels) for c, _ in passes],
+                      dtype=np.float64).reshape(-1, 6)
+    arrays = {"counts": counts, "keys": list(keys), "index": np.array(index, dtype=np.int64),
+              "conv": np.array([c.op_class in CONV_CLASSES for c, _ in passes], dtype=bool),
+              "phase": np.array([p for _, p in passes], dtype=np.int64)}
+    if len(_ARRAYS) >= 256:
+        _ARRAYS.clear()
+    _ARRAYS[id(nodes)] = (nodes, arrays)
+    return arrays
+
+
+def pass_lines(nodes: list[Any], optimizer: Any, rates: Rates) -> dict[str, np.ndarray]:
+    """Per timed pass: compute C = ca b + cc, memory M = ma b + mc (seconds), launch L, phase index
+    (as `step._phase_times` and `Rates.time`: a node whose forward and input gradient are idle is
+    not timed)."""
+    arrays = _pass_arrays(nodes, optimizer)
+    counts = arrays["counts"]
+    rate = np.array([rates.ops(*key) for key in arrays["keys"]], dtype=np.float64)[arrays["index"]]
+    fresh = counts[:, 4] / rates.page_fault if rates.page_fault else np.zeros(len(counts))
+    launch = counts[:, 5] * np.where(arrays["conv"] & bool(rates.conv_launch), rates.conv_launch, rates.launch)
+    return {"ca": counts[:, 0] / rate, "cc": counts[:, 1] / rate, "ma": counts[:, 2] / rates.bandwidth,
+            "mc": counts[:, 3] / rates.bandwidth + fresh, "L": launch, "phase": arrays["phase"]}
 
 
 def _contributions(lines: dict[str, np.ndarray], b: np.ndarray) -> np.ndarray:
@@ -87,11 +105,28 @@ def step_lines(lines: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return x[order], totals
 
 
+_LINES: dict[tuple[int, int, str], tuple[Any, Any, np.ndarray, np.ndarray]] = {}
+
+
+def cached_step_lines(nodes: list[Any], optimizer: Any, profile: Any, estimate: str) -> tuple[np.ndarray, np.ndarray]:
+    """`step_lines` of a node list on a profile, kept (the node lists are kept on their graphs:
+    `step.step_costs`), so a sweep over the same structures again only evaluates its batches."""
+    key = (id(nodes), id(profile), estimate)
+    cached = _LINES.get(key)
+    if cached is not None and cached[0] is nodes and cached[1] is profile:
+        return cached[2], cached[3]
+    x, totals = step_lines(pass_lines(nodes, optimizer, Rates(profile, estimate)))
+    if len(_LINES) >= 1024:
+        _LINES.clear()
+    _LINES[key] = (nodes, profile, x, totals)
+    return x, totals
+
+
 def at_batches(x: np.ndarray, totals: np.ndarray, batches: np.ndarray) -> np.ndarray:
     """(B, SLOTS) seconds at each batch: forward, backward, optimizer, then by bound."""
     b = batches.astype(np.float64)
-    lines = totals[np.searchsorted(x, b, side="left")]  # events strictly below b have happened
-    return lines[:, :, 0] * b[:, None] + lines[:, :, 1]
+    interval = np.searchsorted(x, b, side="left")  # events strictly below b have happened
+    return np.stack([totals[:, k, 0][interval] * b + totals[:, k, 1][interval] for k in range(SLOTS)], axis=1)
 
 
 def batch_times(nodes: list[Any], optimizer: Any, profile: Any, batches: np.ndarray) -> dict[str, np.ndarray]:
@@ -101,7 +136,7 @@ def batch_times(nodes: list[Any], optimizer: Any, profile: Any, batches: np.ndar
     out: dict[str, np.ndarray] = {}
     b = batches.astype(np.float64)
     for estimate in ("expected", "bound"):
-        seconds = at_batches(*step_lines(pass_lines(nodes, optimizer, Rates(profile, estimate))), batches)
+        seconds = at_batches(*cached_step_lines(nodes, optimizer, profile, estimate), batches)
         step = seconds[:, 0] + seconds[:, 1] + seconds[:, 2]
         prefix = "" if estimate == "expected" else "bound_"
         if estimate == "expected":
