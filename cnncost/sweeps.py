@@ -114,6 +114,10 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
         empty = [k for k in ("width", "depth") if k in swept] + ["input", "batch", "dtype", "optimizer"] + list(names)
         frame = pd.DataFrame({k: pd.Series([], dtype=np.int64 if k in names or k == "batch" else object)
                               for k in empty})
+        if hardware is not None:  # the time model's columns, empty
+            from .sweep_time import TIME_COLUMNS
+            frame = frame.assign(**{k: pd.Series([], dtype=object if k == "limited_by" else np.float64)
+                                    for k in TIME_COLUMNS})
         frame.attrs.update({"architecture": name, "memory": memory, "activations": activations,
                             "device": device if memory == "autograd" else None, "flop_convention": FLOP_CONVENTION})
         return frame

@@ -126,7 +126,8 @@ def at_batches(x: np.ndarray, totals: np.ndarray, batches: np.ndarray) -> np.nda
     """(B, SLOTS) seconds at each batch: forward, backward, optimizer, then by bound."""
     b = batches.astype(np.float64)
     interval = np.searchsorted(x, b, side="left")  # events strictly below b have happened
-    return np.stack([totals[:, k, 0][interval] * b + totals[:, k, 1][interval] for k in range(SLOTS)], axis=1)
+    lines = totals.reshape(len(totals), 2 * SLOTS)[interval]  # one gather: (B, slope and intercept per slot)
+    return lines[:, 0::2] * b[:, None] + lines[:, 1::2]
 
 
 def batch_times(nodes: list[Any], optimizer: Any, profile: Any, batches: np.ndarray) -> dict[str, np.ndarray]:

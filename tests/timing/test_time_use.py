@@ -116,3 +116,8 @@ def test_gpu_time_benchmark_runs_fake(tmp_path):
         assert float(row["expected_step_s"]) == pytest.approx(timing["step_seconds"], rel=1e-3)
         assert float(row["bound_step_s"]) == pytest.approx(timing["bound"]["step_seconds"], rel=1e-3)
     assert (tmp_path / "gpu_time.md").exists()
+
+
+def test_sweep_time_columns_when_every_input_is_dropped():
+    df = cnncost.sweep("alexnet", batch=[1, 2], input=[8], invalid="drop", hardware="t4")
+    assert df.empty and "step_seconds" in df.columns and "limited_by" in df.columns
