@@ -8,8 +8,10 @@ from typing import Any
 from ..errors import CnnCostError
 
 
-def with_timing(result: Any, graph: Any, traced: Any, hardware: Any, dtype: str, optimizer: str, mode: str) -> Any:
-    """`result` (a `memory.fit.Fit`) with `timing` at its batch; None where not even batch 1 fits."""
+def with_timing(result: Any, graph: Any, traced: Any, hardware: Any, dtype: str, optimizer: str, mode: str,
+                frozen: tuple[bool, ...] | None = None) -> Any:
+    """`result` (a `memory.fit.Fit`) with `timing` at its batch (None where not even batch 1 fits);
+    `traced`: the memory model's trace the fit solved; `frozen`: per graph node, no weight gradient."""
     from ..hardware import load_profile
     from .step import time_step
     if mode != "train":
@@ -19,5 +21,5 @@ def with_timing(result: Any, graph: Any, traced: Any, hardware: Any, dtype: str,
     profile = load_profile(hardware)
     if not result.batch:
         return result
-    timing = time_step(graph, traced, profile, dtype=dtype, optimizer=optimizer, batch=result.batch)
+    timing = time_step(graph, traced, profile, dtype=dtype, optimizer=optimizer, batch=result.batch, frozen=frozen)
     return dataclasses.replace(result, timing=timing)
