@@ -123,10 +123,11 @@ def cached_step_lines(nodes: list[Any], optimizer: Any, profile: Any, estimate: 
 
 
 def at_batches(x: np.ndarray, totals: np.ndarray, batches: np.ndarray) -> np.ndarray:
-    """(B, SLOTS) seconds at each batch: forward, backward, optimizer, then by bound."""
+    """(B, slots) seconds at each batch: of `step_lines`' totals, forward, backward, optimizer, then
+    by bound (or of fewer slots: the lines given)."""
     b = batches.astype(np.float64)
     interval = np.searchsorted(x, b, side="left")  # events strictly below b have happened
-    lines = totals.reshape(len(totals), 2 * SLOTS)[interval]  # one gather: (B, slope and intercept per slot)
+    lines = totals.reshape(len(totals), -1)[interval]  # one gather: (B, slope and intercept per slot)
     return lines[:, 0::2] * b[:, None] + lines[:, 1::2]
 
 
@@ -137,8 +138,11 @@ def batch_times(nodes: list[Any], optimizer: Any, profile: Any, batches: np.ndar
     out: dict[str, np.ndarray] = {}
     b = batches.astype(np.float64)
     for estimate in ("expected", "bound"):
-        seconds = at_batches(*cached_step_lines(nodes, optimizer, profile, estimate), batches)
-        step = seconds[:, 0] + seconds[:, 1] + seconds[:, 2]
+        x, totals = cached_step_lines(nodes, optimizer, profile, estimate)
+        if estimate == "bound":  # only the step: the phases' lines summed before evaluating
+            totals = totals[:, :len(PHASES)].sum(axis=1, keepdims=True)
+        seconds = at_batches(x, totals, batches)
+        step = seconds[:, 0] + seconds[:, 1] + seconds[:, 2] if estimate == "expected" else seconds[:, 0]
         prefix = "" if estimate == "expected" else "bound_"
         if estimate == "expected":
             for i, phase in enumerate(PHASES):
