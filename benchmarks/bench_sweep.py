@@ -107,6 +107,18 @@ def time_figures(arch: str, hardware: str, repeat: int) -> None:
         print(f"  {f'{n_res} x {n_batch:,} x {len(dtypes)} = {n:,}':>28} {n / without:>14,.0f} {n / warm:>14,.0f} "
               f"{warm / without:>6.2f}x {n / cold:>14,.0f}")
     print("  (configurations/s; target with timing >= 1,000,000)")
+    # the time columns alone (cnncost.sweep_time), traces and per-node costs kept: what timing adds
+    import numpy as np
+
+    from cnncost.memory.tensors import MODELLED_TORCH
+    from cnncost.sweep_time import time_columns
+    net = cnncost.load(arch)
+    for n_res, n_batch in ((10, 1000), (10, 100_000)):
+        inputs, batches = [(3, r, r) for r in range(160, 160 + 4 * n_res, 4)], np.arange(1, n_batch + 1)
+        columns = lambda: time_columns([(net, inputs)], ["fp32"], ["adam"], batches, hardware, "cuda", MODELLED_TORCH, ())
+        columns()
+        seconds = best_of(repeat, columns)
+        print(f"  time columns alone, {n_res} x {n_batch:,}: {n_res * n_batch / seconds:,.0f} configurations/s")
 
 
 if __name__ == "__main__":
