@@ -68,6 +68,26 @@ def measured_rate(measured: Any, op_class: str, dtype: str, reduction: int) -> f
     return float(points[-1][1])
 
 
+SMALL_CONV = (196, 288)  # calibrate's small conv: 32 -> 32 channels, 3x3, 14x14, batch 1: rows, reduction
+
+
+def rows_half(measured: Any) -> float:
+    """The GEMM rows at which a conv runs at half its rate for its reduction length: the rate is
+    taken as rate(K) x M / (M + M_half), M = batch x output positions, and M_half solved from the
+    calibrated small conv (196 rows; its time less the per-call overhead, counted apart) against
+    the rate of its reduction length (288). 0: not calibrated (no correction)."""
+    small = measured.get("conv.fp32.small")
+    full = measured_rate(measured, "conv", "fp32", SMALL_CONV[1])
+    if not small or not full:
+        return 0.0
+    work = 2 * SMALL_CONV[0] * SMALL_CONV[1] * 32  # its FLOPs; less the conv library's per-call overhead
+    seconds = work / small - measured.get("conv_call_ns", 0) / 1e9
+    small = work / seconds if seconds > 0 else full
+    if small >= full:
+        return 0.0
+    return SMALL_CONV[0] * (full / small - 1)
+
+
 class Rates:
     """What one estimate divides by: ops/s per (op class, dtype), bytes/s, seconds per kernel."""
 
@@ -83,6 +103,7 @@ class Rates:
         # writes to fresh pages (CPU): the expected estimate's, where calibrated
         self.conv_launch = measured.get("conv_call_ns", 0) / 1e9 if expected else 0.0
         self.page_fault = measured.get("page_fault", 0) if expected and profile.kind == "cpu" else 0
+        self.rows_half = rows_half(measured) if expected else 0.0
         self._ops: dict[tuple[str, int], float] = {}
 
     def ops(self, op_class: str, unit: str, dtype: str, reduction: int = 0) -> float:
@@ -109,6 +130,8 @@ class Rates:
         w, r, o = cost.work, cost.read, cost.written  # (Amount.at inlined: a table times every pass twice)
         work = w.per_sample * batch + w.fixed
         compute = work / self.ops(cost.op_class, cost.unit, cost.dtype, cost.reduction) if work else 0.0
+        if cost.positions and self.rows_half:  # a conv of few GEMM rows runs below its rate
+            compute *= 1 + self.rows_half / (cost.positions * batch)
         memory = (r.per_sample * batch + r.fixed + o.per_sample * batch + o.fixed) / self.bandwidth
         if cost.fresh and self.page_fault:
             memory += cost.fresh / self.page_fault

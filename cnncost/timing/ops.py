@@ -54,6 +54,14 @@ def reduction(node: Any, gradient: bool = False) -> int:
     return max(1, node.macs // max(1, numel(node.input_shape if gradient else node.output_shape)))
 
 
+def positions(node: Any, gradient: bool = False) -> int:
+    """A conv's output positions per sample (the input's, for its input gradient): with the batch,
+    the rows of the GEMM it runs as; 0 for other ops."""
+    if node.type not in ("conv", "conv_transpose"):
+        return 0
+    return numel((node.input_shape if gradient else node.output_shape)[1:])
+
+
 def vector_ops(node: Any) -> int:
     """Per-sample forward ops of a vector op: its larger tensor's elements x ops per element (a
     pool's window per output element)."""

@@ -20,7 +20,8 @@ from ..counting.training import gradients
 from ..memory.tensors import ELEMENT_BYTES
 from ..shapes import numel
 from .amount import NONE, Amount
-from .ops import BACKWARD_VECTOR_OPS, MATRIX_CLASSES, UNIT, WEIGHT_GRADIENT, op_class, reduction, vector_ops
+from .ops import (BACKWARD_VECTOR_OPS, MATRIX_CLASSES, UNIT, WEIGHT_GRADIENT, op_class, positions, reduction,
+                  vector_ops)
 
 PASSES = ("forward", "input_grad", "weight_grad")
 COMPUTE_DTYPES = ("fp32", "tf32", "fp16", "bf16")  # the profile's dtypes a training step computes in
@@ -46,6 +47,7 @@ class PassCost:
     reduction: int = 0  # a conv's reduction length (`ops.reduction`): its rate follows it; 0: not a conv;
     # WEIGHT_GRADIENT: a conv's weight gradient
     fresh: int = 0  # bytes written to new pages each step (a large weight gradient: see FRESH_BYTES)
+    positions: int = 0  # a conv's output positions per sample: x batch, the rows of its GEMM (0: many)
 
     @property
     def unit(self) -> str:
@@ -145,7 +147,7 @@ def node_costs(graph: Any, trace: Any, compute_dtype: str, frozen: tuple[bool, .
         work = (Amount(2 * node.macs, 2 * once) if klass in MATRIX_CLASSES or klass == "depthwise"
                 else Amount(vector_ops(node) if kernels else 0))
         forward = PassCost(klass, dtype, work, Amount(read_s, read_f), Amount(written_s, written_f), kernels,
-                           reduction(node))
+                           reduction(node), positions=positions(node))
         input_grad, weight_grad = _backward(node, steps[-1], klass, dtype, forward, grads[i], frozen[i], params,
                                             param_bytes, consumers[i])
         out.append(NodeCost(node.path, node.type, forward, input_grad, weight_grad))
@@ -172,7 +174,7 @@ def _backward(node: Any, last: Any, klass: str, dtype: str, forward: PassCost, g
             read = Amount(fork_s, fork_f)
         input_grad = PassCost(klass, dtype, Amount(work.per_sample * operands + fork_work, work.fixed * operands),
                               read, Amount(in_s, in_f) if operands else NONE, (1 if operands else 0) + forks,
-                              reduction(node, gradient=True))
+                              reduction(node, gradient=True), positions=positions(node, gradient=True))
         if not (weights and node.params):
             return input_grad, IDLE
         saved_s, saved_f = _sum_bytes(last.reads)

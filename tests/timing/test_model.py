@@ -33,3 +33,17 @@ def test_calibrated_refinements_apply_to_the_expected_estimate_only():
     assert math.isclose(expected.launch, 2 * 20e-6)  # two calls at the conv library's overhead
     assert math.isclose(bound.compute, 400 / cpu.peak("fp32")) and math.isclose(bound.launch, 2 * cpu.launch_overhead_seconds)
     assert bound.seconds < expected.seconds
+
+
+def test_a_conv_of_few_gemm_rows_runs_below_its_rate():
+    from cnncost.timing.model import rows_half
+    # the small conv (3x3, 32 -> 32, 14x14: 196 rows, reduction 288, 3,612,672 FLOPs) took 3,612,672 / 10^8 s
+    # plus a 0 ns call: at a full rate of 2 x 10^8 (reduction 288 clamps to the k144 point here) it ran at half
+    # rate with 196 rows, so M_half = 196
+    measured = {"conv.fp32.small": 10**8, "conv.fp32.k144": 2 * 10**8}
+    assert math.isclose(rows_half(measured), 196.0)
+    cpu = dataclasses.replace(load_profile("a100-sxm4-80gb"), kind="cpu", measured=measured)
+    conv = PassCost("conv", "fp32", Amount(2 * 10**8), Amount(), Amount(), 1, 144, positions=98)
+    # batch 2: 196 rows, half the rate: 2 s for 2 x 2 x 10^8 FLOPs; the roofline bound has no such loss
+    assert math.isclose(Rates(cpu, "expected").time(conv, 2).compute, 4.0)
+    assert rows_half({"conv.fp32.k144": 2 * 10**8}) == 0.0
