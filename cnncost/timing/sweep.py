@@ -41,8 +41,8 @@ def _pass_arrays(nodes: list[Any], optimizer: Any) -> dict[str, Any]:
     keys: dict[tuple[str, str, str, int], int] = {}
     index = [keys.setdefault((c.op_class, c.unit, c.dtype, c.reduction), len(keys)) for c, _ in passes]
     counts = np.array([(c.work.per_sample, c.work.fixed, c.read.per_sample + c.written.per_sample,
-                        c.read.fixed + c.written.fixed, c.fresh, c.kernels) for c, _ in passes],
-                      dtype=np.float64).reshape(-1, 6)
+                        c.read.fixed + c.written.fixed, c.fresh, c.kernels, c.positions) for c, _ in passes],
+                      dtype=np.float64).reshape(-1, 7)
     arrays = {"counts": counts, "keys": list(keys), "index": np.array(index, dtype=np.int64),
               "conv": np.array([c.op_class in CONV_CLASSES for c, _ in passes], dtype=bool),
               "phase": np.array([p for _, p in passes], dtype=np.int64)}
@@ -61,7 +61,13 @@ def pass_lines(nodes: list[Any], optimizer: Any, rates: Rates) -> dict[str, np.n
     rate = np.array([rates.ops(*key) for key in arrays["keys"]], dtype=np.float64)[arrays["index"]]
     fresh = counts[:, 4] / rates.page_fault if rates.page_fault else np.zeros(len(counts))
     launch = counts[:, 5] * np.where(arrays["conv"] & bool(rates.conv_launch), rates.conv_launch, rates.launch)
-    return {"ca": counts[:, 0] / rate, "cc": counts[:, 1] / rate, "ma": counts[:, 2] / rates.bandwidth,
+    ca, cc = counts[:, 0] / rate, counts[:, 1] / rate
+    if rates.rows_half:  # a conv of few GEMM rows: compute x (1 + rows_half / (positions b)), so C gains
+        # rows_half ca / positions, a constant (a conv's work is all per sample: no 1/b term)
+        positions = counts[:, 6]
+        few = positions > 0
+        cc = cc + np.where(few, rates.rows_half * ca / np.where(few, positions, 1.0), 0.0)
+    return {"ca": ca, "cc": cc, "ma": counts[:, 2] / rates.bandwidth,
             "mc": counts[:, 3] / rates.bandwidth + fresh, "L": launch, "phase": arrays["phase"]}
 
 

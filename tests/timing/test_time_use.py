@@ -121,3 +121,23 @@ def test_gpu_time_benchmark_runs_fake(tmp_path):
 def test_sweep_time_columns_when_every_input_is_dropped():
     df = cnncost.sweep("alexnet", batch=[1, 2], input=[8], invalid="drop", hardware="t4")
     assert df.empty and "step_seconds" in df.columns and "limited_by" in df.columns
+
+
+def test_sweep_time_with_a_calibrated_profile_equals_table_timing():
+    """A calibrated CPU profile: conv rates by reduction length, the small-conv row correction (a constant
+    per conv pass in the batch: conv work is all per sample), a conv call overhead, fresh pages."""
+    import dataclasses
+
+    from cnncost.hardware import load_profile
+    measured = {"conv.fp32.small": 10**10, "conv.fp32.k144": 2 * 10**10, "conv.fp32.k2304": 4 * 10**10,
+                "conv_weight_grad.fp32": 10**10, "maxpool.fp32": 10**9, "batchnorm.fp32": 2 * 10**9,
+                "conv_call_ns": 20_000, "page_fault": 4 * 10**9}
+    cpu = dataclasses.replace(load_profile("a100-sxm4-80gb"), kind="cpu", measured=measured)
+    batches = [1, 2, 5, 33, 400]
+    df = cnncost.sweep("resnet18", batch=batches, input=[64, 112], hardware=cpu)
+    for row in df.itertuples():
+        size = int(str(row.input).split("x")[-1])
+        timing = cnncost.table("resnet18", batch=row.batch, input=(3, size, size), hardware=cpu).timing
+        assert row.step_seconds == pytest.approx(timing.expected.step_seconds, rel=1e-12)
+        assert row.bound_step_seconds == pytest.approx(timing.bound.step_seconds, rel=1e-12)
+        assert row.limited_by == timing.expected.bound
