@@ -5,9 +5,12 @@
 - a loop of `cnncost.table` over the same kind of grid (resolution outer, batch inner, as a
   notebook would write it), on a sample of the grid, as configurations per second;
 - scaling with the number of configurations (10^2 .. 10^6);
-- under memory="autograd" (the memory model traced once per resolution).
+- under memory="autograd" (the memory model traced once per resolution);
+- with the time model's columns (`--hardware`, default a100-sxm4-80gb): the same grids with and
+  without timing, configurations/s and the ratio (cold: new resolutions, each traced and costed;
+  warm: traces and per-node costs cached on the graphs).
 
-    python benchmarks/bench_sweep.py [--repeat 5] [--arch resnet50]
+    python benchmarks/bench_sweep.py [--repeat 5] [--arch resnet50] [--hardware NAME] [--only-time]
 
 Nothing is asserted; it prints the figures, the ratios and the targets (>= 1,000,000
 configurations/s at 10,000, and >= 1,000x the table loop).
@@ -24,11 +27,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--arch", default="resnet50")
     parser.add_argument("--loop-sample", type=int, default=2000, help="tables timed for the loop's rate")
+    parser.add_argument("--hardware", default="a100-sxm4-80gb", help="the profile of the time columns' figures")
+    parser.add_argument("--only-time", action="store_true", help="only the figures with and without timing")
     args = parser.parse_args()
     import cnncost
     sweep = cnncost.sweep  # the package exports the function
 
     arch = args.arch
+    if args.only_time:
+        time_figures(arch, args.hardware, args.repeat)
+        return
     res100, batch100 = list(range(128, 128 + 4 * 100, 4)), list(range(1, 101))
     sweep(arch, batch=batch100, input=res100)  # warm: the spec built, its plan made (as for the loop below)
 
@@ -77,6 +85,40 @@ def main() -> None:
         print(f"  {label}: {seconds:.3f} s cold (new resolutions) -> {n / seconds:,.0f} configurations/s")
     seconds = best_of(args.repeat, lambda: sweep(arch, batch=batch100, input=res10, memory="autograd"))
     print(f"  10 resolutions x 100 batches, traces cached: {seconds * 1e3:.1f} ms -> {1000 / seconds:,.0f} configurations/s")
+
+    time_figures(arch, args.hardware, args.repeat)
+
+
+def time_figures(arch: str, hardware: str, repeat: int) -> None:
+    """Sweeps with and without the time columns: configurations/s and the ratio."""
+    import cnncost
+    sweep = cnncost.sweep
+    print(f"\nwith the time model (hardware={hardware}) vs without, {arch}:")
+    print(f"  {'grid (res x batch x dtype)':>28} {'without':>14} {'with, warm':>14} {'ratio':>7} {'with, cold':>14}")
+    for n_res, n_batch, dtypes in ((10, 100, ["fp32"]), (10, 1000, ["fp32", "bf16"]), (10, 10_000, ["fp32"]),
+                                   (100, 10_000, ["fp32"]), (1, 1_000_000, ["bf16"])):
+        res, batches = list(range(160, 160 + 4 * n_res, 4)), list(range(1, n_batch + 1))
+        n = n_res * n_batch * len(dtypes)
+        cold_res = [r + 2 for r in res]  # new resolutions: traced and costed in the timed call
+        cold = best_of(1, lambda: sweep(arch, batch=batches, input=cold_res, dtype=dtypes, hardware=hardware))
+        sweep(arch, batch=batches, input=res, dtype=dtypes, hardware=hardware)  # warm: traces and costs cached
+        without = best_of(repeat, lambda: sweep(arch, batch=batches, input=res, dtype=dtypes))
+        warm = best_of(repeat, lambda: sweep(arch, batch=batches, input=res, dtype=dtypes, hardware=hardware))
+        print(f"  {f'{n_res} x {n_batch:,} x {len(dtypes)} = {n:,}':>28} {n / without:>14,.0f} {n / warm:>14,.0f} "
+              f"{warm / without:>6.2f}x {n / cold:>14,.0f}")
+    print("  (configurations/s; target with timing >= 1,000,000)")
+    # the time columns alone (cnncost.sweep_time), traces and per-node costs kept: what timing adds
+    import numpy as np
+
+    from cnncost.memory.tensors import MODELLED_TORCH
+    from cnncost.sweep_time import time_columns
+    net = cnncost.load(arch)
+    for n_res, n_batch in ((10, 1000), (10, 100_000)):
+        inputs, batches = [(3, r, r) for r in range(160, 160 + 4 * n_res, 4)], np.arange(1, n_batch + 1)
+        columns = lambda: time_columns([(net, inputs)], ["fp32"], ["adam"], batches, hardware, "cuda", MODELLED_TORCH, ())
+        columns()
+        seconds = best_of(repeat, columns)
+        print(f"  time columns alone, {n_res} x {n_batch:,}: {n_res * n_batch / seconds:,.0f} configurations/s")
 
 
 if __name__ == "__main__":

@@ -162,7 +162,7 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         freeze: Sequence[str] = (), accumulate: int = 1, global_batch: int | None = None,
         parallel: dict[str, Any] | None = None, budget_of: str = "allocated", gpu: str | None = None,
         cuda_context: int | str | None = None, cudnn_workspace: int | str | None = None,
-        checkpoint: Sequence[str] = (), checkpoint_save: Sequence[str] = ()):
+        checkpoint: Sequence[str] = (), checkpoint_save: Sequence[str] = (), hardware: Any = None):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
     `memory=` is the old name of `budget`. `device`, `torch_version` and `parallel` (several GPUs:
@@ -174,6 +174,8 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
     "reserved" or "nvidia-smi" (the caching allocator's, and with the CUDA context: modelled on the
     GPU profile `gpu`, `cuda_context`, `cudnn_workspace` as in `table`; the figures at the batch
     found in `Fit.device`).
+    `hardware` (as in `table`): `.timing`, the time model's step at the batch found (images/s;
+    docs/time.md).
 
     >>> import cnncost
     >>> f = cnncost.fit("vgg16", "80GiB", dtype="bf16", optimizer="adamw")
@@ -206,6 +208,8 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         given = [name for name, value in training_only.items() if value]
         if budget_of != "allocated":  # the allocator model (`memory.device_fit`)
             raise CnnCostError(f"--budget-of {budget_of} models a plain training step on cuda: use --budget-of allocated")
+        if hardware is not None:
+            given.append("hardware")
         if given:
             raise CnnCostError(f"{', '.join(given)} model{'s' if len(given) == 1 else ''} a training step; "
                                "not an inference pass (mode 'inference')")
@@ -220,8 +224,9 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
                                "global_batch or budget_of")
         from .memory.checkpoint_auto import fit_auto
         save = {"checkpoint_save": tuple(checkpoint_save)} if checkpoint_save else {}
-        return fit_auto(graph, lambda how: _step(graph, dtype, _setup(
-            optimizer, mode, **how, **(save if how else {}), **job), device, torch_version), size, written)
+        return _timed(fit_auto(graph, lambda how: _step(graph, dtype, _setup(
+            optimizer, mode, **how, **(save if how else {}), **job), device, torch_version), size, written),
+                      graph, hardware, dtype, optimizer, patterns)
     job |= _checkpointing(graph, specs, checkpoint_save)
     if global_batch is not None:  # --global-batch: plain step and accumulating step (any K > 1: the same peak)
         if accumulate != 1:
@@ -229,13 +234,24 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         if budget_of != "allocated":
             raise CnnCostError(f"budget_of '{budget_of}' models a plain training step: use 'allocated' with global_batch")
         from .memory.fit import fit_global_batch
-        return fit_global_batch(lambda k: _step(graph, dtype, _setup(optimizer, mode, accumulate=k, **job),
+        return _timed(fit_global_batch(lambda k: _step(graph, dtype, _setup(optimizer, mode, accumulate=k, **job),
                                                 device, torch_version),
-                                global_batch, size, written)
+                                global_batch, size, written), graph, hardware, dtype, optimizer, patterns)
     step = _step(graph, dtype, _setup(optimizer, mode, accumulate=accumulate, **job), device, torch_version)
     # the budget bounds the allocated peak, or a modelled GPU figure; the GPU figures at the batch found (issue 19)
     from .memory.device_fit import largest_batch_on
-    return largest_batch_on(step, size, budget_of, _gpu(gpu, cuda_context, cudnn_workspace), written)
+    return _timed(largest_batch_on(step, size, budget_of, _gpu(gpu, cuda_context, cudnn_workspace), written),
+                  graph, hardware, dtype, optimizer, patterns)
+
+
+def _timed(result: Any, graph: Any, hardware: Any, dtype: str, optimizer: str, freeze: tuple[str, ...]) -> Any:
+    """`fit --hardware`: the time model's step at the batch found, on the trace the fit solved."""
+    if hardware is None:
+        return result
+    from .counting.training import frozen_nodes
+    from .timing.fit import with_timing
+    return with_timing(result, graph, result.step.trace, hardware, dtype, optimizer, "train",
+                       frozen_nodes(graph, freeze) if freeze else None)
 
 
 def _checkpointing(graph, specs: Sequence[str], save: Sequence[str] = ()) -> dict[str, Any]:

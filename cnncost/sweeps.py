@@ -46,7 +46,7 @@ def sweep(arch: str | os.PathLike[str] | Net, *, batch: int | Iterable[int] = 12
           depth: float | Iterable[float] | None = None, dtype: str | Iterable[str] = "fp32",
           optimizer: str | Iterable[str] = "adam", memory: str = "lecture", device: str = "cuda",
           activations: str = "all", invalid: str = "raise", freeze: str | Iterable[str] = (),
-          torch_version: str | None = None) -> Any:
+          torch_version: str | None = None, hardware: Any = None) -> Any:
     """Totals of `arch` for every combination of the swept values: a pandas DataFrame, one row per
     configuration.
 
@@ -63,7 +63,8 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     totals of the JSON contract, `activations`, `params`, `macs`, `flops`,
     `activation_memory_bytes`, `param_memory_bytes`, `memory_bytes`, `backward_flops` and
     `training_flops` (one training step, as `table`'s total), and under memory="autograd"
-    `saved_bytes` and `peak_bytes` (the training step's peak). Every row equals
+    `saved_bytes` and `peak_bytes` (the training step's peak); with `hardware` (a profile's name
+    or file, as in `table`) the time model's columns (`cnncost.sweep_time`, docs/sweeps.md). Every row equals
     `cnncost.table(...).totals` for its configuration.
 
     >>> import cnncost
@@ -81,7 +82,7 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
                 for o in optimizers] for d in dtypes]
     dtypes = [row[0].dtype for row in options]  # canonical spellings (float32 -> fp32)
     release = None
-    if memory == "autograd":
+    if memory == "autograd" or hardware is not None:
         from .memory import Precision
         from .memory.tensors import MODELLED_TORCH, torch_release
         release = MODELLED_TORCH if torch_version is None else torch_release(torch_version)
@@ -96,6 +97,7 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
 
     labels: dict[str, int] = {}
     blocks = []
+    timed = []  # (net, inputs) per block: the time model's columns
     for (w, d), net in structures:
         inputs = _inputs(input, net)
         counts = per_sample(net, inputs, activations=activations, invalid=invalid, freeze=frozen)
@@ -106,11 +108,16 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
             saved, peaks = _autograd(net, counts.inputs, dtypes, optimizers, device, release, frozen)
         codes = np.array([labels.setdefault(shape_text(s), len(labels)) for s in counts.inputs], dtype=np.int64)
         blocks.append((w, d, counts, codes, saved, peaks))
+        timed.append((net, counts.inputs))
     names = tuple(c.name for c in sweep_columns(memory == "autograd"))
     if not blocks:  # invalid="drop" left out every input: an empty frame with the usual columns
         empty = [k for k in ("width", "depth") if k in swept] + ["input", "batch", "dtype", "optimizer"] + list(names)
         frame = pd.DataFrame({k: pd.Series([], dtype=np.int64 if k in names or k == "batch" else object)
                               for k in empty})
+        if hardware is not None:  # the time model's columns, empty
+            from .sweep_time import TIME_COLUMNS
+            frame = frame.assign(**{k: pd.Series([], dtype=object if k == "limited_by" else np.float64)
+                                    for k in TIME_COLUMNS})
         frame.attrs.update({"architecture": name, "memory": memory, "activations": activations,
                             "device": device if memory == "autograd" else None, "flop_convention": FLOP_CONVENTION})
         return frame
@@ -139,10 +146,18 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     maxima = [_maxima(q) for q in quantities]
     for column in sweep_columns(memory == "autograd"):
         columns[column.name] = _column(column, quantities, maxima, shapes)
+    if hardware is not None:
+        from .sweep_time import time_columns
+        columns |= time_columns(timed, dtypes, optimizers, b, hardware, device, release, frozen)
     frame = pd.DataFrame(columns, copy=False)
     frame.attrs.update({"architecture": name, "memory": memory, "activations": activations,
-                        "device": device if memory == "autograd" else None,
+                        "device": device if memory == "autograd" or hardware is not None else None,
                         "flop_convention": FLOP_CONVENTION})
+    if hardware is not None:
+        from .hardware import load_profile
+        from .timing.step import CONVENTION
+        frame.attrs.update({"hardware": load_profile(hardware).name,
+                            "time_convention": CONVENTION})
     return frame
 
 

@@ -27,6 +27,7 @@ import pandas as pd  # noqa: E402
 
 import cnncost  # noqa: E402
 import cnncost.plot as plot  # noqa: E402
+import cnncost.plot_time as plot_time  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -51,6 +52,11 @@ def pictures() -> dict[str, object]:
         "sweep-batch": plot.sweep(by_batch, x="batch", y="peak_bytes",
                                   title="peak of the training step against batch (3x224x224, fp32, adam)"),
         "compare-resnets": plot.compare(cnncost.compare(["resnet50", "resnext50-32x4d", "wide-resnet50-2"])),
+        # the time model (issue 20): per-layer time by bound, and the roofline
+        "time-bars-resnet18": plot_time.time_bars(cnncost.table("resnet18", batch=64, dtype="bf16",
+                                                                hardware="a100-sxm4-80gb")),
+        "roofline-resnet50": plot_time.roofline(cnncost.table("resnet50", batch=64, dtype="bf16",
+                                                              hardware="a100-sxm4-80gb")),
     }
 
 

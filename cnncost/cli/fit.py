@@ -15,6 +15,7 @@ from .options import add_parallel, parallel_argument_text, parallel_kwargs
 from .options import add_fit_accumulate, add_freeze
 from .options import add_gpu_memory, gpu_kwargs
 from .options import add_checkpoint
+from .options import add_time_profile
 
 BUDGET_DEPRECATED = "cnncost: note: --memory in fit is deprecated: use --budget (GB = 10^9 B, GiB = 2^30 B)\n"
 
@@ -40,6 +41,10 @@ def add_parser(commands: Any) -> None:
     add_device(parser, help="whose autograd rules (dropout's mask differs; default cuda)")
     add_torch_version(parser)
     add_gpu_memory(parser, budget=True)
+    # --- time (issue 20): the throughput of the batch found ---
+    add_time_profile(parser, help="also the time model's training step at the batch found on this hardware profile "
+                                  "(built-in name or file): step seconds and images/s, expected and roofline bound")
+    # --- end time ---
     add_format(parser, "text", "markdown", "json")
     add_reading_options(parser)
     add_parallel(parser)
@@ -78,7 +83,8 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
                  **({"parallel": parallel_kwargs(args)} if parallel_kwargs(args) else {}),
                  **_freeze_accumulate_kwargs(args), **gpu_kwargs(args),
                  **({"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}),
-                 **({"checkpoint_save": args.checkpoint_save} if getattr(args, "checkpoint_save", None) else {}))
+                 **({"checkpoint_save": args.checkpoint_save} if getattr(args, "checkpoint_save", None) else {}),
+                 **_time_kwargs(args))
     name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits
     setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
@@ -103,7 +109,7 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
         return dumps({"schema_version": SCHEMA_VERSION, "architecture": name, "budget_bytes": result.budget,
                       "budget": result.budget_text, "budget_of": result.budget_of, "batch": result.batch,
                       "dtype": args.dtype, "optimizer": args.optimizer, "mode": args.mode, "training_step": step,
-                      **extra}), fits
+                      **extra, **_time_record(result)}), fits
     shown = one_line(name)
     units = "Units: kB, MB, GB = 10^3, 10^6, 10^9 B; KiB, MiB, GiB = 2^10, 2^20, 2^30 B."
     if result.batch == 0:
@@ -133,11 +139,13 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
         per_rank = f" per rank ({extra['global_batch']:,} over all ranks)" if parallel else ""
         return (f"{shown}: {_accumulation_answer(result)}{per_rank} in budget {result.budget_shown} "
                 f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
-                + breakdown_table(step, args.format) + footer + _checkpoint_text(checkpointing) + same + caveat), 0
+                + breakdown_table(step, args.format) + footer + _checkpoint_text(checkpointing) + _time_lines(result)
+                + same + caveat), 0
     per_rank = f" per rank (global batch {extra['global_batch']:,})" if parallel else ""
     return (f"{shown}: largest batch that fits in budget {result.budget_shown}{bound}: {int_text(result.batch)}{per_rank} "
             f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
-            + breakdown_table(step, args.format) + footer + _checkpoint_text(checkpointing) + same + caveat), 0
+            + breakdown_table(step, args.format) + footer + _checkpoint_text(checkpointing) + _time_lines(result)
+            + same + caveat), 0
 
 
 def _parallel(result: Any) -> tuple:
@@ -224,3 +232,29 @@ def _checkpoint_text(checkpointing: dict[str, Any] | None) -> str:
     shown = ", ".join(regions) if len(regions) <= 12 else ", ".join(regions[:12]) + f", ... ({len(regions)} in all)"
     return (f"\n\nCheckpointed ({checkpointing['policy']}): {shown or 'none needed'}; recompute "
             f"{si(checkpointing['recompute_flops'])}FLOPs per step; saved for backward {checkpointing['saved_bytes']:,} B")
+
+
+# --- time (issue 20): fit --hardware ---
+
+def _time_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {"hardware": args.hardware} if getattr(args, "hardware", None) else {}
+
+
+def _time_record(result: Any) -> dict[str, Any]:
+    """JSON: `timing`, table's object at the batch found (docs/output.md); absent without --hardware."""
+    return {"timing": result.timing.to_dict()} if result.timing is not None else {}
+
+
+def _time_lines(result: Any) -> str:
+    """'Throughput at batch 1,924 on a100-sxm4-80gb: step 412 ms = 4,670.2 images/s expected (...)'."""
+    from ..formatting import duration, grouped
+    timing = result.timing
+    if timing is None:
+        return ""
+    e, b = timing.expected, timing.bound
+    return (f"\n\nThroughput at batch {grouped(result.batch)} on {timing.hardware} ({timing.dtype}): step "
+            f"{duration(e.step_seconds)} = {e.images_per_second:,.1f} images/s expected, mostly {e.bound}-bound "
+            f"(forward {duration(e.forward_seconds)} + backward {duration(e.backward_seconds)} + optimizer "
+            f"{duration(e.optimizer_seconds)}); roofline bound {duration(b.step_seconds)} = "
+            f"{b.images_per_second:,.1f} images/s (docs/time.md)")
+# --- end time ---

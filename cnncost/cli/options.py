@@ -384,6 +384,11 @@ def add_hardware(parser: argparse.ArgumentParser) -> None:
                         help="with --hardware and --epoch-images: the epoch's cost at this price per hour")
 
 
+def add_time_profile(parser: argparse.ArgumentParser, help: str) -> None:
+    """--hardware alone (sweep, fit, search): the time model on a profile, without an epoch's figures."""
+    parser.add_argument("--hardware", metavar="NAME|FILE", help=help)
+
+
 def hardware_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The keywords `cnncost.table` takes from the time options (none where not given)."""
     names = ("hardware", "epoch_images", "price_per_hour")

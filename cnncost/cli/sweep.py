@@ -12,6 +12,7 @@ from .arch import resolve_arch
 from .options import (add_activations, add_arch, add_device, add_format, add_freeze, add_memory,
                       add_reading_options)
 from .options import add_torch_version
+from .options import add_time_profile
 
 MAX_VALUES = 1_000_000  # values one list option may expand to (a range like 1:10**9 is refused)
 
@@ -120,6 +121,8 @@ def add_parser(commands: Any) -> None:
     add_freeze(parser, help="layers whose row path matches PATTERN (fnmatch; repeatable) get no weight gradient in "
                             "backward_flops / training_flops, as in table; under --memory autograd no gradients, no "
                             "optimizer state and nothing saved before the first trainable layer")
+    add_time_profile(parser, help="add time columns on this hardware profile (built-in name or file; docs/sweeps.md): "
+                                  "step seconds and images/s, expected and roofline bound, and what limits the step")
     add_format(parser, "text", "markdown", "csv", "json")
     add_reading_options(parser)
     parser.set_defaults(run=run)
@@ -133,7 +136,7 @@ def run(args: argparse.Namespace) -> str:
     frame = sweep(arch, batch=args.batch, input=args.input, width=args.width, depth=args.depth, dtype=args.dtype,
                   optimizer=args.optimizer, memory=args.memory, device=args.device,
                   torch_version=args.torch_version, activations=args.activations,
-                  invalid=args.invalid, freeze=tuple(args.freeze))
+                  invalid=args.invalid, freeze=tuple(args.freeze), hardware=args.hardware)
     if args.format == "csv":
         return to_csv(frame).rstrip("\n")
     if args.format == "json":
@@ -143,7 +146,7 @@ def run(args: argparse.Namespace) -> str:
 
 def _records(frame: Any) -> tuple[list[str], list[list[Any]]]:
     columns = list(frame.columns)
-    values = [frame[c].astype(str).tolist() if c in ("input", "dtype", "optimizer") else frame[c].tolist()
+    values = [frame[c].astype(str).tolist() if c in ("input", "dtype", "optimizer", "limited_by") else frame[c].tolist()
               for c in columns]
     return columns, [list(row) for row in zip(*values)]
 
@@ -167,13 +170,21 @@ def to_json(frame: Any) -> str:
 
 def to_text(frame: Any, fmt: str = "text") -> str:
     from tabulate import tabulate
-    from ..formatting import TABLEFMT, byte_unit, grouped, in_unit, si_spaced, text_cell
+    from ..formatting import TABLEFMT, byte_unit, duration, grouped, in_unit, si_spaced, text_cell
     columns, rows = _records(frame)
     shown = {"activations": si_spaced, "params": grouped, "macs": si_spaced, "flops": si_spaced,
              "backward_flops": si_spaced, "training_flops": si_spaced}
     headers = {"activation_memory_bytes": "act. mem", "param_memory_bytes": "param mem", "memory_bytes": "memory",
                "saved_bytes": "saved", "peak_bytes": "step peak",
                "macs": "MACs", "flops": "FLOPs", "backward_flops": "bwd FLOPs", "training_flops": "train FLOPs"}
+    for column in columns:  # the time model's columns (--hardware)
+        if column.endswith("_seconds"):
+            shown[column] = lambda value: duration(value) if value else "0"
+        elif column.endswith("images_per_second"):
+            shown[column] = lambda value: f"{value:,.1f}"
+    headers |= {"forward_seconds": "forward", "backward_seconds": "backward", "optimizer_seconds": "optimizer",
+                "step_seconds": "step", "images_per_second": "images/s", "limited_by": "limited by",
+                "bound_step_seconds": "bound step", "bound_images_per_second": "bound images/s"}
     for i, column in enumerate(columns):  # bytes: one IEC unit per column, scaled to its largest value
         if column.endswith("_bytes"):
             factor, unit = byte_unit([row[i] for row in rows])
@@ -199,5 +210,9 @@ def to_text(frame: Any, fmt: str = "text") -> str:
              + ("autograd (saved = what PyTorch saves for backward; step peak = the training step's largest moment)"
                 if memory == "autograd" else "the lecture's rule, 2 x activations (input 1 x) + k x params")
              + f"; {frame.attrs.get('flop_convention', '')}; KiB, MiB, GiB = 2^10, 2^20, 2^30 B (the lecture's KB, MB, GB). Exact figures: --format csv or json.")
+    if frame.attrs.get("hardware"):
+        notes += (f" Time on {frame.attrs['hardware']}: the expected estimate (forward, backward, optimizer, step, "
+                  "images/s, the bound holding most of the step) and the pure roofline's (bound step, bound images/s); "
+                  + frame.attrs.get("time_convention", "") + ".")
     return f"{table}\n\n{notes}"
 

@@ -107,6 +107,9 @@ class Fit:
 
     __str__ = __repr__
 
+    # the time model at `batch` (`cnncost.fit(..., hardware=)`: a cnncost.timing.Timing; None without one)
+    timing: Any = field(default=None, compare=False, repr=False)
+
     def _repr_html_(self) -> str:
         """A small table for notebooks: the answer, then what the limiting moment holds."""
         from html import escape

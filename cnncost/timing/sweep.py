@@ -1,0 +1,160 @@
+"""Step time over many batches at once (`cnncost.sweep(..., hardware=)`, `cnncost.search`).
+
+A pass's time is max(C(b), M(b)) + L, with C and M lines in the batch b (work and bytes are
+per sample x b + fixed: `Amount`) and L its launch term; which of the three is largest (its bound)
+changes only where two of them cross. So the step's time, split by phase (forward, backward,
+optimizer) and by bound, is piecewise linear in b with at most three breakpoints per pass: each
+pass contributes, per interval between its breakpoints, a line to its phase and to its bound.
+The intervals' changes, sorted by breakpoint and summed, give every batch's totals by one
+`searchsorted`: O(passes log passes + batches) per (resolution, dtype, optimizer), however many
+batches. Floats (seconds); the counts they come from are the exact ints of `passes.py`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .model import BOUNDS, CONV_CLASSES, Rates
+from .passes import IDLE
+
+PHASES = ("forward", "backward", "optimizer")
+SLOTS = len(PHASES) + len(BOUNDS)  # each a line (slope, intercept): the phases' sums, then the bounds'
+
+
+_ARRAYS: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(nodes) -> (nodes, their passes as arrays)
+
+
+def _pass_arrays(nodes: list[Any], optimizer: Any) -> dict[str, Any]:
+    """The timed passes' exact counts as float arrays (kept per node list: a sweep's cells reuse
+    them for every profile and estimate), their rate keys and phases."""
+    cached = _ARRAYS.get(id(nodes))
+    if cached is not None and cached[0] is nodes:
+        return cached[1]
+    passes: list[tuple[Any, int]] = []
+    for node in nodes:
+        if node.forward is IDLE and node.input_grad is IDLE:  # as step._phase_times: not timed
+            continue
+        passes += [(node.forward, 0), (node.input_grad, 1), (node.weight_grad, 1)]
+    passes.append((optimizer, 2))
+    passes = [(cost, phase) for cost, phase in passes if cost.kernels]
+    keys: dict[tuple[str, str, str, int], int] = {}
+    index = [keys.setdefault((c.op_class, c.unit, c.dtype, c.reduction), len(keys)) for c, _ in passes]
+    counts = np.array([(c.work.per_sample, c.work.fixed, c.read.per_sample + c.written.per_sample,
+                        c.read.fixed + c.written.fixed, c.fresh, c.kernels, c.positions) for c, _ in passes],
+                      dtype=np.float64).reshape(-1, 7)
+    arrays = {"counts": counts, "keys": list(keys), "index": np.array(index, dtype=np.int64),
+              "conv": np.array([c.op_class in CONV_CLASSES for c, _ in passes], dtype=bool),
+              "phase": np.array([p for _, p in passes], dtype=np.int64)}
+    if len(_ARRAYS) >= 256:
+        _ARRAYS.clear()
+    _ARRAYS[id(nodes)] = (nodes, arrays)
+    return arrays
+
+
+def pass_lines(nodes: list[Any], optimizer: Any, rates: Rates) -> dict[str, np.ndarray]:
+    """Per timed pass: compute C = ca b + cc, memory M = ma b + mc (seconds), launch L, phase index
+    (as `step._phase_times` and `Rates.time`: a node whose forward and input gradient are idle is
+    not timed)."""
+    arrays = _pass_arrays(nodes, optimizer)
+    counts = arrays["counts"]
+    rate = np.array([rates.ops(*key) for key in arrays["keys"]], dtype=np.float64)[arrays["index"]]
+    fresh = counts[:, 4] / rates.page_fault if rates.page_fault else np.zeros(len(counts))
+    launch = counts[:, 5] * np.where(arrays["conv"] & bool(rates.conv_launch), rates.conv_launch, rates.launch)
+    ca, cc = counts[:, 0] / rate, counts[:, 1] / rate
+    if rates.rows_half:  # a conv of few GEMM rows: compute x (1 + rows_half / (positions b)), so C gains
+        # rows_half ca / positions, a constant (a conv's work is all per sample: no 1/b term)
+        positions = counts[:, 6]
+        few = positions > 0
+        cc = cc + np.where(few, rates.rows_half * ca / np.where(few, positions, 1.0), 0.0)
+    return {"ca": ca, "cc": cc, "ma": counts[:, 2] / rates.bandwidth,
+            "mc": counts[:, 3] / rates.bandwidth + fresh, "L": launch, "phase": arrays["phase"]}
+
+
+def _contributions(lines: dict[str, np.ndarray], b: np.ndarray) -> np.ndarray:
+    """(P, SLOTS, 2): each pass's line at the points b (P,) placed in its phase's and its bound's slot."""
+    ca, cc, ma, mc, L = lines["ca"], lines["cc"], lines["ma"], lines["mc"], lines["L"]
+    C, M = ca * b + cc, ma * b + mc
+    use_c = C > M  # the value: max(C, M) + L (as Rates.time: memory where equal)
+    slope, intercept = np.where(use_c, ca, ma), np.where(use_c, cc, mc) + L
+    bound = np.where((C >= M) & (C >= L), 0, np.where(M >= L, 1, 2))  # compute, memory, launch
+    out = np.zeros((len(ca), SLOTS, 2))
+    rows = np.arange(len(ca))
+    out[rows, lines["phase"], 0], out[rows, lines["phase"], 1] = slope, intercept
+    out[rows, len(PHASES) + bound, 0], out[rows, len(PHASES) + bound, 1] = slope, intercept
+    return out
+
+
+def step_lines(lines: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The step's piecewise-linear totals: breakpoints x (sorted, > 1) and, per interval (before x[0],
+    between, after x[-1]), the (SLOTS, 2) lines; batches from 1 up."""
+    ca, cc, ma, mc, L = lines["ca"], lines["cc"], lines["ma"], lines["mc"], lines["L"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossings = np.stack([(mc - cc) / (ca - ma), (L - cc) / ca, (L - mc) / ma], axis=1)  # C=M, C=L, M=L
+    crossings = np.where(np.isfinite(crossings) & (crossings > 1), crossings, np.inf)
+    crossings.sort(axis=1)
+    P = len(ca)
+    # each pass's state at b = 1, then just after each of its breakpoints (midway to the next)
+    nxt = np.concatenate([crossings[:, 1:], np.full((P, 1), np.inf)], axis=1)
+    after = np.where(np.isfinite(nxt), (crossings + nxt) / 2, crossings + 1)
+    base = _contributions(lines, np.ones(P))
+    states = [base] + [_contributions(lines, np.where(np.isfinite(after[:, k]), after[:, k], 1.0)) for k in range(3)]
+    deltas, points = [], []
+    for k in range(3):
+        live = np.isfinite(crossings[:, k])
+        deltas.append((states[k + 1] - states[k])[live])
+        points.append(crossings[live, k])
+    x = np.concatenate(points)
+    order = np.argsort(x, kind="stable")
+    running = np.cumsum(np.concatenate(deltas)[order], axis=0)
+    totals = np.concatenate([base.sum(axis=0)[None], base.sum(axis=0)[None] + running], axis=0)
+    return x[order], totals
+
+
+_LINES: dict[tuple[int, int, str], tuple[Any, Any, np.ndarray, np.ndarray]] = {}
+
+
+def cached_step_lines(nodes: list[Any], optimizer: Any, profile: Any, estimate: str) -> tuple[np.ndarray, np.ndarray]:
+    """`step_lines` of a node list on a profile, kept (the node lists are kept on their graphs:
+    `step.step_costs`), so a sweep over the same structures again only evaluates its batches."""
+    key = (id(nodes), id(profile), estimate)
+    cached = _LINES.get(key)
+    if cached is not None and cached[0] is nodes and cached[1] is profile:
+        return cached[2], cached[3]
+    x, totals = step_lines(pass_lines(nodes, optimizer, Rates(profile, estimate)))
+    if len(_LINES) >= 1024:
+        _LINES.clear()
+    _LINES[key] = (nodes, profile, x, totals)
+    return x, totals
+
+
+def at_batches(x: np.ndarray, totals: np.ndarray, batches: np.ndarray) -> np.ndarray:
+    """(B, slots) seconds at each batch: of `step_lines`' totals, forward, backward, optimizer, then
+    by bound (or of fewer slots: the lines given)."""
+    b = batches.astype(np.float64)
+    interval = np.searchsorted(x, b, side="left")  # events strictly below b have happened
+    lines = totals.reshape(len(totals), -1)[interval]  # one gather: (B, slope and intercept per slot)
+    return lines[:, 0::2] * b[:, None] + lines[:, 1::2]
+
+
+def batch_times(nodes: list[Any], optimizer: Any, profile: Any, batches: np.ndarray) -> dict[str, np.ndarray]:
+    """Per batch, both estimates: `forward_seconds` ... `step_seconds`, `images_per_second`,
+    `limited_by` (index into BOUNDS: the bound holding most of the expected step), and the pure
+    roofline's `bound_step_seconds`, `bound_images_per_second`."""
+    out: dict[str, np.ndarray] = {}
+    b = batches.astype(np.float64)
+    for estimate in ("expected", "bound"):
+        x, totals = cached_step_lines(nodes, optimizer, profile, estimate)
+        if estimate == "bound":  # only the step: the phases' lines summed before evaluating
+            totals = totals[:, :len(PHASES)].sum(axis=1, keepdims=True)
+        seconds = at_batches(x, totals, batches)
+        step = seconds[:, 0] + seconds[:, 1] + seconds[:, 2] if estimate == "expected" else seconds[:, 0]
+        prefix = "" if estimate == "expected" else "bound_"
+        if estimate == "expected":
+            for i, phase in enumerate(PHASES):
+                out[f"{phase}_seconds"] = seconds[:, i]
+            out["limited_by"] = np.argmax(seconds[:, len(PHASES):], axis=1)
+        out[f"{prefix}step_seconds"] = step
+        with np.errstate(divide="ignore"):
+            out[f"{prefix}images_per_second"] = b / step
+    return out
