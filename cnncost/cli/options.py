@@ -235,3 +235,21 @@ def graph_kwargs(args: argparse.Namespace, function: Callable[..., Any]) -> dict
     if "max_nodes" not in inspect.signature(function).parameters:
         raise CnnCostError("--max-nodes is not supported by this version of cnncost's engine")
     return {"max_nodes": args.max_nodes}
+
+
+# --- the time limit (issue 21) ---
+
+def timeout_seconds(text: str) -> float:
+    from ..guard import parse_seconds
+    try:
+        return parse_seconds(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0 (0: no limit), got '{text}'") from None
+
+
+def add_timeout(parser: argparse.ArgumentParser) -> None:
+    """--timeout: the time limit on the whole command (user code, tracing, computing)."""
+    from ..guard import DEFAULT_TIMEOUT, TIMEOUT_ENV
+    parser.add_argument("--timeout", type=timeout_seconds, default=None, metavar="SECONDS",
+                        help=f"stop after SECONDS (default {TIMEOUT_ENV} or {DEFAULT_TIMEOUT:g}; 0: no limit); "
+                             "covers running a Python spec or a model's forward and tracing it")
