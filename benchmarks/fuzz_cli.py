@@ -411,6 +411,8 @@ def _options(rng: random.Random, command: str) -> list[str]:
             out += ["--input", rng.choice(["3x8x8", "1x1x1", "3x64x64", "16", "3x100000x100000"])]
         formats = FORMATS if command == "table" else ("text", "markdown", "csv", "json", "html")
         out += ["--format", rng.choice(formats)]
+        if out[-1] == "csv" and rng.random() < 0.3:  # issue 21: formulas neutralised on request
+            out.append("--csv-safe")
     if command == "table":
         if rng.random() < 0.25:
             out += ["--memory", "autograd"]
@@ -536,11 +538,16 @@ def check_output(argv: list[str], out: str) -> str | None:
         return None
     if command == "spec":
         return None
-    if fmt == "csv":
-        for r, row in enumerate(csv.reader(io.StringIO(out))):
-            for cell in row[:1] if r else ():
-                if cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
-                    return f"CSV cell {cell[:40]!r} would run as a formula"
+    if fmt == "csv":  # issue 21: no raw control byte; formulas neutralised only under --csv-safe
+        if _CONTROL.search(out):
+            return f"control character {_CONTROL.search(out).group()!r} in CSV output"
+        rows = list(csv.reader(io.StringIO(out)))
+        if len({len(row) for row in rows}) > 1:
+            return "CSV rows of different lengths"
+        for r, row in enumerate(rows):
+            for cell in row[:1] if r and "--csv-safe" in argv else ():
+                if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not re.fullmatch(r"[-+]?\d+(\.\d*)?", cell):
+                    return f"CSV cell {cell[:40]!r} would run as a formula under --csv-safe"
         return None
     if _CONTROL.search(out):
         return f"control character {_CONTROL.search(out).group()!r} in {fmt} output"

@@ -20,7 +20,7 @@ from . import check, compare, completion, fit, importing, listing, spec, sweep, 
 from . import calibrate, hardware
 from ..guard import TIMEOUT_ENV, Stopped, own_streams, terminate_as_exception, time_limit, timeout_from_env
 from .boundary import DEBUG_ENV, UserExit, describe_write_error, error_message, silence, write, write_error
-from .options import Parser, add_timeout
+from .options import Parser, add_csv_safe, add_timeout
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     completion.add_parser(commands, parser)
     for command_parser in commands.choices.values():  # every command may run user code or a trace
         add_timeout(command_parser)
+        if _offers_csv(command_parser):
+            add_csv_safe(command_parser)
     return parser
 
 
@@ -73,6 +75,9 @@ def _run(args: argparse.Namespace) -> tuple[str | None, int]:
         with own_streams(), time_limit(limit):
             result = run(args)
         output, code = result if isinstance(result, tuple) else (result, 0)
+        if getattr(args, "csv_safe", False) and getattr(args, "format", None) == "csv":
+            from ..formatting import csv_formula_safe
+            output = csv_formula_safe(output + "\n").rstrip("\n")
         return output, code
     except CnnCostError as error:
         fail(error_message(error, args._source, args._is_file))
@@ -92,8 +97,14 @@ def _run(args: argparse.Namespace) -> tuple[str | None, int]:
         fail(error_message(error, args._source, args._is_file))
         return None, 2
     except BaseException as error:  # noqa: BLE001  GeneratorExit, user BaseException subclasses
+        if os.environ.get(DEBUG_ENV, "") not in ("", "0"):  # and a harness's own (a fuzzer's alarm)
+            raise
         fail(error_message(error, args._source, args._is_file))
         return None, 2
+
+
+def _offers_csv(parser: argparse.ArgumentParser) -> bool:
+    return any("--format" in action.option_strings and "csv" in (action.choices or ()) for action in parser._actions)
 
 
 def _time_limit(args: argparse.Namespace) -> float:

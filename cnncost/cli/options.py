@@ -253,3 +253,11 @@ def add_timeout(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=timeout_seconds, default=None, metavar="SECONDS",
                         help=f"stop after SECONDS (default {TIMEOUT_ENV} or {DEFAULT_TIMEOUT:g}; 0: no limit); "
                              "covers running a Python spec or a model's forward and tracing it")
+
+
+def add_csv_safe(parser: argparse.ArgumentParser) -> None:
+    """--csv-safe: neutralise spreadsheet formulas in --format csv (off by default: data round-trips)."""
+    parser.add_argument("--csv-safe", action="store_true",
+                        help="with --format csv: prefix an apostrophe to every text cell a spreadsheet would "
+                             "run as a formula (=, +, -, @, TAB, CR first); off by default, so that names "
+                             "read back exactly (docs/output.md)")
