@@ -9,6 +9,7 @@ as a formula (OWASP's CSV injection rule: a leading `=`, `+`, `-`, `@`, tab or C
 """
 from __future__ import annotations
 
+import csv
 import math
 import re
 from typing import Any
@@ -318,11 +319,17 @@ def csv_line(cells: list[object]) -> str:
     """One CSV record written by the standard library's `csv` module (a cell holding a comma, a
     quote, CR or LF is quoted, quotes doubled; None is an empty cell), the cells given by
     `csv_cell`; ends in a newline."""
-    import csv
-    import io
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([csv_cell(value) for value in cells])
-    return buffer.getvalue()
+    return _CSV_ROW.writerow([csv_cell(value) for value in cells])
+
+
+class _Echo:
+    """A file for csv.writer whose write gives the line back (writerow returns it): no buffer."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+_CSV_ROW = csv.writer(_Echo(), lineterminator="\n")
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
