@@ -717,7 +717,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", action="store_true", help="print a few error lines of each class")
     parser.add_argument("--check", type=int, default=0, metavar="N",
                         help="also N cases of `cnncost check` (needs PyTorch; about 15 ms each)")
+    parser.add_argument("--targets", type=int, default=0, metavar="N",
+                        help="also issue 21's targets (benchmarks/fuzz_targets.py): N in-process cases each of onnx, "
+                             "csv-names, deprecated, and N/20 real-process cases each of pyspec, write, special-file")
     args = parser.parse_args(argv)
+    if args.targets:
+        return _run_targets(args.targets, args.seed)
     start = time.perf_counter()
     examples: dict[str, list[str]] = {}
     classes, failures, times = fuzz(args.cases, args.seed, args.soft, args.hard, progress=True, examples=examples,
@@ -734,6 +739,22 @@ def main(argv: list[str] | None = None) -> int:
         for i, case, outcome in failures:
             (args.save_failures / f"case{i}.txt").write_text(
                 f"{case.show(10**7)}\n--- {outcome.cls} ---\n{outcome.detail}", encoding="utf-8", errors="backslashreplace")
+    return 1 if failures else 0
+
+
+def _run_targets(count: int, seed: int) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import fuzz_targets
+    counts = {name: count if name in fuzz_targets.IN_PROCESS else max(1, count // 20) for name in fuzz_targets.TARGETS}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="cnncost-fuzz-targets-") as tmp:
+        results, failures = fuzz_targets.run_targets(counts, seed, Path(tmp))
+    print(f"issue 21 targets, seed {seed}, {sum(counts.values()):,} cases in {time.perf_counter() - start:.0f} s")
+    for name, classes in results.items():
+        print(f"  {name:14} " + ", ".join(f"{cls} {n:,}" for cls, n in sorted(classes.items())))
+    print(f"failures: {len(failures)}")
+    for line in failures[:10]:
+        print("  " + line[:1000])
     return 1 if failures else 0
 
 
