@@ -718,8 +718,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", type=int, default=0, metavar="N",
                         help="also N cases of `cnncost check` (needs PyTorch; about 15 ms each)")
     parser.add_argument("--targets", type=int, default=0, metavar="N",
-                        help="also issue 21's targets (benchmarks/fuzz_targets.py): N in-process cases each of onnx, "
-                             "csv-names, deprecated, and N/20 real-process cases each of pyspec, write, special-file")
+                        help="run issue 21's targets instead (benchmarks/fuzz_targets.py): N in-process cases each of "
+                             "onnx and csv-names, N/20 of deprecated, and N/20 real-process cases each of pyspec, "
+                             "write, special-file")
     args = parser.parse_args(argv)
     if args.targets:
         return _run_targets(args.targets, args.seed)
@@ -746,6 +747,7 @@ def _run_targets(count: int, seed: int) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import fuzz_targets
     counts = {name: count if name in fuzz_targets.IN_PROCESS else max(1, count // 20) for name in fuzz_targets.TARGETS}
+    counts["deprecated"] = max(1, count // 20)  # two `fit` runs a case
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cnncost-fuzz-targets-") as tmp:
         results, failures = fuzz_targets.run_targets(counts, seed, Path(tmp))
