@@ -59,7 +59,7 @@ def after(text: str) -> None:
 def table(path: str) -> None:
     from cnncost.cli import main
     with contextlib.redirect_stdout(io.StringIO()):
-        assert main(["table", path, "--format", "csv", "--max-yaml-nodes", str(10**8)]) == 0
+        assert main(["table", path, "--format", "csv", "--max-yaml-nodes", str(10**8), "--timeout", "0"]) == 0
 
 
 def list_seconds(cache: str) -> float:
