@@ -78,15 +78,19 @@ def _document(get: Callable[[], Any], loader: Any, max_nodes: int, max_depth: in
     count = 0
     result: Any = None
 
+    implicit_first = loader.yaml_implicit_resolvers  # first character -> the resolvers to try
+
     def scalar(event: Any) -> tuple[str, Any]:
-        tag, text = event.tag, event.value
+        tag, text, implicit = event.tag, event.value, event.implicit
+        if tag is None and implicit[0] and text and text[0] not in implicit_first:
+            return _STR, text  # a plain scalar no implicit resolver starts with: a string (`conv`, `c123`)
         cacheable = len(text) <= _CACHED_TEXT
         if cacheable:
-            known = scalars.get((tag, text, event.implicit))
+            known = scalars.get((tag, text, implicit))
             if known is not None:
                 return known
         if tag is None or tag == "!":
-            tag = resolve(ScalarNode, text, event.implicit)
+            tag = resolve(ScalarNode, text, implicit)
         if tag == _STR or tag == _MERGE:  # `<<` as a key: the mapping merges what it maps to
             value: Any = text
         elif tag == _SEQ or tag == _MAP:
