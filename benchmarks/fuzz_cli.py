@@ -411,6 +411,8 @@ def _options(rng: random.Random, command: str) -> list[str]:
             out += ["--input", rng.choice(["3x8x8", "1x1x1", "3x64x64", "16", "3x100000x100000"])]
         formats = FORMATS if command == "table" else ("text", "markdown", "csv", "json", "html")
         out += ["--format", rng.choice(formats)]
+        if out[-1] == "csv" and rng.random() < 0.3:  # issue 21: formulas neutralised on request
+            out.append("--csv-safe")
     if command == "table":
         if rng.random() < 0.25:
             out += ["--memory", "autograd"]
@@ -536,11 +538,16 @@ def check_output(argv: list[str], out: str) -> str | None:
         return None
     if command == "spec":
         return None
-    if fmt == "csv":
-        for r, row in enumerate(csv.reader(io.StringIO(out))):
-            for cell in row[:1] if r else ():
-                if cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
-                    return f"CSV cell {cell[:40]!r} would run as a formula"
+    if fmt == "csv":  # issue 21: no raw control byte; formulas neutralised only under --csv-safe
+        if _CONTROL.search(out):
+            return f"control character {_CONTROL.search(out).group()!r} in CSV output"
+        rows = list(csv.reader(io.StringIO(out)))
+        if len({len(row) for row in rows}) > 1:
+            return "CSV rows of different lengths"
+        for r, row in enumerate(rows):
+            for cell in row[:1] if r and "--csv-safe" in argv else ():
+                if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not re.fullmatch(r"[-+]?\d+(\.\d*)?", cell):
+                    return f"CSV cell {cell[:40]!r} would run as a formula under --csv-safe"
         return None
     if _CONTROL.search(out):
         return f"control character {_CONTROL.search(out).group()!r} in {fmt} output"
@@ -710,7 +717,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", action="store_true", help="print a few error lines of each class")
     parser.add_argument("--check", type=int, default=0, metavar="N",
                         help="also N cases of `cnncost check` (needs PyTorch; about 15 ms each)")
+    parser.add_argument("--targets", type=int, default=0, metavar="N",
+                        help="run issue 21's targets instead (benchmarks/fuzz_targets.py): N in-process cases each of "
+                             "onnx and csv-names, N/20 of deprecated, and N/20 real-process cases each of pyspec, "
+                             "write, special-file")
     args = parser.parse_args(argv)
+    if args.targets:
+        return _run_targets(args.targets, args.seed)
     start = time.perf_counter()
     examples: dict[str, list[str]] = {}
     classes, failures, times = fuzz(args.cases, args.seed, args.soft, args.hard, progress=True, examples=examples,
@@ -727,6 +740,23 @@ def main(argv: list[str] | None = None) -> int:
         for i, case, outcome in failures:
             (args.save_failures / f"case{i}.txt").write_text(
                 f"{case.show(10**7)}\n--- {outcome.cls} ---\n{outcome.detail}", encoding="utf-8", errors="backslashreplace")
+    return 1 if failures else 0
+
+
+def _run_targets(count: int, seed: int) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import fuzz_targets
+    counts = {name: count if name in fuzz_targets.IN_PROCESS else max(1, count // 20) for name in fuzz_targets.TARGETS}
+    counts["deprecated"] = max(1, count // 20)  # two `fit` runs a case
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="cnncost-fuzz-targets-") as tmp:
+        results, failures = fuzz_targets.run_targets(counts, seed, Path(tmp))
+    print(f"issue 21 targets, seed {seed}, {sum(counts.values()):,} cases in {time.perf_counter() - start:.0f} s")
+    for name, classes in results.items():
+        print(f"  {name:14} " + ", ".join(f"{cls} {n:,}" for cls, n in sorted(classes.items())))
+    print(f"failures: {len(failures)}")
+    for line in failures[:10]:
+        print("  " + line[:1000])
     return 1 if failures else 0
 
 

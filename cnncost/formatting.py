@@ -9,6 +9,7 @@ as a formula (OWASP's CSV injection rule: a leading `=`, `+`, `-`, `@`, tab or C
 """
 from __future__ import annotations
 
+import csv
 import math
 import re
 from typing import Any
@@ -303,28 +304,50 @@ def text_cell(value: object, fmt: str) -> str:
 
 
 def csv_cell(value: object) -> object:
-    """Numbers stay numbers; text that a spreadsheet would evaluate gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+    """A cell as CSV holds it: numbers stay numbers (an integer too long for Python's str() is
+    written in full); text has its control characters, line separators and bidi overrides escaped
+    visibly (`\\x1b`, `\\n`, `\\u202e`: no raw control byte ever reaches the file), everything
+    else exactly as it is, so that `csv.reader` reads back the same string."""
+    if isinstance(value, str):
+        return escape(value)
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() >= 14_000:
         return int_text(value)
     return value
 
 
-_CSV_QUOTE = re.compile('[,"\r\n]')
-
-
 def csv_line(cells: list[object]) -> str:
-    """One CSV record (RFC 4180 quoting: a cell holding a comma, a quote, CR or LF is quoted), the
-    cells made safe by `csv_cell`; ends in a newline."""
-    out = []
-    for value in cells:
-        value = csv_cell(value)
-        text = "" if value is None else value if isinstance(value, str) else str(value)
-        if _CSV_QUOTE.search(text):
-            text = '"' + text.replace('"', '""') + '"'
-        out.append(text)
-    return ",".join(out) + "\n"
+    """One CSV record written by the standard library's `csv` module (a cell holding a comma, a
+    quote, CR or LF is quoted, quotes doubled; None is an empty cell), the cells given by
+    `csv_cell`; ends in a newline."""
+    return _CSV_ROW.writerow([csv_cell(value) for value in cells])
+
+
+class _Echo:
+    """A file for csv.writer whose write gives the line back (writerow returns it): no buffer."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+_CSV_ROW = csv.writer(_Echo(), lineterminator="\n")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?|[-+]?(inf|nan)")
+
+
+def csv_formula_safe(text: str) -> str:
+    """CSV text with every cell a spreadsheet would evaluate as a formula (one starting with =, +,
+    -, @, TAB or CR that is not a number) given a leading apostrophe (`--csv-safe`); the data then
+    no longer round-trips, which is why this is only done on request."""
+    import csv
+    import io
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in csv.reader(io.StringIO(text, newline="")):
+        writer.writerow(["'" + cell if cell.startswith(_FORMULA_START) and not _NUMBER.fullmatch(cell) else cell
+                         for cell in row])
+    return buffer.getvalue()
 
 
 def title_text(text: str, fmt: str) -> str:

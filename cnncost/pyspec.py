@@ -16,7 +16,10 @@ Net (or a module) is used as it is, without a call.
 
 Every failure is one `SpecError` naming the file: missing, not a .py file, a syntax error, the
 file raising while it runs, the callable missing (with the closest names), the callable raising
-(the exception named), or a result of the wrong type.
+(the exception named: any type, SystemExit, GeneratorExit and BaseException subclasses included),
+or a result of the wrong type. KeyboardInterrupt and `guard.Stopped` (SIGTERM, the time limit) pass
+through, as they are not the spec's error; sys.stdout and sys.stderr are given back after its code
+ran, whatever it did to them (`guard.own_streams`).
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ import sys
 from typing import Any
 
 from .errors import CnnCostError, SpecError, escape
+from .guard import Stopped, own_streams
 from .net import Net, several_inputs
 
 __all__ = ["is_python_spec", "split_python_spec", "load_python_spec", "load_python_object"]
@@ -123,8 +127,11 @@ def _run_file(path: str, where: str) -> Any:
     sys.modules[name] = module  # dataclasses and pickling look the module up while it runs
     sys.path.insert(0, folder)
     try:
-        exec(code, module.__dict__)  # noqa: S102  - the user named this file to be run
-    except (Exception, SystemExit) as error:  # noqa: BLE001
+        with own_streams():
+            exec(code, module.__dict__)  # noqa: S102  - the user named this file to be run
+    except (KeyboardInterrupt, Stopped):  # Ctrl-C, SIGTERM, the time limit: not the spec's error
+        raise
+    except BaseException as error:  # noqa: BLE001 - SystemExit, GeneratorExit, its own BaseException
         sys.modules.pop(name, None)
         raise SpecError(f"running the Python spec raised {_exception(error)}", source=where) from None
     finally:
@@ -185,10 +192,13 @@ def _call(obj: Any, attr: str, input: tuple[int, ...] | None, where: str) -> Any
         raise SpecError(f"'{attr}' must be callable without arguments; it requires {', '.join(required)}"
                         + (" (an 'input' parameter gets --input)" if "input" in required else ""), source=where)
     try:
-        return obj(**kwargs)
+        with own_streams():
+            return obj(**kwargs)
     except CnnCostError as error:  # a Net that does not validate: keep cnncost's own message
         raise error.at(source=where) from None
-    except (Exception, SystemExit) as error:  # noqa: BLE001
+    except (KeyboardInterrupt, Stopped):
+        raise
+    except BaseException as error:  # noqa: BLE001
         raise SpecError(f"'{attr}' raised {_exception(error)}", source=where) from None
 
 

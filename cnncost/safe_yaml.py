@@ -191,14 +191,7 @@ def load_yaml(text: str | bytes, source: str = "<spec>", *, max_nodes: int | Non
         raise SpecError(f"the spec text is not valid Unicode (a lone surrogate at position {error.start})",
                         source=source) from None
     try:
-        if len(text) > limits.max_nodes:  # bound the parser's own node objects before building any
-            _count_events(text, limits.max_nodes)
-        loader = SpecLoader(text)
-        loader.max_nodes, loader.max_depth = limits.max_nodes, limits.max_depth
-        try:
-            return loader.get_single_data()
-        finally:
-            loader.dispose()
+        return _load_events(text, limits.max_nodes, limits.max_depth)
     except yaml.YAMLError as error:
         raise SpecError(describe_yaml_error(error, text), source=source) from None
     except RecursionError:  # the pure-Python parser, without libyaml's nesting limit
@@ -206,22 +199,25 @@ def load_yaml(text: str | bytes, source: str = "<spec>", *, max_nodes: int | Non
                         source=source) from None
 
 
-def _count_events(text: str, max_nodes: int) -> None:
-    loader = _BaseLoader(text)
+def _load_events(text: str, max_nodes: int, max_depth: int) -> Any:
+    """The data, built from libyaml's events (PyYAML's parser without libyaml) in one pass with
+    every limit checked as it goes (`cnncost.yaml_events`): no node graph."""
+    from .yaml_events import load_events
+    c_parser = getattr(getattr(yaml, "_yaml", None), "CParser", None) if yaml.__with_libyaml__ else None
+    parser = c_parser(text) if c_parser is not None else yaml.SafeLoader(text)
+    def too_many(mark: Any) -> str:
+        return (f"the YAML has more than {max_nodes:,} nodes (at line {mark.line + 1}); if this is a real "
+                f"network, raise the limit with --max-yaml-nodes or {ENV_MAX_YAML_NODES}")
     try:
-        count = 0
-        while loader.check_event():
-            event = loader.get_event()
-            if isinstance(event, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent,
-                                  yaml.AliasEvent)):
-                count += 1
-                if count > max_nodes:
-                    mark = event.start_mark
-                    raise YamlLimitError(None, None, f"the YAML has more than {max_nodes:,} nodes (at line "
-                                         f"{mark.line + 1}); if this is a real network, raise the limit with "
-                                         f"--max-yaml-nodes or {ENV_MAX_YAML_NODES}", mark)
+        return load_events(parser, SpecLoader(""), max_nodes, max_depth, YamlLimitError, _where_mark, too_many)
     finally:
-        loader.dispose()
+        dispose = getattr(parser, "dispose", None)
+        if dispose is not None:
+            dispose()
+
+
+def _where_mark(mark: Any) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "an unknown place"
 
 
 def describe_yaml_error(error: yaml.YAMLError, text: str = "") -> str:

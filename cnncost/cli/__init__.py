@@ -18,8 +18,9 @@ from typing import Callable, Sequence
 from ..errors import CnnCostError, one_line
 from . import check, compare, completion, fit, importing, listing, spec, sweep, table
 from . import calibrate, hardware
-from .boundary import DEBUG_ENV, error_message, write
-from .options import Parser
+from ..guard import TIMEOUT_ENV, Stopped, own_streams, terminate_as_exception, time_limit, timeout_from_env
+from .boundary import DEBUG_ENV, UserExit, describe_write_error, error_message, silence, write, write_error
+from .options import Parser, add_csv_safe, add_timeout
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,30 +33,120 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (table, fit, sweep, importing, listing, spec, compare, check, hardware, calibrate):
         command.add_parser(commands)
     completion.add_parser(commands, parser)
+    for command_parser in commands.choices.values():  # every command may run user code or a trace
+        add_timeout(command_parser)
+        if _offers_csv(command_parser):
+            add_csv_safe(command_parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; returns the exit status. The boundary: whatever happens (a bad spec, user code
+    raising anything, a signal, the time limit, output that cannot be written) ends as the output or
+    as ONE line on stderr (exit statuses in docs/cli.md)."""
+    real_out, real_err = sys.stdout, sys.stderr
+    with terminate_as_exception():
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as done:  # --help, --version, a usage error: argparse printed it
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+            done.code = _finish(real_out, real_err, None, code)
+            raise
+        except Stopped as stop:
+            write_error(real_err, one_line(str(stop)))
+            return stop.status
+        except KeyboardInterrupt:
+            write_error(real_err, "interrupted")
+            return 130
+        output, code = _run(args)
+        return _finish(sys.stdout, sys.stderr, output, code)  # the real streams, as own_streams gave back
+
+
+def _run(args: argparse.Namespace) -> tuple[str | None, int]:
+    """The command's output and status, or (None, status) once its error is on stderr."""
     run: Callable[[argparse.Namespace], str | tuple[str, int]] = args.run
     args._source, args._is_file, args._builtin = None, False, False
+
+    def fail(message: str) -> None:
+        write_error(sys.stderr, one_line(message))
+
     try:
-        result = run(args)
+        limit = _time_limit(args)
+        with own_streams(), time_limit(limit):
+            result = run(args)
         output, code = result if isinstance(result, tuple) else (result, 0)
+        if getattr(args, "csv_safe", False) and getattr(args, "format", None) == "csv":
+            from ..formatting import csv_formula_safe
+            output = csv_formula_safe(output + "\n").rstrip("\n")
+        return output, code
     except CnnCostError as error:
-        write(sys.stderr, f"cnncost: error: {one_line(error_message(error, args._source, args._is_file))}\n")
-        return 2
-    except KeyboardInterrupt:
-        write(sys.stderr, "cnncost: interrupted\n")
-        return 130
+        fail(error_message(error, args._source, args._is_file))
+        return None, 2
+    except KeyboardInterrupt:  # Ctrl-C, or user code raising it: the same to the shell
+        fail("interrupted")
+        return None, 130
+    except Stopped as stop:
+        fail(f"{args._source}: {stop}" if args._source else str(stop))
+        return None, stop.status
+    except SystemExit as exit_:  # user code calling sys.exit(): an error in that code, not our exit
+        fail(error_message(UserExit(exit_), args._source, args._is_file))
+        return None, 2
     except Exception as error:  # noqa: BLE001  the boundary: nothing escapes as a traceback
         if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
             raise
-        write(sys.stderr, f"cnncost: error: {one_line(error_message(error, args._source, args._is_file))}\n")
+        fail(error_message(error, args._source, args._is_file))
+        return None, 2
+    except BaseException as error:  # noqa: BLE001  GeneratorExit, user BaseException subclasses
+        if os.environ.get(DEBUG_ENV, "") not in ("", "0"):  # and a harness's own (a fuzzer's alarm)
+            raise
+        fail(error_message(error, args._source, args._is_file))
+        return None, 2
+
+
+def _offers_csv(parser: argparse.ArgumentParser) -> bool:
+    return any("--format" in action.option_strings and "csv" in (action.choices or ()) for action in parser._actions)
+
+
+def _time_limit(args: argparse.Namespace) -> float:
+    """--timeout, else CNNCOST_TIMEOUT, else the default; calibrate gets its own budget on top."""
+    seconds = args.timeout
+    if seconds is None:
+        try:
+            seconds = timeout_from_env()
+        except ValueError as error:
+            raise CnnCostError(f"{TIMEOUT_ENV}: {error}") from None
+    return seconds + getattr(args, "budget_seconds", 0) if seconds else 0
+
+
+def _finish(out: object, err: object, output: str | None, code: int) -> int:
+    """Write the output; a stream that cannot take it is one line on stderr and status 2, except a
+    closed pipe (`| head -1`), which ends quietly with the command's own status."""
+    if out is None and output is None:
+        return code
+    if out is None:  # started with descriptor 1 closed (`cnncost table x >&-`): Python made no stdout
+        write_error(err, "cannot write the output: standard output is not open (bad file descriptor)")
         return 2
-    try:
-        write(sys.stdout, output + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:  # `cnncost table vgg16 | head`
-        sys.stderr.close()
+    with terminate_as_exception():
+        try:
+            if output is not None:
+                write(out, output + "\n")
+            flush = getattr(out, "flush", None)
+            if flush is not None:
+                flush()
+        except BrokenPipeError:
+            silence(out)
+            silence(err)
+            return code
+        except (OSError, ValueError) as error:  # ENOSPC, EBADF, EIO, a closed stream
+            silence(out)
+            write_error(err, f"cannot write the output: {describe_write_error(error)}")
+            return 2
+        except Stopped as stop:
+            silence(out)
+            write_error(err, one_line(str(stop)))
+            return stop.status
+        except KeyboardInterrupt:
+            silence(out)
+            write_error(err, "interrupted")
+            return 130
     return code

@@ -6,9 +6,11 @@ PyTorch...) gets the same shape and is named as unexpected. Names are shown esca
 terminal escape gets through)."""
 from __future__ import annotations
 
+import errno
+import os
 from typing import Any
 
-from ..errors import CnnCostError
+from ..errors import CnnCostError, one_line
 
 DEBUG_ENV = "CNNCOST_DEBUG"
 
@@ -19,6 +21,10 @@ def describe_unexpected(error: BaseException) -> str:
     text = str(error)
     if isinstance(error, RecursionError):
         return "the spec nests too deeply to process (Python's recursion limit)"
+    if isinstance(error, UserExit):
+        return str(error)
+    if not isinstance(error, Exception):  # GeneratorExit, a BaseException subclass of user code
+        return f"{kind} raised while running the spec's code: {text or 'no message'}"
     if isinstance(error, MemoryError):
         return "out of memory while processing the spec"
     if isinstance(error, OverflowError):
@@ -56,3 +62,77 @@ def write(stream: Any, text: str) -> None:
     except UnicodeEncodeError:
         encoding = getattr(stream, "encoding", None) or "ascii"
         stream.write(text.encode(encoding, "backslashreplace").decode(encoding, "replace"))
+
+
+def write_error(stream: Any, message: str) -> None:
+    """`cnncost: error: MESSAGE` on stream; a stderr that cannot take it is left silent."""
+    try:
+        write(stream, f"cnncost: error: {message}\n")
+        stream.flush()
+    except Exception:  # noqa: BLE001 - nowhere left to say it: the exit status still does
+        silence(stream)
+
+
+def silence(stream: Any) -> None:
+    """Point a stream that failed at /dev/null, so that Python's own flush at exit finds nothing to
+    fail on (no 'Exception ignored' traceback after our one line)."""
+    try:
+        fd = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+    except Exception:  # noqa: BLE001 - a StringIO, or a descriptor already gone
+        pass
+
+
+def describe_write_error(error: BaseException) -> str:
+    """Why the output could not be written, in a few words (ENOSPC, EBADF, a closed stream...)."""
+    if isinstance(error, OSError):
+        return (error.strerror or errno.errorcode.get(error.errno or 0, "") or str(error)).strip() or "I/O error"
+    if isinstance(error, ValueError) and "closed" in str(error):
+        return "the output stream was closed"
+    return one_line(f"{type(error).__name__}: {error}")
+
+
+class UserExit(Exception):
+    """SystemExit raised by a spec's or a module's code: an error in that code, named as such."""
+
+    def __init__(self, exit_: SystemExit) -> None:
+        super().__init__(f"the spec's code called sys.exit({exit_.code!r}) (SystemExit); cnncost "
+                         "reports it as an error in that code")
+
+
+def write_file_atomically(path: str, text: str) -> None:
+    """`text` into `path` whole or not at all: written to a temporary file in the same folder,
+    synced, then renamed over `path` (a full disk or a signal leaves the old file, never half a
+    new one). A path that exists and is not a regular file (/dev/stdout, a FIFO) is written in
+    place. Raises OSError."""
+    import tempfile
+    if os.path.exists(path) and not os.path.isfile(path):  # /dev/stdout, a FIFO: written in place, never replaced
+        with open(path, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".cnncost-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        try:
+            os.chmod(temporary, 0o666 & ~_umask())  # what open() would have given a new file
+        except OSError:
+            pass
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

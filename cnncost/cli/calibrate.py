@@ -48,8 +48,8 @@ def run(args: argparse.Namespace) -> str:
     text = profile_yaml(profile, header=f"cnncost calibrate --device {args.device} --budget-seconds "
                         f"{args.budget_seconds:g} --clock {args.clock}: a hardware profile; load it with --hardware FILE")
     try:
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        from .boundary import write_file_atomically
+        write_file_atomically(args.out, text)  # whole or not at all
     except OSError as error:
         raise CnnCostError(f"cannot write the profile: {error.strerror or error}", source=args.out) from None
     return f"{_detail(profile)}\n\nWrote {args.out}"

@@ -17,7 +17,11 @@ from .options import add_gpu_memory, gpu_kwargs
 from .options import add_checkpoint
 from .options import add_time_profile
 
-BUDGET_DEPRECATED = "cnncost: note: --memory in fit is deprecated: use --budget (GB = 10^9 B, GiB = 2^30 B)\n"
+BUDGET_DEPRECATED = ("cnncost: note: --memory in fit is deprecated; until it is removed it keeps its old meaning, "
+                     "kB, MB, GB, TB = 2^10, 2^20, 2^30, 2^40 B{read}; use --budget, "
+                     "where GB = 10^9 B and GiB = 2^30 B\n")
+# --memory's old units: binary whatever the spelling (a CI script's answer must not change silently)
+_OLD_BINARY_UNITS = {"kb": "KiB", "mb": "MiB", "gb": "GiB", "tb": "TiB"}
 
 
 def add_parser(commands: Any) -> None:
@@ -65,8 +69,13 @@ def _budget(args: argparse.Namespace) -> str:
     if budget is None and old is None:
         raise CnnCostError("fit needs --budget SIZE, e.g. --budget 80GB (80*10^9 B) or --budget 80GiB (80*2^30 B)")
     if budget is None:
-        write(sys.stderr, BUDGET_DEPRECATED)
-        return old
+        import re
+        match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]{2})\s*", old)
+        binary = (match.group(1) + _OLD_BINARY_UNITS[match.group(2).lower()]
+                  if match and match.group(2).lower() in _OLD_BINARY_UNITS else old)
+        read = f" (read here as {one_line(binary)})" if binary != old else ""
+        write(sys.stderr, BUDGET_DEPRECATED.format(read=read))
+        return binary
     return budget
 
 

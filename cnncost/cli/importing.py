@@ -46,10 +46,9 @@ def run(args: argparse.Namespace) -> str:
                          + ", ".join(opaque[:10]) + (", ..." if len(opaque) > 10 else "") + "\n")
     text = dump_spec(net)
     if args.output:
-        from pathlib import Path
-        path = Path(args.output)
+        from .boundary import write_file_atomically
         try:
-            path.write_text(text, encoding="utf-8")
+            write_file_atomically(args.output, text)  # whole or not at all
         except OSError as error:
             raise CnnCostError(f"cannot write {args.output}: {error.strerror or error}") from None
         from ..api import table

@@ -393,3 +393,27 @@ def hardware_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The keywords `cnncost.table` takes from the time options (none where not given)."""
     names = ("hardware", "epoch_images", "price_per_hour")
     return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+# --- the time limit (issue 21) ---
+
+def timeout_seconds(text: str) -> float:
+    from ..guard import parse_seconds
+    try:
+        return parse_seconds(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0 (0: no limit), got '{text}'") from None
+
+
+def add_timeout(parser: argparse.ArgumentParser) -> None:
+    """--timeout: the time limit on the whole command (user code, tracing, computing)."""
+    from ..guard import DEFAULT_TIMEOUT, TIMEOUT_ENV
+    parser.add_argument("--timeout", type=timeout_seconds, default=None, metavar="SECONDS",
+                        help=f"stop after SECONDS (default {TIMEOUT_ENV} or {DEFAULT_TIMEOUT:g}; 0: no limit); "
+                             "covers running a Python spec or a model's forward and tracing it")
+
+
+def add_csv_safe(parser: argparse.ArgumentParser) -> None:
+    """--csv-safe: neutralise spreadsheet formulas in --format csv (off by default: data round-trips)."""
+    parser.add_argument("--csv-safe", action="store_true",
+                        help="with --format csv: prefix an apostrophe to every text cell a spreadsheet would "
+                             "run as a formula (=, +, -, @, TAB, CR first); off by default, so that names "
+                             "read back exactly (docs/output.md)")

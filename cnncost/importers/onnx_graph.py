@@ -37,6 +37,7 @@ from ..net import Net
 from ..shapes import Shape
 from .onnx.attention import find_multihead, find_sdpa
 from .onnx.tables import HANDLERS
+from .onnx.validate import validate
 from .onnx.walker import OnnxWalker
 
 __all__ = ["from_onnx"]
@@ -64,6 +65,7 @@ def from_onnx(path: str | os.PathLike[str], *, name: str | None = None, allow_un
                            f"{str(error).splitlines()[0][:200] if str(error) else ''}") from None
     base = os.path.splitext(os.path.basename(source))[0]
     try:
+        validate(model)  # a file that contradicts itself gets no numbers (issue 21)
         return OnnxWalker(model, name or base, allow_unknown, input, source, HANDLERS,
                           (find_multihead, find_sdpa)).run()
     except CnnCostError as error:

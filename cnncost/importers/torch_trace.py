@@ -40,6 +40,7 @@ from ..shapes import Shape
 from .torch.fx_walker import FxWalker
 from .torch.inputs import Inputs, module_inputs, shapes_text
 from .torch.tracing import first_line, record, trace_module
+from .torch.forward_error import raises_the_same
 from .torch_export import from_exported, import_exported
 
 __all__ = ["from_torch"]
@@ -97,6 +98,9 @@ def _traced(module: Any, inputs: Inputs, name: str | None, allow_unknown: bool, 
             why = f"torch.fx cannot trace {type(module).__name__}: {type(error).__name__}: {first_line(error)}"
             if tracer == "fx":
                 raise CnnCostError(why) from None
+            if raises_the_same(module, shapes, error):  # issue 21: the forward's own error is final at once
+                raise CnnCostError(f"{type(module).__name__}'s forward raises on a {shapes_text(inputs)} input: "
+                                   f"{type(error).__name__}: {first_line(error)}") from None
             return _exported(module, shapes, label, allow_unknown, train, why, fail=why)
         try:
             results = record(trace, shapes)  # leaves the module's buffers as they were
@@ -105,6 +109,9 @@ def _traced(module: Any, inputs: Inputs, name: str | None, allow_unknown: bool, 
                    f"traced it: {type(error).__name__}: {first_line(error)}")
             if tracer == "fx":
                 raise CnnCostError(why) from None
+            if raises_the_same(module, shapes, error):  # issue 21: the forward's own error is final at once
+                raise CnnCostError(f"{type(module).__name__}'s forward raises on a {shapes_text(inputs)} input: "
+                                   f"{type(error).__name__}: {first_line(error)}") from None
             return _exported(module, shapes, label, allow_unknown, train, why, fail=why)
         importer = FxWalker(module, trace, results, shape, label, allow_unknown, train, untraceable=untraceable,
                             more_inputs=inputs[1:], input_name=inputs[0][0], splice=tracer == "auto")

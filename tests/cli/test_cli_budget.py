@@ -40,9 +40,23 @@ def test_text_states_the_budget_in_bytes(capsys):
 def test_memory_still_works_with_a_deprecation_note(capsys):
     assert main(["fit", "alexnet", "--memory", "8GiB"]) == 0
     captured = capsys.readouterr()
-    assert captured.err == "cnncost: note: --memory in fit is deprecated: use --budget (GB = 10^9 B, GiB = 2^30 B)\n"
+    assert captured.err == ("cnncost: note: --memory in fit is deprecated; until it is removed it keeps its old "
+                            "meaning, kB, MB, GB, TB = 2^10, 2^20, 2^30, 2^40 B; use --budget, where GB = 10^9 B "
+                            "and GiB = 2^30 B\n")
     assert "budget 8 GiB" in captured.out
     assert main(["fit", "alexnet", "--budget", "8GiB"]) == 0 and capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("old,binary", [("8GB", "8GiB"), ("8192mb", "8192MiB"), ("0.5TB", "0.5TiB"),
+                                        ("8000000kB", "8000000KiB")])
+def test_memory_keeps_its_old_binary_meaning_until_removed(capsys, old, binary):
+    """Issue 21: `fit --memory 80GB` meant 80 * 2^30 B before --budget came; a CI script's answer
+    must not change silently, so --memory reads kB/MB/GB/TB as binary and says so."""
+    assert main(["fit", "alexnet", "--memory", old, "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert f"(read here as {binary})" in captured.err and "keeps its old meaning" in captured.err
+    assert main(["fit", "alexnet", "--budget", binary, "--format", "json"]) == 0
+    assert json.loads(captured.out) == json.loads(capsys.readouterr().out)
 
 
 @pytest.mark.parametrize("argv,message", [

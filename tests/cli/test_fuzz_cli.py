@@ -108,3 +108,20 @@ def test_fuzz_the_check_command():
         shown = "\n\n".join(f"=== check case {i - 0} (seed {SEED}): {outcome.cls} ===\n{case.show(1500)}\n"
                             f"--- detail ---\n{outcome.detail[-3000:]}" for i, case, outcome in failures[:3])
         pytest.fail(f"{len(failures)} of {CHECK_CASES} check cases failed\n{summary}\n\n{shown}", pytrace=False)
+
+
+def test_fuzz_issue_21_targets(tmp_path):
+    """One target per class of issue 21 (benchmarks/fuzz_targets.py): Python specs raising any
+    exception type or tampering with the streams, output that cannot be written, special files
+    (real processes), broken ONNX files, CSV names, the deprecated --memory (in-process)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import fuzz_targets
+    in_process = max(30, CASES // 60)
+    counts = {name: in_process if name in fuzz_targets.IN_PROCESS else 4 for name in fuzz_targets.TARGETS}
+    counts["deprecated"] = 4
+    if importlib.util.find_spec("onnx") is None:
+        counts.pop("onnx")
+    results, failures = fuzz_targets.run_targets(counts, SEED, tmp_path)
+    print(results)
+    assert not failures, "\n".join(failures[:5])
+    assert all(sum(classes.values()) == counts[name] for name, classes in results.items())

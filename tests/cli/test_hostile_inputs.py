@@ -285,12 +285,13 @@ def test_markdown_escapes_pipes_and_html(capsys, tmp_path):
 
 
 def test_csv_cells_that_would_run_as_formulas_get_an_apostrophe(capsys, tmp_path):
-    import csv
-    code, out, _ = run(capsys, "table", spec_file(tmp_path, NAMES), "--format", "csv")
+    import csv  # on request since issue 21 (--csv-safe): by default names read back exactly
+    code, out, _ = run(capsys, "table", spec_file(tmp_path, NAMES), "--format", "csv", "--csv-safe")
     rows = list(csv.reader(io.StringIO(out)))
     names = [row[0] for row in rows[1:]]
-    assert "'=HYPERLINK(1)" in names and "'@x" in names and "'-2" in names
-    assert all(not n.startswith(("=", "+", "-", "@", "\t", "\r")) for n in names)
+    assert "'=HYPERLINK(1)" in names and "'@x" in names
+    assert "-2" in names  # a number is not a formula: --csv-safe leaves numbers (negative ones too) as they are
+    assert all(not n.startswith(("=", "+", "-", "@", "\t", "\r")) for n in names if n != "-2")
     assert rows[-1][0] == "total" and rows[-1][7] == "16"  # numbers stay numbers
 
 
@@ -441,7 +442,10 @@ def test_check_output_is_escaped_and_json_safe(capsys, tmp_path):
     pytest.importorskip("torch")
     path = spec_file(tmp_path, "name: \"=x\"\ninput: [3, 8, 8]\nlayers: [{name: \"=cmd\", type: conv, out: 2, "
                      "kernel: 1}, {name: \"<b>\", type: relu}]\n")
-    code, out, _ = run(capsys, "check", path, "--batch", "1", "--format", "csv")
+    code, out, _ = run(capsys, "check", path, "--batch", "1", "--format", "csv", "--csv-safe")  # issue 21: on request
     assert code == 0 and "\n'=cmd," in out and "\n=cmd" not in out
+    assert ",-8," in out  # numbers stay numbers
+    code, out, _ = run(capsys, "check", path, "--batch", "1", "--format", "csv")
+    assert code == 0 and "\n=cmd," in out and "'=cmd" not in out  # by default the name reads back exactly
     code, out, _ = run(capsys, "check", path, "--batch", "1", "--format", "json")
     assert code == 0 and "NaN" not in out and json.loads(out)["ok"] is True
