@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from time_check import spearman  # a sibling script: run as python benchmarks/gpu_time.py
+
 NETS = ("alexnet", "vgg11", "resnet18", "resnet50", "mobilenet-v2", "efficientnet-b0", "densenet121",
         "convnext-tiny", "googlenet", "squeezenet1_1")
 BATCHES = (32, 128)
@@ -78,7 +80,6 @@ def measure_cuda(arch: str, batch: int, dtype: str, repeat: int) -> dict[str, fl
         backwards.append(timed(lambda: loss.backward()))
         opt.zero_grad(set_to_none=True)
         steps.append(timed(step))
-    del model, opt, x
     torch.cuda.empty_cache()
     return {"measured_forward_s": statistics.median(forwards), "measured_backward_s": statistics.median(backwards),
             "measured_step_s": statistics.median(steps)}
@@ -89,27 +90,6 @@ def measure_fake(arch: str, batch: int, dtype: str, repeat: int) -> dict[str, fl
     seed = sum(map(ord, f"{arch}{batch}{dtype}")) % 97
     step = (1 + seed / 97) * batch * (0.5 if dtype == "bf16" else 1) / 1000
     return {"measured_forward_s": step / 3, "measured_backward_s": 2 * step / 3, "measured_step_s": step}
-
-
-def spearman(xs: list[float], ys: list[float]) -> float:
-    """Spearman's rank correlation (average ranks for ties)."""
-    def ranks(values: list[float]) -> list[float]:
-        order = sorted(range(len(values)), key=values.__getitem__)
-        out = [0.0] * len(values)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                out[order[k]] = (i + j) / 2 + 1
-            i = j + 1
-        return out
-    rx, ry = ranks(xs), ranks(ys)
-    mx, my = statistics.fmean(rx), statistics.fmean(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    var = (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
-    return cov / var if var else float("nan")
 
 
 def summary(rows: list[dict[str, Any]]) -> list[str]:
