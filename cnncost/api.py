@@ -234,14 +234,17 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         if budget_of != "allocated":
             raise CnnCostError(f"budget_of '{budget_of}' models a plain training step: use 'allocated' with global_batch")
         from .memory.fit import fit_global_batch
-        return _timed(fit_global_batch(lambda k: _step(graph, dtype, _setup(optimizer, mode, accumulate=k, **job),
-                                                device, torch_version),
-                                global_batch, size, written), graph, hardware, dtype, optimizer, patterns)
-    step = _step(graph, dtype, _setup(optimizer, mode, accumulate=accumulate, **job), device, torch_version)
-    # the budget bounds the allocated peak, or a modelled GPU figure; the GPU figures at the batch found (issue 19)
-    from .memory.device_fit import largest_batch_on
-    return _timed(largest_batch_on(step, size, budget_of, _gpu(gpu, cuda_context, cudnn_workspace), written),
-                  graph, hardware, dtype, optimizer, patterns)
+        result = fit_global_batch(lambda k: _step(graph, dtype, _setup(optimizer, mode, accumulate=k, **job),
+                                                  device, torch_version), global_batch, size, written)
+    else:
+        step = _step(graph, dtype, _setup(optimizer, mode, accumulate=accumulate, **job), device, torch_version)
+        # the budget bounds the allocated peak, or a modelled GPU figure; the GPU figures at the batch found (issue 19)
+        from .memory.device_fit import largest_batch_on
+        result = largest_batch_on(step, size, budget_of, _gpu(gpu, cuda_context, cudnn_workspace), written)
+    if specs:  # --checkpoint: the regions and their cost, from the step solved
+        from .memory.checkpoint_auto import with_checkpoints
+        result = with_checkpoints(result, graph, " ".join(specs))
+    return _timed(result, graph, hardware, dtype, optimizer, patterns)
 
 
 def _timed(result: Any, graph: Any, hardware: Any, dtype: str, optimizer: str, freeze: tuple[str, ...]) -> Any:

@@ -220,17 +220,7 @@ def _freeze_accumulate_arguments(args: argparse.Namespace, result: Any) -> str:
 
 def _checkpointing(result: Any, args: argparse.Namespace) -> dict[str, Any] | None:
     """What --checkpoint did: its regions and their recompute FLOPs per step (None without it)."""
-    if not getattr(args, "checkpoint", None):
-        return None
-    if hasattr(result, "regions"):  # auto
-        return result.to_dict()["checkpoint"]
-    from ..api import table
-    report = table(resolve_arch(args, args.arch), batch=max(result.batch, 1), dtype=args.dtype,
-                   optimizer=args.optimizer, input=args.input, memory="autograd", device=args.device,
-                   torch_version=args.torch_version, freeze=tuple(args.freeze), checkpoint=tuple(args.checkpoint),
-                   checkpoint_save=tuple(args.checkpoint_save or ()))
-    return {"policy": " ".join(args.checkpoint), "regions": list(report.step.setup.checkpoint),
-            "recompute_flops": report.totals.recompute_flops, "saved_bytes": report.totals.saved_bytes}
+    return result.checkpoint_record() if getattr(args, "checkpoint", None) else None
 
 
 def _checkpoint_text(checkpointing: dict[str, Any] | None) -> str:

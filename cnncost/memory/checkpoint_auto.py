@@ -14,11 +14,12 @@ then checked on the exact timeline, and the target raised by what is still missi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any, Callable
 
 from .checkpoint_policy import chain
 from .fit import Fit, largest_batch
+from .step import step_memory
 
 MAX_FRONT = 4096  # pairs kept per knapsack pass (evenly thinned beyond: deep chains stay fast)
 
@@ -30,11 +31,26 @@ class CheckpointFit(Fit):
     regions: tuple[str, ...] = ()
     recompute_flops: int = 0
     saved_bytes: int = 0  # at `batch`
+    policy: str = "auto"  # as asked: auto, or the --checkpoint specs
+
+    def checkpoint_record(self) -> dict[str, Any]:
+        """fit's JSON `checkpoint`: the policy, the regions, their recompute FLOPs and saved bytes."""
+        return {"policy": self.policy, "regions": list(self.regions), "recompute_flops": self.recompute_flops,
+                "saved_bytes": self.saved_bytes}
 
     def to_dict(self) -> dict[str, Any]:
-        return super().to_dict() | {"checkpoint": {"policy": "auto", "regions": list(self.regions),
-                                                   "recompute_flops": self.recompute_flops,
-                                                   "saved_bytes": self.saved_bytes}}
+        return super().to_dict() | {"checkpoint": self.checkpoint_record()}
+
+
+def with_checkpoints(result: Fit, graph: Any, policy: str) -> CheckpointFit:
+    """`result` (a fit of a checkpointed step) with its regions and what they cost at its batch
+    (batch 1 when not even that fits), from the step it solved."""
+    step, batch = result.step, max(result.batch, 1)
+    if step.setup.accumulate > 1:  # the regions and their cost are the micro-step's
+        step = step_memory(step.trace, replace(step.setup, accumulate=1))
+    return CheckpointFit(**{f.name: getattr(result, f.name) for f in fields(result)},
+                         regions=step.setup.checkpoint, recompute_flops=_flops(step, graph) * batch,
+                         saved_bytes=_saved(step, batch), policy=policy)
 
 
 def _flops(step: Any, graph: Any) -> int:
