@@ -206,3 +206,12 @@ def test_checkpoint_save_needs_regions_and_known_types():
         cnncost.table("resnet18", memory="autograd", checkpoint_save=["conv"])
     with pytest.raises(CnnCostError, match="allowed: conv, linear"):
         cnncost.table("resnet18", memory="autograd", checkpoint=["all"], checkpoint_save=["relu"])
+
+
+def test_checkpointing_with_accumulation_is_refused_not_miscounted():
+    """The accumulated timeline follows the plain step's moments; a checkpointed step has more
+    (its recomputes): the two together are refused with one line, not solved on misaligned moments."""
+    from cnncost.errors import CnnCostError
+    from cnncost.memory.setup import Setup
+    with pytest.raises(CnnCostError, match="--checkpoint with --accumulate is not modelled yet"):
+        Setup(checkpoint=("layer1.0",), accumulate=2)
