@@ -42,24 +42,42 @@ def zoo_frame(pattern: str = "*", *, batch: int = 128, dtype: str = "fp32", opti
     ('ResNet', 25557032, 4089184256)
     """
     import pandas as pd
-    from .api import table
     from .columns import summary_columns
     from .formatting import count_column
+    columns, rows = zoo_records(pattern, batch=batch, dtype=dtype, optimizer=optimizer, activations=activations)
+    counts = {c.name for c in summary_columns()} | {"batch", "macs_per_image", "flops_per_image"}
+    return pd.DataFrame({key: (count_column([row[i] for row in rows]) if key in counts
+                               else pd.Series([row[i] for row in rows], dtype=object))
+                         for i, key in enumerate(columns)})
+
+
+def zoo_records(pattern: str = "*", *, batch: int = 128, dtype: str = "fp32", optimizer: str = "adam",
+                activations: str = "all") -> tuple[list[str], list[list[Any]]]:
+    """`zoo_frame`'s columns and rows as plain Python (exact ints): the totals come from the
+    per-sample sums shipped with the package (`cnncost.zoo.totals`), computed by compiling only
+    for an architecture they do not hold."""
+    from .columns import summary_columns
+    from .conventions import Options
     from .zoo.registry import list_archs
+    from .zoo.totals import per_sample_sums, shipped, summary_totals
+    options = Options(batch=batch, dtype=dtype, optimizer=optimizer, activations=activations)  # type: ignore[arg-type]
     totals_columns = [c.name for c in summary_columns()]
-    records = []
+    columns = ["architecture", "name", "family", "source", "description", "input", "output", "batch",
+               *totals_columns, "macs_per_image", "flops_per_image"]
+    known = shipped()
+    rows = []
     for arch in list_archs(pattern):
-        report = table(arch.name, batch=batch, dtype=dtype, optimizer=optimizer, activations=activations)
-        totals = report.totals
-        records.append({
-            "architecture": arch.name, "name": arch.name, "family": family(arch.name), "source": arch.source, "description": arch.description,
-            "input": shape_text(totals.input_shape), "output": shape_text(totals.output_shape), "batch": batch,
-            **{key: totals.figures[key] for key in totals_columns}, "macs_per_image": totals.macs // batch,
-            "flops_per_image": totals.flops // batch,
-        })
-    columns = ["architecture", "name", "family", "source", "description", "input", "output", "batch", *totals_columns,
-               "macs_per_image",
-               "flops_per_image"]
-    counts = set(totals_columns) | {"batch", "macs_per_image", "flops_per_image"}
-    return pd.DataFrame({key: (count_column([r[key] for r in records]) if key in counts
-                               else pd.Series([r[key] for r in records], dtype=object)) for key in columns})
+        sums = known.get(arch.name) or per_sample_sums(arch.name)
+        if sums:
+            totals = summary_totals(sums, options)
+            shapes = tuple(sums["input"]), tuple(sums["output"])
+        else:  # a figure no formula gives (an opaque layer): the table's own totals
+            from .api import table
+            report = table(arch.name, batch=batch, dtype=dtype, optimizer=optimizer, activations=activations)
+            totals = {key: report.totals.figures[key] for key in totals_columns}
+            shapes = report.totals.input_shape, report.totals.output_shape
+        rows.append([arch.name, arch.name, family(arch.name), arch.source, arch.description, shape_text(shapes[0]),
+                     shape_text(shapes[1]), batch, *(totals[key] for key in totals_columns),
+                     totals["macs"] // batch, totals["flops"] // batch])
+    return columns, rows
+

@@ -1,7 +1,6 @@
 """`cnncost list [PATTERN]`: the built-in architectures; csv and json add every field of
-`cnncost.zoo_frame` at one training configuration, exact integers. That table compiles every
-built-in (seconds): it is cached per options in $CNNCOST_CACHE_DIR (default ~/.cache/cnncost),
-keyed by cnncost's version and its source files, so that a later run takes milliseconds."""
+`cnncost.zoo_frame` at one training configuration, exact integers, from the per-sample totals
+shipped with the package (`cnncost.zoo.totals`): no built-in is compiled."""
 from __future__ import annotations
 
 import argparse
@@ -47,78 +46,7 @@ def run(args: argparse.Namespace) -> str:
                   "architectures": [dict(zip(columns, row)) for row in rows]})
 
 
-def _plain(value: Any) -> Any:
-    """A Python int or str from a DataFrame cell (numpy ints become exact ints)."""
-    item = getattr(value, "item", None)
-    return item() if callable(item) and not isinstance(value, (str, int)) else value
-
-
-# --- the csv/json table, cached (issue 21: `cnncost list --format csv|json` under 0.5 s) ---
-
-CACHE_ENV = "CNNCOST_CACHE_DIR"
-
-
 def _table(args: argparse.Namespace) -> tuple[list[str], list[list[Any]]]:
-    """(columns, rows) of cnncost.zoo_frame at the options; read from the cache where a previous
-    run with the same options and the same cnncost source files (every file's path, size and
-    modification time) left it, else computed (every built-in compiled) and cached."""
-    options = [args.pattern, args.batch, args.dtype, args.optimizer, args.activations]
-    path = _cache_path(options)
-    cached = _read_cache(path) if path else None
-    if cached is not None:
-        return cached
-    from ..frames import zoo_frame
-    frame = zoo_frame(args.pattern, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
-                      activations=args.activations)
-    columns = [str(c) for c in frame.columns]
-    rows = [[_plain(value) for value in row] for row in zip(*(frame[c].tolist() for c in frame.columns))]
-    if path:
-        _write_cache(path, columns, rows)
-    return columns, rows
-
-
-def _cache_path(options: list[Any]) -> str | None:
-    import hashlib
-    import json
-    import os
-    from .. import __version__
-    folder = os.environ.get(CACHE_ENV) or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "cnncost")
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    digest = hashlib.sha256(json.dumps([__version__, options]).encode("utf-8", "surrogateescape"))
-    try:
-        for root, folders, files in os.walk(package):
-            folders[:] = sorted(f for f in folders if f != "__pycache__")
-            for name in sorted(files):
-                if name.endswith((".py", ".yaml", ".yml", ".json")):
-                    info = os.stat(os.path.join(root, name))
-                    digest.update(f"{os.path.relpath(os.path.join(root, name), package)}:{info.st_size}:"
-                                  f"{info.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
-    except OSError:
-        return None
-    return os.path.join(folder, f"list-{digest.hexdigest()[:32]}.json")
-
-
-def _read_cache(path: str) -> tuple[list[str], list[list[Any]]] | None:
-    import json
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-        columns, rows = data["columns"], data["rows"]
-        if isinstance(columns, list) and isinstance(rows, list) and all(isinstance(r, list) and len(r) == len(columns)
-                                                                      for r in rows):
-            return columns, rows
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return None
-
-
-def _write_cache(path: str, columns: list[str], rows: list[list[Any]]) -> None:
-    import json
-    import os
-    from .boundary import write_file_atomically
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_file_atomically(path, json.dumps({"columns": columns, "rows": rows}))
-    except (OSError, TypeError, ValueError):  # a read-only home, a value JSON cannot hold: no cache
-        pass
+    from ..frames import zoo_records
+    return zoo_records(args.pattern, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
+                       activations=args.activations)
