@@ -1,12 +1,10 @@
-"""Computations on parameters, buffers and constants that do not read the input: a relative
-position bias gathered from its table by an index buffer, the sigmoid of a gate parameter, biases
-concatenated with a buffer of zeros, a position embedding resized, sin/cos encodings made from
-`torch.arange`.
+"""Computations on parameters, buffers and constants that do not read the input: a relative position
+bias gathered by an index buffer, a gate's sigmoid, biases concatenated with zeros, a position
+embedding resized, sin/cos encodings made from `torch.arange`.
 
-Such a computation runs once per forward, not once per sample. The importer runs it for real, on
-the model's own parameters, op by op as the trace reaches it (a `CV`: the value, the parameters
-it is made of, the storages autograd saved while making it: saved_tensors_hooks, parameters and
-buffers left out, as the reference measurement does). Where it meets the input, one `computed` row
+Such a computation runs once per forward, not per sample. The importer runs it for real on the
+model's parameters, op by op as the trace reaches it (a `CV`: the value, its parameters, the
+storages autograd saved making it, parameters and buffers left out as the reference does). Where it meets the input, one `computed` row
 (layers/computed.py) stands for the whole computation: its parameters (each counted once over the
 net), its batch-free tensor broadcast over the batch, and what it saved, as a fixed (per-forward)
 figure. A computation with MACs (an MLP on a coordinates buffer: Swin V2's continuous position
@@ -95,6 +93,7 @@ class _State:
     charged: set = field(default_factory=set)
     charged_work: set = field(default_factory=set)  # the nodes whose MACs a row counts already
     batch_nodes: set = field(default_factory=set)
+    alive: list = field(default_factory=list)  # the computed values read so far (`_charged`)
 
 
 _STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -362,7 +361,7 @@ def _shape(x: TV, c: CV) -> tuple[int, ...]:
 
 
 def _emit(imp: Any, node: Any, x: TV, c: CV, op: str, reverse: bool, result: Any) -> TV:
-    charged = _charged(imp)
+    charged = _charged(imp, c)
     saved_keys = [k for k in c.saved if k not in charged]
     saved = sum(c.saved[k] for k in saved_keys)
     grad = bool(c.tensor.requires_grad)
@@ -389,8 +388,9 @@ def _emit(imp: Any, node: Any, x: TV, c: CV, op: str, reverse: bool, result: Any
     return v
 
 
-def _charged(imp: Any) -> set:
-    """The storages of computed tensors already counted as saved in this import."""
+def _charged(imp: Any, c: CV) -> set:
+    """The storages of computed tensors counted as saved in this import; c is kept alive with them."""
+    _state(imp).alive.append(c)  # a freed storage's address could be a later tensor's: keys stay unique
     return _state(imp).charged
 
 
@@ -444,7 +444,7 @@ def _computed_weight(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any
     own = [p for p in c.params.values() if tuple(p.shape) == c.shape]
     if len(own) != 1:
         raise Unsupported(f"a weight computed from parameters none (or more than one) of which has its shape {c.shape}")
-    charged = _charged(imp)
+    charged = _charged(imp, c)
     keys = [k for k in c.saved if k not in charged]
     saved = sum(c.saved[k] for k in keys)
     key = _storage(c.tensor)[0]
@@ -495,7 +495,7 @@ def tensor_row(imp: Any, x: TV, c: CV, shape: tuple[int, ...], base: str) -> TV:
     """c as an operand of a per-sample op beside x (the relative position table an einsum reads),
     seen with its dims in the op's order (`shape`): a `computed` row of op tensor (c, one for the
     batch: its parameters counted once and what making it saved, once per forward)."""
-    charged = _charged(imp)
+    charged = _charged(imp, c)
     keys = [k for k in c.saved if k not in charged]
     saved = sum(c.saved[k] for k in keys)
     if saved % c.tensor.element_size():
@@ -546,7 +546,7 @@ def _expand(imp: Any, c: CV) -> TV:
     per_sample = t.reshape(BATCH, -1)
     if not bool((per_sample == per_sample[:1]).all()):
         raise Unsupported("a tensor made at the batch's size whose samples differ")
-    charged = _charged(imp)
+    charged = _charged(imp, c)
     keys = [k for k in c.saved if k not in charged]
     saved = sum(c.saved[k] for k in keys)
     if saved % t.element_size():

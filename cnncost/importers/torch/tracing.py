@@ -62,6 +62,13 @@ def trace_module(module: Any, *, attempts: int = 50, leaves: tuple[type, ...] = 
     proxy = _proxy_class()
 
     class Tracer(torch.fx.Tracer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # fx copies these at every module call and node with copy.copy's generic path (a
+            # tenth of the trace): the same objects, copied by their own __copy__
+            self.scope = _cheap_copies(type(self.scope))(self.scope.module_path, self.scope.module_type)
+            self.module_stack = _cheap_copies(type(self.module_stack))(self.module_stack)
+
         def is_leaf_module(self, m: torch.nn.Module, qualname: str) -> bool:
             if qualname in untraceable or isinstance(m, extra):
                 return True
@@ -123,6 +130,15 @@ def _unpacked(code: Any, offset: int) -> int | None:
 _PLAIN = frozenset((int, float, bool, str))  # arguments torch.fx keeps as they are
 
 _INSTRUCTIONS: "weakref.WeakKeyDictionary[Any, tuple[list[int], list[Any]]]" = weakref.WeakKeyDictionary()
+
+
+@functools.cache
+def _cheap_copies(cls: type) -> type:
+    """`cls` (fx's Scope, or the OrderedDict of the module stack) with a `__copy__` that copy.copy
+    calls directly instead of reducing the object."""
+    if issubclass(cls, dict):
+        return type(cls.__name__, (cls,), {"__copy__": lambda self: type(self)(self)})
+    return type(cls.__name__, (cls,), {"__copy__": lambda self: type(self)(self.module_path, self.module_type)})
 
 
 @functools.cache

@@ -17,7 +17,8 @@ from ...shapes import Shape
 from ..graphbuild import TV, GraphBuilder, Unsupported, channels_first, plain
 from ...layers.imported import Opaque
 from .naming import RowNames, base_name, op_name
-from .values import BATCH, PV, Pieces, fold_safe, folded_in, holds, per_sample, refused_in
+from .argscan import ArgumentScan
+from .values import BATCH, PV, Pieces, fold_safe, holds, per_sample
 from .values import on_maps
 from . import constants
 from .constants import CV
@@ -125,21 +126,22 @@ class GraphWalker:
         args = torch.fx.node.map_arg(node.args, lambda n: self.env[n])
         kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: self.env[n])
         result = self.results.get(node)
-        reads, makes = holds((args, kwargs), (TV, PV, Pieces, CV)), self._has_tensor(result)
-        if not reads:
+        read = ArgumentScan((args, kwargs))  # one pass over the arguments for every question below
+        makes = isinstance(result, torch.Tensor) or self._has_tensor(result)
+        if not read.any:
             if makes:
                 return self._constant(node, args, kwargs, result, "makes a tensor from no input tensor")
             return constants.item(self, node, args, self._python(result))
         if not makes:  # x.size(), x.shape, x.dim(): plain values
             return constants.batch_marked(self, node, args, self._python(result))
-        self.folding = folded_in((args, kwargs))
-        if holds((args, kwargs), CV):  # a tensor computed from parameters only (constants.py)
+        self.folding = read.folded
+        if read.computed:  # a tensor computed from parameters only (constants.py)
             return self._constant(node, args, kwargs, result, "")
         try:
-            if refused_in((args, kwargs)):
-                raise Unsupported(refused_in((args, kwargs)))
+            if read.refused:
+                raise Unsupported(read.refused)
             handler = self.handler(node) if node.op in ("call_function", "call_method") else None
-            if holds((args, kwargs), (TV, Pieces)) and isinstance(result, torch.Tensor) and not self.folding \
+            if read.tensors and isinstance(result, torch.Tensor) and not self.folding \
                     and tuple(result.shape[:1]) != (BATCH,) and not getattr(handler, "batch_anywhere", False):
                 raise Unsupported(f"a result of shape {tuple(result.shape)}: its first dimension is not the batch "
                                   "(it merges the batch dimension, or is made without it)")
@@ -148,7 +150,7 @@ class GraphWalker:
                 return target(*args, **kwargs)  # a namedtuple or dict of outputs: structure only
             return self.dispatch(node, args, kwargs, result, handler)
         except Unsupported as why:
-            if holds((args, kwargs), PV):  # parameters or buffers no handler takes: computed once per forward
+            if read.params:  # parameters or buffers no handler takes: computed once per forward
                 return self._constant(node, args, kwargs, result, str(why))
             return self._unknown(node, args, kwargs, result, str(why))
 
