@@ -19,7 +19,8 @@ every picture (`cnncost.pictures.parts`). Sizes are in IEC units (KiB = 2^10 byt
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .compare import Comparison
 from .errors import CnnCostError
@@ -225,7 +226,8 @@ def breakdown(reports: Report | Sequence[Report], ax: Any = None, rule: str | No
     for report in reports:
         kind = rule or ("autograd" if report.step is not None else "lecture")
         if kind == "autograd":
-            step = report.step_breakdown() if report.step is not None else _step_of(report)
+            _step_of(report)  # the named error without the step
+            step: Any = report.step_breakdown()
             parts = dict(step["breakdown"])
             label = f"{report.architecture}\nautograd, peak at\n{step['phase']}"
         else:

@@ -99,7 +99,7 @@ def execute_notebook(path: Path = NOTEBOOK) -> dict[str, Any]:
         count += 1
         source = "".join(cell["source"])
         tree = ast.parse(source, filename=f"<cell {index}>")
-        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        last: Any = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):
             try:

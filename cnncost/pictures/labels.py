@@ -1,7 +1,8 @@
 """Point labels that do not collide (the zoo's architecture names)."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .axes import renderer
 

@@ -3,7 +3,7 @@ breakdown's segments, bottom or left first): what lives the whole step (paramete
 optimizer state ...), then the batch and the activations, then their gradients."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..memory.step import PARTS
 

@@ -65,8 +65,9 @@ class HumanFormatter(Formatter):  # type: ignore[misc]
 
     def __call__(self, x: float, pos: int | None = None) -> str:
         scale = None
-        if self.axis is not None and self.axis.get_scale() != "log":
-            low, high = self.axis.get_view_interval()
+        axis: Any = self.axis  # an Axis once set on one
+        if axis is not None and axis.get_scale() != "log":
+            low, high = axis.get_view_interval()
             scale = prefix_for(max(abs(low), abs(high)), self.kind)
         return human(x, self.kind, self.unit, scale)
 
@@ -101,12 +102,14 @@ class HumanLocator(Locator):  # type: ignore[misc]
         self.kind = kind
 
     def __call__(self) -> Any:
-        low, high = self.axis.get_view_interval()
+        axis: Any = self.axis
+        low, high = axis.get_view_interval()
         return self.tick_values(low, high)
 
     def tick_values(self, vmin: float, vmax: float) -> Any:
         low, high = sorted((vmin, vmax))
-        if self.axis is not None and self.axis.get_scale() == "log" and high > 0:
+        axis: Any = self.axis
+        if axis is not None and axis.get_scale() == "log" and high > 0:
             return _log_ticks(max(low, high * 1e-30), high, self.kind)
         size, _ = prefix_for(max(abs(low), abs(high)) or 1, self.kind)
         inner = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10])

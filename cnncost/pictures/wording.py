@@ -26,7 +26,7 @@ QUANTITIES = {
     "param_memory_bytes": Quantity("parameter memory (the lecture's k x params)", "bytes", per="model"),
     "memory_bytes": Quantity("training memory (the lecture's rule)", "bytes"),
     "saved_bytes": Quantity("bytes saved for backward", "bytes"),
-    "peak_bytes": Quantity("training-step peak (autograd)", "bytes"),
+    "peak_bytes": Quantity("training-step peak", "bytes"),
     "live_bytes": Quantity("bytes held (inference)", "bytes"),
     "forward_seconds": Quantity("forward time (expected)", "seconds"),
     "backward_seconds": Quantity("backward time (expected)", "seconds"),
