@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .compare import Comparison
 from .errors import CnnCostError
@@ -30,6 +30,9 @@ from .pictures.parts import color, ordered
 from .pictures.ticks import human, human_axis
 from .pictures.wording import UNIT_NOTES, axis_label, per_words, quantity
 from .report import Report
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 LAYER_COLUMNS = ("flops", "macs", "params", "activations", "activation_memory_bytes", "param_memory_bytes",
                  "memory_bytes")
@@ -61,8 +64,8 @@ def _colors(keys: Sequence[str]) -> dict[str, str]:
 
 # --- per-layer figures and comparisons ---
 
-def layers(report: Report, column: str = "flops", ax: Any = None, skip_zero: bool = True, log: bool = False,
-           color_by: str | None = None) -> Any:
+def layers(report: Report, column: str = "flops", ax: Axes | None = None, skip_zero: bool = True, log: bool = False,
+           color_by: str | None = None) -> Axes:
     """A row per row of `report` (use `depth=` for one per block): a bar on a linear axis, a dot
     on a log one (`log=True`: VGG's convs next to fc6; a bar's length on a log axis says nothing).
     `color_by`: "type" (conv, linear, ...) or "stage" (the first part of the row's name: layer1,
@@ -110,7 +113,7 @@ def layers(report: Report, column: str = "flops", ax: Any = None, skip_zero: boo
 
 
 def compare(comparison: Comparison, columns: Sequence[str] = ("params", "flops", "memory_bytes"),
-            ax: Any = None) -> Any:
+            ax: Axes | None = None) -> Axes:
     """Grouped bars: each column as a ratio to the first architecture (the dashed line at 1).
     Returns the Axes."""
     for column in columns:
@@ -139,7 +142,7 @@ def _step_of(report: Report) -> Any:
     return report.step
 
 
-def timeline(report: Report, ax: Any = None, batch: int | None = None) -> Any:
+def timeline(report: Report, ax: Axes | None = None, batch: int | None = None) -> Axes:
     """Bytes held at every moment of the training step (or inference pass) under the autograd
     memory model, stacked by part (`cnncost.pictures.parts.ORDER`, bottom first): the forward
     pass row by row, the backward pass in reverse, the optimizer step; the peak marked and named.
@@ -207,7 +210,7 @@ def _lecture_parts(report: Report) -> dict[str, int]:
             "optimizer state": params * (report.options.param_copies - 2)}
 
 
-def breakdown(reports: Report | Sequence[Report], ax: Any = None, rule: str | None = None) -> Any:
+def breakdown(reports: Report | Sequence[Report], ax: Axes | None = None, rule: str | None = None) -> Axes:
     """A stacked bar per report: what the training memory is made of, the parts in one order
     (`cnncost.pictures.parts.ORDER`, left first) in every bar. `rule` "lecture": activations,
     activation gradients, the input batch, parameters, gradients and optimizer state (2 x
@@ -274,8 +277,8 @@ def _batch_of(frame: Any) -> int | None:
     return None
 
 
-def zoo(frame: Any, x: str = "params", y: str = "macs", ax: Any = None, label: str = "name",
-        color: str = "family", labels: bool = True) -> Any:
+def zoo(frame: Any, x: str = "params", y: str = "macs", ax: Axes | None = None, label: str = "name",
+        color: str = "family", labels: bool = True) -> Axes:
     """Params against MACs per image for `cnncost.zoo_frame()` (or any frame with those columns),
     log-log, one colour per family, every label that fits without overlapping (greedy: the most
     expensive first). y="macs" uses `macs_per_image` where the frame has it. Returns the Axes.
@@ -289,8 +292,9 @@ def zoo(frame: Any, x: str = "params", y: str = "macs", ax: Any = None, label: s
         raise CnnCostError(f"nothing to plot: no row has positive {x} and {column}")
     xs = [float(v) for v in data[x]]
     ys = [float(v) for v in data[column]]
+    ours = ax is None
     ax = new_axes(ax, (11, 7.5))
-    fig = ax.figure
+    fig: Any = ax.figure.figure  # the root figure, where ax is on a subfigure
     groups = list(data[color]) if color in data.columns else ["all"] * len(xs)
     families = list(dict.fromkeys(groups))
     for k, group in enumerate(families):  # ten colours, then the next marker shape: every family its own look
@@ -310,8 +314,9 @@ def zoo(frame: Any, x: str = "params", y: str = "macs", ax: Any = None, label: s
     legend_beside(ax, title=color, ncols=1 if len(families) <= 18 else 2)
     title = ax.set_title(f"{len(xs)} architectures")
     if labels:
-        fig.draw_without_rendering()  # settle the layout, then freeze it: labels are placed in pixels
-        fig.set_layout_engine("none")
+        fig.draw_without_rendering()  # settle the layout, then freeze it (ours): labels are placed in pixels
+        if ours:
+            fig.set_layout_engine("none")
         order = sorted(range(len(xs)), key=lambda i: -ys[i])
         names = list(data[label]) if label in data.columns else [str(i) for i in range(len(xs))]
         placed = place_labels(ax, [xs[i] for i in order], [ys[i] for i in order], [str(names[i]) for i in order])
@@ -332,8 +337,8 @@ def _resolution(text: Any) -> float:
     return float(text)
 
 
-def sweep(frame: Any, x: str = "input", y: str = "macs", by: Sequence[str] | str | None = None, ax: Any = None,
-          log: bool | None = None, title: str | None = None) -> Any:
+def sweep(frame: Any, x: str = "input", y: str = "macs", by: Sequence[str] | str | None = None, ax: Axes | None = None,
+          log: bool | None = None, title: str | None = None) -> Axes:
     """A total (`y`: macs, memory_bytes, peak_bytes, ...) against resolution (x="input": the input's
     H) or batch (x="batch") for a `cnncost.sweep(...)` frame (any frame with those columns): one
     line per combination of the other swept columns (`by`, default: those that vary). `log`

@@ -10,12 +10,15 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import CnnCostError
 from .pictures.axes import legend_beside, new_axes
 from .pictures.ticks import human_axis
 from .pictures.wording import per_words
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 BOUND_COLORS = {"compute": "#4e79a7", "memory": "#f28e2b", "launch": "#bab0ac"}
 
@@ -30,7 +33,7 @@ def _title(report: Any, timing: Any, what: str) -> str:
     return f"{report.architecture}: {what} on {timing.hardware}, {timing.dtype}, batch {timing.batch}"
 
 
-def time_bars(report: Any, ax: Any = None, skip_zero: bool = True) -> Any:
+def time_bars(report: Any, ax: Axes | None = None, skip_zero: bool = True) -> Axes:
     """A horizontal bar per graph node (layer): its seconds in the training step (the expected
     estimate: forward + input gradient + weight gradient), coloured by the bound of each pass. Returns the Axes.
 
@@ -75,7 +78,7 @@ def _points(timing: Any) -> list[tuple[str, float, float, str]]:
     return out
 
 
-def roofline(report: Any, ax: Any = None) -> Any:
+def roofline(report: Any, ax: Axes | None = None) -> Axes:
     """Each layer as a point: its arithmetic intensity (training FLOPs per byte moved, forward and
     backward together) against the FLOP/s it achieves at the expected estimate, coloured by the
     bound of its longest pass; the roofs: memory bandwidth x intensity up to the matrix units' peak

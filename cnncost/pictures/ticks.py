@@ -7,7 +7,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from matplotlib.ticker import Formatter, Locator, MaxNLocator, NullFormatter
+from ..errors import CnnCostError
+
+try:
+    from matplotlib.ticker import Formatter, Locator, MaxNLocator, NullFormatter
+except ImportError:
+    raise CnnCostError("plots need matplotlib: pip install 'cnncost[plot]'") from None
 
 _IEC = ((2**50, "PiB"), (2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"), (1, "B"))
 _SI = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))

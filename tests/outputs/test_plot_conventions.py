@@ -221,3 +221,12 @@ def test_one_order_of_memory_parts(reports) -> None:
     timeline = draw("timeline", reports)
     stacked = [c.get_label() for c in timeline.collections if isinstance(c, PolyCollection)]
     assert [rank[p] for p in stacked] == sorted(rank[p] for p in stacked) and stacked[0] == "parameters"
+
+
+def test_without_matplotlib_one_line_names_the_extra() -> None:
+    import subprocess
+    import sys
+    code = "import sys; sys.modules['matplotlib'] = None; sys.modules['matplotlib.ticker'] = None; import cnncost.plot"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].endswith("plots need matplotlib: pip install 'cnncost[plot]'")
