@@ -3,7 +3,7 @@
 
     python docs/make_pictures.py [--out docs/img] [--dpi 100] [--notebook]
 
-Every picture is a function of cnncost.plot on the built-in nets; the script prints each file and
+Every picture is a function of cnncost.plot (or cnncost.plot_time) on the built-in nets; the script prints each file and
 the figures that docs/pictures.md quotes, so a change in the numbers shows in its output.
 `--notebook` also runs the tutorial's code cells in this process (no Jupyter needed) and stores
 their outputs in it; tests/docs/test_notebook.py runs it the same way (`execute_notebook`).
@@ -32,8 +32,8 @@ import cnncost.plot_time as plot_time  # noqa: E402
 HERE = Path(__file__).resolve().parent
 
 
-def pictures() -> dict[str, object]:
-    """name -> Figure, the ones docs/pictures.md shows."""
+def pictures() -> dict[str, Any]:
+    """name -> Axes, the ones docs/pictures.md shows (each on its own open figure)."""
     sweep = cnncost.sweep
     zoo = cnncost.zoo_frame()
     resnet = cnncost.table("resnet50", batch=64, memory="autograd")
@@ -65,12 +65,10 @@ NOTEBOOK = HERE / "tutorial.ipynb"
 
 def _display(value: Any, dpi: int = 72) -> dict[str, Any]:
     """The output Jupyter would show for a cell's last value: a figure as PNG, an object with
-    `_repr_html_` as HTML (and its repr), anything else as its repr."""
+    `_repr_html_` as HTML (and its repr), anything else (an Axes included) as its repr."""
     from matplotlib.figure import Figure
     if isinstance(value, Figure):
-        buffer = io.BytesIO()
-        value.savefig(buffer, format="png", dpi=dpi)
-        return {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"), "text/plain": repr(value)}
+        return {"image/png": _png(value, dpi), "text/plain": repr(value)}
     data = {"text/plain": repr(value)}
     html = getattr(value, "_repr_html_", None)
     if callable(html):
@@ -80,10 +78,18 @@ def _display(value: Any, dpi: int = 72) -> dict[str, Any]:
     return data
 
 
+def _png(fig: Any, dpi: int = 72) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def execute_notebook(path: Path = NOTEBOOK) -> dict[str, Any]:
     """Run the notebook's code cells in order in one namespace, as a kernel would; returns the
-    notebook with each code cell's outputs (stdout, then its last expression's value) filled in.
+    notebook with each code cell's outputs (stdout, then its last expression's value, then the
+    figures the cell left open, shown and closed as matplotlib's inline backend does) filled in.
     An exception propagates, naming the cell."""
+    import matplotlib.pyplot as plt
     notebook = json.loads(Path(path).read_text(encoding="utf-8"))
     namespace: dict[str, Any] = {"__name__": "__main__"}
     count = 0
@@ -93,7 +99,7 @@ def execute_notebook(path: Path = NOTEBOOK) -> dict[str, Any]:
         count += 1
         source = "".join(cell["source"])
         tree = ast.parse(source, filename=f"<cell {index}>")
-        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        last: Any = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):
             try:
@@ -109,6 +115,12 @@ def execute_notebook(path: Path = NOTEBOOK) -> dict[str, Any]:
             outputs.append({"output_type": "execute_result", "execution_count": count, "metadata": {},
                             "data": {k: v.splitlines(keepends=True) if k != "image/png" else v
                                      for k, v in _display(value).items()}})
+        for number in plt.get_fignums():  # the inline backend shows each open figure once, then closes it
+            fig = plt.figure(number)
+            if fig is not value:
+                outputs.append({"output_type": "display_data", "metadata": {},
+                                "data": {"image/png": _png(fig), "text/plain": [repr(fig)]}})
+            plt.close(fig)
         cell["outputs"], cell["execution_count"] = outputs, count
     return notebook
 
@@ -123,9 +135,11 @@ def main() -> None:
         NOTEBOOK.write_text(json.dumps(execute_notebook(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"ran and wrote {NOTEBOOK}")
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, fig in pictures().items():
+    import matplotlib.pyplot as plt
+    for name, ax in pictures().items():
         path = args.out / f"{name}.png"
-        fig.savefig(path, dpi=args.dpi)  # type: ignore[attr-defined]
+        ax.figure.savefig(path, dpi=args.dpi)
+        plt.close(ax.figure)
         print(f"wrote {path}")
     resnet = cnncost.table("resnet50", batch=64, memory="autograd").to_dict()["training_step"]
     print(f"resnet50, batch 64: peak {resnet['peak_bytes']:,} bytes at {resnet['phase']}")

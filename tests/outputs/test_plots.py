@@ -1,5 +1,6 @@
-"""The pictures (plot extra): each is a Figure drawing the report's or the frame's own numbers, and
-renders to PNG (Agg). docs/pictures.md shows them (docs/make_pictures.py)."""
+"""The pictures (plot extra): each is an Axes drawing the report's or the frame's own numbers, exact
+(the ticks alone are rounded), and renders to PNG (Agg). docs/pictures.md shows them
+(docs/make_pictures.py); test_plot_conventions.py checks matplotlib's conventions on all of them."""
 from __future__ import annotations
 
 import itertools
@@ -9,7 +10,9 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib", reason="plots need the 'plot' extra")
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import cnncost  # noqa: E402
@@ -24,6 +27,12 @@ def png(fig: Figure, path) -> bytes:
     return data
 
 
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
 @pytest.fixture(scope="module")
 def autograd():
     return cnncost.table("resnet18", batch=16, memory="autograd")
@@ -35,17 +44,16 @@ def zoo():
 
 
 def test_timeline_stacks_every_moment_and_names_the_peak(autograd, tmp_path) -> None:
-    fig = cnncost.plot.timeline(autograd)
-    assert isinstance(fig, Figure)
-    ax = fig.axes[0]
+    ax = cnncost.plot.timeline(autograd)
+    assert isinstance(ax, Axes)
+    fig = ax.figure
     step, batch = autograd.step, autograd.batch
     peak = step.peak_index(batch)
     assert step.peak(batch).at(batch) == autograd.to_dict()["training_step"]["peak_bytes"]
-    # the stacked polygons' top at the peak moment is the peak, in GiB or MiB
-    unit = 2**30 if step.peak(batch).at(batch) >= 2**30 else 2**20
+    # the stacked polygons' top at the peak moment is the peak, in bytes
     tops = [max(y for x, y in poly.get_paths()[0].vertices if abs(x - peak) < 0.6) for poly in ax.collections
             if len(poly.get_paths())]
-    assert max(tops) == pytest.approx(step.peak(batch).at(batch) / unit)
+    assert max(tops) == step.peak(batch).at(batch)
     notes = [t.get_text() for t in ax.texts]
     assert any(step.peak(batch).phase in t and t.startswith("peak ") for t in notes)
     assert {"forward", "backward", "optimizer step"} <= set(notes)
@@ -62,15 +70,14 @@ def test_timeline_needs_the_autograd_model() -> None:
 
 def test_breakdown_bars_sum_to_the_totals(autograd, tmp_path) -> None:
     lecture = cnncost.table("resnet18", batch=16)
-    fig = cnncost.plot.breakdown([lecture, autograd])
-    ax = fig.axes[0]
-    unit = 2**20 if lecture.totals.memory_bytes < 2**30 else 2**30
+    ax = cnncost.plot.breakdown([lecture, autograd])
+    fig = ax.figure
     by_bar: dict[float, float] = {}
     for patch in ax.patches:
         by_bar[round(patch.get_y() + patch.get_height() / 2)] = by_bar.get(
             round(patch.get_y() + patch.get_height() / 2), 0) + patch.get_width()
-    assert by_bar[0] == pytest.approx(lecture.totals.memory_bytes / unit)
-    assert by_bar[1] == pytest.approx(autograd.to_dict()["training_step"]["peak_bytes"] / unit)
+    assert by_bar[0] == lecture.totals.memory_bytes
+    assert by_bar[1] == autograd.to_dict()["training_step"]["peak_bytes"]
     parts = cnncost.plot._lecture_parts(lecture)  # 2 x activations + k x params, exactly
     assert sum(parts.values()) == lecture.totals.memory_bytes
     assert parts["optimizer state"] == 2 * parts["parameters"]  # Adam: k = 4
@@ -81,8 +88,8 @@ def test_breakdown_bars_sum_to_the_totals(autograd, tmp_path) -> None:
 
 def test_zoo_is_log_log_and_its_labels_do_not_overlap(zoo, tmp_path) -> None:
     assert len(zoo) == len(cnncost.list_archs())
-    fig = cnncost.plot.zoo(zoo)
-    ax = fig.axes[0]
+    ax = cnncost.plot.zoo(zoo)
+    fig = ax.figure
     assert ax.get_xscale() == ax.get_yscale() == "log"
     png(fig, tmp_path / "zoo.png")  # draws: the boxes below are those of the saved picture
     renderer = fig.canvas.get_renderer()
@@ -98,14 +105,15 @@ def test_zoo_is_log_log_and_its_labels_do_not_overlap(zoo, tmp_path) -> None:
 
 def test_layer_bars_log_and_colours(tmp_path) -> None:
     report = cnncost.table("vgg16")
-    fig = cnncost.plot.layers(report, "params", log=True, color_by="type")
-    ax = fig.axes[0]
+    ax = cnncost.plot.layers(report, "params", log=True, color_by="type")
     assert ax.get_xscale() == "log" and "log" in ax.get_xlabel()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["conv", "linear"]
-    colours = {tuple(p.get_facecolor()) for p in ax.patches}
-    assert len(colours) == 2
-    png(fig, tmp_path / "layers.png")
-    staged = cnncost.plot.layers(cnncost.table("resnet50", depth=1), "flops", color_by="stage").axes[0]
+    (dots,) = ax.collections  # a dot per layer on a log axis
+    assert len({tuple(c) for c in dots.get_facecolors()}) == 2
+    png(ax.figure, tmp_path / "layers.png")
+    staged = cnncost.plot.layers(cnncost.table("resnet50", depth=1), "flops", color_by="stage")
+    assert {tuple(p.get_facecolor()) for p in staged.patches} == {
+        tuple(h.get_facecolor()) for h in staged.get_legend().legend_handles}
     assert [t.get_text() for t in staged.get_legend().get_texts()] == ["(top level)", "layer1", "layer2", "layer3",
                                                                        "layer4"]
     with pytest.raises(cnncost.CnnCostError, match="color_by"):
@@ -113,20 +121,21 @@ def test_layer_bars_log_and_colours(tmp_path) -> None:
 
 
 def test_compare_has_a_line_at_one() -> None:
-    fig = cnncost.plot.compare(cnncost.compare(["block-conv3x3", "block-grouped-conv3x3"], batch=1))
-    assert any(list(line.get_ydata()) == [1.0, 1.0] for line in fig.axes[0].get_lines())
+    ax = cnncost.plot.compare(cnncost.compare(["block-conv3x3", "block-grouped-conv3x3"], batch=1))
+    assert any(list(line.get_ydata()) == [1.0, 1.0] for line in ax.get_lines())
 
 
 def test_sweep_lines_are_the_frame(tmp_path) -> None:
     frame = pd.DataFrame({"input": [f"3x{h}x{h}" for h in (128, 160, 192)] * 2, "batch": [8] * 6,
                           "dtype": ["fp32"] * 3 + ["bf16"] * 3,
                           "peak_bytes": [2**30, 2**31, 3 * 2**30, 2**29, 2**30, 3 * 2**29]})
-    fig = cnncost.plot.sweep(frame, y="peak_bytes")
-    ax = fig.axes[0]
+    ax = cnncost.plot.sweep(frame, y="peak_bytes")
     lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()}
-    assert lines["dtype=fp32"] == ([128, 160, 192], [1, 2, 3]) and lines["dtype=bf16"][1] == [0.5, 1, 1.5]
-    assert "GiB" in ax.get_ylabel() and "batch 8" in ax.get_title()
-    png(fig, tmp_path / "sweep.png")
+    assert lines["dtype=fp32"] == ([128, 160, 192], [2**30, 2**31, 3 * 2**30])
+    assert lines["dtype=bf16"][1] == [2**29, 2**30, 3 * 2**29]
+    assert "per batch of 8" in ax.get_ylabel() and "batch 8" in ax.get_title()
+    png(ax.figure, tmp_path / "sweep.png")
+    assert "1 GiB" in [t.get_text() for t in ax.get_yticklabels()]
     with pytest.raises(cnncost.CnnCostError, match="no column 'flops'"):
         cnncost.plot.sweep(frame, y="flops")
 
@@ -134,7 +143,7 @@ def test_sweep_lines_are_the_frame(tmp_path) -> None:
 def test_sweep_of_a_real_sweep_against_batch(tmp_path) -> None:
     sweep = pytest.importorskip("cnncost.sweeps").sweep
     frame = sweep("resnet18", batch=[1, 4, 16, 64], memory="autograd")
-    ax = cnncost.plot.sweep(frame, x="batch", y="peak_bytes").axes[0]
+    ax = cnncost.plot.sweep(frame, x="batch", y="peak_bytes")
     (line,) = ax.get_lines()
     assert list(line.get_xdata()) == [1, 4, 16, 64] and ax.get_xscale() == "log"
     png(ax.figure, tmp_path / "sweep-batch.png")
@@ -142,15 +151,15 @@ def test_sweep_of_a_real_sweep_against_batch(tmp_path) -> None:
 
 def test_layer_bars_are_the_report_figures():
     report = cnncost.table("vgg16", depth=0)
-    ax = cnncost.plot.layers(report, "params").axes[0]  # a Figure
+    ax = cnncost.plot.layers(report, "params")
     bars = {patch.get_y(): patch.get_width() for patch in ax.patches}
-    assert sorted(bars.values()) == sorted(r.params / 1e6 for r in report.rows if r.params)
+    assert sorted(bars.values()) == sorted(r.params for r in report.rows if r.params)
     assert [t.get_text() for t in ax.get_yticklabels()][0] == "stage1"
 
 
 def test_compare_bars_are_ratios():
     comparison = cnncost.compare(["block-conv3x3", "block-grouped-conv3x3"], batch=1)
-    ax = cnncost.plot.compare(comparison, columns=("params",)).axes[0]
+    ax = cnncost.plot.compare(comparison, columns=("params",))
     assert [patch.get_height() for patch in ax.patches] == [1.0, 0.125]
 
 
