@@ -22,7 +22,7 @@ from ..guard import TIMEOUT_ENV, Stopped, own_streams, terminate_as_exception, t
 from .boundary import DEBUG_ENV, UserExit, describe_write_error, error_message, silence, write, write_error
 from .options import Parser, add_csv_safe, add_timeout
 from .options import add_out
-from .progress import progress
+from .progress import progress_line
 from .usage import HelpFormatter, exit_statuses, finish_help
 
 
@@ -83,7 +83,7 @@ def _run(args: argparse.Namespace) -> tuple[str | None, int]:
     try:
         limit = _time_limit(args)
         out_file = _out_file(args)
-        with own_streams(), time_limit(limit), progress(_progress_label(args)):
+        with own_streams(), time_limit(limit), progress_line(_progress_label(args)):
             result = run(args)
         output, code = result if isinstance(result, tuple) else (result, 0)
         if getattr(args, "csv_safe", False) and getattr(args, "format", None) == "csv":
@@ -141,11 +141,10 @@ def _write_out(path: str, output: str) -> None:
 
 
 def _progress_label(args: argparse.Namespace) -> str:
-    """'cnncost check densenet201': the command and what it works on."""
+    """'cnncost check densenet201': the command and what it works on (compare's stage names each)."""
     target = next((getattr(args, name) for name in ("arch", "source") if getattr(args, name, None)), None)
-    if target is None and getattr(args, "archs", None):
-        target = " ".join(args.archs)
-    return one_line(f"cnncost {args.command}" + (f" {target}" if target else ""))[:60]
+    shown = f" {os.path.basename(target)}" if target else ""  # a spec's file name, not its folders
+    return one_line(f"cnncost {args.command}{shown}")[:60]
 
 
 def _write_failed(out: object, err: object, error: BaseException, code: int) -> int:

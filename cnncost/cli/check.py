@@ -40,6 +40,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> tuple[str, int]:
     """Output text and exit code: 1 when an exact quantity (or, --against, a layer) differs, else 0."""
+    stage("importing PyTorch")
     try:
         import torch  # noqa: F401  (the check runs on real tensors)
     except ImportError as error:

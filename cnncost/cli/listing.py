@@ -8,7 +8,6 @@ import argparse
 from typing import Any
 
 from ..errors import CnnCostError
-from .progress import stage
 from .options import DTYPE_CHOICES, add_activations, add_batch, add_dtype, add_format, add_optimizer
 
 
@@ -69,7 +68,6 @@ def _table(args: argparse.Namespace) -> tuple[list[str], list[list[Any]]]:
     if cached is not None:
         return cached
     from ..frames import zoo_frame
-    stage("computing every built-in's totals (cached for the next run)")
     frame = zoo_frame(args.pattern, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
                       activations=args.activations)
     columns = [str(c) for c in frame.columns]

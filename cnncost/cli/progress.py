@@ -13,8 +13,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from .boundary import write
 
@@ -27,11 +27,11 @@ CLEAR = "\r\x1b[K"  # back to the line's start, erase to its end
 class _Line:
     """The line of one command on the terminal `fd`; `lock` keeps a note and a redraw apart."""
 
-    def __init__(self, label: str, fd: int) -> None:
-        self.label, self.fd, self.stage = label, fd, ""
+    def __init__(self, label: str, stream: object, fd: int) -> None:
+        self.label, self.stream, self.fd, self.stage = label, stream, fd, ""
         self.lock = threading.Lock()
         self.started = time.monotonic()
-        self.drawn = False
+        self.drawn, self.shown = False, ""
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, name="cnncost-progress", daemon=True)
 
@@ -47,13 +47,15 @@ class _Line:
         seconds = int(time.monotonic() - self.started)
         text = f"{self.label}: {self.stage or 'working'} {seconds} s"
         try:
-            width = os.get_terminal_size(self.fd).columns
+            width = os.get_terminal_size(self.fd).columns or 80  # a new pty says 0
         except OSError:
             width = 80
         text = text[:max(width - 1, 10)]
         with self.lock:
+            if self.drawn and text == self.shown:  # nothing new: no write
+                return
             self._write(CLEAR + text)
-            self.drawn = True
+            self.drawn, self.shown = True, text
 
     def clear(self) -> None:
         """Erase the line (the caller holds `lock`)."""
@@ -90,14 +92,15 @@ def enabled(stream: object) -> int | None:
 
 
 @contextmanager
-def progress(label: str, stream: object = None) -> Iterator[None]:
+def progress_line(label: str, stream: object = None) -> Iterator[None]:
     """A progress line labelled `label` on `stream` (default stderr) for the block's duration."""
     global _current
-    fd = enabled(sys.stderr if stream is None else stream)
+    stream = sys.stderr if stream is None else stream
+    fd = enabled(stream)
     if fd is None or _current is not None:
         yield
         return
-    line = _current = _Line(label, fd)
+    line = _current = _Line(label, stream, fd)
     line.thread.start()
     try:
         yield
@@ -122,5 +125,5 @@ def note(text: str) -> None:
         return
     with line.lock:
         line.clear()
-        write(sys.stderr, text)
-        sys.stderr.flush()
+        write(line.stream, text)
+        line.stream.flush()  # type: ignore[attr-defined]
