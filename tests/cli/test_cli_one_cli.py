@@ -85,6 +85,20 @@ def test_o_keeps_check_and_fit_statuses(tmp_path, capsys):
     assert target.read_text().startswith("alexnet: not even batch 1 fits")
 
 
+def test_o_on_check_keeps_its_status_and_writes_the_comparison(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.chdir(ROOT)
+    target = tmp_path / "check.json"
+    argv = ("check", "docs/examples/tiny.yaml", "-b", "1", "-f", "json")
+    code, printed, _ = run(capsys, *argv, "-o", str(target))
+    assert (code, printed) == (0, "")
+    assert '"schema_version"' in target.read_text() and target.read_text().endswith("}\n")
+    code, printed, _ = run(capsys, "check", "docs/examples/tiny.yaml", "--against",
+                           "docs/examples/my_models.py:build_net", "-o", str(target))
+    assert (code, printed) == (1, "")  # the spec differs from the model: status 1, the comparison in the file
+    assert target.read_text().strip()
+
+
 def test_o_into_a_missing_folder_is_one_line_before_any_work(tmp_path, capsys):
     code, printed, err = run(capsys, "table", "alexnet", "-o", str(tmp_path / "no" / "x.txt"))
     assert (code, printed) == (2, "")
