@@ -21,7 +21,7 @@ from . import calibrate, hardware
 from ..guard import TIMEOUT_ENV, Stopped, own_streams, terminate_as_exception, time_limit, timeout_from_env
 from .boundary import DEBUG_ENV, UserExit, describe_write_error, error_message, silence, write, write_error
 from .options import Parser, add_csv_safe, add_timeout
-from .options import add_out
+from .options import HelpNotWritten, add_out
 from .progress import progress_line
 from .usage import HelpFormatter, exit_statuses, finish_help
 
@@ -60,8 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
             done.code = _finish(real_out, real_err, None, code)
             raise
-        except (OSError, ValueError) as error:  # --help or --version to a full disk, a closed stream
-            raise SystemExit(_write_failed(real_out, real_err, error, 0)) from None
+        except HelpNotWritten as failed:  # --help or --version to a full disk, a closed stream
+            raise SystemExit(_write_failed(real_out, real_err, failed.error, 0)) from None
         except Stopped as stop:
             write_error(real_err, one_line(str(stop)))
             return stop.status

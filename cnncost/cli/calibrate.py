@@ -43,6 +43,8 @@ def run(args: argparse.Namespace) -> str:
     from ..hardware.calibrate import calibrate
     from ..hardware.files import profile_yaml
     from .hardware import _detail
+    if args.out == "-":
+        raise CnnCostError("calibrate writes its profile to a file (-o FILE.yaml) and prints its figures on stdout")
     folder = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):  # before a minute of measuring
         raise CnnCostError(f"cannot write the profile: {'no folder' if not os.path.isdir(folder) else 'no write access to'} "

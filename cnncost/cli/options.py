@@ -42,8 +42,19 @@ class Parser(argparse.ArgumentParser):
         reaches `cli.main` instead, which says it in one line (status 2)."""
         if message:
             stream = file or sys.stderr
-            stream.write(message)
-            stream.flush()
+            try:
+                stream.write(message)
+                stream.flush()
+            except (OSError, ValueError) as error:  # ENOSPC, EBADF, EPIPE, a closed stream
+                raise HelpNotWritten(error) from None
+
+
+class HelpNotWritten(Exception):
+    """--help, --version or a usage message could not be written; `error` says why."""
+
+    def __init__(self, error: OSError | ValueError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 # --- value types ---
@@ -52,7 +63,7 @@ def parse_input(text: str) -> tuple[str | None, tuple[int, ...]]:
     """One --input: '3x224x224', any rank ('3x16x112x112', '196x768', a vector '768x'), '224' (3
     channels, square), or one of several inputs named, 'image1=3x440x1024' -> (name or None, shape)."""
     if len(text) > 200:
-        raise argparse.ArgumentTypeError(f"expected a shape like 3x224x224, got {len(text)} characters")
+        raise argparse.ArgumentTypeError(f"expected a shape like 3x224x224, got {len(text):,} characters (at most 200)")
     try:
         return parse_named_shape(text)
     except ValueError as error:

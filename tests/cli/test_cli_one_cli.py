@@ -120,6 +120,12 @@ def test_calibrate_takes_o_for_its_profile():
     assert args.out == "profile.yaml" and args.writes_own_out
 
 
+def test_calibrate_refuses_stdout_for_its_profile(capsys):
+    code, printed, err = run(capsys, "calibrate", "-o", "-")
+    assert (code, printed) == (2, "")
+    assert err == "cnncost: error: calibrate writes its profile to a file (-o FILE.yaml) and prints its figures on stdout\n"
+
+
 # --- short flags ---
 
 def test_short_flags_mean_the_long_option_on_every_command():
