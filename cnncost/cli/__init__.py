@@ -21,13 +21,17 @@ from . import calibrate, hardware
 from ..guard import TIMEOUT_ENV, Stopped, own_streams, terminate_as_exception, time_limit, timeout_from_env
 from .boundary import DEBUG_ENV, UserExit, describe_write_error, error_message, silence, write, write_error
 from .options import Parser, add_csv_safe, add_timeout
+from .options import HelpNotWritten, add_out
+from .progress import progress_line
+from .usage import HelpFormatter, exit_statuses, finish_help
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line; the subcommands in the order `cnncost --help` lists them."""
     from .. import __version__
     parser = Parser(prog="cnncost", description="Exact cost accounting for CNNs: "
-                    "shapes, params, MACs/FLOPs and training memory, per layer.")
+                    "shapes, params, MACs/FLOPs and training memory, per layer.",
+                    formatter_class=HelpFormatter, epilog=exit_statuses(None))
     parser.add_argument("--version", action="version", version=f"cnncost {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in (table, fit, sweep, importing, listing, spec, compare, check, hardware, calibrate):
@@ -37,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
         add_timeout(command_parser)
         if _offers_csv(command_parser):
             add_csv_safe(command_parser)
+    for name, command_parser in commands.choices.items():  # -o FILE where the command has none of its own
+        if "--out" not in command_parser._option_string_actions:
+            add_out(command_parser)
+        finish_help(command_parser, name)
     return parser
 
 
@@ -52,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
             done.code = _finish(real_out, real_err, None, code)
             raise
+        except HelpNotWritten as failed:  # --help or --version to a full disk, a closed stream
+            raise SystemExit(_write_failed(real_out, real_err, failed.error, 0)) from None
         except Stopped as stop:
             write_error(real_err, one_line(str(stop)))
             return stop.status
@@ -72,12 +82,16 @@ def _run(args: argparse.Namespace) -> tuple[str | None, int]:
 
     try:
         limit = _time_limit(args)
-        with own_streams(), time_limit(limit):
+        out_file = _out_file(args)
+        with own_streams(), time_limit(limit), progress_line(_progress_label(args)):
             result = run(args)
         output, code = result if isinstance(result, tuple) else (result, 0)
         if getattr(args, "csv_safe", False) and getattr(args, "format", None) == "csv":
             from ..formatting import csv_formula_safe
             output = csv_formula_safe(output + "\n").rstrip("\n")
+        if out_file is not None:
+            _write_out(out_file, output)
+            return None, code
         return output, code
     except CnnCostError as error:
         fail(error_message(error, args._source, args._is_file))
@@ -101,6 +115,46 @@ def _run(args: argparse.Namespace) -> tuple[str | None, int]:
             raise
         fail(error_message(error, args._source, args._is_file))
         return None, 2
+
+
+def _out_file(args: argparse.Namespace) -> str | None:
+    """-o FILE where the result goes to FILE (None: stdout, or a command that writes its own file);
+    a folder that is missing or read-only is refused before the command's work."""
+    path = getattr(args, "out", None)
+    if not path or path == "-" or getattr(args, "writes_own_out", False):
+        return None
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CnnCostError(f"cannot write {path}: no folder {folder}")
+    if not os.access(folder, os.W_OK) and not os.access(path, os.W_OK):
+        raise CnnCostError(f"cannot write {path}: no write access to {folder}")
+    return path
+
+
+def _write_out(path: str, output: str) -> None:
+    """The result into FILE, whole or not at all (a temporary file renamed over it)."""
+    from .boundary import write_file_atomically
+    try:
+        write_file_atomically(path, output + "\n")
+    except OSError as error:
+        raise CnnCostError(f"cannot write {path}: {describe_write_error(error)}") from None
+
+
+def _progress_label(args: argparse.Namespace) -> str:
+    """'cnncost check densenet201': the command and what it works on (compare's stage names each)."""
+    target = next((getattr(args, name) for name in ("arch", "source") if getattr(args, name, None)), None)
+    shown = f" {os.path.basename(target)}" if target else ""  # a spec's file name, not its folders
+    return one_line(f"cnncost {args.command}{shown}")[:60]
+
+
+def _write_failed(out: object, err: object, error: BaseException, code: int) -> int:
+    """Output that could not be written: one line and status 2; a closed pipe ends quietly."""
+    silence(out)
+    if isinstance(error, BrokenPipeError):
+        silence(err)
+        return code
+    write_error(err, f"cannot write the output: {describe_write_error(error)}")
+    return 2
 
 
 def _offers_csv(parser: argparse.ArgumentParser) -> bool:

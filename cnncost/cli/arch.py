@@ -9,9 +9,12 @@ from typing import Any
 
 from ..errors import SpecError
 from ..reading import STDIN
+from .progress import stage
 
 SPEC_FILES = ("python", "spec")  # a failure to read one is about the file
 MODEL_FILES = ("onnx", "torch")  # an importer names the model in its own errors; a later error names it
+READING = {"builtin": "building", "python": "running the Python spec", "torch": "tracing the model",
+           "onnx": "reading the ONNX model"}  # the progress line's stage while an argument becomes a Net
 
 
 def resolve_arch(args: argparse.Namespace, arch: str) -> Any:
@@ -26,9 +29,11 @@ def resolve_arch(args: argparse.Namespace, arch: str) -> Any:
         if getattr(args, "_stdin_used", False):
             raise SpecError("'-' (stdin) can be given only once")
         args._stdin_used = True
+    stage(READING.get(kind, "reading the spec") + (f" {arch}" if getattr(args, "archs", None) else ""))
     net = resolve(arch, input=_given_input(args), allow_unknown=getattr(args, "allow_unknown", False),
                   max_bytes=getattr(args, "max_spec_bytes", None), max_yaml_nodes=getattr(args, "max_yaml_nodes", None))
     args._is_file = args._is_file or kind in MODEL_FILES
+    stage("computing")
     return net
 
 

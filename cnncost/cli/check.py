@@ -8,7 +8,9 @@ from typing import Any
 
 from ..errors import CnnCostError
 from .arch import resolve_arch
+from .progress import stage
 from .options import add_arch, add_batch, add_dtype, add_format, add_input, add_optimizer, add_reading_options, device_name
+from .options import advanced_group
 
 
 def add_parser(commands: Any) -> None:
@@ -29,7 +31,7 @@ def add_parser(commands: Any) -> None:
     add_dtype(parser, choices=("fp32", "fp64", "fp16", "bf16"), help="fp16/bf16 run as autocast with fp32 parameters")
     add_optimizer(parser)
     add_format(parser, "text", "markdown", "csv", "json")
-    parser.add_argument("--allow-large", action="store_true",
+    advanced_group(parser).add_argument("--allow-large", action="store_true",
                         help="run even when the check needs more memory than its limit (default 8 GiB; "
                              "env CNNCOST_CHECK_MAX_BYTES)")
     add_reading_options(parser)
@@ -38,17 +40,21 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> tuple[str, int]:
     """Output text and exit code: 1 when an exact quantity (or, --against, a layer) differs, else 0."""
+    stage("importing PyTorch")
     try:
         import torch  # noqa: F401  (the check runs on real tensors)
     except ImportError as error:
         if getattr(error, "name", "") != "torch":
             raise
         raise CnnCostError("cnncost check needs PyTorch: pip install 'cnncost[torch]'") from None
+    stage("building the network")
     net = resolve_arch(args, args.arch)
     if args.against:
+        stage(f"comparing with {args.against}")
         return _against(net, args)
     from ..torch_backend.check import check
     from .check_output import render
+    stage(f"measuring every layer on {args.device} (forward and backward)")
     result = check(net, batch=args.batch, device=args.device, dtype=args.dtype, input=args.input,
                    optimizer=args.optimizer, allow_large=args.allow_large)
     return render(result, args.format), 0 if result.ok else 1

@@ -20,6 +20,7 @@ __all__ = ["script", "SHELLS", "commands_of"]
 SHELLS = ("bash", "zsh", "fish")
 ARCH_DESTS = ("arch", "archs", "pattern")  # positionals that take a built-in name (or a file)
 FILE_DESTS = ("source", "output")          # positionals and options that take a file
+FILE_OPTIONS = ("-o", "--out", "--output", "--hardware")  # options whose value is a file
 _SAFE = re.compile(r"^[A-Za-z0-9_.:+@%/=,-]+$")
 
 
@@ -96,7 +97,7 @@ def _value_cases(commands: list[Command], pattern: str, choices_body: str, file_
     for command in commands:
         for option, choices in command.takes_value.items():
             words = _words(choices)
-            body = choices_body if words else file_body if option in ("-o", "--output") else free_body
+            body = choices_body if words else file_body if option in FILE_OPTIONS else free_body
             lines.append(pattern.format(cmd=command.name, opt=option) + body.format(words=_quote(words), raw=words))
     return lines
 
@@ -235,7 +236,7 @@ def _fish(commands: list[Command], archs: list[str], prog: str) -> str:
             if choices:
                 value = f" -xa {_quote(_words(choices))}"
             elif choices is not None:
-                value = " -r" + (" -F" if option in ("-o", "--output") else "")
+                value = " -r" + (" -F" if option in FILE_OPTIONS else "")
             help_text = command.option_help.get(option, "")
             lines.append(f"complete -c {prog} -n '{seen}' {flag}{value}"
                          + (f" -d {_quote(_zsh_text(help_text))}" if help_text else ""))

@@ -3,12 +3,11 @@ fits, with the breakdown at that batch; exit status 1 when not even one sample f
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from ..errors import CnnCostError, one_line
 from .arch import resolve_arch
-from .boundary import write
+from .progress import note, stage
 from .options import add_arch, add_device, add_dtype, add_format, add_input, add_optimizer, add_reading_options, graph_kwargs, input_arguments
 from .options import add_torch_version
 from .options import add_parallel, parallel_argument_text, parallel_kwargs
@@ -74,7 +73,7 @@ def _budget(args: argparse.Namespace) -> str:
         binary = (match.group(1) + _OLD_BINARY_UNITS[match.group(2).lower()]
                   if match and match.group(2).lower() in _OLD_BINARY_UNITS else old)
         read = f" (read here as {one_line(binary)})" if binary != old else ""
-        write(sys.stderr, BUDGET_DEPRECATED.format(read=read))
+        note(BUDGET_DEPRECATED.format(read=read))
         return binary
     return budget
 
@@ -87,6 +86,7 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     from ..units import size_text
     budget = _budget(args)
     net = resolve_arch(args, args.arch)
+    stage("searching the largest batch that fits")
     result = fit(net, budget, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
                  mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit),
                  **({"parallel": parallel_kwargs(args)} if parallel_kwargs(args) else {}),

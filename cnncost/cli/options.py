@@ -37,6 +37,25 @@ class Parser(argparse.ArgumentParser):
         sys.stderr.write(f"cnncost: error: {one_line(message)} (see '{one_line(self.prog)} --help')\n")
         raise SystemExit(2)
 
+    def _print_message(self, message: str, file: Any = None) -> None:
+        """--help and --version: argparse drops an OSError here (a full disk read as success); it
+        reaches `cli.main` instead, which says it in one line (status 2)."""
+        if message:
+            stream = file or sys.stderr
+            try:
+                stream.write(message)
+                stream.flush()
+            except (OSError, ValueError) as error:  # ENOSPC, EBADF, EPIPE, a closed stream
+                raise HelpNotWritten(error) from None
+
+
+class HelpNotWritten(Exception):
+    """--help, --version or a usage message could not be written; `error` says why."""
+
+    def __init__(self, error: OSError | ValueError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
 
 # --- value types ---
 
@@ -44,7 +63,7 @@ def parse_input(text: str) -> tuple[str | None, tuple[int, ...]]:
     """One --input: '3x224x224', any rank ('3x16x112x112', '196x768', a vector '768x'), '224' (3
     channels, square), or one of several inputs named, 'image1=3x440x1024' -> (name or None, shape)."""
     if len(text) > 200:
-        raise argparse.ArgumentTypeError(f"expected a shape like 3x224x224, got {len(text)} characters")
+        raise argparse.ArgumentTypeError(f"expected a shape like 3x224x224, got {len(text):,} characters (at most 200)")
     try:
         return parse_named_shape(text)
     except ValueError as error:
@@ -100,9 +119,15 @@ def positive_int(text: str) -> int:
 
 
 def non_negative_int(text: str) -> int:
-    if text.strip() == "0":
-        return 0
-    return positive_int(text)
+    """0 or more (table's --depth: 0 is one row per top-level block)."""
+    shown = text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer (0, 1, 2, ...), got '{shown}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer (0, 1, 2, ...), got '{shown}'")
+    return value
 
 
 def device_name(text: str) -> str:
@@ -133,7 +158,7 @@ def add_arch(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
 
 
 def add_batch(parser: argparse.ArgumentParser, default: int = 128, help: str | None = None) -> None:
-    parser.add_argument("--batch", type=positive_int, default=default, help=help or f"images per step (default {default})")
+    parser.add_argument("-b", "--batch", type=positive_int, default=default, help=help or f"images per step (default {default})")
 
 
 INPUT_HELP = ("; any rank (3x16x112x112; a vector: 768x); a net with several inputs: repeat it, NAME=SHAPE "
@@ -141,7 +166,7 @@ INPUT_HELP = ("; any rank (3x16x112x112; a vector: 768x); a net with several inp
 
 
 def add_input(parser: argparse.ArgumentParser, help: str = "input size, e.g. 3x299x299") -> None:
-    parser.add_argument("--input", type=parse_input, action=InputAction, metavar="SHAPE", help=help + INPUT_HELP)
+    parser.add_argument("-i", "--input", type=parse_input, action=InputAction, metavar="SHAPE", help=help + INPUT_HELP)
 
 
 def add_dtype(parser: argparse.ArgumentParser, choices: Sequence[str] = DTYPE_CHOICES, help: str | None = None) -> None:
@@ -184,7 +209,8 @@ def add_torch_version(parser: argparse.ArgumentParser) -> None:
 def add_format(parser: argparse.ArgumentParser, *supported: str, help: str | None = None) -> None:
     """--format, with the formats the command renders (all of them when none are named)."""
     choices = tuple(f for f in FORMATS if not supported or f in supported)
-    parser.add_argument("--format", default="text", choices=choices, help=help)
+    parser.add_argument("-f", "--format", default="text", choices=choices, metavar="FORMAT",
+                        help=help or f"{', '.join(choices)} (default text)")
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -201,11 +227,12 @@ def add_reading_options(parser: argparse.ArgumentParser) -> None:
     """How much of a spec is read (`cnncost.reading`), how far a net may expand, and whether an
     imported model's unknown operations are opaque nodes (`--allow-unknown`)."""
     add_allow_unknown(parser)
-    parser.add_argument("--max-spec-bytes", type=size_limit, metavar="SIZE",
+    limits = advanced_group(parser)
+    limits.add_argument("--max-spec-bytes", type=size_limit, metavar="SIZE",
                         help="largest spec file read (default 16MiB; env CNNCOST_MAX_SPEC_BYTES)")
-    parser.add_argument("--max-yaml-nodes", type=positive_int, metavar="N",
+    limits.add_argument("--max-yaml-nodes", type=positive_int, metavar="N",
                         help="most YAML nodes, aliases expanded (default 1,000,000; env CNNCOST_MAX_YAML_NODES)")
-    parser.add_argument("--max-nodes", type=positive_int, metavar="N",
+    limits.add_argument("--max-nodes", type=positive_int, metavar="N",
                         help="most nodes the network may expand to (repeats and templates count every copy)")
 
 
@@ -406,14 +433,35 @@ def timeout_seconds(text: str) -> float:
 def add_timeout(parser: argparse.ArgumentParser) -> None:
     """--timeout: the time limit on the whole command (user code, tracing, computing)."""
     from ..guard import DEFAULT_TIMEOUT, TIMEOUT_ENV
-    parser.add_argument("--timeout", type=timeout_seconds, default=None, metavar="SECONDS",
+    advanced_group(parser).add_argument("--timeout", type=timeout_seconds, default=None, metavar="SECONDS",
                         help=f"stop after SECONDS (default {TIMEOUT_ENV} or {DEFAULT_TIMEOUT:g}; 0: no limit); "
                              "covers running a Python spec or a model's forward and tracing it")
 
 
 def add_csv_safe(parser: argparse.ArgumentParser) -> None:
     """--csv-safe: neutralise spreadsheet formulas in --format csv (off by default: data round-trips)."""
-    parser.add_argument("--csv-safe", action="store_true",
+    advanced_group(parser).add_argument("--csv-safe", action="store_true",
                         help="with --format csv: prefix an apostrophe to every text cell a spreadsheet would "
                              "run as a formula (=, +, -, @, TAB, CR first); off by default, so that names "
                              "read back exactly (docs/output.md)")
+
+
+# --- one CLI (issue 22): -o FILE everywhere, the advanced group ---
+
+ADVANCED_TITLE = "advanced (limits and safety; the defaults suit most uses)"
+
+
+def advanced_group(parser: argparse.ArgumentParser) -> Any:
+    """The argument group of the hardening limits (--timeout, --max-..., --csv-safe), one per
+    command; `cli.build_parser` moves it last in --help."""
+    for group in parser._action_groups:
+        if group.title == ADVANCED_TITLE:
+            return group
+    return parser.add_argument_group(ADVANCED_TITLE)
+
+
+def add_out(parser: argparse.ArgumentParser, help: str = "write the result to FILE instead of stdout (whole or "
+            "not at all: a temporary file renamed over FILE); '-' is stdout") -> None:
+    """-o/--out FILE: where the result goes (`cli._run` writes it; import and calibrate write their own)."""
+    parser.add_argument("-o", "--out", dest="out", metavar="FILE", help=help)
+

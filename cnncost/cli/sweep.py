@@ -1,4 +1,4 @@
-"""`cnncost sweep ARCH --batch 1,8,64 --input 3x224x224,3x256x256 [--width ...] [--depth ...]
+"""`cnncost sweep ARCH --batch 1,8,64 --input 3x224x224,3x256x256 [--width ...] [--depth-multiplier ...]
 [--dtype ...] [--optimizer ...] [--memory lecture|autograd] --format csv|json|text|markdown`:
 one line per configuration, the totals of the JSON contract (docs/sweeps.md). numpy and pandas
 are imported only when the command runs.
@@ -13,45 +13,47 @@ from .options import (add_activations, add_arch, add_device, add_format, add_fre
                       add_reading_options)
 from .options import add_torch_version
 from .options import add_time_profile
+from .progress import note, stage
+from ..errors import CnnCostError
 
 MAX_VALUES = 1_000_000  # values one list option may expand to (a range like 1:10**9 is refused)
 
 
 def _split(text: str, what: str) -> list[str]:
     if len(text) > 100_000:
-        raise argparse.ArgumentTypeError(f"{what}: {len(text)} characters is too long")
+        raise argparse.ArgumentTypeError(f"a list of {len(text):,} characters is too long (at most 100,000)")
     items = [t.strip() for t in text.split(",")]
     if not all(items):
-        raise argparse.ArgumentTypeError(f"{what}: empty item in '{text[:60]}'")
+        raise argparse.ArgumentTypeError(f"expected {what} separated by commas, got an empty item in '{text[:60]}'")
     return items
 
 
-def _int_range(item: str, what: str) -> list[int]:
+def _int_range(item: str) -> list[int]:
     """'64' or 'START:STOP[:STEP]' (STOP included)."""
     parts = item.split(":")
     try:
         numbers = [int(p) for p in parts]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{what}: expected an integer or START:STOP[:STEP], got '{item[:60]}'") from None
+        raise argparse.ArgumentTypeError(f"expected an integer or START:STOP[:STEP], got '{item[:60]}'") from None
     if len(numbers) == 1:
         return numbers
     if len(numbers) > 3 or (len(numbers) == 3 and numbers[2] < 1):
-        raise argparse.ArgumentTypeError(f"{what}: expected START:STOP[:STEP] with STEP >= 1, got '{item[:60]}'")
+        raise argparse.ArgumentTypeError(f"expected START:STOP[:STEP] with STEP >= 1, got '{item[:60]}'")
     start, stop, step = numbers[0], numbers[1], numbers[2] if len(numbers) == 3 else 1
     if stop < start:
-        raise argparse.ArgumentTypeError(f"{what}: range '{item[:60]}' is empty")
+        raise argparse.ArgumentTypeError(f"range '{item[:60]}' is empty (STOP is below START)")
     if (stop - start) // step + 1 > MAX_VALUES:
-        raise argparse.ArgumentTypeError(f"{what}: '{item[:60]}' has more than {MAX_VALUES:,} values")
+        raise argparse.ArgumentTypeError(f"range '{item[:60]}' has more than {MAX_VALUES:,} values")
     return list(range(start, stop + 1, step))
 
 
 def batch_list(text: str) -> list[int]:
     """'1,8,64' or '1:256:8' (inclusive) or a mix."""
     out: list[int] = []
-    for item in _split(text, "--batch"):
-        out += _int_range(item, "--batch")
+    for item in _split(text, "batch sizes"):
+        out += _int_range(item)
     if any(v < 1 for v in out):
-        raise argparse.ArgumentTypeError("--batch: batches must be positive")
+        raise argparse.ArgumentTypeError(f"expected positive batch sizes (1 or more), got {min(out)}")
     return out
 
 
@@ -60,38 +62,38 @@ def input_list(text: str) -> list[Any]:
     '128:512:32' (inclusive)."""
     from ..shapes import parse_shape
     out: list[Any] = []
-    for item in _split(text, "--input"):
+    for item in _split(text, "shapes or sizes"):
         if "x" in item.lower():
             try:
                 out.append(parse_shape(item))
             except ValueError as error:
-                raise argparse.ArgumentTypeError(f"--input: {error}") from None
+                raise argparse.ArgumentTypeError(str(error)) from None
         else:
-            sizes = _int_range(item, "--input")
+            sizes = _int_range(item)
             if any(v < 1 for v in sizes):
-                raise argparse.ArgumentTypeError("--input: sizes must be positive")
+                raise argparse.ArgumentTypeError(f"expected positive input sizes (1 or more), got {min(sizes)}")
             out += sizes
     if len(out) > MAX_VALUES:
-        raise argparse.ArgumentTypeError(f"--input: more than {MAX_VALUES:,} values")
+        raise argparse.ArgumentTypeError(f"more than {MAX_VALUES:,} input values")
     return out
 
 
 def float_list(text: str) -> list[float]:
     import math
     out = []
-    for item in _split(text, "multiplier"):
+    for item in _split(text, "multipliers"):
         try:
             value = float(item)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected multipliers like 0.5,1,2, got '{item[:60]}'") from None
         if not math.isfinite(value) or value <= 0:
-            raise argparse.ArgumentTypeError(f"multipliers must be positive, got '{item[:60]}'")
+            raise argparse.ArgumentTypeError(f"expected positive multipliers (above 0), got '{item[:60]}'")
         out.append(value)
     return out
 
 
 def name_list(text: str) -> list[str]:
-    return _split(text, "list")
+    return _split(text, "names")
 
 
 def add_parser(commands: Any) -> None:
@@ -101,14 +103,16 @@ def add_parser(commands: Any) -> None:
         "configuration, exact (e.g. cnncost sweep resnet50 --batch 1,8,64 --input 224,256,288). Lists are "
         "comma-separated; START:STOP[:STEP] is a range with STOP included.")
     add_arch(parser)
-    parser.add_argument("--batch", type=batch_list, default=[128], metavar="LIST",
+    parser.add_argument("-b", "--batch", type=batch_list, default=[128], metavar="LIST",
                         help="batch sizes, e.g. 1,8,64 or 1:256:8 (default 128)")
-    parser.add_argument("--input", type=input_list, metavar="LIST",
+    parser.add_argument("-i", "--input", type=input_list, metavar="LIST",
                         help="input shapes 3x224x224,3x256x256, or sizes 224,256 or 128:512:32 (default: the net's)")
     parser.add_argument("--width", type=float_list, metavar="LIST",
                         help="width multipliers, e.g. 0.5,1,2 (families with a scaling hook: resnet, mobilenet, "
                              "efficientnet, regnet)")
-    parser.add_argument("--depth", type=float_list, metavar="LIST", help="depth multipliers, e.g. 1,1.5,2")
+    parser.add_argument("--depth-multiplier", dest="depth", type=float_list, metavar="LIST",
+                        help="depth multipliers, e.g. 1,1.5,2 (blocks per stage scaled; the families of --width)")
+    parser.add_argument("--depth", dest="depth_deprecated", type=float_list, help=argparse.SUPPRESS)
     parser.add_argument("--dtype", type=name_list, default=["fp32"], metavar="LIST", help="e.g. fp32,bf16 (default fp32)")
     parser.add_argument("--optimizer", type=name_list, default=["adam"], metavar="LIST",
                         help="e.g. sgd,adam (default adam)")
@@ -128,9 +132,33 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
+DEPTH_DEPRECATED = ("cnncost: note: --depth in sweep is deprecated: use --depth-multiplier, the same depth "
+                    "multipliers (--depth is table's collapse level)\n")
+
+
+def _depth(args: argparse.Namespace) -> list[float] | None:
+    """--depth-multiplier, or the deprecated --depth (one note on stderr)."""
+    if args.depth_deprecated is None:
+        return args.depth
+    if args.depth is not None:
+        raise CnnCostError("give --depth-multiplier only (--depth is its deprecated spelling in sweep)")
+    note(DEPTH_DEPRECATED)
+    return args.depth_deprecated
+
+
+def _configurations(args: argparse.Namespace) -> int:
+    """How many configurations the lists give (the progress line's count)."""
+    count = 1
+    for values in (args.batch, args.input, args.width, args.depth, args.dtype, args.optimizer):
+        count *= len(values) if values else 1
+    return count
+
+
 def run(args: argparse.Namespace) -> str:
     from ..sweeps import sweep
+    args.depth = _depth(args)
     net = resolve_arch(args, args.arch)
+    stage(f"{_configurations(args):,} configurations")
     # --width/--depth rebuild a built-in family by name; any other net is swept as it is
     arch: Any = args.arch if (args.width or args.depth) and getattr(args, "_builtin", False) else net
     frame = sweep(arch, batch=args.batch, input=args.input, width=args.width, depth=args.depth, dtype=args.dtype,
