@@ -86,7 +86,7 @@ def per_sample(net: Net, inputs: list[Shape], *, activations: str = "all", inval
             H, W = H[np.array(ok)], W[np.array(ok)]
             counts = _evaluate_grid(plan, lead[0], H, W)
         for j, i in enumerate(members):
-            results[i] = tuple(c[j] for c in counts)  # type: ignore[assignment]
+            results[i] = tuple(c[j] for c in counts)
     keep = sorted(results)
     if not keep:
         return PerSample([], *(np.zeros(0, dtype=np.int64),) * 5)
@@ -351,4 +351,4 @@ def _evaluate_grid(plan: _Plan, channels: int, H: Any, W: Any) -> tuple[Any, Any
         if type(v) is int or np.ndim(v) == 0:
             v = np.full(r, int(v), dtype=np.int64 if safe else object)
         out.append(v)
-    return tuple(out)  # type: ignore[return-value]
+    return tuple(out)

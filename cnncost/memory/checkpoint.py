@@ -71,7 +71,7 @@ def regions(trace: Trace, names: Sequence[str]) -> list[Region]:
             first, stop = step_range(trace, name)
         spans.append((first, stop, name))
     spans.sort()
-    out = []
+    out: list[Region] = []
     for (first, stop, name) in spans:
         if out and first < out[-1].stop:
             raise CnnCostError(f"--checkpoint: regions '{out[-1].name}' and '{name}' overlap")
