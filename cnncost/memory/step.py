@@ -145,7 +145,7 @@ class _Moments(Sequence):
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
-            self._step.parts
+            self._step.parts  # noqa: B018  (computes the columns once)
             return tuple(self._step.moment(i) for i in range(*index.indices(len(self))))
         n = len(self)
         if index < 0:
@@ -155,7 +155,7 @@ class _Moments(Sequence):
         return self._step.moment(index)
 
     def __iter__(self) -> Iterator[Moment]:
-        self._step.parts  # columns once, then each moment is a lookup
+        self._step.parts  # noqa: B018  columns once, then each moment is a lookup
         for i in range(len(self)):
             yield self._step.moment(i)
 

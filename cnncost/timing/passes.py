@@ -18,7 +18,6 @@ from typing import Any
 
 from ..counting.training import gradients
 from ..memory.tensors import ELEMENT_BYTES
-from ..shapes import numel
 from .amount import NONE, Amount
 from .ops import (BACKWARD_VECTOR_OPS, MATRIX_CLASSES, UNIT, WEIGHT_GRADIENT, op_class, positions, reduction,
                   vector_ops)
