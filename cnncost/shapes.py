@@ -7,7 +7,7 @@ which accepts a bool or an array of them; nothing here imports numpy."""
 from __future__ import annotations
 
 from math import prod
-from typing import Any
+from typing import Any, TypeVar
 
 Shape = tuple[int, ...]
 Pair = tuple[int, int]
@@ -152,6 +152,7 @@ def is_scalar(shape: Shape) -> bool:
 def shape_text(shape: Shape) -> str:
     """'64x56x56'; a size that varies over a sweep's resolutions shows as its range."""
     parts = []
+    v: Any  # an int, or a sweep's array of sizes
     for v in shape:
         if type(v) is int:
             parts.append(str(v))
@@ -161,7 +162,10 @@ def shape_text(shape: Shape) -> str:
     return "x".join(parts)
 
 
-def spatial(value: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
+_Size = TypeVar("_Size", int, float)  # a window (int) or an upsampling factor (float)
+
+
+def spatial(value: _Size | tuple[_Size, ...], rank: int) -> tuple[_Size, ...]:
     """A window field for `rank` spatial dims: 3 -> (3,) * rank; a tuple as it is (its length is the
     caller's to check: `cnncost.layers.conv.sizes` names the layer).
 
