@@ -7,7 +7,7 @@ which accepts a bool or an array of them; nothing here imports numpy."""
 from __future__ import annotations
 
 from math import prod
-from typing import Any, TypeVar
+from typing import Any
 
 Shape = tuple[int, ...]
 Pair = tuple[int, int]
@@ -162,10 +162,7 @@ def shape_text(shape: Shape) -> str:
     return "x".join(parts)
 
 
-_Size = TypeVar("_Size", int, float)  # a window (int) or an upsampling factor (float)
-
-
-def spatial(value: _Size | tuple[_Size, ...], rank: int) -> tuple[_Size, ...]:
+def spatial(value: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
     """A window field for `rank` spatial dims: 3 -> (3,) * rank; a tuple as it is (its length is the
     caller's to check: `cnncost.layers.conv.sizes` names the layer).
 

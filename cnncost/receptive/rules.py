@@ -127,7 +127,7 @@ def _upsample(layer: Upsample, node: GraphNode, ins: list[Field]) -> Field:
     given): nearest floor(v * scale); (bi/tri)linear (v + 1/2) * scale - 1/2, or v * (in - 1) /
     (out - 1) with align_corners, reading floor(src) and, unless src is whole, the next (bicubic:
     the one before and the two after too, its cubic weights there being 0 at a whole src)."""
-    factors = None if layer.scale_factor is None else spatial(layer.scale_factor, _rank(node))
+    factors = None if layer.scale_factor is None else spatial(layer.scale_factor, _rank(node))  # type: ignore[arg-type]  # floats too
     bilinear = layer.mode != "nearest"  # linear, bilinear, trilinear, bicubic: per axis the same
     taps = (-1, 0, 1, 2) if layer.mode == "bicubic" else (0, 1)
 
