@@ -22,7 +22,6 @@ import contextlib
 import io
 import json
 import subprocess
-import sys
 import warnings
 
 import timing  # benchmarks/timing.py (scripts run with benchmarks/ on sys.path)
@@ -147,7 +146,7 @@ def main() -> None:
             fastest = None
             for tool, call in tools.items():
                 try:
-                    seconds = best_of(args.repeat, lambda: call(model, x))
+                    seconds = best_of(args.repeat, lambda: call(model, x))  # noqa: F821, B023  (called here, before `del`)
                 except Exception as error:  # noqa: BLE001  a peer that cannot run here is reported, not fatal
                     print(f"  {device:4s} {tool:18s} fails: {type(error).__name__}: {str(error).splitlines()[0][:90]}")
                     continue

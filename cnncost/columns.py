@@ -180,7 +180,7 @@ def row_columns(present: Callable[[Column], bool] | None = None) -> tuple[Column
 def summary_columns() -> tuple[Column, ...]:
     """The totals compare and zoo_frame show, in their order; registered figures without a
     position after them."""
-    placed = sorted((c for c in COLUMNS.values() if c.summary is not None and c.per_row), key=lambda c: c.summary)
+    placed = sorted((c for c in COLUMNS.values() if c.summary is not None and c.per_row), key=lambda c: c.summary or 0)  # (not None: filtered)
     extra = [c for c in COLUMNS.values() if c.summary is None and c.per_row and not c.needs
              and c.section == "lecture"]
     return tuple(placed + extra)

@@ -212,7 +212,7 @@ class Elementwise(list):
 
     __slots__ = ()
 
-    def __add__(self, other: Any) -> Elementwise:  # type: ignore[override]
+    def __add__(self, other: Any) -> Elementwise:
         if isinstance(other, list):
             return Elementwise(map(operator.add, self, other))
         return Elementwise([a + other for a in self])
@@ -228,12 +228,12 @@ class Elementwise(list):
     def __rsub__(self, other: Any) -> Elementwise:
         return Elementwise([other - a for a in self])
 
-    def __mul__(self, other: Any) -> Elementwise:  # type: ignore[override]
+    def __mul__(self, other: Any) -> Elementwise:
         if isinstance(other, list):
             return Elementwise(map(operator.mul, self, other))
         return Elementwise([a * other for a in self])
 
-    def __rmul__(self, other: Any) -> Elementwise:  # type: ignore[override]
+    def __rmul__(self, other: Any) -> Elementwise:
         return Elementwise([other * a for a in self])
 
     def __floordiv__(self, other: Any) -> Elementwise:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import math
 import re
-from typing import Any
+from typing import Any, Sequence
 
 from .conventions import MB
 from .errors import escape, int_text
@@ -155,7 +155,7 @@ def finite_ratio(num: int, den: int) -> float | None:
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 
 
-def count_column(values: list[int]) -> Any:
+def count_column(values: Sequence[Any]) -> Any:
     """A pandas Series of exact counts: int64 where every value and the column's sum fit in int64
     (so `.sum()` cannot wrap), else Python ints (dtype object); never uint64 or float."""
     import pandas as pd
@@ -236,7 +236,7 @@ def _layout(value: Any, indent: int | None, level: int = 0) -> str:
 _HTML_ALIGN = {"left": "", "right": ' style="text-align: right;"'}
 
 
-def grid(headers: tuple[str, ...] | list[str], rows: list[list[str]], fmt: str,
+def grid(headers: tuple[str, ...] | list[str], rows: Sequence[list[str] | tuple[str, ...]], fmt: str,
          colalign: tuple[str, ...] | None = None) -> str:
     """A table of text cells in tabulate's layout (formats simple, github, html, latex_booktabs,
     for the same inputs the same output), in linear time: tabulate infers a type for every
@@ -315,7 +315,7 @@ def csv_cell(value: object) -> object:
     return value
 
 
-def csv_line(cells: list[object]) -> str:
+def csv_line(cells: Sequence[object]) -> str:
     """One CSV record written by the standard library's `csv` module (a cell holding a comma, a
     quote, CR or LF is quoted, quotes doubled; None is an empty cell), the cells given by
     `csv_cell`; ends in a newline."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Generator
 
 from .errors import CnnCostError, SpecError
 from .layers.base import Block, Layer, Merge, Node, Ref, Visit
@@ -390,15 +390,16 @@ def _refuse_inplace_on_split_views(nodes: list[GraphNode], outputs: tuple[int, .
         split_of.append(i if node.type in ("chunk", "split") else split_of[first] if keeps and not inplace[i] else None)
     pending: dict[int, int] = {}  # chunk node -> the last node reading it or a view of it
     for i, node in enumerate(nodes):
-        if split_of[i] is not None:
-            c = split_of[i]
+        c = split_of[i]
+        if c is not None:
             pending[c] = max(pending.get(c, c), last_read[i])
     for i, node in enumerate(nodes):
         if not inplace[i] or not node.inputs:
             continue
         x = node.inputs[0]
-        if split_of[x] is not None:
-            problem = (f"modifies in place the output of chunk '{nodes[split_of[x]].path}', one of several views "
+        chunk = split_of[x]
+        if chunk is not None:
+            problem = (f"modifies in place the output of chunk '{nodes[chunk].path}', one of several views "
                        "of one tensor, which PyTorch refuses; use inplace: false")
         else:
             later = [c for c, last in pending.items() if c < i < last and storage[nodes[c].inputs[0]] == storage[x]]
@@ -409,7 +410,7 @@ def _refuse_inplace_on_split_views(nodes: list[GraphNode], outputs: tuple[int, .
         raise SpecError(problem, path=node.path, type_name=node.type, source=source)
 
 
-def _top_level(layers: tuple[Node, ...], x: Ref) -> Iterator[Visit]:
+def _top_level(layers: tuple[Node, ...], x: Ref) -> Generator[Visit, Ref, Ref]:
     for node in layers:
         x = yield Visit(node, x)
     return x

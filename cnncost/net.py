@@ -93,12 +93,12 @@ class Net:
             if unknown:
                 raise SpecError(f"the net has no input named '{unknown[0]}'; its inputs: {', '.join(names)}",
                                 source=self.source or None)
-            return dataclasses.replace(self, input={**names, **shape})
+            return dataclasses.replace(self, input={**names, **shape})  # type: ignore[arg-type]  # named: __post_init__ splits it
         if _is_shape_list(shape):
             if len(shape) != len(self.named_inputs):
                 raise SpecError(f"{len(shape)} input shapes given for a net with {len(self.named_inputs)} inputs "
                                 f"({', '.join(n for n, _ in self.named_inputs)})", source=self.source or None)
-            return dataclasses.replace(self, input={n: s for (n, _), s in zip(self.named_inputs, shape)})
+            return dataclasses.replace(self, input={n: s for (n, _), s in zip(self.named_inputs, shape)})  # type: ignore[arg-type]
         if not hasattr(shape, "__iter__"):
             raise SpecError(f"input must be a sequence of positive integers like (3, 224, 224), got {shape!r}")
         return dataclasses.replace(self, input=tuple(shape))

@@ -46,7 +46,7 @@ class SpecLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         check_node_graph(node, self.max_nodes, self.max_depth)
         return self.construct_document(node)
 
-    def construct_yaml_int(self, node: Node) -> int:
+    def construct_yaml_int(self, node: ScalarNode) -> int:
         text = self.construct_scalar(node)
         digits = text.replace("_", "").lstrip("+-")
         limit = _int_digit_limit()
@@ -59,7 +59,7 @@ class SpecLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             raise ConstructorError(None, None, f"{_short_tag(node.tag)} {_quote(text)} is not an integer",
                                    node.start_mark) from None
 
-    def construct_yaml_float(self, node: Node) -> float:
+    def construct_yaml_float(self, node: ScalarNode) -> float:
         text = self.construct_scalar(node)
         if len(text) > 10_000:
             raise ConstructorError(None, None, f"a number of {len(text):,} characters is too long", node.start_mark)
@@ -69,7 +69,7 @@ class SpecLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             raise ConstructorError(None, None, f"{_short_tag(node.tag)} {_quote(text)} is not a number",
                                    node.start_mark) from None
 
-    def construct_yaml_bool(self, node: Node) -> bool:
+    def construct_yaml_bool(self, node: ScalarNode) -> bool:
         text = self.construct_scalar(node)
         try:
             return SafeConstructor.construct_yaml_bool(self, node)

@@ -210,8 +210,8 @@ def pareto(frame: Any, columns: Sequence[str] = ("params", "macs", "memory_bytes
 
 # --- compound scaling (Tan & Le 2019, section 3.3) ---
 
-def compound_grid(arch: str, *, alphas: Iterable[float] = None, betas: Iterable[float] = None,
-                  gammas: Iterable[float] = None, target: float = 2.0, tolerance: float = 0.1,
+def compound_grid(arch: str, *, alphas: Iterable[float] | None = None, betas: Iterable[float] | None = None,
+                  gammas: Iterable[float] | None = None, target: float = 2.0, tolerance: float = 0.1,
                   resolution: int | None = None, batch: int = 1, dtype: str = "fp32",
                   optimizer: str = "adam") -> Any:
     """Step 1 of compound scaling: with phi = 1, every (alpha, beta, gamma) of the grid (depth,

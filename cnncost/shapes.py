@@ -152,6 +152,7 @@ def is_scalar(shape: Shape) -> bool:
 def shape_text(shape: Shape) -> str:
     """'64x56x56'; a size that varies over a sweep's resolutions shows as its range."""
     parts = []
+    v: Any  # an int, or a sweep's array of sizes
     for v in shape:
         if type(v) is int:
             parts.append(str(v))

@@ -57,7 +57,7 @@ def per_sample(net: Net, inputs: list[Shape], *, activations: str = "all", inval
     for i, shape in enumerate(inputs):
         groups.setdefault(shape[:-2] if len(shape) == 3 else shape, []).append(i)
     lecture = activations == "lecture"
-    results: dict[int, tuple[Any, Any, Any, Any]] = {}
+    results: dict[int, tuple[Any, ...]] = {}
     keep = []
     for lead, members in groups.items():
         shapes = [inputs[i] for i in members]
@@ -86,13 +86,13 @@ def per_sample(net: Net, inputs: list[Shape], *, activations: str = "all", inval
             H, W = H[np.array(ok)], W[np.array(ok)]
             counts = _evaluate_grid(plan, lead[0], H, W)
         for j, i in enumerate(members):
-            results[i] = tuple(c[j] for c in counts)  # type: ignore[assignment]
+            results[i] = tuple(c[j] for c in counts)
     keep = sorted(results)
     if not keep:
         return PerSample([], *(np.zeros(0, dtype=np.int64),) * 5)
     cols = list(zip(*(results[i] for i in keep)))
-    counts = PerSample([inputs[i] for i in keep], *(_array(col) for col in cols))
-    return _with_fixed(counts, net, freeze)
+    per_sample = PerSample([inputs[i] for i in keep], *(_array(col) for col in cols))
+    return _with_fixed(per_sample, net, freeze)
 
 
 def _with_fixed(counts: PerSample, net: Net, freeze: tuple[str, ...]) -> PerSample:
@@ -103,7 +103,7 @@ def _with_fixed(counts: PerSample, net: Net, freeze: tuple[str, ...]) -> PerSamp
     if fixed is None:
         return counts
     frozen = frozen_nodes(graph, freeze)
-    backward = sum(node.layer.backward_per_forward(not f) for node, f, m in zip(graph.nodes, frozen, fixed) if m)
+    backward = sum(node.layer.backward_per_forward(not f) for node, f, m in zip(graph.nodes, frozen, fixed) if m)  # type: ignore[union-attr, misc]  # fixed: layer nodes
     r = len(counts.inputs)
     return dataclasses.replace(counts, fixed_macs=_array([sum(fixed)] * r), fixed_backward=_array([backward] * r))
 
@@ -239,7 +239,7 @@ def _make_plan(net: Net, shape: Shape, lecture: bool, freeze: tuple[str, ...]) -
         made[op] += counted[i] if i >= n_inputs else 0  # a further input counts as input, as in the table
         outputs[op] += block_outputs[i]
         backward[op] += per_mac[i]
-        copies[op] = copies[op] or (nodes[i].activations > 0 and not nodes[i].layer.creates_tensor())
+        copies[op] = copies[op] or (nodes[i].activations > 0 and not nodes[i].layer.creates_tensor())  # type: ignore[union-attr]
     builtin = all(type(layer).__module__.startswith("cnncost.layers.") for layer, _ in ops[1:])
     plan = _Plan(ops, keys, mult, made, outputs, backward, builtin, copies)
     plan.more_input = sum(numel(nodes[i].output_shape) for i in graph.inputs[1:])
@@ -331,7 +331,7 @@ def _safe(plan: _Plan, channels: int, h: int, w: int) -> bool:
 def _evaluate_grid(plan: _Plan, channels: int, H: Any, W: Any) -> tuple[Any, Any, Any, Any, Any]:
     """(params, macs, activations, input elements, backward FLOPs) per resolution, exact: int64 where the bound at
     the grid's largest H and W proves it cannot overflow, else Python ints in object arrays."""
-    safe = False
+    safe: bool | None = False
     if plan.builtin:
         h, w = int(H.max()), int(W.max())
         side = 1024  # a bound at side x side holds for every grid inside it: cached, most grids need no pass
@@ -351,4 +351,4 @@ def _evaluate_grid(plan: _Plan, channels: int, H: Any, W: Any) -> tuple[Any, Any
         if type(v) is int or np.ndim(v) == 0:
             v = np.full(r, int(v), dtype=np.int64 if safe else object)
         out.append(v)
-    return tuple(out)  # type: ignore[return-value]
+    return tuple(out)

@@ -105,7 +105,7 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
             continue
         saved = peaks = None
         if memory == "autograd":
-            saved, peaks = _autograd(net, counts.inputs, dtypes, optimizers, device, release, frozen)
+            saved, peaks = _autograd(net, counts.inputs, dtypes, optimizers, device, release, frozen)  # type: ignore[arg-type]  # release: set above
         codes = np.array([labels.setdefault(shape_text(s), len(labels)) for s in counts.inputs], dtype=np.int64)
         blocks.append((w, d, counts, codes, saved, peaks))
         timed.append((net, counts.inputs))
@@ -129,10 +129,10 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
         if key in swept:
             columns[key] = np.concatenate([np.full(r * B * D * O, v, dtype=np.float64) for v, r in zip(values, R)])
     codes = np.concatenate([np.repeat(blk[3], B * D * O) for blk in blocks])
-    columns["input"] = pd.Categorical.from_codes(codes, categories=list(labels))
+    columns["input"] = pd.Categorical.from_codes(codes, categories=list(labels))  # type: ignore[call-overload]  # stubs: an Index
     columns["batch"] = _config(b, R, 1, B, D * O)
-    columns["dtype"] = pd.Categorical.from_codes(_config(np.arange(D), R, B, D, O), categories=dtypes)
-    columns["optimizer"] = pd.Categorical.from_codes(_config(np.arange(O), R, B * D, O, 1), categories=optimizers)
+    columns["dtype"] = pd.Categorical.from_codes(_config(np.arange(D), R, B, D, O), categories=dtypes)  # type: ignore[call-overload]
+    columns["optimizer"] = pd.Categorical.from_codes(_config(np.arange(O), R, B * D, O, 1), categories=optimizers)  # type: ignore[call-overload]
 
     bb, e, k = b.reshape(1, B, 1, 1), elements.reshape(1, 1, D, 1), copies.reshape(1, 1, 1, O)
     quantities = []
@@ -142,13 +142,13 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
             per_resolution |= {"saved_per_sample": saved[0].reshape(r, 1, D, 1),
                                "saved_per_step": saved[1].reshape(r, 1, D, 1), "peak": _peak(peaks, b)}
         quantities.append(Quantities(batch=bb, element_bytes=e, param_copies=k, **per_resolution))
-    shapes = [(r, B, D, O) for r in R]
+    shapes: list[tuple[int, ...]] = [(r, B, D, O) for r in R]
     maxima = [_maxima(q) for q in quantities]
     for column in sweep_columns(memory == "autograd"):
         columns[column.name] = _column(column, quantities, maxima, shapes)
     if hardware is not None:
         from .sweep_time import time_columns
-        columns |= time_columns(timed, dtypes, optimizers, b, hardware, device, release, frozen)
+        columns |= time_columns(timed, dtypes, optimizers, b, hardware, device, release, frozen)  # type: ignore[arg-type]
     frame = pd.DataFrame(columns, copy=False)
     frame.attrs.update({"architecture": name, "memory": memory, "activations": activations,
                         "device": device if memory == "autograd" or hardware is not None else None,
@@ -222,7 +222,7 @@ def _inputs(value: Any, net: Net) -> list[Shape]:
             except ValueError as error:
                 raise CnnCostError(f"input: {error}") from None
         else:
-            shape = tuple(int(v) for v in item)
+            shape = tuple(int(v) for v in item)  # type: ignore[union-attr]  # else: a sequence of sizes
         if len(shape) != len(net.input) or any(d < 1 for d in shape):
             raise CnnCostError(f"input {shape!r} must be {len(net.input)} positive sizes like "
                                f"{'x'.join(map(str, net.input))}")

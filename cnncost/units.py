@@ -50,7 +50,7 @@ def parse_size(text: str | int, *, unit_required: bool = False, what: str = "a s
     """Bytes from '80GB' (80 * 10^9), '80GiB' (80 * 2^30), '1.5MiB' or (unless `unit_required`) '65536'."""
     if isinstance(text, int) and not isinstance(text, bool):
         return text
-    return parse_size_text(text, unit_required=unit_required, what=what)[0]
+    return parse_size_text(text, unit_required=unit_required, what=what)[0]  # type: ignore[arg-type]  # a bool: refused there
 
 
 def size_text(value: int, written: str | None = None) -> str:

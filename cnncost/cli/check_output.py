@@ -53,7 +53,7 @@ def _show(value: object, quantity: str) -> str:
     if isinstance(value, tuple):
         return format_shape(value)
     if quantity == "params":
-        return grouped(value)
+        return grouped(value)  # type: ignore[arg-type]  # a count of params: an int
     return si(value) if isinstance(value, int) else str(value)
 
 
@@ -111,7 +111,7 @@ def _total(value: object, quantity: str) -> str:
     if isinstance(value, tuple):
         return format_shape(value)
     if quantity.endswith("bytes"):
-        return binary_bytes(value)
+        return binary_bytes(value)  # type: ignore[arg-type]  # bytes: an int
     return grouped(value) if isinstance(value, int) else str(value)
 
 

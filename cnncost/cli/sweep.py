@@ -200,7 +200,7 @@ def to_text(frame: Any, fmt: str = "text") -> str:
     from tabulate import tabulate
     from ..formatting import TABLEFMT, byte_unit, duration, grouped, in_unit, si_spaced, text_cell
     columns, rows = _records(frame)
-    shown = {"activations": si_spaced, "params": grouped, "macs": si_spaced, "flops": si_spaced,
+    shown: dict[str, Any] = {"activations": si_spaced, "params": grouped, "macs": si_spaced, "flops": si_spaced,
              "backward_flops": si_spaced, "training_flops": si_spaced}
     headers = {"activation_memory_bytes": "act. mem", "param_memory_bytes": "param mem", "memory_bytes": "memory",
                "saved_bytes": "saved", "peak_bytes": "step peak",

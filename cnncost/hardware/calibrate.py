@@ -122,7 +122,7 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
         raise CnnCostError("--device cuda: PyTorch sees no CUDA device here (torch.cuda.is_available() is False)")
     dev = torch.device(device)
     timer = _Timer(torch, cuda, clock)
-    clock = _Clock(budget_seconds, time.perf_counter())
+    budget = _Clock(budget_seconds, time.perf_counter())
     dtypes = ["fp32", "tf32", "fp16", "bf16"] if cuda else ["fp32", "bf16"]
     torch_dtype = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
     plan: list[tuple[str, Callable[[float], Any]]] = []
@@ -306,7 +306,7 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
     plan.append(("depthwise.fp32", conv("fp32", "large", depthwise=True)))
     try:
         for index, (_, run) in enumerate(plan):
-            run(clock.left() / (len(plan) - index))
+            run(budget.left() / (len(plan) - index))
     finally:
         tf32(False)
     return _profile(torch, cuda, dev, name, measured, sources, where, dtypes)

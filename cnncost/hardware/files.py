@@ -64,13 +64,13 @@ def read_profile(path: str) -> HardwareProfile:
     try:
         data = load_yaml(read_spec_text(path), path)
     except CnnCostError as error:
-        raise error.at(source=path)
+        raise error.at(source=path)  # noqa: B904  (the caught error itself, re-raised)
     except OSError as error:
         raise CnnCostError(f"cannot read the profile: {error.strerror or error}", source=path) from None
     try:
         return profile_from_data(data)
     except CnnCostError as error:
-        raise error.at(source=path)
+        raise error.at(source=path)  # noqa: B904  (the caught error itself, re-raised)
 
 
 def profile_from_data(data: Any) -> HardwareProfile:

@@ -274,7 +274,7 @@ class GraphBuilder:
             layer = child.layer
             if child.shared_of is not None:
                 from ..layers.imported import Shared, layer_fields
-                layer = Shared(name=child.name, of=self.leaves[child.shared_of].path,  # type: ignore[union-attr]
+                layer = Shared(name=child.name, of=self.leaves[child.shared_of].path,
                                layer=layer_fields(layer))
             multi = getattr(layer, "arity", 1) is None or isinstance(layer, (ConcatMerge, Concat))
             if not multi and child.inputs == [chain]:

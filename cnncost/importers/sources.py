@@ -107,7 +107,7 @@ def _timm(name: str) -> tuple[Any, Shape, str]:
     except RuntimeError as error:  # timm's "Unknown model"
         known = timm.list_models()
         close = difflib.get_close_matches(name, known, n=3)
-        raise CnnCostError(f"timm: {str(error).splitlines()[0]}" + (f"; did you mean {', '.join(close)}?" if close else ""))
+        raise CnnCostError(f"timm: {str(error).splitlines()[0]}" + (f"; did you mean {', '.join(close)}?" if close else "")) from error
     cfg = getattr(module, "pretrained_cfg", None) or {}
     shape = tuple(cfg.get("input_size") or DEFAULT_INPUT)
     return module, shape, f"timm-{name}"

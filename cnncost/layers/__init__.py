@@ -13,8 +13,34 @@ here; `tests/layers/test_registry.py` checks that the table and the modules agre
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from .base import LAYER_TYPES, Block, Layer, Merge, Node, Ref, Visit, register
+
+if TYPE_CHECKING:  # the classes as type checkers see them; at run time `__getattr__` imports a family on first use
+    from .act import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU,
+                      LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, RReLU, SiLU, Sigmoid, Softmax, Softmin,
+                      Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Threshold)
+    from .arith import Affine, Arith, Learnable, Reduce, Tokens
+    from .attention import Attention, Matmul, MergeHeads, MultiheadAttention, SplitHeads
+    from .blocks import Concat, Gate, Repeat, Residual, Sequential, Side, SqueezeExcite
+    from .computed import Computed
+    from .conv import Conv, ConvTranspose
+    from .embedding import Embedding
+    from .imported import Fixed, Opaque, Reshape, Shared
+    from .inputs import Input
+    from .linear import Dropout, Flatten, Linear
+    from .merge import Add, ConcatMerge, Div, Maximum, Minimum, Mul, Stack, Sub
+    from .moves import Roll, UnfoldDim
+    from .norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm
+    from .pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool
+    from .reshape import CenterCrop, ChannelShuffle, Chunk, Pad, PixelShuffle, PixelUnshuffle, Upsample
+    from .rnn import LSTM
+    from .sample import GridSample
+    from .scale import LayerScale, StochasticDepth
+    from .tensor import Contiguous, Expand, Permute, Select, Slice, Split, Transpose, Unflatten
+    from .unary import Unary
+    from .unfold import Fold, Unfold
 
 # module -> {spec type name: class name}, in the order `cnncost list` and the docs know them.
 TYPES: dict[str, dict[str, str]] = {

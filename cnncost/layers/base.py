@@ -70,15 +70,16 @@ class LayerTypes(MutableMapping):
 
 
 LAYER_TYPES = LayerTypes()
+_NodeClass = typing.TypeVar("_NodeClass", bound="type[Node]")
 
 
-def register(type_name: str) -> Callable[[type], type]:
+def register(type_name: str) -> Callable[[_NodeClass], _NodeClass]:
     """Register a node class under its spec `type:` name; a duplicate name is an error, and so is a
     name declared (`cnncost/layers/__init__.py`) in another module than the class's. A subclass that
     declares no field of its own needs no `@dataclass` of its own (it inherits its parent's
     `__init__`; each dataclass costs the cold start half a millisecond); one that declares fields
     must have it."""
-    def decorate(cls: type) -> type:
+    def decorate(cls: _NodeClass) -> _NodeClass:
         if type_name in LAYER_TYPES._classes:
             raise ValueError(f"layer type '{type_name}' is registered twice "
                              f"({LAYER_TYPES._classes[type_name].__qualname__} and {cls.__qualname__})")
@@ -342,7 +343,7 @@ class Block(Node):
 class Ref(typing.NamedTuple):
     """A tensor of the graph being compiled: the index of the node that made it, and its shape."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like tuple.index, which it hides
     shape: Shape
 
 

@@ -98,7 +98,7 @@ class Concat(Block):
             outs.append((yield Visit(branch, x)))  # type: ignore[arg-type]
         if self.dim == 0 and all(len(y.shape) == 3 for y in outs):
             self.require(len({y.shape[1:] for y in outs}) == 1, "cannot concat branches of different spatial sizes: "
-                         + ", ".join(f"{b.name} {y.shape[1]}x{y.shape[2]}" for b, y in zip(self.branches, outs)),
+                         + ", ".join(f"{b.name} {y.shape[1]}x{y.shape[2]}" for b, y in zip(self.branches, outs)),  # type: ignore[union-attr]  # nodes since __post_init__
                          x.shape)
         return (yield Merge(ConcatMerge(name="concat", dim=self.dim), tuple(outs)))
 

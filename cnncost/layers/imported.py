@@ -158,16 +158,16 @@ class Shared(Wrapping):
     def __hash__(self) -> int:
         return hash((self.name, self.inputs, self.of, repr(sorted(self.layer.items()))))
 
-    @property  # type: ignore[override]
-    def arity(self) -> int | None:  # a shared merge reads several tensors, like its layer
+    @property
+    def arity(self) -> int | None:  # type: ignore[override]  # a shared merge reads several tensors, like its layer
         return self.inner.arity
 
-    @property  # type: ignore[override]
-    def tabulated(self) -> bool:
+    @property
+    def tabulated(self) -> bool:  # type: ignore[override]
         return self.inner.tabulated
 
-    @property  # type: ignore[override]
-    def min_inputs(self) -> int:
+    @property
+    def min_inputs(self) -> int:  # type: ignore[override]
         return self.inner.min_inputs
 
     def creates_tensor(self) -> bool:

@@ -42,7 +42,7 @@ def broadcast(shapes: tuple[Shape, ...]) -> Shape | None:
             elif not same_sizes(size, shape[j]):
                 return None
         out.append(size)
-    return tuple(out)  # type: ignore[return-value]
+    return tuple(out)  # type: ignore[arg-type]
 
 
 def _one(size: object) -> bool:

@@ -36,7 +36,7 @@ class _Windows(Layer):
         if not at_least(1, *out):
             self.fail(f"kernel {sizes_text(k)} (dilation {self.dilation}) is larger than its padded input "
                       f"{sizes_text(hw)}", x)
-        return out  # type: ignore[return-value]
+        return out
 
     def area(self) -> int:
         return prod(spatial(self.kernel, 2))

@@ -71,7 +71,7 @@ def setup_fields(step: Any, batch: int, training_flops: int | None = None) -> di
     """What `--freeze` and `--accumulate` add to `training_step` (JSON): nothing for a plain step.
     freeze: the patterns, trainable_params and frozen_params; accumulate: the micro-steps, the
     micro-batch (= batch), the global batch, and training FLOPs per micro-step and per step."""
-    setup, out = step.setup, {}
+    setup, out = step.setup, dict[str, Any]()
     if setup.freeze:
         params = sum(s.params for s in step.trace.steps)
         trainable = sum(s.trainable_params for s in step.trace.steps)

@@ -96,7 +96,7 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
         return 2 * n - 1 - k
 
     # (first moment, last moment, key, bytes) of every storage of one step; last = m: to the end
-    items: list[tuple[int, int, object, int]] = []
+    items: list[tuple[int, int, tuple, int]] = []
     for i, st in enumerate(s):
         for t in st.created:
             size = t.nbytes_per_sample * batch + t.nbytes_fixed

@@ -6,6 +6,7 @@ import itertools
 
 from ..layers.strides import BATCH, contiguous, is_contiguous, like_channels_last, reshape
 from ..shapes import Shape, numel
+from ..layers.base import Layer
 from .tensors import LAYOUTS, Precision, Tensor
 
 
@@ -17,8 +18,8 @@ class Step:
     parameters are frozen (`--freeze`: requires_grad off), so they get no gradient nor optimizer state."""
 
     __slots__ = ("path", "type", "reads", "output", "created", "saved", "params", "weight_casts", "new_casts",
-                 "frozen", "param_tensors")
-    __slots__ += ("layer",)  # the layer it runs (None for a hand-made step): the inference model reads its fields
+                 "frozen", "param_tensors",
+                 "layer")  # the layer it runs (None for a hand-made step): the inference model reads its fields
 
     def __init__(self, path: str, type: str, reads: list[Tensor], output: Tensor | None = None,
                  created: list[Tensor] | None = None, saved: list[Tensor] | None = None, params: int = 0,
@@ -27,11 +28,11 @@ class Step:
         self.created = [] if created is None else created
         self.saved = [] if saved is None else saved
         self.params, self.weight_casts, self.new_casts = params, weight_casts, new_casts
-        self.layer = None
+        self.layer: Layer | None = None
         self.frozen = False
         # elements of each parameter tensor, in registration order: (weight, bias) where the rule
         # names them (save_matmul), else one tensor of all (optimizer_step.py splits norms' halves)
-        self.param_tensors = (params,) if params else ()
+        self.param_tensors: tuple[int, ...] = (params,) if params else ()
 
     @property
     def trainable_params(self) -> int:

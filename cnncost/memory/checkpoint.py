@@ -71,7 +71,7 @@ def regions(trace: Trace, names: Sequence[str]) -> list[Region]:
             first, stop = step_range(trace, name)
         spans.append((first, stop, name))
     spans.sort()
-    out = []
+    out: list[Region] = []
     for (first, stop, name) in spans:
         if out and first < out[-1].stop:
             raise CnnCostError(f"--checkpoint: regions '{out[-1].name}' and '{name}' overlap")
@@ -103,8 +103,8 @@ class _Axis:
             j = by_last.get(k)
             if j is not None:
                 r = regs[j]
-                self.recompute_at[j] = list(range(len(self.phases), len(self.phases) + r.last - r.first + 1))
-                self.phases.extend(("recompute", i) for i in range(r.first, r.last + 1))
+                self.recompute_at[j] = list(range(len(self.phases), len(self.phases) + k - r.first + 1))  # k: r.last
+                self.phases.extend(("recompute", i) for i in range(r.first, k + 1))
             self.backward_at[k] = len(self.phases)
             self.phases.append(("backward", k))
         self.phases.append(("optimizer", -1))
@@ -295,9 +295,9 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             continue
         j = region_of[i]
         # a region's copies: the recompute's cast cache holds them while it runs (below), then its ops
-        start = n if j < 0 else (bw[regs[j].last] if regs[j].last is not None and i <= regs[j].last else None)
-        if start is not None:
-            cols.add("weight casts", start, bw[i], 0, s.weight_casts * cast_size)
+        cast_start = n if j < 0 else (bw[region_last] if (region_last := regs[j].last) is not None and i <= region_last else None)
+        if cast_start is not None:
+            cols.add("weight casts", cast_start, bw[i], 0, s.weight_casts * cast_size)
     # parameter gradients: from a step's backward to the optimizer step
     for i, s in enumerate(steps):
         if s.params:
@@ -350,7 +350,7 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
         return f"{kind}, {paths[k]}"
 
     again = [k for k in recomputed_steps(trace, setup.checkpoint) if not (steps[k].output is not None
-                                                                        and cached.get(steps[k].output.id, (0, -1))[1] == k)]
+                                                                        and cached.get(steps[k].output.id, (0, -1))[1] == k)]  # type: ignore[union-attr]
     return Timeline(m, totals, parts, phase, (saved_ps, saved_fx), again, (cached_ps, cached_fx))
 
 

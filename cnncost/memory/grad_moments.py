@@ -71,7 +71,7 @@ def accumulations(trace: Trace) -> tuple[list[int], list[int]]:
             readers.setdefault((r.id, version.get(r.id, 0)), []).append(k)
             sizes.setdefault(r.id, (r.nbytes_per_sample, r.nbytes_fixed))
         if in_place:
-            version[out.id] = version.get(out.id, 0) + 1
+            version[out.id] = version.get(out.id, 0) + 1  # type: ignore[union-attr]  # in place: out is set
     for (tensor_id, _), ks in readers.items():
         s_ps, s_fx = sizes[tensor_id]
         for k in ks[:-1]:

@@ -217,7 +217,8 @@ def _storages(trace: Trace, int8: bool) -> tuple[list[tuple[int, int, int, int]]
             made.setdefault(tensor.id, (i, tensor))
     for tensor in trace.outputs:
         last[alias.get(tensor.id, tensor.id)] = n
-    kept, temporaries = [], []
+    kept: list[tuple[int, int, int, int]] = []
+    temporaries: list[tuple[int, int, int, int]] = []
     for tensor_id, (i, tensor) in made.items():
         end = last.get(tensor_id, i)
         a, c = _size(tensor, int8)

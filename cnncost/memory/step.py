@@ -38,7 +38,7 @@ from .trace import Trace
 
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}   # fp32 copies of the parameters
 OPTIMIZER_TEMPORARIES = {"sgd": 0, "momentum": 0, "adam": 1, "adamw": 1}
-PARTS = ("parameters", "gradients", "optimizer state", "optimizer temporaries", "weight casts",
+PARTS: tuple[str, ...] = ("parameters", "gradients", "optimizer state", "optimizer temporaries", "weight casts",
          "input batch", "saved for backward", "live activations", "activation gradients",
          "recomputed") + RANK_PARTS  # recomputed: activation checkpointing only (`checkpoint.py`)
 PARTS += ("buffers", "op temporaries")  # inference only (inference.py)
@@ -145,7 +145,7 @@ class _Moments(Sequence):
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
-            self._step.parts
+            self._step.parts  # noqa: B018  (computes the columns once)
             return tuple(self._step.moment(i) for i in range(*index.indices(len(self))))
         n = len(self)
         if index < 0:
@@ -155,7 +155,7 @@ class _Moments(Sequence):
         return self._step.moment(index)
 
     def __iter__(self) -> Iterator[Moment]:
-        self._step.parts  # columns once, then each moment is a lookup
+        self._step.parts  # noqa: B018  columns once, then each moment is a lookup
         for i in range(len(self)):
             yield self._step.moment(i)
 
@@ -259,7 +259,9 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
     savers, last_read = trace.first_savers(), trace.last_reads()
     # One gradient per storage that requires grad: each step's output (in place: its input's storage).
     needing_grad = {s.output.id for s in steps if s.output is not None and s.output.requires_grad}
-    saved_iv, other_iv, grad_iv = [], [], []
+    saved_iv: list[tuple[int, int, int, int]] = []
+    other_iv: list[tuple[int, int, int, int]] = []
+    grad_iv: list[tuple[int, int, int, int]] = []
     for i, step in enumerate(steps):  # every storage, where it is made (ids are unique: made once)
         for t in step.created:
             tensor_id = t.id

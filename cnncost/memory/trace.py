@@ -170,6 +170,7 @@ def _trace(graph: Graph, precision: Precision, frozen: frozenset[str] = frozense
     with paused_gc():  # tens of thousands of small objects and no cycles: the collector only costs time
         for node in graph.nodes[1:]:
             layer = node.layer
+            assert layer is not None  # every node past the input has one
             inputs = node.inputs
             # --freeze: a frozen node's parameters (a shared call's: its owner's) need no gradient
             trainable = (getattr(layer, "of", node.path) if node.type == "shared" else node.path) not in frozen

@@ -96,6 +96,7 @@ def receptive_field(arch: str | os.PathLike[str] | Net, input: Shape | None = No
         if gone is not None:  # not defined past an earlier row: nothing to compute
             fields.append(gone)
             continue
+        assert node.layer is not None  # every node past the input has one
         try:
             fields.append(rule_for(node.layer)(node.layer, node, ins))
         except CnnCostError as error:
@@ -156,10 +157,10 @@ def _record(node: GraphNode, f: Field) -> ReceptiveField:
     stride = tuple(plain(s) for s in f.stride)
     notes = [f.note] if f.note else []
     if f.span is not None:
-        sizes = tuple(hi - lo + 1 for lo, hi in f.span)
+        widths = tuple(hi - lo + 1 for lo, hi in f.span)
         offsets = tuple(plain(Fraction(lo + hi, 2)) for lo, hi in f.span)
         whole = all(f.span[i] == (0, f.image[i] - 1) for i in range(rank))
-        return ReceptiveField(node.path, node.type, sizes, stride, offsets, whole, "; ".join(notes), f)  # type: ignore[arg-type]
+        return ReceptiveField(node.path, node.type, widths, stride, offsets, whole, "; ".join(notes), f)
     out = node.output_shape
     paths = [p for p in f.paths if live(p)]
     sizes: list[list[int]] = [[] for _ in range(rank)]
@@ -183,6 +184,6 @@ def _record(node: GraphNode, f: Field) -> ReceptiveField:
     box = extent(paths, *(0,) * rank)
     if box[0] is None:
         box = extent(paths, *_first_read(paths, [g[0] for g in grid]))
-    offsets = tuple(plain(Fraction(lo + hi, 2)) for lo, hi in box)  # type: ignore[union-attr]
-    return ReceptiveField(node.path, node.type, tuple(max(s) for s in sizes), stride, offsets,  # type: ignore[arg-type]
+    offsets = tuple(plain(Fraction(lo + hi, 2)) for lo, hi in box)  # type: ignore[misc]
+    return ReceptiveField(node.path, node.type, tuple(max(s) for s in sizes), stride, offsets,
                           False, "; ".join(notes), f)

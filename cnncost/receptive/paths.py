@@ -150,7 +150,7 @@ def extent(paths: Sequence[Path], *position: int) -> tuple[Span, ...] | tuple[No
     boxes = [box for box in (tuple(ax.at(u) for ax, u in zip(p, position)) for p in paths) if None not in box]
     if not boxes:
         return (None,) * len(position)
-    return tuple((min(b[i][0] for b in boxes), max(b[i][1] for b in boxes)) for i in range(len(position)))
+    return tuple((min(b[i][0] for b in boxes), max(b[i][1] for b in boxes)) for i in range(len(position)))  # type: ignore[index]  # boxes hold no None
 
 
 def _axis_reach(ax: Axis, n: int) -> Span | None:
@@ -260,7 +260,7 @@ def _compact(ax: Axis) -> Axis:
             continue
         step = ax.T * p // P
         if all((ax.lo[r + p] is None) == (ax.lo[r] is None) and
-               (ax.lo[r] is None or (ax.lo[r + p] == ax.lo[r] + step and ax.hi[r + p] == ax.hi[r] + step))
+               (ax.lo[r] is None or (ax.lo[r + p] == ax.lo[r] + step and ax.hi[r + p] == ax.hi[r] + step))  # type: ignore[operator]  # lo[r], hi[r] not None
                for r in range(P - p)):
             return Axis(ax.lo[:p], ax.hi[:p], step)
     return ax

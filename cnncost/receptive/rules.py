@@ -127,7 +127,7 @@ def _upsample(layer: Upsample, node: GraphNode, ins: list[Field]) -> Field:
     given): nearest floor(v * scale); (bi/tri)linear (v + 1/2) * scale - 1/2, or v * (in - 1) /
     (out - 1) with align_corners, reading floor(src) and, unless src is whole, the next (bicubic:
     the one before and the two after too, its cubic weights there being 0 at a whole src)."""
-    factors = None if layer.scale_factor is None else spatial(layer.scale_factor, _rank(node))
+    factors = None if layer.scale_factor is None else spatial(layer.scale_factor, _rank(node))  # type: ignore[arg-type]  # floats too
     bilinear = layer.mode != "nearest"  # linear, bilinear, trilinear, bicubic: per axis the same
     taps = (-1, 0, 1, 2) if layer.mode == "bicubic" else (0, 1)
 
@@ -202,7 +202,7 @@ def _merge(layer: Add | Mul | ConcatMerge, node: GraphNode, ins: list[Field]) ->
     rank = ins[0].rank
     inherited = next((f.note for f in ins if f.note), "")  # an approximation holds for every row after it
     if len(out) != rank + 1:  # flat vectors: each saw its whole map
-        span = hull([f.span for f in ins if f.span is not None], rank)
+        span: tuple[tuple[int, int], ...] | None = hull([f.span for f in ins if f.span is not None], rank)
         return Field(ins[0].paths, ins[0].image, span, inherited)
     if any(len(shape) == rank + 1 and any(size not in (1, o) for size, o in zip(shape[1:], out[1:]))
            for shape in node.input_shapes):
@@ -239,7 +239,7 @@ def _opaque(layer: Opaque, node: GraphNode, ins: list[Field]) -> Field:
 
 def _mixes(layer: Any, node: GraphNode, ins: list[Field]) -> Field:
     """Matmul and attention mix every position of their operands: the field is all they reach."""
-    span = hull([f.reach(shape) for f, shape in zip(ins, node.input_shapes)])
+    span = hull([f.reach(shape) for f, shape in zip(ins, node.input_shapes)], ins[0].rank)
     note = next((f.note for f in ins if f.note), "") or f"{node.path} ({node.type}) mixes every position of its inputs"
     return Field(classes([p for f in ins for p in f.paths], whole_map=True), ins[0].image, span, note)
 

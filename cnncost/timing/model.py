@@ -104,7 +104,7 @@ class Rates:
         self.conv_launch = measured.get("conv_call_ns", 0) / 1e9 if expected else 0.0
         self.page_fault = measured.get("page_fault", 0) if expected and profile.kind == "cpu" else 0
         self.rows_half = rows_half(measured) if expected else 0.0
-        self._ops: dict[tuple[str, int], float] = {}
+        self._ops: dict[tuple[str, str, int], float] = {}
 
     def ops(self, op_class: str, unit: str, dtype: str, reduction: int = 0) -> float:
         """Ops/s of an op class in a dtype on its unit (a dtype the part lacks: its fp32 rate).

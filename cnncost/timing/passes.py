@@ -14,11 +14,10 @@ Exact ints, per sample and fixed (`Amount`); seconds come later (`model.py`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from ..counting.training import gradients
 from ..memory.tensors import ELEMENT_BYTES
-from ..shapes import numel
 from .amount import NONE, Amount
 from .ops import (BACKWARD_VECTOR_OPS, MATRIX_CLASSES, UNIT, WEIGHT_GRADIENT, op_class, positions, reduction,
                   vector_ops)
@@ -81,7 +80,7 @@ class NodeCost:
         return self.input_grad, self.weight_grad
 
 
-def _sum_bytes(tensors: list[Any]) -> tuple[int, int]:
+def _sum_bytes(tensors: Sequence[Any]) -> tuple[int, int]:
     """(per-sample, fixed) bytes of what the tensors show (a view: its elements, not its base's)."""
     per_sample = fixed = 0
     for t in tensors:

@@ -241,7 +241,7 @@ def saved_tensors(model: nn.Module, x: torch.Tensor | tuple[torch.Tensor, ...], 
         # A detached alias: returning `t` itself would tie a saved output to its own grad_fn in a
         # reference cycle that Python's GC cannot see, leaking the whole graph (no backward runs here).
         alias = t.detach()
-        keep.append(alias)
+        keep.append(alias)  # noqa: F821  (runs before the `del keep` below)
         return alias
 
     def enter(module: nn.Module, args: tuple) -> None:

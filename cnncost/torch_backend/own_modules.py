@@ -7,6 +7,7 @@ that what autograd saves is what the reference saves. None needs torchvision.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -79,8 +80,10 @@ class CenterCrop(nn.Module):
 
     def forward(self, x: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
         crop = self.size if like is None else tuple(like.shape[2:])
+        assert crop is not None  # a crop without a size has a second input
         starts = [center_offset(size, c) for size, c in zip(x.shape[2:], crop)]
-        return x[(..., *(slice(start, start + c) for start, c in zip(starts, crop)))]
+        window: tuple[Any, ...] = (..., *(slice(start, start + c) for start, c in zip(starts, crop)))
+        return x[window]
 
     def extra_repr(self) -> str:
         return f"size={self.size}" if self.size else "like the second input"

@@ -6,11 +6,17 @@ named 0, 1, 2, ... and `Conv2dNormActivation` is a sequential of conv (0), norm 
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable
+from typing import Iterable, TypedDict
 
 from ..layers import BatchNorm, Conv, Node, ReLU, Sequential
 
 TV = "torchvision 0.29.1"
+
+
+class NormArgs(TypedDict, total=False):
+    """`conv_norm_act`'s batch-norm keywords, as a family passes them with `**`."""
+    eps: float
+    momentum: float
 
 
 def numbered(nodes: Iterable[Node]) -> tuple[Node, ...]:

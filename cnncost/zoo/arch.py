@@ -33,12 +33,14 @@ MODULES: dict[str, str] = {}  # name -> the module that registered it (what `_in
 
 def register_arch(name: str, *, source: str, description: str = "",
                   reference: dict[str, int] | None = None,
-                  scale: Callable[[float, float], Net] | None = None) -> Callable[[Callable[[], Net]], Callable[[], Net]]:
+                  scale: Callable[..., Net] | None = None) -> Callable[[Callable[..., Net]], Callable[..., Net]]:
     """Decorate a zero-argument builder; a duplicate name is an error. `scale(width, depth)`: the
     same architecture with width and depth multipliers (see `Arch`)."""
+    # Callable[..., Net]: the families' loops register `lambda d=depth: build(d)`, which mypy
+    # cannot match to `Callable[[], Net]` (a lambda with defaults); Arch's fields keep the exact types.
     module = sys._getframe(1).f_globals.get("__name__", "")
 
-    def decorate(build: Callable[[], Net]) -> Callable[[], Net]:
+    def decorate(build: Callable[..., Net]) -> Callable[..., Net]:
         add_arch(Arch(name, build, source, description or (build.__doc__ or "").strip().split("\n")[0],
                       dict(reference or {}), scale), module)
         return build

@@ -11,6 +11,8 @@ torchvision applies the last ReLU and the global pool as functions (no modules):
 """
 from __future__ import annotations
 
+from typing import cast
+
 from ..layers import (AvgPool, BatchNorm, Concat, Conv, Flatten, GlobalAvgPool, Linear, MaxPool, Node, ReLU,
                       Sequential)
 from ..net import Net
@@ -51,7 +53,7 @@ def densenet(growth: int = 32, blocks: tuple[int, ...] = (6, 12, 24, 16), init_f
                             MaxPool(name="pool0", kernel=3, stride=2, padding=1)]
     channels = init_features
     for b, layers in enumerate(blocks, start=1):
-        features.append(dense_block(f"denseblock{b}", layers, growth, bn_size, before=features[-1].name))
+        features.append(dense_block(f"denseblock{b}", layers, growth, bn_size, before=cast(str, features[-1].name)))
         channels += layers * growth
         if b < len(blocks):
             channels //= 2

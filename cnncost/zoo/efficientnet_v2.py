@@ -26,7 +26,7 @@ import math
 from ..layers import (Dropout, Flatten, GlobalAvgPool, Linear, Node, Residual, Sequential, SiLU, SqueezeExcite,
                       StochasticDepth)
 from ..net import Net
-from ._torchvision import TV, conv_norm_act, sequential
+from ._torchvision import TV, NormArgs, conv_norm_act, sequential
 from .efficientnet import PUBLISHED, TORCHVISION_PARAMS
 from .mbconv import make_divisible
 from .arch import register_arch
@@ -74,7 +74,7 @@ def v1_stages(width: float = 1.0, depth: float = 1.0) -> tuple[V2Stage, ...]:
 
 def v2_block(name: str, stage: V2Stage, inp: int, stride: int, drop: float, eps: float = 0.001) -> Node:
     """torchvision's `FusedMBConv` or `MBConv` from `inp` to `stage.out` channels."""
-    bn = {"eps": eps}
+    bn: NormArgs = {"eps": eps}
     expanded = make_divisible(inp * stage.expand, 8)
     layers: list[Node]
     if stage.fused:
@@ -106,7 +106,7 @@ def efficientnet_v2(stages: tuple[V2Stage, ...], *, head: int | None = 1280, dro
     >>> table(efficientnet_v2(V2["s"][0]), batch=1).totals.params
     21458488
     """
-    bn = {"eps": eps}
+    bn: NormArgs = {"eps": eps}
     features: list[Node] = [conv_norm_act("stem", stages[0].inp, 3, 2, act=SiLU, **bn)]
     total = sum(s.blocks for s in stages)
     index = 0

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from ..layers import (Dropout, Flatten, GlobalAvgPool, Hardswish, Linear, Node, ReLU, Residual, Sequential,
                       SqueezeExcite)
 from ..net import Net
-from ._torchvision import TV, conv_norm_act, sequential
+from ._torchvision import TV, NormArgs, conv_norm_act, sequential
 from .mbconv import make_divisible
 from .arch import register_arch
 
-BN = {"eps": 0.001, "momentum": 0.01}
+BN: NormArgs = {"eps": 0.001, "momentum": 0.01}
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ def parnet(widths: tuple[int, int, int], head: int, *, blocks: tuple[int, int, i
 
     def blocks_of(width: int, count: int, source: str | None = None) -> list[Node]:
         """`count` RepVGG-SSE blocks named 0, 1, ...; the first reads `source` if given."""
-        nodes = [rep(str(i), width) for i in range(count)]
+        nodes: list[Node] = [rep(str(i), width) for i in range(count)]
         if source is not None and nodes:
             nodes[0] = dataclasses.replace(nodes[0], inputs=(source,))
         return nodes

@@ -107,7 +107,7 @@ def residual_block(design: BlockDesign, in_channels: int, planes: int, stride: i
     if design.kind == "basic":
         if dilation > 1:  # as torchvision's BasicBlock
             raise CnnCostError("dilation > 1 needs bottleneck blocks")
-        branch = [Conv(name="conv1", out=planes, kernel=3, stride=stride, padding=1, bias=False),
+        branch: list[Node] = [Conv(name="conv1", out=planes, kernel=3, stride=stride, padding=1, bias=False),
                   BatchNorm(name="bn1"), ReLU(name="relu1"),
                   Conv(name="conv2", out=planes, kernel=3, padding=1, bias=False), BatchNorm(name="bn2")]
     else:
@@ -274,7 +274,7 @@ def _preact_block(in_channels: int, out: int, stride: int, dropout: float, name:
                                                         shortcut=projection)))
 
 
-def _register(name: str, source: str, description: str, params: int, build: Callable[[], Net]) -> None:
+def _register(name: str, source: str, description: str, params: int, build: Callable[..., Net]) -> None:
     register_arch(name, source=source, description=description, reference={"params": params},
                   scale=getattr(build, "scale", None))(build)
 

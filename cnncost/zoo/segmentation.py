@@ -21,7 +21,7 @@ The heads' ReLUs are not in place (torchvision's `nn.ReLU()`), except LR-ASPP's 
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Literal, cast
 
 from ..errors import CnnCostError
 from ..graph import compile
@@ -47,7 +47,7 @@ def backbone(kind: Backbone) -> Sequential:
     if kind not in BACKBONES:
         raise CnnCostError(f"unknown backbone {kind!r}" + suggest(str(kind), BACKBONES))
     if kind == "mobilenet_v3_large":
-        features = mobilenet_v3("large", dilated=True).layers[0]
+        features = cast(Sequential, mobilenet_v3("large", dilated=True).layers[0])
         return dataclasses.replace(features, name="backbone")
     net = resnet(depths=DEPTHS[int(kind[len("resnet"):])], stride_in="3x3", dilate=(False, True, True),
                  layout="torchvision", head=False)

@@ -45,7 +45,7 @@ def squeezenet(version: str = "1_0", *, classes: int = 1000, dropout: float = 0.
     (stem, kernel), body = VERSIONS[version]
     features: list[Node] = [Conv(out=stem, kernel=kernel, stride=2), ReLU()]
     for item in body:
-        if item == "M":
+        if isinstance(item, str):  # "M"
             features.append(MaxPool(kernel=3, stride=2, ceil_mode=True))
         else:
             squeeze, expand = item

@@ -213,7 +213,7 @@ def specs(draw, dag: bool = True) -> Net:
             continue
         candidate = type(candidate)(**{**candidate.__dict__, "name": f"n{i}"})
         try:  # a layer that does not fit is skipped, not rejected: no filtering
-            y = compile(Net("probe", input=start, layers=(*layers, candidate))).nodes
+            _ = compile(Net("probe", input=start, layers=(*layers, candidate))).nodes
         except CnnCostError:
             continue
         layers.append(candidate)

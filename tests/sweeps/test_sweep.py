@@ -4,7 +4,6 @@ the width/depth hooks, the lazy registry index, and the memory model's envelope.
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -16,7 +16,6 @@ import cnncost  # noqa: E402
 from cnncost import Concat, Conv, Flatten, GlobalAvgPool, Linear, Net, ReLU, Residual, Side  # noqa: E402
 from cnncost.cli import main  # noqa: E402
 from cnncost.errors import CnnCostError  # noqa: E402
-from cnncost.layers import LAYER_TYPES, Layer  # noqa: E402
 from cnncost.torch_backend import build, check  # noqa: E402
 from cnncost.torch_backend.measure import saved_tensors  # noqa: E402
 

@@ -25,7 +25,7 @@ def fold(node: Any, inputs: list[Any], attrs: dict, opsets: Any) -> Any:
     if inputs and isinstance(inputs[0], W) and op in SHAPE_ONLY and (
             inputs[0].data is None or inputs[0].data.dtype.kind == "f"):
         return _weight_op(node, inputs, attrs, opsets)
-    arrays = []
+    arrays: list[Any] = []
     for v in inputs:
         if v is None:
             arrays.append(None)

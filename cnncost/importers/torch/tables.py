@@ -34,8 +34,8 @@ class TorchOp:
     aten: tuple[str, ...] = ()
 
 
-_FUNCTIONAL = {"inplace_arg": None}  # torch.sigmoid(x), aten.relu(x): no inplace argument
-_IN_PLACE = {"inplace_always": True}  # F.relu_(x), x.relu_(), aten.relu_(x)
+_FUNCTIONAL: dict[str, Any] = {"inplace_arg": None}  # torch.sigmoid(x), aten.relu(x): no inplace argument
+_IN_PLACE: dict[str, Any] = {"inplace_always": True}  # F.relu_(x), x.relu_(), aten.relu_(x)
 
 OPS: tuple[TorchOp, ...] = (
     # activations

@@ -134,7 +134,7 @@ def torch_dim(x: TV, d: int) -> int:
     return d if x.folded else d + (d >= x.batch)
 
 
-def holds(value: Any, kinds: tuple[type, ...]) -> bool:
+def holds(value: Any, kinds: type | tuple[type, ...]) -> bool:
     """Whether `value` (or an item of a list, tuple or dict in it) is one of `kinds`."""
     if isinstance(value, kinds):
         return True

@@ -385,4 +385,4 @@ stack.batch_anywhere = True  # type: ignore[attr-defined]  # (k, N, ...) along d
 
 # The handlers that read or make a tensor whose batch is not its first dim (see `TV.batch`).
 for _handler in (permute, transpose, unbind, getitem, contiguous, view, flatten, m_flatten, cat):
-    _handler.batch_anywhere = True  # type: ignore[attr-defined]
+    _handler.batch_anywhere = True  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...layers import LRN, BatchNorm, ConvTranspose, GroupNorm, InstanceNorm, Permute
+from ...layers.base import Layer
 from ...layers.imported import Fixed, layer_fields
 from ...shapes import Shape
 from ..graphbuild import TV, Unsupported
@@ -30,7 +31,7 @@ def conv2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) 
     if not isinstance(weight, PV) or (bias is not None and not isinstance(bias, PV)):
         raise Unsupported("conv2d with computed weights")
     out, _, *kernel = weight.shape
-    layer = conv(out, kernel, stride=arg(args, kwargs, 3, "stride", 1), padding=arg(args, kwargs, 4, "padding", 0),
+    layer: Layer = conv(out, kernel, stride=arg(args, kwargs, 3, "stride", 1), padding=arg(args, kwargs, 4, "padding", 0),
                  dilation=arg(args, kwargs, 5, "dilation", 1), groups=arg(args, kwargs, 6, "groups", 1),
                  bias=bias is not None)
     params = params_of(weight, bias)
