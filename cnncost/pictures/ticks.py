@@ -59,7 +59,7 @@ def human(value: float, kind: str, unit: str = "", scale: tuple[float, str] | No
     return f"{number} {prefix}{unit}" if unit else f"{number}{prefix}"
 
 
-class HumanFormatter(Formatter):  # type: ignore[misc]
+class HumanFormatter(Formatter):
     """Labels in human units; on a linear axis every tick in the unit of the axis's largest value
     (0, 200 MiB, 400 MiB ...), on a log axis each in its own (512 KiB, 1 MiB, 2 MiB)."""
 
@@ -99,7 +99,7 @@ def _log_ticks(low: float, high: float, kind: str) -> list[float]:
         stride += 1
 
 
-class HumanLocator(Locator):  # type: ignore[misc]
+class HumanLocator(Locator):
     """Ticks at round values of the kind's units: on a linear axis MaxNLocator's in the unit of the
     axis's largest value; on a log axis `_log_ticks`."""
 

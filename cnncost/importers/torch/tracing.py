@@ -132,13 +132,18 @@ _PLAIN = frozenset((int, float, bool, str))  # arguments torch.fx keeps as they 
 _INSTRUCTIONS: "weakref.WeakKeyDictionary[Any, tuple[list[int], list[Any]]]" = weakref.WeakKeyDictionary()
 
 
-@functools.cache
 def _cheap_copies(cls: type) -> type:
     """`cls` (fx's Scope, or the OrderedDict of the module stack) with a `__copy__` that copy.copy
-    calls directly instead of reducing the object."""
-    if issubclass(cls, dict):
-        return type(cls.__name__, (cls,), {"__copy__": lambda self: type(self)(self)})
-    return type(cls.__name__, (cls,), {"__copy__": lambda self: type(self)(self.module_path, self.module_type)})
+    calls directly instead of reducing the object (one subclass per class)."""
+    made = _CHEAP_COPIES.get(cls)
+    if made is None:
+        copy = ((lambda self: type(self)(self)) if issubclass(cls, dict)
+                else (lambda self: type(self)(self.module_path, self.module_type)))
+        made = _CHEAP_COPIES[cls] = type(cls.__name__, (cls,), {"__copy__": copy})
+    return made
+
+
+_CHEAP_COPIES: dict[type, type] = {}
 
 
 @functools.cache
