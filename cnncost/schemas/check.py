@@ -31,8 +31,9 @@ def schema_check_against() -> Schema:
     difference = closed({"spec_path": path, "reference_path": path, "quantity": TEXT, "spec": figure,
                          "reference": figure}, ["spec_path", "reference_path", "quantity", "spec", "reference"])
     total = closed({"spec": figure, "reference": figure, "equal": nullable(FLAG)}, ["spec", "reference", "equal"])
-    pair = closed({"spec_path": path, "reference_path": path, "matched_by": {"enum": ["path", "structure", "order", ""]},
-                   "spec": shown, "reference": shown}, ["spec_path", "reference_path", "matched_by", "spec", "reference"])
+    matched_by = {"enum": ["path", "structure", "order", ""]}  # torch_backend.row_matching; "": unmatched
+    pair = closed({"spec_path": path, "reference_path": path, "matched_by": matched_by, "spec": shown,
+                   "reference": shown}, ["spec_path", "reference_path", "matched_by", "spec", "reference"])
     fields = {"schema_version": VERSION, "spec": TEXT, "reference": TEXT, "batch": COUNT, "ok": FLAG,
               "first_difference": nullable(TEXT), "differences": {"type": "array", "items": difference},
               "totals": {"type": "object", "additionalProperties": total},

@@ -8,14 +8,14 @@ from ..conventions import ACTIVATION_COUNTS
 from ..counting.names import TOOL_NAMES
 from ..outputs.records import IDENTITY
 from . import objects
-from .common import (COUNT, NAMES, SHAPE, TEXT, VERSION, Schema, always_present, closed, document, figures,
-                     nullable)
+from .common import COUNT, NAMES, SHAPE, TEXT, VERSION, Schema, always_present, closed, document, figures, nullable
 
-ROW_IDENTITY: dict[str, Schema] = {
+IDENTITY_SCHEMAS: dict[str, Schema] = {
     "name": TEXT | {"description": "dotted path of the row"},
     "type": TEXT | {"description": "the spec's layer type, a merge kind, input, or a collapsed block's type"},
     "depth": COUNT, "attrs": TEXT, "input_shape": SHAPE, "output_shape": SHAPE,
 }
+ROW_IDENTITY = {key: IDENTITY_SCHEMAS[key] for key in IDENTITY}  # a new identity key: add its schema above
 UNKNOWN: Schema = {"type": "array", "items": {"enum": list(COLUMNS)},
                    "description": "the row's figures that are null: a layer does not know them"}
 

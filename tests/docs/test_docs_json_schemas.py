@@ -8,10 +8,9 @@ import json
 import shlex
 from pathlib import Path
 
+import docs_blocks as db
 import pytest
 import yaml
-
-import docs_blocks as db
 from schema_validation import COMMAND_KINDS, problems, validate
 
 pytest.importorskip("jsonschema")

@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
+from schema_validation import problems, validate
 
 from cnncost.cli import main
-from schema_validation import problems, validate
 
 pytest.importorskip("jsonschema")
 

@@ -7,7 +7,7 @@ it) `install` does nothing and `validate` skips the test."""
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ COMMAND_KINDS = {"table": "table", "compare": "compare", "fit": "fit", "sweep": 
                  "check": "check", "hardware": "hardware"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(kind: str) -> Any:
     jsonschema = pytest.importorskip("jsonschema")
     from cnncost.schemas import schema_text
@@ -51,7 +51,7 @@ def kind_of(args: Any) -> str | None:
     command = getattr(args, "command", None)
     if command == "check" and getattr(args, "against", None):
         return "check-against"
-    return COMMAND_KINDS.get(command)
+    return COMMAND_KINDS.get(str(command))
 
 
 def install() -> None:
@@ -60,7 +60,7 @@ def install() -> None:
         import jsonschema  # noqa: F401
     except ImportError:
         return
-    import cnncost.cli as cli
+    from cnncost import cli
     if getattr(cli._run, "validates_json", False):
         return
     run = cli._run
