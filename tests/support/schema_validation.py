@@ -44,6 +44,20 @@ def validate(kind: str, document: Any) -> None:
     assert not found, f"not valid under the {kind} schema:\n  " + "\n  ".join(found)
 
 
+def load_json(text: str) -> Any:
+    """json.loads, for any exact int cnncost writes (a hostile spec's counts may pass Python's
+    4,300-digit limit on int() of a string, which json.loads applies)."""
+    import sys
+    if not hasattr(sys, "get_int_max_str_digits"):  # before Python 3.10.7: no limit
+        return json.loads(text)
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        return json.loads(text)
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
 def kind_of(args: Any) -> str | None:
     """The schema of what a parsed command prints, or None when it prints no JSON."""
     if getattr(args, "format", None) != "json":
@@ -69,7 +83,7 @@ def install() -> None:
         output, code = run(args)
         kind = kind_of(args)
         if kind and output and code in (0, 1) and _registered_figures_known():
-            validate(kind, json.loads(output))
+            validate(kind, load_json(output))
         return output, code
 
     checked.validates_json = True  # type: ignore[attr-defined]
