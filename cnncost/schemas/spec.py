@@ -84,10 +84,11 @@ def layer_type(type_name: str) -> Schema:
 
 def schema() -> Schema:
     names = list(LAYER_TYPES)
+    descriptions = [_summary(LAYER_TYPES[n]) for n in names]  # editors show them beside the completed names
     # a built-in type's fields by if/then (a wrong field is reported as such, not as no match of 98);
     # any other type names a block of the spec's own `blocks:` and takes that block's parameters
     layer = {"type": "object", "required": ["type"],
-             "properties": {"type": {"anyOf": [{"enum": names}, {"type": "string"}],
+             "properties": {"type": {"anyOf": [{"enum": names, "enumDescriptions": descriptions}, {"type": "string"}],
                                      "description": "a built-in layer type, or a block defined under `blocks:`"},
                             "name": TEXT},
              "allOf": [{"if": {"properties": {"type": {"const": n}}}, "then": {"$ref": f"#/$defs/{n}"}} for n in names]}
