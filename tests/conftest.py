@@ -14,3 +14,9 @@ ROOT = TESTS.parent
 for folder in (TESTS / "support", TESTS / "docs"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
+
+# Every `--format json` output a test makes through cnncost.cli.main is validated against its
+# shipped JSON Schema (tests/support/schema_validation.py; needs jsonschema, the `test` extra).
+import schema_validation  # noqa: E402
+
+schema_validation.install()

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 from ..errors import CnnCostError, one_line
 from . import check, compare, completion, fit, importing, listing, spec, sweep, table
 from . import calibrate, hardware
+from . import schema
 from ..guard import TIMEOUT_ENV, Stopped, own_streams, terminate_as_exception, time_limit, timeout_from_env
 from .boundary import DEBUG_ENV, UserExit, describe_write_error, error_message, silence, write, write_error
 from .options import Parser, add_csv_safe, add_timeout
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (table, fit, sweep, importing, listing, spec, compare, check, hardware, calibrate):
         command.add_parser(commands)
     completion.add_parser(commands, parser)
+    schema.add_parser(commands)
     for command_parser in commands.choices.values():  # every command may run user code or a trace
         add_timeout(command_parser)
         if _offers_csv(command_parser):
