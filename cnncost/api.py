@@ -3,16 +3,22 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Sequence
+from typing import Any, Sequence, Union
 
 from .conventions import Options
+from .literals import ActivationCount, BudgetOf, Device, DType, MemoryConvention, Mode, Optimizer
 from .net import Net
 from .report import Report, build_report
-from .resolve import kind_of, resolve
+from .resolve import resolve_sized
 from .shapes import Shape
 
+# what an architecture argument may be (`cnncost.resolve`): a built-in name, a spec file, a torch
+# source or ONNX path (str or path), a Net, or a torch nn.Module (Any: torch is optional)
+Model = Union[str, os.PathLike[str], Net, Any]
+DEFAULT_BATCH = 128  # the lecture's
 
-def load(arch: str | os.PathLike[str] | Net | Any, *, input: Shape | str | None = None) -> Net:
+
+def load(arch: Model, *, input: Shape | str | None = None, input_size: Sequence[int] | None = None) -> Net:
     """A Net from a built-in name, a YAML file, a Python spec `FILE.py:callable` (the file is run:
     see cnncost.pyspec), a model to import (`torchvision:NAME`, `timm:NAME`,
     `package.module:callable`, `FILE.onnx`, an `nn.Module`), or a Net itself (`cnncost.resolve`).
@@ -20,31 +26,34 @@ def load(arch: str | os.PathLike[str] | Net | Any, *, input: Shape | str | None 
     `input` supplies the input size of a YAML spec without an `input:` key, is passed to a
     Python spec's callable when it takes an `input` parameter, and is the size a model is
     imported at (else the net keeps its own input; `table` and `fit` then apply `input` to any net).
+    torchinfo's spellings with the batch first, `input_size=(1, 3, 224, 224)` or four sizes as
+    `input` for an image model, are read as `cnncost.resolve.resolve_sized` says (a Net has no batch:
+    it is dropped here).
 
     >>> import cnncost
     >>> cnncost.load("vgg16").input
     (3, 224, 224)
     """
-    if isinstance(input, str) and kind_of(arch) not in ("net", "unknown"):  # those refuse or ignore input
-        from .shapes import parse_shape
-        try:
-            input = parse_shape(input)
-        except ValueError as error:  # the same error as Net.with_input gives
-            from .errors import SpecError
-            raise SpecError(f"input must be like (3, 224, 224) or '3x224x224': {error}") from None
-    return resolve(arch, input=input, import_input=input)
+    return resolve_sized(arch, input=input, input_size=input_size).net
 
 
-def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = "fp32",
-          optimizer: str = "adam", input: Shape | None = None, depth: int | None = None,
-          activations: str = "all", memory: str = "lecture", device: str = "cuda",
+def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
+          optimizer: Optimizer = "adam", input: Shape | str | None = None, input_size: Sequence[int] | None = None,
+          depth: int | None = None, activations: ActivationCount = "all", memory: MemoryConvention = "lecture",
+          device: Device = "cuda",
           count_as: str | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None,
           torch_version: str | None = None, accumulate: int = 1,
           parallel: dict[str, Any] | None = None, gpu: str | None = None, cuda_context: int | str | None = None,
           cudnn_workspace: int | str | None = None, checkpoint: Sequence[str] = (),
           checkpoint_save: Sequence[str] = (), hardware: Any = None, epoch_images: int | None = None,
-          price_per_hour: float | None = None, mode: str = "train") -> Report:
+          price_per_hour: float | None = None, mode: Mode = "train") -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
+
+    `arch`: a built-in name, a spec file, a Net, an `nn.Module`, an ONNX file or a torch source
+    (`torchvision:resnet50`, `FILE.py:callable`), as `load` takes. `batch`: samples per step
+    (default 128). `input`: the shape of one sample, (3, 224, 224) or '3x224x224' (default: the
+    net's own); torchinfo's (B, C, H, W), as `input` for an image model or as `input_size`, gives
+    the batch too (a `batch` also given must agree: `cnncost.resolve.resolve_sized`).
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
     device for a few ops (dropout's mask is bool on CUDA, noise in the input's dtype on CPU), and
@@ -83,13 +92,13 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     >>> cnncost.table("resnet18", batch=1, mode="inference").to_dict()["inference"]["peak_at"]
     'bn1'
     """
-    options = Options(batch=batch, dtype=dtype, optimizer=optimizer, activations=activations,  # type: ignore[arg-type]
-                      memory=memory, mode=mode)  # type: ignore[arg-type]
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
         from .errors import CnnCostError
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
-    net = load(arch, input=input)
-    analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
+    sized = resolve_sized(arch, input=input, input_size=input_size, batch=batch)
+    options = Options(batch=DEFAULT_BATCH if sized.batch is None else sized.batch, dtype=dtype, optimizer=optimizer,
+                      activations=activations, memory=memory, mode=mode)
+    analysis = _compile(sized.net, sized.input, max_nodes)  # first: it validates the net, names the file and layer
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
     if accumulate != 1 and options.memory != "autograd":
         from .errors import CnnCostError
@@ -156,16 +165,18 @@ def _gpu(name: str | None, context: int | str | None, conv_workspace: int | str 
     return gpu_profile(name, *sizes)
 
 
-def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, dtype: str = "fp32",
-        optimizer: str = "adam", input: Shape | None = None, mode: str = "train", device: str = "cuda",
+def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
+        optimizer: Optimizer = "adam", input: Shape | str | None = None, input_size: Sequence[int] | None = None,
+        mode: Mode = "train", device: Device = "cuda",
         max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None,
         freeze: Sequence[str] = (), accumulate: int = 1, global_batch: int | None = None,
-        parallel: dict[str, Any] | None = None, budget_of: str = "allocated", gpu: str | None = None,
+        parallel: dict[str, Any] | None = None, budget_of: BudgetOf = "allocated", gpu: str | None = None,
         cuda_context: int | str | None = None, cudnn_workspace: int | str | None = None,
         checkpoint: Sequence[str] = (), checkpoint_save: Sequence[str] = (), hardware: Any = None):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
-    `memory=` is the old name of `budget`. `device`, `torch_version` and `parallel` (several GPUs:
+    `memory=` is the old name of `budget`. `arch` and `input` as in `table` (the batch of a
+    (B, C, H, W) input is dropped: fit finds the batch). `device`, `torch_version` and `parallel` (several GPUs:
     the batch found is per rank) as in `table`. `freeze`: layer path patterns whose parameters are
     frozen (no gradients, no optimizer state). `accumulate` K: the largest micro-batch of a
     K-micro-step step (samples per step = batch x K); `global_batch` N: the fewest micro-steps whose
@@ -201,7 +212,8 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
     if isinstance(budget, bool) or not isinstance(budget, (int, str)):
         raise CnnCostError(f"the budget is bytes (an int) or a size like '80GiB', got {type(budget).__name__}")
     size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
-    graph = _compile(load(arch, input=input), input, max_nodes)  # validates the net, names the file and layer of an error
+    sized = resolve_sized(arch, input=input, input_size=input_size)
+    graph = _compile(sized.net, sized.input, max_nodes)  # validates the net, names the file and layer of an error
     if mode == "inference":  # eval, no autograd: none of the training setup applies
         training_only = {"freeze": freeze, "accumulate": accumulate != 1, "global_batch": global_batch is not None,
                          "parallel": parallel, "checkpoint": checkpoint, "budget_of": budget_of != "allocated"}

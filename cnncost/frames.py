@@ -32,12 +32,13 @@ def zoo_frame(pattern: str = "*", *, batch: int = 128, dtype: str = "fp32", opti
               activations: str = "all") -> Any:
     """One row per built-in architecture matching `pattern` (a shell pattern, as `cnncost list`),
     with its totals at one training configuration (the lecture's defaults: batch 128, fp32, Adam):
-    `architecture` (the name, as `Report.to_dataframe()` calls it), `name`, `family`, `source`, `description`, `input` and `output` shapes ('3x224x224'), `batch`,
+    `architecture` (the name, as every cnncost frame calls it: a RangeIndex, no duplicate column), `family`,
+    `source`, `description`, `input` and `output` shapes ('3x224x224'), `batch`,
     then the totals of `cnncost.table(name, ...).totals` (whole batch; `params` is per model)
     and `macs_per_image`, `flops_per_image` (exact: the totals divided by the batch). Count columns are int64 where their values and sum fit, else Python ints.
 
     >>> import cnncost
-    >>> row = cnncost.zoo_frame("resnet*").set_index("name").loc["resnet50-tv"]
+    >>> row = cnncost.zoo_frame("resnet*").set_index("architecture").loc["resnet50-tv"]
     >>> row.family, int(row.params), int(row.macs_per_image)
     ('ResNet', 25557032, 4089184256)
     """
@@ -52,14 +53,13 @@ def zoo_frame(pattern: str = "*", *, batch: int = 128, dtype: str = "fp32", opti
         report = table(arch.name, batch=batch, dtype=dtype, optimizer=optimizer, activations=activations)
         totals = report.totals
         records.append({
-            "architecture": arch.name, "name": arch.name, "family": family(arch.name), "source": arch.source, "description": arch.description,
+            "architecture": arch.name, "family": family(arch.name), "source": arch.source, "description": arch.description,
             "input": shape_text(totals.input_shape), "output": shape_text(totals.output_shape), "batch": batch,
             **{key: totals.figures[key] for key in totals_columns}, "macs_per_image": totals.macs // batch,
             "flops_per_image": totals.flops // batch,
         })
-    columns = ["architecture", "name", "family", "source", "description", "input", "output", "batch", *totals_columns,
-               "macs_per_image",
-               "flops_per_image"]
+    columns = ["architecture", "family", "source", "description", "input", "output", "batch", *totals_columns,
+               "macs_per_image", "flops_per_image"]
     counts = set(totals_columns) | {"batch", "macs_per_image", "flops_per_image"}
     return pd.DataFrame({key: (count_column([r[key] for r in records]) if key in counts
                                else pd.Series([r[key] for r in records], dtype=object)) for key in columns})

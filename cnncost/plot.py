@@ -325,7 +325,7 @@ def _log_limits(values: Sequence[float], margin: float = 0.08) -> tuple[float, f
     return 10 ** (lo - margin * span), 10 ** (hi + margin * span)
 
 
-def zoo(frame: Any, x: str = "params", y: str = "macs", ax: Any = None, label: str = "name",
+def zoo(frame: Any, x: str = "params", y: str = "macs", ax: Any = None, label: str = "architecture",
         color: str = "family", labels: bool = True) -> Any:
     """Params against MACs per image for `cnncost.zoo_frame()` (or any frame with those columns),
     log-log, one colour per family, every label that fits without overlapping (greedy: the most

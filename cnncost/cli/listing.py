@@ -70,6 +70,7 @@ def _table(args: argparse.Namespace) -> tuple[list[str], list[list[Any]]]:
     from ..frames import zoo_frame
     frame = zoo_frame(args.pattern, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
                       activations=args.activations)
+    frame.insert(1, "name", frame["architecture"])  # the JSON and CSV of `list` keep both keys (schema 1)
     columns = [str(c) for c in frame.columns]
     rows = [[_plain(value) for value in row] for row in zip(*(frame[c].tolist() for c in frame.columns))]
     if path:
