@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .literals import ActivationCount, DType, Optimizer
 from .shapes import shape_text
 
 # name prefix -> family, the first match wins (longer prefixes first where they overlap)
@@ -28,8 +29,8 @@ def family(name: str) -> str:
     return re.split(r"[-_\d]", name, maxsplit=1)[0] or name
 
 
-def zoo_frame(pattern: str = "*", *, batch: int = 128, dtype: str = "fp32", optimizer: str = "adam",
-              activations: str = "all") -> Any:
+def zoo_frame(pattern: str = "*", *, batch: int = 128, dtype: DType = "fp32", optimizer: Optimizer = "adam",
+              activations: ActivationCount = "all") -> Any:
     """One row per built-in architecture matching `pattern` (a shell pattern, as `cnncost list`),
     with its totals at one training configuration (the lecture's defaults: batch 128, fp32, Adam):
     `architecture` (the name, as every cnncost frame calls it: a RangeIndex, no duplicate column), `family`,
