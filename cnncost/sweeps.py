@@ -55,10 +55,10 @@ def sweep(arch: str | os.PathLike[str] | Net | Any, *, batch: int | Iterable[int
     `arch`: anything `cnncost.table` takes (a name, a spec file, a Net, an `nn.Module`, an ONNX
     file, a torch source). Each of batch (default 128), input, width, depth, dtype and optimizer
     takes one value or a list (any iterable: `range(1, 257)` works). `input`: "3x224x224",
-    (3, 224, 224) or a single size 224 (the net's channels, square); default the net's own input;
-    one shape is also the size a torch model is imported at. torchinfo's (B, C, H, W), as `input`
-    for an image model or as `input_size`, is one input and its batch (`batch`, if also given, must
-    be that one: `cnncost.resolve.resolve_sized`). `width` / `depth`: multipliers for
+    (3, 224, 224) or a single size 224 (the net's channels, square); default the net's own input.
+    One shape (a tuple or text; a list is several inputs) is also the size a torch model is
+    imported at; torchinfo's (B, C, H, W), as `input` for an image model or as `input_size`, is one
+    input and its batch (`batch`, if also given, must be that one: `cnncost.resolve.resolve_sized`). `width` / `depth`: multipliers for
     the families whose builder takes them (resnet, mobilenet, efficientnet, regnet: the `scale`
     hook of `register_arch`, docs/sweeps.md), 1 = the registered net. `invalid="drop"` leaves out configurations the net cannot
     run (an input too small for its kernels); the default raises the error `table` would. `freeze`:
@@ -85,8 +85,9 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     if invalid not in INVALID:
         raise CnnCostError(f"invalid must be one of {', '.join(INVALID)}, got {invalid!r}")
     # one whole shape: also the size a torch model is imported at, and maybe torchinfo's (B, C, H, W)
+    # (a list is several inputs: [160, 224] two sizes; a tuple one shape)
     one = (isinstance(input, str) and ("x" in input.lower() or "," in input)) or (
-        isinstance(input, (tuple, list)) and len(input) > 1 and all(isinstance(v, int) for v in input))
+        isinstance(input, tuple) and len(input) > 1 and all(isinstance(v, int) for v in input))
     given = None if batch is None else _positive_ints(batch, "batch")
     from .resolve import resolve_sized
     sized = resolve_sized(arch, input=input if one else None, input_size=input_size)
