@@ -3,10 +3,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 from .conventions import Options
-from .literals import ActivationCount, BudgetOf, Device, DType, MemoryConvention, Mode, Optimizer
+from .literals import (
+    ActivationCount,
+    BudgetOf,
+    Device,
+    DType,
+    MemoryConvention,
+    Mode,
+    Optimizer,
+)
 from .net import Net
 from .report import Report, build_report
 from .resolve import resolve_sized
@@ -14,7 +23,7 @@ from .shapes import Shape
 
 # what an architecture argument may be (`cnncost.resolve`): a built-in name, a spec file, a torch
 # source or ONNX path (str or path), a Net, or a torch nn.Module (Any: torch is optional)
-Model = Union[str, os.PathLike[str], Net, Any]
+Model = str | os.PathLike[str] | Net | Any
 DEFAULT_BATCH = 128  # the lecture's
 
 

@@ -16,12 +16,16 @@ is the size a model is imported at (None: the model's own, torchvision's crop si
 file's, else 3x224x224). The command line imports at the model's own size and applies --input to
 the Net afterwards, as to any spec; the Python API and `cnncost import` import at the size given.
 Nothing heavy is imported before the branch that needs it.
+
+`resolve_sized` is the Python API's door (`load`, `table`, `compare`, `fit`, `sweep`, the receptive
+field): the Net and the input and batch of the call, torchinfo's (B, C, H, W) and `input_size` read.
 """
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from .errors import SpecError
 from .net import Net, several_inputs
