@@ -214,10 +214,10 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
         raise CnnCostError("int8 is a deployment (inference) estimate: training runs in fp32, fp16 or bf16; "
                            "use mode='inference' (--mode inference)")
     if mode == "inference":
-        dtype, setup = _inference_setup(Options(dtype=dtype, mode="inference").dtype, optimizer)
+        storage, setup = _inference_setup(Options(dtype=dtype, mode="inference").dtype, optimizer)
     else:
         options = Options(dtype=dtype, optimizer=optimizer, memory="autograd")
-        dtype, setup = options.dtype, _setup(options.optimizer, mode)
+        storage, setup = options.dtype, _setup(options.optimizer, mode)
     if isinstance(budget, bool) or not isinstance(budget, (int, str)):
         raise CnnCostError(f"the budget is bytes (an int) or a size like '80GiB', got {type(budget).__name__}")
     size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
@@ -235,7 +235,7 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
             raise CnnCostError(f"{', '.join(given)} model{'s' if len(given) == 1 else ''} a training step; "
                                "not an inference pass (mode 'inference')")
         from .memory import largest_batch
-        return largest_batch(_step(graph, dtype, setup, device, torch_version), size, written)
+        return largest_batch(_step(graph, storage, setup, device, torch_version), size, written)
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
     job = {"freeze": patterns, **(parallel or {})}
     specs = (checkpoint,) if isinstance(checkpoint, str) else tuple(checkpoint)
@@ -245,9 +245,9 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
                                "global_batch or budget_of")
         from .memory.checkpoint_auto import fit_auto
         save = {"checkpoint_save": tuple(checkpoint_save)} if checkpoint_save else {}
-        return _timed(fit_auto(graph, lambda how: _step(graph, dtype, _setup(
+        return _timed(fit_auto(graph, lambda how: _step(graph, storage, _setup(
             optimizer, mode, **how, **(save if how else {}), **job), device, torch_version), size, written),
-                      graph, hardware, dtype, optimizer, patterns)
+                      graph, hardware, storage, optimizer, patterns)
     job |= _checkpointing(graph, specs, checkpoint_save)
     if global_batch is not None:  # --global-batch: plain step and accumulating step (any K > 1: the same peak)
         if accumulate != 1:
@@ -255,17 +255,17 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
         if budget_of != "allocated":
             raise CnnCostError(f"budget_of '{budget_of}' models a plain training step: use 'allocated' with global_batch")
         from .memory.fit import fit_global_batch
-        result = fit_global_batch(lambda k: _step(graph, dtype, _setup(optimizer, mode, accumulate=k, **job),
+        result = fit_global_batch(lambda k: _step(graph, storage, _setup(optimizer, mode, accumulate=k, **job),
                                                   device, torch_version), global_batch, size, written)
     else:
-        step = _step(graph, dtype, _setup(optimizer, mode, accumulate=accumulate, **job), device, torch_version)
+        step = _step(graph, storage, _setup(optimizer, mode, accumulate=accumulate, **job), device, torch_version)
         # the budget bounds the allocated peak, or a modelled GPU figure; the GPU figures at the batch found (issue 19)
         from .memory.device_fit import largest_batch_on
         result = largest_batch_on(step, size, budget_of, _gpu(gpu, cuda_context, cudnn_workspace), written)
     if specs:  # --checkpoint: the regions and their cost, from the step solved
         from .memory.checkpoint_auto import with_checkpoints
         result = with_checkpoints(result, graph, " ".join(specs))
-    return _timed(result, graph, hardware, dtype, optimizer, patterns)
+    return _timed(result, graph, hardware, storage, optimizer, patterns)
 
 
 def _timed(result: Any, graph: Any, hardware: Any, dtype: str, optimizer: str, freeze: tuple[str, ...]) -> Any:
