@@ -61,8 +61,9 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
     `arch`: a built-in name, a spec file, a Net, an `nn.Module`, an ONNX file or a torch source
     (`torchvision:resnet50`, `FILE.py:callable`), as `load` takes. `batch`: samples per step
     (default 128). `input`: the shape of one sample, (3, 224, 224) or '3x224x224' (default: the
-    net's own); torchinfo's (B, C, H, W), as `input` for an image model or as `input_size`, gives
-    the batch too (a `batch` also given must agree: `cnncost.resolve.resolve_sized`).
+    net's own); torchinfo's (B, C, H, W) gives the batch too: as `input_size` (a `batch` also given
+    must agree), or as `input` for an image model when no `batch` is given
+    (`cnncost.resolve.resolve_sized`).
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
     device for a few ops (dropout's mask is bool on CUDA, noise in the input's dtype on CPU), and

@@ -121,12 +121,13 @@ def resolve_sized(arch: Any, *, input: Any = None, input_size: Sequence[int] | N
 
     `input` is per sample, as everywhere in cnncost: (3, 224, 224) or '3x224x224'; several inputs
     as `resolve` takes them. Two spellings carry the batch, as torchinfo's `input_size` does:
-    `input_size=(B, C, H, W)` (any rank: the first size is the batch), and `input` of four ints where
-    the model takes a C x H x W image: a Net, built-in or spec whose own input has three sizes, a
-    torch module without a 3-D layer (Conv3d, ...: four sizes are then its C x D x H x W), a torch
-    source likewise, an ONNX file whose input has three sizes per sample. The model is imported
-    at the per-sample shape. A `batch` that is also given must agree; callers without a batch
-    (`load`, `fit`, the receptive field) drop it."""
+    `input_size=(B, C, H, W)` (any rank: the first size is the batch; a `batch` also given must
+    agree), and, where no `batch` is given, `input` of four ints where the model takes a C x H x W
+    image: a Net, built-in or spec whose own input has three sizes, a torch module without a 3-D
+    layer (Conv3d, ...: four sizes are then its C x D x H x W), a torch source likewise, an ONNX file
+    whose input has three sizes per sample. With a `batch`, `input` is one sample whatever its
+    rank (the first layer judges it, as on the command line). The model is imported at the
+    per-sample shape. Callers without a batch (`load`, `fit`, the receptive field) drop it."""
     kind = kind_of(arch)
     if isinstance(input, str) and kind not in ("net", "unknown"):  # a Net reads a text shape itself
         input = _parsed(input)
@@ -134,29 +135,30 @@ def resolve_sized(arch: Any, *, input: Any = None, input_size: Sequence[int] | N
         if input is not None:
             raise SpecError("give input (per sample) or input_size (with the batch first, as torchinfo's), not both")
         sizes = _sizes(input_size)
-        return _agreed(resolve(arch, input=sizes[1:], import_input=sizes[1:]), sizes, batch, "input_size")
-    if not _four_sizes(input):
+        return _agreed(resolve(arch, input=sizes[1:], import_input=sizes[1:]), sizes, batch)
+    if batch is not None or not _four_sizes(input):
         return Sized(resolve(arch, input=input, import_input=input), input, batch)
     sizes = tuple(int(v) for v in input)
     if kind in ("module", "torch"):
         from .importers.sources import DEFAULT_INPUT, resolve_module
         module, default, name = (arch, DEFAULT_INPUT, None) if kind == "module" else resolve_module(arch)
         image = not isinstance(default, list) and len(default) == 3 and not _has_3d_layer(module)
-        return (_agreed(_traced(module, sizes[1:], default, name), sizes, batch, "input") if image
-                else Sized(_traced(module, sizes, default, name), sizes, batch))
+        return (Sized(_traced(module, sizes[1:], default, name), sizes[1:], sizes[0]) if image
+                else Sized(_traced(module, sizes, default, name), sizes, None))
     if kind == "onnx":
         own = resolve(arch)
         if len(own.input) != 3:
-            return Sized(resolve(arch, import_input=sizes), sizes, batch)
-        return _agreed(own if own.input == sizes[1:] else resolve(arch, import_input=sizes[1:]), sizes, batch, "input")
+            return Sized(resolve(arch, import_input=sizes), sizes, None)
+        return Sized(own if own.input == sizes[1:] else resolve(arch, import_input=sizes[1:]), sizes[1:], sizes[0])
     net = resolve(arch, input=input)  # a spec without `input:` takes these four sizes as its own
-    return _agreed(net, sizes, batch, "input") if len(net.input) == 3 and not net.more_inputs else Sized(net, sizes, batch)
+    image = len(net.input) == 3 and not net.more_inputs
+    return Sized(net, sizes[1:], sizes[0]) if image else Sized(net, sizes, None)
 
 
-def _agreed(net: Net, sizes: tuple[int, ...], batch: int | None, given: str) -> Sized:
-    """The Net at sizes[1:], batch sizes[0]: a batch also given must be the same."""
+def _agreed(net: Net, sizes: tuple[int, ...], batch: int | None) -> Sized:
+    """The Net at input_size's sizes[1:], batch sizes[0]: a batch also given must be the same."""
     if batch is not None and batch != sizes[0]:
-        raise SpecError(f"{given} {sizes} carries batch {sizes[0]} (torchinfo's (B, C, H, W)), but batch={batch!r} "
+        raise SpecError(f"input_size {sizes} carries batch {sizes[0]} (torchinfo's), but batch={batch!r} "
                         f"was given too: give the batch once, or the input per sample, {sizes[1:]}")
     return Sized(net, sizes[1:], sizes[0])
 

@@ -57,8 +57,8 @@ def sweep(arch: str | os.PathLike[str] | Net | Any, *, batch: int | Iterable[int
     takes one value or a list (any iterable: `range(1, 257)` works). `input`: "3x224x224",
     (3, 224, 224) or a single size 224 (the net's channels, square); default the net's own input.
     One shape (a tuple or text; a list is several inputs) is also the size a torch model is
-    imported at; torchinfo's (B, C, H, W), as `input` for an image model or as `input_size`, is one
-    input and its batch (`batch`, if also given, must be that one: `cnncost.resolve.resolve_sized`). `width` / `depth`: multipliers for
+    imported at; torchinfo's (B, C, H, W), as `input_size` or (no `batch` given) as `input` for an
+    image model, is one input and its batch (`cnncost.resolve.resolve_sized`). `width` / `depth`: multipliers for
     the families whose builder takes them (resnet, mobilenet, efficientnet, regnet: the `scale`
     hook of `register_arch`, docs/sweeps.md), 1 = the registered net. `invalid="drop"` leaves out configurations the net cannot
     run (an input too small for its kernels); the default raises the error `table` would. `freeze`:
@@ -90,12 +90,13 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
         isinstance(input, tuple) and len(input) > 1 and all(isinstance(v, int) for v in input))
     given = None if batch is None else _positive_ints(batch, "batch")
     from .resolve import resolve_sized
-    sized = resolve_sized(arch, input=input if one else None, input_size=input_size)
-    if sized.batch is not None:  # torchinfo's (B, C, H, W): the batch came with the input
-        if given is not None and given != [sized.batch]:
-            raise CnnCostError(f"{'input_size' if input_size is not None else 'input'} carries batch {sized.batch} "
-                               f"(torchinfo's (B, C, H, W)), but batch={batch!r} was given too: give the batch once")
+    sized = resolve_sized(arch, input=input if one else None, input_size=input_size,
+                          batch=None if given is None else given[0])  # a batch given: `input` is one sample
+    if given is None and sized.batch is not None:  # torchinfo's (B, C, H, W): the batch came with the input
         given = [sized.batch]
+    elif input_size is not None and given != [sized.batch]:  # several batches and input_size's one
+        raise CnnCostError(f"input_size carries batch {sized.batch} (torchinfo's), but batch={batch!r} was given too: "
+                           "give the batch once")
     if one:
         input = sized.input
     batches = given or [DEFAULT_BATCH]

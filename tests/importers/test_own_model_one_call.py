@@ -58,7 +58,7 @@ def test_torchinfo_input_sizes_carry_the_batch() -> None:
     per_sample = cnncost.table(model, input=(3, 32, 32), batch=8).totals
     assert cnncost.table(model, input=(8, 3, 32, 32)).totals == per_sample
     assert cnncost.table(model, input_size=(8, 3, 32, 32)).totals == per_sample
-    assert cnncost.table(model, input=[8, 3, 32, 32], batch=8).batch == 8  # the same batch twice: agreed
+    assert cnncost.table(model, input_size=[8, 3, 32, 32], batch=8).batch == 8  # the same batch twice: agreed
     assert cnncost.table("resnet18", input=(2, 3, 224, 224)).batch == 2  # a built-in image model
     assert cnncost.table(ONNX, input=(4, 3, 32, 32)).batch == 4  # an ONNX file with a C x H x W input
     assert cnncost.fit(model, "1GiB", input=(1, 3, 32, 32)).batch == cnncost.fit(model, "1GiB", input=(3, 32, 32)).batch
@@ -73,10 +73,12 @@ def test_four_sizes_of_a_video_model_are_one_sample() -> None:
 
 
 @pytest.mark.parametrize(("call", "message"), [
-    (lambda m: cnncost.table(m, input=(8, 3, 32, 32), batch=4), r"carries batch 8 .* but batch=4 was given too"),
+    (lambda m: cnncost.table(m, input_size=(8, 3, 32, 32), batch=4), r"carries batch 8 .* but batch=4 was given too"),
+    # with a batch, `input` is one sample, as on the command line: a 4-D sample the conv refuses
+    (lambda m: cnncost.table(m, input=(8, 3, 32, 32), batch=4), "Cifar does not run on a 8x3x32x32 input"),
     (lambda m: cnncost.table(m, input=(3, 32, 32), input_size=(1, 3, 32, 32)), "not both"),
     (lambda m: cnncost.table(m, input_size=(3,)), "the batch and then the shape of one sample"),
-    (lambda m: cnncost.sweep(m, input=(8, 3, 32, 32), batch=[1, 2]), "carries batch 8"),
+    (lambda m: cnncost.sweep(m, input_size=(8, 3, 32, 32), batch=[1, 2]), "carries batch 8"),
 ])
 def test_contradictions_are_one_line(call, message: str) -> None:
     with pytest.raises(CnnCostError, match=message) as error:
