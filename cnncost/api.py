@@ -3,16 +3,31 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .conventions import Options
+from .literals import (
+    ActivationCount,
+    BudgetOf,
+    Device,
+    DType,
+    MemoryConvention,
+    Mode,
+    Optimizer,
+)
 from .net import Net
 from .report import Report, build_report
-from .resolve import kind_of, resolve
+from .resolve import resolve_sized
 from .shapes import Shape
 
+# what an architecture argument may be (`cnncost.resolve`): a built-in name, a spec file, a torch
+# source or ONNX path (str or path), a Net, or a torch nn.Module (Any: torch is optional)
+Model = str | os.PathLike[str] | Net | Any
+DEFAULT_BATCH = 128  # the lecture's
 
-def load(arch: str | os.PathLike[str] | Net | Any, *, input: Shape | str | None = None) -> Net:
+
+def load(arch: Model, *, input: Shape | str | None = None, input_size: Sequence[int] | None = None) -> Net:
     """A Net from a built-in name, a YAML file, a Python spec `FILE.py:callable` (the file is run:
     see cnncost.pyspec), a model to import (`torchvision:NAME`, `timm:NAME`,
     `package.module:callable`, `FILE.onnx`, an `nn.Module`), or a Net itself (`cnncost.resolve`).
@@ -20,31 +35,35 @@ def load(arch: str | os.PathLike[str] | Net | Any, *, input: Shape | str | None 
     `input` supplies the input size of a YAML spec without an `input:` key, is passed to a
     Python spec's callable when it takes an `input` parameter, and is the size a model is
     imported at (else the net keeps its own input; `table` and `fit` then apply `input` to any net).
+    torchinfo's spellings with the batch first, `input_size=(1, 3, 224, 224)` or four sizes as
+    `input` for an image model, are read as `cnncost.resolve.resolve_sized` says (a Net has no batch:
+    it is dropped here).
 
     >>> import cnncost
     >>> cnncost.load("vgg16").input
     (3, 224, 224)
     """
-    if isinstance(input, str) and kind_of(arch) not in ("net", "unknown"):  # those refuse or ignore input
-        from .shapes import parse_shape
-        try:
-            input = parse_shape(input)
-        except ValueError as error:  # the same error as Net.with_input gives
-            from .errors import SpecError
-            raise SpecError(f"input must be like (3, 224, 224) or '3x224x224': {error}") from None
-    return resolve(arch, input=input, import_input=input)
+    return resolve_sized(arch, input=input, input_size=input_size).net
 
 
-def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = "fp32",
-          optimizer: str = "adam", input: Shape | None = None, depth: int | None = None,
-          activations: str = "all", memory: str = "lecture", device: str = "cuda",
+def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
+          optimizer: Optimizer = "adam", input: Shape | str | None = None, input_size: Sequence[int] | None = None,
+          depth: int | None = None, activations: ActivationCount = "all", memory: MemoryConvention = "lecture",
+          device: Device = "cuda",
           count_as: str | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None,
           torch_version: str | None = None, accumulate: int = 1,
           parallel: dict[str, Any] | None = None, gpu: str | None = None, cuda_context: int | str | None = None,
           cudnn_workspace: int | str | None = None, checkpoint: Sequence[str] = (),
           checkpoint_save: Sequence[str] = (), hardware: Any = None, epoch_images: int | None = None,
-          price_per_hour: float | None = None, mode: str = "train") -> Report:
+          price_per_hour: float | None = None, mode: Mode = "train") -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
+
+    `arch`: a built-in name, a spec file, a Net, an `nn.Module`, an ONNX file or a torch source
+    (`torchvision:resnet50`, `FILE.py:callable`), as `load` takes. `batch`: samples per step
+    (default 128). `input`: the shape of one sample, (3, 224, 224) or '3x224x224' (default: the
+    net's own); torchinfo's (B, C, H, W) gives the batch too: as `input_size` (a `batch` also given
+    must agree), or as `input` for an image model when no `batch` is given
+    (`cnncost.resolve.resolve_sized`).
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
     device for a few ops (dropout's mask is bool on CUDA, noise in the input's dtype on CPU), and
@@ -83,13 +102,13 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     >>> cnncost.table("resnet18", batch=1, mode="inference").to_dict()["inference"]["peak_at"]
     'bn1'
     """
-    options = Options(batch=batch, dtype=dtype, optimizer=optimizer, activations=activations,  # type: ignore[arg-type]
-                      memory=memory, mode=mode)  # type: ignore[arg-type]
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
         from .errors import CnnCostError
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
-    net = load(arch, input=input)
-    analysis = _compile(net, input, max_nodes)  # first: it validates the net and names the file and layer of any error
+    sized = resolve_sized(arch, input=input, input_size=input_size, batch=batch)
+    options = Options(batch=DEFAULT_BATCH if sized.batch is None else sized.batch, dtype=dtype, optimizer=optimizer,
+                      activations=activations, memory=memory, mode=mode)
+    analysis = _compile(sized.net, sized.input, max_nodes)  # first: it validates the net, names the file and layer
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
     if accumulate != 1 and options.memory != "autograd":
         from .errors import CnnCostError
@@ -156,16 +175,18 @@ def _gpu(name: str | None, context: int | str | None, conv_workspace: int | str 
     return gpu_profile(name, *sizes)
 
 
-def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, dtype: str = "fp32",
-        optimizer: str = "adam", input: Shape | None = None, mode: str = "train", device: str = "cuda",
+def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
+        optimizer: Optimizer = "adam", input: Shape | str | None = None, input_size: Sequence[int] | None = None,
+        mode: Mode = "train", device: Device = "cuda",
         max_nodes: int | None = None, memory: int | str | None = None, torch_version: str | None = None,
         freeze: Sequence[str] = (), accumulate: int = 1, global_batch: int | None = None,
-        parallel: dict[str, Any] | None = None, budget_of: str = "allocated", gpu: str | None = None,
+        parallel: dict[str, Any] | None = None, budget_of: BudgetOf = "allocated", gpu: str | None = None,
         cuda_context: int | str | None = None, cudnn_workspace: int | str | None = None,
         checkpoint: Sequence[str] = (), checkpoint_save: Sequence[str] = (), hardware: Any = None):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
-    `memory=` is the old name of `budget`. `device`, `torch_version` and `parallel` (several GPUs:
+    `memory=` is the old name of `budget`. `arch` and `input` as in `table` (the batch of a
+    (B, C, H, W) input is dropped: fit finds the batch). `device`, `torch_version` and `parallel` (several GPUs:
     the batch found is per rank) as in `table`. `freeze`: layer path patterns whose parameters are
     frozen (no gradients, no optimizer state). `accumulate` K: the largest micro-batch of a
     K-micro-step step (samples per step = batch x K); `global_batch` N: the fewest micro-steps whose
@@ -194,14 +215,15 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         raise CnnCostError("int8 is a deployment (inference) estimate: training runs in fp32, fp16 or bf16; "
                            "use mode='inference' (--mode inference)")
     if mode == "inference":
-        dtype, setup = _inference_setup(Options(dtype=dtype, mode="inference").dtype, optimizer)
+        storage, setup = _inference_setup(Options(dtype=dtype, mode="inference").dtype, optimizer)
     else:
         options = Options(dtype=dtype, optimizer=optimizer, memory="autograd")
-        dtype, setup = options.dtype, _setup(options.optimizer, mode)
+        storage, setup = options.dtype, _setup(options.optimizer, mode)
     if isinstance(budget, bool) or not isinstance(budget, (int, str)):
         raise CnnCostError(f"the budget is bytes (an int) or a size like '80GiB', got {type(budget).__name__}")
     size, written = (budget, "") if isinstance(budget, int) else parse_budget(budget)
-    graph = _compile(load(arch, input=input), input, max_nodes)  # validates the net, names the file and layer of an error
+    sized = resolve_sized(arch, input=input, input_size=input_size)
+    graph = _compile(sized.net, sized.input, max_nodes)  # validates the net, names the file and layer of an error
     if mode == "inference":  # eval, no autograd: none of the training setup applies
         training_only = {"freeze": freeze, "accumulate": accumulate != 1, "global_batch": global_batch is not None,
                          "parallel": parallel, "checkpoint": checkpoint, "budget_of": budget_of != "allocated"}
@@ -214,7 +236,7 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
             raise CnnCostError(f"{', '.join(given)} model{'s' if len(given) == 1 else ''} a training step; "
                                "not an inference pass (mode 'inference')")
         from .memory import largest_batch
-        return largest_batch(_step(graph, dtype, setup, device, torch_version), size, written)
+        return largest_batch(_step(graph, storage, setup, device, torch_version), size, written)
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
     job = {"freeze": patterns, **(parallel or {})}
     specs = (checkpoint,) if isinstance(checkpoint, str) else tuple(checkpoint)
@@ -224,9 +246,9 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
                                "global_batch or budget_of")
         from .memory.checkpoint_auto import fit_auto
         save = {"checkpoint_save": tuple(checkpoint_save)} if checkpoint_save else {}
-        return _timed(fit_auto(graph, lambda how: _step(graph, dtype, _setup(
+        return _timed(fit_auto(graph, lambda how: _step(graph, storage, _setup(
             optimizer, mode, **how, **(save if how else {}), **job), device, torch_version), size, written),
-                      graph, hardware, dtype, optimizer, patterns)
+                      graph, hardware, storage, optimizer, patterns)
     job |= _checkpointing(graph, specs, checkpoint_save)
     if global_batch is not None:  # --global-batch: plain step and accumulating step (any K > 1: the same peak)
         if accumulate != 1:
@@ -234,17 +256,17 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         if budget_of != "allocated":
             raise CnnCostError(f"budget_of '{budget_of}' models a plain training step: use 'allocated' with global_batch")
         from .memory.fit import fit_global_batch
-        result = fit_global_batch(lambda k: _step(graph, dtype, _setup(optimizer, mode, accumulate=k, **job),
+        result = fit_global_batch(lambda k: _step(graph, storage, _setup(optimizer, mode, accumulate=k, **job),
                                                   device, torch_version), global_batch, size, written)
     else:
-        step = _step(graph, dtype, _setup(optimizer, mode, accumulate=accumulate, **job), device, torch_version)
+        step = _step(graph, storage, _setup(optimizer, mode, accumulate=accumulate, **job), device, torch_version)
         # the budget bounds the allocated peak, or a modelled GPU figure; the GPU figures at the batch found (issue 19)
         from .memory.device_fit import largest_batch_on
         result = largest_batch_on(step, size, budget_of, _gpu(gpu, cuda_context, cudnn_workspace), written)
     if specs:  # --checkpoint: the regions and their cost, from the step solved
         from .memory.checkpoint_auto import with_checkpoints
         result = with_checkpoints(result, graph, " ".join(specs))
-    return _timed(result, graph, hardware, dtype, optimizer, patterns)
+    return _timed(result, graph, hardware, storage, optimizer, patterns)
 
 
 def _timed(result: Any, graph: Any, hardware: Any, dtype: str, optimizer: str, freeze: tuple[str, ...]) -> Any:

@@ -43,7 +43,6 @@ class Column:
     unknown_if: tuple[str, ...] = ()  # unknown when a layer does not know one of these (or itself)
     unknowable: bool = False  # a layer may not know it (`counts_unknown`)
     summary: int | None = None  # position among compare's and zoo_frame's totals; None: not there
-    csv_with: str | None = None  # CSV: only when this other figure is present
     hidden_by: str | None = None  # human table: not shown when this other figure is present
     per_image: Callable[[Any], Any] | None = None  # per image, where not the formula at batch 1
     per_image_only: bool = False  # a column of per-image DataFrames only
@@ -120,10 +119,10 @@ for _column in (
            hidden_by="saved_bytes", summary=6, unit="bytes", training=True),
     Column("ops", lambda q: q.ops, header="ops", section="extra", needs=("ops",), unknowable=True,
            unknown_if=_MACS, in_sweep=False, unit="ops"),
-    Column("backward_flops", _backward, section="extra", unknowable=True, unknown_if=_MACS, csv_with="ops",
+    Column("backward_flops", _backward, section="extra", unknowable=True, unknown_if=_MACS,
            unit="FLOPs", label="backward FLOPs", per_image=lambda q: q.backward, training=True),
     Column("training_flops", lambda q: 2 * _macs(q) + _backward(q) + _once(q.recompute) * q.batch, section="extra",
-           unknowable=True, unknown_if=_MACS, csv_with="ops", unit="FLOPs", label="training FLOPs",
+           unknowable=True, unknown_if=_MACS, unit="FLOPs", label="training FLOPs",
            per_image=lambda q: 2 * q.macs + q.backward + _once(q.recompute), training=True),
     Column("recompute_flops", lambda q: q.recompute * q.batch, section="extra", needs=("recompute",), unknowable=True,
            unknown_if=_MACS, in_sweep=False, unit="FLOPs", label="recompute FLOPs", per_image=lambda q: q.recompute, training=True),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Sequence, overload
 
 from .api import table
 from .columns import summary_columns
@@ -11,6 +11,7 @@ from .conventions import SCHEMA_VERSION
 from .formatting import count_column, dumps, finite_ratio
 from .net import Net
 from .outputs.comparison import render_comparison
+from .outputs.export import text_or_file
 from .report import Report, Row, summary
 
 
@@ -54,24 +55,62 @@ class Comparison:
         return dumps(self.to_dict(), indent=indent)
 
     def to_dataframe(self) -> Any:
-        """One row per architecture (index `name`), shapes as tuples; count columns int64 where their values and sum fit, else
+        """One row per architecture, in order (a RangeIndex, as every cnncost frame), its name in
+        `architecture`; shapes as tuples; count columns int64 where their values and sum fit, else
         Python ints (object), never uint64 or float; then `<column>_ratio` for each compared
-        column, its ratio to the first architecture as in the JSON: the nearest Python float, None
-        where the baseline's figure is 0 (dtype object: never NaN)."""
+        column, its ratio to the first architecture as in the JSON: the nearest float, <NA> where
+        the baseline's figure is 0 or either is unknown (pandas' nullable `Float64`: never NaN)."""
         import pandas as pd
         compared = [c.name for c in summary_columns()]
         architectures = self.to_dict()["architectures"]
-        records = [{k: tuple(v) if k.endswith("_shape") else v for k, v in a.items() if k not in ("ratios", "unknown")}
-                   for a in architectures]
+        records = [{"architecture" if k == "name" else k: tuple(v) if k.endswith("_shape") else v
+                    for k, v in a.items() if k not in ("ratios", "unknown")} for a in architectures]
         frame = pd.DataFrame({key: (count_column([r[key] for r in records]) if key in compared
                                     else pd.Series([r[key] for r in records], dtype=object))
                               for key in records[0]})
         for column in compared:
-            frame[f"{column}_ratio"] = pd.Series([a["ratios"][column] for a in architectures], dtype=object)
-        return frame.set_index("name")
+            frame[f"{column}_ratio"] = pd.Series([a["ratios"][column] for a in architectures], dtype="Float64")
+        return frame
 
     def to_text(self, fmt: str = "text") -> str:
+        """The comparison in one of `cnncost compare`'s formats: text, markdown, csv, html, latex."""
         return render_comparison(self, fmt)
+
+    @overload
+    def to_csv(self, path: None = None) -> str: ...
+    @overload
+    def to_csv(self, path: str | os.PathLike[str]) -> None: ...
+
+    def to_csv(self, path: str | os.PathLike[str] | None = None) -> str | None:
+        """`cnncost compare --format csv`: the text, or None once written to `path`."""
+        return text_or_file(render_comparison(self, "csv"), path)
+
+    @overload
+    def to_markdown(self, path: None = None) -> str: ...
+    @overload
+    def to_markdown(self, path: str | os.PathLike[str]) -> None: ...
+
+    def to_markdown(self, path: str | os.PathLike[str] | None = None) -> str | None:
+        """`--format markdown`: the text, or None once written to `path`."""
+        return text_or_file(render_comparison(self, "markdown"), path)
+
+    @overload
+    def to_html(self, path: None = None) -> str: ...
+    @overload
+    def to_html(self, path: str | os.PathLike[str]) -> None: ...
+
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str | None:
+        """`--format html`, what a notebook displays: the text, or None once written to `path`."""
+        return text_or_file(render_comparison(self, "html"), path)
+
+    @overload
+    def to_latex(self, path: None = None) -> str: ...
+    @overload
+    def to_latex(self, path: str | os.PathLike[str]) -> None: ...
+
+    def to_latex(self, path: str | os.PathLike[str] | None = None) -> str | None:
+        """`--format latex`: the text, or None once written to `path`."""
+        return text_or_file(render_comparison(self, "latex"), path)
 
     def _repr_html_(self) -> str:
         return self.to_text("html")

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import get_args
 
 from .errors import CnnCostError
+from .literals import ActivationCount, MemoryConvention, Mode
 from .layers.base import suggest
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8, "int8": 1, "tf32": 4}
@@ -15,9 +16,9 @@ DTYPE_ALIASES = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16
                  "float64": "fp64", "double": "fp64", "float": "fp32"}
 # Copies of each parameter kept while training: value + gradient + optimizer state.
 OPTIMIZER_COPIES = {"sgd": 2, "momentum": 3, "adam": 4, "adamw": 4}
-ACTIVATION_COUNTS = ("all", "lecture")
-MEMORY_CONVENTIONS = ("lecture", "autograd")
-JOB_MODES = ("train", "inference")  # inference: eval, no autograd (cnncost.memory.inference); int8 only there
+ACTIVATION_COUNTS: tuple[str, ...] = get_args(ActivationCount)
+MEMORY_CONVENTIONS: tuple[str, ...] = get_args(MemoryConvention)
+JOB_MODES: tuple[str, ...] = get_args(Mode)  # inference: eval, no autograd (cnncost.memory.inference); int8 only there
 
 FLOP_CONVENTION = ("FLOPs = 2 x MACs of conv, transposed conv, linear, matmul and attention (attention: "
                    "FlopCounterMode's sdpa formula; bias, pooling, norms, activations, merges: 0)")
@@ -37,9 +38,9 @@ class Options:
     batch: int = 128
     dtype: str = "fp32"
     optimizer: str = "adam"
-    activations: Literal["all", "lecture"] = "all"
-    memory: Literal["lecture", "autograd"] = "lecture"
-    mode: Literal["train", "inference"] = "train"  # inference: an eval pass, its live bytes; no training figures
+    activations: ActivationCount = "all"
+    memory: MemoryConvention = "lecture"
+    mode: Mode = "train"  # inference: an eval pass, its live bytes; no training figures
 
     def __post_init__(self) -> None:
         if not isinstance(self.batch, int) or isinstance(self.batch, bool) or self.batch < 1:

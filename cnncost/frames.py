@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .literals import ActivationCount, DType, Optimizer
 from .shapes import shape_text
 
 # name prefix -> family, the first match wins (longer prefixes first where they overlap)
@@ -28,16 +29,17 @@ def family(name: str) -> str:
     return re.split(r"[-_\d]", name, maxsplit=1)[0] or name
 
 
-def zoo_frame(pattern: str = "*", *, batch: int = 128, dtype: str = "fp32", optimizer: str = "adam",
-              activations: str = "all") -> Any:
+def zoo_frame(pattern: str = "*", *, batch: int = 128, dtype: DType = "fp32", optimizer: Optimizer = "adam",
+              activations: ActivationCount = "all") -> Any:
     """One row per built-in architecture matching `pattern` (a shell pattern, as `cnncost list`),
     with its totals at one training configuration (the lecture's defaults: batch 128, fp32, Adam):
-    `architecture` (the name, as `Report.to_dataframe()` calls it), `name`, `family`, `source`, `description`, `input` and `output` shapes ('3x224x224'), `batch`,
+    `architecture` (the name, as every cnncost frame calls it: a RangeIndex, no duplicate column), `family`,
+    `source`, `description`, `input` and `output` shapes ('3x224x224'), `batch`,
     then the totals of `cnncost.table(name, ...).totals` (whole batch; `params` is per model)
     and `macs_per_image`, `flops_per_image` (exact: the totals divided by the batch). Count columns are int64 where their values and sum fit, else Python ints.
 
     >>> import cnncost
-    >>> row = cnncost.zoo_frame("resnet*").set_index("name").loc["resnet50-tv"]
+    >>> row = cnncost.zoo_frame("resnet*").set_index("architecture").loc["resnet50-tv"]
     >>> row.family, int(row.params), int(row.macs_per_image)
     ('ResNet', 25557032, 4089184256)
     """
@@ -48,19 +50,20 @@ def zoo_frame(pattern: str = "*", *, batch: int = 128, dtype: str = "fp32", opti
     counts = {c.name for c in summary_columns()} | {"batch", "macs_per_image", "flops_per_image"}
     return pd.DataFrame({key: (count_column([row[i] for row in rows]) if key in counts
                                else pd.Series([row[i] for row in rows], dtype=object))
-                         for i, key in enumerate(columns)})
+                         for i, key in enumerate(columns) if key != "name"})  # `name`: list's JSON key (schema 1)
 
 
-def zoo_records(pattern: str = "*", *, batch: int = 128, dtype: str = "fp32", optimizer: str = "adam",
-                activations: str = "all") -> tuple[list[str], list[list[Any]]]:
-    """`zoo_frame`'s columns and rows as plain Python (exact ints): the totals come from the
+def zoo_records(pattern: str = "*", *, batch: int = 128, dtype: DType = "fp32", optimizer: Optimizer = "adam",
+                activations: ActivationCount = "all") -> tuple[list[str], list[list[Any]]]:
+    """`cnncost list`'s columns and rows (`zoo_frame`'s, and `name` beside `architecture`) as plain
+    Python (exact ints): the totals come from the
     per-sample sums shipped with the package (`cnncost.zoo.totals`), computed by compiling only
     for an architecture they do not hold."""
     from .columns import summary_columns
     from .conventions import Options
     from .zoo.registry import list_archs
     from .zoo.totals import per_sample_sums, shipped, summary_totals
-    options = Options(batch=batch, dtype=dtype, optimizer=optimizer, activations=activations)  # type: ignore[arg-type]
+    options = Options(batch=batch, dtype=dtype, optimizer=optimizer, activations=activations)
     totals_columns = [c.name for c in summary_columns()]
     columns = ["architecture", "name", "family", "source", "description", "input", "output", "batch",
                *totals_columns, "macs_per_image", "flops_per_image"]

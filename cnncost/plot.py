@@ -277,7 +277,7 @@ def _batch_of(frame: Any) -> int | None:
     return None
 
 
-def zoo(frame: Any, x: str = "params", y: str = "macs", ax: Axes | None = None, label: str = "name",
+def zoo(frame: Any, x: str = "params", y: str = "macs", ax: Axes | None = None, label: str = "architecture",
         color: str = "family", labels: bool = True) -> Axes:
     """Params against MACs per image for `cnncost.zoo_frame()` (or any frame with those columns),
     log-log, one colour per family, every label that fits without overlapping (greedy: the most

@@ -16,6 +16,7 @@ from .columns import sweep_columns
 from .errors import CnnCostError
 from .net import Net
 from .sweeps import sweep
+from .literals import DType, Device, MemoryConvention, Optimizer
 
 MAX_BATCH = 2**40
 _MEMORY_MODEL = {c.name for c in sweep_columns(autograd=True) if c.needs}  # saved and peak bytes
@@ -88,8 +89,8 @@ def _pixels(label: str) -> tuple[int, int]:
     return (math.prod(dims[1:]), dims[-1])
 
 
-def largest_batch(arch: str | os.PathLike[str] | Net, *, input: Any = None, dtype: str = "fp32",
-                  optimizer: str = "adam", memory: str | None = None, device: str = "cuda",
+def largest_batch(arch: str | os.PathLike[str] | Net, *, input: Any = None, dtype: DType = "fp32",
+                  optimizer: Optimizer = "adam", memory: MemoryConvention | None = None, device: Device = "cuda",
                   torch_version: str | None = None, **budgets: Any) -> int:
     """The largest batch whose figures stay within every budget (0: not even batch 1), exact. Every
     count is non-decreasing in the batch, so a bisection finds it; each round is one vectorised
@@ -136,8 +137,8 @@ def largest_batch(arch: str | os.PathLike[str] | Net, *, input: Any = None, dtyp
 
 
 def largest_input(arch: str | os.PathLike[str] | Net, sizes: Iterable[int] = range(32, 4097, 8), *,
-                  batch: int = 1, dtype: str = "fp32", optimizer: str = "adam", memory: str | None = None,
-                  device: str = "cuda", channels: int | None = None, torch_version: str | None = None,
+                  batch: int = 1, dtype: DType = "fp32", optimizer: Optimizer = "adam", memory: MemoryConvention | None = None,
+                  device: Device = "cuda", channels: int | None = None, torch_version: str | None = None,
                   **budgets: Any) -> tuple[int, ...] | None:
     """The largest square input (of the candidate `sizes`) that the net accepts and whose figures
     at `batch` stay within every budget; None if none does. Sizes the net cannot run are skipped.
@@ -212,8 +213,8 @@ def pareto(frame: Any, columns: Sequence[str] = ("params", "macs", "memory_bytes
 
 def compound_grid(arch: str, *, alphas: Iterable[float] | None = None, betas: Iterable[float] | None = None,
                   gammas: Iterable[float] | None = None, target: float = 2.0, tolerance: float = 0.1,
-                  resolution: int | None = None, batch: int = 1, dtype: str = "fp32",
-                  optimizer: str = "adam") -> Any:
+                  resolution: int | None = None, batch: int = 1, dtype: DType = "fp32",
+                  optimizer: Optimizer = "adam") -> Any:
     """Step 1 of compound scaling: with phi = 1, every (alpha, beta, gamma) of the grid (depth,
     width and resolution multipliers, each >= 1) with alpha x beta^2 x gamma^2 within `tolerance`
     of `target` (2: "twice the FLOPs"), and the exact figures of the network so scaled: depth x
@@ -256,8 +257,8 @@ def compound_grid(arch: str, *, alphas: Iterable[float] | None = None, betas: It
 
 
 def compound_family(arch: str, alpha: float, beta: float, gamma: float, phis: Iterable[float] = range(8), *,
-                    resolution: int | None = None, batch: int = 1, dtype: str = "fp32",
-                    optimizer: str = "adam", memory: str = "lecture") -> Any:
+                    resolution: int | None = None, batch: int = 1, dtype: DType = "fp32",
+                    optimizer: Optimizer = "adam", memory: MemoryConvention = "lecture") -> Any:
     """Step 2: the scaled family. For each compound coefficient phi: depth alpha^phi, width
     beta^phi, resolution round(r x gamma^phi), the network's exact figures, and its FLOPs as a
     multiple of phi = 0's next to the 2^phi the constraint aims at.

@@ -15,6 +15,7 @@ from .errors import CnnCostError
 from .net import Net
 from .search import _MEMORY_MODEL, _budgets, _fits, largest_batch
 from .sweeps import sweep
+from .literals import DType, Device, MemoryConvention, Optimizer
 
 OBJECTIVES = {"expected": "images_per_second", "bound": "bound_images_per_second"}
 MAX_CANDIDATES = 65_536  # every batch up to this; past it, this many spread geometrically
@@ -39,8 +40,8 @@ def fastest(frame: Any, estimate: str = "expected", **budgets: Any) -> Any:
 
 
 def fastest_batch(arch: str | os.PathLike[str] | Net, hardware: Any, *, input: Any = None,
-                  dtype: str | list[str] = "fp32", optimizer: str = "adam", memory: str | None = None,
-                  device: str = "cuda", torch_version: str | None = None, estimate: str = "expected",
+                  dtype: DType | list[DType] = "fp32", optimizer: Optimizer = "adam", memory: MemoryConvention | None = None,
+                  device: Device = "cuda", torch_version: str | None = None, estimate: str = "expected",
                   **budgets: Any) -> Any:
     """The batch (and dtype, where several are given) with the most images per second on
     `hardware` whose figures stay within every budget: the sweep's row (a pandas Series: batch,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, Sequence
 
 import numpy as np
 
@@ -31,35 +31,43 @@ from .columns import Column, sweep_columns
 from .conventions import DTYPE_BYTES, FLOP_CONVENTION, OPTIMIZER_COPIES, Options, memory_dtype
 from .costs import Quantities
 from .errors import CnnCostError
+from .literals import ActivationCount, Device, DType, MemoryConvention, Optimizer
 from .net import Net
 from .shapes import Shape, parse_shape, shape_text
 from .sweep_plan import per_sample
 
 INT64_MAX = 2**63 - 1
 INVALID = ("raise", "drop")
+DEFAULT_BATCH = 128  # the lecture's
 
 
 # --- the public call ---
 
-def sweep(arch: str | os.PathLike[str] | Net, *, batch: int | Iterable[int] = 128,
-          input: Any = None, width: float | Iterable[float] | None = None,
-          depth: float | Iterable[float] | None = None, dtype: str | Iterable[str] = "fp32",
-          optimizer: str | Iterable[str] = "adam", memory: str = "lecture", device: str = "cuda",
-          activations: str = "all", invalid: str = "raise", freeze: str | Iterable[str] = (),
-          torch_version: str | None = None, hardware: Any = None) -> Any:
+def sweep(arch: str | os.PathLike[str] | Net | Any, *, batch: int | Iterable[int] | None = None,
+          input: Any = None, input_size: Sequence[int] | None = None, width: float | Iterable[float] | None = None,
+          depth: float | Iterable[float] | None = None, dtype: DType | Iterable[DType] = "fp32",
+          optimizer: Optimizer | Iterable[Optimizer] = "adam", memory: MemoryConvention = "lecture",
+          device: Device = "cuda", activations: ActivationCount = "all", invalid: Literal["raise", "drop"] = "raise",
+          freeze: str | Iterable[str] = (), torch_version: str | None = None, hardware: Any = None) -> Any:
     """Totals of `arch` for every combination of the swept values: a pandas DataFrame, one row per
     configuration.
 
-    Each of batch, input, width, depth, dtype and optimizer takes one value or a list (any
-    iterable: `range(1, 257)` works). `input`: "3x224x224", (3, 224, 224) or a single size 224
-    (the net's channels, square); default the net's own input. `width` / `depth`: multipliers for
+    `arch`: anything `cnncost.table` takes (a name, a spec file, a Net, an `nn.Module`, an ONNX
+    file, a torch source). Each of batch (default 128), input, width, depth, dtype and optimizer
+    takes one value or a list (any iterable: `range(1, 257)` works). `input`: "3x224x224",
+    (3, 224, 224) or a single size 224 (the net's channels, square); default the net's own input.
+    One shape (a tuple or text; a list is several inputs) is also the size a torch model is
+    imported at; torchinfo's (B, C, H, W), as `input_size` or (no `batch` given) as `input` for an
+    image model, is one input and its batch (`cnncost.resolve.resolve_sized`). `width` / `depth`: multipliers for
     the families whose builder takes them (resnet, mobilenet, efficientnet, regnet: the `scale`
     hook of `register_arch`, docs/sweeps.md), 1 = the registered net. `invalid="drop"` leaves out configurations the net cannot
     run (an input too small for its kernels); the default raises the error `table` would. `freeze`:
 row-path patterns of layers without weight gradients, as in `table` (backward and training FLOPs).
     `device` and `torch_version` as in `table` (under memory="autograd").
 
-    Columns: `width` and `depth` (when given), `input`, `batch`, `dtype`, `optimizer`, then the
+    Columns: `width` and `depth` (when given), `input` (text), its sizes as ints (`input_channels`,
+    `input_height`, `input_width`; C x L: `input_length`; C x D x H x W: `input_depth` too),
+    `batch`, `dtype`, `optimizer`, then the
     totals of the JSON contract, `activations`, `params`, `macs`, `flops`,
     `activation_memory_bytes`, `param_memory_bytes`, `memory_bytes`, `backward_flops` and
     `training_flops` (one training step, as `table`'s total), and under memory="autograd"
@@ -76,9 +84,24 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
 
     if invalid not in INVALID:
         raise CnnCostError(f"invalid must be one of {', '.join(INVALID)}, got {invalid!r}")
-    batches = _positive_ints(batch, "batch")
+    # one whole shape: also the size a torch model is imported at, and maybe torchinfo's (B, C, H, W)
+    # (a list is several inputs: [160, 224] two sizes; a tuple one shape)
+    one = (isinstance(input, str) and ("x" in input.lower() or "," in input)) or (
+        isinstance(input, tuple) and len(input) > 1 and all(isinstance(v, int) for v in input))
+    given = None if batch is None else _positive_ints(batch, "batch")
+    from .resolve import resolve_sized
+    sized = resolve_sized(arch, input=input if one else None, input_size=input_size,
+                          batch=None if given is None else given[0])  # a batch given: `input` is one sample
+    if given is None and sized.batch is not None:  # torchinfo's (B, C, H, W): the batch came with the input
+        given = [sized.batch]
+    elif input_size is not None and given != [sized.batch]:  # several batches and input_size's one
+        raise CnnCostError(f"input_size carries batch {sized.batch} (torchinfo's), but batch={batch!r} was given too: "
+                           "give the batch once")
+    if one:
+        input = sized.input
+    batches = given or [DEFAULT_BATCH]
     dtypes, optimizers = _strings(dtype, "dtype"), _strings(optimizer, "optimizer")
-    options = [[Options(batch=1, dtype=d, optimizer=o, activations=activations, memory=memory)  # type: ignore[arg-type]
+    options = [[Options(batch=1, dtype=d, optimizer=o, activations=activations, memory=memory)
                 for o in optimizers] for d in dtypes]
     dtypes = [row[0].dtype for row in options]  # canonical spellings (float32 -> fp32)
     release = None
@@ -87,7 +110,7 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
         from .memory.tensors import MODELLED_TORCH, torch_release
         release = MODELLED_TORCH if torch_version is None else torch_release(torch_version)
         Precision("fp32", device, release)  # validates the device
-    structures, swept = _structures(arch, width, depth)
+    structures, swept = _structures(arch, sized.net, width, depth)
     frozen = (freeze,) if isinstance(freeze, str) else tuple(freeze)
     name = structures[0][1].name if len(structures) == 1 else _base_name(arch)
 
@@ -96,6 +119,7 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     b = np.array(batches, dtype=np.int64) if max(batches) <= INT64_MAX else np.array(batches, dtype=object)
 
     labels: dict[str, int] = {}
+    shapes_seen: dict[int, Shape] = {}  # label code -> the input shape
     blocks = []
     timed = []  # (net, inputs) per block: the time model's columns
     for (w, d), net in structures:
@@ -107,12 +131,15 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
         if memory == "autograd":
             saved, peaks = _autograd(net, counts.inputs, dtypes, optimizers, device, release, frozen)  # type: ignore[arg-type]  # release: set above
         codes = np.array([labels.setdefault(shape_text(s), len(labels)) for s in counts.inputs], dtype=np.int64)
+        shapes_seen.update(zip(codes.tolist(), counts.inputs))
         blocks.append((w, d, counts, codes, saved, peaks))
         timed.append((net, counts.inputs))
     names = tuple(c.name for c in sweep_columns(memory == "autograd"))
     if not blocks:  # invalid="drop" left out every input: an empty frame with the usual columns
-        empty = [k for k in ("width", "depth") if k in swept] + ["input", "batch", "dtype", "optimizer"] + list(names)
-        frame = pd.DataFrame({k: pd.Series([], dtype=np.int64 if k in names or k == "batch" else object)
+        dims = list(input_dims(len(structures[0][1].input)))
+        empty = ([k for k in ("width", "depth") if k in swept] + ["input", *dims, "batch", "dtype", "optimizer"]
+                 + list(names))
+        frame = pd.DataFrame({k: pd.Series([], dtype=np.int64 if k in names or k in dims or k == "batch" else object)
                               for k in empty})
         if hardware is not None:  # the time model's columns, empty
             from .sweep_time import TIME_COLUMNS
@@ -130,6 +157,9 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
             columns[key] = np.concatenate([np.full(r * B * D * O, v, dtype=np.float64) for v, r in zip(values, R)])
     codes = np.concatenate([np.repeat(blk[3], B * D * O) for blk in blocks])
     columns["input"] = pd.Categorical.from_codes(codes, categories=list(labels))  # type: ignore[call-overload]  # stubs: an Index
+    rank = len(shapes_seen[0])
+    for i, key in enumerate(input_dims(rank)):  # the input's sizes as ints, beside its text
+        columns[key] = np.array([shapes_seen[code][i] for code in range(len(labels))], dtype=np.int64)[codes]
     columns["batch"] = _config(b, R, 1, B, D * O)
     columns["dtype"] = pd.Categorical.from_codes(_config(np.arange(D), R, B, D, O), categories=dtypes)  # type: ignore[call-overload]
     columns["optimizer"] = pd.Categorical.from_codes(_config(np.arange(O), R, B * D, O, 1), categories=optimizers)  # type: ignore[call-overload]
@@ -159,6 +189,18 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
         frame.attrs.update({"hardware": load_profile(hardware).name,
                             "time_convention": CONVENTION})
     return frame
+
+
+# the numeric input columns by the input's rank: a vector, C x L, C x H x W, C x D x H x W
+INPUT_DIMS = {1: ("input_channels",), 2: ("input_channels", "input_length"),
+              3: ("input_channels", "input_height", "input_width"),
+              4: ("input_channels", "input_depth", "input_height", "input_width")}
+
+
+def input_dims(rank: int) -> tuple[str, ...]:
+    """The int columns a sweep gives its input's sizes in, beside the `input` text ('3x224x224');
+    none for an input of more than 4 dims."""
+    return INPUT_DIMS.get(rank, ())
 
 
 # --- arguments ---
@@ -239,15 +281,15 @@ def _square(net: Net, size: int) -> Shape:
 
 
 def _base_name(arch: Any) -> str:
-    return arch.name if isinstance(arch, Net) else os.fspath(arch)
+    return arch.name if isinstance(arch, Net) else os.fspath(arch) if isinstance(arch, (str, os.PathLike)) \
+        else type(arch).__name__
 
 
-def _structures(arch: Any, width: Any, depth: Any) -> tuple[list[tuple[tuple[float, float], Net]], set[str]]:
-    """((width, depth), Net) per distinct combination; `swept`: which of the two were given."""
-    from .api import load
+def _structures(arch: Any, base: Net, width: Any, depth: Any) -> tuple[list[tuple[tuple[float, float], Net]], set[str]]:
+    """((width, depth), Net) per distinct combination, `base` the Net of `arch`; `swept`: which of
+    the two were given."""
     widths, depths = _multipliers(width, "width"), _multipliers(depth, "depth")
     swept = {k for k, v in (("width", widths), ("depth", depths)) if v is not None}
-    base = load(arch)
     if not swept:
         return [((1.0, 1.0), base)], swept
     scale = None

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "build" / "api"
 # the public API: cnncost's __all__ and the subpackages that declare their own
-MODULES = ("cnncost", "cnncost.memory", "cnncost.receptive", "cnncost.counting", "cnncost.hardware",
+MODULES = ("cnncost", "cnncost.layers", "cnncost.memory", "cnncost.receptive", "cnncost.counting", "cnncost.hardware",
            "cnncost.torch_backend", "cnncost.plot")
 NEEDS = {"cnncost.torch_backend": "torch", "cnncost.plot": "matplotlib"}
 

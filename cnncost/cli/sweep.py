@@ -173,7 +173,9 @@ def run(args: argparse.Namespace) -> str:
 
 
 def _records(frame: Any) -> tuple[list[str], list[list[Any]]]:
-    columns = list(frame.columns)
+    from ..sweeps import INPUT_DIMS
+    dims = {key for keys in INPUT_DIMS.values() for key in keys}  # the frame's numeric input: `input` says it
+    columns = [c for c in frame.columns if c not in dims]
     values = [frame[c].astype(str).tolist() if c in ("input", "dtype", "optimizer", "limited_by") else frame[c].tolist()
               for c in columns]
     return columns, [list(row) for row in zip(*values)]

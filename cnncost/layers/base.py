@@ -362,6 +362,11 @@ class Merge(typing.NamedTuple):
     xs: tuple[Ref, ...]
 
 
+# A NamedTuple's generated __new__ keeps these annotations as strings that nothing can resolve (it belongs to no
+# module before Python 3.12): resolve them here, so introspection (pdoc, inspect.signature) reads the types.
+for _request in (Ref, Visit, Merge):
+    _request.__new__.__annotations__ = typing.get_type_hints(_request)
+
 # --- field type checking (a spec from YAML can put anything anywhere) ---
 
 _HINTS: dict[type, dict[str, Any]] = {}

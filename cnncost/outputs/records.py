@@ -98,21 +98,22 @@ def _inputs(report: Any) -> dict[str, Any]:
     return {"inputs": [{"name": name, "shape": list(shape)} for name, shape in inputs]}
 
 
-def csv_columns(report: Any) -> list[str]:
-    """The figures a report's CSV has: those it has, but a figure listed only with another
-    (`csv_with`: backward and training FLOPs with a tool's ops) only where that one is."""
-    have = report.totals.figures
-    return [k for k in have if not COLUMNS[k].csv_with or COLUMNS[k].csv_with in have]
+def row_kinds(report: Any) -> list[str]:
+    """What each CSV line is, the rows' then the total's: 'layer' (a graph node), 'block' (a collapsed
+    block, its layers summed) or 'total'."""
+    layers = {node.path for node in report.graph.nodes} if report.graph is not None else None
+    return ["layer" if layers is None or row.name in layers else "block" for row in report.rows] + ["total"]
 
 
 def csv_table(report: Any) -> str:
-    """Exact integers, one line per row plus a 'total' line; the JSON keys as columns. Where a
-    figure is unknown (an opaque layer) its cell is empty and a last column `unknown` names the
-    row's unknown figures, space-separated."""
-    figures = csv_columns(report)
+    """Exact integers, one line per row plus a 'total' line; the JSON keys as columns, every figure
+    the report has (training FLOPs included). Where a figure is unknown (an opaque layer) its cell
+    is empty and a column `unknown` names the row's unknown figures, space-separated. The last
+    column, `row_kind`, tells the lines apart: layer, block (a collapsed block) or total."""
+    figures = list(report.totals.figures)
     unknown = bool(report.totals.unknown)
-    lines = [csv_line(list(IDENTITY) + figures + (["unknown"] if unknown else []))]
-    for row in report.rows + (report.totals,):
+    lines = [csv_line(list(IDENTITY) + figures + (["unknown"] if unknown else []) + ["row_kind"])]
+    for row, kind in zip(report.rows + (report.totals,), row_kinds(report)):
         values = row.figures
         cells = [row.name, row.type, row.depth, row.attrs, format_shape(row.input_shape),
                  format_shape(row.output_shape)]
@@ -122,5 +123,6 @@ def csv_table(report: Any) -> str:
             cells += [values[k] for k in figures]
         if unknown:
             cells.append(" ".join(k for k in row.unknown if k in figures))
+        cells.append(kind)
         lines.append(csv_line(cells))
     return "".join(lines)

@@ -73,17 +73,20 @@ def _one(values: tuple[Any, ...]) -> Any:
     return values[0] if len(set(values)) == 1 else values
 
 
-def receptive_field(arch: str | os.PathLike[str] | Net, input: Shape | None = None) -> list[ReceptiveField]:
+def receptive_field(arch: str | os.PathLike[str] | Net | Any, input: Shape | str | None = None, *,
+                    input_size: Sequence[int] | None = None) -> list[ReceptiveField]:
     """The receptive field of every row of the compiled graph (the input first), per spatial axis
-    of the input map ((l), (h, w) or (d, h, w)).
+    of the input map ((l), (h, w) or (d, h, w)). `arch` and `input` as `cnncost.table` takes them
+    (an `nn.Module`, an ONNX file, a torch source...; a batch given with the input is dropped).
 
     >>> import cnncost
     >>> pool5 = {r.name: r for r in cnncost.receptive_field("alexnet")}["pool5"]
     >>> pool5.receptive_field, pool5.effective_stride, pool5.center_offset
     (195, 32, 31)
     """
-    from ..api import load
-    graph = compile(load(arch), input)
+    from ..resolve import resolve_sized
+    sized = resolve_sized(arch, input=input, input_size=input_size)
+    graph = compile(sized.net, sized.input)
     shape = graph.nodes[0].output_shape
     if not 2 <= len(shape) <= 4:
         raise CnnCostError("receptive fields need a channels-first map input with 1, 2 or 3 spatial dims "

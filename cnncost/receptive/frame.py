@@ -24,7 +24,8 @@ def frame_columns(rank: int) -> tuple[str, ...]:
 FRAME_COLUMNS = frame_columns(2)
 
 
-def receptive_frame(arch: str | os.PathLike[str] | Net, input: Shape | None = None) -> Any:
+def receptive_frame(arch: str | os.PathLike[str] | Net | Any, input: Shape | str | None = None, *,
+                    input_size: Sequence[int] | None = None) -> Any:
     """`receptive_field` as a pandas DataFrame, one row per graph row (the `name`s of
     `table(arch).to_dataframe()`, to join on). `receptive_field`, `effective_stride` and
     `center_offset` hold one number where every axis agrees, else a tuple ((h, w) on a C x H x W
@@ -38,7 +39,7 @@ def receptive_frame(arch: str | os.PathLike[str] | Net, input: Shape | None = No
     (212, 32, Fraction(31, 2))
     """
     import pandas as pd
-    records = receptive_field(arch, input)
+    records = receptive_field(arch, input, input_size=input_size)
     rank = len(records[0].size)
     values: dict[str, Sequence[Any]] = {
         "name": [r.name for r in records], "type": [r.type for r in records],

@@ -21,8 +21,9 @@ def test_csv_has_every_field_of_zoo_frame_exactly(capsys):
     code, out = _run(capsys, "list", "resnet1*", "--format", "csv")
     frame = cnncost.zoo_frame("resnet1*")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert code == 0 and list(rows[0]) == [str(c) for c in frame.columns]
-    assert [r["name"] for r in rows] == list(frame["name"])
+    # the frame's fields, and `name` (the `architecture`: kept in list's CSV and JSON, schema 1)
+    assert code == 0 and list(rows[0]) == ["architecture", "name", *[str(c) for c in frame.columns][1:]]
+    assert [r["name"] for r in rows] == [r["architecture"] for r in rows] == list(frame["architecture"])
     assert [int(r["params"]) for r in rows] == [int(v) for v in frame["params"]]
     assert {r["family"] for r in rows} == {"ResNet"}
 

@@ -77,3 +77,16 @@ def test_the_stored_notebook_is_valid_and_current(executed) -> None:
             if output["output_type"] == "stream":  # printed text stored with the notebook is what it prints now
                 assert "".join(output["text"]) in text_of(theirs["outputs"]), \
                     "the stored outputs are stale: python docs/make_pictures.py --notebook"
+
+
+def test_it_starts_with_a_displayed_report_and_your_own_model(executed) -> None:
+    """Issue 22 items 2 and 6: the first code cell displays a report (the notebook's HTML table, a
+    one-line repr as its text), and the next imports a PyTorch model in one call."""
+    code = [c for c in executed["cells"] if c["cell_type"] == "code"]
+    shown = code[0]["outputs"][-1]
+    assert shown["output_type"] == "execute_result"
+    assert "".join(shown["data"]["text/plain"]).startswith("<Report resnet18: 70 rows, 11,689,512 params")
+    assert '<div class="cnncost-report">' in "".join(shown["data"]["text/html"])
+    own = "".join(code[1]["source"])
+    assert "(torch.nn.Module)" in own and "cnncost.table(SmallNet(), input=(32, 3, 32, 32))" in own
+    assert "<Report SmallNet: 9 rows, 60,362 params" in text_of(code[1]["outputs"])

@@ -60,8 +60,8 @@ def test_compare_text_shows_ratios(capsys):
 
 def test_compare_dataframe():
     frame = cnncost.compare(["vgg11", "vgg16"]).to_dataframe()
-    assert list(frame.index) == ["vgg11", "vgg16"]
-    assert frame.loc["vgg16", "params"] == 138_357_544  # torchvision vgg16: sum(p.numel())
+    assert list(frame.index) == [0, 1] and list(frame["architecture"]) == ["vgg11", "vgg16"]  # every frame's index
+    assert frame.set_index("architecture").loc["vgg16", "params"] == 138_357_544  # torchvision vgg16: sum(p.numel())
 
 
 def test_compare_needs_an_architecture():

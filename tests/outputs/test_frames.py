@@ -11,15 +11,16 @@ pd = pytest.importorskip("pandas")
 
 def test_zoo_frame_rows_are_the_tables_totals() -> None:
     zoo = cnncost.zoo_frame("vgg1*")
-    assert list(zoo["name"]) == [a.name for a in cnncost.list_archs("vgg1*")]
-    row = zoo.set_index("name").loc["vgg16"]
+    assert list(zoo["architecture"]) == [a.name for a in cnncost.list_archs("vgg1*")]
+    assert "name" not in zoo.columns and list(zoo.index) == list(range(len(zoo)))  # one column per field
+    row = zoo.set_index("architecture").loc["vgg16"]
     totals = cnncost.table("vgg16").totals
     assert (row.params, row.macs, row.flops, row.activations, row.memory_bytes, row.batch) == (
         totals.params, totals.macs, totals.flops, totals.activations, totals.memory_bytes, 128)
     assert row.macs_per_image * 128 == totals.macs
     assert row.family == "VGG" and row.source.startswith("paper") and row.input == "3x224x224" and row.output == "1000"
     assert str(zoo["params"].dtype) == "int64" and zoo["family"].dtype == object
-    small = cnncost.zoo_frame("vgg16", batch=1, dtype="bf16").set_index("name").loc["vgg16"]
+    small = cnncost.zoo_frame("vgg16", batch=1, dtype="bf16").set_index("architecture").loc["vgg16"]
     assert small.memory_bytes == cnncost.table("vgg16", batch=1, dtype="bf16").totals.memory_bytes
 
 
@@ -35,13 +36,18 @@ def test_every_built_in_has_a_family() -> None:
 
 def test_comparison_frame_keeps_its_ratios() -> None:
     frame = cnncost.compare(["block-conv3x3", "block-depthwise-separable"], batch=1).to_dataframe()
+    assert list(frame.index) == [0, 1]  # a RangeIndex, as every frame; the names in `architecture`
+    frame = frame.set_index("architecture")
     assert frame.loc["block-conv3x3", "params_ratio"] == 1.0
     assert frame.loc["block-depthwise-separable", "macs_ratio"] == pytest.approx(13748224 / 115605504)
     assert frame.loc["block-depthwise-separable", "activations_ratio"] == 1.5
-    assert str(frame["macs"].dtype) == "int64" and frame["macs_ratio"].dtype == object  # floats, None: never NaN
+    # pandas' nullable Float64: floats, <NA> where the baseline's figure is 0, never NaN nor object
+    assert str(frame["macs"].dtype) == "int64" and all(str(frame[c].dtype) == "Float64"
+                                                      for c in frame.columns if c.endswith("_ratio"))
     zero = cnncost.compare([cnncost.Net("z", input=(3, 8, 8), layers=[cnncost.ReLU(name="r")]), "block-conv3x3"],
-                           batch=1).to_dataframe()
-    assert zero.loc["block-conv3x3", "params_ratio"] is None and zero.loc["z", "activations_ratio"] == 1.0
+                           batch=1).to_dataframe().set_index("architecture")
+    assert zero.loc["block-conv3x3", "params_ratio"] is pd.NA and zero.loc["z", "activations_ratio"] == 1.0
+    assert zero["params_ratio"].isna().tolist() == [True, True] and not zero["activations_ratio"].isna().any()
 
 
 def test_fit_reads_well() -> None:

@@ -84,8 +84,8 @@ def test_compare_and_zoo_frame(figure):
     assert data[1]["ratios"]["weights_per_output"] == pytest.approx(
         totals[1].weights_per_output / totals[0].weights_per_output)
     assert "weights/output" in comparison.to_text()
-    assert comparison.to_dataframe().loc["resnet18", "weights_per_output"] == totals[1].weights_per_output
-    zoo = cnncost.zoo_frame("alexnet", batch=BATCH).set_index("name")
+    assert comparison.to_dataframe().set_index("architecture").loc["resnet18", "weights_per_output"] == totals[1].weights_per_output
+    zoo = cnncost.zoo_frame("alexnet", batch=BATCH).set_index("architecture")
     assert zoo.loc["alexnet", "weights_per_output"] == totals[0].weights_per_output
 
 

@@ -212,7 +212,7 @@ def test_zoo_frame_has_architecture() -> None:
 
 def test_comparison_frame_keeps_ratios_and_json_its_version() -> None:
     comparison = cnncost.compare(["resnet18", "resnet50"], batch=2)
-    frame = comparison.to_dataframe()
+    frame = comparison.to_dataframe().set_index("architecture")
     assert frame.loc["resnet50", "macs_ratio"] == comparison.ratio(1, "macs")
     assert frame.loc["resnet50", "input_shape"] == (3, 224, 224)
     assert next(iter(json.loads(comparison.to_json()))) == "schema_version"
@@ -255,7 +255,7 @@ def test_unknown_counts_in_text_csv_and_dataframe() -> None:
     assert "Unknown: 1 layer (lstm) has unknown MACs, FLOPs" in text
     records = list(csv.DictReader(io.StringIO(report.to_csv())))
     lstm = next(r for r in records if r["name"] == "lstm")
-    assert lstm["macs"] == "" and lstm["flops"] == "" and lstm["unknown"] == "macs flops"
+    assert lstm["macs"] == "" and lstm["flops"] == "" and lstm["unknown"] == "macs flops backward_flops training_flops"
     assert records[-1]["macs"] == "" and records[-1]["activations"] == str(report.totals.activations)
     frame = report.to_dataframe().set_index("name")
     assert frame.loc["lstm", "macs"] is None and frame.loc["conv0", "macs"] == 4 * 6 * 6 * 27 * 2

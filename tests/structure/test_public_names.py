@@ -67,3 +67,21 @@ def test_a_module_class_is_refused_as_not_a_model() -> None:
     torch = pytest.importorskip("torch")
     with pytest.raises(CnnCostError, match="got the class Conv2d, not a model"):
         cnncost.table(torch.nn.Conv2d)
+
+
+def test_every_name_the_docs_use_is_public() -> None:
+    """`cnncost.NAME` and `from cnncost import NAME` in the README and docs/: a submodule, or a
+    name of `__all__` (which each resolves)."""
+    import importlib.util
+    import re
+    used: set[tuple[str, str]] = set()
+    for page in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        text = page.read_text(encoding="utf-8")
+        used |= {(m, page.name) for m in re.findall(r"(?<![\w./-])cnncost\.([A-Za-z]\w*)\b(?!\.py|\.ya?ml|\.json)", text)}
+        for names in re.findall(r"from cnncost import ([\w, ]+)", text):
+            used |= {(n.strip(), page.name) for n in names.split(",") if n.strip()}
+    placeholders = {"ClassName"}  # the docs' own stand-in for a layer class
+    missing = sorted((name, page) for name, page in used if name not in placeholders and name not in cnncost.__all__
+                     and importlib.util.find_spec(f"cnncost.{name}") is None)
+    assert not missing, f"used in the docs, not public: {missing}"
+    assert all(getattr(cnncost, name) is not None for name in cnncost.__all__)

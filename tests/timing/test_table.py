@@ -55,7 +55,7 @@ def test_time_columns_in_every_format():
     assert "images/s on t4 (expected; roofline bound" in text.splitlines()[0]
     assert "hardware t4 (Tesla T4, datasheet)" in text and "Step time on t4 (roofline bound, fp32)" in text
     csv = r.to_csv().splitlines()
-    assert csv[0].split(",")[-3:] == ["forward_seconds", "backward_seconds", "bound"]
+    assert csv[0].split(",")[-4:] == ["forward_seconds", "backward_seconds", "bound", "row_kind"]
     frame = r.to_dataframe()
     assert str(frame["forward_seconds"].dtype) == "float64" and frame["bound"].dtype == object
     assert r.to_markdown().count("fwd time") == 1 and "fwd time" in r._repr_html_()
