@@ -42,9 +42,9 @@ def exit_statuses(command: str | None) -> str:
 
 
 def finish_help(parser: argparse.ArgumentParser, command: str | None) -> None:
-    """The exit statuses in `parser`'s epilog, its advanced group last."""
+    """The exit statuses in `parser`'s epilog (after the command's own), its advanced group last."""
     parser.formatter_class = HelpFormatter
-    parser.epilog = exit_statuses(command)
+    parser.epilog = "\n\n".join(text for text in (parser.epilog, exit_statuses(command)) if text)
     groups = parser._action_groups
     for group in [g for g in groups if g.title == ADVANCED_TITLE]:
         groups.remove(group)
