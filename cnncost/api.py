@@ -43,7 +43,8 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
           parallel: dict[str, Any] | None = None, gpu: str | None = None, cuda_context: int | str | None = None,
           cudnn_workspace: int | str | None = None, checkpoint: Sequence[str] = (),
           checkpoint_save: Sequence[str] = (), hardware: Any = None, epoch_images: int | None = None,
-          price_per_hour: float | None = None, mode: str = "train") -> Report:
+          price_per_hour: float | None = None, mode: str = "train",
+          columns: Sequence[str] | str | None = None) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
@@ -65,6 +66,8 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     adds the time model (`cnncost.timing`, docs/time.md): per-row forward and backward seconds and
     what bounds them, and `report.timing` (the step's time, images/s); `epoch_images` an epoch's
     time, `price_per_hour` (USD) its cost. dtype "tf32": fp32 memory, TF32 tensor-core products.
+    `columns` ('params,macs' or a list of JSON names): the columns its text, HTML, CSV and DataFrame
+    show, after the layer's name (`Report.with_columns`; JSON keeps every figure).
 
     >>> import cnncost
     >>> r = cnncost.table("alexnet")          # the lecture's defaults: batch 128, fp32, adam
@@ -114,6 +117,8 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
                           inference=inference)
     if step is not None:  # the GPU profile of the modelled reserved and nvidia-smi figures (issue 19)
         report = dataclasses.replace(report, gpu=_gpu(gpu, cuda_context, cudnn_workspace))
+    if columns is not None:
+        report = report.with_columns(columns)
     return report
 
 

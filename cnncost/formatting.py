@@ -237,14 +237,15 @@ _HTML_ALIGN = {"left": "", "right": ' style="text-align: right;"'}
 
 
 def grid(headers: tuple[str, ...] | list[str], rows: list[list[str]], fmt: str,
-         colalign: tuple[str, ...] | None = None) -> str:
+         colalign: tuple[str, ...] | None = None, header_pad: int = 2) -> str:
     """A table of text cells in tabulate's layout (formats simple, github, html, latex_booktabs,
     for the same inputs the same output), in linear time: tabulate infers a type for every
     cell, which takes seconds per 100,000 rows. Cells must be one line; html and latex cells are
-    escaped here (after padding, as tabulate does)."""
+    escaped here (after padding, as tabulate does). `header_pad`: tabulate widens every column
+    to its header plus 2; 0 makes a column as wide as its widest cell or header (a compact table)."""
     n = len(headers)
     align = tuple(colalign or ()) + ("left",) * (n - len(colalign or ()))
-    widths = [len(h) + 2 for h in headers]
+    widths = [len(h) + header_pad for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
             if len(cell) > widths[i]:

@@ -185,10 +185,10 @@ def to_text(frame: Any, fmt: str = "text") -> str:
     headers |= {"forward_seconds": "forward", "backward_seconds": "backward", "optimizer_seconds": "optimizer",
                 "step_seconds": "step", "images_per_second": "images/s", "limited_by": "limited by",
                 "bound_step_seconds": "bound step", "bound_images_per_second": "bound images/s"}
-    for i, column in enumerate(columns):  # bytes: one IEC unit per column, scaled to its largest value
+    factor, unit = byte_unit([row[i] for i, column in enumerate(columns) if column.endswith("_bytes") for row in rows])
+    for i, column in enumerate(columns):  # bytes: one IEC unit per table, scaled to its largest value
         if column.endswith("_bytes"):
-            factor, unit = byte_unit([row[i] for row in rows])
-            shown[column] = lambda value, factor=factor: in_unit(value, factor)
+            shown[column] = lambda value: in_unit(value, factor)
             headers[column] = f"{headers.get(column, column)} ({unit})"
     body = []
     for row in rows:

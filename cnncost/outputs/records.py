@@ -123,4 +123,5 @@ def csv_table(report: Any) -> str:
         if unknown:
             cells.append(" ".join(k for k in row.unknown if k in figures))
         lines.append(csv_line(cells))
-    return "".join(lines)
+    from .chosen import chosen_csv  # `Report.with_columns`: only the columns asked for
+    return chosen_csv("".join(lines), getattr(report, "columns", None))

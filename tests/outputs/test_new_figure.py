@@ -53,7 +53,7 @@ def test_text_markdown_html_latex(report):
     latex = render(report, "latex")
     assert "weights/output" in latex and "9,214" in latex
     header = report.to_text().split("\n")[2]
-    assert header.index("FLOPs") < header.index("weights/output") < header.index("act. mem")
+    assert header.index("FLOPs") < header.index("weights/output") < header.index("act. MiB")
     assert fc6.weights_per_output == 9214
 
 
