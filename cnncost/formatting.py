@@ -384,6 +384,17 @@ def byte_unit(values: list[int]) -> tuple[int, str]:
     return 1, "B"
 
 
+def table_byte_unit(values: list[int]) -> tuple[int, str]:
+    """One unit for every byte column of a table (activations + params = memory read in one
+    unit): the smallest in which the largest value stays under 100,000 ('99,999.9', 8 characters),
+    so the small figures beside it keep their digits; B for a table under 100,000 bytes."""
+    top = max((abs(v) for v in values), default=0)
+    for factor, unit in ((1, "B"), *reversed(BYTE_UNITS)):
+        if top < 100_000 * factor:
+            return factor, unit
+    return BYTE_UNITS[0]
+
+
 def in_unit(value: int, factor: int) -> str:
     """value / factor with one decimal (a whole number of bytes for factor 1)."""
     return grouped(value) if factor == 1 else fixed(value, factor, 1)

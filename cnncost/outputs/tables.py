@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 from ..columns import COLUMNS, ROW_IDENTITY, Column
 from ..errors import format_shape
-from ..formatting import (TABLEFMT, UNITS_NOTE, binary_bytes, breakdown_table, byte_unit, duration, grid, grouped,
-                          in_unit, si, si_spaced, text_cell, title_text)
+from ..formatting import (TABLEFMT, UNITS_NOTE, binary_bytes, breakdown_table, duration, grid, grouped,
+                          in_unit, si, si_spaced, table_byte_unit, text_cell, title_text)
 from ..layers.conv import maps
 from .parallel import parallel_lines
 from .widths import compact_shape, terminal_width, wrap, wrapped
@@ -70,11 +70,11 @@ def _formatter(column: Column, factor: int, unit: str) -> tuple[str, Callable[[A
 
 def _columns(report: Any) -> tuple[list[str], list[str], list[tuple[str, Any]]]:
     """Headers, alignments and (key, format) per column of a report's table: the layer's name, then
-    `shown_names`; every byte column in one unit, that of the table's largest layer figure (the
-    totals in the same unit)."""
+    `shown_names`; every byte column in one unit, chosen from the layers' figures (the totals in
+    the same unit: `table_byte_unit`)."""
     names = shown_names(report)
     byte_columns = [n for n in names if n in COLUMNS and COLUMNS[n].style == "bytes"]
-    factor, unit = byte_unit([row.figures[n] for n in byte_columns for row in report.rows])
+    factor, unit = table_byte_unit([row.figures[n] for n in byte_columns for row in report.rows])
     headers, align, columns = ["layer"], ["left"], [("name", None)]
     for name in names:
         if name in COLUMNS:

@@ -49,10 +49,10 @@ _WORD = re.compile(r"\S+\s*")
 
 
 def _words(text: str) -> list[str]:
-    """Cut at spaces, but never after a word holding a digit (its unit follows)."""
+    """Cut at spaces, but never after a word ending in a digit (its unit, or its operator, follows)."""
     parts: list[str] = []
     for word in _WORD.findall(text):
-        if parts and any(ch.isdigit() for ch in parts[-1]):
+        if parts and parts[-1].rstrip()[-1:].isdigit():
             parts[-1] += word
         else:
             parts.append(word)
