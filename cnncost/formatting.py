@@ -385,14 +385,17 @@ def byte_unit(values: list[int]) -> tuple[int, str]:
 
 
 def table_byte_unit(values: list[int]) -> tuple[int, str]:
-    """One unit for every byte column of a table (activations + params = memory read in one
-    unit): the smallest in which the largest value stays under 100,000 ('99,999.9', 8 characters),
-    so the small figures beside it keep their digits; B for a table under 100,000 bytes."""
+    """One unit for every byte column of a table (activations + params = memory reads in one
+    unit): of the units in which the largest value stays under 100,000 ('99,999.9', 8 characters),
+    the largest in which the smallest nonzero value is at least 1, else the smallest of them (the
+    small figures keep their digits): MiB beside GiB-sized figures where some are only MiB."""
     top = max((abs(v) for v in values), default=0)
-    for factor, unit in ((1, "B"), *reversed(BYTE_UNITS)):
-        if top < 100_000 * factor:
-            return factor, unit
-    return BYTE_UNITS[0]
+    least = min((abs(v) for v in values if v), default=0)
+    fits = [(factor, unit) for factor, unit in ((1, "B"), *reversed(BYTE_UNITS)) if top < 100_000 * factor]
+    if not fits:
+        return BYTE_UNITS[0]
+    whole = [(factor, unit) for factor, unit in fits if least >= factor]
+    return whole[-1] if whole else fits[0]
 
 
 def in_unit(value: int, factor: int) -> str:

@@ -170,7 +170,7 @@ def to_json(frame: Any) -> str:
 
 def to_text(frame: Any, fmt: str = "text") -> str:
     from tabulate import tabulate
-    from ..formatting import TABLEFMT, byte_unit, duration, grouped, in_unit, si_spaced, text_cell
+    from ..formatting import TABLEFMT, duration, grouped, in_unit, si_spaced, table_byte_unit, text_cell
     columns, rows = _records(frame)
     shown = {"activations": si_spaced, "params": grouped, "macs": si_spaced, "flops": si_spaced,
              "backward_flops": si_spaced, "training_flops": si_spaced}
@@ -185,7 +185,7 @@ def to_text(frame: Any, fmt: str = "text") -> str:
     headers |= {"forward_seconds": "forward", "backward_seconds": "backward", "optimizer_seconds": "optimizer",
                 "step_seconds": "step", "images_per_second": "images/s", "limited_by": "limited by",
                 "bound_step_seconds": "bound step", "bound_images_per_second": "bound images/s"}
-    factor, unit = byte_unit([row[i] for i, column in enumerate(columns) if column.endswith("_bytes") for row in rows])
+    factor, unit = table_byte_unit([row[i] for i, column in enumerate(columns) if column.endswith("_bytes") for row in rows])
     for i, column in enumerate(columns):  # bytes: one IEC unit per table, scaled to its largest value
         if column.endswith("_bytes"):
             shown[column] = lambda value: in_unit(value, factor)

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..columns import COLUMNS, select_columns, summary_columns
 from ..errors import format_shape
-from ..formatting import (BYTE_UNITS, TABLEFMT, UNITS_NOTE, csv_line, grid, grouped, in_unit, ratio_text, si,
+from ..formatting import (TABLEFMT, UNITS_NOTE, csv_line, grid, grouped, in_unit, ratio_text, si, table_byte_unit,
                           text_cell, title_text)
 from .tables import byte_header, known
 from .widths import terminal_width, wrap, wrapped
@@ -22,16 +22,6 @@ def compared_names(comparison: Any) -> tuple[str, ...]:
     if chosen is None:
         return _IDENTITY + tuple(c.name for c in summary_columns() if c.compare_text)
     return tuple(n for n in select_columns(chosen, offered, "a comparison") if n != "name")
-
-
-def comparison_byte_unit(values: list[int]) -> tuple[int, str]:
-    """One binary unit for a comparison's byte columns: the largest that its smallest nonzero
-    figure is at least 1 of (a few totals side by side: none shows as 0.0)."""
-    smallest = min((abs(v) for v in values if v), default=0)
-    for factor, unit in BYTE_UNITS:
-        if smallest >= factor:
-            return factor, unit
-    return 1, "B"
 
 
 def render_comparison(comparison: Any, fmt: str, width: int | None = None) -> str:
@@ -53,7 +43,7 @@ def render_comparison(comparison: Any, fmt: str, width: int | None = None) -> st
         return f"{text} ({ratio})" if ratio == "n/a" else f"{text} ({ratio}x)"
 
     columns = [COLUMNS[n] for n in names if n in COLUMNS]
-    factor, unit = comparison_byte_unit([r.totals.figures[c.name] for c in columns if c.style == "bytes"
+    factor, unit = table_byte_unit([r.totals.figures[c.name] for c in columns if c.style == "bytes"
                                          for r in reports])
     style = {"si": si, "grouped": grouped, "bytes": lambda v: in_unit(v, factor)}
     body = []
@@ -99,7 +89,8 @@ def _comparison_csv(comparison: Any, names: tuple[str, ...]) -> str:
     data = comparison.to_dict()["architectures"]
     columns = ["name"] + [n for n in names if n in data[0]]
     ratios = [k for k in names if k in data[0]["ratios"]]
-    lines = [csv_line(columns + [f"{k}_ratio" for k in ratios])]
+    header: list[object] = [*columns, *(f"{k}_ratio" for k in ratios)]
+    lines = [csv_line(header)]
     for record in data:
         shapes = {k: format_shape(tuple(record[k])) for k in _IDENTITY}
         lines.append(csv_line([shapes.get(c, record[c]) for c in columns] + [record["ratios"][k] for k in ratios]))

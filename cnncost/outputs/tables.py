@@ -75,7 +75,8 @@ def _columns(report: Any) -> tuple[list[str], list[str], list[tuple[str, Any]]]:
     names = shown_names(report)
     byte_columns = [n for n in names if n in COLUMNS and COLUMNS[n].style == "bytes"]
     factor, unit = table_byte_unit([row.figures[n] for n in byte_columns for row in report.rows])
-    headers, align, columns = ["layer"], ["left"], [("name", None)]
+    headers, align = ["layer"], ["left"]
+    columns: list[tuple[str, Any]] = [("name", None)]
     for name in names:
         if name in COLUMNS:
             header, form = _formatter(COLUMNS[name], factor, unit)

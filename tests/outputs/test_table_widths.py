@@ -101,7 +101,7 @@ def test_columns_help_and_the_help_list_the_names(capsys) -> None:
     assert done.value.code == 0
     for name in ("output_shape", "activations", "params", "macs", "flops", "activation_memory_bytes",
                  "param_memory_bytes", "memory_bytes", "saved_bytes", "training_flops"):
-        assert re.search(rf"^  {name} ", out, re.M), name
+        assert re.search(rf"^  {name} ", out, re.MULTILINE), name
     with pytest.raises(SystemExit):
         main(["table", "--help"])
     assert "activation_memory_bytes" in capsys.readouterr().out.replace("\n", "")
@@ -111,7 +111,7 @@ def test_columns_help_and_the_help_list_the_names(capsys) -> None:
 
 def test_compare_takes_columns(capsys) -> None:
     code, out, _ = run(capsys, "compare", "alexnet", "resnet18", "--columns", "macs,params")
-    header, lines = table_part(out)
+    header, _ = table_part(out)
     assert code == 0 and header == ["architecture", "MACs", "params"]
     code, out, _ = run(capsys, "compare", "alexnet", "resnet18", "--columns", "memory_bytes", "--format", "csv")
     assert out.splitlines()[0] == "name,memory_bytes,memory_bytes_ratio"
@@ -140,7 +140,7 @@ def test_conventions_and_units_fit_100_characters_when_piped(capsys) -> None:
     assert notes.count("\n") >= 4 and all(len(line) <= 100 for line in notes.splitlines())
     before = "Conventions: " + cnncost.table("resnet50", memory="autograd").options.describe()
     assert len(before) > 300  # it was one line of this length
-    code, out, _ = run(capsys, "compare", "alexnet", "vgg16", "resnet50")
+    _, out, _ = run(capsys, "compare", "alexnet", "vgg16", "resnet50")
     assert all(len(line) <= 100 for line in out[out.index("Ratios are to"):].splitlines())
     narrow = render(cnncost.table("alexnet"), "text", width=60)
     assert all(len(line) <= 60 for line in narrow[narrow.index("Conventions: "):].splitlines())
@@ -183,11 +183,11 @@ def test_one_byte_unit_keeps_the_small_figures() -> None:
 
 
 def test_compare_and_sweep_show_one_byte_unit(capsys) -> None:
-    code, out, _ = run(capsys, "compare", "alexnet", "vgg16", "resnet50")
+    _, out, _ = run(capsys, "compare", "alexnet", "vgg16", "resnet50")
     header, lines = table_part(out)
     assert "act. MiB" in header and "memory MiB" in header and "GiB" not in "".join(lines)
     assert "836.9" in lines[2]  # alexnet's 877,559,808 activation bytes / 2^20, not '0.8 GiB'
-    code, out, _ = run(capsys, "sweep", "block-basic", "--batch", "1,256")
+    _, out, _ = run(capsys, "sweep", "block-basic", "--batch", "1,256")
     header, _ = table_part(out)
     assert len({BYTE_UNIT.search(h.replace("(", " ").rstrip(")")).group(1) for h in header if h.endswith("B)")}) == 1
 
