@@ -6,7 +6,7 @@ from typing import Any
 
 from ..columns import COLUMNS, select_columns, summary_columns
 from ..errors import format_shape
-from ..formatting import (TABLEFMT, UNITS_NOTE, csv_line, grid, grouped, in_unit, ratio_text, si, table_byte_unit,
+from ..formatting import (TABLEFMT, UNITS_NOTE, csv_line, fixed, grid, grouped, ratio_text, si, table_byte_unit,
                           text_cell, title_text)
 from .tables import byte_header, known
 from .widths import terminal_width, wrap, wrapped
@@ -45,7 +45,8 @@ def render_comparison(comparison: Any, fmt: str, width: int | None = None) -> st
     columns = [COLUMNS[n] for n in names if n in COLUMNS]
     factor, unit = table_byte_unit([r.totals.figures[c.name] for c in columns if c.style == "bytes"
                                          for r in reports])
-    style = {"si": si, "grouped": grouped, "bytes": lambda v: in_unit(v, factor)}
+    # a few totals side by side: bytes with two decimals, as the reports' summaries give them
+    style = {"si": si, "grouped": grouped, "bytes": lambda v: grouped(v) if factor == 1 else fixed(v, factor, 2)}
     body = []
     for i, report in enumerate(reports):
         t = report.totals

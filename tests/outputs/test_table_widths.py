@@ -186,7 +186,7 @@ def test_compare_and_sweep_show_one_byte_unit(capsys) -> None:
     _, out, _ = run(capsys, "compare", "alexnet", "vgg16", "resnet50")
     header, lines = table_part(out)
     assert "act. MiB" in header and "memory MiB" in header and "GiB" not in "".join(lines)
-    assert "836.9" in lines[2]  # alexnet's 877,559,808 activation bytes / 2^20, not '0.8 GiB'
+    assert " 836.91 " in lines[2]  # alexnet's 877,559,808 activation bytes / 2^20, not '0.8 GiB'
     _, out, _ = run(capsys, "sweep", "block-basic", "--batch", "1,256")
     header, _ = table_part(out)
     assert len({BYTE_UNIT.search(h.replace("(", " ").rstrip(")")).group(1) for h in header if h.endswith("B)")}) == 1
