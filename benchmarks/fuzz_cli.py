@@ -551,7 +551,7 @@ def check_output(argv: list[str], out: str) -> str | None:
         return None
     if _CONTROL.search(out):
         return f"control character {_CONTROL.search(out).group()!r} in {fmt} output"
-    if fmt == "html" and re.search(r"<(?!/?(div|table|colgroup|col|thead|tbody|tr|th|td|p|b|br|small|details|summary)\b)", out, re.I):
+    if fmt == "html" and re.search(r"<(?!/?(div|table|colgroup|col|thead|tbody|tr|th|td|p|b|br|small|details|summary|wbr)\b)", out, re.I):
         return "unescaped '<' in HTML output"
     if fmt == "latex":
         for table in out.split("\\begin{tabular}")[1:]:

@@ -55,7 +55,8 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
           parallel: dict[str, Any] | None = None, gpu: str | None = None, cuda_context: int | str | None = None,
           cudnn_workspace: int | str | None = None, checkpoint: Sequence[str] = (),
           checkpoint_save: Sequence[str] = (), hardware: Any = None, epoch_images: int | None = None,
-          price_per_hour: float | None = None, mode: Mode = "train") -> Report:
+          price_per_hour: float | None = None, mode: Mode = "train",
+          columns: Sequence[str] | str | None = None) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `arch`: a built-in name, a spec file, a Net, an `nn.Module`, an ONNX file or a torch source
@@ -84,6 +85,8 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
     adds the time model (`cnncost.timing`, docs/time.md): per-row forward and backward seconds and
     what bounds them, and `report.timing` (the step's time, images/s); `epoch_images` an epoch's
     time, `price_per_hour` (USD) its cost. dtype "tf32": fp32 memory, TF32 tensor-core products.
+    `columns` ('params,macs' or a list of JSON names): the columns its text, HTML, CSV and DataFrame
+    show, after the layer's name (`Report.with_columns`; JSON keeps every figure).
 
     >>> import cnncost
     >>> r = cnncost.table("alexnet")          # the lecture's defaults: batch 128, fp32, adam
@@ -133,6 +136,8 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
                           inference=inference)
     if step is not None:  # the GPU profile of the modelled reserved and nvidia-smi figures (issue 19)
         report = dataclasses.replace(report, gpu=_gpu(gpu, cuda_context, cudnn_workspace))
+    if columns is not None:
+        report = report.with_columns(columns)
     return report
 
 

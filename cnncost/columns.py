@@ -203,3 +203,60 @@ def ordered_union(parts: Any) -> tuple[str, ...]:
     names: set[str] = set().union(*parts) if parts else set()
     first = tuple(c.name for c in COLUMNS.values() if c.unknowable and c.name in names)
     return first + tuple(sorted(names - set(first)))
+
+
+# --- choosing the columns an output shows (`cnncost.table(columns=...)`, `--columns`) ---
+
+ROW_IDENTITY = {"name": "the row's path (always shown, first)", "type": "the layer type",
+                "depth": "the row's depth in the block tree", "attrs": "kernel/stride/padding and options",
+                "input_shape": "its input's per-sample shape", "output_shape": "its output's per-sample shape"}
+
+
+NEEDS_HINT = {"saved": "memory='autograd', --memory autograd", "ops": "count_as=, --count-as",
+              "timing": "hardware=, --hardware", "live": "mode='inference', --mode inference",
+              "recompute": "checkpoint=, --checkpoint"}  # which option adds a `needs` quantity
+
+
+def column_names(names: Any) -> tuple[str, ...]:
+    """'params, macs' or ['params', 'macs'] as ('params', 'macs'): in the order given, each once."""
+    parts = names.split(",") if isinstance(names, str) else list(names)
+    out: list[str] = []
+    for part in parts:
+        name = str(part).strip()
+        if name and name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def select_columns(names: Any, available: Any, what: str = "this report") -> tuple[str, ...]:
+    """The columns `names` asks for, checked against `available` (the names an output can show);
+    an unknown name or one the output lacks: one line naming it (with the closest names)."""
+    from .errors import CnnCostError, escape
+    chosen = column_names(names)
+    if not chosen:
+        raise CnnCostError("columns: name at least one column (`--columns help` lists them)")
+    offered = tuple(available)
+    for name in chosen:
+        if name in offered:
+            continue
+        import difflib
+        close = difflib.get_close_matches(name, list(ROW_IDENTITY) + list(COLUMNS), n=3, cutoff=0.6)
+        if name in ROW_IDENTITY or name in COLUMNS:
+            needs = COLUMNS[name].needs if name in COLUMNS else ()
+            given = "".join(f" (given by {NEEDS_HINT[n]})" for n in needs[:1] if n in NEEDS_HINT)
+            raise CnnCostError(f"column '{name}' is not in {what}{given}; its columns: {', '.join(offered)}")
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise CnnCostError(f"unknown column '{escape(name, 60)}'{hint} (`--columns help` lists them)")
+    return chosen
+
+
+def columns_help() -> str:
+    """Every name `--columns` takes, one a line, with what it holds (`--columns help`)."""
+    lines = ["Columns (comma-separated, in the order to show; the layer's name always comes first):"]
+    width = max(len(name) for name in (*ROW_IDENTITY, *COLUMNS))
+    lines += [f"  {name:<{width}}  {text}" for name, text in ROW_IDENTITY.items()]
+    lines += [f"  {c.name:<{width}}  {c.label}{'' if c.unit in c.label else f' ({c.unit})'}"
+              for c in COLUMNS.values() if c.per_row and not c.per_image_only]
+    lines += ["A report has the figures its options give: saved_bytes with --memory autograd, ops with --count-as,",
+              "the times and bound with --hardware, live_bytes with --mode inference."]
+    return "\n".join(lines)

@@ -237,14 +237,15 @@ _HTML_ALIGN = {"left": "", "right": ' style="text-align: right;"'}
 
 
 def grid(headers: tuple[str, ...] | list[str], rows: Sequence[list[str] | tuple[str, ...]], fmt: str,
-         colalign: tuple[str, ...] | None = None) -> str:
+         colalign: tuple[str, ...] | None = None, header_pad: int = 2) -> str:
     """A table of text cells in tabulate's layout (formats simple, github, html, latex_booktabs,
     for the same inputs the same output), in linear time: tabulate infers a type for every
     cell, which takes seconds per 100,000 rows. Cells must be one line; html and latex cells are
-    escaped here (after padding, as tabulate does)."""
+    escaped here (after padding, as tabulate does). `header_pad`: tabulate widens every column
+    to its header plus 2; 0 makes a column as wide as its widest cell or header (a compact table)."""
     n = len(headers)
     align = tuple(colalign or ()) + ("left",) * (n - len(colalign or ()))
-    widths = [len(h) + 2 for h in headers]
+    widths = [len(h) + header_pad for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
             if len(cell) > widths[i]:
@@ -381,6 +382,20 @@ def byte_unit(values: list[int]) -> tuple[int, str]:
         if top >= 10 * factor:
             return factor, unit
     return 1, "B"
+
+
+def table_byte_unit(values: list[int]) -> tuple[int, str]:
+    """One unit for every byte column of a table (activations + params = memory reads in one
+    unit): of the units in which the largest value stays under 100,000 ('99,999.9', 8 characters),
+    the largest in which the smallest nonzero value is at least 1, else the smallest of them (the
+    small figures keep their digits): MiB beside GiB-sized figures where some are only MiB."""
+    top = max((abs(v) for v in values), default=0)
+    least = min((abs(v) for v in values if v), default=0)
+    fits = [(factor, unit) for factor, unit in ((1, "B"), *reversed(BYTE_UNITS)) if top < 100_000 * factor]
+    if not fits:
+        return BYTE_UNITS[0]
+    whole = [(factor, unit) for factor, unit in fits if least >= factor]
+    return whole[-1] if whole else fits[0]
 
 
 def in_unit(value: int, factor: int) -> str:

@@ -76,6 +76,7 @@ class Report:
     gpu: Any = field(default=None, compare=False, repr=False)
     timing: Any = field(default=None, compare=False)  # cnncost.timing.Timing with a hardware profile
     inference: Any = None  # cnncost.memory.InferenceMemory under mode 'inference'
+    columns: tuple[str, ...] | None = field(default=None, compare=False, repr=False)  # shown ones (`with_columns`)
 
     @property
     def batch(self) -> int:
@@ -197,6 +198,15 @@ class Report:
 
     def _repr_html_(self) -> str:
         return render(self, "html")
+
+    def with_columns(self, columns: Any) -> Report:
+        """This report showing only `columns` (names as in JSON: 'params', 'macs', 'output_shape';
+        a list or 'params,macs'), in that order, after the layer's name, in its text, markdown, HTML,
+        LaTeX, CSV and DataFrame; None: every column again. JSON keeps every figure."""
+        from .columns import select_columns
+        from .outputs.tables import report_column_names
+        chosen = None if columns is None else select_columns(columns, report_column_names(self))
+        return dataclasses.replace(self, columns=chosen)
 
     def __repr__(self) -> str:
         """One line (a notebook stores what it displays; the table is `str`): architecture, rows,

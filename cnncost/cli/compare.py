@@ -7,6 +7,7 @@ from typing import Any
 from ..errors import CnnCostError
 from .arch import resolve_arch
 from .options import add_arch, add_format, add_reading_options, add_training_options, graph_kwargs
+from .options import add_columns, columns_kwargs
 
 
 def add_parser(commands: Any) -> None:
@@ -17,6 +18,7 @@ def add_parser(commands: Any) -> None:
     add_training_options(parser)
     add_format(parser, "text", "markdown", "csv", "json", "html")
     add_reading_options(parser)
+    add_columns(parser, "the comparison")
     parser.set_defaults(run=run)
 
 
@@ -27,6 +29,7 @@ def run(args: argparse.Namespace) -> str:
         raise CnnCostError("compare needs at least one architecture")
     reports = []
     options = graph_kwargs(args, table)
+    options |= columns_kwargs(args)
     for arch in args.archs:
         net = resolve_arch(args, arch)
         reports.append(table(net, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,

@@ -465,3 +465,33 @@ def add_out(parser: argparse.ArgumentParser, help: str = "write the result to FI
     """-o/--out FILE: where the result goes (`cli._run` writes it; import and calibrate write their own)."""
     parser.add_argument("-o", "--out", dest="out", metavar="FILE", help=help)
 
+class ColumnsAction(argparse.Action):
+    """--columns NAMES: the names, split at commas; `--columns help` prints them all and exits 0."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        from ..columns import column_names, columns_help
+        names = column_names(values)
+        if names == ("help",):
+            parser._print_message(columns_help() + "\n", sys.stdout)
+            parser.exit()
+        setattr(namespace, self.dest, names)
+
+
+def add_columns(parser: argparse.ArgumentParser, what: str = "the table") -> None:
+    """--columns: which columns the human formats and CSV show (JSON keeps every figure)."""
+    from ..columns import COLUMNS, ROW_IDENTITY
+    names = ", ".join([*list(ROW_IDENTITY)[1:], *(c.name for c in COLUMNS.values() if c.per_row and not c.per_image_only)])
+    parser.add_argument("--columns", action=ColumnsAction, metavar="NAMES",
+                        help=f"comma-separated columns of {what} to show, in that order (text, markdown, html, latex, "
+                             f"csv): {names}; '--columns help' says what each holds")
+
+
+def columns_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """`columns=` for the API where --columns was given; refused with JSON, which keeps every figure."""
+    columns = getattr(args, "columns", None)
+    if columns is None:
+        return {}
+    if getattr(args, "format", None) == "json":
+        raise CnnCostError("--columns chooses the columns of a table or CSV; JSON keeps every figure")
+    return {"columns": columns}

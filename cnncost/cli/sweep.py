@@ -200,7 +200,7 @@ def to_json(frame: Any) -> str:
 
 def to_text(frame: Any, fmt: str = "text") -> str:
     from tabulate import tabulate
-    from ..formatting import TABLEFMT, byte_unit, duration, grouped, in_unit, si_spaced, text_cell
+    from ..formatting import TABLEFMT, duration, grouped, in_unit, si_spaced, table_byte_unit, text_cell
     columns, rows = _records(frame)
     shown: dict[str, Any] = {"activations": si_spaced, "params": grouped, "macs": si_spaced, "flops": si_spaced,
              "backward_flops": si_spaced, "training_flops": si_spaced}
@@ -215,10 +215,10 @@ def to_text(frame: Any, fmt: str = "text") -> str:
     headers |= {"forward_seconds": "forward", "backward_seconds": "backward", "optimizer_seconds": "optimizer",
                 "step_seconds": "step", "images_per_second": "images/s", "limited_by": "limited by",
                 "bound_step_seconds": "bound step", "bound_images_per_second": "bound images/s"}
-    for i, column in enumerate(columns):  # bytes: one IEC unit per column, scaled to its largest value
+    factor, unit = table_byte_unit([row[i] for i, column in enumerate(columns) if column.endswith("_bytes") for row in rows])
+    for i, column in enumerate(columns):  # bytes: one IEC unit per table, scaled to its largest value
         if column.endswith("_bytes"):
-            factor, unit = byte_unit([row[i] for row in rows])
-            shown[column] = lambda value, factor=factor: in_unit(value, factor)
+            shown[column] = lambda value: in_unit(value, factor)
             headers[column] = f"{headers.get(column, column)} ({unit})"
     body = []
     for row in rows:

@@ -12,6 +12,7 @@ from .options import add_accumulate, add_checkpoint, add_gpu_memory, add_paralle
 from .options import add_hardware, hardware_kwargs
 from ..errors import CnnCostError
 from .options import add_mode
+from .options import add_columns, columns_kwargs
 
 
 def add_parser(commands: Any) -> None:
@@ -35,6 +36,7 @@ def add_parser(commands: Any) -> None:
     add_accumulate(parser)
     add_checkpoint(parser)
     add_hardware(parser)
+    add_columns(parser)
     parser.set_defaults(run=run)
 
 
@@ -47,7 +49,8 @@ def run(args: argparse.Namespace) -> str:
                    **graph_kwargs(args, table), **_parallel(args), **gpu_kwargs(args), **hardware_kwargs(args),
                    **({"accumulate": args.accumulate} if args.accumulate > 1 else {}),
                    **({"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}),
-                   **({"checkpoint_save": args.checkpoint_save} if getattr(args, "checkpoint_save", None) else {}))
+                   **({"checkpoint_save": args.checkpoint_save} if getattr(args, "checkpoint_save", None) else {}),
+                   **columns_kwargs(args))
     if args.format == "json":
         return report.to_json()
     if args.format == "csv":

@@ -55,7 +55,8 @@ def report_frame(report: Any, rows: Any, per_image: bool) -> Any:
     frame = pd.DataFrame(data)
     frame.attrs.update({"schema_version": SCHEMA_VERSION, "architecture": report.architecture,
                         "batch": report.batch, "per_image": per_image, "flop_convention": FLOP_CONVENTION})
-    return frame
+    from .chosen import chosen_frame  # `Report.with_columns`: only the columns asked for
+    return chosen_frame(frame, getattr(report, "columns", None))
 
 
 GEOMETRY = ("kernel", "stride", "padding", "groups")

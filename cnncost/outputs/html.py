@@ -9,7 +9,21 @@ from ..formatting import grouped, si_spaced
 
 _LEFT = ' style="text-align: left;"'
 _RIGHT = ' style="text-align: right;"'
+_NAME = ' style="text-align: left; overflow-wrap: anywhere;"'  # breaks at the dots (<wbr>) first
+_HEAD = ' style="text-align: {}; white-space: normal; vertical-align: bottom;"'  # headers wrap at spaces
 HTML_NEST = 2  # <details> levels: top-level blocks and their children; deeper rows list flat inside
+PAD = 2  # a cell's padding in ch (Jupyter's 0.5em each side)
+
+
+def column_widths(headers: list[str], body: list[list[str]], total: list[str]) -> list[int | None]:
+    """Each column's width in ch: its widest cell or, where wider, its header's longest word (a
+    header wraps at its spaces), plus padding; None for the layer's name, which takes the room
+    left and wraps at its dots."""
+    widths: list[int | None] = [None]
+    for i in range(1, len(headers)):
+        cells = max((len(row[i]) for row in body + [total]), default=0)
+        widths.append(max(cells, *(len(word) for word in headers[i].split())) + PAD)
+    return widths
 
 
 def html_report_table(report: Any, headers: list[str], align: list[str], body: list[list[str]],
@@ -17,21 +31,30 @@ def html_report_table(report: Any, headers: list[str], align: list[str], body: l
     """The table as HTML for notebooks: every cell aligned by an inline style (which wins over
     Jupyter's right-aligning CSS): text left, numbers right; the rows of each block inside a
     `<details>` (collapsed; its summary gives the block's params, MACs and output), up to
-    HTML_NEST levels; a bold total row. One table per run of rows, with the same column widths."""
-    styles = [_LEFT if a == "left" else _RIGHT for a in align]
-    widths = [len(h) for h in headers]
-    for cells in body + [total]:
-        for i, cell in enumerate(cells):
-            widths[i] = max(widths[i], len(cell))
-    width = sum(w + 2 for w in widths)
-    colgroup = "<colgroup>" + "".join(f'<col style="width: {w + 2}ch;">' for w in widths) + "</colgroup>"
-    table_open = f'<table style="table-layout: fixed; width: {width}ch; border-collapse: collapse;">'
+    HTML_NEST levels; a bold total row. One table per run of rows, with the same column widths.
+    It fits the notebook's width: 100% wide at most, fixed columns as wide as their cells, headers
+    wrapping at their spaces, the layer's name taking the room left and wrapping at its dots."""
+    styles = [_NAME] + [_LEFT if a == "left" else _RIGHT for a in align[1:]]
+    heads = [_HEAD.format(a) for a in align]
+    widths = column_widths(headers, body, total)
+    names = max((len(row[0]) for row in body + [total]), default=0) + PAD
+    natural = names + sum(w for w in widths if w is not None)
+    colgroup = "<colgroup>" + "".join("<col>" if w is None else f'<col style="width: {w}ch;">'
+                                      for w in widths) + "</colgroup>"
+    table_open = (f'<table style="table-layout: fixed; width: 100%; max-width: {natural}ch; '
+                  'border-collapse: collapse;">')
+
+    def cell(i: int, text: str, tag: str) -> str:
+        inner = html.escape(text)
+        if i == 0 and tag == "td":
+            inner = inner.replace(".", ".<wbr>")
+        return f"<{tag}{heads[i] if tag == 'th' else styles[i]}>{inner}</{tag}>"
 
     def row_html(cells: list[str], tag: str = "td", bold: bool = False) -> str:
         if bold:
             inner = "".join(f"<{tag}{styles[i]}><b>{html.escape(c)}</b></{tag}>" for i, c in enumerate(cells))
             return f'<tr style="font-weight: bold;">{inner}</tr>'
-        return "<tr>" + "".join(f"<{tag}{styles[i]}>{html.escape(c)}</{tag}>" for i, c in enumerate(cells)) + "</tr>"
+        return "<tr>" + "".join(cell(i, c, tag) for i, c in enumerate(cells)) + "</tr>"
 
     def table(rows: list[str], head: bool = False) -> list[str]:
         out = [table_open, colgroup]

@@ -125,4 +125,5 @@ def csv_table(report: Any) -> str:
             cells.append(" ".join(k for k in row.unknown if k in figures))
         cells.append(kind)
         lines.append(csv_line(cells))
-    return "".join(lines)
+    from .chosen import chosen_csv  # `Report.with_columns`: only the columns asked for
+    return chosen_csv("".join(lines), getattr(report, "columns", None))

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..columns import COLUMNS, Column
+from ..columns import COLUMNS, ROW_IDENTITY, Column
 from ..errors import format_shape
-from ..formatting import (TABLEFMT, UNITS_NOTE, binary_bytes, breakdown_table, byte_unit, duration, grid, grouped,
-                          in_unit, si_spaced, text_cell, title_text)
+from ..formatting import (TABLEFMT, UNITS_NOTE, binary_bytes, breakdown_table, duration, grid, grouped,
+                          in_unit, si, si_spaced, table_byte_unit, text_cell, title_text)
 from ..layers.conv import maps
 from .parallel import parallel_lines
+from .widths import compact_shape, terminal_width, wrap, wrapped
 
-IDENTITY = (("layer", "name"), ("type", "type"), ("kernel", "attrs"), ("output", "output_shape"))
+IDENTITY_HEADERS = {"name": "layer", "type": "type", "depth": "depth", "attrs": "kernel", "input_shape": "input",
+                    "output_shape": "output"}  # a row's own fields (`columns.ROW_IDENTITY`) as the table heads them
+DEFAULT_IDENTITY = ("type", "attrs", "output_shape")
 
 
 def known(row: Any, key: str, text: str) -> str:
@@ -24,37 +27,66 @@ def known(row: Any, key: str, text: str) -> str:
 
 
 def table_columns(report: Any) -> list[Column]:
-    """The figures the human table shows: those with a header that the report has (and that no
-    other figure it has hides), counts first, then bytes, each group in declaration order."""
+    """The figures the human table shows by default: those with a header that the report has (and
+    that no other figure it has hides), counts first, then bytes, each group in declaration order."""
     have = report.totals.figures
     shown = [c for c in COLUMNS.values() if c.header and c.per_row and c.name in have
              and not (c.hidden_by and c.hidden_by in have)]
     return [c for c in shown if c.style != "bytes"] + [c for c in shown if c.style == "bytes"]
 
 
-def _formatter(column: Column, rows: Any) -> tuple[str, Callable[[int], str]]:
-    """The header and cell format of a figure: bytes in one binary unit per column, scaled to the
-    column's largest layer (the total in the same unit)."""
+def report_column_names(report: Any) -> tuple[str, ...]:
+    """Every name a report's outputs can show (`columns=`): its rows' own fields, then its figures."""
+    return tuple(ROW_IDENTITY) + tuple(report.totals.figures)
+
+
+def shown_names(report: Any) -> tuple[str, ...]:
+    """What the human table shows after the layer's name: the report's `columns`, else its type,
+    kernel, output shape and `table_columns`."""
+    chosen = getattr(report, "columns", None)
+    if chosen is None:
+        return DEFAULT_IDENTITY + tuple(c.name for c in table_columns(report))
+    return tuple(name for name in chosen if name != "name")
+
+
+def byte_header(column: Column, unit: str) -> str:
+    """'act. mem' in MiB heads its column 'act. MiB'; 'memory', 'memory MiB': the unit in the header."""
+    header = column.header or column.label
+    return f"{header.removesuffix(' mem')} {unit}"
+
+
+def _formatter(column: Column, factor: int, unit: str) -> tuple[str, Callable[[Any], str]]:
+    """The header and cell format of a figure: bytes in the table's one binary unit; counts with
+    their SI prefix ('15.11G'), params exact."""
     if column.style == "bytes":
-        factor, unit = byte_unit([row.figures[column.name] for row in rows])  # the layers', not the total's
-        return f"{column.header} ({unit})", lambda v, f=factor: in_unit(v, f)
+        return byte_header(column, unit), lambda v: in_unit(v, factor)
+    header = column.header or column.label
     if column.style == "seconds":
-        return column.header or column.name, lambda v: duration(v) if v else "0"
+        return header, lambda v: duration(v) if v else "0"
     if column.style == "text":
-        return column.header or column.name, str
-    return column.header or column.name, grouped if column.style == "grouped" else si_spaced
+        return header, str
+    return header, grouped if column.style == "grouped" else si
 
 
 def _columns(report: Any) -> tuple[list[str], list[str], list[tuple[str, Any]]]:
-    """Headers, alignments and (key, format) per column of a report's table."""
-    headers = [h for h, _ in IDENTITY]
-    align = ["left"] * len(IDENTITY)
-    columns: list[tuple[str, Any]] = [(k, None) for _, k in IDENTITY]
-    for column in table_columns(report):
-        header, form = _formatter(column, report.rows)
-        headers.append(header)
-        align.append("right")
-        columns.append((column.name, form))
+    """Headers, alignments and (key, format) per column of a report's table: the layer's name, then
+    `shown_names`; every byte column in one unit, chosen from the layers' figures (the totals in
+    the same unit: `table_byte_unit`)."""
+    names = shown_names(report)
+    byte_columns = [n for n in names if n in COLUMNS and COLUMNS[n].style == "bytes"]
+    factor, unit = table_byte_unit([row.figures[n] for n in byte_columns for row in report.rows])
+    headers, align = ["layer"], ["left"]
+    columns: list[tuple[str, Any]] = [("name", None)]
+    for name in names:
+        if name in COLUMNS:
+            header, form = _formatter(COLUMNS[name], factor, unit)
+            headers.append(header)
+            align.append("right")
+            columns.append((name, form))
+        else:
+            headers.append(IDENTITY_HEADERS[name])
+            align.append("right" if name == "depth" else "left")
+            columns.append((name, None))
     return headers, align, columns
 
 
@@ -64,7 +96,10 @@ def _cells(row: Any, fmt: str, columns: list[tuple[str, Any]]) -> list[str]:
     for key, form in columns:
         if form is None:
             value = getattr(row, key)
-            out.append(format_shape(value) if key == "output_shape" else text_cell(value, fmt))
+            if key.endswith("_shape"):  # 64x112x112 as 64x112² (LaTeX: as it is)
+                out.append(format_shape(value) if fmt == "latex" else compact_shape(value))
+            else:
+                out.append(str(value) if key == "depth" else text_cell(value, fmt))
         else:
             value = figures[key]
             out.append(known(row, key, form(value)) if row.unknown else form(value))
@@ -240,10 +275,13 @@ def _time_conventions(report: Any) -> str:
             f"expected estimate; {CONVENTION}")
 
 
-def render(report: Any, fmt: str) -> str:
+def render(report: Any, fmt: str, width: int | None = None) -> str:
     """Human table: rows, a totals row, a footer (params, buffers, memory, what is unknown) and the
     conventions that produced the figures; under the 'autograd' memory convention a saved-bytes
-    column and the step's breakdown at its peak. HTML nests rows under their blocks (`details`)."""
+    column and the step's breakdown at its peak. HTML nests rows under their blocks (`details`).
+    The table's columns: `shown_names`; the conventions and units lines wrapped to `width` (text,
+    markdown, LaTeX; default: the terminal's, 100 when not one): the summary and the footer keep a
+    line per figure, whole, for grep."""
     headers, align, columns = _columns(report)
     body = [_cells(row, fmt, columns) for row in report.rows]
     total = _cells(report.totals, fmt, columns)
@@ -251,7 +289,7 @@ def render(report: Any, fmt: str) -> str:
         from .html import html_report_table  # the html module (and html) only for HTML
         table = html_report_table(report, headers, align, body, total)
     else:
-        table = grid(headers, body + [total], TABLEFMT[fmt], tuple(align))
+        table = grid(headers, body + [total], TABLEFMT[fmt], tuple(align), header_pad=0 if fmt == "text" else 2)
     breakdown = report.step_breakdown()
     if breakdown is None and report.inference is not None:
         s = report.inference.summary(report.batch)
@@ -266,9 +304,11 @@ def render(report: Any, fmt: str) -> str:
     if fmt == "html":
         return (f"<div class=\"cnncost-report\">\n<p><b>{title}</b></p>\n{table}\n<p>" + "<br>\n".join(footer)
                 + f"</p>\n<p><small>{notes}<br>\n{units}</small></p>\n</div>")
-    if fmt == "latex":
-        return "\n".join([f"% {title}", *(f"% {line}" for line in footer), f"% {notes}", f"% {units}", table])
+    width = terminal_width() if width is None else width
+    if fmt == "latex":  # every line a comment
+        conventions = [f"% {line}" for text in (notes, units) for line in wrap(text, width - 2)]
+        return "\n".join([f"% {title}", *(f"% {line}" for line in footer), *conventions, table])
     if fmt == "markdown":
-        return f"{title}\n\n{table}\n\n" + "\n".join(f"- {line}" for line in footer) + f"\n\n{notes}\n{units}"
-    return f"{title}\n\n{table}\n\n" + "\n".join(footer) + f"\n\n{notes}\n{units}"
-
+        return (f"{title}\n\n{table}\n\n" + "\n".join(f"- {line}" for line in footer)
+                + f"\n\n{wrapped(notes, width)}\n{wrapped(units, width)}")
+    return f"{title}\n\n{table}\n\n" + "\n".join(footer) + f"\n\n{wrapped(notes, width)}\n{wrapped(units, width)}"

@@ -67,7 +67,7 @@ def test_an_inference_report_has_live_bytes_and_no_training_figures() -> None:
         assert key not in d["total"]
     assert (d["mode"], d["optimizer"]) == ("inference", None)
     assert "live_bytes" in r.to_csv().splitlines()[0]
-    assert "inference" in str(r).splitlines()[-2]  # the conventions line
+    assert "inference" in str(r).split("\nConventions: ")[1].split("\nUnits: ")[0]  # the conventions (wrapped)
     with pytest.raises(CnnCostError, match="use one or the other"):
         cnncost.table("resnet18", mode="inference", memory="autograd")
 

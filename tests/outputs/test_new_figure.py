@@ -52,8 +52,9 @@ def test_text_markdown_html_latex(report):
     from cnncost.outputs.tables import render
     latex = render(report, "latex")
     assert "weights/output" in latex and "9,214" in latex
-    header = report.to_text().split("\n")[2]
-    assert header.index("FLOPs") < header.index("weights/output") < header.index("act. mem")
+    lines = report.to_text().split("\n")
+    header = lines[next(i for i, line in enumerate(lines) if line.startswith("-----")) - 1]  # above the dashes
+    assert header.index("FLOPs") < header.index("weights/output") < header.index("act. MiB")
     assert fc6.weights_per_output == 9214
 
 
