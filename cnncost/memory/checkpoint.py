@@ -148,6 +148,7 @@ class Timeline:
     saved: tuple[list[int], list[int]]  # per trace step, bytes it saves first (region inputs: the region's first row)
     recomputed: list[int]  # trace steps run again in backward
     cached: tuple[int, int]  # (per-sample, fixed) bytes of the outputs selective checkpointing keeps (in `saved`)
+    backward_of: list[int]  # per moment, the trace step whose backward runs there (-1: forward, recompute, optimizer)
 
 
 # Ops whose kernel makes what they save with their output: statistics, indices
@@ -196,7 +197,8 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
     cols.add("optimizer state", 0, m - 1, 0, state)
     cols.add("input batch", 0, m - 1, x_ps, x_fx)
     cols.at("optimizer temporaries", m - 1, 0, temporaries)
-    cols.at("gradients", m - 1, 0, params)
+    trainable = sum(s.trainable_params for s in steps) * param_size  # --freeze: frozen params get no gradient
+    cols.at("gradients", m - 1, 0, trainable)
 
     made: dict[int, tuple[int, Any]] = {}
     for i, step in enumerate(steps):
@@ -300,8 +302,8 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             cols.add("weight casts", start, bw[i], 0, s.weight_casts * cast_size)
     # parameter gradients: from a step's backward to the optimizer step
     for i, s in enumerate(steps):
-        if s.params:
-            cols.add("gradients", bw[i], m - 2, 0, s.params * param_size)
+        if s.trainable_params:
+            cols.add("gradients", bw[i], m - 2, 0, s.trainable_params * param_size)
     # activation gradients: the gradient of a tensor from the backward of its last reader to its producer's
     needing = {s.output.id for s in steps if s.output is not None and s.output.requires_grad}
     for tid, (i, t) in made.items():
@@ -351,7 +353,8 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
 
     again = [k for k in recomputed_steps(trace, setup.checkpoint) if not (steps[k].output is not None
                                                                         and cached.get(steps[k].output.id, (0, -1))[1] == k)]
-    return Timeline(m, totals, parts, phase, (saved_ps, saved_fx), again, (cached_ps, cached_fx))
+    backward_of = [k if kind == "backward" else -1 for kind, k in axis.phases]
+    return Timeline(m, totals, parts, phase, (saved_ps, saved_fx), again, (cached_ps, cached_fx), backward_of)
 
 
 def saved(step: Any) -> Bytes:

@@ -68,7 +68,5 @@ class Setup:
         for kind in self.checkpoint_save:
             if kind not in SAVABLE:
                 raise CnnCostError(f"--checkpoint-save: cannot keep '{kind}' outputs; allowed: {', '.join(SAVABLE)}")
-        if self.checkpoint and self.accumulate > 1:  # accumulate.py lays micro-steps out on the plain timeline
-            raise CnnCostError("--checkpoint with --accumulate is not modelled yet: give one or the other")
         if self.checkpoint_save and not self.checkpoint:
             raise CnnCostError("--checkpoint-save chooses what checkpointed regions keep: give --checkpoint too")

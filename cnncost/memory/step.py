@@ -63,8 +63,9 @@ class StepMemory:
     where it is the same at every moment), computed on first use."""
 
     def __init__(self, trace: Trace, setup: Setup, count: int, totals: tuple[list[int], list[int]],
-                 parts: Any, breakdown: Any, phase: Any) -> None:
+                 parts: Any, breakdown: Any, phase: Any, backward_of: list[int] | None = None) -> None:
         self.trace, self.setup, self.count, self.totals = trace, setup, count, totals
+        self.backward_of = backward_of  # per moment, the trace step whose backward runs there (-1: none)
         self._parts, self._breakdown, self._phase = parts, breakdown, phase
 
     def saved_columns(self) -> tuple[list[int], list[int]]:
@@ -169,6 +170,9 @@ def step_memory(trace: Trace, setup: Setup = Setup()) -> StepMemory:
         if setup.accumulate > 1:  # --accumulate: built from the plain step (accumulate.py)
             single = step_memory(trace, replace(setup, accumulate=1))
             step = cache[setup] = StepMemory(trace, setup, *accumulated(single, setup))
+            if setup.checkpoint:  # the checkpointing's own figures are the micro-step's
+                for name in ("saved_columns", "recomputed", "cached", "checkpoint_convention"):
+                    setattr(step, name, getattr(single, name))
             return step
         if setup.mode == "train" and setup.checkpoint:  # activation checkpointing: its own timeline (`checkpoint.py`)
             step = cache[setup] = _checkpointed(trace, setup)
@@ -330,7 +334,8 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
         if i < 2 * n:
             return f"backward, {paths[2 * n - 1 - i]}"
         return "optimizer step"
-    return StepMemory(trace, setup, m, (totals_ps, totals_fx), columns, breakdown, phase)
+    return StepMemory(trace, setup, m, (totals_ps, totals_fx), columns, breakdown, phase,
+                      [-1] * n + list(range(n - 1, -1, -1)) + [-1])
 
 
 def _checkpointed(trace: Trace, setup: Setup) -> StepMemory:
@@ -338,11 +343,12 @@ def _checkpointed(trace: Trace, setup: Setup) -> StepMemory:
     from .checkpoint import CONVENTION, checkpointed_timeline
     params = _param_total(trace)
     temporaries = optimizer_temporaries(trace, setup.optimizer, OPTIMIZER_TEMPORARIES[setup.optimizer])
-    made = checkpointed_timeline(trace, setup, params, params * OPTIMIZER_STATE[setup.optimizer], temporaries,
+    trainable = sum(s.trainable_params for s in trace.steps) * ELEMENT_BYTES[trace.precision.param_dtype]
+    made = checkpointed_timeline(trace, setup, params, trainable * OPTIMIZER_STATE[setup.optimizer], temporaries,
                                  _input_batch(trace))
     parts = made.parts
     step = StepMemory(trace, setup, made.count, made.totals, parts,
-                      lambda i: {p: (a[i], c[i]) for p, (a, c) in parts.items()}, made.phase)
+                      lambda i: {p: (a[i], c[i]) for p, (a, c) in parts.items()}, made.phase, made.backward_of)
     step.saved_columns = lambda: made.saved  # type: ignore[method-assign]
     step.recomputed = made.recomputed  # type: ignore[attr-defined]
     step.cached = made.cached  # type: ignore[attr-defined]
