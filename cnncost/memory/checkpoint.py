@@ -195,6 +195,7 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
     x_ps, x_fx, input_ids = input_batch
     cols.add("parameters", 0, m - 1, 0, params)
     cols.add("optimizer state", 0, m - 1, 0, state)
+    cols.add("buffers", 0, m - 1, 0, sum(trace.buffer_sizes()))
     cols.add("input batch", 0, m - 1, x_ps, x_fx)
     cols.at("optimizer temporaries", m - 1, 0, temporaries)
     trainable = sum(s.trainable_params for s in steps) * param_size  # --freeze: frozen params get no gradient
