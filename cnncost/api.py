@@ -258,16 +258,9 @@ def _timed(result: Any, graph: Any, hardware: Any, dtype: str, optimizer: str, f
 
 
 def _checkpointing(graph, specs: Sequence[str], save: Sequence[str] = ()) -> dict[str, Any]:
-    """Setup fields for `--checkpoint` specs (and `--checkpoint-save` layer types): the regions they
-    name ({} without any)."""
-    if not specs and not any(b.checkpoint for b in graph.blocks):  # nor blocks marked `checkpoint: true`
-        if save:
-            from .errors import CnnCostError
-            raise CnnCostError("--checkpoint-save chooses what checkpointed regions keep: give --checkpoint too")
-        return {}
-    from .memory.checkpoint_policy import resolve
-    regions = resolve(graph, (specs,) if isinstance(specs, str) else tuple(specs))
-    return {"checkpoint": regions} | ({"checkpoint_save": (save,) if isinstance(save, str) else tuple(save)} if save else {})
+    """Setup fields for `--checkpoint` specs (`memory.checkpoint_policy.checkpoint_fields`)."""
+    from .memory.checkpoint_policy import checkpoint_fields
+    return checkpoint_fields(graph, specs, save)
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):
