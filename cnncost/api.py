@@ -43,7 +43,7 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
           parallel: dict[str, Any] | None = None, gpu: str | None = None, cuda_context: int | str | None = None,
           cudnn_workspace: int | str | None = None, checkpoint: Sequence[str] = (),
           checkpoint_save: Sequence[str] = (), hardware: Any = None, epoch_images: int | None = None,
-          price_per_hour: float | None = None, mode: str = "train") -> Report:
+          price_per_hour: float | None = None, mode: str = "train", setup: Any = None) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `device` (cuda or cpu) matters only under memory="autograd": what autograd saves differs by
@@ -76,6 +76,14 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     >>> r.totals.saved_bytes, r.to_dict()["training_step"]["phase"]
     (602210304, 'backward, conv5')
 
+    `setup` (a `cnncost.Setup`): the whole job in one object, in place of the keywords optimizer, mode,
+    freeze, accumulate, checkpoint, checkpoint_save and parallel (give one or the other; dtype int8
+    with `Setup(int8=True)`); its `checkpoint` takes block paths, patterns and policies as the keyword.
+
+    >>> job = cnncost.Setup("adamw", accumulate=4, checkpoint=("sqrt",))
+    >>> cnncost.table("resnet50", batch=32, memory="autograd", setup=job).to_dict()["training_step"]["accumulate"]
+    4
+
     `mode="inference"`: an eval pass without autograd (`cnncost.memory.inference`): a `live_bytes`
     column, the JSON object `inference` (peak, where, arena) and no training figures; dtype fp32,
     bf16, fp16 (autocast) or int8 (a deployment estimate).
@@ -83,6 +91,12 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     >>> cnncost.table("resnet18", batch=1, mode="inference").to_dict()["inference"]["peak_at"]
     'bn1'
     """
+    if setup is not None:  # the job as one object (`memory.setup.job_keywords`)
+        from .memory.setup import job_keywords
+        job = job_keywords(setup, dtype, optimizer=optimizer, mode=mode, freeze=freeze, accumulate=accumulate,
+                            checkpoint=checkpoint, checkpoint_save=checkpoint_save, parallel=parallel)
+        optimizer, mode, freeze, accumulate = job["optimizer"], job["mode"], job["freeze"], job["accumulate"]
+        checkpoint, checkpoint_save, parallel = job["checkpoint"], job["checkpoint_save"], job["parallel"]
     options = Options(batch=batch, dtype=dtype, optimizer=optimizer, activations=activations,  # type: ignore[arg-type]
                       memory=memory, mode=mode)  # type: ignore[arg-type]
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
@@ -162,7 +176,8 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
         freeze: Sequence[str] = (), accumulate: int = 1, global_batch: int | None = None,
         parallel: dict[str, Any] | None = None, budget_of: str = "allocated", gpu: str | None = None,
         cuda_context: int | str | None = None, cudnn_workspace: int | str | None = None,
-        checkpoint: Sequence[str] = (), checkpoint_save: Sequence[str] = (), hardware: Any = None):
+        checkpoint: Sequence[str] = (), checkpoint_save: Sequence[str] = (), hardware: Any = None,
+        setup: Any = None):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
     `memory=` is the old name of `budget`. `device`, `torch_version` and `parallel` (several GPUs:
@@ -175,7 +190,7 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
     GPU profile `gpu`, `cuda_context`, `cudnn_workspace` as in `table`; the figures at the batch
     found in `Fit.device`).
     `hardware` (as in `table`): `.timing`, the time model's step at the batch found (images/s;
-    docs/time.md).
+    docs/time.md). `setup` (a `cnncost.Setup`): the job in one object, as in `table`.
 
     >>> import cnncost
     >>> f = cnncost.fit("vgg16", "80GiB", dtype="bf16", optimizer="adamw")
@@ -184,6 +199,12 @@ def fit(arch: str | os.PathLike[str] | Net, budget: int | str | None = None, *, 
     """
     from .errors import CnnCostError
     from .memory.fit import parse_budget
+    if setup is not None:  # the job as one object (`memory.setup.job_keywords`)
+        from .memory.setup import job_keywords
+        job = job_keywords(setup, dtype, optimizer=optimizer, mode=mode, freeze=freeze, accumulate=accumulate,
+                            checkpoint=checkpoint, checkpoint_save=checkpoint_save, parallel=parallel)
+        optimizer, mode, freeze, accumulate = job["optimizer"], job["mode"], job["freeze"], job["accumulate"]
+        checkpoint, checkpoint_save, parallel = job["checkpoint"], job["checkpoint_save"], job["parallel"]
     if budget is None:
         budget = memory
     elif memory is not None:

@@ -48,7 +48,7 @@ def sweep(arch: str | os.PathLike[str] | Net, *, batch: int | Iterable[int] = 12
           activations: str = "all", invalid: str = "raise", freeze: str | Iterable[str] = (),
           torch_version: str | None = None, hardware: Any = None, accumulate: int = 1,
           checkpoint: str | Iterable[str] = (), checkpoint_save: str | Iterable[str] = (),
-          parallel: dict[str, Any] | None = None) -> Any:
+          parallel: dict[str, Any] | None = None, setup: Any = None) -> Any:
     """Totals of `arch` for every combination of the swept values: a pandas DataFrame, one row per
     configuration.
 
@@ -62,7 +62,8 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     `device` and `torch_version` as in `table` (under memory="autograd"). Under memory="autograd",
     `accumulate`, `checkpoint` (block paths, patterns or policies: resolved per resolution),
     `checkpoint_save` and `parallel` (several GPUs: the peak per rank) shape the step as in `table`;
-    with `checkpoint` the column `recompute_flops` (in `training_flops` too).
+    with `checkpoint` the column `recompute_flops` (in `training_flops` too). `setup` (a
+    `cnncost.Setup`, mode train): the job in one object in place of optimizer, freeze and those.
 
     Columns: `width` and `depth` (when given), `input`, `batch`, `dtype`, `optimizer`, then the
     totals of the JSON contract, `activations`, `params`, `macs`, `flops`,
@@ -79,6 +80,9 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     """
     import pandas as pd
 
+    if setup is not None:  # the job as one object: its optimizer, freezing and step setup
+        optimizer, freeze, accumulate, checkpoint, checkpoint_save, parallel = _from_setup(
+            setup, optimizer, freeze, accumulate, checkpoint, checkpoint_save, parallel)
     if invalid not in INVALID:
         raise CnnCostError(f"invalid must be one of {', '.join(INVALID)}, got {invalid!r}")
     batches = _positive_ints(batch, "batch")
@@ -282,6 +286,19 @@ def _structures(arch: Any, width: Any, depth: Any) -> tuple[list[tuple[tuple[flo
 
 
 # --- autograd: saved bytes and the step's peak ---
+
+def _from_setup(setup: Any, optimizer: Any, freeze: Any, accumulate: int, checkpoint: Any, save: Any,
+                parallel: Any) -> tuple[Any, ...]:
+    """sweep's job keywords from a `cnncost.Setup` (`memory.setup.job_keywords`)."""
+    from .memory.setup import job_keywords
+    given = {"optimizer": optimizer if optimizer != ["adam"] else "adam", "freeze": freeze, "accumulate": accumulate,
+             "checkpoint": checkpoint, "checkpoint_save": save, "parallel": parallel}
+    job = job_keywords(setup, "int8" if setup.int8 else "fp32", **given)
+    if job["mode"] != "train":
+        raise CnnCostError("sweep models the training step (and the lecture's rule): give a Setup with mode 'train'")
+    return (job["optimizer"], job["freeze"], job["accumulate"], job["checkpoint"], job["checkpoint_save"],
+            job["parallel"])
+
 
 def _job(memory: str, accumulate: int, checkpoint: Any, save: Any, parallel: dict[str, Any] | None) -> dict[str, Any]:
     """The step's setup beyond the optimizer and freezing (`memory.setup.Setup` fields; checkpoint
