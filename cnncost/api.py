@@ -74,7 +74,7 @@ def table(arch: str | os.PathLike[str] | Net, *, batch: int = 128, dtype: str = 
     73.5
     >>> r = cnncost.table("alexnet", memory="autograd")   # what PyTorch saves, and the step's peak
     >>> r.totals.saved_bytes, r.to_dict()["training_step"]["phase"]
-    (602210304, 'backward, conv5')
+    (602210304, 'backward, relu2')
 
     `setup` (a `cnncost.Setup`): the whole job in one object, in place of the keywords optimizer, mode,
     freeze, accumulate, checkpoint, checkpoint_save and parallel (give one or the other; dtype int8
