@@ -29,6 +29,7 @@ from typing import Any, Sequence
 
 from .._gcpause import paused_gc
 from ..errors import CnnCostError
+from .grad_moments import backward_extras, concat_views
 from .tensors import ELEMENT_BYTES, Bytes
 from .trace import Trace
 
@@ -312,6 +313,11 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             end = last_read.get(tid, i)
             # an output's gradient exists from the backward's first moment (a recompute, where the last op is in a region)
             cols.add("activation gradients", n if end >= n else bw[end], bw[i], t.nbytes_per_sample, t.nbytes_fixed)
+    # what one gradient per storage misses, as in the plain step (grad_moments.py): at a step's backward
+    for k, (a, c) in enumerate(zip(*backward_extras(trace))):
+        cols.at("activation gradients", bw[k], a, c)
+    for first, last, a, c in concat_views(trace):
+        cols.add("activation gradients", bw[last], bw[first], a, c)
     # the recomputes
     for j, r in enumerate(regs):
         if r.last is None:
