@@ -6,14 +6,14 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="measuring a step needs cnncost[torch]")
 
-from cnncost.memory import Setup, step_memory  # noqa: E402
-from cnncost.memory.checkpoint_policy import resolve  # noqa: E402
-from cnncost.torch_backend.build import build_graph  # noqa: E402
-from cnncost.torch_backend.checkpointing import apply_checkpoints  # noqa: E402
-from cnncost.torch_backend.example_inputs import example_inputs  # noqa: E402
-from cnncost.torch_backend.freeze_check import _prepared  # noqa: E402
-from cnncost.torch_backend.live import live_step  # noqa: E402
-from cnncost.torch_backend.step_check import DOCUMENTED_BOUND, LOSS_BYTES, hold_outputs  # noqa: E402
+from cnncost.memory import Setup, step_memory
+from cnncost.memory.checkpoint_policy import resolve
+from cnncost.torch_backend.build import build_graph
+from cnncost.torch_backend.checkpointing import apply_checkpoints
+from cnncost.torch_backend.example_inputs import example_inputs
+from cnncost.torch_backend.freeze_check import _prepared
+from cnncost.torch_backend.live import live_step
+from cnncost.torch_backend.step_check import DOCUMENTED_BOUND, LOSS_BYTES, hold_outputs
 
 CASES = [  # (arch, policy, optimizer, K, where the modelled peak is)
     ("resnet18", "every:2", "sgd", 3, "micro-steps 2-3 of 3, backward, layer4.1.residual.conv2"),

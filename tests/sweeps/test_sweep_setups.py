@@ -5,8 +5,8 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
-import cnncost  # noqa: E402
-from cnncost.errors import CnnCostError  # noqa: E402
+import cnncost
+from cnncost.errors import CnnCostError
 
 SETUPS = {  # name -> the keywords sweep and table share
     "checkpoint": {"checkpoint": ("every:2",)},
