@@ -280,6 +280,8 @@ def _timed(result: Any, graph: Any, hardware: Any, dtype: str, optimizer: str, f
 
 def _checkpointing(graph, specs: Sequence[str], save: Sequence[str] = ()) -> dict[str, Any]:
     """Setup fields for `--checkpoint` specs (`memory.checkpoint_policy.checkpoint_fields`)."""
+    if not specs and not save and not any(b.checkpoint for b in graph.blocks):
+        return {}  # nothing checkpointed: the memory package stays off the cold path
     from .memory.checkpoint_policy import checkpoint_fields
     return checkpoint_fields(graph, specs, save)
 
