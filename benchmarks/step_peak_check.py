@@ -6,9 +6,8 @@
 Modelled: `cnncost.memory.step` (Precision(dtype, "cpu")). Measured: `cnncost.torch_backend.live`
 (every storage alive after every op of a steady-state step). Per net: the peak, the bytes after
 forward, after backward and after the step, each modelled and measured, the modelled peak's phase;
-"diff" is modelled - measured + what the model leaves out by design (batch-norm buffers, Adam's
-step counters: `unmodelled`), 0 where exact. Exit 1 if the model is below a measurement by more
-than the loss's scalars (`step_check.DOCUMENTED_BOUND`) outside the documented channels-last case
+"diff" is modelled - measured (buffers and Adam's step counters included in both), 0 where exact.
+Exit 1 if the model is below a measurement by more than the loss's scalars (`step_check.DOCUMENTED_BOUND`) outside the documented channels-last case
 (`step_check.BELOW_BY_DESIGN`); bf16's weight-gradient cast keeps it above (docs/memory.md).
 """
 from __future__ import annotations
@@ -47,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{p}: {r.modelled[p]:,} vs {r.measured[p]:,} ({diffs[p]:+,})" for p in POINTS)
                     + f"  peak at: {r.peak_phase} ({time.perf_counter() - start:.1f}s)", flush=True)
     if args.markdown:
-        print(f"\ntorch {torch.__version__} CPU; diff = modelled - measured + unmodelled buffers and step counters\n")
+        print(f"\ntorch {torch.__version__} CPU; diff = modelled - measured\n")
         print("| net | dtype | optimizer | batch | modelled peak (B) | measured peak (B) | peak diff | after fw / bw / step diff | modelled peak at |")
         print("|---|---|---|---:|---:|---:|---:|---|---|")
         for r in rows:

@@ -22,6 +22,7 @@ __all__ = ["table", "fit", "Fit", "compare", "Comparison", "sweep", "load", "fro
            "Graph", "Net", "Report", "Row", "Options", "load_spec", "parse_spec",
            "dump_spec", "list_archs", "register_arch", "CnnCostError", "SpecError", "ShapeError",
            "UnknownArchitecture", "__version__", "zoo_frame", "receptive_field", "receptive_frame",
+           "Setup",  # the job in one object: table/fit/sweep's setup= (cnncost.memory.setup)
            # the Python spec language: one dataclass per layer type (cnncost.layers.TYPES), each
            # family's module imported on first use
            *(name for name in layers.CLASSES if name not in layers.UNNAMED)]
@@ -29,7 +30,8 @@ __all__ = ["table", "fit", "Fit", "compare", "Comparison", "sweep", "load", "fro
 
 _LAZY = {"dump_spec": "spec", "load_spec": "spec", "parse_spec": "spec",  # spec loads yaml
          "receptive_field": "receptive", "receptive_frame": "receptive", "zoo_frame": "frames", "sweep": "sweeps",
-         "from_torch": "importers.torch_trace", "from_onnx": "importers.onnx_graph", "Fit": "memory.fit"}
+         "from_torch": "importers.torch_trace", "from_onnx": "importers.onnx_graph", "Fit": "memory.fit",
+         "Setup": "memory.setup"}
 
 
 def __getattr__(name: str):

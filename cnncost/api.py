@@ -56,7 +56,7 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
           cudnn_workspace: int | str | None = None, checkpoint: Sequence[str] = (),
           checkpoint_save: Sequence[str] = (), hardware: Any = None, epoch_images: int | None = None,
           price_per_hour: float | None = None, mode: Mode = "train",
-          columns: Sequence[str] | str | None = None) -> Report:
+          columns: Sequence[str] | str | None = None, setup: Any = None) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `arch`: a built-in name, a spec file, a Net, an `nn.Module`, an ONNX file or a torch source
@@ -96,7 +96,15 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
     73.5
     >>> r = cnncost.table("alexnet", memory="autograd")   # what PyTorch saves, and the step's peak
     >>> r.totals.saved_bytes, r.to_dict()["training_step"]["phase"]
-    (602210304, 'backward, conv5')
+    (602210304, 'backward, relu2')
+
+    `setup` (a `cnncost.Setup`): the whole job in one object, in place of the keywords optimizer, mode,
+    freeze, accumulate, checkpoint, checkpoint_save and parallel (give one or the other; dtype int8
+    with `Setup(int8=True)`); its `checkpoint` takes block paths, patterns and policies as the keyword.
+
+    >>> job = cnncost.Setup("adamw", accumulate=4, checkpoint=("sqrt",))
+    >>> cnncost.table("resnet50", batch=32, memory="autograd", setup=job).to_dict()["training_step"]["accumulate"]
+    4
 
     `mode="inference"`: an eval pass without autograd (`cnncost.memory.inference`): a `live_bytes`
     column, the JSON object `inference` (peak, where, arena) and no training figures; dtype fp32,
@@ -105,6 +113,12 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
     >>> cnncost.table("resnet18", batch=1, mode="inference").to_dict()["inference"]["peak_at"]
     'bn1'
     """
+    if setup is not None:  # the job as one object (`memory.setup.job_keywords`)
+        from .memory.setup import job_keywords
+        job = job_keywords(setup, dtype, optimizer=optimizer, mode=mode, freeze=freeze, accumulate=accumulate,
+                            checkpoint=checkpoint, checkpoint_save=checkpoint_save, parallel=parallel)
+        optimizer, mode, freeze, accumulate = job["optimizer"], job["mode"], job["freeze"], job["accumulate"]
+        checkpoint, checkpoint_save, parallel = job["checkpoint"], job["checkpoint_save"], job["parallel"]
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
         from .errors import CnnCostError
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
@@ -187,7 +201,8 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
         freeze: Sequence[str] = (), accumulate: int = 1, global_batch: int | None = None,
         parallel: dict[str, Any] | None = None, budget_of: BudgetOf = "allocated", gpu: str | None = None,
         cuda_context: int | str | None = None, cudnn_workspace: int | str | None = None,
-        checkpoint: Sequence[str] = (), checkpoint_save: Sequence[str] = (), hardware: Any = None):
+        checkpoint: Sequence[str] = (), checkpoint_save: Sequence[str] = (), hardware: Any = None,
+        setup: Any = None):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
     `memory=` is the old name of `budget`. `arch` and `input` as in `table` (the batch of a
@@ -201,7 +216,7 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
     GPU profile `gpu`, `cuda_context`, `cudnn_workspace` as in `table`; the figures at the batch
     found in `Fit.device`).
     `hardware` (as in `table`): `.timing`, the time model's step at the batch found (images/s;
-    docs/time.md).
+    docs/time.md). `setup` (a `cnncost.Setup`): the job in one object, as in `table`.
 
     >>> import cnncost
     >>> f = cnncost.fit("vgg16", "80GiB", dtype="bf16", optimizer="adamw")
@@ -210,6 +225,12 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
     """
     from .errors import CnnCostError
     from .memory.fit import parse_budget
+    if setup is not None:  # the job as one object (`memory.setup.job_keywords`)
+        from .memory.setup import job_keywords
+        job = job_keywords(setup, dtype, optimizer=optimizer, mode=mode, freeze=freeze, accumulate=accumulate,
+                            checkpoint=checkpoint, checkpoint_save=checkpoint_save, parallel=parallel)
+        optimizer, mode, freeze, accumulate = job["optimizer"], job["mode"], job["freeze"], job["accumulate"]
+        checkpoint, checkpoint_save, parallel = job["checkpoint"], job["checkpoint_save"], job["parallel"]
     if budget is None:
         budget = memory
     elif memory is not None:
@@ -285,16 +306,11 @@ def _timed(result: Any, graph: Any, hardware: Any, dtype: str, optimizer: str, f
 
 
 def _checkpointing(graph, specs: Sequence[str], save: Sequence[str] = ()) -> dict[str, Any]:
-    """Setup fields for `--checkpoint` specs (and `--checkpoint-save` layer types): the regions they
-    name ({} without any)."""
-    if not specs and not any(b.checkpoint for b in graph.blocks):  # nor blocks marked `checkpoint: true`
-        if save:
-            from .errors import CnnCostError
-            raise CnnCostError("--checkpoint-save chooses what checkpointed regions keep: give --checkpoint too")
-        return {}
-    from .memory.checkpoint_policy import resolve
-    regions = resolve(graph, (specs,) if isinstance(specs, str) else tuple(specs))
-    return {"checkpoint": regions} | ({"checkpoint_save": (save,) if isinstance(save, str) else tuple(save)} if save else {})
+    """Setup fields for `--checkpoint` specs (`memory.checkpoint_policy.checkpoint_fields`)."""
+    if not specs and not save and not any(b.checkpoint for b in graph.blocks):
+        return {}  # nothing checkpointed: the memory package stays off the cold path
+    from .memory.checkpoint_policy import checkpoint_fields
+    return checkpoint_fields(graph, specs, save)
 
 
 def _compile(net: Net, input: Shape | None, max_nodes: int | None):

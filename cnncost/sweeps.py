@@ -27,7 +27,7 @@ from typing import Any, Iterable, Literal, Sequence
 
 import numpy as np
 
-from .columns import Column, sweep_columns
+from .columns import COLUMNS, Column, sweep_columns
 from .conventions import DTYPE_BYTES, FLOP_CONVENTION, OPTIMIZER_COPIES, Options, memory_dtype
 from .costs import Quantities
 from .errors import CnnCostError
@@ -48,7 +48,9 @@ def sweep(arch: str | os.PathLike[str] | Net | Any, *, batch: int | Iterable[int
           depth: float | Iterable[float] | None = None, dtype: DType | Iterable[DType] = "fp32",
           optimizer: Optimizer | Iterable[Optimizer] = "adam", memory: MemoryConvention = "lecture",
           device: Device = "cuda", activations: ActivationCount = "all", invalid: Literal["raise", "drop"] = "raise",
-          freeze: str | Iterable[str] = (), torch_version: str | None = None, hardware: Any = None) -> Any:
+          freeze: str | Iterable[str] = (), torch_version: str | None = None, hardware: Any = None,
+          accumulate: int = 1, checkpoint: str | Iterable[str] = (), checkpoint_save: str | Iterable[str] = (),
+          parallel: dict[str, Any] | None = None, setup: Any = None) -> Any:
     """Totals of `arch` for every combination of the swept values: a pandas DataFrame, one row per
     configuration.
 
@@ -63,7 +65,11 @@ def sweep(arch: str | os.PathLike[str] | Net | Any, *, batch: int | Iterable[int
     hook of `register_arch`, docs/sweeps.md), 1 = the registered net. `invalid="drop"` leaves out configurations the net cannot
     run (an input too small for its kernels); the default raises the error `table` would. `freeze`:
 row-path patterns of layers without weight gradients, as in `table` (backward and training FLOPs).
-    `device` and `torch_version` as in `table` (under memory="autograd").
+    `device` and `torch_version` as in `table` (under memory="autograd"). Under memory="autograd",
+    `accumulate`, `checkpoint` (block paths, patterns or policies: resolved per resolution),
+    `checkpoint_save` and `parallel` (several GPUs: the peak per rank) shape the step as in `table`;
+    with `checkpoint` the column `recompute_flops` (in `training_flops` too). `setup` (a
+    `cnncost.Setup`, mode train): the job in one object in place of optimizer, freeze and those.
 
     Columns: `width` and `depth` (when given), `input` (text), its sizes as ints (`input_channels`,
     `input_height`, `input_width`; C x L: `input_length`; C x D x H x W: `input_depth` too),
@@ -82,6 +88,9 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     """
     import pandas as pd
 
+    if setup is not None:  # the job as one object: its optimizer, freezing and step setup
+        optimizer, freeze, accumulate, checkpoint, checkpoint_save, parallel = _from_setup(
+            setup, optimizer, freeze, accumulate, checkpoint, checkpoint_save, parallel)
     if invalid not in INVALID:
         raise CnnCostError(f"invalid must be one of {', '.join(INVALID)}, got {invalid!r}")
     # one whole shape: also the size a torch model is imported at, and maybe torchinfo's (B, C, H, W)
@@ -112,6 +121,7 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
         Precision("fp32", device, release)  # validates the device
     structures, swept = _structures(arch, sized.net, width, depth)
     frozen = (freeze,) if isinstance(freeze, str) else tuple(freeze)
+    job = _job(memory, accumulate, checkpoint, checkpoint_save, parallel)
     name = structures[0][1].name if len(structures) == 1 else _base_name(arch)
 
     elements = np.array([DTYPE_BYTES[d] for d in dtypes], dtype=np.int64)
@@ -127,12 +137,13 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
         counts = per_sample(net, inputs, activations=activations, invalid=invalid, freeze=frozen)
         if not counts.inputs:
             continue
-        saved = peaks = None
+        saved = peaks = recompute = None
         if memory == "autograd":
-            saved, peaks = _autograd(net, counts.inputs, dtypes, optimizers, device, release, frozen)  # type: ignore[arg-type]  # release: set above
+            saved, peaks, recompute = _autograd(net, counts.inputs, dtypes, optimizers, device, release, frozen,  # type: ignore[arg-type]  # release: set above
+                                                job)
         codes = np.array([labels.setdefault(shape_text(s), len(labels)) for s in counts.inputs], dtype=np.int64)
         shapes_seen.update(zip(codes.tolist(), counts.inputs))
-        blocks.append((w, d, counts, codes, saved, peaks))
+        blocks.append((w, d, counts, codes, saved, (peaks, recompute)))
         timed.append((net, counts.inputs))
     names = tuple(c.name for c in sweep_columns(memory == "autograd"))
     if not blocks:  # invalid="drop" left out every input: an empty frame with the usual columns
@@ -166,15 +177,18 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
 
     bb, e, k = b.reshape(1, B, 1, 1), elements.reshape(1, 1, D, 1), copies.reshape(1, 1, 1, O)
     quantities = []
-    for r, (_, _, c, _, saved, peaks) in zip(R, blocks):
+    for r, (_, _, c, _, saved, (peaks, recompute)) in zip(R, blocks):
         per_resolution = {key: v.reshape(r, 1, 1, 1) for key, v in c.quantities().items() if v is not None}
         if saved is not None:
             per_resolution |= {"saved_per_sample": saved[0].reshape(r, 1, D, 1),
                                "saved_per_step": saved[1].reshape(r, 1, D, 1), "peak": _peak(peaks, b)}
+        if any(blk[5][1] is not None for blk in blocks):  # checkpointing: recompute FLOPs (0 where none)
+            per_resolution["recompute"] = (np.zeros(r, dtype=np.int64) if recompute is None else recompute).reshape(r, 1, 1, 1)
         quantities.append(Quantities(batch=bb, element_bytes=e, param_copies=k, **per_resolution))
     shapes: list[tuple[int, ...]] = [(r, B, D, O) for r in R]
     maxima = [_maxima(q) for q in quantities]
-    for column in sweep_columns(memory == "autograd"):
+    recomputing = any(blk[5][1] is not None for blk in blocks)
+    for column in sweep_columns(memory == "autograd") + ((COLUMNS["recompute_flops"],) if recomputing else ()):
         columns[column.name] = _column(column, quantities, maxima, shapes)
     if hardware is not None:
         from .sweep_time import time_columns
@@ -316,28 +330,78 @@ def _structures(arch: Any, base: Net, width: Any, depth: Any) -> tuple[list[tupl
 
 # --- autograd: saved bytes and the step's peak ---
 
+def _from_setup(setup: Any, optimizer: Any, freeze: Any, accumulate: int, checkpoint: Any, save: Any,
+                parallel: Any) -> tuple[Any, ...]:
+    """sweep's job keywords from a `cnncost.Setup` (`memory.setup.job_keywords`)."""
+    from .memory.setup import job_keywords
+    given = {"optimizer": optimizer if optimizer != ["adam"] else "adam", "freeze": freeze, "accumulate": accumulate,
+             "checkpoint": checkpoint, "checkpoint_save": save, "parallel": parallel}
+    job = job_keywords(setup, "int8" if setup.int8 else "fp32", **given)
+    if job["mode"] != "train":
+        raise CnnCostError("sweep models the training step (and the lecture's rule): give a Setup with mode 'train'")
+    return (job["optimizer"], job["freeze"], job["accumulate"], job["checkpoint"], job["checkpoint_save"],
+            job["parallel"])
+
+
+def _job(memory: str, accumulate: int, checkpoint: Any, save: Any, parallel: dict[str, Any] | None) -> dict[str, Any]:
+    """The step's setup beyond the optimizer and freezing (`memory.setup.Setup` fields; checkpoint
+    specs as given: resolved per graph), {} for a plain step; refused outside memory='autograd'."""
+    job: dict[str, Any] = dict(parallel or {})
+    if accumulate != 1:
+        job["accumulate"] = accumulate
+    specs = (checkpoint,) if isinstance(checkpoint, str) else tuple(checkpoint or ())
+    saves = (save,) if isinstance(save, str) else tuple(save or ())
+    if specs:
+        job["checkpoint"] = specs
+    if saves:
+        job["checkpoint_save"] = saves
+    if job and memory != "autograd":
+        raise CnnCostError(f"{', '.join(job)} model{'s' if len(job) == 1 else ''} the training step's memory: "
+                           "use memory='autograd' (--memory autograd)")
+    return job
+
+
 def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list[str], device: str,
-              release: tuple[int, int], freeze: tuple[str, ...] = ()):
+              release: tuple[int, int], freeze: tuple[str, ...] = (), job: dict[str, Any] | None = None):
     """saved = (per_sample, fixed) arrays of shape (R, D); peaks[r][d][o] = the step's moments
-    reduced to their upper envelope, as (per_sample, fixed) int arrays. `freeze`: patterns of
-    frozen layers (no gradients, no optimizer state, nothing saved before the first trainable one)."""
+    reduced to their upper envelope, as (per_sample, fixed) int arrays; recompute = the FLOPs per
+    sample checkpointing runs again, per resolution (None without it). `freeze`: patterns of
+    frozen layers (no gradients, no optimizer state, nothing saved before the first trainable
+    one); `job`: the other `Setup` fields (`_job`)."""
     from .graph import compile
     from .memory import Precision, Setup, step_memory, trace
+    from .memory.checkpoint_policy import checkpoint_fields
     from .memory.trace import frozen_paths
+    job = dict(job or {})
+    specs, saves = job.pop("checkpoint", ()), job.pop("checkpoint_save", ())
     R, D = len(inputs), len(dtypes)
     sp = np.empty((R, D), dtype=object)
     sf = np.empty((R, D), dtype=object)
+    recompute = np.zeros(R, dtype=object)
+    checkpointed = False
     peaks: list[list[list[tuple[list[int], list[int]]]]] = []
     for r, shape in enumerate(inputs):
         graph = compile(net, shape)
+        how = job | checkpoint_fields(graph, specs, saves)  # specs, or the blocks marked `checkpoint: true`
+        checkpointed |= "checkpoint" in how
         row = []
         for d, dtype in enumerate(dtypes):
             traced = trace(graph, precision=Precision(memory_dtype(dtype), device, release), frozen=frozen_paths(graph, freeze))
-            saved = traced.saved()
-            sp[r, d], sf[r, d] = saved.per_sample, saved.fixed
-            row.append([step_memory(traced, Setup(o, freeze=freeze)).envelope() for o in optimizers])
+            steps = [step_memory(traced, Setup(o, freeze=freeze, **how)) for o in optimizers]
+            a, c = steps[0].saved_columns()  # what autograd saves: the same for every optimizer
+            sp[r, d], sf[r, d] = sum(a), sum(c)
+            row.append([step.envelope() for step in steps])
+            if d == 0:
+                recompute[r] = _recompute(graph, steps[0])
         peaks.append(row)
-    return (_narrow(sp), _narrow(sf)), peaks
+    return (_narrow(sp), _narrow(sf)), peaks, _narrow(recompute) if checkpointed else None
+
+
+def _recompute(graph: Any, step: Any) -> int:
+    """FLOPs per sample a checkpointed step runs again (2 per MAC of each node recomputed, as `table`)."""
+    index = {node.path: i for i, node in enumerate(graph.nodes)}
+    nodes = {index[step.trace.steps[k].path] for k in getattr(step, "recomputed", ())}
+    return sum(2 * graph.nodes[i].macs for i in nodes)
 
 
 def _narrow(array: Any) -> Any:

@@ -148,12 +148,12 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
         per_rank = f" per rank ({extra['global_batch']:,} over all ranks)" if parallel else ""
         return (f"{shown}: {_accumulation_answer(result)}{per_rank} in budget {result.budget_shown} "
                 f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
-                + breakdown_table(step, args.format) + footer + _checkpoint_text(checkpointing) + _time_lines(result)
+                + breakdown_table(step, args.format) + footer + _checkpoint_text(checkpointing, result.accumulate) + _time_lines(result)
                 + same + caveat), 0
     per_rank = f" per rank (global batch {extra['global_batch']:,})" if parallel else ""
     return (f"{shown}: largest batch that fits in budget {result.budget_shown}{bound}: {int_text(result.batch)}{per_rank} "
             f"({setting}; peak {size_text(result.peak_bytes)})\n\n"
-            + breakdown_table(step, args.format) + footer + _checkpoint_text(checkpointing) + _time_lines(result)
+            + breakdown_table(step, args.format) + footer + _checkpoint_text(checkpointing, result.accumulate) + _time_lines(result)
             + same + caveat), 0
 
 
@@ -223,14 +223,14 @@ def _checkpointing(result: Any, args: argparse.Namespace) -> dict[str, Any] | No
     return result.checkpoint_record() if getattr(args, "checkpoint", None) else None
 
 
-def _checkpoint_text(checkpointing: dict[str, Any] | None) -> str:
+def _checkpoint_text(checkpointing: dict[str, Any] | None, accumulate: int = 1) -> str:
     if not checkpointing:
         return ""
     from ..formatting import si
     regions = checkpointing["regions"]
     shown = ", ".join(regions) if len(regions) <= 12 else ", ".join(regions[:12]) + f", ... ({len(regions)} in all)"
     return (f"\n\nCheckpointed ({checkpointing['policy']}): {shown or 'none needed'}; recompute "
-            f"{si(checkpointing['recompute_flops'])}FLOPs per step; saved for backward {checkpointing['saved_bytes']:,} B")
+            f"{si(checkpointing['recompute_flops'])}FLOPs per {'micro-step' if accumulate > 1 else 'step'}; saved for backward {checkpointing['saved_bytes']:,} B")
 
 
 # --- time (issue 20): fit --hardware ---

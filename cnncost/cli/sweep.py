@@ -15,6 +15,7 @@ from .options import add_torch_version
 from .options import add_time_profile
 from .progress import note, stage
 from ..errors import CnnCostError
+from .options import add_accumulate, add_checkpoint, add_parallel, parallel_kwargs
 
 MAX_VALUES = 1_000_000  # values one list option may expand to (a range like 1:10**9 is refused)
 
@@ -125,6 +126,9 @@ def add_parser(commands: Any) -> None:
     add_freeze(parser, help="layers whose row path matches PATTERN (fnmatch; repeatable) get no weight gradient in "
                             "backward_flops / training_flops, as in table; under --memory autograd no gradients, no "
                             "optimizer state and nothing saved before the first trainable layer")
+    add_accumulate(parser)
+    add_checkpoint(parser)
+    add_parallel(parser)
     add_time_profile(parser, help="add time columns on this hardware profile (built-in name or file; docs/sweeps.md): "
                                   "step seconds and images/s, expected and roofline bound, and what limits the step")
     add_format(parser, "text", "markdown", "csv", "json")
@@ -164,12 +168,19 @@ def run(args: argparse.Namespace) -> str:
     frame = sweep(arch, batch=args.batch, input=args.input, width=args.width, depth=args.depth, dtype=args.dtype,
                   optimizer=args.optimizer, memory=args.memory, device=args.device,
                   torch_version=args.torch_version, activations=args.activations,
-                  invalid=args.invalid, freeze=tuple(args.freeze), hardware=args.hardware)
+                  invalid=args.invalid, freeze=tuple(args.freeze), hardware=args.hardware,
+                  **_step_kwargs(args))
     if args.format == "csv":
         return to_csv(frame).rstrip("\n")
     if args.format == "json":
         return to_json(frame)
     return to_text(frame, args.format)
+
+
+def _step_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """--accumulate, --checkpoint, --checkpoint-save and the several-GPU options, as `sweep` takes them."""
+    return {"accumulate": args.accumulate, "checkpoint": tuple(args.checkpoint),
+            "checkpoint_save": tuple(args.checkpoint_save), "parallel": parallel_kwargs(args) or None}
 
 
 def _records(frame: Any) -> tuple[list[str], list[list[Any]]]:
@@ -207,6 +218,7 @@ def to_text(frame: Any, fmt: str = "text") -> str:
     headers = {"activation_memory_bytes": "act. mem", "param_memory_bytes": "param mem", "memory_bytes": "memory",
                "saved_bytes": "saved", "peak_bytes": "step peak",
                "macs": "MACs", "flops": "FLOPs", "backward_flops": "bwd FLOPs", "training_flops": "train FLOPs"}
+    shown["recompute_flops"], headers["recompute_flops"] = si_spaced, "recompute FLOPs"  # --checkpoint
     for column in columns:  # the time model's columns (--hardware)
         if column.endswith("_seconds"):
             shown[column] = lambda value: duration(value) if value else "0"

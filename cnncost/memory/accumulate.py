@@ -8,6 +8,8 @@ Timeline (PyTorch eager, `zero_grad(set_to_none=True)` after the optimizer step)
   forward and backward; at a layer's backward moment its new gradient exists too until AccumulateGrad
   adds it in place into the held one;
 - the optimizer step, as a plain step's.
+With activation checkpointing the micro-steps are the checkpointed step's (its recompute moments
+hold the gradients as the backward around them does).
 The peak is the largest of these moments; with K > 1 it no longer depends on K.
 """
 from __future__ import annotations
@@ -19,29 +21,30 @@ from .tensors import ELEMENT_BYTES
 
 
 def accumulated(single: Any, setup: Any) -> tuple[int, Any, Any, Any, Any]:
-    """The K-micro-step timeline built from `single`, the plain `StepMemory` (accumulate 1) of the
-    same trace and setup: micro-step 1's 2n moments, micro-step 2..K's 2n moments, the optimizer
-    step; as `StepMemory`'s (count, totals, parts, breakdown, phase)."""
+    """The K-micro-step timeline built from `single`, the `StepMemory` (accumulate 1) of the same
+    trace and setup, plain or checkpointed (its recompute moments too): micro-step 1's m - 1
+    moments, micro-step 2..K's m - 1, the optimizer step; as `StepMemory`'s (count, totals, parts,
+    breakdown, phase). `single.backward_of[i]`: the trace step whose backward runs at moment i."""
     trace = single.trace
-    n = len(trace.steps)
+    m1 = single.count - 1  # the moments of one micro-step (forward and backward)
     size = ELEMENT_BYTES[trace.precision.param_dtype]
     own = [s.trainable_params * size for s in trace.steps]  # each step's new gradients
     held = sum(own)
-    after = list(running(reversed(own)))  # a plain step's gradients at backward moment n + j
+    new = [own[k] if k >= 0 else 0 for k in single.backward_of[:m1]]  # gradients a moment's backward makes
+    so_far = list(running(new))  # the gradients a micro-step-1 moment holds
     ps, fx = single.totals
-    # later micro-steps: forward + all gradients; backward: plain - gradients so far + all + the step's new ones
-    later_fx = [f + held for f in fx[:n]] + [fx[n + j] - after[j] + held + own[n - 1 - j] for j in range(n)]
-    totals = (ps[:2 * n] + ps[:2 * n] + ps[2 * n:], fx[:2 * n] + later_fx + fx[2 * n:])
+    # later micro-steps: every gradient held, and the one a moment's backward makes until it is added
+    later_fx = [f - g + held + c for f, g, c in zip(fx[:m1], so_far, new)]
+    totals = (ps[:m1] + ps[:m1] + ps[m1:], fx[:m1] + later_fx + fx[m1:])
     k = setup.accumulate
 
     def source(i: int) -> tuple[int, int | None]:
-        """(the plain step's moment, the gradients held there if a later micro-step's, else None)."""
-        if i < 2 * n:
+        """(the single step's moment, the gradients held there if a later micro-step's, else None)."""
+        if i < m1:
             return i, None
-        if i < 4 * n:
-            j = i - 2 * n
-            return j, held if j < n else held + own[2 * n - 1 - j]
-        return 2 * n, None
+        if i < 2 * m1:
+            return i - m1, held + new[i - m1]
+        return m1, None
 
     def values(i: int) -> dict[str, tuple[int, int]]:
         j, grads = source(i)
@@ -51,7 +54,7 @@ def accumulated(single: Any, setup: Any) -> tuple[int, Any, Any, Any, Any]:
         return out
 
     def parts() -> dict[str, tuple[Any, Any]]:
-        moments = [values(i) for i in range(4 * n + 1)]
+        moments = [values(i) for i in range(2 * m1 + 1)]
         names = {name for m in moments for name in m}
         return {name: ([m.get(name, (0, 0))[0] for m in moments], [m.get(name, (0, 0))[1] for m in moments])
                 for name in names}
@@ -59,12 +62,12 @@ def accumulated(single: Any, setup: Any) -> tuple[int, Any, Any, Any, Any]:
     def phase(i: int) -> str:
         j, _ = source(i)
         text = single.moment(j).phase
-        if i >= 4 * n:
+        if i >= 2 * m1:
             return text
-        which = "micro-step 1" if i < 2 * n else ("micro-step 2" if k == 2 else f"micro-steps 2-{k}")
+        which = "micro-step 1" if i < m1 else ("micro-step 2" if k == 2 else f"micro-steps 2-{k}")
         return f"{which} of {k}, {text}"
 
-    return 4 * n + 1, totals, parts, values, phase
+    return 2 * m1 + 1, totals, parts, values, phase
 
 
 def setup_fields(step: Any, batch: int, training_flops: int | None = None) -> dict[str, Any]:

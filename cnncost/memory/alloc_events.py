@@ -3,7 +3,8 @@ the CUDA caching allocator (`allocator.py`) is asked for and given back, moment 
 
 Each storage of the step model becomes one allocation, alive over the same moments as in
 `step_memory` (forward after step k, backward at step k, the optimizer step):
-- parameters, one allocation per layer (PyTorch: one per tensor, weight and bias), made first
+- parameters, one allocation per layer (PyTorch: one per tensor, weight and bias), and the
+  buffers (one per tensor: running mean, running variance, num_batches_tracked), made first
   and never freed; then the input batch, made once and kept for every step (as
   `benchmarks/gpu_memory.py` measures);
 - forward: every new storage at the step that makes it, freed after its last reader unless
@@ -13,7 +14,7 @@ Each storage of the step model becomes one allocation, alive over the same momen
 - backward, at step k: the gradients of step k's parameters (kept until the step ends:
   `zero_grad(set_to_none=True)`) and of its inputs; then the saved storages whose first saver is
   past and the activation gradients whose producer is past are freed;
-- the optimizer step: its state (PyTorch makes it lazily at the first step: allocated there in the
+- the optimizer step: its state (with Adam's step counters on the CPU; PyTorch makes it lazily at the first step: allocated there in the
   first step, held after) and its temporaries (Adam on CUDA: a copy of the parameters), then the
   end of the step frees the temporaries, outputs and gradients.
 Within a moment the new allocations come before the frees (an op's output is made while its
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 
 from .allocator import ALLOC, FREE
 from .grad_moments import backward_extras, concat_views
-from .optimizer_step import optimizer_temporaries
+from .optimizer_step import optimizer_temporaries, parameter_tensors, step_counters
 from .step import OPTIMIZER_STATE, OPTIMIZER_TEMPORARIES, StepMemory
 from .tensors import ELEMENT_BYTES
 
@@ -144,6 +145,9 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
     for i, st in enumerate(s):
         if st.params:
             events.append((ALLOC, ("param", i), st.params * param))
+    for k, size in enumerate(trace.buffer_sizes()):
+        events.append((ALLOC, ("buffer", k), size))
+    counters = len(parameter_tensors(trace)) if step_counters(trace, optimizer) else 0
     for k, t in enumerate(trace.inputs):
         events.append((ALLOC, ("input", k), t.nbytes_per_sample * batch + t.nbytes_fixed))
     marks = [(len(events) - 1, 0, 0)]
@@ -166,6 +170,8 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
                 for i, st in enumerate(s):
                     for j in range(state_slots if st.params else 0):
                         events.append((ALLOC, ("state", i, j), st.params * param))
+                for j in range(counters):
+                    events.append((ALLOC, ("step count", j), ELEMENT_BYTES["fp32"]))
             if moment:
                 for key in ends[moment - 1]:
                     events.append((FREE, (rep, key)))

@@ -19,7 +19,8 @@ class Step:
 
     __slots__ = ("path", "type", "reads", "output", "created", "saved", "params", "weight_casts", "new_casts",
                  "frozen", "param_tensors",
-                 "layer")  # the layer it runs (None for a hand-made step): the inference model reads its fields
+                 "layer",  # the layer it runs (None for a hand-made step): the inference model reads its fields
+                 "running_stats")  # channels of a norm's running mean and variance buffers (0: none)
 
     def __init__(self, path: str, type: str, reads: list[Tensor], output: Tensor | None = None,
                  created: list[Tensor] | None = None, saved: list[Tensor] | None = None, params: int = 0,
@@ -30,6 +31,7 @@ class Step:
         self.params, self.weight_casts, self.new_casts = params, weight_casts, new_casts
         self.layer: Layer | None = None
         self.frozen = False
+        self.running_stats = 0
         # elements of each parameter tensor, in registration order: (weight, bias) where the rule
         # names them (save_matmul), else one tensor of all (optimizer_step.py splits norms' halves)
         self.param_tensors: tuple[int, ...] = (params,) if params else ()

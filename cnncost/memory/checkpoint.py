@@ -29,6 +29,7 @@ from typing import Any, Sequence
 
 from .._gcpause import paused_gc
 from ..errors import CnnCostError
+from .grad_moments import backward_extras, concat_views
 from .tensors import ELEMENT_BYTES, Bytes
 from .trace import Trace
 
@@ -148,6 +149,7 @@ class Timeline:
     saved: tuple[list[int], list[int]]  # per trace step, bytes it saves first (region inputs: the region's first row)
     recomputed: list[int]  # trace steps run again in backward
     cached: tuple[int, int]  # (per-sample, fixed) bytes of the outputs selective checkpointing keeps (in `saved`)
+    backward_of: list[int]  # per moment, the trace step whose backward runs there (-1: forward, recompute, optimizer)
 
 
 # Ops whose kernel makes what they save with their output: statistics, indices
@@ -194,9 +196,11 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
     x_ps, x_fx, input_ids = input_batch
     cols.add("parameters", 0, m - 1, 0, params)
     cols.add("optimizer state", 0, m - 1, 0, state)
+    cols.add("buffers", 0, m - 1, 0, sum(trace.buffer_sizes()))
     cols.add("input batch", 0, m - 1, x_ps, x_fx)
     cols.at("optimizer temporaries", m - 1, 0, temporaries)
-    cols.at("gradients", m - 1, 0, params)
+    trainable = sum(s.trainable_params for s in steps) * param_size  # --freeze: frozen params get no gradient
+    cols.at("gradients", m - 1, 0, trainable)
 
     made: dict[int, tuple[int, Any]] = {}
     for i, step in enumerate(steps):
@@ -300,8 +304,8 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             cols.add("weight casts", cast_start, bw[i], 0, s.weight_casts * cast_size)
     # parameter gradients: from a step's backward to the optimizer step
     for i, s in enumerate(steps):
-        if s.params:
-            cols.add("gradients", bw[i], m - 2, 0, s.params * param_size)
+        if s.trainable_params:
+            cols.add("gradients", bw[i], m - 2, 0, s.trainable_params * param_size)
     # activation gradients: the gradient of a tensor from the backward of its last reader to its producer's
     needing = {s.output.id for s in steps if s.output is not None and s.output.requires_grad}
     for tid, (i, t) in made.items():
@@ -309,6 +313,11 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             end = last_read.get(tid, i)
             # an output's gradient exists from the backward's first moment (a recompute, where the last op is in a region)
             cols.add("activation gradients", n if end >= n else bw[end], bw[i], t.nbytes_per_sample, t.nbytes_fixed)
+    # what one gradient per storage misses, as in the plain step (grad_moments.py): at a step's backward
+    for k, (a, c) in enumerate(zip(*backward_extras(trace))):
+        cols.at("activation gradients", bw[k], a, c)
+    for first, last, a, c in concat_views(trace):
+        cols.add("activation gradients", bw[last], bw[first], a, c)
     # the recomputes
     for j, r in enumerate(regs):
         if r.last is None:
@@ -351,7 +360,8 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
 
     again = [k for k in recomputed_steps(trace, setup.checkpoint) if not (steps[k].output is not None
                                                                         and cached.get(steps[k].output.id, (0, -1))[1] == k)]  # type: ignore[union-attr]
-    return Timeline(m, totals, parts, phase, (saved_ps, saved_fx), again, (cached_ps, cached_fx))
+    backward_of = [k if kind == "backward" else -1 for kind, k in axis.phases]
+    return Timeline(m, totals, parts, phase, (saved_ps, saved_fx), again, (cached_ps, cached_fx), backward_of)
 
 
 def saved(step: Any) -> Bytes:

@@ -136,3 +136,15 @@ def resolve(graph: Any, specs: Sequence[str]) -> tuple[str, ...]:
             continue  # inside an outer region
         kept.append((first, stop, name))
     return tuple(name for _, _, name in kept)
+
+
+def checkpoint_fields(graph: Any, specs: str | Sequence[str], save: str | Sequence[str] = ()) -> dict[str, Any]:
+    """`Setup` fields for `--checkpoint` specs (and `--checkpoint-save` layer types) on `graph`:
+    the regions they name, or those its blocks mark `checkpoint: true` ({} without any)."""
+    specs = (specs,) if isinstance(specs, str) else tuple(specs)
+    save = (save,) if isinstance(save, str) else tuple(save)
+    if not specs and not any(b.checkpoint for b in graph.blocks):
+        if save:
+            raise CnnCostError("--checkpoint-save chooses what checkpointed regions keep: give --checkpoint too")
+        return {}
+    return {"checkpoint": resolve(graph, specs)} | ({"checkpoint_save": save} if save else {})

@@ -31,6 +31,15 @@ def parameter_tensors(trace: Trace) -> list[int]:
     return sizes
 
 
+def step_counters(trace: Trace, optimizer: str) -> int:
+    """Bytes of Adam's and AdamW's `state['step']`: one fp32 scalar per trainable parameter tensor,
+    made on the parameter's device only when `capturable` or `fused`; by default (torch 2.13) a
+    CPU tensor, so device memory on the CPU only (host memory beside a GPU)."""
+    if optimizer not in ADAM_LIKE or trace.precision.device != "cpu":
+        return 0
+    return ELEMENT_BYTES["fp32"] * len(parameter_tensors(trace))
+
+
 def optimizer_temporaries(trace: Trace, optimizer: str, copies: int) -> int:
     """Bytes the optimizer step allocates beyond parameters, gradients and state, at its fullest.
     `copies`: fp32 copies of all parameters the CUDA (foreach) step makes."""

@@ -10,6 +10,7 @@ micro-batch), gradients kept from the first micro-step's backward to the optimiz
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..conventions import OPTIMIZER_COPIES
 from ..errors import CnnCostError
@@ -22,6 +23,25 @@ SAVABLE = ("conv", "linear")  # selective checkpointing: layer types whose outpu
 
 @dataclass(frozen=True)
 class Setup:
+    """One training or serving job beyond the net, batch and dtype: public as `cnncost.Setup`, and
+    what `table`, `fit` and `sweep` take as `setup=` in place of their job keywords.
+
+    optimizer: sgd, momentum, adam, adamw. mode: train (forward, backward, optimizer step) or
+    inference (eval, no autograd). freeze: layer path patterns whose parameters are frozen.
+    accumulate: micro-steps per optimizer step (the batch is the micro-batch). checkpoint: regions
+    run under torch.utils.checkpoint (block paths, patterns, 'A..B' runs or policies: all,
+    every:K, sqrt[:STAGE]; `table`/`fit` resolve them on the net); checkpoint_save: layer types
+    whose outputs the regions keep. world_size, sharding (ddp, zero1-3, fsdp, fsdp-grad-op,
+    hybrid), ranks_per_node, gradient_as_bucket_view, bucket_cap_mb, fsdp_units: several GPUs
+    (the step per rank). int8: an inference deployment estimate (with dtype 'int8').
+    Lists are kept as tuples (a Setup is hashable: each step is modelled once per trace and setup).
+
+    >>> import cnncost
+    >>> job = cnncost.Setup("adamw", checkpoint=["sqrt"], world_size=8, sharding="fsdp")
+    >>> cnncost.fit("resnet50", "24GiB", dtype="bf16", setup=job).batch
+    912
+    """
+
     optimizer: str = "adam"
     mode: str = "train"  # train: forward, backward, optimizer step; inference: eval, no autograd
     # several GPUs (memory/sharding.py): ranks, strategy, and the knobs of DDP, hybrid and FSDP
@@ -42,6 +62,9 @@ class Setup:
     int8: bool = False  # inference only: weights, buffers and activations stored in 1 byte (memory/inference.py)
 
     def __post_init__(self) -> None:
+        for name in ("checkpoint", "checkpoint_save", "fsdp_units"):  # lists welcome: kept as tuples (hashable)
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.optimizer not in OPTIMIZER_COPIES:
             raise CnnCostError(f"unknown optimizer '{self.optimizer}'" + suggest(str(self.optimizer), OPTIMIZER_COPIES))
         if self.mode not in MODES:
@@ -68,7 +91,29 @@ class Setup:
         for kind in self.checkpoint_save:
             if kind not in SAVABLE:
                 raise CnnCostError(f"--checkpoint-save: cannot keep '{kind}' outputs; allowed: {', '.join(SAVABLE)}")
-        if self.checkpoint and self.accumulate > 1:  # accumulate.py lays micro-steps out on the plain timeline
-            raise CnnCostError("--checkpoint with --accumulate is not modelled yet: give one or the other")
         if self.checkpoint_save and not self.checkpoint:
             raise CnnCostError("--checkpoint-save chooses what checkpointed regions keep: give --checkpoint too")
+
+
+# The keywords of table, fit and sweep a Setup stands for, with their defaults there
+JOB_KEYWORDS = {"optimizer": "adam", "mode": "train", "freeze": (), "accumulate": 1, "checkpoint": (),
+                "checkpoint_save": (), "parallel": None}
+PARALLEL_FIELDS = ("world_size", "sharding", "ranks_per_node", "gradient_as_bucket_view", "bucket_cap_mb", "fsdp_units")
+
+
+def job_keywords(setup: Any, dtype: str, **given: Any) -> dict[str, Any]:
+    """The job keywords (JOB_KEYWORDS) of `setup`, a `cnncost.Setup`; refused beside any of them
+    given with another value than its default, and where its int8 and `dtype` disagree."""
+    if not isinstance(setup, Setup):
+        raise CnnCostError(f"setup must be a cnncost.Setup, got {type(setup).__name__}")
+    clash = [name for name, value in given.items()
+             if not (value == JOB_KEYWORDS[name] or (not value and not JOB_KEYWORDS[name]))]
+    if clash:
+        raise CnnCostError(f"give the job once: setup= or the keyword{'s' if len(clash) > 1 else ''} "
+                           f"{', '.join(clash)}, not both")
+    if setup.int8 != (str(dtype).lower() == "int8"):
+        raise CnnCostError("Setup(int8=True) goes with dtype='int8' (and the other way round)")
+    parallel = ({name: getattr(setup, name) for name in PARALLEL_FIELDS}
+                if setup.sharding is not None or setup.world_size != 1 else None)
+    return {"optimizer": setup.optimizer, "mode": setup.mode, "freeze": setup.freeze, "accumulate": setup.accumulate,
+            "checkpoint": setup.checkpoint, "checkpoint_save": setup.checkpoint_save, "parallel": parallel}

@@ -37,6 +37,7 @@ from typing import Any, Callable
 
 from ..errors import CnnCostError
 from ..layers.base import suggest
+from .optimizer_step import step_counters
 from .tensors import ELEMENT_BYTES
 
 SHARDINGS = ("ddp", "zero1", "zero2", "zero3", "fsdp", "fsdp-grad-op", "hybrid")
@@ -130,10 +131,11 @@ def _deltas(trace: Any, setup: Any, base: dict) -> dict[str, list[int]]:
         units = units_of(trace, setup) if kind in ("zero3", "fsdp", "fsdp-grad-op", "hybrid") else [0] * n
         flat_params = (sum(shard_bytes(p, size, parts) for p in per_unit(units, step_params).values())
                        if kind != "zero1" and kind != "zero2" else shard_bytes(params, size, parts))
-        copies = state // params if params else 0
+        counters = step_counters(trace, setup.optimizer)  # Adam's step counts (CPU): one per tensor, not sharded
+        copies = (state - counters) // params if params else 0
         temporary_copies = temporaries // params if params else 0
         sharded = shard_bytes(params, size, parts) if kind in ("zero1", "zero2") else flat_params
-        want["optimizer state"] = [copies * sharded] * m
+        want["optimizer state"] = [copies * sharded + counters] * m
         want["optimizer temporaries"] = [0] * (m - 1) + [temporary_copies * sharded]
         if kind != "zero1":
             want["gradients"], want["reduce-scatter buffer"] = _sharded_grads(n, units, fresh, size, parts,

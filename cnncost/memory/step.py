@@ -2,6 +2,8 @@
 breakdown of what is held; the peak is the largest moment.
 
 Model (PyTorch eager, `optimizer.zero_grad(set_to_none=True)` between steps):
+- held throughout: parameters, buffers (norms' running mean and variance and num_batches_tracked),
+  optimizer state (with Adam's fp32 step counters on the CPU: optimizer_step.step_counters);
 - forward, after step k: parameters, optimizer state, autocast's weight copies so far, the input
   batch, every storage saved so far, and the other tensors still to be read;
 - backward, at step k (in reverse): the saved storages whose first saver is k or earlier (autograd
@@ -13,8 +15,8 @@ Model (PyTorch eager, `optimizer.zero_grad(set_to_none=True)` between steps):
   foreach implementation allocates one fp32 copy of all parameters, the CPU's per-parameter loop
   two of the largest);
 - inference (eval, no grad): `inference.py`.
-Not modelled: cuDNN workspaces, allocator rounding, the loss, buffers (docs/memory.md, "The step on
-CPU, measured").
+Not modelled: cuDNN workspaces, allocator rounding, the loss (docs/memory.md, "The step on CPU,
+measured").
 
 The timeline is kept by column: per part, the per-sample and fixed bytes of every moment as lists
 of ints (running sums and difference arrays, linear in the number of steps). A `Moment` with its
@@ -30,7 +32,7 @@ from typing import Any, Callable, Iterator, Sequence
 from .._gcpause import paused_gc
 from .accumulate import accumulated
 from .grad_moments import add_backward_extras, concat_views
-from .optimizer_step import optimizer_temporaries
+from .optimizer_step import optimizer_temporaries, step_counters
 from .setup import Setup
 from .sharding import RANK_PARTS, per_rank
 from .tensors import ELEMENT_BYTES, Bytes
@@ -41,7 +43,7 @@ OPTIMIZER_TEMPORARIES = {"sgd": 0, "momentum": 0, "adam": 1, "adamw": 1}
 PARTS: tuple[str, ...] = ("parameters", "gradients", "optimizer state", "optimizer temporaries", "weight casts",
          "input batch", "saved for backward", "live activations", "activation gradients",
          "recomputed") + RANK_PARTS  # recomputed: activation checkpointing only (`checkpoint.py`)
-PARTS += ("buffers", "op temporaries")  # inference only (inference.py)
+PARTS += ("buffers", "op temporaries")  # op temporaries: inference only (inference.py)
 
 Column = Any  # an int (the same at every moment) or a list of ints, one per moment
 
@@ -63,8 +65,9 @@ class StepMemory:
     where it is the same at every moment), computed on first use."""
 
     def __init__(self, trace: Trace, setup: Setup, count: int, totals: tuple[list[int], list[int]],
-                 parts: Any, breakdown: Any, phase: Any) -> None:
+                 parts: Any, breakdown: Any, phase: Any, backward_of: list[int] | None = None) -> None:
         self.trace, self.setup, self.count, self.totals = trace, setup, count, totals
+        self.backward_of = backward_of  # per moment, the trace step whose backward runs there (-1: none)
         self._parts, self._breakdown, self._phase = parts, breakdown, phase
 
     def saved_columns(self) -> tuple[list[int], list[int]]:
@@ -169,6 +172,9 @@ def step_memory(trace: Trace, setup: Setup = Setup()) -> StepMemory:
         if setup.accumulate > 1:  # --accumulate: built from the plain step (accumulate.py)
             single = step_memory(trace, replace(setup, accumulate=1))
             step = cache[setup] = StepMemory(trace, setup, *accumulated(single, setup))
+            if setup.checkpoint:  # the checkpointing's own figures are the micro-step's
+                for name in ("saved_columns", "recomputed", "cached", "checkpoint_convention"):
+                    setattr(step, name, getattr(single, name))
             return step
         if setup.mode == "train" and setup.checkpoint:  # activation checkpointing: its own timeline (`checkpoint.py`)
             step = cache[setup] = _checkpointed(trace, setup)
@@ -249,7 +255,9 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
     # --freeze: gradients, optimizer state and temporaries of the trainable parameters only
     grads_after = _running([s.trainable_params for s in reversed(steps)], param_size)  # steps k..n-1, backward order
     trainable = grads_after[-1] if steps else 0
-    state = trainable * OPTIMIZER_STATE[optimizer]
+    # Adam's moments; its step counters (CPU); batch norm's running statistics (buffers)
+    state = trainable * OPTIMIZER_STATE[optimizer] + step_counters(trace, optimizer)
+    buffers = sum(trace.buffer_sizes())
     # CUDA's foreach copies of the trainable parameters; the CPU's per-parameter loop (optimizer_step.py)
     temporaries = optimizer_temporaries(trace, optimizer, OPTIMIZER_TEMPORARIES[optimizer])
     x_ps, x_fx, input_ids = _input_batch(trace)
@@ -281,7 +289,7 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
     grads = _live(n, grad_iv)
     add_backward_extras(grads, trace)  # in-place ops' second gradients, gradient sums (grad_moments.py)
     live_fw = _live(n, saved_iv + other_iv)  # saved and other together
-    fixed_all = params + state
+    fixed_all = params + state + buffers
     totals_ps = (_add(live_fw[0], x_ps)
                  + _add(saved_bw[0], grads[0], x_ps + out_a)[::-1]
                  + [x_ps + out_a])
@@ -298,6 +306,7 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
         zeros = [0] * n
         return {
             "parameters": (0, params),
+            "buffers": (0, buffers),
             "gradients": (0, [0] * n + grads_after + [trainable]),
             "optimizer state": (0, state),
             "optimizer temporaries": (0, [0] * (m - 1) + [temporaries]),
@@ -310,7 +319,7 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
 
     def breakdown(i: int) -> dict[str, tuple[int, int]]:
         common = {"parameters": (0, params), "optimizer state": (0, state),
-                  "input batch": (x_ps, x_fx)}
+                  "input batch": (x_ps, x_fx), "buffers": (0, buffers)}
         if i < n:
             return common | {"weight casts": (0, casts_fw[i]), "saved for backward": _covering(i, saved_iv),
                              "live activations": _covering(i, other_iv)}
@@ -332,7 +341,8 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
         if i < 2 * n:
             return f"backward, {paths[2 * n - 1 - i]}"
         return "optimizer step"
-    return StepMemory(trace, setup, m, (totals_ps, totals_fx), columns, breakdown, phase)
+    return StepMemory(trace, setup, m, (totals_ps, totals_fx), columns, breakdown, phase,
+                      [-1] * n + list(range(n - 1, -1, -1)) + [-1])
 
 
 def _checkpointed(trace: Trace, setup: Setup) -> StepMemory:
@@ -340,11 +350,12 @@ def _checkpointed(trace: Trace, setup: Setup) -> StepMemory:
     from .checkpoint import CONVENTION, checkpointed_timeline
     params = _param_total(trace)
     temporaries = optimizer_temporaries(trace, setup.optimizer, OPTIMIZER_TEMPORARIES[setup.optimizer])
-    made = checkpointed_timeline(trace, setup, params, params * OPTIMIZER_STATE[setup.optimizer], temporaries,
-                                 _input_batch(trace))
+    trainable = sum(s.trainable_params for s in trace.steps) * ELEMENT_BYTES[trace.precision.param_dtype]
+    state = trainable * OPTIMIZER_STATE[setup.optimizer] + step_counters(trace, setup.optimizer)
+    made = checkpointed_timeline(trace, setup, params, state, temporaries, _input_batch(trace))
     parts = made.parts
     step = StepMemory(trace, setup, made.count, made.totals, parts,
-                      lambda i: {p: (a[i], c[i]) for p, (a, c) in parts.items()}, made.phase)
+                      lambda i: {p: (a[i], c[i]) for p, (a, c) in parts.items()}, made.phase, made.backward_of)
     step.saved_columns = lambda: made.saved  # type: ignore[method-assign]
     step.recomputed = made.recomputed  # type: ignore[attr-defined]
     step.cached = made.cached  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from .._gcpause import paused_gc
 from ..errors import CnnCostError
 from ..graph import Graph, compile
 from ..layers.base import Layer
+from ..layers.conv import maps
 from ..layers.embedding import ids_inputs
 from ..layers.strides import BATCH, contiguous, is_contiguous, like_channels_last
 from ..net import Net
@@ -28,6 +29,8 @@ from .builder import Step, StepBuilder
 from .layout import keeps_channels_last
 from .rules import rule_for
 from .tensors import ELEMENT_BYTES, Bytes, Precision, Tensor
+
+RUNNING_STATS = ("batchnorm", "instance_norm")  # norms that may hold running statistics (buffers)
 
 
 @dataclass
@@ -51,6 +54,13 @@ class Trace:
     def inputs(self) -> list[Tensor]:
         """Every input tensor of the net, the first first (each counted as input batch)."""
         return [self.input, *self.more_inputs]
+
+    def buffer_sizes(self) -> list[int]:
+        """Bytes of every buffer tensor, in registration order: each norm with running statistics
+        holds its running mean and variance (the parameters' dtype) and num_batches_tracked (int64)."""
+        size = ELEMENT_BYTES[self.precision.param_dtype]
+        return [b for s in self.steps if s.running_stats
+                for b in (s.running_stats * size, s.running_stats * size, ELEMENT_BYTES["int64"])]
 
     def first_savers(self) -> dict[int, tuple[int, Tensor]]:
         """storage id -> (index of the step that saved it first, the tensor)."""
@@ -184,6 +194,8 @@ def _trace(graph: Graph, precision: Precision, frozen: frozenset[str] = frozense
             step = Step(node.path, node.type, reads, None, [], [], node.params)
             step.frozen = not trainable
             step.layer = layer  # (memory/inference.py: an add's scale)
+            if node.type in RUNNING_STATS and getattr(layer, "track_running_stats", False):
+                step.running_stats = maps(layer, node.input_shape)[0]  # a folded norm's channels, not its maps
             builder.step, builder.grad, builder.trainable = step, grad, trainable
             try:
                 rule = rule_for(layer)

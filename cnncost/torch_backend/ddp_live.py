@@ -5,7 +5,8 @@ per-rank model of `cnncost.memory.sharding` without GPUs.
 Each rank is a process (`torch.multiprocessing.spawn`, gloo over a file:// rendezvous). The tracker
 runs from before DDP is constructed, so the reducer's buckets (made in its constructor, and remade
 in gradient-ready order during the second iteration) and the optimizer state count; two warm-up
-steps, then the third step's peak is read. Without DDP (`world_size` 1) the same step is measured
+steps, then the third step's peak is read. The net's output is held until the next forward starts,
+as a training loop's `out = model(x)` holds it (and as the model assumes). Without DDP (`world_size` 1) the same step is measured
 on one process, as the single-device model predicts it.
 """
 from __future__ import annotations
@@ -51,9 +52,13 @@ def _peak(case: DdpCase) -> tuple[int, int]:
         opt = make_optimizer(case.optimizer, iter(list(net.parameters())))
         net.train()
 
+        kept: list[torch.Tensor] = []
+
         def step() -> tuple[int, int]:
+            kept.clear()  # the previous step's output, freed as the next forward starts
             tracker.peak = tracker.live
-            loss = net(x).float().mean()
+            kept.append(net(x))
+            loss = kept[0].float().mean()
             loss.backward()
             del loss
             passes, tracker.peak = tracker.peak, tracker.live

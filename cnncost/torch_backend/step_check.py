@@ -4,8 +4,9 @@ and after the optimizer step. Imports torch: only tests and benchmarks import th
 
 The modelled points: after forward = the last forward moment plus the loss, less autocast's cast
 cache (freed as the autocast region ends; the saved weight copies stay); after backward = the
-optimizer step's moment less its temporaries; after the step = parameters, optimizer state and the
-input batch (`zero_grad(set_to_none=True)` dropped the gradients).
+optimizer step's moment less its temporaries; after the step = parameters, buffers, optimizer state
+(Adam's step counters included) and the input batch (`zero_grad(set_to_none=True)` dropped the
+gradients).
 """
 from __future__ import annotations
 
@@ -47,11 +48,10 @@ class StepComparison:
     modelled: dict[str, int]   # POINTS -> bytes
     measured: dict[str, int]
     peak_phase: str            # where the modelled peak is
-    unmodelled: int = 0        # held by the real step, not modelled: buffers, Adam's step counters (docs/memory.md)
 
     def residuals(self) -> dict[str, int]:
-        """point -> modelled - measured + the bytes left out by design (`unmodelled`)."""
-        return {p: self.modelled[p] - self.measured[p] + self.unmodelled for p in POINTS}
+        """point -> modelled - measured."""
+        return {p: self.modelled[p] - self.measured[p] for p in POINTS}
 
     def differences(self) -> dict[str, int]:
         """point -> modelled - measured, where they differ."""
@@ -64,7 +64,8 @@ def modelled_points(step, batch: int) -> dict[str, int]:
     last = step.moment(step.count - 1)
     after_backward = last.at(batch) - (last.parts["optimizer temporaries"].at(batch)
                                          if "optimizer temporaries" in last.parts else 0)
-    held = sum(last.parts[p].at(batch) for p in ("parameters", "optimizer state", "input batch", "live activations") if p in last.parts)
+    held = sum(last.parts[p].at(batch) for p in ("parameters", "buffers", "optimizer state", "input batch", "live activations")
+               if p in last.parts)
     # autocast's cast cache is freed when the autocast region ends, after forward: the weight
     # copies left are those saved for backward (the first backward moment's)
     casts = step.moment(n - 1).parts, step.moment(n).parts
@@ -91,8 +92,7 @@ def compare_step(arch: str, *, batch: int = 2, input: Shape | None = None, dtype
     live = live_step(model, xs if len(xs) > 1 else xs[0], optimizer,
                      autocast_dtype=TORCH_DTYPES[dtype] if precision.autocast else None, setup_hook=hold_outputs)
     measured = {"peak": live.peak_bytes, **{p: live.marks[p] for p in POINTS[1:]}}
-    unmodelled = _buffer_bytes(model) + (4 * len(list(model.parameters())) if optimizer in ("adam", "adamw") else 0)
-    return StepComparison(net.name, batch, dtype, optimizer, modelled, measured, step.peak(batch).phase, unmodelled)
+    return StepComparison(net.name, batch, dtype, optimizer, modelled, measured, step.peak(batch).phase)
 
 
 def hold_outputs(model: torch.nn.Module) -> None:
@@ -111,6 +111,3 @@ def hold_outputs(model: torch.nn.Module) -> None:
     model.register_forward_pre_hook(lambda module, args: kept.clear())
     model.register_forward_hook(lambda module, args, out: kept.append(out))
 
-
-def _buffer_bytes(model: torch.nn.Module) -> int:
-    return sum(b.untyped_storage().nbytes() for b in model.buffers())

@@ -208,10 +208,39 @@ def test_checkpoint_save_needs_regions_and_known_types():
         cnncost.table("resnet18", memory="autograd", checkpoint=["all"], checkpoint_save=["relu"])
 
 
-def test_checkpointing_with_accumulation_is_refused_not_miscounted():
-    """The accumulated timeline follows the plain step's moments; a checkpointed step has more
-    (its recomputes): the two together are refused with one line, not solved on misaligned moments."""
-    from cnncost.errors import CnnCostError
-    from cnncost.memory.setup import Setup
-    with pytest.raises(CnnCostError, match="--checkpoint with --accumulate is not modelled yet"):
-        Setup(checkpoint=("layer1.0",), accumulate=2)
+def test_checkpointing_with_accumulation_is_the_checkpointed_micro_step_twice():
+    """--checkpoint with --accumulate K: micro-step 1 is the checkpointed step's forward and backward
+    (recompute moments included), micro-steps 2..K the same moments holding every gradient (the
+    one a moment's backward makes on top, until AccumulateGrad adds it), then the optimizer step."""
+    t = trace(graph("resnet18"), precision=Precision("fp32", "cpu"))
+    regions_ = tuple(resolve(graph("resnet18"), ("every:2",)))
+    single = step_memory(t, Setup("sgd", checkpoint=regions_))
+    acc = step_memory(t, Setup("sgd", checkpoint=regions_, accumulate=3))
+    m1 = single.count - 1
+    assert m1 > 2 * len(t.steps)  # the recompute moments are there
+    assert acc.count == 2 * m1 + 1
+    grads = sum(s.params for s in t.steps) * 4
+    for i in range(m1):
+        moment = single.moment(i)
+        made = moment.parts["gradients"].fixed if "gradients" in moment.parts else 0
+        step = single.backward_of[i]
+        new = t.steps[step].params * 4 if step >= 0 else 0
+        assert acc.moment(i).at(8) == moment.at(8)
+        assert acc.moment(m1 + i).at(8) == moment.at(8) - made + grads + new
+        assert acc.moment(m1 + i).phase == "micro-steps 2-3 of 3, " + moment.phase
+    assert acc.moment(2 * m1).at(8) == single.moment(m1).at(8)
+    assert acc.recomputed == single.recomputed and acc.saved_columns() == single.saved_columns()
+    r = cnncost.table("resnet18", memory="autograd", checkpoint=["every:2"], accumulate=3, optimizer="sgd", batch=8)
+    assert r.to_dict()["training_step"]["phase"].startswith("micro-steps 2-3 of 3")
+    assert r.totals.saved_bytes == cnncost.table("resnet18", memory="autograd", checkpoint=["every:2"],
+                                                 optimizer="sgd", batch=8).totals.saved_bytes
+
+
+def test_frozen_layers_get_no_gradient_in_a_checkpointed_step():
+    """--freeze with --checkpoint: only the trainable parameters get gradients (and state)."""
+    t = trace(graph("resnet18"), precision=Precision("fp32", "cpu"), frozen=frozenset({"conv1", "bn1"}))
+    step = step_memory(t, Setup("momentum", checkpoint=("layer1.0",), freeze=("conv1", "bn1")))
+    trainable = sum(s.trainable_params for s in t.steps) * 4
+    assert trainable < sum(s.params for s in t.steps) * 4
+    last = step.moment(step.count - 1)
+    assert last.parts["gradients"].fixed == trainable and last.parts["optimizer state"].fixed == trainable

@@ -28,6 +28,8 @@ def test_ddp_per_rank_adds_what_the_model_adds_exactly():
     for case, ranks, model in zip(cases[1:], measured[1:], modelled[1:]):
         for phase in (0, 1):  # forward and backward; the optimizer step
             assert ranks[0][phase] - alone[phase] == model[phase] - alone_model[phase], (case, phase)
+    for case, ranks, model in zip(cases, measured, modelled):  # and each exact: the loss's gradient scalars
+        assert -8 <= model[0] - ranks[0][0] <= 0 and model[1] == ranks[0][1], (case, model, ranks[0])
     # buckets = every parameter's fp32 bytes: 2 x (64 x 64 x 3 x 3 + 2 x 64), by hand
     assert modelled[1][1] - modelled[0][1] == 4 * 73_984
     assert modelled[2][1] == modelled[0][1]  # as bucket views, the gradients are the buckets
