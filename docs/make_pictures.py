@@ -91,6 +91,7 @@ def execute_notebook(path: Path = NOTEBOOK) -> dict[str, Any]:
     An exception propagates, naming the cell."""
     import matplotlib.pyplot as plt
     notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+    plt.close("all")  # a fresh kernel has no figure: none left open by earlier code is shown in cell 1
     namespace: dict[str, Any] = {"__name__": "__main__"}
     count = 0
     for index, cell in enumerate(notebook["cells"]):
