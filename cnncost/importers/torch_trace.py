@@ -78,7 +78,7 @@ def from_torch(module: Any, input: Shape | str = (3, 224, 224), *, name: str | N
     inputs = module_inputs(module, input)
     # a trace allocates tens of thousands of objects: a full collection in the middle of one costs
     # more than the whole import (0.2 s), and what the import leaves behind is collected later
-    with paused_gc():
+    with paused_gc(collect_young=True):
         if tracer == "export":
             return from_exported(module, input, name=name, allow_unknown=allow_unknown, train=train)
         return _traced(module, inputs, name, allow_unknown, train, tracer)
