@@ -2,7 +2,7 @@
 
 Within a time budget: matmul and conv throughput per dtype (fp32, bf16 where it runs; on CUDA also
 tf32 and fp16) and shape class (large: grown until one run is long enough to time, within the
-budget; small: a fixed small shape), a depthwise conv, copy bandwidth and a tiny op's time (the
+budget; small: a fixed small shape), copy bandwidth and a tiny op's time (the
 per-op launch overhead). Each figure is the median of repeats, timed with time.perf_counter (CUDA:
 CUDA events). PyTorch is imported here only.
 
@@ -10,13 +10,18 @@ The profile's peaks are the best any measured kernel reached on that unit (so ev
 fraction is <= 1): `matrix[dtype]` the best of the large matmul and the convs, the conv and
 matmul fractions their rates over it; memory bandwidth is the copy's (its fraction 1); the
 launch overhead a tiny op's time in a training step (forward and backward), else a lone op's.
-Raw figures the time model reads where present (`cnncost.timing.model`): `conv.DTYPE.kK`, 3x3
-convs at reduction lengths K = 9 x channels (a conv's rate follows its reduction length), and
-`conv_weight_grad.DTYPE` (a conv's weight gradient, slower than its forward on a CPU) and
-`maxpool.fp32` and `batchnorm.fp32` (pooling and training-mode norms run far below the vector
-peak, and below the copy bandwidth, on a CPU), `conv_call_ns` (a tiny conv's time: the conv
-library's own overhead per call) and, on a CPU, `page_fault` (bytes/s of first writes to fresh
-pages, which large weight gradients pay every step).
+Raw figures the time model reads where present (`cnncost.timing.model`), each measured on the shape
+classes nets run rather than fitted to them: `conv.DTYPE.kK`, 3x3 convs at reduction lengths
+K = 9 x channels (a conv's rate follows its reduction length); `conv_net.DTYPE` and `conv_grad.DTYPE`,
+the forward and the gradients (input and weight) of convs of a net's shapes (`CONV_SHAPES`: their
+ratio scales a conv's forward rate for its gradient passes); `conv.DTYPE.mM`, 3x3 convs of few GEMM
+rows (M = batch x positions: the rows correction); `depthwise.fp32`, `batchnorm.fp32` and their
+`_grad` (forward and gradients apart, at a net's shapes: `DEPTHWISE_SHAPES`, `NORM_SHAPES`);
+`maxpool.fp32` (pooling runs far below the vector peak, and below the copy bandwidth, on a CPU);
+`conv_call_ns` (a tiny conv's time: the conv library's own overhead per call) and, on a CPU,
+`page_fault` (bytes/s of first writes to fresh pages, which large weight gradients pay every step).
+Timed with one clock throughout (`--clock cpu`: the process's CPU time, for a loaded machine with
+one thread), so the figures do not depend on how busy the machine is beyond its caches.
 """
 from __future__ import annotations
 
@@ -32,6 +37,14 @@ from .profile import HardwareProfile
 
 MIN_REPEATS, MAX_REPEATS = 3, 25
 REDUCTION_CHANNELS = (16, 64, 128, 256)  # 3x3 convs: reduction lengths 144, 576, 1152, 2304
+ROWS_SIDES = (4, 8)  # 3x3 convs 64 -> 64 at batch 2 on 4x4 and 8x8: 32 and 128 GEMM rows
+# (channels, side, batch) of the per-channel ops measured at a net's shapes: MobileNet-like depthwise
+# convs and ResNet-like norms at 128x128 inputs, small and large batches (their rates vary with size)
+DEPTHWISE_SHAPES = ((32, 64, 2), (96, 32, 2), (144, 32, 8), (192, 16, 4), (576, 8, 8))
+NORM_SHAPES = ((96, 32, 2), (144, 32, 8), (256, 16, 4), (64, 56, 8))
+# (kernel, in, out channels, side, batch) of convs like a net's: 3x3 and 1x1, short and long reductions
+CONV_SHAPES = ((3, 64, 64, 32, 2), (1, 64, 256, 16, 2), (1, 256, 64, 16, 4), (3, 128, 128, 16, 4), (1, 16, 96, 32, 2),
+               (1, 512, 512, 4, 2))
 
 
 CLOCKS = ("wall", "cpu")
@@ -154,23 +167,20 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
             record(f"matmul.{dtype}.{shape_class}", rate, f"torch.mm {shape}, median of {repeats}")
         return run
 
-    def conv(dtype: str, shape_class: str, depthwise: bool = False) -> Callable[[float], Any]:
+    def conv(dtype: str, shape_class: str) -> Callable[[float], Any]:
         def run(slice_s: float) -> None:
             channels, side = (64, 56) if shape_class == "large" else (32, 14)
-            groups = channels if depthwise else 1
-            weight = torch.randn(channels, channels // groups, 3, 3, device=dev).to(torch_dtype[dtype])
+            weight = torch.randn(channels, channels, 3, 3, device=dev).to(torch_dtype[dtype])
 
             def make(batch: int) -> tuple[Callable[[], Any], int, str]:
                 x = torch.randn(batch, channels, side, side, device=dev).to(torch_dtype[dtype])
-                work = 2 * batch * channels * (channels // groups) * 9 * side * side
-                return ((lambda: torch.nn.functional.conv2d(x, weight, padding=1, groups=groups)), work,
-                        f"batch {batch}, {channels}->{channels} channels{' depthwise' if depthwise else ''}, "
-                        f"{side}x{side}, 3x3")
+                work = 2 * batch * channels * channels * 9 * side * side
+                return ((lambda: torch.nn.functional.conv2d(x, weight, padding=1)), work,
+                        f"batch {batch}, {channels}->{channels} channels, {side}x{side}, 3x3")
             sizes = [1, 2, 4, 8, 16, 32, 64] if shape_class == "large" else [1]
             tf32(dtype == "tf32")
             rate, shape, repeats = _grow(timer, make, sizes, slice_s)
-            key = f"depthwise.{dtype}" if depthwise else f"conv.{dtype}.{shape_class}"
-            record(key, rate, f"torch.nn.functional.conv2d {shape}, median of {repeats}")
+            record(f"conv.{dtype}.{shape_class}", rate, f"torch.nn.functional.conv2d {shape}, median of {repeats}")
         return run
 
     def conv_reduction(dtype: str, channels: int) -> Callable[[float], Any]:
@@ -189,27 +199,78 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
             record(f"conv.{dtype}.k{9 * channels}", rate, f"torch.nn.functional.conv2d {shape}, median of {repeats}")
         return run
 
-    def conv_weight_grad(dtype: str) -> Callable[[float], Any]:
-        """The weight gradient of a 3x3 conv 128 -> 128 on 28x28 (forward and weight gradient timed,
-        the forward's time then taken off): a CPU runs it slower than the forward."""
+    def conv_rows(dtype: str, side: int) -> Callable[[float], Any]:
+        """A 3x3 conv 64 -> 64 (reduction 576) on side x side at batch 2: few GEMM rows (2 x side^2),
+        as a net's late stages at a small batch run; the rows correction is solved from it
+        (`cnncost.timing.model.rows_half`)."""
         def run(slice_s: float) -> None:
-            weight = torch.randn(128, 128, 3, 3, device=dev).to(torch_dtype[dtype]).requires_grad_()
+            weight = torch.randn(64, 64, 3, 3, device=dev).to(torch_dtype[dtype])
+            x = torch.randn(2, 64, side, side, device=dev).to(torch_dtype[dtype])
+            seconds, repeats = _median(timer, lambda: torch.nn.functional.conv2d(x, weight, padding=1), slice_s)
+            record(f"conv.{dtype}.m{2 * side * side}", 2 * 2 * 64 * 576 * side * side / max(seconds, 1e-9),
+                   f"torch.nn.functional.conv2d batch 2, 64->64 channels, {side}x{side}, 3x3, median of {repeats}")
+        return run
 
-            def make(batch: int) -> tuple[Callable[[], Any], int, str]:
-                x = torch.randn(batch, 128, 28, 28, device=dev).to(torch_dtype[dtype])
-                grad = torch.randn(batch, 128, 28, 28, device=dev).to(torch_dtype[dtype])
+    def forward_backward(key: str, what: str, shapes: tuple[tuple[int, int, int], ...], ops: int,
+                         module: Callable[[int], Any]) -> Callable[[float], Any]:
+        """Forward and gradient rates of a per-channel op (a depthwise conv, a batch norm) at shapes
+        (channels, side, batch) like a net's: `key` the forward's ops/s, `key_grad` the backward's
+        (input and weight gradients: twice the forward's work, `BACKWARD_VECTOR_OPS`), each the median
+        over the shapes (their rates vary with the shape; the median is what a net's many layers see)."""
+        def run(slice_s: float) -> None:
+            forward, backward = [], []
+            for channels, side, batch in shapes:
+                layer = module(channels)
+                x = torch.randn(batch, channels, side, side, device=dev, requires_grad=True)
+                grad = torch.randn(batch, channels, side, side, device=dev)
+                work = ops * batch * channels * side * side
 
                 def both() -> None:
-                    torch.nn.functional.conv2d(x, weight, padding=1).backward(grad)
-                    weight.grad = None
-                return both, 2 * batch * 128 * 128 * 9 * 28 * 28, f"batch {batch}, 128->128 channels, 28x28, 3x3"
-            tf32(dtype == "tf32")
-            rate, shape, repeats = _grow(timer, make, [1, 2, 4, 8, 16, 32, 64], slice_s)
-            forward = measured.get(f"conv.{dtype}.k1152")
-            # both passes took work / rate seconds, the forward work / forward: the gradient the rest
-            wgrad = 1 / max(1 / rate - 1 / forward, 1e-30) if forward and 1 / rate > 1 / forward else rate
-            record(f"conv_weight_grad.{dtype}", wgrad, f"torch.nn.functional.conv2d {shape}, forward and weight "
-                   f"gradient, median of {repeats}, less the forward at measured.conv.{dtype}.k1152")
+                    layer(x).backward(grad)
+                    x.grad = None
+                    for p in layer.parameters():
+                        p.grad = None
+                with torch.no_grad():
+                    ahead, _ = _median(timer, lambda: layer(x), slice_s / (2 * len(shapes)))
+                total, repeats = _median(timer, both, slice_s / (2 * len(shapes)))
+                forward.append(work / max(ahead, 1e-9))
+                backward.append(2 * work / max(total - ahead, 1e-9 * total, 1e-9))
+            listed = ", ".join(f"{c} channels {s}x{s} batch {b}" for c, s, b in shapes)
+            record(key.replace("@", ""), statistics.harmonic_mean(forward), f"{what} forward, {ops} ops per "
+                   f"element, harmonic mean over {listed} (median of {repeats} each)")
+            record(key.replace("@", "_grad"), statistics.harmonic_mean(backward), f"{what} input and weight "
+                   f"gradients, {2 * ops} ops per element, (forward and backward) less the forward, harmonic mean "
+                   f"over {listed}")
+        return run
+
+    def conv_gradients(dtype: str) -> Callable[[float], Any]:
+        """Forward and gradients of convs of a net's shapes (`CONV_SHAPES`): `conv_net.DTYPE` the
+        forwards' FLOPs over their time, `conv_grad.DTYPE` the gradients' (input and weight: twice
+        the FLOPs) over theirs; the model scales a conv's forward rate by their ratio for its
+        gradient passes (a CPU's conv library runs them slower than the forward)."""
+        def run(slice_s: float) -> None:
+            work = ahead = behind = 0.0
+            for kernel, c_in, c_out, side, batch in CONV_SHAPES:
+                weight = torch.randn(c_out, c_in, kernel, kernel, device=dev).to(torch_dtype[dtype]).requires_grad_()
+                x = torch.randn(batch, c_in, side, side, device=dev).to(torch_dtype[dtype]).requires_grad_()
+                grad = torch.randn(batch, c_out, side, side, device=dev).to(torch_dtype[dtype])
+
+                def both() -> None:
+                    torch.nn.functional.conv2d(x, weight, padding=kernel // 2).backward(grad)
+                    x.grad = weight.grad = None
+                tf32(dtype == "tf32")
+                with torch.no_grad():
+                    forward, _ = _median(timer, lambda: torch.nn.functional.conv2d(x, weight, padding=kernel // 2),
+                                         slice_s / (2 * len(CONV_SHAPES)))
+                total, repeats = _median(timer, both, slice_s / (2 * len(CONV_SHAPES)))
+                work += 2 * batch * c_out * c_in * kernel * kernel * side * side
+                ahead += forward
+                behind += max(total - forward, 1e-9)
+            listed = ", ".join(f"{k}x{k} {i}->{o} on {s}x{s} batch {b}" for k, i, o, s, b in CONV_SHAPES)
+            record(f"conv_net.{dtype}", work / max(ahead, 1e-9), f"torch.nn.functional.conv2d forward, FLOPs over "
+                   f"seconds summed over {listed} (median of {repeats} each)")
+            record(f"conv_grad.{dtype}", 2 * work / behind, "input and weight gradients of the same convs, "
+                   "(forward and backward) less the forward, FLOPs over seconds summed")
         return run
 
     def maxpool(slice_s: float) -> None:
@@ -219,16 +280,6 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
                     f"batch {batch}, 64 channels, 56x56, 3x3/2 p1 (window ops)")
         rate, shape, repeats = _grow(timer, make, [1, 2, 4, 8], slice_s)
         record("maxpool.fp32", rate, f"torch.nn.functional.max_pool2d {shape}, median of {repeats}")
-
-    def batchnorm(slice_s: float) -> None:
-        mean, var = torch.zeros(64, device=dev), torch.ones(64, device=dev)
-
-        def make(batch: int) -> tuple[Callable[[], Any], int, str]:
-            x = torch.randn(batch, 64, 56, 56, device=dev)
-            return ((lambda: torch.nn.functional.batch_norm(x, mean, var, training=True)), 4 * batch * 64 * 56 * 56,
-                    f"batch {batch}, 64 channels, 56x56, training mode (4 ops per element)")
-        rate, shape, repeats = _grow(timer, make, [1, 2, 4, 8], slice_s)
-        record("batchnorm.fp32", rate, f"torch.nn.functional.batch_norm {shape}, median of {repeats}")
 
     def conv_call(slice_s: float) -> None:
         """A tiny conv's time: the conv library's own per-call overhead (primitive lookup, dispatch)."""
@@ -295,15 +346,20 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
         plan.append(("page_fault", page_fault))
     plan.append(("copy", copy))
     plan.append(("maxpool.fp32", maxpool))
-    plan.append(("batchnorm.fp32", batchnorm))
+    plan.append(("batchnorm_grad.fp32", forward_backward(
+        "batchnorm@.fp32", "torch.nn.BatchNorm2d, training mode,", NORM_SHAPES, 4,
+        lambda c: torch.nn.BatchNorm2d(c).to(dev).train())))
+    plan.append(("depthwise.fp32", forward_backward(
+        "depthwise@.fp32", "torch.nn.Conv2d 3x3 depthwise (groups = channels), padding 1,", DEPTHWISE_SHAPES, 18,
+        lambda c: torch.nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False).to(dev))))
     for dtype in dtypes:
         if not _runs(torch, dev, torch_dtype[dtype]):
             continue
         plan += [(f"matmul.{dtype}.large", matmul(dtype, "large")), (f"matmul.{dtype}.small", matmul(dtype, "small")),
                  (f"conv.{dtype}.large", conv(dtype, "large")), (f"conv.{dtype}.small", conv(dtype, "small"))]
         plan += [(f"conv.{dtype}.k{9 * c}", conv_reduction(dtype, c)) for c in REDUCTION_CHANNELS]
-        plan.append((f"conv_weight_grad.{dtype}", conv_weight_grad(dtype)))
-    plan.append(("depthwise.fp32", conv("fp32", "large", depthwise=True)))
+        plan.append((f"conv_grad.{dtype}", conv_gradients(dtype)))
+        plan += [(f"conv.{dtype}.m{2 * side * side}", conv_rows(dtype, side)) for side in ROWS_SIDES]
     try:
         for index, (_, run) in enumerate(plan):
             run(clock.left() / (len(plan) - index))

@@ -20,8 +20,8 @@ from ..counting.training import gradients
 from ..memory.tensors import ELEMENT_BYTES
 from ..shapes import numel
 from .amount import NONE, Amount
-from .ops import (BACKWARD_VECTOR_OPS, MATRIX_CLASSES, UNIT, WEIGHT_GRADIENT, op_class, positions, reduction,
-                  vector_ops)
+from .ops import (BACKWARD_VECTOR_OPS, INPUT_GRADIENT, MATRIX_CLASSES, UNIT, WEIGHT_GRADIENT, op_class,
+                  positions, reduction, vector_ops)
 
 PASSES = ("forward", "input_grad", "weight_grad")
 COMPUTE_DTYPES = ("fp32", "tf32", "fp16", "bf16")  # the profile's dtypes a training step computes in
@@ -44,10 +44,11 @@ class PassCost:
     read: Amount
     written: Amount
     kernels: int
-    reduction: int = 0  # a conv's reduction length (`ops.reduction`): its rate follows it; 0: not a conv;
-    # WEIGHT_GRADIENT: a conv's weight gradient
+    reduction: int = 0  # a conv's reduction length (`ops.reduction`; its weight gradient: the forward's):
+    # its rate follows it; 0: not a conv
     fresh: int = 0  # bytes written to new pages each step (a large weight gradient: see FRESH_BYTES)
     positions: int = 0  # a conv's output positions per sample: x batch, the rows of its GEMM (0: many)
+    gradient: int = 0  # FORWARD, INPUT_GRADIENT or WEIGHT_GRADIENT (`ops`): calibrated rates tell them apart
 
     @property
     def unit(self) -> str:
@@ -147,7 +148,7 @@ def node_costs(graph: Any, trace: Any, compute_dtype: str, frozen: tuple[bool, .
         work = (Amount(2 * node.macs, 2 * once) if klass in MATRIX_CLASSES or klass == "depthwise"
                 else Amount(vector_ops(node) if kernels else 0))
         forward = PassCost(klass, dtype, work, Amount(read_s, read_f), Amount(written_s, written_f), kernels,
-                           reduction(node), positions=positions(node))
+                           reduction(node), positions=positions(node) if klass == "conv" else 0)
         input_grad, weight_grad = _backward(node, steps[-1], klass, dtype, forward, grads[i], frozen[i], params,
                                             param_bytes, consumers[i])
         out.append(NodeCost(node.path, node.type, forward, input_grad, weight_grad))
@@ -174,13 +175,16 @@ def _backward(node: Any, last: Any, klass: str, dtype: str, forward: PassCost, g
             read = Amount(fork_s, fork_f)
         input_grad = PassCost(klass, dtype, Amount(work.per_sample * operands + fork_work, work.fixed * operands),
                               read, Amount(in_s, in_f) if operands else NONE, (1 if operands else 0) + forks,
-                              reduction(node, gradient=True), positions=positions(node, gradient=True))
+                              reduction(node, gradient=True),
+                              positions=positions(node, gradient=True) if klass == "conv" else 0,
+                              gradient=INPUT_GRADIENT)
         if not (weights and node.params):
             return input_grad, IDLE
         saved_s, saved_f = _sum_bytes(last.reads)
         grads = node.params * param_bytes
         return input_grad, PassCost(klass, dtype, work, Amount(out_s + saved_s, out_f + saved_f), Amount(0, grads), 1,
-                                    WEIGHT_GRADIENT if klass == "conv" else 0, grads if grads >= FRESH_BYTES else 0)
+                                    forward.reduction, grads if grads >= FRESH_BYTES else 0,
+                                    gradient=WEIGHT_GRADIENT)
     if not forward.kernels or node.type in FREE_BACKWARD:
         if not forks:
             return IDLE, IDLE
@@ -192,4 +196,4 @@ def _backward(node: Any, last: Any, klass: str, dtype: str, forward: PassCost, g
     return PassCost(klass, dtype, Amount(work.per_sample * BACKWARD_VECTOR_OPS + fork_work,
                                             work.fixed * BACKWARD_VECTOR_OPS),
                     Amount(out_s + saved_s + fork_s, out_f + saved_f + fork_f), Amount(in_s, in_f + trained),
-                    1 + forks), IDLE
+                    1 + forks, gradient=INPUT_GRADIENT), IDLE

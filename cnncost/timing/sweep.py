@@ -38,8 +38,8 @@ def _pass_arrays(nodes: list[Any], optimizer: Any) -> dict[str, Any]:
         passes += [(node.forward, 0), (node.input_grad, 1), (node.weight_grad, 1)]
     passes.append((optimizer, 2))
     passes = [(cost, phase) for cost, phase in passes if cost.kernels]
-    keys: dict[tuple[str, str, str, int], int] = {}
-    index = [keys.setdefault((c.op_class, c.unit, c.dtype, c.reduction), len(keys)) for c, _ in passes]
+    keys: dict[tuple[str, str, str, int, int], int] = {}
+    index = [keys.setdefault((c.op_class, c.unit, c.dtype, c.reduction, c.gradient), len(keys)) for c, _ in passes]
     counts = np.array([(c.work.per_sample, c.work.fixed, c.read.per_sample + c.written.per_sample,
                         c.read.fixed + c.written.fixed, c.fresh, c.kernels, c.positions) for c, _ in passes],
                       dtype=np.float64).reshape(-1, 7)

@@ -22,7 +22,8 @@ def test_calibrate_on_a_tiny_budget_writes_a_loadable_profile(tmp_path, capsys):
     measured = profile.measured
     convs = [f"conv.fp32.k{9 * c}" for c in REDUCTION_CHANNELS]
     for key in ("launch_ns", "launch_train_ns", "copy", "matmul.fp32.large", "matmul.fp32.small", "conv.fp32.large",
-                "conv.fp32.small", "depthwise.fp32", "maxpool.fp32", "batchnorm.fp32", "conv_weight_grad.fp32",
+                "conv.fp32.small", "depthwise.fp32", "depthwise_grad.fp32", "maxpool.fp32", "batchnorm.fp32",
+                "batchnorm_grad.fp32", "conv_net.fp32", "conv_grad.fp32", "conv.fp32.m32", "conv.fp32.m128",
                 "conv_call_ns", *convs):
         assert type(measured[key]) is int and measured[key] > 0, key
         assert profile.sources[f"measured.{key}"].startswith("cnncost calibrate on CPU"), key

@@ -124,13 +124,16 @@ def test_sweep_time_columns_when_every_input_is_dropped():
 
 
 def test_sweep_time_with_a_calibrated_profile_equals_table_timing():
-    """A calibrated CPU profile: conv rates by reduction length, the small-conv row correction (a constant
-    per conv pass in the batch: conv work is all per sample), a conv call overhead, fresh pages."""
+    """A calibrated CPU profile: conv rates by reduction length and their gradients', the few-rows
+    correction (a constant per conv pass in the batch: conv work is all per sample), norms' and depthwise
+    gradients, a conv call overhead, fresh pages."""
     import dataclasses
 
     from cnncost.hardware import load_profile
-    measured = {"conv.fp32.small": 10**10, "conv.fp32.k144": 2 * 10**10, "conv.fp32.k2304": 4 * 10**10,
-                "conv_weight_grad.fp32": 10**10, "maxpool.fp32": 10**9, "batchnorm.fp32": 2 * 10**9,
+    measured = {"conv.fp32.m128": 10**10, "conv.fp32.k144": 2 * 10**10, "conv.fp32.k2304": 4 * 10**10,
+                "conv_net.fp32": 3 * 10**10, "conv_grad.fp32": 2 * 10**10, "maxpool.fp32": 10**9,
+                "batchnorm.fp32": 2 * 10**9, "batchnorm_grad.fp32": 3 * 10**9, "depthwise.fp32": 10**9,
+                "depthwise_grad.fp32": 5 * 10**8,
                 "conv_call_ns": 20_000, "page_fault": 4 * 10**9}
     cpu = dataclasses.replace(load_profile("a100-sxm4-80gb"), kind="cpu", measured=measured)
     batches = [1, 2, 5, 33, 400]
