@@ -137,13 +137,19 @@ class Rates:
             self._ops[key] = rate
         return rate
 
+    def rate(self, cost: PassCost) -> float:
+        """`ops` of a pass (kept per rate key: a table looks up every pass once per estimate)."""
+        key = (cost.op_class, cost.dtype, cost.reduction, cost.gradient)
+        rate = self._ops.get(key)
+        return rate if rate is not None else self.ops(cost.op_class, cost.unit, cost.dtype, cost.reduction,
+                                                      cost.gradient)
+
     def time(self, cost: PassCost, batch: int) -> PassTime:
         if not cost.kernels:
             return ZERO
         w, r, o = cost.work, cost.read, cost.written  # (Amount.at inlined: a table times every pass twice)
         work = w.per_sample * batch + w.fixed
-        compute = (work / self.ops(cost.op_class, cost.unit, cost.dtype, cost.reduction, cost.gradient)
-                   if work else 0.0)
+        compute = work / self.rate(cost) if work else 0.0
         if cost.positions and self.rows_half:  # a conv of few GEMM rows runs below its rate
             compute *= 1 + self.rows_half / (cost.positions * batch)
         memory = (r.per_sample * batch + r.fixed + o.per_sample * batch + o.fixed) / self.bandwidth

@@ -85,10 +85,10 @@ class NodeCost:
 def _sum_bytes(tensors: list[Any]) -> tuple[int, int]:
     """(per-sample, fixed) bytes of what the tensors show (a view: its elements, not its base's)."""
     per_sample = fixed = 0
-    for t in tensors:
-        size = ELEMENT_BYTES[t.dtype]
-        per_sample += (t.per_sample if t.shown is None else t.shown) * size
-        fixed += t.fixed * size
+    for t in tensors:  # (the storage's byte counts, kept on each tensor, unless a view shows less)
+        shown = t.shown
+        per_sample += t.nbytes_per_sample if shown is None else shown * ELEMENT_BYTES[t.dtype]
+        fixed += t.nbytes_fixed
     return per_sample, fixed
 
 
@@ -164,12 +164,14 @@ def _backward(node: Any, last: Any, klass: str, dtype: str, forward: PassCost, g
     out_s, out_f = _sum_bytes((output,))
     forks = consumers - 1 if consumers > 1 else 0  # gradient accumulation at a fork: read two, write one each
     fork_work, fork_s, fork_f = output.elements * forks, 3 * forks * out_s, 3 * forks * out_f
-    in_s, in_f = _sum_bytes([t for t in last.reads if t.requires_grad])
+    reads = last.reads
+    in_s, in_f = _sum_bytes([t for t in reads if t.requires_grad])
     if klass in MATRIX_CLASSES or klass == "depthwise":
         operands, weights = gradient
         work = forward.work
+        saved_s, saved_f = _sum_bytes(reads)
         if operands:  # the output's gradient, and the weights (a product of activations: the other operands)
-            other_s, other_f = _sum_bytes(last.reads) if node.layer.arity is None else (0, params)
+            other_s, other_f = (saved_s, saved_f) if node.layer.arity is None else (0, params)
             read = Amount(out_s + other_s + fork_s, out_f + other_f + fork_f)
         else:
             read = Amount(fork_s, fork_f)
@@ -180,7 +182,6 @@ def _backward(node: Any, last: Any, klass: str, dtype: str, forward: PassCost, g
                               gradient=INPUT_GRADIENT)
         if not (weights and node.params):
             return input_grad, IDLE
-        saved_s, saved_f = _sum_bytes(last.reads)
         grads = node.params * param_bytes
         return input_grad, PassCost(klass, dtype, work, Amount(out_s + saved_s, out_f + saved_f), Amount(0, grads), 1,
                                     forward.reduction, grads if grads >= FRESH_BYTES else 0,

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import BOUNDS, ZERO, PassTime, Rates
+from .model import BOUNDS, CONV_CLASSES, ZERO, PassTime, Rates
 from .optimizer import optimizer_cost
 from .passes import IDLE, NodeCost, PassCost, node_costs
 
@@ -51,8 +51,8 @@ class StepTime:
 @dataclass(frozen=True)
 class Timing:
     """The time model's result for one net, dtype, optimizer, batch and profile. `nodes`: per graph
-    node its three passes' costs; `expected_nodes`/`bound_nodes`: their times (forward, input
-    gradient, weight gradient)."""
+    node its three passes' costs; `expected_nodes`: their times (forward, input gradient, weight
+    gradient); `bound_nodes()` the pure roofline's, on demand."""
 
     profile: Any  # cnncost.hardware.HardwareProfile
     dtype: str
@@ -63,13 +63,17 @@ class Timing:
     expected: StepTime
     bound: StepTime
     expected_nodes: list[tuple[PassTime, PassTime, PassTime]] = field(repr=False)
-    bound_nodes: list[tuple[PassTime, PassTime, PassTime]] = field(repr=False)
     epoch_images: int | None = None
     price_per_hour: float | None = None
 
     @property
     def hardware(self) -> str:
         return self.profile.name
+
+    def bound_nodes(self) -> list[tuple[PassTime, PassTime, PassTime]]:
+        """Per node, the pure roofline's times of its three passes (made on demand: a table shows the
+        bound's totals only)."""
+        return _phase_times(Rates(self.profile, "bound"), self.nodes, self.optimizer, self.batch, "bound")[1]
 
     def epoch_seconds(self, estimate: str = "expected") -> float | None:
         """ceil(images / batch) steps (the last, partial batch counted as a full step)."""
@@ -119,6 +123,7 @@ class Timing:
 
 def _phase_times(rates: Rates, nodes: list[NodeCost], optimizer: PassCost, batch: int, estimate: str
                  ) -> tuple[StepTime, list[tuple[PassTime, PassTime, PassTime]]]:
+    """One estimate's step and its per-node times (forward, input gradient, weight gradient)."""
     time = rates.time
     per_node = []
     forward = backward = 0.0
@@ -139,6 +144,59 @@ def _phase_times(rates: Rates, nodes: list[NodeCost], optimizer: PassCost, batch
     if step is not ZERO:
         by_bound[step.bound] += step.seconds
     return StepTime(estimate, batch, forward, backward, step.seconds, by_bound), per_node
+
+
+def _both_estimates(expected: Rates, bound: Rates, nodes: list[NodeCost], optimizer: PassCost, batch: int
+                    ) -> tuple[StepTime, list[tuple[PassTime, PassTime, PassTime]], StepTime]:
+    """The expected step with its per-node times, and the pure roofline's step alone (a table shows
+    the bound's totals only): one loop over the passes, each pass's work and bytes evaluated once
+    for both, `Rates.time`'s arithmetic inlined (a table times every pass of every node)."""
+    bw_e, bw_b, launch_e, launch_b = expected.bandwidth, bound.bandwidth, expected.launch, bound.launch
+    conv_launch, page_fault, rows_half = expected.conv_launch, expected.page_fault, expected.rows_half
+    rate_e, rate_b = expected.rate, bound.rate
+    phases_e, phases_b = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
+    by_e, by_b = dict.fromkeys(BOUNDS, 0.0), dict.fromkeys(BOUNDS, 0.0)
+    per_node: list[tuple[PassTime, PassTime, PassTime]] = []
+    idle = (ZERO, ZERO, ZERO)
+    timed: list[PassTime] = []
+
+    def one(cost: PassCost, phase: int) -> PassTime:
+        kernels = cost.kernels
+        if not kernels:
+            return ZERO
+        w, r, o = cost.work, cost.read, cost.written
+        work = w.per_sample * batch + w.fixed
+        moved = r.per_sample * batch + r.fixed + o.per_sample * batch + o.fixed
+        # the pure roofline: peaks, bandwidth, the generic launch overhead
+        compute, memory, launch = (work / rate_b(cost) if work else 0.0), moved / bw_b, kernels * launch_b
+        seconds = (compute if compute > memory else memory) + launch
+        phases_b[phase] += seconds
+        by_b["compute" if compute >= memory and compute >= launch else "memory" if memory >= launch
+             else "launch"] += seconds
+        # expected: achievable or measured rates, and the calibrated refinements
+        compute = work / rate_e(cost) if work else 0.0
+        if rows_half and cost.positions:  # a conv of few GEMM rows runs below its rate
+            compute *= 1 + rows_half / (cost.positions * batch)
+        memory = moved / bw_e
+        if page_fault and cost.fresh:
+            memory += cost.fresh / page_fault
+        launch = kernels * (conv_launch if conv_launch and cost.op_class in CONV_CLASSES else launch_e)
+        seconds = (compute if compute > memory else memory) + launch
+        phases_e[phase] += seconds
+        time = PassTime(seconds, compute, memory, launch)
+        timed.append(time)
+        return time
+
+    for node in nodes:
+        if node.forward is IDLE and node.input_grad is IDLE:  # the input, a view: nothing to time
+            per_node.append(idle)
+            continue
+        per_node.append((one(node.forward, 0), one(node.input_grad, 1), one(node.weight_grad, 1)))
+    one(optimizer, 2)
+    for time in timed:
+        by_e[time.bound] += time.seconds
+    return (StepTime("expected", batch, phases_e[0], phases_e[1], phases_e[2], by_e), per_node,
+            StepTime("bound", batch, phases_b[0], phases_b[1], phases_b[2], by_b))
 
 
 def compute_dtype(dtype: str, precision: Any) -> str:
@@ -166,7 +224,7 @@ def time_step(graph: Any, trace: Any, profile: Any, *, dtype: str, optimizer: st
               price_per_hour: float | None = None) -> Timing:
     """The time of one training step of `graph` (traced under `trace`'s precision) on `profile`."""
     nodes, optimizer_pass = step_costs(graph, trace, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
-    expected, expected_nodes = _phase_times(Rates(profile, "expected"), nodes, optimizer_pass, batch, "expected")
-    bound, bound_nodes = _phase_times(Rates(profile, "bound"), nodes, optimizer_pass, batch, "bound")
+    expected, expected_nodes, bound = _both_estimates(Rates(profile, "expected"), Rates(profile, "bound"), nodes,
+                                                      optimizer_pass, batch)
     return Timing(profile, dtype, optimizer, batch, nodes, optimizer_pass, expected, bound, expected_nodes,
-                  bound_nodes, epoch_images, price_per_hour)
+                  epoch_images, price_per_hour)
