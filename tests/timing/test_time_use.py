@@ -144,3 +144,20 @@ def test_sweep_time_with_a_calibrated_profile_equals_table_timing():
         assert row.step_seconds == pytest.approx(timing.expected.step_seconds, rel=1e-12)
         assert row.bound_step_seconds == pytest.approx(timing.bound.step_seconds, rel=1e-12)
         assert row.limited_by == timing.expected.bound
+
+
+def test_sweep_time_lines_are_kept_per_resolution_dtype_and_profile():
+    """A sweep keeps each resolution's step lines on the net (`sweep_time.time_columns`): the same grid
+    again gives the same figures from them, and another profile or dtype gets its own."""
+    from cnncost.api import load
+    t4 = cnncost.sweep("resnet18", batch=[1, 8], input=[64, 96], hardware="t4")
+    kept = load("resnet18").memo["time lines"]
+    assert {(key[0], key[1], key[6].name) for key in kept} >= {((3, 64, 64), "fp32", "t4"), ((3, 96, 96), "fp32", "t4")}
+    again = cnncost.sweep("resnet18", batch=[1, 8], input=[64, 96], hardware="t4")
+    assert again["step_seconds"].tolist() == t4["step_seconds"].tolist()
+    a100 = cnncost.sweep("resnet18", batch=[1, 8], input=[64, 96], dtype=["fp32", "bf16"], hardware="a100-sxm4-80gb")
+    for row in a100.itertuples():
+        size = int(str(row.input).split("x")[-1])
+        timing = cnncost.table("resnet18", batch=row.batch, input=(3, size, size), dtype=row.dtype,
+                               hardware="a100-sxm4-80gb").timing
+        assert row.step_seconds == pytest.approx(timing.expected.step_seconds, rel=1e-12)
