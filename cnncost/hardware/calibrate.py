@@ -38,13 +38,15 @@ from .profile import HardwareProfile
 MIN_REPEATS, MAX_REPEATS = 3, 25
 REDUCTION_CHANNELS = (16, 64, 128, 256)  # 3x3 convs: reduction lengths 144, 576, 1152, 2304
 ROWS_SIDES = (4, 8)  # 3x3 convs 64 -> 64 at batch 2 on 4x4 and 8x8: 32 and 128 GEMM rows
-# (channels, side, batch) of the per-channel ops measured at a net's shapes: MobileNet-like depthwise
-# convs and ResNet-like norms at 128x128 inputs, small and large batches (their rates vary with size)
-DEPTHWISE_SHAPES = ((32, 64, 2), (96, 32, 2), (144, 32, 8), (192, 16, 4), (576, 8, 8))
-NORM_SHAPES = ((96, 32, 2), (144, 32, 8), (256, 16, 4), (64, 56, 8))
+# (channels, side, batch, kernel) of the per-channel ops measured at a net's shapes: MobileNet- and
+# EfficientNet-like depthwise convs (3x3 and 5x5) and ResNet-like norms at 128x128 inputs, small and
+# large batches (their rates vary with size)
+DEPTHWISE_SHAPES = ((32, 64, 2, 3), (96, 32, 2, 3), (144, 32, 8, 3), (192, 16, 4, 3), (576, 8, 8, 3),
+                    (240, 16, 8, 5), (672, 8, 2, 5))
+NORM_SHAPES = ((96, 32, 2, 1), (144, 32, 8, 1), (256, 16, 4, 1), (64, 56, 8, 1))
 # (kernel, in, out channels, side, batch) of convs like a net's: 3x3 and 1x1, short and long reductions
 CONV_SHAPES = ((3, 64, 64, 32, 2), (1, 64, 256, 16, 2), (1, 256, 64, 16, 4), (3, 128, 128, 16, 4), (1, 16, 96, 32, 2),
-               (1, 512, 512, 4, 2))
+               (1, 512, 512, 4, 2), (1, 32, 192, 16, 8))
 
 
 CLOCKS = ("wall", "cpu")
@@ -211,19 +213,20 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
                    f"torch.nn.functional.conv2d batch 2, 64->64 channels, {side}x{side}, 3x3, median of {repeats}")
         return run
 
-    def forward_backward(key: str, what: str, shapes: tuple[tuple[int, int, int], ...], ops: int,
-                         module: Callable[[int], Any]) -> Callable[[float], Any]:
+    def forward_backward(key: str, what: str, shapes: tuple[tuple[int, int, int, int], ...], ops: Callable[[int], int],
+                         module: Callable[[int, int], Any]) -> Callable[[float], Any]:
         """Forward and gradient rates of a per-channel op (a depthwise conv, a batch norm) at shapes
-        (channels, side, batch) like a net's: `key` the forward's ops/s, `key_grad` the backward's
-        (input and weight gradients: twice the forward's work, `BACKWARD_VECTOR_OPS`), each the median
-        over the shapes (their rates vary with the shape; the median is what a net's many layers see)."""
+        (channels, side, batch, kernel) like a net's, `ops(kernel)` per element: `key` the forward's
+        ops/s, `key_grad` the backward's (input and weight gradients: twice the forward's work, as the
+        model counts them), each the harmonic mean over the shapes (their rates vary with the shape:
+        a net's layers take the time of each)."""
         def run(slice_s: float) -> None:
             forward, backward = [], []
-            for channels, side, batch in shapes:
-                layer = module(channels)
+            for channels, side, batch, kernel in shapes:
+                layer = module(channels, kernel)
                 x = torch.randn(batch, channels, side, side, device=dev, requires_grad=True)
                 grad = torch.randn(batch, channels, side, side, device=dev)
-                work = ops * batch * channels * side * side
+                work = ops(kernel) * batch * channels * side * side
 
                 def both() -> None:
                     layer(x).backward(grad)
@@ -235,11 +238,11 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
                 total, repeats = _median(timer, both, slice_s / (2 * len(shapes)))
                 forward.append(work / max(ahead, 1e-9))
                 backward.append(2 * work / max(total - ahead, 1e-9 * total, 1e-9))
-            listed = ", ".join(f"{c} channels {s}x{s} batch {b}" for c, s, b in shapes)
-            record(key.replace("@", ""), statistics.harmonic_mean(forward), f"{what} forward, {ops} ops per "
-                   f"element, harmonic mean over {listed} (median of {repeats} each)")
+            listed = ", ".join(f"{c} channels {s}x{s} batch {b} ({k}x{k})" for c, s, b, k in shapes)
+            record(key.replace("@", ""), statistics.harmonic_mean(forward), f"{what} forward, {ops(3)} ops per "
+                   f"element (3x3), harmonic mean over {listed} (median of {repeats} each)")
             record(key.replace("@", "_grad"), statistics.harmonic_mean(backward), f"{what} input and weight "
-                   f"gradients, {2 * ops} ops per element, (forward and backward) less the forward, harmonic mean "
+                   f"gradients, twice the forward's ops, (forward and backward) less the forward, harmonic mean "
                    f"over {listed}")
         return run
 
@@ -347,11 +350,11 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
     plan.append(("copy", copy))
     plan.append(("maxpool.fp32", maxpool))
     plan.append(("batchnorm_grad.fp32", forward_backward(
-        "batchnorm@.fp32", "torch.nn.BatchNorm2d, training mode,", NORM_SHAPES, 4,
-        lambda c: torch.nn.BatchNorm2d(c).to(dev).train())))
+        "batchnorm@.fp32", "torch.nn.BatchNorm2d, training mode,", NORM_SHAPES, lambda k: 4,
+        lambda c, k: torch.nn.BatchNorm2d(c).to(dev).train())))
     plan.append(("depthwise.fp32", forward_backward(
-        "depthwise@.fp32", "torch.nn.Conv2d 3x3 depthwise (groups = channels), padding 1,", DEPTHWISE_SHAPES, 18,
-        lambda c: torch.nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False).to(dev))))
+        "depthwise@.fp32", "torch.nn.Conv2d depthwise (groups = channels), same padding,", DEPTHWISE_SHAPES,
+        lambda k: 2 * k * k, lambda c, k: torch.nn.Conv2d(c, c, k, padding=k // 2, groups=c, bias=False).to(dev))))
     for dtype in dtypes:
         if not _runs(torch, dev, torch_dtype[dtype]):
             continue
