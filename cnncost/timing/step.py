@@ -4,10 +4,10 @@ second, and an epoch's time and cost where the user gives its images and a price
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .model import BOUNDS, CONV_CLASSES, ZERO, PassTime, Rates
+from .model import BOUNDS, CONV_CLASSES, ESTIMATES, ZERO, PassTime, Rates
 from .optimizer import optimizer_cost
 from .passes import IDLE, NodeCost, PassCost, node_costs
 
@@ -27,6 +27,8 @@ class StepTime:
     backward_seconds: float
     optimizer_seconds: float
     by_bound: dict[str, float] = field(compare=False)  # compute/memory/launch -> seconds of passes so bound
+    recompute_seconds: float = 0.0  # of backward: checkpointed regions' forward run again
+    micro_steps: int = 1  # forward and backward passes per optimizer step (gradient accumulation)
 
     @property
     def step_seconds(self) -> float:
@@ -45,7 +47,24 @@ class StepTime:
         return {"forward_seconds": self.forward_seconds, "backward_seconds": self.backward_seconds,
                 "optimizer_seconds": self.optimizer_seconds, "step_seconds": self.step_seconds,
                 "images_per_second": self.images_per_second, "limited_by": self.bound,
-                "seconds_by_bound": dict(self.by_bound)}
+                "seconds_by_bound": dict(self.by_bound), "recompute_seconds": self.recompute_seconds,
+                "micro_steps": self.micro_steps}
+
+    def with_recompute(self, seconds: float, by_bound: dict[str, float]) -> StepTime:
+        """This step with checkpointed regions' forward passes run again in backward."""
+        return replace(self, backward_seconds=self.backward_seconds + seconds, recompute_seconds=seconds,
+                       by_bound={b: self.by_bound[b] + by_bound[b] for b in BOUNDS})
+
+    def accumulated(self, micro_steps: int, last: StepTime, optimizer_bound: str) -> StepTime:
+        """An optimizer step of `micro_steps` forward and backward passes: micro_steps - 1 of this
+        one's batch, then `last` (the last micro-batch's; this one where it is the same), one
+        optimizer pass (`optimizer_bound`: its bound, counted once)."""
+        k = micro_steps - 1
+        by_bound = {b: k * self.by_bound[b] + last.by_bound[b] for b in BOUNDS}
+        by_bound[optimizer_bound] -= k * self.optimizer_seconds
+        return StepTime(self.estimate, k * self.batch + last.batch, k * self.forward_seconds + last.forward_seconds,
+                        k * self.backward_seconds + last.backward_seconds, self.optimizer_seconds, by_bound,
+                        k * self.recompute_seconds + last.recompute_seconds, micro_steps)
 
 
 @dataclass(frozen=True)
@@ -69,6 +88,18 @@ class Timing:
     @property
     def hardware(self) -> str:
         return self.profile.name
+
+    def accumulated(self, micro_steps: int, last: Timing) -> Timing:
+        """The optimizer step of gradient accumulation: `micro_steps` forward and backward passes (the
+        last at `last`'s micro-batch), one optimizer pass; `batch` becomes the samples per step (per
+        node times stay one micro-step's)."""
+        if micro_steps == 1:
+            return self
+        estimates = {}
+        for estimate in ESTIMATES:
+            bound = Rates(self.profile, estimate).time(self.optimizer, self.batch).bound
+            estimates[estimate] = getattr(self, estimate).accumulated(micro_steps, getattr(last, estimate), bound)
+        return replace(self, batch=estimates["expected"].batch, **estimates)
 
     def bound_nodes(self) -> list[tuple[PassTime, PassTime, PassTime]]:
         """Per node, the pure roofline's times of its three passes (made on demand: a table shows the
@@ -199,6 +230,17 @@ def _both_estimates(expected: Rates, bound: Rates, nodes: list[NodeCost], optimi
             StepTime("bound", batch, phases_b[0], phases_b[1], phases_b[2], by_b))
 
 
+def _forward_again(rates: Rates, nodes: list[NodeCost], recompute: tuple[int, ...], batch: int
+                   ) -> tuple[float, dict[str, float]]:
+    """Seconds of the given nodes' forward passes, and by bound (a checkpointed region's recompute)."""
+    by_bound = dict.fromkeys(BOUNDS, 0.0)
+    for i in recompute:
+        t = rates.time(nodes[i].forward, batch)
+        if t is not ZERO:
+            by_bound[t.bound] += t.seconds
+    return sum(by_bound.values()), by_bound
+
+
 def compute_dtype(dtype: str, precision: Any) -> str:
     """What products compute in: tf32 where asked (fp32 storage), else the trace's matmul dtype."""
     return "tf32" if dtype == "tf32" else precision.matmul_dtype
@@ -221,10 +263,14 @@ def step_costs(graph: Any, trace: Any, dtype: str, optimizer: str, frozen: tuple
 
 def time_step(graph: Any, trace: Any, profile: Any, *, dtype: str, optimizer: str, batch: int,
               frozen: tuple[bool, ...] | None = None, epoch_images: int | None = None,
-              price_per_hour: float | None = None) -> Timing:
-    """The time of one training step of `graph` (traced under `trace`'s precision) on `profile`."""
+              price_per_hour: float | None = None, recompute: tuple[int, ...] = ()) -> Timing:
+    """The time of one training step of `graph` (traced under `trace`'s precision) on `profile`;
+    `recompute`: graph nodes whose forward runs again in backward (checkpointed regions)."""
     nodes, optimizer_pass = step_costs(graph, trace, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
-    expected, expected_nodes, bound = _both_estimates(Rates(profile, "expected"), Rates(profile, "bound"), nodes,
-                                                      optimizer_pass, batch)
+    expected_rates, bound_rates = Rates(profile, "expected"), Rates(profile, "bound")
+    expected, expected_nodes, bound = _both_estimates(expected_rates, bound_rates, nodes, optimizer_pass, batch)
+    if recompute:
+        expected, bound = (step.with_recompute(*_forward_again(rates, nodes, recompute, batch))
+                           for step, rates in ((expected, expected_rates), (bound, bound_rates)))
     return Timing(profile, dtype, optimizer, batch, nodes, optimizer_pass, expected, bound, expected_nodes,
                   epoch_images, price_per_hour)
