@@ -65,5 +65,5 @@ def time_columns(nets_inputs: list[tuple[Any, list[Any]]], dtypes: list[str], op
         for name in TIME_COLUMNS:
             parts[name].append(block[name].reshape(-1))
     columns: dict[str, Any] = {name: np.concatenate(parts[name]) for name in TIME_COLUMNS}
-    columns["limited_by"] = pd.Categorical.from_codes(columns["limited_by"], categories=list(BOUNDS))
+    columns["limited_by"] = pd.Categorical.from_codes(columns["limited_by"], categories=pd.Index(list(BOUNDS)))
     return columns

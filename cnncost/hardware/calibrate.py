@@ -137,7 +137,7 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
         raise CnnCostError("--device cuda: PyTorch sees no CUDA device here (torch.cuda.is_available() is False)")
     dev = torch.device(device)
     timer = _Timer(torch, cuda, clock)
-    clock = _Clock(budget_seconds, time.perf_counter())
+    budget = _Clock(budget_seconds, time.perf_counter())
     dtypes = ["fp32", "tf32", "fp16", "bf16"] if cuda else ["fp32", "bf16"]
     torch_dtype = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
     plan: list[tuple[str, Callable[[float], Any]]] = []
@@ -228,13 +228,15 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
                 grad = torch.randn(batch, channels, side, side, device=dev)
                 work = ops(kernel) * batch * channels * side * side
 
-                def both() -> None:
+                def both(layer: Any = layer, x: Any = x, grad: Any = grad) -> None:
                     layer(x).backward(grad)
                     x.grad = None
                     for p in layer.parameters():
                         p.grad = None
+                def ahead_only(layer: Any = layer, x: Any = x) -> Any:
+                    return layer(x)
                 with torch.no_grad():
-                    ahead, _ = _median(timer, lambda: layer(x), slice_s / (2 * len(shapes)))
+                    ahead, _ = _median(timer, ahead_only, slice_s / (2 * len(shapes)))
                 total, repeats = _median(timer, both, slice_s / (2 * len(shapes)))
                 forward.append(work / max(ahead, 1e-9))
                 backward.append(2 * work / max(total - ahead, 1e-9 * total, 1e-9))
@@ -258,13 +260,15 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
                 x = torch.randn(batch, c_in, side, side, device=dev).to(torch_dtype[dtype]).requires_grad_()
                 grad = torch.randn(batch, c_out, side, side, device=dev).to(torch_dtype[dtype])
 
-                def both() -> None:
+                def both(x: Any = x, weight: Any = weight, grad: Any = grad, kernel: int = kernel) -> None:
                     torch.nn.functional.conv2d(x, weight, padding=kernel // 2).backward(grad)
                     x.grad = weight.grad = None
+
+                def ahead_only(x: Any = x, weight: Any = weight, kernel: int = kernel) -> Any:
+                    return torch.nn.functional.conv2d(x, weight, padding=kernel // 2)
                 tf32(dtype == "tf32")
                 with torch.no_grad():
-                    forward, _ = _median(timer, lambda: torch.nn.functional.conv2d(x, weight, padding=kernel // 2),
-                                         slice_s / (2 * len(CONV_SHAPES)))
+                    forward, _ = _median(timer, ahead_only, slice_s / (2 * len(CONV_SHAPES)))
                 total, repeats = _median(timer, both, slice_s / (2 * len(CONV_SHAPES)))
                 work += 2 * batch * c_out * c_in * kernel * kernel * side * side
                 ahead += forward
@@ -365,7 +369,7 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
         plan += [(f"conv.{dtype}.m{2 * side * side}", conv_rows(dtype, side)) for side in ROWS_SIDES]
     try:
         for index, (_, run) in enumerate(plan):
-            run(clock.left() / (len(plan) - index))
+            run(budget.left() / (len(plan) - index))
     finally:
         tf32(False)
     return _profile(torch, cuda, dev, name, measured, sources, where, dtypes)

@@ -14,14 +14,23 @@ Exact ints, per sample and fixed (`Amount`); seconds come later (`model.py`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from ..counting.training import gradients
 from ..memory.tensors import ELEMENT_BYTES
-from ..shapes import numel
 from .amount import NONE, Amount
-from .ops import (BACKWARD_VECTOR_OPS, INPUT_GRADIENT, MATRIX_CLASSES, UNIT, WEIGHT_GRADIENT, op_class,
-                  positions, reduction, vector_ops)
+from .ops import (
+    BACKWARD_VECTOR_OPS,
+    INPUT_GRADIENT,
+    MATRIX_CLASSES,
+    UNIT,
+    WEIGHT_GRADIENT,
+    op_class,
+    positions,
+    reduction,
+    vector_ops,
+)
 
 PASSES = ("forward", "input_grad", "weight_grad")
 COMPUTE_DTYPES = ("fp32", "tf32", "fp16", "bf16")  # the profile's dtypes a training step computes in
@@ -82,7 +91,7 @@ class NodeCost:
         return self.input_grad, self.weight_grad
 
 
-def _sum_bytes(tensors: list[Any]) -> tuple[int, int]:
+def _sum_bytes(tensors: Sequence[Any]) -> tuple[int, int]:
     """(per-sample, fixed) bytes of what the tensors show (a view: its elements, not its base's)."""
     per_sample = fixed = 0
     for t in tensors:  # (the storage's byte counts, kept on each tensor, unless a view shows less)

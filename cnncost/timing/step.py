@@ -200,7 +200,7 @@ def _both_estimates(expected: Rates, bound: Rates, nodes: list[NodeCost], optimi
         moved = r.per_sample * batch + r.fixed + o.per_sample * batch + o.fixed
         # the pure roofline: peaks, bandwidth, the generic launch overhead
         compute, memory, launch = (work / rate_b(cost) if work else 0.0), moved / bw_b, kernels * launch_b
-        seconds = (compute if compute > memory else memory) + launch
+        seconds = max(memory, compute) + launch
         phases_b[phase] += seconds
         by_b["compute" if compute >= memory and compute >= launch else "memory" if memory >= launch
              else "launch"] += seconds
@@ -212,7 +212,7 @@ def _both_estimates(expected: Rates, bound: Rates, nodes: list[NodeCost], optimi
         if page_fault and cost.fresh:
             memory += cost.fresh / page_fault
         launch = kernels * (conv_launch if conv_launch and cost.op_class in CONV_CLASSES else launch_e)
-        seconds = (compute if compute > memory else memory) + launch
+        seconds = max(memory, compute) + launch
         phases_e[phase] += seconds
         time = PassTime(seconds, compute, memory, launch)
         timed.append(time)

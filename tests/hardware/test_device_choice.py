@@ -7,7 +7,12 @@ import pytest
 import cnncost
 from cnncost.errors import CnnCostError
 from cnncost.hardware import builtin_profiles, load_profile
-from cnncost.hardware.device import ALLOCATOR_OF, HARDWARE_OF, allocator_for, device_choice
+from cnncost.hardware.device import (
+    ALLOCATOR_OF,
+    HARDWARE_OF,
+    allocator_for,
+    device_choice,
+)
 from cnncost.memory.reserved import DEVICES
 
 
