@@ -153,11 +153,13 @@ def node_costs(graph: Any, trace: Any, compute_dtype: str, frozen: tuple[bool, .
         params = node.params * (low_bytes if precision.autocast and matrix else param_bytes)
         if kernels:
             read_f += params
-        once = node.layer.macs_per_forward() if node.layer is not None else 0
-        work = (Amount(2 * node.macs, 2 * once) if klass in MATRIX_CLASSES or klass == "depthwise"
-                else Amount(vector_ops(node) if kernels else 0))
-        forward = PassCost(klass, dtype, work, Amount(read_s, read_f), Amount(written_s, written_f), kernels,
-                           reduction(node), positions=positions(node) if klass == "conv" else 0)
+        if matrix or klass == "depthwise":
+            work = Amount(2 * node.macs, 2 * node.layer.macs_per_forward())
+            forward = PassCost(klass, dtype, work, Amount(read_s, read_f), Amount(written_s, written_f), kernels,
+                               reduction(node), positions=positions(node) if klass == "conv" else 0)
+        else:  # (no reduction, no GEMM rows)
+            forward = PassCost(klass, dtype, Amount(vector_ops(node) if kernels else 0), Amount(read_s, read_f),
+                               Amount(written_s, written_f), kernels)
         input_grad, weight_grad = _backward(node, steps[-1], klass, dtype, forward, grads[i], frozen[i], params,
                                             param_bytes, consumers[i])
         out.append(NodeCost(node.path, node.type, forward, input_grad, weight_grad))
@@ -170,7 +172,9 @@ def _backward(node: Any, last: Any, klass: str, dtype: str, forward: PassCost, g
     output = last.output
     if not output.requires_grad:
         return IDLE, IDLE
-    out_s, out_f = _sum_bytes((output,))
+    shown = output.shown  # (`_sum_bytes` of the one tensor, inlined)
+    out_s = output.nbytes_per_sample if shown is None else shown * ELEMENT_BYTES[output.dtype]
+    out_f = output.nbytes_fixed
     forks = consumers - 1 if consumers > 1 else 0  # gradient accumulation at a fork: read two, write one each
     fork_work, fork_s, fork_f = output.elements * forks, 3 * forks * out_s, 3 * forks * out_f
     reads = last.reads
