@@ -189,7 +189,6 @@ def _both_estimates(expected: Rates, bound: Rates, nodes: list[NodeCost], optimi
     by_e, by_b = dict.fromkeys(BOUNDS, 0.0), dict.fromkeys(BOUNDS, 0.0)
     per_node: list[tuple[PassTime, PassTime, PassTime]] = []
     idle = (ZERO, ZERO, ZERO)
-    timed: list[PassTime] = []
 
     def one(cost: PassCost, phase: int) -> PassTime:
         kernels = cost.kernels
@@ -214,9 +213,9 @@ def _both_estimates(expected: Rates, bound: Rates, nodes: list[NodeCost], optimi
         launch = kernels * (conv_launch if conv_launch and cost.op_class in CONV_CLASSES else launch_e)
         seconds = max(memory, compute) + launch
         phases_e[phase] += seconds
-        time = PassTime(seconds, compute, memory, launch)
-        timed.append(time)
-        return time
+        by_e["compute" if compute >= memory and compute >= launch else "memory" if memory >= launch
+             else "launch"] += seconds  # (PassTime.bound, inlined)
+        return PassTime(seconds, compute, memory, launch)
 
     for node in nodes:
         if node.forward is IDLE and node.input_grad is IDLE:  # the input, a view: nothing to time
@@ -224,8 +223,6 @@ def _both_estimates(expected: Rates, bound: Rates, nodes: list[NodeCost], optimi
             continue
         per_node.append((one(node.forward, 0), one(node.input_grad, 1), one(node.weight_grad, 1)))
     one(optimizer, 2)
-    for time in timed:
-        by_e[time.bound] += time.seconds
     return (StepTime("expected", batch, phases_e[0], phases_e[1], phases_e[2], by_e), per_node,
             StepTime("bound", batch, phases_b[0], phases_b[1], phases_b[2], by_b))
 
