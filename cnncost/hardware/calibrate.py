@@ -60,9 +60,12 @@ class _Timer:
     torch: Any
     cuda: bool
     clock: str = "wall"
+    flush: Any = None  # a CPU tensor past the last-level cache, written before each timed call (untimed)
 
     def __call__(self, fn: Callable[[], Any]) -> float:
         if not self.cuda:
+            if self.flush is not None:  # each run starts with cold caches, as an op inside a net does
+                self.flush.add_(1.0)
             now = time.process_time if self.clock == "cpu" else time.perf_counter
             start = now()
             fn()
@@ -136,7 +139,13 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
     if cuda and not torch.cuda.is_available():
         raise CnnCostError("--device cuda: PyTorch sees no CUDA device here (torch.cuda.is_available() is False)")
     dev = torch.device(device)
-    timer = _Timer(torch, cuda, clock)
+    # The rates the model reads are timed from partly evicted caches (on a CPU: half the last-level
+    # cache written first, `_flush_bytes`): a net's op finds much of its data evicted by the layers
+    # between, and a microbenchmark repeating one op on the same tensors would find it all cached on
+    # a quiet machine and evicted on a busy one (its rates then followed the machine's load: 20-30%
+    # apart here). The overheads, the copy and the page test: as they run.
+    plain = _Timer(torch, cuda, clock)
+    timer = _Timer(torch, cuda, clock, None if cuda else torch.zeros(_flush_bytes() // 4))
     budget = _Clock(budget_seconds, time.perf_counter())
     dtypes = ["fp32", "tf32", "fp16", "bf16"] if cuda else ["fp32", "bf16"]
     torch_dtype = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -296,7 +305,7 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
         def many() -> None:
             for _ in range(calls):
                 torch.nn.functional.conv2d(x, weight, padding=1)
-        seconds, repeats = _median(timer, many, slice_s)
+        seconds, repeats = _median(plain, many, slice_s)
         record("conv_call_ns", seconds / calls * 1e9, f"torch.nn.functional.conv2d of 8 -> 8 channels, 4x4, batch 1, "
                f"{calls} back to back, per call, median of {repeats}")
 
@@ -306,8 +315,8 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
         n = 64 * 2**20
         kept = torch.empty(n)
         kept.fill_(0.0)
-        touched, _ = _median(timer, lambda: kept.fill_(1.0), slice_s / 2)
-        fresh, repeats = _median(timer, lambda: torch.empty(n).fill_(1.0), slice_s / 2)
+        touched, _ = _median(plain, lambda: kept.fill_(1.0), slice_s / 2)
+        fresh, repeats = _median(plain, lambda: torch.empty(n).fill_(1.0), slice_s / 2)
         if fresh > touched:
             record("page_fault", 4 * n / (fresh - touched), f"256 MiB filled in a new tensor less in a kept one, "
                    f"bytes per second, median of {repeats}")
@@ -321,7 +330,7 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
             for _ in range(ops):
                 y = torch.tanh(y)
             y.backward()
-        seconds, repeats = _median(timer, chain, slice_s)
+        seconds, repeats = _median(plain, chain, slice_s)
         record("launch_train_ns", seconds / (2 * ops) * 1e9, f"{ops} torch.tanh of a 1-element tensor that needs a "
                f"gradient, forward and backward (2 ops each), median of {repeats}")
 
@@ -331,7 +340,7 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
             src = torch.ones(n, device=dev)
             dst = torch.empty(n, device=dev)
             return (lambda: dst.copy_(src)), 2 * n * 4, f"{mib} MiB fp32 copy_ (bytes read + written)"
-        rate, shape, repeats = _grow(timer, make, [64, 256] if not cuda else [256, 1024], slice_s)
+        rate, shape, repeats = _grow(plain, make, [64, 256] if not cuda else [256, 1024], slice_s)
         record("copy", rate, f"{shape}, median of {repeats}")
 
     def launch(slice_s: float) -> None:
@@ -342,7 +351,7 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
         def many() -> None:
             for _ in range(ops):
                 torch.add(a, a, out=out)
-        seconds, repeats = _median(timer, many, slice_s)
+        seconds, repeats = _median(plain, many, slice_s)
         record("launch_ns", seconds / ops * 1e9, f"torch.add of 1-element tensors, {ops} back to back, "
                f"median of {repeats}")
 
@@ -373,6 +382,28 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
     finally:
         tf32(False)
     return _profile(torch, cuda, dev, name, measured, sources, where, dtypes)
+
+
+def _flush_bytes(folder: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
+    """Half the CPU's last-level cache (Linux's /sys/devices/system/cpu/cpu0/cache; 32 MiB assumed
+    where it says nothing): what is written before each timed run of a rate. Half: all of it made
+    the small convs of a net's late layers, whose data stays cached from layer to layer, two to three
+    times slower than in the net."""
+    best = (0, 0)  # (level, bytes)
+    try:
+        entries = [e for e in os.listdir(folder) if e.startswith("index")]
+    except OSError:
+        entries = []
+    for entry in entries:
+        try:
+            with open(f"{folder}/{entry}/level", encoding="ascii") as level, \
+                    open(f"{folder}/{entry}/size", encoding="ascii") as size:
+                text = size.read().strip().upper()
+                scale = {"K": 2**10, "M": 2**20}.get(text[-1:], 1)
+                best = max(best, (int(level.read()), int(text.rstrip("KM")) * scale))
+        except (OSError, ValueError):
+            continue
+    return (best[1] or 32 * 2**20) // 2
 
 
 def _runs(torch: Any, dev: Any, dtype: Any) -> bool:
