@@ -48,10 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arch", default="resnet50")
     parser.add_argument("--hardware", default="a100-sxm4-80gb")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--engine-factor", type=int, default=4, help="the engine's repeats: this x --repeats "
+                        "(it takes ms; the command, a fresh process, 0.3 s)")
     args = parser.parse_args(argv)
     run(args.arch, args.hardware)  # warm-up: imports and first-call costs
     without, with_time = [], []
-    for _ in range(args.repeats):  # interleaved, so a load spike hits both alike
+    for _ in range(args.repeats * args.engine_factor):  # interleaved, so a load spike hits both alike
         without.append(run(args.arch, None))
         with_time.append(run(args.arch, args.hardware))
     cold, cold_time = [], []
@@ -60,10 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         cold_time.append(command(args.arch, args.hardware))
     ok = True
     for label, plain, timed in (("command", cold, cold_time), ("engine", without, with_time)):
-        a, b = statistics.median(plain), statistics.median(timed)
-        print(f"{label}: table {args.arch} --memory autograd {a * 1e3:8.1f} ms; with --hardware {args.hardware} "
-              f"{b * 1e3:8.1f} ms (medians of {args.repeats}); ratio {b / a:.3f} ({b / a - 1:+.1%})")
-        ok = ok and (label != "command" or b / a <= 1.2)
+        # the median, and the minimum: on a machine shared with other jobs the least disturbed run
+        for how, pick in (("medians", statistics.median), ("minima", min)):
+            a, b = pick(plain), pick(timed)
+            print(f"{label}: table {args.arch} --memory autograd {a * 1e3:8.2f} ms; with --hardware {args.hardware} "
+                  f"{b * 1e3:8.2f} ms ({how} of {len(plain)}); ratio {b / a:.3f} ({b / a - 1:+.1%})")
+            ok = ok and (label != "command" or how != "medians" or b / a <= 1.2)
     print("the issue allows +20% on the command")
     return 0 if ok else 1
 

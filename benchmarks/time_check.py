@@ -1,7 +1,8 @@
 """Predicted vs measured training-step time of zoo nets on this machine's CPU (issue 20, item 6).
 
-    cnncost calibrate --out /tmp/cpu.yaml                     # first: this machine's profile
-    OMP_NUM_THREADS=2 python benchmarks/time_check.py --hardware /tmp/cpu.yaml
+    # one command: calibrate, then measure and compare (one thread, process CPU time: robust to load)
+    OMP_NUM_THREADS=1 cnncost calibrate --out /tmp/cpu.yaml --clock cpu && OMP_NUM_THREADS=1 python \
+        benchmarks/time_check.py --hardware /tmp/cpu.yaml --clock cpu --rounds 2 --repeats 3 --no-layers --markdown
     python benchmarks/time_check.py --hardware /tmp/cpu.yaml --arch resnet18 vgg11 --batch 2 8 --input 3x128x128
 
 Measured: each net built with the torch backend (`cnncost.torch_backend.build`), train mode, fp32
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock", default="wall", choices=("wall", "cpu"),
                         help="wall: time.perf_counter (default); cpu: time.process_time, the process's CPU time "
                              "(with OMP_NUM_THREADS=1 on a machine shared with other jobs; calibrate --clock cpu)")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1: calibrate with "
+                        "OMP_NUM_THREADS=1 to match)")
     parser.add_argument("--no-layers", action="store_true", help="skip the per-layer forward timing")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--save", metavar="FILE", help="write the measured seconds (JSON) for --replay")
@@ -144,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     global NOW
     NOW = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
     profile = load_profile(args.hardware)
     shape = parse_shape(args.input)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; profile {profile.name} ({profile.origin}); "

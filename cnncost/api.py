@@ -149,6 +149,9 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
     report = build_report(analysis, options, depth, step, count_as=count_as, freeze=freeze, timing=timing,
                           inference=inference)
     if step is not None:  # the GPU profile of the modelled reserved and nvidia-smi figures (issue 19)
+        if hardware is not None:  # one device choice: a GPU's time profile picks its allocator profile too
+            from .hardware.device import device_choice
+            gpu = device_choice(gpu, hardware)
         report = dataclasses.replace(report, gpu=_gpu(gpu, cuda_context, cudnn_workspace))
     if columns is not None:
         report = report.with_columns(columns)
@@ -288,6 +291,9 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
         step = _step(graph, storage, _setup(optimizer, mode, accumulate=accumulate, **job), device, torch_version)
         # the budget bounds the allocated peak, or a modelled GPU figure; the GPU figures at the batch found (issue 19)
         from .memory.device_fit import largest_batch_on
+        if hardware is not None:  # one device choice: a GPU's time profile picks its allocator profile too
+            from .hardware.device import device_choice
+            gpu = device_choice(gpu, hardware)
         result = largest_batch_on(step, size, budget_of, _gpu(gpu, cuda_context, cudnn_workspace), written)
     if specs:  # --checkpoint: the regions and their cost, from the step solved
         from .memory.checkpoint_auto import with_checkpoints

@@ -1,8 +1,9 @@
 """Time columns of a sweep (`cnncost.sweep(..., hardware=)`): per configuration the expected step's
 seconds by phase, images per second, the bound holding most of the step (`limited_by`), and the pure
 roofline's step seconds and images per second. One memory-model trace and one pass of the time
-model's per-node costs per (structure, resolution, dtype, optimizer); batches are vectorised
-(`cnncost.timing.sweep`)."""
+model's per-node costs per (structure, resolution, dtype, optimizer), their piecewise-linear step
+lines kept on the net (a later sweep over the same resolutions evaluates its batches only); batches
+are vectorised (`cnncost.timing.sweep`)."""
 from __future__ import annotations
 
 from typing import Any
@@ -14,6 +15,7 @@ from .errors import CnnCostError
 TIME_COLUMNS = ("forward_seconds", "backward_seconds", "optimizer_seconds", "step_seconds", "images_per_second",
                 "limited_by", "bound_step_seconds", "bound_images_per_second")
 TRAINING_DTYPES = ("fp32", "tf32", "fp16", "bf16")
+KEPT_LINES = 256  # (resolution, dtype, optimizer, ...) entries a net keeps (resnet50: 78 kB each)
 
 
 def time_columns(nets_inputs: list[tuple[Any, list[Any]]], dtypes: list[str], optimizers: list[str],
@@ -30,7 +32,7 @@ def time_columns(nets_inputs: list[tuple[Any, list[Any]]], dtypes: list[str], op
     from .memory import Precision, trace
     from .timing.model import BOUNDS
     from .timing.step import step_costs
-    from .timing.sweep import batch_times
+    from .timing.sweep import resolution_lines, times_at
     wrong = [d for d in dtypes if d not in TRAINING_DTYPES]
     if wrong:
         raise CnnCostError(f"the time model needs training dtypes ({', '.join(TRAINING_DTYPES)}), got {wrong[0]!r}")
@@ -40,17 +42,28 @@ def time_columns(nets_inputs: list[tuple[Any, list[Any]]], dtypes: list[str], op
     for net, inputs in nets_inputs:
         block = {name: np.empty((len(inputs), B, D, O), dtype=np.int64 if name == "limited_by" else np.float64)
                  for name in TIME_COLUMNS}
+        kept = net.memo.setdefault("time lines", {})  # per resolution, dtype, optimizer, setup and profile
         for r, shape in enumerate(inputs):
-            graph = compile(net, shape)
-            frozen = frozen_nodes(graph, freeze) if freeze else None
+            graph, frozen = None, None
             for d, dtype in enumerate(dtypes):
-                traced = trace(graph, precision=Precision(memory_dtype(dtype), device, release))
+                traced = None
                 for o, optimizer in enumerate(optimizers):
-                    nodes, step = step_costs(graph, traced, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
-                    for name, values in batch_times(nodes, step, profile, batches).items():
+                    key = (tuple(shape), dtype, optimizer, freeze, device, release, profile)
+                    lines = kept.get(key)
+                    if lines is None:  # the graph, its trace and costs, made only where not kept
+                        if graph is None:
+                            graph = compile(net, shape)
+                            frozen = frozen_nodes(graph, freeze) if freeze else None
+                        if traced is None:
+                            traced = trace(graph, precision=Precision(memory_dtype(dtype), device, release))
+                        nodes, step = step_costs(graph, traced, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
+                        if len(kept) >= KEPT_LINES:
+                            kept.clear()
+                        lines = kept[key] = resolution_lines(nodes, step, profile)
+                    for name, values in times_at(lines, batches).items():
                         block[name][r, :, d, o] = values
         for name in TIME_COLUMNS:
             parts[name].append(block[name].reshape(-1))
     columns: dict[str, Any] = {name: np.concatenate(parts[name]) for name in TIME_COLUMNS}
-    columns["limited_by"] = pd.Categorical.from_codes(columns["limited_by"], categories=list(BOUNDS))  # type: ignore[call-overload]  # stubs: an Index
+    columns["limited_by"] = pd.Categorical.from_codes(columns["limited_by"], categories=pd.Index(list(BOUNDS)))
     return columns

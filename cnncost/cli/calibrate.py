@@ -23,8 +23,9 @@ def budget(text: str) -> float:
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("calibrate", help="measure this machine (PyTorch) and write a hardware profile",
                                  description="Microbenchmarks through PyTorch within a time budget: matmul and conv "
-                                 "throughput per dtype and shape class, a depthwise conv, copy bandwidth and a tiny "
-                                 "op's time (medians of repeats); writes a YAML hardware profile (see docs/time.md). "
+                                 "throughput per dtype and shape class, convs' gradients, depthwise convs and batch "
+                                 "norms forward and backward at a net's shapes, copy bandwidth and a tiny op's time "
+                                 "(medians of repeats); writes a YAML hardware profile (see docs/time.md). "
                                  "Needs cnncost[torch].")
     parser.add_argument("-o", "--out", required=True, metavar="FILE",
                         help="the YAML profile to write (whole or not at all); the figures are printed on stdout")

@@ -251,9 +251,13 @@ def _time_lines(result: Any) -> str:
     if timing is None:
         return ""
     e, b = timing.expected, timing.bound
-    return (f"\n\nThroughput at batch {grouped(result.batch)} on {timing.hardware} ({timing.dtype}): step "
+    # accumulation: K micro-steps' passes then one optimizer pass; checkpointing: the recompute in backward
+    at = (f"{grouped(timing.batch)} samples per step ({e.micro_steps} micro-steps)" if e.micro_steps > 1
+          else f"batch {grouped(result.batch)}")
+    again = f", recompute {duration(e.recompute_seconds)} of it" if e.recompute_seconds else ""
+    return (f"\n\nThroughput at {at} on {timing.hardware} ({timing.dtype}): step "
             f"{duration(e.step_seconds)} = {e.images_per_second:,.1f} images/s expected, mostly {e.bound}-bound "
-            f"(forward {duration(e.forward_seconds)} + backward {duration(e.backward_seconds)} + optimizer "
+            f"(forward {duration(e.forward_seconds)} + backward {duration(e.backward_seconds)}{again} + optimizer "
             f"{duration(e.optimizer_seconds)}); roofline bound {duration(b.step_seconds)} = "
             f"{b.images_per_second:,.1f} images/s (docs/time.md)")
 # --- end time ---

@@ -289,9 +289,11 @@ def add_fit_accumulate(parser: argparse.ArgumentParser) -> None:
 def add_gpu_memory(parser: argparse.ArgumentParser, budget: bool = False) -> None:
     """The GPU profile whose caching allocator, workspaces and CUDA context the reserved and
     nvidia-smi figures model (cnncost.memory.reserved; issue 19); `budget`: fit's --budget-of."""
-    parser.add_argument("--gpu", metavar="PROFILE", help="under --memory autograd on cuda: the GPU profile of the "
-                        "reserved and nvidia-smi figures (modelled): h100 (default), h200, a100-80gb, a100-40gb, "
-                        "l4, rtx4090, v100 (docs/memory.md)")
+    parser.add_argument("--gpu", metavar="PROFILE", help="deprecated: --hardware NAME picks the card for both time "
+                        "and memory (h100 = h100-sxm5-80gb, h200 = h200-sxm-141gb, a100-80gb = a100-sxm4-80gb, "
+                        "a100-40gb = a100-sxm4-40gb, l4, rtx4090 = rtx-4090, v100 = v100-sxm2-32gb). Under --memory "
+                        "autograd on cuda: the GPU profile of the reserved and nvidia-smi figures (modelled), h100 "
+                        "by default (docs/memory.md)")
     parser.add_argument("--cuda-context", metavar="SIZE", help="the CUDA context's bytes in the nvidia-smi figure "
                         "(default the profile's, 512MiB)")
     parser.add_argument("--cudnn-workspace", metavar="SIZE", help="a cuDNN workspace around each convolution's "

@@ -2,7 +2,7 @@
 
 Within a time budget: matmul and conv throughput per dtype (fp32, bf16 where it runs; on CUDA also
 tf32 and fp16) and shape class (large: grown until one run is long enough to time, within the
-budget; small: a fixed small shape), a depthwise conv, copy bandwidth and a tiny op's time (the
+budget; small: a fixed small shape), copy bandwidth and a tiny op's time (the
 per-op launch overhead). Each figure is the median of repeats, timed with time.perf_counter (CUDA:
 CUDA events). PyTorch is imported here only.
 
@@ -10,13 +10,18 @@ The profile's peaks are the best any measured kernel reached on that unit (so ev
 fraction is <= 1): `matrix[dtype]` the best of the large matmul and the convs, the conv and
 matmul fractions their rates over it; memory bandwidth is the copy's (its fraction 1); the
 launch overhead a tiny op's time in a training step (forward and backward), else a lone op's.
-Raw figures the time model reads where present (`cnncost.timing.model`): `conv.DTYPE.kK`, 3x3
-convs at reduction lengths K = 9 x channels (a conv's rate follows its reduction length), and
-`conv_weight_grad.DTYPE` (a conv's weight gradient, slower than its forward on a CPU) and
-`maxpool.fp32` and `batchnorm.fp32` (pooling and training-mode norms run far below the vector
-peak, and below the copy bandwidth, on a CPU), `conv_call_ns` (a tiny conv's time: the conv
-library's own overhead per call) and, on a CPU, `page_fault` (bytes/s of first writes to fresh
-pages, which large weight gradients pay every step).
+Raw figures the time model reads where present (`cnncost.timing.model`), each measured on the shape
+classes nets run rather than fitted to them: `conv.DTYPE.kK`, 3x3 convs at reduction lengths
+K = 9 x channels (a conv's rate follows its reduction length); `conv_net.DTYPE` and `conv_grad.DTYPE`,
+the forward and the gradients (input and weight) of convs of a net's shapes (`CONV_SHAPES`: their
+ratio scales a conv's forward rate for its gradient passes); `conv.DTYPE.mM`, 3x3 convs of few GEMM
+rows (M = batch x positions: the rows correction); `depthwise.fp32`, `batchnorm.fp32` and their
+`_grad` (forward and gradients apart, at a net's shapes: `DEPTHWISE_SHAPES`, `NORM_SHAPES`);
+`maxpool.fp32` (pooling runs far below the vector peak, and below the copy bandwidth, on a CPU);
+`conv_call_ns` (a tiny conv's time: the conv library's own overhead per call) and, on a CPU,
+`page_fault` (bytes/s of first writes to fresh pages, which large weight gradients pay every step).
+Timed with one clock throughout (`--clock cpu`: the process's CPU time, for a loaded machine with
+one thread), so the figures do not depend on how busy the machine is beyond its caches.
 """
 from __future__ import annotations
 
@@ -32,6 +37,16 @@ from .profile import HardwareProfile
 
 MIN_REPEATS, MAX_REPEATS = 3, 25
 REDUCTION_CHANNELS = (16, 64, 128, 256)  # 3x3 convs: reduction lengths 144, 576, 1152, 2304
+ROWS_SIDES = (4, 8)  # 3x3 convs 64 -> 64 at batch 2 on 4x4 and 8x8: 32 and 128 GEMM rows
+# (channels, side, batch, kernel) of the per-channel ops measured at a net's shapes: MobileNet- and
+# EfficientNet-like depthwise convs (3x3 and 5x5) and ResNet-like norms at 128x128 inputs, small and
+# large batches (their rates vary with size)
+DEPTHWISE_SHAPES = ((32, 64, 2, 3), (96, 32, 2, 3), (144, 32, 8, 3), (192, 16, 4, 3), (576, 8, 8, 3),
+                    (240, 16, 8, 5), (672, 8, 2, 5))
+NORM_SHAPES = ((96, 32, 2, 1), (144, 32, 8, 1), (256, 16, 4, 1), (64, 56, 8, 1))
+# (kernel, in, out channels, side, batch) of convs like a net's: 3x3 and 1x1, short and long reductions
+CONV_SHAPES = ((3, 64, 64, 32, 2), (1, 64, 256, 16, 2), (1, 256, 64, 16, 4), (3, 128, 128, 16, 4), (1, 16, 96, 32, 2),
+               (1, 512, 512, 4, 2), (1, 32, 192, 16, 8))
 
 
 CLOCKS = ("wall", "cpu")
@@ -45,9 +60,12 @@ class _Timer:
     torch: Any
     cuda: bool
     clock: str = "wall"
+    flush: Any = None  # a CPU tensor past the last-level cache, written before each timed call (untimed)
 
     def __call__(self, fn: Callable[[], Any]) -> float:
         if not self.cuda:
+            if self.flush is not None:  # each run starts with cold caches, as an op inside a net does
+                self.flush.add_(1.0)
             now = time.process_time if self.clock == "cpu" else time.perf_counter
             start = now()
             fn()
@@ -121,7 +139,13 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
     if cuda and not torch.cuda.is_available():
         raise CnnCostError("--device cuda: PyTorch sees no CUDA device here (torch.cuda.is_available() is False)")
     dev = torch.device(device)
-    timer = _Timer(torch, cuda, clock)
+    # The rates the model reads are timed from partly evicted caches (on a CPU: half the last-level
+    # cache written first, `_flush_bytes`): a net's op finds much of its data evicted by the layers
+    # between, and a microbenchmark repeating one op on the same tensors would find it all cached on
+    # a quiet machine and evicted on a busy one (its rates then followed the machine's load: 20-30%
+    # apart here). The overheads, the copy and the page test: as they run.
+    plain = _Timer(torch, cuda, clock)
+    timer = _Timer(torch, cuda, clock, None if cuda else torch.zeros(_flush_bytes() // 4))
     budget = _Clock(budget_seconds, time.perf_counter())
     dtypes = ["fp32", "tf32", "fp16", "bf16"] if cuda else ["fp32", "bf16"]
     torch_dtype = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -154,23 +178,20 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
             record(f"matmul.{dtype}.{shape_class}", rate, f"torch.mm {shape}, median of {repeats}")
         return run
 
-    def conv(dtype: str, shape_class: str, depthwise: bool = False) -> Callable[[float], Any]:
+    def conv(dtype: str, shape_class: str) -> Callable[[float], Any]:
         def run(slice_s: float) -> None:
             channels, side = (64, 56) if shape_class == "large" else (32, 14)
-            groups = channels if depthwise else 1
-            weight = torch.randn(channels, channels // groups, 3, 3, device=dev).to(torch_dtype[dtype])
+            weight = torch.randn(channels, channels, 3, 3, device=dev).to(torch_dtype[dtype])
 
             def make(batch: int) -> tuple[Callable[[], Any], int, str]:
                 x = torch.randn(batch, channels, side, side, device=dev).to(torch_dtype[dtype])
-                work = 2 * batch * channels * (channels // groups) * 9 * side * side
-                return ((lambda: torch.nn.functional.conv2d(x, weight, padding=1, groups=groups)), work,
-                        f"batch {batch}, {channels}->{channels} channels{' depthwise' if depthwise else ''}, "
-                        f"{side}x{side}, 3x3")
+                work = 2 * batch * channels * channels * 9 * side * side
+                return ((lambda: torch.nn.functional.conv2d(x, weight, padding=1)), work,
+                        f"batch {batch}, {channels}->{channels} channels, {side}x{side}, 3x3")
             sizes = [1, 2, 4, 8, 16, 32, 64] if shape_class == "large" else [1]
             tf32(dtype == "tf32")
             rate, shape, repeats = _grow(timer, make, sizes, slice_s)
-            key = f"depthwise.{dtype}" if depthwise else f"conv.{dtype}.{shape_class}"
-            record(key, rate, f"torch.nn.functional.conv2d {shape}, median of {repeats}")
+            record(f"conv.{dtype}.{shape_class}", rate, f"torch.nn.functional.conv2d {shape}, median of {repeats}")
         return run
 
     def conv_reduction(dtype: str, channels: int) -> Callable[[float], Any]:
@@ -189,27 +210,83 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
             record(f"conv.{dtype}.k{9 * channels}", rate, f"torch.nn.functional.conv2d {shape}, median of {repeats}")
         return run
 
-    def conv_weight_grad(dtype: str) -> Callable[[float], Any]:
-        """The weight gradient of a 3x3 conv 128 -> 128 on 28x28 (forward and weight gradient timed,
-        the forward's time then taken off): a CPU runs it slower than the forward."""
+    def conv_rows(dtype: str, side: int) -> Callable[[float], Any]:
+        """A 3x3 conv 64 -> 64 (reduction 576) on side x side at batch 2: few GEMM rows (2 x side^2),
+        as a net's late stages at a small batch run; the rows correction is solved from it
+        (`cnncost.timing.model.rows_half`)."""
         def run(slice_s: float) -> None:
-            weight = torch.randn(128, 128, 3, 3, device=dev).to(torch_dtype[dtype]).requires_grad_()
+            weight = torch.randn(64, 64, 3, 3, device=dev).to(torch_dtype[dtype])
+            x = torch.randn(2, 64, side, side, device=dev).to(torch_dtype[dtype])
+            seconds, repeats = _median(timer, lambda: torch.nn.functional.conv2d(x, weight, padding=1), slice_s)
+            record(f"conv.{dtype}.m{2 * side * side}", 2 * 2 * 64 * 576 * side * side / max(seconds, 1e-9),
+                   f"torch.nn.functional.conv2d batch 2, 64->64 channels, {side}x{side}, 3x3, median of {repeats}")
+        return run
 
-            def make(batch: int) -> tuple[Callable[[], Any], int, str]:
-                x = torch.randn(batch, 128, 28, 28, device=dev).to(torch_dtype[dtype])
-                grad = torch.randn(batch, 128, 28, 28, device=dev).to(torch_dtype[dtype])
+    def forward_backward(key: str, what: str, shapes: tuple[tuple[int, int, int, int], ...], ops: Callable[[int], int],
+                         module: Callable[[int, int], Any]) -> Callable[[float], Any]:
+        """Forward and gradient rates of a per-channel op (a depthwise conv, a batch norm) at shapes
+        (channels, side, batch, kernel) like a net's, `ops(kernel)` per element: `key` the forward's
+        ops/s, `key_grad` the backward's (input and weight gradients: twice the forward's work, as the
+        model counts them), each the harmonic mean over the shapes (their rates vary with the shape:
+        a net's layers take the time of each)."""
+        def run(slice_s: float) -> None:
+            forward, backward = [], []
+            for channels, side, batch, kernel in shapes:
+                layer = module(channels, kernel)
+                x = torch.randn(batch, channels, side, side, device=dev, requires_grad=True)
+                grad = torch.randn(batch, channels, side, side, device=dev)
+                work = ops(kernel) * batch * channels * side * side
 
-                def both() -> None:
-                    torch.nn.functional.conv2d(x, weight, padding=1).backward(grad)
-                    weight.grad = None
-                return both, 2 * batch * 128 * 128 * 9 * 28 * 28, f"batch {batch}, 128->128 channels, 28x28, 3x3"
-            tf32(dtype == "tf32")
-            rate, shape, repeats = _grow(timer, make, [1, 2, 4, 8, 16, 32, 64], slice_s)
-            forward = measured.get(f"conv.{dtype}.k1152")
-            # both passes took work / rate seconds, the forward work / forward: the gradient the rest
-            wgrad = 1 / max(1 / rate - 1 / forward, 1e-30) if forward and 1 / rate > 1 / forward else rate
-            record(f"conv_weight_grad.{dtype}", wgrad, f"torch.nn.functional.conv2d {shape}, forward and weight "
-                   f"gradient, median of {repeats}, less the forward at measured.conv.{dtype}.k1152")
+                def both(layer: Any = layer, x: Any = x, grad: Any = grad) -> None:
+                    layer(x).backward(grad)
+                    x.grad = None
+                    for p in layer.parameters():
+                        p.grad = None
+                def ahead_only(layer: Any = layer, x: Any = x) -> Any:
+                    return layer(x)
+                with torch.no_grad():
+                    ahead, _ = _median(timer, ahead_only, slice_s / (2 * len(shapes)))
+                total, repeats = _median(timer, both, slice_s / (2 * len(shapes)))
+                forward.append(work / max(ahead, 1e-9))
+                backward.append(2 * work / max(total - ahead, 1e-9 * total, 1e-9))
+            listed = ", ".join(f"{c} channels {s}x{s} batch {b} ({k}x{k})" for c, s, b, k in shapes)
+            record(key.replace("@", ""), statistics.harmonic_mean(forward), f"{what} forward, {ops(3)} ops per "
+                   f"element (3x3), harmonic mean over {listed} (median of {repeats} each)")
+            record(key.replace("@", "_grad"), statistics.harmonic_mean(backward), f"{what} input and weight "
+                   f"gradients, twice the forward's ops, (forward and backward) less the forward, harmonic mean "
+                   f"over {listed}")
+        return run
+
+    def conv_gradients(dtype: str) -> Callable[[float], Any]:
+        """Forward and gradients of convs of a net's shapes (`CONV_SHAPES`): `conv_net.DTYPE` the
+        forwards' FLOPs over their time, `conv_grad.DTYPE` the gradients' (input and weight: twice
+        the FLOPs) over theirs; the model scales a conv's forward rate by their ratio for its
+        gradient passes (a CPU's conv library runs them slower than the forward)."""
+        def run(slice_s: float) -> None:
+            work = ahead = behind = 0.0
+            for kernel, c_in, c_out, side, batch in CONV_SHAPES:
+                weight = torch.randn(c_out, c_in, kernel, kernel, device=dev).to(torch_dtype[dtype]).requires_grad_()
+                x = torch.randn(batch, c_in, side, side, device=dev).to(torch_dtype[dtype]).requires_grad_()
+                grad = torch.randn(batch, c_out, side, side, device=dev).to(torch_dtype[dtype])
+
+                def both(x: Any = x, weight: Any = weight, grad: Any = grad, kernel: int = kernel) -> None:
+                    torch.nn.functional.conv2d(x, weight, padding=kernel // 2).backward(grad)
+                    x.grad = weight.grad = None
+
+                def ahead_only(x: Any = x, weight: Any = weight, kernel: int = kernel) -> Any:
+                    return torch.nn.functional.conv2d(x, weight, padding=kernel // 2)
+                tf32(dtype == "tf32")
+                with torch.no_grad():
+                    forward, _ = _median(timer, ahead_only, slice_s / (2 * len(CONV_SHAPES)))
+                total, repeats = _median(timer, both, slice_s / (2 * len(CONV_SHAPES)))
+                work += 2 * batch * c_out * c_in * kernel * kernel * side * side
+                ahead += forward
+                behind += max(total - forward, 1e-9)
+            listed = ", ".join(f"{k}x{k} {i}->{o} on {s}x{s} batch {b}" for k, i, o, s, b in CONV_SHAPES)
+            record(f"conv_net.{dtype}", work / max(ahead, 1e-9), f"torch.nn.functional.conv2d forward, FLOPs over "
+                   f"seconds summed over {listed} (median of {repeats} each)")
+            record(f"conv_grad.{dtype}", 2 * work / behind, "input and weight gradients of the same convs, "
+                   "(forward and backward) less the forward, FLOPs over seconds summed")
         return run
 
     def maxpool(slice_s: float) -> None:
@@ -220,16 +297,6 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
         rate, shape, repeats = _grow(timer, make, [1, 2, 4, 8], slice_s)
         record("maxpool.fp32", rate, f"torch.nn.functional.max_pool2d {shape}, median of {repeats}")
 
-    def batchnorm(slice_s: float) -> None:
-        mean, var = torch.zeros(64, device=dev), torch.ones(64, device=dev)
-
-        def make(batch: int) -> tuple[Callable[[], Any], int, str]:
-            x = torch.randn(batch, 64, 56, 56, device=dev)
-            return ((lambda: torch.nn.functional.batch_norm(x, mean, var, training=True)), 4 * batch * 64 * 56 * 56,
-                    f"batch {batch}, 64 channels, 56x56, training mode (4 ops per element)")
-        rate, shape, repeats = _grow(timer, make, [1, 2, 4, 8], slice_s)
-        record("batchnorm.fp32", rate, f"torch.nn.functional.batch_norm {shape}, median of {repeats}")
-
     def conv_call(slice_s: float) -> None:
         """A tiny conv's time: the conv library's own per-call overhead (primitive lookup, dispatch)."""
         x, weight = torch.randn(1, 8, 4, 4, device=dev), torch.randn(8, 8, 3, 3, device=dev)
@@ -238,7 +305,7 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
         def many() -> None:
             for _ in range(calls):
                 torch.nn.functional.conv2d(x, weight, padding=1)
-        seconds, repeats = _median(timer, many, slice_s)
+        seconds, repeats = _median(plain, many, slice_s)
         record("conv_call_ns", seconds / calls * 1e9, f"torch.nn.functional.conv2d of 8 -> 8 channels, 4x4, batch 1, "
                f"{calls} back to back, per call, median of {repeats}")
 
@@ -248,8 +315,8 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
         n = 64 * 2**20
         kept = torch.empty(n)
         kept.fill_(0.0)
-        touched, _ = _median(timer, lambda: kept.fill_(1.0), slice_s / 2)
-        fresh, repeats = _median(timer, lambda: torch.empty(n).fill_(1.0), slice_s / 2)
+        touched, _ = _median(plain, lambda: kept.fill_(1.0), slice_s / 2)
+        fresh, repeats = _median(plain, lambda: torch.empty(n).fill_(1.0), slice_s / 2)
         if fresh > touched:
             record("page_fault", 4 * n / (fresh - touched), f"256 MiB filled in a new tensor less in a kept one, "
                    f"bytes per second, median of {repeats}")
@@ -263,7 +330,7 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
             for _ in range(ops):
                 y = torch.tanh(y)
             y.backward()
-        seconds, repeats = _median(timer, chain, slice_s)
+        seconds, repeats = _median(plain, chain, slice_s)
         record("launch_train_ns", seconds / (2 * ops) * 1e9, f"{ops} torch.tanh of a 1-element tensor that needs a "
                f"gradient, forward and backward (2 ops each), median of {repeats}")
 
@@ -273,7 +340,7 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
             src = torch.ones(n, device=dev)
             dst = torch.empty(n, device=dev)
             return (lambda: dst.copy_(src)), 2 * n * 4, f"{mib} MiB fp32 copy_ (bytes read + written)"
-        rate, shape, repeats = _grow(timer, make, [64, 256] if not cuda else [256, 1024], slice_s)
+        rate, shape, repeats = _grow(plain, make, [64, 256] if not cuda else [256, 1024], slice_s)
         record("copy", rate, f"{shape}, median of {repeats}")
 
     def launch(slice_s: float) -> None:
@@ -284,7 +351,7 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
         def many() -> None:
             for _ in range(ops):
                 torch.add(a, a, out=out)
-        seconds, repeats = _median(timer, many, slice_s)
+        seconds, repeats = _median(plain, many, slice_s)
         record("launch_ns", seconds / ops * 1e9, f"torch.add of 1-element tensors, {ops} back to back, "
                f"median of {repeats}")
 
@@ -295,21 +362,48 @@ def calibrate(*, budget_seconds: float = 60.0, device: str = "cpu", name: str | 
         plan.append(("page_fault", page_fault))
     plan.append(("copy", copy))
     plan.append(("maxpool.fp32", maxpool))
-    plan.append(("batchnorm.fp32", batchnorm))
+    plan.append(("batchnorm_grad.fp32", forward_backward(
+        "batchnorm@.fp32", "torch.nn.BatchNorm2d, training mode,", NORM_SHAPES, lambda k: 4,
+        lambda c, k: torch.nn.BatchNorm2d(c).to(dev).train())))
+    plan.append(("depthwise.fp32", forward_backward(
+        "depthwise@.fp32", "torch.nn.Conv2d depthwise (groups = channels), same padding,", DEPTHWISE_SHAPES,
+        lambda k: 2 * k * k, lambda c, k: torch.nn.Conv2d(c, c, k, padding=k // 2, groups=c, bias=False).to(dev))))
     for dtype in dtypes:
         if not _runs(torch, dev, torch_dtype[dtype]):
             continue
         plan += [(f"matmul.{dtype}.large", matmul(dtype, "large")), (f"matmul.{dtype}.small", matmul(dtype, "small")),
                  (f"conv.{dtype}.large", conv(dtype, "large")), (f"conv.{dtype}.small", conv(dtype, "small"))]
         plan += [(f"conv.{dtype}.k{9 * c}", conv_reduction(dtype, c)) for c in REDUCTION_CHANNELS]
-        plan.append((f"conv_weight_grad.{dtype}", conv_weight_grad(dtype)))
-    plan.append(("depthwise.fp32", conv("fp32", "large", depthwise=True)))
+        plan.append((f"conv_grad.{dtype}", conv_gradients(dtype)))
+        plan += [(f"conv.{dtype}.m{2 * side * side}", conv_rows(dtype, side)) for side in ROWS_SIDES]
     try:
         for index, (_, run) in enumerate(plan):
             run(budget.left() / (len(plan) - index))
     finally:
         tf32(False)
     return _profile(torch, cuda, dev, name, measured, sources, where, dtypes)
+
+
+def _flush_bytes(folder: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
+    """Half the CPU's last-level cache (Linux's /sys/devices/system/cpu/cpu0/cache; 32 MiB assumed
+    where it says nothing): what is written before each timed run of a rate. Half: all of it made
+    the small convs of a net's late layers, whose data stays cached from layer to layer, two to three
+    times slower than in the net."""
+    best = (0, 0)  # (level, bytes)
+    try:
+        entries = [e for e in os.listdir(folder) if e.startswith("index")]
+    except OSError:
+        entries = []
+    for entry in entries:
+        try:
+            with open(f"{folder}/{entry}/level", encoding="ascii") as level, \
+                    open(f"{folder}/{entry}/size", encoding="ascii") as size:
+                text = size.read().strip().upper()
+                scale = {"K": 2**10, "M": 2**20}.get(text[-1:], 1)
+                best = max(best, (int(level.read()), int(text.rstrip("KM")) * scale))
+        except (OSError, ValueError):
+            continue
+    return (best[1] or 32 * 2**20) // 2
 
 
 def _runs(torch: Any, dev: Any, dtype: Any) -> bool:

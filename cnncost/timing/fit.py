@@ -1,5 +1,6 @@
 """`cnncost.fit(..., hardware=)`: the time model's training step at the batch that fits (its
-throughput), on the same trace the memory model solved."""
+throughput), on the same trace the memory model solved: a checkpointed step's recompute in its
+backward, gradient accumulation's K micro-steps before one optimizer pass."""
 from __future__ import annotations
 
 import dataclasses
@@ -21,5 +22,22 @@ def with_timing(result: Any, graph: Any, traced: Any, hardware: Any, dtype: str,
     profile = load_profile(hardware)
     if not result.batch:
         return result
-    timing = time_step(graph, traced, profile, dtype=dtype, optimizer=optimizer, batch=result.batch, frozen=frozen)
+    recompute = recomputed_nodes(graph, traced, getattr(result.step, "recomputed", ()))
+
+    def at(batch: int) -> Any:
+        return time_step(graph, traced, profile, dtype=dtype, optimizer=optimizer, batch=batch, frozen=frozen,
+                         recompute=recompute)
+    timing = at(result.batch)
+    if result.accumulate > 1:  # K micro-steps, then one optimizer pass
+        last = result.last_micro_batch
+        timing = timing.accumulated(result.accumulate, timing if last == result.batch else at(last))
     return dataclasses.replace(result, timing=timing)
+
+
+def recomputed_nodes(graph: Any, traced: Any, steps: Any) -> tuple[int, ...]:
+    """The graph nodes of the trace steps a checkpointed step runs again in backward (each once)."""
+    if not steps:
+        return ()
+    from .passes import steps_by_node
+    owner = {id(step): i for i, node_steps in enumerate(steps_by_node(graph, traced)) for step in node_steps}
+    return tuple(sorted({owner[id(traced.steps[k])] for k in steps if id(traced.steps[k]) in owner}))

@@ -43,7 +43,7 @@ def op_class(node: Any) -> str:
     return "matmul"
 
 
-WEIGHT_GRADIENT = -1  # the reduction a conv's weight gradient is marked with (its rate is measured apart)
+FORWARD, INPUT_GRADIENT, WEIGHT_GRADIENT = 0, 1, 2  # a pass's `gradient`: calibrated gradient rates differ
 
 
 def reduction(node: Any, gradient: bool = False) -> int:

@@ -14,13 +14,23 @@ Exact ints, per sample and fixed (`Amount`); seconds come later (`model.py`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..counting.training import gradients
 from ..memory.tensors import ELEMENT_BYTES
 from .amount import NONE, Amount
-from .ops import (BACKWARD_VECTOR_OPS, MATRIX_CLASSES, UNIT, WEIGHT_GRADIENT, op_class, positions, reduction,
-                  vector_ops)
+from .ops import (
+    BACKWARD_VECTOR_OPS,
+    INPUT_GRADIENT,
+    MATRIX_CLASSES,
+    UNIT,
+    WEIGHT_GRADIENT,
+    op_class,
+    positions,
+    reduction,
+    vector_ops,
+)
 
 PASSES = ("forward", "input_grad", "weight_grad")
 COMPUTE_DTYPES = ("fp32", "tf32", "fp16", "bf16")  # the profile's dtypes a training step computes in
@@ -43,10 +53,11 @@ class PassCost:
     read: Amount
     written: Amount
     kernels: int
-    reduction: int = 0  # a conv's reduction length (`ops.reduction`): its rate follows it; 0: not a conv;
-    # WEIGHT_GRADIENT: a conv's weight gradient
+    reduction: int = 0  # a conv's reduction length (`ops.reduction`; its weight gradient: the forward's):
+    # its rate follows it; 0: not a conv
     fresh: int = 0  # bytes written to new pages each step (a large weight gradient: see FRESH_BYTES)
     positions: int = 0  # a conv's output positions per sample: x batch, the rows of its GEMM (0: many)
+    gradient: int = 0  # FORWARD, INPUT_GRADIENT or WEIGHT_GRADIENT (`ops`): calibrated rates tell them apart
 
     @property
     def unit(self) -> str:
@@ -83,10 +94,10 @@ class NodeCost:
 def _sum_bytes(tensors: Sequence[Any]) -> tuple[int, int]:
     """(per-sample, fixed) bytes of what the tensors show (a view: its elements, not its base's)."""
     per_sample = fixed = 0
-    for t in tensors:
-        size = ELEMENT_BYTES[t.dtype]
-        per_sample += (t.per_sample if t.shown is None else t.shown) * size
-        fixed += t.fixed * size
+    for t in tensors:  # (the storage's byte counts, kept on each tensor, unless a view shows less)
+        shown = t.shown
+        per_sample += t.nbytes_per_sample if shown is None else shown * ELEMENT_BYTES[t.dtype]
+        fixed += t.nbytes_fixed
     return per_sample, fixed
 
 
@@ -142,11 +153,13 @@ def node_costs(graph: Any, trace: Any, compute_dtype: str, frozen: tuple[bool, .
         params = node.params * (low_bytes if precision.autocast and matrix else param_bytes)
         if kernels:
             read_f += params
-        once = node.layer.macs_per_forward() if node.layer is not None else 0
-        work = (Amount(2 * node.macs, 2 * once) if klass in MATRIX_CLASSES or klass == "depthwise"
-                else Amount(vector_ops(node) if kernels else 0))
-        forward = PassCost(klass, dtype, work, Amount(read_s, read_f), Amount(written_s, written_f), kernels,
-                           reduction(node), positions=positions(node))
+        if matrix or klass == "depthwise":
+            work = Amount(2 * node.macs, 2 * node.layer.macs_per_forward())
+            forward = PassCost(klass, dtype, work, Amount(read_s, read_f), Amount(written_s, written_f), kernels,
+                               reduction(node), positions=positions(node) if klass == "conv" else 0)
+        else:  # (no reduction, no GEMM rows)
+            forward = PassCost(klass, dtype, Amount(vector_ops(node) if kernels else 0), Amount(read_s, read_f),
+                               Amount(written_s, written_f), kernels)
         input_grad, weight_grad = _backward(node, steps[-1], klass, dtype, forward, grads[i], frozen[i], params,
                                             param_bytes, consumers[i])
         out.append(NodeCost(node.path, node.type, forward, input_grad, weight_grad))
@@ -159,27 +172,33 @@ def _backward(node: Any, last: Any, klass: str, dtype: str, forward: PassCost, g
     output = last.output
     if not output.requires_grad:
         return IDLE, IDLE
-    out_s, out_f = _sum_bytes((output,))
+    shown = output.shown  # (`_sum_bytes` of the one tensor, inlined)
+    out_s = output.nbytes_per_sample if shown is None else shown * ELEMENT_BYTES[output.dtype]
+    out_f = output.nbytes_fixed
     forks = consumers - 1 if consumers > 1 else 0  # gradient accumulation at a fork: read two, write one each
     fork_work, fork_s, fork_f = output.elements * forks, 3 * forks * out_s, 3 * forks * out_f
-    in_s, in_f = _sum_bytes([t for t in last.reads if t.requires_grad])
+    reads = last.reads
+    in_s, in_f = _sum_bytes([t for t in reads if t.requires_grad])
     if klass in MATRIX_CLASSES or klass == "depthwise":
         operands, weights = gradient
         work = forward.work
+        saved_s, saved_f = _sum_bytes(reads)
         if operands:  # the output's gradient, and the weights (a product of activations: the other operands)
-            other_s, other_f = _sum_bytes(last.reads) if node.layer.arity is None else (0, params)
+            other_s, other_f = (saved_s, saved_f) if node.layer.arity is None else (0, params)
             read = Amount(out_s + other_s + fork_s, out_f + other_f + fork_f)
         else:
             read = Amount(fork_s, fork_f)
         input_grad = PassCost(klass, dtype, Amount(work.per_sample * operands + fork_work, work.fixed * operands),
                               read, Amount(in_s, in_f) if operands else NONE, (1 if operands else 0) + forks,
-                              reduction(node, gradient=True), positions=positions(node, gradient=True))
+                              reduction(node, gradient=True),
+                              positions=positions(node, gradient=True) if klass == "conv" else 0,
+                              gradient=INPUT_GRADIENT)
         if not (weights and node.params):
             return input_grad, IDLE
-        saved_s, saved_f = _sum_bytes(last.reads)
         grads = node.params * param_bytes
         return input_grad, PassCost(klass, dtype, work, Amount(out_s + saved_s, out_f + saved_f), Amount(0, grads), 1,
-                                    WEIGHT_GRADIENT if klass == "conv" else 0, grads if grads >= FRESH_BYTES else 0)
+                                    forward.reduction, grads if grads >= FRESH_BYTES else 0,
+                                    gradient=WEIGHT_GRADIENT)
     if not forward.kernels or node.type in FREE_BACKWARD:
         if not forks:
             return IDLE, IDLE
@@ -191,4 +210,4 @@ def _backward(node: Any, last: Any, klass: str, dtype: str, forward: PassCost, g
     return PassCost(klass, dtype, Amount(work.per_sample * BACKWARD_VECTOR_OPS + fork_work,
                                             work.fixed * BACKWARD_VECTOR_OPS),
                     Amount(out_s + saved_s + fork_s, out_f + saved_f + fork_f), Amount(in_s, in_f + trained),
-                    1 + forks), IDLE
+                    1 + forks, gradient=INPUT_GRADIENT), IDLE

@@ -4,10 +4,10 @@ second, and an epoch's time and cost where the user gives its images and a price
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .model import BOUNDS, ZERO, PassTime, Rates
+from .model import BOUNDS, CONV_CLASSES, ESTIMATES, ZERO, PassTime, Rates
 from .optimizer import optimizer_cost
 from .passes import IDLE, NodeCost, PassCost, node_costs
 
@@ -27,6 +27,8 @@ class StepTime:
     backward_seconds: float
     optimizer_seconds: float
     by_bound: dict[str, float] = field(compare=False)  # compute/memory/launch -> seconds of passes so bound
+    recompute_seconds: float = 0.0  # of backward: checkpointed regions' forward run again
+    micro_steps: int = 1  # forward and backward passes per optimizer step (gradient accumulation)
 
     @property
     def step_seconds(self) -> float:
@@ -45,14 +47,31 @@ class StepTime:
         return {"forward_seconds": self.forward_seconds, "backward_seconds": self.backward_seconds,
                 "optimizer_seconds": self.optimizer_seconds, "step_seconds": self.step_seconds,
                 "images_per_second": self.images_per_second, "limited_by": self.bound,
-                "seconds_by_bound": dict(self.by_bound)}
+                "seconds_by_bound": dict(self.by_bound), "recompute_seconds": self.recompute_seconds,
+                "micro_steps": self.micro_steps}
+
+    def with_recompute(self, seconds: float, by_bound: dict[str, float]) -> StepTime:
+        """This step with checkpointed regions' forward passes run again in backward."""
+        return replace(self, backward_seconds=self.backward_seconds + seconds, recompute_seconds=seconds,
+                       by_bound={b: self.by_bound[b] + by_bound[b] for b in BOUNDS})
+
+    def accumulated(self, micro_steps: int, last: StepTime, optimizer_bound: str) -> StepTime:
+        """An optimizer step of `micro_steps` forward and backward passes: micro_steps - 1 of this
+        one's batch, then `last` (the last micro-batch's; this one where it is the same), one
+        optimizer pass (`optimizer_bound`: its bound, counted once)."""
+        k = micro_steps - 1
+        by_bound = {b: k * self.by_bound[b] + last.by_bound[b] for b in BOUNDS}
+        by_bound[optimizer_bound] -= k * self.optimizer_seconds
+        return StepTime(self.estimate, k * self.batch + last.batch, k * self.forward_seconds + last.forward_seconds,
+                        k * self.backward_seconds + last.backward_seconds, self.optimizer_seconds, by_bound,
+                        k * self.recompute_seconds + last.recompute_seconds, micro_steps)
 
 
 @dataclass(frozen=True)
 class Timing:
     """The time model's result for one net, dtype, optimizer, batch and profile. `nodes`: per graph
-    node its three passes' costs; `expected_nodes`/`bound_nodes`: their times (forward, input
-    gradient, weight gradient)."""
+    node its three passes' costs; `expected_nodes`: their times (forward, input gradient, weight
+    gradient); `bound_nodes()` the pure roofline's, on demand."""
 
     profile: Any  # cnncost.hardware.HardwareProfile
     dtype: str
@@ -63,13 +82,29 @@ class Timing:
     expected: StepTime
     bound: StepTime
     expected_nodes: list[tuple[PassTime, PassTime, PassTime]] = field(repr=False)
-    bound_nodes: list[tuple[PassTime, PassTime, PassTime]] = field(repr=False)
     epoch_images: int | None = None
     price_per_hour: float | None = None
 
     @property
     def hardware(self) -> str:
         return self.profile.name
+
+    def accumulated(self, micro_steps: int, last: Timing) -> Timing:
+        """The optimizer step of gradient accumulation: `micro_steps` forward and backward passes (the
+        last at `last`'s micro-batch), one optimizer pass; `batch` becomes the samples per step (per
+        node times stay one micro-step's)."""
+        if micro_steps == 1:
+            return self
+        estimates = {}
+        for estimate in ESTIMATES:
+            bound = Rates(self.profile, estimate).time(self.optimizer, self.batch).bound
+            estimates[estimate] = getattr(self, estimate).accumulated(micro_steps, getattr(last, estimate), bound)
+        return replace(self, batch=estimates["expected"].batch, **estimates)
+
+    def bound_nodes(self) -> list[tuple[PassTime, PassTime, PassTime]]:
+        """Per node, the pure roofline's times of its three passes (made on demand: a table shows the
+        bound's totals only)."""
+        return _phase_times(Rates(self.profile, "bound"), self.nodes, self.optimizer, self.batch, "bound")[1]
 
     def epoch_seconds(self, estimate: str = "expected") -> float | None:
         """ceil(images / batch) steps (the last, partial batch counted as a full step)."""
@@ -119,6 +154,7 @@ class Timing:
 
 def _phase_times(rates: Rates, nodes: list[NodeCost], optimizer: PassCost, batch: int, estimate: str
                  ) -> tuple[StepTime, list[tuple[PassTime, PassTime, PassTime]]]:
+    """One estimate's step and its per-node times (forward, input gradient, weight gradient)."""
     time = rates.time
     per_node = []
     forward = backward = 0.0
@@ -139,6 +175,67 @@ def _phase_times(rates: Rates, nodes: list[NodeCost], optimizer: PassCost, batch
     if step is not ZERO:
         by_bound[step.bound] += step.seconds
     return StepTime(estimate, batch, forward, backward, step.seconds, by_bound), per_node
+
+
+def _both_estimates(expected: Rates, bound: Rates, nodes: list[NodeCost], optimizer: PassCost, batch: int
+                    ) -> tuple[StepTime, list[tuple[PassTime, PassTime, PassTime]], StepTime]:
+    """The expected step with its per-node times, and the pure roofline's step alone (a table shows
+    the bound's totals only): one loop over the passes, each pass's work and bytes evaluated once
+    for both, `Rates.time`'s arithmetic inlined (a table times every pass of every node)."""
+    bw_e, bw_b, launch_e, launch_b = expected.bandwidth, bound.bandwidth, expected.launch, bound.launch
+    conv_launch, page_fault, rows_half = expected.conv_launch, expected.page_fault, expected.rows_half
+    rate_e, rate_b = expected.rate, bound.rate
+    phases_e, phases_b = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
+    by_e, by_b = dict.fromkeys(BOUNDS, 0.0), dict.fromkeys(BOUNDS, 0.0)
+    per_node: list[tuple[PassTime, PassTime, PassTime]] = []
+    idle = (ZERO, ZERO, ZERO)
+
+    def one(cost: PassCost, phase: int) -> PassTime:
+        kernels = cost.kernels
+        if not kernels:
+            return ZERO
+        w, r, o = cost.work, cost.read, cost.written
+        work = w.per_sample * batch + w.fixed
+        moved = r.per_sample * batch + r.fixed + o.per_sample * batch + o.fixed
+        # the pure roofline: peaks, bandwidth, the generic launch overhead
+        compute, memory, launch = (work / rate_b(cost) if work else 0.0), moved / bw_b, kernels * launch_b
+        seconds = max(memory, compute) + launch
+        phases_b[phase] += seconds
+        by_b["compute" if compute >= memory and compute >= launch else "memory" if memory >= launch
+             else "launch"] += seconds
+        # expected: achievable or measured rates, and the calibrated refinements
+        compute = work / rate_e(cost) if work else 0.0
+        if rows_half and cost.positions:  # a conv of few GEMM rows runs below its rate
+            compute *= 1 + rows_half / (cost.positions * batch)
+        memory = moved / bw_e
+        if page_fault and cost.fresh:
+            memory += cost.fresh / page_fault
+        launch = kernels * (conv_launch if conv_launch and cost.op_class in CONV_CLASSES else launch_e)
+        seconds = max(memory, compute) + launch
+        phases_e[phase] += seconds
+        by_e["compute" if compute >= memory and compute >= launch else "memory" if memory >= launch
+             else "launch"] += seconds  # (PassTime.bound, inlined)
+        return PassTime(seconds, compute, memory, launch)
+
+    for node in nodes:
+        if node.forward is IDLE and node.input_grad is IDLE:  # the input, a view: nothing to time
+            per_node.append(idle)
+            continue
+        per_node.append((one(node.forward, 0), one(node.input_grad, 1), one(node.weight_grad, 1)))
+    one(optimizer, 2)
+    return (StepTime("expected", batch, phases_e[0], phases_e[1], phases_e[2], by_e), per_node,
+            StepTime("bound", batch, phases_b[0], phases_b[1], phases_b[2], by_b))
+
+
+def _forward_again(rates: Rates, nodes: list[NodeCost], recompute: tuple[int, ...], batch: int
+                   ) -> tuple[float, dict[str, float]]:
+    """Seconds of the given nodes' forward passes, and by bound (a checkpointed region's recompute)."""
+    by_bound = dict.fromkeys(BOUNDS, 0.0)
+    for i in recompute:
+        t = rates.time(nodes[i].forward, batch)
+        if t is not ZERO:
+            by_bound[t.bound] += t.seconds
+    return sum(by_bound.values()), by_bound
 
 
 def compute_dtype(dtype: str, precision: Any) -> str:
@@ -163,10 +260,14 @@ def step_costs(graph: Any, trace: Any, dtype: str, optimizer: str, frozen: tuple
 
 def time_step(graph: Any, trace: Any, profile: Any, *, dtype: str, optimizer: str, batch: int,
               frozen: tuple[bool, ...] | None = None, epoch_images: int | None = None,
-              price_per_hour: float | None = None) -> Timing:
-    """The time of one training step of `graph` (traced under `trace`'s precision) on `profile`."""
+              price_per_hour: float | None = None, recompute: tuple[int, ...] = ()) -> Timing:
+    """The time of one training step of `graph` (traced under `trace`'s precision) on `profile`;
+    `recompute`: graph nodes whose forward runs again in backward (checkpointed regions)."""
     nodes, optimizer_pass = step_costs(graph, trace, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
-    expected, expected_nodes = _phase_times(Rates(profile, "expected"), nodes, optimizer_pass, batch, "expected")
-    bound, bound_nodes = _phase_times(Rates(profile, "bound"), nodes, optimizer_pass, batch, "bound")
+    expected_rates, bound_rates = Rates(profile, "expected"), Rates(profile, "bound")
+    expected, expected_nodes, bound = _both_estimates(expected_rates, bound_rates, nodes, optimizer_pass, batch)
+    if recompute:
+        expected, bound = (step.with_recompute(*_forward_again(rates, nodes, recompute, batch))
+                           for step, rates in ((expected, expected_rates), (bound, bound_rates)))
     return Timing(profile, dtype, optimizer, batch, nodes, optimizer_pass, expected, bound, expected_nodes,
-                  bound_nodes, epoch_images, price_per_hour)
+                  epoch_images, price_per_hour)

@@ -38,8 +38,8 @@ def _pass_arrays(nodes: list[Any], optimizer: Any) -> dict[str, Any]:
         passes += [(node.forward, 0), (node.input_grad, 1), (node.weight_grad, 1)]
     passes.append((optimizer, 2))
     passes = [(cost, phase) for cost, phase in passes if cost.kernels]
-    keys: dict[tuple[str, str, str, int], int] = {}
-    index = [keys.setdefault((c.op_class, c.unit, c.dtype, c.reduction), len(keys)) for c, _ in passes]
+    keys: dict[tuple[str, str, str, int, int], int] = {}
+    index = [keys.setdefault((c.op_class, c.unit, c.dtype, c.reduction, c.gradient), len(keys)) for c, _ in passes]
     counts = np.array([(c.work.per_sample, c.work.fixed, c.read.per_sample + c.written.per_sample,
                         c.read.fixed + c.written.fixed, c.fresh, c.kernels, c.positions) for c, _ in passes],
                       dtype=np.float64).reshape(-1, 7)
@@ -137,24 +137,35 @@ def at_batches(x: np.ndarray, totals: np.ndarray, batches: np.ndarray) -> np.nda
     return lines[:, 0::2] * b[:, None] + lines[:, 1::2]
 
 
-def batch_times(nodes: list[Any], optimizer: Any, profile: Any, batches: np.ndarray) -> dict[str, np.ndarray]:
-    """Per batch, both estimates: `forward_seconds` ... `step_seconds`, `images_per_second`,
-    `limited_by` (index into BOUNDS: the bound holding most of the expected step), and the pure
-    roofline's `bound_step_seconds`, `bound_images_per_second`."""
-    out: dict[str, np.ndarray] = {}
+def resolution_lines(nodes: list[Any], optimizer: Any, profile: Any) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """What `batch_times` evaluates, for one (structure, resolution, dtype, optimizer) on a profile:
+    the expected step's breakpoints and lines per slot, and the pure roofline's (its step only:
+    the phases' lines summed). Small (a few thousand floats): a sweep keeps them per resolution,
+    so a grid over the same resolutions again skips the graph, the trace and the per-node costs."""
+    x, totals = cached_step_lines(nodes, optimizer, profile, "expected")
+    xb, bound = cached_step_lines(nodes, optimizer, profile, "bound")
+    return (x, totals), (xb, bound[:, :len(PHASES)].sum(axis=1, keepdims=True))
+
+
+def times_at(lines: tuple[tuple[np.ndarray, np.ndarray], ...], batches: np.ndarray) -> dict[str, np.ndarray]:
+    """Per batch, both estimates from `resolution_lines`: `forward_seconds` ... `step_seconds`,
+    `images_per_second`, `limited_by` (index into BOUNDS: the bound holding most of the expected
+    step), and the pure roofline's `bound_step_seconds`, `bound_images_per_second`."""
+    (x, totals), (xb, bound) = lines
     b = batches.astype(np.float64)
-    for estimate in ("expected", "bound"):
-        x, totals = cached_step_lines(nodes, optimizer, profile, estimate)
-        if estimate == "bound":  # only the step: the phases' lines summed before evaluating
-            totals = totals[:, :len(PHASES)].sum(axis=1, keepdims=True)
-        seconds = at_batches(x, totals, batches)
-        step = seconds[:, 0] + seconds[:, 1] + seconds[:, 2] if estimate == "expected" else seconds[:, 0]
-        prefix = "" if estimate == "expected" else "bound_"
-        if estimate == "expected":
-            for i, phase in enumerate(PHASES):
-                out[f"{phase}_seconds"] = seconds[:, i]
-            out["limited_by"] = np.argmax(seconds[:, len(PHASES):], axis=1)
-        out[f"{prefix}step_seconds"] = step
-        with np.errstate(divide="ignore"):
-            out[f"{prefix}images_per_second"] = b / step
+    out: dict[str, np.ndarray] = {}
+    seconds = at_batches(x, totals, batches)
+    for i, phase in enumerate(PHASES):
+        out[f"{phase}_seconds"] = seconds[:, i]
+    out["limited_by"] = np.argmax(seconds[:, len(PHASES):], axis=1)
+    step = seconds[:, 0] + seconds[:, 1] + seconds[:, 2]
+    bound_step = at_batches(xb, bound, batches)[:, 0]
+    with np.errstate(divide="ignore"):
+        out["step_seconds"], out["images_per_second"] = step, b / step
+        out["bound_step_seconds"], out["bound_images_per_second"] = bound_step, b / bound_step
     return out
+
+
+def batch_times(nodes: list[Any], optimizer: Any, profile: Any, batches: np.ndarray) -> dict[str, np.ndarray]:
+    """`times_at` of a node list's `resolution_lines`."""
+    return times_at(resolution_lines(nodes, optimizer, profile), batches)

@@ -22,7 +22,8 @@ def test_calibrate_on_a_tiny_budget_writes_a_loadable_profile(tmp_path, capsys):
     measured = profile.measured
     convs = [f"conv.fp32.k{9 * c}" for c in REDUCTION_CHANNELS]
     for key in ("launch_ns", "launch_train_ns", "copy", "matmul.fp32.large", "matmul.fp32.small", "conv.fp32.large",
-                "conv.fp32.small", "depthwise.fp32", "maxpool.fp32", "batchnorm.fp32", "conv_weight_grad.fp32",
+                "conv.fp32.small", "depthwise.fp32", "depthwise_grad.fp32", "maxpool.fp32", "batchnorm.fp32",
+                "batchnorm_grad.fp32", "conv_net.fp32", "conv_grad.fp32", "conv.fp32.m32", "conv.fp32.m128",
                 "conv_call_ns", *convs):
         assert type(measured[key]) is int and measured[key] > 0, key
         assert profile.sources[f"measured.{key}"].startswith("cnncost calibrate on CPU"), key
@@ -51,3 +52,16 @@ def test_calibrate_refuses_what_it_cannot_do(tmp_path, capsys):
     assert main(["calibrate", "--out", str(tmp_path / "no" / "dir.yaml")]) == 2  # at once, before measuring
     assert capsys.readouterr().err == (f"cnncost: error: {tmp_path / 'no' / 'dir.yaml'}: cannot write the profile: "
                                        f"no folder {tmp_path / 'no'}\n")
+
+
+def test_the_cache_flush_is_half_the_last_level_cache(tmp_path):
+    from cnncost.hardware.calibrate import _flush_bytes
+    for name, level, size in (("index0", 1, "32K"), ("index2", 2, "1024K"), ("index3", 3, "32768K")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "level").write_text(f"{level}\n")
+        (tmp_path / name / "size").write_text(f"{size}\n")
+    (tmp_path / "uevent").write_text("")
+    assert _flush_bytes(str(tmp_path)) == 16 * 2**20  # the level-3 cache's 32 MiB, halved
+    (tmp_path / "index3" / "size").write_text("garbled\n")  # unreadable: the next level down
+    assert _flush_bytes(str(tmp_path)) == 512 * 2**10
+    assert _flush_bytes(str(tmp_path / "missing")) == 16 * 2**20  # nothing said: 32 MiB assumed

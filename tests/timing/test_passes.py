@@ -7,7 +7,7 @@ from cnncost import Net
 from cnncost.api import _compile
 from cnncost.memory import Precision, trace
 from cnncost.timing import Amount, node_costs
-from cnncost.timing.ops import WEIGHT_GRADIENT
+from cnncost.timing.ops import INPUT_GRADIENT, WEIGHT_GRADIENT
 
 
 def costs(net: Net, dtype: str = "fp32") -> dict:
@@ -36,8 +36,10 @@ def test_conv_forward_input_and_weight_gradients():
         ("conv", Amount(2 * 18432), Amount(8 * 64 * 4, 296 * 4), Amount(4 * 64 * 4), 1),
         # weight gradient: reads the output's gradient and the saved input, writes 296 gradients
         ("conv", Amount(2 * 18432), Amount(8 * 64 * 4 + 4 * 64 * 4), Amount(0, 296 * 4), 1)]
-    # reduction lengths: C_in x 3x3 forward, C_out x 3x3 for the input gradient; the weight gradient's is marked
-    assert (c2.forward.reduction, c2.input_grad.reduction, c2.weight_grad.reduction) == (36, 72, WEIGHT_GRADIENT)
+    # reduction lengths: C_in x 3x3 forward, C_out x 3x3 for the input gradient, the forward's for the weight
+    # gradient; each pass marked with which it is
+    assert (c2.forward.reduction, c2.input_grad.reduction, c2.weight_grad.reduction) == (36, 72, 36)
+    assert (c2.forward.gradient, c2.input_grad.gradient, c2.weight_grad.gradient) == (0, INPUT_GRADIENT, WEIGHT_GRADIENT)
     assert c2.forward.unit == "matrix" and c2.forward.intensity(2) == 2 * 2 * 18432 / (2 * (1024 + 2048) + 1184)
 
 

@@ -124,13 +124,16 @@ def test_sweep_time_columns_when_every_input_is_dropped():
 
 
 def test_sweep_time_with_a_calibrated_profile_equals_table_timing():
-    """A calibrated CPU profile: conv rates by reduction length, the small-conv row correction (a constant
-    per conv pass in the batch: conv work is all per sample), a conv call overhead, fresh pages."""
+    """A calibrated CPU profile: conv rates by reduction length and their gradients', the few-rows
+    correction (a constant per conv pass in the batch: conv work is all per sample), norms' and depthwise
+    gradients, a conv call overhead, fresh pages."""
     import dataclasses
 
     from cnncost.hardware import load_profile
-    measured = {"conv.fp32.small": 10**10, "conv.fp32.k144": 2 * 10**10, "conv.fp32.k2304": 4 * 10**10,
-                "conv_weight_grad.fp32": 10**10, "maxpool.fp32": 10**9, "batchnorm.fp32": 2 * 10**9,
+    measured = {"conv.fp32.m128": 10**10, "conv.fp32.k144": 2 * 10**10, "conv.fp32.k2304": 4 * 10**10,
+                "conv_net.fp32": 3 * 10**10, "conv_grad.fp32": 2 * 10**10, "maxpool.fp32": 10**9,
+                "batchnorm.fp32": 2 * 10**9, "batchnorm_grad.fp32": 3 * 10**9, "depthwise.fp32": 10**9,
+                "depthwise_grad.fp32": 5 * 10**8,
                 "conv_call_ns": 20_000, "page_fault": 4 * 10**9}
     cpu = dataclasses.replace(load_profile("a100-sxm4-80gb"), kind="cpu", measured=measured)
     batches = [1, 2, 5, 33, 400]
@@ -141,3 +144,20 @@ def test_sweep_time_with_a_calibrated_profile_equals_table_timing():
         assert row.step_seconds == pytest.approx(timing.expected.step_seconds, rel=1e-12)
         assert row.bound_step_seconds == pytest.approx(timing.bound.step_seconds, rel=1e-12)
         assert row.limited_by == timing.expected.bound
+
+
+def test_sweep_time_lines_are_kept_per_resolution_dtype_and_profile():
+    """A sweep keeps each resolution's step lines on the net (`sweep_time.time_columns`): the same grid
+    again gives the same figures from them, and another profile or dtype gets its own."""
+    from cnncost.api import load
+    t4 = cnncost.sweep("resnet18", batch=[1, 8], input=[64, 96], hardware="t4")
+    kept = load("resnet18").memo["time lines"]
+    assert {(key[0], key[1], key[6].name) for key in kept} >= {((3, 64, 64), "fp32", "t4"), ((3, 96, 96), "fp32", "t4")}
+    again = cnncost.sweep("resnet18", batch=[1, 8], input=[64, 96], hardware="t4")
+    assert again["step_seconds"].tolist() == t4["step_seconds"].tolist()
+    a100 = cnncost.sweep("resnet18", batch=[1, 8], input=[64, 96], dtype=["fp32", "bf16"], hardware="a100-sxm4-80gb")
+    for row in a100.itertuples():
+        size = int(str(row.input).split("x")[-1])
+        timing = cnncost.table("resnet18", batch=row.batch, input=(3, size, size), dtype=row.dtype,
+                               hardware="a100-sxm4-80gb").timing
+        assert row.step_seconds == pytest.approx(timing.expected.step_seconds, rel=1e-12)
