@@ -58,7 +58,8 @@ def _step_time(expected: bool) -> Schema:
     by_bound = closed({bound: SECONDS for bound in BOUNDS}, list(BOUNDS))
     fields = {"forward_seconds": SECONDS, "backward_seconds": SECONDS, "optimizer_seconds": SECONDS,
               "step_seconds": SECONDS, "images_per_second": SECONDS, "limited_by": {"enum": list(BOUNDS)},
-              "seconds_by_bound": by_bound}
+              "seconds_by_bound": by_bound, "recompute_seconds": SECONDS,
+              "micro_steps": {"type": "integer", "minimum": 1}}
     required = list(fields)
     fields |= {"epoch_seconds": SECONDS, "epoch_cost": SECONDS}
     if expected:
