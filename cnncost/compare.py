@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence, overload
+from typing import Any, Sequence
 
 from .api import table
 from .columns import summary_columns
@@ -11,12 +11,12 @@ from .conventions import SCHEMA_VERSION
 from .formatting import count_column, dumps, finite_ratio
 from .net import Net
 from .outputs.comparison import render_comparison
-from .outputs.export import text_or_file
+from .outputs.export import Exports
 from .report import Report, Row, summary
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Exports):
     """The reports of several architectures under the same options; the first is the baseline.
 
     >>> import cnncost
@@ -76,41 +76,8 @@ class Comparison:
         """The comparison in one of `cnncost compare`'s formats: text, markdown, csv, html, latex."""
         return render_comparison(self, fmt)
 
-    @overload
-    def to_csv(self, path: None = None) -> str: ...
-    @overload
-    def to_csv(self, path: str | os.PathLike[str]) -> None: ...
-
-    def to_csv(self, path: str | os.PathLike[str] | None = None) -> str | None:
-        """`cnncost compare --format csv`: the text, or None once written to `path`."""
-        return text_or_file(render_comparison(self, "csv"), path)
-
-    @overload
-    def to_markdown(self, path: None = None) -> str: ...
-    @overload
-    def to_markdown(self, path: str | os.PathLike[str]) -> None: ...
-
-    def to_markdown(self, path: str | os.PathLike[str] | None = None) -> str | None:
-        """`--format markdown`: the text, or None once written to `path`."""
-        return text_or_file(render_comparison(self, "markdown"), path)
-
-    @overload
-    def to_html(self, path: None = None) -> str: ...
-    @overload
-    def to_html(self, path: str | os.PathLike[str]) -> None: ...
-
-    def to_html(self, path: str | os.PathLike[str] | None = None) -> str | None:
-        """`--format html`, what a notebook displays: the text, or None once written to `path`."""
-        return text_or_file(render_comparison(self, "html"), path)
-
-    @overload
-    def to_latex(self, path: None = None) -> str: ...
-    @overload
-    def to_latex(self, path: str | os.PathLike[str]) -> None: ...
-
-    def to_latex(self, path: str | os.PathLike[str] | None = None) -> str | None:
-        """`--format latex`: the text, or None once written to `path`."""
-        return text_or_file(render_comparison(self, "latex"), path)
+    def _rendered(self, fmt: str) -> str:
+        return render_comparison(self, fmt)
 
     def _repr_html_(self) -> str:
         return self.to_text("html")

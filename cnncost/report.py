@@ -4,9 +4,8 @@ total, exact ints (`build_report` runs the cost pass, `cnncost.costs`, and the r
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, overload
+from typing import Any, Iterable
 
 from ._gcpause import paused_gc
 from .columns import COLUMNS, ordered_union
@@ -15,7 +14,7 @@ from .costs import PEAKS, Elementwise, Quantities, figure, node_costs, present_c
 from .counting.training import TRAINING_CONVENTION, check_patterns, frozen_nodes, param_split
 from .formatting import dumps, si_spaced
 from .outputs.dataframe import report_frame
-from .outputs.export import text_or_file
+from .outputs.export import Exports
 from .outputs.records import csv_table, report_record, row_record
 from .outputs.tables import render
 from .rollup import row_layout
@@ -52,7 +51,7 @@ class Row:
 
 
 @dataclass(frozen=True)
-class Report:
+class Report(Exports):
     """The table of one architecture under one set of options.
 
     >>> import cnncost
@@ -135,42 +134,8 @@ class Report:
         """Exact ints of any size; never NaN or Infinity."""
         return dumps(self.to_dict(), indent=indent)
 
-    @overload
-    def to_csv(self, path: None = None) -> str: ...
-    @overload
-    def to_csv(self, path: str | os.PathLike[str]) -> None: ...
-
-    def to_csv(self, path: str | os.PathLike[str] | None = None) -> str | None:
-        """`cnncost table --format csv`: one line per row and the total last (column `row_kind`),
-        exact ints; the text, or None once written to `path`."""
-        return text_or_file(csv_table(self), path)
-
-    @overload
-    def to_markdown(self, path: None = None) -> str: ...
-    @overload
-    def to_markdown(self, path: str | os.PathLike[str]) -> None: ...
-
-    def to_markdown(self, path: str | os.PathLike[str] | None = None) -> str | None:
-        """`--format markdown`: the text, or None once written to `path`."""
-        return text_or_file(render(self, "markdown"), path)
-
-    @overload
-    def to_html(self, path: None = None) -> str: ...
-    @overload
-    def to_html(self, path: str | os.PathLike[str]) -> None: ...
-
-    def to_html(self, path: str | os.PathLike[str] | None = None) -> str | None:
-        """`--format html`, what a notebook displays: the text, or None once written to `path`."""
-        return text_or_file(render(self, "html"), path)
-
-    @overload
-    def to_latex(self, path: None = None) -> str: ...
-    @overload
-    def to_latex(self, path: str | os.PathLike[str]) -> None: ...
-
-    def to_latex(self, path: str | os.PathLike[str] | None = None) -> str | None:
-        """`--format latex`: the text, or None once written to `path`."""
-        return text_or_file(render(self, "latex"), path)
+    def _rendered(self, fmt: str) -> str:
+        return csv_table(self) if fmt == "csv" else render(self, fmt)
 
     def to_text(self) -> str:
         return render(self, "text")
