@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cnncost
+from sweep_cli import run_cli  # tests/support
 from cnncost import (AvgPool, BatchNorm, Concat, Conv, Dropout, Flatten, GlobalAvgPool, Linear, MaxPool, Net, ReLU,
                      Residual, SiLU, SqueezeExcite, Upsample, Pad, CenterCrop)
 from cnncost.errors import CnnCostError
@@ -328,16 +329,6 @@ def test_a_lookup_imports_only_its_family():
 
 
 # --- the command ---
-
-def run_cli(argv):
-    from cnncost.cli.options import Parser
-    from cnncost.cli.sweep import add_parser
-    parser = Parser(prog="cnncost")
-    add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    args._source = None
-    return args.run(args)
-
 
 def test_cli_csv_is_the_dataframe():
     out = run_cli(["sweep", "resnet50", "--batch", "1,8:10", "--input", "224,3x256x256", "--format", "csv"])

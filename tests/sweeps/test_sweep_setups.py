@@ -6,6 +6,7 @@ import pytest
 pd = pytest.importorskip("pandas")
 
 import cnncost  # noqa: E402
+from sweep_cli import run_cli  # noqa: E402  (tests/support)
 from cnncost.errors import CnnCostError  # noqa: E402
 
 SETUPS = {  # name -> the keywords sweep and table share
@@ -58,16 +59,6 @@ def test_the_setups_change_the_peak_and_the_cli_matches_python():
         values = dict(zip(columns, line.split(",")))
         for name in ("saved_bytes", "peak_bytes", "recompute_flops", "training_flops"):
             assert int(values[name]) == getattr(row, name)
-
-
-def run_cli(argv):
-    from cnncost.cli.options import Parser
-    from cnncost.cli.sweep import add_parser
-    parser = Parser(prog="cnncost")
-    add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    args._source = None
-    return args.run(args)
 
 
 def test_step_setups_need_the_autograd_model():
