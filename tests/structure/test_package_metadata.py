@@ -74,3 +74,13 @@ def test_the_wheel_carries_license_and_py_typed(wheel: zipfile.ZipFile) -> None:
     assert metadata["Version"] == cnncost.__version__ and metadata["License-Expression"] == "MIT"
     assert "Typing :: Typed" in metadata.get_all("Classifier")
     assert "Copyright (c) 2026 the cnncost authors" in (ROOT / "LICENSE").read_text()
+
+
+def test_the_wheel_carries_its_data(wheel: zipfile.ZipFile) -> None:
+    """What the package reads at run time: the built-ins' totals (`cnncost list`), the JSON
+    Schemas (`cnncost schema`), the YAML specs."""
+    names = set(wheel.namelist())
+    assert "cnncost/zoo/_totals.json" in names
+    from cnncost.schemas import KINDS
+    assert {f"cnncost/schemas/{kind}.schema.json" for kind in KINDS} <= names
+    assert {f"cnncost/specs/{path.name}" for path in (ROOT / "specs").glob("*.yaml")} <= names
