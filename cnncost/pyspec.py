@@ -29,7 +29,7 @@ import os
 import re
 import stat
 import sys
-from typing import Any
+from typing import Any, Mapping
 
 from .errors import CnnCostError, SpecError, escape
 from .guard import Stopped, own_streams
@@ -179,6 +179,7 @@ def _needs_call(obj: Any) -> bool:
 
 def _call(obj: Any, attr: str, input: tuple[int, ...] | None, where: str) -> Any:
     kwargs: dict[str, Any] = {}
+    parameters: Mapping[str, inspect.Parameter]
     try:
         parameters = inspect.signature(obj).parameters
     except (TypeError, ValueError):
@@ -215,7 +216,7 @@ def _as_net(result: Any, attr: str, input: tuple[int, ...] | None, path: str, wh
     if _is_module(result):
         from .importers.torch_trace import from_torch
         name = attr.rpartition(".")[2]
-        shape = input if several_inputs(input) else tuple(input) if input else (3, 224, 224)  # several: by the forward's
+        shape = input if input is not None and several_inputs(input) else tuple(input) if input else (3, 224, 224)  # several: by the forward's
         return from_torch(result, shape, name=name, allow_unknown=allow_unknown)
     raise SpecError(f"'{attr}' returned {_kind(result)}, not a cnncost Net (or a torch nn.Module)", source=where)
 

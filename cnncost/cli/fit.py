@@ -62,12 +62,13 @@ def add_parser(commands: Any) -> None:
 
 def _budget(args: argparse.Namespace) -> str:
     """--budget, or the deprecated --memory (one note on stderr)."""
-    budget, old = getattr(args, "budget", None), getattr(args, "memory_deprecated", None)
+    budget: str | None = getattr(args, "budget", None)
+    old: str | None = getattr(args, "memory_deprecated", None)
     if budget is not None and old is not None:
         raise CnnCostError("give --budget only (--memory is its deprecated name)")
     if budget is None and old is None:
         raise CnnCostError("fit needs --budget SIZE, e.g. --budget 80GB (80*10^9 B) or --budget 80GiB (80*2^30 B)")
-    if budget is None:
+    if budget is None and old is not None:
         import re
         match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]{2})\s*", old)
         binary = (match.group(1) + _OLD_BINARY_UNITS[match.group(2).lower()]
@@ -75,7 +76,7 @@ def _budget(args: argparse.Namespace) -> str:
         read = f" (read here as {one_line(binary)})" if binary != old else ""
         note(BUDGET_DEPRECATED.format(read=read))
         return binary
-    return budget
+    return budget or ""  # not None: both missing raised above
 
 
 def run(args: argparse.Namespace) -> tuple[str, int]:
@@ -87,11 +88,13 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     budget = _budget(args)
     net = resolve_arch(args, args.arch)
     stage("searching the largest batch that fits")
+    parallel_kw: dict[str, Any] = {"parallel": parallel_kwargs(args)} if parallel_kwargs(args) else {}
+    checkpoint_kw: dict[str, Any] = {"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}
     result = fit(net, budget, dtype=args.dtype, optimizer=args.optimizer, input=args.input,
                  mode=args.mode, device=args.device, torch_version=args.torch_version, **graph_kwargs(args, fit),
-                 **({"parallel": parallel_kwargs(args)} if parallel_kwargs(args) else {}),
+                 **parallel_kw,
                  **_freeze_accumulate_kwargs(args), **gpu_kwargs(args),
-                 **({"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}),
+                 **checkpoint_kw,
                  **({"checkpoint_save": args.checkpoint_save} if getattr(args, "checkpoint_save", None) else {}),
                  **_time_kwargs(args))
     name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits

@@ -43,12 +43,13 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> str:
     from ..api import table
     net = resolve_arch(args, args.arch)
+    checkpoint_kw: dict[str, Any] = {"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}
     report = table(net, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
                    input=args.input, depth=args.depth, activations=args.activations, memory=args.memory,
                    device=args.device, torch_version=args.torch_version, mode=args.mode, **counting_kwargs(args),
                    **graph_kwargs(args, table), **_parallel(args), **gpu_kwargs(args), **hardware_kwargs(args),
                    **({"accumulate": args.accumulate} if args.accumulate > 1 else {}),
-                   **({"checkpoint": tuple(args.checkpoint)} if getattr(args, "checkpoint", None) else {}),
+                   **checkpoint_kw,
                    **({"checkpoint_save": args.checkpoint_save} if getattr(args, "checkpoint_save", None) else {}),
                    **columns_kwargs(args))
     if args.format == "json":

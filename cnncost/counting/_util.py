@@ -3,20 +3,24 @@ from __future__ import annotations
 
 import dataclasses
 from math import prod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..shapes import spatial
 from ..layers.conv import maps
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
+    from ..layers.base import Layer
+    from ..layers.conv import Conv, ConvTranspose
+    from ..layers.pool import AvgPool, MaxPool
+    from ..layers.imported import Fixed
 
 
 def on_inner(rules: Any) -> Any:
     """A `fixed` node's rule: the rule of the layer it wraps, on the node seen as that layer (its
     params stay 0: the weights are buffers)."""
     def rule(node: GraphNode, impl: Any, batch: int) -> int:
-        inner = node.layer.inner
+        inner = cast("Fixed", node.layer).inner
         return rules[type(inner)](dataclasses.replace(node, layer=inner), impl, batch)
     return rule
 
@@ -36,13 +40,14 @@ def n_out(node: GraphNode, batch: int) -> int:
 
 def kernel_area(node: GraphNode) -> int:
     """The kernel's elements per channel: kh x kw on a C x H x W map (one size per spatial dim)."""
-    return prod(spatial(node.layer.kernel, len(maps(node.layer, x_of(node))) - 1))
+    layer = cast("Conv | ConvTranspose | MaxPool | AvgPool", node.layer)
+    return prod(spatial(layer.kernel, len(maps(layer, x_of(node))) - 1))
 
 
 def channels(node: GraphNode) -> int:
     """The input channels of a conv or norm, as torch sees them: C of a `folded` layer's (k, C, ...)
     too (torch's (N*k, C, ...))."""
-    return maps(node.layer, x_of(node))[0]
+    return maps(cast("Layer", node.layer), x_of(node))[0]
 
 
 def family(name: str) -> tuple[str, int | None]:

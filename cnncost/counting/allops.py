@@ -42,7 +42,7 @@ counted. Reductions of K terms are counted as K (K - 1 adds and the divide of a 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
@@ -95,7 +95,7 @@ def per_output(flops: int) -> CountRule:
 
 
 def _batchnorm(node: GraphNode, impl: object, batch: int) -> int:
-    return n_in(node, batch) * (4 if node.layer.affine else 2)
+    return n_in(node, batch) * (4 if cast(BatchNorm, node.layer).affine else 2)
 
 
 def _norm(node: GraphNode, impl: object, batch: int) -> int:
@@ -105,31 +105,32 @@ def _norm(node: GraphNode, impl: object, batch: int) -> int:
 
 
 def _lrn(node: GraphNode, impl: object, batch: int) -> int:
-    return n_in(node, batch) * (node.layer.size + 5)
+    return n_in(node, batch) * (cast(LRN, node.layer).size + 5)
 
 
 def _arith(node: GraphNode, impl: object, batch: int) -> int:
-    layer = node.layer
+    layer = cast(Arith, node.layer)
     return n_out(node, batch) * (2 if layer.op == "div" and layer.reverse else 1)
 
 
 def _affine(node: GraphNode, impl: object, batch: int) -> int:
-    return n_out(node, batch) * (2 if node.layer.bias else 1)
+    return n_out(node, batch) * (2 if cast(Affine, node.layer).bias else 1)
 
 
 def _reduce(node: GraphNode, impl: object, batch: int) -> int:
-    op, n, m = node.layer.op, n_in(node, batch), n_out(node, batch)
+    layer = cast(Reduce, node.layer)
+    op, n, m = layer.op, n_in(node, batch), n_out(node, batch)
     if op == "mean":
         return n
     if op == "norm":
-        return n * (2 if node.layer.p == 2 else 3)
+        return n * (2 if layer.p == 2 else 3)
     if op == "var":  # the mean, then a subtraction, a square and a sum per element
         return 4 * n
     return n - m
 
 
 def _softmax(node: GraphNode, impl: object, batch: int) -> int:
-    c = x_of(node)[node.layer.dim]
+    c = x_of(node)[cast(Softmax, node.layer).dim]
     return (n_in(node, batch) // c) * (3 * c - 1)
 
 
@@ -140,7 +141,7 @@ def _softmin(node: GraphNode, impl: object, batch: int) -> int:
 
 def _log_softmax(node: GraphNode, impl: object, batch: int) -> int:
     """x - log(sum(exp(x))): C exps, C - 1 adds, a log and C subtracts per position."""
-    c = x_of(node)[node.layer.dim]
+    c = x_of(node)[cast(LogSoftmax, node.layer).dim]
     return (n_in(node, batch) // c) * 3 * c
 
 
@@ -183,9 +184,10 @@ def _adaptive_maxpool(node: GraphNode, impl: object, batch: int) -> int:
 
 def _upsample(node: GraphNode, impl: object, batch: int) -> int:
     """Linear interpolation along r dims: 2^r - 1 lerps per output, each 2 multiplies and an add."""
-    if node.layer.mode == "nearest":
+    mode = cast(Upsample, node.layer).mode
+    if mode == "nearest":
         return 0
-    if node.layer.mode == "bicubic":  # separable: 4 rows of 4 taps, then 4 taps across (20 multiplies, 15 adds)
+    if mode == "bicubic":  # separable: 4 rows of 4 taps, then 4 taps across (20 multiplies, 15 adds)
         return 35 * n_out(node, batch)
     return 3 * (2 ** (len(x_of(node)) - 1) - 1) * n_out(node, batch)
 
@@ -195,7 +197,7 @@ def _grid_sample(node: GraphNode, impl: object, batch: int) -> int:
     interpolated as `upsample` counts its mode, on the grid's r spatial dims."""
     grid = node.input_shapes[1]
     rank = grid[-1]
-    per_output = {"nearest": 0, "bicubic": 35}.get(node.layer.mode, 3 * (2 ** rank - 1))
+    per_output = {"nearest": 0, "bicubic": 35}.get(cast(GridSample, node.layer).mode, 3 * (2 ** rank - 1))
     return 2 * batch * numel(grid) + per_output * n_out(node, batch)
 
 
@@ -206,7 +208,7 @@ def _fold(node: GraphNode, impl: object, batch: int) -> int:
 
 def _add(node: GraphNode, impl: object, batch: int) -> int:
     m = n_out(node, batch)
-    return (len(node.inputs) - 1) * m + (m if node.layer.scale != 1.0 else 0)
+    return (len(node.inputs) - 1) * m + (m if cast(Add, node.layer).scale != 1.0 else 0)
 
 
 RULES: dict[type, CountRule] = {
@@ -233,7 +235,7 @@ RULES: dict[type, CountRule] = {
     **dict.fromkeys((Permute, Transpose, Unflatten, Slice, Select, Expand, Contiguous, Split, Stack, Tokens), ZERO),
     Arith: _arith, Learnable: per_output(1), Affine: _affine, Sub: per_output(1), Div: per_output(1),
     Maximum: per_output(1), Minimum: per_output(1), Reduce: _reduce,
-    Computed: lambda node, impl, batch: 0 if node.layer.op in ("expand", "weight", "tensor") else n_out(node, batch),  # x op c: one
+    Computed: lambda node, impl, batch: 0 if cast(Computed, node.layer).op in ("expand", "weight", "tensor") else n_out(node, batch),  # x op c: one
     # per output element (making c, once per forward, is not counted); expand: a copy
     Unfold: ZERO, Fold: _fold,  # im2col copies; col2im adds every column element into the map
     Unary: per_output(1),  # one function evaluation per element

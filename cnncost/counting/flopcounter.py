@@ -14,7 +14,7 @@ Its backward formulas are in `training.py` (`training(..., convention="flopcount
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
@@ -46,6 +46,7 @@ from ..layers.rnn import LSTM
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
+    from ..layers.base import Layer
     from .impl import Impl
 
 
@@ -57,7 +58,7 @@ def gemm(node: GraphNode, impl: Impl, batch: int) -> int:
 # The types FlopCounterMode's formulas cover (a shared call: its layer's, once per call), and the
 # rest, which it counts 0.
 GEMM_TYPES = (Conv, ConvTranspose, Linear, Shared)
-NO_FORMULA = (ReLU, ReLU6, LeakyReLU, SiLU, Hardswish, Hardsigmoid, Hardtanh, Mish, Sigmoid, Tanh, GELU, Softmax,
+NO_FORMULA: tuple[type[Layer], ...] = (ReLU, ReLU6, LeakyReLU, SiLU, Hardswish, Hardsigmoid, Hardtanh, Mish, Sigmoid, Tanh, GELU, Softmax,
               Identity, BatchNorm, LRN, LayerNorm, GroupNorm, InstanceNorm, MaxPool, AvgPool, AdaptiveAvgPool,
               AdaptiveMaxPool, GlobalAvgPool, Flatten, Dropout, Chunk, ChannelShuffle, PixelShuffle, PixelUnshuffle,
               Pad, CenterCrop, Upsample, LayerScale, StochasticDepth, Add, Mul, ConcatMerge, Opaque, Reshape)
@@ -91,7 +92,7 @@ def made_once(node: GraphNode, impl: Impl, batch: int) -> int:
     """x op c is element-wise (aten.add, mul...: no formula); making c, once per forward whatever
     the batch, runs convolutions and matmuls FlopCounterMode counts (the importer measured them
     with it: `macs_once`)."""
-    return 2 * node.layer.macs_once
+    return 2 * cast(Computed, node.layer).macs_once
 
 
 RULES[Computed] = made_once
@@ -108,7 +109,7 @@ def step(node: GraphNode, impl: Impl, batch: int) -> int:
 
 # A training step's forward and backward FLOPs are training()'s, which counts the matmul-like ops
 # (a shared call counts 0 there): the rule follows the op property, stated once on the layer.
-TRAIN_RULES: dict[type, CountRule] = {cls: step if cls.matmul_like else ZERO for cls in RULES}
+TRAIN_RULES: dict[type, CountRule] = {cls: step if cast("type[Layer]", cls).matmul_like else ZERO for cls in RULES}
 TRAIN_RULES[Fixed] = step  # forward, and the input's gradient only (no weight gradient for a buffer)
 TRAIN_RULES[Computed] = step  # making c: its forward and backward, once per step
 

@@ -19,7 +19,7 @@ forward returns its main output) are dead code to fvcore and count 0.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 
 def _conv(node: GraphNode, impl: Impl, batch: int) -> int:
-    if isinstance(node.layer.padding, str):
+    if isinstance(cast(Conv, node.layer).padding, str):
         return 0  # aten::_convolution_mode: unsupported
     return macs(node, batch)
 
@@ -87,7 +87,7 @@ def _adaptive_avgpool(node: GraphNode, impl: Impl, batch: int) -> int:
 def _upsample(node: GraphNode, impl: Impl, batch: int) -> int:
     if len(node.input_shape) != 3:
         return 0
-    return n_out(node, batch) * {"nearest": 1, "bilinear": 4}.get(node.layer.mode, 0)  # bicubic: no handle
+    return n_out(node, batch) * {"nearest": 1, "bilinear": 4}.get(cast(Upsample, node.layer).mode, 0)  # bicubic: no handle
 
 
 def _grid_sampler(node: GraphNode, impl: Impl, batch: int) -> int:
@@ -118,7 +118,7 @@ RULES: dict[type, CountRule] = {
     Input: ZERO,  # a net's further inputs: arguments of forward, no op runs
     # x op c: element-wise, no handle; making c, once per forward: its aten::linear, matmul, einsum and
     # _convolution are handled, one per MAC
-    Computed: lambda node, impl, batch: node.layer.macs_once,
+    Computed: lambda node, impl, batch: cast(Computed, node.layer).macs_once,
     Unfold: ZERO, Fold: ZERO,  # aten::im2col, col2im: no handle
     Unary: ZERO,  # aten::sqrt, rsqrt, exp, log, reciprocal, abs, neg: no handle
     Roll: ZERO,  # aten::roll: among fvcore's ignored ops (jit_analysis._IGNORED_OPS)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, cast
 
 from ..layers.act import (GELU, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid,
                           SiLU, Softmax, Tanh)
@@ -61,6 +61,7 @@ from ..layers.embedding import Embedding
 
 if TYPE_CHECKING:
     from ..graph import Graph, GraphNode
+    from ..layers.base import Layer
 
 
 @dataclass(frozen=True)
@@ -139,17 +140,17 @@ def by_rank(name: str) -> Callable[[GraphNode], str]:
     """`nn.Conv2d`-style spelling with the input map's spatial rank: nn.Conv1d, nn.Conv2d, nn.Conv3d
     (of a `folded` layer's maps: a conv on (N*k, C, H, W) windows is a Conv2d)."""
     def spell(node: GraphNode) -> str:
-        return f"nn.{name}{len(maps(node.layer, node.input_shape)) - 1}d"
+        return f"nn.{name}{len(maps(cast('Layer', node.layer), node.input_shape)) - 1}d"
     return spell
 
 
 def _batchnorm(node: GraphNode) -> str:
-    rank = len(maps(node.layer, node.input_shape)) - 1
+    rank = len(maps(cast(BatchNorm, node.layer), node.input_shape)) - 1
     return "nn.BatchNorm1d" if rank <= 1 else f"nn.BatchNorm{rank}d"
 
 
 def _layer_norm(node: GraphNode) -> str:
-    return "cnncost.LayerNorm2d" if node.layer.over == "channels" else "nn.LayerNorm"
+    return "cnncost.LayerNorm2d" if cast(LayerNorm, node.layer).over == "channels" else "nn.LayerNorm"
 
 
 PAD_MODULES = {"zeros": "ZeroPad", "reflect": "ReflectionPad", "replicate": "ReplicationPad"}
@@ -158,7 +159,7 @@ PAD_MODULES = {"zeros": "ZeroPad", "reflect": "ReflectionPad", "replicate": "Rep
 def _pad(node: GraphNode) -> str:
     """As `torch_backend.layer_modules._pad`: `nn.ZeroPad2d` and the like where the padding covers
     every spatial dim of a map, else cnncost's own F.pad module."""
-    layer, x = node.layer, node.input_shape
+    layer, x = cast(Pad, node.layer), node.input_shape
     if layer.mode != "constant" and 2 <= len(x) <= 4 and layer.padded_dims(x) == len(x) - 1:
         return f"nn.{PAD_MODULES[layer.mode]}{len(x) - 1}d"
     return "cnncost.Pad"
@@ -166,7 +167,7 @@ def _pad(node: GraphNode) -> str:
 
 def _fixed(node: GraphNode) -> str:
     """A `fixed` op runs its layer's module (its weights registered as buffers)."""
-    inner = node.layer.inner
+    inner = cast(Fixed, node.layer).inner
     spelling = DEFAULT[type(inner)]
     return spelling(dataclasses.replace(node, layer=inner)) if callable(spelling) else spelling
 

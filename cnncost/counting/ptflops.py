@@ -37,12 +37,11 @@ so every parameter, auxiliary heads included, frozen ones excluded.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from math import prod
 
 from ..layers.imported import Fixed
-from ..shapes import spatial
 from ._util import affine, family, has_bias, macs, n_in, n_out, on_inner, x_of
 from .convention import Convention, CountRule
 from .fvcore import a_rows_times_n
@@ -52,6 +51,8 @@ from .rnn import ptflops as lstm_ptflops
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
+    from ..layers.norm import LRN
+    from ..layers.reshape import Upsample
     from .impl import Impl
 
 PATCHED = {"relu", "prelu", "elu", "relu6", "gelu", "silu", "avg_pool2d", "max_pool2d", "adaptive_avg_pool2d",
@@ -102,11 +103,12 @@ def _hook(node: GraphNode, impl: Impl, batch: int) -> int:
 
 def _function(node: GraphNode, name: str, batch: int) -> int:
     if name in ("interpolate", "upsample"):
-        layer = node.layer
+        layer = cast("Upsample", node.layer)
         if getattr(layer, "size", None) is not None or getattr(layer, "scale_factor", None) is None:
             return n_out(node, batch)  # batch x C x prod(size)
         rank = len(x_of(node)) - 1
-        factors = spatial(layer.scale_factor, rank)
+        scale = cast("float | tuple[float, ...]", layer.scale_factor)  # not None: returned above
+        factors = scale if isinstance(scale, tuple) else (scale,) * rank  # `spatial`, of floats
         if len(set(factors)) == 1:  # nn.Upsample keeps one float: |x| x factor ** rank (ptflops int()s only its total)
             return int(n_in(node, batch) * float(factors[0]) ** rank)
         # a tuple: np.prod(tuple, dtype=np.int64) truncates each factor first ((1.5, 2) gives 2)
@@ -118,7 +120,7 @@ def _lrn(node: GraphNode, batch: int) -> int:
     """F.local_response_norm: input.mul(input), avg_pool3d over the (C + size - 1)-channel padded
     square, div.mul(alpha), .add(k): the Tensor methods and F.avg_pool3d are patched."""
     x = x_of(node)
-    padded = batch * (x[0] + node.layer.size - 1) * prod(x[1:])
+    padded = batch * (x[0] + cast("LRN", node.layer).size - 1) * prod(x[1:])
     return 3 * n_in(node, batch) + padded
 
 

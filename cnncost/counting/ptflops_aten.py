@@ -6,7 +6,7 @@ input, or a contiguous channels-last map flattened), so its bias adds count. Eva
 auxiliary classifiers do not run. Parameters: as the pytorch backend (every trainable one)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..layers.conv import Conv, ConvTranspose
 from ..layers.imported import Shared
@@ -51,7 +51,7 @@ RULES: dict[type, CountRule] = {**dict.fromkeys((Conv, ConvTranspose, Linear), _
 RULES.update({Matmul: _bmm, Attention: _sdpa})
 RULES[Fixed] = on_inner(RULES)  # buffer weights: the aten convolution is counted all the same
 # making c once per forward (`computed`): its aten convolutions and matmuls, their MACs (bias adds left out)
-RULES[Computed] = lambda node, impl, batch: node.layer.macs_once
+RULES[Computed] = lambda node, impl, batch: cast(Computed, node.layer).macs_once
 
 PTFLOPS_ATEN = Convention(
     "ptflops-aten", "ptflops MACs (aten: conv/matmul MACs + bias adds)", __doc__, RULES, f"{__name__}.RULES",

@@ -13,13 +13,14 @@ torchscan 0.2.0) on three LSTMs (1 and 2 layers, one and two directions, with an
 N' = the batch x the leading rows of the per-sample shape (..., L, D)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..shapes import numel
 from ._util import x_of
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
+    from ..layers.rnn import LSTM
     from .impl import Impl
 
 
@@ -29,7 +30,7 @@ def _steps(node: GraphNode, batch: int) -> int:
 
 
 def _per_layer(node: GraphNode, cell) -> int:
-    layer = node.layer
+    layer = cast("LSTM", node.layer)
     return layer.directions * sum(cell(d, layer.hidden, layer.bias) for d in layer.layer_inputs(x_of(node)))
 
 
@@ -46,6 +47,6 @@ def torchinfo(node: GraphNode, impl: Impl, batch: int) -> int:
 
 
 def allops(node: GraphNode, impl: Impl, batch: int) -> int:
-    layer = node.layer
+    layer = cast("LSTM", node.layer)
     cells = _steps(node, batch) * layer.directions * layer.layers
     return 2 * batch * layer.gate_macs(x_of(node)) + cells * (19 + 8 * layer.bias) * layer.hidden

@@ -25,7 +25,7 @@ auxiliary classifiers that eval mode does not run.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..layers.imported import Fixed
 from ._util import affine, family, kernel_area, n_in, n_out, on_inner, x_of
@@ -37,6 +37,9 @@ from .rnn import thop as lstm_thop
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
+    from ..layers.act import Softmax
+    from ..layers.conv import Conv, ConvTranspose
+    from ..layers.reshape import Upsample
     from .impl import Impl
 
 REGISTERED = {"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "BatchNorm1d",
@@ -67,7 +70,7 @@ def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
     stem, rank = family(name)
     if stem in ("Conv", "ConvTranspose"):
         c_in = channels(node)
-        return n_out(node, batch) * (c_in // node.layer.groups) * kernel_area(node)
+        return n_out(node, batch) * (c_in // cast("Conv | ConvTranspose", node.layer).groups) * kernel_area(node)
     if name == "Linear":
         return in_features(node) * n_out(node, batch)
     if stem in ("BatchNorm", "InstanceNorm") or name == "LayerNorm":
@@ -81,12 +84,12 @@ def hooked(node: GraphNode, impl: Impl, batch: int) -> int:
             kernel *= float(size_in) / float(size_out)  # torch.prod of a float64 ratio tensor
         return int((kernel + 1) * n_out(node, batch))
     if name == "Softmax":
-        c = x_of(node)[node.layer.dim]
+        c = x_of(node)[cast("Softmax", node.layer).dim]
         return (n_in(node, batch) // c) * (3 * c - 1)
     if name == "PReLU":
         return n_in(node, batch)
     if name == "Upsample":
-        return n_out(node, batch) * UPSAMPLE.get(node.layer.mode, 0)
+        return n_out(node, batch) * UPSAMPLE.get(cast("Upsample", node.layer).mode, 0)
     return 0
 
 

@@ -3,7 +3,7 @@ run over a graph. `cnncost.counting` exposes this module's names, loaded on firs
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, cast
 
 from .allops import ALLOPS
 from .convention import ZERO, Convention
@@ -19,7 +19,7 @@ from .torchinfo import TORCHINFO
 from .torchinfo import sizes as torchinfo_footer
 from .torchscan import TORCHSCAN, TORCHSCAN_MACS
 from .torchvision import TORCHVISION
-from .training import Training, frozen_nodes, needs_grad, param_split, training
+from .training import Training, frozen_mask, frozen_nodes, needs_grad, param_split, training
 
 if TYPE_CHECKING:
     from ..graph import Graph
@@ -109,10 +109,10 @@ def ops(graph: Graph, tool: str, batch: int = 1, profile: Profile | str | None =
     if convention.traced:  # a JIT trace drops what the returned output does not need
         live = _feeds_main_output(graph)
         visible = tuple(v and f for v, f in zip(visible, live))
-    kinds = impls(graph, chosen)
-    per_node = [0] + [convention.node_ops(node, impl, batch) if seen else 0
-                      for node, impl, seen in zip(graph.nodes[1:], kinds[1:], visible[1:])]
-    return Count(name, convention.unit, batch, tuple(per_node), chosen.name if chosen else None)
+    kinds = cast("tuple[Impl, ...]", impls(graph, chosen))  # None for the input node (index 0) only
+    ops = [0] + [convention.node_ops(node, impl, batch) if seen else 0
+                 for node, impl, seen in zip(graph.nodes[1:], kinds[1:], visible[1:])]
+    return Count(name, convention.unit, batch, tuple(ops), chosen.name if chosen else None)
 
 
 def tool_params(graph: Graph, tool: str, profile: Profile | str | None = None,
@@ -120,9 +120,7 @@ def tool_params(graph: Graph, tool: str, profile: Profile | str | None = None,
     """The parameter count the tool prints: ptflops and torchinfo's "Trainable params" leave out
     frozen ones; thop leaves out what its hooks do not see (see thop.py); the others count all."""
     name = tool_name(tool)
-    frozen = tuple(frozen)
-    if not frozen or not isinstance(frozen[0], bool):
-        frozen = frozen_nodes(graph, frozen)  # type: ignore[arg-type]
+    frozen = frozen_mask(graph, frozen)
     rule = TOOLS[name].params
     if rule is None:
         return sum(node.params for node in graph.nodes)

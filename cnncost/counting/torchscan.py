@@ -22,7 +22,7 @@ quirk), a pair multiplies out.
 from __future__ import annotations
 
 from math import prod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..layers.imported import Fixed
 from ._util import family, has_bias, kernel_area, n_in, n_out, on_inner, x_of
@@ -33,6 +33,9 @@ from .thop import in_features
 
 if TYPE_CHECKING:
     from ..graph import GraphNode
+    from ..layers.conv import Conv, ConvTranspose
+    from ..layers.linear import Dropout
+    from ..layers.norm import BatchNorm, LayerNorm
     from .impl import Impl
 
 ACTIVATIONS = {"ReLU": 1, "ReLU6": 2, "LeakyReLU": 4, "ELU": 6, "Tanh": 6, "Sigmoid": 4}
@@ -67,11 +70,11 @@ def _count(node: GraphNode, impl: Impl, batch: int, macs: bool) -> int:
         width = in_features(node)
         return width * m if macs else m * (2 * width - 1 + has_bias(node))
     if stem in ("Conv", "ConvTranspose") and rank:
-        terms = kernel_area(node) * (channels(node) // layer.groups)
+        terms = kernel_area(node) * (channels(node) // cast("Conv | ConvTranspose", layer).groups)
         extra = (4 if macs else 8) * rank if stem == "ConvTranspose" else 0  # padding arithmetic per spatial dim
         return extra + (m * terms if macs else m * (2 * terms - 1 + has_bias(node)))
     if stem == "BatchNorm" and rank:
-        scale = 2 if layer.affine else 0
+        scale = 2 if cast("BatchNorm", layer).affine else 0
         if macs:
             return n * (1 + scale // 2)
         return 2 * channels(node) + 2 * n + scale * n
@@ -79,8 +82,9 @@ def _count(node: GraphNode, impl: Impl, batch: int, macs: bool) -> int:
         if macs:
             return 0
         shape = x_of(node)
-        normalized = prod(layer.normalized(shape))
-        weighted = (1 + layer.bias) if layer.elementwise_affine else 0  # one per weight, one per bias
+        norm = cast("LayerNorm", layer)
+        normalized = prod(norm.normalized(shape))
+        weighted = (1 + norm.bias) if norm.elementwise_affine else 0  # one per weight, one per bias
         return 6 * n + 2 * (n // normalized) + weighted * n
     if base in ACTIVATIONS:
         return 0 if macs else ACTIVATIONS[base] * n
@@ -93,7 +97,7 @@ def _count(node: GraphNode, impl: Impl, batch: int, macs: bool) -> int:
     if stem == "AdaptiveMaxPool" and rank:
         return m * (prod(_adaptive_kernel(node)) - 1)
     if base == "Dropout":
-        return 0 if macs or layer.p == 0 or impl.p0 else n
+        return 0 if macs or cast("Dropout", layer).p == 0 or impl.p0 else n
     return 0
 
 # torchscan counts the module that runs a node (`impl`), not the layer type: every type that has an

@@ -8,7 +8,7 @@ eval-mode pass does not run auxiliary classifiers. Per node: the engine's MACs, 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..layers.imported import Fixed
 from .convention import ZERO, Convention, CountRule
@@ -32,7 +32,7 @@ RULES: dict[type, CountRule] = {**dict.fromkeys(GEMM_TYPES, engine_macs), **dict
 RULES.update({Matmul: engine_macs, Attention: engine_macs})
 RULES[Fixed] = engine_macs  # a convolution with buffer weights is hooked as a convolution
 # making c once per forward (Swin V2's position MLP): its linears' MACs, once (measured on one image)
-RULES[Computed] = lambda node, impl, batch: node.layer.macs_once
+RULES[Computed] = lambda node, impl, batch: cast(Computed, node.layer).macs_once
 
 TORCHVISION = Convention(
     "torchvision", "MACs (torchvision prints them /1e9 as 'GFLOPS')", __doc__, RULES, f"{__name__}.RULES",

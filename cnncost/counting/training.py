@@ -37,12 +37,15 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence, cast
 
 from ..layers.conv import maps
 
 if TYPE_CHECKING:
     from ..graph import Graph, GraphNode
+    from ..layers.attention import Attention
+    from ..layers.conv import Conv, ConvTranspose
+    from ..layers.norm import BatchNorm, InstanceNorm
 
 CONVENTIONS = ("exact", "flopcounter")
 TRAINING_CONVENTION = ("training_flops = forward + backward FLOPs of one step (2 per MAC of conv, transposed "
@@ -93,6 +96,14 @@ def frozen_nodes(graph: Graph, patterns: Iterable[str] = ()) -> tuple[bool, ...]
     return tuple(out)
 
 
+def frozen_mask(graph: Graph, frozen: Iterable[str] | tuple[bool, ...]) -> tuple[bool, ...]:
+    """A per-node frozen mask as given, or the nodes fnmatch patterns name (`frozen_nodes`)."""
+    given = tuple(frozen)
+    if given and isinstance(given[0], bool):
+        return cast("tuple[bool, ...]", given)
+    return frozen_nodes(graph, cast("tuple[str, ...]", given))
+
+
 def check_patterns(graph: Graph, patterns: tuple[str, ...]) -> None:
     """Each --freeze pattern must match a layer: a typo would silently freeze nothing."""
     for pattern in patterns:
@@ -108,14 +119,12 @@ def param_split(graph: Graph, frozen: Iterable[str] | tuple[bool, ...] = ()) -> 
     """Trainable and non-trainable parameters (as Keras and torchinfo print them) and buffers
     (batch norm's running mean and variance and its num_batches_tracked counter; instance norm's
     with track_running_stats), per model."""
-    frozen = tuple(frozen)
-    if not frozen or not isinstance(frozen[0], bool):
-        frozen = frozen_nodes(graph, frozen)  # type: ignore[arg-type]
+    frozen = frozen_mask(graph, frozen)
     trainable = sum(node.params for node, f in zip(graph.nodes, frozen) if not f)
     total = sum(node.params for node in graph.nodes)
     buffers = 0
     for node in graph.nodes:
-        layer = node.layer
+        layer = cast("BatchNorm | InstanceNorm", node.layer)
         if node.type in ("batchnorm", "instance_norm") and layer.track_running_stats:
             buffers += 2 * maps(layer, node.input_shape)[0] + 1  # a folded norm's channels, not its maps
     return {"params": total, "trainable_params": trainable, "non_trainable_params": total - trainable,
@@ -133,11 +142,11 @@ def needs_grad(graph: Graph, frozen: tuple[bool, ...]) -> tuple[bool, ...]:
     return tuple(out)
 
 
-def gradients(graph: Graph, frozen: tuple[bool, ...]) -> tuple[tuple[bool, bool], ...]:
+def gradients(graph: Graph, frozen: tuple[bool, ...]) -> tuple[tuple[int, bool], ...]:
     """The backward rule, per node: (computes an input gradient, computes a weight gradient), both
     False for ops that are not `matmul_like` (their backward costs 0 FLOPs in this unit)."""
     grad = needs_grad(graph, frozen)
-    out = []
+    out: list[tuple[int, bool]] = []  # a matmul's or attention's first: its gradient count (_operand_grads)
     for i, node in enumerate(graph.nodes):
         if not node.layer or not node.layer.matmul_like:
             out.append((False, False))
@@ -148,7 +157,7 @@ def gradients(graph: Graph, frozen: tuple[bool, ...]) -> tuple[tuple[bool, bool]
     return tuple(out)
 
 
-def _operand_grads(node, grad: list[bool]) -> int:
+def _operand_grads(node: GraphNode, grad: Sequence[bool]) -> int:
     """Gradients a matmul or attention computes, in units of its forward MACs: a matmul one per
     operand that needs one; attention two when any of q, k, v needs one (the weights' and v's
     gradients, then q's and k's: twice the forward products, as the composite math path's bmm's
@@ -168,9 +177,7 @@ def training(graph: Graph, batch: int = 1, frozen: Iterable[str] | tuple[bool, .
     """Forward, input-gradient and weight-gradient FLOPs per node for one step at this batch."""
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention '{convention}'; allowed: {', '.join(CONVENTIONS)}")
-    frozen = tuple(frozen)
-    if not frozen or not isinstance(frozen[0], bool):
-        frozen = frozen_nodes(graph, frozen)  # type: ignore[arg-type]
+    frozen = frozen_mask(graph, frozen)
     return _training(graph, batch, frozen, convention)
 
 
@@ -182,7 +189,7 @@ def sdpa_fused(node: GraphNode, fused_ranks: tuple[int, ...] = (2, 3), broadcast
     (multi-query) only where `broadcast` (torch 2.14; 2.13 runs the math path). A folded batch
     (`Attention.folded`) has no dim of its own: its per-sample rank is torch's."""
     q, k, v = node.input_shapes[:3]
-    rank = len(q) - node.layer.folded
+    rank = len(q) - cast("Attention", node.layer).folded
     return rank in fused_ranks and q[-1] == v[-1] and (broadcast or tuple(k[:-2]) == tuple(q[:-2]))
 
 
@@ -191,17 +198,20 @@ def _training(graph: Graph, batch: int, frozen: tuple[bool, ...], convention: st
     forward, input_grad, weight_grad = [0] * n, [0] * n, [0] * n
     grouped = convention == "flopcounter"
     for i, (node, (inputs, weights)) in enumerate(zip(graph.nodes, gradients(graph, frozen))):
-        once = node.layer.macs_per_forward() if node.layer is not None else 0
+        layer = node.layer
+        if layer is None:  # the graph's input: no op
+            continue
+        once = layer.macs_per_forward()
         if once:  # made once per forward from parameters: its gradients all exist for them (weight_grad)
             forward[i] += 2 * once
-            weight_grad[i] += node.layer.backward_per_forward(not frozen[i])
-        if not node.macs or not node.layer.matmul_like or (grouped and node.type == "attention" and sdpa_fused(node)):
+            weight_grad[i] += layer.backward_per_forward(not frozen[i])
+        if not node.macs or not layer.matmul_like or (grouped and node.type == "attention" and sdpa_fused(node)):
             continue
         flops = 2 * batch * node.macs
         forward[i] += flops
         if inputs:
             input_grad[i] = flops * inputs
         if weights:
-            weight_grad[i] += flops * node.layer.groups if grouped and node.type != "linear" else flops
+            weight_grad[i] += flops * cast("Conv | ConvTranspose", layer).groups if grouped and node.type != "linear" else flops
     backward = tuple(a + b for a, b in zip(input_grad, weight_grad))
     return Training(batch, convention, frozen, tuple(forward), backward, tuple(input_grad), tuple(weight_grad))

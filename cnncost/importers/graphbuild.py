@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Hashable
+from typing import Any, Hashable, cast
 
 from ..errors import CnnCostError
 from ..layers import Concat, ConcatMerge, Layer, Sequential
@@ -142,6 +142,10 @@ class GraphBuilder:
         """v's shape in cnncost's channels-first terms: a tensor in another layout (channels-last, a
         shuffle in progress) is a view of its leaf, whose shape the builder keeps."""
         return self.shapes[v.leaf] if v.form != "std" else v.shape
+
+    def leaf(self, index: int) -> Leaf:
+        """The leaf an emitted value names (index > 0; 0 is the net input, which has none)."""
+        return cast(Leaf, self.leaves[index])
 
     # --- emission ---
 

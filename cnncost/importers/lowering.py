@@ -9,7 +9,7 @@ opaque node.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Protocol, Sequence
+from typing import Any, Literal, Protocol, Sequence, cast
 
 from ..layers import (Add, AvgPool, ChannelShuffle, Chunk, ConcatMerge, Conv, Dropout, Flatten, GlobalAvgPool, Layer,
                       LayerNorm, LayerScale, Linear, MaxPool, Mul, Pad, Permute, Softmax, Upsample)
@@ -242,7 +242,7 @@ def concat(imp: Emitter, xs: list[TV], dim: int) -> TV:
 def conv(out: int, kernel: Any, *, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1,
          bias: bool) -> Conv:
     return Conv(out=int(out), kernel=pair_or_int(kernel), stride=pair_or_int(stride),
-                padding=padding if isinstance(padding, str) else pair_or_int(padding),
+                padding=cast("Literal['same', 'valid']", padding) if isinstance(padding, str) else pair_or_int(padding),
                 dilation=pair_or_int(dilation), groups=int(groups), bias=bias)
 
 
@@ -258,6 +258,7 @@ def layer_norm(imp: Emitter, x: TV, normalized: Shape, eps: float, affine: bool,
                bias: bool = True) -> TV:
     """LayerNorm over the last dims `normalized`: the channels of a channels-last map (ConvNeXt),
     or all of a channels-first tensor."""
+    over: Literal["channels", "chw"]
     if x.form == "nhwc" and tuple(normalized) == x.shape[-1:]:
         over = "channels"
     elif x.form == "std" and tuple(normalized) == x.shape:
@@ -294,6 +295,7 @@ def upsample(imp: Emitter, x: TV, mode: str, align: Any, *, factors: tuple[float
     if mode not in ("nearest", "linear", "bilinear", "trilinear", "bicubic") or len(x.shape) not in (2, 3, 4):
         raise Unsupported(f"interpolation mode '{mode}'")
     align_corners = bool(align) and mode != "nearest"
+    mode = cast("Literal['nearest', 'linear', 'bilinear', 'trilinear', 'bicubic']", mode)  # one of them: checked above
     if factors is not None:
         fs = tuple(float(f) for f in factors)
         layer = Upsample(scale_factor=fs[0] if len(set(fs)) == 1 else fs, mode=mode, align_corners=align_corners)
@@ -321,12 +323,13 @@ def pad(imp: Emitter, x: TV, sides: tuple[int, ...], mode: str, value: Any, shap
     """Padding as F.pad's (before, after) pairs from the last dim back: zeros, reflection or
     replication; a map's 4 spatial pads keep their short spelling (left, right, top, bottom)."""
     fill = 0.0
+    kind: Literal["zeros", "constant", "reflect", "replicate"]
     if mode == "constant" and value in (None, 0):
         kind = "zeros"
     elif mode == "constant" and isinstance(value, (int, float)) and not isinstance(value, bool):
         kind, fill = "constant", float(value)  # timm's 'same' max pool: -inf; EfficientViT's LiteMLA: 1
     elif mode in ("reflect", "replicate"):
-        kind = mode
+        kind = "reflect" if mode == "reflect" else "replicate"
     else:
         raise Unsupported(f"padding mode '{mode}'" + (f" with value {value}" if mode == "constant" else ""))
     if kind in ("zeros", "constant") and sides and min(sides) < 0 and len(sides) // 2 <= len(x.shape):

@@ -31,7 +31,7 @@ def sigmoid(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
             imp.skip.add(reader)
             readers = [r for r in imp.consumers.get(node.input[0], []) if r != reader and r != imp.index]
             inplace = not readers and node.input[0] not in imp.outputs_read and x.leaf != 0 \
-                and imp.builder.leaves[x.leaf].layer.creates_tensor()
+                and imp.builder.leaf(x.leaf).layer.creates_tensor()
             imp.node = mul
             v = imp.emit(SiLU(inplace=inplace), [x], x.shape, form=x.form)
             imp.values[mul.output[0]] = v

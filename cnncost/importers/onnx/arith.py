@@ -3,7 +3,7 @@ weights (residuals, gates, layer scale, position embeddings, constant factors), 
 random mask, and the TorchScript exporter's erf GELU."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from ...layers import GELU, Arith, Div, Learnable, Layer, StochasticDepth, Sub
 from ..graphbuild import TV, Unsupported
@@ -28,7 +28,7 @@ def add(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
     return lower_add(imp, a, b)
 
 
-def learnable(imp: OnnxWalker, op: str, x: TV, w: W, init: float) -> TV:
+def learnable(imp: OnnxWalker, op: Literal["add", "mul"], x: TV, w: W, init: float) -> TV:
     """x op w with a weight of any broadcastable shape (its leading 1s beyond x's rank: the batch's)."""
     shape = tuple(w.shape)
     while len(shape) > len(x.shape) and shape[0] == 1:
@@ -49,7 +49,7 @@ def mul(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
         x = imp.tensor(a, ("std", "nhwc"))
         if b.keep is None:
             raise Unsupported("multiplication by random noise")
-        mode = "row" if b.shape and b.shape[0] == imp.batch and imp.batch > 1 else "batch"
+        mode: Literal["row", "batch"] = "row" if b.shape and b.shape[0] == imp.batch and imp.batch > 1 else "batch"
         return imp.emit(StochasticDepth(p=round(1 - b.keep, 12), mode=mode), [x], x.shape, form=x.form)
     value = scalar(b) if not isinstance(b, TV) else None
     if value is not None:
@@ -68,12 +68,12 @@ def mul(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
     raise Unsupported("multiplication by a constant tensor")
 
 
-def _constant_operand(imp: OnnxWalker, op: str, a: Any, b: Any) -> TV | None:
+def _constant_operand(imp: OnnxWalker, op: Literal["add", "sub", "mul", "div", "pow"], a: Any, b: Any) -> TV | None:
     """`x op c` or `c op x` with a one-element constant: an arith row; None otherwise."""
-    if isinstance(a, TV) and not isinstance(b, TV) and scalar(b) is not None:
-        return imp.emit(Arith(op=op, value=scalar(b)), [imp.tensor(a)], a.shape, base=op)
-    if isinstance(b, TV) and not isinstance(a, TV) and scalar(a) is not None:
-        return imp.emit(Arith(op=op, value=scalar(a), reverse=True), [imp.tensor(b)], b.shape, base=op)
+    if isinstance(a, TV) and not isinstance(b, TV) and (value := scalar(b)) is not None:
+        return imp.emit(Arith(op=op, value=value), [imp.tensor(a)], a.shape, base=op)
+    if isinstance(b, TV) and not isinstance(a, TV) and (value := scalar(a)) is not None:
+        return imp.emit(Arith(op=op, value=value, reverse=True), [imp.tensor(b)], b.shape, base=op)
     return None
 
 
@@ -126,7 +126,8 @@ def erf(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
     if not isinstance(x, TV) or x.scale is None or abs(x.scale - 2 ** -0.5) > 1e-6:
         raise Unsupported("erf other than GELU's")
     source = imp.producers[node.input[0]].input[0]  # the Div's (or Mul's) input: GELU's x
-    chain, name = [], node.output[0]
+    chain: list[int] = []  # the Add, Mul, Mul after erf
+    name = node.output[0]
     for op in ("Add", "Mul", "Mul"):
         reader = imp.only_reader(name)
         if reader is None or imp.graph.node[reader].op_type != op:

@@ -93,7 +93,7 @@ def _transposed_key(nodes: Any, producer: dict[str, int], only: Any, name: str, 
 
 def _attention(imp: OnnxWalker, node: Any, found: dict) -> TV:
     q, k, v = (imp.values.get(found[n]) for n in ("q", "k", "v"))
-    if not all(isinstance(t, TV) for t in (q, k, v)):
+    if not (isinstance(q, TV) and isinstance(k, TV) and isinstance(v, TV)):
         raise Unsupported("attention of a non-tensor")
     rank = len(k.shape) + 1
     perm = found["perm"]
@@ -105,9 +105,10 @@ def _attention(imp: OnnxWalker, node: Any, found: dict) -> TV:
         k = permute(imp, k, (*perm[:-2], perm[-1], perm[-2]))
     q, k, v = imp.tensor(q), imp.tensor(k), imp.tensor(v)
     factors = [scalar(imp.values.get(n)) for n in found["scales"]]
-    if None in factors or abs(factors[0] - factors[1]) > 1e-6 * abs(factors[0]):
+    known = [f for f in factors if f is not None]
+    if len(known) != len(factors) or abs(known[0] - known[1]) > 1e-6 * abs(known[0]):
         raise Unsupported("attention whose query and key are scaled by different factors")
-    scale = factors[0] * factors[1]
+    scale = known[0] * known[1]
     default = q.shape[-1] ** -0.5
     p = 0.0
     if found["dropout"] is not None:
@@ -180,7 +181,8 @@ def _multihead(imp: OnnxWalker, node: Any, prefix: str, x: str, nodes: list[int]
         raise Unsupported("multi-head attention whose heads the file does not show")
     params = [w_in] + ([b_in] if isinstance(b_in, W) else []) + [w_out] + ([b_out] if isinstance(b_out, W) else [])
     layer = MultiheadAttention(heads=heads, bias=isinstance(b_in, W), dropout=p)
-    return imp.emit(layer, [t], t.shape, params=params, base="attention")
+    # a preset block emitted whole as one leaf (the net builder expands it): a Node, not a Layer
+    return imp.emit(layer, [t], t.shape, params=params, base="attention")  # type: ignore[arg-type]
 
 
 def einsum(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:

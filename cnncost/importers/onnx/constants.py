@@ -2,7 +2,7 @@
 weights, stochastic depth's noise) are evaluated here, with onnx's reference implementation."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from ..graphbuild import Unsupported
 from .values import SHAPE_ONLY, Noise, W, scalar
@@ -55,8 +55,8 @@ def _evaluate(node: Any, arrays: list[Any], attrs: dict, opsets: Any) -> Any:
         [onnx.helper.make_empty_tensor_value_info(o) for o in outs])
     opset_ids = [onnx.helper.make_opsetid(o.domain, o.version) for o in opsets]
     try:
-        result = ReferenceEvaluator(onnx.helper.make_model(graph, opset_imports=opset_ids)).run(
-            None, {n: a for n, a in zip(names, arrays) if n})
+        result = cast("list[Any]", ReferenceEvaluator(onnx.helper.make_model(graph, opset_imports=opset_ids)).run(
+            None, {n: a for n, a in zip(names, arrays) if n}))  # not `intermediate`: the outputs, in order
     except Exception as error:  # noqa: BLE001
         raise Unsupported(f"cannot fold a constant {op}: {error}") from None
     return list(result) if len(result) > 1 else result[0]

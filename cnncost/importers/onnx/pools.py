@@ -1,7 +1,7 @@
 """Handlers of the pools and of ReduceMean over H and W."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from ...layers import AdaptiveAvgPool, AdaptiveMaxPool, GlobalAvgPool, Reduce
 from ..graphbuild import TV, Unsupported
@@ -61,14 +61,14 @@ def reduce_mean(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> T
         return _reduce(imp, "mean", x, axes, attrs)
 
 
-def reduction(op: str, p: float = 2.0) -> Any:
+def reduction(op: Literal["sum", "mean", "amax", "amin", "norm", "var", "max"], p: float = 2.0) -> Any:
     """ReduceSum (sum), ReduceMax (amax), ReduceMin (amin), ReduceL2 (norm, p = 2), ReduceL1 (norm, p = 1)."""
     def handle(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
         return _reduce(imp, op, imp.tensor(inputs[0]), _axes(inputs, attrs), attrs, p)
     return handle
 
 
-def _reduce(imp: OnnxWalker, op: str, x: TV, axes: tuple[int, ...] | None, attrs: dict, p: float = 2.0) -> TV:
+def _reduce(imp: OnnxWalker, op: Literal["sum", "mean", "amax", "amin", "norm", "var", "max"], x: TV, axes: tuple[int, ...] | None, attrs: dict, p: float = 2.0) -> TV:
     x = imp.tensor(x)
     rank = len(x.shape) + 1
     if not axes:

@@ -42,10 +42,14 @@ def pad(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
     pads = attrs.get("pads")
     if pads is None and len(inputs) > 1:
         pads = ints(inputs[1].data if isinstance(inputs[1], W) else inputs[1])
+    if pads is None:
+        raise Unsupported("pad by computed pads")
     value = scalar(inputs[2]) if len(inputs) > 2 and inputs[2] is not None else attrs.get("value", 0.0)
     pads = tuple(int(p) for p in pads)
     rank = len(x.shape) + 1
     axes = constant_ints(inputs[3]) if len(inputs) > 3 and inputs[3] is not None else tuple(range(rank))
+    if axes is None:
+        raise Unsupported("pad over computed axes")
     axes = tuple(a % rank for a in axes)
     if len(pads) != 2 * len(axes) or min(pads, default=0) < 0:
         raise Unsupported(f"pads {list(pads)}")

@@ -156,10 +156,10 @@ def _conv(node: Any, known: dict[str, tuple[Any, ...]], transpose: bool = False)
     if not transpose and out_channels and out_channels % group:
         raise InvalidOnnx(f"{out_channels} output channels (weight {_text(w)}) are not divisible by group {group}")
     channels = _int(x[1]) if x is not None and len(x) > 1 else None
-    if channels and in_per_group and channels != in_per_group * group:
+    if x is not None and channels and in_per_group and channels != in_per_group * group:
         raise InvalidOnnx(f"the input has {channels} channels ({_text(x)}) but the weight {_text(w)} with group "
                           f"{group} takes {in_per_group * group}")
-    if channels and transpose and _int(w[0]) and channels != w[0]:
+    if x is not None and channels and transpose and _int(w[0]) and channels != w[0]:
         raise InvalidOnnx(f"the input has {channels} channels ({_text(x)}) but the weight {_text(w)} takes {w[0]}")
     bias = _input(node, known, 2)
     if bias is not None and out_channels and (len(bias) != 1 or (_int(bias[0]) and bias[0] != out_channels)):

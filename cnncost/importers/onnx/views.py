@@ -2,7 +2,7 @@
 Concat, Split and Slice along the channels, Shape, Cast, Identity."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from ...layers import Chunk, Expand, Select, Slice, Split, Tokens
 from ...layers.reshape import chunk_sizes
@@ -77,6 +77,8 @@ def squeeze(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict) -> TV:
             raise Unsupported("squeeze of the batch dimension")
         out = [d for i, d in enumerate(full) if i not in axes]
     else:
+        if axes is None:
+            raise Unsupported("unsqueeze by computed axes")
         out = list(full)
         rank = len(full) + len(axes)
         for a in sorted(a % rank for a in axes):
@@ -164,6 +166,8 @@ def split_to_sequence(imp: OnnxWalker, node: Any, inputs: list[Any], attrs: dict
     x = imp.tensor(inputs[0])
     d = sample_axis(x, int(attrs.get("axis", 0)), "split")
     split = constant_ints(inputs[1]) if len(inputs) > 1 and inputs[1] is not None else (1,)
+    if split is None:
+        raise Unsupported("SplitToSequence by computed sizes")
     size = x.shape[d]
     import numpy as np
     if len(inputs) > 1 and inputs[1] is not None and np.asarray(
@@ -194,9 +198,9 @@ def _unbind(imp: OnnxWalker, node: Any, x: TV, d: int, axis: int, sizes: list[in
     for o in node.output:
         reader = imp.only_reader(o)
         sq = imp.graph.node[reader] if reader is not None else None
-        if sq is None or sq.op_type != "Squeeze":
+        if reader is None or sq is None or sq.op_type != "Squeeze":
             return None
-        axes = None
+        axes: Sequence[int] | None = None
         for a in sq.attribute:
             if a.name == "axes":
                 axes = list(a.ints)
@@ -294,9 +298,9 @@ def _select_squeezed(imp: OnnxWalker, node: Any, x: TV, cuts: dict) -> TV | None
     (d, (start, stop, step)), = cuts.items()
     reader = imp.only_reader(node.output[0])
     sq = imp.graph.node[reader] if reader is not None else None
-    if stop - start != 1 or sq is None or sq.op_type != "Squeeze" or len(x.shape) < 2:
+    if stop - start != 1 or reader is None or sq is None or sq.op_type != "Squeeze" or len(x.shape) < 2:
         return None
-    axes = next((list(a.ints) for a in sq.attribute if a.name == "axes"), None)
+    axes: Sequence[int] | None = next((list(a.ints) for a in sq.attribute if a.name == "axes"), None)
     if axes is None and len(sq.input) > 1:
         axes = constant_ints(imp.constant(sq.input[1]))
     rank = len(x.shape) + 1

@@ -280,7 +280,7 @@ class OnnxWalker:
         shape = self._guess_shape(node, tensors)
         layer = Opaque(op=f"onnx.{op}", shape=shape, weights=sum(numel(w.shape) for w in new))
         v = self.emit(layer, tensors, shape, params=new)
-        self.opaque.append(f"{self.builder.leaves[v.leaf].path}: onnx.{op}")
+        self.opaque.append(f"{self.builder.leaf(v.leaf).path}: onnx.{op}")
         return [v] + [None] * (len(node.output) - 1)
 
     def _guess_shape(self, node: Any, tensors: list[TV]) -> Shape:

@@ -2,17 +2,18 @@
 `(imp, node, args, kwargs, result)` and module calls `(imp, node, m, args, kwargs, result)`."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from ...layers import Hardtanh, ReLU6, StochasticDepth
 from ...layers import Threshold
+from ...layers.base import Layer
 from ..graphbuild import TV, Unsupported
 from ..lowering import ANY_LAYOUT, dropout as lower_dropout, elementwise, softmax as lower_softmax
 from .values import arg, mutating
 from .walker import GraphWalker
 
 
-def act(cls: type, *, inplace_arg: int | None = 1, fields: Callable[[tuple, dict], dict] | None = None,
+def act(cls: type[Layer], *, inplace_arg: int | None = 1, fields: Callable[[tuple, dict], dict] | None = None,
         inplace_always: bool = False) -> Callable:
     """A functional activation: F.relu(x, inplace=False), x.relu_(), torch.sigmoid(x)...
     `inplace_arg`: the position of its `inplace` argument (None: it has none)."""
@@ -32,7 +33,7 @@ def act(cls: type, *, inplace_arg: int | None = 1, fields: Callable[[tuple, dict
     return handle
 
 
-def module_act(cls: type, fields: Callable[[Any], dict] | None = None) -> Callable:
+def module_act(cls: type[Layer], fields: Callable[[Any], dict] | None = None) -> Callable:
     """An activation module: nn.ReLU(inplace=True), nn.LeakyReLU(0.2)..."""
     def handle(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
         x = imp.tensor(args[0], ANY_LAYOUT)
@@ -112,6 +113,7 @@ def stochastic_depth(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, res
 
 def m_stochastic_depth(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     x = imp.tensor(args[0], ("std", "nhwc"))
+    mode: Literal["row", "batch"]
     if type(m).__name__ == "DropPath":  # timm: per sample, scaled by the keep probability
         p = float(m.drop_prob)
         if not getattr(m, "scale_by_keep", True) and p > 0:

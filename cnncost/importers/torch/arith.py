@@ -1,7 +1,7 @@
 """Handlers of +, * and / (functions, operators, methods, in place or not)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast
 
 from ...layers import Add, Affine, Arith, Div, Layer, Learnable, Sub
 from ...layers.merge import broadcast
@@ -40,7 +40,7 @@ def add(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
     return imp.rebind(node, v) if mutating(node) else v
 
 
-def learnable(imp: GraphWalker, op: str, x: TV, p: PV, init: float) -> TV:
+def learnable(imp: GraphWalker, op: Literal["add", "mul"], x: TV, p: PV, init: float) -> TV:
     """x op p with a parameter p (its leading size-1 dims beyond x's rank: the batch's)."""
     shape = tuple(p.shape)
     if len(p.tensor.shape) == len(shape) and tuple(p.tensor.shape[:1]) == (1,):  # expanded over the batch
@@ -81,7 +81,7 @@ def mul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
     return imp.rebind(node, v) if mutating(node) else v
 
 
-def _constant_operand(imp: GraphWalker, op: str, a: Any, b: Any) -> TV | None:
+def _constant_operand(imp: GraphWalker, op: Literal["add", "sub", "mul", "div", "pow"], a: Any, b: Any) -> TV | None:
     """`x op c` or `c op x` as an arith row; None where neither side is a number."""
     if isinstance(a, TV) and number(b):
         return imp.emit(Arith(op=op, value=float(b)), [imp.tensor(a)], a.shape, base=op)
@@ -101,7 +101,7 @@ def div(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
     if isinstance(a, TV) and number(b) and b != 0:
         return over_constant(a, float(b))
     if number(a) and isinstance(b, TV):  # 1 / x
-        return _constant_operand(imp, "div", a, b)
+        return cast(TV, _constant_operand(imp, "div", a, b))  # a number and a tensor: never None
     if isinstance(a, TV) and isinstance(b, TV):
         return _tensors(imp, Div(), a, b, "div")
     raise Unsupported("division")
@@ -176,5 +176,6 @@ def unary(op: str) -> Any:
         if mutating(node):
             raise Unsupported(f"{op} in place")
         x = imp.tensor(args[0], ("std", "nhwc"))
-        return imp.emit(Unary(op=op), [x], x.shape, base=op, form=x.form)
+        layer = Unary(op=cast("Literal['sqrt', 'rsqrt', 'exp', 'log', 'reciprocal', 'abs', 'neg']", op))  # it checks op
+        return imp.emit(layer, [x], x.shape, base=op, form=x.form)
     return handle

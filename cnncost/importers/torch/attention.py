@@ -2,7 +2,7 @@
 product_attention and nn.MultiheadAttention (self-attention on batch-first tokens)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from ...layers import Attention, Matmul, MultiheadAttention
 from ...layers.computed import Computed
@@ -68,10 +68,11 @@ def _check_broadcast_over_folds(imp: GraphWalker, q: TV, mask: TV) -> None:
     that needs none runs the fused kernel if torch sees it 2-D or 4-D and the math path if 3-D,
     which the attention row does not tell apart: refused."""
     leaf = imp.builder.leaves[mask.leaf] if mask.leaf > 0 else None
-    made_once = leaf is not None and isinstance(leaf.layer, Computed) and leaf.layer.op == "tensor"
+    layer = leaf.layer if leaf is not None else None
+    made_once = isinstance(layer, Computed) and layer.op == "tensor"
     if not made_once or not (len(mask.shape) < len(q.shape) or mask.shape[0] == 1):
         raise Unsupported("attention of q whose batch is folded with a mask folded otherwise")
-    if not leaf.layer.grad:
+    if not cast(Computed, layer).grad:  # made_once: a Computed
         raise Unsupported("attention of q whose batch is folded with a mask made once per forward that needs "
                           "no gradient (PyTorch's kernel then depends on the mask's rank)")
 
@@ -92,7 +93,8 @@ def m_multihead(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, 
         raise Unsupported("multi-head attention on tokens that are not (L, E)")
     layer = MultiheadAttention(heads=int(m.num_heads), bias=m.in_proj_bias is not None,
                                dropout=float(m.dropout) if imp.train else 0.0)
-    return (imp.emit(layer, [x], x.shape, params=list(m.parameters())), None)
+    # a preset block emitted whole as one leaf (the net builder expands it): a Node, not a Layer
+    return (imp.emit(layer, [x], x.shape, params=list(m.parameters())), None)  # type: ignore[arg-type]
 
 
 def einsum(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import operator
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypedDict, cast
 
 from ...layers import Tokens
 from ...layers.computed import Computed
@@ -258,7 +258,14 @@ def _tensors(value: Any) -> list[Any]:
     return []
 
 
-def work_once(imp: Any, c: CV) -> dict[str, int]:
+class WorkOnce(TypedDict):
+    """`work_once`'s fields of a `computed` row."""
+    macs_once: int
+    input_grad_macs_once: int
+    weight_grad_macs_once: int
+
+
+def work_once(imp: Any, c: CV) -> WorkOnce:
     """The `computed` row's fields for the MACs of making c that no row counts yet (charged now)."""
     charged = _state(imp).charged_work
     new = [k for k in c.work if k not in charged]
@@ -315,7 +322,7 @@ def _consume(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     if name == "linear" or (node.op == "call_module" and type(imp.gm.get_submodule(node.target)).__name__ == "Linear"):
         return _linear(imp, node, args, kwargs, result)
     handler = imp.handler(node) if node.op != "call_module" else None
-    if getattr(handler, "takes_computed", False):  # matmul, einsum: computed_products.py
+    if handler is not None and getattr(handler, "takes_computed", False):  # matmul, einsum: computed_products.py
         return handler(imp, node, args, kwargs, result)
     if name in ("scaled_dot_product_attention", "_scaled_dot_product_attention") \
             and isinstance(arg(args, kwargs, 3, "attn_mask"), CV):
@@ -375,7 +382,8 @@ def _emit(imp: Any, node: Any, x: TV, c: CV, op: str, reverse: bool, result: Any
     if saved % element:
         raise Unsupported("a computed tensor whose saved bytes are not whole elements")
     new = {i: p for i, p in c.params.items() if i not in imp.owner}
-    layer = Computed(op=op, reverse=reverse, shape=_shape(x, c), weights=sum(p.numel() for p in new.values()),
+    layer = Computed(op=cast("Literal['add', 'sub', 'mul', 'div']", op),  # _elementwise's ops (Computed checks)
+                     reverse=reverse, shape=_shape(x, c), weights=sum(p.numel() for p in new.values()),
                      saved=saved // element, grad=grad, source=c.source, **work_once(imp, c))
     out = layer.out_shape(x.shape)
     if out != imp.out(result):

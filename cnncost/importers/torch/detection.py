@@ -15,7 +15,7 @@ shape (the report's batch). Images of different sizes cannot be described per sa
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import torch
 from torch import nn
@@ -152,8 +152,8 @@ class Transform(nn.Module):
         super().__init__()
         mean, std = (torch.tensor(v, dtype=torch.float32) for v in (transform.image_mean, transform.image_std))
         self.normalize = nn.BatchNorm2d(len(mean), eps=0.0, affine=False).eval()
-        self.normalize.running_mean.copy_(mean)
-        self.normalize.running_var.copy_(std * std)
+        cast(torch.Tensor, self.normalize.running_mean).copy_(mean)  # tracked: not None
+        cast(torch.Tensor, self.normalize.running_var).copy_(std * std)
         self.resized, self.padded = resized, padded
 
     def train(self, mode: bool = True) -> "Transform":
@@ -200,7 +200,7 @@ def _detections(n: int) -> list[Shape]:
     return [(n, 4), (n,), (n,)]
 
 
-def _container(**children: Any) -> nn.Module:
+def _container(**children: Any) -> Any:  # an nn.Module whose attributes are `children`
     box = nn.Module()
     for key, child in children.items():
         setattr(box, key, child)

@@ -64,7 +64,7 @@ def mul(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> 
     a, b = args[0], arg(args, kwargs, 1, "other")
     if isinstance(a, DropMask):
         a, b = b, a
-    if mutating(node) or not (isinstance(a, TV) and isinstance(b, DropMask) and b.scaled and not a.folded
+    if mutating(node) or not (isinstance(a, TV) and isinstance(b, DropMask) and b.scaled and b.keep is not None and not a.folded
                               and len(a.shape) == b.rank
                               and (b.like is None or (a.shape == b.like.shape and a.form == b.like.form))):
         raise Unsupported("a product with a drop-path mask other than x * mask.div_(keep)")

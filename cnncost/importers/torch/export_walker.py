@@ -107,6 +107,7 @@ class ExportWalker(GraphWalker):
         a higher-order op over a subgraph: the subgraph's ops walked in place (fp32 either way)."""
         at = next(i for i, a in enumerate(args) if isinstance(a, self.torch.fx.GraphModule))
         body, operands = args[at].graph, list(args[at + 1:])
+        outputs: Any  # the subgraph's output node's args[0]
         outer, outputs = self.node, ()
         try:
             for node in body.nodes:

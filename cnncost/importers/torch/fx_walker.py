@@ -207,7 +207,7 @@ def _call_key(node: Any, examples: Any, torch: Any) -> Any:
     dtypes, its other arguments (Swin's 24 window-attention calls have 8 such keys: one export
     each). None where an argument is not plainly comparable."""
     flat, spec = torch.utils._pytree.tree_flatten(examples)
-    parts = []
+    parts: list[Any] = []
     for v in flat:
         if isinstance(v, torch.Tensor):
             parts.append(("tensor", tuple(v.shape), v.dtype))

@@ -77,6 +77,7 @@ def traced(cache: dict[Any, Inlined], fn: Any, args: tuple, kwargs: dict, result
         if key is not None:
             cache[key] = inlined
         return inlined
+    copies: dict[Any, Any]  # graph_copy's old node -> new node
     graph, copies = torch.fx.Graph(), {}
     graph.graph_copy(first.graph, copies)
     for node in copies.values():
@@ -166,6 +167,8 @@ def _tracer_class() -> type:
     class Concrete(torch.fx.Proxy):
         """A proxy that knows its value: Python's questions about it get the value's answer."""
 
+        tracer: Any  # a ConcreteTracer (below), which keeps every proxy's value
+
         def __getattr__(self, k: str) -> Any:
             return ConcreteAttribute(self, k)
 
@@ -176,7 +179,7 @@ def _tracer_class() -> type:
             return len(self.tracer.value(self))
 
         def __iter__(self) -> Any:
-            return iter([self[i] for i in range(len(self.tracer.value(self)))])
+            return iter([self[i] for i in range(len(self.tracer.value(self)))])  # type: ignore[index]  # fx adds Proxy's magic methods at import
 
         def __index__(self) -> int:
             return operator.index(self.tracer.value(self))

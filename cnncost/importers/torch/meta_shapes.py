@@ -254,6 +254,7 @@ def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor | None:
 def _rules() -> dict[Any, Rule]:
     T = torch.Tensor
     rules: dict[Any, Rule] = {}
+    f: Any  # torch functions and Tensor methods, of many signatures
     for f in (F.relu, F.relu6, F.silu, F.hardswish, F.hardsigmoid, F.mish, torch.relu, torch.sigmoid, torch.tanh,
               T.relu, T.sigmoid, T.tanh):
         rules[f] = unary
@@ -309,6 +310,7 @@ def _module_rules() -> dict[type, Callable[[Any, Any], "Tensor | None"]]:
         nn.AdaptiveAvgPool2d: lambda m, x: adaptive_avg_pool2d(x, m.output_size),
         nn.Identity: lambda m, x: x,
     }
+    cls: type
     for cls in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d):
         rules[cls] = _batch_norm_module
     for cls in (nn.ReLU, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Mish):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
 from ...layers import AdaptiveAvgPool, AdaptiveMaxPool, Reduce
 from ...layers import Div, Threshold
@@ -100,7 +100,7 @@ def mean(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) ->
         return reduce_on(imp, "mean", x, over, keep, result)
 
 
-def reduce_on(imp: GraphWalker, op: str, x: Any, over: Any, keep: bool, result: Any, p: float = 2.0,
+def reduce_on(imp: GraphWalker, op: Literal["sum", "mean", "amax", "amin", "norm", "var", "max"], x: Any, over: Any, keep: bool, result: Any, p: float = 2.0,
               correction: int = 1) -> TV:
     """x.sum|mean|amax|amin(dims, keepdim), the p-norm: a Reduce over per-sample dims."""
     x = x if isinstance(x, TV) and x.batch and x.form == "std" and x.scale is None else imp.tensor(x)
@@ -118,7 +118,7 @@ def reduce_on(imp: GraphWalker, op: str, x: Any, over: Any, keep: bool, result: 
     return dataclasses.replace(y, batch=x.batch - (0 if keep else sum(d < x.batch for d in sample)))
 
 
-def reduction(op: str) -> Any:
+def reduction(op: Literal["sum", "mean", "amax", "amin", "norm", "var", "max"]) -> Any:
     """x.sum / amax / amin (dim, keepdim) as functions, methods and ATen ops."""
     def handle(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
         return reduce_on(imp, op, args[0], arg(args, kwargs, 1, "dim"), bool(arg(args, kwargs, 2, "keepdim", False)),

@@ -159,7 +159,7 @@ def _proxy_class() -> type:
             caller = sys._getframe(1)
             count = _unpacked(caller.f_code, caller.f_lasti)
             if count is not None:
-                return (self[i] for i in range(count))
+                return (self[i] for i in range(count))  # type: ignore[index]  # fx adds Proxy's magic methods at import
             return self.tracer.iter(self)
 
     return Proxy

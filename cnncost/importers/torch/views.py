@@ -69,7 +69,7 @@ def fold_view(imp: GraphWalker, node: Any, x: Any, result: Any, what: str) -> TV
     folded = size[0] != BATCH
     y = (size[0] // BATCH, *size[1:]) if folded else (size[1:] or (1,))
     source = imp.results.get(node.args[0]) if node.args else None
-    if hasattr(source, "stride") and compute_stride(tuple(source.shape), tuple(source.stride()), size) is None:
+    if source is not None and hasattr(source, "stride") and compute_stride(tuple(source.shape), tuple(source.stride()), size) is None:
         # torch's reshape copies where the batch cannot merge with the dims folded into it; the
         # per-sample reshape could view (the batch kept apart): the copy, then a view
         x = imp.emit(Contiguous(), [x], x.shape, base="contiguous")
@@ -94,7 +94,7 @@ def fold_after(imp: GraphWalker, node: Any, x: TV, size: tuple[int, ...], what: 
         raise Unsupported(f"{what} to {size}: nothing per sample")
     source = imp.results.get(node.args[0]) if node.args else None
     v = TV(x.leaf, x.shape)
-    if hasattr(source, "stride") and compute_stride(tuple(source.shape), tuple(source.stride()), size) is None:
+    if source is not None and hasattr(source, "stride") and compute_stride(tuple(source.shape), tuple(source.stride()), size) is None:
         v = imp.emit(Contiguous(batch_dim=b), [v], x.shape, base="contiguous")  # torch's reshape copies, the batch inside
     if y != x.shape:
         v = imp.emit(Reshape(shape=y), [TV(v.leaf, x.shape)], y, base="view" if what == "view" else what)
@@ -191,7 +191,7 @@ def chunk(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -
     return Pieces(x, chunks, chunk_sizes(x.shape[d], chunks), {}, d)
 
 
-def split(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> Pieces:
+def split(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> Pieces | tuple[Any, ...]:
     """split along one dim: torch.chunk's sizes where they are (a Chunk), else a Split (the
     pieces' sizes: from the trace)."""
     x = imp.tensor(args[0])

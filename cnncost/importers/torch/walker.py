@@ -281,7 +281,7 @@ class GraphWalker:
             v = self.emit(layer, inputs, shape, base=base, params=list(unique.values()) if k == 0 else [])
             v.folded = folded and int(tensor.shape[0]) != BATCH
             made.append(v)
-        self.opaque.append(f"{self.builder.leaves[made[0].leaf].path if made else where}: {op}")
+        self.opaque.append(f"{self.builder.leaf(made[0].leaf).path if made else where}: {op}")
         return _rebuild(result, iter(made), self.torch)
 
     def _tensors(self, value: Any) -> list[Any]:
