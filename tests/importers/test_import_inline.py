@@ -162,14 +162,14 @@ def test_a_computed_tensor_read_by_a_row_lives_as_long_as_the_import() -> None:
     some runs, by allocator state). The import keeps every computed value a row read alive."""
     import gc
     import weakref
-    from cnncost.importers.torch import constants
+    from cnncost.importers.torch import charged, constants
 
     class Walk:  # what `_charged` reads of a walk
         root = nn.Linear(2, 2)
     imp = Walk()
     mask = constants.CV(torch.ones(4, 16, 1))
     alive = weakref.ref(mask.tensor)
-    constants._charged(imp, mask)
+    charged.charged_storages(imp, mask)
     del mask
     gc.collect()
     assert alive() is not None

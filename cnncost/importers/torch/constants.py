@@ -15,15 +15,15 @@ the engine's `fixed_macs`), each op charged once however many rows read its resu
 from __future__ import annotations
 
 import operator
-import weakref
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, cast
 
 from ...layers import Tokens
 from ...layers.computed import Computed
 from ...shapes import numel
 from ..graphbuild import TV, Unsupported
 from ..lowering import linear
+from .charged import batch_nodes_of, charged_storages, model_storages, storage_of, work_once
 from .values import BATCH, PV, Pieces, arg, holds, mutating, params_of
 
 
@@ -54,58 +54,30 @@ def batch_marked(imp: Any, node: Any, args: Any, value: Any) -> Any:
         return value
     name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
     if name.startswith("sym_size") and value == BATCH and tuple(args[1:2]) == (0,):  # aten's x.size(0)
-        _batch_nodes(imp).add(node)
+        batch_nodes_of(imp).add(node)
         return value
     if name not in ("size", "getattr") or (name == "getattr" and tuple(args[1:2]) != ("shape",)):
         return value
     if isinstance(value, tuple) and value[:1] == (BATCH,):
-        _batch_nodes(imp).add(node)
+        batch_nodes_of(imp).add(node)
     elif name == "size" and value == BATCH and (tuple(args[1:2]) == (0,) or node.kwargs.get("dim") == 0):
-        _batch_nodes(imp).add(node)
+        batch_nodes_of(imp).add(node)
     return value
 
 
 def item(imp: Any, node: Any, args: Any, value: Any) -> Any:
     """`shape[0]` (or `shape[:k]`) of a noted shape holds the batch size too."""
     source = node.args[0] if node.target is operator.getitem and len(node.args) == 2 else None
-    if source is not None and source in _batch_nodes(imp) and (
+    if source is not None and source in batch_nodes_of(imp) and (
             node.args[1] == 0 or (isinstance(node.args[1], slice) and node.args[1].start in (None, 0)
                                   and node.args[1].stop != 0)):
-        _batch_nodes(imp).add(node)
+        batch_nodes_of(imp).add(node)
     return value
 
 
 def holds_batch(imp: Any, value: Any) -> bool:
     """Whether `value` (a call's argument as the graph has it) is a node noted as holding the batch size."""
-    return value in _batch_nodes(imp) if isinstance(value, imp.torch.fx.Node) else False
-
-
-def _batch_nodes(imp: Any) -> set:
-    return _state(imp).batch_nodes
-
-
-@dataclass
-class _State:
-    """What one import keeps about its computed tensors: the storages counted as saved already,
-    the model's own parameters' and buffers' storages, the nodes that hold the batch size."""
-
-    model: set
-    charged: set = field(default_factory=set)
-    charged_work: set = field(default_factory=set)  # the nodes whose MACs a row counts already
-    batch_nodes: set = field(default_factory=set)
-    alive: list = field(default_factory=list)  # the computed values read so far (`_charged`)
-
-
-_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _state(imp: Any) -> _State:
-    found = _STATES.get(imp)
-    if found is None:
-        root = getattr(imp, "model_root", imp.root)  # a spliced call's walk: the whole model's
-        model = {_storage(t)[0] for t in (*root.parameters(), *root.buffers())}
-        found = _STATES[imp] = _State(model)
-    return found
+    return value in batch_nodes_of(imp) if isinstance(value, imp.torch.fx.Node) else False
 
 
 def handle(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any) -> Any:
@@ -173,12 +145,12 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
     sources = _inputs(imp, (args, kwargs))
     if mutating(node) and isinstance(args[0] if args else None, PV):  # its first argument is what changes
         raise Unsupported("changes a parameter or buffer in place")
-    model = _model_storages(imp)
+    model = model_storages(imp)
     saved: dict[Any, int] = {}
     keep: list[Any] = []
 
     def pack(t: Any) -> Any:
-        key, nbytes = _storage(t)
+        key, nbytes = storage_of(t)
         if key not in model and key not in saved:
             saved[key] = nbytes
         keep.append(t.detach())
@@ -197,7 +169,7 @@ def _evaluate(imp: Any, node: Any, args: tuple, kwargs: dict) -> Any:
     except Exception as error:  # what torch says of the call, in the refusal
         raise Unsupported(f"computing it from the parameters failed: {type(error).__name__}: {error}") from None
     macs = counter.get_total_flops() // 2
-    batched = any(n in _batch_nodes(imp) for n in getattr(node, "all_input_nodes", ())) \
+    batched = any(n in batch_nodes_of(imp) for n in getattr(node, "all_input_nodes", ())) \
         or any(isinstance(v, CV) and v.batched for v in sources) or repeated_over_batch(node, sources, value)
     if batched and (macs or saved):  # work on a tensor made at the batch's size: per sample, as rows
         return _per_sample(imp, node, args, kwargs)
@@ -258,38 +230,12 @@ def _tensors(value: Any) -> list[Any]:
     return []
 
 
-class WorkOnce(TypedDict):
-    """`work_once`'s fields of a `computed` row."""
-    macs_once: int
-    input_grad_macs_once: int
-    weight_grad_macs_once: int
-
-
-def work_once(imp: Any, c: CV) -> WorkOnce:
-    """The `computed` row's fields for the MACs of making c that no row counts yet (charged now)."""
-    charged = _state(imp).charged_work
-    new = [k for k in c.work if k not in charged]
-    charged.update(new)
-    totals = [sum(c.work[k][i] for k in new) for i in range(3)]
-    return {"macs_once": totals[0], "input_grad_macs_once": totals[1], "weight_grad_macs_once": totals[2]}
-
-
 def _wrap(imp: Any, value: Any, make: Any) -> Any:
     if isinstance(value, imp.torch.Tensor):
         return make(value)
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         return type(value)(_wrap(imp, v, make) for v in value)
     return value
-
-
-def _storage(t: Any) -> tuple[Any, int]:
-    storage = t.untyped_storage()
-    return (storage.data_ptr(), str(t.device)), storage.nbytes()
-
-
-def _model_storages(imp: Any) -> set:
-    """The storages of the model's parameters and buffers (saved, they are not activations)."""
-    return _state(imp).model
 
 
 # --- meeting the input ---
@@ -368,13 +314,13 @@ def _shape(x: TV, c: CV) -> tuple[int, ...]:
 
 
 def _emit(imp: Any, node: Any, x: TV, c: CV, op: str, reverse: bool, result: Any) -> TV:
-    charged = _charged(imp, c)
+    charged = charged_storages(imp, c)
     saved_keys = [k for k in c.saved if k not in charged]
     saved = sum(c.saved[k] for k in saved_keys)
     grad = bool(c.tensor.requires_grad)
-    key, nbytes = _storage(c.tensor)
+    key, nbytes = storage_of(c.tensor)
     saves_c = op in ("mul", "div")  # autograd keeps c for x's gradient
-    if saves_c and key not in charged and key not in saved_keys and key not in _model_storages(imp):
+    if saves_c and key not in charged and key not in saved_keys and key not in model_storages(imp):
         saved_keys.append(key)
         saved += nbytes
         c.keep.append(c.tensor)
@@ -394,12 +340,6 @@ def _emit(imp: Any, node: Any, x: TV, c: CV, op: str, reverse: bool, result: Any
         imp.owner[i] = v.leaf
     charged.update(saved_keys)
     return v
-
-
-def _charged(imp: Any, c: CV) -> set:
-    """The storages of computed tensors counted as saved in this import; c is kept alive with them."""
-    _state(imp).alive.append(c)  # a freed storage's address could be a later tensor's: keys stay unique
-    return _state(imp).charged
 
 
 def _tokens(imp: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -452,11 +392,11 @@ def _computed_weight(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any
     own = [p for p in c.params.values() if tuple(p.shape) == c.shape]
     if len(own) != 1:
         raise Unsupported(f"a weight computed from parameters none (or more than one) of which has its shape {c.shape}")
-    charged = _charged(imp, c)
+    charged = charged_storages(imp, c)
     keys = [k for k in c.saved if k not in charged]
     saved = sum(c.saved[k] for k in keys)
-    key = _storage(c.tensor)[0]
-    if key in c.saved or key in charged or key in _model_storages(imp) or saved % c.tensor.element_size():
+    key = storage_of(c.tensor)[0]
+    if key in c.saved or key in charged or key in model_storages(imp) or saved % c.tensor.element_size():
         raise Unsupported("a computed weight saved while it was made")
     x = imp.tensor(x, ("std", "nhwc")) if len(c.shape) == 2 else imp.tensor(x)
     new = {i: p for i, p in c.params.items() if i not in imp.owner and p is not own[0]}
@@ -503,7 +443,7 @@ def tensor_row(imp: Any, x: TV, c: CV, shape: tuple[int, ...], base: str) -> TV:
     """c as an operand of a per-sample op beside x (the relative position table an einsum reads),
     seen with its dims in the op's order (`shape`): a `computed` row of op tensor (c, one for the
     batch: its parameters counted once and what making it saved, once per forward)."""
-    charged = _charged(imp, c)
+    charged = charged_storages(imp, c)
     keys = [k for k in c.saved if k not in charged]
     saved = sum(c.saved[k] for k in keys)
     if saved % c.tensor.element_size():
@@ -554,7 +494,7 @@ def _expand(imp: Any, c: CV) -> TV:
     per_sample = t.reshape(BATCH, -1)
     if not bool((per_sample == per_sample[:1]).all()):
         raise Unsupported("a tensor made at the batch's size whose samples differ")
-    charged = _charged(imp, c)
+    charged = charged_storages(imp, c)
     keys = [k for k in c.saved if k not in charged]
     saved = sum(c.saved[k] for k in keys)
     if saved % t.element_size():
