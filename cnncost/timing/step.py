@@ -10,7 +10,8 @@ from typing import Any
 
 from .model import BOUNDS, CONV_CLASSES, ESTIMATES, ZERO, PassTime, Rates
 from .optimizer import optimizer_cost
-from .passes import IDLE, NodeCost, PassCost, node_costs
+from .ops import UNIT
+from .passes import IDLE, NodeCost, NodeRows, PassCost, node_rows, pass_cost, pass_row
 
 CONVENTION = ("time: roofline per op, max(work / peak of its unit, bytes / bandwidth) + kernels x launch "
               "overhead; 'expected' at the profile's achievable fractions, 'bound' at its peaks (a lower "
@@ -71,7 +72,7 @@ class StepTime:
 @dataclass(frozen=True)
 class Timing:
     """The time model's result for one net, dtype, optimizer, batch and profile. `nodes`: per graph
-    node its three passes' costs; `node_seconds()`: the expected estimate's seconds per node;
+    node its three passes' costs (made on demand from `rows`, their ints); `node_seconds()`: the expected estimate's seconds per node;
     `expected_nodes` and `bound_nodes()`: each estimate's times per pass, made on demand (a table
     shows the per-node seconds only). Per node figures are one micro-step's (`node_batch`)."""
 
@@ -79,7 +80,8 @@ class Timing:
     dtype: str
     optimizer_name: str
     batch: int
-    nodes: list[NodeCost]
+    rows: list[NodeRows]  # per graph node, its passes' counts (`passes.node_rows`)
+    graph: Any = field(repr=False, compare=False)  # the graph the rows are of (`nodes` names them)
     optimizer: PassCost
     expected: StepTime
     bound: StepTime
@@ -91,6 +93,11 @@ class Timing:
     @property
     def node_batch(self) -> int:
         return self.batch if self.micro_batch is None else self.micro_batch
+
+    @cached_property
+    def nodes(self) -> list[NodeCost]:
+        """Per graph node, its three passes' costs (`IDLE` where a pass does nothing)."""
+        return [NodeCost(node.path, node.type, *map(pass_cost, rows)) for node, rows in zip(self.graph.nodes, self.rows)]
 
     @property
     def hardware(self) -> str:
@@ -182,7 +189,7 @@ def _phase_times(rates: Rates, nodes: list[NodeCost], optimizer: PassCost, batch
     return StepTime(estimate, batch, forward, backward, step.seconds, by_bound), per_node
 
 
-def _both_estimates(expected: Rates, bound: Rates, nodes: list[NodeCost], optimizer: PassCost, batch: int
+def _both_estimates(expected: Rates, bound: Rates, rows: list[NodeRows], optimizer: PassCost, batch: int
                     ) -> tuple[StepTime, dict[str, list[float]], StepTime]:
     """The expected step with its per-node seconds (`Timing.node_seconds`), and the pure roofline's
     step alone (a table shows the bound's totals only): one loop over the passes, each pass's work
@@ -191,27 +198,25 @@ def _both_estimates(expected: Rates, bound: Rates, nodes: list[NodeCost], optimi
     them on demand)."""
     bw_e, bw_b, launch_e, launch_b = expected.bandwidth, bound.bandwidth, expected.launch, bound.launch
     conv_launch, page_fault, rows_half = expected.conv_launch, expected.page_fault, expected.rows_half
-    rate_e, rate_b, ops_e, ops_b = expected.rate, bound.rate, expected._ops, bound._ops
+    ops_e, ops_b = expected._ops, bound._ops
     phases_e, phases_b = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
     by_e, by_b = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]  # compute, memory, launch (BOUNDS' order)
-    n = len(nodes)
+    n = len(rows)
     forward_s, backward_s = [0.0] * n, [0.0] * n
     split = ([0.0] * n, [0.0] * n, [0.0] * n)
-    timed = [(i, node) for i, node in enumerate(nodes) if node.forward is not IDLE or node.input_grad is not IDLE]
-    passes = [(i, cost, phase) for i, node in timed
-              for cost, phase in ((node.forward, 0), (node.input_grad, 1), (node.weight_grad, 1)) if cost.kernels]
+    passes = [(i, row, phase) for i, node in enumerate(rows) for row, phase in zip(node, (0, 1, 1))
+              if row is not None and row[8]]  # (a row of no kernels: not timed)
     if optimizer.kernels:
-        passes.append((-1, optimizer, 2))
-    for i, cost, phase in passes:
-        kernels = cost.kernels
-        w, r, o = cost.work, cost.read, cost.written
-        work = w.per_sample * batch + w.fixed
-        moved = r.per_sample * batch + r.fixed + o.per_sample * batch + o.fixed
-        key = (cost.op_class, cost.dtype, cost.reduction, cost.gradient)
+        passes.append((-1, pass_row(optimizer), 2))
+    for i, row, phase in passes:
+        klass, dtype, ws, wf, rs, rf, os_, of, kernels, reduction, fresh, positions, gradient = row
+        work = ws * batch + wf
+        moved = rs * batch + rf + os_ * batch + of
+        key = (klass, dtype, reduction, gradient)
         # the pure roofline: peaks, bandwidth, the generic launch overhead
         if work:
             rate = ops_b.get(key)
-            compute = work / (rate if rate is not None else rate_b(cost))
+            compute = work / (rate if rate is not None else bound.ops(klass, UNIT.get(klass, "vector"), *key[1:]))
         else:
             compute = 0.0
         memory, launch = moved / bw_b, kernels * launch_b
@@ -221,15 +226,15 @@ def _both_estimates(expected: Rates, bound: Rates, nodes: list[NodeCost], optimi
         # expected: achievable or measured rates, and the calibrated refinements
         if work:
             rate = ops_e.get(key)
-            compute = work / (rate if rate is not None else rate_e(cost))
+            compute = work / (rate if rate is not None else expected.ops(klass, UNIT.get(klass, "vector"), *key[1:]))
         else:
             compute = 0.0
-        if rows_half and cost.positions:  # a conv of few GEMM rows runs below its rate
-            compute *= 1 + rows_half / (cost.positions * batch)
+        if rows_half and positions:  # a conv of few GEMM rows runs below its rate
+            compute *= 1 + rows_half / (positions * batch)
         memory = moved / bw_e
-        if page_fault and cost.fresh:
-            memory += cost.fresh / page_fault
-        launch = kernels * (conv_launch if conv_launch and cost.op_class in CONV_CLASSES else launch_e)
+        if page_fault and fresh:
+            memory += fresh / page_fault
+        launch = kernels * (conv_launch if conv_launch and klass in CONV_CLASSES else launch_e)
         seconds = (compute if compute > memory else memory) + launch
         phases_e[phase] += seconds
         bound_index = 0 if compute >= memory and compute >= launch else 1 if memory >= launch else 2
@@ -246,12 +251,12 @@ def _both_estimates(expected: Rates, bound: Rates, nodes: list[NodeCost], optimi
             node_seconds, StepTime("bound", batch, phases_b[0], phases_b[1], phases_b[2], dict(zip(BOUNDS, by_b))))
 
 
-def _forward_again(rates: Rates, nodes: list[NodeCost], recompute: tuple[int, ...], batch: int
+def _forward_again(rates: Rates, rows: list[NodeRows], recompute: tuple[int, ...], batch: int
                    ) -> tuple[float, dict[str, float]]:
     """Seconds of the given nodes' forward passes, and by bound (a checkpointed region's recompute)."""
     by_bound = dict.fromkeys(BOUNDS, 0.0)
     for i in recompute:
-        t = rates.time(nodes[i].forward, batch)
+        t = rates.time(pass_cost(rows[i][0]), batch)
         if t is not ZERO:
             by_bound[t.bound] += t.seconds
     return sum(by_bound.values()), by_bound
@@ -263,8 +268,9 @@ def compute_dtype(dtype: str, precision: Any) -> str:
 
 
 def step_costs(graph: Any, trace: Any, dtype: str, optimizer: str, frozen: tuple[bool, ...] | None = None,
-               foreach: bool = False) -> tuple[list[NodeCost], PassCost]:
-    """Per node passes and the optimizer pass: exact ints, batch-free (kept with the graph).
+               foreach: bool = False) -> tuple[list[NodeRows], PassCost]:
+    """Per node passes (`passes.node_rows`) and the optimizer pass: exact ints, batch-free (kept
+    with the graph).
     `foreach`: the optimizer's multi-tensor kernels (a GPU's default)."""
     key = (trace.precision, dtype, optimizer, frozen, foreach)
     memo = graph.memo.setdefault("time costs", {})
@@ -272,7 +278,7 @@ def step_costs(graph: Any, trace: Any, dtype: str, optimizer: str, frozen: tuple
     if costs is None:
         if len(memo) >= 8:
             memo.clear()
-        costs = memo[key] = (node_costs(graph, trace, compute_dtype(dtype, trace.precision), frozen),
+        costs = memo[key] = (node_rows(graph, trace, compute_dtype(dtype, trace.precision), frozen),
                              optimizer_cost(graph, optimizer, trace.precision.param_dtype, frozen, foreach))
     return costs
 
@@ -282,11 +288,11 @@ def time_step(graph: Any, trace: Any, profile: Any, *, dtype: str, optimizer: st
               price_per_hour: float | None = None, recompute: tuple[int, ...] = ()) -> Timing:
     """The time of one training step of `graph` (traced under `trace`'s precision) on `profile`;
     `recompute`: graph nodes whose forward runs again in backward (checkpointed regions)."""
-    nodes, optimizer_pass = step_costs(graph, trace, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
+    rows, optimizer_pass = step_costs(graph, trace, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
     expected_rates, bound_rates = Rates(profile, "expected"), Rates(profile, "bound")
-    expected, node_seconds, bound = _both_estimates(expected_rates, bound_rates, nodes, optimizer_pass, batch)
+    expected, node_seconds, bound = _both_estimates(expected_rates, bound_rates, rows, optimizer_pass, batch)
     if recompute:
-        expected, bound = (step.with_recompute(*_forward_again(rates, nodes, recompute, batch))
+        expected, bound = (step.with_recompute(*_forward_again(rates, rows, recompute, batch))
                            for step, rates in ((expected, expected_rates), (bound, bound_rates)))
-    return Timing(profile, dtype, optimizer, batch, nodes, optimizer_pass, expected, bound, node_seconds,
+    return Timing(profile, dtype, optimizer, batch, rows, graph, optimizer_pass, expected, bound, node_seconds,
                   epoch_images, price_per_hour)
