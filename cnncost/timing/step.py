@@ -198,7 +198,7 @@ def _both_estimates(expected: Rates, bound: Rates, rows: list[NodeRows], optimiz
     them on demand)."""
     bw_e, bw_b, launch_e, launch_b = expected.bandwidth, bound.bandwidth, expected.launch, bound.launch
     conv_launch, page_fault, rows_half = expected.conv_launch, expected.page_fault, expected.rows_half
-    ops_e, ops_b = expected._ops, bound._ops
+    rates: dict[tuple[str, str, int, int], tuple[float, float]] = {}  # rate key -> (bound's, expected's) ops/s
     phases_e, phases_b = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
     by_e, by_b = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]  # compute, memory, launch (BOUNDS' order)
     n = len(rows)
@@ -212,23 +212,22 @@ def _both_estimates(expected: Rates, bound: Rates, rows: list[NodeRows], optimiz
         klass, dtype, ws, wf, rs, rf, os_, of, kernels, reduction, fresh, positions, gradient = row
         work = ws * batch + wf
         moved = rs * batch + rf + os_ * batch + of
-        key = (klass, dtype, reduction, gradient)
-        # the pure roofline: peaks, bandwidth, the generic launch overhead
         if work:
-            rate = ops_b.get(key)
-            compute = work / (rate if rate is not None else bound.ops(klass, UNIT.get(klass, "vector"), *key[1:]))
-        else:
-            compute = 0.0
+            key = (klass, dtype, reduction, gradient)
+            pair = rates.get(key)
+            if pair is None:
+                unit = UNIT.get(klass, "vector")
+                pair = rates[key] = (bound.ops(klass, unit, dtype, reduction, gradient),
+                                     expected.ops(klass, unit, dtype, reduction, gradient))
+            rate_b, rate_e = pair
+        # the pure roofline: peaks, bandwidth, the generic launch overhead
+        compute = work / rate_b if work else 0.0
         memory, launch = moved / bw_b, kernels * launch_b
         seconds = (compute if compute > memory else memory) + launch
         phases_b[phase] += seconds
         by_b[0 if compute >= memory and compute >= launch else 1 if memory >= launch else 2] += seconds
         # expected: achievable or measured rates, and the calibrated refinements
-        if work:
-            rate = ops_e.get(key)
-            compute = work / (rate if rate is not None else expected.ops(klass, UNIT.get(klass, "vector"), *key[1:]))
-        else:
-            compute = 0.0
+        compute = work / rate_e if work else 0.0
         if rows_half and positions:  # a conv of few GEMM rows runs below its rate
             compute *= 1 + rows_half / (positions * batch)
         memory = moved / bw_e
