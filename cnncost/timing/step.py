@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+from .._gcpause import paused_gc
 from .model import BOUNDS, CONV_CLASSES, ESTIMATES, ZERO, PassTime, Rates
 from .optimizer import optimizer_cost
 from .ops import UNIT
@@ -287,9 +288,10 @@ def time_step(graph: Any, trace: Any, profile: Any, *, dtype: str, optimizer: st
               price_per_hour: float | None = None, recompute: tuple[int, ...] = ()) -> Timing:
     """The time of one training step of `graph` (traced under `trace`'s precision) on `profile`;
     `recompute`: graph nodes whose forward runs again in backward (checkpointed regions)."""
-    rows, optimizer_pass = step_costs(graph, trace, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
-    expected_rates, bound_rates = Rates(profile, "expected"), Rates(profile, "bound")
-    expected, node_seconds, bound = _both_estimates(expected_rates, bound_rates, rows, optimizer_pass, batch)
+    with paused_gc():  # its rows and sums hold no cycles: the collector's passes would only cost
+        rows, optimizer_pass = step_costs(graph, trace, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
+        expected_rates, bound_rates = Rates(profile, "expected"), Rates(profile, "bound")
+        expected, node_seconds, bound = _both_estimates(expected_rates, bound_rates, rows, optimizer_pass, batch)
     if recompute:
         expected, bound = (step.with_recompute(*_forward_again(rates, rows, recompute, batch))
                            for step, rates in ((expected, expected_rates), (bound, bound_rates)))
