@@ -9,7 +9,9 @@ saved (others), writes each input's gradient that is needed; weight gradient: re
 gradient and the saved input, writes the parameters' gradients (in the parameters' dtype). Where
 a tensor feeds k consumers its gradient is summed k - 1 times (charged to its producer). Work:
 2 FLOPs per MAC on the unit its op class runs on (`ops.py`), vector ops a few per element.
-Exact ints, per sample and fixed (`Amount`); seconds come later (`model.py`).
+Exact ints, per sample and fixed: as flat tuples (`node_rows`: what a table and a sweep time, no
+objects made per pass) or as `PassCost` objects of `Amount`s (`node_costs`); seconds come later
+(`model.py`).
 """
 from __future__ import annotations
 
