@@ -56,10 +56,10 @@ def time_columns(nets_inputs: list[tuple[Any, list[Any]]], dtypes: list[str], op
                             frozen = frozen_nodes(graph, freeze) if freeze else None
                         if traced is None:
                             traced = trace(graph, precision=Precision(memory_dtype(dtype), device, release))
-                        nodes, step = step_costs(graph, traced, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
+                        rows, step = step_costs(graph, traced, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
                         if len(kept) >= KEPT_LINES:
                             kept.clear()
-                        lines = kept[key] = resolution_lines(nodes, step, profile)
+                        lines = kept[key] = resolution_lines(rows, step, profile)
                     for name, values in times_at(lines, batches).items():
                         block[name][r, :, d, o] = values
         for name in TIME_COLUMNS:

@@ -9,7 +9,9 @@ saved (others), writes each input's gradient that is needed; weight gradient: re
 gradient and the saved input, writes the parameters' gradients (in the parameters' dtype). Where
 a tensor feeds k consumers its gradient is summed k - 1 times (charged to its producer). Work:
 2 FLOPs per MAC on the unit its op class runs on (`ops.py`), vector ops a few per element.
-Exact ints, per sample and fixed (`Amount`); seconds come later (`model.py`).
+Exact ints, per sample and fixed: as flat tuples (`node_rows`: what a table and a sweep time, no
+objects made per pass) or as `PassCost` objects of `Amount`s (`node_costs`); seconds come later
+(`model.py`).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from ..memory.tensors import ELEMENT_BYTES
 from .amount import NONE, Amount
 from .ops import (
     BACKWARD_VECTOR_OPS,
+    FORWARD,
     INPUT_GRADIENT,
     MATRIX_CLASSES,
     UNIT,
@@ -75,6 +78,29 @@ class PassCost:
 
 IDLE = PassCost("vector", "fp32", NONE, NONE, NONE, 0)
 
+# A pass as a flat tuple (a table times every pass of every node; objects are made on demand):
+# (op_class, dtype, work per sample, work fixed, read per sample, read fixed, written per sample,
+#  written fixed, kernels, reduction, fresh, positions, gradient); None: idle (`IDLE`)
+PassRow = tuple[str, str, int, int, int, int, int, int, int, int, int, int, int]
+NodeRows = tuple["PassRow | None", "PassRow | None", "PassRow | None"]  # forward, input gradient, weight gradient
+IDLE_ROWS: NodeRows = (None, None, None)
+
+
+def pass_cost(row: PassRow | None) -> PassCost:
+    """The `PassCost` of a pass row (`IDLE` for None)."""
+    if row is None:
+        return IDLE
+    klass, dtype, ws, wf, rs, rf, os_, of, kernels, reduction_, fresh, positions_, gradient = row
+    return PassCost(klass, dtype, Amount(ws, wf), Amount(rs, rf), Amount(os_, of), kernels, reduction_, fresh,
+                    positions_, gradient)
+
+
+def pass_row(cost: PassCost) -> PassRow:
+    """A `PassCost` as a pass row."""
+    w, r, o = cost.work, cost.read, cost.written
+    return (cost.op_class, cost.dtype, w.per_sample, w.fixed, r.per_sample, r.fixed, o.per_sample, o.fixed,
+            cost.kernels, cost.reduction, cost.fresh, cost.positions, cost.gradient)
+
 
 @dataclass(slots=True)  # read-only by convention
 class NodeCost:
@@ -118,9 +144,15 @@ def steps_by_node(graph: Any, trace: Any) -> list[list[Any]]:
 
 
 def node_costs(graph: Any, trace: Any, compute_dtype: str, frozen: tuple[bool, ...] | None = None) -> list[NodeCost]:
-    """Per graph node (graph order), its three passes. `compute_dtype`: what products compute in
-    (tf32, or the trace's dtype; under autocast its low dtype). Sums are kept as (per-sample,
-    fixed) int pairs until each pass is made: a table computes this for every node."""
+    """Per graph node (graph order), its three passes (`node_rows` as objects). `compute_dtype`:
+    what products compute in (tf32, or the trace's dtype; under autocast its low dtype)."""
+    return [NodeCost(node.path, node.type, *map(pass_cost, rows))
+            for node, rows in zip(graph.nodes, node_rows(graph, trace, compute_dtype, frozen))]
+
+
+def node_rows(graph: Any, trace: Any, compute_dtype: str, frozen: tuple[bool, ...] | None = None) -> list[NodeRows]:
+    """Per graph node (graph order), its three passes as pass rows (ints: a table computes this for
+    every node, and times the rows without making objects)."""
     frozen = frozen or (False,) * len(graph.nodes)
     grads = gradients(graph, frozen)
     precision = trace.precision
@@ -130,21 +162,27 @@ def node_costs(graph: Any, trace: Any, compute_dtype: str, frozen: tuple[bool, .
     for node in graph.nodes[1:]:
         for j in set(node.inputs):
             consumers[j] += 1
-    out = []
+    out: list[NodeRows] = []
     for i, (node, steps) in enumerate(zip(graph.nodes, steps_by_node(graph, trace))):
         if i == 0 or not steps:
-            out.append(NodeCost(node.path, node.type, IDLE, IDLE, IDLE))
+            out.append(IDLE_ROWS)
             continue
         klass = op_class(node)
         matrix = klass in MATRIX_CLASSES
         dtype = compute_dtype if matrix else _vector_dtype(steps[-1].output.dtype)
         read_s = read_f = written_s = written_f = kernels = 0
-        for step in steps:
+        for step in steps:  # (`_sum_bytes` inlined: a table computes this for every step)
             if step.created:
-                a, c = _sum_bytes(step.reads)
-                b, d = _sum_bytes(step.created)
-                read_s, read_f, written_s, written_f, kernels = read_s + a, read_f + c, written_s + b, written_f + d, kernels + 1
-            elif getattr(node.layer, "inplace", False) and step.reads:  # in place: reads and writes its input
+                for t in step.reads:
+                    shown = t.shown
+                    read_s += t.nbytes_per_sample if shown is None else shown * ELEMENT_BYTES[t.dtype]
+                    read_f += t.nbytes_fixed
+                for t in step.created:
+                    shown = t.shown
+                    written_s += t.nbytes_per_sample if shown is None else shown * ELEMENT_BYTES[t.dtype]
+                    written_f += t.nbytes_fixed
+                kernels += 1
+            elif step.reads and getattr(node.layer, "inplace", False):  # in place: reads and writes its input
                 a, c = _sum_bytes(step.reads[:1])
                 read_s, read_f, written_s, written_f, kernels = read_s + a, read_f + c, written_s + a, written_f + c, kernels + 1
             if step.new_casts:  # autocast's low-precision copy of the parameters, made once per forward
@@ -154,60 +192,62 @@ def node_costs(graph: Any, trace: Any, compute_dtype: str, frozen: tuple[bool, .
         if kernels:
             read_f += params
         if matrix or klass == "depthwise":
-            work = Amount(2 * node.macs, 2 * node.layer.macs_per_forward())
-            forward = PassCost(klass, dtype, work, Amount(read_s, read_f), Amount(written_s, written_f), kernels,
-                               reduction(node), positions=positions(node) if klass == "conv" else 0)
+            forward = (klass, dtype, 2 * node.macs, 2 * node.layer.macs_per_forward(), read_s, read_f, written_s,
+                       written_f, kernels, reduction(node), 0, positions(node) if klass == "conv" else 0, FORWARD)
         else:  # (no reduction, no GEMM rows)
-            forward = PassCost(klass, dtype, Amount(vector_ops(node) if kernels else 0), Amount(read_s, read_f),
-                               Amount(written_s, written_f), kernels)
-        input_grad, weight_grad = _backward(node, steps[-1], klass, dtype, forward, grads[i], frozen[i], params,
-                                            param_bytes, consumers[i])
-        out.append(NodeCost(node.path, node.type, forward, input_grad, weight_grad))
+            forward = (klass, dtype, vector_ops(node) if kernels else 0, 0, read_s, read_f, written_s, written_f,
+                       kernels, 0, 0, 0, FORWARD)
+        out.append((forward, *_backward(node, steps[-1], forward, grads[i], frozen[i], params, param_bytes,
+                                        consumers[i])))
     return out
 
 
-def _backward(node: Any, last: Any, klass: str, dtype: str, forward: PassCost, gradient: tuple[int, bool],
-              frozen: bool, params: int, param_bytes: int, consumers: int) -> tuple[PassCost, PassCost]:
-    """The input-gradient and weight-gradient passes (`IDLE` where autograd records nothing)."""
+def _backward(node: Any, last: Any, forward: PassRow, gradient: tuple[bool, bool], frozen: bool, params: int,
+              param_bytes: int, consumers: int) -> tuple[PassRow | None, PassRow | None]:
+    """The input-gradient and weight-gradient passes (None where autograd records nothing)."""
     output = last.output
     if not output.requires_grad:
-        return IDLE, IDLE
+        return None, None
+    klass, dtype, work_s, work_f = forward[:4]
     shown = output.shown  # (`_sum_bytes` of the one tensor, inlined)
     out_s = output.nbytes_per_sample if shown is None else shown * ELEMENT_BYTES[output.dtype]
     out_f = output.nbytes_fixed
     forks = consumers - 1 if consumers > 1 else 0  # gradient accumulation at a fork: read two, write one each
     fork_work, fork_s, fork_f = output.elements * forks, 3 * forks * out_s, 3 * forks * out_f
     reads = last.reads
-    in_s, in_f = _sum_bytes([t for t in reads if t.requires_grad])
+    in_s = in_f = saved_s = saved_f = 0  # what needs a gradient, and all the op read
+    for t in reads:
+        shown = t.shown
+        nbytes = t.nbytes_per_sample if shown is None else shown * ELEMENT_BYTES[t.dtype]
+        saved_s += nbytes
+        saved_f += t.nbytes_fixed
+        if t.requires_grad:
+            in_s += nbytes
+            in_f += t.nbytes_fixed
     if klass in MATRIX_CLASSES or klass == "depthwise":
         operands, weights = gradient
-        work = forward.work
-        saved_s, saved_f = _sum_bytes(reads)
         if operands:  # the output's gradient, and the weights (a product of activations: the other operands)
             other_s, other_f = (saved_s, saved_f) if node.layer.arity is None else (0, params)
-            read = Amount(out_s + other_s + fork_s, out_f + other_f + fork_f)
+            read_s, read_f = out_s + other_s + fork_s, out_f + other_f + fork_f
         else:
-            read = Amount(fork_s, fork_f)
-        input_grad = PassCost(klass, dtype, Amount(work.per_sample * operands + fork_work, work.fixed * operands),
-                              read, Amount(in_s, in_f) if operands else NONE, (1 if operands else 0) + forks,
-                              reduction(node, gradient=True),
-                              positions=positions(node, gradient=True) if klass == "conv" else 0,
-                              gradient=INPUT_GRADIENT)
+            read_s, read_f = fork_s, fork_f
+        conv = klass == "conv"
+        input_grad = (klass, dtype, work_s * operands + fork_work, work_f * operands, read_s, read_f,
+                      in_s if operands else 0, in_f if operands else 0, (1 if operands else 0) + forks,
+                      reduction(node, gradient=True), 0, positions(node, gradient=True) if conv else 0,
+                      INPUT_GRADIENT)
         if not (weights and node.params):
-            return input_grad, IDLE
+            return input_grad, None
         grads = node.params * param_bytes
-        return input_grad, PassCost(klass, dtype, work, Amount(out_s + saved_s, out_f + saved_f), Amount(0, grads), 1,
-                                    forward.reduction, grads if grads >= FRESH_BYTES else 0,
-                                    gradient=WEIGHT_GRADIENT)
-    if not forward.kernels or node.type in FREE_BACKWARD:
+        return input_grad, (klass, dtype, work_s, work_f, out_s + saved_s, out_f + saved_f, 0, grads, 1, forward[9],
+                            grads if grads >= FRESH_BYTES else 0, 0, WEIGHT_GRADIENT)
+    if not forward[8] or node.type in FREE_BACKWARD:
         if not forks:
-            return IDLE, IDLE
-        return PassCost("vector", dtype, Amount(fork_work), Amount(fork_s, fork_f), NONE, forks), IDLE
+            return None, None
+        return ("vector", dtype, fork_work, 0, fork_s, fork_f, 0, 0, forks, 0, 0, 0, FORWARD), None
     saved_s, saved_f = _sum_bytes(last.saved)
     trained = node.params * param_bytes if node.params and not frozen else 0
-    work = forward.work
     klass = "vector" if klass == "pool" else klass  # a pool's gradient is a scatter through its indices or a spread
-    return PassCost(klass, dtype, Amount(work.per_sample * BACKWARD_VECTOR_OPS + fork_work,
-                                            work.fixed * BACKWARD_VECTOR_OPS),
-                    Amount(out_s + saved_s + fork_s, out_f + saved_f + fork_f), Amount(in_s, in_f + trained),
-                    1 + forks, gradient=INPUT_GRADIENT), IDLE
+    return (klass, dtype, work_s * BACKWARD_VECTOR_OPS + fork_work, work_f * BACKWARD_VECTOR_OPS,
+            out_s + saved_s + fork_s, out_f + saved_f + fork_f, in_s, in_f + trained, 1 + forks, 0, 0, 0,
+            INPUT_GRADIENT), None

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
+from .._gcpause import paused_gc
 from .model import BOUNDS, CONV_CLASSES, ESTIMATES, ZERO, PassTime, Rates
 from .optimizer import optimizer_cost
-from .passes import IDLE, NodeCost, PassCost, node_costs
+from .ops import UNIT
+from .passes import IDLE, NodeCost, NodeRows, PassCost, node_rows, pass_cost, pass_row
 
 CONVENTION = ("time: roofline per op, max(work / peak of its unit, bytes / bandwidth) + kernels x launch "
               "overhead; 'expected' at the profile's achievable fractions, 'bound' at its peaks (a lower "
@@ -70,20 +73,32 @@ class StepTime:
 @dataclass(frozen=True)
 class Timing:
     """The time model's result for one net, dtype, optimizer, batch and profile. `nodes`: per graph
-    node its three passes' costs; `expected_nodes`: their times (forward, input gradient, weight
-    gradient); `bound_nodes()` the pure roofline's, on demand."""
+    node its three passes' costs (made on demand from `rows`, their ints); `node_seconds()`: the expected estimate's seconds per node;
+    `expected_nodes` and `bound_nodes()`: each estimate's times per pass, made on demand (a table
+    shows the per-node seconds only). Per node figures are one micro-step's (`node_batch`)."""
 
     profile: Any  # cnncost.hardware.HardwareProfile
     dtype: str
     optimizer_name: str
     batch: int
-    nodes: list[NodeCost]
+    rows: list[NodeRows]  # per graph node, its passes' counts (`passes.node_rows`)
+    graph: Any = field(repr=False, compare=False)  # the graph the rows are of (`nodes` names them)
     optimizer: PassCost
     expected: StepTime
     bound: StepTime
-    expected_nodes: list[tuple[PassTime, PassTime, PassTime]] = field(repr=False)
+    node_times: dict[str, list[float]] = field(repr=False)  # `node_seconds`' lists
     epoch_images: int | None = None
     price_per_hour: float | None = None
+    micro_batch: int | None = None  # the batch of the per-node figures where it is not `batch` (accumulation)
+
+    @property
+    def node_batch(self) -> int:
+        return self.batch if self.micro_batch is None else self.micro_batch
+
+    @cached_property
+    def nodes(self) -> list[NodeCost]:
+        """Per graph node, its three passes' costs (`IDLE` where a pass does nothing)."""
+        return [NodeCost(node.path, node.type, *map(pass_cost, rows)) for node, rows in zip(self.graph.nodes, self.rows)]
 
     @property
     def hardware(self) -> str:
@@ -99,12 +114,19 @@ class Timing:
         for estimate in ESTIMATES:
             bound = Rates(self.profile, estimate).time(self.optimizer, self.batch).bound
             estimates[estimate] = getattr(self, estimate).accumulated(micro_steps, getattr(last, estimate), bound)
-        return replace(self, batch=estimates["expected"].batch, **estimates)
+        return replace(self, batch=estimates["expected"].batch, micro_batch=self.node_batch, **estimates)
 
     def bound_nodes(self) -> list[tuple[PassTime, PassTime, PassTime]]:
         """Per node, the pure roofline's times of its three passes (made on demand: a table shows the
         bound's totals only)."""
-        return _phase_times(Rates(self.profile, "bound"), self.nodes, self.optimizer, self.batch, "bound")[1]
+        return _phase_times(Rates(self.profile, "bound"), self.nodes, self.optimizer, self.node_batch, "bound")[1]
+
+    @cached_property
+    def expected_nodes(self) -> list[tuple[PassTime, PassTime, PassTime]]:
+        """Per node, the expected estimate's times of its three passes: forward, input gradient,
+        weight gradient (`ZERO` where idle; made on demand, as `node_seconds` sums them)."""
+        return _phase_times(Rates(self.profile, "expected"), self.nodes, self.optimizer, self.node_batch,
+                            "expected")[1]
 
     def epoch_seconds(self, estimate: str = "expected") -> float | None:
         """ceil(images / batch) steps (the last, partial batch counted as a full step)."""
@@ -121,16 +143,7 @@ class Timing:
     def node_seconds(self) -> dict[str, list[float]]:
         """Per graph node, the expected estimate's seconds: forward, backward (both gradients), and
         their sum split by the bound of each pass (what a table's rows sum: `cnncost.costs`)."""
-        forward, backward = [], []
-        split = {b: [0.0] * len(self.expected_nodes) for b in BOUNDS}
-        for i, (f, a, w) in enumerate(self.expected_nodes):
-            forward.append(f.seconds)
-            backward.append(a.seconds + w.seconds)
-            for t in (f, a, w):
-                if t is not ZERO:
-                    split[t.bound][i] += t.seconds
-        return {"forward_seconds": forward, "backward_seconds": backward,
-                **{f"{b}_seconds": v for b, v in split.items()}}
+        return {name: list(values) for name, values in self.node_times.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON `timing` object (docs/output.md): the expected estimate's fields at the top,
@@ -177,62 +190,73 @@ def _phase_times(rates: Rates, nodes: list[NodeCost], optimizer: PassCost, batch
     return StepTime(estimate, batch, forward, backward, step.seconds, by_bound), per_node
 
 
-def _both_estimates(expected: Rates, bound: Rates, nodes: list[NodeCost], optimizer: PassCost, batch: int
-                    ) -> tuple[StepTime, list[tuple[PassTime, PassTime, PassTime]], StepTime]:
-    """The expected step with its per-node times, and the pure roofline's step alone (a table shows
-    the bound's totals only): one loop over the passes, each pass's work and bytes evaluated once
-    for both, `Rates.time`'s arithmetic inlined (a table times every pass of every node)."""
+def _both_estimates(expected: Rates, bound: Rates, rows: list[NodeRows], optimizer: PassCost, batch: int
+                    ) -> tuple[StepTime, dict[str, list[float]], StepTime]:
+    """The expected step with its per-node seconds (`Timing.node_seconds`), and the pure roofline's
+    step alone (a table shows the bound's totals only): one loop over the passes, each pass's work
+    and bytes evaluated once for both, `Rates.time`'s arithmetic and `PassTime.bound` inlined and no
+    per-pass objects made (a table times every pass of every node; `Timing.expected_nodes` makes
+    them on demand)."""
     bw_e, bw_b, launch_e, launch_b = expected.bandwidth, bound.bandwidth, expected.launch, bound.launch
     conv_launch, page_fault, rows_half = expected.conv_launch, expected.page_fault, expected.rows_half
-    rate_e, rate_b = expected.rate, bound.rate
+    rates: dict[tuple[str, str, int, int], tuple[float, float]] = {}  # rate key -> (bound's, expected's) ops/s
     phases_e, phases_b = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
-    by_e, by_b = dict.fromkeys(BOUNDS, 0.0), dict.fromkeys(BOUNDS, 0.0)
-    per_node: list[tuple[PassTime, PassTime, PassTime]] = []
-    idle = (ZERO, ZERO, ZERO)
-
-    def one(cost: PassCost, phase: int) -> PassTime:
-        kernels = cost.kernels
-        if not kernels:
-            return ZERO
-        w, r, o = cost.work, cost.read, cost.written
-        work = w.per_sample * batch + w.fixed
-        moved = r.per_sample * batch + r.fixed + o.per_sample * batch + o.fixed
+    by_e, by_b = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]  # compute, memory, launch (BOUNDS' order)
+    n = len(rows)
+    forward_s, backward_s = [0.0] * n, [0.0] * n
+    split = ([0.0] * n, [0.0] * n, [0.0] * n)
+    passes = [(i, row, phase) for i, node in enumerate(rows) for row, phase in zip(node, (0, 1, 1))
+              if row is not None and row[8]]  # (a row of no kernels: not timed)
+    if optimizer.kernels:
+        passes.append((-1, pass_row(optimizer), 2))
+    for i, row, phase in passes:
+        klass, dtype, ws, wf, rs, rf, os_, of, kernels, reduction, fresh, positions, gradient = row
+        work = ws * batch + wf
+        moved = rs * batch + rf + os_ * batch + of
+        if work:
+            key = (klass, dtype, reduction, gradient)
+            pair = rates.get(key)
+            if pair is None:
+                unit = UNIT.get(klass, "vector")
+                pair = rates[key] = (bound.ops(klass, unit, dtype, reduction, gradient),
+                                     expected.ops(klass, unit, dtype, reduction, gradient))
+            rate_b, rate_e = pair
         # the pure roofline: peaks, bandwidth, the generic launch overhead
-        compute, memory, launch = (work / rate_b(cost) if work else 0.0), moved / bw_b, kernels * launch_b
-        seconds = max(memory, compute) + launch
+        compute = work / rate_b if work else 0.0
+        memory, launch = moved / bw_b, kernels * launch_b
+        seconds = (compute if compute > memory else memory) + launch
         phases_b[phase] += seconds
-        by_b["compute" if compute >= memory and compute >= launch else "memory" if memory >= launch
-             else "launch"] += seconds
+        by_b[0 if compute >= memory and compute >= launch else 1 if memory >= launch else 2] += seconds
         # expected: achievable or measured rates, and the calibrated refinements
-        compute = work / rate_e(cost) if work else 0.0
-        if rows_half and cost.positions:  # a conv of few GEMM rows runs below its rate
-            compute *= 1 + rows_half / (cost.positions * batch)
+        compute = work / rate_e if work else 0.0
+        if rows_half and positions:  # a conv of few GEMM rows runs below its rate
+            compute *= 1 + rows_half / (positions * batch)
         memory = moved / bw_e
-        if page_fault and cost.fresh:
-            memory += cost.fresh / page_fault
-        launch = kernels * (conv_launch if conv_launch and cost.op_class in CONV_CLASSES else launch_e)
-        seconds = max(memory, compute) + launch
+        if page_fault and fresh:
+            memory += fresh / page_fault
+        launch = kernels * (conv_launch if conv_launch and klass in CONV_CLASSES else launch_e)
+        seconds = (compute if compute > memory else memory) + launch
         phases_e[phase] += seconds
-        by_e["compute" if compute >= memory and compute >= launch else "memory" if memory >= launch
-             else "launch"] += seconds  # (PassTime.bound, inlined)
-        return PassTime(seconds, compute, memory, launch)
+        bound_index = 0 if compute >= memory and compute >= launch else 1 if memory >= launch else 2
+        by_e[bound_index] += seconds
+        if i >= 0:
+            if phase:
+                backward_s[i] += seconds
+            else:
+                forward_s[i] = seconds
+            split[bound_index][i] += seconds
+    node_seconds = {"forward_seconds": forward_s, "backward_seconds": backward_s,
+                    **{f"{b}_seconds": v for b, v in zip(BOUNDS, split)}}
+    return (StepTime("expected", batch, phases_e[0], phases_e[1], phases_e[2], dict(zip(BOUNDS, by_e))),
+            node_seconds, StepTime("bound", batch, phases_b[0], phases_b[1], phases_b[2], dict(zip(BOUNDS, by_b))))
 
-    for node in nodes:
-        if node.forward is IDLE and node.input_grad is IDLE:  # the input, a view: nothing to time
-            per_node.append(idle)
-            continue
-        per_node.append((one(node.forward, 0), one(node.input_grad, 1), one(node.weight_grad, 1)))
-    one(optimizer, 2)
-    return (StepTime("expected", batch, phases_e[0], phases_e[1], phases_e[2], by_e), per_node,
-            StepTime("bound", batch, phases_b[0], phases_b[1], phases_b[2], by_b))
 
-
-def _forward_again(rates: Rates, nodes: list[NodeCost], recompute: tuple[int, ...], batch: int
+def _forward_again(rates: Rates, rows: list[NodeRows], recompute: tuple[int, ...], batch: int
                    ) -> tuple[float, dict[str, float]]:
     """Seconds of the given nodes' forward passes, and by bound (a checkpointed region's recompute)."""
     by_bound = dict.fromkeys(BOUNDS, 0.0)
     for i in recompute:
-        t = rates.time(nodes[i].forward, batch)
+        t = rates.time(pass_cost(rows[i][0]), batch)
         if t is not ZERO:
             by_bound[t.bound] += t.seconds
     return sum(by_bound.values()), by_bound
@@ -244,8 +268,9 @@ def compute_dtype(dtype: str, precision: Any) -> str:
 
 
 def step_costs(graph: Any, trace: Any, dtype: str, optimizer: str, frozen: tuple[bool, ...] | None = None,
-               foreach: bool = False) -> tuple[list[NodeCost], PassCost]:
-    """Per node passes and the optimizer pass: exact ints, batch-free (kept with the graph).
+               foreach: bool = False) -> tuple[list[NodeRows], PassCost]:
+    """Per node passes (`passes.node_rows`) and the optimizer pass: exact ints, batch-free (kept
+    with the graph).
     `foreach`: the optimizer's multi-tensor kernels (a GPU's default)."""
     key = (trace.precision, dtype, optimizer, frozen, foreach)
     memo = graph.memo.setdefault("time costs", {})
@@ -253,7 +278,7 @@ def step_costs(graph: Any, trace: Any, dtype: str, optimizer: str, frozen: tuple
     if costs is None:
         if len(memo) >= 8:
             memo.clear()
-        costs = memo[key] = (node_costs(graph, trace, compute_dtype(dtype, trace.precision), frozen),
+        costs = memo[key] = (node_rows(graph, trace, compute_dtype(dtype, trace.precision), frozen),
                              optimizer_cost(graph, optimizer, trace.precision.param_dtype, frozen, foreach))
     return costs
 
@@ -263,11 +288,12 @@ def time_step(graph: Any, trace: Any, profile: Any, *, dtype: str, optimizer: st
               price_per_hour: float | None = None, recompute: tuple[int, ...] = ()) -> Timing:
     """The time of one training step of `graph` (traced under `trace`'s precision) on `profile`;
     `recompute`: graph nodes whose forward runs again in backward (checkpointed regions)."""
-    nodes, optimizer_pass = step_costs(graph, trace, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
-    expected_rates, bound_rates = Rates(profile, "expected"), Rates(profile, "bound")
-    expected, expected_nodes, bound = _both_estimates(expected_rates, bound_rates, nodes, optimizer_pass, batch)
+    with paused_gc():  # its rows and sums hold no cycles: the collector's passes would only cost
+        rows, optimizer_pass = step_costs(graph, trace, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
+        expected_rates, bound_rates = Rates(profile, "expected"), Rates(profile, "bound")
+        expected, node_seconds, bound = _both_estimates(expected_rates, bound_rates, rows, optimizer_pass, batch)
     if recompute:
-        expected, bound = (step.with_recompute(*_forward_again(rates, nodes, recompute, batch))
+        expected, bound = (step.with_recompute(*_forward_again(rates, rows, recompute, batch))
                            for step, rates in ((expected, expected_rates), (bound, bound_rates)))
-    return Timing(profile, dtype, optimizer, batch, nodes, optimizer_pass, expected, bound, expected_nodes,
+    return Timing(profile, dtype, optimizer, batch, rows, graph, optimizer_pass, expected, bound, node_seconds,
                   epoch_images, price_per_hour)

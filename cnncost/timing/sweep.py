@@ -16,47 +16,43 @@ from typing import Any
 import numpy as np
 
 from .model import BOUNDS, CONV_CLASSES, Rates
-from .passes import IDLE
+from .ops import UNIT
+from .passes import NodeRows, pass_row
 
 PHASES = ("forward", "backward", "optimizer")
 SLOTS = len(PHASES) + len(BOUNDS)  # each a line (slope, intercept): the phases' sums, then the bounds'
 
 
-_ARRAYS: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(nodes) -> (nodes, their passes as arrays)
+_ARRAYS: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(rows) -> (rows, their passes as arrays)
 
 
-def _pass_arrays(nodes: list[Any], optimizer: Any) -> dict[str, Any]:
-    """The timed passes' exact counts as float arrays (kept per node list: a sweep's cells reuse
+def _pass_arrays(rows: list[NodeRows], optimizer: Any) -> dict[str, Any]:
+    """The timed passes' exact counts as float arrays (kept per row list: a sweep's cells reuse
     them for every profile and estimate), their rate keys and phases."""
-    cached = _ARRAYS.get(id(nodes))
-    if cached is not None and cached[0] is nodes:
+    cached = _ARRAYS.get(id(rows))
+    if cached is not None and cached[0] is rows:
         return cached[1]
-    passes: list[tuple[Any, int]] = []
-    for node in nodes:
-        if node.forward is IDLE and node.input_grad is IDLE:  # as step._phase_times: not timed
-            continue
-        passes += [(node.forward, 0), (node.input_grad, 1), (node.weight_grad, 1)]
-    passes.append((optimizer, 2))
-    passes = [(cost, phase) for cost, phase in passes if cost.kernels]
+    passes = [(row, phase) for node in rows for row, phase in zip(node, (0, 1, 1)) if row is not None and row[8]]
+    if optimizer.kernels:
+        passes.append((pass_row(optimizer), 2))
     keys: dict[tuple[str, str, str, int, int], int] = {}
-    index = [keys.setdefault((c.op_class, c.unit, c.dtype, c.reduction, c.gradient), len(keys)) for c, _ in passes]
-    counts = np.array([(c.work.per_sample, c.work.fixed, c.read.per_sample + c.written.per_sample,
-                        c.read.fixed + c.written.fixed, c.fresh, c.kernels, c.positions) for c, _ in passes],
+    index = [keys.setdefault((r[0], UNIT.get(r[0], "vector"), r[1], r[9], r[12]), len(keys)) for r, _ in passes]
+    counts = np.array([(r[2], r[3], r[4] + r[6], r[5] + r[7], r[10], r[8], r[11]) for r, _ in passes],
                       dtype=np.float64).reshape(-1, 7)
     arrays = {"counts": counts, "keys": list(keys), "index": np.array(index, dtype=np.int64),
-              "conv": np.array([c.op_class in CONV_CLASSES for c, _ in passes], dtype=bool),
+              "conv": np.array([r[0] in CONV_CLASSES for r, _ in passes], dtype=bool),
               "phase": np.array([p for _, p in passes], dtype=np.int64)}
     if len(_ARRAYS) >= 256:
         _ARRAYS.clear()
-    _ARRAYS[id(nodes)] = (nodes, arrays)
+    _ARRAYS[id(rows)] = (rows, arrays)
     return arrays
 
 
-def pass_lines(nodes: list[Any], optimizer: Any, rates: Rates) -> dict[str, np.ndarray]:
+def pass_lines(rows: list[NodeRows], optimizer: Any, rates: Rates) -> dict[str, np.ndarray]:
     """Per timed pass: compute C = ca b + cc, memory M = ma b + mc (seconds), launch L, phase index
     (as `step._phase_times` and `Rates.time`: a node whose forward and input gradient are idle is
     not timed)."""
-    arrays = _pass_arrays(nodes, optimizer)
+    arrays = _pass_arrays(rows, optimizer)
     counts = arrays["counts"]
     rate = np.array([rates.ops(*key) for key in arrays["keys"]], dtype=np.float64)[arrays["index"]]
     fresh = counts[:, 4] / rates.page_fault if rates.page_fault else np.zeros(len(counts))
@@ -114,17 +110,17 @@ def step_lines(lines: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 _LINES: dict[tuple[int, int, str], tuple[Any, Any, np.ndarray, np.ndarray]] = {}
 
 
-def cached_step_lines(nodes: list[Any], optimizer: Any, profile: Any, estimate: str) -> tuple[np.ndarray, np.ndarray]:
+def cached_step_lines(rows: list[NodeRows], optimizer: Any, profile: Any, estimate: str) -> tuple[np.ndarray, np.ndarray]:
     """`step_lines` of a node list on a profile, kept (the node lists are kept on their graphs:
     `step.step_costs`), so a sweep over the same structures again only evaluates its batches."""
-    key = (id(nodes), id(profile), estimate)
+    key = (id(rows), id(profile), estimate)
     cached = _LINES.get(key)
-    if cached is not None and cached[0] is nodes and cached[1] is profile:
+    if cached is not None and cached[0] is rows and cached[1] is profile:
         return cached[2], cached[3]
-    x, totals = step_lines(pass_lines(nodes, optimizer, Rates(profile, estimate)))
+    x, totals = step_lines(pass_lines(rows, optimizer, Rates(profile, estimate)))
     if len(_LINES) >= 1024:
         _LINES.clear()
-    _LINES[key] = (nodes, profile, x, totals)
+    _LINES[key] = (rows, profile, x, totals)
     return x, totals
 
 
@@ -137,13 +133,13 @@ def at_batches(x: np.ndarray, totals: np.ndarray, batches: np.ndarray) -> np.nda
     return lines[:, 0::2] * b[:, None] + lines[:, 1::2]
 
 
-def resolution_lines(nodes: list[Any], optimizer: Any, profile: Any) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+def resolution_lines(rows: list[NodeRows], optimizer: Any, profile: Any) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """What `batch_times` evaluates, for one (structure, resolution, dtype, optimizer) on a profile:
     the expected step's breakpoints and lines per slot, and the pure roofline's (its step only:
     the phases' lines summed). Small (a few thousand floats): a sweep keeps them per resolution,
     so a grid over the same resolutions again skips the graph, the trace and the per-node costs."""
-    x, totals = cached_step_lines(nodes, optimizer, profile, "expected")
-    xb, bound = cached_step_lines(nodes, optimizer, profile, "bound")
+    x, totals = cached_step_lines(rows, optimizer, profile, "expected")
+    xb, bound = cached_step_lines(rows, optimizer, profile, "bound")
     return (x, totals), (xb, bound[:, :len(PHASES)].sum(axis=1, keepdims=True))
 
 
@@ -166,6 +162,6 @@ def times_at(lines: tuple[tuple[np.ndarray, np.ndarray], ...], batches: np.ndarr
     return out
 
 
-def batch_times(nodes: list[Any], optimizer: Any, profile: Any, batches: np.ndarray) -> dict[str, np.ndarray]:
+def batch_times(rows: list[NodeRows], optimizer: Any, profile: Any, batches: np.ndarray) -> dict[str, np.ndarray]:
     """`times_at` of a node list's `resolution_lines`."""
-    return times_at(resolution_lines(nodes, optimizer, profile), batches)
+    return times_at(resolution_lines(rows, optimizer, profile), batches)
