@@ -202,7 +202,7 @@ def node_rows(graph: Any, trace: Any, compute_dtype: str, frozen: tuple[bool, ..
     return out
 
 
-def _backward(node: Any, last: Any, forward: PassRow, gradient: tuple[bool, bool], frozen: bool, params: int,
+def _backward(node: Any, last: Any, forward: PassRow, gradient: tuple[int, bool], frozen: bool, params: int,
               param_bytes: int, consumers: int) -> tuple[PassRow | None, PassRow | None]:
     """The input-gradient and weight-gradient passes (None where autograd records nothing)."""
     output = last.output
