@@ -43,6 +43,11 @@ class GraphNode:
     def depth(self) -> int:
         return self.path.count(".")
 
+    def macs_at(self, batch: int) -> int:
+        """MACs of a forward at `batch`: per sample x batch, plus what the layer does once per
+        forward whatever the batch (`Layer.macs_per_forward`)."""
+        return self.macs * batch + (self.layer.macs_per_forward() if self.layer is not None else 0)
+
 
 @dataclass(slots=True)
 class BlockSpan:

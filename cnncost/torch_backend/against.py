@@ -179,8 +179,8 @@ def check_against(spec: Any, source: Any, *, batch: int = 2, input: Shape | None
     for q, (a, b) in totals.items():
         if a is not None and b is not None and a != b and not any(d.quantity == q for d in differences):
             differences.append(Difference("(total)", "(total)", q, a, b))
-    for side, imported in (("spec", net), ("reference", reference)):
-        notes += [f"the {side}: {line}" for line in imported.warnings]
+    for side, side_net in (("spec", net), ("reference", reference)):
+        notes += [f"the {side}: {line}" for line in side_net.warnings]
     for side, rows in (("spec", spec_rows), ("reference", ref_rows)):
         opaque = [r["path"] for r in rows if r["unknown"]]
         if opaque:
@@ -246,7 +246,7 @@ def _rows(net: Net, batch: int, saved: bool) -> list[dict[str, Any]]:
         unknown = _unknown(node)
         row_of[k] = (len(rows),)
         rows.append({"path": node.path, "type": node.type, "shape": tuple(node.output_shape), "params": node.params,
-                     "macs": node.macs * batch + node.layer.macs_per_forward(), "saved_bytes": by_path.get(node.path, 0), "unknown": unknown,
+                     "macs": node.macs_at(batch), "saved_bytes": by_path.get(node.path, 0), "unknown": unknown,
                      "inputs": reads})
     structural_keys(rows)
     return rows

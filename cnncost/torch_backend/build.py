@@ -27,6 +27,7 @@ def build_graph(graph: Graph, spec: object = None) -> Network:
     plan = []
     for node in graph.nodes[1:]:
         layer = node.layer
+        assert layer is not None  # every node after the inputs runs a layer
         try:
             module = module_for(layer, node.input_shapes if layer.arity is None else node.input_shape)
         except CnnCostError as error:

@@ -327,7 +327,7 @@ def counted_flops(node: GraphNode, batch: int) -> int:
     new = torch_release(torch.__version__) >= (2, 14)
     if node.type == "attention" and sdpa_fused(node, (2, 3) if new else (3,), broadcast=new):
         return 0
-    return 2 * (node.macs * batch + node.layer.macs_per_forward())
+    return 2 * node.macs_at(batch)
 
 
 def _layer_rows(analysis: Graph, model: Network, batch: int, seen, flops: dict[str, int],
@@ -344,11 +344,12 @@ def _layer_rows(analysis: Graph, model: Network, batch: int, seen, flops: dict[s
             own_params = sum(p.numel() for p in module.parameters(recurse=False)) if module is not None else None
             own_flops = flops.get(owner, 0) - sum(
                 flops.get(f"{owner}.{name}", 0) for name in (module._modules if module is not None else ()))
-            torch_values = (seen.shapes.get(owner), own_params, 0 if module is not None else None, own_flops)
+            torch_values: tuple[Any, ...] = (seen.shapes.get(owner), own_params, 0 if module is not None else None,
+                                             own_flops)
         else:
             torch_values = (seen.shapes.get(path), seen.params.get(path), seen.macs.get(path),
                             flops.get(path, 0) if module is not None else None)
-        ours = (leaf.output_shape, leaf.params, leaf.macs * batch + leaf.layer.macs_per_forward(),
+        ours = (leaf.output_shape, leaf.params, leaf.macs_at(batch),
                 counted_flops(leaf, batch))
         rows += [CheckRow(path, kind, q, o, t, True) for q, o, t in zip(EXACT, ours, torch_values)]
         if saved is not None and predicted is not None:
@@ -369,7 +370,7 @@ def _total_rows(analysis: Graph, options: Options, model: Network, seen, flop_to
     rows = [row("shape", analysis.output_shape, seen.shapes.get("")),
             row("params", totals.params, sum(p.numel() for p in model.parameters())),
             row("macs", totals.macs, sum(seen.macs.values())),
-            row("flops", totals.flops - sum(2 * (n.macs * options.batch + n.layer.macs_per_forward())
+            row("flops", totals.flops - sum(2 * n.macs_at(options.batch)
                                             - counted_flops(n, options.batch) for n in analysis.nodes[1:]),
                 flop_total)]
     if saved is not None and predicted is not None:

@@ -103,6 +103,8 @@ class Computed(nn.Module):
     """x op c; c = a constant of `shape` plus the sum of `weights` parameters (a sum and an add
     save nothing, as the gathers and concatenations that make a real c)."""
 
+    base: torch.Tensor  # a buffer (register_buffer)
+
     def __init__(self, layer: Any) -> None:
         super().__init__()
         self.op, self.reverse, self.saved = layer.op, layer.reverse, layer.saved

@@ -6,7 +6,6 @@ and splits them after, around the very `torch.nn` module the model ran, so that 
 its MACs and what autograd saves are that module's."""
 from __future__ import annotations
 
-import functools
 
 import torch
 from torch import nn
@@ -20,8 +19,13 @@ class Folded:
         return super().forward(x.flatten(0, 1)).unflatten(0, (n, -1))  # type: ignore[misc]
 
 
-@functools.cache
 def folded(cls: type[nn.Module]) -> type[nn.Module]:
     """`cls` running on a folded batch: a subclass, so that it is still a leaf `cls` (Conv2d,
-    BatchNorm2d...) for whoever counts it."""
-    return type(f"Folded{cls.__name__}", (Folded, cls), {"__module__": __name__})
+    BatchNorm2d...) for whoever counts it (one per class)."""
+    made = _FOLDED.get(cls)
+    if made is None:
+        made = _FOLDED[cls] = type(f"Folded{cls.__name__}", (Folded, cls), {"__module__": __name__})
+    return made
+
+
+_FOLDED: dict[type, type[nn.Module]] = {}

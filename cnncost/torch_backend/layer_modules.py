@@ -123,7 +123,7 @@ def _layer_norm(layer: LayerNorm, x: Any) -> nn.Module:
 def _group_norm(layer: GroupNorm, x: Any) -> nn.Module:
     module = nn.GroupNorm(layer.groups, x[0], eps=layer.eps, affine=layer.affine)
     if not layer.bias:  # nn.GroupNorm takes no bias argument: timm's GroupNorm1NoBias drops it so
-        module.bias = None
+        module.register_parameter("bias", None)
     return module
 
 

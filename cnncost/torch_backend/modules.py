@@ -2,6 +2,8 @@
 modules are in `own_modules.py`)."""
 from __future__ import annotations
 
+from typing import Any, cast
+
 import torch
 from torch import nn
 
@@ -10,7 +12,7 @@ class NamedChildren(nn.Module):
     """A module whose children may carry any spec name, even one nn.Module assigns itself: with a
     child named `training`, `model.train()` would otherwise fail assigning the flag."""
 
-    def __setattr__(self, name: str, value: object) -> None:
+    def __setattr__(self, name: str, value: Any) -> None:
         if not isinstance(value, nn.Module) and name in self.__dict__.get("_modules", {}):
             object.__setattr__(self, name, value)  # the attribute, beside the child of that name
         else:
@@ -45,7 +47,7 @@ class Network(NamedChildren):
             for name in blocks:
                 if name not in parent._modules:
                     attach(parent, name, Holder())
-                parent = parent._modules[name]
+                parent = cast(nn.Module, parent._modules[name])  # attached above: never None
             attach(parent, leaf, module)
         self._steps = [(module, inputs) for _, module, inputs in plan]
         self._n_inputs = 1 + sum(1 for _, _, inputs in plan if not inputs)  # a node reading nothing is an input

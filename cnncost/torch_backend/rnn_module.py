@@ -6,7 +6,7 @@ leading dims of (N, ..., L, D) folded into torch's batch before it runs (a view 
 input), and its output alone returned, unfolded again (a view), not (output, (h_n, c_n))."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -28,4 +28,5 @@ def _fold_rows(module: nn.LSTM, args: tuple) -> tuple:
 
 def _output_only(module: nn.LSTM, args: tuple, result: tuple) -> torch.Tensor:
     out = result[0]
-    return out.reshape(*module.rows, *out.shape[-2:])
+    rows = cast(tuple[int, ...], module.rows)  # set by the pre-hook above
+    return out.reshape(*rows, *out.shape[-2:])

@@ -5,6 +5,8 @@ torch dims by `torch_dim`. Learnable parameters are named `weight` and `bias` (a
 which is what torchinfo looks for."""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -104,6 +106,8 @@ class Arith(nn.Module):
         self.op, self.value, self.reverse = op, value, reverse
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a: Any
+        b: Any
         a, b = (self.value, x) if self.reverse else (x, self.value)
         if self.op == "add":
             return a + b
