@@ -3,9 +3,13 @@ reader back to its producer) misses in backward, measured with `torch_backend.li
 CPU): at an in-place op's backward, the gradient of its output (the storage after the op) and the
 new gradient of its input (the storage before) are two tensors of the storage's size, alive at
 once (ReLU(inplace=True)'s threshold_backward writes a new tensor); and where a storage is read by
-several steps, the partial gradients and their sum (`accumulations`).
+several steps, the partial gradients and their sum (`accumulations`); and the temporaries of a
+backward formula that makes several full-size tensors at once (`formula_temporaries`: LRN's
+division, a broadcast mul's product).
 """
 from __future__ import annotations
+
+from typing import Any
 
 from .trace import Trace
 
@@ -22,11 +26,51 @@ def in_place_gradients(trace: Trace) -> tuple[list[int], list[int]]:
     return per_sample, fixed
 
 
+def formula_temporaries(trace: Trace) -> tuple[list[int], list[int]]:
+    """Per step, the (per-sample, fixed) bytes of the temporaries its backward formula holds at
+    once. LRN: PyTorch's composite `local_response_norm` ends with `x / power`, whose DivBackward
+    computes the power's gradient as `-grad * ((x / power) / power)`: three temporaries of the
+    output's size beside that gradient, before the input's gradient `grad / power` is made (the
+    moment's one gradient per storage): 3 x the output (measured, torch 2.13 CPU: GoogLeNet's
+    norm2 with every inception block checkpointed, where this moment is the step's peak)."""
+    per_sample, fixed = [0] * len(trace.steps), [0] * len(trace.steps)
+    for k, step in enumerate(trace.steps):
+        out = step.output
+        if out is None or not out.requires_grad:
+            continue
+        if step.type == "lrn":
+            per_sample[k], fixed[k] = 3 * out.nbytes_per_sample, 3 * out.nbytes_fixed
+        elif step.type == "mul":
+            per_sample[k], fixed[k] = _broadcast_product(step)
+    return per_sample, fixed
+
+
+def _broadcast_product(step: Any) -> tuple[int, int]:
+    """A two-operand mul where an operand needing a gradient is broadcast (SE's `x * gate`):
+    MulBackward makes that operand's gradient as `(grad * the other).sum_to_size(...)`, a product
+    of the output's size alive before the sum. The first operand's gradient is made first; at the
+    second's product that gradient and the product are alive, where the model holds the two
+    gradients; at the first's product (where it is reduced too) the product alone (measured, torch
+    2.13 CPU: EfficientNet-B0's stage3.0.se.mul, the peak with its stages checkpointed by sqrt)."""
+    operands = list({r.id: r for r in step.reads}.values())
+    out = step.output
+    if len(operands) != 2 or out.id in {r.id for r in operands}:
+        return 0, 0
+    size = [(r.nbytes_per_sample, r.nbytes_fixed) if r.requires_grad else (0, 0) for r in operands]
+    full = (out.nbytes_per_sample, out.nbytes_fixed)
+    extras = [(0, 0)]
+    if operands[0].requires_grad and size[0] < full:
+        extras.append((full[0] - size[0][0] - size[1][0], full[1] - size[0][1] - size[1][1]))
+    if operands[1].requires_grad and size[1] < full:
+        extras.append((full[0] - size[1][0], full[1] - size[1][1]))
+    return max(extras)  # by bytes per sample first: linear in the batch
+
+
 def backward_extras(trace: Trace) -> tuple[list[int], list[int]]:
     """Per step, the (per-sample, fixed) gradient bytes its backward moment holds beyond one
-    gradient per storage: in-place ops' second gradients and gradient sums."""
-    (a1, c1), (a2, c2) = in_place_gradients(trace), accumulations(trace)
-    return [x + y for x, y in zip(a1, a2)], [x + y for x, y in zip(c1, c2)]
+    gradient per storage: in-place ops' second gradients, gradient sums and formula temporaries."""
+    parts = in_place_gradients(trace), accumulations(trace), formula_temporaries(trace)
+    return [sum(v) for v in zip(*(a for a, _ in parts))], [sum(v) for v in zip(*(c for _, c in parts))]
 
 
 def add_backward_extras(grads: tuple[list[int], list[int]], trace: Trace) -> None:
