@@ -26,13 +26,19 @@ def in_place_gradients(trace: Trace) -> tuple[list[int], list[int]]:
     return per_sample, fixed
 
 
-def formula_temporaries(trace: Trace) -> tuple[list[int], list[int]]:
+def formula_temporaries(trace: Trace, unpacked: frozenset[int] = frozenset()) -> tuple[list[int], list[int]]:
     """Per step, the (per-sample, fixed) bytes of the temporaries its backward formula holds at
-    once. LRN: PyTorch's composite `local_response_norm` ends with `x / power`, whose DivBackward
-    computes the power's gradient as `-grad * ((x / power) / power)`: three temporaries of the
-    output's size beside that gradient, before the input's gradient `grad / power` is made (the
-    moment's one gradient per storage): 3 x the output (measured, torch 2.13 CPU: GoogLeNet's
-    norm2 with every inception block checkpointed, where this moment is the step's peak)."""
+    once (measured, torch 2.13 CPU):
+    - LRN: PyTorch's composite `local_response_norm` ends with `x / power`, whose DivBackward
+      computes the power's gradient as `-grad * ((x / power) / power)`: three temporaries of the
+      output's size beside that gradient, before the input's gradient `grad / power` is made (the
+      moment's one gradient per storage): 3 x the output (GoogLeNet's norm2 with every inception
+      block checkpointed, where this moment is the step's peak);
+    - a two-operand mul with a broadcast operand needing a gradient (SE's `x * gate`): that
+      gradient is `(grad * x).sum_to_size(gate)`, a product of the output's size alive with the
+      other gradient and the sum (EfficientNet-B0 at 224, batch 2: stage7.0.se.mul, the step's
+      peak). `unpacked`: storage ids a checkpoint recompute made and only this mul saved; the
+      unpacked copy is freed before the sum (EfficientNet-B0's stage3.0.se.mul under `sqrt`)."""
     per_sample, fixed = [0] * len(trace.steps), [0] * len(trace.steps)
     for k, step in enumerate(trace.steps):
         out = step.output
@@ -41,35 +47,33 @@ def formula_temporaries(trace: Trace) -> tuple[list[int], list[int]]:
         if step.type == "lrn":
             per_sample[k], fixed[k] = 3 * out.nbytes_per_sample, 3 * out.nbytes_fixed
         elif step.type == "mul":
-            per_sample[k], fixed[k] = _broadcast_product(step)
+            per_sample[k], fixed[k] = _broadcast_product(step, unpacked)
     return per_sample, fixed
 
 
-def _broadcast_product(step: Any) -> tuple[int, int]:
-    """A two-operand mul where an operand needing a gradient is broadcast (SE's `x * gate`):
-    MulBackward makes that operand's gradient as `(grad * the other).sum_to_size(...)`, a product
-    of the output's size alive before the sum. The first operand's gradient is made first; at the
-    second's product that gradient and the product are alive, where the model holds the two
-    gradients; at the first's product (where it is reduced too) the product alone (measured, torch
-    2.13 CPU: EfficientNet-B0's stage3.0.se.mul, the peak with its stages checkpointed by sqrt)."""
+def _broadcast_product(step: Any, unpacked: frozenset[int]) -> tuple[int, int]:
+    """The product of a broadcast operand's gradient (`formula_temporaries`): the output's bytes;
+    where the full-size operand is an unpacked recompute copy, freed before the sum, the larger
+    of the product less the small gradient (before the sum) and less that copy (at the sum)."""
     operands = list({r.id: r for r in step.reads}.values())
     out = step.output
     if len(operands) != 2 or out.id in {r.id for r in operands}:
         return 0, 0
-    size = [(r.nbytes_per_sample, r.nbytes_fixed) if r.requires_grad else (0, 0) for r in operands]
     full = (out.nbytes_per_sample, out.nbytes_fixed)
-    extras = [(0, 0)]
-    if operands[0].requires_grad and size[0] < full:
-        extras.append((full[0] - size[0][0] - size[1][0], full[1] - size[0][1] - size[1][1]))
-    if operands[1].requires_grad and size[1] < full:
-        extras.append((full[0] - size[1][0], full[1] - size[1][1]))
-    return max(extras)  # by bytes per sample first: linear in the batch
+    for small, other in (operands, operands[::-1]):
+        if small.requires_grad and (small.nbytes_per_sample, small.nbytes_fixed) < full:
+            if other.id not in unpacked:
+                return full
+            dropped = min((small.nbytes_per_sample, small.nbytes_fixed), (other.nbytes_per_sample, other.nbytes_fixed))
+            return full[0] - dropped[0], full[1] - dropped[1]  # by bytes per sample first: linear in the batch
+    return 0, 0
 
 
-def backward_extras(trace: Trace) -> tuple[list[int], list[int]]:
+def backward_extras(trace: Trace, unpacked: frozenset[int] = frozenset()) -> tuple[list[int], list[int]]:
     """Per step, the (per-sample, fixed) gradient bytes its backward moment holds beyond one
-    gradient per storage: in-place ops' second gradients, gradient sums and formula temporaries."""
-    parts = in_place_gradients(trace), accumulations(trace), formula_temporaries(trace)
+    gradient per storage: in-place ops' second gradients, gradient sums and formula temporaries
+    (`unpacked`: as `formula_temporaries` takes it)."""
+    parts = in_place_gradients(trace), accumulations(trace), formula_temporaries(trace, unpacked)
     return [sum(v) for v in zip(*(a for a, _ in parts))], [sum(v) for v in zip(*(c for _, c in parts))]
 
 
