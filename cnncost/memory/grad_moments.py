@@ -40,15 +40,24 @@ def formula_temporaries(trace: Trace, unpacked: frozenset[int] = frozenset()) ->
       peak). `unpacked`: storage ids a checkpoint recompute made and only this mul saved; the
       unpacked copy is freed before the sum (EfficientNet-B0's stage3.0.se.mul under `sqrt`)."""
     per_sample, fixed = [0] * len(trace.steps), [0] * len(trace.steps)
+    for k, pieces in formula_pieces(trace, unpacked).items():
+        per_sample[k], fixed[k] = sum(a for a, _ in pieces), sum(c for _, c in pieces)
+    return per_sample, fixed
+
+
+def formula_pieces(trace: Trace, unpacked: frozenset[int] = frozenset()) -> dict[int, list[tuple[int, int]]]:
+    """`formula_temporaries` tensor by tensor: step -> the (per-sample, fixed) bytes of each
+    temporary (the allocator replay allocates them one by one)."""
+    out: dict[int, list[tuple[int, int]]] = {}
     for k, step in enumerate(trace.steps):
-        out = step.output
-        if out is None or not out.requires_grad:
+        y = step.output
+        if y is None or not y.requires_grad:
             continue
         if step.type == "lrn":
-            per_sample[k], fixed[k] = 3 * out.nbytes_per_sample, 3 * out.nbytes_fixed
-        elif step.type == "mul":
-            per_sample[k], fixed[k] = _broadcast_product(step, unpacked)
-    return per_sample, fixed
+            out[k] = [(y.nbytes_per_sample, y.nbytes_fixed)] * 3
+        elif step.type == "mul" and (product := _broadcast_product(step, unpacked)) != (0, 0):
+            out[k] = [product]
+    return out
 
 
 def _broadcast_product(step: Any, unpacked: frozenset[int]) -> tuple[int, int]:
@@ -69,11 +78,13 @@ def _broadcast_product(step: Any, unpacked: frozenset[int]) -> tuple[int, int]:
     return 0, 0
 
 
-def backward_extras(trace: Trace, unpacked: frozenset[int] = frozenset()) -> tuple[list[int], list[int]]:
+def backward_extras(trace: Trace, unpacked: frozenset[int] = frozenset(), formulas: bool = True) -> tuple[list[int], list[int]]:
     """Per step, the (per-sample, fixed) gradient bytes its backward moment holds beyond one
-    gradient per storage: in-place ops' second gradients, gradient sums and formula temporaries
-    (`unpacked`: as `formula_temporaries` takes it)."""
-    parts = in_place_gradients(trace), accumulations(trace), formula_temporaries(trace, unpacked)
+    gradient per storage: in-place ops' second gradients, gradient sums and (`formulas`) formula
+    temporaries (`unpacked`: as `formula_temporaries` takes it)."""
+    n = len(trace.steps)
+    temporaries = formula_temporaries(trace, unpacked) if formulas else ([0] * n, [0] * n)
+    parts = in_place_gradients(trace), accumulations(trace), temporaries
     return [sum(v) for v in zip(*(a for a, _ in parts))], [sum(v) for v in zip(*(c for _, c in parts))]
 
 
