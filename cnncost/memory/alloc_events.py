@@ -35,7 +35,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from .allocator import ALLOC, FREE
-from .grad_moments import backward_extras, concat_views, formula_pieces
+from .grad_moments import backward_extras, concat_views, formula_pieces, shared_add_gradients
 from .optimizer_step import optimizer_temporaries, parameter_tensors, step_counters
 from .step import OPTIMIZER_STATE, OPTIMIZER_TEMPORARIES, StepMemory
 from .tensors import ELEMENT_BYTES
@@ -93,6 +93,7 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
     savers, last_read = trace.first_savers(), trace.last_reads()
     output_ids = {t.id for t in trace.outputs}
     needing_grad = {st.output.id for st in s if st.output is not None and st.output.requires_grad}
+    needing_grad -= shared_add_gradients(trace)  # an add's inputs given its output's gradient itself
 
     def bw(k: int) -> int:  # the moment of step k's backward
         return 2 * n - 1 - k

@@ -29,7 +29,7 @@ from typing import Any, Sequence
 
 from .._gcpause import paused_gc
 from ..errors import CnnCostError
-from .grad_moments import backward_extras, concat_views
+from .grad_moments import backward_extras, concat_views, shared_add_gradients
 from .tensors import ELEMENT_BYTES, Bytes
 from .trace import Trace
 
@@ -322,6 +322,7 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             cols.add("gradients", bw[i], m - 2, 0, s.trainable_params * param_size)
     # activation gradients: the gradient of a tensor from the backward of its last reader to its producer's
     needing = {s.output.id for s in steps if s.output is not None and s.output.requires_grad}
+    needing -= shared_add_gradients(trace)  # an add's inputs given its output's gradient itself
     for tid, (i, t) in made.items():
         if tid in needing:
             end = last_read.get(tid, i)
