@@ -5,7 +5,8 @@ new gradient of its input (the storage before) are two tensors of the storage's 
 once (ReLU(inplace=True)'s threshold_backward writes a new tensor); and where a storage is read by
 several steps, the partial gradients and their sum (`accumulations`); and the temporaries of a
 backward formula that makes several full-size tensors at once (`formula_temporaries`: LRN's
-division, a broadcast mul's product).
+division, a broadcast mul's product). And what it counts twice: an add's inputs given its
+output's gradient itself (`shared_add_gradients`).
 """
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ Model (PyTorch eager, `optimizer.zero_grad(set_to_none=True)` between steps):
   frees a node's saved tensors once it ran), gradients of the parameters of steps k and later, and
   the gradient of every tensor between its last reader and its producer, plus what one gradient
   per storage misses (grad_moments.py: an in-place op's second gradient, the sum of a storage's
-  partial gradients, a concat's gradient held until its last view is used);
+  partial gradients, a concat's gradient held until its last view is used; an add's inputs share
+  its output's gradient: one storage);
 - optimizer step: parameters, gradients, state, and Adam's temporaries (optimizer_step.py: CUDA's
   foreach implementation allocates one fp32 copy of all parameters, the CPU's per-parameter loop
   two of the largest);
