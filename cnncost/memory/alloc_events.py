@@ -26,7 +26,8 @@ saved, where it is one storage. The first step lacks the optimizer state until i
 Approximated: the order of allocations within one layer's forward and backward (the model knows
 what a layer makes, not in which order), temporaries inside an op (cuBLAS and cuDNN workspaces are
 options, which `reserved.py` sets), one allocation per layer's parameters, gradient accumulation
-buffers of a tensor read twice (one allocation per backward moment), the loss and its scalar gradients (a few bytes).
+buffers of a tensor read twice (one allocation per backward moment; a backward formula's temporaries,
+LRN's three, one each), the loss and its scalar gradients (a few bytes).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from .allocator import ALLOC, FREE
-from .grad_moments import backward_extras, concat_views
+from .grad_moments import backward_extras, concat_views, formula_pieces, shared_add_gradients
 from .optimizer_step import optimizer_temporaries, parameter_tensors, step_counters
 from .step import OPTIMIZER_STATE, OPTIMIZER_TEMPORARIES, StepMemory
 from .tensors import ELEMENT_BYTES
@@ -92,6 +93,7 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
     savers, last_read = trace.first_savers(), trace.last_reads()
     output_ids = {t.id for t in trace.outputs}
     needing_grad = {st.output.id for st in s if st.output is not None and st.output.requires_grad}
+    needing_grad -= shared_add_gradients(trace)  # an add's inputs given its output's gradient itself
 
     def bw(k: int) -> int:  # the moment of step k's backward
         return 2 * n - 1 - k
@@ -119,9 +121,12 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
         if st.params:
             items.append((bw(i), m, ("pgrad", i), st.params * param))
     # an in-place op's second gradient, a gradient sum: alive at one backward moment (grad_moments.py)
-    for k, (a, c) in enumerate(zip(*backward_extras(trace))):
+    for k, (a, c) in enumerate(zip(*backward_extras(trace, formulas=False))):
         if a * batch + c:
             items.append((bw(k), bw(k), ("gextra", k), a * batch + c))
+    for k, pieces in formula_pieces(trace).items():  # a backward formula's temporaries, one by one
+        for j, (a, c) in enumerate(pieces):
+            items.append((bw(k), bw(k), ("formula", k, j), a * batch + c))
     for j, (first, last, a, c) in enumerate(concat_views(trace)):  # a concat's gradient's shares, held longer
         items.append((bw(last), bw(first), ("gview", j), a * batch + c))
     temporaries = OPTIMIZER_TEMPORARIES[optimizer] if trace.precision.device == "cuda" else 0

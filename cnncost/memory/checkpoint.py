@@ -29,7 +29,7 @@ from typing import Any, Sequence
 
 from .._gcpause import paused_gc
 from ..errors import CnnCostError
-from .grad_moments import backward_extras, concat_views
+from .grad_moments import backward_extras, concat_views, shared_add_gradients
 from .tensors import ELEMENT_BYTES, Bytes
 from .trace import Trace
 
@@ -171,6 +171,20 @@ def _unmade_at_stop(step: Any, device: str) -> set[int]:
     return made - saved_made
 
 
+def _unpacked_once(steps: Any, regs: list[Region], made: dict[int, tuple[int, Any]]) -> frozenset[int]:
+    """Storage ids the recomputes make that one op alone saves: unpacking hands that op the only
+    reference (checkpoint's frame drops its own), so the copy dies inside the op's backward."""
+    savers: dict[int, int] = {}
+    for r in regs:
+        if r.last is None:
+            continue
+        for i in range(r.first, r.last + 1):
+            for t in {t.id: t for t in steps[i].saved}.values():
+                if t.id in made and r.first <= made[t.id][0] <= r.last:
+                    savers[t.id] = savers.get(t.id, 0) + 1
+    return frozenset(tid for tid, count in savers.items() if count == 1)
+
+
 def checkpointed_timeline(trace: Trace, setup: Any, params: int, state: int, temporaries: int,
                           input_batch: tuple[int, int, set[int]]) -> Timeline:
     """The moments of a training step with `setup.checkpoint`'s regions checkpointed; `params`,
@@ -308,13 +322,14 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             cols.add("gradients", bw[i], m - 2, 0, s.trainable_params * param_size)
     # activation gradients: the gradient of a tensor from the backward of its last reader to its producer's
     needing = {s.output.id for s in steps if s.output is not None and s.output.requires_grad}
+    needing -= shared_add_gradients(trace)  # an add's inputs given its output's gradient itself
     for tid, (i, t) in made.items():
         if tid in needing:
             end = last_read.get(tid, i)
             # an output's gradient exists from the backward's first moment (a recompute, where the last op is in a region)
             cols.add("activation gradients", n if end >= n else bw[end], bw[i], t.nbytes_per_sample, t.nbytes_fixed)
     # what one gradient per storage misses, as in the plain step (grad_moments.py): at a step's backward
-    for k, (a, c) in enumerate(zip(*backward_extras(trace))):
+    for k, (a, c) in enumerate(zip(*backward_extras(trace, _unpacked_once(steps, regs, made)))):
         cols.at("activation gradients", bw[k], a, c)
     for first, last, a, c in concat_views(trace):
         cols.add("activation gradients", bw[last], bw[first], a, c)

@@ -3,9 +3,14 @@ reader back to its producer) misses in backward, measured with `torch_backend.li
 CPU): at an in-place op's backward, the gradient of its output (the storage after the op) and the
 new gradient of its input (the storage before) are two tensors of the storage's size, alive at
 once (ReLU(inplace=True)'s threshold_backward writes a new tensor); and where a storage is read by
-several steps, the partial gradients and their sum (`accumulations`).
+several steps, the partial gradients and their sum (`accumulations`); and the temporaries of a
+backward formula that makes several full-size tensors at once (`formula_temporaries`: LRN's
+division, a broadcast mul's product). And what it counts twice: an add's inputs given its
+output's gradient itself (`shared_add_gradients`).
 """
 from __future__ import annotations
+
+from typing import Any
 
 from .trace import Trace
 
@@ -22,11 +27,66 @@ def in_place_gradients(trace: Trace) -> tuple[list[int], list[int]]:
     return per_sample, fixed
 
 
-def backward_extras(trace: Trace) -> tuple[list[int], list[int]]:
+def formula_temporaries(trace: Trace, unpacked: frozenset[int] = frozenset()) -> tuple[list[int], list[int]]:
+    """Per step, the (per-sample, fixed) bytes of the temporaries its backward formula holds at
+    once (measured, torch 2.13 CPU):
+    - LRN: PyTorch's composite `local_response_norm` ends with `x / power`, whose DivBackward
+      computes the power's gradient as `-grad * ((x / power) / power)`: three temporaries of the
+      output's size beside that gradient, before the input's gradient `grad / power` is made (the
+      moment's one gradient per storage): 3 x the output (GoogLeNet's norm2 with every inception
+      block checkpointed, where this moment is the step's peak);
+    - a two-operand mul with a broadcast operand needing a gradient (SE's `x * gate`): that
+      gradient is `(grad * x).sum_to_size(gate)`, a product of the output's size alive with the
+      other gradient and the sum (EfficientNet-B0 at 224, batch 2: stage7.0.se.mul, the step's
+      peak). `unpacked`: storage ids a checkpoint recompute made and only this mul saved; the
+      unpacked copy is freed before the sum (EfficientNet-B0's stage3.0.se.mul under `sqrt`)."""
+    per_sample, fixed = [0] * len(trace.steps), [0] * len(trace.steps)
+    for k, pieces in formula_pieces(trace, unpacked).items():
+        per_sample[k], fixed[k] = sum(a for a, _ in pieces), sum(c for _, c in pieces)
+    return per_sample, fixed
+
+
+def formula_pieces(trace: Trace, unpacked: frozenset[int] = frozenset()) -> dict[int, list[tuple[int, int]]]:
+    """`formula_temporaries` tensor by tensor: step -> the (per-sample, fixed) bytes of each
+    temporary (the allocator replay allocates them one by one)."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for k, step in enumerate(trace.steps):
+        y = step.output
+        if y is None or not y.requires_grad:
+            continue
+        if step.type == "lrn":
+            out[k] = [(y.nbytes_per_sample, y.nbytes_fixed)] * 3
+        elif step.type == "mul" and (product := _broadcast_product(step, unpacked)) != (0, 0):
+            out[k] = [product]
+    return out
+
+
+def _broadcast_product(step: Any, unpacked: frozenset[int]) -> tuple[int, int]:
+    """The product of a broadcast operand's gradient (`formula_temporaries`): the output's bytes;
+    where the full-size operand is an unpacked recompute copy, freed before the sum, the larger
+    of the product less the small gradient (before the sum) and less that copy (at the sum)."""
+    operands = list({r.id: r for r in step.reads}.values())
+    out = step.output
+    if len(operands) != 2 or out.id in {r.id for r in operands}:
+        return 0, 0
+    full = (out.nbytes_per_sample, out.nbytes_fixed)
+    for small, other in (operands, operands[::-1]):
+        if small.requires_grad and (small.nbytes_per_sample, small.nbytes_fixed) < full:
+            if other.id not in unpacked:
+                return full
+            dropped = min((small.nbytes_per_sample, small.nbytes_fixed), (other.nbytes_per_sample, other.nbytes_fixed))
+            return full[0] - dropped[0], full[1] - dropped[1]  # by bytes per sample first: linear in the batch
+    return 0, 0
+
+
+def backward_extras(trace: Trace, unpacked: frozenset[int] = frozenset(), formulas: bool = True) -> tuple[list[int], list[int]]:
     """Per step, the (per-sample, fixed) gradient bytes its backward moment holds beyond one
-    gradient per storage: in-place ops' second gradients and gradient sums."""
-    (a1, c1), (a2, c2) = in_place_gradients(trace), accumulations(trace)
-    return [x + y for x, y in zip(a1, a2)], [x + y for x, y in zip(c1, c2)]
+    gradient per storage: in-place ops' second gradients, gradient sums and (`formulas`) formula
+    temporaries (`unpacked`: as `formula_temporaries` takes it)."""
+    n = len(trace.steps)
+    temporaries = formula_temporaries(trace, unpacked) if formulas else ([0] * n, [0] * n)
+    parts = in_place_gradients(trace), accumulations(trace), temporaries
+    return [sum(v) for v in zip(*(a for a, _ in parts))], [sum(v) for v in zip(*(c for _, c in parts))]
 
 
 def add_backward_extras(grads: tuple[list[int], list[int]], trace: Trace) -> None:
@@ -85,6 +145,29 @@ def accumulations(trace: Trace) -> tuple[list[int], list[int]]:
             per_sample[k] += extra[0]
             fixed[k] += extra[1]
     return per_sample, fixed
+
+
+def shared_add_gradients(trace: Trace) -> set[int]:
+    """Storage ids whose gradient the per-storage model would count twice: an unscaled add's
+    backward hands its output's gradient itself to every input (AddBackward returns `grad`), so
+    the inputs it is the last reader of, of the output's size and dtype, get one tensor, alive
+    until the last of them is used (at the earliest-made input's producer). That input keeps
+    its interval; the others' are the same storage (measured, torch 2.13 CPU: SE-ResNet-50's
+    se.mul output beside the block input)."""
+    last = trace.last_reads()
+    producer: dict[int, int] = {}
+    shared: set[int] = set()
+    for k, step in enumerate(trace.steps):
+        out = step.output
+        if step.type == "add" and out is not None and out.requires_grad and getattr(step.layer, "scale", 1.0) == 1.0:
+            inputs = [r for r in {r.id: r for r in step.reads}.values()
+                      if r.requires_grad and last.get(r.id) == k and r.id != out.id and r.dtype == out.dtype
+                      and (r.nbytes_per_sample, r.nbytes_fixed) == (out.nbytes_per_sample, out.nbytes_fixed)]
+            inputs.sort(key=lambda r: producer.get(r.id, -1))
+            shared.update(r.id for r in inputs[1:])
+        for t in step.created:
+            producer.setdefault(t.id, k)
+    return shared
 
 
 def concat_views(trace: Trace) -> list[tuple[int, int, int, int]]:

@@ -10,7 +10,8 @@ Model (PyTorch eager, `optimizer.zero_grad(set_to_none=True)` between steps):
   frees a node's saved tensors once it ran), gradients of the parameters of steps k and later, and
   the gradient of every tensor between its last reader and its producer, plus what one gradient
   per storage misses (grad_moments.py: an in-place op's second gradient, the sum of a storage's
-  partial gradients, a concat's gradient held until its last view is used);
+  partial gradients, a concat's gradient held until its last view is used; an add's inputs share
+  its output's gradient: one storage);
 - optimizer step: parameters, gradients, state, and Adam's temporaries (optimizer_step.py: CUDA's
   foreach implementation allocates one fp32 copy of all parameters, the CPU's per-parameter loop
   two of the largest);
@@ -31,7 +32,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from .._gcpause import paused_gc
 from .accumulate import accumulated
-from .grad_moments import add_backward_extras, concat_views
+from .grad_moments import add_backward_extras, concat_views, shared_add_gradients
 from .optimizer_step import optimizer_temporaries, step_counters
 from .setup import Setup
 from .sharding import RANK_PARTS, per_rank
@@ -267,6 +268,7 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
     savers, last_read = trace.first_savers(), trace.last_reads()
     # One gradient per storage that requires grad: each step's output (in place: its input's storage).
     needing_grad = {s.output.id for s in steps if s.output is not None and s.output.requires_grad}
+    needing_grad -= shared_add_gradients(trace)  # an add's inputs given its output's gradient itself
     saved_iv: list[tuple[int, int, int, int]] = []
     other_iv: list[tuple[int, int, int, int]] = []
     grad_iv: list[tuple[int, int, int, int]] = []

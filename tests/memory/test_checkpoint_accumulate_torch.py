@@ -45,6 +45,10 @@ def test_checkpointed_accumulated_step_against_the_live_tracker(arch, policy, op
 PLAIN_CASES = [  # (arch, input, batch, policy, where the modelled peak is): one checkpointed step (K = 1)
     ("resnet18", (3, 64, 64), 8, "layer2.1", "backward, layer2.0.residual.conv1"),
     ("vgg11", (3, 32, 32), 2, "all", "backward, stage1.relu1_1"),
+    # backward formula temporaries (grad_moments.formula_temporaries): without them these peaks were
+    # 2,445,000 B (LRN's division) and 53,256 B (SE's broadcast mul) under the tracker's
+    ("googlenet", None, 1, "all", "backward, norm2"),
+    ("efficientnet-b0", (3, 64, 64), 2, "sqrt", "backward, stage3.0.se.mul"),
 ]
 
 

@@ -37,6 +37,13 @@ CASES = [
     ("googlenet", 1, None, "fp32", "sgd", "backward, inception4d.branch2.reduce"),
     # dense blocks: views released where they are summed with an earlier concat's partial
     ("densenet121", 2, (3, 64, 64), "fp32", "sgd", "backward, features.transition2.relu"),
+    # SE's `x * gate`: the gate's gradient is a full-size product summed down (32,840 B under without it)
+    ("efficientnet-b0", 2, None, "fp32", "adam", "backward, stage7.0.se.mul"),
+    # LRN's division: three temporaries of the output's size (13,762,568 B under without, peak at pool2)
+    ("alexnet-grouped", 8, None, "fp32", "sgd", "backward, norm2"),
+    # an add hands its output's gradient itself to both inputs: the se.mul output's gradient is the
+    # block input's (one map over at se.mul without it, with the broadcast product modelled)
+    ("se-resnet50", 4, (3, 96, 96), "fp32", "sgd", "backward, layer3.0.residual.conv1"),
 ]
 
 
