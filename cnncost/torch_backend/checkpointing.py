@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import types
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import torch
 from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
@@ -64,7 +64,8 @@ def apply_checkpoints(model: Network, graph: Graph, names: Sequence[str], save: 
         outs = [i for i in range(first, stop) if last_read[i] >= stop]
         regions[first] = (stop, ext, outs)
     ops = tuple(op for kind in save for op in ATEN_OPS[kind])
-    context = {} if not save else {"context_fn": functools.partial(create_selective_checkpoint_contexts, _policy(ops))}
+    context: dict[str, Any] = ({} if not save else
+                               {"context_fn": functools.partial(create_selective_checkpoint_contexts, _policy(ops))})
 
     def run_region(first: int, stop: int, ext: list[int], outs: list[int], *args: torch.Tensor) -> tuple:
         if observer is not None and torch._C._current_graph_task_id() != -1:  # in backward: a recompute
@@ -136,7 +137,7 @@ def measure_checkpointed(graph: Graph, x: torch.Tensor, names: Sequence[str], op
     torch.manual_seed(0)
     model = build_graph(graph)
     extra: dict[int, int] = {}
-    started: dict[int, int] = {}
+    started: dict[int, tuple[int, int]] = {}
     trackers: list[Any] = []
 
     class Tracker(live._Tracker):  # the live tracker, remembered so the observer can read it
@@ -157,11 +158,11 @@ def measure_checkpointed(graph: Graph, x: torch.Tensor, names: Sequence[str], op
             tracker.peak = max(tracker.peak, peak_before)
     apply_checkpoints(model, graph, names, save, observe)
     saved = saved_tensors(model, x, autocast_dtype).total()
-    original, live._Tracker = live._Tracker, Tracker
+    original, live._Tracker = live._Tracker, Tracker  # type: ignore[misc]  # the tracker class swapped for this run
     try:
         step = live.live_step(model, x, optimizer, autocast_dtype)
     finally:
-        live._Tracker = original
+        live._Tracker = original  # type: ignore[misc]
     return CheckpointedStep(step.peak_bytes, saved, extra, step.marks["after forward"])
 
 
@@ -224,7 +225,8 @@ def agreement(graph: Graph, batch: int, names: Sequence[str], optimizer: str = "
                 + casts * cast_size)
     plain = step_memory(traced, Setup(optimizer))
     checked = step_memory(traced, Setup(optimizer, checkpoint=tuple(names), checkpoint_save=tuple(save)))
-    cache = checked.cached[0] * batch + checked.cached[1]
+    cached = cast(Any, checked).cached  # the checkpointed step's (memory.checkpoint)
+    cache = cached[0] * batch + cached[1]
     base = measure_checkpointed(graph, x, (), optimizer, low)
     got = measure_checkpointed(graph, x, names, optimizer, low, save)
     recomputed = checked.parts.get("recomputed", ([0] * checked.count, [0] * checked.count))

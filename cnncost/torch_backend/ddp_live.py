@@ -90,10 +90,10 @@ def ddp_peaks(cases: list[DdpCase], world_size: int = 2) -> list[list[tuple[int,
     with tempfile.TemporaryDirectory() as folder:
         init_file, out = os.path.join(folder, "rendezvous"), os.path.join(folder, "peaks")
         mp.spawn(_rank, args=(world_size, init_file, cases, out), nprocs=world_size, join=True)
-        per_rank = []
+        per_rank: list[list[tuple[int, int]]] = []
         for rank in range(world_size):
-            with open(f"{out}.{rank}") as handle:
-                per_rank.append([tuple(map(int, v.split(","))) for v in handle.read().split()])
+            with open(f"{out}.{rank}") as handle:  # one "forward_backward,optimizer" pair per case
+                per_rank.append([(int(a), int(b)) for a, b in (v.split(",") for v in handle.read().split())])
     return [[per_rank[r][i] for r in range(world_size)] for i in range(len(cases))]
 
 

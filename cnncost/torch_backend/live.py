@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import torch
 from torch import nn
@@ -110,12 +110,13 @@ def live_step(model: nn.Module, x: torch.Tensor | tuple[torch.Tensor, ...], opti
     marks: dict[str, int] = {}
 
     def outputs() -> list[torch.Tensor]:
-        return model.forward_all(*inputs) if hasattr(model, "forward_all") else [model(*inputs)]
+        forward_all = getattr(model, "forward_all", None)  # a built net: every output
+        return forward_all(*inputs) if forward_all is not None else [model(*inputs)]
 
     def step(tracker: _Tracker | None, base: int) -> None:
         for k in range(accumulate):
             with autocast("cpu", autocast_dtype):
-                loss = sum(o.float().mean() for o in outputs())
+                loss = cast(torch.Tensor, sum(o.float().mean() for o in outputs()))  # never the start 0
             if tracker is not None:
                 marks[f"after forward {k + 1}" if accumulate > 1 else "after forward"] = base + tracker.live
             loss.backward()
@@ -139,7 +140,8 @@ def _inference(model: nn.Module, inputs: tuple[torch.Tensor, ...], autocast_dtyp
     held = [*model.parameters(), *model.buffers(), *inputs]
     baseline = _storage_bytes(held)
     with torch.no_grad(), _Tracker(held) as tracker, autocast("cpu", autocast_dtype):
-        out = model.forward_all(*inputs) if hasattr(model, "forward_all") else model(*inputs)
+        forward_all = getattr(model, "forward_all", None)  # a built net: every output
+        out = forward_all(*inputs) if forward_all is not None else model(*inputs)
         held = baseline + tracker.live
     del out
     return LiveStep(baseline + tracker.peak, baseline, {"after forward": held})

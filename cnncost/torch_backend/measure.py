@@ -255,7 +255,8 @@ def saved_tensors(model: nn.Module, x: torch.Tensor | tuple[torch.Tensor, ...], 
     try:
         with _hooks(model, pre=enter, post=leave) as paths, torch.enable_grad(), \
                 torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast(inputs_of(x)[0].device.type, autocast_dtype):
-            outputs = model.forward_all(*inputs_of(x)) if hasattr(model, "forward_all") else [model(*inputs_of(x))]
+            forward_all = getattr(model, "forward_all", None)  # a built net: every output
+            outputs = forward_all(*inputs_of(x)) if forward_all is not None else [model(*inputs_of(x))]
     finally:
         model.train(was_training)
     del outputs, keep
@@ -293,7 +294,8 @@ def train_step_peak(model: nn.Module, x: torch.Tensor | tuple[torch.Tensor, ...]
 
     def step() -> None:
         with autocast("cuda", autocast_dtype):
-            outputs = model.forward_all(*inputs_of(x)) if hasattr(model, "forward_all") else [model(*inputs_of(x))]
+            forward_all = getattr(model, "forward_all", None)  # a built net: every output
+            outputs = forward_all(*inputs_of(x)) if forward_all is not None else [model(*inputs_of(x))]
             loss = sum(o.float().mean() for o in outputs)
         torch.cuda.synchronize()
         marks["after_forward"] = torch.cuda.memory_allocated()

@@ -99,14 +99,14 @@ def hold_outputs(model: torch.nn.Module) -> None:
     """Keep the forward's outputs until the next forward starts, as a loop `out = model(x);
     loss = criterion(out, y); loss.backward(); opt.step()` does (what the model assumes)."""
     kept: list = []
-    if hasattr(model, "forward_all"):  # the built nets' forward (every output)
-        forward_all = model.forward_all
+    forward_all = getattr(model, "forward_all", None)
+    if forward_all is not None:  # the built nets' forward (every output)
 
         def holding(*args):
             kept.clear()
             kept.append(forward_all(*args))
             return kept[0]
-        model.forward_all = holding
+        model.forward_all = holding  # type: ignore[assignment]  # this instance's, as a training loop holds outputs
         return
     model.register_forward_pre_hook(lambda module, args: kept.clear())
     model.register_forward_hook(lambda module, args, out: kept.append(out))
