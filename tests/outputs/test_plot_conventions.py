@@ -26,12 +26,6 @@ from cnncost.pictures.ticks import _log_ticks, human  # noqa: E402
 A100 = "a100-sxm4-80gb"
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 @pytest.fixture(scope="module")
 def reports():
     return {"vgg16": cnncost.table("vgg16"),  # batch 128

@@ -6,16 +6,9 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib", reason="plots need the 'plot' extra")
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 
 import cnncost  # noqa: E402
 import cnncost.plot_time  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")
