@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_the_shipped_file_is_the_generated_one(kind: str) -> None:
+    if kind in ("check", "check-against"):  # generated from the torch back end's names
+        pytest.importorskip("torch", reason="the check schemas are generated from cnncost.torch_backend")
     shipped = Path(FOLDER, file_name(kind)).read_text(encoding="utf-8")
     assert shipped == text(kind), f"{file_name(kind)} is stale: run python -m cnncost.schemas.make"
 
