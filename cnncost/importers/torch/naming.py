@@ -14,6 +14,7 @@ class RowNames:
         self.modules = dict(root.named_modules())
         self.children: dict[str, frozenset[str]] = {}  # module path -> its children's names
         self.known: dict[Any, tuple[list[Scope], str | None]] = {}  # `scopes` by module stack and call
+        self.enclosing: dict[Any, tuple[list[Scope], str, Any]] = {}  # `_stack_scopes` by module stack
 
     @staticmethod
     def _module_stack(node: Any) -> list[tuple[Any, Any]]:
@@ -40,10 +41,26 @@ class RowNames:
         return known
 
     def _scopes(self, node: Any, stack: list[tuple[Any, Any]]) -> tuple[list[Scope], str | None]:
-        leaf_rel: list[str] | None = None
         if node.op == "call_module":
             if stack and stack[-1][1][0] == node.target:
                 stack = stack[:-1]
+        enclosing = tuple(stack)
+        made = self.enclosing.get(enclosing)  # the modules' scopes, shared by every call inside them
+        if made is None:
+            made = self.enclosing[enclosing] = self._stack_scopes(stack)
+        scopes, prev, parent_key = made
+        if node.op != "call_module":
+            return scopes, None
+        scopes = list(scopes)
+        parts = self._relative(prev, node.target)
+        for j, part in enumerate(parts[:-1]):
+            partial = ".".join(parts[:j + 1])
+            sub_qual = f"{prev}.{partial}" if prev else partial
+            scopes.append(Scope((parent_key, partial), part, self._reserved(sub_qual), is_call=False))
+        return scopes, parts[-1] if parts else None
+
+    def _stack_scopes(self, stack: list[tuple[Any, Any]]) -> tuple[list[Scope], str, Any]:
+        """The scopes of the module stack, the innermost module's path and its scope key."""
         scopes: list[Scope] = []
         prev, parent_key = "", ("root",)
         for key, value in stack:
@@ -58,14 +75,7 @@ class RowNames:
                 if is_last:
                     parent_key = key
             prev = qual
-        if node.op == "call_module":
-            parts = self._relative(prev, node.target)
-            for j, part in enumerate(parts[:-1]):
-                partial = ".".join(parts[:j + 1])
-                sub_qual = f"{prev}.{partial}" if prev else partial
-                scopes.append(Scope((parent_key, partial), part, self._reserved(sub_qual), is_call=False))
-            leaf_rel = parts
-        return scopes, leaf_rel[-1] if leaf_rel else None
+        return scopes, prev, parent_key
 
     @staticmethod
     def _relative(prev: str, qual: str) -> list[str]:

@@ -14,6 +14,18 @@ from .values import PV, arg, params_of
 from .walker import GraphWalker
 
 
+def module_params(m: Any) -> list[Any]:
+    """`list(m.parameters())` of a leaf module without walking its (absent) children: its own
+    parameters, each once."""
+    if m._modules:
+        return list(m.parameters())
+    seen: dict[int, Any] = {}
+    for p in m._parameters.values():
+        if p is not None:
+            seen.setdefault(id(p), p)
+    return list(seen.values())
+
+
 def m_conv(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     if type(m).__name__ not in ("Conv1d", "Conv2d", "Conv3d"):
         raise Unsupported("")
@@ -22,7 +34,7 @@ def m_conv(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, resul
     out, _, *kernel = m.weight.shape
     layer = conv(out, kernel, stride=m.stride, padding=m.padding, dilation=m.dilation, groups=m.groups,
                  bias=m.bias is not None)
-    return imp.emit(layer, [imp.tensor(args[0])], imp.out(result), params=list(m.parameters()))
+    return imp.emit(layer, [imp.tensor(args[0])], imp.out(result), params=module_params(m))
 
 
 def conv2d(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -47,7 +59,7 @@ def m_conv_t(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, res
     if type(m).__name__ != "ConvTranspose2d" or m.padding_mode != "zeros":
         raise Unsupported("")
     return conv_t_on(imp, args[0], int(m.out_channels), m.kernel_size, m.stride, m.padding, m.dilation, m.groups,
-                     m.bias is not None, result, list(m.parameters()))
+                     m.bias is not None, result, module_params(m))
 
 
 def conv_t_on(imp: GraphWalker, x: Any, out: int, kernel: Any, stride: Any, padding: Any, dilation: Any,
@@ -73,7 +85,7 @@ def conv_t_on(imp: GraphWalker, x: Any, out: int, kernel: Any, stride: Any, padd
 def m_linear(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
     if type(m).__name__ not in ("Linear", "LazyLinear", "NonDynamicallyQuantizableLinear"):
         raise Unsupported("")
-    return linear_on(imp, args[0], tuple(m.weight.shape), m.bias is not None, result, list(m.parameters()))
+    return linear_on(imp, args[0], tuple(m.weight.shape), m.bias is not None, result, module_params(m))
 
 
 def linear_call(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -100,8 +112,8 @@ def m_batchnorm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, 
     layer = BatchNorm(eps=float(m.eps), momentum=momentum, affine=bool(m.affine),
                       track_running_stats=bool(m.track_running_stats))
     if x.folded and len(x.shape) == 2:
-        return rows_batch_norm(imp, x, layer, list(m.parameters()))
-    return imp.emit(layer, [x], x.shape, params=list(m.parameters()))
+        return rows_batch_norm(imp, x, layer, module_params(m))
+    return imp.emit(layer, [x], x.shape, params=module_params(m))
 
 
 def rows_batch_norm(imp: GraphWalker, x: TV, layer: BatchNorm, params: list) -> TV:
@@ -142,7 +154,7 @@ def m_layer_norm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict,
     if type(m).__name__ != "LayerNorm":
         raise Unsupported("")
     return layer_norm_on(imp, args[0], m.normalized_shape, m.eps, m.elementwise_affine,
-                         getattr(m, "bias", None) is not None, list(m.parameters()))
+                         getattr(m, "bias", None) is not None, module_params(m))
 
 
 def layer_norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -155,7 +167,7 @@ def m_group_norm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict,
     x = imp.tensor(args[0])
     bias = getattr(m, "bias", None) is not None or not m.affine  # timm's GroupNorm1NoBias: bias None
     return imp.emit(GroupNorm(groups=int(m.num_groups), eps=float(m.eps), affine=bool(m.affine), bias=bias), [x],
-                    x.shape, params=list(m.parameters()))
+                    x.shape, params=module_params(m))
 
 
 def group_norm(imp: GraphWalker, node: Any, args: tuple, kwargs: dict, result: Any) -> TV:
@@ -175,7 +187,7 @@ def m_instance_norm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: di
     return imp.emit(InstanceNorm(eps=float(m.eps), momentum=float(m.momentum or 0.1), affine=bool(m.affine),
                                  track_running_stats=bool(m.track_running_stats), folded=x.folded and len(x.shape) >= 3),
                     [x], x.shape,
-                    params=list(m.parameters()))
+                    params=module_params(m))
 
 
 def m_lrn(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, result: Any) -> TV:
