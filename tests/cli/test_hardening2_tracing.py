@@ -53,15 +53,3 @@ def test_the_forwards_own_error_is_final_without_torch_export(monkeypatch, model
     assert str(info.value) == message
     assert time.perf_counter() - start < 10
     assert all(torch.equal(a, b) for a, b in zip(before, module.buffers()))  # running stats untouched
-
-
-def test_a_tracer_problem_still_goes_to_torch_export():
-    class ByValue(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2d(3, 4, 1)
-
-        def forward(self, x):
-            return self.conv(x) if x.sum() > 0 else x
-    with pytest.raises(CnnCostError, match="torch.export cannot trace ByValue either"):
-        torch_trace.from_torch(ByValue(), (3, 8, 8))

@@ -11,7 +11,7 @@ from pathlib import Path
 import docs_blocks as db
 import pytest
 import yaml
-from schema_validation import COMMAND_KINDS, problems, validate
+from schema_validation import COMMAND_KINDS, problems, assert_valid
 
 pytest.importorskip("jsonschema")
 
@@ -50,7 +50,7 @@ def test_json_the_docs_print_is_valid(path: Path, check: db.Check) -> None:
     if problem.startswith("exit status 1") and argv[1] in ("check", "fit"):
         problem = ""  # a difference found, nothing fits: still a JSON document
     assert not problem, f"{command}: {problem}\n{shown}"
-    validate(_kind(argv), json.loads(shown))
+    assert_valid(_kind(argv), json.loads(shown))
 
 
 def _write_files_the_page_made(session: db.Session, path: Path) -> None:
@@ -93,14 +93,14 @@ def test_the_docs_show_specs() -> None:
 
 @pytest.mark.parametrize(("where", "kind", "document"), YAML_BLOCKS, ids=[w for w, _, _ in YAML_BLOCKS])
 def test_yaml_blocks_of_the_docs_are_valid(where: str, kind: str, document: object) -> None:
-    validate(kind, document)
+    assert_valid(kind, document)
 
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=[p.name for p in SPEC_FILES])
 def test_spec_files_are_valid(path: Path) -> None:
     if path.name in NOT_SPECS:
         pytest.skip(NOT_SPECS[path.name])
-    validate("spec", yaml.safe_load(path.read_text(encoding="utf-8")))
+    assert_valid("spec", yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
 def test_the_typo_example_is_rejected_at_its_field() -> None:
@@ -113,7 +113,7 @@ def test_specs_cnncost_writes_are_valid() -> None:
     from cnncost.resolve import resolve
     from cnncost.spec import dump_spec
     for name in ("googlenet", "resnet50", "mobilenet-v3-large", "convnext-tiny", "unet", "densenet121"):
-        validate("spec", yaml.safe_load(dump_spec(resolve(name))))
+        assert_valid("spec", yaml.safe_load(dump_spec(resolve(name))))
 
 
 def test_a_wrong_spec_is_rejected() -> None:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from schema_validation import problems, validate
+from schema_validation import problems, assert_valid
 
 from cnncost.cli import main
 
@@ -72,20 +72,20 @@ TABLE_OPTIONS = {
 def test_table_json_is_valid(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     document = run_json("table", *TABLE_OPTIONS[name], "--format", "json")
-    validate("table", document)
+    assert_valid("table", document)
 
 
 def test_table_json_with_unknown_figures_is_valid(opaque_spec: str) -> None:
     for extra in ([], ["--memory", "autograd"], ["--depth", "0"]):
         document = run_json("table", opaque_spec, "--batch", "2", *extra, "--format", "json")
         assert document["unknown_counts"] and document["layers"][2]["macs"] is None  # the shape under test
-        validate("table", document)
+        assert_valid("table", document)
 
 
 def test_the_python_api_writes_the_same_contract() -> None:
     import cnncost
-    validate("table", json.loads(cnncost.table("resnet18", batch=4, depth=1, memory="autograd").to_json()))
-    validate("compare", json.loads(cnncost.compare(["resnet18", "alexnet"], batch=2).to_json()))
+    assert_valid("table", json.loads(cnncost.table("resnet18", batch=4, depth=1, memory="autograd").to_json()))
+    assert_valid("compare", json.loads(cnncost.compare(["resnet18", "alexnet"], batch=2).to_json()))
 
 
 FIT_OPTIONS = {
@@ -102,13 +102,13 @@ FIT_OPTIONS = {
 
 @pytest.mark.parametrize("name", sorted(FIT_OPTIONS))
 def test_fit_json_is_valid(name: str) -> None:
-    validate("fit", run_json("fit", *FIT_OPTIONS[name], "--format", "json"))
+    assert_valid("fit", run_json("fit", *FIT_OPTIONS[name], "--format", "json"))
 
 
 def test_fit_json_when_nothing_fits_is_valid() -> None:
     document = run_json("fit", "alexnet", "--budget", "1MB", "--format", "json", status=1)
     assert document["batch"] == 0
-    validate("fit", document)
+    assert_valid("fit", document)
 
 
 @pytest.mark.parametrize("options", [
@@ -117,43 +117,43 @@ def test_fit_json_when_nothing_fits_is_valid() -> None:
     ["resnet18", "--batch", "2", "--width", "0.5,1", "--hardware", "l4"],
 ], ids=["lecture", "autograd", "width-hardware"])
 def test_sweep_json_is_valid(options: list[str]) -> None:
-    validate("sweep", run_json("sweep", *options, "--format", "json"))
+    assert_valid("sweep", run_json("sweep", *options, "--format", "json"))
 
 
 def test_compare_and_list_json_are_valid(opaque_spec: str) -> None:
-    validate("compare", run_json("compare", "resnet18", "alexnet", "--format", "json"))
+    assert_valid("compare", run_json("compare", "resnet18", "alexnet", "--format", "json"))
     with_unknown = run_json("compare", "alexnet", opaque_spec, "--batch", "2", "--format", "json")
     assert with_unknown["architectures"][1]["unknown"]
-    validate("compare", with_unknown)
-    validate("list", run_json("list", "res*", "--format", "json"))
+    assert_valid("compare", with_unknown)
+    assert_valid("list", run_json("list", "res*", "--format", "json"))
 
 
 def test_hardware_json_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
-    validate("hardware", run_json("hardware", "--format", "json"))
-    validate("hardware", run_json("hardware", "h100-sxm5-80gb", "--format", "json"))
-    validate("hardware", run_json("hardware", "docs/examples/my-gpu.yaml", "--format", "json"))
+    assert_valid("hardware", run_json("hardware", "--format", "json"))
+    assert_valid("hardware", run_json("hardware", "h100-sxm5-80gb", "--format", "json"))
+    assert_valid("hardware", run_json("hardware", "docs/examples/my-gpu.yaml", "--format", "json"))
 
 
 def test_profile_files_are_valid() -> None:
     import yaml
 
     from cnncost.hardware.files import builtin_profiles, profile_yaml
-    validate("profile", yaml.safe_load((ROOT / "docs/examples/my-gpu.yaml").read_text()))
+    assert_valid("profile", yaml.safe_load((ROOT / "docs/examples/my-gpu.yaml").read_text()))
     for profile in builtin_profiles().values():  # as `cnncost calibrate --out FILE` writes one
-        validate("profile", yaml.safe_load(profile_yaml(profile)))
+        assert_valid("profile", yaml.safe_load(profile_yaml(profile)))
 
 
 def test_check_json_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("torch")
     monkeypatch.chdir(ROOT)
-    validate("check", run_json("check", "alexnet", "--batch", "1", "--format", "json"))
-    validate("check-against", run_json("check", "docs/examples/my_net.yaml", "--against",
+    assert_valid("check", run_json("check", "alexnet", "--batch", "1", "--format", "json"))
+    assert_valid("check-against", run_json("check", "docs/examples/my_net.yaml", "--against",
                                        "docs/examples/my_models.py:build_net", "--format", "json"))
     differing = run_json("check", "docs/examples/tiny.yaml", "--against", "docs/examples/my_models.py:build_net",
                          "--format", "json", status=1)
     assert differing["differences"]
-    validate("check-against", differing)
+    assert_valid("check-against", differing)
 
 
 # --- strict: what a schema must reject ---

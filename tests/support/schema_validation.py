@@ -1,9 +1,9 @@
 """Validate cnncost's JSON against the schemas the package ships (cnncost/schemas/*.schema.json).
 
-`validate(kind, document)` raises AssertionError naming the first problem; `install()` (called by
+`assert_valid(kind, document)` raises AssertionError naming the first problem; `install()` (called by
 tests/conftest.py) wraps the command line so that every `--format json` output any test makes is
 validated against its command's schema. Without jsonschema (not installed: the `test` extra has
-it) `install` does nothing and `validate` skips the test."""
+it) `install` does nothing and `assert_valid` skips the test."""
 from __future__ import annotations
 
 import json
@@ -39,7 +39,7 @@ def problems(kind: str, document: Any) -> list[str]:
                                                        for e in errors[:5] if e is not first]
 
 
-def validate(kind: str, document: Any) -> None:
+def assert_valid(kind: str, document: Any) -> None:
     found = problems(kind, document)
     assert not found, f"not valid under the {kind} schema:\n  " + "\n  ".join(found)
 
@@ -83,7 +83,7 @@ def install() -> None:
         output, code = run(args)
         kind = kind_of(args)
         if kind and output and code in (0, 1) and _registered_figures_known():
-            validate(kind, load_json(output))
+            assert_valid(kind, load_json(output))
         return output, code
 
     checked.validates_json = True  # type: ignore[attr-defined]

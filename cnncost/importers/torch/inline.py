@@ -15,6 +15,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
+from .tracing import plain_arg
 from .values import holds
 
 
@@ -127,8 +128,6 @@ def _as_meta(value: Any, torch: Any) -> Any:
     return value
 
 
-_PLAIN = frozenset((int, float, bool, str))  # arguments torch.fx keeps as they are
-
 MADE_LIKE = frozenset(("new_zeros", "new_ones", "new_full"))  # x lends its dtype only
 
 
@@ -228,17 +227,7 @@ def _tracer_class() -> type:
             return proxy
 
         def create_arg(self, a: Any) -> Any:
-            # torch.fx's answer for the commonest arguments, without its checks of each (as in tracing.py)
-            kind = type(a)
-            if kind is Concrete:
-                return a.node
-            if kind in _PLAIN or a is None:
-                return a
-            if kind is tuple:
-                return tuple(self.create_arg(item) for item in a)
-            if kind is list:
-                return [self.create_arg(item) for item in a]
-            return super().create_arg(a)
+            return plain_arg(self, a, Concrete, super().create_arg)
 
         def _concrete(self, v: Any) -> Any:
             if isinstance(v, torch.fx.Proxy):

@@ -8,7 +8,7 @@ import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ...errors import CnnCostError
 from .values import BATCH
@@ -84,20 +84,7 @@ def trace_module(module: Any, *, attempts: int = 50, leaves: tuple[type, ...] = 
             return proxy(node, self)
 
         def create_arg(self, a: Any) -> Any:
-            # torch.fx's answer for the commonest arguments, without the checks it makes of every
-            # argument first (parameter, buffer, module, constant, opaque type: a third of the trace)
-            kind = type(a)
-            if kind is proxy:
-                return a.node
-            if kind in _PLAIN or a is None:
-                return a
-            if kind is tuple:
-                return tuple(self.create_arg(item) for item in a)
-            if kind is list:
-                return [self.create_arg(item) for item in a]
-            if kind is dict and all(type(k) is str for k in a):
-                return {k: self.create_arg(v) for k, v in a.items()}
-            return super().create_arg(a)
+            return plain_arg(self, a, proxy, super().create_arg)
 
     wrapped = _leaf_functions()
     for _ in range(attempts):
@@ -134,6 +121,25 @@ def _unpacked(code: Any, offset: int) -> int | None:
 
 
 _PLAIN = frozenset((int, float, bool, str))  # arguments torch.fx keeps as they are
+
+
+def plain_arg(tracer: Any, a: Any, proxy_class: type, fallback: Callable[[Any], Any]) -> Any:
+    """A tracer's `create_arg`: torch.fx's answer for the commonest arguments (a proxy of
+    `proxy_class`, a plain value, tuples, lists and str-keyed dicts of them) without the checks it
+    makes of every argument first (parameter, buffer, module, constant, opaque type: a third of
+    the trace); anything else by `fallback`, torch.fx's own."""
+    kind = type(a)
+    if kind is proxy_class:
+        return a.node
+    if kind in _PLAIN or a is None:
+        return a
+    if kind is tuple:
+        return tuple(tracer.create_arg(item) for item in a)
+    if kind is list:
+        return [tracer.create_arg(item) for item in a]
+    if kind is dict and all(type(k) is str for k in a):
+        return {k: tracer.create_arg(v) for k, v in a.items()}
+    return fallback(a)
 
 _INSTRUCTIONS: "weakref.WeakKeyDictionary[Any, tuple[list[int], list[Any]]]" = weakref.WeakKeyDictionary()
 
