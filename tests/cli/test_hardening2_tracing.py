@@ -2,7 +2,6 @@
 slow second tracer (torch.export runs the same forward again and cannot succeed)."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -47,9 +46,7 @@ def test_the_forwards_own_error_is_final_without_torch_export(monkeypatch, model
     monkeypatch.setattr(torch_trace, "from_exported", no_export)
     module = model()
     before = [b.clone() for b in module.buffers()]
-    start = time.perf_counter()
     with pytest.raises(CnnCostError) as info:
         torch_trace.from_torch(module, (3, 16, 16))
     assert str(info.value) == message
-    assert time.perf_counter() - start < 10
     assert all(torch.equal(a, b) for a, b in zip(before, module.buffers()))  # running stats untouched

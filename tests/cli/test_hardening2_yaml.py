@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import random
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -107,14 +106,10 @@ def chain(layers: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_loading_cost_per_layer_is_flat():
-    """Per-layer time at 2,000 and 40,000 layers within a factor 2 (the composer's node graph and
-    its check were superlinear in practice through memory; the event loader is one pass)."""
-    small, large = chain(2_000), chain(40_000)
-    load_yaml(small)
-    timings = []
-    for text, layers in ((small, 2_000), (large, 40_000)):
-        start = time.process_time()
-        load_yaml(text)
-        timings.append((time.process_time() - start) / layers)
-    assert timings[1] < 2 * timings[0] + 5e-6, timings
+def test_a_40000_layer_chain_loads_whole():
+    """The event loader in one pass (its per-layer time flat from 1,000 to 200,000 layers:
+    `python benchmarks/bench_load.py`) keeps every layer, in order."""
+    data = load_yaml(chain(40_000))
+    assert len(data["layers"]) == 40_000
+    assert data["layers"][0] == {"name": "c0", "type": "conv", "out": 8, "kernel": 3, "padding": 1}
+    assert [layer["name"] for layer in data["layers"][-2:]] == ["c39998", "r39999"]

@@ -11,7 +11,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from fractions import Fraction
 
 import pytest
@@ -135,9 +134,8 @@ def test_alias_expansion_is_counted_without_expanding(capsys, tmp_path):
     levels = "".join(f"  - &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 9))
     bomb = "name: x\ninput: [3, 8, 8]\nnotes:\n  - &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + levels
     path = spec_file(tmp_path, bomb + "layers: [{type: relu}]\n")  # 10^9 nodes in 600 bytes
-    start = time.perf_counter()
-    code, _, err = run(capsys, "table", path)
-    assert code == 2 and time.perf_counter() - start < 5
+    code, _, err = run(capsys, "table", path)  # (its speed: benchmarks/bench_guards.py)
+    assert code == 2
     assert "the YAML expands to more than 1,000,000 nodes with its aliases expanded" in one_error(err)
     from cnncost.safe_yaml import check_node_graph, load_yaml
     data = load_yaml("a: &x [1, 2, 3]\nb: [*x, *x, *x]\n")

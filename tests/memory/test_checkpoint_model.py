@@ -2,7 +2,6 @@
 checkpointing does to saved bytes, the step's timeline and training FLOPs, and fit --checkpoint auto.
 The figures against PyTorch: test_checkpoint_torch.py and tests/differential/test_checkpoint.py."""
 import json
-import time
 
 import pytest
 
@@ -140,10 +139,8 @@ def test_checkpointing_every_block_lets_a_larger_batch_fit():
 
 
 @pytest.mark.parametrize("arch", ["resnet152", "densenet201"])
-def test_fit_auto_is_fast_and_its_answer_fits(arch):
-    start = time.perf_counter()
+def test_fit_auto_answer_fits(arch):  # (its speed: benchmarks/bench_guards.py)
     result = cnncost.fit(arch, "40GiB", checkpoint=["auto"])
-    assert time.perf_counter() - start < 30  # seconds (a few on an idle core)
     assert isinstance(result, CheckpointFit)
     assert result.peak_bytes <= result.budget
     plain = cnncost.fit(arch, "40GiB")
