@@ -76,6 +76,8 @@ def _detail(profile: Any) -> str:
         value = profile.figure(key)
         shown = (f"{fixed(value, 2**30, 2)} GiB" if key == "memory_bytes"
                  else f"{fixed(value, 10**12, 3)} TB/s" if key == "memory_bandwidth"
+                 else f"Gen{value} x16" if key == "pcie_generation"
+                 else f"{fixed(value, 10**9, 1)} GB/s each way" if key.endswith("_bandwidth")
                  else f"{fixed(value, 10**12, 1)} {'TOPS' if key.endswith('int8') else 'TFLOPS'}")
         rows.append([key, grouped(value), shown, profile.sources.get(key, "")])
     rows.append(["launch_overhead_ns", grouped(profile.launch_overhead_ns),
