@@ -344,7 +344,7 @@ def plan_record(plan: Plan, comm: CommTime | None, samples_per_rank: int, step_s
     return out | {"algorithm": ALGORITHM, "reduce_dtype": plan.reduce_dtype, "micro_steps": k,
                   "sent_bytes_per_rank": plan.sent_bytes_per_rank(k), "bus_bandwidth": plan.bandwidths(estimate),
                   "latency_seconds": latency, "seconds": comm.seconds, "exposed_seconds": comm.exposed_seconds,
-                  "overlapped_seconds": comm.seconds - comm.exposed_seconds,
+                  "overlapped_seconds": max(0.0, comm.seconds - comm.exposed_seconds),
                   "global_batch": samples_per_rank * plan.world_size,
                   "global_images_per_second": samples_per_rank * plan.world_size / step_seconds,
                   "collectives": collectives}
