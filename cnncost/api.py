@@ -294,6 +294,8 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
             raise CnnCostError(f"--budget-of {budget_of} models a plain training step on cuda: use --budget-of allocated")
         if hardware is not None:
             given.append("hardware")
+        given += [name for name, value in (("nodes", nodes), ("network_bandwidth", network_bandwidth),
+                                           ("reduce_dtype", reduce_dtype)) if value is not None]
         if given:
             raise CnnCostError(f"{', '.join(given)} model{'s' if len(given) == 1 else ''} a training step; "
                                "not an inference pass (mode 'inference')")

@@ -109,7 +109,7 @@ def largest_batch(arch: str | os.PathLike[str] | Net, *, input: Any = None, dtyp
 
     def within(batches: list[int]) -> list[bool]:
         frame = sweep(arch, batch=batches, input=input, dtype=dtype, optimizer=optimizer, memory=memory,
-                      device=device, torch_version=torch_version, **({"parallel": parallel} if parallel else {}))
+                      device=device, torch_version=torch_version, parallel=parallel or None)
         return _fits(frame, limits).tolist()
 
     if not within([1])[0]:

@@ -65,15 +65,14 @@ def fastest_batch(arch: str | os.PathLike[str] | Net, hardware: Any, *, input: A
     if memory is None:
         memory = "autograd" if _MEMORY_MODEL & set(limits) or parallel else "lecture"
     dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
-    several = {"parallel": parallel} if parallel else {}
     upper = max(largest_batch(arch, input=input, dtype=d, optimizer=optimizer, memory=memory, device=device,
-                              torch_version=torch_version, **several, **budgets) for d in dtypes)
+                              torch_version=torch_version, parallel=parallel, **budgets) for d in dtypes)
     if upper == 0:
         return None
     batches = (range(1, upper + 1) if upper <= MAX_CANDIDATES
                else np.unique(np.geomspace(1, upper, MAX_CANDIDATES).astype(np.int64)).tolist())
     frame = sweep(arch, batch=batches, input=input, dtype=dtypes, optimizer=optimizer, memory=memory,
-                  device=device, torch_version=torch_version, hardware=hardware, **several)
+                  device=device, torch_version=torch_version, hardware=hardware, parallel=parallel or None)
     if parallel:
         frame = with_communication(frame, arch, hardware, input=input, optimizer=optimizer, device=device,
                                    torch_version=torch_version, parallel=parallel,
@@ -83,7 +82,7 @@ def fastest_batch(arch: str | os.PathLike[str] | Net, hardware: Any, *, input: A
     return None if best.empty else best.iloc[0]
 
 
-def with_communication(frame: Any, arch: Any, hardware: Any, *, input: Any, optimizer: str, device: str,
+def with_communication(frame: Any, arch: Any, hardware: Any, *, input: Any, optimizer: Optimizer, device: Device,
                        torch_version: str | None, parallel: dict[str, Any], links: dict[str, Any]) -> Any:
     """A time sweep's frame (one structure, one input) with several GPUs' exposed communication added
     to each row's step, both estimates (`cnncost.timing.communication.communication_seconds`, one

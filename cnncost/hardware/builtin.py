@@ -112,6 +112,7 @@ def _profile(name: str, vendor_name: str, *, matrix: dict[str, tuple[int, str]],
     sources["memory_bytes"] = (memory_source if memory_bytes is not None
                                else f"{memory_source} ({memory_gb} GB of GPU memory, binary: {memory_gb} GiB)")
     sources.update({k: s for k, (_, s) in links.items()})
+    interconnect: dict[str, Any] = {k: v for k, (v, _) in links.items()}
     sources["launch_overhead_ns"] = LAUNCH_SOURCE
     sources.update({f"achievable.{c}": ACHIEVABLE_SOURCES[c] for c in OP_CLASSES})
     return HardwareProfile(
@@ -119,7 +120,7 @@ def _profile(name: str, vendor_name: str, *, matrix: dict[str, tuple[int, str]],
         matrix={d: v for d, (v, _) in matrix.items()}, vector={d: v for d, (v, _) in vector.items()},
         memory_bandwidth=bandwidth[0], memory_bytes=memory_gb * GIB if memory_bytes is None else memory_bytes,
         launch_overhead_ns=LAUNCH_NS, achievable=dict(ACHIEVABLE), sources=sources, origin="datasheet", notes=notes,
-        **{k: v for k, (v, _) in links.items()})
+        **interconnect)
 
 
 def _sheet(source: str, figure: str, sparse: str | None = None) -> str:
