@@ -97,7 +97,7 @@ def _pcie(source: str, figure: str, generation: int) -> dict[str, tuple[int, str
     """PCIe x16 of a generation: 16, 32, 64 GB/s per direction (datasheets: 32, 64, 128 GB/s both ways)."""
     both = {3: 32, 4: 64, 5: 128}[generation]
     return {"pcie_generation": (generation, f"{source}: {figure}"),
-            "pcie_bandwidth": _link(source, f"{figure} ({both} GB/s x16)", both)}
+            "pcie_bandwidth": _link(source, figure, both)}
 
 
 def _profile(name: str, vendor_name: str, *, matrix: dict[str, tuple[int, str]],

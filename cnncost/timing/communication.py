@@ -47,7 +47,7 @@ ALGORITHM = ("ring (NCCL): per call latency 8.4 us + per ring step 3.4 us NVLink
 GRADIENT_COLLECTIVES = ("all_reduce", "reduce_scatter")
 REDUCE_DTYPES = ("fp32", "bf16", "fp16")
 EVERY_MICRO_STEP = {"ddp": (), "zero1": (), "zero2": ("reduce_scatter",),
-                    "zero3": ("all_gather", "reduce_scatter"), "fsdp": ("all_gather", "reduce_scatter", "all_reduce"),
+                    "zero3": ("all_gather", "reduce_scatter"), "fsdp": ("all_gather", "reduce_scatter"),
                     "fsdp-grad-op": ("all_gather", "reduce_scatter"),
                     "hybrid": ("all_gather", "reduce_scatter", "all_reduce")}
 
@@ -97,15 +97,14 @@ class Transfer:
 
 @dataclass(frozen=True)
 class Plan:
-    """What one optimizer step sends on a job's links: `transfers` (empty where not timed, `reason`
-    saying why), from the memory model's `record` (`cnncost.memory.communication`)."""
+    """What one optimizer step sends on a job's links: `transfers`, the memory model's collectives
+    (`cnncost.memory.communication`) on the profile's links; empty where not timed, `reason` saying why."""
 
     sharding: str
     world_size: int
     nodes: int
     reduce_dtype: str
     transfers: tuple[Transfer, ...]
-    record: dict[str, Any]
     reason: str = ""
 
     @property
@@ -264,7 +263,7 @@ def communication_plan(trace: Any, setup: Any, profile: Any, *, nodes: int | Non
         raise CnnCostError(f"network bandwidth must be a positive whole number of bytes/s, got {network!r}")
     record = communication(trace, setup, 1)
     scale = (ELEMENT_BYTES[reduce_dtype], ELEMENT_BYTES[param_dtype])
-    plan = Plan(setup.sharding, setup.world_size, n_nodes, reduce_dtype, (), record)
+    plan = Plan(setup.sharding, setup.world_size, n_nodes, reduce_dtype, ())
     intra = _intra_link(profile)
     if intra is None:
         return _untimed(plan, f"the profile {profile.name} gives no GPU interconnect (nvlink_bandwidth or "
@@ -287,11 +286,11 @@ def communication_plan(trace: Any, setup: Any, profile: Any, *, nodes: int | Non
                                   bandwidth, group_nodes, _overlaps(setup.sharding, op, c["when"]),
                                   ring_sent(op, group, tail) if tail else 0,
                                   op in EVERY_MICRO_STEP[setup.sharding], intra[0]))
-    return Plan(setup.sharding, setup.world_size, n_nodes, reduce_dtype, tuple(transfers), record)
+    return Plan(setup.sharding, setup.world_size, n_nodes, reduce_dtype, tuple(transfers))
 
 
 def _untimed(plan: Plan, reason: str) -> Plan:
-    return Plan(plan.sharding, plan.world_size, plan.nodes, plan.reduce_dtype, (), plan.record, reason)
+    return Plan(plan.sharding, plan.world_size, plan.nodes, plan.reduce_dtype, (), reason)
 
 
 def _overlaps(sharding: str, op: str, when: str) -> str | None:
