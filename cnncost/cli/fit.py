@@ -262,11 +262,11 @@ def _time_lines(result: Any) -> str:
           else f"batch {grouped(result.batch)}")
     again = f", recompute {duration(e.recompute_seconds)} of it" if e.recompute_seconds else ""
     from ..outputs.comm_time import footer_lines, phase_part, summary_part
-    ranks, comm = summary_part(timing)  # several GPUs: per rank and over all ranks; communication's lines
+    ranks, _ = summary_part(timing)  # several GPUs: per rank and over all ranks; communication's lines
     lines = "".join(f"\n{line}" for line in footer_lines(timing))
     return (f"\n\nThroughput at {at} on {timing.hardware} ({timing.dtype}): step "
             f"{duration(e.step_seconds)} = {e.images_per_second:,.1f} images/s{ranks} expected, mostly {e.bound}-bound "
             f"(forward {duration(e.forward_seconds)} + backward {duration(e.backward_seconds)}{again} + optimizer "
-            f"{duration(e.optimizer_seconds)}{phase_part(e)}{comm}); roofline bound {duration(b.step_seconds)} = "
+            f"{duration(e.optimizer_seconds)}{phase_part(e)}); roofline bound {duration(b.step_seconds)} = "
             f"{b.images_per_second:,.1f} images/s (docs/time.md){lines}")
 # --- end time ---
