@@ -43,7 +43,7 @@ def footer_lines(timing: Any) -> list[str]:
         return []
     where = f"{plan.sharding} over {plan.world_size} ranks on {plan.nodes} node{'s' if plan.nodes != 1 else ''}"
     if not plan.timed:
-        return [f"Communication ({where}): {plan.reason}"]
+        return [f"Communication time on {timing.hardware} ({where}): {plan.reason}"]
     expected, bound = timing.expected.communication, timing.bound.communication
     k = expected.micro_steps
     sent = "; ".join(
@@ -56,7 +56,8 @@ def footer_lines(timing: Any) -> list[str]:
               "zero2": "nothing hides ZeRO's reduce-scatter (one bucket, after backward) and all-gather (after the step)"}
     overlap = hidden.get(plan.sharding, "forward and backward hide the gathers and reductions but the first unit's "
                                         "and what does not fit under them")
-    return [f"Communication ({where}, {plan.reduce_dtype} gradients; ring, NCCL's latency model): {sent}",
+    return [f"Communication time on {timing.hardware} ({where}, {plan.reduce_dtype} gradients; ring, NCCL's latency "
+            f"model): {sent}",
             f"  in all {binary_bytes(plan.sent_bytes_per_rank(k))} per rank, {duration(expected.seconds)} expected, of "
             f"which {duration(expected.exposed_seconds)} adds to the step ({overlap}); roofline bound "
             f"{duration(bound.seconds)} at the links' full bandwidth, hidden but "

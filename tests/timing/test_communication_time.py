@@ -219,7 +219,7 @@ def test_text_outputs_say_it():
         main(["table", "resnet18", "--memory", "autograd", "--world-size", "8", "--hardware", H100])
     text = out.getvalue()
     assert "images/s per rank" in text and "over 8 ranks on h100-sxm5-80gb (expected; communication" in text
-    assert "Communication (ddp over 8 ranks on 1 node, fp32 gradients" in text and "on NVLink at 360 GB/s" in text
+    assert "Communication time on h100-sxm5-80gb (ddp over 8 ranks on 1 node, fp32 gradients" in text and "on NVLink at 360 GB/s" in text
 
 
 def test_json_follows_the_schemas(tmp_path):
