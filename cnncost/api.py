@@ -56,7 +56,8 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
           cudnn_workspace: int | str | None = None, checkpoint: Sequence[str] = (),
           checkpoint_save: Sequence[str] = (), hardware: Any = None, epoch_images: int | None = None,
           price_per_hour: float | None = None, mode: Mode = "train",
-          columns: Sequence[str] | str | None = None, setup: Any = None) -> Report:
+          columns: Sequence[str] | str | None = None, setup: Any = None, nodes: int | None = None,
+          network_bandwidth: int | str | None = None, reduce_dtype: str | None = None) -> Report:
     """Per-layer and total costs of an architecture for one training configuration.
 
     `arch`: a built-in name, a spec file, a Net, an `nn.Module`, an ONNX file or a torch source
@@ -87,6 +88,11 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
     time, `price_per_hour` (USD) its cost. dtype "tf32": fp32 memory, TF32 tensor-core products.
     `columns` ('params,macs' or a list of JSON names): the columns its text, HTML, CSV and DataFrame
     show, after the layer's name (`Report.with_columns`; JSON keeps every figure).
+    On several GPUs (`parallel`) with `hardware`, the step's time includes the communication compute
+    does not hide (`cnncost.timing.communication`, docs/time.md): `nodes` the ranks are spread over
+    (default 1), `network_bandwidth` between nodes (bytes/s per GPU per direction, or '400Gbit/s',
+    '50GB/s'; default: the profile's), `reduce_dtype` the dtype gradients travel in (default: the
+    parameters').
 
     >>> import cnncost
     >>> r = cnncost.table("alexnet")          # the lecture's defaults: batch 128, fp32, adam
@@ -138,9 +144,10 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
                                                   **how, **(parallel or {})), device=device, torch_version=torch_version)
             if options.memory == "autograd" else None)
     timing = None
+    links = _links(nodes, network_bandwidth, reduce_dtype, hardware, step)
     if hardware is not None:
         timing = _timing(analysis, options, step, hardware, device, torch_version, freeze, epoch_images,
-                         price_per_hour)
+                         price_per_hour, links)
     elif epoch_images is not None or price_per_hour is not None:
         from .errors import CnnCostError
         raise CnnCostError("an epoch's time and cost need a hardware profile: give hardware= (--hardware)")
@@ -158,8 +165,28 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
     return report
 
 
+def _links(nodes: int | None, network_bandwidth: int | str | None, reduce_dtype: str | None, hardware: Any,
+           step: Any) -> dict[str, Any]:
+    """The keywords of `timing.communication.communication_plan` (several GPUs' links), checked."""
+    given = {"nodes": nodes, "network_bandwidth": network_bandwidth, "reduce_dtype": reduce_dtype}
+    named = [name for name, value in given.items() if value is not None]
+    if not named:
+        return {}
+    from .errors import CnnCostError
+    if hardware is None:
+        raise CnnCostError(f"{', '.join(named)} time the communication of several GPUs: give hardware= (--hardware)")
+    if step is None or getattr(step.setup, "sharding", None) is None or step.setup.world_size < 2:
+        raise CnnCostError(f"{', '.join(named)} time the communication of several GPUs: give a world size over 1 "
+                           "(--world-size N) under memory='autograd'")
+    from .timing.communication import network_rate
+    if network_bandwidth is not None:
+        given["network_bandwidth"] = network_rate(network_bandwidth)
+    return given
+
+
 def _timing(graph, options: Options, step, hardware: Any, device: str, torch_version: str | None,
-            freeze: Sequence[str], epoch_images: int | None, price_per_hour: float | None):
+            freeze: Sequence[str], epoch_images: int | None, price_per_hour: float | None,
+            links: dict[str, Any] | None = None):
     """The time model on the step's trace (traced here under the lecture's memory convention)."""
     from .counting.training import frozen_nodes
     from .errors import CnnCostError
@@ -180,9 +207,13 @@ def _timing(graph, options: Options, step, hardware: Any, device: str, torch_ver
                                                         torch_version).trace
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
     frozen = frozen_nodes(graph, patterns) if patterns else None
+    plan = None
+    if step is not None and getattr(step.setup, "sharding", None) is not None:  # several GPUs: their communication
+        from .timing.communication import communication_plan
+        plan = communication_plan(traced, step.setup, profile, **(links or {}))
     return time_step(graph, traced, profile, dtype=options.dtype, optimizer=options.optimizer, batch=options.batch,
                      frozen=frozen, epoch_images=epoch_images,
-                     price_per_hour=None if price_per_hour is None else float(price_per_hour))
+                     price_per_hour=None if price_per_hour is None else float(price_per_hour), communication=plan)
 
 
 def _gpu(name: str | None, context: int | str | None, conv_workspace: int | str | None):
@@ -205,7 +236,8 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
         parallel: dict[str, Any] | None = None, budget_of: BudgetOf = "allocated", gpu: str | None = None,
         cuda_context: int | str | None = None, cudnn_workspace: int | str | None = None,
         checkpoint: Sequence[str] = (), checkpoint_save: Sequence[str] = (), hardware: Any = None,
-        setup: Any = None):
+        setup: Any = None, nodes: int | None = None, network_bandwidth: int | str | None = None,
+        reduce_dtype: str | None = None):
     """The largest batch whose training step (or inference pass) fits in `budget`: bytes, or a size
     with a unit, SI or IEC: '80GB' = 80 * 10^9 bytes, '80GiB' = 80 * 2^30 (see cnncost.units).
     `memory=` is the old name of `budget`. `arch` and `input` as in `table` (the batch of a
@@ -219,7 +251,8 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
     GPU profile `gpu`, `cuda_context`, `cudnn_workspace` as in `table`; the figures at the batch
     found in `Fit.device`).
     `hardware` (as in `table`): `.timing`, the time model's step at the batch found (images/s;
-    docs/time.md). `setup` (a `cnncost.Setup`): the job in one object, as in `table`.
+    docs/time.md), on several GPUs with their communication (`nodes`, `network_bandwidth`,
+    `reduce_dtype` as in `table`). `setup` (a `cnncost.Setup`): the job in one object, as in `table`.
 
     >>> import cnncost
     >>> f = cnncost.fit("vgg16", "80GiB", dtype="bf16", optimizer="adamw")
@@ -261,6 +294,8 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
             raise CnnCostError(f"--budget-of {budget_of} models a plain training step on cuda: use --budget-of allocated")
         if hardware is not None:
             given.append("hardware")
+        given += [name for name, value in (("nodes", nodes), ("network_bandwidth", network_bandwidth),
+                                           ("reduce_dtype", reduce_dtype)) if value is not None]
         if given:
             raise CnnCostError(f"{', '.join(given)} model{'s' if len(given) == 1 else ''} a training step; "
                                "not an inference pass (mode 'inference')")
@@ -277,7 +312,7 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
         save = {"checkpoint_save": tuple(checkpoint_save)} if checkpoint_save else {}
         return _timed(fit_auto(graph, lambda how: _step(graph, storage, _setup(
             optimizer, mode, **how, **(save if how else {}), **job), device, torch_version), size, written),
-                      graph, hardware, storage, optimizer, patterns)
+                      graph, hardware, storage, optimizer, patterns, (nodes, network_bandwidth, reduce_dtype))
     job |= _checkpointing(graph, specs, checkpoint_save)
     if global_batch is not None:  # --global-batch: plain step and accumulating step (any K > 1: the same peak)
         if accumulate != 1:
@@ -298,17 +333,20 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
     if specs:  # --checkpoint: the regions and their cost, from the step solved
         from .memory.checkpoint_auto import with_checkpoints
         result = with_checkpoints(result, graph, " ".join(specs))
-    return _timed(result, graph, hardware, storage, optimizer, patterns)
+    return _timed(result, graph, hardware, storage, optimizer, patterns, (nodes, network_bandwidth, reduce_dtype))
 
 
-def _timed(result: Any, graph: Any, hardware: Any, dtype: str, optimizer: str, freeze: tuple[str, ...]) -> Any:
-    """`fit --hardware`: the time model's step at the batch found, on the trace the fit solved."""
+def _timed(result: Any, graph: Any, hardware: Any, dtype: str, optimizer: str, freeze: tuple[str, ...],
+           links: tuple[Any, Any, Any] = (None, None, None)) -> Any:
+    """`fit --hardware`: the time model's step at the batch found, on the trace the fit solved (on
+    several GPUs with their communication)."""
+    checked = _links(*links, hardware, result.step)
     if hardware is None:
         return result
     from .counting.training import frozen_nodes
     from .timing.fit import with_timing
     return with_timing(result, graph, result.step.trace, hardware, dtype, optimizer, "train",
-                       frozen_nodes(graph, freeze) if freeze else None)
+                       frozen_nodes(graph, freeze) if freeze else None, setup=result.step.setup, links=checked)
 
 
 def _checkpointing(graph, specs: Sequence[str], save: Sequence[str] = ()) -> dict[str, Any]:

@@ -91,13 +91,13 @@ def _pixels(label: str) -> tuple[int, int]:
 
 def largest_batch(arch: str | os.PathLike[str] | Net, *, input: Any = None, dtype: DType = "fp32",
                   optimizer: Optimizer = "adam", memory: MemoryConvention | None = None, device: Device = "cuda",
-                  torch_version: str | None = None, **budgets: Any) -> int:
+                  torch_version: str | None = None, parallel: dict[str, Any] | None = None, **budgets: Any) -> int:
     """The largest batch whose figures stay within every budget (0: not even batch 1), exact. Every
     count is non-decreasing in the batch, so a bisection finds it; each round is one vectorised
     sweep over 64 batches, so even 2^40 needs a handful of rounds.
 
-    `memory` defaults to "autograd" when a budget names peak_bytes or saved_bytes; `device` and
-    `torch_version` as in `cnncost.table`.
+    `memory` defaults to "autograd" when a budget names peak_bytes or saved_bytes; `device`,
+    `torch_version` and `parallel` (several GPUs: the peak per rank) as in `cnncost.table`.
 
     >>> from cnncost.search import largest_batch
     >>> largest_batch("vgg16", peak_bytes="80GiB", dtype="bf16", optimizer="adamw")   # = cnncost fit
@@ -109,7 +109,7 @@ def largest_batch(arch: str | os.PathLike[str] | Net, *, input: Any = None, dtyp
 
     def within(batches: list[int]) -> list[bool]:
         frame = sweep(arch, batch=batches, input=input, dtype=dtype, optimizer=optimizer, memory=memory,
-                      device=device, torch_version=torch_version)
+                      device=device, torch_version=torch_version, parallel=parallel or None)
         return _fits(frame, limits).tolist()
 
     if not within([1])[0]:

@@ -15,6 +15,7 @@ from .options import add_fit_accumulate, add_freeze
 from .options import add_gpu_memory, gpu_kwargs
 from .options import add_checkpoint
 from .options import add_time_profile
+from .options import add_links, links_kwargs
 
 BUDGET_DEPRECATED = ("cnncost: note: --memory in fit is deprecated; until it is removed it keeps its old meaning, "
                      "kB, MB, GB, TB = 2^10, 2^20, 2^30, 2^40 B{read}; use --budget, "
@@ -51,6 +52,7 @@ def add_parser(commands: Any) -> None:
     add_format(parser, "text", "markdown", "json")
     add_reading_options(parser)
     add_parallel(parser)
+    add_links(parser)
     # --- freeze and accumulate ---
     add_freeze(parser, help="layers whose row path matches PATTERN (fnmatch, e.g. 'layer1.*'; repeatable) are frozen: "
                             "no gradients, no optimizer state, nothing saved before the first trainable layer")
@@ -96,7 +98,8 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
                  **_freeze_accumulate_kwargs(args), **gpu_kwargs(args),
                  **checkpoint_kw,
                  **({"checkpoint_save": args.checkpoint_save} if getattr(args, "checkpoint_save", None) else {}),
-                 **_time_kwargs(args))
+                 **_time_kwargs(args),
+                 **links_kwargs(args))
     name, fits = result.architecture, 0 if result.batch else 1  # exit 1: not even one sample fits
     setting = f"{args.dtype}, {args.optimizer}, train" if args.mode == "train" else f"{args.dtype}, inference"
     step = {"mode": args.mode, "peak_bytes": result.peak_bytes, "phase": result.peak.phase,
@@ -258,9 +261,12 @@ def _time_lines(result: Any) -> str:
     at = (f"{grouped(timing.batch)} samples per step ({e.micro_steps} micro-steps)" if e.micro_steps > 1
           else f"batch {grouped(result.batch)}")
     again = f", recompute {duration(e.recompute_seconds)} of it" if e.recompute_seconds else ""
+    from ..outputs.comm_time import footer_lines, phase_part, summary_part
+    ranks, _ = summary_part(timing)  # several GPUs: per rank and over all ranks; communication's lines
+    lines = "".join(f"\n{line}" for line in footer_lines(timing))
     return (f"\n\nThroughput at {at} on {timing.hardware} ({timing.dtype}): step "
-            f"{duration(e.step_seconds)} = {e.images_per_second:,.1f} images/s expected, mostly {e.bound}-bound "
+            f"{duration(e.step_seconds)} = {e.images_per_second:,.1f} images/s{ranks} expected, mostly {e.bound}-bound "
             f"(forward {duration(e.forward_seconds)} + backward {duration(e.backward_seconds)}{again} + optimizer "
-            f"{duration(e.optimizer_seconds)}); roofline bound {duration(b.step_seconds)} = "
-            f"{b.images_per_second:,.1f} images/s (docs/time.md)")
+            f"{duration(e.optimizer_seconds)}{phase_part(e)}); roofline bound {duration(b.step_seconds)} = "
+            f"{b.images_per_second:,.1f} images/s (docs/time.md){lines}")
 # --- end time ---

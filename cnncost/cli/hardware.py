@@ -15,6 +15,7 @@ from .options import add_format
 PEAK_DTYPES = ("fp32", "tf32", "fp16", "bf16", "int8")
 FOOTER = ("Dense peaks in T(FL)OP/s (int8: TOPS), no sparsity: the matrix units (tensor cores) where the part has "
           "them for the dtype, else the vector units; - where it has neither. GB/s = 10^9 B/s; GiB = 2^30 B. "
+          "NVLink: GB/s per direction (half the datasheets' bidirectional figure); PCIe: generation, x16. "
           "cnncost hardware NAME shows every figure with its source.")
 
 
@@ -60,9 +61,11 @@ def _table(profiles: list[Any]) -> str:
     from ..formatting import fixed, grouped
     rows = [[p.name, p.vendor_name, *(_tera(_peak(p, d)) for d in PEAK_DTYPES),
              grouped(p.memory_bandwidth // 10**9) if p.memory_bandwidth % 10**9 == 0
-             else fixed(p.memory_bandwidth, 10**9, 1), fixed(p.memory_bytes, 2**30, 0)] for p in profiles]
-    table = tabulate(rows, headers=("name", "part", *PEAK_DTYPES, "GB/s", "GiB"), tablefmt="simple",
-                     colalign=("left", "left", *("right",) * (len(PEAK_DTYPES) + 2)), disable_numparse=True)
+             else fixed(p.memory_bandwidth, 10**9, 1), fixed(p.memory_bytes, 2**30, 0),
+             "-" if p.nvlink_bandwidth is None else fixed(p.nvlink_bandwidth, 10**9, 0),
+             "-" if p.pcie_generation is None else f"Gen{p.pcie_generation}"] for p in profiles]
+    table = tabulate(rows, headers=("name", "part", *PEAK_DTYPES, "GB/s", "GiB", "NVLink", "PCIe"), tablefmt="simple",
+                     colalign=("left", "left", *("right",) * (len(PEAK_DTYPES) + 4)), disable_numparse=True)
     return f"{table}\n\n{FOOTER}"
 
 
@@ -76,6 +79,8 @@ def _detail(profile: Any) -> str:
         value = profile.figure(key)
         shown = (f"{fixed(value, 2**30, 2)} GiB" if key == "memory_bytes"
                  else f"{fixed(value, 10**12, 3)} TB/s" if key == "memory_bandwidth"
+                 else f"Gen{value} x16" if key == "pcie_generation"
+                 else f"{fixed(value, 10**9, 1)} GB/s each way" if key.endswith("_bandwidth")
                  else f"{fixed(value, 10**12, 1)} {'TOPS' if key.endswith('int8') else 'TFLOPS'}")
         rows.append([key, grouped(value), shown, profile.sources.get(key, "")])
     rows.append(["launch_overhead_ns", grouped(profile.launch_overhead_ns),

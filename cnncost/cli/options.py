@@ -391,6 +391,27 @@ def parallel_argument_text(args: argparse.Namespace) -> str:
     return text + "".join(f" --fsdp-unit '{p}'" for p in kwargs.get("fsdp_units", ()))
 
 
+def add_links(parser: argparse.ArgumentParser) -> None:
+    """--nodes, --network-bandwidth, --reduce-dtype: several GPUs' communication in the step time."""
+    group = parser.add_argument_group("several GPUs' communication (with --world-size and --hardware; docs/time.md)")
+    group.add_argument("--nodes", type=positive_int, metavar="N",
+                       help="nodes the ranks are spread over, evenly (default 1; hybrid: world size / ranks per node)")
+    group.add_argument("--network-bandwidth", dest="network_bandwidth", metavar="RATE",
+                       help="between nodes, per GPU and direction: '400Gbit/s' (an NDR InfiniBand NIC per GPU), "
+                            "'50GB/s', or bytes/s (default: the profile's network_bandwidth)")
+    group.add_argument("--reduce-dtype", dest="reduce_dtype", choices=("fp32", "bf16", "fp16"),
+                       help="the dtype gradients travel in (default: the parameters', fp32 under autocast; bf16 or "
+                            "fp16: DDP's compression hooks, FSDP's MixedPrecision reduce_dtype)")
+
+
+def links_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The keywords `cnncost.table` and `cnncost.fit` take from --nodes, --network-bandwidth, --reduce-dtype."""
+    out = {k: getattr(args, k, None) for k in ("nodes", "network_bandwidth", "reduce_dtype")}
+    if out["network_bandwidth"] is not None and out["network_bandwidth"].isdigit():
+        out["network_bandwidth"] = int(out["network_bandwidth"])
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def non_negative_number(text: str) -> float:
     try:
         value = float(text)

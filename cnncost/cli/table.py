@@ -10,6 +10,7 @@ from .options import (add_arch, add_counting_options, add_device, add_format, ad
 from .options import add_torch_version
 from .options import add_accumulate, add_checkpoint, add_gpu_memory, add_parallel, gpu_kwargs, parallel_kwargs
 from .options import add_hardware, hardware_kwargs
+from .options import add_links, links_kwargs
 from ..errors import CnnCostError
 from .options import add_mode
 from .options import add_columns, columns_kwargs
@@ -36,6 +37,7 @@ def add_parser(commands: Any) -> None:
     add_accumulate(parser)
     add_checkpoint(parser)
     add_hardware(parser)
+    add_links(parser)
     add_columns(parser)
     parser.set_defaults(run=run)
 
@@ -51,7 +53,8 @@ def run(args: argparse.Namespace) -> str:
                    **({"accumulate": args.accumulate} if args.accumulate > 1 else {}),
                    **checkpoint_kw,
                    **({"checkpoint_save": args.checkpoint_save} if getattr(args, "checkpoint_save", None) else {}),
-                   **columns_kwargs(args))
+                   **columns_kwargs(args),
+                   **links_kwargs(args))
     if args.format == "json":
         return report.to_json()
     if args.format == "csv":

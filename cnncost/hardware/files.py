@@ -12,10 +12,10 @@ import re
 from typing import Any, Mapping
 
 from ..errors import CnnCostError, escape
-from .profile import DTYPES, OP_CLASSES, UNITS, HardwareProfile
+from .profile import DTYPES, LINKS, OP_CLASSES, UNITS, HardwareProfile
 
 FIELDS = ("name", "vendor_name", "kind", "origin", "matrix", "vector", "memory_bandwidth", "memory_bytes",
-          "launch_overhead_ns", "achievable", "sources", "measured", "notes")
+          "launch_overhead_ns", "achievable", "sources", "measured", "notes", *LINKS)
 REQUIRED = ("name", "vendor_name", "kind", "memory_bandwidth", "memory_bytes")
 _SUFFIXES = (".yaml", ".yml")
 # '312T', '19.5 TFLOPS', '2039 GB/s', '3.35TB/s': SI prefixes, decimal as datasheets mean them
@@ -104,6 +104,9 @@ def profile_from_data(data: Any) -> HardwareProfile:
             sources.setdefault(f"achievable.{op_class}", "default: " + ACHIEVABLE_SOURCES[op_class])
     fields["sources"] = sources
     fields["measured"] = _mapping("measured", data.get("measured") or {})
+    for key in LINKS:  # optional interconnect figures (an older profile has none: communication is not timed)
+        if data.get(key) is not None:
+            fields[key] = data[key] if key == "pcie_generation" else rate(key, data[key])
     return HardwareProfile(**fields)
 
 
@@ -178,6 +181,8 @@ def profile_yaml(profile: HardwareProfile, header: str = "") -> str:
     lines.append(f"memory_bandwidth: {profile.memory_bandwidth}  # bytes/s")
     lines.append(f"memory_bytes: {profile.memory_bytes}  # bytes")
     lines.append(f"launch_overhead_ns: {profile.launch_overhead_ns}")
+    lines += [f"{key}: {getattr(profile, key)}" + ("" if key == "pcie_generation" else "  # bytes/s per direction")
+              for key in LINKS if getattr(profile, key) is not None]
     lines.append("achievable:  # fraction of the peak each op class reaches")
     lines += [f"  {c}: {_float(profile.achievable[c])}" for c in OP_CLASSES]
     for label in ("measured", "sources"):
@@ -194,4 +199,5 @@ def profile_record(profile: HardwareProfile) -> dict[str, Any]:
             "origin": profile.origin, "matrix": dict(profile.matrix), "vector": dict(profile.vector),
             "memory_bandwidth": profile.memory_bandwidth, "memory_bytes": profile.memory_bytes,
             "launch_overhead_ns": profile.launch_overhead_ns, "achievable": dict(profile.achievable),
-            "measured": dict(profile.measured), "sources": dict(profile.sources), "notes": profile.notes}
+            "measured": dict(profile.measured), "sources": dict(profile.sources), "notes": profile.notes,
+            **{key: getattr(profile, key) for key in LINKS if getattr(profile, key) is not None}}

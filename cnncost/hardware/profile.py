@@ -10,6 +10,13 @@ datasheets print with an asterisk), per dtype, for two kinds of unit:
 
 `achievable` holds the fraction of a peak each op class reaches in practice (assumptions for the
 datasheet profiles, measured for calibrated ones); `sources` names where each figure comes from.
+
+Interconnect (optional; several GPUs' communication, `cnncost.timing.communication`): bandwidths
+in bytes/s **per direction** per GPU, half the bidirectional totals NVIDIA's datasheets print (H100
+SXM "NVLink 900GB/s" -> 450 GB/s each way), because a ring collective sends and receives at once and
+NCCL's bus bandwidth is compared with one direction's: `nvlink_bandwidth` (GPU to GPU through NVLink
+and NVSwitch), `pcie_generation` and `pcie_bandwidth` (x16), `network_bandwidth` (between nodes,
+per GPU: a system figure, rarely a part's).
 """
 from __future__ import annotations
 
@@ -33,6 +40,8 @@ OP_CLASSES = {
 KINDS = ("gpu", "cpu")
 ORIGINS = ("datasheet", "calibrated", "user")
 FIGURES = ("memory_bandwidth", "memory_bytes")  # datasheet figures besides the peaks
+LINKS = ("nvlink_bandwidth", "pcie_generation", "pcie_bandwidth", "network_bandwidth")  # optional interconnect
+PCIE_GENERATIONS = (3, 4, 5, 6)
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 
 
@@ -71,6 +80,11 @@ class HardwareProfile:
     origin: str = "datasheet"              # datasheet, calibrated or user
     measured: Mapping[str, int] = field(default_factory=dict, hash=False)  # calibrate's raw figures
     notes: str = ""
+    # interconnect, bytes/s per direction per GPU (None: not known; see the module docstring)
+    nvlink_bandwidth: int | None = None
+    pcie_generation: int | None = None
+    pcie_bandwidth: int | None = None      # x16
+    network_bandwidth: int | None = None   # between nodes, per GPU
 
     def __post_init__(self) -> None:
         for key in ("name", "vendor_name", "kind", "origin", "notes"):
@@ -98,6 +112,12 @@ class HardwareProfile:
             raise _problem("matrix", "a profile needs at least one peak (matrix or vector, per dtype)")
         for key in ("memory_bandwidth", "memory_bytes", "launch_overhead_ns"):
             _positive_int(key, getattr(self, key))
+        for key in LINKS:
+            if getattr(self, key) is not None:
+                _positive_int(key, getattr(self, key))
+        if self.pcie_generation is not None and self.pcie_generation not in PCIE_GENERATIONS:
+            raise _problem("pcie_generation", f"expected one of {', '.join(map(str, PCIE_GENERATIONS))}, "
+                           f"got {self.pcie_generation}")
         if not isinstance(self.achievable, Mapping):
             raise _problem("achievable", "expected a mapping of op class to a fraction")
         for op_class, value in self.achievable.items():
@@ -158,8 +178,10 @@ class HardwareProfile:
     # --- figures and their sources ---
 
     def figure_keys(self) -> list[str]:
-        """Every datasheet figure of the profile: 'matrix.bf16', 'vector.fp32', 'memory_bandwidth', ..."""
-        return [f"{unit}.{d}" for unit in UNITS for d in getattr(self, unit)] + list(FIGURES)
+        """Every datasheet figure of the profile: 'matrix.bf16', 'vector.fp32', 'memory_bandwidth', ...,
+        then the interconnect figures it has."""
+        return ([f"{unit}.{d}" for unit in UNITS for d in getattr(self, unit)] + list(FIGURES)
+                + [k for k in LINKS if getattr(self, k) is not None])
 
     def figure(self, key: str) -> int:
         unit, _, dtype = key.partition(".")

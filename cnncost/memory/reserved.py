@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, replace
 
 from ..errors import CnnCostError
+from ..hardware.builtin import H200_MEMORY_MIB
 from .alloc_events import allocation_events
 from .allocator import replay
 from .setup import Setup
@@ -50,7 +51,7 @@ class Device:
 
 DEVICES = {
     "h100": Device("NVIDIA H100 80GB HBM3", 80 * 1024 * MiB, (9, 0)),
-    "h200": Device("NVIDIA H200", 141 * 1000**3, (9, 0)),
+    "h200": Device("NVIDIA H200", H200_MEMORY_MIB * MiB, (9, 0)),  # the total CUDA reports (hardware.builtin)
     "a100-80gb": Device("NVIDIA A100 80GB", 80 * 1024 * MiB, (8, 0)),
     "a100-40gb": Device("NVIDIA A100 40GB", 40 * 1024 * MiB, (8, 0)),
     "l4": Device("NVIDIA L4", 24 * 1024 * MiB, (8, 9)),

@@ -10,6 +10,8 @@ from ..errors import format_shape
 from ..formatting import (TABLEFMT, UNITS_NOTE, binary_bytes, breakdown_table, duration, grid, grouped,
                           in_unit, si, si_spaced, table_byte_unit, text_cell, title_text)
 from ..layers.conv import maps
+from .comm_time import footer_lines as comm_lines
+from .comm_time import phase_part, summary_part
 from .parallel import parallel_lines
 from .widths import compact_shape, terminal_width, wrap, wrapped
 
@@ -141,8 +143,9 @@ def _time_summary(report: Any) -> str:
     if timing is None:
         return ""
     expected, bound = timing.expected, timing.bound
-    return (f"; step {duration(expected.step_seconds)} = {expected.images_per_second:,.1f} images/s on "
-            f"{timing.hardware} (expected; roofline bound {duration(bound.step_seconds)})")
+    ranks, comm = summary_part(timing)  # several GPUs (outputs/comm_time.py)
+    return (f"; step {duration(expected.step_seconds)} = {expected.images_per_second:,.1f} images/s{ranks} on "
+            f"{timing.hardware} (expected{comm}; roofline bound {duration(bound.step_seconds)})")
 
 
 def time_lines(report: Any) -> list[str]:
@@ -155,8 +158,9 @@ def time_lines(report: Any) -> list[str]:
         t = getattr(timing, estimate)
         lines.append(f"Step time on {timing.hardware} ({'expected' if estimate == 'expected' else 'roofline bound'}, "
                      f"{timing.dtype}): forward {duration(t.forward_seconds)} + backward "
-                     f"{duration(t.backward_seconds)} + optimizer {duration(t.optimizer_seconds)} = "
+                     f"{duration(t.backward_seconds)} + optimizer {duration(t.optimizer_seconds)}{phase_part(t)} = "
                      f"{duration(t.step_seconds)}; {t.images_per_second:,.1f} images/s; mostly {t.bound}-bound")
+    lines += comm_lines(timing)
     if timing.epoch_images is not None:
         cost = timing.epoch_cost()
         lines.append(f"Epoch of {grouped(timing.epoch_images)} images: {duration(timing.epoch_seconds())} expected "
@@ -269,10 +273,9 @@ def _running_statistics_note(report: Any) -> str:
 def _time_conventions(report: Any) -> str:
     if report.timing is None:
         return ""
-    from ..timing.step import CONVENTION
     profile = report.timing.profile
     return (f"; hardware {profile.name} ({profile.vendor_name}, {profile.origin}); time columns and summary: the "
-            f"expected estimate; {CONVENTION}")
+            f"expected estimate; {report.timing.convention}")
 
 
 def render(report: Any, fmt: str, width: int | None = None) -> str:

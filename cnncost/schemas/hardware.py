@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ..hardware.files import FIELDS, REQUIRED
-from ..hardware.profile import DTYPES, KINDS, OP_CLASSES, ORIGINS, UNITS
+from ..hardware.profile import DTYPES, KINDS, LINKS, OP_CLASSES, ORIGINS, PCIE_GENERATIONS, UNITS
 from .common import COUNT, TEXT, VERSION, Schema, closed, document
 
 FRACTION: Schema = {"type": "number", "exclusiveMinimum": 0, "maximum": 1}
@@ -17,15 +17,19 @@ def _profile(rate: Schema, size: Schema, strict: bool) -> dict[str, Schema]:
               "memory_bytes": size, "launch_overhead_ns": COUNT,
               "achievable": closed({c: FRACTION for c in OP_CLASSES}, list(OP_CLASSES) if strict else ()),
               "measured": {"type": "object", "additionalProperties": COUNT},
-              "sources": {"type": "object", "additionalProperties": TEXT}, "notes": TEXT}
+              "sources": {"type": "object", "additionalProperties": TEXT}, "notes": TEXT,
+              **{key: rate | {"description": "bytes/s per direction per GPU (optional: several GPUs' "
+                                                "communication)"} for key in LINKS if key != "pcie_generation"},
+              "pcie_generation": {"enum": list(PCIE_GENERATIONS)}}
     assert set(fields) == set(FIELDS), "hardware.files.FIELDS changed: update the schema"
     return fields
 
 
 def schema_hardware() -> Schema:
     one = _profile(COUNT, COUNT, strict=True)
-    single = closed({"schema_version": VERSION, **one}, ["schema_version", *one])
-    many = closed({"schema_version": VERSION, "profiles": {"type": "array", "items": closed(one, list(one))}},
+    always = [key for key in one if key not in LINKS]  # the interconnect figures a profile has
+    single = closed({"schema_version": VERSION, **one}, ["schema_version", *always])
+    many = closed({"schema_version": VERSION, "profiles": {"type": "array", "items": closed(one, always)}},
                   ["schema_version", "profiles"])
     return document("cnncost hardware (JSON)", "cnncost hardware [NAME|FILE] --format json: one profile with "
                     "every figure and its source; several (a pattern, or none): `profiles`; docs/time.md",

@@ -53,6 +53,27 @@ def communication() -> Schema:
     return closed(fields, list(fields))
 
 
+def timing_communication() -> Schema:
+    """`timing.communication` and `timing.bound.communication` (cnncost.timing.communication.plan_record):
+    several GPUs' communication by one estimate; `timed` false with a `reason` where a link is unknown."""
+    from ..timing.communication import LINKS
+    collective = closed({"collective": {"enum": list(COLLECTIVES)}, "when": {"enum": list(WHEN)},
+                         "group_size": COUNT, "calls": COUNT, "payload_bytes": COUNT, "sent_bytes_per_rank": COUNT,
+                         "link": {"enum": list(LINKS)}, "bus_bandwidth": COUNT,
+                         "overlaps": {"enum": ["forward", "backward", None]}, "every_micro_step": FLAG,
+                         "seconds": SECONDS}, ["collective", "when", "group_size", "calls", "payload_bytes",
+                                               "sent_bytes_per_rank", "link", "bus_bandwidth", "overlaps",
+                                               "every_micro_step", "seconds"])
+    always = {"timed": FLAG, "sharding": {"enum": list(SHARDINGS)}, "world_size": COUNT, "nodes": COUNT}
+    timed = {"algorithm": TEXT, "reduce_dtype": {"enum": ["fp32", "bf16", "fp16"]},
+             "micro_steps": {"type": "integer", "minimum": 1}, "sent_bytes_per_rank": COUNT,
+             "bus_bandwidth": closed({link: COUNT for link in LINKS}), "latency_seconds": SECONDS,
+             "seconds": SECONDS, "exposed_seconds": SECONDS, "overlapped_seconds": SECONDS, "global_batch": COUNT,
+             "global_images_per_second": SECONDS, "collectives": {"type": "array", "items": collective}}
+    return {"oneOf": [closed(always | {"timed": {"const": True}} | timed, [*always, *timed]),
+                      closed(always | {"timed": {"const": False}, "reason": TEXT}, [*always, "reason"])]}
+
+
 def _step_time(expected: bool) -> Schema:
     """The step's times by one estimate (cnncost.timing.step.StepTime.to_dict), with the epoch's."""
     by_bound = closed({bound: SECONDS for bound in BOUNDS}, list(BOUNDS))
@@ -61,7 +82,8 @@ def _step_time(expected: bool) -> Schema:
               "seconds_by_bound": by_bound, "recompute_seconds": SECONDS,
               "micro_steps": {"type": "integer", "minimum": 1}}
     required = list(fields)
-    fields |= {"epoch_seconds": SECONDS, "epoch_cost": SECONDS}
+    fields |= {"epoch_seconds": SECONDS, "epoch_cost": SECONDS, "communication_seconds": SECONDS,
+               "communication": timing_communication()}
     if expected:
         fields |= {"epoch_images": COUNT, "price_per_hour": SECONDS}
     return closed(fields, required)

@@ -10,9 +10,10 @@ from ..errors import CnnCostError
 
 
 def with_timing(result: Any, graph: Any, traced: Any, hardware: Any, dtype: str, optimizer: str, mode: str,
-                frozen: tuple[bool, ...] | None = None) -> Any:
+                frozen: tuple[bool, ...] | None = None, setup: Any = None, links: dict[str, Any] | None = None) -> Any:
     """`result` (a `memory.fit.Fit`) with `timing` at its batch (None where not even batch 1 fits);
-    `traced`: the memory model's trace the fit solved; `frozen`: per graph node, no weight gradient."""
+    `traced`: the memory model's trace the fit solved; `frozen`: per graph node, no weight gradient;
+    `setup`: the job (on several GPUs its communication is timed, `links` the plan's keywords)."""
     from ..hardware import load_profile
     from .step import time_step
     if mode != "train":
@@ -23,10 +24,12 @@ def with_timing(result: Any, graph: Any, traced: Any, hardware: Any, dtype: str,
     if not result.batch:
         return result
     recompute = recomputed_nodes(graph, traced, getattr(result.step, "recomputed", ()))
+    from .communication import communication_plan
+    plan = communication_plan(traced, setup, profile, **(links or {})) if setup is not None else None
 
     def at(batch: int) -> Any:
         return time_step(graph, traced, profile, dtype=dtype, optimizer=optimizer, batch=batch, frozen=frozen,
-                         recompute=recompute)
+                         recompute=recompute, communication=plan)
     timing = at(result.batch)
     if result.accumulate > 1:  # K micro-steps, then one optimizer pass
         last = result.last_micro_batch

@@ -18,6 +18,9 @@ CONVENTION = ("time: roofline per op, max(work / peak of its unit, bytes / bandw
               "overhead; 'expected' at the profile's achievable fractions, 'bound' at its peaks (a lower "
               "bound); step = forward + backward (input and weight gradients) + optimizer; no data loading, "
               "loss, communication or host overlap")
+PARALLEL_CONVENTION = CONVENTION.replace("+ optimizer; no data loading, loss, communication or host overlap",
+                                         "+ optimizer + the communication compute does not hide (ring collectives, "
+                                         "docs/time.md); no data loading, loss or host overlap")
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,17 @@ class StepTime:
     by_bound: dict[str, float] = field(compare=False)  # compute/memory/launch -> seconds of passes so bound
     recompute_seconds: float = 0.0  # of backward: checkpointed regions' forward run again
     micro_steps: int = 1  # forward and backward passes per optimizer step (gradient accumulation)
+    communication: Any = None  # several GPUs: a `communication.CommTime` (None: one device, or not timed)
 
     @property
     def step_seconds(self) -> float:
-        return self.forward_seconds + self.backward_seconds + self.optimizer_seconds
+        compute = self.forward_seconds + self.backward_seconds + self.optimizer_seconds
+        return compute if self.communication is None else compute + self.communication.exposed_seconds
+
+    @property
+    def communication_seconds(self) -> float:
+        """Communication the step waits for (what compute does not hide); 0.0 on one device."""
+        return 0.0 if self.communication is None else self.communication.exposed_seconds
 
     @property
     def images_per_second(self) -> float:
@@ -51,7 +61,8 @@ class StepTime:
                 "optimizer_seconds": self.optimizer_seconds, "step_seconds": self.step_seconds,
                 "images_per_second": self.images_per_second, "limited_by": self.bound,
                 "seconds_by_bound": dict(self.by_bound), "recompute_seconds": self.recompute_seconds,
-                "micro_steps": self.micro_steps}
+                "micro_steps": self.micro_steps,
+                **({"communication_seconds": self.communication.exposed_seconds} if self.communication else {})}
 
     def with_recompute(self, seconds: float, by_bound: dict[str, float]) -> StepTime:
         """This step with checkpointed regions' forward passes run again in backward."""
@@ -90,6 +101,7 @@ class Timing:
     epoch_images: int | None = None
     price_per_hour: float | None = None
     micro_batch: int | None = None  # the batch of the per-node figures where it is not `batch` (accumulation)
+    communication: Any = None  # several GPUs: the `communication.Plan` timed into both estimates (None: one device)
 
     @property
     def node_batch(self) -> int:
@@ -104,6 +116,11 @@ class Timing:
     def hardware(self) -> str:
         return self.profile.name
 
+    @property
+    def convention(self) -> str:
+        timed = self.communication is not None and self.communication.timed
+        return PARALLEL_CONVENTION if timed else CONVENTION
+
     def accumulated(self, micro_steps: int, last: Timing) -> Timing:
         """The optimizer step of gradient accumulation: `micro_steps` forward and backward passes (the
         last at `last`'s micro-batch), one optimizer pass; `batch` becomes the samples per step (per
@@ -114,6 +131,12 @@ class Timing:
         for estimate in ESTIMATES:
             bound = Rates(self.profile, estimate).time(self.optimizer, self.batch).bound
             estimates[estimate] = getattr(self, estimate).accumulated(micro_steps, getattr(last, estimate), bound)
+            if self.communication is not None and self.communication.timed:  # synced per step or micro-step
+                from .communication import time_of
+                micro, final, step = getattr(self, estimate), getattr(last, estimate), estimates[estimate]
+                estimates[estimate] = replace(step, communication=time_of(
+                    self.communication, estimate, micro.forward_seconds, micro.backward_seconds, step.optimizer_seconds,
+                    micro_steps, (final.forward_seconds, final.backward_seconds)))
         return replace(self, batch=estimates["expected"].batch, micro_batch=self.node_batch, **estimates)
 
     def bound_nodes(self) -> list[tuple[PassTime, PassTime, PassTime]]:
@@ -160,8 +183,13 @@ class Timing:
                 out["price_per_hour"] = self.price_per_hour
                 out["epoch_cost"] = self.epoch_cost("expected")
                 bound["epoch_cost"] = self.epoch_cost("bound")
+        if self.communication is not None:  # several GPUs (docs/time.md)
+            from .communication import plan_record
+            for record, step in ((out, self.expected), (bound, self.bound)):
+                record["communication"] = plan_record(self.communication, step.communication, self.batch,
+                                                      step.step_seconds)
         out["bound"] = bound
-        out["convention"] = CONVENTION
+        out["convention"] = self.convention
         return out
 
 
@@ -285,9 +313,11 @@ def step_costs(graph: Any, trace: Any, dtype: str, optimizer: str, frozen: tuple
 
 def time_step(graph: Any, trace: Any, profile: Any, *, dtype: str, optimizer: str, batch: int,
               frozen: tuple[bool, ...] | None = None, epoch_images: int | None = None,
-              price_per_hour: float | None = None, recompute: tuple[int, ...] = ()) -> Timing:
+              price_per_hour: float | None = None, recompute: tuple[int, ...] = (),
+              communication: Any = None) -> Timing:
     """The time of one training step of `graph` (traced under `trace`'s precision) on `profile`;
-    `recompute`: graph nodes whose forward runs again in backward (checkpointed regions)."""
+    `recompute`: graph nodes whose forward runs again in backward (checkpointed regions);
+    `communication`: several GPUs' `communication.Plan` (its exposed seconds join the step's)."""
     with paused_gc():  # its rows and sums hold no cycles: the collector's passes would only cost
         rows, optimizer_pass = step_costs(graph, trace, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
         expected_rates, bound_rates = Rates(profile, "expected"), Rates(profile, "bound")
@@ -295,5 +325,10 @@ def time_step(graph: Any, trace: Any, profile: Any, *, dtype: str, optimizer: st
     if recompute:
         expected, bound = (step.with_recompute(*_forward_again(rates, rows, recompute, batch))
                            for step, rates in ((expected, expected_rates), (bound, bound_rates)))
+    if communication is not None and communication.timed:
+        from .communication import time_of
+        expected, bound = (replace(step, communication=time_of(communication, step.estimate, step.forward_seconds,
+                                                               step.backward_seconds, step.optimizer_seconds))
+                           for step in (expected, bound))
     return Timing(profile, dtype, optimizer, batch, rows, graph, optimizer_pass, expected, bound, node_seconds,
-                  epoch_images, price_per_hour)
+                  epoch_images, price_per_hour, communication=communication)

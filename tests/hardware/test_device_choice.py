@@ -20,13 +20,16 @@ def test_each_mapping_names_the_same_card_both_ways():
     names = set(builtin_profiles())
     for hardware, gpu in ALLOCATOR_OF.items():
         assert hardware in names and gpu in DEVICES
-        # the same memory size: the time profile's datasheet figure and the allocator profile's (exact but
-        # for the H200's "141GB", read as GiB by the time profile and as 10^9 B by the allocator's: 7% apart)
-        sizes = load_profile(hardware).memory_bytes, DEVICES[gpu].memory
-        assert sizes[0] == sizes[1] or (gpu == "h200" and abs(sizes[0] / sizes[1] - 1) < 0.08), hardware
+        # the same memory size: the time profile's figure and the allocator profile's, exactly
+        assert load_profile(hardware).memory_bytes == DEVICES[gpu].memory, hardware
     for gpu, hardware in HARDWARE_OF.items():
         assert ALLOCATOR_OF[hardware] == gpu
     assert set(HARDWARE_OF) == set(DEVICES)  # every --gpu name has its --hardware name
+
+
+def test_the_h200_memory_is_what_cuda_reports():
+    # nvidia-smi on H200 SXM systems: 'Memory-Usage 0MiB / 143771MiB' (the datasheet's "141GB" rounded)
+    assert load_profile("h200-sxm-141gb").memory_bytes == DEVICES["h200"].memory == 143_771 * 2**20
 
 
 def test_the_choice():

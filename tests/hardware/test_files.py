@@ -110,11 +110,13 @@ def test_the_hardware_command_lists_and_shows_profiles(capsys):
     assert main(["hardware"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["name", "part", "fp32", "tf32", "fp16", "bf16", "int8", "GB/s", "GiB"]
+    assert lines[0].split() == ["name", "part", "fp32", "tf32", "fp16", "bf16", "int8", "GB/s", "GiB", "NVLink",
+                                "PCIe"]
     row = next(line for line in lines if line.startswith("h100-sxm5-80gb")).split()
-    assert row[-7:] == ["67.0", "494.5", "989.5", "989.5", "1,979.0", "3,350", "80"]
-    assert next(line for line in lines if line.startswith("v100-sxm2-16gb")).split()[-7:] == \
-        ["15.7", "-", "125.0", "-", "-", "900", "16"]
+    assert row[-9:] == ["67.0", "494.5", "989.5", "989.5", "1,979.0", "3,350", "80", "450", "Gen5"]
+    assert next(line for line in lines if line.startswith("v100-sxm2-16gb")).split()[-9:] == \
+        ["15.7", "-", "125.0", "-", "-", "900", "16", "150", "Gen3"]
+    assert next(line for line in lines if line.startswith("t4")).split()[-2:] == ["-", "Gen3"]
     assert main(["hardware", "h100*"]) == 0
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:4]] == ["h100-sxm5-80gb", "h100-pcie-80gb"]
     assert main(["hardware", "l4"]) == 0

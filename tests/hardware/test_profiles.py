@@ -53,7 +53,8 @@ def test_figures_are_positive_exact_ints_and_consistent(name):
         if low in profile.matrix and high in profile.matrix:
             assert profile.matrix[high] >= profile.matrix[low]
     gb = int(re.search(r"(\d+)gb$", name).group(1)) if name.endswith("gb") else MEMORY_GB[name]
-    assert profile.memory_bytes == gb * 2**30
+    # the H200's "141GB" is the total memory CUDA reports rounded: 143,771 MiB (nvidia-smi), not 141 GiB
+    assert profile.memory_bytes == (143_771 * 2**20 if name == "h200-sxm-141gb" else gb * 2**30)
     assert profile.memory_bandwidth == BANDWIDTH[name] * 10**9
     assert set(profile.achievable) == set(OP_CLASSES) and all(0 < f <= 1 for f in profile.achievable.values())
 
@@ -97,15 +98,42 @@ def test_peak_falls_back_where_a_part_has_no_matrix_unit():
 def test_a_profile_checks_its_fields():
     good = builtin_profiles()["l4"]
     fields = {f: getattr(good, f) for f in ("name", "vendor_name", "kind", "matrix", "vector", "memory_bandwidth",
-                                             "memory_bytes", "launch_overhead_ns", "achievable", "sources")}
+                                             "memory_bytes", "launch_overhead_ns", "achievable", "sources",
+                                             "pcie_generation", "pcie_bandwidth")}
     assert HardwareProfile(**fields) == good
     for change, message in (({"name": "L4 card"}, "field 'name'"), ({"kind": "tpu"}, "field 'kind'"),
                             ({"memory_bytes": 0}, "field 'memory_bytes'"), ({"memory_bandwidth": 1.5}, "memory_bandwidth"),
                             ({"matrix": {"fp8": 1}}, "field 'matrix.fp8'"), ({"vector": {"fp32": True}}, "vector.fp32"),
                             ({"achievable": {**good.achievable, "conv": 1.5}}, "achievable.conv"),
                             ({"achievable": {"matmul": 0.5}}, "achievable.conv': missing"),
-                            ({"matrix": {}, "vector": {}}, "at least one peak")):
+                            ({"matrix": {}, "vector": {}}, "at least one peak"),
+                            ({"pcie_generation": 2}, "field 'pcie_generation': expected one of 3, 4, 5, 6"),
+                            ({"nvlink_bandwidth": 0}, "field 'nvlink_bandwidth'"),
+                            ({"network_bandwidth": 12.5}, "field 'network_bandwidth'")):
         with pytest.raises(CnnCostError, match=re.escape(message)):
             HardwareProfile(**{**fields, **change})
     with pytest.raises(TypeError):
         good.matrix["bf16"] = 1  # read-only
+
+
+# Interconnect per direction: half the bidirectional totals of the datasheets (A100: "NVLink 600GB/s, PCIe
+# Gen4 64GB/s"; V100 SXM2: "NVLink 300 GB/s", "PCIe 32 GB/s"; H100 SXM and H200: "NVLink 900GB/s, PCIe Gen5
+# 128GB/s"; T4: "x16 PCIe Gen3, 32 GB/sec"; L4, L40S: "PCIe Gen4 x16 64GB/s"); GB/s = 10^9 B/s
+NVLINK_GB = {"a100-sxm4-80gb": 300, "a100-sxm4-40gb": 300, "v100-sxm2-16gb": 150, "v100-sxm2-32gb": 150,
+             "h100-sxm5-80gb": 450, "h200-sxm-141gb": 450}
+PCIE_GENERATION = {"a100-sxm4-80gb": 4, "a100-sxm4-40gb": 4, "v100-sxm2-16gb": 3, "v100-sxm2-32gb": 3,
+                   "h100-sxm5-80gb": 5, "h100-pcie-80gb": 5, "h200-sxm-141gb": 5, "l4": 4, "l40s": 4, "t4": 3,
+                   "a10g": 4, "rtx-4090": 4}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_interconnect_figures_per_direction(name):
+    profile = builtin_profiles()[name]
+    assert profile.nvlink_bandwidth == (NVLINK_GB[name] * 10**9 if name in NVLINK_GB else None)
+    generation = PCIE_GENERATION[name]
+    assert profile.pcie_generation == generation
+    assert profile.pcie_bandwidth == {3: 16, 4: 32, 5: 64}[generation] * 10**9  # x16, one direction
+    assert profile.network_bandwidth is None  # a system's figure: --network-bandwidth or a profile file
+    for key in ("nvlink_bandwidth", "pcie_bandwidth"):
+        if getattr(profile, key) is not None:
+            assert "per direction half" in profile.sources[key], key
