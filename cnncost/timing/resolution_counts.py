@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import CnnCostError
 from .passes import NodeRows, PassCost, pass_cost, pass_row
-from .sweep import RAW, arrays_of, raw_counts, timed_passes
+from .sweep import RAW, arrays_of, one_length, raw_counts, timed_passes
 from .size_vector import Diverged, SizeVector, recording, size_vector
 from .tape import INT64_SAFE, Batched, Guard, Slot, Tape
 
@@ -81,8 +81,8 @@ class Program:
         R = len(inputs)
         ints = np.repeat(constant[None], R, axis=0)
         ints[:, columns] = matrix[sources].T
-        return arrays_of(passes, ints.reshape(R, len(passes), RAW),
-                         [matrix[r[0]] if type(r) is tuple else r for r in reductions])
+        return arrays_of(passes, ints.reshape(R, len(passes), RAW), [one_length(matrix[r[0]]) if type(r) is tuple else r
+                                                                      for r in reductions])
 
     def _leaves(self, inputs: list[Shape]) -> list[np.ndarray] | None:
         """The varying input sizes as int64 arrays; None where a size recorded as one int differs."""

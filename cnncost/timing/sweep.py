@@ -77,12 +77,19 @@ def pass_arrays(rows: list[NodeRows], optimizer: Any, resolutions: int = 1) -> d
     if passes is None:
         return None
     ints = _exact_counts([v for r, _ in passes for v in raw_counts(r)], resolutions)
-    reductions = [r[9].values if type(r[9]) is SizeVector else r[9] for r, _ in passes]
+    reductions = [one_length(r[9].values) if type(r[9]) is SizeVector else r[9] for r, _ in passes]
     arrays = arrays_of(passes, ints.reshape(resolutions, len(passes), RAW), reductions)
     if len(_ARRAYS) >= 256:
         _ARRAYS.clear()
     _ARRAYS[id(rows)] = (rows, arrays)
     return arrays
+
+
+def one_length(values: np.ndarray) -> Any:
+    """A reduction length: the int where it is the same at every resolution (most are: a conv's
+    forward's), else the array (a strided conv's input gradient at odd sizes)."""
+    first = int(values[0])
+    return first if (values == first).all() else values
 
 
 def _exact_counts(values: list[Any], resolutions: int) -> np.ndarray:
@@ -100,20 +107,20 @@ def _exact_counts(values: list[Any], resolutions: int) -> np.ndarray:
 
 def _rates(arrays: dict[str, Any], rates: Rates, resolutions: int) -> np.ndarray:
     """Ops/s of each pass, (P,), or (R, P) where a conv's reduction length (and with it a
-    calibrated profile's rate) differs between resolutions."""
+    calibrated profile's rate) differs between resolutions (a few passes: `one_length`)."""
     keys, reductions = arrays["keys"], arrays["reduction"]
     looked: dict[tuple[Any, ...], float] = {}
-    if all(type(r) is int for r in reductions):
-        return np.array([looked[k] if k in looked else looked.setdefault(k, rates.ops(*k))
-                         for k in ((c, u, d, r, g) for (c, u, d, g), r in zip(keys, reductions))], dtype=np.float64)
-    out = np.empty((resolutions, len(keys)))
-    for p, ((klass, unit, dtype, gradient), reduction) in enumerate(zip(keys, reductions)):
-        if type(reduction) is int:
-            out[:, p] = rates.ops(klass, unit, dtype, reduction, gradient)
-            continue
-        each = reduction.tolist()
-        rate = {v: rates.ops(klass, unit, dtype, int(v), gradient) for v in set(each)}
-        out[:, p] = [rate[v] for v in each]
+    rate = np.array([looked[k] if k in looked else looked.setdefault(k, rates.ops(*k))
+                     for k in ((c, u, d, r if type(r) is int else 0, g) for (c, u, d, g), r in zip(keys, reductions))],
+                    dtype=np.float64)
+    varying = [p for p, r in enumerate(reductions) if type(r) is not int]
+    if not varying:
+        return rate
+    out = np.repeat(rate[None], resolutions, axis=0)
+    for p in varying:
+        (klass, unit, dtype, gradient), each = keys[p], reductions[p].tolist()
+        per_length = {v: rates.ops(klass, unit, dtype, int(v), gradient) for v in set(each)}
+        out[:, p] = [per_length[v] for v in each]
     return out
 
 
@@ -183,11 +190,25 @@ def step_lines(lines: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarra
     x = np.take_along_axis(x, order, axis=1)
     k, p = np.divmod(order, P)
     r = np.arange(R)[:, None]
-    # each event's change: its pass's line after less before, in its phase's slot and its bounds'
-    before = _slots(phase[p], slope[k, r, p], intercept[k, r, p], bound[k, r, p])
-    after_ = _slots(phase[p], slope[k + 1, r, p], intercept[k + 1, r, p], bound[k + 1, r, p])
-    totals = np.concatenate([start, start + np.cumsum(after_ - before, axis=1)], axis=1)
+    changes = _changes(phase[p], slope[k, r, p], intercept[k, r, p], bound[k, r, p], slope[k + 1, r, p],
+                       intercept[k + 1, r, p], bound[k + 1, r, p])  # (R, SLOTS, 2, events)
+    running = np.cumsum(changes, axis=3).transpose(0, 3, 1, 2)  # (summed along the events: contiguous)
+    totals = np.concatenate([start, start + running], axis=1)
     return [(x[r, :n], totals[r, :n + 1]) for r, n in enumerate(live)]
+
+
+def _changes(phase: np.ndarray, s0: np.ndarray, i0: np.ndarray, b0: np.ndarray, s1: np.ndarray, i1: np.ndarray,
+             b1: np.ndarray) -> np.ndarray:
+    """(R, SLOTS, 2, events): each event's pass's line after (1) less before (0), in its phase's
+    slot and its bounds' (as `_slots` after less `_slots` before, entry by entry)."""
+    at_phase = phase[:, None, :] == np.arange(len(PHASES))[None, :, None]
+    slots = np.arange(len(BOUNDS))[None, :, None]
+    out = np.empty((*s0.shape[:1], SLOTS, 2, s0.shape[1]))
+    for j, (v0, v1) in enumerate(((s0, s1), (i0, i1))):
+        out[:, :len(PHASES), j] = np.where(at_phase, (v1 - v0)[:, None, :], 0.0)
+        out[:, len(PHASES):, j] = (np.where(b1[:, None, :] == slots, v1[:, None, :], 0.0)
+                                   - np.where(b0[:, None, :] == slots, v0[:, None, :], 0.0))
+    return out
 
 
 _LINES: dict[tuple[int, int, str], tuple[Any, Any, list[tuple[np.ndarray, np.ndarray]]]] = {}
