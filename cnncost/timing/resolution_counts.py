@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import CnnCostError
 from .passes import NodeRows, PassCost, pass_cost, pass_row
-from .sweep import RAW, arrays_of, one_length, raw_counts, timed_passes
+from .sweep import RAW, arrays_of, pass_meta, raw_counts, timed_passes
 from .size_vector import Diverged, SizeVector, recording, size_vector
 from .tape import INT64_SAFE, Batched, Guard, Slot, Tape
 
@@ -64,8 +64,10 @@ class Program:
         constant = np.array([0 if type(v) is Slot else v for v in raw], dtype=np.int64)
         columns = [i for i, v in enumerate(raw) if type(v) is Slot]
         sources = np.array([row_of[raw[i].index] for i in columns], dtype=np.intp)
-        reductions = [(row_of[r[9].index],) if type(r[9]) is Slot else r[9] for r, _ in passes]  # (row,): varies
-        return passes, constant, np.array(columns, dtype=np.intp), sources, reductions
+        varying = [p for p, (r, _) in enumerate(passes) if type(r[9]) is Slot]  # reduction lengths that may vary
+        lengths = ([r[9] if type(r[9]) is not Slot else 0 for r, _ in passes], varying,
+                   np.array([row_of[passes[p][0][9].index] for p in varying], dtype=np.intp))
+        return passes, constant, np.array(columns, dtype=np.intp), sources, lengths, pass_meta(passes)
 
     def arrays(self, inputs: list[Shape]) -> dict[str, Any] | None:
         """The timed passes' counts at these inputs as `timing.sweep.arrays_of` arrays, straight
@@ -77,12 +79,17 @@ class Program:
         matrix = self.batched.replay(leaves)
         if matrix is None:
             return None
-        passes, constant, columns, sources, reductions = layout
+        passes, constant, columns, sources, (reductions, varying, rows), meta = layout
         R = len(inputs)
         ints = np.repeat(constant[None], R, axis=0)
         ints[:, columns] = matrix[sources].T
-        return arrays_of(passes, ints.reshape(R, len(passes), RAW), [one_length(matrix[r[0]]) if type(r) is tuple else r
-                                                                      for r in reductions])
+        reductions = list(reductions)
+        if varying:  # each an int where the same at every resolution (most), else its array
+            values = matrix[rows]
+            same = (values == values[:, :1]).all(axis=1).tolist()
+            for p, one, each in zip(varying, same, values):
+                reductions[p] = int(each[0]) if one else each
+        return arrays_of(passes, ints.reshape(R, len(passes), RAW), reductions, meta)
 
     def _leaves(self, inputs: list[Shape]) -> list[np.ndarray] | None:
         """The varying input sizes as int64 arrays; None where a size recorded as one int differs."""

@@ -50,18 +50,25 @@ def raw_counts(row: PassRow) -> tuple[Any, ...]:
 RAW = 9
 
 
-def arrays_of(passes: list[tuple[PassRow, int]], ints: np.ndarray, reductions: list[Any]) -> dict[str, Any]:
+def arrays_of(passes: list[tuple[PassRow, int]], ints: np.ndarray, reductions: list[Any],
+              meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """The passes' counts as float arrays (R, P, COUNTS), from their exact RAW ints (R, P, RAW:
     int64 where the sum of two fits, else Python ints), each correctly rounded as float(int); per
-    pass its rate key less the reduction length, "reduction" (an int, or an array of one per
-    resolution), "conv" and "phase"."""
+    pass "reduction" (an int, or an array of one per resolution), and `pass_meta`'s (given where
+    kept)."""
     counts = np.empty((*ints.shape[:2], COUNTS))
     counts[..., :2] = ints[..., :2]
     counts[..., 2] = ints[..., 2] + ints[..., 3]  # bytes read and written, summed as ints
     counts[..., 3] = ints[..., 4] + ints[..., 5]
     counts[..., 4:] = ints[..., 6:]
-    return {"counts": counts, "keys": [(r[0], UNIT.get(r[0], "vector"), r[1], r[12]) for r, _ in passes],
-            "reduction": reductions, "conv": np.array([r[0] in CONV_CLASSES for r, _ in passes], dtype=bool),
+    return {"counts": counts, "reduction": reductions, **(meta or pass_meta(passes))}
+
+
+def pass_meta(passes: list[tuple[PassRow, int]]) -> dict[str, Any]:
+    """Per pass its rate key less the reduction length ("keys"), whether a conv times it ("conv"),
+    its phase index ("phase")."""
+    return {"keys": [(r[0], UNIT.get(r[0], "vector"), r[1], r[12]) for r, _ in passes],
+            "conv": np.array([r[0] in CONV_CLASSES for r, _ in passes], dtype=bool),
             "phase": np.array([p for _, p in passes], dtype=np.int64)}
 
 
@@ -151,23 +158,25 @@ def _state(lines: dict[str, np.ndarray], b: np.ndarray) -> tuple[np.ndarray, np.
     return np.where(use_c, ca, ma), np.where(use_c, cc, mc) + L, bound
 
 
-def _slots(phase: np.ndarray, slope: np.ndarray, intercept: np.ndarray, bound: np.ndarray) -> np.ndarray:
-    """(..., SLOTS, 2): each line in its phase's slot and in its bound's (0 elsewhere)."""
-    out = np.empty((*slope.shape, SLOTS, 2))
+def _slots(phase: np.ndarray, slope: np.ndarray, intercept: np.ndarray, bound: np.ndarray, width: int) -> np.ndarray:
+    """(..., width, 2): each line in its phase's slot and (width SLOTS) in its bound's (0 elsewhere)."""
+    out = np.empty((*slope.shape, width, 2))
     at_phase = phase[..., None] == np.arange(len(PHASES))
-    at_bound = bound[..., None] == np.arange(len(BOUNDS))
     out[..., :len(PHASES), 0] = np.where(at_phase, slope[..., None], 0.0)
     out[..., :len(PHASES), 1] = np.where(at_phase, intercept[..., None], 0.0)
-    out[..., len(PHASES):, 0] = np.where(at_bound, slope[..., None], 0.0)
-    out[..., len(PHASES):, 1] = np.where(at_bound, intercept[..., None], 0.0)
+    if width > len(PHASES):
+        at_bound = bound[..., None] == np.arange(len(BOUNDS))
+        out[..., len(PHASES):, 0] = np.where(at_bound, slope[..., None], 0.0)
+        out[..., len(PHASES):, 1] = np.where(at_bound, intercept[..., None], 0.0)
     return out
 
 
-def step_lines(lines: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+def step_lines(lines: dict[str, np.ndarray], bounds: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per resolution, the step's piecewise-linear totals: breakpoints x (sorted, > 1) and, per
-    interval (before x[0], between, after x[-1]), the (SLOTS, 2) lines; batches from 1 up. The
-    resolutions side by side: each one's figures are those it would get alone (the same
-    operations on its row, its breakpoints in the same order)."""
+    interval (before x[0], between, after x[-1]), the (SLOTS, 2) lines (`bounds` False: the
+    phases' only); batches from 1 up. The resolutions side by side: each one's figures are those
+    it would get alone (the same operations on its row, its breakpoints in the same order)."""
+    width = SLOTS if bounds else len(PHASES)
     ca, cc, ma, mc, L = lines["ca"], lines["cc"], lines["ma"], lines["mc"], lines["L"]
     phase = lines["phase"]
     R, P = ca.shape
@@ -181,7 +190,7 @@ def step_lines(lines: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarra
     states = [_state(lines, np.ones((R, P)))] + [
         _state(lines, np.where(np.isfinite(after[..., k]), after[..., k], 1.0)) for k in range(3)]
     slope, intercept, bound = (np.stack(parts) for parts in zip(*states))  # each (4, R, P)
-    start = _slots(phase, slope[0], intercept[0], bound[0]).sum(axis=1).reshape(R, 1, SLOTS, 2)
+    start = _slots(phase, slope[0], intercept[0], bound[0], width).sum(axis=1).reshape(R, 1, width, 2)
     # the events: every pass's k-th breakpoint, k by k (as one resolution alone lists them), sorted
     # stably; a pass without one is at infinity, last, and dropped
     x = crossings.transpose(0, 2, 1).reshape(R, 3 * P)
@@ -191,23 +200,24 @@ def step_lines(lines: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarra
     k, p = np.divmod(order, P)
     r = np.arange(R)[:, None]
     changes = _changes(phase[p], slope[k, r, p], intercept[k, r, p], bound[k, r, p], slope[k + 1, r, p],
-                       intercept[k + 1, r, p], bound[k + 1, r, p])  # (R, SLOTS, 2, events)
+                       intercept[k + 1, r, p], bound[k + 1, r, p], width)  # (R, width, 2, events)
     running = np.cumsum(changes, axis=3).transpose(0, 3, 1, 2)  # (summed along the events: contiguous)
     totals = np.concatenate([start, start + running], axis=1)
     return [(x[r, :n], totals[r, :n + 1]) for r, n in enumerate(live)]
 
 
 def _changes(phase: np.ndarray, s0: np.ndarray, i0: np.ndarray, b0: np.ndarray, s1: np.ndarray, i1: np.ndarray,
-             b1: np.ndarray) -> np.ndarray:
-    """(R, SLOTS, 2, events): each event's pass's line after (1) less before (0), in its phase's
-    slot and its bounds' (as `_slots` after less `_slots` before, entry by entry)."""
+             b1: np.ndarray, width: int) -> np.ndarray:
+    """(R, width, 2, events): each event's pass's line after (1) less before (0), in its phase's
+    slot and (width SLOTS) its bounds' (as `_slots` after less `_slots` before, entry by entry)."""
     at_phase = phase[:, None, :] == np.arange(len(PHASES))[None, :, None]
     slots = np.arange(len(BOUNDS))[None, :, None]
-    out = np.empty((*s0.shape[:1], SLOTS, 2, s0.shape[1]))
+    out = np.empty((*s0.shape[:1], width, 2, s0.shape[1]))
     for j, (v0, v1) in enumerate(((s0, s1), (i0, i1))):
         out[:, :len(PHASES), j] = np.where(at_phase, (v1 - v0)[:, None, :], 0.0)
-        out[:, len(PHASES):, j] = (np.where(b1[:, None, :] == slots, v1[:, None, :], 0.0)
-                                   - np.where(b0[:, None, :] == slots, v0[:, None, :], 0.0))
+        if width > len(PHASES):
+            out[:, len(PHASES):, j] = (np.where(b1[:, None, :] == slots, v1[:, None, :], 0.0)
+                                       - np.where(b0[:, None, :] == slots, v0[:, None, :], 0.0))
     return out
 
 
@@ -227,7 +237,7 @@ def cached_step_lines(rows: list[NodeRows], optimizer: Any, profile: Any, estima
     arrays = pass_arrays(rows, optimizer, resolutions)
     if arrays is None:
         return None
-    lines = step_lines(pass_lines(arrays, Rates(profile, estimate)))
+    lines = step_lines(pass_lines(arrays, Rates(profile, estimate)), bounds=estimate == "expected")
     if len(_LINES) >= 1024:
         _LINES.clear()
     _LINES[key] = (rows, profile, lines)
@@ -266,13 +276,9 @@ def _both(expected: list[tuple[np.ndarray, np.ndarray]], bound: list[tuple[np.nd
 
 
 def arrays_lines(arrays: dict[str, Any], profile: Any) -> list[Lines]:
-    """`resolution_lines` of passes given as `arrays_of` arrays (a `resolution_counts.Program`'s):
-    both estimates' lines side by side in one `step_lines`."""
-    expected, bound = (pass_lines(arrays, Rates(profile, estimate)) for estimate in ("expected", "bound"))
-    R = len(arrays["counts"])
-    both = step_lines({key: expected[key] if key == "phase" else np.concatenate([expected[key], bound[key]])
-                       for key in expected})
-    return _both(both[:R], both[R:])
+    """`resolution_lines` of passes given as `arrays_of` arrays (a `resolution_counts.Program`'s)."""
+    return _both(step_lines(pass_lines(arrays, Rates(profile, "expected"))),
+                 step_lines(pass_lines(arrays, Rates(profile, "bound")), bounds=False))
 
 
 def times_at(lines: Lines, batches: np.ndarray) -> dict[str, np.ndarray]:
