@@ -64,8 +64,9 @@ class Program:
         constant = np.array([0 if type(v) is Slot else v for v in raw], dtype=np.int64)
         columns = [i for i, v in enumerate(raw) if type(v) is Slot]
         sources = np.array([row_of[raw[i].index] for i in columns], dtype=np.intp)
-        slots = [(p, r[9]) for p, (r, _) in enumerate(passes) if isinstance(r[9], Slot)]  # lengths that may vary
-        lengths = ([r[9] if type(r[9]) is not Slot else 0 for r, _ in passes], [p for p, _ in slots],
+        given: list[Any] = [r[9] for r, _ in passes]  # reduction lengths: a Slot where one may vary
+        slots = [(p, v) for p, v in enumerate(given) if type(v) is Slot]
+        lengths = ([0 if type(v) is Slot else v for v in given], [p for p, _ in slots],
                    np.array([row_of[slot.index] for _, slot in slots], dtype=np.intp))
         return passes, constant, np.array(columns, dtype=np.intp), sources, lengths, pass_meta(passes)
 
