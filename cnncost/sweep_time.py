@@ -86,7 +86,6 @@ def _vectorised(net: Any, inputs: list[Any], keys: list[list[list[Any]]], kept: 
     closed forms (`timing.resolution_counts`). The lines are kept on the net as the per-resolution
     path keeps them. Where neither can be done, none: each resolution then runs alone."""
     from .timing.resolution_counts import record
-    from .timing.sweep import arrays_lines, resolution_lines
     fresh: dict[Any, Any] = {}
     programs = net.memo.setdefault("time programs", {})
     groups: dict[Any, list[int]] = {}
@@ -99,23 +98,16 @@ def _vectorised(net: Any, inputs: list[Any], keys: list[list[list[Any]]], kept: 
         made: dict[tuple[str, str], Any] = {}  # per (dtype, optimizer): the lines per resolution (None: not made)
         for setup in setups:
             program = programs.get((kind, setup, freeze, device, release, foreach))
-            if program is None:
-                continue
-            arrays = program.arrays(shapes)  # (the batched replay; else op by op, where past its sizes)
-            if arrays is not None:
-                made[setup] = arrays_lines(arrays, profile)
-                continue
-            counts = program.counts(shapes)
-            if counts is not None:
-                made[setup] = resolution_lines(counts[0], counts[1], profile, len(members))
+            if program is not None:
+                made[setup] = program.lines(shapes, profile)
         missing = [setup for setup in setups if made.get(setup) is None]
         if missing and len(members) > 1:
-            recorded = record(net, shapes, missing, freeze, device, release, foreach) or {}
-            for setup, (program, (rows, step)) in recorded.items():
+            recorded = record(net, shapes, missing, freeze, device, release, foreach, profile) or {}
+            for setup, (program, lines) in recorded.items():
                 if len(programs) >= PROGRAMS:
                     programs.clear()
                 programs[(kind, setup, freeze, device, release, foreach)] = program
-                made[setup] = resolution_lines(rows, step, profile, len(members))
+                made[setup] = lines
         for (dtype, optimizer), lines in made.items():
             if lines is None:
                 continue

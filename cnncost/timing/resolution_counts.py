@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import CnnCostError
 from .passes import NodeRows, PassCost, pass_cost, pass_row
-from .sweep import RAW, arrays_of, pass_meta, raw_counts, timed_passes
+from .sweep import RAW, Lines, arrays_lines, arrays_of, pass_meta, raw_counts, resolution_lines, timed_passes
 from .size_vector import Diverged, SizeVector, recording, size_vector
 from .tape import INT64_SAFE, Batched, Guard, Slot, Tape
 
@@ -92,6 +92,15 @@ class Program:
                 reductions[p] = int(each[0]) if one else each
         return arrays_of(passes, ints.reshape(R, len(passes), RAW), reductions, meta)
 
+    def lines(self, inputs: list[Shape], profile: Any) -> list[Lines] | None:
+        """The step lines at these inputs on `profile` (`timing.sweep`), per input; None where a
+        guard fails there (or int64 could overflow)."""
+        arrays = self.arrays(inputs)  # (the batched replay; else op by op, where past its sizes)
+        if arrays is not None:
+            return arrays_lines(arrays, profile)
+        counts = self.counts(inputs)
+        return None if counts is None else resolution_lines(counts[0], counts[1], profile, len(inputs))
+
     def _leaves(self, inputs: list[Shape]) -> list[np.ndarray] | None:
         """The varying input sizes as int64 arrays; None where a size recorded as one int differs."""
         leaves = []
@@ -154,23 +163,22 @@ def _template(row: Any) -> Any:
 
 
 def record(net: Any, inputs: list[Shape], setups: list[tuple[str, str]], freeze: tuple[str, ...], device: str,
-           release: tuple[int, int], foreach: bool
-           ) -> dict[tuple[str, str], tuple[Program, tuple[list[NodeRows], PassCost]]] | None:
+           release: tuple[int, int], foreach: bool, profile: Any) -> dict[tuple[str, str], tuple[Program, list[Lines]]] | None:
     """Per (dtype, optimizer) of `setups`, the `Program` of `net` at `inputs` (same rank, two or
-    more) and its counts there (`Program.counts`), recorded from one compile and one trace per
-    dtype; None where a size diverges. Recorded with two larger inputs beside them (`_probes`), so
-    that few sizes are equal at every recorded input by chance (the last stage of a net with
-    inputs close together): each would be a guard the next inputs must meet."""
+    more) and its step lines there on `profile` (`Program.lines`), recorded from one compile and
+    one trace per dtype; None where a size diverges. Recorded with two larger inputs beside them
+    (`_probes`): fewer branches are then taken only because the inputs were close together (a
+    size below some threshold at all of them), each a guard the next inputs would have to meet."""
     for shapes in (inputs + _probes(inputs), inputs):
         programs = _record(net, shapes, setups, freeze, device, release, foreach)
         if programs is None:
             continue
         out = {}
         for setup, program in programs.items():
-            counts = program.counts(inputs)
-            if counts is None:
+            lines = program.lines(inputs, profile)
+            if lines is None:
                 break
-            out[setup] = program, counts
+            out[setup] = program, lines
         else:
             return out
     return None

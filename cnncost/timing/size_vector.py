@@ -4,19 +4,20 @@ the memory model's trace and the time model's per-pass counts run once for many 
 
 Arithmetic is numpy's, element by element, on int64 where a bound on every value (kept beside it
 as a Python int) proves it cannot overflow, else on Python ints (object arrays): each entry is the
-exact int the code computes at that resolution alone. A result equal at every resolution is a
-plain number again. A branch on sizes (`bool`, `.all()`) must go the same way at every resolution:
-where it does not, `Diverged` is raised and the caller runs each resolution alone; a size used
-as an index or as one int raises it too. A comparison gives a `SizeVector` of bools (numpy's
-arrays do too: `shapes.holds` and `shapes.at_least` call `.all()` on it), or `Uniform` where it
-agrees everywhere. Equal vectors hash alike (all vectors hash alike: dicts keyed by shapes
-compare them, and a comparison is a recorded branch).
+exact int the code computes at that resolution alone. A branch on sizes (`bool`, `.all()`) must
+go the same way at every resolution, and a size used as one int (an index, a count) must be the
+same at all: where not, `Diverged` is raised and the caller runs each resolution alone. A
+comparison gives a `SizeVector` of bools (numpy's arrays do too: `shapes.holds` and
+`shapes.at_least` call `.all()` on it), or `Uniform` where it agrees everywhere. All vectors
+hash alike: a dict keyed by shapes then compares them, and each comparison it acts on is one
+of the branches above.
 
 While a `Tape` records, every operation on a vector is written down (`Tape.ops`), and every
-place where the code took one value for all resolutions (a branch, a result equal everywhere, a
-divisor never 0) is a guard. `tape.replay` runs the operations again on other resolutions'
-sizes, numpy alone: where every guard holds there, the code would have gone the same way, and
-the values are those a run at those resolutions would compute (`resolution_counts`, `tape`).
+place where the code took one value for all resolutions (a branch, a comparison equal
+everywhere, a size used as one int, a divisor never 0) is a guard. `tape` replays the
+operations on other resolutions' sizes, numpy alone: where every guard holds there, the code
+would have gone the same way, and the values are those a run at those resolutions would compute
+(`resolution_counts.Program`).
 """
 from __future__ import annotations
 
@@ -67,10 +68,6 @@ def recording(tape: Tape) -> Iterator[Tape]:
         _TAPE = previous
 
 
-def _magnitude(x: Any) -> int | None:
-    return abs(int(x)) if isinstance(x, (int, np.integer)) else None
-
-
 def _operand(x: Any) -> Any:
     return Slot(x.slot) if type(x) is SizeVector else x
 
@@ -82,8 +79,8 @@ def _guard(x: SizeVector, kind: str, expected: Any) -> None:
 
 def _result(values: Any, bound: int | None, ufunc: Any, a: Any, b: Any, rule: Bound | None, check: bool = False
             ) -> Any:
-    """The vector of an operation's values (recorded), or the plain number where every resolution
-    has the same (a guard); `check` False where that cannot be (x + c of a vector x)."""
+    """The vector of an operation's values (recorded); `check` (a comparison): the plain value
+    where every resolution has the same (a guard)."""
     slot = -1
     tape = _TAPE
     kind = values.dtype.kind
@@ -143,7 +140,7 @@ def _binary(a: Any, b: Any, ufunc: Any, rule: Bound | None) -> Any:
 
 
 def _shifted(x: SizeVector, c: int) -> Any:
-    """x + c, c an int: equal everywhere only where x is."""
+    """x + c, c an int."""
     if not c:
         return x
     bound = x.bound
@@ -161,7 +158,7 @@ def _from(c: int, x: SizeVector) -> Any:
 
 
 def _scaled(x: SizeVector, c: int) -> Any:
-    """x * c, c an int: equal everywhere only where c is 0 (or x is)."""
+    """x * c, c an int."""
     if c == 1:
         return x
     if not c:
@@ -204,8 +201,7 @@ def _product(a: SizeVector, b: SizeVector) -> Any:
         out = _binary(a, b, np.multiply, times_bound)
     else:
         out = _result(a.values * b.values, bound, np.multiply, a, b, times_bound)
-    if type(out) is SizeVector:  # (a number equal everywhere carries a guard: made again where asked)
-        memo[id(b)] = (b, out)
+    memo[id(b)] = (b, out)
     return out
 
 

@@ -227,7 +227,7 @@ _LINES: dict[tuple[int, int, str], tuple[Any, Any, list[tuple[np.ndarray, np.nda
 def cached_step_lines(rows: list[NodeRows], optimizer: Any, profile: Any, estimate: str, resolutions: int = 1
                       ) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """`step_lines` of a node list on a profile, per resolution (R > 1: the rows of a
-    `resolution_counts.vector_graph`), kept (the node lists are kept on their graphs:
+    `resolution_counts.Program`), kept (the node lists are kept on their graphs:
     `step.step_costs`), so a sweep over the same structures again only evaluates its batches;
     None where the passes timed differ between the resolutions."""
     key = (id(rows), id(profile), estimate)
@@ -258,7 +258,7 @@ Lines = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 def resolution_lines(rows: list[NodeRows], optimizer: Any, profile: Any, resolutions: int = 1) -> list[Lines] | None:
     """What `batch_times` evaluates, per resolution (R > 1: the rows of a
-    `resolution_counts.vector_graph`), for one (structure, dtype, optimizer) on a profile: the
+    `resolution_counts.Program`), for one (structure, dtype, optimizer) on a profile: the
     expected step's breakpoints and lines per slot, and the pure roofline's (its step only: the
     phases' lines summed). Small (a few thousand floats): a sweep keeps them per resolution, so a
     grid over the same resolutions again skips the graph, the trace and the per-node costs.

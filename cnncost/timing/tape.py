@@ -63,19 +63,20 @@ class Tape:
         self.guards: list[Guard] = []
 
     def needed(self, roots: list[int]) -> list[int]:
-        """The slots the roots are computed from, themselves included, ascending."""
-        seen: set[int] = set()
-        stack = list(roots)
-        while stack:
-            i = stack.pop()
-            if i in seen:
-                continue
-            seen.add(i)
-            _, a, b, _ = self.ops[i]
-            for operand in (a, b):
-                if type(operand) is Slot:
-                    stack.append(operand.index)
-        return sorted(seen)
+        """The slots the roots are computed from, themselves included, ascending (operands come
+        before their results: one pass from the last root down)."""
+        marked = bytearray(len(self.ops))
+        for i in roots:
+            marked[i] = 1
+        ops = self.ops
+        for i in range(max(roots, default=-1), -1, -1):
+            if marked[i]:
+                _, a, b, _ = ops[i]
+                if type(a) is Slot:
+                    marked[a.index] = 1
+                if type(b) is Slot:
+                    marked[b.index] = 1
+        return [i for i, m in enumerate(marked) if m]
 
     def replay(self, inputs: list[np.ndarray], needed: list[int], guards: list[Guard]
                ) -> dict[int, tuple[Any, int | None]] | None:
@@ -155,6 +156,15 @@ class Batched:
             key = (depth[row], ufunc if ufunc is not None else ("astype", b), a_value, b_value)
             groups.setdefault(key, []).append((row, row_of[a.index] if a_value else a,
                                                row_of[b.index] if b_value else b))
+        try:
+            return cls._grouped(tape, needed, guards, input_bounds, row_of, groups)
+        except OverflowError:  # a constant past int64 (compared with a size): op by op, in Python ints
+            return None
+
+    @classmethod
+    def _grouped(cls, tape: Tape, needed: list[int], guards: list[Guard], input_bounds: list[int],
+                 row_of: dict[int, int], groups: dict[tuple[int, Any, bool, bool], list[tuple[int, Any, Any]]]
+                 ) -> Batched:
         steps = []
         for (_, ufunc, a_value, b_value), members in sorted(groups.items(), key=lambda item: item[0][0]):
             out = np.array([m[0] for m in members], dtype=np.intp)
@@ -164,8 +174,8 @@ class Batched:
             steps.append((ufunc, out, (a, a_value), (b, b_value)))
         by_kind: dict[str, list[tuple[int, Any]]] = {}
         for slot, kind, expected in guards:
-            by_kind.setdefault(kind if kind != "truth" and kind not in ("all", "any") else f"{kind} {bool(expected)}",
-                               []).append((row_of[slot], expected))
+            name = kind if kind in ("equal", "nonzero") else f"{kind} {bool(expected)}"  # "truth True", ...
+            by_kind.setdefault(name, []).append((row_of[slot], expected))
         checks = {kind: (np.array([r for r, _ in items], dtype=np.intp),
                          np.array([int(e) for _, e in items], dtype=np.int64)[:, None] if kind == "equal" else None)
                   for kind, items in by_kind.items()}

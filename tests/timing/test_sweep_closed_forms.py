@@ -14,6 +14,7 @@ from cnncost.api import load
 from cnncost.conventions import memory_dtype
 from cnncost.counting.training import frozen_nodes
 from cnncost.graph import compile
+from cnncost.hardware import load_profile
 from cnncost.memory import Precision, trace
 from cnncost.memory.tensors import MODELLED_TORCH
 from cnncost.shapes import at_least, holds, same_shape, window
@@ -85,7 +86,7 @@ CASES = [  # (net, recorded inputs, new inputs, dtypes, freeze): odd and non-squ
 def test_closed_forms_give_node_rows_at_new_resolutions(arch, recorded, new, dtypes, freeze):
     net = load(arch)
     setups = [(dtype, optimizer) for dtype in dtypes for optimizer in ("adam", "sgd")]
-    programs = record(net, recorded, setups, freeze, "cuda", MODELLED_TORCH, True)
+    programs = record(net, recorded, setups, freeze, "cuda", MODELLED_TORCH, True, load_profile(HARDWARE))
     assert programs is not None and set(programs) == set(setups)
     last = max(new)
     larger = [(7 * last[0], last[1])] if len(last) == 2 else [(3, 7 * last[1], 5 * last[2])]  # tokens x width
@@ -101,7 +102,7 @@ def test_a_perturbed_closed_form_is_caught():
     the comparison with node_rows finds it."""
     net = load("resnet18")
     inputs = [(3, 97, 97), (3, 160, 160)]
-    program, _ = record(net, inputs, [("fp32", "adam")], (), "cuda", MODELLED_TORCH, True)[("fp32", "adam")]
+    program, _ = record(net, inputs, [("fp32", "adam")], (), "cuda", MODELLED_TORCH, True, load_profile(HARDWARE))[("fp32", "adam")]
     tape = copy.copy(program.tape)
     tape.ops = list(tape.ops)
     needed = set(program.needed)
