@@ -22,7 +22,17 @@ import numpy as np
 
 from ..errors import CnnCostError
 from .passes import NodeRows, PassCost, pass_cost, pass_row
-from .sweep import RAW, Lines, arrays_lines, arrays_of, pass_meta, raw_counts, resolution_lines, timed_passes
+from .sweep import (
+    RAW,
+    Lines,
+    arrays_lines,
+    arrays_of,
+    pass_arrays,
+    pass_meta,
+    raw_counts,
+    resolution_lines,
+    timed_passes,
+)
 from .size_vector import Diverged, SizeVector, recording, size_vector
 from .tape import INT64_SAFE, Batched, Guard, Slot, Tape
 
@@ -42,8 +52,22 @@ class Program:
         self.tape, self.dims, self.input_bounds, self.needed = tape, dims, input_bounds, needed
         self.guards = list({(slot, kind, repr(e)): (slot, kind, e) for slot, kind, e in guards}.values())
         self.rows, self.optimizer = rows, optimizer
-        self.batched = Batched.make(tape, needed, self.guards, input_bounds)
-        self.layout = self._layout()
+        self._batched: tuple[Batched | None, tuple[Any, ...] | None] | None = None  # made on the first replay
+
+    @property
+    def batched(self) -> Batched | None:
+        return self._replayable()[0]
+
+    @property
+    def layout(self) -> tuple[Any, ...] | None:
+        return self._replayable()[1]
+
+    def _replayable(self) -> tuple[Batched | None, tuple[Any, ...] | None]:
+        if self._batched is None:
+            batched = Batched.make(self.tape, self.needed, self.guards, self.input_bounds)
+            self._batched = batched, None
+            self._batched = batched, self._layout()
+        return self._batched
 
     def _layout(self) -> tuple[Any, ...] | None:
         """For `arrays`: the timed passes, their RAW counts that are the same at every resolution
@@ -156,6 +180,13 @@ class Program:
         return [tuple(fill(p) for p in node) for node in self.rows], pass_cost(fill(self.optimizer))
 
 
+def _first(arrays: dict[str, Any], keep: int) -> dict[str, Any]:
+    """`pass_arrays` of the first `keep` resolutions (a reduction length equal at those: an int)."""
+    reductions = [r if type(r) is int else r[:keep] for r in arrays["reduction"]]
+    return arrays | {"counts": arrays["counts"][:keep], "reduction": [
+        int(r[0]) if type(r) is not int and (r == r[0]).all() else r for r in reductions]}
+
+
 def _template(row: Any) -> Any:
     if row is None:
         return None
@@ -165,22 +196,15 @@ def _template(row: Any) -> Any:
 def record(net: Any, inputs: list[Shape], setups: list[tuple[str, str]], freeze: tuple[str, ...], device: str,
            release: tuple[int, int], foreach: bool, profile: Any) -> dict[tuple[str, str], tuple[Program, list[Lines]]] | None:
     """Per (dtype, optimizer) of `setups`, the `Program` of `net` at `inputs` (same rank, two or
-    more) and its step lines there on `profile` (`Program.lines`), recorded from one compile and
-    one trace per dtype; None where a size diverges. Recorded with two larger inputs beside them
-    (`_probes`): fewer branches are then taken only because the inputs were close together (a
+    more) and its step lines there on `profile`, from one compile and one trace per dtype (the
+    recorded run's own counts: every branch went one way at all its inputs, so each input's are
+    those it would have alone); None where a size diverges. Recorded with two larger inputs beside
+    them (`_probes`): fewer branches are then taken only because the inputs were close together (a
     size below some threshold at all of them), each a guard the next inputs would have to meet."""
     for shapes in (inputs + _probes(inputs), inputs):
-        programs = _record(net, shapes, setups, freeze, device, release, foreach)
-        if programs is None:
-            continue
-        out = {}
-        for setup, program in programs.items():
-            lines = program.lines(inputs, profile)
-            if lines is None:
-                break
-            out[setup] = program, lines
-        else:
-            return out
+        recorded = _record(net, shapes, setups, freeze, device, release, foreach, len(inputs), profile)
+        if recorded is not None:
+            return recorded
     return None
 
 
@@ -194,7 +218,9 @@ def _probes(inputs: list[Shape]) -> list[Shape]:
 
 
 def _record(net: Any, inputs: list[Shape], setups: list[tuple[str, str]], freeze: tuple[str, ...], device: str,
-            release: tuple[int, int], foreach: bool) -> dict[tuple[str, str], Program] | None:
+            release: tuple[int, int], foreach: bool, keep: int, profile: Any
+            ) -> dict[tuple[str, str], tuple[Program, list[Lines]]] | None:
+    """`record` at `inputs`, the lines of the first `keep` of them."""
     from ..conventions import memory_dtype
     from ..counting.training import frozen_nodes
     from ..graph import DEFAULT_MAX_NODES, _Compiler  # the compiler itself: `compile` checks for plain ints
@@ -207,7 +233,7 @@ def _record(net: Any, inputs: list[Shape], setups: list[tuple[str, str]], freeze
     shape = tuple(size_vector([s[k] for s in inputs], varying.index(k)) if k in varying else inputs[0][k]
                   for k in range(len(inputs[0])))
     input_bounds = [max(abs(s[k]) for s in inputs) for k in varying]
-    out: dict[tuple[str, str], Program] = {}
+    out: dict[tuple[str, str], tuple[Program, list[Lines]]] = {}
     try:
         with recording(tape):
             graph = _Compiler(net, DEFAULT_MAX_NODES).run(((net.input_name, shape),))
@@ -222,8 +248,11 @@ def _record(net: Any, inputs: list[Shape], setups: list[tuple[str, str]], freeze
                 roots = [g[0] for g in guards] + [v.index for row in template for p in row if p is not None
                                                   for v in p if type(v) is Slot]
                 roots += [v.index for v in optimizer_row if type(v) is Slot]
-                out[(dtype, optimizer)] = Program(tape, dims, input_bounds, tape.needed(roots), guards, template,
-                                                  optimizer_row)
+                program = Program(tape, dims, input_bounds, tape.needed(roots), guards, template, optimizer_row)
+                arrays = pass_arrays(rows, step, len(inputs))
+                if arrays is None:
+                    return None
+                out[(dtype, optimizer)] = program, arrays_lines(_first(arrays, keep), profile)
     except NOT_VECTORISED:
         return None
     return out

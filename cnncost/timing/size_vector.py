@@ -371,14 +371,11 @@ class SizeVector:
 
     # the array methods the shape helpers use (`cnncost.shapes`)
     def all(self) -> bool:
-        out = bool(self.values.all())
-        _guard(self, "all", out)
-        return out
+        """At one resolution a condition is one bool: its `all()` is itself (`__bool__`)."""
+        return bool(self)
 
     def any(self) -> bool:
-        out = bool(self.values.any())
-        _guard(self, "any", out)
-        return out
+        return bool(self)
 
     def min(self) -> Any:  # (`shapes.shape_text` only: what a description shows)
         return self.values.min()

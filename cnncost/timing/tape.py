@@ -54,7 +54,7 @@ class Tape:
     or a constant (astype: ufunc None, b the dtype); the first `inputs` are the input sizes;
     `kinds[i]`: the numpy kind of its values ("i", "b", "f", "O"); `guards`: (slot, kind,
     expected), kind "equal" (every value equals expected), "truth" (all true, or all false as
-    expected), "all" / "any" (the reduction gave expected), "nonzero"."""
+    expected), "nonzero"."""
 
     def __init__(self, inputs: int) -> None:
         self.inputs = inputs
@@ -121,10 +121,6 @@ def _holds(array: Any, kind: str, expected: Any) -> bool:
         return bool((array == expected).all())
     if kind == "truth":
         return bool(array.all()) if expected else not array.any()
-    if kind == "all":
-        return bool(array.all()) == expected
-    if kind == "any":
-        return bool(array.any()) == expected
     return bool((array != 0).all())  # nonzero
 
 
@@ -202,14 +198,10 @@ class Batched:
             got = values[rows]
             if kind == "equal":
                 ok = bool((got == expected).all())
-            elif kind in ("nonzero", "truth True", "all True"):
+            elif kind in ("nonzero", "truth True"):
                 ok = bool(got.all())
-            elif kind in ("truth False", "any False"):
+            else:  # truth False
                 ok = not got.any()
-            elif kind == "all False":
-                ok = bool((~got.all(axis=1)).all())
-            else:  # any True
-                ok = bool(got.any(axis=1).all())
             if not ok:
                 return False
         return True

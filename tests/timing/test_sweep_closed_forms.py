@@ -133,17 +133,19 @@ def test_size_vectors_compute_each_resolutions_ints():
     for got, want in ((h * h * 3, [147, 150528, 3 * 2**80]), (h // 3 - 7, [-5, 67, 2**40 // 3 - 7]),
                       ((-h) // 4, [-2, -56, -(2**38)]), (h % 5, [2, 4, 2**40 % 5]), (100 - h, [93, -124, 100 - 2**40])):
         assert got.values.tolist() == want  # exact: the product past 2^62 in Python ints
-    assert (h > 1) == Uniform(True) and (h > 1).all() and holds(h > 1) and at_least(7, h) and not at_least(8, h)
+    assert (h > 1) == Uniform(True) and (h > 1).all() and holds(h > 1) and at_least(7, h) and not at_least(2**41, h)
     assert (h > 8).values.tolist() == [False, True, True]
-    with pytest.raises(Diverged):
-        bool(h > 8)
-    with pytest.raises(Diverged):
-        range(h)
+    for branch in (lambda: bool(h > 8), lambda: at_least(8, h), lambda: (h > 8).all(), lambda: range(h)):
+        with pytest.raises(Diverged):  # each resolution alone would go its own way
+            branch()
+    assert range(size_vector([3, 3, 2]) // 2).stop == 1  # one int where the same at every resolution
     w = size_vector([7, 224, 224])
     assert window(w, 3, 2, 1, 1).values.tolist() == [window(v, 3, 2, 1, 1) for v in (7, 224, 224)]
     assert window(w, 3, 2, 0, 0, ceil_mode=True).values.tolist() == [window(v, 3, 2, 0, 0, ceil_mode=True)
                                                                       for v in (7, 224, 224)]
-    assert not same_shape((3, w), (3, h))
+    assert same_shape((3, w), (3, w + 0)) and not same_shape((3, w), (3, w + 1))
+    with pytest.raises(Diverged):
+        same_shape((3, w), (3, h))  # equal at two resolutions of three
 
 
 def _columns(arch, **kwargs):
