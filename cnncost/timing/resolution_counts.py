@@ -182,9 +182,11 @@ class Program:
 
 def _first(arrays: dict[str, Any], keep: int) -> dict[str, Any]:
     """`pass_arrays` of the first `keep` resolutions (a reduction length equal at those: an int)."""
-    reductions = [r if type(r) is int else r[:keep] for r in arrays["reduction"]]
-    return arrays | {"counts": arrays["counts"][:keep], "reduction": [
-        int(r[0]) if type(r) is not int and (r == r[0]).all() else r for r in reductions]}
+    reductions: list[Any] = []
+    for length in arrays["reduction"]:
+        kept = length if type(length) is int else length[:keep]
+        reductions.append(int(kept[0]) if type(kept) is not int and (kept == kept[0]).all() else kept)
+    return arrays | {"counts": arrays["counts"][:keep], "reduction": reductions}
 
 
 def _template(row: Any) -> Any:
