@@ -183,9 +183,13 @@ class Program:
 def _first(arrays: dict[str, Any], keep: int) -> dict[str, Any]:
     """`pass_arrays` of the first `keep` resolutions (a reduction length equal at those: an int)."""
     reductions: list[Any] = []
+    length: Any
     for length in arrays["reduction"]:
-        kept = length if type(length) is int else length[:keep]
-        reductions.append(int(kept[0]) if type(kept) is not int and (kept == kept[0]).all() else kept)
+        if type(length) is not int:
+            length = length[:keep]
+            if (length == length[0]).all():
+                length = int(length[0])
+        reductions.append(length)
     return arrays | {"counts": arrays["counts"][:keep], "reduction": reductions}
 
 
