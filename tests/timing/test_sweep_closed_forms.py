@@ -198,3 +198,21 @@ def test_a_sweep_over_new_resolutions_replays_the_kept_closed_forms(monkeypatch)
     with monkeypatch.context() as patch:
         patch.setattr(counts, "record", lambda *args: pytest.fail("recorded again"))
         _columns("resnet18", batch=[1, 8], input=[163, 175, 190, 333])
+
+
+def test_replayed_reduction_lengths_pick_a_calibrated_profiles_rates():
+    """A calibrated CPU profile rates a conv by its reduction length (its input gradient's differs
+    between odd and even sizes): a sweep over new resolutions from the kept closed forms gives
+    `table`'s timing at each."""
+    import dataclasses
+    measured = {"conv.fp32.m128": 10**10, "conv.fp32.k144": 2 * 10**10, "conv.fp32.k2304": 4 * 10**10,
+                "conv_net.fp32": 3 * 10**10, "conv_grad.fp32": 2 * 10**10, "conv_call_ns": 20_000,
+                "page_fault": 4 * 10**9}  # (as tests/timing/test_time_use.py's calibrated profile)
+    cpu = dataclasses.replace(load_profile(HARDWARE), kind="cpu", measured=measured)
+    load("resnet18").memo.pop("time programs", None)
+    cnncost.sweep("resnet18", batch=[1, 8], input=[64, 80, 96], hardware=cpu)  # records
+    df = cnncost.sweep("resnet18", batch=[1, 5, 300], input=[65, 82, 97, 111], hardware=cpu)  # replays
+    for row in df.itertuples():
+        timing = cnncost.table("resnet18", batch=row.batch, input=str(row.input), hardware=cpu).timing
+        assert row.step_seconds == pytest.approx(timing.expected.step_seconds, rel=1e-12)
+        assert row.bound_step_seconds == pytest.approx(timing.bound.step_seconds, rel=1e-12)
