@@ -1,9 +1,12 @@
 """Time columns of a sweep (`cnncost.sweep(..., hardware=)`): per configuration the expected step's
 seconds by phase, images per second, the bound holding most of the step (`limited_by`), and the pure
-roofline's step seconds and images per second. One memory-model trace and one pass of the time
-model's per-node costs per (structure, resolution, dtype, optimizer), their piecewise-linear step
-lines kept on the net (a later sweep over the same resolutions evaluates its batches only); batches
-are vectorised (`cnncost.timing.sweep`)."""
+roofline's step seconds and images per second. The per-pass counts of every new resolution come
+from closed forms in the input's sizes kept on the net, one per (structure, dtype, optimizer,
+setup), recorded by the first sweep from one compile of the net at all its resolutions and one
+trace per dtype (`cnncost.timing.resolution_counts`); where they cannot be, each resolution is
+compiled, traced and costed alone. The piecewise-linear step lines are kept on the net per
+resolution (a later sweep over the same resolutions evaluates its batches only); batches are
+vectorised (`cnncost.timing.sweep`)."""
 from __future__ import annotations
 
 from typing import Any

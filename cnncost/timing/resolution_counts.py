@@ -6,13 +6,16 @@ every size an exact int per resolution, so each pass's work, bytes, reduction le
 rows come out for all those resolutions from one run of the same code. Every branch on a size
 must go the same way at every resolution (`size_vector.Diverged` otherwise): where one does not
 (a structure that changes with the size), or the code meets a size it cannot take as a vector,
-there is no result and the sweep runs each resolution alone (`sweep_time`).
+there is no result and the sweep runs each resolution alone (`sweep_time`). The code's own
+array paths (`cnncost.shapes`: what a sweep's numpy sizes take) either give each resolution's
+value or refuse; a refusal is such a case.
 
-The run is recorded (`size_vector.Tape`): a `Program` per (dtype, optimizer) keeps the
-operations its counts come from and the guards (every branch the code took, every value it took
-as one number). `Program.counts` replays them at other resolutions, numpy alone: the closed forms
-of the counts in H and W, one per structure and setup. Where a guard fails at the new sizes (the
-code would have gone another way), it gives None, and they are recorded anew.
+The run is recorded (`tape.Tape`): a `Program` per (dtype, optimizer) keeps the operations its
+counts come from and the guards (every branch the code took, every size it took as one int).
+`Program.lines` replays them at other resolutions, numpy alone: the closed forms of the counts
+in the input's sizes, one per structure and setup. Where a guard fails at the new sizes (the
+code would have gone another way), there are none, and they are recorded anew.
+"""
 """
 from __future__ import annotations
 
