@@ -16,7 +16,6 @@ counts come from and the guards (every branch the code took, every size it took 
 in the input's sizes, one per structure and setup. Where a guard fails at the new sizes (the
 code would have gone another way), there are none, and they are recorded anew.
 """
-"""
 from __future__ import annotations
 
 from typing import Any
