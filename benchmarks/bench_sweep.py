@@ -7,8 +7,9 @@
 - scaling with the number of configurations (10^2 .. 10^6);
 - under memory="autograd" (the memory model traced once per resolution);
 - with the time model's columns (`--hardware`, default a100-sxm4-80gb): the same grids with and
-  without timing, configurations/s and the ratio (cold: new resolutions, each traced and costed;
-  warm: traces and per-node costs cached on the graphs).
+  without timing, configurations/s and the ratio; with timing warm (resolutions swept before),
+  new (resolutions never swept, the net's closed forms of the counts kept) and first (the net's
+  first sweep with those dtypes: its closed forms recorded).
 
     python benchmarks/bench_sweep.py [--repeat 5] [--arch resnet50] [--hardware NAME] [--only-time]
 
@@ -91,25 +92,36 @@ def main() -> None:
 
 def time_figures(arch: str, hardware: str, repeat: int) -> None:
     """Sweeps with and without the time columns: configurations/s and the ratio, in process CPU
-    time (the machine may be shared: the wall clock would measure the other jobs too)."""
+    time (the machine may be shared: the wall clock would measure the other jobs too). Per grid,
+    with timing: "warm", resolutions swept before (their step lines kept on the net); "new",
+    resolutions never swept, the net's closed forms of the per-pass counts kept from an earlier
+    sweep of the same dtypes (`cnncost.timing.resolution_counts`); "first", the first sweep of the
+    net with these dtypes (nothing kept: the closed forms recorded in the timed call)."""
     import time
 
     import cnncost
     sweep = cnncost.sweep
     cpu = time.process_time
+    net = cnncost.load(arch)
     print(f"\nwith the time model (hardware={hardware}) vs without, {arch} (CPU time):")
-    print(f"  {'grid (res x batch x dtype)':>28} {'without':>14} {'with, warm':>14} {'ratio':>7} {'with, cold':>14}")
+    print(f"  {'grid (res x batch x dtype)':>28} {'without':>12} {'with, warm':>12} {'ratio':>6} {'with, new':>12} "
+          f"{'with, first':>12}")
     for n_res, n_batch, dtypes in ((10, 100, ["fp32"]), (10, 1000, ["fp32", "bf16"]), (10, 10_000, ["fp32"]),
                                    (100, 10_000, ["fp32"]), (1, 1_000_000, ["bf16"])):
         res, batches = list(range(160, 160 + 4 * n_res, 4)), list(range(1, n_batch + 1))
         n = n_res * n_batch * len(dtypes)
-        cold_res = [r + 2 for r in res]  # new resolutions: traced and costed in the timed call
-        cold = best_of(1, lambda: sweep(arch, batch=batches, input=cold_res, dtype=dtypes, hardware=hardware), clock=cpu)
-        sweep(arch, batch=batches, input=res, dtype=dtypes, hardware=hardware)  # warm: traces and costs cached
+        for kept in ("time lines", "time programs"):  # nothing from the grids before
+            net.memo.pop(kept, None)
+        first = best_of(1, lambda: sweep(arch, batch=batches, input=[r + 1 for r in res], dtype=dtypes,
+                                         hardware=hardware), clock=cpu)
+        offsets = iter(range(2, 4))  # each call new resolutions (between the grid's: none kept)
+        new = best_of(2, lambda: sweep(arch, batch=batches, input=[r + shift for shift in [next(offsets)] for r in res],
+                                       dtype=dtypes, hardware=hardware), clock=cpu)
+        sweep(arch, batch=batches, input=res, dtype=dtypes, hardware=hardware)  # warm: lines kept
         without = best_of(repeat, lambda: sweep(arch, batch=batches, input=res, dtype=dtypes), clock=cpu)
         warm = best_of(repeat, lambda: sweep(arch, batch=batches, input=res, dtype=dtypes, hardware=hardware), clock=cpu)
-        print(f"  {f'{n_res} x {n_batch:,} x {len(dtypes)} = {n:,}':>28} {n / without:>14,.0f} {n / warm:>14,.0f} "
-              f"{warm / without:>6.2f}x {n / cold:>14,.0f}")
+        print(f"  {f'{n_res} x {n_batch:,} x {len(dtypes)} = {n:,}':>28} {n / without:>12,.0f} {n / warm:>12,.0f} "
+              f"{warm / without:>5.2f}x {n / new:>12,.0f} {n / first:>12,.0f}")
     print("  (configurations/s; target with timing >= 1,000,000)")
     # the time columns alone (cnncost.sweep_time), traces and per-node costs kept: what timing adds
     import numpy as np

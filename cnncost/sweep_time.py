@@ -1,9 +1,12 @@
 """Time columns of a sweep (`cnncost.sweep(..., hardware=)`): per configuration the expected step's
 seconds by phase, images per second, the bound holding most of the step (`limited_by`), and the pure
-roofline's step seconds and images per second. One memory-model trace and one pass of the time
-model's per-node costs per (structure, resolution, dtype, optimizer), their piecewise-linear step
-lines kept on the net (a later sweep over the same resolutions evaluates its batches only); batches
-are vectorised (`cnncost.timing.sweep`)."""
+roofline's step seconds and images per second. The per-pass counts of every new resolution come
+from closed forms in the input's sizes kept on the net, one per (structure, dtype, optimizer,
+setup), recorded by the first sweep from one compile of the net at all its resolutions and one
+trace per dtype (`cnncost.timing.resolution_counts`); where they cannot be, each resolution is
+compiled, traced and costed alone. The piecewise-linear step lines are kept on the net per
+resolution (a later sweep over the same resolutions evaluates its batches only); batches are
+vectorised (`cnncost.timing.sweep`)."""
 from __future__ import annotations
 
 from typing import Any
@@ -37,29 +40,33 @@ def time_columns(nets_inputs: list[tuple[Any, list[Any]]], dtypes: list[str], op
     if wrong:
         raise CnnCostError(f"the time model needs training dtypes ({', '.join(TRAINING_DTYPES)}), got {wrong[0]!r}")
     profile = load_profile(hardware)
+    foreach = profile.kind == "gpu"
     B, D, O = len(batches), len(dtypes), len(optimizers)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in TIME_COLUMNS}
     for net, inputs in nets_inputs:
         block = {name: np.empty((len(inputs), B, D, O), dtype=np.int64 if name == "limited_by" else np.float64)
                  for name in TIME_COLUMNS}
         kept = net.memo.setdefault("time lines", {})  # per resolution, dtype, optimizer, setup and profile
+        keys = [[[(tuple(shape), dtype, optimizer, freeze, device, release, profile) for optimizer in optimizers]
+                 for dtype in dtypes] for shape in inputs]
+        fresh = _vectorised(net, inputs, keys, kept, dtypes, optimizers, profile, device, release, freeze, foreach)
         for r, shape in enumerate(inputs):
             graph, frozen = None, None
             for d, dtype in enumerate(dtypes):
                 traced = None
                 for o, optimizer in enumerate(optimizers):
-                    key = (tuple(shape), dtype, optimizer, freeze, device, release, profile)
-                    lines = kept.get(key)
+                    key = keys[r][d][o]
+                    lines = kept.get(key) or fresh.get(key)
                     if lines is None:  # the graph, its trace and costs, made only where not kept
                         if graph is None:
                             graph = compile(net, shape)
                             frozen = frozen_nodes(graph, freeze) if freeze else None
                         if traced is None:
                             traced = trace(graph, precision=Precision(memory_dtype(dtype), device, release))
-                        rows, step = step_costs(graph, traced, dtype, optimizer, frozen, foreach=profile.kind == "gpu")
+                        rows, step = step_costs(graph, traced, dtype, optimizer, frozen, foreach=foreach)
                         if len(kept) >= KEPT_LINES:
                             kept.clear()
-                        lines = kept[key] = resolution_lines(rows, step, profile)
+                        lines = kept[key] = resolution_lines(rows, step, profile)[0]  # type: ignore[index]  # one resolution
                     for name, values in times_at(lines, batches).items():
                         block[name][r, :, d, o] = values
         for name in TIME_COLUMNS:
@@ -67,3 +74,51 @@ def time_columns(nets_inputs: list[tuple[Any, list[Any]]], dtypes: list[str], op
     columns: dict[str, Any] = {name: np.concatenate(parts[name]) for name in TIME_COLUMNS}
     columns["limited_by"] = pd.Categorical.from_codes(columns["limited_by"], categories=pd.Index(list(BOUNDS)))
     return columns
+
+
+PROGRAMS = 16  # (input kind, dtype, optimizer, setup) closed forms a net keeps (`resolution_counts`)
+
+
+def _vectorised(net: Any, inputs: list[Any], keys: list[list[list[Any]]], kept: dict[Any, Any], dtypes: list[str],
+                optimizers: list[str], profile: Any, device: str, release: tuple[int, int], freeze: tuple[str, ...],
+                foreach: bool) -> dict[Any, Any]:
+    """The lines of every (resolution, dtype, optimizer) not kept, from the closed forms of the
+    counts kept on the net (per input rank and fixed sizes, dtype, optimizer and setup), evaluated
+    at all those resolutions at once, or, where there are none yet or they do not hold there, from
+    one compile of the net at all those resolutions and one trace per dtype, recorded as the new
+    closed forms (`timing.resolution_counts`). The lines are kept on the net as the per-resolution
+    path keeps them. Where neither can be done, none: each resolution then runs alone."""
+    from .timing.resolution_counts import record
+    fresh: dict[Any, Any] = {}
+    programs = net.memo.setdefault("time programs", {})
+    groups: dict[Any, list[int]] = {}
+    for r, shape in enumerate(inputs):
+        if any(k not in kept for row in keys[r] for k in row):
+            groups.setdefault((len(shape), *shape[:-2]), []).append(r)
+    for kind, members in groups.items():
+        shapes = [tuple(inputs[r]) for r in members]
+        setups = [(dtype, optimizer) for dtype in dtypes for optimizer in optimizers]
+        made: dict[tuple[str, str], Any] = {}  # per (dtype, optimizer): the lines per resolution (None: not made)
+        for setup in setups:
+            program = programs.get((kind, setup, freeze, device, release, foreach))
+            if program is not None:
+                made[setup] = program.lines(shapes, profile)
+        missing = [setup for setup in setups if made.get(setup) is None]
+        if missing and len(members) > 1:
+            recorded = record(net, shapes, missing, freeze, device, release, foreach, profile) or {}
+            for setup, (program, lines) in recorded.items():
+                if len(programs) >= PROGRAMS:
+                    programs.clear()
+                programs[(kind, setup, freeze, device, release, foreach)] = program
+                made[setup] = lines
+        for (dtype, optimizer), lines in made.items():
+            if lines is None:
+                continue
+            d, o = dtypes.index(dtype), optimizers.index(optimizer)
+            for r, each in zip(members, lines):
+                fresh[keys[r][d][o]] = each
+    for key, lines in fresh.items():
+        if len(kept) >= KEPT_LINES:
+            kept.clear()
+        kept[key] = lines
+    return fresh
