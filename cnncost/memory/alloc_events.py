@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from .allocator import ALLOC, FREE
 from .grad_moments import backward_extras, concat_views, formula_pieces, shared_add_gradients
+from .grad_settling import settling, training_axis
 from .optimizer_step import optimizer_temporaries, parameter_tensors, step_counters
 from .step import OPTIMIZER_STATE, OPTIMIZER_TEMPORARIES, StepMemory
 from .tensors import ELEMENT_BYTES
@@ -87,7 +88,10 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
         raise ValueError("steps must be at least 1")
     trace, optimizer = step.trace, step.optimizer
     s, n = trace.steps, len(trace.steps)
-    m = 2 * n + 1
+    at_node, after = settling(trace)
+    axis = training_axis(n, after)
+    m = len(axis)
+    moment_of = {what: i for i, what in enumerate(axis)}
     cast = ELEMENT_BYTES[trace.precision.dtype]
     param = ELEMENT_BYTES[trace.precision.param_dtype]
     savers, last_read = trace.first_savers(), trace.last_reads()
@@ -95,8 +99,8 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
     needing_grad = {st.output.id for st in s if st.output is not None and st.output.requires_grad}
     needing_grad -= shared_add_gradients(trace)  # an add's inputs given its output's gradient itself
 
-    def bw(k: int) -> int:  # the moment of step k's backward
-        return 2 * n - 1 - k
+    def bw(k: int) -> int:  # the moment of step k's backward (its node)
+        return moment_of["backward", k]
 
     # (first moment, last moment, key, bytes) of every storage of one step; last = m: to the end
     items: list[tuple[int, int, tuple, int]] = []
@@ -118,8 +122,13 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
         cached = st.new_casts - st.weight_casts  # in the cast cache only: freed when the forward ends
         if cached > 0:  # (a copy a later call saves counts there, approximately: made again at that call)
             items.append((i, n - 1, ("ccast", i), cached * cast))
-        if st.params:
-            items.append((bw(i), m, ("pgrad", i), st.params * param))
+        if st.trainable_params and i in after:  # made low (or to be copied), then settled (grad_settling.py)
+            settled = moment_of["after", i]
+            items.append((bw(i), bw(i), ("pnode", i), at_node[i]))
+            items.append((settled, m, ("pgrad", i), st.trainable_params * param))
+            items.append((settled, settled, ("psettle", i), after[i][0] - st.trainable_params * param))
+        elif st.trainable_params:
+            items.append((bw(i), m, ("pgrad", i), st.trainable_params * param))
     # an in-place op's second gradient, a gradient sum: alive at one backward moment (grad_moments.py)
     for k, (a, c) in enumerate(zip(*backward_extras(trace, formulas=False))):
         if a * batch + c:
@@ -163,7 +172,8 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
         for moment in range(m):
             for key, size in starts[moment]:
                 events.append((ALLOC, (rep, key), size))
-            layer = moment if moment < n else bw(moment) if moment < 2 * n else None
+            kind, layer = axis[moment]
+            layer = layer if kind in ("forward", "backward") else None
             if rep == 0 and layer is not None and layer == (blas_fw if moment < n else blas_bw):
                 events.append((ALLOC, ("blas", moment < n), blas_workspace))
                 if blaslt_workspace:

@@ -30,6 +30,7 @@ from typing import Any, Sequence
 from .._gcpause import paused_gc
 from ..errors import CnnCostError
 from .grad_moments import backward_extras, concat_views, shared_add_gradients
+from .grad_settling import settling
 from .tensors import ELEMENT_BYTES, Bytes
 from .trace import Trace
 
@@ -92,9 +93,11 @@ def recomputed_steps(trace: Trace, names: Sequence[str]) -> list[int]:
 
 class _Axis:
     """The moments of a checkpointed step, in order: forward k, then backward with each region's
-    recompute moments right before the backward of its `last` step, then the optimizer step."""
+    recompute moments right before the backward of its `last` step, and after the backward of a
+    step whose gradients settle with a cast or a copy a moment of its own (`grad_settling.py`),
+    then the optimizer step."""
 
-    def __init__(self, n: int, regs: list[Region]) -> None:
+    def __init__(self, n: int, regs: list[Region], after: Any = ()) -> None:
         self.n = n
         self.phases: list[tuple[str, int]] = [("forward", k) for k in range(n)]
         self.backward_at: list[int] = [0] * n  # moment index of backward at step k
@@ -108,6 +111,8 @@ class _Axis:
                 self.phases.extend(("recompute", i) for i in range(r.first, k + 1))
             self.backward_at[k] = len(self.phases)
             self.phases.append(("backward", k))
+            if k in after:
+                self.phases.append(("after", k))
         self.phases.append(("optimizer", -1))
         self.m = len(self.phases)
 
@@ -150,6 +155,7 @@ class Timeline:
     recomputed: list[int]  # trace steps run again in backward
     cached: tuple[int, int]  # (per-sample, fixed) bytes of the outputs selective checkpointing keeps (in `saved`)
     backward_of: list[int]  # per moment, the trace step whose backward runs there (-1: forward, recompute, optimizer)
+    gradients: tuple[list[int], list[int]]  # as `StepMemory.gradient_columns`
 
 
 # Ops whose kernel makes what they save with their output: statistics, indices
@@ -203,7 +209,8 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
     for j, r in enumerate(regs):
         for i in range(r.first, r.stop):
             region_of[i] = j
-    axis = _Axis(n, regs)
+    at_node, after = settling(trace)
+    axis = _Axis(n, regs, after)
     m, bw = axis.m, axis.backward_at
     cols = _Columns(m)
     cast_size, param_size = ELEMENT_BYTES[trace.precision.dtype], ELEMENT_BYTES[trace.precision.param_dtype]
@@ -316,10 +323,17 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
         cast_start = n if j < 0 else (bw[region_last] if (region_last := regs[j].last) is not None and i <= region_last else None)
         if cast_start is not None:
             cols.add("weight casts", cast_start, bw[i], 0, s.weight_casts * cast_size)
-    # parameter gradients: from a step's backward to the optimizer step
+    # parameter gradients: from a step's backward to the optimizer step, as its node makes them,
+    # then settled (a cast or a copy on the way: grad_settling.py)
+    later = [0] * m  # what a later micro-step of accumulation holds beyond its .grad tensors
     for i, s in enumerate(steps):
         if s.trainable_params:
-            cols.add("gradients", bw[i], m - 2, 0, s.trainable_params * param_size)
+            cols.at("gradients", bw[i], 0, at_node[i])
+            later[bw[i]] = at_node[i]
+            if i in after:
+                cols.at("gradients", bw[i] + 1, 0, after[i][0])
+                later[bw[i] + 1] = after[i][1]
+            cols.add("gradients", bw[i] + 1 + (i in after), m - 2, 0, s.trainable_params * param_size)
     # activation gradients: the gradient of a tensor from the backward of its last reader to its producer's
     needing = {s.output.id for s in steps if s.output is not None and s.output.requires_grad}
     needing -= shared_add_gradients(trace)  # an add's inputs given its output's gradient itself
@@ -371,12 +385,13 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             return "optimizer step"
         if kind == "recompute":
             return f"recompute {region_names[k]}, {paths[k]}"
-        return f"{kind}, {paths[k]}"
+        return f"backward, {paths[k]} (into .grad)" if kind == "after" else f"{kind}, {paths[k]}"
 
     again = [k for k in recomputed_steps(trace, setup.checkpoint) if not (steps[k].output is not None
                                                                         and cached.get(steps[k].output.id, (0, -1))[1] == k)]  # type: ignore[union-attr]
     backward_of = [k if kind == "backward" else -1 for kind, k in axis.phases]
-    return Timeline(m, totals, parts, phase, (saved_ps, saved_fx), again, (cached_ps, cached_fx), backward_of)
+    return Timeline(m, totals, parts, phase, (saved_ps, saved_fx), again, (cached_ps, cached_fx), backward_of,
+                    (parts["gradients"][1] if "gradients" in parts else [0] * m, later))
 
 
 def saved(step: Any) -> Bytes:
