@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .tensors import ELEMENT_BYTES
 from .trace import Trace
 
 
@@ -119,6 +120,11 @@ def accumulations(trace: Trace) -> tuple[list[int], list[int]]:
     for i, t in trace.first_savers().values():
         a, c = saved_at.get(i, (0, 0))
         saved_at[i] = (a + t.nbytes_per_sample, c + t.nbytes_fixed)
+    cast = ELEMENT_BYTES[trace.precision.dtype]
+    for i, step in enumerate(trace.steps):  # autocast's weight copies it saved: freed with them
+        if step.weight_casts:
+            a, c = saved_at.get(i, (0, 0))
+            saved_at[i] = (a, c + step.weight_casts * cast)
     version: dict[int, int] = {}
     readers: dict[tuple[int, int], list[int]] = {}
     sizes: dict[int, tuple[int, int]] = {}
