@@ -361,8 +361,11 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
                     inside_first.setdefault(t.id, i)
         for i in range(r.first, r.last + 1):
             for t in steps[i].created:
-                if i == r.last and t.id in unmade:
-                    continue  # the early stop came before this tensor was made
+                if i == r.last and t.id in unmade:  # the early stop came before this tensor was made, but
+                    if steps[i].type == "lrn" and t is steps[i].output:  # LRN's composite holds its pooled sum
+                        # (output-sized) while `div = div.mul(alpha).add(k).pow(beta)` runs, before the stop
+                        cols.at("recomputed", at[i - r.first], t.nbytes_per_sample, t.nbytes_fixed)
+                    continue
                 part = "saved for backward" if t.id in cached else "recomputed"  # a kept output is not made again
                 if t.id in inside_first:
                     cols.add(part, at[i - r.first], bw[inside_first[t.id]], t.nbytes_per_sample, t.nbytes_fixed)
