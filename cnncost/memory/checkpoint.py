@@ -29,7 +29,7 @@ from typing import Any, Sequence
 
 from .._gcpause import paused_gc
 from ..errors import CnnCostError
-from .grad_moments import backward_extras, concat_views, shared_add_gradients
+from .grad_moments import backward_extras, concat_views, gradient_sums, shared_add_gradients
 from .grad_settling import settling
 from .tensors import ELEMENT_BYTES, Bytes
 from .trace import Trace
@@ -94,10 +94,10 @@ def recomputed_steps(trace: Trace, names: Sequence[str]) -> list[int]:
 class _Axis:
     """The moments of a checkpointed step, in order: forward k, then backward with each region's
     recompute moments right before the backward of its `last` step, and after the backward of a
-    step whose gradients settle with a cast or a copy a moment of its own (`grad_settling.py`),
-    then the optimizer step."""
+    step a moment for its gradient sum and one where its parameters' gradients settle with a cast
+    or a copy, where it has them (`grad_settling.training_axis`), then the optimizer step."""
 
-    def __init__(self, n: int, regs: list[Region], after: Any = ()) -> None:
+    def __init__(self, n: int, regs: list[Region], after: Any = (), sums: Any = ()) -> None:
         self.n = n
         self.phases: list[tuple[str, int]] = [("forward", k) for k in range(n)]
         self.backward_at: list[int] = [0] * n  # moment index of backward at step k
@@ -111,6 +111,8 @@ class _Axis:
                 self.phases.extend(("recompute", i) for i in range(r.first, k + 1))
             self.backward_at[k] = len(self.phases)
             self.phases.append(("backward", k))
+            if k in sums:
+                self.phases.append(("sum", k))
             if k in after:
                 self.phases.append(("after", k))
         self.phases.append(("optimizer", -1))
@@ -209,8 +211,14 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
     for j, r in enumerate(regs):
         for i in range(r.first, r.stop):
             region_of[i] = j
+    made: dict[int, tuple[int, Any]] = {}
+    for i, step in enumerate(steps):
+        for t in step.created:
+            made.setdefault(t.id, (i, t))
     at_node, after = settling(trace)
-    axis = _Axis(n, regs, after)
+    extras = backward_extras(trace, _unpacked_once(steps, regs, made))
+    dominating, sums = gradient_sums(trace, extras)
+    axis = _Axis(n, regs, after, sums)
     m, bw = axis.m, axis.backward_at
     cols = _Columns(m)
     cast_size, param_size = ELEMENT_BYTES[trace.precision.dtype], ELEMENT_BYTES[trace.precision.param_dtype]
@@ -223,10 +231,6 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
     trainable = sum(s.trainable_params for s in steps) * param_size  # --freeze: frozen params get no gradient
     cols.at("gradients", m - 1, 0, trainable)
 
-    made: dict[int, tuple[int, Any]] = {}
-    for i, step in enumerate(steps):
-        for t in step.created:
-            made.setdefault(t.id, (i, t))
     last_read = trace.last_reads()
     savers: dict[int, list[int]] = {}
     for i, step in enumerate(steps):
@@ -328,12 +332,13 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
     later = [0] * m  # what a later micro-step of accumulation holds beyond its .grad tensors
     for i, s in enumerate(steps):
         if s.trainable_params:
-            cols.at("gradients", bw[i], 0, at_node[i])
-            later[bw[i]] = at_node[i]
+            node_end = bw[i] + (i in sums)  # as the node makes them, through its gradient sum
+            cols.add("gradients", bw[i], node_end, 0, at_node[i])
+            later[bw[i]:node_end + 1] = [at_node[i]] * (node_end + 1 - bw[i])
             if i in after:
-                cols.at("gradients", bw[i] + 1, 0, after[i][0])
-                later[bw[i] + 1] = after[i][1]
-            cols.add("gradients", bw[i] + 1 + (i in after), m - 2, 0, s.trainable_params * param_size)
+                cols.at("gradients", node_end + 1, 0, after[i][0])
+                later[node_end + 1] = after[i][1]
+            cols.add("gradients", node_end + 1 + (i in after), m - 2, 0, s.trainable_params * param_size)
     # activation gradients: the gradient of a tensor from the backward of its last reader to its producer's
     needing = {s.output.id for s in steps if s.output is not None and s.output.requires_grad}
     needing -= shared_add_gradients(trace)  # an add's inputs given its output's gradient itself
@@ -343,8 +348,10 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             # an output's gradient exists from the backward's first moment (a recompute, where the last op is in a region)
             cols.add("activation gradients", n if end >= n else bw[end], bw[i], t.nbytes_per_sample, t.nbytes_fixed)
     # what one gradient per storage misses, as in the plain step (grad_moments.py): at a step's backward
-    for k, (a, c) in enumerate(zip(*backward_extras(trace, _unpacked_once(steps, regs, made)))):
-        cols.at("activation gradients", bw[k], a, c)
+    for k, (a, c) in enumerate(zip(*extras)):
+        cols.at("activation gradients", bw[k], *dominating.get(k, (a, c)))
+    for k, (a, c) in sums.items():  # a sum after the node, in a moment of its own
+        cols.at("activation gradients", bw[k] + 1, a, c)
     for first, last, a, c in concat_views(trace):
         cols.add("activation gradients", bw[last], bw[first], a, c)
     # the recomputes
@@ -388,7 +395,8 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             return "optimizer step"
         if kind == "recompute":
             return f"recompute {region_names[k]}, {paths[k]}"
-        return f"backward, {paths[k]} (into .grad)" if kind == "after" else f"{kind}, {paths[k]}"
+        return f"backward, {paths[k]}" + {"sum": " (gradient sum)", "after": " (into .grad)"}.get(kind, "") \
+            if kind != "forward" else f"forward, {paths[k]}"
 
     again = [k for k in recomputed_steps(trace, setup.checkpoint) if not (steps[k].output is not None
                                                                         and cached.get(steps[k].output.id, (0, -1))[1] == k)]  # type: ignore[union-attr]

@@ -70,13 +70,16 @@ def settling(trace: Any) -> tuple[list[int], dict[int, tuple[int, int]]]:
     return node, after
 
 
-def training_axis(n: int, after: Any) -> list[tuple[str, int]]:
+def training_axis(n: int, after: Any, sums: Any = ()) -> list[tuple[str, int]]:
     """The moments of a plain training step of n trace steps: ("forward", k) for k = 0..n-1,
-    ("backward", k) for k = n-1..0, each followed by ("after", k) where step k is in `after`, then
-    ("optimizer", -1)."""
+    ("backward", k) for k = n-1..0 (its node), each followed by ("sum", k) where step k's node
+    is followed by a gradient sum of its own (`grad_moments.gradient_sums`) and ("after", k) where
+    its parameters' gradients settle with a cast or a copy (`after`), then ("optimizer", -1)."""
     axis = [("forward", k) for k in range(n)]
     for k in range(n - 1, -1, -1):
         axis.append(("backward", k))
+        if k in sums:
+            axis.append(("sum", k))
         if k in after:
             axis.append(("after", k))
     axis.append(("optimizer", -1))

@@ -82,8 +82,8 @@ def per_rank(trace: Any, setup: Any, totals_fx: list[int], columns: Callable[[],
              axis: list[tuple[str, int]], at_node: list[int], after: dict[int, tuple[int, int]]):
     """(totals_fx, columns, breakdown) of one rank, from the single-device step's: every moment's
     fixed bytes change by the per-rank delta of the parts in FIXED_PARTS. `axis`: each moment's
-    (kind, trace step): forward, backward (a step's node), after (its gradients settling:
-    grad_settling.py), optimizer; `at_node`, `after`: `grad_settling.settling`'s."""
+    (kind, trace step): forward, backward (a step's node), sum (a gradient sum after it), after (its
+    gradients settling: grad_settling.py), optimizer; `at_node`, `after`: `grad_settling.settling`'s."""
     base = columns()
     delta = _deltas(trace, setup, base, axis, at_node, after)
     totals = [t + sum(d[i] for d in delta.values()) for i, t in enumerate(totals_fx)]
@@ -134,7 +134,7 @@ def _deltas(trace: Any, setup: Any, base: dict, axis: list[tuple[str, int]], at_
     if kind == "ddp":
         want["gradient buckets"] = [total_grads] * m
         if setup.gradient_as_bucket_view:  # the fresh gradients beside the buckets, until copied in
-            want["gradients"] = [at_node[k] if what == "backward" else after[k][0] if what == "after" else 0
+            want["gradients"] = [at_node[k] if what in ("backward", "sum") else after[k][0] if what == "after" else 0
                                  for what, k in axis]
     else:
         units = units_of(trace, setup) if kind in ("zero3", "fsdp", "fsdp-grad-op", "hybrid") else [0] * n

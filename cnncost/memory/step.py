@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from .._gcpause import paused_gc
 from .accumulate import accumulated
-from .grad_moments import backward_extras, concat_views, shared_add_gradients
+from .grad_moments import backward_extras, concat_views, gradient_sums, shared_add_gradients
 from .grad_settling import settling, training_axis
 from .optimizer_step import optimizer_temporaries, step_counters
 from .setup import Setup
@@ -295,10 +295,14 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
     saved_bw = (_running(saved_ps, 1), _running(saved_fx, 1))
     grad_iv += concat_views(trace)  # a concat's gradient, held until its last view is used (grad_moments.py)
     grads = _live(n, grad_iv)
-    extras = backward_extras(trace)  # in-place ops' second gradients, gradient sums (grad_moments.py)
-    for column, extra in zip(grads, extras):
+    # in-place ops' second gradients, partial gradients, formulas' temporaries (grad_moments.py);
+    # a sum after the node that holds more at every batch replaces them there, one that crosses
+    # them gets its own moment
+    extras = backward_extras(trace)
+    dominating, sums = gradient_sums(trace, extras)
+    for column, extra, j in zip(grads, extras, (0, 1)):
         for k, value in enumerate(extra):
-            column[k] += value
+            column[k] += dominating[k][j] if k in dominating else value
     # after a step's node: its own saved tensors, weight copies, extras and the gradients it made
     # the last use of (its output's) are freed; its parameters' gradients settle (grad_settling.py)
     ending = ([0] * n, [0] * n)
@@ -310,15 +314,18 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
     def earlier(column: list[int], k: int) -> int:
         return column[k - 1] if k else 0
 
-    def after_node(k: int) -> dict[str, tuple[int, int]]:
-        """The parts a step's moment after its node changes."""
-        return {"gradients": (0, grads_node[k] - at_node[k] + after[k][0]),
+    def after_node(k: int, kind: str) -> dict[str, tuple[int, int]]:
+        """The parts a moment after step k's node changes: its gradient sum (`kind` "sum") or its
+        parameters' gradients settling ("after")."""
+        shown = dominating.get(k, (extras[0][k], extras[1][k]))
+        held = sums[k] if kind == "sum" else (0, 0)
+        return {"gradients": (0, grads_node[k] if kind == "sum" else grads_node[k] - at_node[k] + after[k][0]),
                 "weight casts": (0, earlier(casts_bw, k)),
                 "saved for backward": (earlier(saved_bw[0], k), earlier(saved_bw[1], k)),
-                "activation gradients": (grads[0][k] - extras[0][k] - ending[0][k],
-                                         grads[1][k] - extras[1][k] - ending[1][k])}
+                "activation gradients": (grads[0][k] - shown[0] - ending[0][k] + held[0],
+                                         grads[1][k] - shown[1] - ending[1][k] + held[1])}
 
-    axis = training_axis(n, after)
+    axis = training_axis(n, after, sums)
     m = len(axis)
     fixed_all = params + state + buffers
     live_fw = _live(n, saved_iv + other_iv)  # saved and other together
@@ -331,7 +338,7 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
             totals_ps.append(saved_bw[0][k] + grads[0][k] + x_ps + out_a)
             totals_fx.append(saved_bw[1][k] + grads[1][k] + grads_node[k] + casts_bw[k] + fixed_all + x_fx + out_c)
         else:
-            values = after_node(k)
+            values = after_node(k, kind)
             totals_ps.append(sum(a for a, _ in values.values()) + x_ps + out_a)
             totals_fx.append(sum(c for _, c in values.values()) + fixed_all + x_fx + out_c)
     totals_ps.append(x_ps + out_a)
@@ -348,8 +355,8 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
             return common | {"gradients": (0, grads_node[k]), "weight casts": (0, casts_bw[k]),
                              "saved for backward": (saved_bw[0][k], saved_bw[1][k]),
                              "live activations": (out_a, out_c), "activation gradients": (grads[0][k], grads[1][k])}
-        if kind == "after":
-            return common | {"live activations": (out_a, out_c)} | after_node(k)
+        if kind in ("sum", "after"):
+            return common | {"live activations": (out_a, out_c)} | after_node(k, kind)
         return common | {"gradients": (0, trainable), "optimizer temporaries": (0, temporaries),
                          "live activations": (out_a, out_c)}
 
@@ -378,9 +385,9 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
 
     # gradient accumulation (accumulate.py): per moment, the gradients micro-step 1 holds, and what
     # a later micro-step holds beyond its .grad tensors (its node's fresh gradients, their settling)
-    held = [0] * n + [grads_node[k] if kind == "backward" else grads_node[k] - at_node[k] + after[k][0]
+    held = [0] * n + [grads_node[k] - at_node[k] + after[k][0] if kind == "after" else grads_node[k]
                       for kind, k in axis[n:-1]] + [trainable]
-    later = [0] * n + [at_node[k] if kind == "backward" else after[k][1] for kind, k in axis[n:-1]] + [0]
+    later = [0] * n + [after[k][1] if kind == "after" else at_node[k] for kind, k in axis[n:-1]] + [0]
     paths = [s.path for s in steps]
     if setup.sharding is not None:  # several GPUs: one rank's parameters, gradients, state and buffers
         totals_fx, columns, breakdown = per_rank(trace, setup, totals_fx, columns, breakdown, axis, at_node, after)
@@ -389,11 +396,12 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
         kind, k = axis[i]
         if kind == "optimizer":
             return "optimizer step"
-        return f"backward, {paths[k]} (into .grad)" if kind == "after" else f"{kind}, {paths[k]}"
-    step = StepMemory(trace, setup, m, (totals_ps, totals_fx), columns, breakdown, phase,
-                      [k if kind == "backward" else -1 for kind, k in axis])
-    step.gradient_columns = (held, later)
-    return step
+        return f"backward, {paths[k]}" + {"sum": " (gradient sum)", "after": " (into .grad)"}.get(kind, "") \
+            if kind != "forward" else f"forward, {paths[k]}"
+    memory = StepMemory(trace, setup, m, (totals_ps, totals_fx), columns, breakdown, phase,
+                        [k if kind == "backward" else -1 for kind, k in axis])
+    memory.gradient_columns = (held, later)
+    return memory
 
 
 def _checkpointed(trace: Trace, setup: Setup) -> StepMemory:

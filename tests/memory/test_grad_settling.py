@@ -4,6 +4,7 @@ measured"; torch 2.13 CPU: weight then bias; a bf16 gradient cast beside it; a c
 weight gradient copied)."""
 import cnncost
 from cnncost.memory import Precision, Setup, step_memory, trace
+from cnncost.memory.grad_moments import backward_extras, gradient_sums
 from cnncost.memory.grad_settling import arrivals, settling
 
 
@@ -39,12 +40,15 @@ def test_depthwise_and_pointwise_convs_need_no_copy():
 def test_the_moment_after_a_node_in_the_timeline():
     """resnet18 bf16: every conv and the fc get a moment after their node, where the step's own
     saved tensors, weight copy and output gradient are gone and its gradients are fp32 beside the
-    weight's bf16 one; in fp32 the axis is the plain 2n + 1."""
+    weight's bf16 one; in fp32 the axis is the plain 2n + 1 (its gradient sums hold more than
+    their node at every batch: the node's moment takes them)."""
     t = trace(cnncost.load("resnet18"), precision=Precision("bf16", "cpu"))
     step = step_memory(t, Setup("sgd"))
     n = len(t.steps)
     matmuls = sum(s.type in ("conv", "linear") for s in t.steps)
-    assert step.count == 2 * n + 1 + matmuls
+    sums = gradient_sums(t, backward_extras(t))[1]  # gradient sums with a moment of their own
+    assert [t.steps[k].path for k in sums] == ["layer3.0.residual.conv1", "layer4.0.residual.conv1"]
+    assert step.count == 2 * n + 1 + matmuls + len(sums)
     phases = [step.moment(i).phase for i in range(step.count)]
     i = phases.index("backward, fc (into .grad)")
     assert phases[i - 1] == "backward, fc"
