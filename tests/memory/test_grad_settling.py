@@ -61,3 +61,17 @@ def test_the_moment_after_a_node_in_the_timeline():
     assert node.parts["activation gradients"].per_sample - after.parts["activation gradients"].per_sample == 1000 * 2
     fp32 = step_memory(trace(cnncost.load("resnet18"), precision=Precision("fp32", "cpu")), Setup("sgd"))
     assert fp32.count == 2 * n + 1
+
+
+def test_fit_lands_on_a_settling_moment_and_is_verified_there():
+    """convnext-tiny bf16 (CUDA, SGD) peaks where a downsampling conv's gradient settles at small
+    batches (features.6.1: its channels-last gradient copied, 8 B per weight element): fit's
+    answer is the largest batch whose peak is within the budget, the next one's is not, and the
+    JSON shows the same peak as the table at that batch."""
+    budget = 600 * 2**20
+    f = cnncost.fit("convnext-tiny", budget, dtype="bf16", optimizer="sgd")
+    at = cnncost.table("convnext-tiny", batch=f.batch, dtype="bf16", optimizer="sgd", memory="autograd")
+    after = cnncost.table("convnext-tiny", batch=f.batch + 1, dtype="bf16", optimizer="sgd", memory="autograd")
+    step = at.to_dict()["training_step"]
+    assert f.batch == 7 and f.peak.phase == step["phase"] == "backward, features.6.1 (into .grad)"
+    assert f.peak_bytes == step["peak_bytes"] <= budget < after.to_dict()["training_step"]["peak_bytes"]
