@@ -3,9 +3,9 @@ reader back to its producer) misses in backward, measured with `torch_backend.li
 CPU): at an in-place op's backward, the gradient of its output (the storage after the op) and the
 new gradient of its input (the storage before) are two tensors of the storage's size, alive at
 once (ReLU(inplace=True)'s threshold_backward writes a new tensor); and where a storage is read by
-several steps, the partial gradients and their sum (`accumulations`); and the temporaries of a
-backward formula that makes several full-size tensors at once (`formula_temporaries`: LRN's
-division, a broadcast mul's product). And what it counts twice: an add's inputs given its
+several steps, the partial gradients (`accumulations`) and, after the node, their sum
+(`gradient_sums`); and the temporaries of a backward formula that makes several full-size
+tensors at once (`formula_temporaries`: LRN's division, a broadcast mul's product). And what it counts twice: an add's inputs given its
 output's gradient itself (`shared_add_gradients`).
 """
 from __future__ import annotations
@@ -88,14 +88,6 @@ def backward_extras(trace: Trace, unpacked: frozenset[int] = frozenset(), formul
     temporaries = formula_temporaries(trace, unpacked) if formulas else ([0] * n, [0] * n)
     parts = in_place_gradients(trace), accumulations(trace), temporaries
     return [sum(v) for v in zip(*(a for a, _ in parts))], [sum(v) for v in zip(*(c for _, c in parts))]
-
-
-def add_backward_extras(grads: tuple[list[int], list[int]], trace: Trace) -> None:
-    """Add `backward_extras` to the backward gradient columns (in place)."""
-    for column, extra in zip(grads, backward_extras(trace)):
-        for k, value in enumerate(extra):
-            if value:
-                column[k] += value
 
 
 # Readers whose backward hands on its output's gradient (or a view of it) as the input's partial:

@@ -11,7 +11,11 @@ Model (PyTorch eager, `optimizer.zero_grad(set_to_none=True)` between steps):
   the gradient of every tensor between its last reader and its producer, plus what one gradient
   per storage misses (grad_moments.py: an in-place op's second gradient, the sum of a storage's
   partial gradients, a concat's gradient held until its last view is used; an add's inputs share
-  its output's gradient: one storage);
+  its output's gradient: one storage); a step's parameters' gradients as its node makes them (in
+  the low dtype under autocast);
+- after step k's node, where it needs a moment of its own: its gradient sum, then its parameters'
+  gradients settling into `.grad` (a cast from the low dtype, a copy into the parameter's layout:
+  grad_settling.py), with its saved tensors, weight copies and output's gradient freed;
 - optimizer step: parameters, gradients, state, and Adam's temporaries (optimizer_step.py: CUDA's
   foreach implementation allocates one fp32 copy of all parameters, the CPU's per-parameter loop
   two of the largest);
