@@ -61,3 +61,22 @@ def test_accumulated_gradients_settling_in_later_micro_steps(arch, dtype, batch,
                          setup_hook=hold_outputs, accumulate=2)
     peak = step.peak(batch)
     assert peak.at(batch) - measured.peak_bytes == -DOCUMENTED_BOUND and peak.phase == phase
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_frozen_stage_with_settling_gradients(k):
+    """convnext-tiny bf16 with features.5 frozen: the frozen convs make no weight gradient (no cast),
+    the others settle after their node; exact but for the loss's gradient scalars (2.3 MB over at
+    features.6.1 before the settling moments)."""
+    from cnncost.torch_backend.step_check import DOCUMENTED_BOUND, hold_outputs
+    freeze = ("features.5.*",)
+    net, graph, _, frozen, traced = _prepared("convnext-tiny", (3, 32, 32), "bf16", freeze)
+    step = step_memory(traced, Setup("sgd", freeze=freeze, accumulate=k))
+    model = build(net, init=False)
+    freeze_modules(model, frozen)
+    x = example_inputs(graph, 2, torch.float32)[0]
+    measured = live_step(model, x, "sgd", torch.bfloat16, accumulate=k, setup_hook=hold_outputs)
+    peak = step.peak(2)
+    assert peak.at(2) - measured.peak_bytes == -DOCUMENTED_BOUND
+    assert peak.phase == ("backward, features.6.1 (into .grad)" if k == 1
+                          else "micro-step 2 of 2, backward, features.7.2.block.5 (into .grad)")
