@@ -31,6 +31,7 @@ from .._gcpause import paused_gc
 from ..errors import CnnCostError
 from .grad_moments import backward_extras, concat_views, gradient_sums, shared_add_gradients
 from .grad_settling import settling
+from .op_temporaries import add_temporary
 from .tensors import ELEMENT_BYTES, Bytes
 from .trace import Trace
 
@@ -381,6 +382,8 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
                     cols.add(part, at[i - r.first], at[max(i, end) - r.first] if end >= i else at[i - r.first],
                              t.nbytes_per_sample, t.nbytes_fixed)
             cols.at("weight casts", at[i - r.first], 0, sum(s.new_casts for s in steps[r.first:i + 1]) * cast_size)
+            if steps[i].type == "add":  # a scaled or many-input add's running value, beside its output
+                cols.at("recomputed", at[i - r.first], add_temporary(steps[i]), 0)
         # what else is held during the recompute (saved tensors, gradients, the states of regions not
         # yet done) is the backward's between steps last+1 and last: the intervals above span these moments
     parts = cols.finish()

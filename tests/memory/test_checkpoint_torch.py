@@ -70,3 +70,35 @@ def test_a_recompute_stopping_at_lrn_holds_its_pooled_sum(dtype):
     result = agreement(compile(net), 2, ["b0"], dtype=dtype)
     assert result.mismatches() == {}
     assert result.recompute["b0"][0] == (6336 if dtype == "fp32" else 6200)  # measured (torch 2.13 CPU); 1,152 B less before
+
+
+SCALED_RESIDUAL = """
+name: scaled-residual
+input: [1, 6, 6]
+layers:
+- name: b0
+  type: sequential
+  layers:
+  - {type: conv, out: 1, kernel: 1, bias: false}
+  - type: residual
+    layers:
+    - {type: conv, out: 1, kernel: 1}
+    scale: 0.2
+  - {type: conv, out: 1, kernel: 1, bias: false}
+- name: b1
+  type: sequential
+  layers:
+  - {type: conv, out: 1, kernel: 1, bias: false}
+"""
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_a_recomputed_scaled_residual_holds_its_running_value(dtype, tmp_path):
+    """`x + 0.2 * branch`: the scaled branch is a temporary beside the add's output while the add
+    runs, in the recompute as in inference (`op_temporaries.add_temporary`: 144 B, one 1x6x6 fp32
+    map, short before; found by the random differential, CNNCOST_LONG)."""
+    from cnncost.spec import load_spec
+    path = tmp_path / "net.yaml"
+    path.write_text(SCALED_RESIDUAL)
+    result = agreement(compile(load_spec(path)), 1, ["b0"], dtype=dtype)
+    assert result.mismatches() == {}
