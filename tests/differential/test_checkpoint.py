@@ -75,8 +75,9 @@ def test_checkpointed_random_chains_agree_with_pytorch(case, batch, dtype, save)
     except ValueError as error:  # PyTorch refuses a train-mode norm of one value per channel
         assume("Expected more than 1" not in str(error))
         raise
-    except RuntimeError as error:  # and a kept output that an in-place op modifies (documented)
-        assume("has been mutated" not in str(error))
+    except RuntimeError as error:  # and a kept output that an in-place op modifies (documented), and any
+        # saved output an in-place op modifies (a sigmoid then an in-place ReLU: plain autograd refuses it too)
+        assume("has been mutated" not in str(error) and "modified by an inplace operation" not in str(error))
         raise
     # bf16: `measure.saved_tensors` files the output of a bias-free conv whose input needs no gradient
     # (here the first one, on the image) as a weight cast (issue 19's fourth finding, fixed elsewhere)
