@@ -25,3 +25,17 @@ def add_temporary(step: Any, int8: bool = False) -> int:
         most = max(most, previous + size(elements, dtype))
         previous = size(elements, dtype)
     return max(0, most - previous)
+
+
+def running_stats_temporary(step: Any, param_dtype: str) -> int:
+    """Fixed bytes instance norm holds beyond its output in training with running statistics:
+    batch_norm runs on the (1, N·C, H, W) reshape with the statistics repeated per sample, then
+    each running statistic is updated from the mean over the samples, a C-element temporary in the
+    statistics' dtype, and where that is not the parameters' (under autocast without affine: the
+    input's) its cast back, both alive for the copy; one statistic at a time (measured, torch 2.13
+    CPU)."""
+    if step.type != "instance_norm" or not step.running_stats:
+        return 0
+    stat = step.saved[-1].dtype if step.saved else param_dtype
+    cast = ELEMENT_BYTES[param_dtype] if stat != param_dtype else 0
+    return step.running_stats * (ELEMENT_BYTES[stat] + cast)

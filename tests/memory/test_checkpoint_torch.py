@@ -102,3 +102,33 @@ def test_a_recomputed_scaled_residual_holds_its_running_value(dtype, tmp_path):
     path.write_text(SCALED_RESIDUAL)
     result = agreement(compile(load_spec(path)), 1, ["b0"], dtype=dtype)
     assert result.mismatches() == {}
+
+
+INSTANCE_NORM = """
+name: instance-norm
+input: [3, 6, 6]
+layers:
+- name: b0
+  type: sequential
+  layers:
+  - {type: conv, out: 3, kernel: 1, bias: false}
+  - {type: instance_norm, track_running_stats: true}
+  - {type: relu6, inplace: false}
+- name: b1
+  type: sequential
+  layers:
+  - {type: conv, out: 1, kernel: 1, bias: false}
+"""
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_a_recomputed_instance_norm_updates_its_running_statistics(dtype, tmp_path):
+    """Instance norm with running statistics, not the region's last op: after batch_norm it updates
+    each running statistic from a mean over the samples, a C-element temporary (bf16 without affine:
+    the bf16 mean and its fp32 cast, 6 B per channel; `op_temporaries.running_stats_temporary`;
+    found by the random differential, CNNCOST_LONG: 4 B short with one channel)."""
+    from cnncost.spec import load_spec
+    path = tmp_path / "net.yaml"
+    path.write_text(INSTANCE_NORM)
+    result = agreement(compile(load_spec(path)), 2, ["b0"], dtype=dtype)
+    assert result.mismatches() == {}
