@@ -7,8 +7,8 @@ Modelled: `cnncost.memory.step` (Precision(dtype, "cpu")). Measured: `cnncost.to
 (every storage alive after every op of a steady-state step). Per net: the peak, the bytes after
 forward, after backward and after the step, each modelled and measured, the modelled peak's phase;
 "diff" is modelled - measured (buffers and Adam's step counters included in both), 0 where exact.
-Exit 1 if the model is below a measurement by more than the loss's scalars (`step_check.DOCUMENTED_BOUND`) outside the documented channels-last case
-(`step_check.BELOW_BY_DESIGN`); bf16's weight-gradient cast keeps it above (docs/memory.md).
+Exit 1 unless every point is exact but for the loss's gradient scalars at the peak (0 to
+-`step_check.DOCUMENTED_BOUND` B there, 0 elsewhere).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from cnncost.torch_backend.step_check import BELOW_BY_DESIGN, DOCUMENTED_BOUND, POINTS, ZOO_CASES, compare_step
+from cnncost.torch_backend.step_check import DOCUMENTED_BOUND, POINTS, ZOO_CASES, compare_step
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     sizes = {name: (batch, input) for name, batch, input in ZOO_CASES}
-    rows, worst, below = [], 0, []
+    rows, worst, off = [], 0, []
     for arch in args.arch:
         batch, input = sizes.get(arch, (2, None))
         for dtype in args.dtype:
@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
                 r = compare_step(arch, batch=batch, input=input, dtype=dtype, optimizer=optimizer)
                 diffs = r.residuals()
                 worst = max(worst, *map(abs, diffs.values()))
-                if arch not in BELOW_BY_DESIGN and min(diffs.values()) < -DOCUMENTED_BOUND:
-                    below.append(f"{arch} {dtype} {optimizer}")
+                if not -DOCUMENTED_BOUND <= diffs["peak"] <= 0 or any(diffs[p] for p in POINTS[1:]):
+                    off.append(f"{arch} {dtype} {optimizer}")
                 rows.append(r)
                 print(f"{arch:16s} {dtype:5s} {optimizer:8s} b{batch} " + "  ".join(
                     f"{p}: {r.modelled[p]:,} vs {r.measured[p]:,} ({diffs[p]:+,})" for p in POINTS)
@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {r.architecture} | {r.dtype} | {r.optimizer} | {r.batch} | {r.modelled['peak']:,} | "
                   f"{r.measured['peak']:,} | {d['peak']:+,} | {d['after forward']:+,} / {d['after backward']:+,} / "
                   f"{d['after the step']:+,} | {r.peak_phase} |")
-    print(f"worst |diff| {worst:,} B over {len(rows)} runs; model below by more than {DOCUMENTED_BOUND} B: "
-          + (", ".join(below) or "none"))
-    return 1 if below else 0
+    print(f"worst |diff| {worst:,} B over {len(rows)} runs; not exact (but for the loss's {DOCUMENTED_BOUND} B at the "
+          "peak): " + (", ".join(off) or "none"))
+    return 1 if off else 0
 
 
 if __name__ == "__main__":

@@ -170,8 +170,8 @@ def timeline(report: Report, ax: Axes | None = None, batch: int | None = None) -
                  colors=[color(p) for p, _ in stacks], step="mid", linewidth=0)
     top = max(totals)
     if step.mode == "train":
-        forward = (n - 1) // 2
-        spans = [(0, forward, "forward"), (forward, 2 * forward, "backward"), (2 * forward, n, "optimizer step")]
+        forward = len(step.trace.steps)  # (backward: a moment per step, and one after a step whose gradients settle)
+        spans = [(0, forward, "forward"), (forward, n - 1, "backward"), (n - 1, n, "optimizer step")]
     else:
         spans = [(0, n, "forward (inference)")]
     for first, stop, name in spans:

@@ -14,7 +14,6 @@ The peak is the largest of these moments; with K > 1 it no longer depends on K.
 """
 from __future__ import annotations
 
-from itertools import accumulate as running
 from typing import Any
 
 from .tensors import ELEMENT_BYTES
@@ -24,17 +23,17 @@ def accumulated(single: Any, setup: Any) -> tuple[int, Any, Any, Any, Any]:
     """The K-micro-step timeline built from `single`, the `StepMemory` (accumulate 1) of the same
     trace and setup, plain or checkpointed (its recompute moments too): micro-step 1's m - 1
     moments, micro-step 2..K's m - 1, the optimizer step; as `StepMemory`'s (count, totals, parts,
-    breakdown, phase). `single.backward_of[i]`: the trace step whose backward runs at moment i."""
+    breakdown, phase). `single.gradient_columns`: per moment, the gradients micro-step 1 holds and
+    what a later micro-step holds beyond its .grad tensors (a node's fresh gradients; after it,
+    their cast: grad_settling.py)."""
     trace = single.trace
     m1 = single.count - 1  # the moments of one micro-step (forward and backward)
     size = ELEMENT_BYTES[trace.precision.param_dtype]
-    own = [s.trainable_params * size for s in trace.steps]  # each step's new gradients
-    held = sum(own)
-    new = [own[k] if k >= 0 else 0 for k in single.backward_of[:m1]]  # gradients a moment's backward makes
-    so_far = list(running(new))  # the gradients a micro-step-1 moment holds
+    held = sum(s.trainable_params for s in trace.steps) * size
+    first, new = single.gradient_columns
     ps, fx = single.totals
-    # later micro-steps: every gradient held, and the one a moment's backward makes until it is added
-    later_fx = [f - g + held + c for f, g, c in zip(fx[:m1], so_far, new)]
+    # later micro-steps: every gradient held, and those a moment's backward makes until added
+    later_fx = [f - g + held + c for f, g, c in zip(fx[:m1], first, new)]
     totals = (ps[:m1] + ps[:m1] + ps[m1:], fx[:m1] + later_fx + fx[m1:])
     k = setup.accumulate
 

@@ -13,7 +13,10 @@ Each storage of the step model becomes one allocation, alive over the same momen
   the end of the step;
 - backward, at step k: the gradients of step k's parameters (kept until the step ends:
   `zero_grad(set_to_none=True)`) and of its inputs; then the saved storages whose first saver is
-  past and the activation gradients whose producer is past are freed;
+  past and the activation gradients whose producer is past are freed; where step k's gradients
+  settle with a cast or a copy (`grad_settling.py`), its node makes them as they arrive (low under
+  autocast) and the moment after it the settled ones, with the cast or copy as one allocation
+  freed at the next moment;
 - the optimizer step: its state (with Adam's step counters on the CPU; PyTorch makes it lazily at the first step: allocated there in the
   first step, held after) and its temporaries (Adam on CUDA: a copy of the parameters), then the
   end of the step frees the temporaries, outputs and gradients.
@@ -35,7 +38,8 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from .allocator import ALLOC, FREE
-from .grad_moments import backward_extras, concat_views, formula_pieces, shared_add_gradients
+from .grad_moments import backward_extras, concat_views, formula_pieces, gradient_sums, shared_add_gradients
+from .grad_settling import settling, training_axis
 from .optimizer_step import optimizer_temporaries, parameter_tensors, step_counters
 from .step import OPTIMIZER_STATE, OPTIMIZER_TEMPORARIES, StepMemory
 from .tensors import ELEMENT_BYTES
@@ -87,7 +91,11 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
         raise ValueError("steps must be at least 1")
     trace, optimizer = step.trace, step.optimizer
     s, n = trace.steps, len(trace.steps)
-    m = 2 * n + 1
+    at_node, after = settling(trace)
+    dominating, sums = gradient_sums(trace, backward_extras(trace))
+    axis = training_axis(n, after, sums)
+    m = len(axis)
+    moment_of = {what: i for i, what in enumerate(axis)}
     cast = ELEMENT_BYTES[trace.precision.dtype]
     param = ELEMENT_BYTES[trace.precision.param_dtype]
     savers, last_read = trace.first_savers(), trace.last_reads()
@@ -95,8 +103,8 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
     needing_grad = {st.output.id for st in s if st.output is not None and st.output.requires_grad}
     needing_grad -= shared_add_gradients(trace)  # an add's inputs given its output's gradient itself
 
-    def bw(k: int) -> int:  # the moment of step k's backward
-        return 2 * n - 1 - k
+    def bw(k: int) -> int:  # the moment of step k's backward (its node)
+        return moment_of["backward", k]
 
     # (first moment, last moment, key, bytes) of every storage of one step; last = m: to the end
     items: list[tuple[int, int, tuple, int]] = []
@@ -118,15 +126,24 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
         cached = st.new_casts - st.weight_casts  # in the cast cache only: freed when the forward ends
         if cached > 0:  # (a copy a later call saves counts there, approximately: made again at that call)
             items.append((i, n - 1, ("ccast", i), cached * cast))
-        if st.params:
-            items.append((bw(i), m, ("pgrad", i), st.params * param))
-    # an in-place op's second gradient, a gradient sum: alive at one backward moment (grad_moments.py)
+        if st.trainable_params and i in after:  # made low (or to be copied), then settled (grad_settling.py)
+            settled = moment_of["after", i]
+            items.append((bw(i), moment_of["after", i] - 1, ("pnode", i), at_node[i]))
+            items.append((settled, m, ("pgrad", i), st.trainable_params * param))
+            items.append((settled, settled, ("psettle", i), after[i][0] - st.trainable_params * param))
+        elif st.trainable_params:
+            items.append((bw(i), m, ("pgrad", i), st.trainable_params * param))
+    # an in-place op's second gradient, a partial gradient: alive at one backward moment (grad_moments.py);
+    # a gradient sum after the node: at its own moment, or where it holds more at every batch, at the node's
     for k, (a, c) in enumerate(zip(*backward_extras(trace, formulas=False))):
+        a, c = dominating.get(k, (a, c))
         if a * batch + c:
             items.append((bw(k), bw(k), ("gextra", k), a * batch + c))
     for k, pieces in formula_pieces(trace).items():  # a backward formula's temporaries, one by one
-        for j, (a, c) in enumerate(pieces):
+        for j, (a, c) in enumerate(pieces if k not in dominating else ()):
             items.append((bw(k), bw(k), ("formula", k, j), a * batch + c))
+    for k, (a, c) in sums.items():
+        items.append((moment_of["sum", k], moment_of["sum", k], ("gsum", k), a * batch + c))
     for j, (first, last, a, c) in enumerate(concat_views(trace)):  # a concat's gradient's shares, held longer
         items.append((bw(last), bw(first), ("gview", j), a * batch + c))
     temporaries = OPTIMIZER_TEMPORARIES[optimizer] if trace.precision.device == "cuda" else 0
@@ -163,7 +180,8 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
         for moment in range(m):
             for key, size in starts[moment]:
                 events.append((ALLOC, (rep, key), size))
-            layer = moment if moment < n else bw(moment) if moment < 2 * n else None
+            kind, k = axis[moment]
+            layer = k if kind in ("forward", "backward") else None
             if rep == 0 and layer is not None and layer == (blas_fw if moment < n else blas_bw):
                 events.append((ALLOC, ("blas", moment < n), blas_workspace))
                 if blaslt_workspace:

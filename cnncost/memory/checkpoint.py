@@ -29,7 +29,9 @@ from typing import Any, Sequence
 
 from .._gcpause import paused_gc
 from ..errors import CnnCostError
-from .grad_moments import backward_extras, concat_views, shared_add_gradients
+from .grad_moments import backward_extras, concat_views, gradient_sums, shared_add_gradients
+from .grad_settling import settling
+from .op_temporaries import add_temporary, running_stats_temporary
 from .tensors import ELEMENT_BYTES, Bytes
 from .trace import Trace
 
@@ -92,9 +94,11 @@ def recomputed_steps(trace: Trace, names: Sequence[str]) -> list[int]:
 
 class _Axis:
     """The moments of a checkpointed step, in order: forward k, then backward with each region's
-    recompute moments right before the backward of its `last` step, then the optimizer step."""
+    recompute moments right before the backward of its `last` step, and after the backward of a
+    step a moment for its gradient sum and one where its parameters' gradients settle with a cast
+    or a copy, where it has them (`grad_settling.training_axis`), then the optimizer step."""
 
-    def __init__(self, n: int, regs: list[Region]) -> None:
+    def __init__(self, n: int, regs: list[Region], after: Any = (), sums: Any = ()) -> None:
         self.n = n
         self.phases: list[tuple[str, int]] = [("forward", k) for k in range(n)]
         self.backward_at: list[int] = [0] * n  # moment index of backward at step k
@@ -108,6 +112,10 @@ class _Axis:
                 self.phases.extend(("recompute", i) for i in range(r.first, k + 1))
             self.backward_at[k] = len(self.phases)
             self.phases.append(("backward", k))
+            if k in sums:
+                self.phases.append(("sum", k))
+            if k in after:
+                self.phases.append(("after", k))
         self.phases.append(("optimizer", -1))
         self.m = len(self.phases)
 
@@ -150,6 +158,7 @@ class Timeline:
     recomputed: list[int]  # trace steps run again in backward
     cached: tuple[int, int]  # (per-sample, fixed) bytes of the outputs selective checkpointing keeps (in `saved`)
     backward_of: list[int]  # per moment, the trace step whose backward runs there (-1: forward, recompute, optimizer)
+    gradients: tuple[list[int], list[int]]  # as `StepMemory.gradient_columns`
 
 
 # Ops whose kernel makes what they save with their output: statistics, indices
@@ -203,7 +212,14 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
     for j, r in enumerate(regs):
         for i in range(r.first, r.stop):
             region_of[i] = j
-    axis = _Axis(n, regs)
+    made: dict[int, tuple[int, Any]] = {}
+    for i, step in enumerate(steps):
+        for t in step.created:
+            made.setdefault(t.id, (i, t))
+    at_node, after = settling(trace)
+    extras = backward_extras(trace, _unpacked_once(steps, regs, made))
+    dominating, sums = gradient_sums(trace, extras)
+    axis = _Axis(n, regs, after, sums)
     m, bw = axis.m, axis.backward_at
     cols = _Columns(m)
     cast_size, param_size = ELEMENT_BYTES[trace.precision.dtype], ELEMENT_BYTES[trace.precision.param_dtype]
@@ -216,10 +232,6 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
     trainable = sum(s.trainable_params for s in steps) * param_size  # --freeze: frozen params get no gradient
     cols.at("gradients", m - 1, 0, trainable)
 
-    made: dict[int, tuple[int, Any]] = {}
-    for i, step in enumerate(steps):
-        for t in step.created:
-            made.setdefault(t.id, (i, t))
     last_read = trace.last_reads()
     savers: dict[int, list[int]] = {}
     for i, step in enumerate(steps):
@@ -316,10 +328,18 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
         cast_start = n if j < 0 else (bw[region_last] if (region_last := regs[j].last) is not None and i <= region_last else None)
         if cast_start is not None:
             cols.add("weight casts", cast_start, bw[i], 0, s.weight_casts * cast_size)
-    # parameter gradients: from a step's backward to the optimizer step
+    # parameter gradients: from a step's backward to the optimizer step, as its node makes them,
+    # then settled (a cast or a copy on the way: grad_settling.py)
+    later = [0] * m  # what a later micro-step of accumulation holds beyond its .grad tensors
     for i, s in enumerate(steps):
         if s.trainable_params:
-            cols.add("gradients", bw[i], m - 2, 0, s.trainable_params * param_size)
+            node_end = bw[i] + (i in sums)  # as the node makes them, through its gradient sum
+            cols.add("gradients", bw[i], node_end, 0, at_node[i])
+            later[bw[i]:node_end + 1] = [at_node[i]] * (node_end + 1 - bw[i])
+            if i in after:
+                cols.at("gradients", node_end + 1, 0, after[i][0])
+                later[node_end + 1] = after[i][1]
+            cols.add("gradients", node_end + 1 + (i in after), m - 2, 0, s.trainable_params * param_size)
     # activation gradients: the gradient of a tensor from the backward of its last reader to its producer's
     needing = {s.output.id for s in steps if s.output is not None and s.output.requires_grad}
     needing -= shared_add_gradients(trace)  # an add's inputs given its output's gradient itself
@@ -329,8 +349,10 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             # an output's gradient exists from the backward's first moment (a recompute, where the last op is in a region)
             cols.add("activation gradients", n if end >= n else bw[end], bw[i], t.nbytes_per_sample, t.nbytes_fixed)
     # what one gradient per storage misses, as in the plain step (grad_moments.py): at a step's backward
-    for k, (a, c) in enumerate(zip(*backward_extras(trace, _unpacked_once(steps, regs, made)))):
-        cols.at("activation gradients", bw[k], a, c)
+    for k, (a, c) in enumerate(zip(*extras)):
+        cols.at("activation gradients", bw[k], *dominating.get(k, (a, c)))
+    for k, (a, c) in sums.items():  # a sum after the node, in a moment of its own
+        cols.at("activation gradients", bw[k] + 1, a, c)
     for first, last, a, c in concat_views(trace):
         cols.add("activation gradients", bw[last], bw[first], a, c)
     # the recomputes
@@ -347,8 +369,11 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
                     inside_first.setdefault(t.id, i)
         for i in range(r.first, r.last + 1):
             for t in steps[i].created:
-                if i == r.last and t.id in unmade:
-                    continue  # the early stop came before this tensor was made
+                if i == r.last and t.id in unmade:  # the early stop came before this tensor was made, but
+                    if steps[i].type == "lrn" and t is steps[i].output:  # LRN's composite holds its pooled sum
+                        # (output-sized) while `div = div.mul(alpha).add(k).pow(beta)` runs, before the stop
+                        cols.at("recomputed", at[i - r.first], t.nbytes_per_sample, t.nbytes_fixed)
+                    continue
                 part = "saved for backward" if t.id in cached else "recomputed"  # a kept output is not made again
                 if t.id in inside_first:
                     cols.add(part, at[i - r.first], bw[inside_first[t.id]], t.nbytes_per_sample, t.nbytes_fixed)
@@ -357,6 +382,10 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
                     cols.add(part, at[i - r.first], at[max(i, end) - r.first] if end >= i else at[i - r.first],
                              t.nbytes_per_sample, t.nbytes_fixed)
             cols.at("weight casts", at[i - r.first], 0, sum(s.new_casts for s in steps[r.first:i + 1]) * cast_size)
+            if steps[i].type == "add":  # a scaled or many-input add's running value, beside its output
+                cols.at("recomputed", at[i - r.first], add_temporary(steps[i]), 0)
+            if i < r.last:  # instance norm's running statistics' update (after its saves: not where the recompute stops)
+                cols.at("recomputed", at[i - r.first], 0, running_stats_temporary(steps[i], trace.precision.param_dtype))
         # what else is held during the recompute (saved tensors, gradients, the states of regions not
         # yet done) is the backward's between steps last+1 and last: the intervals above span these moments
     parts = cols.finish()
@@ -371,12 +400,14 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             return "optimizer step"
         if kind == "recompute":
             return f"recompute {region_names[k]}, {paths[k]}"
-        return f"{kind}, {paths[k]}"
+        return f"backward, {paths[k]}" + {"sum": " (gradient sum)", "after": " (into .grad)"}.get(kind, "") \
+            if kind != "forward" else f"forward, {paths[k]}"
 
     again = [k for k in recomputed_steps(trace, setup.checkpoint) if not (steps[k].output is not None
                                                                         and cached.get(steps[k].output.id, (0, -1))[1] == k)]  # type: ignore[union-attr]
     backward_of = [k if kind == "backward" else -1 for kind, k in axis.phases]
-    return Timeline(m, totals, parts, phase, (saved_ps, saved_fx), again, (cached_ps, cached_fx), backward_of)
+    return Timeline(m, totals, parts, phase, (saved_ps, saved_fx), again, (cached_ps, cached_fx), backward_of,
+                    (parts["gradients"][1] if "gradients" in parts else [0] * m, later))
 
 
 def saved(step: Any) -> Bytes:

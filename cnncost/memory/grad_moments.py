@@ -3,15 +3,16 @@ reader back to its producer) misses in backward, measured with `torch_backend.li
 CPU): at an in-place op's backward, the gradient of its output (the storage after the op) and the
 new gradient of its input (the storage before) are two tensors of the storage's size, alive at
 once (ReLU(inplace=True)'s threshold_backward writes a new tensor); and where a storage is read by
-several steps, the partial gradients and their sum (`accumulations`); and the temporaries of a
-backward formula that makes several full-size tensors at once (`formula_temporaries`: LRN's
-division, a broadcast mul's product). And what it counts twice: an add's inputs given its
+several steps, the partial gradients (`accumulations`) and, after the node, their sum
+(`gradient_sums`); and the temporaries of a backward formula that makes several full-size
+tensors at once (`formula_temporaries`: LRN's division, a broadcast mul's product). And what it counts twice: an add's inputs given its
 output's gradient itself (`shared_add_gradients`).
 """
 from __future__ import annotations
 
 from typing import Any
 
+from .tensors import ELEMENT_BYTES
 from .trace import Trace
 
 
@@ -89,36 +90,33 @@ def backward_extras(trace: Trace, unpacked: frozenset[int] = frozenset(), formul
     return [sum(v) for v in zip(*(a for a, _ in parts))], [sum(v) for v in zip(*(c for _, c in parts))]
 
 
-def add_backward_extras(grads: tuple[list[int], list[int]], trace: Trace) -> None:
-    """Add `backward_extras` to the backward gradient columns (in place)."""
-    for column, extra in zip(grads, backward_extras(trace)):
-        for k, value in enumerate(extra):
-            if value:
-                column[k] += value
-
-
 # Readers whose backward hands on its output's gradient (or a view of it) as the input's partial:
 # no new tensor, only the sum (add: AddBackward returns its grad; concat: narrow views of it).
 ALIAS_READERS = ("add", "concat", "flatten", "reshape", "identity")
 
 
 def accumulations(trace: Trace) -> tuple[list[int], list[int]]:
-    """Per step, the (per-sample, fixed) bytes a gradient sum adds at its backward. A storage read
-    by several steps gets one partial gradient from each, summed as they arrive (in reverse
-    order): at every reader but the last (in forward order) autograd holds the gradient so far,
-    the new partial and their sum (`old + new`, out of place: measured, torch 2.13 CPU), after
-    the reader's node freed its output's gradient and what it alone saved. Extra over the model's
-    one gradient per storage: S for an aliasing reader (its partial is a view of a gradient the
-    model already holds); max(S, 2S - that output gradient - those saved bytes) for a reader that
-    computes its partial (the partial beside the old one, or the sum). Readers are grouped by
-    version (an in-place op reads the storage's old version; later readers the new one); a view
-    of the storage is no reader (its readers read the storage)."""
+    """Per step, the (per-sample, fixed) bytes a gradient sum adds while its node runs: S for each
+    storage it reads that a later step reads too (`summed_readers`): the new partial beside the
+    gradient so far (for an aliasing reader, the sum itself, while the view keeps its output's
+    gradient alive)."""
     n = len(trace.steps)
     per_sample, fixed = [0] * n, [0] * n
-    saved_at: dict[int, tuple[int, int]] = {}
-    for i, t in trace.first_savers().values():
-        a, c = saved_at.get(i, (0, 0))
-        saved_at[i] = (a + t.nbytes_per_sample, c + t.nbytes_fixed)
+    for k, inputs in summed_readers(trace).items():
+        for s_ps, s_fx, _ in inputs:
+            per_sample[k] += s_ps
+            fixed[k] += s_fx
+    return per_sample, fixed
+
+
+def summed_readers(trace: Trace) -> dict[int, list[tuple[int, int, bool]]]:
+    """step -> (per-sample, fixed bytes, computes its partial) of each storage it reads whose
+    gradient it sums into another's. A storage read by several steps gets one partial gradient
+    from each, summed as they arrive (in reverse order): every reader but the last (in forward
+    order) sums its partial into the gradient so far (`old + new`, out of place: measured, torch
+    2.13 CPU). Readers are grouped by version (an in-place op reads the storage's old version;
+    later readers the new one); a view of the storage is no reader (its readers read the
+    storage). An aliasing reader (ALIAS_READERS) hands on a view of its output's gradient."""
     version: dict[int, int] = {}
     readers: dict[tuple[int, int], list[int]] = {}
     sizes: dict[int, tuple[int, int]] = {}
@@ -132,19 +130,49 @@ def accumulations(trace: Trace) -> tuple[list[int], list[int]]:
             sizes.setdefault(r.id, (r.nbytes_per_sample, r.nbytes_fixed))
         if in_place:
             version[out.id] = version.get(out.id, 0) + 1  # type: ignore[union-attr]  # in place: out is set
+    out_map: dict[int, list[tuple[int, int, bool]]] = {}
     for (tensor_id, _), ks in readers.items():
-        s_ps, s_fx = sizes[tensor_id]
         for k in ks[:-1]:
             step = trace.steps[k]
-            extra = (s_ps, s_fx)
-            if step.type not in ALIAS_READERS and step.output is not None:
-                sv_ps, sv_fx = saved_at.get(k, (0, 0))
-                summed = (2 * s_ps - step.output.nbytes_per_sample - sv_ps,
-                          2 * s_fx - step.output.nbytes_fixed - sv_fx)
-                extra = max(extra, summed)  # by bytes per sample first: linear in the batch
-            per_sample[k] += extra[0]
-            fixed[k] += extra[1]
-    return per_sample, fixed
+            computes = step.type not in ALIAS_READERS and step.output is not None
+            out_map.setdefault(k, []).append((*sizes[tensor_id], computes))
+    return out_map
+
+
+def gradient_sums(trace: Trace, node_extras: tuple[list[int], list[int]]) -> tuple[dict[int, tuple[int, int]],
+                                                                                  dict[int, tuple[int, int]]]:
+    """The sums a computing reader does after its node ran (its output's gradient, what it alone
+    saved and autocast's weight copies it saved freed: resnet50 bf16's layer2.0.residual.conv1):
+    the gradient so far, the new partial and their sum, with the other inputs' partials still
+    waiting: Sum(S) + max(S) more than one gradient per storage. As (per-sample, fixed) bytes over
+    the node's moment less its `node_extras`, split in two: steps where that sum holds at least as
+    much as the node at every batch from 1 (its moment takes the sum's figure, these freed bytes taken
+    off), and steps where the two cross above batch 1 (a moment of its own after the node, where the gradients
+    held are one per storage plus Sum(S) + max(S): `grad_settling.training_axis`)."""
+    saved_at: dict[int, tuple[int, int]] = {}
+    for i, t in trace.first_savers().values():
+        a, c = saved_at.get(i, (0, 0))
+        saved_at[i] = (a + t.nbytes_per_sample, c + t.nbytes_fixed)
+    cast = ELEMENT_BYTES[trace.precision.dtype]
+    dominating: dict[int, tuple[int, int]] = {}
+    own: dict[int, tuple[int, int]] = {}
+    for k, inputs in summed_readers(trace).items():
+        computed = [(a, c) for a, c, computes in inputs if computes]
+        if not computed:
+            continue
+        step, out = trace.steps[k], trace.steps[k].output
+        assert out is not None  # a computing reader makes an output
+        sv_ps, sv_fx = saved_at.get(k, (0, 0))
+        largest = max(computed)  # by bytes per sample first
+        raw = (sum(a for a, _, _ in inputs) + largest[0], sum(c for _, c, _ in inputs) + largest[1])
+        summed = (raw[0] - out.nbytes_per_sample - sv_ps,
+                  raw[1] - out.nbytes_fixed - sv_fx - step.weight_casts * cast)
+        node = (node_extras[0][k], node_extras[1][k])
+        if summed[0] >= node[0] and sum(summed) >= sum(node):  # more at batch 1 and growing faster
+            dominating[k] = summed
+        elif summed[0] > node[0] or sum(summed) > sum(node):  # the lines cross above batch 1
+            own[k] = raw
+    return dominating, own
 
 
 def shared_add_gradients(trace: Trace) -> set[int]:

@@ -34,9 +34,10 @@ from __future__ import annotations
 from typing import Any
 
 from .._gcpause import paused_gc
+from .op_temporaries import add_temporary
 from .setup import Setup
 from .step import MODELS, Column, StepMemory, _add, _live, _running
-from .tensors import ELEMENT_BYTES, Tensor, promote
+from .tensors import ELEMENT_BYTES, Tensor
 from .trace import Trace
 
 IDENTITY_IN_EVAL = ("dropout", "stochastic_depth")  # their output is their input in eval mode
@@ -76,28 +77,9 @@ PROMOTING = ("concat", "stack", "tokens")
 NEGATING = ("softmin",)
 
 
-def _add_temporary(step: Any, int8: bool) -> int:
-    """Per-sample bytes an add holds beyond its output: `scale * first + b + c ...` keeps one
-    running value, so each partial result (the scaled first input, then each partial sum) lives
-    until the next is made (measured, torch 2.13 CPU: a scaled residual). The sizes: the largest
-    input so far, in the dtype the inputs so far promote to."""
-    def size(elements: int, dtype: str) -> int:
-        return elements if int8 else elements * ELEMENT_BYTES[dtype]
-    first, *rest = step.reads
-    scaled = getattr(step.layer, "scale", 1.0) != 1.0
-    elements, dtype = first.elements, first.dtype
-    previous = size(elements, dtype) if scaled else 0  # a temporary, or the input itself
-    most = previous
-    for other in rest:
-        elements, dtype = max(elements, other.elements), promote(dtype, other.dtype)
-        most = max(most, previous + size(elements, dtype))
-        previous = size(elements, dtype)
-    return max(0, most - previous)
-
-
 # op type -> per-sample bytes its intermediates hold at the op's fullest, beyond its output, where
 # PyTorch frees them one by one inside the op (the trace's other tensors of that row are not used)
-SEQUENTIAL = {"lrn": _lrn_temporary, "add": _add_temporary}
+SEQUENTIAL = {"lrn": _lrn_temporary, "add": add_temporary}
 
 
 class InferenceMemory(StepMemory):

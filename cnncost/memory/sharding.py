@@ -78,11 +78,14 @@ def units_of(trace: Any, setup: Any) -> list[int]:
     return out
 
 
-def per_rank(trace: Any, setup: Any, totals_fx: list[int], columns: Callable[[], dict], breakdown: Callable):
+def per_rank(trace: Any, setup: Any, totals_fx: list[int], columns: Callable[[], dict], breakdown: Callable,
+             axis: list[tuple[str, int]], at_node: list[int], after: dict[int, tuple[int, int]]):
     """(totals_fx, columns, breakdown) of one rank, from the single-device step's: every moment's
-    fixed bytes change by the per-rank delta of the parts in FIXED_PARTS."""
+    fixed bytes change by the per-rank delta of the parts in FIXED_PARTS. `axis`: each moment's
+    (kind, trace step): forward, backward (a step's node), sum (a gradient sum after it), after (its
+    gradients settling: grad_settling.py), optimizer; `at_node`, `after`: `grad_settling.settling`'s."""
     base = columns()
-    delta = _deltas(trace, setup, base)
+    delta = _deltas(trace, setup, base, axis, at_node, after)
     totals = [t + sum(d[i] for d in delta.values()) for i, t in enumerate(totals_fx)]
 
     def rank_columns() -> dict:
@@ -105,28 +108,34 @@ def _at(column: Any, i: int) -> int:
     return column if type(column) is int else column[i]
 
 
-def _deltas(trace: Any, setup: Any, base: dict) -> dict[str, list[int]]:
-    """Per part, the fixed bytes one rank holds minus what one device holds, at every moment."""
+def _deltas(trace: Any, setup: Any, base: dict, axis: list[tuple[str, int]], at_node: list[int],
+            after: dict[int, tuple[int, int]]) -> dict[str, list[int]]:
+    """Per part, the fixed bytes one rank holds minus what one device holds, at every moment. The
+    sharded parts are laid out on the plain axis (forward k, backward k, the optimizer step) and
+    a moment after a step's node holds what its node does, plus the settling's transient over the
+    step's final gradients (a cast beside its low gradient, a copy into the parameter's layout)."""
     steps, n = trace.steps, len(trace.steps)
-    m = 2 * n + 1
+    m = len(axis)
     size = ELEMENT_BYTES[trace.precision.param_dtype]
     params = _at(base["parameters"][1], 0)
-    grads = [_at(base["gradients"][1], i) for i in range(m)]
     state, temporaries = _at(base["optimizer state"][1], 0), _at(base["optimizer temporaries"][1], m - 1)
     step_params = [s.params * size for s in steps]
-    # the gradients a step's backward makes (after freezing: what the gradients column gains there)
-    fresh = [0] * n
-    for k in range(n):
-        i = 2 * n - 1 - k
-        fresh[k] = grads[i] - (grads[i - 1] if i > n else 0)
+    fresh = [s.trainable_params * size for s in steps]  # the gradients a step's backward makes (none frozen)
+    plain = [k if kind == "forward" else 2 * n - 1 - k if kind != "optimizer" else 2 * n for kind, k in axis]
+    excess = [after[k][0] - fresh[k] if kind == "after" else 0 for kind, k in axis]
     want = {name: [_at(base.get(name, (0, 0))[1], i) for i in range(m)] for name in FIXED_PARTS}
     have = {name: list(column) for name, column in want.items()}
     kind, parts = setup.sharding, shards(setup)
-    total_grads = grads[-1]
+    total_grads = sum(fresh)
+
+    def spread(column: list[int], add_excess: bool = False) -> list[int]:
+        """A column of the plain axis (2n + 1 moments) on the step's."""
+        return [column[j] + (excess[i] if add_excess else 0) for i, j in enumerate(plain)]
     if kind == "ddp":
         want["gradient buckets"] = [total_grads] * m
-        if setup.gradient_as_bucket_view:
-            want["gradients"] = [0] * n + [fresh[2 * n - 1 - i] for i in range(n, 2 * n)] + [0]
+        if setup.gradient_as_bucket_view:  # the fresh gradients beside the buckets, until copied in
+            want["gradients"] = [at_node[k] if what in ("backward", "sum") else after[k][0] if what == "after" else 0
+                                 for what, k in axis]
     else:
         units = units_of(trace, setup) if kind in ("zero3", "fsdp", "fsdp-grad-op", "hybrid") else [0] * n
         flat_params = (sum(shard_bytes(p, size, parts) for p in per_unit(units, step_params).values())
@@ -138,11 +147,11 @@ def _deltas(trace: Any, setup: Any, base: dict) -> dict[str, list[int]]:
         want["optimizer state"] = [copies * sharded + counters] * m
         want["optimizer temporaries"] = [0] * (m - 1) + [temporary_copies * sharded]
         if kind != "zero1":
-            want["gradients"], want["reduce-scatter buffer"] = _sharded_grads(n, units, fresh, size, parts,
-                                                                              kind in ("zero2", "zero3"))
+            grads, buffer = _sharded_grads(n, units, fresh, size, parts, kind in ("zero2", "zero3"))
+            want["gradients"], want["reduce-scatter buffer"] = spread(grads, True), spread(buffer)
         if kind not in ("zero1", "zero2"):
             want["parameters"] = [flat_params] * m
-            want["all-gather buffer"] = _gathered(n, units, step_params, size, parts, kind)
+            want["all-gather buffer"] = spread(_gathered(n, units, step_params, size, parts, kind))
     return {name: [w - h for w, h in zip(want[name], have[name])] for name in FIXED_PARTS
             if want[name] != have[name]}
 

@@ -11,7 +11,11 @@ Model (PyTorch eager, `optimizer.zero_grad(set_to_none=True)` between steps):
   the gradient of every tensor between its last reader and its producer, plus what one gradient
   per storage misses (grad_moments.py: an in-place op's second gradient, the sum of a storage's
   partial gradients, a concat's gradient held until its last view is used; an add's inputs share
-  its output's gradient: one storage);
+  its output's gradient: one storage); a step's parameters' gradients as its node makes them (in
+  the low dtype under autocast);
+- after step k's node, where it needs a moment of its own: its gradient sum, then its parameters'
+  gradients settling into `.grad` (a cast from the low dtype, a copy into the parameter's layout:
+  grad_settling.py), with its saved tensors, weight copies and output's gradient freed;
 - optimizer step: parameters, gradients, state, and Adam's temporaries (optimizer_step.py: CUDA's
   foreach implementation allocates one fp32 copy of all parameters, the CPU's per-parameter loop
   two of the largest);
@@ -32,7 +36,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 from .._gcpause import paused_gc
 from .accumulate import accumulated
-from .grad_moments import add_backward_extras, concat_views, shared_add_gradients
+from .grad_moments import backward_extras, concat_views, gradient_sums, shared_add_gradients
+from .grad_settling import settling, training_axis
 from .optimizer_step import optimizer_temporaries, step_counters
 from .setup import Setup
 from .sharding import RANK_PARTS, per_rank
@@ -69,6 +74,9 @@ class StepMemory:
                  parts: Any, breakdown: Any, phase: Any, backward_of: list[int] | None = None) -> None:
         self.trace, self.setup, self.count, self.totals = trace, setup, count, totals
         self.backward_of = backward_of  # per moment, the trace step whose backward runs there (-1: none)
+        # training: per moment, the parameter gradients micro-step 1 holds, and what a later micro-step
+        # of gradient accumulation holds beyond its .grad tensors (accumulate.py)
+        self.gradient_columns: tuple[list[int], list[int]] | None = None
         self._parts, self._breakdown, self._phase = parts, breakdown, phase
 
     def saved_columns(self) -> tuple[list[int], list[int]]:
@@ -248,14 +256,16 @@ def _input_batch(trace: Trace) -> tuple[int, int, set[int]]:
 def _training_step(trace: Trace, setup: Setup) -> StepMemory:
     optimizer = setup.optimizer
     n, steps = len(trace.steps), trace.steps
-    m = 2 * n + 1  # forward 0..n-1, backward n..2n-1 (steps n-1..0), the optimizer step
     params = _param_total(trace)
     cast_size, param_size = ELEMENT_BYTES[trace.precision.dtype], ELEMENT_BYTES[trace.precision.param_dtype]
     casts_fw = _running([s.new_casts for s in steps], cast_size)  # cast cache, steps 0..k
     casts_bw = _running([s.weight_casts for s in steps], cast_size)  # saved weight copies, steps 0..k
     # --freeze: gradients, optimizer state and temporaries of the trainable parameters only
-    grads_after = _running([s.trainable_params for s in reversed(steps)], param_size)  # steps k..n-1, backward order
-    trainable = grads_after[-1] if steps else 0
+    grads_after = _running([s.trainable_params for s in reversed(steps)], param_size)[::-1]  # steps k..n-1
+    trainable = grads_after[0] if steps else 0
+    # a step's own gradients: as its node makes them (low under autocast), and after it (grad_settling.py)
+    at_node, after = settling(trace)
+    grads_node = [g - s.trainable_params * param_size + own for g, s, own in zip(grads_after, steps, at_node)]
     # Adam's moments; its step counters (CPU); batch norm's running statistics (buffers)
     state = trainable * OPTIMIZER_STATE[optimizer] + step_counters(trace, optimizer)
     buffers = sum(trace.buffer_sizes())
@@ -289,62 +299,113 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
     saved_bw = (_running(saved_ps, 1), _running(saved_fx, 1))
     grad_iv += concat_views(trace)  # a concat's gradient, held until its last view is used (grad_moments.py)
     grads = _live(n, grad_iv)
-    add_backward_extras(grads, trace)  # in-place ops' second gradients, gradient sums (grad_moments.py)
-    live_fw = _live(n, saved_iv + other_iv)  # saved and other together
+    # in-place ops' second gradients, partial gradients, formulas' temporaries (grad_moments.py);
+    # a sum after the node that holds more at every batch replaces them there, one that crosses
+    # them gets its own moment
+    extras = backward_extras(trace)
+    dominating, sums = gradient_sums(trace, extras)
+    for column, extra, j in zip(grads, extras, (0, 1)):
+        for k, value in enumerate(extra):
+            column[k] += dominating[k][j] if k in dominating else value
+    # after a step's node: its own saved tensors, weight copies, extras and the gradients it made
+    # the last use of (its output's) are freed; its parameters' gradients settle (grad_settling.py)
+    ending = ([0] * n, [0] * n)
+    for first, last, a, c in grad_iv:
+        if first <= last:
+            ending[0][first] += a
+            ending[1][first] += c
+
+    def earlier(column: list[int], k: int) -> int:
+        return column[k - 1] if k else 0
+
+    def after_node(k: int, kind: str) -> dict[str, tuple[int, int]]:
+        """The parts a moment after step k's node changes: its gradient sum (`kind` "sum") or its
+        parameters' gradients settling ("after")."""
+        shown = dominating.get(k, (extras[0][k], extras[1][k]))
+        held = sums[k] if kind == "sum" else (0, 0)
+        return {"gradients": (0, grads_node[k] if kind == "sum" else grads_node[k] - at_node[k] + after[k][0]),
+                "weight casts": (0, earlier(casts_bw, k)),
+                "saved for backward": (earlier(saved_bw[0], k), earlier(saved_bw[1], k)),
+                "activation gradients": (grads[0][k] - shown[0] - ending[0][k] + held[0],
+                                         grads[1][k] - shown[1] - ending[1][k] + held[1])}
+
+    axis = training_axis(n, after, sums)
+    m = len(axis)
     fixed_all = params + state + buffers
-    totals_ps = (_add(live_fw[0], x_ps)
-                 + _add(saved_bw[0], grads[0], x_ps + out_a)[::-1]
-                 + [x_ps + out_a])
-    totals_fx = (_add(live_fw[1], casts_fw, fixed_all + x_fx)
-                 + _add(saved_bw[1], grads[1], grads_after[::-1], casts_bw, fixed_all + x_fx + out_c)[::-1]
-                 + [fixed_all + trainable + temporaries + x_fx + out_c])
-
-    def timeline(fw: list[int], bw: list[int], last: int) -> list[int]:
-        """fw[k] at moment k, bw[k] at moment 2n-1-k, then the optimizer step's value."""
-        return fw + bw[::-1] + [last]
-
-    def columns() -> dict[str, tuple[Column, Column]]:
-        saved_fw, other_fw = _live(n, saved_iv), _live(n, other_iv)
-        zeros = [0] * n
-        return {
-            "parameters": (0, params),
-            "buffers": (0, buffers),
-            "gradients": (0, [0] * n + grads_after + [trainable]),
-            "optimizer state": (0, state),
-            "optimizer temporaries": (0, [0] * (m - 1) + [temporaries]),
-            "weight casts": (0, timeline(casts_fw, casts_bw, 0)),
-            "input batch": (x_ps, x_fx),
-            "saved for backward": (timeline(saved_fw[0], saved_bw[0], 0), timeline(saved_fw[1], saved_bw[1], 0)),
-            "live activations": (timeline(other_fw[0], [out_a] * n, out_a), timeline(other_fw[1], [out_c] * n, out_c)),
-            "activation gradients": (timeline(zeros, grads[0], 0), timeline(zeros, grads[1], 0)),
-        }
+    live_fw = _live(n, saved_iv + other_iv)  # saved and other together
+    totals_ps, totals_fx = [], []
+    for k in range(n):
+        totals_ps.append(live_fw[0][k] + x_ps)
+        totals_fx.append(live_fw[1][k] + casts_fw[k] + fixed_all + x_fx)
+    for kind, k in axis[n:-1]:
+        if kind == "backward":
+            totals_ps.append(saved_bw[0][k] + grads[0][k] + x_ps + out_a)
+            totals_fx.append(saved_bw[1][k] + grads[1][k] + grads_node[k] + casts_bw[k] + fixed_all + x_fx + out_c)
+        else:
+            values = after_node(k, kind)
+            totals_ps.append(sum(a for a, _ in values.values()) + x_ps + out_a)
+            totals_fx.append(sum(c for _, c in values.values()) + fixed_all + x_fx + out_c)
+    totals_ps.append(x_ps + out_a)
+    totals_fx.append(fixed_all + trainable + temporaries + x_fx + out_c)
 
     def breakdown(i: int) -> dict[str, tuple[int, int]]:
         common = {"parameters": (0, params), "optimizer state": (0, state),
                   "input batch": (x_ps, x_fx), "buffers": (0, buffers)}
-        if i < n:
+        kind, k = axis[i]
+        if kind == "forward":
             return common | {"weight casts": (0, casts_fw[i]), "saved for backward": _covering(i, saved_iv),
                              "live activations": _covering(i, other_iv)}
-        if i < 2 * n:
-            k = 2 * n - 1 - i
-            return common | {"gradients": (0, grads_after[n - 1 - k]), "weight casts": (0, casts_bw[k]),
+        if kind == "backward":
+            return common | {"gradients": (0, grads_node[k]), "weight casts": (0, casts_bw[k]),
                              "saved for backward": (saved_bw[0][k], saved_bw[1][k]),
                              "live activations": (out_a, out_c), "activation gradients": (grads[0][k], grads[1][k])}
+        if kind in ("sum", "after"):
+            return common | {"live activations": (out_a, out_c)} | after_node(k, kind)
         return common | {"gradients": (0, trainable), "optimizer temporaries": (0, temporaries),
                          "live activations": (out_a, out_c)}
 
+    def columns() -> dict[str, tuple[Column, Column]]:
+        saved_fw, other_fw = _live(n, saved_iv), _live(n, other_iv)
+        backward = [breakdown(i) for i in range(n, m - 1)]
+
+        def timeline(fw: list[int], name: str, index: int, last: int) -> list[int]:
+            return fw + [b.get(name, (0, 0))[index] for b in backward] + [last]
+        zeros = [0] * n
+        return {
+            "parameters": (0, params),
+            "buffers": (0, buffers),
+            "gradients": (0, timeline(zeros, "gradients", 1, trainable)),
+            "optimizer state": (0, state),
+            "optimizer temporaries": (0, [0] * (m - 1) + [temporaries]),
+            "weight casts": (0, timeline(casts_fw, "weight casts", 1, 0)),
+            "input batch": (x_ps, x_fx),
+            "saved for backward": (timeline(saved_fw[0], "saved for backward", 0, 0),
+                                   timeline(saved_fw[1], "saved for backward", 1, 0)),
+            "live activations": (timeline(other_fw[0], "live activations", 0, out_a),
+                                 timeline(other_fw[1], "live activations", 1, out_c)),
+            "activation gradients": (timeline(zeros, "activation gradients", 0, 0),
+                                     timeline(zeros, "activation gradients", 1, 0)),
+        }
+
+    # gradient accumulation (accumulate.py): per moment, the gradients micro-step 1 holds, and what
+    # a later micro-step holds beyond its .grad tensors (its node's fresh gradients, their settling)
+    held = [0] * n + [grads_node[k] - at_node[k] + after[k][0] if kind == "after" else grads_node[k]
+                      for kind, k in axis[n:-1]] + [trainable]
+    later = [0] * n + [after[k][1] if kind == "after" else at_node[k] for kind, k in axis[n:-1]] + [0]
     paths = [s.path for s in steps]
     if setup.sharding is not None:  # several GPUs: one rank's parameters, gradients, state and buffers
-        totals_fx, columns, breakdown = per_rank(trace, setup, totals_fx, columns, breakdown)
+        totals_fx, columns, breakdown = per_rank(trace, setup, totals_fx, columns, breakdown, axis, at_node, after)
 
     def phase(i: int) -> str:
-        if i < n:
-            return f"forward, {paths[i]}"
-        if i < 2 * n:
-            return f"backward, {paths[2 * n - 1 - i]}"
-        return "optimizer step"
-    return StepMemory(trace, setup, m, (totals_ps, totals_fx), columns, breakdown, phase,
-                      [-1] * n + list(range(n - 1, -1, -1)) + [-1])
+        kind, k = axis[i]
+        if kind == "optimizer":
+            return "optimizer step"
+        return f"backward, {paths[k]}" + {"sum": " (gradient sum)", "after": " (into .grad)"}.get(kind, "") \
+            if kind != "forward" else f"forward, {paths[k]}"
+    memory = StepMemory(trace, setup, m, (totals_ps, totals_fx), columns, breakdown, phase,
+                        [k if kind == "backward" else -1 for kind, k in axis])
+    memory.gradient_columns = (held, later)
+    return memory
 
 
 def _checkpointed(trace: Trace, setup: Setup) -> StepMemory:
@@ -362,6 +423,7 @@ def _checkpointed(trace: Trace, setup: Setup) -> StepMemory:
     step.recomputed = made.recomputed  # type: ignore[attr-defined]
     step.cached = made.cached  # type: ignore[attr-defined]
     step.checkpoint_convention = CONVENTION  # type: ignore[attr-defined]
+    step.gradient_columns = made.gradients
     return step
 
 

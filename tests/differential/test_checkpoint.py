@@ -50,6 +50,7 @@ def chains(draw):
         if len(x) != 3:
             break
     names = [b.name for b in blocks]
+    assume(names)  # every block failed to compile: nothing to checkpoint
     policy = draw(st.sampled_from(("subset", "all", "every", "sqrt")))
     if policy == "subset":
         specs = draw(st.lists(st.sampled_from(names), min_size=1, max_size=len(names), unique=True))
@@ -74,8 +75,9 @@ def test_checkpointed_random_chains_agree_with_pytorch(case, batch, dtype, save)
     except ValueError as error:  # PyTorch refuses a train-mode norm of one value per channel
         assume("Expected more than 1" not in str(error))
         raise
-    except RuntimeError as error:  # and a kept output that an in-place op modifies (documented)
-        assume("has been mutated" not in str(error))
+    except RuntimeError as error:  # and a kept output that an in-place op modifies (documented), and any
+        # saved output an in-place op modifies (a sigmoid then an in-place ReLU: plain autograd refuses it too)
+        assume("has been mutated" not in str(error) and "modified by an inplace operation" not in str(error))
         raise
     # bf16: `measure.saved_tensors` files the output of a bias-free conv whose input needs no gradient
     # (here the first one, on the image) as a weight cast (issue 19's fourth finding, fixed elsewhere)

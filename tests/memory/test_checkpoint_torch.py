@@ -53,3 +53,82 @@ def test_selective_checkpointing_keeps_the_conv_outputs(arch, specs):
     assert result.mismatches() == {}
     plain = agreement(graph, 2, resolve(graph, specs))
     assert all(result.recompute[name][1] < plain.recompute[name][1] for name in result.recompute)
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_a_recompute_stopping_at_lrn_holds_its_pooled_sum(dtype):
+    """LRN last in a region: the recompute stops before its division (the power is packed first),
+    but the composite's `div = div.mul(alpha).add(k).pow(beta)` keeps the pooled sum bound while the
+    base and power are made: one output-sized tensor more (fp32 here in both dtypes: 2x4x6x6x4 =
+    1,152 B, the differential test's 720 vs 864 B case)."""
+    from cnncost import Conv, Net
+    from cnncost.layers import Sequential
+    from cnncost.layers.norm import LRN
+    net = Net("lrn-last", input=(2, 6, 6), layers=(
+        Sequential(name="b0", layers=(Conv(out=4, kernel=3, padding=1), LRN(size=3))),
+        Sequential(name="b1", layers=(Conv(out=3, kernel=3, padding=1),))))
+    result = agreement(compile(net), 2, ["b0"], dtype=dtype)
+    assert result.mismatches() == {}
+    assert result.recompute["b0"][0] == (6336 if dtype == "fp32" else 6200)  # measured (torch 2.13 CPU); 1,152 B less before
+
+
+SCALED_RESIDUAL = """
+name: scaled-residual
+input: [1, 6, 6]
+layers:
+- name: b0
+  type: sequential
+  layers:
+  - {type: conv, out: 1, kernel: 1, bias: false}
+  - type: residual
+    layers:
+    - {type: conv, out: 1, kernel: 1}
+    scale: 0.2
+  - {type: conv, out: 1, kernel: 1, bias: false}
+- name: b1
+  type: sequential
+  layers:
+  - {type: conv, out: 1, kernel: 1, bias: false}
+"""
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_a_recomputed_scaled_residual_holds_its_running_value(dtype, tmp_path):
+    """`x + 0.2 * branch`: the scaled branch is a temporary beside the add's output while the add
+    runs, in the recompute as in inference (`op_temporaries.add_temporary`: 144 B, one 1x6x6 fp32
+    map, short before; found by the random differential, CNNCOST_LONG)."""
+    from cnncost.spec import load_spec
+    path = tmp_path / "net.yaml"
+    path.write_text(SCALED_RESIDUAL)
+    result = agreement(compile(load_spec(path)), 1, ["b0"], dtype=dtype)
+    assert result.mismatches() == {}
+
+
+INSTANCE_NORM = """
+name: instance-norm
+input: [3, 6, 6]
+layers:
+- name: b0
+  type: sequential
+  layers:
+  - {type: conv, out: 3, kernel: 1, bias: false}
+  - {type: instance_norm, track_running_stats: true}
+  - {type: relu6, inplace: false}
+- name: b1
+  type: sequential
+  layers:
+  - {type: conv, out: 1, kernel: 1, bias: false}
+"""
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_a_recomputed_instance_norm_updates_its_running_statistics(dtype, tmp_path):
+    """Instance norm with running statistics, not the region's last op: after batch_norm it updates
+    each running statistic from a mean over the samples, a C-element temporary (bf16 without affine:
+    the bf16 mean and its fp32 cast, 6 B per channel; `op_temporaries.running_stats_temporary`;
+    found by the random differential, CNNCOST_LONG: 4 B short with one channel)."""
+    from cnncost.spec import load_spec
+    path = tmp_path / "net.yaml"
+    path.write_text(INSTANCE_NORM)
+    result = agreement(compile(load_spec(path)), 2, ["b0"], dtype=dtype)
+    assert result.mismatches() == {}
