@@ -31,7 +31,7 @@ from .._gcpause import paused_gc
 from ..errors import CnnCostError
 from .grad_moments import backward_extras, concat_views, gradient_sums, shared_add_gradients
 from .grad_settling import settling
-from .op_temporaries import add_temporary, running_stats_temporary
+from .op_temporaries import add_temporary, affine_bias_repeat, running_stats_temporary
 from .tensors import ELEMENT_BYTES, Bytes
 from .trace import Trace
 
@@ -386,6 +386,8 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
                 cols.at("recomputed", at[i - r.first], add_temporary(steps[i]), 0)
             if i < r.last:  # instance norm's running statistics' update (after its saves: not where the recompute stops)
                 cols.at("recomputed", at[i - r.first], 0, running_stats_temporary(steps[i], trace.precision.param_dtype))
+            # affine instance norm's repeated bias, held while the norm runs (where it stops too)
+            cols.at("recomputed", at[i - r.first], affine_bias_repeat(steps[i], trace.precision.param_dtype), 0)
         # what else is held during the recompute (saved tensors, gradients, the states of regions not
         # yet done) is the backward's between steps last+1 and last: the intervals above span these moments
     parts = cols.finish()

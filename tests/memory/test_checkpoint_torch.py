@@ -132,3 +132,29 @@ def test_a_recomputed_instance_norm_updates_its_running_statistics(dtype, tmp_pa
     path.write_text(INSTANCE_NORM)
     result = agreement(compile(load_spec(path)), 2, ["b0"], dtype=dtype)
     assert result.mismatches() == {}
+
+
+INSTANCE_NORM_REGIONS = {  # the region b0 after a 3x3 conv of 2 channels; the long random run's case was
+    # conv, conv, affine instance norm (444 vs 448 B: the repeated bias, C x N x 4 B, not held)
+    "norm last": ("in",),
+    "norm then conv": ("in", "conv"),
+    "norm, norm, relu": ("in", "conv", "in", "relu"),
+    "norm, relu, conv": ("in", "relu", "conv"),  # the relu's output outweighs the bias: held at the stop
+}
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+@pytest.mark.parametrize("kinds", list(INSTANCE_NORM_REGIONS.values()), ids=list(INSTANCE_NORM_REGIONS))
+def test_a_recompute_holds_affine_instance_norms_repeated_bias(kinds, dtype):
+    """torch's instance_norm repeats weight and bias per sample for batch_norm on the (1, N x C, ...)
+    reshape; batch_norm saves the weight's repeat, not the bias's, which is held only while the norm
+    runs: at the norm's moment of the recompute (fp32: the parameters' dtype, under autocast too)."""
+    from cnncost import Conv, InstanceNorm, Net, ReLU
+    from cnncost.layers import Sequential
+    make = {"in": lambda: InstanceNorm(affine=True), "conv": lambda: Conv(out=2, kernel=1, bias=False),
+            "relu": lambda: ReLU(inplace=False)}
+    region = Sequential(name="b0", layers=(Conv(out=2, kernel=3, padding=1, bias=False), *(make[k]() for k in kinds)))
+    net = Net("instance-norm-region", input=(2, 6, 6),
+              layers=(region, Sequential(name="b1", layers=(Conv(out=1, kernel=1, bias=False),))))
+    result = agreement(compile(net), 2, ["b0"], dtype=dtype)
+    assert result.mismatches() == {}
