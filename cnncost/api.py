@@ -187,11 +187,12 @@ def _links(nodes: int | None, network_bandwidth: int | str | None, reduce_dtype:
 def _timing(graph, options: Options, step, hardware: Any, device: str, torch_version: str | None,
             freeze: Sequence[str], epoch_images: int | None, price_per_hour: float | None,
             links: dict[str, Any] | None = None):
-    """The time model on the step's trace (traced here under the lecture's memory convention)."""
+    """The time model on the step's trace (traced here under the lecture's memory convention); under
+    memory='autograd' the job's step as the memory model solved it (`timing.fit.time_job`, as `fit`)."""
     from .counting.training import frozen_nodes
     from .errors import CnnCostError
     from .hardware import load_profile
-    from .timing import time_step
+    from .timing.fit import time_job
     if epoch_images is not None and (not isinstance(epoch_images, int) or isinstance(epoch_images, bool)
                                      or epoch_images < 1):
         raise CnnCostError(f"epoch_images must be a positive integer, got {epoch_images!r}")
@@ -207,13 +208,11 @@ def _timing(graph, options: Options, step, hardware: Any, device: str, torch_ver
                                                         torch_version).trace
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
     frozen = frozen_nodes(graph, patterns) if patterns else None
-    plan = None
-    if step is not None and getattr(step.setup, "sharding", None) is not None:  # several GPUs: their communication
-        from .timing.communication import communication_plan
-        plan = communication_plan(traced, step.setup, profile, **(links or {}))
-    return time_step(graph, traced, profile, dtype=options.dtype, optimizer=options.optimizer, batch=options.batch,
-                     frozen=frozen, epoch_images=epoch_images,
-                     price_per_hour=None if price_per_hour is None else float(price_per_hour), communication=plan)
+    # the step the memory model solved: its recompute, its micro-steps (all of `batch`), its communication
+    return time_job(graph, traced, profile, dtype=options.dtype, optimizer=options.optimizer, batch=options.batch,
+                    frozen=frozen, recomputed=getattr(step, "recomputed", ()), setup=getattr(step, "setup", None),
+                    links=links, micro_steps=getattr(getattr(step, "setup", None), "accumulate", 1),
+                    epoch_images=epoch_images, price_per_hour=None if price_per_hour is None else float(price_per_hour))
 
 
 def _gpu(name: str | None, context: int | str | None, conv_workspace: int | str | None):

@@ -174,14 +174,15 @@ def exposed_seconds(plan: Plan, estimate: str, forward: Any, backward: Any, opti
 
 
 def communication_seconds(plan: Plan | None, estimate: str, forward_seconds: Any, backward_seconds: Any,
-                          optimizer_seconds: Any = 0.0) -> Any:
-    """What a sweep adds to a configuration's step (one optimizer step, no accumulation): the
-    exposed communication of `plan` (`communication_plan` of its structure, dtype and setup) given
-    the step's compute seconds by phase (floats, or numpy arrays over batches). The bound needs
-    only their sum. 0.0 on one device or where the plan is not timed."""
+                          optimizer_seconds: Any = 0.0, micro_steps: int = 1) -> Any:
+    """What a sweep adds to a configuration's step (one optimizer step of `micro_steps` equal
+    micro-steps): the exposed communication of `plan` (`communication_plan` of its structure, dtype
+    and setup) given one micro-step's compute seconds by phase (floats, or numpy arrays over
+    batches) and the optimizer's. The bound needs only their sum. 0.0 on one device or where the
+    plan is not timed."""
     if plan is None or not plan.timed:
         return 0.0
-    return exposed_seconds(plan, estimate, forward_seconds, backward_seconds, optimizer_seconds)
+    return exposed_seconds(plan, estimate, forward_seconds, backward_seconds, optimizer_seconds, micro_steps)
 
 
 def time_of(plan: Plan, estimate: str, forward: float, backward: float, optimizer: float, micro_steps: int = 1,
