@@ -211,9 +211,9 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
                         "flop_convention": FLOP_CONVENTION})
     if hardware is not None:
         from .hardware import load_profile
-        from .timing.step import CONVENTION
-        frame.attrs.update({"hardware": load_profile(hardware).name,
-                            "time_convention": CONVENTION})
+        from .timing.step import CONVENTION, PARALLEL_CONVENTION
+        frame.attrs.update({"hardware": load_profile(hardware).name,  # several GPUs: their communication in the step
+                            "time_convention": PARALLEL_CONVENTION if "communication_seconds" in frame else CONVENTION})
     return frame
 
 

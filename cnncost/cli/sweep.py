@@ -227,6 +227,10 @@ def to_text(frame: Any, fmt: str = "text") -> str:
     headers |= {"forward_seconds": "forward", "backward_seconds": "backward", "optimizer_seconds": "optimizer",
                 "step_seconds": "step", "images_per_second": "images/s", "limited_by": "limited by",
                 "bound_step_seconds": "bound step", "bound_images_per_second": "bound images/s"}
+    # the job's step (checkpoint, accumulate, several GPUs: cnncost.timing.sweep_job)
+    headers |= {"recompute_seconds": "recompute", "micro_steps": "micro-steps", "communication_seconds": "communication",
+                "bound_communication_seconds": "bound comm."}
+    shown["micro_steps"] = grouped
     factor, unit = table_byte_unit([row[i] for i, column in enumerate(columns) if column.endswith("_bytes") for row in rows])
     for i, column in enumerate(columns):  # bytes: one IEC unit per table, scaled to its largest value
         if column.endswith("_bytes"):
@@ -256,5 +260,10 @@ def to_text(frame: Any, fmt: str = "text") -> str:
         notes += (f" Time on {frame.attrs['hardware']}: the expected estimate (forward, backward, optimizer, step, "
                   "images/s, the bound holding most of the step) and the pure roofline's (bound step, bound images/s); "
                   + frame.attrs.get("time_convention", "") + ".")
+        if "micro_steps" in columns:
+            notes += (" Gradient accumulation: a step is micro-steps x the batch (the micro-batch) of samples, then one "
+                      "optimizer pass; images/s count them all.")
+        if "recompute_seconds" in columns:
+            notes += " Checkpointing: recompute = the regions' forward run again, part of backward."
     return f"{table}\n\n{notes}"
 
