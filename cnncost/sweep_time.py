@@ -76,7 +76,7 @@ def time_columns(nets_inputs: list[tuple[Any, list[Any]]], dtypes: list[str], op
                         lines = kept[key] = resolution_lines(rows, step, profile)[0]  # type: ignore[index]  # one resolution
                     cell = None if job is None else job[r][d][o]
                     if cell is None or cell.plain:
-                        values = times_at(lines, batches) | PLAIN_JOB
+                        values: dict[str, Any] = times_at(lines, batches) | PLAIN_JOB
                     else:  # the job's step: recompute, micro-steps, communication on the plain step's lines
                         values = job_times(times_at(lines, batches, by_bound=True), cell, batches)
                     for name in names:  # (a job's columns another job's step has not: 0, 1)

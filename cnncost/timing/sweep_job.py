@@ -22,7 +22,7 @@ from .sweep import PHASES, arrays_of, at_batches, pass_lines, step_lines, timed_
 RECOMPUTE_COLUMNS = ("recompute_seconds",)  # a checkpointed step (expected; in backward_seconds)
 MICRO_STEP_COLUMNS = ("micro_steps",)  # gradient accumulation
 COMMUNICATION_COLUMNS = ("communication_seconds", "bound_communication_seconds")  # several GPUs
-PLAIN_JOB = {"recompute_seconds": 0.0, "micro_steps": 1, "communication_seconds": 0.0,
+PLAIN_JOB: dict[str, Any] = {"recompute_seconds": 0.0, "micro_steps": 1, "communication_seconds": 0.0,
              "bound_communication_seconds": 0.0}  # those columns of a plain step
 
 
