@@ -123,3 +123,19 @@ def test_sweep_links_as_table():
         cnncost.sweep("resnet18", batch=[32], memory="autograd", hardware=HW, nodes=2)
     with pytest.raises(cnncost.CnnCostError, match="give hardware="):
         cnncost.sweep("resnet18", batch=[32], memory="autograd", parallel=parallel, nodes=2)
+
+
+def test_a_last_smaller_micro_batch_is_timed_at_its_own_batch():
+    """fit --global-batch N: K micro-steps, the last of N - (K-1) b samples (table and sweep take
+    equal micro-batches only: batch x K); its step is table's plain micro-steps summed."""
+    job = {"checkpoint": ["layer2"], "parallel": {"world_size": 8, "sharding": "ddp"}}
+    found = cnncost.fit("resnet18", "2GiB", hardware=HW, global_batch=1000, **job)
+    k, b, last = found.accumulate, found.batch, found.last_micro_batch
+    assert k > 1 and last != b and (k - 1) * b + last == 1000
+    full, tail = (cnncost.table("resnet18", batch=n, memory="autograd", hardware=HW, **job).timing.expected
+                  for n in (b, last))
+    e = found.timing.expected
+    assert found.timing.batch == 1000 and e.micro_steps == k
+    assert _close(e.forward_seconds, (k - 1) * full.forward_seconds + tail.forward_seconds)
+    assert _close(e.backward_seconds, (k - 1) * full.backward_seconds + tail.backward_seconds)
+    assert _close(e.recompute_seconds, (k - 1) * full.recompute_seconds + tail.recompute_seconds) and e.recompute_seconds
