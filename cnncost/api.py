@@ -168,20 +168,12 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
 def _links(nodes: int | None, network_bandwidth: int | str | None, reduce_dtype: str | None, hardware: Any,
            step: Any) -> dict[str, Any]:
     """The keywords of `timing.communication.communication_plan` (several GPUs' links), checked."""
-    given = {"nodes": nodes, "network_bandwidth": network_bandwidth, "reduce_dtype": reduce_dtype}
-    named = [name for name, value in given.items() if value is not None]
-    if not named:
+    if nodes is None and network_bandwidth is None and reduce_dtype is None:
         return {}
-    from .errors import CnnCostError
-    if hardware is None:
-        raise CnnCostError(f"{', '.join(named)} time the communication of several GPUs: give hardware= (--hardware)")
-    if step is None or getattr(step.setup, "sharding", None) is None or step.setup.world_size < 2:
-        raise CnnCostError(f"{', '.join(named)} time the communication of several GPUs: give a world size over 1 "
-                           "(--world-size N) under memory='autograd'")
-    from .timing.communication import network_rate
-    if network_bandwidth is not None:
-        given["network_bandwidth"] = network_rate(network_bandwidth)
-    return given
+    from .timing.communication import link_keywords
+    several = step is not None and getattr(step.setup, "sharding", None) is not None
+    return link_keywords(nodes, network_bandwidth, reduce_dtype, hardware, step.setup.world_size if several else 1,
+                         "--world-size N")
 
 
 def _timing(graph, options: Options, step, hardware: Any, device: str, torch_version: str | None,

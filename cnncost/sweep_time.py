@@ -6,7 +6,10 @@ setup), recorded by the first sweep from one compile of the net at all its resol
 trace per dtype (`cnncost.timing.resolution_counts`); where they cannot be, each resolution is
 compiled, traced and costed alone. The piecewise-linear step lines are kept on the net per
 resolution (a later sweep over the same resolutions evaluates its batches only); batches are
-vectorised (`cnncost.timing.sweep`)."""
+vectorised (`cnncost.timing.sweep`). A job's step (checkpoint, accumulate, several GPUs) runs the
+same passes per micro-step, so those lines and closed forms serve it too, whatever the job; what
+it adds (the recompute of the regions each resolution's solved step chose, the micro-steps, the
+communication) comes per configuration from the memory model's step (`cnncost.timing.sweep_job`)."""
 from __future__ import annotations
 
 from typing import Any

@@ -420,19 +420,11 @@ def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list
 def _links(hardware: Any, job: dict[str, Any], nodes: int | None, network_bandwidth: int | str | None,
            reduce_dtype: str | None) -> dict[str, Any]:
     """The keywords of `timing.communication.communication_plan` (several GPUs' links), checked."""
-    given = {"nodes": nodes, "network_bandwidth": network_bandwidth, "reduce_dtype": reduce_dtype}
-    named = [name for name, value in given.items() if value is not None]
-    if not named:
+    if nodes is None and network_bandwidth is None and reduce_dtype is None:
         return {}
-    if hardware is None:
-        raise CnnCostError(f"{', '.join(named)} time the communication of several GPUs: give hardware= (--hardware)")
-    if job.get("world_size", 1) < 2:
-        raise CnnCostError(f"{', '.join(named)} time the communication of several GPUs: give a world size over 1 "
-                           "(parallel={'world_size': N}) under memory='autograd'")
-    from .timing.communication import network_rate
-    if network_bandwidth is not None:
-        given["network_bandwidth"] = network_rate(network_bandwidth)
-    return {k: v for k, v in given.items() if v is not None}
+    from .timing.communication import link_keywords
+    return link_keywords(nodes, network_bandwidth, reduce_dtype, hardware, job.get("world_size", 1),
+                         "parallel={'world_size': N}")
 
 
 def _recompute(graph: Any, step: Any) -> int:

@@ -221,6 +221,24 @@ def network_rate(value: int | str) -> int:
     return rate
 
 
+def link_keywords(nodes: int | None, network_bandwidth: int | str | None, reduce_dtype: str | None, hardware: Any,
+                  world_size: int, how: str) -> dict[str, Any]:
+    """`communication_plan`'s keywords as `table`, `fit` and `sweep` take them, checked: they need a
+    hardware profile and a world size over 1 (`how`: how to give one); {} where none is given."""
+    given: dict[str, Any] = {"nodes": nodes, "network_bandwidth": network_bandwidth, "reduce_dtype": reduce_dtype}
+    named = [name for name, value in given.items() if value is not None]
+    if not named:
+        return {}
+    if hardware is None:
+        raise CnnCostError(f"{', '.join(named)} time the communication of several GPUs: give hardware= (--hardware)")
+    if world_size < 2:
+        raise CnnCostError(f"{', '.join(named)} time the communication of several GPUs: give a world size over 1 "
+                           f"({how}) under memory='autograd'")
+    if network_bandwidth is not None:
+        given["network_bandwidth"] = network_rate(network_bandwidth)
+    return given
+
+
 def node_count(setup: Any, nodes: int | None) -> int:
     """Nodes the job spans: given, else one (hybrid: one per shard group, as the sharding means)."""
     from ..memory.sharding import shards
