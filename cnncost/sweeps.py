@@ -424,7 +424,7 @@ def _links(hardware: Any, job: dict[str, Any], nodes: int | None, network_bandwi
         return {}
     from .timing.communication import link_keywords
     return link_keywords(nodes, network_bandwidth, reduce_dtype, hardware, job.get("world_size", 1),
-                         "parallel={'world_size': N}")
+                         "--world-size N")
 
 
 def _recompute(graph: Any, step: Any) -> int:

@@ -16,6 +16,7 @@ from .options import add_time_profile
 from .progress import note, stage
 from ..errors import CnnCostError
 from .options import add_accumulate, add_checkpoint, add_parallel, parallel_kwargs
+from .options import add_links, links_kwargs
 
 MAX_VALUES = 1_000_000  # values one list option may expand to (a range like 1:10**9 is refused)
 
@@ -131,6 +132,7 @@ def add_parser(commands: Any) -> None:
     add_parallel(parser)
     add_time_profile(parser, help="add time columns on this hardware profile (built-in name or file; docs/sweeps.md): "
                                   "step seconds and images/s, expected and roofline bound, and what limits the step")
+    add_links(parser)  # --nodes, --network-bandwidth, --reduce-dtype: several GPUs' communication in the step
     add_format(parser, "text", "markdown", "csv", "json")
     add_reading_options(parser)
     parser.set_defaults(run=run)
@@ -180,7 +182,8 @@ def run(args: argparse.Namespace) -> str:
 def _step_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """--accumulate, --checkpoint, --checkpoint-save and the several-GPU options, as `sweep` takes them."""
     return {"accumulate": args.accumulate, "checkpoint": tuple(args.checkpoint),
-            "checkpoint_save": tuple(args.checkpoint_save), "parallel": parallel_kwargs(args) or None}
+            "checkpoint_save": tuple(args.checkpoint_save), "parallel": parallel_kwargs(args) or None,
+            **links_kwargs(args)}
 
 
 def _records(frame: Any) -> tuple[list[str], list[list[Any]]]:
