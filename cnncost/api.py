@@ -168,30 +168,23 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
 def _links(nodes: int | None, network_bandwidth: int | str | None, reduce_dtype: str | None, hardware: Any,
            step: Any) -> dict[str, Any]:
     """The keywords of `timing.communication.communication_plan` (several GPUs' links), checked."""
-    given = {"nodes": nodes, "network_bandwidth": network_bandwidth, "reduce_dtype": reduce_dtype}
-    named = [name for name, value in given.items() if value is not None]
-    if not named:
+    if nodes is None and network_bandwidth is None and reduce_dtype is None:
         return {}
-    from .errors import CnnCostError
-    if hardware is None:
-        raise CnnCostError(f"{', '.join(named)} time the communication of several GPUs: give hardware= (--hardware)")
-    if step is None or getattr(step.setup, "sharding", None) is None or step.setup.world_size < 2:
-        raise CnnCostError(f"{', '.join(named)} time the communication of several GPUs: give a world size over 1 "
-                           "(--world-size N) under memory='autograd'")
-    from .timing.communication import network_rate
-    if network_bandwidth is not None:
-        given["network_bandwidth"] = network_rate(network_bandwidth)
-    return given
+    from .timing.communication import link_keywords
+    several = step is not None and getattr(step.setup, "sharding", None) is not None
+    return link_keywords(nodes, network_bandwidth, reduce_dtype, hardware, step.setup.world_size if several else 1,
+                         "--world-size N")
 
 
 def _timing(graph, options: Options, step, hardware: Any, device: str, torch_version: str | None,
             freeze: Sequence[str], epoch_images: int | None, price_per_hour: float | None,
             links: dict[str, Any] | None = None):
-    """The time model on the step's trace (traced here under the lecture's memory convention)."""
+    """The time model on the step's trace (traced here under the lecture's memory convention); under
+    memory='autograd' the job's step as the memory model solved it (`timing.fit.time_job`, as `fit`)."""
     from .counting.training import frozen_nodes
     from .errors import CnnCostError
     from .hardware import load_profile
-    from .timing import time_step
+    from .timing.fit import time_job
     if epoch_images is not None and (not isinstance(epoch_images, int) or isinstance(epoch_images, bool)
                                      or epoch_images < 1):
         raise CnnCostError(f"epoch_images must be a positive integer, got {epoch_images!r}")
@@ -207,13 +200,11 @@ def _timing(graph, options: Options, step, hardware: Any, device: str, torch_ver
                                                         torch_version).trace
     patterns = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
     frozen = frozen_nodes(graph, patterns) if patterns else None
-    plan = None
-    if step is not None and getattr(step.setup, "sharding", None) is not None:  # several GPUs: their communication
-        from .timing.communication import communication_plan
-        plan = communication_plan(traced, step.setup, profile, **(links or {}))
-    return time_step(graph, traced, profile, dtype=options.dtype, optimizer=options.optimizer, batch=options.batch,
-                     frozen=frozen, epoch_images=epoch_images,
-                     price_per_hour=None if price_per_hour is None else float(price_per_hour), communication=plan)
+    # the step the memory model solved: its recompute, its micro-steps (all of `batch`), its communication
+    return time_job(graph, traced, profile, dtype=options.dtype, optimizer=options.optimizer, batch=options.batch,
+                    frozen=frozen, recomputed=getattr(step, "recomputed", ()), setup=getattr(step, "setup", None),
+                    links=links, micro_steps=getattr(getattr(step, "setup", None), "accumulate", 1),
+                    epoch_images=epoch_images, price_per_hour=None if price_per_hour is None else float(price_per_hour))
 
 
 def _gpu(name: str | None, context: int | str | None, conv_workspace: int | str | None):

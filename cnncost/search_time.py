@@ -72,44 +72,7 @@ def fastest_batch(arch: str | os.PathLike[str] | Net, hardware: Any, *, input: A
     batches = (range(1, upper + 1) if upper <= MAX_CANDIDATES
                else np.unique(np.geomspace(1, upper, MAX_CANDIDATES).astype(np.int64)).tolist())
     frame = sweep(arch, batch=batches, input=input, dtype=dtypes, optimizer=optimizer, memory=memory,
-                  device=device, torch_version=torch_version, hardware=hardware, parallel=parallel or None)
-    if parallel:
-        frame = with_communication(frame, arch, hardware, input=input, optimizer=optimizer, device=device,
-                                   torch_version=torch_version, parallel=parallel,
-                                   links={"nodes": nodes, "network_bandwidth": network_bandwidth,
-                                          "reduce_dtype": reduce_dtype})
+                  device=device, torch_version=torch_version, hardware=hardware, parallel=parallel or None,
+                  nodes=nodes, network_bandwidth=network_bandwidth, reduce_dtype=reduce_dtype)
     best = fastest(frame, estimate, **budgets)
     return None if best.empty else best.iloc[0]
-
-
-def with_communication(frame: Any, arch: Any, hardware: Any, *, input: Any, optimizer: Optimizer, device: Device,
-                       torch_version: str | None, parallel: dict[str, Any], links: dict[str, Any]) -> Any:
-    """A time sweep's frame (one structure, one input) with several GPUs' exposed communication added
-    to each row's step, both estimates (`cnncost.timing.communication.communication_seconds`, one
-    plan per dtype: the bytes depend on the structure and dtype, the overlap on each row's compute)."""
-    from .api import table
-    from .hardware import load_profile
-    from .timing.communication import communication_plan, communication_seconds, network_rate
-    profile = load_profile(hardware)
-    given = {k: v for k, v in links.items() if v is not None}
-    if "network_bandwidth" in given:
-        given["network_bandwidth"] = network_rate(given["network_bandwidth"])
-    frame = frame.copy()
-    frame["communication_seconds"] = 0.0
-    frame["bound_communication_seconds"] = 0.0
-    for dtype in frame["dtype"].astype(str).unique():
-        step = table(arch, batch=1, input=input, dtype=dtype, optimizer=optimizer, memory="autograd", device=device,
-                     torch_version=torch_version, parallel=parallel).step
-        plan = communication_plan(step.trace, step.setup, profile, **given)
-        rows = (frame["dtype"].astype(str) == dtype).to_numpy()
-        part = frame.loc[rows]
-        expected = communication_seconds(plan, "expected", part["forward_seconds"].to_numpy(),
-                                         part["backward_seconds"].to_numpy(), part["optimizer_seconds"].to_numpy())
-        bound = communication_seconds(plan, "bound", part["bound_step_seconds"].to_numpy(), 0.0)
-        frame.loc[rows, "communication_seconds"] = expected
-        frame.loc[rows, "bound_communication_seconds"] = bound
-    frame["step_seconds"] = frame["step_seconds"] + frame["communication_seconds"]
-    frame["images_per_second"] = frame["batch"] / frame["step_seconds"]
-    frame["bound_step_seconds"] = frame["bound_step_seconds"] + frame["bound_communication_seconds"]
-    frame["bound_images_per_second"] = frame["batch"] / frame["bound_step_seconds"]
-    return frame

@@ -6,7 +6,10 @@ setup), recorded by the first sweep from one compile of the net at all its resol
 trace per dtype (`cnncost.timing.resolution_counts`); where they cannot be, each resolution is
 compiled, traced and costed alone. The piecewise-linear step lines are kept on the net per
 resolution (a later sweep over the same resolutions evaluates its batches only); batches are
-vectorised (`cnncost.timing.sweep`)."""
+vectorised (`cnncost.timing.sweep`). A job's step (checkpoint, accumulate, several GPUs) runs the
+same passes per micro-step, so those lines and closed forms serve it too, whatever the job; what
+it adds (the recompute of the regions each resolution's solved step chose, the micro-steps, the
+communication) comes per configuration from the memory model's step (`cnncost.timing.sweep_job`)."""
 from __future__ import annotations
 
 from typing import Any
@@ -17,15 +20,19 @@ from .errors import CnnCostError
 
 TIME_COLUMNS = ("forward_seconds", "backward_seconds", "optimizer_seconds", "step_seconds", "images_per_second",
                 "limited_by", "bound_step_seconds", "bound_images_per_second")
+INT_COLUMNS = ("limited_by", "micro_steps")
 TRAINING_DTYPES = ("fp32", "tf32", "fp16", "bf16")
 KEPT_LINES = 256  # (resolution, dtype, optimizer, ...) entries a net keeps (resnet50: 78 kB each)
 
 
 def time_columns(nets_inputs: list[tuple[Any, list[Any]]], dtypes: list[str], optimizers: list[str],
                  batches: np.ndarray, hardware: Any, device: str, release: tuple[int, int],
-                 freeze: tuple[str, ...]) -> dict[str, Any]:
+                 freeze: tuple[str, ...], jobs: list[Any] | None = None) -> dict[str, Any]:
     """Each column laid out C-order over (resolution, batch, dtype, optimizer) per structure, the
-    structures one after another (as `sweeps.sweep`'s count columns)."""
+    structures one after another (as `sweeps.sweep`'s count columns). `jobs`: per structure, the
+    `timing.sweep_job.JobParts` of each (resolution, dtype, optimizer) where the step is more than a
+    plain one (checkpoint, accumulate, several GPUs: `job_step_parts`), its columns then the job's
+    step's, with its own columns (`sweep_job.job_columns`)."""
     import pandas as pd
 
     from .conventions import memory_dtype
@@ -41,11 +48,14 @@ def time_columns(nets_inputs: list[tuple[Any, list[Any]]], dtypes: list[str], op
         raise CnnCostError(f"the time model needs training dtypes ({', '.join(TRAINING_DTYPES)}), got {wrong[0]!r}")
     profile = load_profile(hardware)
     foreach = profile.kind == "gpu"
+    from .timing.sweep_job import PLAIN_JOB, job_columns, job_times
     B, D, O = len(batches), len(dtypes), len(optimizers)
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in TIME_COLUMNS}
-    for net, inputs in nets_inputs:
-        block = {name: np.empty((len(inputs), B, D, O), dtype=np.int64 if name == "limited_by" else np.float64)
-                 for name in TIME_COLUMNS}
+    names = TIME_COLUMNS + job_columns(jobs)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for s, (net, inputs) in enumerate(nets_inputs):
+        job = None if jobs is None else jobs[s]
+        block = {name: np.empty((len(inputs), B, D, O), dtype=np.int64 if name in INT_COLUMNS else np.float64)
+                 for name in names}
         kept = net.memo.setdefault("time lines", {})  # per resolution, dtype, optimizer, setup and profile
         keys = [[[(tuple(shape), dtype, optimizer, freeze, device, release, profile) for optimizer in optimizers]
                  for dtype in dtypes] for shape in inputs]
@@ -67,13 +77,32 @@ def time_columns(nets_inputs: list[tuple[Any, list[Any]]], dtypes: list[str], op
                         if len(kept) >= KEPT_LINES:
                             kept.clear()
                         lines = kept[key] = resolution_lines(rows, step, profile)[0]  # type: ignore[index]  # one resolution
-                    for name, values in times_at(lines, batches).items():
-                        block[name][r, :, d, o] = values
-        for name in TIME_COLUMNS:
+                    cell = None if job is None else job[r][d][o]
+                    if cell is None or cell.plain:
+                        values: dict[str, Any] = times_at(lines, batches) | PLAIN_JOB
+                    else:  # the job's step: recompute, micro-steps, communication on the plain step's lines
+                        values = job_times(times_at(lines, batches, by_bound=True), cell, batches)
+                    for name in names:  # (a job's columns another job's step has not: 0, 1)
+                        block[name][r, :, d, o] = values[name]
+        for name in names:
             parts[name].append(block[name].reshape(-1))
-    columns: dict[str, Any] = {name: np.concatenate(parts[name]) for name in TIME_COLUMNS}
+    columns: dict[str, Any] = {name: np.concatenate(parts[name]) for name in names}
     columns["limited_by"] = pd.Categorical.from_codes(columns["limited_by"], categories=pd.Index(list(BOUNDS)))
     return columns
+
+
+def job_step_parts(hardware: Any, freeze: tuple[str, ...], links: dict[str, Any] | None = None) -> Any:
+    """What `sweeps._autograd` calls on each configuration's memory step, (graph, dtype, optimizer,
+    step, checkpointed) -> its `timing.sweep_job.JobParts` (the job's step as `table` times it)."""
+    from .counting.training import frozen_nodes
+    from .hardware import load_profile
+    from .timing.sweep_job import job_parts
+    profile = load_profile(hardware)
+
+    def parts(graph: Any, dtype: str, optimizer: str, step: Any, checkpointed: bool) -> Any:
+        frozen = frozen_nodes(graph, freeze) if freeze else None
+        return job_parts(graph, step, dtype, optimizer, profile, frozen, checkpointed, links)
+    return parts
 
 
 PROGRAMS = 16  # (input kind, dtype, optimizer, setup) closed forms a net keeps (`resolution_counts`)

@@ -50,7 +50,8 @@ def sweep(arch: str | os.PathLike[str] | Net | Any, *, batch: int | Iterable[int
           device: Device = "cuda", activations: ActivationCount = "all", invalid: Literal["raise", "drop"] = "raise",
           freeze: str | Iterable[str] = (), torch_version: str | None = None, hardware: Any = None,
           accumulate: int = 1, checkpoint: str | Iterable[str] = (), checkpoint_save: str | Iterable[str] = (),
-          parallel: dict[str, Any] | None = None, setup: Any = None) -> Any:
+          parallel: dict[str, Any] | None = None, setup: Any = None, nodes: int | None = None,
+          network_bandwidth: int | str | None = None, reduce_dtype: str | None = None) -> Any:
     """Totals of `arch` for every combination of the swept values: a pandas DataFrame, one row per
     configuration.
 
@@ -70,6 +71,9 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     `checkpoint_save` and `parallel` (several GPUs: the peak per rank) shape the step as in `table`;
     with `checkpoint` the column `recompute_flops` (in `training_flops` too). `setup` (a
     `cnncost.Setup`, mode train): the job in one object in place of optimizer, freeze and those.
+    With `hardware` the time columns are that job's step, as `table` times it (the recompute, the
+    micro-steps, several GPUs' communication: `nodes`, `network_bandwidth`, `reduce_dtype` as in
+    `table`; docs/sweeps.md).
 
     Columns: `width` and `depth` (when given), `input` (text), its sizes as ints (`input_channels`,
     `input_height`, `input_width`; C x L: `input_length`; C x D x H x W: `input_depth` too),
@@ -122,6 +126,11 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     structures, swept = _structures(arch, sized.net, width, depth)
     frozen = (freeze,) if isinstance(freeze, str) else tuple(freeze)
     job = _job(memory, accumulate, checkpoint, checkpoint_save, parallel)
+    on_step = None  # the time model's parts of each configuration's job (checkpoint, accumulate, several GPUs)
+    links = _links(hardware, job, nodes, network_bandwidth, reduce_dtype)
+    if hardware is not None and memory == "autograd":  # (blocks a spec marks `checkpoint: true` too)
+        from .sweep_time import job_step_parts
+        on_step = job_step_parts(hardware, (freeze,) if isinstance(freeze, str) else tuple(freeze), links)
     name = structures[0][1].name if len(structures) == 1 else _base_name(arch)
 
     elements = np.array([DTYPE_BYTES[d] for d in dtypes], dtype=np.int64)
@@ -132,6 +141,7 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     shapes_seen: dict[int, Shape] = {}  # label code -> the input shape
     blocks = []
     timed = []  # (net, inputs) per block: the time model's columns
+    jobs: list[Any] = []  # per block, [resolution][dtype][optimizer] the job's time parts (on_step)
     for (w, d), net in structures:
         inputs = _inputs(input, net)
         counts = per_sample(net, inputs, activations=activations, invalid=invalid, freeze=frozen)
@@ -139,8 +149,9 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
             continue
         saved = peaks = recompute = None
         if memory == "autograd":
-            saved, peaks, recompute = _autograd(net, counts.inputs, dtypes, optimizers, device, release, frozen,  # type: ignore[arg-type]  # release: set above
-                                                job)
+            saved, peaks, recompute, parts = _autograd(net, counts.inputs, dtypes, optimizers, device, release,  # type: ignore[arg-type]  # release: set above
+                                                       frozen, job, on_step)
+            jobs.append(parts)
         codes = np.array([labels.setdefault(shape_text(s), len(labels)) for s in counts.inputs], dtype=np.int64)
         shapes_seen.update(zip(codes.tolist(), counts.inputs))
         blocks.append((w, d, counts, codes, saved, (peaks, recompute)))
@@ -192,16 +203,17 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
         columns[column.name] = _column(column, quantities, maxima, shapes)
     if hardware is not None:
         from .sweep_time import time_columns
-        columns |= time_columns(timed, dtypes, optimizers, b, hardware, device, release, frozen)  # type: ignore[arg-type]
+        columns |= time_columns(timed, dtypes, optimizers, b, hardware, device, release, frozen,  # type: ignore[arg-type]
+                                jobs if on_step is not None else None)
     frame = pd.DataFrame(columns, copy=False)
     frame.attrs.update({"architecture": name, "memory": memory, "activations": activations,
                         "device": device if memory == "autograd" or hardware is not None else None,
                         "flop_convention": FLOP_CONVENTION})
     if hardware is not None:
         from .hardware import load_profile
-        from .timing.step import CONVENTION
-        frame.attrs.update({"hardware": load_profile(hardware).name,
-                            "time_convention": CONVENTION})
+        from .timing.step import CONVENTION, PARALLEL_CONVENTION
+        frame.attrs.update({"hardware": load_profile(hardware).name,  # several GPUs: their communication in the step
+                            "time_convention": PARALLEL_CONVENTION if "communication_seconds" in frame else CONVENTION})
     return frame
 
 
@@ -362,12 +374,15 @@ def _job(memory: str, accumulate: int, checkpoint: Any, save: Any, parallel: dic
 
 
 def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list[str], device: str,
-              release: tuple[int, int], freeze: tuple[str, ...] = (), job: dict[str, Any] | None = None):
+              release: tuple[int, int], freeze: tuple[str, ...] = (), job: dict[str, Any] | None = None,
+              on_step: Any = None):
     """saved = (per_sample, fixed) arrays of shape (R, D); peaks[r][d][o] = the step's moments
     reduced to their upper envelope, as (per_sample, fixed) int arrays; recompute = the FLOPs per
     sample checkpointing runs again, per resolution (None without it). `freeze`: patterns of
     frozen layers (no gradients, no optimizer state, nothing saved before the first trainable
-    one); `job`: the other `Setup` fields (`_job`)."""
+    one); `job`: the other `Setup` fields (`_job`); `on_step` (graph, dtype, optimizer, step,
+    checkpointed) -> what the caller keeps of each step, returned per [resolution][dtype][optimizer]
+    (None without it)."""
     from .graph import compile
     from .memory import Precision, Setup, step_memory, trace
     from .memory.checkpoint_policy import checkpoint_fields
@@ -380,21 +395,36 @@ def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list
     recompute = np.zeros(R, dtype=object)
     checkpointed = False
     peaks: list[list[list[tuple[list[int], list[int]]]]] = []
+    kept: list[list[list[Any]]] = []
     for r, shape in enumerate(inputs):
         graph = compile(net, shape)
         how = job | checkpoint_fields(graph, specs, saves)  # specs, or the blocks marked `checkpoint: true`
         checkpointed |= "checkpoint" in how
-        row = []
+        row: list[Any] = []
+        kept_row: list[list[Any]] = []
+        kept.append(kept_row)
         for d, dtype in enumerate(dtypes):
             traced = trace(graph, precision=Precision(memory_dtype(dtype), device, release), frozen=frozen_paths(graph, freeze))
             steps = [step_memory(traced, Setup(o, freeze=freeze, **how)) for o in optimizers]
             a, c = steps[0].saved_columns()  # what autograd saves: the same for every optimizer
             sp[r, d], sf[r, d] = sum(a), sum(c)
             row.append([step.envelope() for step in steps])
+            if on_step is not None:
+                kept_row.append([on_step(graph, dtype, o, step, "checkpoint" in how) for o, step in zip(optimizers, steps)])
             if d == 0:
                 recompute[r] = _recompute(graph, steps[0])
         peaks.append(row)
-    return (_narrow(sp), _narrow(sf)), peaks, _narrow(recompute) if checkpointed else None
+    return (_narrow(sp), _narrow(sf)), peaks, _narrow(recompute) if checkpointed else None, kept if on_step else None
+
+
+def _links(hardware: Any, job: dict[str, Any], nodes: int | None, network_bandwidth: int | str | None,
+           reduce_dtype: str | None) -> dict[str, Any]:
+    """The keywords of `timing.communication.communication_plan` (several GPUs' links), checked."""
+    if nodes is None and network_bandwidth is None and reduce_dtype is None:
+        return {}
+    from .timing.communication import link_keywords
+    return link_keywords(nodes, network_bandwidth, reduce_dtype, hardware, job.get("world_size", 1),
+                         "--world-size N")
 
 
 def _recompute(graph: Any, step: Any) -> int:

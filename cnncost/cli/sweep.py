@@ -16,6 +16,7 @@ from .options import add_time_profile
 from .progress import note, stage
 from ..errors import CnnCostError
 from .options import add_accumulate, add_checkpoint, add_parallel, parallel_kwargs
+from .options import add_links, links_kwargs
 
 MAX_VALUES = 1_000_000  # values one list option may expand to (a range like 1:10**9 is refused)
 
@@ -131,6 +132,7 @@ def add_parser(commands: Any) -> None:
     add_parallel(parser)
     add_time_profile(parser, help="add time columns on this hardware profile (built-in name or file; docs/sweeps.md): "
                                   "step seconds and images/s, expected and roofline bound, and what limits the step")
+    add_links(parser)  # --nodes, --network-bandwidth, --reduce-dtype: several GPUs' communication in the step
     add_format(parser, "text", "markdown", "csv", "json")
     add_reading_options(parser)
     parser.set_defaults(run=run)
@@ -180,7 +182,8 @@ def run(args: argparse.Namespace) -> str:
 def _step_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """--accumulate, --checkpoint, --checkpoint-save and the several-GPU options, as `sweep` takes them."""
     return {"accumulate": args.accumulate, "checkpoint": tuple(args.checkpoint),
-            "checkpoint_save": tuple(args.checkpoint_save), "parallel": parallel_kwargs(args) or None}
+            "checkpoint_save": tuple(args.checkpoint_save), "parallel": parallel_kwargs(args) or None,
+            **links_kwargs(args)}
 
 
 def _records(frame: Any) -> tuple[list[str], list[list[Any]]]:
@@ -227,6 +230,10 @@ def to_text(frame: Any, fmt: str = "text") -> str:
     headers |= {"forward_seconds": "forward", "backward_seconds": "backward", "optimizer_seconds": "optimizer",
                 "step_seconds": "step", "images_per_second": "images/s", "limited_by": "limited by",
                 "bound_step_seconds": "bound step", "bound_images_per_second": "bound images/s"}
+    # the job's step (checkpoint, accumulate, several GPUs: cnncost.timing.sweep_job)
+    headers |= {"recompute_seconds": "recompute", "micro_steps": "micro-steps", "communication_seconds": "communication",
+                "bound_communication_seconds": "bound comm."}
+    shown["micro_steps"] = grouped
     factor, unit = table_byte_unit([row[i] for i, column in enumerate(columns) if column.endswith("_bytes") for row in rows])
     for i, column in enumerate(columns):  # bytes: one IEC unit per table, scaled to its largest value
         if column.endswith("_bytes"):
@@ -256,5 +263,10 @@ def to_text(frame: Any, fmt: str = "text") -> str:
         notes += (f" Time on {frame.attrs['hardware']}: the expected estimate (forward, backward, optimizer, step, "
                   "images/s, the bound holding most of the step) and the pure roofline's (bound step, bound images/s); "
                   + frame.attrs.get("time_convention", "") + ".")
+        if "micro_steps" in columns:
+            notes += (" Gradient accumulation: a step is micro-steps x the batch (the micro-batch) of samples, then one "
+                      "optimizer pass; images/s count them all.")
+        if "recompute_seconds" in columns:
+            notes += " Checkpointing: recompute = the regions' forward run again, part of backward."
     return f"{table}\n\n{notes}"
 

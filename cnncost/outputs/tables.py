@@ -145,7 +145,20 @@ def _time_summary(report: Any) -> str:
     expected, bound = timing.expected, timing.bound
     ranks, comm = summary_part(timing)  # several GPUs (outputs/comm_time.py)
     return (f"; step {duration(expected.step_seconds)} = {expected.images_per_second:,.1f} images/s{ranks} on "
-            f"{timing.hardware} (expected{comm}; roofline bound {duration(bound.step_seconds)})")
+            f"{timing.hardware} (expected{_job_part(timing)}{comm}; roofline bound {duration(bound.step_seconds)})")
+
+
+def _job_part(timing: Any) -> str:
+    """'; 4 micro-steps of 64 = 256 samples per step; recompute 15.6 ms': what the job's step adds to
+    one plain step (gradient accumulation, a checkpointed step's recompute); '' for a plain step."""
+    expected = timing.expected
+    parts = []
+    if expected.micro_steps > 1:
+        parts.append(f"{expected.micro_steps} micro-steps of {grouped(timing.node_batch)} = "
+                     f"{grouped(timing.batch)} samples per step")
+    if expected.recompute_seconds:
+        parts.append(f"recompute {duration(expected.recompute_seconds)}")
+    return "".join(f"; {part}" for part in parts)
 
 
 def time_lines(report: Any) -> list[str]:
@@ -154,12 +167,19 @@ def time_lines(report: Any) -> list[str]:
     if timing is None:
         return []
     lines = []
+
+    def again(t: Any) -> str:  # a checkpointed step: its regions' forward again, in the backward
+        return f" (recompute {duration(t.recompute_seconds)} of it)" if t.recompute_seconds else ""
+
+    def micro(t: Any) -> str:  # gradient accumulation: the passes of every micro-step, one optimizer pass
+        return (f" for {t.micro_steps} micro-steps of {grouped(timing.node_batch)} = {grouped(t.batch)} samples"
+                if t.micro_steps > 1 else "")
     for estimate in ("expected", "bound"):
         t = getattr(timing, estimate)
         lines.append(f"Step time on {timing.hardware} ({'expected' if estimate == 'expected' else 'roofline bound'}, "
                      f"{timing.dtype}): forward {duration(t.forward_seconds)} + backward "
-                     f"{duration(t.backward_seconds)} + optimizer {duration(t.optimizer_seconds)}{phase_part(t)} = "
-                     f"{duration(t.step_seconds)}; {t.images_per_second:,.1f} images/s; mostly {t.bound}-bound")
+                     f"{duration(t.backward_seconds)}{again(t)} + optimizer {duration(t.optimizer_seconds)}{phase_part(t)} = "
+                     f"{duration(t.step_seconds)}{micro(t)}; {t.images_per_second:,.1f} images/s; mostly {t.bound}-bound")
     lines += comm_lines(timing)
     if timing.epoch_images is not None:
         cost = timing.epoch_cost()

@@ -3,7 +3,7 @@ columns, one object per configuration; the count columns from the registry
 (`columns.sweep_columns`), the time columns from `sweep_time.TIME_COLUMNS`."""
 from __future__ import annotations
 
-from ..columns import sweep_columns
+from ..columns import COLUMNS, sweep_columns
 from ..conventions import ACTIVATION_COUNTS
 from .common import BOUNDS, COUNT, SECONDS, TEXT, VERSION, Schema, closed, document, figure
 
@@ -17,11 +17,14 @@ CONFIGURATION: dict[str, Schema] = {  # what varies, before the figures (cnncost
 
 def _time_columns() -> dict[str, Schema]:
     from ..sweep_time import TIME_COLUMNS
-    return {name: {"enum": list(BOUNDS)} if name == "limited_by" else SECONDS for name in TIME_COLUMNS}
+    from ..timing.sweep_job import COMMUNICATION_COLUMNS, MICRO_STEP_COLUMNS, RECOMPUTE_COLUMNS
+    job = {name: SECONDS for name in RECOMPUTE_COLUMNS} | {name: COUNT for name in MICRO_STEP_COLUMNS} | {
+        name: SECONDS for name in COMMUNICATION_COLUMNS}  # the job's step (checkpoint, accumulate, several GPUs)
+    return {name: {"enum": list(BOUNDS)} if name == "limited_by" else SECONDS for name in TIME_COLUMNS} | job
 
 
 def schema() -> Schema:
-    counts = {c.name: figure(c) for c in sweep_columns(autograd=True)}
+    counts = {c.name: figure(c) for c in (*sweep_columns(autograd=True), COLUMNS["recompute_flops"])}  # (checkpoint)
     lecture = [c.name for c in sweep_columns(autograd=False)]
     row = closed(CONFIGURATION | counts | _time_columns(), ["input", "batch", "dtype", "optimizer", *lecture])
     names = list(row["properties"])

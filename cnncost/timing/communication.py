@@ -174,14 +174,15 @@ def exposed_seconds(plan: Plan, estimate: str, forward: Any, backward: Any, opti
 
 
 def communication_seconds(plan: Plan | None, estimate: str, forward_seconds: Any, backward_seconds: Any,
-                          optimizer_seconds: Any = 0.0) -> Any:
-    """What a sweep adds to a configuration's step (one optimizer step, no accumulation): the
-    exposed communication of `plan` (`communication_plan` of its structure, dtype and setup) given
-    the step's compute seconds by phase (floats, or numpy arrays over batches). The bound needs
-    only their sum. 0.0 on one device or where the plan is not timed."""
+                          optimizer_seconds: Any = 0.0, micro_steps: int = 1) -> Any:
+    """What a sweep adds to a configuration's step (one optimizer step of `micro_steps` equal
+    micro-steps): the exposed communication of `plan` (`communication_plan` of its structure, dtype
+    and setup) given one micro-step's compute seconds by phase (floats, or numpy arrays over
+    batches) and the optimizer's. The bound needs only their sum. 0.0 on one device or where the
+    plan is not timed."""
     if plan is None or not plan.timed:
         return 0.0
-    return exposed_seconds(plan, estimate, forward_seconds, backward_seconds, optimizer_seconds)
+    return exposed_seconds(plan, estimate, forward_seconds, backward_seconds, optimizer_seconds, micro_steps)
 
 
 def time_of(plan: Plan, estimate: str, forward: float, backward: float, optimizer: float, micro_steps: int = 1,
@@ -218,6 +219,24 @@ def network_rate(value: int | str) -> int:
     if rate < 1:
         raise CnnCostError(f"network bandwidth must be positive, got {value[:60]!r}")
     return rate
+
+
+def link_keywords(nodes: int | None, network_bandwidth: int | str | None, reduce_dtype: str | None, hardware: Any,
+                  world_size: int, how: str) -> dict[str, Any]:
+    """`communication_plan`'s keywords as `table`, `fit` and `sweep` take them, checked: they need a
+    hardware profile and a world size over 1 (`how`: how to give one); {} where none is given."""
+    given: dict[str, Any] = {"nodes": nodes, "network_bandwidth": network_bandwidth, "reduce_dtype": reduce_dtype}
+    named = [name for name, value in given.items() if value is not None]
+    if not named:
+        return {}
+    if hardware is None:
+        raise CnnCostError(f"{', '.join(named)} time the communication of several GPUs: give hardware= (--hardware)")
+    if world_size < 2:
+        raise CnnCostError(f"{', '.join(named)} time the communication of several GPUs: give a world size over 1 "
+                           f"({how}) under memory='autograd'")
+    if network_bandwidth is not None:
+        given["network_bandwidth"] = network_rate(network_bandwidth)
+    return given
 
 
 def node_count(setup: Any, nodes: int | None) -> int:

@@ -1,6 +1,7 @@
-"""`cnncost.fit(..., hardware=)`: the time model's training step at the batch that fits (its
-throughput), on the same trace the memory model solved: a checkpointed step's recompute in its
-backward, gradient accumulation's K micro-steps before one optimizer pass."""
+"""The time model's step of a whole job, on the trace the memory model solved: a checkpointed
+step's recompute in its backward, gradient accumulation's K micro-steps before one optimizer pass,
+several GPUs' communication. `cnncost.fit(..., hardware=)` times it at the batch that fits (its
+throughput), `cnncost.table(..., hardware=)` at its batch (`time_job`: the same step for both)."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,7 +16,6 @@ def with_timing(result: Any, graph: Any, traced: Any, hardware: Any, dtype: str,
     `traced`: the memory model's trace the fit solved; `frozen`: per graph node, no weight gradient;
     `setup`: the job (on several GPUs its communication is timed, `links` the plan's keywords)."""
     from ..hardware import load_profile
-    from .step import time_step
     if mode != "train":
         raise CnnCostError("the time model times a training step: --hardware needs --mode train")
     if dtype not in ("fp32", "tf32", "fp16", "bf16"):
@@ -23,18 +23,37 @@ def with_timing(result: Any, graph: Any, traced: Any, hardware: Any, dtype: str,
     profile = load_profile(hardware)
     if not result.batch:
         return result
-    recompute = recomputed_nodes(graph, traced, getattr(result.step, "recomputed", ()))
-    from .communication import communication_plan
-    plan = communication_plan(traced, setup, profile, **(links or {})) if setup is not None else None
-
-    def at(batch: int) -> Any:
-        return time_step(graph, traced, profile, dtype=dtype, optimizer=optimizer, batch=batch, frozen=frozen,
-                         recompute=recompute, communication=plan)
-    timing = at(result.batch)
-    if result.accumulate > 1:  # K micro-steps, then one optimizer pass
-        last = result.last_micro_batch
-        timing = timing.accumulated(result.accumulate, timing if last == result.batch else at(last))
+    timing = time_job(graph, traced, profile, dtype=dtype, optimizer=optimizer, batch=result.batch, frozen=frozen,
+                      recomputed=getattr(result.step, "recomputed", ()), setup=setup, links=links,
+                      micro_steps=result.accumulate, last_micro_batch=result.last_micro_batch)
     return dataclasses.replace(result, timing=timing)
+
+
+def time_job(graph: Any, traced: Any, profile: Any, *, dtype: str, optimizer: str, batch: int,
+             frozen: tuple[bool, ...] | None = None, recomputed: Any = (), setup: Any = None,
+             links: dict[str, Any] | None = None, micro_steps: int = 1, last_micro_batch: int | None = None,
+             epoch_images: int | None = None, price_per_hour: float | None = None) -> Any:
+    """The `Timing` of one optimizer step of the job at micro-batch `batch`: `recomputed`, the trace
+    steps a checkpointed step runs again (`memory.step`'s `recomputed`), timed in backward; `setup`
+    on several GPUs (a sharding): its communication (`links`: `communication_plan`'s keywords);
+    `micro_steps` K > 1: K micro-steps (the last of `last_micro_batch`, default `batch`) before one
+    optimizer pass, `batch` of the result then the samples per step."""
+    from .step import time_step
+    plan = None
+    if setup is not None and getattr(setup, "sharding", None) is not None:  # several GPUs: their communication
+        from .communication import communication_plan
+        plan = communication_plan(traced, setup, profile, **(links or {}))
+    recompute = recomputed_nodes(graph, traced, recomputed)
+
+    def at(micro_batch: int) -> Any:
+        return time_step(graph, traced, profile, dtype=dtype, optimizer=optimizer, batch=micro_batch, frozen=frozen,
+                         recompute=recompute, communication=plan, epoch_images=epoch_images,
+                         price_per_hour=price_per_hour)
+    timing = at(batch)
+    if micro_steps > 1:  # K micro-steps, then one optimizer pass
+        last = batch if last_micro_batch is None else last_micro_batch
+        timing = timing.accumulated(micro_steps, timing if last == batch else at(last))
+    return timing
 
 
 def recomputed_nodes(graph: Any, traced: Any, steps: Any) -> tuple[int, ...]:

@@ -281,10 +281,11 @@ def arrays_lines(arrays: dict[str, Any], profile: Any) -> list[Lines]:
                  step_lines(pass_lines(arrays, Rates(profile, "bound")), bounds=False))
 
 
-def times_at(lines: Lines, batches: np.ndarray) -> dict[str, np.ndarray]:
+def times_at(lines: Lines, batches: np.ndarray, by_bound: bool = False) -> dict[str, np.ndarray]:
     """Per batch, both estimates from `resolution_lines`: `forward_seconds` ... `step_seconds`,
     `images_per_second`, `limited_by` (index into BOUNDS: the bound holding most of the expected
-    step), and the pure roofline's `bound_step_seconds`, `bound_images_per_second`."""
+    step), and the pure roofline's `bound_step_seconds`, `bound_images_per_second`; `by_bound`: the
+    expected step's seconds by bound too, (B, 3) (what a job's step adds to: `sweep_job`)."""
     (x, totals), (xb, bound) = lines
     b = batches.astype(np.float64)
     out: dict[str, np.ndarray] = {}
@@ -292,6 +293,8 @@ def times_at(lines: Lines, batches: np.ndarray) -> dict[str, np.ndarray]:
     for i, phase in enumerate(PHASES):
         out[f"{phase}_seconds"] = seconds[:, i]
     out["limited_by"] = np.argmax(seconds[:, len(PHASES):], axis=1)
+    if by_bound:
+        out["by_bound"] = seconds[:, len(PHASES):]
     step = seconds[:, 0] + seconds[:, 1] + seconds[:, 2]
     bound_step = at_batches(xb, bound, batches)[:, 0]
     with np.errstate(divide="ignore"):

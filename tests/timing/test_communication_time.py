@@ -183,12 +183,9 @@ def test_profile_round_trip_and_an_older_profile(tmp_path):
 
 
 def test_the_sweep_entry_equals_the_table():
-    """`communication_seconds` on a sweep's phases gives the table's step (what the search adds)."""
-    from cnncost.search_time import with_communication
+    """`communication_seconds` on a sweep's phases gives the table's step (the sweep's own columns)."""
     parallel = {"world_size": 8, "sharding": "fsdp"}
     frame = cnncost.sweep("resnet18", batch=[4, 64], dtype="bf16", hardware="l4", memory="autograd", parallel=parallel)
-    frame = with_communication(frame, "resnet18", "l4", input=None, optimizer="adam", device="cuda",
-                               torch_version=None, parallel=parallel, links={})
     for row in frame.itertuples():
         timing = cnncost.table("resnet18", batch=int(row.batch), dtype="bf16", memory="autograd", hardware="l4",
                                parallel=parallel).timing

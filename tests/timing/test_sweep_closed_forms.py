@@ -179,9 +179,9 @@ def test_sweep_time_columns_equal_the_per_resolution_path_and_table(monkeypatch,
     slow = _per_resolution(monkeypatch, arch, **kwargs)
     assert fast.drop(columns="limited_by").equals(slow.drop(columns="limited_by"))  # identical floats
     assert fast["limited_by"].astype(str).tolist() == slow["limited_by"].astype(str).tolist()
-    freeze = kwargs.get("freeze", ())
+    job = {k: kwargs[k] for k in ("freeze", "memory", "accumulate", "checkpoint") if k in kwargs}  # the same step
     for row in fast.iloc[::3].itertuples():
-        timing = cnncost.table(arch, batch=row.batch, input=str(row.input), dtype=row.dtype, freeze=freeze,
+        timing = cnncost.table(arch, batch=row.batch, input=str(row.input), dtype=row.dtype, **job,
                                optimizer=row.optimizer, hardware=HARDWARE).timing
         assert row.step_seconds == pytest.approx(timing.expected.step_seconds, rel=1e-12)
         assert row.bound_step_seconds == pytest.approx(timing.bound.step_seconds, rel=1e-12)
