@@ -177,7 +177,10 @@ def _unmade_at_stop(step: Any, device: str) -> set[int]:
     fused = step.type == "dropout" and device == "cuda"  # CUDA's fused kernel makes its mask with the output
     if (step.output is not None and step.output.id in saved_made) or (saved_made and (step.type in CO_OUTPUTS or fused)):
         return set()
-    return made - saved_made
+    # made in order: what came before the last tensor it saves exists at the stop (autocast's copy
+    # that a zero-padded copy was made from), the rest (its output) does not
+    last = max((k for k, t in enumerate(step.created) if t.id in saved_made), default=-1)
+    return {t.id for t in step.created[last + 1:]}
 
 
 def _unpacked_once(steps: Any, regs: list[Region], made: dict[int, tuple[int, Any]]) -> frozenset[int]:

@@ -133,7 +133,8 @@ def _upsample(layer: Upsample, node: GraphNode, ins: list[Field]) -> Field:
 
     def make(i: int, ax: Axis) -> Axis:
         n_in, n_out = node.input_shape[1 + i], node.output_shape[1 + i]
-        if n_in == 1:  # PyTorch clamps the source index: every output reads the one input position
+        if n_in == 1 and bilinear:  # PyTorch clamps the source index: every output reads the one input
+            # position (nearest's floor(v * scale) reads it anyway inside the map, and reads on beyond it)
             return constant_axis(ax)
         if bilinear and layer.align_corners:
             scale, shift = (Fraction(n_in - 1, n_out - 1) if n_out > 1 else Fraction(n_in)), Fraction(0)

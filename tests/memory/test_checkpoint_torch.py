@@ -158,3 +158,20 @@ def test_a_recompute_holds_affine_instance_norms_repeated_bias(kinds, dtype):
               layers=(region, Sequential(name="b1", layers=(Conv(out=1, kernel=1, bias=False),))))
     result = agreement(compile(net), 2, ["b0"], dtype=dtype)
     assert result.mismatches() == {}
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_recompute_stopping_at_a_padded_conv_holds_autocasts_copy(batch):
+    """A conv with `padding: same` and an even kernel pads its input first (a copy it saves); under
+    autocast the pad reads the input's bf16 copy, made before it and held until the conv returns:
+    where the recompute stops (at the pack of the padded copy) it exists, the output does not (the
+    long random run's 8 vs 10 B at batch 1)."""
+    from cnncost import Conv, Net
+    from cnncost.layers import CenterCrop, Sequential
+    from cnncost.layers.norm import LRN
+    net = Net("padded-last", input=(1, 6, 6), layers=(
+        Sequential(name="b0", layers=(Conv(out=2, kernel=1, bias=False),)),
+        Sequential(name="b1", layers=(Conv(out=1, kernel=1, bias=False), CenterCrop(size=(1, 1)), LRN(size=1))),
+        Sequential(name="b3", layers=(Conv(out=1, kernel=(1, 2), padding="same", bias=False),))))
+    result = agreement(compile(net), batch, ["b0", "b1", "b3"], dtype="bf16")
+    assert result.mismatches() == {}
