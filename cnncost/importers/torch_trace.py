@@ -41,6 +41,7 @@ from .torch.fx_walker import FxWalker
 from .torch.inputs import Inputs, module_inputs, shapes_text
 from .torch.tracing import first_line, record, trace_module
 from .torch.forward_error import raises_the_same
+from .torch.meta_run import ForwardRaises
 from .torch_export import from_exported, import_exported
 
 __all__ = ["from_torch"]
@@ -104,6 +105,9 @@ def _traced(module: Any, inputs: Inputs, name: str | None, allow_unknown: bool, 
             return _exported(module, shapes, label, allow_unknown, train, why, fail=why)
         try:
             results = record(trace, shapes)  # leaves the module's buffers as they were
+        except ForwardRaises as raised:  # an op of the forward fails at this input: no tracer can run it
+            raise CnnCostError(f"{type(module).__name__}'s forward raises on a {shapes_text(inputs)} input "
+                               f"{raised}") from None
         except Exception as error:  # noqa: BLE001 - fx's graph does not run as the module does: export runs the module
             why = (f"{type(module).__name__} does not run on a {shapes_text(inputs)} input as torch.fx "
                    f"traced it: {type(error).__name__}: {first_line(error)}")

@@ -16,6 +16,7 @@ from ...net import Net
 from ...shapes import Shape
 from ..graphbuild import TV, GraphBuilder, Unsupported, channels_first, plain
 from ...layers.imported import Opaque
+from .meta_run import first_paths
 from .naming import RowNames, base_name, op_name
 from .argscan import ArgumentScan
 from .values import BATCH, PV, Pieces, fold_safe, holds, per_sample
@@ -45,7 +46,8 @@ class GraphWalker:
         self.scaled: dict[tuple, TV] = {}  # (leaf, scale, form) -> its x * scale row: one tensor, however many read it
         self.opaque: list[str] = []
         self.node: Any = None
-        self.names = RowNames(root)
+        paths = getattr(gm, "paths", None) if getattr(gm, "root", None) is root else None  # a torch.fx Trace's table
+        self.names = RowNames(root, first_paths(paths()) if paths is not None else None)
         self.untraceable = untraceable or {}  # modules fx kept as leaves, with why it could not trace them
         self.tracer_note = tracer_note  # why this tracer (torch.export: why torch.fx could not)
         self.untraceable_unknown: list[str] = []  # modules fx could not trace into that no handler maps
@@ -365,7 +367,7 @@ class GraphWalker:
                  f"{'train' if self.train else 'eval'} mode at "
                  + ", ".join('x'.join(map(str, n.shape)) for n in self.input_tvs)
                  + (f" ({self.tracer_note})" if self.tracer_note else "")]
-        all_params = {id(p): p for p in root.parameters()}
+        all_params = {id(p): p for m in self.names.modules.values() for p in m._parameters.values() if p is not None}
         unused = sum(p.numel() for i, p in all_params.items() if i not in self.owner)
         if unused:
             parts.append(f"{unused:,} parameters are never used by the traced forward and are not counted")
