@@ -7,7 +7,7 @@ Rows are named by the module they ran in (`naming`); the builder keeps one block
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeVar, cast
 
 from ...errors import CnnCostError
 from ...layers import Arith, Chunk, Layer, Permute, Split
@@ -23,6 +23,8 @@ from .values import BATCH, PV, Pieces, fold_safe, holds, per_sample
 from .values import on_maps
 from . import constants
 from .constants import CV
+
+MadeLayer = TypeVar("MadeLayer", bound=Layer)
 
 
 class GraphWalker:
@@ -54,6 +56,7 @@ class GraphWalker:
         self.placeholders = 0  # seen so far: the first ones are the network's inputs
         self.folding = False  # the node being imported reads a tensor whose batch is folded (TV.folded)
         self.nhwc_rows: set[int] = set()  # rows emitted on a channels-last view (their output is NHWC-dense)
+        self.made_layers: dict[Any, Layer] = {}  # `layer`: one object per distinct layer of the import
 
     # --- driving ---
 
@@ -297,6 +300,18 @@ class GraphWalker:
         return []
 
     # --- helpers for handlers ---
+
+    def layer(self, key: Any, make: Callable[[], MadeLayer]) -> MadeLayer:
+        """`make()`, once per `key` (hashable: everything the layer is made from) in one import: a
+        layer is immutable and each row places its own copy (`Node.placed`), so the repeated
+        blocks of a net share one object, made and validated once."""
+        try:
+            found = self.made_layers.get(key)
+        except TypeError:  # an unhashable field value
+            return make()
+        if found is None:
+            found = self.made_layers[key] = make()
+        return cast(MadeLayer, found)
 
     def _plain(self, v: Any, what: str) -> TV:
         """A tensor in the standard layout with no pending scale, else Unsupported."""
