@@ -88,7 +88,19 @@ def trace_module(module: Any, *, attempts: int = 50, leaves: tuple[type, ...] = 
             return proxy(node, self)
 
         def create_arg(self, a: Any) -> Any:
-            return plain_arg(self, a, proxy, super().create_arg)
+            return plain_arg(self, a, proxy, self._other_arg)
+
+        def _other_arg(self, a: Any) -> Any:
+            """fx's create_arg, a parameter or buffer of the root found in a table (fx searches
+            every parameter for each)."""
+            if isinstance(a, torch.Tensor):
+                found = tensor_names(self, isinstance(a, torch.nn.Parameter)).get(id(a))
+                if found is not None:
+                    return self.create_node("get_attr", found, (), {})
+            return super().create_arg(a)
+
+        def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict[str, Any]) -> Any:
+            return attribute_proxy(self, attr_val, parameter_proxy_cache)
 
         def create_node(self, kind: str, target: Any, args: Any, kwargs: Any, name: Any = None,
                         type_expr: Any = None) -> Any:
@@ -148,6 +160,36 @@ def plain_arg(tracer: Any, a: Any, proxy_class: type, fallback: Callable[[Any], 
     if kind is dict and all(type(k) is str for k in a):
         return {k: tracer.create_arg(v) for k, v in a.items()}
     return fallback(a)
+
+def tensor_names(tracer: Any, parameters: bool) -> dict[int, str]:
+    """id -> the first name of each of the root's parameters (or buffers), in named_parameters'
+    (named_buffers') order, made once per trace."""
+    tables = tracer.__dict__.setdefault("cnncost_tensor_names", {})
+    table = tables.get(parameters)
+    if table is None:
+        table = tables[parameters] = {}
+        for name, tensor in (tracer.root.named_parameters() if parameters else tracer.root.named_buffers()):
+            table.setdefault(id(tensor), name)
+    return table
+
+
+def attribute_proxy(tracer: Any, value: Any, cache: dict[str, Any]) -> Any:
+    """torch.fx's `Tracer.getattr` (a module attribute read while tracing: a parameter or buffer of
+    the root is one get_attr node), its parameter found in a table: fx searches every parameter of
+    the model for each read (Swin V2's position-bias MLP and logit scales: a tenth of its import)."""
+    import torch
+    from torch.fx.proxy import ParameterProxy
+
+    name = tensor_names(tracer, True).get(id(value)) if isinstance(value, torch.nn.Parameter) else None
+    if name is None and tracer.proxy_buffer_attributes and isinstance(value, torch.Tensor):
+        name = tensor_names(tracer, False).get(id(value))
+    if name is None:
+        return value
+    if name not in cache:
+        factory = (lambda node: ParameterProxy(tracer, node, name, value)) if tracer.param_shapes_constant else None
+        cache[name] = tracer.create_proxy("get_attr", name, (), {}, proxy_factory_fn=factory)
+    return cache[name]
+
 
 def lean_node(tracer: Any, create: Callable[..., Any], kind: str, target: Any, args: Any, kwargs: Any,
               name: Any, type_expr: Any) -> Any:
