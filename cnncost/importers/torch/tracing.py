@@ -164,7 +164,7 @@ def plain_arg(tracer: Any, a: Any, proxy_class: type, fallback: Callable[[Any], 
 def tensor_names(tracer: Any, parameters: bool) -> dict[int, str]:
     """id -> the first name of each of the root's parameters (or buffers), in named_parameters'
     (named_buffers') order, made once per trace."""
-    tables = tracer.__dict__.setdefault("cnncost_tensor_names", {})
+    tables: dict[bool, dict[int, str]] = tracer.__dict__.setdefault("cnncost_tensor_names", {})
     table = tables.get(parameters)
     if table is None:
         table = tables[parameters] = {}
