@@ -98,9 +98,21 @@ class RowNames:
         names = self.children.get(qual)
         if names is None:
             module = self.modules.get(qual)
-            names = frozenset(n for n, _ in module.named_children()) if module is not None else frozenset()
+            names = frozenset(_child_names(module)) if module is not None else frozenset()
             self.children[qual] = names
         return names
+
+
+def _child_names(module: Any) -> list[str]:
+    """`[name for name, _ in module.named_children()]`, without its generator: each child once, at
+    its first name."""
+    seen: set[int] = set()
+    names = []
+    for name, child in module._modules.items():
+        if child is not None and id(child) not in seen:
+            seen.add(id(child))
+            names.append(name)
+    return names
 
 
 def op_name(node: Any, gm: Any) -> str:

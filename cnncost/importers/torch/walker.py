@@ -36,7 +36,9 @@ class GraphWalker:
                  train: bool, *, untraceable: dict[str, str] | None = None, tracer_note: str = "",
                  more_inputs: tuple[tuple[str, Shape], ...] = (), input_name: str = "input") -> None:
         import torch
+        from torch.fx.node import map_arg
         self.torch = torch
+        self.map_arg = map_arg
         self.root, self.gm, self.results = root, gm, results
         self.input_shape = shape
         # several inputs (`from_torch(m, input=[...])`): the forward's first tensors, in order
@@ -128,8 +130,9 @@ class GraphWalker:
 
     def _call(self, node: Any) -> Any:
         torch = self.torch
-        args = torch.fx.node.map_arg(node.args, lambda n: self.env[n])
-        kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: self.env[n])
+        lookup = self.env.__getitem__
+        args = self.map_arg(node.args, lookup)
+        kwargs = self.map_arg(node.kwargs, lookup) if node.kwargs else {}
         result = self.results.get(node)
         read = ArgumentScan((args, kwargs))  # one pass over the arguments for every question below
         makes = isinstance(result, torch.Tensor) or self._has_tensor(result)
@@ -365,10 +368,12 @@ class GraphWalker:
             raise Unsupported(pieces.refused)
         src, d = pieces.src, pieces.dim
         shape = (*src.shape[:d], pieces.sizes[i], *src.shape[d + 1:])
+        layer: Layer
         if pieces.split:
-            layer: Layer = Split(sizes=tuple(pieces.sizes), index=i, dim=d)
+            sizes = tuple(pieces.sizes)
+            layer = self.layer((Split, sizes, i, d), lambda: Split(sizes=sizes, index=i, dim=d))
         else:
-            layer = Chunk(chunks=pieces.chunks, index=i, dim=d)
+            layer = self.layer((Chunk, pieces.chunks, i, d), lambda: Chunk(chunks=pieces.chunks, index=i, dim=d))
         v = self.emit(layer, [src], shape, base="split" if pieces.split else "chunk")
         pieces.made[i] = v
         return v
