@@ -151,3 +151,35 @@ def test_an_op_only_meta_tensors_cannot_run_falls_back() -> None:
     trace, _ = tracing.trace_module(MetaCannot())
     results = tracing.record(trace, (3, 4, 4))
     assert set(results) == set(trace.graph.nodes)
+
+
+def _clipped(sizes, x):
+    """Writes into its list argument, as torchvision's video Swin does (`_get_window_and_shift_size`)."""
+    sizes[0] = min(sizes[0], 4)
+    return x[:, :sizes[0]]
+
+
+torch.fx.wrap("_clipped")
+
+
+class WritesIntoAList(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 1)
+
+    def forward(self, x):
+        return _clipped([6, 6], self.conv(x)) * 2
+
+
+def test_an_error_in_the_models_own_function_is_not_judged_by_one_op() -> None:
+    """The meta run passes fx's immutable lists, which the function cannot write into (so does a
+    real run of the graph); the forward passes a plain list. Only PyTorch's own ops are judged by
+    running them alone: the import goes on (the function traced alone with torch.export)."""
+    trace, _ = tracing.trace_module(WritesIntoAList())
+    results: dict = {}
+    with pytest.raises(meta_run.MetaRunFailed) as info:
+        tracing._on_meta(trace, (3, 4, 4), results)  # the values up to the failed node
+    assert isinstance(info.value.error, TypeError) and info.value.node.target is _clipped
+    assert not meta_run.raises_for_real(trace, info.value, results)
+    net = torch_trace.from_torch(WritesIntoAList(), (3, 4, 4))
+    assert net.layers

@@ -182,9 +182,10 @@ class ForwardRaises(Exception):
 
 
 def raises_for_real(trace: Any, failed: MetaRunFailed, results: dict[Any, Any]) -> bool:
-    """Whether the op the meta run stopped at raises the same error (type and first line) on real
-    tensors of its arguments' shapes, dtypes and strides (random values; the module's own
-    parameters, copies of its buffers). A meta kernel checks shapes and arguments, never values:
+    """Whether the op the meta run stopped at, one of PyTorch's own (`_torch_op`), raises the same
+    error (type and first line) on real tensors of its arguments' shapes, dtypes and strides
+    (random values; the module's own parameters, copies of its buffers). A meta kernel checks
+    shapes and arguments, never values:
     where the real op fails the same way, the model's own arithmetic fails at this input (a kernel
     larger than its map), and fake tensors, real ones and torch.export, which run the same forward,
     would only fail again, slower (Inception v3's auxiliary head at 224x224: a second)."""
@@ -192,7 +193,7 @@ def raises_for_real(trace: Any, failed: MetaRunFailed, results: dict[Any, Any]) 
     from torch.fx.node import map_arg
 
     node, error = failed.node, failed.error
-    if node is None or node.op not in ("call_module", "call_function", "call_method"):
+    if node is None or not _torch_op(trace, node):
         return False
 
     def real(n: Any) -> Any:
@@ -222,6 +223,21 @@ def raises_for_real(trace: Any, failed: MetaRunFailed, results: dict[Any, Any]) 
         with torch.no_grad():
             for b, copy in buffers:
                 b.copy_(copy)
+    return False
+
+
+def _torch_op(trace: Any, node: Any) -> bool:
+    """A call of PyTorch's own: a torch module, a tensor method, a torch function or a Python
+    operator. A function or leaf module of the model's own is judged by running the whole forward
+    (`forward_error.raises_the_same`): its code may branch where the trace did not."""
+    if node.op == "call_method":
+        return True
+    if node.op == "call_module":
+        module = getattr(type(trace.get_submodule(node.target)), "__module__", "") or ""
+        return module == "torch" or module.startswith("torch.")
+    if node.op == "call_function":
+        module = getattr(node.target, "__module__", None) or "torch"  # torch's builtins name none
+        return module in ("torch", "_operator", "operator") or module.startswith("torch.")
     return False
 
 
