@@ -161,6 +161,7 @@ def plain_arg(tracer: Any, a: Any, proxy_class: type, fallback: Callable[[Any], 
         return {k: tracer.create_arg(v) for k, v in a.items()}
     return fallback(a)
 
+
 def tensor_names(tracer: Any, parameters: bool) -> dict[int, str]:
     """id -> the first name of each of the root's parameters (or buffers), in named_parameters'
     (named_buffers') order, made once per trace."""
