@@ -183,3 +183,28 @@ def test_an_error_in_the_models_own_function_is_not_judged_by_one_op() -> None:
     assert not meta_run.raises_for_real(trace, info.value, results)
     net = torch_trace.from_torch(WritesIntoAList(), (3, 4, 4))
     assert net.layers
+
+
+class OptionalMask(nn.Module):
+    """fx makes `mask` a proxy, so it traces the branch the forward skips without a mask (timm's
+    Hiera): the graph's `mask.view` fails on the default None, the forward never runs it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 1)
+
+    def forward(self, x, mask=None):
+        if mask is not None:
+            x = x * mask.view(x.shape[0], 1, 1, 1)
+        return self.conv(x)
+
+
+def test_a_branch_the_forward_skips_is_not_its_error() -> None:
+    trace, _ = tracing.trace_module(OptionalMask())
+    results: dict = {}
+    with pytest.raises(meta_run.MetaRunFailed) as info:
+        tracing._on_meta(trace, (3, 4, 4), results)
+    assert info.value.node.target == "view"
+    assert not meta_run.raises_for_real(trace, info.value, results)
+    net = torch_trace.from_torch(OptionalMask(), (3, 4, 4))  # torch.export runs the forward as it is
+    assert [layer.type_name for layer in net.layers][-1] == "conv"

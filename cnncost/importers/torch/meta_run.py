@@ -193,8 +193,10 @@ def raises_for_real(trace: Any, failed: MetaRunFailed, results: dict[Any, Any]) 
     from torch.fx.node import map_arg
 
     node, error = failed.node, failed.error
-    if node is None or not _torch_op(trace, node):
-        return False
+    if node is None or not isinstance(error, (RuntimeError, ValueError, IndexError)) or not _torch_op(trace, node):
+        return False  # torch's errors of shapes and arguments, not a TypeError of a None
+    if any(results.get(n) is None for n in node.all_input_nodes):
+        return False  # an argument the forward may not have: fx traces `if mask is not None` as taken
 
     def real(n: Any) -> Any:
         if n.op == "get_attr":
