@@ -41,6 +41,7 @@ from .torch.fx_walker import FxWalker
 from .torch.inputs import Inputs, module_inputs, shapes_text
 from .torch.tracing import first_line, record, trace_module
 from .torch.forward_error import raises_the_same
+from .torch.meta_run import ForwardRaises, first_paths, module_table
 from .torch_export import from_exported, import_exported
 
 __all__ = ["from_torch"]
@@ -86,7 +87,8 @@ def from_torch(module: Any, input: Shape | str = (3, 224, 224), *, name: str | N
 
 def _traced(module: Any, inputs: Inputs, name: str | None, allow_unknown: bool, train: bool, tracer: str) -> Net:
     """from_torch with torch.fx first (`tracer` "auto" or "fx")."""
-    was_training = [m.training for m in module.modules()]
+    modules = list(first_paths(module_table(module)).values())  # module.modules(), without its generators
+    was_training = [m.training for m in modules]
     module.train(train)
     label = name or type(module).__name__
     shape = inputs[0][1]  # the first input's; the walkers and torch.export take every input's
@@ -104,6 +106,9 @@ def _traced(module: Any, inputs: Inputs, name: str | None, allow_unknown: bool, 
             return _exported(module, shapes, label, allow_unknown, train, why, fail=why)
         try:
             results = record(trace, shapes)  # leaves the module's buffers as they were
+        except ForwardRaises as raised:  # an op of the forward fails at this input: no tracer can run it
+            raise CnnCostError(f"{type(module).__name__}'s forward raises on a {shapes_text(inputs)} input "
+                               f"{raised}") from None
         except Exception as error:  # noqa: BLE001 - fx's graph does not run as the module does: export runs the module
             why = (f"{type(module).__name__} does not run on a {shapes_text(inputs)} input as torch.fx "
                    f"traced it: {type(error).__name__}: {first_line(error)}")
@@ -139,7 +144,7 @@ def _traced(module: Any, inputs: Inputs, name: str | None, allow_unknown: bool, 
                 return other
         return net
     finally:
-        for m, mode in zip(module.modules(), was_training):
+        for m, mode in zip(modules, was_training):
             m.training = mode
 
 

@@ -41,7 +41,7 @@ def module_act(cls: type[Layer], fields: Callable[[Any], dict] | None = None) ->
         inplace = bool(getattr(m, "inplace", False))
         if "inplace" in cls.__dataclass_fields__:
             extra["inplace"] = inplace
-        v = elementwise(imp, cls(**extra), x)
+        v = elementwise(imp, imp.layer((cls, *extra.items()), lambda: cls(**extra)), x)
         return imp.rebind(node, v) if inplace else v
     return handle
 

@@ -25,6 +25,7 @@ from ...net import Net, several_inputs
 from ...shapes import Shape
 from .fx_walker import FxWalker
 from .inputs import module_inputs, shapes_text
+from .meta_run import ForwardRaises
 from .tracing import record, restore_buffers, save_buffers, trace_module
 
 __all__ = ["is_detection", "from_detection"]
@@ -62,6 +63,8 @@ def from_detection(model: Any, input: Any = DEFAULT_IMAGE, *, name: str | None =
         buffers = save_buffers(wrapper)
         try:
             results = record(trace, shape)
+        except ForwardRaises as raised:
+            raise CnnCostError(f"{type(model).__name__} does not run on {shape_text(shape)} images: {raised}") from None
         except Exception as error:  # noqa: BLE001
             raise CnnCostError(f"{type(model).__name__} does not run on {shape_text(shape)} images: "
                                f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}") from None

@@ -15,7 +15,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
-from .tracing import plain_arg
+from .tracing import lean_node, plain_arg
 from .values import holds
 
 
@@ -228,6 +228,10 @@ def _tracer_class() -> type:
 
         def create_arg(self, a: Any) -> Any:
             return plain_arg(self, a, Concrete, super().create_arg)
+
+        def create_node(self, kind: str, target: Any, args: Any, kwargs: Any, name: Any = None,
+                        type_expr: Any = None) -> Any:
+            return lean_node(self, super().create_node, kind, target, args, kwargs, name, type_expr)
 
         def _concrete(self, v: Any) -> Any:
             if isinstance(v, torch.fx.Proxy):

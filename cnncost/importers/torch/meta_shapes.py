@@ -24,8 +24,15 @@ Rule = Callable[..., "Tensor | None"]
 def _meta(*tensors: Any) -> bool:
     """Floating meta tensors of one dtype."""
     first = tensors[0]
-    return all(isinstance(t, Tensor) and t.is_meta and t.is_floating_point() and t.dtype == first.dtype
-               for t in tensors)
+    if not (isinstance(first, Tensor) and first.is_meta and first.is_floating_point()):
+        return False
+    return all(_param(first, t, False) for t in tensors[1:])
+
+
+def _param(input: Tensor, t: Any, anywhere: bool) -> bool:
+    """A floating tensor of the input's dtype: a meta one, or (`anywhere`) a module's own parameter
+    or buffer on any device, which the meta run would replace by its meta twin (`meta_run`)."""
+    return isinstance(t, Tensor) and (anywhere or t.is_meta) and t.is_floating_point() and t.dtype == input.dtype
 
 
 def _number(v: Any) -> bool:
@@ -61,12 +68,18 @@ def _pair(v: Any) -> tuple[int, int] | None:
 
 # --- element-wise: a tensor like the input (in place: the input itself) ---
 
+def _empty(x: Tensor, shape: Any) -> Tensor:
+    """A contiguous meta tensor of x's dtype (`x.new_empty` runs torch's Python reference on meta
+    tensors, three times slower)."""
+    return torch.empty(shape, dtype=x.dtype, device="meta")
+
+
 def _like(x: Tensor, inplace: bool = False) -> Tensor:
     """x itself in place, else a tensor like x (torch.empty_like: its Python meta kernel where x is
     not contiguous, 20 times slower)."""
     if inplace:
         return x
-    return x.new_empty(x.shape) if x.is_contiguous() else torch.empty_like(x)
+    return _empty(x, x.shape) if x.is_contiguous() else torch.empty_like(x)
 
 
 def unary(input: Any, *, inplace: bool = False) -> Tensor | None:
@@ -118,7 +131,7 @@ def binary(inplace: bool) -> Rule:
         if inplace:
             return input if shape == input.shape else None
         if input.is_contiguous() and other.is_contiguous():
-            return input.new_empty(shape)
+            return _empty(input, shape)
         return None
     return rule
 
@@ -128,10 +141,16 @@ def binary(inplace: bool) -> Rule:
 def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor | None:
     """F.batch_norm's checks that need no data, then a tensor like a contiguous input."""
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, False)
+
+
+def _batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any, bias: Any, training: Any,
+                anywhere: bool) -> Tensor | None:
+    """`batch_norm`; `anywhere`: the tensors other than the input may be on any device (`_param`)."""
     if not (_meta(input) and input.dim() >= 2 and input.is_contiguous() and isinstance(training, bool)):
         return None
     channels = input.shape[1]
-    if not all(t is None or (_meta(input, t) and t.dim() == 1 and t.numel() == channels)
+    if not all(t is None or (_param(input, t, anywhere) and t.dim() == 1 and t.numel() == channels)
                for t in (running_mean, running_var, weight, bias)):
         return None
     if (running_mean is None) != (running_var is None) or (running_mean is None and not training):
@@ -144,33 +163,46 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
 def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any = None,
                eps: float = 1e-5) -> Tensor | None:
     """Contiguous, whatever the input's strides (the meta kernel's)."""
+    return _layer_norm(input, normalized_shape, weight, bias, False)
+
+
+def _layer_norm(input: Any, normalized_shape: Any, weight: Any, bias: Any, anywhere: bool) -> Tensor | None:
     if not _meta(input) or not isinstance(normalized_shape, (list, tuple, torch.Size)):
         return None
     shape = tuple(normalized_shape)
     k = len(shape)
     if k == 0 or input.dim() < k or tuple(input.shape[input.dim() - k:]) != shape:
         return None
-    if not all(t is None or (_meta(input, t) and tuple(t.shape) == shape) for t in (weight, bias)):
+    if not all(t is None or (_param(input, t, anywhere) and tuple(t.shape) == shape) for t in (weight, bias)):
         return None
-    return input.new_empty(input.shape)
+    return _empty(input, input.shape)
 
 
 # --- weighted ---
 
 def linear(input: Any, weight: Any, bias: Any = None) -> Tensor | None:
     """Contiguous, whatever the input's strides (the meta kernel's)."""
-    if not (_meta(input, weight) and input.dim() >= 1 and weight.dim() == 2 and input.shape[-1] == weight.shape[1]):
+    return _linear(input, weight, bias, False)
+
+
+def _linear(input: Any, weight: Any, bias: Any, anywhere: bool) -> Tensor | None:
+    if not (_meta(input) and _param(input, weight, anywhere) and input.dim() >= 1 and weight.dim() == 2 and input.shape[-1] == weight.shape[1]):
         return None
-    if bias is not None and not (_meta(input, bias) and tuple(bias.shape) == (weight.shape[0],)):
+    if bias is not None and not (_param(input, bias, anywhere) and tuple(bias.shape) == (weight.shape[0],)):
         return None
-    return input.new_empty((*input.shape[:-1], weight.shape[0]))
+    return _empty(input, (*input.shape[:-1], weight.shape[0]))
 
 
 def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
            groups: int = 1) -> Tensor | None:
     """A batched 4-D input, contiguous or channels first (`_planes`), and a contiguous weight: the
     window arithmetic, a contiguous result."""
-    if not (_meta(input, weight) and input.dim() == 4 and weight.dim() == 4
+    return _conv2d(input, weight, bias, stride, padding, dilation, groups, False)
+
+
+def _conv2d(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: Any,
+            anywhere: bool) -> Tensor | None:
+    if not (_meta(input) and _param(input, weight, anywhere) and input.dim() == 4 and weight.dim() == 4
             and (input.is_contiguous() or _planes(input))
             and weight.is_contiguous() and isinstance(groups, int) and groups > 0):
         return None
@@ -178,7 +210,7 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     out, per_group, kh, kw = weight.shape
     if per_group * groups != c or out % groups or min(n, c, h, w, out, kh, kw) <= 0:
         return None
-    if bias is not None and not (_meta(input, bias) and tuple(bias.shape) == (out,)):
+    if bias is not None and not (_param(input, bias, anywhere) and tuple(bias.shape) == (out,)):
         return None
     s, d = _pair(stride), _pair(dilation)
     if s is None or d is None or min(*s, *d) <= 0:
@@ -188,7 +220,7 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     elif padding == "same":
         if s != (1, 1):
             return None
-        return input.new_empty((n, out, h, w))
+        return _empty(input, (n, out, h, w))
     else:
         pads = _pair(padding)
     if pads is None or min(pads) < 0:
@@ -199,7 +231,7 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
         if size + 2 * p < span:
             return None  # torch: "Kernel size can't be greater than actual input size"
         sizes.append((size + 2 * p - span) // st + 1)
-    return input.new_empty((n, out, *sizes))
+    return _empty(input, (n, out, *sizes))
 
 
 # --- pools, joins, moves ---
@@ -215,7 +247,7 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor | None:
     sizes = [input.shape[input.dim() - 2 + i] if v is None else v for i, v in enumerate(output_size)]
     if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes):
         return None
-    return input.new_empty((*input.shape[:-2], *sizes))
+    return _empty(input, (*input.shape[:-2], *sizes))
 
 
 def cat(tensors: Any, dim: int = 0) -> Tensor | None:
@@ -232,7 +264,7 @@ def cat(tensors: Any, dim: int = 0) -> Tensor | None:
         return None
     shape = list(first)
     shape[axis] = sum(t.shape[axis] for t in tensors)
-    return tensors[0].new_empty(shape)
+    return _empty(tensors[0], shape)
 
 
 def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor | None:
@@ -248,7 +280,7 @@ def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor | None:
         return None
     if not dims and len(shifts) != 1:
         return None
-    return input.new_empty(input.shape)
+    return _empty(input, input.shape)
 
 
 def _rules() -> dict[Any, Rule]:
@@ -281,8 +313,8 @@ def _batch_norm_module(m: Any, x: Any) -> Tensor | None:
     m._check_input_dim(x)  # BatchNorm2d of a 3-D input: the ValueError the module raises
     keep = not m.training or m.track_running_stats
     training = m.training or (m.running_mean is None and m.running_var is None)
-    return batch_norm(x, m.running_mean if keep else None, m.running_var if keep else None, m.weight, m.bias,
-                      training, m.momentum, m.eps)
+    return _batch_norm(x, m.running_mean if keep else None, m.running_var if keep else None, m.weight, m.bias,
+                       training, True)
 
 
 def _stochastic_depth_module(m: Any, x: Any) -> Tensor | None:
@@ -291,16 +323,16 @@ def _stochastic_depth_module(m: Any, x: Any) -> Tensor | None:
         return None
     if not m.training or m.p == 0:
         return x
-    return x.new_empty(x.shape) if x.is_contiguous() else None
+    return _empty(x, x.shape) if x.is_contiguous() else None
 
 
 def _module_rules() -> dict[type, Callable[[Any, Any], "Tensor | None"]]:
     nn = torch.nn
     rules: dict[type, Callable[[Any, Any], Tensor | None]] = {
-        nn.Conv2d: lambda m, x: conv2d(x, m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups)
+        nn.Conv2d: lambda m, x: _conv2d(x, m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups, True)
         if m.padding_mode == "zeros" else None,
-        nn.Linear: lambda m, x: linear(x, m.weight, m.bias),
-        nn.LayerNorm: lambda m, x: layer_norm(x, m.normalized_shape, m.weight, m.bias, m.eps),
+        nn.Linear: lambda m, x: _linear(x, m.weight, m.bias, True),
+        nn.LayerNorm: lambda m, x: _layer_norm(x, m.normalized_shape, m.weight, m.bias, True),
         nn.ReLU6: lambda m, x: hardtanh(x, m.min_val, m.max_val, m.inplace),
         nn.Hardtanh: lambda m, x: hardtanh(x, m.min_val, m.max_val, m.inplace),
         nn.GELU: lambda m, x: gelu(x, m.approximate),

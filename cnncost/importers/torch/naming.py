@@ -10,11 +10,13 @@ from ..graphbuild import Scope
 class RowNames:
     """The scopes (module blocks) of each node of a trace of `root`."""
 
-    def __init__(self, root: Any) -> None:
-        self.modules = dict(root.named_modules())
+    def __init__(self, root: Any, modules: dict[str, Any] | None = None) -> None:
+        # `modules`: `root.named_modules()` as a table, where the caller has it
+        self.modules = dict(root.named_modules()) if modules is None else modules
         self.children: dict[str, frozenset[str]] = {}  # module path -> its children's names
         self.known: dict[Any, tuple[list[Scope], str | None]] = {}  # `scopes` by module stack and call
         self.enclosing: dict[Any, tuple[list[Scope], str, Any]] = {}  # `_stack_scopes` by module stack
+        self.by_stack: dict[tuple[int, Any], tuple[Any, Any]] = {}  # `scopes` by the id of a node's stack object
 
     @staticmethod
     def _module_stack(node: Any) -> list[tuple[Any, Any]]:
@@ -33,11 +35,17 @@ class RowNames:
     def scopes(self, node: Any) -> tuple[list[Scope], str | None]:
         """The blocks enclosing `node`, and for a module call the leaf's name; made once per module
         stack and called module (the nodes of one module share them: the list is read only)."""
+        held = node.meta.get("nn_module_stack")
+        call = node.target if node.op == "call_module" else None
+        same = self.by_stack.get((id(held), call))  # the nodes of one module call share their stack (`tracing`)
+        if same is not None and same[0] is held:
+            return same[1]
         stack = self._module_stack(node)
-        key = (tuple(stack), node.target if node.op == "call_module" else None)
+        key = (tuple(stack), call)
         known = self.known.get(key)
         if known is None:
             known = self.known[key] = self._scopes(node, stack)
+        self.by_stack[(id(held), call)] = (held, known)
         return known
 
     def _scopes(self, node: Any, stack: list[tuple[Any, Any]]) -> tuple[list[Scope], str | None]:
@@ -90,9 +98,21 @@ class RowNames:
         names = self.children.get(qual)
         if names is None:
             module = self.modules.get(qual)
-            names = frozenset(n for n, _ in module.named_children()) if module is not None else frozenset()
+            names = frozenset(_child_names(module)) if module is not None else frozenset()
             self.children[qual] = names
         return names
+
+
+def _child_names(module: Any) -> list[str]:
+    """`[name for name, _ in module.named_children()]`, without its generator: each child once, at
+    its first name."""
+    seen: set[int] = set()
+    names = []
+    for name, child in module._modules.items():
+        if child is not None and id(child) not in seen:
+            seen.add(id(child))
+            names.append(name)
+    return names
 
 
 def op_name(node: Any, gm: Any) -> str:

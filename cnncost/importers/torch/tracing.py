@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import functools
 import weakref
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from ...errors import CnnCostError
+from .meta_run import fetch, module_table
 from .values import BATCH
 
 
@@ -49,10 +49,14 @@ class Trace:
     def get_submodule(self, target: str) -> Any:
         """`root.get_submodule(target)` from a table of every path (torch walks the path each time:
         a tenth of the walk on small nets)."""
-        if not self.modules:
-            self.modules.update(self.root.named_modules(remove_duplicate=False))
-        found = self.modules.get(target)
+        found = self.paths().get(target)
         return found if found is not None else self.root.get_submodule(target)
+
+    def paths(self) -> dict[str, Any]:
+        """Every submodule by every path that reaches it (`meta_run.module_table`), made once."""
+        if not self.modules:
+            self.modules.update(module_table(self.root))
+        return self.modules
 
 
 def trace_module(module: Any, *, attempts: int = 50, leaves: tuple[type, ...] = ()) -> tuple[Trace, dict[str, str]]:
@@ -73,7 +77,7 @@ def trace_module(module: Any, *, attempts: int = 50, leaves: tuple[type, ...] = 
             # fx copies these at every module call and node with copy.copy's generic path (a
             # tenth of the trace): the same objects, copied by their own __copy__
             self.scope = _cheap_copies(type(self.scope))(self.scope.module_path, self.scope.module_type)
-            self.module_stack = _cheap_copies(type(self.module_stack))(self.module_stack)
+            self.module_stack = _shared_copies(type(self.module_stack))(self.module_stack)
 
         def is_leaf_module(self, m: torch.nn.Module, qualname: str) -> bool:
             if qualname in untraceable or isinstance(m, extra):
@@ -84,7 +88,23 @@ def trace_module(module: Any, *, attempts: int = 50, leaves: tuple[type, ...] = 
             return proxy(node, self)
 
         def create_arg(self, a: Any) -> Any:
-            return plain_arg(self, a, proxy, super().create_arg)
+            return plain_arg(self, a, proxy, self._other_arg)
+
+        def _other_arg(self, a: Any) -> Any:
+            """fx's create_arg, a parameter or buffer of the root found in a table (fx searches
+            every parameter for each)."""
+            if isinstance(a, torch.Tensor):
+                found = tensor_names(self, isinstance(a, torch.nn.Parameter)).get(id(a))
+                if found is not None:
+                    return self.create_node("get_attr", found, (), {})
+            return super().create_arg(a)
+
+        def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict[str, Any]) -> Any:
+            return attribute_proxy(self, attr_val, parameter_proxy_cache)
+
+        def create_node(self, kind: str, target: Any, args: Any, kwargs: Any, name: Any = None,
+                        type_expr: Any = None) -> Any:
+            return lean_node(self, super().create_node, kind, target, args, kwargs, name, type_expr)
 
     wrapped = _leaf_functions()
     for _ in range(attempts):
@@ -141,6 +161,52 @@ def plain_arg(tracer: Any, a: Any, proxy_class: type, fallback: Callable[[Any], 
         return {k: tracer.create_arg(v) for k, v in a.items()}
     return fallback(a)
 
+
+def tensor_names(tracer: Any, parameters: bool) -> dict[int, str]:
+    """id -> the first name of each of the root's parameters (or buffers), in named_parameters'
+    (named_buffers') order, made once per trace."""
+    tables: dict[bool, dict[int, str]] = tracer.__dict__.setdefault("cnncost_tensor_names", {})
+    table = tables.get(parameters)
+    if table is None:
+        table = tables[parameters] = {}
+        for name, tensor in (tracer.root.named_parameters() if parameters else tracer.root.named_buffers()):
+            table.setdefault(id(tensor), name)
+    return table
+
+
+def attribute_proxy(tracer: Any, value: Any, cache: dict[str, Any]) -> Any:
+    """torch.fx's `Tracer.getattr` (a module attribute read while tracing: a parameter or buffer of
+    the root is one get_attr node), its parameter found in a table: fx searches every parameter of
+    the model for each read (Swin V2's position-bias MLP and logit scales: a tenth of its import)."""
+    import torch
+    from torch.fx.proxy import ParameterProxy
+
+    name = tensor_names(tracer, True).get(id(value)) if isinstance(value, torch.nn.Parameter) else None
+    if name is None and tracer.proxy_buffer_attributes and isinstance(value, torch.Tensor):
+        name = tensor_names(tracer, False).get(id(value))
+    if name is None:
+        return value
+    if name not in cache:
+        factory = (lambda node: ParameterProxy(tracer, node, name, value)) if tracer.param_shapes_constant else None
+        cache[name] = tracer.create_proxy("get_attr", name, (), {}, proxy_factory_fn=factory)
+    return cache[name]
+
+
+def lean_node(tracer: Any, create: Callable[..., Any], kind: str, target: Any, args: Any, kwargs: Any,
+              name: Any, type_expr: Any) -> Any:
+    """A tracer's `create_node`: torch.fx's node made without its arguments, which are then set
+    (`Node.args`, `Node.kwargs`: users and uses kept as fx keeps them). fx's Graph.create_node
+    walks a call's arguments with pytree for symbolic ints, which a trace on proxies never holds
+    (a fifth of the trace)."""
+    if not args and not kwargs:
+        return create(kind, target, args, kwargs, name, type_expr)
+    node = create(kind, target, (), {}, name, type_expr)
+    node.args = args
+    if kwargs:
+        node.kwargs = kwargs
+    return node
+
+
 _INSTRUCTIONS: "weakref.WeakKeyDictionary[Any, tuple[list[int], list[Any]]]" = weakref.WeakKeyDictionary()
 
 
@@ -156,6 +222,39 @@ def _cheap_copies(cls: type) -> type:
 
 
 _CHEAP_COPIES: dict[type, type] = {}
+
+
+def _shared_copies(cls: type) -> type:
+    """`cls` (the OrderedDict of fx's module stack, which fx copies into every node's
+    `nn_module_stack`) whose copies are one `cls` object while it is not changed: the nodes of one
+    module call share it (none changes it), copied once instead of per node, and the walk names
+    their rows once per stack (`naming.RowNames.scopes`)."""
+    made = _SHARED_COPIES.get(cls)
+    if made is not None:
+        return made
+
+    def copy(self: Any) -> Any:
+        if self.shared is None:
+            self.shared = cls(self)
+        return self.shared
+
+    def changing(name: str) -> Callable[..., Any]:
+        method = getattr(cls, name)
+
+        def change(self: Any, *args: Any, **kwargs: Any) -> Any:
+            self.shared = None
+            return method(self, *args, **kwargs)
+        return change
+
+    namespace: dict[str, Any] = {"__copy__": copy, "shared": None}
+    for name in ("__setitem__", "__delitem__", "popitem", "pop", "clear", "update", "setdefault", "move_to_end"):
+        if hasattr(cls, name):
+            namespace[name] = changing(name)
+    made = _SHARED_COPIES[cls] = type(cls.__name__, (cls,), namespace)
+    return made
+
+
+_SHARED_COPIES: dict[type, type] = {}
 
 
 @functools.cache
@@ -194,7 +293,7 @@ def id_inputs(trace: Trace) -> frozenset[int]:
 
     def embeds(user: Any, placeholder: Any) -> bool:
         if user.op == "call_module":
-            return isinstance(_fetch(trace.root, user.target), torch.nn.Embedding)
+            return isinstance(fetch(trace.root, user.target), torch.nn.Embedding)
         return user.op == "call_function" and user.target is F.embedding and user.args[:1] == (placeholder,)
 
     placeholders = [n for n in trace.graph.nodes if n.op == "placeholder"]
@@ -207,11 +306,19 @@ def record(trace: Trace, x_shape: Any) -> dict[Any, Any]:
     no fake-tensor dispatch), else on fake tensors (the ops meta tensors cannot run), else on a
     copy of the module with real tensors (the ops neither can). The module's buffers are as they
     were after it: a train-mode pass on fake tensors could move BatchNorm's running statistics, so
-    they are copied first and put back (the meta run reads meta twins of them: no copy needed)."""
+    they are copied first and put back (the meta run reads meta twins of them: no copy needed).
+    Where an op of the meta run fails as it fails on real tensors (`meta_run.raises_for_real`),
+    `meta_run.ForwardRaises` says where, at once."""
+    from .meta_run import ForwardRaises, MetaRunFailed, raises_for_real
+
     results: dict[Any, Any] = {}
     try:
         _on_meta(trace, x_shape, results)
         return results
+    except MetaRunFailed as failed:
+        if raises_for_real(trace, failed, results):  # the model's own error: final at once
+            raise ForwardRaises(trace, failed.node, failed.error) from None
+        results.clear()
     except Exception:  # noqa: BLE001 - fake tensors run what meta tensors cannot
         results.clear()
     buffers = save_buffers(trace.root)
@@ -243,88 +350,11 @@ def _recorder(module: Any, graph: Any, results: dict[Any, Any]) -> Any:
 def _on_meta(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) -> None:
     import torch
 
+    from .meta_run import run_meta
     from .meta_shapes import ShapeRules
 
-    with _meta_twins(trace.root), ShapeRules():
-        _run_meta(trace.root, trace.graph,
-                  _examples(x_shape, functools.partial(torch.empty, device="meta"), id_inputs(trace)), results)
-
-
-@contextmanager
-def _meta_twins(root: Any) -> Iterator[None]:
-    """Inside, every parameter and buffer of `root` is a meta tensor of its shape, dtype and strides
-    (one twin per tensor: tied weights stay tied); the module's own tensors are put back on exit.
-    What torch.func.functional_call does, at a third of its cost."""
-    import torch
-    twins: dict[int, Any] = {}
-    swapped: list[tuple[dict, str, Any]] = []
-    try:
-        for m in root.modules():
-            for table in (m._parameters, m._buffers):
-                for name, tensor in table.items():
-                    if tensor is None:
-                        continue
-                    twin = twins.get(id(tensor))
-                    if twin is None:
-                        twin = twins[id(tensor)] = torch.empty_strided(tensor.shape, tensor.stride(),
-                                                                         dtype=tensor.dtype, device="meta")
-                    swapped.append((table, name, tensor))
-                    table[name] = twin
-        yield
-    finally:
-        for table, name, tensor in reversed(swapped):
-            table[name] = tensor
-
-
-def _run_meta(root: Any, graph: Any, inputs: list[Any], results: dict[Any, Any]) -> None:
-    """fx's Interpreter, node by node, without its bookkeeping (a third of the run on meta tensors);
-    a leaf module whose result a rule gives (`meta_shapes.module_result`) is not called."""
-    from torch._C import DisableTorchFunction as no_torch_function
-    from torch.fx.node import map_arg
-
-    from .meta_shapes import module_result
-
-    inputs = list(inputs)
-    lookup = results.__getitem__
-    modules = dict(root.named_modules(remove_duplicate=False))  # call_module targets, by path
-    for node in graph.nodes:
-        op = node.op
-        if op == "placeholder":
-            if node.target.startswith("*"):
-                value: Any = list(inputs)
-                inputs.clear()
-            elif inputs:
-                value = inputs.pop(0)
-            elif node.args:
-                value = node.args[0]  # a default argument
-            else:
-                raise RuntimeError(f"expected an input for the placeholder {node.target}")
-        elif op == "get_attr":
-            value = _fetch(root, node.target)
-        elif op == "output":
-            value = map_arg(node.args[0], lookup)
-        else:
-            args, kwargs = map_arg(node.args, lookup), map_arg(node.kwargs, lookup)
-            if op == "call_module":
-                m = modules.get(node.target)
-                if m is None:
-                    m = _fetch(root, node.target)
-                with no_torch_function():  # the rule's own tensor queries skip ShapeRules
-                    value = module_result(m, args, kwargs)
-                if value is None:
-                    value = m(*args, **kwargs)
-            elif op == "call_function":
-                value = node.target(*args, **kwargs)
-            else:
-                value = getattr(args[0], node.target)(*args[1:], **kwargs)
-        results[node] = value
-
-
-def _fetch(root: Any, target: str) -> Any:
-    obj = root
-    for part in target.split("."):
-        obj = getattr(obj, part)
-    return obj
+    with ShapeRules():
+        run_meta(trace, _examples(x_shape, functools.partial(torch.empty, device="meta"), id_inputs(trace)), results)
 
 
 def _on_fake(trace: Trace, x_shape: tuple[int, ...], results: dict[Any, Any]) -> None:

@@ -7,7 +7,7 @@ Rows are named by the module they ran in (`naming`); the builder keeps one block
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeVar, cast
 
 from ...errors import CnnCostError
 from ...layers import Arith, Chunk, Layer, Permute, Split
@@ -16,12 +16,15 @@ from ...net import Net
 from ...shapes import Shape
 from ..graphbuild import TV, GraphBuilder, Unsupported, channels_first, plain
 from ...layers.imported import Opaque
+from .meta_run import first_paths
 from .naming import RowNames, base_name, op_name
 from .argscan import ArgumentScan
 from .values import BATCH, PV, Pieces, fold_safe, holds, per_sample
 from .values import on_maps
 from . import constants
 from .constants import CV
+
+MadeLayer = TypeVar("MadeLayer", bound=Layer)
 
 
 class GraphWalker:
@@ -33,7 +36,9 @@ class GraphWalker:
                  train: bool, *, untraceable: dict[str, str] | None = None, tracer_note: str = "",
                  more_inputs: tuple[tuple[str, Shape], ...] = (), input_name: str = "input") -> None:
         import torch
+        from torch.fx.node import map_arg
         self.torch = torch
+        self.map_arg = map_arg
         self.root, self.gm, self.results = root, gm, results
         self.input_shape = shape
         # several inputs (`from_torch(m, input=[...])`): the forward's first tensors, in order
@@ -45,13 +50,15 @@ class GraphWalker:
         self.scaled: dict[tuple, TV] = {}  # (leaf, scale, form) -> its x * scale row: one tensor, however many read it
         self.opaque: list[str] = []
         self.node: Any = None
-        self.names = RowNames(root)
+        paths = getattr(gm, "paths", None) if getattr(gm, "root", None) is root else None  # a torch.fx Trace's table
+        self.names = RowNames(root, first_paths(paths()) if paths is not None else None)
         self.untraceable = untraceable or {}  # modules fx kept as leaves, with why it could not trace them
         self.tracer_note = tracer_note  # why this tracer (torch.export: why torch.fx could not)
         self.untraceable_unknown: list[str] = []  # modules fx could not trace into that no handler maps
         self.placeholders = 0  # seen so far: the first ones are the network's inputs
         self.folding = False  # the node being imported reads a tensor whose batch is folded (TV.folded)
         self.nhwc_rows: set[int] = set()  # rows emitted on a channels-last view (their output is NHWC-dense)
+        self.made_layers: dict[Any, Layer] = {}  # `layer`: one object per distinct layer of the import
 
     # --- driving ---
 
@@ -123,8 +130,9 @@ class GraphWalker:
 
     def _call(self, node: Any) -> Any:
         torch = self.torch
-        args = torch.fx.node.map_arg(node.args, lambda n: self.env[n])
-        kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: self.env[n])
+        lookup = self.env.__getitem__
+        args = self.map_arg(node.args, lookup)
+        kwargs = self.map_arg(node.kwargs, lookup) if node.kwargs else {}
         result = self.results.get(node)
         read = ArgumentScan((args, kwargs))  # one pass over the arguments for every question below
         makes = isinstance(result, torch.Tensor) or self._has_tensor(result)
@@ -296,6 +304,18 @@ class GraphWalker:
 
     # --- helpers for handlers ---
 
+    def layer(self, key: Any, make: Callable[[], MadeLayer]) -> MadeLayer:
+        """`make()`, once per `key` (hashable: everything the layer is made from) in one import: a
+        layer is immutable and each row places its own copy (`Node.placed`), so the repeated
+        blocks of a net share one object, made and validated once."""
+        try:
+            found = self.made_layers.get(key)
+        except TypeError:  # an unhashable field value
+            return make()
+        if found is None:
+            found = self.made_layers[key] = make()
+        return cast(MadeLayer, found)
+
     def _plain(self, v: Any, what: str) -> TV:
         """A tensor in the standard layout with no pending scale, else Unsupported."""
         if isinstance(v, Pieces):
@@ -348,10 +368,12 @@ class GraphWalker:
             raise Unsupported(pieces.refused)
         src, d = pieces.src, pieces.dim
         shape = (*src.shape[:d], pieces.sizes[i], *src.shape[d + 1:])
+        layer: Layer
         if pieces.split:
-            layer: Layer = Split(sizes=tuple(pieces.sizes), index=i, dim=d)
+            sizes = tuple(pieces.sizes)
+            layer = self.layer((Split, sizes, i, d), lambda: Split(sizes=sizes, index=i, dim=d))
         else:
-            layer = Chunk(chunks=pieces.chunks, index=i, dim=d)
+            layer = self.layer((Chunk, pieces.chunks, i, d), lambda: Chunk(chunks=pieces.chunks, index=i, dim=d))
         v = self.emit(layer, [src], shape, base="split" if pieces.split else "chunk")
         pieces.made[i] = v
         return v
@@ -365,7 +387,7 @@ class GraphWalker:
                  f"{'train' if self.train else 'eval'} mode at "
                  + ", ".join('x'.join(map(str, n.shape)) for n in self.input_tvs)
                  + (f" ({self.tracer_note})" if self.tracer_note else "")]
-        all_params = {id(p): p for p in root.parameters()}
+        all_params = {id(p): p for m in self.names.modules.values() for p in m._parameters.values() if p is not None}
         unused = sum(p.numel() for i, p in all_params.items() if i not in self.owner)
         if unused:
             parts.append(f"{unused:,} parameters are never used by the traced forward and are not counted")

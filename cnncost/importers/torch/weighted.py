@@ -32,8 +32,10 @@ def m_conv(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, resul
     if m.padding_mode != "zeros":
         raise Unsupported(f"padding_mode '{m.padding_mode}'")
     out, _, *kernel = m.weight.shape
-    layer = conv(out, kernel, stride=m.stride, padding=m.padding, dilation=m.dilation, groups=m.groups,
-                 bias=m.bias is not None)
+    bias = m.bias is not None
+    layer = imp.layer(("conv", out, tuple(kernel), m.stride, m.padding, m.dilation, m.groups, bias),
+                      lambda: conv(out, kernel, stride=m.stride, padding=m.padding, dilation=m.dilation,
+                                   groups=m.groups, bias=bias))
     return imp.emit(layer, [imp.tensor(args[0])], imp.out(result), params=module_params(m))
 
 
@@ -109,8 +111,9 @@ def m_batchnorm(imp: GraphWalker, node: Any, m: Any, args: tuple, kwargs: dict, 
         raise Unsupported("")
     x = imp.tensor(args[0])
     momentum = 0.1 if m.momentum is None else float(m.momentum)
-    layer = BatchNorm(eps=float(m.eps), momentum=momentum, affine=bool(m.affine),
-                      track_running_stats=bool(m.track_running_stats))
+    eps, affine, track = float(m.eps), bool(m.affine), bool(m.track_running_stats)
+    layer = imp.layer((BatchNorm, eps, momentum, affine, track),
+                      lambda: BatchNorm(eps=eps, momentum=momentum, affine=affine, track_running_stats=track))
     if x.folded and len(x.shape) == 2:
         return rows_batch_norm(imp, x, layer, module_params(m))
     return imp.emit(layer, [x], x.shape, params=module_params(m))
