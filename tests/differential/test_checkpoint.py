@@ -18,7 +18,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 from cnncost.errors import CnnCostError  # noqa: E402
 from cnncost.graph import compile  # noqa: E402
-from cnncost.layers import Sequential  # noqa: E402
+from cnncost.layers import ConvTranspose, Sequential  # noqa: E402
+from cnncost.shapes import spatial  # noqa: E402
 from cnncost.memory.checkpoint_policy import resolve  # noqa: E402
 from cnncost.net import Net  # noqa: E402
 from cnncost.torch_backend.checkpointing import agreement  # noqa: E402
@@ -70,6 +71,10 @@ def test_checkpointed_random_chains_agree_with_pytorch(case, batch, dtype, save)
     names = resolve(graph, specs)
     if not names:  # sqrt of one block: nothing to checkpoint
         return
+    # a transposed conv of a 1x1 kernel: on CPU its output storage may be larger than its map, as
+    # PyTorch's mkldnn path and thread count decide (docs/memory.md, "Not modelled"): not compared
+    assume(not any(type(node.layer) is ConvTranspose and all(k == 1 for k in spatial(node.layer.kernel, 2))
+                   for node in graph.nodes[1:]))
     try:
         result = agreement(graph, batch, names, dtype=dtype, save=save)
     except ValueError as error:  # PyTorch refuses a train-mode norm of one value per channel
