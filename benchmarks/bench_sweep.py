@@ -106,8 +106,8 @@ def time_figures(arch: str, hardware: str, repeat: int) -> None:
     print(f"\nwith the time model (hardware={hardware}) vs without, {arch} (CPU time):")
     print(f"  {'grid (res x batch x dtype)':>28} {'without':>12} {'with, warm':>12} {'ratio':>6} {'with, new':>12} "
           f"{'with, first':>12}")
-    for n_res, n_batch, dtypes in ((10, 100, ["fp32"]), (10, 1000, ["fp32", "bf16"]), (10, 10_000, ["fp32"]),
-                                   (100, 10_000, ["fp32"]), (1, 1_000_000, ["bf16"])):
+    for n_res, n_batch, dtypes in ((10, 100, ["fp32"]), (100, 100, ["fp32"]), (10, 1000, ["fp32", "bf16"]),
+                                   (10, 10_000, ["fp32"]), (100, 10_000, ["fp32"]), (1, 1_000_000, ["bf16"])):
         res, batches = list(range(160, 160 + 4 * n_res, 4)), list(range(1, n_batch + 1))
         n = n_res * n_batch * len(dtypes)
         for kept in ("time lines", "time programs"):  # nothing from the grids before

@@ -22,7 +22,7 @@ TIME_COLUMNS = ("forward_seconds", "backward_seconds", "optimizer_seconds", "ste
                 "limited_by", "bound_step_seconds", "bound_images_per_second")
 INT_COLUMNS = ("limited_by", "micro_steps")
 TRAINING_DTYPES = ("fp32", "tf32", "fp16", "bf16")
-KEPT_LINES = 256  # (resolution, dtype, optimizer, ...) entries a net keeps (resnet50: 78 kB each)
+KEPT_LINES = 2048  # (resolution, dtype, optimizer, ...) entries a net keeps (rows of blocks: resnet50: 9-31 kB each)
 
 
 def time_columns(nets_inputs: list[tuple[Any, list[Any]]], dtypes: list[str], optimizers: list[str],
@@ -42,7 +42,7 @@ def time_columns(nets_inputs: list[tuple[Any, list[Any]]], dtypes: list[str], op
     from .memory import Precision, trace
     from .timing.model import BOUNDS
     from .timing.step import step_costs
-    from .timing.sweep import resolution_lines, times_at
+    from .timing.sweep import grid_times, one_block, resolution_lines
     wrong = [d for d in dtypes if d not in TRAINING_DTYPES]
     if wrong:
         raise CnnCostError(f"the time model needs training dtypes ({', '.join(TRAINING_DTYPES)}), got {wrong[0]!r}")
@@ -60,33 +60,43 @@ def time_columns(nets_inputs: list[tuple[Any, list[Any]]], dtypes: list[str], op
         keys = [[[(tuple(shape), dtype, optimizer, freeze, device, release, profile) for optimizer in optimizers]
                  for dtype in dtypes] for shape in inputs]
         fresh = _vectorised(net, inputs, keys, kept, dtypes, optimizers, profile, device, release, freeze, foreach)
-        for r, shape in enumerate(inputs):
+        for r, shape in enumerate(inputs):  # the graph, its trace and costs, made only where not kept
             graph, frozen = None, None
             for d, dtype in enumerate(dtypes):
                 traced = None
                 for o, optimizer in enumerate(optimizers):
                     key = keys[r][d][o]
-                    lines = kept.get(key) or fresh.get(key)
-                    if lines is None:  # the graph, its trace and costs, made only where not kept
-                        if graph is None:
-                            graph = compile(net, shape)
-                            frozen = frozen_nodes(graph, freeze) if freeze else None
-                        if traced is None:
-                            traced = trace(graph, precision=Precision(memory_dtype(dtype), device, release))
-                        rows, step = step_costs(graph, traced, dtype, optimizer, frozen, foreach=foreach)
-                        if len(kept) >= KEPT_LINES:
-                            kept.clear()
-                        lines = kept[key] = resolution_lines(rows, step, profile)[0]  # type: ignore[index]  # one resolution
-                    cell = None if job is None else job[r][d][o]
-                    if cell is None or cell.plain:
-                        values: dict[str, Any] = times_at(lines, batches) | PLAIN_JOB
-                    else:  # the job's step: recompute, micro-steps, communication on the plain step's lines
-                        values = job_times(times_at(lines, batches, by_bound=True), cell, batches)
-                    for name in names:  # (a job's columns another job's step has not: 0, 1)
-                        block[name][r, :, d, o] = values[name]
+                    if key in kept or key in fresh:
+                        continue
+                    if graph is None:
+                        graph = compile(net, shape)
+                        frozen = frozen_nodes(graph, freeze) if freeze else None
+                    if traced is None:
+                        traced = trace(graph, precision=Precision(memory_dtype(dtype), device, release))
+                    rows, step = step_costs(graph, traced, dtype, optimizer, frozen, foreach=foreach)
+                    if len(kept) >= KEPT_LINES:
+                        kept.clear()
+                    fresh[key] = kept[key] = resolution_lines(rows, step, profile)[0]  # type: ignore[index]  # one resolution
+        for d in range(D):  # every resolution at once per (dtype, optimizer)
+            for o in range(O):
+                each = one_block([fresh.get(keys[r][d][o]) or kept[keys[r][d][o]] for r in range(len(inputs))])
+                for r, lines in enumerate(each):  # (the same grid again: one block, its distinct passes kept)
+                    key = keys[r][d][o]
+                    if kept.get(key) is not None:
+                        kept[key] = lines
+                cells = [None if job is None else job[r][d][o] for r in range(len(inputs))]
+                values = grid_times(each, batches, by_bound=any(c is not None and not c.plain for c in cells))
+                for name in names:  # (a job's columns another job's step has not: 0, 1)
+                    block[name][:, :, d, o] = values[name] if name in values else PLAIN_JOB[name]
+                for r, cell in enumerate(cells):
+                    if cell is not None and not cell.plain:  # recompute, micro-steps, communication on the plain step
+                        job_values = job_times({name: v[r] for name, v in values.items()}, cell, batches)
+                        for name in names:
+                            block[name][r, :, d, o] = job_values[name]
         for name in names:
             parts[name].append(block[name].reshape(-1))
-    columns: dict[str, Any] = {name: np.concatenate(parts[name]) for name in names}
+    columns: dict[str, Any] = {name: parts[name][0] if len(parts[name]) == 1 else np.concatenate(parts[name])
+                               for name in names}  # (one structure: its block as it is)
     columns["limited_by"] = pd.Categorical.from_codes(columns["limited_by"], categories=pd.Index(list(BOUNDS)))
     return columns
 

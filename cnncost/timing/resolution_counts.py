@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CnnCostError
-from .passes import NodeRows, PassCost, pass_cost, pass_row
+from .passes import NodeRows, PassCost, PassRow, pass_cost, pass_row
 from .sweep import (
     RAW,
     Lines,
@@ -42,6 +42,27 @@ from .tape import INT64_SAFE, Batched, Guard, Slot, Tape
 # operation a SizeVector lacks): the resolutions then run alone, each as a table would
 NOT_VECTORISED = (Diverged, CnnCostError, TypeError, ValueError, AttributeError, ZeroDivisionError, OverflowError)
 Shape = tuple[int, ...]
+
+
+def _distinct_passes(passes: list[tuple[PassRow, int]], row_of: dict[int, int]
+                     ) -> tuple[list[tuple[PassRow, int]], np.ndarray, np.ndarray]:
+    """The passes whose counts come from the same replay rows and ints (a repeated block's: the
+    tape records an operation on the same operands once), with the same rate key and phase, as
+    one each, in order; how many each stands for (floats: what `timing.sweep.pass_lines` scales
+    by); and per pass given, its distinct one."""
+    def operand(v: Any) -> Any:
+        return ("row", row_of[v.index]) if type(v) is Slot else v
+    index: dict[Any, int] = {}
+    distinct: list[tuple[PassRow, int]] = []
+    of = []
+    for row, phase in passes:
+        key = (tuple(operand(v) for v in raw_counts(row)), operand(row[9]), row[0], row[1], row[12], phase)
+        if key not in index:
+            index[key] = len(distinct)
+            distinct.append((row, phase))
+        of.append(index[key])
+    inverse = np.array(of, dtype=np.intp)
+    return distinct, np.bincount(inverse, minlength=len(distinct)).astype(np.float64), inverse
 
 
 class Program:
@@ -84,6 +105,7 @@ class Program:
             return None
         passes = timed_passes(self.rows, pass_cost(self.optimizer))
         assert passes is not None  # (no kernels vary)
+        passes, times, of = _distinct_passes(passes, row_of)
         raw = [v for r, _ in passes for v in raw_counts(r)]
         if any(type(v) is not Slot and abs(v) >= INT64_SAFE for v in raw):
             return None
@@ -94,7 +116,7 @@ class Program:
         slots = [(p, v) for p, v in enumerate(given) if type(v) is Slot]
         lengths = ([0 if type(v) is Slot else v for v in given], [p for p, _ in slots],
                    np.array([row_of[slot.index] for _, slot in slots], dtype=np.intp))
-        return passes, constant, np.array(columns, dtype=np.intp), sources, lengths, pass_meta(passes)
+        return passes, constant, np.array(columns, dtype=np.intp), sources, lengths, {**pass_meta(passes), "times": times, "of": of}
 
     def arrays(self, inputs: list[Shape]) -> dict[str, Any] | None:
         """The timed passes' counts at these inputs as `timing.sweep.arrays_of` arrays, straight
@@ -257,10 +279,13 @@ def _record(net: Any, inputs: list[Shape], setups: list[tuple[str, str]], freeze
                                                   for v in p if type(v) is Slot]
                 roots += [v.index for v in optimizer_row if type(v) is Slot]
                 program = Program(tape, dims, input_bounds, tape.needed(roots), guards, template, optimizer_row)
-                arrays = pass_arrays(rows, step, len(inputs))
+                arrays = program.arrays(inputs[:keep])  # (its equal passes merged: as a replay gives them)
                 if arrays is None:
-                    return None
-                out[(dtype, optimizer)] = program, arrays_lines(_first(arrays, keep), profile)
+                    arrays = pass_arrays(rows, step, len(inputs))
+                    if arrays is None:
+                        return None
+                    arrays = _first(arrays, keep)
+                out[(dtype, optimizer)] = program, arrays_lines(arrays, profile)
     except NOT_VECTORISED:
         return None
     return out

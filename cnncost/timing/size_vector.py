@@ -72,6 +72,13 @@ def _operand(x: Any) -> Any:
     return Slot(x.slot) if type(x) is SizeVector else x
 
 
+def _key(x: Any) -> Any:
+    """An operand as a recorded operation's key names it; None: a vector on no tape (never merged)."""
+    if type(x) is SizeVector:
+        return ("slot", x.slot) if x.slot >= 0 else None
+    return (type(x), x)
+
+
 def _guard(x: SizeVector, kind: str, expected: Any) -> None:
     if _TAPE is not None and x.slot >= 0:
         _TAPE.guards.append((x.slot, kind, expected))
@@ -85,9 +92,17 @@ def _result(values: Any, bound: int | None, ufunc: Any, a: Any, b: Any, rule: Bo
     tape = _TAPE
     kind = values.dtype.kind
     if tape is not None:
-        slot = len(tape.ops)
-        tape.ops.append((ufunc, _operand(a), _operand(b) if ufunc is not None else b, rule))
-        tape.kinds.append(kind)
+        # the same operation on the same operands (a repeated block's sizes) is one slot: its
+        # passes' counts then come from the same rows (`resolution_counts` merges such passes)
+        key = (ufunc, _key(a), _key(b) if ufunc is not None else b, rule)
+        known = tape.seen.get(key) if key[1] is not None and key[2] is not None else None
+        if known is None:
+            slot = len(tape.ops)
+            tape.ops.append((ufunc, _operand(a), _operand(b) if ufunc is not None else b, rule))
+            tape.kinds.append(kind)
+            tape.seen[key] = slot
+        else:
+            slot = known
     if check:
         first = values[0]
         if first == values[-1] and (values == first).all():

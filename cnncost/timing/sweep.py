@@ -5,12 +5,14 @@ per sample x b + fixed: `Amount`) and L its launch term; which of the three is l
 changes only where two of them cross. So the step's time, split by phase (forward, backward,
 optimizer) and by bound, is piecewise linear in b with at most three breakpoints per pass: each
 pass contributes, per interval between its breakpoints, a line to its phase and to its bound.
-The intervals' changes, sorted by breakpoint and summed, give every batch's totals by one
-`searchsorted`: O(passes log passes + batches) per (resolution, dtype, optimizer), however many
-batches. Floats (seconds); the counts they come from are the exact ints of `passes.py`.
+Each breakpoint's change lands at the first batch above it and the changes summed along the
+batches give every batch's totals: O(passes + batches) per (resolution, dtype, optimizer), all
+resolutions in one call. Floats (seconds); the counts they come from are the exact ints of `passes.py`.
 """
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -145,11 +147,15 @@ def pass_lines(arrays: dict[str, Any], rates: Rates) -> dict[str, np.ndarray]:
         positions = counts[..., 6]
         few = positions > 0
         cc = cc + np.where(few, rates.rows_half * ca / np.where(few, positions, 1.0), 0.0)
-    return {"ca": ca, "cc": cc, "ma": counts[..., 2] / rates.bandwidth,
-            "mc": counts[..., 3] / rates.bandwidth + fresh, "L": launch, "phase": arrays["phase"]}
+    lines = {"ca": ca, "cc": cc, "ma": counts[..., 2] / rates.bandwidth,
+             "mc": counts[..., 3] / rates.bandwidth + fresh, "L": launch}
+    times = arrays.get("times")
+    if times is not None:  # each pass stands for that many equal ones (`resolution_counts`)
+        lines = {k: v * times for k, v in lines.items()}
+    return {**lines, "phase": arrays["phase"]}
 
 
-def _state(lines: dict[str, np.ndarray], b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _state(lines: dict[str, np.ndarray], b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each pass's line at the points b (R, P): slope, intercept, and its bound's index."""
     ca, cc, ma, mc, L = lines["ca"], lines["cc"], lines["ma"], lines["mc"], lines["L"]
     C, M = ca * b + cc, ma * b + mc
@@ -158,153 +164,254 @@ def _state(lines: dict[str, np.ndarray], b: np.ndarray) -> tuple[np.ndarray, np.
     return np.where(use_c, ca, ma), np.where(use_c, cc, mc) + L, bound
 
 
-def _slots(phase: np.ndarray, slope: np.ndarray, intercept: np.ndarray, bound: np.ndarray, width: int) -> np.ndarray:
-    """(..., width, 2): each line in its phase's slot and (width SLOTS) in its bound's (0 elsewhere)."""
-    out = np.empty((*slope.shape, width, 2))
-    at_phase = phase[..., None] == np.arange(len(PHASES))
-    out[..., :len(PHASES), 0] = np.where(at_phase, slope[..., None], 0.0)
-    out[..., :len(PHASES), 1] = np.where(at_phase, intercept[..., None], 0.0)
-    if width > len(PHASES):
-        at_bound = bound[..., None] == np.arange(len(BOUNDS))
-        out[..., len(PHASES):, 0] = np.where(at_bound, slope[..., None], 0.0)
-        out[..., len(PHASES):, 1] = np.where(at_bound, intercept[..., None], 0.0)
+def grid_seconds(lines: dict[str, np.ndarray], batches: np.ndarray, bounds: bool = True) -> np.ndarray:
+    """(R, width, B) seconds of the step at each resolution and batch: per phase, then per bound
+    (width SLOTS); `bounds` False: the step's alone (width 1). Each pass is a line in b between its
+    breakpoints (where two of C, M and L cross, above 1); its line at b = 1 goes to its slots at
+    the first batch, and each breakpoint's change (the line after less the line before) to the
+    first batch above it: one `bincount` into (resolution, slot, batch), summed along the batches.
+    The resolutions side by side: each one's figures are those it would get alone (its entries in
+    the same order). (Groups of entries (R, P) each, not stacked: arrays past some 100 kB come
+    from fresh pages, slow to fault in.)"""
+    width = SLOTS if bounds else 1
+    R = len(lines["ca"])
+    b = batches.astype(np.float64)
+    order = np.argsort(b, kind="stable")
+    sorted_b = b[order]
+    B = len(b)
+    if B and sorted_b[0] >= 1 and (np.diff(sorted_b) == 1).all():  # consecutive ints (most grids): b <= x below floor(x)
+        def first_above(x: np.ndarray) -> np.ndarray:
+            return np.clip(np.floor(x) - (sorted_b[0] - 1), 0, B).astype(np.intp)
+    else:
+        def first_above(x: np.ndarray) -> np.ndarray:
+            return np.searchsorted(sorted_b, x, side="right")
+    row = np.arange(R)[:, None] * width
+    index, slope_changes, intercept_changes = [], [], []
+    for x, slot, slope, intercept in (_bound_entries if bounds else _step_entries)(lines):
+        cell = (row + slot) * B
+        if x is None:  # the lines at b = 1: the first batch
+            index.append(np.broadcast_to(cell, slope.shape).ravel())
+            slope_changes.append(slope.ravel())
+            intercept_changes.append(intercept.ravel())
+            continue
+        at = first_above(x)
+        reached = at < B  # (none: x = inf, one past the last batch)
+        index.append((cell + at)[reached])
+        slope_changes.append(slope[reached])
+        intercept_changes.append(intercept[reached])
+    # (resolution, slot, batch): summed along the batches, contiguous
+    slopes, intercepts = (_summed(np.concatenate(index), np.concatenate(changes), R * width * B).reshape(R, width, B)
+                          for changes in (slope_changes, intercept_changes))
+    np.cumsum(slopes, axis=2, out=slopes)
+    np.cumsum(intercepts, axis=2, out=intercepts)
+    slopes *= sorted_b
+    slopes += intercepts
+    if (order[1:] > order[:-1]).all():  # (the batches given sorted, as most grids)
+        return slopes
+    out = np.empty_like(slopes)
+    out[..., order] = slopes
     return out
 
 
-def step_lines(lines: dict[str, np.ndarray], bounds: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per resolution, the step's piecewise-linear totals: breakpoints x (sorted, > 1) and, per
-    interval (before x[0], between, after x[-1]), the (SLOTS, 2) lines (`bounds` False: the
-    phases' only); batches from 1 up. The resolutions side by side: each one's figures are those
-    it would get alone (the same operations on its row, its breakpoints in the same order)."""
-    width = SLOTS if bounds else len(PHASES)
+# the entries of `grid_seconds`, each (R, P): where they start (None: at b = 1; inf: never), their
+# slot, their change of slope and of intercept; one group after another, each r-major
+Entries = list[tuple[Any, Any, np.ndarray, np.ndarray]]
+
+
+def _step_entries(lines: dict[str, np.ndarray]) -> Entries:
+    """The step's line alone (the pure roofline's): a pass's time max(C, M) + L changes line only
+    where C = M. Each pass's line at b = 1, then its change there."""
+    ca, cc, ma, mc, L = lines["ca"], lines["cc"], lines["ma"], lines["mc"], lines["L"]
+    use_c = ca + cc > ma + mc  # at b = 1 (as `_state`: memory where equal)
+    slope, intercept = np.where(use_c, ca, ma), np.where(use_c, cc, mc) + L
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = (mc - cc) / (ca - ma)
+    x = np.where((x > 1) & (x < np.inf), x, np.inf)
+    after_c = ca > ma  # past the crossing, C grows faster than M: C
+    return [(None, 0, slope, intercept),
+            (x, 0, np.where(after_c, ca, ma) - slope, np.where(after_c, cc, mc) + L - intercept)]
+
+
+def _bound_entries(lines: dict[str, np.ndarray]) -> Entries:
+    """`_step_entries` per phase and per bound: a pass's line goes to its phase's slot and to its
+    bound's, which changes where any two of C, M and L cross. At b = 1 two groups, then three per
+    breakpoint (the first, second and third of each pass): its phase's change, its bound's line
+    before (taken off), its bound's after (added)."""
     ca, cc, ma, mc, L = lines["ca"], lines["cc"], lines["ma"], lines["mc"], lines["L"]
     phase = lines["phase"]
-    R, P = ca.shape
     with np.errstate(divide="ignore", invalid="ignore"):
-        crossings = np.stack([(mc - cc) / (ca - ma), (L - cc) / ca, (L - mc) / ma], axis=2)  # C=M, C=L, M=L
-    crossings = np.where(np.isfinite(crossings) & (crossings > 1), crossings, np.inf)
-    crossings.sort(axis=2)
+        x0, x1, x2 = ((mc - cc) / (ca - ma), (L - cc) / ca, (L - mc) / ma)  # C=M, C=L, M=L
+    x0, x1, x2 = (np.where((x > 1) & (x < np.inf), x, np.inf) for x in (x0, x1, x2))
+    x0, x1 = np.minimum(x0, x1), np.maximum(x0, x1)  # sorted
+    x1, x2 = np.minimum(x1, x2), np.maximum(x1, x2)
+    x0, x1 = np.minimum(x0, x1), np.maximum(x0, x1)
     # each pass's state at b = 1, then just after each of its breakpoints (midway to the next)
-    nxt = np.concatenate([crossings[..., 1:], np.full((R, P, 1), np.inf)], axis=2)
-    after = np.where(np.isfinite(nxt), (crossings + nxt) / 2, crossings + 1)
-    states = [_state(lines, np.ones((R, P)))] + [
-        _state(lines, np.where(np.isfinite(after[..., k]), after[..., k], 1.0)) for k in range(3)]
-    slope, intercept, bound = (np.stack(parts) for parts in zip(*states))  # each (4, R, P)
-    start = _slots(phase, slope[0], intercept[0], bound[0], width).sum(axis=1).reshape(R, 1, width, 2)
-    # the events: every pass's k-th breakpoint, k by k (as one resolution alone lists them), sorted
-    # stably; a pass without one is at infinity, last, and dropped
-    x = crossings.transpose(0, 2, 1).reshape(R, 3 * P)
-    live = np.isfinite(x).sum(axis=1).tolist()
-    order = np.argsort(x, axis=1, kind="stable")[:, :max(live, default=0)]
-    x = np.take_along_axis(x, order, axis=1)
-    k, p = np.divmod(order, P)
-    r = np.arange(R)[:, None]
-    changes = _changes(phase[p], slope[k, r, p], intercept[k, r, p], bound[k, r, p], slope[k + 1, r, p],
-                       intercept[k + 1, r, p], bound[k + 1, r, p], width)  # (R, width, 2, events)
-    running = np.cumsum(changes, axis=3).transpose(0, 3, 1, 2)  # (summed along the events: contiguous)
-    totals = np.concatenate([start, start + running], axis=1)
-    return [(x[r, :n], totals[r, :n + 1]) for r, n in enumerate(live)]
+    states = [_state(lines, 1.0)]
+    for x, nxt in ((x0, x1), (x1, x2), (x2, None)):
+        after = x + 1 if nxt is None else np.where(nxt < np.inf, (x + nxt) / 2, x + 1)
+        states.append(_state(lines, np.where(after < np.inf, after, 1.0)))
+    slope, intercept, bound = states[0]
+    entries: Entries = [(None, phase, slope, intercept), (None, len(PHASES) + bound, slope, intercept)]
+    for x, (s0, i0, b0), (s1, i1, b1) in zip((x0, x1, x2), states, states[1:]):
+        entries += [(x, phase, s1 - s0, i1 - i0), (x, len(PHASES) + b0, -s0, -i0), (x, len(PHASES) + b1, s1, i1)]
+    return entries
 
 
-def _changes(phase: np.ndarray, s0: np.ndarray, i0: np.ndarray, b0: np.ndarray, s1: np.ndarray, i1: np.ndarray,
-             b1: np.ndarray, width: int) -> np.ndarray:
-    """(R, width, 2, events): each event's pass's line after (1) less before (0), in its phase's
-    slot and (width SLOTS) its bounds' (as `_slots` after less `_slots` before, entry by entry)."""
-    at_phase = phase[:, None, :] == np.arange(len(PHASES))[None, :, None]
-    slots = np.arange(len(BOUNDS))[None, :, None]
-    out = np.empty((*s0.shape[:1], width, 2, s0.shape[1]))
-    for j, (v0, v1) in enumerate(((s0, s1), (i0, i1))):
-        out[:, :len(PHASES), j] = np.where(at_phase, (v1 - v0)[:, None, :], 0.0)
-        if width > len(PHASES):
-            out[:, len(PHASES):, j] = (np.where(b1[:, None, :] == slots, v1[:, None, :], 0.0)
-                                       - np.where(b0[:, None, :] == slots, v0[:, None, :], 0.0))
+def _summed(index: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
+    """The weights summed per index, in their order (floats also where there are none)."""
+    return np.bincount(index, weights, length).astype(np.float64, copy=False)
+
+
+@dataclass(eq=False)
+class Block:
+    """The pass lines of resolutions made together (`pass_lines` of the expected estimate and of
+    the pure roofline: (R, P) each, "phase" (P,)); their distinct passes, found once."""
+
+    expected: dict[str, np.ndarray]
+    bound: dict[str, np.ndarray]
+    merged: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Lines:
+    """One resolution's step lines, what a sweep keeps per (resolution, dtype, optimizer, setup,
+    profile): row `row` of `block`."""
+
+    block: Block
+    row: int
+
+
+LINE_KEYS = ("ca", "cc", "ma", "mc", "L")
+
+
+def _rows(lines: list[Lines], estimate: str) -> dict[str, np.ndarray]:
+    """The resolutions' pass lines of one estimate as (R, P) arrays, "phase" too; fewer passes
+    padded with idle ones (all zero: no breakpoint, 0 s in the first slots, so every sum is as
+    without them)."""
+    blocks = [getattr(each.block, estimate) for each in lines]
+    P = max(block["ca"].shape[1] for block in blocks)
+    out = {k: np.zeros((len(lines), P), dtype=np.int64 if k == "phase" else np.float64) for k in (*LINE_KEYS, "phase")}
+    for r, (each, block) in enumerate(zip(lines, blocks)):
+        n = block["ca"].shape[1]
+        for k in LINE_KEYS:
+            out[k][r, :n] = block[k][each.row]
+        phase = block["phase"]
+        out["phase"][r, :n] = phase[each.row] if phase.ndim == 2 else phase
     return out
 
 
-_LINES: dict[tuple[int, int, str], tuple[Any, Any, list[tuple[np.ndarray, np.ndarray]]]] = {}
+def one_block(lines: list[Lines]) -> list[Lines]:
+    """The same lines as the rows of one block, in order (stacked anew where they are not): what
+    `grid_times` evaluates, its distinct passes found once per block (a grid again: kept)."""
+    block = lines[0].block
+    if len(lines) == len(block.expected["ca"]) and all(each.block is block and each.row == r
+                                                       for r, each in enumerate(lines)):
+        return lines
+    stacked = Block(_rows(lines, "expected"), _rows(lines, "bound"))
+    return [Lines(stacked, r) for r in range(len(lines))]
 
 
-def cached_step_lines(rows: list[NodeRows], optimizer: Any, profile: Any, estimate: str, resolutions: int = 1
-                      ) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """`step_lines` of a node list on a profile, per resolution (R > 1: the rows of a
-    `resolution_counts.Program`), kept (the node lists are kept on their graphs:
-    `step.step_costs`), so a sweep over the same structures again only evaluates its batches;
-    None where the passes timed differ between the resolutions."""
-    key = (id(rows), id(profile), estimate)
-    cached = _LINES.get(key)
-    if cached is not None and cached[0] is rows and cached[1] is profile:
-        return cached[2]
-    arrays = pass_arrays(rows, optimizer, resolutions)
-    if arrays is None:
-        return None
-    lines = step_lines(pass_lines(arrays, Rates(profile, estimate)), bounds=estimate == "expected")
-    if len(_LINES) >= 1024:
-        _LINES.clear()
-    _LINES[key] = (rows, profile, lines)
-    return lines
+def _merged(expected: dict[str, np.ndarray], bound: dict[str, np.ndarray]
+            ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The passes equal at every resolution in both estimates (the same ca, cc, ma, mc, L and
+    phase) as one, scaled by how many there are: a net's repeated blocks (resnet50's 386 timed
+    passes are 80 distinct), so the work is per distinct pass. Its sums differ from the passes' one
+    by one in the last bits only; the same lines always give the same floats."""
+    R, P = expected["ca"].shape
+    phase = np.broadcast_to(expected["phase"], (R, P))
+    table = np.concatenate([expected[k] for k in LINE_KEYS] + [bound[k] for k in LINE_KEYS] + [phase])  # (11 R, P)
+    key = (table * np.linspace(1.0, 2.0, len(table))[:, None]).sum(axis=0)  # column by column: equal columns, equal keys
+    _, first, inverse, count = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+    if len(first) == P or not (table == table[:, first[inverse.ravel()]]).all():  # nothing to merge, or keys collide
+        return expected, bound
+    order = np.argsort(first)
+    keep, times = first[order], count[order].astype(np.float64)
+    return tuple({**{k: lines[k][:, keep] * times for k in LINE_KEYS}, "phase": phase[:, keep]}  # type: ignore[return-value]
+                 for lines in (expected, bound))
 
 
-def at_batches(x: np.ndarray, totals: np.ndarray, batches: np.ndarray) -> np.ndarray:
-    """(B, slots) seconds at each batch: of `step_lines`' totals, forward, backward, optimizer, then
-    by bound (or of fewer slots: the lines given)."""
-    b = batches.astype(np.float64)
-    interval = np.searchsorted(x, b, side="left")  # events strictly below b have happened
-    lines = totals.reshape(len(totals), -1)[interval]  # one gather: (B, slope and intercept per slot)
-    return lines[:, 0::2] * b[:, None] + lines[:, 1::2]
-
-
-Lines = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+def _distinct(lines: list[Lines]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """`_merged` of the resolutions given (`one_block`'s), both estimates, kept on their block."""
+    lines = one_block(lines)
+    block = lines[0].block
+    if block.merged is None:
+        block.merged = _merged(block.expected, block.bound)
+    return block.merged
 
 
 def resolution_lines(rows: list[NodeRows], optimizer: Any, profile: Any, resolutions: int = 1) -> list[Lines] | None:
-    """What `batch_times` evaluates, per resolution (R > 1: the rows of a
-    `resolution_counts.Program`), for one (structure, dtype, optimizer) on a profile: the
-    expected step's breakpoints and lines per slot, and the pure roofline's (its step only: the
-    phases' lines summed). Small (a few thousand floats): a sweep keeps them per resolution, so a
-    grid over the same resolutions again skips the graph, the trace and the per-node costs.
-    None where the passes timed differ between the resolutions."""
-    expected = cached_step_lines(rows, optimizer, profile, "expected", resolutions)
-    bound = cached_step_lines(rows, optimizer, profile, "bound", resolutions)
-    if expected is None or bound is None:
-        return None
-    return _both(expected, bound)
+    """What `grid_times` evaluates, per resolution (R > 1: the rows of a
+    `resolution_counts.Program`), for one (structure, dtype, optimizer) on a profile. Small (a few
+    thousand floats): a sweep keeps them per resolution, so a grid over the same resolutions again
+    skips the graph, the trace and the per-node costs. None where the passes timed differ between
+    the resolutions."""
+    arrays = pass_arrays(rows, optimizer, resolutions)
+    return None if arrays is None else arrays_lines(arrays, profile)
 
 
-def _both(expected: list[tuple[np.ndarray, np.ndarray]], bound: list[tuple[np.ndarray, np.ndarray]]) -> list[Lines]:
-    return [((x, totals), (xb, b[:, :len(PHASES)].sum(axis=1, keepdims=True)))
-            for (x, totals), (xb, b) in zip(expected, bound)]
+@functools.lru_cache(maxsize=16)
+def _rates_of(profile: Any, estimate: str) -> Rates:
+    """One `Rates` per (profile, estimate): its per-key rates worked out once for every sweep."""
+    return Rates(profile, estimate)
 
 
 def arrays_lines(arrays: dict[str, Any], profile: Any) -> list[Lines]:
     """`resolution_lines` of passes given as `arrays_of` arrays (a `resolution_counts.Program`'s)."""
-    return _both(step_lines(pass_lines(arrays, Rates(profile, "expected"))),
-                 step_lines(pass_lines(arrays, Rates(profile, "bound")), bounds=False))
+    block = Block(pass_lines(arrays, _rates_of(profile, "expected")), pass_lines(arrays, _rates_of(profile, "bound")))
+    if arrays.get("times") is not None:  # its equal passes merged already
+        block.merged = block.expected, block.bound
+    return [Lines(block, r) for r in range(len(arrays["counts"]))]
 
 
-def times_at(lines: Lines, batches: np.ndarray, by_bound: bool = False) -> dict[str, np.ndarray]:
-    """Per batch, both estimates from `resolution_lines`: `forward_seconds` ... `step_seconds`,
-    `images_per_second`, `limited_by` (index into BOUNDS: the bound holding most of the expected
-    step), and the pure roofline's `bound_step_seconds`, `bound_images_per_second`; `by_bound`: the
-    expected step's seconds by bound too, (B, 3) (what a job's step adds to: `sweep_job`)."""
-    (x, totals), (xb, bound) = lines
+GRID_CHUNK = 1 << 20  # seconds a `grid_seconds` call works on at most: larger grids go by resolution chunks
+
+
+def grid_times(lines: list[Lines], batches: np.ndarray, by_bound: bool = False) -> dict[str, np.ndarray]:
+    """Per resolution (the `Lines` given) and batch, (R, B) each, both estimates:
+    `forward_seconds` ... `step_seconds`, `images_per_second`, `limited_by` (index into BOUNDS:
+    the bound holding most of the expected step), and the pure roofline's `bound_step_seconds`,
+    `bound_images_per_second`; `by_bound`: the expected step's seconds by bound too, (R, B, 3)
+    (what a job's step adds to: `sweep_job`). Resolutions in chunks of some million seconds (each
+    resolution's figures are its own whatever the chunk: a large grid's temporaries stay small)."""
     b = batches.astype(np.float64)
-    out: dict[str, np.ndarray] = {}
-    seconds = at_batches(x, totals, batches)
-    for i, phase in enumerate(PHASES):
-        out[f"{phase}_seconds"] = seconds[:, i]
-    out["limited_by"] = np.argmax(seconds[:, len(PHASES):], axis=1)
+    expected, bound = _distinct(lines)
+    R, B = len(lines), len(b)
+    names = [f"{phase}_seconds" for phase in PHASES] + ["step_seconds", "bound_step_seconds"]
+    out: dict[str, np.ndarray] = {name: np.empty((R, B)) for name in names}
+    out["limited_by"] = np.empty((R, B), dtype=np.int64)
     if by_bound:
-        out["by_bound"] = seconds[:, len(PHASES):]
-    step = seconds[:, 0] + seconds[:, 1] + seconds[:, 2]
-    bound_step = at_batches(xb, bound, batches)[:, 0]
+        out["by_bound"] = np.empty((R, B, len(BOUNDS)))
+    step = max(1, GRID_CHUNK // max(1, SLOTS * B))
+    for lo in range(0, R, step):
+        part = slice(lo, lo + step)
+        seconds = grid_seconds(_part(expected, part), batches)
+        for i, phase in enumerate(PHASES):
+            out[f"{phase}_seconds"][part] = seconds[:, i]
+        np.add(seconds[:, 0] + seconds[:, 1], seconds[:, 2], out=out["step_seconds"][part])
+        compute, memory, launch = (seconds[:, len(PHASES) + j] for j in range(len(BOUNDS)))
+        out["limited_by"][part] = np.where(compute >= memory, np.where(compute >= launch, 0, 2),
+                                           np.where(memory >= launch, 1, 2))
+        if by_bound:
+            out["by_bound"][part] = seconds[:, len(PHASES):].transpose(0, 2, 1)
+        out["bound_step_seconds"][part] = grid_seconds(_part(bound, part), batches, bounds=False)[:, 0]
     with np.errstate(divide="ignore"):
-        out["step_seconds"], out["images_per_second"] = step, b / step
-        out["bound_step_seconds"], out["bound_images_per_second"] = bound_step, b / bound_step
+        out["images_per_second"] = b / out["step_seconds"]
+        out["bound_images_per_second"] = b / out["bound_step_seconds"]
     return out
 
 
-def batch_times(rows: list[NodeRows], optimizer: Any, profile: Any, batches: np.ndarray) -> dict[str, np.ndarray]:
-    """`times_at` of a node list's `resolution_lines` (one resolution's)."""
-    lines = resolution_lines(rows, optimizer, profile)
-    assert lines is not None  # (one resolution: nothing differs)
-    return times_at(lines[0], batches)
+def _part(lines: dict[str, np.ndarray], part: slice) -> dict[str, np.ndarray]:
+    """Some resolutions' pass lines (a phase per pass, (P,), is every resolution's)."""
+    return {k: v if v.ndim == 1 else v[part] for k, v in lines.items()}
+
+
+def times_at(lines: Lines, batches: np.ndarray, by_bound: bool = False) -> dict[str, np.ndarray]:
+    """`grid_times` of one resolution: each (B,)."""
+    return {name: values[0] for name, values in grid_times([lines], batches, by_bound).items()}
+
+
+def lines_seconds(lines: Lines, batches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One resolution's seconds at each batch: the expected (B, SLOTS), the pure roofline's step
+    (B, 1)."""
+    return (grid_seconds(_rows([lines], "expected"), batches)[0].T,
+            grid_seconds(_rows([lines], "bound"), batches, bounds=False)[0].T)

@@ -16,7 +16,7 @@ import numpy as np
 
 from .model import BOUNDS, Rates
 from .passes import IDLE
-from .sweep import PHASES, arrays_of, at_batches, pass_lines, step_lines, timed_passes
+from .sweep import PHASES, Lines, arrays_lines, arrays_of, lines_seconds, timed_passes
 
 # the job's columns beside the plain step's (`sweep_time.TIME_COLUMNS`), and when a sweep has them
 RECOMPUTE_COLUMNS = ("recompute_seconds",)  # a checkpointed step (expected; in backward_seconds)
@@ -36,7 +36,7 @@ class JobParts:
 
     micro_steps: int
     plan: Any
-    recompute: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None
+    recompute: Lines | None
     optimizer_bound: int
     bound_optimizer_seconds: float
     checkpointed: bool
@@ -66,8 +66,7 @@ def job_parts(graph: Any, step: Any, dtype: str, optimizer: str, profile: Any, f
         from .sweep import _exact_counts, raw_counts
         ints = _exact_counts([v for r, _ in passes for v in raw_counts(r)], 1).reshape(1, len(passes), -1)
         arrays = arrays_of(passes, ints, [r[9] for r, _ in passes])
-        lines = (step_lines(pass_lines(arrays, Rates(profile, "expected")))[0],
-                 step_lines(pass_lines(arrays, Rates(profile, "bound")), bounds=False)[0])
+        lines = arrays_lines(arrays, profile)[0]
     expected_optimizer = Rates(profile, "expected").time(optimizer_pass, 1)
     return JobParts(micro_steps, plan, lines, BOUNDS.index(expected_optimizer.bound),
                     Rates(profile, "bound").time(optimizer_pass, 1).seconds, checkpointed)
@@ -82,9 +81,8 @@ def job_times(plain: dict[str, np.ndarray], parts: JobParts, batches: np.ndarray
     by_bound, bound_step = plain["by_bound"], plain["bound_step_seconds"]
     recompute = bound_recompute = np.zeros(len(batches))
     if parts.recompute is not None:  # one micro-step's backward runs the regions' forward again
-        (x, totals), (xb, totals_b) = parts.recompute
-        seconds = at_batches(x, totals, batches)
-        recompute, bound_recompute = seconds[:, 0], at_batches(xb, totals_b, batches)[:, 0]
+        seconds, bound_seconds = lines_seconds(parts.recompute, batches)
+        recompute, bound_recompute = seconds[:, 0], bound_seconds[:, 0]  # (forward passes only)
         backward = backward + recompute
         by_bound = by_bound + seconds[:, len(PHASES):]
         bound_step = bound_step + bound_recompute

@@ -61,6 +61,7 @@ class Tape:
         self.ops: list[tuple[Any, Any, Any, Bound | None]] = [(None, None, None, None)] * inputs
         self.kinds: list[str] = ["i"] * inputs
         self.guards: list[Guard] = []
+        self.seen: dict[Any, int] = {}  # an operation on the same operands -> its slot (each recorded once)
 
     def needed(self, roots: list[int]) -> list[int]:
         """The slots the roots are computed from, themselves included, ascending (operands come
