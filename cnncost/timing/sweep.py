@@ -164,6 +164,9 @@ def _state(lines: dict[str, np.ndarray], b: Any) -> tuple[np.ndarray, np.ndarray
     return np.where(use_c, ca, ma), np.where(use_c, cc, mc) + L, bound
 
 
+SPARSE_FROM = 256  # batches from which the sums go by the batches where changes land, where few do
+
+
 def grid_seconds(lines: dict[str, np.ndarray], batches: np.ndarray, bounds: bool = True) -> np.ndarray:
     """(R, width, B) seconds of the step at each resolution and batch: per phase, then per bound
     (width SLOTS); `bounds` False: the step's alone (width 1). Each pass is a line in b between its
@@ -186,24 +189,43 @@ def grid_seconds(lines: dict[str, np.ndarray], batches: np.ndarray, bounds: bool
         def first_above(x: np.ndarray) -> np.ndarray:
             return np.searchsorted(sorted_b, x, side="right")
     row = np.arange(R)[:, None] * width
-    index, slope_changes, intercept_changes = [], [], []
+    cells, ats, slope_changes, intercept_changes = [], [], [], []
+    seen: Any = None
     for x, slot, slope, intercept in (_bound_entries if bounds else _step_entries)(lines):
-        cell = (row + slot) * B
+        cell = row + slot
         if x is None:  # the lines at b = 1: the first batch
-            index.append(np.broadcast_to(cell, slope.shape).ravel())
+            cells.append(np.broadcast_to(cell, slope.shape).ravel())
+            ats.append(np.zeros(slope.size, dtype=np.intp))
             slope_changes.append(slope.ravel())
             intercept_changes.append(intercept.ravel())
             continue
-        at = first_above(x)
-        reached = at < B  # (none: x = inf, one past the last batch)
-        index.append((cell + at)[reached])
+        if x is not seen:  # (three groups per breakpoint: the same x)
+            seen, at = x, first_above(x)
+            reached = at < B  # (none: x = inf, one past the last batch)
+            at = at[reached]
+        cells.append(np.broadcast_to(cell, reached.shape)[reached])
+        ats.append(at)
         slope_changes.append(slope[reached])
         intercept_changes.append(intercept[reached])
-    # (resolution, slot, batch): summed along the batches, contiguous
-    slopes, intercepts = (_summed(np.concatenate(index), np.concatenate(changes), R * width * B).reshape(R, width, B)
+    cell, at = np.concatenate(cells), np.concatenate(ats)
+    # Summed per (resolution, slot) along the batches where a change lands (all of them, or where many
+    # batches see none, only those: the same sums, the empty ones adding 0), then at each batch
+    used = None
+    if B > SPARSE_FROM:
+        landed = np.zeros(B, dtype=bool)
+        landed[0] = True
+        landed[at] = True
+        if landed.sum() * 4 <= B:
+            used = np.flatnonzero(landed)
+    K = B if used is None else len(used)
+    index = cell * K + (at if used is None else np.searchsorted(used, at))
+    slopes, intercepts = (_summed(index, np.concatenate(changes), R * width * K).reshape(R, width, K)
                           for changes in (slope_changes, intercept_changes))
     np.cumsum(slopes, axis=2, out=slopes)
     np.cumsum(intercepts, axis=2, out=intercepts)
+    if used is not None:  # each batch: the sums at the last landing at or before it
+        last = np.searchsorted(used, np.arange(B), side="right") - 1  # (>= 0: the first batch is one)
+        slopes, intercepts = slopes[..., last], intercepts[..., last]
     slopes *= sorted_b
     slopes += intercepts
     if (order[1:] > order[:-1]).all():  # (the batches given sorted, as most grids)

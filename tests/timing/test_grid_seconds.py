@@ -51,6 +51,16 @@ def test_grid_seconds_equal_each_pass_at_each_batch(seed):
         assert step == pytest.approx(want[:, :3].sum(axis=1), rel=1e-9, abs=1e-15)
 
 
+def test_sums_by_landing_batches_equal_the_sums_by_every_batch(monkeypatch):
+    """Where few batches see a change, the sums go by those batches only: the same floats."""
+    rng = np.random.default_rng(3)
+    lines, batches = _random_lines(rng, 4, 30), np.arange(1, 20_001)
+    sparse = grid_seconds(lines, batches)
+    monkeypatch.setattr(sweep, "SPARSE_FROM", 10**9)
+    assert np.array_equal(sparse, grid_seconds(lines, batches))
+    assert sparse == pytest.approx(_brute(lines, batches), rel=1e-9, abs=1e-15)
+
+
 def test_each_resolution_gets_what_it_gets_alone():
     """Side by side or alone, in any chunk, the same floats (the entries of one resolution are
     added in the same order whatever the others)."""
