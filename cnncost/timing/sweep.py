@@ -287,7 +287,8 @@ def _summed(index: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
 @dataclass(eq=False)
 class Block:
     """The pass lines of resolutions made together (`pass_lines` of the expected estimate and of
-    the pure roofline: (R, P) each, "phase" (P,)); their distinct passes, found once."""
+    the pure roofline: (R, P) each, "phase" (P,), or (R, P) where rows of several were stacked);
+    their distinct passes, found once."""
 
     expected: dict[str, np.ndarray]
     bound: dict[str, np.ndarray]
@@ -363,10 +364,10 @@ def _distinct(lines: list[Lines]) -> tuple[dict[str, np.ndarray], dict[str, np.n
 
 def resolution_lines(rows: list[NodeRows], optimizer: Any, profile: Any, resolutions: int = 1) -> list[Lines] | None:
     """What `grid_times` evaluates, per resolution (R > 1: the rows of a
-    `resolution_counts.Program`), for one (structure, dtype, optimizer) on a profile. Small (a few
-    thousand floats): a sweep keeps them per resolution, so a grid over the same resolutions again
-    skips the graph, the trace and the per-node costs. None where the passes timed differ between
-    the resolutions."""
+    `resolution_counts.Program`), for one (structure, dtype, optimizer) on a profile: rows of one
+    block. A sweep keeps them per resolution, so a grid over the same resolutions again skips the
+    graph, the trace and the per-node costs. None where the passes timed differ between the
+    resolutions."""
     arrays = pass_arrays(rows, optimizer, resolutions)
     return None if arrays is None else arrays_lines(arrays, profile)
 

@@ -92,18 +92,6 @@ layers:
 """
 
 
-@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
-def test_a_recomputed_scaled_residual_holds_its_running_value(dtype, tmp_path):
-    """`x + 0.2 * branch`: the scaled branch is a temporary beside the add's output while the add
-    runs, in the recompute as in inference (`op_temporaries.add_temporary`: 144 B, one 1x6x6 fp32
-    map, short before; found by the random differential, CNNCOST_LONG)."""
-    from cnncost.spec import load_spec
-    path = tmp_path / "net.yaml"
-    path.write_text(SCALED_RESIDUAL)
-    result = agreement(compile(load_spec(path)), 1, ["b0"], dtype=dtype)
-    assert result.mismatches() == {}
-
-
 INSTANCE_NORM = """
 name: instance-norm
 input: [3, 6, 6]
@@ -121,16 +109,25 @@ layers:
 """
 
 
+TEMPORARIES = {  # a recomputed op's temporary beside its output, each found by the random differential (CNNCOST_LONG)
+    # `x + 0.2 * branch`: the scaled branch while the add runs, in the recompute as in inference
+    # (`op_temporaries.add_temporary`: 144 B, one 1x6x6 fp32 map, short before)
+    "scaled residual": (SCALED_RESIDUAL, 1),
+    # instance norm with running statistics, not the region's last op: after batch_norm it updates
+    # each running statistic from a mean over the samples, a C-element temporary (bf16 without
+    # affine: the bf16 mean and its fp32 cast, 6 B per channel; `op_temporaries.running_stats_temporary`;
+    # 4 B short with one channel)
+    "instance norm's running statistics": (INSTANCE_NORM, 2),
+}
+
+
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
-def test_a_recomputed_instance_norm_updates_its_running_statistics(dtype, tmp_path):
-    """Instance norm with running statistics, not the region's last op: after batch_norm it updates
-    each running statistic from a mean over the samples, a C-element temporary (bf16 without affine:
-    the bf16 mean and its fp32 cast, 6 B per channel; `op_temporaries.running_stats_temporary`;
-    found by the random differential, CNNCOST_LONG: 4 B short with one channel)."""
+@pytest.mark.parametrize("spec,batch", list(TEMPORARIES.values()), ids=list(TEMPORARIES))
+def test_a_recomputed_op_holds_its_temporary(spec, batch, dtype, tmp_path):
     from cnncost.spec import load_spec
     path = tmp_path / "net.yaml"
-    path.write_text(INSTANCE_NORM)
-    result = agreement(compile(load_spec(path)), 2, ["b0"], dtype=dtype)
+    path.write_text(spec)
+    result = agreement(compile(load_spec(path)), batch, ["b0"], dtype=dtype)
     assert result.mismatches() == {}
 
 
