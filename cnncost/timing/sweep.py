@@ -223,9 +223,9 @@ def grid_seconds(lines: dict[str, np.ndarray], batches: np.ndarray, bounds: bool
                           for changes in (slope_changes, intercept_changes))
     np.cumsum(slopes, axis=2, out=slopes)
     np.cumsum(intercepts, axis=2, out=intercepts)
-    if used is not None:  # each batch: the sums at the last landing at or before it
-        last = np.searchsorted(used, np.arange(B), side="right") - 1  # (>= 0: the first batch is one)
-        slopes, intercepts = slopes[..., last], intercepts[..., last]
+    if used is not None:  # each batch: the sums at the last landing at or before it (the first batch is one)
+        runs = np.diff(used, append=B)
+        slopes, intercepts = np.repeat(slopes, runs, axis=2), np.repeat(intercepts, runs, axis=2)
     slopes *= sorted_b
     slopes += intercepts
     if (order[1:] > order[:-1]).all():  # (the batches given sorted, as most grids)
