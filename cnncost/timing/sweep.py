@@ -256,8 +256,8 @@ def _step_entries(lines: dict[str, np.ndarray]) -> Entries:
 
 def _bound_entries(lines: dict[str, np.ndarray]) -> Entries:
     """`_step_entries` per phase and per bound: a pass's line goes to its phase's slot and to its
-    bound's, which changes where any two of C, M and L cross. At b = 1 two groups, then three per
-    breakpoint (the first, second and third of each pass): its phase's change, its bound's line
+    bound's, which changes where any two of C, M and L cross: at b = 1 its line in its bound's slot,
+    then two groups per breakpoint (the first, second and third of each pass): its bound's line
     before (taken off), its bound's after (added)."""
     ca, cc, ma, mc, L = lines["ca"], lines["cc"], lines["ma"], lines["mc"], lines["L"]
     phase = lines["phase"]
@@ -273,9 +273,11 @@ def _bound_entries(lines: dict[str, np.ndarray]) -> Entries:
         after = x + 1 if nxt is None else np.where(nxt < np.inf, (x + nxt) / 2, x + 1)
         states.append(_state(lines, np.where(after < np.inf, after, 1.0)))
     slope, intercept, bound = states[0]
-    entries: Entries = [(None, phase, slope, intercept), (None, len(PHASES) + bound, slope, intercept)]
+    # the phases' lines change only where C = M (`_step_entries`, in each pass's phase's slot)
+    entries: Entries = [(x, phase, ds, di) for x, _, ds, di in _step_entries(lines)]
+    entries.append((None, len(PHASES) + bound, slope, intercept))
     for x, (s0, i0, b0), (s1, i1, b1) in zip((x0, x1, x2), states, states[1:]):
-        entries += [(x, phase, s1 - s0, i1 - i0), (x, len(PHASES) + b0, -s0, -i0), (x, len(PHASES) + b1, s1, i1)]
+        entries += [(x, len(PHASES) + b0, -s0, -i0), (x, len(PHASES) + b1, s1, i1)]
     return entries
 
 
