@@ -85,13 +85,18 @@ def pass_arrays(rows: list[NodeRows], optimizer: Any, resolutions: int = 1) -> d
     passes = timed_passes(rows, optimizer)
     if passes is None:
         return None
-    ints = _exact_counts([v for r, _ in passes for v in raw_counts(r)], resolutions)
-    reductions = [one_length(r[9].values) if type(r[9]) is SizeVector else r[9] for r, _ in passes]
-    arrays = arrays_of(passes, ints.reshape(resolutions, len(passes), RAW), reductions)
+    arrays = passes_arrays(passes, resolutions)
     if len(_ARRAYS) >= 256:
         _ARRAYS.clear()
     _ARRAYS[id(rows)] = (rows, arrays)
     return arrays
+
+
+def passes_arrays(passes: list[tuple[PassRow, int]], resolutions: int = 1) -> dict[str, Any]:
+    """`arrays_of` timed passes, their exact counts read from the rows (R > 1: SizeVectors)."""
+    ints = _exact_counts([v for r, _ in passes for v in raw_counts(r)], resolutions)
+    reductions = [one_length(r[9].values) if type(r[9]) is SizeVector else r[9] for r, _ in passes]
+    return arrays_of(passes, ints.reshape(resolutions, len(passes), RAW), reductions)
 
 
 def one_length(values: np.ndarray) -> Any:
@@ -240,18 +245,28 @@ def grid_seconds(lines: dict[str, np.ndarray], batches: np.ndarray, bounds: bool
 Entries = list[tuple[Any, Any, np.ndarray, np.ndarray]]
 
 
+def _cm_crossing(lines: dict[str, np.ndarray]) -> np.ndarray:
+    """Where C = M, above 1 (inf: nowhere there)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = (lines["mc"] - lines["cc"]) / (lines["ca"] - lines["ma"])
+    return np.where((x > 1) & (x < np.inf), x, np.inf)
+
+
+def _phase_entries(lines: dict[str, np.ndarray], x: np.ndarray, slope: np.ndarray, intercept: np.ndarray,
+                   slot: Any) -> Entries:
+    """A pass's time max(C, M) + L changes line only where C = M (x): its line at b = 1 (slope,
+    intercept), then its change there, in `slot`."""
+    ca, cc, ma, mc, L = lines["ca"], lines["cc"], lines["ma"], lines["mc"], lines["L"]
+    after_c = ca > ma  # past the crossing, C grows faster than M: C
+    return [(None, slot, slope, intercept),
+            (x, slot, np.where(after_c, ca, ma) - slope, np.where(after_c, cc, mc) + L - intercept)]
+
+
 def _step_entries(lines: dict[str, np.ndarray]) -> Entries:
-    """The step's line alone (the pure roofline's): a pass's time max(C, M) + L changes line only
-    where C = M. Each pass's line at b = 1, then its change there."""
+    """The step's line alone (the pure roofline's), every pass in slot 0."""
     ca, cc, ma, mc, L = lines["ca"], lines["cc"], lines["ma"], lines["mc"], lines["L"]
     use_c = ca + cc > ma + mc  # at b = 1 (as `_state`: memory where equal)
-    slope, intercept = np.where(use_c, ca, ma), np.where(use_c, cc, mc) + L
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = (mc - cc) / (ca - ma)
-    x = np.where((x > 1) & (x < np.inf), x, np.inf)
-    after_c = ca > ma  # past the crossing, C grows faster than M: C
-    return [(None, 0, slope, intercept),
-            (x, 0, np.where(after_c, ca, ma) - slope, np.where(after_c, cc, mc) + L - intercept)]
+    return _phase_entries(lines, _cm_crossing(lines), np.where(use_c, ca, ma), np.where(use_c, cc, mc) + L, 0)
 
 
 def _bound_entries(lines: dict[str, np.ndarray]) -> Entries:
@@ -261,10 +276,11 @@ def _bound_entries(lines: dict[str, np.ndarray]) -> Entries:
     before (taken off), its bound's after (added)."""
     ca, cc, ma, mc, L = lines["ca"], lines["cc"], lines["ma"], lines["mc"], lines["L"]
     phase = lines["phase"]
+    cm = _cm_crossing(lines)
     with np.errstate(divide="ignore", invalid="ignore"):
-        x0, x1, x2 = ((mc - cc) / (ca - ma), (L - cc) / ca, (L - mc) / ma)  # C=M, C=L, M=L
-    x0, x1, x2 = (np.where((x > 1) & (x < np.inf), x, np.inf) for x in (x0, x1, x2))
-    x0, x1 = np.minimum(x0, x1), np.maximum(x0, x1)  # sorted
+        x1, x2 = (L - cc) / ca, (L - mc) / ma  # C=L, M=L
+    x1, x2 = (np.where((x > 1) & (x < np.inf), x, np.inf) for x in (x1, x2))
+    x0, x1 = np.minimum(cm, x1), np.maximum(cm, x1)  # sorted
     x1, x2 = np.minimum(x1, x2), np.maximum(x1, x2)
     x0, x1 = np.minimum(x0, x1), np.maximum(x0, x1)
     # each pass's state at b = 1, then just after each of its breakpoints (midway to the next)
@@ -273,8 +289,7 @@ def _bound_entries(lines: dict[str, np.ndarray]) -> Entries:
         after = x + 1 if nxt is None else np.where(nxt < np.inf, (x + nxt) / 2, x + 1)
         states.append(_state(lines, np.where(after < np.inf, after, 1.0)))
     slope, intercept, bound = states[0]
-    # the phases' lines change only where C = M (`_step_entries`, in each pass's phase's slot)
-    entries: Entries = [(x, phase, ds, di) for x, _, ds, di in _step_entries(lines)]
+    entries = _phase_entries(lines, cm, slope, intercept, phase)  # (in each pass's phase's slot)
     entries.append((None, len(PHASES) + bound, slope, intercept))
     for x, (s0, i0, b0), (s1, i1, b1) in zip((x0, x1, x2), states, states[1:]):
         entries += [(x, len(PHASES) + b0, -s0, -i0), (x, len(PHASES) + b1, s1, i1)]
@@ -428,11 +443,6 @@ def grid_times(lines: list[Lines], batches: np.ndarray, by_bound: bool = False) 
 def _part(lines: dict[str, np.ndarray], part: slice) -> dict[str, np.ndarray]:
     """Some resolutions' pass lines (a phase per pass, (P,), is every resolution's)."""
     return {k: v if v.ndim == 1 else v[part] for k, v in lines.items()}
-
-
-def times_at(lines: Lines, batches: np.ndarray, by_bound: bool = False) -> dict[str, np.ndarray]:
-    """`grid_times` of one resolution: each (B,)."""
-    return {name: values[0] for name, values in grid_times([lines], batches, by_bound).items()}
 
 
 def lines_seconds(lines: Lines, batches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .model import BOUNDS, Rates
 from .passes import IDLE
-from .sweep import PHASES, Lines, arrays_lines, arrays_of, lines_seconds, timed_passes
+from .sweep import PHASES, Lines, arrays_lines, lines_seconds, passes_arrays, timed_passes
 
 # the job's columns beside the plain step's (`sweep_time.TIME_COLUMNS`), and when a sweep has them
 RECOMPUTE_COLUMNS = ("recompute_seconds",)  # a checkpointed step (expected; in backward_seconds)
@@ -63,10 +63,7 @@ def job_parts(graph: Any, step: Any, dtype: str, optimizer: str, profile: Any, f
     again = [(rows[i][0], None, None) for i in recompute]
     passes = timed_passes(again, IDLE)  # type: ignore[arg-type]  # (forward rows only)
     if passes:
-        from .sweep import _exact_counts, raw_counts
-        ints = _exact_counts([v for r, _ in passes for v in raw_counts(r)], 1).reshape(1, len(passes), -1)
-        arrays = arrays_of(passes, ints, [r[9] for r, _ in passes])
-        lines = arrays_lines(arrays, profile)[0]
+        lines = arrays_lines(passes_arrays(passes), profile)[0]
     expected_optimizer = Rates(profile, "expected").time(optimizer_pass, 1)
     return JobParts(micro_steps, plan, lines, BOUNDS.index(expected_optimizer.bound),
                     Rates(profile, "bound").time(optimizer_pass, 1).seconds, checkpointed)
@@ -74,7 +71,7 @@ def job_parts(graph: Any, step: Any, dtype: str, optimizer: str, profile: Any, f
 
 def job_times(plain: dict[str, np.ndarray], parts: JobParts, batches: np.ndarray) -> dict[str, np.ndarray]:
     """The job's columns at each batch (the micro-batch, per rank) from the plain step's
-    (`timing.sweep.times_at` with `by_bound`): as `StepTime.with_recompute`, `Timing.accumulated`
+    (`timing.sweep.grid_times` with `by_bound`, one resolution's): as `StepTime.with_recompute`, `Timing.accumulated`
     and `communication.time_of` make them for `table` and `fit`."""
     from .communication import communication_seconds
     forward, backward, optimizer = plain["forward_seconds"], plain["backward_seconds"], plain["optimizer_seconds"]
