@@ -12,8 +12,8 @@ from .values import PV, Pieces
 class ArgumentScan:
     """Of a call's arguments (any nesting of lists, tuples and dicts): whether they hold graph
     tensors or chunk pieces (`tensors`), parameters (`params`), tensors computed from parameters
-    only (`computed`), a tensor whose batch is folded into a dim (`folded`, `values.folded_in`),
-    and why a piece cannot be read (`refused`, `values.refused_in`)."""
+    only (`computed`), a tensor whose batch is folded into a dim (`folded`), and why a piece
+    cannot be read (`refused`)."""
 
     __slots__ = ("tensors", "params", "computed", "folded", "refused")
 

@@ -323,7 +323,6 @@ def _emit(imp: Any, node: Any, x: TV, c: CV, op: str, reverse: bool, result: Any
     if saves_c and key not in charged and key not in saved_keys and key not in model_storages(imp):
         saved_keys.append(key)
         saved += nbytes
-        c.keep.append(c.tensor)
     element = c.tensor.element_size()
     if saved % element:
         raise Unsupported("a computed tensor whose saved bytes are not whole elements")
@@ -407,7 +406,6 @@ def _computed_weight(imp: Any, node: Any, args: tuple, kwargs: dict, result: Any
         imp.owner[i] = v.leaf
     charged.update(keys)
     charged.add(key)
-    c.keep.append(c.tensor)
     weight = PV(c.source, own[0], c.shape)
     args = (v, *args[1:])
     if "weight" in kwargs:

@@ -176,8 +176,9 @@ class ForwardRaises(Exception):
     """The model's own forward raises at one op of its trace: the op, its module path and the error."""
 
     def __init__(self, trace: Any, node: Any, error: BaseException) -> None:
+        from .tracing import first_line  # tracing imports this module
         where = RowNames(trace.root, {}).where(node)
-        super().__init__(f"in {op_name(node, trace)} at module '{where}': {type(error).__name__}: {_first_line(error)}")
+        super().__init__(f"in {op_name(node, trace)} at module '{where}': {type(error).__name__}: {first_line(error)}")
         self.error = error
 
 
@@ -191,6 +192,8 @@ def raises_for_real(trace: Any, failed: MetaRunFailed, results: dict[Any, Any]) 
     would only fail again, slower (Inception v3's auxiliary head at 224x224: a second)."""
     import torch
     from torch.fx.node import map_arg
+
+    from .tracing import first_line, restore_buffers, save_buffers  # tracing imports this module
 
     node, error = failed.node, failed.error
     if node is None or not isinstance(error, (RuntimeError, ValueError, IndexError)) or not _torch_op(trace, node):
@@ -213,18 +216,16 @@ def raises_for_real(trace: Any, failed: MetaRunFailed, results: dict[Any, Any]) 
         with torch.no_grad():
             if node.op == "call_module":
                 m = trace.get_submodule(node.target)
-                buffers = [(b, b.detach().clone()) for b in m.buffers()]
+                buffers = save_buffers(m)
                 m(*args, **kwargs)
             elif node.op == "call_function":
                 node.target(*args, **kwargs)
             else:
                 getattr(args[0], node.target)(*args[1:], **kwargs)
     except Exception as again:  # noqa: BLE001 - compared with the meta run's error
-        return type(again) is type(error) and _first_line(again) == _first_line(error)
+        return type(again) is type(error) and first_line(again) == first_line(error)
     finally:
-        with torch.no_grad():
-            for b, copy in buffers:
-                b.copy_(copy)
+        restore_buffers(buffers)
     return False
 
 
@@ -261,7 +262,3 @@ def fetch(root: Any, target: str) -> Any:
     for part in target.split("."):
         obj = getattr(obj, part)
     return obj
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]

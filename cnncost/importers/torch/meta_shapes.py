@@ -139,14 +139,11 @@ def binary(inplace: bool) -> Rule:
 # --- norms ---
 
 def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None,
-               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor | None:
-    """F.batch_norm's checks that need no data, then a tensor like a contiguous input."""
-    return _batch_norm(input, running_mean, running_var, weight, bias, training, False)
-
-
-def _batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any, bias: Any, training: Any,
-                anywhere: bool) -> Tensor | None:
-    """`batch_norm`; `anywhere`: the tensors other than the input may be on any device (`_param`)."""
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5, *,
+               anywhere: bool = False) -> Tensor | None:
+    """F.batch_norm's checks that need no data, then a tensor like a contiguous input. `anywhere`
+    (the module rules): the tensors other than the input may be on any device (`_param`); no torch
+    call can pass it, as torch's own signatures reject it before the mode sees the call."""
     if not (_meta(input) and input.dim() >= 2 and input.is_contiguous() and isinstance(training, bool)):
         return None
     channels = input.shape[1]
@@ -161,12 +158,8 @@ def _batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any, bi
 
 
 def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any = None,
-               eps: float = 1e-5) -> Tensor | None:
-    """Contiguous, whatever the input's strides (the meta kernel's)."""
-    return _layer_norm(input, normalized_shape, weight, bias, False)
-
-
-def _layer_norm(input: Any, normalized_shape: Any, weight: Any, bias: Any, anywhere: bool) -> Tensor | None:
+               eps: float = 1e-5, *, anywhere: bool = False) -> Tensor | None:
+    """Contiguous, whatever the input's strides (the meta kernel's). `anywhere`: as `batch_norm`'s."""
     if not _meta(input) or not isinstance(normalized_shape, (list, tuple, torch.Size)):
         return None
     shape = tuple(normalized_shape)
@@ -180,12 +173,8 @@ def _layer_norm(input: Any, normalized_shape: Any, weight: Any, bias: Any, anywh
 
 # --- weighted ---
 
-def linear(input: Any, weight: Any, bias: Any = None) -> Tensor | None:
-    """Contiguous, whatever the input's strides (the meta kernel's)."""
-    return _linear(input, weight, bias, False)
-
-
-def _linear(input: Any, weight: Any, bias: Any, anywhere: bool) -> Tensor | None:
+def linear(input: Any, weight: Any, bias: Any = None, *, anywhere: bool = False) -> Tensor | None:
+    """Contiguous, whatever the input's strides (the meta kernel's). `anywhere`: as `batch_norm`'s."""
     if not (_meta(input) and _param(input, weight, anywhere) and input.dim() >= 1 and weight.dim() == 2 and input.shape[-1] == weight.shape[1]):
         return None
     if bias is not None and not (_param(input, bias, anywhere) and tuple(bias.shape) == (weight.shape[0],)):
@@ -194,14 +183,9 @@ def _linear(input: Any, weight: Any, bias: Any, anywhere: bool) -> Tensor | None
 
 
 def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
-           groups: int = 1) -> Tensor | None:
+           groups: int = 1, *, anywhere: bool = False) -> Tensor | None:
     """A batched 4-D input, contiguous or channels first (`_planes`), and a contiguous weight: the
-    window arithmetic, a contiguous result."""
-    return _conv2d(input, weight, bias, stride, padding, dilation, groups, False)
-
-
-def _conv2d(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: Any,
-            anywhere: bool) -> Tensor | None:
+    window arithmetic, a contiguous result. `anywhere`: as `batch_norm`'s."""
     if not (_meta(input) and _param(input, weight, anywhere) and input.dim() == 4 and weight.dim() == 4
             and (input.is_contiguous() or _planes(input))
             and weight.is_contiguous() and isinstance(groups, int) and groups > 0):
@@ -313,8 +297,8 @@ def _batch_norm_module(m: Any, x: Any) -> Tensor | None:
     m._check_input_dim(x)  # BatchNorm2d of a 3-D input: the ValueError the module raises
     keep = not m.training or m.track_running_stats
     training = m.training or (m.running_mean is None and m.running_var is None)
-    return _batch_norm(x, m.running_mean if keep else None, m.running_var if keep else None, m.weight, m.bias,
-                       training, True)
+    return batch_norm(x, m.running_mean if keep else None, m.running_var if keep else None, m.weight, m.bias,
+                      training, anywhere=True)
 
 
 def _stochastic_depth_module(m: Any, x: Any) -> Tensor | None:
@@ -329,10 +313,10 @@ def _stochastic_depth_module(m: Any, x: Any) -> Tensor | None:
 def _module_rules() -> dict[type, Callable[[Any, Any], "Tensor | None"]]:
     nn = torch.nn
     rules: dict[type, Callable[[Any, Any], Tensor | None]] = {
-        nn.Conv2d: lambda m, x: _conv2d(x, m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups, True)
+        nn.Conv2d: lambda m, x: conv2d(x, m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups, anywhere=True)
         if m.padding_mode == "zeros" else None,
-        nn.Linear: lambda m, x: _linear(x, m.weight, m.bias, True),
-        nn.LayerNorm: lambda m, x: _layer_norm(x, m.normalized_shape, m.weight, m.bias, True),
+        nn.Linear: lambda m, x: linear(x, m.weight, m.bias, anywhere=True),
+        nn.LayerNorm: lambda m, x: layer_norm(x, m.normalized_shape, m.weight, m.bias, anywhere=True),
         nn.ReLU6: lambda m, x: hardtanh(x, m.min_val, m.max_val, m.inplace),
         nn.Hardtanh: lambda m, x: hardtanh(x, m.min_val, m.max_val, m.inplace),
         nn.GELU: lambda m, x: gelu(x, m.approximate),

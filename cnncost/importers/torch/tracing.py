@@ -211,12 +211,12 @@ _INSTRUCTIONS: "weakref.WeakKeyDictionary[Any, tuple[list[int], list[Any]]]" = w
 
 
 def _cheap_copies(cls: type) -> type:
-    """`cls` (fx's Scope, or the OrderedDict of the module stack) with a `__copy__` that copy.copy
-    calls directly instead of reducing the object (one subclass per class)."""
+    """`cls` (fx's Scope) with a `__copy__` that copy.copy calls directly instead of reducing the
+    object (one subclass per class)."""
     made = _CHEAP_COPIES.get(cls)
     if made is None:
-        copy = ((lambda self: type(self)(self)) if issubclass(cls, dict)
-                else (lambda self: type(self)(self.module_path, self.module_type)))
+        def copy(self: Any) -> Any:
+            return type(self)(self.module_path, self.module_type)
         made = _CHEAP_COPIES[cls] = type(cls.__name__, (cls,), {"__copy__": copy})
     return made
 

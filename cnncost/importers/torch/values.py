@@ -63,20 +63,6 @@ def per_sample(shape: Any) -> Shape:
     return (dims[0] // BATCH, *dims[1:])
 
 
-def folded_in(value: Any) -> bool:
-    """Whether `value` (or an item of a list, tuple or dict in it, or a chunk's source) is a
-    tensor whose batch is folded into one of its dims (`TV.folded`)."""
-    if isinstance(value, TV):
-        return value.folded
-    if isinstance(value, Pieces):
-        return value.src.folded
-    if isinstance(value, (list, tuple)):
-        return any(folded_in(v) for v in value)
-    if isinstance(value, dict):
-        return any(folded_in(v) for v in value.values())
-    return False
-
-
 def on_maps(layer: Any, x: TV) -> Any:
     """A conv, a windowed pool or a batch norm reading x, a tensor whose batch is folded into its
     first dim ((N*k, C, H, W) windows or heads, per sample (k, C, H, W)), as the layer on each of
@@ -143,14 +129,6 @@ def holds(value: Any, kinds: type | tuple[type, ...]) -> bool:
     if isinstance(value, dict):
         return any(holds(v, kinds) for v in value.values())
     return False
-
-
-def refused_in(value: Any) -> str:
-    """Why a value in `value` cannot be read (a refused piece: `Pieces.refused`), else ""."""
-    if isinstance(value, Pieces):
-        return value.refused if not value.made else ""
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-    return next((why for why in map(refused_in, items) if why), "")
 
 
 def arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) -> Any:
