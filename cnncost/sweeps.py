@@ -29,7 +29,7 @@ import numpy as np
 
 from .columns import COLUMNS, Column, sweep_columns
 from .conventions import DTYPE_BYTES, FLOP_CONVENTION, OPTIMIZER_COPIES, Options, memory_dtype
-from .costs import Quantities
+from .costs import Quantities, _recompute_per_node
 from .errors import CnnCostError
 from .literals import ActivationCount, Device, DType, MemoryConvention, Optimizer
 from .net import Net
@@ -412,7 +412,7 @@ def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list
             if on_step is not None:
                 kept_row.append([on_step(graph, dtype, o, step, "checkpoint" in how) for o, step in zip(optimizers, steps)])
             if d == 0:
-                recompute[r] = _recompute(graph, steps[0])
+                recompute[r] = sum(_recompute_per_node(graph, steps[0]) or ())
         peaks.append(row)
     return (_narrow(sp), _narrow(sf)), peaks, _narrow(recompute) if checkpointed else None, kept if on_step else None
 
@@ -425,13 +425,6 @@ def _links(hardware: Any, job: dict[str, Any], nodes: int | None, network_bandwi
     from .timing.communication import link_keywords
     return link_keywords(nodes, network_bandwidth, reduce_dtype, hardware, job.get("world_size", 1),
                          "--world-size N")
-
-
-def _recompute(graph: Any, step: Any) -> int:
-    """FLOPs per sample a checkpointed step runs again (2 per MAC of each node recomputed, as `table`)."""
-    index = {node.path: i for i, node in enumerate(graph.nodes)}
-    nodes = {index[step.trace.steps[k].path] for k in getattr(step, "recomputed", ())}
-    return sum(2 * graph.nodes[i].macs for i in nodes)
 
 
 def _narrow(array: Any) -> Any:
