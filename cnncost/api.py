@@ -119,12 +119,9 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
     >>> cnncost.table("resnet18", batch=1, mode="inference").to_dict()["inference"]["peak_at"]
     'bn1'
     """
-    if setup is not None:  # the job as one object (`memory.setup.job_keywords`)
-        from .memory.setup import job_keywords
-        job = job_keywords(setup, dtype, optimizer=optimizer, mode=mode, freeze=freeze, accumulate=accumulate,
-                            checkpoint=checkpoint, checkpoint_save=checkpoint_save, parallel=parallel)
-        optimizer, mode, freeze, accumulate = job["optimizer"], job["mode"], job["freeze"], job["accumulate"]
-        checkpoint, checkpoint_save, parallel = job["checkpoint"], job["checkpoint_save"], job["parallel"]
+    if setup is not None:  # the job as one object
+        optimizer, mode, freeze, accumulate, checkpoint, checkpoint_save, parallel = _job_of(
+            setup, dtype, optimizer, mode, freeze, accumulate, checkpoint, checkpoint_save, parallel)
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
         from .errors import CnnCostError
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
@@ -163,6 +160,17 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
     if columns is not None:
         report = report.with_columns(columns)
     return report
+
+
+_JOB = ("optimizer", "mode", "freeze", "accumulate", "checkpoint", "checkpoint_save", "parallel")
+
+
+def _job_of(setup: Any, dtype: str, *given: Any) -> tuple[Any, ...]:
+    """`setup`'s job keywords in _JOB's order (`memory.setup.job_keywords`); `given`: the caller's
+    own, in that order, refused unless at their defaults."""
+    from .memory.setup import job_keywords
+    job = job_keywords(setup, dtype, **dict(zip(_JOB, given, strict=True)))
+    return tuple(job[name] for name in _JOB)
 
 
 def _links(nodes: int | None, network_bandwidth: int | str | None, reduce_dtype: str | None, hardware: Any,
@@ -252,12 +260,9 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
     """
     from .errors import CnnCostError
     from .memory.fit import parse_budget
-    if setup is not None:  # the job as one object (`memory.setup.job_keywords`)
-        from .memory.setup import job_keywords
-        job = job_keywords(setup, dtype, optimizer=optimizer, mode=mode, freeze=freeze, accumulate=accumulate,
-                            checkpoint=checkpoint, checkpoint_save=checkpoint_save, parallel=parallel)
-        optimizer, mode, freeze, accumulate = job["optimizer"], job["mode"], job["freeze"], job["accumulate"]
-        checkpoint, checkpoint_save, parallel = job["checkpoint"], job["checkpoint_save"], job["parallel"]
+    if setup is not None:  # the job as one object
+        optimizer, mode, freeze, accumulate, checkpoint, checkpoint_save, parallel = _job_of(
+            setup, dtype, optimizer, mode, freeze, accumulate, checkpoint, checkpoint_save, parallel)
     if budget is None:
         budget = memory
     elif memory is not None:

@@ -93,8 +93,13 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     import pandas as pd
 
     if setup is not None:  # the job as one object: its optimizer, freezing and step setup
-        optimizer, freeze, accumulate, checkpoint, checkpoint_save, parallel = _from_setup(
-            setup, optimizer, freeze, accumulate, checkpoint, checkpoint_save, parallel)
+        from .api import _job_of
+        # ["adam"]: the default as a one-item list, not a clash with the setup's optimizer
+        optimizer, mode, freeze, accumulate, checkpoint, checkpoint_save, parallel = _job_of(
+            setup, "int8" if setup.int8 else "fp32", optimizer if optimizer != ["adam"] else "adam", "train", freeze,
+            accumulate, checkpoint, checkpoint_save, parallel)
+        if mode != "train":
+            raise CnnCostError("sweep models the training step (and the lecture's rule): give a Setup with mode 'train'")
     if invalid not in INVALID:
         raise CnnCostError(f"invalid must be one of {', '.join(INVALID)}, got {invalid!r}")
     # one whole shape: also the size a torch model is imported at, and maybe torchinfo's (B, C, H, W)
@@ -341,19 +346,6 @@ def _structures(arch: Any, base: Net, width: Any, depth: Any) -> tuple[list[tupl
 
 
 # --- autograd: saved bytes and the step's peak ---
-
-def _from_setup(setup: Any, optimizer: Any, freeze: Any, accumulate: int, checkpoint: Any, save: Any,
-                parallel: Any) -> tuple[Any, ...]:
-    """sweep's job keywords from a `cnncost.Setup` (`memory.setup.job_keywords`)."""
-    from .memory.setup import job_keywords
-    given = {"optimizer": optimizer if optimizer != ["adam"] else "adam", "freeze": freeze, "accumulate": accumulate,
-             "checkpoint": checkpoint, "checkpoint_save": save, "parallel": parallel}
-    job = job_keywords(setup, "int8" if setup.int8 else "fp32", **given)
-    if job["mode"] != "train":
-        raise CnnCostError("sweep models the training step (and the lecture's rule): give a Setup with mode 'train'")
-    return (job["optimizer"], job["freeze"], job["accumulate"], job["checkpoint"], job["checkpoint_save"],
-            job["parallel"])
-
 
 def _job(memory: str, accumulate: int, checkpoint: Any, save: Any, parallel: dict[str, Any] | None) -> dict[str, Any]:
     """The step's setup beyond the optimizer and freezing (`memory.setup.Setup` fields; checkpoint
