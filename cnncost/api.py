@@ -141,7 +141,7 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
                                                   **how, **(parallel or {})), device=device, torch_version=torch_version)
             if options.memory == "autograd" else None)
     timing = None
-    links = _links(nodes, network_bandwidth, reduce_dtype, hardware, step)
+    links = _links(nodes, network_bandwidth, reduce_dtype, hardware, _world_size(step))
     if hardware is not None:
         timing = _timing(analysis, options, step, hardware, device, torch_version, freeze, epoch_images,
                          price_per_hour, links)
@@ -174,14 +174,18 @@ def _job_of(setup: Any, dtype: str, *given: Any) -> tuple[Any, ...]:
 
 
 def _links(nodes: int | None, network_bandwidth: int | str | None, reduce_dtype: str | None, hardware: Any,
-           step: Any) -> dict[str, Any]:
-    """The keywords of `timing.communication.communication_plan` (several GPUs' links), checked."""
+           world_size: int) -> dict[str, Any]:
+    """The keywords of `timing.communication.communication_plan` (several GPUs' links), checked
+    (table, fit and sweep)."""
     if nodes is None and network_bandwidth is None and reduce_dtype is None:
-        return {}
+        return {}  # none given: timing.communication stays off the cold path
     from .timing.communication import link_keywords
-    several = step is not None and getattr(step.setup, "sharding", None) is not None
-    return link_keywords(nodes, network_bandwidth, reduce_dtype, hardware, step.setup.world_size if several else 1,
-                         "--world-size N")
+    return link_keywords(nodes, network_bandwidth, reduce_dtype, hardware, world_size, "--world-size N")
+
+
+def _world_size(step: Any) -> int:
+    """The ranks a (sharded) step runs on; 1 for one GPU's step, or none."""
+    return step.setup.world_size if step is not None and getattr(step.setup, "sharding", None) is not None else 1
 
 
 def _timing(graph, options: Options, step, hardware: Any, device: str, torch_version: str | None,
@@ -336,7 +340,7 @@ def _timed(result: Any, graph: Any, hardware: Any, dtype: str, optimizer: str, f
            links: tuple[Any, Any, Any] = (None, None, None)) -> Any:
     """`fit --hardware`: the time model's step at the batch found, on the trace the fit solved (on
     several GPUs with their communication)."""
-    checked = _links(*links, hardware, result.step)
+    checked = _links(*links, hardware, _world_size(result.step))
     if hardware is None:
         return result
     from .counting.training import frozen_nodes

@@ -27,6 +27,7 @@ from typing import Any, Iterable, Literal, Sequence
 
 import numpy as np
 
+from .api import _job_of, _links
 from .columns import COLUMNS, Column, sweep_columns
 from .conventions import DTYPE_BYTES, FLOP_CONVENTION, OPTIMIZER_COPIES, Options, memory_dtype
 from .costs import Quantities, _recompute_per_node
@@ -93,7 +94,6 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     import pandas as pd
 
     if setup is not None:  # the job as one object: its optimizer, freezing and step setup
-        from .api import _job_of
         # ["adam"]: the default as a one-item list, not a clash with the setup's optimizer
         optimizer, mode, freeze, accumulate, checkpoint, checkpoint_save, parallel = _job_of(
             setup, "int8" if setup.int8 else "fp32", optimizer if optimizer != ["adam"] else "adam", "train", freeze,
@@ -132,7 +132,7 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     frozen = (freeze,) if isinstance(freeze, str) else tuple(freeze)
     job = _job(memory, accumulate, checkpoint, checkpoint_save, parallel)
     on_step = None  # the time model's parts of each configuration's job (checkpoint, accumulate, several GPUs)
-    links = _links(hardware, job, nodes, network_bandwidth, reduce_dtype)
+    links = _links(nodes, network_bandwidth, reduce_dtype, hardware, job.get("world_size", 1))
     if hardware is not None and memory == "autograd":  # (blocks a spec marks `checkpoint: true` too)
         from .sweep_time import job_step_parts
         on_step = job_step_parts(hardware, (freeze,) if isinstance(freeze, str) else tuple(freeze), links)
@@ -407,16 +407,6 @@ def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list
                 recompute[r] = sum(_recompute_per_node(graph, steps[0]) or ())
         peaks.append(row)
     return (_narrow(sp), _narrow(sf)), peaks, _narrow(recompute) if checkpointed else None, kept if on_step else None
-
-
-def _links(hardware: Any, job: dict[str, Any], nodes: int | None, network_bandwidth: int | str | None,
-           reduce_dtype: str | None) -> dict[str, Any]:
-    """The keywords of `timing.communication.communication_plan` (several GPUs' links), checked."""
-    if nodes is None and network_bandwidth is None and reduce_dtype is None:
-        return {}
-    from .timing.communication import link_keywords
-    return link_keywords(nodes, network_bandwidth, reduce_dtype, hardware, job.get("world_size", 1),
-                         "--world-size N")
 
 
 def _narrow(array: Any) -> Any:
