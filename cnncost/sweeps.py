@@ -135,7 +135,7 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     links = _links(nodes, network_bandwidth, reduce_dtype, hardware, job.get("world_size", 1))
     if hardware is not None and memory == "autograd":  # (blocks a spec marks `checkpoint: true` too)
         from .sweep_time import job_step_parts
-        on_step = job_step_parts(hardware, (freeze,) if isinstance(freeze, str) else tuple(freeze), links)
+        on_step = job_step_parts(hardware, frozen, links)
     name = structures[0][1].name if len(structures) == 1 else _base_name(arch)
 
     elements = np.array([DTYPE_BYTES[d] for d in dtypes], dtype=np.int64)
@@ -193,17 +193,17 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
 
     bb, e, k = b.reshape(1, B, 1, 1), elements.reshape(1, 1, D, 1), copies.reshape(1, 1, 1, O)
     quantities = []
+    recomputing = any(blk[5][1] is not None for blk in blocks)
     for r, (_, _, c, _, saved, (peaks, recompute)) in zip(R, blocks):
         per_resolution = {key: v.reshape(r, 1, 1, 1) for key, v in c.quantities().items() if v is not None}
         if saved is not None:
             per_resolution |= {"saved_per_sample": saved[0].reshape(r, 1, D, 1),
                                "saved_per_step": saved[1].reshape(r, 1, D, 1), "peak": _peak(peaks, b)}
-        if any(blk[5][1] is not None for blk in blocks):  # checkpointing: recompute FLOPs (0 where none)
+        if recomputing:  # checkpointing: recompute FLOPs (0 where none)
             per_resolution["recompute"] = (np.zeros(r, dtype=np.int64) if recompute is None else recompute).reshape(r, 1, 1, 1)
         quantities.append(Quantities(batch=bb, element_bytes=e, param_copies=k, **per_resolution))
     shapes: list[tuple[int, ...]] = [(r, B, D, O) for r in R]
     maxima = [_maxima(q) for q in quantities]
-    recomputing = any(blk[5][1] is not None for blk in blocks)
     for column in sweep_columns(memory == "autograd") + ((COLUMNS["recompute_flops"],) if recomputing else ()):
         columns[column.name] = _column(column, quantities, maxima, shapes)
     if hardware is not None:
