@@ -119,12 +119,9 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
     >>> cnncost.table("resnet18", batch=1, mode="inference").to_dict()["inference"]["peak_at"]
     'bn1'
     """
-    if setup is not None:  # the job as one object (`memory.setup.job_keywords`)
-        from .memory.setup import job_keywords
-        job = job_keywords(setup, dtype, optimizer=optimizer, mode=mode, freeze=freeze, accumulate=accumulate,
-                            checkpoint=checkpoint, checkpoint_save=checkpoint_save, parallel=parallel)
-        optimizer, mode, freeze, accumulate = job["optimizer"], job["mode"], job["freeze"], job["accumulate"]
-        checkpoint, checkpoint_save, parallel = job["checkpoint"], job["checkpoint_save"], job["parallel"]
+    if setup is not None:  # the job as one object
+        optimizer, mode, freeze, accumulate, checkpoint, checkpoint_save, parallel = _job_of(
+            setup, dtype, optimizer, mode, freeze, accumulate, checkpoint, checkpoint_save, parallel)
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
         from .errors import CnnCostError
         raise CnnCostError(f"depth must be a non-negative integer, got {depth!r}")
@@ -144,7 +141,7 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
                                                   **how, **(parallel or {})), device=device, torch_version=torch_version)
             if options.memory == "autograd" else None)
     timing = None
-    links = _links(nodes, network_bandwidth, reduce_dtype, hardware, step)
+    links = _links(nodes, network_bandwidth, reduce_dtype, hardware, _world_size(step))
     if hardware is not None:
         timing = _timing(analysis, options, step, hardware, device, torch_version, freeze, epoch_images,
                          price_per_hour, links)
@@ -165,15 +162,30 @@ def table(arch: Model, *, batch: int | None = None, dtype: DType = "fp32",
     return report
 
 
+_JOB = ("optimizer", "mode", "freeze", "accumulate", "checkpoint", "checkpoint_save", "parallel")
+
+
+def _job_of(setup: Any, dtype: str, *given: Any) -> tuple[Any, ...]:
+    """`setup`'s job keywords in _JOB's order (`memory.setup.job_keywords`); `given`: the caller's
+    own, in that order, refused unless at their defaults."""
+    from .memory.setup import job_keywords
+    job = job_keywords(setup, dtype, **dict(zip(_JOB, given, strict=True)))
+    return tuple(job[name] for name in _JOB)
+
+
 def _links(nodes: int | None, network_bandwidth: int | str | None, reduce_dtype: str | None, hardware: Any,
-           step: Any) -> dict[str, Any]:
-    """The keywords of `timing.communication.communication_plan` (several GPUs' links), checked."""
+           world_size: int) -> dict[str, Any]:
+    """The keywords of `timing.communication.communication_plan` (several GPUs' links), checked
+    (table, fit and sweep)."""
     if nodes is None and network_bandwidth is None and reduce_dtype is None:
-        return {}
+        return {}  # none given: timing.communication stays off the cold path
     from .timing.communication import link_keywords
-    several = step is not None and getattr(step.setup, "sharding", None) is not None
-    return link_keywords(nodes, network_bandwidth, reduce_dtype, hardware, step.setup.world_size if several else 1,
-                         "--world-size N")
+    return link_keywords(nodes, network_bandwidth, reduce_dtype, hardware, world_size, "--world-size N")
+
+
+def _world_size(step: Any) -> int:
+    """The ranks a (sharded) step runs on; 1 for one GPU's step, or none."""
+    return step.setup.world_size if step is not None and getattr(step.setup, "sharding", None) is not None else 1
 
 
 def _timing(graph, options: Options, step, hardware: Any, device: str, torch_version: str | None,
@@ -252,12 +264,9 @@ def fit(arch: Model, budget: int | str | None = None, *, dtype: DType = "fp32",
     """
     from .errors import CnnCostError
     from .memory.fit import parse_budget
-    if setup is not None:  # the job as one object (`memory.setup.job_keywords`)
-        from .memory.setup import job_keywords
-        job = job_keywords(setup, dtype, optimizer=optimizer, mode=mode, freeze=freeze, accumulate=accumulate,
-                            checkpoint=checkpoint, checkpoint_save=checkpoint_save, parallel=parallel)
-        optimizer, mode, freeze, accumulate = job["optimizer"], job["mode"], job["freeze"], job["accumulate"]
-        checkpoint, checkpoint_save, parallel = job["checkpoint"], job["checkpoint_save"], job["parallel"]
+    if setup is not None:  # the job as one object
+        optimizer, mode, freeze, accumulate, checkpoint, checkpoint_save, parallel = _job_of(
+            setup, dtype, optimizer, mode, freeze, accumulate, checkpoint, checkpoint_save, parallel)
     if budget is None:
         budget = memory
     elif memory is not None:
@@ -331,7 +340,7 @@ def _timed(result: Any, graph: Any, hardware: Any, dtype: str, optimizer: str, f
            links: tuple[Any, Any, Any] = (None, None, None)) -> Any:
     """`fit --hardware`: the time model's step at the batch found, on the trace the fit solved (on
     several GPUs with their communication)."""
-    checked = _links(*links, hardware, result.step)
+    checked = _links(*links, hardware, _world_size(result.step))
     if hardware is None:
         return result
     from .counting.training import frozen_nodes

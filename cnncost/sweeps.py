@@ -27,9 +27,10 @@ from typing import Any, Iterable, Literal, Sequence
 
 import numpy as np
 
+from .api import _job_of, _links
 from .columns import COLUMNS, Column, sweep_columns
 from .conventions import DTYPE_BYTES, FLOP_CONVENTION, OPTIMIZER_COPIES, Options, memory_dtype
-from .costs import Quantities
+from .costs import Quantities, _recompute_per_node
 from .errors import CnnCostError
 from .literals import ActivationCount, Device, DType, MemoryConvention, Optimizer
 from .net import Net
@@ -93,8 +94,12 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     import pandas as pd
 
     if setup is not None:  # the job as one object: its optimizer, freezing and step setup
-        optimizer, freeze, accumulate, checkpoint, checkpoint_save, parallel = _from_setup(
-            setup, optimizer, freeze, accumulate, checkpoint, checkpoint_save, parallel)
+        # ["adam"]: the default as a one-item list, not a clash with the setup's optimizer
+        optimizer, mode, freeze, accumulate, checkpoint, checkpoint_save, parallel = _job_of(
+            setup, "int8" if setup.int8 else "fp32", optimizer if optimizer != ["adam"] else "adam", "train", freeze,
+            accumulate, checkpoint, checkpoint_save, parallel)
+        if mode != "train":
+            raise CnnCostError("sweep models the training step (and the lecture's rule): give a Setup with mode 'train'")
     if invalid not in INVALID:
         raise CnnCostError(f"invalid must be one of {', '.join(INVALID)}, got {invalid!r}")
     # one whole shape: also the size a torch model is imported at, and maybe torchinfo's (B, C, H, W)
@@ -127,10 +132,10 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
     frozen = (freeze,) if isinstance(freeze, str) else tuple(freeze)
     job = _job(memory, accumulate, checkpoint, checkpoint_save, parallel)
     on_step = None  # the time model's parts of each configuration's job (checkpoint, accumulate, several GPUs)
-    links = _links(hardware, job, nodes, network_bandwidth, reduce_dtype)
+    links = _links(nodes, network_bandwidth, reduce_dtype, hardware, job.get("world_size", 1))
     if hardware is not None and memory == "autograd":  # (blocks a spec marks `checkpoint: true` too)
         from .sweep_time import job_step_parts
-        on_step = job_step_parts(hardware, (freeze,) if isinstance(freeze, str) else tuple(freeze), links)
+        on_step = job_step_parts(hardware, frozen, links)
     name = structures[0][1].name if len(structures) == 1 else _base_name(arch)
 
     elements = np.array([DTYPE_BYTES[d] for d in dtypes], dtype=np.int64)
@@ -188,17 +193,17 @@ row-path patterns of layers without weight gradients, as in `table` (backward an
 
     bb, e, k = b.reshape(1, B, 1, 1), elements.reshape(1, 1, D, 1), copies.reshape(1, 1, 1, O)
     quantities = []
+    recomputing = any(blk[5][1] is not None for blk in blocks)
     for r, (_, _, c, _, saved, (peaks, recompute)) in zip(R, blocks):
         per_resolution = {key: v.reshape(r, 1, 1, 1) for key, v in c.quantities().items() if v is not None}
         if saved is not None:
             per_resolution |= {"saved_per_sample": saved[0].reshape(r, 1, D, 1),
                                "saved_per_step": saved[1].reshape(r, 1, D, 1), "peak": _peak(peaks, b)}
-        if any(blk[5][1] is not None for blk in blocks):  # checkpointing: recompute FLOPs (0 where none)
+        if recomputing:  # checkpointing: recompute FLOPs (0 where none)
             per_resolution["recompute"] = (np.zeros(r, dtype=np.int64) if recompute is None else recompute).reshape(r, 1, 1, 1)
         quantities.append(Quantities(batch=bb, element_bytes=e, param_copies=k, **per_resolution))
     shapes: list[tuple[int, ...]] = [(r, B, D, O) for r in R]
     maxima = [_maxima(q) for q in quantities]
-    recomputing = any(blk[5][1] is not None for blk in blocks)
     for column in sweep_columns(memory == "autograd") + ((COLUMNS["recompute_flops"],) if recomputing else ()):
         columns[column.name] = _column(column, quantities, maxima, shapes)
     if hardware is not None:
@@ -342,19 +347,6 @@ def _structures(arch: Any, base: Net, width: Any, depth: Any) -> tuple[list[tupl
 
 # --- autograd: saved bytes and the step's peak ---
 
-def _from_setup(setup: Any, optimizer: Any, freeze: Any, accumulate: int, checkpoint: Any, save: Any,
-                parallel: Any) -> tuple[Any, ...]:
-    """sweep's job keywords from a `cnncost.Setup` (`memory.setup.job_keywords`)."""
-    from .memory.setup import job_keywords
-    given = {"optimizer": optimizer if optimizer != ["adam"] else "adam", "freeze": freeze, "accumulate": accumulate,
-             "checkpoint": checkpoint, "checkpoint_save": save, "parallel": parallel}
-    job = job_keywords(setup, "int8" if setup.int8 else "fp32", **given)
-    if job["mode"] != "train":
-        raise CnnCostError("sweep models the training step (and the lecture's rule): give a Setup with mode 'train'")
-    return (job["optimizer"], job["freeze"], job["accumulate"], job["checkpoint"], job["checkpoint_save"],
-            job["parallel"])
-
-
 def _job(memory: str, accumulate: int, checkpoint: Any, save: Any, parallel: dict[str, Any] | None) -> dict[str, Any]:
     """The step's setup beyond the optimizer and freezing (`memory.setup.Setup` fields; checkpoint
     specs as given: resolved per graph), {} for a plain step; refused outside memory='autograd'."""
@@ -412,26 +404,9 @@ def _autograd(net: Net, inputs: list[Shape], dtypes: list[str], optimizers: list
             if on_step is not None:
                 kept_row.append([on_step(graph, dtype, o, step, "checkpoint" in how) for o, step in zip(optimizers, steps)])
             if d == 0:
-                recompute[r] = _recompute(graph, steps[0])
+                recompute[r] = sum(_recompute_per_node(graph, steps[0]) or ())
         peaks.append(row)
     return (_narrow(sp), _narrow(sf)), peaks, _narrow(recompute) if checkpointed else None, kept if on_step else None
-
-
-def _links(hardware: Any, job: dict[str, Any], nodes: int | None, network_bandwidth: int | str | None,
-           reduce_dtype: str | None) -> dict[str, Any]:
-    """The keywords of `timing.communication.communication_plan` (several GPUs' links), checked."""
-    if nodes is None and network_bandwidth is None and reduce_dtype is None:
-        return {}
-    from .timing.communication import link_keywords
-    return link_keywords(nodes, network_bandwidth, reduce_dtype, hardware, job.get("world_size", 1),
-                         "--world-size N")
-
-
-def _recompute(graph: Any, step: Any) -> int:
-    """FLOPs per sample a checkpointed step runs again (2 per MAC of each node recomputed, as `table`)."""
-    index = {node.path: i for i, node in enumerate(graph.nodes)}
-    nodes = {index[step.trace.steps[k].path] for k in getattr(step, "recomputed", ())}
-    return sum(2 * graph.nodes[i].macs for i in nodes)
 
 
 def _narrow(array: Any) -> Any:

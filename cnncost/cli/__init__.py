@@ -20,7 +20,7 @@ from . import check, compare, completion, fit, importing, listing, spec, sweep, 
 from . import calibrate, hardware
 from . import schema
 from ..guard import TIMEOUT_ENV, Stopped, own_streams, terminate_as_exception, time_limit, timeout_from_env
-from .boundary import DEBUG_ENV, UserExit, describe_write_error, error_message, silence, write, write_error
+from .boundary import DEBUG_ENV, UserExit, describe_write_error, error_message, silence, write, write_error, write_out
 from .options import Parser, add_csv_safe, add_timeout
 from .options import HelpNotWritten, add_out
 from .progress import progress_line
@@ -92,7 +92,7 @@ def _run(args: argparse.Namespace) -> tuple[str | None, int]:
             from ..formatting import csv_formula_safe
             output = csv_formula_safe(output + "\n").rstrip("\n")
         if out_file is not None:
-            _write_out(out_file, output)
+            write_out(out_file, output + "\n")
             return None, code
         return output, code
     except CnnCostError as error:
@@ -131,15 +131,6 @@ def _out_file(args: argparse.Namespace) -> str | None:
     if not os.access(folder, os.W_OK) and not os.access(path, os.W_OK):
         raise CnnCostError(f"cannot write {path}: no write access to {folder}")
     return path
-
-
-def _write_out(path: str, output: str) -> None:
-    """The result into FILE, whole or not at all (a temporary file renamed over it)."""
-    from .boundary import write_file_atomically
-    try:
-        write_file_atomically(path, output + "\n")
-    except OSError as error:
-        raise CnnCostError(f"cannot write {path}: {describe_write_error(error)}") from None
 
 
 def _progress_label(args: argparse.Namespace) -> str:
@@ -189,14 +180,8 @@ def _finish(out: object, err: object, output: str | None, code: int) -> int:
             flush = getattr(out, "flush", None)
             if flush is not None:
                 flush()
-        except BrokenPipeError:
-            silence(out)
-            silence(err)
-            return code
-        except (OSError, ValueError) as error:  # ENOSPC, EBADF, EIO, a closed stream
-            silence(out)
-            write_error(err, f"cannot write the output: {describe_write_error(error)}")
-            return 2
+        except (OSError, ValueError) as error:  # ENOSPC, EBADF, EIO, a closed stream; a closed pipe: quietly
+            return _write_failed(out, err, error, code)
         except Stopped as stop:
             silence(out)
             write_error(err, one_line(str(stop)))

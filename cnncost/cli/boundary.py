@@ -102,6 +102,14 @@ class UserExit(Exception):
                          "reports it as an error in that code")
 
 
+def write_out(path: str, text: str) -> None:
+    """`text` into -o FILE whole or not at all; a failure is one error naming FILE."""
+    try:
+        write_file_atomically(path, text)
+    except OSError as error:
+        raise CnnCostError(f"cannot write {path}: {describe_write_error(error)}") from None
+
+
 def write_file_atomically(path: str, text: str) -> None:
     """`text` into `path` whole or not at all: written to a temporary file in the same folder,
     synced, then renamed over `path` (a full disk or a signal leaves the old file, never half a

@@ -58,10 +58,10 @@ def _tera(value: int | None) -> str:
 def _table(profiles: list[Any]) -> str:
     from tabulate import tabulate
 
-    from ..formatting import fixed, grouped
+    from ..formatting import fixed
+    from ..outputs.comm_time import gigabytes
     rows = [[p.name, p.vendor_name, *(_tera(_peak(p, d)) for d in PEAK_DTYPES),
-             grouped(p.memory_bandwidth // 10**9) if p.memory_bandwidth % 10**9 == 0
-             else fixed(p.memory_bandwidth, 10**9, 1), fixed(p.memory_bytes, 2**30, 0),
+             gigabytes(p.memory_bandwidth), fixed(p.memory_bytes, 2**30, 0),
              "-" if p.nvlink_bandwidth is None else fixed(p.nvlink_bandwidth, 10**9, 0),
              "-" if p.pcie_generation is None else f"Gen{p.pcie_generation}"] for p in profiles]
     table = tabulate(rows, headers=("name", "part", *PEAK_DTYPES, "GB/s", "GiB", "NVLink", "PCIe"), tablefmt="simple",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..errors import CnnCostError
+from .boundary import write_out
 from .options import add_allow_unknown, add_input
 from .progress import note, stage
 
@@ -51,11 +51,7 @@ def run(args: argparse.Namespace) -> str:
     text = dump_spec(net)
     out = args.out if args.out != "-" else None
     if out:
-        from .boundary import write_file_atomically
-        try:
-            write_file_atomically(out, text)  # whole or not at all
-        except OSError as error:
-            raise CnnCostError(f"cannot write {out}: {error.strerror or error}") from None
+        write_out(out, text)  # whole or not at all
         from ..api import table
         totals = table(net, batch=1).totals
         return (f"wrote {out}: {net.name}, input {'x'.join(map(str, net.input))}, "

@@ -34,7 +34,9 @@ def run(args: argparse.Namespace) -> str:
         from tabulate import tabulate
         return tabulate([(a.name, a.source, a.description) for a in archs],
                         headers=("name", "source", "description"), tablefmt="simple")
-    columns, rows = _table(args)
+    from ..frames import zoo_records
+    columns, rows = zoo_records(args.pattern, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
+                                activations=args.activations)
     if args.format == "csv":
         from ..formatting import csv_line
         return (csv_line(columns) + "".join(csv_line(row) for row in rows)).rstrip("\n")
@@ -45,8 +47,3 @@ def run(args: argparse.Namespace) -> str:
                   "flop_convention": FLOP_CONVENTION, "columns": columns,
                   "architectures": [dict(zip(columns, row)) for row in rows]})
 
-
-def _table(args: argparse.Namespace) -> tuple[list[str], list[list[Any]]]:
-    from ..frames import zoo_records
-    return zoo_records(args.pattern, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer,
-                       activations=args.activations)

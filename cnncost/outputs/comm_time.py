@@ -9,7 +9,8 @@ from ..formatting import binary_bytes, duration, fixed, grouped
 LINK_NAMES = {"nvlink": "NVLink", "pcie": "PCIe", "network": "the network"}
 
 
-def _gigabytes(rate: int) -> str:
+def gigabytes(rate: int) -> str:
+    """Bytes/s in GB/s: whole ones grouped, else one decimal (also `cnncost hardware`'s table)."""
     return grouped(rate // 10**9) if rate % 10**9 == 0 else fixed(rate, 10**9, 1)
 
 
@@ -49,7 +50,7 @@ def footer_lines(timing: Any) -> list[str]:
     sent = "; ".join(
         f"{t.collective.replace('_', '-')} ({t.when}{', every micro-step' if k > 1 and t.every_micro_step else ''}) "
         f"{binary_bytes(t.sent_bytes_per_rank)} per rank on {LINK_NAMES[t.link]} at "
-        f"{_gigabytes(round(t.bus_bandwidth('expected')))} GB/s: {duration(t.seconds('expected'))}"
+        f"{gigabytes(round(t.bus_bandwidth('expected')))} GB/s: {duration(t.seconds('expected'))}"
         for t in plan.transfers)
     hidden = {"ddp": "the backward hides all but the last bucket's all-reduce and what does not fit under it",
               "zero1": "nothing hides ZeRO's reduce-scatter (one bucket, after backward) and all-gather (after the step)",

@@ -109,11 +109,20 @@ def csv_table(report: Any) -> str:
     """Exact integers, one line per row plus a 'total' line; the JSON keys as columns, every figure
     the report has (training FLOPs included). Where a figure is unknown (an opaque layer) its cell
     is empty and a column `unknown` names the row's unknown figures, space-separated. The last
-    column, `row_kind`, tells the lines apart: layer, block (a collapsed block) or total."""
+    column, `row_kind`, tells the lines apart: layer, block (a collapsed block) or total.
+    `Report.with_columns`: only `name` and the columns chosen, in their order (no `row_kind`), and
+    `unknown` only where a chosen figure is unknown, naming only those."""
     figures = list(report.totals.figures)
-    unknown = bool(report.totals.unknown)
-    lines = [csv_line(list(IDENTITY) + figures + (["unknown"] if unknown else []) + ["row_kind"])]
-    for row, kind in zip(report.rows + (report.totals,), row_kinds(report)):
+    chosen = getattr(report, "columns", None)
+    every = [*IDENTITY, *figures]
+    pick = None if chosen is None else [every.index(k) for k in ("name", *(c for c in chosen if c != "name"))]
+    header = every if pick is None else [every[j] for j in pick]
+    shown = set(figures).intersection(header)
+    lines = list(zip(report.rows + (report.totals,), row_kinds(report)))
+    marks = [" ".join(k for k in row.unknown if k in shown) for row, _ in lines] if report.totals.unknown else []
+    unknown = bool(marks) if pick is None else any(marks)  # chosen: only where a chosen figure is unknown
+    out = [csv_line(header + (["unknown"] if unknown else []) + (["row_kind"] if pick is None else []))]
+    for i, (row, kind) in enumerate(lines):
         values = row.figures
         cells = [row.name, row.type, row.depth, row.attrs, format_shape(row.input_shape),
                  format_shape(row.output_shape)]
@@ -121,9 +130,11 @@ def csv_table(report: Any) -> str:
             cells += [None if k in row.unknown else values[k] for k in figures]
         else:
             cells += [values[k] for k in figures]
+        if pick is not None:
+            cells = [cells[j] for j in pick]
         if unknown:
-            cells.append(" ".join(k for k in row.unknown if k in figures))
-        cells.append(kind)
-        lines.append(csv_line(cells))
-    from .chosen import chosen_csv  # `Report.with_columns`: only the columns asked for
-    return chosen_csv("".join(lines), getattr(report, "columns", None))
+            cells.append(marks[i])
+        if pick is None:
+            cells.append(kind)
+        out.append(csv_line(cells))
+    return "".join(out)

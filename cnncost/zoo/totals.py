@@ -1,9 +1,9 @@
-"""Every built-in's totals per sample, shipped in `_totals.json` beside the name index (both
-written by `python -m cnncost.zoo.registry`; a test checks they are current), so that
-`cnncost list --format csv|json` and `cnncost.zoo_frame` give the totals at any configuration
-without compiling 138 nets. Each summary figure is a function of the per-sample sums of
-`cnncost.costs.Quantities` and of the configuration (batch, bytes per element, parameter
-copies), so the sums are all a configuration needs: the same formulas `table` runs."""
+"""Every built-in's totals per sample, shipped in `_totals.json` beside the name index (written
+by `python -m cnncost.zoo.totals`, the index by `python -m cnncost.zoo.registry`; tests check
+both are current), so that `cnncost list --format csv|json` and `cnncost.zoo_frame` give the
+totals at any configuration without compiling 138 nets. Each summary figure is a function of the
+per-sample sums of `cnncost.costs.Quantities` and of the configuration (batch, bytes per element,
+parameter copies), so the sums are all a configuration needs: the same formulas `table` runs."""
 from __future__ import annotations
 
 import json
