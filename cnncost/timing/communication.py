@@ -201,24 +201,26 @@ def ring_sent(collective: str, group: int, payload: int) -> int:
 
 def network_rate(value: int | str) -> int:
     """Bytes/s from an int, '50GB/s' (bytes, decimal prefixes) or '400Gbit/s', '400Gb/s', '400Gbps' (bits)."""
-    import re
+    from ..hardware.files import rate
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise CnnCostError(f"network bandwidth: expected bytes/s or a rate like '400Gbit/s', got {value!r}")
     if isinstance(value, int):
         if value < 1:
             raise CnnCostError(f"network bandwidth must be positive, got {value}")
         return value
-    match = re.fullmatch(r"\s*(\d{1,12})(?:\.(\d{1,6}))?\s*([kMGT]?)(bit/s|b/s|bps|B/s)\s*", value[:60])
-    if not match:
-        raise CnnCostError(f"network bandwidth: expected a rate like '400Gbit/s' or '50GB/s', got {value[:60]!r}")
-    whole, frac, prefix, unit = match.groups()
-    exponent = {"": 0, "k": 3, "M": 6, "G": 9, "T": 12}[prefix]
-    frac = frac or ""
-    scaled = (int(whole + frac) * 10**exponent) // 10 ** len(frac)
-    rate = scaled if unit == "B/s" else scaled // 8
-    if rate < 1:
+    text = value[:60].rstrip()
+    unit = next((u for u in ("bit/s", "b/s", "bps", "B/s") if text.endswith(u)), "")
+    number = text[:len(text) - len(unit)]
+    try:  # a profile's decimal rate; the unit right after digits or a prefix ('m' would read as mega)
+        if not unit or number[-1:] not in tuple("0123456789kMGT"):
+            raise CnnCostError(value)
+        parsed = rate("network bandwidth", number)
+    except CnnCostError:
+        raise CnnCostError(f"network bandwidth: expected a rate like '400Gbit/s' or '50GB/s', got {value[:60]!r}") from None
+    bytes_per_second = parsed if unit == "B/s" else parsed // 8
+    if bytes_per_second < 1:
         raise CnnCostError(f"network bandwidth must be positive, got {value[:60]!r}")
-    return rate
+    return bytes_per_second
 
 
 def link_keywords(nodes: int | None, network_bandwidth: int | str | None, reduce_dtype: str | None, hardware: Any,
