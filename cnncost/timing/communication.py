@@ -193,12 +193,6 @@ def time_of(plan: Plan, estimate: str, forward: float, backward: float, optimize
 
 # --- the plan: the memory model's collectives on the profile's links ---
 
-def ring_sent(collective: str, group: int, payload: int) -> int:
-    """Bytes one rank sends in a ring collective (a fraction of a byte rounded up, as the memory model)."""
-    factor = 2 if collective == "all_reduce" else 1
-    return factor * -(-(group - 1) * payload // group)
-
-
 def network_rate(value: int | str) -> int:
     """Bytes/s from an int, '50GB/s' (bytes, decimal prefixes) or '400Gbit/s', '400Gb/s', '400Gbps' (bits)."""
     from ..hardware.files import rate
@@ -272,7 +266,7 @@ def communication_plan(trace: Any, setup: Any, profile: Any, *, nodes: int | Non
     the plan is not timed and says why."""
     if setup is None or setup.sharding is None or setup.world_size < 2:
         return None
-    from ..memory.communication import communication
+    from ..memory.communication import communication, ring_sent
     from ..memory.tensors import ELEMENT_BYTES
     param_dtype = trace.precision.param_dtype
     reduce_dtype = param_dtype if reduce_dtype is None else reduce_dtype
@@ -327,20 +321,17 @@ def _tails(trace: Any, setup: Any) -> dict[tuple[str, str], int]:
     """(collective, when) -> the payload of its call that cannot overlap: DDP's last bucket (the
     first layers' gradients, ready when backward ends); FSDP's and ZeRO-3's first unit, gathered
     before the forward starts and reduce-scattered after the backward ends."""
-    from ..memory.sharding import ddp_buckets, per_unit, shard_bytes, shards, units_of
-    from ..memory.tensors import ELEMENT_BYTES
+    from ..memory.communication import gathered_units
+    from ..memory.sharding import ddp_buckets, shards
     if setup.sharding == "ddp":
         buckets = ddp_buckets(trace, setup)
         return {("all_reduce", "backward"): buckets[-1]} if buckets else {}
     if setup.sharding in ("zero1", "zero2"):
         return {}
-    size = ELEMENT_BYTES[trace.precision.param_dtype]
-    parts = shards(setup)
-    units = per_unit(units_of(trace, setup), [s.params * size for s in trace.steps])
-    gathered = [shard_bytes(p, size, parts) * parts for u, p in units.items() if p]
-    if not gathered:
+    first = next(iter(gathered_units(trace, setup).values()), 0)
+    if not first:
         return {}
-    first = gathered[0]
+    parts = shards(setup)
     out = {("all_gather", "forward"): first, ("reduce_scatter", "backward"): first}
     if setup.sharding == "hybrid" and setup.world_size > parts:
         out[("all_reduce", "backward")] = first // parts
