@@ -36,9 +36,7 @@ from ..errors import CnnCostError
 
 LINKS = ("nvlink", "pcie", "network")
 BUS_EFFICIENCY = 0.8  # expected: share of a link's bandwidth a ring collective's bus bandwidth reaches
-BUS_EFFICIENCY_SOURCE = ("assumption: NCCL's ring reaches about 80% of the link's bandwidth per direction on large "
-                         "messages (NCCL's own tuning model caps an A100 node's bus bandwidth at 235 of 300 GB/s: "
-                         "NVIDIA/nccl src/graph/tuning.cc)")
+# (an assumption: NCCL's tuning model caps an A100 node's bus bandwidth at 235 of 300 GB/s, src/graph/tuning.cc)
 BASE_LATENCY_NS = 8_400  # NCCL tuning.cc: baseLat, ring, Simple protocol
 HOP_LATENCY_NS = {"nvlink": 3_400, "pcie": 5_700, "network": 9_600}  # hwLat, ring, Simple, per ring step
 ALGORITHM = ("ring (NCCL): per call latency 8.4 us + per ring step 3.4 us NVLink, 5.7 us PCIe, 9.6 us network; "
