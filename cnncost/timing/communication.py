@@ -24,8 +24,8 @@ payload and the bytes one rank sends, exact ints); this module times them on a p
   reduce-scatter every micro-step (their gradients are sharded, as the memory model holds them),
   ZeRO-3 and FSDP gather the parameters every micro-step.
 
-Seconds are floats; bytes stay exact ints. `communication_seconds` is the entry a sweep calls per
-configuration (a plan does not depend on the batch; its overlap with compute does).
+Seconds are floats; bytes stay exact ints. A sweep calls `exposed_seconds` per configuration over
+its batches at once (a plan does not depend on the batch; its overlap with compute does).
 """
 from __future__ import annotations
 
@@ -154,11 +154,12 @@ def _exposed(transfers: tuple[Transfer, ...] | list[Transfer], estimate: str, fo
 
 def exposed_seconds(plan: Plan, estimate: str, forward: Any, backward: Any, optimizer: Any = 0.0,
                     micro_steps: int = 1, last: tuple[Any, Any] | None = None) -> Any:
-    """Seconds of communication that add to a step. `forward`, `backward`, `optimizer`: the step's
-    compute by phase (one micro-step's forward and backward where `micro_steps` > 1, `last` the last
+    """Seconds of communication that add to a step; 0.0 where the plan is not timed. `forward`,
+    `backward`, `optimizer`: the step's compute by phase (floats, or numpy arrays over a sweep's
+    batches; one micro-step's forward and backward where `micro_steps` > 1, `last` the last
     micro-step's (forward, backward) where its batch differs). Bound: max(0, all communication - all
-    compute) (perfect overlap). Expected: `_exposed` per micro-step: the K-1 first ones send only the
-    collectives repeated every micro-step, the last one all."""
+    compute) (perfect overlap): it needs only the compute's sum. Expected: `_exposed` per
+    micro-step: the K-1 first ones send only the collectives repeated every micro-step, the last one all."""
     if not plan.timed:
         return 0.0
     last_forward, last_backward = last if last is not None else (forward, backward)
@@ -169,18 +170,6 @@ def exposed_seconds(plan: Plan, estimate: str, forward: Any, backward: Any, opti
     every = [t for t in plan.transfers if t.every_micro_step]
     before = k * _exposed(every, estimate, forward, backward) if k and every else 0.0
     return before + _exposed(plan.transfers, estimate, last_forward, last_backward)
-
-
-def communication_seconds(plan: Plan | None, estimate: str, forward_seconds: Any, backward_seconds: Any,
-                          optimizer_seconds: Any = 0.0, micro_steps: int = 1) -> Any:
-    """What a sweep adds to a configuration's step (one optimizer step of `micro_steps` equal
-    micro-steps): the exposed communication of `plan` (`communication_plan` of its structure, dtype
-    and setup) given one micro-step's compute seconds by phase (floats, or numpy arrays over
-    batches) and the optimizer's. The bound needs only their sum. 0.0 on one device or where the
-    plan is not timed."""
-    if plan is None or not plan.timed:
-        return 0.0
-    return exposed_seconds(plan, estimate, forward_seconds, backward_seconds, optimizer_seconds, micro_steps)
 
 
 def time_of(plan: Plan, estimate: str, forward: float, backward: float, optimizer: float, micro_steps: int = 1,
