@@ -24,11 +24,23 @@ ALGORITHM = ("ring: per rank, an all-gather or reduce-scatter over n ranks sends
              "an all-reduce 2(n-1)/n (bytes rounded up)")
 
 
+def ring_sent(collective: str, group: int, payload: int) -> int:
+    """Bytes one rank sends in a ring collective (a fraction of a byte rounded up)."""
+    factor = 2 if collective == "all_reduce" else 1
+    return factor * -(-(group - 1) * payload // group)
+
+
+def gathered_units(trace: Any, setup: Any) -> dict[int, int]:
+    """Per unit with parameters (forward order, -1 the root), its flat parameters' bytes, padded:
+    what a sharded step gathers (zero3, fsdp, hybrid)."""
+    size, parts = ELEMENT_BYTES[trace.precision.param_dtype], shards(setup)
+    units = per_unit(units_of(trace, setup), [s.params * size for s in trace.steps])
+    return {u: shard_bytes(p, size, parts) * parts for u, p in units.items() if p}
+
+
 def _collective(op: str, when: str, group: int, payload: int, calls: int) -> dict[str, Any]:
-    factor = 2 if op == "all_reduce" else 1
-    sent = factor * -(-(group - 1) * payload // group)
     return {"collective": op, "when": when, "group_size": group, "calls": calls, "payload_bytes": payload,
-            "sent_bytes_per_rank": sent}
+            "sent_bytes_per_rank": ring_sent(op, group, payload)}
 
 
 def communication(trace: Any, setup: Any, batch: int) -> dict[str, Any]:
@@ -36,8 +48,7 @@ def communication(trace: Any, setup: Any, batch: int) -> dict[str, Any]:
     bytes sent per rank and by all ranks together."""
     size = ELEMENT_BYTES[trace.precision.param_dtype]
     kind, world, parts = setup.sharding, setup.world_size, shards(setup)
-    step_params = [s.params * size for s in trace.steps]
-    total = sum(step_params)
+    total = sum(s.params * size for s in trace.steps)
     out: list[dict[str, Any]] = []
     if kind == "ddp":
         buckets = ddp_buckets(trace, setup)
@@ -47,8 +58,7 @@ def communication(trace: Any, setup: Any, batch: int) -> dict[str, Any]:
         out += [_collective("reduce_scatter", "backward", world, padded, 1),
                 _collective("all_gather", "after the optimizer step", world, padded, 1)]
     else:
-        units = per_unit(units_of(trace, setup), step_params)
-        gathered = {u: shard_bytes(p, size, parts) * parts for u, p in units.items() if p}
+        gathered = gathered_units(trace, setup)
         every = sum(gathered.values())
         again = every - gathered.get(-1, 0) if kind != "zero3" else every
         out.append(_collective("all_gather", "forward", parts, every, len(gathered)))

@@ -24,8 +24,8 @@ payload and the bytes one rank sends, exact ints); this module times them on a p
   reduce-scatter every micro-step (their gradients are sharded, as the memory model holds them),
   ZeRO-3 and FSDP gather the parameters every micro-step.
 
-Seconds are floats; bytes stay exact ints. `communication_seconds` is the entry a sweep calls per
-configuration (a plan does not depend on the batch; its overlap with compute does).
+Seconds are floats; bytes stay exact ints. A sweep calls `exposed_seconds` per configuration over
+its batches at once (a plan does not depend on the batch; its overlap with compute does).
 """
 from __future__ import annotations
 
@@ -36,9 +36,7 @@ from ..errors import CnnCostError
 
 LINKS = ("nvlink", "pcie", "network")
 BUS_EFFICIENCY = 0.8  # expected: share of a link's bandwidth a ring collective's bus bandwidth reaches
-BUS_EFFICIENCY_SOURCE = ("assumption: NCCL's ring reaches about 80% of the link's bandwidth per direction on large "
-                         "messages (NCCL's own tuning model caps an A100 node's bus bandwidth at 235 of 300 GB/s: "
-                         "NVIDIA/nccl src/graph/tuning.cc)")
+# (an assumption: NCCL's tuning model caps an A100 node's bus bandwidth at 235 of 300 GB/s, src/graph/tuning.cc)
 BASE_LATENCY_NS = 8_400  # NCCL tuning.cc: baseLat, ring, Simple protocol
 HOP_LATENCY_NS = {"nvlink": 3_400, "pcie": 5_700, "network": 9_600}  # hwLat, ring, Simple, per ring step
 ALGORITHM = ("ring (NCCL): per call latency 8.4 us + per ring step 3.4 us NVLink, 5.7 us PCIe, 9.6 us network; "
@@ -156,11 +154,12 @@ def _exposed(transfers: tuple[Transfer, ...] | list[Transfer], estimate: str, fo
 
 def exposed_seconds(plan: Plan, estimate: str, forward: Any, backward: Any, optimizer: Any = 0.0,
                     micro_steps: int = 1, last: tuple[Any, Any] | None = None) -> Any:
-    """Seconds of communication that add to a step. `forward`, `backward`, `optimizer`: the step's
-    compute by phase (one micro-step's forward and backward where `micro_steps` > 1, `last` the last
+    """Seconds of communication that add to a step; 0.0 where the plan is not timed. `forward`,
+    `backward`, `optimizer`: the step's compute by phase (floats, or numpy arrays over a sweep's
+    batches; one micro-step's forward and backward where `micro_steps` > 1, `last` the last
     micro-step's (forward, backward) where its batch differs). Bound: max(0, all communication - all
-    compute) (perfect overlap). Expected: `_exposed` per micro-step: the K-1 first ones send only the
-    collectives repeated every micro-step, the last one all."""
+    compute) (perfect overlap): it needs only the compute's sum. Expected: `_exposed` per
+    micro-step: the K-1 first ones send only the collectives repeated every micro-step, the last one all."""
     if not plan.timed:
         return 0.0
     last_forward, last_backward = last if last is not None else (forward, backward)
@@ -173,18 +172,6 @@ def exposed_seconds(plan: Plan, estimate: str, forward: Any, backward: Any, opti
     return before + _exposed(plan.transfers, estimate, last_forward, last_backward)
 
 
-def communication_seconds(plan: Plan | None, estimate: str, forward_seconds: Any, backward_seconds: Any,
-                          optimizer_seconds: Any = 0.0, micro_steps: int = 1) -> Any:
-    """What a sweep adds to a configuration's step (one optimizer step of `micro_steps` equal
-    micro-steps): the exposed communication of `plan` (`communication_plan` of its structure, dtype
-    and setup) given one micro-step's compute seconds by phase (floats, or numpy arrays over
-    batches) and the optimizer's. The bound needs only their sum. 0.0 on one device or where the
-    plan is not timed."""
-    if plan is None or not plan.timed:
-        return 0.0
-    return exposed_seconds(plan, estimate, forward_seconds, backward_seconds, optimizer_seconds, micro_steps)
-
-
 def time_of(plan: Plan, estimate: str, forward: float, backward: float, optimizer: float, micro_steps: int = 1,
             last: tuple[float, float] | None = None) -> CommTime:
     exposed = exposed_seconds(plan, estimate, forward, backward, optimizer, micro_steps, last)
@@ -193,32 +180,28 @@ def time_of(plan: Plan, estimate: str, forward: float, backward: float, optimize
 
 # --- the plan: the memory model's collectives on the profile's links ---
 
-def ring_sent(collective: str, group: int, payload: int) -> int:
-    """Bytes one rank sends in a ring collective (a fraction of a byte rounded up, as the memory model)."""
-    factor = 2 if collective == "all_reduce" else 1
-    return factor * -(-(group - 1) * payload // group)
-
-
 def network_rate(value: int | str) -> int:
     """Bytes/s from an int, '50GB/s' (bytes, decimal prefixes) or '400Gbit/s', '400Gb/s', '400Gbps' (bits)."""
-    import re
+    from ..hardware.files import rate
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise CnnCostError(f"network bandwidth: expected bytes/s or a rate like '400Gbit/s', got {value!r}")
     if isinstance(value, int):
         if value < 1:
             raise CnnCostError(f"network bandwidth must be positive, got {value}")
         return value
-    match = re.fullmatch(r"\s*(\d{1,12})(?:\.(\d{1,6}))?\s*([kMGT]?)(bit/s|b/s|bps|B/s)\s*", value[:60])
-    if not match:
-        raise CnnCostError(f"network bandwidth: expected a rate like '400Gbit/s' or '50GB/s', got {value[:60]!r}")
-    whole, frac, prefix, unit = match.groups()
-    exponent = {"": 0, "k": 3, "M": 6, "G": 9, "T": 12}[prefix]
-    frac = frac or ""
-    scaled = (int(whole + frac) * 10**exponent) // 10 ** len(frac)
-    rate = scaled if unit == "B/s" else scaled // 8
-    if rate < 1:
+    text = value[:60].rstrip()
+    unit = next((u for u in ("bit/s", "b/s", "bps", "B/s") if text.endswith(u)), "")
+    number = text[:len(text) - len(unit)]
+    try:  # a profile's decimal rate; the unit right after digits or a prefix ('m' would read as mega)
+        if not unit or number[-1:] not in tuple("0123456789kMGT"):
+            raise CnnCostError(value)
+        parsed = rate("network bandwidth", number)
+    except CnnCostError:
+        raise CnnCostError(f"network bandwidth: expected a rate like '400Gbit/s' or '50GB/s', got {value[:60]!r}") from None
+    bytes_per_second = parsed if unit == "B/s" else parsed // 8
+    if bytes_per_second < 1:
         raise CnnCostError(f"network bandwidth must be positive, got {value[:60]!r}")
-    return rate
+    return bytes_per_second
 
 
 def link_keywords(nodes: int | None, network_bandwidth: int | str | None, reduce_dtype: str | None, hardware: Any,
@@ -270,7 +253,7 @@ def communication_plan(trace: Any, setup: Any, profile: Any, *, nodes: int | Non
     the plan is not timed and says why."""
     if setup is None or setup.sharding is None or setup.world_size < 2:
         return None
-    from ..memory.communication import communication
+    from ..memory.communication import communication, ring_sent
     from ..memory.tensors import ELEMENT_BYTES
     param_dtype = trace.precision.param_dtype
     reduce_dtype = param_dtype if reduce_dtype is None else reduce_dtype
@@ -325,20 +308,17 @@ def _tails(trace: Any, setup: Any) -> dict[tuple[str, str], int]:
     """(collective, when) -> the payload of its call that cannot overlap: DDP's last bucket (the
     first layers' gradients, ready when backward ends); FSDP's and ZeRO-3's first unit, gathered
     before the forward starts and reduce-scattered after the backward ends."""
-    from ..memory.sharding import ddp_buckets, per_unit, shard_bytes, shards, units_of
-    from ..memory.tensors import ELEMENT_BYTES
+    from ..memory.communication import gathered_units
+    from ..memory.sharding import ddp_buckets, shards
     if setup.sharding == "ddp":
         buckets = ddp_buckets(trace, setup)
         return {("all_reduce", "backward"): buckets[-1]} if buckets else {}
     if setup.sharding in ("zero1", "zero2"):
         return {}
-    size = ELEMENT_BYTES[trace.precision.param_dtype]
-    parts = shards(setup)
-    units = per_unit(units_of(trace, setup), [s.params * size for s in trace.steps])
-    gathered = [shard_bytes(p, size, parts) * parts for u, p in units.items() if p]
-    if not gathered:
+    first = next(iter(gathered_units(trace, setup).values()), 0)
+    if not first:
         return {}
-    first = gathered[0]
+    parts = shards(setup)
     out = {("all_gather", "forward"): first, ("reduce_scatter", "backward"): first}
     if setup.sharding == "hybrid" and setup.world_size > parts:
         out[("all_reduce", "backward")] = first // parts

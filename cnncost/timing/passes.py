@@ -146,8 +146,12 @@ def steps_by_node(graph: Any, trace: Any) -> list[list[Any]]:
 def node_costs(graph: Any, trace: Any, compute_dtype: str, frozen: tuple[bool, ...] | None = None) -> list[NodeCost]:
     """Per graph node (graph order), its three passes (`node_rows` as objects). `compute_dtype`:
     what products compute in (tf32, or the trace's dtype; under autocast its low dtype)."""
-    return [NodeCost(node.path, node.type, *map(pass_cost, rows))
-            for node, rows in zip(graph.nodes, node_rows(graph, trace, compute_dtype, frozen))]
+    return costs_of(graph, node_rows(graph, trace, compute_dtype, frozen))
+
+
+def costs_of(graph: Any, rows: list[NodeRows]) -> list[NodeCost]:
+    """Per graph node, its pass rows (`node_rows`) as objects."""
+    return [NodeCost(node.path, node.type, *map(pass_cost, passes)) for node, passes in zip(graph.nodes, rows)]
 
 
 def node_rows(graph: Any, trace: Any, compute_dtype: str, frozen: tuple[bool, ...] | None = None) -> list[NodeRows]:

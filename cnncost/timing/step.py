@@ -12,7 +12,7 @@ from .._gcpause import paused_gc
 from .model import BOUNDS, CONV_CLASSES, ESTIMATES, ZERO, PassTime, Rates
 from .optimizer import optimizer_cost
 from .ops import UNIT
-from .passes import IDLE, NodeCost, NodeRows, PassCost, node_rows, pass_cost, pass_row
+from .passes import IDLE, NodeCost, NodeRows, PassCost, costs_of, node_rows, pass_cost, pass_row
 
 CONVENTION = ("time: roofline per op, max(work / peak of its unit, bytes / bandwidth) + kernels x launch "
               "overhead; 'expected' at the profile's achievable fractions, 'bound' at its peaks (a lower "
@@ -110,7 +110,7 @@ class Timing:
     @cached_property
     def nodes(self) -> list[NodeCost]:
         """Per graph node, its three passes' costs (`IDLE` where a pass does nothing)."""
-        return [NodeCost(node.path, node.type, *map(pass_cost, rows)) for node, rows in zip(self.graph.nodes, self.rows)]
+        return costs_of(self.graph, self.rows)
 
     @property
     def hardware(self) -> str:
@@ -142,14 +142,13 @@ class Timing:
     def bound_nodes(self) -> list[tuple[PassTime, PassTime, PassTime]]:
         """Per node, the pure roofline's times of its three passes (made on demand: a table shows the
         bound's totals only)."""
-        return _phase_times(Rates(self.profile, "bound"), self.nodes, self.optimizer, self.node_batch, "bound")[1]
+        return _phase_times(Rates(self.profile, "bound"), self.nodes, self.node_batch)
 
     @cached_property
     def expected_nodes(self) -> list[tuple[PassTime, PassTime, PassTime]]:
         """Per node, the expected estimate's times of its three passes: forward, input gradient,
         weight gradient (`ZERO` where idle; made on demand, as `node_seconds` sums them)."""
-        return _phase_times(Rates(self.profile, "expected"), self.nodes, self.optimizer, self.node_batch,
-                            "expected")[1]
+        return _phase_times(Rates(self.profile, "expected"), self.nodes, self.node_batch)
 
     def epoch_seconds(self, estimate: str = "expected") -> float | None:
         """ceil(images / batch) steps (the last, partial batch counted as a full step)."""
@@ -193,29 +192,13 @@ class Timing:
         return out
 
 
-def _phase_times(rates: Rates, nodes: list[NodeCost], optimizer: PassCost, batch: int, estimate: str
-                 ) -> tuple[StepTime, list[tuple[PassTime, PassTime, PassTime]]]:
-    """One estimate's step and its per-node times (forward, input gradient, weight gradient)."""
+def _phase_times(rates: Rates, nodes: list[NodeCost], batch: int) -> list[tuple[PassTime, PassTime, PassTime]]:
+    """One estimate's per-node times (forward, input gradient, weight gradient)."""
     time = rates.time
-    per_node = []
-    forward = backward = 0.0
-    by_bound = dict.fromkeys(BOUNDS, 0.0)
     idle = (ZERO, ZERO, ZERO)
-    for node in nodes:
-        if node.forward is IDLE and node.input_grad is IDLE:  # the input, a view: nothing to time
-            per_node.append(idle)
-            continue
-        f, a, w = time(node.forward, batch), time(node.input_grad, batch), time(node.weight_grad, batch)
-        per_node.append((f, a, w))
-        forward += f.seconds
-        backward += a.seconds + w.seconds
-        for t in (f, a, w):
-            if t is not ZERO:
-                by_bound[t.bound] += t.seconds
-    step = time(optimizer, batch)
-    if step is not ZERO:
-        by_bound[step.bound] += step.seconds
-    return StepTime(estimate, batch, forward, backward, step.seconds, by_bound), per_node
+    return [idle if node.forward is IDLE and node.input_grad is IDLE  # the input, a view: nothing to time
+            else (time(node.forward, batch), time(node.input_grad, batch), time(node.weight_grad, batch))
+            for node in nodes]
 
 
 def _both_estimates(expected: Rates, bound: Rates, rows: list[NodeRows], optimizer: PassCost, batch: int

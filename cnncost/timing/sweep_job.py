@@ -6,7 +6,7 @@ Per configuration (resolution, dtype, optimizer) the memory model's solved step 
 (`JobParts`): the checkpointed regions' forward passes run again in backward (per resolution: a
 policy such as sqrt may pick other regions at another size), timed as lines in the batch as the
 step is; gradient accumulation's K micro-steps before one optimizer pass; several GPUs'
-communication plan (`communication.communication_seconds` of the phases)."""
+communication plan (`communication.exposed_seconds` of the phases)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -73,7 +73,7 @@ def job_times(plain: dict[str, np.ndarray], parts: JobParts, batches: np.ndarray
     """The job's columns at each batch (the micro-batch, per rank) from the plain step's
     (`timing.sweep.grid_times` with `by_bound`, one resolution's): as `StepTime.with_recompute`, `Timing.accumulated`
     and `communication.time_of` make them for `table` and `fit`."""
-    from .communication import communication_seconds
+    from .communication import exposed_seconds
     forward, backward, optimizer = plain["forward_seconds"], plain["backward_seconds"], plain["optimizer_seconds"]
     by_bound, bound_step = plain["by_bound"], plain["bound_step_seconds"]
     recompute = bound_recompute = np.zeros(len(batches))
@@ -95,10 +95,10 @@ def job_times(plain: dict[str, np.ndarray], parts: JobParts, batches: np.ndarray
     out = {"forward_seconds": forward, "backward_seconds": backward, "optimizer_seconds": optimizer}
     if parts.plan is not None:  # several GPUs: what compute does not hide
         shape = step.shape
-        out["communication_seconds"] = np.broadcast_to(communication_seconds(
+        out["communication_seconds"] = np.broadcast_to(exposed_seconds(
             parts.plan, "expected", micro_forward, micro_backward, optimizer, micro_steps=parts.micro_steps),
             shape).astype(np.float64)
-        out["bound_communication_seconds"] = np.broadcast_to(communication_seconds(
+        out["bound_communication_seconds"] = np.broadcast_to(exposed_seconds(
             parts.plan, "bound", bound_micro, 0.0, parts.bound_optimizer_seconds, micro_steps=parts.micro_steps),
             shape).astype(np.float64)
         step = step + out["communication_seconds"]

@@ -15,8 +15,8 @@ from cnncost.memory.sharding import ddp_buckets
 from cnncost.timing.communication import (
     BASE_LATENCY_NS,
     HOP_LATENCY_NS,
+    Plan,
     communication_plan,
-    communication_seconds,
     exposed_seconds,
     network_rate,
 )
@@ -183,7 +183,7 @@ def test_profile_round_trip_and_an_older_profile(tmp_path):
 
 
 def test_the_sweep_entry_equals_the_table():
-    """`communication_seconds` on a sweep's phases gives the table's step (the sweep's own columns)."""
+    """`exposed_seconds` on a sweep's phases gives the table's step (the sweep's own columns)."""
     parallel = {"world_size": 8, "sharding": "fsdp"}
     frame = cnncost.sweep("resnet18", batch=[4, 64], dtype="bf16", hardware="l4", memory="autograd", parallel=parallel)
     for row in frame.itertuples():
@@ -192,7 +192,7 @@ def test_the_sweep_entry_equals_the_table():
         assert math.isclose(row.step_seconds, timing.expected.step_seconds, rel_tol=1e-9)
         assert math.isclose(row.bound_step_seconds, timing.bound.step_seconds, rel_tol=1e-9)
         assert row.communication_seconds > 0  # PCIe at 25.6 GB/s: the gathers do not all fit under the compute
-    assert communication_seconds(None, "expected", 1.0, 1.0) == 0.0
+    assert exposed_seconds(Plan("ddp", 8, 1, "fp32", (), "not timed"), "expected", 1.0, 1.0) == 0.0
 
 
 def test_the_search_trades_batch_for_communication():
