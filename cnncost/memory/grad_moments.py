@@ -116,7 +116,14 @@ def summed_readers(trace: Trace) -> dict[int, list[tuple[int, int, bool]]]:
     order) sums its partial into the gradient so far (`old + new`, out of place: measured, torch
     2.13 CPU). Readers are grouped by version (an in-place op reads the storage's old version;
     later readers the new one); a view of the storage is no reader (its readers read the
-    storage). An aliasing reader (ALIAS_READERS) hands on a view of its output's gradient."""
+    storage). An aliasing reader (ALIAS_READERS) hands on a view of its output's gradient.
+    Kept on the trace: `accumulations` and `gradient_sums` both ask for it every step model."""
+    if trace._summed_readers is None:
+        trace._summed_readers = _summed_readers(trace)
+    return trace._summed_readers
+
+
+def _summed_readers(trace: Trace) -> dict[int, list[tuple[int, int, bool]]]:
     version: dict[int, int] = {}
     readers: dict[tuple[int, int], list[int]] = {}
     sizes: dict[int, tuple[int, int]] = {}
@@ -149,10 +156,7 @@ def gradient_sums(trace: Trace, node_extras: tuple[list[int], list[int]]) -> tup
     much as the node at every batch from 1 (its moment takes the sum's figure, these freed bytes taken
     off), and steps where the two cross above batch 1 (a moment of its own after the node, where the gradients
     held are one per storage plus Sum(S) + max(S): `grad_settling.training_axis`)."""
-    saved_at: dict[int, tuple[int, int]] = {}
-    for i, t in trace.first_savers().values():
-        a, c = saved_at.get(i, (0, 0))
-        saved_at[i] = (a + t.nbytes_per_sample, c + t.nbytes_fixed)
+    saved_ps, saved_fx = trace._saved_columns()
     cast = ELEMENT_BYTES[trace.precision.dtype]
     dominating: dict[int, tuple[int, int]] = {}
     own: dict[int, tuple[int, int]] = {}
@@ -162,7 +166,7 @@ def gradient_sums(trace: Trace, node_extras: tuple[list[int], list[int]]) -> tup
             continue
         step, out = trace.steps[k], trace.steps[k].output
         assert out is not None  # a computing reader makes an output
-        sv_ps, sv_fx = saved_at.get(k, (0, 0))
+        sv_ps, sv_fx = saved_ps[k], saved_fx[k]
         largest = max(computed)  # by bytes per sample first
         raw = (sum(a for a, _, _ in inputs) + largest[0], sum(c for _, c, _ in inputs) + largest[1])
         summed = (raw[0] - out.nbytes_per_sample - sv_ps,

@@ -44,9 +44,12 @@ class Trace:
     outputs: list[Tensor]
     more_inputs: list[Tensor] = field(default_factory=list)  # the tensors of a net's further inputs
     frozen: frozenset[str] = frozenset()  # paths of the nodes whose parameters are frozen
-    # Computed on first use (a Trace is read-only once made): see first_savers, last_reads.
+    # Computed on first use (a Trace is read-only once made): see first_savers, last_reads and
+    # grad_moments.summed_readers.
     _first_savers: dict[int, tuple[int, Tensor]] | None = field(default=None, init=False, repr=False, compare=False)
     _last_reads: dict[int, int] | None = field(default=None, init=False, repr=False, compare=False)
+    _summed_readers: dict[int, list[tuple[int, int, bool]]] | None = field(default=None, init=False, repr=False,
+                                                                          compare=False)
     # The step timelines `step.step_memory` made from this trace, by setup.
     step_memories: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
