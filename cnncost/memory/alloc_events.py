@@ -38,7 +38,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from .allocator import ALLOC, FREE
-from .grad_moments import backward_extras, concat_views, formula_pieces, gradient_sums, shared_add_gradients
+from .grad_moments import backward_extras, concat_views, formula_pieces, gradient_storages, gradient_sums
 from .grad_settling import settling, training_axis
 from .optimizer_step import optimizer_temporaries, parameter_tensors, step_counters
 from .step import OPTIMIZER_STATE, OPTIMIZER_TEMPORARIES, StepMemory
@@ -100,8 +100,7 @@ def allocation_events(step: StepMemory, batch: int, steps: int = 2, blas_workspa
     param = ELEMENT_BYTES[trace.precision.param_dtype]
     savers, last_read = trace.first_savers(), trace.last_reads()
     output_ids = {t.id for t in trace.outputs}
-    needing_grad = {st.output.id for st in s if st.output is not None and st.output.requires_grad}
-    needing_grad -= shared_add_gradients(trace)  # an add's inputs given its output's gradient itself
+    needing_grad = gradient_storages(trace)
 
     def bw(k: int) -> int:  # the moment of step k's backward (its node)
         return moment_of["backward", k]

@@ -29,7 +29,7 @@ from typing import Any, Sequence
 
 from .._gcpause import paused_gc
 from ..errors import CnnCostError
-from .grad_moments import backward_extras, concat_views, gradient_sums, shared_add_gradients
+from .grad_moments import backward_extras, concat_views, gradient_storages, gradient_sums
 from .grad_settling import settling
 from .op_temporaries import add_temporary, affine_bias_repeat, running_stats_temporary
 from .tensors import ELEMENT_BYTES, Bytes
@@ -344,8 +344,7 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
                 later[node_end + 1] = after[i][1]
             cols.add("gradients", node_end + 1 + (i in after), m - 2, 0, s.trainable_params * param_size)
     # activation gradients: the gradient of a tensor from the backward of its last reader to its producer's
-    needing = {s.output.id for s in steps if s.output is not None and s.output.requires_grad}
-    needing -= shared_add_gradients(trace)  # an add's inputs given its output's gradient itself
+    needing = gradient_storages(trace)
     for tid, (i, t) in made.items():
         if tid in needing:
             end = last_read.get(tid, i)

@@ -179,6 +179,13 @@ def gradient_sums(trace: Trace, node_extras: tuple[list[int], list[int]]) -> tup
     return dominating, own
 
 
+def gradient_storages(trace: Trace) -> set[int]:
+    """Storage ids the per-storage model gives a gradient: each step's output that requires grad
+    (in place: its input's storage), less the add inputs given their output's (`shared_add_gradients`)."""
+    needing = {s.output.id for s in trace.steps if s.output is not None and s.output.requires_grad}
+    return needing - shared_add_gradients(trace)
+
+
 def shared_add_gradients(trace: Trace) -> set[int]:
     """Storage ids whose gradient the per-storage model would count twice: an unscaled add's
     backward hands its output's gradient itself to every input (AddBackward returns `grad`), so

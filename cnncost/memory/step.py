@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from .._gcpause import paused_gc
 from .accumulate import accumulated
-from .grad_moments import backward_extras, concat_views, gradient_sums, shared_add_gradients
+from .grad_moments import backward_extras, concat_views, gradient_storages, gradient_sums
 from .grad_settling import settling, training_axis
 from .optimizer_step import optimizer_temporaries, step_counters
 from .setup import Setup
@@ -276,9 +276,7 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
     out_a = sum(t.nbytes_per_sample for t in outputs.values())
     out_c = sum(t.nbytes_fixed for t in outputs.values())
     savers, last_read = trace.first_savers(), trace.last_reads()
-    # One gradient per storage that requires grad: each step's output (in place: its input's storage).
-    needing_grad = {s.output.id for s in steps if s.output is not None and s.output.requires_grad}
-    needing_grad -= shared_add_gradients(trace)  # an add's inputs given its output's gradient itself
+    needing_grad = gradient_storages(trace)  # one gradient per storage that requires grad
     saved_iv: list[tuple[int, int, int, int]] = []
     other_iv: list[tuple[int, int, int, int]] = []
     grad_iv: list[tuple[int, int, int, int]] = []
