@@ -22,8 +22,6 @@ from typing import Any
 from ..shapes import spatial
 from .tensors import ELEMENT_BYTES
 
-MATMULS = ("conv", "conv_transpose", "linear")
-
 
 def arrivals(step: Any, autocast: bool) -> list[tuple[int, bool, bool]]:
     """Per trainable parameter tensor of `step`, in the order autograd settles them: (elements,
