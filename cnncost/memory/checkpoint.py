@@ -30,7 +30,7 @@ from typing import Any, Sequence
 from .._gcpause import paused_gc
 from ..errors import CnnCostError
 from .grad_moments import backward_extras, concat_views, gradient_storages, gradient_sums
-from .grad_settling import settling
+from .grad_settling import moment_label, settling
 from .op_temporaries import add_temporary, affine_bias_repeat, running_stats_temporary
 from .tensors import ELEMENT_BYTES, Bytes
 from .trace import Trace
@@ -404,8 +404,7 @@ def _checkpointed(trace: Trace, setup: Any, params: int, state: int, temporaries
             return "optimizer step"
         if kind == "recompute":
             return f"recompute {region_names[k]}, {paths[k]}"
-        return f"backward, {paths[k]}" + {"sum": " (gradient sum)", "after": " (into .grad)"}.get(kind, "") \
-            if kind != "forward" else f"forward, {paths[k]}"
+        return moment_label(kind, paths[k])
 
     again = [k for k in recomputed_steps(trace, setup.checkpoint) if not (steps[k].output is not None
                                                                         and cached.get(steps[k].output.id, (0, -1))[1] == k)]  # type: ignore[union-attr]

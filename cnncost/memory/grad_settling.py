@@ -68,6 +68,13 @@ def settling(trace: Any) -> tuple[list[int], dict[int, tuple[int, int]]]:
     return node, after
 
 
+def moment_label(kind: str, path: str) -> str:
+    """The phase of a moment of `training_axis` (not the optimizer step's) at the step at `path`."""
+    if kind == "forward":
+        return f"forward, {path}"
+    return f"backward, {path}" + {"sum": " (gradient sum)", "after": " (into .grad)"}.get(kind, "")
+
+
 def training_axis(n: int, after: Any, sums: Any = ()) -> list[tuple[str, int]]:
     """The moments of a plain training step of n trace steps: ("forward", k) for k = 0..n-1,
     ("backward", k) for k = n-1..0 (its node), each followed by ("sum", k) where step k's node

@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterator, Sequence
 from .._gcpause import paused_gc
 from .accumulate import accumulated
 from .grad_moments import backward_extras, concat_views, gradient_storages, gradient_sums
-from .grad_settling import settling, training_axis
+from .grad_settling import moment_label, settling, training_axis
 from .optimizer_step import optimizer_temporaries, step_counters
 from .setup import Setup
 from .sharding import RANK_PARTS, per_rank
@@ -398,8 +398,7 @@ def _training_step(trace: Trace, setup: Setup) -> StepMemory:
         kind, k = axis[i]
         if kind == "optimizer":
             return "optimizer step"
-        return f"backward, {paths[k]}" + {"sum": " (gradient sum)", "after": " (into .grad)"}.get(kind, "") \
-            if kind != "forward" else f"forward, {paths[k]}"
+        return moment_label(kind, paths[k])
     memory = StepMemory(trace, setup, m, (totals_ps, totals_fx), columns, breakdown, phase,
                         [k if kind == "backward" else -1 for kind, k in axis])
     memory.gradient_columns = (held, later)
