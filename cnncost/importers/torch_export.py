@@ -29,7 +29,8 @@ from ..net import Net
 from ..shapes import Shape
 from .torch.export_walker import ExportWalker
 from .torch.inputs import module_inputs
-from .torch.tracing import export_call, first_line, restore_buffers, save_buffers
+from .torch.guarded import first_line, restore_buffers, save_buffers
+from .torch.tracing import export_call
 from .torch.values import BATCH
 
 __all__ = ["from_exported", "import_exported", "export_module"]

@@ -39,7 +39,8 @@ from ..net import Net
 from ..shapes import Shape
 from .torch.fx_walker import FxWalker
 from .torch.inputs import Inputs, module_inputs, shapes_text
-from .torch.tracing import first_line, record, trace_module
+from .torch.guarded import first_line
+from .torch.tracing import record, trace_module
 from .torch.forward_error import raises_the_same
 from .torch.meta_run import ForwardRaises, first_paths, module_table
 from .torch_export import from_exported, import_exported

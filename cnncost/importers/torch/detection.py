@@ -26,7 +26,8 @@ from ...shapes import Shape
 from .fx_walker import FxWalker
 from .inputs import module_inputs, shapes_text
 from .meta_run import ForwardRaises
-from .tracing import record, restore_buffers, save_buffers, trace_module
+from .guarded import restore_buffers, save_buffers
+from .tracing import record, trace_module
 
 __all__ = ["is_detection", "from_detection"]
 

@@ -21,7 +21,7 @@ def raises_the_same(module: Any, shape: Any, error: BaseException) -> bool:
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    from .tracing import first_line, restore_buffers, save_buffers
+    from .guarded import first_line, restore_buffers, save_buffers
     import logging
     logger = logging.getLogger("torch._subclasses.fake_tensor")  # it logs a failing meta kernel's traceback
     level = logger.level

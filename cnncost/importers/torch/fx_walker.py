@@ -14,7 +14,8 @@ from ..graphbuild import TV, Unsupported
 from . import constants, tables
 from .constants import CV
 from .export_walker import SplicedWalker
-from .tracing import export_call, first_line, restore_buffers, save_buffers, trace_function
+from .guarded import first_line, restore_buffers, save_buffers
+from .tracing import export_call, trace_function
 from .inline import MADE_LIKE, refusal, traced
 from .values import PV, Pieces, holds, mutating
 from .walker import GraphWalker

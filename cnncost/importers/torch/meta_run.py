@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .guarded import first_line, restore_buffers, save_buffers
 from .naming import RowNames, op_name
 
 
@@ -176,7 +177,6 @@ class ForwardRaises(Exception):
     """The model's own forward raises at one op of its trace: the op, its module path and the error."""
 
     def __init__(self, trace: Any, node: Any, error: BaseException) -> None:
-        from .tracing import first_line  # tracing imports this module
         where = RowNames(trace.root, {}).where(node)
         super().__init__(f"in {op_name(node, trace)} at module '{where}': {type(error).__name__}: {first_line(error)}")
         self.error = error
@@ -193,7 +193,6 @@ def raises_for_real(trace: Any, failed: MetaRunFailed, results: dict[Any, Any]) 
     import torch
     from torch.fx.node import map_arg
 
-    from .tracing import first_line, restore_buffers, save_buffers  # tracing imports this module
 
     node, error = failed.node, failed.error
     if node is None or not isinstance(error, (RuntimeError, ValueError, IndexError)) or not _torch_op(trace, node):

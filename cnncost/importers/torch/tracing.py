@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from ...errors import CnnCostError
+from .guarded import restore_buffers, save_buffers
 from .meta_run import fetch, module_table
 from .values import BATCH
 
@@ -437,19 +438,3 @@ def trace_function(fn: Any, args: tuple, kwargs: dict) -> Any:
                                 output_specs=[SimpleNamespace(kind=OutputKind.USER_OUTPUT)] * len(outputs))
     return SimpleNamespace(graph_module=gm, graph_signature=signature, constants={},
                            call_spec=SimpleNamespace(out_spec=out_spec[-1]))
-
-
-def first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
-
-
-def save_buffers(module: Any) -> list[tuple[Any, Any]]:
-    """Copies of the module's buffers: a train-mode pass moves BatchNorm's running statistics."""
-    return [(b, b.detach().clone()) for b in module.buffers()]
-
-
-def restore_buffers(buffers: list[tuple[Any, Any]]) -> None:
-    import torch
-    with torch.no_grad():
-        for b, copy in buffers:
-            b.copy_(copy)
