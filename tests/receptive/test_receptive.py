@@ -311,6 +311,8 @@ def reads(node, axis: int, v: int) -> list[tuple[int, int]]:
     if isinstance(layer, Upsample):
         n_in, n_out = shapes[0][axis], node.output_shape[axis]
         scale = Fraction(n_in, n_out) if layer.scale_factor is None else 1 / Fraction(pick(layer.scale_factor))
+        if layer.mode == "bilinear" and n_in == 1:  # PyTorch clamps the source index: the one input
+            return [(0, 0)]
         src = (v + Fraction(1, 2)) * scale - Fraction(1, 2) if layer.mode == "bilinear" else v * scale
         first = src.numerator // src.denominator
         return [(0, first)] + ([(0, first + 1)] if layer.mode == "bilinear" and src != first else [])
